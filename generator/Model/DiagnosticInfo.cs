@@ -1,0 +1,40 @@
+using System;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Text;
+using ShuffleNetGen.Generator.Helpers;
+
+namespace ShuffleNetGen.Generator.Model;
+
+/// <summary>
+/// A location reduced to what compares by value: a Location holds its syntax tree, which would pin the compilation in
+/// the incremental cache and never compare equal across edits.
+/// </summary>
+internal sealed record LocationInfo(string FilePath, TextSpan Span, LinePositionSpan LineSpan)
+{
+    public Location ToLocation() => Location.Create(FilePath, Span, LineSpan);
+
+    public static LocationInfo? From(Location? location)
+    {
+        if (location is null || location.SourceTree is null) return null;
+        return new LocationInfo(location.SourceTree.FilePath, location.SourceSpan, location.GetLineSpan().Span);
+    }
+}
+
+/// <summary>A diagnostic as an equatable value (Diagnostic itself does not compare well).</summary>
+internal sealed record DiagnosticInfo(string Id, LocationInfo? Location, EquatableArray<string> Arguments)
+{
+    public static DiagnosticInfo Create(DiagnosticDescriptor descriptor, Location? location, params object[] arguments)
+    {
+        var args = new string[arguments.Length];
+        for (int i = 0; i < arguments.Length; i++) args[i] = Convert.ToString(arguments[i], System.Globalization.CultureInfo.InvariantCulture) ?? "";
+        return new DiagnosticInfo(descriptor.Id, LocationInfo.From(location), new EquatableArray<string>(args));
+    }
+
+    public Diagnostic ToDiagnostic()
+    {
+        var descriptor = DiagnosticDescriptors.ById(Id);
+        var args = new object[Arguments.Count];
+        for (int i = 0; i < args.Length; i++) args[i] = Arguments[i];
+        return Diagnostic.Create(descriptor, Location?.ToLocation() ?? Microsoft.CodeAnalysis.Location.None, args);
+    }
+}

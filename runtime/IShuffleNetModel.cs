@@ -1,0 +1,82 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+
+namespace ShuffleNetGen;
+
+/// <summary>A generated ShuffleNet. An instance owns its activation arena: use one instance per thread.</summary>
+public interface IShuffleNetModel
+{
+    /// <summary>Runs one image (NCHW, <c>C*H*W</c> floats) and writes <c>Classes</c> logits. Allocates nothing.</summary>
+    void Forward(ReadOnlySpan<float> input, Span<float> logits);
+}
+
+/// <summary>Static face of a generated model, so generic code can construct and size any model.</summary>
+public interface IShuffleNetModel<TSelf> : IShuffleNetModel where TSelf : class, IShuffleNetModel<TSelf>
+{
+    /// <summary>Floats in one input image: channels × height × width.</summary>
+    static abstract int InputElementCount { get; }
+
+    /// <summary>Number of logits <see cref="IShuffleNetModel.Forward"/> writes.</summary>
+    static abstract int ClassCount { get; }
+
+    /// <summary>Resolved architecture, memory plan and cost figures.</summary>
+    static abstract ModelDescription Description { get; }
+
+    /// <summary>Binds weights in the canonical PyTorch-style layout (see README).</summary>
+    static abstract TSelf FromTensors(TensorSet tensors);
+
+    /// <summary>Loads a safetensors file (F32) in the canonical layout.</summary>
+    static abstract TSelf FromSafetensors(string path);
+
+    /// <summary>Loads safetensors (F32) from a stream in the canonical layout.</summary>
+    static abstract TSelf FromSafetensors(Stream stream);
+
+    /// <summary>A model with deterministic pseudo-random weights and batch-norm statistics, for tests and benchmarks.</summary>
+    static abstract TSelf CreateRandom(int seed);
+}
+
+/// <summary>The resolved network a generated model computes, with its static memory plan.</summary>
+public sealed record ModelDescription(
+    string Name,
+    int Groups,
+    int InputChannels,
+    int InputHeight,
+    int InputWidth,
+    int Classes,
+    int StemChannels,
+    int StemStride,
+    bool StemMaxPool,
+    IReadOnlyList<int> StageChannels,
+    IReadOnlyList<int> StageRepeats,
+    long ParameterCount,
+    long MultiplyAdds,
+    int ArenaLength,
+    long NaiveActivationLength,
+    int LiveLowerBound,
+    IReadOnlyList<ArenaSlot> MemoryPlan,
+    IReadOnlyList<TensorShape> WeightLayout);
+
+/// <summary>One activation's place in the arena: floats [Offset, Offset + Length), alive from step FirstStep to LastStep inclusive.</summary>
+public readonly record struct ArenaSlot(string Tensor, int Offset, int Length, int FirstStep, int LastStep);
+
+/// <summary>Name and shape of one tensor a model expects.</summary>
+public sealed record TensorShape(string Name, int[] Dimensions)
+{
+    /// <summary>Number of elements.</summary>
+    public int ElementCount
+    {
+        get
+        {
+            int n = 1;
+            foreach (int d in Dimensions) n *= d;
+            return n;
+        }
+    }
+
+    /// <summary>Shape as written in PyTorch, e.g. <c>[240, 80, 1, 1]</c>.</summary>
+    public string ShapeText => "[" + string.Join(", ", Dimensions) + "]";
+
+    /// <inheritdoc/>
+    public override string ToString() => Name + " " + ShapeText;
+}

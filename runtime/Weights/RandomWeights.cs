@@ -1,0 +1,58 @@
+using System;
+using System.Collections.Generic;
+
+namespace ShuffleNetGen.Weights;
+
+/// <summary>
+/// Deterministic pseudo-random weights for a model's layout, with batch-norm statistics far from identity so that
+/// folding bugs show. Uses its own generator (SplitMix64) so the values never change with the .NET version.
+/// </summary>
+public static class RandomWeights
+{
+    /// <summary>Creates one tensor per layout entry, reproducible from <paramref name="seed"/>.</summary>
+    public static TensorSet Create(IReadOnlyList<TensorShape> layout, int seed)
+    {
+        if (layout is null) throw new ArgumentNullException(nameof(layout));
+        ulong state = 0x9E3779B97F4A7C15UL ^ (ulong)(uint)seed;
+        double Next()
+        {
+            state += 0x9E3779B97F4A7C15UL;
+            ulong z = state;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            z ^= z >> 31;
+            return (z >> 11) * (1.0 / (1UL << 53));
+        }
+        double Uniform(double lo, double hi) => lo + (hi - lo) * Next();
+
+        var set = new TensorSet();
+        foreach (var shape in layout)
+        {
+            var data = new float[shape.ElementCount];
+            string name = shape.Name;
+            Func<double> draw;
+            if (name.EndsWith(".running_var", StringComparison.Ordinal)) draw = () => Uniform(0.5, 1.5);
+            else if (name.EndsWith(".running_mean", StringComparison.Ordinal)) draw = () => Uniform(-0.2, 0.2);
+            else if (name.StartsWith("fc.", StringComparison.Ordinal))
+            {
+                double bound = name.EndsWith(".bias", StringComparison.Ordinal) ? 0.1 : 1.0 / Math.Sqrt(shape.Dimensions[1]);
+                draw = () => Uniform(-bound, bound);
+            }
+            else if (name.EndsWith(".bias", StringComparison.Ordinal)) draw = () => Uniform(-0.2, 0.2);
+            // The last batch norm of a unit scales what the residual adds: keeping it small stops activations from
+            // doubling unit after unit, so logits stay in a range where float32 comparisons mean something.
+            else if (name.EndsWith(".bn3.weight", StringComparison.Ordinal)) draw = () => Uniform(0.1, 0.4);
+            else if (shape.Dimensions.Length == 1) draw = () => Uniform(0.5, 1.5); // batch-norm gamma
+            else
+            {
+                // He-uniform over the fan-in keeps activations at a stable scale through the residual stack.
+                int fanIn = shape.ElementCount / shape.Dimensions[0];
+                double bound = Math.Sqrt(6.0 / fanIn);
+                draw = () => Uniform(-bound, bound);
+            }
+            for (int i = 0; i < data.Length; i++) data[i] = (float)draw();
+            set.Add(name, (int[])shape.Dimensions.Clone(), data);
+        }
+        return set;
+    }
+}

@@ -1,0 +1,86 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.IO;
+
+namespace ShuffleNetGen;
+
+/// <summary>A named float tensor, row-major (PyTorch order).</summary>
+public sealed class NamedTensor
+{
+    /// <summary>Creates a tensor; <paramref name="data"/> must hold exactly the product of <paramref name="shape"/> floats.</summary>
+    public NamedTensor(string name, int[] shape, float[] data)
+    {
+        if (name is null) throw new ArgumentNullException(nameof(name));
+        if (shape is null) throw new ArgumentNullException(nameof(shape));
+        if (data is null) throw new ArgumentNullException(nameof(data));
+        long count = 1;
+        foreach (int d in shape)
+        {
+            if (d < 0) throw new ArgumentException($"Tensor '{name}' has a negative dimension in shape [{string.Join(", ", shape)}].", nameof(shape));
+            count *= d;
+        }
+        if (count != data.Length)
+            throw new ArgumentException($"Tensor '{name}' has shape [{string.Join(", ", shape)}] ({count} elements) but {data.Length} values.", nameof(data));
+        Name = name;
+        Shape = shape;
+        Data = data;
+    }
+
+    /// <summary>Tensor name, e.g. <c>units.3.conv1.weight</c>.</summary>
+    public string Name { get; }
+
+    /// <summary>Dimensions.</summary>
+    public int[] Shape { get; }
+
+    /// <summary>Values, row-major.</summary>
+    public float[] Data { get; }
+
+    /// <summary>Shape as written in PyTorch, e.g. <c>[240, 80, 1, 1]</c>.</summary>
+    public string ShapeText => "[" + string.Join(", ", Shape) + "]";
+}
+
+/// <summary>A set of named tensors, as read from a weights file or built in memory.</summary>
+public sealed class TensorSet : IEnumerable<NamedTensor>
+{
+    private readonly Dictionary<string, NamedTensor> _byName = new(StringComparer.Ordinal);
+    private readonly List<NamedTensor> _inOrder = new();
+
+    /// <summary>Number of tensors.</summary>
+    public int Count => _inOrder.Count;
+
+    /// <summary>Adds a tensor; a second tensor with the same name is an error.</summary>
+    public void Add(NamedTensor tensor)
+    {
+        if (tensor is null) throw new ArgumentNullException(nameof(tensor));
+        if (_byName.ContainsKey(tensor.Name))
+            throw new WeightFormatException(tensor.Name, $"Tensor '{tensor.Name}' appears twice.");
+        _byName.Add(tensor.Name, tensor);
+        _inOrder.Add(tensor);
+    }
+
+    /// <summary>Adds a tensor built from its parts.</summary>
+    public void Add(string name, int[] shape, float[] data) => Add(new NamedTensor(name, shape, data));
+
+    /// <summary>Looks a tensor up by name.</summary>
+    public bool TryGet(string name, out NamedTensor tensor) => _byName.TryGetValue(name, out tensor!);
+
+    /// <summary>The tensor with this name, or a <see cref="WeightFormatException"/> naming it.</summary>
+    public NamedTensor this[string name] =>
+        _byName.TryGetValue(name, out var t) ? t : throw new WeightFormatException(name, $"Tensor '{name}' is missing.");
+
+    /// <inheritdoc/>
+    public IEnumerator<NamedTensor> GetEnumerator() => _inOrder.GetEnumerator();
+
+    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+}
+
+/// <summary>A weights file or tensor set that does not fit the model: names the tensor and says what was expected.</summary>
+public sealed class WeightFormatException : FormatException
+{
+    /// <summary>Creates the exception.</summary>
+    public WeightFormatException(string? tensorName, string message) : base(message) => TensorName = tensorName;
+
+    /// <summary>The offending tensor, when one can be named.</summary>
+    public string? TensorName { get; }
+}

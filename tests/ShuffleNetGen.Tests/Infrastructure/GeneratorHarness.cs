@@ -1,0 +1,95 @@
+using System.Collections.Immutable;
+using System.Reflection;
+using System.Runtime.Loader;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using ShuffleNetGen.Generator;
+
+namespace ShuffleNetGen.Tests.Infrastructure;
+
+/// <summary>Runs the generator in-process on source text, the way the compiler runs it on a user's project.</summary>
+public static class GeneratorHarness
+{
+    private static readonly Lazy<ImmutableArray<MetadataReference>> s_references = new(() =>
+    {
+        var paths = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
+            .Where(p => Path.GetFileName(p) is var f && (f.StartsWith("System.", StringComparison.Ordinal) || f is "mscorlib.dll" or "netstandard.dll"));
+        return paths.Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
+            .Append(MetadataReference.CreateFromFile(typeof(TensorSet).Assembly.Location))
+            .ToImmutableArray();
+    });
+
+    public static CSharpParseOptions ParseOptions { get; } = new(LanguageVersion.Preview);
+
+    public static CSharpCompilation CreateCompilation(params string[] sources) =>
+        CSharpCompilation.Create(
+            "Models" + Guid.NewGuid().ToString("N"),
+            sources.Select((s, i) => CSharpSyntaxTree.ParseText(s, ParseOptions, path: $"Model{i}.cs")),
+            s_references.Value,
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, optimizationLevel: OptimizationLevel.Release, nullableContextOptions: NullableContextOptions.Enable));
+
+    public static GeneratorDriver CreateDriver() =>
+        CSharpGeneratorDriver.Create(
+            new[] { new ShuffleNetGenerator().AsSourceGenerator() },
+            parseOptions: ParseOptions,
+            driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
+
+    /// <summary>Runs the generator; returns the compilation with generated sources and what the generator reported.</summary>
+    public static (Compilation Output, ImmutableArray<Diagnostic> GeneratorDiagnostics, GeneratorDriverRunResult Run) Run(params string[] sources)
+    {
+        var compilation = CreateCompilation(sources);
+        var driver = CreateDriver().RunGeneratorsAndUpdateCompilation(compilation, out var output, out var diagnostics);
+        return (output, diagnostics, driver.GetRunResult());
+    }
+
+    /// <summary>Generates, compiles and loads; fails with every error if the generated code does not compile.</summary>
+    public static Assembly CompileAndLoad(params string[] sources)
+    {
+        var (output, generatorDiagnostics, run) = Run(sources);
+        var generatorErrors = generatorDiagnostics.Concat(run.Results.SelectMany(r => r.Diagnostics)).Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
+        if (generatorErrors.Count > 0) throw new InvalidOperationException("Generator reported:\n" + string.Join("\n", generatorErrors));
+        using var stream = new MemoryStream();
+        var emit = output.Emit(stream);
+        if (!emit.Success)
+        {
+            var errors = emit.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).Take(20);
+            throw new InvalidOperationException("Generated code does not compile:\n" + string.Join("\n", errors));
+        }
+        stream.Position = 0;
+        // Collectible, so a test run that compiles dozens of models does not keep them all alive.
+        var context = new AssemblyLoadContext("models", isCollectible: true);
+        return context.LoadFromStream(stream);
+    }
+}
+
+/// <summary>A generated model loaded by reflection from an in-memory compilation.</summary>
+public sealed class LoadedModel
+{
+    private readonly Type _type;
+
+    public LoadedModel(Type type) => _type = type;
+
+    public ModelDescription Description => (ModelDescription)_type.GetProperty("Description")!.GetValue(null)!;
+
+    public IReadOnlyList<TensorShape> WeightLayout => (IReadOnlyList<TensorShape>)_type.GetProperty("WeightLayout")!.GetValue(null)!;
+
+    public T Constant<T>(string name) => (T)_type.GetField(name)!.GetValue(null)!;
+
+    public IShuffleNetModel FromTensors(TensorSet tensors)
+    {
+        try
+        {
+            return (IShuffleNetModel)_type.GetMethod("FromTensors")!.Invoke(null, new object[] { tensors })!;
+        }
+        catch (TargetInvocationException e) when (e.InnerException is not null)
+        {
+            throw e.InnerException;
+        }
+    }
+
+    public static LoadedModel Compile(string source, string className = "Model")
+    {
+        var assembly = GeneratorHarness.CompileAndLoad(source);
+        return new LoadedModel(assembly.GetTypes().Single(t => t.Name == className));
+    }
+}
