@@ -76,15 +76,16 @@ internal static class WindowKernelEmitter
 
     private static void EmitRow(SourceWriter w, Geometry k, int rowMask, string oy)
     {
-        using (w.OpenScope())
+        bool literal = oy != "oy";
+        // A literal row needs its own scope so its locals do not clash with the next row's; a loop body has one.
+        using (literal ? w.OpenScope() : default)
         {
-            bool literal = oy != "oy";
             for (int ky = 0; ky < 3; ky++)
             {
                 if ((rowMask & (1 << ky)) == 0) continue;
                 string rowStart = literal
                     ? ((int.Parse(oy) * k.Op.Stride + ky - 1) * k.Op.Input.Width).ToString()
-                    : $"(oy * {k.Op.Stride} + {ky - 1}) * {k.Op.Input.Width}";
+                    : $"({Affine("oy", k.Op.Stride, ky - 1)}) * {k.Op.Input.Width}";
                 w.Line($"int row{ky} = {rowStart};");
             }
             w.Line($"int outRow = {(literal ? (int.Parse(oy) * k.Op.Output.Width).ToString() : $"oy * {k.Op.Output.Width}")};");
@@ -122,7 +123,7 @@ internal static class WindowKernelEmitter
         var op = k.Op;
         int s = op.Stride;
         bool first = true;
-        string column = s == 1 ? $"{ox} - 1" : $"{ox} * 2";
+        string column = Affine(ox, s, s == 1 ? -1 : 0);
         void Tap(string value, string weightExpr)
         {
             switch (op.Kind)
@@ -189,7 +190,7 @@ internal static class WindowKernelEmitter
     {
         var op = k.Op;
         bool first = true;
-        string column = op.Stride == 1 ? ox : $"{ox} * 2";
+
         void Tap(string value, string weightExpr)
         {
             switch (op.Kind)
@@ -216,7 +217,7 @@ internal static class WindowKernelEmitter
                 for (int kx = 0; kx < 3; kx++)
                 {
                     if ((columnMask & (1 << kx)) == 0) continue;
-                    string value = $"Unsafe.Add(ref {plane}, row{ky} + {column}{(kx == 1 ? "" : kx == 0 ? " - 1" : " + 1")})";
+                    string value = $"Unsafe.Add(ref {plane}, row{ky} + {Affine(ox, op.Stride, kx - 1)})";
                     int t = ky * 3 + kx;
                     string weightExpr = op.Kind == WindowKind.Depthwise ? $"k{t}" : $"Unsafe.Add(ref {tapsRef}, {t})";
                     Tap(value, weightExpr);
@@ -243,6 +244,14 @@ internal static class WindowKernelEmitter
         if (op.Kind == WindowKind.AveragePool) w.Line("acc *= 1f / 9f;");
         if (op.Relu) w.Line("acc = MathF.Max(acc, 0f);");
         w.Line($"Unsafe.Add(ref output, outRow + {ox}) = acc;");
+    }
+
+    /// <summary><c>variable · scale + offset</c>, folded to a literal when the variable is one.</summary>
+    private static string Affine(string variable, int scale, int offset)
+    {
+        if (int.TryParse(variable, out int value)) return (value * scale + offset).ToString();
+        string term = scale == 1 ? variable : $"{variable} * {scale}";
+        return offset == 0 ? term : offset > 0 ? $"{term} + {offset}" : $"{term} - {-offset}";
     }
 
     /// <summary>Consecutive output positions with the same set of in-bounds taps.</summary>

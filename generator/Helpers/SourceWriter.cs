@@ -65,6 +65,6 @@ internal sealed class SourceWriter
             _closing = closing;
         }
 
-        public void Dispose() => _writer.Close(_closing);
+        public void Dispose() => _writer?.Close(_closing);
     }
 }

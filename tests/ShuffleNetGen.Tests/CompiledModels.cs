@@ -1,0 +1,19 @@
+using ShuffleNetGen;
+
+// Models compiled by this project's own build, through the generator running as an analyzer: the path a user takes.
+namespace ShuffleNetGen.Tests.Models
+{
+    /// <summary>The paper's ShuffleNet 1x, g = 3, 224x224, 1000 classes.</summary>
+    [ShuffleNet(Groups = 3, Scale = 1.0, Stages = new[] { 4, 8, 4 }, InputChannels = 3, InputHeight = 224, InputWidth = 224, Classes = 1000)]
+    public partial class Paper1xG3;
+
+    // The three configurations of the PyTorch fixtures (tools/make_fixtures.py), with the same explicit widths.
+    [ShuffleNet(Groups = 3, StemChannels = 12, StageChannels = new[] { 60, 120, 240 }, Stages = new[] { 2, 3, 2 }, InputHeight = 64, InputWidth = 64, Classes = 10)]
+    public partial class G3Small64;
+
+    [ShuffleNet(Groups = 8, StemChannels = 16, StageChannels = new[] { 64, 128 }, Stages = new[] { 2, 2 }, InputChannels = 1, InputHeight = 48, InputWidth = 40, Classes = 7, StemStride = 1, StemMaxPool = false)]
+    internal partial class G8Gray48x40;
+
+    [ShuffleNet(Groups = 2, StemChannels = 24, StageChannels = new[] { 48, 96, 192, 384 }, Stages = new[] { 1, 2, 2, 1 }, InputHeight = 33, InputWidth = 33, Classes = 5)]
+    public partial class G2Odd33;
+}
