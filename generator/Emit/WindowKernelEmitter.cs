@@ -95,8 +95,16 @@ internal static class WindowKernelEmitter
                 int length = cols.End - cols.Start;
                 if (cols.Mask == 0b111 && length >= Lanes)
                 {
-                    using (w.Open($"for (int ox = {cols.Start}; ox <= {cols.End - Lanes}; ox += {Lanes})"))
-                        EmitVector(w, k, rowMask, "ox");
+                    if (length < 2 * Lanes)
+                    {
+                        using (w.OpenScope())
+                            EmitVector(w, k, rowMask, cols.Start.ToString());
+                    }
+                    else
+                    {
+                        using (w.Open($"for (int ox = {cols.Start}; ox <= {cols.End - Lanes}; ox += {Lanes})"))
+                            EmitVector(w, k, rowMask, "ox");
+                    }
                     if (length % Lanes != 0)
                     {
                         // Recompute the last four columns instead of a scalar tail: the overlap writes equal values.

@@ -90,7 +90,7 @@ public class ReferenceMatrixTests
         AssertPlanIsSound(d);
     }
 
-    public static void AssertPlanIsSound(ModelDescription d)
+    internal static void AssertPlanIsSound(ModelDescription d)
     {
         foreach (var slot in d.MemoryPlan)
         {

@@ -1,0 +1,480 @@
+using System;
+using System.Buffers.Binary;
+using System.Collections.Generic;
+using System.IO;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Unicode;
+
+namespace ShuffleNetGen;
+
+/// <summary>
+/// Reads and writes the safetensors format (F32 tensors only): an 8-byte little-endian header length, a UTF-8 JSON
+/// header mapping tensor names to dtype, shape and byte range, then the raw little-endian data.
+/// </summary>
+/// <remarks>
+/// Reading validates everything before trusting it: any malformed, truncated or inconsistent input raises a
+/// <see cref="WeightFormatException"/> that names the tensor and says what was expected and what was found.
+/// The JSON is parsed with <see cref="Utf8JsonReader"/>, so this code is trim and NativeAOT safe.
+/// </remarks>
+public static class Safetensors
+{
+    /// <summary>Headers beyond this size are rejected rather than allocated: real headers are kilobytes.</summary>
+    public const long MaxHeaderLength = 100L * 1024 * 1024;
+
+    private const string MetadataKey = "__metadata__";
+
+    // Bounded chunks keep every byte span well under int.MaxValue, however large a tensor is.
+    private const int ReadChunkFloats = 1 << 20;
+
+    /// <summary>Reads every tensor of a safetensors file.</summary>
+    /// <exception cref="WeightFormatException">The file is not a valid F32 safetensors file.</exception>
+    /// <exception cref="IOException">The file cannot be read.</exception>
+    public static TensorSet Read(string path)
+    {
+        if (path is null) throw new ArgumentNullException(nameof(path));
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+        try
+        {
+            return Read(stream);
+        }
+        catch (WeightFormatException e)
+        {
+            // The stream reader cannot know the file name, and a user with several weight files needs it.
+            throw new WeightFormatException(e.TensorName, $"{path}: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Reads every tensor from a stream positioned at the start of safetensors data. Non-seekable streams are
+    /// supported; only the bytes the header refers to are consumed.
+    /// </summary>
+    /// <exception cref="WeightFormatException">The data is not valid F32 safetensors.</exception>
+    public static TensorSet Read(Stream stream)
+    {
+        if (stream is null) throw new ArgumentNullException(nameof(stream));
+        if (!stream.CanRead) throw new ArgumentException("The stream is not readable.", nameof(stream));
+
+        Span<byte> prefix = stackalloc byte[8];
+        int got = ReadAtMost(stream, prefix);
+        if (got < 8)
+            throw new WeightFormatException(null,
+                $"safetensors data starts with an 8-byte header length, but the input holds only {got} bytes");
+        ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
+
+        if (headerLength > MaxHeaderLength)
+            throw new WeightFormatException(null,
+                $"header length {headerLength} bytes exceeds the {MaxHeaderLength}-byte limit; this is not a safetensors file or it is corrupt");
+        if (stream.CanSeek)
+        {
+            long remaining = stream.Length - stream.Position;
+            if ((long)headerLength > remaining)
+                throw new WeightFormatException(null,
+                    $"header length is {headerLength} bytes but the file holds only {Math.Max(remaining, 0)} bytes after the 8-byte length");
+        }
+
+        byte[] header = ReadUpTo(stream, (long)headerLength);
+        if (header.Length < (long)headerLength)
+            throw new WeightFormatException(null,
+                $"header length is {headerLength} bytes but the input holds only {header.Length} bytes after the 8-byte length");
+
+        List<Entry> entries = ParseHeader(header);
+
+        // Sorted by position: both the overlap check and sequential stream reading need it.
+        var byOffset = new List<Entry>(entries);
+        byOffset.Sort((a, b) => a.Begin != b.Begin ? a.Begin.CompareTo(b.Begin) : a.End.CompareTo(b.End));
+        CheckOverlaps(byOffset);
+
+        ulong needed = 0;
+        foreach (var e in entries) needed = Math.Max(needed, e.End);
+
+        long dataStart;
+        if (stream.CanSeek)
+        {
+            dataStart = stream.Position;
+        }
+        else
+        {
+            // Without Length we cannot check bounds up front, so buffer exactly the bytes the header refers to
+            // (growing as they arrive, so a lying header cannot force a huge allocation) and read from memory.
+            // A short buffer is then reported by the same bounds check as a short file.
+            byte[] buffered = ReadUpTo(stream, (long)Math.Min(needed, (ulong)Array.MaxLength));
+            if (needed > (ulong)buffered.Length && buffered.Length == Array.MaxLength && stream.ReadByte() >= 0)
+                throw new WeightFormatException(null,
+                    $"the header refers to {needed} bytes of data, more than can be buffered from a non-seekable stream; pass a file path or a seekable stream");
+            stream = new MemoryStream(buffered, writable: false);
+            dataStart = 0;
+        }
+
+        long available = Math.Max(stream.Length - dataStart, 0);
+        foreach (var e in entries)
+        {
+            if (e.End > (ulong)available)
+                throw new WeightFormatException(e.Name,
+                    $"tensor '{e.Name}' needs bytes [{e.Begin}, {e.End}) of the data section but the file holds only {available}");
+        }
+
+        var tensors = new float[entries.Count][];
+        for (int k = 0; k < byOffset.Count; k++)
+        {
+            var e = byOffset[k];
+            long target = dataStart + (long)e.Begin;
+            if (stream.Position != target) stream.Position = target;
+            var data = new float[e.ElementCount];
+            try
+            {
+                for (int i = 0; i < data.Length; i += ReadChunkFloats)
+                {
+                    var chunk = data.AsSpan(i, Math.Min(ReadChunkFloats, data.Length - i));
+                    stream.ReadExactly(MemoryMarshal.AsBytes(chunk));
+                }
+            }
+            catch (EndOfStreamException)
+            {
+                // Only reachable if the stream shrank or misreported its length after the bounds check.
+                throw new WeightFormatException(e.Name,
+                    $"tensor '{e.Name}' needs bytes [{e.Begin}, {e.End}) of the data section but the stream ended early");
+            }
+            if (!BitConverter.IsLittleEndian)
+            {
+                var asInts = MemoryMarshal.Cast<float, int>(data.AsSpan());
+                BinaryPrimitives.ReverseEndianness(asInts, asInts);
+            }
+            tensors[e.Index] = data;
+        }
+
+        // Header order, so a read-write round trip preserves the file's order.
+        var set = new TensorSet();
+        foreach (var e in entries) set.Add(new NamedTensor(e.Name, e.Shape, tensors[e.Index]));
+        return set;
+    }
+
+    /// <summary>Writes tensors to a safetensors file, in the given order, as F32.</summary>
+    /// <exception cref="ArgumentException">Two tensors share a name.</exception>
+    public static void Write(string path, IEnumerable<NamedTensor> tensors)
+    {
+        if (path is null) throw new ArgumentNullException(nameof(path));
+        if (tensors is null) throw new ArgumentNullException(nameof(tensors));
+        using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+        Write(stream, tensors);
+    }
+
+    /// <summary>
+    /// Writes tensors as safetensors to a stream, contiguous and in the given order, with the header padded with
+    /// spaces to a multiple of 8 bytes so the data section stays aligned.
+    /// </summary>
+    /// <exception cref="ArgumentException">Two tensors share a name.</exception>
+    public static void Write(Stream stream, IEnumerable<NamedTensor> tensors)
+    {
+        if (stream is null) throw new ArgumentNullException(nameof(stream));
+        if (tensors is null) throw new ArgumentNullException(nameof(tensors));
+        var list = new List<NamedTensor>(tensors);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var t in list)
+        {
+            if (t is null) throw new ArgumentException("The tensor list contains null.", nameof(tensors));
+            if (!seen.Add(t.Name)) throw new ArgumentException($"Tensor '{t.Name}' appears twice.", nameof(tensors));
+        }
+
+        var json = new MemoryStream();
+        // Relaxed escaping keeps names readable; the header is never embedded in HTML.
+        using (var w = new Utf8JsonWriter(json, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            w.WriteStartObject();
+            long offset = 0;
+            foreach (var t in list)
+            {
+                long bytes = (long)t.Data.Length * sizeof(float);
+                w.WriteStartObject(t.Name);
+                w.WriteString("dtype", "F32");
+                w.WriteStartArray("shape");
+                foreach (int d in t.Shape) w.WriteNumberValue(d);
+                w.WriteEndArray();
+                w.WriteStartArray("data_offsets");
+                w.WriteNumberValue(offset);
+                w.WriteNumberValue(offset + bytes);
+                w.WriteEndArray();
+                w.WriteEndObject();
+                offset += bytes;
+            }
+            w.WriteEndObject();
+        }
+
+        int jsonLength = checked((int)json.Length);
+        int padded = (jsonLength + 7) & ~7;
+        Span<byte> prefix = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)padded);
+        stream.Write(prefix);
+        stream.Write(json.GetBuffer(), 0, jsonLength);
+        for (int i = jsonLength; i < padded; i++) stream.WriteByte((byte)' ');
+
+        float[]? swapped = BitConverter.IsLittleEndian ? null : new float[ReadChunkFloats];
+        foreach (var t in list)
+        {
+            for (int i = 0; i < t.Data.Length; i += ReadChunkFloats)
+            {
+                var chunk = new ReadOnlySpan<float>(t.Data, i, Math.Min(ReadChunkFloats, t.Data.Length - i));
+                if (swapped is not null)
+                {
+                    var target = MemoryMarshal.Cast<float, int>(swapped.AsSpan(0, chunk.Length));
+                    BinaryPrimitives.ReverseEndianness(MemoryMarshal.Cast<float, int>(chunk), target);
+                    chunk = swapped.AsSpan(0, chunk.Length);
+                }
+                stream.Write(MemoryMarshal.AsBytes(chunk));
+            }
+        }
+        stream.Flush();
+    }
+
+    private sealed class Entry
+    {
+        public Entry(int index, string name) { Index = index; Name = name; }
+        public int Index { get; }
+        public string Name { get; }
+        public string? DType { get; set; }
+        public int[] Shape { get; set; } = Array.Empty<int>();
+        public bool HasShape { get; set; }
+        public bool HasOffsets { get; set; }
+        public ulong Begin { get; set; }
+        public ulong End { get; set; }
+        public int ElementCount { get; set; }
+        public string ShapeText => "[" + string.Join(", ", Shape) + "]";
+    }
+
+    private static List<Entry> ParseHeader(byte[] header)
+    {
+        if (!Utf8.IsValid(header))
+            throw new WeightFormatException(null, "the header is not valid UTF-8 JSON");
+        var entries = new List<Entry>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        try
+        {
+            var reader = new Utf8JsonReader(header, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+                throw new WeightFormatException(null,
+                    $"the header must be a JSON object, found {(header.Length == 0 ? "an empty header" : Describe(reader.TokenType))}");
+            while (true)
+            {
+                Next(ref reader);
+                if (reader.TokenType == JsonTokenType.EndObject) break;
+                string name = GetString(ref reader);
+                Next(ref reader);
+                if (name == MetadataKey)
+                {
+                    reader.Skip();
+                    continue;
+                }
+                if (!names.Add(name))
+                    throw new WeightFormatException(name, $"tensor '{name}' appears twice in the header");
+                var entry = new Entry(entries.Count, name);
+                ParseEntry(ref reader, entry);
+                // PyTorch's state_dict carries batch counters as I64; they are training bookkeeping, not weights.
+                if (entry.DType != "F32" && name.EndsWith(".num_batches_tracked", StringComparison.Ordinal)) continue;
+                Validate(entry);
+                entries.Add(entry);
+            }
+            // Anything but whitespace after the object makes the reader throw.
+            if (reader.Read())
+                throw new WeightFormatException(null, $"the header has {Describe(reader.TokenType)} after its JSON object");
+        }
+        catch (JsonException e)
+        {
+            throw new WeightFormatException(null, $"the header is not valid JSON: {e.Message}");
+        }
+        return entries;
+    }
+
+    private static void ParseEntry(ref Utf8JsonReader reader, Entry entry)
+    {
+        string name = entry.Name;
+        if (reader.TokenType != JsonTokenType.StartObject)
+            throw new WeightFormatException(name,
+                $"tensor '{name}' must be described by an object with dtype, shape and data_offsets, found {Describe(reader.TokenType)}");
+        while (true)
+        {
+            Next(ref reader);
+            if (reader.TokenType == JsonTokenType.EndObject) break;
+            string key = GetString(ref reader);
+            Next(ref reader);
+            switch (key)
+            {
+                case "dtype":
+                    if (entry.DType is not null) throw new WeightFormatException(name, $"tensor '{name}' has two dtype fields");
+                    if (reader.TokenType != JsonTokenType.String)
+                        throw new WeightFormatException(name, $"tensor '{name}' has a dtype that is {Describe(reader.TokenType)}; expected a string such as \"F32\"");
+                    entry.DType = GetString(ref reader);
+                    break;
+                case "shape":
+                    if (entry.HasShape) throw new WeightFormatException(name, $"tensor '{name}' has two shape fields");
+                    entry.Shape = ReadShape(ref reader, name);
+                    entry.HasShape = true;
+                    break;
+                case "data_offsets":
+                    if (entry.HasOffsets) throw new WeightFormatException(name, $"tensor '{name}' has two data_offsets fields");
+                    ReadOffsets(ref reader, entry);
+                    entry.HasOffsets = true;
+                    break;
+                default:
+                    // Unknown fields are tolerated: the format may grow, and they change nothing we read.
+                    reader.Skip();
+                    break;
+            }
+        }
+    }
+
+    private static int[] ReadShape(ref Utf8JsonReader reader, string name)
+    {
+        if (reader.TokenType != JsonTokenType.StartArray)
+            throw new WeightFormatException(name, $"tensor '{name}' has a shape that is {Describe(reader.TokenType)}; expected an array of integers");
+        var dims = new List<int>();
+        while (true)
+        {
+            Next(ref reader);
+            if (reader.TokenType == JsonTokenType.EndArray) break;
+            if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt64(out long d))
+                throw new WeightFormatException(name,
+                    $"tensor '{name}' has shape entry {dims.Count} that is {Describe(ref reader)}; expected a non-negative integer");
+            if (d < 0)
+                throw new WeightFormatException(name, $"tensor '{name}' has negative dimension {d} at index {dims.Count} of its shape");
+            if (d > int.MaxValue)
+                throw new WeightFormatException(name,
+                    $"tensor '{name}' has dimension {d} at index {dims.Count} of its shape; at most {int.MaxValue} is supported");
+            dims.Add((int)d);
+        }
+        return dims.ToArray();
+    }
+
+    private static void ReadOffsets(ref Utf8JsonReader reader, Entry entry)
+    {
+        string name = entry.Name;
+        if (reader.TokenType != JsonTokenType.StartArray)
+            throw new WeightFormatException(name,
+                $"tensor '{name}' has data_offsets that is {Describe(reader.TokenType)}; expected an array [begin, end]");
+        var values = new List<ulong>(2);
+        while (true)
+        {
+            Next(ref reader);
+            if (reader.TokenType == JsonTokenType.EndArray) break;
+            if (reader.TokenType != JsonTokenType.Number || !reader.TryGetUInt64(out ulong v))
+                throw new WeightFormatException(name,
+                    $"tensor '{name}' has data_offsets entry {values.Count} that is {Describe(ref reader)}; expected a non-negative integer");
+            values.Add(v);
+        }
+        if (values.Count != 2)
+            throw new WeightFormatException(name, $"tensor '{name}' has {values.Count} data_offsets; expected 2 ([begin, end])");
+        entry.Begin = values[0];
+        entry.End = values[1];
+    }
+
+    private static void Validate(Entry e)
+    {
+        string name = e.Name;
+        if (e.DType is null) throw new WeightFormatException(name, $"tensor '{name}' has no dtype; expected \"dtype\": \"F32\"");
+        if (!e.HasShape) throw new WeightFormatException(name, $"tensor '{name}' has no shape");
+        if (!e.HasOffsets) throw new WeightFormatException(name, $"tensor '{name}' has no data_offsets");
+        if (e.DType != "F32")
+            throw new WeightFormatException(name, $"tensor '{name}' has dtype {e.DType}; ShuffleNetGen reads F32 only");
+
+        long count = 1;
+        foreach (int d in e.Shape)
+        {
+            count *= d;
+            if (count > int.MaxValue) break; // both factors are at most int.MaxValue, so this cannot overflow a long
+        }
+        if (Array.IndexOf(e.Shape, 0) >= 0) count = 0;
+        if (count > int.MaxValue)
+            throw new WeightFormatException(name,
+                $"tensor '{name}' has shape {e.ShapeText}, more than {int.MaxValue} elements; ShuffleNetGen reads at most {int.MaxValue} per tensor");
+        e.ElementCount = (int)count;
+
+        if (e.End < e.Begin)
+            throw new WeightFormatException(name,
+                $"tensor '{name}' has data_offsets [{e.Begin}, {e.End}): the end is before the begin");
+        ulong span = e.End - e.Begin;
+        ulong expected = (ulong)count * sizeof(float);
+        if (span != expected)
+            throw new WeightFormatException(name,
+                $"tensor '{name}' has shape {e.ShapeText}, {count} F32 values needing {expected} bytes, but data_offsets [{e.Begin}, {e.End}) span {span} bytes");
+    }
+
+    private static void CheckOverlaps(List<Entry> byOffset)
+    {
+        Entry? furthest = null;
+        foreach (var e in byOffset)
+        {
+            if (e.End == e.Begin) continue; // empty tensors occupy no bytes
+            if (furthest is not null && e.Begin < furthest.End)
+                throw new WeightFormatException(e.Name,
+                    $"tensor '{e.Name}' occupies bytes [{e.Begin}, {e.End}) of the data section, overlapping tensor '{furthest.Name}' at [{furthest.Begin}, {furthest.End})");
+            if (furthest is null || e.End > furthest.End) furthest = e;
+        }
+    }
+
+    /// <summary>Advances, treating the end of the header as malformed JSON (a truncated or unbalanced object).</summary>
+    private static void Next(ref Utf8JsonReader reader)
+    {
+        if (!reader.Read()) throw new WeightFormatException(null, "the header JSON ends before its object is closed");
+    }
+
+    private static string Describe(JsonTokenType token) => token switch
+    {
+        JsonTokenType.StartObject => "an object",
+        JsonTokenType.StartArray => "an array",
+        JsonTokenType.String => "a string",
+        JsonTokenType.Number => "a number",
+        JsonTokenType.True or JsonTokenType.False => "a boolean",
+        JsonTokenType.Null => "null",
+        _ => token.ToString(),
+    };
+
+    private static string Describe(ref Utf8JsonReader reader) =>
+        reader.TokenType == JsonTokenType.Number ? Encoding.UTF8.GetString(reader.ValueSpan) : Describe(reader.TokenType);
+
+    private static string GetString(ref Utf8JsonReader reader)
+    {
+        try
+        {
+            return reader.GetString() ?? "";
+        }
+        catch (InvalidOperationException e)
+        {
+            // Escapes that decode to invalid UTF-16 (a lone surrogate) pass the tokenizer but fail here.
+            throw new WeightFormatException(null, $"the header holds a string that is not valid text: {e.Message}");
+        }
+    }
+
+    /// <summary>Reads until <paramref name="buffer"/> is full or the stream ends; returns the count read.</summary>
+    private static int ReadAtMost(Stream stream, Span<byte> buffer)
+    {
+        int total = 0;
+        while (total < buffer.Length)
+        {
+            int n = stream.Read(buffer.Slice(total));
+            if (n == 0) break;
+            total += n;
+        }
+        return total;
+    }
+
+    /// <summary>
+    /// Reads up to <paramref name="count"/> bytes, growing the buffer as data arrives so a bogus length costs only
+    /// what the stream really holds. Returns fewer bytes if the stream ends first.
+    /// </summary>
+    private static byte[] ReadUpTo(Stream stream, long count)
+    {
+        var buffer = new byte[(int)Math.Min(count, 1 << 16)];
+        int filled = 0;
+        while (filled < count)
+        {
+            if (filled == buffer.Length)
+                Array.Resize(ref buffer, (int)Math.Min(count, Math.Min((long)buffer.Length * 2, Array.MaxLength)));
+            int n = stream.Read(buffer, filled, buffer.Length - filled);
+            if (n == 0) break;
+            filled += n;
+        }
+        if (filled < buffer.Length) Array.Resize(ref buffer, filled);
+        return buffer;
+    }
+}

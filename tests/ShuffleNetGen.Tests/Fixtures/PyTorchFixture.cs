@@ -1,0 +1,64 @@
+using System.Text.Json;
+using ShuffleNetGen.Tests.Reference;
+using Xunit;
+
+namespace ShuffleNetGen.Tests.Fixtures;
+
+/// <summary>
+/// One PyTorch fixture written by <c>tools/make_fixtures.py</c>: the config, the weights, an input image and the
+/// logits PyTorch computed for it in float64.
+/// </summary>
+public sealed record PyTorchFixture(string Name, ReferenceConfig Config, TensorSet Weights, float[] Input, float[] Logits)
+{
+    /// <summary>The fixtures the Python tools generate.</summary>
+    public static IReadOnlyList<string> Names { get; } = new[] { "g3_small_64", "g8_gray_48x40", "g2_odd_33" };
+
+    /// <summary><see cref="Names"/> for <c>[MemberData]</c>.</summary>
+    public static TheoryData<string> NameData
+    {
+        get
+        {
+            var data = new TheoryData<string>();
+            foreach (var name in Names) data.Add(name);
+            return data;
+        }
+    }
+
+    /// <summary>Fixtures are copied next to the test assembly by the csproj.</summary>
+    public static string FixtureDirectory => Path.Combine(AppContext.BaseDirectory, "Fixtures", "pytorch");
+
+    /// <summary>Loads fixture <paramref name="name"/> (one of <see cref="Names"/>), checking its parts agree.</summary>
+    public static PyTorchFixture Load(string name)
+    {
+        string PathOf(string suffix) => Path.Combine(FixtureDirectory, name + suffix);
+
+        using var json = JsonDocument.Parse(File.ReadAllBytes(PathOf(".json")));
+        var root = json.RootElement;
+        int[] IntArray(string key) => root.GetProperty(key).EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        var config = new ReferenceConfig(
+            Groups: root.GetProperty("groups").GetInt32(),
+            StemChannels: root.GetProperty("stem_channels").GetInt32(),
+            StageChannels: IntArray("stage_channels"),
+            StageRepeats: IntArray("stage_repeats"),
+            InputChannels: root.GetProperty("input_channels").GetInt32(),
+            InputHeight: root.GetProperty("input_height").GetInt32(),
+            InputWidth: root.GetProperty("input_width").GetInt32(),
+            Classes: root.GetProperty("classes").GetInt32(),
+            StemStride: root.GetProperty("stem_stride").GetInt32(),
+            StemMaxPool: root.GetProperty("stem_max_pool").GetBoolean());
+
+        var weights = Safetensors.Read(PathOf(".safetensors"));
+        var io = Safetensors.Read(PathOf(".io.safetensors"));
+        var input = io["input"];
+        var logits = io["logits"];
+
+        // A fixture that disagrees with its own json would make every downstream failure misleading.
+        var expectedInput = new[] { config.InputChannels, config.InputHeight, config.InputWidth };
+        if (!input.Shape.SequenceEqual(expectedInput))
+            throw new InvalidDataException($"{name}: input has shape {input.ShapeText}, json says [{string.Join(", ", expectedInput)}]");
+        if (!logits.Shape.SequenceEqual(new[] { config.Classes }))
+            throw new InvalidDataException($"{name}: logits have shape {logits.ShapeText}, json says [{config.Classes}]");
+
+        return new PyTorchFixture(name, config, weights, input.Data, logits.Data);
+    }
+}
