@@ -19,10 +19,13 @@ import safetensors_io  # noqa: E402
 from shufflenet import ShuffleNetV1, load_weights  # noqa: E402
 
 
-def export(config, weights, out_path, opset=13):
+def export(config, weights, out_path, opset=13, keep_batch_norm=False):
+    """Exports in eval mode. By default the exporter folds each BN into the conv before it; keep_batch_norm=True
+    (training=PRESERVE on the eval model) writes separate BatchNormalization nodes instead. ShuffleNetGen's ONNX
+    importer (ShuffleNetGen.Onnx) reads both."""
     model = load_weights(ShuffleNetV1.from_config(config), weights)
     # Eval mode matters twice: BN uses the stored running statistics, and the
-    # exporter folds those BNs into the preceding convs.
+    # exporter folds those BNs into the preceding convs (unless keep_batch_norm).
     model.eval()
     dummy = torch.zeros(1, config["input_channels"], config["input_height"], config["input_width"])
     with torch.no_grad():
@@ -34,7 +37,7 @@ def export(config, weights, out_path, opset=13):
             output_names=["logits"],
             opset_version=opset,
             do_constant_folding=True,
-            training=torch.onnx.TrainingMode.EVAL,
+            training=torch.onnx.TrainingMode.PRESERVE if keep_batch_norm else torch.onnx.TrainingMode.EVAL,
         )
     onnx_model = onnx.load(out_path)
     onnx.checker.check_model(onnx_model, full_check=True)

@@ -1,0 +1,704 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using Google.Protobuf;
+using ShuffleNetGen.Onnx.Protos;
+
+namespace ShuffleNetGen.Onnx;
+
+/// <summary>
+/// Reads the weights of a ShuffleNet v1 from an ONNX model into the canonical tensor layout of a generated model, e.g.
+/// <c>MyNet.FromTensors(OnnxWeights.Read("m.onnx", MyNet.Description))</c>.
+/// </summary>
+/// <remarks>
+/// <para>The importer walks the graph, not tensor names: from the input it matches the stem (Conv, optional
+/// BatchNormalization, Relu, MaxPool when declared), then each unit (pointwise group Conv, Relu, channel shuffle as
+/// Reshape/Transpose/Reshape, depthwise Conv, pointwise group Conv, and the shortcut: Add for stride 1; for stride 2 a
+/// 3x3 stride-2 AveragePool, either after a Pad (what torch.onnx.export writes) or with pads 1 and
+/// count_include_pad = 1, joined by Concat), the global pool (GlobalAveragePool, ReduceMean over H and W, or an
+/// AveragePool over the whole map), Flatten/Reshape/Squeeze, and the classifier (Gemm, or MatMul with an optional
+/// Add). Identity and inference Dropout nodes are seen through. Weights may be initializers or Constant nodes, as
+/// raw_data or typed fields.</para>
+/// <para>Batch norm may be folded into the convolutions (torch.onnx.export in eval mode) or separate
+/// BatchNormalization nodes. A folded convolution bias <c>b</c> becomes batch-norm parameters gamma = 2^19, beta = b,
+/// mean = 0, var = 2^38, which the loader's fold (scale = gamma / sqrt(var + 1e-5), shift = beta − mean·scale, in
+/// double) turns back into exactly scale 1 and shift b: 1e-5 is below half an ulp of 2^38 in double, so
+/// var + 1e-5 == 2^38 and its square root is exactly 2^19. A BatchNormalization with epsilon e ≠ 1e-5 keeps its
+/// gamma and beta and gets var' = var + e − 1e-5, so that var' + 1e-5 = var + e up to one float32 rounding of var'.</para>
+/// <para>Every attribute and shape is checked against the declared model (groups, widths, strides, input shape,
+/// classes). Any difference, an unsupported opset or operator, or a corrupt file throws
+/// <see cref="OnnxFormatException"/> naming the ONNX node and saying what the declaration expects and what the graph
+/// has.</para>
+/// </remarks>
+public static class OnnxWeights
+{
+    /// <summary>Lowest default-domain opset read (BatchNormalization and Pad as defined from opset 9).</summary>
+    public const int MinOpset = 9;
+
+    /// <summary>Highest default-domain opset read (the operators used here have the same semantics through it).</summary>
+    public const int MaxOpset = 23;
+
+    /// <summary>Reads an ONNX file and returns its weights in the canonical layout of <paramref name="model"/>.</summary>
+    /// <exception cref="OnnxFormatException">The file is not a valid ONNX model or does not match the declared model.</exception>
+    /// <exception cref="IOException">The file cannot be read.</exception>
+    public static TensorSet Read(string path, ModelDescription model)
+    {
+        if (path is null) throw new ArgumentNullException(nameof(path));
+        if (model is null) throw new ArgumentNullException(nameof(model));
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+        try
+        {
+            return Read(stream, model);
+        }
+        catch (OnnxFormatException e)
+        {
+            // The stream reader cannot know the file name, and a user with several model files needs it.
+            throw new OnnxFormatException(e.NodeName, $"{path}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Reads an ONNX model from a stream and returns its weights in the canonical layout of <paramref name="model"/>.</summary>
+    /// <exception cref="OnnxFormatException">The data is not a valid ONNX model or does not match the declared model.</exception>
+    public static TensorSet Read(Stream stream, ModelDescription model)
+    {
+        if (stream is null) throw new ArgumentNullException(nameof(stream));
+        if (model is null) throw new ArgumentNullException(nameof(model));
+        if (!stream.CanRead) throw new ArgumentException("The stream is not readable.", nameof(stream));
+
+        ModelProto proto;
+        try
+        {
+            proto = ModelProto.Parser.ParseFrom(stream);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new OnnxFormatException(null, $"the data is not a valid ONNX model (protobuf decoding failed: {e.Message}); the file is corrupt, truncated or not ONNX.", e);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or OverflowException or IndexOutOfRangeException)
+        {
+            throw new OnnxFormatException(null, $"the data is not a valid ONNX model ({e.GetType().Name}: {e.Message}); the file is corrupt or not ONNX.", e);
+        }
+        try
+        {
+            return new Importer(proto, model).Run();
+        }
+        catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or OverflowException or InvalidCastException
+                                      or KeyNotFoundException or InvalidOperationException)
+        {
+            // Every check above names what it found; this is the safety net for a malformed graph no check foresaw.
+            throw new OnnxFormatException(null, $"the ONNX graph is malformed ({e.GetType().Name}: {e.Message}).", e);
+        }
+    }
+
+    private sealed class Importer
+    {
+        // Folded-conv encoding: var + 1e-5 rounds to exactly 2^38 in double, whose root 2^19 cancels gamma exactly.
+        private const float ExactVariance = 274877906944f; // 2^38
+        private const float ExactGamma = 524288f;          // 2^19
+
+        private readonly ModelProto _proto;
+        private readonly ModelDescription _model;
+        private readonly Dictionary<string, int[]> _layout = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, NamedTensor> _tensors = new(StringComparer.Ordinal);
+        private OnnxGraph _g = null!;
+        private int _batch = 1;
+
+        public Importer(ModelProto proto, ModelDescription model)
+        {
+            _proto = proto;
+            _model = model;
+            foreach (var shape in model.WeightLayout) _layout[shape.Name] = shape.Dimensions;
+        }
+
+        private string Expects => $"the model {_model.Name} expects";
+
+        public TensorSet Run()
+        {
+            var graph = _proto.Graph;
+            if (graph is null || graph.Node.Count == 0)
+                throw new OnnxFormatException(null, "the data holds no ONNX graph (an empty, truncated or non-ONNX file).");
+            int opset = -1;
+            foreach (var import in _proto.OpsetImport)
+                if (import.Domain.Length == 0 || import.Domain == "ai.onnx") opset = (int)Math.Clamp(import.Version, int.MinValue, int.MaxValue);
+            if (opset < 0)
+                throw new OnnxFormatException(null, "the model imports no version of the default ONNX operator set (opset_import is empty); the file is corrupt or not ONNX.");
+            if (opset < MinOpset || opset > MaxOpset)
+                throw new OnnxFormatException(null, $"the model uses ONNX opset {opset}; ShuffleNetGen reads opsets {MinOpset} to {MaxOpset}. Re-export with opset_version in that range (e.g. 13).");
+            _g = new OnnxGraph(graph, opset);
+
+            string x = Input(graph);
+            int h = _model.InputHeight, w = _model.InputWidth;
+
+            // Stem.
+            var conv = Single(x, "Conv", "the stem 3x3 convolution");
+            x = ConvBn(conv, new ConvSpec("the stem convolution", 3, _model.StemStride, 1, _model.InputChannels, _model.StemChannels, h, w), "conv1", "bn1");
+            h = Out(h, _model.StemStride); w = Out(w, _model.StemStride);
+            x = Relu(x, "the ReLU after the stem convolution");
+            if (_model.StemMaxPool)
+            {
+                var pool = Single(x, "MaxPool", "the 3x3 stride-2 max pool after the stem (StemMaxPool = true)");
+                CheckPool(pool, "the stem max pool", padded: true);
+                x = pool.Output[0];
+                h = Out(h, 2); w = Out(w, 2);
+            }
+            else
+            {
+                var next = _g.ConsumersOf(x);
+                if (next.Count == 1 && next[0].Node.OpType == "MaxPool")
+                    throw _g.Bad(next[0].Node, $"{Expects} no max pool after the stem (StemMaxPool = false), but the graph has one");
+            }
+
+            // Units.
+            int width = _model.StemChannels, unit = 0;
+            int totalUnits = _model.StageRepeats.Sum();
+            for (int stage = 0; stage < _model.StageRepeats.Count; stage++)
+            {
+                for (int r = 0; r < _model.StageRepeats[stage]; r++, unit++)
+                {
+                    int stride = r == 0 ? 2 : 1;
+                    int outWidth = _model.StageChannels[stage];
+                    string where = $"unit {unit} (stage {stage + 2}, {(r == 0 ? "its first, stride 2" : $"unit {r + 1} of {_model.StageRepeats[stage]}")})";
+                    x = Unit(x, unit, where, totalUnits, width, outWidth, stride, stage == 0 && r == 0, ref h, ref w);
+                    width = outWidth;
+                }
+            }
+
+            x = Head(x, width, h, w, totalUnits);
+
+            if (!_g.IsGraphOutput(x))
+                throw new OnnxFormatException(x, $"the classifier's output '{x}' is not an output of the graph; ShuffleNetGen imports graphs that end at the logits.");
+            var extra = _g.Unvisited().FirstOrDefault(n => n.OpType != "Constant" || _g.ConsumersOf(n.Output[0]).Count > 0);
+            if (extra is not null)
+                throw _g.Bad(extra, $"this node is not part of the ShuffleNet v1 structure ShuffleNetGen imports (the graph must end at the classifier's logits, e.g. without Softmax)");
+
+            var set = new TensorSet();
+            foreach (var shape in _model.WeightLayout)
+            {
+                if (!_tensors.TryGetValue(shape.Name, out var t))
+                    throw new OnnxFormatException(null, $"the graph provided no tensor for '{shape.Name}' {shape.ShapeText}; this is a bug in the importer.");
+                set.Add(t);
+            }
+            return set;
+        }
+
+        // ------------------------------------------------------------ structure
+
+        private string Input(GraphProto graph)
+        {
+            var inputs = graph.Input.Where(v => !_g.IsConstant(v.Name)).ToList();
+            if (inputs.Count != 1)
+                throw new OnnxFormatException(null,
+                    $"the graph has {inputs.Count} data inputs ({string.Join(", ", inputs.Select(i => "'" + i.Name + "'"))}); a ShuffleNet has exactly one, the image.");
+            var input = inputs[0];
+            var type = input.Type;
+            if (type is null || type.ValueCase != TypeProto.ValueOneofCase.TensorType)
+                throw new OnnxFormatException(input.Name, $"graph input '{input.Name}' is not a tensor.");
+            if (type.TensorType.ElemType != (int)TensorProto.Types.DataType.Float)
+                throw new OnnxFormatException(input.Name, $"graph input '{input.Name}' has element type {type.TensorType.ElemType}; {Expects} FLOAT.");
+            if (type.TensorType.Shape is { } shape)
+            {
+                var dims = shape.Dim;
+                string Text() => "[" + string.Join(", ", dims.Select(d => d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue ? d.DimValue.ToString() : (d.DimParam.Length > 0 ? d.DimParam : "?"))) + "]";
+                string expected = $"[N, {_model.InputChannels}, {_model.InputHeight}, {_model.InputWidth}]";
+                if (dims.Count != 4)
+                    throw new OnnxFormatException(input.Name, $"graph input '{input.Name}' has shape {Text()}; {Expects} {expected} (NCHW).");
+                long[] want = { 0, _model.InputChannels, _model.InputHeight, _model.InputWidth };
+                for (int i = 1; i < 4; i++)
+                {
+                    if (dims[i].ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && dims[i].DimValue != want[i])
+                        throw new OnnxFormatException(input.Name, $"graph input '{input.Name}' has shape {Text()}; {Expects} {expected} (NCHW).");
+                }
+                if (dims[0].ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && dims[0].DimValue >= 1 && dims[0].DimValue <= int.MaxValue)
+                    _batch = (int)dims[0].DimValue;
+            }
+            return _g.Resolve(input.Name);
+        }
+
+        private string Unit(string x, int unit, string where, int totalUnits, int inWidth, int outWidth, int stride, bool firstUnit, ref int h, ref int w)
+        {
+            var consumers = _g.ConsumersOf(x);
+            var head = consumers.FirstOrDefault(c => c.Node.OpType is "GlobalAveragePool" or "ReduceMean");
+            if (head.Node is not null)
+                throw _g.Bad(head.Node, $"{Expects} {totalUnits} units (stages [{string.Join(", ", _model.StageRepeats)}]), but the graph reaches the global pool after {unit}");
+            if (consumers.Count != 2)
+                throw new OnnxFormatException(x,
+                    $"value '{x}', the input of {where}, feeds {consumers.Count} nodes ({Describe(consumers)}); {Expects} exactly two: the unit's first pointwise Conv and its shortcut ({(stride == 2 ? "AveragePool" : "Add")}).");
+            int convAt = consumers[0].Node.OpType == "Conv" && consumers[0].Input == 0 ? 0 : 1;
+            var conv1 = consumers[convAt];
+            var shortcut = consumers[1 - convAt];
+            if (conv1.Node.OpType != "Conv" || conv1.Input != 0)
+                throw new OnnxFormatException(x, $"value '{x}', the input of {where}, feeds {Describe(consumers)}; {Expects} the unit's first pointwise Conv among them.");
+
+            int mid = outWidth / 4;
+            int branchOut = stride == 2 ? outWidth - inWidth : outWidth;
+            int groups = _model.Groups;
+            int outH = stride == 2 ? Out(h, 2) : h, outW = stride == 2 ? Out(w, 2) : w;
+            string p = $"units.{unit}.";
+
+            string y = ConvBn(conv1.Node, new ConvSpec($"the first pointwise convolution of {where}", 1, 1, firstUnit ? 1 : groups, inWidth, mid, h, w), p + "conv1", p + "bn1");
+            y = Relu(y, $"the ReLU after the first pointwise convolution of {where}");
+            y = Shuffle(y, mid, h, w, where);
+            var dw = Single(y, "Conv", $"the depthwise 3x3 convolution of {where}");
+            y = ConvBn(dw, new ConvSpec($"the depthwise convolution of {where}", 3, stride, mid, mid, mid, h, w), p + "dw", p + "bn2");
+            var conv3 = Single(y, "Conv", $"the second pointwise convolution of {where} (no ReLU after the depthwise convolution)");
+            y = ConvBn(conv3, new ConvSpec($"the second pointwise convolution of {where}", 1, 1, groups, mid, branchOut, outH, outW), p + "conv3", p + "bn3");
+
+            string joined;
+            if (stride == 1)
+            {
+                if (shortcut.Node.OpType != "Add")
+                    throw _g.Bad(shortcut.Node, $"this node reads the input of {where}; {Expects} the residual Add of a stride-1 unit (the graph has a stride-2 shortcut or another structure here)");
+                _g.MarkVisited(shortcut.Node);
+                var add = shortcut.Node;
+                if (add.Input.Count != 2 || !(Same(add.Input[0], x) && Same(add.Input[1], y) || Same(add.Input[0], y) && Same(add.Input[1], x)))
+                    throw _g.Bad(add, $"{Expects} the residual Add of {where} to add the unit input '{x}' and the branch '{y}'; the graph adds '{string.Join("', '", add.Input)}'");
+                joined = add.Output[0];
+            }
+            else
+            {
+                string pooled = StrideTwoShortcut(shortcut.Node, where);
+                var concat = SingleAnySlot(y, "Concat", $"the Concat of the shortcut and branch of {where}");
+                long axis = _g.Int(concat, "axis", long.MinValue);
+                if (axis != 1 && axis != -3)
+                    throw _g.Bad(concat, $"{Expects} a concat over channels (axis 1) for {where}; the graph has axis {(axis == long.MinValue ? "unset" : axis.ToString())}");
+                if (concat.Input.Count != 2 || !Same(concat.Input[0], pooled) || !Same(concat.Input[1], y))
+                    throw _g.Bad(concat, $"{Expects} Concat(pooled shortcut '{pooled}', branch '{y}') for {where}, shortcut channels first; the graph concatenates '{string.Join("', '", concat.Input)}'");
+                joined = concat.Output[0];
+            }
+            h = outH; w = outW;
+            return Relu(joined, $"the ReLU at the end of {where}");
+        }
+
+        private string StrideTwoShortcut(NodeProto node, string where)
+        {
+            _g.MarkVisited(node);
+            if (node.OpType == "Pad")
+            {
+                string mode = _g.String(node, "mode", "constant");
+                if (mode != "constant") throw _g.Bad(node, $"{Expects} zero padding before the average pool of {where}; the graph pads in mode '{mode}'");
+                long[] pads = _g.Opset >= 11 ? _g.Longs(node, 1, "pads") : (_g.Ints(node, "pads") ?? Array.Empty<long>());
+                if (_g.Opset >= 18 && node.Input.Count > 3 && node.Input[3].Length > 0)
+                {
+                    // Pads over listed axes only: expand to all four.
+                    long[] axes = _g.Longs(node, 3, "axes");
+                    if (pads.Length != 2 * axes.Length) throw _g.Bad(node, $"it has {axes.Length} axes but {pads.Length} pads");
+                    var full = new long[8];
+                    for (int i = 0; i < axes.Length; i++)
+                    {
+                        long a = axes[i] < 0 ? axes[i] + 4 : axes[i];
+                        if (a < 0 || a > 3) throw _g.Bad(node, $"it pads axis {axes[i]} of a 4-dimensional tensor");
+                        full[a] = pads[i];
+                        full[a + 4] = pads[i + axes.Length];
+                    }
+                    pads = full;
+                }
+                if (!pads.SequenceEqual(new long[] { 0, 0, 1, 1, 0, 0, 1, 1 }))
+                    throw _g.Bad(node, $"{Expects} the shortcut of {where} padded by one pixel on each side of H and W (pads [0, 0, 1, 1, 0, 0, 1, 1]); the graph has pads [{string.Join(", ", pads)}]");
+                float value = 0;
+                if (_g.Opset >= 11 && node.Input.Count > 2 && node.Input[2].Length > 0)
+                {
+                    var (data, _) = _g.Floats(node, 2, "constant value");
+                    value = data.Length == 1 ? data[0] : float.NaN;
+                }
+                else if (_g.Opset < 11) value = _g.Float(node, "value", 0f);
+                if (value != 0) throw _g.Bad(node, $"{Expects} zero padding before the average pool of {where}; the graph pads with {value}");
+                var pool = Single(node.Output[0], "AveragePool", $"the 3x3 stride-2 average pool of the shortcut of {where}");
+                CheckPool(pool, $"the shortcut average pool of {where}", padded: false);
+                return pool.Output[0];
+            }
+            if (node.OpType == "AveragePool")
+            {
+                CheckPool(node, $"the shortcut average pool of {where}", padded: true);
+                if (_g.Int(node, "count_include_pad", 0) != 1)
+                    throw _g.Bad(node, $"{Expects} the shortcut average pool of {where} to count the zero padding (count_include_pad = 1, as PyTorch's ShuffleNet does); the graph has count_include_pad = 0, which averages border windows over fewer pixels");
+                return node.Output[0];
+            }
+            throw _g.Bad(node, $"this node reads the input of {where}; {Expects} the stride-2 shortcut there (Pad + AveragePool, or AveragePool with pads 1 and count_include_pad = 1){(node.OpType == "Add" ? " — the graph has a stride-1 residual Add, so its unit strides differ from the declared stages" : "")}");
+        }
+
+        private void CheckPool(NodeProto pool, string what, bool padded)
+        {
+            _g.MarkVisited(pool);
+            long[] kernel = _g.Ints(pool, "kernel_shape") ?? Array.Empty<long>();
+            long[] strides = _g.Ints(pool, "strides") ?? new long[] { 1, 1 };
+            long[] pads = _g.Ints(pool, "pads") ?? new long[4];
+            long[] dil = _g.Ints(pool, "dilations") ?? new long[] { 1, 1 };
+            string autoPad = _g.String(pool, "auto_pad", "NOTSET");
+            long p = padded ? 1 : 0;
+            if (!kernel.SequenceEqual(new long[] { 3, 3 }) || !strides.SequenceEqual(new long[] { 2, 2 }) || !dil.SequenceEqual(new long[] { 1, 1 })
+                || autoPad != "NOTSET" || !pads.SequenceEqual(new[] { p, p, p, p }) || _g.Int(pool, "ceil_mode", 0) != 0)
+                throw _g.Bad(pool,
+                    $"{Expects} {what} with kernel [3, 3], strides [2, 2], pads [{p}, {p}, {p}, {p}], floor rounding; the graph has kernel [{string.Join(", ", kernel)}], strides [{string.Join(", ", strides)}], pads [{string.Join(", ", pads)}]"
+                    + (autoPad != "NOTSET" ? $", auto_pad {autoPad}" : "") + (_g.Int(pool, "ceil_mode", 0) != 0 ? ", ceil_mode 1" : "") + (dil.Any(d => d != 1) ? $", dilations [{string.Join(", ", dil)}]" : ""));
+            if (pool.OpType == "MaxPool" && pool.Output.Skip(1).Any(o => o.Length > 0 && _g.ConsumersOf(o).Count > 0))
+                throw _g.Bad(pool, "its Indices output is used; ShuffleNetGen imports inference graphs");
+        }
+
+        private string Shuffle(string y, int channels, int h, int w, string where)
+        {
+            var next = _g.ConsumersOf(y);
+            if (next.Count == 1 && next[0].Node.OpType == "Conv" && _model.Groups == 1) return y;
+            var reshape = Single(y, "Reshape", _model.Groups == 1
+                ? $"the depthwise convolution of {where}"
+                : $"the channel shuffle of {where} (Reshape to [N, {_model.Groups}, {channels / _model.Groups}, H, W], Transpose, Reshape)");
+            long[] first = ReshapeTarget(reshape, new long[] { _batch, channels, h, w });
+            if (first.Length < 3 || first[0] != _batch || first[1] * first[2] != channels || first.Skip(3).Aggregate(1L, (a, b) => a * b) != (long)h * w)
+                throw _g.Bad(reshape, $"{Expects} the channel shuffle of {where}: Reshape of [{_batch}, {channels}, {h}, {w}] to [{_batch}, {_model.Groups}, {channels / Math.Max(_model.Groups, 1)}, {h}, {w}]; the graph reshapes to [{string.Join(", ", first)}]");
+            if (first[1] != _model.Groups)
+                throw _g.Bad(reshape, $"{Expects} a channel shuffle with {_model.Groups} groups (Groups = {_model.Groups}) in {where}; the graph shuffles {channels} channels in {first[1]} groups of {first[2]} (reshape to [{string.Join(", ", first)}])");
+            var transpose = Single(reshape.Output[0], "Transpose", $"the transpose of the channel shuffle of {where}");
+            long[] perm = _g.Ints(transpose, "perm") ?? Enumerable.Range(0, first.Length).Reverse().Select(i => (long)i).ToArray();
+            var want = Enumerable.Range(0, first.Length).Select(i => (long)(i == 1 ? 2 : i == 2 ? 1 : i)).ToArray();
+            if (!perm.SequenceEqual(want))
+                throw _g.Bad(transpose, $"{Expects} the channel shuffle of {where} to swap the group axes (perm [{string.Join(", ", want)}]); the graph has perm [{string.Join(", ", perm)}]");
+            var back = Single(transpose.Output[0], "Reshape", $"the reshape back to [N, C, H, W] ending the channel shuffle of {where}");
+            var permuted = perm.Select(i => first[i]).ToArray();
+            long[] last = ReshapeTarget(back, permuted);
+            if (!last.SequenceEqual(new long[] { _batch, channels, h, w }))
+                throw _g.Bad(back, $"{Expects} the channel shuffle of {where} to end with a reshape to [{_batch}, {channels}, {h}, {w}]; the graph reshapes to [{string.Join(", ", last)}]");
+            return back.Output[0];
+        }
+
+        /// <summary>A Reshape's target shape, with 0 (copy, unless allowzero) and -1 (infer) resolved against the input shape.</summary>
+        private long[] ReshapeTarget(NodeProto reshape, long[] inputShape)
+        {
+            long[] target = _g.Longs(reshape, 1, "target shape");
+            bool allowZero = _g.Int(reshape, "allowzero", 0) != 0;
+            var result = new long[target.Length];
+            long known = 1, total = inputShape.Aggregate(1L, (a, b) => a * b);
+            int infer = -1;
+            for (int i = 0; i < target.Length; i++)
+            {
+                long d = target[i];
+                if (d == 0 && !allowZero)
+                {
+                    if (i >= inputShape.Length) throw _g.Bad(reshape, $"its target shape copies dimension {i} (0), which the input [{string.Join(", ", inputShape)}] does not have");
+                    d = inputShape[i];
+                }
+                if (d == -1)
+                {
+                    if (infer >= 0) throw _g.Bad(reshape, "its target shape has two -1 entries");
+                    infer = i;
+                    continue;
+                }
+                if (d < 0) throw _g.Bad(reshape, $"its target shape has dimension {d}");
+                result[i] = d;
+                known *= d;
+            }
+            if (infer >= 0)
+            {
+                if (known == 0 || total % known != 0) throw _g.Bad(reshape, $"its target shape [{string.Join(", ", target)}] does not fit an input of shape [{string.Join(", ", inputShape)}]");
+                result[infer] = total / known;
+            }
+            else if (known != total)
+                throw _g.Bad(reshape, $"its target shape [{string.Join(", ", target)}] does not fit an input of shape [{string.Join(", ", inputShape)}]");
+            _g.MarkVisited(reshape);
+            return result;
+        }
+
+        private string Head(string x, int width, int h, int w, int totalUnits)
+        {
+            var consumers = _g.ConsumersOf(x);
+            if (consumers.Count == 2 && consumers.Any(c => c.Node.OpType == "Conv"))
+                throw new OnnxFormatException(x, $"{Expects} {totalUnits} units (stages [{string.Join(", ", _model.StageRepeats)}]) followed by the global pool, but the graph has more units after unit {totalUnits - 1}.");
+            var pool = Single(x, "GlobalAveragePool", "the global average pool after the last unit (GlobalAveragePool, ReduceMean over H and W, or AveragePool over the whole map)",
+                "ReduceMean", "AveragePool");
+            bool keptDims = true;
+            switch (pool.OpType)
+            {
+                case "ReduceMean":
+                {
+                    long[] axes = _g.Opset >= 18
+                        ? (pool.Input.Count > 1 && pool.Input[1].Length > 0 ? _g.Longs(pool, 1, "axes") : Array.Empty<long>())
+                        : (_g.Ints(pool, "axes") ?? Array.Empty<long>());
+                    var norm = axes.Select(a => a < 0 ? a + 4 : a).OrderBy(a => a).ToArray();
+                    if (!norm.SequenceEqual(new long[] { 2, 3 }))
+                        throw _g.Bad(pool, $"{Expects} the global pool to average over H and W (axes [2, 3]); the graph averages over axes [{string.Join(", ", axes)}]");
+                    keptDims = _g.Int(pool, "keepdims", 1) != 0;
+                    break;
+                }
+                case "AveragePool":
+                {
+                    long[] kernel = _g.Ints(pool, "kernel_shape") ?? Array.Empty<long>();
+                    long[] pads = _g.Ints(pool, "pads") ?? new long[4];
+                    if (!kernel.SequenceEqual(new long[] { h, w }) || pads.Any(v => v != 0) || _g.String(pool, "auto_pad", "NOTSET") is not ("NOTSET" or "VALID"))
+                        throw _g.Bad(pool, $"{Expects} the global pool over the final {h}x{w} map (kernel [{h}, {w}], no padding); the graph has kernel [{string.Join(", ", kernel)}], pads [{string.Join(", ", pads)}]");
+                    break;
+                }
+            }
+            _g.MarkVisited(pool);
+            string v = pool.Output[0];
+            if (keptDims)
+            {
+                var flat = Single(v, "Flatten", "the flatten between the global pool and the classifier (Flatten, Reshape or Squeeze)", "Reshape", "Squeeze");
+                switch (flat.OpType)
+                {
+                    case "Flatten":
+                        if (_g.Int(flat, "axis", 1) != 1) throw _g.Bad(flat, $"{Expects} Flatten with axis 1; the graph has axis {_g.Int(flat, "axis", 1)}");
+                        break;
+                    case "Reshape":
+                    {
+                        long[] shape = ReshapeTarget(flat, new long[] { _batch, width, 1, 1 });
+                        if (!shape.SequenceEqual(new long[] { _batch, width }))
+                            throw _g.Bad(flat, $"{Expects} a reshape of the pooled features to [{_batch}, {width}]; the graph reshapes to [{string.Join(", ", shape)}]");
+                        break;
+                    }
+                    case "Squeeze":
+                    {
+                        long[] axes = _g.Opset >= 13
+                            ? (flat.Input.Count > 1 && flat.Input[1].Length > 0 ? _g.Longs(flat, 1, "axes") : Array.Empty<long>())
+                            : (_g.Ints(flat, "axes") ?? Array.Empty<long>());
+                        var norm = axes.Select(a => a < 0 ? a + 4 : a).OrderBy(a => a).ToArray();
+                        if (!norm.SequenceEqual(new long[] { 2, 3 }))
+                            throw _g.Bad(flat, $"{Expects} Squeeze of axes [2, 3] after the global pool; the graph squeezes [{string.Join(", ", axes)}]");
+                        break;
+                    }
+                }
+                _g.MarkVisited(flat);
+                v = flat.Output[0];
+            }
+
+            int classes = _model.Classes;
+            var fc = Single(v, "Gemm", $"the classifier (Gemm, or MatMul + Add) from {width} features to {classes} classes", "MatMul");
+            if (fc.Input.Count < 2 || !Same(fc.Input[0], v))
+                throw _g.Bad(fc, "the pooled features must be its first input");
+            float[] weight;
+            float[] bias = new float[classes];
+            string output;
+            if (fc.OpType == "Gemm")
+            {
+                if (_g.Int(fc, "transA", 0) != 0) throw _g.Bad(fc, "transA = 1 is not supported for the classifier");
+                bool transB = _g.Int(fc, "transB", 0) != 0;
+                float alpha = _g.Float(fc, "alpha", 1f), beta = _g.Float(fc, "beta", 1f);
+                weight = Matrix(fc, transB, width, classes);
+                if (alpha != 1f) for (int i = 0; i < weight.Length; i++) weight[i] *= alpha;
+                if (fc.Input.Count > 2 && fc.Input[2].Length > 0)
+                {
+                    bias = Bias(fc, 2, classes);
+                    if (beta != 1f) for (int i = 0; i < bias.Length; i++) bias[i] *= beta;
+                }
+                output = fc.Output[0];
+            }
+            else
+            {
+                weight = Matrix(fc, transposed: false, width, classes);
+                output = fc.Output[0];
+                var next = _g.ConsumersOf(output);
+                if (next.Count == 1 && next[0].Node.OpType == "Add")
+                {
+                    var add = next[0].Node;
+                    _g.MarkVisited(add);
+                    int other = next[0].Input == 0 ? 1 : 0;
+                    if (add.Input.Count != 2) throw _g.Bad(add, "the classifier bias Add needs two inputs");
+                    bias = Bias(add, other, classes);
+                    output = add.Output[0];
+                }
+            }
+            _g.MarkVisited(fc);
+            Put("fc.weight", weight, new[] { classes, width }, fc);
+            Put("fc.bias", bias, new[] { classes }, fc);
+            return _g.Resolve(output);
+        }
+
+        /// <summary>The classifier matrix as [classes, features] (PyTorch's Linear layout).</summary>
+        private float[] Matrix(NodeProto fc, bool transposed, int width, int classes)
+        {
+            var (data, dims) = _g.Floats(fc, 1, "weight");
+            int[] want = transposed ? new[] { classes, width } : new[] { width, classes };
+            if (!dims.SequenceEqual(want))
+            {
+                int graphClasses = dims.Length == 2 ? dims[transposed ? 0 : 1] : -1;
+                throw _g.Bad(fc, $"{Expects} a classifier from {width} features to {classes} classes (weight [{string.Join(", ", want)}]{(transposed ? ", transB = 1" : "")}); the graph's weight is [{string.Join(", ", dims)}]"
+                    + (graphClasses >= 0 && graphClasses != classes ? $" ({graphClasses} classes)" : ""));
+            }
+            if (transposed) return data;
+            var result = new float[classes * width];
+            for (int f = 0; f < width; f++)
+                for (int c = 0; c < classes; c++) result[c * width + f] = data[f * classes + c];
+            return result;
+        }
+
+        private float[] Bias(NodeProto node, int input, int classes)
+        {
+            var (data, dims) = _g.Floats(node, input, "classifier bias");
+            if (data.Length != classes || dims.Count(d => d != 1) > 1)
+                throw _g.Bad(node, $"{Expects} a classifier bias of {classes} values ([{classes}]); the graph's is [{string.Join(", ", dims)}]");
+            return data;
+        }
+
+        // ------------------------------------------------------------ convolution + batch norm
+
+        private readonly record struct ConvSpec(string What, int Kernel, int Stride, int Group, int In, int Out, int InH, int InW);
+
+        /// <summary>Reads a Conv (and a following BatchNormalization, if any) into the canonical conv and batch-norm tensors; returns the value after them.</summary>
+        private string ConvBn(NodeProto conv, ConvSpec s, string convName, string bnName)
+        {
+            _g.MarkVisited(conv);
+            long k = s.Kernel, pad = s.Kernel / 2;
+            long[]? kernel = _g.Ints(conv, "kernel_shape");
+            long[] strides = _g.Ints(conv, "strides") ?? new long[] { 1, 1 };
+            long[] dil = _g.Ints(conv, "dilations") ?? new long[] { 1, 1 };
+            long group = _g.Int(conv, "group", 1);
+            if (group != s.Group)
+            {
+                string hint = s.Group == s.Out && s.Kernel == 3 ? $"depthwise, one group per channel" : s.Group == 1 ? "not grouped" : $"Groups = {_model.Groups}";
+                throw _g.Bad(conv, $"{Expects} {s.What} to have group = {s.Group} ({hint}); the graph has group = {group}");
+            }
+            if (kernel is not null && !kernel.SequenceEqual(new[] { k, k }))
+                throw _g.Bad(conv, $"{Expects} {s.What} to be {k}x{k}; the graph's kernel is [{string.Join(", ", kernel)}]");
+            if (!strides.SequenceEqual(new long[] { s.Stride, s.Stride }))
+                throw _g.Bad(conv, $"{Expects} {s.What} to have stride {s.Stride}; the graph has strides [{string.Join(", ", strides)}]");
+            if (!dil.All(d => d == 1))
+                throw _g.Bad(conv, $"{Expects} {s.What} without dilation; the graph has dilations [{string.Join(", ", dil)}]");
+            long[] pads = EffectivePads(conv, s, k);
+            if (!pads.SequenceEqual(new[] { pad, pad, pad, pad }))
+                throw _g.Bad(conv, $"{Expects} {s.What} padded by {pad} on every side; the graph pads [{string.Join(", ", pads)}]");
+
+            var (w, dims) = _g.Floats(conv, 1, "weight");
+            var want = new[] { s.Out, s.In / s.Group, s.Kernel, s.Kernel };
+            if (!dims.SequenceEqual(want))
+            {
+                string detail = dims.Length == 4 ? $" ({dims[0]} output channels, {(long)dims[1] * group} input channels)" : "";
+                throw _g.Bad(conv, $"{Expects} {s.What} to map {s.In} to {s.Out} channels (weight [{string.Join(", ", want)}]); the graph's weight is [{string.Join(", ", dims)}]{detail}");
+            }
+            Put(convName + ".weight", w, want, conv);
+
+            float[]? convBias = null;
+            if (conv.Input.Count > 2 && conv.Input[2].Length > 0)
+            {
+                var (b, bdims) = _g.Floats(conv, 2, "bias");
+                if (b.Length != s.Out || bdims.Length != 1)
+                    throw _g.Bad(conv, $"{Expects} a bias of {s.Out} values for {s.What}; the graph's is [{string.Join(", ", bdims)}]");
+                convBias = b;
+            }
+
+            string y = conv.Output[0];
+            var next = _g.ConsumersOf(y);
+            float[] gamma, beta, mean, variance;
+            if (next.Count == 1 && next[0].Node.OpType == "BatchNormalization" && next[0].Input == 0)
+            {
+                var bn = next[0].Node;
+                _g.MarkVisited(bn);
+                if (_g.Int(bn, "training_mode", 0) != 0 || bn.Output.Skip(1).Any(o => o.Length > 0 && _g.ConsumersOf(o).Count > 0))
+                    throw _g.Bad(bn, "it is in training mode; export the model in inference mode (model.eval())");
+                gamma = BnParam(bn, 1, "scale", s);
+                beta = BnParam(bn, 2, "B", s);
+                mean = BnParam(bn, 3, "mean", s);
+                variance = BnParam(bn, 4, "var", s);
+                double eps = _g.Float(bn, "epsilon", 1e-5f);
+                for (int c = 0; c < s.Out; c++)
+                {
+                    // BN(conv + b) = BN'(conv) with mean' = mean - b.
+                    if (convBias is not null) mean[c] = (float)((double)mean[c] - convBias[c]);
+                    // float32 attribute: 1e-5 arrives as 9.99999975e-6, which is PyTorch's and the loader's epsilon.
+                    if ((float)eps != (float)WeightPackerEpsilon)
+                    {
+                        double v = variance[c] + eps - WeightPackerEpsilon;
+                        if (v >= 0) variance[c] = (float)v;
+                        else
+                        {
+                            // Too small a variance to absorb the difference: keep gamma / sqrt(var + eps) via gamma instead.
+                            gamma[c] = (float)(gamma[c] * Math.Sqrt(WeightPackerEpsilon) / Math.Sqrt(variance[c] + eps));
+                            variance[c] = 0;
+                        }
+                    }
+                }
+                y = bn.Output[0];
+            }
+            else
+            {
+                gamma = Fill(s.Out, ExactGamma);
+                variance = Fill(s.Out, ExactVariance);
+                mean = new float[s.Out];
+                beta = convBias ?? new float[s.Out];
+            }
+            Put(bnName + ".weight", gamma, new[] { s.Out }, conv);
+            Put(bnName + ".bias", beta, new[] { s.Out }, conv);
+            Put(bnName + ".running_mean", mean, new[] { s.Out }, conv);
+            Put(bnName + ".running_var", variance, new[] { s.Out }, conv);
+            return _g.Resolve(y);
+        }
+
+        private const double WeightPackerEpsilon = Weights.WeightPacker.BatchNormEpsilon;
+
+        private float[] BnParam(NodeProto bn, int input, string role, ConvSpec s)
+        {
+            var (data, dims) = _g.Floats(bn, input, role);
+            if (data.Length != s.Out || dims.Length != 1)
+                throw _g.Bad(bn, $"{Expects} {s.Out} batch-norm {role} values after {s.What}; the graph has [{string.Join(", ", dims)}]");
+            return (float[])data.Clone();
+        }
+
+        private long[] EffectivePads(NodeProto conv, ConvSpec s, long k)
+        {
+            string autoPad = _g.String(conv, "auto_pad", "NOTSET");
+            if (autoPad == "NOTSET") return _g.Ints(conv, "pads") ?? new long[4];
+            if (autoPad == "VALID") return new long[4];
+            // SAME_*: output = ceil(in / stride); the input size follows from the declared output size and stride.
+            var pads = new long[4];
+            for (int a = 0; a < 2; a++)
+            {
+                long input = a == 0 ? s.InH : s.InW;
+                long output = (input + s.Stride - 1) / s.Stride;
+                long total = Math.Max((output - 1) * s.Stride + k - input, 0);
+                long small = total / 2, large = total - small;
+                pads[a] = autoPad == "SAME_LOWER" ? large : small;
+                pads[a + 2] = autoPad == "SAME_LOWER" ? small : large;
+            }
+            return pads;
+        }
+
+        // ------------------------------------------------------------ helpers
+
+        private static float[] Fill(int n, float v)
+        {
+            var a = new float[n];
+            Array.Fill(a, v);
+            return a;
+        }
+
+        private void Put(string name, float[] data, int[] shape, NodeProto node)
+        {
+            if (!_layout.TryGetValue(name, out var expected))
+                throw _g.Bad(node, $"{Expects} no tensor '{name}' (its weight layout has {_layout.Count} tensors); the graph's structure goes beyond the declaration");
+            if (!expected.SequenceEqual(shape))
+                throw _g.Bad(node, $"{Expects} '{name}' of shape [{string.Join(", ", expected)}]; the graph gives [{string.Join(", ", shape)}]");
+            _tensors[name] = new NamedTensor(name, (int[])shape.Clone(), data);
+        }
+
+        private NodeProto SingleAnySlot(string value, string op, string what) => Single(value, op, what, true, Array.Empty<string>());
+
+        private NodeProto Single(string value, string op, string what, params string[] alternatives) => Single(value, op, what, false, alternatives);
+
+        private NodeProto Single(string value, string op, string what, bool anySlot, string[] alternatives)
+        {
+            var consumers = _g.ConsumersOf(value);
+            if (consumers.Count == 1 && (anySlot || consumers[0].Input == 0) && (consumers[0].Node.OpType == op || alternatives.Contains(consumers[0].Node.OpType)))
+            {
+                _g.MarkVisited(consumers[0].Node);
+                return consumers[0].Node;
+            }
+            var producer = _g.ProducerOf(value);
+            string from = producer is null ? $"value '{value}'" : $"the output of node '{_g.Label(producer)}' ({producer.OpType})";
+            if (consumers.Count == 0)
+                throw new OnnxFormatException(producer is null ? value : _g.Label(producer), $"{from} is not used by any node; {Expects} {what} next.");
+            if (consumers.Count == 1)
+                throw _g.Bad(consumers[0].Node, $"{Expects} {what} here, reading {from}; the graph has {consumers[0].Node.OpType}");
+            throw new OnnxFormatException(producer is null ? value : _g.Label(producer), $"{from} feeds {consumers.Count} nodes ({Describe(consumers)}); {Expects} only {what}.");
+        }
+
+        private string Relu(string value, string what)
+        {
+            var relu = Single(value, "Relu", what);
+            return _g.Resolve(relu.Output[0]);
+        }
+
+        private bool Same(string a, string b) => _g.Resolve(a) == _g.Resolve(b);
+
+        private string Describe(IReadOnlyList<(NodeProto Node, int Input)> consumers) =>
+            string.Join(", ", consumers.Select(c => $"'{_g.Label(c.Node)}' ({c.Node.OpType})"));
+
+        private static int Out(int size, int stride) => stride == 1 ? size : (size - 1) / 2 + 1;
+    }
+}
