@@ -1,5 +1,5 @@
+using System;
 using System.Collections.Generic;
-using System.Collections.Immutable;
 using System.Linq;
 using System.Threading;
 using Microsoft.CodeAnalysis;
@@ -12,59 +12,98 @@ namespace ShuffleNetGen.Generator;
 
 public sealed partial class ShuffleNetGenerator
 {
-    /// <summary>The parse stage's output: a model to emit (or none), and what to tell the user.</summary>
-    internal sealed record ParseResult(ModelSpec? Model, EquatableArray<DiagnosticInfo> Diagnostics);
+    /// <summary>
+    /// The parse stage's output: a model to emit (or none), what to tell the user, and which class the declaration
+    /// claims (for the duplicate check; null when it names no usable class).
+    /// </summary>
+    internal sealed record ParseResult(ModelSpec? Model, EquatableArray<DiagnosticInfo> Diagnostics, DeclaredModel? Declaration)
+    {
+        public static ParseResult From(ModelSpec? model, List<DiagnosticInfo> diagnostics, DeclaredModel? declaration) =>
+            new(diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error) ? null : model, diagnostics.ToEquatableArray(), declaration);
+    }
 
     internal static class Parser
     {
         public static ParseResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
         {
+            var classSyntax = (TypeDeclarationSyntax)context.TargetNode;
+            var identifierLocation = classSyntax.Identifier.GetLocation();
+            try
+            {
+                return ParseCore(context, classSyntax, identifierLocation, cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                return InternalError(context.TargetSymbol.Name, e, LocationInfo.From(identifierLocation));
+            }
+        }
+
+        private static ParseResult ParseCore(GeneratorAttributeSyntaxContext context, TypeDeclarationSyntax classSyntax, Location identifierLocation, CancellationToken cancellationToken)
+        {
             var diagnostics = new List<DiagnosticInfo>();
-            var classSyntax = (ClassDeclarationSyntax)context.TargetNode;
             var symbol = (INamedTypeSymbol)context.TargetSymbol;
             var attribute = context.Attributes[0];
             var attributeSyntax = attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken) as AttributeSyntax;
-            var identifierLocation = classSyntax.Identifier.GetLocation();
 
-            ParseResult Fail() => new(null, diagnostics.ToEquatableArray());
+            void Shape(string reason) => diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedClassShape, identifierLocation, symbol.Name, reason));
 
             if (!classSyntax.Modifiers.Any(SyntaxKind.PartialKeyword))
-            {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ClassNotPartial, identifierLocation, symbol.Name));
-            }
+            if (classSyntax is RecordDeclarationSyntax)
+                Shape("it is a record; the generated part is a class, so declare it 'partial class'");
             if (symbol.ContainingType is not null)
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedClassShape, identifierLocation, symbol.Name, "it is nested in another type; declare it directly in a namespace"));
+                Shape("it is nested in another type; declare it directly in a namespace");
             if (symbol.TypeParameters.Length > 0)
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedClassShape, identifierLocation, symbol.Name, "it is generic; a model has one fixed shape, so remove the type parameters"));
+                Shape("it is generic; a model has one fixed shape, so remove the type parameters");
             if (symbol.IsStatic)
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedClassShape, identifierLocation, symbol.Name, "it is static; a model is an instance that owns its activation memory"));
+                Shape("it is static; a model is an instance that owns its activation memory");
             if (symbol.IsAbstract && !symbol.IsStatic)
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedClassShape, identifierLocation, symbol.Name, "it is abstract; the generated factories construct it"));
+                Shape("it is abstract; the generated factories construct it");
+            if (symbol.IsFileLocal)
+                Shape("it is file-local; the generated part lives in another file, so remove the 'file' modifier");
+
+            string? ns = symbol.ContainingNamespace is { IsGlobalNamespace: false } n ? NamespaceName(n) : null;
+            bool nameOk = true;
+            if (ModelNames.ClassNameProblem(symbol.Name) is { } nameProblem)
+            {
+                nameOk = false;
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidModelName, identifierLocation, symbol.Name, "class name", nameProblem));
+            }
+            if (ns is not null && ModelNames.NamespaceProblem(ns) is { } nsProblem)
+            {
+                nameOk = false;
+                var nsLocation = classSyntax.FirstAncestorOrSelf<BaseNamespaceDeclarationSyntax>()?.Name.GetLocation() ?? identifierLocation;
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidModelName, nsLocation, ns, "namespace", nsProblem));
+            }
 
             var settings = ReadSettings(attribute);
-            var (network, errors) = NetworkResolver.Resolve(settings);
-            foreach (var error in errors)
-                diagnostics.Add(DiagnosticInfo.Create(error.Descriptor, ArgumentLocation(attributeSyntax, error.Setting) ?? identifierLocation, error.Arguments));
-
-            if (network is not null)
+            var (network, findings) = DeclarationValidator.Validate(settings, SettingSyntax.Attribute);
+            foreach (var finding in findings)
             {
-                // Size limits depend on the memory plan, so plan once here where a location is at hand.
-                var graph = Build(network);
-                if (graph.ArenaLength > int.MaxValue)
-                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ModelTooLarge, attributeSyntax?.GetLocation() ?? identifierLocation, "The activation arena", graph.ArenaLength));
-                else if (graph.PackedWeightLength > int.MaxValue)
-                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ModelTooLarge, attributeSyntax?.GetLocation() ?? identifierLocation, "The packed weights", graph.PackedWeightLength));
-                else if ((long)network.InputChannels * network.InputHeight * network.InputWidth > int.MaxValue)
-                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ModelTooLarge, attributeSyntax?.GetLocation() ?? identifierLocation, "The input image", (long)network.InputChannels * network.InputHeight * network.InputWidth));
+                var location = finding.Setting == Settings.Declaration ? attributeSyntax?.GetLocation() : ArgumentLocation(attributeSyntax, finding.Setting);
+                diagnostics.Add(DiagnosticInfo.Create(finding.Descriptor, location ?? identifierLocation, finding.Arguments));
             }
 
-            if (network is null || diagnostics.Count > 0) return Fail();
+            var declaration = nameOk && symbol.ContainingType is null && symbol.TypeParameters.Length == 0
+                ? new DeclaredModel(ns is null ? symbol.Name : ns + "." + symbol.Name, LocationInfo.From(identifierLocation))
+                : null;
+            if (network is null) return ParseResult.From(null, diagnostics, declaration);
 
-            string? ns = symbol.ContainingNamespace is { IsGlobalNamespace: false } n ? n.ToDisplayString() : null;
             string accessibility = symbol.DeclaredAccessibility == Accessibility.Public ? "public" : "internal";
             var target = new TargetClassSpec(ns, symbol.Name, accessibility, symbol.IsSealed, symbol.IsStatic);
-            string hint = (ns is null ? "" : ns + ".") + symbol.Name + ".ShuffleNet.g.cs";
-            return new ParseResult(new ModelSpec(target, network, hint), EquatableArray<DiagnosticInfo>.Empty);
+            return ParseResult.From(new ModelSpec(target, network, ModelSpec.HintNameFor(target)), diagnostics, declaration);
+        }
+
+        internal static ParseResult InternalError(string name, Exception e, LocationInfo? location) =>
+            new(null, new[] { DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, location, name, e.GetType().Name, e.Message) }.ToEquatableArray(), null);
+
+        /// <summary>The namespace as written in source: unlike ToDisplayString, never escaped and never culture-dependent.</summary>
+        private static string NamespaceName(INamespaceSymbol ns)
+        {
+            var parts = new List<string>();
+            for (var n = ns; n is { IsGlobalNamespace: false }; n = n.ContainingNamespace) parts.Add(n.Name);
+            parts.Reverse();
+            return string.Join(".", parts);
         }
 
         internal static NetworkSettings ReadSettings(AttributeData attribute)
@@ -76,17 +115,17 @@ public sealed partial class ShuffleNetGenerator
                 if (value.Kind == TypedConstantKind.Error) continue;
                 switch (pair.Key)
                 {
-                    case "Groups": s = s with { Groups = AsInt(value, s.Groups) }; break;
-                    case "Scale": s = s with { Scale = value.Value is double d ? d : s.Scale }; break;
-                    case "Stages": s = s with { Stages = AsIntArray(value) }; break;
-                    case "StageChannels": s = s with { StageChannels = AsIntArray(value) }; break;
-                    case "StemChannels": s = s with { StemChannels = AsInt(value, 0) }; break;
-                    case "InputChannels": s = s with { InputChannels = AsInt(value, s.InputChannels) }; break;
-                    case "InputHeight": s = s with { InputHeight = AsInt(value, s.InputHeight) }; break;
-                    case "InputWidth": s = s with { InputWidth = AsInt(value, s.InputWidth) }; break;
-                    case "Classes": s = s with { Classes = AsInt(value, s.Classes) }; break;
-                    case "StemStride": s = s with { StemStride = AsInt(value, s.StemStride) }; break;
-                    case "StemMaxPool": s = s with { StemMaxPool = value.Value is bool b ? b : s.StemMaxPool }; break;
+                    case Settings.Groups: s = s with { Groups = AsInt(value, s.Groups) }; break;
+                    case Settings.Scale: s = s with { Scale = value.Value is double d ? d : s.Scale }; break;
+                    case Settings.Stages: s = s with { Stages = AsIntArray(value) }; break;
+                    case Settings.StageChannels: s = s with { StageChannels = AsIntArray(value) }; break;
+                    case Settings.StemChannels: s = s with { StemChannels = AsInt(value, 0) }; break;
+                    case Settings.InputChannels: s = s with { InputChannels = AsInt(value, s.InputChannels) }; break;
+                    case Settings.InputHeight: s = s with { InputHeight = AsInt(value, s.InputHeight) }; break;
+                    case Settings.InputWidth: s = s with { InputWidth = AsInt(value, s.InputWidth) }; break;
+                    case Settings.Classes: s = s with { Classes = AsInt(value, s.Classes) }; break;
+                    case Settings.StemStride: s = s with { StemStride = AsInt(value, s.StemStride) }; break;
+                    case Settings.StemMaxPool: s = s with { StemMaxPool = value.Value is bool b ? b : s.StemMaxPool }; break;
                 }
             }
             return s;

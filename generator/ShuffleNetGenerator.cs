@@ -1,7 +1,13 @@
+using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
 using System.Reflection;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using ShuffleNetGen.Generator.Emit;
+using ShuffleNetGen.Generator.Helpers;
+using ShuffleNetGen.Generator.Json;
 using ShuffleNetGen.Generator.Lowering;
 using ShuffleNetGen.Generator.Model;
 using ShuffleNetGen.Generator.Passes;
@@ -9,9 +15,10 @@ using ShuffleNetGen.Generator.Passes;
 namespace ShuffleNetGen.Generator;
 
 /// <summary>
-/// Compiles each <c>[ShuffleNet]</c> partial class into a shape-specialized forward pass.
-/// Pipeline: parse (symbols → equatable <see cref="ModelSpec"/>) → lower (spec → fused ops) → passes (lifetimes,
-/// arena, weight layout) → emit. Only the first stage touches Roslyn symbols; everything cached after it compares by value.
+/// Compiles each <c>[ShuffleNet]</c> partial class and each <c>*.shufflenet.json</c> additional file into a
+/// shape-specialized forward pass. Pipeline: parse (symbols or JSON → equatable <see cref="ModelSpec"/>) → lower
+/// (spec → fused ops) → passes (lifetimes, arena, weight layout) → emit. Only the first stage touches Roslyn symbols or
+/// file text; everything cached after it compares by value.
 /// </summary>
 [Generator(LanguageNames.CSharp)]
 public sealed partial class ShuffleNetGenerator : IIncrementalGenerator
@@ -27,23 +34,74 @@ public sealed partial class ShuffleNetGenerator : IIncrementalGenerator
         var parsed = context.SyntaxProvider
             .ForAttributeWithMetadataName(
                 AttributeMetadataName,
-                static (node, _) => node is ClassDeclarationSyntax,
+                // Records are taken too, only to be told they cannot hold a model (SNG0002) instead of being skipped silently.
+                static (node, _) => node is ClassDeclarationSyntax or RecordDeclarationSyntax,
                 static (ctx, ct) => Parser.Parse(ctx, ct))
             .WithTrackingName(TrackingNames.Parsed);
 
+        // The file's text, not the AdditionalText: a host may hand a new AdditionalText object for an unchanged file,
+        // and only a comparison of content keeps everything after this stage cached then.
+        var jsonParsed = context.AdditionalTextsProvider
+            .Where(static text => JsonDeclarationParser.IsDeclaration(text.Path))
+            .Select(static (text, ct) => new JsonFile(text.Path, text.GetText(ct)?.ToString()))
+            .WithTrackingName(TrackingNames.JsonFiles)
+            .Select(static (file, ct) => JsonDeclarationParser.Parse(file, ct))
+            .WithTrackingName(TrackingNames.JsonParsed);
+
         // Diagnostics flow on their own so that a model whose code is unchanged is not re-emitted when only a
         // diagnostic's position moves, and so suppression works as for any compiler diagnostic.
-        var diagnostics = parsed.Select(static (r, _) => r.Diagnostics).WithTrackingName(TrackingNames.Diagnostics);
+        ReportDiagnostics(context, parsed.Select(static (r, _) => r.Diagnostics).WithTrackingName(TrackingNames.Diagnostics));
+        ReportDiagnostics(context, jsonParsed.Select(static (r, _) => r.Diagnostics).WithTrackingName(TrackingNames.JsonDiagnostics));
+
+        // Two declarations of one class would emit two files defining it. Only names and places are collected here,
+        // so an edit that changes a model but not its name re-runs this cheap step and nothing else.
+        var duplicates = parsed.Select(static (r, _) => r.Declaration).Collect()
+            .Combine(jsonParsed.Select(static (r, _) => r.Declaration).Collect())
+            .Select(static (pair, _) => DuplicateCheck.Find(pair.Left.AddRange(pair.Right)))
+            .WithTrackingName(TrackingNames.Duplicates);
+        ReportDiagnostics(context, duplicates.Select(static (d, _) => d.Diagnostics).WithTrackingName(TrackingNames.DuplicateDiagnostics));
+        var duplicateNames = duplicates.Select(static (d, _) => d.Names).WithTrackingName(TrackingNames.DuplicateNames);
+
+        var attributeModels = parsed.Where(static r => r.Model is not null).Select(static (r, _) => r.Model!).WithTrackingName(TrackingNames.AttributeModels);
+        var jsonModels = jsonParsed.Where(static r => r.Model is not null).Select(static (r, _) => r.Model!).WithTrackingName(TrackingNames.JsonModels);
+
+        // Collecting and splitting again compares each model with the one at its place last time, so editing one
+        // declaration re-emits that model alone.
+        var models = attributeModels.Collect()
+            .Combine(jsonModels.Collect())
+            .Combine(duplicateNames)
+            .SelectMany(static (input, _) => DuplicateCheck.Emittable(input.Left.Left.AddRange(input.Left.Right), input.Right))
+            .WithTrackingName(TrackingNames.Models);
+        context.RegisterSourceOutput(models, static (spc, model) => Emit(spc, model));
+    }
+
+    private static void ReportDiagnostics(IncrementalGeneratorInitializationContext context, IncrementalValuesProvider<EquatableArray<DiagnosticInfo>> diagnostics) =>
         context.RegisterSourceOutput(diagnostics, static (spc, list) =>
         {
             foreach (var d in list) spc.ReportDiagnostic(d.ToDiagnostic());
         });
 
-        var models = parsed
-            .Where(static r => r.Model is not null)
-            .Select(static (r, _) => r.Model!)
-            .WithTrackingName(TrackingNames.Models);
-        context.RegisterSourceOutput(models, static (spc, model) => spc.AddSource(model.HintName, Generate(model)));
+    private static void ReportDiagnostics(IncrementalGeneratorInitializationContext context, IncrementalValueProvider<EquatableArray<DiagnosticInfo>> diagnostics) =>
+        context.RegisterSourceOutput(diagnostics, static (spc, list) =>
+        {
+            foreach (var d in list) spc.ReportDiagnostic(d.ToDiagnostic());
+        });
+
+    private static void Emit(SourceProductionContext context, ModelSpec model)
+    {
+        string source;
+        try
+        {
+            source = Generate(model);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // A bug in a later stage must not take the compilation down (CS8785 drops every generated file, not just
+            // this one); the spec carries no location, so the message names the class instead.
+            context.ReportDiagnostic(DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, (LocationInfo?)null, model.FullName, e.GetType().Name, e.Message).ToDiagnostic());
+            return;
+        }
+        context.AddSource(model.HintName, source);
     }
 
     /// <summary>Runs every stage after parsing; also used by tests and tools to get the source of a spec.</summary>
@@ -66,6 +124,62 @@ public sealed partial class ShuffleNetGenerator : IIncrementalGenerator
     {
         public const string Parsed = "ShuffleNet.Parsed";
         public const string Diagnostics = "ShuffleNet.Diagnostics";
+        public const string JsonFiles = "ShuffleNet.JsonFiles";
+        public const string JsonParsed = "ShuffleNet.JsonParsed";
+        public const string JsonDiagnostics = "ShuffleNet.JsonDiagnostics";
+        public const string Duplicates = "ShuffleNet.Duplicates";
+        public const string DuplicateDiagnostics = "ShuffleNet.DuplicateDiagnostics";
+        public const string DuplicateNames = "ShuffleNet.DuplicateNames";
+        public const string AttributeModels = "ShuffleNet.AttributeModels";
+        public const string JsonModels = "ShuffleNet.JsonModels";
         public const string Models = "ShuffleNet.Models";
+
+        public static readonly ImmutableArray<string> All = ImmutableArray.Create(
+            Parsed, Diagnostics, JsonFiles, JsonParsed, JsonDiagnostics, Duplicates, DuplicateDiagnostics, DuplicateNames,
+            AttributeModels, JsonModels, Models);
+    }
+}
+
+/// <summary>Declarations that claim one class name, as names (to withhold their models) and as diagnostics.</summary>
+internal sealed record DuplicateReport(EquatableArray<string> Names, EquatableArray<DiagnosticInfo> Diagnostics);
+
+internal static class DuplicateCheck
+{
+    public static DuplicateReport Find(ImmutableArray<DeclaredModel?> declarations)
+    {
+        var names = new List<string>();
+        var diagnostics = new List<DiagnosticInfo>();
+        foreach (var group in declarations.Where(d => d is not null).GroupBy(d => d!.FullName, StringComparer.Ordinal))
+        {
+            var all = group.ToList();
+            if (all.Count < 2) continue;
+            names.Add(group.Key);
+            for (int i = 0; i < all.Count; i++)
+            {
+                string others = string.Join("; ", all.Where((_, j) => j != i).Select(d => d!.Location?.Display ?? "an unknown place"));
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.DuplicateModel, all[i]!.Location, group.Key, others));
+            }
+        }
+        names.Sort(StringComparer.Ordinal);
+        return new DuplicateReport(names.ToEquatableArray(), diagnostics.ToEquatableArray());
+    }
+
+    /// <summary>
+    /// The models to emit: none of a duplicated name, and hint names unique ignoring case, as AddSource requires (C#
+    /// allows classes Net and NET side by side; a case-insensitive file system does not allow Net.g.cs and NET.g.cs).
+    /// </summary>
+    public static ImmutableArray<ModelSpec> Emittable(ImmutableArray<ModelSpec> models, EquatableArray<string> duplicates)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var kept = models.Where(m => !duplicates.Contains(m.FullName) && seen.Add(m.FullName)).ToList();
+        var result = ImmutableArray.CreateBuilder<ModelSpec>(kept.Count);
+        var byHint = kept.GroupBy(m => m.HintName, StringComparer.OrdinalIgnoreCase).ToDictionary(g => g.Key, g => g.OrderBy(m => m.FullName, StringComparer.Ordinal).ToList(), StringComparer.OrdinalIgnoreCase);
+        foreach (var model in kept)
+        {
+            var clashing = byHint[model.HintName];
+            int rank = clashing.IndexOf(model);
+            result.Add(rank == 0 ? model : model with { HintName = model.HintName.Substring(0, model.HintName.Length - ".g.cs".Length) + "." + (rank + 1) + ".g.cs" });
+        }
+        return result.MoveToImmutable();
     }
 }

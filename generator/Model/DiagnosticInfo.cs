@@ -13,6 +13,12 @@ internal sealed record LocationInfo(string FilePath, TextSpan Span, LinePosition
 {
     public Location ToLocation() => Location.Create(FilePath, Span, LineSpan);
 
+    /// <summary>file(line,column), 1-based as compilers print it, to point from one message at another place.</summary>
+    public string Display => $"{FileName(FilePath)}({LineSpan.Start.Line + 1},{LineSpan.Start.Character + 1})";
+
+    /// <summary>Path.GetFileName without its .NET Framework habit of throwing on characters it deems invalid.</summary>
+    public static string FileName(string path) => path.Substring(path.LastIndexOfAny(new[] { '/', '\\' }) + 1);
+
     public static LocationInfo? From(Location? location)
     {
         if (location is null || location.SourceTree is null) return null;
@@ -23,12 +29,17 @@ internal sealed record LocationInfo(string FilePath, TextSpan Span, LinePosition
 /// <summary>A diagnostic as an equatable value (Diagnostic itself does not compare well).</summary>
 internal sealed record DiagnosticInfo(string Id, LocationInfo? Location, EquatableArray<string> Arguments)
 {
-    public static DiagnosticInfo Create(DiagnosticDescriptor descriptor, Location? location, params object[] arguments)
+    public static DiagnosticInfo Create(DiagnosticDescriptor descriptor, Location? location, params object[] arguments) =>
+        Create(descriptor, LocationInfo.From(location), arguments);
+
+    public static DiagnosticInfo Create(DiagnosticDescriptor descriptor, LocationInfo? location, params object[] arguments)
     {
         var args = new string[arguments.Length];
         for (int i = 0; i < arguments.Length; i++) args[i] = Convert.ToString(arguments[i], System.Globalization.CultureInfo.InvariantCulture) ?? "";
-        return new DiagnosticInfo(descriptor.Id, LocationInfo.From(location), new EquatableArray<string>(args));
+        return new DiagnosticInfo(descriptor.Id, location, new EquatableArray<string>(args));
     }
+
+    public DiagnosticSeverity Severity => DiagnosticDescriptors.ById(Id).DefaultSeverity;
 
     public Diagnostic ToDiagnostic()
     {

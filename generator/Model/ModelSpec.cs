@@ -38,4 +38,17 @@ internal sealed record NetworkSpec(
 internal sealed record TargetClassSpec(string? Namespace, string ClassName, string Accessibility, bool IsSealed, bool IsStatic);
 
 /// <summary>Everything the emitter needs for one model; compared structurally so unchanged models stay cached.</summary>
-internal sealed record ModelSpec(TargetClassSpec Target, NetworkSpec Network, string HintName);
+internal sealed record ModelSpec(TargetClassSpec Target, NetworkSpec Network, string HintName)
+{
+    public string FullName => Target.Namespace is null ? Target.ClassName : Target.Namespace + "." + Target.ClassName;
+
+    /// <summary>The same for both declaration forms, so one model declared either way is emitted under one name.</summary>
+    public static string HintNameFor(TargetClassSpec target) =>
+        (target.Namespace is null ? "" : target.Namespace + ".") + target.ClassName + ".ShuffleNet.g.cs";
+}
+
+/// <summary>
+/// The fully qualified class a declaration claims and where it says so, for the duplicate check across declarations.
+/// Kept apart from <see cref="ModelSpec"/> so that moving a declaration re-runs only that check, never the emitter.
+/// </summary>
+internal sealed record DeclaredModel(string FullName, LocationInfo? Location);

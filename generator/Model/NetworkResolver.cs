@@ -1,12 +1,14 @@
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 using Microsoft.CodeAnalysis;
 using ShuffleNetGen.Generator.Helpers;
 
 namespace ShuffleNetGen.Generator.Model;
 
 /// <summary>A problem with one setting; the parser turns the setting name into the location of its argument.</summary>
-internal sealed record SettingError(string Setting, DiagnosticDescriptor Descriptor, object[] Arguments);
+/// <remarks><see cref="Index"/> is the entry of a list setting at fault (-1: the whole setting).</remarks>
+internal sealed record SettingError(string Setting, DiagnosticDescriptor Descriptor, object[] Arguments, int Index = -1);
 
 /// <summary>
 /// Derives the widths the paper leaves implicit and checks that every unit can be built. Pure: settings in, spec or
@@ -26,6 +28,11 @@ internal static class NetworkResolver
     };
 
     public const int MaxInputSize = 4096;
+    public const double MaxScale = 4;
+    public const int MaxStages = 4;
+
+    /// <summary>The paper's deepest stage has 8 units; the bound keeps a typo (80, 800) from emitting megabytes of code.</summary>
+    public const int MaxUnitsPerStage = 32;
     public const int MaxChannels = 1 << 16;
     public const int MaxClasses = 1 << 20;
 
@@ -60,30 +67,46 @@ internal static class NetworkResolver
         return rounded > int.MaxValue ? int.MaxValue : (int)rounded;
     }
 
-    public static (NetworkSpec? Spec, List<SettingError> Errors) Resolve(NetworkSettings s)
+    public static (NetworkSpec? Spec, List<SettingError> Errors) Resolve(NetworkSettings s) => Resolve(s, SettingSyntax.Attribute);
+
+    /// <summary>Checks and derives; <paramref name="syntax"/> only changes how messages quote settings.</summary>
+    public static (NetworkSpec? Spec, List<SettingError> Errors) Resolve(NetworkSettings s, SettingSyntax syntax)
     {
         var errors = new List<SettingError>();
         void Fail(string setting, DiagnosticDescriptor d, params object[] args) => errors.Add(new SettingError(setting, d, args));
+        void FailAt(string setting, int index, DiagnosticDescriptor d, params object[] args) => errors.Add(new SettingError(setting, d, args, index));
+        string Set(string setting, long value) => syntax.Assignment(setting, value.ToString(CultureInfo.InvariantCulture));
 
         bool groupsOk = s.Groups is 1 or 2 or 3 or 4 or 8;
-        if (!groupsOk) Fail("Groups", DiagnosticDescriptors.UnsupportedGroups, s.Groups);
-        if (!(s.Scale > 0 && s.Scale <= 4)) Fail("Scale", DiagnosticDescriptors.InvalidScale, s.Scale.ToString("R", System.Globalization.CultureInfo.InvariantCulture));
-        if (s.Stages.Count < 1 || s.Stages.Count > 4) Fail("Stages", DiagnosticDescriptors.InvalidStageCount, s.Stages.Count);
+        if (!groupsOk) Fail(Settings.Groups, DiagnosticDescriptors.UnsupportedGroups, Set(Settings.Groups, s.Groups));
+        if (!(s.Scale > 0 && s.Scale <= MaxScale))
+            Fail(Settings.Scale, DiagnosticDescriptors.InvalidScale, syntax.Assignment(Settings.Scale, FormatScale(s.Scale)));
+        if (s.Stages.Count < 1 || s.Stages.Count > MaxStages)
+            Fail(Settings.Stages, DiagnosticDescriptors.InvalidStageCount, syntax.Name(Settings.Stages), s.Stages.Count, syntax.List(NetworkSettings.DefaultStages));
         for (int i = 0; i < s.Stages.Count; i++)
         {
-            if (s.Stages[i] < 1) Fail("Stages", DiagnosticDescriptors.InvalidRepeat, i + 2, s.Stages[i]);
+            if (s.Stages[i] < 1 || s.Stages[i] > MaxUnitsPerStage)
+                FailAt(Settings.Stages, i, DiagnosticDescriptors.InvalidRepeat, i + 2, s.Stages[i], syntax.Name(Settings.Stages), MaxUnitsPerStage);
         }
         if (s.StageChannels.Count != 0 && s.StageChannels.Count != s.Stages.Count)
-            Fail("StageChannels", DiagnosticDescriptors.StageChannelsLength, s.StageChannels.Count, s.Stages.Count);
-        if (s.InputChannels < 1 || s.InputChannels > MaxChannels) Fail("InputChannels", DiagnosticDescriptors.InvalidChannels, "InputChannels", s.InputChannels, MaxChannels);
-        if (s.InputHeight < 1 || s.InputHeight > MaxInputSize) Fail("InputHeight", DiagnosticDescriptors.InvalidInputSize, "InputHeight", s.InputHeight, MaxInputSize);
-        if (s.InputWidth < 1 || s.InputWidth > MaxInputSize) Fail("InputWidth", DiagnosticDescriptors.InvalidInputSize, "InputWidth", s.InputWidth, MaxInputSize);
-        if (s.Classes < 1 || s.Classes > MaxClasses) Fail("Classes", DiagnosticDescriptors.InvalidClasses, s.Classes);
-        if (s.StemStride is not (1 or 2)) Fail("StemStride", DiagnosticDescriptors.InvalidStemStride, s.StemStride);
-        if (s.StemChannels < 0 || s.StemChannels > MaxChannels) Fail("StemChannels", DiagnosticDescriptors.InvalidChannels, "StemChannels", s.StemChannels, MaxChannels);
-        foreach (int w in s.StageChannels)
+            Fail(Settings.StageChannels, DiagnosticDescriptors.StageChannelsLength, syntax.Name(Settings.StageChannels), s.StageChannels.Count, syntax.Name(Settings.Stages), s.Stages.Count);
+        if (s.InputChannels < 1 || s.InputChannels > MaxChannels)
+            Fail(Settings.InputChannels, DiagnosticDescriptors.InvalidChannels, Set(Settings.InputChannels, s.InputChannels), 1, MaxChannels);
+        if (s.InputHeight < 1 || s.InputHeight > MaxInputSize)
+            Fail(Settings.InputHeight, DiagnosticDescriptors.InvalidInputSize, Set(Settings.InputHeight, s.InputHeight), MaxInputSize);
+        if (s.InputWidth < 1 || s.InputWidth > MaxInputSize)
+            Fail(Settings.InputWidth, DiagnosticDescriptors.InvalidInputSize, Set(Settings.InputWidth, s.InputWidth), MaxInputSize);
+        if (s.Classes < 1 || s.Classes > MaxClasses)
+            Fail(Settings.Classes, DiagnosticDescriptors.InvalidClasses, Set(Settings.Classes, s.Classes), MaxClasses);
+        if (s.StemStride is not (1 or 2))
+            Fail(Settings.StemStride, DiagnosticDescriptors.InvalidStemStride, Set(Settings.StemStride, s.StemStride));
+        if (s.StemChannels < 0 || s.StemChannels > MaxChannels)
+            Fail(Settings.StemChannels, DiagnosticDescriptors.InvalidChannels, Set(Settings.StemChannels, s.StemChannels), 0, MaxChannels);
+        for (int i = 0; i < s.StageChannels.Count; i++)
         {
-            if (w < 1 || w > MaxChannels) Fail("StageChannels", DiagnosticDescriptors.InvalidChannels, "StageChannels entry", w, MaxChannels);
+            int w = s.StageChannels[i];
+            if (w < 1 || w > MaxChannels)
+                FailAt(Settings.StageChannels, i, DiagnosticDescriptors.InvalidChannels, $"{syntax.Name(Settings.StageChannels)} entry {w.ToString(CultureInfo.InvariantCulture)} (stage {i + 2})", 1, MaxChannels);
         }
         if (errors.Count > 0) return (null, errors);
 
@@ -92,10 +115,11 @@ internal static class NetworkResolver
         bool explicitStem = s.StemChannels != 0;
         int[] widths = explicitStages ? ToArray(s.StageChannels) : DeriveStageWidths(g, s.Scale, s.Stages.Count);
         int stem = explicitStem ? s.StemChannels : DeriveStemWidth(g, s.Scale);
-        string widthSetting = explicitStages ? "StageChannels" : "Scale";
+        string widthSetting = explicitStages ? Settings.StageChannels : Settings.Scale;
 
-        if (stem % g != 0)
-            Fail(explicitStem ? "StemChannels" : "Groups", DiagnosticDescriptors.IndivisibleWidth,
+        bool stemIndivisible = stem % g != 0;
+        if (stemIndivisible)
+            Fail(explicitStem ? Settings.StemChannels : Settings.Groups, DiagnosticDescriptors.IndivisibleWidth,
                 $"stem width {stem} with {g} groups leaves the first unit's branch ({widths[0]} - {stem} channels) indivisible by {g}; use a stem width divisible by {g}");
 
         int inWidth = stem;
@@ -106,32 +130,33 @@ internal static class NetworkResolver
             int m = w / 4;
             if (w % 4 != 0 || m < 1)
             {
-                Fail(widthSetting, DiagnosticDescriptors.IndivisibleWidth,
+                FailAt(widthSetting, explicitStages ? i : -1, DiagnosticDescriptors.IndivisibleWidth,
                     $"stage {stage} width {w} is not a multiple of 4, so the bottleneck (width / 4) is not whole; use a width divisible by {4 * g}");
             }
             else if (m % g != 0)
             {
-                Fail(widthSetting, DiagnosticDescriptors.IndivisibleWidth,
+                FailAt(widthSetting, explicitStages ? i : -1, DiagnosticDescriptors.IndivisibleWidth,
                     $"stage {stage} width {w} with {g} groups gives a bottleneck of {m} channels, which {g} groups cannot split; use a width divisible by {4 * g}");
             }
             if (w <= inWidth)
             {
-                Fail(widthSetting, DiagnosticDescriptors.IndivisibleWidth,
+                FailAt(widthSetting, explicitStages ? i : -1, DiagnosticDescriptors.IndivisibleWidth,
                     $"stage {stage} width {w} is not larger than its input width {inWidth}; the stride-2 unit concatenates its input with a branch of width - input channels, so the width must grow");
             }
-            else if ((w - inWidth) % g != 0)
+            // An indivisible stem makes stage 2's branch indivisible too; that is reported once, at the stem.
+            else if ((w - inWidth) % g != 0 && !(i == 0 && stemIndivisible))
             {
-                Fail(widthSetting, DiagnosticDescriptors.IndivisibleWidth,
+                FailAt(widthSetting, explicitStages ? i : -1, DiagnosticDescriptors.IndivisibleWidth,
                     $"stage {stage} branch of the stride-2 unit has {w} - {inWidth} = {w - inWidth} channels, which {g} groups cannot split; use widths whose differences divide by {g}");
             }
             if (i > 0 && inWidth % g != 0)
             {
-                Fail(widthSetting, DiagnosticDescriptors.IndivisibleWidth,
+                FailAt(widthSetting, explicitStages ? i : -1, DiagnosticDescriptors.IndivisibleWidth,
                     $"stage {stage} input width {inWidth} is not divisible by {g} groups; use widths divisible by {4 * g}");
             }
             if (s.Stages[i] > 1 && w % g != 0)
             {
-                Fail(widthSetting, DiagnosticDescriptors.IndivisibleWidth,
+                FailAt(widthSetting, explicitStages ? i : -1, DiagnosticDescriptors.IndivisibleWidth,
                     $"stage {stage} width {w} is not divisible by {g} groups, which its stride-1 units need; use a width divisible by {4 * g}");
             }
             inWidth = w;
@@ -142,6 +167,8 @@ internal static class NetworkResolver
             new EquatableArray<int>(widths), s.Stages);
         return (spec, errors);
     }
+
+    private static string FormatScale(double scale) => scale.ToString("R", CultureInfo.InvariantCulture);
 
     private static int[] ToArray(EquatableArray<int> items)
     {
