@@ -47,22 +47,55 @@ internal static class HeadKernelEmitter
     /// <summary>Sum of <paramref name="a"/>[i] (times <paramref name="b"/>[i] when given) over <paramref name="count"/> elements.</summary>
     private static void EmitSum(SourceWriter w, string a, string? b, int count)
     {
-        int vectors = count / Lanes;
         w.Line("float sum = 0f;");
+        int wide = count / 32;
+        if (wide > 0)
+        {
+            // AVX-512: two 16-lane accumulators (two FMA pipes), then the portable loop below finishes the rest.
+            using (w.Open("if (Vector512.IsHardwareAccelerated)"))
+            {
+                w.Line("var t0 = Vector512<float>.Zero;");
+                w.Line("var t1 = Vector512<float>.Zero;");
+                using (w.Open($"for (int i = 0; i < {wide * 32}; i += 32)"))
+                {
+                    for (int h = 0; h < 2; h++)
+                    {
+                        string at = h == 0 ? "(nuint)i" : "(nuint)(i + 16)";
+                        w.Line(b is null
+                            ? $"t{h} += Vector512.LoadUnsafe(ref {a}, {at});"
+                            : $"t{h} = Simd.MulAdd(Vector512.LoadUnsafe(ref {a}, {at}), Vector512.LoadUnsafe(ref {b}, {at}), t{h});");
+                    }
+                }
+                w.Line("sum = Vector512.Sum(t0 + t1);");
+                EmitPortableSum(w, a, b, count, wide * 32);
+            }
+            using (w.Open("else"))
+                EmitPortableSum(w, a, b, count, 0);
+        }
+        else
+        {
+            EmitPortableSum(w, a, b, count, 0);
+        }
+    }
+
+    /// <summary>Adds elements [<paramref name="start"/>, <paramref name="count"/>) to <c>sum</c>.</summary>
+    private static void EmitPortableSum(SourceWriter w, string a, string? b, int count, int start)
+    {
+        int vectors = (count - start) / Lanes;
         if (vectors > 0)
         {
             w.Line("var total = Vector128<float>.Zero;");
-            using (w.Open($"for (int i = 0; i < {vectors * Lanes}; i += {Lanes})"))
+            using (w.Open($"for (int i = {start}; i < {start + vectors * Lanes}; i += {Lanes})"))
             {
                 w.Line(b is null
                     ? $"total += Vector128.LoadUnsafe(ref {a}, (nuint)i);"
                     : $"total = Simd.MulAdd(Vector128.LoadUnsafe(ref {a}, (nuint)i), Vector128.LoadUnsafe(ref {b}, (nuint)i), total);");
             }
-            w.Line("sum = Vector128.Sum(total);");
+            w.Line("sum += Vector128.Sum(total);");
         }
-        if (vectors * Lanes < count)
+        if (start + vectors * Lanes < count)
         {
-            using (w.Open($"for (int i = {vectors * Lanes}; i < {count}; i++)"))
+            using (w.Open($"for (int i = {start + vectors * Lanes}; i < {count}; i++)"))
                 w.Line(b is null ? $"sum += Unsafe.Add(ref {a}, i);" : $"sum += Unsafe.Add(ref {a}, i) * Unsafe.Add(ref {b}, i);");
         }
     }

@@ -36,6 +36,7 @@ internal static class ModelEmitter
             EmitFactories(w, self, rt, graph);
             EmitDescription(w, model, graph, rt);
             EmitForward(w, graph);
+            EmitBenchmarkHook(w, graph);
             EmitStepMethods(w, graph);
             EmitKernels(w, graph);
             EmitWeightPacking(w, graph, rt);
@@ -163,6 +164,44 @@ internal static class ModelEmitter
         w.Line();
     }
 
+    private static void EmitBenchmarkHook(SourceWriter w, NetworkGraph graph)
+    {
+        // Hidden from IntelliSense: lets a benchmark time one kernel call at a time (bench/ShuffleNetGen.Bench, PerOp).
+        w.Line("/// <summary>Benchmark hook, not for inference: op names in forward order, as <see cref=\"RunOpForBenchmark\"/> indexes them.</summary>");
+        w.Line("[global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]");
+        w.Line("public static string[] BenchmarkOpNames => new[]");
+        w.Line("{");
+        foreach (var op in graph.Ops) w.Line($"    \"{op.Name}: {KernelName(op)}\",");
+        w.Line("};");
+        w.Line();
+        w.Line("/// <summary>Benchmark hook, not for inference: runs op <paramref name=\"index\"/> alone on the arena as the last <see cref=\"Forward\"/> left it.</summary>");
+        w.Line("[global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]");
+        using (w.Open("public void RunOpForBenchmark(int index, ReadOnlySpan<float> input, Span<float> logits)"))
+        {
+            w.Line("if (input.Length != InputLength || logits.Length < Classes) throw new ArgumentException(\"Input or logits span of the wrong size.\");");
+            w.Line("ref float image = ref MemoryMarshal.GetReference(input);");
+            w.Line("ref float arena = ref MemoryMarshal.GetArrayDataReference(_sngArena);");
+            w.Line("ref float weights = ref MemoryMarshal.GetArrayDataReference(_sngWeights);");
+            w.Line("ref float logitsRef = ref MemoryMarshal.GetReference(logits);");
+            using (w.Open("switch (index)"))
+            {
+                for (int i = 0; i < graph.Ops.Count; i++)
+                    w.Line($"case {i}: {Call(graph.Ops[i]).Replace("ref logits", "ref logitsRef")} break;");
+                w.Line("default: throw new ArgumentOutOfRangeException(nameof(index));");
+            }
+        }
+        w.Line();
+    }
+
+    private static string KernelName(OpNode op) => op switch
+    {
+        WindowOp win => WindowKernelEmitter.KernelName(win),
+        PointwiseOp pw => PointwiseKernelEmitter.KernelName(pw),
+        GlobalPoolOp gp => HeadKernelEmitter.KernelName(gp),
+        LinearOp fc => HeadKernelEmitter.KernelName(fc),
+        _ => throw new System.InvalidOperationException("Unknown op " + op.GetType().Name),
+    };
+
     private static void EmitStepMethods(SourceWriter w, NetworkGraph graph)
     {
         var byUnit = graph.Ops.GroupBy(o => o.Unit).ToList();
@@ -184,7 +223,7 @@ internal static class ModelEmitter
             w.Line("[MethodImpl(MethodImplOptions.NoInlining)]");
             using (w.Open(signature))
             {
-                foreach (var op in group) w.Line(Call(op) + ";");
+                foreach (var op in group) w.Line(Call(op));
             }
             w.Line();
         }
@@ -200,12 +239,13 @@ internal static class ModelEmitter
 
     private static string WeightRef(OpNode op) => op.WeightOffset == 0 ? "ref weights" : $"ref Unsafe.Add(ref weights, {op.WeightOffset})";
 
+    /// <summary>The statement that runs <paramref name="op"/>; pointwise ops pick their vector width there.</summary>
     private static string Call(OpNode op) => op switch
     {
-        WindowOp win => $"{WindowKernelEmitter.KernelName(win)}({Ref(win.Input)}, {Ref(win.Output, win.OutputChannelOffset)}{(win.HasWeights ? ", " + WeightRef(win) : "")})",
-        PointwiseOp pw => $"{PointwiseKernelEmitter.KernelName(pw)}({Ref(pw.Input)}, {Ref(pw.Output, pw.OutputChannelOffset)}, {WeightRef(pw)}{(pw.Residual is null ? "" : ", " + Ref(pw.Residual))})",
-        GlobalPoolOp gp => $"{HeadKernelEmitter.KernelName(gp)}({Ref(gp.Input)}, {Ref(gp.Output)})",
-        LinearOp fc => $"{HeadKernelEmitter.KernelName(fc)}({Ref(fc.Input)}, {WeightRef(fc)}, {Ref(fc.Output)})",
+        WindowOp win => $"{WindowKernelEmitter.KernelName(win)}({Ref(win.Input)}, {Ref(win.Output, win.OutputChannelOffset)}{(win.HasWeights ? ", " + WeightRef(win) : "")});",
+        PointwiseOp pw => PointwiseKernelEmitter.CallStatement(pw, $"{Ref(pw.Input)}, {Ref(pw.Output, pw.OutputChannelOffset)}, {WeightRef(pw)}{(pw.Residual is null ? "" : ", " + Ref(pw.Residual))}"),
+        GlobalPoolOp gp => $"{HeadKernelEmitter.KernelName(gp)}({Ref(gp.Input)}, {Ref(gp.Output)});",
+        LinearOp fc => $"{HeadKernelEmitter.KernelName(fc)}({Ref(fc.Input)}, {WeightRef(fc)}, {Ref(fc.Output)});",
         _ => throw new System.InvalidOperationException("Unknown op " + op.GetType().Name),
     };
 

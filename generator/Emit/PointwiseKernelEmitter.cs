@@ -1,35 +1,83 @@
+using System.Collections.Generic;
 using ShuffleNetGen.Generator.Helpers;
 using ShuffleNetGen.Generator.Lowering;
 
 namespace ShuffleNetGen.Generator.Emit;
 
 /// <summary>
-/// Emits a 1x1 group convolution over NCHW planes as a register-blocked GEMM: <see cref="BlockRows"/> output channels
-/// × <see cref="TileVectors"/> vectors of pixels are accumulated at once, so each input vector loaded is reused for
-/// several output channels and each broadcast weight for several pixel vectors. The epilogue adds the residual,
-/// applies ReLU and stores each output channel into its plane; with a folded channel shuffle that plane is the
-/// shuffled position, so the shuffle costs nothing.
+/// Emits a 1x1 group convolution over NCHW planes as a register-blocked GEMM, once per vector width: output channels
+/// × vectors of pixels are accumulated at once, so each input vector loaded is reused for several output channels and
+/// each broadcast weight for several pixel vectors. The epilogue adds the residual, applies ReLU and stores each
+/// output channel into its plane; with a folded channel shuffle that plane is the shuffled position, so the shuffle
+/// costs nothing.
 /// </summary>
+/// <remarks>
+/// Variants: <c>_V512</c> (AVX-512's 32 registers: 8 channels × 3 vectors of 16 pixels), <c>_V256</c> (4 × 2 × 8) and
+/// the portable <c>_V128</c> (4 × 2 × 4; on ARM64 with <c>AdvSimd</c>, one vector of four channels' weights and FMA by
+/// lane). The call site picks one with <c>Vector512/256.IsHardwareAccelerated</c>, which the JIT and NativeAOT fold
+/// to constants. All read one packed layout (blocks of <see cref="BlockRows"/> channels); narrower variants walk a
+/// block in sub-blocks.
+/// </remarks>
 internal static class PointwiseKernelEmitter
 {
-    /// <summary>Output channels per block; the weight packer lays weights out in the same blocks.</summary>
-    public const int BlockRows = 4;
+    /// <summary>Output channels per packed weight block; the weight packer lays weights out in the same blocks.</summary>
+    public const int BlockRows = 8;
 
-    /// <summary>Pixel vectors per tile: 4×2 accumulators, 2 inputs and a broadcast fit the 16 SSE/AVX registers.</summary>
-    public const int TileVectors = 2;
+    /// <summary>A vector width: its type, lanes, channels per register block and accumulator budget.</summary>
+    internal sealed record Width(string Vector, int Lanes, int Rows, int Accumulators, string Suffix);
 
-    private const int Lanes = 4;
+    internal static readonly Width V512 = new("Vector512", 16, 8, 24, "V512");
+    internal static readonly Width V256 = new("Vector256", 8, 4, 8, "V256");
+    internal static readonly Width V128 = new("Vector128", 4, 4, 8, "V128");
 
-    public static string KernelName(PointwiseOp op)
+    /// <summary>Widths worth emitting for this op, widest first; the last is always the portable one.</summary>
+    public static IReadOnlyList<Width> Widths(PointwiseOp op)
+    {
+        var list = new List<Width>();
+        if (op.Output.Pixels >= V512.Lanes) list.Add(V512);
+        if (op.Output.Pixels >= V256.Lanes) list.Add(V256);
+        list.Add(V128);
+        return list;
+    }
+
+    private static string BaseName(PointwiseOp op)
     {
         string name = $"Pointwise_g{op.Groups}_{op.InChannels}to{op.OutChannels}_{op.Output.Pixels}px";
         if (op.ShuffleGroups > 1) name += $"_Shuffle{op.ShuffleGroups}";
         if (op.Residual is not null) name += "_Residual";
         if (op.Relu) name += "_Relu";
-        return name + $"_{BlockRows}x{TileVectors * Lanes}_V128";
+        return name;
     }
 
+    public static string KernelName(PointwiseOp op, Width width) =>
+        BaseName(op) + $"_{width.Rows}x{TileVectors(width, width.Rows) * width.Lanes}_{width.Suffix}";
+
+    /// <summary>The portable variant's name, which identifies the kernel (e.g. for deduplication).</summary>
+    public static string KernelName(PointwiseOp op) => KernelName(op, V128);
+
+    /// <summary>A statement that calls the widest variant the hardware accelerates.</summary>
+    public static string CallStatement(PointwiseOp op, string arguments)
+    {
+        var widths = Widths(op);
+        if (widths.Count == 1) return $"{KernelName(op, widths[0])}({arguments});";
+        var parts = new List<string>();
+        for (int i = 0; i < widths.Count; i++)
+        {
+            string call = $"{KernelName(op, widths[i])}({arguments});";
+            parts.Add(i == widths.Count - 1 ? $"else {call}" : $"{(i == 0 ? "" : "else ")}if ({widths[i].Vector}.IsHardwareAccelerated) {call}");
+        }
+        return string.Join(" ", parts);
+    }
+
+    /// <summary>Pixel vectors per tile for a sub-block of <paramref name="rows"/> channels: as many as the accumulators allow.</summary>
+    private static int TileVectors(Width width, int rows) => System.Math.Max(1, System.Math.Min(6, width.Accumulators / rows));
+
     public static void Emit(SourceWriter w, PointwiseOp op)
+    {
+        foreach (var width in Widths(op)) Emit(w, op, width);
+    }
+
+    private static void Emit(SourceWriter w, PointwiseOp op, Width width)
     {
         int pixels = op.Output.Pixels;
         int inPerGroup = op.InPerGroup;
@@ -39,8 +87,8 @@ internal static class PointwiseKernelEmitter
 
         w.Line($"/// <summary>1x1 convolution, {op.Groups} group(s), {op.InChannels} to {op.OutChannels} channels over {pixels} pixels, batch norm folded"
             + (op.Residual is null ? "" : ", plus residual") + (op.Relu ? ", ReLU" : "")
-            + (shuffled ? $"; output stored in channel-shuffled order ({op.ShuffleGroups} groups)" : "") + ".</summary>");
-        using (w.Open($"private static void {KernelName(op)}(ref float source, ref float destination, ref float weights{residualParameter})"))
+            + (shuffled ? $"; output stored in channel-shuffled order ({op.ShuffleGroups} groups)" : "") + $"; {width.Vector}.</summary>");
+        using (w.Open($"private static void {KernelName(op, width)}(ref float source, ref float destination, ref float weights{residualParameter})"))
         {
             using (w.Open($"for (int k = 0; k < {op.Groups}; k++)"))
             {
@@ -50,24 +98,25 @@ internal static class PointwiseKernelEmitter
                 if (fullBlocks > 0)
                 {
                     using (w.Open($"for (int j = 0; j < {fullBlocks * BlockRows}; j += {BlockRows})"))
-                        EmitBlock(w, op, BlockRows, "j");
+                        EmitBlock(w, op, width, BlockRows, "j");
                 }
                 if (tailRows > 0)
                 {
                     using (w.OpenScope())
-                        EmitBlock(w, op, tailRows, (fullBlocks * BlockRows).ToString());
+                        EmitBlock(w, op, width, tailRows, (fullBlocks * BlockRows).ToString());
                 }
             }
         }
         w.Line();
     }
 
-    private static void EmitBlock(SourceWriter w, PointwiseOp op, int rows, string j)
+    /// <summary>One packed block of <paramref name="blockRows"/> channels, in sub-blocks of the width's register rows.</summary>
+    private static void EmitBlock(SourceWriter w, PointwiseOp op, Width width, int blockRows, string j)
     {
         int pixels = op.Output.Pixels;
         int outPerGroup = op.OutPerGroup;
         w.Line($"ref float block = ref Unsafe.Add(ref weights, (k * {outPerGroup} + {j}) * {1 + op.InPerGroup});");
-        for (int r = 0; r < rows; r++)
+        for (int r = 0; r < blockRows; r++)
         {
             string logical = $"k * {outPerGroup} + {j} + {r}";
             // Shuffle on g·n channels: logical channel i·n + j' lands in plane j'·g + i. Integer division by a
@@ -80,82 +129,124 @@ internal static class PointwiseKernelEmitter
                 w.Line($"ref float res{r} = ref Unsafe.Add(ref residual, (k * {outPerGroup} + {j} + {r}) * {pixels});");
         }
 
-        int tile = TileVectors * Lanes;
-        int done = 0;
-        if (pixels >= tile)
+        for (int r0 = 0; r0 < blockRows; r0 += width.Rows)
         {
-            using (w.Open($"for (int p = 0; p <= {pixels - tile}; p += {tile})"))
-                EmitVectorTile(w, op, rows, TileVectors, "p");
-            done = pixels / tile * tile;
-        }
-        int rest = (pixels - done) / Lanes;
-        if (rest > 0)
-        {
-            using (w.OpenScope())
-                EmitVectorTile(w, op, rows, rest, done.ToString());
-            done += rest * Lanes;
-        }
-        if (done < pixels)
-        {
-            if (pixels >= Lanes)
+            int rows = System.Math.Min(width.Rows, blockRows - r0);
+            var sub = new SubBlock(op, width, blockRows, r0, rows);
+            int lanes = width.Lanes;
+            int tileVectors = TileVectors(width, rows);
+            int tile = tileVectors * lanes;
+            int done = 0;
+            if (pixels >= tile)
             {
-                // Recompute the last vector rather than run a scalar tail: overlapping lanes get the same values.
-                using (w.OpenScope())
-                    EmitVectorTile(w, op, rows, 1, (pixels - Lanes).ToString());
+                using (w.Open($"for (int p = 0; p <= {pixels - tile}; p += {tile})"))
+                    EmitVectorTile(w, sub, tileVectors, "p");
+                done = pixels / tile * tile;
             }
-            else
+            int rest = (pixels - done) / lanes;
+            if (rest > 0)
             {
-                using (w.Open($"for (int p = {done}; p < {pixels}; p++)"))
-                    EmitScalarPixel(w, op, rows);
+                using (w.OpenScope())
+                    EmitVectorTile(w, sub, rest, done.ToString());
+                done += rest * lanes;
+            }
+            if (done < pixels)
+            {
+                if (pixels >= lanes)
+                {
+                    // Recompute the last vector rather than run a scalar tail: overlapping lanes get the same values.
+                    using (w.OpenScope())
+                        EmitVectorTile(w, sub, 1, (pixels - lanes).ToString());
+                }
+                else
+                {
+                    using (w.Open($"for (int p = {done}; p < {pixels}; p++)"))
+                        EmitScalarPixel(w, sub);
+                }
             }
         }
     }
 
-    private static void EmitVectorTile(SourceWriter w, PointwiseOp op, int rows, int vectors, string p)
+    /// <summary>Channels <c>R0 .. R0 + Rows − 1</c> of a packed block of <c>BlockRows</c> channels.</summary>
+    private sealed record SubBlock(PointwiseOp Op, Width Width, int BlockRows, int R0, int Rows);
+
+    private static void EmitVectorTile(SourceWriter w, SubBlock sub, int vectors, string p)
     {
+        var op = sub.Op;
+        string V = sub.Width.Vector;
+        int lanes = sub.Width.Lanes;
         int pixels = op.Output.Pixels;
-        for (int r = 0; r < rows; r++)
+        for (int i = 0; i < sub.Rows; i++)
         {
-            w.Line($"var bias{r} = Vector128.Create(Unsafe.Add(ref block, {r}));");
+            int r = sub.R0 + i;
+            w.Line($"var bias{r} = {V}.Create(Unsafe.Add(ref block, {r}));");
             for (int v = 0; v < vectors; v++) w.Line($"var acc{r}x{v} = bias{r};");
         }
         w.Line($"ref float x = ref Unsafe.Add(ref groupInput, {p});");
-        w.Line($"ref float wk = ref Unsafe.Add(ref block, {rows});");
+        w.Line($"ref float wk = ref Unsafe.Add(ref block, {sub.BlockRows + sub.R0});");
         using (w.Open($"for (int ci = 0; ci < {op.InPerGroup}; ci++)"))
         {
             for (int v = 0; v < vectors; v++)
-                w.Line(v == 0 ? "var x0 = Vector128.LoadUnsafe(ref x);" : $"var x{v} = Vector128.LoadUnsafe(ref x, {v * Lanes});");
-            for (int r = 0; r < rows; r++)
+                w.Line(v == 0 ? $"var x0 = {V}.LoadUnsafe(ref x);" : $"var x{v} = {V}.LoadUnsafe(ref x, {v * lanes});");
+            if (sub.Width == V128 && sub.Rows == 4)
             {
-                w.Line($"var w{r} = Vector128.Create(Unsafe.Add(ref wk, {r}));");
-                for (int v = 0; v < vectors; v++) w.Line($"acc{r}x{v} = Simd.MulAdd(x{v}, w{r}, acc{r}x{v});");
+                // ARM64: one load brings the four channels' weights (they are adjacent in the packed block) and FMLA by
+                // element multiplies by a lane of it. Replaces four scalar loads + DUP broadcasts of the portable path.
+                using (w.Open("if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)"))
+                {
+                    w.Line("var w4 = Vector128.LoadUnsafe(ref wk);");
+                    for (int i = 0; i < 4; i++)
+                        for (int v = 0; v < vectors; v++)
+                            w.Line($"acc{sub.R0 + i}x{v} = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc{sub.R0 + i}x{v}, x{v}, w4, {i});");
+                }
+                using (w.Open("else"))
+                    EmitBroadcastFmas(w, sub, vectors);
+            }
+            else
+            {
+                EmitBroadcastFmas(w, sub, vectors);
             }
             w.Line($"x = ref Unsafe.Add(ref x, {pixels});");
-            w.Line($"wk = ref Unsafe.Add(ref wk, {rows});");
+            w.Line($"wk = ref Unsafe.Add(ref wk, {sub.BlockRows});");
         }
-        for (int r = 0; r < rows; r++)
+        for (int i = 0; i < sub.Rows; i++)
         {
+            int r = sub.R0 + i;
             for (int v = 0; v < vectors; v++)
             {
-                string at = v == 0 ? $"(nuint)({p})" : $"(nuint)({p} + {v * Lanes})";
+                string at = v == 0 ? $"(nuint)({p})" : $"(nuint)({p} + {v * lanes})";
                 string acc = $"acc{r}x{v}";
-                if (op.Residual is not null) w.Line($"{acc} += Vector128.LoadUnsafe(ref res{r}, {at});");
-                if (op.Relu) w.Line($"{acc} = Vector128.Max({acc}, Vector128<float>.Zero);");
+                if (op.Residual is not null) w.Line($"{acc} += {V}.LoadUnsafe(ref res{r}, {at});");
+                if (op.Relu) w.Line($"{acc} = {V}.Max({acc}, {V}<float>.Zero);");
                 w.Line($"{acc}.StoreUnsafe(ref out{r}, {at});");
             }
         }
     }
 
-    private static void EmitScalarPixel(SourceWriter w, PointwiseOp op, int rows)
+    private static void EmitBroadcastFmas(SourceWriter w, SubBlock sub, int vectors)
     {
-        for (int r = 0; r < rows; r++) w.Line($"float acc{r} = Unsafe.Add(ref block, {r});");
+        string V = sub.Width.Vector;
+        for (int i = 0; i < sub.Rows; i++)
+        {
+            int r = sub.R0 + i;
+            w.Line($"var w{r} = {V}.Create(Unsafe.Add(ref wk, {i}));");
+            for (int v = 0; v < vectors; v++) w.Line($"acc{r}x{v} = Simd.MulAdd(x{v}, w{r}, acc{r}x{v});");
+        }
+    }
+
+    private static void EmitScalarPixel(SourceWriter w, SubBlock sub)
+    {
+        var op = sub.Op;
+        for (int i = 0; i < sub.Rows; i++) w.Line($"float acc{sub.R0 + i} = Unsafe.Add(ref block, {sub.R0 + i});");
         using (w.Open($"for (int ci = 0; ci < {op.InPerGroup}; ci++)"))
         {
             w.Line($"float x = Unsafe.Add(ref groupInput, ci * {op.Output.Pixels} + p);");
-            for (int r = 0; r < rows; r++) w.Line($"acc{r} += x * Unsafe.Add(ref block, {rows} + ci * {rows} + {r});");
+            for (int i = 0; i < sub.Rows; i++)
+                w.Line($"acc{sub.R0 + i} += x * Unsafe.Add(ref block, {sub.BlockRows} + ci * {sub.BlockRows} + {sub.R0 + i});");
         }
-        for (int r = 0; r < rows; r++)
+        for (int i = 0; i < sub.Rows; i++)
         {
+            int r = sub.R0 + i;
             if (op.Residual is not null) w.Line($"acc{r} += Unsafe.Add(ref res{r}, p);");
             if (op.Relu) w.Line($"acc{r} = MathF.Max(acc{r}, 0f);");
             w.Line($"Unsafe.Add(ref out{r}, p) = acc{r};");

@@ -93,24 +93,25 @@ internal static class WindowKernelEmitter
             foreach (var cols in Segments(k.Op.Output.Width, k.ColumnMask))
             {
                 int length = cols.End - cols.Start;
-                if (cols.Mask == 0b111 && length >= Lanes)
+                if (cols.Mask == 0b111 && length >= WideLanes)
                 {
-                    if (length < 2 * Lanes)
+                    // AVX-512: sixteen output columns per vector; the Vector128 code below is the portable path.
+                    using (w.Open("if (Vector512.IsHardwareAccelerated)"))
                     {
-                        using (w.OpenScope())
-                            EmitVector(w, k, rowMask, cols.Start.ToString());
+                        using (w.Open($"for (int ox = {cols.Start}; ox <= {cols.End - WideLanes}; ox += {WideLanes})"))
+                            EmitVector(w, k, rowMask, "ox", Wide);
+                        if (length % WideLanes != 0)
+                        {
+                            using (w.OpenScope())
+                                EmitVector(w, k, rowMask, (cols.End - WideLanes).ToString(), Wide);
+                        }
                     }
-                    else
-                    {
-                        using (w.Open($"for (int ox = {cols.Start}; ox <= {cols.End - Lanes}; ox += {Lanes})"))
-                            EmitVector(w, k, rowMask, "ox");
-                    }
-                    if (length % Lanes != 0)
-                    {
-                        // Recompute the last four columns instead of a scalar tail: the overlap writes equal values.
-                        using (w.OpenScope())
-                            EmitVector(w, k, rowMask, (cols.End - Lanes).ToString());
-                    }
+                    using (w.Open("else"))
+                        EmitInterior128(w, k, rowMask, cols.Start, cols.End);
+                }
+                else if (cols.Mask == 0b111 && length >= Lanes)
+                {
+                    EmitInterior128(w, k, rowMask, cols.Start, cols.End);
                 }
                 else if (length == 1)
                 {
@@ -126,8 +127,36 @@ internal static class WindowKernelEmitter
         }
     }
 
-    private static void EmitVector(SourceWriter w, Geometry k, int rowMask, string ox)
+    private const int WideLanes = 16;
+    private static readonly (string Vector, int Lanes) Narrow = ("Vector128", 4);
+    private static readonly (string Vector, int Lanes) Wide = ("Vector512", 16);
+
+    /// <summary>Interior columns on Vector128: four columns per vector, the last four recomputed when the count is not a multiple.</summary>
+    private static void EmitInterior128(SourceWriter w, Geometry k, int rowMask, int start, int end)
     {
+        int length = end - start;
+        if (length < 2 * Lanes)
+        {
+            using (w.OpenScope())
+                EmitVector(w, k, rowMask, start.ToString(), Narrow);
+        }
+        else
+        {
+            using (w.Open($"for (int ox = {start}; ox <= {end - Lanes}; ox += {Lanes})"))
+                EmitVector(w, k, rowMask, "ox", Narrow);
+        }
+        if (length % Lanes != 0)
+        {
+            // Recompute the last four columns instead of a scalar tail: the overlap writes equal values.
+            using (w.OpenScope())
+                EmitVector(w, k, rowMask, (end - Lanes).ToString(), Narrow);
+        }
+    }
+
+    private static void EmitVector(SourceWriter w, Geometry k, int rowMask, string ox, (string Vector, int Lanes) width)
+    {
+        string V = width.Vector;
+        bool wide = width.Lanes != Lanes;
         var op = k.Op;
         int s = op.Stride;
         bool first = true;
@@ -138,10 +167,10 @@ internal static class WindowKernelEmitter
             {
                 case WindowKind.Convolution:
                 case WindowKind.Depthwise:
-                    w.Line(first ? $"var acc = Simd.MulAdd({value}, {weightExpr}, biasV);" : $"acc = Simd.MulAdd({value}, {weightExpr}, acc);");
+                    w.Line(first ? $"var acc = Simd.MulAdd({value}, {weightExpr}, {(wide ? V + ".Create(bias)" : "biasV")});" : $"acc = Simd.MulAdd({value}, {weightExpr}, acc);");
                     break;
                 case WindowKind.MaxPool:
-                    w.Line(first ? $"var acc = {value};" : $"acc = Vector128.Max(acc, {value});");
+                    w.Line(first ? $"var acc = {value};" : $"acc = {V}.Max(acc, {value});");
                     break;
                 default:
                     w.Line(first ? $"var acc = {value};" : $"acc += {value};");
@@ -159,15 +188,15 @@ internal static class WindowKernelEmitter
                 for (int kx = 0; kx < 3; kx++)
                 {
                     string value = s == 1
-                        ? (kx == 0 ? $"Vector128.LoadUnsafe(ref in{ky})" : $"Vector128.LoadUnsafe(ref in{ky}, {kx})")
+                        ? (kx == 0 ? $"{V}.LoadUnsafe(ref in{ky})" : $"{V}.LoadUnsafe(ref in{ky}, {kx})")
                         : kx switch
                         {
-                            0 => $"Simd.LoadOdd(ref Unsafe.Subtract(ref in{ky}, 2))",
-                            1 => $"Simd.LoadEven(ref in{ky})",
-                            _ => $"Simd.LoadOdd(ref in{ky})",
+                            0 => $"Simd.LoadOdd{(wide ? "512" : "")}(ref Unsafe.Subtract(ref in{ky}, 2))",
+                            1 => $"Simd.LoadEven{(wide ? "512" : "")}(ref in{ky})",
+                            _ => $"Simd.LoadOdd{(wide ? "512" : "")}(ref in{ky})",
                         };
                     int t = ky * 3 + kx;
-                    string weightExpr = op.Kind == WindowKind.Depthwise ? $"k{t}V" : $"Vector128.Create(Unsafe.Add(ref {tapsRef}, {t}))";
+                    string weightExpr = op.Kind == WindowKind.Depthwise ? (wide ? $"{V}.Create(k{t})" : $"k{t}V") : $"{V}.Create(Unsafe.Add(ref {tapsRef}, {t}))";
                     Tap(value, weightExpr);
                 }
             }
@@ -175,7 +204,7 @@ internal static class WindowKernelEmitter
 
         if (op.Kind == WindowKind.Convolution)
         {
-            w.Line("var acc = biasV;");
+            w.Line(wide ? $"var acc = {V}.Create(bias);" : "var acc = biasV;");
             first = false;
             using (w.Open($"for (int ci = 0; ci < {op.InputPlanes}; ci++)"))
             {
@@ -189,8 +218,8 @@ internal static class WindowKernelEmitter
             PlaneTaps("plane", "taps");
         }
 
-        if (op.Kind == WindowKind.AveragePool) w.Line("acc *= Vector128.Create(1f / 9f);");
-        if (op.Relu) w.Line("acc = Vector128.Max(acc, Vector128<float>.Zero);");
+        if (op.Kind == WindowKind.AveragePool) w.Line($"acc *= {V}.Create(1f / 9f);");
+        if (op.Relu) w.Line($"acc = {V}.Max(acc, {V}<float>.Zero);");
         w.Line($"acc.StoreUnsafe(ref output, (nuint)(outRow + {ox}));");
     }
 

@@ -466,6 +466,137 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         Head(ref arena, ref weights, ref MemoryMarshal.GetReference(logits));
     }
 
+    /// <summary>Benchmark hook, not for inference: op names in forward order, as <see cref="RunOpForBenchmark"/> indexes them.</summary>
+    [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+    public static string[] BenchmarkOpNames => new[]
+    {
+        "conv1: Conv3x3_s2_1to12_32x32_Relu_V128",
+        "maxpool: MaxPool3x3_s2_12ch_16x16_V128",
+        "units.0.shortcut: AvgPool3x3_s2_12ch_8x8_Relu_V128",
+        "units.0.conv1: Pointwise_g1_12to30_64px_Shuffle3_Relu_4x8_V128",
+        "units.0.dw: Depthwise3x3_s2_30ch_8x8_V128",
+        "units.0.conv3: Pointwise_g3_30to108_16px_Relu_4x8_V128",
+        "units.1.conv1: Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128",
+        "units.1.dw: Depthwise3x3_s1_30ch_4x4_V128",
+        "units.1.conv3: Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128",
+        "units.2.conv1: Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128",
+        "units.2.dw: Depthwise3x3_s1_30ch_4x4_V128",
+        "units.2.conv3: Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128",
+        "units.3.conv1: Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128",
+        "units.3.dw: Depthwise3x3_s1_30ch_4x4_V128",
+        "units.3.conv3: Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128",
+        "units.4.shortcut: AvgPool3x3_s2_120ch_4x4_Relu_V128",
+        "units.4.conv1: Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128",
+        "units.4.dw: Depthwise3x3_s2_60ch_4x4_V128",
+        "units.4.conv3: Pointwise_g3_60to120_4px_Relu_4x8_V128",
+        "units.5.conv1: Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128",
+        "units.5.dw: Depthwise3x3_s1_60ch_2x2_V128",
+        "units.5.conv3: Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128",
+        "units.6.conv1: Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128",
+        "units.6.dw: Depthwise3x3_s1_60ch_2x2_V128",
+        "units.6.conv3: Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128",
+        "units.7.conv1: Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128",
+        "units.7.dw: Depthwise3x3_s1_60ch_2x2_V128",
+        "units.7.conv3: Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128",
+        "units.8.conv1: Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128",
+        "units.8.dw: Depthwise3x3_s1_60ch_2x2_V128",
+        "units.8.conv3: Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128",
+        "units.9.conv1: Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128",
+        "units.9.dw: Depthwise3x3_s1_60ch_2x2_V128",
+        "units.9.conv3: Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128",
+        "units.10.conv1: Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128",
+        "units.10.dw: Depthwise3x3_s1_60ch_2x2_V128",
+        "units.10.conv3: Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128",
+        "units.11.conv1: Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128",
+        "units.11.dw: Depthwise3x3_s1_60ch_2x2_V128",
+        "units.11.conv3: Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128",
+        "units.12.shortcut: AvgPool3x3_s2_240ch_2x2_Relu_V128",
+        "units.12.conv1: Pointwise_g3_240to120_4px_Shuffle3_Relu_4x8_V128",
+        "units.12.dw: Depthwise3x3_s2_120ch_2x2_V128",
+        "units.12.conv3: Pointwise_g3_120to240_1px_Relu_4x8_V128",
+        "units.13.conv1: Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128",
+        "units.13.dw: Depthwise3x3_s1_120ch_1x1_V128",
+        "units.13.conv3: Pointwise_g3_120to480_1px_Residual_Relu_4x8_V128",
+        "units.14.conv1: Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128",
+        "units.14.dw: Depthwise3x3_s1_120ch_1x1_V128",
+        "units.14.conv3: Pointwise_g3_120to480_1px_Residual_Relu_4x8_V128",
+        "units.15.conv1: Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128",
+        "units.15.dw: Depthwise3x3_s1_120ch_1x1_V128",
+        "units.15.conv3: Pointwise_g3_120to480_1px_Residual_Relu_4x8_V128",
+        "globalpool: GlobalAvgPool_480ch_1px_V128",
+        "fc: Linear_480to10_V128",
+    };
+
+    /// <summary>Benchmark hook, not for inference: runs op <paramref name="index"/> alone on the arena as the last <see cref="Forward"/> left it.</summary>
+    [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+    public void RunOpForBenchmark(int index, ReadOnlySpan<float> input, Span<float> logits)
+    {
+        if (input.Length != InputLength || logits.Length < Classes) throw new ArgumentException("Input or logits span of the wrong size.");
+        ref float image = ref MemoryMarshal.GetReference(input);
+        ref float arena = ref MemoryMarshal.GetArrayDataReference(_sngArena);
+        ref float weights = ref MemoryMarshal.GetArrayDataReference(_sngWeights);
+        ref float logitsRef = ref MemoryMarshal.GetReference(logits);
+        switch (index)
+        {
+            case 0: Conv3x3_s2_1to12_32x32_Relu_V128(ref image, ref arena, ref weights); break;
+            case 1: MaxPool3x3_s2_12ch_16x16_V128(ref arena, ref Unsafe.Add(ref arena, 3840)); break;
+            case 2: AvgPool3x3_s2_12ch_8x8_Relu_V128(ref Unsafe.Add(ref arena, 3840), ref arena); break;
+            case 3: if (Vector512.IsHardwareAccelerated) Pointwise_g1_12to30_64px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 128)); else if (Vector256.IsHardwareAccelerated) Pointwise_g1_12to30_64px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 128)); else Pointwise_g1_12to30_64px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 128)); break;
+            case 4: Depthwise3x3_s2_30ch_8x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 528)); break;
+            case 5: if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to108_16px_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 192), ref Unsafe.Add(ref weights, 832)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to108_16px_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 192), ref Unsafe.Add(ref weights, 832)); else Pointwise_g3_30to108_16px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 192), ref Unsafe.Add(ref weights, 832)); break;
+            case 6: if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 2032)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 2032)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 2032)); break;
+            case 7: Depthwise3x3_s1_30ch_4x4_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 3264)); break;
+            case 8: if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 3568), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 3568), ref arena); else Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 3568), ref arena); break;
+            case 9: if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 4896)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 4896)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 4896)); break;
+            case 10: Depthwise3x3_s1_30ch_4x4_V128(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 6128)); break;
+            case 11: if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 6432), ref Unsafe.Add(ref arena, 1920)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 6432), ref Unsafe.Add(ref arena, 1920)); else Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 6432), ref Unsafe.Add(ref arena, 1920)); break;
+            case 12: if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 7760)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 7760)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 7760)); break;
+            case 13: Depthwise3x3_s1_30ch_4x4_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 8992)); break;
+            case 14: if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 9296), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 9296), ref arena); else Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 9296), ref arena); break;
+            case 15: AvgPool3x3_s2_120ch_4x4_Relu_V128(ref Unsafe.Add(ref arena, 1920), ref arena); break;
+            case 16: if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 10624)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 10624)); else Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 10624)); break;
+            case 17: Depthwise3x3_s2_60ch_4x4_V128(ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 13088)); break;
+            case 18: Pointwise_g3_60to120_4px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 480), ref Unsafe.Add(ref weights, 13696)); break;
+            case 19: Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 16224)); break;
+            case 20: Depthwise3x3_s1_60ch_2x2_V128(ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 21088)); break;
+            case 21: Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 21696), ref arena); break;
+            case 22: Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 960), ref arena, ref Unsafe.Add(ref weights, 26736)); break;
+            case 23: Depthwise3x3_s1_60ch_2x2_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 31600)); break;
+            case 24: Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 32208), ref Unsafe.Add(ref arena, 960)); break;
+            case 25: Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 37248)); break;
+            case 26: Depthwise3x3_s1_60ch_2x2_V128(ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 42112)); break;
+            case 27: Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 42720), ref arena); break;
+            case 28: Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 960), ref arena, ref Unsafe.Add(ref weights, 47760)); break;
+            case 29: Depthwise3x3_s1_60ch_2x2_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 52624)); break;
+            case 30: Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 53232), ref Unsafe.Add(ref arena, 960)); break;
+            case 31: Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 58272)); break;
+            case 32: Depthwise3x3_s1_60ch_2x2_V128(ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 63136)); break;
+            case 33: Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 63744), ref arena); break;
+            case 34: Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 960), ref arena, ref Unsafe.Add(ref weights, 68784)); break;
+            case 35: Depthwise3x3_s1_60ch_2x2_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 73648)); break;
+            case 36: Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 74256), ref Unsafe.Add(ref arena, 960)); break;
+            case 37: Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 79296)); break;
+            case 38: Depthwise3x3_s1_60ch_2x2_V128(ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 84160)); break;
+            case 39: Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 84768), ref arena); break;
+            case 40: AvgPool3x3_s2_240ch_2x2_Relu_V128(ref Unsafe.Add(ref arena, 960), ref arena); break;
+            case 41: Pointwise_g3_240to120_4px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref arena, 480), ref Unsafe.Add(ref weights, 89808)); break;
+            case 42: Depthwise3x3_s2_120ch_2x2_V128(ref Unsafe.Add(ref arena, 480), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 99536)); break;
+            case 43: Pointwise_g3_120to240_1px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref arena, 240), ref Unsafe.Add(ref weights, 100736)); break;
+            case 44: Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 480), ref Unsafe.Add(ref weights, 110576)); break;
+            case 45: Depthwise3x3_s1_120ch_1x1_V128(ref Unsafe.Add(ref arena, 480), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 129904)); break;
+            case 46: Pointwise_g3_120to480_1px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref arena, 480), ref Unsafe.Add(ref weights, 131104), ref arena); break;
+            case 47: Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 480), ref arena, ref Unsafe.Add(ref weights, 150784)); break;
+            case 48: Depthwise3x3_s1_120ch_1x1_V128(ref arena, ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 170112)); break;
+            case 49: Pointwise_g3_120to480_1px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 960), ref arena, ref Unsafe.Add(ref weights, 171312), ref Unsafe.Add(ref arena, 480)); break;
+            case 50: Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 480), ref Unsafe.Add(ref weights, 190992)); break;
+            case 51: Depthwise3x3_s1_120ch_1x1_V128(ref Unsafe.Add(ref arena, 480), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 210320)); break;
+            case 52: Pointwise_g3_120to480_1px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref arena, 480), ref Unsafe.Add(ref weights, 211520), ref arena); break;
+            case 53: GlobalAvgPool_480ch_1px_V128(ref Unsafe.Add(ref arena, 480), ref arena); break;
+            case 54: Linear_480to10_V128(ref arena, ref Unsafe.Add(ref weights, 231200), ref logitsRef); break;
+            default: throw new ArgumentOutOfRangeException(nameof(index));
+        }
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Stem(ref float image, ref float arena, ref float weights)
     {
@@ -478,36 +609,36 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     private static void Unit0(ref float arena, ref float weights)
     {
         AvgPool3x3_s2_12ch_8x8_Relu_V128(ref Unsafe.Add(ref arena, 3840), ref arena);
-        Pointwise_g1_12to30_64px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 128));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_12to30_64px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 128)); else if (Vector256.IsHardwareAccelerated) Pointwise_g1_12to30_64px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 128)); else Pointwise_g1_12to30_64px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 128));
         Depthwise3x3_s2_30ch_8x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 528));
-        Pointwise_g3_30to108_16px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 192), ref Unsafe.Add(ref weights, 832));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to108_16px_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 192), ref Unsafe.Add(ref weights, 832)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to108_16px_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 192), ref Unsafe.Add(ref weights, 832)); else Pointwise_g3_30to108_16px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 192), ref Unsafe.Add(ref weights, 832));
     }
 
     /// <summary>Unit 1: 120x4x4 to 120x4x4, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit1(ref float arena, ref float weights)
     {
-        Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 2032));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 2032)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 2032)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 2032));
         Depthwise3x3_s1_30ch_4x4_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 3264));
-        Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 3568), ref arena);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 3568), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 3568), ref arena); else Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 3568), ref arena);
     }
 
     /// <summary>Unit 2: 120x4x4 to 120x4x4, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit2(ref float arena, ref float weights)
     {
-        Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 4896));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 4896)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 4896)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 4896));
         Depthwise3x3_s1_30ch_4x4_V128(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 6128));
-        Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 6432), ref Unsafe.Add(ref arena, 1920));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 6432), ref Unsafe.Add(ref arena, 1920)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 6432), ref Unsafe.Add(ref arena, 1920)); else Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 6432), ref Unsafe.Add(ref arena, 1920));
     }
 
     /// <summary>Unit 3: 120x4x4 to 120x4x4, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit3(ref float arena, ref float weights)
     {
-        Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 7760));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 7760)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 7760)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 7760));
         Depthwise3x3_s1_30ch_4x4_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 8992));
-        Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 9296), ref arena);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 9296), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 9296), ref arena); else Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 9296), ref arena);
     }
 
     /// <summary>Unit 4: 120x4x4 to 240x2x2, stride 2.</summary>
@@ -515,7 +646,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     private static void Unit4(ref float arena, ref float weights)
     {
         AvgPool3x3_s2_120ch_4x4_Relu_V128(ref Unsafe.Add(ref arena, 1920), ref arena);
-        Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 10624));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 10624)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 10624)); else Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 10624));
         Depthwise3x3_s2_60ch_4x4_V128(ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 13088));
         Pointwise_g3_60to120_4px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 480), ref Unsafe.Add(ref weights, 13696));
     }
@@ -923,19 +1054,594 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 1 group(s), 12 to 30 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
-    private static void Pointwise_g1_12to30_64px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    /// <summary>1x1 convolution, 1 group(s), 12 to 30 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    private static void Pointwise_g1_12to30_64px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 1; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 768);
-            for (int j = 0; j < 28; j += 4)
+            for (int j = 0; j < 24; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 30 + j) * 13);
                 ref float out0 = ref Unsafe.Add(ref destination, (((k * 30 + j + 0) % 10) * 3 + (k * 30 + j + 0) / 10) * 64);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 30 + j + 1) % 10) * 3 + (k * 30 + j + 1) / 10) * 64);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 30 + j + 2) % 10) * 3 + (k * 30 + j + 2) / 10) * 64);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 30 + j + 3) % 10) * 3 + (k * 30 + j + 3) / 10) * 64);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 30 + j + 4) % 10) * 3 + (k * 30 + j + 4) / 10) * 64);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 30 + j + 5) % 10) * 3 + (k * 30 + j + 5) / 10) * 64);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 30 + j + 6) % 10) * 3 + (k * 30 + j + 6) / 10) * 64);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 30 + j + 7) % 10) * 3 + (k * 30 + j + 7) / 10) * 64);
+                for (int p = 0; p <= 16; p += 48)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var acc6x2 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    var acc7x2 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 12; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
+                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
+                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
+                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+                }
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 48);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 12; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(48));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(48));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(48));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(48));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(48));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(48));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(48));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(48));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 30 + 24) * 13);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 0) % 10) * 3 + (k * 30 + 24 + 0) / 10) * 64);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 1) % 10) * 3 + (k * 30 + 24 + 1) / 10) * 64);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 2) % 10) * 3 + (k * 30 + 24 + 2) / 10) * 64);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 3) % 10) * 3 + (k * 30 + 24 + 3) / 10) * 64);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 4) % 10) * 3 + (k * 30 + 24 + 4) / 10) * 64);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 5) % 10) * 3 + (k * 30 + 24 + 5) / 10) * 64);
+                for (int p = 0; p <= 0; p += 64)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var acc0x3 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var acc1x3 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var acc2x3 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var acc3x3 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var acc4x3 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var acc5x3 = bias5;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 6);
+                    for (int ci = 0; ci < 12; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var x3 = Vector512.LoadUnsafe(ref x, 48);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        acc2x3 = Simd.MulAdd(x3, w2, acc2x3);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        acc3x3 = Simd.MulAdd(x3, w3, acc3x3);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        acc4x3 = Simd.MulAdd(x3, w4, acc4x3);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        acc5x3 = Simd.MulAdd(x3, w5, acc5x3);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 6);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc0x3 = Vector512.Max(acc0x3, Vector512<float>.Zero);
+                    acc0x3.StoreUnsafe(ref out0, (nuint)(p + 48));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc1x3 = Vector512.Max(acc1x3, Vector512<float>.Zero);
+                    acc1x3.StoreUnsafe(ref out1, (nuint)(p + 48));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc2x3 = Vector512.Max(acc2x3, Vector512<float>.Zero);
+                    acc2x3.StoreUnsafe(ref out2, (nuint)(p + 48));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc3x3 = Vector512.Max(acc3x3, Vector512<float>.Zero);
+                    acc3x3.StoreUnsafe(ref out3, (nuint)(p + 48));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc4x3 = Vector512.Max(acc4x3, Vector512<float>.Zero);
+                    acc4x3.StoreUnsafe(ref out4, (nuint)(p + 48));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+                    acc5x3 = Vector512.Max(acc5x3, Vector512<float>.Zero);
+                    acc5x3.StoreUnsafe(ref out5, (nuint)(p + 48));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 1 group(s), 12 to 30 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    private static void Pointwise_g1_12to30_64px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 1; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 768);
+            for (int j = 0; j < 24; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 30 + j) * 13);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 30 + j + 0) % 10) * 3 + (k * 30 + j + 0) / 10) * 64);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 30 + j + 1) % 10) * 3 + (k * 30 + j + 1) / 10) * 64);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 30 + j + 2) % 10) * 3 + (k * 30 + j + 2) / 10) * 64);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 30 + j + 3) % 10) * 3 + (k * 30 + j + 3) / 10) * 64);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 30 + j + 4) % 10) * 3 + (k * 30 + j + 4) / 10) * 64);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 30 + j + 5) % 10) * 3 + (k * 30 + j + 5) / 10) * 64);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 30 + j + 6) % 10) * 3 + (k * 30 + j + 6) / 10) * 64);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 30 + j + 7) % 10) * 3 + (k * 30 + j + 7) / 10) * 64);
+                for (int p = 0; p <= 48; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 12; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                for (int p = 0; p <= 48; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 12; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 30 + 24) * 13);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 0) % 10) * 3 + (k * 30 + 24 + 0) / 10) * 64);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 1) % 10) * 3 + (k * 30 + 24 + 1) / 10) * 64);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 2) % 10) * 3 + (k * 30 + 24 + 2) / 10) * 64);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 3) % 10) * 3 + (k * 30 + 24 + 3) / 10) * 64);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 4) % 10) * 3 + (k * 30 + 24 + 4) / 10) * 64);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 5) % 10) * 3 + (k * 30 + 24 + 5) / 10) * 64);
+                for (int p = 0; p <= 48; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 6);
+                    for (int ci = 0; ci < 12; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 6);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                for (int p = 0; p <= 32; p += 32)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var acc4x3 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var acc5x3 = bias5;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 10);
+                    for (int ci = 0; ci < 12; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var x2 = Vector256.LoadUnsafe(ref x, 16);
+                        var x3 = Vector256.LoadUnsafe(ref x, 24);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        acc4x3 = Simd.MulAdd(x3, w4, acc4x3);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        acc5x3 = Simd.MulAdd(x3, w5, acc5x3);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 6);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc4x2 = Vector256.Max(acc4x2, Vector256<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x3 = Vector256.Max(acc4x3, Vector256<float>.Zero);
+                    acc4x3.StoreUnsafe(ref out4, (nuint)(p + 24));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc5x2 = Vector256.Max(acc5x2, Vector256<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x3 = Vector256.Max(acc5x3, Vector256<float>.Zero);
+                    acc5x3.StoreUnsafe(ref out5, (nuint)(p + 24));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 1 group(s), 12 to 30 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    private static void Pointwise_g1_12to30_64px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 1; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 768);
+            for (int j = 0; j < 24; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 30 + j) * 13);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 30 + j + 0) % 10) * 3 + (k * 30 + j + 0) / 10) * 64);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 30 + j + 1) % 10) * 3 + (k * 30 + j + 1) / 10) * 64);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 30 + j + 2) % 10) * 3 + (k * 30 + j + 2) / 10) * 64);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 30 + j + 3) % 10) * 3 + (k * 30 + j + 3) / 10) * 64);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 30 + j + 4) % 10) * 3 + (k * 30 + j + 4) / 10) * 64);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 30 + j + 5) % 10) * 3 + (k * 30 + j + 5) / 10) * 64);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 30 + j + 6) % 10) * 3 + (k * 30 + j + 6) / 10) * 64);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 30 + j + 7) % 10) * 3 + (k * 30 + j + 7) / 10) * 64);
                 for (int p = 0; p <= 56; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -951,25 +1657,40 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     var acc3x0 = bias3;
                     var acc3x1 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 12; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 64);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(p));
@@ -988,11 +1709,82 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
                 }
+                for (int p = 0; p <= 56; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 12; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
+                }
             }
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 30 + 28) * 13);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 30 + 28 + 0) % 10) * 3 + (k * 30 + 28 + 0) / 10) * 64);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 30 + 28 + 1) % 10) * 3 + (k * 30 + 28 + 1) / 10) * 64);
+                ref float block = ref Unsafe.Add(ref weights, (k * 30 + 24) * 13);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 0) % 10) * 3 + (k * 30 + 24 + 0) / 10) * 64);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 1) % 10) * 3 + (k * 30 + 24 + 1) / 10) * 64);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 2) % 10) * 3 + (k * 30 + 24 + 2) / 10) * 64);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 3) % 10) * 3 + (k * 30 + 24 + 3) / 10) * 64);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 4) % 10) * 3 + (k * 30 + 24 + 4) / 10) * 64);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 5) % 10) * 3 + (k * 30 + 24 + 5) / 10) * 64);
                 for (int p = 0; p <= 56; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -1001,20 +1793,47 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
                     var acc1x1 = bias1;
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 2);
+                    ref float wk = ref Unsafe.Add(ref block, 6);
                     for (int ci = 0; ci < 12; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 64);
-                        wk = ref Unsafe.Add(ref wk, 2);
+                        wk = ref Unsafe.Add(ref wk, 6);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(p));
@@ -1024,6 +1843,64 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc1x0.StoreUnsafe(ref out1, (nuint)(p));
                     acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
                     acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+                }
+                for (int p = 0; p <= 48; p += 16)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var acc4x3 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var acc5x3 = bias5;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 10);
+                    for (int ci = 0; ci < 12; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        var x2 = Vector128.LoadUnsafe(ref x, 8);
+                        var x3 = Vector128.LoadUnsafe(ref x, 12);
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        acc4x3 = Simd.MulAdd(x3, w4, acc4x3);
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        acc5x3 = Simd.MulAdd(x3, w5, acc5x3);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 6);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc4x2 = Vector128.Max(acc4x2, Vector128<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc4x3 = Vector128.Max(acc4x3, Vector128<float>.Zero);
+                    acc4x3.StoreUnsafe(ref out4, (nuint)(p + 12));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc5x2 = Vector128.Max(acc5x2, Vector128<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc5x3 = Vector128.Max(acc5x3, Vector128<float>.Zero);
+                    acc5x3.StoreUnsafe(ref out5, (nuint)(p + 12));
                 }
             }
         }
@@ -1102,19 +1979,468 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 30 to 108 channels over 16 pixels, batch norm folded, ReLU.</summary>
-    private static void Pointwise_g3_30to108_16px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    /// <summary>1x1 convolution, 3 group(s), 30 to 108 channels over 16 pixels, batch norm folded, ReLU; Vector512.</summary>
+    private static void Pointwise_g3_30to108_16px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 160);
-            for (int j = 0; j < 36; j += 4)
+            for (int j = 0; j < 32; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 36 + j) * 11);
                 ref float out0 = ref Unsafe.Add(ref destination, (k * 36 + j + 0) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 36 + j + 1) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 36 + j + 2) * 16);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 36 + j + 3) * 16);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 36 + j + 4) * 16);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 36 + j + 5) * 16);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 36 + j + 6) * 16);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 36 + j + 7) * 16);
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 0);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 10; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(0));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(0));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(0));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(0));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 36 + 32) * 11);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 0) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 1) * 16);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 2) * 16);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 3) * 16);
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 0);
+                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    for (int ci = 0; ci < 10; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 4);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 30 to 108 channels over 16 pixels, batch norm folded, ReLU; Vector256.</summary>
+    private static void Pointwise_g3_30to108_16px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 160);
+            for (int j = 0; j < 32; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 36 + j) * 11);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 36 + j + 0) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 36 + j + 1) * 16);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 36 + j + 2) * 16);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 36 + j + 3) * 16);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 36 + j + 4) * 16);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 36 + j + 5) * 16);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 36 + j + 6) * 16);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 36 + j + 7) * 16);
+                for (int p = 0; p <= 0; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 10; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                for (int p = 0; p <= 0; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 10; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 36 + 32) * 11);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 0) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 1) * 16);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 2) * 16);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 3) * 16);
+                for (int p = 0; p <= 0; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    for (int ci = 0; ci < 10; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 4);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 30 to 108 channels over 16 pixels, batch norm folded, ReLU; Vector128.</summary>
+    private static void Pointwise_g3_30to108_16px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 160);
+            for (int j = 0; j < 32; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 36 + j) * 11);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 36 + j + 0) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 36 + j + 1) * 16);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 36 + j + 2) * 16);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 36 + j + 3) * 16);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 36 + j + 4) * 16);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 36 + j + 5) * 16);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 36 + j + 6) * 16);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 36 + j + 7) * 16);
+                for (int p = 0; p <= 8; p += 8)
+                {
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 10; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+                }
+                for (int p = 0; p <= 8; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 10; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 36 + 32) * 11);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 0) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 1) * 16);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 2) * 16);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 3) * 16);
                 for (int p = 0; p <= 8; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -1135,18 +2461,33 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 16);
                         wk = ref Unsafe.Add(ref wk, 4);
                     }
@@ -1171,19 +2512,290 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 120 to 30 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
-    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    /// <summary>1x1 convolution, 3 group(s), 120 to 30 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 640);
-            for (int j = 0; j < 8; j += 4)
+            for (int j = 0; j < 8; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 41);
                 ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + j + 0) % 10) * 3 + (k * 10 + j + 0) / 10) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + j + 1) % 10) * 3 + (k * 10 + j + 1) / 10) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 10 + j + 2) % 10) * 3 + (k * 10 + j + 2) / 10) * 16);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 10 + j + 3) % 10) * 3 + (k * 10 + j + 3) / 10) * 16);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 10 + j + 4) % 10) * 3 + (k * 10 + j + 4) / 10) * 16);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 10 + j + 5) % 10) * 3 + (k * 10 + j + 5) / 10) * 16);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 10 + j + 6) % 10) * 3 + (k * 10 + j + 6) / 10) * 16);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 10 + j + 7) % 10) * 3 + (k * 10 + j + 7) / 10) * 16);
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 0);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(0));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(0));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(0));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(0));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 10 + 8) * 41);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 0) % 10) * 3 + (k * 10 + 8 + 0) / 10) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 1) % 10) * 3 + (k * 10 + 8 + 1) / 10) * 16);
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    ref float x = ref Unsafe.Add(ref groupInput, 0);
+                    ref float wk = ref Unsafe.Add(ref block, 2);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 2);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 120 to 30 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 640);
+            for (int j = 0; j < 8; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 41);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + j + 0) % 10) * 3 + (k * 10 + j + 0) / 10) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + j + 1) % 10) * 3 + (k * 10 + j + 1) / 10) * 16);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 10 + j + 2) % 10) * 3 + (k * 10 + j + 2) / 10) * 16);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 10 + j + 3) % 10) * 3 + (k * 10 + j + 3) / 10) * 16);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 10 + j + 4) % 10) * 3 + (k * 10 + j + 4) / 10) * 16);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 10 + j + 5) % 10) * 3 + (k * 10 + j + 5) / 10) * 16);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 10 + j + 6) % 10) * 3 + (k * 10 + j + 6) / 10) * 16);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 10 + j + 7) % 10) * 3 + (k * 10 + j + 7) / 10) * 16);
+                for (int p = 0; p <= 0; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                for (int p = 0; p <= 0; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 10 + 8) * 41);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 0) % 10) * 3 + (k * 10 + 8 + 0) / 10) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 1) % 10) * 3 + (k * 10 + 8 + 1) / 10) * 16);
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    ref float x = ref Unsafe.Add(ref groupInput, 0);
+                    ref float wk = ref Unsafe.Add(ref block, 2);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 2);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(0 + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(0 + 8));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 120 to 30 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 640);
+            for (int j = 0; j < 8; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 41);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + j + 0) % 10) * 3 + (k * 10 + j + 0) / 10) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + j + 1) % 10) * 3 + (k * 10 + j + 1) / 10) * 16);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 10 + j + 2) % 10) * 3 + (k * 10 + j + 2) / 10) * 16);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 10 + j + 3) % 10) * 3 + (k * 10 + j + 3) / 10) * 16);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 10 + j + 4) % 10) * 3 + (k * 10 + j + 4) / 10) * 16);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 10 + j + 5) % 10) * 3 + (k * 10 + j + 5) / 10) * 16);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 10 + j + 6) % 10) * 3 + (k * 10 + j + 6) / 10) * 16);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 10 + j + 7) % 10) * 3 + (k * 10 + j + 7) / 10) * 16);
                 for (int p = 0; p <= 8; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -1199,25 +2811,40 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     var acc3x0 = bias3;
                     var acc3x1 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 40; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(p));
@@ -1236,31 +2863,108 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
                 }
+                for (int p = 0; p <= 8; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
+                }
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 10 + 8) * 41);
                 ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 0) % 10) * 3 + (k * 10 + 8 + 0) / 10) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 1) % 10) * 3 + (k * 10 + 8 + 1) / 10) * 16);
-                for (int p = 0; p <= 8; p += 8)
+                for (int p = 0; p <= 0; p += 16)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
                     var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var acc0x3 = bias0;
                     var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
                     var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var acc1x3 = bias1;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
                     ref float wk = ref Unsafe.Add(ref block, 2);
                     for (int ci = 0; ci < 40; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        var x2 = Vector128.LoadUnsafe(ref x, 8);
+                        var x3 = Vector128.LoadUnsafe(ref x, 12);
                         var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
                         acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
                         var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
                         acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
                         x = ref Unsafe.Add(ref x, 16);
                         wk = ref Unsafe.Add(ref wk, 2);
                     }
@@ -1268,10 +2972,18 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc0x0.StoreUnsafe(ref out0, (nuint)(p));
                     acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
                     acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
+                    acc0x2 = Vector128.Max(acc0x2, Vector128<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc0x3 = Vector128.Max(acc0x3, Vector128<float>.Zero);
+                    acc0x3.StoreUnsafe(ref out0, (nuint)(p + 12));
                     acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
                     acc1x0.StoreUnsafe(ref out1, (nuint)(p));
                     acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
                     acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
+                    acc1x2 = Vector128.Max(acc1x2, Vector128<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc1x3 = Vector128.Max(acc1x3, Vector128<float>.Zero);
+                    acc1x3.StoreUnsafe(ref out1, (nuint)(p + 12));
                 }
             }
         }
@@ -1395,13 +3107,13 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 30 to 120 channels over 16 pixels, batch norm folded, plus residual, ReLU.</summary>
-    private static void Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    /// <summary>1x1 convolution, 3 group(s), 30 to 120 channels over 16 pixels, batch norm folded, plus residual, ReLU; Vector512.</summary>
+    private static void Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 160);
-            for (int j = 0; j < 40; j += 4)
+            for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 11);
                 ref float out0 = ref Unsafe.Add(ref destination, (k * 40 + j + 0) * 16);
@@ -1412,6 +3124,258 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 ref float res2 = ref Unsafe.Add(ref residual, (k * 40 + j + 2) * 16);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 40 + j + 3) * 16);
                 ref float res3 = ref Unsafe.Add(ref residual, (k * 40 + j + 3) * 16);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 40 + j + 4) * 16);
+                ref float res4 = ref Unsafe.Add(ref residual, (k * 40 + j + 4) * 16);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 40 + j + 5) * 16);
+                ref float res5 = ref Unsafe.Add(ref residual, (k * 40 + j + 5) * 16);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 40 + j + 6) * 16);
+                ref float res6 = ref Unsafe.Add(ref residual, (k * 40 + j + 6) * 16);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 40 + j + 7) * 16);
+                ref float res7 = ref Unsafe.Add(ref residual, (k * 40 + j + 7) * 16);
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 0);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 10; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 += Vector512.LoadUnsafe(ref res0, (nuint)(0));
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
+                    acc1x0 += Vector512.LoadUnsafe(ref res1, (nuint)(0));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
+                    acc2x0 += Vector512.LoadUnsafe(ref res2, (nuint)(0));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
+                    acc3x0 += Vector512.LoadUnsafe(ref res3, (nuint)(0));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
+                    acc4x0 += Vector512.LoadUnsafe(ref res4, (nuint)(0));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(0));
+                    acc5x0 += Vector512.LoadUnsafe(ref res5, (nuint)(0));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(0));
+                    acc6x0 += Vector512.LoadUnsafe(ref res6, (nuint)(0));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(0));
+                    acc7x0 += Vector512.LoadUnsafe(ref res7, (nuint)(0));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(0));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 30 to 120 channels over 16 pixels, batch norm folded, plus residual, ReLU; Vector256.</summary>
+    private static void Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 160);
+            for (int j = 0; j < 40; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 11);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 40 + j + 0) * 16);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 40 + j + 0) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 40 + j + 1) * 16);
+                ref float res1 = ref Unsafe.Add(ref residual, (k * 40 + j + 1) * 16);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 40 + j + 2) * 16);
+                ref float res2 = ref Unsafe.Add(ref residual, (k * 40 + j + 2) * 16);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 40 + j + 3) * 16);
+                ref float res3 = ref Unsafe.Add(ref residual, (k * 40 + j + 3) * 16);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 40 + j + 4) * 16);
+                ref float res4 = ref Unsafe.Add(ref residual, (k * 40 + j + 4) * 16);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 40 + j + 5) * 16);
+                ref float res5 = ref Unsafe.Add(ref residual, (k * 40 + j + 5) * 16);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 40 + j + 6) * 16);
+                ref float res6 = ref Unsafe.Add(ref residual, (k * 40 + j + 6) * 16);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 40 + j + 7) * 16);
+                ref float res7 = ref Unsafe.Add(ref residual, (k * 40 + j + 7) * 16);
+                for (int p = 0; p <= 0; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 10; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 += Vector256.LoadUnsafe(ref res0, (nuint)(p));
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 += Vector256.LoadUnsafe(ref res0, (nuint)(p + 8));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 += Vector256.LoadUnsafe(ref res1, (nuint)(p));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 += Vector256.LoadUnsafe(ref res1, (nuint)(p + 8));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 += Vector256.LoadUnsafe(ref res2, (nuint)(p));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 += Vector256.LoadUnsafe(ref res2, (nuint)(p + 8));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 += Vector256.LoadUnsafe(ref res3, (nuint)(p));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 += Vector256.LoadUnsafe(ref res3, (nuint)(p + 8));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                for (int p = 0; p <= 0; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 10; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 += Vector256.LoadUnsafe(ref res4, (nuint)(p));
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 += Vector256.LoadUnsafe(ref res4, (nuint)(p + 8));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 += Vector256.LoadUnsafe(ref res5, (nuint)(p));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 += Vector256.LoadUnsafe(ref res5, (nuint)(p + 8));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 += Vector256.LoadUnsafe(ref res6, (nuint)(p));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 += Vector256.LoadUnsafe(ref res6, (nuint)(p + 8));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 += Vector256.LoadUnsafe(ref res7, (nuint)(p));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 += Vector256.LoadUnsafe(ref res7, (nuint)(p + 8));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 30 to 120 channels over 16 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    private static void Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 160);
+            for (int j = 0; j < 40; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 11);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 40 + j + 0) * 16);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 40 + j + 0) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 40 + j + 1) * 16);
+                ref float res1 = ref Unsafe.Add(ref residual, (k * 40 + j + 1) * 16);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 40 + j + 2) * 16);
+                ref float res2 = ref Unsafe.Add(ref residual, (k * 40 + j + 2) * 16);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 40 + j + 3) * 16);
+                ref float res3 = ref Unsafe.Add(ref residual, (k * 40 + j + 3) * 16);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 40 + j + 4) * 16);
+                ref float res4 = ref Unsafe.Add(ref residual, (k * 40 + j + 4) * 16);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 40 + j + 5) * 16);
+                ref float res5 = ref Unsafe.Add(ref residual, (k * 40 + j + 5) * 16);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 40 + j + 6) * 16);
+                ref float res6 = ref Unsafe.Add(ref residual, (k * 40 + j + 6) * 16);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 40 + j + 7) * 16);
+                ref float res7 = ref Unsafe.Add(ref residual, (k * 40 + j + 7) * 16);
                 for (int p = 0; p <= 8; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -1427,25 +3391,40 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     var acc3x0 = bias3;
                     var acc3x1 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 10; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(p));
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
@@ -1471,6 +3450,81 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc3x1 += Vector128.LoadUnsafe(ref res3, (nuint)(p + 4));
                     acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+                }
+                for (int p = 0; p <= 8; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 10; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(p));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 += Vector128.LoadUnsafe(ref res4, (nuint)(p + 4));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(p));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 += Vector128.LoadUnsafe(ref res5, (nuint)(p + 4));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(p));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 += Vector128.LoadUnsafe(ref res6, (nuint)(p + 4));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(p));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 += Vector128.LoadUnsafe(ref res7, (nuint)(p + 4));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
                 }
             }
         }
@@ -1542,19 +3596,468 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 120 to 60 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
-    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    /// <summary>1x1 convolution, 3 group(s), 120 to 60 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 640);
-            for (int j = 0; j < 20; j += 4)
+            for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 41);
                 ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j + 0) % 20) * 3 + (k * 20 + j + 0) / 20) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + j + 1) % 20) * 3 + (k * 20 + j + 1) / 20) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + j + 2) % 20) * 3 + (k * 20 + j + 2) / 20) * 16);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + j + 3) % 20) * 3 + (k * 20 + j + 3) / 20) * 16);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 20 + j + 4) % 20) * 3 + (k * 20 + j + 4) / 20) * 16);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 20 + j + 5) % 20) * 3 + (k * 20 + j + 5) / 20) * 16);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 20 + j + 6) % 20) * 3 + (k * 20 + j + 6) / 20) * 16);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 20 + j + 7) % 20) * 3 + (k * 20 + j + 7) / 20) * 16);
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 0);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(0));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(0));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(0));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(0));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 41);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 0) % 20) * 3 + (k * 20 + 16 + 0) / 20) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 1) % 20) * 3 + (k * 20 + 16 + 1) / 20) * 16);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 2) % 20) * 3 + (k * 20 + 16 + 2) / 20) * 16);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 3) % 20) * 3 + (k * 20 + 16 + 3) / 20) * 16);
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 0);
+                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 4);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 120 to 60 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 640);
+            for (int j = 0; j < 16; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 41);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j + 0) % 20) * 3 + (k * 20 + j + 0) / 20) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + j + 1) % 20) * 3 + (k * 20 + j + 1) / 20) * 16);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + j + 2) % 20) * 3 + (k * 20 + j + 2) / 20) * 16);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + j + 3) % 20) * 3 + (k * 20 + j + 3) / 20) * 16);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 20 + j + 4) % 20) * 3 + (k * 20 + j + 4) / 20) * 16);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 20 + j + 5) % 20) * 3 + (k * 20 + j + 5) / 20) * 16);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 20 + j + 6) % 20) * 3 + (k * 20 + j + 6) / 20) * 16);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 20 + j + 7) % 20) * 3 + (k * 20 + j + 7) / 20) * 16);
+                for (int p = 0; p <= 0; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                for (int p = 0; p <= 0; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 41);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 0) % 20) * 3 + (k * 20 + 16 + 0) / 20) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 1) % 20) * 3 + (k * 20 + 16 + 1) / 20) * 16);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 2) % 20) * 3 + (k * 20 + 16 + 2) / 20) * 16);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 3) % 20) * 3 + (k * 20 + 16 + 3) / 20) * 16);
+                for (int p = 0; p <= 0; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 4);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 120 to 60 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 640);
+            for (int j = 0; j < 16; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 41);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j + 0) % 20) * 3 + (k * 20 + j + 0) / 20) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + j + 1) % 20) * 3 + (k * 20 + j + 1) / 20) * 16);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + j + 2) % 20) * 3 + (k * 20 + j + 2) / 20) * 16);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + j + 3) % 20) * 3 + (k * 20 + j + 3) / 20) * 16);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 20 + j + 4) % 20) * 3 + (k * 20 + j + 4) / 20) * 16);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 20 + j + 5) % 20) * 3 + (k * 20 + j + 5) / 20) * 16);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 20 + j + 6) % 20) * 3 + (k * 20 + j + 6) / 20) * 16);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 20 + j + 7) % 20) * 3 + (k * 20 + j + 7) / 20) * 16);
+                for (int p = 0; p <= 8; p += 8)
+                {
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+                }
+                for (int p = 0; p <= 8; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 41);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 0) % 20) * 3 + (k * 20 + 16 + 0) / 20) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 1) % 20) * 3 + (k * 20 + 16 + 1) / 20) * 16);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 2) % 20) * 3 + (k * 20 + 16 + 2) / 20) * 16);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 3) % 20) * 3 + (k * 20 + 16 + 3) / 20) * 16);
                 for (int p = 0; p <= 8; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -1575,18 +4078,33 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 16);
                         wk = ref Unsafe.Add(ref wk, 4);
                     }
@@ -1681,19 +4199,23 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 60 to 120 channels over 4 pixels, batch norm folded, ReLU.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 60 to 120 channels over 4 pixels, batch norm folded, ReLU; Vector128.</summary>
     private static void Pointwise_g3_60to120_4px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 80);
-            for (int j = 0; j < 40; j += 4)
+            for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 21);
                 ref float out0 = ref Unsafe.Add(ref destination, (k * 40 + j + 0) * 4);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 40 + j + 1) * 4);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 40 + j + 2) * 4);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 40 + j + 3) * 4);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 40 + j + 4) * 4);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 40 + j + 5) * 4);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 40 + j + 6) * 4);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 40 + j + 7) * 4);
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
@@ -1704,20 +4226,31 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 20; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        }
                         x = ref Unsafe.Add(ref x, 4);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(0));
@@ -1728,23 +4261,169 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
                     acc3x0.StoreUnsafe(ref out3, (nuint)(0));
                 }
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 0);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 20; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        }
+                        x = ref Unsafe.Add(ref x, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(0));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(0));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(0));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(0));
+                }
             }
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 240 to 60 channels over 4 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
+    /// <summary>1x1 convolution, 3 group(s), 240 to 60 channels over 4 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
     private static void Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 320);
-            for (int j = 0; j < 20; j += 4)
+            for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
                 ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j + 0) % 20) * 3 + (k * 20 + j + 0) / 20) * 4);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + j + 1) % 20) * 3 + (k * 20 + j + 1) / 20) * 4);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + j + 2) % 20) * 3 + (k * 20 + j + 2) / 20) * 4);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + j + 3) % 20) * 3 + (k * 20 + j + 3) / 20) * 4);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 20 + j + 4) % 20) * 3 + (k * 20 + j + 4) / 20) * 4);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 20 + j + 5) % 20) * 3 + (k * 20 + j + 5) / 20) * 4);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 20 + j + 6) % 20) * 3 + (k * 20 + j + 6) / 20) * 4);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 20 + j + 7) % 20) * 3 + (k * 20 + j + 7) / 20) * 4);
+                {
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 0);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        }
+                        x = ref Unsafe.Add(ref x, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
+                }
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 0);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        }
+                        x = ref Unsafe.Add(ref x, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(0));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(0));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(0));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(0));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 81);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 0) % 20) * 3 + (k * 20 + 16 + 0) / 20) * 4);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 1) % 20) * 3 + (k * 20 + 16 + 1) / 20) * 4);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 2) % 20) * 3 + (k * 20 + 16 + 2) / 20) * 4);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 3) % 20) * 3 + (k * 20 + 16 + 3) / 20) * 4);
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
@@ -1759,14 +4438,25 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     for (int ci = 0; ci < 80; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        }
                         x = ref Unsafe.Add(ref x, 4);
                         wk = ref Unsafe.Add(ref wk, 4);
                     }
@@ -1843,13 +4533,13 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 60 to 240 channels over 4 pixels, batch norm folded, plus residual, ReLU.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 60 to 240 channels over 4 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
     private static void Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 80);
-            for (int j = 0; j < 80; j += 4)
+            for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 21);
                 ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j + 0) * 4);
@@ -1860,6 +4550,14 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 ref float res2 = ref Unsafe.Add(ref residual, (k * 80 + j + 2) * 4);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 80 + j + 3) * 4);
                 ref float res3 = ref Unsafe.Add(ref residual, (k * 80 + j + 3) * 4);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 80 + j + 4) * 4);
+                ref float res4 = ref Unsafe.Add(ref residual, (k * 80 + j + 4) * 4);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 80 + j + 5) * 4);
+                ref float res5 = ref Unsafe.Add(ref residual, (k * 80 + j + 5) * 4);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 80 + j + 6) * 4);
+                ref float res6 = ref Unsafe.Add(ref residual, (k * 80 + j + 6) * 4);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 80 + j + 7) * 4);
+                ref float res7 = ref Unsafe.Add(ref residual, (k * 80 + j + 7) * 4);
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
@@ -1870,20 +4568,31 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 20; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        }
                         x = ref Unsafe.Add(ref x, 4);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(0));
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
@@ -1897,6 +4606,55 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc3x0 += Vector128.LoadUnsafe(ref res3, (nuint)(0));
                     acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
                     acc3x0.StoreUnsafe(ref out3, (nuint)(0));
+                }
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 0);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 20; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        }
+                        x = ref Unsafe.Add(ref x, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(0));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(0));
+                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(0));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(0));
+                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(0));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(0));
+                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(0));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(0));
                 }
             }
         }
@@ -1926,19 +4684,23 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 240 to 120 channels over 4 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
+    /// <summary>1x1 convolution, 3 group(s), 240 to 120 channels over 4 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
     private static void Pointwise_g3_240to120_4px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 320);
-            for (int j = 0; j < 40; j += 4)
+            for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 81);
                 ref float out0 = ref Unsafe.Add(ref destination, (((k * 40 + j + 0) % 40) * 3 + (k * 40 + j + 0) / 40) * 4);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 40 + j + 1) % 40) * 3 + (k * 40 + j + 1) / 40) * 4);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 40 + j + 2) % 40) * 3 + (k * 40 + j + 2) / 40) * 4);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 40 + j + 3) % 40) * 3 + (k * 40 + j + 3) / 40) * 4);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 40 + j + 4) % 40) * 3 + (k * 40 + j + 4) / 40) * 4);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 40 + j + 5) % 40) * 3 + (k * 40 + j + 5) / 40) * 4);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 40 + j + 6) % 40) * 3 + (k * 40 + j + 6) / 40) * 4);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 40 + j + 7) % 40) * 3 + (k * 40 + j + 7) / 40) * 4);
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
@@ -1949,20 +4711,31 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 80; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        }
                         x = ref Unsafe.Add(ref x, 4);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(0));
@@ -1972,6 +4745,51 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc2x0.StoreUnsafe(ref out2, (nuint)(0));
                     acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
                     acc3x0.StoreUnsafe(ref out3, (nuint)(0));
+                }
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 0);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        }
+                        x = ref Unsafe.Add(ref x, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(0));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(0));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(0));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(0));
                 }
             }
         }
@@ -2011,19 +4829,23 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 120 to 240 channels over 1 pixels, batch norm folded, ReLU.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 120 to 240 channels over 1 pixels, batch norm folded, ReLU; Vector128.</summary>
     private static void Pointwise_g3_120to240_1px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 40);
-            for (int j = 0; j < 80; j += 4)
+            for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 41);
                 ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j + 0) * 1);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 80 + j + 1) * 1);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 80 + j + 2) * 1);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 80 + j + 3) * 1);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 80 + j + 4) * 1);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 80 + j + 5) * 1);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 80 + j + 6) * 1);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 80 + j + 7) * 1);
                 for (int p = 0; p < 1; p++)
                 {
                     float acc0 = Unsafe.Add(ref block, 0);
@@ -2033,10 +4855,10 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     for (int ci = 0; ci < 40; ci++)
                     {
                         float x = Unsafe.Add(ref groupInput, ci * 1 + p);
-                        acc0 += x * Unsafe.Add(ref block, 4 + ci * 4 + 0);
-                        acc1 += x * Unsafe.Add(ref block, 4 + ci * 4 + 1);
-                        acc2 += x * Unsafe.Add(ref block, 4 + ci * 4 + 2);
-                        acc3 += x * Unsafe.Add(ref block, 4 + ci * 4 + 3);
+                        acc0 += x * Unsafe.Add(ref block, 8 + ci * 8 + 0);
+                        acc1 += x * Unsafe.Add(ref block, 8 + ci * 8 + 1);
+                        acc2 += x * Unsafe.Add(ref block, 8 + ci * 8 + 2);
+                        acc3 += x * Unsafe.Add(ref block, 8 + ci * 8 + 3);
                     }
                     acc0 = MathF.Max(acc0, 0f);
                     Unsafe.Add(ref out0, p) = acc0;
@@ -2047,23 +4869,50 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc3 = MathF.Max(acc3, 0f);
                     Unsafe.Add(ref out3, p) = acc3;
                 }
+                for (int p = 0; p < 1; p++)
+                {
+                    float acc4 = Unsafe.Add(ref block, 4);
+                    float acc5 = Unsafe.Add(ref block, 5);
+                    float acc6 = Unsafe.Add(ref block, 6);
+                    float acc7 = Unsafe.Add(ref block, 7);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        float x = Unsafe.Add(ref groupInput, ci * 1 + p);
+                        acc4 += x * Unsafe.Add(ref block, 8 + ci * 8 + 4);
+                        acc5 += x * Unsafe.Add(ref block, 8 + ci * 8 + 5);
+                        acc6 += x * Unsafe.Add(ref block, 8 + ci * 8 + 6);
+                        acc7 += x * Unsafe.Add(ref block, 8 + ci * 8 + 7);
+                    }
+                    acc4 = MathF.Max(acc4, 0f);
+                    Unsafe.Add(ref out4, p) = acc4;
+                    acc5 = MathF.Max(acc5, 0f);
+                    Unsafe.Add(ref out5, p) = acc5;
+                    acc6 = MathF.Max(acc6, 0f);
+                    Unsafe.Add(ref out6, p) = acc6;
+                    acc7 = MathF.Max(acc7, 0f);
+                    Unsafe.Add(ref out7, p) = acc7;
+                }
             }
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 480 to 120 channels over 1 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
+    /// <summary>1x1 convolution, 3 group(s), 480 to 120 channels over 1 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
     private static void Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 160);
-            for (int j = 0; j < 40; j += 4)
+            for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 161);
                 ref float out0 = ref Unsafe.Add(ref destination, (((k * 40 + j + 0) % 40) * 3 + (k * 40 + j + 0) / 40) * 1);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 40 + j + 1) % 40) * 3 + (k * 40 + j + 1) / 40) * 1);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 40 + j + 2) % 40) * 3 + (k * 40 + j + 2) / 40) * 1);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 40 + j + 3) % 40) * 3 + (k * 40 + j + 3) / 40) * 1);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 40 + j + 4) % 40) * 3 + (k * 40 + j + 4) / 40) * 1);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 40 + j + 5) % 40) * 3 + (k * 40 + j + 5) / 40) * 1);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 40 + j + 6) % 40) * 3 + (k * 40 + j + 6) / 40) * 1);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 40 + j + 7) % 40) * 3 + (k * 40 + j + 7) / 40) * 1);
                 for (int p = 0; p < 1; p++)
                 {
                     float acc0 = Unsafe.Add(ref block, 0);
@@ -2073,10 +4922,10 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     for (int ci = 0; ci < 160; ci++)
                     {
                         float x = Unsafe.Add(ref groupInput, ci * 1 + p);
-                        acc0 += x * Unsafe.Add(ref block, 4 + ci * 4 + 0);
-                        acc1 += x * Unsafe.Add(ref block, 4 + ci * 4 + 1);
-                        acc2 += x * Unsafe.Add(ref block, 4 + ci * 4 + 2);
-                        acc3 += x * Unsafe.Add(ref block, 4 + ci * 4 + 3);
+                        acc0 += x * Unsafe.Add(ref block, 8 + ci * 8 + 0);
+                        acc1 += x * Unsafe.Add(ref block, 8 + ci * 8 + 1);
+                        acc2 += x * Unsafe.Add(ref block, 8 + ci * 8 + 2);
+                        acc3 += x * Unsafe.Add(ref block, 8 + ci * 8 + 3);
                     }
                     acc0 = MathF.Max(acc0, 0f);
                     Unsafe.Add(ref out0, p) = acc0;
@@ -2086,6 +4935,29 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     Unsafe.Add(ref out2, p) = acc2;
                     acc3 = MathF.Max(acc3, 0f);
                     Unsafe.Add(ref out3, p) = acc3;
+                }
+                for (int p = 0; p < 1; p++)
+                {
+                    float acc4 = Unsafe.Add(ref block, 4);
+                    float acc5 = Unsafe.Add(ref block, 5);
+                    float acc6 = Unsafe.Add(ref block, 6);
+                    float acc7 = Unsafe.Add(ref block, 7);
+                    for (int ci = 0; ci < 160; ci++)
+                    {
+                        float x = Unsafe.Add(ref groupInput, ci * 1 + p);
+                        acc4 += x * Unsafe.Add(ref block, 8 + ci * 8 + 4);
+                        acc5 += x * Unsafe.Add(ref block, 8 + ci * 8 + 5);
+                        acc6 += x * Unsafe.Add(ref block, 8 + ci * 8 + 6);
+                        acc7 += x * Unsafe.Add(ref block, 8 + ci * 8 + 7);
+                    }
+                    acc4 = MathF.Max(acc4, 0f);
+                    Unsafe.Add(ref out4, p) = acc4;
+                    acc5 = MathF.Max(acc5, 0f);
+                    Unsafe.Add(ref out5, p) = acc5;
+                    acc6 = MathF.Max(acc6, 0f);
+                    Unsafe.Add(ref out6, p) = acc6;
+                    acc7 = MathF.Max(acc7, 0f);
+                    Unsafe.Add(ref out7, p) = acc7;
                 }
             }
         }
@@ -2121,13 +4993,13 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 120 to 480 channels over 1 pixels, batch norm folded, plus residual, ReLU.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 120 to 480 channels over 1 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
     private static void Pointwise_g3_120to480_1px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 40);
-            for (int j = 0; j < 160; j += 4)
+            for (int j = 0; j < 160; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 160 + j) * 41);
                 ref float out0 = ref Unsafe.Add(ref destination, (k * 160 + j + 0) * 1);
@@ -2138,6 +5010,14 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 ref float res2 = ref Unsafe.Add(ref residual, (k * 160 + j + 2) * 1);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 160 + j + 3) * 1);
                 ref float res3 = ref Unsafe.Add(ref residual, (k * 160 + j + 3) * 1);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 160 + j + 4) * 1);
+                ref float res4 = ref Unsafe.Add(ref residual, (k * 160 + j + 4) * 1);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 160 + j + 5) * 1);
+                ref float res5 = ref Unsafe.Add(ref residual, (k * 160 + j + 5) * 1);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 160 + j + 6) * 1);
+                ref float res6 = ref Unsafe.Add(ref residual, (k * 160 + j + 6) * 1);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 160 + j + 7) * 1);
+                ref float res7 = ref Unsafe.Add(ref residual, (k * 160 + j + 7) * 1);
                 for (int p = 0; p < 1; p++)
                 {
                     float acc0 = Unsafe.Add(ref block, 0);
@@ -2147,10 +5027,10 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     for (int ci = 0; ci < 40; ci++)
                     {
                         float x = Unsafe.Add(ref groupInput, ci * 1 + p);
-                        acc0 += x * Unsafe.Add(ref block, 4 + ci * 4 + 0);
-                        acc1 += x * Unsafe.Add(ref block, 4 + ci * 4 + 1);
-                        acc2 += x * Unsafe.Add(ref block, 4 + ci * 4 + 2);
-                        acc3 += x * Unsafe.Add(ref block, 4 + ci * 4 + 3);
+                        acc0 += x * Unsafe.Add(ref block, 8 + ci * 8 + 0);
+                        acc1 += x * Unsafe.Add(ref block, 8 + ci * 8 + 1);
+                        acc2 += x * Unsafe.Add(ref block, 8 + ci * 8 + 2);
+                        acc3 += x * Unsafe.Add(ref block, 8 + ci * 8 + 3);
                     }
                     acc0 += Unsafe.Add(ref res0, p);
                     acc0 = MathF.Max(acc0, 0f);
@@ -2164,6 +5044,33 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc3 += Unsafe.Add(ref res3, p);
                     acc3 = MathF.Max(acc3, 0f);
                     Unsafe.Add(ref out3, p) = acc3;
+                }
+                for (int p = 0; p < 1; p++)
+                {
+                    float acc4 = Unsafe.Add(ref block, 4);
+                    float acc5 = Unsafe.Add(ref block, 5);
+                    float acc6 = Unsafe.Add(ref block, 6);
+                    float acc7 = Unsafe.Add(ref block, 7);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        float x = Unsafe.Add(ref groupInput, ci * 1 + p);
+                        acc4 += x * Unsafe.Add(ref block, 8 + ci * 8 + 4);
+                        acc5 += x * Unsafe.Add(ref block, 8 + ci * 8 + 5);
+                        acc6 += x * Unsafe.Add(ref block, 8 + ci * 8 + 6);
+                        acc7 += x * Unsafe.Add(ref block, 8 + ci * 8 + 7);
+                    }
+                    acc4 += Unsafe.Add(ref res4, p);
+                    acc4 = MathF.Max(acc4, 0f);
+                    Unsafe.Add(ref out4, p) = acc4;
+                    acc5 += Unsafe.Add(ref res5, p);
+                    acc5 = MathF.Max(acc5, 0f);
+                    Unsafe.Add(ref out5, p) = acc5;
+                    acc6 += Unsafe.Add(ref res6, p);
+                    acc6 = MathF.Max(acc6, 0f);
+                    Unsafe.Add(ref out6, p) = acc6;
+                    acc7 += Unsafe.Add(ref res7, p);
+                    acc7 = MathF.Max(acc7, 0f);
+                    Unsafe.Add(ref out7, p) = acc7;
                 }
             }
         }
@@ -2191,12 +5098,26 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         {
             ref float row = ref Unsafe.Add(ref weights, o * 480);
             float sum = 0f;
-            var total = Vector128<float>.Zero;
-            for (int i = 0; i < 480; i += 4)
+            if (Vector512.IsHardwareAccelerated)
             {
-                total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
+                var t0 = Vector512<float>.Zero;
+                var t1 = Vector512<float>.Zero;
+                for (int i = 0; i < 480; i += 32)
+                {
+                    t0 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)i), Vector512.LoadUnsafe(ref source, (nuint)i), t0);
+                    t1 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)(i + 16)), Vector512.LoadUnsafe(ref source, (nuint)(i + 16)), t1);
+                }
+                sum = Vector512.Sum(t0 + t1);
             }
-            sum = Vector128.Sum(total);
+            else
+            {
+                var total = Vector128<float>.Zero;
+                for (int i = 0; i < 480; i += 4)
+                {
+                    total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
+                }
+                sum += Vector128.Sum(total);
+            }
             Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 4800 + o);
         }
     }
@@ -2204,54 +5125,54 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     private static void PackWeights(global::ShuffleNetGen.TensorSet tensors, float[] packed)
     {
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "conv1", "bn1", 12, 1, packed.AsSpan(0, 120));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv1", "units.0.bn1", 12, 30, 1, 4, packed.AsSpan(128, 390));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv1", "units.0.bn1", 12, 30, 1, 8, packed.AsSpan(128, 390));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.0.dw", "units.0.bn2", 30, 1, packed.AsSpan(528, 300));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv3", "units.0.bn3", 30, 108, 3, 4, packed.AsSpan(832, 1188));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv1", "units.1.bn1", 120, 30, 3, 4, packed.AsSpan(2032, 1230));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv3", "units.0.bn3", 30, 108, 3, 8, packed.AsSpan(832, 1188));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv1", "units.1.bn1", 120, 30, 3, 8, packed.AsSpan(2032, 1230));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.1.dw", "units.1.bn2", 30, 1, packed.AsSpan(3264, 300));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv3", "units.1.bn3", 30, 120, 3, 4, packed.AsSpan(3568, 1320));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv1", "units.2.bn1", 120, 30, 3, 4, packed.AsSpan(4896, 1230));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv3", "units.1.bn3", 30, 120, 3, 8, packed.AsSpan(3568, 1320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv1", "units.2.bn1", 120, 30, 3, 8, packed.AsSpan(4896, 1230));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.2.dw", "units.2.bn2", 30, 1, packed.AsSpan(6128, 300));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv3", "units.2.bn3", 30, 120, 3, 4, packed.AsSpan(6432, 1320));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv1", "units.3.bn1", 120, 30, 3, 4, packed.AsSpan(7760, 1230));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv3", "units.2.bn3", 30, 120, 3, 8, packed.AsSpan(6432, 1320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv1", "units.3.bn1", 120, 30, 3, 8, packed.AsSpan(7760, 1230));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.3.dw", "units.3.bn2", 30, 1, packed.AsSpan(8992, 300));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv3", "units.3.bn3", 30, 120, 3, 4, packed.AsSpan(9296, 1320));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv1", "units.4.bn1", 120, 60, 3, 4, packed.AsSpan(10624, 2460));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv3", "units.3.bn3", 30, 120, 3, 8, packed.AsSpan(9296, 1320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv1", "units.4.bn1", 120, 60, 3, 8, packed.AsSpan(10624, 2460));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.4.dw", "units.4.bn2", 60, 1, packed.AsSpan(13088, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv3", "units.4.bn3", 60, 120, 3, 4, packed.AsSpan(13696, 2520));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv1", "units.5.bn1", 240, 60, 3, 4, packed.AsSpan(16224, 4860));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv3", "units.4.bn3", 60, 120, 3, 8, packed.AsSpan(13696, 2520));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv1", "units.5.bn1", 240, 60, 3, 8, packed.AsSpan(16224, 4860));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.5.dw", "units.5.bn2", 60, 1, packed.AsSpan(21088, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv3", "units.5.bn3", 60, 240, 3, 4, packed.AsSpan(21696, 5040));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv1", "units.6.bn1", 240, 60, 3, 4, packed.AsSpan(26736, 4860));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv3", "units.5.bn3", 60, 240, 3, 8, packed.AsSpan(21696, 5040));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv1", "units.6.bn1", 240, 60, 3, 8, packed.AsSpan(26736, 4860));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.6.dw", "units.6.bn2", 60, 1, packed.AsSpan(31600, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv3", "units.6.bn3", 60, 240, 3, 4, packed.AsSpan(32208, 5040));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv1", "units.7.bn1", 240, 60, 3, 4, packed.AsSpan(37248, 4860));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv3", "units.6.bn3", 60, 240, 3, 8, packed.AsSpan(32208, 5040));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv1", "units.7.bn1", 240, 60, 3, 8, packed.AsSpan(37248, 4860));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.7.dw", "units.7.bn2", 60, 1, packed.AsSpan(42112, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv3", "units.7.bn3", 60, 240, 3, 4, packed.AsSpan(42720, 5040));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv1", "units.8.bn1", 240, 60, 3, 4, packed.AsSpan(47760, 4860));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv3", "units.7.bn3", 60, 240, 3, 8, packed.AsSpan(42720, 5040));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv1", "units.8.bn1", 240, 60, 3, 8, packed.AsSpan(47760, 4860));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.8.dw", "units.8.bn2", 60, 1, packed.AsSpan(52624, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv3", "units.8.bn3", 60, 240, 3, 4, packed.AsSpan(53232, 5040));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv1", "units.9.bn1", 240, 60, 3, 4, packed.AsSpan(58272, 4860));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv3", "units.8.bn3", 60, 240, 3, 8, packed.AsSpan(53232, 5040));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv1", "units.9.bn1", 240, 60, 3, 8, packed.AsSpan(58272, 4860));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.9.dw", "units.9.bn2", 60, 1, packed.AsSpan(63136, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv3", "units.9.bn3", 60, 240, 3, 4, packed.AsSpan(63744, 5040));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv1", "units.10.bn1", 240, 60, 3, 4, packed.AsSpan(68784, 4860));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv3", "units.9.bn3", 60, 240, 3, 8, packed.AsSpan(63744, 5040));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv1", "units.10.bn1", 240, 60, 3, 8, packed.AsSpan(68784, 4860));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.10.dw", "units.10.bn2", 60, 1, packed.AsSpan(73648, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv3", "units.10.bn3", 60, 240, 3, 4, packed.AsSpan(74256, 5040));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv1", "units.11.bn1", 240, 60, 3, 4, packed.AsSpan(79296, 4860));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv3", "units.10.bn3", 60, 240, 3, 8, packed.AsSpan(74256, 5040));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv1", "units.11.bn1", 240, 60, 3, 8, packed.AsSpan(79296, 4860));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.11.dw", "units.11.bn2", 60, 1, packed.AsSpan(84160, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv3", "units.11.bn3", 60, 240, 3, 4, packed.AsSpan(84768, 5040));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.12.conv1", "units.12.bn1", 240, 120, 3, 4, packed.AsSpan(89808, 9720));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv3", "units.11.bn3", 60, 240, 3, 8, packed.AsSpan(84768, 5040));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.12.conv1", "units.12.bn1", 240, 120, 3, 8, packed.AsSpan(89808, 9720));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.12.dw", "units.12.bn2", 120, 1, packed.AsSpan(99536, 1200));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.12.conv3", "units.12.bn3", 120, 240, 3, 4, packed.AsSpan(100736, 9840));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.13.conv1", "units.13.bn1", 480, 120, 3, 4, packed.AsSpan(110576, 19320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.12.conv3", "units.12.bn3", 120, 240, 3, 8, packed.AsSpan(100736, 9840));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.13.conv1", "units.13.bn1", 480, 120, 3, 8, packed.AsSpan(110576, 19320));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.13.dw", "units.13.bn2", 120, 1, packed.AsSpan(129904, 1200));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.13.conv3", "units.13.bn3", 120, 480, 3, 4, packed.AsSpan(131104, 19680));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.14.conv1", "units.14.bn1", 480, 120, 3, 4, packed.AsSpan(150784, 19320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.13.conv3", "units.13.bn3", 120, 480, 3, 8, packed.AsSpan(131104, 19680));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.14.conv1", "units.14.bn1", 480, 120, 3, 8, packed.AsSpan(150784, 19320));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.14.dw", "units.14.bn2", 120, 1, packed.AsSpan(170112, 1200));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.14.conv3", "units.14.bn3", 120, 480, 3, 4, packed.AsSpan(171312, 19680));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.15.conv1", "units.15.bn1", 480, 120, 3, 4, packed.AsSpan(190992, 19320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.14.conv3", "units.14.bn3", 120, 480, 3, 8, packed.AsSpan(171312, 19680));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.15.conv1", "units.15.bn1", 480, 120, 3, 8, packed.AsSpan(190992, 19320));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.15.dw", "units.15.bn2", 120, 1, packed.AsSpan(210320, 1200));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.15.conv3", "units.15.bn3", 120, 480, 3, 4, packed.AsSpan(211520, 19680));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.15.conv3", "units.15.bn3", 120, 480, 3, 8, packed.AsSpan(211520, 19680));
         global::ShuffleNetGen.Weights.WeightPacker.Linear(tensors, "fc", 480, 10, packed.AsSpan(231200, 4810));
     }
 }

@@ -466,6 +466,137 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         Head(ref arena, ref weights, ref MemoryMarshal.GetReference(logits));
     }
 
+    /// <summary>Benchmark hook, not for inference: op names in forward order, as <see cref="RunOpForBenchmark"/> indexes them.</summary>
+    [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+    public static string[] BenchmarkOpNames => new[]
+    {
+        "conv1: Conv3x3_s2_3to24_224x224_Relu_V128",
+        "maxpool: MaxPool3x3_s2_24ch_112x112_V128",
+        "units.0.shortcut: AvgPool3x3_s2_24ch_56x56_Relu_V128",
+        "units.0.conv1: Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x8_V128",
+        "units.0.dw: Depthwise3x3_s2_60ch_56x56_V128",
+        "units.0.conv3: Pointwise_g3_60to216_784px_Relu_4x8_V128",
+        "units.1.conv1: Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128",
+        "units.1.dw: Depthwise3x3_s1_60ch_28x28_V128",
+        "units.1.conv3: Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128",
+        "units.2.conv1: Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128",
+        "units.2.dw: Depthwise3x3_s1_60ch_28x28_V128",
+        "units.2.conv3: Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128",
+        "units.3.conv1: Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128",
+        "units.3.dw: Depthwise3x3_s1_60ch_28x28_V128",
+        "units.3.conv3: Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128",
+        "units.4.shortcut: AvgPool3x3_s2_240ch_28x28_Relu_V128",
+        "units.4.conv1: Pointwise_g3_240to120_784px_Shuffle3_Relu_4x8_V128",
+        "units.4.dw: Depthwise3x3_s2_120ch_28x28_V128",
+        "units.4.conv3: Pointwise_g3_120to240_196px_Relu_4x8_V128",
+        "units.5.conv1: Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128",
+        "units.5.dw: Depthwise3x3_s1_120ch_14x14_V128",
+        "units.5.conv3: Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128",
+        "units.6.conv1: Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128",
+        "units.6.dw: Depthwise3x3_s1_120ch_14x14_V128",
+        "units.6.conv3: Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128",
+        "units.7.conv1: Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128",
+        "units.7.dw: Depthwise3x3_s1_120ch_14x14_V128",
+        "units.7.conv3: Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128",
+        "units.8.conv1: Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128",
+        "units.8.dw: Depthwise3x3_s1_120ch_14x14_V128",
+        "units.8.conv3: Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128",
+        "units.9.conv1: Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128",
+        "units.9.dw: Depthwise3x3_s1_120ch_14x14_V128",
+        "units.9.conv3: Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128",
+        "units.10.conv1: Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128",
+        "units.10.dw: Depthwise3x3_s1_120ch_14x14_V128",
+        "units.10.conv3: Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128",
+        "units.11.conv1: Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128",
+        "units.11.dw: Depthwise3x3_s1_120ch_14x14_V128",
+        "units.11.conv3: Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128",
+        "units.12.shortcut: AvgPool3x3_s2_480ch_14x14_Relu_V128",
+        "units.12.conv1: Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128",
+        "units.12.dw: Depthwise3x3_s2_240ch_14x14_V128",
+        "units.12.conv3: Pointwise_g3_240to480_49px_Relu_4x8_V128",
+        "units.13.conv1: Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128",
+        "units.13.dw: Depthwise3x3_s1_240ch_7x7_V128",
+        "units.13.conv3: Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128",
+        "units.14.conv1: Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128",
+        "units.14.dw: Depthwise3x3_s1_240ch_7x7_V128",
+        "units.14.conv3: Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128",
+        "units.15.conv1: Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128",
+        "units.15.dw: Depthwise3x3_s1_240ch_7x7_V128",
+        "units.15.conv3: Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128",
+        "globalpool: GlobalAvgPool_960ch_49px_V128",
+        "fc: Linear_960to1000_V128",
+    };
+
+    /// <summary>Benchmark hook, not for inference: runs op <paramref name="index"/> alone on the arena as the last <see cref="Forward"/> left it.</summary>
+    [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+    public void RunOpForBenchmark(int index, ReadOnlySpan<float> input, Span<float> logits)
+    {
+        if (input.Length != InputLength || logits.Length < Classes) throw new ArgumentException("Input or logits span of the wrong size.");
+        ref float image = ref MemoryMarshal.GetReference(input);
+        ref float arena = ref MemoryMarshal.GetArrayDataReference(_sngArena);
+        ref float weights = ref MemoryMarshal.GetArrayDataReference(_sngWeights);
+        ref float logitsRef = ref MemoryMarshal.GetReference(logits);
+        switch (index)
+        {
+            case 0: Conv3x3_s2_3to24_224x224_Relu_V128(ref image, ref arena, ref weights); break;
+            case 1: MaxPool3x3_s2_24ch_112x112_V128(ref arena, ref Unsafe.Add(ref arena, 376320)); break;
+            case 2: AvgPool3x3_s2_24ch_56x56_Relu_V128(ref Unsafe.Add(ref arena, 376320), ref arena); break;
+            case 3: if (Vector512.IsHardwareAccelerated) Pointwise_g1_24to60_3136px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 672)); else if (Vector256.IsHardwareAccelerated) Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 672)); else Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 672)); break;
+            case 4: Depthwise3x3_s2_60ch_56x56_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref weights, 2176)); break;
+            case 5: if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to216_784px_Relu_8x48_V512(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 2784)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to216_784px_Relu_4x16_V256(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 2784)); else Pointwise_g3_60to216_784px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 2784)); break;
+            case 6: if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 7328)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 7328)); else Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 7328)); break;
+            case 7: Depthwise3x3_s1_60ch_28x28_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref weights, 12192)); break;
+            case 8: if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 12800), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 12800), ref arena); else Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 12800), ref arena); break;
+            case 9: if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 17840)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 17840)); else Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 17840)); break;
+            case 10: Depthwise3x3_s1_60ch_28x28_V128(ref arena, ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref weights, 22704)); break;
+            case 11: if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 376320), ref arena, ref Unsafe.Add(ref weights, 23312), ref Unsafe.Add(ref arena, 188160)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 376320), ref arena, ref Unsafe.Add(ref weights, 23312), ref Unsafe.Add(ref arena, 188160)); else Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 376320), ref arena, ref Unsafe.Add(ref weights, 23312), ref Unsafe.Add(ref arena, 188160)); break;
+            case 12: if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 28352)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 28352)); else Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 28352)); break;
+            case 13: Depthwise3x3_s1_60ch_28x28_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref weights, 33216)); break;
+            case 14: if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 33824), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 33824), ref arena); else Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 33824), ref arena); break;
+            case 15: AvgPool3x3_s2_240ch_28x28_Relu_V128(ref Unsafe.Add(ref arena, 188160), ref arena); break;
+            case 16: if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to120_784px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 38864)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to120_784px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 38864)); else Pointwise_g3_240to120_784px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 38864)); break;
+            case 17: Depthwise3x3_s2_120ch_28x28_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 48592)); break;
+            case 18: if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to240_196px_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 49792)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to240_196px_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 49792)); else Pointwise_g3_120to240_196px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 49792)); break;
+            case 19: if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 59632)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 59632)); else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 59632)); break;
+            case 20: Depthwise3x3_s1_120ch_14x14_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 78960)); break;
+            case 21: if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 80160), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 80160), ref arena); else Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 80160), ref arena); break;
+            case 22: if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 99840)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 99840)); else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 99840)); break;
+            case 23: Depthwise3x3_s1_120ch_14x14_V128(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 119168)); break;
+            case 24: if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 120368), ref Unsafe.Add(ref arena, 94080)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 120368), ref Unsafe.Add(ref arena, 94080)); else Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 120368), ref Unsafe.Add(ref arena, 94080)); break;
+            case 25: if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 140048)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 140048)); else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 140048)); break;
+            case 26: Depthwise3x3_s1_120ch_14x14_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 159376)); break;
+            case 27: if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 160576), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 160576), ref arena); else Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 160576), ref arena); break;
+            case 28: if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 180256)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 180256)); else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 180256)); break;
+            case 29: Depthwise3x3_s1_120ch_14x14_V128(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 199584)); break;
+            case 30: if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 200784), ref Unsafe.Add(ref arena, 94080)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 200784), ref Unsafe.Add(ref arena, 94080)); else Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 200784), ref Unsafe.Add(ref arena, 94080)); break;
+            case 31: if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 220464)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 220464)); else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 220464)); break;
+            case 32: Depthwise3x3_s1_120ch_14x14_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 239792)); break;
+            case 33: if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 240992), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 240992), ref arena); else Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 240992), ref arena); break;
+            case 34: if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 260672)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 260672)); else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 260672)); break;
+            case 35: Depthwise3x3_s1_120ch_14x14_V128(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 280000)); break;
+            case 36: if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 281200), ref Unsafe.Add(ref arena, 94080)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 281200), ref Unsafe.Add(ref arena, 94080)); else Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 281200), ref Unsafe.Add(ref arena, 94080)); break;
+            case 37: if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 300880)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 300880)); else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 300880)); break;
+            case 38: Depthwise3x3_s1_120ch_14x14_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 320208)); break;
+            case 39: if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 321408), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 321408), ref arena); else Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 321408), ref arena); break;
+            case 40: AvgPool3x3_s2_480ch_14x14_Relu_V128(ref Unsafe.Add(ref arena, 94080), ref arena); break;
+            case 41: if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to240_196px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 341088)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to240_196px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 341088)); else Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 341088)); break;
+            case 42: Depthwise3x3_s2_240ch_14x14_V128(ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 379728)); break;
+            case 43: if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to480_49px_Relu_8x48_V512(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 23520), ref Unsafe.Add(ref weights, 382128)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to480_49px_Relu_4x16_V256(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 23520), ref Unsafe.Add(ref weights, 382128)); else Pointwise_g3_240to480_49px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 23520), ref Unsafe.Add(ref weights, 382128)); break;
+            case 44: if (Vector512.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 421008)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 421008)); else Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 421008)); break;
+            case 45: Depthwise3x3_s1_240ch_7x7_V128(ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 498048)); break;
+            case 46: if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 500448), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 500448), ref arena); else Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 500448), ref arena); break;
+            case 47: if (Vector512.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 47040), ref arena, ref Unsafe.Add(ref weights, 578208)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 47040), ref arena, ref Unsafe.Add(ref weights, 578208)); else Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 47040), ref arena, ref Unsafe.Add(ref weights, 578208)); break;
+            case 48: Depthwise3x3_s1_240ch_7x7_V128(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 655248)); break;
+            case 49: if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 657648), ref Unsafe.Add(ref arena, 47040)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 657648), ref Unsafe.Add(ref arena, 47040)); else Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 657648), ref Unsafe.Add(ref arena, 47040)); break;
+            case 50: if (Vector512.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 735408)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 735408)); else Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 735408)); break;
+            case 51: Depthwise3x3_s1_240ch_7x7_V128(ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 812448)); break;
+            case 52: if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 814848), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 814848), ref arena); else Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 814848), ref arena); break;
+            case 53: GlobalAvgPool_960ch_49px_V128(ref Unsafe.Add(ref arena, 47040), ref arena); break;
+            case 54: Linear_960to1000_V128(ref arena, ref Unsafe.Add(ref weights, 892608), ref logitsRef); break;
+            default: throw new ArgumentOutOfRangeException(nameof(index));
+        }
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Stem(ref float image, ref float arena, ref float weights)
     {
@@ -478,36 +609,36 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     private static void Unit0(ref float arena, ref float weights)
     {
         AvgPool3x3_s2_24ch_56x56_Relu_V128(ref Unsafe.Add(ref arena, 376320), ref arena);
-        Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 672));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_24to60_3136px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 672)); else if (Vector256.IsHardwareAccelerated) Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 672)); else Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 672));
         Depthwise3x3_s2_60ch_56x56_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref weights, 2176));
-        Pointwise_g3_60to216_784px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 2784));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to216_784px_Relu_8x48_V512(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 2784)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to216_784px_Relu_4x16_V256(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 2784)); else Pointwise_g3_60to216_784px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 2784));
     }
 
     /// <summary>Unit 1: 240x28x28 to 240x28x28, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit1(ref float arena, ref float weights)
     {
-        Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 7328));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 7328)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 7328)); else Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 7328));
         Depthwise3x3_s1_60ch_28x28_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref weights, 12192));
-        Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 12800), ref arena);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 12800), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 12800), ref arena); else Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 12800), ref arena);
     }
 
     /// <summary>Unit 2: 240x28x28 to 240x28x28, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit2(ref float arena, ref float weights)
     {
-        Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 17840));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 17840)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 17840)); else Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 17840));
         Depthwise3x3_s1_60ch_28x28_V128(ref arena, ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref weights, 22704));
-        Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 376320), ref arena, ref Unsafe.Add(ref weights, 23312), ref Unsafe.Add(ref arena, 188160));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 376320), ref arena, ref Unsafe.Add(ref weights, 23312), ref Unsafe.Add(ref arena, 188160)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 376320), ref arena, ref Unsafe.Add(ref weights, 23312), ref Unsafe.Add(ref arena, 188160)); else Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 376320), ref arena, ref Unsafe.Add(ref weights, 23312), ref Unsafe.Add(ref arena, 188160));
     }
 
     /// <summary>Unit 3: 240x28x28 to 240x28x28, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit3(ref float arena, ref float weights)
     {
-        Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 28352));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 28352)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 28352)); else Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 28352));
         Depthwise3x3_s1_60ch_28x28_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref weights, 33216));
-        Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 33824), ref arena);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 33824), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 33824), ref arena); else Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 33824), ref arena);
     }
 
     /// <summary>Unit 4: 240x28x28 to 480x14x14, stride 2.</summary>
@@ -515,72 +646,72 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     private static void Unit4(ref float arena, ref float weights)
     {
         AvgPool3x3_s2_240ch_28x28_Relu_V128(ref Unsafe.Add(ref arena, 188160), ref arena);
-        Pointwise_g3_240to120_784px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 38864));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to120_784px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 38864)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to120_784px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 38864)); else Pointwise_g3_240to120_784px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 38864));
         Depthwise3x3_s2_120ch_28x28_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 48592));
-        Pointwise_g3_120to240_196px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 49792));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to240_196px_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 49792)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to240_196px_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 49792)); else Pointwise_g3_120to240_196px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 49792));
     }
 
     /// <summary>Unit 5: 480x14x14 to 480x14x14, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit5(ref float arena, ref float weights)
     {
-        Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 59632));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 59632)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 59632)); else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 59632));
         Depthwise3x3_s1_120ch_14x14_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 78960));
-        Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 80160), ref arena);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 80160), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 80160), ref arena); else Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 80160), ref arena);
     }
 
     /// <summary>Unit 6: 480x14x14 to 480x14x14, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit6(ref float arena, ref float weights)
     {
-        Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 99840));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 99840)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 99840)); else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 99840));
         Depthwise3x3_s1_120ch_14x14_V128(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 119168));
-        Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 120368), ref Unsafe.Add(ref arena, 94080));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 120368), ref Unsafe.Add(ref arena, 94080)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 120368), ref Unsafe.Add(ref arena, 94080)); else Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 120368), ref Unsafe.Add(ref arena, 94080));
     }
 
     /// <summary>Unit 7: 480x14x14 to 480x14x14, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit7(ref float arena, ref float weights)
     {
-        Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 140048));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 140048)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 140048)); else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 140048));
         Depthwise3x3_s1_120ch_14x14_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 159376));
-        Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 160576), ref arena);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 160576), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 160576), ref arena); else Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 160576), ref arena);
     }
 
     /// <summary>Unit 8: 480x14x14 to 480x14x14, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit8(ref float arena, ref float weights)
     {
-        Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 180256));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 180256)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 180256)); else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 180256));
         Depthwise3x3_s1_120ch_14x14_V128(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 199584));
-        Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 200784), ref Unsafe.Add(ref arena, 94080));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 200784), ref Unsafe.Add(ref arena, 94080)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 200784), ref Unsafe.Add(ref arena, 94080)); else Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 200784), ref Unsafe.Add(ref arena, 94080));
     }
 
     /// <summary>Unit 9: 480x14x14 to 480x14x14, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit9(ref float arena, ref float weights)
     {
-        Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 220464));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 220464)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 220464)); else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 220464));
         Depthwise3x3_s1_120ch_14x14_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 239792));
-        Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 240992), ref arena);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 240992), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 240992), ref arena); else Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 240992), ref arena);
     }
 
     /// <summary>Unit 10: 480x14x14 to 480x14x14, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit10(ref float arena, ref float weights)
     {
-        Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 260672));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 260672)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 260672)); else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 260672));
         Depthwise3x3_s1_120ch_14x14_V128(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 280000));
-        Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 281200), ref Unsafe.Add(ref arena, 94080));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 281200), ref Unsafe.Add(ref arena, 94080)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 281200), ref Unsafe.Add(ref arena, 94080)); else Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 281200), ref Unsafe.Add(ref arena, 94080));
     }
 
     /// <summary>Unit 11: 480x14x14 to 480x14x14, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit11(ref float arena, ref float weights)
     {
-        Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 300880));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 300880)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 300880)); else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 300880));
         Depthwise3x3_s1_120ch_14x14_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 320208));
-        Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 321408), ref arena);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 321408), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 321408), ref arena); else Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 321408), ref arena);
     }
 
     /// <summary>Unit 12: 480x14x14 to 960x7x7, stride 2.</summary>
@@ -588,36 +719,36 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     private static void Unit12(ref float arena, ref float weights)
     {
         AvgPool3x3_s2_480ch_14x14_Relu_V128(ref Unsafe.Add(ref arena, 94080), ref arena);
-        Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 341088));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to240_196px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 341088)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to240_196px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 341088)); else Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 341088));
         Depthwise3x3_s2_240ch_14x14_V128(ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 379728));
-        Pointwise_g3_240to480_49px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 23520), ref Unsafe.Add(ref weights, 382128));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to480_49px_Relu_8x48_V512(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 23520), ref Unsafe.Add(ref weights, 382128)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to480_49px_Relu_4x16_V256(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 23520), ref Unsafe.Add(ref weights, 382128)); else Pointwise_g3_240to480_49px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 23520), ref Unsafe.Add(ref weights, 382128));
     }
 
     /// <summary>Unit 13: 960x7x7 to 960x7x7, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit13(ref float arena, ref float weights)
     {
-        Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 421008));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 421008)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 421008)); else Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 421008));
         Depthwise3x3_s1_240ch_7x7_V128(ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 498048));
-        Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 500448), ref arena);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 500448), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 500448), ref arena); else Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 500448), ref arena);
     }
 
     /// <summary>Unit 14: 960x7x7 to 960x7x7, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit14(ref float arena, ref float weights)
     {
-        Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 47040), ref arena, ref Unsafe.Add(ref weights, 578208));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 47040), ref arena, ref Unsafe.Add(ref weights, 578208)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 47040), ref arena, ref Unsafe.Add(ref weights, 578208)); else Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 47040), ref arena, ref Unsafe.Add(ref weights, 578208));
         Depthwise3x3_s1_240ch_7x7_V128(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 655248));
-        Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 657648), ref Unsafe.Add(ref arena, 47040));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 657648), ref Unsafe.Add(ref arena, 47040)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 657648), ref Unsafe.Add(ref arena, 47040)); else Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 657648), ref Unsafe.Add(ref arena, 47040));
     }
 
     /// <summary>Unit 15: 960x7x7 to 960x7x7, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit15(ref float arena, ref float weights)
     {
-        Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 735408));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 735408)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 735408)); else Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 735408));
         Depthwise3x3_s1_240ch_7x7_V128(ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 812448));
-        Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 814848), ref arena);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 814848), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 814848), ref arena); else Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 814848), ref arena);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -655,42 +786,85 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                for (int ox = 1; ox <= 108; ox += 4)
+                if (Vector512.IsHardwareAccelerated)
                 {
-                    var acc = biasV;
-                    for (int ci = 0; ci < 3; ci++)
+                    for (int ox = 1; ox <= 96; ox += 16)
                     {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        var acc = Vector512.Create(bias);
+                        for (int ci = 0; ci < 3; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
+                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven512(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven512(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        }
+                        acc = Vector512.Max(acc, Vector512<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    {
+                        var acc = Vector512.Create(bias);
+                        for (int ci = 0; ci < 3; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
+                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 192);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven512(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 192);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven512(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        }
+                        acc = Vector512.Max(acc, Vector512<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 96));
+                    }
                 }
+                else
                 {
-                    var acc = biasV;
-                    for (int ci = 0; ci < 3; ci++)
+                    for (int ox = 1; ox <= 108; ox += 4)
                     {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 216);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 216);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        var acc = biasV;
+                        for (int ci = 0; ci < 3; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
+                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        }
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 108));
+                    {
+                        var acc = biasV;
+                        for (int ci = 0; ci < 3; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
+                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 216);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 216);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        }
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 108));
+                    }
                 }
             }
             for (int oy = 1; oy < 112; oy++)
@@ -715,50 +889,101 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                for (int ox = 1; ox <= 108; ox += 4)
+                if (Vector512.IsHardwareAccelerated)
                 {
-                    var acc = biasV;
-                    for (int ci = 0; ci < 3; ci++)
+                    for (int ox = 1; ox <= 96; ox += 16)
                     {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        var acc = Vector512.Create(bias);
+                        for (int ci = 0; ci < 3; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
+                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven512(ref in0), Vector512.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in0), Vector512.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven512(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven512(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        }
+                        acc = Vector512.Max(acc, Vector512<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    {
+                        var acc = Vector512.Create(bias);
+                        for (int ci = 0; ci < 3; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
+                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 192);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven512(ref in0), Vector512.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in0), Vector512.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 192);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven512(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 192);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven512(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        }
+                        acc = Vector512.Max(acc, Vector512<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 96));
+                    }
                 }
+                else
                 {
-                    var acc = biasV;
-                    for (int ci = 0; ci < 3; ci++)
+                    for (int ox = 1; ox <= 108; ox += 4)
                     {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 216);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 216);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 216);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        var acc = biasV;
+                        for (int ci = 0; ci < 3; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
+                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        }
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 108));
+                    {
+                        var acc = biasV;
+                        for (int ci = 0; ci < 3; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
+                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 216);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 216);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 216);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        }
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 108));
+                    }
                 }
             }
         }
@@ -782,28 +1007,57 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 1));
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                for (int ox = 1; ox <= 52; ox += 4)
+                if (Vector512.IsHardwareAccelerated)
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                    acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
-                    acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    for (int ox = 1; ox <= 40; ox += 16)
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        var acc = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
+                        acc = Vector512.Max(acc, Simd.LoadEven512(ref in1));
+                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref in1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)));
+                        acc = Vector512.Max(acc, Simd.LoadEven512(ref in2));
+                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref in2));
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 80);
+                        var acc = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
+                        acc = Vector512.Max(acc, Simd.LoadEven512(ref in1));
+                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref in1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 80);
+                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)));
+                        acc = Vector512.Max(acc, Simd.LoadEven512(ref in2));
+                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref in2));
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 40));
+                    }
                 }
+                else
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 104);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                    acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 104);
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
-                    acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 52));
+                    for (int ox = 1; ox <= 52; ox += 4)
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                        acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
+                        acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 104);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                        acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 104);
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
+                        acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 52));
+                    }
                 }
             }
             for (int oy = 1; oy < 56; oy++)
@@ -821,36 +1075,73 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 1));
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                for (int ox = 1; ox <= 52; ox += 4)
+                if (Vector512.IsHardwareAccelerated)
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                    acc = Vector128.Max(acc, Simd.LoadEven(ref in0));
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref in0));
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)));
-                    acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
-                    acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    for (int ox = 1; ox <= 40; ox += 16)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
+                        var acc = Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2));
+                        acc = Vector512.Max(acc, Simd.LoadEven512(ref in0));
+                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref in0));
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2)));
+                        acc = Vector512.Max(acc, Simd.LoadEven512(ref in1));
+                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref in1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)));
+                        acc = Vector512.Max(acc, Simd.LoadEven512(ref in2));
+                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref in2));
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 80);
+                        var acc = Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2));
+                        acc = Vector512.Max(acc, Simd.LoadEven512(ref in0));
+                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref in0));
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 80);
+                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2)));
+                        acc = Vector512.Max(acc, Simd.LoadEven512(ref in1));
+                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref in1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 80);
+                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)));
+                        acc = Vector512.Max(acc, Simd.LoadEven512(ref in2));
+                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref in2));
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 40));
+                    }
                 }
+                else
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 104);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                    acc = Vector128.Max(acc, Simd.LoadEven(ref in0));
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref in0));
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 104);
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)));
-                    acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 104);
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
-                    acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 52));
+                    for (int ox = 1; ox <= 52; ox += 4)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
+                        acc = Vector128.Max(acc, Simd.LoadEven(ref in0));
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in0));
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)));
+                        acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
+                        acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 104);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
+                        acc = Vector128.Max(acc, Simd.LoadEven(ref in0));
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in0));
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 104);
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)));
+                        acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 104);
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
+                        acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 52));
+                    }
                 }
             }
         }
@@ -876,32 +1167,65 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                for (int ox = 1; ox <= 24; ox += 4)
+                if (Vector512.IsHardwareAccelerated)
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                    acc += Simd.LoadEven(ref in1);
-                    acc += Simd.LoadOdd(ref in1);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                    acc += Simd.LoadEven(ref in2);
-                    acc += Simd.LoadOdd(ref in2);
-                    acc *= Vector128.Create(1f / 9f);
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    for (int ox = 1; ox <= 12; ox += 16)
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        var acc = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
+                        acc += Simd.LoadEven512(ref in1);
+                        acc += Simd.LoadOdd512(ref in1);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        acc += Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven512(ref in2);
+                        acc += Simd.LoadOdd512(ref in2);
+                        acc *= Vector512.Create(1f / 9f);
+                        acc = Vector512.Max(acc, Vector512<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 24);
+                        var acc = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
+                        acc += Simd.LoadEven512(ref in1);
+                        acc += Simd.LoadOdd512(ref in1);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 24);
+                        acc += Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven512(ref in2);
+                        acc += Simd.LoadOdd512(ref in2);
+                        acc *= Vector512.Create(1f / 9f);
+                        acc = Vector512.Max(acc, Vector512<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
+                    }
                 }
+                else
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 48);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                    acc += Simd.LoadEven(ref in1);
-                    acc += Simd.LoadOdd(ref in1);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 48);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                    acc += Simd.LoadEven(ref in2);
-                    acc += Simd.LoadOdd(ref in2);
-                    acc *= Vector128.Create(1f / 9f);
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
+                    for (int ox = 1; ox <= 24; ox += 4)
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                        acc += Simd.LoadEven(ref in1);
+                        acc += Simd.LoadOdd(ref in1);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven(ref in2);
+                        acc += Simd.LoadOdd(ref in2);
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 48);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                        acc += Simd.LoadEven(ref in1);
+                        acc += Simd.LoadOdd(ref in1);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 48);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven(ref in2);
+                        acc += Simd.LoadOdd(ref in2);
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
+                    }
                 }
             }
             for (int oy = 1; oy < 28; oy++)
@@ -921,58 +1245,844 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                for (int ox = 1; ox <= 24; ox += 4)
+                if (Vector512.IsHardwareAccelerated)
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                    acc += Simd.LoadEven(ref in0);
-                    acc += Simd.LoadOdd(ref in0);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                    acc += Simd.LoadEven(ref in1);
-                    acc += Simd.LoadOdd(ref in1);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                    acc += Simd.LoadEven(ref in2);
-                    acc += Simd.LoadOdd(ref in2);
-                    acc *= Vector128.Create(1f / 9f);
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    for (int ox = 1; ox <= 12; ox += 16)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
+                        var acc = Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2));
+                        acc += Simd.LoadEven512(ref in0);
+                        acc += Simd.LoadOdd512(ref in0);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        acc += Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
+                        acc += Simd.LoadEven512(ref in1);
+                        acc += Simd.LoadOdd512(ref in1);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        acc += Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven512(ref in2);
+                        acc += Simd.LoadOdd512(ref in2);
+                        acc *= Vector512.Create(1f / 9f);
+                        acc = Vector512.Max(acc, Vector512<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 24);
+                        var acc = Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2));
+                        acc += Simd.LoadEven512(ref in0);
+                        acc += Simd.LoadOdd512(ref in0);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 24);
+                        acc += Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
+                        acc += Simd.LoadEven512(ref in1);
+                        acc += Simd.LoadOdd512(ref in1);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 24);
+                        acc += Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven512(ref in2);
+                        acc += Simd.LoadOdd512(ref in2);
+                        acc *= Vector512.Create(1f / 9f);
+                        acc = Vector512.Max(acc, Vector512<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
+                    }
                 }
+                else
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 48);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                    acc += Simd.LoadEven(ref in0);
-                    acc += Simd.LoadOdd(ref in0);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 48);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                    acc += Simd.LoadEven(ref in1);
-                    acc += Simd.LoadOdd(ref in1);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 48);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                    acc += Simd.LoadEven(ref in2);
-                    acc += Simd.LoadOdd(ref in2);
-                    acc *= Vector128.Create(1f / 9f);
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
+                    for (int ox = 1; ox <= 24; ox += 4)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
+                        acc += Simd.LoadEven(ref in0);
+                        acc += Simd.LoadOdd(ref in0);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                        acc += Simd.LoadEven(ref in1);
+                        acc += Simd.LoadOdd(ref in1);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven(ref in2);
+                        acc += Simd.LoadOdd(ref in2);
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 48);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
+                        acc += Simd.LoadEven(ref in0);
+                        acc += Simd.LoadOdd(ref in0);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 48);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                        acc += Simd.LoadEven(ref in1);
+                        acc += Simd.LoadOdd(ref in1);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 48);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven(ref in2);
+                        acc += Simd.LoadOdd(ref in2);
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
+                    }
                 }
             }
         }
     }
 
-    /// <summary>1x1 convolution, 1 group(s), 24 to 60 channels over 3136 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
-    private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    /// <summary>1x1 convolution, 1 group(s), 24 to 60 channels over 3136 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 1; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 75264);
-            for (int j = 0; j < 60; j += 4)
+            for (int j = 0; j < 56; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 60 + j) * 25);
                 ref float out0 = ref Unsafe.Add(ref destination, (((k * 60 + j + 0) % 20) * 3 + (k * 60 + j + 0) / 20) * 3136);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 60 + j + 1) % 20) * 3 + (k * 60 + j + 1) / 20) * 3136);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 60 + j + 2) % 20) * 3 + (k * 60 + j + 2) / 20) * 3136);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 60 + j + 3) % 20) * 3 + (k * 60 + j + 3) / 20) * 3136);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 60 + j + 4) % 20) * 3 + (k * 60 + j + 4) / 20) * 3136);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 60 + j + 5) % 20) * 3 + (k * 60 + j + 5) / 20) * 3136);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 60 + j + 6) % 20) * 3 + (k * 60 + j + 6) / 20) * 3136);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 60 + j + 7) % 20) * 3 + (k * 60 + j + 7) / 20) * 3136);
+                for (int p = 0; p <= 3088; p += 48)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var acc6x2 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    var acc7x2 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
+                        x = ref Unsafe.Add(ref x, 3136);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
+                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
+                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
+                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+                }
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 3120);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 3136);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(3120));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(3120));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(3120));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(3120));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(3120));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(3120));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(3120));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(3120));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 60 + 56) * 25);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 60 + 56 + 0) % 20) * 3 + (k * 60 + 56 + 0) / 20) * 3136);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 60 + 56 + 1) % 20) * 3 + (k * 60 + 56 + 1) / 20) * 3136);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 60 + 56 + 2) % 20) * 3 + (k * 60 + 56 + 2) / 20) * 3136);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 60 + 56 + 3) % 20) * 3 + (k * 60 + 56 + 3) / 20) * 3136);
+                for (int p = 0; p <= 3040; p += 96)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var acc0x3 = bias0;
+                    var acc0x4 = bias0;
+                    var acc0x5 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var acc1x3 = bias1;
+                    var acc1x4 = bias1;
+                    var acc1x5 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var acc2x3 = bias2;
+                    var acc2x4 = bias2;
+                    var acc2x5 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var acc3x3 = bias3;
+                    var acc3x4 = bias3;
+                    var acc3x5 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var x3 = Vector512.LoadUnsafe(ref x, 48);
+                        var x4 = Vector512.LoadUnsafe(ref x, 64);
+                        var x5 = Vector512.LoadUnsafe(ref x, 80);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
+                        acc0x4 = Simd.MulAdd(x4, w0, acc0x4);
+                        acc0x5 = Simd.MulAdd(x5, w0, acc0x5);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
+                        acc1x4 = Simd.MulAdd(x4, w1, acc1x4);
+                        acc1x5 = Simd.MulAdd(x5, w1, acc1x5);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        acc2x3 = Simd.MulAdd(x3, w2, acc2x3);
+                        acc2x4 = Simd.MulAdd(x4, w2, acc2x4);
+                        acc2x5 = Simd.MulAdd(x5, w2, acc2x5);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        acc3x3 = Simd.MulAdd(x3, w3, acc3x3);
+                        acc3x4 = Simd.MulAdd(x4, w3, acc3x4);
+                        acc3x5 = Simd.MulAdd(x5, w3, acc3x5);
+                        x = ref Unsafe.Add(ref x, 3136);
+                        wk = ref Unsafe.Add(ref wk, 4);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc0x3 = Vector512.Max(acc0x3, Vector512<float>.Zero);
+                    acc0x3.StoreUnsafe(ref out0, (nuint)(p + 48));
+                    acc0x4 = Vector512.Max(acc0x4, Vector512<float>.Zero);
+                    acc0x4.StoreUnsafe(ref out0, (nuint)(p + 64));
+                    acc0x5 = Vector512.Max(acc0x5, Vector512<float>.Zero);
+                    acc0x5.StoreUnsafe(ref out0, (nuint)(p + 80));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc1x3 = Vector512.Max(acc1x3, Vector512<float>.Zero);
+                    acc1x3.StoreUnsafe(ref out1, (nuint)(p + 48));
+                    acc1x4 = Vector512.Max(acc1x4, Vector512<float>.Zero);
+                    acc1x4.StoreUnsafe(ref out1, (nuint)(p + 64));
+                    acc1x5 = Vector512.Max(acc1x5, Vector512<float>.Zero);
+                    acc1x5.StoreUnsafe(ref out1, (nuint)(p + 80));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc2x3 = Vector512.Max(acc2x3, Vector512<float>.Zero);
+                    acc2x3.StoreUnsafe(ref out2, (nuint)(p + 48));
+                    acc2x4 = Vector512.Max(acc2x4, Vector512<float>.Zero);
+                    acc2x4.StoreUnsafe(ref out2, (nuint)(p + 64));
+                    acc2x5 = Vector512.Max(acc2x5, Vector512<float>.Zero);
+                    acc2x5.StoreUnsafe(ref out2, (nuint)(p + 80));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc3x3 = Vector512.Max(acc3x3, Vector512<float>.Zero);
+                    acc3x3.StoreUnsafe(ref out3, (nuint)(p + 48));
+                    acc3x4 = Vector512.Max(acc3x4, Vector512<float>.Zero);
+                    acc3x4.StoreUnsafe(ref out3, (nuint)(p + 64));
+                    acc3x5 = Vector512.Max(acc3x5, Vector512<float>.Zero);
+                    acc3x5.StoreUnsafe(ref out3, (nuint)(p + 80));
+                }
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var acc0x3 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var acc1x3 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var acc2x3 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var acc3x3 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 3072);
+                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var x3 = Vector512.LoadUnsafe(ref x, 48);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        acc2x3 = Simd.MulAdd(x3, w2, acc2x3);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        acc3x3 = Simd.MulAdd(x3, w3, acc3x3);
+                        x = ref Unsafe.Add(ref x, 3136);
+                        wk = ref Unsafe.Add(ref wk, 4);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(3072));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(3072 + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(3072 + 32));
+                    acc0x3 = Vector512.Max(acc0x3, Vector512<float>.Zero);
+                    acc0x3.StoreUnsafe(ref out0, (nuint)(3072 + 48));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(3072));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(3072 + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(3072 + 32));
+                    acc1x3 = Vector512.Max(acc1x3, Vector512<float>.Zero);
+                    acc1x3.StoreUnsafe(ref out1, (nuint)(3072 + 48));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(3072));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(3072 + 16));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(3072 + 32));
+                    acc2x3 = Vector512.Max(acc2x3, Vector512<float>.Zero);
+                    acc2x3.StoreUnsafe(ref out2, (nuint)(3072 + 48));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(3072));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(3072 + 16));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(3072 + 32));
+                    acc3x3 = Vector512.Max(acc3x3, Vector512<float>.Zero);
+                    acc3x3.StoreUnsafe(ref out3, (nuint)(3072 + 48));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 1 group(s), 24 to 60 channels over 3136 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 1; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 75264);
+            for (int j = 0; j < 56; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 60 + j) * 25);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 60 + j + 0) % 20) * 3 + (k * 60 + j + 0) / 20) * 3136);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 60 + j + 1) % 20) * 3 + (k * 60 + j + 1) / 20) * 3136);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 60 + j + 2) % 20) * 3 + (k * 60 + j + 2) / 20) * 3136);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 60 + j + 3) % 20) * 3 + (k * 60 + j + 3) / 20) * 3136);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 60 + j + 4) % 20) * 3 + (k * 60 + j + 4) / 20) * 3136);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 60 + j + 5) % 20) * 3 + (k * 60 + j + 5) / 20) * 3136);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 60 + j + 6) % 20) * 3 + (k * 60 + j + 6) / 20) * 3136);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 60 + j + 7) % 20) * 3 + (k * 60 + j + 7) / 20) * 3136);
+                for (int p = 0; p <= 3120; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 3136);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                for (int p = 0; p <= 3120; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 3136);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 60 + 56) * 25);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 60 + 56 + 0) % 20) * 3 + (k * 60 + 56 + 0) / 20) * 3136);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 60 + 56 + 1) % 20) * 3 + (k * 60 + 56 + 1) / 20) * 3136);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 60 + 56 + 2) % 20) * 3 + (k * 60 + 56 + 2) / 20) * 3136);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 60 + 56 + 3) % 20) * 3 + (k * 60 + 56 + 3) / 20) * 3136);
+                for (int p = 0; p <= 3120; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 3136);
+                        wk = ref Unsafe.Add(ref wk, 4);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 1 group(s), 24 to 60 channels over 3136 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 1; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 75264);
+            for (int j = 0; j < 56; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 60 + j) * 25);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 60 + j + 0) % 20) * 3 + (k * 60 + j + 0) / 20) * 3136);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 60 + j + 1) % 20) * 3 + (k * 60 + j + 1) / 20) * 3136);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 60 + j + 2) % 20) * 3 + (k * 60 + j + 2) / 20) * 3136);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 60 + j + 3) % 20) * 3 + (k * 60 + j + 3) / 20) * 3136);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 60 + j + 4) % 20) * 3 + (k * 60 + j + 4) / 20) * 3136);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 60 + j + 5) % 20) * 3 + (k * 60 + j + 5) / 20) * 3136);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 60 + j + 6) % 20) * 3 + (k * 60 + j + 6) / 20) * 3136);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 60 + j + 7) % 20) * 3 + (k * 60 + j + 7) / 20) * 3136);
+                for (int p = 0; p <= 3128; p += 8)
+                {
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 3136);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+                }
+                for (int p = 0; p <= 3128; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 3136);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 60 + 56) * 25);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 60 + 56 + 0) % 20) * 3 + (k * 60 + 56 + 0) / 20) * 3136);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 60 + 56 + 1) % 20) * 3 + (k * 60 + 56 + 1) / 20) * 3136);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 60 + 56 + 2) % 20) * 3 + (k * 60 + 56 + 2) / 20) * 3136);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 60 + 56 + 3) % 20) * 3 + (k * 60 + 56 + 3) / 20) * 3136);
                 for (int p = 0; p <= 3128; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -993,18 +2103,33 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 3136);
                         wk = ref Unsafe.Add(ref wk, 4);
                     }
@@ -1059,28 +2184,57 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                for (int ox = 1; ox <= 24; ox += 4)
+                if (Vector512.IsHardwareAccelerated)
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                    var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    for (int ox = 1; ox <= 12; ox += 16)
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        var acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2)), Vector512.Create(k3), Vector512.Create(bias));
+                        acc = Simd.MulAdd(Simd.LoadEven512(ref in1), Vector512.Create(k4), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd512(ref in1), Vector512.Create(k5), acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)), Vector512.Create(k6), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven512(ref in2), Vector512.Create(k7), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd512(ref in2), Vector512.Create(k8), acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 24);
+                        var acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2)), Vector512.Create(k3), Vector512.Create(bias));
+                        acc = Simd.MulAdd(Simd.LoadEven512(ref in1), Vector512.Create(k4), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd512(ref in1), Vector512.Create(k5), acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 24);
+                        acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)), Vector512.Create(k6), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven512(ref in2), Vector512.Create(k7), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd512(ref in2), Vector512.Create(k8), acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
+                    }
                 }
+                else
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 48);
-                    var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 48);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
+                    for (int ox = 1; ox <= 24; ox += 4)
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 48);
+                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 48);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
+                    }
                 }
             }
             for (int oy = 1; oy < 28; oy++)
@@ -1098,54 +2252,424 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                for (int ox = 1; ox <= 24; ox += 4)
+                if (Vector512.IsHardwareAccelerated)
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                    var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    for (int ox = 1; ox <= 12; ox += 16)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
+                        var acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2)), Vector512.Create(k0), Vector512.Create(bias));
+                        acc = Simd.MulAdd(Simd.LoadEven512(ref in0), Vector512.Create(k1), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd512(ref in0), Vector512.Create(k2), acc);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2)), Vector512.Create(k3), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven512(ref in1), Vector512.Create(k4), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd512(ref in1), Vector512.Create(k5), acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)), Vector512.Create(k6), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven512(ref in2), Vector512.Create(k7), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd512(ref in2), Vector512.Create(k8), acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 24);
+                        var acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2)), Vector512.Create(k0), Vector512.Create(bias));
+                        acc = Simd.MulAdd(Simd.LoadEven512(ref in0), Vector512.Create(k1), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd512(ref in0), Vector512.Create(k2), acc);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 24);
+                        acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2)), Vector512.Create(k3), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven512(ref in1), Vector512.Create(k4), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd512(ref in1), Vector512.Create(k5), acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 24);
+                        acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)), Vector512.Create(k6), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven512(ref in2), Vector512.Create(k7), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd512(ref in2), Vector512.Create(k8), acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
+                    }
                 }
+                else
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 48);
-                    var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 48);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 48);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
+                    for (int ox = 1; ox <= 24; ox += 4)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
+                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 48);
+                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 48);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 48);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
+                    }
                 }
             }
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 60 to 216 channels over 784 pixels, batch norm folded, ReLU.</summary>
-    private static void Pointwise_g3_60to216_784px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    /// <summary>1x1 convolution, 3 group(s), 60 to 216 channels over 784 pixels, batch norm folded, ReLU; Vector512.</summary>
+    private static void Pointwise_g3_60to216_784px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
-            for (int j = 0; j < 72; j += 4)
+            for (int j = 0; j < 72; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 72 + j) * 21);
                 ref float out0 = ref Unsafe.Add(ref destination, (k * 72 + j + 0) * 784);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 72 + j + 1) * 784);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 72 + j + 2) * 784);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 72 + j + 3) * 784);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 72 + j + 4) * 784);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 72 + j + 5) * 784);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 72 + j + 6) * 784);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 72 + j + 7) * 784);
+                for (int p = 0; p <= 736; p += 48)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var acc6x2 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    var acc7x2 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 20; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
+                        x = ref Unsafe.Add(ref x, 784);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
+                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
+                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
+                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+                }
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 768);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 20; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 784);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(768));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(768));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(768));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(768));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(768));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(768));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(768));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(768));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 60 to 216 channels over 784 pixels, batch norm folded, ReLU; Vector256.</summary>
+    private static void Pointwise_g3_60to216_784px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
+            for (int j = 0; j < 72; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 72 + j) * 21);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 72 + j + 0) * 784);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 72 + j + 1) * 784);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 72 + j + 2) * 784);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 72 + j + 3) * 784);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 72 + j + 4) * 784);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 72 + j + 5) * 784);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 72 + j + 6) * 784);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 72 + j + 7) * 784);
+                for (int p = 0; p <= 768; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 20; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 784);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                for (int p = 0; p <= 768; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 20; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 784);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 60 to 216 channels over 784 pixels, batch norm folded, ReLU; Vector128.</summary>
+    private static void Pointwise_g3_60to216_784px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
+            for (int j = 0; j < 72; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 72 + j) * 21);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 72 + j + 0) * 784);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 72 + j + 1) * 784);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 72 + j + 2) * 784);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 72 + j + 3) * 784);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 72 + j + 4) * 784);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 72 + j + 5) * 784);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 72 + j + 6) * 784);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 72 + j + 7) * 784);
                 for (int p = 0; p <= 776; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -1161,25 +2685,40 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     var acc3x0 = bias3;
                     var acc3x1 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 20; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 784);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(p));
@@ -1198,23 +2737,784 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
                 }
+                for (int p = 0; p <= 776; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 20; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 784);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
+                }
             }
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 240 to 60 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
-    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    /// <summary>1x1 convolution, 3 group(s), 240 to 60 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 62720);
-            for (int j = 0; j < 20; j += 4)
+            for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
                 ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j + 0) % 20) * 3 + (k * 20 + j + 0) / 20) * 784);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + j + 1) % 20) * 3 + (k * 20 + j + 1) / 20) * 784);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + j + 2) % 20) * 3 + (k * 20 + j + 2) / 20) * 784);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + j + 3) % 20) * 3 + (k * 20 + j + 3) / 20) * 784);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 20 + j + 4) % 20) * 3 + (k * 20 + j + 4) / 20) * 784);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 20 + j + 5) % 20) * 3 + (k * 20 + j + 5) / 20) * 784);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 20 + j + 6) % 20) * 3 + (k * 20 + j + 6) / 20) * 784);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 20 + j + 7) % 20) * 3 + (k * 20 + j + 7) / 20) * 784);
+                for (int p = 0; p <= 736; p += 48)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var acc6x2 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    var acc7x2 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
+                        x = ref Unsafe.Add(ref x, 784);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
+                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
+                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
+                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+                }
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 768);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 784);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(768));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(768));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(768));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(768));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(768));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(768));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(768));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(768));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 81);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 0) % 20) * 3 + (k * 20 + 16 + 0) / 20) * 784);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 1) % 20) * 3 + (k * 20 + 16 + 1) / 20) * 784);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 2) % 20) * 3 + (k * 20 + 16 + 2) / 20) * 784);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 3) % 20) * 3 + (k * 20 + 16 + 3) / 20) * 784);
+                for (int p = 0; p <= 688; p += 96)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var acc0x3 = bias0;
+                    var acc0x4 = bias0;
+                    var acc0x5 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var acc1x3 = bias1;
+                    var acc1x4 = bias1;
+                    var acc1x5 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var acc2x3 = bias2;
+                    var acc2x4 = bias2;
+                    var acc2x5 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var acc3x3 = bias3;
+                    var acc3x4 = bias3;
+                    var acc3x5 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var x3 = Vector512.LoadUnsafe(ref x, 48);
+                        var x4 = Vector512.LoadUnsafe(ref x, 64);
+                        var x5 = Vector512.LoadUnsafe(ref x, 80);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
+                        acc0x4 = Simd.MulAdd(x4, w0, acc0x4);
+                        acc0x5 = Simd.MulAdd(x5, w0, acc0x5);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
+                        acc1x4 = Simd.MulAdd(x4, w1, acc1x4);
+                        acc1x5 = Simd.MulAdd(x5, w1, acc1x5);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        acc2x3 = Simd.MulAdd(x3, w2, acc2x3);
+                        acc2x4 = Simd.MulAdd(x4, w2, acc2x4);
+                        acc2x5 = Simd.MulAdd(x5, w2, acc2x5);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        acc3x3 = Simd.MulAdd(x3, w3, acc3x3);
+                        acc3x4 = Simd.MulAdd(x4, w3, acc3x4);
+                        acc3x5 = Simd.MulAdd(x5, w3, acc3x5);
+                        x = ref Unsafe.Add(ref x, 784);
+                        wk = ref Unsafe.Add(ref wk, 4);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc0x3 = Vector512.Max(acc0x3, Vector512<float>.Zero);
+                    acc0x3.StoreUnsafe(ref out0, (nuint)(p + 48));
+                    acc0x4 = Vector512.Max(acc0x4, Vector512<float>.Zero);
+                    acc0x4.StoreUnsafe(ref out0, (nuint)(p + 64));
+                    acc0x5 = Vector512.Max(acc0x5, Vector512<float>.Zero);
+                    acc0x5.StoreUnsafe(ref out0, (nuint)(p + 80));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc1x3 = Vector512.Max(acc1x3, Vector512<float>.Zero);
+                    acc1x3.StoreUnsafe(ref out1, (nuint)(p + 48));
+                    acc1x4 = Vector512.Max(acc1x4, Vector512<float>.Zero);
+                    acc1x4.StoreUnsafe(ref out1, (nuint)(p + 64));
+                    acc1x5 = Vector512.Max(acc1x5, Vector512<float>.Zero);
+                    acc1x5.StoreUnsafe(ref out1, (nuint)(p + 80));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc2x3 = Vector512.Max(acc2x3, Vector512<float>.Zero);
+                    acc2x3.StoreUnsafe(ref out2, (nuint)(p + 48));
+                    acc2x4 = Vector512.Max(acc2x4, Vector512<float>.Zero);
+                    acc2x4.StoreUnsafe(ref out2, (nuint)(p + 64));
+                    acc2x5 = Vector512.Max(acc2x5, Vector512<float>.Zero);
+                    acc2x5.StoreUnsafe(ref out2, (nuint)(p + 80));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc3x3 = Vector512.Max(acc3x3, Vector512<float>.Zero);
+                    acc3x3.StoreUnsafe(ref out3, (nuint)(p + 48));
+                    acc3x4 = Vector512.Max(acc3x4, Vector512<float>.Zero);
+                    acc3x4.StoreUnsafe(ref out3, (nuint)(p + 64));
+                    acc3x5 = Vector512.Max(acc3x5, Vector512<float>.Zero);
+                    acc3x5.StoreUnsafe(ref out3, (nuint)(p + 80));
+                }
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 768);
+                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        x = ref Unsafe.Add(ref x, 784);
+                        wk = ref Unsafe.Add(ref wk, 4);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(768));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(768));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(768));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(768));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 240 to 60 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 62720);
+            for (int j = 0; j < 16; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j + 0) % 20) * 3 + (k * 20 + j + 0) / 20) * 784);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + j + 1) % 20) * 3 + (k * 20 + j + 1) / 20) * 784);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + j + 2) % 20) * 3 + (k * 20 + j + 2) / 20) * 784);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + j + 3) % 20) * 3 + (k * 20 + j + 3) / 20) * 784);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 20 + j + 4) % 20) * 3 + (k * 20 + j + 4) / 20) * 784);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 20 + j + 5) % 20) * 3 + (k * 20 + j + 5) / 20) * 784);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 20 + j + 6) % 20) * 3 + (k * 20 + j + 6) / 20) * 784);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 20 + j + 7) % 20) * 3 + (k * 20 + j + 7) / 20) * 784);
+                for (int p = 0; p <= 768; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 784);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                for (int p = 0; p <= 768; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 784);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 81);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 0) % 20) * 3 + (k * 20 + 16 + 0) / 20) * 784);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 1) % 20) * 3 + (k * 20 + 16 + 1) / 20) * 784);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 2) % 20) * 3 + (k * 20 + 16 + 2) / 20) * 784);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 3) % 20) * 3 + (k * 20 + 16 + 3) / 20) * 784);
+                for (int p = 0; p <= 768; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 784);
+                        wk = ref Unsafe.Add(ref wk, 4);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 240 to 60 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 62720);
+            for (int j = 0; j < 16; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j + 0) % 20) * 3 + (k * 20 + j + 0) / 20) * 784);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + j + 1) % 20) * 3 + (k * 20 + j + 1) / 20) * 784);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + j + 2) % 20) * 3 + (k * 20 + j + 2) / 20) * 784);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + j + 3) % 20) * 3 + (k * 20 + j + 3) / 20) * 784);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 20 + j + 4) % 20) * 3 + (k * 20 + j + 4) / 20) * 784);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 20 + j + 5) % 20) * 3 + (k * 20 + j + 5) / 20) * 784);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 20 + j + 6) % 20) * 3 + (k * 20 + j + 6) / 20) * 784);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 20 + j + 7) % 20) * 3 + (k * 20 + j + 7) / 20) * 784);
+                for (int p = 0; p <= 776; p += 8)
+                {
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 784);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+                }
+                for (int p = 0; p <= 776; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 784);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 81);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 0) % 20) * 3 + (k * 20 + 16 + 0) / 20) * 784);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 1) % 20) * 3 + (k * 20 + 16 + 1) / 20) * 784);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 2) % 20) * 3 + (k * 20 + 16 + 2) / 20) * 784);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 3) % 20) * 3 + (k * 20 + 16 + 3) / 20) * 784);
                 for (int p = 0; p <= 776; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -1235,18 +3535,33 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 784);
                         wk = ref Unsafe.Add(ref wk, 4);
                     }
@@ -1301,28 +3616,57 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                for (int ox = 1; ox <= 23; ox += 4)
+                if (Vector512.IsHardwareAccelerated)
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + ox - 1);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + ox - 1);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    for (int ox = 1; ox <= 11; ox += 16)
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox - 1);
+                        var acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1), Vector512.Create(k3), Vector512.Create(bias));
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 1), Vector512.Create(k4), acc);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 2), Vector512.Create(k5), acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox - 1);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2), Vector512.Create(k6), acc);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 1), Vector512.Create(k7), acc);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 2), Vector512.Create(k8), acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 10);
+                        var acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1), Vector512.Create(k3), Vector512.Create(bias));
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 1), Vector512.Create(k4), acc);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 2), Vector512.Create(k5), acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 10);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2), Vector512.Create(k6), acc);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 1), Vector512.Create(k7), acc);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 2), Vector512.Create(k8), acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 11));
+                    }
                 }
+                else
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 22);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 22);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
+                    for (int ox = 1; ox <= 23; ox += 4)
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox - 1);
+                        var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, biasV);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox - 1);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 22);
+                        var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, biasV);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 22);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
+                    }
                 }
                 {
                     float acc = bias + Unsafe.Add(ref plane, row1 + 26) * k3;
@@ -1347,36 +3691,73 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                for (int ox = 1; ox <= 23; ox += 4)
+                if (Vector512.IsHardwareAccelerated)
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + ox - 1);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + ox - 1);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + ox - 1);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    for (int ox = 1; ox <= 11; ox += 16)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox - 1);
+                        var acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0), Vector512.Create(k0), Vector512.Create(bias));
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 1), Vector512.Create(k1), acc);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 2), Vector512.Create(k2), acc);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox - 1);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1), Vector512.Create(k3), acc);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 1), Vector512.Create(k4), acc);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 2), Vector512.Create(k5), acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox - 1);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2), Vector512.Create(k6), acc);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 1), Vector512.Create(k7), acc);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 2), Vector512.Create(k8), acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 10);
+                        var acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0), Vector512.Create(k0), Vector512.Create(bias));
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 1), Vector512.Create(k1), acc);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 2), Vector512.Create(k2), acc);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 10);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1), Vector512.Create(k3), acc);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 1), Vector512.Create(k4), acc);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 2), Vector512.Create(k5), acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 10);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2), Vector512.Create(k6), acc);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 1), Vector512.Create(k7), acc);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 2), Vector512.Create(k8), acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 11));
+                    }
                 }
+                else
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 22);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 22);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 22);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
+                    for (int ox = 1; ox <= 23; ox += 4)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox - 1);
+                        var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox - 1);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox - 1);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 22);
+                        var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 22);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 22);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
+                    }
                 }
                 {
                     float acc = bias + Unsafe.Add(ref plane, row0 + 26) * k0;
@@ -1399,28 +3780,57 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                for (int ox = 1; ox <= 23; ox += 4)
+                if (Vector512.IsHardwareAccelerated)
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + ox - 1);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + ox - 1);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    for (int ox = 1; ox <= 11; ox += 16)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox - 1);
+                        var acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0), Vector512.Create(k0), Vector512.Create(bias));
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 1), Vector512.Create(k1), acc);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 2), Vector512.Create(k2), acc);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox - 1);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1), Vector512.Create(k3), acc);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 1), Vector512.Create(k4), acc);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 2), Vector512.Create(k5), acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 10);
+                        var acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0), Vector512.Create(k0), Vector512.Create(bias));
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 1), Vector512.Create(k1), acc);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 2), Vector512.Create(k2), acc);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 10);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1), Vector512.Create(k3), acc);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 1), Vector512.Create(k4), acc);
+                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 2), Vector512.Create(k5), acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 11));
+                    }
                 }
+                else
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 22);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 22);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
+                    for (int ox = 1; ox <= 23; ox += 4)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox - 1);
+                        var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox - 1);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 22);
+                        var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 22);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
+                    }
                 }
                 {
                     float acc = bias + Unsafe.Add(ref plane, row0 + 26) * k0;
@@ -1433,13 +3843,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 60 to 240 channels over 784 pixels, batch norm folded, plus residual, ReLU.</summary>
-    private static void Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    /// <summary>1x1 convolution, 3 group(s), 60 to 240 channels over 784 pixels, batch norm folded, plus residual, ReLU; Vector512.</summary>
+    private static void Pointwise_g3_60to240_784px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
-            for (int j = 0; j < 80; j += 4)
+            for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 21);
                 ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j + 0) * 784);
@@ -1450,6 +3860,407 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 ref float res2 = ref Unsafe.Add(ref residual, (k * 80 + j + 2) * 784);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 80 + j + 3) * 784);
                 ref float res3 = ref Unsafe.Add(ref residual, (k * 80 + j + 3) * 784);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 80 + j + 4) * 784);
+                ref float res4 = ref Unsafe.Add(ref residual, (k * 80 + j + 4) * 784);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 80 + j + 5) * 784);
+                ref float res5 = ref Unsafe.Add(ref residual, (k * 80 + j + 5) * 784);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 80 + j + 6) * 784);
+                ref float res6 = ref Unsafe.Add(ref residual, (k * 80 + j + 6) * 784);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 80 + j + 7) * 784);
+                ref float res7 = ref Unsafe.Add(ref residual, (k * 80 + j + 7) * 784);
+                for (int p = 0; p <= 736; p += 48)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var acc6x2 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    var acc7x2 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 20; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
+                        x = ref Unsafe.Add(ref x, 784);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 += Vector512.LoadUnsafe(ref res0, (nuint)(p));
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 += Vector512.LoadUnsafe(ref res0, (nuint)(p + 16));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 += Vector512.LoadUnsafe(ref res0, (nuint)(p + 32));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc1x0 += Vector512.LoadUnsafe(ref res1, (nuint)(p));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 += Vector512.LoadUnsafe(ref res1, (nuint)(p + 16));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 += Vector512.LoadUnsafe(ref res1, (nuint)(p + 32));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc2x0 += Vector512.LoadUnsafe(ref res2, (nuint)(p));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 += Vector512.LoadUnsafe(ref res2, (nuint)(p + 16));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 += Vector512.LoadUnsafe(ref res2, (nuint)(p + 32));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc3x0 += Vector512.LoadUnsafe(ref res3, (nuint)(p));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 += Vector512.LoadUnsafe(ref res3, (nuint)(p + 16));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 += Vector512.LoadUnsafe(ref res3, (nuint)(p + 32));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc4x0 += Vector512.LoadUnsafe(ref res4, (nuint)(p));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 += Vector512.LoadUnsafe(ref res4, (nuint)(p + 16));
+                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x2 += Vector512.LoadUnsafe(ref res4, (nuint)(p + 32));
+                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc5x0 += Vector512.LoadUnsafe(ref res5, (nuint)(p));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 += Vector512.LoadUnsafe(ref res5, (nuint)(p + 16));
+                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x2 += Vector512.LoadUnsafe(ref res5, (nuint)(p + 32));
+                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+                    acc6x0 += Vector512.LoadUnsafe(ref res6, (nuint)(p));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 += Vector512.LoadUnsafe(ref res6, (nuint)(p + 16));
+                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
+                    acc6x2 += Vector512.LoadUnsafe(ref res6, (nuint)(p + 32));
+                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
+                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
+                    acc7x0 += Vector512.LoadUnsafe(ref res7, (nuint)(p));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 += Vector512.LoadUnsafe(ref res7, (nuint)(p + 16));
+                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
+                    acc7x2 += Vector512.LoadUnsafe(ref res7, (nuint)(p + 32));
+                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+                }
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 768);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 20; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 784);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 += Vector512.LoadUnsafe(ref res0, (nuint)(768));
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(768));
+                    acc1x0 += Vector512.LoadUnsafe(ref res1, (nuint)(768));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(768));
+                    acc2x0 += Vector512.LoadUnsafe(ref res2, (nuint)(768));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(768));
+                    acc3x0 += Vector512.LoadUnsafe(ref res3, (nuint)(768));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(768));
+                    acc4x0 += Vector512.LoadUnsafe(ref res4, (nuint)(768));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(768));
+                    acc5x0 += Vector512.LoadUnsafe(ref res5, (nuint)(768));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(768));
+                    acc6x0 += Vector512.LoadUnsafe(ref res6, (nuint)(768));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(768));
+                    acc7x0 += Vector512.LoadUnsafe(ref res7, (nuint)(768));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(768));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 60 to 240 channels over 784 pixels, batch norm folded, plus residual, ReLU; Vector256.</summary>
+    private static void Pointwise_g3_60to240_784px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
+            for (int j = 0; j < 80; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 21);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j + 0) * 784);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 80 + j + 0) * 784);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 80 + j + 1) * 784);
+                ref float res1 = ref Unsafe.Add(ref residual, (k * 80 + j + 1) * 784);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 80 + j + 2) * 784);
+                ref float res2 = ref Unsafe.Add(ref residual, (k * 80 + j + 2) * 784);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 80 + j + 3) * 784);
+                ref float res3 = ref Unsafe.Add(ref residual, (k * 80 + j + 3) * 784);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 80 + j + 4) * 784);
+                ref float res4 = ref Unsafe.Add(ref residual, (k * 80 + j + 4) * 784);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 80 + j + 5) * 784);
+                ref float res5 = ref Unsafe.Add(ref residual, (k * 80 + j + 5) * 784);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 80 + j + 6) * 784);
+                ref float res6 = ref Unsafe.Add(ref residual, (k * 80 + j + 6) * 784);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 80 + j + 7) * 784);
+                ref float res7 = ref Unsafe.Add(ref residual, (k * 80 + j + 7) * 784);
+                for (int p = 0; p <= 768; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 20; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 784);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 += Vector256.LoadUnsafe(ref res0, (nuint)(p));
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 += Vector256.LoadUnsafe(ref res0, (nuint)(p + 8));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 += Vector256.LoadUnsafe(ref res1, (nuint)(p));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 += Vector256.LoadUnsafe(ref res1, (nuint)(p + 8));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 += Vector256.LoadUnsafe(ref res2, (nuint)(p));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 += Vector256.LoadUnsafe(ref res2, (nuint)(p + 8));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 += Vector256.LoadUnsafe(ref res3, (nuint)(p));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 += Vector256.LoadUnsafe(ref res3, (nuint)(p + 8));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                for (int p = 0; p <= 768; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 20; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 784);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 += Vector256.LoadUnsafe(ref res4, (nuint)(p));
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 += Vector256.LoadUnsafe(ref res4, (nuint)(p + 8));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 += Vector256.LoadUnsafe(ref res5, (nuint)(p));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 += Vector256.LoadUnsafe(ref res5, (nuint)(p + 8));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 += Vector256.LoadUnsafe(ref res6, (nuint)(p));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 += Vector256.LoadUnsafe(ref res6, (nuint)(p + 8));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 += Vector256.LoadUnsafe(ref res7, (nuint)(p));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 += Vector256.LoadUnsafe(ref res7, (nuint)(p + 8));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 60 to 240 channels over 784 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    private static void Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
+            for (int j = 0; j < 80; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 21);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j + 0) * 784);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 80 + j + 0) * 784);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 80 + j + 1) * 784);
+                ref float res1 = ref Unsafe.Add(ref residual, (k * 80 + j + 1) * 784);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 80 + j + 2) * 784);
+                ref float res2 = ref Unsafe.Add(ref residual, (k * 80 + j + 2) * 784);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 80 + j + 3) * 784);
+                ref float res3 = ref Unsafe.Add(ref residual, (k * 80 + j + 3) * 784);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 80 + j + 4) * 784);
+                ref float res4 = ref Unsafe.Add(ref residual, (k * 80 + j + 4) * 784);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 80 + j + 5) * 784);
+                ref float res5 = ref Unsafe.Add(ref residual, (k * 80 + j + 5) * 784);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 80 + j + 6) * 784);
+                ref float res6 = ref Unsafe.Add(ref residual, (k * 80 + j + 6) * 784);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 80 + j + 7) * 784);
+                ref float res7 = ref Unsafe.Add(ref residual, (k * 80 + j + 7) * 784);
                 for (int p = 0; p <= 776; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -1465,25 +4276,40 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     var acc3x0 = bias3;
                     var acc3x1 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 20; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 784);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(p));
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
@@ -1509,6 +4335,81 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc3x1 += Vector128.LoadUnsafe(ref res3, (nuint)(p + 4));
                     acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+                }
+                for (int p = 0; p <= 776; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 20; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 784);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(p));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 += Vector128.LoadUnsafe(ref res4, (nuint)(p + 4));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(p));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 += Vector128.LoadUnsafe(ref res5, (nuint)(p + 4));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(p));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 += Vector128.LoadUnsafe(ref res6, (nuint)(p + 4));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(p));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 += Vector128.LoadUnsafe(ref res7, (nuint)(p + 4));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
                 }
             }
         }
@@ -1618,19 +4519,352 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 240 to 120 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
-    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    /// <summary>1x1 convolution, 3 group(s), 240 to 120 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 62720);
-            for (int j = 0; j < 40; j += 4)
+            for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 81);
                 ref float out0 = ref Unsafe.Add(ref destination, (((k * 40 + j + 0) % 40) * 3 + (k * 40 + j + 0) / 40) * 784);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 40 + j + 1) % 40) * 3 + (k * 40 + j + 1) / 40) * 784);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 40 + j + 2) % 40) * 3 + (k * 40 + j + 2) / 40) * 784);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 40 + j + 3) % 40) * 3 + (k * 40 + j + 3) / 40) * 784);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 40 + j + 4) % 40) * 3 + (k * 40 + j + 4) / 40) * 784);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 40 + j + 5) % 40) * 3 + (k * 40 + j + 5) / 40) * 784);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 40 + j + 6) % 40) * 3 + (k * 40 + j + 6) / 40) * 784);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 40 + j + 7) % 40) * 3 + (k * 40 + j + 7) / 40) * 784);
+                for (int p = 0; p <= 736; p += 48)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var acc6x2 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    var acc7x2 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
+                        x = ref Unsafe.Add(ref x, 784);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
+                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
+                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
+                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+                }
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 768);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 784);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(768));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(768));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(768));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(768));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(768));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(768));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(768));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(768));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 240 to 120 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 62720);
+            for (int j = 0; j < 40; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 81);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 40 + j + 0) % 40) * 3 + (k * 40 + j + 0) / 40) * 784);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 40 + j + 1) % 40) * 3 + (k * 40 + j + 1) / 40) * 784);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 40 + j + 2) % 40) * 3 + (k * 40 + j + 2) / 40) * 784);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 40 + j + 3) % 40) * 3 + (k * 40 + j + 3) / 40) * 784);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 40 + j + 4) % 40) * 3 + (k * 40 + j + 4) / 40) * 784);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 40 + j + 5) % 40) * 3 + (k * 40 + j + 5) / 40) * 784);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 40 + j + 6) % 40) * 3 + (k * 40 + j + 6) / 40) * 784);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 40 + j + 7) % 40) * 3 + (k * 40 + j + 7) / 40) * 784);
+                for (int p = 0; p <= 768; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 784);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                for (int p = 0; p <= 768; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 784);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 240 to 120 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 62720);
+            for (int j = 0; j < 40; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 81);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 40 + j + 0) % 40) * 3 + (k * 40 + j + 0) / 40) * 784);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 40 + j + 1) % 40) * 3 + (k * 40 + j + 1) / 40) * 784);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 40 + j + 2) % 40) * 3 + (k * 40 + j + 2) / 40) * 784);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 40 + j + 3) % 40) * 3 + (k * 40 + j + 3) / 40) * 784);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 40 + j + 4) % 40) * 3 + (k * 40 + j + 4) / 40) * 784);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 40 + j + 5) % 40) * 3 + (k * 40 + j + 5) / 40) * 784);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 40 + j + 6) % 40) * 3 + (k * 40 + j + 6) / 40) * 784);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 40 + j + 7) % 40) * 3 + (k * 40 + j + 7) / 40) * 784);
                 for (int p = 0; p <= 776; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -1646,25 +4880,40 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     var acc3x0 = bias3;
                     var acc3x1 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 80; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 784);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(p));
@@ -1682,6 +4931,73 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc3x0.StoreUnsafe(ref out3, (nuint)(p));
                     acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+                }
+                for (int p = 0; p <= 776; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 784);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
                 }
             }
         }
@@ -1791,19 +5107,420 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 120 to 240 channels over 196 pixels, batch norm folded, ReLU.</summary>
-    private static void Pointwise_g3_120to240_196px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    /// <summary>1x1 convolution, 3 group(s), 120 to 240 channels over 196 pixels, batch norm folded, ReLU; Vector512.</summary>
+    private static void Pointwise_g3_120to240_196px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 7840);
-            for (int j = 0; j < 80; j += 4)
+            for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 41);
                 ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j + 0) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 80 + j + 1) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 80 + j + 2) * 196);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 80 + j + 3) * 196);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 80 + j + 4) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 80 + j + 5) * 196);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 80 + j + 6) * 196);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 80 + j + 7) * 196);
+                for (int p = 0; p <= 148; p += 48)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var acc6x2 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    var acc7x2 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
+                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
+                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
+                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+                }
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 180);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(180));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(180));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(180));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(180));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(180));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(180));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(180));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(180));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 120 to 240 channels over 196 pixels, batch norm folded, ReLU; Vector256.</summary>
+    private static void Pointwise_g3_120to240_196px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 7840);
+            for (int j = 0; j < 80; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 41);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j + 0) * 196);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 80 + j + 1) * 196);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 80 + j + 2) * 196);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 80 + j + 3) * 196);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 80 + j + 4) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 80 + j + 5) * 196);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 80 + j + 6) * 196);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 80 + j + 7) * 196);
+                for (int p = 0; p <= 180; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(188));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(188));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(188));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(188));
+                }
+                for (int p = 0; p <= 180; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(188));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(188));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(188));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(188));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 120 to 240 channels over 196 pixels, batch norm folded, ReLU; Vector128.</summary>
+    private static void Pointwise_g3_120to240_196px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 7840);
+            for (int j = 0; j < 80; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 41);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j + 0) * 196);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 80 + j + 1) * 196);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 80 + j + 2) * 196);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 80 + j + 3) * 196);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 80 + j + 4) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 80 + j + 5) * 196);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 80 + j + 6) * 196);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 80 + j + 7) * 196);
                 for (int p = 0; p <= 188; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -1819,25 +5536,40 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     var acc3x0 = bias3;
                     var acc3x1 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 40; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(p));
@@ -1866,20 +5598,31 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 40; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        }
                         x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(192));
@@ -1890,23 +5633,536 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
                     acc3x0.StoreUnsafe(ref out3, (nuint)(192));
                 }
+                for (int p = 0; p <= 188; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
+                }
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        }
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
+                }
             }
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 480 to 120 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
-    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    /// <summary>1x1 convolution, 3 group(s), 480 to 120 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 31360);
-            for (int j = 0; j < 40; j += 4)
+            for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 161);
                 ref float out0 = ref Unsafe.Add(ref destination, (((k * 40 + j + 0) % 40) * 3 + (k * 40 + j + 0) / 40) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 40 + j + 1) % 40) * 3 + (k * 40 + j + 1) / 40) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 40 + j + 2) % 40) * 3 + (k * 40 + j + 2) / 40) * 196);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 40 + j + 3) % 40) * 3 + (k * 40 + j + 3) / 40) * 196);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 40 + j + 4) % 40) * 3 + (k * 40 + j + 4) / 40) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 40 + j + 5) % 40) * 3 + (k * 40 + j + 5) / 40) * 196);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 40 + j + 6) % 40) * 3 + (k * 40 + j + 6) / 40) * 196);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 40 + j + 7) % 40) * 3 + (k * 40 + j + 7) / 40) * 196);
+                for (int p = 0; p <= 148; p += 48)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var acc6x2 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    var acc7x2 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 160; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
+                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
+                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
+                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+                }
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 180);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 160; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(180));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(180));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(180));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(180));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(180));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(180));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(180));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(180));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 480 to 120 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 31360);
+            for (int j = 0; j < 40; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 161);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 40 + j + 0) % 40) * 3 + (k * 40 + j + 0) / 40) * 196);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 40 + j + 1) % 40) * 3 + (k * 40 + j + 1) / 40) * 196);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 40 + j + 2) % 40) * 3 + (k * 40 + j + 2) / 40) * 196);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 40 + j + 3) % 40) * 3 + (k * 40 + j + 3) / 40) * 196);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 40 + j + 4) % 40) * 3 + (k * 40 + j + 4) / 40) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 40 + j + 5) % 40) * 3 + (k * 40 + j + 5) / 40) * 196);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 40 + j + 6) % 40) * 3 + (k * 40 + j + 6) / 40) * 196);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 40 + j + 7) % 40) * 3 + (k * 40 + j + 7) / 40) * 196);
+                for (int p = 0; p <= 180; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 160; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 160; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(188));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(188));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(188));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(188));
+                }
+                for (int p = 0; p <= 180; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 160; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 160; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(188));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(188));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(188));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(188));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 480 to 120 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 31360);
+            for (int j = 0; j < 40; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 161);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 40 + j + 0) % 40) * 3 + (k * 40 + j + 0) / 40) * 196);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 40 + j + 1) % 40) * 3 + (k * 40 + j + 1) / 40) * 196);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 40 + j + 2) % 40) * 3 + (k * 40 + j + 2) / 40) * 196);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 40 + j + 3) % 40) * 3 + (k * 40 + j + 3) / 40) * 196);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 40 + j + 4) % 40) * 3 + (k * 40 + j + 4) / 40) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 40 + j + 5) % 40) * 3 + (k * 40 + j + 5) / 40) * 196);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 40 + j + 6) % 40) * 3 + (k * 40 + j + 6) / 40) * 196);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 40 + j + 7) % 40) * 3 + (k * 40 + j + 7) / 40) * 196);
                 for (int p = 0; p <= 188; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -1922,25 +6178,40 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     var acc3x0 = bias3;
                     var acc3x1 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 160; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(p));
@@ -1969,20 +6240,31 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 160; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        }
                         x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(192));
@@ -1992,6 +6274,118 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc2x0.StoreUnsafe(ref out2, (nuint)(192));
                     acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
                     acc3x0.StoreUnsafe(ref out3, (nuint)(192));
+                }
+                for (int p = 0; p <= 188; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 160; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
+                }
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 160; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        }
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
                 }
             }
         }
@@ -2122,13 +6516,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 120 to 480 channels over 196 pixels, batch norm folded, plus residual, ReLU.</summary>
-    private static void Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    /// <summary>1x1 convolution, 3 group(s), 120 to 480 channels over 196 pixels, batch norm folded, plus residual, ReLU; Vector512.</summary>
+    private static void Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 7840);
-            for (int j = 0; j < 160; j += 4)
+            for (int j = 0; j < 160; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 160 + j) * 41);
                 ref float out0 = ref Unsafe.Add(ref destination, (k * 160 + j + 0) * 196);
@@ -2139,6 +6533,483 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 ref float res2 = ref Unsafe.Add(ref residual, (k * 160 + j + 2) * 196);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 160 + j + 3) * 196);
                 ref float res3 = ref Unsafe.Add(ref residual, (k * 160 + j + 3) * 196);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 160 + j + 4) * 196);
+                ref float res4 = ref Unsafe.Add(ref residual, (k * 160 + j + 4) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 160 + j + 5) * 196);
+                ref float res5 = ref Unsafe.Add(ref residual, (k * 160 + j + 5) * 196);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 160 + j + 6) * 196);
+                ref float res6 = ref Unsafe.Add(ref residual, (k * 160 + j + 6) * 196);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 160 + j + 7) * 196);
+                ref float res7 = ref Unsafe.Add(ref residual, (k * 160 + j + 7) * 196);
+                for (int p = 0; p <= 148; p += 48)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var acc6x2 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    var acc7x2 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 += Vector512.LoadUnsafe(ref res0, (nuint)(p));
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 += Vector512.LoadUnsafe(ref res0, (nuint)(p + 16));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 += Vector512.LoadUnsafe(ref res0, (nuint)(p + 32));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc1x0 += Vector512.LoadUnsafe(ref res1, (nuint)(p));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 += Vector512.LoadUnsafe(ref res1, (nuint)(p + 16));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 += Vector512.LoadUnsafe(ref res1, (nuint)(p + 32));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc2x0 += Vector512.LoadUnsafe(ref res2, (nuint)(p));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 += Vector512.LoadUnsafe(ref res2, (nuint)(p + 16));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 += Vector512.LoadUnsafe(ref res2, (nuint)(p + 32));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc3x0 += Vector512.LoadUnsafe(ref res3, (nuint)(p));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 += Vector512.LoadUnsafe(ref res3, (nuint)(p + 16));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 += Vector512.LoadUnsafe(ref res3, (nuint)(p + 32));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc4x0 += Vector512.LoadUnsafe(ref res4, (nuint)(p));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 += Vector512.LoadUnsafe(ref res4, (nuint)(p + 16));
+                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x2 += Vector512.LoadUnsafe(ref res4, (nuint)(p + 32));
+                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc5x0 += Vector512.LoadUnsafe(ref res5, (nuint)(p));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 += Vector512.LoadUnsafe(ref res5, (nuint)(p + 16));
+                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x2 += Vector512.LoadUnsafe(ref res5, (nuint)(p + 32));
+                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+                    acc6x0 += Vector512.LoadUnsafe(ref res6, (nuint)(p));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 += Vector512.LoadUnsafe(ref res6, (nuint)(p + 16));
+                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
+                    acc6x2 += Vector512.LoadUnsafe(ref res6, (nuint)(p + 32));
+                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
+                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
+                    acc7x0 += Vector512.LoadUnsafe(ref res7, (nuint)(p));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 += Vector512.LoadUnsafe(ref res7, (nuint)(p + 16));
+                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
+                    acc7x2 += Vector512.LoadUnsafe(ref res7, (nuint)(p + 32));
+                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+                }
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 180);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 += Vector512.LoadUnsafe(ref res0, (nuint)(180));
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(180));
+                    acc1x0 += Vector512.LoadUnsafe(ref res1, (nuint)(180));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(180));
+                    acc2x0 += Vector512.LoadUnsafe(ref res2, (nuint)(180));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(180));
+                    acc3x0 += Vector512.LoadUnsafe(ref res3, (nuint)(180));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(180));
+                    acc4x0 += Vector512.LoadUnsafe(ref res4, (nuint)(180));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(180));
+                    acc5x0 += Vector512.LoadUnsafe(ref res5, (nuint)(180));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(180));
+                    acc6x0 += Vector512.LoadUnsafe(ref res6, (nuint)(180));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(180));
+                    acc7x0 += Vector512.LoadUnsafe(ref res7, (nuint)(180));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(180));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 120 to 480 channels over 196 pixels, batch norm folded, plus residual, ReLU; Vector256.</summary>
+    private static void Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 7840);
+            for (int j = 0; j < 160; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 160 + j) * 41);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 160 + j + 0) * 196);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 160 + j + 0) * 196);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 160 + j + 1) * 196);
+                ref float res1 = ref Unsafe.Add(ref residual, (k * 160 + j + 1) * 196);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 160 + j + 2) * 196);
+                ref float res2 = ref Unsafe.Add(ref residual, (k * 160 + j + 2) * 196);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 160 + j + 3) * 196);
+                ref float res3 = ref Unsafe.Add(ref residual, (k * 160 + j + 3) * 196);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 160 + j + 4) * 196);
+                ref float res4 = ref Unsafe.Add(ref residual, (k * 160 + j + 4) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 160 + j + 5) * 196);
+                ref float res5 = ref Unsafe.Add(ref residual, (k * 160 + j + 5) * 196);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 160 + j + 6) * 196);
+                ref float res6 = ref Unsafe.Add(ref residual, (k * 160 + j + 6) * 196);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 160 + j + 7) * 196);
+                ref float res7 = ref Unsafe.Add(ref residual, (k * 160 + j + 7) * 196);
+                for (int p = 0; p <= 180; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 += Vector256.LoadUnsafe(ref res0, (nuint)(p));
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 += Vector256.LoadUnsafe(ref res0, (nuint)(p + 8));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 += Vector256.LoadUnsafe(ref res1, (nuint)(p));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 += Vector256.LoadUnsafe(ref res1, (nuint)(p + 8));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 += Vector256.LoadUnsafe(ref res2, (nuint)(p));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 += Vector256.LoadUnsafe(ref res2, (nuint)(p + 8));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 += Vector256.LoadUnsafe(ref res3, (nuint)(p));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 += Vector256.LoadUnsafe(ref res3, (nuint)(p + 8));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 += Vector256.LoadUnsafe(ref res0, (nuint)(188));
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(188));
+                    acc1x0 += Vector256.LoadUnsafe(ref res1, (nuint)(188));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(188));
+                    acc2x0 += Vector256.LoadUnsafe(ref res2, (nuint)(188));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(188));
+                    acc3x0 += Vector256.LoadUnsafe(ref res3, (nuint)(188));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(188));
+                }
+                for (int p = 0; p <= 180; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 += Vector256.LoadUnsafe(ref res4, (nuint)(p));
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 += Vector256.LoadUnsafe(ref res4, (nuint)(p + 8));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 += Vector256.LoadUnsafe(ref res5, (nuint)(p));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 += Vector256.LoadUnsafe(ref res5, (nuint)(p + 8));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 += Vector256.LoadUnsafe(ref res6, (nuint)(p));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 += Vector256.LoadUnsafe(ref res6, (nuint)(p + 8));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 += Vector256.LoadUnsafe(ref res7, (nuint)(p));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 += Vector256.LoadUnsafe(ref res7, (nuint)(p + 8));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 += Vector256.LoadUnsafe(ref res4, (nuint)(188));
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(188));
+                    acc5x0 += Vector256.LoadUnsafe(ref res5, (nuint)(188));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(188));
+                    acc6x0 += Vector256.LoadUnsafe(ref res6, (nuint)(188));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(188));
+                    acc7x0 += Vector256.LoadUnsafe(ref res7, (nuint)(188));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(188));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 120 to 480 channels over 196 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    private static void Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 7840);
+            for (int j = 0; j < 160; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 160 + j) * 41);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 160 + j + 0) * 196);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 160 + j + 0) * 196);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 160 + j + 1) * 196);
+                ref float res1 = ref Unsafe.Add(ref residual, (k * 160 + j + 1) * 196);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 160 + j + 2) * 196);
+                ref float res2 = ref Unsafe.Add(ref residual, (k * 160 + j + 2) * 196);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 160 + j + 3) * 196);
+                ref float res3 = ref Unsafe.Add(ref residual, (k * 160 + j + 3) * 196);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 160 + j + 4) * 196);
+                ref float res4 = ref Unsafe.Add(ref residual, (k * 160 + j + 4) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 160 + j + 5) * 196);
+                ref float res5 = ref Unsafe.Add(ref residual, (k * 160 + j + 5) * 196);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 160 + j + 6) * 196);
+                ref float res6 = ref Unsafe.Add(ref residual, (k * 160 + j + 6) * 196);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 160 + j + 7) * 196);
+                ref float res7 = ref Unsafe.Add(ref residual, (k * 160 + j + 7) * 196);
                 for (int p = 0; p <= 188; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -2154,25 +7025,40 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     var acc3x0 = bias3;
                     var acc3x1 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 40; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(p));
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
@@ -2209,20 +7095,31 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 40; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        }
                         x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(192));
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
@@ -2236,6 +7133,130 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc3x0 += Vector128.LoadUnsafe(ref res3, (nuint)(192));
                     acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
                     acc3x0.StoreUnsafe(ref out3, (nuint)(192));
+                }
+                for (int p = 0; p <= 188; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(p));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 += Vector128.LoadUnsafe(ref res4, (nuint)(p + 4));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(p));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 += Vector128.LoadUnsafe(ref res5, (nuint)(p + 4));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(p));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 += Vector128.LoadUnsafe(ref res6, (nuint)(p + 4));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(p));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 += Vector128.LoadUnsafe(ref res7, (nuint)(p + 4));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
+                }
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        }
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(192));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
+                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(192));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
+                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(192));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
+                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(192));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
                 }
             }
         }
@@ -2343,19 +7364,420 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 480 to 240 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
-    private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    /// <summary>1x1 convolution, 3 group(s), 480 to 240 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 31360);
-            for (int j = 0; j < 80; j += 4)
+            for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 161);
                 ref float out0 = ref Unsafe.Add(ref destination, (((k * 80 + j + 0) % 80) * 3 + (k * 80 + j + 0) / 80) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 80 + j + 1) % 80) * 3 + (k * 80 + j + 1) / 80) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 80 + j + 2) % 80) * 3 + (k * 80 + j + 2) / 80) * 196);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 80 + j + 3) % 80) * 3 + (k * 80 + j + 3) / 80) * 196);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 80 + j + 4) % 80) * 3 + (k * 80 + j + 4) / 80) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 80 + j + 5) % 80) * 3 + (k * 80 + j + 5) / 80) * 196);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 80 + j + 6) % 80) * 3 + (k * 80 + j + 6) / 80) * 196);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 80 + j + 7) % 80) * 3 + (k * 80 + j + 7) / 80) * 196);
+                for (int p = 0; p <= 148; p += 48)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var acc6x2 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    var acc7x2 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 160; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
+                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
+                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
+                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+                }
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 180);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 160; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(180));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(180));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(180));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(180));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(180));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(180));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(180));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(180));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 480 to 240 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 31360);
+            for (int j = 0; j < 80; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 161);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 80 + j + 0) % 80) * 3 + (k * 80 + j + 0) / 80) * 196);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 80 + j + 1) % 80) * 3 + (k * 80 + j + 1) / 80) * 196);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 80 + j + 2) % 80) * 3 + (k * 80 + j + 2) / 80) * 196);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 80 + j + 3) % 80) * 3 + (k * 80 + j + 3) / 80) * 196);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 80 + j + 4) % 80) * 3 + (k * 80 + j + 4) / 80) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 80 + j + 5) % 80) * 3 + (k * 80 + j + 5) / 80) * 196);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 80 + j + 6) % 80) * 3 + (k * 80 + j + 6) / 80) * 196);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 80 + j + 7) % 80) * 3 + (k * 80 + j + 7) / 80) * 196);
+                for (int p = 0; p <= 180; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 160; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 160; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(188));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(188));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(188));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(188));
+                }
+                for (int p = 0; p <= 180; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 160; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 160; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(188));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(188));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(188));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(188));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 480 to 240 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 31360);
+            for (int j = 0; j < 80; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 161);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 80 + j + 0) % 80) * 3 + (k * 80 + j + 0) / 80) * 196);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 80 + j + 1) % 80) * 3 + (k * 80 + j + 1) / 80) * 196);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 80 + j + 2) % 80) * 3 + (k * 80 + j + 2) / 80) * 196);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 80 + j + 3) % 80) * 3 + (k * 80 + j + 3) / 80) * 196);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 80 + j + 4) % 80) * 3 + (k * 80 + j + 4) / 80) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 80 + j + 5) % 80) * 3 + (k * 80 + j + 5) / 80) * 196);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 80 + j + 6) % 80) * 3 + (k * 80 + j + 6) / 80) * 196);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 80 + j + 7) % 80) * 3 + (k * 80 + j + 7) / 80) * 196);
                 for (int p = 0; p <= 188; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -2371,25 +7793,40 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     var acc3x0 = bias3;
                     var acc3x1 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 160; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(p));
@@ -2418,20 +7855,31 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 160; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        }
                         x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(192));
@@ -2441,6 +7889,118 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc2x0.StoreUnsafe(ref out2, (nuint)(192));
                     acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
                     acc3x0.StoreUnsafe(ref out3, (nuint)(192));
+                }
+                for (int p = 0; p <= 188; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 160; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
+                }
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 160; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        }
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
                 }
             }
         }
@@ -2548,19 +8108,420 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 240 to 480 channels over 49 pixels, batch norm folded, ReLU.</summary>
-    private static void Pointwise_g3_240to480_49px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    /// <summary>1x1 convolution, 3 group(s), 240 to 480 channels over 49 pixels, batch norm folded, ReLU; Vector512.</summary>
+    private static void Pointwise_g3_240to480_49px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 3920);
-            for (int j = 0; j < 160; j += 4)
+            for (int j = 0; j < 160; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 160 + j) * 81);
                 ref float out0 = ref Unsafe.Add(ref destination, (k * 160 + j + 0) * 49);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 160 + j + 1) * 49);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 160 + j + 2) * 49);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 160 + j + 3) * 49);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 160 + j + 4) * 49);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 160 + j + 5) * 49);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 160 + j + 6) * 49);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 160 + j + 7) * 49);
+                for (int p = 0; p <= 1; p += 48)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var acc6x2 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    var acc7x2 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
+                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
+                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
+                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+                }
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 33);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(33));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(33));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(33));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(33));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(33));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(33));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(33));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(33));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 240 to 480 channels over 49 pixels, batch norm folded, ReLU; Vector256.</summary>
+    private static void Pointwise_g3_240to480_49px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 3920);
+            for (int j = 0; j < 160; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 160 + j) * 81);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 160 + j + 0) * 49);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 160 + j + 1) * 49);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 160 + j + 2) * 49);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 160 + j + 3) * 49);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 160 + j + 4) * 49);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 160 + j + 5) * 49);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 160 + j + 6) * 49);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 160 + j + 7) * 49);
+                for (int p = 0; p <= 33; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 41);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(41));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(41));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(41));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(41));
+                }
+                for (int p = 0; p <= 33; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 41);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(41));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(41));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(41));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(41));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 240 to 480 channels over 49 pixels, batch norm folded, ReLU; Vector128.</summary>
+    private static void Pointwise_g3_240to480_49px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 3920);
+            for (int j = 0; j < 160; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 160 + j) * 81);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 160 + j + 0) * 49);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 160 + j + 1) * 49);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 160 + j + 2) * 49);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 160 + j + 3) * 49);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 160 + j + 4) * 49);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 160 + j + 5) * 49);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 160 + j + 6) * 49);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 160 + j + 7) * 49);
                 for (int p = 0; p <= 41; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -2576,25 +8537,40 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     var acc3x0 = bias3;
                     var acc3x1 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 80; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(p));
@@ -2623,20 +8599,31 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, 45);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 80; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        }
                         x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(45));
@@ -2647,23 +8634,536 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
                     acc3x0.StoreUnsafe(ref out3, (nuint)(45));
                 }
+                for (int p = 0; p <= 41; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
+                }
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 45);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        }
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(45));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(45));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(45));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(45));
+                }
             }
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 960 to 240 channels over 49 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
-    private static void Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    /// <summary>1x1 convolution, 3 group(s), 960 to 240 channels over 49 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    private static void Pointwise_g3_960to240_49px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
-            for (int j = 0; j < 80; j += 4)
+            for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 321);
                 ref float out0 = ref Unsafe.Add(ref destination, (((k * 80 + j + 0) % 80) * 3 + (k * 80 + j + 0) / 80) * 49);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 80 + j + 1) % 80) * 3 + (k * 80 + j + 1) / 80) * 49);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 80 + j + 2) % 80) * 3 + (k * 80 + j + 2) / 80) * 49);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 80 + j + 3) % 80) * 3 + (k * 80 + j + 3) / 80) * 49);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 80 + j + 4) % 80) * 3 + (k * 80 + j + 4) / 80) * 49);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 80 + j + 5) % 80) * 3 + (k * 80 + j + 5) / 80) * 49);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 80 + j + 6) % 80) * 3 + (k * 80 + j + 6) / 80) * 49);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 80 + j + 7) % 80) * 3 + (k * 80 + j + 7) / 80) * 49);
+                for (int p = 0; p <= 1; p += 48)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var acc6x2 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    var acc7x2 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 320; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
+                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
+                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
+                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+                }
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 33);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 320; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(33));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(33));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(33));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(33));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(33));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(33));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(33));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(33));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 960 to 240 channels over 49 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    private static void Pointwise_g3_960to240_49px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
+            for (int j = 0; j < 80; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 321);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 80 + j + 0) % 80) * 3 + (k * 80 + j + 0) / 80) * 49);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 80 + j + 1) % 80) * 3 + (k * 80 + j + 1) / 80) * 49);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 80 + j + 2) % 80) * 3 + (k * 80 + j + 2) / 80) * 49);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 80 + j + 3) % 80) * 3 + (k * 80 + j + 3) / 80) * 49);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 80 + j + 4) % 80) * 3 + (k * 80 + j + 4) / 80) * 49);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 80 + j + 5) % 80) * 3 + (k * 80 + j + 5) / 80) * 49);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 80 + j + 6) % 80) * 3 + (k * 80 + j + 6) / 80) * 49);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 80 + j + 7) % 80) * 3 + (k * 80 + j + 7) / 80) * 49);
+                for (int p = 0; p <= 33; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 320; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 41);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 320; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(41));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(41));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(41));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(41));
+                }
+                for (int p = 0; p <= 33; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 320; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 41);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 320; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(41));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(41));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(41));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(41));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 960 to 240 channels over 49 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    private static void Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
+            for (int j = 0; j < 80; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 321);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 80 + j + 0) % 80) * 3 + (k * 80 + j + 0) / 80) * 49);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 80 + j + 1) % 80) * 3 + (k * 80 + j + 1) / 80) * 49);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 80 + j + 2) % 80) * 3 + (k * 80 + j + 2) / 80) * 49);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 80 + j + 3) % 80) * 3 + (k * 80 + j + 3) / 80) * 49);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 80 + j + 4) % 80) * 3 + (k * 80 + j + 4) / 80) * 49);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 80 + j + 5) % 80) * 3 + (k * 80 + j + 5) / 80) * 49);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 80 + j + 6) % 80) * 3 + (k * 80 + j + 6) / 80) * 49);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 80 + j + 7) % 80) * 3 + (k * 80 + j + 7) / 80) * 49);
                 for (int p = 0; p <= 41; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -2679,25 +9179,40 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     var acc3x0 = bias3;
                     var acc3x1 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 320; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(p));
@@ -2726,20 +9241,31 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, 45);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 320; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        }
                         x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(45));
@@ -2749,6 +9275,118 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc2x0.StoreUnsafe(ref out2, (nuint)(45));
                     acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
                     acc3x0.StoreUnsafe(ref out3, (nuint)(45));
+                }
+                for (int p = 0; p <= 41; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 320; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
+                }
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 45);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 320; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        }
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(45));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(45));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(45));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(45));
                 }
             }
         }
@@ -2913,13 +9551,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 240 to 960 channels over 49 pixels, batch norm folded, plus residual, ReLU.</summary>
-    private static void Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    /// <summary>1x1 convolution, 3 group(s), 240 to 960 channels over 49 pixels, batch norm folded, plus residual, ReLU; Vector512.</summary>
+    private static void Pointwise_g3_240to960_49px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 3920);
-            for (int j = 0; j < 320; j += 4)
+            for (int j = 0; j < 320; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 320 + j) * 81);
                 ref float out0 = ref Unsafe.Add(ref destination, (k * 320 + j + 0) * 49);
@@ -2930,6 +9568,483 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 ref float res2 = ref Unsafe.Add(ref residual, (k * 320 + j + 2) * 49);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 320 + j + 3) * 49);
                 ref float res3 = ref Unsafe.Add(ref residual, (k * 320 + j + 3) * 49);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 320 + j + 4) * 49);
+                ref float res4 = ref Unsafe.Add(ref residual, (k * 320 + j + 4) * 49);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 320 + j + 5) * 49);
+                ref float res5 = ref Unsafe.Add(ref residual, (k * 320 + j + 5) * 49);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 320 + j + 6) * 49);
+                ref float res6 = ref Unsafe.Add(ref residual, (k * 320 + j + 6) * 49);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 320 + j + 7) * 49);
+                ref float res7 = ref Unsafe.Add(ref residual, (k * 320 + j + 7) * 49);
+                for (int p = 0; p <= 1; p += 48)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var acc6x2 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    var acc7x2 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 += Vector512.LoadUnsafe(ref res0, (nuint)(p));
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 += Vector512.LoadUnsafe(ref res0, (nuint)(p + 16));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 += Vector512.LoadUnsafe(ref res0, (nuint)(p + 32));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc1x0 += Vector512.LoadUnsafe(ref res1, (nuint)(p));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 += Vector512.LoadUnsafe(ref res1, (nuint)(p + 16));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 += Vector512.LoadUnsafe(ref res1, (nuint)(p + 32));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc2x0 += Vector512.LoadUnsafe(ref res2, (nuint)(p));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 += Vector512.LoadUnsafe(ref res2, (nuint)(p + 16));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 += Vector512.LoadUnsafe(ref res2, (nuint)(p + 32));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc3x0 += Vector512.LoadUnsafe(ref res3, (nuint)(p));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 += Vector512.LoadUnsafe(ref res3, (nuint)(p + 16));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 += Vector512.LoadUnsafe(ref res3, (nuint)(p + 32));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc4x0 += Vector512.LoadUnsafe(ref res4, (nuint)(p));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 += Vector512.LoadUnsafe(ref res4, (nuint)(p + 16));
+                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x2 += Vector512.LoadUnsafe(ref res4, (nuint)(p + 32));
+                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc5x0 += Vector512.LoadUnsafe(ref res5, (nuint)(p));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 += Vector512.LoadUnsafe(ref res5, (nuint)(p + 16));
+                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x2 += Vector512.LoadUnsafe(ref res5, (nuint)(p + 32));
+                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+                    acc6x0 += Vector512.LoadUnsafe(ref res6, (nuint)(p));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 += Vector512.LoadUnsafe(ref res6, (nuint)(p + 16));
+                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
+                    acc6x2 += Vector512.LoadUnsafe(ref res6, (nuint)(p + 32));
+                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
+                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
+                    acc7x0 += Vector512.LoadUnsafe(ref res7, (nuint)(p));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 += Vector512.LoadUnsafe(ref res7, (nuint)(p + 16));
+                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
+                    acc7x2 += Vector512.LoadUnsafe(ref res7, (nuint)(p + 32));
+                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+                }
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 33);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 += Vector512.LoadUnsafe(ref res0, (nuint)(33));
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(33));
+                    acc1x0 += Vector512.LoadUnsafe(ref res1, (nuint)(33));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(33));
+                    acc2x0 += Vector512.LoadUnsafe(ref res2, (nuint)(33));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(33));
+                    acc3x0 += Vector512.LoadUnsafe(ref res3, (nuint)(33));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(33));
+                    acc4x0 += Vector512.LoadUnsafe(ref res4, (nuint)(33));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(33));
+                    acc5x0 += Vector512.LoadUnsafe(ref res5, (nuint)(33));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(33));
+                    acc6x0 += Vector512.LoadUnsafe(ref res6, (nuint)(33));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(33));
+                    acc7x0 += Vector512.LoadUnsafe(ref res7, (nuint)(33));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(33));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 240 to 960 channels over 49 pixels, batch norm folded, plus residual, ReLU; Vector256.</summary>
+    private static void Pointwise_g3_240to960_49px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 3920);
+            for (int j = 0; j < 320; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 320 + j) * 81);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 320 + j + 0) * 49);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 320 + j + 0) * 49);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 320 + j + 1) * 49);
+                ref float res1 = ref Unsafe.Add(ref residual, (k * 320 + j + 1) * 49);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 320 + j + 2) * 49);
+                ref float res2 = ref Unsafe.Add(ref residual, (k * 320 + j + 2) * 49);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 320 + j + 3) * 49);
+                ref float res3 = ref Unsafe.Add(ref residual, (k * 320 + j + 3) * 49);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 320 + j + 4) * 49);
+                ref float res4 = ref Unsafe.Add(ref residual, (k * 320 + j + 4) * 49);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 320 + j + 5) * 49);
+                ref float res5 = ref Unsafe.Add(ref residual, (k * 320 + j + 5) * 49);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 320 + j + 6) * 49);
+                ref float res6 = ref Unsafe.Add(ref residual, (k * 320 + j + 6) * 49);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 320 + j + 7) * 49);
+                ref float res7 = ref Unsafe.Add(ref residual, (k * 320 + j + 7) * 49);
+                for (int p = 0; p <= 33; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 += Vector256.LoadUnsafe(ref res0, (nuint)(p));
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 += Vector256.LoadUnsafe(ref res0, (nuint)(p + 8));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 += Vector256.LoadUnsafe(ref res1, (nuint)(p));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 += Vector256.LoadUnsafe(ref res1, (nuint)(p + 8));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 += Vector256.LoadUnsafe(ref res2, (nuint)(p));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 += Vector256.LoadUnsafe(ref res2, (nuint)(p + 8));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 += Vector256.LoadUnsafe(ref res3, (nuint)(p));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 += Vector256.LoadUnsafe(ref res3, (nuint)(p + 8));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 41);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 += Vector256.LoadUnsafe(ref res0, (nuint)(41));
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(41));
+                    acc1x0 += Vector256.LoadUnsafe(ref res1, (nuint)(41));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(41));
+                    acc2x0 += Vector256.LoadUnsafe(ref res2, (nuint)(41));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(41));
+                    acc3x0 += Vector256.LoadUnsafe(ref res3, (nuint)(41));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(41));
+                }
+                for (int p = 0; p <= 33; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 += Vector256.LoadUnsafe(ref res4, (nuint)(p));
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 += Vector256.LoadUnsafe(ref res4, (nuint)(p + 8));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 += Vector256.LoadUnsafe(ref res5, (nuint)(p));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 += Vector256.LoadUnsafe(ref res5, (nuint)(p + 8));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 += Vector256.LoadUnsafe(ref res6, (nuint)(p));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 += Vector256.LoadUnsafe(ref res6, (nuint)(p + 8));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 += Vector256.LoadUnsafe(ref res7, (nuint)(p));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 += Vector256.LoadUnsafe(ref res7, (nuint)(p + 8));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 41);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 += Vector256.LoadUnsafe(ref res4, (nuint)(41));
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(41));
+                    acc5x0 += Vector256.LoadUnsafe(ref res5, (nuint)(41));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(41));
+                    acc6x0 += Vector256.LoadUnsafe(ref res6, (nuint)(41));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(41));
+                    acc7x0 += Vector256.LoadUnsafe(ref res7, (nuint)(41));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(41));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 240 to 960 channels over 49 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    private static void Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 3920);
+            for (int j = 0; j < 320; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 320 + j) * 81);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 320 + j + 0) * 49);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 320 + j + 0) * 49);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 320 + j + 1) * 49);
+                ref float res1 = ref Unsafe.Add(ref residual, (k * 320 + j + 1) * 49);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 320 + j + 2) * 49);
+                ref float res2 = ref Unsafe.Add(ref residual, (k * 320 + j + 2) * 49);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 320 + j + 3) * 49);
+                ref float res3 = ref Unsafe.Add(ref residual, (k * 320 + j + 3) * 49);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 320 + j + 4) * 49);
+                ref float res4 = ref Unsafe.Add(ref residual, (k * 320 + j + 4) * 49);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 320 + j + 5) * 49);
+                ref float res5 = ref Unsafe.Add(ref residual, (k * 320 + j + 5) * 49);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 320 + j + 6) * 49);
+                ref float res6 = ref Unsafe.Add(ref residual, (k * 320 + j + 6) * 49);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 320 + j + 7) * 49);
+                ref float res7 = ref Unsafe.Add(ref residual, (k * 320 + j + 7) * 49);
                 for (int p = 0; p <= 41; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -2945,25 +10060,40 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     var acc3x0 = bias3;
                     var acc3x1 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 80; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(p));
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
@@ -3000,20 +10130,31 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, 45);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 80; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        }
                         x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(45));
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
@@ -3028,6 +10169,130 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
                     acc3x0.StoreUnsafe(ref out3, (nuint)(45));
                 }
+                for (int p = 0; p <= 41; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(p));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 += Vector128.LoadUnsafe(ref res4, (nuint)(p + 4));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(p));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 += Vector128.LoadUnsafe(ref res5, (nuint)(p + 4));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(p));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 += Vector128.LoadUnsafe(ref res6, (nuint)(p + 4));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(p));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 += Vector128.LoadUnsafe(ref res7, (nuint)(p + 4));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
+                }
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 45);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        }
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(45));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(45));
+                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(45));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(45));
+                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(45));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(45));
+                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(45));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(45));
+                }
             }
         }
     }
@@ -3039,15 +10304,39 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         {
             ref float plane = ref Unsafe.Add(ref source, c * 49);
             float sum = 0f;
-            var total = Vector128<float>.Zero;
-            for (int i = 0; i < 48; i += 4)
+            if (Vector512.IsHardwareAccelerated)
             {
-                total += Vector128.LoadUnsafe(ref plane, (nuint)i);
+                var t0 = Vector512<float>.Zero;
+                var t1 = Vector512<float>.Zero;
+                for (int i = 0; i < 32; i += 32)
+                {
+                    t0 += Vector512.LoadUnsafe(ref plane, (nuint)i);
+                    t1 += Vector512.LoadUnsafe(ref plane, (nuint)(i + 16));
+                }
+                sum = Vector512.Sum(t0 + t1);
+                var total = Vector128<float>.Zero;
+                for (int i = 32; i < 48; i += 4)
+                {
+                    total += Vector128.LoadUnsafe(ref plane, (nuint)i);
+                }
+                sum += Vector128.Sum(total);
+                for (int i = 48; i < 49; i++)
+                {
+                    sum += Unsafe.Add(ref plane, i);
+                }
             }
-            sum = Vector128.Sum(total);
-            for (int i = 48; i < 49; i++)
+            else
             {
-                sum += Unsafe.Add(ref plane, i);
+                var total = Vector128<float>.Zero;
+                for (int i = 0; i < 48; i += 4)
+                {
+                    total += Vector128.LoadUnsafe(ref plane, (nuint)i);
+                }
+                sum += Vector128.Sum(total);
+                for (int i = 48; i < 49; i++)
+                {
+                    sum += Unsafe.Add(ref plane, i);
+                }
             }
             Unsafe.Add(ref destination, c) = sum / 49f;
         }
@@ -3060,12 +10349,26 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         {
             ref float row = ref Unsafe.Add(ref weights, o * 960);
             float sum = 0f;
-            var total = Vector128<float>.Zero;
-            for (int i = 0; i < 960; i += 4)
+            if (Vector512.IsHardwareAccelerated)
             {
-                total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
+                var t0 = Vector512<float>.Zero;
+                var t1 = Vector512<float>.Zero;
+                for (int i = 0; i < 960; i += 32)
+                {
+                    t0 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)i), Vector512.LoadUnsafe(ref source, (nuint)i), t0);
+                    t1 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)(i + 16)), Vector512.LoadUnsafe(ref source, (nuint)(i + 16)), t1);
+                }
+                sum = Vector512.Sum(t0 + t1);
             }
-            sum = Vector128.Sum(total);
+            else
+            {
+                var total = Vector128<float>.Zero;
+                for (int i = 0; i < 960; i += 4)
+                {
+                    total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
+                }
+                sum += Vector128.Sum(total);
+            }
             Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 960000 + o);
         }
     }
@@ -3073,54 +10376,54 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     private static void PackWeights(global::ShuffleNetGen.TensorSet tensors, float[] packed)
     {
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "conv1", "bn1", 24, 3, packed.AsSpan(0, 672));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv1", "units.0.bn1", 24, 60, 1, 4, packed.AsSpan(672, 1500));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv1", "units.0.bn1", 24, 60, 1, 8, packed.AsSpan(672, 1500));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.0.dw", "units.0.bn2", 60, 1, packed.AsSpan(2176, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv3", "units.0.bn3", 60, 216, 3, 4, packed.AsSpan(2784, 4536));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv1", "units.1.bn1", 240, 60, 3, 4, packed.AsSpan(7328, 4860));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv3", "units.0.bn3", 60, 216, 3, 8, packed.AsSpan(2784, 4536));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv1", "units.1.bn1", 240, 60, 3, 8, packed.AsSpan(7328, 4860));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.1.dw", "units.1.bn2", 60, 1, packed.AsSpan(12192, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv3", "units.1.bn3", 60, 240, 3, 4, packed.AsSpan(12800, 5040));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv1", "units.2.bn1", 240, 60, 3, 4, packed.AsSpan(17840, 4860));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv3", "units.1.bn3", 60, 240, 3, 8, packed.AsSpan(12800, 5040));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv1", "units.2.bn1", 240, 60, 3, 8, packed.AsSpan(17840, 4860));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.2.dw", "units.2.bn2", 60, 1, packed.AsSpan(22704, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv3", "units.2.bn3", 60, 240, 3, 4, packed.AsSpan(23312, 5040));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv1", "units.3.bn1", 240, 60, 3, 4, packed.AsSpan(28352, 4860));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv3", "units.2.bn3", 60, 240, 3, 8, packed.AsSpan(23312, 5040));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv1", "units.3.bn1", 240, 60, 3, 8, packed.AsSpan(28352, 4860));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.3.dw", "units.3.bn2", 60, 1, packed.AsSpan(33216, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv3", "units.3.bn3", 60, 240, 3, 4, packed.AsSpan(33824, 5040));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv1", "units.4.bn1", 240, 120, 3, 4, packed.AsSpan(38864, 9720));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv3", "units.3.bn3", 60, 240, 3, 8, packed.AsSpan(33824, 5040));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv1", "units.4.bn1", 240, 120, 3, 8, packed.AsSpan(38864, 9720));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.4.dw", "units.4.bn2", 120, 1, packed.AsSpan(48592, 1200));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv3", "units.4.bn3", 120, 240, 3, 4, packed.AsSpan(49792, 9840));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv1", "units.5.bn1", 480, 120, 3, 4, packed.AsSpan(59632, 19320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv3", "units.4.bn3", 120, 240, 3, 8, packed.AsSpan(49792, 9840));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv1", "units.5.bn1", 480, 120, 3, 8, packed.AsSpan(59632, 19320));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.5.dw", "units.5.bn2", 120, 1, packed.AsSpan(78960, 1200));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv3", "units.5.bn3", 120, 480, 3, 4, packed.AsSpan(80160, 19680));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv1", "units.6.bn1", 480, 120, 3, 4, packed.AsSpan(99840, 19320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv3", "units.5.bn3", 120, 480, 3, 8, packed.AsSpan(80160, 19680));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv1", "units.6.bn1", 480, 120, 3, 8, packed.AsSpan(99840, 19320));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.6.dw", "units.6.bn2", 120, 1, packed.AsSpan(119168, 1200));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv3", "units.6.bn3", 120, 480, 3, 4, packed.AsSpan(120368, 19680));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv1", "units.7.bn1", 480, 120, 3, 4, packed.AsSpan(140048, 19320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv3", "units.6.bn3", 120, 480, 3, 8, packed.AsSpan(120368, 19680));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv1", "units.7.bn1", 480, 120, 3, 8, packed.AsSpan(140048, 19320));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.7.dw", "units.7.bn2", 120, 1, packed.AsSpan(159376, 1200));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv3", "units.7.bn3", 120, 480, 3, 4, packed.AsSpan(160576, 19680));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv1", "units.8.bn1", 480, 120, 3, 4, packed.AsSpan(180256, 19320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv3", "units.7.bn3", 120, 480, 3, 8, packed.AsSpan(160576, 19680));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv1", "units.8.bn1", 480, 120, 3, 8, packed.AsSpan(180256, 19320));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.8.dw", "units.8.bn2", 120, 1, packed.AsSpan(199584, 1200));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv3", "units.8.bn3", 120, 480, 3, 4, packed.AsSpan(200784, 19680));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv1", "units.9.bn1", 480, 120, 3, 4, packed.AsSpan(220464, 19320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv3", "units.8.bn3", 120, 480, 3, 8, packed.AsSpan(200784, 19680));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv1", "units.9.bn1", 480, 120, 3, 8, packed.AsSpan(220464, 19320));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.9.dw", "units.9.bn2", 120, 1, packed.AsSpan(239792, 1200));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv3", "units.9.bn3", 120, 480, 3, 4, packed.AsSpan(240992, 19680));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv1", "units.10.bn1", 480, 120, 3, 4, packed.AsSpan(260672, 19320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv3", "units.9.bn3", 120, 480, 3, 8, packed.AsSpan(240992, 19680));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv1", "units.10.bn1", 480, 120, 3, 8, packed.AsSpan(260672, 19320));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.10.dw", "units.10.bn2", 120, 1, packed.AsSpan(280000, 1200));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv3", "units.10.bn3", 120, 480, 3, 4, packed.AsSpan(281200, 19680));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv1", "units.11.bn1", 480, 120, 3, 4, packed.AsSpan(300880, 19320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv3", "units.10.bn3", 120, 480, 3, 8, packed.AsSpan(281200, 19680));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv1", "units.11.bn1", 480, 120, 3, 8, packed.AsSpan(300880, 19320));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.11.dw", "units.11.bn2", 120, 1, packed.AsSpan(320208, 1200));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv3", "units.11.bn3", 120, 480, 3, 4, packed.AsSpan(321408, 19680));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.12.conv1", "units.12.bn1", 480, 240, 3, 4, packed.AsSpan(341088, 38640));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv3", "units.11.bn3", 120, 480, 3, 8, packed.AsSpan(321408, 19680));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.12.conv1", "units.12.bn1", 480, 240, 3, 8, packed.AsSpan(341088, 38640));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.12.dw", "units.12.bn2", 240, 1, packed.AsSpan(379728, 2400));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.12.conv3", "units.12.bn3", 240, 480, 3, 4, packed.AsSpan(382128, 38880));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.13.conv1", "units.13.bn1", 960, 240, 3, 4, packed.AsSpan(421008, 77040));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.12.conv3", "units.12.bn3", 240, 480, 3, 8, packed.AsSpan(382128, 38880));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.13.conv1", "units.13.bn1", 960, 240, 3, 8, packed.AsSpan(421008, 77040));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.13.dw", "units.13.bn2", 240, 1, packed.AsSpan(498048, 2400));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.13.conv3", "units.13.bn3", 240, 960, 3, 4, packed.AsSpan(500448, 77760));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.14.conv1", "units.14.bn1", 960, 240, 3, 4, packed.AsSpan(578208, 77040));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.13.conv3", "units.13.bn3", 240, 960, 3, 8, packed.AsSpan(500448, 77760));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.14.conv1", "units.14.bn1", 960, 240, 3, 8, packed.AsSpan(578208, 77040));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.14.dw", "units.14.bn2", 240, 1, packed.AsSpan(655248, 2400));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.14.conv3", "units.14.bn3", 240, 960, 3, 4, packed.AsSpan(657648, 77760));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.15.conv1", "units.15.bn1", 960, 240, 3, 4, packed.AsSpan(735408, 77040));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.14.conv3", "units.14.bn3", 240, 960, 3, 8, packed.AsSpan(657648, 77760));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.15.conv1", "units.15.bn1", 960, 240, 3, 8, packed.AsSpan(735408, 77040));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.15.dw", "units.15.bn2", 240, 1, packed.AsSpan(812448, 2400));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.15.conv3", "units.15.bn3", 240, 960, 3, 4, packed.AsSpan(814848, 77760));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.15.conv3", "units.15.bn3", 240, 960, 3, 8, packed.AsSpan(814848, 77760));
         global::ShuffleNetGen.Weights.WeightPacker.Linear(tensors, "fc", 960, 1000, packed.AsSpan(892608, 961000));
     }
 }

@@ -466,6 +466,137 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         Head(ref arena, ref weights, ref MemoryMarshal.GetReference(logits));
     }
 
+    /// <summary>Benchmark hook, not for inference: op names in forward order, as <see cref="RunOpForBenchmark"/> indexes them.</summary>
+    [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+    public static string[] BenchmarkOpNames => new[]
+    {
+        "conv1: Conv3x3_s2_3to6_64x64_Relu_V128",
+        "maxpool: MaxPool3x3_s2_6ch_32x32_V128",
+        "units.0.shortcut: AvgPool3x3_s2_6ch_16x16_Relu_V128",
+        "units.0.conv1: Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128",
+        "units.0.dw: Depthwise3x3_s2_15ch_16x16_V128",
+        "units.0.conv3: Pointwise_g3_15to54_64px_Relu_4x8_V128",
+        "units.1.conv1: Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128",
+        "units.1.dw: Depthwise3x3_s1_15ch_8x8_V128",
+        "units.1.conv3: Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128",
+        "units.2.conv1: Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128",
+        "units.2.dw: Depthwise3x3_s1_15ch_8x8_V128",
+        "units.2.conv3: Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128",
+        "units.3.conv1: Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128",
+        "units.3.dw: Depthwise3x3_s1_15ch_8x8_V128",
+        "units.3.conv3: Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128",
+        "units.4.shortcut: AvgPool3x3_s2_60ch_8x8_Relu_V128",
+        "units.4.conv1: Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128",
+        "units.4.dw: Depthwise3x3_s2_30ch_8x8_V128",
+        "units.4.conv3: Pointwise_g3_30to60_16px_Relu_4x8_V128",
+        "units.5.conv1: Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128",
+        "units.5.dw: Depthwise3x3_s1_30ch_4x4_V128",
+        "units.5.conv3: Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128",
+        "units.6.conv1: Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128",
+        "units.6.dw: Depthwise3x3_s1_30ch_4x4_V128",
+        "units.6.conv3: Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128",
+        "units.7.conv1: Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128",
+        "units.7.dw: Depthwise3x3_s1_30ch_4x4_V128",
+        "units.7.conv3: Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128",
+        "units.8.conv1: Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128",
+        "units.8.dw: Depthwise3x3_s1_30ch_4x4_V128",
+        "units.8.conv3: Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128",
+        "units.9.conv1: Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128",
+        "units.9.dw: Depthwise3x3_s1_30ch_4x4_V128",
+        "units.9.conv3: Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128",
+        "units.10.conv1: Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128",
+        "units.10.dw: Depthwise3x3_s1_30ch_4x4_V128",
+        "units.10.conv3: Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128",
+        "units.11.conv1: Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128",
+        "units.11.dw: Depthwise3x3_s1_30ch_4x4_V128",
+        "units.11.conv3: Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128",
+        "units.12.shortcut: AvgPool3x3_s2_120ch_4x4_Relu_V128",
+        "units.12.conv1: Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128",
+        "units.12.dw: Depthwise3x3_s2_60ch_4x4_V128",
+        "units.12.conv3: Pointwise_g3_60to120_4px_Relu_4x8_V128",
+        "units.13.conv1: Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128",
+        "units.13.dw: Depthwise3x3_s1_60ch_2x2_V128",
+        "units.13.conv3: Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128",
+        "units.14.conv1: Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128",
+        "units.14.dw: Depthwise3x3_s1_60ch_2x2_V128",
+        "units.14.conv3: Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128",
+        "units.15.conv1: Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128",
+        "units.15.dw: Depthwise3x3_s1_60ch_2x2_V128",
+        "units.15.conv3: Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128",
+        "globalpool: GlobalAvgPool_240ch_4px_V128",
+        "fc: Linear_240to10_V128",
+    };
+
+    /// <summary>Benchmark hook, not for inference: runs op <paramref name="index"/> alone on the arena as the last <see cref="Forward"/> left it.</summary>
+    [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+    public void RunOpForBenchmark(int index, ReadOnlySpan<float> input, Span<float> logits)
+    {
+        if (input.Length != InputLength || logits.Length < Classes) throw new ArgumentException("Input or logits span of the wrong size.");
+        ref float image = ref MemoryMarshal.GetReference(input);
+        ref float arena = ref MemoryMarshal.GetArrayDataReference(_sngArena);
+        ref float weights = ref MemoryMarshal.GetArrayDataReference(_sngWeights);
+        ref float logitsRef = ref MemoryMarshal.GetReference(logits);
+        switch (index)
+        {
+            case 0: Conv3x3_s2_3to6_64x64_Relu_V128(ref image, ref arena, ref weights); break;
+            case 1: MaxPool3x3_s2_6ch_32x32_V128(ref arena, ref Unsafe.Add(ref arena, 7680)); break;
+            case 2: AvgPool3x3_s2_6ch_16x16_Relu_V128(ref Unsafe.Add(ref arena, 7680), ref arena); break;
+            case 3: if (Vector512.IsHardwareAccelerated) Pointwise_g1_6to15_256px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 176)); else if (Vector256.IsHardwareAccelerated) Pointwise_g1_6to15_256px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 176)); else Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 176)); break;
+            case 4: Depthwise3x3_s2_15ch_16x16_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref weights, 288)); break;
+            case 5: if (Vector512.IsHardwareAccelerated) Pointwise_g3_15to54_64px_Relu_8x48_V512(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 384), ref Unsafe.Add(ref weights, 448)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_15to54_64px_Relu_4x16_V256(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 384), ref Unsafe.Add(ref weights, 448)); else Pointwise_g3_15to54_64px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 384), ref Unsafe.Add(ref weights, 448)); break;
+            case 6: if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to15_64px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 784)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to15_64px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 784)); else Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 784)); break;
+            case 7: Depthwise3x3_s1_15ch_8x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref weights, 1104)); break;
+            case 8: if (Vector512.IsHardwareAccelerated) Pointwise_g3_15to60_64px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 1264), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_15to60_64px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 1264), ref arena); else Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 1264), ref arena); break;
+            case 9: if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to15_64px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 1632)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to15_64px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 1632)); else Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 1632)); break;
+            case 10: Depthwise3x3_s1_15ch_8x8_V128(ref arena, ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref weights, 1952)); break;
+            case 11: if (Vector512.IsHardwareAccelerated) Pointwise_g3_15to60_64px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 7680), ref arena, ref Unsafe.Add(ref weights, 2112), ref Unsafe.Add(ref arena, 3840)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_15to60_64px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 7680), ref arena, ref Unsafe.Add(ref weights, 2112), ref Unsafe.Add(ref arena, 3840)); else Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 7680), ref arena, ref Unsafe.Add(ref weights, 2112), ref Unsafe.Add(ref arena, 3840)); break;
+            case 12: if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to15_64px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 2480)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to15_64px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 2480)); else Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 2480)); break;
+            case 13: Depthwise3x3_s1_15ch_8x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref weights, 2800)); break;
+            case 14: if (Vector512.IsHardwareAccelerated) Pointwise_g3_15to60_64px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 2960), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_15to60_64px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 2960), ref arena); else Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 2960), ref arena); break;
+            case 15: AvgPool3x3_s2_60ch_8x8_Relu_V128(ref Unsafe.Add(ref arena, 3840), ref arena); break;
+            case 16: if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to30_64px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 3328)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to30_64px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 3328)); else Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 3328)); break;
+            case 17: Depthwise3x3_s2_30ch_8x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 3968)); break;
+            case 18: if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to60_16px_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 4272)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to60_16px_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 4272)); else Pointwise_g3_30to60_16px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 4272)); break;
+            case 19: if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 4944)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 4944)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 4944)); break;
+            case 20: Depthwise3x3_s1_30ch_4x4_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 6176)); break;
+            case 21: if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 6480), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 6480), ref arena); else Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 6480), ref arena); break;
+            case 22: if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 7808)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 7808)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 7808)); break;
+            case 23: Depthwise3x3_s1_30ch_4x4_V128(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 9040)); break;
+            case 24: if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 9344), ref Unsafe.Add(ref arena, 1920)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 9344), ref Unsafe.Add(ref arena, 1920)); else Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 9344), ref Unsafe.Add(ref arena, 1920)); break;
+            case 25: if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 10672)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 10672)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 10672)); break;
+            case 26: Depthwise3x3_s1_30ch_4x4_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 11904)); break;
+            case 27: if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 12208), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 12208), ref arena); else Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 12208), ref arena); break;
+            case 28: if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 13536)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 13536)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 13536)); break;
+            case 29: Depthwise3x3_s1_30ch_4x4_V128(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 14768)); break;
+            case 30: if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 15072), ref Unsafe.Add(ref arena, 1920)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 15072), ref Unsafe.Add(ref arena, 1920)); else Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 15072), ref Unsafe.Add(ref arena, 1920)); break;
+            case 31: if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 16400)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 16400)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 16400)); break;
+            case 32: Depthwise3x3_s1_30ch_4x4_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 17632)); break;
+            case 33: if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 17936), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 17936), ref arena); else Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 17936), ref arena); break;
+            case 34: if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 19264)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 19264)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 19264)); break;
+            case 35: Depthwise3x3_s1_30ch_4x4_V128(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 20496)); break;
+            case 36: if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 20800), ref Unsafe.Add(ref arena, 1920)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 20800), ref Unsafe.Add(ref arena, 1920)); else Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 20800), ref Unsafe.Add(ref arena, 1920)); break;
+            case 37: if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 22128)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 22128)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 22128)); break;
+            case 38: Depthwise3x3_s1_30ch_4x4_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 23360)); break;
+            case 39: if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 23664), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 23664), ref arena); else Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 23664), ref arena); break;
+            case 40: AvgPool3x3_s2_120ch_4x4_Relu_V128(ref Unsafe.Add(ref arena, 1920), ref arena); break;
+            case 41: if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 24992)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 24992)); else Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 24992)); break;
+            case 42: Depthwise3x3_s2_60ch_4x4_V128(ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 27456)); break;
+            case 43: Pointwise_g3_60to120_4px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 480), ref Unsafe.Add(ref weights, 28064)); break;
+            case 44: Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 30592)); break;
+            case 45: Depthwise3x3_s1_60ch_2x2_V128(ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 35456)); break;
+            case 46: Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 36064), ref arena); break;
+            case 47: Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 960), ref arena, ref Unsafe.Add(ref weights, 41104)); break;
+            case 48: Depthwise3x3_s1_60ch_2x2_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 45968)); break;
+            case 49: Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 46576), ref Unsafe.Add(ref arena, 960)); break;
+            case 50: Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 51616)); break;
+            case 51: Depthwise3x3_s1_60ch_2x2_V128(ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 56480)); break;
+            case 52: Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 57088), ref arena); break;
+            case 53: GlobalAvgPool_240ch_4px_V128(ref Unsafe.Add(ref arena, 960), ref arena); break;
+            case 54: Linear_240to10_V128(ref arena, ref Unsafe.Add(ref weights, 62128), ref logitsRef); break;
+            default: throw new ArgumentOutOfRangeException(nameof(index));
+        }
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Stem(ref float image, ref float arena, ref float weights)
     {
@@ -478,36 +609,36 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     private static void Unit0(ref float arena, ref float weights)
     {
         AvgPool3x3_s2_6ch_16x16_Relu_V128(ref Unsafe.Add(ref arena, 7680), ref arena);
-        Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 176));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_6to15_256px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 176)); else if (Vector256.IsHardwareAccelerated) Pointwise_g1_6to15_256px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 176)); else Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 176));
         Depthwise3x3_s2_15ch_16x16_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref weights, 288));
-        Pointwise_g3_15to54_64px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 384), ref Unsafe.Add(ref weights, 448));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_15to54_64px_Relu_8x48_V512(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 384), ref Unsafe.Add(ref weights, 448)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_15to54_64px_Relu_4x16_V256(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 384), ref Unsafe.Add(ref weights, 448)); else Pointwise_g3_15to54_64px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 384), ref Unsafe.Add(ref weights, 448));
     }
 
     /// <summary>Unit 1: 60x8x8 to 60x8x8, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit1(ref float arena, ref float weights)
     {
-        Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 784));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to15_64px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 784)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to15_64px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 784)); else Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 784));
         Depthwise3x3_s1_15ch_8x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref weights, 1104));
-        Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 1264), ref arena);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_15to60_64px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 1264), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_15to60_64px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 1264), ref arena); else Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 1264), ref arena);
     }
 
     /// <summary>Unit 2: 60x8x8 to 60x8x8, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit2(ref float arena, ref float weights)
     {
-        Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 1632));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to15_64px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 1632)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to15_64px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 1632)); else Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 1632));
         Depthwise3x3_s1_15ch_8x8_V128(ref arena, ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref weights, 1952));
-        Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 7680), ref arena, ref Unsafe.Add(ref weights, 2112), ref Unsafe.Add(ref arena, 3840));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_15to60_64px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 7680), ref arena, ref Unsafe.Add(ref weights, 2112), ref Unsafe.Add(ref arena, 3840)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_15to60_64px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 7680), ref arena, ref Unsafe.Add(ref weights, 2112), ref Unsafe.Add(ref arena, 3840)); else Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 7680), ref arena, ref Unsafe.Add(ref weights, 2112), ref Unsafe.Add(ref arena, 3840));
     }
 
     /// <summary>Unit 3: 60x8x8 to 60x8x8, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit3(ref float arena, ref float weights)
     {
-        Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 2480));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to15_64px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 2480)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to15_64px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 2480)); else Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 2480));
         Depthwise3x3_s1_15ch_8x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref weights, 2800));
-        Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 2960), ref arena);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_15to60_64px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 2960), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_15to60_64px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 2960), ref arena); else Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 2960), ref arena);
     }
 
     /// <summary>Unit 4: 60x8x8 to 120x4x4, stride 2.</summary>
@@ -515,72 +646,72 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     private static void Unit4(ref float arena, ref float weights)
     {
         AvgPool3x3_s2_60ch_8x8_Relu_V128(ref Unsafe.Add(ref arena, 3840), ref arena);
-        Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 3328));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to30_64px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 3328)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to30_64px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 3328)); else Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 3328));
         Depthwise3x3_s2_30ch_8x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 3968));
-        Pointwise_g3_30to60_16px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 4272));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to60_16px_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 4272)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to60_16px_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 4272)); else Pointwise_g3_30to60_16px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 4272));
     }
 
     /// <summary>Unit 5: 120x4x4 to 120x4x4, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit5(ref float arena, ref float weights)
     {
-        Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 4944));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 4944)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 4944)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 4944));
         Depthwise3x3_s1_30ch_4x4_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 6176));
-        Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 6480), ref arena);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 6480), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 6480), ref arena); else Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 6480), ref arena);
     }
 
     /// <summary>Unit 6: 120x4x4 to 120x4x4, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit6(ref float arena, ref float weights)
     {
-        Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 7808));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 7808)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 7808)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 7808));
         Depthwise3x3_s1_30ch_4x4_V128(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 9040));
-        Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 9344), ref Unsafe.Add(ref arena, 1920));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 9344), ref Unsafe.Add(ref arena, 1920)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 9344), ref Unsafe.Add(ref arena, 1920)); else Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 9344), ref Unsafe.Add(ref arena, 1920));
     }
 
     /// <summary>Unit 7: 120x4x4 to 120x4x4, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit7(ref float arena, ref float weights)
     {
-        Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 10672));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 10672)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 10672)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 10672));
         Depthwise3x3_s1_30ch_4x4_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 11904));
-        Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 12208), ref arena);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 12208), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 12208), ref arena); else Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 12208), ref arena);
     }
 
     /// <summary>Unit 8: 120x4x4 to 120x4x4, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit8(ref float arena, ref float weights)
     {
-        Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 13536));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 13536)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 13536)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 13536));
         Depthwise3x3_s1_30ch_4x4_V128(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 14768));
-        Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 15072), ref Unsafe.Add(ref arena, 1920));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 15072), ref Unsafe.Add(ref arena, 1920)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 15072), ref Unsafe.Add(ref arena, 1920)); else Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 15072), ref Unsafe.Add(ref arena, 1920));
     }
 
     /// <summary>Unit 9: 120x4x4 to 120x4x4, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit9(ref float arena, ref float weights)
     {
-        Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 16400));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 16400)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 16400)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 16400));
         Depthwise3x3_s1_30ch_4x4_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 17632));
-        Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 17936), ref arena);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 17936), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 17936), ref arena); else Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 17936), ref arena);
     }
 
     /// <summary>Unit 10: 120x4x4 to 120x4x4, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit10(ref float arena, ref float weights)
     {
-        Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 19264));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 19264)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 19264)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 19264));
         Depthwise3x3_s1_30ch_4x4_V128(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 20496));
-        Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 20800), ref Unsafe.Add(ref arena, 1920));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 20800), ref Unsafe.Add(ref arena, 1920)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 20800), ref Unsafe.Add(ref arena, 1920)); else Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 20800), ref Unsafe.Add(ref arena, 1920));
     }
 
     /// <summary>Unit 11: 120x4x4 to 120x4x4, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit11(ref float arena, ref float weights)
     {
-        Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 22128));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 22128)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 22128)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 22128));
         Depthwise3x3_s1_30ch_4x4_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 23360));
-        Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 23664), ref arena);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 23664), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 23664), ref arena); else Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 23664), ref arena);
     }
 
     /// <summary>Unit 12: 120x4x4 to 240x2x2, stride 2.</summary>
@@ -588,7 +719,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     private static void Unit12(ref float arena, ref float weights)
     {
         AvgPool3x3_s2_120ch_4x4_Relu_V128(ref Unsafe.Add(ref arena, 1920), ref arena);
-        Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 24992));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 24992)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 24992)); else Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 24992));
         Depthwise3x3_s2_60ch_4x4_V128(ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 27456));
         Pointwise_g3_60to120_4px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 480), ref Unsafe.Add(ref weights, 28064));
     }
@@ -655,42 +786,85 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                for (int ox = 1; ox <= 28; ox += 4)
+                if (Vector512.IsHardwareAccelerated)
                 {
-                    var acc = biasV;
-                    for (int ci = 0; ci < 3; ci++)
+                    for (int ox = 1; ox <= 16; ox += 16)
                     {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        var acc = Vector512.Create(bias);
+                        for (int ci = 0; ci < 3; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven512(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven512(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        }
+                        acc = Vector512.Max(acc, Vector512<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    {
+                        var acc = Vector512.Create(bias);
+                        for (int ci = 0; ci < 3; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 32);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven512(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 32);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven512(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        }
+                        acc = Vector512.Max(acc, Vector512<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 16));
+                    }
                 }
+                else
                 {
-                    var acc = biasV;
-                    for (int ci = 0; ci < 3; ci++)
+                    for (int ox = 1; ox <= 28; ox += 4)
                     {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 56);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 56);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        var acc = biasV;
+                        for (int ci = 0; ci < 3; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        }
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
+                    {
+                        var acc = biasV;
+                        for (int ci = 0; ci < 3; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 56);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 56);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        }
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
+                    }
                 }
             }
             for (int oy = 1; oy < 32; oy++)
@@ -715,50 +889,101 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                for (int ox = 1; ox <= 28; ox += 4)
+                if (Vector512.IsHardwareAccelerated)
                 {
-                    var acc = biasV;
-                    for (int ci = 0; ci < 3; ci++)
+                    for (int ox = 1; ox <= 16; ox += 16)
                     {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        var acc = Vector512.Create(bias);
+                        for (int ci = 0; ci < 3; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven512(ref in0), Vector512.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in0), Vector512.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven512(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven512(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        }
+                        acc = Vector512.Max(acc, Vector512<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    {
+                        var acc = Vector512.Create(bias);
+                        for (int ci = 0; ci < 3; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 32);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven512(ref in0), Vector512.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in0), Vector512.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 32);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven512(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 32);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven512(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        }
+                        acc = Vector512.Max(acc, Vector512<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 16));
+                    }
                 }
+                else
                 {
-                    var acc = biasV;
-                    for (int ci = 0; ci < 3; ci++)
+                    for (int ox = 1; ox <= 28; ox += 4)
                     {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 56);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 56);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 56);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        var acc = biasV;
+                        for (int ci = 0; ci < 3; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        }
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
+                    {
+                        var acc = biasV;
+                        for (int ci = 0; ci < 3; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 56);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 56);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 56);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        }
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
+                    }
                 }
             }
         }
@@ -958,19 +1183,629 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>1x1 convolution, 1 group(s), 6 to 15 channels over 256 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
-    private static void Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    /// <summary>1x1 convolution, 1 group(s), 6 to 15 channels over 256 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    private static void Pointwise_g1_6to15_256px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 1; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 1536);
-            for (int j = 0; j < 12; j += 4)
+            for (int j = 0; j < 8; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 15 + j) * 7);
                 ref float out0 = ref Unsafe.Add(ref destination, (((k * 15 + j + 0) % 5) * 3 + (k * 15 + j + 0) / 5) * 256);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 15 + j + 1) % 5) * 3 + (k * 15 + j + 1) / 5) * 256);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 15 + j + 2) % 5) * 3 + (k * 15 + j + 2) / 5) * 256);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 15 + j + 3) % 5) * 3 + (k * 15 + j + 3) / 5) * 256);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 15 + j + 4) % 5) * 3 + (k * 15 + j + 4) / 5) * 256);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 15 + j + 5) % 5) * 3 + (k * 15 + j + 5) / 5) * 256);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 15 + j + 6) % 5) * 3 + (k * 15 + j + 6) / 5) * 256);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 15 + j + 7) % 5) * 3 + (k * 15 + j + 7) / 5) * 256);
+                for (int p = 0; p <= 208; p += 48)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var acc6x2 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    var acc7x2 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
+                        x = ref Unsafe.Add(ref x, 256);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
+                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
+                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
+                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+                }
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 240);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 256);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(240));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(240));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(240));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(240));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(240));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(240));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(240));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(240));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 15 + 8) * 7);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 0) % 5) * 3 + (k * 15 + 8 + 0) / 5) * 256);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 1) % 5) * 3 + (k * 15 + 8 + 1) / 5) * 256);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 2) % 5) * 3 + (k * 15 + 8 + 2) / 5) * 256);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 3) % 5) * 3 + (k * 15 + 8 + 3) / 5) * 256);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 4) % 5) * 3 + (k * 15 + 8 + 4) / 5) * 256);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 5) % 5) * 3 + (k * 15 + 8 + 5) / 5) * 256);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 6) % 5) * 3 + (k * 15 + 8 + 6) / 5) * 256);
+                for (int p = 0; p <= 208; p += 48)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var acc6x2 = bias6;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 7);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
+                        x = ref Unsafe.Add(ref x, 256);
+                        wk = ref Unsafe.Add(ref wk, 7);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
+                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
+                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
+                }
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    ref float x = ref Unsafe.Add(ref groupInput, 240);
+                    ref float wk = ref Unsafe.Add(ref block, 7);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        x = ref Unsafe.Add(ref x, 256);
+                        wk = ref Unsafe.Add(ref wk, 7);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(240));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(240));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(240));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(240));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(240));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(240));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(240));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 1 group(s), 6 to 15 channels over 256 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    private static void Pointwise_g1_6to15_256px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 1; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 1536);
+            for (int j = 0; j < 8; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 15 + j) * 7);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 15 + j + 0) % 5) * 3 + (k * 15 + j + 0) / 5) * 256);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 15 + j + 1) % 5) * 3 + (k * 15 + j + 1) / 5) * 256);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 15 + j + 2) % 5) * 3 + (k * 15 + j + 2) / 5) * 256);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 15 + j + 3) % 5) * 3 + (k * 15 + j + 3) / 5) * 256);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 15 + j + 4) % 5) * 3 + (k * 15 + j + 4) / 5) * 256);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 15 + j + 5) % 5) * 3 + (k * 15 + j + 5) / 5) * 256);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 15 + j + 6) % 5) * 3 + (k * 15 + j + 6) / 5) * 256);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 15 + j + 7) % 5) * 3 + (k * 15 + j + 7) / 5) * 256);
+                for (int p = 0; p <= 240; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 256);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                for (int p = 0; p <= 240; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 256);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 15 + 8) * 7);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 0) % 5) * 3 + (k * 15 + 8 + 0) / 5) * 256);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 1) % 5) * 3 + (k * 15 + 8 + 1) / 5) * 256);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 2) % 5) * 3 + (k * 15 + 8 + 2) / 5) * 256);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 3) % 5) * 3 + (k * 15 + 8 + 3) / 5) * 256);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 4) % 5) * 3 + (k * 15 + 8 + 4) / 5) * 256);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 5) % 5) * 3 + (k * 15 + 8 + 5) / 5) * 256);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 6) % 5) * 3 + (k * 15 + 8 + 6) / 5) * 256);
+                for (int p = 0; p <= 240; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 7);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 256);
+                        wk = ref Unsafe.Add(ref wk, 7);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                for (int p = 0; p <= 240; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 11);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        x = ref Unsafe.Add(ref x, 256);
+                        wk = ref Unsafe.Add(ref wk, 7);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 1 group(s), 6 to 15 channels over 256 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    private static void Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 1; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 1536);
+            for (int j = 0; j < 8; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 15 + j) * 7);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 15 + j + 0) % 5) * 3 + (k * 15 + j + 0) / 5) * 256);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 15 + j + 1) % 5) * 3 + (k * 15 + j + 1) / 5) * 256);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 15 + j + 2) % 5) * 3 + (k * 15 + j + 2) / 5) * 256);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 15 + j + 3) % 5) * 3 + (k * 15 + j + 3) / 5) * 256);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 15 + j + 4) % 5) * 3 + (k * 15 + j + 4) / 5) * 256);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 15 + j + 5) % 5) * 3 + (k * 15 + j + 5) / 5) * 256);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 15 + j + 6) % 5) * 3 + (k * 15 + j + 6) / 5) * 256);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 15 + j + 7) % 5) * 3 + (k * 15 + j + 7) / 5) * 256);
                 for (int p = 0; p <= 248; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -986,25 +1821,40 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     var acc3x0 = bias3;
                     var acc3x1 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 6; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 256);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(p));
@@ -1023,12 +1873,83 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
                 }
+                for (int p = 0; p <= 248; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 256);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
+                }
             }
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 15 + 12) * 7);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 15 + 12 + 0) % 5) * 3 + (k * 15 + 12 + 0) / 5) * 256);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 15 + 12 + 1) % 5) * 3 + (k * 15 + 12 + 1) / 5) * 256);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 15 + 12 + 2) % 5) * 3 + (k * 15 + 12 + 2) / 5) * 256);
+                ref float block = ref Unsafe.Add(ref weights, (k * 15 + 8) * 7);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 0) % 5) * 3 + (k * 15 + 8 + 0) / 5) * 256);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 1) % 5) * 3 + (k * 15 + 8 + 1) / 5) * 256);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 2) % 5) * 3 + (k * 15 + 8 + 2) / 5) * 256);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 3) % 5) * 3 + (k * 15 + 8 + 3) / 5) * 256);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 4) % 5) * 3 + (k * 15 + 8 + 4) / 5) * 256);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 5) % 5) * 3 + (k * 15 + 8 + 5) / 5) * 256);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 6) % 5) * 3 + (k * 15 + 8 + 6) / 5) * 256);
                 for (int p = 0; p <= 248; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -1040,23 +1961,44 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
                     var acc2x1 = bias2;
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 3);
+                    ref float wk = ref Unsafe.Add(ref block, 7);
                     for (int ci = 0; ci < 6; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 256);
-                        wk = ref Unsafe.Add(ref wk, 3);
+                        wk = ref Unsafe.Add(ref wk, 7);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(p));
@@ -1070,6 +2012,52 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc2x0.StoreUnsafe(ref out2, (nuint)(p));
                     acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
                     acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+                }
+                for (int p = 0; p <= 248; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 11);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        x = ref Unsafe.Add(ref x, 256);
+                        wk = ref Unsafe.Add(ref wk, 7);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
                 }
             }
         }
@@ -1177,19 +2165,461 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 15 to 54 channels over 64 pixels, batch norm folded, ReLU.</summary>
-    private static void Pointwise_g3_15to54_64px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    /// <summary>1x1 convolution, 3 group(s), 15 to 54 channels over 64 pixels, batch norm folded, ReLU; Vector512.</summary>
+    private static void Pointwise_g3_15to54_64px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 320);
-            for (int j = 0; j < 16; j += 4)
+            for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 18 + j) * 6);
                 ref float out0 = ref Unsafe.Add(ref destination, (k * 18 + j + 0) * 64);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 18 + j + 1) * 64);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 18 + j + 2) * 64);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 18 + j + 3) * 64);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 18 + j + 4) * 64);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 18 + j + 5) * 64);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 18 + j + 6) * 64);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 18 + j + 7) * 64);
+                for (int p = 0; p <= 16; p += 48)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var acc6x2 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    var acc7x2 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 5; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
+                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
+                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
+                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+                }
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 48);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 5; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(48));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(48));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(48));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(48));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(48));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(48));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(48));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(48));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 18 + 16) * 6);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 18 + 16 + 0) * 64);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 18 + 16 + 1) * 64);
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var acc0x3 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var acc1x3 = bias1;
+                    ref float x = ref Unsafe.Add(ref groupInput, 0);
+                    ref float wk = ref Unsafe.Add(ref block, 2);
+                    for (int ci = 0; ci < 5; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var x3 = Vector512.LoadUnsafe(ref x, 48);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 2);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(0 + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(0 + 32));
+                    acc0x3 = Vector512.Max(acc0x3, Vector512<float>.Zero);
+                    acc0x3.StoreUnsafe(ref out0, (nuint)(0 + 48));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(0 + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(0 + 32));
+                    acc1x3 = Vector512.Max(acc1x3, Vector512<float>.Zero);
+                    acc1x3.StoreUnsafe(ref out1, (nuint)(0 + 48));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 15 to 54 channels over 64 pixels, batch norm folded, ReLU; Vector256.</summary>
+    private static void Pointwise_g3_15to54_64px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 320);
+            for (int j = 0; j < 16; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 18 + j) * 6);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 18 + j + 0) * 64);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 18 + j + 1) * 64);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 18 + j + 2) * 64);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 18 + j + 3) * 64);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 18 + j + 4) * 64);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 18 + j + 5) * 64);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 18 + j + 6) * 64);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 18 + j + 7) * 64);
+                for (int p = 0; p <= 48; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 5; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                for (int p = 0; p <= 48; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 5; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 18 + 16) * 6);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 18 + 16 + 0) * 64);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 18 + 16 + 1) * 64);
+                for (int p = 0; p <= 32; p += 32)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var acc0x3 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var acc1x3 = bias1;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 2);
+                    for (int ci = 0; ci < 5; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var x2 = Vector256.LoadUnsafe(ref x, 16);
+                        var x3 = Vector256.LoadUnsafe(ref x, 24);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 2);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc0x2 = Vector256.Max(acc0x2, Vector256<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x3 = Vector256.Max(acc0x3, Vector256<float>.Zero);
+                    acc0x3.StoreUnsafe(ref out0, (nuint)(p + 24));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc1x2 = Vector256.Max(acc1x2, Vector256<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x3 = Vector256.Max(acc1x3, Vector256<float>.Zero);
+                    acc1x3.StoreUnsafe(ref out1, (nuint)(p + 24));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 15 to 54 channels over 64 pixels, batch norm folded, ReLU; Vector128.</summary>
+    private static void Pointwise_g3_15to54_64px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 320);
+            for (int j = 0; j < 16; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 18 + j) * 6);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 18 + j + 0) * 64);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 18 + j + 1) * 64);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 18 + j + 2) * 64);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 18 + j + 3) * 64);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 18 + j + 4) * 64);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 18 + j + 5) * 64);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 18 + j + 6) * 64);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 18 + j + 7) * 64);
                 for (int p = 0; p <= 56; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -1205,25 +2635,40 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     var acc3x0 = bias3;
                     var acc3x1 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 5; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 64);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(p));
@@ -1242,31 +2687,108 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
                 }
+                for (int p = 0; p <= 56; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 5; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
+                }
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 18 + 16) * 6);
                 ref float out0 = ref Unsafe.Add(ref destination, (k * 18 + 16 + 0) * 64);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 18 + 16 + 1) * 64);
-                for (int p = 0; p <= 56; p += 8)
+                for (int p = 0; p <= 48; p += 16)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
                     var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var acc0x3 = bias0;
                     var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
                     var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var acc1x3 = bias1;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
                     ref float wk = ref Unsafe.Add(ref block, 2);
                     for (int ci = 0; ci < 5; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        var x2 = Vector128.LoadUnsafe(ref x, 8);
+                        var x3 = Vector128.LoadUnsafe(ref x, 12);
                         var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
                         acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
                         var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
                         acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
                         x = ref Unsafe.Add(ref x, 64);
                         wk = ref Unsafe.Add(ref wk, 2);
                     }
@@ -1274,28 +2796,289 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc0x0.StoreUnsafe(ref out0, (nuint)(p));
                     acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
                     acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
+                    acc0x2 = Vector128.Max(acc0x2, Vector128<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc0x3 = Vector128.Max(acc0x3, Vector128<float>.Zero);
+                    acc0x3.StoreUnsafe(ref out0, (nuint)(p + 12));
                     acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
                     acc1x0.StoreUnsafe(ref out1, (nuint)(p));
                     acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
                     acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
+                    acc1x2 = Vector128.Max(acc1x2, Vector128<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc1x3 = Vector128.Max(acc1x3, Vector128<float>.Zero);
+                    acc1x3.StoreUnsafe(ref out1, (nuint)(p + 12));
                 }
             }
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 60 to 15 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
+    /// <summary>1x1 convolution, 3 group(s), 60 to 15 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    private static void Pointwise_g3_60to15_64px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 1280);
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 5 + 0) * 21);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 5 + 0 + 0) % 5) * 3 + (k * 5 + 0 + 0) / 5) * 64);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 5 + 0 + 1) % 5) * 3 + (k * 5 + 0 + 1) / 5) * 64);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 5 + 0 + 2) % 5) * 3 + (k * 5 + 0 + 2) / 5) * 64);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 5 + 0 + 3) % 5) * 3 + (k * 5 + 0 + 3) / 5) * 64);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 5 + 0 + 4) % 5) * 3 + (k * 5 + 0 + 4) / 5) * 64);
+                for (int p = 0; p <= 0; p += 64)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var acc0x3 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var acc1x3 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var acc2x3 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var acc3x3 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var acc4x3 = bias4;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 5);
+                    for (int ci = 0; ci < 20; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var x3 = Vector512.LoadUnsafe(ref x, 48);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        acc2x3 = Simd.MulAdd(x3, w2, acc2x3);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        acc3x3 = Simd.MulAdd(x3, w3, acc3x3);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        acc4x3 = Simd.MulAdd(x3, w4, acc4x3);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 5);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc0x3 = Vector512.Max(acc0x3, Vector512<float>.Zero);
+                    acc0x3.StoreUnsafe(ref out0, (nuint)(p + 48));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc1x3 = Vector512.Max(acc1x3, Vector512<float>.Zero);
+                    acc1x3.StoreUnsafe(ref out1, (nuint)(p + 48));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc2x3 = Vector512.Max(acc2x3, Vector512<float>.Zero);
+                    acc2x3.StoreUnsafe(ref out2, (nuint)(p + 48));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc3x3 = Vector512.Max(acc3x3, Vector512<float>.Zero);
+                    acc3x3.StoreUnsafe(ref out3, (nuint)(p + 48));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc4x3 = Vector512.Max(acc4x3, Vector512<float>.Zero);
+                    acc4x3.StoreUnsafe(ref out4, (nuint)(p + 48));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 60 to 15 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    private static void Pointwise_g3_60to15_64px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 1280);
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 5 + 0) * 21);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 5 + 0 + 0) % 5) * 3 + (k * 5 + 0 + 0) / 5) * 64);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 5 + 0 + 1) % 5) * 3 + (k * 5 + 0 + 1) / 5) * 64);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 5 + 0 + 2) % 5) * 3 + (k * 5 + 0 + 2) / 5) * 64);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 5 + 0 + 3) % 5) * 3 + (k * 5 + 0 + 3) / 5) * 64);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 5 + 0 + 4) % 5) * 3 + (k * 5 + 0 + 4) / 5) * 64);
+                for (int p = 0; p <= 48; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 5);
+                    for (int ci = 0; ci < 20; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 5);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                for (int p = 0; p <= 16; p += 48)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var acc4x3 = bias4;
+                    var acc4x4 = bias4;
+                    var acc4x5 = bias4;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 9);
+                    for (int ci = 0; ci < 20; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var x2 = Vector256.LoadUnsafe(ref x, 16);
+                        var x3 = Vector256.LoadUnsafe(ref x, 24);
+                        var x4 = Vector256.LoadUnsafe(ref x, 32);
+                        var x5 = Vector256.LoadUnsafe(ref x, 40);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        acc4x3 = Simd.MulAdd(x3, w4, acc4x3);
+                        acc4x4 = Simd.MulAdd(x4, w4, acc4x4);
+                        acc4x5 = Simd.MulAdd(x5, w4, acc4x5);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 5);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc4x2 = Vector256.Max(acc4x2, Vector256<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x3 = Vector256.Max(acc4x3, Vector256<float>.Zero);
+                    acc4x3.StoreUnsafe(ref out4, (nuint)(p + 24));
+                    acc4x4 = Vector256.Max(acc4x4, Vector256<float>.Zero);
+                    acc4x4.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc4x5 = Vector256.Max(acc4x5, Vector256<float>.Zero);
+                    acc4x5.StoreUnsafe(ref out4, (nuint)(p + 40));
+                }
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    ref float x = ref Unsafe.Add(ref groupInput, 48);
+                    ref float wk = ref Unsafe.Add(ref block, 9);
+                    for (int ci = 0; ci < 20; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 5);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(48));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(48 + 8));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 60 to 15 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
     private static void Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 1280);
-            for (int j = 0; j < 4; j += 4)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 5 + j) * 21);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 5 + j + 0) % 5) * 3 + (k * 5 + j + 0) / 5) * 64);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 5 + j + 1) % 5) * 3 + (k * 5 + j + 1) / 5) * 64);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 5 + j + 2) % 5) * 3 + (k * 5 + j + 2) / 5) * 64);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 5 + j + 3) % 5) * 3 + (k * 5 + j + 3) / 5) * 64);
+                ref float block = ref Unsafe.Add(ref weights, (k * 5 + 0) * 21);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 5 + 0 + 0) % 5) * 3 + (k * 5 + 0 + 0) / 5) * 64);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 5 + 0 + 1) % 5) * 3 + (k * 5 + 0 + 1) / 5) * 64);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 5 + 0 + 2) % 5) * 3 + (k * 5 + 0 + 2) / 5) * 64);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 5 + 0 + 3) % 5) * 3 + (k * 5 + 0 + 3) / 5) * 64);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 5 + 0 + 4) % 5) * 3 + (k * 5 + 0 + 4) / 5) * 64);
                 for (int p = 0; p <= 56; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -1311,25 +3094,40 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     var acc3x0 = bias3;
                     var acc3x1 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 5);
                     for (int ci = 0; ci < 20; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 64);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 5);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(p));
@@ -1348,31 +3146,78 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
                 }
-            }
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 5 + 4) * 21);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 5 + 4 + 0) % 5) * 3 + (k * 5 + 4 + 0) / 5) * 64);
-                for (int p = 0; p <= 56; p += 8)
+                for (int p = 0; p <= 40; p += 24)
                 {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var acc4x3 = bias4;
+                    var acc4x4 = bias4;
+                    var acc4x5 = bias4;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 1);
+                    ref float wk = ref Unsafe.Add(ref block, 9);
                     for (int ci = 0; ci < 20; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var x2 = Vector128.LoadUnsafe(ref x, 8);
+                        var x3 = Vector128.LoadUnsafe(ref x, 12);
+                        var x4 = Vector128.LoadUnsafe(ref x, 16);
+                        var x5 = Vector128.LoadUnsafe(ref x, 20);
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        acc4x3 = Simd.MulAdd(x3, w4, acc4x3);
+                        acc4x4 = Simd.MulAdd(x4, w4, acc4x4);
+                        acc4x5 = Simd.MulAdd(x5, w4, acc4x5);
                         x = ref Unsafe.Add(ref x, 64);
-                        wk = ref Unsafe.Add(ref wk, 1);
+                        wk = ref Unsafe.Add(ref wk, 5);
                     }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc4x2 = Vector128.Max(acc4x2, Vector128<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc4x3 = Vector128.Max(acc4x3, Vector128<float>.Zero);
+                    acc4x3.StoreUnsafe(ref out4, (nuint)(p + 12));
+                    acc4x4 = Vector128.Max(acc4x4, Vector128<float>.Zero);
+                    acc4x4.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x5 = Vector128.Max(acc4x5, Vector128<float>.Zero);
+                    acc4x5.StoreUnsafe(ref out4, (nuint)(p + 20));
+                }
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var acc4x3 = bias4;
+                    ref float x = ref Unsafe.Add(ref groupInput, 48);
+                    ref float wk = ref Unsafe.Add(ref block, 9);
+                    for (int ci = 0; ci < 20; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        var x2 = Vector128.LoadUnsafe(ref x, 8);
+                        var x3 = Vector128.LoadUnsafe(ref x, 12);
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        acc4x3 = Simd.MulAdd(x3, w4, acc4x3);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 5);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(48));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(48 + 4));
+                    acc4x2 = Vector128.Max(acc4x2, Vector128<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(48 + 8));
+                    acc4x3 = Vector128.Max(acc4x3, Vector128<float>.Zero);
+                    acc4x3.StoreUnsafe(ref out4, (nuint)(48 + 12));
                 }
             }
         }
@@ -1537,13 +3382,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 15 to 60 channels over 64 pixels, batch norm folded, plus residual, ReLU.</summary>
-    private static void Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    /// <summary>1x1 convolution, 3 group(s), 15 to 60 channels over 64 pixels, batch norm folded, plus residual, ReLU; Vector512.</summary>
+    private static void Pointwise_g3_15to60_64px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 320);
-            for (int j = 0; j < 20; j += 4)
+            for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 6);
                 ref float out0 = ref Unsafe.Add(ref destination, (k * 20 + j + 0) * 64);
@@ -1554,6 +3399,751 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 ref float res2 = ref Unsafe.Add(ref residual, (k * 20 + j + 2) * 64);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 20 + j + 3) * 64);
                 ref float res3 = ref Unsafe.Add(ref residual, (k * 20 + j + 3) * 64);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 20 + j + 4) * 64);
+                ref float res4 = ref Unsafe.Add(ref residual, (k * 20 + j + 4) * 64);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 20 + j + 5) * 64);
+                ref float res5 = ref Unsafe.Add(ref residual, (k * 20 + j + 5) * 64);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 20 + j + 6) * 64);
+                ref float res6 = ref Unsafe.Add(ref residual, (k * 20 + j + 6) * 64);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 20 + j + 7) * 64);
+                ref float res7 = ref Unsafe.Add(ref residual, (k * 20 + j + 7) * 64);
+                for (int p = 0; p <= 16; p += 48)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var acc6x2 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    var acc7x2 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 5; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 += Vector512.LoadUnsafe(ref res0, (nuint)(p));
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 += Vector512.LoadUnsafe(ref res0, (nuint)(p + 16));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 += Vector512.LoadUnsafe(ref res0, (nuint)(p + 32));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc1x0 += Vector512.LoadUnsafe(ref res1, (nuint)(p));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 += Vector512.LoadUnsafe(ref res1, (nuint)(p + 16));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 += Vector512.LoadUnsafe(ref res1, (nuint)(p + 32));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc2x0 += Vector512.LoadUnsafe(ref res2, (nuint)(p));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 += Vector512.LoadUnsafe(ref res2, (nuint)(p + 16));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 += Vector512.LoadUnsafe(ref res2, (nuint)(p + 32));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc3x0 += Vector512.LoadUnsafe(ref res3, (nuint)(p));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 += Vector512.LoadUnsafe(ref res3, (nuint)(p + 16));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 += Vector512.LoadUnsafe(ref res3, (nuint)(p + 32));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc4x0 += Vector512.LoadUnsafe(ref res4, (nuint)(p));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 += Vector512.LoadUnsafe(ref res4, (nuint)(p + 16));
+                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x2 += Vector512.LoadUnsafe(ref res4, (nuint)(p + 32));
+                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc5x0 += Vector512.LoadUnsafe(ref res5, (nuint)(p));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 += Vector512.LoadUnsafe(ref res5, (nuint)(p + 16));
+                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x2 += Vector512.LoadUnsafe(ref res5, (nuint)(p + 32));
+                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+                    acc6x0 += Vector512.LoadUnsafe(ref res6, (nuint)(p));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 += Vector512.LoadUnsafe(ref res6, (nuint)(p + 16));
+                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
+                    acc6x2 += Vector512.LoadUnsafe(ref res6, (nuint)(p + 32));
+                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
+                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
+                    acc7x0 += Vector512.LoadUnsafe(ref res7, (nuint)(p));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 += Vector512.LoadUnsafe(ref res7, (nuint)(p + 16));
+                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
+                    acc7x2 += Vector512.LoadUnsafe(ref res7, (nuint)(p + 32));
+                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+                }
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 48);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 5; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 += Vector512.LoadUnsafe(ref res0, (nuint)(48));
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(48));
+                    acc1x0 += Vector512.LoadUnsafe(ref res1, (nuint)(48));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(48));
+                    acc2x0 += Vector512.LoadUnsafe(ref res2, (nuint)(48));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(48));
+                    acc3x0 += Vector512.LoadUnsafe(ref res3, (nuint)(48));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(48));
+                    acc4x0 += Vector512.LoadUnsafe(ref res4, (nuint)(48));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(48));
+                    acc5x0 += Vector512.LoadUnsafe(ref res5, (nuint)(48));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(48));
+                    acc6x0 += Vector512.LoadUnsafe(ref res6, (nuint)(48));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(48));
+                    acc7x0 += Vector512.LoadUnsafe(ref res7, (nuint)(48));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(48));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 6);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 0) * 64);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 20 + 16 + 0) * 64);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 1) * 64);
+                ref float res1 = ref Unsafe.Add(ref residual, (k * 20 + 16 + 1) * 64);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 2) * 64);
+                ref float res2 = ref Unsafe.Add(ref residual, (k * 20 + 16 + 2) * 64);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 3) * 64);
+                ref float res3 = ref Unsafe.Add(ref residual, (k * 20 + 16 + 3) * 64);
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var acc0x3 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var acc1x3 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var acc2x3 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var acc3x3 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 0);
+                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    for (int ci = 0; ci < 5; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var x3 = Vector512.LoadUnsafe(ref x, 48);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        acc2x3 = Simd.MulAdd(x3, w2, acc2x3);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        acc3x3 = Simd.MulAdd(x3, w3, acc3x3);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 4);
+                    }
+                    acc0x0 += Vector512.LoadUnsafe(ref res0, (nuint)(0));
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
+                    acc0x1 += Vector512.LoadUnsafe(ref res0, (nuint)(0 + 16));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(0 + 16));
+                    acc0x2 += Vector512.LoadUnsafe(ref res0, (nuint)(0 + 32));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(0 + 32));
+                    acc0x3 += Vector512.LoadUnsafe(ref res0, (nuint)(0 + 48));
+                    acc0x3 = Vector512.Max(acc0x3, Vector512<float>.Zero);
+                    acc0x3.StoreUnsafe(ref out0, (nuint)(0 + 48));
+                    acc1x0 += Vector512.LoadUnsafe(ref res1, (nuint)(0));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
+                    acc1x1 += Vector512.LoadUnsafe(ref res1, (nuint)(0 + 16));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(0 + 16));
+                    acc1x2 += Vector512.LoadUnsafe(ref res1, (nuint)(0 + 32));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(0 + 32));
+                    acc1x3 += Vector512.LoadUnsafe(ref res1, (nuint)(0 + 48));
+                    acc1x3 = Vector512.Max(acc1x3, Vector512<float>.Zero);
+                    acc1x3.StoreUnsafe(ref out1, (nuint)(0 + 48));
+                    acc2x0 += Vector512.LoadUnsafe(ref res2, (nuint)(0));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
+                    acc2x1 += Vector512.LoadUnsafe(ref res2, (nuint)(0 + 16));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(0 + 16));
+                    acc2x2 += Vector512.LoadUnsafe(ref res2, (nuint)(0 + 32));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(0 + 32));
+                    acc2x3 += Vector512.LoadUnsafe(ref res2, (nuint)(0 + 48));
+                    acc2x3 = Vector512.Max(acc2x3, Vector512<float>.Zero);
+                    acc2x3.StoreUnsafe(ref out2, (nuint)(0 + 48));
+                    acc3x0 += Vector512.LoadUnsafe(ref res3, (nuint)(0));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
+                    acc3x1 += Vector512.LoadUnsafe(ref res3, (nuint)(0 + 16));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(0 + 16));
+                    acc3x2 += Vector512.LoadUnsafe(ref res3, (nuint)(0 + 32));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(0 + 32));
+                    acc3x3 += Vector512.LoadUnsafe(ref res3, (nuint)(0 + 48));
+                    acc3x3 = Vector512.Max(acc3x3, Vector512<float>.Zero);
+                    acc3x3.StoreUnsafe(ref out3, (nuint)(0 + 48));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 15 to 60 channels over 64 pixels, batch norm folded, plus residual, ReLU; Vector256.</summary>
+    private static void Pointwise_g3_15to60_64px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 320);
+            for (int j = 0; j < 16; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 6);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 20 + j + 0) * 64);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 20 + j + 0) * 64);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 20 + j + 1) * 64);
+                ref float res1 = ref Unsafe.Add(ref residual, (k * 20 + j + 1) * 64);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 20 + j + 2) * 64);
+                ref float res2 = ref Unsafe.Add(ref residual, (k * 20 + j + 2) * 64);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 20 + j + 3) * 64);
+                ref float res3 = ref Unsafe.Add(ref residual, (k * 20 + j + 3) * 64);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 20 + j + 4) * 64);
+                ref float res4 = ref Unsafe.Add(ref residual, (k * 20 + j + 4) * 64);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 20 + j + 5) * 64);
+                ref float res5 = ref Unsafe.Add(ref residual, (k * 20 + j + 5) * 64);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 20 + j + 6) * 64);
+                ref float res6 = ref Unsafe.Add(ref residual, (k * 20 + j + 6) * 64);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 20 + j + 7) * 64);
+                ref float res7 = ref Unsafe.Add(ref residual, (k * 20 + j + 7) * 64);
+                for (int p = 0; p <= 48; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 5; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 += Vector256.LoadUnsafe(ref res0, (nuint)(p));
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 += Vector256.LoadUnsafe(ref res0, (nuint)(p + 8));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 += Vector256.LoadUnsafe(ref res1, (nuint)(p));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 += Vector256.LoadUnsafe(ref res1, (nuint)(p + 8));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 += Vector256.LoadUnsafe(ref res2, (nuint)(p));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 += Vector256.LoadUnsafe(ref res2, (nuint)(p + 8));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 += Vector256.LoadUnsafe(ref res3, (nuint)(p));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 += Vector256.LoadUnsafe(ref res3, (nuint)(p + 8));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                for (int p = 0; p <= 48; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 5; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 += Vector256.LoadUnsafe(ref res4, (nuint)(p));
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 += Vector256.LoadUnsafe(ref res4, (nuint)(p + 8));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 += Vector256.LoadUnsafe(ref res5, (nuint)(p));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 += Vector256.LoadUnsafe(ref res5, (nuint)(p + 8));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 += Vector256.LoadUnsafe(ref res6, (nuint)(p));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 += Vector256.LoadUnsafe(ref res6, (nuint)(p + 8));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 += Vector256.LoadUnsafe(ref res7, (nuint)(p));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 += Vector256.LoadUnsafe(ref res7, (nuint)(p + 8));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 6);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 0) * 64);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 20 + 16 + 0) * 64);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 1) * 64);
+                ref float res1 = ref Unsafe.Add(ref residual, (k * 20 + 16 + 1) * 64);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 2) * 64);
+                ref float res2 = ref Unsafe.Add(ref residual, (k * 20 + 16 + 2) * 64);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 3) * 64);
+                ref float res3 = ref Unsafe.Add(ref residual, (k * 20 + 16 + 3) * 64);
+                for (int p = 0; p <= 48; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    for (int ci = 0; ci < 5; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 4);
+                    }
+                    acc0x0 += Vector256.LoadUnsafe(ref res0, (nuint)(p));
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 += Vector256.LoadUnsafe(ref res0, (nuint)(p + 8));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 += Vector256.LoadUnsafe(ref res1, (nuint)(p));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 += Vector256.LoadUnsafe(ref res1, (nuint)(p + 8));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 += Vector256.LoadUnsafe(ref res2, (nuint)(p));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 += Vector256.LoadUnsafe(ref res2, (nuint)(p + 8));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 += Vector256.LoadUnsafe(ref res3, (nuint)(p));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 += Vector256.LoadUnsafe(ref res3, (nuint)(p + 8));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 15 to 60 channels over 64 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    private static void Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 320);
+            for (int j = 0; j < 16; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 6);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 20 + j + 0) * 64);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 20 + j + 0) * 64);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 20 + j + 1) * 64);
+                ref float res1 = ref Unsafe.Add(ref residual, (k * 20 + j + 1) * 64);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 20 + j + 2) * 64);
+                ref float res2 = ref Unsafe.Add(ref residual, (k * 20 + j + 2) * 64);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 20 + j + 3) * 64);
+                ref float res3 = ref Unsafe.Add(ref residual, (k * 20 + j + 3) * 64);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 20 + j + 4) * 64);
+                ref float res4 = ref Unsafe.Add(ref residual, (k * 20 + j + 4) * 64);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 20 + j + 5) * 64);
+                ref float res5 = ref Unsafe.Add(ref residual, (k * 20 + j + 5) * 64);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 20 + j + 6) * 64);
+                ref float res6 = ref Unsafe.Add(ref residual, (k * 20 + j + 6) * 64);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 20 + j + 7) * 64);
+                ref float res7 = ref Unsafe.Add(ref residual, (k * 20 + j + 7) * 64);
+                for (int p = 0; p <= 56; p += 8)
+                {
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 5; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(p));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 += Vector128.LoadUnsafe(ref res0, (nuint)(p + 4));
+                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
+                    acc1x0 += Vector128.LoadUnsafe(ref res1, (nuint)(p));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 += Vector128.LoadUnsafe(ref res1, (nuint)(p + 4));
+                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
+                    acc2x0 += Vector128.LoadUnsafe(ref res2, (nuint)(p));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 += Vector128.LoadUnsafe(ref res2, (nuint)(p + 4));
+                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
+                    acc3x0 += Vector128.LoadUnsafe(ref res3, (nuint)(p));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 += Vector128.LoadUnsafe(ref res3, (nuint)(p + 4));
+                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+                }
+                for (int p = 0; p <= 56; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 5; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(p));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 += Vector128.LoadUnsafe(ref res4, (nuint)(p + 4));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(p));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 += Vector128.LoadUnsafe(ref res5, (nuint)(p + 4));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(p));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 += Vector128.LoadUnsafe(ref res6, (nuint)(p + 4));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(p));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 += Vector128.LoadUnsafe(ref res7, (nuint)(p + 4));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 6);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 0) * 64);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 20 + 16 + 0) * 64);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 1) * 64);
+                ref float res1 = ref Unsafe.Add(ref residual, (k * 20 + 16 + 1) * 64);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 2) * 64);
+                ref float res2 = ref Unsafe.Add(ref residual, (k * 20 + 16 + 2) * 64);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 3) * 64);
+                ref float res3 = ref Unsafe.Add(ref residual, (k * 20 + 16 + 3) * 64);
                 for (int p = 0; p <= 56; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -1574,18 +4164,33 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 64);
                         wk = ref Unsafe.Add(ref wk, 4);
                     }
@@ -1687,19 +4292,461 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 60 to 30 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
-    private static void Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    /// <summary>1x1 convolution, 3 group(s), 60 to 30 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    private static void Pointwise_g3_60to30_64px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 1280);
-            for (int j = 0; j < 8; j += 4)
+            for (int j = 0; j < 8; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 21);
                 ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + j + 0) % 10) * 3 + (k * 10 + j + 0) / 10) * 64);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + j + 1) % 10) * 3 + (k * 10 + j + 1) / 10) * 64);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 10 + j + 2) % 10) * 3 + (k * 10 + j + 2) / 10) * 64);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 10 + j + 3) % 10) * 3 + (k * 10 + j + 3) / 10) * 64);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 10 + j + 4) % 10) * 3 + (k * 10 + j + 4) / 10) * 64);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 10 + j + 5) % 10) * 3 + (k * 10 + j + 5) / 10) * 64);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 10 + j + 6) % 10) * 3 + (k * 10 + j + 6) / 10) * 64);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 10 + j + 7) % 10) * 3 + (k * 10 + j + 7) / 10) * 64);
+                for (int p = 0; p <= 16; p += 48)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var acc6x2 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    var acc7x2 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 20; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
+                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
+                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
+                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+                }
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 48);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 20; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(48));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(48));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(48));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(48));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(48));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(48));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(48));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(48));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 10 + 8) * 21);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 0) % 10) * 3 + (k * 10 + 8 + 0) / 10) * 64);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 1) % 10) * 3 + (k * 10 + 8 + 1) / 10) * 64);
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var acc0x3 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var acc1x3 = bias1;
+                    ref float x = ref Unsafe.Add(ref groupInput, 0);
+                    ref float wk = ref Unsafe.Add(ref block, 2);
+                    for (int ci = 0; ci < 20; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var x3 = Vector512.LoadUnsafe(ref x, 48);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 2);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(0 + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(0 + 32));
+                    acc0x3 = Vector512.Max(acc0x3, Vector512<float>.Zero);
+                    acc0x3.StoreUnsafe(ref out0, (nuint)(0 + 48));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(0 + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(0 + 32));
+                    acc1x3 = Vector512.Max(acc1x3, Vector512<float>.Zero);
+                    acc1x3.StoreUnsafe(ref out1, (nuint)(0 + 48));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 60 to 30 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    private static void Pointwise_g3_60to30_64px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 1280);
+            for (int j = 0; j < 8; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 21);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + j + 0) % 10) * 3 + (k * 10 + j + 0) / 10) * 64);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + j + 1) % 10) * 3 + (k * 10 + j + 1) / 10) * 64);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 10 + j + 2) % 10) * 3 + (k * 10 + j + 2) / 10) * 64);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 10 + j + 3) % 10) * 3 + (k * 10 + j + 3) / 10) * 64);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 10 + j + 4) % 10) * 3 + (k * 10 + j + 4) / 10) * 64);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 10 + j + 5) % 10) * 3 + (k * 10 + j + 5) / 10) * 64);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 10 + j + 6) % 10) * 3 + (k * 10 + j + 6) / 10) * 64);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 10 + j + 7) % 10) * 3 + (k * 10 + j + 7) / 10) * 64);
+                for (int p = 0; p <= 48; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 20; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                for (int p = 0; p <= 48; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 20; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 10 + 8) * 21);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 0) % 10) * 3 + (k * 10 + 8 + 0) / 10) * 64);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 1) % 10) * 3 + (k * 10 + 8 + 1) / 10) * 64);
+                for (int p = 0; p <= 32; p += 32)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var acc0x3 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var acc1x3 = bias1;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 2);
+                    for (int ci = 0; ci < 20; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var x2 = Vector256.LoadUnsafe(ref x, 16);
+                        var x3 = Vector256.LoadUnsafe(ref x, 24);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 2);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc0x2 = Vector256.Max(acc0x2, Vector256<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x3 = Vector256.Max(acc0x3, Vector256<float>.Zero);
+                    acc0x3.StoreUnsafe(ref out0, (nuint)(p + 24));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc1x2 = Vector256.Max(acc1x2, Vector256<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x3 = Vector256.Max(acc1x3, Vector256<float>.Zero);
+                    acc1x3.StoreUnsafe(ref out1, (nuint)(p + 24));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 60 to 30 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    private static void Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 1280);
+            for (int j = 0; j < 8; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 21);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + j + 0) % 10) * 3 + (k * 10 + j + 0) / 10) * 64);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + j + 1) % 10) * 3 + (k * 10 + j + 1) / 10) * 64);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 10 + j + 2) % 10) * 3 + (k * 10 + j + 2) / 10) * 64);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 10 + j + 3) % 10) * 3 + (k * 10 + j + 3) / 10) * 64);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 10 + j + 4) % 10) * 3 + (k * 10 + j + 4) / 10) * 64);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 10 + j + 5) % 10) * 3 + (k * 10 + j + 5) / 10) * 64);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 10 + j + 6) % 10) * 3 + (k * 10 + j + 6) / 10) * 64);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 10 + j + 7) % 10) * 3 + (k * 10 + j + 7) / 10) * 64);
                 for (int p = 0; p <= 56; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -1715,25 +4762,40 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     var acc3x0 = bias3;
                     var acc3x1 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 20; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 64);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(p));
@@ -1752,31 +4814,108 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
                 }
+                for (int p = 0; p <= 56; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 20; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 64);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
+                }
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 10 + 8) * 21);
                 ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 0) % 10) * 3 + (k * 10 + 8 + 0) / 10) * 64);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 1) % 10) * 3 + (k * 10 + 8 + 1) / 10) * 64);
-                for (int p = 0; p <= 56; p += 8)
+                for (int p = 0; p <= 48; p += 16)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
                     var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var acc0x3 = bias0;
                     var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
                     var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var acc1x3 = bias1;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
                     ref float wk = ref Unsafe.Add(ref block, 2);
                     for (int ci = 0; ci < 20; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        var x2 = Vector128.LoadUnsafe(ref x, 8);
+                        var x3 = Vector128.LoadUnsafe(ref x, 12);
                         var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
                         acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
                         var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
                         acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
                         x = ref Unsafe.Add(ref x, 64);
                         wk = ref Unsafe.Add(ref wk, 2);
                     }
@@ -1784,10 +4923,18 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc0x0.StoreUnsafe(ref out0, (nuint)(p));
                     acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
                     acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
+                    acc0x2 = Vector128.Max(acc0x2, Vector128<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc0x3 = Vector128.Max(acc0x3, Vector128<float>.Zero);
+                    acc0x3.StoreUnsafe(ref out0, (nuint)(p + 12));
                     acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
                     acc1x0.StoreUnsafe(ref out1, (nuint)(p));
                     acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
                     acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
+                    acc1x2 = Vector128.Max(acc1x2, Vector128<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc1x3 = Vector128.Max(acc1x3, Vector128<float>.Zero);
+                    acc1x3.StoreUnsafe(ref out1, (nuint)(p + 12));
                 }
             }
         }
@@ -1866,19 +5013,468 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 30 to 60 channels over 16 pixels, batch norm folded, ReLU.</summary>
-    private static void Pointwise_g3_30to60_16px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    /// <summary>1x1 convolution, 3 group(s), 30 to 60 channels over 16 pixels, batch norm folded, ReLU; Vector512.</summary>
+    private static void Pointwise_g3_30to60_16px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 160);
-            for (int j = 0; j < 20; j += 4)
+            for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 11);
                 ref float out0 = ref Unsafe.Add(ref destination, (k * 20 + j + 0) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 20 + j + 1) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 20 + j + 2) * 16);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 20 + j + 3) * 16);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 20 + j + 4) * 16);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 20 + j + 5) * 16);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 20 + j + 6) * 16);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 20 + j + 7) * 16);
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 0);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 10; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(0));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(0));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(0));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(0));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 11);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 0) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 1) * 16);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 2) * 16);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 3) * 16);
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 0);
+                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    for (int ci = 0; ci < 10; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 4);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 30 to 60 channels over 16 pixels, batch norm folded, ReLU; Vector256.</summary>
+    private static void Pointwise_g3_30to60_16px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 160);
+            for (int j = 0; j < 16; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 11);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 20 + j + 0) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 20 + j + 1) * 16);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 20 + j + 2) * 16);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 20 + j + 3) * 16);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 20 + j + 4) * 16);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 20 + j + 5) * 16);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 20 + j + 6) * 16);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 20 + j + 7) * 16);
+                for (int p = 0; p <= 0; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 10; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                for (int p = 0; p <= 0; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 10; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 11);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 0) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 1) * 16);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 2) * 16);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 3) * 16);
+                for (int p = 0; p <= 0; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    for (int ci = 0; ci < 10; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 4);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 30 to 60 channels over 16 pixels, batch norm folded, ReLU; Vector128.</summary>
+    private static void Pointwise_g3_30to60_16px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 160);
+            for (int j = 0; j < 16; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 11);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 20 + j + 0) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 20 + j + 1) * 16);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 20 + j + 2) * 16);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 20 + j + 3) * 16);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 20 + j + 4) * 16);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 20 + j + 5) * 16);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 20 + j + 6) * 16);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 20 + j + 7) * 16);
+                for (int p = 0; p <= 8; p += 8)
+                {
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 10; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+                }
+                for (int p = 0; p <= 8; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 10; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 11);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 0) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 1) * 16);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 2) * 16);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 3) * 16);
                 for (int p = 0; p <= 8; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -1899,18 +5495,33 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 16);
                         wk = ref Unsafe.Add(ref wk, 4);
                     }
@@ -1935,19 +5546,290 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 120 to 30 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
-    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    /// <summary>1x1 convolution, 3 group(s), 120 to 30 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 640);
-            for (int j = 0; j < 8; j += 4)
+            for (int j = 0; j < 8; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 41);
                 ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + j + 0) % 10) * 3 + (k * 10 + j + 0) / 10) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + j + 1) % 10) * 3 + (k * 10 + j + 1) / 10) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 10 + j + 2) % 10) * 3 + (k * 10 + j + 2) / 10) * 16);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 10 + j + 3) % 10) * 3 + (k * 10 + j + 3) / 10) * 16);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 10 + j + 4) % 10) * 3 + (k * 10 + j + 4) / 10) * 16);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 10 + j + 5) % 10) * 3 + (k * 10 + j + 5) / 10) * 16);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 10 + j + 6) % 10) * 3 + (k * 10 + j + 6) / 10) * 16);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 10 + j + 7) % 10) * 3 + (k * 10 + j + 7) / 10) * 16);
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 0);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(0));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(0));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(0));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(0));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 10 + 8) * 41);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 0) % 10) * 3 + (k * 10 + 8 + 0) / 10) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 1) % 10) * 3 + (k * 10 + 8 + 1) / 10) * 16);
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    ref float x = ref Unsafe.Add(ref groupInput, 0);
+                    ref float wk = ref Unsafe.Add(ref block, 2);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 2);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 120 to 30 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 640);
+            for (int j = 0; j < 8; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 41);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + j + 0) % 10) * 3 + (k * 10 + j + 0) / 10) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + j + 1) % 10) * 3 + (k * 10 + j + 1) / 10) * 16);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 10 + j + 2) % 10) * 3 + (k * 10 + j + 2) / 10) * 16);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 10 + j + 3) % 10) * 3 + (k * 10 + j + 3) / 10) * 16);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 10 + j + 4) % 10) * 3 + (k * 10 + j + 4) / 10) * 16);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 10 + j + 5) % 10) * 3 + (k * 10 + j + 5) / 10) * 16);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 10 + j + 6) % 10) * 3 + (k * 10 + j + 6) / 10) * 16);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 10 + j + 7) % 10) * 3 + (k * 10 + j + 7) / 10) * 16);
+                for (int p = 0; p <= 0; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                for (int p = 0; p <= 0; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 10 + 8) * 41);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 0) % 10) * 3 + (k * 10 + 8 + 0) / 10) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 1) % 10) * 3 + (k * 10 + 8 + 1) / 10) * 16);
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    ref float x = ref Unsafe.Add(ref groupInput, 0);
+                    ref float wk = ref Unsafe.Add(ref block, 2);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 2);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(0 + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(0 + 8));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 120 to 30 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 640);
+            for (int j = 0; j < 8; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 41);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + j + 0) % 10) * 3 + (k * 10 + j + 0) / 10) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + j + 1) % 10) * 3 + (k * 10 + j + 1) / 10) * 16);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 10 + j + 2) % 10) * 3 + (k * 10 + j + 2) / 10) * 16);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 10 + j + 3) % 10) * 3 + (k * 10 + j + 3) / 10) * 16);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 10 + j + 4) % 10) * 3 + (k * 10 + j + 4) / 10) * 16);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 10 + j + 5) % 10) * 3 + (k * 10 + j + 5) / 10) * 16);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 10 + j + 6) % 10) * 3 + (k * 10 + j + 6) / 10) * 16);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 10 + j + 7) % 10) * 3 + (k * 10 + j + 7) / 10) * 16);
                 for (int p = 0; p <= 8; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -1963,25 +5845,40 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     var acc3x0 = bias3;
                     var acc3x1 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 40; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(p));
@@ -2000,31 +5897,108 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
                 }
+                for (int p = 0; p <= 8; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
+                }
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 10 + 8) * 41);
                 ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 0) % 10) * 3 + (k * 10 + 8 + 0) / 10) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 1) % 10) * 3 + (k * 10 + 8 + 1) / 10) * 16);
-                for (int p = 0; p <= 8; p += 8)
+                for (int p = 0; p <= 0; p += 16)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
                     var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var acc0x3 = bias0;
                     var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
                     var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var acc1x3 = bias1;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
                     ref float wk = ref Unsafe.Add(ref block, 2);
                     for (int ci = 0; ci < 40; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        var x2 = Vector128.LoadUnsafe(ref x, 8);
+                        var x3 = Vector128.LoadUnsafe(ref x, 12);
                         var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
                         acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
                         var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
                         acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
                         x = ref Unsafe.Add(ref x, 16);
                         wk = ref Unsafe.Add(ref wk, 2);
                     }
@@ -2032,10 +6006,18 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc0x0.StoreUnsafe(ref out0, (nuint)(p));
                     acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
                     acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
+                    acc0x2 = Vector128.Max(acc0x2, Vector128<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc0x3 = Vector128.Max(acc0x3, Vector128<float>.Zero);
+                    acc0x3.StoreUnsafe(ref out0, (nuint)(p + 12));
                     acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
                     acc1x0.StoreUnsafe(ref out1, (nuint)(p));
                     acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
                     acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
+                    acc1x2 = Vector128.Max(acc1x2, Vector128<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc1x3 = Vector128.Max(acc1x3, Vector128<float>.Zero);
+                    acc1x3.StoreUnsafe(ref out1, (nuint)(p + 12));
                 }
             }
         }
@@ -2159,13 +6141,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 30 to 120 channels over 16 pixels, batch norm folded, plus residual, ReLU.</summary>
-    private static void Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    /// <summary>1x1 convolution, 3 group(s), 30 to 120 channels over 16 pixels, batch norm folded, plus residual, ReLU; Vector512.</summary>
+    private static void Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 160);
-            for (int j = 0; j < 40; j += 4)
+            for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 11);
                 ref float out0 = ref Unsafe.Add(ref destination, (k * 40 + j + 0) * 16);
@@ -2176,6 +6158,258 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 ref float res2 = ref Unsafe.Add(ref residual, (k * 40 + j + 2) * 16);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 40 + j + 3) * 16);
                 ref float res3 = ref Unsafe.Add(ref residual, (k * 40 + j + 3) * 16);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 40 + j + 4) * 16);
+                ref float res4 = ref Unsafe.Add(ref residual, (k * 40 + j + 4) * 16);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 40 + j + 5) * 16);
+                ref float res5 = ref Unsafe.Add(ref residual, (k * 40 + j + 5) * 16);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 40 + j + 6) * 16);
+                ref float res6 = ref Unsafe.Add(ref residual, (k * 40 + j + 6) * 16);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 40 + j + 7) * 16);
+                ref float res7 = ref Unsafe.Add(ref residual, (k * 40 + j + 7) * 16);
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 0);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 10; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 += Vector512.LoadUnsafe(ref res0, (nuint)(0));
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
+                    acc1x0 += Vector512.LoadUnsafe(ref res1, (nuint)(0));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
+                    acc2x0 += Vector512.LoadUnsafe(ref res2, (nuint)(0));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
+                    acc3x0 += Vector512.LoadUnsafe(ref res3, (nuint)(0));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
+                    acc4x0 += Vector512.LoadUnsafe(ref res4, (nuint)(0));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(0));
+                    acc5x0 += Vector512.LoadUnsafe(ref res5, (nuint)(0));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(0));
+                    acc6x0 += Vector512.LoadUnsafe(ref res6, (nuint)(0));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(0));
+                    acc7x0 += Vector512.LoadUnsafe(ref res7, (nuint)(0));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(0));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 30 to 120 channels over 16 pixels, batch norm folded, plus residual, ReLU; Vector256.</summary>
+    private static void Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 160);
+            for (int j = 0; j < 40; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 11);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 40 + j + 0) * 16);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 40 + j + 0) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 40 + j + 1) * 16);
+                ref float res1 = ref Unsafe.Add(ref residual, (k * 40 + j + 1) * 16);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 40 + j + 2) * 16);
+                ref float res2 = ref Unsafe.Add(ref residual, (k * 40 + j + 2) * 16);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 40 + j + 3) * 16);
+                ref float res3 = ref Unsafe.Add(ref residual, (k * 40 + j + 3) * 16);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 40 + j + 4) * 16);
+                ref float res4 = ref Unsafe.Add(ref residual, (k * 40 + j + 4) * 16);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 40 + j + 5) * 16);
+                ref float res5 = ref Unsafe.Add(ref residual, (k * 40 + j + 5) * 16);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 40 + j + 6) * 16);
+                ref float res6 = ref Unsafe.Add(ref residual, (k * 40 + j + 6) * 16);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 40 + j + 7) * 16);
+                ref float res7 = ref Unsafe.Add(ref residual, (k * 40 + j + 7) * 16);
+                for (int p = 0; p <= 0; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 10; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 += Vector256.LoadUnsafe(ref res0, (nuint)(p));
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 += Vector256.LoadUnsafe(ref res0, (nuint)(p + 8));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 += Vector256.LoadUnsafe(ref res1, (nuint)(p));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 += Vector256.LoadUnsafe(ref res1, (nuint)(p + 8));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 += Vector256.LoadUnsafe(ref res2, (nuint)(p));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 += Vector256.LoadUnsafe(ref res2, (nuint)(p + 8));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 += Vector256.LoadUnsafe(ref res3, (nuint)(p));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 += Vector256.LoadUnsafe(ref res3, (nuint)(p + 8));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                for (int p = 0; p <= 0; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 10; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 += Vector256.LoadUnsafe(ref res4, (nuint)(p));
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 += Vector256.LoadUnsafe(ref res4, (nuint)(p + 8));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 += Vector256.LoadUnsafe(ref res5, (nuint)(p));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 += Vector256.LoadUnsafe(ref res5, (nuint)(p + 8));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 += Vector256.LoadUnsafe(ref res6, (nuint)(p));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 += Vector256.LoadUnsafe(ref res6, (nuint)(p + 8));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 += Vector256.LoadUnsafe(ref res7, (nuint)(p));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 += Vector256.LoadUnsafe(ref res7, (nuint)(p + 8));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 30 to 120 channels over 16 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    private static void Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 160);
+            for (int j = 0; j < 40; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 11);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 40 + j + 0) * 16);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 40 + j + 0) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 40 + j + 1) * 16);
+                ref float res1 = ref Unsafe.Add(ref residual, (k * 40 + j + 1) * 16);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 40 + j + 2) * 16);
+                ref float res2 = ref Unsafe.Add(ref residual, (k * 40 + j + 2) * 16);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 40 + j + 3) * 16);
+                ref float res3 = ref Unsafe.Add(ref residual, (k * 40 + j + 3) * 16);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 40 + j + 4) * 16);
+                ref float res4 = ref Unsafe.Add(ref residual, (k * 40 + j + 4) * 16);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 40 + j + 5) * 16);
+                ref float res5 = ref Unsafe.Add(ref residual, (k * 40 + j + 5) * 16);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 40 + j + 6) * 16);
+                ref float res6 = ref Unsafe.Add(ref residual, (k * 40 + j + 6) * 16);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 40 + j + 7) * 16);
+                ref float res7 = ref Unsafe.Add(ref residual, (k * 40 + j + 7) * 16);
                 for (int p = 0; p <= 8; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -2191,25 +6425,40 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     var acc3x0 = bias3;
                     var acc3x1 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 10; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(p));
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
@@ -2235,6 +6484,81 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc3x1 += Vector128.LoadUnsafe(ref res3, (nuint)(p + 4));
                     acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+                }
+                for (int p = 0; p <= 8; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 10; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(p));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 += Vector128.LoadUnsafe(ref res4, (nuint)(p + 4));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(p));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 += Vector128.LoadUnsafe(ref res5, (nuint)(p + 4));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(p));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 += Vector128.LoadUnsafe(ref res6, (nuint)(p + 4));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(p));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 += Vector128.LoadUnsafe(ref res7, (nuint)(p + 4));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
                 }
             }
         }
@@ -2306,19 +6630,468 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 120 to 60 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
-    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    /// <summary>1x1 convolution, 3 group(s), 120 to 60 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 640);
-            for (int j = 0; j < 20; j += 4)
+            for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 41);
                 ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j + 0) % 20) * 3 + (k * 20 + j + 0) / 20) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + j + 1) % 20) * 3 + (k * 20 + j + 1) / 20) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + j + 2) % 20) * 3 + (k * 20 + j + 2) / 20) * 16);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + j + 3) % 20) * 3 + (k * 20 + j + 3) / 20) * 16);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 20 + j + 4) % 20) * 3 + (k * 20 + j + 4) / 20) * 16);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 20 + j + 5) % 20) * 3 + (k * 20 + j + 5) / 20) * 16);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 20 + j + 6) % 20) * 3 + (k * 20 + j + 6) / 20) * 16);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 20 + j + 7) % 20) * 3 + (k * 20 + j + 7) / 20) * 16);
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 0);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(0));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(0));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(0));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(0));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 41);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 0) % 20) * 3 + (k * 20 + 16 + 0) / 20) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 1) % 20) * 3 + (k * 20 + 16 + 1) / 20) * 16);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 2) % 20) * 3 + (k * 20 + 16 + 2) / 20) * 16);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 3) % 20) * 3 + (k * 20 + 16 + 3) / 20) * 16);
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 0);
+                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 4);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 120 to 60 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 640);
+            for (int j = 0; j < 16; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 41);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j + 0) % 20) * 3 + (k * 20 + j + 0) / 20) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + j + 1) % 20) * 3 + (k * 20 + j + 1) / 20) * 16);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + j + 2) % 20) * 3 + (k * 20 + j + 2) / 20) * 16);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + j + 3) % 20) * 3 + (k * 20 + j + 3) / 20) * 16);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 20 + j + 4) % 20) * 3 + (k * 20 + j + 4) / 20) * 16);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 20 + j + 5) % 20) * 3 + (k * 20 + j + 5) / 20) * 16);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 20 + j + 6) % 20) * 3 + (k * 20 + j + 6) / 20) * 16);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 20 + j + 7) % 20) * 3 + (k * 20 + j + 7) / 20) * 16);
+                for (int p = 0; p <= 0; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                for (int p = 0; p <= 0; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 41);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 0) % 20) * 3 + (k * 20 + 16 + 0) / 20) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 1) % 20) * 3 + (k * 20 + 16 + 1) / 20) * 16);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 2) % 20) * 3 + (k * 20 + 16 + 2) / 20) * 16);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 3) % 20) * 3 + (k * 20 + 16 + 3) / 20) * 16);
+                for (int p = 0; p <= 0; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 4);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 3 group(s), 120 to 60 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 640);
+            for (int j = 0; j < 16; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 41);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j + 0) % 20) * 3 + (k * 20 + j + 0) / 20) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + j + 1) % 20) * 3 + (k * 20 + j + 1) / 20) * 16);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + j + 2) % 20) * 3 + (k * 20 + j + 2) / 20) * 16);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + j + 3) % 20) * 3 + (k * 20 + j + 3) / 20) * 16);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 20 + j + 4) % 20) * 3 + (k * 20 + j + 4) / 20) * 16);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 20 + j + 5) % 20) * 3 + (k * 20 + j + 5) / 20) * 16);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 20 + j + 6) % 20) * 3 + (k * 20 + j + 6) / 20) * 16);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 20 + j + 7) % 20) * 3 + (k * 20 + j + 7) / 20) * 16);
+                for (int p = 0; p <= 8; p += 8)
+                {
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+                }
+                for (int p = 0; p <= 8; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 40; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 16);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 41);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 0) % 20) * 3 + (k * 20 + 16 + 0) / 20) * 16);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 1) % 20) * 3 + (k * 20 + 16 + 1) / 20) * 16);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 2) % 20) * 3 + (k * 20 + 16 + 2) / 20) * 16);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 3) % 20) * 3 + (k * 20 + 16 + 3) / 20) * 16);
                 for (int p = 0; p <= 8; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -2339,18 +7112,33 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 16);
                         wk = ref Unsafe.Add(ref wk, 4);
                     }
@@ -2445,19 +7233,23 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 60 to 120 channels over 4 pixels, batch norm folded, ReLU.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 60 to 120 channels over 4 pixels, batch norm folded, ReLU; Vector128.</summary>
     private static void Pointwise_g3_60to120_4px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 80);
-            for (int j = 0; j < 40; j += 4)
+            for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 21);
                 ref float out0 = ref Unsafe.Add(ref destination, (k * 40 + j + 0) * 4);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 40 + j + 1) * 4);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 40 + j + 2) * 4);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 40 + j + 3) * 4);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 40 + j + 4) * 4);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 40 + j + 5) * 4);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 40 + j + 6) * 4);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 40 + j + 7) * 4);
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
@@ -2468,20 +7260,31 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 20; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        }
                         x = ref Unsafe.Add(ref x, 4);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(0));
@@ -2492,23 +7295,169 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
                     acc3x0.StoreUnsafe(ref out3, (nuint)(0));
                 }
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 0);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 20; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        }
+                        x = ref Unsafe.Add(ref x, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(0));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(0));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(0));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(0));
+                }
             }
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 240 to 60 channels over 4 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
+    /// <summary>1x1 convolution, 3 group(s), 240 to 60 channels over 4 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
     private static void Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 320);
-            for (int j = 0; j < 20; j += 4)
+            for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
                 ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j + 0) % 20) * 3 + (k * 20 + j + 0) / 20) * 4);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + j + 1) % 20) * 3 + (k * 20 + j + 1) / 20) * 4);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + j + 2) % 20) * 3 + (k * 20 + j + 2) / 20) * 4);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + j + 3) % 20) * 3 + (k * 20 + j + 3) / 20) * 4);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 20 + j + 4) % 20) * 3 + (k * 20 + j + 4) / 20) * 4);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 20 + j + 5) % 20) * 3 + (k * 20 + j + 5) / 20) * 4);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 20 + j + 6) % 20) * 3 + (k * 20 + j + 6) / 20) * 4);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 20 + j + 7) % 20) * 3 + (k * 20 + j + 7) / 20) * 4);
+                {
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 0);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        }
+                        x = ref Unsafe.Add(ref x, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
+                }
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 0);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 80; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        }
+                        x = ref Unsafe.Add(ref x, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(0));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(0));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(0));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(0));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 81);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 0) % 20) * 3 + (k * 20 + 16 + 0) / 20) * 4);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 1) % 20) * 3 + (k * 20 + 16 + 1) / 20) * 4);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 2) % 20) * 3 + (k * 20 + 16 + 2) / 20) * 4);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 3) % 20) * 3 + (k * 20 + 16 + 3) / 20) * 4);
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
@@ -2523,14 +7472,25 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     for (int ci = 0; ci < 80; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        }
                         x = ref Unsafe.Add(ref x, 4);
                         wk = ref Unsafe.Add(ref wk, 4);
                     }
@@ -2607,13 +7567,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 60 to 240 channels over 4 pixels, batch norm folded, plus residual, ReLU.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 60 to 240 channels over 4 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
     private static void Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 80);
-            for (int j = 0; j < 80; j += 4)
+            for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 21);
                 ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j + 0) * 4);
@@ -2624,6 +7584,14 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 ref float res2 = ref Unsafe.Add(ref residual, (k * 80 + j + 2) * 4);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 80 + j + 3) * 4);
                 ref float res3 = ref Unsafe.Add(ref residual, (k * 80 + j + 3) * 4);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 80 + j + 4) * 4);
+                ref float res4 = ref Unsafe.Add(ref residual, (k * 80 + j + 4) * 4);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 80 + j + 5) * 4);
+                ref float res5 = ref Unsafe.Add(ref residual, (k * 80 + j + 5) * 4);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 80 + j + 6) * 4);
+                ref float res6 = ref Unsafe.Add(ref residual, (k * 80 + j + 6) * 4);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 80 + j + 7) * 4);
+                ref float res7 = ref Unsafe.Add(ref residual, (k * 80 + j + 7) * 4);
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
@@ -2634,20 +7602,31 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 20; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        }
                         x = ref Unsafe.Add(ref x, 4);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(0));
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
@@ -2661,6 +7640,55 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc3x0 += Vector128.LoadUnsafe(ref res3, (nuint)(0));
                     acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
                     acc3x0.StoreUnsafe(ref out3, (nuint)(0));
+                }
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 0);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 20; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        }
+                        x = ref Unsafe.Add(ref x, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(0));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(0));
+                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(0));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(0));
+                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(0));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(0));
+                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(0));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(0));
                 }
             }
         }
@@ -2678,7 +7706,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             {
                 total += Vector128.LoadUnsafe(ref plane, (nuint)i);
             }
-            sum = Vector128.Sum(total);
+            sum += Vector128.Sum(total);
             Unsafe.Add(ref destination, c) = sum / 4f;
         }
     }
@@ -2690,12 +7718,32 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         {
             ref float row = ref Unsafe.Add(ref weights, o * 240);
             float sum = 0f;
-            var total = Vector128<float>.Zero;
-            for (int i = 0; i < 240; i += 4)
+            if (Vector512.IsHardwareAccelerated)
             {
-                total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
+                var t0 = Vector512<float>.Zero;
+                var t1 = Vector512<float>.Zero;
+                for (int i = 0; i < 224; i += 32)
+                {
+                    t0 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)i), Vector512.LoadUnsafe(ref source, (nuint)i), t0);
+                    t1 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)(i + 16)), Vector512.LoadUnsafe(ref source, (nuint)(i + 16)), t1);
+                }
+                sum = Vector512.Sum(t0 + t1);
+                var total = Vector128<float>.Zero;
+                for (int i = 224; i < 240; i += 4)
+                {
+                    total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
+                }
+                sum += Vector128.Sum(total);
             }
-            sum = Vector128.Sum(total);
+            else
+            {
+                var total = Vector128<float>.Zero;
+                for (int i = 0; i < 240; i += 4)
+                {
+                    total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
+                }
+                sum += Vector128.Sum(total);
+            }
             Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 2400 + o);
         }
     }
@@ -2703,54 +7751,54 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     private static void PackWeights(global::ShuffleNetGen.TensorSet tensors, float[] packed)
     {
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "conv1", "bn1", 6, 3, packed.AsSpan(0, 168));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv1", "units.0.bn1", 6, 15, 1, 4, packed.AsSpan(176, 105));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv1", "units.0.bn1", 6, 15, 1, 8, packed.AsSpan(176, 105));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.0.dw", "units.0.bn2", 15, 1, packed.AsSpan(288, 150));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv3", "units.0.bn3", 15, 54, 3, 4, packed.AsSpan(448, 324));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv1", "units.1.bn1", 60, 15, 3, 4, packed.AsSpan(784, 315));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv3", "units.0.bn3", 15, 54, 3, 8, packed.AsSpan(448, 324));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv1", "units.1.bn1", 60, 15, 3, 8, packed.AsSpan(784, 315));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.1.dw", "units.1.bn2", 15, 1, packed.AsSpan(1104, 150));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv3", "units.1.bn3", 15, 60, 3, 4, packed.AsSpan(1264, 360));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv1", "units.2.bn1", 60, 15, 3, 4, packed.AsSpan(1632, 315));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv3", "units.1.bn3", 15, 60, 3, 8, packed.AsSpan(1264, 360));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv1", "units.2.bn1", 60, 15, 3, 8, packed.AsSpan(1632, 315));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.2.dw", "units.2.bn2", 15, 1, packed.AsSpan(1952, 150));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv3", "units.2.bn3", 15, 60, 3, 4, packed.AsSpan(2112, 360));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv1", "units.3.bn1", 60, 15, 3, 4, packed.AsSpan(2480, 315));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv3", "units.2.bn3", 15, 60, 3, 8, packed.AsSpan(2112, 360));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv1", "units.3.bn1", 60, 15, 3, 8, packed.AsSpan(2480, 315));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.3.dw", "units.3.bn2", 15, 1, packed.AsSpan(2800, 150));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv3", "units.3.bn3", 15, 60, 3, 4, packed.AsSpan(2960, 360));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv1", "units.4.bn1", 60, 30, 3, 4, packed.AsSpan(3328, 630));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv3", "units.3.bn3", 15, 60, 3, 8, packed.AsSpan(2960, 360));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv1", "units.4.bn1", 60, 30, 3, 8, packed.AsSpan(3328, 630));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.4.dw", "units.4.bn2", 30, 1, packed.AsSpan(3968, 300));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv3", "units.4.bn3", 30, 60, 3, 4, packed.AsSpan(4272, 660));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv1", "units.5.bn1", 120, 30, 3, 4, packed.AsSpan(4944, 1230));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv3", "units.4.bn3", 30, 60, 3, 8, packed.AsSpan(4272, 660));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv1", "units.5.bn1", 120, 30, 3, 8, packed.AsSpan(4944, 1230));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.5.dw", "units.5.bn2", 30, 1, packed.AsSpan(6176, 300));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv3", "units.5.bn3", 30, 120, 3, 4, packed.AsSpan(6480, 1320));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv1", "units.6.bn1", 120, 30, 3, 4, packed.AsSpan(7808, 1230));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv3", "units.5.bn3", 30, 120, 3, 8, packed.AsSpan(6480, 1320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv1", "units.6.bn1", 120, 30, 3, 8, packed.AsSpan(7808, 1230));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.6.dw", "units.6.bn2", 30, 1, packed.AsSpan(9040, 300));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv3", "units.6.bn3", 30, 120, 3, 4, packed.AsSpan(9344, 1320));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv1", "units.7.bn1", 120, 30, 3, 4, packed.AsSpan(10672, 1230));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv3", "units.6.bn3", 30, 120, 3, 8, packed.AsSpan(9344, 1320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv1", "units.7.bn1", 120, 30, 3, 8, packed.AsSpan(10672, 1230));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.7.dw", "units.7.bn2", 30, 1, packed.AsSpan(11904, 300));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv3", "units.7.bn3", 30, 120, 3, 4, packed.AsSpan(12208, 1320));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv1", "units.8.bn1", 120, 30, 3, 4, packed.AsSpan(13536, 1230));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv3", "units.7.bn3", 30, 120, 3, 8, packed.AsSpan(12208, 1320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv1", "units.8.bn1", 120, 30, 3, 8, packed.AsSpan(13536, 1230));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.8.dw", "units.8.bn2", 30, 1, packed.AsSpan(14768, 300));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv3", "units.8.bn3", 30, 120, 3, 4, packed.AsSpan(15072, 1320));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv1", "units.9.bn1", 120, 30, 3, 4, packed.AsSpan(16400, 1230));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv3", "units.8.bn3", 30, 120, 3, 8, packed.AsSpan(15072, 1320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv1", "units.9.bn1", 120, 30, 3, 8, packed.AsSpan(16400, 1230));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.9.dw", "units.9.bn2", 30, 1, packed.AsSpan(17632, 300));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv3", "units.9.bn3", 30, 120, 3, 4, packed.AsSpan(17936, 1320));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv1", "units.10.bn1", 120, 30, 3, 4, packed.AsSpan(19264, 1230));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv3", "units.9.bn3", 30, 120, 3, 8, packed.AsSpan(17936, 1320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv1", "units.10.bn1", 120, 30, 3, 8, packed.AsSpan(19264, 1230));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.10.dw", "units.10.bn2", 30, 1, packed.AsSpan(20496, 300));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv3", "units.10.bn3", 30, 120, 3, 4, packed.AsSpan(20800, 1320));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv1", "units.11.bn1", 120, 30, 3, 4, packed.AsSpan(22128, 1230));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv3", "units.10.bn3", 30, 120, 3, 8, packed.AsSpan(20800, 1320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv1", "units.11.bn1", 120, 30, 3, 8, packed.AsSpan(22128, 1230));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.11.dw", "units.11.bn2", 30, 1, packed.AsSpan(23360, 300));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv3", "units.11.bn3", 30, 120, 3, 4, packed.AsSpan(23664, 1320));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.12.conv1", "units.12.bn1", 120, 60, 3, 4, packed.AsSpan(24992, 2460));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv3", "units.11.bn3", 30, 120, 3, 8, packed.AsSpan(23664, 1320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.12.conv1", "units.12.bn1", 120, 60, 3, 8, packed.AsSpan(24992, 2460));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.12.dw", "units.12.bn2", 60, 1, packed.AsSpan(27456, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.12.conv3", "units.12.bn3", 60, 120, 3, 4, packed.AsSpan(28064, 2520));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.13.conv1", "units.13.bn1", 240, 60, 3, 4, packed.AsSpan(30592, 4860));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.12.conv3", "units.12.bn3", 60, 120, 3, 8, packed.AsSpan(28064, 2520));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.13.conv1", "units.13.bn1", 240, 60, 3, 8, packed.AsSpan(30592, 4860));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.13.dw", "units.13.bn2", 60, 1, packed.AsSpan(35456, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.13.conv3", "units.13.bn3", 60, 240, 3, 4, packed.AsSpan(36064, 5040));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.14.conv1", "units.14.bn1", 240, 60, 3, 4, packed.AsSpan(41104, 4860));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.13.conv3", "units.13.bn3", 60, 240, 3, 8, packed.AsSpan(36064, 5040));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.14.conv1", "units.14.bn1", 240, 60, 3, 8, packed.AsSpan(41104, 4860));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.14.dw", "units.14.bn2", 60, 1, packed.AsSpan(45968, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.14.conv3", "units.14.bn3", 60, 240, 3, 4, packed.AsSpan(46576, 5040));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.15.conv1", "units.15.bn1", 240, 60, 3, 4, packed.AsSpan(51616, 4860));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.14.conv3", "units.14.bn3", 60, 240, 3, 8, packed.AsSpan(46576, 5040));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.15.conv1", "units.15.bn1", 240, 60, 3, 8, packed.AsSpan(51616, 4860));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.15.dw", "units.15.bn2", 60, 1, packed.AsSpan(56480, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.15.conv3", "units.15.bn3", 60, 240, 3, 4, packed.AsSpan(57088, 5040));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.15.conv3", "units.15.bn3", 60, 240, 3, 8, packed.AsSpan(57088, 5040));
         global::ShuffleNetGen.Weights.WeightPacker.Linear(tensors, "fc", 240, 10, packed.AsSpan(62128, 2410));
     }
 }

@@ -376,6 +376,109 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         Head(ref arena, ref weights, ref MemoryMarshal.GetReference(logits));
     }
 
+    /// <summary>Benchmark hook, not for inference: op names in forward order, as <see cref="RunOpForBenchmark"/> indexes them.</summary>
+    [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+    public static string[] BenchmarkOpNames => new[]
+    {
+        "conv1: Conv3x3_s1_1to16_28x28_Relu_V128",
+        "units.0.shortcut: AvgPool3x3_s2_16ch_28x28_Relu_V128",
+        "units.0.conv1: Pointwise_g1_16to48_784px_Shuffle8_Relu_4x8_V128",
+        "units.0.dw: Depthwise3x3_s2_48ch_28x28_V128",
+        "units.0.conv3: Pointwise_g8_48to176_196px_Relu_4x8_V128",
+        "units.1.conv1: Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128",
+        "units.1.dw: Depthwise3x3_s1_48ch_14x14_V128",
+        "units.1.conv3: Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128",
+        "units.2.conv1: Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128",
+        "units.2.dw: Depthwise3x3_s1_48ch_14x14_V128",
+        "units.2.conv3: Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128",
+        "units.3.conv1: Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128",
+        "units.3.dw: Depthwise3x3_s1_48ch_14x14_V128",
+        "units.3.conv3: Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128",
+        "units.4.shortcut: AvgPool3x3_s2_192ch_14x14_Relu_V128",
+        "units.4.conv1: Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128",
+        "units.4.dw: Depthwise3x3_s2_96ch_14x14_V128",
+        "units.4.conv3: Pointwise_g8_96to192_49px_Relu_4x8_V128",
+        "units.5.conv1: Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128",
+        "units.5.dw: Depthwise3x3_s1_96ch_7x7_V128",
+        "units.5.conv3: Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128",
+        "units.6.conv1: Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128",
+        "units.6.dw: Depthwise3x3_s1_96ch_7x7_V128",
+        "units.6.conv3: Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128",
+        "units.7.conv1: Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128",
+        "units.7.dw: Depthwise3x3_s1_96ch_7x7_V128",
+        "units.7.conv3: Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128",
+        "units.8.conv1: Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128",
+        "units.8.dw: Depthwise3x3_s1_96ch_7x7_V128",
+        "units.8.conv3: Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128",
+        "units.9.conv1: Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128",
+        "units.9.dw: Depthwise3x3_s1_96ch_7x7_V128",
+        "units.9.conv3: Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128",
+        "units.10.conv1: Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128",
+        "units.10.dw: Depthwise3x3_s1_96ch_7x7_V128",
+        "units.10.conv3: Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128",
+        "units.11.conv1: Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128",
+        "units.11.dw: Depthwise3x3_s1_96ch_7x7_V128",
+        "units.11.conv3: Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128",
+        "globalpool: GlobalAvgPool_384ch_49px_V128",
+        "fc: Linear_384to10_V128",
+    };
+
+    /// <summary>Benchmark hook, not for inference: runs op <paramref name="index"/> alone on the arena as the last <see cref="Forward"/> left it.</summary>
+    [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+    public void RunOpForBenchmark(int index, ReadOnlySpan<float> input, Span<float> logits)
+    {
+        if (input.Length != InputLength || logits.Length < Classes) throw new ArgumentException("Input or logits span of the wrong size.");
+        ref float image = ref MemoryMarshal.GetReference(input);
+        ref float arena = ref MemoryMarshal.GetArrayDataReference(_sngArena);
+        ref float weights = ref MemoryMarshal.GetArrayDataReference(_sngWeights);
+        ref float logitsRef = ref MemoryMarshal.GetReference(logits);
+        switch (index)
+        {
+            case 0: Conv3x3_s1_1to16_28x28_Relu_V128(ref image, ref Unsafe.Add(ref arena, 75264), ref weights); break;
+            case 1: AvgPool3x3_s2_16ch_28x28_Relu_V128(ref Unsafe.Add(ref arena, 75264), ref arena); break;
+            case 2: if (Vector512.IsHardwareAccelerated) Pointwise_g1_16to48_784px_Shuffle8_Relu_8x48_V512(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 160)); else if (Vector256.IsHardwareAccelerated) Pointwise_g1_16to48_784px_Shuffle8_Relu_4x16_V256(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 160)); else Pointwise_g1_16to48_784px_Shuffle8_Relu_4x8_V128(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 160)); break;
+            case 3: Depthwise3x3_s2_48ch_28x28_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref weights, 976)); break;
+            case 4: if (Vector512.IsHardwareAccelerated) Pointwise_g8_48to176_196px_Relu_8x48_V512(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 3136), ref Unsafe.Add(ref weights, 1456)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_48to176_196px_Relu_4x16_V256(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 3136), ref Unsafe.Add(ref weights, 1456)); else Pointwise_g8_48to176_196px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 3136), ref Unsafe.Add(ref weights, 1456)); break;
+            case 5: if (Vector512.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 2688)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 2688)); else Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 2688)); break;
+            case 6: Depthwise3x3_s1_48ch_14x14_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref weights, 3888)); break;
+            case 7: if (Vector512.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 4368), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 4368), ref arena); else Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 4368), ref arena); break;
+            case 8: if (Vector512.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 5712)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 5712)); else Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 5712)); break;
+            case 9: Depthwise3x3_s1_48ch_14x14_V128(ref arena, ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref weights, 6912)); break;
+            case 10: if (Vector512.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 75264), ref arena, ref Unsafe.Add(ref weights, 7392), ref Unsafe.Add(ref arena, 37632)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 75264), ref arena, ref Unsafe.Add(ref weights, 7392), ref Unsafe.Add(ref arena, 37632)); else Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 75264), ref arena, ref Unsafe.Add(ref weights, 7392), ref Unsafe.Add(ref arena, 37632)); break;
+            case 11: if (Vector512.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 8736)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 8736)); else Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 8736)); break;
+            case 12: Depthwise3x3_s1_48ch_14x14_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref weights, 9936)); break;
+            case 13: if (Vector512.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 10416), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 10416), ref arena); else Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 10416), ref arena); break;
+            case 14: AvgPool3x3_s2_192ch_14x14_Relu_V128(ref Unsafe.Add(ref arena, 37632), ref arena); break;
+            case 15: if (Vector512.IsHardwareAccelerated) Pointwise_g8_192to96_196px_Shuffle8_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 11760)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_192to96_196px_Shuffle8_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 11760)); else Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 11760)); break;
+            case 16: Depthwise3x3_s2_96ch_14x14_V128(ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 14160)); break;
+            case 17: if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to192_49px_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 9408), ref Unsafe.Add(ref weights, 15120)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to192_49px_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 9408), ref Unsafe.Add(ref weights, 15120)); else Pointwise_g8_96to192_49px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 9408), ref Unsafe.Add(ref weights, 15120)); break;
+            case 18: if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 17616)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 17616)); else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 17616)); break;
+            case 19: Depthwise3x3_s1_96ch_7x7_V128(ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 22320)); break;
+            case 20: if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 23280), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 23280), ref arena); else Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 23280), ref arena); break;
+            case 21: if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 28272)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 28272)); else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 28272)); break;
+            case 22: Depthwise3x3_s1_96ch_7x7_V128(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 32976)); break;
+            case 23: if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 33936), ref Unsafe.Add(ref arena, 18816)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 33936), ref Unsafe.Add(ref arena, 18816)); else Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 33936), ref Unsafe.Add(ref arena, 18816)); break;
+            case 24: if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 38928)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 38928)); else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 38928)); break;
+            case 25: Depthwise3x3_s1_96ch_7x7_V128(ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 43632)); break;
+            case 26: if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 44592), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 44592), ref arena); else Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 44592), ref arena); break;
+            case 27: if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 49584)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 49584)); else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 49584)); break;
+            case 28: Depthwise3x3_s1_96ch_7x7_V128(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 54288)); break;
+            case 29: if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 55248), ref Unsafe.Add(ref arena, 18816)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 55248), ref Unsafe.Add(ref arena, 18816)); else Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 55248), ref Unsafe.Add(ref arena, 18816)); break;
+            case 30: if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 60240)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 60240)); else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 60240)); break;
+            case 31: Depthwise3x3_s1_96ch_7x7_V128(ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 64944)); break;
+            case 32: if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 65904), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 65904), ref arena); else Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 65904), ref arena); break;
+            case 33: if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 70896)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 70896)); else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 70896)); break;
+            case 34: Depthwise3x3_s1_96ch_7x7_V128(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 75600)); break;
+            case 35: if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 76560), ref Unsafe.Add(ref arena, 18816)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 76560), ref Unsafe.Add(ref arena, 18816)); else Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 76560), ref Unsafe.Add(ref arena, 18816)); break;
+            case 36: if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 81552)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 81552)); else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 81552)); break;
+            case 37: Depthwise3x3_s1_96ch_7x7_V128(ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 86256)); break;
+            case 38: if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 87216), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 87216), ref arena); else Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 87216), ref arena); break;
+            case 39: GlobalAvgPool_384ch_49px_V128(ref Unsafe.Add(ref arena, 18816), ref arena); break;
+            case 40: Linear_384to10_V128(ref arena, ref Unsafe.Add(ref weights, 92208), ref logitsRef); break;
+            default: throw new ArgumentOutOfRangeException(nameof(index));
+        }
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Stem(ref float image, ref float arena, ref float weights)
     {
@@ -387,36 +490,36 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     private static void Unit0(ref float arena, ref float weights)
     {
         AvgPool3x3_s2_16ch_28x28_Relu_V128(ref Unsafe.Add(ref arena, 75264), ref arena);
-        Pointwise_g1_16to48_784px_Shuffle8_Relu_4x8_V128(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 160));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_16to48_784px_Shuffle8_Relu_8x48_V512(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 160)); else if (Vector256.IsHardwareAccelerated) Pointwise_g1_16to48_784px_Shuffle8_Relu_4x16_V256(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 160)); else Pointwise_g1_16to48_784px_Shuffle8_Relu_4x8_V128(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 160));
         Depthwise3x3_s2_48ch_28x28_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref weights, 976));
-        Pointwise_g8_48to176_196px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 3136), ref Unsafe.Add(ref weights, 1456));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_48to176_196px_Relu_8x48_V512(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 3136), ref Unsafe.Add(ref weights, 1456)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_48to176_196px_Relu_4x16_V256(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 3136), ref Unsafe.Add(ref weights, 1456)); else Pointwise_g8_48to176_196px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 3136), ref Unsafe.Add(ref weights, 1456));
     }
 
     /// <summary>Unit 1: 192x14x14 to 192x14x14, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit1(ref float arena, ref float weights)
     {
-        Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 2688));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 2688)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 2688)); else Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 2688));
         Depthwise3x3_s1_48ch_14x14_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref weights, 3888));
-        Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 4368), ref arena);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 4368), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 4368), ref arena); else Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 4368), ref arena);
     }
 
     /// <summary>Unit 2: 192x14x14 to 192x14x14, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit2(ref float arena, ref float weights)
     {
-        Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 5712));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 5712)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 5712)); else Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 5712));
         Depthwise3x3_s1_48ch_14x14_V128(ref arena, ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref weights, 6912));
-        Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 75264), ref arena, ref Unsafe.Add(ref weights, 7392), ref Unsafe.Add(ref arena, 37632));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 75264), ref arena, ref Unsafe.Add(ref weights, 7392), ref Unsafe.Add(ref arena, 37632)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 75264), ref arena, ref Unsafe.Add(ref weights, 7392), ref Unsafe.Add(ref arena, 37632)); else Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 75264), ref arena, ref Unsafe.Add(ref weights, 7392), ref Unsafe.Add(ref arena, 37632));
     }
 
     /// <summary>Unit 3: 192x14x14 to 192x14x14, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit3(ref float arena, ref float weights)
     {
-        Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 8736));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 8736)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 8736)); else Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 8736));
         Depthwise3x3_s1_48ch_14x14_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref weights, 9936));
-        Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 10416), ref arena);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 10416), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 10416), ref arena); else Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 10416), ref arena);
     }
 
     /// <summary>Unit 4: 192x14x14 to 384x7x7, stride 2.</summary>
@@ -424,72 +527,72 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     private static void Unit4(ref float arena, ref float weights)
     {
         AvgPool3x3_s2_192ch_14x14_Relu_V128(ref Unsafe.Add(ref arena, 37632), ref arena);
-        Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 11760));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_192to96_196px_Shuffle8_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 11760)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_192to96_196px_Shuffle8_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 11760)); else Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 11760));
         Depthwise3x3_s2_96ch_14x14_V128(ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 14160));
-        Pointwise_g8_96to192_49px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 9408), ref Unsafe.Add(ref weights, 15120));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to192_49px_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 9408), ref Unsafe.Add(ref weights, 15120)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to192_49px_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 9408), ref Unsafe.Add(ref weights, 15120)); else Pointwise_g8_96to192_49px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 9408), ref Unsafe.Add(ref weights, 15120));
     }
 
     /// <summary>Unit 5: 384x7x7 to 384x7x7, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit5(ref float arena, ref float weights)
     {
-        Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 17616));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 17616)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 17616)); else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 17616));
         Depthwise3x3_s1_96ch_7x7_V128(ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 22320));
-        Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 23280), ref arena);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 23280), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 23280), ref arena); else Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 23280), ref arena);
     }
 
     /// <summary>Unit 6: 384x7x7 to 384x7x7, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit6(ref float arena, ref float weights)
     {
-        Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 28272));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 28272)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 28272)); else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 28272));
         Depthwise3x3_s1_96ch_7x7_V128(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 32976));
-        Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 33936), ref Unsafe.Add(ref arena, 18816));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 33936), ref Unsafe.Add(ref arena, 18816)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 33936), ref Unsafe.Add(ref arena, 18816)); else Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 33936), ref Unsafe.Add(ref arena, 18816));
     }
 
     /// <summary>Unit 7: 384x7x7 to 384x7x7, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit7(ref float arena, ref float weights)
     {
-        Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 38928));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 38928)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 38928)); else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 38928));
         Depthwise3x3_s1_96ch_7x7_V128(ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 43632));
-        Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 44592), ref arena);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 44592), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 44592), ref arena); else Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 44592), ref arena);
     }
 
     /// <summary>Unit 8: 384x7x7 to 384x7x7, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit8(ref float arena, ref float weights)
     {
-        Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 49584));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 49584)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 49584)); else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 49584));
         Depthwise3x3_s1_96ch_7x7_V128(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 54288));
-        Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 55248), ref Unsafe.Add(ref arena, 18816));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 55248), ref Unsafe.Add(ref arena, 18816)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 55248), ref Unsafe.Add(ref arena, 18816)); else Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 55248), ref Unsafe.Add(ref arena, 18816));
     }
 
     /// <summary>Unit 9: 384x7x7 to 384x7x7, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit9(ref float arena, ref float weights)
     {
-        Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 60240));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 60240)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 60240)); else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 60240));
         Depthwise3x3_s1_96ch_7x7_V128(ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 64944));
-        Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 65904), ref arena);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 65904), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 65904), ref arena); else Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 65904), ref arena);
     }
 
     /// <summary>Unit 10: 384x7x7 to 384x7x7, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit10(ref float arena, ref float weights)
     {
-        Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 70896));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 70896)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 70896)); else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 70896));
         Depthwise3x3_s1_96ch_7x7_V128(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 75600));
-        Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 76560), ref Unsafe.Add(ref arena, 18816));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 76560), ref Unsafe.Add(ref arena, 18816)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 76560), ref Unsafe.Add(ref arena, 18816)); else Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 76560), ref Unsafe.Add(ref arena, 18816));
     }
 
     /// <summary>Unit 11: 384x7x7 to 384x7x7, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Unit11(ref float arena, ref float weights)
     {
-        Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 81552));
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 81552)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 81552)); else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 81552));
         Depthwise3x3_s1_96ch_7x7_V128(ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 86256));
-        Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 87216), ref arena);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 87216), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 87216), ref arena); else Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 87216), ref arena);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -527,42 +630,85 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                for (int ox = 1; ox <= 23; ox += 4)
+                if (Vector512.IsHardwareAccelerated)
                 {
-                    var acc = biasV;
-                    for (int ci = 0; ci < 1; ci++)
+                    for (int ox = 1; ox <= 11; ox += 16)
                     {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox - 1);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        var acc = Vector512.Create(bias);
+                        for (int ci = 0; ci < 1; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 1), Vector512.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 2), Vector512.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox - 1);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 1), Vector512.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 2), Vector512.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        }
+                        acc = Vector512.Max(acc, Vector512<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    {
+                        var acc = Vector512.Create(bias);
+                        for (int ci = 0; ci < 1; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 10);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 1), Vector512.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 2), Vector512.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 10);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 1), Vector512.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 2), Vector512.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        }
+                        acc = Vector512.Max(acc, Vector512<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 11));
+                    }
                 }
+                else
                 {
-                    var acc = biasV;
-                    for (int ci = 0; ci < 1; ci++)
+                    for (int ox = 1; ox <= 23; ox += 4)
                     {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 22);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 22);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        var acc = biasV;
+                        for (int ci = 0; ci < 1; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox - 1);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        }
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
+                    {
+                        var acc = biasV;
+                        for (int ci = 0; ci < 1; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 22);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 22);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        }
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
+                    }
                 }
                 {
                     float acc = bias;
@@ -601,50 +747,101 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                for (int ox = 1; ox <= 23; ox += 4)
+                if (Vector512.IsHardwareAccelerated)
                 {
-                    var acc = biasV;
-                    for (int ci = 0; ci < 1; ci++)
+                    for (int ox = 1; ox <= 11; ox += 16)
                     {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox - 1);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox - 1);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        var acc = Vector512.Create(bias);
+                        for (int ci = 0; ci < 1; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox - 1);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0), Vector512.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 1), Vector512.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 2), Vector512.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 1), Vector512.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 2), Vector512.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox - 1);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 1), Vector512.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 2), Vector512.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        }
+                        acc = Vector512.Max(acc, Vector512<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    {
+                        var acc = Vector512.Create(bias);
+                        for (int ci = 0; ci < 1; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 10);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0), Vector512.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 1), Vector512.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 2), Vector512.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 10);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 1), Vector512.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 2), Vector512.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 10);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 1), Vector512.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 2), Vector512.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        }
+                        acc = Vector512.Max(acc, Vector512<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 11));
+                    }
                 }
+                else
                 {
-                    var acc = biasV;
-                    for (int ci = 0; ci < 1; ci++)
+                    for (int ox = 1; ox <= 23; ox += 4)
                     {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 22);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 22);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 22);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        var acc = biasV;
+                        for (int ci = 0; ci < 1; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox - 1);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox - 1);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        }
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
+                    {
+                        var acc = biasV;
+                        for (int ci = 0; ci < 1; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 22);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 22);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 22);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                        }
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
+                    }
                 }
                 {
                     float acc = bias;
@@ -681,42 +878,85 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                for (int ox = 1; ox <= 23; ox += 4)
+                if (Vector512.IsHardwareAccelerated)
                 {
-                    var acc = biasV;
-                    for (int ci = 0; ci < 1; ci++)
+                    for (int ox = 1; ox <= 11; ox += 16)
                     {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox - 1);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        var acc = Vector512.Create(bias);
+                        for (int ci = 0; ci < 1; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox - 1);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0), Vector512.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 1), Vector512.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 2), Vector512.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 1), Vector512.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 2), Vector512.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        }
+                        acc = Vector512.Max(acc, Vector512<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    {
+                        var acc = Vector512.Create(bias);
+                        for (int ci = 0; ci < 1; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 10);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0), Vector512.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 1), Vector512.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 2), Vector512.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 10);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 1), Vector512.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 2), Vector512.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        }
+                        acc = Vector512.Max(acc, Vector512<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 11));
+                    }
                 }
+                else
                 {
-                    var acc = biasV;
-                    for (int ci = 0; ci < 1; ci++)
+                    for (int ox = 1; ox <= 23; ox += 4)
                     {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 22);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 22);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        var acc = biasV;
+                        for (int ci = 0; ci < 1; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox - 1);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        }
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
+                    {
+                        var acc = biasV;
+                        for (int ci = 0; ci < 1; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 22);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 22);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        }
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
+                    }
                 }
                 {
                     float acc = bias;
@@ -840,19 +1080,352 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 1 group(s), 16 to 48 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups).</summary>
-    private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    /// <summary>1x1 convolution, 1 group(s), 16 to 48 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector512.</summary>
+    private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 1; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 12544);
-            for (int j = 0; j < 48; j += 4)
+            for (int j = 0; j < 48; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 17);
                 ref float out0 = ref Unsafe.Add(ref destination, (((k * 48 + j + 0) % 6) * 8 + (k * 48 + j + 0) / 6) * 784);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 48 + j + 1) % 6) * 8 + (k * 48 + j + 1) / 6) * 784);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 48 + j + 2) % 6) * 8 + (k * 48 + j + 2) / 6) * 784);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 48 + j + 3) % 6) * 8 + (k * 48 + j + 3) / 6) * 784);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 48 + j + 4) % 6) * 8 + (k * 48 + j + 4) / 6) * 784);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 48 + j + 5) % 6) * 8 + (k * 48 + j + 5) / 6) * 784);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 48 + j + 6) % 6) * 8 + (k * 48 + j + 6) / 6) * 784);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 48 + j + 7) % 6) * 8 + (k * 48 + j + 7) / 6) * 784);
+                for (int p = 0; p <= 736; p += 48)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var acc6x2 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    var acc7x2 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 16; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
+                        x = ref Unsafe.Add(ref x, 784);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
+                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
+                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
+                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+                }
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 768);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 16; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 784);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(768));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(768));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(768));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(768));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(768));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(768));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(768));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(768));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 1 group(s), 16 to 48 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector256.</summary>
+    private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 1; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 12544);
+            for (int j = 0; j < 48; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 17);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 48 + j + 0) % 6) * 8 + (k * 48 + j + 0) / 6) * 784);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 48 + j + 1) % 6) * 8 + (k * 48 + j + 1) / 6) * 784);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 48 + j + 2) % 6) * 8 + (k * 48 + j + 2) / 6) * 784);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 48 + j + 3) % 6) * 8 + (k * 48 + j + 3) / 6) * 784);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 48 + j + 4) % 6) * 8 + (k * 48 + j + 4) / 6) * 784);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 48 + j + 5) % 6) * 8 + (k * 48 + j + 5) / 6) * 784);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 48 + j + 6) % 6) * 8 + (k * 48 + j + 6) / 6) * 784);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 48 + j + 7) % 6) * 8 + (k * 48 + j + 7) / 6) * 784);
+                for (int p = 0; p <= 768; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 16; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 784);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                for (int p = 0; p <= 768; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 16; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 784);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 1 group(s), 16 to 48 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector128.</summary>
+    private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 1; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 12544);
+            for (int j = 0; j < 48; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 17);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 48 + j + 0) % 6) * 8 + (k * 48 + j + 0) / 6) * 784);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 48 + j + 1) % 6) * 8 + (k * 48 + j + 1) / 6) * 784);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 48 + j + 2) % 6) * 8 + (k * 48 + j + 2) / 6) * 784);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 48 + j + 3) % 6) * 8 + (k * 48 + j + 3) / 6) * 784);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 48 + j + 4) % 6) * 8 + (k * 48 + j + 4) / 6) * 784);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 48 + j + 5) % 6) * 8 + (k * 48 + j + 5) / 6) * 784);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 48 + j + 6) % 6) * 8 + (k * 48 + j + 6) / 6) * 784);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 48 + j + 7) % 6) * 8 + (k * 48 + j + 7) / 6) * 784);
                 for (int p = 0; p <= 776; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -868,25 +1441,40 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     var acc3x0 = bias3;
                     var acc3x1 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 16; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 784);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(p));
@@ -904,6 +1492,73 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc3x0.StoreUnsafe(ref out3, (nuint)(p));
                     acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+                }
+                for (int p = 0; p <= 776; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 16; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 784);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
                 }
             }
         }
@@ -1013,181 +1668,764 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 8 group(s), 48 to 176 channels over 196 pixels, batch norm folded, ReLU.</summary>
-    private static void Pointwise_g8_48to176_196px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    /// <summary>1x1 convolution, 8 group(s), 48 to 176 channels over 196 pixels, batch norm folded, ReLU; Vector512.</summary>
+    private static void Pointwise_g8_48to176_196px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 1176);
-            for (int j = 0; j < 20; j += 4)
+            for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 22 + j) * 7);
                 ref float out0 = ref Unsafe.Add(ref destination, (k * 22 + j + 0) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 22 + j + 1) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 22 + j + 2) * 196);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 22 + j + 3) * 196);
-                for (int p = 0; p <= 188; p += 8)
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 22 + j + 4) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 22 + j + 5) * 196);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 22 + j + 6) * 196);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 22 + j + 7) * 196);
+                for (int p = 0; p <= 148; p += 48)
                 {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
                     var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
+                    var acc0x2 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
                     var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
+                    var acc1x2 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
                     var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
+                    var acc2x2 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
                     var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var acc6x2 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    var acc7x2 = bias7;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 6; ci++)
                     {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
                         acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
                         acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
                         acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                         acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
                         x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
                     acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
                     acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
                     acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
+                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
+                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
+                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
                 }
                 {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 180);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 6; ci++)
                     {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                         x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(180));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(180));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(180));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(180));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(180));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(180));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(180));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(180));
                 }
             }
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 22 + 20) * 7);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 22 + 20 + 0) * 196);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 22 + 20 + 1) * 196);
-                for (int p = 0; p <= 188; p += 8)
+                ref float block = ref Unsafe.Add(ref weights, (k * 22 + 16) * 7);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 0) * 196);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 1) * 196);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 2) * 196);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 3) * 196);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 4) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 5) * 196);
+                for (int p = 0; p <= 132; p += 64)
                 {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
                     var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
+                    var acc0x2 = bias0;
+                    var acc0x3 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
                     var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var acc1x3 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var acc2x3 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var acc3x3 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var acc4x3 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var acc5x3 = bias5;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 2);
+                    ref float wk = ref Unsafe.Add(ref block, 6);
                     for (int ci = 0; ci < 6; ci++)
                     {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var x3 = Vector512.LoadUnsafe(ref x, 48);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
                         acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
                         acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        acc2x3 = Simd.MulAdd(x3, w2, acc2x3);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        acc3x3 = Simd.MulAdd(x3, w3, acc3x3);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        acc4x3 = Simd.MulAdd(x3, w4, acc4x3);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        acc5x3 = Simd.MulAdd(x3, w5, acc5x3);
                         x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 2);
+                        wk = ref Unsafe.Add(ref wk, 6);
                     }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc0x3 = Vector512.Max(acc0x3, Vector512<float>.Zero);
+                    acc0x3.StoreUnsafe(ref out0, (nuint)(p + 48));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
                     acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc1x3 = Vector512.Max(acc1x3, Vector512<float>.Zero);
+                    acc1x3.StoreUnsafe(ref out1, (nuint)(p + 48));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc2x3 = Vector512.Max(acc2x3, Vector512<float>.Zero);
+                    acc2x3.StoreUnsafe(ref out2, (nuint)(p + 48));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc3x3 = Vector512.Max(acc3x3, Vector512<float>.Zero);
+                    acc3x3.StoreUnsafe(ref out3, (nuint)(p + 48));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc4x3 = Vector512.Max(acc4x3, Vector512<float>.Zero);
+                    acc4x3.StoreUnsafe(ref out4, (nuint)(p + 48));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+                    acc5x3 = Vector512.Max(acc5x3, Vector512<float>.Zero);
+                    acc5x3.StoreUnsafe(ref out5, (nuint)(p + 48));
                 }
                 {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 2);
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    ref float x = ref Unsafe.Add(ref groupInput, 180);
+                    ref float wk = ref Unsafe.Add(ref block, 6);
                     for (int ci = 0; ci < 6; ci++)
                     {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
                         x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 2);
+                        wk = ref Unsafe.Add(ref wk, 6);
                     }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(180));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(180));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(180));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(180));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(180));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(180));
                 }
             }
         }
     }
 
-    /// <summary>1x1 convolution, 8 group(s), 192 to 48 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups).</summary>
-    private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    /// <summary>1x1 convolution, 8 group(s), 48 to 176 channels over 196 pixels, batch norm folded, ReLU; Vector256.</summary>
+    private static void Pointwise_g8_48to176_196px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
-            ref float groupInput = ref Unsafe.Add(ref source, k * 4704);
-            for (int j = 0; j < 4; j += 4)
+            ref float groupInput = ref Unsafe.Add(ref source, k * 1176);
+            for (int j = 0; j < 16; j += 8)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 6 + j) * 25);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 6 + j + 0) % 6) * 8 + (k * 6 + j + 0) / 6) * 196);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 6 + j + 1) % 6) * 8 + (k * 6 + j + 1) / 6) * 196);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 6 + j + 2) % 6) * 8 + (k * 6 + j + 2) / 6) * 196);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 6 + j + 3) % 6) * 8 + (k * 6 + j + 3) / 6) * 196);
+                ref float block = ref Unsafe.Add(ref weights, (k * 22 + j) * 7);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 22 + j + 0) * 196);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 22 + j + 1) * 196);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 22 + j + 2) * 196);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 22 + j + 3) * 196);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 22 + j + 4) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 22 + j + 5) * 196);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 22 + j + 6) * 196);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 22 + j + 7) * 196);
+                for (int p = 0; p <= 180; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(188));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(188));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(188));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(188));
+                }
+                for (int p = 0; p <= 180; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(188));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(188));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(188));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(188));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 22 + 16) * 7);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 0) * 196);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 1) * 196);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 2) * 196);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 3) * 196);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 4) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 5) * 196);
+                for (int p = 0; p <= 180; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 6);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 6);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float wk = ref Unsafe.Add(ref block, 6);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 6);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(188));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(188));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(188));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(188));
+                }
+                for (int p = 0; p <= 164; p += 32)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var acc4x3 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var acc5x3 = bias5;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 10);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var x2 = Vector256.LoadUnsafe(ref x, 16);
+                        var x3 = Vector256.LoadUnsafe(ref x, 24);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        acc4x3 = Simd.MulAdd(x3, w4, acc4x3);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        acc5x3 = Simd.MulAdd(x3, w5, acc5x3);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 6);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc4x2 = Vector256.Max(acc4x2, Vector256<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x3 = Vector256.Max(acc4x3, Vector256<float>.Zero);
+                    acc4x3.StoreUnsafe(ref out4, (nuint)(p + 24));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc5x2 = Vector256.Max(acc5x2, Vector256<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x3 = Vector256.Max(acc5x3, Vector256<float>.Zero);
+                    acc5x3.StoreUnsafe(ref out5, (nuint)(p + 24));
+                }
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float wk = ref Unsafe.Add(ref block, 10);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 6);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(188));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(188));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 8 group(s), 48 to 176 channels over 196 pixels, batch norm folded, ReLU; Vector128.</summary>
+    private static void Pointwise_g8_48to176_196px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 8; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 1176);
+            for (int j = 0; j < 16; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 22 + j) * 7);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 22 + j + 0) * 196);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 22 + j + 1) * 196);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 22 + j + 2) * 196);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 22 + j + 3) * 196);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 22 + j + 4) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 22 + j + 5) * 196);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 22 + j + 6) * 196);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 22 + j + 7) * 196);
                 for (int p = 0; p <= 188; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -1203,25 +2441,40 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     var acc3x0 = bias3;
                     var acc3x1 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
-                    for (int ci = 0; ci < 24; ci++)
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 6; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(p));
@@ -1250,20 +2503,31 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
-                    for (int ci = 0; ci < 24; ci++)
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 6; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        }
                         x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(192));
@@ -1274,11 +2538,127 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
                     acc3x0.StoreUnsafe(ref out3, (nuint)(192));
                 }
+                for (int p = 0; p <= 188; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
+                }
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        }
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
+                }
             }
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 6 + 4) * 25);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 6 + 4 + 0) % 6) * 8 + (k * 6 + 4 + 0) / 6) * 196);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 6 + 4 + 1) % 6) * 8 + (k * 6 + 4 + 1) / 6) * 196);
+                ref float block = ref Unsafe.Add(ref weights, (k * 22 + 16) * 7);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 0) * 196);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 1) * 196);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 2) * 196);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 3) * 196);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 4) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 5) * 196);
                 for (int p = 0; p <= 188; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -1287,20 +2667,47 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
                     var acc1x1 = bias1;
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 2);
-                    for (int ci = 0; ci < 24; ci++)
+                    ref float wk = ref Unsafe.Add(ref block, 6);
+                    for (int ci = 0; ci < 6; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 2);
+                        wk = ref Unsafe.Add(ref wk, 6);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(p));
@@ -1310,28 +2717,695 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc1x0.StoreUnsafe(ref out1, (nuint)(p));
                     acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
                     acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
                 }
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
                     var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 2);
-                    for (int ci = 0; ci < 24; ci++)
+                    ref float wk = ref Unsafe.Add(ref block, 6);
+                    for (int ci = 0; ci < 6; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        }
                         x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 2);
+                        wk = ref Unsafe.Add(ref wk, 6);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(192));
                     acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
                     acc1x0.StoreUnsafe(ref out1, (nuint)(192));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
+                }
+                for (int p = 0; p <= 180; p += 16)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var acc4x3 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var acc5x3 = bias5;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 10);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        var x2 = Vector128.LoadUnsafe(ref x, 8);
+                        var x3 = Vector128.LoadUnsafe(ref x, 12);
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        acc4x3 = Simd.MulAdd(x3, w4, acc4x3);
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        acc5x3 = Simd.MulAdd(x3, w5, acc5x3);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 6);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc4x2 = Vector128.Max(acc4x2, Vector128<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc4x3 = Vector128.Max(acc4x3, Vector128<float>.Zero);
+                    acc4x3.StoreUnsafe(ref out4, (nuint)(p + 12));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc5x2 = Vector128.Max(acc5x2, Vector128<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc5x3 = Vector128.Max(acc5x3, Vector128<float>.Zero);
+                    acc5x3.StoreUnsafe(ref out5, (nuint)(p + 12));
+                }
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
+                    ref float wk = ref Unsafe.Add(ref block, 10);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 6);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 8 group(s), 192 to 48 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector512.</summary>
+    private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 8; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 4704);
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 6 + 0) * 25);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 0) % 6) * 8 + (k * 6 + 0 + 0) / 6) * 196);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 1) % 6) * 8 + (k * 6 + 0 + 1) / 6) * 196);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 2) % 6) * 8 + (k * 6 + 0 + 2) / 6) * 196);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 3) % 6) * 8 + (k * 6 + 0 + 3) / 6) * 196);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 4) % 6) * 8 + (k * 6 + 0 + 4) / 6) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 5) % 6) * 8 + (k * 6 + 0 + 5) / 6) * 196);
+                for (int p = 0; p <= 132; p += 64)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var acc0x3 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var acc1x3 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var acc2x3 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var acc3x3 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var acc4x3 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var acc5x3 = bias5;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 6);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var x3 = Vector512.LoadUnsafe(ref x, 48);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        acc2x3 = Simd.MulAdd(x3, w2, acc2x3);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        acc3x3 = Simd.MulAdd(x3, w3, acc3x3);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        acc4x3 = Simd.MulAdd(x3, w4, acc4x3);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        acc5x3 = Simd.MulAdd(x3, w5, acc5x3);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 6);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc0x3 = Vector512.Max(acc0x3, Vector512<float>.Zero);
+                    acc0x3.StoreUnsafe(ref out0, (nuint)(p + 48));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc1x3 = Vector512.Max(acc1x3, Vector512<float>.Zero);
+                    acc1x3.StoreUnsafe(ref out1, (nuint)(p + 48));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc2x3 = Vector512.Max(acc2x3, Vector512<float>.Zero);
+                    acc2x3.StoreUnsafe(ref out2, (nuint)(p + 48));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc3x3 = Vector512.Max(acc3x3, Vector512<float>.Zero);
+                    acc3x3.StoreUnsafe(ref out3, (nuint)(p + 48));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc4x3 = Vector512.Max(acc4x3, Vector512<float>.Zero);
+                    acc4x3.StoreUnsafe(ref out4, (nuint)(p + 48));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+                    acc5x3 = Vector512.Max(acc5x3, Vector512<float>.Zero);
+                    acc5x3.StoreUnsafe(ref out5, (nuint)(p + 48));
+                }
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    ref float x = ref Unsafe.Add(ref groupInput, 180);
+                    ref float wk = ref Unsafe.Add(ref block, 6);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 6);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(180));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(180));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(180));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(180));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(180));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(180));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 8 group(s), 192 to 48 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector256.</summary>
+    private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 8; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 4704);
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 6 + 0) * 25);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 0) % 6) * 8 + (k * 6 + 0 + 0) / 6) * 196);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 1) % 6) * 8 + (k * 6 + 0 + 1) / 6) * 196);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 2) % 6) * 8 + (k * 6 + 0 + 2) / 6) * 196);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 3) % 6) * 8 + (k * 6 + 0 + 3) / 6) * 196);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 4) % 6) * 8 + (k * 6 + 0 + 4) / 6) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 5) % 6) * 8 + (k * 6 + 0 + 5) / 6) * 196);
+                for (int p = 0; p <= 180; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 6);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 6);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float wk = ref Unsafe.Add(ref block, 6);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 6);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(188));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(188));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(188));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(188));
+                }
+                for (int p = 0; p <= 164; p += 32)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var acc4x3 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var acc5x3 = bias5;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 10);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var x2 = Vector256.LoadUnsafe(ref x, 16);
+                        var x3 = Vector256.LoadUnsafe(ref x, 24);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        acc4x3 = Simd.MulAdd(x3, w4, acc4x3);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        acc5x3 = Simd.MulAdd(x3, w5, acc5x3);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 6);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc4x2 = Vector256.Max(acc4x2, Vector256<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x3 = Vector256.Max(acc4x3, Vector256<float>.Zero);
+                    acc4x3.StoreUnsafe(ref out4, (nuint)(p + 24));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc5x2 = Vector256.Max(acc5x2, Vector256<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x3 = Vector256.Max(acc5x3, Vector256<float>.Zero);
+                    acc5x3.StoreUnsafe(ref out5, (nuint)(p + 24));
+                }
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float wk = ref Unsafe.Add(ref block, 10);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 6);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(188));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(188));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 8 group(s), 192 to 48 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector128.</summary>
+    private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 8; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 4704);
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 6 + 0) * 25);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 0) % 6) * 8 + (k * 6 + 0 + 0) / 6) * 196);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 1) % 6) * 8 + (k * 6 + 0 + 1) / 6) * 196);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 2) % 6) * 8 + (k * 6 + 0 + 2) / 6) * 196);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 3) % 6) * 8 + (k * 6 + 0 + 3) / 6) * 196);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 4) % 6) * 8 + (k * 6 + 0 + 4) / 6) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 5) % 6) * 8 + (k * 6 + 0 + 5) / 6) * 196);
+                for (int p = 0; p <= 188; p += 8)
+                {
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 6);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 6);
+                    }
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+                }
+                {
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
+                    ref float wk = ref Unsafe.Add(ref block, 6);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        }
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 6);
+                    }
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
+                }
+                for (int p = 0; p <= 180; p += 16)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var acc4x3 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var acc5x3 = bias5;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 10);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        var x2 = Vector128.LoadUnsafe(ref x, 8);
+                        var x3 = Vector128.LoadUnsafe(ref x, 12);
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        acc4x3 = Simd.MulAdd(x3, w4, acc4x3);
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        acc5x3 = Simd.MulAdd(x3, w5, acc5x3);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 6);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc4x2 = Vector128.Max(acc4x2, Vector128<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc4x3 = Vector128.Max(acc4x3, Vector128<float>.Zero);
+                    acc4x3.StoreUnsafe(ref out4, (nuint)(p + 12));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc5x2 = Vector128.Max(acc5x2, Vector128<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc5x3 = Vector128.Max(acc5x3, Vector128<float>.Zero);
+                    acc5x3.StoreUnsafe(ref out5, (nuint)(p + 12));
+                }
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
+                    ref float wk = ref Unsafe.Add(ref block, 10);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 6);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
                 }
             }
         }
@@ -1462,13 +3536,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 8 group(s), 48 to 192 channels over 196 pixels, batch norm folded, plus residual, ReLU.</summary>
-    private static void Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    /// <summary>1x1 convolution, 8 group(s), 48 to 192 channels over 196 pixels, batch norm folded, plus residual, ReLU; Vector512.</summary>
+    private static void Pointwise_g8_48to192_196px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 8; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 1176);
-            for (int j = 0; j < 24; j += 4)
+            for (int j = 0; j < 24; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 7);
                 ref float out0 = ref Unsafe.Add(ref destination, (k * 24 + j + 0) * 196);
@@ -1479,6 +3553,483 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 ref float res2 = ref Unsafe.Add(ref residual, (k * 24 + j + 2) * 196);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 24 + j + 3) * 196);
                 ref float res3 = ref Unsafe.Add(ref residual, (k * 24 + j + 3) * 196);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 24 + j + 4) * 196);
+                ref float res4 = ref Unsafe.Add(ref residual, (k * 24 + j + 4) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 24 + j + 5) * 196);
+                ref float res5 = ref Unsafe.Add(ref residual, (k * 24 + j + 5) * 196);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 24 + j + 6) * 196);
+                ref float res6 = ref Unsafe.Add(ref residual, (k * 24 + j + 6) * 196);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 24 + j + 7) * 196);
+                ref float res7 = ref Unsafe.Add(ref residual, (k * 24 + j + 7) * 196);
+                for (int p = 0; p <= 148; p += 48)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var acc6x2 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    var acc7x2 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 += Vector512.LoadUnsafe(ref res0, (nuint)(p));
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 += Vector512.LoadUnsafe(ref res0, (nuint)(p + 16));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 += Vector512.LoadUnsafe(ref res0, (nuint)(p + 32));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc1x0 += Vector512.LoadUnsafe(ref res1, (nuint)(p));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 += Vector512.LoadUnsafe(ref res1, (nuint)(p + 16));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 += Vector512.LoadUnsafe(ref res1, (nuint)(p + 32));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc2x0 += Vector512.LoadUnsafe(ref res2, (nuint)(p));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 += Vector512.LoadUnsafe(ref res2, (nuint)(p + 16));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 += Vector512.LoadUnsafe(ref res2, (nuint)(p + 32));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc3x0 += Vector512.LoadUnsafe(ref res3, (nuint)(p));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 += Vector512.LoadUnsafe(ref res3, (nuint)(p + 16));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 += Vector512.LoadUnsafe(ref res3, (nuint)(p + 32));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc4x0 += Vector512.LoadUnsafe(ref res4, (nuint)(p));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 += Vector512.LoadUnsafe(ref res4, (nuint)(p + 16));
+                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x2 += Vector512.LoadUnsafe(ref res4, (nuint)(p + 32));
+                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc5x0 += Vector512.LoadUnsafe(ref res5, (nuint)(p));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 += Vector512.LoadUnsafe(ref res5, (nuint)(p + 16));
+                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x2 += Vector512.LoadUnsafe(ref res5, (nuint)(p + 32));
+                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+                    acc6x0 += Vector512.LoadUnsafe(ref res6, (nuint)(p));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 += Vector512.LoadUnsafe(ref res6, (nuint)(p + 16));
+                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
+                    acc6x2 += Vector512.LoadUnsafe(ref res6, (nuint)(p + 32));
+                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
+                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
+                    acc7x0 += Vector512.LoadUnsafe(ref res7, (nuint)(p));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 += Vector512.LoadUnsafe(ref res7, (nuint)(p + 16));
+                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
+                    acc7x2 += Vector512.LoadUnsafe(ref res7, (nuint)(p + 32));
+                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+                }
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 180);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 += Vector512.LoadUnsafe(ref res0, (nuint)(180));
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(180));
+                    acc1x0 += Vector512.LoadUnsafe(ref res1, (nuint)(180));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(180));
+                    acc2x0 += Vector512.LoadUnsafe(ref res2, (nuint)(180));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(180));
+                    acc3x0 += Vector512.LoadUnsafe(ref res3, (nuint)(180));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(180));
+                    acc4x0 += Vector512.LoadUnsafe(ref res4, (nuint)(180));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(180));
+                    acc5x0 += Vector512.LoadUnsafe(ref res5, (nuint)(180));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(180));
+                    acc6x0 += Vector512.LoadUnsafe(ref res6, (nuint)(180));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(180));
+                    acc7x0 += Vector512.LoadUnsafe(ref res7, (nuint)(180));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(180));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 8 group(s), 48 to 192 channels over 196 pixels, batch norm folded, plus residual, ReLU; Vector256.</summary>
+    private static void Pointwise_g8_48to192_196px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    {
+        for (int k = 0; k < 8; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 1176);
+            for (int j = 0; j < 24; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 7);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 24 + j + 0) * 196);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 24 + j + 0) * 196);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 24 + j + 1) * 196);
+                ref float res1 = ref Unsafe.Add(ref residual, (k * 24 + j + 1) * 196);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 24 + j + 2) * 196);
+                ref float res2 = ref Unsafe.Add(ref residual, (k * 24 + j + 2) * 196);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 24 + j + 3) * 196);
+                ref float res3 = ref Unsafe.Add(ref residual, (k * 24 + j + 3) * 196);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 24 + j + 4) * 196);
+                ref float res4 = ref Unsafe.Add(ref residual, (k * 24 + j + 4) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 24 + j + 5) * 196);
+                ref float res5 = ref Unsafe.Add(ref residual, (k * 24 + j + 5) * 196);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 24 + j + 6) * 196);
+                ref float res6 = ref Unsafe.Add(ref residual, (k * 24 + j + 6) * 196);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 24 + j + 7) * 196);
+                ref float res7 = ref Unsafe.Add(ref residual, (k * 24 + j + 7) * 196);
+                for (int p = 0; p <= 180; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 += Vector256.LoadUnsafe(ref res0, (nuint)(p));
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 += Vector256.LoadUnsafe(ref res0, (nuint)(p + 8));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 += Vector256.LoadUnsafe(ref res1, (nuint)(p));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 += Vector256.LoadUnsafe(ref res1, (nuint)(p + 8));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 += Vector256.LoadUnsafe(ref res2, (nuint)(p));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 += Vector256.LoadUnsafe(ref res2, (nuint)(p + 8));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 += Vector256.LoadUnsafe(ref res3, (nuint)(p));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 += Vector256.LoadUnsafe(ref res3, (nuint)(p + 8));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 += Vector256.LoadUnsafe(ref res0, (nuint)(188));
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(188));
+                    acc1x0 += Vector256.LoadUnsafe(ref res1, (nuint)(188));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(188));
+                    acc2x0 += Vector256.LoadUnsafe(ref res2, (nuint)(188));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(188));
+                    acc3x0 += Vector256.LoadUnsafe(ref res3, (nuint)(188));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(188));
+                }
+                for (int p = 0; p <= 180; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 += Vector256.LoadUnsafe(ref res4, (nuint)(p));
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 += Vector256.LoadUnsafe(ref res4, (nuint)(p + 8));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 += Vector256.LoadUnsafe(ref res5, (nuint)(p));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 += Vector256.LoadUnsafe(ref res5, (nuint)(p + 8));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 += Vector256.LoadUnsafe(ref res6, (nuint)(p));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 += Vector256.LoadUnsafe(ref res6, (nuint)(p + 8));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 += Vector256.LoadUnsafe(ref res7, (nuint)(p));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 += Vector256.LoadUnsafe(ref res7, (nuint)(p + 8));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 += Vector256.LoadUnsafe(ref res4, (nuint)(188));
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(188));
+                    acc5x0 += Vector256.LoadUnsafe(ref res5, (nuint)(188));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(188));
+                    acc6x0 += Vector256.LoadUnsafe(ref res6, (nuint)(188));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(188));
+                    acc7x0 += Vector256.LoadUnsafe(ref res7, (nuint)(188));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(188));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 8 group(s), 48 to 192 channels over 196 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    private static void Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    {
+        for (int k = 0; k < 8; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 1176);
+            for (int j = 0; j < 24; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 7);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 24 + j + 0) * 196);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 24 + j + 0) * 196);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 24 + j + 1) * 196);
+                ref float res1 = ref Unsafe.Add(ref residual, (k * 24 + j + 1) * 196);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 24 + j + 2) * 196);
+                ref float res2 = ref Unsafe.Add(ref residual, (k * 24 + j + 2) * 196);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 24 + j + 3) * 196);
+                ref float res3 = ref Unsafe.Add(ref residual, (k * 24 + j + 3) * 196);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 24 + j + 4) * 196);
+                ref float res4 = ref Unsafe.Add(ref residual, (k * 24 + j + 4) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 24 + j + 5) * 196);
+                ref float res5 = ref Unsafe.Add(ref residual, (k * 24 + j + 5) * 196);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 24 + j + 6) * 196);
+                ref float res6 = ref Unsafe.Add(ref residual, (k * 24 + j + 6) * 196);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 24 + j + 7) * 196);
+                ref float res7 = ref Unsafe.Add(ref residual, (k * 24 + j + 7) * 196);
                 for (int p = 0; p <= 188; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -1494,25 +4045,40 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     var acc3x0 = bias3;
                     var acc3x1 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 6; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(p));
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
@@ -1549,20 +4115,31 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 6; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        }
                         x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(192));
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
@@ -1576,6 +4153,130 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc3x0 += Vector128.LoadUnsafe(ref res3, (nuint)(192));
                     acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
                     acc3x0.StoreUnsafe(ref out3, (nuint)(192));
+                }
+                for (int p = 0; p <= 188; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(p));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 += Vector128.LoadUnsafe(ref res4, (nuint)(p + 4));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(p));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 += Vector128.LoadUnsafe(ref res5, (nuint)(p + 4));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(p));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 += Vector128.LoadUnsafe(ref res6, (nuint)(p + 4));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(p));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 += Vector128.LoadUnsafe(ref res7, (nuint)(p + 4));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
+                }
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 6; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        }
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(192));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
+                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(192));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
+                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(192));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
+                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(192));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
                 }
             }
         }
@@ -1683,19 +4384,905 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 8 group(s), 192 to 96 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups).</summary>
-    private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    /// <summary>1x1 convolution, 8 group(s), 192 to 96 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector512.</summary>
+    private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 4704);
-            for (int j = 0; j < 12; j += 4)
+            for (int j = 0; j < 8; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 25);
                 ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + j + 0) % 12) * 8 + (k * 12 + j + 0) / 12) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + j + 1) % 12) * 8 + (k * 12 + j + 1) / 12) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + j + 2) % 12) * 8 + (k * 12 + j + 2) / 12) * 196);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + j + 3) % 12) * 8 + (k * 12 + j + 3) / 12) * 196);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 12 + j + 4) % 12) * 8 + (k * 12 + j + 4) / 12) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 12 + j + 5) % 12) * 8 + (k * 12 + j + 5) / 12) * 196);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 12 + j + 6) % 12) * 8 + (k * 12 + j + 6) / 12) * 196);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 12 + j + 7) % 12) * 8 + (k * 12 + j + 7) / 12) * 196);
+                for (int p = 0; p <= 148; p += 48)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var acc6x2 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    var acc7x2 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
+                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
+                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
+                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+                }
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 180);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(180));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(180));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(180));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(180));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(180));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(180));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(180));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(180));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 25);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 0) % 12) * 8 + (k * 12 + 8 + 0) / 12) * 196);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 1) % 12) * 8 + (k * 12 + 8 + 1) / 12) * 196);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 2) % 12) * 8 + (k * 12 + 8 + 2) / 12) * 196);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 3) % 12) * 8 + (k * 12 + 8 + 3) / 12) * 196);
+                for (int p = 0; p <= 100; p += 96)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var acc0x3 = bias0;
+                    var acc0x4 = bias0;
+                    var acc0x5 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var acc1x3 = bias1;
+                    var acc1x4 = bias1;
+                    var acc1x5 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var acc2x3 = bias2;
+                    var acc2x4 = bias2;
+                    var acc2x5 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var acc3x3 = bias3;
+                    var acc3x4 = bias3;
+                    var acc3x5 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var x3 = Vector512.LoadUnsafe(ref x, 48);
+                        var x4 = Vector512.LoadUnsafe(ref x, 64);
+                        var x5 = Vector512.LoadUnsafe(ref x, 80);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
+                        acc0x4 = Simd.MulAdd(x4, w0, acc0x4);
+                        acc0x5 = Simd.MulAdd(x5, w0, acc0x5);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
+                        acc1x4 = Simd.MulAdd(x4, w1, acc1x4);
+                        acc1x5 = Simd.MulAdd(x5, w1, acc1x5);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        acc2x3 = Simd.MulAdd(x3, w2, acc2x3);
+                        acc2x4 = Simd.MulAdd(x4, w2, acc2x4);
+                        acc2x5 = Simd.MulAdd(x5, w2, acc2x5);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        acc3x3 = Simd.MulAdd(x3, w3, acc3x3);
+                        acc3x4 = Simd.MulAdd(x4, w3, acc3x4);
+                        acc3x5 = Simd.MulAdd(x5, w3, acc3x5);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 4);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc0x3 = Vector512.Max(acc0x3, Vector512<float>.Zero);
+                    acc0x3.StoreUnsafe(ref out0, (nuint)(p + 48));
+                    acc0x4 = Vector512.Max(acc0x4, Vector512<float>.Zero);
+                    acc0x4.StoreUnsafe(ref out0, (nuint)(p + 64));
+                    acc0x5 = Vector512.Max(acc0x5, Vector512<float>.Zero);
+                    acc0x5.StoreUnsafe(ref out0, (nuint)(p + 80));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc1x3 = Vector512.Max(acc1x3, Vector512<float>.Zero);
+                    acc1x3.StoreUnsafe(ref out1, (nuint)(p + 48));
+                    acc1x4 = Vector512.Max(acc1x4, Vector512<float>.Zero);
+                    acc1x4.StoreUnsafe(ref out1, (nuint)(p + 64));
+                    acc1x5 = Vector512.Max(acc1x5, Vector512<float>.Zero);
+                    acc1x5.StoreUnsafe(ref out1, (nuint)(p + 80));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc2x3 = Vector512.Max(acc2x3, Vector512<float>.Zero);
+                    acc2x3.StoreUnsafe(ref out2, (nuint)(p + 48));
+                    acc2x4 = Vector512.Max(acc2x4, Vector512<float>.Zero);
+                    acc2x4.StoreUnsafe(ref out2, (nuint)(p + 64));
+                    acc2x5 = Vector512.Max(acc2x5, Vector512<float>.Zero);
+                    acc2x5.StoreUnsafe(ref out2, (nuint)(p + 80));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc3x3 = Vector512.Max(acc3x3, Vector512<float>.Zero);
+                    acc3x3.StoreUnsafe(ref out3, (nuint)(p + 48));
+                    acc3x4 = Vector512.Max(acc3x4, Vector512<float>.Zero);
+                    acc3x4.StoreUnsafe(ref out3, (nuint)(p + 64));
+                    acc3x5 = Vector512.Max(acc3x5, Vector512<float>.Zero);
+                    acc3x5.StoreUnsafe(ref out3, (nuint)(p + 80));
+                }
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 180);
+                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 4);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(180));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(180));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(180));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(180));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 8 group(s), 192 to 96 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector256.</summary>
+    private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 8; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 4704);
+            for (int j = 0; j < 8; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 25);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + j + 0) % 12) * 8 + (k * 12 + j + 0) / 12) * 196);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + j + 1) % 12) * 8 + (k * 12 + j + 1) / 12) * 196);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + j + 2) % 12) * 8 + (k * 12 + j + 2) / 12) * 196);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + j + 3) % 12) * 8 + (k * 12 + j + 3) / 12) * 196);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 12 + j + 4) % 12) * 8 + (k * 12 + j + 4) / 12) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 12 + j + 5) % 12) * 8 + (k * 12 + j + 5) / 12) * 196);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 12 + j + 6) % 12) * 8 + (k * 12 + j + 6) / 12) * 196);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 12 + j + 7) % 12) * 8 + (k * 12 + j + 7) / 12) * 196);
+                for (int p = 0; p <= 180; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(188));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(188));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(188));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(188));
+                }
+                for (int p = 0; p <= 180; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(188));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(188));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(188));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(188));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 25);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 0) % 12) * 8 + (k * 12 + 8 + 0) / 12) * 196);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 1) % 12) * 8 + (k * 12 + 8 + 1) / 12) * 196);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 2) % 12) * 8 + (k * 12 + 8 + 2) / 12) * 196);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 3) % 12) * 8 + (k * 12 + 8 + 3) / 12) * 196);
+                for (int p = 0; p <= 180; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 4);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 4);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(188));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(188));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(188));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(188));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 8 group(s), 192 to 96 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector128.</summary>
+    private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 8; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 4704);
+            for (int j = 0; j < 8; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 25);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + j + 0) % 12) * 8 + (k * 12 + j + 0) / 12) * 196);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + j + 1) % 12) * 8 + (k * 12 + j + 1) / 12) * 196);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + j + 2) % 12) * 8 + (k * 12 + j + 2) / 12) * 196);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + j + 3) % 12) * 8 + (k * 12 + j + 3) / 12) * 196);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 12 + j + 4) % 12) * 8 + (k * 12 + j + 4) / 12) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 12 + j + 5) % 12) * 8 + (k * 12 + j + 5) / 12) * 196);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 12 + j + 6) % 12) * 8 + (k * 12 + j + 6) / 12) * 196);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 12 + j + 7) % 12) * 8 + (k * 12 + j + 7) / 12) * 196);
+                for (int p = 0; p <= 188; p += 8)
+                {
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+                }
+                {
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        }
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
+                }
+                for (int p = 0; p <= 188; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
+                }
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 24; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        }
+                        x = ref Unsafe.Add(ref x, 196);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 25);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 0) % 12) * 8 + (k * 12 + 8 + 0) / 12) * 196);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 1) % 12) * 8 + (k * 12 + 8 + 1) / 12) * 196);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 2) % 12) * 8 + (k * 12 + 8 + 2) / 12) * 196);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 3) % 12) * 8 + (k * 12 + 8 + 3) / 12) * 196);
                 for (int p = 0; p <= 188; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -1716,18 +5303,33 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 4);
                     }
@@ -1762,14 +5364,25 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     for (int ci = 0; ci < 24; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        }
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 4);
                     }
@@ -1888,19 +5501,420 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 8 group(s), 96 to 192 channels over 49 pixels, batch norm folded, ReLU.</summary>
-    private static void Pointwise_g8_96to192_49px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    /// <summary>1x1 convolution, 8 group(s), 96 to 192 channels over 49 pixels, batch norm folded, ReLU; Vector512.</summary>
+    private static void Pointwise_g8_96to192_49px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 588);
-            for (int j = 0; j < 24; j += 4)
+            for (int j = 0; j < 24; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 13);
                 ref float out0 = ref Unsafe.Add(ref destination, (k * 24 + j + 0) * 49);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 24 + j + 1) * 49);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 24 + j + 2) * 49);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 24 + j + 3) * 49);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 24 + j + 4) * 49);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 24 + j + 5) * 49);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 24 + j + 6) * 49);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 24 + j + 7) * 49);
+                for (int p = 0; p <= 1; p += 48)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var acc6x2 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    var acc7x2 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 12; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
+                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
+                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
+                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+                }
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 33);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 12; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(33));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(33));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(33));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(33));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(33));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(33));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(33));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(33));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 8 group(s), 96 to 192 channels over 49 pixels, batch norm folded, ReLU; Vector256.</summary>
+    private static void Pointwise_g8_96to192_49px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 8; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 588);
+            for (int j = 0; j < 24; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 13);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 24 + j + 0) * 49);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 24 + j + 1) * 49);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 24 + j + 2) * 49);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 24 + j + 3) * 49);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 24 + j + 4) * 49);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 24 + j + 5) * 49);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 24 + j + 6) * 49);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 24 + j + 7) * 49);
+                for (int p = 0; p <= 33; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 12; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 41);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 12; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(41));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(41));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(41));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(41));
+                }
+                for (int p = 0; p <= 33; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 12; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 41);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 12; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(41));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(41));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(41));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(41));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 8 group(s), 96 to 192 channels over 49 pixels, batch norm folded, ReLU; Vector128.</summary>
+    private static void Pointwise_g8_96to192_49px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 8; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 588);
+            for (int j = 0; j < 24; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 13);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 24 + j + 0) * 49);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 24 + j + 1) * 49);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 24 + j + 2) * 49);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 24 + j + 3) * 49);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 24 + j + 4) * 49);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 24 + j + 5) * 49);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 24 + j + 6) * 49);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 24 + j + 7) * 49);
                 for (int p = 0; p <= 41; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -1916,25 +5930,40 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     var acc3x0 = bias3;
                     var acc3x1 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 12; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(p));
@@ -1963,20 +5992,31 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, 45);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 12; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        }
                         x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
                     acc0x0.StoreUnsafe(ref out0, (nuint)(45));
@@ -1987,23 +6027,969 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
                     acc3x0.StoreUnsafe(ref out3, (nuint)(45));
                 }
+                for (int p = 0; p <= 41; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 12; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
+                }
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 45);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 12; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        }
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(45));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(45));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(45));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(45));
+                }
             }
         }
     }
 
-    /// <summary>1x1 convolution, 8 group(s), 384 to 96 channels over 49 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups).</summary>
-    private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    /// <summary>1x1 convolution, 8 group(s), 384 to 96 channels over 49 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector512.</summary>
+    private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 2352);
-            for (int j = 0; j < 12; j += 4)
+            for (int j = 0; j < 8; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 49);
                 ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + j + 0) % 12) * 8 + (k * 12 + j + 0) / 12) * 49);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + j + 1) % 12) * 8 + (k * 12 + j + 1) / 12) * 49);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + j + 2) % 12) * 8 + (k * 12 + j + 2) / 12) * 49);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + j + 3) % 12) * 8 + (k * 12 + j + 3) / 12) * 49);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 12 + j + 4) % 12) * 8 + (k * 12 + j + 4) / 12) * 49);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 12 + j + 5) % 12) * 8 + (k * 12 + j + 5) / 12) * 49);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 12 + j + 6) % 12) * 8 + (k * 12 + j + 6) / 12) * 49);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 12 + j + 7) % 12) * 8 + (k * 12 + j + 7) / 12) * 49);
+                for (int p = 0; p <= 1; p += 48)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var acc6x2 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    var acc7x2 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 48; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
+                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
+                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
+                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+                }
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 33);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 48; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(33));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(33));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(33));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(33));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(33));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(33));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(33));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(33));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 49);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 0) % 12) * 8 + (k * 12 + 8 + 0) / 12) * 49);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 1) % 12) * 8 + (k * 12 + 8 + 1) / 12) * 49);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 2) % 12) * 8 + (k * 12 + 8 + 2) / 12) * 49);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 3) % 12) * 8 + (k * 12 + 8 + 3) / 12) * 49);
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 0);
+                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    for (int ci = 0; ci < 48; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 4);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(0 + 16));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(0 + 32));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(0 + 16));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(0 + 32));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(0 + 16));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(0 + 32));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(0 + 16));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(0 + 32));
+                }
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 33);
+                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    for (int ci = 0; ci < 48; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 4);
+                    }
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(33));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(33));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(33));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(33));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 8 group(s), 384 to 96 channels over 49 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector256.</summary>
+    private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 8; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 2352);
+            for (int j = 0; j < 8; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 49);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + j + 0) % 12) * 8 + (k * 12 + j + 0) / 12) * 49);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + j + 1) % 12) * 8 + (k * 12 + j + 1) / 12) * 49);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + j + 2) % 12) * 8 + (k * 12 + j + 2) / 12) * 49);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + j + 3) % 12) * 8 + (k * 12 + j + 3) / 12) * 49);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 12 + j + 4) % 12) * 8 + (k * 12 + j + 4) / 12) * 49);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 12 + j + 5) % 12) * 8 + (k * 12 + j + 5) / 12) * 49);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 12 + j + 6) % 12) * 8 + (k * 12 + j + 6) / 12) * 49);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 12 + j + 7) % 12) * 8 + (k * 12 + j + 7) / 12) * 49);
+                for (int p = 0; p <= 33; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 48; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 41);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 48; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(41));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(41));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(41));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(41));
+                }
+                for (int p = 0; p <= 33; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 48; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 41);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 48; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(41));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(41));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(41));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(41));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 49);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 0) % 12) * 8 + (k * 12 + 8 + 0) / 12) * 49);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 1) % 12) * 8 + (k * 12 + 8 + 1) / 12) * 49);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 2) % 12) * 8 + (k * 12 + 8 + 2) / 12) * 49);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 3) % 12) * 8 + (k * 12 + 8 + 3) / 12) * 49);
+                for (int p = 0; p <= 33; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    for (int ci = 0; ci < 48; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 4);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 41);
+                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    for (int ci = 0; ci < 48; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 4);
+                    }
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(41));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(41));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(41));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(41));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 8 group(s), 384 to 96 channels over 49 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector128.</summary>
+    private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    {
+        for (int k = 0; k < 8; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 2352);
+            for (int j = 0; j < 8; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 49);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + j + 0) % 12) * 8 + (k * 12 + j + 0) / 12) * 49);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + j + 1) % 12) * 8 + (k * 12 + j + 1) / 12) * 49);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + j + 2) % 12) * 8 + (k * 12 + j + 2) / 12) * 49);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + j + 3) % 12) * 8 + (k * 12 + j + 3) / 12) * 49);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 12 + j + 4) % 12) * 8 + (k * 12 + j + 4) / 12) * 49);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 12 + j + 5) % 12) * 8 + (k * 12 + j + 5) / 12) * 49);
+                ref float out6 = ref Unsafe.Add(ref destination, (((k * 12 + j + 6) % 12) * 8 + (k * 12 + j + 6) / 12) * 49);
+                ref float out7 = ref Unsafe.Add(ref destination, (((k * 12 + j + 7) % 12) * 8 + (k * 12 + j + 7) / 12) * 49);
+                for (int p = 0; p <= 41; p += 8)
+                {
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 48; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+                }
+                {
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 45);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 48; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        }
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(45));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(45));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(45));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(45));
+                }
+                for (int p = 0; p <= 41; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 48; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
+                }
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 45);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 48; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        }
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(45));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(45));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(45));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(45));
+                }
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 49);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 0) % 12) * 8 + (k * 12 + 8 + 0) / 12) * 49);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 1) % 12) * 8 + (k * 12 + 8 + 1) / 12) * 49);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 2) % 12) * 8 + (k * 12 + 8 + 2) / 12) * 49);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 3) % 12) * 8 + (k * 12 + 8 + 3) / 12) * 49);
                 for (int p = 0; p <= 41; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -2024,18 +7010,33 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 49);
                         wk = ref Unsafe.Add(ref wk, 4);
                     }
@@ -2070,14 +7071,25 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     for (int ci = 0; ci < 48; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        }
                         x = ref Unsafe.Add(ref x, 49);
                         wk = ref Unsafe.Add(ref wk, 4);
                     }
@@ -2253,13 +7265,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 8 group(s), 96 to 384 channels over 49 pixels, batch norm folded, plus residual, ReLU.</summary>
-    private static void Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    /// <summary>1x1 convolution, 8 group(s), 96 to 384 channels over 49 pixels, batch norm folded, plus residual, ReLU; Vector512.</summary>
+    private static void Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 8; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 588);
-            for (int j = 0; j < 48; j += 4)
+            for (int j = 0; j < 48; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 13);
                 ref float out0 = ref Unsafe.Add(ref destination, (k * 48 + j + 0) * 49);
@@ -2270,6 +7282,483 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 ref float res2 = ref Unsafe.Add(ref residual, (k * 48 + j + 2) * 49);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 48 + j + 3) * 49);
                 ref float res3 = ref Unsafe.Add(ref residual, (k * 48 + j + 3) * 49);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 48 + j + 4) * 49);
+                ref float res4 = ref Unsafe.Add(ref residual, (k * 48 + j + 4) * 49);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 48 + j + 5) * 49);
+                ref float res5 = ref Unsafe.Add(ref residual, (k * 48 + j + 5) * 49);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 48 + j + 6) * 49);
+                ref float res6 = ref Unsafe.Add(ref residual, (k * 48 + j + 6) * 49);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 48 + j + 7) * 49);
+                ref float res7 = ref Unsafe.Add(ref residual, (k * 48 + j + 7) * 49);
+                for (int p = 0; p <= 1; p += 48)
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var acc0x2 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var acc1x2 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var acc2x2 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    var acc3x2 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var acc4x2 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var acc5x2 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var acc6x2 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    var acc7x2 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 12; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var x1 = Vector512.LoadUnsafe(ref x, 16);
+                        var x2 = Vector512.LoadUnsafe(ref x, 32);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 += Vector512.LoadUnsafe(ref res0, (nuint)(p));
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 += Vector512.LoadUnsafe(ref res0, (nuint)(p + 16));
+                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+                    acc0x2 += Vector512.LoadUnsafe(ref res0, (nuint)(p + 32));
+                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+                    acc1x0 += Vector512.LoadUnsafe(ref res1, (nuint)(p));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 += Vector512.LoadUnsafe(ref res1, (nuint)(p + 16));
+                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+                    acc1x2 += Vector512.LoadUnsafe(ref res1, (nuint)(p + 32));
+                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+                    acc2x0 += Vector512.LoadUnsafe(ref res2, (nuint)(p));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 += Vector512.LoadUnsafe(ref res2, (nuint)(p + 16));
+                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+                    acc2x2 += Vector512.LoadUnsafe(ref res2, (nuint)(p + 32));
+                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+                    acc3x0 += Vector512.LoadUnsafe(ref res3, (nuint)(p));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 += Vector512.LoadUnsafe(ref res3, (nuint)(p + 16));
+                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+                    acc3x2 += Vector512.LoadUnsafe(ref res3, (nuint)(p + 32));
+                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+                    acc4x0 += Vector512.LoadUnsafe(ref res4, (nuint)(p));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 += Vector512.LoadUnsafe(ref res4, (nuint)(p + 16));
+                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+                    acc4x2 += Vector512.LoadUnsafe(ref res4, (nuint)(p + 32));
+                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+                    acc5x0 += Vector512.LoadUnsafe(ref res5, (nuint)(p));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 += Vector512.LoadUnsafe(ref res5, (nuint)(p + 16));
+                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+                    acc5x2 += Vector512.LoadUnsafe(ref res5, (nuint)(p + 32));
+                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+                    acc6x0 += Vector512.LoadUnsafe(ref res6, (nuint)(p));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 += Vector512.LoadUnsafe(ref res6, (nuint)(p + 16));
+                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
+                    acc6x2 += Vector512.LoadUnsafe(ref res6, (nuint)(p + 32));
+                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
+                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
+                    acc7x0 += Vector512.LoadUnsafe(ref res7, (nuint)(p));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 += Vector512.LoadUnsafe(ref res7, (nuint)(p + 16));
+                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
+                    acc7x2 += Vector512.LoadUnsafe(ref res7, (nuint)(p + 32));
+                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+                }
+                {
+                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 33);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 12; ci++)
+                    {
+                        var x0 = Vector512.LoadUnsafe(ref x);
+                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 += Vector512.LoadUnsafe(ref res0, (nuint)(33));
+                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(33));
+                    acc1x0 += Vector512.LoadUnsafe(ref res1, (nuint)(33));
+                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(33));
+                    acc2x0 += Vector512.LoadUnsafe(ref res2, (nuint)(33));
+                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(33));
+                    acc3x0 += Vector512.LoadUnsafe(ref res3, (nuint)(33));
+                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(33));
+                    acc4x0 += Vector512.LoadUnsafe(ref res4, (nuint)(33));
+                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(33));
+                    acc5x0 += Vector512.LoadUnsafe(ref res5, (nuint)(33));
+                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(33));
+                    acc6x0 += Vector512.LoadUnsafe(ref res6, (nuint)(33));
+                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(33));
+                    acc7x0 += Vector512.LoadUnsafe(ref res7, (nuint)(33));
+                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(33));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 8 group(s), 96 to 384 channels over 49 pixels, batch norm folded, plus residual, ReLU; Vector256.</summary>
+    private static void Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    {
+        for (int k = 0; k < 8; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 588);
+            for (int j = 0; j < 48; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 13);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 48 + j + 0) * 49);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 48 + j + 0) * 49);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 48 + j + 1) * 49);
+                ref float res1 = ref Unsafe.Add(ref residual, (k * 48 + j + 1) * 49);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 48 + j + 2) * 49);
+                ref float res2 = ref Unsafe.Add(ref residual, (k * 48 + j + 2) * 49);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 48 + j + 3) * 49);
+                ref float res3 = ref Unsafe.Add(ref residual, (k * 48 + j + 3) * 49);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 48 + j + 4) * 49);
+                ref float res4 = ref Unsafe.Add(ref residual, (k * 48 + j + 4) * 49);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 48 + j + 5) * 49);
+                ref float res5 = ref Unsafe.Add(ref residual, (k * 48 + j + 5) * 49);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 48 + j + 6) * 49);
+                ref float res6 = ref Unsafe.Add(ref residual, (k * 48 + j + 6) * 49);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 48 + j + 7) * 49);
+                ref float res7 = ref Unsafe.Add(ref residual, (k * 48 + j + 7) * 49);
+                for (int p = 0; p <= 33; p += 16)
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var acc0x1 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var acc1x1 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var acc2x1 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    var acc3x1 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 12; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 += Vector256.LoadUnsafe(ref res0, (nuint)(p));
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+                    acc0x1 += Vector256.LoadUnsafe(ref res0, (nuint)(p + 8));
+                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+                    acc1x0 += Vector256.LoadUnsafe(ref res1, (nuint)(p));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+                    acc1x1 += Vector256.LoadUnsafe(ref res1, (nuint)(p + 8));
+                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+                    acc2x0 += Vector256.LoadUnsafe(ref res2, (nuint)(p));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+                    acc2x1 += Vector256.LoadUnsafe(ref res2, (nuint)(p + 8));
+                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+                    acc3x0 += Vector256.LoadUnsafe(ref res3, (nuint)(p));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+                    acc3x1 += Vector256.LoadUnsafe(ref res3, (nuint)(p + 8));
+                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+                }
+                {
+                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var acc0x0 = bias0;
+                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var acc1x0 = bias1;
+                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var acc2x0 = bias2;
+                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var acc3x0 = bias3;
+                    ref float x = ref Unsafe.Add(ref groupInput, 41);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
+                    for (int ci = 0; ci < 12; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc0x0 += Vector256.LoadUnsafe(ref res0, (nuint)(41));
+                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(41));
+                    acc1x0 += Vector256.LoadUnsafe(ref res1, (nuint)(41));
+                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(41));
+                    acc2x0 += Vector256.LoadUnsafe(ref res2, (nuint)(41));
+                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(41));
+                    acc3x0 += Vector256.LoadUnsafe(ref res3, (nuint)(41));
+                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(41));
+                }
+                for (int p = 0; p <= 33; p += 16)
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 12; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var x1 = Vector256.LoadUnsafe(ref x, 8);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 += Vector256.LoadUnsafe(ref res4, (nuint)(p));
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 += Vector256.LoadUnsafe(ref res4, (nuint)(p + 8));
+                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
+                    acc5x0 += Vector256.LoadUnsafe(ref res5, (nuint)(p));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 += Vector256.LoadUnsafe(ref res5, (nuint)(p + 8));
+                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
+                    acc6x0 += Vector256.LoadUnsafe(ref res6, (nuint)(p));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 += Vector256.LoadUnsafe(ref res6, (nuint)(p + 8));
+                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
+                    acc7x0 += Vector256.LoadUnsafe(ref res7, (nuint)(p));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 += Vector256.LoadUnsafe(ref res7, (nuint)(p + 8));
+                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
+                }
+                {
+                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 41);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 12; ci++)
+                    {
+                        var x0 = Vector256.LoadUnsafe(ref x);
+                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 += Vector256.LoadUnsafe(ref res4, (nuint)(41));
+                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(41));
+                    acc5x0 += Vector256.LoadUnsafe(ref res5, (nuint)(41));
+                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(41));
+                    acc6x0 += Vector256.LoadUnsafe(ref res6, (nuint)(41));
+                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(41));
+                    acc7x0 += Vector256.LoadUnsafe(ref res7, (nuint)(41));
+                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(41));
+                }
+            }
+        }
+    }
+
+    /// <summary>1x1 convolution, 8 group(s), 96 to 384 channels over 49 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    private static void Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    {
+        for (int k = 0; k < 8; k++)
+        {
+            ref float groupInput = ref Unsafe.Add(ref source, k * 588);
+            for (int j = 0; j < 48; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 13);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 48 + j + 0) * 49);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 48 + j + 0) * 49);
+                ref float out1 = ref Unsafe.Add(ref destination, (k * 48 + j + 1) * 49);
+                ref float res1 = ref Unsafe.Add(ref residual, (k * 48 + j + 1) * 49);
+                ref float out2 = ref Unsafe.Add(ref destination, (k * 48 + j + 2) * 49);
+                ref float res2 = ref Unsafe.Add(ref residual, (k * 48 + j + 2) * 49);
+                ref float out3 = ref Unsafe.Add(ref destination, (k * 48 + j + 3) * 49);
+                ref float res3 = ref Unsafe.Add(ref residual, (k * 48 + j + 3) * 49);
+                ref float out4 = ref Unsafe.Add(ref destination, (k * 48 + j + 4) * 49);
+                ref float res4 = ref Unsafe.Add(ref residual, (k * 48 + j + 4) * 49);
+                ref float out5 = ref Unsafe.Add(ref destination, (k * 48 + j + 5) * 49);
+                ref float res5 = ref Unsafe.Add(ref residual, (k * 48 + j + 5) * 49);
+                ref float out6 = ref Unsafe.Add(ref destination, (k * 48 + j + 6) * 49);
+                ref float res6 = ref Unsafe.Add(ref residual, (k * 48 + j + 6) * 49);
+                ref float out7 = ref Unsafe.Add(ref destination, (k * 48 + j + 7) * 49);
+                ref float res7 = ref Unsafe.Add(ref residual, (k * 48 + j + 7) * 49);
                 for (int p = 0; p <= 41; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -2285,25 +7774,40 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     var acc3x0 = bias3;
                     var acc3x1 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 12; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                        }
                         x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(p));
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
@@ -2340,20 +7844,31 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
                     ref float x = ref Unsafe.Add(ref groupInput, 45);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
+                    ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 12; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                        }
                         x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 4);
+                        wk = ref Unsafe.Add(ref wk, 8);
                     }
                     acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(45));
                     acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
@@ -2368,6 +7883,130 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
                     acc3x0.StoreUnsafe(ref out3, (nuint)(45));
                 }
+                for (int p = 0; p <= 41; p += 8)
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var acc4x1 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var acc5x1 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var acc6x1 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    var acc7x1 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, p);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 12; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var x1 = Vector128.LoadUnsafe(ref x, 4);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                        }
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(p));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+                    acc4x1 += Vector128.LoadUnsafe(ref res4, (nuint)(p + 4));
+                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
+                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
+                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(p));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+                    acc5x1 += Vector128.LoadUnsafe(ref res5, (nuint)(p + 4));
+                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
+                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
+                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(p));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+                    acc6x1 += Vector128.LoadUnsafe(ref res6, (nuint)(p + 4));
+                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
+                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
+                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(p));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+                    acc7x1 += Vector128.LoadUnsafe(ref res7, (nuint)(p + 4));
+                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
+                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
+                }
+                {
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
+                    var acc4x0 = bias4;
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
+                    var acc5x0 = bias5;
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
+                    var acc6x0 = bias6;
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
+                    var acc7x0 = bias7;
+                    ref float x = ref Unsafe.Add(ref groupInput, 45);
+                    ref float wk = ref Unsafe.Add(ref block, 12);
+                    for (int ci = 0; ci < 12; ci++)
+                    {
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        {
+                            var w4 = Vector128.LoadUnsafe(ref wk);
+                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                        }
+                        else
+                        {
+                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
+                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                        }
+                        x = ref Unsafe.Add(ref x, 49);
+                        wk = ref Unsafe.Add(ref wk, 8);
+                    }
+                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(45));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(45));
+                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(45));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(45));
+                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(45));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(45));
+                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(45));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(45));
+                }
             }
         }
     }
@@ -2379,15 +8018,39 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         {
             ref float plane = ref Unsafe.Add(ref source, c * 49);
             float sum = 0f;
-            var total = Vector128<float>.Zero;
-            for (int i = 0; i < 48; i += 4)
+            if (Vector512.IsHardwareAccelerated)
             {
-                total += Vector128.LoadUnsafe(ref plane, (nuint)i);
+                var t0 = Vector512<float>.Zero;
+                var t1 = Vector512<float>.Zero;
+                for (int i = 0; i < 32; i += 32)
+                {
+                    t0 += Vector512.LoadUnsafe(ref plane, (nuint)i);
+                    t1 += Vector512.LoadUnsafe(ref plane, (nuint)(i + 16));
+                }
+                sum = Vector512.Sum(t0 + t1);
+                var total = Vector128<float>.Zero;
+                for (int i = 32; i < 48; i += 4)
+                {
+                    total += Vector128.LoadUnsafe(ref plane, (nuint)i);
+                }
+                sum += Vector128.Sum(total);
+                for (int i = 48; i < 49; i++)
+                {
+                    sum += Unsafe.Add(ref plane, i);
+                }
             }
-            sum = Vector128.Sum(total);
-            for (int i = 48; i < 49; i++)
+            else
             {
-                sum += Unsafe.Add(ref plane, i);
+                var total = Vector128<float>.Zero;
+                for (int i = 0; i < 48; i += 4)
+                {
+                    total += Vector128.LoadUnsafe(ref plane, (nuint)i);
+                }
+                sum += Vector128.Sum(total);
+                for (int i = 48; i < 49; i++)
+                {
+                    sum += Unsafe.Add(ref plane, i);
+                }
             }
             Unsafe.Add(ref destination, c) = sum / 49f;
         }
@@ -2400,12 +8063,26 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         {
             ref float row = ref Unsafe.Add(ref weights, o * 384);
             float sum = 0f;
-            var total = Vector128<float>.Zero;
-            for (int i = 0; i < 384; i += 4)
+            if (Vector512.IsHardwareAccelerated)
             {
-                total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
+                var t0 = Vector512<float>.Zero;
+                var t1 = Vector512<float>.Zero;
+                for (int i = 0; i < 384; i += 32)
+                {
+                    t0 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)i), Vector512.LoadUnsafe(ref source, (nuint)i), t0);
+                    t1 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)(i + 16)), Vector512.LoadUnsafe(ref source, (nuint)(i + 16)), t1);
+                }
+                sum = Vector512.Sum(t0 + t1);
             }
-            sum = Vector128.Sum(total);
+            else
+            {
+                var total = Vector128<float>.Zero;
+                for (int i = 0; i < 384; i += 4)
+                {
+                    total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
+                }
+                sum += Vector128.Sum(total);
+            }
             Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 3840 + o);
         }
     }
@@ -2413,42 +8090,42 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     private static void PackWeights(global::ShuffleNetGen.TensorSet tensors, float[] packed)
     {
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "conv1", "bn1", 16, 1, packed.AsSpan(0, 160));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv1", "units.0.bn1", 16, 48, 1, 4, packed.AsSpan(160, 816));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv1", "units.0.bn1", 16, 48, 1, 8, packed.AsSpan(160, 816));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.0.dw", "units.0.bn2", 48, 1, packed.AsSpan(976, 480));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv3", "units.0.bn3", 48, 176, 8, 4, packed.AsSpan(1456, 1232));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv1", "units.1.bn1", 192, 48, 8, 4, packed.AsSpan(2688, 1200));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv3", "units.0.bn3", 48, 176, 8, 8, packed.AsSpan(1456, 1232));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv1", "units.1.bn1", 192, 48, 8, 8, packed.AsSpan(2688, 1200));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.1.dw", "units.1.bn2", 48, 1, packed.AsSpan(3888, 480));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv3", "units.1.bn3", 48, 192, 8, 4, packed.AsSpan(4368, 1344));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv1", "units.2.bn1", 192, 48, 8, 4, packed.AsSpan(5712, 1200));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv3", "units.1.bn3", 48, 192, 8, 8, packed.AsSpan(4368, 1344));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv1", "units.2.bn1", 192, 48, 8, 8, packed.AsSpan(5712, 1200));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.2.dw", "units.2.bn2", 48, 1, packed.AsSpan(6912, 480));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv3", "units.2.bn3", 48, 192, 8, 4, packed.AsSpan(7392, 1344));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv1", "units.3.bn1", 192, 48, 8, 4, packed.AsSpan(8736, 1200));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv3", "units.2.bn3", 48, 192, 8, 8, packed.AsSpan(7392, 1344));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv1", "units.3.bn1", 192, 48, 8, 8, packed.AsSpan(8736, 1200));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.3.dw", "units.3.bn2", 48, 1, packed.AsSpan(9936, 480));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv3", "units.3.bn3", 48, 192, 8, 4, packed.AsSpan(10416, 1344));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv1", "units.4.bn1", 192, 96, 8, 4, packed.AsSpan(11760, 2400));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv3", "units.3.bn3", 48, 192, 8, 8, packed.AsSpan(10416, 1344));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv1", "units.4.bn1", 192, 96, 8, 8, packed.AsSpan(11760, 2400));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.4.dw", "units.4.bn2", 96, 1, packed.AsSpan(14160, 960));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv3", "units.4.bn3", 96, 192, 8, 4, packed.AsSpan(15120, 2496));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv1", "units.5.bn1", 384, 96, 8, 4, packed.AsSpan(17616, 4704));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv3", "units.4.bn3", 96, 192, 8, 8, packed.AsSpan(15120, 2496));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv1", "units.5.bn1", 384, 96, 8, 8, packed.AsSpan(17616, 4704));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.5.dw", "units.5.bn2", 96, 1, packed.AsSpan(22320, 960));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv3", "units.5.bn3", 96, 384, 8, 4, packed.AsSpan(23280, 4992));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv1", "units.6.bn1", 384, 96, 8, 4, packed.AsSpan(28272, 4704));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv3", "units.5.bn3", 96, 384, 8, 8, packed.AsSpan(23280, 4992));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv1", "units.6.bn1", 384, 96, 8, 8, packed.AsSpan(28272, 4704));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.6.dw", "units.6.bn2", 96, 1, packed.AsSpan(32976, 960));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv3", "units.6.bn3", 96, 384, 8, 4, packed.AsSpan(33936, 4992));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv1", "units.7.bn1", 384, 96, 8, 4, packed.AsSpan(38928, 4704));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv3", "units.6.bn3", 96, 384, 8, 8, packed.AsSpan(33936, 4992));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv1", "units.7.bn1", 384, 96, 8, 8, packed.AsSpan(38928, 4704));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.7.dw", "units.7.bn2", 96, 1, packed.AsSpan(43632, 960));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv3", "units.7.bn3", 96, 384, 8, 4, packed.AsSpan(44592, 4992));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv1", "units.8.bn1", 384, 96, 8, 4, packed.AsSpan(49584, 4704));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv3", "units.7.bn3", 96, 384, 8, 8, packed.AsSpan(44592, 4992));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv1", "units.8.bn1", 384, 96, 8, 8, packed.AsSpan(49584, 4704));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.8.dw", "units.8.bn2", 96, 1, packed.AsSpan(54288, 960));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv3", "units.8.bn3", 96, 384, 8, 4, packed.AsSpan(55248, 4992));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv1", "units.9.bn1", 384, 96, 8, 4, packed.AsSpan(60240, 4704));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv3", "units.8.bn3", 96, 384, 8, 8, packed.AsSpan(55248, 4992));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv1", "units.9.bn1", 384, 96, 8, 8, packed.AsSpan(60240, 4704));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.9.dw", "units.9.bn2", 96, 1, packed.AsSpan(64944, 960));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv3", "units.9.bn3", 96, 384, 8, 4, packed.AsSpan(65904, 4992));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv1", "units.10.bn1", 384, 96, 8, 4, packed.AsSpan(70896, 4704));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv3", "units.9.bn3", 96, 384, 8, 8, packed.AsSpan(65904, 4992));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv1", "units.10.bn1", 384, 96, 8, 8, packed.AsSpan(70896, 4704));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.10.dw", "units.10.bn2", 96, 1, packed.AsSpan(75600, 960));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv3", "units.10.bn3", 96, 384, 8, 4, packed.AsSpan(76560, 4992));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv1", "units.11.bn1", 384, 96, 8, 4, packed.AsSpan(81552, 4704));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv3", "units.10.bn3", 96, 384, 8, 8, packed.AsSpan(76560, 4992));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv1", "units.11.bn1", 384, 96, 8, 8, packed.AsSpan(81552, 4704));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.11.dw", "units.11.bn2", 96, 1, packed.AsSpan(86256, 960));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv3", "units.11.bn3", 96, 384, 8, 4, packed.AsSpan(87216, 4992));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv3", "units.11.bn3", 96, 384, 8, 8, packed.AsSpan(87216, 4992));
         global::ShuffleNetGen.Weights.WeightPacker.Linear(tensors, "fc", 384, 10, packed.AsSpan(92208, 3850));
     }
 }

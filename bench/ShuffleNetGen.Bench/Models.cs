@@ -1,0 +1,19 @@
+using ShuffleNetGen;
+
+namespace ShuffleNetGen.Bench;
+
+// The benchmarked configurations, compiled by the generator running as an analyzer (as in samples/Quickstart).
+[ShuffleNet(Groups = 3, Scale = 0.5, Stages = new[] { 4, 8, 4 }, InputHeight = 224, InputWidth = 224, Classes = 1000)]
+public partial class G3Half224;
+
+[ShuffleNet(Groups = 3, Scale = 1.0, Stages = new[] { 4, 8, 4 }, InputHeight = 224, InputWidth = 224, Classes = 1000)]
+public partial class G3One224;
+
+[ShuffleNet(Groups = 3, Scale = 2.0, Stages = new[] { 4, 8, 4 }, InputHeight = 224, InputWidth = 224, Classes = 1000)]
+public partial class G3Two224;
+
+[ShuffleNet(Groups = 8, Scale = 1.0, Stages = new[] { 4, 8, 4 }, InputHeight = 224, InputWidth = 224, Classes = 1000)]
+public partial class G8One224;
+
+[ShuffleNet(Groups = 3, Scale = 0.25, Stages = new[] { 4, 8, 4 }, InputHeight = 64, InputWidth = 64, Classes = 10)]
+public partial class G3Quarter64;

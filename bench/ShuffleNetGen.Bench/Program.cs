@@ -1,0 +1,303 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.Intrinsics;
+using System.Security.Cryptography;
+using System.Text.Json;
+using BenchmarkDotNet.Running;
+using Microsoft.ML.OnnxRuntime;
+using ShuffleNetGen;
+using ShuffleNetGen.Bench;
+using ShuffleNetGen.Weights;
+
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+
+if (args.Contains("--bdn"))
+{
+    // BenchmarkDotNet: whole-model and per-op timings (see Benchmarks.cs); remaining arguments go to BDN.
+    BenchmarkSwitcher.FromAssembly(typeof(WholeModel).Assembly).Run(args.Where(a => a != "--bdn").ToArray());
+    return;
+}
+
+if (args.Contains("--ops"))
+{
+    // Quick per-op profile of 1x g = 3 (Stopwatch, median of repeats); --bdn --filter *PerOp* for BenchmarkDotNet's.
+    OpProfile.Run();
+    return;
+}
+
+bool quick = args.Contains("--quick");
+string? only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
+var cpu = CpuInfo.Read();
+var candidates = new ICandidate[]
+{
+    new Candidate<G3Half224>("g3_0.5x_224"),
+    new Candidate<G3One224>("g3_1x_224"),
+    new Candidate<G3Two224>("g3_2x_224"),
+    new Candidate<G8One224>("g8_1x_224"),
+    new Candidate<G3Quarter64>("g3_0.25x_64"),
+}.Where(c => only is null || c.Name == only).ToArray();
+
+Console.WriteLine($"CPU: {cpu.Model}, {Environment.ProcessorCount} logical cores; clock {cpu.ClockGHz:F3} GHz ({cpu.ClockSource})");
+Console.WriteLine($".NET {Environment.Version}; Vector512 {Vector512.IsHardwareAccelerated}, Vector256 {Vector256.IsHardwareAccelerated}, Vector128 {Vector128.IsHardwareAccelerated}; ONNX Runtime CPU EP, IntraOpNumThreads = 1, ORT_ENABLE_ALL");
+Console.WriteLine($"Peak assumption: {cpu.Lanes} fp32 lanes (widest accelerated vector) x {CpuInfo.FmaUnits} FMA units x 2 flops x {cpu.ClockGHz:F3} GHz = {cpu.PeakGflops:F1} GFLOP/s = {cpu.PeakGmacs:F1} GMAC/s");
+Console.WriteLine($"Mode: {(quick ? "--quick" : "full")}; SNG and ORT alternate within each config; latencies in ms, one image, one thread");
+
+string cache = Path.Combine(Path.GetTempPath(), "shufflenetgen-bench");
+Directory.CreateDirectory(cache);
+string repo = RepoRoot.Find();
+var results = new List<(string Name, double Ratio)>();
+var rows = new List<string>();
+string header = $"{"config",-13} {"MMAC",7} {"sng_med",8} {"sng_p90",8} {"ort_med",8} {"ort_p90",8} {"ratio",6} {"max|dlogit|",12} {"agree",5} {"GMAC/s",7} {"%peak",6} {"ort_GMAC/s",10}";
+foreach (var c in candidates)
+{
+    c.Setup(repo, cache);
+    var r = c.Measure(quick);
+    results.Add((c.Name, r.MedianRatio));
+    double gmacs = c.MultiplyAdds / (r.SngMedian * 1e-3) / 1e9;
+    double ortGmacs = c.MultiplyAdds / (r.OrtMedian * 1e-3) / 1e9;
+    string row = $"{c.Name,-13} {c.MultiplyAdds / 1e6,7:F1} {r.SngMedian,8:F3} {r.SngP90,8:F3} {r.OrtMedian,8:F3} {r.OrtP90,8:F3} {r.MedianRatio,6:F3} {r.MaxAbsDiff,12:E2} {(r.Agree ? "yes" : "NO"),5} {gmacs,7:F1} {gmacs / cpu.PeakGmacs,6:P1} {ortGmacs,10:F1}";
+    rows.Add(row);
+    Console.WriteLine($"  measured {c.Name}: {r.Pairs} alternating pairs");
+    c.Dispose();
+}
+Console.WriteLine();
+Console.WriteLine(header);
+foreach (var row in rows) Console.WriteLine(row);
+Console.WriteLine("ratio = median over pairs of SNG/ORT; agree = max |dlogit| <= 1e-4 x largest |logit|; %peak of the FMA peak above");
+
+if (only is null || only == "g3_1x_224")
+{
+    // Batch throughput: one model instance per worker, images handed out from a shared counter.
+    int images = quick ? 64 : 256;
+    var seq = Batch<G3One224>.Measure(1, images);
+    var par = Batch<G3One224>.Measure(Math.Min(2, Environment.ProcessorCount), images);
+    Console.WriteLine($"batch g3_1x_224 ({images} images, ShuffleNetBatch.Run): 1 worker {seq:F1} images/s, {Math.Min(2, Environment.ProcessorCount)} workers {par:F1} images/s, scaling {par / seq:F2}x");
+}
+
+var main = results.FirstOrDefault(r => r.Name == "g3_1x_224");
+if (main.Name is not null) Console.WriteLine($"ratio_vs_onnxruntime g3_1x_224 {main.Ratio:F3}");
+
+internal readonly record struct Measurement(double SngMedian, double SngP90, double OrtMedian, double OrtP90, double MedianRatio, double MaxAbsDiff, bool Agree, int Pairs);
+
+internal interface ICandidate : IDisposable
+{
+    string Name { get; }
+    long MultiplyAdds { get; }
+    void Setup(string repo, string cache);
+    Measurement Measure(bool quick);
+}
+
+internal sealed class Candidate<T> : ICandidate where T : class, IShuffleNetModel<T>
+{
+    private const int Seed = 2024;
+    private T? _model;
+    private InferenceSession? _session;
+    private OrtValue? _ortInput, _ortOutput;
+    private RunOptions? _runOptions;
+    private readonly float[] _input = new float[T.InputElementCount];
+    private readonly float[] _sngLogits = new float[T.ClassCount];
+    private readonly float[] _ortLogits = new float[T.ClassCount];
+    private string[] _inputNames = { "input" }, _outputNames = { "logits" };
+
+    public Candidate(string name) => Name = name;
+
+    public string Name { get; }
+    public long MultiplyAdds => T.Description.MultiplyAdds;
+
+    public void Setup(string repo, string cache)
+    {
+        var d = T.Description;
+        var tensors = RandomWeights.Create(d.WeightLayout, Seed);
+        _model = T.FromTensors(tensors);
+
+        // The ONNX model comes from exactly these weights: saved with Safetensors.Write, exported by tools/export_onnx.py.
+        var config = new Dictionary<string, object>
+        {
+            ["groups"] = d.Groups, ["stem_channels"] = d.StemChannels, ["stage_channels"] = d.StageChannels,
+            ["stage_repeats"] = d.StageRepeats, ["input_channels"] = d.InputChannels, ["input_height"] = d.InputHeight,
+            ["input_width"] = d.InputWidth, ["classes"] = d.Classes, ["stem_stride"] = d.StemStride, ["stem_max_pool"] = d.StemMaxPool,
+        };
+        string json = JsonSerializer.Serialize(config);
+        using var weightsStream = new MemoryStream();
+        Safetensors.Write(weightsStream, tensors);
+        byte[] weightBytes = weightsStream.ToArray();
+        string key = Convert.ToHexString(SHA256.HashData([.. System.Text.Encoding.UTF8.GetBytes(json), .. weightBytes]))[..16].ToLowerInvariant();
+        string stem = Path.Combine(cache, $"{Name}-{key}");
+        string onnx = stem + ".onnx";
+        if (!File.Exists(onnx))
+        {
+            File.WriteAllText(stem + ".json", json);
+            File.WriteAllBytes(stem + ".safetensors", weightBytes);
+            var sw = Stopwatch.StartNew();
+            var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = repo };
+            foreach (var a in new[] { Path.Combine(repo, "tools", "export_onnx.py"), "--config", stem + ".json", "--weights", stem + ".safetensors", "--out", onnx + ".tmp" })
+                psi.ArgumentList.Add(a);
+            using var p = Process.Start(psi)!;
+            string stdout = p.StandardOutput.ReadToEnd(), stderr = p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            if (p.ExitCode != 0) throw new InvalidOperationException($"export_onnx.py failed ({p.ExitCode}):\n{stdout}\n{stderr}");
+            File.Move(onnx + ".tmp", onnx, overwrite: true);
+            Console.WriteLine($"  exported {Path.GetFileName(onnx)} in {sw.Elapsed.TotalSeconds:F1} s");
+        }
+
+        var options = new SessionOptions
+        {
+            IntraOpNumThreads = 1,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+        };
+        _session = new InferenceSession(onnx, options);
+        _runOptions = new RunOptions();
+
+        var rng = new Random(7);
+        for (int i = 0; i < _input.Length; i++) _input[i] = (float)(rng.NextDouble() * 2 - 1);
+        _ortInput = OrtValue.CreateTensorValueFromMemory(_input, new long[] { 1, d.InputChannels, d.InputHeight, d.InputWidth });
+        _ortOutput = OrtValue.CreateTensorValueFromMemory(_ortLogits, new long[] { 1, d.Classes });
+    }
+
+    private void RunSng() => _model!.Forward(_input, _sngLogits);
+
+    private void RunOrt() => _session!.Run(_runOptions!, _inputNames, new[] { _ortInput! }, _outputNames, new[] { _ortOutput! });
+
+    public Measurement Measure(bool quick)
+    {
+        RunSng();
+        RunOrt();
+        double scale = _ortLogits.Max(v => Math.Abs((double)v));
+        double maxDiff = 0;
+        for (int i = 0; i < _sngLogits.Length; i++) maxDiff = Math.Max(maxDiff, Math.Abs((double)_sngLogits[i] - _ortLogits[i]));
+        bool agree = maxDiff <= 1e-4 * scale;
+
+        // Warm up both (the JIT's tiers, ORT's allocator arenas), then alternate one SNG and one ORT call per pair.
+        double warmup = quick ? 0.6 : 2.0, budget = quick ? 4.0 : 15.0;
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < 40 || clock.Elapsed.TotalSeconds < warmup; i++) { RunSng(); RunOrt(); }
+        var sng = new List<double>();
+        var ort = new List<double>();
+        clock.Restart();
+        while ((clock.Elapsed.TotalSeconds < budget || sng.Count < 30) && sng.Count < 5000)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            RunSng();
+            long t1 = Stopwatch.GetTimestamp();
+            RunOrt();
+            long t2 = Stopwatch.GetTimestamp();
+            sng.Add((t1 - t0) * 1e3 / Stopwatch.Frequency);
+            ort.Add((t2 - t1) * 1e3 / Stopwatch.Frequency);
+        }
+        var ratios = sng.Zip(ort, (a, b) => a / b).ToList();
+        return new Measurement(Percentile(sng, 0.5), Percentile(sng, 0.9), Percentile(ort, 0.5), Percentile(ort, 0.9), Percentile(ratios, 0.5), maxDiff, agree, sng.Count);
+    }
+
+    private static double Percentile(List<double> values, double q)
+    {
+        var sorted = values.OrderBy(v => v).ToArray();
+        return sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
+    }
+
+    public void Dispose()
+    {
+        _ortInput?.Dispose();
+        _ortOutput?.Dispose();
+        _runOptions?.Dispose();
+        _session?.Dispose();
+    }
+}
+
+internal static class Batch<T> where T : class, IShuffleNetModel<T>
+{
+    /// <summary>Images per second over <paramref name="images"/> images with <paramref name="workers"/> model instances.</summary>
+    public static double Measure(int workers, int images)
+    {
+        var models = Enumerable.Range(0, workers).Select(_ => T.CreateRandom(2024)).ToArray();
+        var input = new float[images * T.InputElementCount];
+        var rng = new Random(1);
+        for (int i = 0; i < input.Length; i++) input[i] = (float)(rng.NextDouble() * 2 - 1);
+        var logits = new float[images * T.ClassCount];
+        ShuffleNetBatch.Run(models, input.AsMemory(0, Math.Min(images, 8 * workers) * T.InputElementCount), logits); // warm up
+        var times = new List<double>();
+        for (int r = 0; r < 3; r++)
+        {
+            var sw = Stopwatch.StartNew();
+            ShuffleNetBatch.Run(models, input, logits);
+            times.Add(images / sw.Elapsed.TotalSeconds);
+        }
+        times.Sort();
+        return times[1];
+    }
+}
+
+internal sealed record CpuInfo(string Model, double ClockGHz, string ClockSource, int Lanes)
+{
+    /// <summary>Two FMA pipes per core: Zen 4/5 and recent Intel server cores (an assumption, stated in the output).</summary>
+    public const int FmaUnits = 2;
+
+    public double PeakGflops => Lanes * FmaUnits * 2 * ClockGHz;
+    public double PeakGmacs => Lanes * FmaUnits * ClockGHz;
+
+    public static CpuInfo Read()
+    {
+        string model = "unknown";
+        double mhz = 0;
+        string source = "assumed";
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/cpuinfo"))
+            {
+                var parts = line.Split(':', 2);
+                if (parts.Length != 2) continue;
+                string k = parts[0].Trim(), v = parts[1].Trim();
+                if (k == "model name" && model == "unknown") model = v;
+                if (k == "cpu MHz" && mhz == 0 && double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var m)) { mhz = m; source = "/proc/cpuinfo 'cpu MHz'"; }
+            }
+        }
+        catch (IOException) { }
+        if (mhz == 0) mhz = 2500;
+        int lanes = Vector512.IsHardwareAccelerated ? 16 : Vector256.IsHardwareAccelerated ? 8 : 4;
+        return new CpuInfo(model, mhz / 1000, source, lanes);
+    }
+}
+
+internal static class RepoRoot
+{
+    public static string Find()
+    {
+        foreach (var start in new[] { Environment.GetEnvironmentVariable("SHUFFLENETGEN_REPO"), Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        {
+            for (var dir = start is null ? null : new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+                if (File.Exists(Path.Combine(dir.FullName, "tools", "export_onnx.py"))) return dir.FullName;
+        }
+        throw new InvalidOperationException("tools/export_onnx.py not found: run from the repository or set SHUFFLENETGEN_REPO.");
+    }
+}
+
+internal static class OpProfile
+{
+    public static void Run()
+    {
+        var model = G3One224.CreateRandom(2024);
+        var input = new float[G3One224.InputLength];
+        for (int i = 0; i < input.Length; i++) input[i] = MathF.Sin(i * 0.01f);
+        var logits = new float[G3One224.Classes];
+        for (int i = 0; i < 200; i++) model.Forward(input, logits);
+        var names = G3One224.BenchmarkOpNames;
+        var medians = new double[names.Length];
+        for (int op = 0; op < names.Length; op++)
+        {
+            var t = new List<double>();
+            for (int rep = 0; rep < 200; rep++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                model.RunOpForBenchmark(op, input, logits);
+                t.Add((Stopwatch.GetTimestamp() - t0) * 1e6 / Stopwatch.Frequency);
+            }
+            t.Sort();
+            medians[op] = t[t.Count / 2];
+        }
+        double total = medians.Sum();
+        for (int op = 0; op < names.Length; op++) Console.WriteLine($"{op,3} {medians[op],9:F1} us {medians[op] / total,6:P1}  {names[op]}");
+        Console.WriteLine($"sum {total:F1} us");
+    }
+}

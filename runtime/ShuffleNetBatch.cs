@@ -1,0 +1,65 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace ShuffleNetGen;
+
+/// <summary>
+/// Runs many images through a generated model on several cores. A model instance owns its activation arena, so each
+/// worker is its own instance (create them from the same weights); images are handed out one at a time from a shared
+/// counter, so a slow core never holds up the others.
+/// </summary>
+public static class ShuffleNetBatch
+{
+    /// <summary>
+    /// Runs every image of <paramref name="images"/> (back to back, <c>InputElementCount</c> floats each) and writes
+    /// <c>ClassCount</c> logits per image into <paramref name="logits"/>, using one thread per worker (the calling thread
+    /// is one of them). Each image's logits are exactly what <see cref="IShuffleNetModel.Forward"/> writes for it.
+    /// </summary>
+    /// <exception cref="ArgumentException">No workers, a worker listed twice, or spans not sized for whole images.</exception>
+    public static void Run<T>(IReadOnlyList<T> workers, ReadOnlyMemory<float> images, Memory<float> logits)
+        where T : class, IShuffleNetModel<T>
+    {
+        if (workers is null) throw new ArgumentNullException(nameof(workers));
+        if (workers.Count == 0) throw new ArgumentException("At least one worker (model instance) is needed.", nameof(workers));
+        var distinct = new HashSet<T>(ReferenceEqualityComparer.Instance);
+        foreach (var worker in workers)
+        {
+            if (worker is null || !distinct.Add(worker))
+                throw new ArgumentException("Each worker must be its own, non-null model instance: an instance's arena cannot be shared.", nameof(workers));
+        }
+        int inputLength = T.InputElementCount;
+        int classes = T.ClassCount;
+        if (images.Length % inputLength != 0)
+            throw new ArgumentException($"Expected a whole number of images of {inputLength} floats, got {images.Length} floats.", nameof(images));
+        int count = images.Length / inputLength;
+        if (logits.Length < (long)count * classes)
+            throw new ArgumentException($"Expected room for {count} x {classes} logits, got {logits.Length}.", nameof(logits));
+
+        int threads = Math.Min(workers.Count, count);
+        if (threads <= 1)
+        {
+            var model = workers[0];
+            for (int i = 0; i < count; i++)
+                model.Forward(images.Span.Slice(i * inputLength, inputLength), logits.Span.Slice(i * classes, classes));
+            return;
+        }
+
+        var next = new StrongBox(-1);
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, w =>
+        {
+            var model = workers[w];
+            int i;
+            while ((i = Interlocked.Increment(ref next.Value)) < count)
+                model.Forward(images.Span.Slice(i * inputLength, inputLength), logits.Span.Slice(i * classes, classes));
+        });
+    }
+
+    private sealed class StrongBox
+    {
+        public int Value;
+
+        public StrongBox(int value) => Value = value;
+    }
+}

@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using System.Runtime.Intrinsics;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace ShuffleNetGen.Tests;
+
+/// <summary>
+/// Generated kernels have a Vector512, a Vector256 and a Vector128 variant, chosen by <c>IsHardwareAccelerated</c>
+/// (JIT constants). One process only ever runs one of them, so this runs the reference matrix again in child test
+/// processes with the wider ISAs switched off, and checks in each child that the switch took (in .NET 10 the knobs
+/// are <c>DOTNET_EnableAVX512</c>, <c>DOTNET_EnableAVX2</c>; <c>DOTNET_EnableAVX512F</c> is no longer read).
+/// </summary>
+public class VectorWidthTests
+{
+    private const string ExpectVariable = "SNG_EXPECT_VECTOR_BITS";
+    private readonly ITestOutputHelper _output;
+
+    public VectorWidthTests(ITestOutputHelper output) => _output = output;
+
+    /// <summary>Widest accelerated vector in this process, in bits (0: no hardware intrinsics).</summary>
+    private static int WidestBits => Vector512.IsHardwareAccelerated ? 512 : Vector256.IsHardwareAccelerated ? 256 : Vector128.IsHardwareAccelerated ? 128 : 0;
+
+    [Fact]
+    public void ChildSeesTheExpectedWidth()
+    {
+        string? expected = Environment.GetEnvironmentVariable(ExpectVariable);
+        _output.WriteLine($"widest accelerated vector: {WidestBits} bits; expected: {expected ?? "(not a child)"}");
+        if (expected is not null) Assert.Equal(int.Parse(expected), WidestBits);
+    }
+
+    [Theory]
+    [InlineData("DOTNET_EnableAVX512", 256)]
+    [InlineData("DOTNET_EnableAVX2", 128)]
+    [InlineData("DOTNET_EnableHWIntrinsic", 0)]
+    public async Task ReferenceMatrixPassesAtNarrowerWidths(string knob, int bits)
+    {
+        if (Environment.GetEnvironmentVariable(ExpectVariable) is not null) return; // already a child
+        if (bits >= WidestBits)
+        {
+            _output.WriteLine($"this machine's widest vector is {WidestBits} bits: the {bits}-bit path is what every other test runs");
+            return;
+        }
+        string work = Path.Combine(Path.GetTempPath(), "sng-width-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(work);
+        try
+        {
+            var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = work, RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var a in new[] { "test", typeof(VectorWidthTests).Assembly.Location, "--filter",
+                         "FullyQualifiedName~ReferenceMatrixTests|FullyQualifiedName~VectorWidthTests.ChildSeesTheExpectedWidth|FullyQualifiedName~GeneratedVsPyTorchTests" })
+                psi.ArgumentList.Add(a);
+            psi.Environment[knob] = "0";
+            psi.Environment[ExpectVariable] = bits.ToString();
+            using var p = Process.Start(psi)!;
+            var stdout = p.StandardOutput.ReadToEndAsync();
+            var stderr = p.StandardError.ReadToEndAsync();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(10));
+            await p.WaitForExitAsync(timeout.Token);
+            string text = await stdout + await stderr;
+            _output.WriteLine($"{knob}=0: " + string.Join(" | ", text.Split('\n').Where(l => l.Contains("Passed!") || l.Contains("Failed") || l.Contains("Total tests"))));
+            Assert.True(p.ExitCode == 0, $"{knob}=0 child run failed:\n{text}");
+            Assert.Contains("Passed!", text);
+        }
+        finally
+        {
+            try { Directory.Delete(work, recursive: true); } catch (IOException) { }
+        }
+    }
+}
