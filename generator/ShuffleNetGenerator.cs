@@ -25,6 +25,9 @@ public sealed partial class ShuffleNetGenerator : IIncrementalGenerator
 {
     public const string AttributeMetadataName = "ShuffleNetGen.ShuffleNetAttribute";
 
+    /// <summary>The ONNX importer's entry point (package ShuffleNetGen.Onnx).</summary>
+    public const string OnnxWeightsMetadataName = "ShuffleNetGen.Onnx.OnnxWeights";
+
     internal static readonly string Version =
         typeof(ShuffleNetGenerator).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
         ?? typeof(ShuffleNetGenerator).Assembly.GetName().Version?.ToString() ?? "0.0.0";
@@ -72,7 +75,12 @@ public sealed partial class ShuffleNetGenerator : IIncrementalGenerator
             .Combine(duplicateNames)
             .SelectMany(static (input, _) => DuplicateCheck.Emittable(input.Left.Left.AddRange(input.Left.Right), input.Right))
             .WithTrackingName(TrackingNames.Models);
-        context.RegisterSourceOutput(models, static (spc, model) => Emit(spc, model));
+        // FromOnnx is emitted only where the ONNX importer is referenced. The lookup runs on every compilation, but
+        // its result is a bool, so models stay cached unless the reference itself comes or goes.
+        var onnxAvailable = context.CompilationProvider
+            .Select(static (compilation, _) => compilation.GetTypeByMetadataName(OnnxWeightsMetadataName) is not null)
+            .WithTrackingName(TrackingNames.OnnxAvailable);
+        context.RegisterSourceOutput(models.Combine(onnxAvailable), static (spc, pair) => Emit(spc, pair.Left, pair.Right));
     }
 
     private static void ReportDiagnostics(IncrementalGeneratorInitializationContext context, IncrementalValuesProvider<EquatableArray<DiagnosticInfo>> diagnostics) =>
@@ -87,12 +95,12 @@ public sealed partial class ShuffleNetGenerator : IIncrementalGenerator
             foreach (var d in list) spc.ReportDiagnostic(d.ToDiagnostic());
         });
 
-    private static void Emit(SourceProductionContext context, ModelSpec model)
+    private static void Emit(SourceProductionContext context, ModelSpec model, bool onnxAvailable)
     {
         string source;
         try
         {
-            source = Generate(model);
+            source = Generate(model, onnxAvailable);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -105,10 +113,10 @@ public sealed partial class ShuffleNetGenerator : IIncrementalGenerator
     }
 
     /// <summary>Runs every stage after parsing; also used by tests and tools to get the source of a spec.</summary>
-    internal static string Generate(ModelSpec model)
+    internal static string Generate(ModelSpec model, bool onnxAvailable = false)
     {
         var graph = Build(model.Network);
-        return ModelEmitter.Emit(model, graph, Version);
+        return ModelEmitter.Emit(model, graph, Version, onnxAvailable);
     }
 
     internal static NetworkGraph Build(NetworkSpec network)
@@ -133,10 +141,11 @@ public sealed partial class ShuffleNetGenerator : IIncrementalGenerator
         public const string AttributeModels = "ShuffleNet.AttributeModels";
         public const string JsonModels = "ShuffleNet.JsonModels";
         public const string Models = "ShuffleNet.Models";
+        public const string OnnxAvailable = "ShuffleNet.OnnxAvailable";
 
         public static readonly ImmutableArray<string> All = ImmutableArray.Create(
             Parsed, Diagnostics, JsonFiles, JsonParsed, JsonDiagnostics, Duplicates, DuplicateDiagnostics, DuplicateNames,
-            AttributeModels, JsonModels, Models);
+            AttributeModels, JsonModels, Models, OnnxAvailable);
     }
 }
 

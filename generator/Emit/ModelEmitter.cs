@@ -9,7 +9,7 @@ namespace ShuffleNetGen.Generator.Emit;
 /// <summary>Writes the partial class of one model: constants, factories, the forward pass, unit methods and kernels.</summary>
 internal static class ModelEmitter
 {
-    public static string Emit(ModelSpec model, NetworkGraph graph, string generatorVersion)
+    public static string Emit(ModelSpec model, NetworkGraph graph, string generatorVersion, bool onnxAvailable = false)
     {
         var w = new SourceWriter();
         var net = model.Network;
@@ -33,7 +33,7 @@ internal static class ModelEmitter
         using (w.Open($"{target.Accessibility} partial class {self} : {rt}.IShuffleNetModel<{self}>"))
         {
             EmitConstants(w, self, net, graph);
-            EmitFactories(w, self, rt, graph);
+            EmitFactories(w, self, rt, graph, onnxAvailable);
             EmitDescription(w, model, graph, rt);
             EmitForward(w, graph);
             EmitBenchmarkHook(w, graph);
@@ -96,7 +96,7 @@ internal static class ModelEmitter
         w.Line();
     }
 
-    private static void EmitFactories(SourceWriter w, string self, string rt, NetworkGraph graph)
+    private static void EmitFactories(SourceWriter w, string self, string rt, NetworkGraph graph, bool onnxAvailable)
     {
         w.Line("/// <summary>Tensors this model reads, in the canonical PyTorch-style layout.</summary>");
         w.Line($"public static global::System.Collections.Generic.IReadOnlyList<{rt}.TensorShape> WeightLayout {{ get; }} = new {rt}.TensorShape[]");
@@ -120,6 +120,15 @@ internal static class ModelEmitter
         w.Line();
         w.Line("/// <summary>Loads F32 safetensors from a stream in the canonical layout.</summary>");
         w.Line($"public static {self} FromSafetensors(global::System.IO.Stream stream) => FromTensors({rt}.Safetensors.Read(stream));");
+        if (onnxAvailable)
+        {
+            w.Line();
+            w.Line("/// <summary>Loads the weights of an ONNX ShuffleNet v1 graph, matched by structure and checked against this model's configuration.</summary>");
+            w.Line($"public static {self} FromOnnx(string path) => FromTensors({rt}.Onnx.OnnxWeights.Read(path, Description));");
+            w.Line();
+            w.Line("/// <summary>Loads the weights of an ONNX ShuffleNet v1 graph from a stream.</summary>");
+            w.Line($"public static {self} FromOnnx(global::System.IO.Stream stream) => FromTensors({rt}.Onnx.OnnxWeights.Read(stream, Description));");
+        }
         w.Line();
         w.Line("/// <summary>Deterministic pseudo-random weights (same seed, same model on every machine), for tests and benchmarks.</summary>");
         w.Line($"public static {self} CreateRandom(int seed) => FromTensors({rt}.Weights.RandomWeights.Create(WeightLayout, seed));");

@@ -19,7 +19,7 @@ internal static class ModelNames
     {
         "InputChannels", "InputHeight", "InputWidth", "InputLength", "Classes", "ArenaLength", "NaiveActivationLength",
         "LiveLowerBound", "ParameterCount", "MultiplyAdds", "PackedWeightLength", "WeightLayout", "Description",
-        "FromTensors", "FromSafetensors", "CreateRandom", "Forward", "Stem", "Head", "PackWeights", "InputElementCount",
+        "FromTensors", "FromSafetensors", "FromOnnx", "CreateRandom", "Forward", "Stem", "Head", "PackWeights", "InputElementCount",
         "ClassCount", "BenchmarkOpNames", "RunOpForBenchmark",
     };
 

@@ -33,4 +33,17 @@ public class GeneratedVsPyTorchTests
         _output.WriteLine($"{name}: max |logit| {scale:G4}, max relative error {worst:E2}");
         Assert.True(worst <= ReferenceMatrixTests.Tolerance, $"{name}: max error {worst:E3} relative to {scale:G4}");
     }
+
+    /// <summary>The generated FromOnnx (emitted because this project references ShuffleNetGen.Onnx) on torch's export.</summary>
+    [Fact]
+    public void FromOnnxReproducesPyTorch()
+    {
+        var fixture = PyTorchFixture.Load("g3_small_64");
+        var model = G3Small64.FromOnnx(Path.Combine(AppContext.BaseDirectory, "Fixtures", "onnx", "g3_small_64.onnx"));
+        var logits = new float[G3Small64.Classes];
+        model.Forward(fixture.Input, logits);
+        double scale = fixture.Logits.Max(v => Math.Abs((double)v));
+        double worst = logits.Zip(fixture.Logits, (a, b) => Math.Abs((double)a - b)).Max() / scale;
+        Assert.True(worst <= ReferenceMatrixTests.Tolerance, $"max error {worst:E3} relative to {scale:G4}");
+    }
 }
