@@ -16,30 +16,17 @@ public class ReferenceMatrixTests
 
     public ReferenceMatrixTests(ITestOutputHelper output) => _output = output;
 
-    public const double Tolerance = 1e-4;
+    public const double Tolerance = ReferenceCases.Tolerance;
 
-    /// <summary>Attribute arguments of each case; the class is always named Model.</summary>
-    public static readonly TheoryData<string, string> Cases = new()
+    /// <summary>Attribute arguments of each case (<see cref="ReferenceCases.All"/>); the class is always named Model.</summary>
+    public static readonly TheoryData<string, string> Cases = ToTheoryData(ReferenceCases.All);
+
+    private static TheoryData<string, string> ToTheoryData(IEnumerable<(string Name, string Arguments)> cases)
     {
-        { "g1_1x_224", "Groups = 1, Scale = 1.0" },
-        { "g3_1x_224", "Groups = 3, Scale = 1.0" },
-        { "g8_0.5x_224", "Groups = 8, Scale = 0.5" },
-        { "g2_0.5x_96x128", "Groups = 2, Scale = 0.5, InputHeight = 96, InputWidth = 128, Classes = 100" },
-        { "g4_0.25x_65_gray", "Groups = 4, Scale = 0.25, InputChannels = 1, InputHeight = 65, InputWidth = 65, Classes = 10" },
-        { "g8_1x_96", "Groups = 8, Scale = 1.0, InputHeight = 96, InputWidth = 96, Classes = 37" },
-        { "g3_0.25x_65_two_stage", "Groups = 3, Scale = 0.25, Stages = new[] { 2, 3 }, InputHeight = 65, InputWidth = 65, Classes = 10" },
-        { "g2_1x_64_four_stage", "Groups = 2, Scale = 1.0, Stages = new[] { 2, 2, 2, 2 }, InputHeight = 64, InputWidth = 64, Classes = 10" },
-        { "g8_0.25x_28_stride1", "Groups = 8, Scale = 0.25, InputChannels = 1, InputHeight = 28, InputWidth = 28, Classes = 10, StemStride = 1, StemMaxPool = false" },
-        { "g1_0.5x_33x47_gray", "Groups = 1, Scale = 0.5, InputChannels = 1, InputHeight = 33, InputWidth = 47, Classes = 5" },
-        { "g4_1x_96x128", "Groups = 4, Scale = 1.0, InputHeight = 96, InputWidth = 128, Classes = 20" },
-        { "g3_0.5x_28_fashion", "Groups = 3, Scale = 0.5, InputChannels = 1, InputHeight = 28, InputWidth = 28, Classes = 10, StemStride = 1, StemMaxPool = false" },
-        { "g2_0.25x_65", "Groups = 2, Scale = 0.25, InputHeight = 65, InputWidth = 65, Classes = 10" },
-        { "g3_explicit_40x30", "Groups = 3, StemChannels = 12, StageChannels = new[] { 48, 96, 192 }, InputHeight = 40, InputWidth = 30, Classes = 9" },
-        { "g4_four_stage_stride1_32", "Groups = 4, Scale = 0.5, Stages = new[] { 1, 2, 2, 1 }, InputHeight = 32, InputWidth = 32, Classes = 10, StemStride = 1, StemMaxPool = false" },
-        { "g1_tiny_16_two_stage", "Groups = 1, Scale = 0.25, Stages = new[] { 1, 2 }, InputHeight = 16, InputWidth = 16, Classes = 3" },
-        { "g2_1.5x_56", "Groups = 2, Scale = 1.5, InputHeight = 56, InputWidth = 56, Classes = 10" },
-        { "g8_0.5x_7x9_no_pool", "Groups = 8, Scale = 0.5, Stages = new[] { 2, 2 }, InputHeight = 7, InputWidth = 9, Classes = 4, StemMaxPool = false" },
-    };
+        var data = new TheoryData<string, string>();
+        foreach (var (name, arguments) in cases) data.Add(name, arguments);
+        return data;
+    }
 
     public static string Source(string arguments) => $$"""
         using ShuffleNetGen;
@@ -54,12 +41,10 @@ public class ReferenceMatrixTests
     {
         var compiled = LoadedModel.Compile(Source(arguments));
         var d = compiled.Description;
-        var weights = RandomWeights.Create(compiled.WeightLayout, seed: name.Length * 7919 + 1);
+        var weights = RandomWeights.Create(compiled.WeightLayout, seed: ReferenceCases.WeightSeed(name));
         var model = compiled.FromTensors(weights);
 
-        var random = new Random(123);
-        var input = new float[d.InputChannels * d.InputHeight * d.InputWidth];
-        for (int i = 0; i < input.Length; i++) input[i] = (float)(random.NextDouble() * 2 - 1);
+        var input = ReferenceCases.Input(d.InputChannels * d.InputHeight * d.InputWidth);
 
         var logits = new float[d.Classes];
         model.Forward(input, logits);

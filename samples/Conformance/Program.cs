@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using System.Runtime;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+using Conformance;
+using ShuffleNetGen;
+using ShuffleNetGen.Tests;
+using ShuffleNetGen.Tests.Reference;
+using ShuffleNetGen.Weights;
+
+// Conformance runner: the reference matrix of tests/ShuffleNetGen.Tests/ReferenceMatrixTests.cs (same cases, weights,
+// inputs and tolerance, from the shared ReferenceCases.cs) run by a NativeAOT-compiled program against the same
+// scalar reference, so that the kernels the target CPU actually selects are the ones checked (linux-arm64 under
+// qemu-user in CI: eng/verify-arm64.sh). Usage: Conformance [case name ...]; exit code 0 = all conform, 1 = a
+// mismatch, 2 = the case list does not match ReferenceCases.All.
+
+var cases = new (string Name, Func<Outcome> Run)[]
+{
+    Check<Case_g1_1x_224>(Case_g1_1x_224.CaseName),
+    Check<Case_g3_1x_224>(Case_g3_1x_224.CaseName),
+    Check<Case_g8_0_5x_224>(Case_g8_0_5x_224.CaseName),
+    Check<Case_g2_0_5x_96x128>(Case_g2_0_5x_96x128.CaseName),
+    Check<Case_g4_0_25x_65_gray>(Case_g4_0_25x_65_gray.CaseName),
+    Check<Case_g8_1x_96>(Case_g8_1x_96.CaseName),
+    Check<Case_g3_0_25x_65_two_stage>(Case_g3_0_25x_65_two_stage.CaseName),
+    Check<Case_g2_1x_64_four_stage>(Case_g2_1x_64_four_stage.CaseName),
+    Check<Case_g8_0_25x_28_stride1>(Case_g8_0_25x_28_stride1.CaseName),
+    Check<Case_g1_0_5x_33x47_gray>(Case_g1_0_5x_33x47_gray.CaseName),
+    Check<Case_g4_1x_96x128>(Case_g4_1x_96x128.CaseName),
+    Check<Case_g3_0_5x_28_fashion>(Case_g3_0_5x_28_fashion.CaseName),
+    Check<Case_g2_0_25x_65>(Case_g2_0_25x_65.CaseName),
+    Check<Case_g3_explicit_40x30>(Case_g3_explicit_40x30.CaseName),
+    Check<Case_g4_four_stage_stride1_32>(Case_g4_four_stage_stride1_32.CaseName),
+    Check<Case_g1_tiny_16_two_stage>(Case_g1_tiny_16_two_stage.CaseName),
+    Check<Case_g2_1_5x_56>(Case_g2_1_5x_56.CaseName),
+    Check<Case_g8_0_5x_7x9_no_pool>(Case_g8_0_5x_7x9_no_pool.CaseName),
+};
+
+Console.WriteLine($"ShuffleNetGen conformance: {RuntimeInformation.ProcessArchitecture}, {RuntimeInformation.OSDescription}, "
+    + $"{(JitInfo.GetCompiledMethodCount() > 0 ? "JIT" : "NativeAOT")}, .NET {Environment.Version}");
+Console.WriteLine("ISA flags that decide the kernels' branches (runtime/Kernels/Simd.cs; NativeAOT fixes them at publish: target baseline, or IlcInstructionSet):");
+Console.WriteLine($"  AdvSimd.IsSupported={AdvSimd.IsSupported}  AdvSimd.Arm64.IsSupported={AdvSimd.Arm64.IsSupported}");
+Console.WriteLine($"  Vector128.IsHardwareAccelerated={Vector128.IsHardwareAccelerated}  Vector256.IsHardwareAccelerated={Vector256.IsHardwareAccelerated}  Vector512.IsHardwareAccelerated={Vector512.IsHardwareAccelerated}");
+Console.WriteLine($"  Sse.IsSupported={Sse.IsSupported}  Avx2.IsSupported={Avx2.IsSupported}  Fma.IsSupported={Fma.IsSupported}  Avx512F.IsSupported={Avx512F.IsSupported}");
+Console.WriteLine("Code path per kernel family (what those flags select in generator/Emit and runtime/Kernels/Simd.cs):");
+foreach (var (family, path) in KernelPaths.Describe()) Console.WriteLine($"  {family,-34} {path}");
+
+// The declared models must be exactly the table's cases, in order (ConformanceCasesTests checks their arguments).
+var expectedNames = ReferenceCases.All.Select(c => c.Name).ToArray();
+if (!cases.Select(c => c.Name).SequenceEqual(expectedNames))
+{
+    Console.WriteLine($"FAIL: declared cases [{string.Join(", ", cases.Select(c => c.Name))}] differ from ReferenceCases.All [{string.Join(", ", expectedNames)}]");
+    return 2;
+}
+var unknown = args.Except(expectedNames).ToArray();
+if (unknown.Length > 0)
+{
+    Console.WriteLine($"FAIL: unknown case [{string.Join(", ", unknown)}]; cases: {string.Join(", ", expectedNames)}");
+    return 2;
+}
+var selected = args.Length == 0 ? cases : cases.Where(c => args.Contains(c.Name)).ToArray();
+
+Console.WriteLine($"{"case",-26} {"input",-10} {"max |ref|",10} {"rel. error",10} {"generated",10} {"reference",10}  {"path",-22} result");
+int passed = 0, failed = 0;
+var total = Stopwatch.StartNew();
+foreach (var (name, run) in selected)
+{
+    Outcome o;
+    try { o = run(); }
+    catch (Exception e) { o = new Outcome("?", double.NaN, double.NaN, 0, 0, $"{e.GetType().Name}: {e.Message}"); }
+    bool ok = o.Problem is null;
+    if (ok) passed++; else failed++;
+    Console.WriteLine($"{name,-26} {o.Input,-10} {o.Scale,10:G4} {o.Error,10:E2} {o.GeneratedMs,8:F1}ms {o.ReferenceMs,8:F1}ms  {KernelPaths.Short,-22} {(ok ? "ok" : "FAIL: " + o.Problem)}");
+}
+Console.WriteLine($"Conformance ({RuntimeInformation.ProcessArchitecture}, tolerance {ReferenceCases.Tolerance:E0} of the largest reference logit): "
+    + $"{passed} passed, {failed} failed in {total.Elapsed.TotalSeconds:F1} s");
+return failed == 0 ? 0 : 1;
+
+static (string, Func<Outcome>) Check<T>(string name) where T : class, IShuffleNetModel<T> => (name, () => Run<T>(name));
+
+// The body of ReferenceMatrixTests.LogitsMatchTheScalarReference, for a model compiled into this program.
+static Outcome Run<T>(string name) where T : class, IShuffleNetModel<T>
+{
+    var d = T.Description;
+    var weights = RandomWeights.Create(d.WeightLayout, seed: ReferenceCases.WeightSeed(name));
+    var model = T.FromTensors(weights);
+    var input = ReferenceCases.Input(d.InputChannels * d.InputHeight * d.InputWidth);
+
+    var logits = new float[d.Classes];
+    long start = Stopwatch.GetTimestamp();
+    model.Forward(input, logits);
+    double generatedMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+
+    var config = new ReferenceConfig(d.Groups, d.StemChannels, d.StageChannels.ToArray(), d.StageRepeats.ToArray(),
+        d.InputChannels, d.InputHeight, d.InputWidth, d.Classes, d.StemStride, d.StemMaxPool);
+    start = Stopwatch.GetTimestamp();
+    var expected = ReferenceShuffleNet.Forward(config, n => weights[n].Data, input);
+    double referenceMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+
+    double scale = expected.Max(v => Math.Abs((double)v));
+    double worst = logits.Zip(expected, (a, b) => Math.Abs((double)a - b)).Max() / scale;
+    string shape = $"{d.InputChannels}x{d.InputHeight}x{d.InputWidth}";
+
+    string? problem = null;
+    if (logits.Any(float.IsNaN)) problem = "NaN logit";
+    else if (!(scale > 1e-3)) problem = "reference logits are all near zero: the check would not see errors";
+    else if (!(worst <= ReferenceCases.Tolerance)) problem = $"max error {worst:E3} relative to the largest logit {scale:G4} exceeds {ReferenceCases.Tolerance:E0}";
+    else
+    {
+        // Same input twice: the arena holds no state between calls.
+        var again = new float[d.Classes];
+        model.Forward(input, again);
+        if (!again.AsSpan().SequenceEqual(logits)) problem = "a second Forward on the same input gave other logits";
+    }
+    return new Outcome(shape, scale, worst, generatedMs, referenceMs, problem);
+}
+
+internal sealed record Outcome(string Input, double Scale, double Error, double GeneratedMs, double ReferenceMs, string? Problem);

@@ -1,0 +1,49 @@
+namespace ShuffleNetGen.Tests;
+
+/// <summary>
+/// The reference matrix: the configurations every generated model is checked against the scalar reference on, with
+/// the weights, input and tolerance of that check. One table, compiled into two programs: the test suite
+/// (<see cref="ReferenceMatrixTests"/>, which generates and compiles each case in-process) and the NativeAOT
+/// conformance runner (samples/Conformance, which declares each case as a <c>[ShuffleNet]</c> class because NativeAOT
+/// cannot compile at run time; ConformanceCasesTests checks its declarations against this table).
+/// </summary>
+public static class ReferenceCases
+{
+    /// <summary>Largest tolerated |generated - reference| over the logits, relative to the largest |reference logit|.</summary>
+    public const double Tolerance = 1e-4;
+
+    /// <summary>Name and <c>[ShuffleNet]</c> attribute arguments of each case.</summary>
+    public static readonly IReadOnlyList<(string Name, string Arguments)> All = new (string, string)[]
+    {
+        ("g1_1x_224", "Groups = 1, Scale = 1.0"),
+        ("g3_1x_224", "Groups = 3, Scale = 1.0"),
+        ("g8_0.5x_224", "Groups = 8, Scale = 0.5"),
+        ("g2_0.5x_96x128", "Groups = 2, Scale = 0.5, InputHeight = 96, InputWidth = 128, Classes = 100"),
+        ("g4_0.25x_65_gray", "Groups = 4, Scale = 0.25, InputChannels = 1, InputHeight = 65, InputWidth = 65, Classes = 10"),
+        ("g8_1x_96", "Groups = 8, Scale = 1.0, InputHeight = 96, InputWidth = 96, Classes = 37"),
+        ("g3_0.25x_65_two_stage", "Groups = 3, Scale = 0.25, Stages = new[] { 2, 3 }, InputHeight = 65, InputWidth = 65, Classes = 10"),
+        ("g2_1x_64_four_stage", "Groups = 2, Scale = 1.0, Stages = new[] { 2, 2, 2, 2 }, InputHeight = 64, InputWidth = 64, Classes = 10"),
+        ("g8_0.25x_28_stride1", "Groups = 8, Scale = 0.25, InputChannels = 1, InputHeight = 28, InputWidth = 28, Classes = 10, StemStride = 1, StemMaxPool = false"),
+        ("g1_0.5x_33x47_gray", "Groups = 1, Scale = 0.5, InputChannels = 1, InputHeight = 33, InputWidth = 47, Classes = 5"),
+        ("g4_1x_96x128", "Groups = 4, Scale = 1.0, InputHeight = 96, InputWidth = 128, Classes = 20"),
+        ("g3_0.5x_28_fashion", "Groups = 3, Scale = 0.5, InputChannels = 1, InputHeight = 28, InputWidth = 28, Classes = 10, StemStride = 1, StemMaxPool = false"),
+        ("g2_0.25x_65", "Groups = 2, Scale = 0.25, InputHeight = 65, InputWidth = 65, Classes = 10"),
+        ("g3_explicit_40x30", "Groups = 3, StemChannels = 12, StageChannels = new[] { 48, 96, 192 }, InputHeight = 40, InputWidth = 30, Classes = 9"),
+        ("g4_four_stage_stride1_32", "Groups = 4, Scale = 0.5, Stages = new[] { 1, 2, 2, 1 }, InputHeight = 32, InputWidth = 32, Classes = 10, StemStride = 1, StemMaxPool = false"),
+        ("g1_tiny_16_two_stage", "Groups = 1, Scale = 0.25, Stages = new[] { 1, 2 }, InputHeight = 16, InputWidth = 16, Classes = 3"),
+        ("g2_1.5x_56", "Groups = 2, Scale = 1.5, InputHeight = 56, InputWidth = 56, Classes = 10"),
+        ("g8_0.5x_7x9_no_pool", "Groups = 8, Scale = 0.5, Stages = new[] { 2, 2 }, InputHeight = 7, InputWidth = 9, Classes = 4, StemMaxPool = false"),
+    };
+
+    /// <summary>Seed of the case's random weights (<c>RandomWeights.Create(layout, seed)</c>).</summary>
+    public static int WeightSeed(string name) => name.Length * 7919 + 1;
+
+    /// <summary>The case's input: <c>new Random(123)</c> doubles mapped to [-1, 1).</summary>
+    public static float[] Input(int length)
+    {
+        var random = new Random(123);
+        var input = new float[length];
+        for (int i = 0; i < input.Length; i++) input[i] = (float)(random.NextDouble() * 2 - 1);
+        return input;
+    }
+}
