@@ -16,6 +16,7 @@ internal static class HeadKernelEmitter
     {
         int pixels = op.Input.Pixels;
         w.Line($"/// <summary>Mean of each of {op.Input.Channels} planes of {pixels} pixels.</summary>");
+        w.Line(ModelEmitter.KernelAttribute);
         using (w.Open($"private static void {KernelName(op)}(ref float source, ref float destination)"))
         {
             using (w.Open($"for (int c = 0; c < {op.Input.Channels}; c++)"))
@@ -32,6 +33,7 @@ internal static class HeadKernelEmitter
     {
         int n = op.InFeatures;
         w.Line($"/// <summary>Fully connected layer, {n} features to {op.OutFeatures} logits.</summary>");
+        w.Line(ModelEmitter.KernelAttribute);
         using (w.Open($"private static void {KernelName(op)}(ref float source, ref float weights, ref float logits)"))
         {
             using (w.Open($"for (int o = 0; o < {op.OutFeatures}; o++)"))

@@ -9,6 +9,13 @@ namespace ShuffleNetGen.Generator.Emit;
 /// <summary>Writes the partial class of one model: constants, factories, the forward pass, unit methods and kernels.</summary>
 internal static class ModelEmitter
 {
+    /// <summary>
+    /// On every kernel: tiered compilation would first run these loops unoptimized and then on-stack-replace them,
+    /// costing a user's first hundreds of calls about 3x (measured on the quickstart: 4.7 ms against 1.7 ms). Every
+    /// bound is a literal already, so profile-guided tiering has nothing to learn. NativeAOT ignores the flag.
+    /// </summary>
+    internal const string KernelAttribute = "[MethodImpl(MethodImplOptions.AggressiveOptimization)]";
+
     public static string Emit(ModelSpec model, NetworkGraph graph, string generatorVersion, bool onnxAvailable = false)
     {
         var w = new SourceWriter();
@@ -229,7 +236,7 @@ internal static class ModelEmitter
                 var output = group.Last().Output;
                 w.Line($"/// <summary>Unit {unit}: {first.Input.Channels}x{first.Input.Height}x{first.Input.Width} to {output.Channels}x{output.Height}x{output.Width}, stride {(group.Any(o => o is WindowOp { Kind: WindowKind.AveragePool }) ? 2 : 1)}.</summary>");
             }
-            w.Line("[MethodImpl(MethodImplOptions.NoInlining)]");
+            w.Line("[MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]");
             using (w.Open(signature))
             {
                 foreach (var op in group) w.Line(Call(op));

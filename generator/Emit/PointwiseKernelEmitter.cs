@@ -88,6 +88,7 @@ internal static class PointwiseKernelEmitter
         w.Line($"/// <summary>1x1 convolution, {op.Groups} group(s), {op.InChannels} to {op.OutChannels} channels over {pixels} pixels, batch norm folded"
             + (op.Residual is null ? "" : ", plus residual") + (op.Relu ? ", ReLU" : "")
             + (shuffled ? $"; output stored in channel-shuffled order ({op.ShuffleGroups} groups)" : "") + $"; {width.Vector}.</summary>");
+        w.Line(ModelEmitter.KernelAttribute);
         using (w.Open($"private static void {KernelName(op, width)}(ref float source, ref float destination, ref float weights{residualParameter})"))
         {
             using (w.Open($"for (int k = 0; k < {op.Groups}; k++)"))

@@ -31,6 +31,7 @@ internal static class WindowKernelEmitter
         var k = new Geometry(op);
         string weightsParameter = op.HasWeights ? ", ref float weights" : "";
         w.Line($"/// <summary>{Describe(op)}</summary>");
+        w.Line(ModelEmitter.KernelAttribute);
         using (w.Open($"private static void {KernelName(op)}(ref float source, ref float destination{weightsParameter})"))
         {
             using (w.Open($"for (int c = 0; c < {op.Channels}; c++)"))

@@ -597,7 +597,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Stem(ref float image, ref float arena, ref float weights)
     {
         Conv3x3_s2_1to12_32x32_Relu_V128(ref image, ref arena, ref weights);
@@ -605,7 +605,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>Unit 0: 12x8x8 to 120x4x4, stride 2.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit0(ref float arena, ref float weights)
     {
         AvgPool3x3_s2_12ch_8x8_Relu_V128(ref Unsafe.Add(ref arena, 3840), ref arena);
@@ -615,7 +615,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>Unit 1: 120x4x4 to 120x4x4, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit1(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 2032)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 2032)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 2032));
@@ -624,7 +624,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>Unit 2: 120x4x4 to 120x4x4, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit2(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 4896)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 4896)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 4896));
@@ -633,7 +633,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>Unit 3: 120x4x4 to 120x4x4, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit3(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 7760)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 7760)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 7760));
@@ -642,7 +642,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>Unit 4: 120x4x4 to 240x2x2, stride 2.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit4(ref float arena, ref float weights)
     {
         AvgPool3x3_s2_120ch_4x4_Relu_V128(ref Unsafe.Add(ref arena, 1920), ref arena);
@@ -652,7 +652,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>Unit 5: 240x2x2 to 240x2x2, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit5(ref float arena, ref float weights)
     {
         Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 16224));
@@ -661,7 +661,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>Unit 6: 240x2x2 to 240x2x2, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit6(ref float arena, ref float weights)
     {
         Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 960), ref arena, ref Unsafe.Add(ref weights, 26736));
@@ -670,7 +670,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>Unit 7: 240x2x2 to 240x2x2, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit7(ref float arena, ref float weights)
     {
         Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 37248));
@@ -679,7 +679,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>Unit 8: 240x2x2 to 240x2x2, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit8(ref float arena, ref float weights)
     {
         Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 960), ref arena, ref Unsafe.Add(ref weights, 47760));
@@ -688,7 +688,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>Unit 9: 240x2x2 to 240x2x2, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit9(ref float arena, ref float weights)
     {
         Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 58272));
@@ -697,7 +697,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>Unit 10: 240x2x2 to 240x2x2, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit10(ref float arena, ref float weights)
     {
         Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 960), ref arena, ref Unsafe.Add(ref weights, 68784));
@@ -706,7 +706,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>Unit 11: 240x2x2 to 240x2x2, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit11(ref float arena, ref float weights)
     {
         Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 79296));
@@ -715,7 +715,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>Unit 12: 240x2x2 to 480x1x1, stride 2.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit12(ref float arena, ref float weights)
     {
         AvgPool3x3_s2_240ch_2x2_Relu_V128(ref Unsafe.Add(ref arena, 960), ref arena);
@@ -725,7 +725,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>Unit 13: 480x1x1 to 480x1x1, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit13(ref float arena, ref float weights)
     {
         Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 480), ref Unsafe.Add(ref weights, 110576));
@@ -734,7 +734,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>Unit 14: 480x1x1 to 480x1x1, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit14(ref float arena, ref float weights)
     {
         Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 480), ref arena, ref Unsafe.Add(ref weights, 150784));
@@ -743,7 +743,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>Unit 15: 480x1x1 to 480x1x1, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit15(ref float arena, ref float weights)
     {
         Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 480), ref Unsafe.Add(ref weights, 190992));
@@ -751,7 +751,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         Pointwise_g3_120to480_1px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref arena, 480), ref Unsafe.Add(ref weights, 211520), ref arena);
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Head(ref float arena, ref float weights, ref float logits)
     {
         GlobalAvgPool_480ch_1px_V128(ref Unsafe.Add(ref arena, 480), ref arena);
@@ -759,6 +759,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>3x3 convolution, stride 2, 1 to 12 channels on 32x32, batch norm folded, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_1to12_32x32_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 12; c++)
@@ -896,6 +897,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>3x3 max pool, stride 2, 12 channels on 16x16; padded cells never win.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MaxPool3x3_s2_12ch_16x16_V128(ref float source, ref float destination)
     {
         for (int c = 0; c < 12; c++)
@@ -986,6 +988,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>3x3 average pool, stride 2, 12 channels on 8x8; always divides by 9 (padding counted), then ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AvgPool3x3_s2_12ch_8x8_Relu_V128(ref float source, ref float destination)
     {
         for (int c = 0; c < 12; c++)
@@ -1055,6 +1058,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>1x1 convolution, 1 group(s), 12 to 30 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_12to30_64px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 1; k++)
@@ -1390,6 +1394,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>1x1 convolution, 1 group(s), 12 to 30 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_12to30_64px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 1; k++)
@@ -1626,6 +1631,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>1x1 convolution, 1 group(s), 12 to 30 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_12to30_64px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 1; k++)
@@ -1907,6 +1913,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>3x3 depthwise convolution, stride 2, 30 channels on 8x8, batch norm folded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s2_30ch_8x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 30; c++)
@@ -1980,6 +1987,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>1x1 convolution, 3 group(s), 30 to 108 channels over 16 pixels, batch norm folded, ReLU; Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to108_16px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -2100,6 +2108,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>1x1 convolution, 3 group(s), 30 to 108 channels over 16 pixels, batch norm folded, ReLU; Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to108_16px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -2284,6 +2293,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>1x1 convolution, 3 group(s), 30 to 108 channels over 16 pixels, batch norm folded, ReLU; Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to108_16px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -2513,6 +2523,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>1x1 convolution, 3 group(s), 120 to 30 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -2619,6 +2630,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>1x1 convolution, 3 group(s), 120 to 30 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -2780,6 +2792,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>1x1 convolution, 3 group(s), 120 to 30 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -2990,6 +3003,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>3x3 depthwise convolution, stride 1, 30 channels on 4x4, batch norm folded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s1_30ch_4x4_V128(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 30; c++)
@@ -3108,6 +3122,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>1x1 convolution, 3 group(s), 30 to 120 channels over 16 pixels, batch norm folded, plus residual, ReLU; Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
@@ -3203,6 +3218,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>1x1 convolution, 3 group(s), 30 to 120 channels over 16 pixels, batch norm folded, plus residual, ReLU; Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
@@ -3352,6 +3368,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>1x1 convolution, 3 group(s), 30 to 120 channels over 16 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
@@ -3531,6 +3548,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>3x3 average pool, stride 2, 120 channels on 4x4; always divides by 9 (padding counted), then ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AvgPool3x3_s2_120ch_4x4_Relu_V128(ref float source, ref float destination)
     {
         for (int c = 0; c < 120; c++)
@@ -3597,6 +3615,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>1x1 convolution, 3 group(s), 120 to 60 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -3717,6 +3736,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>1x1 convolution, 3 group(s), 120 to 60 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -3901,6 +3921,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>1x1 convolution, 3 group(s), 120 to 60 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -4130,6 +4151,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>3x3 depthwise convolution, stride 2, 60 channels on 4x4, batch norm folded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s2_60ch_4x4_V128(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 60; c++)
@@ -4200,6 +4222,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>1x1 convolution, 3 group(s), 60 to 120 channels over 4 pixels, batch norm folded, ReLU; Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to120_4px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -4311,6 +4334,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>1x1 convolution, 3 group(s), 240 to 60 channels over 4 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -4474,6 +4498,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>3x3 depthwise convolution, stride 1, 60 channels on 2x2, batch norm folded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s1_60ch_2x2_V128(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 60; c++)
@@ -4534,6 +4559,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>1x1 convolution, 3 group(s), 60 to 240 channels over 4 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
@@ -4661,6 +4687,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>3x3 average pool, stride 2, 240 channels on 2x2; always divides by 9 (padding counted), then ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AvgPool3x3_s2_240ch_2x2_Relu_V128(ref float source, ref float destination)
     {
         for (int c = 0; c < 240; c++)
@@ -4685,6 +4712,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>1x1 convolution, 3 group(s), 240 to 120 channels over 4 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to120_4px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -4796,6 +4824,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>3x3 depthwise convolution, stride 2, 120 channels on 2x2, batch norm folded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s2_120ch_2x2_V128(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 120; c++)
@@ -4830,6 +4859,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>1x1 convolution, 3 group(s), 120 to 240 channels over 1 pixels, batch norm folded, ReLU; Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to240_1px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -4897,6 +4927,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>1x1 convolution, 3 group(s), 480 to 120 channels over 1 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -4964,6 +4995,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>3x3 depthwise convolution, stride 1, 120 channels on 1x1, batch norm folded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s1_120ch_1x1_V128(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 120; c++)
@@ -4994,6 +5026,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>1x1 convolution, 3 group(s), 120 to 480 channels over 1 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to480_1px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
@@ -5077,6 +5110,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>Mean of each of 480 planes of 1 pixels.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void GlobalAvgPool_480ch_1px_V128(ref float source, ref float destination)
     {
         for (int c = 0; c < 480; c++)
@@ -5092,6 +5126,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>Fully connected layer, 480 features to 10 logits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Linear_480to10_V128(ref float source, ref float weights, ref float logits)
     {
         for (int o = 0; o < 10; o++)

@@ -597,7 +597,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Stem(ref float image, ref float arena, ref float weights)
     {
         Conv3x3_s2_3to24_224x224_Relu_V128(ref image, ref arena, ref weights);
@@ -605,7 +605,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>Unit 0: 24x56x56 to 240x28x28, stride 2.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit0(ref float arena, ref float weights)
     {
         AvgPool3x3_s2_24ch_56x56_Relu_V128(ref Unsafe.Add(ref arena, 376320), ref arena);
@@ -615,7 +615,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>Unit 1: 240x28x28 to 240x28x28, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit1(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 7328)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 7328)); else Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 7328));
@@ -624,7 +624,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>Unit 2: 240x28x28 to 240x28x28, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit2(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 17840)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 17840)); else Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 17840));
@@ -633,7 +633,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>Unit 3: 240x28x28 to 240x28x28, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit3(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 28352)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 28352)); else Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 28352));
@@ -642,7 +642,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>Unit 4: 240x28x28 to 480x14x14, stride 2.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit4(ref float arena, ref float weights)
     {
         AvgPool3x3_s2_240ch_28x28_Relu_V128(ref Unsafe.Add(ref arena, 188160), ref arena);
@@ -652,7 +652,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>Unit 5: 480x14x14 to 480x14x14, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit5(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 59632)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 59632)); else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 59632));
@@ -661,7 +661,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>Unit 6: 480x14x14 to 480x14x14, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit6(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 99840)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 99840)); else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 99840));
@@ -670,7 +670,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>Unit 7: 480x14x14 to 480x14x14, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit7(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 140048)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 140048)); else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 140048));
@@ -679,7 +679,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>Unit 8: 480x14x14 to 480x14x14, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit8(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 180256)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 180256)); else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 180256));
@@ -688,7 +688,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>Unit 9: 480x14x14 to 480x14x14, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit9(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 220464)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 220464)); else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 220464));
@@ -697,7 +697,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>Unit 10: 480x14x14 to 480x14x14, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit10(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 260672)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 260672)); else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 260672));
@@ -706,7 +706,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>Unit 11: 480x14x14 to 480x14x14, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit11(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 300880)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 300880)); else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 300880));
@@ -715,7 +715,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>Unit 12: 480x14x14 to 960x7x7, stride 2.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit12(ref float arena, ref float weights)
     {
         AvgPool3x3_s2_480ch_14x14_Relu_V128(ref Unsafe.Add(ref arena, 94080), ref arena);
@@ -725,7 +725,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>Unit 13: 960x7x7 to 960x7x7, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit13(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 421008)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 421008)); else Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 421008));
@@ -734,7 +734,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>Unit 14: 960x7x7 to 960x7x7, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit14(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 47040), ref arena, ref Unsafe.Add(ref weights, 578208)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 47040), ref arena, ref Unsafe.Add(ref weights, 578208)); else Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 47040), ref arena, ref Unsafe.Add(ref weights, 578208));
@@ -743,7 +743,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>Unit 15: 960x7x7 to 960x7x7, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit15(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 735408)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 735408)); else Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 735408));
@@ -751,7 +751,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 814848), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 814848), ref arena); else Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 814848), ref arena);
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Head(ref float arena, ref float weights, ref float logits)
     {
         GlobalAvgPool_960ch_49px_V128(ref Unsafe.Add(ref arena, 47040), ref arena);
@@ -759,6 +759,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>3x3 convolution, stride 2, 3 to 24 channels on 224x224, batch norm folded, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to24_224x224_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 24; c++)
@@ -990,6 +991,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>3x3 max pool, stride 2, 24 channels on 112x112; padded cells never win.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MaxPool3x3_s2_24ch_112x112_V128(ref float source, ref float destination)
     {
         for (int c = 0; c < 24; c++)
@@ -1148,6 +1150,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>3x3 average pool, stride 2, 24 channels on 56x56; always divides by 9 (padding counted), then ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AvgPool3x3_s2_24ch_56x56_Relu_V128(ref float source, ref float destination)
     {
         for (int c = 0; c < 24; c++)
@@ -1326,6 +1329,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 1 group(s), 24 to 60 channels over 3136 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 1; k++)
@@ -1742,6 +1746,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 1 group(s), 24 to 60 channels over 3136 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 1; k++)
@@ -1926,6 +1931,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 1 group(s), 24 to 60 channels over 3136 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 1; k++)
@@ -2155,6 +2161,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>3x3 depthwise convolution, stride 2, 60 channels on 56x56, batch norm folded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s2_60ch_56x56_V128(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 60; c++)
@@ -2325,6 +2332,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 60 to 216 channels over 784 pixels, batch norm folded, ReLU; Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to216_784px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -2529,6 +2537,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 60 to 216 channels over 784 pixels, batch norm folded, ReLU; Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to216_784px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -2654,6 +2663,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 60 to 216 channels over 784 pixels, batch norm folded, ReLU; Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to216_784px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -2809,6 +2819,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 240 to 60 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -3174,6 +3185,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 240 to 60 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -3358,6 +3370,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 240 to 60 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -3587,6 +3600,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>3x3 depthwise convolution, stride 1, 60 channels on 28x28, batch norm folded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s1_60ch_28x28_V128(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 60; c++)
@@ -3844,6 +3858,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 60 to 240 channels over 784 pixels, batch norm folded, plus residual, ReLU; Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to240_784px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
@@ -4088,6 +4103,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 60 to 240 channels over 784 pixels, batch norm folded, plus residual, ReLU; Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to240_784px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
@@ -4237,6 +4253,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 60 to 240 channels over 784 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
@@ -4416,6 +4433,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>3x3 average pool, stride 2, 240 channels on 28x28; always divides by 9 (padding counted), then ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AvgPool3x3_s2_240ch_28x28_Relu_V128(ref float source, ref float destination)
     {
         for (int c = 0; c < 240; c++)
@@ -4520,6 +4538,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 240 to 120 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -4724,6 +4743,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 240 to 120 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -4849,6 +4869,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 240 to 120 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -5004,6 +5025,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>3x3 depthwise convolution, stride 2, 120 channels on 28x28, batch norm folded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s2_120ch_28x28_V128(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 120; c++)
@@ -5108,6 +5130,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 120 to 240 channels over 196 pixels, batch norm folded, ReLU; Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to240_196px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -5312,6 +5335,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 120 to 240 channels over 196 pixels, batch norm folded, ReLU; Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to240_196px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -5505,6 +5529,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 120 to 240 channels over 196 pixels, batch norm folded, ReLU; Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to240_196px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -5750,6 +5775,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 480 to 120 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -5954,6 +5980,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 480 to 120 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -6147,6 +6174,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 480 to 120 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -6392,6 +6420,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>3x3 depthwise convolution, stride 1, 120 channels on 14x14, batch norm folded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s1_120ch_14x14_V128(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 120; c++)
@@ -6517,6 +6546,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 120 to 480 channels over 196 pixels, batch norm folded, plus residual, ReLU; Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
@@ -6761,6 +6791,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 120 to 480 channels over 196 pixels, batch norm folded, plus residual, ReLU; Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
@@ -6986,6 +7017,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 120 to 480 channels over 196 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
@@ -7263,6 +7295,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>3x3 average pool, stride 2, 480 channels on 14x14; always divides by 9 (padding counted), then ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AvgPool3x3_s2_480ch_14x14_Relu_V128(ref float source, ref float destination)
     {
         for (int c = 0; c < 480; c++)
@@ -7365,6 +7398,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 480 to 240 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -7569,6 +7603,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 480 to 240 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -7762,6 +7797,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 480 to 240 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -8007,6 +8043,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>3x3 depthwise convolution, stride 2, 240 channels on 14x14, batch norm folded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s2_240ch_14x14_V128(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 240; c++)
@@ -8109,6 +8146,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 240 to 480 channels over 49 pixels, batch norm folded, ReLU; Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to480_49px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -8313,6 +8351,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 240 to 480 channels over 49 pixels, batch norm folded, ReLU; Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to480_49px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -8506,6 +8545,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 240 to 480 channels over 49 pixels, batch norm folded, ReLU; Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to480_49px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -8751,6 +8791,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 960 to 240 channels over 49 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_960to240_49px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -8955,6 +8996,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 960 to 240 channels over 49 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_960to240_49px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -9148,6 +9190,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 960 to 240 channels over 49 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -9393,6 +9436,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>3x3 depthwise convolution, stride 1, 240 channels on 7x7, batch norm folded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s1_240ch_7x7_V128(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 240; c++)
@@ -9552,6 +9596,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 240 to 960 channels over 49 pixels, batch norm folded, plus residual, ReLU; Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to960_49px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
@@ -9796,6 +9841,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 240 to 960 channels over 49 pixels, batch norm folded, plus residual, ReLU; Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to960_49px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
@@ -10021,6 +10067,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>1x1 convolution, 3 group(s), 240 to 960 channels over 49 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
@@ -10298,6 +10345,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>Mean of each of 960 planes of 49 pixels.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void GlobalAvgPool_960ch_49px_V128(ref float source, ref float destination)
     {
         for (int c = 0; c < 960; c++)
@@ -10343,6 +10391,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>Fully connected layer, 960 features to 1000 logits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Linear_960to1000_V128(ref float source, ref float weights, ref float logits)
     {
         for (int o = 0; o < 1000; o++)

@@ -597,7 +597,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Stem(ref float image, ref float arena, ref float weights)
     {
         Conv3x3_s2_3to6_64x64_Relu_V128(ref image, ref arena, ref weights);
@@ -605,7 +605,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>Unit 0: 6x16x16 to 60x8x8, stride 2.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit0(ref float arena, ref float weights)
     {
         AvgPool3x3_s2_6ch_16x16_Relu_V128(ref Unsafe.Add(ref arena, 7680), ref arena);
@@ -615,7 +615,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>Unit 1: 60x8x8 to 60x8x8, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit1(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to15_64px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 784)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to15_64px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 784)); else Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 784));
@@ -624,7 +624,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>Unit 2: 60x8x8 to 60x8x8, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit2(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to15_64px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 1632)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to15_64px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 1632)); else Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 1632));
@@ -633,7 +633,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>Unit 3: 60x8x8 to 60x8x8, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit3(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to15_64px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 2480)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to15_64px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 2480)); else Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 2480));
@@ -642,7 +642,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>Unit 4: 60x8x8 to 120x4x4, stride 2.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit4(ref float arena, ref float weights)
     {
         AvgPool3x3_s2_60ch_8x8_Relu_V128(ref Unsafe.Add(ref arena, 3840), ref arena);
@@ -652,7 +652,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>Unit 5: 120x4x4 to 120x4x4, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit5(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 4944)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 4944)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 4944));
@@ -661,7 +661,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>Unit 6: 120x4x4 to 120x4x4, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit6(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 7808)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 7808)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 7808));
@@ -670,7 +670,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>Unit 7: 120x4x4 to 120x4x4, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit7(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 10672)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 10672)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 10672));
@@ -679,7 +679,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>Unit 8: 120x4x4 to 120x4x4, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit8(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 13536)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 13536)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 13536));
@@ -688,7 +688,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>Unit 9: 120x4x4 to 120x4x4, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit9(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 16400)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 16400)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 16400));
@@ -697,7 +697,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>Unit 10: 120x4x4 to 120x4x4, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit10(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 19264)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 19264)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 19264));
@@ -706,7 +706,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>Unit 11: 120x4x4 to 120x4x4, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit11(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 22128)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 22128)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 22128));
@@ -715,7 +715,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>Unit 12: 120x4x4 to 240x2x2, stride 2.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit12(ref float arena, ref float weights)
     {
         AvgPool3x3_s2_120ch_4x4_Relu_V128(ref Unsafe.Add(ref arena, 1920), ref arena);
@@ -725,7 +725,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>Unit 13: 240x2x2 to 240x2x2, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit13(ref float arena, ref float weights)
     {
         Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 30592));
@@ -734,7 +734,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>Unit 14: 240x2x2 to 240x2x2, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit14(ref float arena, ref float weights)
     {
         Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 960), ref arena, ref Unsafe.Add(ref weights, 41104));
@@ -743,7 +743,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>Unit 15: 240x2x2 to 240x2x2, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit15(ref float arena, ref float weights)
     {
         Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 51616));
@@ -751,7 +751,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 57088), ref arena);
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Head(ref float arena, ref float weights, ref float logits)
     {
         GlobalAvgPool_240ch_4px_V128(ref Unsafe.Add(ref arena, 960), ref arena);
@@ -759,6 +759,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>3x3 convolution, stride 2, 3 to 6 channels on 64x64, batch norm folded, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to6_64x64_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 6; c++)
@@ -990,6 +991,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>3x3 max pool, stride 2, 6 channels on 32x32; padded cells never win.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MaxPool3x3_s2_6ch_32x32_V128(ref float source, ref float destination)
     {
         for (int c = 0; c < 6; c++)
@@ -1082,6 +1084,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>3x3 average pool, stride 2, 6 channels on 16x16; always divides by 9 (padding counted), then ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AvgPool3x3_s2_6ch_16x16_Relu_V128(ref float source, ref float destination)
     {
         for (int c = 0; c < 6; c++)
@@ -1184,6 +1187,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 1 group(s), 6 to 15 channels over 256 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_6to15_256px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 1; k++)
@@ -1561,6 +1565,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 1 group(s), 6 to 15 channels over 256 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_6to15_256px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 1; k++)
@@ -1790,6 +1795,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 1 group(s), 6 to 15 channels over 256 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 1; k++)
@@ -2064,6 +2070,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>3x3 depthwise convolution, stride 2, 15 channels on 16x16, batch norm folded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s2_15ch_16x16_V128(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 15; c++)
@@ -2166,6 +2173,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 3 group(s), 15 to 54 channels over 64 pixels, batch norm folded, ReLU; Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_15to54_64px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -2424,6 +2432,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 3 group(s), 15 to 54 channels over 64 pixels, batch norm folded, ReLU; Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_15to54_64px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -2604,6 +2613,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 3 group(s), 15 to 54 channels over 64 pixels, batch norm folded, ReLU; Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_15to54_64px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -2814,6 +2824,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 3 group(s), 60 to 15 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to15_64px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -2935,6 +2946,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 3 group(s), 60 to 15 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to15_64px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -3067,6 +3079,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 3 group(s), 60 to 15 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -3224,6 +3237,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>3x3 depthwise convolution, stride 1, 15 channels on 8x8, batch norm folded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s1_15ch_8x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 15; c++)
@@ -3383,6 +3397,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 3 group(s), 15 to 60 channels over 64 pixels, batch norm folded, plus residual, ReLU; Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_15to60_64px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
@@ -3739,6 +3754,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 3 group(s), 15 to 60 channels over 64 pixels, batch norm folded, plus residual, ReLU; Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_15to60_64px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
@@ -3959,6 +3975,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 3 group(s), 15 to 60 channels over 64 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
@@ -4224,6 +4241,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>3x3 average pool, stride 2, 60 channels on 8x8; always divides by 9 (padding counted), then ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AvgPool3x3_s2_60ch_8x8_Relu_V128(ref float source, ref float destination)
     {
         for (int c = 0; c < 60; c++)
@@ -4293,6 +4311,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 3 group(s), 60 to 30 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to30_64px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -4551,6 +4570,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 3 group(s), 60 to 30 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to30_64px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -4731,6 +4751,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 3 group(s), 60 to 30 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -4941,6 +4962,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>3x3 depthwise convolution, stride 2, 30 channels on 8x8, batch norm folded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s2_30ch_8x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 30; c++)
@@ -5014,6 +5036,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 3 group(s), 30 to 60 channels over 16 pixels, batch norm folded, ReLU; Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to60_16px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -5134,6 +5157,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 3 group(s), 30 to 60 channels over 16 pixels, batch norm folded, ReLU; Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to60_16px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -5318,6 +5342,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 3 group(s), 30 to 60 channels over 16 pixels, batch norm folded, ReLU; Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to60_16px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -5547,6 +5572,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 3 group(s), 120 to 30 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -5653,6 +5679,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 3 group(s), 120 to 30 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -5814,6 +5841,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 3 group(s), 120 to 30 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -6024,6 +6052,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>3x3 depthwise convolution, stride 1, 30 channels on 4x4, batch norm folded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s1_30ch_4x4_V128(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 30; c++)
@@ -6142,6 +6171,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 3 group(s), 30 to 120 channels over 16 pixels, batch norm folded, plus residual, ReLU; Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
@@ -6237,6 +6267,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 3 group(s), 30 to 120 channels over 16 pixels, batch norm folded, plus residual, ReLU; Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
@@ -6386,6 +6417,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 3 group(s), 30 to 120 channels over 16 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
@@ -6565,6 +6597,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>3x3 average pool, stride 2, 120 channels on 4x4; always divides by 9 (padding counted), then ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AvgPool3x3_s2_120ch_4x4_Relu_V128(ref float source, ref float destination)
     {
         for (int c = 0; c < 120; c++)
@@ -6631,6 +6664,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 3 group(s), 120 to 60 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -6751,6 +6785,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 3 group(s), 120 to 60 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -6935,6 +6970,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 3 group(s), 120 to 60 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -7164,6 +7200,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>3x3 depthwise convolution, stride 2, 60 channels on 4x4, batch norm folded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s2_60ch_4x4_V128(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 60; c++)
@@ -7234,6 +7271,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 3 group(s), 60 to 120 channels over 4 pixels, batch norm folded, ReLU; Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to120_4px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -7345,6 +7383,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 3 group(s), 240 to 60 channels over 4 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
@@ -7508,6 +7547,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>3x3 depthwise convolution, stride 1, 60 channels on 2x2, batch norm folded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s1_60ch_2x2_V128(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 60; c++)
@@ -7568,6 +7608,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>1x1 convolution, 3 group(s), 60 to 240 channels over 4 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
@@ -7695,6 +7736,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>Mean of each of 240 planes of 4 pixels.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void GlobalAvgPool_240ch_4px_V128(ref float source, ref float destination)
     {
         for (int c = 0; c < 240; c++)
@@ -7712,6 +7754,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>Fully connected layer, 240 features to 10 logits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Linear_240to10_V128(ref float source, ref float weights, ref float logits)
     {
         for (int o = 0; o < 10; o++)

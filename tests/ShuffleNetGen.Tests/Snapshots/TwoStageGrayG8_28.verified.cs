@@ -479,14 +479,14 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Stem(ref float image, ref float arena, ref float weights)
     {
         Conv3x3_s1_1to16_28x28_Relu_V128(ref image, ref Unsafe.Add(ref arena, 75264), ref weights);
     }
 
     /// <summary>Unit 0: 16x28x28 to 192x14x14, stride 2.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit0(ref float arena, ref float weights)
     {
         AvgPool3x3_s2_16ch_28x28_Relu_V128(ref Unsafe.Add(ref arena, 75264), ref arena);
@@ -496,7 +496,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>Unit 1: 192x14x14 to 192x14x14, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit1(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 2688)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 2688)); else Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 2688));
@@ -505,7 +505,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>Unit 2: 192x14x14 to 192x14x14, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit2(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 5712)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 5712)); else Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 5712));
@@ -514,7 +514,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>Unit 3: 192x14x14 to 192x14x14, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit3(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 8736)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 8736)); else Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 8736));
@@ -523,7 +523,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>Unit 4: 192x14x14 to 384x7x7, stride 2.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit4(ref float arena, ref float weights)
     {
         AvgPool3x3_s2_192ch_14x14_Relu_V128(ref Unsafe.Add(ref arena, 37632), ref arena);
@@ -533,7 +533,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>Unit 5: 384x7x7 to 384x7x7, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit5(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 17616)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 17616)); else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 17616));
@@ -542,7 +542,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>Unit 6: 384x7x7 to 384x7x7, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit6(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 28272)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 28272)); else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 28272));
@@ -551,7 +551,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>Unit 7: 384x7x7 to 384x7x7, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit7(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 38928)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 38928)); else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 38928));
@@ -560,7 +560,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>Unit 8: 384x7x7 to 384x7x7, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit8(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 49584)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 49584)); else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 49584));
@@ -569,7 +569,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>Unit 9: 384x7x7 to 384x7x7, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit9(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 60240)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 60240)); else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 60240));
@@ -578,7 +578,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>Unit 10: 384x7x7 to 384x7x7, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit10(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 70896)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 70896)); else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 70896));
@@ -587,7 +587,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>Unit 11: 384x7x7 to 384x7x7, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit11(ref float arena, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 81552)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 81552)); else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 81552));
@@ -595,7 +595,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 87216), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 87216), ref arena); else Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 87216), ref arena);
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Head(ref float arena, ref float weights, ref float logits)
     {
         GlobalAvgPool_384ch_49px_V128(ref Unsafe.Add(ref arena, 18816), ref arena);
@@ -603,6 +603,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>3x3 convolution, stride 1, 1 to 16 channels on 28x28, batch norm folded, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s1_1to16_28x28_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 16; c++)
@@ -977,6 +978,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>3x3 average pool, stride 2, 16 channels on 28x28; always divides by 9 (padding counted), then ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AvgPool3x3_s2_16ch_28x28_Relu_V128(ref float source, ref float destination)
     {
         for (int c = 0; c < 16; c++)
@@ -1081,6 +1083,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>1x1 convolution, 1 group(s), 16 to 48 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 1; k++)
@@ -1285,6 +1288,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>1x1 convolution, 1 group(s), 16 to 48 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 1; k++)
@@ -1410,6 +1414,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>1x1 convolution, 1 group(s), 16 to 48 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 1; k++)
@@ -1565,6 +1570,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>3x3 depthwise convolution, stride 2, 48 channels on 28x28, batch norm folded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s2_48ch_28x28_V128(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 48; c++)
@@ -1669,6 +1675,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>1x1 convolution, 8 group(s), 48 to 176 channels over 196 pixels, batch norm folded, ReLU; Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_48to176_196px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
@@ -2050,6 +2057,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>1x1 convolution, 8 group(s), 48 to 176 channels over 196 pixels, batch norm folded, ReLU; Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_48to176_196px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
@@ -2410,6 +2418,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>1x1 convolution, 8 group(s), 48 to 176 channels over 196 pixels, batch norm folded, ReLU; Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_48to176_196px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
@@ -2848,6 +2857,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>1x1 convolution, 8 group(s), 192 to 48 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
@@ -3034,6 +3044,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>1x1 convolution, 8 group(s), 192 to 48 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
@@ -3210,6 +3221,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>1x1 convolution, 8 group(s), 192 to 48 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
@@ -3412,6 +3424,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>3x3 depthwise convolution, stride 1, 48 channels on 14x14, batch norm folded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s1_48ch_14x14_V128(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 48; c++)
@@ -3537,6 +3550,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>1x1 convolution, 8 group(s), 48 to 192 channels over 196 pixels, batch norm folded, plus residual, ReLU; Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_48to192_196px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 8; k++)
@@ -3781,6 +3795,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>1x1 convolution, 8 group(s), 48 to 192 channels over 196 pixels, batch norm folded, plus residual, ReLU; Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_48to192_196px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 8; k++)
@@ -4006,6 +4021,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>1x1 convolution, 8 group(s), 48 to 192 channels over 196 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 8; k++)
@@ -4283,6 +4299,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>3x3 average pool, stride 2, 192 channels on 14x14; always divides by 9 (padding counted), then ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AvgPool3x3_s2_192ch_14x14_Relu_V128(ref float source, ref float destination)
     {
         for (int c = 0; c < 192; c++)
@@ -4385,6 +4402,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>1x1 convolution, 8 group(s), 192 to 96 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
@@ -4750,6 +4768,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>1x1 convolution, 8 group(s), 192 to 96 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
@@ -5036,6 +5055,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>1x1 convolution, 8 group(s), 192 to 96 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
@@ -5400,6 +5420,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>3x3 depthwise convolution, stride 2, 96 channels on 14x14, batch norm folded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s2_96ch_14x14_V128(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 96; c++)
@@ -5502,6 +5523,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>1x1 convolution, 8 group(s), 96 to 192 channels over 49 pixels, batch norm folded, ReLU; Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_96to192_49px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
@@ -5706,6 +5728,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>1x1 convolution, 8 group(s), 96 to 192 channels over 49 pixels, batch norm folded, ReLU; Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_96to192_49px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
@@ -5899,6 +5922,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>1x1 convolution, 8 group(s), 96 to 192 channels over 49 pixels, batch norm folded, ReLU; Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_96to192_49px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
@@ -6144,6 +6168,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>1x1 convolution, 8 group(s), 384 to 96 channels over 49 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
@@ -6457,6 +6482,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>1x1 convolution, 8 group(s), 384 to 96 channels over 49 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
@@ -6743,6 +6769,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>1x1 convolution, 8 group(s), 384 to 96 channels over 49 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
@@ -7107,6 +7134,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>3x3 depthwise convolution, stride 1, 96 channels on 7x7, batch norm folded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s1_96ch_7x7_V128(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 96; c++)
@@ -7266,6 +7294,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>1x1 convolution, 8 group(s), 96 to 384 channels over 49 pixels, batch norm folded, plus residual, ReLU; Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 8; k++)
@@ -7510,6 +7539,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>1x1 convolution, 8 group(s), 96 to 384 channels over 49 pixels, batch norm folded, plus residual, ReLU; Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 8; k++)
@@ -7735,6 +7765,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>1x1 convolution, 8 group(s), 96 to 384 channels over 49 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 8; k++)
@@ -8012,6 +8043,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>Mean of each of 384 planes of 49 pixels.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void GlobalAvgPool_384ch_49px_V128(ref float source, ref float destination)
     {
         for (int c = 0; c < 384; c++)
@@ -8057,6 +8089,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>Fully connected layer, 384 features to 10 logits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Linear_384to10_V128(ref float source, ref float weights, ref float logits)
     {
         for (int o = 0; o < 10; o++)
