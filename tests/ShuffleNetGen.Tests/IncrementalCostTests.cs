@@ -10,8 +10,8 @@ namespace ShuffleNetGen.Tests;
 
 /// <summary>
 /// What the generator costs the build for the paper's ShuffleNet 1x (g = 3, 224x224): a full generation, the emit
-/// stages alone, and an incremental re-run after an unrelated edit. Prints the figures; asserts only generous bounds
-/// so a slow shared CI machine does not fail it. See the numbers with
+/// stages alone, and an incremental re-run after an unrelated edit. Prints the figures and asserts only the
+/// emitted size, which is deterministic. See the numbers with
 /// <c>dotnet test tests/ShuffleNetGen.Tests -c Release --filter FullyQualifiedName~IncrementalCost --logger "console;verbosity=detailed"</c>.
 /// </summary>
 public class IncrementalCostTests
@@ -71,8 +71,8 @@ public class IncrementalCostTests
         _output.WriteLine($"lower + plan + emit only:                              median {Median(emitOnly):F1} ms, min {emitOnly.Min():F1} ms");
         _output.WriteLine($"incremental re-run after an unrelated edit:            median {Median(incremental):F2} ms");
 
-        // Bounds a hundred times the measured figures: this guards against an accidental quadratic, not a slow machine.
-        Assert.InRange(Median(full), 0, 2_000);
+        // Time is reported, never asserted (a shared machine makes any bound flaky); size is deterministic, and a jump
+        // past a megabyte would mean a kernel variant exploded the emitted code.
         Assert.InRange(source.Length, 100_000, 1_000_000);
     }
 
