@@ -9,8 +9,15 @@ using FashionMnist;
 using ShuffleNetGen;
 
 // Classifies the Fashion-MNIST test set with a ShuffleNet trained by tools/train_fashion_mnist.py and compiled by
-// ShuffleNetGen. Usage: dotnet run -c Release --project samples/FashionMnist [-- DATA_DIR [GRID.png]]
+// ShuffleNetGen. Usage: dotnet run -c Release --project samples/FashionMnist [-- [--weights W.safetensors|W.onnx] [DATA_DIR [GRID.png]]]
 
+string weightsPath = Path.Combine(AppContext.BaseDirectory, "fashion_shufflenet.safetensors");
+int weightsFlag = Array.IndexOf(args, "--weights");
+if (weightsFlag >= 0 && weightsFlag + 1 < args.Length)
+{
+    weightsPath = args[weightsFlag + 1];
+    args = args.Where((_, i) => i != weightsFlag && i != weightsFlag + 1).ToArray();
+}
 string dataDir = args.Length > 0 ? args[0] : "/usr/share/datasets/fashion-mnist";
 string gridPath = args.Length > 1 ? args[1] : "fashion_predictions.png";
 string imagesPath = Path.Combine(dataDir, "t10k-images-idx3-ubyte.gz");
@@ -40,14 +47,17 @@ for (int i = 0; i < n; i++)
     for (int p = 0; p < inputs[i].Length; p++) inputs[i][p] = (images[i][p] / 255f - Mean) / Std;
 }
 
-string weightsPath = Path.Combine(AppContext.BaseDirectory, "fashion_shufflenet.safetensors");
-TensorSet weights = Safetensors.Read(weightsPath);
+// The same model binds either file: safetensors by name, ONNX by matching the graph (FromOnnx exists because this
+// project references ShuffleNetGen.Onnx).
+bool onnx = weightsPath.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
+FashionNet Load() => onnx ? FashionNet.FromOnnx(weightsPath) : FashionNet.FromSafetensors(weightsPath);
+Console.WriteLine($"Weights: {weightsPath}");
 Console.WriteLine($"{FashionNet.Description.Name}: g = {FashionNet.Description.Groups}, stages [{string.Join(", ", FashionNet.Description.StageChannels)}] x [{string.Join(", ", FashionNet.Description.StageRepeats)}], "
     + $"{FashionNet.ParameterCount:N0} parameters, {FashionNet.MultiplyAdds / 1e6:F1} M multiply-adds per image, arena {FashionNet.ArenaLength * 4 / 1024.0:F0} KiB");
 
 // Single-threaded pass: the predictions, and the throughput of one core.
 var predictions = new int[n];
-var model = FashionNet.FromTensors(weights);
+var model = Load();
 var logits = new float[FashionNet.Classes];
 for (int i = 0; i < n; i++) model.Forward(inputs[i], logits); // warm-up: one full pass, so tiered JIT has settled
 var watch = Stopwatch.StartNew();
@@ -61,7 +71,7 @@ double singleSeconds = watch.Elapsed.TotalSeconds;
 // All cores: one model instance per thread (an instance owns its activation arena).
 int threads = Environment.ProcessorCount;
 var parallelPredictions = new int[n];
-var models = Enumerable.Range(0, threads).Select(_ => FashionNet.FromTensors(weights)).ToArray();
+var models = Enumerable.Range(0, threads).Select(_ => Load()).ToArray();
 void RunParallel()
 {
     int next = -1;
