@@ -25,6 +25,12 @@ public sealed partial class ShuffleNetGenerator : IIncrementalGenerator
 {
     public const string AttributeMetadataName = "ShuffleNetGen.ShuffleNetAttribute";
 
+    /// <summary>
+    /// MSBuild property (made visible with <c>&lt;CompilerVisibleProperty&gt;</c>) that adds the per-op benchmark hook
+    /// to generated models; bench/ShuffleNetGen.Bench sets it.
+    /// </summary>
+    public const string BenchmarkHooksProperty = "ShuffleNetGenBenchmarkHooks";
+
     /// <summary>The ONNX importer's entry point (package ShuffleNetGen.Onnx).</summary>
     public const string OnnxWeightsMetadataName = "ShuffleNetGen.Onnx.OnnxWeights";
 
@@ -80,7 +86,15 @@ public sealed partial class ShuffleNetGenerator : IIncrementalGenerator
         var onnxAvailable = context.CompilationProvider
             .Select(static (compilation, _) => compilation.GetTypeByMetadataName(OnnxWeightsMetadataName) is not null)
             .WithTrackingName(TrackingNames.OnnxAvailable);
-        context.RegisterSourceOutput(models.Combine(onnxAvailable), static (spc, pair) => Emit(spc, pair.Left, pair.Right));
+        // The per-op benchmark hook is for bench/ only: a user's model should not carry a second copy of every call.
+        var benchmarkHooks = context.AnalyzerConfigOptionsProvider
+            .Select(static (options, _) =>
+                options.GlobalOptions.TryGetValue("build_property." + BenchmarkHooksProperty, out var value)
+                && string.Equals(value, "true", StringComparison.OrdinalIgnoreCase))
+            .WithTrackingName(TrackingNames.BenchmarkHooks);
+        var emitOptions = onnxAvailable.Combine(benchmarkHooks)
+            .Select(static (pair, _) => new EmitOptions(pair.Left, pair.Right));
+        context.RegisterSourceOutput(models.Combine(emitOptions), static (spc, pair) => Emit(spc, pair.Left, pair.Right));
     }
 
     private static void ReportDiagnostics(IncrementalGeneratorInitializationContext context, IncrementalValuesProvider<EquatableArray<DiagnosticInfo>> diagnostics) =>
@@ -95,12 +109,12 @@ public sealed partial class ShuffleNetGenerator : IIncrementalGenerator
             foreach (var d in list) spc.ReportDiagnostic(d.ToDiagnostic());
         });
 
-    private static void Emit(SourceProductionContext context, ModelSpec model, bool onnxAvailable)
+    private static void Emit(SourceProductionContext context, ModelSpec model, EmitOptions options)
     {
         string source;
         try
         {
-            source = Generate(model, onnxAvailable);
+            source = Generate(model, options);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -113,10 +127,10 @@ public sealed partial class ShuffleNetGenerator : IIncrementalGenerator
     }
 
     /// <summary>Runs every stage after parsing; also used by tests and tools to get the source of a spec.</summary>
-    internal static string Generate(ModelSpec model, bool onnxAvailable = false)
+    internal static string Generate(ModelSpec model, EmitOptions options = default)
     {
         var graph = Build(model.Network);
-        return ModelEmitter.Emit(model, graph, Version, onnxAvailable);
+        return ModelEmitter.Emit(model, graph, Version, options);
     }
 
     internal static NetworkGraph Build(NetworkSpec network)
@@ -142,10 +156,11 @@ public sealed partial class ShuffleNetGenerator : IIncrementalGenerator
         public const string JsonModels = "ShuffleNet.JsonModels";
         public const string Models = "ShuffleNet.Models";
         public const string OnnxAvailable = "ShuffleNet.OnnxAvailable";
+        public const string BenchmarkHooks = "ShuffleNet.BenchmarkHooks";
 
         public static readonly ImmutableArray<string> All = ImmutableArray.Create(
             Parsed, Diagnostics, JsonFiles, JsonParsed, JsonDiagnostics, Duplicates, DuplicateDiagnostics, DuplicateNames,
-            AttributeModels, JsonModels, Models, OnnxAvailable);
+            AttributeModels, JsonModels, Models, OnnxAvailable, BenchmarkHooks);
     }
 }
 

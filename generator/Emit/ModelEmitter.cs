@@ -16,7 +16,7 @@ internal static class ModelEmitter
     /// </summary>
     internal const string KernelAttribute = "[MethodImpl(MethodImplOptions.AggressiveOptimization)]";
 
-    public static string Emit(ModelSpec model, NetworkGraph graph, string generatorVersion, bool onnxAvailable = false)
+    public static string Emit(ModelSpec model, NetworkGraph graph, string generatorVersion, EmitOptions options = default)
     {
         var w = new SourceWriter();
         var net = model.Network;
@@ -40,10 +40,10 @@ internal static class ModelEmitter
         using (w.Open($"{target.Accessibility} partial class {self} : {rt}.IShuffleNetModel<{self}>"))
         {
             EmitConstants(w, self, net, graph);
-            EmitFactories(w, self, rt, graph, onnxAvailable);
+            EmitFactories(w, self, rt, graph, options.OnnxAvailable);
             EmitDescription(w, model, graph, rt);
             EmitForward(w, graph);
-            EmitBenchmarkHook(w, graph);
+            if (options.BenchmarkHooks) EmitBenchmarkHook(w, graph);
             EmitStepMethods(w, graph);
             EmitKernels(w, graph);
             EmitWeightPacking(w, graph, rt);
@@ -182,7 +182,8 @@ internal static class ModelEmitter
 
     private static void EmitBenchmarkHook(SourceWriter w, NetworkGraph graph)
     {
-        // Hidden from IntelliSense: lets a benchmark time one kernel call at a time (bench/ShuffleNetGen.Bench, PerOp).
+        // Only with the ShuffleNetGenBenchmarkHooks build property (bench/ShuffleNetGen.Bench sets it): lets a benchmark
+        // time one kernel call at a time. Hidden from IntelliSense all the same.
         w.Line("/// <summary>Benchmark hook, not for inference: op names in forward order, as <see cref=\"RunOpForBenchmark\"/> indexes them.</summary>");
         w.Line("[global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]");
         w.Line("public static string[] BenchmarkOpNames => new[]");

@@ -52,3 +52,6 @@ internal sealed record ModelSpec(TargetClassSpec Target, NetworkSpec Network, st
 /// Kept apart from <see cref="ModelSpec"/> so that moving a declaration re-runs only that check, never the emitter.
 /// </summary>
 internal sealed record DeclaredModel(string FullName, LocationInfo? Location);
+
+/// <summary>What the compilation around a model adds to its emitted members (from references and build properties).</summary>
+internal readonly record struct EmitOptions(bool OnnxAvailable, bool BenchmarkHooks);
