@@ -272,20 +272,13 @@ internal static class ModelEmitter
         var emitted = new HashSet<string>();
         foreach (var op in graph.Ops)
         {
+            if (!emitted.Add(KernelName(op))) continue;
             switch (op)
             {
-                case WindowOp win when emitted.Add(WindowKernelEmitter.KernelName(win)):
-                    WindowKernelEmitter.Emit(w, win);
-                    break;
-                case PointwiseOp pw when emitted.Add(PointwiseKernelEmitter.KernelName(pw)):
-                    PointwiseKernelEmitter.Emit(w, pw);
-                    break;
-                case GlobalPoolOp gp when emitted.Add(HeadKernelEmitter.KernelName(gp)):
-                    HeadKernelEmitter.Emit(w, gp);
-                    break;
-                case LinearOp fc when emitted.Add(HeadKernelEmitter.KernelName(fc)):
-                    HeadKernelEmitter.Emit(w, fc);
-                    break;
+                case WindowOp win: WindowKernelEmitter.Emit(w, win); break;
+                case PointwiseOp pw: PointwiseKernelEmitter.Emit(w, pw); break;
+                case GlobalPoolOp gp: HeadKernelEmitter.Emit(w, gp); break;
+                case LinearOp fc: HeadKernelEmitter.Emit(w, fc); break;
             }
         }
     }
