@@ -16,7 +16,7 @@ public class DiagnosticTests
         return (diagnostic, source);
     }
 
-    private static string Located(Diagnostic d, string source) => source.Substring(d.Location.SourceSpan.Start, d.Location.SourceSpan.Length);
+    private static string Located(Diagnostic d, string source) => GeneratorHarness.Located(d, source);
 
     [Fact]
     public void ClassNotPartialIsReportedOnItsName()

@@ -1,8 +1,6 @@
 using System.Collections.Immutable;
 using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.Text;
-using ShuffleNetGen.Generator;
 using ShuffleNetGen.Tests.Infrastructure;
 
 namespace ShuffleNetGen.Tests;
@@ -26,22 +24,11 @@ public sealed class InMemoryAdditionalText : AdditionalText
 /// <summary>Runs the generator on C# sources plus JSON additional files (GeneratorHarness covers C# only).</summary>
 public static class JsonHarness
 {
-    public static GeneratorDriver CreateDriver(IEnumerable<AdditionalText> additionalTexts) =>
-        CSharpGeneratorDriver.Create(
-            new[] { new ShuffleNetGenerator().AsSourceGenerator() },
-            additionalTexts,
-            GeneratorHarness.ParseOptions,
-            optionsProvider: null,
-            new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
+    public static GeneratorDriver CreateDriver(IEnumerable<AdditionalText> additionalTexts) => GeneratorHarness.CreateDriver(additionalTexts);
 
     public static (Compilation Output, ImmutableArray<Diagnostic> Diagnostics, GeneratorDriverRunResult Run) Run(
-        IEnumerable<(string Path, string Json)> files, params string[] sources)
-    {
-        var compilation = GeneratorHarness.CreateCompilation(sources);
-        var driver = CreateDriver(files.Select(f => (AdditionalText)new InMemoryAdditionalText(f.Path, f.Json)))
-            .RunGeneratorsAndUpdateCompilation(compilation, out var output, out var diagnostics);
-        return (output, diagnostics, driver.GetRunResult());
-    }
+        IEnumerable<(string Path, string Json)> files, params string[] sources) =>
+        GeneratorHarness.Run(files.Select(f => (AdditionalText)new InMemoryAdditionalText(f.Path, f.Json)), sources);
 
     public static (Compilation Output, ImmutableArray<Diagnostic> Diagnostics, GeneratorDriverRunResult Run) RunJson(string path, string json) =>
         Run(new[] { (path, json) });
@@ -51,5 +38,5 @@ public static class JsonHarness
         output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
 
     /// <summary>The text a diagnostic underlines in <paramref name="text"/>.</summary>
-    public static string Located(Diagnostic d, string text) => text.Substring(d.Location.SourceSpan.Start, d.Location.SourceSpan.Length);
+    public static string Located(Diagnostic d, string text) => GeneratorHarness.Located(d, text);
 }

@@ -28,19 +28,29 @@ public static class GeneratorHarness
             s_references.Value,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, optimizationLevel: OptimizationLevel.Release, nullableContextOptions: NullableContextOptions.Enable));
 
-    public static GeneratorDriver CreateDriver() =>
+    /// <summary>A driver with step tracking on, optionally handed additional files (JSON declarations).</summary>
+    public static GeneratorDriver CreateDriver(IEnumerable<AdditionalText>? additionalTexts = null) =>
         CSharpGeneratorDriver.Create(
             new[] { new ShuffleNetGenerator().AsSourceGenerator() },
-            parseOptions: ParseOptions,
-            driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
+            additionalTexts,
+            ParseOptions,
+            optionsProvider: null,
+            new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
 
     /// <summary>Runs the generator; returns the compilation with generated sources and what the generator reported.</summary>
-    public static (Compilation Output, ImmutableArray<Diagnostic> GeneratorDiagnostics, GeneratorDriverRunResult Run) Run(params string[] sources)
+    public static (Compilation Output, ImmutableArray<Diagnostic> GeneratorDiagnostics, GeneratorDriverRunResult Run) Run(params string[] sources) =>
+        Run(additionalTexts: null, sources);
+
+    /// <summary>As <see cref="Run(string[])"/>, with additional files.</summary>
+    public static (Compilation Output, ImmutableArray<Diagnostic> GeneratorDiagnostics, GeneratorDriverRunResult Run) Run(IEnumerable<AdditionalText>? additionalTexts, params string[] sources)
     {
         var compilation = CreateCompilation(sources);
-        var driver = CreateDriver().RunGeneratorsAndUpdateCompilation(compilation, out var output, out var diagnostics);
+        var driver = CreateDriver(additionalTexts).RunGeneratorsAndUpdateCompilation(compilation, out var output, out var diagnostics);
         return (output, diagnostics, driver.GetRunResult());
     }
+
+    /// <summary>The text a diagnostic underlines in <paramref name="text"/>.</summary>
+    public static string Located(Diagnostic d, string text) => text.Substring(d.Location.SourceSpan.Start, d.Location.SourceSpan.Length);
 
     /// <summary>Generates, compiles and loads; fails with every error if the generated code does not compile.</summary>
     public static Assembly CompileAndLoad(params string[] sources)
