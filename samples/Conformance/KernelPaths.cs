@@ -41,8 +41,13 @@ internal static class KernelPaths
             : Vector256.IsHardwareAccelerated ? $"Vector256, {mulAdd256}"
             : $"{pointwise128}";
         yield return ("pointwise 1x1 group conv", pointwise + "; planes under 8/16 px: V128 variant");
-        yield return ("3x3 depthwise / stem, stride 1", $"{v128}, {mulAdd128}");
-        yield return ("3x3 depthwise / stem, stride 2", $"{v128}, {mulAdd128}, de-interleave: {deinterleave}");
-        yield return ("head (global avg pool + fc)", $"{v128}, {mulAdd128}");
+        // WindowKernelEmitter: interiors of at least 16 columns take Vector512 where it is accelerated (stride 2
+        // de-interleaving with a two-source permute); edges and narrower interiors stay on Vector128.
+        string wide = Vector512.IsHardwareAccelerated ? $"interiors of 16+ columns: Vector512, {mulAdd512}; else " : "";
+        string wideDeinterleave = Vector512.IsHardwareAccelerated && Avx512F.IsSupported ? "vpermt2ps (512), " : "";
+        yield return ("3x3 depthwise / stem, stride 1", $"{wide}{v128}, {mulAdd128}");
+        yield return ("3x3 depthwise / stem, stride 2", $"{wide}{v128}, {mulAdd128}, de-interleave: {wideDeinterleave}{deinterleave}");
+        // HeadKernelEmitter: sums of at least 32 elements run two Vector512 accumulators where accelerated.
+        yield return ("head (global avg pool + fc)", Vector512.IsHardwareAccelerated ? $"Vector512 for 32+ elements, {mulAdd512}; else {v128}, {mulAdd128}" : $"{v128}, {mulAdd128}");
     }
 }
