@@ -8,7 +8,9 @@ namespace ShuffleNetGen.Generator.Emit;
 /// Emits a 3x3, padding-1 window kernel over NCHW planes: the stem convolution, depthwise convolutions and the max and
 /// average pools share the access pattern and differ only in how taps combine. Rows and columns are split at
 /// generation time into edge cases (where some taps fall in the padding, decided once here, not per pixel at run
-/// time) and an interior that runs on Vector128 across four output columns.
+/// time) and an interior that runs on Vector128 across four output columns, or on Vector512 across sixteen where that
+/// is accelerated and the interior is wide enough. (The kernel names still end in _V128, the portable path; they
+/// predate the Vector512 interior.)
 /// </summary>
 internal static class WindowKernelEmitter
 {
