@@ -41,6 +41,7 @@ for rid in linux-arm64 linux-x64; do
   step "run $rid"
   run=("$out/$rid/Conformance")
   [[ $rid == linux-arm64 && $(uname -m) != aarch64 ]] && run=(qemu-aarch64 -L /usr/aarch64-linux-gnu "${run[@]}")
+  [[ $rid == linux-arm64 ]] && run+=(--require-advsimd)
   if ! "${run[@]}"; then status=1; fi
 done
 

@@ -23,6 +23,12 @@ public interface IShuffleNetModel<TSelf> : IShuffleNetModel where TSelf : class,
     /// <summary>Resolved architecture, memory plan and cost figures.</summary>
     static abstract ModelDescription Description { get; }
 
+    /// <summary>
+    /// Each distinct kernel and the code path it takes on this machine: the vector width and, on ARM64, the AdvSimd
+    /// instructions. Evaluated from the same hardware checks the kernels branch on.
+    /// </summary>
+    static abstract IReadOnlyList<KernelPath> KernelPaths { get; }
+
     /// <summary>Binds weights in the canonical PyTorch-style layout (see README).</summary>
     static abstract TSelf FromTensors(TensorSet tensors);
 
@@ -56,6 +62,9 @@ public sealed record ModelDescription(
     int LiveLowerBound,
     IReadOnlyList<ArenaSlot> MemoryPlan,
     IReadOnlyList<TensorShape> WeightLayout);
+
+/// <summary>A generated kernel (named by op, shape and tiling) and the path it runs here, e.g. <c>Vector128, AdvSimd fmaxp+uzp2</c>.</summary>
+public readonly record struct KernelPath(string Kernel, string Path);
 
 /// <summary>One activation's place in the arena: floats [Offset, Offset + Length), alive from step FirstStep to LastStep inclusive.</summary>
 public readonly record struct ArenaSlot(string Tensor, int Offset, int Length, int FirstStep, int LastStep);

@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using ShuffleNetGen.Generator.Helpers;
 using ShuffleNetGen.Generator.Lowering;
 
@@ -7,6 +8,9 @@ namespace ShuffleNetGen.Generator.Emit;
 internal static class HeadKernelEmitter
 {
     private const int Lanes = 4;
+
+    /// <summary>Elements per iteration of the Vector512 sum (two accumulators of sixteen).</summary>
+    private const int WideBlock = 32;
 
     public static string KernelName(GlobalPoolOp op) => $"GlobalAvgPool_{op.Input.Channels}ch_{op.Input.Pixels}px_V128";
 
@@ -19,14 +23,100 @@ internal static class HeadKernelEmitter
         w.Line(ModelEmitter.KernelAttribute);
         using (w.Open($"private static void {KernelName(op)}(ref float source, ref float destination)"))
         {
-            using (w.Open($"for (int c = 0; c < {op.Input.Channels}; c++)"))
+            int channels = op.Input.Channels;
+            int neonChannels = HasNeonVariant(op) ? channels / Lanes * Lanes : 0;
+            if (neonChannels > 0)
             {
-                w.Line($"ref float plane = ref Unsafe.Add(ref source, c * {pixels});");
-                EmitSum(w, "plane", null, pixels);
-                w.Line($"Unsafe.Add(ref destination, c) = sum / {pixels}f;");
+                using (w.Open($"if ({NeonCondition})"))
+                {
+                    using (w.Open($"for (int c = 0; c < {neonChannels}; c += 4)"))
+                    {
+                        EmitNeonFourSums(w, "source", pixels, "c", null, pixels);
+                        w.Line($"(sums / Vector128.Create({pixels}f)).StoreUnsafe(ref destination, (nuint)c);");
+                    }
+                    EmitPoolChannels(w, pixels, neonChannels, channels);
+                }
+                using (w.Open("else"))
+                    EmitPoolChannels(w, pixels, 0, channels);
+            }
+            else
+            {
+                EmitPoolChannels(w, pixels, 0, channels);
             }
         }
         w.Line();
+    }
+
+    private static void EmitPoolChannels(SourceWriter w, int pixels, int start, int end)
+    {
+        if (start == end) return;
+        using (w.Open($"for (int c = {start}; c < {end}; c++)"))
+        {
+            w.Line($"ref float plane = ref Unsafe.Add(ref source, c * {pixels});");
+            EmitSum(w, "plane", null, pixels);
+            w.Line($"Unsafe.Add(ref destination, c) = sum / {pixels}f;");
+        }
+    }
+
+    /// <summary>The runtime check that selects the Vector512 sums.</summary>
+    internal const string WideCondition = "Vector512.IsHardwareAccelerated";
+
+    public static string PathExpression(GlobalPoolOp op) => PathExpression(op.Input.Pixels, HasNeonVariant(op), "AdvSimd faddp");
+
+    public static string PathExpression(LinearOp op) => PathExpression(op.InFeatures, HasNeonVariant(op), "AdvSimd fmla, faddp");
+
+    private static string PathExpression(int count, bool neon, string neonLabel)
+    {
+        var paths = new List<(string?, string)>();
+        if (count >= WideBlock) paths.Add((WideCondition, "Vector512"));
+        if (neon) paths.Add((NeonCondition, "Vector128, " + neonLabel));
+        paths.Add((null, count >= Lanes ? "Vector128" : "scalar"));
+        return ModelEmitter.ChoosePath(paths);
+    }
+
+    /// <summary>The runtime check that selects the ARM64 head kernels.</summary>
+    internal const string NeonCondition = "AdvSimd.Arm64.IsSupported";
+
+    /// <summary>
+    /// Four rows (channels or classes) at a time need at least four rows and a vector's worth of elements each;
+    /// where the Vector512 sum applies (x64), the AdvSimd branch is dead code anyway.
+    /// </summary>
+    internal static bool HasNeonVariant(GlobalPoolOp op) => op.Input.Channels >= Lanes && op.Input.Pixels >= Lanes;
+
+    internal static bool HasNeonVariant(LinearOp op) => op.OutFeatures >= Lanes && op.InFeatures >= Lanes;
+
+    /// <summary>
+    /// ARM64: accumulates four rows side by side (row r at <c>rowStride·(first + r)</c>, times <paramref name="b"/>
+    /// when given, which then loads once for all four), then two FADDP levels fold the four accumulators into one
+    /// vector of four sums. Replaces four across-vector reductions and four scalar stores. Leaves <c>sums</c>.
+    /// </summary>
+    private static void EmitNeonFourSums(SourceWriter w, string a, int rowStride, string first, string? b, int count)
+    {
+        int vectorEnd = count / Lanes * Lanes;
+        for (int r = 0; r < Lanes; r++)
+        {
+            w.Line($"ref float row{r} = ref Unsafe.Add(ref {a}, ({first} + {r}) * {rowStride});");
+            w.Line($"var sum{r} = Vector128<float>.Zero;");
+        }
+        using (w.Open($"for (int i = 0; i < {vectorEnd}; i += 4)"))
+        {
+            if (b is not null) w.Line($"var x = Vector128.LoadUnsafe(ref {b}, (nuint)i);");
+            for (int r = 0; r < Lanes; r++)
+            {
+                w.Line(b is null
+                    ? $"sum{r} = AdvSimd.Add(sum{r}, Vector128.LoadUnsafe(ref row{r}, (nuint)i));"
+                    : $"sum{r} = AdvSimd.FusedMultiplyAdd(sum{r}, Vector128.LoadUnsafe(ref row{r}, (nuint)i), x);");
+            }
+        }
+        w.Line("var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));");
+        if (vectorEnd < count)
+        {
+            using (w.Open($"for (int i = {vectorEnd}; i < {count}; i++)"))
+            {
+                string Element(int r) => b is null ? $"Unsafe.Add(ref row{r}, i)" : $"Unsafe.Add(ref row{r}, i) * Unsafe.Add(ref {b}, i)";
+                w.Line($"sums += Vector128.Create({Element(0)}, {Element(1)}, {Element(2)}, {Element(3)});");
+            }
+        }
     }
 
     public static void Emit(SourceWriter w, LinearOp op)
@@ -36,29 +126,55 @@ internal static class HeadKernelEmitter
         w.Line(ModelEmitter.KernelAttribute);
         using (w.Open($"private static void {KernelName(op)}(ref float source, ref float weights, ref float logits)"))
         {
-            using (w.Open($"for (int o = 0; o < {op.OutFeatures}; o++)"))
+            int outputs = op.OutFeatures;
+            int neonOutputs = HasNeonVariant(op) ? outputs / Lanes * Lanes : 0;
+            if (neonOutputs > 0)
             {
-                w.Line($"ref float row = ref Unsafe.Add(ref weights, o * {n});");
-                EmitSum(w, "row", "source", n);
-                w.Line($"Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, {(long)n * op.OutFeatures} + o);");
+                using (w.Open($"if ({NeonCondition})"))
+                {
+                    using (w.Open($"for (int o = 0; o < {neonOutputs}; o += 4)"))
+                    {
+                        EmitNeonFourSums(w, "weights", n, "o", "source", n);
+                        w.Line($"(sums + Vector128.LoadUnsafe(ref weights, (nuint)({(long)n * outputs} + o))).StoreUnsafe(ref logits, (nuint)o);");
+                    }
+                    EmitLinearRows(w, op, neonOutputs, outputs);
+                }
+                using (w.Open("else"))
+                    EmitLinearRows(w, op, 0, outputs);
+            }
+            else
+            {
+                EmitLinearRows(w, op, 0, outputs);
             }
         }
         w.Line();
+    }
+
+    private static void EmitLinearRows(SourceWriter w, LinearOp op, int start, int end)
+    {
+        if (start == end) return;
+        int n = op.InFeatures;
+        using (w.Open($"for (int o = {start}; o < {end}; o++)"))
+        {
+            w.Line($"ref float row = ref Unsafe.Add(ref weights, o * {n});");
+            EmitSum(w, "row", "source", n);
+            w.Line($"Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, {(long)n * op.OutFeatures} + o);");
+        }
     }
 
     /// <summary>Sum of <paramref name="a"/>[i] (times <paramref name="b"/>[i] when given) over <paramref name="count"/> elements.</summary>
     private static void EmitSum(SourceWriter w, string a, string? b, int count)
     {
         w.Line("float sum = 0f;");
-        int wide = count / 32;
+        int wide = count / WideBlock;
         if (wide > 0)
         {
             // AVX-512: two 16-lane accumulators (two FMA pipes), then the portable loop below finishes the rest.
-            using (w.Open("if (Vector512.IsHardwareAccelerated)"))
+            using (w.Open($"if ({WideCondition})"))
             {
                 w.Line("var t0 = Vector512<float>.Zero;");
                 w.Line("var t1 = Vector512<float>.Zero;");
-                using (w.Open($"for (int i = 0; i < {wide * 32}; i += 32)"))
+                using (w.Open($"for (int i = 0; i < {wide * WideBlock}; i += {WideBlock})"))
                 {
                     for (int h = 0; h < 2; h++)
                     {
@@ -69,7 +185,7 @@ internal static class HeadKernelEmitter
                     }
                 }
                 w.Line("sum = Vector512.Sum(t0 + t1);");
-                EmitPortableSum(w, a, b, count, wide * 32);
+                EmitPortableSum(w, a, b, count, wide * WideBlock);
             }
             using (w.Open("else"))
                 EmitPortableSum(w, a, b, count, 0);

@@ -31,6 +31,7 @@ internal static class ModelEmitter
         w.Line("using System.Runtime.CompilerServices;");
         w.Line("using System.Runtime.InteropServices;");
         w.Line("using System.Runtime.Intrinsics;");
+        w.Line("using AdvSimd = global::System.Runtime.Intrinsics.Arm.AdvSimd;");
         w.Line("using Simd = global::ShuffleNetGen.Kernels.Simd;");
         w.Line();
         if (target.Namespace is not null) w.Line($"namespace {target.Namespace};").Line();
@@ -42,6 +43,7 @@ internal static class ModelEmitter
             EmitConstants(w, self, net, graph);
             EmitFactories(w, self, rt, graph, options.OnnxAvailable);
             EmitDescription(w, model, graph, rt);
+            EmitKernelPaths(w, graph, rt);
             EmitForward(w, graph);
             if (options.BenchmarkHooks) EmitBenchmarkHook(w, graph);
             EmitStepMethods(w, graph);
@@ -160,6 +162,44 @@ internal static class ModelEmitter
         w.Line("    },");
         w.Line("    WeightLayout);");
         w.Line();
+    }
+
+    private static void EmitKernelPaths(SourceWriter w, NetworkGraph graph, string rt)
+    {
+        // Each expression is built from the same conditions the kernels branch on (the emitters' *Condition
+        // constants and width lists), so the report cannot drift from the code that runs.
+        w.Line("/// <summary>Each kernel and the code path it takes on this machine (vector width, AdvSimd where used).</summary>");
+        w.Line($"public static global::System.Collections.Generic.IReadOnlyList<{rt}.KernelPath> KernelPaths {{ get; }} = new {rt}.KernelPath[]");
+        w.Line("{");
+        var emitted = new HashSet<string>();
+        foreach (var op in graph.Ops)
+        {
+            string name = KernelName(op);
+            if (!emitted.Add(name)) continue;
+            string path = op switch
+            {
+                WindowOp win => WindowKernelEmitter.PathExpression(win),
+                PointwiseOp pw => PointwiseKernelEmitter.PathExpression(pw),
+                GlobalPoolOp gp => HeadKernelEmitter.PathExpression(gp),
+                LinearOp fc => HeadKernelEmitter.PathExpression(fc),
+                _ => throw new System.InvalidOperationException("Unknown op " + op.GetType().Name),
+            };
+            w.Line($"    new(\"{name}\", {path}),");
+        }
+        w.Line("};");
+        w.Line();
+    }
+
+    /// <summary>A C# conditional expression choosing among labelled paths: the first whose condition holds, else the last.</summary>
+    internal static string ChoosePath(IReadOnlyList<(string? Condition, string Label)> paths)
+    {
+        var text = new System.Text.StringBuilder();
+        foreach (var (condition, label) in paths)
+        {
+            if (condition is null) return text.Append('"').Append(label).Append('"').ToString();
+            text.Append(condition).Append(" ? \"").Append(label).Append("\" : ");
+        }
+        throw new System.ArgumentException("The last path must be unconditional.", nameof(paths));
     }
 
     private static void EmitForward(SourceWriter w, NetworkGraph graph)

@@ -69,6 +69,21 @@ internal static class PointwiseKernelEmitter
         return string.Join(" ", parts);
     }
 
+    /// <summary>The runtime check that selects FMLA by element in the portable variant.</summary>
+    internal const string NeonCondition = "AdvSimd.Arm64.IsSupported";
+
+    /// <summary>The variant the call site picks, as a C# expression over the same conditions.</summary>
+    public static string PathExpression(PointwiseOp op)
+    {
+        var paths = new List<(string?, string)>();
+        var widths = Widths(op);
+        for (int i = 0; i < widths.Count - 1; i++) paths.Add(($"{widths[i].Vector}.IsHardwareAccelerated", KernelName(op, widths[i])));
+        // Sub-blocks of four channels exist when a group has at least four output channels.
+        if (op.OutPerGroup >= V128.Rows) paths.Add((NeonCondition, KernelName(op, V128) + ", AdvSimd fmla by element"));
+        paths.Add((null, KernelName(op, V128)));
+        return ModelEmitter.ChoosePath(paths);
+    }
+
     /// <summary>Pixel vectors per tile for a sub-block of <paramref name="rows"/> channels: as many as the accumulators allow.</summary>
     private static int TileVectors(Width width, int rows) => System.Math.Max(1, System.Math.Min(6, width.Accumulators / rows));
 
@@ -193,12 +208,12 @@ internal static class PointwiseKernelEmitter
             {
                 // ARM64: one load brings the four channels' weights (they are adjacent in the packed block) and FMLA by
                 // element multiplies by a lane of it. Replaces four scalar loads + DUP broadcasts of the portable path.
-                using (w.Open("if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)"))
+                using (w.Open($"if ({NeonCondition})"))
                 {
                     w.Line("var w4 = Vector128.LoadUnsafe(ref wk);");
                     for (int i = 0; i < 4; i++)
                         for (int v = 0; v < vectors; v++)
-                            w.Line($"acc{sub.R0 + i}x{v} = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc{sub.R0 + i}x{v}, x{v}, w4, {i});");
+                            w.Line($"acc{sub.R0 + i}x{v} = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc{sub.R0 + i}x{v}, x{v}, w4, {i});");
                 }
                 using (w.Open("else"))
                     EmitBroadcastFmas(w, sub, vectors);

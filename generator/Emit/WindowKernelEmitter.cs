@@ -99,7 +99,7 @@ internal static class WindowKernelEmitter
                 if (cols.Mask == 0b111 && length >= WideLanes)
                 {
                     // AVX-512: sixteen output columns per vector; the Vector128 code below is the portable path.
-                    using (w.Open("if (Vector512.IsHardwareAccelerated)"))
+                    using (w.Open($"if ({WideCondition})"))
                     {
                         using (w.Open($"for (int ox = {cols.Start}; ox <= {cols.End - WideLanes}; ox += {WideLanes})"))
                             EmitVector(w, k, rowMask, "ox", Wide);
@@ -110,11 +110,11 @@ internal static class WindowKernelEmitter
                         }
                     }
                     using (w.Open("else"))
-                        EmitInterior128(w, k, rowMask, cols.Start, cols.End);
+                        EmitInterior128WithNeon(w, k, rowMask, cols.Start, cols.End);
                 }
                 else if (cols.Mask == 0b111 && length >= Lanes)
                 {
-                    EmitInterior128(w, k, rowMask, cols.Start, cols.End);
+                    EmitInterior128WithNeon(w, k, rowMask, cols.Start, cols.End);
                 }
                 else if (length == 1)
                 {
@@ -134,29 +134,83 @@ internal static class WindowKernelEmitter
     private static readonly (string Vector, int Lanes) Narrow = ("Vector128", 4);
     private static readonly (string Vector, int Lanes) Wide = ("Vector512", 16);
 
+    /// <summary>The runtime check that selects the Vector512 interiors.</summary>
+    internal const string WideCondition = "Vector512.IsHardwareAccelerated";
+
+    /// <summary>The runtime check that selects the ARM64 interiors (a constant under the JIT and NativeAOT).</summary>
+    internal const string NeonCondition = "AdvSimd.Arm64.IsSupported";
+
+    /// <summary>
+    /// Whether the kernel has an AdvSimd interior: stride-2 windows (de-interleaving, and pairwise max/add for pools)
+    /// and the stem convolution (FMLA by element on a vector of taps). Stride-1 depthwise has nothing NEON does better
+    /// than the portable code, which already compiles to FMLA.
+    /// </summary>
+    internal static bool HasNeonVariant(WindowOp op) => op.Stride == 2 || op.Kind == WindowKind.Convolution;
+
+    /// <summary>Whether some interior run of columns is at least <paramref name="length"/> wide (so has a vector path).</summary>
+    private static bool HasInterior(WindowOp op, int length)
+    {
+        var k = new Geometry(op);
+        foreach (var cols in Segments(op.Output.Width, k.ColumnMask))
+            if (cols.Mask == 0b111 && cols.End - cols.Start >= length) return true;
+        return false;
+    }
+
+    /// <summary>The path this kernel's interiors take, as a C# expression over the conditions they branch on.</summary>
+    public static string PathExpression(WindowOp op)
+    {
+        var paths = new List<(string?, string)>();
+        if (HasInterior(op, WideLanes)) paths.Add((WideCondition, "Vector512"));
+        if (HasInterior(op, Lanes) && HasNeonVariant(op)) paths.Add((NeonCondition, "Vector128, " + NeonDescription(op)));
+        paths.Add((null, HasInterior(op, Lanes) ? "Vector128" : "scalar (no interior of four columns)"));
+        return ModelEmitter.ChoosePath(paths);
+    }
+
+    /// <summary>The instructions each path of this kernel uses, for the generated <c>KernelPaths</c> report.</summary>
+    internal static string NeonDescription(WindowOp op) => op.Kind switch
+    {
+        WindowKind.MaxPool => "AdvSimd fmaxp+uzp2",
+        WindowKind.AveragePool => "AdvSimd faddp+uzp2",
+        WindowKind.Convolution => op.Stride == 2 ? "AdvSimd uzp1/uzp2, fmla by element" : "AdvSimd fmla by element",
+        _ => "AdvSimd uzp1/uzp2, fmla",
+    };
+
+    private static void EmitInterior128WithNeon(SourceWriter w, Geometry k, int rowMask, int start, int end)
+    {
+        if (!HasNeonVariant(k.Op))
+        {
+            EmitInterior128(w, k, rowMask, start, end, neon: false);
+            return;
+        }
+        using (w.Open($"if ({NeonCondition})"))
+            EmitInterior128(w, k, rowMask, start, end, neon: true);
+        using (w.Open("else"))
+            EmitInterior128(w, k, rowMask, start, end, neon: false);
+    }
+
     /// <summary>Interior columns on Vector128: four columns per vector, the last four recomputed when the count is not a multiple.</summary>
-    private static void EmitInterior128(SourceWriter w, Geometry k, int rowMask, int start, int end)
+    private static void EmitInterior128(SourceWriter w, Geometry k, int rowMask, int start, int end, bool neon)
     {
         int length = end - start;
         if (length < 2 * Lanes)
         {
             using (w.OpenScope())
-                EmitVector(w, k, rowMask, start.ToString(), Narrow);
+                EmitVector(w, k, rowMask, start.ToString(), Narrow, neon);
         }
         else
         {
             using (w.Open($"for (int ox = {start}; ox <= {end - Lanes}; ox += {Lanes})"))
-                EmitVector(w, k, rowMask, "ox", Narrow);
+                EmitVector(w, k, rowMask, "ox", Narrow, neon);
         }
         if (length % Lanes != 0)
         {
             // Recompute the last four columns instead of a scalar tail: the overlap writes equal values.
             using (w.OpenScope())
-                EmitVector(w, k, rowMask, (end - Lanes).ToString(), Narrow);
+                EmitVector(w, k, rowMask, (end - Lanes).ToString(), Narrow, neon);
         }
     }
 
-    private static void EmitVector(SourceWriter w, Geometry k, int rowMask, string ox, (string Vector, int Lanes) width)
+    private static void EmitVector(SourceWriter w, Geometry k, int rowMask, string ox, (string Vector, int Lanes) width, bool neon = false)
     {
         string V = width.Vector;
         bool wide = width.Lanes != Lanes;
@@ -164,16 +218,21 @@ internal static class WindowKernelEmitter
         int s = op.Stride;
         bool first = true;
         string column = Affine(ox, s, s == 1 ? -1 : 0);
-        void Tap(string value, string weightExpr)
+        // lane >= 0: the weight is that lane of the tap vector weightExpr (AdvSimd only).
+        void Tap(string value, string weightExpr, int lane = -1)
         {
             switch (op.Kind)
             {
                 case WindowKind.Convolution:
                 case WindowKind.Depthwise:
-                    w.Line(first ? $"var acc = Simd.MulAdd({value}, {weightExpr}, {(wide ? V + ".Create(bias)" : "biasV")});" : $"acc = Simd.MulAdd({value}, {weightExpr}, acc);");
+                    string addend = first ? (wide ? V + ".Create(bias)" : "biasV") : "acc";
+                    string product = !neon ? $"Simd.MulAdd({value}, {weightExpr}, {addend})"
+                        : lane >= 0 ? $"AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar({addend}, {value}, {weightExpr}, {lane})"
+                        : $"AdvSimd.FusedMultiplyAdd({addend}, {value}, {weightExpr})";
+                    w.Line(first ? $"var acc = {product};" : $"acc = {product};");
                     break;
                 case WindowKind.MaxPool:
-                    w.Line(first ? $"var acc = {value};" : $"acc = {V}.Max(acc, {value});");
+                    w.Line(first ? $"var acc = {value};" : neon ? $"acc = AdvSimd.Max(acc, {value});" : $"acc = {V}.Max(acc, {value});");
                     break;
                 default:
                     w.Line(first ? $"var acc = {value};" : $"acc += {value};");
@@ -182,16 +241,45 @@ internal static class WindowKernelEmitter
             first = false;
         }
 
+        // Stride 2 on ARM64: the two vectors at 2·ox hold the centre taps in their even lanes and the right taps in
+        // their odd lanes; UZP1/UZP2 split them (a shufps pair on x64 does the same in Simd.LoadEven/LoadOdd). Pools need
+        // no split at all: FMAXP/FADDP combine neighbouring lanes, replacing UZP1 + UZP2 + FMAX/FADD by one instruction.
+        // The left taps (2·ox − 1) are the odd lanes of the eight floats two earlier.
+        void NeonStride2Row(int ky, string plane)
+        {
+            w.Line($"ref float in{ky} = ref Unsafe.Add(ref {plane}, row{ky} + {column});");
+            w.Line($"var lo{ky} = Vector128.LoadUnsafe(ref in{ky});");
+            w.Line($"var hi{ky} = Vector128.LoadUnsafe(ref in{ky}, 4);");
+            w.Line($"var left{ky} = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in{ky}, 2)), Vector128.LoadUnsafe(ref in{ky}, 2));");
+        }
+
         void PlaneTaps(string plane, string tapsRef)
         {
             for (int ky = 0; ky < 3; ky++)
             {
                 if ((rowMask & (1 << ky)) == 0) continue;
-                w.Line($"ref float in{ky} = ref Unsafe.Add(ref {plane}, row{ky} + {column});");
+                if (neon && s == 2 && op.Kind is WindowKind.MaxPool or WindowKind.AveragePool)
+                {
+                    NeonStride2Row(ky, plane);
+                    Tap(op.Kind == WindowKind.MaxPool
+                        ? $"AdvSimd.Max(left{ky}, AdvSimd.Arm64.MaxPairwise(lo{ky}, hi{ky}))"
+                        : $"AdvSimd.Add(left{ky}, AdvSimd.Arm64.AddPairwise(lo{ky}, hi{ky}))", "");
+                    continue;
+                }
+                if (neon && s == 2)
+                    NeonStride2Row(ky, plane);
+                else
+                    w.Line($"ref float in{ky} = ref Unsafe.Add(ref {plane}, row{ky} + {column});");
                 for (int kx = 0; kx < 3; kx++)
                 {
                     string value = s == 1
                         ? (kx == 0 ? $"{V}.LoadUnsafe(ref in{ky})" : $"{V}.LoadUnsafe(ref in{ky}, {kx})")
+                        : neon ? kx switch
+                        {
+                            0 => $"left{ky}",
+                            1 => $"AdvSimd.Arm64.UnzipEven(lo{ky}, hi{ky})",
+                            _ => $"AdvSimd.Arm64.UnzipOdd(lo{ky}, hi{ky})",
+                        }
                         : kx switch
                         {
                             0 => $"Simd.LoadOdd{(wide ? "512" : "")}(ref Unsafe.Subtract(ref in{ky}, 2))",
@@ -199,6 +287,11 @@ internal static class WindowKernelEmitter
                             _ => $"Simd.LoadOdd{(wide ? "512" : "")}(ref in{ky})",
                         };
                     int t = ky * 3 + kx;
+                    if (neon && op.Kind == WindowKind.Convolution && t < 8)
+                    {
+                        Tap(value, $"taps{t / 4}", lane: t % 4);
+                        continue;
+                    }
                     string weightExpr = op.Kind == WindowKind.Depthwise ? (wide ? $"{V}.Create(k{t})" : $"k{t}V") : $"{V}.Create(Unsafe.Add(ref {tapsRef}, {t}))";
                     Tap(value, weightExpr);
                 }
@@ -213,6 +306,13 @@ internal static class WindowKernelEmitter
             {
                 w.Line($"ref float inputPlane = ref Unsafe.Add(ref plane, ci * {k.InPixels});");
                 w.Line("ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);");
+                if (neon)
+                {
+                    // Two loads bring taps 0-7 and FMLA by element reads them in place: replaces eight LD1R broadcasts
+                    // per output vector. Tap 8 stays a broadcast (a third vector load would read past the last plane's taps).
+                    w.Line("var taps0 = Vector128.LoadUnsafe(ref planeTaps);");
+                    w.Line("var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);");
+                }
                 PlaneTaps("inputPlane", "planeTaps");
             }
         }

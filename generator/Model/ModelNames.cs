@@ -20,12 +20,12 @@ internal static class ModelNames
         "InputChannels", "InputHeight", "InputWidth", "InputLength", "Classes", "ArenaLength", "NaiveActivationLength",
         "LiveLowerBound", "ParameterCount", "MultiplyAdds", "PackedWeightLength", "WeightLayout", "Description",
         "FromTensors", "FromSafetensors", "FromOnnx", "CreateRandom", "Forward", "Stem", "Head", "PackWeights", "InputElementCount",
-        "ClassCount", "BenchmarkOpNames", "RunOpForBenchmark",
+        "ClassCount", "BenchmarkOpNames", "RunOpForBenchmark", "KernelPaths",
     };
 
     /// <summary>
     /// Types and namespaces the generated code names without <c>global::</c> (it imports System, System.Runtime.*
-    /// and aliases Simd), plus their likely siblings, so a new kernel using one does not break existing models.
+    /// and aliases Simd and AdvSimd), plus their likely siblings, so a new kernel using one does not break existing models.
     /// </summary>
     private static readonly HashSet<string> s_simpleNames = new(StringComparer.Ordinal)
     {

@@ -13,10 +13,10 @@ using ShuffleNetGen.Weights;
 // Conformance runner: the reference matrix of tests/ShuffleNetGen.Tests/ReferenceMatrixTests.cs (same cases, weights,
 // inputs and tolerance, from the shared ReferenceCases.cs) run by a NativeAOT-compiled program against the same
 // scalar reference, so that the kernels the target CPU actually selects are the ones checked (linux-arm64 under
-// qemu-user in CI: eng/verify-arm64.sh). Usage: Conformance [case name ...]; exit code 0 = all conform, 1 = a
-// mismatch, 2 = the case list does not match ReferenceCases.All.
+// qemu-user in CI: eng/verify-arm64.sh). Usage: Conformance [--require-advsimd] [case name ...]; exit code 0 = all conform, 1 = a
+// mismatch, 2 = the case list does not match ReferenceCases.All, 3 = --require-advsimd given but AdvSimd is not running.
 
-var cases = new (string Name, Func<Outcome> Run)[]
+var cases = new (string Name, Func<Outcome> Run, IReadOnlyList<KernelPath> Paths)[]
 {
     Check<Case_g1_1x_224>(Case_g1_1x_224.CaseName),
     Check<Case_g3_1x_224>(Case_g3_1x_224.CaseName),
@@ -44,8 +44,25 @@ Console.WriteLine("ISA flags that decide the kernels' branches (runtime/Kernels/
 Console.WriteLine($"  AdvSimd.IsSupported={AdvSimd.IsSupported}  AdvSimd.Arm64.IsSupported={AdvSimd.Arm64.IsSupported}");
 Console.WriteLine($"  Vector128.IsHardwareAccelerated={Vector128.IsHardwareAccelerated}  Vector256.IsHardwareAccelerated={Vector256.IsHardwareAccelerated}  Vector512.IsHardwareAccelerated={Vector512.IsHardwareAccelerated}");
 Console.WriteLine($"  Sse.IsSupported={Sse.IsSupported}  Avx2.IsSupported={Avx2.IsSupported}  Fma.IsSupported={Fma.IsSupported}  Avx512F.IsSupported={Avx512F.IsSupported}");
-Console.WriteLine("Code path per kernel family (what those flags select in generator/Emit and runtime/Kernels/Simd.cs):");
-foreach (var (family, path) in KernelPaths.Describe()) Console.WriteLine($"  {family,-34} {path}");
+Console.WriteLine("Code path per kernel family, as the generated models report it (KernelPaths; count of distinct kernels over all cases):");
+foreach (var (family, path, count) in KernelPathReport.ByFamily(cases.SelectMany(c => c.Paths)))
+    Console.WriteLine($"  {family,-16} {count,3} x {path}");
+Console.WriteLine("Multiply-add inside the portable Vector128 code (runtime/Kernels/Simd.MulAdd): " + KernelPathReport.MulAdd128);
+
+// --require-advsimd (eng/verify-arm64.sh passes it for linux-arm64): fail unless the AdvSimd variants are the ones running,
+// so an emulator or publish setting that silently falls back to the portable code cannot pass as an ARM64 check.
+bool requireAdvSimd = args.Contains("--require-advsimd");
+args = args.Where(a => a != "--require-advsimd").ToArray();
+if (requireAdvSimd)
+{
+    var advSimdKernels = cases.SelectMany(c => c.Paths).Count(p => p.Path.Contains("AdvSimd", StringComparison.Ordinal));
+    if (!AdvSimd.Arm64.IsSupported || advSimdKernels == 0)
+    {
+        Console.WriteLine($"FAIL: --require-advsimd, but AdvSimd.Arm64.IsSupported={AdvSimd.Arm64.IsSupported} and {advSimdKernels} kernels report an AdvSimd path");
+        return 3;
+    }
+    Console.WriteLine($"AdvSimd required and active: {advSimdKernels} kernel paths report AdvSimd instructions.");
+}
 
 // The declared models must be exactly the table's cases, in order (ConformanceCasesTests checks their arguments).
 var expectedNames = ReferenceCases.All.Select(c => c.Name).ToArray();
@@ -65,20 +82,21 @@ var selected = args.Length == 0 ? cases : cases.Where(c => args.Contains(c.Name)
 Console.WriteLine($"{"case",-26} {"input",-10} {"max |ref|",10} {"rel. error",10} {"generated",10} {"reference",10}  {"path",-22} result");
 int passed = 0, failed = 0;
 var total = Stopwatch.StartNew();
-foreach (var (name, run) in selected)
+foreach (var (name, run, _) in selected)
 {
     Outcome o;
     try { o = run(); }
     catch (Exception e) { o = new Outcome("?", double.NaN, double.NaN, 0, 0, $"{e.GetType().Name}: {e.Message}"); }
     bool ok = o.Problem is null;
     if (ok) passed++; else failed++;
-    Console.WriteLine($"{name,-26} {o.Input,-10} {o.Scale,10:G4} {o.Error,10:E2} {o.GeneratedMs,8:F1}ms {o.ReferenceMs,8:F1}ms  {KernelPaths.Short,-22} {(ok ? "ok" : "FAIL: " + o.Problem)}");
+    Console.WriteLine($"{name,-26} {o.Input,-10} {o.Scale,10:G4} {o.Error,10:E2} {o.GeneratedMs,8:F1}ms {o.ReferenceMs,8:F1}ms  {KernelPathReport.Short,-22} {(ok ? "ok" : "FAIL: " + o.Problem)}");
 }
 Console.WriteLine($"Conformance ({RuntimeInformation.ProcessArchitecture}, tolerance {ReferenceCases.Tolerance:E0} of the largest reference logit): "
     + $"{passed} passed, {failed} failed in {total.Elapsed.TotalSeconds:F1} s");
 return failed == 0 ? 0 : 1;
 
-static (string, Func<Outcome>) Check<T>(string name) where T : class, IShuffleNetModel<T> => (name, () => Run<T>(name));
+static (string, Func<Outcome>, IReadOnlyList<KernelPath>) Check<T>(string name) where T : class, IShuffleNetModel<T> =>
+    (name, () => Run<T>(name), T.KernelPaths);
 
 // The body of ReferenceMatrixTests.LogitsMatchTheScalarReference, for a model compiled into this program.
 static Outcome Run<T>(string name) where T : class, IShuffleNetModel<T>

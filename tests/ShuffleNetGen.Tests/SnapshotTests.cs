@@ -23,4 +23,25 @@ public class SnapshotTests
         var generated = Assert.Single(run.Results.Single().GeneratedSources);
         Snapshot.Verify(name, generated.SourceText.ToString());
     }
+
+    /// <summary>
+    /// The pinned 1x g=3 source shows an ARM64 (AdvSimd) branch in at least one kernel of every kind, so a change
+    /// that drops one shows up here and not only under emulation.
+    /// </summary>
+    [Theory]
+    [InlineData("Conv3x3_s2", "AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar")]
+    [InlineData("MaxPool3x3_s2", "AdvSimd.Arm64.MaxPairwise")]
+    [InlineData("Depthwise3x3_s2", "AdvSimd.Arm64.UnzipEven")]
+    [InlineData("AvgPool3x3_s2", "AdvSimd.Arm64.AddPairwise")]
+    [InlineData("Pointwise_g3", "AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar")]
+    [InlineData("GlobalAvgPool", "AdvSimd.Arm64.AddPairwise")]
+    [InlineData("Linear", "AdvSimd.FusedMultiplyAdd")]
+    public void SnapshotShowsAnAdvSimdVariantOfEachKernelKind(string kernelPrefix, string instruction)
+    {
+        string path = Snapshot.VerifiedPath("Paper1xG3_224");
+        var kernels = File.ReadAllText(path).Split("private static void ").Skip(1)
+            .Where(body => body.StartsWith(kernelPrefix, StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(kernels);
+        Assert.Contains(kernels, body => body.Contains($"if (AdvSimd.Arm64.IsSupported)", StringComparison.Ordinal) && body.Contains(instruction, StringComparison.Ordinal));
+    }
 }

@@ -29,6 +29,34 @@ public class VectorWidthTests
         if (expected is not null) Assert.Equal(int.Parse(expected), WidestBits);
     }
 
+    /// <summary>
+    /// The generated <c>KernelPaths</c> report names real kernel methods and the variant this process's ISA selects
+    /// (run again in every child below, so each width checks its own report).
+    /// </summary>
+    [Fact]
+    public void KernelPathsNameTheVariantsThisProcessRuns()
+    {
+        var paths = Models.Paper1xG3.KernelPaths;
+        Assert.Equal(paths.Count, paths.Select(p => p.Kernel).Distinct().Count());
+        var kernels = typeof(Models.Paper1xG3).GetMethods(System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)
+            .Select(m => m.Name).ToHashSet();
+        string expectedSuffix = WidestBits switch { 512 => "_V512", 256 => "_V256", _ => "_V128" };
+        foreach (var (kernel, path) in paths)
+        {
+            _output.WriteLine($"{kernel}: {path}");
+            Assert.Contains(kernel, kernels);
+            Assert.DoesNotContain("AdvSimd", path); // x64: the ARM64 variants are dead code here
+            if (kernel.StartsWith("Pointwise_", StringComparison.Ordinal))
+            {
+                Assert.Contains(path, kernels); // the variant named is a method of the class
+                int pixels = int.Parse(kernel.Split('_').First(part => part.EndsWith("px", StringComparison.Ordinal))[..^2]);
+                if (pixels >= 16) Assert.EndsWith(expectedSuffix, path);
+            }
+        }
+        bool anyWideWindow = paths.Any(p => !p.Kernel.StartsWith("Pointwise_", StringComparison.Ordinal) && p.Path == "Vector512");
+        Assert.Equal(WidestBits == 512, anyWideWindow);
+    }
+
     [Theory]
     [InlineData("DOTNET_EnableAVX512", 256)]
     [InlineData("DOTNET_EnableAVX2", 128)]
@@ -47,7 +75,7 @@ public class VectorWidthTests
         {
             var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = work, RedirectStandardOutput = true, RedirectStandardError = true };
             foreach (var a in new[] { "test", typeof(VectorWidthTests).Assembly.Location, "--filter",
-                         "FullyQualifiedName~ReferenceMatrixTests|FullyQualifiedName~VectorWidthTests.ChildSeesTheExpectedWidth|FullyQualifiedName~GeneratedVsPyTorchTests" })
+                         "FullyQualifiedName~ReferenceMatrixTests|FullyQualifiedName~VectorWidthTests.ChildSeesTheExpectedWidth|FullyQualifiedName~VectorWidthTests.KernelPathsNameTheVariantsThisProcessRuns|FullyQualifiedName~GeneratedVsPyTorchTests" })
                 psi.ArgumentList.Add(a);
             psi.Environment[knob] = "0";
             psi.Environment[ExpectVariable] = bits.ToString();

@@ -10,10 +10,14 @@ namespace ShuffleNetGen.Tests.Infrastructure;
 /// </summary>
 public static class Snapshot
 {
+    /// <summary>The accepted snapshot file of <paramref name="name"/>, beside the calling test's source.</summary>
+    public static string VerifiedPath(string name, [CallerFilePath] string callerPath = "") =>
+        Path.Combine(Path.GetDirectoryName(callerPath)!, "Snapshots", name + ".verified.cs");
+
     public static void Verify(string name, string actual, [CallerFilePath] string callerPath = "")
     {
         string folder = Path.Combine(Path.GetDirectoryName(callerPath)!, "Snapshots");
-        string verified = Path.Combine(folder, name + ".verified.cs");
+        string verified = VerifiedPath(name, callerPath);
         string received = Path.Combine(folder, name + ".received.cs");
         actual = actual.Replace("\r\n", "\n");
         string? expected = File.Exists(verified) ? File.ReadAllText(verified).Replace("\r\n", "\n") : null;

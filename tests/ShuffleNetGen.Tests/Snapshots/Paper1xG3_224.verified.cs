@@ -5,6 +5,7 @@ using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using AdvSimd = global::System.Runtime.Intrinsics.Arm.AdvSimd;
 using Simd = global::ShuffleNetGen.Kernels.Simd;
 
 namespace Snapshots;
@@ -437,6 +438,36 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         },
         WeightLayout);
 
+    /// <summary>Each kernel and the code path it takes on this machine (vector width, AdvSimd where used).</summary>
+    public static global::System.Collections.Generic.IReadOnlyList<global::ShuffleNetGen.KernelPath> KernelPaths { get; } = new global::ShuffleNetGen.KernelPath[]
+    {
+        new("Conv3x3_s2_3to24_224x224_Relu_V128", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
+        new("MaxPool3x3_s2_24ch_112x112_V128", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
+        new("AvgPool3x3_s2_24ch_56x56_Relu_V128", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
+        new("Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g1_24to60_3136px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s2_60ch_56x56_V128", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Pointwise_g3_60to216_784px_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_60to216_784px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_60to216_784px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to216_784px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to216_784px_Relu_4x8_V128"),
+        new("Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to60_784px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to60_784px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s1_60ch_28x28_V128", Vector512.IsHardwareAccelerated ? "Vector512" : "Vector128"),
+        new("Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_60to240_784px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_60to240_784px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128"),
+        new("AvgPool3x3_s2_240ch_28x28_Relu_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
+        new("Pointwise_g3_240to120_784px_Shuffle3_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to120_784px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to120_784px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to120_784px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to120_784px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s2_120ch_28x28_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Pointwise_g3_120to240_196px_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to240_196px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to240_196px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to240_196px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to240_196px_Relu_4x8_V128"),
+        new("Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s1_120ch_14x14_V128", "Vector128"),
+        new("Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128"),
+        new("AvgPool3x3_s2_480ch_14x14_Relu_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
+        new("Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_480to240_196px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_480to240_196px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s2_240ch_14x14_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Pointwise_g3_240to480_49px_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to480_49px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to480_49px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to480_49px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to480_49px_Relu_4x8_V128"),
+        new("Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_960to240_49px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_960to240_49px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s1_240ch_7x7_V128", "Vector128"),
+        new("Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to960_49px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to960_49px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128"),
+        new("GlobalAvgPool_960ch_49px_V128", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp" : "Vector128"),
+        new("Linear_960to1000_V128", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla, faddp" : "Vector128"),
+    };
+
     /// <summary>Runs one image (NCHW floats, <see cref="InputLength"/> of them) and writes <see cref="Classes"/> logits. Allocates nothing.</summary>
     /// <remarks>Not thread-safe: the instance's arena holds the activations. Use one instance per thread.</remarks>
     public void Forward(ReadOnlySpan<float> input, Span<float> logits)
@@ -698,42 +729,101 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 }
                 else
                 {
-                    for (int ox = 1; ox <= 108; ox += 4)
+                    if (AdvSimd.Arm64.IsSupported)
                     {
-                        var acc = biasV;
-                        for (int ci = 0; ci < 3; ci++)
+                        for (int ox = 1; ox <= 108; ox += 4)
                         {
-                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
-                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                            var acc = biasV;
+                            for (int ci = 0; ci < 3; ci++)
+                            {
+                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
+                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                                var lo1 = Vector128.LoadUnsafe(ref in1);
+                                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
+                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                                var lo2 = Vector128.LoadUnsafe(ref in2);
+                                var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                                var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
+                                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
+                            }
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        {
+                            var acc = biasV;
+                            for (int ci = 0; ci < 3; ci++)
+                            {
+                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
+                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 216);
+                                var lo1 = Vector128.LoadUnsafe(ref in1);
+                                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
+                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 216);
+                                var lo2 = Vector128.LoadUnsafe(ref in2);
+                                var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                                var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
+                                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
+                            }
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + 108));
+                        }
                     }
+                    else
                     {
-                        var acc = biasV;
-                        for (int ci = 0; ci < 3; ci++)
+                        for (int ox = 1; ox <= 108; ox += 4)
                         {
-                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
-                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 216);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 216);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                            var acc = biasV;
+                            for (int ci = 0; ci < 3; ci++)
+                            {
+                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
+                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                                acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                                acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                            }
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 108));
+                        {
+                            var acc = biasV;
+                            for (int ci = 0; ci < 3; ci++)
+                            {
+                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
+                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 216);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                                acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 216);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                                acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                            }
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + 108));
+                        }
                     }
                 }
             }
@@ -809,50 +899,123 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 }
                 else
                 {
-                    for (int ox = 1; ox <= 108; ox += 4)
+                    if (AdvSimd.Arm64.IsSupported)
                     {
-                        var acc = biasV;
-                        for (int ci = 0; ci < 3; ci++)
+                        for (int ox = 1; ox <= 108; ox += 4)
                         {
-                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
-                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                            var acc = biasV;
+                            for (int ci = 0; ci < 3; ci++)
+                            {
+                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
+                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
+                                var lo0 = Vector128.LoadUnsafe(ref in0);
+                                var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                                var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left0, taps0, 0);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), taps0, 1);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), taps0, 2);
+                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                                var lo1 = Vector128.LoadUnsafe(ref in1);
+                                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
+                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                                var lo2 = Vector128.LoadUnsafe(ref in2);
+                                var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                                var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
+                                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
+                            }
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        {
+                            var acc = biasV;
+                            for (int ci = 0; ci < 3; ci++)
+                            {
+                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
+                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 216);
+                                var lo0 = Vector128.LoadUnsafe(ref in0);
+                                var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                                var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left0, taps0, 0);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), taps0, 1);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), taps0, 2);
+                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 216);
+                                var lo1 = Vector128.LoadUnsafe(ref in1);
+                                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
+                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 216);
+                                var lo2 = Vector128.LoadUnsafe(ref in2);
+                                var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                                var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
+                                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
+                            }
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + 108));
+                        }
                     }
+                    else
                     {
-                        var acc = biasV;
-                        for (int ci = 0; ci < 3; ci++)
+                        for (int ox = 1; ox <= 108; ox += 4)
                         {
-                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
-                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 216);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 216);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 216);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                            var acc = biasV;
+                            for (int ci = 0; ci < 3; ci++)
+                            {
+                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
+                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                                acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                                acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                                acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                            }
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 108));
+                        {
+                            var acc = biasV;
+                            for (int ci = 0; ci < 3; ci++)
+                            {
+                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
+                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 216);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                                acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 216);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                                acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 216);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                                acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                            }
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + 108));
+                        }
                     }
                 }
             }
@@ -906,28 +1069,61 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 }
                 else
                 {
-                    for (int ox = 1; ox <= 52; ox += 4)
+                    if (AdvSimd.Arm64.IsSupported)
                     {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        for (int ox = 1; ox <= 52; ox += 4)
+                        {
+                            ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                            var lo1 = Vector128.LoadUnsafe(ref in1);
+                            var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                            var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                            var acc = AdvSimd.Max(left1, AdvSimd.Arm64.MaxPairwise(lo1, hi1));
+                            ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                            var lo2 = Vector128.LoadUnsafe(ref in2);
+                            var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                            var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                            acc = AdvSimd.Max(acc, AdvSimd.Max(left2, AdvSimd.Arm64.MaxPairwise(lo2, hi2)));
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        }
+                        {
+                            ref float in1 = ref Unsafe.Add(ref plane, row1 + 104);
+                            var lo1 = Vector128.LoadUnsafe(ref in1);
+                            var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                            var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                            var acc = AdvSimd.Max(left1, AdvSimd.Arm64.MaxPairwise(lo1, hi1));
+                            ref float in2 = ref Unsafe.Add(ref plane, row2 + 104);
+                            var lo2 = Vector128.LoadUnsafe(ref in2);
+                            var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                            var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                            acc = AdvSimd.Max(acc, AdvSimd.Max(left2, AdvSimd.Arm64.MaxPairwise(lo2, hi2)));
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + 52));
+                        }
                     }
+                    else
                     {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 104);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 104);
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 52));
+                        for (int ox = 1; ox <= 52; ox += 4)
+                        {
+                            ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                            var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                            acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
+                            acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
+                            ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                            acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
+                            acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
+                            acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        }
+                        {
+                            ref float in1 = ref Unsafe.Add(ref plane, row1 + 104);
+                            var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                            acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
+                            acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
+                            ref float in2 = ref Unsafe.Add(ref plane, row2 + 104);
+                            acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
+                            acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
+                            acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + 52));
+                        }
                     }
                 }
             }
@@ -982,36 +1178,79 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 }
                 else
                 {
-                    for (int ox = 1; ox <= 52; ox += 4)
+                    if (AdvSimd.Arm64.IsSupported)
                     {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in0));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in0));
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        for (int ox = 1; ox <= 52; ox += 4)
+                        {
+                            ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
+                            var lo0 = Vector128.LoadUnsafe(ref in0);
+                            var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                            var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                            var acc = AdvSimd.Max(left0, AdvSimd.Arm64.MaxPairwise(lo0, hi0));
+                            ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                            var lo1 = Vector128.LoadUnsafe(ref in1);
+                            var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                            var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                            acc = AdvSimd.Max(acc, AdvSimd.Max(left1, AdvSimd.Arm64.MaxPairwise(lo1, hi1)));
+                            ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                            var lo2 = Vector128.LoadUnsafe(ref in2);
+                            var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                            var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                            acc = AdvSimd.Max(acc, AdvSimd.Max(left2, AdvSimd.Arm64.MaxPairwise(lo2, hi2)));
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        }
+                        {
+                            ref float in0 = ref Unsafe.Add(ref plane, row0 + 104);
+                            var lo0 = Vector128.LoadUnsafe(ref in0);
+                            var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                            var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                            var acc = AdvSimd.Max(left0, AdvSimd.Arm64.MaxPairwise(lo0, hi0));
+                            ref float in1 = ref Unsafe.Add(ref plane, row1 + 104);
+                            var lo1 = Vector128.LoadUnsafe(ref in1);
+                            var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                            var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                            acc = AdvSimd.Max(acc, AdvSimd.Max(left1, AdvSimd.Arm64.MaxPairwise(lo1, hi1)));
+                            ref float in2 = ref Unsafe.Add(ref plane, row2 + 104);
+                            var lo2 = Vector128.LoadUnsafe(ref in2);
+                            var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                            var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                            acc = AdvSimd.Max(acc, AdvSimd.Max(left2, AdvSimd.Arm64.MaxPairwise(lo2, hi2)));
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + 52));
+                        }
                     }
+                    else
                     {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 104);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in0));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in0));
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 104);
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 104);
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 52));
+                        for (int ox = 1; ox <= 52; ox += 4)
+                        {
+                            ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
+                            var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
+                            acc = Vector128.Max(acc, Simd.LoadEven(ref in0));
+                            acc = Vector128.Max(acc, Simd.LoadOdd(ref in0));
+                            ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                            acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)));
+                            acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
+                            acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
+                            ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                            acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
+                            acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
+                            acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        }
+                        {
+                            ref float in0 = ref Unsafe.Add(ref plane, row0 + 104);
+                            var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
+                            acc = Vector128.Max(acc, Simd.LoadEven(ref in0));
+                            acc = Vector128.Max(acc, Simd.LoadOdd(ref in0));
+                            ref float in1 = ref Unsafe.Add(ref plane, row1 + 104);
+                            acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)));
+                            acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
+                            acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
+                            ref float in2 = ref Unsafe.Add(ref plane, row2 + 104);
+                            acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
+                            acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
+                            acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + 52));
+                        }
                     }
                 }
             }
@@ -1071,32 +1310,69 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 }
                 else
                 {
-                    for (int ox = 1; ox <= 24; ox += 4)
+                    if (AdvSimd.Arm64.IsSupported)
                     {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven(ref in1);
-                        acc += Simd.LoadOdd(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven(ref in2);
-                        acc += Simd.LoadOdd(ref in2);
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        for (int ox = 1; ox <= 24; ox += 4)
+                        {
+                            ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                            var lo1 = Vector128.LoadUnsafe(ref in1);
+                            var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                            var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                            var acc = AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
+                            ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                            var lo2 = Vector128.LoadUnsafe(ref in2);
+                            var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                            var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                            acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
+                            acc *= Vector128.Create(1f / 9f);
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        }
+                        {
+                            ref float in1 = ref Unsafe.Add(ref plane, row1 + 48);
+                            var lo1 = Vector128.LoadUnsafe(ref in1);
+                            var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                            var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                            var acc = AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
+                            ref float in2 = ref Unsafe.Add(ref plane, row2 + 48);
+                            var lo2 = Vector128.LoadUnsafe(ref in2);
+                            var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                            var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                            acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
+                            acc *= Vector128.Create(1f / 9f);
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
+                        }
                     }
+                    else
                     {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 48);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven(ref in1);
-                        acc += Simd.LoadOdd(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 48);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven(ref in2);
-                        acc += Simd.LoadOdd(ref in2);
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
+                        for (int ox = 1; ox <= 24; ox += 4)
+                        {
+                            ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                            var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                            acc += Simd.LoadEven(ref in1);
+                            acc += Simd.LoadOdd(ref in1);
+                            ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                            acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                            acc += Simd.LoadEven(ref in2);
+                            acc += Simd.LoadOdd(ref in2);
+                            acc *= Vector128.Create(1f / 9f);
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        }
+                        {
+                            ref float in1 = ref Unsafe.Add(ref plane, row1 + 48);
+                            var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                            acc += Simd.LoadEven(ref in1);
+                            acc += Simd.LoadOdd(ref in1);
+                            ref float in2 = ref Unsafe.Add(ref plane, row2 + 48);
+                            acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                            acc += Simd.LoadEven(ref in2);
+                            acc += Simd.LoadOdd(ref in2);
+                            acc *= Vector128.Create(1f / 9f);
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
+                        }
                     }
                 }
             }
@@ -1157,40 +1433,87 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 }
                 else
                 {
-                    for (int ox = 1; ox <= 24; ox += 4)
+                    if (AdvSimd.Arm64.IsSupported)
                     {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                        acc += Simd.LoadEven(ref in0);
-                        acc += Simd.LoadOdd(ref in0);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven(ref in1);
-                        acc += Simd.LoadOdd(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven(ref in2);
-                        acc += Simd.LoadOdd(ref in2);
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        for (int ox = 1; ox <= 24; ox += 4)
+                        {
+                            ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
+                            var lo0 = Vector128.LoadUnsafe(ref in0);
+                            var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                            var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                            var acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
+                            ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                            var lo1 = Vector128.LoadUnsafe(ref in1);
+                            var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                            var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                            acc += AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
+                            ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                            var lo2 = Vector128.LoadUnsafe(ref in2);
+                            var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                            var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                            acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
+                            acc *= Vector128.Create(1f / 9f);
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        }
+                        {
+                            ref float in0 = ref Unsafe.Add(ref plane, row0 + 48);
+                            var lo0 = Vector128.LoadUnsafe(ref in0);
+                            var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                            var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                            var acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
+                            ref float in1 = ref Unsafe.Add(ref plane, row1 + 48);
+                            var lo1 = Vector128.LoadUnsafe(ref in1);
+                            var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                            var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                            acc += AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
+                            ref float in2 = ref Unsafe.Add(ref plane, row2 + 48);
+                            var lo2 = Vector128.LoadUnsafe(ref in2);
+                            var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                            var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                            acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
+                            acc *= Vector128.Create(1f / 9f);
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
+                        }
                     }
+                    else
                     {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 48);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                        acc += Simd.LoadEven(ref in0);
-                        acc += Simd.LoadOdd(ref in0);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 48);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven(ref in1);
-                        acc += Simd.LoadOdd(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 48);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven(ref in2);
-                        acc += Simd.LoadOdd(ref in2);
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
+                        for (int ox = 1; ox <= 24; ox += 4)
+                        {
+                            ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
+                            var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
+                            acc += Simd.LoadEven(ref in0);
+                            acc += Simd.LoadOdd(ref in0);
+                            ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                            acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                            acc += Simd.LoadEven(ref in1);
+                            acc += Simd.LoadOdd(ref in1);
+                            ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                            acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                            acc += Simd.LoadEven(ref in2);
+                            acc += Simd.LoadOdd(ref in2);
+                            acc *= Vector128.Create(1f / 9f);
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        }
+                        {
+                            ref float in0 = ref Unsafe.Add(ref plane, row0 + 48);
+                            var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
+                            acc += Simd.LoadEven(ref in0);
+                            acc += Simd.LoadOdd(ref in0);
+                            ref float in1 = ref Unsafe.Add(ref plane, row1 + 48);
+                            acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                            acc += Simd.LoadEven(ref in1);
+                            acc += Simd.LoadOdd(ref in1);
+                            ref float in2 = ref Unsafe.Add(ref plane, row2 + 48);
+                            acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                            acc += Simd.LoadEven(ref in2);
+                            acc += Simd.LoadOdd(ref in2);
+                            acc *= Vector128.Create(1f / 9f);
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
+                        }
                     }
                 }
             }
@@ -1837,17 +2160,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -1904,17 +2227,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
                         }
                         else
                         {
@@ -1978,17 +2301,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -2088,28 +2411,69 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 }
                 else
                 {
-                    for (int ox = 1; ox <= 24; ox += 4)
+                    if (AdvSimd.Arm64.IsSupported)
                     {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        for (int ox = 1; ox <= 24; ox += 4)
+                        {
+                            ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                            var lo1 = Vector128.LoadUnsafe(ref in1);
+                            var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                            var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                            var acc = AdvSimd.FusedMultiplyAdd(biasV, left1, k3V);
+                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
+                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
+                            ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                            var lo2 = Vector128.LoadUnsafe(ref in2);
+                            var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                            var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                            acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
+                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
+                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        }
+                        {
+                            ref float in1 = ref Unsafe.Add(ref plane, row1 + 48);
+                            var lo1 = Vector128.LoadUnsafe(ref in1);
+                            var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                            var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                            var acc = AdvSimd.FusedMultiplyAdd(biasV, left1, k3V);
+                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
+                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
+                            ref float in2 = ref Unsafe.Add(ref plane, row2 + 48);
+                            var lo2 = Vector128.LoadUnsafe(ref in2);
+                            var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                            var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                            acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
+                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
+                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
+                        }
                     }
+                    else
                     {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 48);
-                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 48);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
+                        for (int ox = 1; ox <= 24; ox += 4)
+                        {
+                            ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                            var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                            ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        }
+                        {
+                            ref float in1 = ref Unsafe.Add(ref plane, row1 + 48);
+                            var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                            ref float in2 = ref Unsafe.Add(ref plane, row2 + 48);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
+                        }
                     }
                 }
             }
@@ -2164,36 +2528,91 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 }
                 else
                 {
-                    for (int ox = 1; ox <= 24; ox += 4)
+                    if (AdvSimd.Arm64.IsSupported)
                     {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        for (int ox = 1; ox <= 24; ox += 4)
+                        {
+                            ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
+                            var lo0 = Vector128.LoadUnsafe(ref in0);
+                            var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                            var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                            var acc = AdvSimd.FusedMultiplyAdd(biasV, left0, k0V);
+                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
+                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
+                            ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                            var lo1 = Vector128.LoadUnsafe(ref in1);
+                            var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                            var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                            acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
+                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
+                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
+                            ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                            var lo2 = Vector128.LoadUnsafe(ref in2);
+                            var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                            var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                            acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
+                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
+                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        }
+                        {
+                            ref float in0 = ref Unsafe.Add(ref plane, row0 + 48);
+                            var lo0 = Vector128.LoadUnsafe(ref in0);
+                            var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                            var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                            var acc = AdvSimd.FusedMultiplyAdd(biasV, left0, k0V);
+                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
+                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
+                            ref float in1 = ref Unsafe.Add(ref plane, row1 + 48);
+                            var lo1 = Vector128.LoadUnsafe(ref in1);
+                            var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                            var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                            acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
+                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
+                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
+                            ref float in2 = ref Unsafe.Add(ref plane, row2 + 48);
+                            var lo2 = Vector128.LoadUnsafe(ref in2);
+                            var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                            var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                            acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
+                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
+                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
+                        }
                     }
+                    else
                     {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 48);
-                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 48);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 48);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
+                        for (int ox = 1; ox <= 24; ox += 4)
+                        {
+                            ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
+                            var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
+                            ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                            ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        }
+                        {
+                            ref float in0 = ref Unsafe.Add(ref plane, row0 + 48);
+                            var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
+                            ref float in1 = ref Unsafe.Add(ref plane, row1 + 48);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                            ref float in2 = ref Unsafe.Add(ref plane, row2 + 48);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                            acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                            acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
+                        }
                     }
                 }
             }
@@ -2569,17 +2988,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -2636,17 +3055,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
                         }
                         else
                         {
@@ -3276,17 +3695,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -3343,17 +3762,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
                         }
                         else
                         {
@@ -3417,17 +3836,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -4167,17 +4586,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -4242,17 +4661,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
                         }
                         else
                         {
@@ -4322,32 +4741,69 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                for (int ox = 1; ox <= 10; ox += 4)
+                if (AdvSimd.Arm64.IsSupported)
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                    acc += Simd.LoadEven(ref in1);
-                    acc += Simd.LoadOdd(ref in1);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                    acc += Simd.LoadEven(ref in2);
-                    acc += Simd.LoadOdd(ref in2);
-                    acc *= Vector128.Create(1f / 9f);
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    for (int ox = 1; ox <= 10; ox += 4)
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        var acc = AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        var acc = AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
+                    }
                 }
+                else
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                    acc += Simd.LoadEven(ref in1);
-                    acc += Simd.LoadOdd(ref in1);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                    acc += Simd.LoadEven(ref in2);
-                    acc += Simd.LoadOdd(ref in2);
-                    acc *= Vector128.Create(1f / 9f);
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
+                    for (int ox = 1; ox <= 10; ox += 4)
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                        acc += Simd.LoadEven(ref in1);
+                        acc += Simd.LoadOdd(ref in1);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven(ref in2);
+                        acc += Simd.LoadOdd(ref in2);
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                        acc += Simd.LoadEven(ref in1);
+                        acc += Simd.LoadOdd(ref in1);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven(ref in2);
+                        acc += Simd.LoadOdd(ref in2);
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
+                    }
                 }
             }
             for (int oy = 1; oy < 14; oy++)
@@ -4367,40 +4823,87 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                for (int ox = 1; ox <= 10; ox += 4)
+                if (AdvSimd.Arm64.IsSupported)
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                    acc += Simd.LoadEven(ref in0);
-                    acc += Simd.LoadOdd(ref in0);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                    acc += Simd.LoadEven(ref in1);
-                    acc += Simd.LoadOdd(ref in1);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                    acc += Simd.LoadEven(ref in2);
-                    acc += Simd.LoadOdd(ref in2);
-                    acc *= Vector128.Create(1f / 9f);
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    for (int ox = 1; ox <= 10; ox += 4)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        var acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc += AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 20);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        var acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc += AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
+                    }
                 }
+                else
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 20);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                    acc += Simd.LoadEven(ref in0);
-                    acc += Simd.LoadOdd(ref in0);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                    acc += Simd.LoadEven(ref in1);
-                    acc += Simd.LoadOdd(ref in1);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                    acc += Simd.LoadEven(ref in2);
-                    acc += Simd.LoadOdd(ref in2);
-                    acc *= Vector128.Create(1f / 9f);
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
+                    for (int ox = 1; ox <= 10; ox += 4)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
+                        acc += Simd.LoadEven(ref in0);
+                        acc += Simd.LoadOdd(ref in0);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                        acc += Simd.LoadEven(ref in1);
+                        acc += Simd.LoadOdd(ref in1);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven(ref in2);
+                        acc += Simd.LoadOdd(ref in2);
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 20);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
+                        acc += Simd.LoadEven(ref in0);
+                        acc += Simd.LoadOdd(ref in0);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                        acc += Simd.LoadEven(ref in1);
+                        acc += Simd.LoadOdd(ref in1);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven(ref in2);
+                        acc += Simd.LoadOdd(ref in2);
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
+                    }
                 }
             }
         }
@@ -4775,17 +5278,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -4842,17 +5345,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
                         }
                         else
                         {
@@ -4924,28 +5427,69 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                for (int ox = 1; ox <= 10; ox += 4)
+                if (AdvSimd.Arm64.IsSupported)
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                    var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    for (int ox = 1; ox <= 10; ox += 4)
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left1, k3V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left1, k3V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
+                    }
                 }
+                else
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
-                    var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
+                    for (int ox = 1; ox <= 10; ox += 4)
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
+                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
+                    }
                 }
             }
             for (int oy = 1; oy < 14; oy++)
@@ -4963,36 +5507,91 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                for (int ox = 1; ox <= 10; ox += 4)
+                if (AdvSimd.Arm64.IsSupported)
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                    var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    for (int ox = 1; ox <= 10; ox += 4)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left0, k0V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 20);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left0, k0V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
+                    }
                 }
+                else
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 20);
-                    var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
+                    for (int ox = 1; ox <= 10; ox += 4)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
+                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 20);
+                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
+                    }
                 }
             }
         }
@@ -5435,17 +6034,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -5496,13 +6095,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     for (int ci = 0; ci < 40; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
                         }
                         else
                         {
@@ -5547,17 +6146,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
                         }
                         else
                         {
@@ -5608,13 +6207,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     for (int ci = 0; ci < 40; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
                         }
                         else
                         {
@@ -6080,17 +6679,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -6141,13 +6740,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     for (int ci = 0; ci < 160; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
                         }
                         else
                         {
@@ -6192,17 +6791,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
                         }
                         else
                         {
@@ -6253,13 +6852,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     for (int ci = 0; ci < 160; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
                         }
                         else
                         {
@@ -6931,17 +7530,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -7000,13 +7599,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     for (int ci = 0; ci < 40; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
                         }
                         else
                         {
@@ -7055,17 +7654,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
                         }
                         else
                         {
@@ -7124,13 +7723,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     for (int ci = 0; ci < 40; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
                         }
                         else
                         {
@@ -7184,31 +7783,67 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
+                if (AdvSimd.Arm64.IsSupported)
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                    acc += Simd.LoadEven(ref in1);
-                    acc += Simd.LoadOdd(ref in1);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                    acc += Simd.LoadEven(ref in2);
-                    acc += Simd.LoadOdd(ref in2);
-                    acc *= Vector128.Create(1f / 9f);
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        var acc = AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        var acc = AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
+                    }
                 }
+                else
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                    acc += Simd.LoadEven(ref in1);
-                    acc += Simd.LoadOdd(ref in1);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                    acc += Simd.LoadEven(ref in2);
-                    acc += Simd.LoadOdd(ref in2);
-                    acc *= Vector128.Create(1f / 9f);
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                        acc += Simd.LoadEven(ref in1);
+                        acc += Simd.LoadOdd(ref in1);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven(ref in2);
+                        acc += Simd.LoadOdd(ref in2);
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                        acc += Simd.LoadEven(ref in1);
+                        acc += Simd.LoadOdd(ref in1);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven(ref in2);
+                        acc += Simd.LoadOdd(ref in2);
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
+                    }
                 }
             }
             for (int oy = 1; oy < 7; oy++)
@@ -7228,39 +7863,85 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
+                if (AdvSimd.Arm64.IsSupported)
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                    acc += Simd.LoadEven(ref in0);
-                    acc += Simd.LoadOdd(ref in0);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                    acc += Simd.LoadEven(ref in1);
-                    acc += Simd.LoadOdd(ref in1);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                    acc += Simd.LoadEven(ref in2);
-                    acc += Simd.LoadOdd(ref in2);
-                    acc *= Vector128.Create(1f / 9f);
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        var acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc += AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 6);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        var acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc += AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
+                    }
                 }
+                else
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 6);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                    acc += Simd.LoadEven(ref in0);
-                    acc += Simd.LoadOdd(ref in0);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                    acc += Simd.LoadEven(ref in1);
-                    acc += Simd.LoadOdd(ref in1);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                    acc += Simd.LoadEven(ref in2);
-                    acc += Simd.LoadOdd(ref in2);
-                    acc *= Vector128.Create(1f / 9f);
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
+                        acc += Simd.LoadEven(ref in0);
+                        acc += Simd.LoadOdd(ref in0);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                        acc += Simd.LoadEven(ref in1);
+                        acc += Simd.LoadOdd(ref in1);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven(ref in2);
+                        acc += Simd.LoadOdd(ref in2);
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 6);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
+                        acc += Simd.LoadEven(ref in0);
+                        acc += Simd.LoadOdd(ref in0);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                        acc += Simd.LoadEven(ref in1);
+                        acc += Simd.LoadOdd(ref in1);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven(ref in2);
+                        acc += Simd.LoadOdd(ref in2);
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
+                    }
                 }
             }
         }
@@ -7703,17 +8384,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -7764,13 +8445,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     for (int ci = 0; ci < 160; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
                         }
                         else
                         {
@@ -7815,17 +8496,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
                         }
                         else
                         {
@@ -7876,13 +8557,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     for (int ci = 0; ci < 160; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
                         }
                         else
                         {
@@ -7942,27 +8623,67 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
+                if (AdvSimd.Arm64.IsSupported)
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                    var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left1, k3V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left1, k3V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
+                    }
                 }
+                else
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
-                    var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
+                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
+                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
+                    }
                 }
             }
             for (int oy = 1; oy < 7; oy++)
@@ -7980,35 +8701,89 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
+                if (AdvSimd.Arm64.IsSupported)
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
-                    var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left0, k0V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 6);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left0, k0V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
+                    }
                 }
+                else
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 6);
-                    var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
+                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 6);
+                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
+                    }
                 }
             }
         }
@@ -8451,17 +9226,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -8512,13 +9287,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     for (int ci = 0; ci < 80; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
                         }
                         else
                         {
@@ -8563,17 +9338,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
                         }
                         else
                         {
@@ -8624,13 +9399,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     for (int ci = 0; ci < 80; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
                         }
                         else
                         {
@@ -9096,17 +9871,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -9157,13 +9932,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     for (int ci = 0; ci < 320; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
                         }
                         else
                         {
@@ -9208,17 +9983,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
                         }
                         else
                         {
@@ -9269,13 +10044,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     for (int ci = 0; ci < 320; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
                         }
                         else
                         {
@@ -9981,17 +10756,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -10050,13 +10825,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     for (int ci = 0; ci < 80; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
                         }
                         else
                         {
@@ -10105,17 +10880,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
                         }
                         else
                         {
@@ -10174,13 +10949,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     for (int ci = 0; ci < 80; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
                         }
                         else
                         {
@@ -10217,45 +10992,75 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void GlobalAvgPool_960ch_49px_V128(ref float source, ref float destination)
     {
-        for (int c = 0; c < 960; c++)
+        if (AdvSimd.Arm64.IsSupported)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * 49);
-            float sum = 0f;
-            if (Vector512.IsHardwareAccelerated)
+            for (int c = 0; c < 960; c += 4)
             {
-                var t0 = Vector512<float>.Zero;
-                var t1 = Vector512<float>.Zero;
-                for (int i = 0; i < 32; i += 32)
-                {
-                    t0 += Vector512.LoadUnsafe(ref plane, (nuint)i);
-                    t1 += Vector512.LoadUnsafe(ref plane, (nuint)(i + 16));
-                }
-                sum = Vector512.Sum(t0 + t1);
-                var total = Vector128<float>.Zero;
-                for (int i = 32; i < 48; i += 4)
-                {
-                    total += Vector128.LoadUnsafe(ref plane, (nuint)i);
-                }
-                sum += Vector128.Sum(total);
-                for (int i = 48; i < 49; i++)
-                {
-                    sum += Unsafe.Add(ref plane, i);
-                }
-            }
-            else
-            {
-                var total = Vector128<float>.Zero;
+                ref float row0 = ref Unsafe.Add(ref source, (c + 0) * 49);
+                var sum0 = Vector128<float>.Zero;
+                ref float row1 = ref Unsafe.Add(ref source, (c + 1) * 49);
+                var sum1 = Vector128<float>.Zero;
+                ref float row2 = ref Unsafe.Add(ref source, (c + 2) * 49);
+                var sum2 = Vector128<float>.Zero;
+                ref float row3 = ref Unsafe.Add(ref source, (c + 3) * 49);
+                var sum3 = Vector128<float>.Zero;
                 for (int i = 0; i < 48; i += 4)
                 {
-                    total += Vector128.LoadUnsafe(ref plane, (nuint)i);
+                    sum0 = AdvSimd.Add(sum0, Vector128.LoadUnsafe(ref row0, (nuint)i));
+                    sum1 = AdvSimd.Add(sum1, Vector128.LoadUnsafe(ref row1, (nuint)i));
+                    sum2 = AdvSimd.Add(sum2, Vector128.LoadUnsafe(ref row2, (nuint)i));
+                    sum3 = AdvSimd.Add(sum3, Vector128.LoadUnsafe(ref row3, (nuint)i));
                 }
-                sum += Vector128.Sum(total);
+                var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));
                 for (int i = 48; i < 49; i++)
                 {
-                    sum += Unsafe.Add(ref plane, i);
+                    sums += Vector128.Create(Unsafe.Add(ref row0, i), Unsafe.Add(ref row1, i), Unsafe.Add(ref row2, i), Unsafe.Add(ref row3, i));
                 }
+                (sums / Vector128.Create(49f)).StoreUnsafe(ref destination, (nuint)c);
             }
-            Unsafe.Add(ref destination, c) = sum / 49f;
+        }
+        else
+        {
+            for (int c = 0; c < 960; c++)
+            {
+                ref float plane = ref Unsafe.Add(ref source, c * 49);
+                float sum = 0f;
+                if (Vector512.IsHardwareAccelerated)
+                {
+                    var t0 = Vector512<float>.Zero;
+                    var t1 = Vector512<float>.Zero;
+                    for (int i = 0; i < 32; i += 32)
+                    {
+                        t0 += Vector512.LoadUnsafe(ref plane, (nuint)i);
+                        t1 += Vector512.LoadUnsafe(ref plane, (nuint)(i + 16));
+                    }
+                    sum = Vector512.Sum(t0 + t1);
+                    var total = Vector128<float>.Zero;
+                    for (int i = 32; i < 48; i += 4)
+                    {
+                        total += Vector128.LoadUnsafe(ref plane, (nuint)i);
+                    }
+                    sum += Vector128.Sum(total);
+                    for (int i = 48; i < 49; i++)
+                    {
+                        sum += Unsafe.Add(ref plane, i);
+                    }
+                }
+                else
+                {
+                    var total = Vector128<float>.Zero;
+                    for (int i = 0; i < 48; i += 4)
+                    {
+                        total += Vector128.LoadUnsafe(ref plane, (nuint)i);
+                    }
+                    sum += Vector128.Sum(total);
+                    for (int i = 48; i < 49; i++)
+                    {
+                        sum += Unsafe.Add(ref plane, i);
+                    }
+                }
+                Unsafe.Add(ref destination, c) = sum / 49f;
+            }
         }
     }
 
@@ -10263,31 +11068,58 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Linear_960to1000_V128(ref float source, ref float weights, ref float logits)
     {
-        for (int o = 0; o < 1000; o++)
+        if (AdvSimd.Arm64.IsSupported)
         {
-            ref float row = ref Unsafe.Add(ref weights, o * 960);
-            float sum = 0f;
-            if (Vector512.IsHardwareAccelerated)
+            for (int o = 0; o < 1000; o += 4)
             {
-                var t0 = Vector512<float>.Zero;
-                var t1 = Vector512<float>.Zero;
-                for (int i = 0; i < 960; i += 32)
-                {
-                    t0 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)i), Vector512.LoadUnsafe(ref source, (nuint)i), t0);
-                    t1 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)(i + 16)), Vector512.LoadUnsafe(ref source, (nuint)(i + 16)), t1);
-                }
-                sum = Vector512.Sum(t0 + t1);
-            }
-            else
-            {
-                var total = Vector128<float>.Zero;
+                ref float row0 = ref Unsafe.Add(ref weights, (o + 0) * 960);
+                var sum0 = Vector128<float>.Zero;
+                ref float row1 = ref Unsafe.Add(ref weights, (o + 1) * 960);
+                var sum1 = Vector128<float>.Zero;
+                ref float row2 = ref Unsafe.Add(ref weights, (o + 2) * 960);
+                var sum2 = Vector128<float>.Zero;
+                ref float row3 = ref Unsafe.Add(ref weights, (o + 3) * 960);
+                var sum3 = Vector128<float>.Zero;
                 for (int i = 0; i < 960; i += 4)
                 {
-                    total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
+                    var x = Vector128.LoadUnsafe(ref source, (nuint)i);
+                    sum0 = AdvSimd.FusedMultiplyAdd(sum0, Vector128.LoadUnsafe(ref row0, (nuint)i), x);
+                    sum1 = AdvSimd.FusedMultiplyAdd(sum1, Vector128.LoadUnsafe(ref row1, (nuint)i), x);
+                    sum2 = AdvSimd.FusedMultiplyAdd(sum2, Vector128.LoadUnsafe(ref row2, (nuint)i), x);
+                    sum3 = AdvSimd.FusedMultiplyAdd(sum3, Vector128.LoadUnsafe(ref row3, (nuint)i), x);
                 }
-                sum += Vector128.Sum(total);
+                var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));
+                (sums + Vector128.LoadUnsafe(ref weights, (nuint)(960000 + o))).StoreUnsafe(ref logits, (nuint)o);
             }
-            Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 960000 + o);
+        }
+        else
+        {
+            for (int o = 0; o < 1000; o++)
+            {
+                ref float row = ref Unsafe.Add(ref weights, o * 960);
+                float sum = 0f;
+                if (Vector512.IsHardwareAccelerated)
+                {
+                    var t0 = Vector512<float>.Zero;
+                    var t1 = Vector512<float>.Zero;
+                    for (int i = 0; i < 960; i += 32)
+                    {
+                        t0 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)i), Vector512.LoadUnsafe(ref source, (nuint)i), t0);
+                        t1 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)(i + 16)), Vector512.LoadUnsafe(ref source, (nuint)(i + 16)), t1);
+                    }
+                    sum = Vector512.Sum(t0 + t1);
+                }
+                else
+                {
+                    var total = Vector128<float>.Zero;
+                    for (int i = 0; i < 960; i += 4)
+                    {
+                        total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
+                    }
+                    sum += Vector128.Sum(total);
+                }
+                Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 960000 + o);
+            }
         }
     }
 

@@ -5,6 +5,7 @@ using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using AdvSimd = global::System.Runtime.Intrinsics.Arm.AdvSimd;
 using Simd = global::ShuffleNetGen.Kernels.Simd;
 
 namespace Snapshots;
@@ -437,6 +438,36 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         },
         WeightLayout);
 
+    /// <summary>Each kernel and the code path it takes on this machine (vector width, AdvSimd where used).</summary>
+    public static global::System.Collections.Generic.IReadOnlyList<global::ShuffleNetGen.KernelPath> KernelPaths { get; } = new global::ShuffleNetGen.KernelPath[]
+    {
+        new("Conv3x3_s2_3to6_64x64_Relu_V128", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
+        new("MaxPool3x3_s2_6ch_32x32_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
+        new("AvgPool3x3_s2_6ch_16x16_Relu_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
+        new("Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g1_6to15_256px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_6to15_256px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s2_15ch_16x16_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Pointwise_g3_15to54_64px_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_15to54_64px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_15to54_64px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_15to54_64px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_15to54_64px_Relu_4x8_V128"),
+        new("Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_60to15_64px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_60to15_64px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s1_15ch_8x8_V128", "Vector128"),
+        new("Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_15to60_64px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_15to60_64px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128"),
+        new("AvgPool3x3_s2_60ch_8x8_Relu_V128", "scalar (no interior of four columns)"),
+        new("Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_60to30_64px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_60to30_64px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s2_30ch_8x8_V128", "scalar (no interior of four columns)"),
+        new("Pointwise_g3_30to60_16px_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_30to60_16px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_30to60_16px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_30to60_16px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_30to60_16px_Relu_4x8_V128"),
+        new("Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s1_30ch_4x4_V128", "scalar (no interior of four columns)"),
+        new("Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128"),
+        new("AvgPool3x3_s2_120ch_4x4_Relu_V128", "scalar (no interior of four columns)"),
+        new("Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s2_60ch_4x4_V128", "scalar (no interior of four columns)"),
+        new("Pointwise_g3_60to120_4px_Relu_4x8_V128", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to120_4px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to120_4px_Relu_4x8_V128"),
+        new("Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s1_60ch_2x2_V128", "scalar (no interior of four columns)"),
+        new("Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128"),
+        new("GlobalAvgPool_240ch_4px_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp" : "Vector128"),
+        new("Linear_240to10_V128", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla, faddp" : "Vector128"),
+    };
+
     /// <summary>Runs one image (NCHW floats, <see cref="InputLength"/> of them) and writes <see cref="Classes"/> logits. Allocates nothing.</summary>
     /// <remarks>Not thread-safe: the instance's arena holds the activations. Use one instance per thread.</remarks>
     public void Forward(ReadOnlySpan<float> input, Span<float> logits)
@@ -698,42 +729,101 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 }
                 else
                 {
-                    for (int ox = 1; ox <= 28; ox += 4)
+                    if (AdvSimd.Arm64.IsSupported)
                     {
-                        var acc = biasV;
-                        for (int ci = 0; ci < 3; ci++)
+                        for (int ox = 1; ox <= 28; ox += 4)
                         {
-                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
-                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                            var acc = biasV;
+                            for (int ci = 0; ci < 3; ci++)
+                            {
+                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                                var lo1 = Vector128.LoadUnsafe(ref in1);
+                                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
+                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                                var lo2 = Vector128.LoadUnsafe(ref in2);
+                                var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                                var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
+                                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
+                            }
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        {
+                            var acc = biasV;
+                            for (int ci = 0; ci < 3; ci++)
+                            {
+                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 56);
+                                var lo1 = Vector128.LoadUnsafe(ref in1);
+                                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
+                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 56);
+                                var lo2 = Vector128.LoadUnsafe(ref in2);
+                                var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                                var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
+                                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
+                            }
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
+                        }
                     }
+                    else
                     {
-                        var acc = biasV;
-                        for (int ci = 0; ci < 3; ci++)
+                        for (int ox = 1; ox <= 28; ox += 4)
                         {
-                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
-                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 56);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 56);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                            var acc = biasV;
+                            for (int ci = 0; ci < 3; ci++)
+                            {
+                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                                acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                                acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                            }
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
+                        {
+                            var acc = biasV;
+                            for (int ci = 0; ci < 3; ci++)
+                            {
+                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 56);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                                acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 56);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                                acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                            }
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
+                        }
                     }
                 }
             }
@@ -809,50 +899,123 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 }
                 else
                 {
-                    for (int ox = 1; ox <= 28; ox += 4)
+                    if (AdvSimd.Arm64.IsSupported)
                     {
-                        var acc = biasV;
-                        for (int ci = 0; ci < 3; ci++)
+                        for (int ox = 1; ox <= 28; ox += 4)
                         {
-                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
-                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                            var acc = biasV;
+                            for (int ci = 0; ci < 3; ci++)
+                            {
+                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
+                                var lo0 = Vector128.LoadUnsafe(ref in0);
+                                var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                                var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left0, taps0, 0);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), taps0, 1);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), taps0, 2);
+                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                                var lo1 = Vector128.LoadUnsafe(ref in1);
+                                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
+                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                                var lo2 = Vector128.LoadUnsafe(ref in2);
+                                var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                                var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
+                                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
+                            }
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        {
+                            var acc = biasV;
+                            for (int ci = 0; ci < 3; ci++)
+                            {
+                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 56);
+                                var lo0 = Vector128.LoadUnsafe(ref in0);
+                                var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                                var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left0, taps0, 0);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), taps0, 1);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), taps0, 2);
+                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 56);
+                                var lo1 = Vector128.LoadUnsafe(ref in1);
+                                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
+                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 56);
+                                var lo2 = Vector128.LoadUnsafe(ref in2);
+                                var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                                var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
+                                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
+                            }
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
+                        }
                     }
+                    else
                     {
-                        var acc = biasV;
-                        for (int ci = 0; ci < 3; ci++)
+                        for (int ox = 1; ox <= 28; ox += 4)
                         {
-                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
-                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 56);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 56);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 56);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                            var acc = biasV;
+                            for (int ci = 0; ci < 3; ci++)
+                            {
+                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                                acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                                acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                                acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                            }
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
+                        {
+                            var acc = biasV;
+                            for (int ci = 0; ci < 3; ci++)
+                            {
+                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 56);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                                acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 56);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                                acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 56);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                                acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                                acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                            }
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
+                        }
                     }
                 }
             }
@@ -878,28 +1041,61 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 1));
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                for (int ox = 1; ox <= 12; ox += 4)
+                if (AdvSimd.Arm64.IsSupported)
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                    acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
-                    acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    for (int ox = 1; ox <= 12; ox += 4)
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        var acc = AdvSimd.Max(left1, AdvSimd.Arm64.MaxPairwise(lo1, hi1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.Max(acc, AdvSimd.Max(left2, AdvSimd.Arm64.MaxPairwise(lo2, hi2)));
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 24);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        var acc = AdvSimd.Max(left1, AdvSimd.Arm64.MaxPairwise(lo1, hi1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 24);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.Max(acc, AdvSimd.Max(left2, AdvSimd.Arm64.MaxPairwise(lo2, hi2)));
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
+                    }
                 }
+                else
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 24);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                    acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 24);
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
-                    acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
+                    for (int ox = 1; ox <= 12; ox += 4)
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                        acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
+                        acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 24);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                        acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 24);
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
+                        acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
+                    }
                 }
             }
             for (int oy = 1; oy < 16; oy++)
@@ -917,36 +1113,79 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 1));
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                for (int ox = 1; ox <= 12; ox += 4)
+                if (AdvSimd.Arm64.IsSupported)
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                    acc = Vector128.Max(acc, Simd.LoadEven(ref in0));
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref in0));
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)));
-                    acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
-                    acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    for (int ox = 1; ox <= 12; ox += 4)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        var acc = AdvSimd.Max(left0, AdvSimd.Arm64.MaxPairwise(lo0, hi0));
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc = AdvSimd.Max(acc, AdvSimd.Max(left1, AdvSimd.Arm64.MaxPairwise(lo1, hi1)));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.Max(acc, AdvSimd.Max(left2, AdvSimd.Arm64.MaxPairwise(lo2, hi2)));
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 24);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        var acc = AdvSimd.Max(left0, AdvSimd.Arm64.MaxPairwise(lo0, hi0));
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 24);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc = AdvSimd.Max(acc, AdvSimd.Max(left1, AdvSimd.Arm64.MaxPairwise(lo1, hi1)));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 24);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.Max(acc, AdvSimd.Max(left2, AdvSimd.Arm64.MaxPairwise(lo2, hi2)));
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
+                    }
                 }
+                else
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 24);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                    acc = Vector128.Max(acc, Simd.LoadEven(ref in0));
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref in0));
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 24);
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)));
-                    acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 24);
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
-                    acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
-                    acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
+                    for (int ox = 1; ox <= 12; ox += 4)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
+                        acc = Vector128.Max(acc, Simd.LoadEven(ref in0));
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in0));
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)));
+                        acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
+                        acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 24);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
+                        acc = Vector128.Max(acc, Simd.LoadEven(ref in0));
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in0));
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 24);
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)));
+                        acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 24);
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
+                        acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
+                    }
                 }
             }
         }
@@ -973,31 +1212,67 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
+                if (AdvSimd.Arm64.IsSupported)
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                    acc += Simd.LoadEven(ref in1);
-                    acc += Simd.LoadOdd(ref in1);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                    acc += Simd.LoadEven(ref in2);
-                    acc += Simd.LoadOdd(ref in2);
-                    acc *= Vector128.Create(1f / 9f);
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        var acc = AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 8);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        var acc = AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 8);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
+                    }
                 }
+                else
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 8);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                    acc += Simd.LoadEven(ref in1);
-                    acc += Simd.LoadOdd(ref in1);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 8);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                    acc += Simd.LoadEven(ref in2);
-                    acc += Simd.LoadOdd(ref in2);
-                    acc *= Vector128.Create(1f / 9f);
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                        acc += Simd.LoadEven(ref in1);
+                        acc += Simd.LoadOdd(ref in1);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven(ref in2);
+                        acc += Simd.LoadOdd(ref in2);
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 8);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                        acc += Simd.LoadEven(ref in1);
+                        acc += Simd.LoadOdd(ref in1);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 8);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven(ref in2);
+                        acc += Simd.LoadOdd(ref in2);
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
+                    }
                 }
             }
             for (int oy = 1; oy < 8; oy++)
@@ -1017,39 +1292,85 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
+                if (AdvSimd.Arm64.IsSupported)
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                    acc += Simd.LoadEven(ref in0);
-                    acc += Simd.LoadOdd(ref in0);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                    acc += Simd.LoadEven(ref in1);
-                    acc += Simd.LoadOdd(ref in1);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                    acc += Simd.LoadEven(ref in2);
-                    acc += Simd.LoadOdd(ref in2);
-                    acc *= Vector128.Create(1f / 9f);
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        var acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc += AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 8);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        var acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 8);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc += AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 8);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
+                    }
                 }
+                else
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 8);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                    acc += Simd.LoadEven(ref in0);
-                    acc += Simd.LoadOdd(ref in0);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 8);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                    acc += Simd.LoadEven(ref in1);
-                    acc += Simd.LoadOdd(ref in1);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 8);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                    acc += Simd.LoadEven(ref in2);
-                    acc += Simd.LoadOdd(ref in2);
-                    acc *= Vector128.Create(1f / 9f);
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
+                        acc += Simd.LoadEven(ref in0);
+                        acc += Simd.LoadOdd(ref in0);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                        acc += Simd.LoadEven(ref in1);
+                        acc += Simd.LoadOdd(ref in1);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven(ref in2);
+                        acc += Simd.LoadOdd(ref in2);
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 8);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
+                        acc += Simd.LoadEven(ref in0);
+                        acc += Simd.LoadOdd(ref in0);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 8);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                        acc += Simd.LoadEven(ref in1);
+                        acc += Simd.LoadOdd(ref in1);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 8);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven(ref in2);
+                        acc += Simd.LoadOdd(ref in2);
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
+                    }
                 }
             }
         }
@@ -1701,17 +2022,17 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -1768,17 +2089,17 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
                         }
                         else
                         {
@@ -1845,17 +2166,17 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -1969,27 +2290,67 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
+                if (AdvSimd.Arm64.IsSupported)
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                    var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left1, k3V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 8);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left1, k3V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 8);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
+                    }
                 }
+                else
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 8);
-                    var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 8);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
+                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 8);
+                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 8);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
+                    }
                 }
             }
             for (int oy = 1; oy < 8; oy++)
@@ -2007,35 +2368,89 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
+                if (AdvSimd.Arm64.IsSupported)
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
-                    var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left0, k0V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 8);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left0, k0V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 8);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 8);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
+                    }
                 }
+                else
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 8);
-                    var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 8);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 8);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
+                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 8);
+                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 8);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 8);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
+                    }
                 }
             }
         }
@@ -2519,17 +2934,17 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -2586,17 +3001,17 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
                         }
                         else
                         {
@@ -2981,17 +3396,17 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -3889,17 +4304,17 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -3964,17 +4379,17 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
                         }
                         else
                         {
@@ -4050,17 +4465,17 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -4657,17 +5072,17 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -4724,17 +5139,17 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
                         }
                         else
                         {
@@ -5248,17 +5663,17 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -5315,17 +5730,17 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
                         }
                         else
                         {
@@ -5389,17 +5804,17 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -5747,17 +6162,17 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -5814,17 +6229,17 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
                         }
                         else
                         {
@@ -6331,17 +6746,17 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -6406,17 +6821,17 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
                         }
                         else
                         {
@@ -6876,17 +7291,17 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -6943,17 +7358,17 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
                         }
                         else
                         {
@@ -7017,17 +7432,17 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -7171,13 +7586,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     for (int ci = 0; ci < 20; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
                         }
                         else
                         {
@@ -7216,13 +7631,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     for (int ci = 0; ci < 20; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
                         }
                         else
                         {
@@ -7283,13 +7698,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     for (int ci = 0; ci < 80; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
                         }
                         else
                         {
@@ -7328,13 +7743,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     for (int ci = 0; ci < 80; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
                         }
                         else
                         {
@@ -7380,13 +7795,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     for (int ci = 0; ci < 80; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
                         }
                         else
                         {
@@ -7516,13 +7931,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     for (int ci = 0; ci < 20; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
                         }
                         else
                         {
@@ -7565,13 +7980,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     for (int ci = 0; ci < 20; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
                         }
                         else
                         {
@@ -7608,17 +8023,43 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void GlobalAvgPool_240ch_4px_V128(ref float source, ref float destination)
     {
-        for (int c = 0; c < 240; c++)
+        if (AdvSimd.Arm64.IsSupported)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * 4);
-            float sum = 0f;
-            var total = Vector128<float>.Zero;
-            for (int i = 0; i < 4; i += 4)
+            for (int c = 0; c < 240; c += 4)
             {
-                total += Vector128.LoadUnsafe(ref plane, (nuint)i);
+                ref float row0 = ref Unsafe.Add(ref source, (c + 0) * 4);
+                var sum0 = Vector128<float>.Zero;
+                ref float row1 = ref Unsafe.Add(ref source, (c + 1) * 4);
+                var sum1 = Vector128<float>.Zero;
+                ref float row2 = ref Unsafe.Add(ref source, (c + 2) * 4);
+                var sum2 = Vector128<float>.Zero;
+                ref float row3 = ref Unsafe.Add(ref source, (c + 3) * 4);
+                var sum3 = Vector128<float>.Zero;
+                for (int i = 0; i < 4; i += 4)
+                {
+                    sum0 = AdvSimd.Add(sum0, Vector128.LoadUnsafe(ref row0, (nuint)i));
+                    sum1 = AdvSimd.Add(sum1, Vector128.LoadUnsafe(ref row1, (nuint)i));
+                    sum2 = AdvSimd.Add(sum2, Vector128.LoadUnsafe(ref row2, (nuint)i));
+                    sum3 = AdvSimd.Add(sum3, Vector128.LoadUnsafe(ref row3, (nuint)i));
+                }
+                var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));
+                (sums / Vector128.Create(4f)).StoreUnsafe(ref destination, (nuint)c);
             }
-            sum += Vector128.Sum(total);
-            Unsafe.Add(ref destination, c) = sum / 4f;
+        }
+        else
+        {
+            for (int c = 0; c < 240; c++)
+            {
+                ref float plane = ref Unsafe.Add(ref source, c * 4);
+                float sum = 0f;
+                var total = Vector128<float>.Zero;
+                for (int i = 0; i < 4; i += 4)
+                {
+                    total += Vector128.LoadUnsafe(ref plane, (nuint)i);
+                }
+                sum += Vector128.Sum(total);
+                Unsafe.Add(ref destination, c) = sum / 4f;
+            }
         }
     }
 
@@ -7626,37 +8067,96 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Linear_240to10_V128(ref float source, ref float weights, ref float logits)
     {
-        for (int o = 0; o < 10; o++)
+        if (AdvSimd.Arm64.IsSupported)
         {
-            ref float row = ref Unsafe.Add(ref weights, o * 240);
-            float sum = 0f;
-            if (Vector512.IsHardwareAccelerated)
+            for (int o = 0; o < 8; o += 4)
             {
-                var t0 = Vector512<float>.Zero;
-                var t1 = Vector512<float>.Zero;
-                for (int i = 0; i < 224; i += 32)
-                {
-                    t0 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)i), Vector512.LoadUnsafe(ref source, (nuint)i), t0);
-                    t1 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)(i + 16)), Vector512.LoadUnsafe(ref source, (nuint)(i + 16)), t1);
-                }
-                sum = Vector512.Sum(t0 + t1);
-                var total = Vector128<float>.Zero;
-                for (int i = 224; i < 240; i += 4)
-                {
-                    total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
-                }
-                sum += Vector128.Sum(total);
-            }
-            else
-            {
-                var total = Vector128<float>.Zero;
+                ref float row0 = ref Unsafe.Add(ref weights, (o + 0) * 240);
+                var sum0 = Vector128<float>.Zero;
+                ref float row1 = ref Unsafe.Add(ref weights, (o + 1) * 240);
+                var sum1 = Vector128<float>.Zero;
+                ref float row2 = ref Unsafe.Add(ref weights, (o + 2) * 240);
+                var sum2 = Vector128<float>.Zero;
+                ref float row3 = ref Unsafe.Add(ref weights, (o + 3) * 240);
+                var sum3 = Vector128<float>.Zero;
                 for (int i = 0; i < 240; i += 4)
                 {
-                    total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
+                    var x = Vector128.LoadUnsafe(ref source, (nuint)i);
+                    sum0 = AdvSimd.FusedMultiplyAdd(sum0, Vector128.LoadUnsafe(ref row0, (nuint)i), x);
+                    sum1 = AdvSimd.FusedMultiplyAdd(sum1, Vector128.LoadUnsafe(ref row1, (nuint)i), x);
+                    sum2 = AdvSimd.FusedMultiplyAdd(sum2, Vector128.LoadUnsafe(ref row2, (nuint)i), x);
+                    sum3 = AdvSimd.FusedMultiplyAdd(sum3, Vector128.LoadUnsafe(ref row3, (nuint)i), x);
                 }
-                sum += Vector128.Sum(total);
+                var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));
+                (sums + Vector128.LoadUnsafe(ref weights, (nuint)(2400 + o))).StoreUnsafe(ref logits, (nuint)o);
             }
-            Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 2400 + o);
+            for (int o = 8; o < 10; o++)
+            {
+                ref float row = ref Unsafe.Add(ref weights, o * 240);
+                float sum = 0f;
+                if (Vector512.IsHardwareAccelerated)
+                {
+                    var t0 = Vector512<float>.Zero;
+                    var t1 = Vector512<float>.Zero;
+                    for (int i = 0; i < 224; i += 32)
+                    {
+                        t0 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)i), Vector512.LoadUnsafe(ref source, (nuint)i), t0);
+                        t1 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)(i + 16)), Vector512.LoadUnsafe(ref source, (nuint)(i + 16)), t1);
+                    }
+                    sum = Vector512.Sum(t0 + t1);
+                    var total = Vector128<float>.Zero;
+                    for (int i = 224; i < 240; i += 4)
+                    {
+                        total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
+                    }
+                    sum += Vector128.Sum(total);
+                }
+                else
+                {
+                    var total = Vector128<float>.Zero;
+                    for (int i = 0; i < 240; i += 4)
+                    {
+                        total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
+                    }
+                    sum += Vector128.Sum(total);
+                }
+                Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 2400 + o);
+            }
+        }
+        else
+        {
+            for (int o = 0; o < 10; o++)
+            {
+                ref float row = ref Unsafe.Add(ref weights, o * 240);
+                float sum = 0f;
+                if (Vector512.IsHardwareAccelerated)
+                {
+                    var t0 = Vector512<float>.Zero;
+                    var t1 = Vector512<float>.Zero;
+                    for (int i = 0; i < 224; i += 32)
+                    {
+                        t0 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)i), Vector512.LoadUnsafe(ref source, (nuint)i), t0);
+                        t1 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)(i + 16)), Vector512.LoadUnsafe(ref source, (nuint)(i + 16)), t1);
+                    }
+                    sum = Vector512.Sum(t0 + t1);
+                    var total = Vector128<float>.Zero;
+                    for (int i = 224; i < 240; i += 4)
+                    {
+                        total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
+                    }
+                    sum += Vector128.Sum(total);
+                }
+                else
+                {
+                    var total = Vector128<float>.Zero;
+                    for (int i = 0; i < 240; i += 4)
+                    {
+                        total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
+                    }
+                    sum += Vector128.Sum(total);
+                }
+                Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 2400 + o);
+            }
         }
     }
 

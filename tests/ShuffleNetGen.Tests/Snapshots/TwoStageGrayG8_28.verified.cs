@@ -5,6 +5,7 @@ using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using AdvSimd = global::System.Runtime.Intrinsics.Arm.AdvSimd;
 using Simd = global::ShuffleNetGen.Kernels.Simd;
 
 namespace Snapshots;
@@ -351,6 +352,28 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         },
         WeightLayout);
 
+    /// <summary>Each kernel and the code path it takes on this machine (vector width, AdvSimd where used).</summary>
+    public static global::System.Collections.Generic.IReadOnlyList<global::ShuffleNetGen.KernelPath> KernelPaths { get; } = new global::ShuffleNetGen.KernelPath[]
+    {
+        new("Conv3x3_s1_1to16_28x28_Relu_V128", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla by element" : "Vector128"),
+        new("AvgPool3x3_s2_16ch_28x28_Relu_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
+        new("Pointwise_g1_16to48_784px_Shuffle8_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g1_16to48_784px_Shuffle8_Relu_4x8_V128"),
+        new("Depthwise3x3_s2_48ch_28x28_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Pointwise_g8_48to176_196px_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g8_48to176_196px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_48to176_196px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_48to176_196px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_48to176_196px_Relu_4x8_V128"),
+        new("Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128"),
+        new("Depthwise3x3_s1_48ch_14x14_V128", "Vector128"),
+        new("Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g8_48to192_196px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_48to192_196px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128"),
+        new("AvgPool3x3_s2_192ch_14x14_Relu_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
+        new("Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g8_192to96_196px_Shuffle8_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_192to96_196px_Shuffle8_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128"),
+        new("Depthwise3x3_s2_96ch_14x14_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Pointwise_g8_96to192_49px_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g8_96to192_49px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_96to192_49px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_96to192_49px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_96to192_49px_Relu_4x8_V128"),
+        new("Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128"),
+        new("Depthwise3x3_s1_96ch_7x7_V128", "Vector128"),
+        new("Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128"),
+        new("GlobalAvgPool_384ch_49px_V128", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp" : "Vector128"),
+        new("Linear_384to10_V128", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla, faddp" : "Vector128"),
+    };
+
     /// <summary>Runs one image (NCHW floats, <see cref="InputLength"/> of them) and writes <see cref="Classes"/> logits. Allocates nothing.</summary>
     /// <remarks>Not thread-safe: the instance's arena holds the activations. Use one instance per thread.</remarks>
     public void Forward(ReadOnlySpan<float> input, Span<float> logits)
@@ -570,42 +593,89 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 }
                 else
                 {
-                    for (int ox = 1; ox <= 23; ox += 4)
+                    if (AdvSimd.Arm64.IsSupported)
                     {
-                        var acc = biasV;
-                        for (int ci = 0; ci < 1; ci++)
+                        for (int ox = 1; ox <= 23; ox += 4)
                         {
-                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox - 1);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                            var acc = biasV;
+                            for (int ci = 0; ci < 1; ci++)
+                            {
+                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1), taps0, 3);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 1), taps1, 0);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 2), taps1, 1);
+                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox - 1);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in2), taps1, 2);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in2, 1), taps1, 3);
+                                acc = AdvSimd.FusedMultiplyAdd(acc, Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
+                            }
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        {
+                            var acc = biasV;
+                            for (int ci = 0; ci < 1; ci++)
+                            {
+                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 22);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1), taps0, 3);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 1), taps1, 0);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 2), taps1, 1);
+                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 22);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in2), taps1, 2);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in2, 1), taps1, 3);
+                                acc = AdvSimd.FusedMultiplyAdd(acc, Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
+                            }
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
+                        }
                     }
+                    else
                     {
-                        var acc = biasV;
-                        for (int ci = 0; ci < 1; ci++)
+                        for (int ox = 1; ox <= 23; ox += 4)
                         {
-                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 22);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 22);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                            var acc = biasV;
+                            for (int ci = 0; ci < 1; ci++)
+                            {
+                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox - 1);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                            }
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
+                        {
+                            var acc = biasV;
+                            for (int ci = 0; ci < 1; ci++)
+                            {
+                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 22);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 22);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                            }
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
+                        }
                     }
                 }
                 {
@@ -695,50 +765,105 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 }
                 else
                 {
-                    for (int ox = 1; ox <= 23; ox += 4)
+                    if (AdvSimd.Arm64.IsSupported)
                     {
-                        var acc = biasV;
-                        for (int ci = 0; ci < 1; ci++)
+                        for (int ox = 1; ox <= 23; ox += 4)
                         {
-                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox - 1);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox - 1);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                            var acc = biasV;
+                            for (int ci = 0; ci < 1; ci++)
+                            {
+                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox - 1);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0), taps0, 0);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0, 1), taps0, 1);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0, 2), taps0, 2);
+                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1), taps0, 3);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 1), taps1, 0);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 2), taps1, 1);
+                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox - 1);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in2), taps1, 2);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in2, 1), taps1, 3);
+                                acc = AdvSimd.FusedMultiplyAdd(acc, Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
+                            }
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        {
+                            var acc = biasV;
+                            for (int ci = 0; ci < 1; ci++)
+                            {
+                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 22);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0), taps0, 0);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0, 1), taps0, 1);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0, 2), taps0, 2);
+                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 22);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1), taps0, 3);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 1), taps1, 0);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 2), taps1, 1);
+                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 22);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in2), taps1, 2);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in2, 1), taps1, 3);
+                                acc = AdvSimd.FusedMultiplyAdd(acc, Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
+                            }
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
+                        }
                     }
+                    else
                     {
-                        var acc = biasV;
-                        for (int ci = 0; ci < 1; ci++)
+                        for (int ox = 1; ox <= 23; ox += 4)
                         {
-                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 22);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 22);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 22);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                            var acc = biasV;
+                            for (int ci = 0; ci < 1; ci++)
+                            {
+                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox - 1);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox - 1);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                            }
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
+                        {
+                            var acc = biasV;
+                            for (int ci = 0; ci < 1; ci++)
+                            {
+                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 22);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 22);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 22);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                            }
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
+                        }
                     }
                 }
                 {
@@ -818,42 +943,89 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 }
                 else
                 {
-                    for (int ox = 1; ox <= 23; ox += 4)
+                    if (AdvSimd.Arm64.IsSupported)
                     {
-                        var acc = biasV;
-                        for (int ci = 0; ci < 1; ci++)
+                        for (int ox = 1; ox <= 23; ox += 4)
                         {
-                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox - 1);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                            var acc = biasV;
+                            for (int ci = 0; ci < 1; ci++)
+                            {
+                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox - 1);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0), taps0, 0);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0, 1), taps0, 1);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0, 2), taps0, 2);
+                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1), taps0, 3);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 1), taps1, 0);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 2), taps1, 1);
+                            }
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        {
+                            var acc = biasV;
+                            for (int ci = 0; ci < 1; ci++)
+                            {
+                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 22);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0), taps0, 0);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0, 1), taps0, 1);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0, 2), taps0, 2);
+                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 22);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1), taps0, 3);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 1), taps1, 0);
+                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 2), taps1, 1);
+                            }
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
+                        }
                     }
+                    else
                     {
-                        var acc = biasV;
-                        for (int ci = 0; ci < 1; ci++)
+                        for (int ox = 1; ox <= 23; ox += 4)
                         {
-                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 22);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 22);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                            acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                            var acc = biasV;
+                            for (int ci = 0; ci < 1; ci++)
+                            {
+                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox - 1);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                            }
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
+                        {
+                            var acc = biasV;
+                            for (int ci = 0; ci < 1; ci++)
+                            {
+                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 22);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 22);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                            }
+                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
+                        }
                     }
                 }
                 {
@@ -895,32 +1067,69 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                for (int ox = 1; ox <= 10; ox += 4)
+                if (AdvSimd.Arm64.IsSupported)
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                    acc += Simd.LoadEven(ref in1);
-                    acc += Simd.LoadOdd(ref in1);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                    acc += Simd.LoadEven(ref in2);
-                    acc += Simd.LoadOdd(ref in2);
-                    acc *= Vector128.Create(1f / 9f);
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    for (int ox = 1; ox <= 10; ox += 4)
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        var acc = AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        var acc = AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
+                    }
                 }
+                else
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                    acc += Simd.LoadEven(ref in1);
-                    acc += Simd.LoadOdd(ref in1);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                    acc += Simd.LoadEven(ref in2);
-                    acc += Simd.LoadOdd(ref in2);
-                    acc *= Vector128.Create(1f / 9f);
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
+                    for (int ox = 1; ox <= 10; ox += 4)
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                        acc += Simd.LoadEven(ref in1);
+                        acc += Simd.LoadOdd(ref in1);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven(ref in2);
+                        acc += Simd.LoadOdd(ref in2);
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                        acc += Simd.LoadEven(ref in1);
+                        acc += Simd.LoadOdd(ref in1);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven(ref in2);
+                        acc += Simd.LoadOdd(ref in2);
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
+                    }
                 }
             }
             for (int oy = 1; oy < 14; oy++)
@@ -940,40 +1149,87 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                for (int ox = 1; ox <= 10; ox += 4)
+                if (AdvSimd.Arm64.IsSupported)
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                    acc += Simd.LoadEven(ref in0);
-                    acc += Simd.LoadOdd(ref in0);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                    acc += Simd.LoadEven(ref in1);
-                    acc += Simd.LoadOdd(ref in1);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                    acc += Simd.LoadEven(ref in2);
-                    acc += Simd.LoadOdd(ref in2);
-                    acc *= Vector128.Create(1f / 9f);
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    for (int ox = 1; ox <= 10; ox += 4)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        var acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc += AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 20);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        var acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc += AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
+                    }
                 }
+                else
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 20);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                    acc += Simd.LoadEven(ref in0);
-                    acc += Simd.LoadOdd(ref in0);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                    acc += Simd.LoadEven(ref in1);
-                    acc += Simd.LoadOdd(ref in1);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                    acc += Simd.LoadEven(ref in2);
-                    acc += Simd.LoadOdd(ref in2);
-                    acc *= Vector128.Create(1f / 9f);
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
+                    for (int ox = 1; ox <= 10; ox += 4)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
+                        acc += Simd.LoadEven(ref in0);
+                        acc += Simd.LoadOdd(ref in0);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                        acc += Simd.LoadEven(ref in1);
+                        acc += Simd.LoadOdd(ref in1);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven(ref in2);
+                        acc += Simd.LoadOdd(ref in2);
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 20);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
+                        acc += Simd.LoadEven(ref in0);
+                        acc += Simd.LoadOdd(ref in0);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                        acc += Simd.LoadEven(ref in1);
+                        acc += Simd.LoadOdd(ref in1);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven(ref in2);
+                        acc += Simd.LoadOdd(ref in2);
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
+                    }
                 }
             }
         }
@@ -1348,17 +1604,17 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -1415,17 +1671,17 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
                         }
                         else
                         {
@@ -1497,28 +1753,69 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                for (int ox = 1; ox <= 10; ox += 4)
+                if (AdvSimd.Arm64.IsSupported)
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                    var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    for (int ox = 1; ox <= 10; ox += 4)
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left1, k3V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left1, k3V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
+                    }
                 }
+                else
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
-                    var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
+                    for (int ox = 1; ox <= 10; ox += 4)
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
+                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
+                    }
                 }
             }
             for (int oy = 1; oy < 14; oy++)
@@ -1536,36 +1833,91 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                for (int ox = 1; ox <= 10; ox += 4)
+                if (AdvSimd.Arm64.IsSupported)
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                    var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    for (int ox = 1; ox <= 10; ox += 4)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left0, k0V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 20);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left0, k0V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
+                    }
                 }
+                else
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 20);
-                    var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
+                    for (int ox = 1; ox <= 10; ox += 4)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
+                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 20);
+                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
+                    }
                 }
             }
         }
@@ -2352,17 +2704,17 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -2413,13 +2765,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     for (int ci = 0; ci < 6; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
                         }
                         else
                         {
@@ -2464,17 +2816,17 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
                         }
                         else
                         {
@@ -2525,13 +2877,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     for (int ci = 0; ci < 6; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
                         }
                         else
                         {
@@ -2585,17 +2937,17 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -2646,13 +2998,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     for (int ci = 0; ci < 6; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
                         }
                         else
                         {
@@ -3152,17 +3504,17 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -3213,13 +3565,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     for (int ci = 0; ci < 24; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
                         }
                         else
                         {
@@ -3963,17 +4315,17 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -4032,13 +4384,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     for (int ci = 0; ci < 6; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
                         }
                         else
                         {
@@ -4087,17 +4439,17 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
                         }
                         else
                         {
@@ -4156,13 +4508,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     for (int ci = 0; ci < 6; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
                         }
                         else
                         {
@@ -4216,31 +4568,67 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
+                if (AdvSimd.Arm64.IsSupported)
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                    acc += Simd.LoadEven(ref in1);
-                    acc += Simd.LoadOdd(ref in1);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                    acc += Simd.LoadEven(ref in2);
-                    acc += Simd.LoadOdd(ref in2);
-                    acc *= Vector128.Create(1f / 9f);
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        var acc = AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        var acc = AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
+                    }
                 }
+                else
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                    acc += Simd.LoadEven(ref in1);
-                    acc += Simd.LoadOdd(ref in1);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                    acc += Simd.LoadEven(ref in2);
-                    acc += Simd.LoadOdd(ref in2);
-                    acc *= Vector128.Create(1f / 9f);
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                        acc += Simd.LoadEven(ref in1);
+                        acc += Simd.LoadOdd(ref in1);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven(ref in2);
+                        acc += Simd.LoadOdd(ref in2);
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                        acc += Simd.LoadEven(ref in1);
+                        acc += Simd.LoadOdd(ref in1);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven(ref in2);
+                        acc += Simd.LoadOdd(ref in2);
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
+                    }
                 }
             }
             for (int oy = 1; oy < 7; oy++)
@@ -4260,39 +4648,85 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
+                if (AdvSimd.Arm64.IsSupported)
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                    acc += Simd.LoadEven(ref in0);
-                    acc += Simd.LoadOdd(ref in0);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                    acc += Simd.LoadEven(ref in1);
-                    acc += Simd.LoadOdd(ref in1);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                    acc += Simd.LoadEven(ref in2);
-                    acc += Simd.LoadOdd(ref in2);
-                    acc *= Vector128.Create(1f / 9f);
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        var acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc += AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 6);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        var acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc += AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
+                    }
                 }
+                else
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 6);
-                    var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                    acc += Simd.LoadEven(ref in0);
-                    acc += Simd.LoadOdd(ref in0);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                    acc += Simd.LoadEven(ref in1);
-                    acc += Simd.LoadOdd(ref in1);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
-                    acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                    acc += Simd.LoadEven(ref in2);
-                    acc += Simd.LoadOdd(ref in2);
-                    acc *= Vector128.Create(1f / 9f);
-                    acc = Vector128.Max(acc, Vector128<float>.Zero);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
+                        acc += Simd.LoadEven(ref in0);
+                        acc += Simd.LoadOdd(ref in0);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                        acc += Simd.LoadEven(ref in1);
+                        acc += Simd.LoadOdd(ref in1);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven(ref in2);
+                        acc += Simd.LoadOdd(ref in2);
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 6);
+                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
+                        acc += Simd.LoadEven(ref in0);
+                        acc += Simd.LoadOdd(ref in0);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                        acc += Simd.LoadEven(ref in1);
+                        acc += Simd.LoadOdd(ref in1);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven(ref in2);
+                        acc += Simd.LoadOdd(ref in2);
+                        acc *= Vector128.Create(1f / 9f);
+                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
+                    }
                 }
             }
         }
@@ -4989,17 +5423,17 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -5050,13 +5484,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     for (int ci = 0; ci < 24; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
                         }
                         else
                         {
@@ -5101,17 +5535,17 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
                         }
                         else
                         {
@@ -5162,13 +5596,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     for (int ci = 0; ci < 24; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
                         }
                         else
                         {
@@ -5220,17 +5654,17 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -5281,13 +5715,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     for (int ci = 0; ci < 24; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
                         }
                         else
                         {
@@ -5347,27 +5781,67 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
+                if (AdvSimd.Arm64.IsSupported)
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                    var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left1, k3V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left1, k3V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
+                    }
                 }
+                else
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
-                    var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
+                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    }
+                    {
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
+                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
+                    }
                 }
             }
             for (int oy = 1; oy < 7; oy++)
@@ -5385,35 +5859,89 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
+                if (AdvSimd.Arm64.IsSupported)
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
-                    var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left0, k0V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 6);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left0, k0V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
+                    }
                 }
+                else
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 6);
-                    var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
+                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                    }
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 6);
+                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
+                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
+                    }
                 }
             }
         }
@@ -5856,17 +6384,17 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -5917,13 +6445,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     for (int ci = 0; ci < 12; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
                         }
                         else
                         {
@@ -5968,17 +6496,17 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
                         }
                         else
                         {
@@ -6029,13 +6557,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     for (int ci = 0; ci < 12; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
                         }
                         else
                         {
@@ -6703,17 +7231,17 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -6764,13 +7292,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     for (int ci = 0; ci < 48; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
                         }
                         else
                         {
@@ -6815,17 +7343,17 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
                         }
                         else
                         {
@@ -6876,13 +7404,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     for (int ci = 0; ci < 48; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
                         }
                         else
                         {
@@ -6934,17 +7462,17 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -6995,13 +7523,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     for (int ci = 0; ci < 48; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
                         }
                         else
                         {
@@ -7707,17 +8235,17 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                         }
                         else
                         {
@@ -7776,13 +8304,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     for (int ci = 0; ci < 12; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
                         }
                         else
                         {
@@ -7831,17 +8359,17 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
                         var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
                         }
                         else
                         {
@@ -7900,13 +8428,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     for (int ci = 0; ci < 12; ci++)
                     {
                         var x0 = Vector128.LoadUnsafe(ref x);
-                        if (global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported)
+                        if (AdvSimd.Arm64.IsSupported)
                         {
                             var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc5x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc6x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc7x0 = global::System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
+                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
+                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
+                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
+                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
                         }
                         else
                         {
@@ -7943,45 +8471,75 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void GlobalAvgPool_384ch_49px_V128(ref float source, ref float destination)
     {
-        for (int c = 0; c < 384; c++)
+        if (AdvSimd.Arm64.IsSupported)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * 49);
-            float sum = 0f;
-            if (Vector512.IsHardwareAccelerated)
+            for (int c = 0; c < 384; c += 4)
             {
-                var t0 = Vector512<float>.Zero;
-                var t1 = Vector512<float>.Zero;
-                for (int i = 0; i < 32; i += 32)
-                {
-                    t0 += Vector512.LoadUnsafe(ref plane, (nuint)i);
-                    t1 += Vector512.LoadUnsafe(ref plane, (nuint)(i + 16));
-                }
-                sum = Vector512.Sum(t0 + t1);
-                var total = Vector128<float>.Zero;
-                for (int i = 32; i < 48; i += 4)
-                {
-                    total += Vector128.LoadUnsafe(ref plane, (nuint)i);
-                }
-                sum += Vector128.Sum(total);
-                for (int i = 48; i < 49; i++)
-                {
-                    sum += Unsafe.Add(ref plane, i);
-                }
-            }
-            else
-            {
-                var total = Vector128<float>.Zero;
+                ref float row0 = ref Unsafe.Add(ref source, (c + 0) * 49);
+                var sum0 = Vector128<float>.Zero;
+                ref float row1 = ref Unsafe.Add(ref source, (c + 1) * 49);
+                var sum1 = Vector128<float>.Zero;
+                ref float row2 = ref Unsafe.Add(ref source, (c + 2) * 49);
+                var sum2 = Vector128<float>.Zero;
+                ref float row3 = ref Unsafe.Add(ref source, (c + 3) * 49);
+                var sum3 = Vector128<float>.Zero;
                 for (int i = 0; i < 48; i += 4)
                 {
-                    total += Vector128.LoadUnsafe(ref plane, (nuint)i);
+                    sum0 = AdvSimd.Add(sum0, Vector128.LoadUnsafe(ref row0, (nuint)i));
+                    sum1 = AdvSimd.Add(sum1, Vector128.LoadUnsafe(ref row1, (nuint)i));
+                    sum2 = AdvSimd.Add(sum2, Vector128.LoadUnsafe(ref row2, (nuint)i));
+                    sum3 = AdvSimd.Add(sum3, Vector128.LoadUnsafe(ref row3, (nuint)i));
                 }
-                sum += Vector128.Sum(total);
+                var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));
                 for (int i = 48; i < 49; i++)
                 {
-                    sum += Unsafe.Add(ref plane, i);
+                    sums += Vector128.Create(Unsafe.Add(ref row0, i), Unsafe.Add(ref row1, i), Unsafe.Add(ref row2, i), Unsafe.Add(ref row3, i));
                 }
+                (sums / Vector128.Create(49f)).StoreUnsafe(ref destination, (nuint)c);
             }
-            Unsafe.Add(ref destination, c) = sum / 49f;
+        }
+        else
+        {
+            for (int c = 0; c < 384; c++)
+            {
+                ref float plane = ref Unsafe.Add(ref source, c * 49);
+                float sum = 0f;
+                if (Vector512.IsHardwareAccelerated)
+                {
+                    var t0 = Vector512<float>.Zero;
+                    var t1 = Vector512<float>.Zero;
+                    for (int i = 0; i < 32; i += 32)
+                    {
+                        t0 += Vector512.LoadUnsafe(ref plane, (nuint)i);
+                        t1 += Vector512.LoadUnsafe(ref plane, (nuint)(i + 16));
+                    }
+                    sum = Vector512.Sum(t0 + t1);
+                    var total = Vector128<float>.Zero;
+                    for (int i = 32; i < 48; i += 4)
+                    {
+                        total += Vector128.LoadUnsafe(ref plane, (nuint)i);
+                    }
+                    sum += Vector128.Sum(total);
+                    for (int i = 48; i < 49; i++)
+                    {
+                        sum += Unsafe.Add(ref plane, i);
+                    }
+                }
+                else
+                {
+                    var total = Vector128<float>.Zero;
+                    for (int i = 0; i < 48; i += 4)
+                    {
+                        total += Vector128.LoadUnsafe(ref plane, (nuint)i);
+                    }
+                    sum += Vector128.Sum(total);
+                    for (int i = 48; i < 49; i++)
+                    {
+                        sum += Unsafe.Add(ref plane, i);
+                    }
+                }
+                Unsafe.Add(ref destination, c) = sum / 49f;
+            }
         }
     }
 
@@ -7989,31 +8547,84 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Linear_384to10_V128(ref float source, ref float weights, ref float logits)
     {
-        for (int o = 0; o < 10; o++)
+        if (AdvSimd.Arm64.IsSupported)
         {
-            ref float row = ref Unsafe.Add(ref weights, o * 384);
-            float sum = 0f;
-            if (Vector512.IsHardwareAccelerated)
+            for (int o = 0; o < 8; o += 4)
             {
-                var t0 = Vector512<float>.Zero;
-                var t1 = Vector512<float>.Zero;
-                for (int i = 0; i < 384; i += 32)
-                {
-                    t0 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)i), Vector512.LoadUnsafe(ref source, (nuint)i), t0);
-                    t1 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)(i + 16)), Vector512.LoadUnsafe(ref source, (nuint)(i + 16)), t1);
-                }
-                sum = Vector512.Sum(t0 + t1);
-            }
-            else
-            {
-                var total = Vector128<float>.Zero;
+                ref float row0 = ref Unsafe.Add(ref weights, (o + 0) * 384);
+                var sum0 = Vector128<float>.Zero;
+                ref float row1 = ref Unsafe.Add(ref weights, (o + 1) * 384);
+                var sum1 = Vector128<float>.Zero;
+                ref float row2 = ref Unsafe.Add(ref weights, (o + 2) * 384);
+                var sum2 = Vector128<float>.Zero;
+                ref float row3 = ref Unsafe.Add(ref weights, (o + 3) * 384);
+                var sum3 = Vector128<float>.Zero;
                 for (int i = 0; i < 384; i += 4)
                 {
-                    total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
+                    var x = Vector128.LoadUnsafe(ref source, (nuint)i);
+                    sum0 = AdvSimd.FusedMultiplyAdd(sum0, Vector128.LoadUnsafe(ref row0, (nuint)i), x);
+                    sum1 = AdvSimd.FusedMultiplyAdd(sum1, Vector128.LoadUnsafe(ref row1, (nuint)i), x);
+                    sum2 = AdvSimd.FusedMultiplyAdd(sum2, Vector128.LoadUnsafe(ref row2, (nuint)i), x);
+                    sum3 = AdvSimd.FusedMultiplyAdd(sum3, Vector128.LoadUnsafe(ref row3, (nuint)i), x);
                 }
-                sum += Vector128.Sum(total);
+                var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));
+                (sums + Vector128.LoadUnsafe(ref weights, (nuint)(3840 + o))).StoreUnsafe(ref logits, (nuint)o);
             }
-            Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 3840 + o);
+            for (int o = 8; o < 10; o++)
+            {
+                ref float row = ref Unsafe.Add(ref weights, o * 384);
+                float sum = 0f;
+                if (Vector512.IsHardwareAccelerated)
+                {
+                    var t0 = Vector512<float>.Zero;
+                    var t1 = Vector512<float>.Zero;
+                    for (int i = 0; i < 384; i += 32)
+                    {
+                        t0 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)i), Vector512.LoadUnsafe(ref source, (nuint)i), t0);
+                        t1 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)(i + 16)), Vector512.LoadUnsafe(ref source, (nuint)(i + 16)), t1);
+                    }
+                    sum = Vector512.Sum(t0 + t1);
+                }
+                else
+                {
+                    var total = Vector128<float>.Zero;
+                    for (int i = 0; i < 384; i += 4)
+                    {
+                        total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
+                    }
+                    sum += Vector128.Sum(total);
+                }
+                Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 3840 + o);
+            }
+        }
+        else
+        {
+            for (int o = 0; o < 10; o++)
+            {
+                ref float row = ref Unsafe.Add(ref weights, o * 384);
+                float sum = 0f;
+                if (Vector512.IsHardwareAccelerated)
+                {
+                    var t0 = Vector512<float>.Zero;
+                    var t1 = Vector512<float>.Zero;
+                    for (int i = 0; i < 384; i += 32)
+                    {
+                        t0 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)i), Vector512.LoadUnsafe(ref source, (nuint)i), t0);
+                        t1 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)(i + 16)), Vector512.LoadUnsafe(ref source, (nuint)(i + 16)), t1);
+                    }
+                    sum = Vector512.Sum(t0 + t1);
+                }
+                else
+                {
+                    var total = Vector128<float>.Zero;
+                    for (int i = 0; i < 384; i += 4)
+                    {
+                        total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
+                    }
+                    sum += Vector128.Sum(total);
+                }
+                Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 3840 + o);
+            }
         }
     }
 
