@@ -171,8 +171,11 @@ internal static class PointwiseKernelEmitter
                 if (pixels >= lanes)
                 {
                     // Recompute the last vector rather than run a scalar tail: overlapping lanes get the same values.
+                    // The narrowest vector that covers the remainder does it (7x7 planes: 49 = 3·16 + 1, where a
+                    // Vector512 tail would compute 16 pixels for one; a Vector128 tail computes 4).
+                    var tailWidth = NarrowestCovering(pixels - done, width);
                     using (w.OpenScope())
-                        EmitVectorTile(w, sub, 1, (pixels - lanes).ToString());
+                        EmitVectorTile(w, sub with { Width = tailWidth, Tail = tailWidth != width }, 1, (pixels - tailWidth.Lanes).ToString());
                 }
                 else
                 {
@@ -183,8 +186,19 @@ internal static class PointwiseKernelEmitter
         }
     }
 
-    /// <summary>Channels <c>R0 .. R0 + Rows − 1</c> of a packed block of <c>BlockRows</c> channels.</summary>
-    private sealed record SubBlock(PointwiseOp Op, Width Width, int BlockRows, int R0, int Rows);
+    /// <summary>The narrowest width, no wider than <paramref name="widest"/>, whose vector holds <paramref name="pixels"/> pixels.</summary>
+    private static Width NarrowestCovering(int pixels, Width widest)
+    {
+        foreach (var candidate in new[] { V128, V256, V512 })
+            if (candidate.Lanes >= pixels && candidate.Lanes <= widest.Lanes) return candidate;
+        return widest;
+    }
+
+    /// <summary>
+    /// Channels <c>R0 .. R0 + Rows − 1</c> of a packed block of <c>BlockRows</c> channels. <c>Tail</c>: a narrower
+    /// remainder vector inside a wider kernel (no AdvSimd branch there: that kernel never runs on ARM64).
+    /// </summary>
+    private sealed record SubBlock(PointwiseOp Op, Width Width, int BlockRows, int R0, int Rows, bool Tail = false);
 
     private static void EmitVectorTile(SourceWriter w, SubBlock sub, int vectors, string p)
     {
@@ -204,7 +218,7 @@ internal static class PointwiseKernelEmitter
         {
             for (int v = 0; v < vectors; v++)
                 w.Line(v == 0 ? $"var x0 = {V}.LoadUnsafe(ref x);" : $"var x{v} = {V}.LoadUnsafe(ref x, {v * lanes});");
-            if (sub.Width == V128 && sub.Rows == 4)
+            if (sub.Width == V128 && sub.Rows == 4 && !sub.Tail)
             {
                 // ARM64: one load brings the four channels' weights (they are adjacent in the packed block) and FMLA by
                 // element multiplies by a lane of it. Replaces four scalar loads + DUP broadcasts of the portable path.

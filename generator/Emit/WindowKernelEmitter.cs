@@ -36,6 +36,11 @@ internal static class WindowKernelEmitter
         w.Line(ModelEmitter.KernelAttribute);
         using (w.Open($"private static void {KernelName(op)}(ref float source, ref float destination{weightsParameter})"))
         {
+            if (HasBlockedInterior(op))
+            {
+                using (w.Open($"if ({WideCondition})"))
+                    EmitBlockedConvolution(w, k);
+            }
             using (w.Open($"for (int c = 0; c < {op.Channels}; c++)"))
             {
                 string planeOffset = op.Kind == WindowKind.Convolution ? "0" : $"c * {k.InPixels}";
@@ -83,20 +88,18 @@ internal static class WindowKernelEmitter
         // A literal row needs its own scope so its locals do not clash with the next row's; a loop body has one.
         using (literal ? w.OpenScope() : default)
         {
-            for (int ky = 0; ky < 3; ky++)
-            {
-                if ((rowMask & (1 << ky)) == 0) continue;
-                string rowStart = literal
-                    ? ((int.Parse(oy) * k.Op.Stride + ky - 1) * k.Op.Input.Width).ToString()
-                    : $"({Affine("oy", k.Op.Stride, ky - 1)}) * {k.Op.Input.Width}";
-                w.Line($"int row{ky} = {rowStart};");
-            }
-            w.Line($"int outRow = {(literal ? (int.Parse(oy) * k.Op.Output.Width).ToString() : $"oy * {k.Op.Output.Width}")};");
+            EmitRowOffsets(w, k, rowMask, oy);
 
             foreach (var cols in Segments(k.Op.Output.Width, k.ColumnMask))
             {
                 int length = cols.End - cols.Start;
-                if (cols.Mask == 0b111 && length >= WideLanes)
+                if (cols.Mask == 0b111 && length >= WideLanes && HasBlockedInterior(k.Op))
+                {
+                    // Done above for all channels at once where Vector512 is accelerated.
+                    using (w.Open($"if (!{WideCondition})"))
+                        EmitInterior128WithNeon(w, k, rowMask, cols.Start, cols.End);
+                }
+                else if (cols.Mask == 0b111 && length >= WideLanes)
                 {
                     // AVX-512: sixteen output columns per vector; the Vector128 code below is the portable path.
                     using (w.Open($"if ({WideCondition})"))
@@ -127,6 +130,121 @@ internal static class WindowKernelEmitter
                         EmitScalar(w, k, rowMask, cols.Mask, "ox");
                 }
             }
+        }
+    }
+
+    /// <summary><c>rowN</c> (start of input row ky) and <c>outRow</c> for output row <paramref name="oy"/> (a literal or <c>oy</c>).</summary>
+    private static void EmitRowOffsets(SourceWriter w, Geometry k, int rowMask, string oy)
+    {
+        bool literal = oy != "oy";
+        for (int ky = 0; ky < 3; ky++)
+        {
+            if ((rowMask & (1 << ky)) == 0) continue;
+            string rowStart = literal
+                ? ((int.Parse(oy) * k.Op.Stride + ky - 1) * k.Op.Input.Width).ToString()
+                : $"({Affine("oy", k.Op.Stride, ky - 1)}) * {k.Op.Input.Width}";
+            w.Line($"int row{ky} = {rowStart};");
+        }
+        w.Line($"int outRow = {(literal ? (int.Parse(oy) * k.Op.Output.Width).ToString() : $"oy * {k.Op.Output.Width}")};");
+    }
+
+    /// <summary>Output channels a blocked convolution interior computes per loaded input vector.</summary>
+    private const int ConvolutionBlock = 8;
+
+    /// <summary>
+    /// Whether the (stem) convolution runs its Vector512 interiors channel-blocked: a full convolution reads the
+    /// same input taps for every output channel, so one de-interleaved load feeds eight FMAs instead of one.
+    /// </summary>
+    private static bool HasBlockedInterior(WindowOp op) => op.Kind == WindowKind.Convolution && HasInterior(op, WideLanes);
+
+    /// <summary>
+    /// The Vector512 interiors of a convolution, <see cref="ConvolutionBlock"/> output channels at a time (measured on
+    /// the 224x224 stem: per-channel interiors spent most of their time re-loading and re-permuting the same input).
+    /// Edges and narrow interiors stay in the per-channel loop that follows.
+    /// </summary>
+    private static void EmitBlockedConvolution(SourceWriter w, Geometry k)
+    {
+        var op = k.Op;
+        int full = op.Channels / ConvolutionBlock;
+        int tail = op.Channels % ConvolutionBlock;
+        if (full > 0)
+        {
+            using (w.Open($"for (int c0 = 0; c0 < {full * ConvolutionBlock}; c0 += {ConvolutionBlock})"))
+                EmitConvolutionBlock(w, k, "c0", ConvolutionBlock);
+        }
+        if (tail > 0)
+        {
+            using (w.OpenScope())
+                EmitConvolutionBlock(w, k, (full * ConvolutionBlock).ToString(), tail);
+        }
+    }
+
+    private static void EmitConvolutionBlock(SourceWriter w, Geometry k, string c0, int channels)
+    {
+        var op = k.Op;
+        int tapStride = op.InputPlanes * 9 + 1;
+        w.Line($"ref float blockTaps = ref Unsafe.Add(ref weights, {c0} * {tapStride});");
+        w.Line($"ref float blockOutput = ref Unsafe.Add(ref destination, {c0} * {k.OutPixels});");
+        foreach (var rows in Segments(op.Output.Height, k.RowMask))
+        {
+            bool single = rows.Start + 1 == rows.End;
+            using (single ? w.OpenScope() : w.Open($"for (int oy = {rows.Start}; oy < {rows.End}; oy++)"))
+            {
+                string oy = single ? rows.Start.ToString() : "oy";
+                EmitRowOffsets(w, k, rows.Mask, oy);
+                foreach (var cols in Segments(op.Output.Width, k.ColumnMask))
+                {
+                    int length = cols.End - cols.Start;
+                    if (cols.Mask != 0b111 || length < WideLanes) continue;
+                    using (w.Open($"for (int ox = {cols.Start}; ox <= {cols.End - WideLanes}; ox += {WideLanes})"))
+                        EmitConvolutionBlockVector(w, k, rows.Mask, "ox", channels);
+                    if (length % WideLanes != 0)
+                    {
+                        using (w.OpenScope())
+                            EmitConvolutionBlockVector(w, k, rows.Mask, (cols.End - WideLanes).ToString(), channels);
+                    }
+                }
+            }
+        }
+    }
+
+    private static void EmitConvolutionBlockVector(SourceWriter w, Geometry k, int rowMask, string ox, int channels)
+    {
+        var op = k.Op;
+        int s = op.Stride;
+        int tapStride = op.InputPlanes * 9 + 1;
+        for (int j = 0; j < channels; j++)
+            w.Line($"var acc{j} = Vector512.Create(Unsafe.Add(ref blockTaps, {j * tapStride + op.InputPlanes * 9}));");
+        using (w.Open($"for (int ci = 0; ci < {op.InputPlanes}; ci++)"))
+        {
+            w.Line($"ref float inputPlane = ref Unsafe.Add(ref source, ci * {k.InPixels});");
+            w.Line("ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);");
+            string column = Affine(ox, s, s == 1 ? -1 : 0);
+            for (int ky = 0; ky < 3; ky++)
+            {
+                if ((rowMask & (1 << ky)) == 0) continue;
+                w.Line($"ref float in{ky} = ref Unsafe.Add(ref inputPlane, row{ky} + {column});");
+                for (int kx = 0; kx < 3; kx++)
+                {
+                    string value = s == 1
+                        ? (kx == 0 ? $"Vector512.LoadUnsafe(ref in{ky})" : $"Vector512.LoadUnsafe(ref in{ky}, {kx})")
+                        : kx switch
+                        {
+                            0 => $"Simd.LoadOdd512(ref Unsafe.Subtract(ref in{ky}, 2))",
+                            1 => $"Simd.LoadEven512(ref in{ky})",
+                            _ => $"Simd.LoadOdd512(ref in{ky})",
+                        };
+                    int t = ky * 3 + kx;
+                    w.Line($"var x{t} = {value};");
+                    for (int j = 0; j < channels; j++)
+                        w.Line($"acc{j} = Simd.MulAdd(x{t}, Vector512.Create(Unsafe.Add(ref ciTaps, {j * tapStride + t})), acc{j});");
+                }
+            }
+        }
+        for (int j = 0; j < channels; j++)
+        {
+            if (op.Relu) w.Line($"acc{j} = Vector512.Max(acc{j}, Vector512<float>.Zero);");
+            w.Line($"acc{j}.StoreUnsafe(ref blockOutput, (nuint)({(j == 0 ? "" : $"{j * k.OutPixels} + ")}outRow + {ox}));");
         }
     }
 

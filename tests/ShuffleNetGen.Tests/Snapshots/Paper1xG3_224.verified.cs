@@ -662,6 +662,432 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to24_224x224_Relu_V128(ref float source, ref float destination, ref float weights)
     {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (int c0 = 0; c0 < 24; c0 += 8)
+            {
+                ref float blockTaps = ref Unsafe.Add(ref weights, c0 * 28);
+                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 12544);
+                {
+                    int row1 = 0;
+                    int row2 = 224;
+                    int outRow = 0;
+                    for (int ox = 1; ox <= 96; ox += 16)
+                    {
+                        var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
+                        var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
+                        var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
+                        var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
+                        var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
+                        var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
+                        var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 195));
+                        var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 223));
+                        for (int ci = 0; ci < 3; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref source, ci * 50176);
+                            ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                            var x3 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
+                            acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
+                            acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
+                            acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
+                            acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
+                            acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
+                            acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
+                            acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 171)), acc6);
+                            acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 199)), acc7);
+                            var x4 = Simd.LoadEven512(ref in1);
+                            acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
+                            acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
+                            acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
+                            acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
+                            acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
+                            acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
+                            acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 172)), acc6);
+                            acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 200)), acc7);
+                            var x5 = Simd.LoadOdd512(ref in1);
+                            acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
+                            acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
+                            acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
+                            acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
+                            acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
+                            acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
+                            acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 173)), acc6);
+                            acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 201)), acc7);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                            var x6 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
+                            acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
+                            acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
+                            acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
+                            acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
+                            acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
+                            acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
+                            acc6 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 174)), acc6);
+                            acc7 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 202)), acc7);
+                            var x7 = Simd.LoadEven512(ref in2);
+                            acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
+                            acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
+                            acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
+                            acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
+                            acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
+                            acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
+                            acc6 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 175)), acc6);
+                            acc7 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 203)), acc7);
+                            var x8 = Simd.LoadOdd512(ref in2);
+                            acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
+                            acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
+                            acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
+                            acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
+                            acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
+                            acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
+                            acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 176)), acc6);
+                            acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 204)), acc7);
+                        }
+                        acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
+                        acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                        acc1.StoreUnsafe(ref blockOutput, (nuint)(12544 + outRow + ox));
+                        acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                        acc2.StoreUnsafe(ref blockOutput, (nuint)(25088 + outRow + ox));
+                        acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                        acc3.StoreUnsafe(ref blockOutput, (nuint)(37632 + outRow + ox));
+                        acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                        acc4.StoreUnsafe(ref blockOutput, (nuint)(50176 + outRow + ox));
+                        acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                        acc5.StoreUnsafe(ref blockOutput, (nuint)(62720 + outRow + ox));
+                        acc6 = Vector512.Max(acc6, Vector512<float>.Zero);
+                        acc6.StoreUnsafe(ref blockOutput, (nuint)(75264 + outRow + ox));
+                        acc7 = Vector512.Max(acc7, Vector512<float>.Zero);
+                        acc7.StoreUnsafe(ref blockOutput, (nuint)(87808 + outRow + ox));
+                    }
+                    {
+                        var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
+                        var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
+                        var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
+                        var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
+                        var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
+                        var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
+                        var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 195));
+                        var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 223));
+                        for (int ci = 0; ci < 3; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref source, ci * 50176);
+                            ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 192);
+                            var x3 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
+                            acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
+                            acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
+                            acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
+                            acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
+                            acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
+                            acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
+                            acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 171)), acc6);
+                            acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 199)), acc7);
+                            var x4 = Simd.LoadEven512(ref in1);
+                            acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
+                            acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
+                            acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
+                            acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
+                            acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
+                            acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
+                            acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 172)), acc6);
+                            acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 200)), acc7);
+                            var x5 = Simd.LoadOdd512(ref in1);
+                            acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
+                            acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
+                            acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
+                            acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
+                            acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
+                            acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
+                            acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 173)), acc6);
+                            acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 201)), acc7);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 192);
+                            var x6 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
+                            acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
+                            acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
+                            acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
+                            acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
+                            acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
+                            acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
+                            acc6 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 174)), acc6);
+                            acc7 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 202)), acc7);
+                            var x7 = Simd.LoadEven512(ref in2);
+                            acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
+                            acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
+                            acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
+                            acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
+                            acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
+                            acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
+                            acc6 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 175)), acc6);
+                            acc7 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 203)), acc7);
+                            var x8 = Simd.LoadOdd512(ref in2);
+                            acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
+                            acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
+                            acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
+                            acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
+                            acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
+                            acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
+                            acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 176)), acc6);
+                            acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 204)), acc7);
+                        }
+                        acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 96));
+                        acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                        acc1.StoreUnsafe(ref blockOutput, (nuint)(12544 + outRow + 96));
+                        acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                        acc2.StoreUnsafe(ref blockOutput, (nuint)(25088 + outRow + 96));
+                        acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                        acc3.StoreUnsafe(ref blockOutput, (nuint)(37632 + outRow + 96));
+                        acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                        acc4.StoreUnsafe(ref blockOutput, (nuint)(50176 + outRow + 96));
+                        acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                        acc5.StoreUnsafe(ref blockOutput, (nuint)(62720 + outRow + 96));
+                        acc6 = Vector512.Max(acc6, Vector512<float>.Zero);
+                        acc6.StoreUnsafe(ref blockOutput, (nuint)(75264 + outRow + 96));
+                        acc7 = Vector512.Max(acc7, Vector512<float>.Zero);
+                        acc7.StoreUnsafe(ref blockOutput, (nuint)(87808 + outRow + 96));
+                    }
+                }
+                for (int oy = 1; oy < 112; oy++)
+                {
+                    int row0 = (oy * 2 - 1) * 224;
+                    int row1 = (oy * 2) * 224;
+                    int row2 = (oy * 2 + 1) * 224;
+                    int outRow = oy * 112;
+                    for (int ox = 1; ox <= 96; ox += 16)
+                    {
+                        var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
+                        var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
+                        var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
+                        var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
+                        var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
+                        var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
+                        var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 195));
+                        var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 223));
+                        for (int ci = 0; ci < 3; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref source, ci * 50176);
+                            ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
+                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
+                            var x0 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2));
+                            acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
+                            acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc1);
+                            acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc2);
+                            acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 84)), acc3);
+                            acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 112)), acc4);
+                            acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 140)), acc5);
+                            acc6 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 168)), acc6);
+                            acc7 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 196)), acc7);
+                            var x1 = Simd.LoadEven512(ref in0);
+                            acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
+                            acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 29)), acc1);
+                            acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc2);
+                            acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 85)), acc3);
+                            acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 113)), acc4);
+                            acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 141)), acc5);
+                            acc6 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 169)), acc6);
+                            acc7 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 197)), acc7);
+                            var x2 = Simd.LoadOdd512(ref in0);
+                            acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
+                            acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc1);
+                            acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc2);
+                            acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 86)), acc3);
+                            acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 114)), acc4);
+                            acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 142)), acc5);
+                            acc6 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 170)), acc6);
+                            acc7 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 198)), acc7);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                            var x3 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
+                            acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
+                            acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
+                            acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
+                            acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
+                            acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
+                            acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
+                            acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 171)), acc6);
+                            acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 199)), acc7);
+                            var x4 = Simd.LoadEven512(ref in1);
+                            acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
+                            acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
+                            acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
+                            acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
+                            acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
+                            acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
+                            acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 172)), acc6);
+                            acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 200)), acc7);
+                            var x5 = Simd.LoadOdd512(ref in1);
+                            acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
+                            acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
+                            acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
+                            acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
+                            acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
+                            acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
+                            acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 173)), acc6);
+                            acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 201)), acc7);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                            var x6 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
+                            acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
+                            acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
+                            acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
+                            acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
+                            acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
+                            acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
+                            acc6 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 174)), acc6);
+                            acc7 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 202)), acc7);
+                            var x7 = Simd.LoadEven512(ref in2);
+                            acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
+                            acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
+                            acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
+                            acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
+                            acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
+                            acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
+                            acc6 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 175)), acc6);
+                            acc7 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 203)), acc7);
+                            var x8 = Simd.LoadOdd512(ref in2);
+                            acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
+                            acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
+                            acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
+                            acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
+                            acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
+                            acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
+                            acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 176)), acc6);
+                            acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 204)), acc7);
+                        }
+                        acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
+                        acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                        acc1.StoreUnsafe(ref blockOutput, (nuint)(12544 + outRow + ox));
+                        acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                        acc2.StoreUnsafe(ref blockOutput, (nuint)(25088 + outRow + ox));
+                        acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                        acc3.StoreUnsafe(ref blockOutput, (nuint)(37632 + outRow + ox));
+                        acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                        acc4.StoreUnsafe(ref blockOutput, (nuint)(50176 + outRow + ox));
+                        acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                        acc5.StoreUnsafe(ref blockOutput, (nuint)(62720 + outRow + ox));
+                        acc6 = Vector512.Max(acc6, Vector512<float>.Zero);
+                        acc6.StoreUnsafe(ref blockOutput, (nuint)(75264 + outRow + ox));
+                        acc7 = Vector512.Max(acc7, Vector512<float>.Zero);
+                        acc7.StoreUnsafe(ref blockOutput, (nuint)(87808 + outRow + ox));
+                    }
+                    {
+                        var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
+                        var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
+                        var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
+                        var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
+                        var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
+                        var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
+                        var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 195));
+                        var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 223));
+                        for (int ci = 0; ci < 3; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref source, ci * 50176);
+                            ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
+                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 192);
+                            var x0 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2));
+                            acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
+                            acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc1);
+                            acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc2);
+                            acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 84)), acc3);
+                            acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 112)), acc4);
+                            acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 140)), acc5);
+                            acc6 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 168)), acc6);
+                            acc7 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 196)), acc7);
+                            var x1 = Simd.LoadEven512(ref in0);
+                            acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
+                            acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 29)), acc1);
+                            acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc2);
+                            acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 85)), acc3);
+                            acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 113)), acc4);
+                            acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 141)), acc5);
+                            acc6 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 169)), acc6);
+                            acc7 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 197)), acc7);
+                            var x2 = Simd.LoadOdd512(ref in0);
+                            acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
+                            acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc1);
+                            acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc2);
+                            acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 86)), acc3);
+                            acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 114)), acc4);
+                            acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 142)), acc5);
+                            acc6 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 170)), acc6);
+                            acc7 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 198)), acc7);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 192);
+                            var x3 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
+                            acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
+                            acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
+                            acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
+                            acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
+                            acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
+                            acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
+                            acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 171)), acc6);
+                            acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 199)), acc7);
+                            var x4 = Simd.LoadEven512(ref in1);
+                            acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
+                            acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
+                            acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
+                            acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
+                            acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
+                            acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
+                            acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 172)), acc6);
+                            acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 200)), acc7);
+                            var x5 = Simd.LoadOdd512(ref in1);
+                            acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
+                            acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
+                            acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
+                            acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
+                            acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
+                            acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
+                            acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 173)), acc6);
+                            acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 201)), acc7);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 192);
+                            var x6 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
+                            acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
+                            acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
+                            acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
+                            acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
+                            acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
+                            acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
+                            acc6 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 174)), acc6);
+                            acc7 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 202)), acc7);
+                            var x7 = Simd.LoadEven512(ref in2);
+                            acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
+                            acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
+                            acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
+                            acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
+                            acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
+                            acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
+                            acc6 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 175)), acc6);
+                            acc7 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 203)), acc7);
+                            var x8 = Simd.LoadOdd512(ref in2);
+                            acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
+                            acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
+                            acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
+                            acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
+                            acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
+                            acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
+                            acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 176)), acc6);
+                            acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 204)), acc7);
+                        }
+                        acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 96));
+                        acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                        acc1.StoreUnsafe(ref blockOutput, (nuint)(12544 + outRow + 96));
+                        acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                        acc2.StoreUnsafe(ref blockOutput, (nuint)(25088 + outRow + 96));
+                        acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                        acc3.StoreUnsafe(ref blockOutput, (nuint)(37632 + outRow + 96));
+                        acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                        acc4.StoreUnsafe(ref blockOutput, (nuint)(50176 + outRow + 96));
+                        acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                        acc5.StoreUnsafe(ref blockOutput, (nuint)(62720 + outRow + 96));
+                        acc6 = Vector512.Max(acc6, Vector512<float>.Zero);
+                        acc6.StoreUnsafe(ref blockOutput, (nuint)(75264 + outRow + 96));
+                        acc7 = Vector512.Max(acc7, Vector512<float>.Zero);
+                        acc7.StoreUnsafe(ref blockOutput, (nuint)(87808 + outRow + 96));
+                    }
+                }
+            }
+        }
         for (int c = 0; c < 24; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, 0);
@@ -687,47 +1113,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    for (int ox = 1; ox <= 96; ox += 16)
-                    {
-                        var acc = Vector512.Create(bias);
-                        for (int ci = 0; ci < 3; ci++)
-                        {
-                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
-                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven512(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven512(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                        }
-                        acc = Vector512.Max(acc, Vector512<float>.Zero);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                    }
-                    {
-                        var acc = Vector512.Create(bias);
-                        for (int ci = 0; ci < 3; ci++)
-                        {
-                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
-                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 192);
-                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven512(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 192);
-                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven512(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                        }
-                        acc = Vector512.Max(acc, Vector512<float>.Zero);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 96));
-                    }
-                }
-                else
+                if (!Vector512.IsHardwareAccelerated)
                 {
                     if (AdvSimd.Arm64.IsSupported)
                     {
@@ -849,55 +1235,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    for (int ox = 1; ox <= 96; ox += 16)
-                    {
-                        var acc = Vector512.Create(bias);
-                        for (int ci = 0; ci < 3; ci++)
-                        {
-                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
-                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
-                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven512(ref in0), Vector512.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in0), Vector512.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven512(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven512(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                        }
-                        acc = Vector512.Max(acc, Vector512<float>.Zero);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                    }
-                    {
-                        var acc = Vector512.Create(bias);
-                        for (int ci = 0; ci < 3; ci++)
-                        {
-                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
-                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 192);
-                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven512(ref in0), Vector512.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in0), Vector512.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 192);
-                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven512(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 192);
-                            acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)), Vector512.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                            acc = Simd.MulAdd(Simd.LoadEven512(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd512(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                        }
-                        acc = Vector512.Max(acc, Vector512<float>.Zero);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 96));
-                    }
-                }
-                else
+                if (!Vector512.IsHardwareAccelerated)
                 {
                     if (AdvSimd.Arm64.IsSupported)
                     {
@@ -5741,62 +6079,62 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
                 }
                 {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
                     var acc6x0 = bias6;
-                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
                     var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 180);
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
                     ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 40; ci++)
                     {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 4));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 5));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 6));
                         acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 7));
                         acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(180));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(180));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(180));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(180));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(180));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(180));
-                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(180));
-                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(180));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
                 }
             }
         }
@@ -5873,38 +6211,38 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
                 }
                 {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
                     ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 40; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(188));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(188));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(188));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(188));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
                 }
                 for (int p = 0; p <= 180; p += 16)
                 {
@@ -5959,38 +6297,38 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
                 }
                 {
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
                     var acc6x0 = bias6;
-                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
                     var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
                     ref float wk = ref Unsafe.Add(ref block, 12);
                     for (int ci = 0; ci < 40; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(188));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(188));
-                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(188));
-                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(188));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
                 }
             }
         }
@@ -6386,62 +6724,62 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
                 }
                 {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
                     var acc6x0 = bias6;
-                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
                     var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 180);
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
                     ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 160; ci++)
                     {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 4));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 5));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 6));
                         acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 7));
                         acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(180));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(180));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(180));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(180));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(180));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(180));
-                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(180));
-                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(180));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
                 }
             }
         }
@@ -6518,38 +6856,38 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
                 }
                 {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
                     ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 160; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(188));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(188));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(188));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(188));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
                 }
                 for (int p = 0; p <= 180; p += 16)
                 {
@@ -6604,38 +6942,38 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
                 }
                 {
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
                     var acc6x0 = bias6;
-                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
                     var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
                     ref float wk = ref Unsafe.Add(ref block, 12);
                     for (int ci = 0; ci < 160; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(188));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(188));
-                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(188));
-                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(188));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
                 }
             }
         }
@@ -7189,70 +7527,70 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
                 }
                 {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
                     var acc6x0 = bias6;
-                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
                     var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 180);
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
                     ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 40; ci++)
                     {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 4));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 5));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 6));
                         acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 7));
                         acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc0x0 += Vector512.LoadUnsafe(ref res0, (nuint)(180));
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(180));
-                    acc1x0 += Vector512.LoadUnsafe(ref res1, (nuint)(180));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(180));
-                    acc2x0 += Vector512.LoadUnsafe(ref res2, (nuint)(180));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(180));
-                    acc3x0 += Vector512.LoadUnsafe(ref res3, (nuint)(180));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(180));
-                    acc4x0 += Vector512.LoadUnsafe(ref res4, (nuint)(180));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(180));
-                    acc5x0 += Vector512.LoadUnsafe(ref res5, (nuint)(180));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(180));
-                    acc6x0 += Vector512.LoadUnsafe(ref res6, (nuint)(180));
-                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(180));
-                    acc7x0 += Vector512.LoadUnsafe(ref res7, (nuint)(180));
-                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(180));
+                    acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(192));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
+                    acc1x0 += Vector128.LoadUnsafe(ref res1, (nuint)(192));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
+                    acc2x0 += Vector128.LoadUnsafe(ref res2, (nuint)(192));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
+                    acc3x0 += Vector128.LoadUnsafe(ref res3, (nuint)(192));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
+                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(192));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
+                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(192));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
+                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(192));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
+                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(192));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
                 }
             }
         }
@@ -7345,42 +7683,42 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
                 }
                 {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
                     ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 40; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc0x0 += Vector256.LoadUnsafe(ref res0, (nuint)(188));
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(188));
-                    acc1x0 += Vector256.LoadUnsafe(ref res1, (nuint)(188));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(188));
-                    acc2x0 += Vector256.LoadUnsafe(ref res2, (nuint)(188));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(188));
-                    acc3x0 += Vector256.LoadUnsafe(ref res3, (nuint)(188));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(188));
+                    acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(192));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
+                    acc1x0 += Vector128.LoadUnsafe(ref res1, (nuint)(192));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
+                    acc2x0 += Vector128.LoadUnsafe(ref res2, (nuint)(192));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
+                    acc3x0 += Vector128.LoadUnsafe(ref res3, (nuint)(192));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
                 }
                 for (int p = 0; p <= 180; p += 16)
                 {
@@ -7443,42 +7781,42 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
                 }
                 {
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
                     var acc6x0 = bias6;
-                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
                     var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
                     ref float wk = ref Unsafe.Add(ref block, 12);
                     for (int ci = 0; ci < 40; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc4x0 += Vector256.LoadUnsafe(ref res4, (nuint)(188));
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(188));
-                    acc5x0 += Vector256.LoadUnsafe(ref res5, (nuint)(188));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(188));
-                    acc6x0 += Vector256.LoadUnsafe(ref res6, (nuint)(188));
-                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(188));
-                    acc7x0 += Vector256.LoadUnsafe(ref res7, (nuint)(188));
-                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(188));
+                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(192));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
+                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(192));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
+                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(192));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
+                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(192));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
                 }
             }
         }
@@ -8091,62 +8429,62 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
                 }
                 {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
                     var acc6x0 = bias6;
-                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
                     var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 180);
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
                     ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 160; ci++)
                     {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 4));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 5));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 6));
                         acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 7));
                         acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(180));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(180));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(180));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(180));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(180));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(180));
-                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(180));
-                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(180));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
                 }
             }
         }
@@ -8223,38 +8561,38 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
                 }
                 {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
                     ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 160; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(188));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(188));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(188));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(188));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
                 }
                 for (int p = 0; p <= 180; p += 16)
                 {
@@ -8309,38 +8647,38 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
                 }
                 {
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
                     var acc6x0 = bias6;
-                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
                     var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
                     ref float wk = ref Unsafe.Add(ref block, 12);
                     for (int ci = 0; ci < 160; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(188));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(188));
-                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(188));
-                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(188));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
                 }
             }
         }
@@ -8933,62 +9271,62 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
                 }
                 {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
                     var acc6x0 = bias6;
-                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
                     var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 33);
+                    ref float x = ref Unsafe.Add(ref groupInput, 45);
                     ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 80; ci++)
                     {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 4));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 5));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 6));
                         acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 7));
                         acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                         x = ref Unsafe.Add(ref x, 49);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(33));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(33));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(33));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(33));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(33));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(33));
-                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(33));
-                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(33));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(45));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(45));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(45));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(45));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(45));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(45));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(45));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(45));
                 }
             }
         }
@@ -9065,38 +9403,38 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
                 }
                 {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 41);
+                    ref float x = ref Unsafe.Add(ref groupInput, 45);
                     ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 80; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                         x = ref Unsafe.Add(ref x, 49);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(41));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(41));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(41));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(41));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(45));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(45));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(45));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(45));
                 }
                 for (int p = 0; p <= 33; p += 16)
                 {
@@ -9151,38 +9489,38 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
                 }
                 {
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
                     var acc6x0 = bias6;
-                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
                     var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 41);
+                    ref float x = ref Unsafe.Add(ref groupInput, 45);
                     ref float wk = ref Unsafe.Add(ref block, 12);
                     for (int ci = 0; ci < 80; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                         x = ref Unsafe.Add(ref x, 49);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(41));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(41));
-                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(41));
-                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(41));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(45));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(45));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(45));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(45));
                 }
             }
         }
@@ -9578,62 +9916,62 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
                 }
                 {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
                     var acc6x0 = bias6;
-                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
                     var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 33);
+                    ref float x = ref Unsafe.Add(ref groupInput, 45);
                     ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 320; ci++)
                     {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 4));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 5));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 6));
                         acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 7));
                         acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                         x = ref Unsafe.Add(ref x, 49);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(33));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(33));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(33));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(33));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(33));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(33));
-                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(33));
-                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(33));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(45));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(45));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(45));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(45));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(45));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(45));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(45));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(45));
                 }
             }
         }
@@ -9710,38 +10048,38 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
                 }
                 {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 41);
+                    ref float x = ref Unsafe.Add(ref groupInput, 45);
                     ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 320; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                         x = ref Unsafe.Add(ref x, 49);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(41));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(41));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(41));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(41));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(45));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(45));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(45));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(45));
                 }
                 for (int p = 0; p <= 33; p += 16)
                 {
@@ -9796,38 +10134,38 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
                 }
                 {
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
                     var acc6x0 = bias6;
-                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
                     var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 41);
+                    ref float x = ref Unsafe.Add(ref groupInput, 45);
                     ref float wk = ref Unsafe.Add(ref block, 12);
                     for (int ci = 0; ci < 320; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                         x = ref Unsafe.Add(ref x, 49);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(41));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(41));
-                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(41));
-                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(41));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(45));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(45));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(45));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(45));
                 }
             }
         }
@@ -10415,70 +10753,70 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
                 }
                 {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
                     var acc6x0 = bias6;
-                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
                     var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 33);
+                    ref float x = ref Unsafe.Add(ref groupInput, 45);
                     ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 80; ci++)
                     {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 4));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 5));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 6));
                         acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 7));
                         acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                         x = ref Unsafe.Add(ref x, 49);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc0x0 += Vector512.LoadUnsafe(ref res0, (nuint)(33));
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(33));
-                    acc1x0 += Vector512.LoadUnsafe(ref res1, (nuint)(33));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(33));
-                    acc2x0 += Vector512.LoadUnsafe(ref res2, (nuint)(33));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(33));
-                    acc3x0 += Vector512.LoadUnsafe(ref res3, (nuint)(33));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(33));
-                    acc4x0 += Vector512.LoadUnsafe(ref res4, (nuint)(33));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(33));
-                    acc5x0 += Vector512.LoadUnsafe(ref res5, (nuint)(33));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(33));
-                    acc6x0 += Vector512.LoadUnsafe(ref res6, (nuint)(33));
-                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(33));
-                    acc7x0 += Vector512.LoadUnsafe(ref res7, (nuint)(33));
-                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(33));
+                    acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(45));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(45));
+                    acc1x0 += Vector128.LoadUnsafe(ref res1, (nuint)(45));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(45));
+                    acc2x0 += Vector128.LoadUnsafe(ref res2, (nuint)(45));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(45));
+                    acc3x0 += Vector128.LoadUnsafe(ref res3, (nuint)(45));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(45));
+                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(45));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(45));
+                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(45));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(45));
+                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(45));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(45));
+                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(45));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(45));
                 }
             }
         }
@@ -10571,42 +10909,42 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
                 }
                 {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 41);
+                    ref float x = ref Unsafe.Add(ref groupInput, 45);
                     ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 80; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                         x = ref Unsafe.Add(ref x, 49);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc0x0 += Vector256.LoadUnsafe(ref res0, (nuint)(41));
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(41));
-                    acc1x0 += Vector256.LoadUnsafe(ref res1, (nuint)(41));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(41));
-                    acc2x0 += Vector256.LoadUnsafe(ref res2, (nuint)(41));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(41));
-                    acc3x0 += Vector256.LoadUnsafe(ref res3, (nuint)(41));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(41));
+                    acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(45));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(45));
+                    acc1x0 += Vector128.LoadUnsafe(ref res1, (nuint)(45));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(45));
+                    acc2x0 += Vector128.LoadUnsafe(ref res2, (nuint)(45));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(45));
+                    acc3x0 += Vector128.LoadUnsafe(ref res3, (nuint)(45));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(45));
                 }
                 for (int p = 0; p <= 33; p += 16)
                 {
@@ -10669,42 +11007,42 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
                 }
                 {
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
                     var acc6x0 = bias6;
-                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
                     var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 41);
+                    ref float x = ref Unsafe.Add(ref groupInput, 45);
                     ref float wk = ref Unsafe.Add(ref block, 12);
                     for (int ci = 0; ci < 80; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                         x = ref Unsafe.Add(ref x, 49);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc4x0 += Vector256.LoadUnsafe(ref res4, (nuint)(41));
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(41));
-                    acc5x0 += Vector256.LoadUnsafe(ref res5, (nuint)(41));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(41));
-                    acc6x0 += Vector256.LoadUnsafe(ref res6, (nuint)(41));
-                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(41));
-                    acc7x0 += Vector256.LoadUnsafe(ref res7, (nuint)(41));
-                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(41));
+                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(45));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(45));
+                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(45));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(45));
+                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(45));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(45));
+                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(45));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(45));
                 }
             }
         }

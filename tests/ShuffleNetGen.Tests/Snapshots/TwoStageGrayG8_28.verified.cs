@@ -526,6 +526,612 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s1_1to16_28x28_Relu_V128(ref float source, ref float destination, ref float weights)
     {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (int c0 = 0; c0 < 16; c0 += 8)
+            {
+                ref float blockTaps = ref Unsafe.Add(ref weights, c0 * 10);
+                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 784);
+                {
+                    int row1 = 0;
+                    int row2 = 28;
+                    int outRow = 0;
+                    for (int ox = 1; ox <= 11; ox += 16)
+                    {
+                        var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 9));
+                        var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 19));
+                        var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 29));
+                        var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 39));
+                        var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 49));
+                        var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 59));
+                        var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 69));
+                        var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 79));
+                        for (int ci = 0; ci < 1; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
+                            ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
+                            var x3 = Vector512.LoadUnsafe(ref in1);
+                            acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
+                            acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 13)), acc1);
+                            acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 23)), acc2);
+                            acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc3);
+                            acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 43)), acc4);
+                            acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 53)), acc5);
+                            acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc6);
+                            acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 73)), acc7);
+                            var x4 = Vector512.LoadUnsafe(ref in1, 1);
+                            acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
+                            acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 14)), acc1);
+                            acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 24)), acc2);
+                            acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc3);
+                            acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 44)), acc4);
+                            acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 54)), acc5);
+                            acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc6);
+                            acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 74)), acc7);
+                            var x5 = Vector512.LoadUnsafe(ref in1, 2);
+                            acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
+                            acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 15)), acc1);
+                            acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 25)), acc2);
+                            acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc3);
+                            acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 45)), acc4);
+                            acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 55)), acc5);
+                            acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 65)), acc6);
+                            acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 75)), acc7);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox - 1);
+                            var x6 = Vector512.LoadUnsafe(ref in2);
+                            acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
+                            acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 16)), acc1);
+                            acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 26)), acc2);
+                            acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc3);
+                            acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 46)), acc4);
+                            acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc5);
+                            acc6 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 66)), acc6);
+                            acc7 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 76)), acc7);
+                            var x7 = Vector512.LoadUnsafe(ref in2, 1);
+                            acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
+                            acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 17)), acc1);
+                            acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 27)), acc2);
+                            acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 37)), acc3);
+                            acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 47)), acc4);
+                            acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc5);
+                            acc6 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 67)), acc6);
+                            acc7 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 77)), acc7);
+                            var x8 = Vector512.LoadUnsafe(ref in2, 2);
+                            acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
+                            acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 18)), acc1);
+                            acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc2);
+                            acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 38)), acc3);
+                            acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 48)), acc4);
+                            acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc5);
+                            acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 68)), acc6);
+                            acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 78)), acc7);
+                        }
+                        acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
+                        acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                        acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + ox));
+                        acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                        acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + ox));
+                        acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                        acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + ox));
+                        acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                        acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + ox));
+                        acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                        acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + ox));
+                        acc6 = Vector512.Max(acc6, Vector512<float>.Zero);
+                        acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + ox));
+                        acc7 = Vector512.Max(acc7, Vector512<float>.Zero);
+                        acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + ox));
+                    }
+                    {
+                        var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 9));
+                        var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 19));
+                        var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 29));
+                        var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 39));
+                        var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 49));
+                        var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 59));
+                        var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 69));
+                        var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 79));
+                        for (int ci = 0; ci < 1; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
+                            ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 10);
+                            var x3 = Vector512.LoadUnsafe(ref in1);
+                            acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
+                            acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 13)), acc1);
+                            acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 23)), acc2);
+                            acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc3);
+                            acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 43)), acc4);
+                            acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 53)), acc5);
+                            acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc6);
+                            acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 73)), acc7);
+                            var x4 = Vector512.LoadUnsafe(ref in1, 1);
+                            acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
+                            acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 14)), acc1);
+                            acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 24)), acc2);
+                            acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc3);
+                            acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 44)), acc4);
+                            acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 54)), acc5);
+                            acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc6);
+                            acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 74)), acc7);
+                            var x5 = Vector512.LoadUnsafe(ref in1, 2);
+                            acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
+                            acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 15)), acc1);
+                            acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 25)), acc2);
+                            acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc3);
+                            acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 45)), acc4);
+                            acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 55)), acc5);
+                            acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 65)), acc6);
+                            acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 75)), acc7);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 10);
+                            var x6 = Vector512.LoadUnsafe(ref in2);
+                            acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
+                            acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 16)), acc1);
+                            acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 26)), acc2);
+                            acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc3);
+                            acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 46)), acc4);
+                            acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc5);
+                            acc6 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 66)), acc6);
+                            acc7 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 76)), acc7);
+                            var x7 = Vector512.LoadUnsafe(ref in2, 1);
+                            acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
+                            acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 17)), acc1);
+                            acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 27)), acc2);
+                            acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 37)), acc3);
+                            acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 47)), acc4);
+                            acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc5);
+                            acc6 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 67)), acc6);
+                            acc7 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 77)), acc7);
+                            var x8 = Vector512.LoadUnsafe(ref in2, 2);
+                            acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
+                            acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 18)), acc1);
+                            acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc2);
+                            acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 38)), acc3);
+                            acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 48)), acc4);
+                            acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc5);
+                            acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 68)), acc6);
+                            acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 78)), acc7);
+                        }
+                        acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 11));
+                        acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                        acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + 11));
+                        acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                        acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + 11));
+                        acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                        acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + 11));
+                        acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                        acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + 11));
+                        acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                        acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + 11));
+                        acc6 = Vector512.Max(acc6, Vector512<float>.Zero);
+                        acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + 11));
+                        acc7 = Vector512.Max(acc7, Vector512<float>.Zero);
+                        acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + 11));
+                    }
+                }
+                for (int oy = 1; oy < 27; oy++)
+                {
+                    int row0 = (oy - 1) * 28;
+                    int row1 = (oy) * 28;
+                    int row2 = (oy + 1) * 28;
+                    int outRow = oy * 28;
+                    for (int ox = 1; ox <= 11; ox += 16)
+                    {
+                        var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 9));
+                        var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 19));
+                        var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 29));
+                        var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 39));
+                        var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 49));
+                        var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 59));
+                        var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 69));
+                        var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 79));
+                        for (int ci = 0; ci < 1; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
+                            ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
+                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox - 1);
+                            var x0 = Vector512.LoadUnsafe(ref in0);
+                            acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
+                            acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 10)), acc1);
+                            acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 20)), acc2);
+                            acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc3);
+                            acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 40)), acc4);
+                            acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 50)), acc5);
+                            acc6 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc6);
+                            acc7 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 70)), acc7);
+                            var x1 = Vector512.LoadUnsafe(ref in0, 1);
+                            acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
+                            acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 11)), acc1);
+                            acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 21)), acc2);
+                            acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc3);
+                            acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 41)), acc4);
+                            acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 51)), acc5);
+                            acc6 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc6);
+                            acc7 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 71)), acc7);
+                            var x2 = Vector512.LoadUnsafe(ref in0, 2);
+                            acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
+                            acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 12)), acc1);
+                            acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 22)), acc2);
+                            acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc3);
+                            acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 42)), acc4);
+                            acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 52)), acc5);
+                            acc6 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc6);
+                            acc7 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 72)), acc7);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
+                            var x3 = Vector512.LoadUnsafe(ref in1);
+                            acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
+                            acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 13)), acc1);
+                            acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 23)), acc2);
+                            acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc3);
+                            acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 43)), acc4);
+                            acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 53)), acc5);
+                            acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc6);
+                            acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 73)), acc7);
+                            var x4 = Vector512.LoadUnsafe(ref in1, 1);
+                            acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
+                            acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 14)), acc1);
+                            acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 24)), acc2);
+                            acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc3);
+                            acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 44)), acc4);
+                            acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 54)), acc5);
+                            acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc6);
+                            acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 74)), acc7);
+                            var x5 = Vector512.LoadUnsafe(ref in1, 2);
+                            acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
+                            acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 15)), acc1);
+                            acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 25)), acc2);
+                            acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc3);
+                            acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 45)), acc4);
+                            acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 55)), acc5);
+                            acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 65)), acc6);
+                            acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 75)), acc7);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox - 1);
+                            var x6 = Vector512.LoadUnsafe(ref in2);
+                            acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
+                            acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 16)), acc1);
+                            acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 26)), acc2);
+                            acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc3);
+                            acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 46)), acc4);
+                            acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc5);
+                            acc6 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 66)), acc6);
+                            acc7 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 76)), acc7);
+                            var x7 = Vector512.LoadUnsafe(ref in2, 1);
+                            acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
+                            acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 17)), acc1);
+                            acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 27)), acc2);
+                            acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 37)), acc3);
+                            acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 47)), acc4);
+                            acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc5);
+                            acc6 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 67)), acc6);
+                            acc7 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 77)), acc7);
+                            var x8 = Vector512.LoadUnsafe(ref in2, 2);
+                            acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
+                            acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 18)), acc1);
+                            acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc2);
+                            acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 38)), acc3);
+                            acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 48)), acc4);
+                            acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc5);
+                            acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 68)), acc6);
+                            acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 78)), acc7);
+                        }
+                        acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
+                        acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                        acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + ox));
+                        acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                        acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + ox));
+                        acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                        acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + ox));
+                        acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                        acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + ox));
+                        acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                        acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + ox));
+                        acc6 = Vector512.Max(acc6, Vector512<float>.Zero);
+                        acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + ox));
+                        acc7 = Vector512.Max(acc7, Vector512<float>.Zero);
+                        acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + ox));
+                    }
+                    {
+                        var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 9));
+                        var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 19));
+                        var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 29));
+                        var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 39));
+                        var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 49));
+                        var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 59));
+                        var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 69));
+                        var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 79));
+                        for (int ci = 0; ci < 1; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
+                            ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
+                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 10);
+                            var x0 = Vector512.LoadUnsafe(ref in0);
+                            acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
+                            acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 10)), acc1);
+                            acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 20)), acc2);
+                            acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc3);
+                            acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 40)), acc4);
+                            acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 50)), acc5);
+                            acc6 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc6);
+                            acc7 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 70)), acc7);
+                            var x1 = Vector512.LoadUnsafe(ref in0, 1);
+                            acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
+                            acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 11)), acc1);
+                            acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 21)), acc2);
+                            acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc3);
+                            acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 41)), acc4);
+                            acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 51)), acc5);
+                            acc6 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc6);
+                            acc7 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 71)), acc7);
+                            var x2 = Vector512.LoadUnsafe(ref in0, 2);
+                            acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
+                            acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 12)), acc1);
+                            acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 22)), acc2);
+                            acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc3);
+                            acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 42)), acc4);
+                            acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 52)), acc5);
+                            acc6 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc6);
+                            acc7 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 72)), acc7);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 10);
+                            var x3 = Vector512.LoadUnsafe(ref in1);
+                            acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
+                            acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 13)), acc1);
+                            acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 23)), acc2);
+                            acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc3);
+                            acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 43)), acc4);
+                            acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 53)), acc5);
+                            acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc6);
+                            acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 73)), acc7);
+                            var x4 = Vector512.LoadUnsafe(ref in1, 1);
+                            acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
+                            acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 14)), acc1);
+                            acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 24)), acc2);
+                            acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc3);
+                            acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 44)), acc4);
+                            acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 54)), acc5);
+                            acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc6);
+                            acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 74)), acc7);
+                            var x5 = Vector512.LoadUnsafe(ref in1, 2);
+                            acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
+                            acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 15)), acc1);
+                            acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 25)), acc2);
+                            acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc3);
+                            acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 45)), acc4);
+                            acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 55)), acc5);
+                            acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 65)), acc6);
+                            acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 75)), acc7);
+                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 10);
+                            var x6 = Vector512.LoadUnsafe(ref in2);
+                            acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
+                            acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 16)), acc1);
+                            acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 26)), acc2);
+                            acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc3);
+                            acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 46)), acc4);
+                            acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc5);
+                            acc6 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 66)), acc6);
+                            acc7 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 76)), acc7);
+                            var x7 = Vector512.LoadUnsafe(ref in2, 1);
+                            acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
+                            acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 17)), acc1);
+                            acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 27)), acc2);
+                            acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 37)), acc3);
+                            acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 47)), acc4);
+                            acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc5);
+                            acc6 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 67)), acc6);
+                            acc7 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 77)), acc7);
+                            var x8 = Vector512.LoadUnsafe(ref in2, 2);
+                            acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
+                            acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 18)), acc1);
+                            acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc2);
+                            acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 38)), acc3);
+                            acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 48)), acc4);
+                            acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc5);
+                            acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 68)), acc6);
+                            acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 78)), acc7);
+                        }
+                        acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 11));
+                        acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                        acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + 11));
+                        acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                        acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + 11));
+                        acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                        acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + 11));
+                        acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                        acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + 11));
+                        acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                        acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + 11));
+                        acc6 = Vector512.Max(acc6, Vector512<float>.Zero);
+                        acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + 11));
+                        acc7 = Vector512.Max(acc7, Vector512<float>.Zero);
+                        acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + 11));
+                    }
+                }
+                {
+                    int row0 = 728;
+                    int row1 = 756;
+                    int outRow = 756;
+                    for (int ox = 1; ox <= 11; ox += 16)
+                    {
+                        var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 9));
+                        var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 19));
+                        var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 29));
+                        var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 39));
+                        var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 49));
+                        var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 59));
+                        var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 69));
+                        var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 79));
+                        for (int ci = 0; ci < 1; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
+                            ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
+                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox - 1);
+                            var x0 = Vector512.LoadUnsafe(ref in0);
+                            acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
+                            acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 10)), acc1);
+                            acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 20)), acc2);
+                            acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc3);
+                            acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 40)), acc4);
+                            acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 50)), acc5);
+                            acc6 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc6);
+                            acc7 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 70)), acc7);
+                            var x1 = Vector512.LoadUnsafe(ref in0, 1);
+                            acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
+                            acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 11)), acc1);
+                            acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 21)), acc2);
+                            acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc3);
+                            acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 41)), acc4);
+                            acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 51)), acc5);
+                            acc6 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc6);
+                            acc7 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 71)), acc7);
+                            var x2 = Vector512.LoadUnsafe(ref in0, 2);
+                            acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
+                            acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 12)), acc1);
+                            acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 22)), acc2);
+                            acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc3);
+                            acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 42)), acc4);
+                            acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 52)), acc5);
+                            acc6 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc6);
+                            acc7 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 72)), acc7);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
+                            var x3 = Vector512.LoadUnsafe(ref in1);
+                            acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
+                            acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 13)), acc1);
+                            acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 23)), acc2);
+                            acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc3);
+                            acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 43)), acc4);
+                            acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 53)), acc5);
+                            acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc6);
+                            acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 73)), acc7);
+                            var x4 = Vector512.LoadUnsafe(ref in1, 1);
+                            acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
+                            acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 14)), acc1);
+                            acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 24)), acc2);
+                            acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc3);
+                            acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 44)), acc4);
+                            acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 54)), acc5);
+                            acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc6);
+                            acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 74)), acc7);
+                            var x5 = Vector512.LoadUnsafe(ref in1, 2);
+                            acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
+                            acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 15)), acc1);
+                            acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 25)), acc2);
+                            acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc3);
+                            acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 45)), acc4);
+                            acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 55)), acc5);
+                            acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 65)), acc6);
+                            acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 75)), acc7);
+                        }
+                        acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
+                        acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                        acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + ox));
+                        acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                        acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + ox));
+                        acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                        acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + ox));
+                        acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                        acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + ox));
+                        acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                        acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + ox));
+                        acc6 = Vector512.Max(acc6, Vector512<float>.Zero);
+                        acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + ox));
+                        acc7 = Vector512.Max(acc7, Vector512<float>.Zero);
+                        acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + ox));
+                    }
+                    {
+                        var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 9));
+                        var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 19));
+                        var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 29));
+                        var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 39));
+                        var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 49));
+                        var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 59));
+                        var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 69));
+                        var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 79));
+                        for (int ci = 0; ci < 1; ci++)
+                        {
+                            ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
+                            ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
+                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 10);
+                            var x0 = Vector512.LoadUnsafe(ref in0);
+                            acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
+                            acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 10)), acc1);
+                            acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 20)), acc2);
+                            acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc3);
+                            acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 40)), acc4);
+                            acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 50)), acc5);
+                            acc6 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc6);
+                            acc7 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 70)), acc7);
+                            var x1 = Vector512.LoadUnsafe(ref in0, 1);
+                            acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
+                            acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 11)), acc1);
+                            acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 21)), acc2);
+                            acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc3);
+                            acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 41)), acc4);
+                            acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 51)), acc5);
+                            acc6 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc6);
+                            acc7 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 71)), acc7);
+                            var x2 = Vector512.LoadUnsafe(ref in0, 2);
+                            acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
+                            acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 12)), acc1);
+                            acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 22)), acc2);
+                            acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc3);
+                            acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 42)), acc4);
+                            acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 52)), acc5);
+                            acc6 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc6);
+                            acc7 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 72)), acc7);
+                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 10);
+                            var x3 = Vector512.LoadUnsafe(ref in1);
+                            acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
+                            acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 13)), acc1);
+                            acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 23)), acc2);
+                            acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc3);
+                            acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 43)), acc4);
+                            acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 53)), acc5);
+                            acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc6);
+                            acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 73)), acc7);
+                            var x4 = Vector512.LoadUnsafe(ref in1, 1);
+                            acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
+                            acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 14)), acc1);
+                            acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 24)), acc2);
+                            acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc3);
+                            acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 44)), acc4);
+                            acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 54)), acc5);
+                            acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc6);
+                            acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 74)), acc7);
+                            var x5 = Vector512.LoadUnsafe(ref in1, 2);
+                            acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
+                            acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 15)), acc1);
+                            acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 25)), acc2);
+                            acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc3);
+                            acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 45)), acc4);
+                            acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 55)), acc5);
+                            acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 65)), acc6);
+                            acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 75)), acc7);
+                        }
+                        acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 11));
+                        acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                        acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + 11));
+                        acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                        acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + 11));
+                        acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                        acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + 11));
+                        acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                        acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + 11));
+                        acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                        acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + 11));
+                        acc6 = Vector512.Max(acc6, Vector512<float>.Zero);
+                        acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + 11));
+                        acc7 = Vector512.Max(acc7, Vector512<float>.Zero);
+                        acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + 11));
+                    }
+                }
+            }
+        }
         for (int c = 0; c < 16; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, 0);
@@ -551,47 +1157,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    for (int ox = 1; ox <= 11; ox += 16)
-                    {
-                        var acc = Vector512.Create(bias);
-                        for (int ci = 0; ci < 1; ci++)
-                        {
-                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 1), Vector512.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 2), Vector512.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox - 1);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 1), Vector512.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 2), Vector512.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                        }
-                        acc = Vector512.Max(acc, Vector512<float>.Zero);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                    }
-                    {
-                        var acc = Vector512.Create(bias);
-                        for (int ci = 0; ci < 1; ci++)
-                        {
-                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 10);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 1), Vector512.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 2), Vector512.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 10);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 1), Vector512.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 2), Vector512.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                        }
-                        acc = Vector512.Max(acc, Vector512<float>.Zero);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 11));
-                    }
-                }
-                else
+                if (!Vector512.IsHardwareAccelerated)
                 {
                     if (AdvSimd.Arm64.IsSupported)
                     {
@@ -715,55 +1281,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    for (int ox = 1; ox <= 11; ox += 16)
-                    {
-                        var acc = Vector512.Create(bias);
-                        for (int ci = 0; ci < 1; ci++)
-                        {
-                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox - 1);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0), Vector512.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 1), Vector512.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 2), Vector512.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 1), Vector512.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 2), Vector512.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox - 1);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 1), Vector512.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 2), Vector512.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                        }
-                        acc = Vector512.Max(acc, Vector512<float>.Zero);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                    }
-                    {
-                        var acc = Vector512.Create(bias);
-                        for (int ci = 0; ci < 1; ci++)
-                        {
-                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 10);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0), Vector512.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 1), Vector512.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 2), Vector512.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 10);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 1), Vector512.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 2), Vector512.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 10);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2), Vector512.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 1), Vector512.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 2), Vector512.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                        }
-                        acc = Vector512.Max(acc, Vector512<float>.Zero);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 11));
-                    }
-                }
-                else
+                if (!Vector512.IsHardwareAccelerated)
                 {
                     if (AdvSimd.Arm64.IsSupported)
                     {
@@ -901,47 +1419,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    for (int ox = 1; ox <= 11; ox += 16)
-                    {
-                        var acc = Vector512.Create(bias);
-                        for (int ci = 0; ci < 1; ci++)
-                        {
-                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox - 1);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0), Vector512.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 1), Vector512.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 2), Vector512.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 1), Vector512.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 2), Vector512.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                        }
-                        acc = Vector512.Max(acc, Vector512<float>.Zero);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                    }
-                    {
-                        var acc = Vector512.Create(bias);
-                        for (int ci = 0; ci < 1; ci++)
-                        {
-                            ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                            ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 10);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0), Vector512.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 1), Vector512.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 2), Vector512.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 10);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1), Vector512.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 1), Vector512.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                            acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 2), Vector512.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                        }
-                        acc = Vector512.Max(acc, Vector512<float>.Zero);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 11));
-                    }
-                }
-                else
+                if (!Vector512.IsHardwareAccelerated)
                 {
                     if (AdvSimd.Arm64.IsSupported)
                     {
@@ -2067,62 +2545,62 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
                 }
                 {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
                     var acc6x0 = bias6;
-                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
                     var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 180);
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
                     ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 6; ci++)
                     {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 4));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 5));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 6));
                         acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 7));
                         acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(180));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(180));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(180));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(180));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(180));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(180));
-                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(180));
-                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(180));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
                 }
             }
             {
@@ -2256,50 +2734,50 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc5x3.StoreUnsafe(ref out5, (nuint)(p + 48));
                 }
                 {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    ref float x = ref Unsafe.Add(ref groupInput, 180);
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
                     ref float wk = ref Unsafe.Add(ref block, 6);
                     for (int ci = 0; ci < 6; ci++)
                     {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 4));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 5));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 6);
                     }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(180));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(180));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(180));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(180));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(180));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(180));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
                 }
             }
         }
@@ -2376,38 +2854,38 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
                 }
                 {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
                     ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 6; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(188));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(188));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(188));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(188));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
                 }
                 for (int p = 0; p <= 180; p += 16)
                 {
@@ -2462,38 +2940,38 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
                 }
                 {
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
                     var acc6x0 = bias6;
-                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
                     var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
                     ref float wk = ref Unsafe.Add(ref block, 12);
                     for (int ci = 0; ci < 6; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(188));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(188));
-                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(188));
-                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(188));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
                 }
             }
             {
@@ -2557,38 +3035,38 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
                 }
                 {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
                     ref float wk = ref Unsafe.Add(ref block, 6);
                     for (int ci = 0; ci < 6; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 6);
                     }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(188));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(188));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(188));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(188));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
                 }
                 for (int p = 0; p <= 164; p += 32)
                 {
@@ -2641,26 +3119,26 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc5x3.StoreUnsafe(ref out5, (nuint)(p + 24));
                 }
                 {
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
                     ref float wk = ref Unsafe.Add(ref block, 10);
                     for (int ci = 0; ci < 6; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 6);
                     }
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(188));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(188));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
                 }
             }
         }
@@ -3243,50 +3721,50 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc5x3.StoreUnsafe(ref out5, (nuint)(p + 48));
                 }
                 {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    ref float x = ref Unsafe.Add(ref groupInput, 180);
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
                     ref float wk = ref Unsafe.Add(ref block, 6);
                     for (int ci = 0; ci < 24; ci++)
                     {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 4));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 5));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 6);
                     }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(180));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(180));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(180));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(180));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(180));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(180));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
                 }
             }
         }
@@ -3360,38 +3838,38 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
                 }
                 {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
                     ref float wk = ref Unsafe.Add(ref block, 6);
                     for (int ci = 0; ci < 24; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 6);
                     }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(188));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(188));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(188));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(188));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
                 }
                 for (int p = 0; p <= 164; p += 32)
                 {
@@ -3444,26 +3922,26 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc5x3.StoreUnsafe(ref out5, (nuint)(p + 24));
                 }
                 {
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
                     ref float wk = ref Unsafe.Add(ref block, 10);
                     for (int ci = 0; ci < 24; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 6);
                     }
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(188));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(188));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
                 }
             }
         }
@@ -3974,70 +4452,70 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
                 }
                 {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
                     var acc6x0 = bias6;
-                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
                     var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 180);
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
                     ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 6; ci++)
                     {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 4));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 5));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 6));
                         acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 7));
                         acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc0x0 += Vector512.LoadUnsafe(ref res0, (nuint)(180));
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(180));
-                    acc1x0 += Vector512.LoadUnsafe(ref res1, (nuint)(180));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(180));
-                    acc2x0 += Vector512.LoadUnsafe(ref res2, (nuint)(180));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(180));
-                    acc3x0 += Vector512.LoadUnsafe(ref res3, (nuint)(180));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(180));
-                    acc4x0 += Vector512.LoadUnsafe(ref res4, (nuint)(180));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(180));
-                    acc5x0 += Vector512.LoadUnsafe(ref res5, (nuint)(180));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(180));
-                    acc6x0 += Vector512.LoadUnsafe(ref res6, (nuint)(180));
-                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(180));
-                    acc7x0 += Vector512.LoadUnsafe(ref res7, (nuint)(180));
-                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(180));
+                    acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(192));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
+                    acc1x0 += Vector128.LoadUnsafe(ref res1, (nuint)(192));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
+                    acc2x0 += Vector128.LoadUnsafe(ref res2, (nuint)(192));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
+                    acc3x0 += Vector128.LoadUnsafe(ref res3, (nuint)(192));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
+                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(192));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
+                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(192));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
+                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(192));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
+                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(192));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
                 }
             }
         }
@@ -4130,42 +4608,42 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
                 }
                 {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
                     ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 6; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc0x0 += Vector256.LoadUnsafe(ref res0, (nuint)(188));
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(188));
-                    acc1x0 += Vector256.LoadUnsafe(ref res1, (nuint)(188));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(188));
-                    acc2x0 += Vector256.LoadUnsafe(ref res2, (nuint)(188));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(188));
-                    acc3x0 += Vector256.LoadUnsafe(ref res3, (nuint)(188));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(188));
+                    acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(192));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
+                    acc1x0 += Vector128.LoadUnsafe(ref res1, (nuint)(192));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
+                    acc2x0 += Vector128.LoadUnsafe(ref res2, (nuint)(192));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
+                    acc3x0 += Vector128.LoadUnsafe(ref res3, (nuint)(192));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
                 }
                 for (int p = 0; p <= 180; p += 16)
                 {
@@ -4228,42 +4706,42 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
                 }
                 {
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
                     var acc6x0 = bias6;
-                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
                     var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
                     ref float wk = ref Unsafe.Add(ref block, 12);
                     for (int ci = 0; ci < 6; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc4x0 += Vector256.LoadUnsafe(ref res4, (nuint)(188));
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(188));
-                    acc5x0 += Vector256.LoadUnsafe(ref res5, (nuint)(188));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(188));
-                    acc6x0 += Vector256.LoadUnsafe(ref res6, (nuint)(188));
-                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(188));
-                    acc7x0 += Vector256.LoadUnsafe(ref res7, (nuint)(188));
-                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(188));
+                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(192));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
+                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(192));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
+                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(192));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
+                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(192));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
                 }
             }
         }
@@ -4876,62 +5354,62 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
                 }
                 {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
                     var acc6x0 = bias6;
-                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
                     var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 180);
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
                     ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 24; ci++)
                     {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 4));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 5));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 6));
                         acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 7));
                         acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(180));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(180));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(180));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(180));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(180));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(180));
-                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(180));
-                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(180));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
                 }
             }
             {
@@ -5061,38 +5539,38 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc3x5.StoreUnsafe(ref out3, (nuint)(p + 80));
                 }
                 {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 180);
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
                     ref float wk = ref Unsafe.Add(ref block, 4);
                     for (int ci = 0; ci < 24; ci++)
                     {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 4);
                     }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(180));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(180));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(180));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(180));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
                 }
             }
         }
@@ -5169,38 +5647,38 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
                 }
                 {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
                     ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 24; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(188));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(188));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(188));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(188));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
                 }
                 for (int p = 0; p <= 180; p += 16)
                 {
@@ -5255,38 +5733,38 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
                 }
                 {
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
                     var acc6x0 = bias6;
-                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
                     var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
                     ref float wk = ref Unsafe.Add(ref block, 12);
                     for (int ci = 0; ci < 24; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(188));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(188));
-                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(188));
-                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(188));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
                 }
             }
             {
@@ -5348,38 +5826,38 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
                 }
                 {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 188);
+                    ref float x = ref Unsafe.Add(ref groupInput, 192);
                     ref float wk = ref Unsafe.Add(ref block, 4);
                     for (int ci = 0; ci < 24; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                         x = ref Unsafe.Add(ref x, 196);
                         wk = ref Unsafe.Add(ref wk, 4);
                     }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(188));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(188));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(188));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(188));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
                 }
             }
         }
@@ -6091,62 +6569,62 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
                 }
                 {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
                     var acc6x0 = bias6;
-                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
                     var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 33);
+                    ref float x = ref Unsafe.Add(ref groupInput, 45);
                     ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 12; ci++)
                     {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 4));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 5));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 6));
                         acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 7));
                         acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                         x = ref Unsafe.Add(ref x, 49);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(33));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(33));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(33));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(33));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(33));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(33));
-                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(33));
-                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(33));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(45));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(45));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(45));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(45));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(45));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(45));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(45));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(45));
                 }
             }
         }
@@ -6223,38 +6701,38 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
                 }
                 {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 41);
+                    ref float x = ref Unsafe.Add(ref groupInput, 45);
                     ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 12; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                         x = ref Unsafe.Add(ref x, 49);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(41));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(41));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(41));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(41));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(45));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(45));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(45));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(45));
                 }
                 for (int p = 0; p <= 33; p += 16)
                 {
@@ -6309,38 +6787,38 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
                 }
                 {
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
                     var acc6x0 = bias6;
-                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
                     var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 41);
+                    ref float x = ref Unsafe.Add(ref groupInput, 45);
                     ref float wk = ref Unsafe.Add(ref block, 12);
                     for (int ci = 0; ci < 12; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                         x = ref Unsafe.Add(ref x, 49);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(41));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(41));
-                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(41));
-                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(41));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(45));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(45));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(45));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(45));
                 }
             }
         }
@@ -6736,62 +7214,62 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
                 }
                 {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
                     var acc6x0 = bias6;
-                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
                     var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 33);
+                    ref float x = ref Unsafe.Add(ref groupInput, 45);
                     ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 48; ci++)
                     {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 4));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 5));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 6));
                         acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 7));
                         acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                         x = ref Unsafe.Add(ref x, 49);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(33));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(33));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(33));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(33));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(33));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(33));
-                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(33));
-                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(33));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(45));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(45));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(45));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(45));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(45));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(45));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(45));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(45));
                 }
             }
             {
@@ -6869,38 +7347,38 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc3x2.StoreUnsafe(ref out3, (nuint)(0 + 32));
                 }
                 {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 33);
+                    ref float x = ref Unsafe.Add(ref groupInput, 45);
                     ref float wk = ref Unsafe.Add(ref block, 4);
                     for (int ci = 0; ci < 48; ci++)
                     {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                         x = ref Unsafe.Add(ref x, 49);
                         wk = ref Unsafe.Add(ref wk, 4);
                     }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(33));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(33));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(33));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(33));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(45));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(45));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(45));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(45));
                 }
             }
         }
@@ -6977,38 +7455,38 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
                 }
                 {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 41);
+                    ref float x = ref Unsafe.Add(ref groupInput, 45);
                     ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 48; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                         x = ref Unsafe.Add(ref x, 49);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(41));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(41));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(41));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(41));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(45));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(45));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(45));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(45));
                 }
                 for (int p = 0; p <= 33; p += 16)
                 {
@@ -7063,38 +7541,38 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
                 }
                 {
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
                     var acc6x0 = bias6;
-                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
                     var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 41);
+                    ref float x = ref Unsafe.Add(ref groupInput, 45);
                     ref float wk = ref Unsafe.Add(ref block, 12);
                     for (int ci = 0; ci < 48; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                         x = ref Unsafe.Add(ref x, 49);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(41));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(41));
-                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(41));
-                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(41));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(45));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(45));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(45));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(45));
                 }
             }
             {
@@ -7156,38 +7634,38 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
                 }
                 {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 41);
+                    ref float x = ref Unsafe.Add(ref groupInput, 45);
                     ref float wk = ref Unsafe.Add(ref block, 4);
                     for (int ci = 0; ci < 48; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                         x = ref Unsafe.Add(ref x, 49);
                         wk = ref Unsafe.Add(ref wk, 4);
                     }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(41));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(41));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(41));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(41));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(45));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(45));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(45));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(45));
                 }
             }
         }
@@ -7894,70 +8372,70 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
                 }
                 {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
                     var acc6x0 = bias6;
-                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
                     var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 33);
+                    ref float x = ref Unsafe.Add(ref groupInput, 45);
                     ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 12; ci++)
                     {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 4));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 5));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 6));
                         acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 7));
                         acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                         x = ref Unsafe.Add(ref x, 49);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc0x0 += Vector512.LoadUnsafe(ref res0, (nuint)(33));
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(33));
-                    acc1x0 += Vector512.LoadUnsafe(ref res1, (nuint)(33));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(33));
-                    acc2x0 += Vector512.LoadUnsafe(ref res2, (nuint)(33));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(33));
-                    acc3x0 += Vector512.LoadUnsafe(ref res3, (nuint)(33));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(33));
-                    acc4x0 += Vector512.LoadUnsafe(ref res4, (nuint)(33));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(33));
-                    acc5x0 += Vector512.LoadUnsafe(ref res5, (nuint)(33));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(33));
-                    acc6x0 += Vector512.LoadUnsafe(ref res6, (nuint)(33));
-                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(33));
-                    acc7x0 += Vector512.LoadUnsafe(ref res7, (nuint)(33));
-                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(33));
+                    acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(45));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(45));
+                    acc1x0 += Vector128.LoadUnsafe(ref res1, (nuint)(45));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(45));
+                    acc2x0 += Vector128.LoadUnsafe(ref res2, (nuint)(45));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(45));
+                    acc3x0 += Vector128.LoadUnsafe(ref res3, (nuint)(45));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(45));
+                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(45));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(45));
+                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(45));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(45));
+                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(45));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(45));
+                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(45));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(45));
                 }
             }
         }
@@ -8050,42 +8528,42 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
                 }
                 {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
+                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
+                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
                     var acc1x0 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
+                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
                     var acc2x0 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
+                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
                     var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 41);
+                    ref float x = ref Unsafe.Add(ref groupInput, 45);
                     ref float wk = ref Unsafe.Add(ref block, 8);
                     for (int ci = 0; ci < 12; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                         x = ref Unsafe.Add(ref x, 49);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc0x0 += Vector256.LoadUnsafe(ref res0, (nuint)(41));
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(41));
-                    acc1x0 += Vector256.LoadUnsafe(ref res1, (nuint)(41));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(41));
-                    acc2x0 += Vector256.LoadUnsafe(ref res2, (nuint)(41));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(41));
-                    acc3x0 += Vector256.LoadUnsafe(ref res3, (nuint)(41));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(41));
+                    acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(45));
+                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                    acc0x0.StoreUnsafe(ref out0, (nuint)(45));
+                    acc1x0 += Vector128.LoadUnsafe(ref res1, (nuint)(45));
+                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                    acc1x0.StoreUnsafe(ref out1, (nuint)(45));
+                    acc2x0 += Vector128.LoadUnsafe(ref res2, (nuint)(45));
+                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                    acc2x0.StoreUnsafe(ref out2, (nuint)(45));
+                    acc3x0 += Vector128.LoadUnsafe(ref res3, (nuint)(45));
+                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                    acc3x0.StoreUnsafe(ref out3, (nuint)(45));
                 }
                 for (int p = 0; p <= 33; p += 16)
                 {
@@ -8148,42 +8626,42 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
                 }
                 {
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
+                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
+                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
                     var acc5x0 = bias5;
-                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
+                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
                     var acc6x0 = bias6;
-                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
+                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
                     var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 41);
+                    ref float x = ref Unsafe.Add(ref groupInput, 45);
                     ref float wk = ref Unsafe.Add(ref block, 12);
                     for (int ci = 0; ci < 12; ci++)
                     {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
+                        var x0 = Vector128.LoadUnsafe(ref x);
+                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
                         acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
                         acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
                         acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
                         acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                         x = ref Unsafe.Add(ref x, 49);
                         wk = ref Unsafe.Add(ref wk, 8);
                     }
-                    acc4x0 += Vector256.LoadUnsafe(ref res4, (nuint)(41));
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(41));
-                    acc5x0 += Vector256.LoadUnsafe(ref res5, (nuint)(41));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(41));
-                    acc6x0 += Vector256.LoadUnsafe(ref res6, (nuint)(41));
-                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(41));
-                    acc7x0 += Vector256.LoadUnsafe(ref res7, (nuint)(41));
-                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(41));
+                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(45));
+                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                    acc4x0.StoreUnsafe(ref out4, (nuint)(45));
+                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(45));
+                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                    acc5x0.StoreUnsafe(ref out5, (nuint)(45));
+                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(45));
+                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                    acc6x0.StoreUnsafe(ref out6, (nuint)(45));
+                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(45));
+                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                    acc7x0.StoreUnsafe(ref out7, (nuint)(45));
                 }
             }
         }
