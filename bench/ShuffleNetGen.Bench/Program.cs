@@ -28,7 +28,11 @@ if (args.Contains("--peak"))
 if (args.Contains("--ops"))
 {
     // Quick per-op profile of 1x g = 3 (Stopwatch, median of repeats); --bdn --filter *PerOp* for BenchmarkDotNet's.
-    OpProfile.Run();
+    // --ops [config]: 1x g = 3 by default; also g3_0.5x_224.
+    if (args.SkipWhile(a => a != "--ops").Skip(1).FirstOrDefault() == "g3_0.5x_224")
+        OpProfile.Run(G3Half224.CreateRandom(2024), G3Half224.InputLength, G3Half224.Classes, G3Half224.BenchmarkOpNames, (m, i, x, l) => m.RunOpForBenchmark(i, x, l));
+    else
+        OpProfile.Run(G3One224.CreateRandom(2024), G3One224.InputLength, G3One224.Classes, G3One224.BenchmarkOpNames, (m, i, x, l) => m.RunOpForBenchmark(i, x, l));
     return;
 }
 
@@ -284,14 +288,14 @@ internal static class RepoRoot
 
 internal static class OpProfile
 {
-    public static void Run()
+    public delegate void RunOp<T>(T model, int index, ReadOnlySpan<float> input, Span<float> logits);
+
+    public static void Run<T>(T model, int inputLength, int classes, string[] names, RunOp<T> runOp) where T : IShuffleNetModel
     {
-        var model = G3One224.CreateRandom(2024);
-        var input = new float[G3One224.InputLength];
+        var input = new float[inputLength];
         for (int i = 0; i < input.Length; i++) input[i] = MathF.Sin(i * 0.01f);
-        var logits = new float[G3One224.Classes];
+        var logits = new float[classes];
         for (int i = 0; i < 200; i++) model.Forward(input, logits);
-        var names = G3One224.BenchmarkOpNames;
         var medians = new double[names.Length];
         for (int op = 0; op < names.Length; op++)
         {
@@ -299,7 +303,7 @@ internal static class OpProfile
             for (int rep = 0; rep < 200; rep++)
             {
                 long t0 = Stopwatch.GetTimestamp();
-                model.RunOpForBenchmark(op, input, logits);
+                runOp(model, op, input, logits);
                 t.Add((Stopwatch.GetTimestamp() - t0) * 1e6 / Stopwatch.Frequency);
             }
             t.Sort();

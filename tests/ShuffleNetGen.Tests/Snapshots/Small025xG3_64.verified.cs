@@ -664,344 +664,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     {
         if (Vector512.IsHardwareAccelerated)
         {
-            {
-                ref float blockTaps = ref Unsafe.Add(ref weights, 0 * 28);
-                ref float blockOutput = ref Unsafe.Add(ref destination, 0 * 1024);
-                {
-                    int row1 = 0;
-                    int row2 = 64;
-                    int outRow = 0;
-                    for (int ox = 1; ox <= 16; ox += 16)
-                    {
-                        var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
-                        var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
-                        var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
-                        var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
-                        var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
-                        var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
-                        for (int ci = 0; ci < 3; ci++)
-                        {
-                            ref float inputPlane = ref Unsafe.Add(ref source, ci * 4096);
-                            ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                            var x3 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
-                            acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                            acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
-                            acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
-                            acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
-                            acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
-                            acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
-                            var x4 = Simd.LoadEven512(ref in1);
-                            acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                            acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
-                            acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
-                            acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
-                            acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
-                            acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
-                            var x5 = Simd.LoadOdd512(ref in1);
-                            acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                            acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
-                            acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
-                            acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
-                            acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
-                            acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
-                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                            var x6 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
-                            acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                            acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
-                            acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
-                            acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
-                            acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
-                            acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
-                            var x7 = Simd.LoadEven512(ref in2);
-                            acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                            acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
-                            acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
-                            acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
-                            acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
-                            acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
-                            var x8 = Simd.LoadOdd512(ref in2);
-                            acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                            acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
-                            acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
-                            acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
-                            acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
-                            acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
-                        }
-                        acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
-                        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-                        acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
-                        acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + ox));
-                        acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
-                        acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + ox));
-                        acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
-                        acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + ox));
-                        acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
-                        acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + ox));
-                        acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
-                        acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + ox));
-                    }
-                    {
-                        var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
-                        var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
-                        var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
-                        var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
-                        var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
-                        var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
-                        for (int ci = 0; ci < 3; ci++)
-                        {
-                            ref float inputPlane = ref Unsafe.Add(ref source, ci * 4096);
-                            ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 32);
-                            var x3 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
-                            acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                            acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
-                            acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
-                            acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
-                            acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
-                            acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
-                            var x4 = Simd.LoadEven512(ref in1);
-                            acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                            acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
-                            acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
-                            acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
-                            acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
-                            acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
-                            var x5 = Simd.LoadOdd512(ref in1);
-                            acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                            acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
-                            acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
-                            acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
-                            acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
-                            acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
-                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 32);
-                            var x6 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
-                            acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                            acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
-                            acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
-                            acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
-                            acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
-                            acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
-                            var x7 = Simd.LoadEven512(ref in2);
-                            acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                            acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
-                            acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
-                            acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
-                            acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
-                            acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
-                            var x8 = Simd.LoadOdd512(ref in2);
-                            acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                            acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
-                            acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
-                            acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
-                            acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
-                            acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
-                        }
-                        acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
-                        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 16));
-                        acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
-                        acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + 16));
-                        acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
-                        acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + 16));
-                        acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
-                        acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + 16));
-                        acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
-                        acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + 16));
-                        acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
-                        acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + 16));
-                    }
-                }
-                for (int oy = 1; oy < 32; oy++)
-                {
-                    int row0 = (oy * 2 - 1) * 64;
-                    int row1 = (oy * 2) * 64;
-                    int row2 = (oy * 2 + 1) * 64;
-                    int outRow = oy * 32;
-                    for (int ox = 1; ox <= 16; ox += 16)
-                    {
-                        var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
-                        var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
-                        var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
-                        var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
-                        var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
-                        var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
-                        for (int ci = 0; ci < 3; ci++)
-                        {
-                            ref float inputPlane = ref Unsafe.Add(ref source, ci * 4096);
-                            ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
-                            var x0 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2));
-                            acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
-                            acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc1);
-                            acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc2);
-                            acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 84)), acc3);
-                            acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 112)), acc4);
-                            acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 140)), acc5);
-                            var x1 = Simd.LoadEven512(ref in0);
-                            acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
-                            acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 29)), acc1);
-                            acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc2);
-                            acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 85)), acc3);
-                            acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 113)), acc4);
-                            acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 141)), acc5);
-                            var x2 = Simd.LoadOdd512(ref in0);
-                            acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
-                            acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc1);
-                            acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc2);
-                            acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 86)), acc3);
-                            acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 114)), acc4);
-                            acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 142)), acc5);
-                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                            var x3 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
-                            acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                            acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
-                            acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
-                            acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
-                            acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
-                            acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
-                            var x4 = Simd.LoadEven512(ref in1);
-                            acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                            acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
-                            acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
-                            acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
-                            acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
-                            acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
-                            var x5 = Simd.LoadOdd512(ref in1);
-                            acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                            acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
-                            acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
-                            acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
-                            acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
-                            acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
-                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                            var x6 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
-                            acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                            acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
-                            acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
-                            acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
-                            acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
-                            acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
-                            var x7 = Simd.LoadEven512(ref in2);
-                            acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                            acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
-                            acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
-                            acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
-                            acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
-                            acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
-                            var x8 = Simd.LoadOdd512(ref in2);
-                            acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                            acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
-                            acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
-                            acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
-                            acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
-                            acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
-                        }
-                        acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
-                        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-                        acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
-                        acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + ox));
-                        acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
-                        acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + ox));
-                        acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
-                        acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + ox));
-                        acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
-                        acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + ox));
-                        acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
-                        acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + ox));
-                    }
-                    {
-                        var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
-                        var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
-                        var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
-                        var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
-                        var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
-                        var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
-                        for (int ci = 0; ci < 3; ci++)
-                        {
-                            ref float inputPlane = ref Unsafe.Add(ref source, ci * 4096);
-                            ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                            ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 32);
-                            var x0 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2));
-                            acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
-                            acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc1);
-                            acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc2);
-                            acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 84)), acc3);
-                            acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 112)), acc4);
-                            acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 140)), acc5);
-                            var x1 = Simd.LoadEven512(ref in0);
-                            acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
-                            acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 29)), acc1);
-                            acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc2);
-                            acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 85)), acc3);
-                            acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 113)), acc4);
-                            acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 141)), acc5);
-                            var x2 = Simd.LoadOdd512(ref in0);
-                            acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
-                            acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc1);
-                            acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc2);
-                            acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 86)), acc3);
-                            acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 114)), acc4);
-                            acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 142)), acc5);
-                            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 32);
-                            var x3 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
-                            acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                            acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
-                            acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
-                            acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
-                            acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
-                            acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
-                            var x4 = Simd.LoadEven512(ref in1);
-                            acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                            acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
-                            acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
-                            acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
-                            acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
-                            acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
-                            var x5 = Simd.LoadOdd512(ref in1);
-                            acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                            acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
-                            acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
-                            acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
-                            acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
-                            acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
-                            ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 32);
-                            var x6 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
-                            acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                            acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
-                            acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
-                            acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
-                            acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
-                            acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
-                            var x7 = Simd.LoadEven512(ref in2);
-                            acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                            acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
-                            acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
-                            acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
-                            acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
-                            acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
-                            var x8 = Simd.LoadOdd512(ref in2);
-                            acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                            acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
-                            acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
-                            acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
-                            acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
-                            acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
-                        }
-                        acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
-                        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 16));
-                        acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
-                        acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + 16));
-                        acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
-                        acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + 16));
-                        acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
-                        acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + 16));
-                        acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
-                        acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + 16));
-                        acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
-                        acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + 16));
-                    }
-                }
-            }
+            Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V512(ref source, ref Unsafe.Add(ref destination, 0 * 1024), ref Unsafe.Add(ref weights, 0 * 28));
         }
         for (int c = 0; c < 6; c++)
         {
@@ -1271,6 +934,346 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// <summary>Vector512 interior columns of 6 output channels of <see cref="Conv3x3_s2_3to6_64x64_Relu_V128"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V512(ref float source, ref float blockOutput, ref float blockTaps)
+    {
+        {
+            int row1 = 0;
+            int row2 = 64;
+            int outRow = 0;
+            for (int ox = 1; ox <= 16; ox += 16)
+            {
+                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
+                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
+                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
+                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
+                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
+                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
+                for (int ci = 0; ci < 3; ci++)
+                {
+                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 4096);
+                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
+                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                    var x3 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
+                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
+                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
+                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
+                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
+                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
+                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
+                    var x4 = Simd.LoadEven512(ref in1);
+                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
+                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
+                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
+                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
+                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
+                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
+                    var x5 = Simd.LoadOdd512(ref in1);
+                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
+                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
+                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
+                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
+                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
+                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
+                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                    var x6 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
+                    acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
+                    acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
+                    acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
+                    acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
+                    acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
+                    acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
+                    var x7 = Simd.LoadEven512(ref in2);
+                    acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
+                    acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
+                    acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
+                    acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
+                    acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
+                    acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
+                    var x8 = Simd.LoadOdd512(ref in2);
+                    acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
+                    acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
+                    acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
+                    acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
+                    acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
+                    acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
+                }
+                acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
+                acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + ox));
+                acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + ox));
+                acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + ox));
+                acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + ox));
+                acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + ox));
+            }
+            {
+                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
+                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
+                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
+                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
+                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
+                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
+                for (int ci = 0; ci < 3; ci++)
+                {
+                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 4096);
+                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
+                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 32);
+                    var x3 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
+                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
+                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
+                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
+                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
+                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
+                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
+                    var x4 = Simd.LoadEven512(ref in1);
+                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
+                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
+                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
+                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
+                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
+                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
+                    var x5 = Simd.LoadOdd512(ref in1);
+                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
+                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
+                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
+                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
+                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
+                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
+                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 32);
+                    var x6 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
+                    acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
+                    acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
+                    acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
+                    acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
+                    acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
+                    acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
+                    var x7 = Simd.LoadEven512(ref in2);
+                    acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
+                    acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
+                    acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
+                    acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
+                    acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
+                    acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
+                    var x8 = Simd.LoadOdd512(ref in2);
+                    acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
+                    acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
+                    acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
+                    acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
+                    acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
+                    acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
+                }
+                acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 16));
+                acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + 16));
+                acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + 16));
+                acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + 16));
+                acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + 16));
+                acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + 16));
+            }
+        }
+        for (int oy = 1; oy < 32; oy++)
+        {
+            int row0 = (oy * 2 - 1) * 64;
+            int row1 = (oy * 2) * 64;
+            int row2 = (oy * 2 + 1) * 64;
+            int outRow = oy * 32;
+            for (int ox = 1; ox <= 16; ox += 16)
+            {
+                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
+                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
+                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
+                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
+                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
+                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
+                for (int ci = 0; ci < 3; ci++)
+                {
+                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 4096);
+                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
+                    ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
+                    var x0 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2));
+                    acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
+                    acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc1);
+                    acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc2);
+                    acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 84)), acc3);
+                    acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 112)), acc4);
+                    acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 140)), acc5);
+                    var x1 = Simd.LoadEven512(ref in0);
+                    acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
+                    acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 29)), acc1);
+                    acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc2);
+                    acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 85)), acc3);
+                    acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 113)), acc4);
+                    acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 141)), acc5);
+                    var x2 = Simd.LoadOdd512(ref in0);
+                    acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
+                    acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc1);
+                    acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc2);
+                    acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 86)), acc3);
+                    acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 114)), acc4);
+                    acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 142)), acc5);
+                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                    var x3 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
+                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
+                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
+                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
+                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
+                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
+                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
+                    var x4 = Simd.LoadEven512(ref in1);
+                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
+                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
+                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
+                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
+                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
+                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
+                    var x5 = Simd.LoadOdd512(ref in1);
+                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
+                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
+                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
+                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
+                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
+                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
+                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                    var x6 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
+                    acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
+                    acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
+                    acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
+                    acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
+                    acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
+                    acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
+                    var x7 = Simd.LoadEven512(ref in2);
+                    acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
+                    acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
+                    acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
+                    acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
+                    acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
+                    acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
+                    var x8 = Simd.LoadOdd512(ref in2);
+                    acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
+                    acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
+                    acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
+                    acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
+                    acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
+                    acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
+                }
+                acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
+                acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + ox));
+                acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + ox));
+                acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + ox));
+                acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + ox));
+                acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + ox));
+            }
+            {
+                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
+                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
+                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
+                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
+                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
+                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
+                for (int ci = 0; ci < 3; ci++)
+                {
+                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 4096);
+                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
+                    ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 32);
+                    var x0 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2));
+                    acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
+                    acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc1);
+                    acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc2);
+                    acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 84)), acc3);
+                    acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 112)), acc4);
+                    acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 140)), acc5);
+                    var x1 = Simd.LoadEven512(ref in0);
+                    acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
+                    acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 29)), acc1);
+                    acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc2);
+                    acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 85)), acc3);
+                    acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 113)), acc4);
+                    acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 141)), acc5);
+                    var x2 = Simd.LoadOdd512(ref in0);
+                    acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
+                    acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc1);
+                    acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc2);
+                    acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 86)), acc3);
+                    acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 114)), acc4);
+                    acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 142)), acc5);
+                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 32);
+                    var x3 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
+                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
+                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
+                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
+                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
+                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
+                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
+                    var x4 = Simd.LoadEven512(ref in1);
+                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
+                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
+                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
+                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
+                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
+                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
+                    var x5 = Simd.LoadOdd512(ref in1);
+                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
+                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
+                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
+                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
+                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
+                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
+                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 32);
+                    var x6 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
+                    acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
+                    acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
+                    acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
+                    acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
+                    acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
+                    acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
+                    var x7 = Simd.LoadEven512(ref in2);
+                    acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
+                    acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
+                    acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
+                    acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
+                    acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
+                    acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
+                    var x8 = Simd.LoadOdd512(ref in2);
+                    acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
+                    acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
+                    acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
+                    acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
+                    acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
+                    acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
+                }
+                acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 16));
+                acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + 16));
+                acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + 16));
+                acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + 16));
+                acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + 16));
+                acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + 16));
             }
         }
     }
