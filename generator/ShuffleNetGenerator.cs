@@ -98,16 +98,32 @@ public sealed partial class ShuffleNetGenerator : IIncrementalGenerator
     }
 
     private static void ReportDiagnostics(IncrementalGeneratorInitializationContext context, IncrementalValuesProvider<EquatableArray<DiagnosticInfo>> diagnostics) =>
-        context.RegisterSourceOutput(diagnostics, static (spc, list) =>
-        {
-            foreach (var d in list) spc.ReportDiagnostic(d.ToDiagnostic());
-        });
+        context.RegisterSourceOutput(diagnostics.Combine(context.CompilationProvider), static (spc, pair) => Report(spc, pair.Left, pair.Right));
 
     private static void ReportDiagnostics(IncrementalGeneratorInitializationContext context, IncrementalValueProvider<EquatableArray<DiagnosticInfo>> diagnostics) =>
-        context.RegisterSourceOutput(diagnostics, static (spc, list) =>
+        context.RegisterSourceOutput(diagnostics.Combine(context.CompilationProvider), static (spc, pair) => Report(spc, pair.Left, pair.Right));
+
+    /// <summary>
+    /// Reports with locations in the compilation's syntax trees. The pipeline carries file path and span only (a tree
+    /// would pin old compilations in the cache), but a location rebuilt from a path is an external-file location,
+    /// which Roslyn does not check against <c>#pragma warning disable</c> (dotnet/roslyn#68291). Combining with the
+    /// compilation here, at the last step, costs one lookup per diagnostic on each edit and nothing when there is none.
+    /// </summary>
+    private static void Report(SourceProductionContext context, EquatableArray<DiagnosticInfo> diagnostics, Compilation compilation)
+    {
+        foreach (var d in diagnostics)
         {
-            foreach (var d in list) spc.ReportDiagnostic(d.ToDiagnostic());
-        });
+            SyntaxTree? tree = null;
+            if (d.Location is { FilePath.Length: > 0 } location)
+            {
+                foreach (var candidate in compilation.SyntaxTrees)
+                {
+                    if (candidate.FilePath == location.FilePath) { tree = candidate; break; }
+                }
+            }
+            context.ReportDiagnostic(d.ToDiagnostic(tree));
+        }
+    }
 
     private static void Emit(SourceProductionContext context, ModelSpec model, EmitOptions options)
     {

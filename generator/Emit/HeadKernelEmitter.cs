@@ -24,27 +24,37 @@ internal static class HeadKernelEmitter
         using (w.Open($"private static void {KernelName(op)}(ref float source, ref float destination)"))
         {
             int channels = op.Input.Channels;
-            int neonChannels = HasNeonVariant(op) ? channels / Lanes * Lanes : 0;
-            if (neonChannels > 0)
-            {
-                using (w.Open($"if ({NeonCondition})"))
+            EmitRows(w, "c", channels, HasNeonVariant(op),
+                neonFour: () =>
                 {
-                    using (w.Open($"for (int c = 0; c < {neonChannels}; c += 4)"))
-                    {
-                        EmitNeonFourSums(w, "source", pixels, "c", null, pixels);
-                        w.Line($"(sums / Vector128.Create({pixels}f)).StoreUnsafe(ref destination, (nuint)c);");
-                    }
-                    EmitPoolChannels(w, pixels, neonChannels, channels);
-                }
-                using (w.Open("else"))
-                    EmitPoolChannels(w, pixels, 0, channels);
-            }
-            else
-            {
-                EmitPoolChannels(w, pixels, 0, channels);
-            }
+                    EmitNeonFourSums(w, "source", pixels, "c", null, pixels);
+                    w.Line($"(sums / Vector128.Create({pixels}f)).StoreUnsafe(ref destination, (nuint)c);");
+                },
+                portable: (start, end) => EmitPoolChannels(w, pixels, start, end));
         }
         w.Line();
+    }
+
+    /// <summary>
+    /// Rows <c>0 .. count − 1</c> (channels or classes, loop variable <paramref name="index"/>): on ARM64 four at a time
+    /// by <paramref name="neonFour"/> and the remainder by <paramref name="portable"/>; elsewhere all by the latter.
+    /// </summary>
+    private static void EmitRows(SourceWriter w, string index, int count, bool neon, System.Action neonFour, System.Action<int, int> portable)
+    {
+        int neonRows = neon ? count / Lanes * Lanes : 0;
+        if (neonRows == 0)
+        {
+            portable(0, count);
+            return;
+        }
+        using (w.Open($"if ({NeonCondition})"))
+        {
+            using (w.Open($"for (int {index} = 0; {index} < {neonRows}; {index} += {Lanes})"))
+                neonFour();
+            portable(neonRows, count);
+        }
+        using (w.Open("else"))
+            portable(0, count);
     }
 
     private static void EmitPoolChannels(SourceWriter w, int pixels, int start, int end)
@@ -127,25 +137,13 @@ internal static class HeadKernelEmitter
         using (w.Open($"private static void {KernelName(op)}(ref float source, ref float weights, ref float logits)"))
         {
             int outputs = op.OutFeatures;
-            int neonOutputs = HasNeonVariant(op) ? outputs / Lanes * Lanes : 0;
-            if (neonOutputs > 0)
-            {
-                using (w.Open($"if ({NeonCondition})"))
+            EmitRows(w, "o", outputs, HasNeonVariant(op),
+                neonFour: () =>
                 {
-                    using (w.Open($"for (int o = 0; o < {neonOutputs}; o += 4)"))
-                    {
-                        EmitNeonFourSums(w, "weights", n, "o", "source", n);
-                        w.Line($"(sums + Vector128.LoadUnsafe(ref weights, (nuint)({(long)n * outputs} + o))).StoreUnsafe(ref logits, (nuint)o);");
-                    }
-                    EmitLinearRows(w, op, neonOutputs, outputs);
-                }
-                using (w.Open("else"))
-                    EmitLinearRows(w, op, 0, outputs);
-            }
-            else
-            {
-                EmitLinearRows(w, op, 0, outputs);
-            }
+                    EmitNeonFourSums(w, "weights", n, "o", "source", n);
+                    w.Line($"(sums + Vector128.LoadUnsafe(ref weights, (nuint)({(long)n * outputs} + o))).StoreUnsafe(ref logits, (nuint)o);");
+                },
+                portable: (start, end) => EmitLinearRows(w, op, start, end));
         }
         w.Line();
     }

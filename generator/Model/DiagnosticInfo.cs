@@ -11,7 +11,9 @@ namespace ShuffleNetGen.Generator.Model;
 /// </summary>
 internal sealed record LocationInfo(string FilePath, TextSpan Span, LinePositionSpan LineSpan)
 {
-    public Location ToLocation() => Location.Create(FilePath, Span, LineSpan);
+    /// <summary>A location in <paramref name="tree"/> when given (one #pragma applies to), else an external-file location (JSON files).</summary>
+    public Location ToLocation(SyntaxTree? tree = null) =>
+        tree is not null && Span.End <= tree.Length ? Location.Create(tree, Span) : Location.Create(FilePath, Span, LineSpan);
 
     /// <summary>file(line,column), 1-based as compilers print it, to point from one message at another place.</summary>
     public string Display => $"{FileName(FilePath)}({LineSpan.Start.Line + 1},{LineSpan.Start.Character + 1})";
@@ -41,11 +43,11 @@ internal sealed record DiagnosticInfo(string Id, LocationInfo? Location, Equatab
 
     public DiagnosticSeverity Severity => DiagnosticDescriptors.ById(Id).DefaultSeverity;
 
-    public Diagnostic ToDiagnostic()
+    public Diagnostic ToDiagnostic(SyntaxTree? tree = null)
     {
         var descriptor = DiagnosticDescriptors.ById(Id);
         var args = new object[Arguments.Count];
         for (int i = 0; i < args.Length; i++) args[i] = Arguments[i];
-        return Diagnostic.Create(descriptor, Location?.ToLocation() ?? Microsoft.CodeAnalysis.Location.None, args);
+        return Diagnostic.Create(descriptor, Location?.ToLocation(tree) ?? Microsoft.CodeAnalysis.Location.None, args);
     }
 }

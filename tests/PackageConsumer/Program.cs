@@ -8,3 +8,10 @@ Console.WriteLine(FormattableString.Invariant($"classes={TinyNet.Classes} macs={
 
 [ShuffleNet(Groups = 3, Scale = 0.5, InputChannels = 1, InputHeight = 32, InputWidth = 32, Classes = 10)]
 public partial class TinyNet;
+
+// Deliberately too small for five stride-2 steps: the generator warns (SNG0014), and with TreatWarningsAsErrors this
+// project only builds if that warning honours #pragma like any compiler warning.
+#pragma warning disable SNG0014
+[ShuffleNet(Scale = 0.25, InputHeight = 8, InputWidth = 32, Classes = 10)]
+public partial class TooSmallNet;
+#pragma warning restore SNG0014
