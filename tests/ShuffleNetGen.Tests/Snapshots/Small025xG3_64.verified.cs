@@ -448,7 +448,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         new("Depthwise3x3_s2_15ch_16x16_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Pointwise_g3_15to54_64px_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_15to54_64px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_15to54_64px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_15to54_64px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_15to54_64px_Relu_4x8_V128"),
         new("Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_60to15_64px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_60to15_64px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128"),
-        new("Depthwise3x3_s1_15ch_8x8_V128", "Vector128"),
+        new("Depthwise3x3_s1_15ch_8x8_V128", Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
         new("Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_15to60_64px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_15to60_64px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128"),
         new("AvgPool3x3_s2_60ch_8x8_Relu_V128", "scalar (no interior of four columns)"),
         new("Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_60to30_64px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_60to30_64px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128"),
@@ -3780,6 +3780,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s1_15ch_8x8_V128(ref float source, ref float destination, ref float weights)
     {
+        if (Vector256.IsHardwareAccelerated)
+        {
+            Depthwise3x3_s1_15ch_8x8_PaddedCopy_V256(ref source, ref destination, ref weights);
+            return;
+        }
         for (int c = 0; c < 15; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 64);
@@ -3931,6 +3936,56 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row1 + 6) * k3;
                     acc += Unsafe.Add(ref plane, row1 + 7) * k4;
                     Unsafe.Add(ref output, outRow + 7) = acc;
+                }
+            }
+        }
+    }
+
+    /// <summary><see cref="Depthwise3x3_s1_15ch_8x8_V128"/> on a zero-bordered copy of each plane, Vector256 (8 columns per vector, no edge cases).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_15ch_8x8_PaddedCopy_V256(ref float source, ref float destination, ref float weights)
+    {
+        // stackalloc zeroes the buffer once; copies overwrite only the interior, so the border stays zero.
+        Span<float> paddedPlane = stackalloc float[100];
+        ref float padded = ref MemoryMarshal.GetReference(paddedPlane);
+        for (int c = 0; c < 15; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * 64);
+            ref float output = ref Unsafe.Add(ref destination, c * 64);
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            var bias = Vector256.Create(Unsafe.Add(ref taps, 9));
+            var k0 = Vector256.Create(Unsafe.Add(ref taps, 0));
+            var k1 = Vector256.Create(Unsafe.Add(ref taps, 1));
+            var k2 = Vector256.Create(Unsafe.Add(ref taps, 2));
+            var k3 = Vector256.Create(Unsafe.Add(ref taps, 3));
+            var k4 = Vector256.Create(Unsafe.Add(ref taps, 4));
+            var k5 = Vector256.Create(Unsafe.Add(ref taps, 5));
+            var k6 = Vector256.Create(Unsafe.Add(ref taps, 6));
+            var k7 = Vector256.Create(Unsafe.Add(ref taps, 7));
+            var k8 = Vector256.Create(Unsafe.Add(ref taps, 8));
+            for (int y = 0; y < 8; y++)
+            {
+                ref float from = ref Unsafe.Add(ref plane, y * 8);
+                ref float to = ref Unsafe.Add(ref padded, y * 10 + 11);
+                Vector256.LoadUnsafe(ref from, 0).StoreUnsafe(ref to, 0);
+            }
+            for (int oy = 0; oy < 8; oy++)
+            {
+                ref float row0 = ref Unsafe.Add(ref padded, oy * 10);
+                ref float row1 = ref Unsafe.Add(ref row0, 10);
+                ref float row2 = ref Unsafe.Add(ref row0, 20);
+                ref float outputRow = ref Unsafe.Add(ref output, oy * 8);
+                {
+                    var acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row0, 0), k0, bias);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row0, 1), k1, acc);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row0, 2), k2, acc);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row1, 0), k3, acc);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row1, 1), k4, acc);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row1, 2), k5, acc);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row2, 0), k6, acc);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row2, 1), k7, acc);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row2, 2), k8, acc);
+                    acc.StoreUnsafe(ref outputRow, 0);
                 }
             }
         }

@@ -361,7 +361,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         new("Depthwise3x3_s2_48ch_28x28_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Pointwise_g8_48to176_196px_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g8_48to176_196px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_48to176_196px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_48to176_196px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_48to176_196px_Relu_4x8_V128"),
         new("Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128"),
-        new("Depthwise3x3_s1_48ch_14x14_V128", "Vector128"),
+        new("Depthwise3x3_s1_48ch_14x14_V128", Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
         new("Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g8_48to192_196px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_48to192_196px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128"),
         new("AvgPool3x3_s2_192ch_14x14_Relu_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
         new("Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g8_192to96_196px_Shuffle8_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_192to96_196px_Shuffle8_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128"),
@@ -4156,6 +4156,11 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s1_48ch_14x14_V128(ref float source, ref float destination, ref float weights)
     {
+        if (Vector256.IsHardwareAccelerated)
+        {
+            Depthwise3x3_s1_48ch_14x14_PaddedCopy_V256(ref source, ref destination, ref weights);
+            return;
+        }
         for (int c = 0; c < 48; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 196);
@@ -4273,6 +4278,69 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc += Unsafe.Add(ref plane, row1 + 12) * k3;
                     acc += Unsafe.Add(ref plane, row1 + 13) * k4;
                     Unsafe.Add(ref output, outRow + 13) = acc;
+                }
+            }
+        }
+    }
+
+    /// <summary><see cref="Depthwise3x3_s1_48ch_14x14_V128"/> on a zero-bordered copy of each plane, Vector256 (8 columns per vector, no edge cases).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_48ch_14x14_PaddedCopy_V256(ref float source, ref float destination, ref float weights)
+    {
+        // stackalloc zeroes the buffer once; copies overwrite only the interior, so the border stays zero.
+        Span<float> paddedPlane = stackalloc float[256];
+        ref float padded = ref MemoryMarshal.GetReference(paddedPlane);
+        for (int c = 0; c < 48; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * 196);
+            ref float output = ref Unsafe.Add(ref destination, c * 196);
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            var bias = Vector256.Create(Unsafe.Add(ref taps, 9));
+            var k0 = Vector256.Create(Unsafe.Add(ref taps, 0));
+            var k1 = Vector256.Create(Unsafe.Add(ref taps, 1));
+            var k2 = Vector256.Create(Unsafe.Add(ref taps, 2));
+            var k3 = Vector256.Create(Unsafe.Add(ref taps, 3));
+            var k4 = Vector256.Create(Unsafe.Add(ref taps, 4));
+            var k5 = Vector256.Create(Unsafe.Add(ref taps, 5));
+            var k6 = Vector256.Create(Unsafe.Add(ref taps, 6));
+            var k7 = Vector256.Create(Unsafe.Add(ref taps, 7));
+            var k8 = Vector256.Create(Unsafe.Add(ref taps, 8));
+            for (int y = 0; y < 14; y++)
+            {
+                ref float from = ref Unsafe.Add(ref plane, y * 14);
+                ref float to = ref Unsafe.Add(ref padded, y * 16 + 17);
+                Vector256.LoadUnsafe(ref from, 0).StoreUnsafe(ref to, 0);
+                Vector256.LoadUnsafe(ref from, 6).StoreUnsafe(ref to, 6);
+            }
+            for (int oy = 0; oy < 14; oy++)
+            {
+                ref float row0 = ref Unsafe.Add(ref padded, oy * 16);
+                ref float row1 = ref Unsafe.Add(ref row0, 16);
+                ref float row2 = ref Unsafe.Add(ref row0, 32);
+                ref float outputRow = ref Unsafe.Add(ref output, oy * 14);
+                {
+                    var acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row0, 0), k0, bias);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row0, 1), k1, acc);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row0, 2), k2, acc);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row1, 0), k3, acc);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row1, 1), k4, acc);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row1, 2), k5, acc);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row2, 0), k6, acc);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row2, 1), k7, acc);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row2, 2), k8, acc);
+                    acc.StoreUnsafe(ref outputRow, 0);
+                }
+                {
+                    var acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row0, 6), k0, bias);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row0, 7), k1, acc);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row0, 8), k2, acc);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row1, 6), k3, acc);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row1, 7), k4, acc);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row1, 8), k5, acc);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row2, 6), k6, acc);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row2, 7), k7, acc);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row2, 8), k8, acc);
+                    acc.StoreUnsafe(ref outputRow, 6);
                 }
             }
         }
