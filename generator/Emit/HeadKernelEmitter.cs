@@ -47,7 +47,7 @@ internal static class HeadKernelEmitter
             portable(0, count);
             return;
         }
-        using (w.Open($"if ({NeonCondition})"))
+        using (w.Open($"if ({RuntimeChecks.AdvSimdArm64})"))
         {
             using (w.Open($"for (int {index} = 0; {index} < {neonRows}; {index} += {Lanes})"))
                 neonFour();
@@ -68,9 +68,6 @@ internal static class HeadKernelEmitter
         }
     }
 
-    /// <summary>The runtime check that selects the Vector512 sums.</summary>
-    internal const string WideCondition = "Vector512.IsHardwareAccelerated";
-
     public static string PathExpression(GlobalPoolOp op) => PathExpression(op.Input.Pixels, HasNeonVariant(op), "AdvSimd faddp");
 
     public static string PathExpression(LinearOp op) => PathExpression(op.InFeatures, HasNeonVariant(op), "AdvSimd fmla, faddp");
@@ -78,14 +75,11 @@ internal static class HeadKernelEmitter
     private static string PathExpression(int count, bool neon, string neonLabel)
     {
         var paths = new List<(string?, string)>();
-        if (count >= WideBlock) paths.Add((WideCondition, "Vector512"));
-        if (neon) paths.Add((NeonCondition, "Vector128, " + neonLabel));
+        if (count >= WideBlock) paths.Add((RuntimeChecks.Vector512Accelerated, "Vector512"));
+        if (neon) paths.Add((RuntimeChecks.AdvSimdArm64, "Vector128, " + neonLabel));
         paths.Add((null, count >= Lanes ? "Vector128" : "scalar"));
         return ModelEmitter.ChoosePath(paths);
     }
-
-    /// <summary>The runtime check that selects the ARM64 head kernels.</summary>
-    internal const string NeonCondition = "AdvSimd.Arm64.IsSupported";
 
     /// <summary>
     /// Four rows (channels or classes) at a time need at least four rows and a vector's worth of elements each;
@@ -168,7 +162,7 @@ internal static class HeadKernelEmitter
         if (wide > 0)
         {
             // AVX-512: two 16-lane accumulators (two FMA pipes), then the portable loop below finishes the rest.
-            using (w.Open($"if ({WideCondition})"))
+            using (w.Open($"if ({RuntimeChecks.Vector512Accelerated})"))
             {
                 w.Line("var t0 = Vector512<float>.Zero;");
                 w.Line("var t1 = Vector512<float>.Zero;");

@@ -166,8 +166,8 @@ internal static class ModelEmitter
 
     private static void EmitKernelPaths(SourceWriter w, NetworkGraph graph, string rt)
     {
-        // Each expression is built from the same conditions the kernels branch on (the emitters' *Condition
-        // constants and width lists), so the report cannot drift from the code that runs.
+        // Each expression is built from the same conditions the kernels branch on (RuntimeChecks and the emitters'
+        // width lists), so the report cannot drift from the code that runs.
         w.Line("/// <summary>Each kernel and the code path it takes on this machine (vector width, AdvSimd where used).</summary>");
         w.Line($"public static global::System.Collections.Generic.IReadOnlyList<{rt}.KernelPath> KernelPaths {{ get; }} = new {rt}.KernelPath[]");
         w.Line("{");

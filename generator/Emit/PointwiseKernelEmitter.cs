@@ -24,7 +24,11 @@ internal static class PointwiseKernelEmitter
     public const int BlockRows = 8;
 
     /// <summary>A vector width: its type, lanes, channels per register block and accumulator budget.</summary>
-    internal sealed record Width(string Vector, int Lanes, int Rows, int Accumulators, string Suffix);
+    internal sealed record Width(string Vector, int Lanes, int Rows, int Accumulators, string Suffix)
+    {
+        /// <summary>The check under which the call site picks this width.</summary>
+        public string Condition => RuntimeChecks.Accelerated(Vector);
+    }
 
     internal static readonly Width V512 = new("Vector512", 16, 8, 24, "V512");
     internal static readonly Width V256 = new("Vector256", 8, 4, 8, "V256");
@@ -64,22 +68,19 @@ internal static class PointwiseKernelEmitter
         for (int i = 0; i < widths.Count; i++)
         {
             string call = $"{KernelName(op, widths[i])}({arguments});";
-            parts.Add(i == widths.Count - 1 ? $"else {call}" : $"{(i == 0 ? "" : "else ")}if ({widths[i].Vector}.IsHardwareAccelerated) {call}");
+            parts.Add(i == widths.Count - 1 ? $"else {call}" : $"{(i == 0 ? "" : "else ")}if ({widths[i].Condition}) {call}");
         }
         return string.Join(" ", parts);
     }
-
-    /// <summary>The runtime check that selects FMLA by element in the portable variant.</summary>
-    internal const string NeonCondition = "AdvSimd.Arm64.IsSupported";
 
     /// <summary>The variant the call site picks, as a C# expression over the same conditions.</summary>
     public static string PathExpression(PointwiseOp op)
     {
         var paths = new List<(string?, string)>();
         var widths = Widths(op);
-        for (int i = 0; i < widths.Count - 1; i++) paths.Add(($"{widths[i].Vector}.IsHardwareAccelerated", KernelName(op, widths[i])));
+        for (int i = 0; i < widths.Count - 1; i++) paths.Add((widths[i].Condition, KernelName(op, widths[i])));
         // Sub-blocks of four channels exist when a group has at least four output channels.
-        if (op.OutPerGroup >= V128.Rows) paths.Add((NeonCondition, KernelName(op, V128) + ", AdvSimd fmla by element"));
+        if (op.OutPerGroup >= V128.Rows) paths.Add((RuntimeChecks.AdvSimdArm64, KernelName(op, V128) + ", AdvSimd fmla by element"));
         paths.Add((null, KernelName(op, V128)));
         return ModelEmitter.ChoosePath(paths);
     }
@@ -222,7 +223,7 @@ internal static class PointwiseKernelEmitter
             {
                 // ARM64: one load brings the four channels' weights (they are adjacent in the packed block) and FMLA by
                 // element multiplies by a lane of it. Replaces four scalar loads + DUP broadcasts of the portable path.
-                using (w.Open($"if ({NeonCondition})"))
+                using (w.Open($"if ({RuntimeChecks.AdvSimdArm64})"))
                 {
                     w.Line("var w4 = Vector128.LoadUnsafe(ref wk);");
                     for (int i = 0; i < 4; i++)

@@ -38,7 +38,7 @@ internal static class WindowKernelEmitter
         {
             if (HasBlockedInterior(op))
             {
-                using (w.Open($"if ({WideCondition})"))
+                using (w.Open($"if ({RuntimeChecks.Vector512Accelerated})"))
                     EmitBlockedConvolution(w, k);
             }
             if (PaddedCopyPlan(op) is { } plan)
@@ -90,7 +90,10 @@ internal static class WindowKernelEmitter
     }
 
     /// <summary>Vector type, lanes and the runtime check of a stride-1 depthwise kernel that runs on a zero-padded copy.</summary>
-    internal sealed record PaddedPlan(string Vector, int Lanes, string Condition);
+    internal sealed record PaddedPlan(string Vector, int Lanes)
+    {
+        public string Condition => RuntimeChecks.Accelerated(Vector);
+    }
 
     /// <summary>Padded planes above this many floats (64 KiB of stack) keep the edge-split kernel.</summary>
     private const int MaxPaddedFloats = 16384;
@@ -109,7 +112,7 @@ internal static class WindowKernelEmitter
         // Measured on 1x g=3 (--ops): 14x14 planes 12.7 -> 7.0 us per kernel with Vector256; 28x28 with Vector512
         // unchanged (17.0 us: a 26-column interior was already two vectors) and 7x7 with Vector128 slower (9.1 ->
         // 10.0 us), so only planes 8 to 15 columns wide take this path.
-        if (width >= 8 && width < 16) return new PaddedPlan("Vector256", 8, "Vector256.IsHardwareAccelerated");
+        if (width >= 8 && width < 16) return new PaddedPlan("Vector256", 8);
         return null;
     }
 
@@ -198,13 +201,13 @@ internal static class WindowKernelEmitter
                 if (cols.Mask == 0b111 && length >= WideLanes && HasBlockedInterior(k.Op))
                 {
                     // Done above for all channels at once where Vector512 is accelerated.
-                    using (w.Open($"if (!{WideCondition})"))
+                    using (w.Open($"if (!{RuntimeChecks.Vector512Accelerated})"))
                         EmitInterior128WithNeon(w, k, rowMask, cols.Start, cols.End);
                 }
                 else if (cols.Mask == 0b111 && length >= WideLanes)
                 {
                     // AVX-512: sixteen output columns per vector; the Vector128 code below is the portable path.
-                    using (w.Open($"if ({WideCondition})"))
+                    using (w.Open($"if ({RuntimeChecks.Vector512Accelerated})"))
                     {
                         using (w.Open($"for (int ox = {cols.Start}; ox <= {cols.End - WideLanes}; ox += {WideLanes})"))
                             EmitVector(w, k, rowMask, "ox", Wide);
@@ -371,12 +374,6 @@ internal static class WindowKernelEmitter
     private static readonly (string Vector, int Lanes) Narrow = ("Vector128", 4);
     private static readonly (string Vector, int Lanes) Wide = ("Vector512", 16);
 
-    /// <summary>The runtime check that selects the Vector512 interiors.</summary>
-    internal const string WideCondition = "Vector512.IsHardwareAccelerated";
-
-    /// <summary>The runtime check that selects the ARM64 interiors (a constant under the JIT and NativeAOT).</summary>
-    internal const string NeonCondition = "AdvSimd.Arm64.IsSupported";
-
     /// <summary>
     /// Whether the kernel has an AdvSimd interior: stride-2 windows (de-interleaving, and pairwise max/add for pools)
     /// and the stem convolution (FMLA by element on a vector of taps). Stride-1 depthwise has nothing NEON does better
@@ -398,8 +395,8 @@ internal static class WindowKernelEmitter
     {
         var paths = new List<(string?, string)>();
         if (PaddedCopyPlan(op) is { } plan) paths.Add((plan.Condition, plan.Vector + " on a zero-padded copy"));
-        if (HasInterior(op, WideLanes)) paths.Add((WideCondition, "Vector512"));
-        if (HasInterior(op, Lanes) && HasNeonVariant(op)) paths.Add((NeonCondition, "Vector128, " + NeonDescription(op)));
+        if (HasInterior(op, WideLanes)) paths.Add((RuntimeChecks.Vector512Accelerated, "Vector512"));
+        if (HasInterior(op, Lanes) && HasNeonVariant(op)) paths.Add((RuntimeChecks.AdvSimdArm64, "Vector128, " + NeonDescription(op)));
         paths.Add((null, HasInterior(op, Lanes) ? "Vector128" : "scalar (no interior of four columns)"));
         return ModelEmitter.ChoosePath(paths);
     }
@@ -420,7 +417,7 @@ internal static class WindowKernelEmitter
             EmitInterior128(w, k, rowMask, start, end, neon: false);
             return;
         }
-        using (w.Open($"if ({NeonCondition})"))
+        using (w.Open($"if ({RuntimeChecks.AdvSimdArm64})"))
             EmitInterior128(w, k, rowMask, start, end, neon: true);
         using (w.Open("else"))
             EmitInterior128(w, k, rowMask, start, end, neon: false);
