@@ -31,17 +31,18 @@ internal static class WindowKernelEmitter
     public static void Emit(SourceWriter w, WindowOp op)
     {
         var k = new Geometry(op);
+        var paddedPlan = PaddedCopyPlan(op);
         string weightsParameter = op.HasWeights ? ", ref float weights" : "";
         w.Line($"/// <summary>{Describe(op)}</summary>");
         w.Line(ModelEmitter.KernelAttribute);
         using (w.Open($"private static void {KernelName(op)}(ref float source, ref float destination{weightsParameter})"))
         {
-            if (HasBlockedInterior(op))
+            if (k.BlockedInterior)
             {
                 using (w.Open($"if ({RuntimeChecks.Vector512Accelerated})"))
                     EmitBlockedConvolution(w, k);
             }
-            if (PaddedCopyPlan(op) is { } plan)
+            if (paddedPlan is { } plan)
             {
                 using (w.Open($"if ({plan.Condition})"))
                 {
@@ -80,12 +81,12 @@ internal static class WindowKernelEmitter
             }
         }
         w.Line();
-        if (HasBlockedInterior(op))
+        if (k.BlockedInterior)
         {
             foreach (int channels in BlockSizes(op))
                 EmitConvolutionBlockMethod(w, k, channels);
         }
-        if (PaddedCopyPlan(op) is { } paddedPlan)
+        if (paddedPlan is not null)
             EmitPaddedCopyMethod(w, k, paddedPlan);
     }
 
@@ -109,9 +110,9 @@ internal static class WindowKernelEmitter
         if (op.Kind != WindowKind.Depthwise || op.Stride != 1) return null;
         int width = op.Input.Width;
         if ((long)(op.Input.Height + 2) * (width + 2) > MaxPaddedFloats) return null;
-        // Measured on 1x g=3 (--ops): 14x14 planes 12.7 -> 7.0 us per kernel with Vector256; 28x28 with Vector512
-        // unchanged (17.0 us: a 26-column interior was already two vectors) and 7x7 with Vector128 slower (9.1 ->
-        // 10.0 us), so only planes 8 to 15 columns wide take this path.
+        // Measured on 1x g=3 (--ops, alternating builds): 14x14 planes 12.7 -> 9.3 us per kernel with Vector256;
+        // 28x28 with Vector512 unchanged (17.0 us: a 26-column interior was already two vectors) and 7x7 with
+        // Vector128 slower (9.1 -> 10.0 us), so only planes 8 to 15 columns wide take this path.
         if (width >= 8 && width < 16) return new PaddedPlan("Vector256", 8);
         return null;
     }
@@ -198,7 +199,7 @@ internal static class WindowKernelEmitter
             foreach (var cols in Segments(k.Op.Output.Width, k.ColumnMask))
             {
                 int length = cols.End - cols.Start;
-                if (cols.Mask == 0b111 && length >= WideLanes && HasBlockedInterior(k.Op))
+                if (cols.Mask == 0b111 && length >= WideLanes && k.BlockedInterior)
                 {
                     // Done above for all channels at once where Vector512 is accelerated.
                     using (w.Open($"if (!{RuntimeChecks.Vector512Accelerated})"))
@@ -255,12 +256,6 @@ internal static class WindowKernelEmitter
 
     /// <summary>Output channels a blocked convolution interior computes per loaded input vector.</summary>
     private const int ConvolutionBlock = 8;
-
-    /// <summary>
-    /// Whether the (stem) convolution runs its Vector512 interiors channel-blocked: a full convolution reads the
-    /// same input taps for every output channel, so one de-interleaved load feeds eight FMAs instead of one.
-    /// </summary>
-    private static bool HasBlockedInterior(WindowOp op) => op.Kind == WindowKind.Convolution && HasInterior(op, WideLanes);
 
     /// <summary>
     /// The Vector512 interiors of a convolution, <see cref="ConvolutionBlock"/> output channels at a time (measured on
@@ -348,16 +343,8 @@ internal static class WindowKernelEmitter
                 w.Line($"ref float in{ky} = ref Unsafe.Add(ref inputPlane, row{ky} + {column});");
                 for (int kx = 0; kx < 3; kx++)
                 {
-                    string value = s == 1
-                        ? (kx == 0 ? $"Vector512.LoadUnsafe(ref in{ky})" : $"Vector512.LoadUnsafe(ref in{ky}, {kx})")
-                        : kx switch
-                        {
-                            0 => $"Simd.LoadOdd512(ref Unsafe.Subtract(ref in{ky}, 2))",
-                            1 => $"Simd.LoadEven512(ref in{ky})",
-                            _ => $"Simd.LoadOdd512(ref in{ky})",
-                        };
                     int t = ky * 3 + kx;
-                    w.Line($"var x{t} = {value};");
+                    w.Line($"var x{t} = {TapLoad("Vector512", s, ky, kx)};");
                     for (int j = 0; j < channels; j++)
                         w.Line($"acc{j} = Simd.MulAdd(x{t}, Vector512.Create(Unsafe.Add(ref ciTaps, {j * tapStride + t})), acc{j});");
                 }
@@ -381,23 +368,31 @@ internal static class WindowKernelEmitter
     /// </summary>
     internal static bool HasNeonVariant(WindowOp op) => op.Stride == 2 || op.Kind == WindowKind.Convolution;
 
-    /// <summary>Whether some interior run of columns is at least <paramref name="length"/> wide (so has a vector path).</summary>
-    private static bool HasInterior(WindowOp op, int length)
+    /// <summary>
+    /// The input vector of tap (ky, kx) for the output columns at <c>ox</c>, from <c>in{ky}</c> (input row ky at the
+    /// window's first column). Stride 2 de-interleaves: centre taps are the even lanes, left and right taps the odd ones.
+    /// </summary>
+    private static string TapLoad(string vector, int stride, int ky, int kx)
     {
-        var k = new Geometry(op);
-        foreach (var cols in Segments(op.Output.Width, k.ColumnMask))
-            if (cols.Mask == 0b111 && cols.End - cols.Start >= length) return true;
-        return false;
+        if (stride == 1) return kx == 0 ? $"{vector}.LoadUnsafe(ref in{ky})" : $"{vector}.LoadUnsafe(ref in{ky}, {kx})";
+        string suffix = vector == "Vector512" ? "512" : "";
+        return kx switch
+        {
+            0 => $"Simd.LoadOdd{suffix}(ref Unsafe.Subtract(ref in{ky}, 2))",
+            1 => $"Simd.LoadEven{suffix}(ref in{ky})",
+            _ => $"Simd.LoadOdd{suffix}(ref in{ky})",
+        };
     }
 
     /// <summary>The path this kernel's interiors take, as a C# expression over the conditions they branch on.</summary>
     public static string PathExpression(WindowOp op)
     {
+        var k = new Geometry(op);
         var paths = new List<(string?, string)>();
         if (PaddedCopyPlan(op) is { } plan) paths.Add((plan.Condition, plan.Vector + " on a zero-padded copy"));
-        if (HasInterior(op, WideLanes)) paths.Add((RuntimeChecks.Vector512Accelerated, "Vector512"));
-        if (HasInterior(op, Lanes) && HasNeonVariant(op)) paths.Add((RuntimeChecks.AdvSimdArm64, "Vector128, " + NeonDescription(op)));
-        paths.Add((null, HasInterior(op, Lanes) ? "Vector128" : "scalar (no interior of four columns)"));
+        if (k.LongestInterior >= WideLanes) paths.Add((RuntimeChecks.Vector512Accelerated, "Vector512"));
+        if (k.LongestInterior >= Lanes && HasNeonVariant(op)) paths.Add((RuntimeChecks.AdvSimdArm64, "Vector128, " + NeonDescription(op)));
+        paths.Add((null, k.LongestInterior >= Lanes ? "Vector128" : "scalar (no interior of four columns)"));
         return ModelEmitter.ChoosePath(paths);
     }
 
@@ -507,20 +502,14 @@ internal static class WindowKernelEmitter
                     w.Line($"ref float in{ky} = ref Unsafe.Add(ref {plane}, row{ky} + {column});");
                 for (int kx = 0; kx < 3; kx++)
                 {
-                    string value = s == 1
-                        ? (kx == 0 ? $"{V}.LoadUnsafe(ref in{ky})" : $"{V}.LoadUnsafe(ref in{ky}, {kx})")
-                        : neon ? kx switch
+                    string value = neon && s == 2
+                        ? kx switch
                         {
                             0 => $"left{ky}",
                             1 => $"AdvSimd.Arm64.UnzipEven(lo{ky}, hi{ky})",
                             _ => $"AdvSimd.Arm64.UnzipOdd(lo{ky}, hi{ky})",
                         }
-                        : kx switch
-                        {
-                            0 => $"Simd.LoadOdd{(wide ? "512" : "")}(ref Unsafe.Subtract(ref in{ky}, 2))",
-                            1 => $"Simd.LoadEven{(wide ? "512" : "")}(ref in{ky})",
-                            _ => $"Simd.LoadOdd{(wide ? "512" : "")}(ref in{ky})",
-                        };
+                        : TapLoad(V, s, ky, kx);
                     int t = ky * 3 + kx;
                     if (neon && op.Kind == WindowKind.Convolution && t < 8)
                     {
@@ -647,11 +636,25 @@ internal static class WindowKernelEmitter
 
     private sealed class Geometry
     {
-        public Geometry(WindowOp op) => Op = op;
+        public Geometry(WindowOp op)
+        {
+            Op = op;
+            foreach (var cols in Segments(op.Output.Width, ColumnMask))
+                if (cols.Mask == 0b111) LongestInterior = System.Math.Max(LongestInterior, cols.End - cols.Start);
+        }
 
         public WindowOp Op { get; }
         public int InPixels => Op.Input.Pixels;
         public int OutPixels => Op.Output.Pixels;
+
+        /// <summary>Widest run of output columns whose three taps all exist (0 when none): what vector paths can cover.</summary>
+        public int LongestInterior { get; }
+
+        /// <summary>
+        /// Whether the (stem) convolution runs its Vector512 interiors channel-blocked: a full convolution reads the
+        /// same input taps for every output channel, so one de-interleaved load feeds eight FMAs instead of one.
+        /// </summary>
+        public bool BlockedInterior => Op.Kind == WindowKind.Convolution && LongestInterior >= WideLanes;
 
         /// <summary>Bit ky is set when input row stride·oy + ky − 1 exists.</summary>
         public int RowMask(int oy) => TapMask(oy, Op.Input.Height);
