@@ -47,17 +47,18 @@ for (int i = 0; i < n; i++)
     for (int p = 0; p < inputs[i].Length; p++) inputs[i][p] = (images[i][p] / 255f - Mean) / Std;
 }
 
-// The same model binds either file: safetensors by name, ONNX by matching the graph (FromOnnx exists because this
-// project references ShuffleNetGen.Onnx).
-bool onnx = weightsPath.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
-FashionNet Load() => onnx ? FashionNet.FromOnnx(weightsPath) : FashionNet.FromSafetensors(weightsPath);
+// The same model binds either file: safetensors by name, ONNX by matching the graph (ShuffleNetGen.Onnx). The file is
+// read once; every instance below binds the same tensors.
+TensorSet weights = weightsPath.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)
+    ? ShuffleNetGen.Onnx.OnnxWeights.Read(weightsPath, FashionNet.Description)
+    : Safetensors.Read(weightsPath);
 Console.WriteLine($"Weights: {weightsPath}");
 Console.WriteLine($"{FashionNet.Description.Name}: g = {FashionNet.Description.Groups}, stages [{string.Join(", ", FashionNet.Description.StageChannels)}] x [{string.Join(", ", FashionNet.Description.StageRepeats)}], "
     + $"{FashionNet.ParameterCount:N0} parameters, {FashionNet.MultiplyAdds / 1e6:F1} M multiply-adds per image, arena {FashionNet.ArenaLength * 4 / 1024.0:F0} KiB");
 
 // Single-threaded pass: the predictions, and the throughput of one core.
 var predictions = new int[n];
-var model = Load();
+var model = FashionNet.FromTensors(weights);
 var logits = new float[FashionNet.Classes];
 for (int i = 0; i < n; i++) model.Forward(inputs[i], logits); // warm-up: one full pass, so tiered JIT has settled
 var watch = Stopwatch.StartNew();
@@ -71,7 +72,7 @@ double singleSeconds = watch.Elapsed.TotalSeconds;
 // All cores: one model instance per thread (an instance owns its activation arena).
 int threads = Environment.ProcessorCount;
 var parallelPredictions = new int[n];
-var models = Enumerable.Range(0, threads).Select(_ => Load()).ToArray();
+var models = Enumerable.Range(0, threads).Select(_ => FashionNet.FromTensors(weights)).ToArray();
 void RunParallel()
 {
     int next = -1;
