@@ -26,7 +26,7 @@ public class DiagnosticLocationTests
     private static void AssertAttribute(string source, string id, string located, string message, bool expectModel = false)
     {
         var d = SingleFromAttribute(source, id, expectModel);
-        Assert.Equal(located, JsonHarness.Located(d, source));
+        Assert.Equal(located, GeneratorHarness.Located(d, source));
         Assert.Equal(message, d.GetMessage());
     }
 
@@ -45,7 +45,7 @@ public class DiagnosticLocationTests
     private static void AssertJson(string json, string id, string located, string position, string message, bool expectModel = false)
     {
         var d = SingleFromJson(json, id, expectModel: expectModel);
-        Assert.Equal(located, JsonHarness.Located(d, json));
+        Assert.Equal(located, GeneratorHarness.Located(d, json));
         var start = d.Location.GetLineSpan().StartLinePosition;
         Assert.Equal(position, $"{start.Line + 1}:{start.Character + 1}");
         Assert.Equal(message, d.GetMessage());
@@ -137,8 +137,8 @@ public class DiagnosticLocationTests
         Assert.All(diagnostics, d => Assert.Equal("SNG0015", d.Id));
         var inSource = diagnostics.Single(d => d.Location.GetLineSpan().Path == "Model0.cs");
         var inJson = diagnostics.Single(d => d.Location.GetLineSpan().Path == "models/Net.shufflenet.json");
-        Assert.Equal("Net", JsonHarness.Located(inSource, source));
-        Assert.Equal("\"Net\"", JsonHarness.Located(inJson, json));
+        Assert.Equal("Net", GeneratorHarness.Located(inSource, source));
+        Assert.Equal("\"Net\"", GeneratorHarness.Located(inJson, json));
         Assert.Equal("Model 'Acme.Net' is declared more than once (also at Net.shufflenet.json(1,11)); give each declaration its own class name or namespace", inSource.GetMessage());
         Assert.Equal("Model 'Acme.Net' is declared more than once (also at Model0.cs(1,121)); give each declaration its own class name or namespace", inJson.GetMessage());
     }

@@ -16,15 +16,13 @@ public class DiagnosticTests
         return (diagnostic, source);
     }
 
-    private static string Located(Diagnostic d, string source) => GeneratorHarness.Located(d, source);
-
     [Fact]
     public void ClassNotPartialIsReportedOnItsName()
     {
         const string source = "using ShuffleNetGen; [ShuffleNet] public class Net { }";
         var (d, s) = Single(source);
         Assert.Equal("SNG0001", d.Id);
-        Assert.Equal("Net", Located(d, s));
+        Assert.Equal("Net", GeneratorHarness.Located(d, s));
     }
 
     [Fact]
@@ -33,7 +31,7 @@ public class DiagnosticTests
         const string source = "using ShuffleNetGen; [ShuffleNet(Groups = 5, Classes = 10)] public partial class Net;";
         var (d, s) = Single(source);
         Assert.Equal("SNG0003", d.Id);
-        Assert.Equal("Groups = 5", Located(d, s));
+        Assert.Equal("Groups = 5", GeneratorHarness.Located(d, s));
     }
 
     [Fact]
@@ -42,7 +40,7 @@ public class DiagnosticTests
         const string source = "using ShuffleNetGen; [ShuffleNet(Groups = 2, StageChannels = new[] { 300, 600, 1200 })] public partial class Net;";
         var (d, s) = Single(source);
         Assert.Equal("SNG0007", d.Id);
-        Assert.Equal("StageChannels = new[] { 300, 600, 1200 }", Located(d, s));
+        Assert.Equal("StageChannels = new[] { 300, 600, 1200 }", GeneratorHarness.Located(d, s));
         Assert.Equal("stage 2 width 300 with 2 groups gives a bottleneck of 75 channels, which 2 groups cannot split; use a width divisible by 8", d.GetMessage());
     }
 
@@ -60,6 +58,6 @@ public class DiagnosticTests
         const string source = "using ShuffleNetGen; [ShuffleNet(StemStride = 3)] public partial class Net;";
         var (d, s) = Single(source);
         Assert.Equal("SNG0012", d.Id);
-        Assert.Equal("StemStride = 3", Located(d, s));
+        Assert.Equal("StemStride = 3", GeneratorHarness.Located(d, s));
     }
 }

@@ -73,7 +73,7 @@ public class GeneratorRobustnessTests
     {
         Interlocked.Increment(ref tally.Cases);
         var compilation = GeneratorHarness.CreateCompilation(c.Sources);
-        var driver = JsonHarness.CreateDriver(c.Files.Select(f => (AdditionalText)new InMemoryAdditionalText(f.Path, f.Text)))
+        var driver = GeneratorHarness.CreateDriver(c.Files.Select(f => (AdditionalText)new InMemoryAdditionalText(f.Path, f.Text)))
             .RunGeneratorsAndUpdateCompilation(compilation, out var output, out var driverDiagnostics);
         var result = driver.GetRunResult().Results.Single();
 

@@ -52,7 +52,7 @@ public class IncrementalPipelineTests
     private static (GeneratorDriver Driver, Compilation Compilation) FirstRun(params AdditionalText[] extra)
     {
         var compilation = GeneratorHarness.CreateCompilation(ModelA, ModelB, Unrelated);
-        var driver = JsonHarness.CreateDriver(new[] { s_jsonC }.Concat(extra)).RunGenerators(compilation);
+        var driver = GeneratorHarness.CreateDriver(new[] { s_jsonC }.Concat(extra)).RunGenerators(compilation);
         Assert.Equal(3, driver.GetRunResult().Results.Single().GeneratedSources.Length);
         return (driver, compilation);
     }
@@ -221,7 +221,7 @@ public class IncrementalPipelineTests
     public void FixingAnErrorRemovesItsDiagnosticAndEmitsTheModel()
     {
         var compilation = GeneratorHarness.CreateCompilation(ModelA.Replace("Groups = 3", "Groups = 5"));
-        var driver = JsonHarness.CreateDriver(Array.Empty<AdditionalText>()).RunGenerators(compilation);
+        var driver = GeneratorHarness.CreateDriver(Array.Empty<AdditionalText>()).RunGenerators(compilation);
         Assert.Equal("SNG0003", Assert.Single(driver.GetRunResult().Diagnostics).Id);
         driver = driver.RunGenerators(Replace(compilation, "Model0.cs", ModelA));
         Assert.Empty(driver.GetRunResult().Diagnostics);

@@ -21,11 +21,9 @@ public sealed class InMemoryAdditionalText : AdditionalText
     public override SourceText? GetText(CancellationToken cancellationToken = default) => _text;
 }
 
-/// <summary>Runs the generator on C# sources plus JSON additional files (GeneratorHarness covers C# only).</summary>
+/// <summary>GeneratorHarness with JSON declarations given as (path, text) pairs instead of AdditionalText objects.</summary>
 public static class JsonHarness
 {
-    public static GeneratorDriver CreateDriver(IEnumerable<AdditionalText> additionalTexts) => GeneratorHarness.CreateDriver(additionalTexts);
-
     public static (Compilation Output, ImmutableArray<Diagnostic> Diagnostics, GeneratorDriverRunResult Run) Run(
         IEnumerable<(string Path, string Json)> files, params string[] sources) =>
         GeneratorHarness.Run(files.Select(f => (AdditionalText)new InMemoryAdditionalText(f.Path, f.Json)), sources);
@@ -36,7 +34,4 @@ public static class JsonHarness
     /// <summary>Errors of compiling the output, generated files included (empty: it compiles).</summary>
     public static List<Diagnostic> CompileErrors(Compilation output) =>
         output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
-
-    /// <summary>The text a diagnostic underlines in <paramref name="text"/>.</summary>
-    public static string Located(Diagnostic d, string text) => GeneratorHarness.Located(d, text);
 }
