@@ -73,12 +73,14 @@ public readonly record struct ArenaSlot(string Tensor, int Offset, int Length, i
 public sealed record TensorShape(string Name, int[] Dimensions)
 {
     /// <summary>Number of elements.</summary>
+    /// <exception cref="OverflowException">The product exceeds <see cref="int.MaxValue"/>.</exception>
     public int ElementCount
     {
         get
         {
+            // Checked: a wrapped product would size arrays for a different tensor.
             int n = 1;
-            foreach (int d in Dimensions) n *= d;
+            foreach (int d in Dimensions) n = checked(n * d);
             return n;
         }
     }

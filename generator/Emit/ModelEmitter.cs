@@ -125,10 +125,10 @@ internal static class ModelEmitter
         }
         w.Line();
         w.Line("/// <summary>Loads an F32 safetensors file in the canonical layout.</summary>");
-        w.Line($"public static {self} FromSafetensors(string path) => FromTensors({rt}.Safetensors.Read(path));");
+        w.Line($"public static {self} FromSafetensors(string path) => FromTensors({rt}.Safetensors.Read(path, Description));");
         w.Line();
         w.Line("/// <summary>Loads F32 safetensors from a stream in the canonical layout.</summary>");
-        w.Line($"public static {self} FromSafetensors(global::System.IO.Stream stream) => FromTensors({rt}.Safetensors.Read(stream));");
+        w.Line($"public static {self} FromSafetensors(global::System.IO.Stream stream) => FromTensors({rt}.Safetensors.Read(stream, Description));");
         if (onnxAvailable)
         {
             w.Line();

@@ -28,14 +28,21 @@ public static class RandomWeights
         var set = new TensorSet();
         foreach (var shape in layout)
         {
+            if (shape is null) throw new ArgumentException("The layout contains null.", nameof(layout));
             var data = new float[shape.ElementCount];
             string name = shape.Name;
+            if (data.Length == 0)
+            {
+                // Nothing to draw, and the fan-in below would divide by a zero dimension.
+                set.Add(name, (int[])shape.Dimensions.Clone(), data);
+                continue;
+            }
             Func<double> draw;
             if (name.EndsWith(".running_var", StringComparison.Ordinal)) draw = () => Uniform(0.5, 1.5);
             else if (name.EndsWith(".running_mean", StringComparison.Ordinal)) draw = () => Uniform(-0.2, 0.2);
             else if (name.StartsWith("fc.", StringComparison.Ordinal))
             {
-                double bound = name.EndsWith(".bias", StringComparison.Ordinal) ? 0.1 : 1.0 / Math.Sqrt(shape.Dimensions[1]);
+                double bound = name.EndsWith(".bias", StringComparison.Ordinal) || shape.Dimensions.Length < 2 ? 0.1 : 1.0 / Math.Sqrt(shape.Dimensions[1]);
                 draw = () => Uniform(-bound, bound);
             }
             else if (name.EndsWith(".bias", StringComparison.Ordinal)) draw = () => Uniform(-0.2, 0.2);

@@ -32,13 +32,37 @@ public static class Safetensors
     /// <summary>Reads every tensor of a safetensors file.</summary>
     /// <exception cref="WeightFormatException">The file is not a valid F32 safetensors file.</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    public static TensorSet Read(string path)
+    public static TensorSet Read(string path) => ReadFile(path, null);
+
+    /// <summary>
+    /// Reads the tensors <paramref name="model"/> needs from a safetensors file. Names and shapes are checked against
+    /// the model's <see cref="ModelDescription.WeightLayout"/> from the header alone, before any tensor data is
+    /// allocated, so a file that does not fit the model costs no more than its header to reject.
+    /// <c>*.num_batches_tracked</c> entries are checked for consistency but not read.
+    /// </summary>
+    /// <exception cref="WeightFormatException">The file is not valid F32 safetensors, or a tensor is missing, unexpected or mis-shaped.</exception>
+    /// <exception cref="IOException">The file cannot be read.</exception>
+    public static TensorSet Read(string path, ModelDescription model)
+    {
+        if (model is null) throw new ArgumentNullException(nameof(model));
+        return ReadFile(path, model);
+    }
+
+    /// <summary>Reads the tensors <paramref name="model"/> needs from a stream; see <see cref="Read(string, ModelDescription)"/>.</summary>
+    /// <exception cref="WeightFormatException">The data is not valid F32 safetensors, or a tensor is missing, unexpected or mis-shaped.</exception>
+    public static TensorSet Read(Stream stream, ModelDescription model)
+    {
+        if (model is null) throw new ArgumentNullException(nameof(model));
+        return ReadStream(stream, model);
+    }
+
+    private static TensorSet ReadFile(string path, ModelDescription? model)
     {
         if (path is null) throw new ArgumentNullException(nameof(path));
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
         try
         {
-            return Read(stream);
+            return ReadStream(stream, model);
         }
         catch (WeightFormatException e)
         {
@@ -48,11 +72,13 @@ public static class Safetensors
     }
 
     /// <summary>
-    /// Reads every tensor from a stream positioned at the start of safetensors data. Non-seekable streams are
-    /// supported; only the bytes the header refers to are consumed.
+    /// Reads every tensor from a stream positioned at the start of safetensors data, which must run to the end of a
+    /// seekable stream. Non-seekable streams are supported; only the bytes the header refers to are consumed.
     /// </summary>
     /// <exception cref="WeightFormatException">The data is not valid F32 safetensors.</exception>
-    public static TensorSet Read(Stream stream)
+    public static TensorSet Read(Stream stream) => ReadStream(stream, null);
+
+    private static TensorSet ReadStream(Stream stream, ModelDescription? model)
     {
         if (stream is null) throw new ArgumentNullException(nameof(stream));
         if (!stream.CanRead) throw new ArgumentException("The stream is not readable.", nameof(stream));
@@ -81,8 +107,15 @@ public static class Safetensors
                 $"header length is {headerLength} bytes but the input holds only {header.Length} bytes after the 8-byte length");
 
         List<Entry> entries = ParseHeader(header);
+        if (model is not null)
+        {
+            // Everything the model can reject is decided here, from the header, before a single tensor is allocated.
+            var found = new List<(string, int[])>(entries.Count);
+            foreach (var e in entries) if (!e.Ignored) found.Add((e.Name, e.Shape));
+            Weights.WeightPacker.ValidateShapes(found, model.WeightLayout, model.Name);
+        }
 
-        // Sorted by position: both the overlap check and sequential stream reading need it.
+        // Sorted by position: the overlap and hole checks and sequential stream reading need it.
         var byOffset = new List<Entry>(entries);
         byOffset.Sort((a, b) => a.Begin != b.Begin ? a.Begin.CompareTo(b.Begin) : a.End.CompareTo(b.End));
         CheckOverlaps(byOffset);
@@ -91,7 +124,8 @@ public static class Safetensors
         foreach (var e in entries) needed = Math.Max(needed, e.End);
 
         long dataStart;
-        if (stream.CanSeek)
+        bool seekable = stream.CanSeek;
+        if (seekable)
         {
             dataStart = stream.Position;
         }
@@ -113,13 +147,22 @@ public static class Safetensors
         {
             if (e.End > (ulong)available)
                 throw new WeightFormatException(e.Name,
-                    $"tensor '{e.Name}' needs bytes [{e.Begin}, {e.End}) of the data section but the file holds only {available}");
+                    $"tensor {Quote(e.Name)} needs bytes [{e.Begin}, {e.End}) of the data section but the file holds only {available}");
         }
+        CheckNoHoles(byOffset);
+        // The format forbids unindexed bytes (they would make polyglot files possible), and trailing bytes are what a
+        // corrupted header length leaves: the data would be read shifted. A non-seekable stream is only read as far as
+        // the header refers to, so this is checked where the length is known.
+        if (seekable && (ulong)available != needed)
+            throw new WeightFormatException(null,
+                $"the data section holds {available} bytes but the header accounts for {needed}; safetensors data has no unindexed bytes, so the header length or the file is corrupt");
 
         var tensors = new float[entries.Count][];
         for (int k = 0; k < byOffset.Count; k++)
         {
             var e = byOffset[k];
+            // A model has no use for batch counters, so they are never allocated (the header check already ran).
+            if (e.Ignored || (model is not null && IsBatchCounter(e.Name))) continue;
             long target = dataStart + (long)e.Begin;
             if (stream.Position != target) stream.Position = target;
             var data = new float[e.ElementCount];
@@ -135,7 +178,7 @@ public static class Safetensors
             {
                 // Only reachable if the stream shrank or misreported its length after the bounds check.
                 throw new WeightFormatException(e.Name,
-                    $"tensor '{e.Name}' needs bytes [{e.Begin}, {e.End}) of the data section but the stream ended early");
+                    $"tensor {Quote(e.Name)} needs bytes [{e.Begin}, {e.End}) of the data section but the stream ended early");
             }
             if (!BitConverter.IsLittleEndian)
             {
@@ -147,35 +190,71 @@ public static class Safetensors
 
         // Header order, so a read-write round trip preserves the file's order.
         var set = new TensorSet();
-        foreach (var e in entries) set.Add(new NamedTensor(e.Name, e.Shape, tensors[e.Index]));
+        foreach (var e in entries)
+        {
+            if (tensors[e.Index] is { } data) set.Add(new NamedTensor(e.Name, e.Shape, data));
+        }
         return set;
     }
 
-    /// <summary>Writes tensors to a safetensors file, in the given order, as F32.</summary>
-    /// <exception cref="ArgumentException">Two tensors share a name.</exception>
+    /// <summary>
+    /// Writes tensors to a safetensors file, in the given order, as F32. The tensors are enumerated once and checked
+    /// before anything is written; the data goes to a temporary file in the same directory that then replaces
+    /// <paramref name="path"/>, so a failure never leaves a partly written or emptied file behind.
+    /// </summary>
+    /// <exception cref="ArgumentException">The list holds null, two tensors share a name, a name is not valid UTF-16
+    /// or is the reserved <c>__metadata__</c>, or the header would exceed <see cref="MaxHeaderLength"/>.</exception>
+    /// <exception cref="IOException">The file cannot be written.</exception>
     public static void Write(string path, IEnumerable<NamedTensor> tensors)
     {
         if (path is null) throw new ArgumentNullException(nameof(path));
         if (tensors is null) throw new ArgumentNullException(nameof(tensors));
-        using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
-        Write(stream, tensors);
+        var (list, header) = Prepare(tensors);
+
+        string target = Path.GetFullPath(path);
+        string temp = Path.Combine(Path.GetDirectoryName(target) ?? ".", $".{Path.GetFileName(target)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                WriteData(stream, header, list);
+                // On disk before the rename, so a crash cannot leave the new name pointing at unwritten data.
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, target, overwrite: true);
+        }
+        catch
+        {
+            TryDelete(temp);
+            throw;
+        }
     }
 
     /// <summary>
     /// Writes tensors as safetensors to a stream, contiguous and in the given order, with the header padded with
-    /// spaces to a multiple of 8 bytes so the data section stays aligned.
+    /// spaces to a multiple of 8 bytes so the data section stays aligned. Nothing is written unless every tensor is valid.
     /// </summary>
-    /// <exception cref="ArgumentException">Two tensors share a name.</exception>
+    /// <exception cref="ArgumentException">As for <see cref="Write(string, IEnumerable{NamedTensor})"/>.</exception>
     public static void Write(Stream stream, IEnumerable<NamedTensor> tensors)
     {
         if (stream is null) throw new ArgumentNullException(nameof(stream));
         if (tensors is null) throw new ArgumentNullException(nameof(tensors));
+        var (list, header) = Prepare(tensors);
+        WriteData(stream, header, list);
+        stream.Flush();
+    }
+
+    /// <summary>Enumerates the tensors once, checks them and builds the padded header: everything that can fail on the input.</summary>
+    private static (List<NamedTensor> List, byte[] Header) Prepare(IEnumerable<NamedTensor> tensors)
+    {
         var list = new List<NamedTensor>(tensors);
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var t in list)
         {
             if (t is null) throw new ArgumentException("The tensor list contains null.", nameof(tensors));
-            if (!seen.Add(t.Name)) throw new ArgumentException($"Tensor '{t.Name}' appears twice.", nameof(tensors));
+            // The reader takes this key for the metadata block, so the tensor would vanish on the way back.
+            if (t.Name == MetadataKey) throw new ArgumentException($"Tensor name {Quote(t.Name)} is reserved for metadata.", nameof(tensors));
+            if (!seen.Add(t.Name)) throw new ArgumentException($"Tensor {Quote(t.Name)} appears twice.", nameof(tensors));
         }
 
         var json = new MemoryStream();
@@ -187,7 +266,15 @@ public static class Safetensors
             foreach (var t in list)
             {
                 long bytes = (long)t.Data.Length * sizeof(float);
-                w.WriteStartObject(t.Name);
+                try
+                {
+                    w.WriteStartObject(t.Name);
+                }
+                catch (ArgumentException e)
+                {
+                    // A lone surrogate cannot be encoded as UTF-8; say which tensor rather than what the writer says.
+                    throw new ArgumentException($"Tensor name {Quote(t.Name)} is not valid UTF-16 text.", nameof(tensors), e);
+                }
                 w.WriteString("dtype", "F32");
                 w.WriteStartArray("shape");
                 foreach (int d in t.Shape) w.WriteNumberValue(d);
@@ -202,14 +289,19 @@ public static class Safetensors
             w.WriteEndObject();
         }
 
-        int jsonLength = checked((int)json.Length);
-        int padded = (jsonLength + 7) & ~7;
-        Span<byte> prefix = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)padded);
-        stream.Write(prefix);
-        stream.Write(json.GetBuffer(), 0, jsonLength);
-        for (int i = jsonLength; i < padded; i++) stream.WriteByte((byte)' ');
+        long padded = (json.Length + 7) & ~7L;
+        if (padded > MaxHeaderLength)
+            throw new ArgumentException($"The header would be {padded} bytes, more than the {MaxHeaderLength} bytes a reader accepts.", nameof(tensors));
+        var header = new byte[8 + padded];
+        BinaryPrimitives.WriteUInt64LittleEndian(header, (ulong)padded);
+        json.GetBuffer().AsSpan(0, (int)json.Length).CopyTo(header.AsSpan(8));
+        header.AsSpan(8 + (int)json.Length).Fill((byte)' ');
+        return (list, header);
+    }
 
+    private static void WriteData(Stream stream, byte[] header, List<NamedTensor> list)
+    {
+        stream.Write(header);
         float[]? swapped = BitConverter.IsLittleEndian ? null : new float[ReadChunkFloats];
         foreach (var t in list)
         {
@@ -225,7 +317,20 @@ public static class Safetensors
                 stream.Write(MemoryMarshal.AsBytes(chunk));
             }
         }
-        stream.Flush();
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
     }
 
     private sealed class Entry
@@ -240,7 +345,9 @@ public static class Safetensors
         public ulong Begin { get; set; }
         public ulong End { get; set; }
         public int ElementCount { get; set; }
-        public string ShapeText => "[" + string.Join(", ", Shape) + "]";
+        /// <summary>A PyTorch batch counter stored as an integer: its bytes are accounted for, its value never read.</summary>
+        public bool Ignored { get; set; }
+        public string ShapeText => NamedTensor.FormatShape(Shape);
     }
 
     private static List<Entry> ParseHeader(byte[] header)
@@ -267,12 +374,21 @@ public static class Safetensors
                     continue;
                 }
                 if (!names.Add(name))
-                    throw new WeightFormatException(name, $"tensor '{name}' appears twice in the header");
+                    throw new WeightFormatException(name, $"tensor {Quote(name)} appears twice in the header");
                 var entry = new Entry(entries.Count, name);
                 ParseEntry(ref reader, entry);
                 // PyTorch's state_dict carries batch counters as I64; they are training bookkeeping, not weights.
-                if (entry.DType != "F32" && name.EndsWith(".num_batches_tracked", StringComparison.Ordinal)) continue;
-                Validate(entry);
+                // Not read, but their bytes still count for the overlap and no-holes checks.
+                if (entry.DType != "F32" && IsBatchCounter(name))
+                {
+                    if (!entry.HasOffsets || entry.End < entry.Begin)
+                        throw new WeightFormatException(name, $"tensor {Quote(name)} has missing or reversed data_offsets");
+                    entry.Ignored = true;
+                }
+                else
+                {
+                    Validate(entry);
+                }
                 entries.Add(entry);
             }
             // Anything but whitespace after the object makes the reader throw.
@@ -281,7 +397,7 @@ public static class Safetensors
         }
         catch (JsonException e)
         {
-            throw new WeightFormatException(null, $"the header is not valid JSON: {e.Message}");
+            throw new WeightFormatException(null, $"the header is not valid JSON: {Bounded(WithoutPosition(e.Message))} (at byte {e.BytePositionInLine} of line {e.LineNumber + 1})");
         }
         return entries;
     }
@@ -291,7 +407,7 @@ public static class Safetensors
         string name = entry.Name;
         if (reader.TokenType != JsonTokenType.StartObject)
             throw new WeightFormatException(name,
-                $"tensor '{name}' must be described by an object with dtype, shape and data_offsets, found {Describe(reader.TokenType)}");
+                $"tensor {Quote(name)} must be described by an object with dtype, shape and data_offsets, found {Describe(reader.TokenType)}");
         while (true)
         {
             Next(ref reader);
@@ -301,18 +417,18 @@ public static class Safetensors
             switch (key)
             {
                 case "dtype":
-                    if (entry.DType is not null) throw new WeightFormatException(name, $"tensor '{name}' has two dtype fields");
+                    if (entry.DType is not null) throw new WeightFormatException(name, $"tensor {Quote(name)} has two dtype fields");
                     if (reader.TokenType != JsonTokenType.String)
-                        throw new WeightFormatException(name, $"tensor '{name}' has a dtype that is {Describe(reader.TokenType)}; expected a string such as \"F32\"");
+                        throw new WeightFormatException(name, $"tensor {Quote(name)} has a dtype that is {Describe(reader.TokenType)}; expected a string such as \"F32\"");
                     entry.DType = GetString(ref reader);
                     break;
                 case "shape":
-                    if (entry.HasShape) throw new WeightFormatException(name, $"tensor '{name}' has two shape fields");
+                    if (entry.HasShape) throw new WeightFormatException(name, $"tensor {Quote(name)} has two shape fields");
                     entry.Shape = ReadShape(ref reader, name);
                     entry.HasShape = true;
                     break;
                 case "data_offsets":
-                    if (entry.HasOffsets) throw new WeightFormatException(name, $"tensor '{name}' has two data_offsets fields");
+                    if (entry.HasOffsets) throw new WeightFormatException(name, $"tensor {Quote(name)} has two data_offsets fields");
                     ReadOffsets(ref reader, entry);
                     entry.HasOffsets = true;
                     break;
@@ -327,7 +443,7 @@ public static class Safetensors
     private static int[] ReadShape(ref Utf8JsonReader reader, string name)
     {
         if (reader.TokenType != JsonTokenType.StartArray)
-            throw new WeightFormatException(name, $"tensor '{name}' has a shape that is {Describe(reader.TokenType)}; expected an array of integers");
+            throw new WeightFormatException(name, $"tensor {Quote(name)} has a shape that is {Describe(reader.TokenType)}; expected an array of integers");
         var dims = new List<int>();
         while (true)
         {
@@ -335,12 +451,12 @@ public static class Safetensors
             if (reader.TokenType == JsonTokenType.EndArray) break;
             if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt64(out long d))
                 throw new WeightFormatException(name,
-                    $"tensor '{name}' has shape entry {dims.Count} that is {Describe(ref reader)}; expected a non-negative integer");
+                    $"tensor {Quote(name)} has shape entry {dims.Count} that is {Describe(ref reader)}; expected a non-negative integer");
             if (d < 0)
-                throw new WeightFormatException(name, $"tensor '{name}' has negative dimension {d} at index {dims.Count} of its shape");
+                throw new WeightFormatException(name, $"tensor {Quote(name)} has negative dimension {d} at index {dims.Count} of its shape");
             if (d > int.MaxValue)
                 throw new WeightFormatException(name,
-                    $"tensor '{name}' has dimension {d} at index {dims.Count} of its shape; at most {int.MaxValue} is supported");
+                    $"tensor {Quote(name)} has dimension {d} at index {dims.Count} of its shape; at most {int.MaxValue} is supported");
             dims.Add((int)d);
         }
         return dims.ToArray();
@@ -351,7 +467,7 @@ public static class Safetensors
         string name = entry.Name;
         if (reader.TokenType != JsonTokenType.StartArray)
             throw new WeightFormatException(name,
-                $"tensor '{name}' has data_offsets that is {Describe(reader.TokenType)}; expected an array [begin, end]");
+                $"tensor {Quote(name)} has data_offsets that is {Describe(reader.TokenType)}; expected an array [begin, end]");
         var values = new List<ulong>(2);
         while (true)
         {
@@ -359,11 +475,11 @@ public static class Safetensors
             if (reader.TokenType == JsonTokenType.EndArray) break;
             if (reader.TokenType != JsonTokenType.Number || !reader.TryGetUInt64(out ulong v))
                 throw new WeightFormatException(name,
-                    $"tensor '{name}' has data_offsets entry {values.Count} that is {Describe(ref reader)}; expected a non-negative integer");
+                    $"tensor {Quote(name)} has data_offsets entry {values.Count} that is {Describe(ref reader)}; expected a non-negative integer");
             values.Add(v);
         }
         if (values.Count != 2)
-            throw new WeightFormatException(name, $"tensor '{name}' has {values.Count} data_offsets; expected 2 ([begin, end])");
+            throw new WeightFormatException(name, $"tensor {Quote(name)} has {values.Count} data_offsets; expected 2 ([begin, end])");
         entry.Begin = values[0];
         entry.End = values[1];
     }
@@ -371,32 +487,27 @@ public static class Safetensors
     private static void Validate(Entry e)
     {
         string name = e.Name;
-        if (e.DType is null) throw new WeightFormatException(name, $"tensor '{name}' has no dtype; expected \"dtype\": \"F32\"");
-        if (!e.HasShape) throw new WeightFormatException(name, $"tensor '{name}' has no shape");
-        if (!e.HasOffsets) throw new WeightFormatException(name, $"tensor '{name}' has no data_offsets");
+        if (e.DType is null) throw new WeightFormatException(name, $"tensor {Quote(name)} has no dtype; expected \"dtype\": \"F32\"");
+        if (!e.HasShape) throw new WeightFormatException(name, $"tensor {Quote(name)} has no shape");
+        if (!e.HasOffsets) throw new WeightFormatException(name, $"tensor {Quote(name)} has no data_offsets");
         if (e.DType != "F32")
-            throw new WeightFormatException(name, $"tensor '{name}' has dtype {e.DType}; ShuffleNetGen reads F32 only");
+            throw new WeightFormatException(name, $"tensor {Quote(name)} has dtype {Quote(e.DType)}; ShuffleNetGen reads F32 only");
 
-        long count = 1;
-        foreach (int d in e.Shape)
-        {
-            count *= d;
-            if (count > int.MaxValue) break; // both factors are at most int.MaxValue, so this cannot overflow a long
-        }
-        if (Array.IndexOf(e.Shape, 0) >= 0) count = 0;
-        if (count > int.MaxValue)
+        // The largest array .NET allocates: beyond it the allocation itself would fail with OutOfMemoryException.
+        long count = ElementCount(e.Shape, Array.MaxLength);
+        if (count < 0)
             throw new WeightFormatException(name,
-                $"tensor '{name}' has shape {e.ShapeText}, more than {int.MaxValue} elements; ShuffleNetGen reads at most {int.MaxValue} per tensor");
+                $"tensor {Quote(name)} has shape {e.ShapeText}, more than {Array.MaxLength} elements; ShuffleNetGen reads at most {Array.MaxLength} per tensor");
         e.ElementCount = (int)count;
 
         if (e.End < e.Begin)
             throw new WeightFormatException(name,
-                $"tensor '{name}' has data_offsets [{e.Begin}, {e.End}): the end is before the begin");
+                $"tensor {Quote(name)} has data_offsets [{e.Begin}, {e.End}): the end is before the begin");
         ulong span = e.End - e.Begin;
         ulong expected = (ulong)count * sizeof(float);
         if (span != expected)
             throw new WeightFormatException(name,
-                $"tensor '{name}' has shape {e.ShapeText}, {count} F32 values needing {expected} bytes, but data_offsets [{e.Begin}, {e.End}) span {span} bytes");
+                $"tensor {Quote(name)} has shape {e.ShapeText}, {count} F32 values needing {expected} bytes, but data_offsets [{e.Begin}, {e.End}) span {span} bytes");
     }
 
     private static void CheckOverlaps(List<Entry> byOffset)
@@ -407,9 +518,73 @@ public static class Safetensors
             if (e.End == e.Begin) continue; // empty tensors occupy no bytes
             if (furthest is not null && e.Begin < furthest.End)
                 throw new WeightFormatException(e.Name,
-                    $"tensor '{e.Name}' occupies bytes [{e.Begin}, {e.End}) of the data section, overlapping tensor '{furthest.Name}' at [{furthest.Begin}, {furthest.End})");
+                    $"tensor {Quote(e.Name)} occupies bytes [{e.Begin}, {e.End}) of the data section, overlapping tensor {Quote(furthest.Name)} at [{furthest.Begin}, {furthest.End})");
             if (furthest is null || e.End > furthest.End) furthest = e;
         }
+    }
+
+    /// <summary>
+    /// Non-empty tensors must tile the data section from byte 0 without gaps, as the format requires. Called after the overlap check, on entries sorted by offset.
+    /// </summary>
+    private static void CheckNoHoles(List<Entry> byOffset)
+    {
+        ulong end = 0;
+        foreach (var e in byOffset)
+        {
+            if (e.End == e.Begin) continue;
+            if (e.Begin != end)
+                throw new WeightFormatException(e.Name,
+                    $"tensor {Quote(e.Name)} starts at byte {e.Begin} of the data section, leaving bytes [{end}, {e.Begin}) that no tensor accounts for");
+            end = e.End;
+        }
+    }
+
+    /// <summary>
+    /// The product of <paramref name="shape"/>, or -1 when it exceeds <paramref name="limit"/>. Any zero dimension makes
+    /// it 0, however large the others, and the product never overflows because it stops growing past the limit.
+    /// </summary>
+    internal static long ElementCount(int[] shape, long limit)
+    {
+        foreach (int d in shape) if (d == 0) return 0;
+        long count = 1;
+        foreach (int d in shape)
+        {
+            if (d < 0) return -1;
+            count *= d; // count <= limit < 2^31 and d < 2^31 before this, so no long overflow
+            if (count > limit) return -1;
+        }
+        return count;
+    }
+
+    private static bool IsBatchCounter(string name) => name.EndsWith(".num_batches_tracked", StringComparison.Ordinal);
+
+    private static string Quote(string? name) => TensorNameText.Quote(name);
+
+    /// <summary>Text echoed from the input or from a parser about it: controls escaped, length capped.</summary>
+    private static string Bounded(string text)
+    {
+        const int max = 160;
+        var builder = new StringBuilder(Math.Min(text.Length, max) + 8);
+        foreach (char c in text)
+        {
+            if (builder.Length >= max)
+            {
+                builder.Append('…');
+                break;
+            }
+            if (char.IsControl(c) || c is '\u2028' or '\u2029' || (c >= '\u202A' && c <= '\u202E') || (c >= '\u2066' && c <= '\u2069'))
+                builder.Append("\\u").Append(((int)c).ToString("X4"));
+            else
+                builder.Append(c);
+        }
+        return builder.ToString();
+    }
+
+    /// <summary>System.Text.Json appends the position as " LineNumber: … | BytePositionInLine: …."; it is reported separately.</summary>
+    private static string WithoutPosition(string message)
+    {
+        int at = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
+        return at >= 0 ? message.Substring(0, at) : message;
     }
 
     /// <summary>Advances, treating the end of the header as malformed JSON (a truncated or unbalanced object).</summary>
@@ -429,8 +604,11 @@ public static class Safetensors
         _ => token.ToString(),
     };
 
+    // A number token is only digits, signs, '.' and exponents, but it can be megabytes long.
     private static string Describe(ref Utf8JsonReader reader) =>
-        reader.TokenType == JsonTokenType.Number ? Encoding.UTF8.GetString(reader.ValueSpan) : Describe(reader.TokenType);
+        reader.TokenType == JsonTokenType.Number
+            ? (reader.ValueSpan.Length <= 40 ? Encoding.UTF8.GetString(reader.ValueSpan) : Encoding.UTF8.GetString(reader.ValueSpan.Slice(0, 40)) + $"… ({reader.ValueSpan.Length} characters)")
+            : Describe(reader.TokenType);
 
     private static string GetString(ref Utf8JsonReader reader)
     {
@@ -441,7 +619,7 @@ public static class Safetensors
         catch (InvalidOperationException e)
         {
             // Escapes that decode to invalid UTF-16 (a lone surrogate) pass the tokenizer but fail here.
-            throw new WeightFormatException(null, $"the header holds a string that is not valid text: {e.Message}");
+            throw new WeightFormatException(null, $"the header holds a string that is not valid text: {Bounded(e.Message)}");
         }
     }
 

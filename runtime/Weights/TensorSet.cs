@@ -14,14 +14,17 @@ public sealed class NamedTensor
         if (name is null) throw new ArgumentNullException(nameof(name));
         if (shape is null) throw new ArgumentNullException(nameof(shape));
         if (data is null) throw new ArgumentNullException(nameof(data));
-        long count = 1;
         foreach (int d in shape)
         {
-            if (d < 0) throw new ArgumentException($"Tensor '{name}' has a negative dimension in shape [{string.Join(", ", shape)}].", nameof(shape));
-            count *= d;
+            if (d < 0) throw new ArgumentException($"Tensor {TensorNameText.Quote(name)} has a negative dimension in shape {NamedTensor.FormatShape(shape)}.", nameof(shape));
         }
+        // Capped rather than wrapped: a product that overflowed to 0 would accept an empty array for a huge shape.
+        long count = Safetensors.ElementCount(shape, Array.MaxLength);
         if (count != data.Length)
-            throw new ArgumentException($"Tensor '{name}' has shape [{string.Join(", ", shape)}] ({count} elements) but {data.Length} values.", nameof(data));
+        {
+            string elements = count < 0 ? $"more than {Array.MaxLength} elements" : $"{count} elements";
+            throw new ArgumentException($"Tensor {TensorNameText.Quote(name)} has shape {NamedTensor.FormatShape(shape)} ({elements}) but {data.Length} values.", nameof(data));
+        }
         Name = name;
         Shape = shape;
         Data = data;
@@ -36,8 +39,16 @@ public sealed class NamedTensor
     /// <summary>Values, row-major.</summary>
     public float[] Data { get; }
 
-    /// <summary>Shape as written in PyTorch, e.g. <c>[240, 80, 1, 1]</c>.</summary>
-    public string ShapeText => "[" + string.Join(", ", Shape) + "]";
+    /// <summary>Shape as written in PyTorch, e.g. <c>[240, 80, 1, 1]</c>; beyond 16 dimensions the rest is elided.</summary>
+    public string ShapeText => FormatShape(Shape);
+
+    /// <summary>A shape for messages: a hostile file can declare a million dimensions, so long ranks are elided.</summary>
+    internal static string FormatShape(int[] shape)
+    {
+        const int shown = 16;
+        if (shape.Length <= shown) return "[" + string.Join(", ", shape) + "]";
+        return "[" + string.Join(", ", new ArraySegment<int>(shape, 0, shown)) + $", … ({shape.Length} dimensions)]";
+    }
 }
 
 /// <summary>A set of named tensors, as read from a weights file or built in memory.</summary>
@@ -54,7 +65,7 @@ public sealed class TensorSet : IEnumerable<NamedTensor>
     {
         if (tensor is null) throw new ArgumentNullException(nameof(tensor));
         if (_byName.ContainsKey(tensor.Name))
-            throw new WeightFormatException(tensor.Name, $"Tensor '{tensor.Name}' appears twice.");
+            throw new WeightFormatException(tensor.Name, $"Tensor {TensorNameText.Quote(tensor.Name)} appears twice.");
         _byName.Add(tensor.Name, tensor);
         _inOrder.Add(tensor);
     }
@@ -67,7 +78,7 @@ public sealed class TensorSet : IEnumerable<NamedTensor>
 
     /// <summary>The tensor with this name, or a <see cref="WeightFormatException"/> naming it.</summary>
     public NamedTensor this[string name] =>
-        _byName.TryGetValue(name, out var t) ? t : throw new WeightFormatException(name, $"Tensor '{name}' is missing.");
+        _byName.TryGetValue(name, out var t) ? t : throw new WeightFormatException(name, $"Tensor {TensorNameText.Quote(name)} is missing.");
 
     /// <inheritdoc/>
     public IEnumerator<NamedTensor> GetEnumerator() => _inOrder.GetEnumerator();

@@ -16,27 +16,75 @@ public static class WeightPacker
 
     /// <summary>
     /// Checks a tensor set against the model's layout before anything is read: every expected tensor present with its
-    /// exact shape, nothing unexpected. <c>*.num_batches_tracked</c> (training bookkeeping PyTorch saves) is ignored.
+    /// exact shape, nothing unexpected, and every value finite. <c>*.num_batches_tracked</c> (training bookkeeping
+    /// PyTorch saves) is ignored. Every loader binds through here, so this is where the NaN policy lives.
     /// </summary>
+    /// <exception cref="WeightFormatException">A tensor is missing, unexpected or mis-shaped, or holds NaN or an infinity.</exception>
     public static void Validate(TensorSet tensors, IReadOnlyList<TensorShape> layout, string modelName)
     {
         if (tensors is null) throw new ArgumentNullException(nameof(tensors));
+        var found = new List<(string, int[])>(tensors.Count);
+        foreach (var t in tensors) found.Add((t.Name, t.Shape));
+        ValidateShapes(found, layout, modelName);
+        foreach (var shape in layout) RequireFinite(tensors[shape.Name], modelName);
+    }
+
+    /// <summary>
+    /// The name and shape half of <see cref="Validate"/>, on names and shapes alone so that a loader can run it on a
+    /// file's header before allocating any data. Names in <paramref name="found"/> are distinct.
+    /// </summary>
+    internal static void ValidateShapes(IReadOnlyList<(string Name, int[] Shape)> found, IReadOnlyList<TensorShape> layout, string modelName)
+    {
+        if (layout is null) throw new ArgumentNullException(nameof(layout));
+        var byName = new Dictionary<string, int[]>(found.Count, StringComparer.Ordinal);
+        foreach (var (name, shape) in found) byName[name] = shape;
         var expected = new HashSet<string>(StringComparer.Ordinal);
         foreach (var shape in layout)
         {
             expected.Add(shape.Name);
-            if (!tensors.TryGet(shape.Name, out var tensor))
-                throw new WeightFormatException(shape.Name, $"{modelName}: tensor '{shape.Name}' is missing; expected shape {shape.ShapeText}.");
-            if (!SameShape(tensor.Shape, shape.Dimensions))
-                throw new WeightFormatException(shape.Name, $"{modelName}: tensor '{shape.Name}' has shape {tensor.ShapeText}; expected {shape.ShapeText}.");
+            if (!byName.TryGetValue(shape.Name, out var dims))
+                throw new WeightFormatException(shape.Name, $"{modelName}: tensor {Quote(shape.Name)} is missing; expected shape {shape.ShapeText}.");
+            if (!SameShape(dims, shape.Dimensions))
+                throw new WeightFormatException(shape.Name, $"{modelName}: tensor {Quote(shape.Name)} has shape {NamedTensor.FormatShape(dims)}; expected {shape.ShapeText}.");
         }
-        foreach (var tensor in tensors)
+        foreach (var (name, dims) in found)
         {
-            if (expected.Contains(tensor.Name) || tensor.Name.EndsWith(".num_batches_tracked", StringComparison.Ordinal)) continue;
-            throw new WeightFormatException(tensor.Name,
-                $"{modelName}: tensor '{tensor.Name}' {tensor.ShapeText} is not part of this model; the model expects {layout.Count} tensors named as in the README (e.g. '{layout[0].Name}').");
+            if (expected.Contains(name) || name.EndsWith(".num_batches_tracked", StringComparison.Ordinal)) continue;
+            string example = layout.Count > 0 ? $" (e.g. {Quote(layout[0].Name)})" : "";
+            throw new WeightFormatException(name,
+                $"{modelName}: tensor {Quote(name)} {NamedTensor.FormatShape(dims)} is not part of this model; the model expects {layout.Count} tensors named as in the README{example}.");
         }
     }
+
+    private static void RequireFinite(NamedTensor tensor, string modelName)
+    {
+        var data = tensor.Data;
+        for (int i = 0; i < data.Length; i++)
+        {
+            if (float.IsFinite(data[i])) continue;
+            throw new WeightFormatException(tensor.Name,
+                $"{modelName}: tensor {Quote(tensor.Name)} holds {Text(data[i])} at flat index {i}{Position(tensor.Shape, i)}; weights must be finite.");
+        }
+    }
+
+    /// <summary>" (element [a, b, …])" for tensors of rank 2 or more, where the flat index alone is hard to place.</summary>
+    private static string Position(int[] shape, int index)
+    {
+        if (shape.Length < 2) return "";
+        var at = new int[shape.Length];
+        for (int k = shape.Length - 1; k >= 0; k--)
+        {
+            at[k] = index % shape[k];
+            index /= shape[k];
+        }
+        return " (element " + NamedTensor.FormatShape(at) + ")";
+    }
+
+    private static string Text(double value) =>
+        double.IsNaN(value) ? "NaN" : double.IsPositiveInfinity(value) ? "+Infinity" : double.IsNegativeInfinity(value) ? "-Infinity"
+        : value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string Quote(string name) => TensorNameText.Quote(name);
 
     /// <summary>
     /// A 3x3 convolution (stem: every input plane; depthwise: one) with batch norm folded in. Layout per output
@@ -45,12 +93,14 @@ public static class WeightPacker
     public static void Window3x3(TensorSet tensors, string conv, string batchNorm, int outChannels, int inputPlanes, Span<float> packed)
     {
         var w = tensors[conv + ".weight"].Data;
+        int taps = checked(inputPlanes * 9);
+        int stride = checked(taps + 1);
+        Require(w.Length == checked(outChannels * taps) && packed.Length == checked(outChannels * stride), conv);
         var (scale, shift) = FoldBatchNorm(tensors, batchNorm, outChannels);
-        int stride = inputPlanes * 9 + 1;
         for (int c = 0; c < outChannels; c++)
         {
-            for (int i = 0; i < inputPlanes * 9; i++) packed[c * stride + i] = (float)(w[c * inputPlanes * 9 + i] * scale[c]);
-            packed[c * stride + inputPlanes * 9] = (float)shift[c];
+            for (int i = 0; i < taps; i++) packed[c * stride + i] = Folded(w[c * taps + i] * scale[c], conv, batchNorm, c);
+            packed[c * stride + taps] = Folded(shift[c], conv, batchNorm, c);
         }
     }
 
@@ -62,9 +112,11 @@ public static class WeightPacker
     public static void Pointwise(TensorSet tensors, string conv, string batchNorm, int inChannels, int outChannels, int groups, int blockRows, Span<float> packed)
     {
         var w = tensors[conv + ".weight"].Data;
-        var (scale, shift) = FoldBatchNorm(tensors, batchNorm, outChannels);
+        if (groups <= 0 || blockRows <= 0 || inChannels % groups != 0 || outChannels % groups != 0) Require(false, conv);
         int inPerGroup = inChannels / groups;
         int outPerGroup = outChannels / groups;
+        Require(w.Length == checked(outChannels * inPerGroup) && packed.Length == checked(outChannels * (1 + inPerGroup)), conv);
+        var (scale, shift) = FoldBatchNorm(tensors, batchNorm, outChannels);
         for (int k = 0; k < groups; k++)
         {
             for (int j0 = 0; j0 < outPerGroup; j0 += blockRows)
@@ -72,11 +124,11 @@ public static class WeightPacker
                 int rows = Math.Min(blockRows, outPerGroup - j0);
                 int o0 = k * outPerGroup + j0;
                 int at = o0 * (1 + inPerGroup);
-                for (int r = 0; r < rows; r++) packed[at + r] = (float)shift[o0 + r];
+                for (int r = 0; r < rows; r++) packed[at + r] = Folded(shift[o0 + r], conv, batchNorm, o0 + r);
                 for (int ci = 0; ci < inPerGroup; ci++)
                 {
                     for (int r = 0; r < rows; r++)
-                        packed[at + rows + ci * rows + r] = (float)(w[(o0 + r) * inPerGroup + ci] * scale[o0 + r]);
+                        packed[at + rows + ci * rows + r] = Folded(w[(o0 + r) * inPerGroup + ci] * scale[o0 + r], conv, batchNorm, o0 + r);
                 }
             }
         }
@@ -85,8 +137,34 @@ public static class WeightPacker
     /// <summary>The classifier as PyTorch stores it: weights row-major [classes, features], then the biases.</summary>
     public static void Linear(TensorSet tensors, string name, int inFeatures, int outFeatures, Span<float> packed)
     {
-        tensors[name + ".weight"].Data.AsSpan(0, inFeatures * outFeatures).CopyTo(packed);
-        tensors[name + ".bias"].Data.AsSpan(0, outFeatures).CopyTo(packed.Slice(inFeatures * outFeatures));
+        var w = tensors[name + ".weight"].Data;
+        var b = tensors[name + ".bias"].Data;
+        int weights = checked(inFeatures * outFeatures);
+        Require(w.Length == weights && b.Length == outFeatures && packed.Length == checked(weights + outFeatures), name);
+        w.CopyTo(packed);
+        b.CopyTo(packed.Slice(weights));
+    }
+
+    /// <summary>
+    /// Finite inputs can still fold to a float infinity (a huge gamma over a zero variance); the kernels would then
+    /// compute NaN for every image, so this is a bad weight file, not a result.
+    /// </summary>
+    private static float Folded(double value, string conv, string batchNorm, int channel)
+    {
+        float f = (float)value;
+        if (!float.IsFinite(f)) ThrowFoldOverflow(value, conv, batchNorm, channel);
+        return f;
+    }
+
+    private static void ThrowFoldOverflow(double value, string conv, string batchNorm, int channel) =>
+        throw new WeightFormatException(batchNorm + ".weight",
+            $"Folding batch norm {Quote(batchNorm)} into {Quote(conv)} gives {Text(value)} at output channel {channel}, beyond float range; the batch-norm scale (weight / sqrt(running_var + eps)) is too large.");
+
+    // The sizes come from generated code; a mismatch means generator and runtime disagree on a layout, and packing
+    // on would write garbage or out of range.
+    private static void Require(bool layoutMatches, string tensor)
+    {
+        if (!layoutMatches) throw new ArgumentException($"The packing arguments for {Quote(tensor)} do not match its tensors or the packed span; the generated code and the runtime disagree on the layout.");
     }
 
     // In double: a small running variance makes the scale large, and float folding would cost precision twice.
@@ -96,12 +174,14 @@ public static class WeightPacker
         var beta = tensors[name + ".bias"].Data;
         var mean = tensors[name + ".running_mean"].Data;
         var variance = tensors[name + ".running_var"].Data;
+        Require(gamma.Length == channels && beta.Length == channels && mean.Length == channels && variance.Length == channels, name);
         var scale = new double[channels];
         var shift = new double[channels];
         for (int c = 0; c < channels; c++)
         {
+            // NaN is already rejected by Validate; the comparison is written so that it would be caught here too.
             if (!(variance[c] >= 0))
-                throw new WeightFormatException(name + ".running_var", $"Tensor '{name}.running_var' holds {variance[c]} at channel {c}; a variance must be zero or positive.");
+                throw new WeightFormatException(name + ".running_var", $"Tensor {Quote(name + ".running_var")} holds {Text(variance[c])} at channel {c}; a variance must be zero or positive.");
             scale[c] = gamma[c] / Math.Sqrt(variance[c] + BatchNormEpsilon);
             shift[c] = beta[c] - mean[c] * scale[c];
         }
