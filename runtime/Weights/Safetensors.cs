@@ -255,6 +255,8 @@ public static class Safetensors
             // The reader takes this key for the metadata block, so the tensor would vanish on the way back.
             if (t.Name == MetadataKey) throw new ArgumentException($"Tensor name {Quote(t.Name)} is reserved for metadata.", nameof(tensors));
             if (!seen.Add(t.Name)) throw new ArgumentException($"Tensor {Quote(t.Name)} appears twice.", nameof(tensors));
+            // The JSON encoder would quietly write U+FFFD for a lone surrogate, and the name would not survive a round trip.
+            if (!IsValidText(t.Name)) throw new ArgumentException($"Tensor name {Quote(t.Name)} is not valid UTF-16 text (a lone surrogate).", nameof(tensors));
         }
 
         var json = new MemoryStream();
@@ -266,15 +268,7 @@ public static class Safetensors
             foreach (var t in list)
             {
                 long bytes = (long)t.Data.Length * sizeof(float);
-                try
-                {
-                    w.WriteStartObject(t.Name);
-                }
-                catch (ArgumentException e)
-                {
-                    // A lone surrogate cannot be encoded as UTF-8; say which tensor rather than what the writer says.
-                    throw new ArgumentException($"Tensor name {Quote(t.Name)} is not valid UTF-16 text.", nameof(tensors), e);
-                }
+                w.WriteStartObject(t.Name);
                 w.WriteString("dtype", "F32");
                 w.WriteStartArray("shape");
                 foreach (int d in t.Shape) w.WriteNumberValue(d);
@@ -317,6 +311,16 @@ public static class Safetensors
                 stream.Write(MemoryMarshal.AsBytes(chunk));
             }
         }
+    }
+
+    private static bool IsValidText(string text)
+    {
+        for (int i = 0; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])) i++;
+            else if (char.IsSurrogate(text[i])) return false;
+        }
+        return true;
     }
 
     private static void TryDelete(string path)

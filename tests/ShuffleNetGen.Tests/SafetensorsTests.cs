@@ -187,7 +187,7 @@ public class SafetensorsTests
             File.WriteAllBytes(path, Build("""{"x": {"dtype": "F16", "shape": [1], "data_offsets": [0, 2]}}""", new byte[2]));
             var e = Assert.Throws<WeightFormatException>(() => Safetensors.Read(path));
             Assert.Equal("x", e.TensorName);
-            AssertMentions(e, path, "tensor 'x' has dtype F16; ShuffleNetGen reads F32 only");
+            AssertMentions(e, path, "tensor 'x' has dtype 'F16'; ShuffleNetGen reads F32 only");
         }
         finally
         {
@@ -335,15 +335,26 @@ public class SafetensorsTests
     {
         var e = Fails($$$"""{"big": {"dtype": "F32", "shape": {{{shape}}}, "data_offsets": [0, 4]}}""", new byte[4]);
         Assert.Equal("big", e.TensorName);
-        AssertMentions(e, "tensor 'big'", int.MaxValue.ToString(), "elements");
+        AssertMentions(e, "tensor 'big'", Array.MaxLength.ToString(), "elements");
     }
 
     [Fact]
     public void LargestElementCountIsNotAnOverflowError()
     {
-        // int.MaxValue elements is allowed; it then fails on its byte range, not on the count.
-        var e = Fails("""{"big": {"dtype": "F32", "shape": [2147483647], "data_offsets": [0, 4]}}""", new byte[4]);
-        AssertMentions(e, "2147483647 F32 values needing 8589934588 bytes", "span 4 bytes");
+        // Array.MaxLength elements is allowed; it then fails on its byte range, not on the count.
+        var e = Fails("""{"big": {"dtype": "F32", "shape": [2147483591], "data_offsets": [0, 4]}}""", new byte[4]);
+        AssertMentions(e, "2147483591 F32 values needing 8589934364 bytes", "span 4 bytes");
+    }
+
+    [Fact]
+    public void ElementCountsAboveTheLargestArrayAreFormatErrorsNotOutOfMemory()
+    {
+        // Found by fuzzing: a stream that over-reports its length let [int.MaxValue] through the bounds check, and
+        // allocating it threw OutOfMemoryException (int.MaxValue is above Array.MaxLength).
+        string header = """{"big": {"dtype": "F32", "shape": [2147483647], "data_offsets": [0, 8589934588]}}""";
+        var e = Assert.Throws<WeightFormatException>(() => Safetensors.Read(new LengthLyingStream(Build(header), 8L + header.Length + 8589934588L)));
+        Assert.Equal("big", e.TensorName);
+        AssertMentions(e, "tensor 'big'", "[2147483647]", Array.MaxLength.ToString());
     }
 
     [Fact]
@@ -466,8 +477,14 @@ public class SafetensorsTests
         Assert.True(failures > 0);
     }
 
+    /// <summary>A seekable stream whose Length claims more bytes than it holds.</summary>
+    private sealed class LengthLyingStream(byte[] data, long claimedLength) : MemoryStream(data, writable: false)
+    {
+        public override long Length => claimedLength;
+    }
+
     /// <summary>A read-only stream that cannot seek or report its length, like a network or pipe stream.</summary>
-    private sealed class NonSeekableStream : Stream
+    internal sealed class NonSeekableStream : Stream
     {
         private readonly byte[] _data;
         private readonly int _maxChunk;
