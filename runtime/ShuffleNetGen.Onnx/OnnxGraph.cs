@@ -18,9 +18,16 @@ internal sealed class OnnxGraph
     private readonly Dictionary<string, TensorProto> _initializers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, NodeProto> _producers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<(NodeProto Node, int Input)>> _consumers = new(StringComparer.Ordinal);
-    private readonly Dictionary<NodeProto, string> _labels = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<NodeProto, int> _index = new(ReferenceEqualityComparer.Instance);
+    // Output of an Identity/Dropout chain -> the value at its start, built once so every lookup is O(1): walking the
+    // chain per lookup made an N-node chain cost O(N^2).
+    private readonly Dictionary<string, string> _aliases = new(StringComparer.Ordinal);
     private readonly HashSet<NodeProto> _visited = new(ReferenceEqualityComparer.Instance);
-    private readonly HashSet<string> _graphOutputs = new(StringComparer.Ordinal);
+    // Pass-through nodes some lookup has seen through; kept apart from _visited so the walk in Resolve can stop at the
+    // first node already seen (everything upstream of it was marked with it).
+    private readonly HashSet<NodeProto> _seenThrough = new(ReferenceEqualityComparer.Instance);
+    private readonly HashSet<string> _read = new(StringComparer.Ordinal);
+    private HashSet<string>? _graphOutputs;
     private readonly GraphProto _graph;
 
     public OnnxGraph(GraphProto graph, int opset)
@@ -30,26 +37,29 @@ internal sealed class OnnxGraph
         foreach (var init in graph.Initializer)
         {
             if (string.IsNullOrEmpty(init.Name)) throw new OnnxFormatException(null, "the graph has an initializer without a name");
-            _initializers[init.Name] = init;
+            if (!_initializers.TryAdd(init.Name, init))
+                throw new OnnxFormatException(init.Name, $"the graph has two initializers named {Q(init.Name)}; the graph is not valid ONNX.");
         }
-        foreach (var output in graph.Output) _graphOutputs.Add(output.Name);
 
         for (int k = 0; k < graph.Node.Count; k++)
         {
             var node = graph.Node[k];
-            _labels[node] = string.IsNullOrEmpty(node.Name) ? $"#{k} {node.OpType}" : node.Name;
+            _index[node] = k;
             if (node.Domain.Length != 0 && node.Domain != "ai.onnx")
-                throw new OnnxFormatException(Label(node),
-                    $"ONNX node '{Label(node)}' ({node.OpType}) is from operator domain '{node.Domain}'; ShuffleNetGen imports standard ONNX operators only.");
+                throw Bad(node, $"it is from operator domain {Q(node.Domain)}; ShuffleNetGen imports standard ONNX operators only");
             if (node.Output.Count == 0 || node.Output[0].Length == 0)
-                throw new OnnxFormatException(Label(node), $"ONNX node '{Label(node)}' ({node.OpType}) has no output; the graph is not valid ONNX.");
+                throw Bad(node, "it has no output; the graph is not valid ONNX");
             foreach (var output in node.Output)
             {
                 if (output.Length == 0) continue;
                 if (!_producers.TryAdd(output, node) || _initializers.ContainsKey(output))
-                    throw new OnnxFormatException(Label(node), $"ONNX node '{Label(node)}' ({node.OpType}) writes value '{output}', which another node or an initializer also defines; the graph is not valid ONNX.");
+                    throw Bad(node, $"it writes value {Q(output)}, which another node or an initializer also defines; the graph is not valid ONNX");
             }
+            foreach (var input in node.Input) if (input.Length != 0) _read.Add(input);
         }
+
+        BuildAliases(graph);
+
         foreach (var node in graph.Node)
         {
             if (IsPassThrough(node)) continue;
@@ -66,27 +76,73 @@ internal sealed class OnnxGraph
     /// <summary>Version of the default ONNX operator set the model imports.</summary>
     public int Opset { get; }
 
-    public string Label(NodeProto node) => _labels.TryGetValue(node, out var label) ? label : node.Name;
+    /// <summary>The node's name, or <c>#index OpType</c> for an unnamed node; raw (quote it with <see cref="Q"/> in messages).</summary>
+    public string Label(NodeProto node) =>
+        node.Name.Length > 0 ? node.Name : _index.TryGetValue(node, out int k) ? $"#{k} {node.OpType}" : node.OpType;
+
+    private static string Q(string? name) => OnnxText.Q(name);
+
+    // One pass over the pass-through nodes: each value joins _aliases once, so the whole map costs O(nodes).
+    private void BuildAliases(GraphProto graph)
+    {
+        var path = new List<string>();
+        var onPath = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var node in graph.Node)
+        {
+            if (!IsPassThrough(node) || _aliases.ContainsKey(node.Output[0])) continue;
+            string current = node.Output[0], root;
+            while (true)
+            {
+                if (_aliases.TryGetValue(current, out var known)) { root = known; break; }
+                if (!_producers.TryGetValue(current, out var producer) || !IsPassThrough(producer) || producer.Output[0] != current) { root = current; break; }
+                if (!onPath.Add(current))
+                {
+                    int from = path.IndexOf(current);
+                    var cycle = path.Skip(from).Select(v => _producers[v]).ToList();
+                    throw new OnnxFormatException(Label(cycle[0]),
+                        $"ONNX node {Q(Label(cycle[0]))} ({OnnxText.Op(cycle[0].OpType)}) is part of a cycle of {cycle.Count} Identity/Dropout nodes ({OnnxText.List(cycle.Select(n => Q(Label(n))))}); the graph is not valid ONNX.");
+                }
+                path.Add(current);
+                if (producer.Input.Count == 0 || producer.Input[0].Length == 0)
+                    throw Bad(producer, "it has no input");
+                current = producer.Input[0];
+            }
+            foreach (var value in path) _aliases[value] = root;
+            path.Clear();
+            onPath.Clear();
+        }
+    }
 
     /// <summary>The name a value is known by once Identity (and inference Dropout) nodes are seen through.</summary>
     public string Resolve(string value)
     {
-        for (int hops = 0; hops <= _producers.Count; hops++)
+        if (!_aliases.TryGetValue(value, out var root)) return value;
+        for (string current = value; current != root;)
         {
-            if (!_producers.TryGetValue(value, out var node) || !IsPassThrough(node) || node.Output[0] != value) return value;
-            _visited.Add(node);
-            if (node.Input.Count == 0 || node.Input[0].Length == 0)
-                throw new OnnxFormatException(Label(node), $"ONNX node '{Label(node)}' ({node.OpType}) has no input.");
-            value = node.Input[0];
+            var node = _producers[current];
+            if (!_seenThrough.Add(node)) break;
+            current = node.Input[0];
         }
-        throw new OnnxFormatException(value, $"value '{value}' is defined through a cycle of Identity nodes; the graph is not valid ONNX.");
+        return root;
     }
 
     private static bool IsPassThrough(NodeProto node) =>
-        node.OpType == "Identity" && node.Domain.Length == 0
+        node.OpType == "Identity"
         || node.OpType == "Dropout" && node.Output.Count >= 1 && (node.Output.Count == 1 || node.Output.Skip(1).All(o => o.Length == 0));
 
-    public bool IsGraphOutput(string value) => _graphOutputs.Contains(value) || _graph.Output.Any(o => Resolve(o.Name) == value);
+    public bool IsGraphOutput(string value)
+    {
+        if (_graphOutputs is null)
+        {
+            _graphOutputs = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var output in _graph.Output)
+            {
+                _graphOutputs.Add(output.Name);
+                _graphOutputs.Add(Resolve(output.Name));
+            }
+        }
+        return _graphOutputs.Contains(value);
+    }
 
     public void MarkVisited(NodeProto node) => _visited.Add(node);
 
@@ -97,7 +153,10 @@ internal sealed class OnnxGraph
         _consumers.TryGetValue(Resolve(value), out var list) ? list : Array.Empty<(NodeProto, int)>();
 
     /// <summary>Nodes the walk never reached (Constant nodes feeding only reached nodes count as reached).</summary>
-    public IEnumerable<NodeProto> Unvisited() => _graph.Node.Where(n => !_visited.Contains(n));
+    public IEnumerable<NodeProto> Unvisited() => _graph.Node.Where(n => !_visited.Contains(n) && !_seenThrough.Contains(n));
+
+    /// <summary>Initializers no node reads: weights in the file that would silently not reach the model.</summary>
+    public IEnumerable<TensorProto> UnreadInitializers() => _graph.Initializer.Where(i => !_read.Contains(i.Name));
 
     // ---------------------------------------------------------------- attributes
 
@@ -152,6 +211,23 @@ internal sealed class OnnxGraph
         return _initializers.ContainsKey(value) || _producers.TryGetValue(value, out var p) && p.OpType == "Constant";
     }
 
+    /// <summary>
+    /// The dimensions of a constant float input, read without decoding its data, so a caller can reject a weight of
+    /// the wrong shape before its values are materialized.
+    /// </summary>
+    public int[] ConstantDims(NodeProto user, int input, string role)
+    {
+        var tensor = ConstantTensor(user, input, role, out var fromAttribute);
+        if (tensor is null)
+            return fromAttribute!.Type switch
+            {
+                AttributeProto.Types.AttributeType.Float => Array.Empty<int>(),
+                AttributeProto.Types.AttributeType.Floats => new[] { fromAttribute.Floats.Count },
+                _ => throw Bad(user, $"its {role} (input {input}) is a Constant of attribute type {fromAttribute.Type}, not floats"),
+            };
+        return Dims(tensor, user, role);
+    }
+
     /// <summary>A constant input of <paramref name="user"/> as float32 values, with its dimensions.</summary>
     public (float[] Data, int[] Dims) Floats(NodeProto user, int input, string role)
     {
@@ -163,7 +239,8 @@ internal sealed class OnnxGraph
                 AttributeProto.Types.AttributeType.Floats => (fromAttribute.Floats.ToArray(), new[] { fromAttribute.Floats.Count }),
                 _ => throw Bad(user, $"its {role} (input {input}) is a Constant of attribute type {fromAttribute.Type}, not floats"),
             };
-        return (DecodeFloats(tensor, user, role), Dims(tensor, user, role));
+        var dims = Dims(tensor, user, role);
+        return (DecodeFloats(tensor, user, role), dims);
     }
 
     /// <summary>A constant input of <paramref name="user"/> as int64 values (shapes, pads, axes).</summary>
@@ -177,6 +254,7 @@ internal sealed class OnnxGraph
                 AttributeProto.Types.AttributeType.Ints => fromAttribute.Ints.ToArray(),
                 _ => throw Bad(user, $"its {role} (input {input}) is a Constant of attribute type {fromAttribute.Type}, not integers"),
             };
+        CheckInline(tensor, user, role);
         int count = ElementCount(tensor, user, role);
         var raw = tensor.RawData;
         switch ((TensorProto.Types.DataType)tensor.DataType)
@@ -184,22 +262,22 @@ internal sealed class OnnxGraph
             case TensorProto.Types.DataType.Int64:
                 if (raw.Length > 0)
                 {
-                    CheckRawLength(raw, count, 8, user, role);
+                    CheckRawLength(raw, count, 8, tensor, user, role);
                     var values = new long[count];
                     for (int i = 0; i < count; i++) values[i] = BinaryPrimitives.ReadInt64LittleEndian(raw.Span.Slice(i * 8, 8));
                     return values;
                 }
-                CheckCount(tensor.Int64Data.Count, count, user, role);
+                CheckCount(tensor.Int64Data.Count, count, tensor, user, role);
                 return tensor.Int64Data.ToArray();
             case TensorProto.Types.DataType.Int32:
                 if (raw.Length > 0)
                 {
-                    CheckRawLength(raw, count, 4, user, role);
+                    CheckRawLength(raw, count, 4, tensor, user, role);
                     var values = new long[count];
                     for (int i = 0; i < count; i++) values[i] = BinaryPrimitives.ReadInt32LittleEndian(raw.Span.Slice(i * 4, 4));
                     return values;
                 }
-                CheckCount(tensor.Int32Data.Count, count, user, role);
+                CheckCount(tensor.Int32Data.Count, count, tensor, user, role);
                 return tensor.Int32Data.Select(v => (long)v).ToArray();
             default:
                 throw Bad(user, $"its {role} (input {input}) has data type {DataTypeName(tensor.DataType)}; integers (INT64 or INT32) are expected");
@@ -230,17 +308,23 @@ internal sealed class OnnxGraph
             }
             throw Bad(producer, "the Constant has no value attribute ShuffleNetGen reads (value, value_float(s), value_int(s))");
         }
-        string source = _producers.TryGetValue(value, out var p) ? $"the output of node '{Label(p)}' ({p.OpType})" : "a graph input";
+        string source = _producers.TryGetValue(value, out var p) ? $"the output of node {Q(Label(p))} ({OnnxText.Op(p.OpType)})" : "a graph input";
         throw Bad(user,
-            $"its {role} (input {input}, value '{value}') is {source}, computed at run time; ShuffleNetGen needs it as an initializer or Constant (export with a fixed input shape, without dynamic axes, and with constant folding)");
+            $"its {role} (input {input}, value {Q(value)}) is {source}, computed at run time; ShuffleNetGen needs it as an initializer or Constant (export with a fixed input shape, without dynamic axes, and with constant folding)");
+    }
+
+    // No external file is ever opened: a tensor pointing to one is rejected before anything else is read from it.
+    private void CheckInline(TensorProto t, NodeProto user, string role)
+    {
+        if (t.DataLocation == TensorProto.Types.DataLocation.External || t.ExternalData.Count > 0)
+            throw Bad(user, $"its {role} {Q(t.Name)} is stored in an external data file; save the model with its weights inside the .onnx file (onnx.save_model(..., save_as_external_data=False))");
+        if (t.Segment is not null)
+            throw Bad(user, $"its {role} {Q(t.Name)} is a segmented tensor, which ShuffleNetGen does not read");
     }
 
     private float[] DecodeFloats(TensorProto t, NodeProto user, string role)
     {
-        if (t.DataLocation == TensorProto.Types.DataLocation.External || t.ExternalData.Count > 0)
-            throw Bad(user, $"its {role} '{t.Name}' is stored in an external data file; save the model with its weights inside the .onnx file (onnx.save_model(..., save_as_external_data=False))");
-        if (t.Segment is not null)
-            throw Bad(user, $"its {role} '{t.Name}' is a segmented tensor, which ShuffleNetGen does not read");
+        CheckInline(t, user, role);
         int count = ElementCount(t, user, role);
         var raw = t.RawData;
         switch ((TensorProto.Types.DataType)t.DataType)
@@ -249,10 +333,10 @@ internal sealed class OnnxGraph
             {
                 if (raw.Length == 0)
                 {
-                    CheckCount(t.FloatData.Count, count, user, role);
+                    CheckCount(t.FloatData.Count, count, t, user, role);
                     return t.FloatData.ToArray();
                 }
-                CheckRawLength(raw, count, 4, user, role);
+                CheckRawLength(raw, count, 4, t, user, role);
                 var values = new float[count];
                 var span = raw.Span;
                 for (int i = 0; i < count; i++) values[i] = BinaryPrimitives.ReadSingleLittleEndian(span.Slice(i * 4, 4));
@@ -263,28 +347,34 @@ internal sealed class OnnxGraph
                 // Rounded once to float32, as a float32 export of the same weights would be.
                 if (raw.Length == 0)
                 {
-                    CheckCount(t.DoubleData.Count, count, user, role);
+                    CheckCount(t.DoubleData.Count, count, t, user, role);
                     return t.DoubleData.Select(v => (float)v).ToArray();
                 }
-                CheckRawLength(raw, count, 8, user, role);
+                CheckRawLength(raw, count, 8, t, user, role);
                 var values = new float[count];
                 var span = raw.Span;
                 for (int i = 0; i < count; i++) values[i] = (float)BinaryPrimitives.ReadDoubleLittleEndian(span.Slice(i * 8, 8));
                 return values;
             }
             default:
-                throw Bad(user, $"its {role} '{t.Name}' has data type {DataTypeName(t.DataType)}; ShuffleNetGen imports FLOAT (or DOUBLE) weights");
+                throw Bad(user, $"its {role} {Q(t.Name)} has data type {DataTypeName(t.DataType)}; ShuffleNetGen imports FLOAT (or DOUBLE) weights");
         }
     }
 
+    /// <summary>
+    /// The product of a tensor's dims, overflow-checked at every step and capped at <see cref="Array.MaxLength"/>, so
+    /// no product can wrap around into a small plausible count and nothing is allocated for an impossible one.
+    /// </summary>
     private int ElementCount(TensorProto t, NodeProto user, string role)
     {
         long count = 1;
         foreach (long d in t.Dims)
         {
-            if (d < 0 || d > int.MaxValue) throw Bad(user, $"its {role} '{t.Name}' has dimension {d}");
+            if (d < 0 || d > Array.MaxLength) throw Bad(user, $"its {role} {Q(t.Name)} has dimension {d}");
+            // Both factors are at most Array.MaxLength < 2^31, so the product fits a long before the cap is checked.
             count *= d;
-            if (count > int.MaxValue) throw Bad(user, $"its {role} '{t.Name}' has {count}+ elements, more than ShuffleNetGen reads");
+            if (count > Array.MaxLength)
+                throw Bad(user, $"its {role} {Q(t.Name)} has shape {OnnxText.Dims(t.Dims)}, more than {Array.MaxLength} elements, more than ShuffleNetGen reads");
         }
         return (int)count;
     }
@@ -295,16 +385,16 @@ internal sealed class OnnxGraph
         return t.Dims.Select(d => (int)d).ToArray();
     }
 
-    private void CheckRawLength(ByteString raw, int count, int size, NodeProto user, string role)
+    private void CheckRawLength(ByteString raw, int count, int size, TensorProto t, NodeProto user, string role)
     {
         if (raw.Length != (long)count * size)
-            throw Bad(user, $"its {role} holds {raw.Length} bytes of raw data; its shape needs {(long)count * size} ({count} values of {size} bytes). The file is corrupt");
+            throw Bad(user, $"its {role} {Q(t.Name)} holds {raw.Length} bytes of raw data; its shape {OnnxText.Dims(t.Dims)} needs {(long)count * size} ({count} values of {size} bytes). The file is corrupt");
     }
 
-    private void CheckCount(int got, int count, NodeProto user, string role)
+    private void CheckCount(int got, int count, TensorProto t, NodeProto user, string role)
     {
         if (got != count)
-            throw Bad(user, $"its {role} holds {got} values; its shape needs {count}. The file is corrupt");
+            throw Bad(user, $"its {role} {Q(t.Name)} holds {got} values; its shape {OnnxText.Dims(t.Dims)} needs {count}. The file is corrupt");
     }
 
     private static string DataTypeName(int type) =>
@@ -312,6 +402,14 @@ internal sealed class OnnxGraph
             ? ((TensorProto.Types.DataType)type).ToString().ToUpperInvariant()
             : type.ToString(CultureInfo.InvariantCulture);
 
+    /// <summary>An error at <paramref name="node"/>; <paramref name="problem"/> must already quote any text from the file.</summary>
     public OnnxFormatException Bad(NodeProto node, string problem) =>
-        new(Label(node), $"ONNX node '{Label(node)}' ({node.OpType}): {problem}.");
+        new(Label(node), $"ONNX node {Q(Label(node))} ({OnnxText.Op(node.OpType)}): {problem}.");
+
+    /// <summary>Overflow-checked product for shapes read from the file; false when it does not fit a long.</summary>
+    public static bool TryMultiply(long a, long b, out long product)
+    {
+        long high = Math.BigMul(a, b, out product);
+        return high == (product >> 63);
+    }
 }

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 using System.IO;
 using System.Linq;
 using Google.Protobuf;
@@ -77,7 +78,7 @@ public static class OnnxWeights
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or OverflowException or IndexOutOfRangeException)
         {
-            throw new OnnxFormatException(null, $"the data is not a valid ONNX model ({e.GetType().Name}: {e.Message}); the file is corrupt or not ONNX.", e);
+            throw new OnnxFormatException(null, $"the data is not a valid ONNX model ({e.GetType().Name}: {OnnxText.Q(e.Message)}); the file is corrupt or not ONNX.", e);
         }
         try
         {
@@ -87,7 +88,7 @@ public static class OnnxWeights
                                       or KeyNotFoundException or InvalidOperationException)
         {
             // Every check above names what it found; this is the safety net for a malformed graph no check foresaw.
-            throw new OnnxFormatException(null, $"the ONNX graph is malformed ({e.GetType().Name}: {e.Message}).", e);
+            throw new OnnxFormatException(null, $"the ONNX graph is malformed ({e.GetType().Name}: {OnnxText.Q(e.Message)}).", e);
         }
     }
 
@@ -113,6 +114,8 @@ public static class OnnxWeights
 
         private string Expects => $"the model {_model.Name} expects";
 
+        private static string Q(string? name) => OnnxText.Q(name);
+
         public TensorSet Run()
         {
             var graph = _proto.Graph;
@@ -126,6 +129,11 @@ public static class OnnxWeights
             if (opset < MinOpset || opset > MaxOpset)
                 throw new OnnxFormatException(null, $"the model uses ONNX opset {opset}; ShuffleNetGen reads opsets {MinOpset} to {MaxOpset}. Re-export with opset_version in that range (e.g. 13).");
             _g = new OnnxGraph(graph, opset);
+            // Weights no node reads would be dropped without a word; a name check, so nothing of theirs is decoded.
+            var unread = _g.UnreadInitializers().ToList();
+            if (unread.Count > 0)
+                throw new OnnxFormatException(unread[0].Name,
+                    $"the graph has {unread.Count} initializer{(unread.Count == 1 ? "" : "s")} that no node reads ({OnnxText.List(unread.Select(i => Q(i.Name)))}); every weight in the file must feed the ShuffleNet structure ShuffleNetGen imports.");
 
             string x = Input(graph);
             int h = _model.InputHeight, w = _model.InputWidth;
@@ -167,16 +175,16 @@ public static class OnnxWeights
             x = Head(x, width, h, w, totalUnits);
 
             if (!_g.IsGraphOutput(x))
-                throw new OnnxFormatException(x, $"the classifier's output '{x}' is not an output of the graph; ShuffleNetGen imports graphs that end at the logits.");
-            var extra = _g.Unvisited().FirstOrDefault(n => n.OpType != "Constant" || _g.ConsumersOf(n.Output[0]).Count > 0);
-            if (extra is not null)
-                throw _g.Bad(extra, $"this node is not part of the ShuffleNet v1 structure ShuffleNetGen imports (the graph must end at the classifier's logits, e.g. without Softmax)");
+                throw new OnnxFormatException(x, $"the classifier's output {Q(x)} is not an output of the graph; ShuffleNetGen imports graphs that end at the logits.");
+            var extra = _g.Unvisited().Where(n => n.OpType != "Constant" || _g.ConsumersOf(n.Output[0]).Count > 0).ToList();
+            if (extra.Count > 0)
+                throw _g.Bad(extra[0], $"this node{(extra.Count > 1 ? $", and {extra.Count - 1} more ({OnnxText.List(extra.Skip(1).Select(n => Q(_g.Label(n))))})," : "")} is not part of the ShuffleNet v1 structure ShuffleNetGen imports (the graph must end at the classifier's logits, e.g. without Softmax)");
 
             var set = new TensorSet();
             foreach (var shape in _model.WeightLayout)
             {
                 if (!_tensors.TryGetValue(shape.Name, out var t))
-                    throw new OnnxFormatException(null, $"the graph provided no tensor for '{shape.Name}' {shape.ShapeText}; this is a bug in the importer.");
+                    throw new OnnxFormatException(null, $"the graph provided no tensor for {Q(shape.Name)} {shape.ShapeText}; this is a bug in the importer.");
                 set.Add(t);
             }
             return set;
@@ -189,25 +197,25 @@ public static class OnnxWeights
             var inputs = graph.Input.Where(v => !_g.IsConstant(v.Name)).ToList();
             if (inputs.Count != 1)
                 throw new OnnxFormatException(null,
-                    $"the graph has {inputs.Count} data inputs ({string.Join(", ", inputs.Select(i => "'" + i.Name + "'"))}); a ShuffleNet has exactly one, the image.");
+                    $"the graph has {inputs.Count} data inputs ({OnnxText.List(inputs.Select(i => Q(i.Name)))}); a ShuffleNet has exactly one, the image.");
             var input = inputs[0];
             var type = input.Type;
             if (type is null || type.ValueCase != TypeProto.ValueOneofCase.TensorType)
-                throw new OnnxFormatException(input.Name, $"graph input '{input.Name}' is not a tensor.");
+                throw new OnnxFormatException(input.Name, $"graph input {Q(input.Name)} is not a tensor.");
             if (type.TensorType.ElemType != (int)TensorProto.Types.DataType.Float)
-                throw new OnnxFormatException(input.Name, $"graph input '{input.Name}' has element type {type.TensorType.ElemType}; {Expects} FLOAT.");
+                throw new OnnxFormatException(input.Name, $"graph input {Q(input.Name)} has element type {type.TensorType.ElemType}; {Expects} FLOAT.");
             if (type.TensorType.Shape is { } shape)
             {
                 var dims = shape.Dim;
-                string Text() => "[" + string.Join(", ", dims.Select(d => d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue ? d.DimValue.ToString() : (d.DimParam.Length > 0 ? d.DimParam : "?"))) + "]";
+                string Text() => "[" + OnnxText.List(dims.Select(d => d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue ? d.DimValue.ToString(CultureInfo.InvariantCulture) : (d.DimParam.Length > 0 ? Q(d.DimParam) : "?"))) + "]";
                 string expected = $"[N, {_model.InputChannels}, {_model.InputHeight}, {_model.InputWidth}]";
                 if (dims.Count != 4)
-                    throw new OnnxFormatException(input.Name, $"graph input '{input.Name}' has shape {Text()}; {Expects} {expected} (NCHW).");
+                    throw new OnnxFormatException(input.Name, $"graph input {Q(input.Name)} has shape {Text()}; {Expects} {expected} (NCHW).");
                 long[] want = { 0, _model.InputChannels, _model.InputHeight, _model.InputWidth };
                 for (int i = 1; i < 4; i++)
                 {
                     if (dims[i].ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && dims[i].DimValue != want[i])
-                        throw new OnnxFormatException(input.Name, $"graph input '{input.Name}' has shape {Text()}; {Expects} {expected} (NCHW).");
+                        throw new OnnxFormatException(input.Name, $"graph input {Q(input.Name)} has shape {Text()}; {Expects} {expected} (NCHW).");
                 }
                 if (dims[0].ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && dims[0].DimValue >= 1 && dims[0].DimValue <= int.MaxValue)
                     _batch = (int)dims[0].DimValue;
@@ -220,15 +228,15 @@ public static class OnnxWeights
             var consumers = _g.ConsumersOf(x);
             var head = consumers.FirstOrDefault(c => c.Node.OpType is "GlobalAveragePool" or "ReduceMean");
             if (head.Node is not null)
-                throw _g.Bad(head.Node, $"{Expects} {totalUnits} units (stages [{string.Join(", ", _model.StageRepeats)}]), but the graph reaches the global pool after {unit}");
+                throw _g.Bad(head.Node, $"{Expects} {totalUnits} units (stages {OnnxText.Dims(_model.StageRepeats)}), but the graph reaches the global pool after {unit}");
             if (consumers.Count != 2)
                 throw new OnnxFormatException(x,
-                    $"value '{x}', the input of {where}, feeds {consumers.Count} nodes ({Describe(consumers)}); {Expects} exactly two: the unit's first pointwise Conv and its shortcut ({(stride == 2 ? "AveragePool" : "Add")}).");
+                    $"value {Q(x)}, the input of {where}, feeds {consumers.Count} nodes ({Describe(consumers)}); {Expects} exactly two: the unit's first pointwise Conv and its shortcut ({(stride == 2 ? "AveragePool" : "Add")}).");
             int convAt = consumers[0].Node.OpType == "Conv" && consumers[0].Input == 0 ? 0 : 1;
             var conv1 = consumers[convAt];
             var shortcut = consumers[1 - convAt];
             if (conv1.Node.OpType != "Conv" || conv1.Input != 0)
-                throw new OnnxFormatException(x, $"value '{x}', the input of {where}, feeds {Describe(consumers)}; {Expects} the unit's first pointwise Conv among them.");
+                throw new OnnxFormatException(x, $"value {Q(x)}, the input of {where}, feeds {Describe(consumers)}; {Expects} the unit's first pointwise Conv among them.");
 
             int mid = outWidth / 4;
             int branchOut = stride == 2 ? outWidth - inWidth : outWidth;
@@ -252,7 +260,7 @@ public static class OnnxWeights
                 _g.MarkVisited(shortcut.Node);
                 var add = shortcut.Node;
                 if (add.Input.Count != 2 || !(Same(add.Input[0], x) && Same(add.Input[1], y) || Same(add.Input[0], y) && Same(add.Input[1], x)))
-                    throw _g.Bad(add, $"{Expects} the residual Add of {where} to add the unit input '{x}' and the branch '{y}'; the graph adds '{string.Join("', '", add.Input)}'");
+                    throw _g.Bad(add, $"{Expects} the residual Add of {where} to add the unit input {Q(x)} and the branch {Q(y)}; the graph adds {OnnxText.List(add.Input.Select(Q))}");
                 joined = add.Output[0];
             }
             else
@@ -263,7 +271,7 @@ public static class OnnxWeights
                 if (axis != 1 && axis != -3)
                     throw _g.Bad(concat, $"{Expects} a concat over channels (axis 1) for {where}; the graph has axis {(axis == long.MinValue ? "unset" : axis.ToString())}");
                 if (concat.Input.Count != 2 || !Same(concat.Input[0], pooled) || !Same(concat.Input[1], y))
-                    throw _g.Bad(concat, $"{Expects} Concat(pooled shortcut '{pooled}', branch '{y}') for {where}, shortcut channels first; the graph concatenates '{string.Join("', '", concat.Input)}'");
+                    throw _g.Bad(concat, $"{Expects} Concat(pooled shortcut {Q(pooled)}, branch {Q(y)}) for {where}, shortcut channels first; the graph concatenates {OnnxText.List(concat.Input.Select(Q))}");
                 joined = concat.Output[0];
             }
             h = outH; w = outW;
@@ -276,7 +284,7 @@ public static class OnnxWeights
             if (node.OpType == "Pad")
             {
                 string mode = _g.String(node, "mode", "constant");
-                if (mode != "constant") throw _g.Bad(node, $"{Expects} zero padding before the average pool of {where}; the graph pads in mode '{mode}'");
+                if (mode != "constant") throw _g.Bad(node, $"{Expects} zero padding before the average pool of {where}; the graph pads in mode {Q(mode)}");
                 long[] pads = _g.Opset >= 11 ? _g.Longs(node, 1, "pads") : (_g.Ints(node, "pads") ?? Array.Empty<long>());
                 if (_g.Opset >= 18 && node.Input.Count > 3 && node.Input[3].Length > 0)
                 {
@@ -294,12 +302,13 @@ public static class OnnxWeights
                     pads = full;
                 }
                 if (!pads.SequenceEqual(new long[] { 0, 0, 1, 1, 0, 0, 1, 1 }))
-                    throw _g.Bad(node, $"{Expects} the shortcut of {where} padded by one pixel on each side of H and W (pads [0, 0, 1, 1, 0, 0, 1, 1]); the graph has pads [{string.Join(", ", pads)}]");
+                    throw _g.Bad(node, $"{Expects} the shortcut of {where} padded by one pixel on each side of H and W (pads [0, 0, 1, 1, 0, 0, 1, 1]); the graph has pads {OnnxText.Dims(pads)}");
                 float value = 0;
                 if (_g.Opset >= 11 && node.Input.Count > 2 && node.Input[2].Length > 0)
                 {
-                    var (data, _) = _g.Floats(node, 2, "constant value");
-                    value = data.Length == 1 ? data[0] : float.NaN;
+                    var dims = _g.ConstantDims(node, 2, "constant value");
+                    if (dims.Any(d => d != 1)) throw _g.Bad(node, $"its constant value should be a scalar; the graph's has shape {OnnxText.Dims(dims)}");
+                    value = _g.Floats(node, 2, "constant value").Data[0];
                 }
                 else if (_g.Opset < 11) value = _g.Float(node, "value", 0f);
                 if (value != 0) throw _g.Bad(node, $"{Expects} zero padding before the average pool of {where}; the graph pads with {value}");
@@ -329,8 +338,8 @@ public static class OnnxWeights
             if (!kernel.SequenceEqual(new long[] { 3, 3 }) || !strides.SequenceEqual(new long[] { 2, 2 }) || !dil.SequenceEqual(new long[] { 1, 1 })
                 || autoPad != "NOTSET" || !pads.SequenceEqual(new[] { p, p, p, p }) || _g.Int(pool, "ceil_mode", 0) != 0)
                 throw _g.Bad(pool,
-                    $"{Expects} {what} with kernel [3, 3], strides [2, 2], pads [{p}, {p}, {p}, {p}], floor rounding; the graph has kernel [{string.Join(", ", kernel)}], strides [{string.Join(", ", strides)}], pads [{string.Join(", ", pads)}]"
-                    + (autoPad != "NOTSET" ? $", auto_pad {autoPad}" : "") + (_g.Int(pool, "ceil_mode", 0) != 0 ? ", ceil_mode 1" : "") + (dil.Any(d => d != 1) ? $", dilations [{string.Join(", ", dil)}]" : ""));
+                    $"{Expects} {what} with kernel [3, 3], strides [2, 2], pads [{p}, {p}, {p}, {p}], floor rounding; the graph has kernel {OnnxText.Dims(kernel)}, strides {OnnxText.Dims(strides)}, pads {OnnxText.Dims(pads)}"
+                    + (autoPad != "NOTSET" ? $", auto_pad {Q(autoPad)}" : "") + (_g.Int(pool, "ceil_mode", 0) != 0 ? ", ceil_mode 1" : "") + (dil.Any(d => d != 1) ? $", dilations {OnnxText.Dims(dil)}" : ""));
             if (pool.OpType == "MaxPool" && pool.Output.Skip(1).Any(o => o.Length > 0 && _g.ConsumersOf(o).Count > 0))
                 throw _g.Bad(pool, "its Indices output is used; ShuffleNetGen imports inference graphs");
         }
@@ -343,20 +352,22 @@ public static class OnnxWeights
                 ? $"the depthwise convolution of {where}"
                 : $"the channel shuffle of {where} (Reshape to [N, {_model.Groups}, {channels / _model.Groups}, H, W], Transpose, Reshape)");
             long[] first = ReshapeTarget(reshape, new long[] { _batch, channels, h, w });
+            // ReshapeTarget guarantees the dims are positive with the exact product _batch · channels · h · w, so every
+            // partial product below is at most that and cannot overflow.
             if (first.Length < 3 || first[0] != _batch || first[1] * first[2] != channels || first.Skip(3).Aggregate(1L, (a, b) => a * b) != (long)h * w)
-                throw _g.Bad(reshape, $"{Expects} the channel shuffle of {where}: Reshape of [{_batch}, {channels}, {h}, {w}] to [{_batch}, {_model.Groups}, {channels / Math.Max(_model.Groups, 1)}, {h}, {w}]; the graph reshapes to [{string.Join(", ", first)}]");
+                throw _g.Bad(reshape, $"{Expects} the channel shuffle of {where}: Reshape of [{_batch}, {channels}, {h}, {w}] to [{_batch}, {_model.Groups}, {channels / Math.Max(_model.Groups, 1)}, {h}, {w}]; the graph reshapes to {OnnxText.Dims(first)}");
             if (first[1] != _model.Groups)
-                throw _g.Bad(reshape, $"{Expects} a channel shuffle with {_model.Groups} groups (Groups = {_model.Groups}) in {where}; the graph shuffles {channels} channels in {first[1]} groups of {first[2]} (reshape to [{string.Join(", ", first)}])");
+                throw _g.Bad(reshape, $"{Expects} a channel shuffle with {_model.Groups} groups (Groups = {_model.Groups}) in {where}; the graph shuffles {channels} channels in {first[1]} groups of {first[2]} (reshape to {OnnxText.Dims(first)})");
             var transpose = Single(reshape.Output[0], "Transpose", $"the transpose of the channel shuffle of {where}");
             long[] perm = _g.Ints(transpose, "perm") ?? Enumerable.Range(0, first.Length).Reverse().Select(i => (long)i).ToArray();
             var want = Enumerable.Range(0, first.Length).Select(i => (long)(i == 1 ? 2 : i == 2 ? 1 : i)).ToArray();
             if (!perm.SequenceEqual(want))
-                throw _g.Bad(transpose, $"{Expects} the channel shuffle of {where} to swap the group axes (perm [{string.Join(", ", want)}]); the graph has perm [{string.Join(", ", perm)}]");
+                throw _g.Bad(transpose, $"{Expects} the channel shuffle of {where} to swap the group axes (perm {OnnxText.Dims(want)}); the graph has perm {OnnxText.Dims(perm)}");
             var back = Single(transpose.Output[0], "Reshape", $"the reshape back to [N, C, H, W] ending the channel shuffle of {where}");
             var permuted = perm.Select(i => first[i]).ToArray();
             long[] last = ReshapeTarget(back, permuted);
             if (!last.SequenceEqual(new long[] { _batch, channels, h, w }))
-                throw _g.Bad(back, $"{Expects} the channel shuffle of {where} to end with a reshape to [{_batch}, {channels}, {h}, {w}]; the graph reshapes to [{string.Join(", ", last)}]");
+                throw _g.Bad(back, $"{Expects} the channel shuffle of {where} to end with a reshape to [{_batch}, {channels}, {h}, {w}]; the graph reshapes to {OnnxText.Dims(last)}");
             return back.Output[0];
         }
 
@@ -366,14 +377,15 @@ public static class OnnxWeights
             long[] target = _g.Longs(reshape, 1, "target shape");
             bool allowZero = _g.Int(reshape, "allowzero", 0) != 0;
             var result = new long[target.Length];
-            long known = 1, total = inputShape.Aggregate(1L, (a, b) => a * b);
+            // The input shape comes from the declaration (batch, channels, H, W), so its product cannot overflow.
+            long known = 1, total = inputShape.Aggregate(1L, (a, b) => checked(a * b));
             int infer = -1;
             for (int i = 0; i < target.Length; i++)
             {
                 long d = target[i];
                 if (d == 0 && !allowZero)
                 {
-                    if (i >= inputShape.Length) throw _g.Bad(reshape, $"its target shape copies dimension {i} (0), which the input [{string.Join(", ", inputShape)}] does not have");
+                    if (i >= inputShape.Length) throw _g.Bad(reshape, $"its target shape copies dimension {i} (0), which the input {OnnxText.Dims(inputShape)} does not have");
                     d = inputShape[i];
                 }
                 if (d == -1)
@@ -384,15 +396,17 @@ public static class OnnxWeights
                 }
                 if (d < 0) throw _g.Bad(reshape, $"its target shape has dimension {d}");
                 result[i] = d;
-                known *= d;
+                // Checked: a product that wraps around (e.g. 8 · (2^61 + 2) = 16 mod 2^64) would pass for a plausible shape.
+                if (!OnnxGraph.TryMultiply(known, d, out known))
+                    throw _g.Bad(reshape, $"its target shape {OnnxText.Dims(target)} has more elements than a 64-bit count holds; the input has shape {OnnxText.Dims(inputShape)}");
             }
             if (infer >= 0)
             {
-                if (known == 0 || total % known != 0) throw _g.Bad(reshape, $"its target shape [{string.Join(", ", target)}] does not fit an input of shape [{string.Join(", ", inputShape)}]");
+                if (known == 0 || total % known != 0) throw _g.Bad(reshape, $"its target shape {OnnxText.Dims(target)} does not fit an input of shape {OnnxText.Dims(inputShape)}");
                 result[infer] = total / known;
             }
             else if (known != total)
-                throw _g.Bad(reshape, $"its target shape [{string.Join(", ", target)}] does not fit an input of shape [{string.Join(", ", inputShape)}]");
+                throw _g.Bad(reshape, $"its target shape {OnnxText.Dims(target)} does not fit an input of shape {OnnxText.Dims(inputShape)}");
             _g.MarkVisited(reshape);
             return result;
         }
@@ -401,7 +415,7 @@ public static class OnnxWeights
         {
             var consumers = _g.ConsumersOf(x);
             if (consumers.Count == 2 && consumers.Any(c => c.Node.OpType == "Conv"))
-                throw new OnnxFormatException(x, $"{Expects} {totalUnits} units (stages [{string.Join(", ", _model.StageRepeats)}]) followed by the global pool, but the graph has more units after unit {totalUnits - 1}.");
+                throw new OnnxFormatException(x, $"{Expects} {totalUnits} units (stages {OnnxText.Dims(_model.StageRepeats)}) followed by the global pool, but the graph has more units after unit {totalUnits - 1}.");
             var pool = Single(x, "GlobalAveragePool", "the global average pool after the last unit (GlobalAveragePool, ReduceMean over H and W, or AveragePool over the whole map)",
                 "ReduceMean", "AveragePool");
             bool keptDims = true;
@@ -414,7 +428,7 @@ public static class OnnxWeights
                         : (_g.Ints(pool, "axes") ?? Array.Empty<long>());
                     var norm = axes.Select(a => a < 0 ? a + 4 : a).OrderBy(a => a).ToArray();
                     if (!norm.SequenceEqual(new long[] { 2, 3 }))
-                        throw _g.Bad(pool, $"{Expects} the global pool to average over H and W (axes [2, 3]); the graph averages over axes [{string.Join(", ", axes)}]");
+                        throw _g.Bad(pool, $"{Expects} the global pool to average over H and W (axes [2, 3]); the graph averages over axes {OnnxText.Dims(axes)}");
                     keptDims = _g.Int(pool, "keepdims", 1) != 0;
                     break;
                 }
@@ -423,7 +437,7 @@ public static class OnnxWeights
                     long[] kernel = _g.Ints(pool, "kernel_shape") ?? Array.Empty<long>();
                     long[] pads = _g.Ints(pool, "pads") ?? new long[4];
                     if (!kernel.SequenceEqual(new long[] { h, w }) || pads.Any(v => v != 0) || _g.String(pool, "auto_pad", "NOTSET") is not ("NOTSET" or "VALID"))
-                        throw _g.Bad(pool, $"{Expects} the global pool over the final {h}x{w} map (kernel [{h}, {w}], no padding); the graph has kernel [{string.Join(", ", kernel)}], pads [{string.Join(", ", pads)}]");
+                        throw _g.Bad(pool, $"{Expects} the global pool over the final {h}x{w} map (kernel [{h}, {w}], no padding); the graph has kernel {OnnxText.Dims(kernel)}, pads {OnnxText.Dims(pads)}");
                     break;
                 }
             }
@@ -441,7 +455,7 @@ public static class OnnxWeights
                     {
                         long[] shape = ReshapeTarget(flat, new long[] { _batch, width, 1, 1 });
                         if (!shape.SequenceEqual(new long[] { _batch, width }))
-                            throw _g.Bad(flat, $"{Expects} a reshape of the pooled features to [{_batch}, {width}]; the graph reshapes to [{string.Join(", ", shape)}]");
+                            throw _g.Bad(flat, $"{Expects} a reshape of the pooled features to [{_batch}, {width}]; the graph reshapes to {OnnxText.Dims(shape)}");
                         break;
                     }
                     case "Squeeze":
@@ -451,7 +465,7 @@ public static class OnnxWeights
                             : (_g.Ints(flat, "axes") ?? Array.Empty<long>());
                         var norm = axes.Select(a => a < 0 ? a + 4 : a).OrderBy(a => a).ToArray();
                         if (!norm.SequenceEqual(new long[] { 2, 3 }))
-                            throw _g.Bad(flat, $"{Expects} Squeeze of axes [2, 3] after the global pool; the graph squeezes [{string.Join(", ", axes)}]");
+                            throw _g.Bad(flat, $"{Expects} Squeeze of axes [2, 3] after the global pool; the graph squeezes {OnnxText.Dims(axes)}");
                         break;
                     }
                 }
@@ -504,14 +518,15 @@ public static class OnnxWeights
         /// <summary>The classifier matrix as [classes, features] (PyTorch's Linear layout).</summary>
         private float[] Matrix(NodeProto fc, bool transposed, int width, int classes)
         {
-            var (data, dims) = _g.Floats(fc, 1, "weight");
+            var dims = _g.ConstantDims(fc, 1, "weight");
             int[] want = transposed ? new[] { classes, width } : new[] { width, classes };
             if (!dims.SequenceEqual(want))
             {
                 int graphClasses = dims.Length == 2 ? dims[transposed ? 0 : 1] : -1;
-                throw _g.Bad(fc, $"{Expects} a classifier from {width} features to {classes} classes (weight [{string.Join(", ", want)}]{(transposed ? ", transB = 1" : "")}); the graph's weight is [{string.Join(", ", dims)}]"
+                throw _g.Bad(fc, $"{Expects} a classifier from {width} features to {classes} classes (weight {OnnxText.Dims(want)}{(transposed ? ", transB = 1" : "")}); the graph's weight is {OnnxText.Dims(dims)}"
                     + (graphClasses >= 0 && graphClasses != classes ? $" ({graphClasses} classes)" : ""));
             }
+            var (data, _) = _g.Floats(fc, 1, "weight");
             if (transposed) return data;
             var result = new float[classes * width];
             for (int f = 0; f < width; f++)
@@ -521,10 +536,12 @@ public static class OnnxWeights
 
         private float[] Bias(NodeProto node, int input, int classes)
         {
-            var (data, dims) = _g.Floats(node, input, "classifier bias");
-            if (data.Length != classes || dims.Count(d => d != 1) > 1)
-                throw _g.Bad(node, $"{Expects} a classifier bias of {classes} values ([{classes}]); the graph's is [{string.Join(", ", dims)}]");
-            return data;
+            var dims = _g.ConstantDims(node, input, "classifier bias");
+            long count = 1;
+            foreach (int d in dims) count *= d; // each dim and the running product stay below Array.MaxLength
+            if (count != classes || dims.Count(d => d != 1) > 1)
+                throw _g.Bad(node, $"{Expects} a classifier bias of {classes} values ([{classes}]); the graph's is {OnnxText.Dims(dims)}");
+            return _g.Floats(node, input, "classifier bias").Data;
         }
 
         // ------------------------------------------------------------ convolution + batch norm
@@ -546,31 +563,33 @@ public static class OnnxWeights
                 throw _g.Bad(conv, $"{Expects} {s.What} to have group = {s.Group} ({hint}); the graph has group = {group}");
             }
             if (kernel is not null && !kernel.SequenceEqual(new[] { k, k }))
-                throw _g.Bad(conv, $"{Expects} {s.What} to be {k}x{k}; the graph's kernel is [{string.Join(", ", kernel)}]");
+                throw _g.Bad(conv, $"{Expects} {s.What} to be {k}x{k}; the graph's kernel is {OnnxText.Dims(kernel)}");
             if (!strides.SequenceEqual(new long[] { s.Stride, s.Stride }))
-                throw _g.Bad(conv, $"{Expects} {s.What} to have stride {s.Stride}; the graph has strides [{string.Join(", ", strides)}]");
+                throw _g.Bad(conv, $"{Expects} {s.What} to have stride {s.Stride}; the graph has strides {OnnxText.Dims(strides)}");
             if (!dil.All(d => d == 1))
-                throw _g.Bad(conv, $"{Expects} {s.What} without dilation; the graph has dilations [{string.Join(", ", dil)}]");
+                throw _g.Bad(conv, $"{Expects} {s.What} without dilation; the graph has dilations {OnnxText.Dims(dil)}");
             long[] pads = EffectivePads(conv, s, k);
             if (!pads.SequenceEqual(new[] { pad, pad, pad, pad }))
-                throw _g.Bad(conv, $"{Expects} {s.What} padded by {pad} on every side; the graph pads [{string.Join(", ", pads)}]");
+                throw _g.Bad(conv, $"{Expects} {s.What} padded by {pad} on every side; the graph pads {OnnxText.Dims(pads)}");
 
-            var (w, dims) = _g.Floats(conv, 1, "weight");
+            // Shape first: a weight the declaration does not expect is rejected before its values are decoded.
+            var dims = _g.ConstantDims(conv, 1, "weight");
             var want = new[] { s.Out, s.In / s.Group, s.Kernel, s.Kernel };
             if (!dims.SequenceEqual(want))
             {
-                string detail = dims.Length == 4 ? $" ({dims[0]} output channels, {(long)dims[1] * group} input channels)" : "";
-                throw _g.Bad(conv, $"{Expects} {s.What} to map {s.In} to {s.Out} channels (weight [{string.Join(", ", want)}]); the graph's weight is [{string.Join(", ", dims)}]{detail}");
+                string detail = dims.Length == 4 ? $" ({dims[0]} output channels, {(Int128)dims[1] * group} input channels)" : "";
+                throw _g.Bad(conv, $"{Expects} {s.What} to map {s.In} to {s.Out} channels (weight {OnnxText.Dims(want)}); the graph's weight is {OnnxText.Dims(dims)}{detail}");
             }
+            var (w, _) = _g.Floats(conv, 1, "weight");
             Put(convName + ".weight", w, want, conv);
 
             float[]? convBias = null;
             if (conv.Input.Count > 2 && conv.Input[2].Length > 0)
             {
-                var (b, bdims) = _g.Floats(conv, 2, "bias");
-                if (b.Length != s.Out || bdims.Length != 1)
-                    throw _g.Bad(conv, $"{Expects} a bias of {s.Out} values for {s.What}; the graph's is [{string.Join(", ", bdims)}]");
-                convBias = b;
+                var bdims = _g.ConstantDims(conv, 2, "bias");
+                if (bdims.Length != 1 || bdims[0] != s.Out)
+                    throw _g.Bad(conv, $"{Expects} a bias of {s.Out} values for {s.What}; the graph's is {OnnxText.Dims(bdims)}");
+                convBias = _g.Floats(conv, 2, "bias").Data;
             }
 
             string y = conv.Output[0];
@@ -624,10 +643,11 @@ public static class OnnxWeights
 
         private float[] BnParam(NodeProto bn, int input, string role, ConvSpec s)
         {
-            var (data, dims) = _g.Floats(bn, input, role);
-            if (data.Length != s.Out || dims.Length != 1)
-                throw _g.Bad(bn, $"{Expects} {s.Out} batch-norm {role} values after {s.What}; the graph has [{string.Join(", ", dims)}]");
-            return (float[])data.Clone();
+            var dims = _g.ConstantDims(bn, input, role);
+            if (dims.Length != 1 || dims[0] != s.Out)
+                throw _g.Bad(bn, $"{Expects} {s.Out} batch-norm {role} values after {s.What}; the graph has {OnnxText.Dims(dims)}");
+            // A copy: the same constant may feed several nodes, and the fold below edits these values in place.
+            return (float[])_g.Floats(bn, input, role).Data.Clone();
         }
 
         private long[] EffectivePads(NodeProto conv, ConvSpec s, long k)
@@ -661,9 +681,9 @@ public static class OnnxWeights
         private void Put(string name, float[] data, int[] shape, NodeProto node)
         {
             if (!_layout.TryGetValue(name, out var expected))
-                throw _g.Bad(node, $"{Expects} no tensor '{name}' (its weight layout has {_layout.Count} tensors); the graph's structure goes beyond the declaration");
+                throw _g.Bad(node, $"{Expects} no tensor {Q(name)} (its weight layout has {_layout.Count} tensors); the graph's structure goes beyond the declaration");
             if (!expected.SequenceEqual(shape))
-                throw _g.Bad(node, $"{Expects} '{name}' of shape [{string.Join(", ", expected)}]; the graph gives [{string.Join(", ", shape)}]");
+                throw _g.Bad(node, $"{Expects} {Q(name)} of shape {OnnxText.Dims(expected)}; the graph gives {OnnxText.Dims(shape)}");
             _tensors[name] = new NamedTensor(name, (int[])shape.Clone(), data);
         }
 
@@ -680,11 +700,11 @@ public static class OnnxWeights
                 return consumers[0].Node;
             }
             var producer = _g.ProducerOf(value);
-            string from = producer is null ? $"value '{value}'" : $"the output of node '{_g.Label(producer)}' ({producer.OpType})";
+            string from = producer is null ? $"value {Q(value)}" : $"the output of node {Q(_g.Label(producer))} ({OnnxText.Op(producer.OpType)})";
             if (consumers.Count == 0)
                 throw new OnnxFormatException(producer is null ? value : _g.Label(producer), $"{from} is not used by any node; {Expects} {what} next.");
             if (consumers.Count == 1)
-                throw _g.Bad(consumers[0].Node, $"{Expects} {what} here, reading {from}; the graph has {consumers[0].Node.OpType}");
+                throw _g.Bad(consumers[0].Node, $"{Expects} {what} here, reading {from}; the graph has {OnnxText.Op(consumers[0].Node.OpType)}");
             throw new OnnxFormatException(producer is null ? value : _g.Label(producer), $"{from} feeds {consumers.Count} nodes ({Describe(consumers)}); {Expects} only {what}.");
         }
 
@@ -697,7 +717,7 @@ public static class OnnxWeights
         private bool Same(string a, string b) => _g.Resolve(a) == _g.Resolve(b);
 
         private string Describe(IReadOnlyList<(NodeProto Node, int Input)> consumers) =>
-            string.Join(", ", consumers.Select(c => $"'{_g.Label(c.Node)}' ({c.Node.OpType})"));
+            OnnxText.List(consumers.Select(c => $"{Q(_g.Label(c.Node))} ({OnnxText.Op(c.Node.OpType)})"));
 
         private static int Out(int size, int stride) => stride == 1 ? size : (size - 1) / 2 + 1;
     }
