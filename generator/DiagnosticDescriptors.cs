@@ -177,11 +177,18 @@ internal static class DiagnosticDescriptors
         description: "An unexpected error inside the generator. It is reported here instead of crashing the build so the rest of the project still compiles.",
         helpLinkUri: HelpBase + "-sng0022");
 
+    public static readonly DiagnosticDescriptor UnsupportedShuffleOrder = new(
+        "SNG0024", "Unsupported shuffle order",
+        "{0} is not a shuffle order; use {1}",
+        ArchitectureCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        description: "The channel shuffle is either the paper's permutation or megvii's official code's, its inverse; weights must be declared with the order they were trained with.",
+        helpLinkUri: HelpBase + "-sng0024");
+
     private static readonly Dictionary<string, DiagnosticDescriptor> s_byId = Index(
         ClassNotPartial, UnsupportedClassShape, UnsupportedGroups, InvalidScale, InvalidStageCount, InvalidRepeat,
         IndivisibleWidth, StageChannelsLength, InvalidInputSize, InvalidClasses, ModelTooLarge, InvalidStemStride,
         InvalidChannels, InputTooSmall, DuplicateModel, JsonSyntax, JsonUnknownProperty, JsonWrongType, JsonMissingName,
-        InvalidModelName, JsonDuplicateProperty, InternalError);
+        InvalidModelName, JsonDuplicateProperty, InternalError, UnsupportedShuffleOrder);
 
     public static DiagnosticDescriptor ById(string id) =>
         s_byId.TryGetValue(id, out var d) ? d : throw new ArgumentException("Unknown diagnostic id " + id, nameof(id));

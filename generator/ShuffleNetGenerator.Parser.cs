@@ -126,6 +126,7 @@ public sealed partial class ShuffleNetGenerator
                     case Settings.Classes: s = s with { Classes = AsInt(value, s.Classes) }; break;
                     case Settings.StemStride: s = s with { StemStride = AsInt(value, s.StemStride) }; break;
                     case Settings.StemMaxPool: s = s with { StemMaxPool = value.Value is bool b ? b : s.StemMaxPool }; break;
+                    case Settings.ShuffleOrder: s = s with { ShuffleOrder = AsInt(value, s.ShuffleOrder) }; break;
                 }
             }
             return s;

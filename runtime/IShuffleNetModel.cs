@@ -61,7 +61,14 @@ public sealed record ModelDescription(
     long NaiveActivationLength,
     int LiveLowerBound,
     IReadOnlyList<ArenaSlot> MemoryPlan,
-    IReadOnlyList<TensorShape> WeightLayout);
+    IReadOnlyList<TensorShape> WeightLayout)
+{
+    /// <summary>
+    /// The channel shuffle's permutation (<see cref="ShuffleNetAttribute.ShuffleOrder"/>). An init-only property rather
+    /// than a constructor parameter so that descriptions written before it existed keep compiling, meaning Paper.
+    /// </summary>
+    public ShuffleOrder ShuffleOrder { get; init; } = ShuffleOrder.Paper;
+}
 
 /// <summary>A generated kernel (named by op, shape and tiling) and the path it runs here, e.g. <c>Vector128, AdvSimd fmaxp+uzp2</c>.</summary>
 public readonly record struct KernelPath(string Kernel, string Path);

@@ -47,4 +47,11 @@ public sealed class ShuffleNetAttribute : Attribute
 
     /// <summary>Whether the 3x3 stride-2 max pool follows the stem (paper: true).</summary>
     public bool StemMaxPool { get; set; } = true;
+
+    /// <summary>
+    /// Permutation of the channel shuffle: <see cref="ShuffleOrder.Paper"/> (default) or <see cref="ShuffleOrder.Official"/>
+    /// for weights from megvii's official code. Either costs nothing at run time; it only changes where the first
+    /// pointwise convolution of each unit stores its output channels.
+    /// </summary>
+    public ShuffleOrder ShuffleOrder { get; set; } = ShuffleOrder.Paper;
 }

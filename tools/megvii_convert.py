@@ -2,8 +2,14 @@
 canonical layout (tools/shufflenet.py names), writing safetensors + a config JSON.
 
 Usage:
-  /usr/bin/python3 tools/megvii_convert.py CHECKPOINT.pth.tar --out shufflenet_g3_1x.safetensors [--config-out cfg.json]
-      [--input-size 224]
+  /usr/bin/python3 tools/megvii_convert.py CHECKPOINT.pth.tar --out shufflenet_g8_1x.safetensors [--config-out cfg.json]
+      [--input-size 224] [--order official|paper]
+
+--order official (the default) targets a model declared with ShuffleOrder = ShuffleOrder.Official (JSON
+"shuffleOrder": "official"), whose shuffle is megvii's own permutation: the conversion is exact for every group count
+and width (g = 1, 2, 3, 4, 8). --order paper targets the default ShuffleOrder.Paper declaration by relabeling channels,
+which exists only for some widths (every width for g <= 3; the official g = 8 widths cannot be mapped) and raises
+otherwise.
 
 What differs in the megvii code (ShuffleNetV1/blocks.py, network.py) and how it is mapped:
   * Names: first_conv.0/1 -> conv1/bn1; features.N.branch_main_1.{0,1,3,4} -> units.N.{conv1,bn1,dw,bn2};
@@ -14,7 +20,11 @@ What differs in the megvii code (ShuffleNetV1/blocks.py, network.py) and how it 
     reshape(N, C/g, g, H, W).permute(0, 2, 1, 3, 4): the inverse of the paper's shuffle, which ShuffleNetGen (like
     tools/shufflenet.py) applies right after the first pointwise conv's ReLU as reshape(N, g, C/g, H, W).transpose.
     Depthwise conv and BN act per channel, so a permutation commutes with them once their per-channel parameters
-    are permuted too. What remains is to relabel channels so that each first-pointwise output channel reaches a
+    are permuted too.
+    --order official: ShuffleNetGen's official order applies megvii's permutation t(c) = (c % g)*(C/g) + c // g right
+    after the first pointwise conv; moving it ahead of the depthwise conv only moves megvii's depthwise/BN2 channel c
+    to position t(c). Nothing else changes.
+    --order paper: what remains is to relabel channels so that each first-pointwise output channel reaches a
     channel of the same second-pointwise group in both networks: `unit_permutation` finds, within each group of the
     first pointwise conv (free for the ungrouped first unit), a permutation sigma of its output channels, and from it
     the permutation of the depthwise/BN2 channels and of the second pointwise conv's input channels (within each of
@@ -92,8 +102,10 @@ def strip(state):
     return out
 
 
-def convert(state, input_size=224):
-    """megvii state_dict (name -> array) -> (canonical tensors, config dict)."""
+def convert(state, input_size=224, order="official"):
+    """megvii state_dict (name -> array) -> (canonical tensors, config dict) for a model with shuffle order `order`."""
+    if order not in ("official", "paper"):
+        raise ValueError(f"order must be 'official' or 'paper', got {order!r}")
     s = strip(state)
     unit_ids = sorted({int(m.group(1)) for k in s for m in [re.match(r"features\.(\d+)\.", k)] if m})
     if not unit_ids or unit_ids != list(range(len(unit_ids))):
@@ -125,9 +137,24 @@ def convert(state, input_size=224):
         else:
             stage_repeats[-1] += 1
 
+        q = f"units.{u}."
+        if order == "official":
+            # Our depthwise channel megvii_shuffle_target(c) is megvii's depthwise channel c (identity when g = 1).
+            inv_t = np.argsort([megvii_shuffle_target(c, mid, groups) for c in range(mid)])
+            out[q + "conv1.weight"] = w1
+            for k in BN_KEYS:
+                out[q + f"bn1.{k}"] = s[p + f"branch_main_1.1.{k}"]
+            out[q + "dw.weight"] = s[p + "branch_main_1.3.weight"][inv_t]
+            for k in BN_KEYS:
+                out[q + f"bn2.{k}"] = s[p + f"branch_main_1.4.{k}"][inv_t]
+            out[q + "conv3.weight"] = w3
+            for k in BN_KEYS:
+                out[q + f"bn3.{k}"] = s[p + f"branch_main_2.1.{k}"]
+            width = out_width
+            continue
+
         sigma, position = unit_permutation(mid, groups, conv1_groups)
         inv_sigma = np.argsort(sigma)
-        q = f"units.{u}."
         out[q + "conv1.weight"] = w1[inv_sigma]
         for k in BN_KEYS:
             out[q + f"bn1.{k}"] = s[p + f"branch_main_1.1.{k}"][inv_sigma]
@@ -163,6 +190,7 @@ def convert(state, input_size=224):
         "classes": int(fc.shape[0]),
         "stem_stride": 2,
         "stem_max_pool": True,
+        "shuffle_order": order,
     }
     return out, config
 
@@ -173,12 +201,14 @@ def main():
     parser.add_argument("--out", required=True, help="output .safetensors")
     parser.add_argument("--config-out", help="output config JSON (default: OUT with .json)")
     parser.add_argument("--input-size", type=int, default=224)
+    parser.add_argument("--order", choices=("official", "paper"), default="official",
+                        help="shuffle order of the target declaration (default: official, exact for every group count)")
     args = parser.parse_args()
 
     import torch
 
     state = torch.load(args.checkpoint, map_location="cpu")
-    tensors, config = convert(state, args.input_size)
+    tensors, config = convert(state, args.input_size, args.order)
     safetensors_io.save(tensors, args.out)
     config_path = args.config_out or os.path.splitext(args.out)[0] + ".json"
     with open(config_path, "w", encoding="utf-8", newline="\n") as f:
@@ -187,8 +217,9 @@ def main():
     print(f"wrote {args.out} ({len(tensors)} tensors) and {config_path}: {json.dumps(config)}")
     print("[ShuffleNet(Groups = {groups}, StemChannels = {stem_channels}, StageChannels = new[] {{ {sc} }}, "
           "Stages = new[] {{ {sr} }}, InputChannels = {input_channels}, InputHeight = {input_height}, "
-          "InputWidth = {input_width}, Classes = {classes})]".format(
-              sc=", ".join(map(str, config["stage_channels"])), sr=", ".join(map(str, config["stage_repeats"])), **config))
+          "InputWidth = {input_width}, Classes = {classes}{order})]".format(
+              sc=", ".join(map(str, config["stage_channels"])), sr=", ".join(map(str, config["stage_repeats"])),
+              order=", ShuffleOrder = ShuffleOrder.Official" if args.order == "official" else "", **config))
 
 
 if __name__ == "__main__":

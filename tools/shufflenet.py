@@ -23,6 +23,9 @@ CONFIG_KEYS = (
     "stem_max_pool",
 )
 
+# Optional config key: "paper" (default) or "official" (megvii's order, see official_channel_shuffle).
+SHUFFLE_ORDERS = ("paper", "official")
+
 BN_EPS = 1e-5
 
 
@@ -32,9 +35,18 @@ def channel_shuffle(x, groups):
     return x.view(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
 
 
+def official_channel_shuffle(x, groups):
+    """megvii's ShuffleNetV1 shuffle: view as (C/g, g), swap the axes. The inverse of `channel_shuffle`: channel
+    i*g + j moves to j*(C/g) + i. The generator's ShuffleOrder.Official."""
+    n, c, h, w = x.shape
+    return x.reshape(n, c // groups, groups, h, w).permute(0, 2, 1, 3, 4).reshape(n, c, h, w)
+
+
 class ShuffleUnit(nn.Module):
-    def __init__(self, in_channels, out_channels, groups, stride, first_unit):
+    def __init__(self, in_channels, out_channels, groups, stride, first_unit, shuffle_order="paper"):
         super().__init__()
+        if shuffle_order not in SHUFFLE_ORDERS:
+            raise ValueError(f"shuffle_order must be one of {SHUFFLE_ORDERS}, got {shuffle_order!r}")
         if stride not in (1, 2):
             raise ValueError(f"stride must be 1 or 2, got {stride}")
         if stride == 1 and in_channels != out_channels:
@@ -56,6 +68,7 @@ class ShuffleUnit(nn.Module):
 
         self.groups = groups
         self.stride = stride
+        self.shuffle = official_channel_shuffle if shuffle_order == "official" else channel_shuffle
         self.conv1 = nn.Conv2d(in_channels, mid, 1, groups=conv1_groups, bias=False)
         self.bn1 = nn.BatchNorm2d(mid, eps=BN_EPS)
         self.dw = nn.Conv2d(mid, mid, 3, stride=stride, padding=1, groups=mid, bias=False)
@@ -68,7 +81,7 @@ class ShuffleUnit(nn.Module):
         # Shuffle even after an ungrouped conv1: the generator mirrors this, so the
         # permutation must be present in the reference whenever g > 1.
         if self.groups > 1:
-            y = channel_shuffle(y, self.groups)
+            y = self.shuffle(y, self.groups)
         # No ReLU after the depthwise conv (paper, sec. 3.2).
         y = self.bn2(self.dw(y))
         y = self.bn3(self.conv3(y))
@@ -90,6 +103,7 @@ class ShuffleNetV1(nn.Module):
         classes,
         stem_stride=2,
         stem_max_pool=True,
+        shuffle_order="paper",
     ):
         super().__init__()
         if len(stage_channels) != len(stage_repeats) or not stage_channels:
@@ -98,6 +112,7 @@ class ShuffleNetV1(nn.Module):
             raise ValueError("every stage needs at least its stride-2 unit")
 
         self.groups = groups
+        self.shuffle_order = shuffle_order
         self.stem_max_pool = bool(stem_max_pool)
         self.conv1 = nn.Conv2d(in_channels, stem_channels, 3, stride=stem_stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(stem_channels, eps=BN_EPS)
@@ -109,7 +124,8 @@ class ShuffleNetV1(nn.Module):
             for r in range(repeats):
                 stride = 2 if r == 0 else 1
                 units.append(
-                    ShuffleUnit(width, out_width, groups, stride, first_unit=(stage == 0 and r == 0))
+                    ShuffleUnit(width, out_width, groups, stride, first_unit=(stage == 0 and r == 0),
+                                shuffle_order=shuffle_order)
                 )
                 width = out_width
         self.units = nn.ModuleList(units)
@@ -129,6 +145,7 @@ class ShuffleNetV1(nn.Module):
             classes=int(config["classes"]),
             stem_stride=int(config["stem_stride"]),
             stem_max_pool=bool(config["stem_max_pool"]),
+            shuffle_order=config.get("shuffle_order", "paper"),
         )
 
     def forward(self, x):

@@ -1,10 +1,16 @@
-"""Tests for tools/megvii_convert.py: a tiny network in the megvii layout and its conversion compute the same logits.
+"""Tests for tools/megvii_convert.py: networks in the official megvii layout and their conversions compute the same logits.
 
 Run: /usr/bin/python3 tools/test_megvii_convert.py   (or: /usr/bin/python3 -m unittest discover -s tools -p 'test_*.py')
+The C# suite runs it too (MegviiConvertScriptTests) when /usr/bin/python3 can import torch, and reports it skipped
+otherwise.
 
-The megvii network below is written from the structure of megvii-model/ShuffleNet-Series ShuffleNetV1/blocks.py and
-network.py (module names, shuffle after the depthwise BN as reshape [C/g, g] + permute, relu only on the stride-2
-branch, bias-free classifier, AvgPool2d(7) head), so the test needs neither their code nor a checkpoint.
+OfficialShuffleNetV1 below is written from the structure of megvii-model/ShuffleNet-Series ShuffleNetV1/blocks.py and
+network.py, so the test needs neither their code nor a checkpoint: module names and shapes as theirs (first_conv,
+features.N.branch_main_1 = pointwise group conv, BN, ReLU, depthwise conv, BN; branch_main_2 = pointwise group conv, BN;
+classifier.0 without bias), the first unit's pointwise conv ungrouped, the channel shuffle after branch_main_1 as
+reshape [C/g, g] + permute (only when g > 1), ReLU after the residual add or on the stride-2 branch before the concat.
+Their globalpool is AvgPool2d(7), global for 224x224 input; here it is AvgPool2d(final map size) so that small inputs
+keep the test fast.
 """
 
 import os
@@ -17,42 +23,46 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from megvii_convert import convert, unit_permutation  # noqa: E402
-from shufflenet import ShuffleNetV1, load_weights  # noqa: E402
+from shufflenet import ShuffleNetV1, channel_shuffle, load_weights, official_channel_shuffle  # noqa: E402
 
 
-class MegviiBlock(nn.Module):
-    def __init__(self, inp, oup, group, first_group, stride):
+class ShuffleV1Block(nn.Module):
+    def __init__(self, inp, oup, *, group, first_group, mid_channels, ksize, stride):
         super().__init__()
         self.stride, self.group = stride, group
-        mid = oup // 4
         outputs = oup - inp if stride == 2 else oup
         self.branch_main_1 = nn.Sequential(
-            nn.Conv2d(inp, mid, 1, 1, 0, groups=1 if first_group else group, bias=False),
-            nn.BatchNorm2d(mid),
+            nn.Conv2d(inp, mid_channels, 1, 1, 0, groups=1 if first_group else group, bias=False),
+            nn.BatchNorm2d(mid_channels),
             nn.ReLU(inplace=True),
-            nn.Conv2d(mid, mid, 3, stride, 1, groups=mid, bias=False),
-            nn.BatchNorm2d(mid),
+            nn.Conv2d(mid_channels, mid_channels, ksize, stride, ksize // 2, groups=mid_channels, bias=False),
+            nn.BatchNorm2d(mid_channels),
         )
-        self.branch_main_2 = nn.Sequential(nn.Conv2d(mid, outputs, 1, 1, 0, groups=group, bias=False), nn.BatchNorm2d(outputs))
+        self.branch_main_2 = nn.Sequential(
+            nn.Conv2d(mid_channels, outputs, 1, 1, 0, groups=group, bias=False), nn.BatchNorm2d(outputs))
         if stride == 2:
             self.branch_proj = nn.AvgPool2d(kernel_size=3, stride=2, padding=1)
 
-    def shuffle(self, x):
-        n, c, h, w = x.shape
-        return x.reshape(n, c // self.group, self.group, h, w).permute(0, 2, 1, 3, 4).reshape(n, c, h, w)
+    def channel_shuffle(self, x):
+        batchsize, num_channels, height, width = x.shape
+        assert num_channels % self.group == 0
+        group_channels = num_channels // self.group
+        x = x.reshape(batchsize, group_channels, self.group, height, width)
+        x = x.permute(0, 2, 1, 3, 4)
+        return x.reshape(batchsize, num_channels, height, width)
 
     def forward(self, old_x):
         x = self.branch_main_1(old_x)
         if self.group > 1:
-            x = self.shuffle(x)
+            x = self.channel_shuffle(x)
         x = self.branch_main_2(x)
         if self.stride == 1:
             return F.relu(x + old_x)
         return torch.cat((self.branch_proj(old_x), F.relu(x)), 1)
 
 
-class MegviiNet(nn.Module):
-    def __init__(self, group, stage_out_channels, stage_repeats, n_class):
+class OfficialShuffleNetV1(nn.Module):
+    def __init__(self, group, stage_out_channels, stage_repeats, n_class, input_size):
         super().__init__()
         self.stage_out_channels = stage_out_channels
         inp = stage_out_channels[1]
@@ -62,10 +72,14 @@ class MegviiNet(nn.Module):
         for s, repeats in enumerate(stage_repeats):
             out = stage_out_channels[s + 2]
             for i in range(repeats):
-                features.append(MegviiBlock(inp, out, group, s == 0 and i == 0, 2 if i == 0 else 1))
+                features.append(ShuffleV1Block(inp, out, group=group, first_group=(s == 0 and i == 0),
+                                               mid_channels=out // 4, ksize=3, stride=2 if i == 0 else 1))
                 inp = out
         self.features = nn.Sequential(*features)
-        self.globalpool = nn.AvgPool2d(7)
+        final = input_size
+        for _ in range(2 + len(stage_repeats)):
+            final = (final - 1) // 2 + 1
+        self.globalpool = nn.AvgPool2d(final)
         self.classifier = nn.Sequential(nn.Linear(stage_out_channels[-1], n_class, bias=False))
 
     def forward(self, x):
@@ -89,44 +103,105 @@ def randomize(model, seed):
                 m.running_var.copy_(torch.rand(c, generator=g) + 0.5)
 
 
-class MegviiConvertTest(unittest.TestCase):
-    CASES = {
-        # group: (stage_out_channels as in network.py, with -1 first), repeats
-        1: ([-1, 12, 72, 144, 288], [2, 2, 2]),
-        2: ([-1, 12, 96, 192, 384], [2, 3, 2]),
-        3: ([-1, 12, 120, 240, 480], [2, 3, 2]),  # the official 0.5x widths
-        4: ([-1, 16, 128, 256, 512], [2, 2, 2]),
-        # g = 8 converts only for bottlenecks of n channels per group with n % 8 in (0, 1, 7); see megvii_convert.py.
-        8: ([-1, 16, 256, 512, 1024], [2, 2, 1]),
-    }
+def official_model(group, channels, repeats, n_class, input_size, seed):
+    model = OfficialShuffleNetV1(group, channels, repeats, n_class, input_size)
+    randomize(model, seed)
+    return model.eval()
 
-    def test_converted_network_matches_megvii_logits(self):
+
+def checkpoint_of(model):
+    """As a DataParallel training run saves it, inside a checkpoint dict (what megvii's train.py writes)."""
+    return {"state_dict": {"module." + k: v for k, v in model.state_dict().items()}, "epoch": 1}
+
+
+def errors(expected, got):
+    """(max abs error, max abs error relative to the largest |expected| logit)."""
+    scale = expected.abs().max().item()
+    err = (expected - got).abs().max().item()
+    return err, err / scale
+
+
+INPUT_SIZE = 64
+
+# group: (stage_out_channels as in network.py, with -1 first), repeats. g = 3 and 8 have the official 0.5x widths
+# (network.py); g = 1, 2, 4 have no official model and take Table 1-like widths. g = 4's 160 gives a 40-channel
+# bottleneck (10 per group), one of the widths the paper order cannot take (see PaperOrderTest).
+CASES = {
+    1: ([-1, 12, 72, 144, 288], [2, 2, 2]),
+    2: ([-1, 12, 96, 192, 384], [2, 3, 2]),
+    3: ([-1, 12, 120, 240, 480], [2, 3, 2]),
+    4: ([-1, 16, 160, 320, 640], [2, 2, 2]),
+    8: ([-1, 16, 192, 384, 768], [2, 2, 2]),
+}
+
+
+class OfficialOrderTest(unittest.TestCase):
+    def test_every_group_count_converts_exactly(self):
         torch.set_num_threads(1)
-        for group, (channels, repeats) in self.CASES.items():
+        for group, (channels, repeats) in CASES.items():
             with self.subTest(group=group):
-                megvii = MegviiNet(group, channels, repeats, n_class=11)
-                randomize(megvii, 100 + group)
-                megvii.eval()
-                # As saved by a DataParallel training run, inside a checkpoint dict.
-                checkpoint = {"state_dict": {"module." + k: v for k, v in megvii.state_dict().items()}, "epoch": 1}
-                tensors, config = convert(checkpoint)
+                official = official_model(group, channels, repeats, 11, INPUT_SIZE, 100 + group)
+                tensors, config = convert(checkpoint_of(official), input_size=INPUT_SIZE)
                 self.assertEqual(config["groups"], group)
+                self.assertEqual(config["shuffle_order"], "official")
                 self.assertEqual(config["stage_channels"], channels[2:])
                 self.assertEqual(config["stage_repeats"], repeats)
                 ours = load_weights(ShuffleNetV1.from_config(config), tensors).eval()
-                x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(group))
+                x = torch.randn(2, 3, INPUT_SIZE, INPUT_SIZE, generator=torch.Generator().manual_seed(group))
                 with torch.no_grad():
-                    expected = megvii.double()(x.double())
+                    expected = official.double()(x.double())
                     got = ours.double()(x.double())
-                scale = expected.abs().max().item()
-                self.assertGreater(scale, 1e-3)
-                err = (expected - got).abs().max().item() / scale
-                self.assertLess(err, 1e-10, f"g={group}: relative error {err}")
+                absolute, relative = errors(expected, got)
+                print(f"official order g={group}: max |logit| {expected.abs().max().item():.4g}, "
+                      f"max abs error {absolute:.3e}, max rel error {relative:.3e}", file=sys.stderr)
+                self.assertGreater(expected.abs().max().item(), 1e-3)
+                self.assertLess(relative, 1e-10, f"g={group}: relative error {relative}")
 
-    def test_official_g8_widths_are_rejected_with_a_reason(self):
-        megvii = MegviiNet(8, [-1, 16, 192, 384, 768], [1, 1, 1], n_class=5)
-        with self.assertRaisesRegex(ValueError, "no channel relabeling"):
-            convert(megvii.state_dict())
+    def test_the_order_matters(self):
+        """Official weights in a paper-order model are wrong for g > 1: the test above could fail."""
+        channels, repeats = CASES[8]
+        official = official_model(8, channels, repeats, 11, INPUT_SIZE, 7)
+        tensors, config = convert(official.state_dict(), input_size=INPUT_SIZE)
+        paper = load_weights(ShuffleNetV1.from_config(dict(config, shuffle_order="paper")), tensors).eval()
+        x = torch.randn(1, 3, INPUT_SIZE, INPUT_SIZE, generator=torch.Generator().manual_seed(3))
+        with torch.no_grad():
+            _, relative = errors(official.double()(x.double()), paper.double()(x.double()))
+        self.assertGreater(relative, 1e-3)
+
+    def test_official_shuffle_is_the_inverse_of_the_paper_shuffle(self):
+        for groups, channels in ((2, 6), (3, 12), (4, 40), (8, 48), (8, 64)):
+            x = torch.arange(channels, dtype=torch.float64).reshape(1, channels, 1, 1)
+            self.assertTrue(torch.equal(official_channel_shuffle(channel_shuffle(x, groups), groups), x))
+            self.assertTrue(torch.equal(channel_shuffle(official_channel_shuffle(x, groups), groups), x))
+            block = ShuffleV1Block(channels * 4, channels * 4, group=groups, first_group=False, mid_channels=channels,
+                                   ksize=3, stride=1)
+            self.assertTrue(torch.equal(block.channel_shuffle(x), official_channel_shuffle(x, groups)))
+            if channels != groups * groups:  # a square reshape makes both orders one permutation
+                self.assertFalse(torch.equal(channel_shuffle(x, groups), official_channel_shuffle(x, groups)))
+
+
+class PaperOrderTest(unittest.TestCase):
+    def test_groups_up_to_three_convert_to_the_paper_order(self):
+        torch.set_num_threads(1)
+        for group in (1, 2, 3):
+            channels, repeats = CASES[group]
+            with self.subTest(group=group):
+                official = official_model(group, channels, repeats, 11, INPUT_SIZE, 200 + group)
+                tensors, config = convert(checkpoint_of(official), input_size=INPUT_SIZE, order="paper")
+                self.assertEqual(config["shuffle_order"], "paper")
+                ours = load_weights(ShuffleNetV1.from_config(config), tensors).eval()
+                x = torch.randn(2, 3, INPUT_SIZE, INPUT_SIZE, generator=torch.Generator().manual_seed(group))
+                with torch.no_grad():
+                    _, relative = errors(official.double()(x.double()), ours.double()(x.double()))
+                self.assertLess(relative, 1e-10, f"g={group}: relative error {relative}")
+
+    def test_widths_without_a_relabeling_are_refused_with_a_reason(self):
+        for group in (4, 8):
+            channels, _ = CASES[group]
+            # Stride-1 units too: the first unit's ungrouped conv1 is free to relabel, so it never fails.
+            official = official_model(group, channels, [2, 2, 1], 5, INPUT_SIZE, 1)
+            with self.subTest(group=group), self.assertRaisesRegex(ValueError, "no channel relabeling"):
+                convert(official.state_dict(), order="paper")
 
     def test_permutation_exists_for_every_width_with_up_to_three_groups(self):
         for groups in (1, 2, 3):

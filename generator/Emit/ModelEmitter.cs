@@ -58,6 +58,7 @@ internal static class ModelEmitter
         var net = model.Network;
         w.Line("/// <summary>");
         w.Line($"/// ShuffleNet v1, {net.Groups} group(s), input {net.InputChannels}x{net.InputHeight}x{net.InputWidth}, {net.Classes} classes;");
+        if (net.ShuffleOrder == ChannelShuffleOrder.Official) w.Line("/// channel shuffle in the order of megvii's official code (the inverse of the paper's);");
         w.Line($"/// stem {net.StemChannels}, stages {string.Join(" / ", net.StageChannels)} with {string.Join(", ", net.StageRepeats)} units.");
         w.Line($"/// {graph.MultiplyAdds:N0} multiply-adds, {graph.ParameterCount:N0} parameters.");
         w.Line("/// </summary>");
@@ -160,7 +161,8 @@ internal static class ModelEmitter
         foreach (var t in graph.Tensors.Where(t => t.InArena))
             w.Line($"        new(\"{t.Name}\", {t.Offset}, {t.Length}, {t.FirstStep}, {t.LastStep}),");
         w.Line("    },");
-        w.Line("    WeightLayout);");
+        // Paper order is the record's default, so declarations that do not ask for the official order emit what they always did.
+        w.Line(net.ShuffleOrder == ChannelShuffleOrder.Official ? $"    WeightLayout) {{ ShuffleOrder = {rt}.ShuffleOrder.Official }};" : "    WeightLayout);");
         w.Line();
     }
 

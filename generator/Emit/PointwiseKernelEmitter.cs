@@ -47,7 +47,7 @@ internal static class PointwiseKernelEmitter
     private static string BaseName(PointwiseOp op)
     {
         string name = $"Pointwise_g{op.Groups}_{op.InChannels}to{op.OutChannels}_{op.Output.Pixels}px";
-        if (op.ShuffleGroups > 1) name += $"_Shuffle{op.ShuffleGroups}";
+        if (op.ShuffleGroups > 1) name += op.OfficialShuffle ? $"_OfficialShuffle{op.ShuffleGroups}" : $"_Shuffle{op.ShuffleGroups}";
         if (op.Residual is not null) name += "_Residual";
         if (op.Relu) name += "_Relu";
         return name;
@@ -103,7 +103,7 @@ internal static class PointwiseKernelEmitter
 
         w.Line($"/// <summary>1x1 convolution, {op.Groups} group(s), {op.InChannels} to {op.OutChannels} channels over {pixels} pixels, batch norm folded"
             + (op.Residual is null ? "" : ", plus residual") + (op.Relu ? ", ReLU" : "")
-            + (shuffled ? $"; output stored in channel-shuffled order ({op.ShuffleGroups} groups)" : "") + $"; {width.Vector}.</summary>");
+            + (shuffled ? $"; output stored in {(op.OfficialShuffle ? "official (megvii) " : "")}channel-shuffled order ({op.ShuffleGroups} groups)" : "") + $"; {width.Vector}.</summary>");
         w.Line(ModelEmitter.KernelAttribute);
         using (w.Open($"private static void {KernelName(op, width)}(ref float source, ref float destination, ref float weights{residualParameter})"))
         {
@@ -136,11 +136,12 @@ internal static class PointwiseKernelEmitter
         for (int r = 0; r < blockRows; r++)
         {
             string logical = $"k * {outPerGroup} + {j} + {r}";
-            // Shuffle on g·n channels: logical channel i·n + j' lands in plane j'·g + i. Integer division by a
-            // constant, once per block, outside the pixel loop.
-            string plane = op.ShuffleGroups > 1
-                ? $"(({logical}) % {op.OutChannels / op.ShuffleGroups}) * {op.ShuffleGroups} + ({logical}) / {op.OutChannels / op.ShuffleGroups}"
-                : logical;
+            // Shuffle on g·n channels: logical channel i·n + j' lands in plane j'·g + i; the official shuffle, its
+            // inverse, sends i'·g + j to j·n + i'. Integer division by a constant, once per block, outside the pixel loop.
+            int n = op.ShuffleGroups > 1 ? op.OutChannels / op.ShuffleGroups : 0;
+            string plane = op.ShuffleGroups <= 1 ? logical
+                : op.OfficialShuffle ? $"(({logical}) % {op.ShuffleGroups}) * {n} + ({logical}) / {op.ShuffleGroups}"
+                : $"(({logical}) % {n}) * {op.ShuffleGroups} + ({logical}) / {n}";
             w.Line($"ref float out{r} = ref Unsafe.Add(ref destination, ({plane}) * {pixels});");
             if (op.Residual is not null)
                 w.Line($"ref float res{r} = ref Unsafe.Add(ref residual, (k * {outPerGroup} + {j} + {r}) * {pixels});");

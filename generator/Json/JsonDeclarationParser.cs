@@ -30,8 +30,11 @@ internal static class JsonDeclarationParser
     public static readonly string[] RootProperties =
     {
         "$schema", "name", "namespace", "groups", "scale", "stages", "stageChannels", "stemChannels", "stemStride",
-        "stemMaxPool", "input", "classes",
+        "stemMaxPool", "input", "classes", "shuffleOrder",
     };
+
+    /// <summary>The values of <c>"shuffleOrder"</c>, by the attribute's enum value.</summary>
+    public static readonly string[] ShuffleOrders = { "paper", "official" };
 
     public static readonly string[] InputProperties = { "channels", "height", "width" };
 
@@ -135,6 +138,9 @@ internal static class JsonDeclarationParser
                     case "input":
                         settings = ReadInput(property, settings);
                         break;
+                    case "shuffleOrder":
+                        if (ReadShuffleOrder(property) is int order) settings = settings with { ShuffleOrder = Written(Settings.ShuffleOrder, value, order) };
+                        break;
                 }
             }
 
@@ -193,6 +199,17 @@ internal static class JsonDeclarationParser
                 }
             }
             return settings;
+        }
+
+        /// <summary>The attribute's enum value for a <c>"shuffleOrder"</c> string; case matters, as for every JSON name here.</summary>
+        private int? ReadShuffleOrder(JsonProperty property)
+        {
+            if (ReadString(property) is not { } text) return null;
+            int index = Array.IndexOf(ShuffleOrders, text);
+            if (index >= 0) return index;
+            Report(DiagnosticDescriptors.UnsupportedShuffleOrder, property.Value,
+                SettingSyntax.Json.Assignment(Settings.ShuffleOrder, "\"" + Escape(text) + "\""), SettingSyntax.Json.ShuffleOrders);
+            return null;
         }
 
         private T Written<T>(string setting, JsonNode node, T value)

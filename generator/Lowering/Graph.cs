@@ -110,9 +110,10 @@ internal sealed class WindowOp : OpNode
 internal sealed class PointwiseOp : OpNode
 {
     public PointwiseOp(string name, int unit, TensorNode input, TensorNode output, int outputChannelOffset, int inChannels, int outChannels,
-        int groups, int shuffleGroups, TensorNode? residual, bool relu, string batchNorm)
+        int groups, int shuffleGroups, TensorNode? residual, bool relu, string batchNorm, bool officialShuffle = false)
         : base(name, unit, input, output, outputChannelOffset)
     {
+        OfficialShuffle = officialShuffle;
         InChannels = inChannels;
         OutChannels = outChannels;
         Groups = groups;
@@ -131,6 +132,12 @@ internal sealed class PointwiseOp : OpNode
     /// logical channel i·n + j lands in plane j·g + i.
     /// </summary>
     public int ShuffleGroups { get; }
+
+    /// <summary>
+    /// The folded shuffle is megvii's official one, the inverse permutation: logical channel i·g + j lands in plane
+    /// j·n + i (n = channels / g).
+    /// </summary>
+    public bool OfficialShuffle { get; }
 
     public TensorNode? Residual { get; }
     public bool Relu { get; }

@@ -72,7 +72,8 @@ internal static class NetworkLowering
                 }
 
                 var squeezed = Tensor(p + ".bottleneck", m, h, w);
-                ops.Add(new PointwiseOp(p + ".conv1", unit, x, squeezed, 0, inWidth, m, g1, g > 1 ? g : 0, residual: null, relu: true, batchNorm: p + ".bn1"));
+                ops.Add(new PointwiseOp(p + ".conv1", unit, x, squeezed, 0, inWidth, m, g1, g > 1 ? g : 0, residual: null, relu: true, batchNorm: p + ".bn1",
+                    officialShuffle: spec.ShuffleOrder == ChannelShuffleOrder.Official));
                 weights.Add(new WeightTensor(p + ".conv1.weight", new[] { m, inWidth / g1, 1, 1 }));
                 BatchNorm(p + ".bn1", m);
 

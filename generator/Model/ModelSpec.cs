@@ -14,11 +14,25 @@ internal sealed record NetworkSettings(
     int InputWidth,
     int Classes,
     int StemStride,
-    bool StemMaxPool)
+    bool StemMaxPool,
+    int ShuffleOrder)
 {
     public static readonly EquatableArray<int> DefaultStages = new(new[] { 4, 8, 4 });
 
-    public static NetworkSettings Default { get; } = new(3, 1.0, DefaultStages, EquatableArray<int>.Empty, 0, 3, 224, 224, 1000, 2, true);
+    public static NetworkSettings Default { get; } = new(3, 1.0, DefaultStages, EquatableArray<int>.Empty, 0, 3, 224, 224, 1000, 2, true, (int)ChannelShuffleOrder.Paper);
+}
+
+/// <summary>
+/// The channel shuffle's permutation; the values are those of the runtime's <c>ShuffleNetGen.ShuffleOrder</c>, which
+/// the attribute passes as its underlying integer (the generator cannot reference the runtime assembly).
+/// </summary>
+internal enum ChannelShuffleOrder
+{
+    /// <summary>Reshape to (g, C/g) and transpose: channel i·n + j lands at j·g + i (n = C/g).</summary>
+    Paper = 0,
+
+    /// <summary>megvii's official code: reshape to (C/g, g) and transpose, the inverse: channel i·g + j lands at j·n + i.</summary>
+    Official = 1,
 }
 
 /// <summary>A fully resolved, valid network: every width known and divisible as the units need.</summary>
@@ -32,7 +46,8 @@ internal sealed record NetworkSpec(
     int StemStride,
     bool StemMaxPool,
     EquatableArray<int> StageChannels,
-    EquatableArray<int> StageRepeats);
+    EquatableArray<int> StageRepeats,
+    ChannelShuffleOrder ShuffleOrder = ChannelShuffleOrder.Paper);
 
 /// <summary>Where the generated code goes: the user's partial class.</summary>
 internal sealed record TargetClassSpec(string? Namespace, string ClassName, string Accessibility, bool IsSealed, bool IsStatic);

@@ -108,6 +108,9 @@ internal static class NetworkResolver
             if (w < 1 || w > MaxChannels)
                 FailAt(Settings.StageChannels, i, DiagnosticDescriptors.InvalidChannels, $"{syntax.Name(Settings.StageChannels)} entry {w.ToString(CultureInfo.InvariantCulture)} (stage {i + 2})", 1, MaxChannels);
         }
+        if (s.ShuffleOrder is not ((int)ChannelShuffleOrder.Paper or (int)ChannelShuffleOrder.Official))
+            Fail(Settings.ShuffleOrder, DiagnosticDescriptors.UnsupportedShuffleOrder,
+                syntax.Assignment(Settings.ShuffleOrder, "(ShuffleOrder)" + s.ShuffleOrder.ToString(CultureInfo.InvariantCulture)), syntax.ShuffleOrders);
         if (errors.Count > 0) return (null, errors);
 
         int g = s.Groups;
@@ -164,7 +167,7 @@ internal static class NetworkResolver
         if (errors.Count > 0) return (null, errors);
 
         var spec = new NetworkSpec(g, s.InputChannels, s.InputHeight, s.InputWidth, s.Classes, stem, s.StemStride, s.StemMaxPool,
-            new EquatableArray<int>(widths), s.Stages);
+            new EquatableArray<int>(widths), s.Stages, (ChannelShuffleOrder)s.ShuffleOrder);
         return (spec, errors);
     }
 

@@ -21,6 +21,7 @@ internal static class Settings
     public const string Classes = "Classes";
     public const string StemStride = "StemStride";
     public const string StemMaxPool = "StemMaxPool";
+    public const string ShuffleOrder = "ShuffleOrder";
 }
 
 /// <summary>
@@ -43,6 +44,9 @@ internal abstract class SettingSyntax
 
     public abstract string Bool(bool value);
 
+    /// <summary>The supported shuffle orders as they are written, for a message that lists them.</summary>
+    public abstract string ShuffleOrders { get; }
+
     private static string Join(IEnumerable<int> values) =>
         string.Join(", ", values.Select(v => v.ToString(System.Globalization.CultureInfo.InvariantCulture)));
 
@@ -55,6 +59,8 @@ internal abstract class SettingSyntax
         public override string List(IEnumerable<int> values) => "new[] { " + Join(values) + " }";
 
         public override string Bool(bool value) => value ? "true" : "false";
+
+        public override string ShuffleOrders => "ShuffleOrder.Paper (the paper's, the default) or ShuffleOrder.Official (megvii's official code)";
     }
 
     private sealed class JsonForm : SettingSyntax
@@ -78,5 +84,7 @@ internal abstract class SettingSyntax
         public override string List(IEnumerable<int> values) => "[" + Join(values) + "]";
 
         public override string Bool(bool value) => value ? "true" : "false";
+
+        public override string ShuffleOrders => "\"paper\" (the default) or \"official\" (megvii's official code)";
     }
 }

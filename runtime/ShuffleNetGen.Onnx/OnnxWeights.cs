@@ -348,16 +348,23 @@ public static class OnnxWeights
         {
             var next = _g.ConsumersOf(y);
             if (next.Count == 1 && next[0].Node.OpType == "Conv" && _model.Groups == 1) return y;
+            // The paper's shuffle views the channels as [g, C/g], the official (megvii) order as [C/g, g]; both then swap
+            // the two axes. When C = g² the views coincide, and so do the permutations.
+            bool official = _model.ShuffleOrder == ShuffleOrder.Official;
+            int groupAxis = official ? 2 : 1;
+            string view = official ? $"{channels / Math.Max(_model.Groups, 1)}, {_model.Groups}" : $"{_model.Groups}, {channels / Math.Max(_model.Groups, 1)}";
             var reshape = Single(y, "Reshape", _model.Groups == 1
                 ? $"the depthwise convolution of {where}"
-                : $"the channel shuffle of {where} (Reshape to [N, {_model.Groups}, {channels / _model.Groups}, H, W], Transpose, Reshape)");
+                : $"the channel shuffle of {where} (Reshape to [N, {view}, H, W], Transpose, Reshape)");
             long[] first = ReshapeTarget(reshape, new long[] { _batch, channels, h, w });
             // ReshapeTarget guarantees the dims are positive with the exact product _batch · channels · h · w, so every
             // partial product below is at most that and cannot overflow.
             if (first.Length < 3 || first[0] != _batch || first[1] * first[2] != channels || first.Skip(3).Aggregate(1L, (a, b) => a * b) != (long)h * w)
-                throw _g.Bad(reshape, $"{Expects} the channel shuffle of {where}: Reshape of [{_batch}, {channels}, {h}, {w}] to [{_batch}, {_model.Groups}, {channels / Math.Max(_model.Groups, 1)}, {h}, {w}]; the graph reshapes to {OnnxText.Dims(first)}");
-            if (first[1] != _model.Groups)
-                throw _g.Bad(reshape, $"{Expects} a channel shuffle with {_model.Groups} groups (Groups = {_model.Groups}) in {where}; the graph shuffles {channels} channels in {first[1]} groups of {first[2]} (reshape to {OnnxText.Dims(first)})");
+                throw _g.Bad(reshape, $"{Expects} the channel shuffle of {where}: Reshape of [{_batch}, {channels}, {h}, {w}] to [{_batch}, {view}, {h}, {w}]; the graph reshapes to {OnnxText.Dims(first)}");
+            if (first[groupAxis] != _model.Groups)
+                throw _g.Bad(reshape, official
+                    ? $"{Expects} the official (megvii) channel shuffle with {_model.Groups} groups (Groups = {_model.Groups}, ShuffleOrder = Official) in {where}, a reshape to [{_batch}, {view}, {h}, {w}]; the graph reshapes to {OnnxText.Dims(first)}"
+                    : $"{Expects} a channel shuffle with {_model.Groups} groups (Groups = {_model.Groups}) in {where}; the graph shuffles {channels} channels in {first[1]} groups of {first[2]} (reshape to {OnnxText.Dims(first)})");
             var transpose = Single(reshape.Output[0], "Transpose", $"the transpose of the channel shuffle of {where}");
             long[] perm = _g.Ints(transpose, "perm") ?? Enumerable.Range(0, first.Length).Reverse().Select(i => (long)i).ToArray();
             var want = Enumerable.Range(0, first.Length).Select(i => (long)(i == 1 ? 2 : i == 2 ? 1 : i)).ToArray();

@@ -60,3 +60,18 @@ public partial class Case_g2_1_5x_56 { public const string CaseName = "g2_1.5x_5
 
 [ShuffleNet(Groups = 8, Scale = 0.5, Stages = new[] { 2, 2 }, InputHeight = 7, InputWidth = 9, Classes = 4, StemMaxPool = false)]
 public partial class Case_g8_0_5x_7x9_no_pool { public const string CaseName = "g8_0.5x_7x9_no_pool"; }
+
+[ShuffleNet(Groups = 1, Scale = 0.5, InputHeight = 40, InputWidth = 40, Classes = 10, ShuffleOrder = ShuffleOrder.Official)]
+public partial class Case_g1_official_0_5x_40 { public const string CaseName = "g1_official_0.5x_40"; }
+
+[ShuffleNet(Groups = 2, Scale = 0.5, InputHeight = 48, InputWidth = 48, Classes = 10, ShuffleOrder = ShuffleOrder.Official)]
+public partial class Case_g2_official_0_5x_48 { public const string CaseName = "g2_official_0.5x_48"; }
+
+[ShuffleNet(Groups = 3, Scale = 0.5, InputHeight = 64, InputWidth = 64, Classes = 10, ShuffleOrder = ShuffleOrder.Official)]
+public partial class Case_g3_official_0_5x_64 { public const string CaseName = "g3_official_0.5x_64"; }
+
+[ShuffleNet(Groups = 4, Scale = 1.0, InputHeight = 48, InputWidth = 48, Classes = 10, ShuffleOrder = ShuffleOrder.Official)]
+public partial class Case_g4_official_1x_48 { public const string CaseName = "g4_official_1x_48"; }
+
+[ShuffleNet(Groups = 8, Scale = 0.5, InputHeight = 64, InputWidth = 64, Classes = 10, ShuffleOrder = ShuffleOrder.Official)]
+public partial class Case_g8_official_0_5x_64 { public const string CaseName = "g8_official_0.5x_64"; }

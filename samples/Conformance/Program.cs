@@ -36,6 +36,11 @@ var cases = new (string Name, Func<Outcome> Run, IReadOnlyList<KernelPath> Paths
     Check<Case_g1_tiny_16_two_stage>(Case_g1_tiny_16_two_stage.CaseName),
     Check<Case_g2_1_5x_56>(Case_g2_1_5x_56.CaseName),
     Check<Case_g8_0_5x_7x9_no_pool>(Case_g8_0_5x_7x9_no_pool.CaseName),
+    Check<Case_g1_official_0_5x_40>(Case_g1_official_0_5x_40.CaseName),
+    Check<Case_g2_official_0_5x_48>(Case_g2_official_0_5x_48.CaseName),
+    Check<Case_g3_official_0_5x_64>(Case_g3_official_0_5x_64.CaseName),
+    Check<Case_g4_official_1x_48>(Case_g4_official_1x_48.CaseName),
+    Check<Case_g8_official_0_5x_64>(Case_g8_official_0_5x_64.CaseName),
 };
 
 Console.WriteLine($"ShuffleNetGen conformance: {RuntimeInformation.ProcessArchitecture}, {RuntimeInformation.OSDescription}, "
@@ -112,7 +117,7 @@ static Outcome Run<T>(string name) where T : class, IShuffleNetModel<T>
     double generatedMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
 
     var config = new ReferenceConfig(d.Groups, d.StemChannels, d.StageChannels.ToArray(), d.StageRepeats.ToArray(),
-        d.InputChannels, d.InputHeight, d.InputWidth, d.Classes, d.StemStride, d.StemMaxPool);
+        d.InputChannels, d.InputHeight, d.InputWidth, d.Classes, d.StemStride, d.StemMaxPool, d.ShuffleOrder == ShuffleOrder.Official);
     start = Stopwatch.GetTimestamp();
     var expected = ReferenceShuffleNet.Forward(config, n => weights[n].Data, input);
     double referenceMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;

@@ -16,4 +16,19 @@ namespace ShuffleNetGen.Tests.Models
 
     [ShuffleNet(Groups = 2, StemChannels = 24, StageChannels = new[] { 48, 96, 192, 384 }, Stages = new[] { 1, 2, 2, 1 }, InputHeight = 33, InputWidth = 33, Classes = 5)]
     public partial class G2Odd33;
+
+    // The official-order fixtures of tools/make_megvii_fixtures.py (weights converted from megvii's layout), and the g = 8
+    // one declared with the paper order, to show the order matters.
+    [ShuffleNet(Groups = 8, StemChannels = 16, StageChannels = new[] { 192, 384, 768 }, Stages = new[] { 2, 2, 2 }, InputHeight = 48, InputWidth = 48, Classes = 10, ShuffleOrder = ShuffleOrder.Official)]
+    public partial class MegviiG8Official48;
+
+    [ShuffleNet(Groups = 4, StemChannels = 16, StageChannels = new[] { 160, 320, 640 }, Stages = new[] { 2, 2, 2 }, InputHeight = 48, InputWidth = 48, Classes = 10, ShuffleOrder = ShuffleOrder.Official)]
+    public partial class MegviiG4Official48;
+
+    [ShuffleNet(Groups = 8, StemChannels = 16, StageChannels = new[] { 192, 384, 768 }, Stages = new[] { 2, 2, 2 }, InputHeight = 48, InputWidth = 48, Classes = 10)]
+    public partial class MegviiG8Paper48;
+
+    // G8Gray48x40 with the official order, for the ONNX importer's order check.
+    [ShuffleNet(Groups = 8, StemChannels = 16, StageChannels = new[] { 64, 128 }, Stages = new[] { 2, 2 }, InputChannels = 1, InputHeight = 48, InputWidth = 40, Classes = 7, StemStride = 1, StemMaxPool = false, ShuffleOrder = ShuffleOrder.Official)]
+    internal partial class G8Gray48x40Official;
 }

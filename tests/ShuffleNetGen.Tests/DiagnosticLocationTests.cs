@@ -92,6 +92,7 @@ public class DiagnosticLocationTests
     [InlineData("StemStride = 3", "SNG0012", "StemStride = 3 is not supported; use 2 (paper) or 1 (small images)")]
     [InlineData("InputChannels = 0", "SNG0013", "InputChannels = 0 is out of range; use 1 to 65536")]
     [InlineData("StemChannels = -3", "SNG0013", "StemChannels = -3 is out of range; use 0 to 65536")]
+    [InlineData("ShuffleOrder = (ShuffleOrder)2", "SNG0024", "ShuffleOrder = (ShuffleOrder)2 is not a shuffle order; use ShuffleOrder.Paper (the paper's, the default) or ShuffleOrder.Official (megvii's official code)")]
     public void SettingErrorsPointAtTheirArgument(string argument, string id, string message) => AssertAttribute(
         Using + $"[ShuffleNet({argument})] public partial class Net;", id, argument, message);
 
@@ -188,7 +189,7 @@ public class DiagnosticLocationTests
     [InlineData("{ \"name\": \"Net\", \"stage_channels\": [] }", "\"stage_channels\"", "1:18", "Unknown property \"stage_channels\" in the model declaration; did you mean \"stageChannels\"?")]
     [InlineData("{ \"name\": \"Net\", \"inputHeight\": 32 }", "\"inputHeight\"", "1:18", "Unknown property \"inputHeight\" in the model declaration; write it inside \"input\": { \"height\": ... }")]
     [InlineData("{ \"name\": \"Net\", \"input\": { \"hieght\": 32 } }", "\"hieght\"", "1:29", "Unknown property \"hieght\" in \"input\"; did you mean \"height\"?")]
-    [InlineData("{ \"name\": \"Net\", \"dropout\": 0.1 }", "\"dropout\"", "1:18", "Unknown property \"dropout\" in the model declaration; the known properties are \"$schema\", \"name\", \"namespace\", \"groups\", \"scale\", \"stages\", \"stageChannels\", \"stemChannels\", \"stemStride\", \"stemMaxPool\", \"input\", \"classes\"")]
+    [InlineData("{ \"name\": \"Net\", \"dropout\": 0.1 }", "\"dropout\"", "1:18", "Unknown property \"dropout\" in the model declaration; the known properties are \"$schema\", \"name\", \"namespace\", \"groups\", \"scale\", \"stages\", \"stageChannels\", \"stemChannels\", \"stemStride\", \"stemMaxPool\", \"input\", \"classes\", \"shuffleOrder\"")]
     public void SNG0017_UnknownPropertySuggestsTheNearest(string json, string located, string position, string message) =>
         AssertJson(json, "SNG0017", located, position, message);
 
@@ -203,6 +204,7 @@ public class DiagnosticLocationTests
     [InlineData("{ \"name\": \"Net\", \"input\": [3, 32, 32] }", "[3, 32, 32]", "1:27", "\"input\" must be an object such as { \"channels\": 3, \"height\": 224, \"width\": 224 }, not an array")]
     [InlineData("{ \"name\": \"Net\", \"input\": { \"width\": true } }", "true", "1:38", "\"input.width\" must be an integer, not a boolean")]
     [InlineData("{ \"name\": 42 }", "42", "1:11", "\"name\" must be a string, not a number")]
+    [InlineData("{ \"name\": \"Net\", \"shuffleOrder\": 1 }", "1", "1:34", "\"shuffleOrder\" must be a string, not a number")]
     [InlineData("[ { \"name\": \"Net\" } ]", "[ { \"name\": \"Net\" } ]", "1:1", "A model declaration must be a JSON object such as { \"name\": \"MyNet\" }, not an array")]
     public void SNG0018_WrongTypeNamesTheExpectedType(string json, string located, string position, string message) =>
         AssertJson(json, "SNG0018", located, position, message);
@@ -263,6 +265,8 @@ public class DiagnosticLocationTests
     [InlineData("\"classes\": -1", "-1", "1:29", "SNG0010", "\"classes\": -1 is out of range; a model needs 1 to 1048576 output classes")]
     [InlineData("\"stemStride\": 4", "4", "1:32", "SNG0012", "\"stemStride\": 4 is not supported; use 2 (paper) or 1 (small images)")]
     [InlineData("\"stageChannels\": [240, 0, 960]", "0", "1:41", "SNG0013", "stageChannels entry 0 (stage 3) is out of range; use 1 to 65536")]
+    [InlineData("\"shuffleOrder\": \"megvii\"", "\"megvii\"", "1:34", "SNG0024", "\"shuffleOrder\": \"megvii\" is not a shuffle order; use \"paper\" (the default) or \"official\" (megvii's official code)")]
+    [InlineData("\"shuffleOrder\": \"Official\"", "\"Official\"", "1:34", "SNG0024", "\"shuffleOrder\": \"Official\" is not a shuffle order; use \"paper\" (the default) or \"official\" (megvii's official code)")]
     public void JsonSettingErrorsPointAtTheValue(string settings, string located, string position, string id, string message) =>
         AssertJson("{ \"name\": \"Net\", " + settings + " }", id, located, position, message);
 

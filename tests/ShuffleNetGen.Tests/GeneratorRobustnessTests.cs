@@ -163,6 +163,14 @@ public class GeneratorRobustnessTests
 
     private static readonly Gen<int> StemChannelsValue = Gen.Frequency((4, Gen.Int[1, 16].Select(k => k * 3)), (1, Gen.Int[-2, 70]));
 
+    private static readonly Gen<string> ShuffleOrderJson = Gen.Frequency(
+        (8, Gen.OneOfConst("\"paper\"", "\"official\"")),
+        (1, Gen.OneOfConst("\"Official\"", "\"megvii\"", "\"\"", "1")));
+
+    private static readonly Gen<string> ShuffleOrderArgument = Gen.Frequency(
+        (8, Gen.OneOfConst("ShuffleOrder.Paper", "ShuffleOrder.Official", "ShuffleNetGen.ShuffleOrder.Official")),
+        (1, Gen.OneOfConst("(ShuffleOrder)2", "(ShuffleOrder)(-1)", "default")));
+
     private static string IntList(int[] values) => values.Length == 0 ? "new int[0]" : "new[] { " + string.Join(", ", values) + " }";
 
     private static readonly Gen<string> AttributeArguments = Gen.Select(
@@ -174,9 +182,10 @@ public class GeneratorRobustnessTests
         Sometimes(0.4, InputChannelsValue.Select(s => $"InputChannels = {s}")),
         Gen.Select(Sometimes(0.95, SizeValue.Select(s => $"InputHeight = {s}")), Sometimes(0.95, SizeValue.Select(s => $"InputWidth = {s}")), (h, w) => (h, w)),
         Gen.Select(Sometimes(0.8, ClassesValue.Select(s => $"Classes = {s}")), Sometimes(0.3, StemStrideValue.Select(s => $"StemStride = {s}")),
-            Sometimes(0.3, Gen.Bool.Select(b => $"StemMaxPool = {(b ? "true" : "false")}")), (a, b, c) => (a, b, c)),
+            Sometimes(0.3, Gen.Bool.Select(b => $"StemMaxPool = {(b ? "true" : "false")}")), Sometimes(0.2, ShuffleOrderArgument.Select(s => $"ShuffleOrder = {s}")),
+            (a, b, c, d) => (a, b, c, d)),
         (groups, scale, stages, widths, stem, channels, size, rest) =>
-            string.Join(", ", new[] { groups, scale, stages, widths, stem, channels, size.h, size.w, rest.a, rest.b, rest.c }.Where(a => a is not null)));
+            string.Join(", ", new[] { groups, scale, stages, widths, stem, channels, size.h, size.w, rest.a, rest.b, rest.c, rest.d }.Where(a => a is not null)));
 
     private static readonly Gen<string> ClassName = Gen.Frequency(
         (12, Gen.OneOfConst("Net", "Model", "TinyNet", "ShuffleNet_g3")),
@@ -226,7 +235,8 @@ public class GeneratorRobustnessTests
             Sometimes(0.3, JsonValue(StemStrideValue.Select(s => s.ToString(CultureInfo.InvariantCulture))).Select(v => $"\"stemStride\": {v}")),
             Sometimes(0.3, JsonValue(Gen.Bool.Select(b => b ? "true" : "false")).Select(v => $"\"stemMaxPool\": {v}")),
             Sometimes(0.8, JsonValue(ClassesValue.Select(s => s.ToString(CultureInfo.InvariantCulture))).Select(v => $"\"classes\": {v}")),
-            (a, b, c, d) => new[] { a, b, c, d }),
+            Sometimes(0.3, JsonValue(ShuffleOrderJson).Select(v => $"\"shuffleOrder\": {v}")),
+            (a, b, c, d, e) => new[] { a, b, c, d, e }),
         Gen.Select(
             Sometimes(0.4, JsonValue(InputChannelsValue.Select(s => s.ToString(CultureInfo.InvariantCulture))).Select(v => $"\"channels\": {v}")),
             Sometimes(0.95, JsonValue(SizeValue.Select(s => s.ToString(CultureInfo.InvariantCulture))).Select(v => $"\"height\": {v}")),

@@ -71,13 +71,13 @@ public class JsonDeclarationTests
               "name": "Custom", "namespace": "Acme",
               "groups": 8, "stages": [2, 2], "stageChannels": [64, 128], "stemChannels": 16,
               "stemStride": 1, "stemMaxPool": false,
-              "input": { "channels": 1, "height": 48, "width": 40 }, "classes": 7
+              "input": { "channels": 1, "height": 48, "width": 40 }, "classes": 7, "shuffleOrder": "official"
             }
             """;
         const string attribute = """
             using ShuffleNetGen;
             namespace Acme;
-            [ShuffleNet(Groups = 8, Stages = new[] { 2, 2 }, StageChannels = new[] { 64, 128 }, StemChannels = 16, StemStride = 1, StemMaxPool = false, InputChannels = 1, InputHeight = 48, InputWidth = 40, Classes = 7)]
+            [ShuffleNet(Groups = 8, Stages = new[] { 2, 2 }, StageChannels = new[] { 64, 128 }, StemChannels = 16, StemStride = 1, StemMaxPool = false, InputChannels = 1, InputHeight = 48, InputWidth = 40, Classes = 7, ShuffleOrder = ShuffleOrder.Official)]
             public partial class Custom;
             """;
         Assert.Equal(GenerateFromAttribute(attribute), GenerateFromJson(json, "Custom.shufflenet.json"));

@@ -60,6 +60,7 @@ public class JsonSchemaTests
         Assert.Equal(d.InputHeight, Number(Property("input.height"), "default"));
         Assert.Equal(d.InputWidth, Number(Property("input.width"), "default"));
         Assert.Equal(d.Classes, Number(Property("classes"), "default"));
+        Assert.Equal(JsonDeclarationParser.ShuffleOrders[d.ShuffleOrder], Get(Property("shuffleOrder"), "default").StringValue);
     }
 
     [Fact]
@@ -76,6 +77,10 @@ public class JsonSchemaTests
         Assert.Equal(NetworkResolver.MaxInputSize, Number(Property("input.height"), "maximum"));
         Assert.Equal(NetworkResolver.MaxInputSize, Number(Property("input.width"), "maximum"));
         Assert.Equal(NetworkResolver.MaxClasses, Number(Property("classes"), "maximum"));
+        Assert.Equal(JsonDeclarationParser.ShuffleOrders, Get(Property("shuffleOrder"), "enum").Items.Select(i => i.StringValue));
+        // The JSON names, by index, are the runtime enum's values, which the attribute passes to the generator.
+        Assert.Equal(new[] { (int)ShuffleOrder.Paper, (int)ShuffleOrder.Official }, JsonDeclarationParser.ShuffleOrders.Select((_, i) => i));
+        Assert.Equal(Enum.GetNames<ShuffleOrder>().Select(n => n.ToLowerInvariant()), JsonDeclarationParser.ShuffleOrders);
     }
 
     [Fact]
@@ -86,7 +91,7 @@ public class JsonSchemaTests
     }
 
     /// <summary>Diagnostics a schema can express: types, names, ranges, list lengths, required and unknown properties.</summary>
-    private static readonly HashSet<string> s_expressible = new() { "SNG0003", "SNG0004", "SNG0005", "SNG0006", "SNG0009", "SNG0010", "SNG0012", "SNG0013", "SNG0016", "SNG0017", "SNG0018", "SNG0019" };
+    private static readonly HashSet<string> s_expressible = new() { "SNG0003", "SNG0004", "SNG0005", "SNG0006", "SNG0009", "SNG0010", "SNG0012", "SNG0013", "SNG0016", "SNG0017", "SNG0018", "SNG0019", "SNG0024" };
 
     [Fact]
     public void SchemaAndGeneratorAgreeOnRandomDeclarations()

@@ -33,6 +33,12 @@ public static class ReferenceCases
         ("g1_tiny_16_two_stage", "Groups = 1, Scale = 0.25, Stages = new[] { 1, 2 }, InputHeight = 16, InputWidth = 16, Classes = 3"),
         ("g2_1.5x_56", "Groups = 2, Scale = 1.5, InputHeight = 56, InputWidth = 56, Classes = 10"),
         ("g8_0.5x_7x9_no_pool", "Groups = 8, Scale = 0.5, Stages = new[] { 2, 2 }, InputHeight = 7, InputWidth = 9, Classes = 4, StemMaxPool = false"),
+        // The official (megvii) shuffle order, for every group count; g = 3 and 8 at 0.5x have the official widths.
+        ("g1_official_0.5x_40", "Groups = 1, Scale = 0.5, InputHeight = 40, InputWidth = 40, Classes = 10, ShuffleOrder = ShuffleOrder.Official"),
+        ("g2_official_0.5x_48", "Groups = 2, Scale = 0.5, InputHeight = 48, InputWidth = 48, Classes = 10, ShuffleOrder = ShuffleOrder.Official"),
+        ("g3_official_0.5x_64", "Groups = 3, Scale = 0.5, InputHeight = 64, InputWidth = 64, Classes = 10, ShuffleOrder = ShuffleOrder.Official"),
+        ("g4_official_1x_48", "Groups = 4, Scale = 1.0, InputHeight = 48, InputWidth = 48, Classes = 10, ShuffleOrder = ShuffleOrder.Official"),
+        ("g8_official_0.5x_64", "Groups = 8, Scale = 0.5, InputHeight = 64, InputWidth = 64, Classes = 10, ShuffleOrder = ShuffleOrder.Official"),
     };
 
     /// <summary>Seed of the case's random weights (<c>RandomWeights.Create(layout, seed)</c>).</summary>

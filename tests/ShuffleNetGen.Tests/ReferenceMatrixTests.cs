@@ -50,7 +50,7 @@ public class ReferenceMatrixTests
         model.Forward(input, logits);
 
         var config = new ReferenceConfig(d.Groups, d.StemChannels, d.StageChannels.ToArray(), d.StageRepeats.ToArray(),
-            d.InputChannels, d.InputHeight, d.InputWidth, d.Classes, d.StemStride, d.StemMaxPool);
+            d.InputChannels, d.InputHeight, d.InputWidth, d.Classes, d.StemStride, d.StemMaxPool, d.ShuffleOrder == ShuffleOrder.Official);
         var expected = ReferenceShuffleNet.Forward(config, n => weights[n].Data, input);
 
         double scale = expected.Max(v => Math.Abs((double)v));

@@ -6,12 +6,14 @@ namespace ShuffleNetGen.Tests.Fixtures;
 
 /// <summary>
 /// One PyTorch fixture written by <c>tools/make_fixtures.py</c>: the config, the weights, an input image and the
-/// logits PyTorch computed for it in float64.
+/// logits PyTorch computed for it in float64. The <c>megvii_*</c> fixtures come from <c>tools/make_megvii_fixtures.py</c>:
+/// weights converted by <c>tools/megvii_convert.py</c> from a network in the official megvii layout, whose forward pass
+/// gave the logits; their config says <c>"shuffle_order": "official"</c>.
 /// </summary>
 public sealed record PyTorchFixture(string Name, ReferenceConfig Config, TensorSet Weights, float[] Input, float[] Logits)
 {
     /// <summary>The fixtures the Python tools generate.</summary>
-    public static IReadOnlyList<string> Names { get; } = new[] { "g3_small_64", "g8_gray_48x40", "g2_odd_33" };
+    public static IReadOnlyList<string> Names { get; } = new[] { "g3_small_64", "g8_gray_48x40", "g2_odd_33", "megvii_g8_official_48", "megvii_g4_official_48" };
 
     /// <summary><see cref="Names"/> for <c>[MemberData]</c>.</summary>
     public static TheoryData<string> NameData
@@ -45,7 +47,13 @@ public sealed record PyTorchFixture(string Name, ReferenceConfig Config, TensorS
             InputWidth: root.GetProperty("input_width").GetInt32(),
             Classes: root.GetProperty("classes").GetInt32(),
             StemStride: root.GetProperty("stem_stride").GetInt32(),
-            StemMaxPool: root.GetProperty("stem_max_pool").GetBoolean());
+            StemMaxPool: root.GetProperty("stem_max_pool").GetBoolean(),
+            OfficialShuffle: root.TryGetProperty("shuffle_order", out var order) && order.GetString() switch
+            {
+                "official" => true,
+                "paper" => false,
+                var other => throw new InvalidDataException($"{name}: shuffle_order '{other}' is neither 'paper' nor 'official'"),
+            });
 
         var weights = Safetensors.Read(PathOf(".safetensors"));
         var io = Safetensors.Read(PathOf(".io.safetensors"));

@@ -5,7 +5,10 @@ namespace ShuffleNetGen.Tests.Reference;
 // no folding of batch norm into convolutions, no fusion. If this file and the generator agree, it is because both
 // implement the same network, not because they share a mistake.
 
-/// <summary>The architecture the reference computes; mirrors the PyTorch fixture json keys.</summary>
+/// <summary>
+/// The architecture the reference computes; mirrors the PyTorch fixture json keys. <paramref name="OfficialShuffle"/>:
+/// the channel shuffle of megvii's official code (see <c>OfficialShuffle</c> below) instead of the paper's.
+/// </summary>
 public sealed record ReferenceConfig(
     int Groups,
     int StemChannels,
@@ -16,7 +19,8 @@ public sealed record ReferenceConfig(
     int InputWidth,
     int Classes,
     int StemStride,
-    bool StemMaxPool);
+    bool StemMaxPool,
+    bool OfficialShuffle = false);
 
 /// <summary>Scalar ShuffleNet v1 forward pass over PyTorch-layout weights.</summary>
 public static class ReferenceShuffleNet
@@ -110,7 +114,7 @@ public static class ReferenceShuffleNet
             var b = GroupConv1x1(x, W($"{p}.conv1.weight"), u.Bottleneck, u.FirstGroups);
             BatchNorm(b, W, $"{p}.bn1");
             Relu(b);
-            if (c.Groups > 1) b = Shuffle(b, c.Groups);
+            if (c.Groups > 1) b = c.OfficialShuffle ? OfficialShuffle(b, c.Groups) : Shuffle(b, c.Groups);
             b = Depthwise3x3(b, W($"{p}.dw.weight"), u.Stride);
             BatchNorm(b, W, $"{p}.bn2");
             b = GroupConv1x1(b, W($"{p}.conv3.weight"), u.BranchOut, c.Groups);
@@ -298,6 +302,22 @@ public static class ReferenceShuffleNet
         for (int i = 0; i < groups; i++)
             for (int j = 0; j < n; j++)
                 Array.Copy(x.Data, (i * n + j) * plane, y.Data, (j * groups + i) * plane, plane);
+        return y;
+    }
+
+    /// <summary>
+    /// megvii's ShuffleNetV1 channel_shuffle, transcribed: x.reshape(N, C/g, g, H, W).permute(0, 2, 1, 3, 4).reshape(N,
+    /// C, H, W). The permuted tensor's element [a, b] (a &lt; g, b &lt; C/g) is the view's element [b, a], which is
+    /// channel b·g + a of x, and it is channel a·(C/g) + b of the result.
+    /// </summary>
+    private static Map OfficialShuffle(Map x, int groups)
+    {
+        int groupChannels = x.C / groups;
+        int plane = x.H * x.W;
+        var y = new Map(x.C, x.H, x.W);
+        for (int a = 0; a < groups; a++)
+            for (int b = 0; b < groupChannels; b++)
+                Array.Copy(x.Data, (b * groups + a) * plane, y.Data, (a * groupChannels + b) * plane, plane);
         return y;
     }
 

@@ -1,0 +1,78 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace ShuffleNetGen.Tests;
+
+/// <summary>
+/// Runs tools/test_megvii_convert.py (megvii's official network, re-implemented, against its conversion run by
+/// tools/shufflenet.py, for g = 1, 2, 3, 4, 8) when /usr/bin/python3 can import torch; reported as skipped otherwise,
+/// since CI does not install PyTorch. The C# side of the same conversion is checked without Python by the committed
+/// megvii_* fixtures (GeneratedVsPyTorchTests, ReferenceVsPyTorchTests).
+/// </summary>
+public class MegviiConvertScriptTests
+{
+    private readonly ITestOutputHelper _output;
+
+    public MegviiConvertScriptTests(ITestOutputHelper output) => _output = output;
+
+    private static string RepoRoot([CallerFilePath] string thisFile = "") =>
+        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(thisFile)!, "..", ".."));
+
+    [PythonTorchFact]
+    public void OfficialLayoutCheckpointsConvertExactlyForEveryGroupCount()
+    {
+        var (exitCode, stdout, stderr) = PythonTorchFactAttribute.Run(Path.Combine(RepoRoot(), "tools", "test_megvii_convert.py"), TimeSpan.FromMinutes(9));
+        _output.WriteLine(stdout);
+        _output.WriteLine(stderr);
+        Assert.True(exitCode == 0, $"tools/test_megvii_convert.py exited with {exitCode}:\n{stderr}");
+        // unittest prints "OK" last on success; make sure the five group counts really ran.
+        foreach (int g in new[] { 1, 2, 3, 4, 8 }) Assert.Contains($"official order g={g}:", stderr);
+    }
+}
+
+/// <summary>A fact that needs /usr/bin/python3 with torch (the tools' interpreter); skipped where it is missing.</summary>
+public sealed class PythonTorchFactAttribute : FactAttribute
+{
+    public const string Python = "/usr/bin/python3";
+
+    private static readonly Lazy<string?> s_missing = new(() =>
+    {
+        if (!File.Exists(Python)) return $"{Python} does not exist";
+        try
+        {
+            // find_spec locates the package without importing it: importing torch takes seconds, minutes on a busy machine.
+            var (exitCode, _, _) = Run("-c \"import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is None)\"", TimeSpan.FromMinutes(1), script: false);
+            return exitCode == 0 ? null : $"{Python} has no torch package";
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or TimeoutException)
+        {
+            return $"{Python} did not run: {e.Message}";
+        }
+    });
+
+    public PythonTorchFactAttribute()
+    {
+        if (s_missing.Value is { } reason) Skip = reason + "; install python3-torch to run it";
+    }
+
+    public static (int ExitCode, string Stdout, string Stderr) Run(string arguments, TimeSpan timeout, bool script = true)
+    {
+        var info = new ProcessStartInfo(Python, script ? $"\"{arguments}\"" : arguments)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{Python} {arguments} ran longer than {timeout}");
+        }
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+}
