@@ -177,6 +177,13 @@ internal static class DiagnosticDescriptors
         description: "An unexpected error inside the generator. It is reported here instead of crashing the build so the rest of the project still compiles.",
         helpLinkUri: HelpBase + "-sng0022");
 
+    public static readonly DiagnosticDescriptor TooManyFindings = new(
+        "SNG0023", "Too many problems in one JSON declaration",
+        "{0} more problems in this file are not listed; only the first {1} are. Fix those and build again.",
+        JsonCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        description: "A .shufflenet.json file reports at most 20 findings; the rest are counted here. A declaration has a dozen settings, so a file with more problems than that is usually not a model declaration at all.",
+        helpLinkUri: HelpBase + "-sng0023");
+
     public static readonly DiagnosticDescriptor UnsupportedShuffleOrder = new(
         "SNG0024", "Unsupported shuffle order",
         "{0} is not a shuffle order; use {1}",
@@ -188,7 +195,7 @@ internal static class DiagnosticDescriptors
         ClassNotPartial, UnsupportedClassShape, UnsupportedGroups, InvalidScale, InvalidStageCount, InvalidRepeat,
         IndivisibleWidth, StageChannelsLength, InvalidInputSize, InvalidClasses, ModelTooLarge, InvalidStemStride,
         InvalidChannels, InputTooSmall, DuplicateModel, JsonSyntax, JsonUnknownProperty, JsonWrongType, JsonMissingName,
-        InvalidModelName, JsonDuplicateProperty, InternalError, UnsupportedShuffleOrder);
+        InvalidModelName, JsonDuplicateProperty, InternalError, TooManyFindings, UnsupportedShuffleOrder);
 
     public static DiagnosticDescriptor ById(string id) =>
         s_byId.TryGetValue(id, out var d) ? d : throw new ArgumentException("Unknown diagnostic id " + id, nameof(id));

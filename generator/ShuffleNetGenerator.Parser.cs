@@ -64,16 +64,28 @@ public sealed partial class ShuffleNetGenerator
 
             string? ns = symbol.ContainingNamespace is { IsGlobalNamespace: false } n ? NamespaceName(n) : null;
             bool nameOk = true;
-            if (ModelNames.ClassNameProblem(symbol.Name) is { } nameProblem)
+            Location NamespaceLocation() => classSyntax.FirstAncestorOrSelf<BaseNamespaceDeclarationSyntax>()?.Name.GetLocation() ?? identifierLocation;
+            // C# accepts a 1,000-segment namespace, but the generated file's name and the compiler's recursive binding
+            // of the generated namespace do not: refuse it here rather than emit code that breaks the build.
+            if (ModelNames.LengthProblem(ns, symbol.Name, out bool aboutNamespace) is { } lengthProblem)
             {
                 nameOk = false;
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidModelName, identifierLocation, symbol.Name, "class name", nameProblem));
+                diagnostics.Add(aboutNamespace
+                    ? DiagnosticInfo.Create(DiagnosticDescriptors.InvalidModelName, NamespaceLocation(), ModelNames.Shown(ns!), "namespace", lengthProblem)
+                    : DiagnosticInfo.Create(DiagnosticDescriptors.InvalidModelName, identifierLocation, ModelNames.Shown(symbol.Name), "class name", lengthProblem));
             }
-            if (ns is not null && ModelNames.NamespaceProblem(ns) is { } nsProblem)
+            else
             {
-                nameOk = false;
-                var nsLocation = classSyntax.FirstAncestorOrSelf<BaseNamespaceDeclarationSyntax>()?.Name.GetLocation() ?? identifierLocation;
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidModelName, nsLocation, ns, "namespace", nsProblem));
+                if (ModelNames.ClassNameProblem(symbol.Name) is { } nameProblem)
+                {
+                    nameOk = false;
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidModelName, identifierLocation, symbol.Name, "class name", nameProblem));
+                }
+                if (ns is not null && ModelNames.NamespaceProblem(ns) is { } nsProblem)
+                {
+                    nameOk = false;
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidModelName, NamespaceLocation(), ns, "namespace", nsProblem));
+                }
             }
 
             var settings = ReadSettings(attribute);

@@ -139,9 +139,19 @@ internal static class WindowKernelEmitter
         w.Line(ModelEmitter.KernelAttribute);
         using (w.Open($"private static void {PaddedCopyMethodName(op, plan)}(ref float source, ref float destination, ref float weights)"))
         {
-            w.Line("// stackalloc zeroes the buffer once; copies overwrite only the interior, so the border stays zero.");
+            // The consumer's module may have [SkipLocalsInit], so stackalloc memory holds whatever was on the stack. The
+            // copies below overwrite the whole interior of every plane, so only the border is cleared, once: the top row
+            // with the first left cell, each right cell with the next row's left cell (adjacent in memory), and the last
+            // right cell with the bottom row.
             w.Line($"Span<float> paddedPlane = stackalloc float[{(height + 2) * paddedWidth}];");
             w.Line("ref float padded = ref MemoryMarshal.GetReference(paddedPlane);");
+            w.Line($"paddedPlane.Slice(0, {paddedWidth + 1}).Clear();");
+            using (w.Open($"for (int y = 1; y < {height}; y++)"))
+            {
+                w.Line($"Unsafe.Add(ref padded, y * {paddedWidth} + {paddedWidth - 1}) = 0f;");
+                w.Line($"Unsafe.Add(ref padded, y * {paddedWidth} + {paddedWidth}) = 0f;");
+            }
+            w.Line($"paddedPlane.Slice({height * paddedWidth + paddedWidth - 1}).Clear();");
             using (w.Open($"for (int c = 0; c < {op.Channels}; c++)"))
             {
                 w.Line($"ref float plane = ref Unsafe.Add(ref source, c * {k.InPixels});");

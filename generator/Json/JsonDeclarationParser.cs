@@ -38,6 +38,12 @@ internal static class JsonDeclarationParser
 
     public static readonly string[] InputProperties = { "channels", "height", "width" };
 
+    /// <summary>
+    /// Findings reported per file; the rest are counted in one SNG0023. A declaration has a dozen settings, so more
+    /// than this means the file is not a slightly wrong declaration, and a build that lists 100,000 errors helps no one.
+    /// </summary>
+    public const int MaxDiagnostics = 20;
+
     public static ShuffleNetGenerator.ParseResult Parse(JsonFile file, CancellationToken cancellationToken)
     {
         try
@@ -60,15 +66,31 @@ internal static class JsonDeclarationParser
 
         private JsonNode _root = null!;
 
+        /// <summary>Findings past <see cref="MaxDiagnostics"/>, counted instead of reported.</summary>
+        private int _suppressed;
+
+        private bool Full => _diagnostics.Count >= MaxDiagnostics;
+
         public Reader(JsonFile file) => _file = file;
 
-        private void Report(DiagnosticDescriptor descriptor, TextSpan span, LinePositionSpan lineSpan, params object[] args) =>
-            _diagnostics.Add(DiagnosticInfo.Create(descriptor, new LocationInfo(_file.Path, span, lineSpan), args));
+        private void Report(DiagnosticDescriptor descriptor, TextSpan span, LinePositionSpan lineSpan, params object[] args)
+        {
+            if (Full) _suppressed++;
+            else _diagnostics.Add(DiagnosticInfo.Create(descriptor, new LocationInfo(_file.Path, span, lineSpan), args));
+        }
 
         private void Report(DiagnosticDescriptor descriptor, JsonNode node, params object[] args) => Report(descriptor, node.Span, node.LineSpan, args);
 
-        private ShuffleNetGenerator.ParseResult Result(ModelSpec? model, DeclaredModel? declaration) =>
-            ShuffleNetGenerator.ParseResult.From(model, _diagnostics, declaration);
+        private ShuffleNetGenerator.ParseResult Result(ModelSpec? model, DeclaredModel? declaration)
+        {
+            if (_suppressed > 0)
+            {
+                // At the top-level brace: the count is about the whole file, and the first findings are listed already.
+                _diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.TooManyFindings,
+                    new LocationInfo(_file.Path, _root.OpeningSpan, _root.OpeningLineSpan), _suppressed, MaxDiagnostics));
+            }
+            return ShuffleNetGenerator.ParseResult.From(model, _diagnostics, declaration);
+        }
 
         public ShuffleNetGenerator.ParseResult Read(CancellationToken cancellationToken)
         {
@@ -148,15 +170,25 @@ internal static class JsonDeclarationParser
                 Report(DiagnosticDescriptors.JsonMissingName, _root.OpeningSpan, _root.OpeningLineSpan, SuggestedName(_file.Path));
 
             bool nameOk = name is not null;
-            if (name is not null && ModelNames.ClassNameProblem(name) is { } nameProblem)
+            // Length first: it is a count, where the other checks split and scan what may be a 20 KB name.
+            if ((name is not null || ns is not null) && ModelNames.LengthProblem(ns, name ?? "", out bool aboutNamespace) is { } lengthProblem)
             {
                 nameOk = false;
-                Report(DiagnosticDescriptors.InvalidModelName, nameNode!, name, "class name", nameProblem);
+                if (aboutNamespace || name is null) Report(DiagnosticDescriptors.InvalidModelName, nsNode!, ModelNames.Shown(ns!), "namespace", lengthProblem);
+                else Report(DiagnosticDescriptors.InvalidModelName, nameNode!, ModelNames.Shown(name), "class name", lengthProblem);
             }
-            if (ns is not null && ModelNames.NamespaceProblem(ns) is { } nsProblem)
+            else
             {
-                nameOk = false;
-                Report(DiagnosticDescriptors.InvalidModelName, nsNode!, ns, "namespace", nsProblem);
+                if (name is not null && ModelNames.ClassNameProblem(name) is { } nameProblem)
+                {
+                    nameOk = false;
+                    Report(DiagnosticDescriptors.InvalidModelName, nameNode!, name, "class name", nameProblem);
+                }
+                if (ns is not null && ModelNames.NamespaceProblem(ns) is { } nsProblem)
+                {
+                    nameOk = false;
+                    Report(DiagnosticDescriptors.InvalidModelName, nsNode!, ns, "namespace", nsProblem);
+                }
             }
             // A namespace of the wrong type leaves ns null, which must not quietly mean the global namespace.
             if (nsNode is not null && ns is null) nameOk = false;
@@ -238,6 +270,12 @@ internal static class JsonDeclarationParser
             {
                 if (!known.Contains(property.Name, StringComparer.Ordinal))
                 {
+                    // Counted without the suggestion's edit distances once the list is full.
+                    if (Full)
+                    {
+                        _suppressed++;
+                        continue;
+                    }
                     Report(DiagnosticDescriptors.JsonUnknownProperty, property.NameSpan, property.NameLineSpan, Escape(property.Name), where, Suggestion(property.Name, known));
                     continue;
                 }
@@ -302,6 +340,12 @@ internal static class JsonDeclarationParser
             if (value.Kind != JsonKind.Array)
             {
                 WrongType(value, Quote(property.Name), "an array of integers such as [4, 8, 4]");
+                return null;
+            }
+            if (value.Truncated)
+            {
+                // Only the first entries were kept (JsonReader.MaxItems); no setting takes more than 4, so the count is the finding.
+                Report(DiagnosticDescriptors.InvalidStageCount, value, property.Name, value.Count, SettingSyntax.Json.List(NetworkSettings.DefaultStages));
                 return null;
             }
             var items = new int[value.Items.Count];

@@ -50,7 +50,15 @@ internal sealed class JsonNode
     public string RawText { get; private set; } = "";
 
     public IReadOnlyList<JsonProperty> Properties { get; private set; } = System.Array.Empty<JsonProperty>();
+
+    /// <summary>The first <see cref="JsonReader.MaxItems"/> entries of an array; <see cref="Count"/> says how many it has.</summary>
     public IReadOnlyList<JsonNode> Items { get; private set; } = System.Array.Empty<JsonNode>();
+
+    /// <summary>How many entries an array has, including those past <see cref="JsonReader.MaxItems"/> that were not kept.</summary>
+    public int Count { get; private set; }
+
+    /// <summary>Whether an array has more entries than <see cref="Items"/> holds.</summary>
+    public bool Truncated => Count > Items.Count;
 
     /// <summary>The span of the opening brace or bracket, for messages about a whole object that should not underline all of it.</summary>
     public TextSpan OpeningSpan => Kind is JsonKind.Object or JsonKind.Array ? new TextSpan(Span.Start, 1) : Span;
@@ -80,8 +88,11 @@ internal sealed class JsonNode
     internal static JsonNode Object(List<JsonProperty> properties, TextSpan span, LinePositionSpan lineSpan) =>
         new(JsonKind.Object, span, lineSpan) { Properties = properties };
 
-    internal static JsonNode Array(List<JsonNode> items, TextSpan span, LinePositionSpan lineSpan) =>
-        new(JsonKind.Array, span, lineSpan) { Items = items };
+    internal static JsonNode Array(List<JsonNode> items, int count, TextSpan span, LinePositionSpan lineSpan) =>
+        new(JsonKind.Array, span, lineSpan) { Items = items, Count = count };
+
+    /// <summary>Stands for every value inside an array entry past <see cref="JsonReader.MaxItems"/>: read, checked, never kept.</summary>
+    internal static readonly JsonNode Discarded = new(JsonKind.Null, default, default);
 }
 
 /// <summary>One <c>"name": value</c> pair; <see cref="NameSpan"/> includes the quotes.</summary>
@@ -120,10 +131,25 @@ internal sealed class JsonReader
     /// </summary>
     public const int MaxDepth = 64;
 
+    /// <summary>
+    /// Entries of an array kept; the rest are checked for syntax and counted, but not materialized, so a 30 MB array
+    /// costs no memory beyond the text. No setting takes more than 4 entries, so 16 leaves room to report the count.
+    /// </summary>
+    public const int MaxItems = 16;
+
+    /// <summary>
+    /// Properties one object may have. A declaration has 12; past this the file is not a declaration gone slightly
+    /// wrong, and reading on would cost memory and diagnostics in proportion to whatever it holds.
+    /// </summary>
+    public const int MaxProperties = 256;
+
     private readonly string _text;
     private readonly LineMap _lines;
     private int _pos;
     private int _depth;
+
+    /// <summary>Above zero while reading an array entry that is not kept: values are checked but nothing is allocated.</summary>
+    private int _discard;
 
     private JsonReader(string text)
     {
@@ -169,8 +195,8 @@ internal sealed class JsonReader
             case '"':
             {
                 int start = _pos;
-                string value = ReadString();
-                return JsonNode.String(value, TextSpan.FromBounds(start, _pos), LineSpan(start, _pos));
+                string? value = ReadString();
+                return value is null ? JsonNode.Discarded : JsonNode.String(value, TextSpan.FromBounds(start, _pos), LineSpan(start, _pos));
             }
             case 't': return ReadLiteral("true", JsonKind.True);
             case 'f': return ReadLiteral("false", JsonKind.False);
@@ -189,12 +215,13 @@ internal sealed class JsonReader
         int start = _pos;
         Enter(start);
         _pos++; // {
-        var properties = new List<JsonProperty>();
+        var properties = _discard > 0 ? null : new List<JsonProperty>();
+        int count = 0;
         SkipWhitespace();
         if (!AtEnd && Current == '}')
         {
             _pos++;
-            return Leave(JsonNode.Object(properties, TextSpan.FromBounds(start, _pos), LineSpan(start, _pos)));
+            return Leave(NewObject(properties, start));
         }
         while (true)
         {
@@ -209,7 +236,9 @@ internal sealed class JsonReader
                 throw Error(hint, _pos, 1);
             }
             int nameStart = _pos;
-            string name = ReadString();
+            if (++count > MaxProperties)
+                throw Error($"the object that starts at line {_lines.Position(start).Line + 1} has more than {MaxProperties} properties; a model declaration has at most {JsonDeclarationParser.RootProperties.Length}", nameStart, 1);
+            string name = ReadString() ?? "";
             var nameSpan = TextSpan.FromBounds(nameStart, _pos);
             var nameLines = LineSpan(nameStart, _pos);
             SkipWhitespace();
@@ -217,7 +246,7 @@ internal sealed class JsonReader
             if (Current != ':') throw Error($"expected ':' after property name \"{name}\", found {Describe(_pos)}", _pos, 1);
             _pos++;
             var value = ReadValue();
-            properties.Add(new JsonProperty(name, nameSpan, nameLines, value));
+            properties?.Add(new JsonProperty(name, nameSpan, nameLines, value));
             SkipWhitespace();
             if (AtEnd) throw Error($"the text ends inside the object that starts at line {_lines.Position(start).Line + 1}; expected ',' or '}}'", _pos, 0);
             if (Current == ',')
@@ -228,7 +257,7 @@ internal sealed class JsonReader
             if (Current == '}')
             {
                 _pos++;
-                return Leave(JsonNode.Object(properties, TextSpan.FromBounds(start, _pos), LineSpan(start, _pos)));
+                return Leave(NewObject(properties, start));
             }
             throw Error(Current == '"'
                 ? "expected ',' between properties"
@@ -241,18 +270,30 @@ internal sealed class JsonReader
         int start = _pos;
         Enter(start);
         _pos++; // [
-        var items = new List<JsonNode>();
+        var items = _discard > 0 ? null : new List<JsonNode>();
+        int count = 0;
         SkipWhitespace();
         if (!AtEnd && Current == ']')
         {
             _pos++;
-            return Leave(JsonNode.Array(items, TextSpan.FromBounds(start, _pos), LineSpan(start, _pos)));
+            return Leave(NewArray(items, count, start));
         }
         while (true)
         {
             SkipWhitespace();
             if (!AtEnd && Current == ']') throw Error("expected a value after ','; remove the trailing comma", _pos, 1);
-            items.Add(ReadValue());
+            // Counted past int.MaxValue only by a text longer than a string can be, so the count cannot overflow.
+            count++;
+            if (items is not null && items.Count < MaxItems)
+            {
+                items.Add(ReadValue());
+            }
+            else
+            {
+                _discard++;
+                ReadValue();
+                _discard--;
+            }
             SkipWhitespace();
             if (AtEnd) throw Error($"the text ends inside the array that starts at line {_lines.Position(start).Line + 1}; expected ',' or ']'", _pos, 0);
             if (Current == ',')
@@ -263,11 +304,17 @@ internal sealed class JsonReader
             if (Current == ']')
             {
                 _pos++;
-                return Leave(JsonNode.Array(items, TextSpan.FromBounds(start, _pos), LineSpan(start, _pos)));
+                return Leave(NewArray(items, count, start));
             }
             throw Error($"expected ',' or ']' in the array, found {Describe(_pos)}", _pos, 1);
         }
     }
+
+    private JsonNode NewObject(List<JsonProperty>? properties, int start) =>
+        properties is null ? JsonNode.Discarded : JsonNode.Object(properties, TextSpan.FromBounds(start, _pos), LineSpan(start, _pos));
+
+    private JsonNode NewArray(List<JsonNode>? items, int count, int start) =>
+        items is null ? JsonNode.Discarded : JsonNode.Array(items, count, TextSpan.FromBounds(start, _pos), LineSpan(start, _pos));
 
     private void Enter(int start)
     {
@@ -280,7 +327,8 @@ internal sealed class JsonReader
         return node;
     }
 
-    private string ReadString()
+    /// <summary>The unescaped string; null (nothing allocated) while discarding.</summary>
+    private string? ReadString()
     {
         int start = _pos;
         _pos++; // opening quote
@@ -292,15 +340,23 @@ internal sealed class JsonReader
             char c = Current;
             if (c == '"')
             {
+                if (_discard > 0)
+                {
+                    _pos++;
+                    return null;
+                }
                 string value = builder is null ? _text.Substring(runStart, _pos - runStart) : builder.Append(_text, runStart, _pos - runStart).ToString();
                 _pos++;
                 return value;
             }
             if (c == '\\')
             {
+                int escapeStart = _pos;
+                char escaped = ReadEscape();
+                if (_discard > 0) continue;
                 builder ??= new StringBuilder();
-                builder.Append(_text, runStart, _pos - runStart);
-                builder.Append(ReadEscape());
+                builder.Append(_text, runStart, escapeStart - runStart);
+                builder.Append(escaped);
                 runStart = _pos;
                 continue;
             }
@@ -376,6 +432,7 @@ internal sealed class JsonReader
         }
         if (!AtEnd && (IsNameStart(Current) || Current == '.'))
             throw Error($"unexpected {Describe(_pos)} in a number", _pos, 1);
+        if (_discard > 0) return JsonNode.Discarded;
         string raw = _text.Substring(start, _pos - start);
         // .NET Framework's double.Parse throws OverflowException beyond ±1.8e308 where .NET Core returns infinity; the
         // grammar is already checked, so a failed TryParse can only mean overflow.
@@ -390,6 +447,7 @@ internal sealed class JsonReader
         int end = WordEnd(start);
         if (end - start != literal.Length || string.CompareOrdinal(_text, start, literal, 0, literal.Length) != 0) throw UnexpectedWord(start, end);
         _pos = end;
+        if (_discard > 0) return JsonNode.Discarded;
         return JsonNode.Scalar(kind, TextSpan.FromBounds(start, end), LineSpan(start, end));
     }
 

@@ -39,6 +39,55 @@ internal static class ModelNames
         "tensors", "packed", "packedWeights", "path", "stream", "seed",
     };
 
+    /// <summary>
+    /// Longest full name (<c>Namespace.Class</c>), in UTF-8 bytes. The generated file is named
+    /// <c>{full name}.ShuffleNet.g.cs</c>, and with EmitCompilerGeneratedFiles that is a file name on disk, which no
+    /// common file system allows past 255 bytes; metadata allows 1023 bytes per name, far above this.
+    /// </summary>
+    public const int MaxFullNameBytes = 200;
+
+    /// <summary>
+    /// Most namespace segments. The compiler binds a dotted namespace recursively, one frame per segment, so ten
+    /// thousand segments overflow its stack and take the build down; real namespaces have a handful.
+    /// </summary>
+    public const int MaxNamespaceSegments = 32;
+
+    /// <summary>
+    /// Why <c>Namespace.Class</c> is too long, or null. Checked before anything splits or scans the name, so a
+    /// 20 KB name costs a count, not a parse; <paramref name="ns"/> is null for the global namespace.
+    /// </summary>
+    public static string? LengthProblem(string? ns, string name, out bool aboutNamespace)
+    {
+        aboutNamespace = false;
+        if (ns is not null)
+        {
+            int segments = 1;
+            foreach (char c in ns) if (c == '.') segments++;
+            if (segments > MaxNamespaceSegments)
+            {
+                aboutNamespace = true;
+                return $"it has {segments} segments; a namespace may have at most {MaxNamespaceSegments}";
+            }
+        }
+        long bytes = Utf8Length(name) + (ns is null ? 0 : Utf8Length(ns) + 1);
+        if (bytes > MaxFullNameBytes)
+        {
+            aboutNamespace = ns is not null && Utf8Length(ns) >= Utf8Length(name);
+            return $"the full name {(ns is null ? "" : "(namespace.class) ")}is {bytes} bytes of UTF-8; it may be at most {MaxFullNameBytes}, because it names the generated file";
+        }
+        return null;
+    }
+
+    /// <summary>A name as a message quotes it: at most 64 characters, so a 20 KB name does not become a 20 KB message.</summary>
+    public static string Shown(string name) => name.Length <= 64 ? name : name.Substring(0, 64) + "…";
+
+    private static long Utf8Length(string s)
+    {
+        long bytes = 0;
+        foreach (char c in s) bytes += c < 0x80 ? 1 : c < 0x800 || char.IsSurrogate(c) ? 2 : 3;
+        return bytes;
+    }
+
     /// <summary>Why <paramref name="name"/> cannot be the model's class name, or null if it can.</summary>
     public static string? ClassNameProblem(string name)
     {
@@ -57,7 +106,7 @@ internal static class ModelNames
         {
             if (segment.Length == 0) return "it has an empty segment; write segments separated by single dots, such as Acme.Vision";
             string? problem = IdentifierProblem(segment);
-            if (problem is not null) return $"segment '{segment}': {problem}";
+            if (problem is not null) return $"segment '{Shown(segment)}': {problem}";
             if (s_simpleNames.Contains(segment)) return $"segment '{segment}': the generated code refers to '{segment}' by its simple name, which a namespace of that name would hide; choose another name";
         }
         return null;

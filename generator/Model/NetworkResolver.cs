@@ -83,7 +83,8 @@ internal static class NetworkResolver
             Fail(Settings.Scale, DiagnosticDescriptors.InvalidScale, syntax.Assignment(Settings.Scale, FormatScale(s.Scale)));
         if (s.Stages.Count < 1 || s.Stages.Count > MaxStages)
             Fail(Settings.Stages, DiagnosticDescriptors.InvalidStageCount, syntax.Name(Settings.Stages), s.Stages.Count, syntax.List(NetworkSettings.DefaultStages));
-        for (int i = 0; i < s.Stages.Count; i++)
+        // Past the stage limit the count is the finding; one finding per entry of a 100,000-entry list would bury it.
+        for (int i = 0; i < s.Stages.Count && s.Stages.Count <= MaxStages; i++)
         {
             if (s.Stages[i] < 1 || s.Stages[i] > MaxUnitsPerStage)
                 FailAt(Settings.Stages, i, DiagnosticDescriptors.InvalidRepeat, i + 2, s.Stages[i], syntax.Name(Settings.Stages), MaxUnitsPerStage);

@@ -247,6 +247,63 @@ public class DiagnosticLocationTests
         Using + "namespace Acme.Span; [ShuffleNet] public partial class Net;", "SNG0020", "Acme.Span",
         "'Acme.Span' cannot be the model's namespace: segment 'Span': the generated code refers to 'Span' by its simple name, which a namespace of that name would hide; choose another name");
 
+    // ---- SNG0020 / SNG0005 / SNG0023: the limits on a declaration's size (docs/reliability.md) ----
+
+    [Fact]
+    public void SNG0020_JsonNamespaceWithTooManySegments()
+    {
+        string ns = string.Join(".", Enumerable.Repeat("a", 33));
+        AssertJson($$"""{ "name": "Net", "namespace": "{{ns}}" }""", "SNG0020", $"\"{ns}\"", "1:31",
+            $"'{ns[..64]}…' cannot be the model's namespace: it has 33 segments; a namespace may have at most 32");
+    }
+
+    [Fact]
+    public void SNG0020_JsonFullNameTooLongPointsAtTheLongerPart()
+    {
+        string name = new('N', 190);
+        AssertJson($$"""{ "name": "{{name}}", "namespace": "Acme.Vision" }""", "SNG0020", $"\"{name}\"", "1:11",
+            $"'{name[..64]}…' cannot be the model's class name: the full name (namespace.class) is 202 bytes of UTF-8; it may be at most 200, because it names the generated file");
+    }
+
+    [Fact]
+    public void SNG0020_AttributeNamespaceWithTooManySegments()
+    {
+        string ns = string.Join(".", Enumerable.Range(0, 40).Select(i => "N" + i));
+        AssertAttribute(Using + $"namespace {ns}; [ShuffleNet] public partial class Net;", "SNG0020", ns,
+            $"'{ns[..64]}…' cannot be the model's namespace: it has 40 segments; a namespace may have at most 32");
+    }
+
+    [Fact]
+    public void SNG0020_AttributeClassNameTooLong()
+    {
+        string name = "Net" + new string('x', 200);
+        AssertAttribute(Using + $"[ShuffleNet] public partial class {name};", "SNG0020", name,
+            $"'{name[..64]}…' cannot be the model's class name: the full name is 203 bytes of UTF-8; it may be at most 200, because it names the generated file");
+    }
+
+    [Fact]
+    public void SNG0005_JsonArrayPastTheReaderLimitIsCountedNotRead()
+    {
+        string stages = "[" + string.Join(", ", Enumerable.Repeat("4", 100)) + "]";
+        AssertJson("{ \"name\": \"Net\", \"stages\": " + stages + " }", "SNG0005", stages, "1:28",
+            "stages has 100 entries; give 1 to 4 stages (the paper uses [4, 8, 4])");
+    }
+
+    [Fact]
+    public void SNG0023_FindingsPastTheCapAreCountedAtTheTopLevelBrace()
+    {
+        CoveredIds.Add("SNG0023");
+        string json = "{ \"name\": \"Net\", " + string.Join(", ", Enumerable.Range(0, 30).Select(i => $"\"zz{i}\": 1")) + " }";
+        var (_, diagnostics, run) = JsonHarness.RunJson("models/Net.shufflenet.json", json);
+        Assert.Empty(run.Results.Single().GeneratedSources);
+        Assert.Equal(21, diagnostics.Length);
+        Assert.All(diagnostics.Take(20), d => Assert.Equal("SNG0017", d.Id));
+        var last = diagnostics.Last();
+        Assert.Equal("SNG0023", last.Id);
+        Assert.Equal("{", GeneratorHarness.Located(last, json));
+        Assert.Equal("10 more problems in this file are not listed; only the first 20 are. Fix those and build again.", last.GetMessage());
+    }
+
     [Fact]
     public void SNG0021_DuplicatePropertyPointsAtTheSecond() => AssertJson(
         "{ \"name\": \"Net\", \"groups\": 3, \"groups\": 4 }", "SNG0021", "\"groups\"", "1:31",

@@ -113,6 +113,20 @@ public class JsonReaderTests
         Assert.Equal(JsonReader.MaxDepth, error.Span.Start);
     }
 
+    [Fact]
+    public void LongArraysKeepTheFirstEntriesAndCountTheRest()
+    {
+        string text = "[" + string.Join(", ", Enumerable.Range(0, 1000).Select(i => i % 3 == 0 ? $"{{\"k\": [{i}, \"s\\n\"]}}" : i.ToString())) + "]";
+        var document = JsonReader.Parse(text);
+        Assert.Null(document.Error);
+        var root = document.Root!;
+        Assert.Equal(1000, root.Count);
+        Assert.True(root.Truncated);
+        Assert.Equal(JsonReader.MaxItems, root.Items.Count);
+        Assert.Equal(JsonKind.Object, root.Items[15].Kind);
+        Assert.Equal(text.Length, root.Span.End);
+    }
+
     /// <summary>
     /// Differential test: on random near-JSON text, this reader and System.Text.Json agree on whether it is JSON and,
     /// when it is, on the value. Positions are checked against SourceText for both outcomes.
@@ -163,8 +177,10 @@ public class JsonReaderTests
             case System.Text.Json.JsonValueKind.Array:
                 Assert.Equal(JsonKind.Array, actual.Kind);
                 var items = expected.EnumerateArray().ToList();
-                Assert.Equal(items.Count, actual.Items.Count);
-                for (int i = 0; i < items.Count; i++) AssertSame(items[i], actual.Items[i], lines);
+                // Entries past MaxItems are counted and syntax-checked but not kept.
+                Assert.Equal(items.Count, actual.Count);
+                Assert.Equal(Math.Min(items.Count, JsonReader.MaxItems), actual.Items.Count);
+                for (int i = 0; i < actual.Items.Count; i++) AssertSame(items[i], actual.Items[i], lines);
                 break;
             case System.Text.Json.JsonValueKind.String:
                 Assert.Equal(JsonKind.String, actual.Kind);

@@ -81,6 +81,11 @@ public class JsonSchemaTests
         // The JSON names, by index, are the runtime enum's values, which the attribute passes to the generator.
         Assert.Equal(new[] { (int)ShuffleOrder.Paper, (int)ShuffleOrder.Official }, JsonDeclarationParser.ShuffleOrders.Select((_, i) => i));
         Assert.Equal(Enum.GetNames<ShuffleOrder>().Select(n => n.ToLowerInvariant()), JsonDeclarationParser.ShuffleOrders);
+        // The full-name limit covers name and namespace together, which a schema cannot say: each alone gets the most
+        // the other leaves (a one-character name, or no namespace), so the schema never rejects what the generator accepts.
+        Assert.Equal(ModelNames.MaxFullNameBytes, Number(Property("name"), "maxLength"));
+        Assert.Equal(ModelNames.MaxFullNameBytes - 2, Number(Property("namespace"), "maxLength"));
+        Assert.EndsWith($"{{0,{ModelNames.MaxNamespaceSegments - 1}}}$", Get(Property("namespace"), "pattern").StringValue);
     }
 
     [Fact]
@@ -157,8 +162,9 @@ public class JsonSchemaTests
         if (Keyword("maximum") is { } max && value.NumberValue > max.NumberValue) errors.Add($"{path}: above maximum");
         if (Keyword("exclusiveMinimum") is { } emin && value.NumberValue <= emin.NumberValue) errors.Add($"{path}: not above exclusiveMinimum");
         if (Keyword("pattern") is { } pattern && !Regex.IsMatch(value.StringValue, pattern.StringValue, RegexOptions.ECMAScript)) errors.Add($"{path}: does not match pattern");
-        if (Keyword("minItems") is { } minItems && value.Items.Count < minItems.NumberValue) errors.Add($"{path}: too few items");
-        if (Keyword("maxItems") is { } maxItems && value.Items.Count > maxItems.NumberValue) errors.Add($"{path}: too many items");
+        if (Keyword("minItems") is { } minItems && value.Count < minItems.NumberValue) errors.Add($"{path}: too few items");
+        if (Keyword("maxItems") is { } maxItems && value.Count > maxItems.NumberValue) errors.Add($"{path}: too many items");
+        if (Keyword("maxLength") is { } maxLength && value.StringValue.Length > maxLength.NumberValue) errors.Add($"{path}: too long");
         if (Keyword("items") is { } items)
         {
             for (int i = 0; i < value.Items.Count; i++) Validate(items, value.Items[i], $"{path}[{i}]", errors);
@@ -177,7 +183,7 @@ public class JsonSchemaTests
                 else if (Keyword("additionalProperties")?.Kind == JsonKind.False) errors.Add($"{path}: unknown property {p.Name}");
             }
         }
-        var known = new HashSet<string> { "type", "enum", "minimum", "maximum", "exclusiveMinimum", "pattern", "minItems", "maxItems", "items", "properties", "required", "additionalProperties", "description", "default", "examples", "$schema", "$id", "title" };
+        var known = new HashSet<string> { "type", "enum", "minimum", "maximum", "exclusiveMinimum", "pattern", "minItems", "maxItems", "maxLength", "items", "properties", "required", "additionalProperties", "description", "default", "examples", "$schema", "$id", "title" };
         Assert.All(schema.Properties, p => Assert.Contains(p.Name, known));
     }
 }

@@ -35,11 +35,17 @@ public class ReferenceMatrixTests
         public partial class Model;
         """;
 
+    /// <summary>
+    /// Every case is compiled into a module with <c>[module: SkipLocalsInit]</c> and run on a stack dirtied with NaN
+    /// first, so a kernel that reads scratch it did not write (assuming <c>stackalloc</c> zeroes) fails here
+    /// deterministically instead of depending on what the stack happened to hold. The width children of
+    /// <see cref="VectorWidthTests"/> run this too, so every vector variant is checked this way.
+    /// </summary>
     [Theory]
     [MemberData(nameof(Cases))]
     public void LogitsMatchTheScalarReference(string name, string arguments)
     {
-        var compiled = LoadedModel.Compile(Source(arguments));
+        var compiled = LoadedModel.Compile(Source(arguments), skipLocalsInit: true);
         var d = compiled.Description;
         var weights = RandomWeights.Create(compiled.WeightLayout, seed: ReferenceCases.WeightSeed(name));
         var model = compiled.FromTensors(weights);
@@ -47,6 +53,7 @@ public class ReferenceMatrixTests
         var input = ReferenceCases.Input(d.InputChannels * d.InputHeight * d.InputWidth);
 
         var logits = new float[d.Classes];
+        DirtyStack();
         model.Forward(input, logits);
 
         var config = new ReferenceConfig(d.Groups, d.StemChannels, d.StageChannels.ToArray(), d.StageRepeats.ToArray(),
@@ -62,8 +69,22 @@ public class ReferenceMatrixTests
 
         // Same input twice: the arena holds no state between calls.
         var again = new float[d.Classes];
+        DirtyStack();
         model.Forward(input, again);
         Assert.Equal(logits, again);
+    }
+
+    /// <summary>
+    /// Fills the stack below the caller's frame with NaN bit patterns; the next call from the same frame (Forward)
+    /// gets its frames, and any <c>stackalloc</c> in them, in this memory. 128 KB covers the deepest kernel scratch
+    /// (a padded plane is at most 64 KB).
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    internal static void DirtyStack()
+    {
+        Span<float> junk = stackalloc float[32 * 1024];
+        junk.Fill(float.NaN);
+        GC.KeepAlive(junk[junk.Length - 1]);
     }
 
     [Theory]

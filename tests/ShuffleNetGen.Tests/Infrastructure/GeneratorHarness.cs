@@ -28,6 +28,17 @@ public static class GeneratorHarness
             s_references.Value,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, optimizationLevel: OptimizationLevel.Release, nullableContextOptions: NullableContextOptions.Enable));
 
+    /// <summary>
+    /// The module attribute performance-minded consumers set: locals and <c>stackalloc</c> memory are then whatever
+    /// was on the stack, so generated kernels must not rely on them being zeroed. It requires unsafe code allowed.
+    /// </summary>
+    public const string SkipLocalsInitSource = "[module: System.Runtime.CompilerServices.SkipLocalsInit]";
+
+    private static CSharpCompilation WithSkipLocalsInit(CSharpCompilation compilation) =>
+        compilation
+            .AddSyntaxTrees(CSharpSyntaxTree.ParseText(SkipLocalsInitSource, ParseOptions, path: "SkipLocalsInit.cs"))
+            .WithOptions(compilation.Options.WithAllowUnsafe(true));
+
     /// <summary>A driver with step tracking on, optionally handed additional files (JSON declarations).</summary>
     public static GeneratorDriver CreateDriver(IEnumerable<AdditionalText>? additionalTexts = null) =>
         CSharpGeneratorDriver.Create(
@@ -53,9 +64,15 @@ public static class GeneratorHarness
     public static string Located(Diagnostic d, string text) => text.Substring(d.Location.SourceSpan.Start, d.Location.SourceSpan.Length);
 
     /// <summary>Generates, compiles and loads; fails with every error if the generated code does not compile.</summary>
-    public static Assembly CompileAndLoad(params string[] sources)
+    public static Assembly CompileAndLoad(params string[] sources) => CompileAndLoad(skipLocalsInit: false, sources);
+
+    /// <summary>As <see cref="CompileAndLoad(string[])"/>; with <paramref name="skipLocalsInit"/>, the consumer's module has <see cref="SkipLocalsInitSource"/>.</summary>
+    public static Assembly CompileAndLoad(bool skipLocalsInit, params string[] sources)
     {
-        var (output, generatorDiagnostics, run) = Run(sources);
+        var compilation = CreateCompilation(sources);
+        if (skipLocalsInit) compilation = WithSkipLocalsInit(compilation);
+        var driver = CreateDriver().RunGeneratorsAndUpdateCompilation(compilation, out var output, out var generatorDiagnostics);
+        var run = driver.GetRunResult();
         var generatorErrors = generatorDiagnostics.Concat(run.Results.SelectMany(r => r.Diagnostics)).Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
         if (generatorErrors.Count > 0) throw new InvalidOperationException("Generator reported:\n" + string.Join("\n", generatorErrors));
         using var stream = new MemoryStream();
@@ -97,9 +114,9 @@ public sealed class LoadedModel
         }
     }
 
-    public static LoadedModel Compile(string source, string className = "Model")
+    public static LoadedModel Compile(string source, string className = "Model", bool skipLocalsInit = false)
     {
-        var assembly = GeneratorHarness.CompileAndLoad(source);
+        var assembly = GeneratorHarness.CompileAndLoad(skipLocalsInit, source);
         return new LoadedModel(assembly.GetTypes().Single(t => t.Name == className));
     }
 }

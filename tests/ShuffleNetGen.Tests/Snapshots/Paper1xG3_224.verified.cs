@@ -7362,9 +7362,15 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s1_120ch_14x14_PaddedCopy_V256(ref float source, ref float destination, ref float weights)
     {
-        // stackalloc zeroes the buffer once; copies overwrite only the interior, so the border stays zero.
         Span<float> paddedPlane = stackalloc float[256];
         ref float padded = ref MemoryMarshal.GetReference(paddedPlane);
+        paddedPlane.Slice(0, 17).Clear();
+        for (int y = 1; y < 14; y++)
+        {
+            Unsafe.Add(ref padded, y * 16 + 15) = 0f;
+            Unsafe.Add(ref padded, y * 16 + 16) = 0f;
+        }
+        paddedPlane.Slice(239).Clear();
         for (int c = 0; c < 120; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 196);

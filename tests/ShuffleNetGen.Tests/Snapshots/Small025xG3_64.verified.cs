@@ -3945,9 +3945,15 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s1_15ch_8x8_PaddedCopy_V256(ref float source, ref float destination, ref float weights)
     {
-        // stackalloc zeroes the buffer once; copies overwrite only the interior, so the border stays zero.
         Span<float> paddedPlane = stackalloc float[100];
         ref float padded = ref MemoryMarshal.GetReference(paddedPlane);
+        paddedPlane.Slice(0, 11).Clear();
+        for (int y = 1; y < 8; y++)
+        {
+            Unsafe.Add(ref padded, y * 10 + 9) = 0f;
+            Unsafe.Add(ref padded, y * 10 + 10) = 0f;
+        }
+        paddedPlane.Slice(89).Clear();
         for (int c = 0; c < 15; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 64);
