@@ -21,6 +21,7 @@ internal static class DiagnosticDescriptors
     /// <summary>The JSON form of a declaration: syntax, property names and types.</summary>
     public const string JsonCategory = "ShuffleNetGen.Json";
 
+    /// <summary>Each id's row in the README's catalog carries the anchor diagnostics-sngNNNN (a test checks they exist).</summary>
     private const string HelpBase = "https://github.com/shufflenetgen/shufflenetgen/blob/main/README.md#diagnostics";
 
     public static readonly DiagnosticDescriptor ClassNotPartial = new(
@@ -125,7 +126,7 @@ internal static class DiagnosticDescriptors
         "SNG0015", "Model declared more than once",
         "Model '{0}' is declared more than once (also at {1}); give each declaration its own class name or namespace",
         DeclarationCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
-        description: "Two declarations (attributes, JSON files, or one of each) would generate the same class. No code is generated for that class until only one remains.",
+        description: "Two declarations (attributes, JSON files, or one of each) would generate the same class. No model is generated for that class until only one remains; until then its members throw.",
         helpLinkUri: HelpBase + "-sng0015");
 
     public static readonly DiagnosticDescriptor JsonSyntax = new(

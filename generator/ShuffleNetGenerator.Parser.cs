@@ -16,10 +16,23 @@ public sealed partial class ShuffleNetGenerator
     /// The parse stage's output: a model to emit (or none), what to tell the user, and which class the declaration
     /// claims (for the duplicate check; null when it names no usable class).
     /// </summary>
-    internal sealed record ParseResult(ModelSpec? Model, EquatableArray<DiagnosticInfo> Diagnostics, DeclaredModel? Declaration)
+    internal sealed record ParseResult(ModelSpec? Model, EquatableArray<DiagnosticInfo> Diagnostics, DeclaredModel? Declaration, FallbackSpec? Fallback = null)
     {
-        public static ParseResult From(ModelSpec? model, List<DiagnosticInfo> diagnostics, DeclaredModel? declaration) =>
-            new(diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error) ? null : model, diagnostics.ToEquatableArray(), declaration);
+        /// <param name="host">Where a stand-in could go if no model is generated; null where none can.</param>
+        public static ParseResult From(ModelSpec? model, List<DiagnosticInfo> diagnostics, DeclaredModel? declaration, TargetClassSpec? host = null, bool fromAttribute = false)
+        {
+            var errors = diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
+            string? failure = errors.Count > 0 ? Failure(errors) : model is null ? "the declaration could not be read" : null;
+            var fallback = host is null ? null : new FallbackSpec(host, fromAttribute, failure);
+            return new(errors.Count > 0 ? null : model, diagnostics.ToEquatableArray(), declaration, fallback);
+        }
+
+        /// <summary>"SNG0003 Groups = 5 is not supported; ..." for the first error, with a count of the others.</summary>
+        internal static string Failure(IReadOnlyList<DiagnosticInfo> errors)
+        {
+            string first = errors[0].Id + " " + errors[0].ToDiagnostic().GetMessage(System.Globalization.CultureInfo.InvariantCulture);
+            return errors.Count == 1 ? first : $"{first} (and {errors.Count - 1} more error{(errors.Count == 2 ? "" : "s")})";
+        }
     }
 
     internal static class Parser
@@ -45,10 +58,18 @@ public sealed partial class ShuffleNetGenerator
             var attribute = context.Attributes[0];
             var attributeSyntax = attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken) as AttributeSyntax;
 
-            void Shape(string reason) => diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedClassShape, identifierLocation, symbol.Name, reason));
+            bool canHost = true;
+            void Shape(string reason)
+            {
+                canHost = false;
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedClassShape, identifierLocation, symbol.Name, reason));
+            }
 
             if (!classSyntax.Modifiers.Any(SyntaxKind.PartialKeyword))
+            {
+                canHost = false;
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ClassNotPartial, identifierLocation, symbol.Name));
+            }
             if (classSyntax is RecordDeclarationSyntax)
                 Shape("it is a record; the generated part is a class, so declare it 'partial class'");
             if (symbol.ContainingType is not null)
@@ -99,11 +120,13 @@ public sealed partial class ShuffleNetGenerator
             var declaration = nameOk && symbol.ContainingType is null && symbol.TypeParameters.Length == 0
                 ? new DeclaredModel(ns is null ? symbol.Name : ns + "." + symbol.Name, LocationInfo.From(identifierLocation))
                 : null;
-            if (network is null) return ParseResult.From(null, diagnostics, declaration);
-
             string accessibility = symbol.DeclaredAccessibility == Accessibility.Public ? "public" : "internal";
             var target = new TargetClassSpec(ns, symbol.Name, accessibility, symbol.IsSealed, symbol.IsStatic);
-            return ParseResult.From(new ModelSpec(target, network, ModelSpec.HintNameFor(target)), diagnostics, declaration);
+            // A class that is not partial, or of a shape that cannot take members, gets nothing: any part added to it
+            // would be a second error of its own.
+            var host = canHost && ModelNames.CanHostPlaceholder(symbol.Name, ns) ? target : null;
+            var model = network is null ? null : new ModelSpec(target, network, ModelSpec.HintNameFor(target));
+            return ParseResult.From(model, diagnostics, declaration, host, fromAttribute: true);
         }
 
         internal static ParseResult InternalError(string name, Exception e, LocationInfo? location) =>

@@ -95,6 +95,16 @@ public sealed partial class ShuffleNetGenerator : IIncrementalGenerator
         var emitOptions = onnxAvailable.Combine(benchmarkHooks)
             .Select(static (pair, _) => new EmitOptions(pair.Left, pair.Right));
         context.RegisterSourceOutput(models.Combine(emitOptions), static (spc, pair) => Emit(spc, pair.Left, pair.Right));
+
+        // Declarations that generate no model still get their class's public surface, throwing, so the user sees the
+        // declaration's error and not one more at every use of the model.
+        var placeholders = parsed.Select(static (r, _) => r.Fallback).Collect()
+            .Combine(jsonParsed.Select(static (r, _) => r.Fallback).Collect())
+            .Combine(duplicates)
+            .SelectMany(static (input, _) => Placeholders.Emittable(input.Left.Left.AddRange(input.Left.Right), input.Right))
+            .WithTrackingName(TrackingNames.Placeholders);
+        context.RegisterSourceOutput(placeholders.Combine(emitOptions),
+            static (spc, pair) => spc.AddSource(pair.Left.HintName, PlaceholderEmitter.Emit(pair.Left, Version, pair.Right)));
     }
 
     private static void ReportDiagnostics(IncrementalGeneratorInitializationContext context, IncrementalValuesProvider<EquatableArray<DiagnosticInfo>> diagnostics) =>
@@ -136,7 +146,9 @@ public sealed partial class ShuffleNetGenerator : IIncrementalGenerator
         {
             // A bug in a later stage must not take the compilation down (CS8785 drops every generated file, not just
             // this one); the spec carries no location, so the message names the class instead.
-            context.ReportDiagnostic(DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, (LocationInfo?)null, model.FullName, e.GetType().Name, e.Message).ToDiagnostic());
+            var error = DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, (LocationInfo?)null, model.FullName, e.GetType().Name, e.Message);
+            context.ReportDiagnostic(error.ToDiagnostic());
+            context.AddSource(Placeholders.HintNameFor(model.Target), PlaceholderEmitter.Emit(new PlaceholderSpec(model.Target, Placeholders.HintNameFor(model.Target), ParseResult.Failure(new[] { error })), Version, options));
             return;
         }
         context.AddSource(model.HintName, source);
@@ -173,10 +185,11 @@ public sealed partial class ShuffleNetGenerator : IIncrementalGenerator
         public const string Models = "ShuffleNet.Models";
         public const string OnnxAvailable = "ShuffleNet.OnnxAvailable";
         public const string BenchmarkHooks = "ShuffleNet.BenchmarkHooks";
+        public const string Placeholders = "ShuffleNet.Placeholders";
 
         public static readonly ImmutableArray<string> All = ImmutableArray.Create(
             Parsed, Diagnostics, JsonFiles, JsonParsed, JsonDiagnostics, Duplicates, DuplicateDiagnostics, DuplicateNames,
-            AttributeModels, JsonModels, Models, OnnxAvailable, BenchmarkHooks);
+            AttributeModels, JsonModels, Models, OnnxAvailable, BenchmarkHooks, Placeholders);
     }
 }
 
@@ -221,5 +234,49 @@ internal static class DuplicateCheck
             result.Add(rank == 0 ? model : model with { HintName = model.HintName.Substring(0, model.HintName.Length - ".g.cs".Length) + "." + (rank + 1) + ".g.cs" });
         }
         return result.MoveToImmutable();
+    }
+}
+
+/// <summary>Which declarations that generate no model get a stand-in (<see cref="PlaceholderEmitter"/>), and under which file name.</summary>
+internal static class Placeholders
+{
+    /// <summary>Apart from models' names, so a stand-in never clashes with a model whose name differs only in case.</summary>
+    public static string HintNameFor(TargetClassSpec target) =>
+        (target.Namespace is null ? "" : target.Namespace + ".") + target.ClassName + ".ShuffleNet.Failed.g.cs";
+
+    /// <summary>
+    /// One stand-in per failed class name, and one per name declared more than once (no model is generated for it, so
+    /// its uses would fail too), provided every declaration of that name can take it; for a name declared by an
+    /// attribute, that declaration's accessibility, which the stand-in must repeat.
+    /// </summary>
+    public static ImmutableArray<PlaceholderSpec> Emittable(ImmutableArray<FallbackSpec?> fallbacks, DuplicateReport duplicates)
+    {
+        var result = new List<(TargetClassSpec Target, string Failure)>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var fallback in fallbacks)
+        {
+            if (fallback?.Failure is null || duplicates.Names.Contains(fallback.FullName) || !seen.Add(fallback.FullName)) continue;
+            result.Add((fallback.Target, fallback.Failure));
+        }
+        foreach (string name in duplicates.Names)
+        {
+            var reports = duplicates.Diagnostics.Where(d => d.Arguments.Count > 0 && d.Arguments[0] == name).ToList();
+            var hosts = fallbacks.Where(f => f is not null && f.FullName == name).ToList();
+            if (reports.Count == 0 || hosts.Count != reports.Count) continue;
+            var host = hosts.FirstOrDefault(f => f!.FromAttribute) ?? hosts[0]!;
+            result.Add((host.Target, ShuffleNetGenerator.ParseResult.Failure(reports.Take(1).ToList())));
+        }
+        // As for models: hint names unique ignoring case (classes Net and NET may both fail).
+        var ranks = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+        var builder = ImmutableArray.CreateBuilder<PlaceholderSpec>(result.Count);
+        foreach (var (target, failure) in result.OrderBy(r => r.Target.Namespace ?? "", StringComparer.Ordinal).ThenBy(r => r.Target.ClassName, StringComparer.Ordinal))
+        {
+            string hint = HintNameFor(target);
+            ranks.TryGetValue(hint, out int rank);
+            ranks[hint] = rank + 1;
+            if (rank > 0) hint = hint.Substring(0, hint.Length - ".g.cs".Length) + "." + (rank + 1) + ".g.cs";
+            builder.Add(new PlaceholderSpec(target, hint, failure));
+        }
+        return builder.MoveToImmutable();
     }
 }

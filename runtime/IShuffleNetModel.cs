@@ -7,7 +7,14 @@ namespace ShuffleNetGen;
 /// <summary>A generated ShuffleNet. An instance owns its activation arena: use one instance per thread.</summary>
 public interface IShuffleNetModel
 {
-    /// <summary>Runs one image (NCHW, <c>C*H*W</c> floats) and writes <c>Classes</c> logits. Allocates nothing.</summary>
+    /// <summary>Runs one image (NCHW, exactly <c>C*H*W</c> floats) and writes exactly <c>Classes</c> logits. Allocates nothing.</summary>
+    /// <exception cref="ArgumentException">
+    /// <paramref name="input"/> is not <c>C*H*W</c> floats long, or <paramref name="logits"/> not <c>Classes</c>; a
+    /// longer span is rejected too. The message names the expected and the actual length.
+    /// </exception>
+    /// <exception cref="InvalidOperationException">
+    /// The instance is already running <see cref="Forward"/> on another thread: its arena holds one pass at a time.
+    /// </exception>
     void Forward(ReadOnlySpan<float> input, Span<float> logits);
 }
 

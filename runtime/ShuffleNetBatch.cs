@@ -17,7 +17,12 @@ public static class ShuffleNetBatch
     /// <c>ClassCount</c> logits per image into <paramref name="logits"/>, using one thread per worker (the calling thread
     /// is one of them). Each image's logits are exactly what <see cref="IShuffleNetModel.Forward"/> writes for it.
     /// </summary>
-    /// <exception cref="ArgumentException">No workers, a worker listed twice, or spans not sized for whole images.</exception>
+    /// <exception cref="ArgumentException">
+    /// No workers, a worker listed twice, <paramref name="images"/> not a whole number of images,
+    /// <paramref name="logits"/> not exactly <c>ClassCount</c> floats per image, or <paramref name="logits"/> overlapping
+    /// <paramref name="images"/> (the first images' logits would overwrite images not yet read).
+    /// </exception>
+    /// <exception cref="InvalidOperationException">A worker is in use by another <see cref="Run{T}"/> still running.</exception>
     public static void Run<T>(IReadOnlyList<T> workers, ReadOnlyMemory<float> images, Memory<float> logits)
         where T : class, IShuffleNetModel<T>
     {
@@ -34,9 +39,51 @@ public static class ShuffleNetBatch
         if (images.Length % inputLength != 0)
             throw new ArgumentException($"Expected a whole number of images of {inputLength} floats, got {images.Length} floats.", nameof(images));
         int count = images.Length / inputLength;
-        if (logits.Length < (long)count * classes)
-            throw new ArgumentException($"Expected room for {count} x {classes} logits, got {logits.Length}.", nameof(logits));
+        if (logits.Length != (long)count * classes)
+            throw new ArgumentException($"Expected exactly {count} x {classes} = {(long)count * classes} logits for {count} images, got {logits.Length}.", nameof(logits));
+        if (images.Span.Overlaps(logits.Span))
+            throw new ArgumentException("The logits buffer overlaps the images: logits written for the first images would overwrite images not yet read. Use separate buffers.", nameof(logits));
 
+        // Checked here and not only by Forward's own guard: two runs sharing a worker overlap on that worker only by
+        // chance of timing, and a misuse that fails only sometimes is found late.
+        Claim(workers);
+        try
+        {
+            RunClaimed(workers, images, logits, count, inputLength, classes);
+        }
+        finally
+        {
+            Release(workers);
+        }
+    }
+
+    /// <summary>Workers of the runs now in progress, compared by reference.</summary>
+    private static readonly HashSet<object> s_busy = new(ReferenceEqualityComparer.Instance);
+
+    private static void Claim<T>(IReadOnlyList<T> workers) where T : class
+    {
+        lock (s_busy)
+        {
+            foreach (var worker in workers)
+            {
+                if (s_busy.Contains(worker))
+                    throw new InvalidOperationException("A worker is already in use by another ShuffleNetBatch.Run still running; an instance's arena holds one pass at a time. Give each concurrent run its own instances.");
+            }
+            foreach (var worker in workers) s_busy.Add(worker);
+        }
+    }
+
+    private static void Release<T>(IReadOnlyList<T> workers) where T : class
+    {
+        lock (s_busy)
+        {
+            foreach (var worker in workers) s_busy.Remove(worker);
+        }
+    }
+
+    private static void RunClaimed<T>(IReadOnlyList<T> workers, ReadOnlyMemory<float> images, Memory<float> logits, int count, int inputLength, int classes)
+        where T : class, IShuffleNetModel<T>
+    {
         int threads = Math.Min(workers.Count, count);
         if (threads <= 1)
         {

@@ -229,7 +229,8 @@ internal static class Batch<T> where T : class, IShuffleNetModel<T>
         var rng = new Random(1);
         for (int i = 0; i < input.Length; i++) input[i] = (float)(rng.NextDouble() * 2 - 1);
         var logits = new float[images * T.ClassCount];
-        ShuffleNetBatch.Run(models, input.AsMemory(0, Math.Min(images, 8 * workers) * T.InputElementCount), logits); // warm up
+        int warm = Math.Min(images, 8 * workers);
+        ShuffleNetBatch.Run(models, input.AsMemory(0, warm * T.InputElementCount), logits.AsMemory(0, warm * T.ClassCount)); // warm up
         var times = new List<double>();
         for (int r = 0; r < 3; r++)
         {

@@ -44,7 +44,7 @@ internal static class ModelEmitter
             EmitFactories(w, self, rt, graph, options.OnnxAvailable);
             EmitDescription(w, model, graph, rt);
             EmitKernelPaths(w, graph, rt);
-            EmitForward(w, graph);
+            EmitForward(w, self, graph);
             if (options.BenchmarkHooks) EmitBenchmarkHook(w, graph);
             EmitStepMethods(w, graph);
             EmitKernels(w, graph);
@@ -101,6 +101,7 @@ internal static class ModelEmitter
         w.Line();
         w.Line("private readonly float[] _sngArena = new float[ArenaLength];");
         w.Line("private readonly float[] _sngWeights;");
+        w.Line("private int _sngBusy; // 1 while a Forward runs: the arena has room for one pass at a time");
         w.Line();
         w.Line($"private {self}(float[] packedWeights) => _sngWeights = packedWeights;");
         w.Line();
@@ -204,20 +205,33 @@ internal static class ModelEmitter
         throw new System.ArgumentException("The last path must be unconditional.", nameof(paths));
     }
 
-    private static void EmitForward(SourceWriter w, NetworkGraph graph)
+    private static void EmitForward(SourceWriter w, string self, NetworkGraph graph)
     {
-        w.Line("/// <summary>Runs one image (NCHW floats, <see cref=\"InputLength\"/> of them) and writes <see cref=\"Classes\"/> logits. Allocates nothing.</summary>");
+        w.Line("/// <summary>Runs one image (NCHW floats, exactly <see cref=\"InputLength\"/> of them) and writes exactly <see cref=\"Classes\"/> logits. Allocates nothing.</summary>");
         w.Line("/// <remarks>Not thread-safe: the instance's arena holds the activations. Use one instance per thread.</remarks>");
+        w.Line("/// <exception cref=\"ArgumentException\"><paramref name=\"input\"/> is not <see cref=\"InputLength\"/> floats long, or <paramref name=\"logits\"/> not <see cref=\"Classes\"/>.</exception>");
+        w.Line("/// <exception cref=\"InvalidOperationException\">Another thread is running <see cref=\"Forward\"/> on this instance.</exception>");
         using (w.Open("public void Forward(ReadOnlySpan<float> input, Span<float> logits)"))
         {
             w.Line("if (input.Length != InputLength) throw new ArgumentException($\"Expected {InputLength} input floats (C*H*W = {InputChannels}*{InputHeight}*{InputWidth}), got {input.Length}.\", nameof(input));");
-            w.Line("if (logits.Length < Classes) throw new ArgumentException($\"Expected room for {Classes} logits, got {logits.Length}.\", nameof(logits));");
-            w.Line("ref float image = ref MemoryMarshal.GetReference(input);");
-            w.Line("ref float arena = ref MemoryMarshal.GetArrayDataReference(_sngArena);");
-            w.Line("ref float weights = ref MemoryMarshal.GetArrayDataReference(_sngWeights);");
-            w.Line("Stem(ref image, ref arena, ref weights);");
-            for (int u = 0; u < graph.UnitCount; u++) w.Line($"Unit{u}(ref arena, ref weights);");
-            w.Line("Head(ref arena, ref weights, ref MemoryMarshal.GetReference(logits));");
+            w.Line("if (logits.Length != Classes) throw new ArgumentException($\"Expected a span of exactly {Classes} logits, got {logits.Length}.\", nameof(logits));");
+            // Two passes sharing the arena would silently mix their activations (1-2 % of logits wrong, measured), so
+            // the second caller fails instead. One interlocked exchange per pass; nothing is allocated.
+            w.Line("if (global::System.Threading.Interlocked.CompareExchange(ref _sngBusy, 1, 0) != 0)");
+            w.Line($"    throw new InvalidOperationException(\"This {self} instance is already running Forward on another thread; its activation arena holds one pass at a time. Use one instance per thread (or ShuffleNetBatch.Run with one instance per worker).\");");
+            using (w.Open("try"))
+            {
+                w.Line("ref float image = ref MemoryMarshal.GetReference(input);");
+                w.Line("ref float arena = ref MemoryMarshal.GetArrayDataReference(_sngArena);");
+                w.Line("ref float weights = ref MemoryMarshal.GetArrayDataReference(_sngWeights);");
+                w.Line("Stem(ref image, ref arena, ref weights);");
+                for (int u = 0; u < graph.UnitCount; u++) w.Line($"Unit{u}(ref arena, ref weights);");
+                w.Line("Head(ref arena, ref weights, ref MemoryMarshal.GetReference(logits));");
+            }
+            using (w.Open("finally"))
+            {
+                w.Line("global::System.Threading.Volatile.Write(ref _sngBusy, 0);");
+            }
         }
         w.Line();
     }
@@ -237,7 +251,7 @@ internal static class ModelEmitter
         w.Line("[global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]");
         using (w.Open("public void RunOpForBenchmark(int index, ReadOnlySpan<float> input, Span<float> logits)"))
         {
-            w.Line("if (input.Length != InputLength || logits.Length < Classes) throw new ArgumentException(\"Input or logits span of the wrong size.\");");
+            w.Line("if (input.Length != InputLength || logits.Length != Classes) throw new ArgumentException(\"Input or logits span of the wrong size.\");");
             w.Line("ref float image = ref MemoryMarshal.GetReference(input);");
             w.Line("ref float arena = ref MemoryMarshal.GetArrayDataReference(_sngArena);");
             w.Line("ref float weights = ref MemoryMarshal.GetArrayDataReference(_sngWeights);");

@@ -81,7 +81,7 @@ internal static class JsonDeclarationParser
 
         private void Report(DiagnosticDescriptor descriptor, JsonNode node, params object[] args) => Report(descriptor, node.Span, node.LineSpan, args);
 
-        private ShuffleNetGenerator.ParseResult Result(ModelSpec? model, DeclaredModel? declaration)
+        private ShuffleNetGenerator.ParseResult Result(ModelSpec? model, DeclaredModel? declaration, TargetClassSpec? host = null)
         {
             if (_suppressed > 0)
             {
@@ -89,7 +89,7 @@ internal static class JsonDeclarationParser
                 _diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.TooManyFindings,
                     new LocationInfo(_file.Path, _root.OpeningSpan, _root.OpeningLineSpan), _suppressed, MaxDiagnostics));
             }
-            return ShuffleNetGenerator.ParseResult.From(model, _diagnostics, declaration);
+            return ShuffleNetGenerator.ParseResult.From(model, _diagnostics, declaration, host);
         }
 
         public ShuffleNetGenerator.ParseResult Read(CancellationToken cancellationToken)
@@ -201,9 +201,11 @@ internal static class JsonDeclarationParser
             }
 
             var declaration = nameOk ? new DeclaredModel(ns is null ? name! : ns + "." + name, new LocationInfo(_file.Path, nameNode!.Span, nameNode.LineSpan)) : null;
-            if (network is null || !nameOk) return Result(null, declaration);
-            var target = new TargetClassSpec(ns, name!, "public", IsSealed: false, IsStatic: false);
-            return Result(new ModelSpec(target, network, ModelSpec.HintNameFor(target)), declaration);
+            // The JSON form generates the whole class, so a stand-in can take any name C# accepts for it.
+            bool canHost = name is not null && !(nsNode is not null && ns is null) && ModelNames.CanHostPlaceholder(name, ns);
+            var target = canHost ? new TargetClassSpec(ns, name!, "public", IsSealed: false, IsStatic: false) : null;
+            if (network is null || !nameOk || target is null) return Result(null, declaration, target);
+            return Result(new ModelSpec(target, network, ModelSpec.HintNameFor(target)), declaration, target);
         }
 
         private NetworkSettings ReadInput(JsonProperty property, NetworkSettings settings)

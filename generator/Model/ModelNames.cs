@@ -112,6 +112,22 @@ internal static class ModelNames
         return null;
     }
 
+    /// <summary>
+    /// Whether a stand-in with the model's public surface (see PlaceholderEmitter) can be declared under these names. It
+    /// names every type with <c>global::</c>, so only names that are not identifiers or that clash with a member the
+    /// stand-in declares rule it out; a name that would merely hide a type the kernels use does not.
+    /// </summary>
+    public static bool CanHostPlaceholder(string className, string? ns)
+    {
+        if (IdentifierProblem(className) is not null || IsGeneratedMember(className)) return false;
+        if (ns is null) return true;
+        foreach (string segment in ns.Split('.'))
+        {
+            if (IdentifierProblem(segment) is not null) return false;
+        }
+        return true;
+    }
+
     /// <summary>Kernel and unit methods are named by shape (<c>Unit3</c>, <c>Pointwise_g3_240to60_..._V128</c>).</summary>
     public static bool IsGeneratedMember(string name) =>
         s_members.Contains(name)

@@ -70,3 +70,19 @@ internal sealed record DeclaredModel(string FullName, LocationInfo? Location);
 
 /// <summary>What the compilation around a model adds to its emitted members (from references and build properties).</summary>
 internal readonly record struct EmitOptions(bool OnnxAvailable, bool BenchmarkHooks);
+
+/// <summary>
+/// A class a declaration names that can take a stand-in when no model is generated for it: the declaration's target,
+/// and why it failed (null when it did not). Carried for valid declarations too, so that two valid declarations of one
+/// name (SNG0015) still get their stand-in.
+/// </summary>
+internal sealed record FallbackSpec(TargetClassSpec Target, bool FromAttribute, string? Failure)
+{
+    public string FullName => Target.Namespace is null ? Target.ClassName : Target.Namespace + "." + Target.ClassName;
+}
+
+/// <summary>
+/// A stand-in for a model that could not be generated: the full public surface with bodies that throw, so that one
+/// mistake in a declaration is one error, not one more at every use of the model.
+/// </summary>
+internal sealed record PlaceholderSpec(TargetClassSpec Target, string HintName, string Failure);

@@ -30,4 +30,80 @@ public class BatchTests
         var model = G3Small64.CreateRandom(1);
         Assert.Throws<ArgumentException>(() => ShuffleNetBatch.Run(new[] { model, model }, new float[G3Small64.InputLength], new float[G3Small64.Classes]));
     }
+
+    [Fact]
+    public void LogitsOverlappingTheImagesAreRejected()
+    {
+        var workers = new[] { G3Small64.CreateRandom(1), G3Small64.CreateRandom(1) };
+        const int count = 3;
+        var buffer = new float[count * G3Small64.InputLength + count * G3Small64.Classes];
+        var images = buffer.AsMemory(0, count * G3Small64.InputLength);
+        // Logits in place of the last image's tail: the second image's logits would overwrite the third image.
+        var inside = buffer.AsMemory(count * G3Small64.InputLength - 5, count * G3Small64.Classes);
+        var e = Assert.Throws<ArgumentException>(() => ShuffleNetBatch.Run(workers, images, inside));
+        Assert.Equal("logits", e.ParamName);
+        Assert.Contains("overlaps", e.Message);
+        // Right after the images, in the same array, is fine.
+        ShuffleNetBatch.Run(workers, images, buffer.AsMemory(count * G3Small64.InputLength));
+    }
+
+    [Fact]
+    public void LogitsNotExactlySizedForTheImagesAreRejected()
+    {
+        var workers = new[] { G3Small64.CreateRandom(1) };
+        var images = new float[2 * G3Small64.InputLength];
+        var e = Assert.Throws<ArgumentException>(() => ShuffleNetBatch.Run(workers, images, new float[2 * G3Small64.Classes + 1]));
+        Assert.Contains($"exactly 2 x {G3Small64.Classes} = {2 * G3Small64.Classes} logits", e.Message);
+        Assert.Throws<ArgumentException>(() => ShuffleNetBatch.Run(workers, images, new float[2 * G3Small64.Classes - 1]));
+    }
+
+    /// <summary>
+    /// A run holds its workers until it returns. The first run is parked inside a worker's Forward (a stand-in model
+    /// that waits on a gate), so the second run certainly starts while the first holds the shared worker.
+    /// </summary>
+    [Fact]
+    public void ConcurrentRunsSharingAWorkerAreRejected()
+    {
+        var shared = new GatedModel();
+        var other = new GatedModel();
+        var first = Task.Run(() => ShuffleNetBatch.Run(new[] { shared }, new float[1], new float[1]));
+        Assert.True(shared.Entered.Wait(TimeSpan.FromSeconds(30)), "the first run never reached Forward");
+
+        var e = Assert.Throws<InvalidOperationException>(() => ShuffleNetBatch.Run(new[] { other, shared }, new float[2], new float[2]));
+        Assert.Contains("already in use by another ShuffleNetBatch.Run", e.Message);
+        Assert.Equal(0, other.Calls);
+        Assert.Equal(1, shared.Calls);
+
+        shared.Gate.Set();
+        other.Gate.Set();
+        Assert.True(first.Wait(TimeSpan.FromSeconds(30)));
+        // Released when the first run returned: the same workers run again.
+        ShuffleNetBatch.Run(new[] { other, shared }, new float[2], new float[2]);
+        Assert.Equal(3, shared.Calls + other.Calls);
+    }
+
+    /// <summary>A model whose Forward waits until the test opens its gate.</summary>
+    private sealed class GatedModel : IShuffleNetModel<GatedModel>
+    {
+        public ManualResetEventSlim Entered { get; } = new();
+        public ManualResetEventSlim Gate { get; } = new();
+        public int Calls;
+
+        public void Forward(ReadOnlySpan<float> input, Span<float> logits)
+        {
+            Interlocked.Increment(ref Calls);
+            Entered.Set();
+            Gate.Wait();
+            logits[0] = input[0];
+        }
+
+        public static int InputElementCount => 1;
+        public static int ClassCount => 1;
+        public static ModelDescription Description => throw new NotSupportedException();
+        public static IReadOnlyList<KernelPath> KernelPaths => throw new NotSupportedException();
+        public static GatedModel FromTensors(TensorSet tensors) => throw new NotSupportedException();
+        public static GatedModel FromSafetensors(string path) => throw new NotSupportedException();
+        public static GatedModel FromSafetensors(Stream stream) => throw new NotSupportedException();
+        public static GatedModel CreateRandom(int seed) => throw new NotSupportedException();
+    }
 }

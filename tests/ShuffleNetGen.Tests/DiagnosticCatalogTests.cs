@@ -38,6 +38,56 @@ public class DiagnosticCatalogTests
     }
 
     [Fact]
+    public void EveryHelpLinkOpensAnAnchorThatTheReadmeHas()
+    {
+        var anchors = ReadmeAnchors(File.ReadAllText(RepoFile("README.md")));
+        // The collector itself: a heading's slug, a repeated heading's numbered slug, and no anchor that is not there.
+        Assert.Contains("the-declaration", anchors);
+        Assert.Contains("diagnostics", anchors);
+        Assert.DoesNotContain("diagnostics-sng0000", anchors);
+        const string readme = "https://github.com/shufflenetgen/shufflenetgen/blob/main/README.md#";
+        foreach (var d in s_all)
+        {
+            Assert.StartsWith(readme, d.HelpLinkUri);
+            string fragment = d.HelpLinkUri.Substring(readme.Length);
+            Assert.True(anchors.Contains(fragment), $"{d.Id}: README.md has no anchor '{fragment}'");
+        }
+    }
+
+    [Fact]
+    public void ReadmeAnchorsFollowGitHubsSlugRules()
+    {
+        var anchors = ReadmeAnchors("# What it is\n## `Forward`, and threads!\n```\n# not a heading\n```\n## What it is\n| <a id=\"row-1\"></a>x |\n<a name=\"old\"></a>");
+        Assert.Equal(new[] { "forward-and-threads", "old", "row-1", "what-it-is", "what-it-is-1" }, anchors.Order(StringComparer.Ordinal));
+    }
+
+    /// <summary>
+    /// The fragments a GitHub-rendered markdown file answers to: heading slugs (lower case, punctuation other than '-'
+    /// and '_' dropped, spaces to '-', a repeat numbered -1, -2, ...) and explicit <c>id</c> or <c>name</c> attributes.
+    /// </summary>
+    internal static HashSet<string> ReadmeAnchors(string markdown)
+    {
+        var anchors = new HashSet<string>(StringComparer.Ordinal);
+        var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+        bool fenced = false;
+        foreach (string line in markdown.Split('\n'))
+        {
+            if (line.TrimStart().StartsWith("```", StringComparison.Ordinal)) { fenced = !fenced; continue; }
+            if (fenced) continue;
+            foreach (Match m in Regex.Matches(line, "<a\\s+(?:id|name)=\"([^\"]+)\""))
+                anchors.Add(m.Groups[1].Value);
+            var heading = Regex.Match(line, @"^#{1,6}\s+(.*?)\s*#*\s*$");
+            if (!heading.Success) continue;
+            string text = Regex.Replace(heading.Groups[1].Value, @"\[([^\]]*)\]\([^)]*\)", "$1");
+            string slug = Regex.Replace(text.ToLowerInvariant(), @"[^\p{L}\p{M}\p{N}\p{Pc}\- ]", "").Replace(' ', '-');
+            int repeat = seen.TryGetValue(slug, out int n) ? n : 0;
+            seen[slug] = repeat + 1;
+            anchors.Add(repeat == 0 ? slug : $"{slug}-{repeat}");
+        }
+        return anchors;
+    }
+
+    [Fact]
     public void EveryMessageFormatsWithAsManyArgumentsAsItHasPlaceholders()
     {
         foreach (var d in s_all)

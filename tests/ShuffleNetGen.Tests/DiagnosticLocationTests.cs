@@ -18,7 +18,7 @@ public class DiagnosticLocationTests
         var (_, diagnostics, run) = GeneratorHarness.Run(source);
         var d = Assert.Single(diagnostics);
         Assert.Equal(id, d.Id);
-        Assert.Equal(expectModel ? 1 : 0, run.Results.Single().GeneratedSources.Length);
+        Assert.Equal(expectModel ? 1 : 0, GeneratorHarness.Models(run).Count());
         Assert.Null(run.Results.Single().Exception);
         return d;
     }
@@ -36,7 +36,7 @@ public class DiagnosticLocationTests
         var (_, diagnostics, run) = JsonHarness.RunJson(path, json);
         var d = Assert.Single(diagnostics);
         Assert.Equal(id, d.Id);
-        Assert.Equal(expectModel ? 1 : 0, run.Results.Single().GeneratedSources.Length);
+        Assert.Equal(expectModel ? 1 : 0, GeneratorHarness.Models(run).Count());
         Assert.Equal(path, d.Location.GetLineSpan().Path);
         return d;
     }
@@ -133,7 +133,7 @@ public class DiagnosticLocationTests
         const string source = "using ShuffleNetGen; namespace Acme; [ShuffleNet(Scale = 0.25, InputHeight = 32, InputWidth = 32)] public partial class Net;";
         const string json = """{ "name": "Net", "namespace": "Acme", "scale": 0.25, "input": { "height": 32, "width": 32 } }""";
         var (_, diagnostics, run) = JsonHarness.Run(new[] { ("models/Net.shufflenet.json", json) }, source);
-        Assert.Empty(run.Results.Single().GeneratedSources);
+        Assert.Equal("Acme.Net.ShuffleNet.Failed.g.cs", Assert.Single(run.Results.Single().GeneratedSources).HintName);
         Assert.Equal(2, diagnostics.Length);
         Assert.All(diagnostics, d => Assert.Equal("SNG0015", d.Id));
         var inSource = diagnostics.Single(d => d.Location.GetLineSpan().Path == "Model0.cs");
@@ -145,14 +145,14 @@ public class DiagnosticLocationTests
     }
 
     [Fact]
-    public void SNG0015_TwoJsonFilesWithOneNameGenerateNothingForIt()
+    public void SNG0015_TwoJsonFilesWithOneNameGenerateNoModelForIt()
     {
         const string json = """{ "name": "Net", "scale": 0.25, "input": { "height": 32, "width": 32 } }""";
         const string other = """{ "name": "Other", "scale": 0.25, "input": { "height": 32, "width": 32 } }""";
         var (output, diagnostics, run) = JsonHarness.Run(new[] { ("a/Net.shufflenet.json", json), ("b/Net.shufflenet.json", json), ("Other.shufflenet.json", other) });
         Assert.Equal(new[] { "SNG0015", "SNG0015" }, diagnostics.Select(d => d.Id));
         Assert.Equal(new[] { "a/Net.shufflenet.json", "b/Net.shufflenet.json" }, diagnostics.Select(d => d.Location.GetLineSpan().Path).Order());
-        Assert.Equal("Other.ShuffleNet.g.cs", Assert.Single(run.Results.Single().GeneratedSources).HintName);
+        Assert.Equal(new[] { "Net.ShuffleNet.Failed.g.cs", "Other.ShuffleNet.g.cs" }, run.Results.Single().GeneratedSources.Select(s => s.HintName).Order(StringComparer.Ordinal));
         Assert.Empty(JsonHarness.CompileErrors(output));
     }
 

@@ -25,7 +25,98 @@ public class ForwardContractTests
     {
         var model = G3Small64.CreateRandom(1);
         Assert.Throws<ArgumentException>(() => model.Forward(new float[G3Small64.InputLength - 1], new float[G3Small64.Classes]));
+        Assert.Throws<ArgumentException>(() => model.Forward(new float[G3Small64.InputLength + 1], new float[G3Small64.Classes]));
         Assert.Throws<ArgumentException>(() => model.Forward(new float[G3Small64.InputLength], new float[G3Small64.Classes - 1]));
+    }
+
+    /// <summary>A longer logits span used to be accepted and only its start written, hiding a caller's sizing mistake.</summary>
+    [Fact]
+    public void LogitsSpanLongerThanClassesIsRejectedNamingBothLengths()
+    {
+        var model = G3Small64.CreateRandom(1);
+        var logits = new float[G3Small64.Classes + 3];
+        Array.Fill(logits, 42f);
+        var e = Assert.Throws<ArgumentException>(() => model.Forward(new float[G3Small64.InputLength], logits));
+        Assert.Equal("logits", e.ParamName);
+        Assert.Contains($"exactly {G3Small64.Classes} logits", e.Message);
+        Assert.Contains($"got {G3Small64.Classes + 3}", e.Message);
+        Assert.All(logits, l => Assert.Equal(42f, l));
+    }
+
+    /// <summary>
+    /// Simulates a second thread inside Forward by holding the instance's guard, as an overlapping call would: the
+    /// call must be refused, and the instance must work again once the guard is released.
+    /// </summary>
+    [Fact]
+    public void ForwardOnAnInstanceAlreadyInForwardThrows()
+    {
+        var model = G3Small64.CreateRandom(1);
+        var input = Enumerable.Range(0, G3Small64.InputLength).Select(i => MathF.Cos(i)).ToArray();
+        var expected = new float[G3Small64.Classes];
+        model.Forward(input, expected);
+
+        var busy = typeof(G3Small64).GetField("_sngBusy", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
+        busy.SetValue(model, 1);
+        var e = Assert.Throws<InvalidOperationException>(() => model.Forward(input, new float[G3Small64.Classes]));
+        Assert.Contains("one instance per thread", e.Message);
+        Assert.Contains("G3Small64", e.Message);
+        busy.SetValue(model, 0);
+
+        var again = new float[G3Small64.Classes];
+        model.Forward(input, again);
+        Assert.Equal(expected, again);
+        // A call that failed its argument checks must not leave the guard taken.
+        Assert.Throws<ArgumentException>(() => model.Forward(input, new float[1]));
+        model.Forward(input, again);
+        Assert.Equal(expected, again);
+    }
+
+    /// <summary>
+    /// Two threads hammer one instance of the paper model (a few ms per pass, so a time slice ends inside a pass
+    /// often). Without the guard some results come out wrong; with it every call either throws or returns exactly the
+    /// single-threaded logits. The loop runs until both threads have seen a refusal, so the test cannot pass without
+    /// the concurrent case having happened; on an idle machine that takes a few passes.
+    /// </summary>
+    [Fact]
+    public void ConcurrentForwardOnOneInstanceThrowsAndNeverReturnsWrongLogits()
+    {
+        var model = Paper1xG3.CreateRandom(3);
+        var input = Enumerable.Range(0, Paper1xG3.InputLength).Select(i => MathF.Sin(i * 0.01f)).ToArray();
+        var expected = new float[Paper1xG3.Classes];
+        model.Forward(input, expected);
+
+        int refused = 0, completed = 0, wrong = 0;
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        using var barrier = new Barrier(2);
+        void Hammer()
+        {
+            var logits = new float[Paper1xG3.Classes];
+            barrier.SignalAndWait();
+            while (Volatile.Read(ref refused) < 2 && DateTime.UtcNow < deadline)
+            {
+                try
+                {
+                    model.Forward(input, logits);
+                    Interlocked.Increment(ref completed);
+                    if (!logits.AsSpan().SequenceEqual(expected)) Interlocked.Increment(ref wrong);
+                }
+                catch (InvalidOperationException)
+                {
+                    Interlocked.Increment(ref refused);
+                }
+            }
+        }
+        var threads = new[] { new Thread(Hammer), new Thread(Hammer) };
+        foreach (var t in threads) t.Start();
+        foreach (var t in threads) t.Join();
+
+        Assert.True(refused >= 2, $"no overlapping call in 60 s ({completed} passes completed)");
+        Assert.Equal(0, wrong);
+        Assert.True(completed > 0);
+        // The instance is usable again afterwards: no refusal leaves the guard taken.
+        var after = new float[Paper1xG3.Classes];
+        model.Forward(input, after);
+        Assert.Equal(expected, after);
     }
 
     [Fact]

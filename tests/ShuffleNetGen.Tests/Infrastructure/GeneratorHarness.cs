@@ -60,6 +60,12 @@ public static class GeneratorHarness
         return (output, diagnostics, driver.GetRunResult());
     }
 
+    /// <summary>The stand-in written for a declaration that generates no model (its public surface, throwing).</summary>
+    public static bool IsStandIn(GeneratedSourceResult source) => source.HintName.EndsWith(".ShuffleNet.Failed.g.cs", StringComparison.Ordinal);
+
+    /// <summary>Generated models, stand-ins left out.</summary>
+    public static IEnumerable<GeneratedSourceResult> Models(GeneratorDriverRunResult run) => run.Results.Single().GeneratedSources.Where(s => !IsStandIn(s));
+
     /// <summary>The text a diagnostic underlines in <paramref name="text"/>.</summary>
     public static string Located(Diagnostic d, string text) => text.Substring(d.Location.SourceSpan.Start, d.Location.SourceSpan.Length);
 
