@@ -70,7 +70,7 @@ public static class OnnxWeights
         ModelProto proto;
         try
         {
-            proto = ModelProto.Parser.ParseFrom(stream);
+            proto = Parse(stream);
         }
         catch (InvalidProtocolBufferException e)
         {
@@ -90,6 +90,24 @@ public static class OnnxWeights
             // Every check above names what it found; this is the safety net for a malformed graph no check foresaw.
             throw new OnnxFormatException(null, $"the ONNX graph is malformed ({e.GetType().Name}: {OnnxText.Q(e.Message)}).", e);
         }
+    }
+
+    // Parsing from one buffer lets protobuf check every declared length against the bytes that exist and copy each
+    // field once; parsing from the stream read oversized fields in chunks first, several times the file in allocations.
+    private static ModelProto Parse(Stream stream)
+    {
+        if (stream.CanSeek)
+        {
+            long remaining = Math.Max(stream.Length - stream.Position, 0);
+            if (remaining > Array.MaxLength)
+                throw new OnnxFormatException(null, $"the data is {remaining} bytes long; ONNX models with their weights inside are below 2 GB (protobuf's limit).");
+            var buffer = new byte[remaining];
+            stream.ReadExactly(buffer);
+            return ModelProto.Parser.ParseFrom(buffer);
+        }
+        var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return ModelProto.Parser.ParseFrom(copy.GetBuffer(), 0, (int)copy.Length);
     }
 
     private sealed class Importer
