@@ -68,16 +68,41 @@ public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
     [Fact]
     public void AotBaselineWarningFiresOnlyWhenTheUserHasNotChosen()
     {
-        // The warning's target alone, evaluated for each setting: cheap, and the publish test sees it fire for real.
-        string Warn(params string[] properties) =>
-            _consumer.Dotnet(new[] { "msbuild", "Consumer.csproj", "-t:_ShuffleNetGenWarnAotBaseline", "-nologo" }.Concat(properties).ToArray());
-        Assert.Contains("warning SNG0030", Warn("-p:RuntimeIdentifier=linux-x64"));
-        Assert.Contains("warning SNG0030", Warn("-p:RuntimeIdentifier=win-x64"));
-        Assert.DoesNotContain("SNG0030", Warn("-p:RuntimeIdentifier=linux-arm64"));
-        Assert.DoesNotContain("SNG0030", Warn("-p:RuntimeIdentifier=linux-x64", "-p:IlcInstructionSet=x86-64-v3"));
-        Assert.DoesNotContain("SNG0030", Warn("-p:RuntimeIdentifier=linux-x64", "-p:ShuffleNetGenSuppressAotBaselineWarning=true"));
-        Assert.DoesNotContain("warning SNG0030", Warn("-p:RuntimeIdentifier=linux-x64", "-p:NoWarn=SNG0030"));
-        Assert.DoesNotContain("SNG0030", Warn("-p:RuntimeIdentifier=linux-x64", "-p:PublishAot=false"));
+        // The warning's target alone, evaluated for each setting in one MSBuild process (each evaluation of the
+        // consumer is cheap, starting the SDK is not); the publish test sees it fire in a real publish.
+        var cases = new (string Properties, bool Warns)[]
+        {
+            ("RuntimeIdentifier=linux-x64", true),
+            ("RuntimeIdentifier=win-x64", true),
+            ("RuntimeIdentifier=linux-arm64", false),
+            ("RuntimeIdentifier=linux-x64;IlcInstructionSet=x86-64-v3", false),
+            ("RuntimeIdentifier=linux-x64;ShuffleNetGenSuppressAotBaselineWarning=true", false),
+            ("RuntimeIdentifier=linux-x64;NoWarn=SNG0030", false),
+            ("RuntimeIdentifier=linux-x64;PublishAot=false", false),
+        };
+        var driver = new System.Text.StringBuilder("<Project>\n  <Target Name=\"Cases\">\n");
+        for (int i = 0; i < cases.Length; i++)
+            driver.Append($"    <Message Importance=\"high\" Text=\"CASE {i}\" />\n")
+                  .Append($"    <MSBuild Projects=\"Consumer.csproj\" Targets=\"_ShuffleNetGenWarnAotBaseline\" Properties=\"{cases[i].Properties}\" />\n");
+        driver.Append($"    <Message Importance=\"high\" Text=\"CASE {cases.Length}\" />\n  </Target>\n</Project>\n");
+        string path = Path.Combine(_consumer.Directory, "warn-cases.proj");
+        File.WriteAllText(path, driver.ToString());
+        try
+        {
+            string output = _consumer.Dotnet("msbuild", "warn-cases.proj", "-nologo", "-clp:NoSummary");
+            for (int i = 0; i < cases.Length; i++)
+            {
+                int from = output.IndexOf($"CASE {i}", StringComparison.Ordinal), to = output.IndexOf($"CASE {i + 1}", StringComparison.Ordinal);
+                Assert.True(from >= 0 && to > from, $"case markers missing:\n{output}");
+                string part = output[from..to];
+                Assert.True(part.Contains("warning SNG0030", StringComparison.Ordinal) == cases[i].Warns,
+                    $"{cases[i].Properties}: expected {(cases[i].Warns ? "a" : "no")} SNG0030 warning, got:\n{part}");
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     [Fact]
@@ -164,6 +189,7 @@ public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
             using (var document = JsonDocument.Parse(json)) SchemaReference = document.RootElement.GetProperty("$schema").GetString()!;
             TinyNetJson = json;
             File.Copy(Path.Combine(root, "tests", "PackageConsumer", "Program.cs"), Path.Combine(Directory, "Program.cs"));
+            Dotnet("restore");
         }
 
         public string Directory { get; }
