@@ -168,8 +168,8 @@ public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
             _version = "0.0.0-test" + DateTime.UtcNow.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
             System.IO.Directory.CreateDirectory(Directory);
             // A private artifacts path: packing with another version must not rebuild the repository's own bin/obj.
-            foreach (var project in new[] { "runtime/ShuffleNetGen.csproj", "runtime/ShuffleNetGen.Onnx/ShuffleNetGen.Onnx.csproj" })
-                Run(root, "dotnet", "pack", project, "-c", "Release", "-o", _feed, $"-p:Version={_version}", "--artifacts-path", Path.Combine(_work, "artifacts"));
+            foreach (var packed in new[] { "runtime/ShuffleNetGen.csproj", "runtime/ShuffleNetGen.Onnx/ShuffleNetGen.Onnx.csproj" })
+                Run(root, "dotnet", "pack", packed, "-c", "Release", "-o", _feed, $"-p:Version={_version}", "--artifacts-path", Path.Combine(_work, "artifacts"));
 
             string readme = File.ReadAllText(Path.Combine(root, "README.md"));
             int start = readme.IndexOf("## Use it in your project", StringComparison.Ordinal);
