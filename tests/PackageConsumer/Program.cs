@@ -1,13 +1,29 @@
 using System;
+using System.Globalization;
+using System.Linq;
+using Acme.Vision;
 using ShuffleNetGen;
 
-var model = TinyNet.CreateRandom(seed: 3);
-var logits = new float[TinyNet.Classes];
-model.Forward(new float[TinyNet.InputLength], logits);
-Console.WriteLine(FormattableString.Invariant($"classes={TinyNet.Classes} macs={TinyNet.MultiplyAdds} logit0={logits[0]:R}"));
+// Built by PackageTests from the packed packages, in a directory outside the repository, with the project file taken
+// from the README ("Use it in your project") and the README's JSON model, which reaches the generator with no
+// AdditionalFiles line. Prints the logits of both models; the test compares them with references it computes itself.
+//   args[0]: an ONNX export of the G8Gray48x40 fixture; args[1]: the fixture's input (safetensors, tensor "input")
 
-[ShuffleNet(Groups = 3, Scale = 0.5, InputChannels = 1, InputHeight = 32, InputWidth = 32, Classes = 10)]
-public partial class TinyNet;
+var tiny = TinyNet.CreateRandom(seed: 3);
+var tinyLogits = new float[TinyNet.Classes];
+tiny.Forward(new float[TinyNet.InputLength], tinyLogits);
+Console.WriteLine($"json TinyNet macs={TinyNet.MultiplyAdds} logits={Format(tinyLogits)}");
+
+var onnx = G8Gray48x40.FromOnnx(args[0]);
+var onnxLogits = new float[G8Gray48x40.Classes];
+onnx.Forward(Safetensors.Read(args[1])["input"].Data, onnxLogits);
+Console.WriteLine($"onnx G8Gray48x40 logits={Format(onnxLogits)}");
+
+static string Format(float[] values) => string.Join(",", values.Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
+
+// The fixture's configuration (tools/make_fixtures.py), declared by attribute.
+[ShuffleNet(Groups = 8, StemChannels = 16, StageChannels = new[] { 64, 128 }, Stages = new[] { 2, 2 }, InputChannels = 1, InputHeight = 48, InputWidth = 40, Classes = 7, StemStride = 1, StemMaxPool = false)]
+public partial class G8Gray48x40;
 
 // Deliberately too small for five stride-2 steps: the generator warns (SNG0014), and with TreatWarningsAsErrors this
 // project only builds if that warning honours #pragma like any compiler warning.

@@ -1,51 +1,298 @@
 using System.Diagnostics;
-using ShuffleNetGen.Tests.Infrastructure;
+using System.Globalization;
+using System.Runtime.Loader;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Microsoft.CodeAnalysis;
+using ShuffleNetGen.Tests.Fixtures;
 using Xunit;
 
 namespace ShuffleNetGen.Tests;
 
-/// <summary>Packs the runtime with its generator and builds a project that consumes only the .nupkg.</summary>
-public class PackageTests
+/// <summary>
+/// The path a user's own project takes: packs ShuffleNetGen and ShuffleNetGen.Onnx into a local feed and builds,
+/// runs and NativeAOT-publishes a consumer in a folder outside the repository (so the repository's
+/// Directory.Build.props, which sets InvariantGlobalization among others, cannot help it). The consumer's project file,
+/// nuget.config and JSON model are the README's blocks ("Use it in your project"), so the docs cannot drift from what
+/// works.
+/// </summary>
+public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
 {
+    private readonly PackedConsumer _consumer;
+
+    public PackageTests(PackedConsumer consumer) => _consumer = consumer;
+
     [Fact]
-    public void PackedPackageGeneratesAWorkingModel()
+    public void PackagesHoldWhatAConsumerNeeds()
     {
-        string root = RepositoryRoot();
-        string work = Path.Combine(Path.GetTempPath(), "sng-package-" + Guid.NewGuid().ToString("N"));
-        string feed = Path.Combine(work, "feed");
-        // A version no cache has seen, so restore cannot pick up a stale package from an earlier run.
-        string version = "0.0.0-test" + DateTime.UtcNow.ToString("yyyyMMddHHmmss");
+        var core = _consumer.Entries("ShuffleNetGen");
+        foreach (var entry in new[] { "lib/net8.0/ShuffleNetGen.dll", "analyzers/dotnet/cs/ShuffleNetGen.Generator.dll", "README.md", "LICENSE",
+                     "shufflenet.schema.json", "buildTransitive/ShuffleNetGen.props", "buildTransitive/ShuffleNetGen.targets" })
+            Assert.Contains(entry, core);
+        var onnx = _consumer.Entries("ShuffleNetGen.Onnx");
+        foreach (var entry in new[] { "lib/net8.0/ShuffleNetGen.Onnx.dll", "README.md", "LICENSE" })
+            Assert.Contains(entry, onnx);
+        foreach (var id in new[] { "ShuffleNetGen", "ShuffleNetGen.Onnx" })
+            Assert.Contains("<license type=\"expression\">MIT</license>", _consumer.Nuspec(id));
+        // The Onnx package must pass the generator and the build files on: a project that references only it still
+        // gets FromOnnx-capable models.
+        var dependency = Regex.Match(_consumer.Nuspec("ShuffleNetGen.Onnx"), "<dependency id=\"ShuffleNetGen\"[^>]*>");
+        Assert.True(dependency.Success, "ShuffleNetGen.Onnx does not depend on ShuffleNetGen");
+        Assert.DoesNotContain("Analyzers", dependency.Value);
+        Assert.DoesNotContain("Build", dependency.Value);
+    }
+
+    [Fact]
+    public void ConsumerBuildsAndRunsWithTheJitAndTheSchemaReferenceResolves()
+    {
+        string output = _consumer.Dotnet("build", "-c", "Release", "-p:TreatWarningsAsErrors=true");
+        _consumer.CheckModelOutput(Run(_consumer.Directory, "dotnet", Path.Combine(_consumer.Directory, "bin", "Release", "net10.0", "Consumer.dll"), _consumer.OnnxPath, _consumer.InputPath), exactTinyNet: true);
+
+        // The README's "$schema", resolved the way an editor resolves it: against the JSON file's folder.
+        string schema = Path.GetFullPath(Path.Combine(_consumer.Directory, _consumer.SchemaReference));
+        Assert.True(File.Exists(schema), $"\"$schema\": \"{_consumer.SchemaReference}\" does not resolve from the consumer ({schema} missing)\n{output}");
+        Assert.Equal(File.ReadAllText(Path.Combine(RepositoryRoot(), "shufflenet.schema.json")), File.ReadAllText(schema));
+
+        // Listing the default JSON file as well must not hand it to the generator twice (that would be SNG0015).
+        string project = Path.Combine(_consumer.Directory, "Consumer.csproj");
+        string original = File.ReadAllText(project);
         try
         {
-            Run(root, "pack", "runtime/ShuffleNetGen.csproj", "-c", "Release", "-o", feed, $"-p:Version={version}");
-            Assert.Single(Directory.GetFiles(feed, "ShuffleNetGen." + version + ".nupkg"));
-            string output = Run(root, "run", "--project", "tests/PackageConsumer/PackageConsumer.csproj", "-c", "Release",
-                $"-p:ShuffleNetGenVersion={version}", $"-p:RestoreAdditionalProjectSources={feed}",
-                $"-p:RestorePackagesPath={Path.Combine(work, "packages")}", $"-p:BaseOutputPath={Path.Combine(work, "bin")}/",
-                $"-p:BaseIntermediateOutputPath={Path.Combine(work, "obj")}/");
-            // The same declaration generated in-process must give the same model, to the last bit.
-            var expected = LoadedModel.Compile("using ShuffleNetGen; [ShuffleNet(Groups = 3, Scale = 0.5, InputChannels = 1, InputHeight = 32, InputWidth = 32, Classes = 10)] public partial class Model;");
-            var logits = new float[10];
-            expected.FromTensors(Weights.RandomWeights.Create(expected.WeightLayout, 3)).Forward(new float[32 * 32], logits);
-            Assert.Contains($"classes=10 macs={expected.Constant<long>("MultiplyAdds")} logit0={logits[0]:R}", output);
+            File.WriteAllText(project, original.Replace("</Project>", "  <ItemGroup>\n    <AdditionalFiles Include=\"./TinyNet.shufflenet.json\" />\n  </ItemGroup>\n</Project>"));
+            string again = _consumer.Dotnet("build", "-c", "Release", "-p:TreatWarningsAsErrors=true");
+            Assert.DoesNotContain("SNG0015", again);
         }
         finally
         {
-            try { Directory.Delete(work, recursive: true); } catch (IOException) { }
+            File.WriteAllText(project, original);
         }
     }
 
-    private static string Run(string directory, params string[] arguments)
+    [Fact]
+    public void AotBaselineWarningFiresOnlyWhenTheUserHasNotChosen()
     {
-        var info = new ProcessStartInfo("dotnet") { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
+        // The warning's target alone, evaluated for each setting in one MSBuild process (each evaluation of the
+        // consumer is cheap, starting the SDK is not); the publish test sees it fire in a real publish.
+        var cases = new (string Properties, bool Warns)[]
+        {
+            ("RuntimeIdentifier=linux-x64", true),
+            ("RuntimeIdentifier=win-x64", true),
+            ("RuntimeIdentifier=linux-arm64", false),
+            ("RuntimeIdentifier=linux-x64;IlcInstructionSet=x86-64-v3", false),
+            ("RuntimeIdentifier=linux-x64;ShuffleNetGenSuppressAotBaselineWarning=true", false),
+            ("RuntimeIdentifier=linux-x64;NoWarn=SNG0030", false),
+            ("RuntimeIdentifier=linux-x64;PublishAot=false", false),
+        };
+        var driver = new System.Text.StringBuilder("<Project>\n  <Target Name=\"Cases\">\n");
+        for (int i = 0; i < cases.Length; i++)
+            driver.Append($"    <Message Importance=\"high\" Text=\"CASE {i}\" />\n")
+                  .Append($"    <MSBuild Projects=\"Consumer.csproj\" Targets=\"_ShuffleNetGenWarnAotBaseline\" Properties=\"{cases[i].Properties}\" />\n");
+        driver.Append($"    <Message Importance=\"high\" Text=\"CASE {cases.Length}\" />\n  </Target>\n</Project>\n");
+        string path = Path.Combine(_consumer.Directory, "warn-cases.proj");
+        File.WriteAllText(path, driver.ToString());
+        try
+        {
+            string output = _consumer.Dotnet("msbuild", "warn-cases.proj", "-nologo", "-clp:NoSummary");
+            for (int i = 0; i < cases.Length; i++)
+            {
+                int from = output.IndexOf($"CASE {i}", StringComparison.Ordinal), to = output.IndexOf($"CASE {i + 1}", StringComparison.Ordinal);
+                Assert.True(from >= 0 && to > from, $"case markers missing:\n{output}");
+                string part = output[from..to];
+                Assert.True(part.Contains("warning SNG0030", StringComparison.Ordinal) == cases[i].Warns,
+                    $"{cases[i].Properties}: expected {(cases[i].Warns ? "a" : "no")} SNG0030 warning, got:\n{part}");
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    [Trait("Category", "NativeAot")]
+    public void ConsumerPublishesNativeAotForLinuxX64()
+    {
+        string output = _consumer.Dotnet("publish", "-c", "Release", "-r", "linux-x64", "-p:TreatWarningsAsErrors=true", "-o", "out/linux-x64");
+        // The default baseline is kept (the user has not chosen), so the build says what it costs, once.
+        Assert.Single(Regex.Matches(output, @"warning SNG0030"));
+        string binary = Path.Combine(_consumer.Directory, "out", "linux-x64", "Consumer");
+        _consumer.CheckModelOutput(Run(_consumer.Directory, binary, _consumer.OnnxPath, _consumer.InputPath), exactTinyNet: false);
+    }
+
+    [QemuFact]
+    [Trait("Category", "NativeAot")]
+    public void ConsumerPublishesNativeAotForLinuxArm64()
+    {
+        var arguments = new List<string> { "publish", "-c", "Release", "-r", "linux-arm64", "-p:TreatWarningsAsErrors=true", "-o", "out/linux-arm64" };
+        // Cross-linking on x64: clang drives lld with the sysroot of libc6-dev-arm64-cross (docs/nativeaot.md).
+        if (System.Runtime.InteropServices.RuntimeInformation.OSArchitecture != System.Runtime.InteropServices.Architecture.Arm64)
+            arguments.Add("-p:LinkerFlavor=lld");
+        string output = _consumer.Dotnet(arguments.ToArray());
+        Assert.DoesNotContain("SNG0030", output);
+        string binary = Path.Combine(_consumer.Directory, "out", "linux-arm64", "Consumer");
+        string run = System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.Arm64
+            ? Run(_consumer.Directory, binary, _consumer.OnnxPath, _consumer.InputPath)
+            : Run(_consumer.Directory, QemuFactAttribute.Qemu, "-L", QemuFactAttribute.Sysroot, binary, _consumer.OnnxPath, _consumer.InputPath);
+        _consumer.CheckModelOutput(run, exactTinyNet: false);
+    }
+
+    /// <summary>Skips (reported as skipped, not passed) where the arm64 binary cannot be built or run.</summary>
+    public sealed class QemuFactAttribute : FactAttribute
+    {
+        public const string Qemu = "/usr/bin/qemu-aarch64";
+        public const string Sysroot = "/usr/aarch64-linux-gnu";
+
+        public QemuFactAttribute()
+        {
+            if (System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.Arm64) return;
+            if (!File.Exists(Qemu)) Skip = $"{Qemu} is missing (Debian qemu-user; eng/install-deps.sh installs it)";
+            else if (!File.Exists(Path.Combine(Sysroot, "lib", "libc.so.6")) && !File.Exists(Path.Combine(Sysroot, "lib", "ld-linux-aarch64.so.1")))
+                Skip = $"the aarch64 sysroot {Sysroot} is missing (Debian libc6-dev-arm64-cross; eng/install-deps.sh installs it)";
+        }
+    }
+
+    /// <summary>The packed feed and the consumer folder, made once for the tests of this class.</summary>
+    public sealed class PackedConsumer : IDisposable
+    {
+        private readonly string _work;
+        private readonly string _feed;
+        private readonly string _version;
+
+        public PackedConsumer()
+        {
+            string root = RepositoryRoot();
+            _work = Path.Combine(Path.GetTempPath(), "sng-consumer-" + Guid.NewGuid().ToString("N")[..12]);
+            _feed = Path.Combine(_work, "feed");
+            Directory = Path.Combine(_work, "Consumer");
+            // A version no cache has seen, so restore cannot pick up a stale package from an earlier run.
+            _version = "0.0.0-test" + DateTime.UtcNow.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
+            System.IO.Directory.CreateDirectory(Directory);
+            // A private artifacts path: packing with another version must not rebuild the repository's own bin/obj.
+            foreach (var packed in new[] { "runtime/ShuffleNetGen.csproj", "runtime/ShuffleNetGen.Onnx/ShuffleNetGen.Onnx.csproj" })
+                Run(root, "dotnet", "pack", packed, "-c", "Release", "-o", _feed, $"-p:Version={_version}", "--artifacts-path", Path.Combine(_work, "artifacts"));
+
+            string readme = File.ReadAllText(Path.Combine(root, "README.md"));
+            int start = readme.IndexOf("## Use it in your project", StringComparison.Ordinal);
+            int end = readme.IndexOf("\n## ", start + 1, StringComparison.Ordinal);
+            Assert.True(start >= 0 && end > start, "README.md has no \"## Use it in your project\" section");
+            var xml = Blocks(readme[start..end], "xml");
+            Assert.True(xml.Count >= 2, "the README section should show a nuget.config and a project file");
+            const string FeedPlaceholder = "/path/to/feed";
+            Assert.Contains(FeedPlaceholder, xml[0]);
+            File.WriteAllText(Path.Combine(Directory, "nuget.config"), xml[0].Replace(FeedPlaceholder, _feed));
+
+            // The README names the version `dotnet pack` makes; the test packs a fresh one instead (see above).
+            string packedVersion = Regex.Match(File.ReadAllText(Path.Combine(root, "Directory.Build.props")), "<Version>(.*?)</Version>").Groups[1].Value;
+            string project = xml[1];
+            Assert.Equal(2, Regex.Matches(project, $"Version=\"{Regex.Escape(packedVersion)}\"").Count);
+            File.WriteAllText(Path.Combine(Directory, "Consumer.csproj"), project.Replace($"Version=\"{packedVersion}\"", $"Version=\"{_version}\""));
+
+            string json = Blocks(readme, "json").Single(b => b.Contains("\"$schema\"", StringComparison.Ordinal));
+            File.WriteAllText(Path.Combine(Directory, "TinyNet.shufflenet.json"), json);
+            using (var document = JsonDocument.Parse(json)) SchemaReference = document.RootElement.GetProperty("$schema").GetString()!;
+            TinyNetJson = json;
+            File.Copy(Path.Combine(root, "tests", "PackageConsumer", "Program.cs"), Path.Combine(Directory, "Program.cs"));
+            Dotnet("restore");
+        }
+
+        public string Directory { get; }
+
+        public string SchemaReference { get; }
+
+        public string TinyNetJson { get; }
+
+        public string OnnxPath => Path.Combine(AppContext.BaseDirectory, "Fixtures", "onnx", "g8_gray_48x40.onnx");
+
+        public string InputPath => Path.Combine(PyTorchFixture.FixtureDirectory, "g8_gray_48x40.io.safetensors");
+
+        /// <summary>Runs dotnet in the consumer folder with its own package folder, so the test's packages stay out of the user's cache.</summary>
+        public string Dotnet(params string[] arguments) =>
+            Run(Directory, "dotnet", arguments.Concat(new[] { $"-p:RestorePackagesPath={Path.Combine(_work, "packages")}" }).ToArray());
+
+        public List<string> Entries(string id)
+        {
+            using var zip = System.IO.Compression.ZipFile.OpenRead(Path.Combine(_feed, $"{id}.{_version}.nupkg"));
+            return zip.Entries.Select(e => e.FullName).ToList();
+        }
+
+        public string Nuspec(string id)
+        {
+            using var zip = System.IO.Compression.ZipFile.OpenRead(Path.Combine(_feed, $"{id}.{_version}.nupkg"));
+            using var reader = new StreamReader(zip.GetEntry(id + ".nuspec")!.Open());
+            return reader.ReadToEnd();
+        }
+
+        /// <summary>
+        /// The consumer prints the logits of its JSON model (random weights, seed 3, zero input) and of the ONNX fixture.
+        /// The first must match the same JSON compiled in-process (bit for bit under the JIT; NativeAOT's baseline
+        /// may pick other kernels, so there within the matrix tolerance); the second must match PyTorch's logits.
+        /// </summary>
+        public void CheckModelOutput(string output, bool exactTinyNet)
+        {
+            float[] Logits(string label)
+            {
+                var match = Regex.Match(output, label + @" logits=(\S+)");
+                Assert.True(match.Success, $"no \"{label}\" line in the consumer's output:\n{output}");
+                return match.Groups[1].Value.Split(',').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+            }
+
+            var expected = TinyNetInProcess();
+            var tiny = Logits("json TinyNet");
+            if (exactTinyNet) Assert.Equal(expected, tiny);
+            else AssertClose(expected, tiny, "TinyNet");
+            var fixture = PyTorchFixture.Load("g8_gray_48x40");
+            AssertClose(fixture.Logits, Logits("onnx G8Gray48x40"), "G8Gray48x40 from ONNX against PyTorch");
+        }
+
+        private float[] TinyNetInProcess()
+        {
+            var (compilation, diagnostics, _) = JsonHarness.RunJson(Path.Combine(Directory, "TinyNet.shufflenet.json"), TinyNetJson);
+            Assert.DoesNotContain(diagnostics, d => d.Severity == DiagnosticSeverity.Error);
+            using var stream = new MemoryStream();
+            var emit = compilation.Emit(stream);
+            Assert.True(emit.Success, string.Join("\n", emit.Diagnostics));
+            stream.Position = 0;
+            var context = new AssemblyLoadContext("package-test", isCollectible: true);
+            var type = context.LoadFromStream(stream).GetTypes().Single(t => t.Name == "TinyNet");
+            var model = new Infrastructure.LoadedModel(type);
+            var logits = new float[model.Constant<int>("Classes")];
+            model.FromTensors(Weights.RandomWeights.Create(model.WeightLayout, 3)).Forward(new float[model.Constant<int>("InputLength")], logits);
+            context.Unload();
+            return logits;
+        }
+
+        private static void AssertClose(float[] expected, float[] actual, string what)
+        {
+            Assert.Equal(expected.Length, actual.Length);
+            double scale = expected.Max(v => Math.Abs((double)v));
+            double worst = expected.Zip(actual, (a, b) => Math.Abs((double)a - b)).Max() / scale;
+            Assert.True(worst <= ReferenceMatrixTests.Tolerance, $"{what}: max error {worst:E3} relative to the largest logit {scale:G4}");
+        }
+
+        private static List<string> Blocks(string markdown, string language) =>
+            Regex.Matches(markdown, "```" + language + @"\n(.*?)```", RegexOptions.Singleline).Select(m => m.Groups[1].Value).ToList();
+
+        public void Dispose()
+        {
+            try { System.IO.Directory.Delete(_work, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    private static string Run(string directory, string fileName, params string[] arguments)
+    {
+        var info = new ProcessStartInfo(fileName) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in arguments) info.ArgumentList.Add(a);
         info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         info.Environment["DOTNET_NOLOGO"] = "1";
+        // The consumer must see neither the repository's build files nor the test host's MSBuild state.
+        info.Environment.Remove("MSBuildExtensionsPath");
+        info.Environment.Remove("MSBUILD_EXE_PATH");
+        info.Environment.Remove("MSBuildSDKsPath");
         using var process = Process.Start(info)!;
         var stderr = process.StandardError.ReadToEndAsync();
         string stdout = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"dotnet {string.Join(' ', arguments)} failed ({process.ExitCode}):\n{stdout}\n{stderr.Result}");
+        Assert.True(process.ExitCode == 0, $"{fileName} {string.Join(' ', arguments)} failed ({process.ExitCode}):\n{stdout}\n{stderr.Result}");
         return stdout;
     }
 
