@@ -5,6 +5,7 @@ using Xunit;
 namespace ShuffleNetGen.Tests;
 
 /// <summary>Packs the runtime with its generator and builds a project that consumes only the .nupkg.</summary>
+[Trait("Category", "Slow")] // packs the runtime and builds a consumer project with the SDK
 public class PackageTests
 {
     [Fact]
