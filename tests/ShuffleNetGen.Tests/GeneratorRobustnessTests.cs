@@ -53,9 +53,11 @@ public class GeneratorRobustnessTests
     }
 
     [Fact]
+    [Trait("Category", "Slow")] // thousands of random declarations through the real driver
     public void RandomAttributesGiveCompilingCodeOrDiagnostics() => Check(AttributeCase, AttributeCases, "attribute");
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void RandomJsonGivesCompilingCodeOrDiagnostics() => Check(JsonCase, JsonCases, "JSON");
 
     private void Check(Gen<Case> gen, int iterations, string what)

@@ -16,6 +16,7 @@ namespace ShuffleNetGen.Tests;
 /// nuget.config and JSON model are the README's blocks ("Use it in your project"), so the docs cannot drift from what
 /// works.
 /// </summary>
+[Trait("Category", "Slow")] // packs both packages, builds and publishes a consumer with the SDK
 public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
 {
     private readonly PackedConsumer _consumer;

@@ -58,6 +58,7 @@ public class VectorWidthTests
     }
 
     [Theory]
+    [Trait("Category", "Slow")] // a child `dotnet test` per width, each rerunning the reference matrix
     [InlineData("DOTNET_EnableAVX512", 256)]
     [InlineData("DOTNET_EnableAVX2", 128)]
     [InlineData("DOTNET_EnableHWIntrinsic", 0)]
