@@ -309,7 +309,7 @@ public class SafetensorsTests
     {
         var e = Fails($$$"""{"x": {"dtype": "{{{dtype}}}", "shape": [1], "data_offsets": [0, 4]}}""", new byte[4]);
         Assert.Equal("x", e.TensorName);
-        AssertMentions(e, $"tensor 'x' has dtype {dtype}; ShuffleNetGen reads F32 only");
+        AssertMentions(e, $"tensor 'x' has dtype '{dtype}'; ShuffleNetGen reads F32 only");
     }
 
     [Fact]
