@@ -119,6 +119,9 @@ internal static class ModelNames
     /// </summary>
     public static bool CanHostPlaceholder(string className, string? ns)
     {
+        // Past the length limits a stand-in would bring back what the limits keep out: a file name too long for the
+        // disk and namespaces deep enough to overflow the compiler's stack.
+        if (LengthProblem(ns, className, out _) is not null) return false;
         if (IdentifierProblem(className) is not null || IsGeneratedMember(className)) return false;
         if (ns is null) return true;
         foreach (string segment in ns.Split('.'))

@@ -91,6 +91,13 @@ public class OneMistakeOneErrorTests
         ["SNG0020_AttributeClassNamedLikeAGeneratedMember"] = new[] { new Case("SNG0020 class Forward", Using + "[ShuffleNet] public partial class Forward;", null, "Forward", false) },
         ["SNG0020_AttributeClassInANamespaceThatHidesAGeneratedName"] = new[] { new Case("SNG0020 namespace Acme.Span", Using + "namespace Acme.Span; [ShuffleNet] public partial class Net;", null, "Acme.Span.Net", true) },
         ["SNG0021_DuplicatePropertyPointsAtTheSecond"] = new[] { new Case("SNG0021", null, "{ \"name\": \"Net\", \"groups\": 3, \"groups\": 4 }", "Net", true) },
+        // Past the name limits no stand-in is emitted: it would bring back the over-long file name and deep namespace.
+        ["SNG0020_JsonNamespaceWithTooManySegments"] = new[] { new Case("SNG0020 33 segments", null, $$"""{ "name": "Net", "namespace": "{{string.Join(".", Enumerable.Repeat("a", 33))}}" }""", string.Join(".", Enumerable.Repeat("a", 33)) + ".Net", false) },
+        ["SNG0020_JsonFullNameTooLongPointsAtTheLongerPart"] = new[] { new Case("SNG0020 202 bytes", null, $$"""{ "name": "{{new string('N', 190)}}", "namespace": "Acme.Vision" }""", "Acme.Vision." + new string('N', 190), false) },
+        ["SNG0020_AttributeNamespaceWithTooManySegments"] = new[] { new Case("SNG0020 40 segments", Using + $"namespace {string.Join(".", Enumerable.Range(0, 40).Select(i => "N" + i))}; [ShuffleNet] public partial class Net;", null, string.Join(".", Enumerable.Range(0, 40).Select(i => "N" + i)) + ".Net", false) },
+        ["SNG0020_AttributeClassNameTooLong"] = new[] { new Case("SNG0020 203 bytes", Using + $"[ShuffleNet] public partial class Net{new string('x', 200)};", null, "Net" + new string('x', 200), false) },
+        ["SNG0005_JsonArrayPastTheReaderLimitIsCountedNotRead"] = new[] { new Case("SNG0005 100 stages", null, "{ \"name\": \"Net\", \"stages\": [" + string.Join(", ", Enumerable.Repeat("4", 100)) + "] }", "Net", true) },
+        ["SNG0023_FindingsPastTheCapAreCountedAtTheTopLevelBrace"] = new[] { new Case("SNG0023", null, "{ \"name\": \"Net\", " + string.Join(", ", Enumerable.Range(0, 30).Select(i => $"\"zz{i}\": 1")) + " }", "Net", true) },
         ["JsonModelTooLargePointsAtTheInput"] = new[] { new Case("SNG0011 json", null, """{ "name": "Net", "scale": 4, "stemChannels": 240, "stemStride": 1, "stemMaxPool": false, "input": { "height": 4096, "width": 4096 } }""", "Net", true) },
         ["JsonInputTooSmallPointsAtTheDimension"] = new[] { new Case("SNG0014 json", null, """{ "name": "Net", "scale": 0.25, "input": { "height": 32, "width": 4 } }""", "Net", true) },
         // The name "class" is a keyword: nothing can be generated, and four errors are four mistakes.
@@ -118,7 +125,7 @@ public class OneMistakeOneErrorTests
     {
         var tests = typeof(DiagnosticLocationTests).GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly)
             .Where(m => m.GetCustomAttributes<FactAttribute>().Any()).Select(m => m.Name);
-        Assert.Empty(tests.Where(t => !s_theories.ContainsKey(t) && !s_facts.ContainsKey(t)));
+        Assert.DoesNotContain(tests, t => !s_theories.ContainsKey(t) && !s_facts.ContainsKey(t));
         Assert.True(Cases().Count() >= 80, "the location tests' data was not read");
     }
 

@@ -115,8 +115,12 @@ public class OnnxFuzzTests
         }
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 
-        long cap = 4L * bytes.Length + fixture.WeightBytes + FixedOverhead;
-        Assert.True(allocated <= cap, $"{c}: the import allocated {allocated} bytes for a {bytes.Length}-byte file (cap {cap}: 4x the file plus {fixture.WeightBytes} bytes of weights plus {FixedOverhead})");
+        // 16x, not 4x, the file: protobuf's objects outgrow their encoding. A packed varint holding a small integer is
+        // one byte in the file and an 8-byte long in a RepeatedField<long>; a node of a few dozen bytes becomes a
+        // NodeProto with its strings and lists. Seen: thousands of added ints, 518 KB for a 51 KB file; a spliced Identity
+        // chain, 817 KB for a 64 KB file. The bound is still linear in the file, which is what the cap guards.
+        long cap = 16L * bytes.Length + fixture.WeightBytes + FixedOverhead;
+        Assert.True(allocated <= cap, $"{c}: the import allocated {allocated} bytes for a {bytes.Length}-byte file (cap {cap}: 16x the file plus {fixture.WeightBytes} bytes of weights plus {FixedOverhead})");
         lock (tally)
         {
             tally.Cases++;
@@ -140,8 +144,19 @@ public class OnnxFuzzTests
         }
 
         // A load: every declared tensor, with its declared shape and as many values.
-        WeightPacker.Validate(tensors!, fixture.Description.WeightLayout, fixture.Description.Name);
         foreach (var t in tensors!) Assert.Equal(t.Shape.Aggregate(1L, (a, d) => a * d), t.Data.LongLength);
+        try
+        {
+            WeightPacker.Validate(tensors!, fixture.Description.WeightLayout, fixture.Description.Name);
+        }
+        catch (WeightFormatException e) when (tensors!.Any(t => !t.Data.All(float.IsFinite)))
+        {
+            // A flip that makes a weight NaN or infinite imports (the importer does not judge values) and is refused
+            // where every loader's weights are bound, naming the tensor.
+            Assert.Contains("must be finite", e.Message);
+            lock (tally) tally.Rejected++;
+            return;
+        }
         lock (tally) tally.Loaded++;
         if (preserving)
         {

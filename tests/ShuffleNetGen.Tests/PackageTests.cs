@@ -232,7 +232,7 @@ public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
         {
             float[] Logits(string label)
             {
-                var match = Regex.Match(output, label + @" logits=(\S+)");
+                var match = Regex.Match(output, Regex.Escape(label) + @"(?: \S+=\S+)*? logits=(\S+)");
                 Assert.True(match.Success, $"no \"{label}\" line in the consumer's output:\n{output}");
                 return match.Groups[1].Value.Split(',').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray();
             }

@@ -75,8 +75,9 @@ public class VectorWidthTests
         try
         {
             var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = work, RedirectStandardOutput = true, RedirectStandardError = true };
+            // The memory-plan checks do not depend on the vector width, so the children run only what does.
             foreach (var a in new[] { "test", typeof(VectorWidthTests).Assembly.Location, "--filter",
-                         "FullyQualifiedName~ReferenceMatrixTests|FullyQualifiedName~VectorWidthTests.ChildSeesTheExpectedWidth|FullyQualifiedName~VectorWidthTests.KernelPathsNameTheVariantsThisProcessRuns|FullyQualifiedName~GeneratedVsPyTorchTests" })
+                         "FullyQualifiedName~ReferenceMatrixTests.LogitsMatchTheScalarReference|FullyQualifiedName~VectorWidthTests.ChildSeesTheExpectedWidth|FullyQualifiedName~VectorWidthTests.KernelPathsNameTheVariantsThisProcessRuns|FullyQualifiedName~GeneratedVsPyTorchTests" })
                 psi.ArgumentList.Add(a);
             psi.Environment[knob] = "0";
             psi.Environment[ExpectVariable] = bits.ToString();

@@ -100,6 +100,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
 
     private readonly float[] _sngArena = new float[ArenaLength];
     private readonly float[] _sngWeights;
+    private int _sngBusy; // 1 while a Forward runs: the arena has room for one pass at a time
 
     private TinyNet(float[] packedWeights) => _sngWeights = packedWeights;
 
@@ -366,10 +367,10 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     /// <summary>Loads an F32 safetensors file in the canonical layout.</summary>
-    public static TinyNet FromSafetensors(string path) => FromTensors(global::ShuffleNetGen.Safetensors.Read(path));
+    public static TinyNet FromSafetensors(string path) => FromTensors(global::ShuffleNetGen.Safetensors.Read(path, Description));
 
     /// <summary>Loads F32 safetensors from a stream in the canonical layout.</summary>
-    public static TinyNet FromSafetensors(global::System.IO.Stream stream) => FromTensors(global::ShuffleNetGen.Safetensors.Read(stream));
+    public static TinyNet FromSafetensors(global::System.IO.Stream stream) => FromTensors(global::ShuffleNetGen.Safetensors.Read(stream, Description));
 
     /// <summary>Deterministic pseudo-random weights (same seed, same model on every machine), for tests and benchmarks.</summary>
     public static TinyNet CreateRandom(int seed) => FromTensors(global::ShuffleNetGen.Weights.RandomWeights.Create(WeightLayout, seed));
@@ -468,33 +469,44 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         new("Linear_480to10_V128", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla, faddp" : "Vector128"),
     };
 
-    /// <summary>Runs one image (NCHW floats, <see cref="InputLength"/> of them) and writes <see cref="Classes"/> logits. Allocates nothing.</summary>
+    /// <summary>Runs one image (NCHW floats, exactly <see cref="InputLength"/> of them) and writes exactly <see cref="Classes"/> logits. Allocates nothing.</summary>
     /// <remarks>Not thread-safe: the instance's arena holds the activations. Use one instance per thread.</remarks>
+    /// <exception cref="ArgumentException"><paramref name="input"/> is not <see cref="InputLength"/> floats long, or <paramref name="logits"/> not <see cref="Classes"/>.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is running <see cref="Forward"/> on this instance.</exception>
     public void Forward(ReadOnlySpan<float> input, Span<float> logits)
     {
         if (input.Length != InputLength) throw new ArgumentException($"Expected {InputLength} input floats (C*H*W = {InputChannels}*{InputHeight}*{InputWidth}), got {input.Length}.", nameof(input));
-        if (logits.Length < Classes) throw new ArgumentException($"Expected room for {Classes} logits, got {logits.Length}.", nameof(logits));
-        ref float image = ref MemoryMarshal.GetReference(input);
-        ref float arena = ref MemoryMarshal.GetArrayDataReference(_sngArena);
-        ref float weights = ref MemoryMarshal.GetArrayDataReference(_sngWeights);
-        Stem(ref image, ref arena, ref weights);
-        Unit0(ref arena, ref weights);
-        Unit1(ref arena, ref weights);
-        Unit2(ref arena, ref weights);
-        Unit3(ref arena, ref weights);
-        Unit4(ref arena, ref weights);
-        Unit5(ref arena, ref weights);
-        Unit6(ref arena, ref weights);
-        Unit7(ref arena, ref weights);
-        Unit8(ref arena, ref weights);
-        Unit9(ref arena, ref weights);
-        Unit10(ref arena, ref weights);
-        Unit11(ref arena, ref weights);
-        Unit12(ref arena, ref weights);
-        Unit13(ref arena, ref weights);
-        Unit14(ref arena, ref weights);
-        Unit15(ref arena, ref weights);
-        Head(ref arena, ref weights, ref MemoryMarshal.GetReference(logits));
+        if (logits.Length != Classes) throw new ArgumentException($"Expected a span of exactly {Classes} logits, got {logits.Length}.", nameof(logits));
+        if (global::System.Threading.Interlocked.CompareExchange(ref _sngBusy, 1, 0) != 0)
+            throw new InvalidOperationException("This TinyNet instance is already running Forward on another thread; its activation arena holds one pass at a time. Use one instance per thread (or ShuffleNetBatch.Run with one instance per worker).");
+        try
+        {
+            ref float image = ref MemoryMarshal.GetReference(input);
+            ref float arena = ref MemoryMarshal.GetArrayDataReference(_sngArena);
+            ref float weights = ref MemoryMarshal.GetArrayDataReference(_sngWeights);
+            Stem(ref image, ref arena, ref weights);
+            Unit0(ref arena, ref weights);
+            Unit1(ref arena, ref weights);
+            Unit2(ref arena, ref weights);
+            Unit3(ref arena, ref weights);
+            Unit4(ref arena, ref weights);
+            Unit5(ref arena, ref weights);
+            Unit6(ref arena, ref weights);
+            Unit7(ref arena, ref weights);
+            Unit8(ref arena, ref weights);
+            Unit9(ref arena, ref weights);
+            Unit10(ref arena, ref weights);
+            Unit11(ref arena, ref weights);
+            Unit12(ref arena, ref weights);
+            Unit13(ref arena, ref weights);
+            Unit14(ref arena, ref weights);
+            Unit15(ref arena, ref weights);
+            Head(ref arena, ref weights, ref MemoryMarshal.GetReference(logits));
+        }
+        finally
+        {
+            global::System.Threading.Volatile.Write(ref _sngBusy, 0);
+        }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]

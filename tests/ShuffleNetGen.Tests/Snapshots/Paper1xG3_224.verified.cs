@@ -367,10 +367,10 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>Loads an F32 safetensors file in the canonical layout.</summary>
-    public static Paper1xG3_224 FromSafetensors(string path) => FromTensors(global::ShuffleNetGen.Safetensors.Read(path));
+    public static Paper1xG3_224 FromSafetensors(string path) => FromTensors(global::ShuffleNetGen.Safetensors.Read(path, Description));
 
     /// <summary>Loads F32 safetensors from a stream in the canonical layout.</summary>
-    public static Paper1xG3_224 FromSafetensors(global::System.IO.Stream stream) => FromTensors(global::ShuffleNetGen.Safetensors.Read(stream));
+    public static Paper1xG3_224 FromSafetensors(global::System.IO.Stream stream) => FromTensors(global::ShuffleNetGen.Safetensors.Read(stream, Description));
 
     /// <summary>Deterministic pseudo-random weights (same seed, same model on every machine), for tests and benchmarks.</summary>
     public static Paper1xG3_224 CreateRandom(int seed) => FromTensors(global::ShuffleNetGen.Weights.RandomWeights.Create(WeightLayout, seed));

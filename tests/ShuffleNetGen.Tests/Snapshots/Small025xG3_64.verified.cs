@@ -367,10 +367,10 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>Loads an F32 safetensors file in the canonical layout.</summary>
-    public static Small025xG3_64 FromSafetensors(string path) => FromTensors(global::ShuffleNetGen.Safetensors.Read(path));
+    public static Small025xG3_64 FromSafetensors(string path) => FromTensors(global::ShuffleNetGen.Safetensors.Read(path, Description));
 
     /// <summary>Loads F32 safetensors from a stream in the canonical layout.</summary>
-    public static Small025xG3_64 FromSafetensors(global::System.IO.Stream stream) => FromTensors(global::ShuffleNetGen.Safetensors.Read(stream));
+    public static Small025xG3_64 FromSafetensors(global::System.IO.Stream stream) => FromTensors(global::ShuffleNetGen.Safetensors.Read(stream, Description));
 
     /// <summary>Deterministic pseudo-random weights (same seed, same model on every machine), for tests and benchmarks.</summary>
     public static Small025xG3_64 CreateRandom(int seed) => FromTensors(global::ShuffleNetGen.Weights.RandomWeights.Create(WeightLayout, seed));
