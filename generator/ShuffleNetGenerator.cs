@@ -104,7 +104,7 @@ public sealed partial class ShuffleNetGenerator : IIncrementalGenerator
             .SelectMany(static (input, _) => Placeholders.Emittable(input.Left.Left.AddRange(input.Left.Right), input.Right))
             .WithTrackingName(TrackingNames.Placeholders);
         context.RegisterSourceOutput(placeholders.Combine(emitOptions),
-            static (spc, pair) => spc.AddSource(pair.Left.HintName, PlaceholderEmitter.Emit(pair.Left, Version, pair.Right)));
+            static (spc, pair) => spc.AddSource(pair.Left.HintName, PlaceholderEmitter.Emit(pair.Left.Target, pair.Left.Failure, Version, pair.Right)));
     }
 
     private static void ReportDiagnostics(IncrementalGeneratorInitializationContext context, IncrementalValuesProvider<EquatableArray<DiagnosticInfo>> diagnostics) =>
@@ -148,7 +148,7 @@ public sealed partial class ShuffleNetGenerator : IIncrementalGenerator
             // this one); the spec carries no location, so the message names the class instead.
             var error = DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, (LocationInfo?)null, model.FullName, e.GetType().Name, e.Message);
             context.ReportDiagnostic(error.ToDiagnostic());
-            context.AddSource(Placeholders.HintNameFor(model.Target), PlaceholderEmitter.Emit(new PlaceholderSpec(model.Target, Placeholders.HintNameFor(model.Target), ParseResult.Failure(new[] { error })), Version, options));
+            context.AddSource(Placeholders.HintNameFor(model.Target), PlaceholderEmitter.Emit(model.Target, ParseResult.Failure(new[] { error }), Version, options));
             return;
         }
         context.AddSource(model.HintName, source);
@@ -231,7 +231,7 @@ internal static class DuplicateCheck
         {
             var clashing = byHint[model.HintName];
             int rank = clashing.IndexOf(model);
-            result.Add(rank == 0 ? model : model with { HintName = model.HintName.Substring(0, model.HintName.Length - ".g.cs".Length) + "." + (rank + 1) + ".g.cs" });
+            result.Add(rank == 0 ? model : model with { HintName = ModelSpec.NumberedHintName(model.HintName, rank) });
         }
         return result.MoveToImmutable();
     }
@@ -241,8 +241,7 @@ internal static class DuplicateCheck
 internal static class Placeholders
 {
     /// <summary>Apart from models' names, so a stand-in never clashes with a model whose name differs only in case.</summary>
-    public static string HintNameFor(TargetClassSpec target) =>
-        (target.Namespace is null ? "" : target.Namespace + ".") + target.ClassName + ".ShuffleNet.Failed.g.cs";
+    public static string HintNameFor(TargetClassSpec target) => target.FullName + ".ShuffleNet.Failed.g.cs";
 
     /// <summary>
     /// One stand-in per failed class name, and one per name declared more than once (no model is generated for it, so
@@ -274,8 +273,7 @@ internal static class Placeholders
             string hint = HintNameFor(target);
             ranks.TryGetValue(hint, out int rank);
             ranks[hint] = rank + 1;
-            if (rank > 0) hint = hint.Substring(0, hint.Length - ".g.cs".Length) + "." + (rank + 1) + ".g.cs";
-            builder.Add(new PlaceholderSpec(target, hint, failure));
+            builder.Add(new PlaceholderSpec(target, ModelSpec.NumberedHintName(hint, rank), failure));
         }
         return builder.MoveToImmutable();
     }

@@ -69,10 +69,11 @@ internal static class ModelNames
                 return $"it has {segments} segments; a namespace may have at most {MaxNamespaceSegments}";
             }
         }
-        long bytes = Utf8Length(name) + (ns is null ? 0 : Utf8Length(ns) + 1);
+        long nameBytes = Utf8Length(name), nsBytes = ns is null ? 0 : Utf8Length(ns);
+        long bytes = nameBytes + (ns is null ? 0 : nsBytes + 1);
         if (bytes > MaxFullNameBytes)
         {
-            aboutNamespace = ns is not null && Utf8Length(ns) >= Utf8Length(name);
+            aboutNamespace = ns is not null && nsBytes >= nameBytes;
             return $"the full name {(ns is null ? "" : "(namespace.class) ")}is {bytes} bytes of UTF-8; it may be at most {MaxFullNameBytes}, because it names the generated file";
         }
         return null;

@@ -50,16 +50,25 @@ internal sealed record NetworkSpec(
     ChannelShuffleOrder ShuffleOrder = ChannelShuffleOrder.Paper);
 
 /// <summary>Where the generated code goes: the user's partial class.</summary>
-internal sealed record TargetClassSpec(string? Namespace, string ClassName, string Accessibility, bool IsSealed, bool IsStatic);
+internal sealed record TargetClassSpec(string? Namespace, string ClassName, string Accessibility, bool IsSealed, bool IsStatic)
+{
+    public string FullName => Namespace is null ? ClassName : Namespace + "." + ClassName;
+}
 
 /// <summary>Everything the emitter needs for one model; compared structurally so unchanged models stay cached.</summary>
 internal sealed record ModelSpec(TargetClassSpec Target, NetworkSpec Network, string HintName)
 {
-    public string FullName => Target.Namespace is null ? Target.ClassName : Target.Namespace + "." + Target.ClassName;
+    public string FullName => Target.FullName;
 
     /// <summary>The same for both declaration forms, so one model declared either way is emitted under one name.</summary>
-    public static string HintNameFor(TargetClassSpec target) =>
-        (target.Namespace is null ? "" : target.Namespace + ".") + target.ClassName + ".ShuffleNet.g.cs";
+    public static string HintNameFor(TargetClassSpec target) => target.FullName + ".ShuffleNet.g.cs";
+
+    /// <summary>
+    /// The <paramref name="rank"/>-th (from 0) of several hint names equal ignoring case: the first keeps its name, the
+    /// others get .2, .3, ... before .g.cs, as AddSource needs names unique on a case-insensitive file system.
+    /// </summary>
+    public static string NumberedHintName(string hintName, int rank) =>
+        rank == 0 ? hintName : hintName.Substring(0, hintName.Length - ".g.cs".Length) + "." + (rank + 1) + ".g.cs";
 }
 
 /// <summary>
@@ -78,7 +87,7 @@ internal readonly record struct EmitOptions(bool OnnxAvailable, bool BenchmarkHo
 /// </summary>
 internal sealed record FallbackSpec(TargetClassSpec Target, bool FromAttribute, string? Failure)
 {
-    public string FullName => Target.Namespace is null ? Target.ClassName : Target.Namespace + "." + Target.ClassName;
+    public string FullName => Target.FullName;
 }
 
 /// <summary>
