@@ -498,7 +498,7 @@ public static class Safetensors
             throw new WeightFormatException(name, $"tensor {Quote(name)} has dtype {Quote(e.DType)}; ShuffleNetGen reads F32 only");
 
         // The largest array .NET allocates: beyond it the allocation itself would fail with OutOfMemoryException.
-        long count = ElementCount(e.Shape, Array.MaxLength);
+        long count = NamedTensor.ElementCountWithinArrayLimit(e.Shape);
         if (count < 0)
             throw new WeightFormatException(name,
                 $"tensor {Quote(name)} has shape {e.ShapeText}, more than {Array.MaxLength} elements; ShuffleNetGen reads at most {Array.MaxLength} per tensor");
@@ -543,46 +543,11 @@ public static class Safetensors
         }
     }
 
-    /// <summary>
-    /// The product of <paramref name="shape"/>, or -1 when it exceeds <paramref name="limit"/>. Any zero dimension makes
-    /// it 0, however large the others, and the product never overflows because it stops growing past the limit.
-    /// </summary>
-    internal static long ElementCount(int[] shape, long limit)
-    {
-        foreach (int d in shape) if (d == 0) return 0;
-        long count = 1;
-        foreach (int d in shape)
-        {
-            if (d < 0) return -1;
-            count *= d; // count <= limit < 2^31 and d < 2^31 before this, so no long overflow
-            if (count > limit) return -1;
-        }
-        return count;
-    }
-
-    private static bool IsBatchCounter(string name) => name.EndsWith(".num_batches_tracked", StringComparison.Ordinal);
+    private static bool IsBatchCounter(string name) => Weights.WeightPacker.IsBatchCounter(name);
 
     private static string Quote(string? name) => TensorNameText.Quote(name);
 
-    /// <summary>Text echoed from the input or from a parser about it: controls escaped, length capped.</summary>
-    private static string Bounded(string text)
-    {
-        const int max = 160;
-        var builder = new StringBuilder(Math.Min(text.Length, max) + 8);
-        foreach (char c in text)
-        {
-            if (builder.Length >= max)
-            {
-                builder.Append('…');
-                break;
-            }
-            if (char.IsControl(c) || c is '\u2028' or '\u2029' || (c >= '\u202A' && c <= '\u202E') || (c >= '\u2066' && c <= '\u2069'))
-                builder.Append("\\u").Append(((int)c).ToString("X4"));
-            else
-                builder.Append(c);
-        }
-        return builder.ToString();
-    }
+    private static string Bounded(string text) => TensorNameText.Bounded(text);
 
     /// <summary>System.Text.Json appends the position as " LineNumber: … | BytePositionInLine: …."; it is reported separately.</summary>
     private static string WithoutPosition(string message)

@@ -31,16 +31,40 @@ internal static class TensorNameText
                 case '\r': builder.Append("\\r"); break;
                 case '\t': builder.Append("\\t"); break;
                 default:
-                    // C0/C1 controls (ESC starts ANSI sequences), and the bidi/line separators that reorder or split lines.
-                    if (char.IsControl(c) || c is '\u2028' or '\u2029' || (c >= '\u202A' && c <= '\u202E') || (c >= '\u2066' && c <= '\u2069'))
-                        builder.Append("\\u").Append(((int)c).ToString("X4"));
-                    else
-                        builder.Append(c);
+                    AppendEscaped(builder, c);
                     break;
             }
         }
         builder.Append('\'');
         if (name.Length > shown) builder.Append("… (").Append(name.Length).Append(" characters)");
         return builder.ToString();
+    }
+
+    /// <summary>
+    /// Text echoed from the input, or from a parser about it, without quotes: unsafe characters escaped as in
+    /// <see cref="Quote"/>, cut after <paramref name="max"/> characters with an ellipsis.
+    /// </summary>
+    public static string Bounded(string text, int max = 160)
+    {
+        var builder = new StringBuilder(Math.Min(text.Length, max) + 8);
+        foreach (char c in text)
+        {
+            if (builder.Length >= max)
+            {
+                builder.Append('…');
+                break;
+            }
+            AppendEscaped(builder, c);
+        }
+        return builder.ToString();
+    }
+
+    // C0/C1 controls (ESC starts ANSI sequences), and the bidi and line separators that reorder or split lines.
+    private static void AppendEscaped(StringBuilder builder, char c)
+    {
+        if (char.IsControl(c) || c is '\u2028' or '\u2029' || (c >= '\u202A' && c <= '\u202E') || (c >= '\u2066' && c <= '\u2069'))
+            builder.Append("\\u").Append(((int)c).ToString("X4"));
+        else
+            builder.Append(c);
     }
 }

@@ -19,7 +19,7 @@ public sealed class NamedTensor
             if (d < 0) throw new ArgumentException($"Tensor {TensorNameText.Quote(name)} has a negative dimension in shape {NamedTensor.FormatShape(shape)}.", nameof(shape));
         }
         // Capped rather than wrapped: a product that overflowed to 0 would accept an empty array for a huge shape.
-        long count = Safetensors.ElementCount(shape, Array.MaxLength);
+        long count = ElementCountWithinArrayLimit(shape);
         if (count != data.Length)
         {
             string elements = count < 0 ? $"more than {Array.MaxLength} elements" : $"{count} elements";
@@ -41,6 +41,24 @@ public sealed class NamedTensor
 
     /// <summary>Shape as written in PyTorch, e.g. <c>[240, 80, 1, 1]</c>; beyond 16 dimensions the rest is elided.</summary>
     public string ShapeText => FormatShape(Shape);
+
+    /// <summary>
+    /// The product of <paramref name="shape"/>, or -1 when a dimension is negative or the product exceeds
+    /// <see cref="Array.MaxLength"/>, the largest array .NET allocates. Any zero dimension makes it 0, however large the
+    /// others, and the product never overflows because it stops growing past the limit.
+    /// </summary>
+    internal static long ElementCountWithinArrayLimit(int[] shape)
+    {
+        foreach (int d in shape) if (d == 0) return 0;
+        long count = 1;
+        foreach (int d in shape)
+        {
+            if (d < 0) return -1;
+            count *= d; // count <= Array.MaxLength < 2^31 and d < 2^31 before this, so no long overflow
+            if (count > Array.MaxLength) return -1;
+        }
+        return count;
+    }
 
     /// <summary>A shape for messages: a hostile file can declare a million dimensions, so long ranks are elided.</summary>
     internal static string FormatShape(int[] shape)

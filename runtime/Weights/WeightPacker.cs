@@ -49,12 +49,15 @@ public static class WeightPacker
         }
         foreach (var (name, dims) in found)
         {
-            if (expected.Contains(name) || name.EndsWith(".num_batches_tracked", StringComparison.Ordinal)) continue;
+            if (expected.Contains(name) || IsBatchCounter(name)) continue;
             string example = layout.Count > 0 ? $" (e.g. {Quote(layout[0].Name)})" : "";
             throw new WeightFormatException(name,
                 $"{modelName}: tensor {Quote(name)} {NamedTensor.FormatShape(dims)} is not part of this model; the model expects {layout.Count} tensors named as in the README{example}.");
         }
     }
+
+    /// <summary>PyTorch's <c>*.num_batches_tracked</c>: training bookkeeping a state_dict carries, never a weight.</summary>
+    internal static bool IsBatchCounter(string name) => name.EndsWith(".num_batches_tracked", StringComparison.Ordinal);
 
     private static void RequireFinite(NamedTensor tensor, string modelName)
     {
