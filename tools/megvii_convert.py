@@ -138,39 +138,32 @@ def convert(state, input_size=224, order="official"):
             stage_repeats[-1] += 1
 
         q = f"units.{u}."
+        # Each order is a relabeling: conv1/BN1 output channels, depthwise/BN2 channels, and conv3's weights.
         if order == "official":
-            # Our depthwise channel megvii_shuffle_target(c) is megvii's depthwise channel c (identity when g = 1).
-            inv_t = np.argsort([megvii_shuffle_target(c, mid, groups) for c in range(mid)])
-            out[q + "conv1.weight"] = w1
-            for k in BN_KEYS:
-                out[q + f"bn1.{k}"] = s[p + f"branch_main_1.1.{k}"]
-            out[q + "dw.weight"] = s[p + "branch_main_1.3.weight"][inv_t]
-            for k in BN_KEYS:
-                out[q + f"bn2.{k}"] = s[p + f"branch_main_1.4.{k}"][inv_t]
-            out[q + "conv3.weight"] = w3
-            for k in BN_KEYS:
-                out[q + f"bn3.{k}"] = s[p + f"branch_main_2.1.{k}"]
-            width = out_width
-            continue
-
-        sigma, position = unit_permutation(mid, groups, conv1_groups)
-        inv_sigma = np.argsort(sigma)
-        out[q + "conv1.weight"] = w1[inv_sigma]
+            # Our depthwise channel megvii_shuffle_target(c) is megvii's depthwise channel c (identity when g = 1);
+            # the pointwise convs keep megvii's channel order.
+            conv1_perm = np.arange(mid)
+            dw_perm = np.argsort([megvii_shuffle_target(c, mid, groups) for c in range(mid)])
+            w3_ours = w3
+        else:
+            sigma, position = unit_permutation(mid, groups, conv1_groups)
+            conv1_perm = np.argsort(sigma)
+            dw_perm = np.argsort(position)
+            # conv3 input: megvii position megvii_shuffle_target(c) holds what our position position[c] holds.
+            n3 = mid // groups
+            w3_ours = np.empty_like(w3)
+            per_out = branch_out // groups
+            for c in range(mid):
+                src, dst = megvii_shuffle_target(c, mid, groups), position[c]
+                assert src // n3 == dst // n3
+                b = src // n3
+                w3_ours[b * per_out:(b + 1) * per_out, dst % n3] = w3[b * per_out:(b + 1) * per_out, src % n3]
+        out[q + "conv1.weight"] = w1[conv1_perm]
         for k in BN_KEYS:
-            out[q + f"bn1.{k}"] = s[p + f"branch_main_1.1.{k}"][inv_sigma]
-        inv_pos = np.argsort(position)
-        out[q + "dw.weight"] = s[p + "branch_main_1.3.weight"][inv_pos]
+            out[q + f"bn1.{k}"] = s[p + f"branch_main_1.1.{k}"][conv1_perm]
+        out[q + "dw.weight"] = s[p + "branch_main_1.3.weight"][dw_perm]
         for k in BN_KEYS:
-            out[q + f"bn2.{k}"] = s[p + f"branch_main_1.4.{k}"][inv_pos]
-        # conv3 input: megvii position megvii_shuffle_target(c) holds what our position position[c] holds.
-        n3 = mid // groups
-        w3_ours = np.empty_like(w3)
-        per_out = branch_out // groups
-        for c in range(mid):
-            src, dst = megvii_shuffle_target(c, mid, groups), position[c]
-            assert src // n3 == dst // n3
-            b = src // n3
-            w3_ours[b * per_out:(b + 1) * per_out, dst % n3] = w3[b * per_out:(b + 1) * per_out, src % n3]
+            out[q + f"bn2.{k}"] = s[p + f"branch_main_1.4.{k}"][dw_perm]
         out[q + "conv3.weight"] = w3_ours
         for k in BN_KEYS:
             out[q + f"bn3.{k}"] = s[p + f"branch_main_2.1.{k}"]
