@@ -73,10 +73,17 @@ internal static class JsonDeclarationParser
 
         public Reader(JsonFile file) => _file = file;
 
-        private void Report(DiagnosticDescriptor descriptor, TextSpan span, LinePositionSpan lineSpan, params object[] args)
+        private void Report(DiagnosticDescriptor descriptor, TextSpan span, LinePositionSpan lineSpan, params object[] args) =>
+            Report(descriptor, span, lineSpan, () => args);
+
+        /// <summary>
+        /// Reports, or only counts once <see cref="MaxDiagnostics"/> are listed; <paramref name="args"/> is not evaluated
+        /// then, so a finding with costly arguments (the nearest-name suggestion) costs nothing past the cap.
+        /// </summary>
+        private void Report(DiagnosticDescriptor descriptor, TextSpan span, LinePositionSpan lineSpan, Func<object[]> args)
         {
             if (Full) _suppressed++;
-            else _diagnostics.Add(DiagnosticInfo.Create(descriptor, new LocationInfo(_file.Path, span, lineSpan), args));
+            else _diagnostics.Add(DiagnosticInfo.Create(descriptor, new LocationInfo(_file.Path, span, lineSpan), args()));
         }
 
         private void Report(DiagnosticDescriptor descriptor, JsonNode node, params object[] args) => Report(descriptor, node.Span, node.LineSpan, args);
@@ -272,13 +279,8 @@ internal static class JsonDeclarationParser
             {
                 if (!known.Contains(property.Name, StringComparer.Ordinal))
                 {
-                    // Counted without the suggestion's edit distances once the list is full.
-                    if (Full)
-                    {
-                        _suppressed++;
-                        continue;
-                    }
-                    Report(DiagnosticDescriptors.JsonUnknownProperty, property.NameSpan, property.NameLineSpan, Escape(property.Name), where, Suggestion(property.Name, known));
+                    Report(DiagnosticDescriptors.JsonUnknownProperty, property.NameSpan, property.NameLineSpan,
+                        () => new object[] { Escape(property.Name), where, Suggestion(property.Name, known) });
                     continue;
                 }
                 if (!seen.Add(property.Name))
