@@ -114,7 +114,7 @@ public static class ReferenceShuffleNet
             var b = GroupConv1x1(x, W($"{p}.conv1.weight"), u.Bottleneck, u.FirstGroups);
             BatchNorm(b, W, $"{p}.bn1");
             Relu(b);
-            if (c.Groups > 1) b = c.OfficialShuffle ? OfficialShuffle(b, c.Groups) : Shuffle(b, c.Groups);
+            if (c.Groups > 1) b = TransposeChannels(b, c.OfficialShuffle ? b.C / c.Groups : c.Groups);
             b = Depthwise3x3(b, W($"{p}.dw.weight"), u.Stride);
             BatchNorm(b, W, $"{p}.bn2");
             b = GroupConv1x1(b, W($"{p}.conv3.weight"), u.BranchOut, c.Groups);
@@ -293,31 +293,20 @@ public static class ReferenceShuffleNet
             if (x.Data[i] < 0) x.Data[i] = 0; // NaN stays NaN, as in PyTorch
     }
 
-    /// <summary>Channel shuffle: view C as (groups, n), transpose to (n, groups), flatten.</summary>
-    private static Map Shuffle(Map x, int groups)
-    {
-        int n = x.C / groups;
-        int plane = x.H * x.W;
-        var y = new Map(x.C, x.H, x.W);
-        for (int i = 0; i < groups; i++)
-            for (int j = 0; j < n; j++)
-                Array.Copy(x.Data, (i * n + j) * plane, y.Data, (j * groups + i) * plane, plane);
-        return y;
-    }
-
     /// <summary>
-    /// megvii's ShuffleNetV1 channel_shuffle, transcribed: x.reshape(N, C/g, g, H, W).permute(0, 2, 1, 3, 4).reshape(N,
-    /// C, H, W). The permuted tensor's element [a, b] (a &lt; g, b &lt; C/g) is the view's element [b, a], which is
-    /// channel b·g + a of x, and it is channel a·(C/g) + b of the result.
+    /// View the C channels as a (rows, C/rows) matrix, transpose it, flatten: channel i·(C/rows) + j moves to
+    /// j·rows + i. The paper's shuffle is rows = groups. megvii's ShuffleNetV1 channel_shuffle,
+    /// x.reshape(N, C/g, g, H, W).permute(0, 2, 1, 3, 4).reshape(N, C, H, W), is rows = C/g: its result's channel
+    /// a·(C/g) + b is the view's element [b, a], channel b·g + a of x.
     /// </summary>
-    private static Map OfficialShuffle(Map x, int groups)
+    private static Map TransposeChannels(Map x, int rows)
     {
-        int groupChannels = x.C / groups;
+        int columns = x.C / rows;
         int plane = x.H * x.W;
         var y = new Map(x.C, x.H, x.W);
-        for (int a = 0; a < groups; a++)
-            for (int b = 0; b < groupChannels; b++)
-                Array.Copy(x.Data, (b * groups + a) * plane, y.Data, (a * groupChannels + b) * plane, plane);
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < columns; j++)
+                Array.Copy(x.Data, (i * columns + j) * plane, y.Data, (j * rows + i) * plane, plane);
         return y;
     }
 
