@@ -181,9 +181,7 @@ public class OneMistakeOneErrorTests
     {
         var (output, diagnostics, _) = GeneratorHarness.Run(Using + "namespace Acme; [ShuffleNet(Groups = 5)] internal partial class SmallNet;");
         Assert.Equal("SNG0003", Assert.Single(diagnostics).Id);
-        using var stream = new MemoryStream();
-        Assert.True(output.Emit(stream).Success);
-        var type = System.Runtime.Loader.AssemblyLoadContext.Default.LoadFromStream(new MemoryStream(stream.ToArray())).GetType("Acme.SmallNet")!;
+        var type = GeneratorHarness.EmitAndLoad(output).GetType("Acme.SmallNet")!;
         Assert.False(type.IsPublic); // the declared accessibility is kept
 
         const string expected = "ShuffleNetGen could not generate SmallNet: SNG0003 Groups = 5 is not supported; ShuffleNet v1 uses 1, 2, 3, 4 or 8 groups";
@@ -202,9 +200,7 @@ public class OneMistakeOneErrorTests
         static Type Load(string declaration)
         {
             var (output, _, _) = GeneratorHarness.Run(Using + declaration);
-            using var stream = new MemoryStream();
-            Assert.True(output.Emit(stream).Success);
-            return System.Runtime.Loader.AssemblyLoadContext.Default.LoadFromStream(new MemoryStream(stream.ToArray())).GetType("Net")!;
+            return GeneratorHarness.EmitAndLoad(output).GetType("Net")!;
         }
         var valid = Load("[ShuffleNet(Scale = 0.25, InputHeight = 32, InputWidth = 32, Classes = 10)] public partial class Net;");
         var standIn = Load("[ShuffleNet(Scale = 0.25, InputHeight = 32, InputWidth = 32, Classes = 0)] public partial class Net;");
