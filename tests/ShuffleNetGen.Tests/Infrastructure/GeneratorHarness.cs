@@ -87,10 +87,7 @@ public static class GeneratorHarness
         return EmitAndLoad(output);
     }
 
-    /// <summary>
-    /// Writes the PE image, positioned at its start; fails with the first errors if the code does not compile. Emitting,
-    /// not only binding, also enforces the metadata limits (name lengths) that only writing the image checks.
-    /// </summary>
+    /// <summary>Writes the PE image, positioned at its start; fails with the first errors if the code does not compile.</summary>
     public static MemoryStream Emit(Compilation compilation)
     {
         var stream = new MemoryStream();
