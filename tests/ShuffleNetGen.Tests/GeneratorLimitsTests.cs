@@ -1,9 +1,9 @@
+using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Text;
 using CsCheck;
 using Microsoft.CodeAnalysis;
 using ShuffleNetGen.Generator.Json;
-using ShuffleNetGen.Generator.Model;
 using ShuffleNetGen.Tests.Infrastructure;
 using Xunit;
 using Xunit.Abstractions;
@@ -71,71 +71,53 @@ public class GeneratorLimitsTests
         Gen.OneOf(Gen.Int[1, 16], Gen.Int[1, 400]).Select(length => "M" + new string('x', length - 1));
 
     [Fact]
-    public void LongAndDeepNamesInJsonGiveCompilingCodeOrSNG0020AtTheName()
-    {
-        int generated = 0, rejected = 0;
-        Gen.Select(Namespaces, ClassNames).Sample((ns, name) =>
-        {
-            string json = $$"""{ "name": "{{name}}", "namespace": "{{ns}}", {{TinySettings}} }""";
-            var stopwatch = Stopwatch.StartNew();
-            var (output, diagnostics, run) = JsonHarness.RunJson("Net.shufflenet.json", json);
-            Assert.True(stopwatch.Elapsed < Quick, $"generation took {stopwatch.Elapsed}");
-            var result = run.Results.Single();
-            Assert.Null(result.Exception);
-            if (diagnostics.IsEmpty)
-            {
-                Interlocked.Increment(ref generated);
-                Assert.Single(result.GeneratedSources);
-                AssertEmits(output);
-                return;
-            }
-            Interlocked.Increment(ref rejected);
-            Assert.Empty(result.GeneratedSources);
-            var d = Assert.Single(diagnostics);
-            Assert.Equal("SNG0020", d.Id);
-            Assert.Contains(GeneratorHarness.Located(d, json), new[] { "\"" + ns + "\"", "\"" + name + "\"" });
-        }, iter: 40, threads: 1);
-        _output.WriteLine($"JSON: {generated} generated and compiled, {rejected} rejected with SNG0020");
-        Assert.True(generated > 0 && rejected > 0, $"{generated} generated, {rejected} rejected: the generator is too one-sided to test the limit");
-    }
+    public void LongAndDeepNamesInJsonGiveCompilingCodeOrSNG0020AtTheName() =>
+        AssertNamesGenerateOrAreRejectedAtTheName("JSON", Namespaces, iterations: 40,
+            (ns, name) => $$"""{ "name": "{{name}}", "namespace": "{{ns}}", {{TinySettings}} }""",
+            json => JsonHarness.RunJson("Net.shufflenet.json", json),
+            (ns, name) => new[] { "\"" + ns + "\"", "\"" + name + "\"" });
 
+    // C# source up to 1,000 segments: deeper, the compiler's own binding of the user's namespace is the limit.
     [Fact]
-    public void LongAndDeepNamesInCSharpGiveCompilingCodeOrSNG0020AtTheName()
+    public void LongAndDeepNamesInCSharpGiveCompilingCodeOrSNG0020AtTheName() =>
+        AssertNamesGenerateOrAreRejectedAtTheName("C#", Namespaces.Where(ns => ns.Count(c => c == '.') < 1_000), iterations: 25,
+            (ns, name) => $"using ShuffleNetGen; namespace {ns}; [ShuffleNet({TinyArguments})] public partial class {name};",
+            source => GeneratorHarness.Run(source),
+            (ns, name) => new[] { ns, name });
+
+    /// <param name="declare">The declaration of a class named by (namespace, class name).</param>
+    /// <param name="run">Runs the generator on that declaration.</param>
+    /// <param name="located">The texts an SNG0020 may underline: the namespace or the class name as written.</param>
+    private void AssertNamesGenerateOrAreRejectedAtTheName(
+        string label, Gen<string> namespaces, int iterations, Func<string, string, string> declare,
+        Func<string, (Compilation Output, ImmutableArray<Diagnostic> Diagnostics, GeneratorDriverRunResult Run)> run,
+        Func<string, string, string[]> located)
     {
-        // C# source up to 1,000 segments: deeper, the compiler's own binding of the user's namespace is the limit.
-        var namespaces = Namespaces.Where(ns => ns.Count(c => c == '.') < 1_000);
         int generated = 0, rejected = 0;
         Gen.Select(namespaces, ClassNames).Sample((ns, name) =>
         {
-            string source = $"using ShuffleNetGen; namespace {ns}; [ShuffleNet({TinyArguments})] public partial class {name};";
+            string text = declare(ns, name);
             var stopwatch = Stopwatch.StartNew();
-            var (output, diagnostics, run) = GeneratorHarness.Run(source);
+            var (output, diagnostics, driverRun) = run(text);
             Assert.True(stopwatch.Elapsed < Quick, $"generation took {stopwatch.Elapsed}");
-            var result = run.Results.Single();
+            var result = driverRun.Results.Single();
             Assert.Null(result.Exception);
             if (diagnostics.IsEmpty)
             {
-                Interlocked.Increment(ref generated);
+                generated++;
                 Assert.Single(result.GeneratedSources);
-                AssertEmits(output);
+                // To a PE image, not only bound: metadata name limits are enforced when the image is written.
+                GeneratorHarness.Emit(output).Dispose();
                 return;
             }
-            Interlocked.Increment(ref rejected);
+            rejected++;
             Assert.Empty(result.GeneratedSources);
             var d = Assert.Single(diagnostics);
             Assert.Equal("SNG0020", d.Id);
-            Assert.Contains(GeneratorHarness.Located(d, source), new[] { ns, name });
-        }, iter: 25, threads: 1);
-        _output.WriteLine($"C#: {generated} generated and compiled, {rejected} rejected with SNG0020");
+            Assert.Contains(GeneratorHarness.Located(d, text), located(ns, name));
+        }, iter: iterations, threads: 1);
+        _output.WriteLine($"{label}: {generated} generated and compiled, {rejected} rejected with SNG0020");
         Assert.True(generated > 0 && rejected > 0, $"{generated} generated, {rejected} rejected: the generator is too one-sided to test the limit");
-    }
-
-    /// <summary>Emitted to a PE image, not only bound: metadata name limits are enforced when the image is written.</summary>
-    private static void AssertEmits(Compilation output)
-    {
-        using var stream = new MemoryStream();
-        var emit = output.Emit(stream);
-        Assert.True(emit.Success, string.Join("\n", emit.Diagnostics.Where(e => e.Severity == DiagnosticSeverity.Error).Take(5)));
     }
 
     [Fact]

@@ -249,16 +249,10 @@ public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
         {
             var (compilation, diagnostics, _) = JsonHarness.RunJson(Path.Combine(Directory, "TinyNet.shufflenet.json"), TinyNetJson);
             Assert.DoesNotContain(diagnostics, d => d.Severity == DiagnosticSeverity.Error);
-            using var stream = new MemoryStream();
-            var emit = compilation.Emit(stream);
-            Assert.True(emit.Success, string.Join("\n", emit.Diagnostics));
-            stream.Position = 0;
-            var context = new AssemblyLoadContext("package-test", isCollectible: true);
-            var type = context.LoadFromStream(stream).GetTypes().Single(t => t.Name == "TinyNet");
+            var type = Infrastructure.GeneratorHarness.EmitAndLoad(compilation).GetTypes().Single(t => t.Name == "TinyNet");
             var model = new Infrastructure.LoadedModel(type);
             var logits = new float[model.Constant<int>("Classes")];
             model.FromTensors(Weights.RandomWeights.Create(model.WeightLayout, 3)).Forward(new float[model.Constant<int>("InputLength")], logits);
-            context.Unload();
             return logits;
         }
 

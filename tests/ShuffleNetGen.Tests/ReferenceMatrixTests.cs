@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using ShuffleNetGen.Tests.Infrastructure;
 using ShuffleNetGen.Tests.Reference;
 using ShuffleNetGen.Weights;
@@ -36,6 +37,15 @@ public class ReferenceMatrixTests
         """;
 
     /// <summary>
+    /// One compile per case, shared by both theories: the description (all the plan test reads) does not depend on
+    /// SkipLocalsInit. The cached models' collectible contexts stay loaded until the test process ends.
+    /// </summary>
+    private static readonly ConcurrentDictionary<string, Lazy<LoadedModel>> s_compiled = new();
+
+    private static LoadedModel Compiled(string name, string arguments) =>
+        s_compiled.GetOrAdd(name, _ => new Lazy<LoadedModel>(() => LoadedModel.Compile(Source(arguments), skipLocalsInit: true))).Value;
+
+    /// <summary>
     /// Every case is compiled into a module with <c>[module: SkipLocalsInit]</c> and run on a stack dirtied with NaN
     /// first, so a kernel that reads scratch it did not write (assuming <c>stackalloc</c> zeroes) fails here
     /// deterministically instead of depending on what the stack happened to hold. The width children of
@@ -45,7 +55,7 @@ public class ReferenceMatrixTests
     [MemberData(nameof(Cases))]
     public void LogitsMatchTheScalarReference(string name, string arguments)
     {
-        var compiled = LoadedModel.Compile(Source(arguments), skipLocalsInit: true);
+        var compiled = Compiled(name, arguments);
         var d = compiled.Description;
         var weights = RandomWeights.Create(compiled.WeightLayout, seed: ReferenceCases.WeightSeed(name));
         var model = compiled.FromTensors(weights);
@@ -91,9 +101,7 @@ public class ReferenceMatrixTests
     [MemberData(nameof(Cases))]
     public void MemoryPlanNeverOverlapsLiveTensors(string name, string arguments)
     {
-        _ = name;
-        var d = LoadedModel.Compile(Source(arguments)).Description;
-        AssertPlanIsSound(d);
+        AssertPlanIsSound(Compiled(name, arguments).Description);
     }
 
     internal static void AssertPlanIsSound(ModelDescription d)

@@ -60,8 +60,11 @@ public static class GeneratorHarness
         return (output, diagnostics, driver.GetRunResult());
     }
 
+    /// <summary>How the hint name (and generated file path) of a stand-in ends.</summary>
+    public const string StandInSuffix = ".ShuffleNet.Failed.g.cs";
+
     /// <summary>The stand-in written for a declaration that generates no model (its public surface, throwing).</summary>
-    public static bool IsStandIn(GeneratedSourceResult source) => source.HintName.EndsWith(".ShuffleNet.Failed.g.cs", StringComparison.Ordinal);
+    public static bool IsStandIn(GeneratedSourceResult source) => source.HintName.EndsWith(StandInSuffix, StringComparison.Ordinal);
 
     /// <summary>Generated models, stand-ins left out.</summary>
     public static IEnumerable<GeneratedSourceResult> Models(GeneratorDriverRunResult run) => run.Results.Single().GeneratedSources.Where(s => !IsStandIn(s));
@@ -81,14 +84,27 @@ public static class GeneratorHarness
         var run = driver.GetRunResult();
         var generatorErrors = generatorDiagnostics.Concat(run.Results.SelectMany(r => r.Diagnostics)).Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
         if (generatorErrors.Count > 0) throw new InvalidOperationException("Generator reported:\n" + string.Join("\n", generatorErrors));
-        using var stream = new MemoryStream();
-        var emit = output.Emit(stream);
+        return EmitAndLoad(output);
+    }
+
+    /// <summary>Writes the PE image, positioned at its start; fails with the first errors if the code does not compile.</summary>
+    public static MemoryStream Emit(Compilation compilation)
+    {
+        var stream = new MemoryStream();
+        var emit = compilation.Emit(stream);
         if (!emit.Success)
         {
             var errors = emit.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).Take(20);
             throw new InvalidOperationException("Generated code does not compile:\n" + string.Join("\n", errors));
         }
         stream.Position = 0;
+        return stream;
+    }
+
+    /// <summary>As <see cref="Emit"/>, then loads the image.</summary>
+    public static Assembly EmitAndLoad(Compilation compilation)
+    {
+        using var stream = Emit(compilation);
         // Collectible, so a test run that compiles dozens of models does not keep them all alive.
         var context = new AssemblyLoadContext("models", isCollectible: true);
         return context.LoadFromStream(stream);
