@@ -1,7 +1,7 @@
-using System.Runtime.CompilerServices;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
+using ShuffleNetGen.Tests.Infrastructure;
 using Xunit;
 
 namespace ShuffleNetGen.Tests;
@@ -14,8 +14,7 @@ namespace ShuffleNetGen.Tests;
 /// </summary>
 public class ConformanceCasesTests
 {
-    private static string ModelsFile([CallerFilePath] string thisFile = "") =>
-        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(thisFile)!, "..", "..", "samples", "Conformance", "Models.cs"));
+    private static string ModelsFile() => Repository.File("samples/Conformance/Models.cs");
 
     /// <summary>(CaseName constant, attribute arguments) of every [ShuffleNet] class in the runner, in source order.</summary>
     private static List<(string Name, string Arguments)> DeclaredCases()

@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using System.Reflection;
 using System.Runtime.Loader;
 using System.Text.RegularExpressions;
@@ -47,10 +46,13 @@ public class DocSnippetTests
         public string Id => File + ":" + Line;
     }
 
+    /// <summary>Read once: discovery and every test case look blocks up in the same list.</summary>
+    private static readonly Lazy<IReadOnlyList<Snippet>> s_all = new(ReadAll);
+
     public static TheoryData<string> Snippets()
     {
         var data = new TheoryData<string>();
-        foreach (var s in All()) data.Add(s.Id);
+        foreach (var s in s_all.Value) data.Add(s.Id);
         return data;
     }
 
@@ -58,30 +60,30 @@ public class DocSnippetTests
     [MemberData(nameof(Snippets))]
     public void Compiles(string id)
     {
-        var snippet = All().Single(s => s.Id == id);
-        var (kind, expected) = ParseMarker(snippet);
+        var snippet = s_all.Value.Single(s => s.Id == id);
+        var (compileOnly, expected) = ParseMarker(snippet);
         if (snippet.Language == "json") CheckJson(snippet, expected);
-        else CheckCSharp(snippet, kind, expected);
+        else CheckCSharp(snippet, compileOnly, expected);
     }
 
     /// <summary>Guards the extraction itself: the README's first example is a block it must find.</summary>
     [Fact]
     public void FindsTheReadmeExample()
     {
-        var all = All();
+        var all = s_all.Value;
         Assert.Contains(all, s => s.File == "README.md" && s.Language == "csharp" && s.Code.Contains("[ShuffleNet(", StringComparison.Ordinal));
         Assert.Contains(all, s => s.File == "README.md" && s.Language == "json");
     }
 
-    private static void CheckCSharp(Snippet snippet, string kind, string[]? expected)
+    private static void CheckCSharp(Snippet snippet, bool compileOnly, string[]? expected)
     {
         var tree = CSharpSyntaxTree.ParseText(snippet.Code, ReaderParseOptions, path: snippet.Id);
         var root = tree.GetRoot();
         bool program = root.DescendantNodes().OfType<GlobalStatementSyntax>().Any()
             || root.DescendantNodes().OfType<MethodDeclarationSyntax>().Any(m => m.Identifier.Text == "Main" && m.Modifiers.Any(SyntaxKind.StaticKeyword));
-        var compilation = GeneratorHarness.CreateCompilation()
-            .AddSyntaxTrees(tree)
-            .WithOptions(GeneratorHarness.CreateCompilation().Options.WithOutputKind(program ? OutputKind.ConsoleApplication : OutputKind.DynamicallyLinkedLibrary));
+        var empty = GeneratorHarness.CreateCompilation();
+        var compilation = empty.AddSyntaxTrees(tree)
+            .WithOptions(empty.Options.WithOutputKind(program ? OutputKind.ConsoleApplication : OutputKind.DynamicallyLinkedLibrary));
         var driver = CSharpGeneratorDriver.Create(new[] { new ShuffleNetGenerator().AsSourceGenerator() }, parseOptions: ReaderParseOptions);
         driver.RunGeneratorsAndUpdateCompilation(compilation, out var output, out var generatorDiagnostics);
 
@@ -91,15 +93,19 @@ public class DocSnippetTests
             .Where(d => d.Severity >= DiagnosticSeverity.Warning).Distinct().ToList();
         if (expected is not null)
         {
-            Assert.True(expected.OrderBy(x => x).SequenceEqual(reported.Select(d => d.Id).OrderBy(x => x)),
-                $"{snippet.Id}: expected exactly [{string.Join(" ", expected)}], got:\n{string.Join("\n", reported)}");
+            AssertExactly(snippet, expected, reported);
             CheckQuotedMessages(snippet, reported);
             return;
         }
         Assert.True(reported.Count == 0, $"{snippet.Id} must compile without errors or warnings:\n{string.Join("\n", reported.Take(20))}");
         Assert.True(emit.Success);
-        if (program && kind != "compile-only") Run(snippet, stream);
+        if (program && !compileOnly) Run(snippet, stream);
     }
+
+    /// <summary>For an <c>expect</c> block: the ids reported are those listed, as many times each, in any order.</summary>
+    private static void AssertExactly(Snippet snippet, string[] expected, List<Diagnostic> reported) =>
+        Assert.True(expected.OrderBy(x => x).SequenceEqual(reported.Select(d => d.Id).OrderBy(x => x)),
+            $"{snippet.Id}: expected exactly [{string.Join(" ", expected)}], got:\n{string.Join("\n", reported)}");
 
     private static readonly Regex QuotedDiagnostic = new(@"//\s*(error|warning)\s+([A-Z]+[0-9]+):\s*(.+?)\s*$");
 
@@ -140,8 +146,7 @@ public class DocSnippetTests
         var reported = generatorDiagnostics.Concat(output.GetDiagnostics()).Where(d => d.Severity >= DiagnosticSeverity.Warning).Distinct().ToList();
         if (expected is not null)
         {
-            Assert.True(expected.OrderBy(x => x).SequenceEqual(reported.Select(d => d.Id).OrderBy(x => x)),
-                $"{snippet.Id}: expected exactly [{string.Join(" ", expected)}], got:\n{string.Join("\n", reported)}");
+            AssertExactly(snippet, expected, reported);
             return;
         }
         Assert.True(reported.Count == 0, $"{snippet.Id} must declare a model without errors or warnings:\n{string.Join("\n", reported.Take(20))}");
@@ -190,21 +195,22 @@ public class DocSnippetTests
         }
     }
 
-    private static (string Kind, string[]? Expected) ParseMarker(Snippet snippet)
+    /// <summary>Whether a program block is only compiled, and the ids an <c>expect</c> block must report (null if none).</summary>
+    private static (bool CompileOnly, string[]? Expected) ParseMarker(Snippet snippet)
     {
-        if (snippet.Marker is null) return ("run", null);
+        if (snippet.Marker is null) return (false, null);
         var words = snippet.Marker.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         switch (words[0])
         {
             case "compile-only":
-                return ("compile-only", null);
+                return (true, null);
             case "expect":
                 var ids = words.Skip(1).TakeWhile(w => Regex.IsMatch(w, "^[A-Z]+[0-9]+$")).ToArray();
                 Assert.True(ids.Length > 0, $"{snippet.Id}: 'expect' names no diagnostic id");
-                return ("expect", ids);
+                return (false, ids);
             default:
                 Assert.Fail($"{snippet.Id}: unknown marker '<!-- snippet: {snippet.Marker} -->' (known: compile-only, expect ID...)");
-                return ("", null);
+                return (false, null);
         }
     }
 
@@ -212,42 +218,53 @@ public class DocSnippetTests
     private static readonly Regex MarkerComment = new(@"^\s*<!--\s*snippet:\s*(.*?)\s*-->\s*$");
 
     /// <summary>The blocks of README.md and docs/*.md whose fence says csharp (cs, c#) or json.</summary>
-    public static IReadOnlyList<Snippet> All()
+    private static IReadOnlyList<Snippet> ReadAll()
     {
-        string root = PackageTests.RepositoryRoot();
-        var files = new[] { Path.Combine(root, "README.md") }
-            .Concat(Directory.GetFiles(Path.Combine(root, "docs"), "*.md").OrderBy(f => f, StringComparer.Ordinal));
+        string root = Repository.Root;
+        var files = new[] { Repository.File("README.md") }
+            .Concat(Directory.GetFiles(Repository.File("docs"), "*.md").OrderBy(f => f, StringComparer.Ordinal));
         var snippets = new List<Snippet>();
         foreach (string path in files)
         {
             string relative = Path.GetRelativePath(root, path).Replace('\\', '/');
             string[] lines = File.ReadAllLines(path);
-            for (int i = 0; i < lines.Length; i++)
+            foreach (var (line, fence, code) in FencedBlocks(lines, relative))
             {
-                var open = Fence.Match(lines[i]);
-                if (!open.Success) continue;
-                int close = i + 1;
-                while (close < lines.Length && !(Fence.Match(lines[close]) is { Success: true } m && m.Groups[2].Length == 0)) close++;
-                if (close == lines.Length) throw new InvalidOperationException($"{relative}:{i + 1}: code block never closed");
-                string language = open.Groups[2].Value.ToLowerInvariant() switch
+                string language = fence switch
                 {
                     "csharp" or "cs" or "c#" => "csharp",
                     "json" => "json",
                     _ => "",
                 };
-                if (language.Length > 0)
-                {
-                    string indent = open.Groups[1].Value;
-                    string code = string.Join("\n", lines[(i + 1)..close].Select(l => l.StartsWith(indent, StringComparison.Ordinal) ? l[indent.Length..] : l));
-                    int before = i - 1;
-                    while (before >= 0 && lines[before].Trim().Length == 0) before--;
-                    string? marker = before >= 0 && MarkerComment.Match(lines[before]) is { Success: true } mc ? mc.Groups[1].Value : null;
-                    snippets.Add(new Snippet(relative, i + 1, language, code, marker));
-                }
-                i = close;
+                if (language.Length == 0) continue;
+                int before = line - 1;
+                while (before >= 0 && lines[before].Trim().Length == 0) before--;
+                string? marker = before >= 0 && MarkerComment.Match(lines[before]) is { Success: true } mc ? mc.Groups[1].Value : null;
+                snippets.Add(new Snippet(relative, line + 1, language, code, marker));
             }
         }
         return snippets;
+    }
+
+    /// <summary>
+    /// The fenced blocks of a markdown file (<paramref name="name"/> only labels an error): the 0-based line of the
+    /// opening fence, the language it names (lowercased, empty if none) and the code, with the fence's indentation
+    /// taken off each line (a block inside a list item is indented).
+    /// </summary>
+    internal static IEnumerable<(int Line, string Language, string Code)> FencedBlocks(string[] lines, string name)
+    {
+        for (int i = 0; i < lines.Length; i++)
+        {
+            var open = Fence.Match(lines[i]);
+            if (!open.Success) continue;
+            int close = i + 1;
+            while (close < lines.Length && !(Fence.Match(lines[close]) is { Success: true } m && m.Groups[2].Length == 0)) close++;
+            if (close == lines.Length) throw new InvalidOperationException($"{name}:{i + 1}: code block never closed");
+            string indent = open.Groups[1].Value;
+            string code = string.Join("\n", lines[(i + 1)..close].Select(l => l.StartsWith(indent, StringComparison.Ordinal) ? l[indent.Length..] : l));
+            yield return (i, open.Groups[2].Value.ToLowerInvariant(), code);
+            i = close;
+        }
     }
 }
 

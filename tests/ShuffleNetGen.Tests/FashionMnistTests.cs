@@ -1,4 +1,4 @@
-using System.Runtime.CompilerServices;
+using ShuffleNetGen.Tests.Infrastructure;
 using ShuffleNetGen.Tests.Models;
 using Xunit;
 using Xunit.Abstractions;
@@ -23,10 +23,7 @@ namespace ShuffleNetGen.Tests
 
         public FashionMnistTests(ITestOutputHelper output) => _output = output;
 
-        private static string RepositoryRoot([CallerFilePath] string thisFile = "") =>
-            Path.GetFullPath(Path.Combine(Path.GetDirectoryName(thisFile)!, "..", ".."));
-
-        private static string WeightsPath => Path.Combine(RepositoryRoot(), "samples", "FashionMnist", "fashion_shufflenet.safetensors");
+        private static string WeightsPath => Repository.File("samples/FashionMnist/fashion_shufflenet.safetensors");
 
         private static TensorSet Sample => Safetensors.Read(Path.Combine(AppContext.BaseDirectory, "Fixtures", "fashion", "fashion_sample.io.safetensors"));
 

@@ -1,8 +1,8 @@
-using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
 using CsCheck;
 using ShuffleNetGen.Generator.Json;
 using ShuffleNetGen.Generator.Model;
+using ShuffleNetGen.Tests.Infrastructure;
 using Xunit;
 
 namespace ShuffleNetGen.Tests;
@@ -14,8 +14,7 @@ namespace ShuffleNetGen.Tests;
 /// </summary>
 public class JsonSchemaTests
 {
-    private static string SchemaPath([CallerFilePath] string callerPath = "") =>
-        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(callerPath)!, "..", "..", "shufflenet.schema.json"));
+    private static string SchemaPath() => Repository.File("shufflenet.schema.json");
 
     private static readonly Lazy<JsonNode> s_schema = new(() =>
     {

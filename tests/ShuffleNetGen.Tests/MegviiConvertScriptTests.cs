@@ -1,5 +1,4 @@
-using System.Diagnostics;
-using System.Runtime.CompilerServices;
+using ShuffleNetGen.Tests.Infrastructure;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -17,13 +16,11 @@ public class MegviiConvertScriptTests
 
     public MegviiConvertScriptTests(ITestOutputHelper output) => _output = output;
 
-    private static string RepoRoot([CallerFilePath] string thisFile = "") =>
-        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(thisFile)!, "..", ".."));
-
     [PythonTorchFact]
     public void OfficialLayoutCheckpointsConvertExactlyForEveryGroupCount()
     {
-        var (exitCode, stdout, stderr) = PythonTorchFactAttribute.Run(Path.Combine(RepoRoot(), "tools", "test_megvii_convert.py"), TimeSpan.FromMinutes(9));
+        var (exitCode, stdout, stderr) = ProcessRunner.Run(PythonTorchFactAttribute.Python, new[] { Repository.File("tools/test_megvii_convert.py") },
+            timeout: TimeSpan.FromMinutes(9));
         _output.WriteLine(stdout);
         _output.WriteLine(stderr);
         Assert.True(exitCode == 0, $"tools/test_megvii_convert.py exited with {exitCode}:\n{stderr}");
@@ -43,7 +40,8 @@ public sealed class PythonTorchFactAttribute : FactAttribute
         try
         {
             // find_spec locates the package without importing it: importing torch takes seconds, minutes on a busy machine.
-            var (exitCode, _, _) = Run("-c \"import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is None)\"", TimeSpan.FromMinutes(1), script: false);
+            var (exitCode, _, _) = ProcessRunner.Run(Python, new[] { "-c", "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is None)" },
+                timeout: TimeSpan.FromMinutes(1));
             return exitCode == 0 ? null : $"{Python} has no torch package";
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or TimeoutException)
@@ -55,24 +53,5 @@ public sealed class PythonTorchFactAttribute : FactAttribute
     public PythonTorchFactAttribute()
     {
         if (s_missing.Value is { } reason) Skip = reason + "; install python3-torch to run it";
-    }
-
-    public static (int ExitCode, string Stdout, string Stderr) Run(string arguments, TimeSpan timeout, bool script = true)
-    {
-        var info = new ProcessStartInfo(Python, script ? $"\"{arguments}\"" : arguments)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(timeout))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{Python} {arguments} ran longer than {timeout}");
-        }
-        return (process.ExitCode, stdout.Result, stderr.Result);
     }
 }

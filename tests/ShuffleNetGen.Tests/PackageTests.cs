@@ -1,10 +1,10 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.Loader;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.CodeAnalysis;
 using ShuffleNetGen.Tests.Fixtures;
+using ShuffleNetGen.Tests.Infrastructure;
 using Xunit;
 
 namespace ShuffleNetGen.Tests;
@@ -52,7 +52,7 @@ public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
         // The README's "$schema", resolved the way an editor resolves it: against the JSON file's folder.
         string schema = Path.GetFullPath(Path.Combine(_consumer.Directory, _consumer.SchemaReference));
         Assert.True(File.Exists(schema), $"\"$schema\": \"{_consumer.SchemaReference}\" does not resolve from the consumer ({schema} missing)\n{output}");
-        Assert.Equal(File.ReadAllText(Path.Combine(RepositoryRoot(), "shufflenet.schema.json")), File.ReadAllText(schema));
+        Assert.Equal(File.ReadAllText(Repository.File("shufflenet.schema.json")), File.ReadAllText(schema));
 
         // Listing the default JSON file as well must not hand it to the generator twice (that would be SNG0015).
         string project = Path.Combine(_consumer.Directory, "Consumer.csproj");
@@ -158,10 +158,11 @@ public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
         private readonly string _work;
         private readonly string _feed;
         private readonly string _version;
+        private readonly Lazy<float[]> _tinyNetLogits;
+        private readonly Lazy<PyTorchFixture> _onnxFixture = new(() => PyTorchFixture.Load("g8_gray_48x40"));
 
         public PackedConsumer()
         {
-            string root = RepositoryRoot();
             _work = Path.Combine(Path.GetTempPath(), "sng-consumer-" + Guid.NewGuid().ToString("N")[..12]);
             _feed = Path.Combine(_work, "feed");
             Directory = Path.Combine(_work, "Consumer");
@@ -170,9 +171,9 @@ public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
             System.IO.Directory.CreateDirectory(Directory);
             // A private artifacts path: packing with another version must not rebuild the repository's own bin/obj.
             foreach (var packed in new[] { "runtime/ShuffleNetGen.csproj", "runtime/ShuffleNetGen.Onnx/ShuffleNetGen.Onnx.csproj" })
-                Run(root, "dotnet", "pack", packed, "-c", "Release", "-o", _feed, $"-p:Version={_version}", "--artifacts-path", Path.Combine(_work, "artifacts"));
+                Run(Repository.Root, "dotnet", "pack", packed, "-c", "Release", "-o", _feed, $"-p:Version={_version}", "--artifacts-path", Path.Combine(_work, "artifacts"));
 
-            string readme = File.ReadAllText(Path.Combine(root, "README.md"));
+            string readme = File.ReadAllText(Repository.File("README.md"));
             int start = readme.IndexOf("## Use it in your project", StringComparison.Ordinal);
             int end = readme.IndexOf("\n## ", start + 1, StringComparison.Ordinal);
             Assert.True(start >= 0 && end > start, "README.md has no \"## Use it in your project\" section");
@@ -183,7 +184,7 @@ public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
             File.WriteAllText(Path.Combine(Directory, "nuget.config"), xml[0].Replace(FeedPlaceholder, _feed));
 
             // The README names the version `dotnet pack` makes; the test packs a fresh one instead (see above).
-            string packedVersion = Regex.Match(File.ReadAllText(Path.Combine(root, "Directory.Build.props")), "<Version>(.*?)</Version>").Groups[1].Value;
+            string packedVersion = Regex.Match(File.ReadAllText(Repository.File("Directory.Build.props")), "<Version>(.*?)</Version>").Groups[1].Value;
             string project = xml[1];
             Assert.Equal(2, Regex.Matches(project, $"Version=\"{Regex.Escape(packedVersion)}\"").Count);
             File.WriteAllText(Path.Combine(Directory, "Consumer.csproj"), project.Replace($"Version=\"{packedVersion}\"", $"Version=\"{_version}\""));
@@ -192,8 +193,10 @@ public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
             File.WriteAllText(Path.Combine(Directory, "TinyNet.shufflenet.json"), json);
             using (var document = JsonDocument.Parse(json)) SchemaReference = document.RootElement.GetProperty("$schema").GetString()!;
             TinyNetJson = json;
-            File.Copy(Path.Combine(root, "tests", "PackageConsumer", "Program.cs"), Path.Combine(Directory, "Program.cs"));
+            File.Copy(Repository.File("tests/PackageConsumer/Program.cs"), Path.Combine(Directory, "Program.cs"));
             Dotnet("restore");
+            // Three tests check the consumer's output against the same in-process run and the same fixture.
+            _tinyNetLogits = new Lazy<float[]>(TinyNetInProcess);
         }
 
         public string Directory { get; }
@@ -237,12 +240,11 @@ public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
                 return match.Groups[1].Value.Split(',').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray();
             }
 
-            var expected = TinyNetInProcess();
+            var expected = _tinyNetLogits.Value;
             var tiny = Logits("json TinyNet");
             if (exactTinyNet) Assert.Equal(expected, tiny);
             else AssertClose(expected, tiny, "TinyNet");
-            var fixture = PyTorchFixture.Load("g8_gray_48x40");
-            AssertClose(fixture.Logits, Logits("onnx G8Gray48x40"), "G8Gray48x40 from ONNX against PyTorch");
+            AssertClose(_onnxFixture.Value.Logits, Logits("onnx G8Gray48x40"), "G8Gray48x40 from ONNX against PyTorch");
         }
 
         private float[] TinyNetInProcess()
@@ -265,7 +267,7 @@ public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
         }
 
         private static List<string> Blocks(string markdown, string language) =>
-            Regex.Matches(markdown, "```" + language + @"\n(.*?)```", RegexOptions.Singleline).Select(m => m.Groups[1].Value).ToList();
+            DocSnippetTests.FencedBlocks(markdown.Split('\n'), "README.md").Where(b => b.Language == language).Select(b => b.Code).ToList();
 
         public void Dispose()
         {
@@ -273,28 +275,20 @@ public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
         }
     }
 
+    /// <summary>The consumer must see neither the repository's build files nor the test host's MSBuild state.</summary>
+    private static readonly Dictionary<string, string?> ConsumerEnvironment = new()
+    {
+        ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
+        ["DOTNET_NOLOGO"] = "1",
+        ["MSBuildExtensionsPath"] = null,
+        ["MSBUILD_EXE_PATH"] = null,
+        ["MSBuildSDKsPath"] = null,
+    };
+
     private static string Run(string directory, string fileName, params string[] arguments)
     {
-        var info = new ProcessStartInfo(fileName) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in arguments) info.ArgumentList.Add(a);
-        info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        info.Environment["DOTNET_NOLOGO"] = "1";
-        // The consumer must see neither the repository's build files nor the test host's MSBuild state.
-        info.Environment.Remove("MSBuildExtensionsPath");
-        info.Environment.Remove("MSBUILD_EXE_PATH");
-        info.Environment.Remove("MSBuildSDKsPath");
-        using var process = Process.Start(info)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"{fileName} {string.Join(' ', arguments)} failed ({process.ExitCode}):\n{stdout}\n{stderr.Result}");
+        var (exitCode, stdout, stderr) = ProcessRunner.Run(fileName, arguments, directory, ConsumerEnvironment);
+        Assert.True(exitCode == 0, $"{fileName} {string.Join(' ', arguments)} failed ({exitCode}):\n{stdout}\n{stderr}");
         return stdout;
-    }
-
-    public static string RepositoryRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "ShuffleNetGen.sln"))) dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException("Repository root (ShuffleNetGen.sln) not found above " + AppContext.BaseDirectory);
     }
 }

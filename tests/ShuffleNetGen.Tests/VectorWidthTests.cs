@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Runtime.Intrinsics;
+using ShuffleNetGen.Tests.Infrastructure;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -62,7 +62,7 @@ public class VectorWidthTests
     [InlineData("DOTNET_EnableAVX512", 256)]
     [InlineData("DOTNET_EnableAVX2", 128)]
     [InlineData("DOTNET_EnableHWIntrinsic", 0)]
-    public async Task ReferenceMatrixPassesAtNarrowerWidths(string knob, int bits)
+    public void ReferenceMatrixPassesAtNarrowerWidths(string knob, int bits)
     {
         if (Environment.GetEnvironmentVariable(ExpectVariable) is not null) return; // already a child
         if (bits >= WidestBits)
@@ -74,21 +74,16 @@ public class VectorWidthTests
         Directory.CreateDirectory(work);
         try
         {
-            var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = work, RedirectStandardOutput = true, RedirectStandardError = true };
             // The memory-plan checks do not depend on the vector width, so the children run only what does.
-            foreach (var a in new[] { "test", typeof(VectorWidthTests).Assembly.Location, "--filter",
-                         "FullyQualifiedName~ReferenceMatrixTests.LogitsMatchTheScalarReference|FullyQualifiedName~VectorWidthTests.ChildSeesTheExpectedWidth|FullyQualifiedName~VectorWidthTests.KernelPathsNameTheVariantsThisProcessRuns|FullyQualifiedName~GeneratedVsPyTorchTests" })
-                psi.ArgumentList.Add(a);
-            psi.Environment[knob] = "0";
-            psi.Environment[ExpectVariable] = bits.ToString();
-            using var p = Process.Start(psi)!;
-            var stdout = p.StandardOutput.ReadToEndAsync();
-            var stderr = p.StandardError.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(10));
-            await p.WaitForExitAsync(timeout.Token);
-            string text = await stdout + await stderr;
+            var (exitCode, stdout, stderr) = ProcessRunner.Run("dotnet",
+                new[] { "test", typeof(VectorWidthTests).Assembly.Location, "--filter",
+                    "FullyQualifiedName~ReferenceMatrixTests.LogitsMatchTheScalarReference|FullyQualifiedName~VectorWidthTests.ChildSeesTheExpectedWidth|FullyQualifiedName~VectorWidthTests.KernelPathsNameTheVariantsThisProcessRuns|FullyQualifiedName~GeneratedVsPyTorchTests" },
+                work,
+                new Dictionary<string, string?> { [knob] = "0", [ExpectVariable] = bits.ToString() },
+                TimeSpan.FromMinutes(10));
+            string text = stdout + stderr;
             _output.WriteLine($"{knob}=0: " + string.Join(" | ", text.Split('\n').Where(l => l.Contains("Passed!") || l.Contains("Failed") || l.Contains("Total tests"))));
-            Assert.True(p.ExitCode == 0, $"{knob}=0 child run failed:\n{text}");
+            Assert.True(exitCode == 0, $"{knob}=0 child run failed:\n{text}");
             Assert.Contains("Passed!", text);
         }
         finally
