@@ -60,7 +60,7 @@ public class GeneratedVsPyTorchTests
     public void OfficialOrderModelRefusesAPaperOrderOnnxGraph()
     {
         var error = Assert.Throws<ShuffleNetGen.Onnx.OnnxFormatException>(() =>
-            G8Gray48x40Official.FromOnnx(Path.Combine(AppContext.BaseDirectory, "Fixtures", "onnx", "g8_gray_48x40.onnx")));
+            G8Gray48x40Official.FromOnnx(OnnxFixture.Path("g8_gray_48x40.onnx")));
         _output.WriteLine(error.Message);
         Assert.Contains("official (megvii) channel shuffle with 8 groups", error.Message);
         Assert.Contains("reshape to [1, 2, 8,", error.Message);
@@ -71,7 +71,7 @@ public class GeneratedVsPyTorchTests
     public void FromOnnxReproducesPyTorch()
     {
         var fixture = PyTorchFixture.Load("g3_small_64");
-        var model = G3Small64.FromOnnx(Path.Combine(AppContext.BaseDirectory, "Fixtures", "onnx", "g3_small_64.onnx"));
+        var model = G3Small64.FromOnnx(OnnxFixture.Path("g3_small_64.onnx"));
         var logits = new float[G3Small64.Classes];
         model.Forward(fixture.Input, logits);
         double scale = fixture.Logits.Max(v => Math.Abs((double)v));

@@ -3,6 +3,8 @@ using CsCheck;
 using Google.Protobuf;
 using ShuffleNetGen.Onnx;
 using ShuffleNetGen.Onnx.Protos;
+using ShuffleNetGen.Tests.Fixtures;
+using ShuffleNetGen.Tests.Infrastructure;
 using ShuffleNetGen.Tests.Models;
 using ShuffleNetGen.Weights;
 using Xunit;
@@ -22,15 +24,12 @@ public class OnnxFuzzTests
 
     public OnnxFuzzTests(ITestOutputHelper output) => _output = output;
 
-    private const int DefaultIterations = 1500;
     private const int MaxMessageLength = 3000;
 
     // Per-call cost that does not grow with the file: protobuf's message objects for every node and attribute, the
     // exceptions and their stack traces. A multiplicative blowup (a float[] for absurd dims, a message listing every
     // node) is megabytes on these 20-140 KB files, far above it.
     private const long FixedOverhead = 256 * 1024;
-
-    private static string OnnxPath(string file) => Path.Combine(AppContext.BaseDirectory, "Fixtures", "onnx", file);
 
     private sealed record Fixture(string File, byte[] Bytes, ModelDescription Description, TensorSet Baseline, long WeightBytes);
 
@@ -43,11 +42,13 @@ public class OnnxFuzzTests
 
     private static Fixture LoadFixture(string file, ModelDescription description)
     {
-        var bytes = File.ReadAllBytes(OnnxPath(file));
+        var bytes = File.ReadAllBytes(OnnxFixture.Path(file));
         var baseline = OnnxWeights.Read(new MemoryStream(bytes), description);
         long weights = description.WeightLayout.Sum(t => t.Dimensions.Aggregate(4L, (a, d) => a * d));
         return new Fixture(file, bytes, description, baseline, weights);
     }
+
+    private static Fixture FixtureOf(string file) => Fixtures.Value.Single(f => f.File == file);
 
     /// <summary>One fuzz case: a fixture, a mutation kind, and the seed that drives the mutation (replayable alone).</summary>
     public sealed record Case(int Fixture, int Kind, ulong Seed)
@@ -73,9 +74,6 @@ public class OnnxFuzzTests
     [Fact]
     public void MutatedFilesAreRejectedOrLoadCorrectlyWithinTheMemoryCap()
     {
-        int iterations = int.TryParse(Environment.GetEnvironmentVariable("SNG_FUZZ_ITERATIONS"), out int n) && n > 0 ? n : DefaultIterations;
-        string? seed = Environment.GetEnvironmentVariable("SNG_FUZZ_SEED");
-        _ = Fixtures.Value;
         var tally = new Tally();
         var gen = from f in Gen.Int[0, Fixtures.Value.Length - 1]
                   from k in Gen.Int[0, Kinds.Length - 1]
@@ -83,7 +81,7 @@ public class OnnxFuzzTests
                   select new Case(f, k, s);
         var stopwatch = Stopwatch.StartNew();
         // One thread: allocation is measured per thread, and the machine is shared.
-        gen.Sample(c => Run(c, tally), seed: string.IsNullOrEmpty(seed) ? null : seed, iter: iterations, threads: 1, print: c => c.ToString(),
+        gen.Sample(c => Run(c, tally), seed: FuzzSettings.Seed, iter: FuzzSettings.Iterations, threads: 1, print: c => c.ToString(),
             writeLine: _output.WriteLine);
         _output.WriteLine($"ONNX fuzz: {tally.Cases} cases in {stopwatch.Elapsed.TotalSeconds:F1} s ({tally.Loaded} loaded, {tally.Preserved} of them checked equal to the original; {tally.Rejected} rejected with OnnxFormatException); longest message {tally.LongestMessage} chars; most allocated by one case {tally.MaxAllocated / 1024} KB; largest (allocated - weights) / file size {tally.MaxRatio:F2}");
         _output.WriteLine("cases by mutation: " + string.Join(", ", Kinds.Select((k, i) => $"{k} {tally.ByKind[i]}")));
@@ -121,13 +119,10 @@ public class OnnxFuzzTests
         // chain, 817 KB for a 64 KB file. The bound is still linear in the file, which is what the cap guards.
         long cap = 16L * bytes.Length + fixture.WeightBytes + FixedOverhead;
         Assert.True(allocated <= cap, $"{c}: the import allocated {allocated} bytes for a {bytes.Length}-byte file (cap {cap}: 16x the file plus {fixture.WeightBytes} bytes of weights plus {FixedOverhead})");
-        lock (tally)
-        {
-            tally.Cases++;
-            tally.ByKind[c.Kind]++;
-            tally.MaxAllocated = Math.Max(tally.MaxAllocated, allocated);
-            tally.MaxRatio = Math.Max(tally.MaxRatio, (double)(allocated - fixture.WeightBytes) / Math.Max(bytes.Length, 1));
-        }
+        tally.Cases++;
+        tally.ByKind[c.Kind]++;
+        tally.MaxAllocated = Math.Max(tally.MaxAllocated, allocated);
+        tally.MaxRatio = Math.Max(tally.MaxRatio, (double)(allocated - fixture.WeightBytes) / Math.Max(bytes.Length, 1));
 
         if (error is not null)
         {
@@ -135,11 +130,8 @@ public class OnnxFuzzTests
             // Checked with if: an interpolated failure text is built even when the assertion holds.
             if (message.Length > MaxMessageLength) Assert.Fail($"{c}: message of {message.Length} chars: {message[..200]}…");
             if (message.Any(char.IsControl)) Assert.Fail($"{c}: control character in message: {message}");
-            lock (tally)
-            {
-                tally.Rejected++;
-                tally.LongestMessage = Math.Max(tally.LongestMessage, message.Length);
-            }
+            tally.Rejected++;
+            tally.LongestMessage = Math.Max(tally.LongestMessage, message.Length);
             return;
         }
 
@@ -154,15 +146,15 @@ public class OnnxFuzzTests
             // A flip that makes a weight NaN or infinite imports (the importer does not judge values) and is refused
             // where every loader's weights are bound, naming the tensor.
             Assert.Contains("must be finite", e.Message);
-            lock (tally) tally.Rejected++;
+            tally.Rejected++;
             return;
         }
-        lock (tally) tally.Loaded++;
+        tally.Loaded++;
         if (preserving)
         {
             foreach (var t in fixture.Baseline)
                 Assert.True(t.Data.AsSpan().SequenceEqual(tensors![t.Name].Data), $"{c}: a meaning-preserving mutation changed '{t.Name}'");
-            lock (tally) tally.Preserved++;
+            tally.Preserved++;
         }
     }
 
@@ -401,7 +393,7 @@ public class OnnxFuzzTests
     /// <summary>A graph with <paramref name="length"/> Identity nodes between the stem ReLU and the next node.</summary>
     private static byte[] WithIdentityChain(string file, int length, bool cycle = false)
     {
-        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(OnnxPath(file)));
+        var model = ModelProto.Parser.ParseFrom(FixtureOf(file).Bytes);
         var graph = model.Graph;
         var relu = graph.Node.First(n => n.OpType == "Relu");
         var readers = graph.Node.Where(n => n.Input.Contains(relu.Output[0])).ToList();
@@ -430,8 +422,7 @@ public class OnnxFuzzTests
         var elapsed = stopwatch.Elapsed;
         cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu;
         _output.WriteLine($"Identity chain of {length} nodes ({bytes.Length} bytes): imported in {elapsed.TotalSeconds:F3} s wall, {cpu.TotalSeconds:F3} s process CPU (includes tests running in parallel)");
-        var original = OnnxWeights.Read(OnnxPath("g8_gray_48x40.onnx"), G8Gray48x40.Description);
-        foreach (var t in original) Assert.Equal(t.Data, tensors[t.Name].Data);
+        foreach (var t in FixtureOf("g8_gray_48x40.onnx").Baseline) Assert.Equal(t.Data, tensors[t.Name].Data);
         // Not a benchmark: a generous bound that only the quadratic walk (118 s at 30k) would break.
         Assert.True(elapsed.TotalSeconds < 30, $"{length} Identity nodes took {elapsed.TotalSeconds:F1} s");
     }
@@ -453,7 +444,7 @@ public class OnnxFuzzTests
     public void DanglingIdentityChainIsRejectedWithABoundedMessage()
     {
         // 30k Identity nodes reading the image that nothing consumes: off the structure, named with a count, not listed.
-        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(OnnxPath("g8_gray_48x40.onnx")));
+        var model = OnnxFixture.Parse("g8_gray_48x40.onnx");
         string previous = model.Graph.Input[0].Name;
         for (int k = 0; k < 30_000; k++)
         {
@@ -461,7 +452,7 @@ public class OnnxFuzzTests
             previous = $"d{k}";
         }
         var stopwatch = Stopwatch.StartNew();
-        var e = Assert.Throws<OnnxFormatException>(() => OnnxWeights.Read(new MemoryStream(model.ToByteArray()), G8Gray48x40.Description));
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxFixture.Read(model, G8Gray48x40.Description));
         _output.WriteLine($"rejected in {stopwatch.Elapsed.TotalSeconds:F3} s; message ({e.Message.Length} chars): {e.Message}");
         Assert.True(e.Message.Length < 1500, $"message of {e.Message.Length} chars");
         Assert.True(stopwatch.Elapsed.TotalSeconds < 30);
@@ -471,7 +462,7 @@ public class OnnxFuzzTests
     public void ReshapeTargetWhoseElementCountWrapsAroundIsRejected()
     {
         // [1, 8, 2^61 + k, H, W] has 8 · (2^61 + k) · H · W = 8k · H · W elements modulo 2^64: the right count, wrapped.
-        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(OnnxPath("g8_gray_48x40.onnx")));
+        var model = OnnxFixture.Parse("g8_gray_48x40.onnx");
         var reshape = model.Graph.Node.First(n => n.OpType == "Reshape");
         var target = ConstantOf(model.Graph, reshape.Input[1])!;
         var shape = Int64s(target);
@@ -480,7 +471,7 @@ public class OnnxFuzzTests
         Assert.Equal(8, shape[1]);
         shape[2] += 1L << 61;
         SetInt64s(target, shape);
-        var e = Assert.Throws<OnnxFormatException>(() => OnnxWeights.Read(new MemoryStream(model.ToByteArray()), G8Gray48x40.Description));
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxFixture.Read(model, G8Gray48x40.Description));
         _output.WriteLine(e.Message);
         Assert.Equal(reshape.Name, e.NodeName);
         Assert.Contains((shape[2]).ToString(), e.Message);
@@ -489,7 +480,7 @@ public class OnnxFuzzTests
     [Fact]
     public void InitializerDimsWithAnOverflowingProductAreRejectedWithoutAllocating()
     {
-        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(OnnxPath("g8_gray_48x40.onnx")));
+        var model = OnnxFixture.Parse("g8_gray_48x40.onnx");
         var conv = model.Graph.Node.First(n => n.OpType == "Conv");
         var init = model.Graph.Initializer.Single(i => i.Name == conv.Input[1]);
         init.Dims.Clear();
@@ -509,30 +500,26 @@ public class OnnxFuzzTests
     public void MisshapedWeightIsRejectedBeforeItsValuesAreDecoded()
     {
         // A conv weight whose dims are permuted (same element count, same bytes): rejected on its dims alone.
-        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(OnnxPath("g3_small_64_handbuilt.onnx")));
+        var model = OnnxFixture.Parse("g3_small_64_handbuilt.onnx");
         var init = model.Graph.Initializer.OrderByDescending(i => i.RawData.Length).First();
         var dims = init.Dims.ToArray();
         init.Dims.Clear();
         init.Dims.Add(Enumerable.Reverse(dims));
         _output.WriteLine($"'{init.Name}': [{string.Join(", ", dims)}] -> [{string.Join(", ", init.Dims)}], {init.RawData.Length} bytes");
-        var bytes = model.ToByteArray();
-        var stream = new MemoryStream(bytes);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        var e = Assert.Throws<OnnxFormatException>(() => OnnxWeights.Read(stream, G3Small64.Description));
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        _output.WriteLine($"{allocated} bytes allocated; {e.Message}");
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxFixture.Read(model, G3Small64.Description));
+        _output.WriteLine(e.Message);
         Assert.Contains($"[{string.Join(", ", init.Dims)}]", e.Message);
     }
 
     [Fact]
     public void HostileNamesAreEscapedAndCappedInMessages()
     {
-        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(OnnxPath("g3_small_64.onnx")));
+        var model = OnnxFixture.Parse("g3_small_64.onnx");
         var conv = model.Graph.Node.Single(n => n.Name == "/units.1/conv1/Conv");
         string hostile = "evil\n\u001b[31mFAKE LOG LINE\u001b[0m" + new string('x', 5_000_000);
         conv.Name = hostile;
         conv.Attribute.Single(a => a.Name == "group").I = 1;
-        var e = Assert.Throws<OnnxFormatException>(() => OnnxWeights.Read(new MemoryStream(model.ToByteArray()), G3Small64.Description));
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxFixture.Read(model, G3Small64.Description));
         _output.WriteLine($"message ({e.Message.Length} chars): {e.Message}");
         Assert.Equal(hostile, e.NodeName);
         Assert.True(e.Message.Length < 1000, $"message of {e.Message.Length} chars");
@@ -546,9 +533,9 @@ public class OnnxFuzzTests
     [Fact]
     public void InitializerNoNodeReadsIsRejected()
     {
-        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(OnnxPath("g3_small_64.onnx")));
+        var model = OnnxFixture.Parse("g3_small_64.onnx");
         model.Graph.Initializer.Add(new TensorProto { Name = "stray.weight", DataType = (int)TensorProto.Types.DataType.Float, Dims = { 2 }, FloatData = { 1f, 2f } });
-        var e = Assert.Throws<OnnxFormatException>(() => OnnxWeights.Read(new MemoryStream(model.ToByteArray()), G3Small64.Description));
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxFixture.Read(model, G3Small64.Description));
         _output.WriteLine(e.Message);
         Assert.Equal("stray.weight", e.NodeName);
         Assert.Contains("'stray.weight'", e.Message);
@@ -558,10 +545,10 @@ public class OnnxFuzzTests
     [Fact]
     public void DuplicateInitializerIsRejected()
     {
-        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(OnnxPath("g3_small_64.onnx")));
+        var model = OnnxFixture.Parse("g3_small_64.onnx");
         var copy = model.Graph.Initializer.First(i => i.Dims.Count == 4).Clone();
         model.Graph.Initializer.Add(copy);
-        var e = Assert.Throws<OnnxFormatException>(() => OnnxWeights.Read(new MemoryStream(model.ToByteArray()), G3Small64.Description));
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxFixture.Read(model, G3Small64.Description));
         _output.WriteLine(e.Message);
         Assert.Contains("two initializers", e.Message);
     }

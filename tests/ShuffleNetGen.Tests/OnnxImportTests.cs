@@ -2,6 +2,7 @@ using Google.Protobuf;
 using ShuffleNetGen.Onnx;
 using ShuffleNetGen.Onnx.Protos;
 using ShuffleNetGen.Tests.Fixtures;
+using ShuffleNetGen.Tests.Infrastructure;
 using ShuffleNetGen.Tests.Models;
 using ShuffleNetGen.Weights;
 using Xunit;
@@ -19,8 +20,6 @@ public class OnnxImportTests
     private readonly ITestOutputHelper _output;
 
     public OnnxImportTests(ITestOutputHelper output) => _output = output;
-
-    private static string OnnxPath(string file) => Path.Combine(AppContext.BaseDirectory, "Fixtures", "onnx", file);
 
     public static TheoryData<string, string> Files => new()
     {
@@ -52,7 +51,7 @@ public class OnnxImportTests
     public void ImportedModelReproducesPyTorchLogits(string file, string fixtureName)
     {
         var fixture = PyTorchFixture.Load(fixtureName);
-        var tensors = OnnxWeights.Read(OnnxPath(file), DescriptionOf(fixtureName));
+        var tensors = OnnxWeights.Read(OnnxFixture.Path(file), DescriptionOf(fixtureName));
         var model = Bind(fixtureName, tensors);
         var logits = new float[fixture.Logits.Length];
         model.Forward(fixture.Input, logits);
@@ -66,9 +65,9 @@ public class OnnxImportTests
     [Fact]
     public void StreamOverloadReadsTheSameTensors()
     {
-        using var stream = File.OpenRead(OnnxPath("g3_small_64.onnx"));
+        using var stream = File.OpenRead(OnnxFixture.Path("g3_small_64.onnx"));
         var fromStream = OnnxWeights.Read(stream, G3Small64.Description);
-        var fromPath = OnnxWeights.Read(OnnxPath("g3_small_64.onnx"), G3Small64.Description);
+        var fromPath = OnnxWeights.Read(OnnxFixture.Path("g3_small_64.onnx"), G3Small64.Description);
         Assert.Equal(fromPath.Select(t => t.Name), fromStream.Select(t => t.Name));
         foreach (var t in fromPath) Assert.Equal(t.Data, fromStream[t.Name].Data);
     }
@@ -76,7 +75,7 @@ public class OnnxImportTests
     [Fact]
     public void BatchNormalizationNodesWithPyTorchEpsilonGiveTheSafetensorsWeightsBitForBit()
     {
-        var onnx = OnnxWeights.Read(OnnxPath("g8_gray_48x40_bn.onnx"), G8Gray48x40.Description);
+        var onnx = OnnxWeights.Read(OnnxFixture.Path("g8_gray_48x40_bn.onnx"), G8Gray48x40.Description);
         var fixture = PyTorchFixture.Load("g8_gray_48x40");
         Assert.Equal(G8Gray48x40.Description.WeightLayout.Count, onnx.Count);
         foreach (var shape in G8Gray48x40.Description.WeightLayout)
@@ -90,7 +89,7 @@ public class OnnxImportTests
     public void FoldedConvolutionBiasSurvivesTheLoadersBatchNormFoldExactly()
     {
         // The encoding (gamma 2^19, var 2^38, mean 0, beta = bias) must fold back to scale 1 and shift = bias exactly.
-        var tensors = OnnxWeights.Read(OnnxPath("g3_small_64.onnx"), G3Small64.Description);
+        var tensors = OnnxWeights.Read(OnnxFixture.Path("g3_small_64.onnx"), G3Small64.Description);
         var d = G3Small64.Description;
         var packed = new float[d.StemChannels * (d.InputChannels * 9 + 1)];
         WeightPacker.Window3x3(tensors, "conv1", "bn1", d.StemChannels, d.InputChannels, packed);
@@ -109,7 +108,7 @@ public class OnnxImportTests
     [Fact]
     public void FileForAnotherInputShapeNamesTheInput()
     {
-        var e = Assert.Throws<OnnxFormatException>(() => OnnxWeights.Read(OnnxPath("g3_small_64.onnx"), G8Gray48x40.Description));
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxWeights.Read(OnnxFixture.Path("g3_small_64.onnx"), G8Gray48x40.Description));
         _output.WriteLine(e.Message);
         Assert.Equal("input", e.NodeName);
         Assert.Contains("[1, 3, 64, 64]", e.Message);
@@ -121,7 +120,7 @@ public class OnnxImportTests
     public void G3FileBoundToAG8ModelNamesTheShuffle()
     {
         var g8 = G3Small64.Description with { Groups = 8, Name = "G8Variant" };
-        var e = Assert.Throws<OnnxFormatException>(() => OnnxWeights.Read(OnnxPath("g3_small_64.onnx"), g8));
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxWeights.Read(OnnxFixture.Path("g3_small_64.onnx"), g8));
         _output.WriteLine(e.Message);
         Assert.Equal("/units.0/Reshape", e.NodeName);
         Assert.Contains("8 groups", e.Message);
@@ -132,10 +131,10 @@ public class OnnxImportTests
     [Fact]
     public void GroupAttributeMismatchNamesTheConvolution()
     {
-        var file = MutableModel("g3_small_64.onnx");
+        var file = OnnxFixture.Parse("g3_small_64.onnx");
         var conv = file.Graph.Node.Single(n => n.Name == "/units.1/conv1/Conv");
         conv.Attribute.Single(a => a.Name == "group").I = 1;
-        var e = Assert.Throws<OnnxFormatException>(() => Read(file, G3Small64.Description));
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxFixture.Read(file, G3Small64.Description));
         _output.WriteLine(e.Message);
         Assert.Equal("/units.1/conv1/Conv", e.NodeName);
         Assert.Contains("group = 3", e.Message);
@@ -145,7 +144,7 @@ public class OnnxImportTests
     [Fact]
     public void ClassCountMismatchNamesTheClassifier()
     {
-        var e = Assert.Throws<OnnxFormatException>(() => OnnxWeights.Read(OnnxPath("g3_small_64.onnx"), G3Small64.Description with { Classes = 7 }));
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxWeights.Read(OnnxFixture.Path("g3_small_64.onnx"), G3Small64.Description with { Classes = 7 }));
         _output.WriteLine(e.Message);
         Assert.Equal("/fc/Gemm", e.NodeName);
         Assert.Contains("to 7 classes", e.Message);
@@ -156,7 +155,7 @@ public class OnnxImportTests
     public void FewerDeclaredUnitsNamesTheExtraUnit()
     {
         var fewer = G3Small64.Description with { StageRepeats = new[] { 2, 3, 1 } };
-        var e = Assert.Throws<OnnxFormatException>(() => OnnxWeights.Read(OnnxPath("g3_small_64.onnx"), fewer));
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxWeights.Read(OnnxFixture.Path("g3_small_64.onnx"), fewer));
         _output.WriteLine(e.Message);
         Assert.Contains("6 units", e.Message);
         Assert.Contains("more units", e.Message);
@@ -166,7 +165,7 @@ public class OnnxImportTests
     public void MoreDeclaredUnitsNamesTheGlobalPool()
     {
         var more = G3Small64.Description with { StageRepeats = new[] { 2, 3, 3 } };
-        var e = Assert.Throws<OnnxFormatException>(() => OnnxWeights.Read(OnnxPath("g3_small_64.onnx"), more));
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxWeights.Read(OnnxFixture.Path("g3_small_64.onnx"), more));
         _output.WriteLine(e.Message);
         Assert.Contains("GlobalAveragePool", e.Message);
         Assert.Contains("8 units", e.Message);
@@ -175,13 +174,13 @@ public class OnnxImportTests
     [Fact]
     public void StemStrideAndMaxPoolMismatchesNameTheStem()
     {
-        var e = Assert.Throws<OnnxFormatException>(() => OnnxWeights.Read(OnnxPath("g3_small_64.onnx"), G3Small64.Description with { StemStride = 1 }));
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxWeights.Read(OnnxFixture.Path("g3_small_64.onnx"), G3Small64.Description with { StemStride = 1 }));
         _output.WriteLine(e.Message);
         Assert.Equal("/conv1/Conv", e.NodeName);
         Assert.Contains("stride 1", e.Message);
         Assert.Contains("strides [2, 2]", e.Message);
 
-        e = Assert.Throws<OnnxFormatException>(() => OnnxWeights.Read(OnnxPath("g3_small_64.onnx"), G3Small64.Description with { StemMaxPool = false }));
+        e = Assert.Throws<OnnxFormatException>(() => OnnxWeights.Read(OnnxFixture.Path("g3_small_64.onnx"), G3Small64.Description with { StemMaxPool = false }));
         _output.WriteLine(e.Message);
         Assert.Equal("/maxpool/MaxPool", e.NodeName);
         Assert.Contains("StemMaxPool = false", e.Message);
@@ -191,7 +190,7 @@ public class OnnxImportTests
     public void WidthMismatchNamesTheConvolutionAndBothShapes()
     {
         var wider = G3Small64.Description with { StemChannels = 24 };
-        var e = Assert.Throws<OnnxFormatException>(() => OnnxWeights.Read(OnnxPath("g3_small_64.onnx"), wider));
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxWeights.Read(OnnxFixture.Path("g3_small_64.onnx"), wider));
         _output.WriteLine(e.Message);
         Assert.Equal("/conv1/Conv", e.NodeName);
         Assert.Contains("[24, 3, 3, 3]", e.Message);
@@ -203,20 +202,20 @@ public class OnnxImportTests
     [Fact]
     public void UnsupportedOpsetIsRejected()
     {
-        var file = MutableModel("g3_small_64.onnx");
+        var file = OnnxFixture.Parse("g3_small_64.onnx");
         file.OpsetImport[0].Version = 6;
-        var e = Assert.Throws<OnnxFormatException>(() => Read(file, G3Small64.Description));
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxFixture.Read(file, G3Small64.Description));
         Assert.Contains("opset 6", e.Message);
     }
 
     [Fact]
     public void OperatorAfterTheLogitsIsNamed()
     {
-        var file = MutableModel("g3_small_64.onnx");
+        var file = OnnxFixture.Parse("g3_small_64.onnx");
         var gemm = file.Graph.Node.Single(n => n.OpType == "Gemm");
         gemm.Output[0] = "raw_logits";
         file.Graph.Node.Add(new NodeProto { Name = "probabilities", OpType = "Softmax", Input = { "raw_logits" }, Output = { "logits" } });
-        var e = Assert.Throws<OnnxFormatException>(() => Read(file, G3Small64.Description));
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxFixture.Read(file, G3Small64.Description));
         _output.WriteLine(e.Message);
         Assert.Contains("raw_logits", e.Message);
     }
@@ -224,10 +223,10 @@ public class OnnxImportTests
     [Fact]
     public void UnknownOperatorInAUnitIsNamed()
     {
-        var file = MutableModel("g3_small_64.onnx");
+        var file = OnnxFixture.Parse("g3_small_64.onnx");
         var relu = file.Graph.Node.First(n => n.Name == "/units.1/Relu");
         relu.OpType = "LeakyRelu";
-        var e = Assert.Throws<OnnxFormatException>(() => Read(file, G3Small64.Description));
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxFixture.Read(file, G3Small64.Description));
         _output.WriteLine(e.Message);
         Assert.Equal("/units.1/Relu", e.NodeName);
         Assert.Contains("LeakyRelu", e.Message);
@@ -236,20 +235,20 @@ public class OnnxImportTests
     [Fact]
     public void CustomDomainOperatorIsRejected()
     {
-        var file = MutableModel("g3_small_64.onnx");
+        var file = OnnxFixture.Parse("g3_small_64.onnx");
         file.Graph.Node.First(n => n.OpType == "Conv").Domain = "com.microsoft";
-        var e = Assert.Throws<OnnxFormatException>(() => Read(file, G3Small64.Description));
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxFixture.Read(file, G3Small64.Description));
         Assert.Contains("com.microsoft", e.Message);
     }
 
     [Fact]
     public void WeightWithTooFewBytesNamesTheNode()
     {
-        var file = MutableModel("g3_small_64.onnx");
+        var file = OnnxFixture.Parse("g3_small_64.onnx");
         var conv = file.Graph.Node.First(n => n.Name == "/units.2/dw/Conv");
         var init = file.Graph.Initializer.Single(i => i.Name == conv.Input[1]);
         init.RawData = ByteString.CopyFrom(init.RawData.Span[..^4]);
-        var e = Assert.Throws<OnnxFormatException>(() => Read(file, G3Small64.Description));
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxFixture.Read(file, G3Small64.Description));
         _output.WriteLine(e.Message);
         Assert.Equal("/units.2/dw/Conv", e.NodeName);
         Assert.Contains("corrupt", e.Message);
@@ -258,19 +257,19 @@ public class OnnxImportTests
     [Fact]
     public void NodeWithoutOutputIsRejected()
     {
-        var file = MutableModel("g3_small_64.onnx");
+        var file = OnnxFixture.Parse("g3_small_64.onnx");
         file.Graph.Node.First(n => n.OpType == "Relu").Output.Clear();
-        var e = Assert.Throws<OnnxFormatException>(() => Read(file, G3Small64.Description));
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxFixture.Read(file, G3Small64.Description));
         Assert.Contains("no output", e.Message);
     }
 
     [Fact]
     public void ExternalDataIsRejectedWithAHint()
     {
-        var file = MutableModel("g3_small_64.onnx");
+        var file = OnnxFixture.Parse("g3_small_64.onnx");
         var init = file.Graph.Initializer.First(i => i.Dims.Count == 4);
         init.DataLocation = TensorProto.Types.DataLocation.External;
-        var e = Assert.Throws<OnnxFormatException>(() => Read(file, G3Small64.Description));
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxFixture.Read(file, G3Small64.Description));
         Assert.Contains("external data", e.Message);
     }
 
@@ -278,7 +277,7 @@ public class OnnxImportTests
     public void EmptyGarbageAndNonOnnxDataGiveOnnxFormatException()
     {
         Assert.Throws<OnnxFormatException>(() => OnnxWeights.Read(new MemoryStream(), G3Small64.Description));
-        var safetensors = File.ReadAllBytes(Path.Combine(PyTorchFixture.FixtureDirectory, "g3_small_64.safetensors"));
+        var safetensors = SafetensorsFiles.Fixture("g3_small_64");
         var e = Assert.Throws<OnnxFormatException>(() => OnnxWeights.Read(new MemoryStream(safetensors), G3Small64.Description));
         _output.WriteLine(e.Message);
         var random = new Random(7);
@@ -293,7 +292,7 @@ public class OnnxImportTests
     [Fact]
     public void TruncatedFilesGiveOnnxFormatException()
     {
-        var bytes = File.ReadAllBytes(OnnxPath("g3_small_64.onnx"));
+        var bytes = File.ReadAllBytes(OnnxFixture.Path("g3_small_64.onnx"));
         var random = new Random(11);
         var cuts = new List<int> { 0, 1, 2, 16, bytes.Length / 2, bytes.Length - 1 };
         for (int i = 0; i < 40; i++) cuts.Add(random.Next(bytes.Length));
@@ -318,7 +317,7 @@ public class OnnxImportTests
     [Fact]
     public void CorruptedBytesNeverEscapeAsAnotherExceptionType()
     {
-        var bytes = File.ReadAllBytes(OnnxPath("g8_gray_48x40.onnx"));
+        var bytes = File.ReadAllBytes(OnnxFixture.Path("g8_gray_48x40.onnx"));
         var random = new Random(5);
         int rejected = 0;
         for (int i = 0; i < 400; i++)
@@ -339,9 +338,4 @@ public class OnnxImportTests
         _output.WriteLine($"{rejected} of 400 corrupted copies rejected with OnnxFormatException (the rest changed only weight values)");
         Assert.True(rejected > 0);
     }
-
-    private static ModelProto MutableModel(string file) => ModelProto.Parser.ParseFrom(File.ReadAllBytes(OnnxPath(file)));
-
-    private static TensorSet Read(ModelProto model, ModelDescription description) =>
-        OnnxWeights.Read(new MemoryStream(model.ToByteArray()), description);
 }

@@ -1,10 +1,10 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Text;
 using ShuffleNetGen.Tests.Models;
 using ShuffleNetGen.Weights;
 using Xunit;
 using Xunit.Abstractions;
+using static ShuffleNetGen.Tests.Infrastructure.SafetensorsFiles;
 
 namespace ShuffleNetGen.Tests;
 
@@ -14,32 +14,6 @@ public class SafetensorsHardeningTests
     private readonly ITestOutputHelper _output;
 
     public SafetensorsHardeningTests(ITestOutputHelper output) => _output = output;
-
-    private static byte[] Fixture(string name) =>
-        File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Fixtures", "pytorch", name + ".safetensors"));
-
-    private static (string Header, byte[] Data) Split(byte[] file)
-    {
-        int length = checked((int)BinaryPrimitives.ReadUInt64LittleEndian(file));
-        return (Encoding.UTF8.GetString(file, 8, length), file.AsSpan(8 + length).ToArray());
-    }
-
-    private static byte[] Join(string header, byte[] data, long? declaredLength = null)
-    {
-        var json = Encoding.UTF8.GetBytes(header);
-        var file = new byte[8 + json.Length + data.Length];
-        BinaryPrimitives.WriteUInt64LittleEndian(file, (ulong)(declaredLength ?? json.Length));
-        json.CopyTo(file, 8);
-        data.CopyTo(file, 8 + json.Length);
-        return file;
-    }
-
-    /// <summary>The header with one more entry before its closing brace.</summary>
-    private static string WithEntry(string header, string entry)
-    {
-        header = header.TrimEnd();
-        return header[..^1] + "," + entry + "}";
-    }
 
     private static string TempPath() => Path.Combine(Path.GetTempPath(), $"sng-hardening-{Guid.NewGuid():N}.safetensors");
 
@@ -150,7 +124,7 @@ public class SafetensorsHardeningTests
         var (header, _) = Split(Fixture("g3_small_64"));
         string misshaped = header.Replace("\"conv1.weight\":{\"dtype\":\"F32\",\"shape\":[12,3,3,3]", "\"conv1.weight\":{\"dtype\":\"F32\",\"shape\":[4,9,3,3]");
         Assert.NotEqual(header, misshaped);
-        var e = Assert.Throws<WeightFormatException>(() => G3Small64.FromSafetensors(new MemoryStream(Join(misshaped, Array.Empty<byte>()))));
+        var e = Assert.Throws<WeightFormatException>(() => G3Small64.FromSafetensors(new MemoryStream(Join(misshaped))));
         Assert.Equal("conv1.weight", e.TensorName);
         Assert.Contains("has shape [4, 9, 3, 3]; expected [12, 3, 3, 3]", e.Message);
     }
@@ -158,13 +132,9 @@ public class SafetensorsHardeningTests
     [Fact]
     public void ModelReadDoesNotAllocateBatchCounters()
     {
-        var set = new TensorSet();
-        foreach (var t in RandomWeights.Create(G8Gray48x40.WeightLayout, 3)) set.Add(t);
+        var set = RandomWeights.Create(G8Gray48x40.WeightLayout, 3);
         set.Add("bn1.num_batches_tracked", new[] { 1 }, new[] { 5f });
-        var ms = new MemoryStream();
-        Safetensors.Write(ms, set);
-        ms.Position = 0;
-        var read = Safetensors.Read(ms, G8Gray48x40.Description);
+        var read = Safetensors.Read(new MemoryStream(WriteToBytes(set)), G8Gray48x40.Description);
         Assert.False(read.TryGet("bn1.num_batches_tracked", out _));
         Assert.Equal(G8Gray48x40.WeightLayout.Count, read.Count);
     }
@@ -185,9 +155,7 @@ public class SafetensorsHardeningTests
     public void AZeroDimensionMakesAnEmptyTensorWhateverTheOthers()
     {
         var t = new NamedTensor("e", new[] { 2147483647, 2147483647, 0 }, Array.Empty<float>());
-        var ms = new MemoryStream();
-        Safetensors.Write(ms, new[] { t });
-        Assert.Empty(Safetensors.Read(new MemoryStream(ms.ToArray()))["e"].Data);
+        Assert.Empty(Safetensors.Read(new MemoryStream(WriteToBytes(new[] { t })))["e"].Data);
     }
 
     [Fact]
@@ -210,8 +178,9 @@ public class SafetensorsHardeningTests
         Assert.Contains("\\n\\u001B[31m", e.Message);
 
         // The same name as an unexpected tensor of a model, and through TensorSet.
-        string modelHeader = WithEntry(Split(Fixture("g8_gray_48x40")).Header, escaped + ":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}");
-        var e2 = Assert.Throws<WeightFormatException>(() => G8Gray48x40.FromSafetensors(new MemoryStream(Join(modelHeader, Split(Fixture("g8_gray_48x40")).Data))));
+        var (g8Header, g8Data) = Split(Fixture("g8_gray_48x40"));
+        string modelHeader = WithEntry(g8Header, escaped + ":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}");
+        var e2 = Assert.Throws<WeightFormatException>(() => G8Gray48x40.FromSafetensors(new MemoryStream(Join(modelHeader, g8Data))));
         Assert.Equal(name, e2.TensorName);
         AssertInert(e2.Message);
         AssertInert(Assert.Throws<WeightFormatException>(() => new TensorSet()[name]).Message);
@@ -222,9 +191,9 @@ public class SafetensorsHardeningTests
     public void EchoedNumbersAndJsonErrorsAreBounded()
     {
         string longNumber = "1" + new string('0', 1_000_000) + ".5";
-        var e = Assert.Throws<WeightFormatException>(() => Safetensors.Read(new MemoryStream(Join($$$"""{"x":{"dtype":"F32","shape":[{{{longNumber}}}],"data_offsets":[0,0]}}""", Array.Empty<byte>()))));
+        var e = Assert.Throws<WeightFormatException>(() => Safetensors.Read(new MemoryStream(Join($$$"""{"x":{"dtype":"F32","shape":[{{{longNumber}}}],"data_offsets":[0,0]}}"""))));
         AssertInert(e.Message);
-        var e2 = Assert.Throws<WeightFormatException>(() => Safetensors.Read(new MemoryStream(Join("{\"x\u001b\n" + new string('y', 100_000), Array.Empty<byte>()))));
+        var e2 = Assert.Throws<WeightFormatException>(() => Safetensors.Read(new MemoryStream(Join("{\"x\u001b\n" + new string('y', 100_000)))));
         AssertInert(e2.Message);
     }
 
@@ -250,10 +219,8 @@ public class SafetensorsHardeningTests
         Assert.Contains($"'{tensor}' holds {shown} at flat index {index}", e.Message);
 
         // A file goes through the same check when it is bound.
-        var ms = new MemoryStream();
-        Safetensors.Write(ms, set);
-        ms.Position = 0;
-        Assert.Equal(tensor, Assert.Throws<WeightFormatException>(() => G3Small64.FromSafetensors(ms)).TensorName);
+        var file = new MemoryStream(WriteToBytes(set));
+        Assert.Equal(tensor, Assert.Throws<WeightFormatException>(() => G3Small64.FromSafetensors(file)).TensorName);
     }
 
     [Fact]
@@ -274,9 +241,7 @@ public class SafetensorsHardeningTests
     {
         // The writer pads the header with spaces; a length that stops early still parses, and without the rule every
         // tensor would be read a few bytes off.
-        var ms = new MemoryStream();
-        Safetensors.Write(ms, new[] { new NamedTensor("a", new[] { 2 }, new[] { 1f, 2f }) });
-        var (header, data) = Split(ms.ToArray());
+        var (header, data) = Split(WriteToBytes(new[] { new NamedTensor("a", new[] { 2 }, new[] { 1f, 2f }) }));
         Assert.EndsWith(" ", header);
         var e = Assert.Throws<WeightFormatException>(() => Safetensors.Read(new MemoryStream(Join(header.TrimEnd(), Encoding.UTF8.GetBytes(header[header.TrimEnd().Length..]).Concat(data).ToArray()))));
         Assert.Contains("unindexed", e.Message);

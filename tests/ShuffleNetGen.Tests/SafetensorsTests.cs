@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using Xunit;
+using static ShuffleNetGen.Tests.Infrastructure.SafetensorsFiles;
 
 namespace ShuffleNetGen.Tests;
 
@@ -28,13 +29,6 @@ public class SafetensorsTests
         new NamedTensor("ünïcode \"quoted\" <name>", new[] { 1, 1 }, new[] { -7f }),
     };
 
-    private static byte[] WriteToBytes(IEnumerable<NamedTensor> tensors)
-    {
-        var ms = new MemoryStream();
-        Safetensors.Write(ms, tensors);
-        return ms.ToArray();
-    }
-
     private static void AssertSameTensors(IReadOnlyList<NamedTensor> expected, TensorSet actual)
     {
         Assert.Equal(expected.Select(t => t.Name), actual.Select(t => t.Name));
@@ -46,18 +40,6 @@ public class SafetensorsTests
         }
     }
 
-    /// <summary>Builds a file by hand: the length prefix, the given header text and data bytes.</summary>
-    private static byte[] Build(string header, byte[]? data = null, ulong? declaredLength = null)
-    {
-        var json = Encoding.UTF8.GetBytes(header);
-        data ??= Array.Empty<byte>();
-        var bytes = new byte[8 + json.Length + data.Length];
-        BinaryPrimitives.WriteUInt64LittleEndian(bytes, declaredLength ?? (ulong)json.Length);
-        json.CopyTo(bytes, 8);
-        data.CopyTo(bytes, 8 + json.Length);
-        return bytes;
-    }
-
     private static WeightFormatException Fails(byte[] file)
     {
         var e = Assert.Throws<WeightFormatException>(() => Safetensors.Read(new MemoryStream(file)));
@@ -67,7 +49,7 @@ public class SafetensorsTests
         return e;
     }
 
-    private static WeightFormatException Fails(string header, byte[]? data = null) => Fails(Build(header, data));
+    private static WeightFormatException Fails(string header, byte[]? data = null) => Fails(Join(header, data));
 
     private static void AssertMentions(Exception e, params string[] parts)
     {
@@ -148,7 +130,7 @@ public class SafetensorsTests
         BinaryPrimitives.WriteSingleLittleEndian(data, 5f);
         BinaryPrimitives.WriteSingleLittleEndian(data.AsSpan(4), 6f);
         BinaryPrimitives.WriteSingleLittleEndian(data.AsSpan(8), 7f);
-        var file = Build("""
+        var file = Join("""
             {"__metadata__": {"format": "pt", "nested": {"x": [1, 2]}},
              "late": {"data_offsets": [4, 12], "extra": {"ignored": true}, "shape": [2], "dtype": "F32"},
              "early": {"shape": [1], "dtype": "F32", "data_offsets": [0, 4]}}
@@ -162,7 +144,7 @@ public class SafetensorsTests
     [Fact]
     public void EmptyHeaderObjectIsAnEmptySet()
     {
-        Assert.Equal(0, Safetensors.Read(new MemoryStream(Build("{}"))).Count);
+        Assert.Equal(0, Safetensors.Read(new MemoryStream(Join("{}"))).Count);
     }
 
     [Fact]
@@ -184,7 +166,7 @@ public class SafetensorsTests
         string path = Path.Combine(Path.GetTempPath(), $"shufflenetgen-{Guid.NewGuid():N}.safetensors");
         try
         {
-            File.WriteAllBytes(path, Build("""{"x": {"dtype": "F16", "shape": [1], "data_offsets": [0, 2]}}""", new byte[2]));
+            File.WriteAllBytes(path, Join("""{"x": {"dtype": "F16", "shape": [1], "data_offsets": [0, 2]}}""", new byte[2]));
             var e = Assert.Throws<WeightFormatException>(() => Safetensors.Read(path));
             Assert.Equal("x", e.TensorName);
             AssertMentions(e, path, "tensor 'x' has dtype 'F16'; ShuffleNetGen reads F32 only");
@@ -210,7 +192,7 @@ public class SafetensorsTests
     [Fact]
     public void HeaderLengthLargerThanTheFile()
     {
-        var file = Build("""{"x": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}""", new byte[4], declaredLength: 1000);
+        var file = Join("""{"x": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}""", new byte[4], declaredLength: 1000);
         var e = Fails(file);
         AssertMentions(e, "1000", $"only {file.Length - 8} bytes");
     }
@@ -218,9 +200,9 @@ public class SafetensorsTests
     [Fact]
     public void AbsurdHeaderLength()
     {
-        var e = Fails(Build("{}", declaredLength: 200_000_000));
+        var e = Fails(Join("{}", declaredLength: 200_000_000));
         AssertMentions(e, "200000000", Safetensors.MaxHeaderLength.ToString());
-        e = Fails(Build("{}", declaredLength: ulong.MaxValue));
+        e = Fails(Join("{}", declaredLength: ulong.MaxValue));
         AssertMentions(e, ulong.MaxValue.ToString());
     }
 
@@ -252,10 +234,7 @@ public class SafetensorsTests
     {
         var json = Encoding.UTF8.GetBytes("""{"x": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}""");
         json[3] = 0xFF; // inside the name
-        var file = new byte[8 + json.Length + 4];
-        BinaryPrimitives.WriteUInt64LittleEndian(file, (ulong)json.Length);
-        json.CopyTo(file, 8);
-        AssertMentions(Fails(file), "UTF-8");
+        AssertMentions(Fails(Join(json, new byte[4])), "UTF-8");
     }
 
     [Theory]
@@ -352,7 +331,7 @@ public class SafetensorsTests
         // Found by fuzzing: a stream that over-reports its length let [int.MaxValue] through the bounds check, and
         // allocating it threw OutOfMemoryException (int.MaxValue is above Array.MaxLength).
         string header = """{"big": {"dtype": "F32", "shape": [2147483647], "data_offsets": [0, 8589934588]}}""";
-        var e = Assert.Throws<WeightFormatException>(() => Safetensors.Read(new LengthLyingStream(Build(header), 8L + header.Length + 8589934588L)));
+        var e = Assert.Throws<WeightFormatException>(() => Safetensors.Read(new LengthLyingStream(Join(header), 8L + header.Length + 8589934588L)));
         Assert.Equal("big", e.TensorName);
         AssertMentions(e, "tensor 'big'", "[2147483647]", Array.MaxLength.ToString());
     }
@@ -411,7 +390,7 @@ public class SafetensorsTests
     [Fact]
     public void EmptyTensorsOverlapNothing()
     {
-        var set = Safetensors.Read(new MemoryStream(Build("""{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "e": {"dtype": "F32", "shape": [0, 3], "data_offsets": [4, 4]}}""", new byte[8])));
+        var set = Safetensors.Read(new MemoryStream(Join("""{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "e": {"dtype": "F32", "shape": [0, 3], "data_offsets": [4, 4]}}""", new byte[8])));
         Assert.Empty(set["e"].Data);
     }
 
@@ -526,13 +505,8 @@ public class SafetensorsPyTorchCompatibilityTests
     {
         // What safetensors.torch.save_file writes for a BatchNorm2d: F32 statistics plus an I64 counter.
         string header = "{\"bn1.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[0,8]},\"bn1.weight\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}";
-        var bytes = new List<byte>();
-        bytes.AddRange(BitConverter.GetBytes((ulong)header.Length));
-        bytes.AddRange(System.Text.Encoding.UTF8.GetBytes(header));
-        bytes.AddRange(BitConverter.GetBytes(7L));
-        bytes.AddRange(BitConverter.GetBytes(1.5f));
-        bytes.AddRange(BitConverter.GetBytes(-2f));
-        var set = Safetensors.Read(new MemoryStream(bytes.ToArray()));
+        var data = BitConverter.GetBytes(7L).Concat(BitConverter.GetBytes(1.5f)).Concat(BitConverter.GetBytes(-2f)).ToArray();
+        var set = Safetensors.Read(new MemoryStream(Join(header, data)));
         Assert.Equal(1, set.Count);
         Assert.Equal(new[] { 1.5f, -2f }, set["bn1.weight"].Data);
     }
