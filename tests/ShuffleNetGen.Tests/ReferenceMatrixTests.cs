@@ -38,12 +38,17 @@ public class ReferenceMatrixTests
 
     /// <summary>
     /// One compile per case, shared by both theories: the description (all the plan test reads) does not depend on
-    /// SkipLocalsInit. The cached models' collectible contexts stay loaded until the test process ends.
+    /// SkipLocalsInit. The cached models' collectible contexts stay loaded until the test process ends. The images go
+    /// through <see cref="CompiledImages"/>, so the width children of <see cref="VectorWidthTests"/> load them.
     /// </summary>
     private static readonly ConcurrentDictionary<string, Lazy<LoadedModel>> s_compiled = new();
 
     private static LoadedModel Compiled(string name, string arguments) =>
-        s_compiled.GetOrAdd(name, _ => new Lazy<LoadedModel>(() => LoadedModel.Compile(Source(arguments), skipLocalsInit: true))).Value;
+        s_compiled.GetOrAdd(name, _ => new Lazy<LoadedModel>(() => LoadedModel.CompileShared(Source(arguments), skipLocalsInit: true))).Value;
+
+    /// <summary>Compiles every case not compiled yet (in parallel: the cases are independent).</summary>
+    internal static void CompileEveryCase() =>
+        Parallel.ForEach(ReferenceCases.All, c => Compiled(c.Name, c.Arguments));
 
     /// <summary>
     /// Every case is compiled into a module with <c>[module: SkipLocalsInit]</c> and run on a stack dirtied with NaN

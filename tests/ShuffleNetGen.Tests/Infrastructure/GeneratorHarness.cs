@@ -76,7 +76,10 @@ public static class GeneratorHarness
     public static Assembly CompileAndLoad(params string[] sources) => CompileAndLoad(skipLocalsInit: false, sources);
 
     /// <summary>As <see cref="CompileAndLoad(string[])"/>; with <paramref name="skipLocalsInit"/>, the consumer's module has <see cref="SkipLocalsInitSource"/>.</summary>
-    public static Assembly CompileAndLoad(bool skipLocalsInit, params string[] sources)
+    public static Assembly CompileAndLoad(bool skipLocalsInit, params string[] sources) => EmitAndLoad(Generate(skipLocalsInit, sources));
+
+    /// <summary>Runs the generator; fails with the generator's errors if it reported any.</summary>
+    public static Compilation Generate(bool skipLocalsInit, params string[] sources)
     {
         var compilation = CreateCompilation(sources);
         if (skipLocalsInit) compilation = WithSkipLocalsInit(compilation);
@@ -84,7 +87,7 @@ public static class GeneratorHarness
         var run = driver.GetRunResult();
         var generatorErrors = generatorDiagnostics.Concat(run.Results.SelectMany(r => r.Diagnostics)).Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
         if (generatorErrors.Count > 0) throw new InvalidOperationException("Generator reported:\n" + string.Join("\n", generatorErrors));
-        return EmitAndLoad(output);
+        return output;
     }
 
     /// <summary>Writes the PE image, positioned at its start; fails with the first errors if the code does not compile.</summary>
@@ -136,9 +139,13 @@ public sealed class LoadedModel
         }
     }
 
-    public static LoadedModel Compile(string source, string className = "Model", bool skipLocalsInit = false)
-    {
-        var assembly = GeneratorHarness.CompileAndLoad(skipLocalsInit, source);
-        return new LoadedModel(assembly.GetTypes().Single(t => t.Name == className));
-    }
+    public static LoadedModel Compile(string source, string className = "Model", bool skipLocalsInit = false) =>
+        FromAssembly(GeneratorHarness.CompileAndLoad(skipLocalsInit, source), className);
+
+    /// <summary>As <see cref="Compile"/>, through <see cref="CompiledImages"/> (for sources a width child runs again).</summary>
+    public static LoadedModel CompileShared(string source, bool skipLocalsInit, string className = "Model") =>
+        FromAssembly(CompiledImages.CompileAndLoad(skipLocalsInit, source), className);
+
+    private static LoadedModel FromAssembly(Assembly assembly, string className) =>
+        new(assembly.GetTypes().Single(t => t.Name == className));
 }
