@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # ARM64 conformance: publishes the conformance runner (samples/Conformance: the reference matrix of
-# ReferenceMatrixTests, compiled in) with NativeAOT for linux-arm64 and runs it under qemu-user, then does the same
-# for linux-x64 natively. Fails if a publish fails (trim/AOT warnings are errors) or a case does not conform.
-# Emulation checks correctness only; its timings mean nothing. See docs/nativeaot.md.
+# ReferenceMatrixTests, compiled in) with NativeAOT for linux-arm64 and runs it under qemu-user. Fails if a publish
+# fails (trim/AOT warnings are errors) or a case does not conform. Emulation checks correctness only; its timings
+# mean nothing. See docs/nativeaot.md.
 #
-#   eng/verify-arm64.sh            # outputs under $VERIFY_OUT (default /tmp/shufflenetgen-verify)
+#   eng/verify-arm64.sh                              # linux-arm64; outputs under $VERIFY_OUT (default /tmp/shufflenetgen-verify)
+#   VERIFY_RIDS="linux-arm64 linux-x64" eng/verify-arm64.sh   # the same matrix NativeAOT-compiled for linux-x64 too
+#
+# linux-x64 is not in the default (nor in CI) because it costs about as much as arm64 (a 23-model publish) and
+# checks little that the test suite does not: the suite runs this matrix at 512, 256 and 128 bits under the JIT,
+# and PackageTests NativeAOT-publishes and runs a package consumer for linux-x64.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
@@ -25,7 +30,7 @@ step "restore"
 dotnet restore "$project" --artifacts-path "$out/artifacts"
 
 status=0
-for rid in linux-arm64 linux-x64; do
+for rid in ${VERIFY_RIDS:-linux-arm64}; do
   step "publish $rid (NativeAOT)"
   args=(-r "$rid" --no-restore -o "$out/$rid")
   # Cross-linking for arm64 on an x64 host: clang drives lld with the aarch64 sysroot of libc6-dev-arm64-cross.
