@@ -79,6 +79,7 @@ public class GeneratorLimitsTests
 
     // C# source up to 1,000 segments: deeper, the compiler's own binding of the user's namespace is the limit.
     [Fact]
+    [Trait("Category", "Slow")] // 10 s or more in CI (measured run, 2-core machine)
     public void LongAndDeepNamesInCSharpGiveCompilingCodeOrSNG0020AtTheName() =>
         AssertNamesGenerateOrAreRejectedAtTheName("C#", Namespaces.Where(ns => ns.Count(c => c == '.') < 1_000), iterations: 25,
             (ns, name) => $"using ShuffleNetGen; namespace {ns}; [ShuffleNet({TinyArguments})] public partial class {name};",

@@ -177,6 +177,7 @@ public class OneMistakeOneErrorTests
     }
 
     [Fact]
+    [Trait("Category", "Slow")] // 10 s or more in CI (measured run, 2-core machine)
     public void StandInThrowsNamingTheDiagnosticAndItsMessage()
     {
         var (output, diagnostics, _) = GeneratorHarness.Run(Using + "namespace Acme; [ShuffleNet(Groups = 5)] internal partial class SmallNet;");
@@ -193,6 +194,7 @@ public class OneMistakeOneErrorTests
     }
 
     [Fact]
+    [Trait("Category", "Slow")] // 10 s or more in CI (measured run, 2-core machine)
     public void StandInHasEveryPublicMemberAValidModelHas()
     {
         static string[] Surface(Type t) => t.GetMembers(BindingFlags.Public | BindingFlags.Static | BindingFlags.Instance | BindingFlags.DeclaredOnly)
