@@ -1,9 +1,7 @@
 using System.Globalization;
-using System.Runtime.Loader;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.CodeAnalysis;
-using ShuffleNetGen.Tests.Fixtures;
 using ShuffleNetGen.Tests.Infrastructure;
 using Xunit;
 
@@ -47,7 +45,7 @@ public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
     public void ConsumerBuildsAndRunsWithTheJitAndTheSchemaReferenceResolves()
     {
         string output = _consumer.Dotnet("build", "-c", "Release", "-p:TreatWarningsAsErrors=true");
-        _consumer.CheckModelOutput(Run(_consumer.Directory, "dotnet", Path.Combine(_consumer.Directory, "bin", "Release", "net10.0", "Consumer.dll"), _consumer.OnnxPath, _consumer.InputPath), exactTinyNet: true);
+        _consumer.CheckModelOutput(ConsumerProgram.RunProgram(_consumer.Directory, "dotnet", Path.Combine(_consumer.Directory, "bin", "Release", "net10.0", "Consumer.dll")), exactTinyNet: true);
 
         // The README's "$schema", resolved the way an editor resolves it: against the JSON file's folder.
         string schema = Path.GetFullPath(Path.Combine(_consumer.Directory, _consumer.SchemaReference));
@@ -117,7 +115,7 @@ public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
         // The default baseline is kept (the user has not chosen), so the build says what it costs, once.
         Assert.Single(Regex.Matches(output, @"warning SNG0030"));
         string binary = Path.Combine(_consumer.Directory, "out", "linux-x64", "Consumer");
-        _consumer.CheckModelOutput(Run(_consumer.Directory, binary, _consumer.OnnxPath, _consumer.InputPath), exactTinyNet: false);
+        _consumer.CheckModelOutput(ConsumerProgram.RunProgram(_consumer.Directory, binary), exactTinyNet: false);
     }
 
     [QemuFact]
@@ -132,8 +130,8 @@ public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
         Assert.DoesNotContain("SNG0030", output);
         string binary = Path.Combine(_consumer.Directory, "out", "linux-arm64", "Consumer");
         string run = System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.Arm64
-            ? Run(_consumer.Directory, binary, _consumer.OnnxPath, _consumer.InputPath)
-            : Run(_consumer.Directory, QemuFactAttribute.Qemu, "-L", QemuFactAttribute.Sysroot, binary, _consumer.OnnxPath, _consumer.InputPath);
+            ? ConsumerProgram.RunProgram(_consumer.Directory, binary)
+            : ConsumerProgram.RunProgram(_consumer.Directory, QemuFactAttribute.Qemu, "-L", QemuFactAttribute.Sysroot, binary);
         _consumer.CheckModelOutput(run, exactTinyNet: false);
     }
 
@@ -159,7 +157,6 @@ public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
         private readonly string _feed;
         private readonly string _version;
         private readonly Lazy<float[]> _tinyNetLogits;
-        private readonly Lazy<PyTorchFixture> _onnxFixture = new(() => PyTorchFixture.Load("g8_gray_48x40"));
 
         public PackedConsumer()
         {
@@ -171,7 +168,7 @@ public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
             System.IO.Directory.CreateDirectory(Directory);
             // A private artifacts path: packing with another version must not rebuild the repository's own bin/obj.
             foreach (var packed in new[] { "runtime/ShuffleNetGen.csproj", "runtime/ShuffleNetGen.Onnx/ShuffleNetGen.Onnx.csproj" })
-                Run(Repository.Root, "dotnet", "pack", packed, "-c", "Release", "-o", _feed, $"-p:Version={_version}", "--artifacts-path", Path.Combine(_work, "artifacts"));
+                ConsumerProgram.Run(Repository.Root, "dotnet", "pack", packed, "-c", "Release", "-o", _feed, $"-p:Version={_version}", "--artifacts-path", Path.Combine(_work, "artifacts"));
 
             string readme = File.ReadAllText(Repository.File("README.md"));
             int start = readme.IndexOf("## Use it in your project", StringComparison.Ordinal);
@@ -193,7 +190,7 @@ public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
             File.WriteAllText(Path.Combine(Directory, "TinyNet.shufflenet.json"), json);
             using (var document = JsonDocument.Parse(json)) SchemaReference = document.RootElement.GetProperty("$schema").GetString()!;
             TinyNetJson = json;
-            File.Copy(Repository.File("tests/PackageConsumer/Program.cs"), Path.Combine(Directory, "Program.cs"));
+            File.Copy(ConsumerProgram.SourcePath, Path.Combine(Directory, "Program.cs"));
             Dotnet("restore");
             // Three tests check the consumer's output against the same in-process run and the same fixture.
             _tinyNetLogits = new Lazy<float[]>(TinyNetInProcess);
@@ -205,13 +202,9 @@ public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
 
         public string TinyNetJson { get; }
 
-        public string OnnxPath => Path.Combine(AppContext.BaseDirectory, "Fixtures", "onnx", "g8_gray_48x40.onnx");
-
-        public string InputPath => Path.Combine(PyTorchFixture.FixtureDirectory, "g8_gray_48x40.io.safetensors");
-
         /// <summary>Runs dotnet in the consumer folder with its own package folder, so the test's packages stay out of the user's cache.</summary>
         public string Dotnet(params string[] arguments) =>
-            Run(Directory, "dotnet", arguments.Concat(new[] { $"-p:RestorePackagesPath={Path.Combine(_work, "packages")}" }).ToArray());
+            ConsumerProgram.Run(Directory, "dotnet", arguments.Concat(new[] { $"-p:RestorePackagesPath={Path.Combine(_work, "packages")}" }).ToArray());
 
         public List<string> Entries(string id)
         {
@@ -233,18 +226,11 @@ public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
         /// </summary>
         public void CheckModelOutput(string output, bool exactTinyNet)
         {
-            float[] Logits(string label)
-            {
-                var match = Regex.Match(output, Regex.Escape(label) + @"(?: \S+=\S+)*? logits=(\S+)");
-                Assert.True(match.Success, $"no \"{label}\" line in the consumer's output:\n{output}");
-                return match.Groups[1].Value.Split(',').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray();
-            }
-
             var expected = _tinyNetLogits.Value;
-            var tiny = Logits("json TinyNet");
+            var tiny = ConsumerProgram.Logits(output, "json TinyNet");
             if (exactTinyNet) Assert.Equal(expected, tiny);
-            else AssertClose(expected, tiny, "TinyNet");
-            AssertClose(_onnxFixture.Value.Logits, Logits("onnx G8Gray48x40"), "G8Gray48x40 from ONNX against PyTorch");
+            else ConsumerProgram.AssertClose(expected, tiny, "TinyNet");
+            ConsumerProgram.AssertOnnxModelMatchesPyTorch(output);
         }
 
         private float[] TinyNetInProcess()
@@ -258,14 +244,6 @@ public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
             return logits;
         }
 
-        private static void AssertClose(float[] expected, float[] actual, string what)
-        {
-            Assert.Equal(expected.Length, actual.Length);
-            double scale = expected.Max(v => Math.Abs((double)v));
-            double worst = expected.Zip(actual, (a, b) => Math.Abs((double)a - b)).Max() / scale;
-            Assert.True(worst <= ReferenceMatrixTests.Tolerance, $"{what}: max error {worst:E3} relative to the largest logit {scale:G4}");
-        }
-
         private static List<string> Blocks(string markdown, string language) =>
             DocSnippetTests.FencedBlocks(markdown.Split('\n'), "README.md").Where(b => b.Language == language).Select(b => b.Code).ToList();
 
@@ -273,22 +251,5 @@ public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
         {
             try { System.IO.Directory.Delete(_work, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
-    }
-
-    /// <summary>The consumer must see neither the repository's build files nor the test host's MSBuild state.</summary>
-    private static readonly Dictionary<string, string?> ConsumerEnvironment = new()
-    {
-        ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
-        ["DOTNET_NOLOGO"] = "1",
-        ["MSBuildExtensionsPath"] = null,
-        ["MSBUILD_EXE_PATH"] = null,
-        ["MSBuildSDKsPath"] = null,
-    };
-
-    private static string Run(string directory, string fileName, params string[] arguments)
-    {
-        var (exitCode, stdout, stderr) = ProcessRunner.Run(fileName, arguments, directory, ConsumerEnvironment);
-        Assert.True(exitCode == 0, $"{fileName} {string.Join(' ', arguments)} failed ({exitCode}):\n{stdout}\n{stderr}");
-        return stdout;
     }
 }

@@ -1,6 +1,3 @@
-using System.Globalization;
-using System.Text.RegularExpressions;
-using ShuffleNetGen.Tests.Fixtures;
 using ShuffleNetGen.Tests.Infrastructure;
 using Xunit;
 
@@ -47,42 +44,19 @@ public class ProjectReferenceRouteTests
                 {itemGroup}</Project>
                 """);
             File.WriteAllText(Path.Combine(app, "Models", "TinyNet.shufflenet.json"), json);
-            File.Copy(Repository.File("tests/PackageConsumer/Program.cs"), Path.Combine(app, "Program.cs"));
+            File.Copy(ConsumerProgram.SourcePath, Path.Combine(app, "Program.cs"));
 
-            Run(app, "dotnet", "build", "-c", "Release");
-            string output = Run(app, "dotnet", Path.Combine(app, "bin", "Release", "net10.0", "App.dll"),
-                OnnxFixture.Path("g8_gray_48x40.onnx"), Path.Combine(PyTorchFixture.FixtureDirectory, "g8_gray_48x40.io.safetensors"));
+            ConsumerProgram.Run(app, "dotnet", "build", "-c", "Release");
+            string output = ConsumerProgram.RunProgram(app, "dotnet", Path.Combine(app, "bin", "Release", "net10.0", "App.dll"));
 
             // The JSON model reached the generator through the README's AdditionalFiles line, and the attribute
             // model loaded through FromOnnx (ShuffleNetGen.Onnx referenced) matches PyTorch.
             Assert.Matches(@"json TinyNet macs=\d+ logits=", output);
-            var onnx = Regex.Match(output, "onnx G8Gray48x40 logits=(.*)");
-            Assert.True(onnx.Success, output);
-            var logits = onnx.Groups[1].Value.Trim().Split(',').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray();
-            var expected = PyTorchFixture.Load("g8_gray_48x40").Logits;
-            Assert.Equal(expected.Length, logits.Length);
-            double scale = expected.Max(v => Math.Abs((double)v));
-            double worst = logits.Zip(expected, (a, b) => Math.Abs((double)a - b)).Max() / scale;
-            Assert.True(worst <= ReferenceMatrixTests.Tolerance, $"max error {worst:E3} relative to {scale:G4}\n{output}");
+            ConsumerProgram.AssertOnnxModelMatchesPyTorch(output);
         }
         finally
         {
             try { Directory.Delete(work, recursive: true); } catch (IOException) { }
         }
-    }
-
-    private static string Run(string directory, string fileName, params string[] arguments)
-    {
-        var (exitCode, stdout, stderr) = ProcessRunner.Run(fileName, arguments, directory, new Dictionary<string, string?>
-        {
-            ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
-            ["DOTNET_NOLOGO"] = "1",
-            // The consumer must not inherit the test host's MSBuild state.
-            ["MSBuildExtensionsPath"] = null,
-            ["MSBUILD_EXE_PATH"] = null,
-            ["MSBuildSDKsPath"] = null,
-        });
-        Assert.True(exitCode == 0, $"{fileName} {string.Join(' ', arguments)} failed ({exitCode}):\n{stdout}\n{stderr}");
-        return stdout;
     }
 }
