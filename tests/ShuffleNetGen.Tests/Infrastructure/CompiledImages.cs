@@ -1,5 +1,4 @@
 using System.Reflection;
-using System.Runtime.Loader;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -48,9 +47,8 @@ public static class CompiledImages
             File.WriteAllBytes(temporary, image);
             File.Move(temporary, path, overwrite: true);
         }
-        var context = new AssemblyLoadContext("models", isCollectible: true);
         using var memory = new MemoryStream(image);
-        return context.LoadFromStream(memory);
+        return GeneratorHarness.LoadCollectible(memory);
     }
 
     // The generator is part of what an image depends on; within one folder it is always the same build, but naming it

@@ -108,10 +108,14 @@ public static class GeneratorHarness
     public static Assembly EmitAndLoad(Compilation compilation)
     {
         using var stream = Emit(compilation);
-        // Collectible, so a test run that compiles dozens of models does not keep them all alive.
-        var context = new AssemblyLoadContext("models", isCollectible: true);
-        return context.LoadFromStream(stream);
+        return LoadCollectible(stream);
     }
+
+    /// <summary>
+    /// Loads a compiled image into a context of its own, collectible, so a test run that compiles dozens of models
+    /// does not keep them all alive.
+    /// </summary>
+    public static Assembly LoadCollectible(Stream image) => new AssemblyLoadContext("models", isCollectible: true).LoadFromStream(image);
 }
 
 /// <summary>A generated model loaded by reflection from an in-memory compilation.</summary>
