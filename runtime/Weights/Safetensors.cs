@@ -162,7 +162,7 @@ public static class Safetensors
         {
             var e = byOffset[k];
             // A model has no use for batch counters, so they are never allocated (the header check already ran).
-            if (e.Ignored || (model is not null && IsBatchCounter(e.Name))) continue;
+            if (e.Ignored || (model is not null && Weights.WeightPacker.IsBatchCounter(e.Name))) continue;
             long target = dataStart + (long)e.Begin;
             if (stream.Position != target) stream.Position = target;
             var data = new float[e.ElementCount];
@@ -383,7 +383,7 @@ public static class Safetensors
                 ParseEntry(ref reader, entry);
                 // PyTorch's state_dict carries batch counters as I64; they are training bookkeeping, not weights.
                 // Not read, but their bytes still count for the overlap and no-holes checks.
-                if (entry.DType != "F32" && IsBatchCounter(name))
+                if (entry.DType != "F32" && Weights.WeightPacker.IsBatchCounter(name))
                 {
                     if (!entry.HasOffsets || entry.End < entry.Begin)
                         throw new WeightFormatException(name, $"tensor {Quote(name)} has missing or reversed data_offsets");
@@ -401,7 +401,7 @@ public static class Safetensors
         }
         catch (JsonException e)
         {
-            throw new WeightFormatException(null, $"the header is not valid JSON: {Bounded(WithoutPosition(e.Message))} (at byte {e.BytePositionInLine} of line {e.LineNumber + 1})");
+            throw new WeightFormatException(null, $"the header is not valid JSON: {TensorNameText.Bounded(WithoutPosition(e.Message))} (at byte {e.BytePositionInLine} of line {e.LineNumber + 1})");
         }
         return entries;
     }
@@ -543,11 +543,7 @@ public static class Safetensors
         }
     }
 
-    private static bool IsBatchCounter(string name) => Weights.WeightPacker.IsBatchCounter(name);
-
     private static string Quote(string? name) => TensorNameText.Quote(name);
-
-    private static string Bounded(string text) => TensorNameText.Bounded(text);
 
     /// <summary>System.Text.Json appends the position as " LineNumber: … | BytePositionInLine: …."; it is reported separately.</summary>
     private static string WithoutPosition(string message)
@@ -588,7 +584,7 @@ public static class Safetensors
         catch (InvalidOperationException e)
         {
             // Escapes that decode to invalid UTF-16 (a lone surrogate) pass the tokenizer but fail here.
-            throw new WeightFormatException(null, $"the header holds a string that is not valid text: {Bounded(e.Message)}");
+            throw new WeightFormatException(null, $"the header holds a string that is not valid text: {TensorNameText.Bounded(e.Message)}");
         }
     }
 
