@@ -5,16 +5,21 @@ using Xunit;
 namespace ShuffleNetGen.Tests;
 
 /// <summary>
-/// One case per diagnostic and declaration form: the id, the exact text the diagnostic underlines (the place to fix)
-/// and the message (what to change). <see cref="DiagnosticCatalogTests"/> checks that every id has a case here.
+/// One case per diagnostic and declaration form: the id, the severity, the exact text the diagnostic underlines (the
+/// place to fix) and the message (what to change). <see cref="DiagnosticCatalogTests"/> runs these cases' declarations
+/// (through <see cref="OneMistakeOneErrorTests.Cases"/>) and checks that together they produce every id of the catalog.
 /// </summary>
 public class DiagnosticLocationTests
 {
+    /// <summary>A finding that still lets the model be generated is a warning; one that stops it is an error.</summary>
+    private static DiagnosticSeverity SeverityFor(bool modelGenerated) => modelGenerated ? DiagnosticSeverity.Warning : DiagnosticSeverity.Error;
+
     private static Diagnostic SingleFromAttribute(string source, string id, bool expectModel = false)
     {
         var (_, diagnostics, run) = GeneratorHarness.Run(source);
         var d = Assert.Single(diagnostics);
         Assert.Equal(id, d.Id);
+        Assert.Equal(SeverityFor(expectModel), d.Severity);
         Assert.Equal(expectModel ? 1 : 0, GeneratorHarness.Models(run).Count());
         Assert.Null(run.Results.Single().Exception);
         return d;
@@ -32,6 +37,7 @@ public class DiagnosticLocationTests
         var (_, diagnostics, run) = JsonHarness.RunJson(path, json);
         var d = Assert.Single(diagnostics);
         Assert.Equal(id, d.Id);
+        Assert.Equal(SeverityFor(expectModel), d.Severity);
         Assert.Equal(expectModel ? 1 : 0, GeneratorHarness.Models(run).Count());
         Assert.Equal(path, d.Location.GetLineSpan().Path);
         return d;

@@ -1,4 +1,6 @@
+using System.Globalization;
 using System.Reflection;
+using System.Text.RegularExpressions;
 using System.Runtime.Intrinsics;
 using ShuffleNetGen.Tests.Infrastructure;
 using Xunit;
@@ -10,15 +12,17 @@ namespace ShuffleNetGen.Tests;
 /// <summary>
 /// Generated kernels have a Vector512, a Vector256 and a Vector128 variant, chosen by <c>IsHardwareAccelerated</c>
 /// (JIT constants). One process only ever runs one of them, so this runs the reference matrix again in child test
-/// processes with the wider ISAs switched off, and checks in each child that the switch took (in .NET 10 the knobs
-/// are <c>DOTNET_EnableAVX512</c>, <c>DOTNET_EnableAVX2</c>; <c>DOTNET_EnableAVX512F</c> is no longer read).
+/// processes with the wider ISAs switched off (in .NET 10 the knobs are <c>DOTNET_EnableAVX512</c>,
+/// <c>DOTNET_EnableAVX2</c>; <c>DOTNET_EnableAVX512F</c> is no longer read), and checks in the parent that each child
+/// saw the width it was started for: a knob the runtime ignores would otherwise rerun the widest path and pass.
 /// There is no child with hardware intrinsics off: generated code has no path of its own for that case (it runs the
 /// Vector128 kernels, which the runtime then emulates in software), so such a child would check the runtime's
 /// emulation at the cost of seven minutes, not any code of ours.
 /// </summary>
 public class VectorWidthTests
 {
-    private const string ExpectVariable = "SNG_EXPECT_VECTOR_BITS";
+    /// <summary>Set in a width child: the file it writes what it runs to, for the parent to check.</summary>
+    private const string ReportVariable = "SNG_WIDTH_REPORT";
     private readonly ITestOutputHelper _output;
 
     public VectorWidthTests(ITestOutputHelper output) => _output = output;
@@ -26,17 +30,10 @@ public class VectorWidthTests
     /// <summary>Widest accelerated vector in this process, in bits (0: no hardware intrinsics).</summary>
     private static int WidestBits => Vector512.IsHardwareAccelerated ? 512 : Vector256.IsHardwareAccelerated ? 256 : Vector128.IsHardwareAccelerated ? 128 : 0;
 
-    [Fact]
-    public void ChildSeesTheExpectedWidth()
-    {
-        string? expected = Environment.GetEnvironmentVariable(ExpectVariable);
-        _output.WriteLine($"widest accelerated vector: {WidestBits} bits; expected: {expected ?? "(not a child)"}");
-        if (expected is not null) Assert.Equal(int.Parse(expected), WidestBits);
-    }
-
     /// <summary>
-    /// The generated <c>KernelPaths</c> report names real kernel methods and the variant this process's ISA selects
-    /// (run again in every child below, so each width checks its own report).
+    /// The generated <c>KernelPaths</c> report names real kernel methods and the variant this process's ISA selects.
+    /// Every width child runs this too, and writes the widest vector it sees and the variants it checked to the file
+    /// <see cref="ReportVariable"/> names, which <see cref="ReferenceMatrixPassesAtNarrowerWidths"/> then reads.
     /// </summary>
     [Fact]
     public void KernelPathsNameTheVariantsThisProcessRuns()
@@ -46,6 +43,7 @@ public class VectorWidthTests
         var kernels = typeof(Models.Paper1xG3).GetMethods(System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)
             .Select(m => m.Name).ToHashSet();
         string expectedSuffix = WidestBits switch { 512 => "_V512", 256 => "_V256", _ => "_V128" };
+        var checkedVariants = new List<string>();
         foreach (var (kernel, path) in paths)
         {
             _output.WriteLine($"{kernel}: {path}");
@@ -55,11 +53,18 @@ public class VectorWidthTests
             {
                 Assert.Contains(path, kernels); // the variant named is a method of the class
                 int pixels = int.Parse(kernel.Split('_').First(part => part.EndsWith("px", StringComparison.Ordinal))[..^2]);
-                if (pixels >= 16) Assert.EndsWith(expectedSuffix, path);
+                if (pixels >= 16)
+                {
+                    Assert.EndsWith(expectedSuffix, path);
+                    checkedVariants.Add(path);
+                }
             }
         }
         bool anyWideWindow = paths.Any(p => !p.Kernel.StartsWith("Pointwise_", StringComparison.Ordinal) && p.Path == "Vector512");
         Assert.Equal(WidestBits == 512, anyWideWindow);
+
+        if (Environment.GetEnvironmentVariable(ReportVariable) is { } report)
+            File.WriteAllLines(report, checkedVariants.Prepend(WidestBits.ToString(CultureInfo.InvariantCulture)));
     }
 
     /// <summary>
@@ -94,17 +99,32 @@ public class VectorWidthTests
         Directory.CreateDirectory(work);
         try
         {
+            string report = Path.Combine(work, "width.txt");
             // The memory-plan checks do not depend on the vector width, so the children run only what does.
             var (exitCode, stdout, stderr) = ProcessRunner.Run("dotnet",
                 new[] { "test", typeof(VectorWidthTests).Assembly.Location, "--filter",
-                    "FullyQualifiedName~ReferenceMatrixTests.LogitsMatchTheScalarReference|FullyQualifiedName~VectorWidthTests.ChildSeesTheExpectedWidth|FullyQualifiedName~VectorWidthTests.KernelPathsNameTheVariantsThisProcessRuns|FullyQualifiedName~GeneratedVsPyTorchTests" },
+                    "FullyQualifiedName~ReferenceMatrixTests.LogitsMatchTheScalarReference|FullyQualifiedName~VectorWidthTests.KernelPathsNameTheVariantsThisProcessRuns|FullyQualifiedName~GeneratedVsPyTorchTests" },
                 work,
-                new Dictionary<string, string?> { [knob] = "0", [ExpectVariable] = bits.ToString(), [CompiledImages.DirectoryVariable] = CompiledImages.Directory },
+                new Dictionary<string, string?> { [knob] = "0", [ReportVariable] = report, [CompiledImages.DirectoryVariable] = CompiledImages.Directory },
                 TimeSpan.FromMinutes(10));
             string text = stdout + stderr;
             _output.WriteLine($"{knob}=0: " + string.Join(" | ", text.Split('\n').Where(l => l.Contains("Passed!") || l.Contains("Failed") || l.Contains("Total tests"))));
             Assert.True(exitCode == 0, $"{knob}=0 child run failed:\n{text}");
-            Assert.Contains("Passed!", text);
+
+            // Every test the filter names ran and passed: a filter that matched nothing, or a skip, is not a pass.
+            var summary = Regex.Match(text, @"Failed:\s*(\d+),\s*Passed:\s*(\d+),\s*Skipped:\s*(\d+)");
+            Assert.True(summary.Success, $"{knob}=0 child printed no test summary:\n{text}");
+            Assert.Equal("0", summary.Groups[1].Value);
+            Assert.Equal("0", summary.Groups[3].Value);
+            Assert.True(int.Parse(summary.Groups[2].Value, CultureInfo.InvariantCulture) > ReferenceCases.All.Count(), $"{knob}=0 child passed only {summary.Groups[2].Value} tests");
+
+            // The child saw the width asked for, and its pointwise kernels took that width's variant.
+            Assert.True(File.Exists(report), $"{knob}=0 child wrote no width report (did KernelPathsNameTheVariantsThisProcessRuns run?)");
+            var lines = File.ReadAllLines(report);
+            _output.WriteLine($"{knob}=0 child: widest {lines[0]} bits, {lines.Length - 1} pointwise variants checked");
+            Assert.Equal(bits, int.Parse(lines[0], CultureInfo.InvariantCulture));
+            Assert.NotEmpty(lines.Skip(1));
+            Assert.All(lines.Skip(1), variant => Assert.EndsWith($"_V{bits}", variant));
         }
         finally
         {
