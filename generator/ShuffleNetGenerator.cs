@@ -5,6 +5,7 @@ using System.Linq;
 using System.Reflection;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Diagnostics;
 using ShuffleNetGen.Generator.Emit;
 using ShuffleNetGen.Generator.Helpers;
 using ShuffleNetGen.Generator.Json;
@@ -92,8 +93,17 @@ public sealed partial class ShuffleNetGenerator : IIncrementalGenerator
                 options.GlobalOptions.TryGetValue("build_property." + BenchmarkHooksProperty, out var value)
                 && string.Equals(value, "true", StringComparison.OrdinalIgnoreCase))
             .WithTrackingName(TrackingNames.BenchmarkHooks);
-        var emitOptions = onnxAvailable.Combine(benchmarkHooks)
-            .Select(static (pair, _) => new EmitOptions(pair.Left, pair.Right));
+        // The target's variants, from properties that change once per build configuration, not per edit; the value is
+        // compared by content, so an edit keeps every model cached.
+        var targetWidths = context.AnalyzerConfigOptionsProvider
+            .Select(static (options, _) => TargetWidths.FromBuild(
+                BuildProperty(options, TargetWidths.RuntimeIdentifierProperty),
+                BuildProperty(options, TargetWidths.PublishAotProperty),
+                BuildProperty(options, TargetWidths.IsPublishingProperty),
+                BuildProperty(options, TargetWidths.IlcInstructionSetProperty)))
+            .WithTrackingName(TrackingNames.TargetWidths);
+        var emitOptions = onnxAvailable.Combine(benchmarkHooks).Combine(targetWidths)
+            .Select(static (pair, _) => new EmitOptions(pair.Left.Left, pair.Left.Right, pair.Right));
         context.RegisterSourceOutput(models.Combine(emitOptions), static (spc, pair) => Emit(spc, pair.Left, pair.Right));
 
         // Declarations that generate no model still get their class's public surface, throwing, so the user sees the
@@ -106,6 +116,9 @@ public sealed partial class ShuffleNetGenerator : IIncrementalGenerator
         context.RegisterSourceOutput(placeholders.Combine(emitOptions),
             static (spc, pair) => spc.AddSource(pair.Left.HintName, PlaceholderEmitter.Emit(pair.Left.Target, pair.Left.Failure, Version, pair.Right)));
     }
+
+    private static string? BuildProperty(AnalyzerConfigOptionsProvider options, string name) =>
+        options.GlobalOptions.TryGetValue("build_property." + name, out var value) ? value : null;
 
     private static void ReportDiagnostics(IncrementalGeneratorInitializationContext context, IncrementalValuesProvider<EquatableArray<DiagnosticInfo>> diagnostics) =>
         context.RegisterSourceOutput(diagnostics.Combine(context.CompilationProvider), static (spc, pair) => Report(spc, pair.Left, pair.Right));
@@ -185,11 +198,12 @@ public sealed partial class ShuffleNetGenerator : IIncrementalGenerator
         public const string Models = "ShuffleNet.Models";
         public const string OnnxAvailable = "ShuffleNet.OnnxAvailable";
         public const string BenchmarkHooks = "ShuffleNet.BenchmarkHooks";
+        public const string TargetWidths = "ShuffleNet.TargetWidths";
         public const string Placeholders = "ShuffleNet.Placeholders";
 
         public static readonly ImmutableArray<string> All = ImmutableArray.Create(
             Parsed, Diagnostics, JsonFiles, JsonParsed, JsonDiagnostics, Duplicates, DuplicateDiagnostics, DuplicateNames,
-            AttributeModels, JsonModels, Models, OnnxAvailable, BenchmarkHooks, Placeholders);
+            AttributeModels, JsonModels, Models, OnnxAvailable, BenchmarkHooks, TargetWidths, Placeholders);
     }
 }
 

@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using ShuffleNetGen.Generator.Helpers;
 using ShuffleNetGen.Generator.Lowering;
+using ShuffleNetGen.Generator.Model;
 
 namespace ShuffleNetGen.Generator.Emit;
 
@@ -16,7 +17,7 @@ internal static class HeadKernelEmitter
 
     public static string KernelName(LinearOp op) => $"Linear_{op.InFeatures}to{op.OutFeatures}_V128";
 
-    public static void Emit(SourceWriter w, GlobalPoolOp op)
+    public static void Emit(SourceWriter w, GlobalPoolOp op, TargetWidths target)
     {
         int pixels = op.Input.Pixels;
         w.Line($"/// <summary>Mean of each of {op.Input.Channels} planes of {pixels} pixels.</summary>");
@@ -24,13 +25,13 @@ internal static class HeadKernelEmitter
         using (w.Open($"private static void {KernelName(op)}(ref float source, ref float destination)"))
         {
             int channels = op.Input.Channels;
-            EmitRows(w, "c", channels, HasNeonVariant(op),
+            EmitRows(w, "c", channels, HasNeonVariant(op) && target.CanHold(RuntimeChecks.AdvSimdArm64),
                 neonFour: () =>
                 {
                     EmitNeonFourSums(w, "source", pixels, "c", null, pixels);
                     w.Line($"(sums / Vector128.Create({pixels}f)).StoreUnsafe(ref destination, (nuint)c);");
                 },
-                portable: (start, end) => EmitPoolChannels(w, pixels, start, end));
+                portable: (start, end) => EmitPoolChannels(w, pixels, start, end, target));
         }
         w.Line();
     }
@@ -57,28 +58,28 @@ internal static class HeadKernelEmitter
             portable(0, count);
     }
 
-    private static void EmitPoolChannels(SourceWriter w, int pixels, int start, int end)
+    private static void EmitPoolChannels(SourceWriter w, int pixels, int start, int end, TargetWidths target)
     {
         if (start == end) return;
         using (w.Open($"for (int c = {start}; c < {end}; c++)"))
         {
             w.Line($"ref float plane = ref Unsafe.Add(ref source, c * {pixels});");
-            EmitSum(w, "plane", null, pixels);
+            EmitSum(w, "plane", null, pixels, target);
             w.Line($"Unsafe.Add(ref destination, c) = sum / {pixels}f;");
         }
     }
 
-    public static string PathExpression(GlobalPoolOp op) => PathExpression(op.Input.Pixels, HasNeonVariant(op), "AdvSimd faddp");
+    public static string PathExpression(GlobalPoolOp op, TargetWidths target) => PathExpression(op.Input.Pixels, HasNeonVariant(op), "AdvSimd faddp", target);
 
-    public static string PathExpression(LinearOp op) => PathExpression(op.InFeatures, HasNeonVariant(op), "AdvSimd fmla, faddp");
+    public static string PathExpression(LinearOp op, TargetWidths target) => PathExpression(op.InFeatures, HasNeonVariant(op), "AdvSimd fmla, faddp", target);
 
-    private static string PathExpression(int count, bool neon, string neonLabel)
+    private static string PathExpression(int count, bool neon, string neonLabel, TargetWidths target)
     {
         var paths = new List<(string?, string)>();
         if (count >= WideBlock) paths.Add((RuntimeChecks.Vector512Accelerated, "Vector512"));
         if (neon) paths.Add((RuntimeChecks.AdvSimdArm64, "Vector128, " + neonLabel));
         paths.Add((null, count >= Lanes ? "Vector128" : "scalar"));
-        return ModelEmitter.ChoosePath(paths);
+        return ModelEmitter.ChoosePath(paths, target);
     }
 
     /// <summary>
@@ -123,7 +124,7 @@ internal static class HeadKernelEmitter
         }
     }
 
-    public static void Emit(SourceWriter w, LinearOp op)
+    public static void Emit(SourceWriter w, LinearOp op, TargetWidths target)
     {
         int n = op.InFeatures;
         w.Line($"/// <summary>Fully connected layer, {n} features to {op.OutFeatures} logits.</summary>");
@@ -131,34 +132,34 @@ internal static class HeadKernelEmitter
         using (w.Open($"private static void {KernelName(op)}(ref float source, ref float weights, ref float logits)"))
         {
             int outputs = op.OutFeatures;
-            EmitRows(w, "o", outputs, HasNeonVariant(op),
+            EmitRows(w, "o", outputs, HasNeonVariant(op) && target.CanHold(RuntimeChecks.AdvSimdArm64),
                 neonFour: () =>
                 {
                     EmitNeonFourSums(w, "weights", n, "o", "source", n);
                     w.Line($"(sums + Vector128.LoadUnsafe(ref weights, (nuint)({(long)n * outputs} + o))).StoreUnsafe(ref logits, (nuint)o);");
                 },
-                portable: (start, end) => EmitLinearRows(w, op, start, end));
+                portable: (start, end) => EmitLinearRows(w, op, start, end, target));
         }
         w.Line();
     }
 
-    private static void EmitLinearRows(SourceWriter w, LinearOp op, int start, int end)
+    private static void EmitLinearRows(SourceWriter w, LinearOp op, int start, int end, TargetWidths target)
     {
         if (start == end) return;
         int n = op.InFeatures;
         using (w.Open($"for (int o = {start}; o < {end}; o++)"))
         {
             w.Line($"ref float row = ref Unsafe.Add(ref weights, o * {n});");
-            EmitSum(w, "row", "source", n);
+            EmitSum(w, "row", "source", n, target);
             w.Line($"Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, {(long)n * op.OutFeatures} + o);");
         }
     }
 
     /// <summary>Sum of <paramref name="a"/>[i] (times <paramref name="b"/>[i] when given) over <paramref name="count"/> elements.</summary>
-    private static void EmitSum(SourceWriter w, string a, string? b, int count)
+    private static void EmitSum(SourceWriter w, string a, string? b, int count, TargetWidths target)
     {
         w.Line("float sum = 0f;");
-        int wide = count / WideBlock;
+        int wide = target.CanHold(RuntimeChecks.Vector512Accelerated) ? count / WideBlock : 0;
         if (wide > 0)
         {
             // AVX-512: two 16-lane accumulators (two FMA pipes), then the portable loop below finishes the rest.

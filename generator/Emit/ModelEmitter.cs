@@ -36,24 +36,24 @@ internal static class ModelEmitter
         w.Line();
         if (target.Namespace is not null) w.Line($"namespace {target.Namespace};").Line();
 
-        EmitPlanComment(w, model, graph);
+        EmitPlanComment(w, model, graph, options.Target);
         w.Line($"[global::System.CodeDom.Compiler.GeneratedCode(\"ShuffleNetGen\", \"{generatorVersion}\")]");
         using (w.Open($"{target.Accessibility} partial class {self} : {rt}.IShuffleNetModel<{self}>"))
         {
             EmitConstants(w, self, net, graph);
             EmitFactories(w, self, rt, graph, options.OnnxAvailable);
             EmitDescription(w, model, graph, rt);
-            EmitKernelPaths(w, graph, rt);
+            EmitKernelPaths(w, graph, rt, options.Target);
             EmitForward(w, self, graph);
-            if (options.BenchmarkHooks) EmitBenchmarkHook(w, graph);
-            EmitStepMethods(w, graph);
-            EmitKernels(w, graph);
+            if (options.BenchmarkHooks) EmitBenchmarkHook(w, graph, options.Target);
+            EmitStepMethods(w, graph, options.Target);
+            EmitKernels(w, graph, options.Target);
             EmitWeightPacking(w, graph, rt);
         }
         return w.ToString();
     }
 
-    private static void EmitPlanComment(SourceWriter w, ModelSpec model, NetworkGraph graph)
+    private static void EmitPlanComment(SourceWriter w, ModelSpec model, NetworkGraph graph, TargetWidths target)
     {
         var net = model.Network;
         w.Line("/// <summary>");
@@ -72,6 +72,7 @@ internal static class ModelEmitter
         }
         w.Line("/// </code>");
         w.Line("/// An instance owns its arena: use one instance per thread.");
+        if (target.IsReduced) w.Line($"/// Kernel variants for the build's target only: {target.Describe()}.");
         w.Line("/// </remarks>");
     }
 
@@ -167,7 +168,7 @@ internal static class ModelEmitter
         w.Line();
     }
 
-    private static void EmitKernelPaths(SourceWriter w, NetworkGraph graph, string rt)
+    private static void EmitKernelPaths(SourceWriter w, NetworkGraph graph, string rt, TargetWidths target)
     {
         // Each expression is built from the same conditions the kernels branch on (RuntimeChecks and the emitters'
         // width lists), so the report cannot drift from the code that runs.
@@ -181,10 +182,10 @@ internal static class ModelEmitter
             if (!emitted.Add(name)) continue;
             string path = op switch
             {
-                WindowOp win => WindowKernelEmitter.PathExpression(win),
-                PointwiseOp pw => PointwiseKernelEmitter.PathExpression(pw),
-                GlobalPoolOp gp => HeadKernelEmitter.PathExpression(gp),
-                LinearOp fc => HeadKernelEmitter.PathExpression(fc),
+                WindowOp win => WindowKernelEmitter.PathExpression(win, target),
+                PointwiseOp pw => PointwiseKernelEmitter.PathExpression(pw, target),
+                GlobalPoolOp gp => HeadKernelEmitter.PathExpression(gp, target),
+                LinearOp fc => HeadKernelEmitter.PathExpression(fc, target),
                 _ => throw new System.InvalidOperationException("Unknown op " + op.GetType().Name),
             };
             w.Line($"    new(\"{name}\", {path}),");
@@ -193,13 +194,17 @@ internal static class ModelEmitter
         w.Line();
     }
 
-    /// <summary>A C# conditional expression choosing among labelled paths: the first whose condition holds, else the last.</summary>
-    internal static string ChoosePath(IReadOnlyList<(string? Condition, string Label)> paths)
+    /// <summary>
+    /// A C# conditional expression choosing among labelled paths: the first whose condition holds, else the last.
+    /// Paths whose condition cannot hold on the build's target are left out, as the emitters leave out their code.
+    /// </summary>
+    internal static string ChoosePath(IReadOnlyList<(string? Condition, string Label)> paths, TargetWidths target)
     {
         var text = new System.Text.StringBuilder();
         foreach (var (condition, label) in paths)
         {
             if (condition is null) return text.Append('"').Append(label).Append('"').ToString();
+            if (!target.CanHold(condition)) continue;
             text.Append(condition).Append(" ? \"").Append(label).Append("\" : ");
         }
         throw new System.ArgumentException("The last path must be unconditional.", nameof(paths));
@@ -236,7 +241,7 @@ internal static class ModelEmitter
         w.Line();
     }
 
-    private static void EmitBenchmarkHook(SourceWriter w, NetworkGraph graph)
+    private static void EmitBenchmarkHook(SourceWriter w, NetworkGraph graph, TargetWidths target)
     {
         // Only with the ShuffleNetGenBenchmarkHooks build property (bench/ShuffleNetGen.Bench sets it): lets a benchmark
         // time one kernel call at a time. Hidden from IntelliSense all the same.
@@ -259,7 +264,7 @@ internal static class ModelEmitter
             using (w.Open("switch (index)"))
             {
                 for (int i = 0; i < graph.Ops.Count; i++)
-                    w.Line($"case {i}: {Call(graph.Ops[i]).Replace("ref logits", "ref logitsRef")} break;");
+                    w.Line($"case {i}: {Call(graph.Ops[i], target).Replace("ref logits", "ref logitsRef")} break;");
                 w.Line("default: throw new ArgumentOutOfRangeException(nameof(index));");
             }
         }
@@ -275,7 +280,7 @@ internal static class ModelEmitter
         _ => throw new System.InvalidOperationException("Unknown op " + op.GetType().Name),
     };
 
-    private static void EmitStepMethods(SourceWriter w, NetworkGraph graph)
+    private static void EmitStepMethods(SourceWriter w, NetworkGraph graph, TargetWidths target)
     {
         var byUnit = graph.Ops.GroupBy(o => o.Unit).ToList();
         foreach (var group in byUnit)
@@ -296,7 +301,7 @@ internal static class ModelEmitter
             w.Line("[MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]");
             using (w.Open(signature))
             {
-                foreach (var op in group) w.Line(Call(op));
+                foreach (var op in group) w.Line(Call(op, target));
             }
             w.Line();
         }
@@ -313,16 +318,16 @@ internal static class ModelEmitter
     private static string WeightRef(OpNode op) => op.WeightOffset == 0 ? "ref weights" : $"ref Unsafe.Add(ref weights, {op.WeightOffset})";
 
     /// <summary>The statement that runs <paramref name="op"/>; pointwise ops pick their vector width there.</summary>
-    private static string Call(OpNode op) => op switch
+    private static string Call(OpNode op, TargetWidths target) => op switch
     {
         WindowOp win => $"{WindowKernelEmitter.KernelName(win)}({Ref(win.Input)}, {Ref(win.Output, win.OutputChannelOffset)}{(win.HasWeights ? ", " + WeightRef(win) : "")});",
-        PointwiseOp pw => PointwiseKernelEmitter.CallStatement(pw, $"{Ref(pw.Input)}, {Ref(pw.Output, pw.OutputChannelOffset)}, {WeightRef(pw)}{(pw.Residual is null ? "" : ", " + Ref(pw.Residual))}"),
+        PointwiseOp pw => PointwiseKernelEmitter.CallStatement(pw, target, $"{Ref(pw.Input)}, {Ref(pw.Output, pw.OutputChannelOffset)}, {WeightRef(pw)}{(pw.Residual is null ? "" : ", " + Ref(pw.Residual))}"),
         GlobalPoolOp gp => $"{HeadKernelEmitter.KernelName(gp)}({Ref(gp.Input)}, {Ref(gp.Output)});",
         LinearOp fc => $"{HeadKernelEmitter.KernelName(fc)}({Ref(fc.Input)}, {WeightRef(fc)}, {Ref(fc.Output)});",
         _ => throw new System.InvalidOperationException("Unknown op " + op.GetType().Name),
     };
 
-    private static void EmitKernels(SourceWriter w, NetworkGraph graph)
+    private static void EmitKernels(SourceWriter w, NetworkGraph graph, TargetWidths target)
     {
         // Units of one stage share shapes; each distinct kernel is emitted once and named by what it computes.
         var emitted = new HashSet<string>();
@@ -331,10 +336,10 @@ internal static class ModelEmitter
             if (!emitted.Add(KernelName(op))) continue;
             switch (op)
             {
-                case WindowOp win: WindowKernelEmitter.Emit(w, win); break;
-                case PointwiseOp pw: PointwiseKernelEmitter.Emit(w, pw); break;
-                case GlobalPoolOp gp: HeadKernelEmitter.Emit(w, gp); break;
-                case LinearOp fc: HeadKernelEmitter.Emit(w, fc); break;
+                case WindowOp win: WindowKernelEmitter.Emit(w, win, target); break;
+                case PointwiseOp pw: PointwiseKernelEmitter.Emit(w, pw, target); break;
+                case GlobalPoolOp gp: HeadKernelEmitter.Emit(w, gp, target); break;
+                case LinearOp fc: HeadKernelEmitter.Emit(w, fc, target); break;
             }
         }
     }

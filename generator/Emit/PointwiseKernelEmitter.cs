@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using ShuffleNetGen.Generator.Helpers;
 using ShuffleNetGen.Generator.Lowering;
+using ShuffleNetGen.Generator.Model;
 
 namespace ShuffleNetGen.Generator.Emit;
 
@@ -34,12 +35,12 @@ internal static class PointwiseKernelEmitter
     internal static readonly Width V256 = new("Vector256", 8, 4, 8, "V256");
     internal static readonly Width V128 = new("Vector128", 4, 4, 8, "V128");
 
-    /// <summary>Widths worth emitting for this op, widest first; the last is always the portable one.</summary>
-    public static IReadOnlyList<Width> Widths(PointwiseOp op)
+    /// <summary>Widths worth emitting for this op on the build's target, widest first; the last is always the portable one.</summary>
+    public static IReadOnlyList<Width> Widths(PointwiseOp op, TargetWidths target)
     {
         var list = new List<Width>();
-        if (op.Output.Pixels >= V512.Lanes) list.Add(V512);
-        if (op.Output.Pixels >= V256.Lanes) list.Add(V256);
+        if (op.Output.Pixels >= V512.Lanes && target.CanHold(V512.Condition)) list.Add(V512);
+        if (op.Output.Pixels >= V256.Lanes && target.CanHold(V256.Condition)) list.Add(V256);
         list.Add(V128);
         return list;
     }
@@ -60,9 +61,9 @@ internal static class PointwiseKernelEmitter
     public static string KernelName(PointwiseOp op) => KernelName(op, V128);
 
     /// <summary>A statement that calls the widest variant the hardware accelerates.</summary>
-    public static string CallStatement(PointwiseOp op, string arguments)
+    public static string CallStatement(PointwiseOp op, TargetWidths target, string arguments)
     {
-        var widths = Widths(op);
+        var widths = Widths(op, target);
         if (widths.Count == 1) return $"{KernelName(op, widths[0])}({arguments});";
         var parts = new List<string>();
         for (int i = 0; i < widths.Count; i++)
@@ -74,26 +75,26 @@ internal static class PointwiseKernelEmitter
     }
 
     /// <summary>The variant the call site picks, as a C# expression over the same conditions.</summary>
-    public static string PathExpression(PointwiseOp op)
+    public static string PathExpression(PointwiseOp op, TargetWidths target)
     {
         var paths = new List<(string?, string)>();
-        var widths = Widths(op);
+        var widths = Widths(op, target);
         for (int i = 0; i < widths.Count - 1; i++) paths.Add((widths[i].Condition, KernelName(op, widths[i])));
         // Sub-blocks of four channels exist when a group has at least four output channels.
         if (op.OutPerGroup >= V128.Rows) paths.Add((RuntimeChecks.AdvSimdArm64, KernelName(op, V128) + ", AdvSimd fmla by element"));
         paths.Add((null, KernelName(op, V128)));
-        return ModelEmitter.ChoosePath(paths);
+        return ModelEmitter.ChoosePath(paths, target);
     }
 
     /// <summary>Pixel vectors per tile for a sub-block of <paramref name="rows"/> channels: as many as the accumulators allow.</summary>
     private static int TileVectors(Width width, int rows) => System.Math.Max(1, System.Math.Min(6, width.Accumulators / rows));
 
-    public static void Emit(SourceWriter w, PointwiseOp op)
+    public static void Emit(SourceWriter w, PointwiseOp op, TargetWidths target)
     {
-        foreach (var width in Widths(op)) Emit(w, op, width);
+        foreach (var width in Widths(op, target)) Emit(w, op, width, target);
     }
 
-    private static void Emit(SourceWriter w, PointwiseOp op, Width width)
+    private static void Emit(SourceWriter w, PointwiseOp op, Width width, TargetWidths target)
     {
         int pixels = op.Output.Pixels;
         int inPerGroup = op.InPerGroup;
@@ -115,12 +116,12 @@ internal static class PointwiseKernelEmitter
                 if (fullBlocks > 0)
                 {
                     using (w.Open($"for (int j = 0; j < {fullBlocks * BlockRows}; j += {BlockRows})"))
-                        EmitBlock(w, op, width, BlockRows, "j");
+                        EmitBlock(w, op, width, BlockRows, "j", target);
                 }
                 if (tailRows > 0)
                 {
                     using (w.OpenScope())
-                        EmitBlock(w, op, width, tailRows, (fullBlocks * BlockRows).ToString());
+                        EmitBlock(w, op, width, tailRows, (fullBlocks * BlockRows).ToString(), target);
                 }
             }
         }
@@ -128,7 +129,7 @@ internal static class PointwiseKernelEmitter
     }
 
     /// <summary>One packed block of <paramref name="blockRows"/> channels, in sub-blocks of the width's register rows.</summary>
-    private static void EmitBlock(SourceWriter w, PointwiseOp op, Width width, int blockRows, string j)
+    private static void EmitBlock(SourceWriter w, PointwiseOp op, Width width, int blockRows, string j, TargetWidths target)
     {
         int pixels = op.Output.Pixels;
         int outPerGroup = op.OutPerGroup;
@@ -150,7 +151,7 @@ internal static class PointwiseKernelEmitter
         for (int r0 = 0; r0 < blockRows; r0 += width.Rows)
         {
             int rows = System.Math.Min(width.Rows, blockRows - r0);
-            var sub = new SubBlock(op, width, blockRows, r0, rows);
+            var sub = new SubBlock(op, target, width, blockRows, r0, rows);
             int lanes = width.Lanes;
             int tileVectors = TileVectors(width, rows);
             int tile = tileVectors * lanes;
@@ -200,7 +201,7 @@ internal static class PointwiseKernelEmitter
     /// Channels <c>R0 .. R0 + Rows − 1</c> of a packed block of <c>BlockRows</c> channels. <c>Tail</c>: a narrower
     /// remainder vector inside a wider kernel (no AdvSimd branch there: that kernel never runs on ARM64).
     /// </summary>
-    private sealed record SubBlock(PointwiseOp Op, Width Width, int BlockRows, int R0, int Rows, bool Tail = false);
+    private sealed record SubBlock(PointwiseOp Op, TargetWidths Target, Width Width, int BlockRows, int R0, int Rows, bool Tail = false);
 
     private static void EmitVectorTile(SourceWriter w, SubBlock sub, int vectors, string p)
     {
@@ -220,7 +221,7 @@ internal static class PointwiseKernelEmitter
         {
             for (int v = 0; v < vectors; v++)
                 w.Line(v == 0 ? $"var x0 = {V}.LoadUnsafe(ref x);" : $"var x{v} = {V}.LoadUnsafe(ref x, {v * lanes});");
-            if (sub.Width == V128 && sub.Rows == 4 && !sub.Tail)
+            if (sub.Width == V128 && sub.Rows == 4 && !sub.Tail && sub.Target.CanHold(RuntimeChecks.AdvSimdArm64))
             {
                 // ARM64: one load brings the four channels' weights (they are adjacent in the packed block) and FMLA by
                 // element multiplies by a lane of it. Replaces four scalar loads + DUP broadcasts of the portable path.

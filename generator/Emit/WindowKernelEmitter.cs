@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using ShuffleNetGen.Generator.Helpers;
 using ShuffleNetGen.Generator.Lowering;
+using ShuffleNetGen.Generator.Model;
 
 namespace ShuffleNetGen.Generator.Emit;
 
@@ -28,10 +29,10 @@ internal static class WindowKernelEmitter
         };
     }
 
-    public static void Emit(SourceWriter w, WindowOp op)
+    public static void Emit(SourceWriter w, WindowOp op, TargetWidths target)
     {
-        var k = new Geometry(op);
-        var paddedPlan = PaddedCopyPlan(op);
+        var k = new Geometry(op, target);
+        var paddedPlan = PaddedCopyPlan(op, target);
         string weightsParameter = op.HasWeights ? ", ref float weights" : "";
         w.Line($"/// <summary>{Describe(op)}</summary>");
         w.Line(ModelEmitter.KernelAttribute);
@@ -103,9 +104,10 @@ internal static class WindowKernelEmitter
     /// Stride-1 depthwise on x64 with wide vectors: copying each plane into a zero-bordered buffer removes every edge
     /// case, so a row is a few overlapping vectors of nine FMAs (a 14-wide row: two Vector256) instead of a Vector128
     /// interior plus scalar edge columns.
-    /// Null where it does not apply (ARM64 and narrower x64 keep the edge-split kernel, and its AdvSimd branches).
+    /// Null where it does not apply (ARM64 and narrower x64 keep the edge-split kernel, and its AdvSimd branches), and
+    /// where the build's target cannot take it.
     /// </summary>
-    internal static PaddedPlan? PaddedCopyPlan(WindowOp op)
+    internal static PaddedPlan? PaddedCopyPlan(WindowOp op, TargetWidths target)
     {
         if (op.Kind != WindowKind.Depthwise || op.Stride != 1) return null;
         int width = op.Input.Width;
@@ -113,8 +115,8 @@ internal static class WindowKernelEmitter
         // Measured on 1x g=3 (--ops, alternating builds): 14x14 planes 12.7 -> 9.3 us per kernel with Vector256;
         // 28x28 with Vector512 unchanged (17.0 us: a 26-column interior was already two vectors) and 7x7 with
         // Vector128 slower (9.1 -> 10.0 us), so only planes 8 to 15 columns wide take this path.
-        if (width >= 8 && width < 16) return new PaddedPlan("Vector256", 8);
-        return null;
+        var plan = width >= 8 && width < 16 ? new PaddedPlan("Vector256", 8) : null;
+        return plan is not null && target.CanHold(plan.Condition) ? plan : null;
     }
 
     private static string PaddedCopyMethodName(WindowOp op, PaddedPlan plan) =>
@@ -215,7 +217,7 @@ internal static class WindowKernelEmitter
                     using (w.Open($"if (!{RuntimeChecks.Vector512Accelerated})"))
                         EmitInterior128WithNeon(w, k, rowMask, cols.Start, cols.End);
                 }
-                else if (cols.Mask == 0b111 && length >= WideLanes)
+                else if (cols.Mask == 0b111 && length >= WideLanes && k.Vector512OnTarget)
                 {
                     // AVX-512: sixteen output columns per vector; the Vector128 code below is the portable path.
                     using (w.Open($"if ({RuntimeChecks.Vector512Accelerated})"))
@@ -395,15 +397,15 @@ internal static class WindowKernelEmitter
     }
 
     /// <summary>The path this kernel's interiors take, as a C# expression over the conditions they branch on.</summary>
-    public static string PathExpression(WindowOp op)
+    public static string PathExpression(WindowOp op, TargetWidths target)
     {
-        var k = new Geometry(op);
+        var k = new Geometry(op, target);
         var paths = new List<(string?, string)>();
-        if (PaddedCopyPlan(op) is { } plan) paths.Add((plan.Condition, plan.Vector + " on a zero-padded copy"));
+        if (PaddedCopyPlan(op, target) is { } plan) paths.Add((plan.Condition, plan.Vector + " on a zero-padded copy"));
         if (k.LongestInterior >= WideLanes) paths.Add((RuntimeChecks.Vector512Accelerated, "Vector512"));
         if (k.LongestInterior >= Lanes && HasNeonVariant(op)) paths.Add((RuntimeChecks.AdvSimdArm64, "Vector128, " + NeonDescription(op)));
         paths.Add((null, k.LongestInterior >= Lanes ? "Vector128" : "scalar (no interior of four columns)"));
-        return ModelEmitter.ChoosePath(paths);
+        return ModelEmitter.ChoosePath(paths, target);
     }
 
     /// <summary>The instructions each path of this kernel uses, for the generated <c>KernelPaths</c> report.</summary>
@@ -417,7 +419,7 @@ internal static class WindowKernelEmitter
 
     private static void EmitInterior128WithNeon(SourceWriter w, Geometry k, int rowMask, int start, int end)
     {
-        if (!HasNeonVariant(k.Op))
+        if (!k.NeonOnTarget)
         {
             EmitInterior128(w, k, rowMask, start, end, neon: false);
             return;
@@ -646,9 +648,11 @@ internal static class WindowKernelEmitter
 
     private sealed class Geometry
     {
-        public Geometry(WindowOp op)
+        public Geometry(WindowOp op, TargetWidths target)
         {
             Op = op;
+            Vector512OnTarget = target.CanHold(RuntimeChecks.Vector512Accelerated);
+            NeonOnTarget = HasNeonVariant(op) && target.CanHold(RuntimeChecks.AdvSimdArm64);
             foreach (var cols in Segments(op.Output.Width, ColumnMask))
                 if (cols.Mask == 0b111) LongestInterior = System.Math.Max(LongestInterior, cols.End - cols.Start);
         }
@@ -664,7 +668,13 @@ internal static class WindowKernelEmitter
         /// Whether the (stem) convolution runs its Vector512 interiors channel-blocked: a full convolution reads the
         /// same input taps for every output channel, so one de-interleaved load feeds eight FMAs instead of one.
         /// </summary>
-        public bool BlockedInterior => Op.Kind == WindowKind.Convolution && LongestInterior >= WideLanes;
+        public bool BlockedInterior => Op.Kind == WindowKind.Convolution && LongestInterior >= WideLanes && Vector512OnTarget;
+
+        /// <summary>Whether the build's target may take the Vector512 interiors.</summary>
+        public bool Vector512OnTarget { get; }
+
+        /// <summary>Whether the kernel has AdvSimd interiors and the build's target may take them.</summary>
+        public bool NeonOnTarget { get; }
 
         /// <summary>Bit ky is set when input row stride·oy + ky − 1 exists.</summary>
         public int RowMask(int oy) => TapMask(oy, Op.Input.Height);

@@ -78,7 +78,7 @@ internal sealed record ModelSpec(TargetClassSpec Target, NetworkSpec Network, st
 internal sealed record DeclaredModel(string FullName, LocationInfo? Location);
 
 /// <summary>What the compilation around a model adds to its emitted members (from references and build properties).</summary>
-internal readonly record struct EmitOptions(bool OnnxAvailable, bool BenchmarkHooks);
+internal readonly record struct EmitOptions(bool OnnxAvailable, bool BenchmarkHooks, TargetWidths Target = default);
 
 /// <summary>
 /// A class a declaration names that can take a stand-in when no model is generated for it: the declaration's target,

@@ -39,13 +39,16 @@ public static class GeneratorHarness
             .AddSyntaxTrees(CSharpSyntaxTree.ParseText(SkipLocalsInitSource, ParseOptions, path: "SkipLocalsInit.cs"))
             .WithOptions(compilation.Options.WithAllowUnsafe(true));
 
-    /// <summary>A driver with step tracking on, optionally handed additional files (JSON declarations).</summary>
-    public static GeneratorDriver CreateDriver(IEnumerable<AdditionalText>? additionalTexts = null) =>
+    /// <summary>
+    /// A driver with step tracking on, optionally handed additional files (JSON declarations) and MSBuild properties
+    /// (as <c>&lt;CompilerVisibleProperty&gt;</c> passes them: <c>build_property.NAME</c>).
+    /// </summary>
+    public static GeneratorDriver CreateDriver(IEnumerable<AdditionalText>? additionalTexts = null, IReadOnlyDictionary<string, string>? buildProperties = null) =>
         CSharpGeneratorDriver.Create(
             new[] { new ShuffleNetGenerator().AsSourceGenerator() },
             additionalTexts,
             ParseOptions,
-            optionsProvider: null,
+            buildProperties is null ? null : new BuildPropertiesProvider(buildProperties),
             new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
 
     /// <summary>Runs the generator; returns the compilation with generated sources and what the generator reported.</summary>
@@ -57,6 +60,14 @@ public static class GeneratorHarness
     {
         var compilation = CreateCompilation(sources);
         var driver = CreateDriver(additionalTexts).RunGeneratorsAndUpdateCompilation(compilation, out var output, out var diagnostics);
+        return (output, diagnostics, driver.GetRunResult());
+    }
+
+    /// <summary>As <see cref="Run(string[])"/>, with MSBuild properties visible to the generator.</summary>
+    public static (Compilation Output, ImmutableArray<Diagnostic> GeneratorDiagnostics, GeneratorDriverRunResult Run) Run(IReadOnlyDictionary<string, string> buildProperties, params string[] sources)
+    {
+        var compilation = CreateCompilation(sources);
+        var driver = CreateDriver(buildProperties: buildProperties).RunGeneratorsAndUpdateCompilation(compilation, out var output, out var diagnostics);
         return (output, diagnostics, driver.GetRunResult());
     }
 
