@@ -1,45 +1,24 @@
 using System.Collections.Generic;
 using ShuffleNetGen.Generator.Helpers;
-using ShuffleNetGen.Generator.Lowering;
 
 namespace ShuffleNetGen.Generator.Emit;
 
-/// <summary>Emits the global average pool and the fully connected classifier.</summary>
-internal static class HeadKernelEmitter
+/// <summary>
+/// The reductions the head kernels (global pool, classifier) are made of: a row of sums, four rows side by side on
+/// ARM64, and one long sum with a Vector512 main loop.
+/// </summary>
+internal static class HeadSums
 {
-    private const int Lanes = 4;
+    public const int Lanes = 4;
 
     /// <summary>Elements per iteration of the Vector512 sum (two accumulators of sixteen).</summary>
-    private const int WideBlock = 32;
-
-    public static string KernelName(GlobalPoolOp op) => $"GlobalAvgPool_{op.Input.Channels}ch_{op.Input.Pixels}px_V128";
-
-    public static string KernelName(LinearOp op) => $"Linear_{op.InFeatures}to{op.OutFeatures}_V128";
-
-    public static void Emit(SourceWriter w, GlobalPoolOp op)
-    {
-        int pixels = op.Input.Pixels;
-        w.Line($"/// <summary>Mean of each of {op.Input.Channels} planes of {pixels} pixels.</summary>");
-        w.Line(ModelEmitter.KernelAttribute);
-        using (w.Open($"private static void {KernelName(op)}(ref float source, ref float destination)"))
-        {
-            int channels = op.Input.Channels;
-            EmitRows(w, "c", channels, HasNeonVariant(op),
-                neonFour: () =>
-                {
-                    EmitNeonFourSums(w, "source", pixels, "c", null, pixels);
-                    w.Line($"(sums / Vector128.Create({pixels}f)).StoreUnsafe(ref destination, (nuint)c);");
-                },
-                portable: (start, end) => EmitPoolChannels(w, pixels, start, end));
-        }
-        w.Line();
-    }
+    public const int WideBlock = 32;
 
     /// <summary>
     /// Rows <c>0 .. count − 1</c> (channels or classes, loop variable <paramref name="index"/>): on ARM64 four at a time
     /// by <paramref name="neonFour"/> and the remainder by <paramref name="portable"/>; elsewhere all by the latter.
     /// </summary>
-    private static void EmitRows(SourceWriter w, string index, int count, bool neon, System.Action neonFour, System.Action<int, int> portable)
+    public static void EmitRows(SourceWriter w, string index, int count, bool neon, System.Action neonFour, System.Action<int, int> portable)
     {
         int neonRows = neon ? count / Lanes * Lanes : 0;
         if (neonRows == 0)
@@ -57,44 +36,22 @@ internal static class HeadKernelEmitter
             portable(0, count);
     }
 
-    private static void EmitPoolChannels(SourceWriter w, int pixels, int start, int end)
-    {
-        if (start == end) return;
-        using (w.Open($"for (int c = {start}; c < {end}; c++)"))
-        {
-            w.Line($"ref float plane = ref Unsafe.Add(ref source, c * {pixels});");
-            EmitSum(w, "plane", null, pixels);
-            w.Line($"Unsafe.Add(ref destination, c) = sum / {pixels}f;");
-        }
-    }
-
-    public static string PathExpression(GlobalPoolOp op) => PathExpression(op.Input.Pixels, HasNeonVariant(op), "AdvSimd faddp");
-
-    public static string PathExpression(LinearOp op) => PathExpression(op.InFeatures, HasNeonVariant(op), "AdvSimd fmla, faddp");
-
-    private static string PathExpression(int count, bool neon, string neonLabel)
+    /// <summary>The path a sum over <paramref name="count"/> elements takes, as a C# expression.</summary>
+    public static string PathExpression(int count, bool wide, bool neon, string neonLabel)
     {
         var paths = new List<(string?, string)>();
-        if (count >= WideBlock) paths.Add((RuntimeChecks.Vector512Accelerated, "Vector512"));
+        if (wide && count >= WideBlock) paths.Add((RuntimeChecks.Vector512Accelerated, "Vector512"));
         if (neon) paths.Add((RuntimeChecks.AdvSimdArm64, "Vector128, " + neonLabel));
         paths.Add((null, count >= Lanes ? "Vector128" : "scalar"));
-        return ModelEmitter.ChoosePath(paths);
+        return KernelSyntax.ChoosePath(paths);
     }
-
-    /// <summary>
-    /// Four rows (channels or classes) at a time need at least four rows and a vector's worth of elements each;
-    /// where the Vector512 sum applies (x64), the AdvSimd branch is dead code anyway.
-    /// </summary>
-    internal static bool HasNeonVariant(GlobalPoolOp op) => op.Input.Channels >= Lanes && op.Input.Pixels >= Lanes;
-
-    internal static bool HasNeonVariant(LinearOp op) => op.OutFeatures >= Lanes && op.InFeatures >= Lanes;
 
     /// <summary>
     /// ARM64: accumulates four rows side by side (row r at <c>rowStride·(first + r)</c>, times <paramref name="b"/>
     /// when given, which then loads once for all four), then two FADDP levels fold the four accumulators into one
     /// vector of four sums. Replaces four across-vector reductions and four scalar stores. Leaves <c>sums</c>.
     /// </summary>
-    private static void EmitNeonFourSums(SourceWriter w, string a, int rowStride, string first, string? b, int count)
+    public static void EmitNeonFourSums(SourceWriter w, string a, int rowStride, string first, string? b, int count)
     {
         int vectorEnd = count / Lanes * Lanes;
         for (int r = 0; r < Lanes; r++)
@@ -123,42 +80,11 @@ internal static class HeadKernelEmitter
         }
     }
 
-    public static void Emit(SourceWriter w, LinearOp op)
-    {
-        int n = op.InFeatures;
-        w.Line($"/// <summary>Fully connected layer, {n} features to {op.OutFeatures} logits.</summary>");
-        w.Line(ModelEmitter.KernelAttribute);
-        using (w.Open($"private static void {KernelName(op)}(ref float source, ref float weights, ref float logits)"))
-        {
-            int outputs = op.OutFeatures;
-            EmitRows(w, "o", outputs, HasNeonVariant(op),
-                neonFour: () =>
-                {
-                    EmitNeonFourSums(w, "weights", n, "o", "source", n);
-                    w.Line($"(sums + Vector128.LoadUnsafe(ref weights, (nuint)({(long)n * outputs} + o))).StoreUnsafe(ref logits, (nuint)o);");
-                },
-                portable: (start, end) => EmitLinearRows(w, op, start, end));
-        }
-        w.Line();
-    }
-
-    private static void EmitLinearRows(SourceWriter w, LinearOp op, int start, int end)
-    {
-        if (start == end) return;
-        int n = op.InFeatures;
-        using (w.Open($"for (int o = {start}; o < {end}; o++)"))
-        {
-            w.Line($"ref float row = ref Unsafe.Add(ref weights, o * {n});");
-            EmitSum(w, "row", "source", n);
-            w.Line($"Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, {(long)n * op.OutFeatures} + o);");
-        }
-    }
-
     /// <summary>Sum of <paramref name="a"/>[i] (times <paramref name="b"/>[i] when given) over <paramref name="count"/> elements.</summary>
-    private static void EmitSum(SourceWriter w, string a, string? b, int count)
+    public static void EmitSum(SourceWriter w, string a, string? b, int count, bool wideAllowed)
     {
         w.Line("float sum = 0f;");
-        int wide = count / WideBlock;
+        int wide = wideAllowed ? count / WideBlock : 0;
         if (wide > 0)
         {
             // AVX-512: two 16-lane accumulators (two FMA pipes), then the portable loop below finishes the rest.

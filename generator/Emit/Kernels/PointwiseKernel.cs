@@ -18,8 +18,19 @@ namespace ShuffleNetGen.Generator.Emit;
 /// to constants. All read one packed layout (blocks of <see cref="BlockRows"/> channels); narrower variants walk a
 /// block in sub-blocks.
 /// </remarks>
-internal static class PointwiseKernelEmitter
+internal sealed class PointwiseKernel : IKernelEmitter
 {
+    private readonly PointwiseOp _op;
+    private readonly IReadOnlyList<Width> _widths;
+    private readonly bool _neon;
+
+    public PointwiseKernel(PointwiseOp op, VectorWidths widths)
+    {
+        _op = op;
+        _widths = Widths(op, widths);
+        _neon = (widths & VectorWidths.AdvSimd) != 0;
+    }
+
     /// <summary>Output channels per packed weight block; the weight packer lays weights out in the same blocks.</summary>
     public const int BlockRows = 8;
 
@@ -35,11 +46,11 @@ internal static class PointwiseKernelEmitter
     internal static readonly Width V128 = new("Vector128", 4, 4, 8, "V128");
 
     /// <summary>Widths worth emitting for this op, widest first; the last is always the portable one.</summary>
-    public static IReadOnlyList<Width> Widths(PointwiseOp op)
+    private static IReadOnlyList<Width> Widths(PointwiseOp op, VectorWidths widths)
     {
         var list = new List<Width>();
-        if (op.Output.Pixels >= V512.Lanes) list.Add(V512);
-        if (op.Output.Pixels >= V256.Lanes) list.Add(V256);
+        if (op.Output.Pixels >= V512.Lanes && (widths & VectorWidths.Vector512) != 0) list.Add(V512);
+        if (op.Output.Pixels >= V256.Lanes && (widths & VectorWidths.Vector256) != 0) list.Add(V256);
         list.Add(V128);
         return list;
     }
@@ -53,16 +64,21 @@ internal static class PointwiseKernelEmitter
         return name;
     }
 
-    public static string KernelName(PointwiseOp op, Width width) =>
+    private static string KernelName(PointwiseOp op, Width width) =>
         BaseName(op) + $"_{width.Rows}x{TileVectors(width, width.Rows) * width.Lanes}_{width.Suffix}";
 
     /// <summary>The portable variant's name, which identifies the kernel (e.g. for deduplication).</summary>
-    public static string KernelName(PointwiseOp op) => KernelName(op, V128);
+    public string Name => KernelName(_op, V128);
+
+    public string? PackStatement =>
+        $"{KernelEmitters.Packer}.Pointwise(tensors, \"{_op.Name}\", \"{_op.BatchNorm}\", {_op.InChannels}, {_op.OutChannels}, {_op.Groups}, {BlockRows}, {KernelEmitters.PackedSpan(_op)});";
 
     /// <summary>A statement that calls the widest variant the hardware accelerates.</summary>
-    public static string CallStatement(PointwiseOp op, string arguments)
+    public string CallStatement(OperandRefs operands)
     {
-        var widths = Widths(op);
+        var op = _op;
+        string arguments = $"{operands.Of(op.Input)}, {operands.Of(op.Output, op.OutputChannelOffset)}, {operands.Weights(op)}{(op.Residual is null ? "" : ", " + operands.Of(op.Residual))}";
+        var widths = _widths;
         if (widths.Count == 1) return $"{KernelName(op, widths[0])}({arguments});";
         var parts = new List<string>();
         for (int i = 0; i < widths.Count; i++)
@@ -74,27 +90,30 @@ internal static class PointwiseKernelEmitter
     }
 
     /// <summary>The variant the call site picks, as a C# expression over the same conditions.</summary>
-    public static string PathExpression(PointwiseOp op)
+    public string PathExpression
     {
-        var paths = new List<(string?, string)>();
-        var widths = Widths(op);
-        for (int i = 0; i < widths.Count - 1; i++) paths.Add((widths[i].Condition, KernelName(op, widths[i])));
-        // Sub-blocks of four channels exist when a group has at least four output channels.
-        if (op.OutPerGroup >= V128.Rows) paths.Add((RuntimeChecks.AdvSimdArm64, KernelName(op, V128) + ", AdvSimd fmla by element"));
-        paths.Add((null, KernelName(op, V128)));
-        return ModelEmitter.ChoosePath(paths);
+        get
+        {
+            var paths = new List<(string?, string)>();
+            for (int i = 0; i < _widths.Count - 1; i++) paths.Add((_widths[i].Condition, KernelName(_op, _widths[i])));
+            // Sub-blocks of four channels exist when a group has at least four output channels.
+            if (_neon && _op.OutPerGroup >= V128.Rows) paths.Add((RuntimeChecks.AdvSimdArm64, KernelName(_op, V128) + ", AdvSimd fmla by element"));
+            paths.Add((null, KernelName(_op, V128)));
+            return KernelSyntax.ChoosePath(paths);
+        }
     }
 
     /// <summary>Pixel vectors per tile for a sub-block of <paramref name="rows"/> channels: as many as the accumulators allow.</summary>
     private static int TileVectors(Width width, int rows) => System.Math.Max(1, System.Math.Min(6, width.Accumulators / rows));
 
-    public static void Emit(SourceWriter w, PointwiseOp op)
+    public void EmitMethods(SourceWriter w)
     {
-        foreach (var width in Widths(op)) Emit(w, op, width);
+        foreach (var width in _widths) Emit(w, width);
     }
 
-    private static void Emit(SourceWriter w, PointwiseOp op, Width width)
+    private void Emit(SourceWriter w, Width width)
     {
+        var op = _op;
         int pixels = op.Output.Pixels;
         int inPerGroup = op.InPerGroup;
         int outPerGroup = op.OutPerGroup;
@@ -104,7 +123,7 @@ internal static class PointwiseKernelEmitter
         w.Line($"/// <summary>1x1 convolution, {op.Groups} group(s), {op.InChannels} to {op.OutChannels} channels over {pixels} pixels, batch norm folded"
             + (op.Residual is null ? "" : ", plus residual") + (op.Relu ? ", ReLU" : "")
             + (shuffled ? $"; output stored in {(op.OfficialShuffle ? "official (megvii) " : "")}channel-shuffled order ({op.ShuffleGroups} groups)" : "") + $"; {width.Vector}.</summary>");
-        w.Line(ModelEmitter.KernelAttribute);
+        w.Line(KernelSyntax.Optimized);
         using (w.Open($"private static void {KernelName(op, width)}(ref float source, ref float destination, ref float weights{residualParameter})"))
         {
             using (w.Open($"for (int k = 0; k < {op.Groups}; k++)"))
@@ -115,12 +134,12 @@ internal static class PointwiseKernelEmitter
                 if (fullBlocks > 0)
                 {
                     using (w.Open($"for (int j = 0; j < {fullBlocks * BlockRows}; j += {BlockRows})"))
-                        EmitBlock(w, op, width, BlockRows, "j");
+                        EmitBlock(w, width, BlockRows, "j");
                 }
                 if (tailRows > 0)
                 {
                     using (w.OpenScope())
-                        EmitBlock(w, op, width, tailRows, (fullBlocks * BlockRows).ToString());
+                        EmitBlock(w, width, tailRows, (fullBlocks * BlockRows).ToString());
                 }
             }
         }
@@ -128,8 +147,9 @@ internal static class PointwiseKernelEmitter
     }
 
     /// <summary>One packed block of <paramref name="blockRows"/> channels, in sub-blocks of the width's register rows.</summary>
-    private static void EmitBlock(SourceWriter w, PointwiseOp op, Width width, int blockRows, string j)
+    private void EmitBlock(SourceWriter w, Width width, int blockRows, string j)
     {
+        var op = _op;
         int pixels = op.Output.Pixels;
         int outPerGroup = op.OutPerGroup;
         w.Line($"ref float block = ref Unsafe.Add(ref weights, (k * {outPerGroup} + {j}) * {1 + op.InPerGroup});");
@@ -150,7 +170,7 @@ internal static class PointwiseKernelEmitter
         for (int r0 = 0; r0 < blockRows; r0 += width.Rows)
         {
             int rows = System.Math.Min(width.Rows, blockRows - r0);
-            var sub = new SubBlock(op, width, blockRows, r0, rows);
+            var sub = new SubBlock(op, width, blockRows, r0, rows, Neon: _neon);
             int lanes = width.Lanes;
             int tileVectors = TileVectors(width, rows);
             int tile = tileVectors * lanes;
@@ -200,7 +220,7 @@ internal static class PointwiseKernelEmitter
     /// Channels <c>R0 .. R0 + Rows − 1</c> of a packed block of <c>BlockRows</c> channels. <c>Tail</c>: a narrower
     /// remainder vector inside a wider kernel (no AdvSimd branch there: that kernel never runs on ARM64).
     /// </summary>
-    private sealed record SubBlock(PointwiseOp Op, Width Width, int BlockRows, int R0, int Rows, bool Tail = false);
+    private sealed record SubBlock(PointwiseOp Op, Width Width, int BlockRows, int R0, int Rows, bool Tail = false, bool Neon = true);
 
     private static void EmitVectorTile(SourceWriter w, SubBlock sub, int vectors, string p)
     {
@@ -220,7 +240,7 @@ internal static class PointwiseKernelEmitter
         {
             for (int v = 0; v < vectors; v++)
                 w.Line(v == 0 ? $"var x0 = {V}.LoadUnsafe(ref x);" : $"var x{v} = {V}.LoadUnsafe(ref x, {v * lanes});");
-            if (sub.Width == V128 && sub.Rows == 4 && !sub.Tail)
+            if (sub.Neon && sub.Width == V128 && sub.Rows == 4 && !sub.Tail)
             {
                 // ARM64: one load brings the four channels' weights (they are adjacent in the packed block) and FMLA by
                 // element multiplies by a lane of it. Replaces four scalar loads + DUP broadcasts of the portable path.
