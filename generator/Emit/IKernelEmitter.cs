@@ -41,7 +41,7 @@ internal static class KernelEmitters
     };
 
     /// <summary>Packed weights of <paramref name="op"/> as the span a <c>WeightPacker</c> call fills.</summary>
-    public static string PackedSpan(OpNode op) => $"packed.AsSpan({op.WeightOffset}, {op.PackedWeightLength})";
+    public static string PackedSpan(OpNode op) => $"packed.AsSpan({OperandRefs.WeightOffset(op)}, {op.PackedWeightLength})";
 
     public const string Packer = KernelSyntax.Runtime + ".Weights.WeightPacker";
 }

@@ -12,6 +12,9 @@ internal static class KernelSyntax
     /// </summary>
     public const string Optimized = "[MethodImpl(MethodImplOptions.AggressiveOptimization)]";
 
+    /// <summary>On dispatchers: inlined into the caller, where the JIT-constant checks fold to one call.</summary>
+    public const string Inlined = "[MethodImpl(MethodImplOptions.AggressiveInlining)]";
+
     /// <summary>The package the generated code calls into (weight packer, descriptions).</summary>
     public const string Runtime = "global::ShuffleNetGen";
 

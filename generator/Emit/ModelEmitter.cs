@@ -67,7 +67,7 @@ internal static class ModelEmitter
         w.Line($"/// Memory plan (floats): arena {graph.ArenaLength}, no reuse {graph.NaiveActivationLength}, live lower bound {graph.LiveLowerBound}.");
         w.Line("/// <code>");
         w.Line("/// tensor                     shape           offset     length   live steps");
-        foreach (var t in graph.Tensors.Where(t => t.InArena))
+        foreach (var t in graph.Tensors.Where(t => t.InArena).OrderBy(t => t.FirstStep))
         {
             w.Line($"/// {t.Name,-26} {t.Channels + "x" + t.Height + "x" + t.Width,-15} {t.Offset,9} {t.Length,9}   {t.FirstStep}-{t.LastStep}");
         }
@@ -99,6 +99,14 @@ internal static class ModelEmitter
         w.Line("/// <summary>Multiply-adds of one forward pass (convolutions and classifier).</summary>");
         w.Line($"public const long MultiplyAdds = {graph.MultiplyAdds};");
         w.Line($"private const int PackedWeightLength = {graph.PackedWeightLength};");
+        w.Line();
+        w.Line("// Where each activation starts in the arena (floats; the memory plan above gives lengths and live steps).");
+        foreach (var t in graph.Tensors.Where(t => t.InArena).OrderBy(t => t.FirstStep))
+            w.Line($"private const int {OperandRefs.ArenaOffset(t)} = {t.Offset};");
+        w.Line();
+        w.Line("// Where each op's packed weights start in _sngWeights (floats).");
+        foreach (var op in graph.Ops.Where(o => o.PackedWeightLength > 0))
+            w.Line($"private const int {OperandRefs.WeightOffset(op)} = {op.WeightOffset};");
         w.Line();
         w.Line("private readonly float[] _sngArena = new float[ArenaLength];");
         w.Line("private readonly float[] _sngWeights;");

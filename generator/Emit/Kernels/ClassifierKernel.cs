@@ -15,7 +15,9 @@ internal sealed class ClassifierKernel : IKernelEmitter
         _widths = widths;
     }
 
-    public string Name => $"Linear_{_op.InFeatures}to{_op.OutFeatures}_V128";
+    public const string Prefix = "Linear_";
+
+    public string Name => $"{Prefix}{_op.InFeatures}to{_op.OutFeatures}";
 
     /// <summary>Four classes at a time need at least four classes and a vector's worth of features.</summary>
     private bool Neon => (_widths & VectorWidths.AdvSimd) != 0 && _op.OutFeatures >= HeadSums.Lanes && _op.InFeatures >= HeadSums.Lanes;
@@ -51,7 +53,7 @@ internal sealed class ClassifierKernel : IKernelEmitter
     {
         if (start == end) return;
         int n = _op.InFeatures;
-        using (w.Open($"for (int o = {start}; o < {end}; o++)"))
+        using (Loop.Open(w, "o", start, end))
         {
             w.Line($"ref float row = ref Unsafe.Add(ref weights, o * {n});");
             HeadSums.EmitSum(w, "row", "source", n, Wide);

@@ -17,7 +17,9 @@ internal sealed class DepthwiseKernel : WindowKernel
 
     public DepthwiseKernel(WindowOp op, VectorWidths widths) : base(op, widths) => _padded = PaddedCopyPlan(op, widths);
 
-    public override string Name => $"Depthwise3x3_s{Op.Stride}_{Op.Channels}ch_{Shape}{(Op.Relu ? "_Relu" : "")}_V128";
+    public const string Prefix = "Depthwise3x3_";
+
+    public override string Name => $"{Prefix}s{Op.Stride}_{Op.Channels}ch_{Shape}{(Op.Relu ? "_Relu" : "")}";
 
     protected override string Summary => $"3x3 depthwise convolution, stride {Op.Stride}, {Op.Channels} channels on {Shape}, batch norm folded.";
 
@@ -77,7 +79,7 @@ internal sealed class DepthwiseKernel : WindowKernel
         return null;
     }
 
-    private string PaddedCopyMethodName(PaddedPlan plan) => Name.Replace("_V128", $"_PaddedCopy_{plan.Vector.Replace("Vector", "V")}");
+    private string PaddedCopyMethodName(PaddedPlan plan) => $"{Name}_PaddedCopy_{plan.Vector.Replace("Vector", "V")}";
 
     protected override void EmitVariantDispatch(SourceWriter w)
     {
@@ -116,26 +118,26 @@ internal sealed class DepthwiseKernel : WindowKernel
             w.Line($"Span<float> paddedPlane = stackalloc float[{(height + 2) * paddedWidth}];");
             w.Line("ref float padded = ref MemoryMarshal.GetReference(paddedPlane);");
             w.Line($"paddedPlane.Slice(0, {paddedWidth + 1}).Clear();");
-            using (w.Open($"for (int y = 1; y < {height}; y++)"))
+            using (Loop.Open(w, "y", 1, height))
             {
                 w.Line($"Unsafe.Add(ref padded, y * {paddedWidth} + {paddedWidth - 1}) = 0f;");
                 w.Line($"Unsafe.Add(ref padded, y * {paddedWidth} + {paddedWidth}) = 0f;");
             }
             w.Line($"paddedPlane.Slice({height * paddedWidth + paddedWidth - 1}).Clear();");
-            using (w.Open($"for (int c = 0; c < {op.Channels}; c++)"))
+            using (Loop.Open(w, "c", 0, op.Channels))
             {
                 w.Line($"ref float plane = ref Unsafe.Add(ref source, c * {InPixels});");
                 w.Line($"ref float output = ref Unsafe.Add(ref destination, c * {OutPixels});");
                 w.Line("ref float taps = ref Unsafe.Add(ref weights, c * 10);");
                 w.Line($"var bias = {V}.Create(Unsafe.Add(ref taps, 9));");
                 for (int t = 0; t < 9; t++) w.Line($"var k{t} = {V}.Create(Unsafe.Add(ref taps, {t}));");
-                using (w.Open($"for (int y = 0; y < {height}; y++)"))
+                using (Loop.Open(w, "y", 0, height))
                 {
                     w.Line($"ref float from = ref Unsafe.Add(ref plane, y * {width});");
                     w.Line($"ref float to = ref Unsafe.Add(ref padded, y * {paddedWidth} + {paddedWidth + 1});");
                     foreach (int x in starts) w.Line($"{V}.LoadUnsafe(ref from, {x}).StoreUnsafe(ref to, {x});");
                 }
-                using (w.Open($"for (int oy = 0; oy < {height}; oy++)"))
+                using (Loop.Open(w, "oy", 0, height))
                 {
                     w.Line($"ref float row0 = ref Unsafe.Add(ref padded, oy * {paddedWidth});");
                     w.Line($"ref float row1 = ref Unsafe.Add(ref row0, {paddedWidth});");

@@ -15,7 +15,9 @@ internal sealed class GlobalPoolKernel : IKernelEmitter
         _widths = widths;
     }
 
-    public string Name => $"GlobalAvgPool_{_op.Input.Channels}ch_{_op.Input.Pixels}px_V128";
+    public const string Prefix = "GlobalAvgPool_";
+
+    public string Name => $"{Prefix}{_op.Input.Channels}ch_{_op.Input.Pixels}px";
 
     /// <summary>
     /// Four channels at a time need at least four channels and a vector's worth of pixels each; where the Vector512
@@ -53,7 +55,7 @@ internal sealed class GlobalPoolKernel : IKernelEmitter
     {
         if (start == end) return;
         int pixels = _op.Input.Pixels;
-        using (w.Open($"for (int c = {start}; c < {end}; c++)"))
+        using (Loop.Open(w, "c", start, end))
         {
             w.Line($"ref float plane = ref Unsafe.Add(ref source, c * {pixels});");
             HeadSums.EmitSum(w, "plane", null, pixels, Wide);

@@ -28,7 +28,7 @@ internal static class HeadSums
         }
         using (w.Open($"if ({RuntimeChecks.AdvSimdArm64})"))
         {
-            using (w.Open($"for (int {index} = 0; {index} < {neonRows}; {index} += {Lanes})"))
+            using (Loop.Open(w, index, 0, neonRows, Lanes))
                 neonFour();
             portable(neonRows, count);
         }
@@ -59,7 +59,7 @@ internal static class HeadSums
             w.Line($"ref float row{r} = ref Unsafe.Add(ref {a}, ({first} + {r}) * {rowStride});");
             w.Line($"var sum{r} = Vector128<float>.Zero;");
         }
-        using (w.Open($"for (int i = 0; i < {vectorEnd}; i += 4)"))
+        using (Loop.Open(w, "i", 0, vectorEnd, 4))
         {
             if (b is not null) w.Line($"var x = Vector128.LoadUnsafe(ref {b}, (nuint)i);");
             for (int r = 0; r < Lanes; r++)
@@ -72,7 +72,7 @@ internal static class HeadSums
         w.Line("var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));");
         if (vectorEnd < count)
         {
-            using (w.Open($"for (int i = {vectorEnd}; i < {count}; i++)"))
+            using (Loop.Open(w, "i", vectorEnd, count))
             {
                 string Element(int r) => b is null ? $"Unsafe.Add(ref row{r}, i)" : $"Unsafe.Add(ref row{r}, i) * Unsafe.Add(ref {b}, i)";
                 w.Line($"sums += Vector128.Create({Element(0)}, {Element(1)}, {Element(2)}, {Element(3)});");
@@ -92,7 +92,7 @@ internal static class HeadSums
             {
                 w.Line("var t0 = Vector512<float>.Zero;");
                 w.Line("var t1 = Vector512<float>.Zero;");
-                using (w.Open($"for (int i = 0; i < {wide * WideBlock}; i += {WideBlock})"))
+                using (Loop.Open(w, "i", 0, wide * WideBlock, WideBlock))
                 {
                     for (int h = 0; h < 2; h++)
                     {
@@ -121,7 +121,7 @@ internal static class HeadSums
         if (vectors > 0)
         {
             w.Line("var total = Vector128<float>.Zero;");
-            using (w.Open($"for (int i = {start}; i < {start + vectors * Lanes}; i += {Lanes})"))
+            using (Loop.Open(w, "i", start, start + vectors * Lanes, Lanes))
             {
                 w.Line(b is null
                     ? $"total += Vector128.LoadUnsafe(ref {a}, (nuint)i);"
@@ -131,7 +131,7 @@ internal static class HeadSums
         }
         if (start + vectors * Lanes < count)
         {
-            using (w.Open($"for (int i = {start + vectors * Lanes}; i < {count}; i++)"))
+            using (Loop.Open(w, "i", start + vectors * Lanes, count))
                 w.Line(b is null ? $"sum += Unsafe.Add(ref {a}, i);" : $"sum += Unsafe.Add(ref {a}, i) * Unsafe.Add(ref {b}, i);");
         }
     }

@@ -9,7 +9,9 @@ internal sealed class MaxPoolKernel : WindowKernel
     {
     }
 
-    public override string Name => $"MaxPool3x3_s{Op.Stride}_{Op.Channels}ch_{Shape}_V128";
+    public const string Prefix = "MaxPool3x3_";
+
+    public override string Name => $"{Prefix}s{Op.Stride}_{Op.Channels}ch_{Shape}";
 
     protected override string Summary => $"3x3 max pool, stride {Op.Stride}, {Op.Channels} channels on {Shape}; padded cells never win.";
 

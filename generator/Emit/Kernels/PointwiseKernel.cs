@@ -14,8 +14,8 @@ namespace ShuffleNetGen.Generator.Emit;
 /// <remarks>
 /// Variants: <c>_V512</c> (AVX-512's 32 registers: 8 channels × 3 vectors of 16 pixels), <c>_V256</c> (4 × 2 × 8) and
 /// the portable <c>_V128</c> (4 × 2 × 4; on ARM64 with <c>AdvSimd</c>, one vector of four channels' weights and FMA by
-/// lane). The call site picks one with <c>Vector512/256.IsHardwareAccelerated</c>, which the JIT and NativeAOT fold
-/// to constants. All read one packed layout (blocks of <see cref="BlockRows"/> channels); narrower variants walk a
+/// lane). A dispatcher named by the convolution alone picks one with <c>Vector512/256.IsHardwareAccelerated</c>, which
+/// the JIT and NativeAOT fold to constants. All read one packed layout (blocks of <see cref="BlockRows"/> channels); narrower variants walk a
 /// block in sub-blocks.
 /// </remarks>
 internal sealed class PointwiseKernel : IKernelEmitter
@@ -55,9 +55,11 @@ internal sealed class PointwiseKernel : IKernelEmitter
         return list;
     }
 
+    public const string Prefix = "Pointwise_";
+
     private static string BaseName(PointwiseOp op)
     {
-        string name = $"Pointwise_g{op.Groups}_{op.InChannels}to{op.OutChannels}_{op.Output.Pixels}px";
+        string name = $"{Prefix}g{op.Groups}_{op.InChannels}to{op.OutChannels}_{op.Output.Pixels}px";
         if (op.ShuffleGroups > 1) name += op.OfficialShuffle ? $"_OfficialShuffle{op.ShuffleGroups}" : $"_Shuffle{op.ShuffleGroups}";
         if (op.Residual is not null) name += "_Residual";
         if (op.Relu) name += "_Relu";
@@ -67,26 +69,43 @@ internal sealed class PointwiseKernel : IKernelEmitter
     private static string KernelName(PointwiseOp op, Width width) =>
         BaseName(op) + $"_{width.Rows}x{TileVectors(width, width.Rows) * width.Lanes}_{width.Suffix}";
 
-    /// <summary>The portable variant's name, which identifies the kernel (e.g. for deduplication).</summary>
-    public string Name => KernelName(_op, V128);
+    /// <summary>The dispatcher: the method call sites call, which picks a variant.</summary>
+    public string Name => BaseName(_op);
 
     public string? PackStatement =>
         $"{KernelEmitters.Packer}.Pointwise(tensors, \"{_op.Name}\", \"{_op.BatchNorm}\", {_op.InChannels}, {_op.OutChannels}, {_op.Groups}, {BlockRows}, {KernelEmitters.PackedSpan(_op)});";
 
-    /// <summary>A statement that calls the widest variant the hardware accelerates.</summary>
     public string CallStatement(OperandRefs operands)
     {
         var op = _op;
-        string arguments = $"{operands.Of(op.Input)}, {operands.Of(op.Output, op.OutputChannelOffset)}, {operands.Weights(op)}{(op.Residual is null ? "" : ", " + operands.Of(op.Residual))}";
-        var widths = _widths;
-        if (widths.Count == 1) return $"{KernelName(op, widths[0])}({arguments});";
-        var parts = new List<string>();
-        for (int i = 0; i < widths.Count; i++)
+        return $"{Name}({operands.Of(op.Input)}, {operands.Of(op.Output, op.OutputChannelOffset)}, {operands.Weights(op)}{(op.Residual is null ? "" : ", " + operands.Of(op.Residual))});";
+    }
+
+    private string Parameters => "ref float source, ref float destination, ref float weights" + (_op.Residual is null ? "" : ", ref float residual");
+
+    private string Arguments => "ref source, ref destination, ref weights" + (_op.Residual is null ? "" : ", ref residual");
+
+    /// <summary>
+    /// Calls the widest variant the hardware accelerates. The checks are constants to the JIT and NativeAOT, and the
+    /// dispatcher is inlined into its callers, so each call site compiles to one direct call of one variant.
+    /// </summary>
+    private void EmitDispatcher(SourceWriter w)
+    {
+        var op = _op;
+        bool shuffled = op.ShuffleGroups > 1;
+        w.Line($"/// <summary>1x1 convolution, {op.Groups} group(s), {op.InChannels} to {op.OutChannels} channels over {op.Output.Pixels} pixels, batch norm folded"
+            + (op.Residual is null ? "" : ", plus residual") + (op.Relu ? ", ReLU" : "")
+            + (shuffled ? $"; output stored in {(op.OfficialShuffle ? "official (megvii) " : "")}channel-shuffled order ({op.ShuffleGroups} groups)" : "") + ".</summary>");
+        w.Line(KernelSyntax.Inlined);
+        using (w.Open($"private static void {Name}({Parameters})"))
         {
-            string call = $"{KernelName(op, widths[i])}({arguments});";
-            parts.Add(i == widths.Count - 1 ? $"else {call}" : $"{(i == 0 ? "" : "else ")}if ({widths[i].Condition}) {call}");
+            for (int i = 0; i < _widths.Count; i++)
+            {
+                string call = $"{KernelName(op, _widths[i])}({Arguments});";
+                w.Line(i == _widths.Count - 1 ? (i == 0 ? call : $"else {call}") : $"{(i == 0 ? "" : "else ")}if ({_widths[i].Condition}) {call}");
+            }
         }
-        return string.Join(" ", parts);
+        w.Line();
     }
 
     /// <summary>The variant the call site picks, as a C# expression over the same conditions.</summary>
@@ -108,6 +127,7 @@ internal sealed class PointwiseKernel : IKernelEmitter
 
     public void EmitMethods(SourceWriter w)
     {
+        EmitDispatcher(w);
         foreach (var width in _widths) Emit(w, width);
     }
 
@@ -117,23 +137,20 @@ internal sealed class PointwiseKernel : IKernelEmitter
         int pixels = op.Output.Pixels;
         int inPerGroup = op.InPerGroup;
         int outPerGroup = op.OutPerGroup;
-        bool shuffled = op.ShuffleGroups > 1;
-        string residualParameter = op.Residual is null ? "" : ", ref float residual";
 
-        w.Line($"/// <summary>1x1 convolution, {op.Groups} group(s), {op.InChannels} to {op.OutChannels} channels over {pixels} pixels, batch norm folded"
-            + (op.Residual is null ? "" : ", plus residual") + (op.Relu ? ", ReLU" : "")
-            + (shuffled ? $"; output stored in {(op.OfficialShuffle ? "official (megvii) " : "")}channel-shuffled order ({op.ShuffleGroups} groups)" : "") + $"; {width.Vector}.</summary>");
+        w.Line($"/// <summary><see cref=\"{Name}\"/> on {width.Vector}: register tiles of {width.Rows} channels × {TileVectors(width, width.Rows) * width.Lanes} pixels"
+            + (width == V128 && _neon && op.OutPerGroup >= V128.Rows ? ", with an AdvSimd branch for ARM64" : "") + ".</summary>");
         w.Line(KernelSyntax.Optimized);
-        using (w.Open($"private static void {KernelName(op, width)}(ref float source, ref float destination, ref float weights{residualParameter})"))
+        using (w.Open($"private static void {KernelName(op, width)}({Parameters})"))
         {
-            using (w.Open($"for (int k = 0; k < {op.Groups}; k++)"))
+            using (Loop.Open(w, "k", 0, op.Groups))
             {
                 w.Line($"ref float groupInput = ref Unsafe.Add(ref source, k * {inPerGroup * pixels});");
                 int fullBlocks = outPerGroup / BlockRows;
                 int tailRows = outPerGroup % BlockRows;
                 if (fullBlocks > 0)
                 {
-                    using (w.Open($"for (int j = 0; j < {fullBlocks * BlockRows}; j += {BlockRows})"))
+                    using (Loop.Open(w, "j", 0, fullBlocks * BlockRows, BlockRows))
                         EmitBlock(w, width, BlockRows, "j");
                 }
                 if (tailRows > 0)
@@ -152,10 +169,10 @@ internal sealed class PointwiseKernel : IKernelEmitter
         var op = _op;
         int pixels = op.Output.Pixels;
         int outPerGroup = op.OutPerGroup;
-        w.Line($"ref float block = ref Unsafe.Add(ref weights, (k * {outPerGroup} + {j}) * {1 + op.InPerGroup});");
+        w.Line($"ref float block = ref Unsafe.Add(ref weights, ({Loop.Sum($"k * {outPerGroup}", j)}) * {1 + op.InPerGroup});");
         for (int r = 0; r < blockRows; r++)
         {
-            string logical = $"k * {outPerGroup} + {j} + {r}";
+            string logical = Loop.Sum($"k * {outPerGroup}", j, r.ToString());
             // Shuffle on g·n channels: logical channel i·n + j' lands in plane j'·g + i; the official shuffle, its
             // inverse, sends i'·g + j to j·n + i'. Integer division by a constant, once per block, outside the pixel loop.
             int n = op.ShuffleGroups > 1 ? op.OutChannels / op.ShuffleGroups : 0;
@@ -164,7 +181,7 @@ internal sealed class PointwiseKernel : IKernelEmitter
                 : $"(({logical}) % {n}) * {op.ShuffleGroups} + ({logical}) / {n}";
             w.Line($"ref float out{r} = ref Unsafe.Add(ref destination, ({plane}) * {pixels});");
             if (op.Residual is not null)
-                w.Line($"ref float res{r} = ref Unsafe.Add(ref residual, (k * {outPerGroup} + {j} + {r}) * {pixels});");
+                w.Line($"ref float res{r} = ref Unsafe.Add(ref residual, ({logical}) * {pixels});");
         }
 
         for (int r0 = 0; r0 < blockRows; r0 += width.Rows)
@@ -177,7 +194,7 @@ internal sealed class PointwiseKernel : IKernelEmitter
             int done = 0;
             if (pixels >= tile)
             {
-                using (w.Open($"for (int p = 0; p <= {pixels - tile}; p += {tile})"))
+                using (Loop.Open(w, "p", 0, pixels - tile, tile, inclusive: true))
                     EmitVectorTile(w, sub, tileVectors, "p");
                 done = pixels / tile * tile;
             }
@@ -201,7 +218,7 @@ internal sealed class PointwiseKernel : IKernelEmitter
                 }
                 else
                 {
-                    using (w.Open($"for (int p = {done}; p < {pixels}; p++)"))
+                    using (Loop.Open(w, "p", done, pixels))
                         EmitScalarPixel(w, sub);
                 }
             }
@@ -236,7 +253,7 @@ internal sealed class PointwiseKernel : IKernelEmitter
         }
         w.Line($"ref float x = ref Unsafe.Add(ref groupInput, {p});");
         w.Line($"ref float wk = ref Unsafe.Add(ref block, {sub.BlockRows + sub.R0});");
-        using (w.Open($"for (int ci = 0; ci < {op.InPerGroup}; ci++)"))
+        using (Loop.Open(w, "ci", 0, op.InPerGroup))
         {
             for (int v = 0; v < vectors; v++)
                 w.Line(v == 0 ? $"var x0 = {V}.LoadUnsafe(ref x);" : $"var x{v} = {V}.LoadUnsafe(ref x, {v * lanes});");
@@ -290,7 +307,7 @@ internal sealed class PointwiseKernel : IKernelEmitter
     {
         var op = sub.Op;
         for (int i = 0; i < sub.Rows; i++) w.Line($"float acc{sub.R0 + i} = Unsafe.Add(ref block, {sub.R0 + i});");
-        using (w.Open($"for (int ci = 0; ci < {op.InPerGroup}; ci++)"))
+        using (Loop.Open(w, "ci", 0, op.InPerGroup))
         {
             w.Line($"float x = Unsafe.Add(ref groupInput, ci * {op.Output.Pixels} + p);");
             for (int i = 0; i < sub.Rows; i++)

@@ -18,7 +18,9 @@ internal sealed class StemConvolutionKernel : WindowKernel
     {
     }
 
-    public override string Name => $"Conv3x3_s{Op.Stride}_{Op.InputPlanes}to{Op.Channels}_{Shape}{(Op.Relu ? "_Relu" : "")}_V128";
+    public const string Prefix = "Conv3x3_";
+
+    public override string Name => $"{Prefix}s{Op.Stride}_{Op.InputPlanes}to{Op.Channels}_{Shape}{(Op.Relu ? "_Relu" : "")}";
 
     protected override string Summary =>
         $"3x3 convolution, stride {Op.Stride}, {Op.InputPlanes} to {Op.Channels} channels on {Shape}, batch norm folded{(Op.Relu ? ", ReLU" : "")}.";
@@ -41,7 +43,7 @@ internal sealed class StemConvolutionKernel : WindowKernel
     protected override void EmitChannelStart(SourceWriter w)
     {
         // Every output channel reads all input planes.
-        w.Line("ref float plane = ref Unsafe.Add(ref source, 0);");
+        w.Line("ref float plane = ref source;");
         w.Line($"ref float output = ref Unsafe.Add(ref destination, c * {OutPixels});");
         w.Line($"ref float taps = ref Unsafe.Add(ref weights, c * {TapStride});");
         w.Line($"float bias = Unsafe.Add(ref taps, {Op.InputPlanes * 9});");
@@ -52,7 +54,7 @@ internal sealed class StemConvolutionKernel : WindowKernel
     {
         w.Line(taps.IsWide ? $"var acc = {taps.V}.Create(bias);" : "var acc = biasV;");
         taps.First = false;
-        using (w.Open($"for (int ci = 0; ci < {Op.InputPlanes}; ci++)"))
+        using (Loop.Open(w, "ci", 0, Op.InputPlanes))
         {
             w.Line($"ref float inputPlane = ref Unsafe.Add(ref plane, ci * {InPixels});");
             w.Line("ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);");
@@ -75,7 +77,7 @@ internal sealed class StemConvolutionKernel : WindowKernel
     {
         w.Line("float acc = bias;");
         taps.First = false;
-        using (w.Open($"for (int ci = 0; ci < {Op.InputPlanes}; ci++)"))
+        using (Loop.Open(w, "ci", 0, Op.InputPlanes))
         {
             w.Line($"ref float inputPlane = ref Unsafe.Add(ref plane, ci * {InPixels});");
             w.Line("ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);");
@@ -98,8 +100,11 @@ internal sealed class StemConvolutionKernel : WindowKernel
             int full = Op.Channels / ConvolutionBlock;
             int tail = Op.Channels % ConvolutionBlock;
             string Call(int channels, string c0) =>
-                $"{BlockMethodName(channels)}(ref source, ref Unsafe.Add(ref destination, {c0} * {OutPixels}), ref Unsafe.Add(ref weights, {c0} * {TapStride}));";
-            if (full > 0)
+                c0 == "0" ? $"{BlockMethodName(channels)}(ref source, ref destination, ref weights);"
+                    : $"{BlockMethodName(channels)}(ref source, ref Unsafe.Add(ref destination, {c0} * {OutPixels}), ref Unsafe.Add(ref weights, {c0} * {TapStride}));";
+            if (full == 1)
+                w.Line(Call(ConvolutionBlock, "0"));
+            else if (full > 1)
                 w.Line($"for (int c0 = 0; c0 < {full * ConvolutionBlock}; c0 += {ConvolutionBlock}) {Call(ConvolutionBlock, "c0")}");
             if (tail > 0)
                 w.Line(Call(tail, (full * ConvolutionBlock).ToString()));
@@ -112,7 +117,7 @@ internal sealed class StemConvolutionKernel : WindowKernel
         if (Op.Channels % ConvolutionBlock != 0) yield return Op.Channels % ConvolutionBlock;
     }
 
-    private string BlockMethodName(int channels) => Name.Replace("_V128", $"_Interior{channels}ch_V512");
+    private string BlockMethodName(int channels) => $"{Name}_Interior{channels}ch_V512";
 
     /// <summary>
     /// The Vector512 interiors of each block size, as methods of their own: inlined into the kernel, a second block
@@ -137,7 +142,7 @@ internal sealed class StemConvolutionKernel : WindowKernel
         foreach (var rows in Segments(Op.Output.Height, RowMask))
         {
             bool single = rows.Start + 1 == rows.End;
-            using (single ? w.OpenScope() : w.Open($"for (int oy = {rows.Start}; oy < {rows.End}; oy++)"))
+            using (single ? w.OpenScope() : Loop.Open(w, "oy", rows.Start, rows.End))
             {
                 string oy = single ? rows.Start.ToString() : "oy";
                 EmitRowOffsets(w, rows.Mask, oy);
@@ -145,7 +150,7 @@ internal sealed class StemConvolutionKernel : WindowKernel
                 {
                     int length = cols.End - cols.Start;
                     if (cols.Mask != 0b111 || length < WideLanes) continue;
-                    using (w.Open($"for (int ox = {cols.Start}; ox <= {cols.End - WideLanes}; ox += {WideLanes})"))
+                    using (Loop.Open(w, "ox", cols.Start, cols.End - WideLanes, WideLanes, inclusive: true))
                         EmitBlockVector(w, rows.Mask, "ox", channels);
                     if (length % WideLanes != 0)
                     {
@@ -162,7 +167,7 @@ internal sealed class StemConvolutionKernel : WindowKernel
         int s = Op.Stride;
         for (int j = 0; j < channels; j++)
             w.Line($"var acc{j} = Vector512.Create(Unsafe.Add(ref blockTaps, {j * TapStride + Op.InputPlanes * 9}));");
-        using (w.Open($"for (int ci = 0; ci < {Op.InputPlanes}; ci++)"))
+        using (Loop.Open(w, "ci", 0, Op.InputPlanes))
         {
             w.Line($"ref float inputPlane = ref Unsafe.Add(ref source, ci * {InPixels});");
             w.Line("ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);");
@@ -170,7 +175,7 @@ internal sealed class StemConvolutionKernel : WindowKernel
             for (int ky = 0; ky < 3; ky++)
             {
                 if ((rowMask & (1 << ky)) == 0) continue;
-                w.Line($"ref float in{ky} = ref Unsafe.Add(ref inputPlane, row{ky} + {column});");
+                w.Line($"ref float in{ky} = ref Unsafe.Add(ref inputPlane, {Loop.Sum($"row{ky}", column)});");
                 for (int kx = 0; kx < 3; kx++)
                 {
                     int t = ky * 3 + kx;

@@ -8,8 +8,10 @@ namespace ShuffleNetGen.Generator.Emit;
 /// What the 3x3, padding-1 window kernels share (stem convolution, depthwise convolution, max and average pool): the
 /// access pattern. Rows and columns are split at generation time into edge cases (where some taps fall in the
 /// padding, decided once here, not per pixel at run time) and an interior that runs on Vector128 across four output
-/// columns, or on Vector512 across sixteen where that is accelerated and the interior is wide enough. Each kind says
-/// how its taps combine, what it keeps per channel, and which variants of its own it adds.
+/// columns, or on Vector512 across sixteen where that is accelerated and the interior is wide enough. The edges are
+/// the same code on every machine, so the kernel is one method that picks its interior path inside (by JIT-constant
+/// checks); a variant that is a method of its own is named by its width. Each kind says how its taps combine, what
+/// it keeps per channel, and which variants of its own it adds.
 /// </summary>
 internal abstract class WindowKernel : IKernelEmitter
 {
@@ -82,7 +84,7 @@ internal abstract class WindowKernel : IKernelEmitter
         using (w.Open($"private static void {Name}(ref float source, ref float destination{WeightsParameter})"))
         {
             EmitVariantDispatch(w);
-            using (w.Open($"for (int c = 0; c < {Op.Channels}; c++)"))
+            using (Loop.Open(w, "c", 0, Op.Channels))
             {
                 EmitChannelStart(w);
                 foreach (var rows in Segments(Op.Output.Height, RowMask))
@@ -93,7 +95,7 @@ internal abstract class WindowKernel : IKernelEmitter
                     }
                     else
                     {
-                        using (w.Open($"for (int oy = {rows.Start}; oy < {rows.End}; oy++)"))
+                        using (Loop.Open(w, "oy", rows.Start, rows.End))
                             EmitRow(w, rows.Mask, oy: "oy");
                     }
                 }
@@ -146,7 +148,7 @@ internal abstract class WindowKernel : IKernelEmitter
                     // AVX-512: sixteen output columns per vector; the Vector128 code below is the portable path.
                     using (w.Open($"if ({RuntimeChecks.Vector512Accelerated})"))
                     {
-                        using (w.Open($"for (int ox = {cols.Start}; ox <= {cols.End - WideLanes}; ox += {WideLanes})"))
+                        using (Loop.Open(w, "ox", cols.Start, cols.End - WideLanes, WideLanes, inclusive: true))
                             EmitVector(w, rowMask, "ox", Wide);
                         if (length % WideLanes != 0)
                         {
@@ -168,7 +170,7 @@ internal abstract class WindowKernel : IKernelEmitter
                 }
                 else
                 {
-                    using (w.Open($"for (int ox = {cols.Start}; ox < {cols.End}; ox++)"))
+                    using (Loop.Open(w, "ox", cols.Start, cols.End))
                         EmitScalar(w, rowMask, cols.Mask, "ox");
                 }
             }
@@ -214,7 +216,7 @@ internal abstract class WindowKernel : IKernelEmitter
         }
         else
         {
-            using (w.Open($"for (int ox = {start}; ox <= {end - Lanes}; ox += {Lanes})"))
+            using (Loop.Open(w, "ox", start, end - Lanes, Lanes, inclusive: true))
                 EmitVector(w, rowMask, "ox", Narrow, neon);
         }
         if (length % Lanes != 0)
@@ -268,7 +270,7 @@ internal abstract class WindowKernel : IKernelEmitter
                 if (Neon && s == 2)
                     NeonStride2Row(ky, plane);
                 else
-                    _w.Line($"ref float in{ky} = ref Unsafe.Add(ref {plane}, row{ky} + {_column});");
+                    _w.Line($"ref float in{ky} = ref Unsafe.Add(ref {plane}, {Loop.Sum($"row{ky}", _column)});");
                 for (int kx = 0; kx < 3; kx++)
                 {
                     string value = Neon && s == 2
@@ -302,7 +304,7 @@ internal abstract class WindowKernel : IKernelEmitter
         // The left taps (2·ox − 1) are the odd lanes of the eight floats two earlier.
         private void NeonStride2Row(int ky, string plane)
         {
-            _w.Line($"ref float in{ky} = ref Unsafe.Add(ref {plane}, row{ky} + {_column});");
+            _w.Line($"ref float in{ky} = ref Unsafe.Add(ref {plane}, {Loop.Sum($"row{ky}", _column)});");
             _w.Line($"var lo{ky} = Vector128.LoadUnsafe(ref in{ky});");
             _w.Line($"var hi{ky} = Vector128.LoadUnsafe(ref in{ky}, 4);");
             _w.Line($"var left{ky} = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in{ky}, 2)), Vector128.LoadUnsafe(ref in{ky}, 2));");
@@ -365,7 +367,7 @@ internal abstract class WindowKernel : IKernelEmitter
                 for (int kx = 0; kx < 3; kx++)
                 {
                     if ((_columnMask & (1 << kx)) == 0) continue;
-                    string value = $"Unsafe.Add(ref {plane}, row{ky} + {Affine(_ox, _kernel.Op.Stride, kx - 1)})";
+                    string value = $"Unsafe.Add(ref {plane}, {Loop.Sum($"row{ky}", Affine(_ox, _kernel.Op.Stride, kx - 1))})";
                     _w.Line(_kernel.ScalarCombine(this, value, _kernel.ScalarWeight(ky * 3 + kx, tapsRef)));
                     First = false;
                 }
