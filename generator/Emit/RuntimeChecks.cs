@@ -1,5 +1,3 @@
-using ShuffleNetGen.Generator.Model;
-
 namespace ShuffleNetGen.Generator.Emit;
 
 /// <summary>
@@ -17,17 +15,4 @@ internal static class RuntimeChecks
 
     /// <summary>Selects the Vector512 interiors and sums of the window and head kernels.</summary>
     public static readonly string Vector512Accelerated = Accelerated("Vector512");
-
-    /// <summary>
-    /// Whether <paramref name="condition"/> (one of the checks above) can be true on the build's target. The one filter
-    /// for variants: a branch under a condition that cannot hold is not emitted, and <see cref="ModelEmitter.ChoosePath"/>
-    /// leaves it out of <c>KernelPaths</c> by the same test.
-    /// </summary>
-    public static bool CanHold(this TargetWidths target, string condition) => condition switch
-    {
-        AdvSimdArm64 => target.AdvSimd,
-        "Vector512.IsHardwareAccelerated" => target.Vector512,
-        "Vector256.IsHardwareAccelerated" => target.Vector256,
-        _ => true,
-    };
 }

@@ -14,15 +14,6 @@ namespace ShuffleNetGen.Generator.Model;
 /// </summary>
 internal static class ModelNames
 {
-    /// <summary>Members the generated class declares besides the per-shape kernels and units (see <see cref="IsGeneratedMember"/>).</summary>
-    private static readonly HashSet<string> s_members = new(StringComparer.Ordinal)
-    {
-        "InputChannels", "InputHeight", "InputWidth", "InputLength", "Classes", "ArenaLength", "NaiveActivationLength",
-        "LiveLowerBound", "ParameterCount", "MultiplyAdds", "PackedWeightLength", "WeightLayout", "Description",
-        "FromTensors", "FromSafetensors", "FromOnnx", "CreateRandom", "Forward", "Stem", "Head", "PackWeights", "InputElementCount",
-        "ClassCount", "BenchmarkOpNames", "RunOpForBenchmark", "KernelPaths",
-    };
-
     /// <summary>
     /// Types and namespaces the generated code names without <c>global::</c> (it imports System, System.Runtime.*
     /// and aliases Simd and AdvSimd), plus their likely siblings, so a new kernel using one does not break existing models.
@@ -132,13 +123,8 @@ internal static class ModelNames
         return true;
     }
 
-    /// <summary>Kernel and unit methods are named by shape (<c>Unit3</c>, <c>Pointwise_g3_240to60_..._V128</c>).</summary>
-    public static bool IsGeneratedMember(string name) =>
-        s_members.Contains(name)
-        || name.StartsWith("_sng", StringComparison.Ordinal)
-        || (name.StartsWith("Unit", StringComparison.Ordinal) && name.Length > 4 && IsDigits(name, 4))
-        || name.EndsWith("_V128", StringComparison.Ordinal) || name.EndsWith("_V256", StringComparison.Ordinal)
-        || name.EndsWith("_V512", StringComparison.Ordinal) || name.EndsWith("_Scalar", StringComparison.Ordinal);
+    /// <summary>Members of the generated class; the emitters own that list.</summary>
+    public static bool IsGeneratedMember(string name) => Emit.EmittedNames.IsGeneratedMember(name);
 
     private static string? IdentifierProblem(string name)
     {
@@ -157,14 +143,5 @@ internal static class ModelNames
         if (SyntaxFacts.GetContextualKeywordKind(name) != SyntaxKind.None || name is "_" or "dynamic" or "nint" or "nuint")
             return "it is a contextual keyword of C#, which the generated code could not use as a type name; choose another name";
         return null;
-    }
-
-    private static bool IsDigits(string s, int start)
-    {
-        for (int i = start; i < s.Length; i++)
-        {
-            if (s[i] < '0' || s[i] > '9') return false;
-        }
-        return true;
     }
 }

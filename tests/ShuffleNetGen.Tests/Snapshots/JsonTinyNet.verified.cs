@@ -24,51 +24,51 @@ namespace Acme.Vision;
 /// units.0.out                120x4x4                 0      1920   2-8
 /// units.0.bottleneck         30x8x8               1920      1920   3-4
 /// units.0.depthwise          30x4x4               3840       480   4-5
-/// units.1.out                120x4x4              1920      1920   8-11
 /// units.1.bottleneck         30x4x4               1920       480   6-7
 /// units.1.depthwise          30x4x4               3840       480   7-8
-/// units.2.out                120x4x4                 0      1920   11-14
+/// units.1.out                120x4x4              1920      1920   8-11
 /// units.2.bottleneck         30x4x4                  0       480   9-10
 /// units.2.depthwise          30x4x4               3840       480   10-11
-/// units.3.out                120x4x4              1920      1920   14-16
+/// units.2.out                120x4x4                 0      1920   11-14
 /// units.3.bottleneck         30x4x4               1920       480   12-13
 /// units.3.depthwise          30x4x4               3840       480   13-14
+/// units.3.out                120x4x4              1920      1920   14-16
 /// units.4.out                240x2x2                 0       960   15-21
 /// units.4.bottleneck         60x4x4                960       960   16-17
 /// units.4.depthwise          60x2x2               1920       240   17-18
-/// units.5.out                240x2x2               960       960   21-24
 /// units.5.bottleneck         60x2x2                960       240   19-20
 /// units.5.depthwise          60x2x2               1920       240   20-21
-/// units.6.out                240x2x2                 0       960   24-27
+/// units.5.out                240x2x2               960       960   21-24
 /// units.6.bottleneck         60x2x2                  0       240   22-23
 /// units.6.depthwise          60x2x2               1920       240   23-24
-/// units.7.out                240x2x2               960       960   27-30
+/// units.6.out                240x2x2                 0       960   24-27
 /// units.7.bottleneck         60x2x2                960       240   25-26
 /// units.7.depthwise          60x2x2               1920       240   26-27
-/// units.8.out                240x2x2                 0       960   30-33
+/// units.7.out                240x2x2               960       960   27-30
 /// units.8.bottleneck         60x2x2                  0       240   28-29
 /// units.8.depthwise          60x2x2               1920       240   29-30
-/// units.9.out                240x2x2               960       960   33-36
+/// units.8.out                240x2x2                 0       960   30-33
 /// units.9.bottleneck         60x2x2                960       240   31-32
 /// units.9.depthwise          60x2x2               1920       240   32-33
-/// units.10.out               240x2x2                 0       960   36-39
+/// units.9.out                240x2x2               960       960   33-36
 /// units.10.bottleneck        60x2x2                  0       240   34-35
 /// units.10.depthwise         60x2x2               1920       240   35-36
-/// units.11.out               240x2x2               960       960   39-41
+/// units.10.out               240x2x2                 0       960   36-39
 /// units.11.bottleneck        60x2x2                960       240   37-38
 /// units.11.depthwise         60x2x2               1920       240   38-39
+/// units.11.out               240x2x2               960       960   39-41
 /// units.12.out               480x1x1                 0       480   40-46
 /// units.12.bottleneck        120x2x2               480       480   41-42
 /// units.12.depthwise         120x1x1               960       120   42-43
-/// units.13.out               480x1x1               480       480   46-49
 /// units.13.bottleneck        120x1x1               480       120   44-45
 /// units.13.depthwise         120x1x1               960       120   45-46
-/// units.14.out               480x1x1                 0       480   49-52
+/// units.13.out               480x1x1               480       480   46-49
 /// units.14.bottleneck        120x1x1                 0       120   47-48
 /// units.14.depthwise         120x1x1               960       120   48-49
-/// units.15.out               480x1x1               480       480   52-53
+/// units.14.out               480x1x1                 0       480   49-52
 /// units.15.bottleneck        120x1x1               480       120   50-51
 /// units.15.depthwise         120x1x1               960       120   51-52
+/// units.15.out               480x1x1               480       480   52-53
 /// globalpool                 480x1x1                 0       480   53-54
 /// </code>
 /// An instance owns its arena: use one instance per thread.
@@ -97,6 +97,111 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     /// <summary>Multiply-adds of one forward pass (convolutions and classifier).</summary>
     public const long MultiplyAdds = 706848;
     private const int PackedWeightLength = 236016;
+
+    // Where each activation starts in the arena (floats; the memory plan above gives lengths and live steps).
+    private const int Arena_stem = 0;
+    private const int Arena_maxpool = 3840;
+    private const int Arena_units_0_out = 0;
+    private const int Arena_units_0_bottleneck = 1920;
+    private const int Arena_units_0_depthwise = 3840;
+    private const int Arena_units_1_bottleneck = 1920;
+    private const int Arena_units_1_depthwise = 3840;
+    private const int Arena_units_1_out = 1920;
+    private const int Arena_units_2_bottleneck = 0;
+    private const int Arena_units_2_depthwise = 3840;
+    private const int Arena_units_2_out = 0;
+    private const int Arena_units_3_bottleneck = 1920;
+    private const int Arena_units_3_depthwise = 3840;
+    private const int Arena_units_3_out = 1920;
+    private const int Arena_units_4_out = 0;
+    private const int Arena_units_4_bottleneck = 960;
+    private const int Arena_units_4_depthwise = 1920;
+    private const int Arena_units_5_bottleneck = 960;
+    private const int Arena_units_5_depthwise = 1920;
+    private const int Arena_units_5_out = 960;
+    private const int Arena_units_6_bottleneck = 0;
+    private const int Arena_units_6_depthwise = 1920;
+    private const int Arena_units_6_out = 0;
+    private const int Arena_units_7_bottleneck = 960;
+    private const int Arena_units_7_depthwise = 1920;
+    private const int Arena_units_7_out = 960;
+    private const int Arena_units_8_bottleneck = 0;
+    private const int Arena_units_8_depthwise = 1920;
+    private const int Arena_units_8_out = 0;
+    private const int Arena_units_9_bottleneck = 960;
+    private const int Arena_units_9_depthwise = 1920;
+    private const int Arena_units_9_out = 960;
+    private const int Arena_units_10_bottleneck = 0;
+    private const int Arena_units_10_depthwise = 1920;
+    private const int Arena_units_10_out = 0;
+    private const int Arena_units_11_bottleneck = 960;
+    private const int Arena_units_11_depthwise = 1920;
+    private const int Arena_units_11_out = 960;
+    private const int Arena_units_12_out = 0;
+    private const int Arena_units_12_bottleneck = 480;
+    private const int Arena_units_12_depthwise = 960;
+    private const int Arena_units_13_bottleneck = 480;
+    private const int Arena_units_13_depthwise = 960;
+    private const int Arena_units_13_out = 480;
+    private const int Arena_units_14_bottleneck = 0;
+    private const int Arena_units_14_depthwise = 960;
+    private const int Arena_units_14_out = 0;
+    private const int Arena_units_15_bottleneck = 480;
+    private const int Arena_units_15_depthwise = 960;
+    private const int Arena_units_15_out = 480;
+    private const int Arena_globalpool = 0;
+
+    // Where each op's packed weights start in _sngWeights (floats).
+    private const int Weights_conv1 = 0;
+    private const int Weights_units_0_conv1 = 128;
+    private const int Weights_units_0_dw = 528;
+    private const int Weights_units_0_conv3 = 832;
+    private const int Weights_units_1_conv1 = 2032;
+    private const int Weights_units_1_dw = 3264;
+    private const int Weights_units_1_conv3 = 3568;
+    private const int Weights_units_2_conv1 = 4896;
+    private const int Weights_units_2_dw = 6128;
+    private const int Weights_units_2_conv3 = 6432;
+    private const int Weights_units_3_conv1 = 7760;
+    private const int Weights_units_3_dw = 8992;
+    private const int Weights_units_3_conv3 = 9296;
+    private const int Weights_units_4_conv1 = 10624;
+    private const int Weights_units_4_dw = 13088;
+    private const int Weights_units_4_conv3 = 13696;
+    private const int Weights_units_5_conv1 = 16224;
+    private const int Weights_units_5_dw = 21088;
+    private const int Weights_units_5_conv3 = 21696;
+    private const int Weights_units_6_conv1 = 26736;
+    private const int Weights_units_6_dw = 31600;
+    private const int Weights_units_6_conv3 = 32208;
+    private const int Weights_units_7_conv1 = 37248;
+    private const int Weights_units_7_dw = 42112;
+    private const int Weights_units_7_conv3 = 42720;
+    private const int Weights_units_8_conv1 = 47760;
+    private const int Weights_units_8_dw = 52624;
+    private const int Weights_units_8_conv3 = 53232;
+    private const int Weights_units_9_conv1 = 58272;
+    private const int Weights_units_9_dw = 63136;
+    private const int Weights_units_9_conv3 = 63744;
+    private const int Weights_units_10_conv1 = 68784;
+    private const int Weights_units_10_dw = 73648;
+    private const int Weights_units_10_conv3 = 74256;
+    private const int Weights_units_11_conv1 = 79296;
+    private const int Weights_units_11_dw = 84160;
+    private const int Weights_units_11_conv3 = 84768;
+    private const int Weights_units_12_conv1 = 89808;
+    private const int Weights_units_12_dw = 99536;
+    private const int Weights_units_12_conv3 = 100736;
+    private const int Weights_units_13_conv1 = 110576;
+    private const int Weights_units_13_dw = 129904;
+    private const int Weights_units_13_conv3 = 131104;
+    private const int Weights_units_14_conv1 = 150784;
+    private const int Weights_units_14_dw = 170112;
+    private const int Weights_units_14_conv3 = 171312;
+    private const int Weights_units_15_conv1 = 190992;
+    private const int Weights_units_15_dw = 210320;
+    private const int Weights_units_15_conv3 = 211520;
+    private const int Weights_fc = 231200;
 
     private readonly float[] _sngArena = new float[ArenaLength];
     private readonly float[] _sngWeights;
@@ -442,31 +547,31 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     /// <summary>Each kernel and the code path it takes on this machine (vector width, AdvSimd where used).</summary>
     public static global::System.Collections.Generic.IReadOnlyList<global::ShuffleNetGen.KernelPath> KernelPaths { get; } = new global::ShuffleNetGen.KernelPath[]
     {
-        new("Conv3x3_s2_1to12_32x32_Relu_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
-        new("MaxPool3x3_s2_12ch_16x16_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
-        new("AvgPool3x3_s2_12ch_8x8_Relu_V128", "scalar (no interior of four columns)"),
-        new("Pointwise_g1_12to30_64px_Shuffle3_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g1_12to30_64px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_12to30_64px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_12to30_64px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g1_12to30_64px_Shuffle3_Relu_4x8_V128"),
-        new("Depthwise3x3_s2_30ch_8x8_V128", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_30to108_16px_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_30to108_16px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_30to108_16px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_30to108_16px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_30to108_16px_Relu_4x8_V128"),
-        new("Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128"),
-        new("Depthwise3x3_s1_30ch_4x4_V128", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128"),
-        new("AvgPool3x3_s2_120ch_4x4_Relu_V128", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128"),
-        new("Depthwise3x3_s2_60ch_4x4_V128", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_60to120_4px_Relu_4x8_V128", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to120_4px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to120_4px_Relu_4x8_V128"),
-        new("Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128"),
-        new("Depthwise3x3_s1_60ch_2x2_V128", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128"),
-        new("AvgPool3x3_s2_240ch_2x2_Relu_V128", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_240to120_4px_Shuffle3_Relu_4x8_V128", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to120_4px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to120_4px_Shuffle3_Relu_4x8_V128"),
-        new("Depthwise3x3_s2_120ch_2x2_V128", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_120to240_1px_Relu_4x8_V128", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to240_1px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to240_1px_Relu_4x8_V128"),
-        new("Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128"),
-        new("Depthwise3x3_s1_120ch_1x1_V128", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_120to480_1px_Residual_Relu_4x8_V128", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to480_1px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to480_1px_Residual_Relu_4x8_V128"),
-        new("GlobalAvgPool_480ch_1px_V128", "scalar"),
-        new("Linear_480to10_V128", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla, faddp" : "Vector128"),
+        new("Conv3x3_s2_1to12_32x32_Relu", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
+        new("MaxPool3x3_s2_12ch_16x16", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
+        new("AvgPool3x3_s2_12ch_8x8_Relu", "scalar (no interior of four columns)"),
+        new("Pointwise_g1_12to30_64px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_12to30_64px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_12to30_64px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_12to30_64px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g1_12to30_64px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s2_30ch_8x8", "scalar (no interior of four columns)"),
+        new("Pointwise_g3_30to108_16px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_30to108_16px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_30to108_16px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_30to108_16px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_30to108_16px_Relu_4x8_V128"),
+        new("Pointwise_g3_120to30_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s1_30ch_4x4", "scalar (no interior of four columns)"),
+        new("Pointwise_g3_30to120_16px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128"),
+        new("AvgPool3x3_s2_120ch_4x4_Relu", "scalar (no interior of four columns)"),
+        new("Pointwise_g3_120to60_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s2_60ch_4x4", "scalar (no interior of four columns)"),
+        new("Pointwise_g3_60to120_4px_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to120_4px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to120_4px_Relu_4x8_V128"),
+        new("Pointwise_g3_240to60_4px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s1_60ch_2x2", "scalar (no interior of four columns)"),
+        new("Pointwise_g3_60to240_4px_Residual_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128"),
+        new("AvgPool3x3_s2_240ch_2x2_Relu", "scalar (no interior of four columns)"),
+        new("Pointwise_g3_240to120_4px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to120_4px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to120_4px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s2_120ch_2x2", "scalar (no interior of four columns)"),
+        new("Pointwise_g3_120to240_1px_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to240_1px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to240_1px_Relu_4x8_V128"),
+        new("Pointwise_g3_480to120_1px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s1_120ch_1x1", "scalar (no interior of four columns)"),
+        new("Pointwise_g3_120to480_1px_Residual_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to480_1px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to480_1px_Residual_Relu_4x8_V128"),
+        new("GlobalAvgPool_480ch_1px", "scalar"),
+        new("Linear_480to10", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla, faddp" : "Vector128"),
     };
 
     /// <summary>Runs one image (NCHW floats, exactly <see cref="InputLength"/> of them) and writes exactly <see cref="Classes"/> logits. Allocates nothing.</summary>
@@ -512,171 +617,171 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Stem(ref float image, ref float arena, ref float weights)
     {
-        Conv3x3_s2_1to12_32x32_Relu_V128(ref image, ref arena, ref weights);
-        MaxPool3x3_s2_12ch_16x16_V128(ref arena, ref Unsafe.Add(ref arena, 3840));
+        Conv3x3_s2_1to12_32x32_Relu(ref image, ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref weights, Weights_conv1));
+        MaxPool3x3_s2_12ch_16x16(ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref arena, Arena_maxpool));
     }
 
     /// <summary>Unit 0: 12x8x8 to 120x4x4, stride 2.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit0(ref float arena, ref float weights)
     {
-        AvgPool3x3_s2_12ch_8x8_Relu_V128(ref Unsafe.Add(ref arena, 3840), ref arena);
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_12to30_64px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 128)); else if (Vector256.IsHardwareAccelerated) Pointwise_g1_12to30_64px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 128)); else Pointwise_g1_12to30_64px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 128));
-        Depthwise3x3_s2_30ch_8x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 528));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to108_16px_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 192), ref Unsafe.Add(ref weights, 832)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to108_16px_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 192), ref Unsafe.Add(ref weights, 832)); else Pointwise_g3_30to108_16px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 192), ref Unsafe.Add(ref weights, 832));
+        AvgPool3x3_s2_12ch_8x8_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_out));
+        Pointwise_g1_12to30_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref weights, Weights_units_0_conv1));
+        Depthwise3x3_s2_30ch_8x8(ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref weights, Weights_units_0_dw));
+        Pointwise_g3_30to108_16px_Relu(ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref arena, Arena_units_0_out + 12 * 16), ref Unsafe.Add(ref weights, Weights_units_0_conv3));
     }
 
     /// <summary>Unit 1: 120x4x4 to 120x4x4, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit1(ref float arena, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 2032)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 2032)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 2032));
-        Depthwise3x3_s1_30ch_4x4_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 3264));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 3568), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 3568), ref arena); else Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 3568), ref arena);
+        Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_0_out), ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref weights, Weights_units_1_conv1));
+        Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref weights, Weights_units_1_dw));
+        Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref weights, Weights_units_1_conv3), ref Unsafe.Add(ref arena, Arena_units_0_out));
     }
 
     /// <summary>Unit 2: 120x4x4 to 120x4x4, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit2(ref float arena, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 4896)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 4896)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 4896));
-        Depthwise3x3_s1_30ch_4x4_V128(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 6128));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 6432), ref Unsafe.Add(ref arena, 1920)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 6432), ref Unsafe.Add(ref arena, 1920)); else Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 6432), ref Unsafe.Add(ref arena, 1920));
+        Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref weights, Weights_units_2_conv1));
+        Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref weights, Weights_units_2_dw));
+        Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref weights, Weights_units_2_conv3), ref Unsafe.Add(ref arena, Arena_units_1_out));
     }
 
     /// <summary>Unit 3: 120x4x4 to 120x4x4, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit3(ref float arena, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 7760)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 7760)); else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 7760));
-        Depthwise3x3_s1_30ch_4x4_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 8992));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 9296), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 9296), ref arena); else Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 9296), ref arena);
+        Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref weights, Weights_units_3_conv1));
+        Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref weights, Weights_units_3_dw));
+        Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref weights, Weights_units_3_conv3), ref Unsafe.Add(ref arena, Arena_units_2_out));
     }
 
     /// <summary>Unit 4: 120x4x4 to 240x2x2, stride 2.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit4(ref float arena, ref float weights)
     {
-        AvgPool3x3_s2_120ch_4x4_Relu_V128(ref Unsafe.Add(ref arena, 1920), ref arena);
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 10624)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 10624)); else Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 10624));
-        Depthwise3x3_s2_60ch_4x4_V128(ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 13088));
-        Pointwise_g3_60to120_4px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 480), ref Unsafe.Add(ref weights, 13696));
+        AvgPool3x3_s2_120ch_4x4_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_out));
+        Pointwise_g3_120to60_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref weights, Weights_units_4_conv1));
+        Depthwise3x3_s2_60ch_4x4(ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref weights, Weights_units_4_dw));
+        Pointwise_g3_60to120_4px_Relu(ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref arena, Arena_units_4_out + 120 * 4), ref Unsafe.Add(ref weights, Weights_units_4_conv3));
     }
 
     /// <summary>Unit 5: 240x2x2 to 240x2x2, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit5(ref float arena, ref float weights)
     {
-        Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 16224));
-        Depthwise3x3_s1_60ch_2x2_V128(ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 21088));
-        Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 21696), ref arena);
+        Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_4_out), ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref weights, Weights_units_5_conv1));
+        Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref weights, Weights_units_5_dw));
+        Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref weights, Weights_units_5_conv3), ref Unsafe.Add(ref arena, Arena_units_4_out));
     }
 
     /// <summary>Unit 6: 240x2x2 to 240x2x2, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit6(ref float arena, ref float weights)
     {
-        Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 960), ref arena, ref Unsafe.Add(ref weights, 26736));
-        Depthwise3x3_s1_60ch_2x2_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 31600));
-        Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 32208), ref Unsafe.Add(ref arena, 960));
+        Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref weights, Weights_units_6_conv1));
+        Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref weights, Weights_units_6_dw));
+        Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref weights, Weights_units_6_conv3), ref Unsafe.Add(ref arena, Arena_units_5_out));
     }
 
     /// <summary>Unit 7: 240x2x2 to 240x2x2, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit7(ref float arena, ref float weights)
     {
-        Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 37248));
-        Depthwise3x3_s1_60ch_2x2_V128(ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 42112));
-        Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 42720), ref arena);
+        Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref weights, Weights_units_7_conv1));
+        Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref weights, Weights_units_7_dw));
+        Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref weights, Weights_units_7_conv3), ref Unsafe.Add(ref arena, Arena_units_6_out));
     }
 
     /// <summary>Unit 8: 240x2x2 to 240x2x2, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit8(ref float arena, ref float weights)
     {
-        Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 960), ref arena, ref Unsafe.Add(ref weights, 47760));
-        Depthwise3x3_s1_60ch_2x2_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 52624));
-        Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 53232), ref Unsafe.Add(ref arena, 960));
+        Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref weights, Weights_units_8_conv1));
+        Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref weights, Weights_units_8_dw));
+        Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref weights, Weights_units_8_conv3), ref Unsafe.Add(ref arena, Arena_units_7_out));
     }
 
     /// <summary>Unit 9: 240x2x2 to 240x2x2, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit9(ref float arena, ref float weights)
     {
-        Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 58272));
-        Depthwise3x3_s1_60ch_2x2_V128(ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 63136));
-        Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 63744), ref arena);
+        Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref weights, Weights_units_9_conv1));
+        Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref weights, Weights_units_9_dw));
+        Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref weights, Weights_units_9_conv3), ref Unsafe.Add(ref arena, Arena_units_8_out));
     }
 
     /// <summary>Unit 10: 240x2x2 to 240x2x2, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit10(ref float arena, ref float weights)
     {
-        Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 960), ref arena, ref Unsafe.Add(ref weights, 68784));
-        Depthwise3x3_s1_60ch_2x2_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 73648));
-        Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 74256), ref Unsafe.Add(ref arena, 960));
+        Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref weights, Weights_units_10_conv1));
+        Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref weights, Weights_units_10_dw));
+        Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref weights, Weights_units_10_conv3), ref Unsafe.Add(ref arena, Arena_units_9_out));
     }
 
     /// <summary>Unit 11: 240x2x2 to 240x2x2, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit11(ref float arena, ref float weights)
     {
-        Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 79296));
-        Depthwise3x3_s1_60ch_2x2_V128(ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 84160));
-        Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 84768), ref arena);
+        Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref weights, Weights_units_11_conv1));
+        Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref weights, Weights_units_11_dw));
+        Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref weights, Weights_units_11_conv3), ref Unsafe.Add(ref arena, Arena_units_10_out));
     }
 
     /// <summary>Unit 12: 240x2x2 to 480x1x1, stride 2.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit12(ref float arena, ref float weights)
     {
-        AvgPool3x3_s2_240ch_2x2_Relu_V128(ref Unsafe.Add(ref arena, 960), ref arena);
-        Pointwise_g3_240to120_4px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref arena, 480), ref Unsafe.Add(ref weights, 89808));
-        Depthwise3x3_s2_120ch_2x2_V128(ref Unsafe.Add(ref arena, 480), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 99536));
-        Pointwise_g3_120to240_1px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref arena, 240), ref Unsafe.Add(ref weights, 100736));
+        AvgPool3x3_s2_240ch_2x2_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_out));
+        Pointwise_g3_240to120_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref weights, Weights_units_12_conv1));
+        Depthwise3x3_s2_120ch_2x2(ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref weights, Weights_units_12_dw));
+        Pointwise_g3_120to240_1px_Relu(ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref arena, Arena_units_12_out + 240 * 1), ref Unsafe.Add(ref weights, Weights_units_12_conv3));
     }
 
     /// <summary>Unit 13: 480x1x1 to 480x1x1, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit13(ref float arena, ref float weights)
     {
-        Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 480), ref Unsafe.Add(ref weights, 110576));
-        Depthwise3x3_s1_120ch_1x1_V128(ref Unsafe.Add(ref arena, 480), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 129904));
-        Pointwise_g3_120to480_1px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref arena, 480), ref Unsafe.Add(ref weights, 131104), ref arena);
+        Pointwise_g3_480to120_1px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_12_out), ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref weights, Weights_units_13_conv1));
+        Depthwise3x3_s1_120ch_1x1(ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref weights, Weights_units_13_dw));
+        Pointwise_g3_120to480_1px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref weights, Weights_units_13_conv3), ref Unsafe.Add(ref arena, Arena_units_12_out));
     }
 
     /// <summary>Unit 14: 480x1x1 to 480x1x1, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit14(ref float arena, ref float weights)
     {
-        Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 480), ref arena, ref Unsafe.Add(ref weights, 150784));
-        Depthwise3x3_s1_120ch_1x1_V128(ref arena, ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 170112));
-        Pointwise_g3_120to480_1px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 960), ref arena, ref Unsafe.Add(ref weights, 171312), ref Unsafe.Add(ref arena, 480));
+        Pointwise_g3_480to120_1px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref weights, Weights_units_14_conv1));
+        Depthwise3x3_s1_120ch_1x1(ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref weights, Weights_units_14_dw));
+        Pointwise_g3_120to480_1px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref weights, Weights_units_14_conv3), ref Unsafe.Add(ref arena, Arena_units_13_out));
     }
 
     /// <summary>Unit 15: 480x1x1 to 480x1x1, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit15(ref float arena, ref float weights)
     {
-        Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 480), ref Unsafe.Add(ref weights, 190992));
-        Depthwise3x3_s1_120ch_1x1_V128(ref Unsafe.Add(ref arena, 480), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 210320));
-        Pointwise_g3_120to480_1px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref arena, 480), ref Unsafe.Add(ref weights, 211520), ref arena);
+        Pointwise_g3_480to120_1px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref weights, Weights_units_15_conv1));
+        Depthwise3x3_s1_120ch_1x1(ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref weights, Weights_units_15_dw));
+        Pointwise_g3_120to480_1px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref weights, Weights_units_15_conv3), ref Unsafe.Add(ref arena, Arena_units_14_out));
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Head(ref float arena, ref float weights, ref float logits)
     {
-        GlobalAvgPool_480ch_1px_V128(ref Unsafe.Add(ref arena, 480), ref arena);
-        Linear_480to10_V128(ref arena, ref Unsafe.Add(ref weights, 231200), ref logits);
+        GlobalAvgPool_480ch_1px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool));
+        Linear_480to10(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits);
     }
 
     /// <summary>3x3 convolution, stride 2, 1 to 12 channels on 32x32, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_1to12_32x32_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_1to12_32x32_Relu(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 12; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, 0);
+            ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 256);
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
             float bias = Unsafe.Add(ref taps, 9);
@@ -687,13 +792,13 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 int outRow = 0;
                 {
                     float acc = bias;
-                    for (int ci = 0; ci < 1; ci++)
                     {
+                        const int ci = 0;
                         ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
                         ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        acc += Unsafe.Add(ref inputPlane, row1 + 0) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
                         acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
-                        acc += Unsafe.Add(ref inputPlane, row2 + 0) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
                         acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
                     }
                     acc = MathF.Max(acc, 0f);
@@ -704,8 +809,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     for (int ox = 1; ox <= 12; ox += 4)
                     {
                         var acc = biasV;
-                        for (int ci = 0; ci < 1; ci++)
                         {
+                            const int ci = 0;
                             ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
                             ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
                             var taps0 = Vector128.LoadUnsafe(ref planeTaps);
@@ -730,8 +835,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     }
                     {
                         var acc = biasV;
-                        for (int ci = 0; ci < 1; ci++)
                         {
+                            const int ci = 0;
                             ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
                             ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
                             var taps0 = Vector128.LoadUnsafe(ref planeTaps);
@@ -760,8 +865,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     for (int ox = 1; ox <= 12; ox += 4)
                     {
                         var acc = biasV;
-                        for (int ci = 0; ci < 1; ci++)
                         {
+                            const int ci = 0;
                             ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
                             ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
                             ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
@@ -778,8 +883,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     }
                     {
                         var acc = biasV;
-                        for (int ci = 0; ci < 1; ci++)
                         {
+                            const int ci = 0;
                             ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
                             ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
                             ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 24);
@@ -804,15 +909,15 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 int outRow = oy * 16;
                 {
                     float acc = bias;
-                    for (int ci = 0; ci < 1; ci++)
                     {
+                        const int ci = 0;
                         ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
                         ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        acc += Unsafe.Add(ref inputPlane, row0 + 0) * Unsafe.Add(ref planeTaps, 1);
+                        acc += Unsafe.Add(ref inputPlane, row0) * Unsafe.Add(ref planeTaps, 1);
                         acc += Unsafe.Add(ref inputPlane, row0 + 1) * Unsafe.Add(ref planeTaps, 2);
-                        acc += Unsafe.Add(ref inputPlane, row1 + 0) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
                         acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
-                        acc += Unsafe.Add(ref inputPlane, row2 + 0) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
                         acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
                     }
                     acc = MathF.Max(acc, 0f);
@@ -823,8 +928,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     for (int ox = 1; ox <= 12; ox += 4)
                     {
                         var acc = biasV;
-                        for (int ci = 0; ci < 1; ci++)
                         {
+                            const int ci = 0;
                             ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
                             ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
                             var taps0 = Vector128.LoadUnsafe(ref planeTaps);
@@ -856,8 +961,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     }
                     {
                         var acc = biasV;
-                        for (int ci = 0; ci < 1; ci++)
                         {
+                            const int ci = 0;
                             ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
                             ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
                             var taps0 = Vector128.LoadUnsafe(ref planeTaps);
@@ -893,8 +998,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     for (int ox = 1; ox <= 12; ox += 4)
                     {
                         var acc = biasV;
-                        for (int ci = 0; ci < 1; ci++)
                         {
+                            const int ci = 0;
                             ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
                             ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
                             ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
@@ -915,8 +1020,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     }
                     {
                         var acc = biasV;
-                        for (int ci = 0; ci < 1; ci++)
                         {
+                            const int ci = 0;
                             ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
                             ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
                             ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 24);
@@ -942,7 +1047,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
 
     /// <summary>3x3 max pool, stride 2, 12 channels on 16x16; padded cells never win.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_12ch_16x16_V128(ref float source, ref float destination)
+    private static void MaxPool3x3_s2_12ch_16x16(ref float source, ref float destination)
     {
         for (int c = 0; c < 12; c++)
         {
@@ -953,9 +1058,9 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 int row2 = 16;
                 int outRow = 0;
                 {
-                    float acc = Unsafe.Add(ref plane, row1 + 0);
+                    float acc = Unsafe.Add(ref plane, row1);
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 0));
+                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2));
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 1));
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -1021,11 +1126,11 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 int row2 = (oy * 2 + 1) * 16;
                 int outRow = oy * 8;
                 {
-                    float acc = Unsafe.Add(ref plane, row0 + 0);
+                    float acc = Unsafe.Add(ref plane, row0);
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + 0));
+                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row1));
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 0));
+                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2));
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 1));
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -1107,7 +1212,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
 
     /// <summary>3x3 average pool, stride 2, 12 channels on 8x8; always divides by 9 (padding counted), then ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_12ch_8x8_Relu_V128(ref float source, ref float destination)
+    private static void AvgPool3x3_s2_12ch_8x8_Relu(ref float source, ref float destination)
     {
         for (int c = 0; c < 12; c++)
         {
@@ -1118,9 +1223,9 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 int row2 = 8;
                 int outRow = 0;
                 {
-                    float acc = Unsafe.Add(ref plane, row1 + 0);
+                    float acc = Unsafe.Add(ref plane, row1);
                     acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2 + 0);
+                    acc += Unsafe.Add(ref plane, row2);
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
@@ -1146,11 +1251,11 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 int row2 = (oy * 2 + 1) * 8;
                 int outRow = oy * 4;
                 {
-                    float acc = Unsafe.Add(ref plane, row0 + 0);
+                    float acc = Unsafe.Add(ref plane, row0);
                     acc += Unsafe.Add(ref plane, row0 + 1);
-                    acc += Unsafe.Add(ref plane, row1 + 0);
+                    acc += Unsafe.Add(ref plane, row1);
                     acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2 + 0);
+                    acc += Unsafe.Add(ref plane, row2);
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
@@ -1175,17 +1280,26 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 1 group(s), 12 to 30 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    /// <summary>1x1 convolution, 1 group(s), 12 to 30 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g1_12to30_64px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    {
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_12to30_64px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_12to30_64px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
+        else Pointwise_g1_12to30_64px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g1_12to30_64px_Shuffle3_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_12to30_64px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
-        for (int k = 0; k < 1; k++)
         {
+            const int k = 0;
             ref float groupInput = ref Unsafe.Add(ref source, k * 768);
             for (int j = 0; j < 24; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 30 + j) * 13);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 30 + j + 0) % 10) * 3 + (k * 30 + j + 0) / 10) * 64);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 30 + j) % 10) * 3 + (k * 30 + j) / 10) * 64);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 30 + j + 1) % 10) * 3 + (k * 30 + j + 1) / 10) * 64);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 30 + j + 2) % 10) * 3 + (k * 30 + j + 2) / 10) * 64);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 30 + j + 3) % 10) * 3 + (k * 30 + j + 3) / 10) * 64);
@@ -1193,8 +1307,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 ref float out5 = ref Unsafe.Add(ref destination, (((k * 30 + j + 5) % 10) * 3 + (k * 30 + j + 5) / 10) * 64);
                 ref float out6 = ref Unsafe.Add(ref destination, (((k * 30 + j + 6) % 10) * 3 + (k * 30 + j + 6) / 10) * 64);
                 ref float out7 = ref Unsafe.Add(ref destination, (((k * 30 + j + 7) % 10) * 3 + (k * 30 + j + 7) / 10) * 64);
-                for (int p = 0; p <= 16; p += 48)
                 {
+                    const int p = 0;
                     var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
                     var acc0x1 = bias0;
@@ -1379,14 +1493,14 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 30 + 24) * 13);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 0) % 10) * 3 + (k * 30 + 24 + 0) / 10) * 64);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 30 + 24) % 10) * 3 + (k * 30 + 24) / 10) * 64);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 1) % 10) * 3 + (k * 30 + 24 + 1) / 10) * 64);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 2) % 10) * 3 + (k * 30 + 24 + 2) / 10) * 64);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 3) % 10) * 3 + (k * 30 + 24 + 3) / 10) * 64);
                 ref float out4 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 4) % 10) * 3 + (k * 30 + 24 + 4) / 10) * 64);
                 ref float out5 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 5) % 10) * 3 + (k * 30 + 24 + 5) / 10) * 64);
-                for (int p = 0; p <= 0; p += 64)
                 {
+                    const int p = 0;
                     var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
                     var acc0x1 = bias0;
@@ -1511,17 +1625,17 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 1 group(s), 12 to 30 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    /// <summary><see cref="Pointwise_g1_12to30_64px_Shuffle3_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_12to30_64px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
-        for (int k = 0; k < 1; k++)
         {
+            const int k = 0;
             ref float groupInput = ref Unsafe.Add(ref source, k * 768);
             for (int j = 0; j < 24; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 30 + j) * 13);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 30 + j + 0) % 10) * 3 + (k * 30 + j + 0) / 10) * 64);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 30 + j) % 10) * 3 + (k * 30 + j) / 10) * 64);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 30 + j + 1) % 10) * 3 + (k * 30 + j + 1) / 10) * 64);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 30 + j + 2) % 10) * 3 + (k * 30 + j + 2) / 10) * 64);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 30 + j + 3) % 10) * 3 + (k * 30 + j + 3) / 10) * 64);
@@ -1636,7 +1750,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 30 + 24) * 13);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 0) % 10) * 3 + (k * 30 + 24 + 0) / 10) * 64);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 30 + 24) % 10) * 3 + (k * 30 + 24) / 10) * 64);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 1) % 10) * 3 + (k * 30 + 24 + 1) / 10) * 64);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 2) % 10) * 3 + (k * 30 + 24 + 2) / 10) * 64);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 3) % 10) * 3 + (k * 30 + 24 + 3) / 10) * 64);
@@ -1748,17 +1862,17 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 1 group(s), 12 to 30 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    /// <summary><see cref="Pointwise_g1_12to30_64px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_12to30_64px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
-        for (int k = 0; k < 1; k++)
         {
+            const int k = 0;
             ref float groupInput = ref Unsafe.Add(ref source, k * 768);
             for (int j = 0; j < 24; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 30 + j) * 13);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 30 + j + 0) % 10) * 3 + (k * 30 + j + 0) / 10) * 64);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 30 + j) % 10) * 3 + (k * 30 + j) / 10) * 64);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 30 + j + 1) % 10) * 3 + (k * 30 + j + 1) / 10) * 64);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 30 + j + 2) % 10) * 3 + (k * 30 + j + 2) / 10) * 64);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 30 + j + 3) % 10) * 3 + (k * 30 + j + 3) / 10) * 64);
@@ -1903,7 +2017,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 30 + 24) * 13);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 0) % 10) * 3 + (k * 30 + 24 + 0) / 10) * 64);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 30 + 24) % 10) * 3 + (k * 30 + 24) / 10) * 64);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 1) % 10) * 3 + (k * 30 + 24 + 1) / 10) * 64);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 2) % 10) * 3 + (k * 30 + 24 + 2) / 10) * 64);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 3) % 10) * 3 + (k * 30 + 24 + 3) / 10) * 64);
@@ -2032,7 +2146,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
 
     /// <summary>3x3 depthwise convolution, stride 2, 30 channels on 8x8, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_30ch_8x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_30ch_8x8(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 30; c++)
         {
@@ -2055,9 +2169,9 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 int row2 = 8;
                 int outRow = 0;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 0) * k4;
+                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -2079,11 +2193,11 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 int row2 = (oy * 2 + 1) * 8;
                 int outRow = oy * 4;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k1;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k4;
+                    acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -2104,7 +2218,16 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 30 to 108 channels over 16 pixels, batch norm folded, ReLU; Vector512.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 30 to 108 channels over 16 pixels, batch norm folded, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_30to108_16px_Relu(ref float source, ref float destination, ref float weights)
+    {
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to108_16px_Relu_8x48_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to108_16px_Relu_4x16_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_30to108_16px_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g3_30to108_16px_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to108_16px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
@@ -2114,7 +2237,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 32; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 36 + j) * 11);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 36 + j + 0) * 16);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 36 + j) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 36 + j + 1) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 36 + j + 2) * 16);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 36 + j + 3) * 16);
@@ -2183,7 +2306,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 36 + 32) * 11);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 0) * 16);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 36 + 32) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 1) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 2) * 16);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 3) * 16);
@@ -2225,7 +2348,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 30 to 108 channels over 16 pixels, batch norm folded, ReLU; Vector256.</summary>
+    /// <summary><see cref="Pointwise_g3_30to108_16px_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to108_16px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
@@ -2235,7 +2358,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 32; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 36 + j) * 11);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 36 + j + 0) * 16);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 36 + j) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 36 + j + 1) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 36 + j + 2) * 16);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 36 + j + 3) * 16);
@@ -2243,8 +2366,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 ref float out5 = ref Unsafe.Add(ref destination, (k * 36 + j + 5) * 16);
                 ref float out6 = ref Unsafe.Add(ref destination, (k * 36 + j + 6) * 16);
                 ref float out7 = ref Unsafe.Add(ref destination, (k * 36 + j + 7) * 16);
-                for (int p = 0; p <= 0; p += 16)
                 {
+                    const int p = 0;
                     var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
                     var acc0x1 = bias0;
@@ -2295,8 +2418,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
                 }
-                for (int p = 0; p <= 0; p += 16)
                 {
+                    const int p = 0;
                     var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
                     var acc4x1 = bias4;
@@ -2350,12 +2473,12 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 36 + 32) * 11);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 0) * 16);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 36 + 32) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 1) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 2) * 16);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 3) * 16);
-                for (int p = 0; p <= 0; p += 16)
                 {
+                    const int p = 0;
                     var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
                     var acc0x1 = bias0;
@@ -2410,7 +2533,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 30 to 108 channels over 16 pixels, batch norm folded, ReLU; Vector128.</summary>
+    /// <summary><see cref="Pointwise_g3_30to108_16px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to108_16px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -2420,7 +2543,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 32; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 36 + j) * 11);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 36 + j + 0) * 16);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 36 + j) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 36 + j + 1) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 36 + j + 2) * 16);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 36 + j + 3) * 16);
@@ -2565,7 +2688,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 36 + 32) * 11);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 0) * 16);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 36 + 32) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 1) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 2) * 16);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 3) * 16);
@@ -2640,17 +2763,26 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 120 to 30 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 120 to 30 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    {
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g3_120to30_16px_Shuffle3_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 640);
-            for (int j = 0; j < 8; j += 8)
             {
+                const int j = 0;
                 ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + j + 0) % 10) * 3 + (k * 10 + j + 0) / 10) * 16);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + j) % 10) * 3 + (k * 10 + j) / 10) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + j + 1) % 10) * 3 + (k * 10 + j + 1) / 10) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 10 + j + 2) % 10) * 3 + (k * 10 + j + 2) / 10) * 16);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 10 + j + 3) % 10) * 3 + (k * 10 + j + 3) / 10) * 16);
@@ -2719,7 +2851,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 10 + 8) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 0) % 10) * 3 + (k * 10 + 8 + 0) / 10) * 16);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + 8) % 10) * 3 + (k * 10 + 8) / 10) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 1) % 10) * 3 + (k * 10 + 8 + 1) / 10) * 16);
                 {
                     var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
@@ -2747,17 +2879,17 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 120 to 30 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    /// <summary><see cref="Pointwise_g3_120to30_16px_Shuffle3_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 640);
-            for (int j = 0; j < 8; j += 8)
             {
+                const int j = 0;
                 ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + j + 0) % 10) * 3 + (k * 10 + j + 0) / 10) * 16);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + j) % 10) * 3 + (k * 10 + j) / 10) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + j + 1) % 10) * 3 + (k * 10 + j + 1) / 10) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 10 + j + 2) % 10) * 3 + (k * 10 + j + 2) / 10) * 16);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 10 + j + 3) % 10) * 3 + (k * 10 + j + 3) / 10) * 16);
@@ -2765,8 +2897,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 ref float out5 = ref Unsafe.Add(ref destination, (((k * 10 + j + 5) % 10) * 3 + (k * 10 + j + 5) / 10) * 16);
                 ref float out6 = ref Unsafe.Add(ref destination, (((k * 10 + j + 6) % 10) * 3 + (k * 10 + j + 6) / 10) * 16);
                 ref float out7 = ref Unsafe.Add(ref destination, (((k * 10 + j + 7) % 10) * 3 + (k * 10 + j + 7) / 10) * 16);
-                for (int p = 0; p <= 0; p += 16)
                 {
+                    const int p = 0;
                     var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
                     var acc0x1 = bias0;
@@ -2817,8 +2949,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
                 }
-                for (int p = 0; p <= 0; p += 16)
                 {
+                    const int p = 0;
                     var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
                     var acc4x1 = bias4;
@@ -2872,7 +3004,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 10 + 8) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 0) % 10) * 3 + (k * 10 + 8 + 0) / 10) * 16);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + 8) % 10) * 3 + (k * 10 + 8) / 10) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 1) % 10) * 3 + (k * 10 + 8 + 1) / 10) * 16);
                 {
                     var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
@@ -2909,17 +3041,17 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 120 to 30 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    /// <summary><see cref="Pointwise_g3_120to30_16px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 640);
-            for (int j = 0; j < 8; j += 8)
             {
+                const int j = 0;
                 ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + j + 0) % 10) * 3 + (k * 10 + j + 0) / 10) * 16);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + j) % 10) * 3 + (k * 10 + j) / 10) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + j + 1) % 10) * 3 + (k * 10 + j + 1) / 10) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 10 + j + 2) % 10) * 3 + (k * 10 + j + 2) / 10) * 16);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 10 + j + 3) % 10) * 3 + (k * 10 + j + 3) / 10) * 16);
@@ -3064,10 +3196,10 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 10 + 8) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 0) % 10) * 3 + (k * 10 + 8 + 0) / 10) * 16);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + 8) % 10) * 3 + (k * 10 + 8) / 10) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 1) % 10) * 3 + (k * 10 + 8 + 1) / 10) * 16);
-                for (int p = 0; p <= 0; p += 16)
                 {
+                    const int p = 0;
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
                     var acc0x1 = bias0;
@@ -3122,7 +3254,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
 
     /// <summary>3x3 depthwise convolution, stride 1, 30 channels on 4x4, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_30ch_4x4_V128(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_30ch_4x4(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 30; c++)
         {
@@ -3145,9 +3277,9 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 int row2 = 4;
                 int outRow = 0;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 0) * k4;
+                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -3176,11 +3308,11 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 int row2 = (oy + 1) * 4;
                 int outRow = oy * 4;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k1;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k4;
+                    acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -3212,9 +3344,9 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 int row1 = 12;
                 int outRow = 12;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k1;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k4;
+                    acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -3239,7 +3371,16 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 30 to 120 channels over 16 pixels, batch norm folded, plus residual, ReLU; Vector512.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 30 to 120 channels over 16 pixels, batch norm folded, plus residual, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_30to120_16px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
+    {
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref source, ref destination, ref weights, ref residual);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref source, ref destination, ref weights, ref residual);
+        else Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+    }
+
+    /// <summary><see cref="Pointwise_g3_30to120_16px_Residual_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -3249,8 +3390,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 11);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 40 + j + 0) * 16);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 40 + j + 0) * 16);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 40 + j) * 16);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 40 + j) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 40 + j + 1) * 16);
                 ref float res1 = ref Unsafe.Add(ref residual, (k * 40 + j + 1) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 40 + j + 2) * 16);
@@ -3335,7 +3476,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 30 to 120 channels over 16 pixels, batch norm folded, plus residual, ReLU; Vector256.</summary>
+    /// <summary><see cref="Pointwise_g3_30to120_16px_Residual_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -3345,8 +3486,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 11);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 40 + j + 0) * 16);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 40 + j + 0) * 16);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 40 + j) * 16);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 40 + j) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 40 + j + 1) * 16);
                 ref float res1 = ref Unsafe.Add(ref residual, (k * 40 + j + 1) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 40 + j + 2) * 16);
@@ -3361,8 +3502,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 ref float res6 = ref Unsafe.Add(ref residual, (k * 40 + j + 6) * 16);
                 ref float out7 = ref Unsafe.Add(ref destination, (k * 40 + j + 7) * 16);
                 ref float res7 = ref Unsafe.Add(ref residual, (k * 40 + j + 7) * 16);
-                for (int p = 0; p <= 0; p += 16)
                 {
+                    const int p = 0;
                     var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
                     var acc0x1 = bias0;
@@ -3421,8 +3562,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
                 }
-                for (int p = 0; p <= 0; p += 16)
                 {
+                    const int p = 0;
                     var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
                     var acc4x1 = bias4;
@@ -3485,7 +3626,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 30 to 120 channels over 16 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    /// <summary><see cref="Pointwise_g3_30to120_16px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -3495,8 +3636,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 11);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 40 + j + 0) * 16);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 40 + j + 0) * 16);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 40 + j) * 16);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 40 + j) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 40 + j + 1) * 16);
                 ref float res1 = ref Unsafe.Add(ref residual, (k * 40 + j + 1) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 40 + j + 2) * 16);
@@ -3667,7 +3808,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
 
     /// <summary>3x3 average pool, stride 2, 120 channels on 4x4; always divides by 9 (padding counted), then ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_120ch_4x4_Relu_V128(ref float source, ref float destination)
+    private static void AvgPool3x3_s2_120ch_4x4_Relu(ref float source, ref float destination)
     {
         for (int c = 0; c < 120; c++)
         {
@@ -3678,9 +3819,9 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 int row2 = 4;
                 int outRow = 0;
                 {
-                    float acc = Unsafe.Add(ref plane, row1 + 0);
+                    float acc = Unsafe.Add(ref plane, row1);
                     acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2 + 0);
+                    acc += Unsafe.Add(ref plane, row2);
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
@@ -3704,11 +3845,11 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 int row2 = 12;
                 int outRow = 2;
                 {
-                    float acc = Unsafe.Add(ref plane, row0 + 0);
+                    float acc = Unsafe.Add(ref plane, row0);
                     acc += Unsafe.Add(ref plane, row0 + 1);
-                    acc += Unsafe.Add(ref plane, row1 + 0);
+                    acc += Unsafe.Add(ref plane, row1);
                     acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2 + 0);
+                    acc += Unsafe.Add(ref plane, row2);
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
@@ -3732,7 +3873,16 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 120 to 60 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 120 to 60 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    {
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g3_120to60_16px_Shuffle3_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
@@ -3742,7 +3892,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j + 0) % 20) * 3 + (k * 20 + j + 0) / 20) * 16);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j) % 20) * 3 + (k * 20 + j) / 20) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + j + 1) % 20) * 3 + (k * 20 + j + 1) / 20) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + j + 2) % 20) * 3 + (k * 20 + j + 2) / 20) * 16);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + j + 3) % 20) * 3 + (k * 20 + j + 3) / 20) * 16);
@@ -3811,7 +3961,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 0) % 20) * 3 + (k * 20 + 16 + 0) / 20) * 16);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16) % 20) * 3 + (k * 20 + 16) / 20) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 1) % 20) * 3 + (k * 20 + 16 + 1) / 20) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 2) % 20) * 3 + (k * 20 + 16 + 2) / 20) * 16);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 3) % 20) * 3 + (k * 20 + 16 + 3) / 20) * 16);
@@ -3853,7 +4003,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 120 to 60 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    /// <summary><see cref="Pointwise_g3_120to60_16px_Shuffle3_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
@@ -3863,7 +4013,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j + 0) % 20) * 3 + (k * 20 + j + 0) / 20) * 16);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j) % 20) * 3 + (k * 20 + j) / 20) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + j + 1) % 20) * 3 + (k * 20 + j + 1) / 20) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + j + 2) % 20) * 3 + (k * 20 + j + 2) / 20) * 16);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + j + 3) % 20) * 3 + (k * 20 + j + 3) / 20) * 16);
@@ -3871,8 +4021,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 ref float out5 = ref Unsafe.Add(ref destination, (((k * 20 + j + 5) % 20) * 3 + (k * 20 + j + 5) / 20) * 16);
                 ref float out6 = ref Unsafe.Add(ref destination, (((k * 20 + j + 6) % 20) * 3 + (k * 20 + j + 6) / 20) * 16);
                 ref float out7 = ref Unsafe.Add(ref destination, (((k * 20 + j + 7) % 20) * 3 + (k * 20 + j + 7) / 20) * 16);
-                for (int p = 0; p <= 0; p += 16)
                 {
+                    const int p = 0;
                     var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
                     var acc0x1 = bias0;
@@ -3923,8 +4073,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
                     acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
                 }
-                for (int p = 0; p <= 0; p += 16)
                 {
+                    const int p = 0;
                     var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
                     var acc4x0 = bias4;
                     var acc4x1 = bias4;
@@ -3978,12 +4128,12 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 0) % 20) * 3 + (k * 20 + 16 + 0) / 20) * 16);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16) % 20) * 3 + (k * 20 + 16) / 20) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 1) % 20) * 3 + (k * 20 + 16 + 1) / 20) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 2) % 20) * 3 + (k * 20 + 16 + 2) / 20) * 16);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 3) % 20) * 3 + (k * 20 + 16 + 3) / 20) * 16);
-                for (int p = 0; p <= 0; p += 16)
                 {
+                    const int p = 0;
                     var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
                     var acc0x1 = bias0;
@@ -4038,7 +4188,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 120 to 60 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    /// <summary><see cref="Pointwise_g3_120to60_16px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -4048,7 +4198,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j + 0) % 20) * 3 + (k * 20 + j + 0) / 20) * 16);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j) % 20) * 3 + (k * 20 + j) / 20) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + j + 1) % 20) * 3 + (k * 20 + j + 1) / 20) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + j + 2) % 20) * 3 + (k * 20 + j + 2) / 20) * 16);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + j + 3) % 20) * 3 + (k * 20 + j + 3) / 20) * 16);
@@ -4193,7 +4343,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 0) % 20) * 3 + (k * 20 + 16 + 0) / 20) * 16);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16) % 20) * 3 + (k * 20 + 16) / 20) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 1) % 20) * 3 + (k * 20 + 16 + 1) / 20) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 2) % 20) * 3 + (k * 20 + 16 + 2) / 20) * 16);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 3) % 20) * 3 + (k * 20 + 16 + 3) / 20) * 16);
@@ -4270,7 +4420,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
 
     /// <summary>3x3 depthwise convolution, stride 2, 60 channels on 4x4, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_60ch_4x4_V128(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_60ch_4x4(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 60; c++)
         {
@@ -4293,9 +4443,9 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 int row2 = 4;
                 int outRow = 0;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 0) * k4;
+                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -4315,11 +4465,11 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 int row2 = 12;
                 int outRow = 2;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k1;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k4;
+                    acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -4339,7 +4489,14 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 60 to 120 channels over 4 pixels, batch norm folded, ReLU; Vector128.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 60 to 120 channels over 4 pixels, batch norm folded, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_60to120_4px_Relu(ref float source, ref float destination, ref float weights)
+    {
+        Pointwise_g3_60to120_4px_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g3_60to120_4px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to120_4px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -4349,7 +4506,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 21);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 40 + j + 0) * 4);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 40 + j) * 4);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 40 + j + 1) * 4);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 40 + j + 2) * 4);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 40 + j + 3) * 4);
@@ -4451,7 +4608,14 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 240 to 60 channels over 4 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 240 to 60 channels over 4 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_240to60_4px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    {
+        Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g3_240to60_4px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -4461,7 +4625,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j + 0) % 20) * 3 + (k * 20 + j + 0) / 20) * 4);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j) % 20) * 3 + (k * 20 + j) / 20) * 4);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + j + 1) % 20) * 3 + (k * 20 + j + 1) / 20) * 4);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + j + 2) % 20) * 3 + (k * 20 + j + 2) / 20) * 4);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + j + 3) % 20) * 3 + (k * 20 + j + 3) / 20) * 4);
@@ -4562,7 +4726,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 81);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 0) % 20) * 3 + (k * 20 + 16 + 0) / 20) * 4);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16) % 20) * 3 + (k * 20 + 16) / 20) * 4);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 1) % 20) * 3 + (k * 20 + 16 + 1) / 20) * 4);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 2) % 20) * 3 + (k * 20 + 16 + 2) / 20) * 4);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 3) % 20) * 3 + (k * 20 + 16 + 3) / 20) * 4);
@@ -4617,7 +4781,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
 
     /// <summary>3x3 depthwise convolution, stride 1, 60 channels on 2x2, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_60ch_2x2_V128(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_60ch_2x2(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 60; c++)
         {
@@ -4640,16 +4804,16 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 int row2 = 2;
                 int outRow = 0;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 0) * k4;
+                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 0) * k3;
+                    float acc = bias + Unsafe.Add(ref plane, row1) * k3;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k4;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k6;
+                    acc += Unsafe.Add(ref plane, row2) * k6;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k7;
                     Unsafe.Add(ref output, outRow + 1) = acc;
                 }
@@ -4659,16 +4823,16 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 int row1 = 2;
                 int outRow = 2;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k1;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k4;
+                    acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k0;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k0;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k1;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k3;
+                    acc += Unsafe.Add(ref plane, row1) * k3;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k4;
                     Unsafe.Add(ref output, outRow + 1) = acc;
                 }
@@ -4676,7 +4840,14 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 60 to 240 channels over 4 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 60 to 240 channels over 4 pixels, batch norm folded, plus residual, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_60to240_4px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
+    {
+        Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+    }
+
+    /// <summary><see cref="Pointwise_g3_60to240_4px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -4686,8 +4857,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 21);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j + 0) * 4);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 80 + j + 0) * 4);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j) * 4);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 80 + j) * 4);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 80 + j + 1) * 4);
                 ref float res1 = ref Unsafe.Add(ref residual, (k * 80 + j + 1) * 4);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 80 + j + 2) * 4);
@@ -4806,7 +4977,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
 
     /// <summary>3x3 average pool, stride 2, 240 channels on 2x2; always divides by 9 (padding counted), then ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_240ch_2x2_Relu_V128(ref float source, ref float destination)
+    private static void AvgPool3x3_s2_240ch_2x2_Relu(ref float source, ref float destination)
     {
         for (int c = 0; c < 240; c++)
         {
@@ -4817,9 +4988,9 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 int row2 = 2;
                 int outRow = 0;
                 {
-                    float acc = Unsafe.Add(ref plane, row1 + 0);
+                    float acc = Unsafe.Add(ref plane, row1);
                     acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2 + 0);
+                    acc += Unsafe.Add(ref plane, row2);
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
@@ -4829,7 +5000,14 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 240 to 120 channels over 4 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 240 to 120 channels over 4 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_240to120_4px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    {
+        Pointwise_g3_240to120_4px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g3_240to120_4px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to120_4px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -4839,7 +5017,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 81);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 40 + j + 0) % 40) * 3 + (k * 40 + j + 0) / 40) * 4);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 40 + j) % 40) * 3 + (k * 40 + j) / 40) * 4);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 40 + j + 1) % 40) * 3 + (k * 40 + j + 1) / 40) * 4);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 40 + j + 2) % 40) * 3 + (k * 40 + j + 2) / 40) * 4);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 40 + j + 3) % 40) * 3 + (k * 40 + j + 3) / 40) * 4);
@@ -4943,7 +5121,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
 
     /// <summary>3x3 depthwise convolution, stride 2, 120 channels on 2x2, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_120ch_2x2_V128(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_120ch_2x2(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 120; c++)
         {
@@ -4966,9 +5144,9 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 int row2 = 2;
                 int outRow = 0;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 0) * k4;
+                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -4976,7 +5154,14 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 120 to 240 channels over 1 pixels, batch norm folded, ReLU; Vector128.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 120 to 240 channels over 1 pixels, batch norm folded, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_120to240_1px_Relu(ref float source, ref float destination, ref float weights)
+    {
+        Pointwise_g3_120to240_1px_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g3_120to240_1px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to240_1px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -4986,7 +5171,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j + 0) * 1);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j) * 1);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 80 + j + 1) * 1);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 80 + j + 2) * 1);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 80 + j + 3) * 1);
@@ -4994,8 +5179,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 ref float out5 = ref Unsafe.Add(ref destination, (k * 80 + j + 5) * 1);
                 ref float out6 = ref Unsafe.Add(ref destination, (k * 80 + j + 6) * 1);
                 ref float out7 = ref Unsafe.Add(ref destination, (k * 80 + j + 7) * 1);
-                for (int p = 0; p < 1; p++)
                 {
+                    const int p = 0;
                     float acc0 = Unsafe.Add(ref block, 0);
                     float acc1 = Unsafe.Add(ref block, 1);
                     float acc2 = Unsafe.Add(ref block, 2);
@@ -5017,8 +5202,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc3 = MathF.Max(acc3, 0f);
                     Unsafe.Add(ref out3, p) = acc3;
                 }
-                for (int p = 0; p < 1; p++)
                 {
+                    const int p = 0;
                     float acc4 = Unsafe.Add(ref block, 4);
                     float acc5 = Unsafe.Add(ref block, 5);
                     float acc6 = Unsafe.Add(ref block, 6);
@@ -5044,7 +5229,14 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 480 to 120 channels over 1 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 480 to 120 channels over 1 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_480to120_1px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    {
+        Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g3_480to120_1px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -5054,7 +5246,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 161);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 40 + j + 0) % 40) * 3 + (k * 40 + j + 0) / 40) * 1);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 40 + j) % 40) * 3 + (k * 40 + j) / 40) * 1);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 40 + j + 1) % 40) * 3 + (k * 40 + j + 1) / 40) * 1);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 40 + j + 2) % 40) * 3 + (k * 40 + j + 2) / 40) * 1);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 40 + j + 3) % 40) * 3 + (k * 40 + j + 3) / 40) * 1);
@@ -5062,8 +5254,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 ref float out5 = ref Unsafe.Add(ref destination, (((k * 40 + j + 5) % 40) * 3 + (k * 40 + j + 5) / 40) * 1);
                 ref float out6 = ref Unsafe.Add(ref destination, (((k * 40 + j + 6) % 40) * 3 + (k * 40 + j + 6) / 40) * 1);
                 ref float out7 = ref Unsafe.Add(ref destination, (((k * 40 + j + 7) % 40) * 3 + (k * 40 + j + 7) / 40) * 1);
-                for (int p = 0; p < 1; p++)
                 {
+                    const int p = 0;
                     float acc0 = Unsafe.Add(ref block, 0);
                     float acc1 = Unsafe.Add(ref block, 1);
                     float acc2 = Unsafe.Add(ref block, 2);
@@ -5085,8 +5277,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc3 = MathF.Max(acc3, 0f);
                     Unsafe.Add(ref out3, p) = acc3;
                 }
-                for (int p = 0; p < 1; p++)
                 {
+                    const int p = 0;
                     float acc4 = Unsafe.Add(ref block, 4);
                     float acc5 = Unsafe.Add(ref block, 5);
                     float acc6 = Unsafe.Add(ref block, 6);
@@ -5114,7 +5306,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
 
     /// <summary>3x3 depthwise convolution, stride 1, 120 channels on 1x1, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_120ch_1x1_V128(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_120ch_1x1(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 120; c++)
         {
@@ -5136,14 +5328,21 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 int row1 = 0;
                 int outRow = 0;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 0) * k4;
+                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
             }
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 120 to 480 channels over 1 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 120 to 480 channels over 1 pixels, batch norm folded, plus residual, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_120to480_1px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
+    {
+        Pointwise_g3_120to480_1px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+    }
+
+    /// <summary><see cref="Pointwise_g3_120to480_1px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to480_1px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -5153,8 +5352,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 160; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 160 + j) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 160 + j + 0) * 1);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 160 + j + 0) * 1);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 160 + j) * 1);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 160 + j) * 1);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 160 + j + 1) * 1);
                 ref float res1 = ref Unsafe.Add(ref residual, (k * 160 + j + 1) * 1);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 160 + j + 2) * 1);
@@ -5169,8 +5368,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 ref float res6 = ref Unsafe.Add(ref residual, (k * 160 + j + 6) * 1);
                 ref float out7 = ref Unsafe.Add(ref destination, (k * 160 + j + 7) * 1);
                 ref float res7 = ref Unsafe.Add(ref residual, (k * 160 + j + 7) * 1);
-                for (int p = 0; p < 1; p++)
                 {
+                    const int p = 0;
                     float acc0 = Unsafe.Add(ref block, 0);
                     float acc1 = Unsafe.Add(ref block, 1);
                     float acc2 = Unsafe.Add(ref block, 2);
@@ -5196,8 +5395,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc3 = MathF.Max(acc3, 0f);
                     Unsafe.Add(ref out3, p) = acc3;
                 }
-                for (int p = 0; p < 1; p++)
                 {
+                    const int p = 0;
                     float acc4 = Unsafe.Add(ref block, 4);
                     float acc5 = Unsafe.Add(ref block, 5);
                     float acc6 = Unsafe.Add(ref block, 6);
@@ -5229,14 +5428,14 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
 
     /// <summary>Mean of each of 480 planes of 1 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GlobalAvgPool_480ch_1px_V128(ref float source, ref float destination)
+    private static void GlobalAvgPool_480ch_1px(ref float source, ref float destination)
     {
         for (int c = 0; c < 480; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 1);
             float sum = 0f;
-            for (int i = 0; i < 1; i++)
             {
+                const int i = 0;
                 sum += Unsafe.Add(ref plane, i);
             }
             Unsafe.Add(ref destination, c) = sum / 1f;
@@ -5245,7 +5444,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
 
     /// <summary>Fully connected layer, 480 features to 10 logits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Linear_480to10_V128(ref float source, ref float weights, ref float logits)
+    private static void Linear_480to10(ref float source, ref float weights, ref float logits)
     {
         if (AdvSimd.Arm64.IsSupported)
         {
@@ -5330,55 +5529,55 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
 
     private static void PackWeights(global::ShuffleNetGen.TensorSet tensors, float[] packed)
     {
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "conv1", "bn1", 12, 1, packed.AsSpan(0, 120));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv1", "units.0.bn1", 12, 30, 1, 8, packed.AsSpan(128, 390));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.0.dw", "units.0.bn2", 30, 1, packed.AsSpan(528, 300));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv3", "units.0.bn3", 30, 108, 3, 8, packed.AsSpan(832, 1188));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv1", "units.1.bn1", 120, 30, 3, 8, packed.AsSpan(2032, 1230));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.1.dw", "units.1.bn2", 30, 1, packed.AsSpan(3264, 300));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv3", "units.1.bn3", 30, 120, 3, 8, packed.AsSpan(3568, 1320));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv1", "units.2.bn1", 120, 30, 3, 8, packed.AsSpan(4896, 1230));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.2.dw", "units.2.bn2", 30, 1, packed.AsSpan(6128, 300));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv3", "units.2.bn3", 30, 120, 3, 8, packed.AsSpan(6432, 1320));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv1", "units.3.bn1", 120, 30, 3, 8, packed.AsSpan(7760, 1230));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.3.dw", "units.3.bn2", 30, 1, packed.AsSpan(8992, 300));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv3", "units.3.bn3", 30, 120, 3, 8, packed.AsSpan(9296, 1320));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv1", "units.4.bn1", 120, 60, 3, 8, packed.AsSpan(10624, 2460));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.4.dw", "units.4.bn2", 60, 1, packed.AsSpan(13088, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv3", "units.4.bn3", 60, 120, 3, 8, packed.AsSpan(13696, 2520));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv1", "units.5.bn1", 240, 60, 3, 8, packed.AsSpan(16224, 4860));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.5.dw", "units.5.bn2", 60, 1, packed.AsSpan(21088, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv3", "units.5.bn3", 60, 240, 3, 8, packed.AsSpan(21696, 5040));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv1", "units.6.bn1", 240, 60, 3, 8, packed.AsSpan(26736, 4860));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.6.dw", "units.6.bn2", 60, 1, packed.AsSpan(31600, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv3", "units.6.bn3", 60, 240, 3, 8, packed.AsSpan(32208, 5040));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv1", "units.7.bn1", 240, 60, 3, 8, packed.AsSpan(37248, 4860));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.7.dw", "units.7.bn2", 60, 1, packed.AsSpan(42112, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv3", "units.7.bn3", 60, 240, 3, 8, packed.AsSpan(42720, 5040));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv1", "units.8.bn1", 240, 60, 3, 8, packed.AsSpan(47760, 4860));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.8.dw", "units.8.bn2", 60, 1, packed.AsSpan(52624, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv3", "units.8.bn3", 60, 240, 3, 8, packed.AsSpan(53232, 5040));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv1", "units.9.bn1", 240, 60, 3, 8, packed.AsSpan(58272, 4860));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.9.dw", "units.9.bn2", 60, 1, packed.AsSpan(63136, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv3", "units.9.bn3", 60, 240, 3, 8, packed.AsSpan(63744, 5040));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv1", "units.10.bn1", 240, 60, 3, 8, packed.AsSpan(68784, 4860));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.10.dw", "units.10.bn2", 60, 1, packed.AsSpan(73648, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv3", "units.10.bn3", 60, 240, 3, 8, packed.AsSpan(74256, 5040));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv1", "units.11.bn1", 240, 60, 3, 8, packed.AsSpan(79296, 4860));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.11.dw", "units.11.bn2", 60, 1, packed.AsSpan(84160, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv3", "units.11.bn3", 60, 240, 3, 8, packed.AsSpan(84768, 5040));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.12.conv1", "units.12.bn1", 240, 120, 3, 8, packed.AsSpan(89808, 9720));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.12.dw", "units.12.bn2", 120, 1, packed.AsSpan(99536, 1200));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.12.conv3", "units.12.bn3", 120, 240, 3, 8, packed.AsSpan(100736, 9840));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.13.conv1", "units.13.bn1", 480, 120, 3, 8, packed.AsSpan(110576, 19320));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.13.dw", "units.13.bn2", 120, 1, packed.AsSpan(129904, 1200));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.13.conv3", "units.13.bn3", 120, 480, 3, 8, packed.AsSpan(131104, 19680));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.14.conv1", "units.14.bn1", 480, 120, 3, 8, packed.AsSpan(150784, 19320));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.14.dw", "units.14.bn2", 120, 1, packed.AsSpan(170112, 1200));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.14.conv3", "units.14.bn3", 120, 480, 3, 8, packed.AsSpan(171312, 19680));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.15.conv1", "units.15.bn1", 480, 120, 3, 8, packed.AsSpan(190992, 19320));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.15.dw", "units.15.bn2", 120, 1, packed.AsSpan(210320, 1200));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.15.conv3", "units.15.bn3", 120, 480, 3, 8, packed.AsSpan(211520, 19680));
-        global::ShuffleNetGen.Weights.WeightPacker.Linear(tensors, "fc", 480, 10, packed.AsSpan(231200, 4810));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "conv1", "bn1", 12, 1, packed.AsSpan(Weights_conv1, 120));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv1", "units.0.bn1", 12, 30, 1, 8, packed.AsSpan(Weights_units_0_conv1, 390));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.0.dw", "units.0.bn2", 30, 1, packed.AsSpan(Weights_units_0_dw, 300));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv3", "units.0.bn3", 30, 108, 3, 8, packed.AsSpan(Weights_units_0_conv3, 1188));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv1", "units.1.bn1", 120, 30, 3, 8, packed.AsSpan(Weights_units_1_conv1, 1230));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.1.dw", "units.1.bn2", 30, 1, packed.AsSpan(Weights_units_1_dw, 300));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv3", "units.1.bn3", 30, 120, 3, 8, packed.AsSpan(Weights_units_1_conv3, 1320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv1", "units.2.bn1", 120, 30, 3, 8, packed.AsSpan(Weights_units_2_conv1, 1230));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.2.dw", "units.2.bn2", 30, 1, packed.AsSpan(Weights_units_2_dw, 300));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv3", "units.2.bn3", 30, 120, 3, 8, packed.AsSpan(Weights_units_2_conv3, 1320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv1", "units.3.bn1", 120, 30, 3, 8, packed.AsSpan(Weights_units_3_conv1, 1230));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.3.dw", "units.3.bn2", 30, 1, packed.AsSpan(Weights_units_3_dw, 300));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv3", "units.3.bn3", 30, 120, 3, 8, packed.AsSpan(Weights_units_3_conv3, 1320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv1", "units.4.bn1", 120, 60, 3, 8, packed.AsSpan(Weights_units_4_conv1, 2460));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.4.dw", "units.4.bn2", 60, 1, packed.AsSpan(Weights_units_4_dw, 600));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv3", "units.4.bn3", 60, 120, 3, 8, packed.AsSpan(Weights_units_4_conv3, 2520));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv1", "units.5.bn1", 240, 60, 3, 8, packed.AsSpan(Weights_units_5_conv1, 4860));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.5.dw", "units.5.bn2", 60, 1, packed.AsSpan(Weights_units_5_dw, 600));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv3", "units.5.bn3", 60, 240, 3, 8, packed.AsSpan(Weights_units_5_conv3, 5040));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv1", "units.6.bn1", 240, 60, 3, 8, packed.AsSpan(Weights_units_6_conv1, 4860));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.6.dw", "units.6.bn2", 60, 1, packed.AsSpan(Weights_units_6_dw, 600));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv3", "units.6.bn3", 60, 240, 3, 8, packed.AsSpan(Weights_units_6_conv3, 5040));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv1", "units.7.bn1", 240, 60, 3, 8, packed.AsSpan(Weights_units_7_conv1, 4860));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.7.dw", "units.7.bn2", 60, 1, packed.AsSpan(Weights_units_7_dw, 600));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv3", "units.7.bn3", 60, 240, 3, 8, packed.AsSpan(Weights_units_7_conv3, 5040));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv1", "units.8.bn1", 240, 60, 3, 8, packed.AsSpan(Weights_units_8_conv1, 4860));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.8.dw", "units.8.bn2", 60, 1, packed.AsSpan(Weights_units_8_dw, 600));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv3", "units.8.bn3", 60, 240, 3, 8, packed.AsSpan(Weights_units_8_conv3, 5040));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv1", "units.9.bn1", 240, 60, 3, 8, packed.AsSpan(Weights_units_9_conv1, 4860));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.9.dw", "units.9.bn2", 60, 1, packed.AsSpan(Weights_units_9_dw, 600));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv3", "units.9.bn3", 60, 240, 3, 8, packed.AsSpan(Weights_units_9_conv3, 5040));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv1", "units.10.bn1", 240, 60, 3, 8, packed.AsSpan(Weights_units_10_conv1, 4860));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.10.dw", "units.10.bn2", 60, 1, packed.AsSpan(Weights_units_10_dw, 600));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv3", "units.10.bn3", 60, 240, 3, 8, packed.AsSpan(Weights_units_10_conv3, 5040));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv1", "units.11.bn1", 240, 60, 3, 8, packed.AsSpan(Weights_units_11_conv1, 4860));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.11.dw", "units.11.bn2", 60, 1, packed.AsSpan(Weights_units_11_dw, 600));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv3", "units.11.bn3", 60, 240, 3, 8, packed.AsSpan(Weights_units_11_conv3, 5040));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.12.conv1", "units.12.bn1", 240, 120, 3, 8, packed.AsSpan(Weights_units_12_conv1, 9720));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.12.dw", "units.12.bn2", 120, 1, packed.AsSpan(Weights_units_12_dw, 1200));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.12.conv3", "units.12.bn3", 120, 240, 3, 8, packed.AsSpan(Weights_units_12_conv3, 9840));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.13.conv1", "units.13.bn1", 480, 120, 3, 8, packed.AsSpan(Weights_units_13_conv1, 19320));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.13.dw", "units.13.bn2", 120, 1, packed.AsSpan(Weights_units_13_dw, 1200));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.13.conv3", "units.13.bn3", 120, 480, 3, 8, packed.AsSpan(Weights_units_13_conv3, 19680));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.14.conv1", "units.14.bn1", 480, 120, 3, 8, packed.AsSpan(Weights_units_14_conv1, 19320));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.14.dw", "units.14.bn2", 120, 1, packed.AsSpan(Weights_units_14_dw, 1200));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.14.conv3", "units.14.bn3", 120, 480, 3, 8, packed.AsSpan(Weights_units_14_conv3, 19680));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.15.conv1", "units.15.bn1", 480, 120, 3, 8, packed.AsSpan(Weights_units_15_conv1, 19320));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.15.dw", "units.15.bn2", 120, 1, packed.AsSpan(Weights_units_15_dw, 1200));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.15.conv3", "units.15.bn3", 120, 480, 3, 8, packed.AsSpan(Weights_units_15_conv3, 19680));
+        global::ShuffleNetGen.Weights.WeightPacker.Linear(tensors, "fc", 480, 10, packed.AsSpan(Weights_fc, 4810));
     }
 }

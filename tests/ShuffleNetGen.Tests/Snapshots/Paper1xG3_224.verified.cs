@@ -24,51 +24,51 @@ namespace Snapshots;
 /// units.0.out                240x28x28               0    188160   2-8
 /// units.0.bottleneck         60x56x56           188160    188160   3-4
 /// units.0.depthwise          60x28x28           376320     47040   4-5
-/// units.1.out                240x28x28          188160    188160   8-11
 /// units.1.bottleneck         60x28x28           188160     47040   6-7
 /// units.1.depthwise          60x28x28           376320     47040   7-8
-/// units.2.out                240x28x28               0    188160   11-14
+/// units.1.out                240x28x28          188160    188160   8-11
 /// units.2.bottleneck         60x28x28                0     47040   9-10
 /// units.2.depthwise          60x28x28           376320     47040   10-11
-/// units.3.out                240x28x28          188160    188160   14-16
+/// units.2.out                240x28x28               0    188160   11-14
 /// units.3.bottleneck         60x28x28           188160     47040   12-13
 /// units.3.depthwise          60x28x28           376320     47040   13-14
+/// units.3.out                240x28x28          188160    188160   14-16
 /// units.4.out                480x14x14               0     94080   15-21
 /// units.4.bottleneck         120x28x28           94080     94080   16-17
 /// units.4.depthwise          120x14x14          188160     23520   17-18
-/// units.5.out                480x14x14           94080     94080   21-24
 /// units.5.bottleneck         120x14x14           94080     23520   19-20
 /// units.5.depthwise          120x14x14          188160     23520   20-21
-/// units.6.out                480x14x14               0     94080   24-27
+/// units.5.out                480x14x14           94080     94080   21-24
 /// units.6.bottleneck         120x14x14               0     23520   22-23
 /// units.6.depthwise          120x14x14          188160     23520   23-24
-/// units.7.out                480x14x14           94080     94080   27-30
+/// units.6.out                480x14x14               0     94080   24-27
 /// units.7.bottleneck         120x14x14           94080     23520   25-26
 /// units.7.depthwise          120x14x14          188160     23520   26-27
-/// units.8.out                480x14x14               0     94080   30-33
+/// units.7.out                480x14x14           94080     94080   27-30
 /// units.8.bottleneck         120x14x14               0     23520   28-29
 /// units.8.depthwise          120x14x14          188160     23520   29-30
-/// units.9.out                480x14x14           94080     94080   33-36
+/// units.8.out                480x14x14               0     94080   30-33
 /// units.9.bottleneck         120x14x14           94080     23520   31-32
 /// units.9.depthwise          120x14x14          188160     23520   32-33
-/// units.10.out               480x14x14               0     94080   36-39
+/// units.9.out                480x14x14           94080     94080   33-36
 /// units.10.bottleneck        120x14x14               0     23520   34-35
 /// units.10.depthwise         120x14x14          188160     23520   35-36
-/// units.11.out               480x14x14           94080     94080   39-41
+/// units.10.out               480x14x14               0     94080   36-39
 /// units.11.bottleneck        120x14x14           94080     23520   37-38
 /// units.11.depthwise         120x14x14          188160     23520   38-39
+/// units.11.out               480x14x14           94080     94080   39-41
 /// units.12.out               960x7x7                 0     47040   40-46
 /// units.12.bottleneck        240x14x14           47040     47040   41-42
 /// units.12.depthwise         240x7x7             94080     11760   42-43
-/// units.13.out               960x7x7             47040     47040   46-49
 /// units.13.bottleneck        240x7x7             47040     11760   44-45
 /// units.13.depthwise         240x7x7             94080     11760   45-46
-/// units.14.out               960x7x7                 0     47040   49-52
+/// units.13.out               960x7x7             47040     47040   46-49
 /// units.14.bottleneck        240x7x7                 0     11760   47-48
 /// units.14.depthwise         240x7x7             94080     11760   48-49
-/// units.15.out               960x7x7             47040     47040   52-53
+/// units.14.out               960x7x7                 0     47040   49-52
 /// units.15.bottleneck        240x7x7             47040     11760   50-51
 /// units.15.depthwise         240x7x7             94080     11760   51-52
+/// units.15.out               960x7x7             47040     47040   52-53
 /// globalpool                 960x1x1                 0       960   53-54
 /// </code>
 /// An instance owns its arena: use one instance per thread.
@@ -97,6 +97,111 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     /// <summary>Multiply-adds of one forward pass (convolutions and classifier).</summary>
     public const long MultiplyAdds = 137460672;
     private const int PackedWeightLength = 1853616;
+
+    // Where each activation starts in the arena (floats; the memory plan above gives lengths and live steps).
+    private const int Arena_stem = 0;
+    private const int Arena_maxpool = 376320;
+    private const int Arena_units_0_out = 0;
+    private const int Arena_units_0_bottleneck = 188160;
+    private const int Arena_units_0_depthwise = 376320;
+    private const int Arena_units_1_bottleneck = 188160;
+    private const int Arena_units_1_depthwise = 376320;
+    private const int Arena_units_1_out = 188160;
+    private const int Arena_units_2_bottleneck = 0;
+    private const int Arena_units_2_depthwise = 376320;
+    private const int Arena_units_2_out = 0;
+    private const int Arena_units_3_bottleneck = 188160;
+    private const int Arena_units_3_depthwise = 376320;
+    private const int Arena_units_3_out = 188160;
+    private const int Arena_units_4_out = 0;
+    private const int Arena_units_4_bottleneck = 94080;
+    private const int Arena_units_4_depthwise = 188160;
+    private const int Arena_units_5_bottleneck = 94080;
+    private const int Arena_units_5_depthwise = 188160;
+    private const int Arena_units_5_out = 94080;
+    private const int Arena_units_6_bottleneck = 0;
+    private const int Arena_units_6_depthwise = 188160;
+    private const int Arena_units_6_out = 0;
+    private const int Arena_units_7_bottleneck = 94080;
+    private const int Arena_units_7_depthwise = 188160;
+    private const int Arena_units_7_out = 94080;
+    private const int Arena_units_8_bottleneck = 0;
+    private const int Arena_units_8_depthwise = 188160;
+    private const int Arena_units_8_out = 0;
+    private const int Arena_units_9_bottleneck = 94080;
+    private const int Arena_units_9_depthwise = 188160;
+    private const int Arena_units_9_out = 94080;
+    private const int Arena_units_10_bottleneck = 0;
+    private const int Arena_units_10_depthwise = 188160;
+    private const int Arena_units_10_out = 0;
+    private const int Arena_units_11_bottleneck = 94080;
+    private const int Arena_units_11_depthwise = 188160;
+    private const int Arena_units_11_out = 94080;
+    private const int Arena_units_12_out = 0;
+    private const int Arena_units_12_bottleneck = 47040;
+    private const int Arena_units_12_depthwise = 94080;
+    private const int Arena_units_13_bottleneck = 47040;
+    private const int Arena_units_13_depthwise = 94080;
+    private const int Arena_units_13_out = 47040;
+    private const int Arena_units_14_bottleneck = 0;
+    private const int Arena_units_14_depthwise = 94080;
+    private const int Arena_units_14_out = 0;
+    private const int Arena_units_15_bottleneck = 47040;
+    private const int Arena_units_15_depthwise = 94080;
+    private const int Arena_units_15_out = 47040;
+    private const int Arena_globalpool = 0;
+
+    // Where each op's packed weights start in _sngWeights (floats).
+    private const int Weights_conv1 = 0;
+    private const int Weights_units_0_conv1 = 672;
+    private const int Weights_units_0_dw = 2176;
+    private const int Weights_units_0_conv3 = 2784;
+    private const int Weights_units_1_conv1 = 7328;
+    private const int Weights_units_1_dw = 12192;
+    private const int Weights_units_1_conv3 = 12800;
+    private const int Weights_units_2_conv1 = 17840;
+    private const int Weights_units_2_dw = 22704;
+    private const int Weights_units_2_conv3 = 23312;
+    private const int Weights_units_3_conv1 = 28352;
+    private const int Weights_units_3_dw = 33216;
+    private const int Weights_units_3_conv3 = 33824;
+    private const int Weights_units_4_conv1 = 38864;
+    private const int Weights_units_4_dw = 48592;
+    private const int Weights_units_4_conv3 = 49792;
+    private const int Weights_units_5_conv1 = 59632;
+    private const int Weights_units_5_dw = 78960;
+    private const int Weights_units_5_conv3 = 80160;
+    private const int Weights_units_6_conv1 = 99840;
+    private const int Weights_units_6_dw = 119168;
+    private const int Weights_units_6_conv3 = 120368;
+    private const int Weights_units_7_conv1 = 140048;
+    private const int Weights_units_7_dw = 159376;
+    private const int Weights_units_7_conv3 = 160576;
+    private const int Weights_units_8_conv1 = 180256;
+    private const int Weights_units_8_dw = 199584;
+    private const int Weights_units_8_conv3 = 200784;
+    private const int Weights_units_9_conv1 = 220464;
+    private const int Weights_units_9_dw = 239792;
+    private const int Weights_units_9_conv3 = 240992;
+    private const int Weights_units_10_conv1 = 260672;
+    private const int Weights_units_10_dw = 280000;
+    private const int Weights_units_10_conv3 = 281200;
+    private const int Weights_units_11_conv1 = 300880;
+    private const int Weights_units_11_dw = 320208;
+    private const int Weights_units_11_conv3 = 321408;
+    private const int Weights_units_12_conv1 = 341088;
+    private const int Weights_units_12_dw = 379728;
+    private const int Weights_units_12_conv3 = 382128;
+    private const int Weights_units_13_conv1 = 421008;
+    private const int Weights_units_13_dw = 498048;
+    private const int Weights_units_13_conv3 = 500448;
+    private const int Weights_units_14_conv1 = 578208;
+    private const int Weights_units_14_dw = 655248;
+    private const int Weights_units_14_conv3 = 657648;
+    private const int Weights_units_15_conv1 = 735408;
+    private const int Weights_units_15_dw = 812448;
+    private const int Weights_units_15_conv3 = 814848;
+    private const int Weights_fc = 892608;
 
     private readonly float[] _sngArena = new float[ArenaLength];
     private readonly float[] _sngWeights;
@@ -442,31 +547,31 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     /// <summary>Each kernel and the code path it takes on this machine (vector width, AdvSimd where used).</summary>
     public static global::System.Collections.Generic.IReadOnlyList<global::ShuffleNetGen.KernelPath> KernelPaths { get; } = new global::ShuffleNetGen.KernelPath[]
     {
-        new("Conv3x3_s2_3to24_224x224_Relu_V128", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
-        new("MaxPool3x3_s2_24ch_112x112_V128", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
-        new("AvgPool3x3_s2_24ch_56x56_Relu_V128", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
-        new("Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g1_24to60_3136px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x8_V128"),
-        new("Depthwise3x3_s2_60ch_56x56_V128", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
-        new("Pointwise_g3_60to216_784px_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_60to216_784px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_60to216_784px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to216_784px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to216_784px_Relu_4x8_V128"),
-        new("Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to60_784px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to60_784px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128"),
-        new("Depthwise3x3_s1_60ch_28x28_V128", Vector512.IsHardwareAccelerated ? "Vector512" : "Vector128"),
-        new("Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_60to240_784px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_60to240_784px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128"),
-        new("AvgPool3x3_s2_240ch_28x28_Relu_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
-        new("Pointwise_g3_240to120_784px_Shuffle3_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to120_784px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to120_784px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to120_784px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to120_784px_Shuffle3_Relu_4x8_V128"),
-        new("Depthwise3x3_s2_120ch_28x28_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
-        new("Pointwise_g3_120to240_196px_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to240_196px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to240_196px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to240_196px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to240_196px_Relu_4x8_V128"),
-        new("Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128"),
-        new("Depthwise3x3_s1_120ch_14x14_V128", Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
-        new("Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128"),
-        new("AvgPool3x3_s2_480ch_14x14_Relu_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
-        new("Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_480to240_196px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_480to240_196px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128"),
-        new("Depthwise3x3_s2_240ch_14x14_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
-        new("Pointwise_g3_240to480_49px_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to480_49px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to480_49px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to480_49px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to480_49px_Relu_4x8_V128"),
-        new("Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_960to240_49px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_960to240_49px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128"),
-        new("Depthwise3x3_s1_240ch_7x7_V128", "Vector128"),
-        new("Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to960_49px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to960_49px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128"),
-        new("GlobalAvgPool_960ch_49px_V128", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp" : "Vector128"),
-        new("Linear_960to1000_V128", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla, faddp" : "Vector128"),
+        new("Conv3x3_s2_3to24_224x224_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
+        new("MaxPool3x3_s2_24ch_112x112", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
+        new("AvgPool3x3_s2_24ch_56x56_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
+        new("Pointwise_g1_24to60_3136px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_24to60_3136px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s2_60ch_56x56", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Pointwise_g3_60to216_784px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_60to216_784px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_60to216_784px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to216_784px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to216_784px_Relu_4x8_V128"),
+        new("Pointwise_g3_240to60_784px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to60_784px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to60_784px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s1_60ch_28x28", Vector512.IsHardwareAccelerated ? "Vector512" : "Vector128"),
+        new("Pointwise_g3_60to240_784px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_60to240_784px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_60to240_784px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128"),
+        new("AvgPool3x3_s2_240ch_28x28_Relu", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
+        new("Pointwise_g3_240to120_784px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to120_784px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to120_784px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to120_784px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to120_784px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s2_120ch_28x28", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Pointwise_g3_120to240_196px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to240_196px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to240_196px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to240_196px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to240_196px_Relu_4x8_V128"),
+        new("Pointwise_g3_480to120_196px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s1_120ch_14x14", Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
+        new("Pointwise_g3_120to480_196px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128"),
+        new("AvgPool3x3_s2_480ch_14x14_Relu", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
+        new("Pointwise_g3_480to240_196px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_480to240_196px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_480to240_196px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s2_240ch_14x14", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Pointwise_g3_240to480_49px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to480_49px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to480_49px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to480_49px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to480_49px_Relu_4x8_V128"),
+        new("Pointwise_g3_960to240_49px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_960to240_49px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_960to240_49px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s1_240ch_7x7", "Vector128"),
+        new("Pointwise_g3_240to960_49px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to960_49px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to960_49px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128"),
+        new("GlobalAvgPool_960ch_49px", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp" : "Vector128"),
+        new("Linear_960to1000", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla, faddp" : "Vector128"),
     };
 
     /// <summary>Runs one image (NCHW floats, exactly <see cref="InputLength"/> of them) and writes exactly <see cref="Classes"/> logits. Allocates nothing.</summary>
@@ -512,167 +617,167 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Stem(ref float image, ref float arena, ref float weights)
     {
-        Conv3x3_s2_3to24_224x224_Relu_V128(ref image, ref arena, ref weights);
-        MaxPool3x3_s2_24ch_112x112_V128(ref arena, ref Unsafe.Add(ref arena, 376320));
+        Conv3x3_s2_3to24_224x224_Relu(ref image, ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref weights, Weights_conv1));
+        MaxPool3x3_s2_24ch_112x112(ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref arena, Arena_maxpool));
     }
 
     /// <summary>Unit 0: 24x56x56 to 240x28x28, stride 2.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit0(ref float arena, ref float weights)
     {
-        AvgPool3x3_s2_24ch_56x56_Relu_V128(ref Unsafe.Add(ref arena, 376320), ref arena);
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_24to60_3136px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 672)); else if (Vector256.IsHardwareAccelerated) Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 672)); else Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 672));
-        Depthwise3x3_s2_60ch_56x56_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref weights, 2176));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to216_784px_Relu_8x48_V512(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 2784)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to216_784px_Relu_4x16_V256(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 2784)); else Pointwise_g3_60to216_784px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 2784));
+        AvgPool3x3_s2_24ch_56x56_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_out));
+        Pointwise_g1_24to60_3136px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref weights, Weights_units_0_conv1));
+        Depthwise3x3_s2_60ch_56x56(ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref weights, Weights_units_0_dw));
+        Pointwise_g3_60to216_784px_Relu(ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref arena, Arena_units_0_out + 24 * 784), ref Unsafe.Add(ref weights, Weights_units_0_conv3));
     }
 
     /// <summary>Unit 1: 240x28x28 to 240x28x28, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit1(ref float arena, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 7328)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 7328)); else Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 7328));
-        Depthwise3x3_s1_60ch_28x28_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref weights, 12192));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 12800), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 12800), ref arena); else Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 12800), ref arena);
+        Pointwise_g3_240to60_784px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_0_out), ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref weights, Weights_units_1_conv1));
+        Depthwise3x3_s1_60ch_28x28(ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref weights, Weights_units_1_dw));
+        Pointwise_g3_60to240_784px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref weights, Weights_units_1_conv3), ref Unsafe.Add(ref arena, Arena_units_0_out));
     }
 
     /// <summary>Unit 2: 240x28x28 to 240x28x28, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit2(ref float arena, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 17840)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 17840)); else Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 17840));
-        Depthwise3x3_s1_60ch_28x28_V128(ref arena, ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref weights, 22704));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 376320), ref arena, ref Unsafe.Add(ref weights, 23312), ref Unsafe.Add(ref arena, 188160)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 376320), ref arena, ref Unsafe.Add(ref weights, 23312), ref Unsafe.Add(ref arena, 188160)); else Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 376320), ref arena, ref Unsafe.Add(ref weights, 23312), ref Unsafe.Add(ref arena, 188160));
+        Pointwise_g3_240to60_784px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref weights, Weights_units_2_conv1));
+        Depthwise3x3_s1_60ch_28x28(ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref weights, Weights_units_2_dw));
+        Pointwise_g3_60to240_784px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref weights, Weights_units_2_conv3), ref Unsafe.Add(ref arena, Arena_units_1_out));
     }
 
     /// <summary>Unit 3: 240x28x28 to 240x28x28, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit3(ref float arena, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 28352)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 28352)); else Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 28352));
-        Depthwise3x3_s1_60ch_28x28_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref weights, 33216));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 33824), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 33824), ref arena); else Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 376320), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 33824), ref arena);
+        Pointwise_g3_240to60_784px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref weights, Weights_units_3_conv1));
+        Depthwise3x3_s1_60ch_28x28(ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref weights, Weights_units_3_dw));
+        Pointwise_g3_60to240_784px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref weights, Weights_units_3_conv3), ref Unsafe.Add(ref arena, Arena_units_2_out));
     }
 
     /// <summary>Unit 4: 240x28x28 to 480x14x14, stride 2.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit4(ref float arena, ref float weights)
     {
-        AvgPool3x3_s2_240ch_28x28_Relu_V128(ref Unsafe.Add(ref arena, 188160), ref arena);
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to120_784px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 38864)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to120_784px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 38864)); else Pointwise_g3_240to120_784px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 38864));
-        Depthwise3x3_s2_120ch_28x28_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 48592));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to240_196px_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 49792)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to240_196px_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 49792)); else Pointwise_g3_120to240_196px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 49792));
+        AvgPool3x3_s2_240ch_28x28_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_out));
+        Pointwise_g3_240to120_784px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref weights, Weights_units_4_conv1));
+        Depthwise3x3_s2_120ch_28x28(ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref weights, Weights_units_4_dw));
+        Pointwise_g3_120to240_196px_Relu(ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref arena, Arena_units_4_out + 240 * 196), ref Unsafe.Add(ref weights, Weights_units_4_conv3));
     }
 
     /// <summary>Unit 5: 480x14x14 to 480x14x14, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit5(ref float arena, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 59632)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 59632)); else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 59632));
-        Depthwise3x3_s1_120ch_14x14_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 78960));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 80160), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 80160), ref arena); else Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 80160), ref arena);
+        Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_4_out), ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref weights, Weights_units_5_conv1));
+        Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref weights, Weights_units_5_dw));
+        Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref weights, Weights_units_5_conv3), ref Unsafe.Add(ref arena, Arena_units_4_out));
     }
 
     /// <summary>Unit 6: 480x14x14 to 480x14x14, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit6(ref float arena, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 99840)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 99840)); else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 99840));
-        Depthwise3x3_s1_120ch_14x14_V128(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 119168));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 120368), ref Unsafe.Add(ref arena, 94080)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 120368), ref Unsafe.Add(ref arena, 94080)); else Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 120368), ref Unsafe.Add(ref arena, 94080));
+        Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref weights, Weights_units_6_conv1));
+        Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref weights, Weights_units_6_dw));
+        Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref weights, Weights_units_6_conv3), ref Unsafe.Add(ref arena, Arena_units_5_out));
     }
 
     /// <summary>Unit 7: 480x14x14 to 480x14x14, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit7(ref float arena, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 140048)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 140048)); else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 140048));
-        Depthwise3x3_s1_120ch_14x14_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 159376));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 160576), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 160576), ref arena); else Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 160576), ref arena);
+        Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref weights, Weights_units_7_conv1));
+        Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref weights, Weights_units_7_dw));
+        Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref weights, Weights_units_7_conv3), ref Unsafe.Add(ref arena, Arena_units_6_out));
     }
 
     /// <summary>Unit 8: 480x14x14 to 480x14x14, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit8(ref float arena, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 180256)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 180256)); else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 180256));
-        Depthwise3x3_s1_120ch_14x14_V128(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 199584));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 200784), ref Unsafe.Add(ref arena, 94080)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 200784), ref Unsafe.Add(ref arena, 94080)); else Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 200784), ref Unsafe.Add(ref arena, 94080));
+        Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref weights, Weights_units_8_conv1));
+        Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref weights, Weights_units_8_dw));
+        Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref weights, Weights_units_8_conv3), ref Unsafe.Add(ref arena, Arena_units_7_out));
     }
 
     /// <summary>Unit 9: 480x14x14 to 480x14x14, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit9(ref float arena, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 220464)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 220464)); else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 220464));
-        Depthwise3x3_s1_120ch_14x14_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 239792));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 240992), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 240992), ref arena); else Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 240992), ref arena);
+        Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref weights, Weights_units_9_conv1));
+        Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref weights, Weights_units_9_dw));
+        Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref weights, Weights_units_9_conv3), ref Unsafe.Add(ref arena, Arena_units_8_out));
     }
 
     /// <summary>Unit 10: 480x14x14 to 480x14x14, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit10(ref float arena, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 260672)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 260672)); else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 260672));
-        Depthwise3x3_s1_120ch_14x14_V128(ref arena, ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 280000));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 281200), ref Unsafe.Add(ref arena, 94080)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 281200), ref Unsafe.Add(ref arena, 94080)); else Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref arena, ref Unsafe.Add(ref weights, 281200), ref Unsafe.Add(ref arena, 94080));
+        Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref weights, Weights_units_10_conv1));
+        Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref weights, Weights_units_10_dw));
+        Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref weights, Weights_units_10_conv3), ref Unsafe.Add(ref arena, Arena_units_9_out));
     }
 
     /// <summary>Unit 11: 480x14x14 to 480x14x14, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit11(ref float arena, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 300880)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 300880)); else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 300880));
-        Depthwise3x3_s1_120ch_14x14_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref weights, 320208));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 321408), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 321408), ref arena); else Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 188160), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 321408), ref arena);
+        Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref weights, Weights_units_11_conv1));
+        Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref weights, Weights_units_11_dw));
+        Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref weights, Weights_units_11_conv3), ref Unsafe.Add(ref arena, Arena_units_10_out));
     }
 
     /// <summary>Unit 12: 480x14x14 to 960x7x7, stride 2.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit12(ref float arena, ref float weights)
     {
-        AvgPool3x3_s2_480ch_14x14_Relu_V128(ref Unsafe.Add(ref arena, 94080), ref arena);
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to240_196px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 341088)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to240_196px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 341088)); else Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 341088));
-        Depthwise3x3_s2_240ch_14x14_V128(ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 379728));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to480_49px_Relu_8x48_V512(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 23520), ref Unsafe.Add(ref weights, 382128)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to480_49px_Relu_4x16_V256(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 23520), ref Unsafe.Add(ref weights, 382128)); else Pointwise_g3_240to480_49px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 23520), ref Unsafe.Add(ref weights, 382128));
+        AvgPool3x3_s2_480ch_14x14_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_out));
+        Pointwise_g3_480to240_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref weights, Weights_units_12_conv1));
+        Depthwise3x3_s2_240ch_14x14(ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref weights, Weights_units_12_dw));
+        Pointwise_g3_240to480_49px_Relu(ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref arena, Arena_units_12_out + 480 * 49), ref Unsafe.Add(ref weights, Weights_units_12_conv3));
     }
 
     /// <summary>Unit 13: 960x7x7 to 960x7x7, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit13(ref float arena, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 421008)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 421008)); else Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 421008));
-        Depthwise3x3_s1_240ch_7x7_V128(ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 498048));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 500448), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 500448), ref arena); else Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 500448), ref arena);
+        Pointwise_g3_960to240_49px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_12_out), ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref weights, Weights_units_13_conv1));
+        Depthwise3x3_s1_240ch_7x7(ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref weights, Weights_units_13_dw));
+        Pointwise_g3_240to960_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref weights, Weights_units_13_conv3), ref Unsafe.Add(ref arena, Arena_units_12_out));
     }
 
     /// <summary>Unit 14: 960x7x7 to 960x7x7, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit14(ref float arena, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_8x48_V512(ref Unsafe.Add(ref arena, 47040), ref arena, ref Unsafe.Add(ref weights, 578208)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_4x16_V256(ref Unsafe.Add(ref arena, 47040), ref arena, ref Unsafe.Add(ref weights, 578208)); else Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 47040), ref arena, ref Unsafe.Add(ref weights, 578208));
-        Depthwise3x3_s1_240ch_7x7_V128(ref arena, ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 655248));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 657648), ref Unsafe.Add(ref arena, 47040)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 657648), ref Unsafe.Add(ref arena, 47040)); else Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref arena, ref Unsafe.Add(ref weights, 657648), ref Unsafe.Add(ref arena, 47040));
+        Pointwise_g3_960to240_49px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref weights, Weights_units_14_conv1));
+        Depthwise3x3_s1_240ch_7x7(ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref weights, Weights_units_14_dw));
+        Pointwise_g3_240to960_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref weights, Weights_units_14_conv3), ref Unsafe.Add(ref arena, Arena_units_13_out));
     }
 
     /// <summary>Unit 15: 960x7x7 to 960x7x7, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit15(ref float arena, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 735408)); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 735408)); else Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 735408));
-        Depthwise3x3_s1_240ch_7x7_V128(ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref weights, 812448));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 814848), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 814848), ref arena); else Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 94080), ref Unsafe.Add(ref arena, 47040), ref Unsafe.Add(ref weights, 814848), ref arena);
+        Pointwise_g3_960to240_49px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref weights, Weights_units_15_conv1));
+        Depthwise3x3_s1_240ch_7x7(ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref weights, Weights_units_15_dw));
+        Pointwise_g3_240to960_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref weights, Weights_units_15_conv3), ref Unsafe.Add(ref arena, Arena_units_14_out));
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Head(ref float arena, ref float weights, ref float logits)
     {
-        GlobalAvgPool_960ch_49px_V128(ref Unsafe.Add(ref arena, 47040), ref arena);
-        Linear_960to1000_V128(ref arena, ref Unsafe.Add(ref weights, 892608), ref logits);
+        GlobalAvgPool_960ch_49px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool));
+        Linear_960to1000(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits);
     }
 
     /// <summary>3x3 convolution, stride 2, 3 to 24 channels on 224x224, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_3to24_224x224_Relu(ref float source, ref float destination, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated)
         {
@@ -680,7 +785,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
         for (int c = 0; c < 24; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, 0);
+            ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 12544);
             ref float taps = ref Unsafe.Add(ref weights, c * 28);
             float bias = Unsafe.Add(ref taps, 27);
@@ -695,9 +800,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
                         ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        acc += Unsafe.Add(ref inputPlane, row1 + 0) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
                         acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
-                        acc += Unsafe.Add(ref inputPlane, row2 + 0) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
                         acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
                     }
                     acc = MathF.Max(acc, 0f);
@@ -815,11 +920,11 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     {
                         ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
                         ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        acc += Unsafe.Add(ref inputPlane, row0 + 0) * Unsafe.Add(ref planeTaps, 1);
+                        acc += Unsafe.Add(ref inputPlane, row0) * Unsafe.Add(ref planeTaps, 1);
                         acc += Unsafe.Add(ref inputPlane, row0 + 1) * Unsafe.Add(ref planeTaps, 2);
-                        acc += Unsafe.Add(ref inputPlane, row1 + 0) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
                         acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
-                        acc += Unsafe.Add(ref inputPlane, row2 + 0) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
                         acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
                     }
                     acc = MathF.Max(acc, 0f);
@@ -950,7 +1055,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>Vector512 interior columns of 8 output channels of <see cref="Conv3x3_s2_3to24_224x224_Relu_V128"/>.</summary>
+    /// <summary>Vector512 interior columns of 8 output channels of <see cref="Conv3x3_s2_3to24_224x224_Relu"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512(ref float source, ref float blockOutput, ref float blockTaps)
     {
@@ -1376,7 +1481,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 max pool, stride 2, 24 channels on 112x112; padded cells never win.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_24ch_112x112_V128(ref float source, ref float destination)
+    private static void MaxPool3x3_s2_24ch_112x112(ref float source, ref float destination)
     {
         for (int c = 0; c < 24; c++)
         {
@@ -1387,9 +1492,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 int row2 = 112;
                 int outRow = 0;
                 {
-                    float acc = Unsafe.Add(ref plane, row1 + 0);
+                    float acc = Unsafe.Add(ref plane, row1);
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 0));
+                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2));
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 1));
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -1486,11 +1591,11 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 int row2 = (oy * 2 + 1) * 112;
                 int outRow = oy * 56;
                 {
-                    float acc = Unsafe.Add(ref plane, row0 + 0);
+                    float acc = Unsafe.Add(ref plane, row0);
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + 0));
+                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row1));
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 0));
+                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2));
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 1));
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -1611,7 +1716,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 average pool, stride 2, 24 channels on 56x56; always divides by 9 (padding counted), then ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_24ch_56x56_Relu_V128(ref float source, ref float destination)
+    private static void AvgPool3x3_s2_24ch_56x56_Relu(ref float source, ref float destination)
     {
         for (int c = 0; c < 24; c++)
         {
@@ -1622,9 +1727,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 int row2 = 56;
                 int outRow = 0;
                 {
-                    float acc = Unsafe.Add(ref plane, row1 + 0);
+                    float acc = Unsafe.Add(ref plane, row1);
                     acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2 + 0);
+                    acc += Unsafe.Add(ref plane, row2);
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
@@ -1632,8 +1737,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 }
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    for (int ox = 1; ox <= 12; ox += 16)
                     {
+                        const int ox = 1;
                         ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
                         var acc = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
                         acc += Simd.LoadEven512(ref in1);
@@ -1735,11 +1840,11 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 int row2 = (oy * 2 + 1) * 56;
                 int outRow = oy * 28;
                 {
-                    float acc = Unsafe.Add(ref plane, row0 + 0);
+                    float acc = Unsafe.Add(ref plane, row0);
                     acc += Unsafe.Add(ref plane, row0 + 1);
-                    acc += Unsafe.Add(ref plane, row1 + 0);
+                    acc += Unsafe.Add(ref plane, row1);
                     acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2 + 0);
+                    acc += Unsafe.Add(ref plane, row2);
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
@@ -1747,8 +1852,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 }
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    for (int ox = 1; ox <= 12; ox += 16)
                     {
+                        const int ox = 1;
                         ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
                         var acc = Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2));
                         acc += Simd.LoadEven512(ref in0);
@@ -1872,17 +1977,26 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 1 group(s), 24 to 60 channels over 3136 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    /// <summary>1x1 convolution, 1 group(s), 24 to 60 channels over 3136 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    {
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_24to60_3136px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
+        else Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g1_24to60_3136px_Shuffle3_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
-        for (int k = 0; k < 1; k++)
         {
+            const int k = 0;
             ref float groupInput = ref Unsafe.Add(ref source, k * 75264);
             for (int j = 0; j < 56; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 60 + j) * 25);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 60 + j + 0) % 20) * 3 + (k * 60 + j + 0) / 20) * 3136);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 60 + j) % 20) * 3 + (k * 60 + j) / 20) * 3136);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 60 + j + 1) % 20) * 3 + (k * 60 + j + 1) / 20) * 3136);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 60 + j + 2) % 20) * 3 + (k * 60 + j + 2) / 20) * 3136);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 60 + j + 3) % 20) * 3 + (k * 60 + j + 3) / 20) * 3136);
@@ -2076,7 +2190,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 60 + 56) * 25);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 60 + 56 + 0) % 20) * 3 + (k * 60 + 56 + 0) / 20) * 3136);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 60 + 56) % 20) * 3 + (k * 60 + 56) / 20) * 3136);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 60 + 56 + 1) % 20) * 3 + (k * 60 + 56 + 1) / 20) * 3136);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 60 + 56 + 2) % 20) * 3 + (k * 60 + 56 + 2) / 20) * 3136);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 60 + 56 + 3) % 20) * 3 + (k * 60 + 56 + 3) / 20) * 3136);
@@ -2289,17 +2403,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 1 group(s), 24 to 60 channels over 3136 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    /// <summary><see cref="Pointwise_g1_24to60_3136px_Shuffle3_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
-        for (int k = 0; k < 1; k++)
         {
+            const int k = 0;
             ref float groupInput = ref Unsafe.Add(ref source, k * 75264);
             for (int j = 0; j < 56; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 60 + j) * 25);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 60 + j + 0) % 20) * 3 + (k * 60 + j + 0) / 20) * 3136);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 60 + j) % 20) * 3 + (k * 60 + j) / 20) * 3136);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 60 + j + 1) % 20) * 3 + (k * 60 + j + 1) / 20) * 3136);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 60 + j + 2) % 20) * 3 + (k * 60 + j + 2) / 20) * 3136);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 60 + j + 3) % 20) * 3 + (k * 60 + j + 3) / 20) * 3136);
@@ -2414,7 +2528,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 60 + 56) * 25);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 60 + 56 + 0) % 20) * 3 + (k * 60 + 56 + 0) / 20) * 3136);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 60 + 56) % 20) * 3 + (k * 60 + 56) / 20) * 3136);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 60 + 56 + 1) % 20) * 3 + (k * 60 + 56 + 1) / 20) * 3136);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 60 + 56 + 2) % 20) * 3 + (k * 60 + 56 + 2) / 20) * 3136);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 60 + 56 + 3) % 20) * 3 + (k * 60 + 56 + 3) / 20) * 3136);
@@ -2474,17 +2588,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 1 group(s), 24 to 60 channels over 3136 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    /// <summary><see cref="Pointwise_g1_24to60_3136px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
-        for (int k = 0; k < 1; k++)
         {
+            const int k = 0;
             ref float groupInput = ref Unsafe.Add(ref source, k * 75264);
             for (int j = 0; j < 56; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 60 + j) * 25);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 60 + j + 0) % 20) * 3 + (k * 60 + j + 0) / 20) * 3136);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 60 + j) % 20) * 3 + (k * 60 + j) / 20) * 3136);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 60 + j + 1) % 20) * 3 + (k * 60 + j + 1) / 20) * 3136);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 60 + j + 2) % 20) * 3 + (k * 60 + j + 2) / 20) * 3136);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 60 + j + 3) % 20) * 3 + (k * 60 + j + 3) / 20) * 3136);
@@ -2629,7 +2743,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 60 + 56) * 25);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 60 + 56 + 0) % 20) * 3 + (k * 60 + 56 + 0) / 20) * 3136);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 60 + 56) % 20) * 3 + (k * 60 + 56) / 20) * 3136);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 60 + 56 + 1) % 20) * 3 + (k * 60 + 56 + 1) / 20) * 3136);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 60 + 56 + 2) % 20) * 3 + (k * 60 + 56 + 2) / 20) * 3136);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 60 + 56 + 3) % 20) * 3 + (k * 60 + 56 + 3) / 20) * 3136);
@@ -2706,7 +2820,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 depthwise convolution, stride 2, 60 channels on 56x56, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_60ch_56x56_V128(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_60ch_56x56(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 60; c++)
         {
@@ -2729,16 +2843,16 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 int row2 = 56;
                 int outRow = 0;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 0) * k4;
+                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    for (int ox = 1; ox <= 12; ox += 16)
                     {
+                        const int ox = 1;
                         ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
                         var acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2)), Vector512.Create(k3), Vector512.Create(bias));
                         acc = Simd.MulAdd(Simd.LoadEven512(ref in1), Vector512.Create(k4), acc);
@@ -2836,18 +2950,18 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 int row2 = (oy * 2 + 1) * 56;
                 int outRow = oy * 28;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k1;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k4;
+                    acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    for (int ox = 1; ox <= 12; ox += 16)
                     {
+                        const int ox = 1;
                         ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
                         var acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2)), Vector512.Create(k0), Vector512.Create(bias));
                         acc = Simd.MulAdd(Simd.LoadEven512(ref in0), Vector512.Create(k1), acc);
@@ -2971,7 +3085,16 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 60 to 216 channels over 784 pixels, batch norm folded, ReLU; Vector512.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 60 to 216 channels over 784 pixels, batch norm folded, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_60to216_784px_Relu(ref float source, ref float destination, ref float weights)
+    {
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to216_784px_Relu_8x48_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to216_784px_Relu_4x16_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_60to216_784px_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g3_60to216_784px_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to216_784px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
@@ -2981,7 +3104,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 72; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 72 + j) * 21);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 72 + j + 0) * 784);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 72 + j) * 784);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 72 + j + 1) * 784);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 72 + j + 2) * 784);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 72 + j + 3) * 784);
@@ -3176,7 +3299,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 60 to 216 channels over 784 pixels, batch norm folded, ReLU; Vector256.</summary>
+    /// <summary><see cref="Pointwise_g3_60to216_784px_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to216_784px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
@@ -3186,7 +3309,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 72; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 72 + j) * 21);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 72 + j + 0) * 784);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 72 + j) * 784);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 72 + j + 1) * 784);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 72 + j + 2) * 784);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 72 + j + 3) * 784);
@@ -3302,7 +3425,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 60 to 216 channels over 784 pixels, batch norm folded, ReLU; Vector128.</summary>
+    /// <summary><see cref="Pointwise_g3_60to216_784px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to216_784px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -3312,7 +3435,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 72; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 72 + j) * 21);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 72 + j + 0) * 784);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 72 + j) * 784);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 72 + j + 1) * 784);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 72 + j + 2) * 784);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 72 + j + 3) * 784);
@@ -3458,7 +3581,16 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 240 to 60 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 240 to 60 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    {
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g3_240to60_784px_Shuffle3_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
@@ -3468,7 +3600,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j + 0) % 20) * 3 + (k * 20 + j + 0) / 20) * 784);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j) % 20) * 3 + (k * 20 + j) / 20) * 784);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + j + 1) % 20) * 3 + (k * 20 + j + 1) / 20) * 784);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + j + 2) % 20) * 3 + (k * 20 + j + 2) / 20) * 784);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + j + 3) % 20) * 3 + (k * 20 + j + 3) / 20) * 784);
@@ -3662,7 +3794,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 81);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 0) % 20) * 3 + (k * 20 + 16 + 0) / 20) * 784);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16) % 20) * 3 + (k * 20 + 16) / 20) * 784);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 1) % 20) * 3 + (k * 20 + 16 + 1) / 20) * 784);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 2) % 20) * 3 + (k * 20 + 16 + 2) / 20) * 784);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 3) % 20) * 3 + (k * 20 + 16 + 3) / 20) * 784);
@@ -3824,7 +3956,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 240 to 60 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    /// <summary><see cref="Pointwise_g3_240to60_784px_Shuffle3_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
@@ -3834,7 +3966,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j + 0) % 20) * 3 + (k * 20 + j + 0) / 20) * 784);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j) % 20) * 3 + (k * 20 + j) / 20) * 784);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + j + 1) % 20) * 3 + (k * 20 + j + 1) / 20) * 784);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + j + 2) % 20) * 3 + (k * 20 + j + 2) / 20) * 784);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + j + 3) % 20) * 3 + (k * 20 + j + 3) / 20) * 784);
@@ -3949,7 +4081,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 81);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 0) % 20) * 3 + (k * 20 + 16 + 0) / 20) * 784);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16) % 20) * 3 + (k * 20 + 16) / 20) * 784);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 1) % 20) * 3 + (k * 20 + 16 + 1) / 20) * 784);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 2) % 20) * 3 + (k * 20 + 16 + 2) / 20) * 784);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 3) % 20) * 3 + (k * 20 + 16 + 3) / 20) * 784);
@@ -4009,7 +4141,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 240 to 60 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    /// <summary><see cref="Pointwise_g3_240to60_784px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -4019,7 +4151,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j + 0) % 20) * 3 + (k * 20 + j + 0) / 20) * 784);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j) % 20) * 3 + (k * 20 + j) / 20) * 784);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + j + 1) % 20) * 3 + (k * 20 + j + 1) / 20) * 784);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + j + 2) % 20) * 3 + (k * 20 + j + 2) / 20) * 784);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + j + 3) % 20) * 3 + (k * 20 + j + 3) / 20) * 784);
@@ -4164,7 +4296,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 81);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 0) % 20) * 3 + (k * 20 + 16 + 0) / 20) * 784);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16) % 20) * 3 + (k * 20 + 16) / 20) * 784);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 1) % 20) * 3 + (k * 20 + 16 + 1) / 20) * 784);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 2) % 20) * 3 + (k * 20 + 16 + 2) / 20) * 784);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 3) % 20) * 3 + (k * 20 + 16 + 3) / 20) * 784);
@@ -4241,7 +4373,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 depthwise convolution, stride 1, 60 channels on 28x28, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_60ch_28x28_V128(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_60ch_28x28(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 60; c++)
         {
@@ -4264,16 +4396,16 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 int row2 = 28;
                 int outRow = 0;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 0) * k4;
+                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    for (int ox = 1; ox <= 11; ox += 16)
                     {
+                        const int ox = 1;
                         ref float in1 = ref Unsafe.Add(ref plane, row1 + ox - 1);
                         var acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1), Vector512.Create(k3), Vector512.Create(bias));
                         acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 1), Vector512.Create(k4), acc);
@@ -4337,18 +4469,18 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 int row2 = (oy + 1) * 28;
                 int outRow = oy * 28;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k1;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k4;
+                    acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    for (int ox = 1; ox <= 11; ox += 16)
                     {
+                        const int ox = 1;
                         ref float in0 = ref Unsafe.Add(ref plane, row0 + ox - 1);
                         var acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0), Vector512.Create(k0), Vector512.Create(bias));
                         acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 1), Vector512.Create(k1), acc);
@@ -4428,16 +4560,16 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 int row1 = 756;
                 int outRow = 756;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k1;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k4;
+                    acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    for (int ox = 1; ox <= 11; ox += 16)
                     {
+                        const int ox = 1;
                         ref float in0 = ref Unsafe.Add(ref plane, row0 + ox - 1);
                         var acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0), Vector512.Create(k0), Vector512.Create(bias));
                         acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 1), Vector512.Create(k1), acc);
@@ -4497,7 +4629,16 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 60 to 240 channels over 784 pixels, batch norm folded, plus residual, ReLU; Vector512.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 60 to 240 channels over 784 pixels, batch norm folded, plus residual, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_60to240_784px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
+    {
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_8x48_V512(ref source, ref destination, ref weights, ref residual);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_4x16_V256(ref source, ref destination, ref weights, ref residual);
+        else Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+    }
+
+    /// <summary><see cref="Pointwise_g3_60to240_784px_Residual_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to240_784px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -4507,8 +4648,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 21);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j + 0) * 784);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 80 + j + 0) * 784);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j) * 784);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 80 + j) * 784);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 80 + j + 1) * 784);
                 ref float res1 = ref Unsafe.Add(ref residual, (k * 80 + j + 1) * 784);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 80 + j + 2) * 784);
@@ -4742,7 +4883,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 60 to 240 channels over 784 pixels, batch norm folded, plus residual, ReLU; Vector256.</summary>
+    /// <summary><see cref="Pointwise_g3_60to240_784px_Residual_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to240_784px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -4752,8 +4893,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 21);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j + 0) * 784);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 80 + j + 0) * 784);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j) * 784);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 80 + j) * 784);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 80 + j + 1) * 784);
                 ref float res1 = ref Unsafe.Add(ref residual, (k * 80 + j + 1) * 784);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 80 + j + 2) * 784);
@@ -4892,7 +5033,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 60 to 240 channels over 784 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    /// <summary><see cref="Pointwise_g3_60to240_784px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -4902,8 +5043,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 21);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j + 0) * 784);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 80 + j + 0) * 784);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j) * 784);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 80 + j) * 784);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 80 + j + 1) * 784);
                 ref float res1 = ref Unsafe.Add(ref residual, (k * 80 + j + 1) * 784);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 80 + j + 2) * 784);
@@ -5074,7 +5215,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 average pool, stride 2, 240 channels on 28x28; always divides by 9 (padding counted), then ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_240ch_28x28_Relu_V128(ref float source, ref float destination)
+    private static void AvgPool3x3_s2_240ch_28x28_Relu(ref float source, ref float destination)
     {
         for (int c = 0; c < 240; c++)
         {
@@ -5085,9 +5226,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 int row2 = 28;
                 int outRow = 0;
                 {
-                    float acc = Unsafe.Add(ref plane, row1 + 0);
+                    float acc = Unsafe.Add(ref plane, row1);
                     acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2 + 0);
+                    acc += Unsafe.Add(ref plane, row2);
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
@@ -5165,11 +5306,11 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 int row2 = (oy * 2 + 1) * 28;
                 int outRow = oy * 14;
                 {
-                    float acc = Unsafe.Add(ref plane, row0 + 0);
+                    float acc = Unsafe.Add(ref plane, row0);
                     acc += Unsafe.Add(ref plane, row0 + 1);
-                    acc += Unsafe.Add(ref plane, row1 + 0);
+                    acc += Unsafe.Add(ref plane, row1);
                     acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2 + 0);
+                    acc += Unsafe.Add(ref plane, row2);
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
@@ -5261,7 +5402,16 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 240 to 120 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 240 to 120 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    {
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to120_784px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to120_784px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_240to120_784px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g3_240to120_784px_Shuffle3_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
@@ -5271,7 +5421,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 81);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 40 + j + 0) % 40) * 3 + (k * 40 + j + 0) / 40) * 784);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 40 + j) % 40) * 3 + (k * 40 + j) / 40) * 784);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 40 + j + 1) % 40) * 3 + (k * 40 + j + 1) / 40) * 784);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 40 + j + 2) % 40) * 3 + (k * 40 + j + 2) / 40) * 784);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 40 + j + 3) % 40) * 3 + (k * 40 + j + 3) / 40) * 784);
@@ -5466,7 +5616,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 240 to 120 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    /// <summary><see cref="Pointwise_g3_240to120_784px_Shuffle3_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
@@ -5476,7 +5626,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 81);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 40 + j + 0) % 40) * 3 + (k * 40 + j + 0) / 40) * 784);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 40 + j) % 40) * 3 + (k * 40 + j) / 40) * 784);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 40 + j + 1) % 40) * 3 + (k * 40 + j + 1) / 40) * 784);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 40 + j + 2) % 40) * 3 + (k * 40 + j + 2) / 40) * 784);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 40 + j + 3) % 40) * 3 + (k * 40 + j + 3) / 40) * 784);
@@ -5592,7 +5742,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 240 to 120 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    /// <summary><see cref="Pointwise_g3_240to120_784px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -5602,7 +5752,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 81);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 40 + j + 0) % 40) * 3 + (k * 40 + j + 0) / 40) * 784);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 40 + j) % 40) * 3 + (k * 40 + j) / 40) * 784);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 40 + j + 1) % 40) * 3 + (k * 40 + j + 1) / 40) * 784);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 40 + j + 2) % 40) * 3 + (k * 40 + j + 2) / 40) * 784);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 40 + j + 3) % 40) * 3 + (k * 40 + j + 3) / 40) * 784);
@@ -5750,7 +5900,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 depthwise convolution, stride 2, 120 channels on 28x28, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_120ch_28x28_V128(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_120ch_28x28(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 120; c++)
         {
@@ -5773,9 +5923,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 int row2 = 28;
                 int outRow = 0;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 0) * k4;
+                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -5851,11 +6001,11 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 int row2 = (oy * 2 + 1) * 28;
                 int outRow = oy * 14;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k1;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k4;
+                    acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -5949,7 +6099,16 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 120 to 240 channels over 196 pixels, batch norm folded, ReLU; Vector512.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 120 to 240 channels over 196 pixels, batch norm folded, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_120to240_196px_Relu(ref float source, ref float destination, ref float weights)
+    {
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to240_196px_Relu_8x48_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to240_196px_Relu_4x16_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_120to240_196px_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g3_120to240_196px_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to240_196px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
@@ -5959,7 +6118,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j + 0) * 196);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 80 + j + 1) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 80 + j + 2) * 196);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 80 + j + 3) * 196);
@@ -6154,7 +6313,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 120 to 240 channels over 196 pixels, batch norm folded, ReLU; Vector256.</summary>
+    /// <summary><see cref="Pointwise_g3_120to240_196px_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to240_196px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
@@ -6164,7 +6323,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j + 0) * 196);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 80 + j + 1) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 80 + j + 2) * 196);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 80 + j + 3) * 196);
@@ -6348,7 +6507,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 120 to 240 channels over 196 pixels, batch norm folded, ReLU; Vector128.</summary>
+    /// <summary><see cref="Pointwise_g3_120to240_196px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to240_196px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -6358,7 +6517,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j + 0) * 196);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 80 + j + 1) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 80 + j + 2) * 196);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 80 + j + 3) * 196);
@@ -6594,7 +6753,16 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 480 to 120 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 480 to 120 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    {
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g3_480to120_196px_Shuffle3_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
@@ -6604,7 +6772,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 161);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 40 + j + 0) % 40) * 3 + (k * 40 + j + 0) / 40) * 196);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 40 + j) % 40) * 3 + (k * 40 + j) / 40) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 40 + j + 1) % 40) * 3 + (k * 40 + j + 1) / 40) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 40 + j + 2) % 40) * 3 + (k * 40 + j + 2) / 40) * 196);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 40 + j + 3) % 40) * 3 + (k * 40 + j + 3) / 40) * 196);
@@ -6799,7 +6967,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 480 to 120 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    /// <summary><see cref="Pointwise_g3_480to120_196px_Shuffle3_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
@@ -6809,7 +6977,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 161);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 40 + j + 0) % 40) * 3 + (k * 40 + j + 0) / 40) * 196);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 40 + j) % 40) * 3 + (k * 40 + j) / 40) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 40 + j + 1) % 40) * 3 + (k * 40 + j + 1) / 40) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 40 + j + 2) % 40) * 3 + (k * 40 + j + 2) / 40) * 196);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 40 + j + 3) % 40) * 3 + (k * 40 + j + 3) / 40) * 196);
@@ -6993,7 +7161,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 480 to 120 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    /// <summary><see cref="Pointwise_g3_480to120_196px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -7003,7 +7171,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 161);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 40 + j + 0) % 40) * 3 + (k * 40 + j + 0) / 40) * 196);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 40 + j) % 40) * 3 + (k * 40 + j) / 40) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 40 + j + 1) % 40) * 3 + (k * 40 + j + 1) / 40) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 40 + j + 2) % 40) * 3 + (k * 40 + j + 2) / 40) * 196);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 40 + j + 3) % 40) * 3 + (k * 40 + j + 3) / 40) * 196);
@@ -7241,7 +7409,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 depthwise convolution, stride 1, 120 channels on 14x14, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_120ch_14x14_V128(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_120ch_14x14(ref float source, ref float destination, ref float weights)
     {
         if (Vector256.IsHardwareAccelerated)
         {
@@ -7269,9 +7437,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 int row2 = 14;
                 int outRow = 0;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 0) * k4;
+                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -7302,11 +7470,11 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 int row2 = (oy + 1) * 14;
                 int outRow = oy * 14;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k1;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k4;
+                    acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -7341,9 +7509,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 int row1 = 182;
                 int outRow = 182;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k1;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k4;
+                    acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -7370,7 +7538,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary><see cref="Depthwise3x3_s1_120ch_14x14_V128"/> on a zero-bordered copy of each plane, Vector256 (8 columns per vector, no edge cases).</summary>
+    /// <summary><see cref="Depthwise3x3_s1_120ch_14x14"/> on a zero-bordered copy of each plane, Vector256 (8 columns per vector, no edge cases).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s1_120ch_14x14_PaddedCopy_V256(ref float source, ref float destination, ref float weights)
     {
@@ -7439,7 +7607,16 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 120 to 480 channels over 196 pixels, batch norm folded, plus residual, ReLU; Vector512.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 120 to 480 channels over 196 pixels, batch norm folded, plus residual, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_120to480_196px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
+    {
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512(ref source, ref destination, ref weights, ref residual);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256(ref source, ref destination, ref weights, ref residual);
+        else Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+    }
+
+    /// <summary><see cref="Pointwise_g3_120to480_196px_Residual_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -7449,8 +7626,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 160; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 160 + j) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 160 + j + 0) * 196);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 160 + j + 0) * 196);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 160 + j) * 196);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 160 + j) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 160 + j + 1) * 196);
                 ref float res1 = ref Unsafe.Add(ref residual, (k * 160 + j + 1) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 160 + j + 2) * 196);
@@ -7684,7 +7861,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 120 to 480 channels over 196 pixels, batch norm folded, plus residual, ReLU; Vector256.</summary>
+    /// <summary><see cref="Pointwise_g3_120to480_196px_Residual_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -7694,8 +7871,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 160; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 160 + j) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 160 + j + 0) * 196);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 160 + j + 0) * 196);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 160 + j) * 196);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 160 + j) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 160 + j + 1) * 196);
                 ref float res1 = ref Unsafe.Add(ref residual, (k * 160 + j + 1) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 160 + j + 2) * 196);
@@ -7910,7 +8087,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 120 to 480 channels over 196 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    /// <summary><see cref="Pointwise_g3_120to480_196px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -7920,8 +8097,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 160; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 160 + j) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 160 + j + 0) * 196);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 160 + j + 0) * 196);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 160 + j) * 196);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 160 + j) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 160 + j + 1) * 196);
                 ref float res1 = ref Unsafe.Add(ref residual, (k * 160 + j + 1) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 160 + j + 2) * 196);
@@ -8190,7 +8367,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 average pool, stride 2, 480 channels on 14x14; always divides by 9 (padding counted), then ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_480ch_14x14_Relu_V128(ref float source, ref float destination)
+    private static void AvgPool3x3_s2_480ch_14x14_Relu(ref float source, ref float destination)
     {
         for (int c = 0; c < 480; c++)
         {
@@ -8201,9 +8378,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 int row2 = 14;
                 int outRow = 0;
                 {
-                    float acc = Unsafe.Add(ref plane, row1 + 0);
+                    float acc = Unsafe.Add(ref plane, row1);
                     acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2 + 0);
+                    acc += Unsafe.Add(ref plane, row2);
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
@@ -8279,11 +8456,11 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 int row2 = (oy * 2 + 1) * 14;
                 int outRow = oy * 7;
                 {
-                    float acc = Unsafe.Add(ref plane, row0 + 0);
+                    float acc = Unsafe.Add(ref plane, row0);
                     acc += Unsafe.Add(ref plane, row0 + 1);
-                    acc += Unsafe.Add(ref plane, row1 + 0);
+                    acc += Unsafe.Add(ref plane, row1);
                     acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2 + 0);
+                    acc += Unsafe.Add(ref plane, row2);
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
@@ -8373,7 +8550,16 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 480 to 240 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 480 to 240 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_480to240_196px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    {
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to240_196px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to240_196px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g3_480to240_196px_Shuffle3_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
@@ -8383,7 +8569,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 161);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 80 + j + 0) % 80) * 3 + (k * 80 + j + 0) / 80) * 196);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 80 + j) % 80) * 3 + (k * 80 + j) / 80) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 80 + j + 1) % 80) * 3 + (k * 80 + j + 1) / 80) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 80 + j + 2) % 80) * 3 + (k * 80 + j + 2) / 80) * 196);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 80 + j + 3) % 80) * 3 + (k * 80 + j + 3) / 80) * 196);
@@ -8578,7 +8764,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 480 to 240 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    /// <summary><see cref="Pointwise_g3_480to240_196px_Shuffle3_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
@@ -8588,7 +8774,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 161);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 80 + j + 0) % 80) * 3 + (k * 80 + j + 0) / 80) * 196);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 80 + j) % 80) * 3 + (k * 80 + j) / 80) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 80 + j + 1) % 80) * 3 + (k * 80 + j + 1) / 80) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 80 + j + 2) % 80) * 3 + (k * 80 + j + 2) / 80) * 196);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 80 + j + 3) % 80) * 3 + (k * 80 + j + 3) / 80) * 196);
@@ -8772,7 +8958,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 480 to 240 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    /// <summary><see cref="Pointwise_g3_480to240_196px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -8782,7 +8968,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 161);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 80 + j + 0) % 80) * 3 + (k * 80 + j + 0) / 80) * 196);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 80 + j) % 80) * 3 + (k * 80 + j) / 80) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 80 + j + 1) % 80) * 3 + (k * 80 + j + 1) / 80) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 80 + j + 2) % 80) * 3 + (k * 80 + j + 2) / 80) * 196);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 80 + j + 3) % 80) * 3 + (k * 80 + j + 3) / 80) * 196);
@@ -9020,7 +9206,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 depthwise convolution, stride 2, 240 channels on 14x14, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_240ch_14x14_V128(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_240ch_14x14(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 240; c++)
         {
@@ -9043,9 +9229,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 int row2 = 14;
                 int outRow = 0;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 0) * k4;
+                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -9119,11 +9305,11 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 int row2 = (oy * 2 + 1) * 14;
                 int outRow = oy * 7;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k1;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k4;
+                    acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -9215,7 +9401,16 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 240 to 480 channels over 49 pixels, batch norm folded, ReLU; Vector512.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 240 to 480 channels over 49 pixels, batch norm folded, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_240to480_49px_Relu(ref float source, ref float destination, ref float weights)
+    {
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to480_49px_Relu_8x48_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to480_49px_Relu_4x16_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_240to480_49px_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g3_240to480_49px_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to480_49px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
@@ -9225,7 +9420,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 160; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 160 + j) * 81);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 160 + j + 0) * 49);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 160 + j) * 49);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 160 + j + 1) * 49);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 160 + j + 2) * 49);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 160 + j + 3) * 49);
@@ -9233,8 +9428,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 ref float out5 = ref Unsafe.Add(ref destination, (k * 160 + j + 5) * 49);
                 ref float out6 = ref Unsafe.Add(ref destination, (k * 160 + j + 6) * 49);
                 ref float out7 = ref Unsafe.Add(ref destination, (k * 160 + j + 7) * 49);
-                for (int p = 0; p <= 1; p += 48)
                 {
+                    const int p = 0;
                     var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
                     var acc0x1 = bias0;
@@ -9420,7 +9615,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 240 to 480 channels over 49 pixels, batch norm folded, ReLU; Vector256.</summary>
+    /// <summary><see cref="Pointwise_g3_240to480_49px_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to480_49px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
@@ -9430,7 +9625,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 160; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 160 + j) * 81);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 160 + j + 0) * 49);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 160 + j) * 49);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 160 + j + 1) * 49);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 160 + j + 2) * 49);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 160 + j + 3) * 49);
@@ -9614,7 +9809,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 240 to 480 channels over 49 pixels, batch norm folded, ReLU; Vector128.</summary>
+    /// <summary><see cref="Pointwise_g3_240to480_49px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to480_49px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -9624,7 +9819,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 160; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 160 + j) * 81);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 160 + j + 0) * 49);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 160 + j) * 49);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 160 + j + 1) * 49);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 160 + j + 2) * 49);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 160 + j + 3) * 49);
@@ -9860,7 +10055,16 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 960 to 240 channels over 49 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector512.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 960 to 240 channels over 49 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_960to240_49px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    {
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g3_960to240_49px_Shuffle3_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_960to240_49px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
@@ -9870,7 +10074,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 321);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 80 + j + 0) % 80) * 3 + (k * 80 + j + 0) / 80) * 49);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 80 + j) % 80) * 3 + (k * 80 + j) / 80) * 49);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 80 + j + 1) % 80) * 3 + (k * 80 + j + 1) / 80) * 49);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 80 + j + 2) % 80) * 3 + (k * 80 + j + 2) / 80) * 49);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 80 + j + 3) % 80) * 3 + (k * 80 + j + 3) / 80) * 49);
@@ -9878,8 +10082,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 ref float out5 = ref Unsafe.Add(ref destination, (((k * 80 + j + 5) % 80) * 3 + (k * 80 + j + 5) / 80) * 49);
                 ref float out6 = ref Unsafe.Add(ref destination, (((k * 80 + j + 6) % 80) * 3 + (k * 80 + j + 6) / 80) * 49);
                 ref float out7 = ref Unsafe.Add(ref destination, (((k * 80 + j + 7) % 80) * 3 + (k * 80 + j + 7) / 80) * 49);
-                for (int p = 0; p <= 1; p += 48)
                 {
+                    const int p = 0;
                     var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
                     var acc0x1 = bias0;
@@ -10065,7 +10269,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 960 to 240 channels over 49 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector256.</summary>
+    /// <summary><see cref="Pointwise_g3_960to240_49px_Shuffle3_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_960to240_49px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
@@ -10075,7 +10279,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 321);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 80 + j + 0) % 80) * 3 + (k * 80 + j + 0) / 80) * 49);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 80 + j) % 80) * 3 + (k * 80 + j) / 80) * 49);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 80 + j + 1) % 80) * 3 + (k * 80 + j + 1) / 80) * 49);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 80 + j + 2) % 80) * 3 + (k * 80 + j + 2) / 80) * 49);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 80 + j + 3) % 80) * 3 + (k * 80 + j + 3) / 80) * 49);
@@ -10259,7 +10463,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 960 to 240 channels over 49 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    /// <summary><see cref="Pointwise_g3_960to240_49px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -10269,7 +10473,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 321);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 80 + j + 0) % 80) * 3 + (k * 80 + j + 0) / 80) * 49);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 80 + j) % 80) * 3 + (k * 80 + j) / 80) * 49);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 80 + j + 1) % 80) * 3 + (k * 80 + j + 1) / 80) * 49);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 80 + j + 2) % 80) * 3 + (k * 80 + j + 2) / 80) * 49);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 80 + j + 3) % 80) * 3 + (k * 80 + j + 3) / 80) * 49);
@@ -10507,7 +10711,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 depthwise convolution, stride 1, 240 channels on 7x7, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_240ch_7x7_V128(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_240ch_7x7(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 240; c++)
         {
@@ -10530,18 +10734,18 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 int row2 = 7;
                 int outRow = 0;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 0) * k4;
+                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 0);
+                    ref float in1 = ref Unsafe.Add(ref plane, row1);
                     var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, biasV);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 0);
+                    ref float in2 = ref Unsafe.Add(ref plane, row2);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
@@ -10573,24 +10777,24 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 int row2 = (oy + 1) * 7;
                 int outRow = oy * 7;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k1;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k4;
+                    acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 0);
+                    ref float in0 = ref Unsafe.Add(ref plane, row0);
                     var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 0);
+                    ref float in1 = ref Unsafe.Add(ref plane, row1);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 0);
+                    ref float in2 = ref Unsafe.Add(ref plane, row2);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
@@ -10626,18 +10830,18 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 int row1 = 42;
                 int outRow = 42;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k1;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k4;
+                    acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 0);
+                    ref float in0 = ref Unsafe.Add(ref plane, row0);
                     var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 0);
+                    ref float in1 = ref Unsafe.Add(ref plane, row1);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
@@ -10665,7 +10869,16 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 240 to 960 channels over 49 pixels, batch norm folded, plus residual, ReLU; Vector512.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 240 to 960 channels over 49 pixels, batch norm folded, plus residual, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_240to960_49px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
+    {
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_8x48_V512(ref source, ref destination, ref weights, ref residual);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_4x16_V256(ref source, ref destination, ref weights, ref residual);
+        else Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+    }
+
+    /// <summary><see cref="Pointwise_g3_240to960_49px_Residual_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to960_49px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -10675,8 +10888,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 320; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 320 + j) * 81);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 320 + j + 0) * 49);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 320 + j + 0) * 49);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 320 + j) * 49);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 320 + j) * 49);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 320 + j + 1) * 49);
                 ref float res1 = ref Unsafe.Add(ref residual, (k * 320 + j + 1) * 49);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 320 + j + 2) * 49);
@@ -10691,8 +10904,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 ref float res6 = ref Unsafe.Add(ref residual, (k * 320 + j + 6) * 49);
                 ref float out7 = ref Unsafe.Add(ref destination, (k * 320 + j + 7) * 49);
                 ref float res7 = ref Unsafe.Add(ref residual, (k * 320 + j + 7) * 49);
-                for (int p = 0; p <= 1; p += 48)
                 {
+                    const int p = 0;
                     var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
                     var acc0x1 = bias0;
@@ -10910,7 +11123,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 240 to 960 channels over 49 pixels, batch norm folded, plus residual, ReLU; Vector256.</summary>
+    /// <summary><see cref="Pointwise_g3_240to960_49px_Residual_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to960_49px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -10920,8 +11133,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 320; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 320 + j) * 81);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 320 + j + 0) * 49);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 320 + j + 0) * 49);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 320 + j) * 49);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 320 + j) * 49);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 320 + j + 1) * 49);
                 ref float res1 = ref Unsafe.Add(ref residual, (k * 320 + j + 1) * 49);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 320 + j + 2) * 49);
@@ -11136,7 +11349,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 240 to 960 channels over 49 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    /// <summary><see cref="Pointwise_g3_240to960_49px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -11146,8 +11359,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 320; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 320 + j) * 81);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 320 + j + 0) * 49);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 320 + j + 0) * 49);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 320 + j) * 49);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 320 + j) * 49);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 320 + j + 1) * 49);
                 ref float res1 = ref Unsafe.Add(ref residual, (k * 320 + j + 1) * 49);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 320 + j + 2) * 49);
@@ -11416,7 +11629,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>Mean of each of 960 planes of 49 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GlobalAvgPool_960ch_49px_V128(ref float source, ref float destination)
+    private static void GlobalAvgPool_960ch_49px(ref float source, ref float destination)
     {
         if (AdvSimd.Arm64.IsSupported)
         {
@@ -11438,8 +11651,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     sum3 = AdvSimd.Add(sum3, Vector128.LoadUnsafe(ref row3, (nuint)i));
                 }
                 var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));
-                for (int i = 48; i < 49; i++)
                 {
+                    const int i = 48;
                     sums += Vector128.Create(Unsafe.Add(ref row0, i), Unsafe.Add(ref row1, i), Unsafe.Add(ref row2, i), Unsafe.Add(ref row3, i));
                 }
                 (sums / Vector128.Create(49f)).StoreUnsafe(ref destination, (nuint)c);
@@ -11455,8 +11668,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 {
                     var t0 = Vector512<float>.Zero;
                     var t1 = Vector512<float>.Zero;
-                    for (int i = 0; i < 32; i += 32)
                     {
+                        const int i = 0;
                         t0 += Vector512.LoadUnsafe(ref plane, (nuint)i);
                         t1 += Vector512.LoadUnsafe(ref plane, (nuint)(i + 16));
                     }
@@ -11467,8 +11680,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                         total += Vector128.LoadUnsafe(ref plane, (nuint)i);
                     }
                     sum += Vector128.Sum(total);
-                    for (int i = 48; i < 49; i++)
                     {
+                        const int i = 48;
                         sum += Unsafe.Add(ref plane, i);
                     }
                 }
@@ -11480,8 +11693,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                         total += Vector128.LoadUnsafe(ref plane, (nuint)i);
                     }
                     sum += Vector128.Sum(total);
-                    for (int i = 48; i < 49; i++)
                     {
+                        const int i = 48;
                         sum += Unsafe.Add(ref plane, i);
                     }
                 }
@@ -11492,7 +11705,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>Fully connected layer, 960 features to 1000 logits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Linear_960to1000_V128(ref float source, ref float weights, ref float logits)
+    private static void Linear_960to1000(ref float source, ref float weights, ref float logits)
     {
         if (AdvSimd.Arm64.IsSupported)
         {
@@ -11551,55 +11764,55 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     private static void PackWeights(global::ShuffleNetGen.TensorSet tensors, float[] packed)
     {
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "conv1", "bn1", 24, 3, packed.AsSpan(0, 672));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv1", "units.0.bn1", 24, 60, 1, 8, packed.AsSpan(672, 1500));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.0.dw", "units.0.bn2", 60, 1, packed.AsSpan(2176, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv3", "units.0.bn3", 60, 216, 3, 8, packed.AsSpan(2784, 4536));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv1", "units.1.bn1", 240, 60, 3, 8, packed.AsSpan(7328, 4860));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.1.dw", "units.1.bn2", 60, 1, packed.AsSpan(12192, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv3", "units.1.bn3", 60, 240, 3, 8, packed.AsSpan(12800, 5040));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv1", "units.2.bn1", 240, 60, 3, 8, packed.AsSpan(17840, 4860));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.2.dw", "units.2.bn2", 60, 1, packed.AsSpan(22704, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv3", "units.2.bn3", 60, 240, 3, 8, packed.AsSpan(23312, 5040));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv1", "units.3.bn1", 240, 60, 3, 8, packed.AsSpan(28352, 4860));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.3.dw", "units.3.bn2", 60, 1, packed.AsSpan(33216, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv3", "units.3.bn3", 60, 240, 3, 8, packed.AsSpan(33824, 5040));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv1", "units.4.bn1", 240, 120, 3, 8, packed.AsSpan(38864, 9720));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.4.dw", "units.4.bn2", 120, 1, packed.AsSpan(48592, 1200));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv3", "units.4.bn3", 120, 240, 3, 8, packed.AsSpan(49792, 9840));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv1", "units.5.bn1", 480, 120, 3, 8, packed.AsSpan(59632, 19320));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.5.dw", "units.5.bn2", 120, 1, packed.AsSpan(78960, 1200));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv3", "units.5.bn3", 120, 480, 3, 8, packed.AsSpan(80160, 19680));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv1", "units.6.bn1", 480, 120, 3, 8, packed.AsSpan(99840, 19320));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.6.dw", "units.6.bn2", 120, 1, packed.AsSpan(119168, 1200));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv3", "units.6.bn3", 120, 480, 3, 8, packed.AsSpan(120368, 19680));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv1", "units.7.bn1", 480, 120, 3, 8, packed.AsSpan(140048, 19320));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.7.dw", "units.7.bn2", 120, 1, packed.AsSpan(159376, 1200));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv3", "units.7.bn3", 120, 480, 3, 8, packed.AsSpan(160576, 19680));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv1", "units.8.bn1", 480, 120, 3, 8, packed.AsSpan(180256, 19320));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.8.dw", "units.8.bn2", 120, 1, packed.AsSpan(199584, 1200));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv3", "units.8.bn3", 120, 480, 3, 8, packed.AsSpan(200784, 19680));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv1", "units.9.bn1", 480, 120, 3, 8, packed.AsSpan(220464, 19320));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.9.dw", "units.9.bn2", 120, 1, packed.AsSpan(239792, 1200));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv3", "units.9.bn3", 120, 480, 3, 8, packed.AsSpan(240992, 19680));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv1", "units.10.bn1", 480, 120, 3, 8, packed.AsSpan(260672, 19320));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.10.dw", "units.10.bn2", 120, 1, packed.AsSpan(280000, 1200));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv3", "units.10.bn3", 120, 480, 3, 8, packed.AsSpan(281200, 19680));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv1", "units.11.bn1", 480, 120, 3, 8, packed.AsSpan(300880, 19320));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.11.dw", "units.11.bn2", 120, 1, packed.AsSpan(320208, 1200));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv3", "units.11.bn3", 120, 480, 3, 8, packed.AsSpan(321408, 19680));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.12.conv1", "units.12.bn1", 480, 240, 3, 8, packed.AsSpan(341088, 38640));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.12.dw", "units.12.bn2", 240, 1, packed.AsSpan(379728, 2400));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.12.conv3", "units.12.bn3", 240, 480, 3, 8, packed.AsSpan(382128, 38880));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.13.conv1", "units.13.bn1", 960, 240, 3, 8, packed.AsSpan(421008, 77040));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.13.dw", "units.13.bn2", 240, 1, packed.AsSpan(498048, 2400));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.13.conv3", "units.13.bn3", 240, 960, 3, 8, packed.AsSpan(500448, 77760));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.14.conv1", "units.14.bn1", 960, 240, 3, 8, packed.AsSpan(578208, 77040));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.14.dw", "units.14.bn2", 240, 1, packed.AsSpan(655248, 2400));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.14.conv3", "units.14.bn3", 240, 960, 3, 8, packed.AsSpan(657648, 77760));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.15.conv1", "units.15.bn1", 960, 240, 3, 8, packed.AsSpan(735408, 77040));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.15.dw", "units.15.bn2", 240, 1, packed.AsSpan(812448, 2400));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.15.conv3", "units.15.bn3", 240, 960, 3, 8, packed.AsSpan(814848, 77760));
-        global::ShuffleNetGen.Weights.WeightPacker.Linear(tensors, "fc", 960, 1000, packed.AsSpan(892608, 961000));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "conv1", "bn1", 24, 3, packed.AsSpan(Weights_conv1, 672));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv1", "units.0.bn1", 24, 60, 1, 8, packed.AsSpan(Weights_units_0_conv1, 1500));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.0.dw", "units.0.bn2", 60, 1, packed.AsSpan(Weights_units_0_dw, 600));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv3", "units.0.bn3", 60, 216, 3, 8, packed.AsSpan(Weights_units_0_conv3, 4536));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv1", "units.1.bn1", 240, 60, 3, 8, packed.AsSpan(Weights_units_1_conv1, 4860));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.1.dw", "units.1.bn2", 60, 1, packed.AsSpan(Weights_units_1_dw, 600));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv3", "units.1.bn3", 60, 240, 3, 8, packed.AsSpan(Weights_units_1_conv3, 5040));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv1", "units.2.bn1", 240, 60, 3, 8, packed.AsSpan(Weights_units_2_conv1, 4860));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.2.dw", "units.2.bn2", 60, 1, packed.AsSpan(Weights_units_2_dw, 600));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv3", "units.2.bn3", 60, 240, 3, 8, packed.AsSpan(Weights_units_2_conv3, 5040));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv1", "units.3.bn1", 240, 60, 3, 8, packed.AsSpan(Weights_units_3_conv1, 4860));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.3.dw", "units.3.bn2", 60, 1, packed.AsSpan(Weights_units_3_dw, 600));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv3", "units.3.bn3", 60, 240, 3, 8, packed.AsSpan(Weights_units_3_conv3, 5040));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv1", "units.4.bn1", 240, 120, 3, 8, packed.AsSpan(Weights_units_4_conv1, 9720));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.4.dw", "units.4.bn2", 120, 1, packed.AsSpan(Weights_units_4_dw, 1200));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv3", "units.4.bn3", 120, 240, 3, 8, packed.AsSpan(Weights_units_4_conv3, 9840));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv1", "units.5.bn1", 480, 120, 3, 8, packed.AsSpan(Weights_units_5_conv1, 19320));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.5.dw", "units.5.bn2", 120, 1, packed.AsSpan(Weights_units_5_dw, 1200));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv3", "units.5.bn3", 120, 480, 3, 8, packed.AsSpan(Weights_units_5_conv3, 19680));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv1", "units.6.bn1", 480, 120, 3, 8, packed.AsSpan(Weights_units_6_conv1, 19320));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.6.dw", "units.6.bn2", 120, 1, packed.AsSpan(Weights_units_6_dw, 1200));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv3", "units.6.bn3", 120, 480, 3, 8, packed.AsSpan(Weights_units_6_conv3, 19680));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv1", "units.7.bn1", 480, 120, 3, 8, packed.AsSpan(Weights_units_7_conv1, 19320));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.7.dw", "units.7.bn2", 120, 1, packed.AsSpan(Weights_units_7_dw, 1200));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv3", "units.7.bn3", 120, 480, 3, 8, packed.AsSpan(Weights_units_7_conv3, 19680));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv1", "units.8.bn1", 480, 120, 3, 8, packed.AsSpan(Weights_units_8_conv1, 19320));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.8.dw", "units.8.bn2", 120, 1, packed.AsSpan(Weights_units_8_dw, 1200));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv3", "units.8.bn3", 120, 480, 3, 8, packed.AsSpan(Weights_units_8_conv3, 19680));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv1", "units.9.bn1", 480, 120, 3, 8, packed.AsSpan(Weights_units_9_conv1, 19320));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.9.dw", "units.9.bn2", 120, 1, packed.AsSpan(Weights_units_9_dw, 1200));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv3", "units.9.bn3", 120, 480, 3, 8, packed.AsSpan(Weights_units_9_conv3, 19680));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv1", "units.10.bn1", 480, 120, 3, 8, packed.AsSpan(Weights_units_10_conv1, 19320));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.10.dw", "units.10.bn2", 120, 1, packed.AsSpan(Weights_units_10_dw, 1200));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv3", "units.10.bn3", 120, 480, 3, 8, packed.AsSpan(Weights_units_10_conv3, 19680));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv1", "units.11.bn1", 480, 120, 3, 8, packed.AsSpan(Weights_units_11_conv1, 19320));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.11.dw", "units.11.bn2", 120, 1, packed.AsSpan(Weights_units_11_dw, 1200));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv3", "units.11.bn3", 120, 480, 3, 8, packed.AsSpan(Weights_units_11_conv3, 19680));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.12.conv1", "units.12.bn1", 480, 240, 3, 8, packed.AsSpan(Weights_units_12_conv1, 38640));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.12.dw", "units.12.bn2", 240, 1, packed.AsSpan(Weights_units_12_dw, 2400));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.12.conv3", "units.12.bn3", 240, 480, 3, 8, packed.AsSpan(Weights_units_12_conv3, 38880));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.13.conv1", "units.13.bn1", 960, 240, 3, 8, packed.AsSpan(Weights_units_13_conv1, 77040));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.13.dw", "units.13.bn2", 240, 1, packed.AsSpan(Weights_units_13_dw, 2400));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.13.conv3", "units.13.bn3", 240, 960, 3, 8, packed.AsSpan(Weights_units_13_conv3, 77760));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.14.conv1", "units.14.bn1", 960, 240, 3, 8, packed.AsSpan(Weights_units_14_conv1, 77040));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.14.dw", "units.14.bn2", 240, 1, packed.AsSpan(Weights_units_14_dw, 2400));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.14.conv3", "units.14.bn3", 240, 960, 3, 8, packed.AsSpan(Weights_units_14_conv3, 77760));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.15.conv1", "units.15.bn1", 960, 240, 3, 8, packed.AsSpan(Weights_units_15_conv1, 77040));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.15.dw", "units.15.bn2", 240, 1, packed.AsSpan(Weights_units_15_dw, 2400));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.15.conv3", "units.15.bn3", 240, 960, 3, 8, packed.AsSpan(Weights_units_15_conv3, 77760));
+        global::ShuffleNetGen.Weights.WeightPacker.Linear(tensors, "fc", 960, 1000, packed.AsSpan(Weights_fc, 961000));
     }
 }

@@ -23,39 +23,39 @@ namespace Snapshots;
 /// units.0.out                192x14x14               0     37632   1-7
 /// units.0.bottleneck         48x28x28            37632     37632   2-3
 /// units.0.depthwise          48x14x14            75264      9408   3-4
-/// units.1.out                192x14x14           37632     37632   7-10
 /// units.1.bottleneck         48x14x14            37632      9408   5-6
 /// units.1.depthwise          48x14x14            75264      9408   6-7
-/// units.2.out                192x14x14               0     37632   10-13
+/// units.1.out                192x14x14           37632     37632   7-10
 /// units.2.bottleneck         48x14x14                0      9408   8-9
 /// units.2.depthwise          48x14x14            75264      9408   9-10
-/// units.3.out                192x14x14           37632     37632   13-15
+/// units.2.out                192x14x14               0     37632   10-13
 /// units.3.bottleneck         48x14x14            37632      9408   11-12
 /// units.3.depthwise          48x14x14            75264      9408   12-13
+/// units.3.out                192x14x14           37632     37632   13-15
 /// units.4.out                384x7x7                 0     18816   14-20
 /// units.4.bottleneck         96x14x14            18816     18816   15-16
 /// units.4.depthwise          96x7x7              37632      4704   16-17
-/// units.5.out                384x7x7             18816     18816   20-23
 /// units.5.bottleneck         96x7x7              18816      4704   18-19
 /// units.5.depthwise          96x7x7              37632      4704   19-20
-/// units.6.out                384x7x7                 0     18816   23-26
+/// units.5.out                384x7x7             18816     18816   20-23
 /// units.6.bottleneck         96x7x7                  0      4704   21-22
 /// units.6.depthwise          96x7x7              37632      4704   22-23
-/// units.7.out                384x7x7             18816     18816   26-29
+/// units.6.out                384x7x7                 0     18816   23-26
 /// units.7.bottleneck         96x7x7              18816      4704   24-25
 /// units.7.depthwise          96x7x7              37632      4704   25-26
-/// units.8.out                384x7x7                 0     18816   29-32
+/// units.7.out                384x7x7             18816     18816   26-29
 /// units.8.bottleneck         96x7x7                  0      4704   27-28
 /// units.8.depthwise          96x7x7              37632      4704   28-29
-/// units.9.out                384x7x7             18816     18816   32-35
+/// units.8.out                384x7x7                 0     18816   29-32
 /// units.9.bottleneck         96x7x7              18816      4704   30-31
 /// units.9.depthwise          96x7x7              37632      4704   31-32
-/// units.10.out               384x7x7                 0     18816   35-38
+/// units.9.out                384x7x7             18816     18816   32-35
 /// units.10.bottleneck        96x7x7                  0      4704   33-34
 /// units.10.depthwise         96x7x7              37632      4704   34-35
-/// units.11.out               384x7x7             18816     18816   38-39
+/// units.10.out               384x7x7                 0     18816   35-38
 /// units.11.bottleneck        96x7x7              18816      4704   36-37
 /// units.11.depthwise         96x7x7              37632      4704   37-38
+/// units.11.out               384x7x7             18816     18816   38-39
 /// globalpool                 384x1x1                 0       384   39-40
 /// </code>
 /// An instance owns its arena: use one instance per thread.
@@ -84,6 +84,86 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     /// <summary>Multiply-adds of one forward pass (convolutions and classifier).</summary>
     public const long MultiplyAdds = 6683520;
     private const int PackedWeightLength = 96064;
+
+    // Where each activation starts in the arena (floats; the memory plan above gives lengths and live steps).
+    private const int Arena_stem = 75264;
+    private const int Arena_units_0_out = 0;
+    private const int Arena_units_0_bottleneck = 37632;
+    private const int Arena_units_0_depthwise = 75264;
+    private const int Arena_units_1_bottleneck = 37632;
+    private const int Arena_units_1_depthwise = 75264;
+    private const int Arena_units_1_out = 37632;
+    private const int Arena_units_2_bottleneck = 0;
+    private const int Arena_units_2_depthwise = 75264;
+    private const int Arena_units_2_out = 0;
+    private const int Arena_units_3_bottleneck = 37632;
+    private const int Arena_units_3_depthwise = 75264;
+    private const int Arena_units_3_out = 37632;
+    private const int Arena_units_4_out = 0;
+    private const int Arena_units_4_bottleneck = 18816;
+    private const int Arena_units_4_depthwise = 37632;
+    private const int Arena_units_5_bottleneck = 18816;
+    private const int Arena_units_5_depthwise = 37632;
+    private const int Arena_units_5_out = 18816;
+    private const int Arena_units_6_bottleneck = 0;
+    private const int Arena_units_6_depthwise = 37632;
+    private const int Arena_units_6_out = 0;
+    private const int Arena_units_7_bottleneck = 18816;
+    private const int Arena_units_7_depthwise = 37632;
+    private const int Arena_units_7_out = 18816;
+    private const int Arena_units_8_bottleneck = 0;
+    private const int Arena_units_8_depthwise = 37632;
+    private const int Arena_units_8_out = 0;
+    private const int Arena_units_9_bottleneck = 18816;
+    private const int Arena_units_9_depthwise = 37632;
+    private const int Arena_units_9_out = 18816;
+    private const int Arena_units_10_bottleneck = 0;
+    private const int Arena_units_10_depthwise = 37632;
+    private const int Arena_units_10_out = 0;
+    private const int Arena_units_11_bottleneck = 18816;
+    private const int Arena_units_11_depthwise = 37632;
+    private const int Arena_units_11_out = 18816;
+    private const int Arena_globalpool = 0;
+
+    // Where each op's packed weights start in _sngWeights (floats).
+    private const int Weights_conv1 = 0;
+    private const int Weights_units_0_conv1 = 160;
+    private const int Weights_units_0_dw = 976;
+    private const int Weights_units_0_conv3 = 1456;
+    private const int Weights_units_1_conv1 = 2688;
+    private const int Weights_units_1_dw = 3888;
+    private const int Weights_units_1_conv3 = 4368;
+    private const int Weights_units_2_conv1 = 5712;
+    private const int Weights_units_2_dw = 6912;
+    private const int Weights_units_2_conv3 = 7392;
+    private const int Weights_units_3_conv1 = 8736;
+    private const int Weights_units_3_dw = 9936;
+    private const int Weights_units_3_conv3 = 10416;
+    private const int Weights_units_4_conv1 = 11760;
+    private const int Weights_units_4_dw = 14160;
+    private const int Weights_units_4_conv3 = 15120;
+    private const int Weights_units_5_conv1 = 17616;
+    private const int Weights_units_5_dw = 22320;
+    private const int Weights_units_5_conv3 = 23280;
+    private const int Weights_units_6_conv1 = 28272;
+    private const int Weights_units_6_dw = 32976;
+    private const int Weights_units_6_conv3 = 33936;
+    private const int Weights_units_7_conv1 = 38928;
+    private const int Weights_units_7_dw = 43632;
+    private const int Weights_units_7_conv3 = 44592;
+    private const int Weights_units_8_conv1 = 49584;
+    private const int Weights_units_8_dw = 54288;
+    private const int Weights_units_8_conv3 = 55248;
+    private const int Weights_units_9_conv1 = 60240;
+    private const int Weights_units_9_dw = 64944;
+    private const int Weights_units_9_conv3 = 65904;
+    private const int Weights_units_10_conv1 = 70896;
+    private const int Weights_units_10_dw = 75600;
+    private const int Weights_units_10_conv3 = 76560;
+    private const int Weights_units_11_conv1 = 81552;
+    private const int Weights_units_11_dw = 86256;
+    private const int Weights_units_11_conv3 = 87216;
+    private const int Weights_fc = 92208;
 
     private readonly float[] _sngArena = new float[ArenaLength];
     private readonly float[] _sngWeights;
@@ -356,23 +436,23 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     /// <summary>Each kernel and the code path it takes on this machine (vector width, AdvSimd where used).</summary>
     public static global::System.Collections.Generic.IReadOnlyList<global::ShuffleNetGen.KernelPath> KernelPaths { get; } = new global::ShuffleNetGen.KernelPath[]
     {
-        new("Conv3x3_s1_1to16_28x28_Relu_V128", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla by element" : "Vector128"),
-        new("AvgPool3x3_s2_16ch_28x28_Relu_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
-        new("Pointwise_g1_16to48_784px_Shuffle8_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g1_16to48_784px_Shuffle8_Relu_4x8_V128"),
-        new("Depthwise3x3_s2_48ch_28x28_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
-        new("Pointwise_g8_48to176_196px_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g8_48to176_196px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_48to176_196px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_48to176_196px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_48to176_196px_Relu_4x8_V128"),
-        new("Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128"),
-        new("Depthwise3x3_s1_48ch_14x14_V128", Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
-        new("Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g8_48to192_196px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_48to192_196px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128"),
-        new("AvgPool3x3_s2_192ch_14x14_Relu_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
-        new("Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g8_192to96_196px_Shuffle8_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_192to96_196px_Shuffle8_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128"),
-        new("Depthwise3x3_s2_96ch_14x14_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
-        new("Pointwise_g8_96to192_49px_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g8_96to192_49px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_96to192_49px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_96to192_49px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_96to192_49px_Relu_4x8_V128"),
-        new("Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128"),
-        new("Depthwise3x3_s1_96ch_7x7_V128", "Vector128"),
-        new("Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128", Vector512.IsHardwareAccelerated ? "Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128"),
-        new("GlobalAvgPool_384ch_49px_V128", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp" : "Vector128"),
-        new("Linear_384to10_V128", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla, faddp" : "Vector128"),
+        new("Conv3x3_s1_1to16_28x28_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla by element" : "Vector128"),
+        new("AvgPool3x3_s2_16ch_28x28_Relu", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
+        new("Pointwise_g1_16to48_784px_Shuffle8_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g1_16to48_784px_Shuffle8_Relu_4x8_V128"),
+        new("Depthwise3x3_s2_48ch_28x28", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Pointwise_g8_48to176_196px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_48to176_196px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_48to176_196px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_48to176_196px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_48to176_196px_Relu_4x8_V128"),
+        new("Pointwise_g8_192to48_196px_Shuffle8_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128"),
+        new("Depthwise3x3_s1_48ch_14x14", Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
+        new("Pointwise_g8_48to192_196px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_48to192_196px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_48to192_196px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128"),
+        new("AvgPool3x3_s2_192ch_14x14_Relu", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
+        new("Pointwise_g8_192to96_196px_Shuffle8_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_192to96_196px_Shuffle8_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_192to96_196px_Shuffle8_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128"),
+        new("Depthwise3x3_s2_96ch_14x14", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Pointwise_g8_96to192_49px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_96to192_49px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_96to192_49px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_96to192_49px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_96to192_49px_Relu_4x8_V128"),
+        new("Pointwise_g8_384to96_49px_Shuffle8_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128"),
+        new("Depthwise3x3_s1_96ch_7x7", "Vector128"),
+        new("Pointwise_g8_96to384_49px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128"),
+        new("GlobalAvgPool_384ch_49px", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp" : "Vector128"),
+        new("Linear_384to10", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla, faddp" : "Vector128"),
     };
 
     /// <summary>Runs one image (NCHW floats, exactly <see cref="InputLength"/> of them) and writes exactly <see cref="Classes"/> logits. Allocates nothing.</summary>
@@ -414,129 +494,129 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Stem(ref float image, ref float arena, ref float weights)
     {
-        Conv3x3_s1_1to16_28x28_Relu_V128(ref image, ref Unsafe.Add(ref arena, 75264), ref weights);
+        Conv3x3_s1_1to16_28x28_Relu(ref image, ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref weights, Weights_conv1));
     }
 
     /// <summary>Unit 0: 16x28x28 to 192x14x14, stride 2.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit0(ref float arena, ref float weights)
     {
-        AvgPool3x3_s2_16ch_28x28_Relu_V128(ref Unsafe.Add(ref arena, 75264), ref arena);
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_16to48_784px_Shuffle8_Relu_8x48_V512(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 160)); else if (Vector256.IsHardwareAccelerated) Pointwise_g1_16to48_784px_Shuffle8_Relu_4x16_V256(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 160)); else Pointwise_g1_16to48_784px_Shuffle8_Relu_4x8_V128(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 160));
-        Depthwise3x3_s2_48ch_28x28_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref weights, 976));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_48to176_196px_Relu_8x48_V512(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 3136), ref Unsafe.Add(ref weights, 1456)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_48to176_196px_Relu_4x16_V256(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 3136), ref Unsafe.Add(ref weights, 1456)); else Pointwise_g8_48to176_196px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 3136), ref Unsafe.Add(ref weights, 1456));
+        AvgPool3x3_s2_16ch_28x28_Relu(ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref arena, Arena_units_0_out));
+        Pointwise_g1_16to48_784px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref weights, Weights_units_0_conv1));
+        Depthwise3x3_s2_48ch_28x28(ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref weights, Weights_units_0_dw));
+        Pointwise_g8_48to176_196px_Relu(ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref arena, Arena_units_0_out + 16 * 196), ref Unsafe.Add(ref weights, Weights_units_0_conv3));
     }
 
     /// <summary>Unit 1: 192x14x14 to 192x14x14, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit1(ref float arena, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 2688)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 2688)); else Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 2688));
-        Depthwise3x3_s1_48ch_14x14_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref weights, 3888));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 4368), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 4368), ref arena); else Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 4368), ref arena);
+        Pointwise_g8_192to48_196px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_0_out), ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref weights, Weights_units_1_conv1));
+        Depthwise3x3_s1_48ch_14x14(ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref weights, Weights_units_1_dw));
+        Pointwise_g8_48to192_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref weights, Weights_units_1_conv3), ref Unsafe.Add(ref arena, Arena_units_0_out));
     }
 
     /// <summary>Unit 2: 192x14x14 to 192x14x14, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit2(ref float arena, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 5712)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 5712)); else Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 5712));
-        Depthwise3x3_s1_48ch_14x14_V128(ref arena, ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref weights, 6912));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 75264), ref arena, ref Unsafe.Add(ref weights, 7392), ref Unsafe.Add(ref arena, 37632)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 75264), ref arena, ref Unsafe.Add(ref weights, 7392), ref Unsafe.Add(ref arena, 37632)); else Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 75264), ref arena, ref Unsafe.Add(ref weights, 7392), ref Unsafe.Add(ref arena, 37632));
+        Pointwise_g8_192to48_196px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref weights, Weights_units_2_conv1));
+        Depthwise3x3_s1_48ch_14x14(ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref weights, Weights_units_2_dw));
+        Pointwise_g8_48to192_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref weights, Weights_units_2_conv3), ref Unsafe.Add(ref arena, Arena_units_1_out));
     }
 
     /// <summary>Unit 3: 192x14x14 to 192x14x14, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit3(ref float arena, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 8736)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 8736)); else Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 8736));
-        Depthwise3x3_s1_48ch_14x14_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref weights, 9936));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 10416), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 10416), ref arena); else Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 75264), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 10416), ref arena);
+        Pointwise_g8_192to48_196px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref weights, Weights_units_3_conv1));
+        Depthwise3x3_s1_48ch_14x14(ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref weights, Weights_units_3_dw));
+        Pointwise_g8_48to192_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref weights, Weights_units_3_conv3), ref Unsafe.Add(ref arena, Arena_units_2_out));
     }
 
     /// <summary>Unit 4: 192x14x14 to 384x7x7, stride 2.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit4(ref float arena, ref float weights)
     {
-        AvgPool3x3_s2_192ch_14x14_Relu_V128(ref Unsafe.Add(ref arena, 37632), ref arena);
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_192to96_196px_Shuffle8_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 11760)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_192to96_196px_Shuffle8_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 11760)); else Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 11760));
-        Depthwise3x3_s2_96ch_14x14_V128(ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 14160));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to192_49px_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 9408), ref Unsafe.Add(ref weights, 15120)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to192_49px_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 9408), ref Unsafe.Add(ref weights, 15120)); else Pointwise_g8_96to192_49px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 9408), ref Unsafe.Add(ref weights, 15120));
+        AvgPool3x3_s2_192ch_14x14_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_out));
+        Pointwise_g8_192to96_196px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref weights, Weights_units_4_conv1));
+        Depthwise3x3_s2_96ch_14x14(ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref weights, Weights_units_4_dw));
+        Pointwise_g8_96to192_49px_Relu(ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref arena, Arena_units_4_out + 192 * 49), ref Unsafe.Add(ref weights, Weights_units_4_conv3));
     }
 
     /// <summary>Unit 5: 384x7x7 to 384x7x7, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit5(ref float arena, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 17616)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 17616)); else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 17616));
-        Depthwise3x3_s1_96ch_7x7_V128(ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 22320));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 23280), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 23280), ref arena); else Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 23280), ref arena);
+        Pointwise_g8_384to96_49px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_4_out), ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref weights, Weights_units_5_conv1));
+        Depthwise3x3_s1_96ch_7x7(ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref weights, Weights_units_5_dw));
+        Pointwise_g8_96to384_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref weights, Weights_units_5_conv3), ref Unsafe.Add(ref arena, Arena_units_4_out));
     }
 
     /// <summary>Unit 6: 384x7x7 to 384x7x7, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit6(ref float arena, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 28272)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 28272)); else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 28272));
-        Depthwise3x3_s1_96ch_7x7_V128(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 32976));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 33936), ref Unsafe.Add(ref arena, 18816)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 33936), ref Unsafe.Add(ref arena, 18816)); else Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 33936), ref Unsafe.Add(ref arena, 18816));
+        Pointwise_g8_384to96_49px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref weights, Weights_units_6_conv1));
+        Depthwise3x3_s1_96ch_7x7(ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref weights, Weights_units_6_dw));
+        Pointwise_g8_96to384_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref weights, Weights_units_6_conv3), ref Unsafe.Add(ref arena, Arena_units_5_out));
     }
 
     /// <summary>Unit 7: 384x7x7 to 384x7x7, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit7(ref float arena, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 38928)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 38928)); else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 38928));
-        Depthwise3x3_s1_96ch_7x7_V128(ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 43632));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 44592), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 44592), ref arena); else Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 44592), ref arena);
+        Pointwise_g8_384to96_49px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref weights, Weights_units_7_conv1));
+        Depthwise3x3_s1_96ch_7x7(ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref weights, Weights_units_7_dw));
+        Pointwise_g8_96to384_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref weights, Weights_units_7_conv3), ref Unsafe.Add(ref arena, Arena_units_6_out));
     }
 
     /// <summary>Unit 8: 384x7x7 to 384x7x7, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit8(ref float arena, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 49584)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 49584)); else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 49584));
-        Depthwise3x3_s1_96ch_7x7_V128(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 54288));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 55248), ref Unsafe.Add(ref arena, 18816)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 55248), ref Unsafe.Add(ref arena, 18816)); else Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 55248), ref Unsafe.Add(ref arena, 18816));
+        Pointwise_g8_384to96_49px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref weights, Weights_units_8_conv1));
+        Depthwise3x3_s1_96ch_7x7(ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref weights, Weights_units_8_dw));
+        Pointwise_g8_96to384_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref weights, Weights_units_8_conv3), ref Unsafe.Add(ref arena, Arena_units_7_out));
     }
 
     /// <summary>Unit 9: 384x7x7 to 384x7x7, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit9(ref float arena, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 60240)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 60240)); else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 60240));
-        Depthwise3x3_s1_96ch_7x7_V128(ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 64944));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 65904), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 65904), ref arena); else Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 65904), ref arena);
+        Pointwise_g8_384to96_49px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref weights, Weights_units_9_conv1));
+        Depthwise3x3_s1_96ch_7x7(ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref weights, Weights_units_9_dw));
+        Pointwise_g8_96to384_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref weights, Weights_units_9_conv3), ref Unsafe.Add(ref arena, Arena_units_8_out));
     }
 
     /// <summary>Unit 10: 384x7x7 to 384x7x7, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit10(ref float arena, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 70896)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 70896)); else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref Unsafe.Add(ref arena, 18816), ref arena, ref Unsafe.Add(ref weights, 70896));
-        Depthwise3x3_s1_96ch_7x7_V128(ref arena, ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 75600));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 76560), ref Unsafe.Add(ref arena, 18816)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 76560), ref Unsafe.Add(ref arena, 18816)); else Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref arena, ref Unsafe.Add(ref weights, 76560), ref Unsafe.Add(ref arena, 18816));
+        Pointwise_g8_384to96_49px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref weights, Weights_units_10_conv1));
+        Depthwise3x3_s1_96ch_7x7(ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref weights, Weights_units_10_dw));
+        Pointwise_g8_96to384_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref weights, Weights_units_10_conv3), ref Unsafe.Add(ref arena, Arena_units_9_out));
     }
 
     /// <summary>Unit 11: 384x7x7 to 384x7x7, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit11(ref float arena, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 81552)); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 81552)); else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 81552));
-        Depthwise3x3_s1_96ch_7x7_V128(ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref weights, 86256));
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 87216), ref arena); else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 87216), ref arena); else Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 37632), ref Unsafe.Add(ref arena, 18816), ref Unsafe.Add(ref weights, 87216), ref arena);
+        Pointwise_g8_384to96_49px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref weights, Weights_units_11_conv1));
+        Depthwise3x3_s1_96ch_7x7(ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref weights, Weights_units_11_dw));
+        Pointwise_g8_96to384_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref weights, Weights_units_11_conv3), ref Unsafe.Add(ref arena, Arena_units_10_out));
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Head(ref float arena, ref float weights, ref float logits)
     {
-        GlobalAvgPool_384ch_49px_V128(ref Unsafe.Add(ref arena, 18816), ref arena);
-        Linear_384to10_V128(ref arena, ref Unsafe.Add(ref weights, 92208), ref logits);
+        GlobalAvgPool_384ch_49px(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_globalpool));
+        Linear_384to10(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits);
     }
 
     /// <summary>3x3 convolution, stride 1, 1 to 16 channels on 28x28, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s1_1to16_28x28_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s1_1to16_28x28_Relu(ref float source, ref float destination, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated)
         {
@@ -544,7 +624,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
         for (int c = 0; c < 16; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, 0);
+            ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 784);
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
             float bias = Unsafe.Add(ref taps, 9);
@@ -555,13 +635,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 int outRow = 0;
                 {
                     float acc = bias;
-                    for (int ci = 0; ci < 1; ci++)
                     {
+                        const int ci = 0;
                         ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
                         ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        acc += Unsafe.Add(ref inputPlane, row1 + 0) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
                         acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
-                        acc += Unsafe.Add(ref inputPlane, row2 + 0) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
                         acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
                     }
                     acc = MathF.Max(acc, 0f);
@@ -574,8 +654,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         for (int ox = 1; ox <= 23; ox += 4)
                         {
                             var acc = biasV;
-                            for (int ci = 0; ci < 1; ci++)
                             {
+                                const int ci = 0;
                                 ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
                                 ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
                                 var taps0 = Vector128.LoadUnsafe(ref planeTaps);
@@ -594,8 +674,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         }
                         {
                             var acc = biasV;
-                            for (int ci = 0; ci < 1; ci++)
                             {
+                                const int ci = 0;
                                 ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
                                 ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
                                 var taps0 = Vector128.LoadUnsafe(ref planeTaps);
@@ -618,8 +698,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         for (int ox = 1; ox <= 23; ox += 4)
                         {
                             var acc = biasV;
-                            for (int ci = 0; ci < 1; ci++)
                             {
+                                const int ci = 0;
                                 ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
                                 ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
                                 ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
@@ -636,8 +716,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         }
                         {
                             var acc = biasV;
-                            for (int ci = 0; ci < 1; ci++)
                             {
+                                const int ci = 0;
                                 ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
                                 ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
                                 ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 22);
@@ -656,8 +736,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 }
                 {
                     float acc = bias;
-                    for (int ci = 0; ci < 1; ci++)
                     {
+                        const int ci = 0;
                         ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
                         ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
                         acc += Unsafe.Add(ref inputPlane, row1 + 26) * Unsafe.Add(ref planeTaps, 3);
@@ -677,15 +757,15 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 int outRow = oy * 28;
                 {
                     float acc = bias;
-                    for (int ci = 0; ci < 1; ci++)
                     {
+                        const int ci = 0;
                         ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
                         ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        acc += Unsafe.Add(ref inputPlane, row0 + 0) * Unsafe.Add(ref planeTaps, 1);
+                        acc += Unsafe.Add(ref inputPlane, row0) * Unsafe.Add(ref planeTaps, 1);
                         acc += Unsafe.Add(ref inputPlane, row0 + 1) * Unsafe.Add(ref planeTaps, 2);
-                        acc += Unsafe.Add(ref inputPlane, row1 + 0) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
                         acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
-                        acc += Unsafe.Add(ref inputPlane, row2 + 0) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
                         acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
                     }
                     acc = MathF.Max(acc, 0f);
@@ -698,8 +778,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         for (int ox = 1; ox <= 23; ox += 4)
                         {
                             var acc = biasV;
-                            for (int ci = 0; ci < 1; ci++)
                             {
+                                const int ci = 0;
                                 ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
                                 ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
                                 var taps0 = Vector128.LoadUnsafe(ref planeTaps);
@@ -722,8 +802,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         }
                         {
                             var acc = biasV;
-                            for (int ci = 0; ci < 1; ci++)
                             {
+                                const int ci = 0;
                                 ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
                                 ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
                                 var taps0 = Vector128.LoadUnsafe(ref planeTaps);
@@ -750,8 +830,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         for (int ox = 1; ox <= 23; ox += 4)
                         {
                             var acc = biasV;
-                            for (int ci = 0; ci < 1; ci++)
                             {
+                                const int ci = 0;
                                 ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
                                 ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
                                 ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox - 1);
@@ -772,8 +852,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         }
                         {
                             var acc = biasV;
-                            for (int ci = 0; ci < 1; ci++)
                             {
+                                const int ci = 0;
                                 ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
                                 ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
                                 ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 22);
@@ -796,8 +876,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 }
                 {
                     float acc = bias;
-                    for (int ci = 0; ci < 1; ci++)
                     {
+                        const int ci = 0;
                         ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
                         ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
                         acc += Unsafe.Add(ref inputPlane, row0 + 26) * Unsafe.Add(ref planeTaps, 0);
@@ -817,13 +897,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 int outRow = 756;
                 {
                     float acc = bias;
-                    for (int ci = 0; ci < 1; ci++)
                     {
+                        const int ci = 0;
                         ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
                         ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        acc += Unsafe.Add(ref inputPlane, row0 + 0) * Unsafe.Add(ref planeTaps, 1);
+                        acc += Unsafe.Add(ref inputPlane, row0) * Unsafe.Add(ref planeTaps, 1);
                         acc += Unsafe.Add(ref inputPlane, row0 + 1) * Unsafe.Add(ref planeTaps, 2);
-                        acc += Unsafe.Add(ref inputPlane, row1 + 0) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
                         acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
                     }
                     acc = MathF.Max(acc, 0f);
@@ -836,8 +916,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         for (int ox = 1; ox <= 23; ox += 4)
                         {
                             var acc = biasV;
-                            for (int ci = 0; ci < 1; ci++)
                             {
+                                const int ci = 0;
                                 ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
                                 ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
                                 var taps0 = Vector128.LoadUnsafe(ref planeTaps);
@@ -856,8 +936,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         }
                         {
                             var acc = biasV;
-                            for (int ci = 0; ci < 1; ci++)
                             {
+                                const int ci = 0;
                                 ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
                                 ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
                                 var taps0 = Vector128.LoadUnsafe(ref planeTaps);
@@ -880,8 +960,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         for (int ox = 1; ox <= 23; ox += 4)
                         {
                             var acc = biasV;
-                            for (int ci = 0; ci < 1; ci++)
                             {
+                                const int ci = 0;
                                 ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
                                 ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
                                 ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox - 1);
@@ -898,8 +978,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         }
                         {
                             var acc = biasV;
-                            for (int ci = 0; ci < 1; ci++)
                             {
+                                const int ci = 0;
                                 ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
                                 ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
                                 ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 22);
@@ -918,8 +998,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 }
                 {
                     float acc = bias;
-                    for (int ci = 0; ci < 1; ci++)
                     {
+                        const int ci = 0;
                         ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
                         ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
                         acc += Unsafe.Add(ref inputPlane, row0 + 26) * Unsafe.Add(ref planeTaps, 0);
@@ -934,7 +1014,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>Vector512 interior columns of 8 output channels of <see cref="Conv3x3_s1_1to16_28x28_Relu_V128"/>.</summary>
+    /// <summary>Vector512 interior columns of 8 output channels of <see cref="Conv3x3_s1_1to16_28x28_Relu"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V512(ref float source, ref float blockOutput, ref float blockTaps)
     {
@@ -942,8 +1022,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             int row1 = 0;
             int row2 = 28;
             int outRow = 0;
-            for (int ox = 1; ox <= 11; ox += 16)
             {
+                const int ox = 1;
                 var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 9));
                 var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 19));
                 var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 29));
@@ -952,8 +1032,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 59));
                 var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 69));
                 var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 79));
-                for (int ci = 0; ci < 1; ci++)
                 {
+                    const int ci = 0;
                     ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
                     ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
                     ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
@@ -1039,8 +1119,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 59));
                 var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 69));
                 var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 79));
-                for (int ci = 0; ci < 1; ci++)
                 {
+                    const int ci = 0;
                     ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
                     ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
                     ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 10);
@@ -1124,8 +1204,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             int row1 = (oy) * 28;
             int row2 = (oy + 1) * 28;
             int outRow = oy * 28;
-            for (int ox = 1; ox <= 11; ox += 16)
             {
+                const int ox = 1;
                 var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 9));
                 var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 19));
                 var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 29));
@@ -1134,8 +1214,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 59));
                 var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 69));
                 var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 79));
-                for (int ci = 0; ci < 1; ci++)
                 {
+                    const int ci = 0;
                     ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
                     ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
                     ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox - 1);
@@ -1249,8 +1329,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 59));
                 var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 69));
                 var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 79));
-                for (int ci = 0; ci < 1; ci++)
                 {
+                    const int ci = 0;
                     ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
                     ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
                     ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 10);
@@ -1360,8 +1440,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             int row0 = 728;
             int row1 = 756;
             int outRow = 756;
-            for (int ox = 1; ox <= 11; ox += 16)
             {
+                const int ox = 1;
                 var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 9));
                 var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 19));
                 var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 29));
@@ -1370,8 +1450,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 59));
                 var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 69));
                 var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 79));
-                for (int ci = 0; ci < 1; ci++)
                 {
+                    const int ci = 0;
                     ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
                     ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
                     ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox - 1);
@@ -1457,8 +1537,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 59));
                 var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 69));
                 var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 79));
-                for (int ci = 0; ci < 1; ci++)
                 {
+                    const int ci = 0;
                     ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
                     ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
                     ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 10);
@@ -1540,7 +1620,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>3x3 average pool, stride 2, 16 channels on 28x28; always divides by 9 (padding counted), then ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_16ch_28x28_Relu_V128(ref float source, ref float destination)
+    private static void AvgPool3x3_s2_16ch_28x28_Relu(ref float source, ref float destination)
     {
         for (int c = 0; c < 16; c++)
         {
@@ -1551,9 +1631,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 int row2 = 28;
                 int outRow = 0;
                 {
-                    float acc = Unsafe.Add(ref plane, row1 + 0);
+                    float acc = Unsafe.Add(ref plane, row1);
                     acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2 + 0);
+                    acc += Unsafe.Add(ref plane, row2);
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
@@ -1631,11 +1711,11 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 int row2 = (oy * 2 + 1) * 28;
                 int outRow = oy * 14;
                 {
-                    float acc = Unsafe.Add(ref plane, row0 + 0);
+                    float acc = Unsafe.Add(ref plane, row0);
                     acc += Unsafe.Add(ref plane, row0 + 1);
-                    acc += Unsafe.Add(ref plane, row1 + 0);
+                    acc += Unsafe.Add(ref plane, row1);
                     acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2 + 0);
+                    acc += Unsafe.Add(ref plane, row2);
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
@@ -1727,17 +1807,26 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 1 group(s), 16 to 48 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector512.</summary>
+    /// <summary>1x1 convolution, 1 group(s), 16 to 48 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g1_16to48_784px_Shuffle8_Relu(ref float source, ref float destination, ref float weights)
+    {
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_16to48_784px_Shuffle8_Relu_8x48_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_16to48_784px_Shuffle8_Relu_4x16_V256(ref source, ref destination, ref weights);
+        else Pointwise_g1_16to48_784px_Shuffle8_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g1_16to48_784px_Shuffle8_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
-        for (int k = 0; k < 1; k++)
         {
+            const int k = 0;
             ref float groupInput = ref Unsafe.Add(ref source, k * 12544);
             for (int j = 0; j < 48; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 17);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 48 + j + 0) % 6) * 8 + (k * 48 + j + 0) / 6) * 784);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 48 + j) % 6) * 8 + (k * 48 + j) / 6) * 784);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 48 + j + 1) % 6) * 8 + (k * 48 + j + 1) / 6) * 784);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 48 + j + 2) % 6) * 8 + (k * 48 + j + 2) / 6) * 784);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 48 + j + 3) % 6) * 8 + (k * 48 + j + 3) / 6) * 784);
@@ -1932,17 +2021,17 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 1 group(s), 16 to 48 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector256.</summary>
+    /// <summary><see cref="Pointwise_g1_16to48_784px_Shuffle8_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
-        for (int k = 0; k < 1; k++)
         {
+            const int k = 0;
             ref float groupInput = ref Unsafe.Add(ref source, k * 12544);
             for (int j = 0; j < 48; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 17);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 48 + j + 0) % 6) * 8 + (k * 48 + j + 0) / 6) * 784);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 48 + j) % 6) * 8 + (k * 48 + j) / 6) * 784);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 48 + j + 1) % 6) * 8 + (k * 48 + j + 1) / 6) * 784);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 48 + j + 2) % 6) * 8 + (k * 48 + j + 2) / 6) * 784);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 48 + j + 3) % 6) * 8 + (k * 48 + j + 3) / 6) * 784);
@@ -2058,17 +2147,17 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 1 group(s), 16 to 48 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector128.</summary>
+    /// <summary><see cref="Pointwise_g1_16to48_784px_Shuffle8_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
-        for (int k = 0; k < 1; k++)
         {
+            const int k = 0;
             ref float groupInput = ref Unsafe.Add(ref source, k * 12544);
             for (int j = 0; j < 48; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 17);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 48 + j + 0) % 6) * 8 + (k * 48 + j + 0) / 6) * 784);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 48 + j) % 6) * 8 + (k * 48 + j) / 6) * 784);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 48 + j + 1) % 6) * 8 + (k * 48 + j + 1) / 6) * 784);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 48 + j + 2) % 6) * 8 + (k * 48 + j + 2) / 6) * 784);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 48 + j + 3) % 6) * 8 + (k * 48 + j + 3) / 6) * 784);
@@ -2216,7 +2305,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>3x3 depthwise convolution, stride 2, 48 channels on 28x28, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_48ch_28x28_V128(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_48ch_28x28(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 48; c++)
         {
@@ -2239,9 +2328,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 int row2 = 28;
                 int outRow = 0;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 0) * k4;
+                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -2317,11 +2406,11 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 int row2 = (oy * 2 + 1) * 28;
                 int outRow = oy * 14;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k1;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k4;
+                    acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -2415,7 +2504,16 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 8 group(s), 48 to 176 channels over 196 pixels, batch norm folded, ReLU; Vector512.</summary>
+    /// <summary>1x1 convolution, 8 group(s), 48 to 176 channels over 196 pixels, batch norm folded, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g8_48to176_196px_Relu(ref float source, ref float destination, ref float weights)
+    {
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_48to176_196px_Relu_8x48_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_48to176_196px_Relu_4x16_V256(ref source, ref destination, ref weights);
+        else Pointwise_g8_48to176_196px_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g8_48to176_196px_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_48to176_196px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
@@ -2425,7 +2523,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 22 + j) * 7);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 22 + j + 0) * 196);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 22 + j) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 22 + j + 1) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 22 + j + 2) * 196);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 22 + j + 3) * 196);
@@ -2619,7 +2717,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 22 + 16) * 7);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 0) * 196);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 22 + 16) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 1) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 2) * 196);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 3) * 196);
@@ -2797,7 +2895,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 8 group(s), 48 to 176 channels over 196 pixels, batch norm folded, ReLU; Vector256.</summary>
+    /// <summary><see cref="Pointwise_g8_48to176_196px_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_48to176_196px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
@@ -2807,7 +2905,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 22 + j) * 7);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 22 + j + 0) * 196);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 22 + j) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 22 + j + 1) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 22 + j + 2) * 196);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 22 + j + 3) * 196);
@@ -2990,7 +3088,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 22 + 16) * 7);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 0) * 196);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 22 + 16) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 1) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 2) * 196);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 3) * 196);
@@ -3158,7 +3256,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 8 group(s), 48 to 176 channels over 196 pixels, batch norm folded, ReLU; Vector128.</summary>
+    /// <summary><see cref="Pointwise_g8_48to176_196px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_48to176_196px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -3168,7 +3266,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 22 + j) * 7);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 22 + j + 0) * 196);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 22 + j) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 22 + j + 1) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 22 + j + 2) * 196);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 22 + j + 3) * 196);
@@ -3403,7 +3501,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 22 + 16) * 7);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 0) * 196);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 22 + 16) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 1) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 2) * 196);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 3) * 196);
@@ -3597,7 +3695,16 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 8 group(s), 192 to 48 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector512.</summary>
+    /// <summary>1x1 convolution, 8 group(s), 192 to 48 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g8_192to48_196px_Shuffle8_Relu(ref float source, ref float destination, ref float weights)
+    {
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_8x48_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_4x16_V256(ref source, ref destination, ref weights);
+        else Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g8_192to48_196px_Shuffle8_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
@@ -3605,13 +3712,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 4704);
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 6 + 0) * 25);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 0) % 6) * 8 + (k * 6 + 0 + 0) / 6) * 196);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 1) % 6) * 8 + (k * 6 + 0 + 1) / 6) * 196);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 2) % 6) * 8 + (k * 6 + 0 + 2) / 6) * 196);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 3) % 6) * 8 + (k * 6 + 0 + 3) / 6) * 196);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 4) % 6) * 8 + (k * 6 + 0 + 4) / 6) * 196);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 5) % 6) * 8 + (k * 6 + 0 + 5) / 6) * 196);
+                ref float block = ref Unsafe.Add(ref weights, (k * 6) * 25);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 6) % 6) * 8 + (k * 6) / 6) * 196);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 6 + 1) % 6) * 8 + (k * 6 + 1) / 6) * 196);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 6 + 2) % 6) * 8 + (k * 6 + 2) / 6) * 196);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 6 + 3) % 6) * 8 + (k * 6 + 3) / 6) * 196);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 6 + 4) % 6) * 8 + (k * 6 + 4) / 6) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 6 + 5) % 6) * 8 + (k * 6 + 5) / 6) * 196);
                 for (int p = 0; p <= 132; p += 64)
                 {
                     var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
@@ -3784,7 +3891,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 8 group(s), 192 to 48 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector256.</summary>
+    /// <summary><see cref="Pointwise_g8_192to48_196px_Shuffle8_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
@@ -3792,13 +3899,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 4704);
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 6 + 0) * 25);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 0) % 6) * 8 + (k * 6 + 0 + 0) / 6) * 196);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 1) % 6) * 8 + (k * 6 + 0 + 1) / 6) * 196);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 2) % 6) * 8 + (k * 6 + 0 + 2) / 6) * 196);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 3) % 6) * 8 + (k * 6 + 0 + 3) / 6) * 196);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 4) % 6) * 8 + (k * 6 + 0 + 4) / 6) * 196);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 5) % 6) * 8 + (k * 6 + 0 + 5) / 6) * 196);
+                ref float block = ref Unsafe.Add(ref weights, (k * 6) * 25);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 6) % 6) * 8 + (k * 6) / 6) * 196);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 6 + 1) % 6) * 8 + (k * 6 + 1) / 6) * 196);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 6 + 2) % 6) * 8 + (k * 6 + 2) / 6) * 196);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 6 + 3) % 6) * 8 + (k * 6 + 3) / 6) * 196);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 6 + 4) % 6) * 8 + (k * 6 + 4) / 6) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 6 + 5) % 6) * 8 + (k * 6 + 5) / 6) * 196);
                 for (int p = 0; p <= 180; p += 16)
                 {
                     var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
@@ -3961,7 +4068,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 8 group(s), 192 to 48 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector128.</summary>
+    /// <summary><see cref="Pointwise_g8_192to48_196px_Shuffle8_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -3969,13 +4076,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 4704);
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 6 + 0) * 25);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 0) % 6) * 8 + (k * 6 + 0 + 0) / 6) * 196);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 1) % 6) * 8 + (k * 6 + 0 + 1) / 6) * 196);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 2) % 6) * 8 + (k * 6 + 0 + 2) / 6) * 196);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 3) % 6) * 8 + (k * 6 + 0 + 3) / 6) * 196);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 4) % 6) * 8 + (k * 6 + 0 + 4) / 6) * 196);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 6 + 0 + 5) % 6) * 8 + (k * 6 + 0 + 5) / 6) * 196);
+                ref float block = ref Unsafe.Add(ref weights, (k * 6) * 25);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 6) % 6) * 8 + (k * 6) / 6) * 196);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 6 + 1) % 6) * 8 + (k * 6 + 1) / 6) * 196);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 6 + 2) % 6) * 8 + (k * 6 + 2) / 6) * 196);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 6 + 3) % 6) * 8 + (k * 6 + 3) / 6) * 196);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 6 + 4) % 6) * 8 + (k * 6 + 4) / 6) * 196);
+                ref float out5 = ref Unsafe.Add(ref destination, (((k * 6 + 5) % 6) * 8 + (k * 6 + 5) / 6) * 196);
                 for (int p = 0; p <= 188; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -4166,7 +4273,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>3x3 depthwise convolution, stride 1, 48 channels on 14x14, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_48ch_14x14_V128(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_48ch_14x14(ref float source, ref float destination, ref float weights)
     {
         if (Vector256.IsHardwareAccelerated)
         {
@@ -4194,9 +4301,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 int row2 = 14;
                 int outRow = 0;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 0) * k4;
+                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -4227,11 +4334,11 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 int row2 = (oy + 1) * 14;
                 int outRow = oy * 14;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k1;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k4;
+                    acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -4266,9 +4373,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 int row1 = 182;
                 int outRow = 182;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k1;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k4;
+                    acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -4295,7 +4402,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary><see cref="Depthwise3x3_s1_48ch_14x14_V128"/> on a zero-bordered copy of each plane, Vector256 (8 columns per vector, no edge cases).</summary>
+    /// <summary><see cref="Depthwise3x3_s1_48ch_14x14"/> on a zero-bordered copy of each plane, Vector256 (8 columns per vector, no edge cases).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s1_48ch_14x14_PaddedCopy_V256(ref float source, ref float destination, ref float weights)
     {
@@ -4364,7 +4471,16 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 8 group(s), 48 to 192 channels over 196 pixels, batch norm folded, plus residual, ReLU; Vector512.</summary>
+    /// <summary>1x1 convolution, 8 group(s), 48 to 192 channels over 196 pixels, batch norm folded, plus residual, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g8_48to192_196px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
+    {
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_8x48_V512(ref source, ref destination, ref weights, ref residual);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_4x16_V256(ref source, ref destination, ref weights, ref residual);
+        else Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+    }
+
+    /// <summary><see cref="Pointwise_g8_48to192_196px_Residual_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_48to192_196px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -4374,8 +4490,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 24; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 7);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 24 + j + 0) * 196);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 24 + j + 0) * 196);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 24 + j) * 196);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 24 + j) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 24 + j + 1) * 196);
                 ref float res1 = ref Unsafe.Add(ref residual, (k * 24 + j + 1) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 24 + j + 2) * 196);
@@ -4609,7 +4725,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 8 group(s), 48 to 192 channels over 196 pixels, batch norm folded, plus residual, ReLU; Vector256.</summary>
+    /// <summary><see cref="Pointwise_g8_48to192_196px_Residual_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_48to192_196px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -4619,8 +4735,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 24; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 7);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 24 + j + 0) * 196);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 24 + j + 0) * 196);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 24 + j) * 196);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 24 + j) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 24 + j + 1) * 196);
                 ref float res1 = ref Unsafe.Add(ref residual, (k * 24 + j + 1) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 24 + j + 2) * 196);
@@ -4835,7 +4951,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 8 group(s), 48 to 192 channels over 196 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    /// <summary><see cref="Pointwise_g8_48to192_196px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -4845,8 +4961,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 24; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 7);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 24 + j + 0) * 196);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 24 + j + 0) * 196);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 24 + j) * 196);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 24 + j) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 24 + j + 1) * 196);
                 ref float res1 = ref Unsafe.Add(ref residual, (k * 24 + j + 1) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 24 + j + 2) * 196);
@@ -5115,7 +5231,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>3x3 average pool, stride 2, 192 channels on 14x14; always divides by 9 (padding counted), then ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_192ch_14x14_Relu_V128(ref float source, ref float destination)
+    private static void AvgPool3x3_s2_192ch_14x14_Relu(ref float source, ref float destination)
     {
         for (int c = 0; c < 192; c++)
         {
@@ -5126,9 +5242,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 int row2 = 14;
                 int outRow = 0;
                 {
-                    float acc = Unsafe.Add(ref plane, row1 + 0);
+                    float acc = Unsafe.Add(ref plane, row1);
                     acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2 + 0);
+                    acc += Unsafe.Add(ref plane, row2);
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
@@ -5204,11 +5320,11 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 int row2 = (oy * 2 + 1) * 14;
                 int outRow = oy * 7;
                 {
-                    float acc = Unsafe.Add(ref plane, row0 + 0);
+                    float acc = Unsafe.Add(ref plane, row0);
                     acc += Unsafe.Add(ref plane, row0 + 1);
-                    acc += Unsafe.Add(ref plane, row1 + 0);
+                    acc += Unsafe.Add(ref plane, row1);
                     acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2 + 0);
+                    acc += Unsafe.Add(ref plane, row2);
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
@@ -5298,17 +5414,26 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 8 group(s), 192 to 96 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector512.</summary>
+    /// <summary>1x1 convolution, 8 group(s), 192 to 96 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g8_192to96_196px_Shuffle8_Relu(ref float source, ref float destination, ref float weights)
+    {
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_192to96_196px_Shuffle8_Relu_8x48_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_192to96_196px_Shuffle8_Relu_4x16_V256(ref source, ref destination, ref weights);
+        else Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g8_192to96_196px_Shuffle8_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 4704);
-            for (int j = 0; j < 8; j += 8)
             {
+                const int j = 0;
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 25);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + j + 0) % 12) * 8 + (k * 12 + j + 0) / 12) * 196);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + j) % 12) * 8 + (k * 12 + j) / 12) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + j + 1) % 12) * 8 + (k * 12 + j + 1) / 12) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + j + 2) % 12) * 8 + (k * 12 + j + 2) / 12) * 196);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + j + 3) % 12) * 8 + (k * 12 + j + 3) / 12) * 196);
@@ -5502,7 +5627,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 25);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 0) % 12) * 8 + (k * 12 + 8 + 0) / 12) * 196);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + 8) % 12) * 8 + (k * 12 + 8) / 12) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 1) % 12) * 8 + (k * 12 + 8 + 1) / 12) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 2) % 12) * 8 + (k * 12 + 8 + 2) / 12) * 196);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 3) % 12) * 8 + (k * 12 + 8 + 3) / 12) * 196);
@@ -5664,17 +5789,17 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 8 group(s), 192 to 96 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector256.</summary>
+    /// <summary><see cref="Pointwise_g8_192to96_196px_Shuffle8_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 4704);
-            for (int j = 0; j < 8; j += 8)
             {
+                const int j = 0;
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 25);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + j + 0) % 12) * 8 + (k * 12 + j + 0) / 12) * 196);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + j) % 12) * 8 + (k * 12 + j) / 12) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + j + 1) % 12) * 8 + (k * 12 + j + 1) / 12) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + j + 2) % 12) * 8 + (k * 12 + j + 2) / 12) * 196);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + j + 3) % 12) * 8 + (k * 12 + j + 3) / 12) * 196);
@@ -5857,7 +5982,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 25);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 0) % 12) * 8 + (k * 12 + 8 + 0) / 12) * 196);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + 8) % 12) * 8 + (k * 12 + 8) / 12) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 1) % 12) * 8 + (k * 12 + 8 + 1) / 12) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 2) % 12) * 8 + (k * 12 + 8 + 2) / 12) * 196);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 3) % 12) * 8 + (k * 12 + 8 + 3) / 12) * 196);
@@ -5951,17 +6076,17 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 8 group(s), 192 to 96 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector128.</summary>
+    /// <summary><see cref="Pointwise_g8_192to96_196px_Shuffle8_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 4704);
-            for (int j = 0; j < 8; j += 8)
             {
+                const int j = 0;
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 25);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + j + 0) % 12) * 8 + (k * 12 + j + 0) / 12) * 196);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + j) % 12) * 8 + (k * 12 + j) / 12) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + j + 1) % 12) * 8 + (k * 12 + j + 1) / 12) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + j + 2) % 12) * 8 + (k * 12 + j + 2) / 12) * 196);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + j + 3) % 12) * 8 + (k * 12 + j + 3) / 12) * 196);
@@ -6196,7 +6321,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 25);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 0) % 12) * 8 + (k * 12 + 8 + 0) / 12) * 196);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + 8) % 12) * 8 + (k * 12 + 8) / 12) * 196);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 1) % 12) * 8 + (k * 12 + 8 + 1) / 12) * 196);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 2) % 12) * 8 + (k * 12 + 8 + 2) / 12) * 196);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 3) % 12) * 8 + (k * 12 + 8 + 3) / 12) * 196);
@@ -6318,7 +6443,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>3x3 depthwise convolution, stride 2, 96 channels on 14x14, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_96ch_14x14_V128(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_96ch_14x14(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 96; c++)
         {
@@ -6341,9 +6466,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 int row2 = 14;
                 int outRow = 0;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 0) * k4;
+                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -6417,11 +6542,11 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 int row2 = (oy * 2 + 1) * 14;
                 int outRow = oy * 7;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k1;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k4;
+                    acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -6513,7 +6638,16 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 8 group(s), 96 to 192 channels over 49 pixels, batch norm folded, ReLU; Vector512.</summary>
+    /// <summary>1x1 convolution, 8 group(s), 96 to 192 channels over 49 pixels, batch norm folded, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g8_96to192_49px_Relu(ref float source, ref float destination, ref float weights)
+    {
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to192_49px_Relu_8x48_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to192_49px_Relu_4x16_V256(ref source, ref destination, ref weights);
+        else Pointwise_g8_96to192_49px_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g8_96to192_49px_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_96to192_49px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
@@ -6523,7 +6657,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 24; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 13);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 24 + j + 0) * 49);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 24 + j) * 49);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 24 + j + 1) * 49);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 24 + j + 2) * 49);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 24 + j + 3) * 49);
@@ -6531,8 +6665,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 ref float out5 = ref Unsafe.Add(ref destination, (k * 24 + j + 5) * 49);
                 ref float out6 = ref Unsafe.Add(ref destination, (k * 24 + j + 6) * 49);
                 ref float out7 = ref Unsafe.Add(ref destination, (k * 24 + j + 7) * 49);
-                for (int p = 0; p <= 1; p += 48)
                 {
+                    const int p = 0;
                     var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
                     var acc0x1 = bias0;
@@ -6718,7 +6852,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 8 group(s), 96 to 192 channels over 49 pixels, batch norm folded, ReLU; Vector256.</summary>
+    /// <summary><see cref="Pointwise_g8_96to192_49px_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_96to192_49px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
@@ -6728,7 +6862,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 24; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 13);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 24 + j + 0) * 49);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 24 + j) * 49);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 24 + j + 1) * 49);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 24 + j + 2) * 49);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 24 + j + 3) * 49);
@@ -6912,7 +7046,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 8 group(s), 96 to 192 channels over 49 pixels, batch norm folded, ReLU; Vector128.</summary>
+    /// <summary><see cref="Pointwise_g8_96to192_49px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_96to192_49px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -6922,7 +7056,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 24; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 13);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 24 + j + 0) * 49);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 24 + j) * 49);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 24 + j + 1) * 49);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 24 + j + 2) * 49);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 24 + j + 3) * 49);
@@ -7158,17 +7292,26 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 8 group(s), 384 to 96 channels over 49 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector512.</summary>
+    /// <summary>1x1 convolution, 8 group(s), 384 to 96 channels over 49 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g8_384to96_49px_Shuffle8_Relu(ref float source, ref float destination, ref float weights)
+    {
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref source, ref destination, ref weights);
+        else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g8_384to96_49px_Shuffle8_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 2352);
-            for (int j = 0; j < 8; j += 8)
             {
+                const int j = 0;
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 49);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + j + 0) % 12) * 8 + (k * 12 + j + 0) / 12) * 49);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + j) % 12) * 8 + (k * 12 + j) / 12) * 49);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + j + 1) % 12) * 8 + (k * 12 + j + 1) / 12) * 49);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + j + 2) % 12) * 8 + (k * 12 + j + 2) / 12) * 49);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + j + 3) % 12) * 8 + (k * 12 + j + 3) / 12) * 49);
@@ -7176,8 +7319,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 ref float out5 = ref Unsafe.Add(ref destination, (((k * 12 + j + 5) % 12) * 8 + (k * 12 + j + 5) / 12) * 49);
                 ref float out6 = ref Unsafe.Add(ref destination, (((k * 12 + j + 6) % 12) * 8 + (k * 12 + j + 6) / 12) * 49);
                 ref float out7 = ref Unsafe.Add(ref destination, (((k * 12 + j + 7) % 12) * 8 + (k * 12 + j + 7) / 12) * 49);
-                for (int p = 0; p <= 1; p += 48)
                 {
+                    const int p = 0;
                     var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
                     var acc0x1 = bias0;
@@ -7362,7 +7505,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 49);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 0) % 12) * 8 + (k * 12 + 8 + 0) / 12) * 49);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + 8) % 12) * 8 + (k * 12 + 8) / 12) * 49);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 1) % 12) * 8 + (k * 12 + 8 + 1) / 12) * 49);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 2) % 12) * 8 + (k * 12 + 8 + 2) / 12) * 49);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 3) % 12) * 8 + (k * 12 + 8 + 3) / 12) * 49);
@@ -7472,17 +7615,17 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 8 group(s), 384 to 96 channels over 49 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector256.</summary>
+    /// <summary><see cref="Pointwise_g8_384to96_49px_Shuffle8_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 2352);
-            for (int j = 0; j < 8; j += 8)
             {
+                const int j = 0;
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 49);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + j + 0) % 12) * 8 + (k * 12 + j + 0) / 12) * 49);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + j) % 12) * 8 + (k * 12 + j) / 12) * 49);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + j + 1) % 12) * 8 + (k * 12 + j + 1) / 12) * 49);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + j + 2) % 12) * 8 + (k * 12 + j + 2) / 12) * 49);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + j + 3) % 12) * 8 + (k * 12 + j + 3) / 12) * 49);
@@ -7665,7 +7808,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 49);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 0) % 12) * 8 + (k * 12 + 8 + 0) / 12) * 49);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + 8) % 12) * 8 + (k * 12 + 8) / 12) * 49);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 1) % 12) * 8 + (k * 12 + 8 + 1) / 12) * 49);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 2) % 12) * 8 + (k * 12 + 8 + 2) / 12) * 49);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 3) % 12) * 8 + (k * 12 + 8 + 3) / 12) * 49);
@@ -7759,17 +7902,17 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 8 group(s), 384 to 96 channels over 49 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups); Vector128.</summary>
+    /// <summary><see cref="Pointwise_g8_384to96_49px_Shuffle8_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 2352);
-            for (int j = 0; j < 8; j += 8)
             {
+                const int j = 0;
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 49);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + j + 0) % 12) * 8 + (k * 12 + j + 0) / 12) * 49);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + j) % 12) * 8 + (k * 12 + j) / 12) * 49);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + j + 1) % 12) * 8 + (k * 12 + j + 1) / 12) * 49);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + j + 2) % 12) * 8 + (k * 12 + j + 2) / 12) * 49);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + j + 3) % 12) * 8 + (k * 12 + j + 3) / 12) * 49);
@@ -8004,7 +8147,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 49);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 0) % 12) * 8 + (k * 12 + 8 + 0) / 12) * 49);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + 8) % 12) * 8 + (k * 12 + 8) / 12) * 49);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 1) % 12) * 8 + (k * 12 + 8 + 1) / 12) * 49);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 2) % 12) * 8 + (k * 12 + 8 + 2) / 12) * 49);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 3) % 12) * 8 + (k * 12 + 8 + 3) / 12) * 49);
@@ -8126,7 +8269,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>3x3 depthwise convolution, stride 1, 96 channels on 7x7, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_96ch_7x7_V128(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_96ch_7x7(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 96; c++)
         {
@@ -8149,18 +8292,18 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 int row2 = 7;
                 int outRow = 0;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 0) * k4;
+                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 0);
+                    ref float in1 = ref Unsafe.Add(ref plane, row1);
                     var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, biasV);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 0);
+                    ref float in2 = ref Unsafe.Add(ref plane, row2);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
@@ -8192,24 +8335,24 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 int row2 = (oy + 1) * 7;
                 int outRow = oy * 7;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k1;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k4;
+                    acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 0);
+                    ref float in0 = ref Unsafe.Add(ref plane, row0);
                     var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 0);
+                    ref float in1 = ref Unsafe.Add(ref plane, row1);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 0);
+                    ref float in2 = ref Unsafe.Add(ref plane, row2);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
@@ -8245,18 +8388,18 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 int row1 = 42;
                 int outRow = 42;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k1;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k4;
+                    acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 0);
+                    ref float in0 = ref Unsafe.Add(ref plane, row0);
                     var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 0);
+                    ref float in1 = ref Unsafe.Add(ref plane, row1);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
@@ -8284,7 +8427,16 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 8 group(s), 96 to 384 channels over 49 pixels, batch norm folded, plus residual, ReLU; Vector512.</summary>
+    /// <summary>1x1 convolution, 8 group(s), 96 to 384 channels over 49 pixels, batch norm folded, plus residual, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g8_96to384_49px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
+    {
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref source, ref destination, ref weights, ref residual);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref source, ref destination, ref weights, ref residual);
+        else Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+    }
+
+    /// <summary><see cref="Pointwise_g8_96to384_49px_Residual_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -8294,8 +8446,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 48; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 13);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 48 + j + 0) * 49);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 48 + j + 0) * 49);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 48 + j) * 49);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 48 + j) * 49);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 48 + j + 1) * 49);
                 ref float res1 = ref Unsafe.Add(ref residual, (k * 48 + j + 1) * 49);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 48 + j + 2) * 49);
@@ -8310,8 +8462,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 ref float res6 = ref Unsafe.Add(ref residual, (k * 48 + j + 6) * 49);
                 ref float out7 = ref Unsafe.Add(ref destination, (k * 48 + j + 7) * 49);
                 ref float res7 = ref Unsafe.Add(ref residual, (k * 48 + j + 7) * 49);
-                for (int p = 0; p <= 1; p += 48)
                 {
+                    const int p = 0;
                     var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
                     var acc0x1 = bias0;
@@ -8529,7 +8681,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 8 group(s), 96 to 384 channels over 49 pixels, batch norm folded, plus residual, ReLU; Vector256.</summary>
+    /// <summary><see cref="Pointwise_g8_96to384_49px_Residual_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -8539,8 +8691,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 48; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 13);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 48 + j + 0) * 49);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 48 + j + 0) * 49);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 48 + j) * 49);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 48 + j) * 49);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 48 + j + 1) * 49);
                 ref float res1 = ref Unsafe.Add(ref residual, (k * 48 + j + 1) * 49);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 48 + j + 2) * 49);
@@ -8755,7 +8907,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>1x1 convolution, 8 group(s), 96 to 384 channels over 49 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    /// <summary><see cref="Pointwise_g8_96to384_49px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -8765,8 +8917,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 48; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 13);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 48 + j + 0) * 49);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 48 + j + 0) * 49);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 48 + j) * 49);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 48 + j) * 49);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 48 + j + 1) * 49);
                 ref float res1 = ref Unsafe.Add(ref residual, (k * 48 + j + 1) * 49);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 48 + j + 2) * 49);
@@ -9035,7 +9187,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>Mean of each of 384 planes of 49 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GlobalAvgPool_384ch_49px_V128(ref float source, ref float destination)
+    private static void GlobalAvgPool_384ch_49px(ref float source, ref float destination)
     {
         if (AdvSimd.Arm64.IsSupported)
         {
@@ -9057,8 +9209,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     sum3 = AdvSimd.Add(sum3, Vector128.LoadUnsafe(ref row3, (nuint)i));
                 }
                 var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));
-                for (int i = 48; i < 49; i++)
                 {
+                    const int i = 48;
                     sums += Vector128.Create(Unsafe.Add(ref row0, i), Unsafe.Add(ref row1, i), Unsafe.Add(ref row2, i), Unsafe.Add(ref row3, i));
                 }
                 (sums / Vector128.Create(49f)).StoreUnsafe(ref destination, (nuint)c);
@@ -9074,8 +9226,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 {
                     var t0 = Vector512<float>.Zero;
                     var t1 = Vector512<float>.Zero;
-                    for (int i = 0; i < 32; i += 32)
                     {
+                        const int i = 0;
                         t0 += Vector512.LoadUnsafe(ref plane, (nuint)i);
                         t1 += Vector512.LoadUnsafe(ref plane, (nuint)(i + 16));
                     }
@@ -9086,8 +9238,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         total += Vector128.LoadUnsafe(ref plane, (nuint)i);
                     }
                     sum += Vector128.Sum(total);
-                    for (int i = 48; i < 49; i++)
                     {
+                        const int i = 48;
                         sum += Unsafe.Add(ref plane, i);
                     }
                 }
@@ -9099,8 +9251,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         total += Vector128.LoadUnsafe(ref plane, (nuint)i);
                     }
                     sum += Vector128.Sum(total);
-                    for (int i = 48; i < 49; i++)
                     {
+                        const int i = 48;
                         sum += Unsafe.Add(ref plane, i);
                     }
                 }
@@ -9111,7 +9263,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>Fully connected layer, 384 features to 10 logits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Linear_384to10_V128(ref float source, ref float weights, ref float logits)
+    private static void Linear_384to10(ref float source, ref float weights, ref float logits)
     {
         if (AdvSimd.Arm64.IsSupported)
         {
@@ -9196,43 +9348,43 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     private static void PackWeights(global::ShuffleNetGen.TensorSet tensors, float[] packed)
     {
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "conv1", "bn1", 16, 1, packed.AsSpan(0, 160));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv1", "units.0.bn1", 16, 48, 1, 8, packed.AsSpan(160, 816));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.0.dw", "units.0.bn2", 48, 1, packed.AsSpan(976, 480));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv3", "units.0.bn3", 48, 176, 8, 8, packed.AsSpan(1456, 1232));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv1", "units.1.bn1", 192, 48, 8, 8, packed.AsSpan(2688, 1200));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.1.dw", "units.1.bn2", 48, 1, packed.AsSpan(3888, 480));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv3", "units.1.bn3", 48, 192, 8, 8, packed.AsSpan(4368, 1344));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv1", "units.2.bn1", 192, 48, 8, 8, packed.AsSpan(5712, 1200));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.2.dw", "units.2.bn2", 48, 1, packed.AsSpan(6912, 480));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv3", "units.2.bn3", 48, 192, 8, 8, packed.AsSpan(7392, 1344));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv1", "units.3.bn1", 192, 48, 8, 8, packed.AsSpan(8736, 1200));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.3.dw", "units.3.bn2", 48, 1, packed.AsSpan(9936, 480));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv3", "units.3.bn3", 48, 192, 8, 8, packed.AsSpan(10416, 1344));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv1", "units.4.bn1", 192, 96, 8, 8, packed.AsSpan(11760, 2400));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.4.dw", "units.4.bn2", 96, 1, packed.AsSpan(14160, 960));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv3", "units.4.bn3", 96, 192, 8, 8, packed.AsSpan(15120, 2496));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv1", "units.5.bn1", 384, 96, 8, 8, packed.AsSpan(17616, 4704));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.5.dw", "units.5.bn2", 96, 1, packed.AsSpan(22320, 960));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv3", "units.5.bn3", 96, 384, 8, 8, packed.AsSpan(23280, 4992));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv1", "units.6.bn1", 384, 96, 8, 8, packed.AsSpan(28272, 4704));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.6.dw", "units.6.bn2", 96, 1, packed.AsSpan(32976, 960));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv3", "units.6.bn3", 96, 384, 8, 8, packed.AsSpan(33936, 4992));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv1", "units.7.bn1", 384, 96, 8, 8, packed.AsSpan(38928, 4704));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.7.dw", "units.7.bn2", 96, 1, packed.AsSpan(43632, 960));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv3", "units.7.bn3", 96, 384, 8, 8, packed.AsSpan(44592, 4992));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv1", "units.8.bn1", 384, 96, 8, 8, packed.AsSpan(49584, 4704));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.8.dw", "units.8.bn2", 96, 1, packed.AsSpan(54288, 960));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv3", "units.8.bn3", 96, 384, 8, 8, packed.AsSpan(55248, 4992));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv1", "units.9.bn1", 384, 96, 8, 8, packed.AsSpan(60240, 4704));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.9.dw", "units.9.bn2", 96, 1, packed.AsSpan(64944, 960));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv3", "units.9.bn3", 96, 384, 8, 8, packed.AsSpan(65904, 4992));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv1", "units.10.bn1", 384, 96, 8, 8, packed.AsSpan(70896, 4704));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.10.dw", "units.10.bn2", 96, 1, packed.AsSpan(75600, 960));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv3", "units.10.bn3", 96, 384, 8, 8, packed.AsSpan(76560, 4992));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv1", "units.11.bn1", 384, 96, 8, 8, packed.AsSpan(81552, 4704));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.11.dw", "units.11.bn2", 96, 1, packed.AsSpan(86256, 960));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv3", "units.11.bn3", 96, 384, 8, 8, packed.AsSpan(87216, 4992));
-        global::ShuffleNetGen.Weights.WeightPacker.Linear(tensors, "fc", 384, 10, packed.AsSpan(92208, 3850));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "conv1", "bn1", 16, 1, packed.AsSpan(Weights_conv1, 160));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv1", "units.0.bn1", 16, 48, 1, 8, packed.AsSpan(Weights_units_0_conv1, 816));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.0.dw", "units.0.bn2", 48, 1, packed.AsSpan(Weights_units_0_dw, 480));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv3", "units.0.bn3", 48, 176, 8, 8, packed.AsSpan(Weights_units_0_conv3, 1232));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv1", "units.1.bn1", 192, 48, 8, 8, packed.AsSpan(Weights_units_1_conv1, 1200));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.1.dw", "units.1.bn2", 48, 1, packed.AsSpan(Weights_units_1_dw, 480));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv3", "units.1.bn3", 48, 192, 8, 8, packed.AsSpan(Weights_units_1_conv3, 1344));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv1", "units.2.bn1", 192, 48, 8, 8, packed.AsSpan(Weights_units_2_conv1, 1200));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.2.dw", "units.2.bn2", 48, 1, packed.AsSpan(Weights_units_2_dw, 480));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv3", "units.2.bn3", 48, 192, 8, 8, packed.AsSpan(Weights_units_2_conv3, 1344));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv1", "units.3.bn1", 192, 48, 8, 8, packed.AsSpan(Weights_units_3_conv1, 1200));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.3.dw", "units.3.bn2", 48, 1, packed.AsSpan(Weights_units_3_dw, 480));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv3", "units.3.bn3", 48, 192, 8, 8, packed.AsSpan(Weights_units_3_conv3, 1344));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv1", "units.4.bn1", 192, 96, 8, 8, packed.AsSpan(Weights_units_4_conv1, 2400));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.4.dw", "units.4.bn2", 96, 1, packed.AsSpan(Weights_units_4_dw, 960));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv3", "units.4.bn3", 96, 192, 8, 8, packed.AsSpan(Weights_units_4_conv3, 2496));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv1", "units.5.bn1", 384, 96, 8, 8, packed.AsSpan(Weights_units_5_conv1, 4704));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.5.dw", "units.5.bn2", 96, 1, packed.AsSpan(Weights_units_5_dw, 960));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv3", "units.5.bn3", 96, 384, 8, 8, packed.AsSpan(Weights_units_5_conv3, 4992));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv1", "units.6.bn1", 384, 96, 8, 8, packed.AsSpan(Weights_units_6_conv1, 4704));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.6.dw", "units.6.bn2", 96, 1, packed.AsSpan(Weights_units_6_dw, 960));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv3", "units.6.bn3", 96, 384, 8, 8, packed.AsSpan(Weights_units_6_conv3, 4992));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv1", "units.7.bn1", 384, 96, 8, 8, packed.AsSpan(Weights_units_7_conv1, 4704));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.7.dw", "units.7.bn2", 96, 1, packed.AsSpan(Weights_units_7_dw, 960));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv3", "units.7.bn3", 96, 384, 8, 8, packed.AsSpan(Weights_units_7_conv3, 4992));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv1", "units.8.bn1", 384, 96, 8, 8, packed.AsSpan(Weights_units_8_conv1, 4704));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.8.dw", "units.8.bn2", 96, 1, packed.AsSpan(Weights_units_8_dw, 960));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv3", "units.8.bn3", 96, 384, 8, 8, packed.AsSpan(Weights_units_8_conv3, 4992));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv1", "units.9.bn1", 384, 96, 8, 8, packed.AsSpan(Weights_units_9_conv1, 4704));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.9.dw", "units.9.bn2", 96, 1, packed.AsSpan(Weights_units_9_dw, 960));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv3", "units.9.bn3", 96, 384, 8, 8, packed.AsSpan(Weights_units_9_conv3, 4992));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv1", "units.10.bn1", 384, 96, 8, 8, packed.AsSpan(Weights_units_10_conv1, 4704));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.10.dw", "units.10.bn2", 96, 1, packed.AsSpan(Weights_units_10_dw, 960));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv3", "units.10.bn3", 96, 384, 8, 8, packed.AsSpan(Weights_units_10_conv3, 4992));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv1", "units.11.bn1", 384, 96, 8, 8, packed.AsSpan(Weights_units_11_conv1, 4704));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.11.dw", "units.11.bn2", 96, 1, packed.AsSpan(Weights_units_11_dw, 960));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv3", "units.11.bn3", 96, 384, 8, 8, packed.AsSpan(Weights_units_11_conv3, 4992));
+        global::ShuffleNetGen.Weights.WeightPacker.Linear(tensors, "fc", 384, 10, packed.AsSpan(Weights_fc, 3850));
     }
 }

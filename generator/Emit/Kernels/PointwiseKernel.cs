@@ -1,7 +1,6 @@
 using System.Collections.Generic;
 using ShuffleNetGen.Generator.Helpers;
 using ShuffleNetGen.Generator.Lowering;
-using ShuffleNetGen.Generator.Model;
 
 namespace ShuffleNetGen.Generator.Emit;
 
@@ -15,12 +14,23 @@ namespace ShuffleNetGen.Generator.Emit;
 /// <remarks>
 /// Variants: <c>_V512</c> (AVX-512's 32 registers: 8 channels × 3 vectors of 16 pixels), <c>_V256</c> (4 × 2 × 8) and
 /// the portable <c>_V128</c> (4 × 2 × 4; on ARM64 with <c>AdvSimd</c>, one vector of four channels' weights and FMA by
-/// lane). The call site picks one with <c>Vector512/256.IsHardwareAccelerated</c>, which the JIT and NativeAOT fold
-/// to constants. All read one packed layout (blocks of <see cref="BlockRows"/> channels); narrower variants walk a
+/// lane). A dispatcher named by the convolution alone picks one with <c>Vector512/256.IsHardwareAccelerated</c>, which
+/// the JIT and NativeAOT fold to constants. All read one packed layout (blocks of <see cref="BlockRows"/> channels); narrower variants walk a
 /// block in sub-blocks.
 /// </remarks>
-internal static class PointwiseKernelEmitter
+internal sealed class PointwiseKernel : IKernelEmitter
 {
+    private readonly PointwiseOp _op;
+    private readonly IReadOnlyList<Width> _widths;
+    private readonly bool _neon;
+
+    public PointwiseKernel(PointwiseOp op, VectorWidths widths)
+    {
+        _op = op;
+        _widths = Widths(op, widths);
+        _neon = (widths & VectorWidths.AdvSimd) != 0;
+    }
+
     /// <summary>Output channels per packed weight block; the weight packer lays weights out in the same blocks.</summary>
     public const int BlockRows = 8;
 
@@ -35,93 +45,118 @@ internal static class PointwiseKernelEmitter
     internal static readonly Width V256 = new("Vector256", 8, 4, 8, "V256");
     internal static readonly Width V128 = new("Vector128", 4, 4, 8, "V128");
 
-    /// <summary>Widths worth emitting for this op on the build's target, widest first; the last is always the portable one.</summary>
-    public static IReadOnlyList<Width> Widths(PointwiseOp op, TargetWidths target)
+    /// <summary>Widths worth emitting for this op, widest first; the last is always the portable one.</summary>
+    private static IReadOnlyList<Width> Widths(PointwiseOp op, VectorWidths widths)
     {
         var list = new List<Width>();
-        if (op.Output.Pixels >= V512.Lanes && target.CanHold(V512.Condition)) list.Add(V512);
-        if (op.Output.Pixels >= V256.Lanes && target.CanHold(V256.Condition)) list.Add(V256);
+        if (op.Output.Pixels >= V512.Lanes && (widths & VectorWidths.Vector512) != 0) list.Add(V512);
+        if (op.Output.Pixels >= V256.Lanes && (widths & VectorWidths.Vector256) != 0) list.Add(V256);
         list.Add(V128);
         return list;
     }
 
+    public const string Prefix = "Pointwise_";
+
     private static string BaseName(PointwiseOp op)
     {
-        string name = $"Pointwise_g{op.Groups}_{op.InChannels}to{op.OutChannels}_{op.Output.Pixels}px";
+        string name = $"{Prefix}g{op.Groups}_{op.InChannels}to{op.OutChannels}_{op.Output.Pixels}px";
         if (op.ShuffleGroups > 1) name += op.OfficialShuffle ? $"_OfficialShuffle{op.ShuffleGroups}" : $"_Shuffle{op.ShuffleGroups}";
         if (op.Residual is not null) name += "_Residual";
         if (op.Relu) name += "_Relu";
         return name;
     }
 
-    public static string KernelName(PointwiseOp op, Width width) =>
+    private static string KernelName(PointwiseOp op, Width width) =>
         BaseName(op) + $"_{width.Rows}x{TileVectors(width, width.Rows) * width.Lanes}_{width.Suffix}";
 
-    /// <summary>The portable variant's name, which identifies the kernel (e.g. for deduplication).</summary>
-    public static string KernelName(PointwiseOp op) => KernelName(op, V128);
+    /// <summary>The dispatcher: the method call sites call, which picks a variant.</summary>
+    public string Name => BaseName(_op);
 
-    /// <summary>A statement that calls the widest variant the hardware accelerates.</summary>
-    public static string CallStatement(PointwiseOp op, TargetWidths target, string arguments)
+    public string? PackStatement =>
+        $"{KernelEmitters.Packer}.Pointwise(tensors, \"{_op.Name}\", \"{_op.BatchNorm}\", {_op.InChannels}, {_op.OutChannels}, {_op.Groups}, {BlockRows}, {KernelEmitters.PackedSpan(_op)});";
+
+    public string CallStatement(OperandRefs operands)
     {
-        var widths = Widths(op, target);
-        if (widths.Count == 1) return $"{KernelName(op, widths[0])}({arguments});";
-        var parts = new List<string>();
-        for (int i = 0; i < widths.Count; i++)
+        var op = _op;
+        return $"{Name}({operands.Of(op.Input)}, {operands.Of(op.Output, op.OutputChannelOffset)}, {operands.Weights(op)}{(op.Residual is null ? "" : ", " + operands.Of(op.Residual))});";
+    }
+
+    private string Parameters => "ref float source, ref float destination, ref float weights" + (_op.Residual is null ? "" : ", ref float residual");
+
+    private string Arguments => "ref source, ref destination, ref weights" + (_op.Residual is null ? "" : ", ref residual");
+
+    /// <summary>
+    /// Calls the widest variant the hardware accelerates. The checks are constants to the JIT and NativeAOT, and the
+    /// dispatcher is inlined into its callers, so each call site compiles to one direct call of one variant.
+    /// </summary>
+    private void EmitDispatcher(SourceWriter w)
+    {
+        var op = _op;
+        bool shuffled = op.ShuffleGroups > 1;
+        w.Line($"/// <summary>1x1 convolution, {op.Groups} group(s), {op.InChannels} to {op.OutChannels} channels over {op.Output.Pixels} pixels, batch norm folded"
+            + (op.Residual is null ? "" : ", plus residual") + (op.Relu ? ", ReLU" : "")
+            + (shuffled ? $"; output stored in {(op.OfficialShuffle ? "official (megvii) " : "")}channel-shuffled order ({op.ShuffleGroups} groups)" : "") + ".</summary>");
+        w.Line(KernelSyntax.Inlined);
+        using (w.Open($"private static void {Name}({Parameters})"))
         {
-            string call = $"{KernelName(op, widths[i])}({arguments});";
-            parts.Add(i == widths.Count - 1 ? $"else {call}" : $"{(i == 0 ? "" : "else ")}if ({widths[i].Condition}) {call}");
+            for (int i = 0; i < _widths.Count; i++)
+            {
+                string call = $"{KernelName(op, _widths[i])}({Arguments});";
+                w.Line(i == _widths.Count - 1 ? (i == 0 ? call : $"else {call}") : $"{(i == 0 ? "" : "else ")}if ({_widths[i].Condition}) {call}");
+            }
         }
-        return string.Join(" ", parts);
+        w.Line();
     }
 
     /// <summary>The variant the call site picks, as a C# expression over the same conditions.</summary>
-    public static string PathExpression(PointwiseOp op, TargetWidths target)
+    public string PathExpression
     {
-        var paths = new List<(string?, string)>();
-        var widths = Widths(op, target);
-        for (int i = 0; i < widths.Count - 1; i++) paths.Add((widths[i].Condition, KernelName(op, widths[i])));
-        // Sub-blocks of four channels exist when a group has at least four output channels.
-        if (op.OutPerGroup >= V128.Rows) paths.Add((RuntimeChecks.AdvSimdArm64, KernelName(op, V128) + ", AdvSimd fmla by element"));
-        paths.Add((null, KernelName(op, V128)));
-        return ModelEmitter.ChoosePath(paths, target);
+        get
+        {
+            var paths = new List<(string?, string)>();
+            for (int i = 0; i < _widths.Count - 1; i++) paths.Add((_widths[i].Condition, KernelName(_op, _widths[i])));
+            // Sub-blocks of four channels exist when a group has at least four output channels.
+            if (_neon && _op.OutPerGroup >= V128.Rows) paths.Add((RuntimeChecks.AdvSimdArm64, KernelName(_op, V128) + ", AdvSimd fmla by element"));
+            paths.Add((null, KernelName(_op, V128)));
+            return KernelSyntax.ChoosePath(paths);
+        }
     }
 
     /// <summary>Pixel vectors per tile for a sub-block of <paramref name="rows"/> channels: as many as the accumulators allow.</summary>
     private static int TileVectors(Width width, int rows) => System.Math.Max(1, System.Math.Min(6, width.Accumulators / rows));
 
-    public static void Emit(SourceWriter w, PointwiseOp op, TargetWidths target)
+    public void EmitMethods(SourceWriter w)
     {
-        foreach (var width in Widths(op, target)) Emit(w, op, width, target);
+        EmitDispatcher(w);
+        foreach (var width in _widths) Emit(w, width);
     }
 
-    private static void Emit(SourceWriter w, PointwiseOp op, Width width, TargetWidths target)
+    private void Emit(SourceWriter w, Width width)
     {
+        var op = _op;
         int pixels = op.Output.Pixels;
         int inPerGroup = op.InPerGroup;
         int outPerGroup = op.OutPerGroup;
-        bool shuffled = op.ShuffleGroups > 1;
-        string residualParameter = op.Residual is null ? "" : ", ref float residual";
 
-        w.Line($"/// <summary>1x1 convolution, {op.Groups} group(s), {op.InChannels} to {op.OutChannels} channels over {pixels} pixels, batch norm folded"
-            + (op.Residual is null ? "" : ", plus residual") + (op.Relu ? ", ReLU" : "")
-            + (shuffled ? $"; output stored in {(op.OfficialShuffle ? "official (megvii) " : "")}channel-shuffled order ({op.ShuffleGroups} groups)" : "") + $"; {width.Vector}.</summary>");
-        w.Line(ModelEmitter.KernelAttribute);
-        using (w.Open($"private static void {KernelName(op, width)}(ref float source, ref float destination, ref float weights{residualParameter})"))
+        w.Line($"/// <summary><see cref=\"{Name}\"/> on {width.Vector}: register tiles of {width.Rows} channels × {TileVectors(width, width.Rows) * width.Lanes} pixels"
+            + (width == V128 && _neon && op.OutPerGroup >= V128.Rows ? ", with an AdvSimd branch for ARM64" : "") + ".</summary>");
+        w.Line(KernelSyntax.Optimized);
+        using (w.Open($"private static void {KernelName(op, width)}({Parameters})"))
         {
-            using (w.Open($"for (int k = 0; k < {op.Groups}; k++)"))
+            using (Loop.Open(w, "k", 0, op.Groups))
             {
                 w.Line($"ref float groupInput = ref Unsafe.Add(ref source, k * {inPerGroup * pixels});");
                 int fullBlocks = outPerGroup / BlockRows;
                 int tailRows = outPerGroup % BlockRows;
                 if (fullBlocks > 0)
                 {
-                    using (w.Open($"for (int j = 0; j < {fullBlocks * BlockRows}; j += {BlockRows})"))
-                        EmitBlock(w, op, width, BlockRows, "j", target);
+                    using (Loop.Open(w, "j", 0, fullBlocks * BlockRows, BlockRows))
+                        EmitBlock(w, width, BlockRows, "j");
                 }
                 if (tailRows > 0)
                 {
                     using (w.OpenScope())
-                        EmitBlock(w, op, width, tailRows, (fullBlocks * BlockRows).ToString(), target);
+                        EmitBlock(w, width, tailRows, (fullBlocks * BlockRows).ToString());
                 }
             }
         }
@@ -129,14 +164,15 @@ internal static class PointwiseKernelEmitter
     }
 
     /// <summary>One packed block of <paramref name="blockRows"/> channels, in sub-blocks of the width's register rows.</summary>
-    private static void EmitBlock(SourceWriter w, PointwiseOp op, Width width, int blockRows, string j, TargetWidths target)
+    private void EmitBlock(SourceWriter w, Width width, int blockRows, string j)
     {
+        var op = _op;
         int pixels = op.Output.Pixels;
         int outPerGroup = op.OutPerGroup;
-        w.Line($"ref float block = ref Unsafe.Add(ref weights, (k * {outPerGroup} + {j}) * {1 + op.InPerGroup});");
+        w.Line($"ref float block = ref Unsafe.Add(ref weights, ({Loop.Sum($"k * {outPerGroup}", j)}) * {1 + op.InPerGroup});");
         for (int r = 0; r < blockRows; r++)
         {
-            string logical = $"k * {outPerGroup} + {j} + {r}";
+            string logical = Loop.Sum($"k * {outPerGroup}", j, r.ToString());
             // Shuffle on g·n channels: logical channel i·n + j' lands in plane j'·g + i; the official shuffle, its
             // inverse, sends i'·g + j to j·n + i'. Integer division by a constant, once per block, outside the pixel loop.
             int n = op.ShuffleGroups > 1 ? op.OutChannels / op.ShuffleGroups : 0;
@@ -145,20 +181,20 @@ internal static class PointwiseKernelEmitter
                 : $"(({logical}) % {n}) * {op.ShuffleGroups} + ({logical}) / {n}";
             w.Line($"ref float out{r} = ref Unsafe.Add(ref destination, ({plane}) * {pixels});");
             if (op.Residual is not null)
-                w.Line($"ref float res{r} = ref Unsafe.Add(ref residual, (k * {outPerGroup} + {j} + {r}) * {pixels});");
+                w.Line($"ref float res{r} = ref Unsafe.Add(ref residual, ({logical}) * {pixels});");
         }
 
         for (int r0 = 0; r0 < blockRows; r0 += width.Rows)
         {
             int rows = System.Math.Min(width.Rows, blockRows - r0);
-            var sub = new SubBlock(op, target, width, blockRows, r0, rows);
+            var sub = new SubBlock(op, width, blockRows, r0, rows, Neon: _neon);
             int lanes = width.Lanes;
             int tileVectors = TileVectors(width, rows);
             int tile = tileVectors * lanes;
             int done = 0;
             if (pixels >= tile)
             {
-                using (w.Open($"for (int p = 0; p <= {pixels - tile}; p += {tile})"))
+                using (Loop.Open(w, "p", 0, pixels - tile, tile, inclusive: true))
                     EmitVectorTile(w, sub, tileVectors, "p");
                 done = pixels / tile * tile;
             }
@@ -182,7 +218,7 @@ internal static class PointwiseKernelEmitter
                 }
                 else
                 {
-                    using (w.Open($"for (int p = {done}; p < {pixels}; p++)"))
+                    using (Loop.Open(w, "p", done, pixels))
                         EmitScalarPixel(w, sub);
                 }
             }
@@ -201,7 +237,7 @@ internal static class PointwiseKernelEmitter
     /// Channels <c>R0 .. R0 + Rows − 1</c> of a packed block of <c>BlockRows</c> channels. <c>Tail</c>: a narrower
     /// remainder vector inside a wider kernel (no AdvSimd branch there: that kernel never runs on ARM64).
     /// </summary>
-    private sealed record SubBlock(PointwiseOp Op, TargetWidths Target, Width Width, int BlockRows, int R0, int Rows, bool Tail = false);
+    private sealed record SubBlock(PointwiseOp Op, Width Width, int BlockRows, int R0, int Rows, bool Tail = false, bool Neon = true);
 
     private static void EmitVectorTile(SourceWriter w, SubBlock sub, int vectors, string p)
     {
@@ -217,11 +253,11 @@ internal static class PointwiseKernelEmitter
         }
         w.Line($"ref float x = ref Unsafe.Add(ref groupInput, {p});");
         w.Line($"ref float wk = ref Unsafe.Add(ref block, {sub.BlockRows + sub.R0});");
-        using (w.Open($"for (int ci = 0; ci < {op.InPerGroup}; ci++)"))
+        using (Loop.Open(w, "ci", 0, op.InPerGroup))
         {
             for (int v = 0; v < vectors; v++)
                 w.Line(v == 0 ? $"var x0 = {V}.LoadUnsafe(ref x);" : $"var x{v} = {V}.LoadUnsafe(ref x, {v * lanes});");
-            if (sub.Width == V128 && sub.Rows == 4 && !sub.Tail && sub.Target.CanHold(RuntimeChecks.AdvSimdArm64))
+            if (sub.Neon && sub.Width == V128 && sub.Rows == 4 && !sub.Tail)
             {
                 // ARM64: one load brings the four channels' weights (they are adjacent in the packed block) and FMLA by
                 // element multiplies by a lane of it. Replaces four scalar loads + DUP broadcasts of the portable path.
@@ -271,7 +307,7 @@ internal static class PointwiseKernelEmitter
     {
         var op = sub.Op;
         for (int i = 0; i < sub.Rows; i++) w.Line($"float acc{sub.R0 + i} = Unsafe.Add(ref block, {sub.R0 + i});");
-        using (w.Open($"for (int ci = 0; ci < {op.InPerGroup}; ci++)"))
+        using (Loop.Open(w, "ci", 0, op.InPerGroup))
         {
             w.Line($"float x = Unsafe.Add(ref groupInput, ci * {op.Output.Pixels} + p);");
             for (int i = 0; i < sub.Rows; i++)

@@ -1,0 +1,47 @@
+using ShuffleNetGen.Generator.Helpers;
+using ShuffleNetGen.Generator.Lowering;
+
+namespace ShuffleNetGen.Generator.Emit;
+
+/// <summary>
+/// One kernel kind, bound to one op: everything the generated class needs from it. <see cref="ModelEmitter"/> only
+/// composes these; a new kind is a new implementation and a line in <see cref="KernelEmitters.For"/>.
+/// </summary>
+internal interface IKernelEmitter
+{
+    /// <summary>The method call sites call. Ops of the same shape share it, so it also identifies the kernel.</summary>
+    string Name { get; }
+
+    /// <summary>The <c>KernelPaths</c> entry: a C# expression over the same checks the kernel branches on.</summary>
+    string PathExpression { get; }
+
+    /// <summary>The statement that runs this op.</summary>
+    string CallStatement(OperandRefs operands);
+
+    /// <summary>Writes the kernel's methods (once per <see cref="Name"/>).</summary>
+    void EmitMethods(SourceWriter w);
+
+    /// <summary>The statement that packs this op's weights into <c>packed</c>, or null when it has none.</summary>
+    string? PackStatement { get; }
+}
+
+/// <summary>Picks the emitter of each op's kind: the one place that switches on op types.</summary>
+internal static class KernelEmitters
+{
+    public static IKernelEmitter For(OpNode op, VectorWidths widths) => op switch
+    {
+        WindowOp { Kind: WindowKind.Convolution } conv => new StemConvolutionKernel(conv, widths),
+        WindowOp { Kind: WindowKind.Depthwise } depthwise => new DepthwiseKernel(depthwise, widths),
+        WindowOp { Kind: WindowKind.MaxPool } pool => new MaxPoolKernel(pool, widths),
+        WindowOp { Kind: WindowKind.AveragePool } pool => new AvgPoolKernel(pool, widths),
+        PointwiseOp pointwise => new PointwiseKernel(pointwise, widths),
+        GlobalPoolOp pool => new GlobalPoolKernel(pool, widths),
+        LinearOp classifier => new ClassifierKernel(classifier, widths),
+        _ => throw new System.InvalidOperationException("No kernel emitter for " + op.GetType().Name),
+    };
+
+    /// <summary>Packed weights of <paramref name="op"/> as the span a <c>WeightPacker</c> call fills.</summary>
+    public static string PackedSpan(OpNode op) => $"packed.AsSpan({OperandRefs.WeightOffset(op)}, {op.PackedWeightLength})";
+
+    public const string Packer = KernelSyntax.Runtime + ".Weights.WeightPacker";
+}

@@ -1,0 +1,63 @@
+using ShuffleNetGen.Generator.Helpers;
+using ShuffleNetGen.Generator.Lowering;
+
+namespace ShuffleNetGen.Generator.Emit;
+
+/// <summary>The fully connected classifier: one dot product and bias per class.</summary>
+internal sealed class ClassifierKernel : IKernelEmitter
+{
+    private readonly LinearOp _op;
+    private readonly VectorWidths _widths;
+
+    public ClassifierKernel(LinearOp op, VectorWidths widths)
+    {
+        _op = op;
+        _widths = widths;
+    }
+
+    public const string Prefix = "Linear_";
+
+    public string Name => $"{Prefix}{_op.InFeatures}to{_op.OutFeatures}";
+
+    /// <summary>Four classes at a time need at least four classes and a vector's worth of features.</summary>
+    private bool Neon => (_widths & VectorWidths.AdvSimd) != 0 && _op.OutFeatures >= HeadSums.Lanes && _op.InFeatures >= HeadSums.Lanes;
+
+    private bool Wide => (_widths & VectorWidths.Vector512) != 0;
+
+    public string PathExpression => HeadSums.PathExpression(_op.InFeatures, Wide, Neon, "AdvSimd fmla, faddp");
+
+    public string CallStatement(OperandRefs operands) => $"{Name}({operands.Of(_op.Input)}, {operands.Weights(_op)}, {operands.Of(_op.Output)});";
+
+    public string? PackStatement => $"{KernelEmitters.Packer}.Linear(tensors, \"fc\", {_op.InFeatures}, {_op.OutFeatures}, {KernelEmitters.PackedSpan(_op)});";
+
+    public void EmitMethods(SourceWriter w)
+    {
+        int n = _op.InFeatures;
+        int outputs = _op.OutFeatures;
+        w.Line($"/// <summary>Fully connected layer, {n} features to {outputs} logits.</summary>");
+        w.Line(KernelSyntax.Optimized);
+        using (w.Open($"private static void {Name}(ref float source, ref float weights, ref float logits)"))
+        {
+            HeadSums.EmitRows(w, "o", outputs, Neon,
+                neonFour: () =>
+                {
+                    HeadSums.EmitNeonFourSums(w, "weights", n, "o", "source", n);
+                    w.Line($"(sums + Vector128.LoadUnsafe(ref weights, (nuint)({(long)n * outputs} + o))).StoreUnsafe(ref logits, (nuint)o);");
+                },
+                portable: (start, end) => EmitRows(w, start, end));
+        }
+        w.Line();
+    }
+
+    private void EmitRows(SourceWriter w, int start, int end)
+    {
+        if (start == end) return;
+        int n = _op.InFeatures;
+        using (Loop.Open(w, "o", start, end))
+        {
+            w.Line($"ref float row = ref Unsafe.Add(ref weights, o * {n});");
+            HeadSums.EmitSum(w, "row", "source", n, Wide);
+            w.Line($"Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, {(long)n * _op.OutFeatures} + o);");
+        }
+    }
+}

@@ -1,0 +1,65 @@
+using ShuffleNetGen.Generator.Helpers;
+using ShuffleNetGen.Generator.Lowering;
+
+namespace ShuffleNetGen.Generator.Emit;
+
+/// <summary>The global average pool: the mean of each channel's plane.</summary>
+internal sealed class GlobalPoolKernel : IKernelEmitter
+{
+    private readonly GlobalPoolOp _op;
+    private readonly VectorWidths _widths;
+
+    public GlobalPoolKernel(GlobalPoolOp op, VectorWidths widths)
+    {
+        _op = op;
+        _widths = widths;
+    }
+
+    public const string Prefix = "GlobalAvgPool_";
+
+    public string Name => $"{Prefix}{_op.Input.Channels}ch_{_op.Input.Pixels}px";
+
+    /// <summary>
+    /// Four channels at a time need at least four channels and a vector's worth of pixels each; where the Vector512
+    /// sum applies (x64), the AdvSimd branch is dead code anyway.
+    /// </summary>
+    private bool Neon => (_widths & VectorWidths.AdvSimd) != 0 && _op.Input.Channels >= HeadSums.Lanes && _op.Input.Pixels >= HeadSums.Lanes;
+
+    private bool Wide => (_widths & VectorWidths.Vector512) != 0;
+
+    public string PathExpression => HeadSums.PathExpression(_op.Input.Pixels, Wide, Neon, "AdvSimd faddp");
+
+    public string CallStatement(OperandRefs operands) => $"{Name}({operands.Of(_op.Input)}, {operands.Of(_op.Output)});";
+
+    public string? PackStatement => null;
+
+    public void EmitMethods(SourceWriter w)
+    {
+        int pixels = _op.Input.Pixels;
+        w.Line($"/// <summary>Mean of each of {_op.Input.Channels} planes of {pixels} pixels.</summary>");
+        w.Line(KernelSyntax.Optimized);
+        using (w.Open($"private static void {Name}(ref float source, ref float destination)"))
+        {
+            HeadSums.EmitRows(w, "c", _op.Input.Channels, Neon,
+                neonFour: () =>
+                {
+                    HeadSums.EmitNeonFourSums(w, "source", pixels, "c", null, pixels);
+                    w.Line($"(sums / Vector128.Create({pixels}f)).StoreUnsafe(ref destination, (nuint)c);");
+                },
+                portable: (start, end) => EmitChannels(w, start, end));
+        }
+        w.Line();
+    }
+
+    private void EmitChannels(SourceWriter w, int start, int end)
+    {
+        if (start == end) return;
+        int pixels = _op.Input.Pixels;
+        using (Loop.Open(w, "c", start, end))
+        {
+            w.Line($"ref float plane = ref Unsafe.Add(ref source, c * {pixels});");
+            HeadSums.EmitSum(w, "plane", null, pixels, Wide);
+            w.Line($"Unsafe.Add(ref destination, c) = sum / {pixels}f;");
+        }
+    }
+}

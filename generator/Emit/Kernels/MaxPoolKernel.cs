@@ -1,0 +1,27 @@
+using ShuffleNetGen.Generator.Lowering;
+
+namespace ShuffleNetGen.Generator.Emit;
+
+/// <summary>The 3x3 max pool after the stem; padded cells never win, so edges simply skip them.</summary>
+internal sealed class MaxPoolKernel : WindowKernel
+{
+    public MaxPoolKernel(WindowOp op, VectorWidths widths) : base(op, widths)
+    {
+    }
+
+    public const string Prefix = "MaxPool3x3_";
+
+    public override string Name => $"{Prefix}s{Op.Stride}_{Op.Channels}ch_{Shape}";
+
+    protected override string Summary => $"3x3 max pool, stride {Op.Stride}, {Op.Channels} channels on {Shape}; padded cells never win.";
+
+    protected override string? NeonInstructions => Op.Stride == 2 ? "AdvSimd fmaxp+uzp2" : null;
+
+    protected override string? NeonPairwiseRow(int ky) => $"AdvSimd.Max(left{ky}, AdvSimd.Arm64.MaxPairwise(lo{ky}, hi{ky}))";
+
+    protected override string VectorCombine(VectorTaps taps, string value, string weight, int lane) =>
+        taps.First ? $"var acc = {value};" : taps.Neon ? $"acc = AdvSimd.Max(acc, {value});" : $"acc = {taps.V}.Max(acc, {value});";
+
+    protected override string ScalarCombine(ScalarTaps taps, string value, string weight) =>
+        taps.First ? $"float acc = {value};" : $"acc = MathF.Max(acc, {value});";
+}

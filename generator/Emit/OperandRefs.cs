@@ -1,0 +1,32 @@
+using ShuffleNetGen.Generator.Lowering;
+
+namespace ShuffleNetGen.Generator.Emit;
+
+/// <summary>How a call site names a tensor in the arena, the input image, the logits, or an op's packed weights.</summary>
+internal sealed class OperandRefs
+{
+    /// <summary>Constants holding arena offsets start with this; the name checks reserve it.</summary>
+    public const string ArenaPrefix = "Arena_";
+
+    /// <summary>Constants holding packed-weight offsets start with this; the name checks reserve it.</summary>
+    public const string WeightsPrefix = "Weights_";
+
+    /// <summary>A slice starting <paramref name="channelOffset"/> channels into <paramref name="t"/> (a concat's half).</summary>
+    public string Of(TensorNode t, long channelOffset = 0)
+    {
+        if (t.Name == "input") return "ref image";
+        if (t.Name == "logits") return "ref logits";
+        string slice = channelOffset == 0 ? "" : $" + {channelOffset} * {t.Pixels}";
+        return $"ref Unsafe.Add(ref arena, {ArenaOffset(t)}{slice})";
+    }
+
+    public string Weights(OpNode op) => $"ref Unsafe.Add(ref weights, {WeightOffset(op)})";
+
+    /// <summary>The constant naming where <paramref name="t"/> starts in the arena: its name as an identifier.</summary>
+    public static string ArenaOffset(TensorNode t) => ArenaPrefix + Identifier(t.Name);
+
+    /// <summary>The constant naming where the packed weights of <paramref name="op"/> start.</summary>
+    public static string WeightOffset(OpNode op) => WeightsPrefix + Identifier(op.Name);
+
+    private static string Identifier(string name) => name.Replace('.', '_');
+}
