@@ -80,7 +80,8 @@ public class VectorWidthTests
         {
             _knob = knob;
             _bits = bits;
-            if (bits >= WidestBits) Skip = $"this machine's widest vector is {WidestBits} bits: the {bits}-bit path is what every other test runs";
+            if (bits == WidestBits) Skip = $"this machine's widest vector is {bits} bits: that path is what every other test runs";
+            else if (bits > WidestBits) Skip = $"this machine's widest vector is {WidestBits} bits: it cannot run the {bits}-bit path";
         }
 
         public override IEnumerable<object[]> GetData(MethodInfo testMethod) => new[] { new object[] { _knob, _bits } };
