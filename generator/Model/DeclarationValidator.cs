@@ -70,7 +70,7 @@ internal static class DeclarationValidator
                     });
                     break;
                 }
-                current = NetworkLowering.StridedSize(current);
+                current = ShuffleNetTopology.StridedSize(current);
             }
         }
     }
