@@ -8,7 +8,6 @@ using Microsoft.CodeAnalysis.CSharp.Syntax;
 using ShuffleNetGen.Generator.Emit;
 using ShuffleNetGen.Generator.Helpers;
 using ShuffleNetGen.Generator.Json;
-using ShuffleNetGen.Generator.Lowering;
 using ShuffleNetGen.Generator.Model;
 using ShuffleNetGen.Generator.Passes;
 
@@ -157,17 +156,8 @@ public sealed partial class ShuffleNetGenerator : IIncrementalGenerator
     /// <summary>Runs every stage after parsing; also used by tests and tools to get the source of a spec.</summary>
     internal static string Generate(ModelSpec model, EmitOptions options = default)
     {
-        var graph = Build(model.Network);
+        var graph = ModelPipeline.Build(model.Network);
         return ModelEmitter.Emit(model, graph, Version, options);
-    }
-
-    internal static NetworkGraph Build(NetworkSpec network)
-    {
-        var graph = NetworkLowering.Lower(network);
-        TensorLifetimes.Compute(graph);
-        ArenaPlanner.Plan(graph);
-        WeightLayout.Assign(graph);
-        return graph;
     }
 
     internal static class TrackingNames

@@ -30,7 +30,7 @@ internal static class NetworkLowering
         tensors.Add(input);
 
         var stem = Tensor("stem", spec.StemChannels, ShuffleNetTopology.Resize(spec.InputHeight, spec.StemStride), ShuffleNetTopology.Resize(spec.InputWidth, spec.StemStride));
-        ops.Add(new WindowOp(ShuffleNetTopology.StemConvolution, -1, WindowKind.Convolution, input, stem, 0, spec.StemChannels, spec.StemStride, relu: true, batchNorm: ShuffleNetTopology.StemBatchNorm));
+        ops.Add(new WindowOp(ShuffleNetTopology.StemConvolution, -1, WindowKind.Convolution, input, stem, 0, spec.StemChannels, spec.StemStride, relu: true, batchNorm: ShuffleNetTopology.StemBatchNorm) { Step = ops.Count });
         weights.Add(new WeightTensor(ShuffleNetTopology.StemConvolution + ".weight", new[] { spec.StemChannels, spec.InputChannels, 3, 3 }));
         BatchNorm(ShuffleNetTopology.StemBatchNorm, spec.StemChannels);
 
@@ -38,7 +38,7 @@ internal static class NetworkLowering
         if (spec.StemMaxPool)
         {
             var pooled = Tensor("maxpool", spec.StemChannels, ShuffleNetTopology.StridedSize(stem.Height), ShuffleNetTopology.StridedSize(stem.Width));
-            ops.Add(new WindowOp("maxpool", -1, WindowKind.MaxPool, x, pooled, 0, spec.StemChannels, 2, relu: false, batchNorm: null));
+            ops.Add(new WindowOp("maxpool", -1, WindowKind.MaxPool, x, pooled, 0, spec.StemChannels, 2, relu: false, batchNorm: null) { Step = ops.Count });
             x = pooled;
         }
 
@@ -50,22 +50,22 @@ internal static class NetworkLowering
             if (u.Downsamples)
             {
                 // The shortcut writes the first channels of the unit output in place: the concat is never copied.
-                ops.Add(new WindowOp(u.Prefix + ".shortcut", u.Index, WindowKind.AveragePool, x, output, 0, u.InChannels, 2, relu: true, batchNorm: null));
+                ops.Add(new WindowOp(u.Prefix + ".shortcut", u.Index, WindowKind.AveragePool, x, output, 0, u.InChannels, 2, relu: true, batchNorm: null) { Step = ops.Count });
             }
 
             var squeezed = Tensor(u.Prefix + ".bottleneck", m, u.InHeight, u.InWidth);
             ops.Add(new PointwiseOp(u.FirstPointwise, u.Index, x, squeezed, 0, u.InChannels, m, u.FirstPointwiseGroups, g > 1 ? g : 0, residual: null, relu: true, batchNorm: u.FirstBatchNorm,
-                officialShuffle: spec.ShuffleOrder == ChannelShuffleOrder.Official));
+                officialShuffle: spec.ShuffleOrder == ChannelShuffleOrder.Official) { Step = ops.Count });
             weights.Add(new WeightTensor(u.FirstPointwise + ".weight", new[] { m, u.InChannels / u.FirstPointwiseGroups, 1, 1 }));
             BatchNorm(u.FirstBatchNorm, m);
 
             var spatial = Tensor(u.Prefix + ".depthwise", m, u.OutHeight, u.OutWidth);
-            ops.Add(new WindowOp(u.Depthwise, u.Index, WindowKind.Depthwise, squeezed, spatial, 0, m, u.Stride, relu: false, batchNorm: u.DepthwiseBatchNorm));
+            ops.Add(new WindowOp(u.Depthwise, u.Index, WindowKind.Depthwise, squeezed, spatial, 0, m, u.Stride, relu: false, batchNorm: u.DepthwiseBatchNorm) { Step = ops.Count });
             weights.Add(new WeightTensor(u.Depthwise + ".weight", new[] { m, 1, 3, 3 }));
             BatchNorm(u.DepthwiseBatchNorm, m);
 
             ops.Add(new PointwiseOp(u.SecondPointwise, u.Index, spatial, output, u.Downsamples ? u.InChannels : 0, m, u.BranchChannels, g, 0,
-                residual: u.Downsamples ? null : x, relu: true, batchNorm: u.SecondBatchNorm));
+                residual: u.Downsamples ? null : x, relu: true, batchNorm: u.SecondBatchNorm) { Step = ops.Count });
             weights.Add(new WeightTensor(u.SecondPointwise + ".weight", new[] { u.BranchChannels, m / g, 1, 1 }));
             BatchNorm(u.SecondBatchNorm, u.BranchChannels);
 
@@ -73,14 +73,13 @@ internal static class NetworkLowering
         }
 
         var features = Tensor("globalpool", x.Channels, 1, 1);
-        ops.Add(new GlobalPoolOp(x, features));
+        ops.Add(new GlobalPoolOp(x, features) { Step = ops.Count });
         var logits = new TensorNode("logits", spec.Classes, 1, 1, inArena: false);
         tensors.Add(logits);
-        ops.Add(new LinearOp(features, logits));
+        ops.Add(new LinearOp(features, logits) { Step = ops.Count });
         weights.Add(new WeightTensor(ShuffleNetTopology.Classifier + ".weight", new[] { spec.Classes, x.Channels }));
         weights.Add(new WeightTensor(ShuffleNetTopology.Classifier + ".bias", new[] { spec.Classes }));
 
-        for (int i = 0; i < ops.Count; i++) ops[i].Step = i;
         return new NetworkGraph(tensors, ops, weights, units.Count);
     }
 }
