@@ -5,6 +5,7 @@ using System.Linq;
 using System.Reflection;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
+using ShuffleNetGen.Generator.Attributes;
 using ShuffleNetGen.Generator.Emit;
 using ShuffleNetGen.Generator.Helpers;
 using ShuffleNetGen.Generator.Json;
@@ -20,7 +21,7 @@ namespace ShuffleNetGen.Generator;
 /// file text; everything cached after it compares by value.
 /// </summary>
 [Generator(LanguageNames.CSharp)]
-public sealed partial class ShuffleNetGenerator : IIncrementalGenerator
+public sealed class ShuffleNetGenerator : IIncrementalGenerator
 {
     public const string AttributeMetadataName = "ShuffleNetGen.ShuffleNetAttribute";
 
@@ -44,7 +45,7 @@ public sealed partial class ShuffleNetGenerator : IIncrementalGenerator
                 AttributeMetadataName,
                 // Records are taken too, only to be told they cannot hold a model (SNG0002) instead of being skipped silently.
                 static (node, _) => node is ClassDeclarationSyntax or RecordDeclarationSyntax,
-                static (ctx, ct) => Parser.Parse(ctx, ct))
+                static (ctx, ct) => AttributeDeclarationParser.Parse(ctx, ct))
             .WithTrackingName(TrackingNames.Parsed);
 
         // The file's text, not the AdditionalText: a host may hand a new AdditionalText object for an unchanged file,
@@ -253,7 +254,7 @@ internal static class Placeholders
             var hosts = fallbacks.Where(f => f is not null && f.FullName == name).ToList();
             if (reports.Count == 0 || hosts.Count != reports.Count) continue;
             var host = hosts.FirstOrDefault(f => f!.FromAttribute) ?? hosts[0]!;
-            result.Add((host.Target, ShuffleNetGenerator.ParseResult.Failure(reports.Take(1).ToList())));
+            result.Add((host.Target, ParseResult.Failure(reports.Take(1).ToList())));
         }
         // As for models: hint names unique ignoring case (classes Net and NET may both fail).
         var ranks = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);

@@ -1,5 +1,6 @@
 using Microsoft.CodeAnalysis;
 using ShuffleNetGen.Generator;
+using ShuffleNetGen.Generator.Attributes;
 using ShuffleNetGen.Generator.Helpers;
 using ShuffleNetGen.Generator.Model;
 using ShuffleNetGen.Generator.Passes;
@@ -97,6 +98,6 @@ public class ModelSizesTests
         var compilation = GeneratorHarness.CreateCompilation($"using ShuffleNetGen; [ShuffleNet({arguments})] public partial class Model;");
         var model = compilation.GetTypeByMetadataName("Model")!;
         Assert.Empty(compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error));
-        return ShuffleNetGenerator.Parser.ReadSettings(model.GetAttributes().Single());
+        return AttributeDeclarationParser.ReadSettings(model.GetAttributes().Single());
     }
 }
