@@ -6,10 +6,10 @@ using System.Reflection;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Diagnostics;
+using ShuffleNetGen.Generator.Attributes;
 using ShuffleNetGen.Generator.Emit;
 using ShuffleNetGen.Generator.Helpers;
 using ShuffleNetGen.Generator.Json;
-using ShuffleNetGen.Generator.Lowering;
 using ShuffleNetGen.Generator.Model;
 using ShuffleNetGen.Generator.Passes;
 
@@ -22,7 +22,7 @@ namespace ShuffleNetGen.Generator;
 /// file text; everything cached after it compares by value.
 /// </summary>
 [Generator(LanguageNames.CSharp)]
-public sealed partial class ShuffleNetGenerator : IIncrementalGenerator
+public sealed class ShuffleNetGenerator : IIncrementalGenerator
 {
     public const string AttributeMetadataName = "ShuffleNetGen.ShuffleNetAttribute";
 
@@ -46,7 +46,7 @@ public sealed partial class ShuffleNetGenerator : IIncrementalGenerator
                 AttributeMetadataName,
                 // Records are taken too, only to be told they cannot hold a model (SNG0002) instead of being skipped silently.
                 static (node, _) => node is ClassDeclarationSyntax or RecordDeclarationSyntax,
-                static (ctx, ct) => Parser.Parse(ctx, ct))
+                static (ctx, ct) => AttributeDeclarationParser.Parse(ctx, ct))
             .WithTrackingName(TrackingNames.Parsed);
 
         // The file's text, not the AdditionalText: a host may hand a new AdditionalText object for an unchanged file,
@@ -170,17 +170,8 @@ public sealed partial class ShuffleNetGenerator : IIncrementalGenerator
     /// <summary>Runs every stage after parsing; also used by tests and tools to get the source of a spec.</summary>
     internal static string Generate(ModelSpec model, EmitOptions options = default)
     {
-        var graph = Build(model.Network);
+        var graph = ModelPipeline.Build(model.Network);
         return ModelEmitter.Emit(model, graph, Version, options);
-    }
-
-    internal static NetworkGraph Build(NetworkSpec network)
-    {
-        var graph = NetworkLowering.Lower(network);
-        TensorLifetimes.Compute(graph);
-        ArenaPlanner.Plan(graph);
-        WeightLayout.Assign(graph);
-        return graph;
     }
 
     internal static class TrackingNames
@@ -277,7 +268,7 @@ internal static class Placeholders
             var hosts = fallbacks.Where(f => f is not null && f.FullName == name).ToList();
             if (reports.Count == 0 || hosts.Count != reports.Count) continue;
             var host = hosts.FirstOrDefault(f => f!.FromAttribute) ?? hosts[0]!;
-            result.Add((host.Target, ShuffleNetGenerator.ParseResult.Failure(reports.Take(1).ToList())));
+            result.Add((host.Target, ParseResult.Failure(reports.Take(1).ToList())));
         }
         // As for models: hint names unique ignoring case (classes Net and NET may both fail).
         var ranks = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);

@@ -17,8 +17,8 @@ namespace ShuffleNetGen.Generator.Json;
 internal sealed record JsonFile(string Path, string? Text);
 
 /// <summary>
-/// Reads a JSON declaration into the same <see cref="NetworkSettings"/> the attribute produces, then runs the same
-/// <see cref="DeclarationValidator"/>: JSON only decides where in the file each finding is reported.
+/// Reads a JSON declaration into the same <see cref="DeclaredSettings"/> the attribute produces, with where in the file
+/// each setting was written, and hands both to the same <see cref="DeclarationBuilder"/>.
 /// </summary>
 internal static class JsonDeclarationParser
 {
@@ -44,7 +44,7 @@ internal static class JsonDeclarationParser
     /// </summary>
     public const int MaxDiagnostics = 20;
 
-    public static ShuffleNetGenerator.ParseResult Parse(JsonFile file, CancellationToken cancellationToken)
+    public static ParseResult Parse(JsonFile file, CancellationToken cancellationToken)
     {
         try
         {
@@ -52,26 +52,28 @@ internal static class JsonDeclarationParser
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            return ShuffleNetGenerator.Parser.InternalError(LocationInfo.FileName(file.Path), e, new LocationInfo(file.Path, default, default));
+            return ParseResult.InternalError(LocationInfo.FileName(file.Path), e, new LocationInfo(file.Path, default, default));
         }
     }
 
     private sealed class Reader
     {
         private readonly JsonFile _file;
-        private readonly List<DiagnosticInfo> _diagnostics = new();
+        private readonly DiagnosticSink _sink = new(MaxDiagnostics);
 
         /// <summary>Where each setting was written, to report a finding about it there.</summary>
         private readonly Dictionary<string, JsonNode> _written = new();
 
         private JsonNode _root = null!;
 
-        /// <summary>Findings past <see cref="MaxDiagnostics"/>, counted instead of reported.</summary>
-        private int _suppressed;
-
-        private bool Full => _diagnostics.Count >= MaxDiagnostics;
-
         public Reader(JsonFile file) => _file = file;
+
+        private LocationInfo At(TextSpan span, LinePositionSpan lineSpan) => new(_file.Path, span, lineSpan);
+
+        private LocationInfo At(JsonNode node) => At(node.Span, node.LineSpan);
+
+        /// <summary>The top-level brace: where a finding about the whole file goes.</summary>
+        private LocationInfo RootBrace => At(_root.OpeningSpan, _root.OpeningLineSpan);
 
         private void Report(DiagnosticDescriptor descriptor, TextSpan span, LinePositionSpan lineSpan, params object[] args) =>
             Report(descriptor, span, lineSpan, () => args);
@@ -80,43 +82,32 @@ internal static class JsonDeclarationParser
         /// Reports, or only counts once <see cref="MaxDiagnostics"/> are listed; <paramref name="args"/> is not evaluated
         /// then, so a finding with costly arguments (the nearest-name suggestion) costs nothing past the cap.
         /// </summary>
-        private void Report(DiagnosticDescriptor descriptor, TextSpan span, LinePositionSpan lineSpan, Func<object[]> args)
-        {
-            if (Full) _suppressed++;
-            else _diagnostics.Add(DiagnosticInfo.Create(descriptor, new LocationInfo(_file.Path, span, lineSpan), args()));
-        }
+        private void Report(DiagnosticDescriptor descriptor, TextSpan span, LinePositionSpan lineSpan, Func<object[]> args) =>
+            _sink.Add(descriptor, At(span, lineSpan), args);
 
         private void Report(DiagnosticDescriptor descriptor, JsonNode node, params object[] args) => Report(descriptor, node.Span, node.LineSpan, args);
 
-        private ShuffleNetGenerator.ParseResult Result(ModelSpec? model, DeclaredModel? declaration, TargetClassSpec? host = null)
-        {
-            if (_suppressed > 0)
-            {
-                // At the top-level brace: the count is about the whole file, and the first findings are listed already.
-                _diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.TooManyFindings,
-                    new LocationInfo(_file.Path, _root.OpeningSpan, _root.OpeningLineSpan), _suppressed, MaxDiagnostics));
-            }
-            return ShuffleNetGenerator.ParseResult.From(model, _diagnostics, declaration, host);
-        }
+        /// <summary>A file that declares no model: its one finding, before any setting is read.</summary>
+        private ParseResult Unreadable() => ParseResult.From(null, _sink.Complete(), null);
 
-        public ShuffleNetGenerator.ParseResult Read(CancellationToken cancellationToken)
+        public ParseResult Read(CancellationToken cancellationToken)
         {
             if (_file.Text is null)
             {
                 Report(DiagnosticDescriptors.JsonSyntax, default, default, "the file could not be read");
-                return Result(null, null);
+                return Unreadable();
             }
             var document = JsonReader.Parse(_file.Text);
             if (document.Error is { } error)
             {
                 Report(DiagnosticDescriptors.JsonSyntax, error.Span, error.LineSpan, error.Message);
-                return Result(null, null);
+                return Unreadable();
             }
             _root = document.Root!;
             if (_root.Kind != JsonKind.Object)
             {
                 Report(DiagnosticDescriptors.JsonWrongType, _root, "A model declaration", "a JSON object such as { \"name\": \"MyNet\" }", _root.KindName);
-                return Result(null, null);
+                return Unreadable();
             }
             cancellationToken.ThrowIfCancellationRequested();
 
@@ -176,43 +167,24 @@ internal static class JsonDeclarationParser
             if (!nameGiven)
                 Report(DiagnosticDescriptors.JsonMissingName, _root.OpeningSpan, _root.OpeningLineSpan, SuggestedName(_file.Path));
 
-            bool nameOk = name is not null;
-            // Length first: it is a count, where the other checks split and scan what may be a 20 KB name.
-            if ((name is not null || ns is not null) && ModelNames.LengthProblem(ns, name ?? "", out bool aboutNamespace) is { } lengthProblem)
-            {
-                nameOk = false;
-                if (aboutNamespace || name is null) Report(DiagnosticDescriptors.InvalidModelName, nsNode!, ModelNames.Shown(ns!), "namespace", lengthProblem);
-                else Report(DiagnosticDescriptors.InvalidModelName, nameNode!, ModelNames.Shown(name), "class name", lengthProblem);
-            }
-            else
-            {
-                if (name is not null && ModelNames.ClassNameProblem(name) is { } nameProblem)
-                {
-                    nameOk = false;
-                    Report(DiagnosticDescriptors.InvalidModelName, nameNode!, name, "class name", nameProblem);
-                }
-                if (ns is not null && ModelNames.NamespaceProblem(ns) is { } nsProblem)
-                {
-                    nameOk = false;
-                    Report(DiagnosticDescriptors.InvalidModelName, nsNode!, ns, "namespace", nsProblem);
-                }
-            }
             // A namespace of the wrong type leaves ns null, which must not quietly mean the global namespace.
-            if (nsNode is not null && ns is null) nameOk = false;
+            bool namesReadable = !(nsNode is not null && ns is null);
+            var form = new DeclarationForm(SettingSyntax.Json, "public", IsSealed: false, IsStatic: false,
+                CanHost: namesReadable, CanClaim: namesReadable, FromAttribute: false);
+            // At the top-level brace, the count of findings past the cap: it is about the whole file, and the first
+            // findings are listed already.
+            return DeclarationBuilder.Build(new DeclaredSettings(name, ns, settings), Locations(nameNode, nsNode), form, _sink, countAt: RootBrace);
+        }
 
-            var (network, findings) = DeclarationValidator.Validate(settings, SettingSyntax.Json);
-            foreach (var finding in findings)
-            {
-                var node = NodeOf(finding);
-                Report(finding.Descriptor, node.Span, node.LineSpan, finding.Arguments);
-            }
-
-            var declaration = nameOk ? new DeclaredModel(ns is null ? name! : ns + "." + name, new LocationInfo(_file.Path, nameNode!.Span, nameNode.LineSpan)) : null;
-            // The JSON form generates the whole class, so a stand-in can take any name C# accepts for it.
-            bool canHost = name is not null && !(nsNode is not null && ns is null) && ModelNames.CanHostPlaceholder(name, ns);
-            var target = canHost ? new TargetClassSpec(ns, name!, "public", IsSealed: false, IsStatic: false) : null;
-            if (network is null || !nameOk || target is null) return Result(null, declaration, target);
-            return Result(new ModelSpec(target, network, ModelSpec.HintNameFor(target)), declaration, target);
+        /// <summary>Each setting's value, each list's entries, and the <c>"input"</c> object for a finding about the whole input.</summary>
+        private SettingLocations Locations(JsonNode? nameNode, JsonNode? nsNode)
+        {
+            var locations = new SettingLocations(RootBrace);
+            foreach (var pair in _written)
+                locations.Add(pair.Key, At(pair.Value), pair.Value.Kind == JsonKind.Array ? pair.Value.Items.Select(At).ToList() : null);
+            if (nameNode is not null) locations.Add(Settings.ClassName, At(nameNode));
+            if (nsNode is not null) locations.Add(Settings.Namespace, At(nsNode));
+            return locations;
         }
 
         private NetworkSettings ReadInput(JsonProperty property, NetworkSettings settings)
@@ -257,18 +229,6 @@ internal static class JsonDeclarationParser
         {
             _written[setting] = node;
             return value;
-        }
-
-        /// <summary>The value a finding is about: the list entry at fault, the setting's value, or the object's brace.</summary>
-        private (TextSpan Span, LinePositionSpan LineSpan) NodeOf(SettingError finding)
-        {
-            if (_written.TryGetValue(finding.Setting, out var node))
-            {
-                if (finding.Index >= 0 && node.Kind == JsonKind.Array && finding.Index < node.Items.Count)
-                    node = node.Items[finding.Index];
-                return (node.Span, node.LineSpan);
-            }
-            return (_root.OpeningSpan, _root.OpeningLineSpan);
         }
 
         /// <summary>The known properties of <paramref name="obj"/>, first occurrence only; reports unknown and repeated ones.</summary>

@@ -1,4 +1,6 @@
+using System;
 using System.Collections.Generic;
+using ShuffleNetGen.Generator.Passes;
 
 namespace ShuffleNetGen.Generator.Lowering;
 
@@ -24,11 +26,14 @@ internal sealed class TensorNode
     /// <summary>False for the caller's input and logits spans, which the plan does not place.</summary>
     public bool InArena { get; }
 
-    /// <summary>Set by the arena planner.</summary>
-    public long Offset { get; set; } = -1;
+    /// <summary>Where the tensor starts in the arena; -1 until <see cref="NetworkGraph.Planned"/> fills it in.</summary>
+    public long Offset { get; init; } = -1;
 
-    public int FirstStep { get; set; } = -1;
-    public int LastStep { get; set; } = -1;
+    public int FirstStep { get; init; } = -1;
+    public int LastStep { get; init; } = -1;
+
+    public TensorNode Placed(int firstStep, int lastStep, long offset) =>
+        new(Name, Channels, Height, Width, InArena) { FirstStep = firstStep, LastStep = lastStep, Offset = offset };
 }
 
 internal enum WindowKind
@@ -68,13 +73,17 @@ internal abstract class OpNode
         get { yield return Input; }
     }
 
-    public int Step { get; set; }
+    /// <summary>Position in execution order, given by the lowering.</summary>
+    public int Step { get; init; }
 
-    /// <summary>Offset of this op's packed weights in the model's weight array (set by the weight layout pass).</summary>
-    public long WeightOffset { get; set; }
+    /// <summary>Offset of this op's packed weights in the model's weight array (from the weight layout pass).</summary>
+    public long WeightOffset { get; init; }
 
     public abstract long PackedWeightLength { get; }
     public abstract long MultiplyAdds { get; }
+
+    /// <summary>The same op over the planned tensors, with its weight offset.</summary>
+    public abstract OpNode Placed(Func<TensorNode, TensorNode> planned, long weightOffset);
 }
 
 /// <summary>A 3x3, padding-1 window over planes: the stem convolution, depthwise convolutions and both pools.</summary>
@@ -101,9 +110,15 @@ internal sealed class WindowOp : OpNode
 
     public bool HasWeights => Kind is WindowKind.Convolution or WindowKind.Depthwise;
 
-    public override long PackedWeightLength => HasWeights ? (long)Channels * (InputPlanes * 9 + 1) : 0;
+    public override long PackedWeightLength => HasWeights ? PackedLength(Channels, InputPlanes) : 0;
+
+    /// <summary>Per output channel, a 3x3 kernel over each input plane and the folded batch-norm shift.</summary>
+    public static long PackedLength(int channels, int inputPlanes) => (long)channels * (inputPlanes * 9 + 1);
 
     public override long MultiplyAdds => HasWeights ? (long)Output.Pixels * Channels * InputPlanes * 9 : 0;
+
+    public override OpNode Placed(Func<TensorNode, TensorNode> planned, long weightOffset) =>
+        new WindowOp(Name, Unit, Kind, planned(Input), planned(Output), OutputChannelOffset, Channels, Stride, Relu, BatchNorm) { Step = Step, WeightOffset = weightOffset };
 }
 
 /// <summary>A 1x1 group convolution with batch norm folded in, optional ReLU, residual add and channel shuffle.</summary>
@@ -155,9 +170,16 @@ internal sealed class PointwiseOp : OpNode
         }
     }
 
-    public override long PackedWeightLength => (long)OutChannels * (1 + InPerGroup);
+    public override long PackedWeightLength => PackedLength(OutChannels, InPerGroup);
+
+    /// <summary>Per output channel, its group's input weights and the folded batch-norm shift.</summary>
+    public static long PackedLength(int outChannels, int inPerGroup) => (long)outChannels * (1 + inPerGroup);
 
     public override long MultiplyAdds => (long)Output.Pixels * OutChannels * InPerGroup;
+
+    public override OpNode Placed(Func<TensorNode, TensorNode> planned, long weightOffset) =>
+        new PointwiseOp(Name, Unit, planned(Input), planned(Output), OutputChannelOffset, InChannels, OutChannels, Groups, ShuffleGroups,
+            Residual is null ? null : planned(Residual), Relu, BatchNorm, OfficialShuffle) { Step = Step, WeightOffset = weightOffset };
 }
 
 /// <summary>Mean over each plane.</summary>
@@ -169,6 +191,9 @@ internal sealed class GlobalPoolOp : OpNode
 
     public override long PackedWeightLength => 0;
     public override long MultiplyAdds => 0;
+
+    public override OpNode Placed(Func<TensorNode, TensorNode> planned, long weightOffset) =>
+        new GlobalPoolOp(planned(Input), planned(Output)) { Step = Step, WeightOffset = weightOffset };
 }
 
 /// <summary>The classifier: logits = W·x + b.</summary>
@@ -181,17 +206,28 @@ internal sealed class LinearOp : OpNode
     public int InFeatures => Input.Channels;
     public int OutFeatures => Output.Channels;
 
-    public override long PackedWeightLength => (long)OutFeatures * InFeatures + OutFeatures;
+    public override long PackedWeightLength => PackedLength(InFeatures, OutFeatures);
+
+    /// <summary>The matrix, then the bias.</summary>
+    public static long PackedLength(int inFeatures, int outFeatures) => (long)outFeatures * inFeatures + outFeatures;
+
     public override long MultiplyAdds => (long)OutFeatures * InFeatures;
+
+    public override OpNode Placed(Func<TensorNode, TensorNode> planned, long weightOffset) =>
+        new LinearOp(planned(Input), planned(Output)) { Step = Step, WeightOffset = weightOffset };
 }
 
 /// <summary>A PyTorch tensor the model reads, in the canonical layout.</summary>
 internal sealed record WeightTensor(string Name, int[] Shape);
 
-/// <summary>The lowered network: tensors, ops in execution order, and the weights they need.</summary>
+/// <summary>
+/// The network: tensors, ops in execution order, and the weights they need. The lowering produces it unplanned (no
+/// offsets, live ranges or plan figures); <see cref="Planned"/> returns a copy with the passes' results filled in, which
+/// is what the emitters read.
+/// </summary>
 internal sealed class NetworkGraph
 {
-    public NetworkGraph(List<TensorNode> tensors, List<OpNode> ops, List<WeightTensor> weights, int unitCount)
+    public NetworkGraph(IReadOnlyList<TensorNode> tensors, IReadOnlyList<OpNode> ops, IReadOnlyList<WeightTensor> weights, int unitCount)
     {
         Tensors = tensors;
         Ops = ops;
@@ -199,9 +235,9 @@ internal sealed class NetworkGraph
         UnitCount = unitCount;
     }
 
-    public List<TensorNode> Tensors { get; }
-    public List<OpNode> Ops { get; }
-    public List<WeightTensor> Weights { get; }
+    public IReadOnlyList<TensorNode> Tensors { get; }
+    public IReadOnlyList<OpNode> Ops { get; }
+    public IReadOnlyList<WeightTensor> Weights { get; }
     public int UnitCount { get; }
 
     public long ParameterCount
@@ -231,8 +267,30 @@ internal sealed class NetworkGraph
         }
     }
 
-    public long PackedWeightLength { get; set; }
-    public long ArenaLength { get; set; }
-    public long NaiveActivationLength { get; set; }
-    public long LiveLowerBound { get; set; }
+    public long PackedWeightLength { get; init; }
+    public long ArenaLength { get; init; }
+    public long NaiveActivationLength { get; init; }
+    public long LiveLowerBound { get; init; }
+
+    /// <summary>This graph with the passes' results: each tensor's live range and offset, each op's weight offset.</summary>
+    public NetworkGraph Planned(TensorLiveRanges lifetimes, ArenaPlan arena, WeightPlacement weights)
+    {
+        var tensors = new TensorNode[Tensors.Count];
+        var byTensor = new Dictionary<TensorNode, TensorNode>(Tensors.Count);
+        for (int i = 0; i < tensors.Length; i++)
+        {
+            var range = lifetimes[i];
+            tensors[i] = Tensors[i].Placed(range.First, range.Last, arena.Offsets[i]);
+            byTensor.Add(Tensors[i], tensors[i]);
+        }
+        var ops = new OpNode[Ops.Count];
+        for (int i = 0; i < ops.Length; i++) ops[i] = Ops[i].Placed(t => byTensor[t], weights.Offsets[i]);
+        return new NetworkGraph(tensors, ops, Weights, UnitCount)
+        {
+            ArenaLength = arena.ArenaLength,
+            NaiveActivationLength = arena.NaiveActivationLength,
+            LiveLowerBound = arena.LiveLowerBound,
+            PackedWeightLength = weights.PackedWeightLength,
+        };
+    }
 }

@@ -6,8 +6,6 @@ namespace ShuffleNetGen.Generator.Lowering;
 /// <summary>Turns a resolved network into fused ops over named tensors, in execution order.</summary>
 internal static class NetworkLowering
 {
-    public static int StridedSize(int size) => (size - 1) / 2 + 1;
-
     public static NetworkGraph Lower(NetworkSpec spec)
     {
         var tensors = new List<TensorNode>();
@@ -24,84 +22,64 @@ internal static class NetworkLowering
 
         void BatchNorm(string name, int channels)
         {
-            foreach (var field in new[] { "weight", "bias", "running_mean", "running_var" })
+            foreach (var field in ShuffleNetTopology.BatchNormFields)
                 weights.Add(new WeightTensor(name + "." + field, new[] { channels }));
         }
 
         var input = new TensorNode("input", spec.InputChannels, spec.InputHeight, spec.InputWidth, inArena: false);
         tensors.Add(input);
 
-        int h = spec.StemStride == 2 ? StridedSize(spec.InputHeight) : spec.InputHeight;
-        int w = spec.StemStride == 2 ? StridedSize(spec.InputWidth) : spec.InputWidth;
-        var stem = Tensor("stem", spec.StemChannels, h, w);
-        ops.Add(new WindowOp("conv1", -1, WindowKind.Convolution, input, stem, 0, spec.StemChannels, spec.StemStride, relu: true, batchNorm: "bn1"));
-        weights.Add(new WeightTensor("conv1.weight", new[] { spec.StemChannels, spec.InputChannels, 3, 3 }));
-        BatchNorm("bn1", spec.StemChannels);
+        var stem = Tensor("stem", spec.StemChannels, ShuffleNetTopology.Resize(spec.InputHeight, spec.StemStride), ShuffleNetTopology.Resize(spec.InputWidth, spec.StemStride));
+        ops.Add(new WindowOp(ShuffleNetTopology.StemConvolution, -1, WindowKind.Convolution, input, stem, 0, spec.StemChannels, spec.StemStride, relu: true, batchNorm: ShuffleNetTopology.StemBatchNorm) { Step = ops.Count });
+        weights.Add(new WeightTensor(ShuffleNetTopology.StemConvolution + ".weight", new[] { spec.StemChannels, spec.InputChannels, 3, 3 }));
+        BatchNorm(ShuffleNetTopology.StemBatchNorm, spec.StemChannels);
 
         var x = stem;
         if (spec.StemMaxPool)
         {
-            h = StridedSize(h);
-            w = StridedSize(w);
-            var pooled = Tensor("maxpool", spec.StemChannels, h, w);
-            ops.Add(new WindowOp("maxpool", -1, WindowKind.MaxPool, x, pooled, 0, spec.StemChannels, 2, relu: false, batchNorm: null));
+            var pooled = Tensor("maxpool", spec.StemChannels, ShuffleNetTopology.StridedSize(stem.Height), ShuffleNetTopology.StridedSize(stem.Width));
+            ops.Add(new WindowOp("maxpool", -1, WindowKind.MaxPool, x, pooled, 0, spec.StemChannels, 2, relu: false, batchNorm: null) { Step = ops.Count });
             x = pooled;
         }
 
-        int unit = 0;
-        for (int stage = 0; stage < spec.StageChannels.Count; stage++)
+        var units = ShuffleNetTopology.Units(g, spec.StemChannels, spec.StageChannels, spec.StageRepeats, x.Height, x.Width);
+        foreach (var u in units)
         {
-            int outWidth = spec.StageChannels[stage];
-            for (int r = 0; r < spec.StageRepeats[stage]; r++, unit++)
+            int m = u.BottleneckChannels;
+            var output = Tensor(u.Prefix + ".out", u.OutChannels, u.OutHeight, u.OutWidth);
+            if (u.Downsamples)
             {
-                string p = "units." + unit;
-                int inWidth = x.Channels;
-                int m = outWidth / 4;
-                bool down = r == 0;
-                // The stem has too few channels for a group convolution; the official code keeps the shuffle anyway.
-                int g1 = unit == 0 ? 1 : g;
-                int oh = down ? StridedSize(h) : h;
-                int ow = down ? StridedSize(w) : w;
-                int branchWidth = down ? outWidth - inWidth : outWidth;
-
-                var output = Tensor(p + ".out", outWidth, oh, ow);
-                if (down)
-                {
-                    // The shortcut writes the first channels of the unit output in place: the concat is never copied.
-                    ops.Add(new WindowOp(p + ".shortcut", unit, WindowKind.AveragePool, x, output, 0, inWidth, 2, relu: true, batchNorm: null));
-                }
-
-                var squeezed = Tensor(p + ".bottleneck", m, h, w);
-                ops.Add(new PointwiseOp(p + ".conv1", unit, x, squeezed, 0, inWidth, m, g1, g > 1 ? g : 0, residual: null, relu: true, batchNorm: p + ".bn1",
-                    officialShuffle: spec.ShuffleOrder == ChannelShuffleOrder.Official));
-                weights.Add(new WeightTensor(p + ".conv1.weight", new[] { m, inWidth / g1, 1, 1 }));
-                BatchNorm(p + ".bn1", m);
-
-                var spatial = Tensor(p + ".depthwise", m, oh, ow);
-                ops.Add(new WindowOp(p + ".dw", unit, WindowKind.Depthwise, squeezed, spatial, 0, m, down ? 2 : 1, relu: false, batchNorm: p + ".bn2"));
-                weights.Add(new WeightTensor(p + ".dw.weight", new[] { m, 1, 3, 3 }));
-                BatchNorm(p + ".bn2", m);
-
-                ops.Add(new PointwiseOp(p + ".conv3", unit, spatial, output, down ? inWidth : 0, m, branchWidth, g, 0,
-                    residual: down ? null : x, relu: true, batchNorm: p + ".bn3"));
-                weights.Add(new WeightTensor(p + ".conv3.weight", new[] { branchWidth, m / g, 1, 1 }));
-                BatchNorm(p + ".bn3", branchWidth);
-
-                x = output;
-                h = oh;
-                w = ow;
+                // The shortcut writes the first channels of the unit output in place: the concat is never copied.
+                ops.Add(new WindowOp(u.Prefix + ".shortcut", u.Index, WindowKind.AveragePool, x, output, 0, u.InChannels, 2, relu: true, batchNorm: null) { Step = ops.Count });
             }
+
+            var squeezed = Tensor(u.Prefix + ".bottleneck", m, u.InHeight, u.InWidth);
+            ops.Add(new PointwiseOp(u.FirstPointwise, u.Index, x, squeezed, 0, u.InChannels, m, u.FirstPointwiseGroups, g > 1 ? g : 0, residual: null, relu: true, batchNorm: u.FirstBatchNorm,
+                officialShuffle: spec.ShuffleOrder == ChannelShuffleOrder.Official) { Step = ops.Count });
+            weights.Add(new WeightTensor(u.FirstPointwise + ".weight", new[] { m, u.InChannels / u.FirstPointwiseGroups, 1, 1 }));
+            BatchNorm(u.FirstBatchNorm, m);
+
+            var spatial = Tensor(u.Prefix + ".depthwise", m, u.OutHeight, u.OutWidth);
+            ops.Add(new WindowOp(u.Depthwise, u.Index, WindowKind.Depthwise, squeezed, spatial, 0, m, u.Stride, relu: false, batchNorm: u.DepthwiseBatchNorm) { Step = ops.Count });
+            weights.Add(new WeightTensor(u.Depthwise + ".weight", new[] { m, 1, 3, 3 }));
+            BatchNorm(u.DepthwiseBatchNorm, m);
+
+            ops.Add(new PointwiseOp(u.SecondPointwise, u.Index, spatial, output, u.Downsamples ? u.InChannels : 0, m, u.BranchChannels, g, 0,
+                residual: u.Downsamples ? null : x, relu: true, batchNorm: u.SecondBatchNorm) { Step = ops.Count });
+            weights.Add(new WeightTensor(u.SecondPointwise + ".weight", new[] { u.BranchChannels, m / g, 1, 1 }));
+            BatchNorm(u.SecondBatchNorm, u.BranchChannels);
+
+            x = output;
         }
 
         var features = Tensor("globalpool", x.Channels, 1, 1);
-        ops.Add(new GlobalPoolOp(x, features));
+        ops.Add(new GlobalPoolOp(x, features) { Step = ops.Count });
         var logits = new TensorNode("logits", spec.Classes, 1, 1, inArena: false);
         tensors.Add(logits);
-        ops.Add(new LinearOp(features, logits));
-        weights.Add(new WeightTensor("fc.weight", new[] { spec.Classes, x.Channels }));
-        weights.Add(new WeightTensor("fc.bias", new[] { spec.Classes }));
+        ops.Add(new LinearOp(features, logits) { Step = ops.Count });
+        weights.Add(new WeightTensor(ShuffleNetTopology.Classifier + ".weight", new[] { spec.Classes, x.Channels }));
+        weights.Add(new WeightTensor(ShuffleNetTopology.Classifier + ".bias", new[] { spec.Classes }));
 
-        for (int i = 0; i < ops.Count; i++) ops[i].Step = i;
-        return new NetworkGraph(tensors, ops, weights, unit);
+        return new NetworkGraph(tensors, ops, weights, units.Count);
     }
 }

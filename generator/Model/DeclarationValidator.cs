@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using ShuffleNetGen.Generator.Lowering;
+using ShuffleNetGen.Generator.Passes;
 
 namespace ShuffleNetGen.Generator.Model;
 
@@ -18,13 +19,16 @@ internal static class DeclarationValidator
         var (network, findings) = NetworkResolver.Resolve(settings, syntax);
         if (network is null) return (null, findings);
 
-        // Size limits depend on the memory plan, so they are checked on the planned graph.
-        var graph = ShuffleNetGenerator.Build(network);
-        long inputLength = (long)network.InputChannels * network.InputHeight * network.InputWidth;
-        if (graph.ArenaLength > int.MaxValue)
-            findings.Add(new SettingError(Settings.Declaration, DiagnosticDescriptors.ModelTooLarge, new object[] { "The activation arena", graph.ArenaLength }));
-        else if (graph.PackedWeightLength > int.MaxValue)
-            findings.Add(new SettingError(Settings.Declaration, DiagnosticDescriptors.ModelTooLarge, new object[] { "The packed weights", graph.PackedWeightLength }));
+        // The plan is built in Generate; here the arena is placed only when even every tensor side by side would break
+        // the limit (a declaration of gigabytes of activations), for the exact figure the message gives.
+        var arenaTensors = ModelSizes.ArenaTensors(network);
+        long arena = ArenaPlanner.UpperBound(arenaTensors.Select(t => t.Length)) > int.MaxValue ? ArenaPlanner.Plan(arenaTensors).ArenaLength : 0;
+        long packedWeights = ModelSizes.PackedWeightLength(network);
+        long inputLength = ModelSizes.InputLength(network);
+        if (arena > int.MaxValue)
+            findings.Add(new SettingError(Settings.Declaration, DiagnosticDescriptors.ModelTooLarge, new object[] { "The activation arena", arena }));
+        else if (packedWeights > int.MaxValue)
+            findings.Add(new SettingError(Settings.Declaration, DiagnosticDescriptors.ModelTooLarge, new object[] { "The packed weights", packedWeights }));
         else if (inputLength > int.MaxValue)
             findings.Add(new SettingError(Settings.Declaration, DiagnosticDescriptors.ModelTooLarge, new object[] { "The input image", inputLength }));
 
@@ -70,7 +74,7 @@ internal static class DeclarationValidator
                     });
                     break;
                 }
-                current = NetworkLowering.StridedSize(current);
+                current = ShuffleNetTopology.StridedSize(current);
             }
         }
     }

@@ -22,6 +22,10 @@ internal static class Settings
     public const string StemStride = "StemStride";
     public const string StemMaxPool = "StemMaxPool";
     public const string ShuffleOrder = "ShuffleOrder";
+
+    // Not settings but the names a declaration gives its class, located the same way.
+    public const string ClassName = "$className";
+    public const string Namespace = "$namespace";
 }
 
 /// <summary>

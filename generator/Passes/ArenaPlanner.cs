@@ -4,6 +4,12 @@ using ShuffleNetGen.Generator.Lowering;
 
 namespace ShuffleNetGen.Generator.Passes;
 
+/// <summary>What the planner needs of a tensor: its length in floats and when it is alive.</summary>
+internal readonly record struct ArenaTensor(long Length, LiveRange Live);
+
+/// <summary>The arena plan: each tensor's offset (-1 for one outside the arena) and the plan's figures.</summary>
+internal sealed record ArenaPlan(long[] Offsets, long ArenaLength, long NaiveActivationLength, long LiveLowerBound);
+
 /// <summary>
 /// Places every arena tensor at a fixed offset so that tensors alive at the same step never share memory.
 /// Greedy by size (as TensorFlow Lite's arena planner): take tensors largest first (ties: earlier first), and put each
@@ -15,37 +21,58 @@ internal static class ArenaPlanner
     /// <summary>Offsets are multiples of 16 floats (64 bytes) so each plane set starts on its own cache line.</summary>
     public const int Alignment = 16;
 
-    public static void Plan(NetworkGraph graph)
+    /// <summary>Plans the graph's arena tensors; offsets are in the order of <see cref="NetworkGraph.Tensors"/>.</summary>
+    public static ArenaPlan Plan(NetworkGraph graph, TensorLiveRanges lifetimes)
     {
-        var arenaTensors = graph.Tensors.Where(t => t.InArena).ToList();
-        var order = arenaTensors.OrderByDescending(t => t.Length).ThenBy(t => t.FirstStep).ToList();
-        var placed = new List<TensorNode>();
+        var inArena = new List<int>();
+        for (int i = 0; i < graph.Tensors.Count; i++)
+            if (graph.Tensors[i].InArena) inArena.Add(i);
+        var plan = Plan(inArena.Select(i => new ArenaTensor(graph.Tensors[i].Length, lifetimes[i])).ToList());
+
+        var offsets = new long[graph.Tensors.Count];
+        for (int i = 0; i < offsets.Length; i++) offsets[i] = -1;
+        for (int k = 0; k < inArena.Count; k++) offsets[inArena[k]] = plan.Offsets[k];
+        return plan with { Offsets = offsets };
+    }
+
+    /// <summary>Places <paramref name="tensors"/>; offsets are in their order.</summary>
+    public static ArenaPlan Plan(IReadOnlyList<ArenaTensor> tensors)
+    {
+        var offsets = new long[tensors.Count];
+        var order = Enumerable.Range(0, tensors.Count).OrderByDescending(i => tensors[i].Length).ThenBy(i => tensors[i].Live.First).ToList();
+        var placed = new List<int>();
         long arenaEnd = 0;
-        foreach (var tensor in order)
+        foreach (int i in order)
         {
-            var conflicts = placed.Where(p => TensorLifetimes.Overlap(p, tensor)).OrderBy(p => p.Offset).ToList();
+            var tensor = tensors[i];
+            var conflicts = placed.Where(p => tensors[p].Live.Overlaps(tensor.Live)).OrderBy(p => offsets[p]).ToList();
             long offset = 0;
-            foreach (var other in conflicts)
+            foreach (int other in conflicts)
             {
-                if (offset + tensor.Length <= other.Offset) break;
-                long end = AlignUp(other.Offset + other.Length);
+                if (offset + tensor.Length <= offsets[other]) break;
+                long end = AlignUp(offsets[other] + tensors[other].Length);
                 if (end > offset) offset = end;
             }
-            tensor.Offset = offset;
-            placed.Add(tensor);
+            offsets[i] = offset;
+            placed.Add(i);
             if (offset + tensor.Length > arenaEnd) arenaEnd = offset + tensor.Length;
         }
 
-        graph.ArenaLength = arenaEnd;
-        graph.NaiveActivationLength = arenaTensors.Sum(t => t.Length);
         long lowerBound = 0;
-        foreach (var op in graph.Ops)
+        int lastStep = tensors.Count == 0 ? -1 : tensors.Max(t => t.Live.Last);
+        for (int step = 0; step <= lastStep; step++)
         {
-            long live = arenaTensors.Where(t => t.FirstStep <= op.Step && op.Step <= t.LastStep).Sum(t => t.Length);
+            long live = tensors.Where(t => t.Live.First <= step && step <= t.Live.Last).Sum(t => t.Length);
             if (live > lowerBound) lowerBound = live;
         }
-        graph.LiveLowerBound = lowerBound;
+        return new ArenaPlan(offsets, arenaEnd, tensors.Sum(t => t.Length), lowerBound);
     }
+
+    /// <summary>
+    /// What the plan can need at most: every tensor side by side, each padded to the alignment. The greedy placement
+    /// never exceeds it: a tensor's offset is at most the aligned ends of the tensors placed before it.
+    /// </summary>
+    public static long UpperBound(IEnumerable<long> lengths) => lengths.Sum(AlignUp);
 
     private static long AlignUp(long value) => (value + Alignment - 1) / Alignment * Alignment;
 }

@@ -2,18 +2,24 @@ using ShuffleNetGen.Generator.Lowering;
 
 namespace ShuffleNetGen.Generator.Passes;
 
+/// <summary>Each op's offset in the packed weight array (in the order of <see cref="NetworkGraph.Ops"/>) and the array's length.</summary>
+internal sealed record WeightPlacement(long[] Offsets, long PackedWeightLength);
+
 /// <summary>Assigns each op its slice of the packed weight array, in execution order so the forward pass streams through it.</summary>
 internal static class WeightLayout
 {
-    public static void Assign(NetworkGraph graph)
+    public static WeightPlacement Assign(NetworkGraph graph)
     {
+        var offsets = new long[graph.Ops.Count];
         long offset = 0;
-        foreach (var op in graph.Ops)
+        for (int i = 0; i < offsets.Length; i++)
         {
-            op.WeightOffset = offset;
-            // Keep every op's weights 64-byte aligned relative to the array start.
-            offset += (op.PackedWeightLength + 15) / 16 * 16;
+            offsets[i] = offset;
+            offset += Aligned(graph.Ops[i].PackedWeightLength);
         }
-        graph.PackedWeightLength = offset;
+        return new WeightPlacement(offsets, offset);
     }
+
+    /// <summary>Keeps every op's weights 64-byte aligned relative to the array start.</summary>
+    public static long Aligned(long packedLength) => (packedLength + 15) / 16 * 16;
 }

@@ -158,15 +158,16 @@ public static class OnnxWeights
 
             // Stem.
             var conv = Single(x, "Conv", "the stem 3x3 convolution");
-            x = ConvBn(conv, new ConvSpec("the stem convolution", 3, _model.StemStride, 1, _model.InputChannels, _model.StemChannels, h, w), "conv1", "bn1");
-            h = Out(h, _model.StemStride); w = Out(w, _model.StemStride);
+            x = ConvBn(conv, new ConvSpec("the stem convolution", 3, _model.StemStride, 1, _model.InputChannels, _model.StemChannels, h, w),
+                ShuffleNetTopology.StemConvolution, ShuffleNetTopology.StemBatchNorm);
+            h = ShuffleNetTopology.Resize(h, _model.StemStride); w = ShuffleNetTopology.Resize(w, _model.StemStride);
             x = Relu(x, "the ReLU after the stem convolution");
             if (_model.StemMaxPool)
             {
                 var pool = Single(x, "MaxPool", "the 3x3 stride-2 max pool after the stem (StemMaxPool = true)");
                 CheckPool(pool, "the stem max pool", padded: true);
                 x = pool.Output[0];
-                h = Out(h, 2); w = Out(w, 2);
+                h = ShuffleNetTopology.StridedSize(h); w = ShuffleNetTopology.StridedSize(w);
             }
             else
             {
@@ -176,21 +177,15 @@ public static class OnnxWeights
             }
 
             // Units.
-            int width = _model.StemChannels, unit = 0;
-            int totalUnits = _model.StageRepeats.Sum();
-            for (int stage = 0; stage < _model.StageRepeats.Count; stage++)
+            var units = ShuffleNetTopology.Units(_model.Groups, _model.StemChannels, _model.StageChannels, _model.StageRepeats, h, w);
+            int width = _model.StemChannels;
+            foreach (var unit in units)
             {
-                for (int r = 0; r < _model.StageRepeats[stage]; r++, unit++)
-                {
-                    int stride = r == 0 ? 2 : 1;
-                    int outWidth = _model.StageChannels[stage];
-                    string where = $"unit {unit} (stage {stage + 2}, {(r == 0 ? "its first, stride 2" : $"unit {r + 1} of {_model.StageRepeats[stage]}")})";
-                    x = Unit(x, unit, where, totalUnits, width, outWidth, stride, stage == 0 && r == 0, ref h, ref w);
-                    width = outWidth;
-                }
+                x = Unit(x, unit, units.Count);
+                (width, h, w) = (unit.OutChannels, unit.OutHeight, unit.OutWidth);
             }
 
-            x = Head(x, width, h, w, totalUnits);
+            x = Head(x, width, h, w, units.Count);
 
             if (!_g.IsGraphOutput(x))
                 throw new OnnxFormatException(x, $"the classifier's output {Q(x)} is not an output of the graph; ShuffleNetGen imports graphs that end at the logits.");
@@ -241,12 +236,14 @@ public static class OnnxWeights
             return _g.Resolve(input.Name);
         }
 
-        private string Unit(string x, int unit, string where, int totalUnits, int inWidth, int outWidth, int stride, bool firstUnit, ref int h, ref int w)
+        private string Unit(string x, UnitShape unit, int totalUnits)
         {
+            int stride = unit.Stride;
+            string where = $"unit {unit.Index} (stage {unit.Stage + 2}, {(unit.Downsamples ? "its first, stride 2" : $"unit {unit.Repeat + 1} of {_model.StageRepeats[unit.Stage]}")})";
             var consumers = _g.ConsumersOf(x);
             var head = consumers.FirstOrDefault(c => c.Node.OpType is "GlobalAveragePool" or "ReduceMean");
             if (head.Node is not null)
-                throw _g.Bad(head.Node, $"{Expects} {totalUnits} units (stages {OnnxText.Dims(_model.StageRepeats)}), but the graph reaches the global pool after {unit}");
+                throw _g.Bad(head.Node, $"{Expects} {totalUnits} units (stages {OnnxText.Dims(_model.StageRepeats)}), but the graph reaches the global pool after {unit.Index}");
             if (consumers.Count != 2)
                 throw new OnnxFormatException(x,
                     $"value {Q(x)}, the input of {where}, feeds {consumers.Count} nodes ({Describe(consumers)}); {Expects} exactly two: the unit's first pointwise Conv and its shortcut ({(stride == 2 ? "AveragePool" : "Add")}).");
@@ -256,19 +253,15 @@ public static class OnnxWeights
             if (conv1.Node.OpType != "Conv" || conv1.Input != 0)
                 throw new OnnxFormatException(x, $"value {Q(x)}, the input of {where}, feeds {Describe(consumers)}; {Expects} the unit's first pointwise Conv among them.");
 
-            int mid = outWidth / 4;
-            int branchOut = stride == 2 ? outWidth - inWidth : outWidth;
-            int groups = _model.Groups;
-            int outH = stride == 2 ? Out(h, 2) : h, outW = stride == 2 ? Out(w, 2) : w;
-            string p = $"units.{unit}.";
+            int mid = unit.BottleneckChannels, h = unit.InHeight, w = unit.InWidth;
 
-            string y = ConvBn(conv1.Node, new ConvSpec($"the first pointwise convolution of {where}", 1, 1, firstUnit ? 1 : groups, inWidth, mid, h, w), p + "conv1", p + "bn1");
+            string y = ConvBn(conv1.Node, new ConvSpec($"the first pointwise convolution of {where}", 1, 1, unit.FirstPointwiseGroups, unit.InChannels, mid, h, w), unit.FirstPointwise, unit.FirstBatchNorm);
             y = Relu(y, $"the ReLU after the first pointwise convolution of {where}");
             y = Shuffle(y, mid, h, w, where);
             var dw = Single(y, "Conv", $"the depthwise 3x3 convolution of {where}");
-            y = ConvBn(dw, new ConvSpec($"the depthwise convolution of {where}", 3, stride, mid, mid, mid, h, w), p + "dw", p + "bn2");
+            y = ConvBn(dw, new ConvSpec($"the depthwise convolution of {where}", 3, stride, mid, mid, mid, h, w), unit.Depthwise, unit.DepthwiseBatchNorm);
             var conv3 = Single(y, "Conv", $"the second pointwise convolution of {where} (no ReLU after the depthwise convolution)");
-            y = ConvBn(conv3, new ConvSpec($"the second pointwise convolution of {where}", 1, 1, groups, mid, branchOut, outH, outW), p + "conv3", p + "bn3");
+            y = ConvBn(conv3, new ConvSpec($"the second pointwise convolution of {where}", 1, 1, unit.Groups, mid, unit.BranchChannels, unit.OutHeight, unit.OutWidth), unit.SecondPointwise, unit.SecondBatchNorm);
 
             string joined;
             if (stride == 1)
@@ -292,7 +285,6 @@ public static class OnnxWeights
                     throw _g.Bad(concat, $"{Expects} Concat(pooled shortcut {Q(pooled)}, branch {Q(y)}) for {where}, shortcut channels first; the graph concatenates {OnnxText.List(concat.Input.Select(Q))}");
                 joined = concat.Output[0];
             }
-            h = outH; w = outW;
             return Relu(joined, $"the ReLU at the end of {where}");
         }
 
@@ -535,8 +527,8 @@ public static class OnnxWeights
                 }
             }
             _g.MarkVisited(fc);
-            Put("fc.weight", weight, new[] { classes, width }, fc);
-            Put("fc.bias", bias, new[] { classes }, fc);
+            Put(ShuffleNetTopology.Classifier + ".weight", weight, new[] { classes, width }, fc);
+            Put(ShuffleNetTopology.Classifier + ".bias", bias, new[] { classes }, fc);
             return _g.Resolve(output);
         }
 
@@ -743,7 +735,5 @@ public static class OnnxWeights
 
         private string Describe(IReadOnlyList<(NodeProto Node, int Input)> consumers) =>
             OnnxText.List(consumers.Select(c => $"{Q(_g.Label(c.Node))} ({OnnxText.Op(c.Node.OpType)})"));
-
-        private static int Out(int size, int stride) => stride == 1 ? size : (size - 1) / 2 + 1;
     }
 }

@@ -186,7 +186,7 @@ public class DiagnosticCatalogTests
     [Fact]
     public void InternalErrorNamesTheModelAndTheException()
     {
-        var info = ShuffleNetGenerator.Parser.InternalError("Net", new InvalidOperationException("boom"), new LocationInfo("Net.cs", new(5, 3), new(new(0, 5), new(0, 8))));
+        var info = ParseResult.InternalError("Net", new InvalidOperationException("boom"), new LocationInfo("Net.cs", new(5, 3), new(new(0, 5), new(0, 8))));
         var d = Assert.Single(info.Diagnostics).ToDiagnostic();
         Assert.Equal("SNG0022", d.Id);
         Assert.Equal(new Microsoft.CodeAnalysis.Text.TextSpan(5, 3), d.Location.SourceSpan);

@@ -78,7 +78,7 @@ public class IncrementalPipelineTests
 
     private static string Describe(object value) => value switch
     {
-        ShuffleNetGenerator.ParseResult r => "parse " + (r.Model?.FullName ?? r.Declaration?.FullName ?? "?"),
+        Generator.Model.ParseResult r => "parse " + (r.Model?.FullName ?? r.Declaration?.FullName ?? "?"),
         Generator.Model.ModelSpec m => "model " + m.FullName,
         ValueTuple<SourceProductionContext, Generator.Model.ModelSpec> t => "emit " + t.Item2.FullName,
         _ => value.GetType().Name,
