@@ -24,51 +24,51 @@ namespace Snapshots;
 /// units.0.out                60x8x8                  0      3840   2-8
 /// units.0.bottleneck         15x16x16             3840      3840   3-4
 /// units.0.depthwise          15x8x8               7680       960   4-5
-/// units.1.out                60x8x8               3840      3840   8-11
 /// units.1.bottleneck         15x8x8               3840       960   6-7
 /// units.1.depthwise          15x8x8               7680       960   7-8
-/// units.2.out                60x8x8                  0      3840   11-14
+/// units.1.out                60x8x8               3840      3840   8-11
 /// units.2.bottleneck         15x8x8                  0       960   9-10
 /// units.2.depthwise          15x8x8               7680       960   10-11
-/// units.3.out                60x8x8               3840      3840   14-16
+/// units.2.out                60x8x8                  0      3840   11-14
 /// units.3.bottleneck         15x8x8               3840       960   12-13
 /// units.3.depthwise          15x8x8               7680       960   13-14
+/// units.3.out                60x8x8               3840      3840   14-16
 /// units.4.out                120x4x4                 0      1920   15-21
 /// units.4.bottleneck         30x8x8               1920      1920   16-17
 /// units.4.depthwise          30x4x4               3840       480   17-18
-/// units.5.out                120x4x4              1920      1920   21-24
 /// units.5.bottleneck         30x4x4               1920       480   19-20
 /// units.5.depthwise          30x4x4               3840       480   20-21
-/// units.6.out                120x4x4                 0      1920   24-27
+/// units.5.out                120x4x4              1920      1920   21-24
 /// units.6.bottleneck         30x4x4                  0       480   22-23
 /// units.6.depthwise          30x4x4               3840       480   23-24
-/// units.7.out                120x4x4              1920      1920   27-30
+/// units.6.out                120x4x4                 0      1920   24-27
 /// units.7.bottleneck         30x4x4               1920       480   25-26
 /// units.7.depthwise          30x4x4               3840       480   26-27
-/// units.8.out                120x4x4                 0      1920   30-33
+/// units.7.out                120x4x4              1920      1920   27-30
 /// units.8.bottleneck         30x4x4                  0       480   28-29
 /// units.8.depthwise          30x4x4               3840       480   29-30
-/// units.9.out                120x4x4              1920      1920   33-36
+/// units.8.out                120x4x4                 0      1920   30-33
 /// units.9.bottleneck         30x4x4               1920       480   31-32
 /// units.9.depthwise          30x4x4               3840       480   32-33
-/// units.10.out               120x4x4                 0      1920   36-39
+/// units.9.out                120x4x4              1920      1920   33-36
 /// units.10.bottleneck        30x4x4                  0       480   34-35
 /// units.10.depthwise         30x4x4               3840       480   35-36
-/// units.11.out               120x4x4              1920      1920   39-41
+/// units.10.out               120x4x4                 0      1920   36-39
 /// units.11.bottleneck        30x4x4               1920       480   37-38
 /// units.11.depthwise         30x4x4               3840       480   38-39
+/// units.11.out               120x4x4              1920      1920   39-41
 /// units.12.out               240x2x2                 0       960   40-46
 /// units.12.bottleneck        60x4x4                960       960   41-42
 /// units.12.depthwise         60x2x2               1920       240   42-43
-/// units.13.out               240x2x2               960       960   46-49
 /// units.13.bottleneck        60x2x2                960       240   44-45
 /// units.13.depthwise         60x2x2               1920       240   45-46
-/// units.14.out               240x2x2                 0       960   49-52
+/// units.13.out               240x2x2               960       960   46-49
 /// units.14.bottleneck        60x2x2                  0       240   47-48
 /// units.14.depthwise         60x2x2               1920       240   48-49
-/// units.15.out               240x2x2               960       960   52-53
+/// units.14.out               240x2x2                 0       960   49-52
 /// units.15.bottleneck        60x2x2                960       240   50-51
 /// units.15.depthwise         60x2x2               1920       240   51-52
+/// units.15.out               240x2x2               960       960   52-53
 /// globalpool                 240x1x1                 0       240   53-54
 /// </code>
 /// An instance owns its arena: use one instance per thread.
@@ -98,6 +98,111 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     /// <summary>Multiply-adds of one forward pass (convolutions and classifier).</summary>
     public const long MultiplyAdds = 881568;
     private const int PackedWeightLength = 64544;
+
+    // Where each activation starts in the arena (floats; the memory plan above gives lengths and live steps).
+    private const int Arena_stem = 0;
+    private const int Arena_maxpool = 7680;
+    private const int Arena_units_0_out = 0;
+    private const int Arena_units_0_bottleneck = 3840;
+    private const int Arena_units_0_depthwise = 7680;
+    private const int Arena_units_1_bottleneck = 3840;
+    private const int Arena_units_1_depthwise = 7680;
+    private const int Arena_units_1_out = 3840;
+    private const int Arena_units_2_bottleneck = 0;
+    private const int Arena_units_2_depthwise = 7680;
+    private const int Arena_units_2_out = 0;
+    private const int Arena_units_3_bottleneck = 3840;
+    private const int Arena_units_3_depthwise = 7680;
+    private const int Arena_units_3_out = 3840;
+    private const int Arena_units_4_out = 0;
+    private const int Arena_units_4_bottleneck = 1920;
+    private const int Arena_units_4_depthwise = 3840;
+    private const int Arena_units_5_bottleneck = 1920;
+    private const int Arena_units_5_depthwise = 3840;
+    private const int Arena_units_5_out = 1920;
+    private const int Arena_units_6_bottleneck = 0;
+    private const int Arena_units_6_depthwise = 3840;
+    private const int Arena_units_6_out = 0;
+    private const int Arena_units_7_bottleneck = 1920;
+    private const int Arena_units_7_depthwise = 3840;
+    private const int Arena_units_7_out = 1920;
+    private const int Arena_units_8_bottleneck = 0;
+    private const int Arena_units_8_depthwise = 3840;
+    private const int Arena_units_8_out = 0;
+    private const int Arena_units_9_bottleneck = 1920;
+    private const int Arena_units_9_depthwise = 3840;
+    private const int Arena_units_9_out = 1920;
+    private const int Arena_units_10_bottleneck = 0;
+    private const int Arena_units_10_depthwise = 3840;
+    private const int Arena_units_10_out = 0;
+    private const int Arena_units_11_bottleneck = 1920;
+    private const int Arena_units_11_depthwise = 3840;
+    private const int Arena_units_11_out = 1920;
+    private const int Arena_units_12_out = 0;
+    private const int Arena_units_12_bottleneck = 960;
+    private const int Arena_units_12_depthwise = 1920;
+    private const int Arena_units_13_bottleneck = 960;
+    private const int Arena_units_13_depthwise = 1920;
+    private const int Arena_units_13_out = 960;
+    private const int Arena_units_14_bottleneck = 0;
+    private const int Arena_units_14_depthwise = 1920;
+    private const int Arena_units_14_out = 0;
+    private const int Arena_units_15_bottleneck = 960;
+    private const int Arena_units_15_depthwise = 1920;
+    private const int Arena_units_15_out = 960;
+    private const int Arena_globalpool = 0;
+
+    // Where each op's packed weights start in _sngWeights (floats).
+    private const int Weights_conv1 = 0;
+    private const int Weights_units_0_conv1 = 176;
+    private const int Weights_units_0_dw = 288;
+    private const int Weights_units_0_conv3 = 448;
+    private const int Weights_units_1_conv1 = 784;
+    private const int Weights_units_1_dw = 1104;
+    private const int Weights_units_1_conv3 = 1264;
+    private const int Weights_units_2_conv1 = 1632;
+    private const int Weights_units_2_dw = 1952;
+    private const int Weights_units_2_conv3 = 2112;
+    private const int Weights_units_3_conv1 = 2480;
+    private const int Weights_units_3_dw = 2800;
+    private const int Weights_units_3_conv3 = 2960;
+    private const int Weights_units_4_conv1 = 3328;
+    private const int Weights_units_4_dw = 3968;
+    private const int Weights_units_4_conv3 = 4272;
+    private const int Weights_units_5_conv1 = 4944;
+    private const int Weights_units_5_dw = 6176;
+    private const int Weights_units_5_conv3 = 6480;
+    private const int Weights_units_6_conv1 = 7808;
+    private const int Weights_units_6_dw = 9040;
+    private const int Weights_units_6_conv3 = 9344;
+    private const int Weights_units_7_conv1 = 10672;
+    private const int Weights_units_7_dw = 11904;
+    private const int Weights_units_7_conv3 = 12208;
+    private const int Weights_units_8_conv1 = 13536;
+    private const int Weights_units_8_dw = 14768;
+    private const int Weights_units_8_conv3 = 15072;
+    private const int Weights_units_9_conv1 = 16400;
+    private const int Weights_units_9_dw = 17632;
+    private const int Weights_units_9_conv3 = 17936;
+    private const int Weights_units_10_conv1 = 19264;
+    private const int Weights_units_10_dw = 20496;
+    private const int Weights_units_10_conv3 = 20800;
+    private const int Weights_units_11_conv1 = 22128;
+    private const int Weights_units_11_dw = 23360;
+    private const int Weights_units_11_conv3 = 23664;
+    private const int Weights_units_12_conv1 = 24992;
+    private const int Weights_units_12_dw = 27456;
+    private const int Weights_units_12_conv3 = 28064;
+    private const int Weights_units_13_conv1 = 30592;
+    private const int Weights_units_13_dw = 35456;
+    private const int Weights_units_13_conv3 = 36064;
+    private const int Weights_units_14_conv1 = 41104;
+    private const int Weights_units_14_dw = 45968;
+    private const int Weights_units_14_conv3 = 46576;
+    private const int Weights_units_15_conv1 = 51616;
+    private const int Weights_units_15_dw = 56480;
+    private const int Weights_units_15_conv3 = 57088;
+    private const int Weights_fc = 62128;
 
     private readonly float[] _sngArena = new float[ArenaLength];
     private readonly float[] _sngWeights;
@@ -443,31 +548,31 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     /// <summary>Each kernel and the code path it takes on this machine (vector width, AdvSimd where used).</summary>
     public static global::System.Collections.Generic.IReadOnlyList<global::ShuffleNetGen.KernelPath> KernelPaths { get; } = new global::ShuffleNetGen.KernelPath[]
     {
-        new("Conv3x3_s2_3to6_64x64_Relu_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
-        new("MaxPool3x3_s2_6ch_32x32_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
-        new("AvgPool3x3_s2_6ch_16x16_Relu_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
-        new("Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128", AdvSimd.Arm64.IsSupported ? "Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128"),
-        new("Depthwise3x3_s2_15ch_16x16_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
-        new("Pointwise_g3_15to54_64px_Relu_4x8_V128", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_15to54_64px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_15to54_64px_Relu_4x8_V128"),
-        new("Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128"),
-        new("Depthwise3x3_s1_15ch_8x8_V128", "Vector128"),
-        new("Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128"),
-        new("AvgPool3x3_s2_60ch_8x8_Relu_V128", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128"),
-        new("Depthwise3x3_s2_30ch_8x8_V128", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_30to60_16px_Relu_4x8_V128", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_30to60_16px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_30to60_16px_Relu_4x8_V128"),
-        new("Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128"),
-        new("Depthwise3x3_s1_30ch_4x4_V128", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128"),
-        new("AvgPool3x3_s2_120ch_4x4_Relu_V128", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128"),
-        new("Depthwise3x3_s2_60ch_4x4_V128", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_60to120_4px_Relu_4x8_V128", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to120_4px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to120_4px_Relu_4x8_V128"),
-        new("Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128"),
-        new("Depthwise3x3_s1_60ch_2x2_V128", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128"),
-        new("GlobalAvgPool_240ch_4px_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp" : "Vector128"),
-        new("Linear_240to10_V128", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla, faddp" : "Vector128"),
+        new("Conv3x3_s2_3to6_64x64_Relu", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
+        new("MaxPool3x3_s2_6ch_32x32", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
+        new("AvgPool3x3_s2_6ch_16x16_Relu", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
+        new("Pointwise_g1_6to15_256px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s2_15ch_16x16", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Pointwise_g3_15to54_64px_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_15to54_64px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_15to54_64px_Relu_4x8_V128"),
+        new("Pointwise_g3_60to15_64px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s1_15ch_8x8", "Vector128"),
+        new("Pointwise_g3_15to60_64px_Residual_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128"),
+        new("AvgPool3x3_s2_60ch_8x8_Relu", "scalar (no interior of four columns)"),
+        new("Pointwise_g3_60to30_64px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s2_30ch_8x8", "scalar (no interior of four columns)"),
+        new("Pointwise_g3_30to60_16px_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_30to60_16px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_30to60_16px_Relu_4x8_V128"),
+        new("Pointwise_g3_120to30_16px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s1_30ch_4x4", "scalar (no interior of four columns)"),
+        new("Pointwise_g3_30to120_16px_Residual_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128"),
+        new("AvgPool3x3_s2_120ch_4x4_Relu", "scalar (no interior of four columns)"),
+        new("Pointwise_g3_120to60_16px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s2_60ch_4x4", "scalar (no interior of four columns)"),
+        new("Pointwise_g3_60to120_4px_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to120_4px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to120_4px_Relu_4x8_V128"),
+        new("Pointwise_g3_240to60_4px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128"),
+        new("Depthwise3x3_s1_60ch_2x2", "scalar (no interior of four columns)"),
+        new("Pointwise_g3_60to240_4px_Residual_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128"),
+        new("GlobalAvgPool_240ch_4px", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp" : "Vector128"),
+        new("Linear_240to10", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla, faddp" : "Vector128"),
     };
 
     /// <summary>Runs one image (NCHW floats, exactly <see cref="InputLength"/> of them) and writes exactly <see cref="Classes"/> logits. Allocates nothing.</summary>
@@ -513,171 +618,171 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Stem(ref float image, ref float arena, ref float weights)
     {
-        Conv3x3_s2_3to6_64x64_Relu_V128(ref image, ref arena, ref weights);
-        MaxPool3x3_s2_6ch_32x32_V128(ref arena, ref Unsafe.Add(ref arena, 7680));
+        Conv3x3_s2_3to6_64x64_Relu(ref image, ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref weights, Weights_conv1));
+        MaxPool3x3_s2_6ch_32x32(ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref arena, Arena_maxpool));
     }
 
     /// <summary>Unit 0: 6x16x16 to 60x8x8, stride 2.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit0(ref float arena, ref float weights)
     {
-        AvgPool3x3_s2_6ch_16x16_Relu_V128(ref Unsafe.Add(ref arena, 7680), ref arena);
-        Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 176));
-        Depthwise3x3_s2_15ch_16x16_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref weights, 288));
-        Pointwise_g3_15to54_64px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 384), ref Unsafe.Add(ref weights, 448));
+        AvgPool3x3_s2_6ch_16x16_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_out));
+        Pointwise_g1_6to15_256px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref weights, Weights_units_0_conv1));
+        Depthwise3x3_s2_15ch_16x16(ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref weights, Weights_units_0_dw));
+        Pointwise_g3_15to54_64px_Relu(ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref arena, Arena_units_0_out + 6 * 64), ref Unsafe.Add(ref weights, Weights_units_0_conv3));
     }
 
     /// <summary>Unit 1: 60x8x8 to 60x8x8, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit1(ref float arena, ref float weights)
     {
-        Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 784));
-        Depthwise3x3_s1_15ch_8x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref weights, 1104));
-        Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 1264), ref arena);
+        Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_0_out), ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref weights, Weights_units_1_conv1));
+        Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref weights, Weights_units_1_dw));
+        Pointwise_g3_15to60_64px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref weights, Weights_units_1_conv3), ref Unsafe.Add(ref arena, Arena_units_0_out));
     }
 
     /// <summary>Unit 2: 60x8x8 to 60x8x8, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit2(ref float arena, ref float weights)
     {
-        Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 1632));
-        Depthwise3x3_s1_15ch_8x8_V128(ref arena, ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref weights, 1952));
-        Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 7680), ref arena, ref Unsafe.Add(ref weights, 2112), ref Unsafe.Add(ref arena, 3840));
+        Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref weights, Weights_units_2_conv1));
+        Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref weights, Weights_units_2_dw));
+        Pointwise_g3_15to60_64px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref weights, Weights_units_2_conv3), ref Unsafe.Add(ref arena, Arena_units_1_out));
     }
 
     /// <summary>Unit 3: 60x8x8 to 60x8x8, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit3(ref float arena, ref float weights)
     {
-        Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 2480));
-        Depthwise3x3_s1_15ch_8x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref weights, 2800));
-        Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 7680), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 2960), ref arena);
+        Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref weights, Weights_units_3_conv1));
+        Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref weights, Weights_units_3_dw));
+        Pointwise_g3_15to60_64px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref weights, Weights_units_3_conv3), ref Unsafe.Add(ref arena, Arena_units_2_out));
     }
 
     /// <summary>Unit 4: 60x8x8 to 120x4x4, stride 2.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit4(ref float arena, ref float weights)
     {
-        AvgPool3x3_s2_60ch_8x8_Relu_V128(ref Unsafe.Add(ref arena, 3840), ref arena);
-        Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 3328));
-        Depthwise3x3_s2_30ch_8x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 3968));
-        Pointwise_g3_30to60_16px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 4272));
+        AvgPool3x3_s2_60ch_8x8_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_out));
+        Pointwise_g3_60to30_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref weights, Weights_units_4_conv1));
+        Depthwise3x3_s2_30ch_8x8(ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref weights, Weights_units_4_dw));
+        Pointwise_g3_30to60_16px_Relu(ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref arena, Arena_units_4_out + 60 * 16), ref Unsafe.Add(ref weights, Weights_units_4_conv3));
     }
 
     /// <summary>Unit 5: 120x4x4 to 120x4x4, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit5(ref float arena, ref float weights)
     {
-        Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 4944));
-        Depthwise3x3_s1_30ch_4x4_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 6176));
-        Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 6480), ref arena);
+        Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_4_out), ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref weights, Weights_units_5_conv1));
+        Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref weights, Weights_units_5_dw));
+        Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref weights, Weights_units_5_conv3), ref Unsafe.Add(ref arena, Arena_units_4_out));
     }
 
     /// <summary>Unit 6: 120x4x4 to 120x4x4, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit6(ref float arena, ref float weights)
     {
-        Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 7808));
-        Depthwise3x3_s1_30ch_4x4_V128(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 9040));
-        Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 9344), ref Unsafe.Add(ref arena, 1920));
+        Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref weights, Weights_units_6_conv1));
+        Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref weights, Weights_units_6_dw));
+        Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref weights, Weights_units_6_conv3), ref Unsafe.Add(ref arena, Arena_units_5_out));
     }
 
     /// <summary>Unit 7: 120x4x4 to 120x4x4, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit7(ref float arena, ref float weights)
     {
-        Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 10672));
-        Depthwise3x3_s1_30ch_4x4_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 11904));
-        Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 12208), ref arena);
+        Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref weights, Weights_units_7_conv1));
+        Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref weights, Weights_units_7_dw));
+        Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref weights, Weights_units_7_conv3), ref Unsafe.Add(ref arena, Arena_units_6_out));
     }
 
     /// <summary>Unit 8: 120x4x4 to 120x4x4, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit8(ref float arena, ref float weights)
     {
-        Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 13536));
-        Depthwise3x3_s1_30ch_4x4_V128(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 14768));
-        Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 15072), ref Unsafe.Add(ref arena, 1920));
+        Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref weights, Weights_units_8_conv1));
+        Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref weights, Weights_units_8_dw));
+        Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref weights, Weights_units_8_conv3), ref Unsafe.Add(ref arena, Arena_units_7_out));
     }
 
     /// <summary>Unit 9: 120x4x4 to 120x4x4, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit9(ref float arena, ref float weights)
     {
-        Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 16400));
-        Depthwise3x3_s1_30ch_4x4_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 17632));
-        Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 17936), ref arena);
+        Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref weights, Weights_units_9_conv1));
+        Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref weights, Weights_units_9_dw));
+        Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref weights, Weights_units_9_conv3), ref Unsafe.Add(ref arena, Arena_units_8_out));
     }
 
     /// <summary>Unit 10: 120x4x4 to 120x4x4, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit10(ref float arena, ref float weights)
     {
-        Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 19264));
-        Depthwise3x3_s1_30ch_4x4_V128(ref arena, ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 20496));
-        Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref arena, ref Unsafe.Add(ref weights, 20800), ref Unsafe.Add(ref arena, 1920));
+        Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref weights, Weights_units_10_conv1));
+        Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref weights, Weights_units_10_dw));
+        Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref weights, Weights_units_10_conv3), ref Unsafe.Add(ref arena, Arena_units_9_out));
     }
 
     /// <summary>Unit 11: 120x4x4 to 120x4x4, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit11(ref float arena, ref float weights)
     {
-        Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 22128));
-        Depthwise3x3_s1_30ch_4x4_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref weights, 23360));
-        Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 3840), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 23664), ref arena);
+        Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref weights, Weights_units_11_conv1));
+        Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref weights, Weights_units_11_dw));
+        Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref weights, Weights_units_11_conv3), ref Unsafe.Add(ref arena, Arena_units_10_out));
     }
 
     /// <summary>Unit 12: 120x4x4 to 240x2x2, stride 2.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit12(ref float arena, ref float weights)
     {
-        AvgPool3x3_s2_120ch_4x4_Relu_V128(ref Unsafe.Add(ref arena, 1920), ref arena);
-        Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 24992));
-        Depthwise3x3_s2_60ch_4x4_V128(ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 27456));
-        Pointwise_g3_60to120_4px_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 480), ref Unsafe.Add(ref weights, 28064));
+        AvgPool3x3_s2_120ch_4x4_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_out));
+        Pointwise_g3_120to60_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref weights, Weights_units_12_conv1));
+        Depthwise3x3_s2_60ch_4x4(ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref weights, Weights_units_12_dw));
+        Pointwise_g3_60to120_4px_Relu(ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref arena, Arena_units_12_out + 120 * 4), ref Unsafe.Add(ref weights, Weights_units_12_conv3));
     }
 
     /// <summary>Unit 13: 240x2x2 to 240x2x2, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit13(ref float arena, ref float weights)
     {
-        Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 30592));
-        Depthwise3x3_s1_60ch_2x2_V128(ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 35456));
-        Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 36064), ref arena);
+        Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_12_out), ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref weights, Weights_units_13_conv1));
+        Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref weights, Weights_units_13_dw));
+        Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref weights, Weights_units_13_conv3), ref Unsafe.Add(ref arena, Arena_units_12_out));
     }
 
     /// <summary>Unit 14: 240x2x2 to 240x2x2, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit14(ref float arena, ref float weights)
     {
-        Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref Unsafe.Add(ref arena, 960), ref arena, ref Unsafe.Add(ref weights, 41104));
-        Depthwise3x3_s1_60ch_2x2_V128(ref arena, ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 45968));
-        Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref arena, ref Unsafe.Add(ref weights, 46576), ref Unsafe.Add(ref arena, 960));
+        Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref weights, Weights_units_14_conv1));
+        Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref weights, Weights_units_14_dw));
+        Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref weights, Weights_units_14_conv3), ref Unsafe.Add(ref arena, Arena_units_13_out));
     }
 
     /// <summary>Unit 15: 240x2x2 to 240x2x2, stride 1.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit15(ref float arena, ref float weights)
     {
-        Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref arena, ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 51616));
-        Depthwise3x3_s1_60ch_2x2_V128(ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref weights, 56480));
-        Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref Unsafe.Add(ref arena, 1920), ref Unsafe.Add(ref arena, 960), ref Unsafe.Add(ref weights, 57088), ref arena);
+        Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref weights, Weights_units_15_conv1));
+        Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref weights, Weights_units_15_dw));
+        Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref weights, Weights_units_15_conv3), ref Unsafe.Add(ref arena, Arena_units_14_out));
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Head(ref float arena, ref float weights, ref float logits)
     {
-        GlobalAvgPool_240ch_4px_V128(ref Unsafe.Add(ref arena, 960), ref arena);
-        Linear_240to10_V128(ref arena, ref Unsafe.Add(ref weights, 62128), ref logits);
+        GlobalAvgPool_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool));
+        Linear_240to10(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits);
     }
 
     /// <summary>3x3 convolution, stride 2, 3 to 6 channels on 64x64, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to6_64x64_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_3to6_64x64_Relu(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 6; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, 0);
+            ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 1024);
             ref float taps = ref Unsafe.Add(ref weights, c * 28);
             float bias = Unsafe.Add(ref taps, 27);
@@ -692,9 +797,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     {
                         ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
                         ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        acc += Unsafe.Add(ref inputPlane, row1 + 0) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
                         acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
-                        acc += Unsafe.Add(ref inputPlane, row2 + 0) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
                         acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
                     }
                     acc = MathF.Max(acc, 0f);
@@ -809,11 +914,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     {
                         ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
                         ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        acc += Unsafe.Add(ref inputPlane, row0 + 0) * Unsafe.Add(ref planeTaps, 1);
+                        acc += Unsafe.Add(ref inputPlane, row0) * Unsafe.Add(ref planeTaps, 1);
                         acc += Unsafe.Add(ref inputPlane, row0 + 1) * Unsafe.Add(ref planeTaps, 2);
-                        acc += Unsafe.Add(ref inputPlane, row1 + 0) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
                         acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
-                        acc += Unsafe.Add(ref inputPlane, row2 + 0) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
                         acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
                     }
                     acc = MathF.Max(acc, 0f);
@@ -943,7 +1048,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>3x3 max pool, stride 2, 6 channels on 32x32; padded cells never win.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_6ch_32x32_V128(ref float source, ref float destination)
+    private static void MaxPool3x3_s2_6ch_32x32(ref float source, ref float destination)
     {
         for (int c = 0; c < 6; c++)
         {
@@ -954,9 +1059,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 int row2 = 32;
                 int outRow = 0;
                 {
-                    float acc = Unsafe.Add(ref plane, row1 + 0);
+                    float acc = Unsafe.Add(ref plane, row1);
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 0));
+                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2));
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 1));
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -1024,11 +1129,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 int row2 = (oy * 2 + 1) * 32;
                 int outRow = oy * 16;
                 {
-                    float acc = Unsafe.Add(ref plane, row0 + 0);
+                    float acc = Unsafe.Add(ref plane, row0);
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + 0));
+                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row1));
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 0));
+                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2));
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 1));
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -1112,7 +1217,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>3x3 average pool, stride 2, 6 channels on 16x16; always divides by 9 (padding counted), then ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_6ch_16x16_Relu_V128(ref float source, ref float destination)
+    private static void AvgPool3x3_s2_6ch_16x16_Relu(ref float source, ref float destination)
     {
         for (int c = 0; c < 6; c++)
         {
@@ -1123,9 +1228,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 int row2 = 16;
                 int outRow = 0;
                 {
-                    float acc = Unsafe.Add(ref plane, row1 + 0);
+                    float acc = Unsafe.Add(ref plane, row1);
                     acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2 + 0);
+                    acc += Unsafe.Add(ref plane, row2);
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
@@ -1201,11 +1306,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 int row2 = (oy * 2 + 1) * 16;
                 int outRow = oy * 8;
                 {
-                    float acc = Unsafe.Add(ref plane, row0 + 0);
+                    float acc = Unsafe.Add(ref plane, row0);
                     acc += Unsafe.Add(ref plane, row0 + 1);
-                    acc += Unsafe.Add(ref plane, row1 + 0);
+                    acc += Unsafe.Add(ref plane, row1);
                     acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2 + 0);
+                    acc += Unsafe.Add(ref plane, row2);
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
@@ -1295,17 +1400,24 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>1x1 convolution, 1 group(s), 6 to 15 channels over 256 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    /// <summary>1x1 convolution, 1 group(s), 6 to 15 channels over 256 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g1_6to15_256px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    {
+        Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g1_6to15_256px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
-        for (int k = 0; k < 1; k++)
         {
+            const int k = 0;
             ref float groupInput = ref Unsafe.Add(ref source, k * 1536);
-            for (int j = 0; j < 8; j += 8)
             {
+                const int j = 0;
                 ref float block = ref Unsafe.Add(ref weights, (k * 15 + j) * 7);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 15 + j + 0) % 5) * 3 + (k * 15 + j + 0) / 5) * 256);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 15 + j) % 5) * 3 + (k * 15 + j) / 5) * 256);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 15 + j + 1) % 5) * 3 + (k * 15 + j + 1) / 5) * 256);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 15 + j + 2) % 5) * 3 + (k * 15 + j + 2) / 5) * 256);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 15 + j + 3) % 5) * 3 + (k * 15 + j + 3) / 5) * 256);
@@ -1450,7 +1562,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 15 + 8) * 7);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 0) % 5) * 3 + (k * 15 + 8 + 0) / 5) * 256);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 15 + 8) % 5) * 3 + (k * 15 + 8) / 5) * 256);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 1) % 5) * 3 + (k * 15 + 8 + 1) / 5) * 256);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 2) % 5) * 3 + (k * 15 + 8 + 2) / 5) * 256);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 3) % 5) * 3 + (k * 15 + 8 + 3) / 5) * 256);
@@ -1572,7 +1684,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>3x3 depthwise convolution, stride 2, 15 channels on 16x16, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_15ch_16x16_V128(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_15ch_16x16(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 15; c++)
         {
@@ -1595,9 +1707,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 int row2 = 16;
                 int outRow = 0;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 0) * k4;
+                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -1671,11 +1783,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 int row2 = (oy * 2 + 1) * 16;
                 int outRow = oy * 8;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k1;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k4;
+                    acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -1767,7 +1879,14 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 15 to 54 channels over 64 pixels, batch norm folded, ReLU; Vector128.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 15 to 54 channels over 64 pixels, batch norm folded, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_15to54_64px_Relu(ref float source, ref float destination, ref float weights)
+    {
+        Pointwise_g3_15to54_64px_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g3_15to54_64px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_15to54_64px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -1777,7 +1896,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 18 + j) * 6);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 18 + j + 0) * 64);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 18 + j) * 64);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 18 + j + 1) * 64);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 18 + j + 2) * 64);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 18 + j + 3) * 64);
@@ -1922,7 +2041,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 18 + 16) * 6);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 18 + 16 + 0) * 64);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 18 + 16) * 64);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 18 + 16 + 1) * 64);
                 for (int p = 0; p <= 48; p += 16)
                 {
@@ -1978,7 +2097,14 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 60 to 15 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 60 to 15 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_60to15_64px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    {
+        Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g3_60to15_64px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -1986,12 +2112,12 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 1280);
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 5 + 0) * 21);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 5 + 0 + 0) % 5) * 3 + (k * 5 + 0 + 0) / 5) * 64);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 5 + 0 + 1) % 5) * 3 + (k * 5 + 0 + 1) / 5) * 64);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 5 + 0 + 2) % 5) * 3 + (k * 5 + 0 + 2) / 5) * 64);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 5 + 0 + 3) % 5) * 3 + (k * 5 + 0 + 3) / 5) * 64);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 5 + 0 + 4) % 5) * 3 + (k * 5 + 0 + 4) / 5) * 64);
+                ref float block = ref Unsafe.Add(ref weights, (k * 5) * 21);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 5) % 5) * 3 + (k * 5) / 5) * 64);
+                ref float out1 = ref Unsafe.Add(ref destination, (((k * 5 + 1) % 5) * 3 + (k * 5 + 1) / 5) * 64);
+                ref float out2 = ref Unsafe.Add(ref destination, (((k * 5 + 2) % 5) * 3 + (k * 5 + 2) / 5) * 64);
+                ref float out3 = ref Unsafe.Add(ref destination, (((k * 5 + 3) % 5) * 3 + (k * 5 + 3) / 5) * 64);
+                ref float out4 = ref Unsafe.Add(ref destination, (((k * 5 + 4) % 5) * 3 + (k * 5 + 4) / 5) * 64);
                 for (int p = 0; p <= 56; p += 8)
                 {
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
@@ -2138,7 +2264,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>3x3 depthwise convolution, stride 1, 15 channels on 8x8, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_15ch_8x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_15ch_8x8(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 15; c++)
         {
@@ -2161,18 +2287,18 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 int row2 = 8;
                 int outRow = 0;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 0) * k4;
+                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
                 {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 0);
+                    ref float in1 = ref Unsafe.Add(ref plane, row1);
                     var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, biasV);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 0);
+                    ref float in2 = ref Unsafe.Add(ref plane, row2);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
@@ -2204,24 +2330,24 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 int row2 = (oy + 1) * 8;
                 int outRow = oy * 8;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k1;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k4;
+                    acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 0);
+                    ref float in0 = ref Unsafe.Add(ref plane, row0);
                     var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 0);
+                    ref float in1 = ref Unsafe.Add(ref plane, row1);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 0);
+                    ref float in2 = ref Unsafe.Add(ref plane, row2);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
@@ -2257,18 +2383,18 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 int row1 = 56;
                 int outRow = 56;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k1;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k4;
+                    acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 0);
+                    ref float in0 = ref Unsafe.Add(ref plane, row0);
                     var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 0);
+                    ref float in1 = ref Unsafe.Add(ref plane, row1);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
                     acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
@@ -2296,7 +2422,14 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 15 to 60 channels over 64 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 15 to 60 channels over 64 pixels, batch norm folded, plus residual, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_15to60_64px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
+    {
+        Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+    }
+
+    /// <summary><see cref="Pointwise_g3_15to60_64px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -2306,8 +2439,8 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 6);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 20 + j + 0) * 64);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 20 + j + 0) * 64);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 20 + j) * 64);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 20 + j) * 64);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 20 + j + 1) * 64);
                 ref float res1 = ref Unsafe.Add(ref residual, (k * 20 + j + 1) * 64);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 20 + j + 2) * 64);
@@ -2475,8 +2608,8 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 6);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 0) * 64);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 20 + 16 + 0) * 64);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 20 + 16) * 64);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 20 + 16) * 64);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 1) * 64);
                 ref float res1 = ref Unsafe.Add(ref residual, (k * 20 + 16 + 1) * 64);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 2) * 64);
@@ -2564,7 +2697,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>3x3 average pool, stride 2, 60 channels on 8x8; always divides by 9 (padding counted), then ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_60ch_8x8_Relu_V128(ref float source, ref float destination)
+    private static void AvgPool3x3_s2_60ch_8x8_Relu(ref float source, ref float destination)
     {
         for (int c = 0; c < 60; c++)
         {
@@ -2575,9 +2708,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 int row2 = 8;
                 int outRow = 0;
                 {
-                    float acc = Unsafe.Add(ref plane, row1 + 0);
+                    float acc = Unsafe.Add(ref plane, row1);
                     acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2 + 0);
+                    acc += Unsafe.Add(ref plane, row2);
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
@@ -2603,11 +2736,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 int row2 = (oy * 2 + 1) * 8;
                 int outRow = oy * 4;
                 {
-                    float acc = Unsafe.Add(ref plane, row0 + 0);
+                    float acc = Unsafe.Add(ref plane, row0);
                     acc += Unsafe.Add(ref plane, row0 + 1);
-                    acc += Unsafe.Add(ref plane, row1 + 0);
+                    acc += Unsafe.Add(ref plane, row1);
                     acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2 + 0);
+                    acc += Unsafe.Add(ref plane, row2);
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
@@ -2632,17 +2765,24 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 60 to 30 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 60 to 30 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_60to30_64px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    {
+        Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g3_60to30_64px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 1280);
-            for (int j = 0; j < 8; j += 8)
             {
+                const int j = 0;
                 ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 21);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + j + 0) % 10) * 3 + (k * 10 + j + 0) / 10) * 64);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + j) % 10) * 3 + (k * 10 + j) / 10) * 64);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + j + 1) % 10) * 3 + (k * 10 + j + 1) / 10) * 64);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 10 + j + 2) % 10) * 3 + (k * 10 + j + 2) / 10) * 64);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 10 + j + 3) % 10) * 3 + (k * 10 + j + 3) / 10) * 64);
@@ -2787,7 +2927,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 10 + 8) * 21);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 0) % 10) * 3 + (k * 10 + 8 + 0) / 10) * 64);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + 8) % 10) * 3 + (k * 10 + 8) / 10) * 64);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 1) % 10) * 3 + (k * 10 + 8 + 1) / 10) * 64);
                 for (int p = 0; p <= 48; p += 16)
                 {
@@ -2845,7 +2985,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>3x3 depthwise convolution, stride 2, 30 channels on 8x8, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_30ch_8x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_30ch_8x8(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 30; c++)
         {
@@ -2868,9 +3008,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 int row2 = 8;
                 int outRow = 0;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 0) * k4;
+                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -2892,11 +3032,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 int row2 = (oy * 2 + 1) * 8;
                 int outRow = oy * 4;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k1;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k4;
+                    acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -2917,7 +3057,14 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 30 to 60 channels over 16 pixels, batch norm folded, ReLU; Vector128.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 30 to 60 channels over 16 pixels, batch norm folded, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_30to60_16px_Relu(ref float source, ref float destination, ref float weights)
+    {
+        Pointwise_g3_30to60_16px_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g3_30to60_16px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to60_16px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -2927,7 +3074,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 11);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 20 + j + 0) * 16);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 20 + j) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 20 + j + 1) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 20 + j + 2) * 16);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 20 + j + 3) * 16);
@@ -3072,7 +3219,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 11);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 0) * 16);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 20 + 16) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 1) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 2) * 16);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 3) * 16);
@@ -3147,17 +3294,24 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 120 to 30 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 120 to 30 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    {
+        Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g3_120to30_16px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 640);
-            for (int j = 0; j < 8; j += 8)
             {
+                const int j = 0;
                 ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + j + 0) % 10) * 3 + (k * 10 + j + 0) / 10) * 16);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + j) % 10) * 3 + (k * 10 + j) / 10) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + j + 1) % 10) * 3 + (k * 10 + j + 1) / 10) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 10 + j + 2) % 10) * 3 + (k * 10 + j + 2) / 10) * 16);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 10 + j + 3) % 10) * 3 + (k * 10 + j + 3) / 10) * 16);
@@ -3302,10 +3456,10 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 10 + 8) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 0) % 10) * 3 + (k * 10 + 8 + 0) / 10) * 16);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + 8) % 10) * 3 + (k * 10 + 8) / 10) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 1) % 10) * 3 + (k * 10 + 8 + 1) / 10) * 16);
-                for (int p = 0; p <= 0; p += 16)
                 {
+                    const int p = 0;
                     var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
                     var acc0x0 = bias0;
                     var acc0x1 = bias0;
@@ -3360,7 +3514,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>3x3 depthwise convolution, stride 1, 30 channels on 4x4, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_30ch_4x4_V128(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_30ch_4x4(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 30; c++)
         {
@@ -3383,9 +3537,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 int row2 = 4;
                 int outRow = 0;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 0) * k4;
+                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -3414,11 +3568,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 int row2 = (oy + 1) * 4;
                 int outRow = oy * 4;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k1;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k4;
+                    acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -3450,9 +3604,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 int row1 = 12;
                 int outRow = 12;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k1;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k4;
+                    acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -3477,7 +3631,14 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 30 to 120 channels over 16 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 30 to 120 channels over 16 pixels, batch norm folded, plus residual, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_30to120_16px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
+    {
+        Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+    }
+
+    /// <summary><see cref="Pointwise_g3_30to120_16px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -3487,8 +3648,8 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 11);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 40 + j + 0) * 16);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 40 + j + 0) * 16);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 40 + j) * 16);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 40 + j) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 40 + j + 1) * 16);
                 ref float res1 = ref Unsafe.Add(ref residual, (k * 40 + j + 1) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 40 + j + 2) * 16);
@@ -3659,7 +3820,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>3x3 average pool, stride 2, 120 channels on 4x4; always divides by 9 (padding counted), then ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_120ch_4x4_Relu_V128(ref float source, ref float destination)
+    private static void AvgPool3x3_s2_120ch_4x4_Relu(ref float source, ref float destination)
     {
         for (int c = 0; c < 120; c++)
         {
@@ -3670,9 +3831,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 int row2 = 4;
                 int outRow = 0;
                 {
-                    float acc = Unsafe.Add(ref plane, row1 + 0);
+                    float acc = Unsafe.Add(ref plane, row1);
                     acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2 + 0);
+                    acc += Unsafe.Add(ref plane, row2);
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
@@ -3696,11 +3857,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 int row2 = 12;
                 int outRow = 2;
                 {
-                    float acc = Unsafe.Add(ref plane, row0 + 0);
+                    float acc = Unsafe.Add(ref plane, row0);
                     acc += Unsafe.Add(ref plane, row0 + 1);
-                    acc += Unsafe.Add(ref plane, row1 + 0);
+                    acc += Unsafe.Add(ref plane, row1);
                     acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2 + 0);
+                    acc += Unsafe.Add(ref plane, row2);
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
@@ -3724,7 +3885,14 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 120 to 60 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 120 to 60 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    {
+        Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g3_120to60_16px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -3734,7 +3902,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j + 0) % 20) * 3 + (k * 20 + j + 0) / 20) * 16);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j) % 20) * 3 + (k * 20 + j) / 20) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + j + 1) % 20) * 3 + (k * 20 + j + 1) / 20) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + j + 2) % 20) * 3 + (k * 20 + j + 2) / 20) * 16);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + j + 3) % 20) * 3 + (k * 20 + j + 3) / 20) * 16);
@@ -3879,7 +4047,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 0) % 20) * 3 + (k * 20 + 16 + 0) / 20) * 16);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16) % 20) * 3 + (k * 20 + 16) / 20) * 16);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 1) % 20) * 3 + (k * 20 + 16 + 1) / 20) * 16);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 2) % 20) * 3 + (k * 20 + 16 + 2) / 20) * 16);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 3) % 20) * 3 + (k * 20 + 16 + 3) / 20) * 16);
@@ -3956,7 +4124,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>3x3 depthwise convolution, stride 2, 60 channels on 4x4, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_60ch_4x4_V128(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_60ch_4x4(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 60; c++)
         {
@@ -3979,9 +4147,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 int row2 = 4;
                 int outRow = 0;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 0) * k4;
+                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -4001,11 +4169,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 int row2 = 12;
                 int outRow = 2;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k1;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k4;
+                    acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
@@ -4025,7 +4193,14 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 60 to 120 channels over 4 pixels, batch norm folded, ReLU; Vector128.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 60 to 120 channels over 4 pixels, batch norm folded, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_60to120_4px_Relu(ref float source, ref float destination, ref float weights)
+    {
+        Pointwise_g3_60to120_4px_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g3_60to120_4px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to120_4px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -4035,7 +4210,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 21);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 40 + j + 0) * 4);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 40 + j) * 4);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 40 + j + 1) * 4);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 40 + j + 2) * 4);
                 ref float out3 = ref Unsafe.Add(ref destination, (k * 40 + j + 3) * 4);
@@ -4137,7 +4312,14 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 240 to 60 channels over 4 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups); Vector128.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 240 to 60 channels over 4 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_240to60_4px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    {
+        Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+    }
+
+    /// <summary><see cref="Pointwise_g3_240to60_4px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -4147,7 +4329,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j + 0) % 20) * 3 + (k * 20 + j + 0) / 20) * 4);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j) % 20) * 3 + (k * 20 + j) / 20) * 4);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + j + 1) % 20) * 3 + (k * 20 + j + 1) / 20) * 4);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + j + 2) % 20) * 3 + (k * 20 + j + 2) / 20) * 4);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + j + 3) % 20) * 3 + (k * 20 + j + 3) / 20) * 4);
@@ -4248,7 +4430,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 81);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 0) % 20) * 3 + (k * 20 + 16 + 0) / 20) * 4);
+                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16) % 20) * 3 + (k * 20 + 16) / 20) * 4);
                 ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 1) % 20) * 3 + (k * 20 + 16 + 1) / 20) * 4);
                 ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 2) % 20) * 3 + (k * 20 + 16 + 2) / 20) * 4);
                 ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 3) % 20) * 3 + (k * 20 + 16 + 3) / 20) * 4);
@@ -4303,7 +4485,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>3x3 depthwise convolution, stride 1, 60 channels on 2x2, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_60ch_2x2_V128(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_60ch_2x2(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 60; c++)
         {
@@ -4326,16 +4508,16 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 int row2 = 2;
                 int outRow = 0;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 0) * k4;
+                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k7;
+                    acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 0) * k3;
+                    float acc = bias + Unsafe.Add(ref plane, row1) * k3;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k4;
-                    acc += Unsafe.Add(ref plane, row2 + 0) * k6;
+                    acc += Unsafe.Add(ref plane, row2) * k6;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k7;
                     Unsafe.Add(ref output, outRow + 1) = acc;
                 }
@@ -4345,16 +4527,16 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 int row1 = 2;
                 int outRow = 2;
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k1;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k4;
+                    acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     Unsafe.Add(ref output, outRow + 0) = acc;
                 }
                 {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 0) * k0;
+                    float acc = bias + Unsafe.Add(ref plane, row0) * k0;
                     acc += Unsafe.Add(ref plane, row0 + 1) * k1;
-                    acc += Unsafe.Add(ref plane, row1 + 0) * k3;
+                    acc += Unsafe.Add(ref plane, row1) * k3;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k4;
                     Unsafe.Add(ref output, outRow + 1) = acc;
                 }
@@ -4362,7 +4544,14 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>1x1 convolution, 3 group(s), 60 to 240 channels over 4 pixels, batch norm folded, plus residual, ReLU; Vector128.</summary>
+    /// <summary>1x1 convolution, 3 group(s), 60 to 240 channels over 4 pixels, batch norm folded, plus residual, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g3_60to240_4px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
+    {
+        Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+    }
+
+    /// <summary><see cref="Pointwise_g3_60to240_4px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -4372,8 +4561,8 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 21);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j + 0) * 4);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 80 + j + 0) * 4);
+                ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j) * 4);
+                ref float res0 = ref Unsafe.Add(ref residual, (k * 80 + j) * 4);
                 ref float out1 = ref Unsafe.Add(ref destination, (k * 80 + j + 1) * 4);
                 ref float res1 = ref Unsafe.Add(ref residual, (k * 80 + j + 1) * 4);
                 ref float out2 = ref Unsafe.Add(ref destination, (k * 80 + j + 2) * 4);
@@ -4492,7 +4681,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>Mean of each of 240 planes of 4 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GlobalAvgPool_240ch_4px_V128(ref float source, ref float destination)
+    private static void GlobalAvgPool_240ch_4px(ref float source, ref float destination)
     {
         if (AdvSimd.Arm64.IsSupported)
         {
@@ -4506,8 +4695,8 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 var sum2 = Vector128<float>.Zero;
                 ref float row3 = ref Unsafe.Add(ref source, (c + 3) * 4);
                 var sum3 = Vector128<float>.Zero;
-                for (int i = 0; i < 4; i += 4)
                 {
+                    const int i = 0;
                     sum0 = AdvSimd.Add(sum0, Vector128.LoadUnsafe(ref row0, (nuint)i));
                     sum1 = AdvSimd.Add(sum1, Vector128.LoadUnsafe(ref row1, (nuint)i));
                     sum2 = AdvSimd.Add(sum2, Vector128.LoadUnsafe(ref row2, (nuint)i));
@@ -4524,8 +4713,8 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 ref float plane = ref Unsafe.Add(ref source, c * 4);
                 float sum = 0f;
                 var total = Vector128<float>.Zero;
-                for (int i = 0; i < 4; i += 4)
                 {
+                    const int i = 0;
                     total += Vector128.LoadUnsafe(ref plane, (nuint)i);
                 }
                 sum += Vector128.Sum(total);
@@ -4536,7 +4725,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>Fully connected layer, 240 features to 10 logits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Linear_240to10_V128(ref float source, ref float weights, ref float logits)
+    private static void Linear_240to10(ref float source, ref float weights, ref float logits)
     {
         if (AdvSimd.Arm64.IsSupported)
         {
@@ -4593,55 +4782,55 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     private static void PackWeights(global::ShuffleNetGen.TensorSet tensors, float[] packed)
     {
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "conv1", "bn1", 6, 3, packed.AsSpan(0, 168));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv1", "units.0.bn1", 6, 15, 1, 8, packed.AsSpan(176, 105));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.0.dw", "units.0.bn2", 15, 1, packed.AsSpan(288, 150));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv3", "units.0.bn3", 15, 54, 3, 8, packed.AsSpan(448, 324));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv1", "units.1.bn1", 60, 15, 3, 8, packed.AsSpan(784, 315));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.1.dw", "units.1.bn2", 15, 1, packed.AsSpan(1104, 150));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv3", "units.1.bn3", 15, 60, 3, 8, packed.AsSpan(1264, 360));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv1", "units.2.bn1", 60, 15, 3, 8, packed.AsSpan(1632, 315));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.2.dw", "units.2.bn2", 15, 1, packed.AsSpan(1952, 150));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv3", "units.2.bn3", 15, 60, 3, 8, packed.AsSpan(2112, 360));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv1", "units.3.bn1", 60, 15, 3, 8, packed.AsSpan(2480, 315));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.3.dw", "units.3.bn2", 15, 1, packed.AsSpan(2800, 150));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv3", "units.3.bn3", 15, 60, 3, 8, packed.AsSpan(2960, 360));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv1", "units.4.bn1", 60, 30, 3, 8, packed.AsSpan(3328, 630));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.4.dw", "units.4.bn2", 30, 1, packed.AsSpan(3968, 300));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv3", "units.4.bn3", 30, 60, 3, 8, packed.AsSpan(4272, 660));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv1", "units.5.bn1", 120, 30, 3, 8, packed.AsSpan(4944, 1230));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.5.dw", "units.5.bn2", 30, 1, packed.AsSpan(6176, 300));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv3", "units.5.bn3", 30, 120, 3, 8, packed.AsSpan(6480, 1320));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv1", "units.6.bn1", 120, 30, 3, 8, packed.AsSpan(7808, 1230));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.6.dw", "units.6.bn2", 30, 1, packed.AsSpan(9040, 300));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv3", "units.6.bn3", 30, 120, 3, 8, packed.AsSpan(9344, 1320));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv1", "units.7.bn1", 120, 30, 3, 8, packed.AsSpan(10672, 1230));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.7.dw", "units.7.bn2", 30, 1, packed.AsSpan(11904, 300));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv3", "units.7.bn3", 30, 120, 3, 8, packed.AsSpan(12208, 1320));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv1", "units.8.bn1", 120, 30, 3, 8, packed.AsSpan(13536, 1230));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.8.dw", "units.8.bn2", 30, 1, packed.AsSpan(14768, 300));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv3", "units.8.bn3", 30, 120, 3, 8, packed.AsSpan(15072, 1320));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv1", "units.9.bn1", 120, 30, 3, 8, packed.AsSpan(16400, 1230));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.9.dw", "units.9.bn2", 30, 1, packed.AsSpan(17632, 300));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv3", "units.9.bn3", 30, 120, 3, 8, packed.AsSpan(17936, 1320));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv1", "units.10.bn1", 120, 30, 3, 8, packed.AsSpan(19264, 1230));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.10.dw", "units.10.bn2", 30, 1, packed.AsSpan(20496, 300));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv3", "units.10.bn3", 30, 120, 3, 8, packed.AsSpan(20800, 1320));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv1", "units.11.bn1", 120, 30, 3, 8, packed.AsSpan(22128, 1230));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.11.dw", "units.11.bn2", 30, 1, packed.AsSpan(23360, 300));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv3", "units.11.bn3", 30, 120, 3, 8, packed.AsSpan(23664, 1320));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.12.conv1", "units.12.bn1", 120, 60, 3, 8, packed.AsSpan(24992, 2460));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.12.dw", "units.12.bn2", 60, 1, packed.AsSpan(27456, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.12.conv3", "units.12.bn3", 60, 120, 3, 8, packed.AsSpan(28064, 2520));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.13.conv1", "units.13.bn1", 240, 60, 3, 8, packed.AsSpan(30592, 4860));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.13.dw", "units.13.bn2", 60, 1, packed.AsSpan(35456, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.13.conv3", "units.13.bn3", 60, 240, 3, 8, packed.AsSpan(36064, 5040));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.14.conv1", "units.14.bn1", 240, 60, 3, 8, packed.AsSpan(41104, 4860));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.14.dw", "units.14.bn2", 60, 1, packed.AsSpan(45968, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.14.conv3", "units.14.bn3", 60, 240, 3, 8, packed.AsSpan(46576, 5040));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.15.conv1", "units.15.bn1", 240, 60, 3, 8, packed.AsSpan(51616, 4860));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.15.dw", "units.15.bn2", 60, 1, packed.AsSpan(56480, 600));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.15.conv3", "units.15.bn3", 60, 240, 3, 8, packed.AsSpan(57088, 5040));
-        global::ShuffleNetGen.Weights.WeightPacker.Linear(tensors, "fc", 240, 10, packed.AsSpan(62128, 2410));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "conv1", "bn1", 6, 3, packed.AsSpan(Weights_conv1, 168));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv1", "units.0.bn1", 6, 15, 1, 8, packed.AsSpan(Weights_units_0_conv1, 105));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.0.dw", "units.0.bn2", 15, 1, packed.AsSpan(Weights_units_0_dw, 150));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.0.conv3", "units.0.bn3", 15, 54, 3, 8, packed.AsSpan(Weights_units_0_conv3, 324));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv1", "units.1.bn1", 60, 15, 3, 8, packed.AsSpan(Weights_units_1_conv1, 315));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.1.dw", "units.1.bn2", 15, 1, packed.AsSpan(Weights_units_1_dw, 150));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.1.conv3", "units.1.bn3", 15, 60, 3, 8, packed.AsSpan(Weights_units_1_conv3, 360));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv1", "units.2.bn1", 60, 15, 3, 8, packed.AsSpan(Weights_units_2_conv1, 315));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.2.dw", "units.2.bn2", 15, 1, packed.AsSpan(Weights_units_2_dw, 150));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.2.conv3", "units.2.bn3", 15, 60, 3, 8, packed.AsSpan(Weights_units_2_conv3, 360));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv1", "units.3.bn1", 60, 15, 3, 8, packed.AsSpan(Weights_units_3_conv1, 315));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.3.dw", "units.3.bn2", 15, 1, packed.AsSpan(Weights_units_3_dw, 150));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.3.conv3", "units.3.bn3", 15, 60, 3, 8, packed.AsSpan(Weights_units_3_conv3, 360));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv1", "units.4.bn1", 60, 30, 3, 8, packed.AsSpan(Weights_units_4_conv1, 630));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.4.dw", "units.4.bn2", 30, 1, packed.AsSpan(Weights_units_4_dw, 300));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.4.conv3", "units.4.bn3", 30, 60, 3, 8, packed.AsSpan(Weights_units_4_conv3, 660));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv1", "units.5.bn1", 120, 30, 3, 8, packed.AsSpan(Weights_units_5_conv1, 1230));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.5.dw", "units.5.bn2", 30, 1, packed.AsSpan(Weights_units_5_dw, 300));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.5.conv3", "units.5.bn3", 30, 120, 3, 8, packed.AsSpan(Weights_units_5_conv3, 1320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv1", "units.6.bn1", 120, 30, 3, 8, packed.AsSpan(Weights_units_6_conv1, 1230));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.6.dw", "units.6.bn2", 30, 1, packed.AsSpan(Weights_units_6_dw, 300));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.6.conv3", "units.6.bn3", 30, 120, 3, 8, packed.AsSpan(Weights_units_6_conv3, 1320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv1", "units.7.bn1", 120, 30, 3, 8, packed.AsSpan(Weights_units_7_conv1, 1230));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.7.dw", "units.7.bn2", 30, 1, packed.AsSpan(Weights_units_7_dw, 300));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.7.conv3", "units.7.bn3", 30, 120, 3, 8, packed.AsSpan(Weights_units_7_conv3, 1320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv1", "units.8.bn1", 120, 30, 3, 8, packed.AsSpan(Weights_units_8_conv1, 1230));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.8.dw", "units.8.bn2", 30, 1, packed.AsSpan(Weights_units_8_dw, 300));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.8.conv3", "units.8.bn3", 30, 120, 3, 8, packed.AsSpan(Weights_units_8_conv3, 1320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv1", "units.9.bn1", 120, 30, 3, 8, packed.AsSpan(Weights_units_9_conv1, 1230));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.9.dw", "units.9.bn2", 30, 1, packed.AsSpan(Weights_units_9_dw, 300));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.9.conv3", "units.9.bn3", 30, 120, 3, 8, packed.AsSpan(Weights_units_9_conv3, 1320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv1", "units.10.bn1", 120, 30, 3, 8, packed.AsSpan(Weights_units_10_conv1, 1230));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.10.dw", "units.10.bn2", 30, 1, packed.AsSpan(Weights_units_10_dw, 300));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.10.conv3", "units.10.bn3", 30, 120, 3, 8, packed.AsSpan(Weights_units_10_conv3, 1320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv1", "units.11.bn1", 120, 30, 3, 8, packed.AsSpan(Weights_units_11_conv1, 1230));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.11.dw", "units.11.bn2", 30, 1, packed.AsSpan(Weights_units_11_dw, 300));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.11.conv3", "units.11.bn3", 30, 120, 3, 8, packed.AsSpan(Weights_units_11_conv3, 1320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.12.conv1", "units.12.bn1", 120, 60, 3, 8, packed.AsSpan(Weights_units_12_conv1, 2460));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.12.dw", "units.12.bn2", 60, 1, packed.AsSpan(Weights_units_12_dw, 600));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.12.conv3", "units.12.bn3", 60, 120, 3, 8, packed.AsSpan(Weights_units_12_conv3, 2520));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.13.conv1", "units.13.bn1", 240, 60, 3, 8, packed.AsSpan(Weights_units_13_conv1, 4860));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.13.dw", "units.13.bn2", 60, 1, packed.AsSpan(Weights_units_13_dw, 600));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.13.conv3", "units.13.bn3", 60, 240, 3, 8, packed.AsSpan(Weights_units_13_conv3, 5040));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.14.conv1", "units.14.bn1", 240, 60, 3, 8, packed.AsSpan(Weights_units_14_conv1, 4860));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.14.dw", "units.14.bn2", 60, 1, packed.AsSpan(Weights_units_14_dw, 600));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.14.conv3", "units.14.bn3", 60, 240, 3, 8, packed.AsSpan(Weights_units_14_conv3, 5040));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.15.conv1", "units.15.bn1", 240, 60, 3, 8, packed.AsSpan(Weights_units_15_conv1, 4860));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.15.dw", "units.15.bn2", 60, 1, packed.AsSpan(Weights_units_15_dw, 600));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "units.15.conv3", "units.15.bn3", 60, 240, 3, 8, packed.AsSpan(Weights_units_15_conv3, 5040));
+        global::ShuffleNetGen.Weights.WeightPacker.Linear(tensors, "fc", 240, 10, packed.AsSpan(Weights_fc, 2410));
     }
 }
