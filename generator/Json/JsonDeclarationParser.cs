@@ -408,6 +408,6 @@ internal static class JsonDeclarationParser
     {
         string file = LocationInfo.FileName(path);
         string stem = file.Length > FileSuffix.Length ? file.Substring(0, file.Length - FileSuffix.Length) : "";
-        return stem.Length > 0 && ModelNames.ClassNameProblem(stem) is null ? stem : "MyShuffleNet";
+        return stem.Length > 0 && (ModelNames.ClassNameProblem(stem) ?? ModelNames.PlacementProblem(stem, ns: null)) is null ? stem : "MyShuffleNet";
     }
 }

@@ -125,7 +125,7 @@ internal static class DeclarationBuilder
         }
         else
         {
-            if (name is not null && ModelNames.ClassNameProblem(name) is { } nameProblem)
+            if (name is not null && (ModelNames.ClassNameProblem(name) ?? ModelNames.PlacementProblem(name, ns)) is { } nameProblem)
             {
                 nameOk = false;
                 sink.Add(DiagnosticDescriptors.InvalidModelName, locations.Of(Settings.ClassName), name, "class name", nameProblem);

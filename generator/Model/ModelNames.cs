@@ -114,7 +114,7 @@ internal static class ModelNames
         // Past the length limits a stand-in would bring back what the limits keep out: a file name too long for the
         // disk and namespaces deep enough to overflow the compiler's stack.
         if (LengthProblem(ns, className, out _) is not null) return false;
-        if (IdentifierProblem(className) is not null || IsGeneratedMember(className)) return false;
+        if (IdentifierProblem(className) is not null || IsGeneratedMember(className) || HidesRuntimeNamespace(className, ns)) return false;
         if (ns is null) return true;
         foreach (string segment in ns.Split('.'))
         {
@@ -125,6 +125,20 @@ internal static class ModelNames
 
     /// <summary>Members of the generated class; the emitters own that list.</summary>
     public static bool IsGeneratedMember(string name) => Emit.EmittedNames.IsGeneratedMember(name);
+
+    /// <summary>Why a class <paramref name="name"/> cannot be declared in <paramref name="ns"/> (null: the global namespace), or null.</summary>
+    public static string? PlacementProblem(string name, string? ns) => HidesRuntimeNamespace(name, ns)
+        ? $"a class '{RuntimeNamespace}' in the global namespace hides the {RuntimeNamespace} namespace, which the attribute and every generated file refer to (even global::{RuntimeNamespace} then names the class); put the class in a namespace or choose another name"
+        : null;
+
+    /// <summary>The namespace of the runtime library, which generated code names as <c>global::ShuffleNetGen</c>.</summary>
+    public const string RuntimeNamespace = "ShuffleNetGen";
+
+    /// <summary>
+    /// A type of the runtime namespace's name declared in the global namespace of the user's compilation wins over the
+    /// imported namespace (CS0437), and C# has no spelling that reaches the namespace past it.
+    /// </summary>
+    public static bool HidesRuntimeNamespace(string className, string? ns) => ns is null && className == RuntimeNamespace;
 
     private static string? IdentifierProblem(string name)
     {
