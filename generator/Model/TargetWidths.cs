@@ -1,4 +1,5 @@
 using System;
+using ShuffleNetGen.Generator.Emit;
 
 namespace ShuffleNetGen.Generator.Model;
 
@@ -29,42 +30,37 @@ internal readonly record struct TargetWidths
     /// <inheritdoc cref="RuntimeIdentifierProperty"/>
     public const string IlcInstructionSetProperty = "IlcInstructionSet";
 
-    [Flags]
-    private enum Omitted
-    {
-        None = 0,
-        Vector256 = 1,
-        Vector512 = 2,
-        AdvSimd = 4,
-    }
+    // What is left out rather than what is kept, so that default (no properties) keeps everything.
+    private readonly VectorWidths _omitted;
 
-    private readonly Omitted _omitted;
-
-    private TargetWidths(Omitted omitted) => _omitted = omitted;
+    private TargetWidths(VectorWidths omitted) => _omitted = omitted;
 
     /// <summary>Every variant: the build does not name a target.</summary>
     public static TargetWidths All => default;
 
     /// <summary>ARM64: Vector256 and Vector512 are never accelerated there (.NET 8 to 10), AdvSimd always is.</summary>
-    public static TargetWidths Arm64 => new(Omitted.Vector256 | Omitted.Vector512);
+    public static TargetWidths Arm64 => new(VectorWidths.Vector256 | VectorWidths.Vector512);
 
     /// <summary>x64 under the JIT, which may pick any x64 width at run time; the AdvSimd branches can never run.</summary>
-    public static TargetWidths X64 => new(Omitted.AdvSimd);
+    public static TargetWidths X64 => new(VectorWidths.AdvSimd);
 
     /// <summary>x64 NativeAOT with the default x86-64-v2 baseline (or a list of pre-AVX instruction sets).</summary>
-    public static TargetWidths X64Vector128 => new(Omitted.AdvSimd | Omitted.Vector256 | Omitted.Vector512);
+    public static TargetWidths X64Vector128 => new(VectorWidths.AdvSimd | VectorWidths.Vector256 | VectorWidths.Vector512);
 
     /// <summary>x64 NativeAOT for AVX2 (x86-64-v3) without AVX-512.</summary>
-    public static TargetWidths X64Vector256 => new(Omitted.AdvSimd | Omitted.Vector512);
+    public static TargetWidths X64Vector256 => new(VectorWidths.AdvSimd | VectorWidths.Vector512);
 
-    public bool Vector256 => (_omitted & Omitted.Vector256) == 0;
+    /// <summary>The variants to emit; Vector128 always, as every other variant's fallback.</summary>
+    public VectorWidths Emitted => VectorWidths.All & ~_omitted;
 
-    public bool Vector512 => (_omitted & Omitted.Vector512) == 0;
+    public bool Vector256 => (Emitted & VectorWidths.Vector256) != 0;
 
-    public bool AdvSimd => (_omitted & Omitted.AdvSimd) == 0;
+    public bool Vector512 => (Emitted & VectorWidths.Vector512) != 0;
+
+    public bool AdvSimd => (Emitted & VectorWidths.AdvSimd) != 0;
 
     /// <summary>Whether any variant is left out.</summary>
-    public bool IsReduced => _omitted != Omitted.None;
+    public bool IsReduced => _omitted != 0;
 
     /// <summary>
     /// From the build's properties (null or empty when unset). The architecture comes from the runtime identifier;
