@@ -16,7 +16,7 @@ internal interface IKernelEmitter
     string PathExpression { get; }
 
     /// <summary>The statement that runs this op.</summary>
-    string CallStatement(OperandRefs operands);
+    string CallStatement();
 
     /// <summary>Writes the kernel's methods (once per <see cref="Name"/>).</summary>
     void EmitMethods(SourceWriter w);

@@ -3,7 +3,7 @@ using ShuffleNetGen.Generator.Lowering;
 namespace ShuffleNetGen.Generator.Emit;
 
 /// <summary>How a call site names a tensor in the arena, the input image, the logits, or an op's packed weights.</summary>
-internal sealed class OperandRefs
+internal static class OperandRefs
 {
     /// <summary>Constants holding arena offsets start with this; the name checks reserve it.</summary>
     public const string ArenaPrefix = "Arena_";
@@ -12,7 +12,7 @@ internal sealed class OperandRefs
     public const string WeightsPrefix = "Weights_";
 
     /// <summary>A slice starting <paramref name="channelOffset"/> channels into <paramref name="t"/> (a concat's half).</summary>
-    public string Of(TensorNode t, long channelOffset = 0)
+    public static string Of(TensorNode t, long channelOffset = 0)
     {
         if (t.Name == "input") return "ref image";
         if (t.Name == "logits") return "ref logits";
@@ -20,7 +20,7 @@ internal sealed class OperandRefs
         return $"ref Unsafe.Add(ref arena, {ArenaOffset(t)}{slice})";
     }
 
-    public string Weights(OpNode op) => $"ref Unsafe.Add(ref weights, {WeightOffset(op)})";
+    public static string Weights(OpNode op) => $"ref Unsafe.Add(ref weights, {WeightOffset(op)})";
 
     /// <summary>The constant naming where <paramref name="t"/> starts in the arena: its name as an identifier.</summary>
     public static string ArenaOffset(TensorNode t) => ArenaPrefix + Identifier(t.Name);

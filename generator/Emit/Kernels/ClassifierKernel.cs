@@ -26,7 +26,7 @@ internal sealed class ClassifierKernel : IKernelEmitter
 
     public string PathExpression => HeadSums.PathExpression(_op.InFeatures, Wide, Neon, "AdvSimd fmla, faddp");
 
-    public string CallStatement(OperandRefs operands) => $"{Name}({operands.Of(_op.Input)}, {operands.Weights(_op)}, {operands.Of(_op.Output)});";
+    public string CallStatement() => $"{Name}({OperandRefs.Of(_op.Input)}, {OperandRefs.Weights(_op)}, {OperandRefs.Of(_op.Output)});";
 
     public string? PackStatement => $"{KernelEmitters.Packer}.Linear(tensors, \"fc\", {_op.InFeatures}, {_op.OutFeatures}, {KernelEmitters.PackedSpan(_op)});";
 

@@ -30,7 +30,7 @@ internal sealed class DepthwiseKernel : WindowKernel
 
     public override string? PackStatement => WindowPackStatement;
 
-    public override string CallStatement(OperandRefs operands) => WeightedCallStatement(operands);
+    public override string CallStatement() => WeightedCallStatement();
 
     protected override void AddPaths(List<(string?, string)> paths)
     {

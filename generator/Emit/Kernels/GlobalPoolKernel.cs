@@ -29,7 +29,7 @@ internal sealed class GlobalPoolKernel : IKernelEmitter
 
     public string PathExpression => HeadSums.PathExpression(_op.Input.Pixels, Wide, Neon, "AdvSimd faddp");
 
-    public string CallStatement(OperandRefs operands) => $"{Name}({operands.Of(_op.Input)}, {operands.Of(_op.Output)});";
+    public string CallStatement() => $"{Name}({OperandRefs.Of(_op.Input)}, {OperandRefs.Of(_op.Output)});";
 
     public string? PackStatement => null;
 

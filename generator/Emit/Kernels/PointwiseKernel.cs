@@ -75,10 +75,10 @@ internal sealed class PointwiseKernel : IKernelEmitter
     public string? PackStatement =>
         $"{KernelEmitters.Packer}.Pointwise(tensors, \"{_op.Name}\", \"{_op.BatchNorm}\", {_op.InChannels}, {_op.OutChannels}, {_op.Groups}, {BlockRows}, {KernelEmitters.PackedSpan(_op)});";
 
-    public string CallStatement(OperandRefs operands)
+    public string CallStatement()
     {
         var op = _op;
-        return $"{Name}({operands.Of(op.Input)}, {operands.Of(op.Output, op.OutputChannelOffset)}, {operands.Weights(op)}{(op.Residual is null ? "" : ", " + operands.Of(op.Residual))});";
+        return $"{Name}({OperandRefs.Of(op.Input)}, {OperandRefs.Of(op.Output, op.OutputChannelOffset)}, {OperandRefs.Weights(op)}{(op.Residual is null ? "" : ", " + OperandRefs.Of(op.Residual))});";
     }
 
     private string Parameters => "ref float source, ref float destination, ref float weights" + (_op.Residual is null ? "" : ", ref float residual");

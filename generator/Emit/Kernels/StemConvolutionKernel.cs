@@ -31,7 +31,7 @@ internal sealed class StemConvolutionKernel : WindowKernel
 
     public override string? PackStatement => WindowPackStatement;
 
-    public override string CallStatement(OperandRefs operands) => WeightedCallStatement(operands);
+    public override string CallStatement() => WeightedCallStatement();
 
     private int TapStride => Op.InputPlanes * 9 + 1;
 

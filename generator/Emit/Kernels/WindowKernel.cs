@@ -53,8 +53,8 @@ internal abstract class WindowKernel : IKernelEmitter
 
     public virtual string? PackStatement => null;
 
-    public virtual string CallStatement(OperandRefs operands) =>
-        $"{Name}({operands.Of(Op.Input)}, {operands.Of(Op.Output, Op.OutputChannelOffset)});";
+    public virtual string CallStatement() =>
+        $"{Name}({OperandRefs.Of(Op.Input)}, {OperandRefs.Of(Op.Output, Op.OutputChannelOffset)});";
 
     /// <summary>The path this kernel's interiors take, as a C# expression over the conditions they branch on.</summary>
     public virtual string PathExpression
@@ -413,8 +413,8 @@ internal abstract class WindowKernel : IKernelEmitter
         $"{KernelEmitters.Packer}.Window3x3(tensors, \"{Op.Name}\", \"{Op.BatchNorm}\", {Op.Channels}, {Op.InputPlanes}, {KernelEmitters.PackedSpan(Op)});";
 
     /// <summary>Convolutions: the call passes the op's packed weights.</summary>
-    protected string WeightedCallStatement(OperandRefs operands) =>
-        $"{Name}({operands.Of(Op.Input)}, {operands.Of(Op.Output, Op.OutputChannelOffset)}, {operands.Weights(Op)});";
+    protected string WeightedCallStatement() =>
+        $"{Name}({OperandRefs.Of(Op.Input)}, {OperandRefs.Of(Op.Output, Op.OutputChannelOffset)}, {OperandRefs.Weights(Op)});";
 
     /// <summary>
     /// The input vector of tap (ky, kx) for the output columns at <c>ox</c>, from <c>in{ky}</c> (input row ky at the
