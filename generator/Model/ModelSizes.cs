@@ -16,15 +16,13 @@ internal static class ModelSizes
     public static long PackedWeightLength(NetworkSpec network)
     {
         long total = WeightLayout.Aligned(WindowOp.PackedLength(network.StemChannels, network.InputChannels));
-        int features = network.StemChannels;
         foreach (var unit in Units(network))
         {
             total += WeightLayout.Aligned(PointwiseOp.PackedLength(unit.BottleneckChannels, unit.InChannels / unit.FirstPointwiseGroups));
             total += WeightLayout.Aligned(WindowOp.PackedLength(unit.BottleneckChannels, 1));
             total += WeightLayout.Aligned(PointwiseOp.PackedLength(unit.BranchChannels, unit.BottleneckChannels / unit.Groups));
-            features = unit.OutChannels;
         }
-        return total + WeightLayout.Aligned(LinearOp.PackedLength(features, network.Classes));
+        return total + WeightLayout.Aligned(LinearOp.PackedLength(network.StageChannels[network.StageChannels.Count - 1], network.Classes));
     }
 
     /// <summary>

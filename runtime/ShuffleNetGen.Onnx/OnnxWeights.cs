@@ -178,14 +178,10 @@ public static class OnnxWeights
 
             // Units.
             var units = ShuffleNetTopology.Units(_model.Groups, _model.StemChannels, _model.StageChannels, _model.StageRepeats, h, w);
-            int width = _model.StemChannels;
-            foreach (var unit in units)
-            {
-                x = Unit(x, unit, units.Count);
-                (width, h, w) = (unit.OutChannels, unit.OutHeight, unit.OutWidth);
-            }
+            foreach (var unit in units) x = Unit(x, unit, units.Count);
 
-            x = Head(x, width, h, w, units.Count);
+            var last = units[^1]; // every stage has at least one unit (the declaration's checks)
+            x = Head(x, last.OutChannels, last.OutHeight, last.OutWidth, units.Count);
 
             if (!_g.IsGraphOutput(x))
                 throw new OnnxFormatException(x, $"the classifier's output {Q(x)} is not an output of the graph; ShuffleNetGen imports graphs that end at the logits.");
