@@ -56,18 +56,17 @@ public static class GeneratorHarness
         Run(additionalTexts: null, sources);
 
     /// <summary>As <see cref="Run(string[])"/>, with additional files.</summary>
-    public static (Compilation Output, ImmutableArray<Diagnostic> GeneratorDiagnostics, GeneratorDriverRunResult Run) Run(IEnumerable<AdditionalText>? additionalTexts, params string[] sources)
-    {
-        var compilation = CreateCompilation(sources);
-        var driver = CreateDriver(additionalTexts).RunGeneratorsAndUpdateCompilation(compilation, out var output, out var diagnostics);
-        return (output, diagnostics, driver.GetRunResult());
-    }
+    public static (Compilation Output, ImmutableArray<Diagnostic> GeneratorDiagnostics, GeneratorDriverRunResult Run) Run(IEnumerable<AdditionalText>? additionalTexts, params string[] sources) =>
+        Run(CreateDriver(additionalTexts), sources);
 
     /// <summary>As <see cref="Run(string[])"/>, with MSBuild properties visible to the generator.</summary>
-    public static (Compilation Output, ImmutableArray<Diagnostic> GeneratorDiagnostics, GeneratorDriverRunResult Run) Run(IReadOnlyDictionary<string, string> buildProperties, params string[] sources)
+    public static (Compilation Output, ImmutableArray<Diagnostic> GeneratorDiagnostics, GeneratorDriverRunResult Run) Run(IReadOnlyDictionary<string, string> buildProperties, params string[] sources) =>
+        Run(CreateDriver(buildProperties: buildProperties), sources);
+
+    private static (Compilation Output, ImmutableArray<Diagnostic> GeneratorDiagnostics, GeneratorDriverRunResult Run) Run(GeneratorDriver driver, string[] sources)
     {
         var compilation = CreateCompilation(sources);
-        var driver = CreateDriver(buildProperties: buildProperties).RunGeneratorsAndUpdateCompilation(compilation, out var output, out var diagnostics);
+        driver = driver.RunGeneratorsAndUpdateCompilation(compilation, out var output, out var diagnostics);
         return (output, diagnostics, driver.GetRunResult());
     }
 
