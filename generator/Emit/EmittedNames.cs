@@ -26,6 +26,9 @@ internal static class EmittedNames
         PointwiseKernel.Prefix, GlobalPoolKernel.Prefix, ClassifierKernel.Prefix, OperandRefs.ArenaPrefix, OperandRefs.WeightsPrefix,
     };
 
+    /// <summary>Type parameters of the generated generic methods: C# refuses one named like the class that declares it (CS0694).</summary>
+    public static bool IsTypeParameter(string name) => name == PointwiseKernel.ShapeParameter;
+
     /// <summary>Whether the generated class may declare a member called <paramref name="name"/> (<c>Unit3</c>, <c>Pointwise_g3_…</c>, …).</summary>
     public static bool IsGeneratedMember(string name)
     {

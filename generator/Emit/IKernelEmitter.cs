@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using ShuffleNetGen.Generator.Helpers;
 using ShuffleNetGen.Generator.Lowering;
 
@@ -23,6 +24,28 @@ internal interface IKernelEmitter
 
     /// <summary>The statement that packs this op's weights into <c>packed</c>, or null when it has none.</summary>
     string? PackStatement { get; }
+
+    /// <summary>What this kernel's methods call and other kernels may too (generic bodies, their types): written once per model.</summary>
+    IReadOnlyList<SharedDefinition> SharedDefinitions { get; }
+}
+
+/// <summary>
+/// A definition kernels share, such as a register tile generic over the shape it serves: <see cref="Name"/> identifies
+/// it, so the model writes each one once, however many kernels call it.
+/// </summary>
+internal sealed class SharedDefinition
+{
+    public SharedDefinition(string name, System.Action<SourceWriter> emit)
+    {
+        Name = name;
+        Emit = emit;
+    }
+
+    public string Name { get; }
+
+    public System.Action<SourceWriter> Emit { get; }
+
+    public static readonly IReadOnlyList<SharedDefinition> None = new SharedDefinition[0];
 }
 
 /// <summary>Picks the emitter of each op's kind: the one place that switches on op types.</summary>

@@ -282,6 +282,10 @@ internal static class ModelEmitter
     private static void EmitKernels(SourceWriter w, IReadOnlyList<IKernelEmitter> kernels)
     {
         foreach (var kernel in Distinct(kernels)) kernel.EmitMethods(w);
+        var written = new HashSet<string>();
+        foreach (var kernel in Distinct(kernels))
+            foreach (var shared in kernel.SharedDefinitions)
+                if (written.Add(shared.Name)) shared.Emit(w);
     }
 
     private static void EmitWeightPacking(SourceWriter w, IReadOnlyList<IKernelEmitter> kernels, string rt)

@@ -86,6 +86,7 @@ internal static class ModelNames
         string? problem = IdentifierProblem(name);
         if (problem is not null) return problem;
         if (IsGeneratedMember(name)) return "the generated class declares a member of that name, and a member cannot share its class's name; choose another name";
+        if (Emit.EmittedNames.IsTypeParameter(name)) return "the generated kernels declare a type parameter of that name, and a type parameter cannot share its class's name; choose another name";
         if (s_simpleNames.Contains(name)) return $"the generated code refers to '{name}' by its simple name, which a class of that name would hide; choose another name";
         return null;
     }

@@ -324,7 +324,11 @@ public class GeneratorRobustnessTests
             if (qualified || declaration || name.Identifier.ValueText == self) continue;
             var symbol = model.GetSymbolInfo(name).Symbol ?? model.GetAliasInfo(name);
             string text = name.Identifier.ValueText;
-            if (symbol is ITypeSymbol or INamespaceSymbol or IAliasSymbol && (ModelNames.ClassNameProblem(text) is null || ModelNames.NamespaceProblem("Acme." + text) is null))
+            // A type the generated class declares (a nested type, a method's type parameter) is found before any namespace,
+            // so only a class of that name breaks it; anything else a class or a namespace segment of that name would hide.
+            bool declaredInside = symbol is ITypeParameterSymbol || symbol is ITypeSymbol { ContainingType.Name: self };
+            if (symbol is ITypeSymbol or INamespaceSymbol or IAliasSymbol
+                && (ModelNames.ClassNameProblem(text) is null || !declaredInside && ModelNames.NamespaceProblem("Acme." + text) is null))
                 unreserved.Add("simple name " + text);
         }
 

@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using ShuffleNetGen.Generator.Helpers;
 using ShuffleNetGen.Generator.Lowering;
 
@@ -29,6 +30,8 @@ internal sealed class ClassifierKernel : IKernelEmitter
     public string CallStatement() => $"{Name}({OperandRefs.Of(_op.Input)}, {OperandRefs.Weights(_op)}, {OperandRefs.Of(_op.Output)});";
 
     public string? PackStatement => $"{KernelEmitters.Packer}.Linear(tensors, \"fc\", {_op.InFeatures}, {_op.OutFeatures}, {KernelEmitters.PackedSpan(_op)});";
+
+    public IReadOnlyList<SharedDefinition> SharedDefinitions => SharedDefinition.None;
 
     public void EmitMethods(SourceWriter w)
     {

@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using ShuffleNetGen.Generator.Helpers;
 using ShuffleNetGen.Generator.Lowering;
 
@@ -32,6 +33,8 @@ internal sealed class GlobalPoolKernel : IKernelEmitter
     public string CallStatement() => $"{Name}({OperandRefs.Of(_op.Input)}, {OperandRefs.Of(_op.Output)});";
 
     public string? PackStatement => null;
+
+    public IReadOnlyList<SharedDefinition> SharedDefinitions => SharedDefinition.None;
 
     public void EmitMethods(SourceWriter w)
     {

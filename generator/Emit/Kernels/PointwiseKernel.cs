@@ -127,10 +127,38 @@ internal sealed class PointwiseKernel : IKernelEmitter
 
     public void EmitMethods(SourceWriter w)
     {
+        EmitShape(w);
         EmitDispatcher(w);
         foreach (var width in _widths) Emit(w, width);
     }
 
+    /// <summary>The struct whose literals the tiles of this convolution specialize on.</summary>
+    private string ShapeName => Name + "_Shape";
+
+    private void EmitShape(SourceWriter w)
+    {
+        var op = _op;
+        w.Line($"/// <summary>The literals <see cref=\"{Name}\"/> specializes its tiles on.</summary>");
+        using (w.Open($"private readonly struct {ShapeName} : {ShapeInterface}"))
+        {
+            w.Line($"public static int Pixels => {op.Output.Pixels};");
+            w.Line($"public static int InPerGroup => {op.InPerGroup};");
+            w.Line($"public static int OutChannels => {op.OutChannels};");
+            w.Line($"public static int ShuffleGroups => {System.Math.Max(1, op.ShuffleGroups)};");
+            w.Line($"public static bool OfficialShuffle => {Bool(op.ShuffleGroups > 1 && op.OfficialShuffle)};");
+            w.Line($"public static bool Residual => {Bool(op.Residual is not null)};");
+            w.Line($"public static bool Relu => {Bool(op.Relu)};");
+        }
+        w.Line();
+    }
+
+    private static string Bool(bool value) => value ? "true" : "false";
+
+    /// <summary>
+    /// One width's kernel: the groups and packed blocks, each block split into the register tiles that cover its
+    /// channels and pixels. The tiles are generic methods shared by every convolution of the model; this kernel's
+    /// shape struct makes each call a specialization with this convolution's literals.
+    /// </summary>
     private void Emit(SourceWriter w, Width width)
     {
         var op = _op;
@@ -138,8 +166,7 @@ internal sealed class PointwiseKernel : IKernelEmitter
         int inPerGroup = op.InPerGroup;
         int outPerGroup = op.OutPerGroup;
 
-        w.Line($"/// <summary><see cref=\"{Name}\"/> on {width.Vector}: register tiles of {width.Rows} channels × {TileVectors(width, width.Rows) * width.Lanes} pixels"
-            + (width == V128 && _neon && op.OutPerGroup >= V128.Rows ? ", with an AdvSimd branch for ARM64" : "") + ".</summary>");
+        w.Line($"/// <summary><see cref=\"{Name}\"/> on {width.Vector}: register tiles of {width.Rows} channels × {TileVectors(width, width.Rows) * width.Lanes} pixels.</summary>");
         w.Line(KernelSyntax.Optimized);
         using (w.Open($"private static void {KernelName(op, width)}({Parameters})"))
         {
@@ -163,67 +190,79 @@ internal sealed class PointwiseKernel : IKernelEmitter
         w.Line();
     }
 
-    /// <summary>One packed block of <paramref name="blockRows"/> channels, in sub-blocks of the width's register rows.</summary>
+    /// <summary>One packed block of <paramref name="blockRows"/> channels starting at channel <paramref name="j"/> of group <c>k</c>.</summary>
     private void EmitBlock(SourceWriter w, Width width, int blockRows, string j)
     {
         var op = _op;
-        int pixels = op.Output.Pixels;
-        int outPerGroup = op.OutPerGroup;
-        w.Line($"ref float block = ref Unsafe.Add(ref weights, ({Loop.Sum($"k * {outPerGroup}", j)}) * {1 + op.InPerGroup});");
-        for (int r = 0; r < blockRows; r++)
+        w.Line($"ref float block = ref Unsafe.Add(ref weights, ({Loop.Sum($"k * {op.OutPerGroup}", j)}) * {1 + op.InPerGroup});");
+        string residual = op.Residual is null ? "ref Unsafe.NullRef<float>()" : "ref residual";
+        foreach (var call in TileCalls(width, blockRows))
         {
-            string logical = Loop.Sum($"k * {outPerGroup}", j, r.ToString());
-            // Shuffle on g·n channels: logical channel i·n + j' lands in plane j'·g + i; the official shuffle, its
-            // inverse, sends i'·g + j to j·n + i'. Integer division by a constant, once per block, outside the pixel loop.
-            int n = op.ShuffleGroups > 1 ? op.OutChannels / op.ShuffleGroups : 0;
-            string plane = op.ShuffleGroups <= 1 ? logical
-                : op.OfficialShuffle ? $"(({logical}) % {op.ShuffleGroups}) * {n} + ({logical}) / {op.ShuffleGroups}"
-                : $"(({logical}) % {n}) * {op.ShuffleGroups} + ({logical}) / {n}";
-            w.Line($"ref float out{r} = ref Unsafe.Add(ref destination, ({plane}) * {pixels});");
-            if (op.Residual is not null)
-                w.Line($"ref float res{r} = ref Unsafe.Add(ref residual, ({logical}) * {pixels});");
+            string bias = call.Row == 0 ? "ref block" : $"ref Unsafe.Add(ref block, {call.Row})";
+            string channel = Loop.Sum($"k * {op.OutPerGroup}", j, call.Row.ToString());
+            w.Line($"{call.Tile.Name}<{ShapeName}>(ref groupInput, ref destination, {residual}, {bias}, {blockRows}, {channel}, {call.Start}, {call.Last});");
         }
+    }
 
+    /// <summary>
+    /// A register tile: <see cref="Rows"/> channels × <see cref="Vectors"/> vectors of pixels on one vector type
+    /// (<see cref="Width"/> null: one pixel at a time, for planes narrower than a vector).
+    /// </summary>
+    private sealed record Tile(Width? Width, int Rows, int Vectors, bool Neon)
+    {
+        public int Pixels => Width is null ? 1 : Vectors * Width.Lanes;
+
+        public string Name => $"{Prefix}Tile_{Rows}x{Pixels}_{(Width is null ? "Scalar" : Width.Suffix)}";
+    }
+
+    /// <summary>A tile run over pixels <see cref="Start"/>, <see cref="Start"/> + its pixels, …, <see cref="Last"/>, for the block's channels from <see cref="Row"/>.</summary>
+    private sealed record TileCall(Tile Tile, int Row, int Start, int Last);
+
+    /// <summary>
+    /// The tiles that cover a packed block of <paramref name="blockRows"/> channels: per sub-block of the width's
+    /// register rows, full tiles, then fewer vectors for what is left, then one vector recomputed over the end
+    /// (overlapping lanes get the same values, so no scalar tail), or single pixels where a plane is narrower than a vector.
+    /// </summary>
+    private IEnumerable<TileCall> TileCalls(Width width, int blockRows)
+    {
+        int pixels = _op.Output.Pixels;
         for (int r0 = 0; r0 < blockRows; r0 += width.Rows)
         {
             int rows = System.Math.Min(width.Rows, blockRows - r0);
-            var sub = new SubBlock(op, width, blockRows, r0, rows, Neon: _neon);
             int lanes = width.Lanes;
             int tileVectors = TileVectors(width, rows);
             int tile = tileVectors * lanes;
             int done = 0;
             if (pixels >= tile)
             {
-                using (Loop.Open(w, "p", 0, pixels - tile, tile, inclusive: true))
-                    EmitVectorTile(w, sub, tileVectors, "p");
+                yield return new TileCall(TileOf(width, rows, tileVectors), r0, 0, (pixels / tile - 1) * tile);
                 done = pixels / tile * tile;
             }
             int rest = (pixels - done) / lanes;
             if (rest > 0)
             {
-                using (w.OpenScope())
-                    EmitVectorTile(w, sub, rest, done.ToString());
+                yield return new TileCall(TileOf(width, rows, rest), r0, done, done);
                 done += rest * lanes;
             }
             if (done < pixels)
             {
                 if (pixels >= lanes)
                 {
-                    // Recompute the last vector rather than run a scalar tail: overlapping lanes get the same values.
                     // The narrowest vector that covers the remainder does it (7x7 planes: 49 = 3·16 + 1, where a
                     // Vector512 tail would compute 16 pixels for one; a Vector128 tail computes 4).
                     var tailWidth = NarrowestCovering(pixels - done, width);
-                    using (w.OpenScope())
-                        EmitVectorTile(w, sub with { Width = tailWidth, Tail = tailWidth != width }, 1, (pixels - tailWidth.Lanes).ToString());
+                    yield return new TileCall(TileOf(tailWidth, rows, 1), r0, pixels - tailWidth.Lanes, pixels - tailWidth.Lanes);
                 }
                 else
                 {
-                    using (Loop.Open(w, "p", done, pixels))
-                        EmitScalarPixel(w, sub);
+                    yield return new TileCall(new Tile(null, rows, 1, Neon: false), r0, done, pixels - 1);
                 }
             }
         }
     }
+
+    /// <summary>ARM64 gets its own inner loop where four channels' weights fill one Vector128 (see <see cref="EmitTile"/>).</summary>
+    private Tile TileOf(Width width, int rows, int vectors) => new(width, rows, vectors, Neon: _neon && width == V128 && rows == V128.Rows);
 
     /// <summary>The narrowest width, no wider than <paramref name="widest"/>, whose vector holds <paramref name="pixels"/> pixels.</summary>
     private static Width NarrowestCovering(int pixels, Width widest)
@@ -233,92 +272,177 @@ internal sealed class PointwiseKernel : IKernelEmitter
         return widest;
     }
 
+    public IReadOnlyList<SharedDefinition> SharedDefinitions
+    {
+        get
+        {
+            var shared = new List<SharedDefinition> { new(ShapeInterface, EmitShapeInterface), new(PlaneMethod, EmitPlaneMethod) };
+            var tiles = new HashSet<Tile>();
+            foreach (var width in _widths)
+            {
+                if (_op.OutPerGroup >= BlockRows)
+                    foreach (var call in TileCalls(width, BlockRows)) tiles.Add(call.Tile);
+                if (_op.OutPerGroup % BlockRows > 0)
+                    foreach (var call in TileCalls(width, _op.OutPerGroup % BlockRows)) tiles.Add(call.Tile);
+            }
+            foreach (var tile in tiles) shared.Add(new SharedDefinition(tile.Name, w => EmitTile(w, tile)));
+            return shared;
+        }
+    }
+
+    private const string ShapeInterface = Prefix + "Shape";
+
+    /// <summary>The tiles' type parameter; the name checks reserve it.</summary>
+    public const string ShapeParameter = "TShape";
+
+    private const string PlaneMethod = Prefix + "Plane";
+
+    private const string TileParameters = "ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last";
+
+    private const string TileConstraint = "where TShape : struct, " + ShapeInterface;
+
+    private static void EmitShapeInterface(SourceWriter w)
+    {
+        w.Line("/// <summary>");
+        w.Line("/// What a 1x1 convolution's tiles specialize on. Each convolution answers with literals in a struct of its own, and");
+        w.Line("/// the JIT and NativeAOT compile a generic method once per struct argument, so every bound and branch below is a");
+        w.Line("/// constant in the machine code while the source of a tile is written once.");
+        w.Line("/// </summary>");
+        using (w.Open($"private interface {ShapeInterface}"))
+        {
+            w.Line("static abstract int Pixels { get; }");
+            w.Line("static abstract int InPerGroup { get; }");
+            w.Line("static abstract int OutChannels { get; }");
+            w.Line("static abstract int ShuffleGroups { get; }");
+            w.Line("static abstract bool OfficialShuffle { get; }");
+            w.Line("static abstract bool Residual { get; }");
+            w.Line("static abstract bool Relu { get; }");
+        }
+        w.Line();
+    }
+
+    private static void EmitPlaneMethod(SourceWriter w)
+    {
+        w.Line("/// <summary>The output plane that holds logical channel <paramref name=\"channel\"/>: the channel itself, or where the shape's channel shuffle sends it.</summary>");
+        w.Line(KernelSyntax.Inlined);
+        using (w.Open($"private static int {PlaneMethod}<TShape>(int channel) {TileConstraint}"))
+        {
+            w.Line("if (TShape.ShuffleGroups == 1) return channel;");
+            w.Line("int perGroup = TShape.OutChannels / TShape.ShuffleGroups;");
+            w.Line("// Shuffle on g·n channels: logical channel i·n + j lands in plane j·g + i; the official (megvii) shuffle, its");
+            w.Line("// inverse, sends i·g + j to j·n + i. Integer division by a constant, once per tile call, outside the pixel loop.");
+            w.Line("return TShape.OfficialShuffle");
+            w.Line("    ? channel % TShape.ShuffleGroups * perGroup + channel / TShape.ShuffleGroups");
+            w.Line("    : channel % perGroup * TShape.ShuffleGroups + channel / perGroup;");
+        }
+        w.Line();
+    }
+
     /// <summary>
-    /// Channels <c>R0 .. R0 + Rows − 1</c> of a packed block of <c>BlockRows</c> channels. <c>Tail</c>: a narrower
-    /// remainder vector inside a wider kernel (no AdvSimd branch there: that kernel never runs on ARM64).
+    /// A tile method: accumulators start at the channels' biases, take one pixel vector per input channel of the group
+    /// for all rows at once, then get the shape's residual and ReLU and are stored into the channels' planes.
     /// </summary>
-    private sealed record SubBlock(PointwiseOp Op, Width Width, int BlockRows, int R0, int Rows, bool Tail = false, bool Neon = true);
-
-    private static void EmitVectorTile(SourceWriter w, SubBlock sub, int vectors, string p)
+    private static void EmitTile(SourceWriter w, Tile tile)
     {
-        var op = sub.Op;
-        string V = sub.Width.Vector;
-        int lanes = sub.Width.Lanes;
-        int pixels = op.Output.Pixels;
-        for (int i = 0; i < sub.Rows; i++)
+        bool scalar = tile.Width is null;
+        string V = tile.Width?.Vector ?? "float";
+        int lanes = tile.Width?.Lanes ?? 1;
+        w.Line($"/// <summary>{tile.Rows} channel(s) × {tile.Pixels} pixel(s) of a 1x1 convolution{(scalar ? ", one pixel at a time" : " on " + V)}"
+            + (tile.Neon ? ", with an AdvSimd branch for ARM64" : "") + ", at pixels <paramref name=\"start\"/>, then every "
+            + $"{tile.Pixels} up to <paramref name=\"last\"/>; channel <paramref name=\"channel\"/> and on, whose bias and weights start at <paramref name=\"bias\"/>.</summary>");
+        w.Line(KernelSyntax.Optimized);
+        w.Line($"private static void {tile.Name}<TShape>({TileParameters})");
+        w.Line($"    {TileConstraint}");
+        using (w.OpenScope())
         {
-            int r = sub.R0 + i;
-            w.Line($"var bias{r} = {V}.Create(Unsafe.Add(ref block, {r}));");
-            for (int v = 0; v < vectors; v++) w.Line($"var acc{r}x{v} = bias{r};");
-        }
-        w.Line($"ref float x = ref Unsafe.Add(ref groupInput, {p});");
-        w.Line($"ref float wk = ref Unsafe.Add(ref block, {sub.BlockRows + sub.R0});");
-        using (Loop.Open(w, "ci", 0, op.InPerGroup))
-        {
-            for (int v = 0; v < vectors; v++)
-                w.Line(v == 0 ? $"var x0 = {V}.LoadUnsafe(ref x);" : $"var x{v} = {V}.LoadUnsafe(ref x, {v * lanes});");
-            if (sub.Neon && sub.Width == V128 && sub.Rows == 4 && !sub.Tail)
+            for (int i = 0; i < tile.Rows; i++)
+                w.Line($"ref float out{i} = ref Unsafe.Add(ref destination, {PlaneMethod}<TShape>({Loop.Sum("channel", i.ToString())}) * TShape.Pixels);");
+            w.Line("ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;");
+            using (w.Open($"for (int p = start; p <= last; p{(tile.Pixels == 1 ? "++" : $" += {tile.Pixels}")})"))
             {
-                // ARM64: one load brings the four channels' weights (they are adjacent in the packed block) and FMLA by
-                // element multiplies by a lane of it. Replaces four scalar loads + DUP broadcasts of the portable path.
-                using (w.Open($"if ({RuntimeChecks.AdvSimdArm64})"))
+                for (int i = 0; i < tile.Rows; i++)
                 {
-                    w.Line("var w4 = Vector128.LoadUnsafe(ref wk);");
-                    for (int i = 0; i < 4; i++)
-                        for (int v = 0; v < vectors; v++)
-                            w.Line($"acc{sub.R0 + i}x{v} = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc{sub.R0 + i}x{v}, x{v}, w4, {i});");
+                    string b = i == 0 ? "bias" : $"Unsafe.Add(ref bias, {i})";
+                    if (scalar) { w.Line($"float acc{i} = {b};"); continue; }
+                    w.Line($"var bias{i} = {V}.Create({b});");
+                    for (int v = 0; v < tile.Vectors; v++) w.Line($"var acc{i}x{v} = bias{i};");
                 }
-                using (w.Open("else"))
-                    EmitBroadcastFmas(w, sub, vectors);
+                w.Line("ref float x = ref Unsafe.Add(ref groupInput, p);");
+                w.Line("ref float wk = ref Unsafe.Add(ref bias, blockRows);");
+                using (w.Open("for (int ci = 0; ci < TShape.InPerGroup; ci++)"))
+                {
+                    if (scalar)
+                    {
+                        w.Line("float x0 = x;");
+                        for (int i = 0; i < tile.Rows; i++) w.Line($"acc{i} += x0 * {(i == 0 ? "wk" : $"Unsafe.Add(ref wk, {i})")};");
+                    }
+                    else
+                    {
+                        for (int v = 0; v < tile.Vectors; v++)
+                            w.Line(v == 0 ? $"var x0 = {V}.LoadUnsafe(ref x);" : $"var x{v} = {V}.LoadUnsafe(ref x, {v * lanes});");
+                        if (tile.Neon)
+                        {
+                            // ARM64: one load brings the four channels' weights (they are adjacent in the packed block) and FMLA by
+                            // element multiplies by a lane of it. Replaces four scalar loads + DUP broadcasts of the portable path.
+                            using (w.Open($"if ({RuntimeChecks.AdvSimdArm64})"))
+                            {
+                                w.Line("var w4 = Vector128.LoadUnsafe(ref wk);");
+                                for (int i = 0; i < tile.Rows; i++)
+                                    for (int v = 0; v < tile.Vectors; v++)
+                                        w.Line($"acc{i}x{v} = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc{i}x{v}, x{v}, w4, {i});");
+                            }
+                            using (w.Open("else"))
+                                EmitBroadcastFmas(w, tile);
+                        }
+                        else
+                        {
+                            EmitBroadcastFmas(w, tile);
+                        }
+                    }
+                    w.Line("x = ref Unsafe.Add(ref x, TShape.Pixels);");
+                    w.Line("wk = ref Unsafe.Add(ref wk, blockRows);");
+                }
+                EmitEpilogue(w, tile);
             }
-            else
-            {
-                EmitBroadcastFmas(w, sub, vectors);
-            }
-            w.Line($"x = ref Unsafe.Add(ref x, {pixels});");
-            w.Line($"wk = ref Unsafe.Add(ref wk, {sub.BlockRows});");
         }
-        for (int i = 0; i < sub.Rows; i++)
+        w.Line();
+    }
+
+    private static void EmitBroadcastFmas(SourceWriter w, Tile tile)
+    {
+        string V = tile.Width!.Vector;
+        for (int i = 0; i < tile.Rows; i++)
         {
-            int r = sub.R0 + i;
-            for (int v = 0; v < vectors; v++)
-            {
-                string at = v == 0 ? $"(nuint)({p})" : $"(nuint)({p} + {v * lanes})";
-                string acc = $"acc{r}x{v}";
-                if (op.Residual is not null) w.Line($"{acc} += {V}.LoadUnsafe(ref res{r}, {at});");
-                if (op.Relu) w.Line($"{acc} = {V}.Max({acc}, {V}<float>.Zero);");
-                w.Line($"{acc}.StoreUnsafe(ref out{r}, {at});");
-            }
+            w.Line($"var w{i} = {V}.Create({(i == 0 ? "wk" : $"Unsafe.Add(ref wk, {i})")});");
+            for (int v = 0; v < tile.Vectors; v++) w.Line($"acc{i}x{v} = Simd.MulAdd(x{v}, w{i}, acc{i}x{v});");
         }
     }
 
-    private static void EmitBroadcastFmas(SourceWriter w, SubBlock sub, int vectors)
+    /// <summary>Residual, then ReLU, then the store, per accumulator; the shape's flags are constants, so untaken steps vanish.</summary>
+    private static void EmitEpilogue(SourceWriter w, Tile tile)
     {
-        string V = sub.Width.Vector;
-        for (int i = 0; i < sub.Rows; i++)
-        {
-            int r = sub.R0 + i;
-            w.Line($"var w{r} = {V}.Create(Unsafe.Add(ref wk, {i}));");
-            for (int v = 0; v < vectors; v++) w.Line($"acc{r}x{v} = Simd.MulAdd(x{v}, w{r}, acc{r}x{v});");
-        }
-    }
+        bool scalar = tile.Width is null;
+        string V = tile.Width?.Vector ?? "float";
+        int lanes = tile.Width?.Lanes ?? 1;
+        var accumulators = new List<(string Acc, int Row, string Offset)>();
+        for (int i = 0; i < tile.Rows; i++)
+            for (int v = 0; v < tile.Vectors; v++)
+                accumulators.Add((scalar ? $"acc{i}" : $"acc{i}x{v}", i, v == 0 ? "p" : $"p + {v * lanes}"));
 
-    private static void EmitScalarPixel(SourceWriter w, SubBlock sub)
-    {
-        var op = sub.Op;
-        for (int i = 0; i < sub.Rows; i++) w.Line($"float acc{sub.R0 + i} = Unsafe.Add(ref block, {sub.R0 + i});");
-        using (Loop.Open(w, "ci", 0, op.InPerGroup))
+        using (w.Open("if (TShape.Residual)"))
         {
-            w.Line($"float x = Unsafe.Add(ref groupInput, ci * {op.Output.Pixels} + p);");
-            for (int i = 0; i < sub.Rows; i++)
-                w.Line($"acc{sub.R0 + i} += x * Unsafe.Add(ref block, {sub.BlockRows} + ci * {sub.BlockRows} + {sub.R0 + i});");
+            foreach (var (acc, row, offset) in accumulators)
+            {
+                string at = row switch { 0 => offset, 1 => $"TShape.Pixels + {offset}", _ => $"{row} * TShape.Pixels + {offset}" };
+                w.Line(scalar ? $"{acc} += Unsafe.Add(ref res, {at});" : $"{acc} += {V}.LoadUnsafe(ref res, (nuint)({at}));");
+            }
         }
-        for (int i = 0; i < sub.Rows; i++)
+        using (w.Open("if (TShape.Relu)"))
         {
-            int r = sub.R0 + i;
-            if (op.Residual is not null) w.Line($"acc{r} += Unsafe.Add(ref res{r}, p);");
-            if (op.Relu) w.Line($"acc{r} = MathF.Max(acc{r}, 0f);");
-            w.Line($"Unsafe.Add(ref out{r}, p) = acc{r};");
+            foreach (var (acc, _, _) in accumulators)
+                w.Line(scalar ? $"{acc} = MathF.Max({acc}, 0f);" : $"{acc} = {V}.Max({acc}, {V}<float>.Zero);");
         }
+        foreach (var (acc, row, offset) in accumulators)
+            w.Line(scalar ? $"Unsafe.Add(ref out{row}, {offset}) = {acc};" : $"{acc}.StoreUnsafe(ref out{row}, (nuint)({offset}));");
     }
 }

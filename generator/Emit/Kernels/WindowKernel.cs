@@ -53,6 +53,8 @@ internal abstract class WindowKernel : IKernelEmitter
 
     public virtual string? PackStatement => null;
 
+    public IReadOnlyList<SharedDefinition> SharedDefinitions => SharedDefinition.None;
+
     public virtual string CallStatement() =>
         $"{Name}({OperandRefs.Of(Op.Input)}, {OperandRefs.Of(Op.Output, Op.OutputChannelOffset)});";
 

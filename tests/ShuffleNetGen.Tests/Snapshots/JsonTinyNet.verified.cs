@@ -1280,6 +1280,18 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
+    /// <summary>The literals <see cref="Pointwise_g1_12to30_64px_Shuffle3_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g1_12to30_64px_Shuffle3_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 64;
+        public static int InPerGroup => 12;
+        public static int OutChannels => 30;
+        public static int ShuffleGroups => 3;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => false;
+        public static bool Relu => true;
+    }
+
     /// <summary>1x1 convolution, 1 group(s), 12 to 30 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g1_12to30_64px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
@@ -1299,328 +1311,12 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 24; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 30 + j) * 13);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 30 + j) % 10) * 3 + (k * 30 + j) / 10) * 64);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 30 + j + 1) % 10) * 3 + (k * 30 + j + 1) / 10) * 64);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 30 + j + 2) % 10) * 3 + (k * 30 + j + 2) / 10) * 64);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 30 + j + 3) % 10) * 3 + (k * 30 + j + 3) / 10) * 64);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 30 + j + 4) % 10) * 3 + (k * 30 + j + 4) / 10) * 64);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 30 + j + 5) % 10) * 3 + (k * 30 + j + 5) / 10) * 64);
-                ref float out6 = ref Unsafe.Add(ref destination, (((k * 30 + j + 6) % 10) * 3 + (k * 30 + j + 6) / 10) * 64);
-                ref float out7 = ref Unsafe.Add(ref destination, (((k * 30 + j + 7) % 10) * 3 + (k * 30 + j + 7) / 10) * 64);
-                {
-                    const int p = 0;
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var acc0x2 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var acc1x2 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var acc2x2 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    var acc3x2 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var acc4x2 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var acc5x2 = bias5;
-                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var acc6x2 = bias6;
-                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    var acc7x2 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var x1 = Vector512.LoadUnsafe(ref x, 16);
-                        var x2 = Vector512.LoadUnsafe(ref x, 32);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
-                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
-                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
-                        x = ref Unsafe.Add(ref x, 64);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
-                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
-                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
-                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
-                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
-                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
-                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
-                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
-                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
-                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
-                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
-                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
-                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
-                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
-                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
-                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
-                }
-                {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 48);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        x = ref Unsafe.Add(ref x, 64);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(48));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(48));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(48));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(48));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(48));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(48));
-                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(48));
-                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(48));
-                }
+                Pointwise_Tile_8x48_V512<Pointwise_g1_12to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 30 + j, 0, 0);
+                Pointwise_Tile_8x16_V512<Pointwise_g1_12to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 30 + j, 48, 48);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 30 + 24) * 13);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 30 + 24) % 10) * 3 + (k * 30 + 24) / 10) * 64);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 1) % 10) * 3 + (k * 30 + 24 + 1) / 10) * 64);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 2) % 10) * 3 + (k * 30 + 24 + 2) / 10) * 64);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 3) % 10) * 3 + (k * 30 + 24 + 3) / 10) * 64);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 4) % 10) * 3 + (k * 30 + 24 + 4) / 10) * 64);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 5) % 10) * 3 + (k * 30 + 24 + 5) / 10) * 64);
-                {
-                    const int p = 0;
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var acc0x2 = bias0;
-                    var acc0x3 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var acc1x2 = bias1;
-                    var acc1x3 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var acc2x2 = bias2;
-                    var acc2x3 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    var acc3x2 = bias3;
-                    var acc3x3 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var acc4x2 = bias4;
-                    var acc4x3 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var acc5x2 = bias5;
-                    var acc5x3 = bias5;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 6);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var x1 = Vector512.LoadUnsafe(ref x, 16);
-                        var x2 = Vector512.LoadUnsafe(ref x, 32);
-                        var x3 = Vector512.LoadUnsafe(ref x, 48);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
-                        acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
-                        acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
-                        acc2x3 = Simd.MulAdd(x3, w2, acc2x3);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
-                        acc3x3 = Simd.MulAdd(x3, w3, acc3x3);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
-                        acc4x3 = Simd.MulAdd(x3, w4, acc4x3);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
-                        acc5x3 = Simd.MulAdd(x3, w5, acc5x3);
-                        x = ref Unsafe.Add(ref x, 64);
-                        wk = ref Unsafe.Add(ref wk, 6);
-                    }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
-                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
-                    acc0x3 = Vector512.Max(acc0x3, Vector512<float>.Zero);
-                    acc0x3.StoreUnsafe(ref out0, (nuint)(p + 48));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
-                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
-                    acc1x3 = Vector512.Max(acc1x3, Vector512<float>.Zero);
-                    acc1x3.StoreUnsafe(ref out1, (nuint)(p + 48));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
-                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
-                    acc2x3 = Vector512.Max(acc2x3, Vector512<float>.Zero);
-                    acc2x3.StoreUnsafe(ref out2, (nuint)(p + 48));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
-                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
-                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
-                    acc3x3 = Vector512.Max(acc3x3, Vector512<float>.Zero);
-                    acc3x3.StoreUnsafe(ref out3, (nuint)(p + 48));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
-                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
-                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
-                    acc4x3 = Vector512.Max(acc4x3, Vector512<float>.Zero);
-                    acc4x3.StoreUnsafe(ref out4, (nuint)(p + 48));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
-                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
-                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
-                    acc5x3 = Vector512.Max(acc5x3, Vector512<float>.Zero);
-                    acc5x3.StoreUnsafe(ref out5, (nuint)(p + 48));
-                }
+                Pointwise_Tile_6x64_V512<Pointwise_g1_12to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 30 + 24, 0, 0);
             }
         }
     }
@@ -1635,234 +1331,18 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 24; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 30 + j) * 13);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 30 + j) % 10) * 3 + (k * 30 + j) / 10) * 64);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 30 + j + 1) % 10) * 3 + (k * 30 + j + 1) / 10) * 64);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 30 + j + 2) % 10) * 3 + (k * 30 + j + 2) / 10) * 64);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 30 + j + 3) % 10) * 3 + (k * 30 + j + 3) / 10) * 64);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 30 + j + 4) % 10) * 3 + (k * 30 + j + 4) / 10) * 64);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 30 + j + 5) % 10) * 3 + (k * 30 + j + 5) / 10) * 64);
-                ref float out6 = ref Unsafe.Add(ref destination, (((k * 30 + j + 6) % 10) * 3 + (k * 30 + j + 6) / 10) * 64);
-                ref float out7 = ref Unsafe.Add(ref destination, (((k * 30 + j + 7) % 10) * 3 + (k * 30 + j + 7) / 10) * 64);
-                for (int p = 0; p <= 48; p += 16)
-                {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        x = ref Unsafe.Add(ref x, 64);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
-                }
-                for (int p = 0; p <= 48; p += 16)
-                {
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        x = ref Unsafe.Add(ref x, 64);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
-                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
-                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
-                }
+                Pointwise_Tile_4x16_V256<Pointwise_g1_12to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 30 + j, 0, 48);
+                Pointwise_Tile_4x16_V256<Pointwise_g1_12to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 30 + j + 4, 0, 48);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 30 + 24) * 13);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 30 + 24) % 10) * 3 + (k * 30 + 24) / 10) * 64);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 1) % 10) * 3 + (k * 30 + 24 + 1) / 10) * 64);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 2) % 10) * 3 + (k * 30 + 24 + 2) / 10) * 64);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 3) % 10) * 3 + (k * 30 + 24 + 3) / 10) * 64);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 4) % 10) * 3 + (k * 30 + 24 + 4) / 10) * 64);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 5) % 10) * 3 + (k * 30 + 24 + 5) / 10) * 64);
-                for (int p = 0; p <= 48; p += 16)
-                {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 6);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        x = ref Unsafe.Add(ref x, 64);
-                        wk = ref Unsafe.Add(ref wk, 6);
-                    }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
-                }
-                for (int p = 0; p <= 32; p += 32)
-                {
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var acc4x2 = bias4;
-                    var acc4x3 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var acc5x2 = bias5;
-                    var acc5x3 = bias5;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 10);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var x2 = Vector256.LoadUnsafe(ref x, 16);
-                        var x3 = Vector256.LoadUnsafe(ref x, 24);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
-                        acc4x3 = Simd.MulAdd(x3, w4, acc4x3);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
-                        acc5x3 = Simd.MulAdd(x3, w5, acc5x3);
-                        x = ref Unsafe.Add(ref x, 64);
-                        wk = ref Unsafe.Add(ref wk, 6);
-                    }
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
-                    acc4x2 = Vector256.Max(acc4x2, Vector256<float>.Zero);
-                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 16));
-                    acc4x3 = Vector256.Max(acc4x3, Vector256<float>.Zero);
-                    acc4x3.StoreUnsafe(ref out4, (nuint)(p + 24));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
-                    acc5x2 = Vector256.Max(acc5x2, Vector256<float>.Zero);
-                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 16));
-                    acc5x3 = Vector256.Max(acc5x3, Vector256<float>.Zero);
-                    acc5x3.StoreUnsafe(ref out5, (nuint)(p + 24));
-                }
+                Pointwise_Tile_4x16_V256<Pointwise_g1_12to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 30 + 24, 0, 48);
+                Pointwise_Tile_2x32_V256<Pointwise_g1_12to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 30 + 24 + 4, 0, 32);
             }
         }
     }
 
-    /// <summary><see cref="Pointwise_g1_12to30_64px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g1_12to30_64px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_12to30_64px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -1872,274 +1352,13 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 24; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 30 + j) * 13);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 30 + j) % 10) * 3 + (k * 30 + j) / 10) * 64);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 30 + j + 1) % 10) * 3 + (k * 30 + j + 1) / 10) * 64);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 30 + j + 2) % 10) * 3 + (k * 30 + j + 2) / 10) * 64);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 30 + j + 3) % 10) * 3 + (k * 30 + j + 3) / 10) * 64);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 30 + j + 4) % 10) * 3 + (k * 30 + j + 4) / 10) * 64);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 30 + j + 5) % 10) * 3 + (k * 30 + j + 5) / 10) * 64);
-                ref float out6 = ref Unsafe.Add(ref destination, (((k * 30 + j + 6) % 10) * 3 + (k * 30 + j + 6) / 10) * 64);
-                ref float out7 = ref Unsafe.Add(ref destination, (((k * 30 + j + 7) % 10) * 3 + (k * 30 + j + 7) / 10) * 64);
-                for (int p = 0; p <= 56; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 64);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
-                for (int p = 0; p <= 56; p += 8)
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 64);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g1_12to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 30 + j, 0, 56);
+                Pointwise_Tile_4x8_V128<Pointwise_g1_12to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 30 + j + 4, 0, 56);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 30 + 24) * 13);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 30 + 24) % 10) * 3 + (k * 30 + 24) / 10) * 64);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 1) % 10) * 3 + (k * 30 + 24 + 1) / 10) * 64);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 2) % 10) * 3 + (k * 30 + 24 + 2) / 10) * 64);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 3) % 10) * 3 + (k * 30 + 24 + 3) / 10) * 64);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 4) % 10) * 3 + (k * 30 + 24 + 4) / 10) * 64);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 30 + 24 + 5) % 10) * 3 + (k * 30 + 24 + 5) / 10) * 64);
-                for (int p = 0; p <= 56; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 6);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 64);
-                        wk = ref Unsafe.Add(ref wk, 6);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
-                for (int p = 0; p <= 48; p += 16)
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var acc4x2 = bias4;
-                    var acc4x3 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var acc5x2 = bias5;
-                    var acc5x3 = bias5;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 10);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var x2 = Vector128.LoadUnsafe(ref x, 8);
-                        var x3 = Vector128.LoadUnsafe(ref x, 12);
-                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
-                        acc4x3 = Simd.MulAdd(x3, w4, acc4x3);
-                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
-                        acc5x3 = Simd.MulAdd(x3, w5, acc5x3);
-                        x = ref Unsafe.Add(ref x, 64);
-                        wk = ref Unsafe.Add(ref wk, 6);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
-                    acc4x2 = Vector128.Max(acc4x2, Vector128<float>.Zero);
-                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 8));
-                    acc4x3 = Vector128.Max(acc4x3, Vector128<float>.Zero);
-                    acc4x3.StoreUnsafe(ref out4, (nuint)(p + 12));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
-                    acc5x2 = Vector128.Max(acc5x2, Vector128<float>.Zero);
-                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 8));
-                    acc5x3 = Vector128.Max(acc5x3, Vector128<float>.Zero);
-                    acc5x3.StoreUnsafe(ref out5, (nuint)(p + 12));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g1_12to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 30 + 24, 0, 56);
+                Pointwise_Tile_2x16_V128<Pointwise_g1_12to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 30 + 24 + 4, 0, 48);
             }
         }
     }
@@ -2218,6 +1437,18 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
+    /// <summary>The literals <see cref="Pointwise_g3_30to108_16px_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g3_30to108_16px_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 16;
+        public static int InPerGroup => 10;
+        public static int OutChannels => 108;
+        public static int ShuffleGroups => 1;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => false;
+        public static bool Relu => true;
+    }
+
     /// <summary>1x1 convolution, 3 group(s), 30 to 108 channels over 16 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_30to108_16px_Relu(ref float source, ref float destination, ref float weights)
@@ -2237,113 +1468,11 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 32; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 36 + j) * 11);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 36 + j) * 16);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 36 + j + 1) * 16);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 36 + j + 2) * 16);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 36 + j + 3) * 16);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 36 + j + 4) * 16);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 36 + j + 5) * 16);
-                ref float out6 = ref Unsafe.Add(ref destination, (k * 36 + j + 6) * 16);
-                ref float out7 = ref Unsafe.Add(ref destination, (k * 36 + j + 7) * 16);
-                {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 10; ci++)
-                    {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(0));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(0));
-                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(0));
-                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(0));
-                }
+                Pointwise_Tile_8x16_V512<Pointwise_g3_30to108_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 36 + j, 0, 0);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 36 + 32) * 11);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 36 + 32) * 16);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 1) * 16);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 2) * 16);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 3) * 16);
-                {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
-                    for (int ci = 0; ci < 10; ci++)
-                    {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 4);
-                    }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
-                }
+                Pointwise_Tile_4x16_V512<Pointwise_g3_30to108_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 36 + 32, 0, 0);
             }
         }
     }
@@ -2358,182 +1487,17 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 32; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 36 + j) * 11);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 36 + j) * 16);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 36 + j + 1) * 16);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 36 + j + 2) * 16);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 36 + j + 3) * 16);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 36 + j + 4) * 16);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 36 + j + 5) * 16);
-                ref float out6 = ref Unsafe.Add(ref destination, (k * 36 + j + 6) * 16);
-                ref float out7 = ref Unsafe.Add(ref destination, (k * 36 + j + 7) * 16);
-                {
-                    const int p = 0;
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 10; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
-                }
-                {
-                    const int p = 0;
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 10; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
-                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
-                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
-                }
+                Pointwise_Tile_4x16_V256<Pointwise_g3_30to108_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 36 + j, 0, 0);
+                Pointwise_Tile_4x16_V256<Pointwise_g3_30to108_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 36 + j + 4, 0, 0);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 36 + 32) * 11);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 36 + 32) * 16);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 1) * 16);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 2) * 16);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 3) * 16);
-                {
-                    const int p = 0;
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
-                    for (int ci = 0; ci < 10; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 4);
-                    }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
-                }
+                Pointwise_Tile_4x16_V256<Pointwise_g3_30to108_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 36 + 32, 0, 0);
             }
         }
     }
 
-    /// <summary><see cref="Pointwise_g3_30to108_16px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g3_30to108_16px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to108_16px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -2543,224 +1507,26 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 32; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 36 + j) * 11);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 36 + j) * 16);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 36 + j + 1) * 16);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 36 + j + 2) * 16);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 36 + j + 3) * 16);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 36 + j + 4) * 16);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 36 + j + 5) * 16);
-                ref float out6 = ref Unsafe.Add(ref destination, (k * 36 + j + 6) * 16);
-                ref float out7 = ref Unsafe.Add(ref destination, (k * 36 + j + 7) * 16);
-                for (int p = 0; p <= 8; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 10; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
-                for (int p = 0; p <= 8; p += 8)
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 10; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g3_30to108_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 36 + j, 0, 8);
+                Pointwise_Tile_4x8_V128<Pointwise_g3_30to108_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 36 + j + 4, 0, 8);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 36 + 32) * 11);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 36 + 32) * 16);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 1) * 16);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 2) * 16);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 36 + 32 + 3) * 16);
-                for (int p = 0; p <= 8; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
-                    for (int ci = 0; ci < 10; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 4);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g3_30to108_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 36 + 32, 0, 8);
             }
         }
+    }
+
+    /// <summary>The literals <see cref="Pointwise_g3_120to30_16px_Shuffle3_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 16;
+        public static int InPerGroup => 40;
+        public static int OutChannels => 30;
+        public static int ShuffleGroups => 3;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => false;
+        public static bool Relu => true;
     }
 
     /// <summary>1x1 convolution, 3 group(s), 120 to 30 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
@@ -2782,99 +1548,11 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             {
                 const int j = 0;
                 ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + j) % 10) * 3 + (k * 10 + j) / 10) * 16);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + j + 1) % 10) * 3 + (k * 10 + j + 1) / 10) * 16);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 10 + j + 2) % 10) * 3 + (k * 10 + j + 2) / 10) * 16);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 10 + j + 3) % 10) * 3 + (k * 10 + j + 3) / 10) * 16);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 10 + j + 4) % 10) * 3 + (k * 10 + j + 4) / 10) * 16);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 10 + j + 5) % 10) * 3 + (k * 10 + j + 5) / 10) * 16);
-                ref float out6 = ref Unsafe.Add(ref destination, (((k * 10 + j + 6) % 10) * 3 + (k * 10 + j + 6) / 10) * 16);
-                ref float out7 = ref Unsafe.Add(ref destination, (((k * 10 + j + 7) % 10) * 3 + (k * 10 + j + 7) / 10) * 16);
-                {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 40; ci++)
-                    {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(0));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(0));
-                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(0));
-                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(0));
-                }
+                Pointwise_Tile_8x16_V512<Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 0, 0);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 10 + 8) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + 8) % 10) * 3 + (k * 10 + 8) / 10) * 16);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 1) % 10) * 3 + (k * 10 + 8 + 1) / 10) * 16);
-                {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 2);
-                    for (int ci = 0; ci < 40; ci++)
-                    {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 2);
-                    }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
-                }
+                Pointwise_Tile_2x16_V512<Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + 8, 0, 0);
             }
         }
     }
@@ -2889,159 +1567,17 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             {
                 const int j = 0;
                 ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + j) % 10) * 3 + (k * 10 + j) / 10) * 16);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + j + 1) % 10) * 3 + (k * 10 + j + 1) / 10) * 16);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 10 + j + 2) % 10) * 3 + (k * 10 + j + 2) / 10) * 16);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 10 + j + 3) % 10) * 3 + (k * 10 + j + 3) / 10) * 16);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 10 + j + 4) % 10) * 3 + (k * 10 + j + 4) / 10) * 16);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 10 + j + 5) % 10) * 3 + (k * 10 + j + 5) / 10) * 16);
-                ref float out6 = ref Unsafe.Add(ref destination, (((k * 10 + j + 6) % 10) * 3 + (k * 10 + j + 6) / 10) * 16);
-                ref float out7 = ref Unsafe.Add(ref destination, (((k * 10 + j + 7) % 10) * 3 + (k * 10 + j + 7) / 10) * 16);
-                {
-                    const int p = 0;
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 40; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
-                }
-                {
-                    const int p = 0;
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 40; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
-                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
-                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
-                }
+                Pointwise_Tile_4x16_V256<Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 0, 0);
+                Pointwise_Tile_4x16_V256<Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 10 + j + 4, 0, 0);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 10 + 8) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + 8) % 10) * 3 + (k * 10 + 8) / 10) * 16);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 1) % 10) * 3 + (k * 10 + 8 + 1) / 10) * 16);
-                {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 2);
-                    for (int ci = 0; ci < 40; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 2);
-                    }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
-                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(0 + 8));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
-                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(0 + 8));
-                }
+                Pointwise_Tile_2x16_V256<Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + 8, 0, 0);
             }
         }
     }
 
-    /// <summary><see cref="Pointwise_g3_120to30_16px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g3_120to30_16px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -3051,203 +1587,12 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             {
                 const int j = 0;
                 ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + j) % 10) * 3 + (k * 10 + j) / 10) * 16);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + j + 1) % 10) * 3 + (k * 10 + j + 1) / 10) * 16);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 10 + j + 2) % 10) * 3 + (k * 10 + j + 2) / 10) * 16);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 10 + j + 3) % 10) * 3 + (k * 10 + j + 3) / 10) * 16);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 10 + j + 4) % 10) * 3 + (k * 10 + j + 4) / 10) * 16);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 10 + j + 5) % 10) * 3 + (k * 10 + j + 5) / 10) * 16);
-                ref float out6 = ref Unsafe.Add(ref destination, (((k * 10 + j + 6) % 10) * 3 + (k * 10 + j + 6) / 10) * 16);
-                ref float out7 = ref Unsafe.Add(ref destination, (((k * 10 + j + 7) % 10) * 3 + (k * 10 + j + 7) / 10) * 16);
-                for (int p = 0; p <= 8; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 40; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
-                for (int p = 0; p <= 8; p += 8)
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 40; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 0, 8);
+                Pointwise_Tile_4x8_V128<Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 10 + j + 4, 0, 8);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 10 + 8) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + 8) % 10) * 3 + (k * 10 + 8) / 10) * 16);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 1) % 10) * 3 + (k * 10 + 8 + 1) / 10) * 16);
-                {
-                    const int p = 0;
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var acc0x2 = bias0;
-                    var acc0x3 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var acc1x2 = bias1;
-                    var acc1x3 = bias1;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 2);
-                    for (int ci = 0; ci < 40; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var x2 = Vector128.LoadUnsafe(ref x, 8);
-                        var x3 = Vector128.LoadUnsafe(ref x, 12);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
-                        acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
-                        acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 2);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc0x2 = Vector128.Max(acc0x2, Vector128<float>.Zero);
-                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 8));
-                    acc0x3 = Vector128.Max(acc0x3, Vector128<float>.Zero);
-                    acc0x3.StoreUnsafe(ref out0, (nuint)(p + 12));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc1x2 = Vector128.Max(acc1x2, Vector128<float>.Zero);
-                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 8));
-                    acc1x3 = Vector128.Max(acc1x3, Vector128<float>.Zero);
-                    acc1x3.StoreUnsafe(ref out1, (nuint)(p + 12));
-                }
+                Pointwise_Tile_2x16_V128<Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + 8, 0, 0);
             }
         }
     }
@@ -3371,6 +1716,18 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
+    /// <summary>The literals <see cref="Pointwise_g3_30to120_16px_Residual_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g3_30to120_16px_Residual_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 16;
+        public static int InPerGroup => 10;
+        public static int OutChannels => 120;
+        public static int ShuffleGroups => 1;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => true;
+        public static bool Relu => true;
+    }
+
     /// <summary>1x1 convolution, 3 group(s), 30 to 120 channels over 16 pixels, batch norm folded, plus residual, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_30to120_16px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
@@ -3390,88 +1747,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 11);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 40 + j) * 16);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 40 + j) * 16);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 40 + j + 1) * 16);
-                ref float res1 = ref Unsafe.Add(ref residual, (k * 40 + j + 1) * 16);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 40 + j + 2) * 16);
-                ref float res2 = ref Unsafe.Add(ref residual, (k * 40 + j + 2) * 16);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 40 + j + 3) * 16);
-                ref float res3 = ref Unsafe.Add(ref residual, (k * 40 + j + 3) * 16);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 40 + j + 4) * 16);
-                ref float res4 = ref Unsafe.Add(ref residual, (k * 40 + j + 4) * 16);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 40 + j + 5) * 16);
-                ref float res5 = ref Unsafe.Add(ref residual, (k * 40 + j + 5) * 16);
-                ref float out6 = ref Unsafe.Add(ref destination, (k * 40 + j + 6) * 16);
-                ref float res6 = ref Unsafe.Add(ref residual, (k * 40 + j + 6) * 16);
-                ref float out7 = ref Unsafe.Add(ref destination, (k * 40 + j + 7) * 16);
-                ref float res7 = ref Unsafe.Add(ref residual, (k * 40 + j + 7) * 16);
-                {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 10; ci++)
-                    {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 += Vector512.LoadUnsafe(ref res0, (nuint)(0));
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
-                    acc1x0 += Vector512.LoadUnsafe(ref res1, (nuint)(0));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
-                    acc2x0 += Vector512.LoadUnsafe(ref res2, (nuint)(0));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
-                    acc3x0 += Vector512.LoadUnsafe(ref res3, (nuint)(0));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
-                    acc4x0 += Vector512.LoadUnsafe(ref res4, (nuint)(0));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(0));
-                    acc5x0 += Vector512.LoadUnsafe(ref res5, (nuint)(0));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(0));
-                    acc6x0 += Vector512.LoadUnsafe(ref res6, (nuint)(0));
-                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(0));
-                    acc7x0 += Vector512.LoadUnsafe(ref res7, (nuint)(0));
-                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(0));
-                }
+                Pointwise_Tile_8x16_V512<Pointwise_g3_30to120_16px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 40 + j, 0, 0);
             }
         }
     }
@@ -3486,147 +1762,13 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 11);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 40 + j) * 16);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 40 + j) * 16);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 40 + j + 1) * 16);
-                ref float res1 = ref Unsafe.Add(ref residual, (k * 40 + j + 1) * 16);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 40 + j + 2) * 16);
-                ref float res2 = ref Unsafe.Add(ref residual, (k * 40 + j + 2) * 16);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 40 + j + 3) * 16);
-                ref float res3 = ref Unsafe.Add(ref residual, (k * 40 + j + 3) * 16);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 40 + j + 4) * 16);
-                ref float res4 = ref Unsafe.Add(ref residual, (k * 40 + j + 4) * 16);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 40 + j + 5) * 16);
-                ref float res5 = ref Unsafe.Add(ref residual, (k * 40 + j + 5) * 16);
-                ref float out6 = ref Unsafe.Add(ref destination, (k * 40 + j + 6) * 16);
-                ref float res6 = ref Unsafe.Add(ref residual, (k * 40 + j + 6) * 16);
-                ref float out7 = ref Unsafe.Add(ref destination, (k * 40 + j + 7) * 16);
-                ref float res7 = ref Unsafe.Add(ref residual, (k * 40 + j + 7) * 16);
-                {
-                    const int p = 0;
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 10; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 += Vector256.LoadUnsafe(ref res0, (nuint)(p));
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 += Vector256.LoadUnsafe(ref res0, (nuint)(p + 8));
-                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-                    acc1x0 += Vector256.LoadUnsafe(ref res1, (nuint)(p));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 += Vector256.LoadUnsafe(ref res1, (nuint)(p + 8));
-                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
-                    acc2x0 += Vector256.LoadUnsafe(ref res2, (nuint)(p));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 += Vector256.LoadUnsafe(ref res2, (nuint)(p + 8));
-                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
-                    acc3x0 += Vector256.LoadUnsafe(ref res3, (nuint)(p));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 += Vector256.LoadUnsafe(ref res3, (nuint)(p + 8));
-                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
-                }
-                {
-                    const int p = 0;
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 10; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 += Vector256.LoadUnsafe(ref res4, (nuint)(p));
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 += Vector256.LoadUnsafe(ref res4, (nuint)(p + 8));
-                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
-                    acc5x0 += Vector256.LoadUnsafe(ref res5, (nuint)(p));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 += Vector256.LoadUnsafe(ref res5, (nuint)(p + 8));
-                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
-                    acc6x0 += Vector256.LoadUnsafe(ref res6, (nuint)(p));
-                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 += Vector256.LoadUnsafe(ref res6, (nuint)(p + 8));
-                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
-                    acc7x0 += Vector256.LoadUnsafe(ref res7, (nuint)(p));
-                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 += Vector256.LoadUnsafe(ref res7, (nuint)(p + 8));
-                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
-                }
+                Pointwise_Tile_4x16_V256<Pointwise_g3_30to120_16px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 40 + j, 0, 0);
+                Pointwise_Tile_4x16_V256<Pointwise_g3_30to120_16px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 0);
             }
         }
     }
 
-    /// <summary><see cref="Pointwise_g3_30to120_16px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g3_30to120_16px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -3636,172 +1778,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 11);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 40 + j) * 16);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 40 + j) * 16);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 40 + j + 1) * 16);
-                ref float res1 = ref Unsafe.Add(ref residual, (k * 40 + j + 1) * 16);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 40 + j + 2) * 16);
-                ref float res2 = ref Unsafe.Add(ref residual, (k * 40 + j + 2) * 16);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 40 + j + 3) * 16);
-                ref float res3 = ref Unsafe.Add(ref residual, (k * 40 + j + 3) * 16);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 40 + j + 4) * 16);
-                ref float res4 = ref Unsafe.Add(ref residual, (k * 40 + j + 4) * 16);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 40 + j + 5) * 16);
-                ref float res5 = ref Unsafe.Add(ref residual, (k * 40 + j + 5) * 16);
-                ref float out6 = ref Unsafe.Add(ref destination, (k * 40 + j + 6) * 16);
-                ref float res6 = ref Unsafe.Add(ref residual, (k * 40 + j + 6) * 16);
-                ref float out7 = ref Unsafe.Add(ref destination, (k * 40 + j + 7) * 16);
-                ref float res7 = ref Unsafe.Add(ref residual, (k * 40 + j + 7) * 16);
-                for (int p = 0; p <= 8; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 10; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(p));
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 += Vector128.LoadUnsafe(ref res0, (nuint)(p + 4));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 += Vector128.LoadUnsafe(ref res1, (nuint)(p));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 += Vector128.LoadUnsafe(ref res1, (nuint)(p + 4));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 += Vector128.LoadUnsafe(ref res2, (nuint)(p));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 += Vector128.LoadUnsafe(ref res2, (nuint)(p + 4));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 += Vector128.LoadUnsafe(ref res3, (nuint)(p));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 += Vector128.LoadUnsafe(ref res3, (nuint)(p + 4));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
-                for (int p = 0; p <= 8; p += 8)
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 10; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(p));
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 += Vector128.LoadUnsafe(ref res4, (nuint)(p + 4));
-                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
-                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(p));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 += Vector128.LoadUnsafe(ref res5, (nuint)(p + 4));
-                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
-                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(p));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 += Vector128.LoadUnsafe(ref res6, (nuint)(p + 4));
-                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
-                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(p));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 += Vector128.LoadUnsafe(ref res7, (nuint)(p + 4));
-                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g3_30to120_16px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 40 + j, 0, 8);
+                Pointwise_Tile_4x8_V128<Pointwise_g3_30to120_16px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 8);
             }
         }
     }
@@ -3873,6 +1851,18 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
+    /// <summary>The literals <see cref="Pointwise_g3_120to60_16px_Shuffle3_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 16;
+        public static int InPerGroup => 40;
+        public static int OutChannels => 60;
+        public static int ShuffleGroups => 3;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => false;
+        public static bool Relu => true;
+    }
+
     /// <summary>1x1 convolution, 3 group(s), 120 to 60 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_120to60_16px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
@@ -3892,113 +1882,11 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j) % 20) * 3 + (k * 20 + j) / 20) * 16);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + j + 1) % 20) * 3 + (k * 20 + j + 1) / 20) * 16);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + j + 2) % 20) * 3 + (k * 20 + j + 2) / 20) * 16);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + j + 3) % 20) * 3 + (k * 20 + j + 3) / 20) * 16);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 20 + j + 4) % 20) * 3 + (k * 20 + j + 4) / 20) * 16);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 20 + j + 5) % 20) * 3 + (k * 20 + j + 5) / 20) * 16);
-                ref float out6 = ref Unsafe.Add(ref destination, (((k * 20 + j + 6) % 20) * 3 + (k * 20 + j + 6) / 20) * 16);
-                ref float out7 = ref Unsafe.Add(ref destination, (((k * 20 + j + 7) % 20) * 3 + (k * 20 + j + 7) / 20) * 16);
-                {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 40; ci++)
-                    {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(0));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(0));
-                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(0));
-                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(0));
-                }
+                Pointwise_Tile_8x16_V512<Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 0);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16) % 20) * 3 + (k * 20 + 16) / 20) * 16);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 1) % 20) * 3 + (k * 20 + 16 + 1) / 20) * 16);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 2) % 20) * 3 + (k * 20 + 16 + 2) / 20) * 16);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 3) % 20) * 3 + (k * 20 + 16 + 3) / 20) * 16);
-                {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
-                    for (int ci = 0; ci < 40; ci++)
-                    {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 4);
-                    }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
-                }
+                Pointwise_Tile_4x16_V512<Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + 16, 0, 0);
             }
         }
     }
@@ -4013,182 +1901,17 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j) % 20) * 3 + (k * 20 + j) / 20) * 16);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + j + 1) % 20) * 3 + (k * 20 + j + 1) / 20) * 16);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + j + 2) % 20) * 3 + (k * 20 + j + 2) / 20) * 16);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + j + 3) % 20) * 3 + (k * 20 + j + 3) / 20) * 16);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 20 + j + 4) % 20) * 3 + (k * 20 + j + 4) / 20) * 16);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 20 + j + 5) % 20) * 3 + (k * 20 + j + 5) / 20) * 16);
-                ref float out6 = ref Unsafe.Add(ref destination, (((k * 20 + j + 6) % 20) * 3 + (k * 20 + j + 6) / 20) * 16);
-                ref float out7 = ref Unsafe.Add(ref destination, (((k * 20 + j + 7) % 20) * 3 + (k * 20 + j + 7) / 20) * 16);
-                {
-                    const int p = 0;
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 40; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
-                }
-                {
-                    const int p = 0;
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 40; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
-                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
-                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
-                }
+                Pointwise_Tile_4x16_V256<Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 0);
+                Pointwise_Tile_4x16_V256<Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 0);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16) % 20) * 3 + (k * 20 + 16) / 20) * 16);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 1) % 20) * 3 + (k * 20 + 16 + 1) / 20) * 16);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 2) % 20) * 3 + (k * 20 + 16 + 2) / 20) * 16);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 3) % 20) * 3 + (k * 20 + 16 + 3) / 20) * 16);
-                {
-                    const int p = 0;
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
-                    for (int ci = 0; ci < 40; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 4);
-                    }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
-                }
+                Pointwise_Tile_4x16_V256<Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + 16, 0, 0);
             }
         }
     }
 
-    /// <summary><see cref="Pointwise_g3_120to60_16px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g3_120to60_16px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -4198,222 +1921,12 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j) % 20) * 3 + (k * 20 + j) / 20) * 16);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + j + 1) % 20) * 3 + (k * 20 + j + 1) / 20) * 16);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + j + 2) % 20) * 3 + (k * 20 + j + 2) / 20) * 16);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + j + 3) % 20) * 3 + (k * 20 + j + 3) / 20) * 16);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 20 + j + 4) % 20) * 3 + (k * 20 + j + 4) / 20) * 16);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 20 + j + 5) % 20) * 3 + (k * 20 + j + 5) / 20) * 16);
-                ref float out6 = ref Unsafe.Add(ref destination, (((k * 20 + j + 6) % 20) * 3 + (k * 20 + j + 6) / 20) * 16);
-                ref float out7 = ref Unsafe.Add(ref destination, (((k * 20 + j + 7) % 20) * 3 + (k * 20 + j + 7) / 20) * 16);
-                for (int p = 0; p <= 8; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 40; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
-                for (int p = 0; p <= 8; p += 8)
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 40; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 8);
+                Pointwise_Tile_4x8_V128<Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 8);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16) % 20) * 3 + (k * 20 + 16) / 20) * 16);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 1) % 20) * 3 + (k * 20 + 16 + 1) / 20) * 16);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 2) % 20) * 3 + (k * 20 + 16 + 2) / 20) * 16);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 3) % 20) * 3 + (k * 20 + 16 + 3) / 20) * 16);
-                for (int p = 0; p <= 8; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
-                    for (int ci = 0; ci < 40; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 4);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + 16, 0, 8);
             }
         }
     }
@@ -4489,6 +2002,18 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
+    /// <summary>The literals <see cref="Pointwise_g3_60to120_4px_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g3_60to120_4px_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 4;
+        public static int InPerGroup => 20;
+        public static int OutChannels => 120;
+        public static int ShuffleGroups => 1;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => false;
+        public static bool Relu => true;
+    }
+
     /// <summary>1x1 convolution, 3 group(s), 60 to 120 channels over 4 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_60to120_4px_Relu(ref float source, ref float destination, ref float weights)
@@ -4496,7 +2021,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         Pointwise_g3_60to120_4px_Relu_4x8_V128(ref source, ref destination, ref weights);
     }
 
-    /// <summary><see cref="Pointwise_g3_60to120_4px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g3_60to120_4px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to120_4px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -4506,106 +2031,22 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 21);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 40 + j) * 4);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 40 + j + 1) * 4);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 40 + j + 2) * 4);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 40 + j + 3) * 4);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 40 + j + 4) * 4);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 40 + j + 5) * 4);
-                ref float out6 = ref Unsafe.Add(ref destination, (k * 40 + j + 6) * 4);
-                ref float out7 = ref Unsafe.Add(ref destination, (k * 40 + j + 7) * 4);
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 20; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 4);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
-                }
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 20; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 4);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(0));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(0));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(0));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(0));
-                }
+                Pointwise_Tile_4x4_V128<Pointwise_g3_60to120_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 0);
+                Pointwise_Tile_4x4_V128<Pointwise_g3_60to120_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 0);
             }
         }
+    }
+
+    /// <summary>The literals <see cref="Pointwise_g3_240to60_4px_Shuffle3_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g3_240to60_4px_Shuffle3_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 4;
+        public static int InPerGroup => 80;
+        public static int OutChannels => 60;
+        public static int ShuffleGroups => 3;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => false;
+        public static bool Relu => true;
     }
 
     /// <summary>1x1 convolution, 3 group(s), 240 to 60 channels over 4 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
@@ -4615,7 +2056,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
     }
 
-    /// <summary><see cref="Pointwise_g3_240to60_4px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g3_240to60_4px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -4625,156 +2066,12 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j) % 20) * 3 + (k * 20 + j) / 20) * 4);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + j + 1) % 20) * 3 + (k * 20 + j + 1) / 20) * 4);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + j + 2) % 20) * 3 + (k * 20 + j + 2) / 20) * 4);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + j + 3) % 20) * 3 + (k * 20 + j + 3) / 20) * 4);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 20 + j + 4) % 20) * 3 + (k * 20 + j + 4) / 20) * 4);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 20 + j + 5) % 20) * 3 + (k * 20 + j + 5) / 20) * 4);
-                ref float out6 = ref Unsafe.Add(ref destination, (((k * 20 + j + 6) % 20) * 3 + (k * 20 + j + 6) / 20) * 4);
-                ref float out7 = ref Unsafe.Add(ref destination, (((k * 20 + j + 7) % 20) * 3 + (k * 20 + j + 7) / 20) * 4);
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 80; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 4);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
-                }
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 80; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 4);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(0));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(0));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(0));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(0));
-                }
+                Pointwise_Tile_4x4_V128<Pointwise_g3_240to60_4px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 0);
+                Pointwise_Tile_4x4_V128<Pointwise_g3_240to60_4px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 0);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 81);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16) % 20) * 3 + (k * 20 + 16) / 20) * 4);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 1) % 20) * 3 + (k * 20 + 16 + 1) / 20) * 4);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 2) % 20) * 3 + (k * 20 + 16 + 2) / 20) * 4);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 3) % 20) * 3 + (k * 20 + 16 + 3) / 20) * 4);
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
-                    for (int ci = 0; ci < 80; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 4);
-                        wk = ref Unsafe.Add(ref wk, 4);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
-                }
+                Pointwise_Tile_4x4_V128<Pointwise_g3_240to60_4px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + 16, 0, 0);
             }
         }
     }
@@ -4840,6 +2137,18 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
+    /// <summary>The literals <see cref="Pointwise_g3_60to240_4px_Residual_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g3_60to240_4px_Residual_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 4;
+        public static int InPerGroup => 20;
+        public static int OutChannels => 240;
+        public static int ShuffleGroups => 1;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => true;
+        public static bool Relu => true;
+    }
+
     /// <summary>1x1 convolution, 3 group(s), 60 to 240 channels over 4 pixels, batch norm folded, plus residual, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_60to240_4px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
@@ -4847,7 +2156,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
     }
 
-    /// <summary><see cref="Pointwise_g3_60to240_4px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g3_60to240_4px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -4857,120 +2166,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 21);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j) * 4);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 80 + j) * 4);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 80 + j + 1) * 4);
-                ref float res1 = ref Unsafe.Add(ref residual, (k * 80 + j + 1) * 4);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 80 + j + 2) * 4);
-                ref float res2 = ref Unsafe.Add(ref residual, (k * 80 + j + 2) * 4);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 80 + j + 3) * 4);
-                ref float res3 = ref Unsafe.Add(ref residual, (k * 80 + j + 3) * 4);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 80 + j + 4) * 4);
-                ref float res4 = ref Unsafe.Add(ref residual, (k * 80 + j + 4) * 4);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 80 + j + 5) * 4);
-                ref float res5 = ref Unsafe.Add(ref residual, (k * 80 + j + 5) * 4);
-                ref float out6 = ref Unsafe.Add(ref destination, (k * 80 + j + 6) * 4);
-                ref float res6 = ref Unsafe.Add(ref residual, (k * 80 + j + 6) * 4);
-                ref float out7 = ref Unsafe.Add(ref destination, (k * 80 + j + 7) * 4);
-                ref float res7 = ref Unsafe.Add(ref residual, (k * 80 + j + 7) * 4);
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 20; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 4);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(0));
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
-                    acc1x0 += Vector128.LoadUnsafe(ref res1, (nuint)(0));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
-                    acc2x0 += Vector128.LoadUnsafe(ref res2, (nuint)(0));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
-                    acc3x0 += Vector128.LoadUnsafe(ref res3, (nuint)(0));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
-                }
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 20; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 4);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(0));
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(0));
-                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(0));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(0));
-                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(0));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(0));
-                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(0));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(0));
-                }
+                Pointwise_Tile_4x4_V128<Pointwise_g3_60to240_4px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 80 + j, 0, 0);
+                Pointwise_Tile_4x4_V128<Pointwise_g3_60to240_4px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 0);
             }
         }
     }
@@ -5000,6 +2197,18 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
+    /// <summary>The literals <see cref="Pointwise_g3_240to120_4px_Shuffle3_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g3_240to120_4px_Shuffle3_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 4;
+        public static int InPerGroup => 80;
+        public static int OutChannels => 120;
+        public static int ShuffleGroups => 3;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => false;
+        public static bool Relu => true;
+    }
+
     /// <summary>1x1 convolution, 3 group(s), 240 to 120 channels over 4 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_240to120_4px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
@@ -5007,7 +2216,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         Pointwise_g3_240to120_4px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
     }
 
-    /// <summary><see cref="Pointwise_g3_240to120_4px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g3_240to120_4px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to120_4px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -5017,104 +2226,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 81);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 40 + j) % 40) * 3 + (k * 40 + j) / 40) * 4);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 40 + j + 1) % 40) * 3 + (k * 40 + j + 1) / 40) * 4);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 40 + j + 2) % 40) * 3 + (k * 40 + j + 2) / 40) * 4);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 40 + j + 3) % 40) * 3 + (k * 40 + j + 3) / 40) * 4);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 40 + j + 4) % 40) * 3 + (k * 40 + j + 4) / 40) * 4);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 40 + j + 5) % 40) * 3 + (k * 40 + j + 5) / 40) * 4);
-                ref float out6 = ref Unsafe.Add(ref destination, (((k * 40 + j + 6) % 40) * 3 + (k * 40 + j + 6) / 40) * 4);
-                ref float out7 = ref Unsafe.Add(ref destination, (((k * 40 + j + 7) % 40) * 3 + (k * 40 + j + 7) / 40) * 4);
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 80; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 4);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
-                }
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 80; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 4);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(0));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(0));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(0));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(0));
-                }
+                Pointwise_Tile_4x4_V128<Pointwise_g3_240to120_4px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 0);
+                Pointwise_Tile_4x4_V128<Pointwise_g3_240to120_4px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 0);
             }
         }
     }
@@ -5154,6 +2267,18 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
+    /// <summary>The literals <see cref="Pointwise_g3_120to240_1px_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g3_120to240_1px_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 1;
+        public static int InPerGroup => 40;
+        public static int OutChannels => 240;
+        public static int ShuffleGroups => 1;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => false;
+        public static bool Relu => true;
+    }
+
     /// <summary>1x1 convolution, 3 group(s), 120 to 240 channels over 1 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_120to240_1px_Relu(ref float source, ref float destination, ref float weights)
@@ -5161,7 +2286,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         Pointwise_g3_120to240_1px_Relu_4x8_V128(ref source, ref destination, ref weights);
     }
 
-    /// <summary><see cref="Pointwise_g3_120to240_1px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g3_120to240_1px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to240_1px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -5171,62 +2296,22 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j) * 1);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 80 + j + 1) * 1);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 80 + j + 2) * 1);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 80 + j + 3) * 1);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 80 + j + 4) * 1);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 80 + j + 5) * 1);
-                ref float out6 = ref Unsafe.Add(ref destination, (k * 80 + j + 6) * 1);
-                ref float out7 = ref Unsafe.Add(ref destination, (k * 80 + j + 7) * 1);
-                {
-                    const int p = 0;
-                    float acc0 = Unsafe.Add(ref block, 0);
-                    float acc1 = Unsafe.Add(ref block, 1);
-                    float acc2 = Unsafe.Add(ref block, 2);
-                    float acc3 = Unsafe.Add(ref block, 3);
-                    for (int ci = 0; ci < 40; ci++)
-                    {
-                        float x = Unsafe.Add(ref groupInput, ci * 1 + p);
-                        acc0 += x * Unsafe.Add(ref block, 8 + ci * 8 + 0);
-                        acc1 += x * Unsafe.Add(ref block, 8 + ci * 8 + 1);
-                        acc2 += x * Unsafe.Add(ref block, 8 + ci * 8 + 2);
-                        acc3 += x * Unsafe.Add(ref block, 8 + ci * 8 + 3);
-                    }
-                    acc0 = MathF.Max(acc0, 0f);
-                    Unsafe.Add(ref out0, p) = acc0;
-                    acc1 = MathF.Max(acc1, 0f);
-                    Unsafe.Add(ref out1, p) = acc1;
-                    acc2 = MathF.Max(acc2, 0f);
-                    Unsafe.Add(ref out2, p) = acc2;
-                    acc3 = MathF.Max(acc3, 0f);
-                    Unsafe.Add(ref out3, p) = acc3;
-                }
-                {
-                    const int p = 0;
-                    float acc4 = Unsafe.Add(ref block, 4);
-                    float acc5 = Unsafe.Add(ref block, 5);
-                    float acc6 = Unsafe.Add(ref block, 6);
-                    float acc7 = Unsafe.Add(ref block, 7);
-                    for (int ci = 0; ci < 40; ci++)
-                    {
-                        float x = Unsafe.Add(ref groupInput, ci * 1 + p);
-                        acc4 += x * Unsafe.Add(ref block, 8 + ci * 8 + 4);
-                        acc5 += x * Unsafe.Add(ref block, 8 + ci * 8 + 5);
-                        acc6 += x * Unsafe.Add(ref block, 8 + ci * 8 + 6);
-                        acc7 += x * Unsafe.Add(ref block, 8 + ci * 8 + 7);
-                    }
-                    acc4 = MathF.Max(acc4, 0f);
-                    Unsafe.Add(ref out4, p) = acc4;
-                    acc5 = MathF.Max(acc5, 0f);
-                    Unsafe.Add(ref out5, p) = acc5;
-                    acc6 = MathF.Max(acc6, 0f);
-                    Unsafe.Add(ref out6, p) = acc6;
-                    acc7 = MathF.Max(acc7, 0f);
-                    Unsafe.Add(ref out7, p) = acc7;
-                }
+                Pointwise_Tile_4x1_Scalar<Pointwise_g3_120to240_1px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 0, 0);
+                Pointwise_Tile_4x1_Scalar<Pointwise_g3_120to240_1px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 0);
             }
         }
+    }
+
+    /// <summary>The literals <see cref="Pointwise_g3_480to120_1px_Shuffle3_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g3_480to120_1px_Shuffle3_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 1;
+        public static int InPerGroup => 160;
+        public static int OutChannels => 120;
+        public static int ShuffleGroups => 3;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => false;
+        public static bool Relu => true;
     }
 
     /// <summary>1x1 convolution, 3 group(s), 480 to 120 channels over 1 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
@@ -5236,7 +2321,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
     }
 
-    /// <summary><see cref="Pointwise_g3_480to120_1px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g3_480to120_1px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -5246,60 +2331,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 161);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 40 + j) % 40) * 3 + (k * 40 + j) / 40) * 1);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 40 + j + 1) % 40) * 3 + (k * 40 + j + 1) / 40) * 1);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 40 + j + 2) % 40) * 3 + (k * 40 + j + 2) / 40) * 1);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 40 + j + 3) % 40) * 3 + (k * 40 + j + 3) / 40) * 1);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 40 + j + 4) % 40) * 3 + (k * 40 + j + 4) / 40) * 1);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 40 + j + 5) % 40) * 3 + (k * 40 + j + 5) / 40) * 1);
-                ref float out6 = ref Unsafe.Add(ref destination, (((k * 40 + j + 6) % 40) * 3 + (k * 40 + j + 6) / 40) * 1);
-                ref float out7 = ref Unsafe.Add(ref destination, (((k * 40 + j + 7) % 40) * 3 + (k * 40 + j + 7) / 40) * 1);
-                {
-                    const int p = 0;
-                    float acc0 = Unsafe.Add(ref block, 0);
-                    float acc1 = Unsafe.Add(ref block, 1);
-                    float acc2 = Unsafe.Add(ref block, 2);
-                    float acc3 = Unsafe.Add(ref block, 3);
-                    for (int ci = 0; ci < 160; ci++)
-                    {
-                        float x = Unsafe.Add(ref groupInput, ci * 1 + p);
-                        acc0 += x * Unsafe.Add(ref block, 8 + ci * 8 + 0);
-                        acc1 += x * Unsafe.Add(ref block, 8 + ci * 8 + 1);
-                        acc2 += x * Unsafe.Add(ref block, 8 + ci * 8 + 2);
-                        acc3 += x * Unsafe.Add(ref block, 8 + ci * 8 + 3);
-                    }
-                    acc0 = MathF.Max(acc0, 0f);
-                    Unsafe.Add(ref out0, p) = acc0;
-                    acc1 = MathF.Max(acc1, 0f);
-                    Unsafe.Add(ref out1, p) = acc1;
-                    acc2 = MathF.Max(acc2, 0f);
-                    Unsafe.Add(ref out2, p) = acc2;
-                    acc3 = MathF.Max(acc3, 0f);
-                    Unsafe.Add(ref out3, p) = acc3;
-                }
-                {
-                    const int p = 0;
-                    float acc4 = Unsafe.Add(ref block, 4);
-                    float acc5 = Unsafe.Add(ref block, 5);
-                    float acc6 = Unsafe.Add(ref block, 6);
-                    float acc7 = Unsafe.Add(ref block, 7);
-                    for (int ci = 0; ci < 160; ci++)
-                    {
-                        float x = Unsafe.Add(ref groupInput, ci * 1 + p);
-                        acc4 += x * Unsafe.Add(ref block, 8 + ci * 8 + 4);
-                        acc5 += x * Unsafe.Add(ref block, 8 + ci * 8 + 5);
-                        acc6 += x * Unsafe.Add(ref block, 8 + ci * 8 + 6);
-                        acc7 += x * Unsafe.Add(ref block, 8 + ci * 8 + 7);
-                    }
-                    acc4 = MathF.Max(acc4, 0f);
-                    Unsafe.Add(ref out4, p) = acc4;
-                    acc5 = MathF.Max(acc5, 0f);
-                    Unsafe.Add(ref out5, p) = acc5;
-                    acc6 = MathF.Max(acc6, 0f);
-                    Unsafe.Add(ref out6, p) = acc6;
-                    acc7 = MathF.Max(acc7, 0f);
-                    Unsafe.Add(ref out7, p) = acc7;
-                }
+                Pointwise_Tile_4x1_Scalar<Pointwise_g3_480to120_1px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 0);
+                Pointwise_Tile_4x1_Scalar<Pointwise_g3_480to120_1px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 0);
             }
         }
     }
@@ -5335,6 +2368,18 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
+    /// <summary>The literals <see cref="Pointwise_g3_120to480_1px_Residual_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g3_120to480_1px_Residual_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 1;
+        public static int InPerGroup => 40;
+        public static int OutChannels => 480;
+        public static int ShuffleGroups => 1;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => true;
+        public static bool Relu => true;
+    }
+
     /// <summary>1x1 convolution, 3 group(s), 120 to 480 channels over 1 pixels, batch norm folded, plus residual, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_120to480_1px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
@@ -5342,7 +2387,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         Pointwise_g3_120to480_1px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
     }
 
-    /// <summary><see cref="Pointwise_g3_120to480_1px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g3_120to480_1px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to480_1px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -5352,76 +2397,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 160; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 160 + j) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 160 + j) * 1);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 160 + j) * 1);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 160 + j + 1) * 1);
-                ref float res1 = ref Unsafe.Add(ref residual, (k * 160 + j + 1) * 1);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 160 + j + 2) * 1);
-                ref float res2 = ref Unsafe.Add(ref residual, (k * 160 + j + 2) * 1);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 160 + j + 3) * 1);
-                ref float res3 = ref Unsafe.Add(ref residual, (k * 160 + j + 3) * 1);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 160 + j + 4) * 1);
-                ref float res4 = ref Unsafe.Add(ref residual, (k * 160 + j + 4) * 1);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 160 + j + 5) * 1);
-                ref float res5 = ref Unsafe.Add(ref residual, (k * 160 + j + 5) * 1);
-                ref float out6 = ref Unsafe.Add(ref destination, (k * 160 + j + 6) * 1);
-                ref float res6 = ref Unsafe.Add(ref residual, (k * 160 + j + 6) * 1);
-                ref float out7 = ref Unsafe.Add(ref destination, (k * 160 + j + 7) * 1);
-                ref float res7 = ref Unsafe.Add(ref residual, (k * 160 + j + 7) * 1);
-                {
-                    const int p = 0;
-                    float acc0 = Unsafe.Add(ref block, 0);
-                    float acc1 = Unsafe.Add(ref block, 1);
-                    float acc2 = Unsafe.Add(ref block, 2);
-                    float acc3 = Unsafe.Add(ref block, 3);
-                    for (int ci = 0; ci < 40; ci++)
-                    {
-                        float x = Unsafe.Add(ref groupInput, ci * 1 + p);
-                        acc0 += x * Unsafe.Add(ref block, 8 + ci * 8 + 0);
-                        acc1 += x * Unsafe.Add(ref block, 8 + ci * 8 + 1);
-                        acc2 += x * Unsafe.Add(ref block, 8 + ci * 8 + 2);
-                        acc3 += x * Unsafe.Add(ref block, 8 + ci * 8 + 3);
-                    }
-                    acc0 += Unsafe.Add(ref res0, p);
-                    acc0 = MathF.Max(acc0, 0f);
-                    Unsafe.Add(ref out0, p) = acc0;
-                    acc1 += Unsafe.Add(ref res1, p);
-                    acc1 = MathF.Max(acc1, 0f);
-                    Unsafe.Add(ref out1, p) = acc1;
-                    acc2 += Unsafe.Add(ref res2, p);
-                    acc2 = MathF.Max(acc2, 0f);
-                    Unsafe.Add(ref out2, p) = acc2;
-                    acc3 += Unsafe.Add(ref res3, p);
-                    acc3 = MathF.Max(acc3, 0f);
-                    Unsafe.Add(ref out3, p) = acc3;
-                }
-                {
-                    const int p = 0;
-                    float acc4 = Unsafe.Add(ref block, 4);
-                    float acc5 = Unsafe.Add(ref block, 5);
-                    float acc6 = Unsafe.Add(ref block, 6);
-                    float acc7 = Unsafe.Add(ref block, 7);
-                    for (int ci = 0; ci < 40; ci++)
-                    {
-                        float x = Unsafe.Add(ref groupInput, ci * 1 + p);
-                        acc4 += x * Unsafe.Add(ref block, 8 + ci * 8 + 4);
-                        acc5 += x * Unsafe.Add(ref block, 8 + ci * 8 + 5);
-                        acc6 += x * Unsafe.Add(ref block, 8 + ci * 8 + 6);
-                        acc7 += x * Unsafe.Add(ref block, 8 + ci * 8 + 7);
-                    }
-                    acc4 += Unsafe.Add(ref res4, p);
-                    acc4 = MathF.Max(acc4, 0f);
-                    Unsafe.Add(ref out4, p) = acc4;
-                    acc5 += Unsafe.Add(ref res5, p);
-                    acc5 = MathF.Max(acc5, 0f);
-                    Unsafe.Add(ref out5, p) = acc5;
-                    acc6 += Unsafe.Add(ref res6, p);
-                    acc6 = MathF.Max(acc6, 0f);
-                    Unsafe.Add(ref out6, p) = acc6;
-                    acc7 += Unsafe.Add(ref res7, p);
-                    acc7 = MathF.Max(acc7, 0f);
-                    Unsafe.Add(ref out7, p) = acc7;
-                }
+                Pointwise_Tile_4x1_Scalar<Pointwise_g3_120to480_1px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 160 + j, 0, 0);
+                Pointwise_Tile_4x1_Scalar<Pointwise_g3_120to480_1px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 160 + j + 4, 0, 0);
             }
         }
     }
@@ -5524,6 +2501,1047 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 }
                 Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 4800 + o);
             }
+        }
+    }
+
+    /// <summary>
+    /// What a 1x1 convolution's tiles specialize on. Each convolution answers with literals in a struct of its own, and
+    /// the JIT and NativeAOT compile a generic method once per struct argument, so every bound and branch below is a
+    /// constant in the machine code while the source of a tile is written once.
+    /// </summary>
+    private interface Pointwise_Shape
+    {
+        static abstract int Pixels { get; }
+        static abstract int InPerGroup { get; }
+        static abstract int OutChannels { get; }
+        static abstract int ShuffleGroups { get; }
+        static abstract bool OfficialShuffle { get; }
+        static abstract bool Residual { get; }
+        static abstract bool Relu { get; }
+    }
+
+    /// <summary>The output plane that holds logical channel <paramref name="channel"/>: the channel itself, or where the shape's channel shuffle sends it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Pointwise_Plane<TShape>(int channel) where TShape : struct, Pointwise_Shape
+    {
+        if (TShape.ShuffleGroups == 1) return channel;
+        int perGroup = TShape.OutChannels / TShape.ShuffleGroups;
+        // Shuffle on g·n channels: logical channel i·n + j lands in plane j·g + i; the official (megvii) shuffle, its
+        // inverse, sends i·g + j to j·n + i. Integer division by a constant, once per tile call, outside the pixel loop.
+        return TShape.OfficialShuffle
+            ? channel % TShape.ShuffleGroups * perGroup + channel / TShape.ShuffleGroups
+            : channel % perGroup * TShape.ShuffleGroups + channel / perGroup;
+    }
+
+    /// <summary>8 channel(s) × 48 pixel(s) of a 1x1 convolution on Vector512, at pixels <paramref name="start"/>, then every 48 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_8x48_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float out4 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 4) * TShape.Pixels);
+        ref float out5 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 5) * TShape.Pixels);
+        ref float out6 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 6) * TShape.Pixels);
+        ref float out7 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 7) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 48)
+        {
+            var bias0 = Vector512.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var acc0x2 = bias0;
+            var bias1 = Vector512.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            var acc1x2 = bias1;
+            var bias2 = Vector512.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var acc2x1 = bias2;
+            var acc2x2 = bias2;
+            var bias3 = Vector512.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            var acc3x1 = bias3;
+            var acc3x2 = bias3;
+            var bias4 = Vector512.Create(Unsafe.Add(ref bias, 4));
+            var acc4x0 = bias4;
+            var acc4x1 = bias4;
+            var acc4x2 = bias4;
+            var bias5 = Vector512.Create(Unsafe.Add(ref bias, 5));
+            var acc5x0 = bias5;
+            var acc5x1 = bias5;
+            var acc5x2 = bias5;
+            var bias6 = Vector512.Create(Unsafe.Add(ref bias, 6));
+            var acc6x0 = bias6;
+            var acc6x1 = bias6;
+            var acc6x2 = bias6;
+            var bias7 = Vector512.Create(Unsafe.Add(ref bias, 7));
+            var acc7x0 = bias7;
+            var acc7x1 = bias7;
+            var acc7x2 = bias7;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector512.LoadUnsafe(ref x);
+                var x1 = Vector512.LoadUnsafe(ref x, 16);
+                var x2 = Vector512.LoadUnsafe(ref x, 32);
+                var w0 = Vector512.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
+                var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector512.LoadUnsafe(ref res, (nuint)(p + 16));
+                acc0x2 += Vector512.LoadUnsafe(ref res, (nuint)(p + 32));
+                acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
+                acc1x2 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 32));
+                acc2x0 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc2x1 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 16));
+                acc2x2 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 32));
+                acc3x0 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc3x1 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 16));
+                acc3x2 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 32));
+                acc4x0 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p));
+                acc4x1 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p + 16));
+                acc4x2 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p + 32));
+                acc5x0 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p));
+                acc5x1 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p + 16));
+                acc5x2 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p + 32));
+                acc6x0 += Vector512.LoadUnsafe(ref res, (nuint)(6 * TShape.Pixels + p));
+                acc6x1 += Vector512.LoadUnsafe(ref res, (nuint)(6 * TShape.Pixels + p + 16));
+                acc6x2 += Vector512.LoadUnsafe(ref res, (nuint)(6 * TShape.Pixels + p + 32));
+                acc7x0 += Vector512.LoadUnsafe(ref res, (nuint)(7 * TShape.Pixels + p));
+                acc7x1 += Vector512.LoadUnsafe(ref res, (nuint)(7 * TShape.Pixels + p + 16));
+                acc7x2 += Vector512.LoadUnsafe(ref res, (nuint)(7 * TShape.Pixels + p + 32));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
+                acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
+                acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
+                acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+            acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+            acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+            acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+            acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+            acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+            acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+            acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+            acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+            acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+            acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
+            acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
+            acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+            acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
+            acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+        }
+    }
+
+    /// <summary>8 channel(s) × 16 pixel(s) of a 1x1 convolution on Vector512, at pixels <paramref name="start"/>, then every 16 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_8x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float out4 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 4) * TShape.Pixels);
+        ref float out5 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 5) * TShape.Pixels);
+        ref float out6 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 6) * TShape.Pixels);
+        ref float out7 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 7) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 16)
+        {
+            var bias0 = Vector512.Create(bias);
+            var acc0x0 = bias0;
+            var bias1 = Vector512.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var bias2 = Vector512.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var bias3 = Vector512.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            var bias4 = Vector512.Create(Unsafe.Add(ref bias, 4));
+            var acc4x0 = bias4;
+            var bias5 = Vector512.Create(Unsafe.Add(ref bias, 5));
+            var acc5x0 = bias5;
+            var bias6 = Vector512.Create(Unsafe.Add(ref bias, 6));
+            var acc6x0 = bias6;
+            var bias7 = Vector512.Create(Unsafe.Add(ref bias, 7));
+            var acc7x0 = bias7;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector512.LoadUnsafe(ref x);
+                var w0 = Vector512.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
+                acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc2x0 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc3x0 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc4x0 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p));
+                acc5x0 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p));
+                acc6x0 += Vector512.LoadUnsafe(ref res, (nuint)(6 * TShape.Pixels + p));
+                acc7x0 += Vector512.LoadUnsafe(ref res, (nuint)(7 * TShape.Pixels + p));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+            acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+            acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+            acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+        }
+    }
+
+    /// <summary>6 channel(s) × 64 pixel(s) of a 1x1 convolution on Vector512, at pixels <paramref name="start"/>, then every 64 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_6x64_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float out4 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 4) * TShape.Pixels);
+        ref float out5 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 5) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 64)
+        {
+            var bias0 = Vector512.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var acc0x2 = bias0;
+            var acc0x3 = bias0;
+            var bias1 = Vector512.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            var acc1x2 = bias1;
+            var acc1x3 = bias1;
+            var bias2 = Vector512.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var acc2x1 = bias2;
+            var acc2x2 = bias2;
+            var acc2x3 = bias2;
+            var bias3 = Vector512.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            var acc3x1 = bias3;
+            var acc3x2 = bias3;
+            var acc3x3 = bias3;
+            var bias4 = Vector512.Create(Unsafe.Add(ref bias, 4));
+            var acc4x0 = bias4;
+            var acc4x1 = bias4;
+            var acc4x2 = bias4;
+            var acc4x3 = bias4;
+            var bias5 = Vector512.Create(Unsafe.Add(ref bias, 5));
+            var acc5x0 = bias5;
+            var acc5x1 = bias5;
+            var acc5x2 = bias5;
+            var acc5x3 = bias5;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector512.LoadUnsafe(ref x);
+                var x1 = Vector512.LoadUnsafe(ref x, 16);
+                var x2 = Vector512.LoadUnsafe(ref x, 32);
+                var x3 = Vector512.LoadUnsafe(ref x, 48);
+                var w0 = Vector512.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
+                var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
+                var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                acc2x3 = Simd.MulAdd(x3, w2, acc2x3);
+                var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                acc3x3 = Simd.MulAdd(x3, w3, acc3x3);
+                var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                acc4x3 = Simd.MulAdd(x3, w4, acc4x3);
+                var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                acc5x3 = Simd.MulAdd(x3, w5, acc5x3);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector512.LoadUnsafe(ref res, (nuint)(p + 16));
+                acc0x2 += Vector512.LoadUnsafe(ref res, (nuint)(p + 32));
+                acc0x3 += Vector512.LoadUnsafe(ref res, (nuint)(p + 48));
+                acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
+                acc1x2 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 32));
+                acc1x3 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 48));
+                acc2x0 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc2x1 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 16));
+                acc2x2 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 32));
+                acc2x3 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 48));
+                acc3x0 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc3x1 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 16));
+                acc3x2 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 32));
+                acc3x3 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 48));
+                acc4x0 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p));
+                acc4x1 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p + 16));
+                acc4x2 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p + 32));
+                acc4x3 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p + 48));
+                acc5x0 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p));
+                acc5x1 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p + 16));
+                acc5x2 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p + 32));
+                acc5x3 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p + 48));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                acc0x3 = Vector512.Max(acc0x3, Vector512<float>.Zero);
+                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                acc1x3 = Vector512.Max(acc1x3, Vector512<float>.Zero);
+                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                acc2x3 = Vector512.Max(acc2x3, Vector512<float>.Zero);
+                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                acc3x3 = Vector512.Max(acc3x3, Vector512<float>.Zero);
+                acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                acc4x3 = Vector512.Max(acc4x3, Vector512<float>.Zero);
+                acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                acc5x3 = Vector512.Max(acc5x3, Vector512<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+            acc0x3.StoreUnsafe(ref out0, (nuint)(p + 48));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+            acc1x3.StoreUnsafe(ref out1, (nuint)(p + 48));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+            acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+            acc2x3.StoreUnsafe(ref out2, (nuint)(p + 48));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+            acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+            acc3x3.StoreUnsafe(ref out3, (nuint)(p + 48));
+            acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+            acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+            acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+            acc4x3.StoreUnsafe(ref out4, (nuint)(p + 48));
+            acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+            acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+            acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+            acc5x3.StoreUnsafe(ref out5, (nuint)(p + 48));
+        }
+    }
+
+    /// <summary>4 channel(s) × 16 pixel(s) of a 1x1 convolution on Vector256, at pixels <paramref name="start"/>, then every 16 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_4x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 16)
+        {
+            var bias0 = Vector256.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var bias1 = Vector256.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            var bias2 = Vector256.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var acc2x1 = bias2;
+            var bias3 = Vector256.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            var acc3x1 = bias3;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector256.LoadUnsafe(ref x);
+                var x1 = Vector256.LoadUnsafe(ref x, 8);
+                var w0 = Vector256.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector256.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
+                acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
+                acc2x0 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc2x1 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 8));
+                acc3x0 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc3x1 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 8));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+        }
+    }
+
+    /// <summary>2 channel(s) × 32 pixel(s) of a 1x1 convolution on Vector256, at pixels <paramref name="start"/>, then every 32 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_2x32_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 32)
+        {
+            var bias0 = Vector256.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var acc0x2 = bias0;
+            var acc0x3 = bias0;
+            var bias1 = Vector256.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            var acc1x2 = bias1;
+            var acc1x3 = bias1;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector256.LoadUnsafe(ref x);
+                var x1 = Vector256.LoadUnsafe(ref x, 8);
+                var x2 = Vector256.LoadUnsafe(ref x, 16);
+                var x3 = Vector256.LoadUnsafe(ref x, 24);
+                var w0 = Vector256.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
+                var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector256.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
+                acc0x2 += Vector256.LoadUnsafe(ref res, (nuint)(p + 16));
+                acc0x3 += Vector256.LoadUnsafe(ref res, (nuint)(p + 24));
+                acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
+                acc1x2 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
+                acc1x3 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 24));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                acc0x2 = Vector256.Max(acc0x2, Vector256<float>.Zero);
+                acc0x3 = Vector256.Max(acc0x3, Vector256<float>.Zero);
+                acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                acc1x2 = Vector256.Max(acc1x2, Vector256<float>.Zero);
+                acc1x3 = Vector256.Max(acc1x3, Vector256<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 16));
+            acc0x3.StoreUnsafe(ref out0, (nuint)(p + 24));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 16));
+            acc1x3.StoreUnsafe(ref out1, (nuint)(p + 24));
+        }
+    }
+
+    /// <summary>4 channel(s) × 8 pixel(s) of a 1x1 convolution on Vector128, with an AdvSimd branch for ARM64, at pixels <paramref name="start"/>, then every 8 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_4x8_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 8)
+        {
+            var bias0 = Vector128.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var bias1 = Vector128.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            var bias2 = Vector128.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var acc2x1 = bias2;
+            var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            var acc3x1 = bias3;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector128.LoadUnsafe(ref x);
+                var x1 = Vector128.LoadUnsafe(ref x, 4);
+                if (AdvSimd.Arm64.IsSupported)
+                {
+                    var w4 = Vector128.LoadUnsafe(ref wk);
+                    acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                    acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                    acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                    acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                    acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                    acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                    acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                    acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                }
+                else
+                {
+                    var w0 = Vector128.Create(wk);
+                    acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                    acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                    var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                    acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                    acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                    var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                    acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                    acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                    var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                    acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                    acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                }
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector128.LoadUnsafe(ref res, (nuint)(p + 4));
+                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 4));
+                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc2x1 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 4));
+                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc3x1 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 4));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
+                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
+                acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
+                acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+        }
+    }
+
+    /// <summary>2 channel(s) × 16 pixel(s) of a 1x1 convolution on Vector128, at pixels <paramref name="start"/>, then every 16 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_2x16_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 16)
+        {
+            var bias0 = Vector128.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var acc0x2 = bias0;
+            var acc0x3 = bias0;
+            var bias1 = Vector128.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            var acc1x2 = bias1;
+            var acc1x3 = bias1;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector128.LoadUnsafe(ref x);
+                var x1 = Vector128.LoadUnsafe(ref x, 4);
+                var x2 = Vector128.LoadUnsafe(ref x, 8);
+                var x3 = Vector128.LoadUnsafe(ref x, 12);
+                var w0 = Vector128.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
+                var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector128.LoadUnsafe(ref res, (nuint)(p + 4));
+                acc0x2 += Vector128.LoadUnsafe(ref res, (nuint)(p + 8));
+                acc0x3 += Vector128.LoadUnsafe(ref res, (nuint)(p + 12));
+                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 4));
+                acc1x2 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
+                acc1x3 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 12));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
+                acc0x2 = Vector128.Max(acc0x2, Vector128<float>.Zero);
+                acc0x3 = Vector128.Max(acc0x3, Vector128<float>.Zero);
+                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
+                acc1x2 = Vector128.Max(acc1x2, Vector128<float>.Zero);
+                acc1x3 = Vector128.Max(acc1x3, Vector128<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
+            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 8));
+            acc0x3.StoreUnsafe(ref out0, (nuint)(p + 12));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
+            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 8));
+            acc1x3.StoreUnsafe(ref out1, (nuint)(p + 12));
+        }
+    }
+
+    /// <summary>4 channel(s) × 16 pixel(s) of a 1x1 convolution on Vector512, at pixels <paramref name="start"/>, then every 16 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_4x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 16)
+        {
+            var bias0 = Vector512.Create(bias);
+            var acc0x0 = bias0;
+            var bias1 = Vector512.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var bias2 = Vector512.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var bias3 = Vector512.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector512.LoadUnsafe(ref x);
+                var w0 = Vector512.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
+                acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc2x0 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc3x0 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+        }
+    }
+
+    /// <summary>2 channel(s) × 16 pixel(s) of a 1x1 convolution on Vector512, at pixels <paramref name="start"/>, then every 16 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_2x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 16)
+        {
+            var bias0 = Vector512.Create(bias);
+            var acc0x0 = bias0;
+            var bias1 = Vector512.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector512.LoadUnsafe(ref x);
+                var w0 = Vector512.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
+                acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+        }
+    }
+
+    /// <summary>2 channel(s) × 16 pixel(s) of a 1x1 convolution on Vector256, at pixels <paramref name="start"/>, then every 16 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_2x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 16)
+        {
+            var bias0 = Vector256.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var bias1 = Vector256.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector256.LoadUnsafe(ref x);
+                var x1 = Vector256.LoadUnsafe(ref x, 8);
+                var w0 = Vector256.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector256.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
+                acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+        }
+    }
+
+    /// <summary>4 channel(s) × 4 pixel(s) of a 1x1 convolution on Vector128, with an AdvSimd branch for ARM64, at pixels <paramref name="start"/>, then every 4 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_4x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 4)
+        {
+            var bias0 = Vector128.Create(bias);
+            var acc0x0 = bias0;
+            var bias1 = Vector128.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var bias2 = Vector128.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector128.LoadUnsafe(ref x);
+                if (AdvSimd.Arm64.IsSupported)
+                {
+                    var w4 = Vector128.LoadUnsafe(ref wk);
+                    acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                    acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                    acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                    acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                }
+                else
+                {
+                    var w0 = Vector128.Create(wk);
+                    acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                    var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                    acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                    var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                    acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                    var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                    acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                }
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
+                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+        }
+    }
+
+    /// <summary>4 channel(s) × 1 pixel(s) of a 1x1 convolution, one pixel at a time, at pixels <paramref name="start"/>, then every 1 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_4x1_Scalar<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p++)
+        {
+            float acc0 = bias;
+            float acc1 = Unsafe.Add(ref bias, 1);
+            float acc2 = Unsafe.Add(ref bias, 2);
+            float acc3 = Unsafe.Add(ref bias, 3);
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                float x0 = x;
+                acc0 += x0 * wk;
+                acc1 += x0 * Unsafe.Add(ref wk, 1);
+                acc2 += x0 * Unsafe.Add(ref wk, 2);
+                acc3 += x0 * Unsafe.Add(ref wk, 3);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0 += Unsafe.Add(ref res, p);
+                acc1 += Unsafe.Add(ref res, TShape.Pixels + p);
+                acc2 += Unsafe.Add(ref res, 2 * TShape.Pixels + p);
+                acc3 += Unsafe.Add(ref res, 3 * TShape.Pixels + p);
+            }
+            if (TShape.Relu)
+            {
+                acc0 = MathF.Max(acc0, 0f);
+                acc1 = MathF.Max(acc1, 0f);
+                acc2 = MathF.Max(acc2, 0f);
+                acc3 = MathF.Max(acc3, 0f);
+            }
+            Unsafe.Add(ref out0, p) = acc0;
+            Unsafe.Add(ref out1, p) = acc1;
+            Unsafe.Add(ref out2, p) = acc2;
+            Unsafe.Add(ref out3, p) = acc3;
         }
     }
 

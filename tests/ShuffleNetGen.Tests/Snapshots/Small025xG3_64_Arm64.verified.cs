@@ -1400,6 +1400,18 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
+    /// <summary>The literals <see cref="Pointwise_g1_6to15_256px_Shuffle3_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 256;
+        public static int InPerGroup => 6;
+        public static int OutChannels => 15;
+        public static int ShuffleGroups => 3;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => false;
+        public static bool Relu => true;
+    }
+
     /// <summary>1x1 convolution, 1 group(s), 6 to 15 channels over 256 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g1_6to15_256px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
@@ -1407,7 +1419,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
     }
 
-    /// <summary><see cref="Pointwise_g1_6to15_256px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g1_6to15_256px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -1417,267 +1429,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             {
                 const int j = 0;
                 ref float block = ref Unsafe.Add(ref weights, (k * 15 + j) * 7);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 15 + j) % 5) * 3 + (k * 15 + j) / 5) * 256);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 15 + j + 1) % 5) * 3 + (k * 15 + j + 1) / 5) * 256);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 15 + j + 2) % 5) * 3 + (k * 15 + j + 2) / 5) * 256);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 15 + j + 3) % 5) * 3 + (k * 15 + j + 3) / 5) * 256);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 15 + j + 4) % 5) * 3 + (k * 15 + j + 4) / 5) * 256);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 15 + j + 5) % 5) * 3 + (k * 15 + j + 5) / 5) * 256);
-                ref float out6 = ref Unsafe.Add(ref destination, (((k * 15 + j + 6) % 5) * 3 + (k * 15 + j + 6) / 5) * 256);
-                ref float out7 = ref Unsafe.Add(ref destination, (((k * 15 + j + 7) % 5) * 3 + (k * 15 + j + 7) / 5) * 256);
-                for (int p = 0; p <= 248; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 256);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
-                for (int p = 0; p <= 248; p += 8)
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 256);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 15 + j, 0, 248);
+                Pointwise_Tile_4x8_V128<Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 15 + j + 4, 0, 248);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 15 + 8) * 7);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 15 + 8) % 5) * 3 + (k * 15 + 8) / 5) * 256);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 1) % 5) * 3 + (k * 15 + 8 + 1) / 5) * 256);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 2) % 5) * 3 + (k * 15 + 8 + 2) / 5) * 256);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 3) % 5) * 3 + (k * 15 + 8 + 3) / 5) * 256);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 4) % 5) * 3 + (k * 15 + 8 + 4) / 5) * 256);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 5) % 5) * 3 + (k * 15 + 8 + 5) / 5) * 256);
-                ref float out6 = ref Unsafe.Add(ref destination, (((k * 15 + 8 + 6) % 5) * 3 + (k * 15 + 8 + 6) / 5) * 256);
-                for (int p = 0; p <= 248; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 7);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 256);
-                        wk = ref Unsafe.Add(ref wk, 7);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
-                for (int p = 0; p <= 248; p += 8)
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 11);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                        x = ref Unsafe.Add(ref x, 256);
-                        wk = ref Unsafe.Add(ref wk, 7);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 7, k * 15 + 8, 0, 248);
+                Pointwise_Tile_3x8_V128<Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 7, k * 15 + 8 + 4, 0, 248);
             }
         }
     }
@@ -1879,6 +1637,18 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
+    /// <summary>The literals <see cref="Pointwise_g3_15to54_64px_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g3_15to54_64px_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 64;
+        public static int InPerGroup => 5;
+        public static int OutChannels => 54;
+        public static int ShuffleGroups => 1;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => false;
+        public static bool Relu => true;
+    }
+
     /// <summary>1x1 convolution, 3 group(s), 15 to 54 channels over 64 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_15to54_64px_Relu(ref float source, ref float destination, ref float weights)
@@ -1886,7 +1656,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         Pointwise_g3_15to54_64px_Relu_4x8_V128(ref source, ref destination, ref weights);
     }
 
-    /// <summary><see cref="Pointwise_g3_15to54_64px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g3_15to54_64px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_15to54_64px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -1896,205 +1666,26 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 18 + j) * 6);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 18 + j) * 64);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 18 + j + 1) * 64);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 18 + j + 2) * 64);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 18 + j + 3) * 64);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 18 + j + 4) * 64);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 18 + j + 5) * 64);
-                ref float out6 = ref Unsafe.Add(ref destination, (k * 18 + j + 6) * 64);
-                ref float out7 = ref Unsafe.Add(ref destination, (k * 18 + j + 7) * 64);
-                for (int p = 0; p <= 56; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 5; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 64);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
-                for (int p = 0; p <= 56; p += 8)
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 5; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 64);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 18 + j, 0, 56);
+                Pointwise_Tile_4x8_V128<Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 18 + j + 4, 0, 56);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 18 + 16) * 6);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 18 + 16) * 64);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 18 + 16 + 1) * 64);
-                for (int p = 0; p <= 48; p += 16)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var acc0x2 = bias0;
-                    var acc0x3 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var acc1x2 = bias1;
-                    var acc1x3 = bias1;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 2);
-                    for (int ci = 0; ci < 5; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var x2 = Vector128.LoadUnsafe(ref x, 8);
-                        var x3 = Vector128.LoadUnsafe(ref x, 12);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
-                        acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
-                        acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
-                        x = ref Unsafe.Add(ref x, 64);
-                        wk = ref Unsafe.Add(ref wk, 2);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc0x2 = Vector128.Max(acc0x2, Vector128<float>.Zero);
-                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 8));
-                    acc0x3 = Vector128.Max(acc0x3, Vector128<float>.Zero);
-                    acc0x3.StoreUnsafe(ref out0, (nuint)(p + 12));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc1x2 = Vector128.Max(acc1x2, Vector128<float>.Zero);
-                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 8));
-                    acc1x3 = Vector128.Max(acc1x3, Vector128<float>.Zero);
-                    acc1x3.StoreUnsafe(ref out1, (nuint)(p + 12));
-                }
+                Pointwise_Tile_2x16_V128<Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 18 + 16, 0, 48);
             }
         }
+    }
+
+    /// <summary>The literals <see cref="Pointwise_g3_60to15_64px_Shuffle3_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 64;
+        public static int InPerGroup => 20;
+        public static int OutChannels => 15;
+        public static int ShuffleGroups => 3;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => false;
+        public static bool Relu => true;
     }
 
     /// <summary>1x1 convolution, 3 group(s), 60 to 15 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
@@ -2104,7 +1695,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
     }
 
-    /// <summary><see cref="Pointwise_g3_60to15_64px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g3_60to15_64px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -2113,151 +1704,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float groupInput = ref Unsafe.Add(ref source, k * 1280);
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 5) * 21);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 5) % 5) * 3 + (k * 5) / 5) * 64);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 5 + 1) % 5) * 3 + (k * 5 + 1) / 5) * 64);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 5 + 2) % 5) * 3 + (k * 5 + 2) / 5) * 64);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 5 + 3) % 5) * 3 + (k * 5 + 3) / 5) * 64);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 5 + 4) % 5) * 3 + (k * 5 + 4) / 5) * 64);
-                for (int p = 0; p <= 56; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 5);
-                    for (int ci = 0; ci < 20; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 64);
-                        wk = ref Unsafe.Add(ref wk, 5);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
-                for (int p = 0; p <= 40; p += 24)
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var acc4x2 = bias4;
-                    var acc4x3 = bias4;
-                    var acc4x4 = bias4;
-                    var acc4x5 = bias4;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 9);
-                    for (int ci = 0; ci < 20; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var x2 = Vector128.LoadUnsafe(ref x, 8);
-                        var x3 = Vector128.LoadUnsafe(ref x, 12);
-                        var x4 = Vector128.LoadUnsafe(ref x, 16);
-                        var x5 = Vector128.LoadUnsafe(ref x, 20);
-                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
-                        acc4x3 = Simd.MulAdd(x3, w4, acc4x3);
-                        acc4x4 = Simd.MulAdd(x4, w4, acc4x4);
-                        acc4x5 = Simd.MulAdd(x5, w4, acc4x5);
-                        x = ref Unsafe.Add(ref x, 64);
-                        wk = ref Unsafe.Add(ref wk, 5);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
-                    acc4x2 = Vector128.Max(acc4x2, Vector128<float>.Zero);
-                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 8));
-                    acc4x3 = Vector128.Max(acc4x3, Vector128<float>.Zero);
-                    acc4x3.StoreUnsafe(ref out4, (nuint)(p + 12));
-                    acc4x4 = Vector128.Max(acc4x4, Vector128<float>.Zero);
-                    acc4x4.StoreUnsafe(ref out4, (nuint)(p + 16));
-                    acc4x5 = Vector128.Max(acc4x5, Vector128<float>.Zero);
-                    acc4x5.StoreUnsafe(ref out4, (nuint)(p + 20));
-                }
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var acc4x2 = bias4;
-                    var acc4x3 = bias4;
-                    ref float x = ref Unsafe.Add(ref groupInput, 48);
-                    ref float wk = ref Unsafe.Add(ref block, 9);
-                    for (int ci = 0; ci < 20; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var x2 = Vector128.LoadUnsafe(ref x, 8);
-                        var x3 = Vector128.LoadUnsafe(ref x, 12);
-                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
-                        acc4x3 = Simd.MulAdd(x3, w4, acc4x3);
-                        x = ref Unsafe.Add(ref x, 64);
-                        wk = ref Unsafe.Add(ref wk, 5);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(48));
-                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(48 + 4));
-                    acc4x2 = Vector128.Max(acc4x2, Vector128<float>.Zero);
-                    acc4x2.StoreUnsafe(ref out4, (nuint)(48 + 8));
-                    acc4x3 = Vector128.Max(acc4x3, Vector128<float>.Zero);
-                    acc4x3.StoreUnsafe(ref out4, (nuint)(48 + 12));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 5, k * 5, 0, 56);
+                Pointwise_Tile_1x24_V128<Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 5, k * 5 + 4, 0, 24);
+                Pointwise_Tile_1x16_V128<Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 5, k * 5 + 4, 48, 48);
             }
         }
     }
@@ -2422,6 +1871,18 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
+    /// <summary>The literals <see cref="Pointwise_g3_15to60_64px_Residual_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g3_15to60_64px_Residual_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 64;
+        public static int InPerGroup => 5;
+        public static int OutChannels => 60;
+        public static int ShuffleGroups => 1;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => true;
+        public static bool Relu => true;
+    }
+
     /// <summary>1x1 convolution, 3 group(s), 15 to 60 channels over 64 pixels, batch norm folded, plus residual, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_15to60_64px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
@@ -2429,7 +1890,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
     }
 
-    /// <summary><see cref="Pointwise_g3_15to60_64px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g3_15to60_64px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -2439,258 +1900,12 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 6);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 20 + j) * 64);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 20 + j) * 64);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 20 + j + 1) * 64);
-                ref float res1 = ref Unsafe.Add(ref residual, (k * 20 + j + 1) * 64);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 20 + j + 2) * 64);
-                ref float res2 = ref Unsafe.Add(ref residual, (k * 20 + j + 2) * 64);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 20 + j + 3) * 64);
-                ref float res3 = ref Unsafe.Add(ref residual, (k * 20 + j + 3) * 64);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 20 + j + 4) * 64);
-                ref float res4 = ref Unsafe.Add(ref residual, (k * 20 + j + 4) * 64);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 20 + j + 5) * 64);
-                ref float res5 = ref Unsafe.Add(ref residual, (k * 20 + j + 5) * 64);
-                ref float out6 = ref Unsafe.Add(ref destination, (k * 20 + j + 6) * 64);
-                ref float res6 = ref Unsafe.Add(ref residual, (k * 20 + j + 6) * 64);
-                ref float out7 = ref Unsafe.Add(ref destination, (k * 20 + j + 7) * 64);
-                ref float res7 = ref Unsafe.Add(ref residual, (k * 20 + j + 7) * 64);
-                for (int p = 0; p <= 56; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 5; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 64);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(p));
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 += Vector128.LoadUnsafe(ref res0, (nuint)(p + 4));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 += Vector128.LoadUnsafe(ref res1, (nuint)(p));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 += Vector128.LoadUnsafe(ref res1, (nuint)(p + 4));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 += Vector128.LoadUnsafe(ref res2, (nuint)(p));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 += Vector128.LoadUnsafe(ref res2, (nuint)(p + 4));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 += Vector128.LoadUnsafe(ref res3, (nuint)(p));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 += Vector128.LoadUnsafe(ref res3, (nuint)(p + 4));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
-                for (int p = 0; p <= 56; p += 8)
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 5; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 64);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(p));
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 += Vector128.LoadUnsafe(ref res4, (nuint)(p + 4));
-                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
-                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(p));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 += Vector128.LoadUnsafe(ref res5, (nuint)(p + 4));
-                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
-                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(p));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 += Vector128.LoadUnsafe(ref res6, (nuint)(p + 4));
-                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
-                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(p));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 += Vector128.LoadUnsafe(ref res7, (nuint)(p + 4));
-                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 20 + j, 0, 56);
+                Pointwise_Tile_4x8_V128<Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 56);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 6);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 20 + 16) * 64);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 20 + 16) * 64);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 1) * 64);
-                ref float res1 = ref Unsafe.Add(ref residual, (k * 20 + 16 + 1) * 64);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 2) * 64);
-                ref float res2 = ref Unsafe.Add(ref residual, (k * 20 + 16 + 2) * 64);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 3) * 64);
-                ref float res3 = ref Unsafe.Add(ref residual, (k * 20 + 16 + 3) * 64);
-                for (int p = 0; p <= 56; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
-                    for (int ci = 0; ci < 5; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 64);
-                        wk = ref Unsafe.Add(ref wk, 4);
-                    }
-                    acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(p));
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 += Vector128.LoadUnsafe(ref res0, (nuint)(p + 4));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 += Vector128.LoadUnsafe(ref res1, (nuint)(p));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 += Vector128.LoadUnsafe(ref res1, (nuint)(p + 4));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 += Vector128.LoadUnsafe(ref res2, (nuint)(p));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 += Vector128.LoadUnsafe(ref res2, (nuint)(p + 4));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 += Vector128.LoadUnsafe(ref res3, (nuint)(p));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 += Vector128.LoadUnsafe(ref res3, (nuint)(p + 4));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 4, k * 20 + 16, 0, 56);
             }
         }
     }
@@ -2765,6 +1980,18 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
+    /// <summary>The literals <see cref="Pointwise_g3_60to30_64px_Shuffle3_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 64;
+        public static int InPerGroup => 20;
+        public static int OutChannels => 30;
+        public static int ShuffleGroups => 3;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => false;
+        public static bool Relu => true;
+    }
+
     /// <summary>1x1 convolution, 3 group(s), 60 to 30 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_60to30_64px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
@@ -2772,7 +1999,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
     }
 
-    /// <summary><see cref="Pointwise_g3_60to30_64px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g3_60to30_64px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -2782,203 +2009,12 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             {
                 const int j = 0;
                 ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 21);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + j) % 10) * 3 + (k * 10 + j) / 10) * 64);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + j + 1) % 10) * 3 + (k * 10 + j + 1) / 10) * 64);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 10 + j + 2) % 10) * 3 + (k * 10 + j + 2) / 10) * 64);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 10 + j + 3) % 10) * 3 + (k * 10 + j + 3) / 10) * 64);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 10 + j + 4) % 10) * 3 + (k * 10 + j + 4) / 10) * 64);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 10 + j + 5) % 10) * 3 + (k * 10 + j + 5) / 10) * 64);
-                ref float out6 = ref Unsafe.Add(ref destination, (((k * 10 + j + 6) % 10) * 3 + (k * 10 + j + 6) / 10) * 64);
-                ref float out7 = ref Unsafe.Add(ref destination, (((k * 10 + j + 7) % 10) * 3 + (k * 10 + j + 7) / 10) * 64);
-                for (int p = 0; p <= 56; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 20; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 64);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
-                for (int p = 0; p <= 56; p += 8)
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 20; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 64);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 0, 56);
+                Pointwise_Tile_4x8_V128<Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 10 + j + 4, 0, 56);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 10 + 8) * 21);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + 8) % 10) * 3 + (k * 10 + 8) / 10) * 64);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 1) % 10) * 3 + (k * 10 + 8 + 1) / 10) * 64);
-                for (int p = 0; p <= 48; p += 16)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var acc0x2 = bias0;
-                    var acc0x3 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var acc1x2 = bias1;
-                    var acc1x3 = bias1;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 2);
-                    for (int ci = 0; ci < 20; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var x2 = Vector128.LoadUnsafe(ref x, 8);
-                        var x3 = Vector128.LoadUnsafe(ref x, 12);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
-                        acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
-                        acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
-                        x = ref Unsafe.Add(ref x, 64);
-                        wk = ref Unsafe.Add(ref wk, 2);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc0x2 = Vector128.Max(acc0x2, Vector128<float>.Zero);
-                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 8));
-                    acc0x3 = Vector128.Max(acc0x3, Vector128<float>.Zero);
-                    acc0x3.StoreUnsafe(ref out0, (nuint)(p + 12));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc1x2 = Vector128.Max(acc1x2, Vector128<float>.Zero);
-                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 8));
-                    acc1x3 = Vector128.Max(acc1x3, Vector128<float>.Zero);
-                    acc1x3.StoreUnsafe(ref out1, (nuint)(p + 12));
-                }
+                Pointwise_Tile_2x16_V128<Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + 8, 0, 48);
             }
         }
     }
@@ -3057,6 +2093,18 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
+    /// <summary>The literals <see cref="Pointwise_g3_30to60_16px_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g3_30to60_16px_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 16;
+        public static int InPerGroup => 10;
+        public static int OutChannels => 60;
+        public static int ShuffleGroups => 1;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => false;
+        public static bool Relu => true;
+    }
+
     /// <summary>1x1 convolution, 3 group(s), 30 to 60 channels over 16 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_30to60_16px_Relu(ref float source, ref float destination, ref float weights)
@@ -3064,7 +2112,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         Pointwise_g3_30to60_16px_Relu_4x8_V128(ref source, ref destination, ref weights);
     }
 
-    /// <summary><see cref="Pointwise_g3_30to60_16px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g3_30to60_16px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to60_16px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -3074,224 +2122,26 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 11);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 20 + j) * 16);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 20 + j + 1) * 16);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 20 + j + 2) * 16);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 20 + j + 3) * 16);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 20 + j + 4) * 16);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 20 + j + 5) * 16);
-                ref float out6 = ref Unsafe.Add(ref destination, (k * 20 + j + 6) * 16);
-                ref float out7 = ref Unsafe.Add(ref destination, (k * 20 + j + 7) * 16);
-                for (int p = 0; p <= 8; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 10; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
-                for (int p = 0; p <= 8; p += 8)
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 10; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g3_30to60_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 8);
+                Pointwise_Tile_4x8_V128<Pointwise_g3_30to60_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 8);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 11);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 20 + 16) * 16);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 1) * 16);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 2) * 16);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 20 + 16 + 3) * 16);
-                for (int p = 0; p <= 8; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
-                    for (int ci = 0; ci < 10; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 4);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g3_30to60_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + 16, 0, 8);
             }
         }
+    }
+
+    /// <summary>The literals <see cref="Pointwise_g3_120to30_16px_Shuffle3_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 16;
+        public static int InPerGroup => 40;
+        public static int OutChannels => 30;
+        public static int ShuffleGroups => 3;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => false;
+        public static bool Relu => true;
     }
 
     /// <summary>1x1 convolution, 3 group(s), 120 to 30 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
@@ -3301,7 +2151,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
     }
 
-    /// <summary><see cref="Pointwise_g3_120to30_16px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g3_120to30_16px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -3311,203 +2161,12 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             {
                 const int j = 0;
                 ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + j) % 10) * 3 + (k * 10 + j) / 10) * 16);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + j + 1) % 10) * 3 + (k * 10 + j + 1) / 10) * 16);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 10 + j + 2) % 10) * 3 + (k * 10 + j + 2) / 10) * 16);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 10 + j + 3) % 10) * 3 + (k * 10 + j + 3) / 10) * 16);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 10 + j + 4) % 10) * 3 + (k * 10 + j + 4) / 10) * 16);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 10 + j + 5) % 10) * 3 + (k * 10 + j + 5) / 10) * 16);
-                ref float out6 = ref Unsafe.Add(ref destination, (((k * 10 + j + 6) % 10) * 3 + (k * 10 + j + 6) / 10) * 16);
-                ref float out7 = ref Unsafe.Add(ref destination, (((k * 10 + j + 7) % 10) * 3 + (k * 10 + j + 7) / 10) * 16);
-                for (int p = 0; p <= 8; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 40; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
-                for (int p = 0; p <= 8; p += 8)
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 40; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 0, 8);
+                Pointwise_Tile_4x8_V128<Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 10 + j + 4, 0, 8);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 10 + 8) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 10 + 8) % 10) * 3 + (k * 10 + 8) / 10) * 16);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 10 + 8 + 1) % 10) * 3 + (k * 10 + 8 + 1) / 10) * 16);
-                {
-                    const int p = 0;
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var acc0x2 = bias0;
-                    var acc0x3 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var acc1x2 = bias1;
-                    var acc1x3 = bias1;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 2);
-                    for (int ci = 0; ci < 40; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var x2 = Vector128.LoadUnsafe(ref x, 8);
-                        var x3 = Vector128.LoadUnsafe(ref x, 12);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
-                        acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
-                        acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 2);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc0x2 = Vector128.Max(acc0x2, Vector128<float>.Zero);
-                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 8));
-                    acc0x3 = Vector128.Max(acc0x3, Vector128<float>.Zero);
-                    acc0x3.StoreUnsafe(ref out0, (nuint)(p + 12));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc1x2 = Vector128.Max(acc1x2, Vector128<float>.Zero);
-                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 8));
-                    acc1x3 = Vector128.Max(acc1x3, Vector128<float>.Zero);
-                    acc1x3.StoreUnsafe(ref out1, (nuint)(p + 12));
-                }
+                Pointwise_Tile_2x16_V128<Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + 8, 0, 0);
             }
         }
     }
@@ -3631,6 +2290,18 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
+    /// <summary>The literals <see cref="Pointwise_g3_30to120_16px_Residual_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g3_30to120_16px_Residual_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 16;
+        public static int InPerGroup => 10;
+        public static int OutChannels => 120;
+        public static int ShuffleGroups => 1;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => true;
+        public static bool Relu => true;
+    }
+
     /// <summary>1x1 convolution, 3 group(s), 30 to 120 channels over 16 pixels, batch norm folded, plus residual, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_30to120_16px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
@@ -3638,7 +2309,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
     }
 
-    /// <summary><see cref="Pointwise_g3_30to120_16px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g3_30to120_16px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -3648,172 +2319,8 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 11);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 40 + j) * 16);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 40 + j) * 16);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 40 + j + 1) * 16);
-                ref float res1 = ref Unsafe.Add(ref residual, (k * 40 + j + 1) * 16);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 40 + j + 2) * 16);
-                ref float res2 = ref Unsafe.Add(ref residual, (k * 40 + j + 2) * 16);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 40 + j + 3) * 16);
-                ref float res3 = ref Unsafe.Add(ref residual, (k * 40 + j + 3) * 16);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 40 + j + 4) * 16);
-                ref float res4 = ref Unsafe.Add(ref residual, (k * 40 + j + 4) * 16);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 40 + j + 5) * 16);
-                ref float res5 = ref Unsafe.Add(ref residual, (k * 40 + j + 5) * 16);
-                ref float out6 = ref Unsafe.Add(ref destination, (k * 40 + j + 6) * 16);
-                ref float res6 = ref Unsafe.Add(ref residual, (k * 40 + j + 6) * 16);
-                ref float out7 = ref Unsafe.Add(ref destination, (k * 40 + j + 7) * 16);
-                ref float res7 = ref Unsafe.Add(ref residual, (k * 40 + j + 7) * 16);
-                for (int p = 0; p <= 8; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 10; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(p));
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 += Vector128.LoadUnsafe(ref res0, (nuint)(p + 4));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 += Vector128.LoadUnsafe(ref res1, (nuint)(p));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 += Vector128.LoadUnsafe(ref res1, (nuint)(p + 4));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 += Vector128.LoadUnsafe(ref res2, (nuint)(p));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 += Vector128.LoadUnsafe(ref res2, (nuint)(p + 4));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 += Vector128.LoadUnsafe(ref res3, (nuint)(p));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 += Vector128.LoadUnsafe(ref res3, (nuint)(p + 4));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
-                for (int p = 0; p <= 8; p += 8)
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 10; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(p));
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 += Vector128.LoadUnsafe(ref res4, (nuint)(p + 4));
-                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
-                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(p));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 += Vector128.LoadUnsafe(ref res5, (nuint)(p + 4));
-                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
-                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(p));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 += Vector128.LoadUnsafe(ref res6, (nuint)(p + 4));
-                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
-                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(p));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 += Vector128.LoadUnsafe(ref res7, (nuint)(p + 4));
-                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g3_30to120_16px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 40 + j, 0, 8);
+                Pointwise_Tile_4x8_V128<Pointwise_g3_30to120_16px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 8);
             }
         }
     }
@@ -3885,6 +2392,18 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
+    /// <summary>The literals <see cref="Pointwise_g3_120to60_16px_Shuffle3_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 16;
+        public static int InPerGroup => 40;
+        public static int OutChannels => 60;
+        public static int ShuffleGroups => 3;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => false;
+        public static bool Relu => true;
+    }
+
     /// <summary>1x1 convolution, 3 group(s), 120 to 60 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_120to60_16px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
@@ -3892,7 +2411,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
     }
 
-    /// <summary><see cref="Pointwise_g3_120to60_16px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g3_120to60_16px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -3902,222 +2421,12 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j) % 20) * 3 + (k * 20 + j) / 20) * 16);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + j + 1) % 20) * 3 + (k * 20 + j + 1) / 20) * 16);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + j + 2) % 20) * 3 + (k * 20 + j + 2) / 20) * 16);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + j + 3) % 20) * 3 + (k * 20 + j + 3) / 20) * 16);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 20 + j + 4) % 20) * 3 + (k * 20 + j + 4) / 20) * 16);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 20 + j + 5) % 20) * 3 + (k * 20 + j + 5) / 20) * 16);
-                ref float out6 = ref Unsafe.Add(ref destination, (((k * 20 + j + 6) % 20) * 3 + (k * 20 + j + 6) / 20) * 16);
-                ref float out7 = ref Unsafe.Add(ref destination, (((k * 20 + j + 7) % 20) * 3 + (k * 20 + j + 7) / 20) * 16);
-                for (int p = 0; p <= 8; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 40; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
-                for (int p = 0; p <= 8; p += 8)
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 40; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 8);
+                Pointwise_Tile_4x8_V128<Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 8);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 41);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16) % 20) * 3 + (k * 20 + 16) / 20) * 16);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 1) % 20) * 3 + (k * 20 + 16 + 1) / 20) * 16);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 2) % 20) * 3 + (k * 20 + 16 + 2) / 20) * 16);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 3) % 20) * 3 + (k * 20 + 16 + 3) / 20) * 16);
-                for (int p = 0; p <= 8; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
-                    for (int ci = 0; ci < 40; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 16);
-                        wk = ref Unsafe.Add(ref wk, 4);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + 16, 0, 8);
             }
         }
     }
@@ -4193,6 +2502,18 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
+    /// <summary>The literals <see cref="Pointwise_g3_60to120_4px_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g3_60to120_4px_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 4;
+        public static int InPerGroup => 20;
+        public static int OutChannels => 120;
+        public static int ShuffleGroups => 1;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => false;
+        public static bool Relu => true;
+    }
+
     /// <summary>1x1 convolution, 3 group(s), 60 to 120 channels over 4 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_60to120_4px_Relu(ref float source, ref float destination, ref float weights)
@@ -4200,7 +2521,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         Pointwise_g3_60to120_4px_Relu_4x8_V128(ref source, ref destination, ref weights);
     }
 
-    /// <summary><see cref="Pointwise_g3_60to120_4px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g3_60to120_4px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to120_4px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -4210,106 +2531,22 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 21);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 40 + j) * 4);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 40 + j + 1) * 4);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 40 + j + 2) * 4);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 40 + j + 3) * 4);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 40 + j + 4) * 4);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 40 + j + 5) * 4);
-                ref float out6 = ref Unsafe.Add(ref destination, (k * 40 + j + 6) * 4);
-                ref float out7 = ref Unsafe.Add(ref destination, (k * 40 + j + 7) * 4);
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 20; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 4);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
-                }
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 20; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 4);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(0));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(0));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(0));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(0));
-                }
+                Pointwise_Tile_4x4_V128<Pointwise_g3_60to120_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 0);
+                Pointwise_Tile_4x4_V128<Pointwise_g3_60to120_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 0);
             }
         }
+    }
+
+    /// <summary>The literals <see cref="Pointwise_g3_240to60_4px_Shuffle3_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g3_240to60_4px_Shuffle3_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 4;
+        public static int InPerGroup => 80;
+        public static int OutChannels => 60;
+        public static int ShuffleGroups => 3;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => false;
+        public static bool Relu => true;
     }
 
     /// <summary>1x1 convolution, 3 group(s), 240 to 60 channels over 4 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
@@ -4319,7 +2556,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
     }
 
-    /// <summary><see cref="Pointwise_g3_240to60_4px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g3_240to60_4px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -4329,156 +2566,12 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + j) % 20) * 3 + (k * 20 + j) / 20) * 4);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + j + 1) % 20) * 3 + (k * 20 + j + 1) / 20) * 4);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + j + 2) % 20) * 3 + (k * 20 + j + 2) / 20) * 4);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + j + 3) % 20) * 3 + (k * 20 + j + 3) / 20) * 4);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 20 + j + 4) % 20) * 3 + (k * 20 + j + 4) / 20) * 4);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 20 + j + 5) % 20) * 3 + (k * 20 + j + 5) / 20) * 4);
-                ref float out6 = ref Unsafe.Add(ref destination, (((k * 20 + j + 6) % 20) * 3 + (k * 20 + j + 6) / 20) * 4);
-                ref float out7 = ref Unsafe.Add(ref destination, (((k * 20 + j + 7) % 20) * 3 + (k * 20 + j + 7) / 20) * 4);
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 80; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 4);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
-                }
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 80; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 4);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(0));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(0));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(0));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(0));
-                }
+                Pointwise_Tile_4x4_V128<Pointwise_g3_240to60_4px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 0);
+                Pointwise_Tile_4x4_V128<Pointwise_g3_240to60_4px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 0);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 81);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 20 + 16) % 20) * 3 + (k * 20 + 16) / 20) * 4);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 1) % 20) * 3 + (k * 20 + 16 + 1) / 20) * 4);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 2) % 20) * 3 + (k * 20 + 16 + 2) / 20) * 4);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 20 + 16 + 3) % 20) * 3 + (k * 20 + 16 + 3) / 20) * 4);
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
-                    for (int ci = 0; ci < 80; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 4);
-                        wk = ref Unsafe.Add(ref wk, 4);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
-                }
+                Pointwise_Tile_4x4_V128<Pointwise_g3_240to60_4px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + 16, 0, 0);
             }
         }
     }
@@ -4544,6 +2637,18 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
+    /// <summary>The literals <see cref="Pointwise_g3_60to240_4px_Residual_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g3_60to240_4px_Residual_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 4;
+        public static int InPerGroup => 20;
+        public static int OutChannels => 240;
+        public static int ShuffleGroups => 1;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => true;
+        public static bool Relu => true;
+    }
+
     /// <summary>1x1 convolution, 3 group(s), 60 to 240 channels over 4 pixels, batch norm folded, plus residual, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_60to240_4px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
@@ -4551,7 +2656,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
     }
 
-    /// <summary><see cref="Pointwise_g3_60to240_4px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g3_60to240_4px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -4561,120 +2666,8 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 21);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 80 + j) * 4);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 80 + j) * 4);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 80 + j + 1) * 4);
-                ref float res1 = ref Unsafe.Add(ref residual, (k * 80 + j + 1) * 4);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 80 + j + 2) * 4);
-                ref float res2 = ref Unsafe.Add(ref residual, (k * 80 + j + 2) * 4);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 80 + j + 3) * 4);
-                ref float res3 = ref Unsafe.Add(ref residual, (k * 80 + j + 3) * 4);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 80 + j + 4) * 4);
-                ref float res4 = ref Unsafe.Add(ref residual, (k * 80 + j + 4) * 4);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 80 + j + 5) * 4);
-                ref float res5 = ref Unsafe.Add(ref residual, (k * 80 + j + 5) * 4);
-                ref float out6 = ref Unsafe.Add(ref destination, (k * 80 + j + 6) * 4);
-                ref float res6 = ref Unsafe.Add(ref residual, (k * 80 + j + 6) * 4);
-                ref float out7 = ref Unsafe.Add(ref destination, (k * 80 + j + 7) * 4);
-                ref float res7 = ref Unsafe.Add(ref residual, (k * 80 + j + 7) * 4);
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 20; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 4);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(0));
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
-                    acc1x0 += Vector128.LoadUnsafe(ref res1, (nuint)(0));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
-                    acc2x0 += Vector128.LoadUnsafe(ref res2, (nuint)(0));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
-                    acc3x0 += Vector128.LoadUnsafe(ref res3, (nuint)(0));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
-                }
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 20; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 4);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(0));
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(0));
-                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(0));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(0));
-                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(0));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(0));
-                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(0));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(0));
-                }
+                Pointwise_Tile_4x4_V128<Pointwise_g3_60to240_4px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 80 + j, 0, 0);
+                Pointwise_Tile_4x4_V128<Pointwise_g3_60to240_4px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 0);
             }
         }
     }
@@ -4777,6 +2770,449 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 sum += Vector128.Sum(total);
                 Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 2400 + o);
             }
+        }
+    }
+
+    /// <summary>
+    /// What a 1x1 convolution's tiles specialize on. Each convolution answers with literals in a struct of its own, and
+    /// the JIT and NativeAOT compile a generic method once per struct argument, so every bound and branch below is a
+    /// constant in the machine code while the source of a tile is written once.
+    /// </summary>
+    private interface Pointwise_Shape
+    {
+        static abstract int Pixels { get; }
+        static abstract int InPerGroup { get; }
+        static abstract int OutChannels { get; }
+        static abstract int ShuffleGroups { get; }
+        static abstract bool OfficialShuffle { get; }
+        static abstract bool Residual { get; }
+        static abstract bool Relu { get; }
+    }
+
+    /// <summary>The output plane that holds logical channel <paramref name="channel"/>: the channel itself, or where the shape's channel shuffle sends it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Pointwise_Plane<TShape>(int channel) where TShape : struct, Pointwise_Shape
+    {
+        if (TShape.ShuffleGroups == 1) return channel;
+        int perGroup = TShape.OutChannels / TShape.ShuffleGroups;
+        // Shuffle on g·n channels: logical channel i·n + j lands in plane j·g + i; the official (megvii) shuffle, its
+        // inverse, sends i·g + j to j·n + i. Integer division by a constant, once per tile call, outside the pixel loop.
+        return TShape.OfficialShuffle
+            ? channel % TShape.ShuffleGroups * perGroup + channel / TShape.ShuffleGroups
+            : channel % perGroup * TShape.ShuffleGroups + channel / perGroup;
+    }
+
+    /// <summary>4 channel(s) × 8 pixel(s) of a 1x1 convolution on Vector128, with an AdvSimd branch for ARM64, at pixels <paramref name="start"/>, then every 8 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_4x8_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 8)
+        {
+            var bias0 = Vector128.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var bias1 = Vector128.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            var bias2 = Vector128.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var acc2x1 = bias2;
+            var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            var acc3x1 = bias3;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector128.LoadUnsafe(ref x);
+                var x1 = Vector128.LoadUnsafe(ref x, 4);
+                if (AdvSimd.Arm64.IsSupported)
+                {
+                    var w4 = Vector128.LoadUnsafe(ref wk);
+                    acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                    acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                    acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                    acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                    acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                    acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                    acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                    acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                }
+                else
+                {
+                    var w0 = Vector128.Create(wk);
+                    acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                    acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                    var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                    acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                    acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                    var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                    acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                    acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                    var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                    acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                    acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                }
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector128.LoadUnsafe(ref res, (nuint)(p + 4));
+                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 4));
+                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc2x1 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 4));
+                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc3x1 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 4));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
+                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
+                acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
+                acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+        }
+    }
+
+    /// <summary>3 channel(s) × 8 pixel(s) of a 1x1 convolution on Vector128, at pixels <paramref name="start"/>, then every 8 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_3x8_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 8)
+        {
+            var bias0 = Vector128.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var bias1 = Vector128.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            var bias2 = Vector128.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var acc2x1 = bias2;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector128.LoadUnsafe(ref x);
+                var x1 = Vector128.LoadUnsafe(ref x, 4);
+                var w0 = Vector128.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector128.LoadUnsafe(ref res, (nuint)(p + 4));
+                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 4));
+                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc2x1 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 4));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
+                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
+                acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
+        }
+    }
+
+    /// <summary>2 channel(s) × 16 pixel(s) of a 1x1 convolution on Vector128, at pixels <paramref name="start"/>, then every 16 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_2x16_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 16)
+        {
+            var bias0 = Vector128.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var acc0x2 = bias0;
+            var acc0x3 = bias0;
+            var bias1 = Vector128.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            var acc1x2 = bias1;
+            var acc1x3 = bias1;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector128.LoadUnsafe(ref x);
+                var x1 = Vector128.LoadUnsafe(ref x, 4);
+                var x2 = Vector128.LoadUnsafe(ref x, 8);
+                var x3 = Vector128.LoadUnsafe(ref x, 12);
+                var w0 = Vector128.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
+                var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector128.LoadUnsafe(ref res, (nuint)(p + 4));
+                acc0x2 += Vector128.LoadUnsafe(ref res, (nuint)(p + 8));
+                acc0x3 += Vector128.LoadUnsafe(ref res, (nuint)(p + 12));
+                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 4));
+                acc1x2 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
+                acc1x3 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 12));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
+                acc0x2 = Vector128.Max(acc0x2, Vector128<float>.Zero);
+                acc0x3 = Vector128.Max(acc0x3, Vector128<float>.Zero);
+                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
+                acc1x2 = Vector128.Max(acc1x2, Vector128<float>.Zero);
+                acc1x3 = Vector128.Max(acc1x3, Vector128<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
+            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 8));
+            acc0x3.StoreUnsafe(ref out0, (nuint)(p + 12));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
+            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 8));
+            acc1x3.StoreUnsafe(ref out1, (nuint)(p + 12));
+        }
+    }
+
+    /// <summary>1 channel(s) × 24 pixel(s) of a 1x1 convolution on Vector128, at pixels <paramref name="start"/>, then every 24 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_1x24_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 24)
+        {
+            var bias0 = Vector128.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var acc0x2 = bias0;
+            var acc0x3 = bias0;
+            var acc0x4 = bias0;
+            var acc0x5 = bias0;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector128.LoadUnsafe(ref x);
+                var x1 = Vector128.LoadUnsafe(ref x, 4);
+                var x2 = Vector128.LoadUnsafe(ref x, 8);
+                var x3 = Vector128.LoadUnsafe(ref x, 12);
+                var x4 = Vector128.LoadUnsafe(ref x, 16);
+                var x5 = Vector128.LoadUnsafe(ref x, 20);
+                var w0 = Vector128.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
+                acc0x4 = Simd.MulAdd(x4, w0, acc0x4);
+                acc0x5 = Simd.MulAdd(x5, w0, acc0x5);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector128.LoadUnsafe(ref res, (nuint)(p + 4));
+                acc0x2 += Vector128.LoadUnsafe(ref res, (nuint)(p + 8));
+                acc0x3 += Vector128.LoadUnsafe(ref res, (nuint)(p + 12));
+                acc0x4 += Vector128.LoadUnsafe(ref res, (nuint)(p + 16));
+                acc0x5 += Vector128.LoadUnsafe(ref res, (nuint)(p + 20));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
+                acc0x2 = Vector128.Max(acc0x2, Vector128<float>.Zero);
+                acc0x3 = Vector128.Max(acc0x3, Vector128<float>.Zero);
+                acc0x4 = Vector128.Max(acc0x4, Vector128<float>.Zero);
+                acc0x5 = Vector128.Max(acc0x5, Vector128<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
+            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 8));
+            acc0x3.StoreUnsafe(ref out0, (nuint)(p + 12));
+            acc0x4.StoreUnsafe(ref out0, (nuint)(p + 16));
+            acc0x5.StoreUnsafe(ref out0, (nuint)(p + 20));
+        }
+    }
+
+    /// <summary>1 channel(s) × 16 pixel(s) of a 1x1 convolution on Vector128, at pixels <paramref name="start"/>, then every 16 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_1x16_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 16)
+        {
+            var bias0 = Vector128.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var acc0x2 = bias0;
+            var acc0x3 = bias0;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector128.LoadUnsafe(ref x);
+                var x1 = Vector128.LoadUnsafe(ref x, 4);
+                var x2 = Vector128.LoadUnsafe(ref x, 8);
+                var x3 = Vector128.LoadUnsafe(ref x, 12);
+                var w0 = Vector128.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector128.LoadUnsafe(ref res, (nuint)(p + 4));
+                acc0x2 += Vector128.LoadUnsafe(ref res, (nuint)(p + 8));
+                acc0x3 += Vector128.LoadUnsafe(ref res, (nuint)(p + 12));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
+                acc0x2 = Vector128.Max(acc0x2, Vector128<float>.Zero);
+                acc0x3 = Vector128.Max(acc0x3, Vector128<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
+            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 8));
+            acc0x3.StoreUnsafe(ref out0, (nuint)(p + 12));
+        }
+    }
+
+    /// <summary>4 channel(s) × 4 pixel(s) of a 1x1 convolution on Vector128, with an AdvSimd branch for ARM64, at pixels <paramref name="start"/>, then every 4 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_4x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 4)
+        {
+            var bias0 = Vector128.Create(bias);
+            var acc0x0 = bias0;
+            var bias1 = Vector128.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var bias2 = Vector128.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector128.LoadUnsafe(ref x);
+                if (AdvSimd.Arm64.IsSupported)
+                {
+                    var w4 = Vector128.LoadUnsafe(ref wk);
+                    acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                    acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                    acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                    acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                }
+                else
+                {
+                    var w0 = Vector128.Create(wk);
+                    acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                    var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                    acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                    var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                    acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                    var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                    acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                }
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
+                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
         }
     }
 

@@ -1807,6 +1807,18 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
+    /// <summary>The literals <see cref="Pointwise_g1_16to48_784px_Shuffle8_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 784;
+        public static int InPerGroup => 16;
+        public static int OutChannels => 48;
+        public static int ShuffleGroups => 8;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => false;
+        public static bool Relu => true;
+    }
+
     /// <summary>1x1 convolution, 1 group(s), 16 to 48 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g1_16to48_784px_Shuffle8_Relu(ref float source, ref float destination, ref float weights)
@@ -1826,197 +1838,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 48; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 17);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 48 + j) % 6) * 8 + (k * 48 + j) / 6) * 784);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 48 + j + 1) % 6) * 8 + (k * 48 + j + 1) / 6) * 784);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 48 + j + 2) % 6) * 8 + (k * 48 + j + 2) / 6) * 784);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 48 + j + 3) % 6) * 8 + (k * 48 + j + 3) / 6) * 784);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 48 + j + 4) % 6) * 8 + (k * 48 + j + 4) / 6) * 784);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 48 + j + 5) % 6) * 8 + (k * 48 + j + 5) / 6) * 784);
-                ref float out6 = ref Unsafe.Add(ref destination, (((k * 48 + j + 6) % 6) * 8 + (k * 48 + j + 6) / 6) * 784);
-                ref float out7 = ref Unsafe.Add(ref destination, (((k * 48 + j + 7) % 6) * 8 + (k * 48 + j + 7) / 6) * 784);
-                for (int p = 0; p <= 736; p += 48)
-                {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var acc0x2 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var acc1x2 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var acc2x2 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    var acc3x2 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var acc4x2 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var acc5x2 = bias5;
-                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var acc6x2 = bias6;
-                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    var acc7x2 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 16; ci++)
-                    {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var x1 = Vector512.LoadUnsafe(ref x, 16);
-                        var x2 = Vector512.LoadUnsafe(ref x, 32);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
-                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
-                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
-                        x = ref Unsafe.Add(ref x, 784);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
-                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
-                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
-                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
-                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
-                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
-                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
-                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
-                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
-                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
-                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
-                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
-                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
-                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
-                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
-                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
-                }
-                {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 768);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 16; ci++)
-                    {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        x = ref Unsafe.Add(ref x, 784);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(768));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(768));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(768));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(768));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(768));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(768));
-                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(768));
-                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(768));
-                }
+                Pointwise_Tile_8x48_V512<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 48 + j, 0, 720);
+                Pointwise_Tile_8x16_V512<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 48 + j, 768, 768);
             }
         }
     }
@@ -2031,123 +1854,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 48; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 17);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 48 + j) % 6) * 8 + (k * 48 + j) / 6) * 784);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 48 + j + 1) % 6) * 8 + (k * 48 + j + 1) / 6) * 784);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 48 + j + 2) % 6) * 8 + (k * 48 + j + 2) / 6) * 784);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 48 + j + 3) % 6) * 8 + (k * 48 + j + 3) / 6) * 784);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 48 + j + 4) % 6) * 8 + (k * 48 + j + 4) / 6) * 784);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 48 + j + 5) % 6) * 8 + (k * 48 + j + 5) / 6) * 784);
-                ref float out6 = ref Unsafe.Add(ref destination, (((k * 48 + j + 6) % 6) * 8 + (k * 48 + j + 6) / 6) * 784);
-                ref float out7 = ref Unsafe.Add(ref destination, (((k * 48 + j + 7) % 6) * 8 + (k * 48 + j + 7) / 6) * 784);
-                for (int p = 0; p <= 768; p += 16)
-                {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 16; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        x = ref Unsafe.Add(ref x, 784);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
-                }
-                for (int p = 0; p <= 768; p += 16)
-                {
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 16; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        x = ref Unsafe.Add(ref x, 784);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
-                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
-                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
-                }
+                Pointwise_Tile_4x16_V256<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 48 + j, 0, 768);
+                Pointwise_Tile_4x16_V256<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 48 + j + 4, 0, 768);
             }
         }
     }
 
-    /// <summary><see cref="Pointwise_g1_16to48_784px_Shuffle8_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g1_16to48_784px_Shuffle8_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -2157,148 +1870,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 48; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 17);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 48 + j) % 6) * 8 + (k * 48 + j) / 6) * 784);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 48 + j + 1) % 6) * 8 + (k * 48 + j + 1) / 6) * 784);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 48 + j + 2) % 6) * 8 + (k * 48 + j + 2) / 6) * 784);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 48 + j + 3) % 6) * 8 + (k * 48 + j + 3) / 6) * 784);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 48 + j + 4) % 6) * 8 + (k * 48 + j + 4) / 6) * 784);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 48 + j + 5) % 6) * 8 + (k * 48 + j + 5) / 6) * 784);
-                ref float out6 = ref Unsafe.Add(ref destination, (((k * 48 + j + 6) % 6) * 8 + (k * 48 + j + 6) / 6) * 784);
-                ref float out7 = ref Unsafe.Add(ref destination, (((k * 48 + j + 7) % 6) * 8 + (k * 48 + j + 7) / 6) * 784);
-                for (int p = 0; p <= 776; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 16; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 784);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
-                for (int p = 0; p <= 776; p += 8)
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 16; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 784);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 48 + j, 0, 776);
+                Pointwise_Tile_4x8_V128<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 48 + j + 4, 0, 776);
             }
         }
     }
@@ -2504,6 +2077,18 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
+    /// <summary>The literals <see cref="Pointwise_g8_48to176_196px_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g8_48to176_196px_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 196;
+        public static int InPerGroup => 6;
+        public static int OutChannels => 176;
+        public static int ShuffleGroups => 1;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => false;
+        public static bool Relu => true;
+    }
+
     /// <summary>1x1 convolution, 8 group(s), 48 to 176 channels over 196 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g8_48to176_196px_Relu(ref float source, ref float destination, ref float weights)
@@ -2523,374 +2108,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 22 + j) * 7);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 22 + j) * 196);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 22 + j + 1) * 196);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 22 + j + 2) * 196);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 22 + j + 3) * 196);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 22 + j + 4) * 196);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 22 + j + 5) * 196);
-                ref float out6 = ref Unsafe.Add(ref destination, (k * 22 + j + 6) * 196);
-                ref float out7 = ref Unsafe.Add(ref destination, (k * 22 + j + 7) * 196);
-                for (int p = 0; p <= 148; p += 48)
-                {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var acc0x2 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var acc1x2 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var acc2x2 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    var acc3x2 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var acc4x2 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var acc5x2 = bias5;
-                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var acc6x2 = bias6;
-                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    var acc7x2 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var x1 = Vector512.LoadUnsafe(ref x, 16);
-                        var x2 = Vector512.LoadUnsafe(ref x, 32);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
-                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
-                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
-                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
-                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
-                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
-                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
-                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
-                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
-                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
-                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
-                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
-                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
-                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
-                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
-                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
-                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
-                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 4));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 5));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 6));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 7));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
-                }
+                Pointwise_Tile_8x48_V512<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 22 + j, 0, 144);
+                Pointwise_Tile_8x4_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 22 + j, 192, 192);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 22 + 16) * 7);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 22 + 16) * 196);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 1) * 196);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 2) * 196);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 3) * 196);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 4) * 196);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 5) * 196);
-                for (int p = 0; p <= 132; p += 64)
-                {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var acc0x2 = bias0;
-                    var acc0x3 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var acc1x2 = bias1;
-                    var acc1x3 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var acc2x2 = bias2;
-                    var acc2x3 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    var acc3x2 = bias3;
-                    var acc3x3 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var acc4x2 = bias4;
-                    var acc4x3 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var acc5x2 = bias5;
-                    var acc5x3 = bias5;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 6);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var x1 = Vector512.LoadUnsafe(ref x, 16);
-                        var x2 = Vector512.LoadUnsafe(ref x, 32);
-                        var x3 = Vector512.LoadUnsafe(ref x, 48);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
-                        acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
-                        acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
-                        acc2x3 = Simd.MulAdd(x3, w2, acc2x3);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
-                        acc3x3 = Simd.MulAdd(x3, w3, acc3x3);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
-                        acc4x3 = Simd.MulAdd(x3, w4, acc4x3);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
-                        acc5x3 = Simd.MulAdd(x3, w5, acc5x3);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 6);
-                    }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
-                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
-                    acc0x3 = Vector512.Max(acc0x3, Vector512<float>.Zero);
-                    acc0x3.StoreUnsafe(ref out0, (nuint)(p + 48));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
-                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
-                    acc1x3 = Vector512.Max(acc1x3, Vector512<float>.Zero);
-                    acc1x3.StoreUnsafe(ref out1, (nuint)(p + 48));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
-                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
-                    acc2x3 = Vector512.Max(acc2x3, Vector512<float>.Zero);
-                    acc2x3.StoreUnsafe(ref out2, (nuint)(p + 48));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
-                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
-                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
-                    acc3x3 = Vector512.Max(acc3x3, Vector512<float>.Zero);
-                    acc3x3.StoreUnsafe(ref out3, (nuint)(p + 48));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
-                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
-                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
-                    acc4x3 = Vector512.Max(acc4x3, Vector512<float>.Zero);
-                    acc4x3.StoreUnsafe(ref out4, (nuint)(p + 48));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
-                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
-                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
-                    acc5x3 = Vector512.Max(acc5x3, Vector512<float>.Zero);
-                    acc5x3.StoreUnsafe(ref out5, (nuint)(p + 48));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 6);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 4));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 5));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 6);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
-                }
+                Pointwise_Tile_6x64_V512<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 22 + 16, 0, 128);
+                Pointwise_Tile_6x4_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 22 + 16, 192, 192);
             }
         }
     }
@@ -2905,358 +2129,22 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 22 + j) * 7);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 22 + j) * 196);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 22 + j + 1) * 196);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 22 + j + 2) * 196);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 22 + j + 3) * 196);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 22 + j + 4) * 196);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 22 + j + 5) * 196);
-                ref float out6 = ref Unsafe.Add(ref destination, (k * 22 + j + 6) * 196);
-                ref float out7 = ref Unsafe.Add(ref destination, (k * 22 + j + 7) * 196);
-                for (int p = 0; p <= 180; p += 16)
-                {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
-                }
-                for (int p = 0; p <= 180; p += 16)
-                {
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
-                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
-                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
-                }
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
-                }
+                Pointwise_Tile_4x16_V256<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 22 + j, 0, 176);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 22 + j, 192, 192);
+                Pointwise_Tile_4x16_V256<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 22 + j + 4, 0, 176);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 22 + j + 4, 192, 192);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 22 + 16) * 7);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 22 + 16) * 196);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 1) * 196);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 2) * 196);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 3) * 196);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 4) * 196);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 5) * 196);
-                for (int p = 0; p <= 180; p += 16)
-                {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 6);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 6);
-                    }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 6);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 6);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
-                }
-                for (int p = 0; p <= 164; p += 32)
-                {
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var acc4x2 = bias4;
-                    var acc4x3 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var acc5x2 = bias5;
-                    var acc5x3 = bias5;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 10);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var x2 = Vector256.LoadUnsafe(ref x, 16);
-                        var x3 = Vector256.LoadUnsafe(ref x, 24);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
-                        acc4x3 = Simd.MulAdd(x3, w4, acc4x3);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
-                        acc5x3 = Simd.MulAdd(x3, w5, acc5x3);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 6);
-                    }
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
-                    acc4x2 = Vector256.Max(acc4x2, Vector256<float>.Zero);
-                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 16));
-                    acc4x3 = Vector256.Max(acc4x3, Vector256<float>.Zero);
-                    acc4x3.StoreUnsafe(ref out4, (nuint)(p + 24));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
-                    acc5x2 = Vector256.Max(acc5x2, Vector256<float>.Zero);
-                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 16));
-                    acc5x3 = Vector256.Max(acc5x3, Vector256<float>.Zero);
-                    acc5x3.StoreUnsafe(ref out5, (nuint)(p + 24));
-                }
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 10);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 6);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
-                }
+                Pointwise_Tile_4x16_V256<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 22 + 16, 0, 176);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 22 + 16, 192, 192);
+                Pointwise_Tile_2x32_V256<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 22 + 16 + 4, 0, 160);
+                Pointwise_Tile_2x4_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 22 + 16 + 4, 192, 192);
             }
         }
     }
 
-    /// <summary><see cref="Pointwise_g8_48to176_196px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g8_48to176_196px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_48to176_196px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -3266,433 +2154,31 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 22 + j) * 7);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 22 + j) * 196);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 22 + j + 1) * 196);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 22 + j + 2) * 196);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 22 + j + 3) * 196);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 22 + j + 4) * 196);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 22 + j + 5) * 196);
-                ref float out6 = ref Unsafe.Add(ref destination, (k * 22 + j + 6) * 196);
-                ref float out7 = ref Unsafe.Add(ref destination, (k * 22 + j + 7) * 196);
-                for (int p = 0; p <= 188; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
-                }
-                for (int p = 0; p <= 188; p += 8)
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
-                }
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 22 + j, 0, 184);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 22 + j, 192, 192);
+                Pointwise_Tile_4x8_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 22 + j + 4, 0, 184);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 22 + j + 4, 192, 192);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 22 + 16) * 7);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 22 + 16) * 196);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 1) * 196);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 2) * 196);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 3) * 196);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 4) * 196);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 22 + 16 + 5) * 196);
-                for (int p = 0; p <= 188; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 6);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 6);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 6);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 6);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
-                }
-                for (int p = 0; p <= 180; p += 16)
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var acc4x2 = bias4;
-                    var acc4x3 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var acc5x2 = bias5;
-                    var acc5x3 = bias5;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 10);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var x2 = Vector128.LoadUnsafe(ref x, 8);
-                        var x3 = Vector128.LoadUnsafe(ref x, 12);
-                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
-                        acc4x3 = Simd.MulAdd(x3, w4, acc4x3);
-                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
-                        acc5x3 = Simd.MulAdd(x3, w5, acc5x3);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 6);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
-                    acc4x2 = Vector128.Max(acc4x2, Vector128<float>.Zero);
-                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 8));
-                    acc4x3 = Vector128.Max(acc4x3, Vector128<float>.Zero);
-                    acc4x3.StoreUnsafe(ref out4, (nuint)(p + 12));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
-                    acc5x2 = Vector128.Max(acc5x2, Vector128<float>.Zero);
-                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 8));
-                    acc5x3 = Vector128.Max(acc5x3, Vector128<float>.Zero);
-                    acc5x3.StoreUnsafe(ref out5, (nuint)(p + 12));
-                }
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 10);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 6);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 22 + 16, 0, 184);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 22 + 16, 192, 192);
+                Pointwise_Tile_2x16_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 22 + 16 + 4, 0, 176);
+                Pointwise_Tile_2x4_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 22 + 16 + 4, 192, 192);
             }
         }
+    }
+
+    /// <summary>The literals <see cref="Pointwise_g8_192to48_196px_Shuffle8_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 196;
+        public static int InPerGroup => 24;
+        public static int OutChannels => 48;
+        public static int ShuffleGroups => 8;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => false;
+        public static bool Relu => true;
     }
 
     /// <summary>1x1 convolution, 8 group(s), 192 to 48 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups).</summary>
@@ -3713,180 +2199,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             ref float groupInput = ref Unsafe.Add(ref source, k * 4704);
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 6) * 25);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 6) % 6) * 8 + (k * 6) / 6) * 196);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 6 + 1) % 6) * 8 + (k * 6 + 1) / 6) * 196);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 6 + 2) % 6) * 8 + (k * 6 + 2) / 6) * 196);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 6 + 3) % 6) * 8 + (k * 6 + 3) / 6) * 196);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 6 + 4) % 6) * 8 + (k * 6 + 4) / 6) * 196);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 6 + 5) % 6) * 8 + (k * 6 + 5) / 6) * 196);
-                for (int p = 0; p <= 132; p += 64)
-                {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var acc0x2 = bias0;
-                    var acc0x3 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var acc1x2 = bias1;
-                    var acc1x3 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var acc2x2 = bias2;
-                    var acc2x3 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    var acc3x2 = bias3;
-                    var acc3x3 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var acc4x2 = bias4;
-                    var acc4x3 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var acc5x2 = bias5;
-                    var acc5x3 = bias5;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 6);
-                    for (int ci = 0; ci < 24; ci++)
-                    {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var x1 = Vector512.LoadUnsafe(ref x, 16);
-                        var x2 = Vector512.LoadUnsafe(ref x, 32);
-                        var x3 = Vector512.LoadUnsafe(ref x, 48);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
-                        acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
-                        acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
-                        acc2x3 = Simd.MulAdd(x3, w2, acc2x3);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
-                        acc3x3 = Simd.MulAdd(x3, w3, acc3x3);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
-                        acc4x3 = Simd.MulAdd(x3, w4, acc4x3);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
-                        acc5x3 = Simd.MulAdd(x3, w5, acc5x3);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 6);
-                    }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
-                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
-                    acc0x3 = Vector512.Max(acc0x3, Vector512<float>.Zero);
-                    acc0x3.StoreUnsafe(ref out0, (nuint)(p + 48));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
-                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
-                    acc1x3 = Vector512.Max(acc1x3, Vector512<float>.Zero);
-                    acc1x3.StoreUnsafe(ref out1, (nuint)(p + 48));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
-                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
-                    acc2x3 = Vector512.Max(acc2x3, Vector512<float>.Zero);
-                    acc2x3.StoreUnsafe(ref out2, (nuint)(p + 48));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
-                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
-                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
-                    acc3x3 = Vector512.Max(acc3x3, Vector512<float>.Zero);
-                    acc3x3.StoreUnsafe(ref out3, (nuint)(p + 48));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
-                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
-                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
-                    acc4x3 = Vector512.Max(acc4x3, Vector512<float>.Zero);
-                    acc4x3.StoreUnsafe(ref out4, (nuint)(p + 48));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
-                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
-                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
-                    acc5x3 = Vector512.Max(acc5x3, Vector512<float>.Zero);
-                    acc5x3.StoreUnsafe(ref out5, (nuint)(p + 48));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 6);
-                    for (int ci = 0; ci < 24; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 4));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 5));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 6);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
-                }
+                Pointwise_Tile_6x64_V512<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 6, 0, 128);
+                Pointwise_Tile_6x4_V128<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 6, 192, 192);
             }
         }
     }
@@ -3900,175 +2214,15 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             ref float groupInput = ref Unsafe.Add(ref source, k * 4704);
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 6) * 25);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 6) % 6) * 8 + (k * 6) / 6) * 196);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 6 + 1) % 6) * 8 + (k * 6 + 1) / 6) * 196);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 6 + 2) % 6) * 8 + (k * 6 + 2) / 6) * 196);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 6 + 3) % 6) * 8 + (k * 6 + 3) / 6) * 196);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 6 + 4) % 6) * 8 + (k * 6 + 4) / 6) * 196);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 6 + 5) % 6) * 8 + (k * 6 + 5) / 6) * 196);
-                for (int p = 0; p <= 180; p += 16)
-                {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 6);
-                    for (int ci = 0; ci < 24; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 6);
-                    }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 6);
-                    for (int ci = 0; ci < 24; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 6);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
-                }
-                for (int p = 0; p <= 164; p += 32)
-                {
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var acc4x2 = bias4;
-                    var acc4x3 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var acc5x2 = bias5;
-                    var acc5x3 = bias5;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 10);
-                    for (int ci = 0; ci < 24; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var x2 = Vector256.LoadUnsafe(ref x, 16);
-                        var x3 = Vector256.LoadUnsafe(ref x, 24);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
-                        acc4x3 = Simd.MulAdd(x3, w4, acc4x3);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
-                        acc5x3 = Simd.MulAdd(x3, w5, acc5x3);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 6);
-                    }
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
-                    acc4x2 = Vector256.Max(acc4x2, Vector256<float>.Zero);
-                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 16));
-                    acc4x3 = Vector256.Max(acc4x3, Vector256<float>.Zero);
-                    acc4x3.StoreUnsafe(ref out4, (nuint)(p + 24));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
-                    acc5x2 = Vector256.Max(acc5x2, Vector256<float>.Zero);
-                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 16));
-                    acc5x3 = Vector256.Max(acc5x3, Vector256<float>.Zero);
-                    acc5x3.StoreUnsafe(ref out5, (nuint)(p + 24));
-                }
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 10);
-                    for (int ci = 0; ci < 24; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 6);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
-                }
+                Pointwise_Tile_4x16_V256<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 6, 0, 176);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 6, 192, 192);
+                Pointwise_Tile_2x32_V256<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 6 + 4, 0, 160);
+                Pointwise_Tile_2x4_V128<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 6 + 4, 192, 192);
             }
         }
     }
 
-    /// <summary><see cref="Pointwise_g8_192to48_196px_Shuffle8_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g8_192to48_196px_Shuffle8_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -4077,196 +2231,10 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             ref float groupInput = ref Unsafe.Add(ref source, k * 4704);
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 6) * 25);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 6) % 6) * 8 + (k * 6) / 6) * 196);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 6 + 1) % 6) * 8 + (k * 6 + 1) / 6) * 196);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 6 + 2) % 6) * 8 + (k * 6 + 2) / 6) * 196);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 6 + 3) % 6) * 8 + (k * 6 + 3) / 6) * 196);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 6 + 4) % 6) * 8 + (k * 6 + 4) / 6) * 196);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 6 + 5) % 6) * 8 + (k * 6 + 5) / 6) * 196);
-                for (int p = 0; p <= 188; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 6);
-                    for (int ci = 0; ci < 24; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 6);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 6);
-                    for (int ci = 0; ci < 24; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 6);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
-                }
-                for (int p = 0; p <= 180; p += 16)
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var acc4x2 = bias4;
-                    var acc4x3 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var acc5x2 = bias5;
-                    var acc5x3 = bias5;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 10);
-                    for (int ci = 0; ci < 24; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        var x2 = Vector128.LoadUnsafe(ref x, 8);
-                        var x3 = Vector128.LoadUnsafe(ref x, 12);
-                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
-                        acc4x3 = Simd.MulAdd(x3, w4, acc4x3);
-                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
-                        acc5x3 = Simd.MulAdd(x3, w5, acc5x3);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 6);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
-                    acc4x2 = Vector128.Max(acc4x2, Vector128<float>.Zero);
-                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 8));
-                    acc4x3 = Vector128.Max(acc4x3, Vector128<float>.Zero);
-                    acc4x3.StoreUnsafe(ref out4, (nuint)(p + 12));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
-                    acc5x2 = Vector128.Max(acc5x2, Vector128<float>.Zero);
-                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 8));
-                    acc5x3 = Vector128.Max(acc5x3, Vector128<float>.Zero);
-                    acc5x3.StoreUnsafe(ref out5, (nuint)(p + 12));
-                }
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 10);
-                    for (int ci = 0; ci < 24; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 6);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 6, 0, 184);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 6, 192, 192);
+                Pointwise_Tile_2x16_V128<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 6 + 4, 0, 176);
+                Pointwise_Tile_2x4_V128<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 6 + 4, 192, 192);
             }
         }
     }
@@ -4471,6 +2439,18 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
+    /// <summary>The literals <see cref="Pointwise_g8_48to192_196px_Residual_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g8_48to192_196px_Residual_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 196;
+        public static int InPerGroup => 6;
+        public static int OutChannels => 192;
+        public static int ShuffleGroups => 1;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => true;
+        public static bool Relu => true;
+    }
+
     /// <summary>1x1 convolution, 8 group(s), 48 to 192 channels over 196 pixels, batch norm folded, plus residual, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g8_48to192_196px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
@@ -4490,237 +2470,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 24; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 7);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 24 + j) * 196);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 24 + j) * 196);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 24 + j + 1) * 196);
-                ref float res1 = ref Unsafe.Add(ref residual, (k * 24 + j + 1) * 196);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 24 + j + 2) * 196);
-                ref float res2 = ref Unsafe.Add(ref residual, (k * 24 + j + 2) * 196);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 24 + j + 3) * 196);
-                ref float res3 = ref Unsafe.Add(ref residual, (k * 24 + j + 3) * 196);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 24 + j + 4) * 196);
-                ref float res4 = ref Unsafe.Add(ref residual, (k * 24 + j + 4) * 196);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 24 + j + 5) * 196);
-                ref float res5 = ref Unsafe.Add(ref residual, (k * 24 + j + 5) * 196);
-                ref float out6 = ref Unsafe.Add(ref destination, (k * 24 + j + 6) * 196);
-                ref float res6 = ref Unsafe.Add(ref residual, (k * 24 + j + 6) * 196);
-                ref float out7 = ref Unsafe.Add(ref destination, (k * 24 + j + 7) * 196);
-                ref float res7 = ref Unsafe.Add(ref residual, (k * 24 + j + 7) * 196);
-                for (int p = 0; p <= 148; p += 48)
-                {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var acc0x2 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var acc1x2 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var acc2x2 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    var acc3x2 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var acc4x2 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var acc5x2 = bias5;
-                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var acc6x2 = bias6;
-                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    var acc7x2 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var x1 = Vector512.LoadUnsafe(ref x, 16);
-                        var x2 = Vector512.LoadUnsafe(ref x, 32);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
-                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
-                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 += Vector512.LoadUnsafe(ref res0, (nuint)(p));
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 += Vector512.LoadUnsafe(ref res0, (nuint)(p + 16));
-                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
-                    acc0x2 += Vector512.LoadUnsafe(ref res0, (nuint)(p + 32));
-                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
-                    acc1x0 += Vector512.LoadUnsafe(ref res1, (nuint)(p));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 += Vector512.LoadUnsafe(ref res1, (nuint)(p + 16));
-                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
-                    acc1x2 += Vector512.LoadUnsafe(ref res1, (nuint)(p + 32));
-                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
-                    acc2x0 += Vector512.LoadUnsafe(ref res2, (nuint)(p));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 += Vector512.LoadUnsafe(ref res2, (nuint)(p + 16));
-                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
-                    acc2x2 += Vector512.LoadUnsafe(ref res2, (nuint)(p + 32));
-                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
-                    acc3x0 += Vector512.LoadUnsafe(ref res3, (nuint)(p));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 += Vector512.LoadUnsafe(ref res3, (nuint)(p + 16));
-                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
-                    acc3x2 += Vector512.LoadUnsafe(ref res3, (nuint)(p + 32));
-                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
-                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
-                    acc4x0 += Vector512.LoadUnsafe(ref res4, (nuint)(p));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 += Vector512.LoadUnsafe(ref res4, (nuint)(p + 16));
-                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
-                    acc4x2 += Vector512.LoadUnsafe(ref res4, (nuint)(p + 32));
-                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
-                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
-                    acc5x0 += Vector512.LoadUnsafe(ref res5, (nuint)(p));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 += Vector512.LoadUnsafe(ref res5, (nuint)(p + 16));
-                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
-                    acc5x2 += Vector512.LoadUnsafe(ref res5, (nuint)(p + 32));
-                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
-                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
-                    acc6x0 += Vector512.LoadUnsafe(ref res6, (nuint)(p));
-                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 += Vector512.LoadUnsafe(ref res6, (nuint)(p + 16));
-                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
-                    acc6x2 += Vector512.LoadUnsafe(ref res6, (nuint)(p + 32));
-                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
-                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
-                    acc7x0 += Vector512.LoadUnsafe(ref res7, (nuint)(p));
-                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 += Vector512.LoadUnsafe(ref res7, (nuint)(p + 16));
-                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
-                    acc7x2 += Vector512.LoadUnsafe(ref res7, (nuint)(p + 32));
-                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
-                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 4));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 5));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 6));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 7));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(192));
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
-                    acc1x0 += Vector128.LoadUnsafe(ref res1, (nuint)(192));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
-                    acc2x0 += Vector128.LoadUnsafe(ref res2, (nuint)(192));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
-                    acc3x0 += Vector128.LoadUnsafe(ref res3, (nuint)(192));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
-                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(192));
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
-                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(192));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
-                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(192));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
-                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(192));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
-                }
+                Pointwise_Tile_8x48_V512<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 24 + j, 0, 144);
+                Pointwise_Tile_8x4_V128<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 24 + j, 192, 192);
             }
         }
     }
@@ -4735,223 +2486,15 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 24; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 7);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 24 + j) * 196);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 24 + j) * 196);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 24 + j + 1) * 196);
-                ref float res1 = ref Unsafe.Add(ref residual, (k * 24 + j + 1) * 196);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 24 + j + 2) * 196);
-                ref float res2 = ref Unsafe.Add(ref residual, (k * 24 + j + 2) * 196);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 24 + j + 3) * 196);
-                ref float res3 = ref Unsafe.Add(ref residual, (k * 24 + j + 3) * 196);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 24 + j + 4) * 196);
-                ref float res4 = ref Unsafe.Add(ref residual, (k * 24 + j + 4) * 196);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 24 + j + 5) * 196);
-                ref float res5 = ref Unsafe.Add(ref residual, (k * 24 + j + 5) * 196);
-                ref float out6 = ref Unsafe.Add(ref destination, (k * 24 + j + 6) * 196);
-                ref float res6 = ref Unsafe.Add(ref residual, (k * 24 + j + 6) * 196);
-                ref float out7 = ref Unsafe.Add(ref destination, (k * 24 + j + 7) * 196);
-                ref float res7 = ref Unsafe.Add(ref residual, (k * 24 + j + 7) * 196);
-                for (int p = 0; p <= 180; p += 16)
-                {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 += Vector256.LoadUnsafe(ref res0, (nuint)(p));
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 += Vector256.LoadUnsafe(ref res0, (nuint)(p + 8));
-                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-                    acc1x0 += Vector256.LoadUnsafe(ref res1, (nuint)(p));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 += Vector256.LoadUnsafe(ref res1, (nuint)(p + 8));
-                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
-                    acc2x0 += Vector256.LoadUnsafe(ref res2, (nuint)(p));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 += Vector256.LoadUnsafe(ref res2, (nuint)(p + 8));
-                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
-                    acc3x0 += Vector256.LoadUnsafe(ref res3, (nuint)(p));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 += Vector256.LoadUnsafe(ref res3, (nuint)(p + 8));
-                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(192));
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
-                    acc1x0 += Vector128.LoadUnsafe(ref res1, (nuint)(192));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
-                    acc2x0 += Vector128.LoadUnsafe(ref res2, (nuint)(192));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
-                    acc3x0 += Vector128.LoadUnsafe(ref res3, (nuint)(192));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
-                }
-                for (int p = 0; p <= 180; p += 16)
-                {
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 += Vector256.LoadUnsafe(ref res4, (nuint)(p));
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 += Vector256.LoadUnsafe(ref res4, (nuint)(p + 8));
-                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
-                    acc5x0 += Vector256.LoadUnsafe(ref res5, (nuint)(p));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 += Vector256.LoadUnsafe(ref res5, (nuint)(p + 8));
-                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
-                    acc6x0 += Vector256.LoadUnsafe(ref res6, (nuint)(p));
-                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 += Vector256.LoadUnsafe(ref res6, (nuint)(p + 8));
-                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
-                    acc7x0 += Vector256.LoadUnsafe(ref res7, (nuint)(p));
-                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 += Vector256.LoadUnsafe(ref res7, (nuint)(p + 8));
-                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
-                }
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(192));
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
-                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(192));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
-                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(192));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
-                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(192));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
-                }
+                Pointwise_Tile_4x16_V256<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 24 + j, 0, 176);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 24 + j, 192, 192);
+                Pointwise_Tile_4x16_V256<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 176);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 192, 192);
             }
         }
     }
 
-    /// <summary><see cref="Pointwise_g8_48to192_196px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g8_48to192_196px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -4961,270 +2504,10 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 24; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 7);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 24 + j) * 196);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 24 + j) * 196);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 24 + j + 1) * 196);
-                ref float res1 = ref Unsafe.Add(ref residual, (k * 24 + j + 1) * 196);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 24 + j + 2) * 196);
-                ref float res2 = ref Unsafe.Add(ref residual, (k * 24 + j + 2) * 196);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 24 + j + 3) * 196);
-                ref float res3 = ref Unsafe.Add(ref residual, (k * 24 + j + 3) * 196);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 24 + j + 4) * 196);
-                ref float res4 = ref Unsafe.Add(ref residual, (k * 24 + j + 4) * 196);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 24 + j + 5) * 196);
-                ref float res5 = ref Unsafe.Add(ref residual, (k * 24 + j + 5) * 196);
-                ref float out6 = ref Unsafe.Add(ref destination, (k * 24 + j + 6) * 196);
-                ref float res6 = ref Unsafe.Add(ref residual, (k * 24 + j + 6) * 196);
-                ref float out7 = ref Unsafe.Add(ref destination, (k * 24 + j + 7) * 196);
-                ref float res7 = ref Unsafe.Add(ref residual, (k * 24 + j + 7) * 196);
-                for (int p = 0; p <= 188; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(p));
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 += Vector128.LoadUnsafe(ref res0, (nuint)(p + 4));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 += Vector128.LoadUnsafe(ref res1, (nuint)(p));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 += Vector128.LoadUnsafe(ref res1, (nuint)(p + 4));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 += Vector128.LoadUnsafe(ref res2, (nuint)(p));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 += Vector128.LoadUnsafe(ref res2, (nuint)(p + 4));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 += Vector128.LoadUnsafe(ref res3, (nuint)(p));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 += Vector128.LoadUnsafe(ref res3, (nuint)(p + 4));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(192));
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
-                    acc1x0 += Vector128.LoadUnsafe(ref res1, (nuint)(192));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
-                    acc2x0 += Vector128.LoadUnsafe(ref res2, (nuint)(192));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
-                    acc3x0 += Vector128.LoadUnsafe(ref res3, (nuint)(192));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
-                }
-                for (int p = 0; p <= 188; p += 8)
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(p));
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 += Vector128.LoadUnsafe(ref res4, (nuint)(p + 4));
-                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
-                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(p));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 += Vector128.LoadUnsafe(ref res5, (nuint)(p + 4));
-                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
-                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(p));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 += Vector128.LoadUnsafe(ref res6, (nuint)(p + 4));
-                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
-                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(p));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 += Vector128.LoadUnsafe(ref res7, (nuint)(p + 4));
-                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
-                }
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 6; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(192));
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
-                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(192));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
-                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(192));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
-                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(192));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 24 + j, 0, 184);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 24 + j, 192, 192);
+                Pointwise_Tile_4x8_V128<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 184);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 192, 192);
             }
         }
     }
@@ -5414,6 +2697,18 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
+    /// <summary>The literals <see cref="Pointwise_g8_192to96_196px_Shuffle8_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 196;
+        public static int InPerGroup => 24;
+        public static int OutChannels => 96;
+        public static int ShuffleGroups => 8;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => false;
+        public static bool Relu => true;
+    }
+
     /// <summary>1x1 convolution, 8 group(s), 192 to 96 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g8_192to96_196px_Shuffle8_Relu(ref float source, ref float destination, ref float weights)
@@ -5433,358 +2728,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             {
                 const int j = 0;
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 25);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + j) % 12) * 8 + (k * 12 + j) / 12) * 196);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + j + 1) % 12) * 8 + (k * 12 + j + 1) / 12) * 196);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + j + 2) % 12) * 8 + (k * 12 + j + 2) / 12) * 196);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + j + 3) % 12) * 8 + (k * 12 + j + 3) / 12) * 196);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 12 + j + 4) % 12) * 8 + (k * 12 + j + 4) / 12) * 196);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 12 + j + 5) % 12) * 8 + (k * 12 + j + 5) / 12) * 196);
-                ref float out6 = ref Unsafe.Add(ref destination, (((k * 12 + j + 6) % 12) * 8 + (k * 12 + j + 6) / 12) * 196);
-                ref float out7 = ref Unsafe.Add(ref destination, (((k * 12 + j + 7) % 12) * 8 + (k * 12 + j + 7) / 12) * 196);
-                for (int p = 0; p <= 148; p += 48)
-                {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var acc0x2 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var acc1x2 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var acc2x2 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    var acc3x2 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var acc4x2 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var acc5x2 = bias5;
-                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var acc6x2 = bias6;
-                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    var acc7x2 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 24; ci++)
-                    {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var x1 = Vector512.LoadUnsafe(ref x, 16);
-                        var x2 = Vector512.LoadUnsafe(ref x, 32);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
-                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
-                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
-                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
-                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
-                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
-                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
-                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
-                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
-                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
-                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
-                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
-                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
-                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
-                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
-                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
-                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
-                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 24; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 4));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 5));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 6));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 7));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
-                }
+                Pointwise_Tile_8x48_V512<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 144);
+                Pointwise_Tile_8x4_V128<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 192, 192);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 25);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + 8) % 12) * 8 + (k * 12 + 8) / 12) * 196);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 1) % 12) * 8 + (k * 12 + 8 + 1) / 12) * 196);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 2) % 12) * 8 + (k * 12 + 8 + 2) / 12) * 196);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 3) % 12) * 8 + (k * 12 + 8 + 3) / 12) * 196);
-                for (int p = 0; p <= 100; p += 96)
-                {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var acc0x2 = bias0;
-                    var acc0x3 = bias0;
-                    var acc0x4 = bias0;
-                    var acc0x5 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var acc1x2 = bias1;
-                    var acc1x3 = bias1;
-                    var acc1x4 = bias1;
-                    var acc1x5 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var acc2x2 = bias2;
-                    var acc2x3 = bias2;
-                    var acc2x4 = bias2;
-                    var acc2x5 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    var acc3x2 = bias3;
-                    var acc3x3 = bias3;
-                    var acc3x4 = bias3;
-                    var acc3x5 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
-                    for (int ci = 0; ci < 24; ci++)
-                    {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var x1 = Vector512.LoadUnsafe(ref x, 16);
-                        var x2 = Vector512.LoadUnsafe(ref x, 32);
-                        var x3 = Vector512.LoadUnsafe(ref x, 48);
-                        var x4 = Vector512.LoadUnsafe(ref x, 64);
-                        var x5 = Vector512.LoadUnsafe(ref x, 80);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
-                        acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
-                        acc0x4 = Simd.MulAdd(x4, w0, acc0x4);
-                        acc0x5 = Simd.MulAdd(x5, w0, acc0x5);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
-                        acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
-                        acc1x4 = Simd.MulAdd(x4, w1, acc1x4);
-                        acc1x5 = Simd.MulAdd(x5, w1, acc1x5);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
-                        acc2x3 = Simd.MulAdd(x3, w2, acc2x3);
-                        acc2x4 = Simd.MulAdd(x4, w2, acc2x4);
-                        acc2x5 = Simd.MulAdd(x5, w2, acc2x5);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
-                        acc3x3 = Simd.MulAdd(x3, w3, acc3x3);
-                        acc3x4 = Simd.MulAdd(x4, w3, acc3x4);
-                        acc3x5 = Simd.MulAdd(x5, w3, acc3x5);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 4);
-                    }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
-                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
-                    acc0x3 = Vector512.Max(acc0x3, Vector512<float>.Zero);
-                    acc0x3.StoreUnsafe(ref out0, (nuint)(p + 48));
-                    acc0x4 = Vector512.Max(acc0x4, Vector512<float>.Zero);
-                    acc0x4.StoreUnsafe(ref out0, (nuint)(p + 64));
-                    acc0x5 = Vector512.Max(acc0x5, Vector512<float>.Zero);
-                    acc0x5.StoreUnsafe(ref out0, (nuint)(p + 80));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
-                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
-                    acc1x3 = Vector512.Max(acc1x3, Vector512<float>.Zero);
-                    acc1x3.StoreUnsafe(ref out1, (nuint)(p + 48));
-                    acc1x4 = Vector512.Max(acc1x4, Vector512<float>.Zero);
-                    acc1x4.StoreUnsafe(ref out1, (nuint)(p + 64));
-                    acc1x5 = Vector512.Max(acc1x5, Vector512<float>.Zero);
-                    acc1x5.StoreUnsafe(ref out1, (nuint)(p + 80));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
-                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
-                    acc2x3 = Vector512.Max(acc2x3, Vector512<float>.Zero);
-                    acc2x3.StoreUnsafe(ref out2, (nuint)(p + 48));
-                    acc2x4 = Vector512.Max(acc2x4, Vector512<float>.Zero);
-                    acc2x4.StoreUnsafe(ref out2, (nuint)(p + 64));
-                    acc2x5 = Vector512.Max(acc2x5, Vector512<float>.Zero);
-                    acc2x5.StoreUnsafe(ref out2, (nuint)(p + 80));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
-                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
-                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
-                    acc3x3 = Vector512.Max(acc3x3, Vector512<float>.Zero);
-                    acc3x3.StoreUnsafe(ref out3, (nuint)(p + 48));
-                    acc3x4 = Vector512.Max(acc3x4, Vector512<float>.Zero);
-                    acc3x4.StoreUnsafe(ref out3, (nuint)(p + 64));
-                    acc3x5 = Vector512.Max(acc3x5, Vector512<float>.Zero);
-                    acc3x5.StoreUnsafe(ref out3, (nuint)(p + 80));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
-                    for (int ci = 0; ci < 24; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 4);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
-                }
+                Pointwise_Tile_4x96_V512<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 96);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 192, 192);
             }
         }
     }
@@ -5799,284 +2749,20 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             {
                 const int j = 0;
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 25);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + j) % 12) * 8 + (k * 12 + j) / 12) * 196);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + j + 1) % 12) * 8 + (k * 12 + j + 1) / 12) * 196);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + j + 2) % 12) * 8 + (k * 12 + j + 2) / 12) * 196);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + j + 3) % 12) * 8 + (k * 12 + j + 3) / 12) * 196);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 12 + j + 4) % 12) * 8 + (k * 12 + j + 4) / 12) * 196);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 12 + j + 5) % 12) * 8 + (k * 12 + j + 5) / 12) * 196);
-                ref float out6 = ref Unsafe.Add(ref destination, (((k * 12 + j + 6) % 12) * 8 + (k * 12 + j + 6) / 12) * 196);
-                ref float out7 = ref Unsafe.Add(ref destination, (((k * 12 + j + 7) % 12) * 8 + (k * 12 + j + 7) / 12) * 196);
-                for (int p = 0; p <= 180; p += 16)
-                {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 24; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 24; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
-                }
-                for (int p = 0; p <= 180; p += 16)
-                {
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 24; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
-                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
-                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
-                }
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 24; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
-                }
+                Pointwise_Tile_4x16_V256<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 176);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 192, 192);
+                Pointwise_Tile_4x16_V256<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 176);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 192, 192);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 25);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + 8) % 12) * 8 + (k * 12 + 8) / 12) * 196);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 1) % 12) * 8 + (k * 12 + 8 + 1) / 12) * 196);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 2) % 12) * 8 + (k * 12 + 8 + 2) / 12) * 196);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 3) % 12) * 8 + (k * 12 + 8 + 3) / 12) * 196);
-                for (int p = 0; p <= 180; p += 16)
-                {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
-                    for (int ci = 0; ci < 24; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 4);
-                    }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
-                    for (int ci = 0; ci < 24; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 4);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
-                }
+                Pointwise_Tile_4x16_V256<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 176);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 192, 192);
             }
         }
     }
 
-    /// <summary><see cref="Pointwise_g8_192to96_196px_Shuffle8_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g8_192to96_196px_Shuffle8_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -6086,357 +2772,15 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             {
                 const int j = 0;
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 25);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + j) % 12) * 8 + (k * 12 + j) / 12) * 196);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + j + 1) % 12) * 8 + (k * 12 + j + 1) / 12) * 196);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + j + 2) % 12) * 8 + (k * 12 + j + 2) / 12) * 196);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + j + 3) % 12) * 8 + (k * 12 + j + 3) / 12) * 196);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 12 + j + 4) % 12) * 8 + (k * 12 + j + 4) / 12) * 196);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 12 + j + 5) % 12) * 8 + (k * 12 + j + 5) / 12) * 196);
-                ref float out6 = ref Unsafe.Add(ref destination, (((k * 12 + j + 6) % 12) * 8 + (k * 12 + j + 6) / 12) * 196);
-                ref float out7 = ref Unsafe.Add(ref destination, (((k * 12 + j + 7) % 12) * 8 + (k * 12 + j + 7) / 12) * 196);
-                for (int p = 0; p <= 188; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 24; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 24; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
-                }
-                for (int p = 0; p <= 188; p += 8)
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 24; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
-                }
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 24; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(192));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(192));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(192));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(192));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 184);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 192, 192);
+                Pointwise_Tile_4x8_V128<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 184);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 192, 192);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 25);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + 8) % 12) * 8 + (k * 12 + 8) / 12) * 196);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 1) % 12) * 8 + (k * 12 + 8 + 1) / 12) * 196);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 2) % 12) * 8 + (k * 12 + 8 + 2) / 12) * 196);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 3) % 12) * 8 + (k * 12 + 8 + 3) / 12) * 196);
-                for (int p = 0; p <= 188; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
-                    for (int ci = 0; ci < 24; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 4);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 192);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
-                    for (int ci = 0; ci < 24; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 196);
-                        wk = ref Unsafe.Add(ref wk, 4);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(192));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(192));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(192));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(192));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 184);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 192, 192);
             }
         }
     }
@@ -6638,6 +2982,18 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
+    /// <summary>The literals <see cref="Pointwise_g8_96to192_49px_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g8_96to192_49px_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 49;
+        public static int InPerGroup => 12;
+        public static int OutChannels => 192;
+        public static int ShuffleGroups => 1;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => false;
+        public static bool Relu => true;
+    }
+
     /// <summary>1x1 convolution, 8 group(s), 96 to 192 channels over 49 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g8_96to192_49px_Relu(ref float source, ref float destination, ref float weights)
@@ -6657,197 +3013,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 24; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 13);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 24 + j) * 49);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 24 + j + 1) * 49);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 24 + j + 2) * 49);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 24 + j + 3) * 49);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 24 + j + 4) * 49);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 24 + j + 5) * 49);
-                ref float out6 = ref Unsafe.Add(ref destination, (k * 24 + j + 6) * 49);
-                ref float out7 = ref Unsafe.Add(ref destination, (k * 24 + j + 7) * 49);
-                {
-                    const int p = 0;
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var acc0x2 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var acc1x2 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var acc2x2 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    var acc3x2 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var acc4x2 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var acc5x2 = bias5;
-                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var acc6x2 = bias6;
-                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    var acc7x2 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var x1 = Vector512.LoadUnsafe(ref x, 16);
-                        var x2 = Vector512.LoadUnsafe(ref x, 32);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
-                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
-                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
-                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
-                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
-                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
-                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
-                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
-                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
-                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
-                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
-                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
-                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
-                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
-                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
-                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
-                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
-                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 45);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 4));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 5));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 6));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 7));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(45));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(45));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(45));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(45));
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(45));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(45));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(45));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(45));
-                }
+                Pointwise_Tile_8x48_V512<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0);
+                Pointwise_Tile_8x4_V128<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 45, 45);
             }
         }
     }
@@ -6862,191 +3029,15 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 24; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 13);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 24 + j) * 49);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 24 + j + 1) * 49);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 24 + j + 2) * 49);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 24 + j + 3) * 49);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 24 + j + 4) * 49);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 24 + j + 5) * 49);
-                ref float out6 = ref Unsafe.Add(ref destination, (k * 24 + j + 6) * 49);
-                ref float out7 = ref Unsafe.Add(ref destination, (k * 24 + j + 7) * 49);
-                for (int p = 0; p <= 33; p += 16)
-                {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 45);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(45));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(45));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(45));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(45));
-                }
-                for (int p = 0; p <= 33; p += 16)
-                {
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
-                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
-                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
-                }
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 45);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(45));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(45));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(45));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(45));
-                }
+                Pointwise_Tile_4x16_V256<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 32);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 45, 45);
+                Pointwise_Tile_4x16_V256<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 32);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 45, 45);
             }
         }
     }
 
-    /// <summary><see cref="Pointwise_g8_96to192_49px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g8_96to192_49px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_96to192_49px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -7056,240 +3047,24 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 24; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 13);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 24 + j) * 49);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 24 + j + 1) * 49);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 24 + j + 2) * 49);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 24 + j + 3) * 49);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 24 + j + 4) * 49);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 24 + j + 5) * 49);
-                ref float out6 = ref Unsafe.Add(ref destination, (k * 24 + j + 6) * 49);
-                ref float out7 = ref Unsafe.Add(ref destination, (k * 24 + j + 7) * 49);
-                for (int p = 0; p <= 41; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 45);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(45));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(45));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(45));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(45));
-                }
-                for (int p = 0; p <= 41; p += 8)
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
-                }
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 45);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(45));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(45));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(45));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(45));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 40);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 45, 45);
+                Pointwise_Tile_4x8_V128<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 40);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 45, 45);
             }
         }
+    }
+
+    /// <summary>The literals <see cref="Pointwise_g8_384to96_49px_Shuffle8_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 49;
+        public static int InPerGroup => 48;
+        public static int OutChannels => 96;
+        public static int ShuffleGroups => 8;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => false;
+        public static bool Relu => true;
     }
 
     /// <summary>1x1 convolution, 8 group(s), 384 to 96 channels over 49 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups).</summary>
@@ -7311,306 +3086,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             {
                 const int j = 0;
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 49);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + j) % 12) * 8 + (k * 12 + j) / 12) * 49);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + j + 1) % 12) * 8 + (k * 12 + j + 1) / 12) * 49);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + j + 2) % 12) * 8 + (k * 12 + j + 2) / 12) * 49);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + j + 3) % 12) * 8 + (k * 12 + j + 3) / 12) * 49);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 12 + j + 4) % 12) * 8 + (k * 12 + j + 4) / 12) * 49);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 12 + j + 5) % 12) * 8 + (k * 12 + j + 5) / 12) * 49);
-                ref float out6 = ref Unsafe.Add(ref destination, (((k * 12 + j + 6) % 12) * 8 + (k * 12 + j + 6) / 12) * 49);
-                ref float out7 = ref Unsafe.Add(ref destination, (((k * 12 + j + 7) % 12) * 8 + (k * 12 + j + 7) / 12) * 49);
-                {
-                    const int p = 0;
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var acc0x2 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var acc1x2 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var acc2x2 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    var acc3x2 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var acc4x2 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var acc5x2 = bias5;
-                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var acc6x2 = bias6;
-                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    var acc7x2 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 48; ci++)
-                    {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var x1 = Vector512.LoadUnsafe(ref x, 16);
-                        var x2 = Vector512.LoadUnsafe(ref x, 32);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
-                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
-                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
-                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
-                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
-                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
-                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
-                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
-                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
-                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
-                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
-                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
-                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
-                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
-                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
-                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
-                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
-                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 45);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 48; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 4));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 5));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 6));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 7));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(45));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(45));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(45));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(45));
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(45));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(45));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(45));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(45));
-                }
+                Pointwise_Tile_8x48_V512<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0);
+                Pointwise_Tile_8x4_V128<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 45, 45);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 49);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + 8) % 12) * 8 + (k * 12 + 8) / 12) * 49);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 1) % 12) * 8 + (k * 12 + 8 + 1) / 12) * 49);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 2) % 12) * 8 + (k * 12 + 8 + 2) / 12) * 49);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 3) % 12) * 8 + (k * 12 + 8 + 3) / 12) * 49);
-                {
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var acc0x2 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var acc1x2 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var acc2x2 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    var acc3x2 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 0);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
-                    for (int ci = 0; ci < 48; ci++)
-                    {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var x1 = Vector512.LoadUnsafe(ref x, 16);
-                        var x2 = Vector512.LoadUnsafe(ref x, 32);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 4);
-                    }
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(0));
-                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(0 + 16));
-                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                    acc0x2.StoreUnsafe(ref out0, (nuint)(0 + 32));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(0));
-                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(0 + 16));
-                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                    acc1x2.StoreUnsafe(ref out1, (nuint)(0 + 32));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(0));
-                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(0 + 16));
-                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                    acc2x2.StoreUnsafe(ref out2, (nuint)(0 + 32));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(0));
-                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(0 + 16));
-                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
-                    acc3x2.StoreUnsafe(ref out3, (nuint)(0 + 32));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 45);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
-                    for (int ci = 0; ci < 48; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 4);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(45));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(45));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(45));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(45));
-                }
+                Pointwise_Tile_4x48_V512<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 0);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 45, 45);
             }
         }
     }
@@ -7625,284 +3107,20 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             {
                 const int j = 0;
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 49);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + j) % 12) * 8 + (k * 12 + j) / 12) * 49);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + j + 1) % 12) * 8 + (k * 12 + j + 1) / 12) * 49);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + j + 2) % 12) * 8 + (k * 12 + j + 2) / 12) * 49);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + j + 3) % 12) * 8 + (k * 12 + j + 3) / 12) * 49);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 12 + j + 4) % 12) * 8 + (k * 12 + j + 4) / 12) * 49);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 12 + j + 5) % 12) * 8 + (k * 12 + j + 5) / 12) * 49);
-                ref float out6 = ref Unsafe.Add(ref destination, (((k * 12 + j + 6) % 12) * 8 + (k * 12 + j + 6) / 12) * 49);
-                ref float out7 = ref Unsafe.Add(ref destination, (((k * 12 + j + 7) % 12) * 8 + (k * 12 + j + 7) / 12) * 49);
-                for (int p = 0; p <= 33; p += 16)
-                {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 48; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 45);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 48; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(45));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(45));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(45));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(45));
-                }
-                for (int p = 0; p <= 33; p += 16)
-                {
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 48; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
-                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
-                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
-                }
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 45);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 48; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(45));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(45));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(45));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(45));
-                }
+                Pointwise_Tile_4x16_V256<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 32);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 45, 45);
+                Pointwise_Tile_4x16_V256<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 32);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 45, 45);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 49);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + 8) % 12) * 8 + (k * 12 + 8) / 12) * 49);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 1) % 12) * 8 + (k * 12 + 8 + 1) / 12) * 49);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 2) % 12) * 8 + (k * 12 + 8 + 2) / 12) * 49);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 3) % 12) * 8 + (k * 12 + 8 + 3) / 12) * 49);
-                for (int p = 0; p <= 33; p += 16)
-                {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
-                    for (int ci = 0; ci < 48; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 4);
-                    }
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 45);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
-                    for (int ci = 0; ci < 48; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 4);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(45));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(45));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(45));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(45));
-                }
+                Pointwise_Tile_4x16_V256<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 32);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 45, 45);
             }
         }
     }
 
-    /// <summary><see cref="Pointwise_g8_384to96_49px_Shuffle8_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g8_384to96_49px_Shuffle8_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -7912,357 +3130,15 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             {
                 const int j = 0;
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 49);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + j) % 12) * 8 + (k * 12 + j) / 12) * 49);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + j + 1) % 12) * 8 + (k * 12 + j + 1) / 12) * 49);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + j + 2) % 12) * 8 + (k * 12 + j + 2) / 12) * 49);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + j + 3) % 12) * 8 + (k * 12 + j + 3) / 12) * 49);
-                ref float out4 = ref Unsafe.Add(ref destination, (((k * 12 + j + 4) % 12) * 8 + (k * 12 + j + 4) / 12) * 49);
-                ref float out5 = ref Unsafe.Add(ref destination, (((k * 12 + j + 5) % 12) * 8 + (k * 12 + j + 5) / 12) * 49);
-                ref float out6 = ref Unsafe.Add(ref destination, (((k * 12 + j + 6) % 12) * 8 + (k * 12 + j + 6) / 12) * 49);
-                ref float out7 = ref Unsafe.Add(ref destination, (((k * 12 + j + 7) % 12) * 8 + (k * 12 + j + 7) / 12) * 49);
-                for (int p = 0; p <= 41; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 48; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 45);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 48; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(45));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(45));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(45));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(45));
-                }
-                for (int p = 0; p <= 41; p += 8)
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 48; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
-                }
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 45);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 48; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(45));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(45));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(45));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(45));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 40);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 45, 45);
+                Pointwise_Tile_4x8_V128<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 40);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 45, 45);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 49);
-                ref float out0 = ref Unsafe.Add(ref destination, (((k * 12 + 8) % 12) * 8 + (k * 12 + 8) / 12) * 49);
-                ref float out1 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 1) % 12) * 8 + (k * 12 + 8 + 1) / 12) * 49);
-                ref float out2 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 2) % 12) * 8 + (k * 12 + 8 + 2) / 12) * 49);
-                ref float out3 = ref Unsafe.Add(ref destination, (((k * 12 + 8 + 3) % 12) * 8 + (k * 12 + 8 + 3) / 12) * 49);
-                for (int p = 0; p <= 41; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
-                    for (int ci = 0; ci < 48; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 4);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 45);
-                    ref float wk = ref Unsafe.Add(ref block, 4);
-                    for (int ci = 0; ci < 48; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 4);
-                    }
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(45));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(45));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(45));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(45));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 40);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 45, 45);
             }
         }
     }
@@ -8427,6 +3303,18 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
+    /// <summary>The literals <see cref="Pointwise_g8_96to384_49px_Residual_Relu"/> specializes its tiles on.</summary>
+    private readonly struct Pointwise_g8_96to384_49px_Residual_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 49;
+        public static int InPerGroup => 12;
+        public static int OutChannels => 384;
+        public static int ShuffleGroups => 1;
+        public static bool OfficialShuffle => false;
+        public static bool Residual => true;
+        public static bool Relu => true;
+    }
+
     /// <summary>1x1 convolution, 8 group(s), 96 to 384 channels over 49 pixels, batch norm folded, plus residual, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g8_96to384_49px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
@@ -8446,237 +3334,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 48; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 13);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 48 + j) * 49);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 48 + j) * 49);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 48 + j + 1) * 49);
-                ref float res1 = ref Unsafe.Add(ref residual, (k * 48 + j + 1) * 49);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 48 + j + 2) * 49);
-                ref float res2 = ref Unsafe.Add(ref residual, (k * 48 + j + 2) * 49);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 48 + j + 3) * 49);
-                ref float res3 = ref Unsafe.Add(ref residual, (k * 48 + j + 3) * 49);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 48 + j + 4) * 49);
-                ref float res4 = ref Unsafe.Add(ref residual, (k * 48 + j + 4) * 49);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 48 + j + 5) * 49);
-                ref float res5 = ref Unsafe.Add(ref residual, (k * 48 + j + 5) * 49);
-                ref float out6 = ref Unsafe.Add(ref destination, (k * 48 + j + 6) * 49);
-                ref float res6 = ref Unsafe.Add(ref residual, (k * 48 + j + 6) * 49);
-                ref float out7 = ref Unsafe.Add(ref destination, (k * 48 + j + 7) * 49);
-                ref float res7 = ref Unsafe.Add(ref residual, (k * 48 + j + 7) * 49);
-                {
-                    const int p = 0;
-                    var bias0 = Vector512.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var acc0x2 = bias0;
-                    var bias1 = Vector512.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var acc1x2 = bias1;
-                    var bias2 = Vector512.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var acc2x2 = bias2;
-                    var bias3 = Vector512.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    var acc3x2 = bias3;
-                    var bias4 = Vector512.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var acc4x2 = bias4;
-                    var bias5 = Vector512.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var acc5x2 = bias5;
-                    var bias6 = Vector512.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var acc6x2 = bias6;
-                    var bias7 = Vector512.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    var acc7x2 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector512.LoadUnsafe(ref x);
-                        var x1 = Vector512.LoadUnsafe(ref x, 16);
-                        var x2 = Vector512.LoadUnsafe(ref x, 32);
-                        var w0 = Vector512.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
-                        var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
-                        var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
-                        var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
-                        var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
-                        var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
-                        var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                        acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
-                        var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 += Vector512.LoadUnsafe(ref res0, (nuint)(p));
-                    acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 += Vector512.LoadUnsafe(ref res0, (nuint)(p + 16));
-                    acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
-                    acc0x2 += Vector512.LoadUnsafe(ref res0, (nuint)(p + 32));
-                    acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                    acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
-                    acc1x0 += Vector512.LoadUnsafe(ref res1, (nuint)(p));
-                    acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 += Vector512.LoadUnsafe(ref res1, (nuint)(p + 16));
-                    acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
-                    acc1x2 += Vector512.LoadUnsafe(ref res1, (nuint)(p + 32));
-                    acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                    acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
-                    acc2x0 += Vector512.LoadUnsafe(ref res2, (nuint)(p));
-                    acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 += Vector512.LoadUnsafe(ref res2, (nuint)(p + 16));
-                    acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
-                    acc2x2 += Vector512.LoadUnsafe(ref res2, (nuint)(p + 32));
-                    acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                    acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
-                    acc3x0 += Vector512.LoadUnsafe(ref res3, (nuint)(p));
-                    acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 += Vector512.LoadUnsafe(ref res3, (nuint)(p + 16));
-                    acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
-                    acc3x2 += Vector512.LoadUnsafe(ref res3, (nuint)(p + 32));
-                    acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
-                    acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
-                    acc4x0 += Vector512.LoadUnsafe(ref res4, (nuint)(p));
-                    acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 += Vector512.LoadUnsafe(ref res4, (nuint)(p + 16));
-                    acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
-                    acc4x2 += Vector512.LoadUnsafe(ref res4, (nuint)(p + 32));
-                    acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
-                    acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
-                    acc5x0 += Vector512.LoadUnsafe(ref res5, (nuint)(p));
-                    acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 += Vector512.LoadUnsafe(ref res5, (nuint)(p + 16));
-                    acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
-                    acc5x2 += Vector512.LoadUnsafe(ref res5, (nuint)(p + 32));
-                    acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
-                    acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
-                    acc6x0 += Vector512.LoadUnsafe(ref res6, (nuint)(p));
-                    acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 += Vector512.LoadUnsafe(ref res6, (nuint)(p + 16));
-                    acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
-                    acc6x2 += Vector512.LoadUnsafe(ref res6, (nuint)(p + 32));
-                    acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
-                    acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
-                    acc7x0 += Vector512.LoadUnsafe(ref res7, (nuint)(p));
-                    acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 += Vector512.LoadUnsafe(ref res7, (nuint)(p + 16));
-                    acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
-                    acc7x2 += Vector512.LoadUnsafe(ref res7, (nuint)(p + 32));
-                    acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
-                    acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 45);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 4));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 5));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 6));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 7));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(45));
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(45));
-                    acc1x0 += Vector128.LoadUnsafe(ref res1, (nuint)(45));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(45));
-                    acc2x0 += Vector128.LoadUnsafe(ref res2, (nuint)(45));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(45));
-                    acc3x0 += Vector128.LoadUnsafe(ref res3, (nuint)(45));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(45));
-                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(45));
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(45));
-                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(45));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(45));
-                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(45));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(45));
-                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(45));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(45));
-                }
+                Pointwise_Tile_8x48_V512<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 48 + j, 0, 0);
+                Pointwise_Tile_8x4_V128<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 48 + j, 45, 45);
             }
         }
     }
@@ -8691,223 +3350,15 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 48; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 13);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 48 + j) * 49);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 48 + j) * 49);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 48 + j + 1) * 49);
-                ref float res1 = ref Unsafe.Add(ref residual, (k * 48 + j + 1) * 49);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 48 + j + 2) * 49);
-                ref float res2 = ref Unsafe.Add(ref residual, (k * 48 + j + 2) * 49);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 48 + j + 3) * 49);
-                ref float res3 = ref Unsafe.Add(ref residual, (k * 48 + j + 3) * 49);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 48 + j + 4) * 49);
-                ref float res4 = ref Unsafe.Add(ref residual, (k * 48 + j + 4) * 49);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 48 + j + 5) * 49);
-                ref float res5 = ref Unsafe.Add(ref residual, (k * 48 + j + 5) * 49);
-                ref float out6 = ref Unsafe.Add(ref destination, (k * 48 + j + 6) * 49);
-                ref float res6 = ref Unsafe.Add(ref residual, (k * 48 + j + 6) * 49);
-                ref float out7 = ref Unsafe.Add(ref destination, (k * 48 + j + 7) * 49);
-                ref float res7 = ref Unsafe.Add(ref residual, (k * 48 + j + 7) * 49);
-                for (int p = 0; p <= 33; p += 16)
-                {
-                    var bias0 = Vector256.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector256.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector256.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector256.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w0 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                        var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                        var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                        var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 += Vector256.LoadUnsafe(ref res0, (nuint)(p));
-                    acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 += Vector256.LoadUnsafe(ref res0, (nuint)(p + 8));
-                    acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-                    acc1x0 += Vector256.LoadUnsafe(ref res1, (nuint)(p));
-                    acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 += Vector256.LoadUnsafe(ref res1, (nuint)(p + 8));
-                    acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
-                    acc2x0 += Vector256.LoadUnsafe(ref res2, (nuint)(p));
-                    acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 += Vector256.LoadUnsafe(ref res2, (nuint)(p + 8));
-                    acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
-                    acc3x0 += Vector256.LoadUnsafe(ref res3, (nuint)(p));
-                    acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 += Vector256.LoadUnsafe(ref res3, (nuint)(p + 8));
-                    acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 45);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                        var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                        var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                        var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(45));
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(45));
-                    acc1x0 += Vector128.LoadUnsafe(ref res1, (nuint)(45));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(45));
-                    acc2x0 += Vector128.LoadUnsafe(ref res2, (nuint)(45));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(45));
-                    acc3x0 += Vector128.LoadUnsafe(ref res3, (nuint)(45));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(45));
-                }
-                for (int p = 0; p <= 33; p += 16)
-                {
-                    var bias4 = Vector256.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector256.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector256.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector256.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector256.LoadUnsafe(ref x);
-                        var x1 = Vector256.LoadUnsafe(ref x, 8);
-                        var w4 = Vector256.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                        var w5 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                        var w6 = Vector256.Create(Unsafe.Add(ref wk, 2));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                        var w7 = Vector256.Create(Unsafe.Add(ref wk, 3));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 += Vector256.LoadUnsafe(ref res4, (nuint)(p));
-                    acc4x0 = Vector256.Max(acc4x0, Vector256<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 += Vector256.LoadUnsafe(ref res4, (nuint)(p + 8));
-                    acc4x1 = Vector256.Max(acc4x1, Vector256<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 8));
-                    acc5x0 += Vector256.LoadUnsafe(ref res5, (nuint)(p));
-                    acc5x0 = Vector256.Max(acc5x0, Vector256<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 += Vector256.LoadUnsafe(ref res5, (nuint)(p + 8));
-                    acc5x1 = Vector256.Max(acc5x1, Vector256<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 8));
-                    acc6x0 += Vector256.LoadUnsafe(ref res6, (nuint)(p));
-                    acc6x0 = Vector256.Max(acc6x0, Vector256<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 += Vector256.LoadUnsafe(ref res6, (nuint)(p + 8));
-                    acc6x1 = Vector256.Max(acc6x1, Vector256<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 8));
-                    acc7x0 += Vector256.LoadUnsafe(ref res7, (nuint)(p));
-                    acc7x0 = Vector256.Max(acc7x0, Vector256<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 += Vector256.LoadUnsafe(ref res7, (nuint)(p + 8));
-                    acc7x1 = Vector256.Max(acc7x1, Vector256<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 8));
-                }
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 45);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                        acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                        var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                        acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                        var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                        acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                        var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                        acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(45));
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(45));
-                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(45));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(45));
-                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(45));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(45));
-                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(45));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(45));
-                }
+                Pointwise_Tile_4x16_V256<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 48 + j, 0, 32);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 48 + j, 45, 45);
+                Pointwise_Tile_4x16_V256<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 48 + j + 4, 0, 32);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 48 + j + 4, 45, 45);
             }
         }
     }
 
-    /// <summary><see cref="Pointwise_g8_96to384_49px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels, with an AdvSimd branch for ARM64.</summary>
+    /// <summary><see cref="Pointwise_g8_96to384_49px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -8917,270 +3368,10 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 48; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 13);
-                ref float out0 = ref Unsafe.Add(ref destination, (k * 48 + j) * 49);
-                ref float res0 = ref Unsafe.Add(ref residual, (k * 48 + j) * 49);
-                ref float out1 = ref Unsafe.Add(ref destination, (k * 48 + j + 1) * 49);
-                ref float res1 = ref Unsafe.Add(ref residual, (k * 48 + j + 1) * 49);
-                ref float out2 = ref Unsafe.Add(ref destination, (k * 48 + j + 2) * 49);
-                ref float res2 = ref Unsafe.Add(ref residual, (k * 48 + j + 2) * 49);
-                ref float out3 = ref Unsafe.Add(ref destination, (k * 48 + j + 3) * 49);
-                ref float res3 = ref Unsafe.Add(ref residual, (k * 48 + j + 3) * 49);
-                ref float out4 = ref Unsafe.Add(ref destination, (k * 48 + j + 4) * 49);
-                ref float res4 = ref Unsafe.Add(ref residual, (k * 48 + j + 4) * 49);
-                ref float out5 = ref Unsafe.Add(ref destination, (k * 48 + j + 5) * 49);
-                ref float res5 = ref Unsafe.Add(ref residual, (k * 48 + j + 5) * 49);
-                ref float out6 = ref Unsafe.Add(ref destination, (k * 48 + j + 6) * 49);
-                ref float res6 = ref Unsafe.Add(ref residual, (k * 48 + j + 6) * 49);
-                ref float out7 = ref Unsafe.Add(ref destination, (k * 48 + j + 7) * 49);
-                ref float res7 = ref Unsafe.Add(ref residual, (k * 48 + j + 7) * 49);
-                for (int p = 0; p <= 41; p += 8)
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var acc0x1 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var acc1x1 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var acc2x1 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    var acc3x1 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                            acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                            acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(p));
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-                    acc0x1 += Vector128.LoadUnsafe(ref res0, (nuint)(p + 4));
-                    acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                    acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-                    acc1x0 += Vector128.LoadUnsafe(ref res1, (nuint)(p));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-                    acc1x1 += Vector128.LoadUnsafe(ref res1, (nuint)(p + 4));
-                    acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                    acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-                    acc2x0 += Vector128.LoadUnsafe(ref res2, (nuint)(p));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-                    acc2x1 += Vector128.LoadUnsafe(ref res2, (nuint)(p + 4));
-                    acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                    acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-                    acc3x0 += Vector128.LoadUnsafe(ref res3, (nuint)(p));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-                    acc3x1 += Vector128.LoadUnsafe(ref res3, (nuint)(p + 4));
-                    acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
-                    acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
-                }
-                {
-                    var bias0 = Vector128.Create(Unsafe.Add(ref block, 0));
-                    var acc0x0 = bias0;
-                    var bias1 = Vector128.Create(Unsafe.Add(ref block, 1));
-                    var acc1x0 = bias1;
-                    var bias2 = Vector128.Create(Unsafe.Add(ref block, 2));
-                    var acc2x0 = bias2;
-                    var bias3 = Vector128.Create(Unsafe.Add(ref block, 3));
-                    var acc3x0 = bias3;
-                    ref float x = ref Unsafe.Add(ref groupInput, 45);
-                    ref float wk = ref Unsafe.Add(ref block, 8);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                            acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                            acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                            acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w0 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                            var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                            var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                            var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc0x0 += Vector128.LoadUnsafe(ref res0, (nuint)(45));
-                    acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                    acc0x0.StoreUnsafe(ref out0, (nuint)(45));
-                    acc1x0 += Vector128.LoadUnsafe(ref res1, (nuint)(45));
-                    acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                    acc1x0.StoreUnsafe(ref out1, (nuint)(45));
-                    acc2x0 += Vector128.LoadUnsafe(ref res2, (nuint)(45));
-                    acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                    acc2x0.StoreUnsafe(ref out2, (nuint)(45));
-                    acc3x0 += Vector128.LoadUnsafe(ref res3, (nuint)(45));
-                    acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                    acc3x0.StoreUnsafe(ref out3, (nuint)(45));
-                }
-                for (int p = 0; p <= 41; p += 8)
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var acc4x1 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var acc5x1 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var acc6x1 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    var acc7x1 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, p);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        var x1 = Vector128.LoadUnsafe(ref x, 4);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc4x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x1, x1, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc5x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x1, x1, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc6x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x1, x1, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                            acc7x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x1, x1, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                            acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
-                        }
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(p));
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-                    acc4x1 += Vector128.LoadUnsafe(ref res4, (nuint)(p + 4));
-                    acc4x1 = Vector128.Max(acc4x1, Vector128<float>.Zero);
-                    acc4x1.StoreUnsafe(ref out4, (nuint)(p + 4));
-                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(p));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-                    acc5x1 += Vector128.LoadUnsafe(ref res5, (nuint)(p + 4));
-                    acc5x1 = Vector128.Max(acc5x1, Vector128<float>.Zero);
-                    acc5x1.StoreUnsafe(ref out5, (nuint)(p + 4));
-                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(p));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-                    acc6x1 += Vector128.LoadUnsafe(ref res6, (nuint)(p + 4));
-                    acc6x1 = Vector128.Max(acc6x1, Vector128<float>.Zero);
-                    acc6x1.StoreUnsafe(ref out6, (nuint)(p + 4));
-                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(p));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-                    acc7x1 += Vector128.LoadUnsafe(ref res7, (nuint)(p + 4));
-                    acc7x1 = Vector128.Max(acc7x1, Vector128<float>.Zero);
-                    acc7x1.StoreUnsafe(ref out7, (nuint)(p + 4));
-                }
-                {
-                    var bias4 = Vector128.Create(Unsafe.Add(ref block, 4));
-                    var acc4x0 = bias4;
-                    var bias5 = Vector128.Create(Unsafe.Add(ref block, 5));
-                    var acc5x0 = bias5;
-                    var bias6 = Vector128.Create(Unsafe.Add(ref block, 6));
-                    var acc6x0 = bias6;
-                    var bias7 = Vector128.Create(Unsafe.Add(ref block, 7));
-                    var acc7x0 = bias7;
-                    ref float x = ref Unsafe.Add(ref groupInput, 45);
-                    ref float wk = ref Unsafe.Add(ref block, 12);
-                    for (int ci = 0; ci < 12; ci++)
-                    {
-                        var x0 = Vector128.LoadUnsafe(ref x);
-                        if (AdvSimd.Arm64.IsSupported)
-                        {
-                            var w4 = Vector128.LoadUnsafe(ref wk);
-                            acc4x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc4x0, x0, w4, 0);
-                            acc5x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc5x0, x0, w4, 1);
-                            acc6x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc6x0, x0, w4, 2);
-                            acc7x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc7x0, x0, w4, 3);
-                        }
-                        else
-                        {
-                            var w4 = Vector128.Create(Unsafe.Add(ref wk, 0));
-                            acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                            var w5 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                            acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                            var w6 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                            acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                            var w7 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                            acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                        }
-                        x = ref Unsafe.Add(ref x, 49);
-                        wk = ref Unsafe.Add(ref wk, 8);
-                    }
-                    acc4x0 += Vector128.LoadUnsafe(ref res4, (nuint)(45));
-                    acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                    acc4x0.StoreUnsafe(ref out4, (nuint)(45));
-                    acc5x0 += Vector128.LoadUnsafe(ref res5, (nuint)(45));
-                    acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                    acc5x0.StoreUnsafe(ref out5, (nuint)(45));
-                    acc6x0 += Vector128.LoadUnsafe(ref res6, (nuint)(45));
-                    acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                    acc6x0.StoreUnsafe(ref out6, (nuint)(45));
-                    acc7x0 += Vector128.LoadUnsafe(ref res7, (nuint)(45));
-                    acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
-                    acc7x0.StoreUnsafe(ref out7, (nuint)(45));
-                }
+                Pointwise_Tile_4x8_V128<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 48 + j, 0, 40);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 48 + j, 45, 45);
+                Pointwise_Tile_4x8_V128<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 48 + j + 4, 0, 40);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 48 + j + 4, 45, 45);
             }
         }
     }
@@ -9343,6 +3534,1312 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 }
                 Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 3840 + o);
             }
+        }
+    }
+
+    /// <summary>
+    /// What a 1x1 convolution's tiles specialize on. Each convolution answers with literals in a struct of its own, and
+    /// the JIT and NativeAOT compile a generic method once per struct argument, so every bound and branch below is a
+    /// constant in the machine code while the source of a tile is written once.
+    /// </summary>
+    private interface Pointwise_Shape
+    {
+        static abstract int Pixels { get; }
+        static abstract int InPerGroup { get; }
+        static abstract int OutChannels { get; }
+        static abstract int ShuffleGroups { get; }
+        static abstract bool OfficialShuffle { get; }
+        static abstract bool Residual { get; }
+        static abstract bool Relu { get; }
+    }
+
+    /// <summary>The output plane that holds logical channel <paramref name="channel"/>: the channel itself, or where the shape's channel shuffle sends it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Pointwise_Plane<TShape>(int channel) where TShape : struct, Pointwise_Shape
+    {
+        if (TShape.ShuffleGroups == 1) return channel;
+        int perGroup = TShape.OutChannels / TShape.ShuffleGroups;
+        // Shuffle on g·n channels: logical channel i·n + j lands in plane j·g + i; the official (megvii) shuffle, its
+        // inverse, sends i·g + j to j·n + i. Integer division by a constant, once per tile call, outside the pixel loop.
+        return TShape.OfficialShuffle
+            ? channel % TShape.ShuffleGroups * perGroup + channel / TShape.ShuffleGroups
+            : channel % perGroup * TShape.ShuffleGroups + channel / perGroup;
+    }
+
+    /// <summary>8 channel(s) × 48 pixel(s) of a 1x1 convolution on Vector512, at pixels <paramref name="start"/>, then every 48 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_8x48_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float out4 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 4) * TShape.Pixels);
+        ref float out5 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 5) * TShape.Pixels);
+        ref float out6 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 6) * TShape.Pixels);
+        ref float out7 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 7) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 48)
+        {
+            var bias0 = Vector512.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var acc0x2 = bias0;
+            var bias1 = Vector512.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            var acc1x2 = bias1;
+            var bias2 = Vector512.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var acc2x1 = bias2;
+            var acc2x2 = bias2;
+            var bias3 = Vector512.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            var acc3x1 = bias3;
+            var acc3x2 = bias3;
+            var bias4 = Vector512.Create(Unsafe.Add(ref bias, 4));
+            var acc4x0 = bias4;
+            var acc4x1 = bias4;
+            var acc4x2 = bias4;
+            var bias5 = Vector512.Create(Unsafe.Add(ref bias, 5));
+            var acc5x0 = bias5;
+            var acc5x1 = bias5;
+            var acc5x2 = bias5;
+            var bias6 = Vector512.Create(Unsafe.Add(ref bias, 6));
+            var acc6x0 = bias6;
+            var acc6x1 = bias6;
+            var acc6x2 = bias6;
+            var bias7 = Vector512.Create(Unsafe.Add(ref bias, 7));
+            var acc7x0 = bias7;
+            var acc7x1 = bias7;
+            var acc7x2 = bias7;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector512.LoadUnsafe(ref x);
+                var x1 = Vector512.LoadUnsafe(ref x, 16);
+                var x2 = Vector512.LoadUnsafe(ref x, 32);
+                var w0 = Vector512.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
+                acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
+                var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
+                acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector512.LoadUnsafe(ref res, (nuint)(p + 16));
+                acc0x2 += Vector512.LoadUnsafe(ref res, (nuint)(p + 32));
+                acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
+                acc1x2 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 32));
+                acc2x0 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc2x1 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 16));
+                acc2x2 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 32));
+                acc3x0 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc3x1 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 16));
+                acc3x2 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 32));
+                acc4x0 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p));
+                acc4x1 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p + 16));
+                acc4x2 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p + 32));
+                acc5x0 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p));
+                acc5x1 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p + 16));
+                acc5x2 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p + 32));
+                acc6x0 += Vector512.LoadUnsafe(ref res, (nuint)(6 * TShape.Pixels + p));
+                acc6x1 += Vector512.LoadUnsafe(ref res, (nuint)(6 * TShape.Pixels + p + 16));
+                acc6x2 += Vector512.LoadUnsafe(ref res, (nuint)(6 * TShape.Pixels + p + 32));
+                acc7x0 += Vector512.LoadUnsafe(ref res, (nuint)(7 * TShape.Pixels + p));
+                acc7x1 += Vector512.LoadUnsafe(ref res, (nuint)(7 * TShape.Pixels + p + 16));
+                acc7x2 += Vector512.LoadUnsafe(ref res, (nuint)(7 * TShape.Pixels + p + 32));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
+                acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
+                acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
+                acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+            acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+            acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+            acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+            acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+            acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+            acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+            acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+            acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+            acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+            acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
+            acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
+            acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+            acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
+            acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+        }
+    }
+
+    /// <summary>8 channel(s) × 16 pixel(s) of a 1x1 convolution on Vector512, at pixels <paramref name="start"/>, then every 16 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_8x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float out4 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 4) * TShape.Pixels);
+        ref float out5 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 5) * TShape.Pixels);
+        ref float out6 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 6) * TShape.Pixels);
+        ref float out7 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 7) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 16)
+        {
+            var bias0 = Vector512.Create(bias);
+            var acc0x0 = bias0;
+            var bias1 = Vector512.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var bias2 = Vector512.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var bias3 = Vector512.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            var bias4 = Vector512.Create(Unsafe.Add(ref bias, 4));
+            var acc4x0 = bias4;
+            var bias5 = Vector512.Create(Unsafe.Add(ref bias, 5));
+            var acc5x0 = bias5;
+            var bias6 = Vector512.Create(Unsafe.Add(ref bias, 6));
+            var acc6x0 = bias6;
+            var bias7 = Vector512.Create(Unsafe.Add(ref bias, 7));
+            var acc7x0 = bias7;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector512.LoadUnsafe(ref x);
+                var w0 = Vector512.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
+                acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc2x0 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc3x0 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc4x0 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p));
+                acc5x0 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p));
+                acc6x0 += Vector512.LoadUnsafe(ref res, (nuint)(6 * TShape.Pixels + p));
+                acc7x0 += Vector512.LoadUnsafe(ref res, (nuint)(7 * TShape.Pixels + p));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+            acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+            acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+            acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+        }
+    }
+
+    /// <summary>4 channel(s) × 16 pixel(s) of a 1x1 convolution on Vector256, at pixels <paramref name="start"/>, then every 16 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_4x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 16)
+        {
+            var bias0 = Vector256.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var bias1 = Vector256.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            var bias2 = Vector256.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var acc2x1 = bias2;
+            var bias3 = Vector256.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            var acc3x1 = bias3;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector256.LoadUnsafe(ref x);
+                var x1 = Vector256.LoadUnsafe(ref x, 8);
+                var w0 = Vector256.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector256.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
+                acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
+                acc2x0 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc2x1 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 8));
+                acc3x0 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc3x1 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 8));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
+                acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
+                acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+        }
+    }
+
+    /// <summary>4 channel(s) × 8 pixel(s) of a 1x1 convolution on Vector128, with an AdvSimd branch for ARM64, at pixels <paramref name="start"/>, then every 8 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_4x8_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 8)
+        {
+            var bias0 = Vector128.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var bias1 = Vector128.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            var bias2 = Vector128.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var acc2x1 = bias2;
+            var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            var acc3x1 = bias3;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector128.LoadUnsafe(ref x);
+                var x1 = Vector128.LoadUnsafe(ref x, 4);
+                if (AdvSimd.Arm64.IsSupported)
+                {
+                    var w4 = Vector128.LoadUnsafe(ref wk);
+                    acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                    acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                    acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                    acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                    acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                    acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                    acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                    acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                }
+                else
+                {
+                    var w0 = Vector128.Create(wk);
+                    acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                    acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                    var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                    acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                    acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                    var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                    acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                    acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                    var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                    acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                    acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                }
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector128.LoadUnsafe(ref res, (nuint)(p + 4));
+                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 4));
+                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc2x1 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 4));
+                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc3x1 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 4));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
+                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
+                acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
+                acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+        }
+    }
+
+    /// <summary>8 channel(s) × 4 pixel(s) of a 1x1 convolution on Vector128, at pixels <paramref name="start"/>, then every 4 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_8x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float out4 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 4) * TShape.Pixels);
+        ref float out5 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 5) * TShape.Pixels);
+        ref float out6 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 6) * TShape.Pixels);
+        ref float out7 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 7) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 4)
+        {
+            var bias0 = Vector128.Create(bias);
+            var acc0x0 = bias0;
+            var bias1 = Vector128.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var bias2 = Vector128.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            var bias4 = Vector128.Create(Unsafe.Add(ref bias, 4));
+            var acc4x0 = bias4;
+            var bias5 = Vector128.Create(Unsafe.Add(ref bias, 5));
+            var acc5x0 = bias5;
+            var bias6 = Vector128.Create(Unsafe.Add(ref bias, 6));
+            var acc6x0 = bias6;
+            var bias7 = Vector128.Create(Unsafe.Add(ref bias, 7));
+            var acc7x0 = bias7;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector128.LoadUnsafe(ref x);
+                var w0 = Vector128.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                var w4 = Vector128.Create(Unsafe.Add(ref wk, 4));
+                acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                var w5 = Vector128.Create(Unsafe.Add(ref wk, 5));
+                acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                var w6 = Vector128.Create(Unsafe.Add(ref wk, 6));
+                acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                var w7 = Vector128.Create(Unsafe.Add(ref wk, 7));
+                acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
+                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc4x0 += Vector128.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p));
+                acc5x0 += Vector128.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p));
+                acc6x0 += Vector128.LoadUnsafe(ref res, (nuint)(6 * TShape.Pixels + p));
+                acc7x0 += Vector128.LoadUnsafe(ref res, (nuint)(7 * TShape.Pixels + p));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
+                acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+            acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+            acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+            acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+        }
+    }
+
+    /// <summary>6 channel(s) × 64 pixel(s) of a 1x1 convolution on Vector512, at pixels <paramref name="start"/>, then every 64 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_6x64_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float out4 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 4) * TShape.Pixels);
+        ref float out5 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 5) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 64)
+        {
+            var bias0 = Vector512.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var acc0x2 = bias0;
+            var acc0x3 = bias0;
+            var bias1 = Vector512.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            var acc1x2 = bias1;
+            var acc1x3 = bias1;
+            var bias2 = Vector512.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var acc2x1 = bias2;
+            var acc2x2 = bias2;
+            var acc2x3 = bias2;
+            var bias3 = Vector512.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            var acc3x1 = bias3;
+            var acc3x2 = bias3;
+            var acc3x3 = bias3;
+            var bias4 = Vector512.Create(Unsafe.Add(ref bias, 4));
+            var acc4x0 = bias4;
+            var acc4x1 = bias4;
+            var acc4x2 = bias4;
+            var acc4x3 = bias4;
+            var bias5 = Vector512.Create(Unsafe.Add(ref bias, 5));
+            var acc5x0 = bias5;
+            var acc5x1 = bias5;
+            var acc5x2 = bias5;
+            var acc5x3 = bias5;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector512.LoadUnsafe(ref x);
+                var x1 = Vector512.LoadUnsafe(ref x, 16);
+                var x2 = Vector512.LoadUnsafe(ref x, 32);
+                var x3 = Vector512.LoadUnsafe(ref x, 48);
+                var w0 = Vector512.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
+                var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
+                var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                acc2x3 = Simd.MulAdd(x3, w2, acc2x3);
+                var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                acc3x3 = Simd.MulAdd(x3, w3, acc3x3);
+                var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
+                acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
+                acc4x3 = Simd.MulAdd(x3, w4, acc4x3);
+                var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
+                acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
+                acc5x3 = Simd.MulAdd(x3, w5, acc5x3);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector512.LoadUnsafe(ref res, (nuint)(p + 16));
+                acc0x2 += Vector512.LoadUnsafe(ref res, (nuint)(p + 32));
+                acc0x3 += Vector512.LoadUnsafe(ref res, (nuint)(p + 48));
+                acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
+                acc1x2 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 32));
+                acc1x3 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 48));
+                acc2x0 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc2x1 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 16));
+                acc2x2 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 32));
+                acc2x3 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 48));
+                acc3x0 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc3x1 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 16));
+                acc3x2 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 32));
+                acc3x3 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 48));
+                acc4x0 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p));
+                acc4x1 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p + 16));
+                acc4x2 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p + 32));
+                acc4x3 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p + 48));
+                acc5x0 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p));
+                acc5x1 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p + 16));
+                acc5x2 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p + 32));
+                acc5x3 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p + 48));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                acc0x3 = Vector512.Max(acc0x3, Vector512<float>.Zero);
+                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                acc1x3 = Vector512.Max(acc1x3, Vector512<float>.Zero);
+                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                acc2x3 = Vector512.Max(acc2x3, Vector512<float>.Zero);
+                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                acc3x3 = Vector512.Max(acc3x3, Vector512<float>.Zero);
+                acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
+                acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
+                acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
+                acc4x3 = Vector512.Max(acc4x3, Vector512<float>.Zero);
+                acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
+                acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
+                acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
+                acc5x3 = Vector512.Max(acc5x3, Vector512<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+            acc0x3.StoreUnsafe(ref out0, (nuint)(p + 48));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+            acc1x3.StoreUnsafe(ref out1, (nuint)(p + 48));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+            acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+            acc2x3.StoreUnsafe(ref out2, (nuint)(p + 48));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+            acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+            acc3x3.StoreUnsafe(ref out3, (nuint)(p + 48));
+            acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+            acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+            acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+            acc4x3.StoreUnsafe(ref out4, (nuint)(p + 48));
+            acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+            acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+            acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+            acc5x3.StoreUnsafe(ref out5, (nuint)(p + 48));
+        }
+    }
+
+    /// <summary>6 channel(s) × 4 pixel(s) of a 1x1 convolution on Vector128, at pixels <paramref name="start"/>, then every 4 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_6x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float out4 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 4) * TShape.Pixels);
+        ref float out5 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 5) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 4)
+        {
+            var bias0 = Vector128.Create(bias);
+            var acc0x0 = bias0;
+            var bias1 = Vector128.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var bias2 = Vector128.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            var bias4 = Vector128.Create(Unsafe.Add(ref bias, 4));
+            var acc4x0 = bias4;
+            var bias5 = Vector128.Create(Unsafe.Add(ref bias, 5));
+            var acc5x0 = bias5;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector128.LoadUnsafe(ref x);
+                var w0 = Vector128.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                var w4 = Vector128.Create(Unsafe.Add(ref wk, 4));
+                acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                var w5 = Vector128.Create(Unsafe.Add(ref wk, 5));
+                acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
+                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc4x0 += Vector128.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p));
+                acc5x0 += Vector128.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
+                acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+            acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+        }
+    }
+
+    /// <summary>4 channel(s) × 4 pixel(s) of a 1x1 convolution on Vector128, with an AdvSimd branch for ARM64, at pixels <paramref name="start"/>, then every 4 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_4x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 4)
+        {
+            var bias0 = Vector128.Create(bias);
+            var acc0x0 = bias0;
+            var bias1 = Vector128.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var bias2 = Vector128.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector128.LoadUnsafe(ref x);
+                if (AdvSimd.Arm64.IsSupported)
+                {
+                    var w4 = Vector128.LoadUnsafe(ref wk);
+                    acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                    acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                    acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                    acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                }
+                else
+                {
+                    var w0 = Vector128.Create(wk);
+                    acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                    var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                    acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                    var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                    acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                    var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                    acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                }
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
+                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
+                acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+        }
+    }
+
+    /// <summary>2 channel(s) × 32 pixel(s) of a 1x1 convolution on Vector256, at pixels <paramref name="start"/>, then every 32 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_2x32_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 32)
+        {
+            var bias0 = Vector256.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var acc0x2 = bias0;
+            var acc0x3 = bias0;
+            var bias1 = Vector256.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            var acc1x2 = bias1;
+            var acc1x3 = bias1;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector256.LoadUnsafe(ref x);
+                var x1 = Vector256.LoadUnsafe(ref x, 8);
+                var x2 = Vector256.LoadUnsafe(ref x, 16);
+                var x3 = Vector256.LoadUnsafe(ref x, 24);
+                var w0 = Vector256.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
+                var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector256.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
+                acc0x2 += Vector256.LoadUnsafe(ref res, (nuint)(p + 16));
+                acc0x3 += Vector256.LoadUnsafe(ref res, (nuint)(p + 24));
+                acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
+                acc1x2 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
+                acc1x3 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 24));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
+                acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                acc0x2 = Vector256.Max(acc0x2, Vector256<float>.Zero);
+                acc0x3 = Vector256.Max(acc0x3, Vector256<float>.Zero);
+                acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
+                acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                acc1x2 = Vector256.Max(acc1x2, Vector256<float>.Zero);
+                acc1x3 = Vector256.Max(acc1x3, Vector256<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 16));
+            acc0x3.StoreUnsafe(ref out0, (nuint)(p + 24));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 16));
+            acc1x3.StoreUnsafe(ref out1, (nuint)(p + 24));
+        }
+    }
+
+    /// <summary>2 channel(s) × 4 pixel(s) of a 1x1 convolution on Vector128, at pixels <paramref name="start"/>, then every 4 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_2x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 4)
+        {
+            var bias0 = Vector128.Create(bias);
+            var acc0x0 = bias0;
+            var bias1 = Vector128.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector128.LoadUnsafe(ref x);
+                var w0 = Vector128.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
+                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+        }
+    }
+
+    /// <summary>2 channel(s) × 16 pixel(s) of a 1x1 convolution on Vector128, at pixels <paramref name="start"/>, then every 16 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_2x16_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 16)
+        {
+            var bias0 = Vector128.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var acc0x2 = bias0;
+            var acc0x3 = bias0;
+            var bias1 = Vector128.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            var acc1x2 = bias1;
+            var acc1x3 = bias1;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector128.LoadUnsafe(ref x);
+                var x1 = Vector128.LoadUnsafe(ref x, 4);
+                var x2 = Vector128.LoadUnsafe(ref x, 8);
+                var x3 = Vector128.LoadUnsafe(ref x, 12);
+                var w0 = Vector128.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
+                var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector128.LoadUnsafe(ref res, (nuint)(p + 4));
+                acc0x2 += Vector128.LoadUnsafe(ref res, (nuint)(p + 8));
+                acc0x3 += Vector128.LoadUnsafe(ref res, (nuint)(p + 12));
+                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 4));
+                acc1x2 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
+                acc1x3 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 12));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
+                acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
+                acc0x2 = Vector128.Max(acc0x2, Vector128<float>.Zero);
+                acc0x3 = Vector128.Max(acc0x3, Vector128<float>.Zero);
+                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
+                acc1x2 = Vector128.Max(acc1x2, Vector128<float>.Zero);
+                acc1x3 = Vector128.Max(acc1x3, Vector128<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
+            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 8));
+            acc0x3.StoreUnsafe(ref out0, (nuint)(p + 12));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
+            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 8));
+            acc1x3.StoreUnsafe(ref out1, (nuint)(p + 12));
+        }
+    }
+
+    /// <summary>4 channel(s) × 96 pixel(s) of a 1x1 convolution on Vector512, at pixels <paramref name="start"/>, then every 96 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_4x96_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 96)
+        {
+            var bias0 = Vector512.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var acc0x2 = bias0;
+            var acc0x3 = bias0;
+            var acc0x4 = bias0;
+            var acc0x5 = bias0;
+            var bias1 = Vector512.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            var acc1x2 = bias1;
+            var acc1x3 = bias1;
+            var acc1x4 = bias1;
+            var acc1x5 = bias1;
+            var bias2 = Vector512.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var acc2x1 = bias2;
+            var acc2x2 = bias2;
+            var acc2x3 = bias2;
+            var acc2x4 = bias2;
+            var acc2x5 = bias2;
+            var bias3 = Vector512.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            var acc3x1 = bias3;
+            var acc3x2 = bias3;
+            var acc3x3 = bias3;
+            var acc3x4 = bias3;
+            var acc3x5 = bias3;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector512.LoadUnsafe(ref x);
+                var x1 = Vector512.LoadUnsafe(ref x, 16);
+                var x2 = Vector512.LoadUnsafe(ref x, 32);
+                var x3 = Vector512.LoadUnsafe(ref x, 48);
+                var x4 = Vector512.LoadUnsafe(ref x, 64);
+                var x5 = Vector512.LoadUnsafe(ref x, 80);
+                var w0 = Vector512.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
+                acc0x4 = Simd.MulAdd(x4, w0, acc0x4);
+                acc0x5 = Simd.MulAdd(x5, w0, acc0x5);
+                var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
+                acc1x4 = Simd.MulAdd(x4, w1, acc1x4);
+                acc1x5 = Simd.MulAdd(x5, w1, acc1x5);
+                var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                acc2x3 = Simd.MulAdd(x3, w2, acc2x3);
+                acc2x4 = Simd.MulAdd(x4, w2, acc2x4);
+                acc2x5 = Simd.MulAdd(x5, w2, acc2x5);
+                var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                acc3x3 = Simd.MulAdd(x3, w3, acc3x3);
+                acc3x4 = Simd.MulAdd(x4, w3, acc3x4);
+                acc3x5 = Simd.MulAdd(x5, w3, acc3x5);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector512.LoadUnsafe(ref res, (nuint)(p + 16));
+                acc0x2 += Vector512.LoadUnsafe(ref res, (nuint)(p + 32));
+                acc0x3 += Vector512.LoadUnsafe(ref res, (nuint)(p + 48));
+                acc0x4 += Vector512.LoadUnsafe(ref res, (nuint)(p + 64));
+                acc0x5 += Vector512.LoadUnsafe(ref res, (nuint)(p + 80));
+                acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
+                acc1x2 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 32));
+                acc1x3 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 48));
+                acc1x4 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 64));
+                acc1x5 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 80));
+                acc2x0 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc2x1 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 16));
+                acc2x2 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 32));
+                acc2x3 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 48));
+                acc2x4 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 64));
+                acc2x5 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 80));
+                acc3x0 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc3x1 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 16));
+                acc3x2 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 32));
+                acc3x3 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 48));
+                acc3x4 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 64));
+                acc3x5 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 80));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                acc0x3 = Vector512.Max(acc0x3, Vector512<float>.Zero);
+                acc0x4 = Vector512.Max(acc0x4, Vector512<float>.Zero);
+                acc0x5 = Vector512.Max(acc0x5, Vector512<float>.Zero);
+                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                acc1x3 = Vector512.Max(acc1x3, Vector512<float>.Zero);
+                acc1x4 = Vector512.Max(acc1x4, Vector512<float>.Zero);
+                acc1x5 = Vector512.Max(acc1x5, Vector512<float>.Zero);
+                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                acc2x3 = Vector512.Max(acc2x3, Vector512<float>.Zero);
+                acc2x4 = Vector512.Max(acc2x4, Vector512<float>.Zero);
+                acc2x5 = Vector512.Max(acc2x5, Vector512<float>.Zero);
+                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                acc3x3 = Vector512.Max(acc3x3, Vector512<float>.Zero);
+                acc3x4 = Vector512.Max(acc3x4, Vector512<float>.Zero);
+                acc3x5 = Vector512.Max(acc3x5, Vector512<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+            acc0x3.StoreUnsafe(ref out0, (nuint)(p + 48));
+            acc0x4.StoreUnsafe(ref out0, (nuint)(p + 64));
+            acc0x5.StoreUnsafe(ref out0, (nuint)(p + 80));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+            acc1x3.StoreUnsafe(ref out1, (nuint)(p + 48));
+            acc1x4.StoreUnsafe(ref out1, (nuint)(p + 64));
+            acc1x5.StoreUnsafe(ref out1, (nuint)(p + 80));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+            acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+            acc2x3.StoreUnsafe(ref out2, (nuint)(p + 48));
+            acc2x4.StoreUnsafe(ref out2, (nuint)(p + 64));
+            acc2x5.StoreUnsafe(ref out2, (nuint)(p + 80));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+            acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+            acc3x3.StoreUnsafe(ref out3, (nuint)(p + 48));
+            acc3x4.StoreUnsafe(ref out3, (nuint)(p + 64));
+            acc3x5.StoreUnsafe(ref out3, (nuint)(p + 80));
+        }
+    }
+
+    /// <summary>4 channel(s) × 48 pixel(s) of a 1x1 convolution on Vector512, at pixels <paramref name="start"/>, then every 48 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_4x48_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 48)
+        {
+            var bias0 = Vector512.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var acc0x2 = bias0;
+            var bias1 = Vector512.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            var acc1x2 = bias1;
+            var bias2 = Vector512.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var acc2x1 = bias2;
+            var acc2x2 = bias2;
+            var bias3 = Vector512.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            var acc3x1 = bias3;
+            var acc3x2 = bias3;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector512.LoadUnsafe(ref x);
+                var x1 = Vector512.LoadUnsafe(ref x, 16);
+                var x2 = Vector512.LoadUnsafe(ref x, 32);
+                var w0 = Vector512.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector512.LoadUnsafe(ref res, (nuint)(p + 16));
+                acc0x2 += Vector512.LoadUnsafe(ref res, (nuint)(p + 32));
+                acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
+                acc1x2 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 32));
+                acc2x0 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc2x1 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 16));
+                acc2x2 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 32));
+                acc3x0 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc3x1 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 16));
+                acc3x2 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 32));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
+                acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
+                acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
+                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
+                acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
+                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
+                acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
+                acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
+                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
+                acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+            acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+            acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
         }
     }
 
