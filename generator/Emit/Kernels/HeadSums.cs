@@ -56,7 +56,7 @@ internal static class HeadSums
         int vectorEnd = count / Lanes * Lanes;
         for (int r = 0; r < Lanes; r++)
         {
-            w.Line($"ref float row{r} = ref Unsafe.Add(ref {a}, ({first} + {r}) * {rowStride});");
+            w.Line($"ref float row{r} = ref Unsafe.Add(ref {a}, ({Loop.Sum(first, r.ToString())}) * {rowStride});");
             w.Line($"var sum{r} = Vector128<float>.Zero;");
         }
         using (Loop.Open(w, "i", 0, vectorEnd, 4))

@@ -319,7 +319,7 @@ internal abstract class WindowKernel : IKernelEmitter
         EmitVectorTaps(w, taps);
         EmitVectorEpilogue(w, taps.V);
         if (Op.Relu) w.Line($"acc = {taps.V}.Max(acc, {taps.V}<float>.Zero);");
-        w.Line($"acc.StoreUnsafe(ref output, (nuint)(outRow + {ox}));");
+        w.Line($"acc.StoreUnsafe(ref output, (nuint)({Loop.Sum("outRow", ox)}));");
     }
 
     /// <summary>All taps of one output vector; kinds with several input planes loop over them here.</summary>
@@ -383,7 +383,7 @@ internal abstract class WindowKernel : IKernelEmitter
         EmitScalarTaps(w, taps);
         EmitScalarEpilogue(w);
         if (Op.Relu) w.Line("acc = MathF.Max(acc, 0f);");
-        w.Line($"Unsafe.Add(ref output, outRow + {ox}) = acc;");
+        w.Line($"Unsafe.Add(ref output, {Loop.Sum("outRow", ox)}) = acc;");
     }
 
     protected virtual void EmitScalarTaps(SourceWriter w, ScalarTaps taps) => taps.Plane("plane", "taps");
