@@ -17,6 +17,11 @@ namespace ShuffleNetGen.Generator.Emit;
 /// lane). A dispatcher named by the convolution alone picks one with <c>Vector512/256.IsHardwareAccelerated</c>, which
 /// the JIT and NativeAOT fold to constants. All read one packed layout (blocks of <see cref="BlockRows"/> channels); narrower variants walk a
 /// block in sub-blocks.
+/// <para>
+/// A variant is only the walk over groups and blocks; the work is in register tiles (<c>Pointwise_Tile_8x48_V512</c>,
+/// …), generic methods shared by every convolution of the model and specialized through this convolution's shape
+/// struct. Unrolled into each variant, the tiles were two thirds of the generated file for the paper's model.
+/// </para>
 /// </remarks>
 internal sealed class PointwiseKernel : IKernelEmitter
 {

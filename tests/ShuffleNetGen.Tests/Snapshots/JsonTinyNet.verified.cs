@@ -802,7 +802,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                         acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
                     }
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -921,7 +921,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                         acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
                     }
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -1062,7 +1062,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + 1));
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row2));
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 1));
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -1132,7 +1132,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + 1));
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row2));
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 1));
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -1229,7 +1229,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 for (int ox = 1; ox < 4; ox++)
                 {
@@ -1259,7 +1259,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 for (int ox = 1; ox < 4; ox++)
                 {
@@ -1392,7 +1392,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 for (int ox = 1; ox < 4; ox++)
                 {
@@ -1418,7 +1418,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 for (int ox = 1; ox < 4; ox++)
                 {
@@ -1626,7 +1626,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 for (int ox = 1; ox < 3; ox++)
                 {
@@ -1659,7 +1659,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 for (int ox = 1; ox < 3; ox++)
                 {
@@ -1693,7 +1693,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
                     acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 for (int ox = 1; ox < 3; ox++)
                 {
@@ -1803,7 +1803,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     float acc = Unsafe.Add(ref plane, row1 + 1);
@@ -1831,7 +1831,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     float acc = Unsafe.Add(ref plane, row0 + 1);
@@ -1960,7 +1960,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     float acc = bias + Unsafe.Add(ref plane, row1 + 1) * k3;
@@ -1984,7 +1984,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     float acc = bias + Unsafe.Add(ref plane, row0 + 1) * k0;
@@ -2105,7 +2105,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     float acc = bias + Unsafe.Add(ref plane, row1) * k3;
@@ -2124,7 +2124,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
                     acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     float acc = bias + Unsafe.Add(ref plane, row0) * k0;
@@ -2191,7 +2191,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
             }
         }
@@ -2261,7 +2261,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
             }
         }
@@ -2362,7 +2362,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 int outRow = 0;
                 {
                     float acc = bias + Unsafe.Add(ref plane, row1) * k4;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
             }
         }
@@ -2427,7 +2427,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         {
             for (int o = 0; o < 8; o += 4)
             {
-                ref float row0 = ref Unsafe.Add(ref weights, (o + 0) * 480);
+                ref float row0 = ref Unsafe.Add(ref weights, (o) * 480);
                 var sum0 = Vector128<float>.Zero;
                 ref float row1 = ref Unsafe.Add(ref weights, (o + 1) * 480);
                 var sum1 = Vector128<float>.Zero;

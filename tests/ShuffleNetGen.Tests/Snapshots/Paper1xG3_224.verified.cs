@@ -806,7 +806,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                         acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
                     }
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (!Vector512.IsHardwareAccelerated)
                 {
@@ -928,7 +928,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                         acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
                     }
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (!Vector512.IsHardwareAccelerated)
                 {
@@ -1496,7 +1496,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + 1));
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row2));
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 1));
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (Vector512.IsHardwareAccelerated)
                 {
@@ -1597,7 +1597,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + 1));
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row2));
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 1));
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (Vector512.IsHardwareAccelerated)
                 {
@@ -1733,7 +1733,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (Vector512.IsHardwareAccelerated)
                 {
@@ -1848,7 +1848,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (Vector512.IsHardwareAccelerated)
                 {
@@ -2088,7 +2088,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (Vector512.IsHardwareAccelerated)
                 {
@@ -2197,7 +2197,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (Vector512.IsHardwareAccelerated)
                 {
@@ -2506,7 +2506,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (Vector512.IsHardwareAccelerated)
                 {
@@ -2581,7 +2581,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (Vector512.IsHardwareAccelerated)
                 {
@@ -2670,7 +2670,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
                     acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (Vector512.IsHardwareAccelerated)
                 {
@@ -2823,7 +2823,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -2905,7 +2905,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -3091,7 +3091,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -3171,7 +3171,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -3443,7 +3443,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 for (int ox = 1; ox <= 9; ox += 4)
                 {
@@ -3478,7 +3478,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 for (int ox = 1; ox <= 9; ox += 4)
                 {
@@ -3515,7 +3515,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
                     acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 for (int ox = 1; ox <= 9; ox += 4)
                 {
@@ -3701,7 +3701,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -3781,7 +3781,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -3969,7 +3969,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -4047,7 +4047,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -4312,7 +4312,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     ref float in1 = ref Unsafe.Add(ref plane, row1);
@@ -4357,7 +4357,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     ref float in0 = ref Unsafe.Add(ref plane, row0);
@@ -4408,7 +4408,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
                     acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     ref float in0 = ref Unsafe.Add(ref plane, row0);
@@ -4524,7 +4524,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         {
             for (int c = 0; c < 960; c += 4)
             {
-                ref float row0 = ref Unsafe.Add(ref source, (c + 0) * 49);
+                ref float row0 = ref Unsafe.Add(ref source, (c) * 49);
                 var sum0 = Vector128<float>.Zero;
                 ref float row1 = ref Unsafe.Add(ref source, (c + 1) * 49);
                 var sum1 = Vector128<float>.Zero;
@@ -4600,7 +4600,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         {
             for (int o = 0; o < 1000; o += 4)
             {
-                ref float row0 = ref Unsafe.Add(ref weights, (o + 0) * 960);
+                ref float row0 = ref Unsafe.Add(ref weights, (o) * 960);
                 var sum0 = Vector128<float>.Zero;
                 ref float row1 = ref Unsafe.Add(ref weights, (o + 1) * 960);
                 var sum1 = Vector128<float>.Zero;

@@ -806,7 +806,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                         acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
                     }
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (!Vector512.IsHardwareAccelerated)
                 {
@@ -928,7 +928,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                         acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
                     }
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (!Vector512.IsHardwareAccelerated)
                 {
@@ -1412,7 +1412,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + 1));
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row2));
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 1));
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -1484,7 +1484,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + 1));
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row2));
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 1));
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -1583,7 +1583,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -1663,7 +1663,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -1862,7 +1862,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -1940,7 +1940,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -2212,7 +2212,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     ref float in1 = ref Unsafe.Add(ref plane, row1);
@@ -2257,7 +2257,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     ref float in0 = ref Unsafe.Add(ref plane, row0);
@@ -2308,7 +2308,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
                     acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     ref float in0 = ref Unsafe.Add(ref plane, row0);
@@ -2499,7 +2499,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 for (int ox = 1; ox < 4; ox++)
                 {
@@ -2529,7 +2529,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 for (int ox = 1; ox < 4; ox++)
                 {
@@ -2660,7 +2660,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 for (int ox = 1; ox < 4; ox++)
                 {
@@ -2686,7 +2686,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 for (int ox = 1; ox < 4; ox++)
                 {
@@ -2894,7 +2894,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 for (int ox = 1; ox < 3; ox++)
                 {
@@ -2927,7 +2927,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 for (int ox = 1; ox < 3; ox++)
                 {
@@ -2961,7 +2961,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
                     acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 for (int ox = 1; ox < 3; ox++)
                 {
@@ -3071,7 +3071,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     float acc = Unsafe.Add(ref plane, row1 + 1);
@@ -3099,7 +3099,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     float acc = Unsafe.Add(ref plane, row0 + 1);
@@ -3228,7 +3228,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     float acc = bias + Unsafe.Add(ref plane, row1 + 1) * k3;
@@ -3252,7 +3252,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     float acc = bias + Unsafe.Add(ref plane, row0 + 1) * k0;
@@ -3373,7 +3373,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     float acc = bias + Unsafe.Add(ref plane, row1) * k3;
@@ -3392,7 +3392,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
                     acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     float acc = bias + Unsafe.Add(ref plane, row0) * k0;
@@ -3448,7 +3448,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         {
             for (int c = 0; c < 240; c += 4)
             {
-                ref float row0 = ref Unsafe.Add(ref source, (c + 0) * 4);
+                ref float row0 = ref Unsafe.Add(ref source, (c) * 4);
                 var sum0 = Vector128<float>.Zero;
                 ref float row1 = ref Unsafe.Add(ref source, (c + 1) * 4);
                 var sum1 = Vector128<float>.Zero;
@@ -3492,7 +3492,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         {
             for (int o = 0; o < 8; o += 4)
             {
-                ref float row0 = ref Unsafe.Add(ref weights, (o + 0) * 240);
+                ref float row0 = ref Unsafe.Add(ref weights, (o) * 240);
                 var sum0 = Vector128<float>.Zero;
                 ref float row1 = ref Unsafe.Add(ref weights, (o + 1) * 240);
                 var sum1 = Vector128<float>.Zero;

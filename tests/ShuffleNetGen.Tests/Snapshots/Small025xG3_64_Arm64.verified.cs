@@ -803,7 +803,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                         acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
                     }
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -922,7 +922,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                         acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
                     }
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -1063,7 +1063,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + 1));
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row2));
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 1));
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -1135,7 +1135,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + 1));
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row2));
                     acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 1));
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -1234,7 +1234,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -1314,7 +1314,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -1469,7 +1469,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -1547,7 +1547,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -1740,7 +1740,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     ref float in1 = ref Unsafe.Add(ref plane, row1);
@@ -1785,7 +1785,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     ref float in0 = ref Unsafe.Add(ref plane, row0);
@@ -1836,7 +1836,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
                     acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     ref float in0 = ref Unsafe.Add(ref plane, row0);
@@ -1929,7 +1929,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 for (int ox = 1; ox < 4; ox++)
                 {
@@ -1959,7 +1959,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 for (int ox = 1; ox < 4; ox++)
                 {
@@ -2048,7 +2048,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 for (int ox = 1; ox < 4; ox++)
                 {
@@ -2074,7 +2074,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 for (int ox = 1; ox < 4; ox++)
                 {
@@ -2200,7 +2200,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 for (int ox = 1; ox < 3; ox++)
                 {
@@ -2233,7 +2233,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 for (int ox = 1; ox < 3; ox++)
                 {
@@ -2267,7 +2267,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
                     acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 for (int ox = 1; ox < 3; ox++)
                 {
@@ -2344,7 +2344,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     float acc = Unsafe.Add(ref plane, row1 + 1);
@@ -2372,7 +2372,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     float acc = Unsafe.Add(ref plane, row0 + 1);
@@ -2460,7 +2460,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     float acc = bias + Unsafe.Add(ref plane, row1 + 1) * k3;
@@ -2484,7 +2484,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     float acc = bias + Unsafe.Add(ref plane, row0 + 1) * k0;
@@ -2605,7 +2605,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     float acc = bias + Unsafe.Add(ref plane, row1) * k3;
@@ -2624,7 +2624,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
                     acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     float acc = bias + Unsafe.Add(ref plane, row0) * k0;
@@ -2680,7 +2680,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         {
             for (int c = 0; c < 240; c += 4)
             {
-                ref float row0 = ref Unsafe.Add(ref source, (c + 0) * 4);
+                ref float row0 = ref Unsafe.Add(ref source, (c) * 4);
                 var sum0 = Vector128<float>.Zero;
                 ref float row1 = ref Unsafe.Add(ref source, (c + 1) * 4);
                 var sum1 = Vector128<float>.Zero;
@@ -2724,7 +2724,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         {
             for (int o = 0; o < 8; o += 4)
             {
-                ref float row0 = ref Unsafe.Add(ref weights, (o + 0) * 240);
+                ref float row0 = ref Unsafe.Add(ref weights, (o) * 240);
                 var sum0 = Vector128<float>.Zero;
                 ref float row1 = ref Unsafe.Add(ref weights, (o + 1) * 240);
                 var sum1 = Vector128<float>.Zero;

@@ -645,7 +645,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
                     }
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (!Vector512.IsHardwareAccelerated)
                 {
@@ -769,7 +769,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
                     }
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (!Vector512.IsHardwareAccelerated)
                 {
@@ -907,7 +907,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
                     }
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (!Vector512.IsHardwareAccelerated)
                 {
@@ -1637,7 +1637,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -1719,7 +1719,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -1905,7 +1905,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -1985,7 +1985,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -2273,7 +2273,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 for (int ox = 1; ox <= 9; ox += 4)
                 {
@@ -2308,7 +2308,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 for (int ox = 1; ox <= 9; ox += 4)
                 {
@@ -2345,7 +2345,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
                     acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 for (int ox = 1; ox <= 9; ox += 4)
                 {
@@ -2531,7 +2531,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -2611,7 +2611,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc += Unsafe.Add(ref plane, row2 + 1);
                     acc *= 1f / 9f;
                     acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -2814,7 +2814,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -2892,7 +2892,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 if (AdvSimd.Arm64.IsSupported)
                 {
@@ -3172,7 +3172,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     ref float in1 = ref Unsafe.Add(ref plane, row1);
@@ -3217,7 +3217,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
                     acc += Unsafe.Add(ref plane, row2) * k7;
                     acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     ref float in0 = ref Unsafe.Add(ref plane, row0);
@@ -3268,7 +3268,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc += Unsafe.Add(ref plane, row0 + 1) * k2;
                     acc += Unsafe.Add(ref plane, row1) * k4;
                     acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    Unsafe.Add(ref output, outRow + 0) = acc;
+                    Unsafe.Add(ref output, outRow) = acc;
                 }
                 {
                     ref float in0 = ref Unsafe.Add(ref plane, row0);
@@ -3384,7 +3384,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         {
             for (int c = 0; c < 384; c += 4)
             {
-                ref float row0 = ref Unsafe.Add(ref source, (c + 0) * 49);
+                ref float row0 = ref Unsafe.Add(ref source, (c) * 49);
                 var sum0 = Vector128<float>.Zero;
                 ref float row1 = ref Unsafe.Add(ref source, (c + 1) * 49);
                 var sum1 = Vector128<float>.Zero;
@@ -3460,7 +3460,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         {
             for (int o = 0; o < 8; o += 4)
             {
-                ref float row0 = ref Unsafe.Add(ref weights, (o + 0) * 384);
+                ref float row0 = ref Unsafe.Add(ref weights, (o) * 384);
                 var sum0 = Vector128<float>.Zero;
                 ref float row1 = ref Unsafe.Add(ref weights, (o + 1) * 384);
                 var sum1 = Vector128<float>.Zero;
