@@ -171,7 +171,7 @@ internal sealed class PointwiseKernel : IKernelEmitter
         int inPerGroup = op.InPerGroup;
         int outPerGroup = op.OutPerGroup;
 
-        w.Line($"/// <summary><see cref=\"{Name}\"/> on {width.Vector}: register tiles of {width.Rows} channels × {TileVectors(width, width.Rows) * width.Lanes} pixels.</summary>");
+        // No summary: the name says what the variant is (its dispatcher's summary says what the convolution is).
         w.Line(KernelSyntax.Optimized);
         using (w.Open($"private static void {KernelName(op, width)}({Parameters})"))
         {
@@ -311,7 +311,9 @@ internal sealed class PointwiseKernel : IKernelEmitter
         w.Line("/// <summary>");
         w.Line("/// What a 1x1 convolution's tiles specialize on. Each convolution answers with literals in a struct of its own, and");
         w.Line("/// the JIT and NativeAOT compile a generic method once per struct argument, so every bound and branch below is a");
-        w.Line("/// constant in the machine code while the source of a tile is written once.");
+        w.Line("/// constant in the machine code while the source of a tile is written once. A tile <c>Pointwise_Tile_RxP_W</c>");
+        w.Line("/// computes R output channels (from logical channel <c>channel</c>, whose bias and then weights, <c>blockRows</c> apart,");
+        w.Line("/// start at <c>bias</c>) × P pixels on vector type W, at pixel <c>start</c>, then every P pixels up to <c>last</c>.");
         w.Line("/// </summary>");
         using (w.Open($"private interface {ShapeInterface}"))
         {
@@ -352,9 +354,7 @@ internal sealed class PointwiseKernel : IKernelEmitter
         bool scalar = tile.Width is null;
         string V = tile.Width?.Vector ?? "float";
         int lanes = tile.Width?.Lanes ?? 1;
-        w.Line($"/// <summary>{tile.Rows} channel(s) × {tile.Pixels} pixel(s) of a 1x1 convolution{(scalar ? ", one pixel at a time" : " on " + V)}"
-            + (tile.Neon ? ", with an AdvSimd branch for ARM64" : "") + ", at pixels <paramref name=\"start\"/>, then every "
-            + $"{tile.Pixels} up to <paramref name=\"last\"/>; channel <paramref name=\"channel\"/> and on, whose bias and weights start at <paramref name=\"bias\"/>.</summary>");
+        w.Line($"/// <summary>{tile.Rows} × {tile.Pixels} {(scalar ? "scalar" : V)} tile{(tile.Neon ? ", with an AdvSimd branch for ARM64" : "")}; see <see cref=\"{ShapeInterface}\"/>.</summary>");
         w.Line(KernelSyntax.Optimized);
         w.Line($"private static void {tile.Name}<TShape>({TileParameters})");
         w.Line($"    {TileConstraint}");

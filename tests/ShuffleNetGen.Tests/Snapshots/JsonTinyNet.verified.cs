@@ -1301,7 +1301,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         else Pointwise_g1_12to30_64px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
     }
 
-    /// <summary><see cref="Pointwise_g1_12to30_64px_Shuffle3_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_12to30_64px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
@@ -1321,7 +1320,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary><see cref="Pointwise_g1_12to30_64px_Shuffle3_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_12to30_64px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
@@ -1342,7 +1340,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary><see cref="Pointwise_g1_12to30_64px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_12to30_64px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -1458,7 +1455,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         else Pointwise_g3_30to108_16px_Relu_4x8_V128(ref source, ref destination, ref weights);
     }
 
-    /// <summary><see cref="Pointwise_g3_30to108_16px_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to108_16px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
@@ -1477,7 +1473,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary><see cref="Pointwise_g3_30to108_16px_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to108_16px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
@@ -1497,7 +1492,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary><see cref="Pointwise_g3_30to108_16px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to108_16px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -1538,7 +1532,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
     }
 
-    /// <summary><see cref="Pointwise_g3_120to30_16px_Shuffle3_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
@@ -1557,7 +1550,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary><see cref="Pointwise_g3_120to30_16px_Shuffle3_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
@@ -1577,7 +1569,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary><see cref="Pointwise_g3_120to30_16px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -1737,7 +1728,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         else Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
     }
 
-    /// <summary><see cref="Pointwise_g3_30to120_16px_Residual_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -1752,7 +1742,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary><see cref="Pointwise_g3_30to120_16px_Residual_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -1768,7 +1757,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary><see cref="Pointwise_g3_30to120_16px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -1872,7 +1860,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         else Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
     }
 
-    /// <summary><see cref="Pointwise_g3_120to60_16px_Shuffle3_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
@@ -1891,7 +1878,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary><see cref="Pointwise_g3_120to60_16px_Shuffle3_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
@@ -1911,7 +1897,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary><see cref="Pointwise_g3_120to60_16px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -2021,7 +2006,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         Pointwise_g3_60to120_4px_Relu_4x8_V128(ref source, ref destination, ref weights);
     }
 
-    /// <summary><see cref="Pointwise_g3_60to120_4px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to120_4px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -2056,7 +2040,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
     }
 
-    /// <summary><see cref="Pointwise_g3_240to60_4px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -2156,7 +2139,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
     }
 
-    /// <summary><see cref="Pointwise_g3_60to240_4px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -2216,7 +2198,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         Pointwise_g3_240to120_4px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
     }
 
-    /// <summary><see cref="Pointwise_g3_240to120_4px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to120_4px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -2286,7 +2267,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         Pointwise_g3_120to240_1px_Relu_4x8_V128(ref source, ref destination, ref weights);
     }
 
-    /// <summary><see cref="Pointwise_g3_120to240_1px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to240_1px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -2321,7 +2301,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
     }
 
-    /// <summary><see cref="Pointwise_g3_480to120_1px_Shuffle3_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -2387,7 +2366,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         Pointwise_g3_120to480_1px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
     }
 
-    /// <summary><see cref="Pointwise_g3_120to480_1px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_120to480_1px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -2507,7 +2485,9 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     /// <summary>
     /// What a 1x1 convolution's tiles specialize on. Each convolution answers with literals in a struct of its own, and
     /// the JIT and NativeAOT compile a generic method once per struct argument, so every bound and branch below is a
-    /// constant in the machine code while the source of a tile is written once.
+    /// constant in the machine code while the source of a tile is written once. A tile <c>Pointwise_Tile_RxP_W</c>
+    /// computes R output channels (from logical channel <c>channel</c>, whose bias and then weights, <c>blockRows</c> apart,
+    /// start at <c>bias</c>) × P pixels on vector type W, at pixel <c>start</c>, then every P pixels up to <c>last</c>.
     /// </summary>
     private interface Pointwise_Shape
     {
@@ -2533,7 +2513,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             : channel % perGroup * TShape.ShuffleGroups + channel / perGroup;
     }
 
-    /// <summary>8 channel(s) × 48 pixel(s) of a 1x1 convolution on Vector512, at pixels <paramref name="start"/>, then every 48 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    /// <summary>8 × 48 Vector512 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_8x48_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
@@ -2704,7 +2684,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>8 channel(s) × 16 pixel(s) of a 1x1 convolution on Vector512, at pixels <paramref name="start"/>, then every 16 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    /// <summary>8 × 16 Vector512 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_8x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
@@ -2793,7 +2773,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>6 channel(s) × 64 pixel(s) of a 1x1 convolution on Vector512, at pixels <paramref name="start"/>, then every 64 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    /// <summary>6 × 64 Vector512 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_6x64_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
@@ -2959,7 +2939,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>4 channel(s) × 16 pixel(s) of a 1x1 convolution on Vector256, at pixels <paramref name="start"/>, then every 16 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    /// <summary>4 × 16 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_4x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
@@ -3037,7 +3017,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>2 channel(s) × 32 pixel(s) of a 1x1 convolution on Vector256, at pixels <paramref name="start"/>, then every 32 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    /// <summary>2 × 32 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_2x32_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
@@ -3111,7 +3091,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>4 channel(s) × 8 pixel(s) of a 1x1 convolution on Vector128, with an AdvSimd branch for ARM64, at pixels <paramref name="start"/>, then every 8 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    /// <summary>4 × 8 Vector128 tile, with an AdvSimd branch for ARM64; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_4x8_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
@@ -3204,7 +3184,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>2 channel(s) × 16 pixel(s) of a 1x1 convolution on Vector128, at pixels <paramref name="start"/>, then every 16 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    /// <summary>2 × 16 Vector128 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_2x16_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
@@ -3278,7 +3258,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>4 channel(s) × 16 pixel(s) of a 1x1 convolution on Vector512, at pixels <paramref name="start"/>, then every 16 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    /// <summary>4 × 16 Vector512 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_4x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
@@ -3335,7 +3315,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>2 channel(s) × 16 pixel(s) of a 1x1 convolution on Vector512, at pixels <paramref name="start"/>, then every 16 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    /// <summary>2 × 16 Vector512 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_2x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
@@ -3376,7 +3356,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>2 channel(s) × 16 pixel(s) of a 1x1 convolution on Vector256, at pixels <paramref name="start"/>, then every 16 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    /// <summary>2 × 16 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_2x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
@@ -3428,7 +3408,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>4 channel(s) × 4 pixel(s) of a 1x1 convolution on Vector128, with an AdvSimd branch for ARM64, at pixels <paramref name="start"/>, then every 4 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    /// <summary>4 × 4 Vector128 tile, with an AdvSimd branch for ARM64; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_4x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
@@ -3496,7 +3476,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>4 channel(s) × 1 pixel(s) of a 1x1 convolution, one pixel at a time, at pixels <paramref name="start"/>, then every 1 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    /// <summary>4 × 1 scalar tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_4x1_Scalar<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape

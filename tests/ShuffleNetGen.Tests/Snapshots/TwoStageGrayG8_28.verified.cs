@@ -1828,7 +1828,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         else Pointwise_g1_16to48_784px_Shuffle8_Relu_4x8_V128(ref source, ref destination, ref weights);
     }
 
-    /// <summary><see cref="Pointwise_g1_16to48_784px_Shuffle8_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
@@ -1844,7 +1843,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary><see cref="Pointwise_g1_16to48_784px_Shuffle8_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
@@ -1860,7 +1858,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary><see cref="Pointwise_g1_16to48_784px_Shuffle8_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -2098,7 +2095,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         else Pointwise_g8_48to176_196px_Relu_4x8_V128(ref source, ref destination, ref weights);
     }
 
-    /// <summary><see cref="Pointwise_g8_48to176_196px_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_48to176_196px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
@@ -2119,7 +2115,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary><see cref="Pointwise_g8_48to176_196px_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_48to176_196px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
@@ -2144,7 +2139,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary><see cref="Pointwise_g8_48to176_196px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_48to176_196px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -2190,7 +2184,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         else Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128(ref source, ref destination, ref weights);
     }
 
-    /// <summary><see cref="Pointwise_g8_192to48_196px_Shuffle8_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
@@ -2205,7 +2198,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary><see cref="Pointwise_g8_192to48_196px_Shuffle8_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
@@ -2222,7 +2214,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary><see cref="Pointwise_g8_192to48_196px_Shuffle8_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -2460,7 +2451,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         else Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
     }
 
-    /// <summary><see cref="Pointwise_g8_48to192_196px_Residual_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_48to192_196px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -2476,7 +2466,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary><see cref="Pointwise_g8_48to192_196px_Residual_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_48to192_196px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -2494,7 +2483,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary><see cref="Pointwise_g8_48to192_196px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -2718,7 +2706,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         else Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128(ref source, ref destination, ref weights);
     }
 
-    /// <summary><see cref="Pointwise_g8_192to96_196px_Shuffle8_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
@@ -2739,7 +2726,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary><see cref="Pointwise_g8_192to96_196px_Shuffle8_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
@@ -2762,7 +2748,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary><see cref="Pointwise_g8_192to96_196px_Shuffle8_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -3003,7 +2988,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         else Pointwise_g8_96to192_49px_Relu_4x8_V128(ref source, ref destination, ref weights);
     }
 
-    /// <summary><see cref="Pointwise_g8_96to192_49px_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_96to192_49px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
@@ -3019,7 +3003,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary><see cref="Pointwise_g8_96to192_49px_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_96to192_49px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
@@ -3037,7 +3020,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary><see cref="Pointwise_g8_96to192_49px_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_96to192_49px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -3076,7 +3058,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref source, ref destination, ref weights);
     }
 
-    /// <summary><see cref="Pointwise_g8_384to96_49px_Shuffle8_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
     {
@@ -3097,7 +3078,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary><see cref="Pointwise_g8_384to96_49px_Shuffle8_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
     {
@@ -3120,7 +3100,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary><see cref="Pointwise_g8_384to96_49px_Shuffle8_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
     {
@@ -3324,7 +3303,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         else Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
     }
 
-    /// <summary><see cref="Pointwise_g8_96to384_49px_Residual_Relu"/> on Vector512: register tiles of 8 channels × 48 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -3340,7 +3318,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary><see cref="Pointwise_g8_96to384_49px_Residual_Relu"/> on Vector256: register tiles of 4 channels × 16 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -3358,7 +3335,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary><see cref="Pointwise_g8_96to384_49px_Residual_Relu"/> on Vector128: register tiles of 4 channels × 8 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
@@ -3540,7 +3516,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     /// <summary>
     /// What a 1x1 convolution's tiles specialize on. Each convolution answers with literals in a struct of its own, and
     /// the JIT and NativeAOT compile a generic method once per struct argument, so every bound and branch below is a
-    /// constant in the machine code while the source of a tile is written once.
+    /// constant in the machine code while the source of a tile is written once. A tile <c>Pointwise_Tile_RxP_W</c>
+    /// computes R output channels (from logical channel <c>channel</c>, whose bias and then weights, <c>blockRows</c> apart,
+    /// start at <c>bias</c>) × P pixels on vector type W, at pixel <c>start</c>, then every P pixels up to <c>last</c>.
     /// </summary>
     private interface Pointwise_Shape
     {
@@ -3566,7 +3544,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             : channel % perGroup * TShape.ShuffleGroups + channel / perGroup;
     }
 
-    /// <summary>8 channel(s) × 48 pixel(s) of a 1x1 convolution on Vector512, at pixels <paramref name="start"/>, then every 48 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    /// <summary>8 × 48 Vector512 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_8x48_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
@@ -3737,7 +3715,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>8 channel(s) × 16 pixel(s) of a 1x1 convolution on Vector512, at pixels <paramref name="start"/>, then every 16 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    /// <summary>8 × 16 Vector512 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_8x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
@@ -3826,7 +3804,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>4 channel(s) × 16 pixel(s) of a 1x1 convolution on Vector256, at pixels <paramref name="start"/>, then every 16 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    /// <summary>4 × 16 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_4x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
@@ -3904,7 +3882,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>4 channel(s) × 8 pixel(s) of a 1x1 convolution on Vector128, with an AdvSimd branch for ARM64, at pixels <paramref name="start"/>, then every 8 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    /// <summary>4 × 8 Vector128 tile, with an AdvSimd branch for ARM64; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_4x8_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
@@ -3997,7 +3975,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>8 channel(s) × 4 pixel(s) of a 1x1 convolution on Vector128, at pixels <paramref name="start"/>, then every 4 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    /// <summary>8 × 4 Vector128 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_8x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
@@ -4086,7 +4064,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>6 channel(s) × 64 pixel(s) of a 1x1 convolution on Vector512, at pixels <paramref name="start"/>, then every 64 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    /// <summary>6 × 64 Vector512 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_6x64_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
@@ -4252,7 +4230,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>6 channel(s) × 4 pixel(s) of a 1x1 convolution on Vector128, at pixels <paramref name="start"/>, then every 4 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    /// <summary>6 × 4 Vector128 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_6x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
@@ -4325,7 +4303,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>4 channel(s) × 4 pixel(s) of a 1x1 convolution on Vector128, with an AdvSimd branch for ARM64, at pixels <paramref name="start"/>, then every 4 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    /// <summary>4 × 4 Vector128 tile, with an AdvSimd branch for ARM64; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_4x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
@@ -4393,7 +4371,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>2 channel(s) × 32 pixel(s) of a 1x1 convolution on Vector256, at pixels <paramref name="start"/>, then every 32 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    /// <summary>2 × 32 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_2x32_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
@@ -4467,7 +4445,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>2 channel(s) × 4 pixel(s) of a 1x1 convolution on Vector128, at pixels <paramref name="start"/>, then every 4 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    /// <summary>2 × 4 Vector128 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_2x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
@@ -4508,7 +4486,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>2 channel(s) × 16 pixel(s) of a 1x1 convolution on Vector128, at pixels <paramref name="start"/>, then every 16 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    /// <summary>2 × 16 Vector128 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_2x16_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
@@ -4582,7 +4560,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>4 channel(s) × 96 pixel(s) of a 1x1 convolution on Vector512, at pixels <paramref name="start"/>, then every 96 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    /// <summary>4 × 96 Vector512 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_4x96_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
@@ -4744,7 +4722,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>4 channel(s) × 48 pixel(s) of a 1x1 convolution on Vector512, at pixels <paramref name="start"/>, then every 48 up to <paramref name="last"/>; channel <paramref name="channel"/> and on, whose bias and weights start at <paramref name="bias"/>.</summary>
+    /// <summary>4 × 48 Vector512 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_4x48_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
