@@ -29,94 +29,81 @@ internal static class Int8Peak
         if (Dp.IsSupported) yield return ("Dp SDOT", FmaPeak.Best(16, SdotChains));
     }
 
+    private static float VnniChains256(long iterations) => Chains<Vector256<int>, Vnni256>(iterations);
+
+    private static float VnniChains128(long iterations) => Chains<Vector128<int>, Vnni128>(iterations);
+
+    private static float MaddChains512(long iterations) => Chains<Vector512<int>, Madd512>(iterations);
+
+    private static float MaddChains256(long iterations) => Chains<Vector256<int>, Madd256>(iterations);
+
+    private static float SdotChains(long iterations) => Chains<Vector128<int>, Sdot>(iterations);
+
+    // Generic over a struct, as FmaPeak is: one specialized copy per family, with its step inlined.
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static float VnniChains256(long iterations)
+    private static float Chains<TAcc, TStep>(long iterations) where TAcc : struct where TStep : struct, IDotStep<TAcc>
     {
-        var a = Vector256.Create((byte)3);
-        var b = Vector256.Create((sbyte)-2);
-        Vector256<int> c0 = Vector256<int>.Zero, c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
+        TAcc c0 = TStep.Start, c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
         for (long i = 0; i < iterations; i++)
         {
-            c0 = AvxVnni.MultiplyWideningAndAdd(c0, a, b); c1 = AvxVnni.MultiplyWideningAndAdd(c1, a, b);
-            c2 = AvxVnni.MultiplyWideningAndAdd(c2, a, b); c3 = AvxVnni.MultiplyWideningAndAdd(c3, a, b);
-            c4 = AvxVnni.MultiplyWideningAndAdd(c4, a, b); c5 = AvxVnni.MultiplyWideningAndAdd(c5, a, b);
-            c6 = AvxVnni.MultiplyWideningAndAdd(c6, a, b); c7 = AvxVnni.MultiplyWideningAndAdd(c7, a, b);
-            c8 = AvxVnni.MultiplyWideningAndAdd(c8, a, b); c9 = AvxVnni.MultiplyWideningAndAdd(c9, a, b);
-            c10 = AvxVnni.MultiplyWideningAndAdd(c10, a, b); c11 = AvxVnni.MultiplyWideningAndAdd(c11, a, b);
+            c0 = TStep.Step(c0); c1 = TStep.Step(c1); c2 = TStep.Step(c2); c3 = TStep.Step(c3);
+            c4 = TStep.Step(c4); c5 = TStep.Step(c5); c6 = TStep.Step(c6); c7 = TStep.Step(c7);
+            c8 = TStep.Step(c8); c9 = TStep.Step(c9); c10 = TStep.Step(c10); c11 = TStep.Step(c11);
         }
-        return Vector256.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
+        var all = TStep.Add(TStep.Add(TStep.Add(c0, c1), TStep.Add(c2, c3)), TStep.Add(TStep.Add(c4, c5), TStep.Add(c6, c7)));
+        return TStep.Sum(TStep.Add(all, TStep.Add(TStep.Add(c8, c9), TStep.Add(c10, c11))));
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static float VnniChains128(long iterations)
+    /// <summary>One int8 dot-product step of a family, on an int32 accumulator.</summary>
+    private interface IDotStep<TAcc>
     {
-        var a = Vector128.Create((byte)3);
-        var b = Vector128.Create((sbyte)-2);
-        Vector128<int> c0 = Vector128<int>.Zero, c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
-        for (long i = 0; i < iterations; i++)
-        {
-            c0 = AvxVnni.MultiplyWideningAndAdd(c0, a, b); c1 = AvxVnni.MultiplyWideningAndAdd(c1, a, b);
-            c2 = AvxVnni.MultiplyWideningAndAdd(c2, a, b); c3 = AvxVnni.MultiplyWideningAndAdd(c3, a, b);
-            c4 = AvxVnni.MultiplyWideningAndAdd(c4, a, b); c5 = AvxVnni.MultiplyWideningAndAdd(c5, a, b);
-            c6 = AvxVnni.MultiplyWideningAndAdd(c6, a, b); c7 = AvxVnni.MultiplyWideningAndAdd(c7, a, b);
-            c8 = AvxVnni.MultiplyWideningAndAdd(c8, a, b); c9 = AvxVnni.MultiplyWideningAndAdd(c9, a, b);
-            c10 = AvxVnni.MultiplyWideningAndAdd(c10, a, b); c11 = AvxVnni.MultiplyWideningAndAdd(c11, a, b);
-        }
-        return Vector128.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
+        static abstract TAcc Start { get; }
+        static abstract TAcc Step(TAcc acc);
+        static abstract TAcc Add(TAcc a, TAcc b);
+        static abstract float Sum(TAcc acc);
+    }
+
+    private struct Vnni256 : IDotStep<Vector256<int>>
+    {
+        public static Vector256<int> Start => Vector256<int>.Zero;
+        public static Vector256<int> Step(Vector256<int> acc) => AvxVnni.MultiplyWideningAndAdd(acc, Vector256.Create((byte)3), Vector256.Create((sbyte)-2));
+        public static Vector256<int> Add(Vector256<int> a, Vector256<int> b) => a + b;
+        public static float Sum(Vector256<int> acc) => Vector256.Sum(acc);
+    }
+
+    private struct Vnni128 : IDotStep<Vector128<int>>
+    {
+        public static Vector128<int> Start => Vector128<int>.Zero;
+        public static Vector128<int> Step(Vector128<int> acc) => AvxVnni.MultiplyWideningAndAdd(acc, Vector128.Create((byte)3), Vector128.Create((sbyte)-2));
+        public static Vector128<int> Add(Vector128<int> a, Vector128<int> b) => a + b;
+        public static float Sum(Vector128<int> acc) => Vector128.Sum(acc);
     }
 
     // The bytes multiplied come from the accumulator itself, so the JIT cannot hoist the two multiplies out of the loop
     // as invariant; each chain is then multiply, multiply, add, which twelve chains cover on current cores.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> Madd512(Vector512<int> acc, Vector512<sbyte> b, Vector512<short> ones) =>
-        acc + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(acc.AsByte(), b), ones);
-
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static float MaddChains512(long iterations)
+    private struct Madd512 : IDotStep<Vector512<int>>
     {
-        var b = Vector512.Create((sbyte)1);
-        var ones = Vector512.Create((short)1);
-        Vector512<int> c0 = Vector512.Create(1), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
-        for (long i = 0; i < iterations; i++)
-        {
-            c0 = Madd512(c0, b, ones); c1 = Madd512(c1, b, ones); c2 = Madd512(c2, b, ones); c3 = Madd512(c3, b, ones);
-            c4 = Madd512(c4, b, ones); c5 = Madd512(c5, b, ones); c6 = Madd512(c6, b, ones); c7 = Madd512(c7, b, ones);
-            c8 = Madd512(c8, b, ones); c9 = Madd512(c9, b, ones); c10 = Madd512(c10, b, ones); c11 = Madd512(c11, b, ones);
-        }
-        return Vector512.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
+        public static Vector512<int> Start => Vector512.Create(1);
+        public static Vector512<int> Step(Vector512<int> acc) =>
+            acc + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(acc.AsByte(), Vector512.Create((sbyte)1)), Vector512.Create((short)1));
+        public static Vector512<int> Add(Vector512<int> a, Vector512<int> b) => a + b;
+        public static float Sum(Vector512<int> acc) => Vector512.Sum(acc);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Madd256(Vector256<int> acc, Vector256<sbyte> b, Vector256<short> ones) =>
-        acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(acc.AsByte(), b), ones);
-
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static float MaddChains256(long iterations)
+    private struct Madd256 : IDotStep<Vector256<int>>
     {
-        var b = Vector256.Create((sbyte)1);
-        var ones = Vector256.Create((short)1);
-        Vector256<int> c0 = Vector256.Create(1), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
-        for (long i = 0; i < iterations; i++)
-        {
-            c0 = Madd256(c0, b, ones); c1 = Madd256(c1, b, ones); c2 = Madd256(c2, b, ones); c3 = Madd256(c3, b, ones);
-            c4 = Madd256(c4, b, ones); c5 = Madd256(c5, b, ones); c6 = Madd256(c6, b, ones); c7 = Madd256(c7, b, ones);
-            c8 = Madd256(c8, b, ones); c9 = Madd256(c9, b, ones); c10 = Madd256(c10, b, ones); c11 = Madd256(c11, b, ones);
-        }
-        return Vector256.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
+        public static Vector256<int> Start => Vector256.Create(1);
+        public static Vector256<int> Step(Vector256<int> acc) =>
+            acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(acc.AsByte(), Vector256.Create((sbyte)1)), Vector256.Create((short)1));
+        public static Vector256<int> Add(Vector256<int> a, Vector256<int> b) => a + b;
+        public static float Sum(Vector256<int> acc) => Vector256.Sum(acc);
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static float SdotChains(long iterations)
+    private struct Sdot : IDotStep<Vector128<int>>
     {
-        var a = Vector128.Create((sbyte)3);
-        var b = Vector128.Create((sbyte)-2);
-        Vector128<int> c0 = Vector128<int>.Zero, c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
-        for (long i = 0; i < iterations; i++)
-        {
-            c0 = Dp.DotProduct(c0, a, b); c1 = Dp.DotProduct(c1, a, b); c2 = Dp.DotProduct(c2, a, b); c3 = Dp.DotProduct(c3, a, b);
-            c4 = Dp.DotProduct(c4, a, b); c5 = Dp.DotProduct(c5, a, b); c6 = Dp.DotProduct(c6, a, b); c7 = Dp.DotProduct(c7, a, b);
-            c8 = Dp.DotProduct(c8, a, b); c9 = Dp.DotProduct(c9, a, b); c10 = Dp.DotProduct(c10, a, b); c11 = Dp.DotProduct(c11, a, b);
-        }
-        return Vector128.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
+        public static Vector128<int> Start => Vector128<int>.Zero;
+        public static Vector128<int> Step(Vector128<int> acc) => Dp.DotProduct(acc, Vector128.Create((sbyte)3), Vector128.Create((sbyte)-2));
+        public static Vector128<int> Add(Vector128<int> a, Vector128<int> b) => a + b;
+        public static float Sum(Vector128<int> acc) => Vector128.Sum(acc);
     }
 }
