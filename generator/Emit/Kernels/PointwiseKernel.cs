@@ -179,16 +179,15 @@ internal sealed class PointwiseKernel : IKernelEmitter
             {
                 w.Line($"ref float groupInput = ref Unsafe.Add(ref source, k * {inPerGroup * pixels});");
                 int fullBlocks = outPerGroup / BlockRows;
-                int tailRows = outPerGroup % BlockRows;
                 if (fullBlocks > 0)
                 {
                     using (Loop.Open(w, "j", 0, fullBlocks * BlockRows, BlockRows))
                         EmitBlock(w, width, BlockRows, "j");
                 }
-                if (tailRows > 0)
+                if (TailRows > 0)
                 {
                     using (w.OpenScope())
-                        EmitBlock(w, width, tailRows, (fullBlocks * BlockRows).ToString());
+                        EmitBlock(w, width, TailRows, (fullBlocks * BlockRows).ToString());
                 }
             }
         }
@@ -277,6 +276,19 @@ internal sealed class PointwiseKernel : IKernelEmitter
         return widest;
     }
 
+    /// <summary>Channels of a group's last packed block when they do not fill <see cref="BlockRows"/> (0 when they do).</summary>
+    private int TailRows => _op.OutPerGroup % BlockRows;
+
+    /// <summary>The sizes of a group's packed blocks, as <see cref="Emit(SourceWriter, Width)"/> walks them.</summary>
+    private IEnumerable<int> BlockSizes
+    {
+        get
+        {
+            if (_op.OutPerGroup >= BlockRows) yield return BlockRows;
+            if (TailRows > 0) yield return TailRows;
+        }
+    }
+
     public IReadOnlyList<SharedDefinition> SharedDefinitions
     {
         get
@@ -285,10 +297,8 @@ internal sealed class PointwiseKernel : IKernelEmitter
             var tiles = new HashSet<Tile>();
             foreach (var width in _widths)
             {
-                if (_op.OutPerGroup >= BlockRows)
-                    foreach (var call in TileCalls(width, BlockRows)) tiles.Add(call.Tile);
-                if (_op.OutPerGroup % BlockRows > 0)
-                    foreach (var call in TileCalls(width, _op.OutPerGroup % BlockRows)) tiles.Add(call.Tile);
+                foreach (int blockRows in BlockSizes)
+                    foreach (var call in TileCalls(width, blockRows)) tiles.Add(call.Tile);
             }
             foreach (var tile in tiles) shared.Add(new SharedDefinition(tile.Name, w => EmitTile(w, tile)));
             return shared;
