@@ -193,11 +193,19 @@ internal static class DiagnosticDescriptors
         description: "The channel shuffle is either the paper's permutation or megvii's official code's, its inverse; weights must be declared with the order they were trained with.",
         helpLinkUri: HelpBase + "-sng0024");
 
+    public static readonly DiagnosticDescriptor UnsupportedPrecision = new(
+        "SNG0025", "Unsupported precision",
+        "{0} is not a precision; use {1}",
+        ArchitectureCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        description: "A model computes in 32-bit floats or, for its 1x1 convolutions, in 8-bit integers with calibrated activation scales.",
+        helpLinkUri: HelpBase + "-sng0025");
+
     private static readonly Dictionary<string, DiagnosticDescriptor> s_byId = Index(
         ClassNotPartial, UnsupportedClassShape, UnsupportedGroups, InvalidScale, InvalidStageCount, InvalidRepeat,
         IndivisibleWidth, StageChannelsLength, InvalidInputSize, InvalidClasses, ModelTooLarge, InvalidStemStride,
         InvalidChannels, InputTooSmall, DuplicateModel, JsonSyntax, JsonUnknownProperty, JsonWrongType, JsonMissingName,
-        InvalidModelName, JsonDuplicateProperty, InternalError, TooManyFindings, UnsupportedShuffleOrder);
+        InvalidModelName, JsonDuplicateProperty, InternalError, TooManyFindings, UnsupportedShuffleOrder,
+        UnsupportedPrecision);
 
     public static DiagnosticDescriptor ById(string id) =>
         s_byId.TryGetValue(id, out var d) ? d : throw new ArgumentException("Unknown diagnostic id " + id, nameof(id));

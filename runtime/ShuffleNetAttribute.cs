@@ -54,4 +54,10 @@ public sealed class ShuffleNetAttribute : Attribute
     /// pointwise convolution of each unit stores its output channels.
     /// </summary>
     public ShuffleOrder ShuffleOrder { get; set; } = ShuffleOrder.Paper;
+
+    /// <summary>
+    /// <see cref="Precision.Float32"/> (default) or <see cref="Precision.Int8"/>: the 1x1 convolutions in 8-bit integers,
+    /// with weights from <c>Int8Calibration.Calibrate</c> (see docs/int8.md).
+    /// </summary>
+    public Precision Precision { get; set; } = Precision.Float32;
 }

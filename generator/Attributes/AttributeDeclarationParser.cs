@@ -105,6 +105,7 @@ internal static class AttributeDeclarationParser
                 case Settings.StemStride: s = s with { StemStride = AsInt(value, s.StemStride) }; break;
                 case Settings.StemMaxPool: s = s with { StemMaxPool = value.Value is bool b ? b : s.StemMaxPool }; break;
                 case Settings.ShuffleOrder: s = s with { ShuffleOrder = AsInt(value, s.ShuffleOrder) }; break;
+                case Settings.Precision: s = s with { Precision = AsInt(value, s.Precision) }; break;
             }
         }
         return s;

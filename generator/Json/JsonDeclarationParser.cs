@@ -30,11 +30,14 @@ internal static class JsonDeclarationParser
     public static readonly string[] RootProperties =
     {
         "$schema", "name", "namespace", "groups", "scale", "stages", "stageChannels", "stemChannels", "stemStride",
-        "stemMaxPool", "input", "classes", "shuffleOrder",
+        "stemMaxPool", "input", "classes", "shuffleOrder", "precision",
     };
 
     /// <summary>The values of <c>"shuffleOrder"</c>, by the attribute's enum value.</summary>
     public static readonly string[] ShuffleOrders = { "paper", "official" };
+
+    /// <summary>The values of <c>"precision"</c>, by the attribute's enum value.</summary>
+    public static readonly string[] Precisions = { "float32", "int8" };
 
     public static readonly string[] InputProperties = { "channels", "height", "width" };
 
@@ -161,6 +164,9 @@ internal static class JsonDeclarationParser
                     case "shuffleOrder":
                         if (ReadShuffleOrder(property) is int order) settings = settings with { ShuffleOrder = Written(Settings.ShuffleOrder, value, order) };
                         break;
+                    case "precision":
+                        if (ReadPrecision(property) is int precision) settings = settings with { Precision = Written(Settings.Precision, value, precision) };
+                        break;
                 }
             }
 
@@ -222,6 +228,17 @@ internal static class JsonDeclarationParser
             if (index >= 0) return index;
             Report(DiagnosticDescriptors.UnsupportedShuffleOrder, property.Value,
                 SettingSyntax.Json.Assignment(Settings.ShuffleOrder, "\"" + Escape(text) + "\""), SettingSyntax.Json.ShuffleOrders);
+            return null;
+        }
+
+        /// <summary>The attribute's enum value for a <c>"precision"</c> string.</summary>
+        private int? ReadPrecision(JsonProperty property)
+        {
+            if (ReadString(property) is not { } text) return null;
+            int index = Array.IndexOf(Precisions, text);
+            if (index >= 0) return index;
+            Report(DiagnosticDescriptors.UnsupportedPrecision, property.Value,
+                SettingSyntax.Json.Assignment(Settings.Precision, "\"" + Escape(text) + "\""), SettingSyntax.Json.Precisions);
             return null;
         }
 

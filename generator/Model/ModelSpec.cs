@@ -15,7 +15,8 @@ internal sealed record NetworkSettings(
     int Classes,
     int StemStride,
     bool StemMaxPool,
-    int ShuffleOrder)
+    int ShuffleOrder,
+    int Precision = 0)
 {
     public static readonly EquatableArray<int> DefaultStages = new(new[] { 4, 8, 4 });
 
@@ -47,7 +48,18 @@ internal sealed record NetworkSpec(
     bool StemMaxPool,
     EquatableArray<int> StageChannels,
     EquatableArray<int> StageRepeats,
-    ChannelShuffleOrder ShuffleOrder = ChannelShuffleOrder.Paper);
+    ChannelShuffleOrder ShuffleOrder = ChannelShuffleOrder.Paper,
+    NumericPrecision Precision = NumericPrecision.Float32)
+{
+    public bool IsInt8 => Precision == NumericPrecision.Int8;
+}
+
+/// <summary>The runtime's <c>ShuffleNetGen.Precision</c>, by value (the generator cannot reference the runtime assembly).</summary>
+internal enum NumericPrecision
+{
+    Float32 = 0,
+    Int8 = 1,
+}
 
 /// <summary>Where the generated code goes: the user's partial class.</summary>
 internal sealed record TargetClassSpec(string? Namespace, string ClassName, string Accessibility, bool IsSealed, bool IsStatic)

@@ -112,6 +112,9 @@ internal static class NetworkResolver
         if (s.ShuffleOrder is not ((int)ChannelShuffleOrder.Paper or (int)ChannelShuffleOrder.Official))
             Fail(Settings.ShuffleOrder, DiagnosticDescriptors.UnsupportedShuffleOrder,
                 syntax.Assignment(Settings.ShuffleOrder, "(ShuffleOrder)" + s.ShuffleOrder.ToString(CultureInfo.InvariantCulture)), syntax.ShuffleOrders);
+        if (s.Precision is not ((int)NumericPrecision.Float32 or (int)NumericPrecision.Int8))
+            Fail(Settings.Precision, DiagnosticDescriptors.UnsupportedPrecision,
+                syntax.Assignment(Settings.Precision, "(Precision)" + s.Precision.ToString(CultureInfo.InvariantCulture)), syntax.Precisions);
         if (errors.Count > 0) return (null, errors);
 
         int g = s.Groups;
@@ -168,7 +171,7 @@ internal static class NetworkResolver
         if (errors.Count > 0) return (null, errors);
 
         var spec = new NetworkSpec(g, s.InputChannels, s.InputHeight, s.InputWidth, s.Classes, stem, s.StemStride, s.StemMaxPool,
-            new EquatableArray<int>(widths), s.Stages, (ChannelShuffleOrder)s.ShuffleOrder);
+            new EquatableArray<int>(widths), s.Stages, (ChannelShuffleOrder)s.ShuffleOrder, (NumericPrecision)s.Precision);
         return (spec, errors);
     }
 

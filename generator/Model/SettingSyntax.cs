@@ -22,6 +22,7 @@ internal static class Settings
     public const string StemStride = "StemStride";
     public const string StemMaxPool = "StemMaxPool";
     public const string ShuffleOrder = "ShuffleOrder";
+    public const string Precision = "Precision";
 
     // Not settings but the names a declaration gives its class, located the same way.
     public const string ClassName = "$className";
@@ -51,6 +52,9 @@ internal abstract class SettingSyntax
     /// <summary>The supported shuffle orders as they are written, for a message that lists them.</summary>
     public abstract string ShuffleOrders { get; }
 
+    /// <summary>The supported precisions as they are written, for a message that lists them.</summary>
+    public abstract string Precisions { get; }
+
     private static string Join(IEnumerable<int> values) =>
         string.Join(", ", values.Select(v => v.ToString(System.Globalization.CultureInfo.InvariantCulture)));
 
@@ -65,6 +69,8 @@ internal abstract class SettingSyntax
         public override string Bool(bool value) => value ? "true" : "false";
 
         public override string ShuffleOrders => "ShuffleOrder.Paper (the paper's, the default) or ShuffleOrder.Official (megvii's official code)";
+
+        public override string Precisions => "Precision.Float32 (the default) or Precision.Int8";
     }
 
     private sealed class JsonForm : SettingSyntax
@@ -90,5 +96,7 @@ internal abstract class SettingSyntax
         public override string Bool(bool value) => value ? "true" : "false";
 
         public override string ShuffleOrders => "\"paper\" (the default) or \"official\" (megvii's official code)";
+
+        public override string Precisions => "\"float32\" (the default) or \"int8\"";
     }
 }

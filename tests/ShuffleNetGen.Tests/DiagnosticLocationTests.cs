@@ -95,6 +95,7 @@ public class DiagnosticLocationTests
     [InlineData("InputChannels = 0", "SNG0013", "InputChannels = 0 is out of range; use 1 to 65536")]
     [InlineData("StemChannels = -3", "SNG0013", "StemChannels = -3 is out of range; use 0 to 65536")]
     [InlineData("ShuffleOrder = (ShuffleOrder)2", "SNG0024", "ShuffleOrder = (ShuffleOrder)2 is not a shuffle order; use ShuffleOrder.Paper (the paper's, the default) or ShuffleOrder.Official (megvii's official code)")]
+    [InlineData("Precision = (Precision)4", "SNG0025", "Precision = (Precision)4 is not a precision; use Precision.Float32 (the default) or Precision.Int8")]
     public void SettingErrorsPointAtTheirArgument(string argument, string id, string message) => AssertAttribute(
         Using + $"[ShuffleNet({argument})] public partial class Net;", id, argument, message);
 
@@ -333,6 +334,7 @@ public class DiagnosticLocationTests
     [InlineData("\"stageChannels\": [240, 0, 960]", "0", "1:41", "SNG0013", "stageChannels entry 0 (stage 3) is out of range; use 1 to 65536")]
     [InlineData("\"shuffleOrder\": \"megvii\"", "\"megvii\"", "1:34", "SNG0024", "\"shuffleOrder\": \"megvii\" is not a shuffle order; use \"paper\" (the default) or \"official\" (megvii's official code)")]
     [InlineData("\"shuffleOrder\": \"Official\"", "\"Official\"", "1:34", "SNG0024", "\"shuffleOrder\": \"Official\" is not a shuffle order; use \"paper\" (the default) or \"official\" (megvii's official code)")]
+    [InlineData("\"precision\": \"int4\"", "\"int4\"", "1:31", "SNG0025", "\"precision\": \"int4\" is not a precision; use \"float32\" (the default) or \"int8\"")]
     public void JsonSettingErrorsPointAtTheValue(string settings, string located, string position, string id, string message) =>
         AssertJson("{ \"name\": \"Net\", " + settings + " }", id, located, position, message);
 
