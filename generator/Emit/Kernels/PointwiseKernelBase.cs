@@ -1,0 +1,404 @@
+using System.Collections.Generic;
+using ShuffleNetGen.Generator.Helpers;
+using ShuffleNetGen.Generator.Lowering;
+
+namespace ShuffleNetGen.Generator.Emit;
+
+/// <summary>
+/// What every 1x1 group convolution kernel shares, whatever its arithmetic: the walk over groups and packed blocks of
+/// <see cref="BlockRows"/> output channels, the register tiles that cover a block's channels and pixels, the
+/// dispatcher that picks the widest accelerated width, and the shape struct the generic tiles specialize on. A kind
+/// (<see cref="PointwiseKernel"/> in float, <see cref="Int8PointwiseKernel"/> in integers) supplies its names, the
+/// tile bodies and the packing.
+/// </summary>
+/// <remarks>
+/// A packed block of r channels starting at output channel o sits at <c>o × ChannelStride</c> and holds r values of
+/// each per-channel constant (float: the bias; int8: the scale, then the bias), then for each input slot (a float
+/// input channel; four int8 channels) the block's r weights.
+/// </remarks>
+internal abstract class PointwiseKernelBase : IKernelEmitter
+{
+    protected PointwiseKernelBase(PointwiseOp op, VectorWidths widths)
+    {
+        Op = op;
+        KernelWidths = Widths(op, widths);
+        Neon = (widths & VectorWidths.AdvSimd) != 0;
+    }
+
+    protected PointwiseOp Op { get; }
+
+    protected IReadOnlyList<Width> KernelWidths { get; }
+
+    /// <summary>Whether the ARM64 branches are emitted (the model's target includes AdvSimd).</summary>
+    protected bool Neon { get; }
+
+    /// <summary>Output channels per packed weight block; the weight packer lays weights out in the same blocks.</summary>
+    public const int BlockRows = 8;
+
+    /// <summary>A vector width: its type, lanes, channels per register block and accumulator budget.</summary>
+    internal sealed record Width(string Vector, int Lanes, int Rows, int Accumulators, string Suffix)
+    {
+        /// <summary>The check under which the call site picks this width.</summary>
+        public string Condition => RuntimeChecks.Accelerated(Vector);
+    }
+
+    internal static readonly Width V512 = new("Vector512", 16, 8, 24, "V512");
+    internal static readonly Width V256 = new("Vector256", 8, 4, 8, "V256");
+    internal static readonly Width V128 = new("Vector128", 4, 4, 8, "V128");
+
+    /// <summary>Widths worth emitting for this op, widest first; the last is always the portable one.</summary>
+    private static IReadOnlyList<Width> Widths(PointwiseOp op, VectorWidths widths)
+    {
+        var list = new List<Width>();
+        if (op.Output.Pixels >= V512.Lanes && (widths & VectorWidths.Vector512) != 0) list.Add(V512);
+        if (op.Output.Pixels >= V256.Lanes && (widths & VectorWidths.Vector256) != 0) list.Add(V256);
+        list.Add(V128);
+        return list;
+    }
+
+    /// <summary>What the kind's kernels, tiles and shapes are named with, e.g. <c>Pointwise_</c>.</summary>
+    protected abstract string KindPrefix { get; }
+
+    /// <summary>The interface the kind's shape structs implement.</summary>
+    protected abstract string ShapeInterface { get; }
+
+    /// <summary>Input slots (planes of the source tensor) per group.</summary>
+    protected abstract int InputSlotsPerGroup { get; }
+
+    protected string BaseName
+    {
+        get
+        {
+            var op = Op;
+            string name = $"{KindPrefix}g{op.Groups}_{op.InChannels}to{op.OutChannels}_{op.Output.Pixels}px";
+            if (op.ShuffleGroups > 1) name += op.OfficialShuffle ? $"_OfficialShuffle{op.ShuffleGroups}" : $"_Shuffle{op.ShuffleGroups}";
+            if (op.Residual is not null) name += "_Residual";
+            if (op.Relu) name += "_Relu";
+            return name;
+        }
+    }
+
+    protected string KernelName(Width width) =>
+        BaseName + $"_{width.Rows}x{TileVectors(width, width.Rows) * width.Lanes}_{width.Suffix}";
+
+    /// <summary>The dispatcher: the method call sites call, which picks a variant.</summary>
+    public string Name => BaseName;
+
+    public abstract string? PackStatement { get; }
+
+    public string CallStatement()
+    {
+        var op = Op;
+        return $"{Name}({OperandRefs.Of(op.Input)}, {OperandRefs.Of(op.Output, op.OutputChannelOffset)}, {OperandRefs.Weights(op)}{(op.Residual is null ? "" : ", " + OperandRefs.Of(op.Residual))});";
+    }
+
+    private string Parameters => "ref float source, ref float destination, ref float weights" + (Op.Residual is null ? "" : ", ref float residual");
+
+    private string Arguments => "ref source, ref destination, ref weights" + (Op.Residual is null ? "" : ", ref residual");
+
+    /// <summary>What the dispatcher's summary says the convolution computes in, e.g. <c>, in int8</c>.</summary>
+    protected virtual string ArithmeticNote => "";
+
+    /// <summary>
+    /// Calls the widest variant the hardware accelerates. The checks are constants to the JIT and NativeAOT, and the
+    /// dispatcher is inlined into its callers, so each call site compiles to one direct call of one variant.
+    /// </summary>
+    private void EmitDispatcher(SourceWriter w)
+    {
+        var op = Op;
+        bool shuffled = op.ShuffleGroups > 1;
+        w.Line($"/// <summary>1x1 convolution{ArithmeticNote}, {op.Groups} group(s), {op.InChannels} to {op.OutChannels} channels over {op.Output.Pixels} pixels, batch norm folded"
+            + (op.Residual is null ? "" : ", plus residual") + (op.Relu ? ", ReLU" : "")
+            + (shuffled ? $"; output stored in {(op.OfficialShuffle ? "official (megvii) " : "")}channel-shuffled order ({op.ShuffleGroups} groups)" : "") + ".</summary>");
+        w.Line(KernelSyntax.Inlined);
+        using (w.Open($"private static void {Name}({Parameters})"))
+        {
+            for (int i = 0; i < KernelWidths.Count; i++)
+            {
+                string call = $"{KernelName(KernelWidths[i])}({Arguments});";
+                w.Line(i == KernelWidths.Count - 1 ? (i == 0 ? call : $"else {call}") : $"{(i == 0 ? "" : "else ")}if ({KernelWidths[i].Condition}) {call}");
+            }
+        }
+        w.Line();
+    }
+
+    public abstract string PathExpression { get; }
+
+    /// <summary>Pixel vectors per tile for a sub-block of <paramref name="rows"/> channels: as many as the accumulators allow.</summary>
+    private static int TileVectors(Width width, int rows) => System.Math.Max(1, System.Math.Min(6, width.Accumulators / rows));
+
+    public void EmitMethods(SourceWriter w)
+    {
+        EmitShape(w);
+        EmitDispatcher(w);
+        foreach (var width in KernelWidths) Emit(w, width);
+    }
+
+    /// <summary>The struct whose literals the tiles of this convolution specialize on.</summary>
+    protected string ShapeName => Name + "_Shape";
+
+    private void EmitShape(SourceWriter w)
+    {
+        var op = Op;
+        w.Line($"/// <summary>The literals <see cref=\"{Name}\"/> specializes its tiles on.</summary>");
+        using (w.Open($"private readonly struct {ShapeName} : {ShapeInterface}"))
+        {
+            w.Line($"public static int Pixels => {op.Output.Pixels};");
+            w.Line($"public static int InPerGroup => {op.InPerGroup};");
+            w.Line($"public static int OutChannels => {op.OutChannels};");
+            w.Line($"public static int ShuffleGroups => {System.Math.Max(1, op.ShuffleGroups)};");
+            w.Line($"public static bool OfficialShuffle => {Bool(op.ShuffleGroups > 1 && op.OfficialShuffle)};");
+            w.Line($"public static bool Residual => {Bool(op.Residual is not null)};");
+            w.Line($"public static bool Relu => {Bool(op.Relu)};");
+            EmitShapeExtras(w);
+        }
+        w.Line();
+    }
+
+    /// <summary>Shape members only this kind's tiles read.</summary>
+    protected virtual void EmitShapeExtras(SourceWriter w)
+    {
+    }
+
+    protected static string Bool(bool value) => value ? "true" : "false";
+
+    /// <summary>
+    /// One width's kernel: the groups and packed blocks, each block split into the register tiles that cover its
+    /// channels and pixels. The tiles are generic methods shared by every convolution of the model; this kernel's
+    /// shape struct makes each call a specialization with this convolution's literals.
+    /// </summary>
+    private void Emit(SourceWriter w, Width width)
+    {
+        var op = Op;
+        int pixels = op.Output.Pixels;
+        int outPerGroup = op.OutPerGroup;
+
+        // No summary: the name says what the variant is (its dispatcher's summary says what the convolution is).
+        w.Line(KernelSyntax.Optimized);
+        using (w.Open($"private static void {KernelName(width)}({Parameters})"))
+        {
+            using (Loop.Open(w, "k", 0, op.Groups))
+            {
+                w.Line($"ref float groupInput = ref Unsafe.Add(ref source, k * {InputSlotsPerGroup * pixels});");
+                int fullBlocks = outPerGroup / BlockRows;
+                if (fullBlocks > 0)
+                {
+                    using (Loop.Open(w, "j", 0, fullBlocks * BlockRows, BlockRows))
+                        EmitBlock(w, width, BlockRows, "j");
+                }
+                if (TailRows > 0)
+                {
+                    using (w.OpenScope())
+                        EmitBlock(w, width, TailRows, (fullBlocks * BlockRows).ToString());
+                }
+            }
+        }
+        w.Line();
+    }
+
+    /// <summary>One packed block of <paramref name="blockRows"/> channels starting at channel <paramref name="j"/> of group <c>k</c>.</summary>
+    private void EmitBlock(SourceWriter w, Width width, int blockRows, string j)
+    {
+        var op = Op;
+        w.Line($"ref float block = ref Unsafe.Add(ref weights, ({Loop.Sum($"k * {op.OutPerGroup}", j)}) * {op.ChannelStride});");
+        string residual = op.Residual is null ? "ref Unsafe.NullRef<float>()" : "ref residual";
+        foreach (var call in TileCalls(width, blockRows))
+        {
+            string constants = call.Row == 0 ? "ref block" : $"ref Unsafe.Add(ref block, {call.Row})";
+            string channel = Loop.Sum($"k * {op.OutPerGroup}", j, call.Row.ToString());
+            w.Line($"{TileName(call.Tile)}<{ShapeName}>(ref groupInput, ref destination, {residual}, {constants}, {blockRows}, {channel}, {call.Start}, {call.Last});");
+        }
+    }
+
+    /// <summary>
+    /// A register tile: <see cref="Rows"/> channels × <see cref="Vectors"/> vectors of pixels on one vector type
+    /// (<see cref="Width"/> null: one pixel at a time, for planes narrower than a vector).
+    /// </summary>
+    protected sealed record Tile(Width? Width, int Rows, int Vectors, bool Neon)
+    {
+        public int Pixels => Width is null ? 1 : Vectors * Width.Lanes;
+    }
+
+    protected string TileName(Tile tile) => $"{KindPrefix}Tile_{tile.Rows}x{tile.Pixels}_{(tile.Width is null ? "Scalar" : tile.Width.Suffix)}";
+
+    /// <summary>A tile run over pixels <see cref="Start"/>, <see cref="Start"/> + its pixels, …, <see cref="Last"/>, for the block's channels from <see cref="Row"/>.</summary>
+    private sealed record TileCall(Tile Tile, int Row, int Start, int Last);
+
+    /// <summary>
+    /// The tiles that cover a packed block of <paramref name="blockRows"/> channels: per sub-block of the width's
+    /// register rows, full tiles, then fewer vectors for what is left, then one vector recomputed over the end
+    /// (overlapping lanes get the same values, so no scalar tail), or single pixels where a plane is narrower than a vector.
+    /// </summary>
+    private IEnumerable<TileCall> TileCalls(Width width, int blockRows)
+    {
+        int pixels = Op.Output.Pixels;
+        for (int r0 = 0; r0 < blockRows; r0 += width.Rows)
+        {
+            int rows = System.Math.Min(width.Rows, blockRows - r0);
+            int lanes = width.Lanes;
+            int tileVectors = TileVectors(width, rows);
+            int tile = tileVectors * lanes;
+            int done = 0;
+            if (pixels >= tile)
+            {
+                yield return new TileCall(TileOf(width, rows, tileVectors), r0, 0, (pixels / tile - 1) * tile);
+                done = pixels / tile * tile;
+            }
+            int rest = (pixels - done) / lanes;
+            if (rest > 0)
+            {
+                yield return new TileCall(TileOf(width, rows, rest), r0, done, done);
+                done += rest * lanes;
+            }
+            if (done < pixels)
+            {
+                if (pixels >= lanes)
+                {
+                    // The narrowest vector that covers the remainder does it (7x7 planes: 49 = 3·16 + 1, where a
+                    // Vector512 tail would compute 16 pixels for one; a Vector128 tail computes 4).
+                    var tailWidth = NarrowestCovering(pixels - done, width);
+                    yield return new TileCall(TileOf(tailWidth, rows, 1), r0, pixels - tailWidth.Lanes, pixels - tailWidth.Lanes);
+                }
+                else
+                {
+                    yield return new TileCall(new Tile(null, rows, 1, Neon: false), r0, done, pixels - 1);
+                }
+            }
+        }
+    }
+
+    /// <summary>ARM64 gets its own inner loop where four channels' weights fill one Vector128 (by-element FMLA or SDOT).</summary>
+    private Tile TileOf(Width width, int rows, int vectors) => new(width, rows, vectors, Neon: Neon && width == V128 && rows == V128.Rows);
+
+    /// <summary>The narrowest width, no wider than <paramref name="widest"/>, whose vector holds <paramref name="pixels"/> pixels.</summary>
+    private static Width NarrowestCovering(int pixels, Width widest)
+    {
+        foreach (var candidate in new[] { V128, V256, V512 })
+            if (candidate.Lanes >= pixels && candidate.Lanes <= widest.Lanes) return candidate;
+        return widest;
+    }
+
+    /// <summary>Channels of a group's last packed block when they do not fill <see cref="BlockRows"/> (0 when they do).</summary>
+    private int TailRows => Op.OutPerGroup % BlockRows;
+
+    /// <summary>The sizes of a group's packed blocks, as <see cref="Emit(SourceWriter, Width)"/> walks them.</summary>
+    private IEnumerable<int> BlockSizes
+    {
+        get
+        {
+            if (Op.OutPerGroup >= BlockRows) yield return BlockRows;
+            if (TailRows > 0) yield return TailRows;
+        }
+    }
+
+    /// <summary>The definitions every kind's tiles need, then this kind's own, then each tile this convolution calls.</summary>
+    public IReadOnlyList<SharedDefinition> SharedDefinitions
+    {
+        get
+        {
+            var shared = new List<SharedDefinition> { new(PointwiseShapeInterface, EmitShapeInterface), new(PlaneMethod, EmitPlaneMethod) };
+            shared.AddRange(KindDefinitions);
+            var tiles = new HashSet<Tile>();
+            foreach (var width in KernelWidths)
+            {
+                foreach (int blockRows in BlockSizes)
+                    foreach (var call in TileCalls(width, blockRows)) tiles.Add(call.Tile);
+            }
+            foreach (var tile in tiles) shared.Add(new SharedDefinition(TileName(tile), w => EmitTile(w, tile)));
+            return shared;
+        }
+    }
+
+    /// <summary>Definitions of this kind beyond the common shape interface and plane method (such as its own shape interface).</summary>
+    protected virtual IEnumerable<SharedDefinition> KindDefinitions => System.Array.Empty<SharedDefinition>();
+
+    /// <summary>Writes one register tile method.</summary>
+    protected abstract void EmitTile(SourceWriter w, Tile tile);
+
+    /// <summary>The interface every pointwise shape implements: what the plane mapping and the epilogue read.</summary>
+    protected const string PointwiseShapeInterface = PointwiseKernel.Prefix + "Shape";
+
+    /// <summary>The tiles' type parameter; the name checks reserve it.</summary>
+    public const string ShapeParameter = "TShape";
+
+    protected const string PlaneMethod = PointwiseKernel.Prefix + "Plane";
+
+    protected const string TileParameters = "ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last";
+
+    protected string TileConstraint => "where TShape : struct, " + ShapeInterface;
+
+    private static void EmitShapeInterface(SourceWriter w)
+    {
+        w.Line("/// <summary>");
+        w.Line("/// What a 1x1 convolution's tiles specialize on. Each convolution answers with literals in a struct of its own, and");
+        w.Line("/// the JIT and NativeAOT compile a generic method once per struct argument, so every bound and branch below is a");
+        w.Line("/// constant in the machine code while the source of a tile is written once. A tile <c>Pointwise_Tile_RxP_W</c>");
+        w.Line("/// computes R output channels (from logical channel <c>channel</c>, whose bias and then weights, <c>blockRows</c> apart,");
+        w.Line("/// start at <c>bias</c>) × P pixels on vector type W, at pixel <c>start</c>, then every P pixels up to <c>last</c>.");
+        w.Line("/// </summary>");
+        using (w.Open($"private interface {PointwiseShapeInterface}"))
+        {
+            w.Line("static abstract int Pixels { get; }");
+            w.Line("static abstract int InPerGroup { get; }");
+            w.Line("static abstract int OutChannels { get; }");
+            w.Line("static abstract int ShuffleGroups { get; }");
+            w.Line("static abstract bool OfficialShuffle { get; }");
+            w.Line("static abstract bool Residual { get; }");
+            w.Line("static abstract bool Relu { get; }");
+        }
+        w.Line();
+    }
+
+    private static void EmitPlaneMethod(SourceWriter w)
+    {
+        w.Line("/// <summary>The output plane that holds logical channel <paramref name=\"channel\"/>: the channel itself, or where the shape's channel shuffle sends it.</summary>");
+        w.Line(KernelSyntax.Inlined);
+        using (w.Open($"private static int {PlaneMethod}<TShape>(int channel) where TShape : struct, {PointwiseShapeInterface}"))
+        {
+            w.Line("if (TShape.ShuffleGroups == 1) return channel;");
+            w.Line("int perGroup = TShape.OutChannels / TShape.ShuffleGroups;");
+            w.Line("// Shuffle on g·n channels: logical channel i·n + j lands in plane j·g + i; the official (megvii) shuffle, its");
+            w.Line("// inverse, sends i·g + j to j·n + i. Integer division by a constant, once per tile call, outside the pixel loop.");
+            w.Line("return TShape.OfficialShuffle");
+            w.Line("    ? channel % TShape.ShuffleGroups * perGroup + channel / TShape.ShuffleGroups");
+            w.Line("    : channel % perGroup * TShape.ShuffleGroups + channel / perGroup;");
+        }
+        w.Line();
+    }
+
+    /// <summary>The output rows of a tile: where each of its channels is stored, and the residual rows.</summary>
+    protected static void EmitOutputRows(SourceWriter w, Tile tile)
+    {
+        for (int i = 0; i < tile.Rows; i++)
+            w.Line($"ref float out{i} = ref Unsafe.Add(ref destination, {PlaneMethod}<TShape>({Loop.Sum("channel", i.ToString())}) * TShape.Pixels);");
+        w.Line("ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;");
+    }
+
+    /// <summary>Residual, then ReLU, then the store, per accumulator; the shape's flags are constants, so untaken steps vanish.</summary>
+    protected static void EmitEpilogue(SourceWriter w, Tile tile, System.Func<int, int, string> accumulator)
+    {
+        bool scalar = tile.Width is null;
+        string V = tile.Width?.Vector ?? "float";
+        int lanes = tile.Width?.Lanes ?? 1;
+        var accumulators = new List<(string Acc, int Row, string Offset)>();
+        for (int i = 0; i < tile.Rows; i++)
+            for (int v = 0; v < tile.Vectors; v++)
+                accumulators.Add((accumulator(i, v), i, v == 0 ? "p" : $"p + {v * lanes}"));
+
+        using (w.Open("if (TShape.Residual)"))
+        {
+            foreach (var (acc, row, offset) in accumulators)
+            {
+                string at = row switch { 0 => offset, 1 => $"TShape.Pixels + {offset}", _ => $"{row} * TShape.Pixels + {offset}" };
+                w.Line(scalar ? $"{acc} += Unsafe.Add(ref res, {at});" : $"{acc} += {V}.LoadUnsafe(ref res, (nuint)({at}));");
+            }
+        }
+        using (w.Open("if (TShape.Relu)"))
+        {
+            foreach (var (acc, _, _) in accumulators)
+                w.Line(scalar ? $"{acc} = MathF.Max({acc}, 0f);" : $"{acc} = {V}.Max({acc}, {V}<float>.Zero);");
+        }
+        foreach (var (acc, row, offset) in accumulators)
+            w.Line(scalar ? $"Unsafe.Add(ref out{row}, {offset}) = {acc};" : $"{acc}.StoreUnsafe(ref out{row}, (nuint)({offset}));");
+    }
+}
