@@ -75,12 +75,21 @@ public sealed record ModelDescription(
     /// than a constructor parameter so that descriptions written before it existed keep compiling, meaning Paper.
     /// </summary>
     public ShuffleOrder ShuffleOrder { get; init; } = ShuffleOrder.Paper;
+
+    /// <summary>
+    /// The arithmetic of the model (<see cref="ShuffleNetAttribute.Precision"/>). Int8 models list, per 1x1 convolution,
+    /// the calibration tensors <c>input_scale</c> and <c>input_zero_point</c> in <see cref="WeightLayout"/>.
+    /// </summary>
+    public Precision Precision { get; init; } = Precision.Float32;
 }
 
 /// <summary>A generated kernel (named by op, shape and tiling) and the path it runs here, e.g. <c>Vector128, AdvSimd fmaxp+uzp2</c>.</summary>
 public readonly record struct KernelPath(string Kernel, string Path);
 
-/// <summary>One activation's place in the arena: floats [Offset, Offset + Length), alive from step FirstStep to LastStep inclusive.</summary>
+/// <summary>
+/// One activation's place in the arena: 4-byte slots [Offset, Offset + Length), alive from step FirstStep to LastStep
+/// inclusive. A slot holds a float, or in an int8 model's quantized inputs (<c>….input_q</c>) four 7-bit activations.
+/// </summary>
 public readonly record struct ArenaSlot(string Tensor, int Offset, int Length, int FirstStep, int LastStep);
 
 /// <summary>Name and shape of one tensor a model expects.</summary>

@@ -57,12 +57,17 @@ internal static class ModelEmitter
         w.Line($"/// {graph.MultiplyAdds:N0} multiply-adds, {graph.ParameterCount:N0} parameters.");
         w.Line("/// </summary>");
         w.Line("/// <remarks>");
-        w.Line($"/// Memory plan (floats): arena {graph.ArenaLength}, no reuse {graph.NaiveActivationLength}, live lower bound {graph.LiveLowerBound}.");
+        if (net.IsInt8)
+        {
+            w.Line("/// int8: the 1x1 convolutions in integers (7-bit activations, int8 weights with a scale per output channel, int32 sums);");
+            w.Line("/// stem, depthwise convolutions, pools and classifier in float. Each <c>….input_q</c> tensor holds four activations per slot.");
+        }
+        w.Line($"/// Memory plan ({(net.IsInt8 ? "4-byte slots: a float or four int8 activations" : "floats")}): arena {graph.ArenaLength}, no reuse {graph.NaiveActivationLength}, live lower bound {graph.LiveLowerBound}.");
         w.Line("/// <code>");
         w.Line("/// tensor                     shape           offset     length   live steps");
         foreach (var t in graph.Tensors.Where(t => t.InArena).OrderBy(t => t.FirstStep))
         {
-            w.Line($"/// {t.Name,-26} {t.Channels + "x" + t.Height + "x" + t.Width,-15} {t.Offset,9} {t.Length,9}   {t.FirstStep}-{t.LastStep}");
+            w.Line($"/// {t.Name,-26} {t.Channels + "x" + t.Height + "x" + t.Width + (t.Quantized ? "x4b" : ""),-15} {t.Offset,9} {t.Length,9}   {t.FirstStep}-{t.LastStep}");
         }
         w.Line("/// </code>");
         w.Line("/// An instance owns its arena: use one instance per thread.");
@@ -84,6 +89,13 @@ internal static class ModelEmitter
         w.Line($"public const int Classes = {net.Classes};");
         w.Line("/// <summary>Floats in the activation arena this model allocates once per instance.</summary>");
         w.Line($"public const int ArenaLength = {graph.ArenaLength};");
+        if (net.IsInt8)
+        {
+            w.Line("/// <summary>Bytes of the activation arena: float activations and the packed 7-bit inputs of the 1x1 convolutions, four per slot.</summary>");
+            w.Line($"public const long ArenaBytes = {graph.ArenaLength * 4L};");
+            w.Line("/// <summary>Bytes of the packed weights: int8 for the 1x1 convolutions (with a float scale and bias per channel), float elsewhere.</summary>");
+            w.Line($"public const long PackedWeightBytes = {graph.PackedWeightLength * 4L};");
+        }
         w.Line("/// <summary>Floats all activations would need with no reuse.</summary>");
         w.Line($"public const long NaiveActivationLength = {graph.NaiveActivationLength};");
         w.Line("/// <summary>Floats of the largest set of activations alive at one step: no plan can use less.</summary>");
@@ -145,7 +157,16 @@ internal static class ModelEmitter
         }
         w.Line();
         w.Line("/// <summary>Deterministic pseudo-random weights (same seed, same model on every machine), for tests and benchmarks.</summary>");
-        w.Line($"public static {self} CreateRandom(int seed) => FromTensors({rt}.Weights.RandomWeights.Create(WeightLayout, seed));");
+        if (graph.Ops.Any(o => o is QuantizeOp))
+        {
+            // Random activation scales would quantize everything to 0 or 127: an int8 model calibrates its random weights.
+            w.Line("/// <remarks>int8: the random weights are calibrated on four pseudo-random images of the same seed.</remarks>");
+            w.Line($"public static {self} CreateRandom(int seed) => FromTensors({rt}.Quantization.Int8Calibration.Calibrate(Description, {rt}.Weights.RandomWeights.Create(WeightLayout, seed), {rt}.Weights.RandomWeights.Images(InputLength, 4, seed)));");
+        }
+        else
+        {
+            w.Line($"public static {self} CreateRandom(int seed) => FromTensors({rt}.Weights.RandomWeights.Create(WeightLayout, seed));");
+        }
         w.Line();
         w.Line($"static int {rt}.IShuffleNetModel<{self}>.InputElementCount => InputLength;");
         w.Line($"static int {rt}.IShuffleNetModel<{self}>.ClassCount => Classes;");
@@ -166,7 +187,10 @@ internal static class ModelEmitter
             w.Line($"        new(\"{t.Name}\", {t.Offset}, {t.Length}, {t.FirstStep}, {t.LastStep}),");
         w.Line("    },");
         // Paper order is the record's default, so declarations that do not ask for the official order emit what they always did.
-        w.Line(net.ShuffleOrder == ChannelShuffleOrder.Official ? $"    WeightLayout) {{ ShuffleOrder = {rt}.ShuffleOrder.Official }};" : "    WeightLayout);");
+        var inits = new List<string>();
+        if (net.ShuffleOrder == ChannelShuffleOrder.Official) inits.Add($"ShuffleOrder = {rt}.ShuffleOrder.Official");
+        if (net.IsInt8) inits.Add($"Precision = {rt}.Precision.Int8");
+        w.Line(inits.Count == 0 ? "    WeightLayout);" : $"    WeightLayout) {{ {string.Join(", ", inits)} }};");
         w.Line();
     }
 

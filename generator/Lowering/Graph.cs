@@ -4,17 +4,24 @@ using ShuffleNetGen.Generator.Passes;
 
 namespace ShuffleNetGen.Generator.Lowering;
 
-/// <summary>An activation: C planes of H x W floats (NCHW, one image).</summary>
+/// <summary>
+/// An activation: C planes of H x W floats (NCHW, one image), or, <see cref="Quantized"/>, C planes of H x W 32-bit
+/// slots each holding four channels' 7-bit activations of one pixel.
+/// </summary>
 internal sealed class TensorNode
 {
-    public TensorNode(string name, int channels, int height, int width, bool inArena)
+    public TensorNode(string name, int channels, int height, int width, bool inArena, bool quantized = false)
     {
         Name = name;
         Channels = channels;
         Height = height;
         Width = width;
         InArena = inArena;
+        Quantized = quantized;
     }
+
+    /// <summary>Packed int8 activations: each element is four bytes, four input channels of one pixel.</summary>
+    public bool Quantized { get; }
 
     public string Name { get; }
     public int Channels { get; }
@@ -33,7 +40,7 @@ internal sealed class TensorNode
     public int LastStep { get; init; } = -1;
 
     public TensorNode Placed(int firstStep, int lastStep, long offset) =>
-        new(Name, Channels, Height, Width, InArena) { FirstStep = firstStep, LastStep = lastStep, Offset = offset };
+        new(Name, Channels, Height, Width, InArena, Quantized) { FirstStep = firstStep, LastStep = lastStep, Offset = offset };
 }
 
 internal enum WindowKind
@@ -125,9 +132,10 @@ internal sealed class WindowOp : OpNode
 internal sealed class PointwiseOp : OpNode
 {
     public PointwiseOp(string name, int unit, TensorNode input, TensorNode output, int outputChannelOffset, int inChannels, int outChannels,
-        int groups, int shuffleGroups, TensorNode? residual, bool relu, string batchNorm, bool officialShuffle = false)
+        int groups, int shuffleGroups, TensorNode? residual, bool relu, string batchNorm, bool officialShuffle = false, bool int8 = false)
         : base(name, unit, input, output, outputChannelOffset)
     {
+        Int8 = int8;
         OfficialShuffle = officialShuffle;
         InChannels = inChannels;
         OutChannels = outChannels;
@@ -161,6 +169,18 @@ internal sealed class PointwiseOp : OpNode
     public int InPerGroup => InChannels / Groups;
     public int OutPerGroup => OutChannels / Groups;
 
+    /// <summary>
+    /// Integer arithmetic: the input is a <see cref="QuantizeOp"/>'s packed tensor, weights are int8 with a scale per
+    /// output channel, sums are int32, and the output is float again.
+    /// </summary>
+    public bool Int8 { get; }
+
+    /// <summary>32-bit slots per pixel holding one group's input channels, four to a slot, the last zero-padded.</summary>
+    public int QuadsPerGroup => QuantizeOp.Quads(InPerGroup);
+
+    /// <summary>Packed weight slots per output channel: bias and weights, or (int8) scale, bias and four weights per slot.</summary>
+    public int ChannelStride => Int8 ? 2 + QuadsPerGroup : 1 + InPerGroup;
+
     public override IEnumerable<TensorNode> Reads
     {
         get
@@ -170,7 +190,7 @@ internal sealed class PointwiseOp : OpNode
         }
     }
 
-    public override long PackedWeightLength => PackedLength(OutChannels, InPerGroup);
+    public override long PackedWeightLength => (long)OutChannels * ChannelStride;
 
     /// <summary>Per output channel, its group's input weights and the folded batch-norm shift.</summary>
     public static long PackedLength(int outChannels, int inPerGroup) => (long)outChannels * (1 + inPerGroup);
@@ -179,7 +199,37 @@ internal sealed class PointwiseOp : OpNode
 
     public override OpNode Placed(Func<TensorNode, TensorNode> planned, long weightOffset) =>
         new PointwiseOp(Name, Unit, planned(Input), planned(Output), OutputChannelOffset, InChannels, OutChannels, Groups, ShuffleGroups,
-            Residual is null ? null : planned(Residual), Relu, BatchNorm, OfficialShuffle) { Step = Step, WeightOffset = weightOffset };
+            Residual is null ? null : planned(Residual), Relu, BatchNorm, OfficialShuffle, Int8) { Step = Step, WeightOffset = weightOffset };
+}
+
+/// <summary>
+/// Quantizes a 1x1 convolution's float input to 7-bit activations with the scale and zero point calibration gave it,
+/// packed four channels (of one group) to a 32-bit slot per pixel, the layout the int8 dot-product instructions read.
+/// </summary>
+internal sealed class QuantizeOp : OpNode
+{
+    public QuantizeOp(string convolution, int unit, TensorNode input, TensorNode output, int groups)
+        : base(convolution + ".quantize", unit, input, output, 0)
+    {
+        Convolution = convolution;
+        Groups = groups;
+    }
+
+    /// <summary>The convolution whose <c>input_scale</c> and <c>input_zero_point</c> this op applies.</summary>
+    public string Convolution { get; }
+
+    public int Groups { get; }
+    public int InPerGroup => Input.Channels / Groups;
+
+    public static int Quads(int channels) => (channels + 3) / 4;
+
+    /// <summary>The inverse scale, the zero point.</summary>
+    public override long PackedWeightLength => 2;
+
+    public override long MultiplyAdds => 0;
+
+    public override OpNode Placed(Func<TensorNode, TensorNode> planned, long weightOffset) =>
+        new QuantizeOp(Convolution, Unit, planned(Input), planned(Output), Groups) { Step = Step, WeightOffset = weightOffset };
 }
 
 /// <summary>Mean over each plane.</summary>

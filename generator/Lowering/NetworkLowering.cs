@@ -20,6 +20,24 @@ internal static class NetworkLowering
             return t;
         }
 
+        // int8: each 1x1 convolution reads a packed quantized copy of its input, made by a QuantizeOp just before it,
+        // with the calibration tensors that say how.
+        TensorNode PointwiseInput(string conv, int unit, TensorNode x, int groups)
+        {
+            if (!spec.IsInt8) return x;
+            var quantized = new TensorNode(conv + ".input_q", groups * QuantizeOp.Quads(x.Channels / groups), x.Height, x.Width, inArena: true, quantized: true);
+            tensors.Add(quantized);
+            ops.Add(new QuantizeOp(conv, unit, x, quantized, groups) { Step = ops.Count });
+            return quantized;
+        }
+
+        void Calibration(string conv)
+        {
+            if (!spec.IsInt8) return;
+            weights.Add(new WeightTensor(conv + "." + ShuffleNetTopology.InputScale, new[] { 1 }));
+            weights.Add(new WeightTensor(conv + "." + ShuffleNetTopology.InputZeroPoint, new[] { 1 }));
+        }
+
         void BatchNorm(string name, int channels)
         {
             foreach (var field in ShuffleNetTopology.BatchNormFields)
@@ -54,9 +72,11 @@ internal static class NetworkLowering
             }
 
             var squeezed = Tensor(u.Prefix + ".bottleneck", m, u.InHeight, u.InWidth);
-            ops.Add(new PointwiseOp(u.FirstPointwise, u.Index, x, squeezed, 0, u.InChannels, m, u.FirstPointwiseGroups, g > 1 ? g : 0, residual: null, relu: true, batchNorm: u.FirstBatchNorm,
-                officialShuffle: spec.ShuffleOrder == ChannelShuffleOrder.Official) { Step = ops.Count });
+            var firstInput = PointwiseInput(u.FirstPointwise, u.Index, x, u.FirstPointwiseGroups);
+            ops.Add(new PointwiseOp(u.FirstPointwise, u.Index, firstInput, squeezed, 0, u.InChannels, m, u.FirstPointwiseGroups, g > 1 ? g : 0, residual: null, relu: true, batchNorm: u.FirstBatchNorm,
+                officialShuffle: spec.ShuffleOrder == ChannelShuffleOrder.Official, int8: spec.IsInt8) { Step = ops.Count });
             weights.Add(new WeightTensor(u.FirstPointwise + ".weight", new[] { m, u.InChannels / u.FirstPointwiseGroups, 1, 1 }));
+            Calibration(u.FirstPointwise);
             BatchNorm(u.FirstBatchNorm, m);
 
             var spatial = Tensor(u.Prefix + ".depthwise", m, u.OutHeight, u.OutWidth);
@@ -64,9 +84,11 @@ internal static class NetworkLowering
             weights.Add(new WeightTensor(u.Depthwise + ".weight", new[] { m, 1, 3, 3 }));
             BatchNorm(u.DepthwiseBatchNorm, m);
 
-            ops.Add(new PointwiseOp(u.SecondPointwise, u.Index, spatial, output, u.Downsamples ? u.InChannels : 0, m, u.BranchChannels, g, 0,
-                residual: u.Downsamples ? null : x, relu: true, batchNorm: u.SecondBatchNorm) { Step = ops.Count });
+            var secondInput = PointwiseInput(u.SecondPointwise, u.Index, spatial, g);
+            ops.Add(new PointwiseOp(u.SecondPointwise, u.Index, secondInput, output, u.Downsamples ? u.InChannels : 0, m, u.BranchChannels, g, 0,
+                residual: u.Downsamples ? null : x, relu: true, batchNorm: u.SecondBatchNorm, int8: spec.IsInt8) { Step = ops.Count });
             weights.Add(new WeightTensor(u.SecondPointwise + ".weight", new[] { u.BranchChannels, m / g, 1, 1 }));
+            Calibration(u.SecondPointwise);
             BatchNorm(u.SecondBatchNorm, u.BranchChannels);
 
             x = output;

@@ -32,6 +32,10 @@ internal static class ShuffleNetTopology
     public const string StemBatchNorm = "bn1";
     public const string Classifier = "fc";
 
+    /// <summary>An int8 model's calibration tensors, per 1x1 convolution (<c>units.3.conv1.input_scale</c>), each of shape [1].</summary>
+    public const string InputScale = "input_scale";
+    public const string InputZeroPoint = "input_zero_point";
+
     /// <summary>A batch norm's tensors, in the order the layout lists them.</summary>
     public static readonly string[] BatchNormFields = { "weight", "bias", "running_mean", "running_var" };
 

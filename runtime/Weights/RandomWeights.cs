@@ -62,4 +62,31 @@ public static class RandomWeights
         }
         return set;
     }
+
+    /// <summary>
+    /// <paramref name="count"/> deterministic pseudo-random images of <paramref name="length"/> floats, uniform in
+    /// [-1, 1]: what <c>CreateRandom</c> calibrates an int8 model's activation scales on.
+    /// </summary>
+    public static IReadOnlyList<float[]> Images(int length, int count, int seed)
+    {
+        if (length < 0) throw new ArgumentOutOfRangeException(nameof(length));
+        if (count < 0) throw new ArgumentOutOfRangeException(nameof(count));
+        ulong state = 0xD1B54A32D192ED03UL ^ (ulong)(uint)seed;
+        var images = new float[count][];
+        for (int n = 0; n < count; n++)
+        {
+            var image = new float[length];
+            for (int i = 0; i < length; i++)
+            {
+                state += 0x9E3779B97F4A7C15UL;
+                ulong z = state;
+                z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+                z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+                z ^= z >> 31;
+                image[i] = (float)((z >> 11) * (2.0 / (1UL << 53)) - 1.0);
+            }
+            images[n] = image;
+        }
+        return images;
+    }
 }

@@ -43,7 +43,7 @@ public static class WeightPacker
         {
             expected.Add(shape.Name);
             if (!byName.TryGetValue(shape.Name, out var dims))
-                throw new WeightFormatException(shape.Name, $"{modelName}: tensor {Quote(shape.Name)} is missing; expected shape {shape.ShapeText}.");
+                throw new WeightFormatException(shape.Name, $"{modelName}: tensor {Quote(shape.Name)} is missing; expected shape {shape.ShapeText}.{CalibrationHint(shape.Name)}");
             if (!SameShape(dims, shape.Dimensions))
                 throw new WeightFormatException(shape.Name, $"{modelName}: tensor {Quote(shape.Name)} has shape {NamedTensor.FormatShape(dims)}; expected {shape.ShapeText}.");
         }
@@ -55,6 +55,12 @@ public static class WeightPacker
                 $"{modelName}: tensor {Quote(name)} {NamedTensor.FormatShape(dims)} is not part of this model; the model expects {layout.Count} tensors named as in the README{example}.");
         }
     }
+
+    /// <summary>An int8 model's activation scales come from calibration, not training: a missing one means float weights were given as they are.</summary>
+    private static string CalibrationHint(string name) =>
+        name.EndsWith(".input_scale", StringComparison.Ordinal) || name.EndsWith(".input_zero_point", StringComparison.Ordinal)
+            ? " This is an int8 model: calibrate float weights first with ShuffleNetGen.Quantization.Int8Calibration.Calibrate(Model.Description, weights, images), which adds the activation scales (docs/int8.md)."
+            : "";
 
     /// <summary>PyTorch's <c>*.num_batches_tracked</c>: training bookkeeping a state_dict carries, never a weight.</summary>
     internal static bool IsBatchCounter(string name) => name.EndsWith(".num_batches_tracked", StringComparison.Ordinal);
@@ -135,6 +141,97 @@ public static class WeightPacker
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// What an int8 model's quantize step reads for the input of 1x1 convolution <paramref name="conv"/>: the inverse of
+    /// its <c>input_scale</c> (one float division, as <c>ActivationQuantization.Quantize</c> does) and its
+    /// <c>input_zero_point</c>.
+    /// </summary>
+    public static void Quantize(TensorSet tensors, string conv, Span<float> packed)
+    {
+        Require(packed.Length == 2, conv);
+        var (scale, zeroPoint) = ActivationParameters(tensors, conv);
+        packed[0] = 1f / scale;
+        packed[1] = zeroPoint;
+    }
+
+    /// <summary>
+    /// An int8 1x1 group convolution. Batch norm is folded into the float weights in double, which are then quantized
+    /// symmetrically per output channel: <c>q = round(w / s)</c>, ties to even, <c>s = max|w| / 127</c>, so q is in
+    /// -127..127 and never -128. The output is <c>sum × m + b</c> with <c>m = input_scale × s</c> and <c>b</c> the
+    /// folded shift less the zero point's share (<c>m × zeroPoint × Σq</c>).
+    /// Blocks as <see cref="Pointwise"/>'s, with four input channels per slot: a block of r rows starting at output
+    /// channel o sits at <c>o × (2 + slots)</c> and holds r scales m, r biases b, then per slot of four input channels
+    /// the r rows' four weights as bytes of one 32-bit slot (lowest channel in the lowest byte; missing channels zero).
+    /// </summary>
+    public static void Int8Pointwise(TensorSet tensors, string conv, string batchNorm, int inChannels, int outChannels, int groups, int blockRows, Span<float> packed)
+    {
+        var w = tensors[conv + ".weight"].Data;
+        if (groups <= 0 || blockRows <= 0 || inChannels % groups != 0 || outChannels % groups != 0) Require(false, conv);
+        int inPerGroup = inChannels / groups;
+        int outPerGroup = outChannels / groups;
+        int slots = (inPerGroup + 3) / 4;
+        Require(w.Length == checked(outChannels * inPerGroup) && packed.Length == checked(outChannels * (2 + slots)), conv);
+        var (inputScale, zeroPoint) = ActivationParameters(tensors, conv);
+        var (scale, shift) = FoldBatchNorm(tensors, batchNorm, outChannels);
+        var words = System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>(packed);
+        var q = new int[inPerGroup];
+        for (int k = 0; k < groups; k++)
+        {
+            for (int j0 = 0; j0 < outPerGroup; j0 += blockRows)
+            {
+                int rows = Math.Min(blockRows, outPerGroup - j0);
+                int o0 = k * outPerGroup + j0;
+                int at = o0 * (2 + slots);
+                for (int r = 0; r < rows; r++)
+                {
+                    int o = o0 + r;
+                    double weightScale = QuantizeChannel(w.AsSpan(o * inPerGroup, inPerGroup), scale[o], q);
+                    float multiplier = Folded(inputScale * weightScale, conv, batchNorm, o);
+                    long sum = 0;
+                    foreach (int v in q) sum += v;
+                    packed[at + r] = multiplier;
+                    packed[at + rows + r] = Folded(shift[o] - (double)multiplier * zeroPoint * sum, conv, batchNorm, o);
+                    for (int slot = 0; slot < slots; slot++)
+                    {
+                        int word = 0;
+                        for (int b = 0; b < 4 && 4 * slot + b < inPerGroup; b++) word |= (q[4 * slot + b] & 0xFF) << (8 * b);
+                        words[at + 2 * rows + slot * rows + r] = word;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>One output channel's folded weights to int8 in <paramref name="q"/>; returns the channel's weight scale.</summary>
+    private static double QuantizeChannel(ReadOnlySpan<float> weights, double batchNormScale, int[] q)
+    {
+        double largest = 0;
+        foreach (float v in weights) largest = Math.Max(largest, Math.Abs(v * batchNormScale));
+        if (largest == 0)
+        {
+            Array.Clear(q);
+            return 1;
+        }
+        double weightScale = largest / 127;
+        for (int i = 0; i < weights.Length; i++)
+            q[i] = (int)Math.Clamp(Math.Round(weights[i] * batchNormScale / weightScale, MidpointRounding.ToEven), -127, 127);
+        return weightScale;
+    }
+
+    /// <summary>A convolution's calibrated input scale and zero point, checked: a bad value would quantize every activation wrongly.</summary>
+    private static (float Scale, int ZeroPoint) ActivationParameters(TensorSet tensors, string conv)
+    {
+        string scaleName = conv + ".input_scale";
+        string zeroName = conv + ".input_zero_point";
+        var scale = tensors[scaleName].Data;
+        var zero = tensors[zeroName].Data;
+        if (scale.Length != 1 || !(scale[0] > 0) || !float.IsFinite(1f / scale[0]))
+            throw new WeightFormatException(scaleName, $"Tensor {Quote(scaleName)} must hold one positive float whose inverse is finite (an activation scale from calibration); it holds {(scale.Length == 1 ? Text(scale[0]) : scale.Length + " values")}.");
+        if (zero.Length != 1 || !(zero[0] >= 0 && zero[0] <= 127) || zero[0] != MathF.Floor(zero[0]))
+            throw new WeightFormatException(zeroName, $"Tensor {Quote(zeroName)} must hold one whole number from 0 to 127 (the 7-bit zero point of the activations); it holds {(zero.Length == 1 ? Text(zero[0]) : zero.Length + " values")}.");
+        return (scale[0], (int)zero[0]);
     }
 
     /// <summary>The classifier as PyTorch stores it: weights row-major [classes, features], then the biases.</summary>

@@ -31,4 +31,16 @@ namespace ShuffleNetGen.Tests.Models
     // G8Gray48x40 with the official order, for the ONNX importer's order check.
     [ShuffleNet(Groups = 8, StemChannels = 16, StageChannels = new[] { 64, 128 }, Stages = new[] { 2, 2 }, InputChannels = 1, InputHeight = 48, InputWidth = 40, Classes = 7, StemStride = 1, StemMaxPool = false, ShuffleOrder = ShuffleOrder.Official)]
     internal partial class G8Gray48x40Official;
+
+    // int8 twins of three of the above (Int8KernelTests, Int8AccuracyTests): the same shapes, so the float model on the
+    // same weights is the accuracy reference. G2Odd33 has groups of 6 input channels (a zero-padded slot of four) and
+    // 33x33 planes (vector tails); G8Gray48x40Official has the official shuffle and no max pool.
+    [ShuffleNet(Groups = 3, StemChannels = 12, StageChannels = new[] { 60, 120, 240 }, Stages = new[] { 2, 3, 2 }, InputHeight = 64, InputWidth = 64, Classes = 10, Precision = Precision.Int8)]
+    public partial class G3Small64Int8;
+
+    [ShuffleNet(Groups = 2, StemChannels = 24, StageChannels = new[] { 48, 96, 192, 384 }, Stages = new[] { 1, 2, 2, 1 }, InputHeight = 33, InputWidth = 33, Classes = 5, Precision = Precision.Int8)]
+    public partial class G2Odd33Int8;
+
+    [ShuffleNet(Groups = 8, StemChannels = 16, StageChannels = new[] { 64, 128 }, Stages = new[] { 2, 2 }, InputChannels = 1, InputHeight = 48, InputWidth = 40, Classes = 7, StemStride = 1, StemMaxPool = false, ShuffleOrder = ShuffleOrder.Official, Precision = Precision.Int8)]
+    internal partial class G8Gray48x40OfficialInt8;
 }

@@ -12,6 +12,7 @@ public class SnapshotTests
     [Theory]
     [InlineData("Paper1xG3_224", "Groups = 3, Scale = 1.0, Stages = new[] { 4, 8, 4 }, InputChannels = 3, InputHeight = 224, InputWidth = 224, Classes = 1000")]
     [InlineData("Small025xG3_64", "Groups = 3, Scale = 0.25, InputHeight = 64, InputWidth = 64, Classes = 10")]
+    [InlineData("Small025xG3_64_Int8", "Groups = 3, Scale = 0.25, InputHeight = 64, InputWidth = 64, Classes = 10, Precision = Precision.Int8")]
     [InlineData("TwoStageGrayG8_28", "Groups = 8, Scale = 0.5, Stages = new[] { 4, 8 }, InputChannels = 1, InputHeight = 28, InputWidth = 28, Classes = 10, StemStride = 1, StemMaxPool = false")]
     public void GeneratedSourceIsPinned(string name, string arguments)
     {

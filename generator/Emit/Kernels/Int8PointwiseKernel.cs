@@ -1,0 +1,159 @@
+using System.Collections.Generic;
+using System.Text;
+using ShuffleNetGen.Generator.Helpers;
+using ShuffleNetGen.Generator.Lowering;
+
+namespace ShuffleNetGen.Generator.Emit;
+
+/// <summary>
+/// A 1x1 group convolution in integers: the input is its <see cref="QuantizeOp"/>'s packed 7-bit activations (four
+/// channels of a pixel per 32-bit lane), the weights int8 (four per 32-bit slot, one broadcast per output channel), the
+/// sums int32 from the cores' dot-product instructions (VPDPBUSD, VPMADDUBSW+VPMADDWD, SDOT; see
+/// <c>ShuffleNetGen.Kernels.Int8Simd</c>), and the epilogue turns each sum back into a float with the channel's scale
+/// and bias in one fused multiply-add before the float residual, ReLU and store.
+/// </summary>
+/// <remarks>
+/// The walk, tiles and widths are the float kernel's (<see cref="PointwiseKernelBase"/>): a 32-bit lane is one pixel
+/// in both, so the register blocking and the shuffled stores carry over; only the inner step and the epilogue differ.
+/// </remarks>
+internal sealed class Int8PointwiseKernel : PointwiseKernelBase
+{
+    public Int8PointwiseKernel(PointwiseOp op, VectorWidths widths) : base(op, widths)
+    {
+    }
+
+    public const string Prefix = "Int8Pointwise_";
+
+    protected override string KindPrefix => Prefix;
+
+    protected override string ShapeInterface => Prefix + "Shape";
+
+    protected override int InputSlotsPerGroup => Op.QuadsPerGroup;
+
+    protected override string ArithmeticNote => " in int8 (packed 7-bit activations × int8 weights, int32 sums)";
+
+    public override string? PackStatement =>
+        $"{KernelEmitters.Packer}.Int8Pointwise(tensors, \"{Op.Name}\", \"{Op.BatchNorm}\", {Op.InChannels}, {Op.OutChannels}, {Op.Groups}, {BlockRows}, {KernelEmitters.PackedSpan(Op)});";
+
+    private const string Int8Simd = KernelSyntax.Runtime + ".Kernels.Int8Simd";
+
+    /// <summary>The variant and, from the runtime's own checks, the dot-product instruction it runs on.</summary>
+    public override string PathExpression
+    {
+        get
+        {
+            var text = new StringBuilder();
+            for (int i = 0; i < KernelWidths.Count - 1; i++)
+            {
+                var width = KernelWidths[i];
+                text.Append($"{width.Condition} ? \"{KernelName(width)}, \" + {Int8Simd}.DotPath{width.Lanes * 32} : ");
+            }
+            // With SDOT, the four-channel sub-blocks take one weight vector and SDOT by element.
+            if (Neon && Op.OutPerGroup >= V128.Rows)
+                text.Append($"global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? \"{KernelName(V128)}, Dp sdot by element\" : ");
+            text.Append($"\"{KernelName(V128)}, \" + {Int8Simd}.DotPath128");
+            return text.ToString();
+        }
+    }
+
+    protected override void EmitShapeExtras(SourceWriter w) => w.Line($"public static int Quads => {Op.QuadsPerGroup};");
+
+    protected override IEnumerable<SharedDefinition> KindDefinitions
+    {
+        get { yield return new SharedDefinition(ShapeInterface, EmitShapeInterface); }
+    }
+
+    private void EmitShapeInterface(SourceWriter w)
+    {
+        w.Line($"/// <summary>An int8 1x1 convolution's shape: <see cref=\"{PointwiseShapeInterface}\"/> and the 32-bit slots of four input channels per group. Its tiles read the scale, then the bias, then the weights, each <c>blockRows</c> apart, from <c>bias</c>.</summary>");
+        using (w.Open($"private interface {ShapeInterface} : {PointwiseShapeInterface}"))
+            w.Line("static abstract int Quads { get; }");
+        w.Line();
+    }
+
+    /// <summary>
+    /// A tile: int32 accumulators from zero take one packed pixel vector per slot of four input channels for all rows
+    /// at once; then each becomes a float (sum × scale + bias, fused) and gets the float epilogue.
+    /// </summary>
+    protected override void EmitTile(SourceWriter w, Tile tile)
+    {
+        bool scalar = tile.Width is null;
+        string V = tile.Width?.Vector ?? "int";
+        int lanes = tile.Width?.Lanes ?? 1;
+        w.Line($"/// <summary>{tile.Rows} × {tile.Pixels} {(scalar ? "scalar" : V)} int8 tile{(tile.Neon ? ", with an SDOT-by-element branch for ARM64" : "")}; see <see cref=\"{ShapeInterface}\"/>.</summary>");
+        w.Line(KernelSyntax.Optimized);
+        w.Line($"private static void {TileName(tile)}<TShape>({TileParameters})");
+        w.Line($"    {TileConstraint}");
+        using (w.OpenScope())
+        {
+            EmitOutputRows(w, tile);
+            using (w.Open($"for (int p = start; p <= last; p{(tile.Pixels == 1 ? "++" : $" += {tile.Pixels}")})"))
+            {
+                for (int i = 0; i < tile.Rows; i++)
+                    for (int v = 0; v < tile.Vectors; v++)
+                        w.Line(scalar ? $"int sum{i} = 0;" : $"var sum{i}x{v} = {V}<int>.Zero;");
+                w.Line("ref int x = ref Unsafe.As<float, int>(ref Unsafe.Add(ref groupInput, p));");
+                w.Line("ref int wk = ref Unsafe.As<float, int>(ref Unsafe.Add(ref bias, 2 * blockRows));");
+                using (w.Open("for (int q = 0; q < TShape.Quads; q++)"))
+                {
+                    if (scalar)
+                    {
+                        w.Line("int x0 = x;");
+                        for (int i = 0; i < tile.Rows; i++) w.Line($"sum{i} = {Int8Simd}.DotAdd(sum{i}, x0, {(i == 0 ? "wk" : $"Unsafe.Add(ref wk, {i})")});");
+                    }
+                    else
+                    {
+                        for (int v = 0; v < tile.Vectors; v++)
+                            w.Line(v == 0 ? $"var x0 = {V}.LoadUnsafe(ref x);" : $"var x{v} = {V}.LoadUnsafe(ref x, {v * lanes});");
+                        if (tile.Neon)
+                        {
+                            // ARM64 with SDOT: one load brings the four channels' weight slots (adjacent in the packed block)
+                            // and SDOT by element takes a slot of it, as the float tile's FMLA by element does.
+                            using (w.Open("if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported)"))
+                            {
+                                w.Line("var w4 = Vector128.LoadUnsafe(ref wk).AsSByte();");
+                                for (int i = 0; i < tile.Rows; i++)
+                                    for (int v = 0; v < tile.Vectors; v++)
+                                        w.Line($"sum{i}x{v} = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum{i}x{v}, x{v}.AsSByte(), w4, {i});");
+                            }
+                            using (w.Open("else"))
+                                EmitBroadcastDots(w, tile);
+                        }
+                        else
+                        {
+                            EmitBroadcastDots(w, tile);
+                        }
+                    }
+                    w.Line("x = ref Unsafe.Add(ref x, TShape.Pixels);");
+                    w.Line("wk = ref Unsafe.Add(ref wk, blockRows);");
+                }
+                string F = tile.Width?.Vector ?? "float";
+                for (int i = 0; i < tile.Rows; i++)
+                {
+                    string scale = i == 0 ? "bias" : $"Unsafe.Add(ref bias, {i})";
+                    string shift = $"Unsafe.Add(ref bias, blockRows + {i})";
+                    if (scalar)
+                    {
+                        w.Line($"float acc{i} = {Int8Simd}.Dequantize(sum{i}, {scale}, {shift});");
+                        continue;
+                    }
+                    w.Line($"var scale{i} = {F}.Create({scale});");
+                    w.Line($"var shift{i} = {F}.Create({shift});");
+                    for (int v = 0; v < tile.Vectors; v++) w.Line($"var acc{i}x{v} = {Int8Simd}.Dequantize(sum{i}x{v}, scale{i}, shift{i});");
+                }
+                EmitEpilogue(w, tile, (i, v) => scalar ? $"acc{i}" : $"acc{i}x{v}");
+            }
+        }
+        w.Line();
+    }
+
+    private static void EmitBroadcastDots(SourceWriter w, Tile tile)
+    {
+        string V = tile.Width!.Vector;
+        for (int i = 0; i < tile.Rows; i++)
+        {
+            w.Line($"var w{i} = {V}.Create({(i == 0 ? "wk" : $"Unsafe.Add(ref wk, {i})")});");
+            for (int v = 0; v < tile.Vectors; v++) w.Line($"sum{i}x{v} = {Int8Simd}.DotAdd(sum{i}x{v}, x{v}, w{i});");
+        }
+    }
+}

@@ -1,0 +1,172 @@
+using System.Collections.Generic;
+using ShuffleNetGen.Generator.Helpers;
+using ShuffleNetGen.Generator.Lowering;
+
+namespace ShuffleNetGen.Generator.Emit;
+
+/// <summary>
+/// Quantizes the float input of an int8 1x1 convolution: each activation becomes
+/// <c>round(clamp(x / scale, -zeroPoint, 127 - zeroPoint)) + zeroPoint</c> (ties to even), and four channels of a
+/// group go into one 32-bit slot per pixel, lowest channel in the lowest byte, which is the operand layout of VPDPBUSD
+/// and SDOT. A group's last slot is zero-padded where its channel count is not a multiple of four; the packed weights
+/// are zero there too.
+/// </summary>
+/// <remarks>
+/// One generic method serves every shape (<c>Quantize_Planes&lt;TShape&gt;</c>), specialized through a struct of the
+/// op's literals like the pointwise tiles. Each width computes lanes independently with the same float operations, so
+/// the widths, the overlapping last vector and the scalar tail all give the same bytes.
+/// </remarks>
+internal sealed class QuantizeKernel : IKernelEmitter
+{
+    private readonly QuantizeOp _op;
+    private readonly VectorWidths _widths;
+
+    public QuantizeKernel(QuantizeOp op, VectorWidths widths)
+    {
+        _op = op;
+        _widths = widths;
+    }
+
+    public const string Prefix = "Quantize_";
+
+    public string Name => $"{Prefix}g{_op.Groups}_{_op.Input.Channels}ch_{_op.Input.Pixels}px";
+
+    private string ShapeName => Name + "_Shape";
+
+    private const string ShapeInterface = Prefix + "Shape";
+
+    private const string Method = Prefix + "Planes";
+
+    private const string Int8Simd = KernelSyntax.Runtime + ".Kernels.Int8Simd";
+
+    public string? PackStatement =>
+        $"{KernelEmitters.Packer}.Quantize(tensors, \"{_op.Convolution}\", {KernelEmitters.PackedSpan(_op)});";
+
+    public string CallStatement() => $"{Method}<{ShapeName}>({OperandRefs.Of(_op.Input)}, {OperandRefs.Of(_op.Output)}, {OperandRefs.Weights(_op)});";
+
+    /// <summary>The widths this model has, widest first, each with the pixels it needs.</summary>
+    private IEnumerable<(string Vector, int Lanes)> Widths
+    {
+        get
+        {
+            if ((_widths & VectorWidths.Vector512) != 0) yield return ("Vector512", 16);
+            if ((_widths & VectorWidths.Vector256) != 0) yield return ("Vector256", 8);
+            yield return ("Vector128", 4);
+        }
+    }
+
+    public string PathExpression
+    {
+        get
+        {
+            var paths = new List<(string?, string)>();
+            foreach (var (vector, lanes) in Widths)
+                if (_op.Input.Pixels >= lanes) paths.Add((RuntimeChecks.Accelerated(vector), vector));
+            paths.Add((null, "scalar"));
+            return KernelSyntax.ChoosePath(paths);
+        }
+    }
+
+    public void EmitMethods(SourceWriter w)
+    {
+        w.Line($"/// <summary>The literals of quantizing {_op.Input.Channels} channels in {_op.Groups} group(s) of {_op.Input.Pixels} pixels for <c>{_op.Convolution}</c>.</summary>");
+        using (w.Open($"private readonly struct {ShapeName} : {ShapeInterface}"))
+        {
+            w.Line($"public static int Groups => {_op.Groups};");
+            w.Line($"public static int InPerGroup => {_op.InPerGroup};");
+            w.Line($"public static int Pixels => {_op.Input.Pixels};");
+        }
+        w.Line();
+    }
+
+    public IReadOnlyList<SharedDefinition> SharedDefinitions
+    {
+        get
+        {
+            var shared = new List<SharedDefinition> { new(ShapeInterface, EmitShapeInterface), new(Method, EmitPlanes) };
+            foreach (var (vector, lanes) in Widths) shared.Add(new SharedDefinition(Method + "_" + vector, w => EmitSlots(w, vector, lanes)));
+            shared.Add(new SharedDefinition(Method + "_Scalar", EmitScalarSlots));
+            return shared;
+        }
+    }
+
+    private static void EmitShapeInterface(SourceWriter w)
+    {
+        w.Line("/// <summary>What quantizing a convolution's input specializes on: its groups, channels per group and plane size.</summary>");
+        using (w.Open($"private interface {ShapeInterface}"))
+        {
+            w.Line("static abstract int Groups { get; }");
+            w.Line("static abstract int InPerGroup { get; }");
+            w.Line("static abstract int Pixels { get; }");
+        }
+        w.Line();
+    }
+
+    private void EmitPlanes(SourceWriter w)
+    {
+        w.Line("/// <summary>");
+        w.Line("/// Packs a convolution's float input as 7-bit activations, four channels of a group per 32-bit slot and pixel;");
+        w.Line("/// <paramref name=\"parameters\"/> holds the inverse scale and the zero point (a whole number, 0 to 127).");
+        w.Line("/// </summary>");
+        w.Line(KernelSyntax.Optimized);
+        using (w.Open($"private static void {Method}<TShape>(ref float source, ref float destination, ref float parameters) where TShape : struct, {ShapeInterface}"))
+        {
+            w.Line("float inverseScale = parameters;");
+            w.Line("float zeroPoint = Unsafe.Add(ref parameters, 1);");
+            w.Line("int quads = (TShape.InPerGroup + 3) / 4;");
+            using (w.Open("for (int k = 0; k < TShape.Groups; k++)"))
+            using (w.Open("for (int q = 0; q < quads; q++)"))
+            {
+                w.Line("int channels = Math.Min(4, TShape.InPerGroup - 4 * q);");
+                w.Line("ref float plane = ref Unsafe.Add(ref source, (k * TShape.InPerGroup + 4 * q) * TShape.Pixels);");
+                w.Line("ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));");
+                bool first = true;
+                foreach (var (vector, lanes) in Widths)
+                {
+                    w.Line($"{(first ? "" : "else ")}if ({RuntimeChecks.Accelerated(vector)} && TShape.Pixels >= {lanes}) {Method}_{vector}<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);");
+                    first = false;
+                }
+                w.Line($"else {Method}_Scalar<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);");
+            }
+        }
+        w.Line();
+    }
+
+    /// <summary>One vector width: whole vectors, then one vector over the last pixels (recomputing some, identically).</summary>
+    private static void EmitSlots(SourceWriter w, string V, int lanes)
+    {
+        w.Line(KernelSyntax.Inlined);
+        using (w.Open($"private static void {Method}_{V}<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, {ShapeInterface}"))
+        {
+            w.Line($"var inverse = {V}.Create(inverseScale);");
+            w.Line($"var low = {V}.Create(-zeroPoint);");
+            w.Line($"var high = {V}.Create({Int8Simd}.MaxActivation - zeroPoint);");
+            w.Line($"var zero = {V}.Create((int)zeroPoint);");
+            using (w.Open($"for (int p = 0; p < TShape.Pixels; p += {lanes})"))
+            {
+                w.Line($"int at = Math.Min(p, TShape.Pixels - {lanes});");
+                w.Line($"var slot = {Int8Simd}.Quantize({V}.LoadUnsafe(ref plane, (nuint)at), inverse, low, high) + zero;");
+                using (w.Open("for (int c = 1; c < channels; c++)"))
+                    w.Line($"slot |= {V}.ShiftLeft({Int8Simd}.Quantize({V}.LoadUnsafe(ref plane, (nuint)(c * TShape.Pixels + at)), inverse, low, high) + zero, 8 * c);");
+                w.Line("slot.StoreUnsafe(ref slots, (nuint)at);");
+            }
+        }
+        w.Line();
+    }
+
+    private static void EmitScalarSlots(SourceWriter w)
+    {
+        w.Line(KernelSyntax.Inlined);
+        using (w.Open($"private static void {Method}_Scalar<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, {ShapeInterface}"))
+        {
+            using (w.Open("for (int p = 0; p < TShape.Pixels; p++)"))
+            {
+                w.Line("int slot = 0;");
+                using (w.Open("for (int c = 0; c < channels; c++)"))
+                    w.Line($"slot |= ({Int8Simd}.Quantize(Unsafe.Add(ref plane, c * TShape.Pixels + p), inverseScale, -zeroPoint, {Int8Simd}.MaxActivation - zeroPoint) + (int)zeroPoint) << (8 * c);");
+                w.Line("Unsafe.Add(ref slots, p) = slot;");
+            }
+        }
+        w.Line();
+    }
+}

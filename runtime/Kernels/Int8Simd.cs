@@ -1,0 +1,205 @@
+using System;
+using System.ComponentModel;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+
+namespace ShuffleNetGen.Kernels;
+
+/// <summary>
+/// The integer steps of generated int8 kernels, one method per vector width, each choosing the instruction the core
+/// has. Every choice computes exactly the same integers and floats (see docs/int8.md), so a model gives the same bits
+/// on every path: activations are 0..127 and weights -127..127, so no path saturates, and the float steps are single
+/// IEEE operations (a fused multiply-add where one is used at all).
+/// </summary>
+/// <remarks>
+/// A 32-bit lane holds one pixel's four consecutive input channels, one byte each (activations as unsigned bytes,
+/// weights as signed). <c>DotAdd</c> adds the four products of a lane to its 32-bit accumulator.
+/// </remarks>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class Int8Simd
+{
+    /// <summary>The largest quantized activation: 7 bits, so that two u8×s8 products never saturate <c>pmaddubsw</c>'s int16 and an activation is also a valid s8 for SDOT.</summary>
+    public const int MaxActivation = 127;
+
+    /// <summary><paramref name="acc"/> + the four byte products of each lane of <paramref name="x"/> (activations) and <paramref name="w"/> (weights).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> DotAdd(Vector512<int> acc, Vector512<int> x, Vector512<int> w)
+    {
+        // .NET has no 512-bit VNNI API; AVX-512BW's pair of multiply-adds does the same 64 products per instruction pair.
+        if (Avx512BW.IsSupported)
+            return acc + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(x.AsByte(), w.AsSByte()), Vector512.Create((short)1));
+        return acc + PortableDot(x, w);
+    }
+
+    /// <inheritdoc cref="DotAdd(Vector512{int}, Vector512{int}, Vector512{int})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> DotAdd(Vector256<int> acc, Vector256<int> x, Vector256<int> w)
+    {
+#if NET10_0_OR_GREATER // AvxVnni is a preview API before .NET 9; the net8.0 build takes the Avx2 pair
+        if (AvxVnni.IsSupported) return AvxVnni.MultiplyWideningAndAdd(acc, x.AsByte(), w.AsSByte());
+#endif
+        if (Avx2.IsSupported)
+            return acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(x.AsByte(), w.AsSByte()), Vector256.Create((short)1));
+        return acc + PortableDot(x, w);
+    }
+
+    /// <inheritdoc cref="DotAdd(Vector512{int}, Vector512{int}, Vector512{int})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> DotAdd(Vector128<int> acc, Vector128<int> x, Vector128<int> w)
+    {
+#if NET10_0_OR_GREATER
+        if (AvxVnni.IsSupported) return AvxVnni.MultiplyWideningAndAdd(acc, x.AsByte(), w.AsSByte());
+#endif
+        if (Ssse3.IsSupported)
+            return acc + Sse2.MultiplyAddAdjacent(Ssse3.MultiplyAddAdjacent(x.AsByte(), w.AsSByte()), Vector128.Create((short)1));
+        if (Dp.IsSupported) return Dp.DotProduct(acc, x.AsSByte(), w.AsSByte());
+        if (AdvSimd.Arm64.IsSupported)
+        {
+            // Without SDOT: widening multiplies give 8 int16 products per half, pairwise widening adds make channel
+            // pairs, and ADDP joins the pairs of each pixel.
+            var xs = x.AsSByte();
+            var ws = w.AsSByte();
+            var low = AdvSimd.AddPairwiseWidening(AdvSimd.MultiplyWideningLower(xs.GetLower(), ws.GetLower()));
+            var high = AdvSimd.AddPairwiseWidening(AdvSimd.MultiplyWideningUpper(xs, ws));
+            return acc + AdvSimd.Arm64.AddPairwise(low, high);
+        }
+        return acc + PortableDot(x, w);
+    }
+
+    /// <summary>One pixel: <paramref name="acc"/> + the four byte products of <paramref name="x"/> and <paramref name="w"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int DotAdd(int acc, int x, int w) =>
+        acc + (x & 0xFF) * (sbyte)w + ((x >> 8) & 0xFF) * (sbyte)(w >> 8) + ((x >> 16) & 0xFF) * (sbyte)(w >> 16) + ((x >> 24) & 0xFF) * (sbyte)(w >> 24);
+
+    /// <summary>Each byte lane taken apart with shifts: any vector hardware, four multiplies where the others use one.</summary>
+    private static Vector512<int> PortableDot(Vector512<int> x, Vector512<int> w)
+    {
+        var mask = Vector512.Create(0xFF);
+        var sum = (x & mask) * Vector512.ShiftRightArithmetic(Vector512.ShiftLeft(w, 24), 24);
+        sum += (Vector512.ShiftRightLogical(x, 8) & mask) * Vector512.ShiftRightArithmetic(Vector512.ShiftLeft(w, 16), 24);
+        sum += (Vector512.ShiftRightLogical(x, 16) & mask) * Vector512.ShiftRightArithmetic(Vector512.ShiftLeft(w, 8), 24);
+        return sum + Vector512.ShiftRightLogical(x, 24) * Vector512.ShiftRightArithmetic(w, 24);
+    }
+
+    private static Vector256<int> PortableDot(Vector256<int> x, Vector256<int> w)
+    {
+        var mask = Vector256.Create(0xFF);
+        var sum = (x & mask) * Vector256.ShiftRightArithmetic(Vector256.ShiftLeft(w, 24), 24);
+        sum += (Vector256.ShiftRightLogical(x, 8) & mask) * Vector256.ShiftRightArithmetic(Vector256.ShiftLeft(w, 16), 24);
+        sum += (Vector256.ShiftRightLogical(x, 16) & mask) * Vector256.ShiftRightArithmetic(Vector256.ShiftLeft(w, 8), 24);
+        return sum + Vector256.ShiftRightLogical(x, 24) * Vector256.ShiftRightArithmetic(w, 24);
+    }
+
+    private static Vector128<int> PortableDot(Vector128<int> x, Vector128<int> w)
+    {
+        var mask = Vector128.Create(0xFF);
+        var sum = (x & mask) * Vector128.ShiftRightArithmetic(Vector128.ShiftLeft(w, 24), 24);
+        sum += (Vector128.ShiftRightLogical(x, 8) & mask) * Vector128.ShiftRightArithmetic(Vector128.ShiftLeft(w, 16), 24);
+        sum += (Vector128.ShiftRightLogical(x, 16) & mask) * Vector128.ShiftRightArithmetic(Vector128.ShiftLeft(w, 8), 24);
+        return sum + Vector128.ShiftRightLogical(x, 24) * Vector128.ShiftRightArithmetic(w, 24);
+    }
+
+#if NET10_0_OR_GREATER
+    private static bool Vnni => AvxVnni.IsSupported;
+#else
+    private static bool Vnni => false;
+#endif
+
+    /// <summary>The dot-product instruction <see cref="DotAdd(Vector512{int}, Vector512{int}, Vector512{int})"/> uses here, for <c>KernelPaths</c>.</summary>
+    public static string DotPath512 => Avx512BW.IsSupported ? "Avx512BW vpmaddubsw+vpmaddwd" : "portable shifts";
+
+    /// <summary>The dot-product instruction of the 256-bit <c>DotAdd</c> here.</summary>
+    public static string DotPath256 => Vnni ? "AvxVnni vpdpbusd" : Avx2.IsSupported ? "Avx2 vpmaddubsw+vpmaddwd" : "portable shifts";
+
+    /// <summary>The dot-product instruction of the 128-bit <c>DotAdd</c> here.</summary>
+    public static string DotPath128 =>
+        Vnni ? "AvxVnni vpdpbusd" : Ssse3.IsSupported ? "Ssse3 pmaddubsw+pmaddwd" : Dp.IsSupported ? "Dp sdot"
+        : AdvSimd.Arm64.IsSupported ? "AdvSimd smull+saddlp+addp" : "portable shifts";
+
+    /// <summary>
+    /// The output of a convolution from its integer sums: <c>acc × scale + bias</c> with one rounding (fused), the
+    /// same on every path. <c>acc</c> converts to float exactly below 2^24 and rounds to nearest above.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Dequantize(Vector512<int> acc, Vector512<float> scale, Vector512<float> bias)
+    {
+        var sums = Vector512.ConvertToSingle(acc);
+        if (Avx512F.IsSupported) return Avx512F.FusedMultiplyAdd(sums, scale, bias);
+        return Vector512.Create(Dequantize(acc.GetLower(), scale.GetLower(), bias.GetLower()), Dequantize(acc.GetUpper(), scale.GetUpper(), bias.GetUpper()));
+    }
+
+    /// <inheritdoc cref="Dequantize(Vector512{int}, Vector512{float}, Vector512{float})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Dequantize(Vector256<int> acc, Vector256<float> scale, Vector256<float> bias)
+    {
+        var sums = Vector256.ConvertToSingle(acc);
+        if (Fma.IsSupported) return Fma.MultiplyAdd(sums, scale, bias);
+        return Vector256.Create(Dequantize(acc.GetLower(), scale.GetLower(), bias.GetLower()), Dequantize(acc.GetUpper(), scale.GetUpper(), bias.GetUpper()));
+    }
+
+    /// <inheritdoc cref="Dequantize(Vector512{int}, Vector512{float}, Vector512{float})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Dequantize(Vector128<int> acc, Vector128<float> scale, Vector128<float> bias)
+    {
+        var sums = Vector128.ConvertToSingle(acc);
+        if (Fma.IsSupported) return Fma.MultiplyAdd(sums, scale, bias);
+        if (AdvSimd.IsSupported) return AdvSimd.FusedMultiplyAdd(bias, sums, scale);
+        // No fused instruction: MathF.FusedMultiplyAdd rounds once in software, so the bits still match.
+        return Vector128.Create(
+            MathF.FusedMultiplyAdd(sums.GetElement(0), scale.GetElement(0), bias.GetElement(0)),
+            MathF.FusedMultiplyAdd(sums.GetElement(1), scale.GetElement(1), bias.GetElement(1)),
+            MathF.FusedMultiplyAdd(sums.GetElement(2), scale.GetElement(2), bias.GetElement(2)),
+            MathF.FusedMultiplyAdd(sums.GetElement(3), scale.GetElement(3), bias.GetElement(3)));
+    }
+
+    /// <inheritdoc cref="Dequantize(Vector512{int}, Vector512{float}, Vector512{float})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Dequantize(int acc, float scale, float bias) => MathF.FusedMultiplyAdd(acc, scale, bias);
+
+    /// <summary>
+    /// Activations to quantized values, without the zero point: <c>round(clamp(x × inverseScale, low, high))</c>, ties
+    /// to even, where <c>low = -zeroPoint</c> and <c>high = 127 - zeroPoint</c> (whole numbers, so clamping before
+    /// rounding equals clamping after). The caller adds the zero point.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> Quantize(Vector512<float> x, Vector512<float> inverseScale, Vector512<float> low, Vector512<float> high)
+    {
+        var t = Vector512.Min(Vector512.Max(x * inverseScale, low), high);
+        // vcvtps2dq rounds by MXCSR, which .NET leaves at round-to-nearest-even.
+        if (Avx512F.IsSupported) return Avx512F.ConvertToVector512Int32(t);
+        var one = Vector256<float>.One;
+        return Vector512.Create(Quantize(t.GetLower(), one, Vector256.Create(float.MinValue), Vector256.Create(float.MaxValue)),
+            Quantize(t.GetUpper(), one, Vector256.Create(float.MinValue), Vector256.Create(float.MaxValue)));
+    }
+
+    /// <inheritdoc cref="Quantize(Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Quantize(Vector256<float> x, Vector256<float> inverseScale, Vector256<float> low, Vector256<float> high)
+    {
+        var t = Vector256.Min(Vector256.Max(x * inverseScale, low), high);
+        if (Avx.IsSupported) return Avx.ConvertToVector256Int32(t);
+        return Vector256.Create(RoundToInt(t.GetLower()), RoundToInt(t.GetUpper()));
+    }
+
+    /// <inheritdoc cref="Quantize(Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> Quantize(Vector128<float> x, Vector128<float> inverseScale, Vector128<float> low, Vector128<float> high) =>
+        RoundToInt(Vector128.Min(Vector128.Max(x * inverseScale, low), high));
+
+    /// <inheritdoc cref="Quantize(Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int Quantize(float x, float inverseScale, float low, float high) =>
+        (int)MathF.Round(MathF.Min(MathF.Max(x * inverseScale, low), high), MidpointRounding.ToEven);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> RoundToInt(Vector128<float> t)
+    {
+        if (Sse2.IsSupported) return Sse2.ConvertToVector128Int32(t);
+        if (AdvSimd.IsSupported) return AdvSimd.ConvertToInt32RoundToEven(t);
+        return Vector128.Create(
+            (int)MathF.Round(t.GetElement(0), MidpointRounding.ToEven), (int)MathF.Round(t.GetElement(1), MidpointRounding.ToEven),
+            (int)MathF.Round(t.GetElement(2), MidpointRounding.ToEven), (int)MathF.Round(t.GetElement(3), MidpointRounding.ToEven));
+    }
+}

@@ -1,0 +1,307 @@
+using System.Globalization;
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Text.RegularExpressions;
+using ShuffleNetGen.Kernels;
+using ShuffleNetGen.Tests.Infrastructure;
+using ShuffleNetGen.Weights;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace ShuffleNetGen.Tests;
+
+/// <summary>
+/// The generated int8 kernels against an integer reference written here: integer arithmetic is exact, so every
+/// quantize kernel and every int8 1x1 convolution of the int8 test models must give the reference's bits exactly, on
+/// whichever dot-product path this process runs (<see cref="Int8NarrowerPathTests"/> reruns this class with the
+/// wider paths switched off). Each kernel is called directly, through a delegate to the private generated method, on
+/// random packed inputs, so float layers around it cannot blur the comparison.
+/// </summary>
+public class Int8KernelTests
+{
+    private delegate void PointwiseCall(ref float source, ref float destination, ref float weights);
+    private delegate void PointwiseResidualCall(ref float source, ref float destination, ref float weights, ref float residual);
+    private delegate void QuantizeCall(ref float source, ref float destination, ref float parameters);
+
+    /// <summary>Set in a child of <see cref="Int8NarrowerPathTests"/>: where to write the paths this process ran.</summary>
+    internal const string ReportVariable = "SNG_INT8_PATH_REPORT";
+
+    private readonly ITestOutputHelper _output;
+
+    public Int8KernelTests(ITestOutputHelper output) => _output = output;
+
+    public static readonly TheoryData<string> Models = new() { nameof(ShuffleNetGen.Tests.Models.G3Small64Int8), nameof(ShuffleNetGen.Tests.Models.G2Odd33Int8), nameof(ShuffleNetGen.Tests.Models.G8Gray48x40OfficialInt8) };
+
+    private static Type ModelType(string name) => typeof(ShuffleNetGen.Tests.Models.G3Small64Int8).Assembly.GetType("ShuffleNetGen.Tests.Models." + name)!;
+
+    private static readonly Regex PointwiseName = new(@"^Int8Pointwise_g(\d+)_(\d+)to(\d+)_(\d+)px(?:_(Official)?Shuffle(\d+))?(_Residual)?(_Relu)?$");
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void EveryInt8PointwiseKernelMatchesTheIntegerReferenceExactly(string model)
+    {
+        var type = ModelType(model);
+        var dispatchers = type.GetMethods(BindingFlags.NonPublic | BindingFlags.Static).Where(m => PointwiseName.IsMatch(m.Name)).ToList();
+        Assert.NotEmpty(dispatchers);
+        var random = new Random(model.Length * 31 + 7);
+        foreach (var method in dispatchers)
+        {
+            var m = PointwiseName.Match(method.Name);
+            int groups = Int(m.Groups[1]), inChannels = Int(m.Groups[2]), outChannels = Int(m.Groups[3]), pixels = Int(m.Groups[4]);
+            int shuffle = m.Groups[6].Success ? Int(m.Groups[6]) : 1;
+            bool official = m.Groups[5].Success, residual = m.Groups[7].Success, relu = m.Groups[8].Success;
+            int inPerGroup = inChannels / groups, outPerGroup = outChannels / groups, slots = (inPerGroup + 3) / 4;
+
+            // Random float weights, batch norm and calibration, packed as the model packs them.
+            var tensors = new TensorSet();
+            tensors.Add("c.weight", new[] { outChannels, inPerGroup, 1, 1 }, Floats(random, outChannels * inPerGroup, -0.5f, 0.5f));
+            tensors.Add("bn.weight", new[] { outChannels }, Floats(random, outChannels, 0.5f, 1.5f));
+            tensors.Add("bn.bias", new[] { outChannels }, Floats(random, outChannels, -0.2f, 0.2f));
+            tensors.Add("bn.running_mean", new[] { outChannels }, Floats(random, outChannels, -0.2f, 0.2f));
+            tensors.Add("bn.running_var", new[] { outChannels }, Floats(random, outChannels, 0.5f, 1.5f));
+            tensors.Add("c.input_scale", new[] { 1 }, new[] { 0.03f });
+            tensors.Add("c.input_zero_point", new[] { 1 }, new[] { (float)random.Next(0, 128) });
+            var packed = new float[outChannels * (2 + slots)];
+            WeightPacker.Int8Pointwise(tensors, "c", "bn", inChannels, outChannels, groups, 8, packed);
+
+            // Random 7-bit activations, padding bytes zero as the quantize kernel leaves them.
+            var source = new int[groups * slots * pixels];
+            for (int k = 0; k < groups; k++)
+                for (int s = 0; s < slots; s++)
+                    for (int p = 0; p < pixels; p++)
+                    {
+                        int word = 0;
+                        for (int b = 0; b < 4 && 4 * s + b < inPerGroup; b++) word |= random.Next(0, 128) << (8 * b);
+                        source[(k * slots + s) * pixels + p] = word;
+                    }
+            var residualPlanes = Floats(random, outChannels * pixels, -1f, 1f);
+            var destination = new float[outChannels * pixels];
+            Array.Fill(destination, float.NaN);
+
+            var src = MemoryMarshal.Cast<int, float>(source.AsSpan());
+            if (residual)
+                method.CreateDelegate<PointwiseResidualCall>()(ref src[0], ref destination[0], ref packed[0], ref residualPlanes[0]);
+            else
+                method.CreateDelegate<PointwiseCall>()(ref src[0], ref destination[0], ref packed[0]);
+
+            var expected = Reference(source, packed, residual ? residualPlanes : null, groups, inPerGroup, outPerGroup, pixels, shuffle, official, relu);
+            for (int i = 0; i < expected.Length; i++)
+            {
+                if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(destination[i]))
+                    Assert.Fail($"{method.Name}: plane {i / pixels}, pixel {i % pixels}: expected {expected[i]:R}, kernel wrote {destination[i]:R}");
+            }
+        }
+        _output.WriteLine($"{dispatchers.Count} int8 pointwise kernels of {model} exact; dot product here: 512 {Int8Simd.DotPath512}, 256 {Int8Simd.DotPath256}, 128 {Int8Simd.DotPath128}");
+        if (Environment.GetEnvironmentVariable(ReportVariable) is { } report)
+            File.WriteAllLines(report, new[] { Vector512.IsHardwareAccelerated ? "512" : Vector256.IsHardwareAccelerated ? "256" : "128", Int8Simd.DotPath256, Int8Simd.DotPath128 });
+    }
+
+    /// <summary>
+    /// Integer sums from the packed bytes, one fused multiply-add to float, residual, ReLU, stored at the shuffled
+    /// plane: the kernels' documented arithmetic, written plainly.
+    /// </summary>
+    private static float[] Reference(int[] source, float[] packed, float[]? residual, int groups, int inPerGroup, int outPerGroup, int pixels, int shuffle, bool official, bool relu)
+    {
+        int slots = (inPerGroup + 3) / 4;
+        int outChannels = groups * outPerGroup;
+        var words = MemoryMarshal.Cast<float, int>(packed.AsSpan()).ToArray();
+        var output = new float[outChannels * pixels];
+        for (int o = 0; o < outChannels; o++)
+        {
+            int k = o / outPerGroup, j = o % outPerGroup;
+            int block = j / 8 * 8, rows = Math.Min(8, outPerGroup - block), r = j - block;
+            int at = (k * outPerGroup + block) * (2 + slots);
+            float scale = packed[at + r], bias = packed[at + rows + r];
+            int plane = o;
+            if (shuffle > 1)
+            {
+                int n = outChannels / shuffle;
+                plane = official ? o % shuffle * n + o / shuffle : o % n * shuffle + o / n;
+            }
+            for (int p = 0; p < pixels; p++)
+            {
+                int sum = 0;
+                for (int ci = 0; ci < inPerGroup; ci++)
+                {
+                    int s = ci / 4, b = ci % 4;
+                    int x = (source[(k * slots + s) * pixels + p] >> (8 * b)) & 0xFF;
+                    int w = (sbyte)(words[at + 2 * rows + s * rows + r] >> (8 * b));
+                    sum += x * w;
+                }
+                float y = MathF.FusedMultiplyAdd(sum, scale, bias);
+                if (residual is not null) y += residual[o * pixels + p];
+                if (relu) y = MathF.Max(y, 0f);
+                output[plane * pixels + p] = y;
+            }
+        }
+        return output;
+    }
+
+    private static readonly Regex QuantizeShapeName = new(@"^Quantize_g(\d+)_(\d+)ch_(\d+)px_Shape$");
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void EveryQuantizeKernelMatchesTheReferenceExactly(string model)
+    {
+        var type = ModelType(model);
+        var planes = type.GetMethod("Quantize_Planes", BindingFlags.NonPublic | BindingFlags.Static)!;
+        var shapes = type.GetNestedTypes(BindingFlags.NonPublic).Where(t => QuantizeShapeName.IsMatch(t.Name)).ToList();
+        Assert.NotEmpty(shapes);
+        var random = new Random(model.Length * 17 + 3);
+        foreach (var shape in shapes)
+        {
+            var m = QuantizeShapeName.Match(shape.Name);
+            int groups = Int(m.Groups[1]), channels = Int(m.Groups[2]), pixels = Int(m.Groups[3]);
+            int inPerGroup = channels / groups, slots = (inPerGroup + 3) / 4;
+            float scale = 0.02f + (float)random.NextDouble() * 0.05f;
+            int zeroPoint = random.Next(0, 128);
+            // Values well past both ends of the range, so clamping is exercised, and exact ties of the rounding.
+            var input = Floats(random, channels * pixels, -6f, 6f);
+            for (int i = 0; i < input.Length; i += 7) input[i] = (random.Next(-300, 300) + 0.5f) * scale;
+            var output = new int[groups * slots * pixels];
+            Array.Fill(output, unchecked((int)0xDEADBEEF));
+            var parameters = new[] { 1f / scale, zeroPoint };
+            var outFloats = MemoryMarshal.Cast<int, float>(output.AsSpan());
+            planes.MakeGenericMethod(shape).CreateDelegate<QuantizeCall>()(ref input[0], ref outFloats[0], ref parameters[0]);
+
+            for (int k = 0; k < groups; k++)
+                for (int s = 0; s < slots; s++)
+                    for (int p = 0; p < pixels; p++)
+                    {
+                        int expected = 0;
+                        for (int b = 0; b < 4 && 4 * s + b < inPerGroup; b++)
+                        {
+                            float x = input[(k * inPerGroup + 4 * s + b) * pixels + p];
+                            float t = Math.Clamp(x * (1f / scale), -zeroPoint, 127 - zeroPoint);
+                            expected |= ((int)MathF.Round(t, MidpointRounding.ToEven) + zeroPoint) << (8 * b);
+                        }
+                        int got = output[(k * slots + s) * pixels + p];
+                        if (got != expected) Assert.Fail($"{shape.Name}: group {k}, slot {s}, pixel {p}: expected 0x{expected:X8}, kernel wrote 0x{got:X8}");
+                    }
+        }
+    }
+
+    /// <summary>Each width's dot product on this process's path against the plain sum of byte products, at the extremes too.</summary>
+    [Fact]
+    public void DotAddIsTheExactSumOfByteProductsAtEveryWidth()
+    {
+        var random = new Random(5);
+        for (int round = 0; round < 200; round++)
+        {
+            var x = new int[16];
+            var w = new int[16];
+            var acc = new int[16];
+            for (int i = 0; i < 16; i++)
+            {
+                // Extremes first: 127 × -127 pairs are where pmaddubsw would saturate if activations had 8 bits.
+                x[i] = round == 0 ? 0x7F7F7F7F : Bytes(random, 0, 128);
+                w[i] = round == 0 ? unchecked((int)0x81818181) : Bytes(random, -127, 128);
+                acc[i] = random.Next(-1 << 20, 1 << 20);
+            }
+            var expected = new int[16];
+            for (int i = 0; i < 16; i++)
+            {
+                expected[i] = acc[i];
+                for (int b = 0; b < 4; b++) expected[i] += ((x[i] >> (8 * b)) & 0xFF) * (sbyte)(w[i] >> (8 * b));
+                Assert.Equal(expected[i], Int8Simd.DotAdd(acc[i], x[i], w[i]));
+            }
+            Assert.Equal(expected, ToArray(Int8Simd.DotAdd(Vector512.Create(acc), Vector512.Create(x), Vector512.Create(w))));
+            Assert.Equal(expected[..8], ToArray(Int8Simd.DotAdd(Vector256.Create(acc), Vector256.Create(x), Vector256.Create(w))));
+            Assert.Equal(expected[..4], ToArray(Int8Simd.DotAdd(Vector128.Create(acc), Vector128.Create(x), Vector128.Create(w))));
+        }
+    }
+
+    /// <summary>Dequantize is one rounding at every width: bit-equal to MathF.FusedMultiplyAdd, including sums past 2^24.</summary>
+    [Fact]
+    public void DequantizeRoundsOnceAtEveryWidth()
+    {
+        var random = new Random(9);
+        var acc = new int[16];
+        var scale = new float[16];
+        var bias = new float[16];
+        for (int round = 0; round < 200; round++)
+        {
+            for (int i = 0; i < 16; i++)
+            {
+                acc[i] = random.Next(-(1 << 26), 1 << 26);
+                scale[i] = (float)(random.NextDouble() * 1e-3);
+                bias[i] = (float)(random.NextDouble() - 0.5);
+            }
+            var expected = acc.Select((a, i) => MathF.FusedMultiplyAdd(a, scale[i], bias[i])).ToArray();
+            Assert.Equal(expected, ToArray(Int8Simd.Dequantize(Vector512.Create(acc), Vector512.Create(scale), Vector512.Create(bias))));
+            Assert.Equal(expected[..8], ToArray(Int8Simd.Dequantize(Vector256.Create(acc), Vector256.Create(scale), Vector256.Create(bias))));
+            Assert.Equal(expected[..4], ToArray(Int8Simd.Dequantize(Vector128.Create(acc), Vector128.Create(scale), Vector128.Create(bias))));
+        }
+    }
+
+    private static int Bytes(Random random, int low, int high)
+    {
+        int word = 0;
+        for (int b = 0; b < 4; b++) word |= (random.Next(low, high) & 0xFF) << (8 * b);
+        return word;
+    }
+
+    private static T[] ToArray<T>(Vector512<T> v) => Enumerable.Range(0, Vector512<T>.Count).Select(i => v.GetElement(i)).ToArray();
+
+    private static T[] ToArray<T>(Vector256<T> v) => Enumerable.Range(0, Vector256<T>.Count).Select(i => v.GetElement(i)).ToArray();
+
+    private static T[] ToArray<T>(Vector128<T> v) => Enumerable.Range(0, Vector128<T>.Count).Select(i => v.GetElement(i)).ToArray();
+
+    private static float[] Floats(Random random, int count, float low, float high)
+    {
+        var data = new float[count];
+        for (int i = 0; i < count; i++) data[i] = low + (high - low) * (float)random.NextDouble();
+        return data;
+    }
+
+    private static int Int(Group g) => int.Parse(g.Value, CultureInfo.InvariantCulture);
+}
+
+/// <summary>
+/// <see cref="Int8KernelTests"/> again in child processes with the wider dot-product paths switched off, each child
+/// reporting the path it ran so a knob the runtime ignores cannot pass by rerunning the widest one.
+/// </summary>
+public class Int8NarrowerPathTests
+{
+    private readonly ITestOutputHelper _output;
+
+    public Int8NarrowerPathTests(ITestOutputHelper output) => _output = output;
+
+    [Theory]
+    [Trait("Category", "Slow")]
+    [InlineData("DOTNET_EnableAVX512", "256", "vpdpbusd|vpmaddubsw")]
+    [InlineData("DOTNET_EnableAVXVNNI,DOTNET_EnableAVX512", "256", "Avx2 vpmaddubsw")]
+    [InlineData("DOTNET_EnableAVX2", "128", "Ssse3 pmaddubsw")]
+    [InlineData("DOTNET_EnableHWIntrinsic", "128", "portable shifts")]
+    public void Int8KernelsMatchTheReferenceOnNarrowerPaths(string knobs, string widest, string expectedPath)
+    {
+        string work = Path.Combine(Path.GetTempPath(), "sng-int8-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(work);
+        try
+        {
+            string report = Path.Combine(work, "paths.txt");
+            var environment = new Dictionary<string, string?> { [Int8KernelTests.ReportVariable] = report };
+            foreach (var knob in knobs.Split(',')) environment[knob] = "0";
+            var (exitCode, stdout, stderr) = ProcessRunner.Run("dotnet",
+                new[] { "test", typeof(Int8KernelTests).Assembly.Location, "--filter", "FullyQualifiedName~Int8KernelTests" },
+                work, environment, TimeSpan.FromMinutes(10));
+            string text = stdout + stderr;
+            Assert.True(exitCode == 0, $"{knobs}=0 child run failed:\n{text}");
+            var summary = Regex.Match(text, @"Failed:\s*(\d+),\s*Passed:\s*(\d+),\s*Skipped:\s*(\d+)");
+            Assert.True(summary.Success, $"{knobs}=0 child printed no test summary:\n{text}");
+            Assert.Equal("0", summary.Groups[1].Value);
+            Assert.True(int.Parse(summary.Groups[2].Value, CultureInfo.InvariantCulture) >= 8, $"{knobs}=0 child passed only {summary.Groups[2].Value} tests");
+            var lines = File.ReadAllLines(report);
+            _output.WriteLine($"{knobs}=0: widest {lines[0]}, 256-bit dot {lines[1]}, 128-bit dot {lines[2]}");
+            if (widest == "256" && !Regex.IsMatch(lines[1], "vpdpbusd|vpmaddubsw"))
+                Assert.Fail($"{knobs}=0: expected a 256-bit x64 path, the child ran {lines[1]}");
+            Assert.Equal(widest, lines[0]);
+            Assert.Matches(expectedPath, widest == "256" ? lines[1] : lines[2]);
+        }
+        finally
+        {
+            try { Directory.Delete(work, recursive: true); } catch (IOException) { }
+        }
+    }
+}
