@@ -146,6 +146,13 @@ internal sealed class QuantizeKernel : IKernelEmitter
             {
                 w.Line($"int at = Math.Min(p, TShape.Pixels - {lanes});");
                 w.Line($"var slot = {Int8Simd}.Quantize({V}.LoadUnsafe(ref plane, (nuint)at), inverse, low, high) + zero;");
+                // Whole slots (all but a group's last, at most) unrolled with constant shifts; the loop only for the rest.
+                using (w.Open("if (channels == 4)"))
+                {
+                    for (int c = 1; c < 4; c++)
+                        w.Line($"slot |= {V}.ShiftLeft({Int8Simd}.Quantize({V}.LoadUnsafe(ref plane, (nuint)({c} * TShape.Pixels + at)), inverse, low, high) + zero, {8 * c});");
+                }
+                using (w.Open("else"))
                 using (w.Open("for (int c = 1; c < channels; c++)"))
                     w.Line($"slot |= {V}.ShiftLeft({Int8Simd}.Quantize({V}.LoadUnsafe(ref plane, (nuint)(c * TShape.Pixels + at)), inverse, low, high) + zero, 8 * c);");
                 w.Line("slot.StoreUnsafe(ref slots, (nuint)at);");

@@ -3901,9 +3901,18 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         {
             int at = Math.Min(p, TShape.Pixels - 16);
             var slot = global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane, (nuint)at), inverse, low, high) + zero;
-            for (int c = 1; c < channels; c++)
+            if (channels == 4)
             {
-                slot |= Vector512.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane, (nuint)(c * TShape.Pixels + at)), inverse, low, high) + zero, 8 * c);
+                slot |= Vector512.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane, (nuint)(1 * TShape.Pixels + at)), inverse, low, high) + zero, 8);
+                slot |= Vector512.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane, (nuint)(2 * TShape.Pixels + at)), inverse, low, high) + zero, 16);
+                slot |= Vector512.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane, (nuint)(3 * TShape.Pixels + at)), inverse, low, high) + zero, 24);
+            }
+            else
+            {
+                for (int c = 1; c < channels; c++)
+                {
+                    slot |= Vector512.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane, (nuint)(c * TShape.Pixels + at)), inverse, low, high) + zero, 8 * c);
+                }
             }
             slot.StoreUnsafe(ref slots, (nuint)at);
         }
@@ -3920,9 +3929,18 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         {
             int at = Math.Min(p, TShape.Pixels - 8);
             var slot = global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector256.LoadUnsafe(ref plane, (nuint)at), inverse, low, high) + zero;
-            for (int c = 1; c < channels; c++)
+            if (channels == 4)
             {
-                slot |= Vector256.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector256.LoadUnsafe(ref plane, (nuint)(c * TShape.Pixels + at)), inverse, low, high) + zero, 8 * c);
+                slot |= Vector256.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector256.LoadUnsafe(ref plane, (nuint)(1 * TShape.Pixels + at)), inverse, low, high) + zero, 8);
+                slot |= Vector256.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector256.LoadUnsafe(ref plane, (nuint)(2 * TShape.Pixels + at)), inverse, low, high) + zero, 16);
+                slot |= Vector256.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector256.LoadUnsafe(ref plane, (nuint)(3 * TShape.Pixels + at)), inverse, low, high) + zero, 24);
+            }
+            else
+            {
+                for (int c = 1; c < channels; c++)
+                {
+                    slot |= Vector256.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector256.LoadUnsafe(ref plane, (nuint)(c * TShape.Pixels + at)), inverse, low, high) + zero, 8 * c);
+                }
             }
             slot.StoreUnsafe(ref slots, (nuint)at);
         }
@@ -3939,9 +3957,18 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         {
             int at = Math.Min(p, TShape.Pixels - 4);
             var slot = global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector128.LoadUnsafe(ref plane, (nuint)at), inverse, low, high) + zero;
-            for (int c = 1; c < channels; c++)
+            if (channels == 4)
             {
-                slot |= Vector128.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector128.LoadUnsafe(ref plane, (nuint)(c * TShape.Pixels + at)), inverse, low, high) + zero, 8 * c);
+                slot |= Vector128.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector128.LoadUnsafe(ref plane, (nuint)(1 * TShape.Pixels + at)), inverse, low, high) + zero, 8);
+                slot |= Vector128.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector128.LoadUnsafe(ref plane, (nuint)(2 * TShape.Pixels + at)), inverse, low, high) + zero, 16);
+                slot |= Vector128.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector128.LoadUnsafe(ref plane, (nuint)(3 * TShape.Pixels + at)), inverse, low, high) + zero, 24);
+            }
+            else
+            {
+                for (int c = 1; c < channels; c++)
+                {
+                    slot |= Vector128.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector128.LoadUnsafe(ref plane, (nuint)(c * TShape.Pixels + at)), inverse, low, high) + zero, 8 * c);
+                }
             }
             slot.StoreUnsafe(ref slots, (nuint)at);
         }
