@@ -9,6 +9,10 @@ public partial class G3Half224;
 [ShuffleNet(Groups = 3, Scale = 1.0, Stages = new[] { 4, 8, 4 }, InputHeight = 224, InputWidth = 224, Classes = 1000)]
 public partial class G3One224;
 
+// The same network in int8: its 1x1 convolutions in integers, calibrated from the same random float weights.
+[ShuffleNet(Groups = 3, Scale = 1.0, Stages = new[] { 4, 8, 4 }, InputHeight = 224, InputWidth = 224, Classes = 1000, Precision = Precision.Int8)]
+public partial class G3One224Int8;
+
 [ShuffleNet(Groups = 3, Scale = 2.0, Stages = new[] { 4, 8, 4 }, InputHeight = 224, InputWidth = 224, Classes = 1000)]
 public partial class G3Two224;
 
