@@ -16,18 +16,18 @@ internal static class EmittedNames
         "InputChannels", "InputHeight", "InputWidth", "InputLength", "Classes", "ArenaLength", "NaiveActivationLength",
         "LiveLowerBound", "ParameterCount", "MultiplyAdds", "PackedWeightLength", "WeightLayout", "Description",
         "FromTensors", "FromSafetensors", "FromOnnx", "CreateRandom", "Forward", "Stem", "Head", "PackWeights", "InputElementCount",
-        "ClassCount", "BenchmarkOpNames", "RunOpForBenchmark", "KernelPaths",
+        "ClassCount", "BenchmarkOpNames", "RunOpForBenchmark", "KernelPaths", "ArenaBytes", "PackedWeightBytes",
     };
 
     /// <summary>Every kernel method (dispatcher and variants) starts with its kind's prefix; offset constants with theirs.</summary>
     private static readonly string[] s_kernelPrefixes =
     {
         StemConvolutionKernel.Prefix, DepthwiseKernel.Prefix, MaxPoolKernel.Prefix, AvgPoolKernel.Prefix,
-        PointwiseKernel.Prefix, GlobalPoolKernel.Prefix, ClassifierKernel.Prefix, OperandRefs.ArenaPrefix, OperandRefs.WeightsPrefix,
+        PointwiseKernel.Prefix, Int8PointwiseKernel.Prefix, QuantizeKernel.Prefix, GlobalPoolKernel.Prefix, ClassifierKernel.Prefix, OperandRefs.ArenaPrefix, OperandRefs.WeightsPrefix,
     };
 
     /// <summary>Type parameters of the generated generic methods: C# refuses one named like the class that declares it (CS0694).</summary>
-    public static bool IsTypeParameter(string name) => name == PointwiseKernel.ShapeParameter;
+    public static bool IsTypeParameter(string name) => name == PointwiseKernelBase.ShapeParameter;
 
     /// <summary>Whether the generated class may declare a member called <paramref name="name"/> (<c>Unit3</c>, <c>Pointwise_g3_…</c>, …).</summary>
     public static bool IsGeneratedMember(string name)

@@ -191,7 +191,7 @@ public class DiagnosticLocationTests
     [InlineData("{ \"name\": \"Net\", \"stage_channels\": [] }", "\"stage_channels\"", "1:18", "Unknown property \"stage_channels\" in the model declaration; did you mean \"stageChannels\"?")]
     [InlineData("{ \"name\": \"Net\", \"inputHeight\": 32 }", "\"inputHeight\"", "1:18", "Unknown property \"inputHeight\" in the model declaration; write it inside \"input\": { \"height\": ... }")]
     [InlineData("{ \"name\": \"Net\", \"input\": { \"hieght\": 32 } }", "\"hieght\"", "1:29", "Unknown property \"hieght\" in \"input\"; did you mean \"height\"?")]
-    [InlineData("{ \"name\": \"Net\", \"dropout\": 0.1 }", "\"dropout\"", "1:18", "Unknown property \"dropout\" in the model declaration; the known properties are \"$schema\", \"name\", \"namespace\", \"groups\", \"scale\", \"stages\", \"stageChannels\", \"stemChannels\", \"stemStride\", \"stemMaxPool\", \"input\", \"classes\", \"shuffleOrder\"")]
+    [InlineData("{ \"name\": \"Net\", \"dropout\": 0.1 }", "\"dropout\"", "1:18", "Unknown property \"dropout\" in the model declaration; the known properties are \"$schema\", \"name\", \"namespace\", \"groups\", \"scale\", \"stages\", \"stageChannels\", \"stemChannels\", \"stemStride\", \"stemMaxPool\", \"input\", \"classes\", \"shuffleOrder\", \"precision\"")]
     public void SNG0017_UnknownPropertySuggestsTheNearest(string json, string located, string position, string message) =>
         AssertJson(json, "SNG0017", located, position, message);
 

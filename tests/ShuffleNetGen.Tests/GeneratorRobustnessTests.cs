@@ -178,6 +178,19 @@ public class GeneratorRobustnessTests
         (8, Gen.OneOfConst("ShuffleOrder.Paper", "ShuffleOrder.Official", "ShuffleNetGen.ShuffleOrder.Official")),
         (1, Gen.OneOfConst("(ShuffleOrder)2", "(ShuffleOrder)(-1)", "default")));
 
+    private static readonly Gen<string> PrecisionArgument = Gen.Frequency(
+        (8, Gen.OneOfConst("Precision.Float32", "Precision.Int8", "ShuffleNetGen.Precision.Int8")),
+        (1, Gen.OneOfConst("(Precision)2", "(Precision)(-1)", "default")));
+
+    private static readonly Gen<string> PrecisionJson = Gen.Frequency(
+        (8, Gen.OneOfConst("\"float32\"", "\"int8\"")),
+        (1, Gen.OneOfConst("\"Int8\"", "\"fp16\"", "\"\"", "0")));
+
+    /// <summary>The shuffle order and the precision, either, both or neither, as attribute arguments.</summary>
+    private static readonly Gen<string?> OrderAndPrecision = Gen.Select(
+        Sometimes(0.2, ShuffleOrderArgument.Select(s => $"ShuffleOrder = {s}")), Sometimes(0.25, PrecisionArgument.Select(s => $"Precision = {s}")),
+        (order, precision) => order is null ? precision : precision is null ? order : order + ", " + precision);
+
     private static string IntList(int[] values) => values.Length == 0 ? "new int[0]" : "new[] { " + string.Join(", ", values) + " }";
 
     private static readonly Gen<string> AttributeArguments = Gen.Select(
@@ -189,7 +202,7 @@ public class GeneratorRobustnessTests
         Sometimes(0.4, InputChannelsValue.Select(s => $"InputChannels = {s}")),
         Gen.Select(Sometimes(0.95, SizeValue.Select(s => $"InputHeight = {s}")), Sometimes(0.95, SizeValue.Select(s => $"InputWidth = {s}")), (h, w) => (h, w)),
         Gen.Select(Sometimes(0.8, ClassesValue.Select(s => $"Classes = {s}")), Sometimes(0.3, StemStrideValue.Select(s => $"StemStride = {s}")),
-            Sometimes(0.3, Gen.Bool.Select(b => $"StemMaxPool = {(b ? "true" : "false")}")), Sometimes(0.2, ShuffleOrderArgument.Select(s => $"ShuffleOrder = {s}")),
+            Sometimes(0.3, Gen.Bool.Select(b => $"StemMaxPool = {(b ? "true" : "false")}")), OrderAndPrecision,
             (a, b, c, d) => (a, b, c, d)),
         (groups, scale, stages, widths, stem, channels, size, rest) =>
             string.Join(", ", new[] { groups, scale, stages, widths, stem, channels, size.h, size.w, rest.a, rest.b, rest.c, rest.d }.Where(a => a is not null)));
@@ -242,7 +255,8 @@ public class GeneratorRobustnessTests
             Sometimes(0.3, JsonValue(StemStrideValue.Select(s => s.ToString(CultureInfo.InvariantCulture))).Select(v => $"\"stemStride\": {v}")),
             Sometimes(0.3, JsonValue(Gen.Bool.Select(b => b ? "true" : "false")).Select(v => $"\"stemMaxPool\": {v}")),
             Sometimes(0.8, JsonValue(ClassesValue.Select(s => s.ToString(CultureInfo.InvariantCulture))).Select(v => $"\"classes\": {v}")),
-            Sometimes(0.3, JsonValue(ShuffleOrderJson).Select(v => $"\"shuffleOrder\": {v}")),
+            Gen.Select(Sometimes(0.3, JsonValue(ShuffleOrderJson).Select(v => $"\"shuffleOrder\": {v}")), Sometimes(0.25, JsonValue(PrecisionJson).Select(v => $"\"precision\": {v}")),
+                (order, precision) => order is null ? precision : precision is null ? order : order + ", " + precision),
             (a, b, c, d, e) => new[] { a, b, c, d, e }),
         Gen.Select(
             Sometimes(0.4, JsonValue(InputChannelsValue.Select(s => s.ToString(CultureInfo.InvariantCulture))).Select(v => $"\"channels\": {v}")),
