@@ -156,8 +156,8 @@ internal static class FloatForward
                 var squeezed = new float[u.Bottleneck * plane];
                 Pointwise(x, plane, u.Conv1, u.Bottleneck, u.FirstGroups, squeezed, 0);
                 Relu(squeezed);
-                if (_groups > 1) squeezed = Shuffle(squeezed, u.Bottleneck, plane, _officialShuffle ? u.Bottleneck / _groups : _groups);
-                var spatial = Depthwise3x3(squeezed, u.Bottleneck, h, w, u.Depthwise, u.Stride, out int oh, out int ow);
+                int shuffleRows = _groups == 1 ? 1 : _officialShuffle ? u.Bottleneck / _groups : _groups;
+                var spatial = Depthwise3x3(squeezed, u.Bottleneck, shuffleRows, h, w, u.Depthwise, u.Stride, out int oh, out int ow);
                 observer?.Invoke(u.Conv3Name, spatial);
                 int outPlane = oh * ow;
                 var output = new float[u.OutChannels * outPlane];
@@ -289,9 +289,16 @@ internal static class FloatForward
         return y;
     }
 
-    /// <summary>Depthwise 3x3 convolution, padding 1, plus the folded bias; weights [C, 1, 3, 3].</summary>
-    private static float[] Depthwise3x3(float[] x, int channels, int h, int w, Folded conv, int stride, out int oh, out int ow)
+    /// <summary>
+    /// Depthwise 3x3 convolution, padding 1, plus the folded bias; weights [C, 1, 3, 3]. It reads its input through the
+    /// channel shuffle before it: view the channels as a (<paramref name="shuffleRows"/>, C/rows) matrix and transpose,
+    /// so channel <c>i·(C/rows) + j</c> moves to <c>j·rows + i</c>. The paper's shuffle has rows = groups, megvii's
+    /// official code rows = C/groups, and rows = 1 is no shuffle. The shuffle moves data and computes nothing, so
+    /// reading through it is cheaper than copying the bottleneck into a shuffled array first.
+    /// </summary>
+    private static float[] Depthwise3x3(float[] x, int channels, int shuffleRows, int h, int w, Folded conv, int stride, out int oh, out int ow)
     {
+        int shuffleColumns = channels / shuffleRows;
         oh = OutSize(h, stride);
         ow = OutSize(w, stride);
         int inPlane = h * w, outPlane = oh * ow;
@@ -300,7 +307,8 @@ internal static class FloatForward
         {
             var dst = y.AsSpan(c * outPlane, outPlane);
             dst.Fill(conv.Bias[c]);
-            var src = x.AsSpan(c * inPlane, inPlane);
+            int source = c % shuffleRows * shuffleColumns + c / shuffleRows;
+            var src = x.AsSpan(source * inPlane, inPlane);
             for (int ky = 0; ky < 3; ky++)
             {
                 var (firstRow, endRow) = TapRange(ky, stride, h, oh);
@@ -420,20 +428,6 @@ internal static class FloatForward
             i = d.Length * Vector<float>.Count;
         }
         for (; i < dst.Length; i++) dst[i] += src[i] * weight;
-    }
-
-    /// <summary>
-    /// View the channels as a (rows, C/rows) matrix and transpose it: channel <c>i·(C/rows) + j</c> moves to
-    /// <c>j·rows + i</c>. The paper's shuffle has rows = groups; megvii's official code has rows = C/groups.
-    /// </summary>
-    private static float[] Shuffle(float[] x, int channels, int plane, int rows)
-    {
-        int columns = channels / rows;
-        var y = new float[x.Length];
-        for (int i = 0; i < rows; i++)
-            for (int j = 0; j < columns; j++)
-                Array.Copy(x, (i * columns + j) * plane, y, (j * rows + i) * plane, plane);
-        return y;
     }
 
     private static void Relu(float[] x)

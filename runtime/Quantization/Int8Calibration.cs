@@ -53,7 +53,7 @@ public static class Int8Calibration
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">
     /// There are no images, an image is null, has the wrong length (the message names its index and the expected
-    /// length) or drives an activation to NaN, or the description is not a buildable ShuffleNet.
+    /// length) or drives an activation to NaN or an infinity, or the description is not a buildable ShuffleNet.
     /// </exception>
     /// <exception cref="WeightFormatException">A weight is missing or mis-shaped.</exception>
     public static TensorSet Calibrate(ModelDescription model, TensorSet floatWeights, IEnumerable<float[]> images, CalibrationMethod method = CalibrationMethod.MinMax)
@@ -94,7 +94,7 @@ public static class Int8Calibration
                 float lo = min[k], hi = max[k];
                 foreach (float v in values)
                 {
-                    if (float.IsNaN(v)) ThrowNaN(conv, image);
+                    if (!float.IsFinite(v)) ThrowNotFinite(conv, image, v);
                     if (v < lo) lo = v;
                     if (v > hi) hi = v;
                 }
@@ -188,7 +188,8 @@ public static class Int8Calibration
         }
     }
 
-    private static void ThrowNaN(string conv, int image) =>
+    // An infinite activation would pass FromRange as an empty range, (1, 0): a silent, useless scale.
+    private static void ThrowNotFinite(string conv, int image, float value) =>
         throw new ArgumentException(
-            $"Image {image} drives the input of {TensorNameText.Quote(conv)} to NaN; the image or the weights hold NaN or an infinity.", "images");
+            $"Image {image} drives the input of {TensorNameText.Quote(conv)} to {value}; the image or the weights hold NaN or an infinity, or values large enough to overflow.", "images");
 }
