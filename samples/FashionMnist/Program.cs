@@ -7,9 +7,12 @@ using System.Threading;
 using System.Threading.Tasks;
 using FashionMnist;
 using ShuffleNetGen;
+using ShuffleNetGen.Quantization;
 
 // Classifies the Fashion-MNIST test set with a ShuffleNet trained by tools/train_fashion_mnist.py and compiled by
 // ShuffleNetGen. Usage: dotnet run -c Release --project samples/FashionMnist [-- [--weights W.safetensors|W.onnx] [DATA_DIR [GRID.png]]]
+// With --int8 [--calibration minmax|percentile] [--calibration-images N] it instead calibrates the int8 twin
+// (FashionNetInt8) on training images and compares it with the float model on the test set (Int8Evaluation.cs).
 
 string weightsPath = Path.Combine(AppContext.BaseDirectory, "fashion_shufflenet.safetensors");
 int weightsFlag = Array.IndexOf(args, "--weights");
@@ -18,6 +21,40 @@ if (weightsFlag >= 0 && weightsFlag + 1 < args.Length)
     weightsPath = args[weightsFlag + 1];
     args = args.Where((_, i) => i != weightsFlag && i != weightsFlag + 1).ToArray();
 }
+bool int8 = false, calibrationGiven = false;
+CalibrationMethod calibration = Int8Evaluation.DefaultMethod;
+int calibrationImages = Int8Evaluation.DefaultImages;
+var positional = new System.Collections.Generic.List<string>();
+for (int i = 0; i < args.Length; i++)
+{
+    if (args[i] == "--int8") int8 = true;
+    else if (args[i] == "--calibration")
+    {
+        if (i + 1 >= args.Length || Int8Evaluation.ParseMethod(args[++i]) is not CalibrationMethod method)
+        {
+            Console.Error.WriteLine("--calibration takes minmax or percentile.");
+            return 2;
+        }
+        calibration = method;
+        calibrationGiven = true;
+    }
+    else if (args[i] == "--calibration-images")
+    {
+        if (i + 1 >= args.Length || !int.TryParse(args[++i], out calibrationImages) || calibrationImages < 1)
+        {
+            Console.Error.WriteLine("--calibration-images takes a positive number of training images.");
+            return 2;
+        }
+        calibrationGiven = true;
+    }
+    else positional.Add(args[i]);
+}
+if (calibrationGiven && !int8)
+{
+    Console.Error.WriteLine("--calibration and --calibration-images apply to --int8 only.");
+    return 2;
+}
+args = positional.ToArray();
 string dataDir = args.Length > 0 ? args[0] : "/usr/share/datasets/fashion-mnist";
 string gridPath = args.Length > 1 ? args[1] : "fashion_predictions.png";
 string imagesPath = Path.Combine(dataDir, "t10k-images-idx3-ubyte.gz");
@@ -41,10 +78,12 @@ int n = images.Length;
 // The same normalization as training, in the same float32 operations: (pixel / 255 - mean) / std.
 const float Mean = 0.2860f, Std = 0.3530f;
 var inputs = new float[n][];
-for (int i = 0; i < n; i++)
+for (int i = 0; i < n; i++) inputs[i] = Normalize(images[i]);
+static float[] Normalize(byte[] image)
 {
-    inputs[i] = new float[FashionNet.InputLength];
-    for (int p = 0; p < inputs[i].Length; p++) inputs[i][p] = (images[i][p] / 255f - Mean) / Std;
+    var input = new float[FashionNet.InputLength];
+    for (int p = 0; p < input.Length; p++) input[p] = (image[p] / 255f - Mean) / Std;
+    return input;
 }
 
 // The same model binds either file: safetensors by name, ONNX by matching the graph (ShuffleNetGen.Onnx). The file is
@@ -55,6 +94,7 @@ TensorSet weights = weightsPath.EndsWith(".onnx", StringComparison.OrdinalIgnore
 Console.WriteLine($"Weights: {weightsPath}");
 Console.WriteLine($"{FashionNet.Description.Name}: g = {FashionNet.Description.Groups}, stages [{string.Join(", ", FashionNet.Description.StageChannels)}] x [{string.Join(", ", FashionNet.Description.StageRepeats)}], "
     + $"{FashionNet.ParameterCount:N0} parameters, {FashionNet.MultiplyAdds / 1e6:F1} M multiply-adds per image, arena {FashionNet.ArenaLength * 4 / 1024.0:F0} KiB");
+if (int8) return Int8Evaluation.Run(weights, inputs, labels, dataDir, Normalize, calibration, calibrationImages);
 
 // Single-threaded pass: the predictions, and the throughput of one core.
 var predictions = new int[n];
