@@ -50,10 +50,30 @@ var candidates = new ICandidate[]
     new Candidate<G3Half224>("g3_0.5x_224"),
     new Candidate<G3One224>("g3_1x_224"),
     new Candidate<G3One224Int8>("g3_1x_224_int8", G3One224.WeightLayout),
+    new Candidate<G3One224Int8>("g3_1x_224_int8_vs_ort_int8", G3One224.WeightLayout, ortInt8: true),
     new Candidate<G3Two224>("g3_2x_224"),
     new Candidate<G8One224>("g8_1x_224"),
     new Candidate<G3Quarter64>("g3_0.25x_64"),
-}.Where(c => only is null || c.Name == only || c.Name == only + "_int8").ToArray();
+}.Where(c => only is null || c.Name == only || c.Name == only + "_int8" || c.Name == only + "_int8_vs_ort_int8").ToArray();
+
+// Debugging ORT's side (each takes effect for every ORT session of the run):
+//   --save-ort-optimized DIR  writes each session's optimized graph (SessionOptions.OptimizedModelFilePath) to
+//                             DIR/{config}.optimized.onnx, to check which kernels ORT fused the model into;
+//   --ort-profile DIR         ORT's per-node profile (SessionOptions.EnableProfiling) as DIR/{config}_*.json;
+//   --qdq-args "ARGS"         extra arguments for make_qdq_onnx.py (e.g. "--mode depthwise"; part of the cache key);
+//   --qdq-level LEVEL         graph optimization level of the QDQ session: basic, extended (default) or all;
+//   --qdq-model FILE          time ORT on FILE instead of the generated QDQ model (must take the same input).
+CandidateOptions.SaveOptimizedTo = args.SkipWhile(a => a != "--save-ort-optimized").Skip(1).FirstOrDefault();
+CandidateOptions.ProfileTo = args.SkipWhile(a => a != "--ort-profile").Skip(1).FirstOrDefault();
+CandidateOptions.QdqArgs = args.SkipWhile(a => a != "--qdq-args").Skip(1).FirstOrDefault()?.Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? [];
+CandidateOptions.QdqLevel = args.SkipWhile(a => a != "--qdq-level").Skip(1).FirstOrDefault() switch
+{
+    null or "extended" => GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    "all" => GraphOptimizationLevel.ORT_ENABLE_ALL,
+    "basic" => GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    var other => throw new ArgumentException($"--qdq-level {other}: expected basic, extended or all"),
+};
+CandidateOptions.QdqModel = args.SkipWhile(a => a != "--qdq-model").Skip(1).FirstOrDefault();
 
 Console.WriteLine($"CPU: {cpu.Model}, {Environment.ProcessorCount} logical cores; clock {cpu.ClockGHz:F3} GHz ({cpu.ClockSource})");
 Console.WriteLine($".NET {Environment.Version}; Vector512 {Vector512.IsHardwareAccelerated}, Vector256 {Vector256.IsHardwareAccelerated}, Vector128 {Vector128.IsHardwareAccelerated}; ONNX Runtime CPU EP, IntraOpNumThreads = 1, ORT_ENABLE_ALL");
@@ -67,7 +87,8 @@ Directory.CreateDirectory(cache);
 string repo = RepoRoot.Find();
 var results = new List<(string Name, double Ratio)>();
 var rows = new List<string>();
-string header = $"{"config",-13} {"MMAC",7} {"sng_med",8} {"sng_p90",8} {"ort_med",8} {"ort_p90",8} {"ratio",6} {"max|dlogit|",12} {"agree",5} {"GMAC/s",7} {"%peak",6} {"ort_GMAC/s",10} {"0.5x_needs",10}";
+int nameWidth = Math.Max(13, candidates.Select(c => c.Name.Length).DefaultIfEmpty(0).Max());
+string header = $"{"config".PadRight(nameWidth)} {"MMAC",7} {"sng_med",8} {"sng_p90",8} {"ort_med",8} {"ort_p90",8} {"ratio",6} {"max|dlogit|",12} {"agree",5} {"GMAC/s",7} {"%peak",6} {"ort_GMAC/s",10} {"0.5x_needs",10}";
 foreach (var c in candidates)
 {
     c.Setup(repo, cache);
@@ -75,7 +96,7 @@ foreach (var c in candidates)
     results.Add((c.Name, r.MedianRatio));
     double gmacs = c.MultiplyAdds / (r.SngMedian * 1e-3) / 1e9;
     double ortGmacs = c.MultiplyAdds / (r.OrtMedian * 1e-3) / 1e9;
-    string row = $"{c.Name,-13} {c.MultiplyAdds / 1e6,7:F1} {r.SngMedian,8:F3} {r.SngP90,8:F3} {r.OrtMedian,8:F3} {r.OrtP90,8:F3} {r.MedianRatio,6:F3} {r.MaxAbsDiff,12:E2} {(r.Agree ? "yes" : "NO"),5} {gmacs,7:F1} {gmacs / peakGmacs,6:P1} {ortGmacs,10:F1} {2 * ortGmacs / peakGmacs,10:P0}";
+    string row = $"{c.Name.PadRight(nameWidth)} {c.MultiplyAdds / 1e6,7:F1} {r.SngMedian,8:F3} {r.SngP90,8:F3} {r.OrtMedian,8:F3} {r.OrtP90,8:F3} {r.MedianRatio,6:F3} {r.MaxAbsDiff,12:E2} {(r.Agree ? "yes" : "NO"),5} {gmacs,7:F1} {gmacs / peakGmacs,6:P1} {ortGmacs,10:F1} {2 * ortGmacs / peakGmacs,10:P0}";
     rows.Add(row);
     Console.WriteLine($"  measured {c.Name}: {r.Pairs} alternating pairs");
     c.Dispose();
@@ -83,7 +104,9 @@ foreach (var c in candidates)
 Console.WriteLine();
 Console.WriteLine(header);
 foreach (var row in rows) Console.WriteLine(row);
-Console.WriteLine("ratio = median over pairs of SNG/ORT (the _int8 row: SNG int8 against ORT float on the same float weights); agree = max |dlogit| <= 1e-4 x largest |logit| (int8: same top-1); %peak = GMAC/s over the measured FMA peak above;"
+Console.WriteLine("ratio = median over pairs of SNG/ORT (_int8: SNG int8 against ORT float on the same float weights; _int8_vs_ort_int8: SNG int8 against ORT on the QDQ model of tools/make_qdq_onnx.py,"
+    + $" same calibration, 1x1 convs uint8 x int8 (ORT quantizes the depthwise convs too), session at {CandidateOptions.QdqLevel});"
+    + " agree = max |dlogit| <= 1e-4 x largest |logit| (int8 rows: same top-1); %peak = GMAC/s over the measured FMA peak above;"
     + " 0.5x_needs = the share of that peak a model running at half ORT's time would need (over 100%: impossible on this core)");
 
 if (only is null || only == "g3_1x_224")
@@ -97,7 +120,9 @@ if (only is null || only == "g3_1x_224")
 
 var main = results.FirstOrDefault(r => r.Name == "g3_1x_224");
 var int8 = results.FirstOrDefault(r => r.Name == "g3_1x_224_int8");
+var int8Int8 = results.FirstOrDefault(r => r.Name == "g3_1x_224_int8_vs_ort_int8");
 if (int8.Name is not null) Console.WriteLine($"ratio_int8_vs_onnxruntime_fp32 g3_1x_224 {int8.Ratio:F3}");
+if (int8Int8.Name is not null) Console.WriteLine($"ratio_int8_vs_onnxruntime_int8 g3_1x_224 {int8Int8.Ratio:F3}");
 if (main.Name is not null) Console.WriteLine($"ratio_vs_onnxruntime g3_1x_224 {main.Ratio:F3}");
 
 internal readonly record struct Measurement(double SngMedian, double SngP90, double OrtMedian, double OrtP90, double MedianRatio, double MaxAbsDiff, bool Agree, int Pairs);
@@ -108,6 +133,28 @@ internal interface ICandidate : IDisposable
     long MultiplyAdds { get; }
     void Setup(string repo, string cache);
     Measurement Measure(bool quick);
+}
+
+internal static class CandidateOptions
+{
+    /// <summary>When set, a directory each ORT session writes its optimized graph to, as {config}.optimized.onnx.</summary>
+    public static string? SaveOptimizedTo;
+
+    /// <summary>When set, a directory ORT writes a per-node profile to.</summary>
+    public static string? ProfileTo;
+
+    /// <summary>Extra arguments for make_qdq_onnx.py.</summary>
+    public static string[] QdqArgs = [];
+
+    /// <summary>
+    /// The QDQ session's graph optimization level. EXTENDED already fuses the QDQ groups into QLinearConv; ALL adds the
+    /// NHWC layout transformer, which on this network wraps the QLinearConvs in 64 Transposes (the channel shuffle's
+    /// Reshape stops them from cancelling) and made ORT int8 about 1.7x slower, so the faster level is the anchor.
+    /// </summary>
+    public static GraphOptimizationLevel QdqLevel = GraphOptimizationLevel.ORT_ENABLE_EXTENDED;
+
+    /// <summary>When set, the QDQ model to use instead of make_qdq_onnx.py's.</summary>
+    public static string? QdqModel;
 }
 
 internal sealed class Candidate<T> : ICandidate where T : class, IShuffleNetModel<T>
@@ -122,17 +169,24 @@ internal sealed class Candidate<T> : ICandidate where T : class, IShuffleNetMode
     private readonly float[] _ortLogits = new float[T.ClassCount];
     private string[] _inputNames = { "input" }, _outputNames = { "logits" };
 
+    private const int CalibrationImages = 8;
+
     /// <summary>
     /// <paramref name="floatLayout"/>: T is an int8 model, and this is its float twin's layout. The random float weights
     /// of that layout go to ONNX Runtime as they are and to T after calibration on eight random images.
+    /// <paramref name="ortInt8"/> (int8 T only): ONNX Runtime gets the QDQ model tools/make_qdq_onnx.py makes from the
+    /// float export and T's calibrated tensors instead, so both sides run their 1x1 convolutions in integers.
     /// </summary>
-    public Candidate(string name, IReadOnlyList<TensorShape>? floatLayout = null)
+    public Candidate(string name, IReadOnlyList<TensorShape>? floatLayout = null, bool ortInt8 = false)
     {
+        if (ortInt8 && floatLayout is null) throw new ArgumentException("ortInt8 needs an int8 model.", nameof(ortInt8));
         Name = name;
         _floatLayout = floatLayout;
+        _ortInt8 = ortInt8;
     }
 
     private readonly IReadOnlyList<TensorShape>? _floatLayout;
+    private readonly bool _ortInt8;
 
     public string Name { get; }
     public long MultiplyAdds => T.Description.MultiplyAdds;
@@ -141,8 +195,9 @@ internal sealed class Candidate<T> : ICandidate where T : class, IShuffleNetMode
     {
         var d = T.Description;
         var tensors = RandomWeights.Create(_floatLayout ?? d.WeightLayout, Seed);
-        _model = _floatLayout is null ? T.FromTensors(tensors)
-            : T.FromTensors(ShuffleNetGen.Quantization.Int8Calibration.Calibrate(d, tensors, RandomWeights.Images(T.InputElementCount, 8, Seed)));
+        var calibrated = _floatLayout is null ? null
+            : ShuffleNetGen.Quantization.Int8Calibration.Calibrate(d, tensors, RandomWeights.Images(T.InputElementCount, CalibrationImages, Seed));
+        _model = T.FromTensors(calibrated ?? tensors);
 
         // The ONNX model comes from exactly these weights: saved with Safetensors.Write, exported by tools/export_onnx.py.
         var config = new Dictionary<string, object>
@@ -163,15 +218,38 @@ internal sealed class Candidate<T> : ICandidate where T : class, IShuffleNetMode
             File.WriteAllText(stem + ".json", json);
             File.WriteAllBytes(stem + ".safetensors", weightBytes);
             var sw = Stopwatch.StartNew();
-            var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = repo };
-            foreach (var a in new[] { Path.Combine(repo, "tools", "export_onnx.py"), "--config", stem + ".json", "--weights", stem + ".safetensors", "--out", onnx + ".tmp" })
-                psi.ArgumentList.Add(a);
-            using var p = Process.Start(psi)!;
-            string stdout = p.StandardOutput.ReadToEnd(), stderr = p.StandardError.ReadToEnd();
-            p.WaitForExit();
-            if (p.ExitCode != 0) throw new InvalidOperationException($"export_onnx.py failed ({p.ExitCode}):\n{stdout}\n{stderr}");
+            RunPython(repo, "export_onnx.py", "--config", stem + ".json", "--weights", stem + ".safetensors", "--out", onnx + ".tmp");
             File.Move(onnx + ".tmp", onnx, overwrite: true);
             Console.WriteLine($"  exported {Path.GetFileName(onnx)} in {sw.Elapsed.TotalSeconds:F1} s");
+        }
+
+        if (_ortInt8)
+        {
+            // The QDQ model: the float export plus the calibrated set (Safetensors.Write, as an application would save it),
+            // quantized by tools/make_qdq_onnx.py with output ranges from the same eight calibration images. Cached by the
+            // float model's key, the calibrated bytes and the script itself.
+            using var calibratedStream = new MemoryStream();
+            Safetensors.Write(calibratedStream, calibrated!);
+            byte[] calibratedBytes = calibratedStream.ToArray();
+            byte[] script = File.ReadAllBytes(Path.Combine(repo, "tools", "make_qdq_onnx.py"));
+            string flags = string.Join(' ', CandidateOptions.QdqArgs);
+            string qdqKey = Convert.ToHexString(SHA256.HashData([.. System.Text.Encoding.UTF8.GetBytes(key + flags), .. calibratedBytes, .. script]))[..16].ToLowerInvariant();
+            string qdqStem = Path.Combine(cache, $"{Name}-{qdqKey}");
+            string qdq = qdqStem + ".qdq.onnx";
+            if (!File.Exists(qdq))
+            {
+                File.WriteAllBytes(qdqStem + ".calibrated.safetensors", calibratedBytes);
+                var sw = Stopwatch.StartNew();
+                var arguments = new List<string> { "--onnx", onnx, "--calibrated", qdqStem + ".calibrated.safetensors", "--out", qdq + ".tmp",
+                    "--calibration-seed", Seed.ToString(CultureInfo.InvariantCulture), "--calibration-count", CalibrationImages.ToString(CultureInfo.InvariantCulture) };
+                arguments.AddRange(CandidateOptions.QdqArgs);
+                string report = RunPython(repo, "make_qdq_onnx.py", [.. arguments]);
+                File.Move(qdq + ".tmp", qdq, overwrite: true);
+                Console.WriteLine($"  quantized {Path.GetFileName(qdq)} in {sw.Elapsed.TotalSeconds:F1} s");
+                foreach (var line in report.Split('\n', StringSplitOptions.RemoveEmptyEntries)) Console.WriteLine("    " + line);
+            }
+            onnx = CandidateOptions.QdqModel ?? qdq;
+            Console.WriteLine($"  ORT runs {onnx}");
         }
 
         var options = new SessionOptions
@@ -179,8 +257,20 @@ internal sealed class Candidate<T> : ICandidate where T : class, IShuffleNetMode
             IntraOpNumThreads = 1,
             InterOpNumThreads = 1,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            GraphOptimizationLevel = _ortInt8 ? CandidateOptions.QdqLevel : GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
+        if (CandidateOptions.SaveOptimizedTo is { } dir)
+        {
+            Directory.CreateDirectory(dir);
+            options.OptimizedModelFilePath = Path.Combine(dir, Name + ".optimized.onnx");
+            Console.WriteLine($"  ORT writes its optimized graph to {options.OptimizedModelFilePath}");
+        }
+        if (CandidateOptions.ProfileTo is { } profileDir)
+        {
+            Directory.CreateDirectory(profileDir);
+            options.ProfileOutputPathPrefix = Path.Combine(profileDir, Name); // before EnableProfiling, which passes it to ORT
+            options.EnableProfiling = true;
+        }
         _session = new InferenceSession(onnx, options);
         _runOptions = new RunOptions();
 
@@ -188,6 +278,21 @@ internal sealed class Candidate<T> : ICandidate where T : class, IShuffleNetMode
         for (int i = 0; i < _input.Length; i++) _input[i] = (float)(rng.NextDouble() * 2 - 1);
         _ortInput = OrtValue.CreateTensorValueFromMemory(_input, new long[] { 1, d.InputChannels, d.InputHeight, d.InputWidth });
         _ortOutput = OrtValue.CreateTensorValueFromMemory(_ortLogits, new long[] { 1, d.Classes });
+    }
+
+    /// <summary>Runs tools/<paramref name="tool"/> with /usr/bin/python3 (torch, onnx, numpy) and returns its standard output.</summary>
+    private static string RunPython(string repo, string tool, params string[] arguments)
+    {
+        var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = repo };
+        psi.ArgumentList.Add(Path.Combine(repo, "tools", tool));
+        foreach (var a in arguments) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stderrTask = p.StandardError.ReadToEndAsync();
+        string stdout = p.StandardOutput.ReadToEnd();
+        string stderr = stderrTask.Result;
+        p.WaitForExit();
+        if (p.ExitCode != 0) throw new InvalidOperationException($"{tool} failed ({p.ExitCode}):\n{stdout}\n{stderr}");
+        return stdout;
     }
 
     private void RunSng() => _model!.Forward(_input, _sngLogits);
@@ -201,7 +306,7 @@ internal sealed class Candidate<T> : ICandidate where T : class, IShuffleNetMode
         double scale = _ortLogits.Max(v => Math.Abs((double)v));
         double maxDiff = 0;
         for (int i = 0; i < _sngLogits.Length; i++) maxDiff = Math.Max(maxDiff, Math.Abs((double)_sngLogits[i] - _ortLogits[i]));
-        // int8 cannot match float to 1e-4; it agrees when it picks the same class.
+        // int8 cannot match float to 1e-4, nor ORT's int8 (other rounding, requantized outputs); it agrees when it picks the same class.
         bool agree = _floatLayout is null ? maxDiff <= 1e-4 * scale : Array.IndexOf(_sngLogits, _sngLogits.Max()) == Array.IndexOf(_ortLogits, _ortLogits.Max());
 
         // Warm up both (the JIT's tiers, ORT's allocator arenas), then alternate one SNG and one ORT call per pair.
@@ -233,6 +338,7 @@ internal sealed class Candidate<T> : ICandidate where T : class, IShuffleNetMode
 
     public void Dispose()
     {
+        if (CandidateOptions.ProfileTo is not null && _session is not null) Console.WriteLine($"  ORT profile: {_session.EndProfiling()}");
         _ortInput?.Dispose();
         _ortOutput?.Dispose();
         _runOptions?.Dispose();
