@@ -124,6 +124,9 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
 
     public abstract string PathExpression { get; }
 
+    /// <summary>Whether the portable variant's tiles are vectors: planes narrower than a Vector128 take scalar tiles.</summary>
+    protected bool HasVectorTiles => Op.Output.Pixels >= V128.Lanes;
+
     /// <summary>Pixel vectors per tile for a sub-block of <paramref name="rows"/> channels: as many as the accumulators allow.</summary>
     private static int TileVectors(Width width, int rows) => System.Math.Max(1, System.Math.Min(6, width.Accumulators / rows));
 

@@ -566,10 +566,10 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         new("AvgPool3x3_s2_240ch_2x2_Relu", "scalar (no interior of four columns)"),
         new("Pointwise_g3_240to120_4px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to120_4px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to120_4px_Shuffle3_Relu_4x8_V128"),
         new("Depthwise3x3_s2_120ch_2x2", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_120to240_1px_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to240_1px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to240_1px_Relu_4x8_V128"),
-        new("Pointwise_g3_480to120_1px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_120to240_1px_Relu", "Pointwise_g3_120to240_1px_Relu_4x8_V128"),
+        new("Pointwise_g3_480to120_1px_Shuffle3_Relu", "Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128"),
         new("Depthwise3x3_s1_120ch_1x1", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_120to480_1px_Residual_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to480_1px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to480_1px_Residual_Relu_4x8_V128"),
+        new("Pointwise_g3_120to480_1px_Residual_Relu", "Pointwise_g3_120to480_1px_Residual_Relu_4x8_V128"),
         new("GlobalAvgPool_480ch_1px", "scalar"),
         new("Linear_480to10", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla, faddp" : "Vector128"),
     };
