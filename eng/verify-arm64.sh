@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # ARM64 conformance: publishes the conformance runner (samples/Conformance: the reference matrix of
-# ReferenceMatrixTests, compiled in) with NativeAOT for linux-arm64 and runs it under qemu-user. Fails if a publish
-# fails (trim/AOT warnings are errors) or a case does not conform. Emulation checks correctness only; its timings
-# mean nothing. See docs/nativeaot.md.
+# ReferenceMatrixTests, compiled in, and a few int8 models) with NativeAOT for linux-arm64 and runs it under qemu-user.
+# Fails if a publish fails (trim/AOT warnings are errors) or a case does not conform. Emulation checks correctness
+# only; its timings mean nothing. See docs/nativeaot.md.
+#
+# The int8 models run twice on arm64: in the main run with SDOT (qemu -cpu max, which has FEAT_DotProd:
+# Dp.IsSupported is true) and again with --int8-only under -cpu cortex-a53 (no Dp: the AdvSimd widening fallback).
+# Both paths must compute the same integers, so each int8 case's logits hash must be the same in both runs.
 #
 #   eng/verify-arm64.sh                              # linux-arm64; outputs under $VERIFY_OUT (default /tmp/shufflenetgen-verify)
 #   VERIFY_RIDS="linux-arm64 linux-x64" eng/verify-arm64.sh   # the same matrix NativeAOT-compiled for linux-x64 too
@@ -45,9 +49,35 @@ for rid in ${VERIFY_RIDS:-linux-arm64}; do
 
   step "run $rid"
   run=("$out/$rid/Conformance")
-  [[ $rid == linux-arm64 && $(uname -m) != aarch64 ]] && run=(qemu-aarch64 -L /usr/aarch64-linux-gnu "${run[@]}")
+  emulated=false
+  [[ $rid == linux-arm64 && $(uname -m) != aarch64 ]] && emulated=true
+  # -cpu max is qemu-user's default; spelled out because the int8 comparison below needs SDOT in this run.
+  $emulated && run=(qemu-aarch64 -cpu max -L /usr/aarch64-linux-gnu "${run[@]}" --expect-dp)
   [[ $rid == linux-arm64 ]] && run+=(--require-advsimd)
-  if ! "${run[@]}"; then status=1; fi
+  if ! "${run[@]}" | tee "$out/$rid.log"; then status=1; fi
+
+  if $emulated; then
+    step "run $rid, int8 cases without Dp (qemu -cpu cortex-a53: the AdvSimd fallback)"
+    t=$SECONDS
+    if ! qemu-aarch64 -cpu cortex-a53 -L /usr/aarch64-linux-gnu "$out/$rid/Conformance" --int8-only --expect-no-dp --require-advsimd \
+        | tee "$out/$rid.no-dp.log"; then status=1; fi
+    echo "int8 run without Dp: $((SECONDS - t)) s"
+    # "Int8 hash <case> <hash> (<path>)": every case of the SDOT run must have the same hash in the fallback run.
+    hashes() { grep -E '^Int8 hash ' "$1" | awk '{print $3, $4}' || true; }
+    same=0 differ=0
+    while read -r name hash; do
+      other=$(hashes "$out/$rid.no-dp.log" | awk -v n="$name" '$1 == n {print $2}')
+      if [[ $hash =~ ^[0-9a-f]{16}$ && $hash == "$other" ]]; then
+        same=$((same + 1))
+      else
+        differ=$((differ + 1))
+        echo "FAIL: int8 case $name: logits hash ${hash:-none} with Dp, ${other:-none} without"
+      fi
+    done < <(hashes "$out/$rid.log")
+    if [[ $((same + differ)) -eq 0 ]]; then differ=1; echo "FAIL: the Dp run printed no int8 hashes"; fi
+    echo "Conformance (Arm64 int8, Dp sdot vs AdvSimd fallback: bit-identical logits): $same passed, $differ failed"
+    [[ $differ -eq 0 ]] || status=1
+  fi
 done
 
 echo

@@ -6,6 +6,7 @@ using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 using Conformance;
 using ShuffleNetGen;
+using ShuffleNetGen.Kernels;
 using ShuffleNetGen.Tests;
 using ShuffleNetGen.Tests.Reference;
 using ShuffleNetGen.Weights;
@@ -13,8 +14,14 @@ using ShuffleNetGen.Weights;
 // Conformance runner: the reference matrix of tests/ShuffleNetGen.Tests/ReferenceMatrixTests.cs (same cases, weights,
 // inputs and tolerance, from the shared ReferenceCases.cs) run by a NativeAOT-compiled program against the same
 // scalar reference, so that the kernels the target CPU actually selects are the ones checked (linux-arm64 under
-// qemu-user in CI: eng/verify-arm64.sh). Usage: Conformance [--require-advsimd] [case name ...]; exit code 0 = all conform, 1 = a
-// mismatch, 2 = the case list does not match ReferenceCases.All, 3 = --require-advsimd given but AdvSimd is not running.
+// qemu-user in CI: eng/verify-arm64.sh). Usage: Conformance [--require-advsimd] [--int8-only] [--expect-dp|--expect-no-dp]
+// [case name ...]; exit code 0 = all conform, 1 = a mismatch, 2 = the case list does not match ReferenceCases.All (or an
+// unknown case), 3 = --require-advsimd given but AdvSimd is not running, or Dp.IsSupported is not what --expect-(no-)dp says.
+//
+// Beside the matrix, a few int8 models (Int8Models.cs) are checked against the same scalar reference by their top-1
+// and centred cosine, and each prints "Int8 hash <case> <FNV-1a of its logits' bits>". eng/verify-arm64.sh runs the
+// arm64 binary with SDOT (qemu -cpu max, --expect-dp) and without (-cpu cortex-a53, --int8-only --expect-no-dp) and
+// requires the same hashes: both int8 dot-product paths must compute the same integers.
 
 var cases = new (string Name, Func<Outcome> Run, IReadOnlyList<KernelPath> Paths)[]
 {
@@ -43,14 +50,27 @@ var cases = new (string Name, Func<Outcome> Run, IReadOnlyList<KernelPath> Paths
     Check<Case_g8_official_0_5x_64>(Case_g8_official_0_5x_64.CaseName),
 };
 
+var int8Cases = new (string Name, Func<Int8Outcome> Run, IReadOnlyList<KernelPath> Paths)[]
+{
+    CheckInt8<Int8_g3_0_25x_64>(Int8_g3_0_25x_64.CaseName),
+    CheckInt8<Int8_g2_odd_33>(Int8_g2_odd_33.CaseName),
+    CheckInt8<Int8_g8_official_0_5x_40_gray>(Int8_g8_official_0_5x_40_gray.CaseName),
+};
+
+bool int8Only = args.Contains("--int8-only");
+bool expectDp = args.Contains("--expect-dp"), expectNoDp = args.Contains("--expect-no-dp");
+args = args.Where(a => a is not ("--int8-only" or "--expect-dp" or "--expect-no-dp")).ToArray();
+var reported = (int8Only ? int8Cases.SelectMany(c => c.Paths) : cases.SelectMany(c => c.Paths).Concat(int8Cases.SelectMany(c => c.Paths))).ToList();
+
 Console.WriteLine($"ShuffleNetGen conformance: {RuntimeInformation.ProcessArchitecture}, {RuntimeInformation.OSDescription}, "
     + $"{(JitInfo.GetCompiledMethodCount() > 0 ? "JIT" : "NativeAOT")}, .NET {Environment.Version}");
 Console.WriteLine("ISA flags that decide the kernels' branches (runtime/Kernels/Simd.cs; NativeAOT fixes them at publish: target baseline, or IlcInstructionSet):");
 Console.WriteLine($"  AdvSimd.IsSupported={AdvSimd.IsSupported}  AdvSimd.Arm64.IsSupported={AdvSimd.Arm64.IsSupported}");
 Console.WriteLine($"  Vector128.IsHardwareAccelerated={Vector128.IsHardwareAccelerated}  Vector256.IsHardwareAccelerated={Vector256.IsHardwareAccelerated}  Vector512.IsHardwareAccelerated={Vector512.IsHardwareAccelerated}");
 Console.WriteLine($"  Sse.IsSupported={Sse.IsSupported}  Avx2.IsSupported={Avx2.IsSupported}  Fma.IsSupported={Fma.IsSupported}  Avx512F.IsSupported={Avx512F.IsSupported}");
-Console.WriteLine("Code path per kernel family, as the generated models report it (KernelPaths; count of distinct kernels over all cases):");
-foreach (var (family, path, count) in KernelPathReport.ByFamily(cases.SelectMany(c => c.Paths)))
+Console.WriteLine($"  Dp.IsSupported={Dp.IsSupported}  AvxVnni.IsSupported={AvxVnni.IsSupported}  (int8 dot product, 128-bit: Int8Simd.DotPath128 = {Int8Simd.DotPath128})");
+Console.WriteLine($"Code path per kernel family, as the generated models report it (KernelPaths; count of distinct kernels over {(int8Only ? "the int8 cases" : "all cases")}):");
+foreach (var (family, path, count) in KernelPathReport.ByFamily(reported))
     Console.WriteLine($"  {family,-16} {count,3} x {path}");
 Console.WriteLine("Multiply-add inside the portable Vector128 code (runtime/Kernels/Simd.MulAdd): " + KernelPathReport.MulAdd128);
 
@@ -60,13 +80,19 @@ bool requireAdvSimd = args.Contains("--require-advsimd");
 args = args.Where(a => a != "--require-advsimd").ToArray();
 if (requireAdvSimd)
 {
-    var advSimdKernels = cases.SelectMany(c => c.Paths).Count(p => p.Path.Contains("AdvSimd", StringComparison.Ordinal));
+    var advSimdKernels = reported.Count(p => p.Path.Contains("AdvSimd", StringComparison.Ordinal));
     if (!AdvSimd.Arm64.IsSupported || advSimdKernels == 0)
     {
         Console.WriteLine($"FAIL: --require-advsimd, but AdvSimd.Arm64.IsSupported={AdvSimd.Arm64.IsSupported} and {advSimdKernels} kernels report an AdvSimd path");
         return 3;
     }
     Console.WriteLine($"AdvSimd required and active: {advSimdKernels} kernel paths report AdvSimd instructions.");
+}
+
+if ((expectDp && !Dp.IsSupported) || (expectNoDp && Dp.IsSupported))
+{
+    Console.WriteLine($"FAIL: {(expectDp ? "--expect-dp" : "--expect-no-dp")}, but Dp.IsSupported={Dp.IsSupported}: the int8 hashes would not compare the two dot-product paths");
+    return 3;
 }
 
 // The declared models must be exactly the table's cases, in order (ConformanceCasesTests checks their arguments).
@@ -76,29 +102,65 @@ if (!cases.Select(c => c.Name).SequenceEqual(expectedNames))
     Console.WriteLine($"FAIL: declared cases [{string.Join(", ", cases.Select(c => c.Name))}] differ from ReferenceCases.All [{string.Join(", ", expectedNames)}]");
     return 2;
 }
-var unknown = args.Except(expectedNames).ToArray();
+var unknown = args.Except(expectedNames).Except(int8Cases.Select(c => c.Name)).ToArray();
 if (unknown.Length > 0)
 {
-    Console.WriteLine($"FAIL: unknown case [{string.Join(", ", unknown)}]; cases: {string.Join(", ", expectedNames)}");
+    Console.WriteLine($"FAIL: unknown case [{string.Join(", ", unknown)}]; cases: {string.Join(", ", expectedNames.Concat(int8Cases.Select(c => c.Name)))}");
     return 2;
 }
-var selected = args.Length == 0 ? cases : cases.Where(c => args.Contains(c.Name)).ToArray();
+var selected = int8Only ? cases[..0] : args.Length == 0 ? cases : cases.Where(c => args.Contains(c.Name)).ToArray();
+var selectedInt8 = args.Length == 0 ? int8Cases : int8Cases.Where(c => args.Contains(c.Name)).ToArray();
+int exitCode = 0;
+if (selected.Length > 0) exitCode |= RunMatrix(selected);
+if (selectedInt8.Length > 0) exitCode |= RunInt8Cases(selectedInt8);
+return exitCode;
 
-Console.WriteLine($"{"case",-26} {"input",-10} {"max |ref|",10} {"rel. error",10} {"generated",10} {"reference",10}  {"path",-22} result");
-int passed = 0, failed = 0;
-var total = Stopwatch.StartNew();
-foreach (var (name, run, _) in selected)
+static int RunMatrix((string Name, Func<Outcome> Run, IReadOnlyList<KernelPath> Paths)[] selected)
 {
-    Outcome o;
-    try { o = run(); }
-    catch (Exception e) { o = new Outcome("?", double.NaN, double.NaN, 0, 0, $"{e.GetType().Name}: {e.Message}"); }
-    bool ok = o.Problem is null;
-    if (ok) passed++; else failed++;
-    Console.WriteLine($"{name,-26} {o.Input,-10} {o.Scale,10:G4} {o.Error,10:E2} {o.GeneratedMs,8:F1}ms {o.ReferenceMs,8:F1}ms  {KernelPathReport.Short,-22} {(ok ? "ok" : "FAIL: " + o.Problem)}");
+    Console.WriteLine($"{"case",-26} {"input",-10} {"max |ref|",10} {"rel. error",10} {"generated",10} {"reference",10}  {"path",-22} result");
+    int passed = 0, failed = 0;
+    var total = Stopwatch.StartNew();
+    foreach (var (name, run, _) in selected)
+    {
+        Outcome o;
+        try { o = run(); }
+        catch (Exception e) { o = new Outcome("?", double.NaN, double.NaN, 0, 0, $"{e.GetType().Name}: {e.Message}"); }
+        bool ok = o.Problem is null;
+        if (ok) passed++; else failed++;
+        Console.WriteLine($"{name,-26} {o.Input,-10} {o.Scale,10:G4} {o.Error,10:E2} {o.GeneratedMs,8:F1}ms {o.ReferenceMs,8:F1}ms  {KernelPathReport.Short,-22} {(ok ? "ok" : "FAIL: " + o.Problem)}");
+    }
+    Console.WriteLine($"Conformance ({RuntimeInformation.ProcessArchitecture}, tolerance {ReferenceCases.Tolerance:E0} of the largest reference logit): "
+        + $"{passed} passed, {failed} failed in {total.Elapsed.TotalSeconds:F1} s");
+    return failed == 0 ? 0 : 1;
 }
-Console.WriteLine($"Conformance ({RuntimeInformation.ProcessArchitecture}, tolerance {ReferenceCases.Tolerance:E0} of the largest reference logit): "
-    + $"{passed} passed, {failed} failed in {total.Elapsed.TotalSeconds:F1} s");
-return failed == 0 ? 0 : 1;
+
+// The int8 cases: each against the scalar reference on its float weights (the int8 model must follow it, not match
+// it), then one hash per case over the bits of all its logits, which verify-arm64.sh compares between runs.
+static int RunInt8Cases((string Name, Func<Int8Outcome> Run, IReadOnlyList<KernelPath> Paths)[] selected)
+{
+    Console.WriteLine();
+    Console.WriteLine($"int8 cases: {Int8Check.Inputs} inputs each, against the scalar reference on the same float weights (calibration: Int8Ranges); "
+        + $"int8 dot product here: {Int8Simd.DotPath128}, Dp.IsSupported={Dp.IsSupported}");
+    Console.WriteLine($"{"case",-30} {"input",-10} {"top-1",6} {"margin",7} {"min cos",9} {"generated",10} {"reference",10}  {"logits hash (FNV-1a 64)",-23} result");
+    int passed = 0, failed = 0;
+    var total = Stopwatch.StartNew();
+    var hashes = new List<string>();
+    foreach (var (name, run, _) in selected)
+    {
+        Int8Outcome o;
+        try { o = run(); }
+        catch (Exception e) { o = new Int8Outcome("?", 0, double.NaN, double.NaN, 0, 0, "-", $"{e.GetType().Name}: {e.Message}"); }
+        bool ok = o.Problem is null;
+        if (ok) passed++; else failed++;
+        Console.WriteLine($"{name,-30} {o.Input,-10} {o.Agree,2}/{Int8Check.Inputs,-3} {o.Margin,7:F3} {o.WorstCosine,9:F6} {o.GeneratedMs,8:F1}ms {o.ReferenceMs,8:F1}ms  {o.Hash,-23} {(ok ? "ok" : "FAIL: " + o.Problem)}");
+        hashes.Add($"Int8 hash {name} {o.Hash}");
+    }
+    // One line per case for eng/verify-arm64.sh to compare; the path is in the line so a log says which run it came from.
+    foreach (var line in hashes) Console.WriteLine($"{line} ({Int8Simd.DotPath128})");
+    Console.WriteLine($"Conformance ({RuntimeInformation.ProcessArchitecture} int8, {Int8Simd.DotPath128}, same top-1 and centred cosine > {Int8Check.MinCosine} vs the reference): "
+        + $"{passed} passed, {failed} failed in {total.Elapsed.TotalSeconds:F1} s");
+    return failed == 0 ? 0 : 1;
+}
 
 static (string, Func<Outcome>, IReadOnlyList<KernelPath>) Check<T>(string name) where T : class, IShuffleNetModel<T> =>
     (name, () => Run<T>(name), T.KernelPaths);
@@ -139,5 +201,8 @@ static Outcome Run<T>(string name) where T : class, IShuffleNetModel<T>
     }
     return new Outcome(shape, scale, worst, generatedMs, referenceMs, problem);
 }
+
+static (string, Func<Int8Outcome>, IReadOnlyList<KernelPath>) CheckInt8<T>(string name) where T : class, IShuffleNetModel<T> =>
+    (name, () => Int8Check.Run<T>(name), T.KernelPaths);
 
 internal sealed record Outcome(string Input, double Scale, double Error, double GeneratedMs, double ReferenceMs, string? Problem);
