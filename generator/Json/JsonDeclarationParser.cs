@@ -162,10 +162,10 @@ internal static class JsonDeclarationParser
                         settings = ReadInput(property, settings);
                         break;
                     case "shuffleOrder":
-                        if (ReadShuffleOrder(property) is int order) settings = settings with { ShuffleOrder = Written(Settings.ShuffleOrder, value, order) };
+                        if (ReadNamed(property, ShuffleOrders, Settings.ShuffleOrder, DiagnosticDescriptors.UnsupportedShuffleOrder, SettingSyntax.Json.ShuffleOrders) is int order) settings = settings with { ShuffleOrder = Written(Settings.ShuffleOrder, value, order) };
                         break;
                     case "precision":
-                        if (ReadPrecision(property) is int precision) settings = settings with { Precision = Written(Settings.Precision, value, precision) };
+                        if (ReadNamed(property, Precisions, Settings.Precision, DiagnosticDescriptors.UnsupportedPrecision, SettingSyntax.Json.Precisions) is int precision) settings = settings with { Precision = Written(Settings.Precision, value, precision) };
                         break;
                 }
             }
@@ -220,25 +220,16 @@ internal static class JsonDeclarationParser
             return settings;
         }
 
-        /// <summary>The attribute's enum value for a <c>"shuffleOrder"</c> string; case matters, as for every JSON name here.</summary>
-        private int? ReadShuffleOrder(JsonProperty property)
+        /// <summary>
+        /// The attribute's enum value for a string setting with named values (<c>"shuffleOrder"</c>, <c>"precision"</c>):
+        /// its index in <paramref name="names"/>. Case matters, as for every JSON name here.
+        /// </summary>
+        private int? ReadNamed(JsonProperty property, string[] names, string setting, DiagnosticDescriptor unsupported, string supported)
         {
             if (ReadString(property) is not { } text) return null;
-            int index = Array.IndexOf(ShuffleOrders, text);
+            int index = Array.IndexOf(names, text);
             if (index >= 0) return index;
-            Report(DiagnosticDescriptors.UnsupportedShuffleOrder, property.Value,
-                SettingSyntax.Json.Assignment(Settings.ShuffleOrder, "\"" + Escape(text) + "\""), SettingSyntax.Json.ShuffleOrders);
-            return null;
-        }
-
-        /// <summary>The attribute's enum value for a <c>"precision"</c> string.</summary>
-        private int? ReadPrecision(JsonProperty property)
-        {
-            if (ReadString(property) is not { } text) return null;
-            int index = Array.IndexOf(Precisions, text);
-            if (index >= 0) return index;
-            Report(DiagnosticDescriptors.UnsupportedPrecision, property.Value,
-                SettingSyntax.Json.Assignment(Settings.Precision, "\"" + Escape(text) + "\""), SettingSyntax.Json.Precisions);
+            Report(unsupported, property.Value, SettingSyntax.Json.Assignment(setting, "\"" + Escape(text) + "\""), supported);
             return null;
         }
 
