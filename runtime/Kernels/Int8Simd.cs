@@ -74,7 +74,7 @@ public static class Int8Simd
         acc + (x & 0xFF) * (sbyte)w + ((x >> 8) & 0xFF) * (sbyte)(w >> 8) + ((x >> 16) & 0xFF) * (sbyte)(w >> 16) + ((x >> 24) & 0xFF) * (sbyte)(w >> 24);
 
     /// <summary>Each byte lane taken apart with shifts: any vector hardware, four multiplies where the others use one.</summary>
-    private static Vector512<int> PortableDot(Vector512<int> x, Vector512<int> w)
+    internal static Vector512<int> PortableDot(Vector512<int> x, Vector512<int> w)
     {
         var mask = Vector512.Create(0xFF);
         var sum = (x & mask) * Vector512.ShiftRightArithmetic(Vector512.ShiftLeft(w, 24), 24);
@@ -83,7 +83,7 @@ public static class Int8Simd
         return sum + Vector512.ShiftRightLogical(x, 24) * Vector512.ShiftRightArithmetic(w, 24);
     }
 
-    private static Vector256<int> PortableDot(Vector256<int> x, Vector256<int> w)
+    internal static Vector256<int> PortableDot(Vector256<int> x, Vector256<int> w)
     {
         var mask = Vector256.Create(0xFF);
         var sum = (x & mask) * Vector256.ShiftRightArithmetic(Vector256.ShiftLeft(w, 24), 24);
@@ -92,7 +92,7 @@ public static class Int8Simd
         return sum + Vector256.ShiftRightLogical(x, 24) * Vector256.ShiftRightArithmetic(w, 24);
     }
 
-    private static Vector128<int> PortableDot(Vector128<int> x, Vector128<int> w)
+    internal static Vector128<int> PortableDot(Vector128<int> x, Vector128<int> w)
     {
         var mask = Vector128.Create(0xFF);
         var sum = (x & mask) * Vector128.ShiftRightArithmetic(Vector128.ShiftLeft(w, 24), 24);
