@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Numerics;
 using System.Runtime.InteropServices;
+using ShuffleNetGen.Weights;
 
 namespace ShuffleNetGen.Quantization;
 
@@ -212,32 +213,25 @@ internal static class FloatForward
         return t.Data;
     }
 
-    // In double, as the weight packer folds: the float weights then equal the generated model's, so the two forward
-    // passes differ only in summation order.
+    // The weight packer's folding, so the float weights equal the generated model's and the two forward passes differ
+    // only in summation order. The shapes are checked here first, against the architecture, for messages that name them.
     private static Folded Fold(TensorSet weights, string conv, string batchNorm, int[] shape)
     {
         int outChannels = shape[0];
         var w = Tensor(weights, conv + ".weight", shape);
-        var gamma = Tensor(weights, batchNorm + ".weight", new[] { outChannels });
-        var beta = Tensor(weights, batchNorm + ".bias", new[] { outChannels });
-        var mean = Tensor(weights, batchNorm + ".running_mean", new[] { outChannels });
-        var variance = Tensor(weights, batchNorm + ".running_var", new[] { outChannels });
+        foreach (var field in new[] { ".weight", ".bias", ".running_mean", ".running_var" })
+            Tensor(weights, batchNorm + field, new[] { outChannels });
+        var (scale, shift) = WeightPacker.FoldBatchNorm(weights, batchNorm, outChannels);
         int perOutput = w.Length / outChannels;
         var folded = new float[w.Length];
         var bias = new float[outChannels];
         for (int o = 0; o < outChannels; o++)
         {
-            if (!(variance[o] >= 0))
-                throw new WeightFormatException(batchNorm + ".running_var", $"Tensor {TensorNameText.Quote(batchNorm + ".running_var")} holds {variance[o]} at channel {o}; a variance must be zero or positive.");
-            double scale = gamma[o] / Math.Sqrt(variance[o] + BatchNormEpsilon);
-            bias[o] = (float)(beta[o] - mean[o] * scale);
-            for (int i = 0; i < perOutput; i++) folded[o * perOutput + i] = (float)(w[o * perOutput + i] * scale);
+            bias[o] = (float)shift[o];
+            for (int i = 0; i < perOutput; i++) folded[o * perOutput + i] = (float)(w[o * perOutput + i] * scale[o]);
         }
         return new Folded(folded, bias);
     }
-
-    /// <summary>PyTorch's BatchNorm2d default, which the official ShuffleNet code keeps.</summary>
-    private const double BatchNormEpsilon = 1e-5;
 
     private static int OutSize(int size, int stride) => (size - 1) / stride + 1;
 

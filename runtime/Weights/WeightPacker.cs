@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.ComponentModel;
+using ShuffleNetGen.Quantization;
 
 namespace ShuffleNetGen.Weights;
 
@@ -58,7 +59,7 @@ public static class WeightPacker
 
     /// <summary>An int8 model's activation scales come from calibration, not training: a missing one means float weights were given as they are.</summary>
     private static string CalibrationHint(string name) =>
-        name.EndsWith(".input_scale", StringComparison.Ordinal) || name.EndsWith(".input_zero_point", StringComparison.Ordinal)
+        name.EndsWith(Int8Calibration.InputScaleSuffix, StringComparison.Ordinal) || name.EndsWith(Int8Calibration.InputZeroPointSuffix, StringComparison.Ordinal)
             ? " This is an int8 model: calibrate float weights first with ShuffleNetGen.Quantization.Int8Calibration.Calibrate(Model.Description, weights, images), which adds the activation scales (docs/int8.md)."
             : "";
 
@@ -223,8 +224,8 @@ public static class WeightPacker
     /// <summary>A convolution's calibrated input scale and zero point, checked: a bad value would quantize every activation wrongly.</summary>
     private static (float Scale, int ZeroPoint) ActivationParameters(TensorSet tensors, string conv)
     {
-        string scaleName = conv + ".input_scale";
-        string zeroName = conv + ".input_zero_point";
+        string scaleName = conv + Int8Calibration.InputScaleSuffix;
+        string zeroName = conv + Int8Calibration.InputZeroPointSuffix;
         var scale = tensors[scaleName].Data;
         var zero = tensors[zeroName].Data;
         if (scale.Length != 1 || !(scale[0] > 0) || !float.IsFinite(1f / scale[0]))
@@ -268,7 +269,8 @@ public static class WeightPacker
     }
 
     // In double: a small running variance makes the scale large, and float folding would cost precision twice.
-    private static (double[] Scale, double[] Shift) FoldBatchNorm(TensorSet tensors, string name, int channels)
+    // Calibration's float forward folds through here too, so its weights equal the generated model's.
+    internal static (double[] Scale, double[] Shift) FoldBatchNorm(TensorSet tensors, string name, int channels)
     {
         var gamma = tensors[name + ".weight"].Data;
         var beta = tensors[name + ".bias"].Data;
