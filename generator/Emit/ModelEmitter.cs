@@ -35,7 +35,7 @@ internal static class ModelEmitter
         using (w.Open($"{target.Accessibility} partial class {self} : {rt}.IShuffleNetModel<{self}>"))
         {
             EmitConstants(w, self, net, graph);
-            EmitFactories(w, self, rt, graph, options.OnnxAvailable);
+            EmitFactories(w, self, rt, graph, options.OnnxAvailable, net.IsInt8);
             EmitDescription(w, model, graph, rt);
             EmitKernelPaths(w, kernels, rt);
             EmitForward(w, self, graph);
@@ -122,7 +122,7 @@ internal static class ModelEmitter
         w.Line();
     }
 
-    private static void EmitFactories(SourceWriter w, string self, string rt, NetworkGraph graph, bool onnxAvailable)
+    private static void EmitFactories(SourceWriter w, string self, string rt, NetworkGraph graph, bool onnxAvailable, bool isInt8)
     {
         w.Line("/// <summary>Tensors this model reads, in the canonical PyTorch-style layout.</summary>");
         w.Line($"public static global::System.Collections.Generic.IReadOnlyList<{rt}.TensorShape> WeightLayout {{ get; }} = new {rt}.TensorShape[]");
@@ -157,7 +157,7 @@ internal static class ModelEmitter
         }
         w.Line();
         w.Line("/// <summary>Deterministic pseudo-random weights (same seed, same model on every machine), for tests and benchmarks.</summary>");
-        if (graph.Ops.Any(o => o is QuantizeOp))
+        if (isInt8)
         {
             // Random activation scales would quantize everything to 0 or 127: an int8 model calibrates its random weights.
             w.Line("/// <remarks>int8: the random weights are calibrated on four pseudo-random images of the same seed.</remarks>");
