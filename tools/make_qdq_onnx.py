@@ -6,15 +6,25 @@ Usage: /usr/bin/python3 tools/make_qdq_onnx.py --onnx float.onnx --calibrated ca
 The result is the ONNX Runtime counterpart of ShuffleNetGen's `Precision.Int8` model, in the QDQ format that ONNX
 Runtime's QDQ transformers turn into integer kernels (QLinearConv) at ORT_ENABLE_EXTENDED and above.
 
+What a Q/DQ pair means. A QuantizeLinear/DequantizeLinear pair in the file states a REAL RANGE:
+[(qmin - zp) * scale, (qmax - zp) * scale], with qmin..qmax the full range of its data type (uint8: 0..255). Each
+engine quantizes that range at its own resolution: ONNX Runtime at 8 bits, as written; ShuffleNetGen at 7 bits, by
+turning the range back into a scale and zero point with ActivationQuantization.FromRange (0..127).
+
 --mode pointwise (default), what ShuffleNetGen's int8 model quantizes:
 * Every 1x1 convolution (`units.N.conv1`, `units.N.conv3`):
-  - its input goes through QuantizeLinear/DequantizeLinear, uint8, with the calibrated `{conv}.input_scale` and
-    `{conv}.input_zero_point` (7-bit activations: the calibrated range maps to 0..127; values beyond it saturate at
-    255 in ORT, where ShuffleNetGen clamps at 127);
+  - its input goes through QuantizeLinear/DequantizeLinear, uint8 over 0..255, covering the same real range as the
+    calibrated 7-bit `{conv}.input_scale` s7 / `{conv}.input_zero_point` zp7: with lo = -zp7 * s7 and
+    hi = (127 - zp7) * s7, the pair is s8 = float32((hi - lo) / 255) and zp8 = round(-lo / s8) (ties to even) clamped
+    to 0..255. ORT thus quantizes that range in steps about half as wide (and saturates outside it, as ShuffleNetGen
+    clamps). The script checks, for every 1x1 conv, that reading the pair back as ShuffleNetGen does (FromRange over
+    [(0 - zp8) * s8, (255 - zp8) * s8]) gives zp7 exactly and s7 within 2 float32 ulps (it prints the largest
+    difference; in practice at most 1 ulp);
   - its weight is an int8 initializer, batch norm folded in first (from the safetensors tensors, in double, exactly as
     ShuffleNetGen's `WeightPacker.Int8Pointwise` does, so the integers are the same), symmetric per output channel
     (axis 0, scale max|w|/127, values -127..127), behind a DequantizeLinear;
-  - its bias (the folded batch-norm shift) is int32 at scale input_scale x weight_scale, behind a DequantizeLinear;
+  - its bias (the folded batch-norm shift) is int32 at scale s8 x weight_scale (the uint8 input scale: the scale of
+    ORT's integer accumulator), behind a DequantizeLinear;
   - its output goes through QuantizeLinear/DequantizeLinear, uint8 over the full 0..255, with a range calibrated here.
     ShuffleNetGen's int8 kernels do not requantize their output (they dequantize the int32 sums straight to float);
     ONNX Runtime needs this Q to fuse DQ -> Conv -> Q into QLinearConv. Where the conv's only consumer is a Relu,
@@ -23,9 +33,9 @@ Runtime's QDQ transformers turn into integer kernels (QLinearConv) at ORT_ENABLE
   convolution itself, as it sits between a DequantizeLinear (the shuffled conv1 output) and a QuantizeLinear (the conv3
   input): its WeightBiasQuantization pass gives it per-tensor int8 weights and it becomes a QLinearConv too.
 --mode depthwise: also the 3x3 depthwise convolutions, here with per-channel int8 weights (input Q/DQ with the conv1
-  output's parameters, which the shuffle only moves; its output pair is the following conv3's calibrated input pair).
+  output's parameters, which the shuffle only moves; its output pair is the following conv3's input pair).
 --mode full: as depthwise, plus the stem's output (MaxPool in uint8 with units.0's input pair), every unit's output
-  (the residual stream, with the next 1x1 conv's 7-bit input pair, so Add/Concat + Relu become QLinearAdd /
+  (the residual stream, with the next 1x1 conv's input pair, so Add/Concat + Relu become QLinearAdd /
   QLinearConcat), the shortcut AveragePools (Pad + AveragePool merged into one with count_include_pad) and the last
   unit's output. Only the stem convolution, the global pool and the classifier stay float.
 
@@ -58,8 +68,10 @@ import safetensors_io  # noqa: E402
 INPUT_SCALE = ".input_scale"
 INPUT_ZERO_POINT = ".input_zero_point"
 BATCH_NORM_EPSILON = 1e-5  # WeightPacker.BatchNormEpsilon
-ACTIVATION_MAX = 127  # ActivationQuantization.MaxQuantized: the 1x1 inputs
-OUTPUT_MAX = 255  # the requantized outputs ORT needs: full uint8
+ACTIVATION_MAX = 127  # ActivationQuantization.MaxQuantized: the calibrated 1x1 inputs (7 bits)
+UINT8_MAX = 255  # every activation Q/DQ pair in the file: uint8 over its full 0..255
+OUTPUT_MAX = UINT8_MAX  # the requantized outputs ORT needs
+ROUND_TRIP_ULPS = 2  # how far the 1x1 input scale read back from the file may be from the calibrated one
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -223,6 +235,50 @@ def from_range(lo, hi, qmax):
         return np.float32(1), 0
     zero = float(np.round(-float(lo) / float(scale)))  # np.round: ties to even, as Math.Round(ToEven)
     return scale, int(min(max(zero, 0), qmax))
+
+
+def widen_to_uint8(scale7, zero7):
+    """The uint8 (0..255) pair covering the real range of a 7-bit calibration pair (`scale7`, `zero7`).
+
+    That range is [lo, hi] = [(0 - zero7) * scale7, (127 - zero7) * scale7]; the result is s8 = float32((hi - lo) / 255)
+    (hi - lo is exact in double) and zp8 = round(-lo / s8) (ties to even, in double) clamped to 0..255. Reading the pair
+    back (`narrow_from_uint8`) gives zero7 exactly and scale7 to within an ulp: zp8 is within 0.5 of zero7 * 255 / 127,
+    so zp8 * 127 / 255 is within 0.25 of zero7.
+    """
+    scale7, zero7 = np.float32(scale7), int(zero7)
+    lo = -zero7 * float(scale7)
+    hi = (ACTIVATION_MAX - zero7) * float(scale7)
+    s8 = np.float32((hi - lo) / UINT8_MAX)
+    zp8 = float(np.round(-lo / float(s8)))
+    return s8, int(min(max(zp8, 0), UINT8_MAX))
+
+
+def narrow_from_uint8(s8, zp8):
+    """What ShuffleNetGen makes of a uint8 pair: the real range [(0 - zp8) * s8, (255 - zp8) * s8] (each bound rounded to
+    float32, as a float product is) quantized at 7 bits by ActivationQuantization.FromRange."""
+    s8 = np.float32(s8)
+    lo = np.float32(-int(zp8)) * s8
+    hi = np.float32(UINT8_MAX - int(zp8)) * s8
+    return from_range(lo, hi, ACTIVATION_MAX)
+
+
+def check_round_trip(pairs):
+    """For each name -> ((scale7, zero7), (s8, zp8)): reads the uint8 pair back at 7 bits and checks it gives zero7
+    exactly and scale7 within ROUND_TRIP_ULPS float32 ulps. Returns (largest relative scale difference, largest in ulps,
+    how many came back bit-exact); raises ValueError naming the first pair that fails."""
+    worst_rel, worst_ulps, exact = 0.0, 0.0, 0
+    for name, ((scale7, zero7), (s8, zp8)) in pairs.items():
+        back_scale, back_zero = narrow_from_uint8(s8, zp8)
+        if back_zero != int(zero7):
+            raise ValueError(f"{name}: uint8 pair ({s8!r}, {zp8}) reads back as zero point {back_zero}, calibrated {zero7}")
+        diff = abs(float(back_scale) - float(scale7))
+        ulps = diff / float(np.spacing(np.float32(scale7)))
+        if ulps > ROUND_TRIP_ULPS:
+            raise ValueError(f"{name}: uint8 pair ({s8!r}, {zp8}) reads back as scale {back_scale!r}, calibrated {scale7!r}"
+                             f" ({ulps:.1f} ulps apart)")
+        worst_rel, worst_ulps = max(worst_rel, diff / float(scale7)), max(worst_ulps, ulps)
+        exact += back_scale == np.float32(scale7)
+    return worst_rel, worst_ulps, exact
 
 
 def quantize_channels(w):
@@ -404,6 +460,7 @@ def make_qdq(model, tensors, images, mode="pointwise"):
     # The plan: tensor -> (scale, zero point, tag, readers); readers None = every consumer reads the dequantized value.
     plan = {}
     worst = 0.0
+    widened = {}  # name -> ((scale7, zero7), (s8, zp8)): the calibrated 7-bit pair and the uint8 pair written
     for node, name in zip(pointwise, names):
         scale = np.float32(tensors[name + INPUT_SCALE][0])
         zero = float(tensors[name + INPUT_ZERO_POINT][0])
@@ -414,8 +471,12 @@ def make_qdq(model, tensors, images, mode="pointwise"):
         readers = None if mode == "full" else {id(node)}
         if node.input[0] in plan:
             raise ValueError(f"{node.input[0]!r} feeds two 1x1 convolutions")
-        plan[node.input[0]] = (scale, int(zero), f"{name}.input", readers)
+        # The file states the calibrated real range, over uint8's full 0..255 (see the module docstring).
+        s8, zp8 = widen_to_uint8(scale, int(zero))
+        widened[name] = ((scale, int(zero)), (s8, zp8))
+        plan[node.input[0]] = (s8, zp8, f"{name}.input", readers)
     report["calibration_mismatch"] = worst
+    report["round_trip"] = check_round_trip(widened)
     for node, name in zip(pointwise, names):
         tensor, relu = after_relu(node.output[0])
         if tensor not in plan:
@@ -490,7 +551,8 @@ def make_qdq(model, tensors, images, mode="pointwise"):
             node.input[2] = bd
 
     for node, name in zip(pointwise, names):
-        quantize_conv(node, name, folded_weights(tensors, name), tensors[name + INPUT_SCALE][0])
+        # The bias is at the scale ORT's integer conv accumulates in: the uint8 input scale times the weight scale.
+        quantize_conv(node, name, folded_weights(tensors, name), widened[name][1][0])
     for node in depthwise:
         scale, tag = dw_input_params[id(node)]
         quantize_conv(node, tag, None, scale)
@@ -541,6 +603,57 @@ def fold_batch_norms(model):
     return len(folded)
 
 
+def images_from_file(path, length):
+    """The images of a safetensors file holding one [N, C, H, W] tensor, as [N, length] float32."""
+    loaded = list(safetensors_io.load(path).values())
+    if len(loaded) != 1:
+        raise ValueError(f"{path}: expected one tensor of images, found {len(loaded)}")
+    if loaded[0].ndim != 4 or int(np.prod(loaded[0].shape[1:])) != length:
+        raise ValueError(f"{path}: images of shape {list(loaded[0].shape)}, expected [N, C, H, W] with C*H*W = {length}")
+    return loaded[0].astype(np.float32).reshape(-1, length)
+
+
+def input_length(onnx_path):
+    """C*H*W of the float export's input."""
+    shape = [d.dim_value for d in onnx.load(onnx_path).graph.input[0].type.tensor_type.shape.dim]
+    return int(np.prod(shape[1:]))
+
+
+def write_qdq(onnx_path, tensors, images, out_path, mode="pointwise"):
+    """Builds the QDQ model of the float export `onnx_path` with the calibrated `tensors` (name -> array, as
+    safetensors_io.load returns) and output ranges from `images` ([N, C*H*W]), checks it, writes it to `out_path` and
+    returns the report lines main() prints."""
+    model = onnx.load(onnx_path)
+    float_graph = onnx.load(onnx_path).graph
+    shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    report = make_qdq(model, tensors, images, mode=mode)
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, out_path + ".tmp")
+    os.replace(out_path + ".tmp", out_path)
+
+    # Self-check: the float graph and the QDQ graph (integer semantics simulated in numpy) on the first image.
+    x = images[:1].reshape([1] + shape[1:])
+    out = model.graph.output[0].name
+    ref = run_graph(float_graph, {model.graph.input[0].name: x})[out][0]
+    got = run_graph(model.graph, {model.graph.input[0].name: x})[out][0]
+    ops = collections.Counter(node.op_type for node in model.graph.node)
+    worst_rel, worst_ulps, exact = report["round_trip"]
+    return [
+        f"wrote {out_path} ({os.path.getsize(out_path)} bytes); checker OK",
+        f"mode {mode}: {report['pointwise']} 1x1 and {report['depthwise']} depthwise convolutions with int8 weights,"
+        f" {report['quantized_tensors']} activation tensors with Q/DQ; batch norms folded here: {report['folded_batch_norms']}"
+        + (f"; Pad+AveragePool merged: {report['merged_pads']}" if "merged_pads" in report else ""),
+        f"calibration check: recomputed 1x1 input scales/zero points differ from the file's by at most"
+        f" {report['calibration_mismatch']:.2e} (relative; a few float32 ulps when the file holds a MinMax calibration on these images)",
+        f"uint8 round trip: the {report['pointwise']} 1x1 input pairs read back at 7 bits (FromRange) give the calibrated"
+        f" zero points exactly and scales within {worst_rel:.2e} relative ({worst_ulps:.0f} ulp at most,"
+        f" {exact}/{report['pointwise']} bit-exact)",
+        f"numpy QDQ vs float on image 0: max |dlogit| {np.abs(got - ref).max():.3e} (largest |logit| {np.abs(ref).max():.3e}),"
+        f" top-1 {'same' if got.argmax() == ref.argmax() else 'DIFFERENT'}",
+        "node op types: " + ", ".join(f"{op} x{n}" for op, n in sorted(ops.items())),
+    ]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--onnx", required=True, help="float model from export_onnx.py")
@@ -553,38 +666,17 @@ def main():
     parser.add_argument("--calibration-count", type=int, default=8, help="RandomWeights.Images count (default 8)")
     args = parser.parse_args()
 
-    model = onnx.load(args.onnx)
     tensors = safetensors_io.load(args.calibrated)
-    shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
-    length = int(np.prod(shape[1:]))
+    length = input_length(args.onnx)
     if args.images:
-        loaded = list(safetensors_io.load(args.images).values())
-        if len(loaded) != 1:
-            raise SystemExit(f"{args.images}: expected one tensor of images, found {len(loaded)}")
-        images = loaded[0].astype(np.float32).reshape(-1, length)
+        try:
+            images = images_from_file(args.images, length)
+        except ValueError as e:
+            raise SystemExit(str(e))
     else:
         images = splitmix_images(length, args.calibration_count, args.calibration_seed)
-
-    float_graph = onnx.load(args.onnx).graph
-    report = make_qdq(model, tensors, images, mode=args.mode)
-    onnx.checker.check_model(model, full_check=True)
-    onnx.save(model, args.out + ".tmp")
-    os.replace(args.out + ".tmp", args.out)
-
-    # Self-check: the float graph and the QDQ graph (integer semantics simulated in numpy) on the first image.
-    x = images[:1].reshape([1] + shape[1:])
-    out = model.graph.output[0].name
-    ref = run_graph(float_graph, {model.graph.input[0].name: x})[out][0]
-    got = run_graph(model.graph, {model.graph.input[0].name: x})[out][0]
-    ops = collections.Counter(node.op_type for node in model.graph.node)
-    print(f"wrote {args.out} ({os.path.getsize(args.out)} bytes); checker OK")
-    print(f"mode {args.mode}: {report['pointwise']} 1x1 and {report['depthwise']} depthwise convolutions with int8 weights,"
-          f" {report['quantized_tensors']} activation tensors with Q/DQ; batch norms folded here: {report['folded_batch_norms']}"
-          + (f"; Pad+AveragePool merged: {report['merged_pads']}" if "merged_pads" in report else ""))
-    print(f"calibration check: recomputed 1x1 input scales/zero points differ from the file's by at most {report['calibration_mismatch']:.2e} (relative)")
-    print(f"numpy QDQ vs float on image 0: max |dlogit| {np.abs(got - ref).max():.3e} (largest |logit| {np.abs(ref).max():.3e}),"
-          f" top-1 {'same' if got.argmax() == ref.argmax() else 'DIFFERENT'}")
-    print("node op types: " + ", ".join(f"{op} x{n}" for op, n in sorted(ops.items())))
+    for line in write_qdq(args.onnx, tensors, images, args.out, mode=args.mode):
+        print(line)
 
 
 if __name__ == "__main__":
