@@ -9,11 +9,12 @@ using ShuffleNetGen.Onnx.Protos;
 namespace ShuffleNetGen.Onnx;
 
 /// <summary>
-/// An ONNX graph indexed for walking: who produces and who consumes each value (seen through <c>Identity</c> and
-/// inference-mode <c>Dropout</c>), constant values (initializers and <c>Constant</c> nodes) decoded with every length
+/// An ONNX graph indexed for walking: who produces and who consumes each value (seen through <c>Identity</c>,
+/// inference-mode <c>Dropout</c> and the QDQ format's activation <c>QuantizeLinear</c>/<c>DequantizeLinear</c>, see
+/// OnnxGraph.Qdq.cs), constant values (initializers and <c>Constant</c> nodes) decoded with every length
 /// checked, and attribute access with ONNX defaults. Every failure is an <see cref="OnnxFormatException"/>.
 /// </summary>
-internal sealed class OnnxGraph
+internal sealed partial class OnnxGraph
 {
     private readonly Dictionary<string, TensorProto> _initializers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, NodeProto> _producers = new(StringComparer.Ordinal);
@@ -49,6 +50,7 @@ internal sealed class OnnxGraph
                 throw Bad(node, $"it is from operator domain {Q(node.Domain)}; ShuffleNetGen imports standard ONNX operators only");
             if (node.Output.Count == 0 || node.Output[0].Length == 0)
                 throw Bad(node, "it has no output; the graph is not valid ONNX");
+            RejectQOperator(node);
             foreach (var output in node.Output)
             {
                 if (output.Length == 0) continue;
@@ -126,9 +128,10 @@ internal sealed class OnnxGraph
         return root;
     }
 
-    private static bool IsPassThrough(NodeProto node) =>
+    private bool IsPassThrough(NodeProto node) =>
         node.OpType == "Identity"
-        || node.OpType == "Dropout" && node.Output.Count >= 1 && (node.Output.Count == 1 || node.Output.Skip(1).All(o => o.Length == 0));
+        || node.OpType == "Dropout" && node.Output.Count >= 1 && (node.Output.Count == 1 || node.Output.Skip(1).All(o => o.Length == 0))
+        || IsActivationQdq(node);
 
     public bool IsGraphOutput(string value)
     {
@@ -208,7 +211,7 @@ internal sealed class OnnxGraph
     public bool IsConstant(string value)
     {
         value = Resolve(value);
-        return _initializers.ContainsKey(value) || _producers.TryGetValue(value, out var p) && p.OpType == "Constant";
+        return _initializers.ContainsKey(value) || _producers.TryGetValue(value, out var p) && p.OpType == "Constant" || DequantizedConstant(value) is not null;
     }
 
     /// <summary>
@@ -217,6 +220,7 @@ internal sealed class OnnxGraph
     /// </summary>
     public int[] ConstantDims(NodeProto user, int input, string role)
     {
+        if (DequantizedConstant(user, input) is { } dequantize) return ConstantDims(dequantize, 0, role);
         var tensor = ConstantTensor(user, input, role, out var fromAttribute);
         if (tensor is null)
             return fromAttribute!.Type switch
@@ -231,6 +235,7 @@ internal sealed class OnnxGraph
     /// <summary>A constant input of <paramref name="user"/> as float32 values, with its dimensions.</summary>
     public (float[] Data, int[] Dims) Floats(NodeProto user, int input, string role)
     {
+        if (DequantizedConstant(user, input) is { } dequantize) return Dequantize(dequantize, role);
         var tensor = ConstantTensor(user, input, role, out var fromAttribute);
         if (tensor is null)
             return fromAttribute!.Type switch

@@ -5,6 +5,7 @@ using System.IO;
 using System.Linq;
 using Google.Protobuf;
 using ShuffleNetGen.Onnx.Protos;
+using ShuffleNetGen.Quantization;
 
 namespace ShuffleNetGen.Onnx;
 
@@ -27,6 +28,10 @@ namespace ShuffleNetGen.Onnx;
 /// double) turns back into exactly scale 1 and shift b: 1e-5 is below half an ulp of 2^38 in double, so
 /// var + 1e-5 == 2^38 and its square root is exactly 2^19. A BatchNormalization with epsilon e ≠ 1e-5 keeps its
 /// gamma and beta and gets var' = var + e − 1e-5, so that var' + 1e-5 = var + e up to one float32 rounding of var'.</para>
+/// <para>QDQ-quantized models load too (OnnxGraph.Qdq.cs): quantized weights are dequantized, activation
+/// QuantizeLinear/DequantizeLinear pairs are seen through, and a model declared <c>Precision.Int8</c> takes its 1x1
+/// convolutions' activation scales from the pairs on their inputs (all of them or none; with none, the weights come
+/// back float for <c>Int8Calibration.Calibrate</c>).</para>
 /// <para>Every attribute and shape is checked against the declared model (groups, widths, strides, input shape,
 /// classes). Any difference, an unsupported opset or operator, or a corrupt file throws
 /// <see cref="OnnxFormatException"/> naming the ONNX node and saying what the declaration expects and what the graph
@@ -120,6 +125,7 @@ public static class OnnxWeights
         private readonly ModelDescription _model;
         private readonly Dictionary<string, int[]> _layout = new(StringComparer.Ordinal);
         private readonly Dictionary<string, NamedTensor> _tensors = new(StringComparer.Ordinal);
+        private readonly List<(string Conv, NodeProto Node, OnnxGraph.ActivationRange? Range)> _inputRanges = new();
         private OnnxGraph _g = null!;
         private int _batch = 1;
 
@@ -189,10 +195,15 @@ public static class OnnxWeights
             if (extra.Count > 0)
                 throw _g.Bad(extra[0], $"this node{(extra.Count > 1 ? $", and {extra.Count - 1} more ({OnnxText.List(extra.Skip(1).Select(n => Q(_g.Label(n))))})," : "")} is not part of the ShuffleNet v1 structure ShuffleNetGen imports (the graph must end at the classifier's logits, e.g. without Softmax)");
 
+            if (_model.Precision == Precision.Int8) PutActivationScales();
+
             var set = new TensorSet();
             foreach (var shape in _model.WeightLayout)
             {
-                if (!_tensors.TryGetValue(shape.Name, out var t))
+                // A float ONNX file read for an int8 model gives float weights without activation scales, for
+                // Int8Calibration.Calibrate (or for FromTensors to name the missing scale and point there).
+                if (!_tensors.TryGetValue(shape.Name, out var t) && IsActivationScale(shape.Name) && _inputRanges.All(r => r.Range is null)) continue;
+                if (t is null)
                     throw new OnnxFormatException(null, $"the graph provided no tensor for {Q(shape.Name)} {shape.ShapeText}; this is a bug in the importer.");
                 set.Add(t);
             }
@@ -252,12 +263,14 @@ public static class OnnxWeights
             int mid = unit.BottleneckChannels, h = unit.InHeight, w = unit.InWidth;
 
             string y = ConvBn(conv1.Node, new ConvSpec($"the first pointwise convolution of {where}", 1, 1, unit.FirstPointwiseGroups, unit.InChannels, mid, h, w), unit.FirstPointwise, unit.FirstBatchNorm);
+            ReadInputRange(conv1.Node, unit.FirstPointwise);
             y = Relu(y, $"the ReLU after the first pointwise convolution of {where}");
             y = Shuffle(y, mid, h, w, where);
             var dw = Single(y, "Conv", $"the depthwise 3x3 convolution of {where}");
             y = ConvBn(dw, new ConvSpec($"the depthwise convolution of {where}", 3, stride, mid, mid, mid, h, w), unit.Depthwise, unit.DepthwiseBatchNorm);
             var conv3 = Single(y, "Conv", $"the second pointwise convolution of {where} (no ReLU after the depthwise convolution)");
             y = ConvBn(conv3, new ConvSpec($"the second pointwise convolution of {where}", 1, 1, unit.Groups, mid, unit.BranchChannels, unit.OutHeight, unit.OutWidth), unit.SecondPointwise, unit.SecondBatchNorm);
+            ReadInputRange(conv3, unit.SecondPointwise);
 
             string joined;
             if (stride == 1)
@@ -555,6 +568,36 @@ public static class OnnxWeights
             if (count != classes || dims.Count(d => d != 1) > 1)
                 throw _g.Bad(node, $"{Expects} a classifier bias of {classes} values ([{classes}]); the graph's is {OnnxText.Dims(dims)}");
             return _g.Floats(node, input, "classifier bias").Data;
+        }
+
+        // ------------------------------------------------------------ int8: activation ranges from QDQ pairs
+
+        private void ReadInputRange(NodeProto conv, string convName) => _inputRanges.Add((convName, conv, _g.QuantizedRange(conv, 0)));
+
+        private static bool IsActivationScale(string name) =>
+            name.EndsWith(Int8Calibration.InputScaleSuffix, StringComparison.Ordinal) || name.EndsWith(Int8Calibration.InputZeroPointSuffix, StringComparison.Ordinal);
+
+        /// <summary>
+        /// An int8 model's activation scales from the QDQ pairs on its 1x1 convolutions' inputs: each pair's real range,
+        /// re-quantized to the 7 bits of ShuffleNetGen's kernels by the calibration's own rule. All or none: a file that
+        /// quantizes only some inputs was quantized for another layer selection, and the rest would have no scale.
+        /// </summary>
+        private void PutActivationScales()
+        {
+            int quantized = _inputRanges.Count(r => r.Range is not null);
+            if (quantized == 0) return;
+            if (quantized < _inputRanges.Count)
+            {
+                var (name, conv, _) = _inputRanges.First(r => r.Range is null);
+                throw _g.Bad(conv,
+                    $"the graph quantizes the inputs of {quantized} of the model's {_inputRanges.Count} 1x1 convolutions, but not this one's ({name}); an int8 model takes the activation range of every 1x1 convolution's input from QuantizeLinear/DequantizeLinear pairs, or of none (then calibrate the float weights with Int8Calibration.Calibrate)");
+            }
+            foreach (var (name, conv, range) in _inputRanges)
+            {
+                var (scale, zeroPoint) = ActivationQuantization.FromRange((float)range!.Value.Low, (float)range.Value.High);
+                Put(name + Int8Calibration.InputScaleSuffix, new[] { scale }, new[] { 1 }, range.Value.Quantize);
+                Put(name + Int8Calibration.InputZeroPointSuffix, new float[] { zeroPoint }, new[] { 1 }, range.Value.Quantize);
+            }
         }
 
         // ------------------------------------------------------------ convolution + batch norm
