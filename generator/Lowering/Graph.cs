@@ -224,7 +224,9 @@ internal sealed class QuantizeOp : OpNode
     public static int Quads(int channels) => (channels + 3) / 4;
 
     /// <summary>The inverse scale, the zero point.</summary>
-    public override long PackedWeightLength => 2;
+    public const long PackedLength = 2;
+
+    public override long PackedWeightLength => PackedLength;
 
     public override long MultiplyAdds => 0;
 

@@ -16,11 +16,16 @@ internal static class ModelSizes
     public static long PackedWeightLength(NetworkSpec network)
     {
         long total = WeightLayout.Aligned(WindowOp.PackedLength(network.StemChannels, network.InputChannels));
+        // int8: a quantize op's two values before each 1x1 convolution, whose rows hold a scale, a bias and one
+        // 32-bit slot per four inputs instead of a bias and one float per input.
+        long Pointwise(int outChannels, int inPerGroup) => network.IsInt8
+            ? WeightLayout.Aligned(QuantizeOp.PackedLength) + WeightLayout.Aligned((long)outChannels * (2 + QuantizeOp.Quads(inPerGroup)))
+            : WeightLayout.Aligned(PointwiseOp.PackedLength(outChannels, inPerGroup));
         foreach (var unit in Units(network))
         {
-            total += WeightLayout.Aligned(PointwiseOp.PackedLength(unit.BottleneckChannels, unit.InChannels / unit.FirstPointwiseGroups));
+            total += Pointwise(unit.BottleneckChannels, unit.InChannels / unit.FirstPointwiseGroups);
             total += WeightLayout.Aligned(WindowOp.PackedLength(unit.BottleneckChannels, 1));
-            total += WeightLayout.Aligned(PointwiseOp.PackedLength(unit.BranchChannels, unit.BottleneckChannels / unit.Groups));
+            total += Pointwise(unit.BranchChannels, unit.BottleneckChannels / unit.Groups);
         }
         return total + WeightLayout.Aligned(LinearOp.PackedLength(network.StageChannels[network.StageChannels.Count - 1], network.Classes));
     }
@@ -29,7 +34,9 @@ internal static class ModelSizes
     /// The arena's tensors in the lowering's order, each with its length and live range. Steps count ops: the stem
     /// convolution is step 0 and its max pool step 1; a stride-2 unit runs shortcut, first pointwise, depthwise and
     /// second pointwise, a stride-1 unit the last three; then the global pool and the classifier. A unit's input is
-    /// read last by its first pointwise convolution, or at stride 1 by the residual add of its second.
+    /// read last by its first pointwise convolution, or at stride 1 by the residual add of its second. An int8 model
+    /// quantizes each 1x1 convolution's input in a step of its own just before it, into a tensor of 32-bit slots (four
+    /// channels of one group each) that only that convolution reads.
     /// </summary>
     public static List<ArenaTensor> ArenaTensors(NetworkSpec network)
     {
@@ -52,21 +59,39 @@ internal static class ModelSizes
             x = Add((long)c * ShuffleNetTopology.StridedSize(h) * ShuffleNetTopology.StridedSize(w), step);
             step++;
         }
+        // The float ops of a unit, as steps from its first pointwise convolution: the depthwise and the second
+        // pointwise follow directly in float; int8 puts a quantize step before each pointwise.
+        int quantize = network.IsInt8 ? 1 : 0;
         foreach (var unit in Units(network))
         {
-            int firstPointwise = unit.Downsamples ? step + 1 : step;
-            End(x, unit.Downsamples ? firstPointwise : firstPointwise + 2);
-            int output = Add((long)unit.OutChannels * unit.OutHeight * unit.OutWidth, unit.Downsamples ? step : firstPointwise + 2);
-            End(Add((long)unit.BottleneckChannels * unit.InHeight * unit.InWidth, firstPointwise), firstPointwise + 1);
-            End(Add((long)unit.BottleneckChannels * unit.OutHeight * unit.OutWidth, firstPointwise + 1), firstPointwise + 2);
+            int firstQuantize = unit.Downsamples ? step + 1 : step;
+            int firstPointwise = firstQuantize + quantize;
+            int depthwise = firstPointwise + 1;
+            int secondPointwise = depthwise + 1 + quantize;
+            // At stride 2 the shortcut reads the unit input first; the (quantized) first pointwise reads it last.
+            End(x, unit.Downsamples ? firstQuantize : secondPointwise);
+            // The lowering adds the output (the shortcut writes it) before the bottleneck tensors.
+            int output = Add((long)unit.OutChannels * unit.OutHeight * unit.OutWidth, unit.Downsamples ? step : secondPointwise);
+            int bottleneck = Add((long)unit.BottleneckChannels * unit.InHeight * unit.InWidth, firstPointwise);
+            if (network.IsInt8)
+                End(Add(QuantizedLength(unit.InChannels, unit.FirstPointwiseGroups, unit.InHeight, unit.InWidth), firstQuantize), firstPointwise);
+            End(bottleneck, depthwise);
+            int spatial = Add((long)unit.BottleneckChannels * unit.OutHeight * unit.OutWidth, depthwise);
+            if (network.IsInt8)
+                End(Add(QuantizedLength(unit.BottleneckChannels, unit.Groups, unit.OutHeight, unit.OutWidth), secondPointwise - 1), secondPointwise);
+            End(spatial, secondPointwise - quantize);
             x = output;
             c = unit.OutChannels;
-            step = firstPointwise + 3;
+            step = secondPointwise + 1;
         }
         End(x, step);
         End(Add(c, step), step + 1);
         return tensors;
     }
+
+    /// <summary>A quantized copy of C channels in groups: per pixel, each group's channels four to a 32-bit slot.</summary>
+    private static long QuantizedLength(int channels, int groups, int height, int width) =>
+        (long)groups * QuantizeOp.Quads(channels / groups) * height * width;
 
     private static List<UnitShape> Units(NetworkSpec network) => ShuffleNetTopology.Units(network.Groups, network.StemChannels, network.StageChannels, network.StageRepeats,
         ShuffleNetTopology.StemOutputSize(network.InputHeight, network.StemStride, network.StemMaxPool),

@@ -30,7 +30,7 @@ public class ModelSizesTests
 
     /// <summary>
     /// A spread the matrix does not reach: every group count, scales from 0.25x to 4x, one to four stages of one to
-    /// six units, odd and tiny inputs, both stems and explicit widths. The greedy planner's arena is not the live
+    /// six units, odd and tiny inputs, both stems, explicit widths and int8. The greedy planner's arena is not the live
     /// lower bound for many of these (alignment and fragmentation), so the comparison is with the placement itself.
     /// </summary>
     [Fact]
@@ -53,6 +53,8 @@ public class ModelSizesTests
                 Classes = random.Next(1, 2000),
                 StemStride = random.Next(1, 3),
                 StemMaxPool = random.Next(2) == 0,
+                // int8 adds a quantize step and a packed tensor before every 1x1 convolution, and packs weights differently.
+                Precision = random.Next(3) == 0 ? (int)NumericPrecision.Int8 : (int)NumericPrecision.Float32,
             };
             if (random.Next(4) == 0)
             {
