@@ -107,34 +107,6 @@ public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
         }
     }
 
-    [Fact]
-    [Trait("Category", "NativeAot")]
-    public void ConsumerPublishesNativeAotForLinuxX64()
-    {
-        string output = _consumer.Dotnet("publish", "-c", "Release", "-r", "linux-x64", "-p:TreatWarningsAsErrors=true", "-o", "out/linux-x64");
-        // The default baseline is kept (the user has not chosen), so the build says what it costs, once.
-        Assert.Single(Regex.Matches(output, @"warning SNG0030"));
-        string binary = Path.Combine(_consumer.Directory, "out", "linux-x64", "Consumer");
-        _consumer.CheckModelOutput(ConsumerProgram.RunProgram(_consumer.Directory, binary), exactTinyNet: false);
-    }
-
-    [QemuFact]
-    [Trait("Category", "NativeAot")]
-    public void ConsumerPublishesNativeAotForLinuxArm64()
-    {
-        var arguments = new List<string> { "publish", "-c", "Release", "-r", "linux-arm64", "-p:TreatWarningsAsErrors=true", "-o", "out/linux-arm64" };
-        // Cross-linking on x64: clang drives lld with the sysroot of libc6-dev-arm64-cross (docs/nativeaot.md).
-        if (System.Runtime.InteropServices.RuntimeInformation.OSArchitecture != System.Runtime.InteropServices.Architecture.Arm64)
-            arguments.Add("-p:LinkerFlavor=lld");
-        string output = _consumer.Dotnet(arguments.ToArray());
-        Assert.DoesNotContain("SNG0030", output);
-        string binary = Path.Combine(_consumer.Directory, "out", "linux-arm64", "Consumer");
-        string run = System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.Arm64
-            ? ConsumerProgram.RunProgram(_consumer.Directory, binary)
-            : ConsumerProgram.RunProgram(_consumer.Directory, QemuFactAttribute.Qemu, "-L", QemuFactAttribute.Sysroot, binary);
-        _consumer.CheckModelOutput(run, exactTinyNet: false);
-    }
-
     /// <summary>Skips (reported as skipped, not passed) where the arm64 binary cannot be built or run.</summary>
     public sealed class QemuFactAttribute : FactAttribute
     {
@@ -150,7 +122,37 @@ public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
         }
     }
 
-    /// <summary>The packed feed and the consumer folder, made once for the tests of this class.</summary>
+    /// <summary>
+    /// The two packages, packed once per test run into a local feed with a version no cache has seen, and shared by
+    /// every class's <see cref="PackedConsumer"/>.
+    /// </summary>
+    private sealed class PackedFeed
+    {
+        private static readonly Lazy<PackedFeed> Instance = new(() => new PackedFeed(), LazyThreadSafetyMode.ExecutionAndPublication);
+
+        private PackedFeed()
+        {
+            Work = Path.Combine(Path.GetTempPath(), "sng-consumer-" + Guid.NewGuid().ToString("N")[..12]);
+            Feed = Path.Combine(Work, "feed");
+            // A version no cache has seen, so restore cannot pick up a stale package from an earlier run.
+            Version = "0.0.0-test" + DateTime.UtcNow.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
+            // A private artifacts path: packing with another version must not rebuild the repository's own bin/obj.
+            foreach (var packed in new[] { "runtime/ShuffleNetGen.csproj", "runtime/ShuffleNetGen.Onnx/ShuffleNetGen.Onnx.csproj" })
+                ConsumerProgram.Run(Repository.Root, "dotnet", "pack", packed, "-c", "Release", "-o", Feed, $"-p:Version={Version}", "--artifacts-path", Path.Combine(Work, "artifacts"));
+            AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+            {
+                try { System.IO.Directory.Delete(Work, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            };
+        }
+
+        public static PackedFeed Shared => Instance.Value;
+
+        public string Work { get; }
+        public string Feed { get; }
+        public string Version { get; }
+    }
+
+    /// <summary>A consumer folder of its own for each test class (two publishes in one folder would share obj/), restored from the shared feed.</summary>
     public sealed class PackedConsumer : IDisposable
     {
         private readonly string _work;
@@ -160,15 +162,12 @@ public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
 
         public PackedConsumer()
         {
-            _work = Path.Combine(Path.GetTempPath(), "sng-consumer-" + Guid.NewGuid().ToString("N")[..12]);
-            _feed = Path.Combine(_work, "feed");
+            var packed = PackedFeed.Shared;
+            _feed = packed.Feed;
+            _version = packed.Version;
+            _work = Path.Combine(packed.Work, "consumer-" + Guid.NewGuid().ToString("N")[..8]);
             Directory = Path.Combine(_work, "Consumer");
-            // A version no cache has seen, so restore cannot pick up a stale package from an earlier run.
-            _version = "0.0.0-test" + DateTime.UtcNow.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
             System.IO.Directory.CreateDirectory(Directory);
-            // A private artifacts path: packing with another version must not rebuild the repository's own bin/obj.
-            foreach (var packed in new[] { "runtime/ShuffleNetGen.csproj", "runtime/ShuffleNetGen.Onnx/ShuffleNetGen.Onnx.csproj" })
-                ConsumerProgram.Run(Repository.Root, "dotnet", "pack", packed, "-c", "Release", "-o", _feed, $"-p:Version={_version}", "--artifacts-path", Path.Combine(_work, "artifacts"));
 
             string readme = File.ReadAllText(Repository.File("README.md"));
             int start = readme.IndexOf("## Use it in your project", StringComparison.Ordinal);
@@ -202,9 +201,12 @@ public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
 
         public string TinyNetJson { get; }
 
-        /// <summary>Runs dotnet in the consumer folder with its own package folder, so the test's packages stay out of the user's cache.</summary>
+        /// <summary>
+        /// Runs dotnet in the consumer folder with the test run's own package folder, so the test's packages stay out
+        /// of the user's cache (NuGet locks each package while it extracts it, so the classes can share it).
+        /// </summary>
         public string Dotnet(params string[] arguments) =>
-            ConsumerProgram.Run(Directory, "dotnet", arguments.Concat(new[] { $"-p:RestorePackagesPath={Path.Combine(_work, "packages")}" }).ToArray());
+            ConsumerProgram.Run(Directory, "dotnet", arguments.Concat(new[] { $"-p:RestorePackagesPath={Path.Combine(PackedFeed.Shared.Work, "packages")}" }).ToArray());
 
         public List<string> Entries(string id)
         {
@@ -251,5 +253,54 @@ public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
         {
             try { System.IO.Directory.Delete(_work, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
+    }
+}
+
+/// <summary>
+/// The packed consumer NativeAOT-published for linux-x64, in a class of its own so that xUnit runs it beside the
+/// arm64 publish and the other package tests instead of after them: each publish is minutes of ILC and linking.
+/// </summary>
+[Trait("Category", "Slow")]
+public class PackageNativeAotX64Tests : IClassFixture<PackageTests.PackedConsumer>
+{
+    private readonly PackageTests.PackedConsumer _consumer;
+
+    public PackageNativeAotX64Tests(PackageTests.PackedConsumer consumer) => _consumer = consumer;
+
+    [Fact]
+    [Trait("Category", "NativeAot")]
+    public void ConsumerPublishesNativeAotForLinuxX64()
+    {
+        string output = _consumer.Dotnet("publish", "-c", "Release", "-r", "linux-x64", "-p:TreatWarningsAsErrors=true", "-o", "out/linux-x64");
+        // The default baseline is kept (the user has not chosen), so the build says what it costs, once.
+        Assert.Single(Regex.Matches(output, @"warning SNG0030"));
+        string binary = Path.Combine(_consumer.Directory, "out", "linux-x64", "Consumer");
+        _consumer.CheckModelOutput(ConsumerProgram.RunProgram(_consumer.Directory, binary), exactTinyNet: false);
+    }
+}
+
+/// <summary>The packed consumer cross-published with NativeAOT for linux-arm64 and run under qemu-user (see <see cref="PackageNativeAotX64Tests"/>).</summary>
+[Trait("Category", "Slow")]
+public class PackageNativeAotArm64Tests : IClassFixture<PackageTests.PackedConsumer>
+{
+    private readonly PackageTests.PackedConsumer _consumer;
+
+    public PackageNativeAotArm64Tests(PackageTests.PackedConsumer consumer) => _consumer = consumer;
+
+    [PackageTests.QemuFact]
+    [Trait("Category", "NativeAot")]
+    public void ConsumerPublishesNativeAotForLinuxArm64()
+    {
+        var arguments = new List<string> { "publish", "-c", "Release", "-r", "linux-arm64", "-p:TreatWarningsAsErrors=true", "-o", "out/linux-arm64" };
+        // Cross-linking on x64: clang drives lld with the sysroot of libc6-dev-arm64-cross (docs/nativeaot.md).
+        if (System.Runtime.InteropServices.RuntimeInformation.OSArchitecture != System.Runtime.InteropServices.Architecture.Arm64)
+            arguments.Add("-p:LinkerFlavor=lld");
+        string output = _consumer.Dotnet(arguments.ToArray());
+        Assert.DoesNotContain("SNG0030", output);
+        string binary = Path.Combine(_consumer.Directory, "out", "linux-arm64", "Consumer");
+        string run = System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.Arm64
+            ? ConsumerProgram.RunProgram(_consumer.Directory, binary)
+            : ConsumerProgram.RunProgram(_consumer.Directory, PackageTests.QemuFactAttribute.Qemu, "-L", PackageTests.QemuFactAttribute.Sysroot, binary);
+        _consumer.CheckModelOutput(run, exactTinyNet: false);
     }
 }
