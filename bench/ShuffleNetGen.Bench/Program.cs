@@ -28,6 +28,14 @@ if (args.Contains("--peak"))
     return;
 }
 
+if (args.Contains("--int8-accuracy"))
+{
+    // int8 against float at 224 with random weights: --int8-accuracy [calibration images] [test images].
+    var counts = args.SkipWhile(a => a != "--int8-accuracy").Skip(1).TakeWhile(a => int.TryParse(a, out _)).Select(int.Parse).ToArray();
+    Int8Accuracy.Run(counts.Length > 0 ? counts[0] : 16, counts.Length > 1 ? counts[1] : 100, 2024);
+    return;
+}
+
 if (args.Contains("--ops"))
 {
     // Quick per-op profile of 1x g = 3 (Stopwatch, median of repeats); --bdn --filter *PerOp* for BenchmarkDotNet's.
