@@ -2,7 +2,9 @@
 # ARM64 conformance: publishes the conformance runner (samples/Conformance: the reference matrix of
 # ReferenceMatrixTests, compiled in, and a few int8 models) with NativeAOT for linux-arm64 and runs it under qemu-user.
 # Fails if a publish fails (trim/AOT warnings are errors) or a case does not conform. Emulation checks correctness
-# only; its timings mean nothing. See docs/nativeaot.md.
+# only; its timings mean nothing. See docs/nativeaot.md. The matrix's expected logits are the scalar reference's,
+# embedded in the runner (samples/Conformance/reference-logits.txt, recomputed and checked by ConformanceCasesTests);
+# computing them in double under emulation took half the run. `Conformance --compute-reference` computes them there.
 #
 # The int8 models run twice on arm64: in the main run with SDOT (qemu -cpu max, which has FEAT_DotProd:
 # Dp.IsSupported is true) and again with --int8-only under -cpu cortex-a53 (no Dp: the AdvSimd widening fallback).

@@ -15,7 +15,7 @@ using ShuffleNetGen.Weights;
 // inputs and tolerance, from the shared ReferenceCases.cs) run by a NativeAOT-compiled program against the same
 // scalar reference, so that the kernels the target CPU actually selects are the ones checked (linux-arm64 under
 // qemu-user in CI: eng/verify-arm64.sh). Usage: Conformance [--require-advsimd] [--int8-only] [--expect-dp|--expect-no-dp]
-// [case name ...]; exit code 0 = all conform, 1 = a mismatch, 2 = the case list does not match ReferenceCases.All (or an
+// [--compute-reference] [case name ...]; exit code 0 = all conform, 1 = a mismatch, 2 = the case list does not match ReferenceCases.All (or an
 // unknown case), 3 = --require-advsimd given but AdvSimd is not running, or Dp.IsSupported is not what --expect-(no-)dp says.
 //
 // Beside the matrix, a few int8 models (Int8Models.cs) are checked against the same scalar reference by their top-1
@@ -59,7 +59,8 @@ var int8Cases = new (string Name, Func<Int8Outcome> Run, IReadOnlyList<KernelPat
 
 bool int8Only = args.Contains("--int8-only");
 bool expectDp = args.Contains("--expect-dp"), expectNoDp = args.Contains("--expect-no-dp");
-args = args.Where(a => a is not ("--int8-only" or "--expect-dp" or "--expect-no-dp")).ToArray();
+CommittedReference.ComputeHere = args.Contains("--compute-reference");
+args = args.Where(a => a is not ("--int8-only" or "--expect-dp" or "--expect-no-dp" or "--compute-reference")).ToArray();
 var reported = (int8Only ? int8Cases.SelectMany(c => c.Paths) : cases.SelectMany(c => c.Paths).Concat(int8Cases.SelectMany(c => c.Paths))).ToList();
 
 Console.WriteLine($"ShuffleNetGen conformance: {RuntimeInformation.ProcessArchitecture}, {RuntimeInformation.OSDescription}, "
@@ -117,6 +118,7 @@ return exitCode;
 
 static int RunMatrix((string Name, Func<Outcome> Run, IReadOnlyList<KernelPath> Paths)[] selected)
 {
+    Console.WriteLine("Reference logits: " + CommittedReference.Describe());
     Console.WriteLine($"{"case",-26} {"input",-10} {"max |ref|",10} {"rel. error",10} {"generated",10} {"reference",10}  {"path",-22} result");
     int passed = 0, failed = 0;
     var total = Stopwatch.StartNew();
@@ -178,11 +180,18 @@ static Outcome Run<T>(string name) where T : class, IShuffleNetModel<T>
     model.Forward(input, logits);
     double generatedMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
 
-    var config = new ReferenceConfig(d.Groups, d.StemChannels, d.StageChannels.ToArray(), d.StageRepeats.ToArray(),
-        d.InputChannels, d.InputHeight, d.InputWidth, d.Classes, d.StemStride, d.StemMaxPool, d.ShuffleOrder == ShuffleOrder.Official);
-    start = Stopwatch.GetTimestamp();
-    var expected = ReferenceShuffleNet.Forward(config, n => weights[n].Data, input);
-    double referenceMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+    // The reference's logits: committed (computed on the host and checked by ConformanceCasesTests), unless
+    // --compute-reference asks for them to be computed here, on the target.
+    float[]? expected = CommittedReference.ComputeHere ? null : CommittedReference.For(name, d.Classes);
+    double referenceMs = 0;
+    if (expected is null)
+    {
+        var config = new ReferenceConfig(d.Groups, d.StemChannels, d.StageChannels.ToArray(), d.StageRepeats.ToArray(),
+            d.InputChannels, d.InputHeight, d.InputWidth, d.Classes, d.StemStride, d.StemMaxPool, d.ShuffleOrder == ShuffleOrder.Official);
+        start = Stopwatch.GetTimestamp();
+        expected = ReferenceShuffleNet.Forward(config, n => weights[n].Data, input);
+        referenceMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+    }
 
     double scale = expected.Max(v => Math.Abs((double)v));
     double worst = logits.Zip(expected, (a, b) => Math.Abs((double)a - b)).Max() / scale;

@@ -2,6 +2,7 @@ using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using ShuffleNetGen.Tests.Infrastructure;
+using ShuffleNetGen.Tests.Reference;
 using Xunit;
 
 namespace ShuffleNetGen.Tests;
@@ -38,6 +39,22 @@ public class ConformanceCasesTests
     // Whitespace-insensitive comparison of argument lists: tokens joined by single spaces.
     private static string Normalize(string arguments) =>
         string.Join(" ", SyntaxFactory.ParseTokens(arguments).Where(t => !t.IsKind(SyntaxKind.EndOfFileToken)).Select(t => t.Text));
+
+    /// <summary>
+    /// The runner compares with the reference logits committed beside it instead of computing the double-precision
+    /// reference under emulation; this recomputes them here, on every run, and requires the file to be exactly that.
+    /// </summary>
+    [Fact]
+    public void CommittedReferenceLogitsAreTheScalarReferencesOutput()
+    {
+        string path = Repository.File("samples/Conformance/reference-logits.txt");
+        string expected = ReferenceLogitsFile.Format(ReferenceCases.All.Select(c => (c.Name, ReferenceMatrixTests.ReferenceLogits(c.Name, c.Arguments))));
+        if (Environment.GetEnvironmentVariable("VERIFY_ACCEPT") == "1") File.WriteAllText(path, expected);
+        Assert.True(File.Exists(path), $"{path} is missing; run this test with VERIFY_ACCEPT=1 to write it");
+        string committed = File.ReadAllText(path);
+        Assert.True(committed == expected, $"{path} is not the reference's output for ReferenceCases.All (a case, its weights, its input or the reference changed); run this test with VERIFY_ACCEPT=1 to rewrite it");
+        Assert.Equal(ReferenceCases.All.Count, ReferenceLogitsFile.Parse(committed).Count);
+    }
 
     [Fact]
     public void RunnerDeclaresExactlyTheReferenceMatrix()

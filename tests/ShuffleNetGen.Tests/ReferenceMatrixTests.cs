@@ -47,6 +47,21 @@ public class ReferenceMatrixTests
         s_compiled.GetOrAdd(name, _ => new Lazy<LoadedModel>(() => LoadedModel.CompileShared(Source(arguments), skipLocalsInit: true))).Value;
 
     /// <summary>Compiles every case not compiled yet (in parallel: the cases are independent).</summary>
+    private static readonly ConcurrentDictionary<string, Lazy<float[]>> s_references = new();
+
+    /// <summary>The scalar reference's logits for a case, with its weights and input; computed once per process.</summary>
+    internal static float[] ReferenceLogits(string name, string arguments) =>
+        s_references.GetOrAdd(name, _ => new Lazy<float[]>(() =>
+        {
+            var compiled = Compiled(name, arguments);
+            var d = compiled.Description;
+            var weights = RandomWeights.Create(compiled.WeightLayout, seed: ReferenceCases.WeightSeed(name));
+            var input = ReferenceCases.Input(d.InputChannels * d.InputHeight * d.InputWidth);
+            var config = new ReferenceConfig(d.Groups, d.StemChannels, d.StageChannels.ToArray(), d.StageRepeats.ToArray(),
+                d.InputChannels, d.InputHeight, d.InputWidth, d.Classes, d.StemStride, d.StemMaxPool, d.ShuffleOrder == ShuffleOrder.Official);
+            return ReferenceShuffleNet.Forward(config, n => weights[n].Data, input);
+        })).Value;
+
     internal static void CompileEveryCase() =>
         Parallel.ForEach(ReferenceCases.All, c => Compiled(c.Name, c.Arguments));
 
@@ -71,9 +86,7 @@ public class ReferenceMatrixTests
         DirtyStack();
         model.Forward(input, logits);
 
-        var config = new ReferenceConfig(d.Groups, d.StemChannels, d.StageChannels.ToArray(), d.StageRepeats.ToArray(),
-            d.InputChannels, d.InputHeight, d.InputWidth, d.Classes, d.StemStride, d.StemMaxPool, d.ShuffleOrder == ShuffleOrder.Official);
-        var expected = ReferenceShuffleNet.Forward(config, n => weights[n].Data, input);
+        var expected = ReferenceLogits(name, arguments);
 
         double scale = expected.Max(v => Math.Abs((double)v));
         double worst = logits.Zip(expected, (a, b) => Math.Abs((double)a - b)).Max() / scale;
