@@ -36,6 +36,13 @@ if (args.Contains("--int8-accuracy"))
     return;
 }
 
+if (args.Contains("--qdq-anchor"))
+{
+    // The torch.ao route's QDQ fixture run by ONNX Runtime and by ShuffleNetGen (OnnxWeights.Read) side by side.
+    QdqAnchor.Run(RepoRoot.Find());
+    return;
+}
+
 if (args.Contains("--ops"))
 {
     // Quick per-op profile of 1x g = 3 (Stopwatch, median of repeats); --bdn --filter *PerOp* for BenchmarkDotNet's.
