@@ -572,7 +572,12 @@ public static class OnnxWeights
 
         // ------------------------------------------------------------ int8: activation ranges from QDQ pairs
 
-        private void ReadInputRange(NodeProto conv, string convName) => _inputRanges.Add((convName, conv, _g.QuantizedRange(conv, 0)));
+        // Only an int8 model uses the ranges; a float model reads the same file as its dequantized weights, whatever
+        // activation quantization it states.
+        private void ReadInputRange(NodeProto conv, string convName)
+        {
+            if (_model.Precision == Precision.Int8) _inputRanges.Add((convName, conv, _g.QuantizedRange(conv, 0)));
+        }
 
         private static bool IsActivationScale(string name) =>
             name.EndsWith(Int8Calibration.InputScaleSuffix, StringComparison.Ordinal) || name.EndsWith(Int8Calibration.InputZeroPointSuffix, StringComparison.Ordinal);
