@@ -179,7 +179,10 @@ internal sealed class PointwiseOp : OpNode
     public int QuadsPerGroup => QuantizeOp.Quads(InPerGroup);
 
     /// <summary>Packed weight slots per output channel: bias and weights, or (int8) scale, bias and four weights per slot.</summary>
-    public int ChannelStride => Int8 ? 2 + QuadsPerGroup : 1 + InPerGroup;
+    public int ChannelStride => StrideOf(InPerGroup, Int8);
+
+    /// <summary><see cref="ChannelStride"/> from the shapes alone, for the closed-form sizes.</summary>
+    public static int StrideOf(int inPerGroup, bool int8) => int8 ? 2 + QuantizeOp.Quads(inPerGroup) : 1 + inPerGroup;
 
     public override IEnumerable<TensorNode> Reads
     {
@@ -190,10 +193,10 @@ internal sealed class PointwiseOp : OpNode
         }
     }
 
-    public override long PackedWeightLength => (long)OutChannels * ChannelStride;
+    public override long PackedWeightLength => PackedLength(OutChannels, InPerGroup, Int8);
 
-    /// <summary>Per output channel, its group's input weights and the folded batch-norm shift.</summary>
-    public static long PackedLength(int outChannels, int inPerGroup) => (long)outChannels * (1 + inPerGroup);
+    /// <summary>Per output channel, <see cref="StrideOf"/> slots: its group's input weights and the folded shift (int8: a scale, the shift and four weights per slot).</summary>
+    public static long PackedLength(int outChannels, int inPerGroup, bool int8) => (long)outChannels * StrideOf(inPerGroup, int8);
 
     public override long MultiplyAdds => (long)Output.Pixels * OutChannels * InPerGroup;
 
@@ -222,6 +225,9 @@ internal sealed class QuantizeOp : OpNode
     public int InPerGroup => Input.Channels / Groups;
 
     public static int Quads(int channels) => (channels + 3) / 4;
+
+    /// <summary>32-bit slots per pixel of the quantized copy of <paramref name="channels"/> channels in <paramref name="groups"/> groups.</summary>
+    public static int PackedChannels(int channels, int groups) => groups * Quads(channels / groups);
 
     /// <summary>The inverse scale, the zero point.</summary>
     public const long PackedLength = 2;

@@ -25,7 +25,7 @@ internal static class NetworkLowering
         TensorNode PointwiseInput(string conv, int unit, TensorNode x, int groups)
         {
             if (!spec.IsInt8) return x;
-            var quantized = new TensorNode(conv + ".input_q", groups * QuantizeOp.Quads(x.Channels / groups), x.Height, x.Width, inArena: true, quantized: true);
+            var quantized = new TensorNode(conv + ".input_q", QuantizeOp.PackedChannels(x.Channels, groups), x.Height, x.Width, inArena: true, quantized: true);
             tensors.Add(quantized);
             ops.Add(new QuantizeOp(conv, unit, x, quantized, groups) { Step = ops.Count });
             return quantized;

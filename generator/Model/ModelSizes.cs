@@ -16,11 +16,9 @@ internal static class ModelSizes
     public static long PackedWeightLength(NetworkSpec network)
     {
         long total = WeightLayout.Aligned(WindowOp.PackedLength(network.StemChannels, network.InputChannels));
-        // int8: a quantize op's two values before each 1x1 convolution, whose rows hold a scale, a bias and one
-        // 32-bit slot per four inputs instead of a bias and one float per input.
-        long Pointwise(int outChannels, int inPerGroup) => network.IsInt8
-            ? WeightLayout.Aligned(QuantizeOp.PackedLength) + WeightLayout.Aligned((long)outChannels * (2 + QuantizeOp.Quads(inPerGroup)))
-            : WeightLayout.Aligned(PointwiseOp.PackedLength(outChannels, inPerGroup));
+        // int8: a quantize op's values before each 1x1 convolution.
+        long Pointwise(int outChannels, int inPerGroup) =>
+            (network.IsInt8 ? WeightLayout.Aligned(QuantizeOp.PackedLength) : 0) + WeightLayout.Aligned(PointwiseOp.PackedLength(outChannels, inPerGroup, network.IsInt8));
         foreach (var unit in Units(network))
         {
             total += Pointwise(unit.BottleneckChannels, unit.InChannels / unit.FirstPointwiseGroups);
@@ -89,9 +87,8 @@ internal static class ModelSizes
         return tensors;
     }
 
-    /// <summary>A quantized copy of C channels in groups: per pixel, each group's channels four to a 32-bit slot.</summary>
     private static long QuantizedLength(int channels, int groups, int height, int width) =>
-        (long)groups * QuantizeOp.Quads(channels / groups) * height * width;
+        (long)QuantizeOp.PackedChannels(channels, groups) * height * width;
 
     private static List<UnitShape> Units(NetworkSpec network) => ShuffleNetTopology.Units(network.Groups, network.StemChannels, network.StageChannels, network.StageRepeats,
         ShuffleNetTopology.StemOutputSize(network.InputHeight, network.StemStride, network.StemMaxPool),
