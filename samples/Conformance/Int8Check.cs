@@ -33,8 +33,7 @@ internal static class Int8Check
 
         var inputs = new List<float[]> { ReferenceCases.Input(length) };
         inputs.AddRange(RandomWeights.Images(length, Inputs - 1, seed: 2));
-        var config = new ReferenceConfig(d.Groups, d.StemChannels, d.StageChannels.ToArray(), d.StageRepeats.ToArray(),
-            d.InputChannels, d.InputHeight, d.InputWidth, d.Classes, d.StemStride, d.StemMaxPool, d.ShuffleOrder == ShuffleOrder.Official);
+        var config = ReferenceConfig.Of(d);
 
         ulong hash = 0xCBF29CE484222325UL; // FNV-1a 64 over the little-endian bytes of every logit, input after input
         int agree = 0;

@@ -186,8 +186,7 @@ static Outcome Run<T>(string name) where T : class, IShuffleNetModel<T>
     double referenceMs = 0;
     if (expected is null)
     {
-        var config = new ReferenceConfig(d.Groups, d.StemChannels, d.StageChannels.ToArray(), d.StageRepeats.ToArray(),
-            d.InputChannels, d.InputHeight, d.InputWidth, d.Classes, d.StemStride, d.StemMaxPool, d.ShuffleOrder == ShuffleOrder.Official);
+        var config = ReferenceConfig.Of(d);
         start = Stopwatch.GetTimestamp();
         expected = ReferenceShuffleNet.Forward(config, n => weights[n].Data, input);
         referenceMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;

@@ -57,8 +57,7 @@ public class ReferenceMatrixTests
             var d = compiled.Description;
             var weights = RandomWeights.Create(compiled.WeightLayout, seed: ReferenceCases.WeightSeed(name));
             var input = ReferenceCases.Input(d.InputChannels * d.InputHeight * d.InputWidth);
-            var config = new ReferenceConfig(d.Groups, d.StemChannels, d.StageChannels.ToArray(), d.StageRepeats.ToArray(),
-                d.InputChannels, d.InputHeight, d.InputWidth, d.Classes, d.StemStride, d.StemMaxPool, d.ShuffleOrder == ShuffleOrder.Official);
+            var config = ReferenceConfig.Of(d);
             return ReferenceShuffleNet.Forward(config, n => weights[n].Data, input);
         })).Value;
 

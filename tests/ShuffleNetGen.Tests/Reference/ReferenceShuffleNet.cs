@@ -20,7 +20,13 @@ public sealed record ReferenceConfig(
     int Classes,
     int StemStride,
     bool StemMaxPool,
-    bool OfficialShuffle = false);
+    bool OfficialShuffle = false)
+{
+    /// <summary>The architecture a generated model declares.</summary>
+    public static ReferenceConfig Of(ModelDescription d) =>
+        new(d.Groups, d.StemChannels, d.StageChannels.ToArray(), d.StageRepeats.ToArray(), d.InputChannels, d.InputHeight, d.InputWidth,
+            d.Classes, d.StemStride, d.StemMaxPool, d.ShuffleOrder == ShuffleOrder.Official);
+}
 
 /// <summary>Scalar ShuffleNet v1 forward pass over PyTorch-layout weights.</summary>
 public static class ReferenceShuffleNet
@@ -80,9 +86,11 @@ public static class ReferenceShuffleNet
 
     /// <summary>
     /// Runs the network on one C×H×W image. <paramref name="weight"/> returns the raw row-major PyTorch tensor for
-    /// a canonical name (see <see cref="WeightShapes"/>).
+    /// a canonical name (see <see cref="WeightShapes"/>). <paramref name="observePointwiseInput"/>, if given, sees the
+    /// input of every 1x1 convolution (<c>units.N.conv1</c>, <c>units.N.conv3</c>) before it runs: int8 calibration
+    /// in the conformance runner takes its ranges from there.
     /// </summary>
-    public static float[] Forward(ReferenceConfig c, Func<string, float[]> weight, float[] input)
+    public static float[] Forward(ReferenceConfig c, Func<string, float[]> weight, float[] input, Action<string, double[]>? observePointwiseInput = null)
     {
         ArgumentNullException.ThrowIfNull(c);
         ArgumentNullException.ThrowIfNull(weight);
@@ -111,12 +119,14 @@ public static class ReferenceShuffleNet
         foreach (var u in Units(c))
         {
             string p = $"units.{u.Index}";
+            observePointwiseInput?.Invoke($"{p}.conv1", x.Data);
             var b = GroupConv1x1(x, W($"{p}.conv1.weight"), u.Bottleneck, u.FirstGroups);
             BatchNorm(b, W, $"{p}.bn1");
             Relu(b);
             if (c.Groups > 1) b = TransposeChannels(b, c.OfficialShuffle ? b.C / c.Groups : c.Groups);
             b = Depthwise3x3(b, W($"{p}.dw.weight"), u.Stride);
             BatchNorm(b, W, $"{p}.bn2");
+            observePointwiseInput?.Invoke($"{p}.conv3", b.Data);
             b = GroupConv1x1(b, W($"{p}.conv3.weight"), u.BranchOut, c.Groups);
             BatchNorm(b, W, $"{p}.bn3");
 
