@@ -345,12 +345,18 @@ def folded_weights(tensors, conv):
 MODES = ("pointwise", "depthwise", "full")
 
 
+def graph_index(graph):
+    """The graph's initializers by name, each value's producing node, and how many node inputs read each value."""
+    inits = {i.name: i for i in graph.initializer}
+    producer = {o: n for n in graph.node for o in n.output}
+    readers = collections.Counter(name for node in graph.node for name in node.input)
+    return inits, producer, readers
+
+
 def merge_pad_average_pool(graph):
     """Pad (constant 0, spatial only) -> AveragePool (no pads) becomes one AveragePool with count_include_pad=1."""
-    inits = {i.name: i for i in graph.initializer}
+    inits, producer, consumers = graph_index(graph)
     constants = {n.output[0]: numpy_helper.to_array(_attrs(n)["value"]) for n in graph.node if n.op_type == "Constant"}
-    producer = {o: n for n in graph.node for o in n.output}
-    consumers = collections.Counter(name for node in graph.node for name in node.input)
     merged = []
     for pool in graph.node:
         if pool.op_type != "AveragePool":
@@ -574,9 +580,7 @@ def make_qdq(model, tensors, images, mode="pointwise"):
 def fold_batch_norms(model):
     """Folds every BatchNormalization that is a Conv's only consumer into that Conv (weights and bias); returns how many."""
     graph = model.graph
-    inits = {i.name: i for i in graph.initializer}
-    producer = {o: n for n in graph.node for o in n.output}
-    consumers = collections.Counter(n for node in graph.node for n in node.input)
+    inits, producer, consumers = graph_index(graph)
     folded = []
     for bn in graph.node:
         if bn.op_type != "BatchNormalization":
