@@ -46,9 +46,9 @@ internal static class Int8Accuracy
         }
     }
 
-    private static int ArgMax(float[] v) => Array.IndexOf(v, v.Max());
+    internal static int ArgMax(float[] v) => Array.IndexOf(v, v.Max());
 
-    private static double Cosine(float[] a, float[] b, bool centre)
+    internal static double Cosine(float[] a, float[] b, bool centre)
     {
         double ma = centre ? a.Average() : 0, mb = centre ? b.Average() : 0;
         double dot = 0, na = 0, nb = 0;

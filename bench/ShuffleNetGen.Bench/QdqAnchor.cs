@@ -56,16 +56,9 @@ internal static class QdqAnchor
             {
                 var x = rows[a][k];
                 var y = rows[b][k];
-                if (Array.IndexOf(x, x.Max()) == Array.IndexOf(y, y.Max())) agree++;
-                double dot = 0, nx = 0, ny = 0;
-                for (int i = 0; i < classes; i++)
-                {
-                    dot += (double)x[i] * y[i];
-                    nx += (double)x[i] * x[i];
-                    ny += (double)y[i] * y[i];
-                    worstDifference = Math.Max(worstDifference, Math.Abs((double)x[i] - y[i]));
-                }
-                worstCosine = Math.Min(worstCosine, dot / Math.Sqrt(nx * ny));
+                if (Int8Accuracy.ArgMax(x) == Int8Accuracy.ArgMax(y)) agree++;
+                worstCosine = Math.Min(worstCosine, Int8Accuracy.Cosine(x, y, centre: false));
+                for (int i = 0; i < classes; i++) worstDifference = Math.Max(worstDifference, Math.Abs((double)x[i] - y[i]));
             }
             Console.WriteLine($"{a + " vs " + b,-24} {agree,3}/{count,-3} {worstCosine,9:F5} {worstDifference,12:F4}");
         }

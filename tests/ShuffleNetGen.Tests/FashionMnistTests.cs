@@ -51,8 +51,8 @@ namespace ShuffleNetGen.Tests
                 double error = logits.Zip(want, (a, b) => Math.Abs((double)a - b)).Max() / scale;
                 worst = Math.Max(worst, error);
                 Assert.True(error <= 1e-4, $"test image {indices[k]}: max logit error {error:E3} relative to {scale:G4}");
-                int predicted = ArgMax(logits);
-                Assert.Equal(ArgMax(want), predicted);
+                int predicted = Logits.ArgMax(logits);
+                Assert.Equal(Logits.ArgMax(want), predicted);
                 agree++;
                 if (predicted == (int)labels[k]) correct++;
             }
@@ -66,13 +66,6 @@ namespace ShuffleNetGen.Tests
             Assert.Equal(indices.Length, indices.Distinct().Count());
             Assert.All(indices, i => Assert.InRange(i, 0, 9999));
             Assert.All(Sample["labels"].Data, l => Assert.InRange(l, 0, 9));
-        }
-
-        private static int ArgMax(ReadOnlySpan<float> values)
-        {
-            int best = 0;
-            for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
-            return best;
         }
     }
 }

@@ -107,33 +107,13 @@ namespace ShuffleNetGen.Tests
             {
                 int8.Forward(images[k], a);
                 fp32.Forward(images[k], b);
-                int pa = ArgMax(a), pb = ArgMax(b);
+                int pa = Logits.ArgMax(a), pb = Logits.ArgMax(b);
                 if (pa == pb) agree++;
                 if (labels is not null && pa == (int)labels[k]) int8Correct++;
                 if (labels is not null && pb == (int)labels[k]) floatCorrect++;
-                worst = Math.Min(worst, CentredCosine(a, b));
+                worst = Math.Min(worst, Logits.Cosine(a, b, centred: true));
             }
             return (agree, worst, int8Correct, floatCorrect);
-        }
-
-        /// <summary>Cosine of the logits less their means: a shared offset across classes would otherwise make any two vectors look alike.</summary>
-        private static double CentredCosine(float[] a, float[] b)
-        {
-            double ma = a.Average(), mb = b.Average(), dot = 0, na = 0, nb = 0;
-            for (int i = 0; i < a.Length; i++)
-            {
-                dot += (a[i] - ma) * (b[i] - mb);
-                na += (a[i] - ma) * (a[i] - ma);
-                nb += (b[i] - mb) * (b[i] - mb);
-            }
-            return dot / Math.Sqrt(na * nb);
-        }
-
-        private static int ArgMax(float[] values)
-        {
-            int best = 0;
-            for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
-            return best;
         }
     }
 }

@@ -173,13 +173,13 @@ public class OnnxQdqImportTests
             fromSafetensors.Forward(image, a);
             fromOnnx.Forward(image, b);
             var torchRow = torchInt8.AsSpan(k * classes, classes).ToArray();
-            if (ArgMax(a) == ArgMax(b)) routesAgree++;
-            if (ArgMax(a) == ArgMax(torchRow)) safetensorsAgreeWithTorch++;
-            if (ArgMax(b) == ArgMax(torchRow)) onnxAgreesWithTorch++;
-            if (ArgMax(a) == ArgMax(torchFloat.AsSpan(k * classes, classes).ToArray())) agreeWithFloat++;
-            worstRouteCosine = Math.Min(worstRouteCosine, Cosine(a, b));
+            if (Logits.ArgMax(a) == Logits.ArgMax(b)) routesAgree++;
+            if (Logits.ArgMax(a) == Logits.ArgMax(torchRow)) safetensorsAgreeWithTorch++;
+            if (Logits.ArgMax(b) == Logits.ArgMax(torchRow)) onnxAgreesWithTorch++;
+            if (Logits.ArgMax(a) == Logits.ArgMax(torchFloat.AsSpan(k * classes, classes).ToArray())) agreeWithFloat++;
+            worstRouteCosine = Math.Min(worstRouteCosine, Logits.Cosine(a, b, centred: false));
             worstRouteDifference = Math.Max(worstRouteDifference, a.Zip(b, (x, y) => Math.Abs((double)x - y)).Max());
-            worstTorchCosine = Math.Min(worstTorchCosine, Math.Min(Cosine(a, torchRow), Cosine(b, torchRow)));
+            worstTorchCosine = Math.Min(worstTorchCosine, Math.Min(Logits.Cosine(a, torchRow, centred: false), Logits.Cosine(b, torchRow, centred: false)));
         }
         _output.WriteLine($"{count} images: safetensors route against QDQ route: top-1 {routesAgree}/{count}, worst cosine {worstRouteCosine:F6}, max |dlogit| {worstRouteDifference:F4}; " +
                           $"against torch's int8 model: top-1 {safetensorsAgreeWithTorch}/{count} and {onnxAgreesWithTorch}/{count}, worst cosine {worstTorchCosine:F5}; safetensors route against float: top-1 {agreeWithFloat}/{count}");
@@ -191,15 +191,6 @@ public class OnnxQdqImportTests
         // torch's model also requantizes every conv output, which ShuffleNetGen does not.
         Assert.True(Math.Min(safetensorsAgreeWithTorch, onnxAgreesWithTorch) >= count - 1, $"top-1 agrees with torch's int8 model on {safetensorsAgreeWithTorch} and {onnxAgreesWithTorch} of {count}");
         Assert.True(worstTorchCosine > 0.99, $"worst cosine with torch's int8 logits {worstTorchCosine:F5}");
-    }
-
-    private static int ArgMax(float[] v) => Array.IndexOf(v, v.Max());
-
-    private static double Cosine(float[] a, float[] b)
-    {
-        double dot = 0, na = 0, nb = 0;
-        for (int i = 0; i < a.Length; i++) { dot += (double)a[i] * b[i]; na += (double)a[i] * a[i]; nb += (double)b[i] * b[i]; }
-        return dot / Math.Sqrt(na * nb);
     }
 
     [Fact]
