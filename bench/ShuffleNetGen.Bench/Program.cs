@@ -439,7 +439,10 @@ internal static class OpProfile
         for (int i = 0; i < input.Length; i++) input[i] = MathF.Sin(i * 0.01f);
         var logits = new float[classes];
         for (int i = 0; i < 200; i++) model.Forward(input, logits);
-        var medians = new double[names.Length];
+        // "alone": each op repeated by itself, its weights and operands hot in cache. "in order": whole forward passes
+        // op by op, so each op meets the caches the previous ops left, as in Forward; the two differ by what the
+        // model's traffic through L2 costs.
+        var alone = new double[names.Length];
         for (int op = 0; op < names.Length; op++)
         {
             var t = new List<double>();
@@ -450,10 +453,22 @@ internal static class OpProfile
                 t.Add((Stopwatch.GetTimestamp() - t0) * 1e6 / Stopwatch.Frequency);
             }
             t.Sort();
-            medians[op] = t[t.Count / 2];
+            alone[op] = t[t.Count / 2];
         }
+        var inOrder = Enumerable.Range(0, names.Length).Select(_ => new List<double>()).ToArray();
+        for (int rep = 0; rep < 200; rep++)
+        {
+            for (int op = 0; op < names.Length; op++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                runOp(model, op, input, logits);
+                inOrder[op].Add((Stopwatch.GetTimestamp() - t0) * 1e6 / Stopwatch.Frequency);
+            }
+        }
+        var medians = inOrder.Select(t => { t.Sort(); return t[t.Count / 2]; }).ToArray();
         double total = medians.Sum();
-        for (int op = 0; op < names.Length; op++) Console.WriteLine($"{op,3} {medians[op],9:F1} us {medians[op] / total,6:P1}  {names[op]}");
-        Console.WriteLine($"sum {total:F1} us");
+        Console.WriteLine("op   in order          alone     name");
+        for (int op = 0; op < names.Length; op++) Console.WriteLine($"{op,3} {medians[op],9:F1} us {medians[op] / total,6:P1} {alone[op],9:F1} us  {names[op]}");
+        Console.WriteLine($"sum {total:F1} us in order, {alone.Sum():F1} us alone");
     }
 }

@@ -152,7 +152,7 @@ internal sealed class DepthwiseKernel : WindowKernel
                                 string value = $"{V}.LoadUnsafe(ref row{t / 3}, {x + t % 3})";
                                 w.Line(t == 0 ? $"var acc = Simd.MulAdd({value}, k0, bias);" : $"acc = Simd.MulAdd({value}, k{t}, acc);");
                             }
-                            if (op.Relu) w.Line($"acc = {V}.Max(acc, {V}<float>.Zero);");
+                            if (op.Relu) w.Line("acc = Simd.Relu(acc);");
                             w.Line($"acc.StoreUnsafe(ref outputRow, {x});");
                         }
                     }

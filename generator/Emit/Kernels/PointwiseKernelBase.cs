@@ -399,7 +399,7 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
         using (w.Open("if (TShape.Relu)"))
         {
             foreach (var (acc, _, _) in accumulators)
-                w.Line(scalar ? $"{acc} = MathF.Max({acc}, 0f);" : $"{acc} = {V}.Max({acc}, {V}<float>.Zero);");
+                w.Line(scalar ? $"{acc} = MathF.Max({acc}, 0f);" : $"{acc} = Simd.Relu({acc});");
         }
         foreach (var (acc, row, offset) in accumulators)
             w.Line(scalar ? $"Unsafe.Add(ref out{row}, {offset}) = {acc};" : $"{acc}.StoreUnsafe(ref out{row}, (nuint)({offset}));");

@@ -187,7 +187,7 @@ internal sealed class StemConvolutionKernel : WindowKernel
         }
         for (int j = 0; j < channels; j++)
         {
-            if (Op.Relu) w.Line($"acc{j} = Vector512.Max(acc{j}, Vector512<float>.Zero);");
+            if (Op.Relu) w.Line($"acc{j} = Simd.Relu(acc{j});");
             w.Line($"acc{j}.StoreUnsafe(ref blockOutput, (nuint)({(j == 0 ? "" : $"{j * OutPixels} + ")}outRow + {ox}));");
         }
     }

@@ -318,7 +318,7 @@ internal abstract class WindowKernel : IKernelEmitter
         var taps = new VectorTaps(this, w, rowMask, ox, width, neon);
         EmitVectorTaps(w, taps);
         EmitVectorEpilogue(w, taps.V);
-        if (Op.Relu) w.Line($"acc = {taps.V}.Max(acc, {taps.V}<float>.Zero);");
+        if (Op.Relu) w.Line("acc = Simd.Relu(acc);");
         w.Line($"acc.StoreUnsafe(ref output, (nuint)({Loop.Sum("outRow", ox)}));");
     }
 
