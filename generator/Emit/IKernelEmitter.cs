@@ -61,6 +61,8 @@ internal static class KernelEmitters
         PointwiseOp pointwise => new PointwiseKernel(pointwise, widths),
         QuantizeOp quantize => new QuantizeKernel(quantize, widths),
         GlobalPoolOp pool => new GlobalPoolKernel(pool, widths),
+        FeatureQuantizeOp features => new FeatureQuantizeKernel(features),
+        LinearOp { Int8: true } classifier => new Int8ClassifierKernel(classifier, widths),
         LinearOp classifier => new ClassifierKernel(classifier, widths),
         _ => throw new System.InvalidOperationException("No kernel emitter for " + op.GetType().Name),
     };

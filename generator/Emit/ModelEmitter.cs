@@ -59,8 +59,9 @@ internal static class ModelEmitter
         w.Line("/// <remarks>");
         if (net.IsInt8)
         {
-            w.Line("/// int8: the 1x1 convolutions in integers (7-bit activations, int8 weights with a scale per output channel, int32 sums);");
-            w.Line("/// stem, depthwise convolutions, pools and classifier in float. Each <c>….input_q</c> tensor holds four activations per slot.");
+            w.Line("/// int8: the 1x1 convolutions in integers (7-bit activations, int8 weights with a scale per output channel, int32 sums),");
+            w.Line("/// and the classifier (its features quantized per image, int8 weights with a scale per class); stem, depthwise");
+            w.Line("/// convolutions and pools in float. Each <c>….input_q</c> tensor holds four activations per slot.");
         }
         w.Line($"/// Memory plan ({(net.IsInt8 ? "4-byte slots: a float or four int8 activations" : "floats")}): arena {graph.ArenaLength}, no reuse {graph.NaiveActivationLength}, live lower bound {graph.LiveLowerBound}.");
         w.Line("/// <code>");
@@ -93,7 +94,7 @@ internal static class ModelEmitter
         {
             w.Line("/// <summary>Bytes of the activation arena: float activations and the packed 7-bit inputs of the 1x1 convolutions, four per slot.</summary>");
             w.Line($"public const long ArenaBytes = {graph.ArenaLength * 4L};");
-            w.Line("/// <summary>Bytes of the packed weights: int8 for the 1x1 convolutions (with a float scale and bias per channel), float elsewhere.</summary>");
+            w.Line("/// <summary>Bytes of the packed weights: int8 for the 1x1 convolutions and the classifier (with a float scale and bias per channel), float elsewhere.</summary>");
             w.Line($"public const long PackedWeightBytes = {graph.PackedWeightLength * 4L};");
         }
         w.Line("/// <summary>Floats all activations would need with no reuse.</summary>");

@@ -254,25 +254,65 @@ internal sealed class GlobalPoolOp : OpNode
         new GlobalPoolOp(planned(Input), planned(Output)) { Step = Step, WeightOffset = weightOffset };
 }
 
-/// <summary>The classifier: logits = W·x + b.</summary>
-internal sealed class LinearOp : OpNode
+/// <summary>
+/// An int8 classifier's input, quantized per image: the global pool's features become 7-bit activations on a scale
+/// from their own largest value (the pool averages ReLU outputs, so none is negative and the zero point is 0), packed
+/// four to a 32-bit slot, then zero slots up to <see cref="LinearOp.RowSlots"/>, then the scale. Per image rather
+/// than calibrated: the features' range follows the image, and measuring it costs one pass over a few hundred values.
+/// </summary>
+internal sealed class FeatureQuantizeOp : OpNode
 {
-    public LinearOp(TensorNode input, TensorNode output) : base("fc", -2, input, output, 0)
+    public FeatureQuantizeOp(TensorNode input, TensorNode output) : base("fc.quantize", -2, input, output, 0)
     {
     }
 
-    public int InFeatures => Input.Channels;
+    public int Features => Input.Channels;
+
+    /// <summary>The packed slots and, after them, the scale.</summary>
+    public static int PackedChannels(int features) => LinearOp.RowSlots(features) + 1;
+
+    public override long PackedWeightLength => 0;
+    public override long MultiplyAdds => 0;
+
+    public override OpNode Placed(Func<TensorNode, TensorNode> planned, long weightOffset) =>
+        new FeatureQuantizeOp(planned(Input), planned(Output)) { Step = Step, WeightOffset = weightOffset };
+}
+
+/// <summary>
+/// The classifier: logits = W·x + b. <see cref="Int8"/>: x is a <see cref="FeatureQuantizeOp"/>'s packed features,
+/// W int8 with a scale per class, the sums int32.
+/// </summary>
+internal sealed class LinearOp : OpNode
+{
+    public LinearOp(TensorNode input, TensorNode output, int inFeatures, bool int8 = false) : base("fc", -2, input, output, 0)
+    {
+        InFeatures = inFeatures;
+        Int8 = int8;
+    }
+
+    public int InFeatures { get; }
     public int OutFeatures => Output.Channels;
+    public bool Int8 { get; }
 
-    public override long PackedWeightLength => PackedLength(InFeatures, OutFeatures);
+    public override long PackedWeightLength => PackedLength(InFeatures, OutFeatures, Int8);
 
-    /// <summary>The matrix, then the bias.</summary>
-    public static long PackedLength(int inFeatures, int outFeatures) => (long)outFeatures * inFeatures + outFeatures;
+    /// <summary>
+    /// The matrix, then the bias; int8: <see cref="RowSlots"/> slots of four weights per class, then a scale and a
+    /// bias per class.
+    /// </summary>
+    public static long PackedLength(int inFeatures, int outFeatures, bool int8) =>
+        int8 ? (long)outFeatures * (RowSlots(inFeatures) + 2) : (long)outFeatures * inFeatures + outFeatures;
+
+    /// <summary>
+    /// 32-bit slots of four int8 weights (or activations) per class row: whole Vector512s of them, zero-padded, so
+    /// every width's loop covers a row exactly and the padding adds nothing.
+    /// </summary>
+    public static int RowSlots(int inFeatures) => (QuantizeOp.Quads(inFeatures) + 15) / 16 * 16;
 
     public override long MultiplyAdds => (long)OutFeatures * InFeatures;
 
     public override OpNode Placed(Func<TensorNode, TensorNode> planned, long weightOffset) =>
-        new LinearOp(planned(Input), planned(Output)) { Step = Step, WeightOffset = weightOffset };
+        new LinearOp(planned(Input), planned(Output), InFeatures, Int8) { Step = Step, WeightOffset = weightOffset };
 }
 
 /// <summary>A PyTorch tensor the model reads, in the canonical layout.</summary>

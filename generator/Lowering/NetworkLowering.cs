@@ -98,7 +98,14 @@ internal static class NetworkLowering
         ops.Add(new GlobalPoolOp(x, features) { Step = ops.Count });
         var logits = new TensorNode("logits", spec.Classes, 1, 1, inArena: false);
         tensors.Add(logits);
-        ops.Add(new LinearOp(features, logits) { Step = ops.Count });
+        var classifierInput = features;
+        if (spec.IsInt8)
+        {
+            classifierInput = new TensorNode("fc.input_q", FeatureQuantizeOp.PackedChannels(features.Channels), 1, 1, inArena: true, quantized: true);
+            tensors.Add(classifierInput);
+            ops.Add(new FeatureQuantizeOp(features, classifierInput) { Step = ops.Count });
+        }
+        ops.Add(new LinearOp(classifierInput, logits, features.Channels, int8: spec.IsInt8) { Step = ops.Count });
         weights.Add(new WeightTensor(ShuffleNetTopology.Classifier + ".weight", new[] { spec.Classes, x.Channels }));
         weights.Add(new WeightTensor(ShuffleNetTopology.Classifier + ".bias", new[] { spec.Classes }));
 

@@ -25,7 +25,7 @@ internal static class ModelSizes
             total += WeightLayout.Aligned(WindowOp.PackedLength(unit.BottleneckChannels, 1));
             total += Pointwise(unit.BranchChannels, unit.BottleneckChannels / unit.Groups);
         }
-        return total + WeightLayout.Aligned(LinearOp.PackedLength(network.StageChannels[network.StageChannels.Count - 1], network.Classes));
+        return total + WeightLayout.Aligned(LinearOp.PackedLength(network.StageChannels[network.StageChannels.Count - 1], network.Classes, network.IsInt8));
     }
 
     /// <summary>
@@ -34,7 +34,7 @@ internal static class ModelSizes
     /// second pointwise, a stride-1 unit the last three; then the global pool and the classifier. A unit's input is
     /// read last by its first pointwise convolution, or at stride 1 by the residual add of its second. An int8 model
     /// quantizes each 1x1 convolution's input in a step of its own just before it, into a tensor of 32-bit slots (four
-    /// channels of one group each) that only that convolution reads.
+    /// channels of one group each) that only that convolution reads, and the classifier's features likewise.
     /// </summary>
     public static List<ArenaTensor> ArenaTensors(NetworkSpec network)
     {
@@ -83,7 +83,17 @@ internal static class ModelSizes
             step = secondPointwise + 1;
         }
         End(x, step);
-        End(Add(c, step), step + 1);
+        int features = Add(c, step);
+        if (network.IsInt8)
+        {
+            // int8: the features are quantized in a step of their own, which the classifier reads.
+            End(features, step + 1);
+            End(Add(FeatureQuantizeOp.PackedChannels(c), step + 1), step + 2);
+        }
+        else
+        {
+            End(features, step + 1);
+        }
         return tensors;
     }
 

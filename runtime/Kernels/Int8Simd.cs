@@ -159,6 +159,57 @@ public static class Int8Simd
     public static float Dequantize(int acc, float scale, float bias) => MathF.FusedMultiplyAdd(acc, scale, bias);
 
     /// <summary>
+    /// The classifier's features to 7-bit activations on a scale of their own (per image): each feature becomes
+    /// <c>round(clamp(x × (127 / largest), 0, 127))</c> in float, ties to even, four to a 32-bit slot (lowest feature in
+    /// the lowest byte), and the slots from the features' end to <paramref name="slotCount"/> are zero. Returns the
+    /// scale, <c>largest / 127</c>: 0 when no feature reaches <see cref="SmallestFeatureRange"/> (the logits are then
+    /// the biases), NaN when a feature is NaN or infinite (so are the logits, as in float).
+    /// </summary>
+    public static float QuantizeFeatures(ref float features, int count, ref int slots, int slotCount)
+    {
+        float largest = 0;
+        bool finite = true;
+        for (int i = 0; i < count; i++)
+        {
+            float v = Unsafe.Add(ref features, i);
+            finite &= float.IsFinite(v);
+            largest = v > largest ? v : largest;
+        }
+        for (int s = count / 4; s < slotCount; s++) Unsafe.Add(ref slots, s) = 0;
+        if (!finite)
+        {
+            for (int s = 0; s < count / 4; s++) Unsafe.Add(ref slots, s) = 0;
+            return float.NaN;
+        }
+        if (largest < SmallestFeatureRange)
+        {
+            for (int s = 0; s < count / 4; s++) Unsafe.Add(ref slots, s) = 0;
+            return 0;
+        }
+        float inverse = MaxActivation / largest;
+        var inverseV = Vector128.Create(inverse);
+        var low = Vector128<float>.Zero;
+        var high = Vector128.Create((float)MaxActivation);
+        // Byte 0 of each int lane, in order: the four activations of one slot.
+        var lowBytes = Vector128.Create((byte)0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12);
+        int whole = count / 4;
+        for (int s = 0; s < whole; s++)
+        {
+            var q = Quantize(Vector128.LoadUnsafe(ref features, (nuint)(4 * s)), inverseV, low, high);
+            Unsafe.Add(ref slots, s) = Vector128.Shuffle(q.AsByte(), lowBytes).AsInt32().ToScalar();
+        }
+        for (int i = 4 * whole; i < count; i++)
+            Unsafe.Add(ref slots, whole) |= Quantize(Unsafe.Add(ref features, i), inverse, 0, MaxActivation) << (8 * (i & 3));
+        return largest / MaxActivation;
+    }
+
+    /// <summary>
+    /// Features whose largest value is below this (2^-100) quantize to zero with scale 0: 127 over anything smaller
+    /// could overflow float, and such features are nothing next to the classifier's biases.
+    /// </summary>
+    public const float SmallestFeatureRange = 7.888609E-31f;
+
+    /// <summary>
     /// Activations to quantized values, without the zero point: <c>round(clamp(x × inverseScale, low, high))</c>, ties
     /// to even, where <c>low = -zeroPoint</c> and <c>high = 127 - zeroPoint</c> (whole numbers, so clamping before
     /// rounding equals clamping after). The caller adds the zero point.

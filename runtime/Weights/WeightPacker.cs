@@ -247,6 +247,31 @@ public static class WeightPacker
     }
 
     /// <summary>
+    /// The int8 classifier: each class's weights to int8 on a scale of its own (symmetric, largest magnitude to 127),
+    /// four to a 32-bit slot, <paramref name="rowSlots"/> slots per class (zero past the features); then the classes'
+    /// scales, then their biases.
+    /// </summary>
+    public static void Int8Linear(TensorSet tensors, string name, int inFeatures, int outFeatures, int rowSlots, Span<float> packed)
+    {
+        var w = tensors[name + ".weight"].Data;
+        var b = tensors[name + ".bias"].Data;
+        Require(inFeatures > 0 && rowSlots >= (inFeatures + 3) / 4 && w.Length == checked(inFeatures * outFeatures) && b.Length == outFeatures
+            && packed.Length == checked(outFeatures * (rowSlots + 2)), name);
+        var words = System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>(packed);
+        int scales = outFeatures * rowSlots;
+        var q = new int[inFeatures];
+        for (int o = 0; o < outFeatures; o++)
+        {
+            double weightScale = QuantizeChannel(w.AsSpan(o * inFeatures, inFeatures), 1, q);
+            var row = words.Slice(o * rowSlots, rowSlots);
+            row.Clear();
+            for (int i = 0; i < inFeatures; i++) row[i >> 2] |= (q[i] & 0xFF) << (8 * (i & 3));
+            packed[scales + o] = (float)weightScale; // largest / 127 of finite floats: finite
+            packed[scales + outFeatures + o] = b[o];
+        }
+    }
+
+    /// <summary>
     /// Finite inputs can still fold to a float infinity (a huge gamma over a zero variance); the kernels would then
     /// compute NaN for every image, so this is a bad weight file, not a result.
     /// </summary>

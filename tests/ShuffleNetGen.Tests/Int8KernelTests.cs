@@ -182,6 +182,89 @@ public class Int8KernelTests
         }
     }
 
+    private delegate void FeatureQuantizeCall(ref float source, ref float destination);
+    private delegate void ClassifierCall(ref float source, ref float weights, ref float logits);
+
+    private static readonly Regex ClassifierName = new(@"^Int8Linear_(\d+)to(\d+)$");
+
+    /// <summary>
+    /// The int8 classifier of each model, fed by its own feature quantizer, against the integer reference: features
+    /// to 7-bit activations on their own scale, int32 sums with the int8 rows, one fused multiply-add per class. Also
+    /// the quantizer's two special cases: all-zero features give scale 0 (the biases), a NaN gives NaN logits.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void TheInt8ClassifierAndItsFeatureQuantizerMatchTheIntegerReferenceExactly(string model)
+    {
+        var type = ModelType(model);
+        var method = type.GetMethods(BindingFlags.NonPublic | BindingFlags.Static).Single(m => ClassifierName.IsMatch(m.Name));
+        var match = ClassifierName.Match(method.Name);
+        int features = Int(match.Groups[1]), classes = Int(match.Groups[2]);
+        var quantize = type.GetMethod("QuantizeFeatures_" + features, BindingFlags.NonPublic | BindingFlags.Static)!.CreateDelegate<FeatureQuantizeCall>();
+        var classify = method.CreateDelegate<ClassifierCall>();
+        int rowSlots = (((features + 3) / 4) + 15) / 16 * 16;
+        var random = new Random(model.Length * 13 + 5);
+
+        var tensors = new TensorSet();
+        tensors.Add("fc.weight", new[] { classes, features }, Floats(random, classes * features, -0.3f, 0.3f));
+        tensors.Add("fc.bias", new[] { classes }, Floats(random, classes, -0.1f, 0.1f));
+        var packed = new float[classes * (rowSlots + 2)];
+        WeightPacker.Int8Linear(tensors, "fc", features, classes, rowSlots, packed);
+        var words = MemoryMarshal.Cast<float, int>(packed.AsSpan()).ToArray();
+        // The packer's rows: each weight within half a step of its class's scale, the largest at ±127, padding zero.
+        var weights = tensors["fc.weight"].Data;
+        for (int o = 0; o < classes; o++)
+        {
+            float step = packed[classes * rowSlots + o];
+            var row = Enumerable.Range(0, rowSlots * 4).Select(i => (int)(sbyte)(words[o * rowSlots + i / 4] >> (8 * (i % 4)))).ToArray();
+            Assert.Equal(127, row.Take(features).Max(Math.Abs));
+            Assert.All(row.Skip(features), v => Assert.Equal(0, v));
+            for (int i = 0; i < features; i++) Assert.InRange(Math.Abs(row[i] * (double)step - weights[o * features + i]), 0, step * 0.5000001);
+        }
+
+        foreach (var kind in new[] { "random", "ties", "zero", "nan" })
+        {
+            // Global-pool features are means of ReLU outputs: never negative; "ties" puts some exactly between two steps.
+            var x = Floats(random, features, 0f, 3f);
+            if (kind == "ties") for (int i = 1; i < features; i += 3) x[i] = (random.Next(0, 127) + 0.5f) * (x.Max() / 127f);
+            if (kind == "zero") Array.Clear(x);
+            if (kind == "nan") x[features / 2] = float.NaN;
+
+            var quantized = new float[rowSlots + 1];
+            Array.Fill(quantized, BitConverter.Int32BitsToSingle(unchecked((int)0xDEADBEEF)));
+            quantize(ref x[0], ref quantized[0]);
+            var logits = new float[classes];
+            classify(ref quantized[0], ref packed[0], ref logits[0]);
+
+            // The reference, written plainly.
+            float largest = x.Where(float.IsFinite).DefaultIfEmpty(0f).Max();
+            bool finite = x.All(float.IsFinite);
+            float scale = !finite ? float.NaN : largest < Int8Simd.SmallestFeatureRange ? 0f : largest / 127f;
+            var q = new int[rowSlots * 4];
+            if (finite && scale > 0)
+                for (int i = 0; i < features; i++)
+                    q[i] = (int)MathF.Round(Math.Clamp(x[i] * (127f / largest), 0f, 127f), MidpointRounding.ToEven);
+            var slots = MemoryMarshal.Cast<float, int>(quantized.AsSpan());
+            for (int s = 0; s < rowSlots; s++)
+            {
+                int expected = q[4 * s] | q[4 * s + 1] << 8 | q[4 * s + 2] << 16 | q[4 * s + 3] << 24;
+                if (slots[s] != expected) Assert.Fail($"{model} {kind}: feature slot {s}: expected 0x{expected:X8}, kernel wrote 0x{slots[s]:X8}");
+            }
+            Assert.Equal(BitConverter.SingleToInt32Bits(scale), BitConverter.SingleToInt32Bits(quantized[rowSlots]));
+
+            for (int o = 0; o < classes; o++)
+            {
+                int sum = 0;
+                for (int i = 0; i < features; i++) sum += q[i] * (sbyte)(words[o * rowSlots + i / 4] >> (8 * (i % 4)));
+                float expected = MathF.FusedMultiplyAdd(sum, scale * packed[classes * rowSlots + o], packed[classes * rowSlots + classes + o]);
+                if (BitConverter.SingleToInt32Bits(expected) != BitConverter.SingleToInt32Bits(logits[o]) && !(float.IsNaN(expected) && float.IsNaN(logits[o])))
+                    Assert.Fail($"{method.Name} {kind}: class {o}: expected {expected:R}, kernel wrote {logits[o]:R}");
+            }
+            if (kind == "zero") Assert.Equal(packed.AsSpan(classes * rowSlots + classes, classes).ToArray(), logits);
+            if (kind == "nan") Assert.All(logits, l => Assert.True(float.IsNaN(l)));
+        }
+    }
+
     /// <summary>Each width's dot product on this process's path against the plain sum of byte products, at the extremes too.</summary>
     [Fact]
     public void DotAddIsTheExactSumOfByteProductsAtEveryWidth()

@@ -836,7 +836,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                                 acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
                                 acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
                         {
@@ -862,7 +862,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                                 acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
                                 acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + 108));
                         }
                     }
@@ -884,7 +884,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                                 acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
                                 acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
                         {
@@ -902,7 +902,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                                 acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
                                 acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + 108));
                         }
                     }
@@ -965,7 +965,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                                 acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
                                 acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
                         {
@@ -998,7 +998,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                                 acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
                                 acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + 108));
                         }
                     }
@@ -1024,7 +1024,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                                 acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
                                 acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
                         {
@@ -1046,7 +1046,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                                 acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
                                 acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + 108));
                         }
                     }
@@ -1134,21 +1134,21 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 176)), acc6);
                     acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 204)), acc7);
                 }
-                acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                acc0 = Simd.Relu(acc0);
                 acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-                acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                acc1 = Simd.Relu(acc1);
                 acc1.StoreUnsafe(ref blockOutput, (nuint)(12544 + outRow + ox));
-                acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                acc2 = Simd.Relu(acc2);
                 acc2.StoreUnsafe(ref blockOutput, (nuint)(25088 + outRow + ox));
-                acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                acc3 = Simd.Relu(acc3);
                 acc3.StoreUnsafe(ref blockOutput, (nuint)(37632 + outRow + ox));
-                acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                acc4 = Simd.Relu(acc4);
                 acc4.StoreUnsafe(ref blockOutput, (nuint)(50176 + outRow + ox));
-                acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                acc5 = Simd.Relu(acc5);
                 acc5.StoreUnsafe(ref blockOutput, (nuint)(62720 + outRow + ox));
-                acc6 = Vector512.Max(acc6, Vector512<float>.Zero);
+                acc6 = Simd.Relu(acc6);
                 acc6.StoreUnsafe(ref blockOutput, (nuint)(75264 + outRow + ox));
-                acc7 = Vector512.Max(acc7, Vector512<float>.Zero);
+                acc7 = Simd.Relu(acc7);
                 acc7.StoreUnsafe(ref blockOutput, (nuint)(87808 + outRow + ox));
             }
             {
@@ -1221,21 +1221,21 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 176)), acc6);
                     acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 204)), acc7);
                 }
-                acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                acc0 = Simd.Relu(acc0);
                 acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 96));
-                acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                acc1 = Simd.Relu(acc1);
                 acc1.StoreUnsafe(ref blockOutput, (nuint)(12544 + outRow + 96));
-                acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                acc2 = Simd.Relu(acc2);
                 acc2.StoreUnsafe(ref blockOutput, (nuint)(25088 + outRow + 96));
-                acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                acc3 = Simd.Relu(acc3);
                 acc3.StoreUnsafe(ref blockOutput, (nuint)(37632 + outRow + 96));
-                acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                acc4 = Simd.Relu(acc4);
                 acc4.StoreUnsafe(ref blockOutput, (nuint)(50176 + outRow + 96));
-                acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                acc5 = Simd.Relu(acc5);
                 acc5.StoreUnsafe(ref blockOutput, (nuint)(62720 + outRow + 96));
-                acc6 = Vector512.Max(acc6, Vector512<float>.Zero);
+                acc6 = Simd.Relu(acc6);
                 acc6.StoreUnsafe(ref blockOutput, (nuint)(75264 + outRow + 96));
-                acc7 = Vector512.Max(acc7, Vector512<float>.Zero);
+                acc7 = Simd.Relu(acc7);
                 acc7.StoreUnsafe(ref blockOutput, (nuint)(87808 + outRow + 96));
             }
         }
@@ -1344,21 +1344,21 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 176)), acc6);
                     acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 204)), acc7);
                 }
-                acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                acc0 = Simd.Relu(acc0);
                 acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-                acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                acc1 = Simd.Relu(acc1);
                 acc1.StoreUnsafe(ref blockOutput, (nuint)(12544 + outRow + ox));
-                acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                acc2 = Simd.Relu(acc2);
                 acc2.StoreUnsafe(ref blockOutput, (nuint)(25088 + outRow + ox));
-                acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                acc3 = Simd.Relu(acc3);
                 acc3.StoreUnsafe(ref blockOutput, (nuint)(37632 + outRow + ox));
-                acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                acc4 = Simd.Relu(acc4);
                 acc4.StoreUnsafe(ref blockOutput, (nuint)(50176 + outRow + ox));
-                acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                acc5 = Simd.Relu(acc5);
                 acc5.StoreUnsafe(ref blockOutput, (nuint)(62720 + outRow + ox));
-                acc6 = Vector512.Max(acc6, Vector512<float>.Zero);
+                acc6 = Simd.Relu(acc6);
                 acc6.StoreUnsafe(ref blockOutput, (nuint)(75264 + outRow + ox));
-                acc7 = Vector512.Max(acc7, Vector512<float>.Zero);
+                acc7 = Simd.Relu(acc7);
                 acc7.StoreUnsafe(ref blockOutput, (nuint)(87808 + outRow + ox));
             }
             {
@@ -1459,21 +1459,21 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 176)), acc6);
                     acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 204)), acc7);
                 }
-                acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                acc0 = Simd.Relu(acc0);
                 acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 96));
-                acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                acc1 = Simd.Relu(acc1);
                 acc1.StoreUnsafe(ref blockOutput, (nuint)(12544 + outRow + 96));
-                acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                acc2 = Simd.Relu(acc2);
                 acc2.StoreUnsafe(ref blockOutput, (nuint)(25088 + outRow + 96));
-                acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                acc3 = Simd.Relu(acc3);
                 acc3.StoreUnsafe(ref blockOutput, (nuint)(37632 + outRow + 96));
-                acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                acc4 = Simd.Relu(acc4);
                 acc4.StoreUnsafe(ref blockOutput, (nuint)(50176 + outRow + 96));
-                acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                acc5 = Simd.Relu(acc5);
                 acc5.StoreUnsafe(ref blockOutput, (nuint)(62720 + outRow + 96));
-                acc6 = Vector512.Max(acc6, Vector512<float>.Zero);
+                acc6 = Simd.Relu(acc6);
                 acc6.StoreUnsafe(ref blockOutput, (nuint)(75264 + outRow + 96));
-                acc7 = Vector512.Max(acc7, Vector512<float>.Zero);
+                acc7 = Simd.Relu(acc7);
                 acc7.StoreUnsafe(ref blockOutput, (nuint)(87808 + outRow + 96));
             }
         }
@@ -1748,7 +1748,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                         acc += Simd.LoadEven512(ref in2);
                         acc += Simd.LoadOdd512(ref in2);
                         acc *= Vector512.Create(1f / 9f);
-                        acc = Vector512.Max(acc, Vector512<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
                     {
@@ -1761,7 +1761,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                         acc += Simd.LoadEven512(ref in2);
                         acc += Simd.LoadOdd512(ref in2);
                         acc *= Vector512.Create(1f / 9f);
-                        acc = Vector512.Max(acc, Vector512<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
                     }
                 }
@@ -1782,7 +1782,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                             var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                             acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                             acc *= Vector128.Create(1f / 9f);
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
                         {
@@ -1797,7 +1797,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                             var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                             acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                             acc *= Vector128.Create(1f / 9f);
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
                         }
                     }
@@ -1814,7 +1814,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                             acc += Simd.LoadEven(ref in2);
                             acc += Simd.LoadOdd(ref in2);
                             acc *= Vector128.Create(1f / 9f);
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
                         {
@@ -1827,7 +1827,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                             acc += Simd.LoadEven(ref in2);
                             acc += Simd.LoadOdd(ref in2);
                             acc *= Vector128.Create(1f / 9f);
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
                         }
                     }
@@ -1867,7 +1867,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                         acc += Simd.LoadEven512(ref in2);
                         acc += Simd.LoadOdd512(ref in2);
                         acc *= Vector512.Create(1f / 9f);
-                        acc = Vector512.Max(acc, Vector512<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
                     {
@@ -1884,7 +1884,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                         acc += Simd.LoadEven512(ref in2);
                         acc += Simd.LoadOdd512(ref in2);
                         acc *= Vector512.Create(1f / 9f);
-                        acc = Vector512.Max(acc, Vector512<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
                     }
                 }
@@ -1910,7 +1910,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                             var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                             acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                             acc *= Vector128.Create(1f / 9f);
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
                         {
@@ -1930,7 +1930,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                             var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                             acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                             acc *= Vector128.Create(1f / 9f);
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
                         }
                     }
@@ -1951,7 +1951,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                             acc += Simd.LoadEven(ref in2);
                             acc += Simd.LoadOdd(ref in2);
                             acc *= Vector128.Create(1f / 9f);
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
                         {
@@ -1968,7 +1968,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                             acc += Simd.LoadEven(ref in2);
                             acc += Simd.LoadOdd(ref in2);
                             acc *= Vector128.Create(1f / 9f);
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
                         }
                     }
@@ -2828,7 +2828,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                         acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
                     {
@@ -2843,7 +2843,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                         acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
                     }
                 }
@@ -2860,7 +2860,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                         acc += Simd.LoadEven(ref in2);
                         acc += Simd.LoadOdd(ref in2);
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
                     {
@@ -2873,7 +2873,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                         acc += Simd.LoadEven(ref in2);
                         acc += Simd.LoadOdd(ref in2);
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
                     }
                 }
@@ -2915,7 +2915,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                         acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
                     {
@@ -2935,7 +2935,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                         acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
                     }
                 }
@@ -2956,7 +2956,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                         acc += Simd.LoadEven(ref in2);
                         acc += Simd.LoadOdd(ref in2);
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
                     {
@@ -2973,7 +2973,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                         acc += Simd.LoadEven(ref in2);
                         acc += Simd.LoadOdd(ref in2);
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
                     }
                 }
@@ -3693,7 +3693,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                         acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
                     }
                     {
@@ -3708,7 +3708,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                         acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
                     }
                 }
@@ -3724,7 +3724,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                         acc += Simd.LoadEven(ref in2);
                         acc += Simd.LoadOdd(ref in2);
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
                     }
                     {
@@ -3737,7 +3737,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                         acc += Simd.LoadEven(ref in2);
                         acc += Simd.LoadOdd(ref in2);
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
                     }
                 }
@@ -3778,7 +3778,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                         acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
                     }
                     {
@@ -3798,7 +3798,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                         acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
                     }
                 }
@@ -3818,7 +3818,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                         acc += Simd.LoadEven(ref in2);
                         acc += Simd.LoadOdd(ref in2);
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
                     }
                     {
@@ -3835,7 +3835,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                         acc += Simd.LoadEven(ref in2);
                         acc += Simd.LoadOdd(ref in2);
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
                     }
                 }
@@ -4765,30 +4765,30 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
-                acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
-                acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
-                acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
-                acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
-                acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
-                acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
-                acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
-                acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc2x2 = Simd.Relu(acc2x2);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+                acc3x2 = Simd.Relu(acc3x2);
+                acc4x0 = Simd.Relu(acc4x0);
+                acc4x1 = Simd.Relu(acc4x1);
+                acc4x2 = Simd.Relu(acc4x2);
+                acc5x0 = Simd.Relu(acc5x0);
+                acc5x1 = Simd.Relu(acc5x1);
+                acc5x2 = Simd.Relu(acc5x2);
+                acc6x0 = Simd.Relu(acc6x0);
+                acc6x1 = Simd.Relu(acc6x1);
+                acc6x2 = Simd.Relu(acc6x2);
+                acc7x0 = Simd.Relu(acc7x0);
+                acc7x1 = Simd.Relu(acc7x1);
+                acc7x2 = Simd.Relu(acc7x2);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
@@ -4886,14 +4886,14 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc4x0 = Simd.Relu(acc4x0);
+                acc5x0 = Simd.Relu(acc5x0);
+                acc6x0 = Simd.Relu(acc6x0);
+                acc7x0 = Simd.Relu(acc7x0);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
@@ -5016,30 +5016,30 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                acc0x3 = Vector512.Max(acc0x3, Vector512<float>.Zero);
-                acc0x4 = Vector512.Max(acc0x4, Vector512<float>.Zero);
-                acc0x5 = Vector512.Max(acc0x5, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                acc1x3 = Vector512.Max(acc1x3, Vector512<float>.Zero);
-                acc1x4 = Vector512.Max(acc1x4, Vector512<float>.Zero);
-                acc1x5 = Vector512.Max(acc1x5, Vector512<float>.Zero);
-                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                acc2x3 = Vector512.Max(acc2x3, Vector512<float>.Zero);
-                acc2x4 = Vector512.Max(acc2x4, Vector512<float>.Zero);
-                acc2x5 = Vector512.Max(acc2x5, Vector512<float>.Zero);
-                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
-                acc3x3 = Vector512.Max(acc3x3, Vector512<float>.Zero);
-                acc3x4 = Vector512.Max(acc3x4, Vector512<float>.Zero);
-                acc3x5 = Vector512.Max(acc3x5, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
+                acc0x4 = Simd.Relu(acc0x4);
+                acc0x5 = Simd.Relu(acc0x5);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc1x3 = Simd.Relu(acc1x3);
+                acc1x4 = Simd.Relu(acc1x4);
+                acc1x5 = Simd.Relu(acc1x5);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc2x2 = Simd.Relu(acc2x2);
+                acc2x3 = Simd.Relu(acc2x3);
+                acc2x4 = Simd.Relu(acc2x4);
+                acc2x5 = Simd.Relu(acc2x5);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+                acc3x2 = Simd.Relu(acc3x2);
+                acc3x3 = Simd.Relu(acc3x3);
+                acc3x4 = Simd.Relu(acc3x4);
+                acc3x5 = Simd.Relu(acc3x5);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
@@ -5152,22 +5152,22 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                acc0x3 = Vector512.Max(acc0x3, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                acc1x3 = Vector512.Max(acc1x3, Vector512<float>.Zero);
-                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                acc2x3 = Vector512.Max(acc2x3, Vector512<float>.Zero);
-                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
-                acc3x3 = Vector512.Max(acc3x3, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc1x3 = Simd.Relu(acc1x3);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc2x2 = Simd.Relu(acc2x2);
+                acc2x3 = Simd.Relu(acc2x3);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+                acc3x2 = Simd.Relu(acc3x2);
+                acc3x3 = Simd.Relu(acc3x3);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
@@ -5246,14 +5246,14 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
-                acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
@@ -5339,14 +5339,14 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
@@ -5404,10 +5404,10 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc3x0 = Simd.Relu(acc3x0);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
@@ -5485,14 +5485,14 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc4x0 = Simd.Relu(acc4x0);
+                acc5x0 = Simd.Relu(acc5x0);
+                acc6x0 = Simd.Relu(acc6x0);
+                acc7x0 = Simd.Relu(acc7x0);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
@@ -5561,10 +5561,10 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc3x0 = Simd.Relu(acc3x0);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));

@@ -836,7 +836,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                                 acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
                                 acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
                         {
@@ -862,7 +862,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                                 acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
                                 acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
                         }
                     }
@@ -884,7 +884,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                                 acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
                                 acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
                         {
@@ -902,7 +902,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                                 acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
                                 acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
                         }
                     }
@@ -965,7 +965,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                                 acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
                                 acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
                         {
@@ -998,7 +998,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                                 acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
                                 acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
                         }
                     }
@@ -1024,7 +1024,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                                 acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
                                 acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
                         {
@@ -1046,7 +1046,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                                 acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
                                 acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
                         }
                     }
@@ -1120,17 +1120,17 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
                     acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
                 }
-                acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                acc0 = Simd.Relu(acc0);
                 acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-                acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                acc1 = Simd.Relu(acc1);
                 acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + ox));
-                acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                acc2 = Simd.Relu(acc2);
                 acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + ox));
-                acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                acc3 = Simd.Relu(acc3);
                 acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + ox));
-                acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                acc4 = Simd.Relu(acc4);
                 acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + ox));
-                acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                acc5 = Simd.Relu(acc5);
                 acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + ox));
             }
             {
@@ -1189,17 +1189,17 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
                     acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
                 }
-                acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                acc0 = Simd.Relu(acc0);
                 acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 16));
-                acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                acc1 = Simd.Relu(acc1);
                 acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + 16));
-                acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                acc2 = Simd.Relu(acc2);
                 acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + 16));
-                acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                acc3 = Simd.Relu(acc3);
                 acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + 16));
-                acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                acc4 = Simd.Relu(acc4);
                 acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + 16));
-                acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                acc5 = Simd.Relu(acc5);
                 acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + 16));
             }
         }
@@ -1288,17 +1288,17 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
                     acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
                 }
-                acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                acc0 = Simd.Relu(acc0);
                 acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-                acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                acc1 = Simd.Relu(acc1);
                 acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + ox));
-                acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                acc2 = Simd.Relu(acc2);
                 acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + ox));
-                acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                acc3 = Simd.Relu(acc3);
                 acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + ox));
-                acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                acc4 = Simd.Relu(acc4);
                 acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + ox));
-                acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                acc5 = Simd.Relu(acc5);
                 acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + ox));
             }
             {
@@ -1379,17 +1379,17 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
                     acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
                 }
-                acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                acc0 = Simd.Relu(acc0);
                 acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 16));
-                acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                acc1 = Simd.Relu(acc1);
                 acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + 16));
-                acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                acc2 = Simd.Relu(acc2);
                 acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + 16));
-                acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                acc3 = Simd.Relu(acc3);
                 acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + 16));
-                acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                acc4 = Simd.Relu(acc4);
                 acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + 16));
-                acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                acc5 = Simd.Relu(acc5);
                 acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + 16));
             }
         }
@@ -1599,7 +1599,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                         acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
                     }
                     {
@@ -1614,7 +1614,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                         acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
                     }
                 }
@@ -1630,7 +1630,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                         acc += Simd.LoadEven(ref in2);
                         acc += Simd.LoadOdd(ref in2);
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
                     }
                     {
@@ -1643,7 +1643,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                         acc += Simd.LoadEven(ref in2);
                         acc += Simd.LoadOdd(ref in2);
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
                     }
                 }
@@ -1684,7 +1684,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                         acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
                     }
                     {
@@ -1704,7 +1704,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                         acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
                     }
                 }
@@ -1724,7 +1724,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                         acc += Simd.LoadEven(ref in2);
                         acc += Simd.LoadOdd(ref in2);
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
                     }
                     {
@@ -1741,7 +1741,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                         acc += Simd.LoadEven(ref in2);
                         acc += Simd.LoadOdd(ref in2);
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
                     }
                 }
@@ -3701,30 +3701,30 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
-                acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
-                acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
-                acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
-                acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
-                acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
-                acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
-                acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
-                acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc2x2 = Simd.Relu(acc2x2);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+                acc3x2 = Simd.Relu(acc3x2);
+                acc4x0 = Simd.Relu(acc4x0);
+                acc4x1 = Simd.Relu(acc4x1);
+                acc4x2 = Simd.Relu(acc4x2);
+                acc5x0 = Simd.Relu(acc5x0);
+                acc5x1 = Simd.Relu(acc5x1);
+                acc5x2 = Simd.Relu(acc5x2);
+                acc6x0 = Simd.Relu(acc6x0);
+                acc6x1 = Simd.Relu(acc6x1);
+                acc6x2 = Simd.Relu(acc6x2);
+                acc7x0 = Simd.Relu(acc7x0);
+                acc7x1 = Simd.Relu(acc7x1);
+                acc7x2 = Simd.Relu(acc7x2);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
@@ -3822,14 +3822,14 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc4x0 = Simd.Relu(acc4x0);
+                acc5x0 = Simd.Relu(acc5x0);
+                acc6x0 = Simd.Relu(acc6x0);
+                acc7x0 = Simd.Relu(acc7x0);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
@@ -3949,27 +3949,27 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
-                acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
-                acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
-                acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
-                acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
-                acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
-                acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc2x2 = Simd.Relu(acc2x2);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+                acc3x2 = Simd.Relu(acc3x2);
+                acc4x0 = Simd.Relu(acc4x0);
+                acc4x1 = Simd.Relu(acc4x1);
+                acc4x2 = Simd.Relu(acc4x2);
+                acc5x0 = Simd.Relu(acc5x0);
+                acc5x1 = Simd.Relu(acc5x1);
+                acc5x2 = Simd.Relu(acc5x2);
+                acc6x0 = Simd.Relu(acc6x0);
+                acc6x1 = Simd.Relu(acc6x1);
+                acc6x2 = Simd.Relu(acc6x2);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
@@ -4058,13 +4058,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc4x0 = Simd.Relu(acc4x0);
+                acc5x0 = Simd.Relu(acc5x0);
+                acc6x0 = Simd.Relu(acc6x0);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
@@ -4134,14 +4134,14 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
-                acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
@@ -4203,12 +4203,12 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
@@ -4292,14 +4292,14 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
@@ -4361,12 +4361,12 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
@@ -4431,14 +4431,14 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                acc0x3 = Vector512.Max(acc0x3, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                acc1x3 = Vector512.Max(acc1x3, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc1x3 = Simd.Relu(acc1x3);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
@@ -4505,14 +4505,14 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                acc0x2 = Vector256.Max(acc0x2, Vector256<float>.Zero);
-                acc0x3 = Vector256.Max(acc0x3, Vector256<float>.Zero);
-                acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                acc1x2 = Vector256.Max(acc1x2, Vector256<float>.Zero);
-                acc1x3 = Vector256.Max(acc1x3, Vector256<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc1x3 = Simd.Relu(acc1x3);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
@@ -4579,14 +4579,14 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                acc0x2 = Vector128.Max(acc0x2, Vector128<float>.Zero);
-                acc0x3 = Vector128.Max(acc0x3, Vector128<float>.Zero);
-                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                acc1x2 = Vector128.Max(acc1x2, Vector128<float>.Zero);
-                acc1x3 = Vector128.Max(acc1x3, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc1x3 = Simd.Relu(acc1x3);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
@@ -4698,26 +4698,26 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                acc0x3 = Vector512.Max(acc0x3, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                acc1x3 = Vector512.Max(acc1x3, Vector512<float>.Zero);
-                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                acc2x3 = Vector512.Max(acc2x3, Vector512<float>.Zero);
-                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
-                acc3x3 = Vector512.Max(acc3x3, Vector512<float>.Zero);
-                acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
-                acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
-                acc4x3 = Vector512.Max(acc4x3, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc1x3 = Simd.Relu(acc1x3);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc2x2 = Simd.Relu(acc2x2);
+                acc2x3 = Simd.Relu(acc2x3);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+                acc3x2 = Simd.Relu(acc3x2);
+                acc3x3 = Simd.Relu(acc3x3);
+                acc4x0 = Simd.Relu(acc4x0);
+                acc4x1 = Simd.Relu(acc4x1);
+                acc4x2 = Simd.Relu(acc4x2);
+                acc4x3 = Simd.Relu(acc4x3);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
@@ -4789,12 +4789,12 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                acc0x2 = Vector256.Max(acc0x2, Vector256<float>.Zero);
-                acc0x3 = Vector256.Max(acc0x3, Vector256<float>.Zero);
-                acc0x4 = Vector256.Max(acc0x4, Vector256<float>.Zero);
-                acc0x5 = Vector256.Max(acc0x5, Vector256<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
+                acc0x4 = Simd.Relu(acc0x4);
+                acc0x5 = Simd.Relu(acc0x5);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
@@ -4836,8 +4836,8 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
@@ -4891,12 +4891,12 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                acc0x2 = Vector128.Max(acc0x2, Vector128<float>.Zero);
-                acc0x3 = Vector128.Max(acc0x3, Vector128<float>.Zero);
-                acc0x4 = Vector128.Max(acc0x4, Vector128<float>.Zero);
-                acc0x5 = Vector128.Max(acc0x5, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
+                acc0x4 = Simd.Relu(acc0x4);
+                acc0x5 = Simd.Relu(acc0x5);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
@@ -4946,10 +4946,10 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                acc0x2 = Vector128.Max(acc0x2, Vector128<float>.Zero);
-                acc0x3 = Vector128.Max(acc0x3, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
@@ -5042,22 +5042,22 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                acc0x3 = Vector512.Max(acc0x3, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                acc1x3 = Vector512.Max(acc1x3, Vector512<float>.Zero);
-                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                acc2x3 = Vector512.Max(acc2x3, Vector512<float>.Zero);
-                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
-                acc3x3 = Vector512.Max(acc3x3, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc1x3 = Simd.Relu(acc1x3);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc2x2 = Simd.Relu(acc2x2);
+                acc2x3 = Simd.Relu(acc2x3);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+                acc3x2 = Simd.Relu(acc3x2);
+                acc3x3 = Simd.Relu(acc3x3);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
@@ -5123,10 +5123,10 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc3x0 = Simd.Relu(acc3x0);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
@@ -5168,8 +5168,8 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
@@ -5216,10 +5216,10 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
@@ -5284,10 +5284,10 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc3x0 = Simd.Relu(acc3x0);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));

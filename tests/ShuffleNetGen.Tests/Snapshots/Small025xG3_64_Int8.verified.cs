@@ -16,9 +16,10 @@ namespace Snapshots;
 /// 881,568 multiply-adds, 67,376 parameters.
 /// </summary>
 /// <remarks>
-/// int8: the 1x1 convolutions in integers (7-bit activations, int8 weights with a scale per output channel, int32 sums);
-/// stem, depthwise convolutions, pools and classifier in float. Each <c>….input_q</c> tensor holds four activations per slot.
-/// Memory plan (4-byte slots: a float or four int8 activations): arena 8640, no reuse 76640, live lower bound 8640.
+/// int8: the 1x1 convolutions in integers (7-bit activations, int8 weights with a scale per output channel, int32 sums),
+/// and the classifier (its features quantized per image, int8 weights with a scale per class); stem, depthwise
+/// convolutions and pools in float. Each <c>….input_q</c> tensor holds four activations per slot.
+/// Memory plan (4-byte slots: a float or four int8 activations): arena 8640, no reuse 76705, live lower bound 8640.
 /// <code>
 /// tensor                     shape           offset     length   live steps
 /// stem                       6x32x32                 0      6144   0-1
@@ -104,6 +105,7 @@ namespace Snapshots;
 /// units.15.conv3.input_q     15x2x2x4b            1920        60   83-84
 /// units.15.out               240x2x2               960       960   84-85
 /// globalpool                 240x1x1                 0       240   85-86
+/// fc.input_q                 65x1x1x4b             240        65   86-87
 /// </code>
 /// An instance owns its arena: use one instance per thread.
 /// </remarks>
@@ -124,17 +126,17 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     public const int ArenaLength = 8640;
     /// <summary>Bytes of the activation arena: float activations and the packed 7-bit inputs of the 1x1 convolutions, four per slot.</summary>
     public const long ArenaBytes = 34560;
-    /// <summary>Bytes of the packed weights: int8 for the 1x1 convolutions (with a float scale and bias per channel), float elsewhere.</summary>
-    public const long PackedWeightBytes = 111616;
+    /// <summary>Bytes of the packed weights: int8 for the 1x1 convolutions and the classifier (with a float scale and bias per channel), float elsewhere.</summary>
+    public const long PackedWeightBytes = 104640;
     /// <summary>Floats all activations would need with no reuse.</summary>
-    public const long NaiveActivationLength = 76640;
+    public const long NaiveActivationLength = 76705;
     /// <summary>Floats of the largest set of activations alive at one step: no plan can use less.</summary>
     public const int LiveLowerBound = 8640;
     /// <summary>Learned parameters (convolution and classifier weights, batch-norm scales and shifts).</summary>
     public const long ParameterCount = 67376;
     /// <summary>Multiply-adds of one forward pass (convolutions and classifier).</summary>
     public const long MultiplyAdds = 881568;
-    private const int PackedWeightLength = 27904;
+    private const int PackedWeightLength = 26160;
 
     // Where each activation starts in the arena (floats; the memory plan above gives lengths and live steps).
     private const int Arena_stem = 0;
@@ -220,6 +222,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     private const int Arena_units_15_conv3_input_q = 1920;
     private const int Arena_units_15_out = 960;
     private const int Arena_globalpool = 0;
+    private const int Arena_fc_input_q = 240;
 
     // Where each op's packed weights start in _sngWeights (floats).
     private const int Weights_conv1 = 0;
@@ -740,6 +743,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             new("units.15.depthwise", 960, 240, 82, 83),
             new("units.15.conv3.input_q", 1920, 60, 83, 84),
             new("globalpool", 0, 240, 85, 86),
+            new("fc.input_q", 240, 65, 86, 87),
         },
         WeightLayout) { Precision = global::ShuffleNetGen.Precision.Int8 };
 
@@ -777,7 +781,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         new("Depthwise3x3_s1_60ch_2x2", "scalar (no interior of four columns)"),
         new("Int8Pointwise_g3_60to240_4px_Residual_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("GlobalAvgPool_240ch_4px", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp" : "Vector128"),
-        new("Linear_240to10", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla, faddp" : "Vector128"),
+        new("QuantizeFeatures_240", "scalar"),
+        new("Int8Linear_240to10", Vector512.IsHardwareAccelerated ? "Vector512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Vector256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : "Vector128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
     };
 
     /// <summary>Runs one image (NCHW floats, exactly <see cref="InputLength"/> of them) and writes exactly <see cref="Classes"/> logits. Allocates nothing.</summary>
@@ -1010,7 +1015,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     private static void Head(ref float arena, ref float weights, ref float logits)
     {
         GlobalAvgPool_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool));
-        Linear_240to10(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits);
+        QuantizeFeatures_240(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref arena, Arena_fc_input_q));
+        Int8Linear_240to10(ref Unsafe.Add(ref arena, Arena_fc_input_q), ref Unsafe.Add(ref weights, Weights_fc), ref logits);
     }
 
     /// <summary>3x3 convolution, stride 2, 3 to 6 channels on 64x64, batch norm folded, ReLU.</summary>
@@ -1074,7 +1080,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                                 acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
                                 acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
                         {
@@ -1100,7 +1106,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                                 acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
                                 acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
                         }
                     }
@@ -1122,7 +1128,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                                 acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
                                 acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
                         {
@@ -1140,7 +1146,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                                 acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
                                 acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
                         }
                     }
@@ -1203,7 +1209,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                                 acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
                                 acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
                         {
@@ -1236,7 +1242,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                                 acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
                                 acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
                         }
                     }
@@ -1262,7 +1268,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                                 acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
                                 acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
                         {
@@ -1284,7 +1290,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                                 acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
                                 acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
                         }
                     }
@@ -1358,17 +1364,17 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                     acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
                     acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
                 }
-                acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                acc0 = Simd.Relu(acc0);
                 acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-                acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                acc1 = Simd.Relu(acc1);
                 acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + ox));
-                acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                acc2 = Simd.Relu(acc2);
                 acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + ox));
-                acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                acc3 = Simd.Relu(acc3);
                 acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + ox));
-                acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                acc4 = Simd.Relu(acc4);
                 acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + ox));
-                acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                acc5 = Simd.Relu(acc5);
                 acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + ox));
             }
             {
@@ -1427,17 +1433,17 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                     acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
                     acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
                 }
-                acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                acc0 = Simd.Relu(acc0);
                 acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 16));
-                acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                acc1 = Simd.Relu(acc1);
                 acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + 16));
-                acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                acc2 = Simd.Relu(acc2);
                 acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + 16));
-                acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                acc3 = Simd.Relu(acc3);
                 acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + 16));
-                acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                acc4 = Simd.Relu(acc4);
                 acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + 16));
-                acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                acc5 = Simd.Relu(acc5);
                 acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + 16));
             }
         }
@@ -1526,17 +1532,17 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                     acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
                     acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
                 }
-                acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                acc0 = Simd.Relu(acc0);
                 acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-                acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                acc1 = Simd.Relu(acc1);
                 acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + ox));
-                acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                acc2 = Simd.Relu(acc2);
                 acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + ox));
-                acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                acc3 = Simd.Relu(acc3);
                 acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + ox));
-                acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                acc4 = Simd.Relu(acc4);
                 acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + ox));
-                acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                acc5 = Simd.Relu(acc5);
                 acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + ox));
             }
             {
@@ -1617,17 +1623,17 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                     acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
                     acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
                 }
-                acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                acc0 = Simd.Relu(acc0);
                 acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 16));
-                acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                acc1 = Simd.Relu(acc1);
                 acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + 16));
-                acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                acc2 = Simd.Relu(acc2);
                 acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + 16));
-                acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                acc3 = Simd.Relu(acc3);
                 acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + 16));
-                acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                acc4 = Simd.Relu(acc4);
                 acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + 16));
-                acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                acc5 = Simd.Relu(acc5);
                 acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + 16));
             }
         }
@@ -1837,7 +1843,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                         acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
                     }
                     {
@@ -1852,7 +1858,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                         acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
                     }
                 }
@@ -1868,7 +1874,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                         acc += Simd.LoadEven(ref in2);
                         acc += Simd.LoadOdd(ref in2);
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
                     }
                     {
@@ -1881,7 +1887,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                         acc += Simd.LoadEven(ref in2);
                         acc += Simd.LoadOdd(ref in2);
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
                     }
                 }
@@ -1922,7 +1928,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                         acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
                     }
                     {
@@ -1942,7 +1948,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                         acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
                     }
                 }
@@ -1962,7 +1968,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                         acc += Simd.LoadEven(ref in2);
                         acc += Simd.LoadOdd(ref in2);
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
                     }
                     {
@@ -1979,7 +1985,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                         acc += Simd.LoadEven(ref in2);
                         acc += Simd.LoadOdd(ref in2);
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
                     }
                 }
@@ -3760,99 +3766,59 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
-    /// <summary>Fully connected layer, 240 features to 10 logits.</summary>
+    /// <summary>The classifier's 240 features as 7-bit activations on their own scale: 64 slots of four, then the scale.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Linear_240to10(ref float source, ref float weights, ref float logits)
+    private static void QuantizeFeatures_240(ref float source, ref float destination)
     {
-        if (AdvSimd.Arm64.IsSupported)
+        Unsafe.Add(ref destination, 64) = global::ShuffleNetGen.Kernels.Int8Simd.QuantizeFeatures(ref source, 240, ref Unsafe.As<float, int>(ref destination), 64);
+    }
+
+    /// <summary>Fully connected layer in int8, 240 features to 10 logits: 64 slots of four int8 weights per class, int32 sums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Linear_240to10(ref float source, ref float weights, ref float logits)
+    {
+        ref int features = ref Unsafe.As<float, int>(ref source);
+        float featureScale = Unsafe.Add(ref source, 64);
+        ref int rows = ref Unsafe.As<float, int>(ref weights);
+        ref float scales = ref Unsafe.Add(ref weights, 640);
+        ref float biases = ref Unsafe.Add(ref weights, 650);
+        if (Vector512.IsHardwareAccelerated)
         {
-            for (int o = 0; o < 8; o += 4)
+            for (int o = 0; o < 10; o++)
             {
-                ref float row0 = ref Unsafe.Add(ref weights, (o) * 240);
-                var sum0 = Vector128<float>.Zero;
-                ref float row1 = ref Unsafe.Add(ref weights, (o + 1) * 240);
-                var sum1 = Vector128<float>.Zero;
-                ref float row2 = ref Unsafe.Add(ref weights, (o + 2) * 240);
-                var sum2 = Vector128<float>.Zero;
-                ref float row3 = ref Unsafe.Add(ref weights, (o + 3) * 240);
-                var sum3 = Vector128<float>.Zero;
-                for (int i = 0; i < 240; i += 4)
+                ref int row = ref Unsafe.Add(ref rows, o * 64);
+                var sum = Vector512<int>.Zero;
+                for (int i = 0; i < 64; i += 16)
                 {
-                    var x = Vector128.LoadUnsafe(ref source, (nuint)i);
-                    sum0 = AdvSimd.FusedMultiplyAdd(sum0, Vector128.LoadUnsafe(ref row0, (nuint)i), x);
-                    sum1 = AdvSimd.FusedMultiplyAdd(sum1, Vector128.LoadUnsafe(ref row1, (nuint)i), x);
-                    sum2 = AdvSimd.FusedMultiplyAdd(sum2, Vector128.LoadUnsafe(ref row2, (nuint)i), x);
-                    sum3 = AdvSimd.FusedMultiplyAdd(sum3, Vector128.LoadUnsafe(ref row3, (nuint)i), x);
+                    sum = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum, Vector512.LoadUnsafe(ref features, (nuint)i), Vector512.LoadUnsafe(ref row, (nuint)i));
                 }
-                var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));
-                (sums + Vector128.LoadUnsafe(ref weights, (nuint)(2400 + o))).StoreUnsafe(ref logits, (nuint)o);
+                Unsafe.Add(ref logits, o) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector512.Sum(sum), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));
             }
-            for (int o = 8; o < 10; o++)
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            for (int o = 0; o < 10; o++)
             {
-                ref float row = ref Unsafe.Add(ref weights, o * 240);
-                float sum = 0f;
-                if (Vector512.IsHardwareAccelerated)
+                ref int row = ref Unsafe.Add(ref rows, o * 64);
+                var sum = Vector256<int>.Zero;
+                for (int i = 0; i < 64; i += 8)
                 {
-                    var t0 = Vector512<float>.Zero;
-                    var t1 = Vector512<float>.Zero;
-                    for (int i = 0; i < 224; i += 32)
-                    {
-                        t0 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)i), Vector512.LoadUnsafe(ref source, (nuint)i), t0);
-                        t1 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)(i + 16)), Vector512.LoadUnsafe(ref source, (nuint)(i + 16)), t1);
-                    }
-                    sum = Vector512.Sum(t0 + t1);
-                    var total = Vector128<float>.Zero;
-                    for (int i = 224; i < 240; i += 4)
-                    {
-                        total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
-                    }
-                    sum += Vector128.Sum(total);
+                    sum = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum, Vector256.LoadUnsafe(ref features, (nuint)i), Vector256.LoadUnsafe(ref row, (nuint)i));
                 }
-                else
-                {
-                    var total = Vector128<float>.Zero;
-                    for (int i = 0; i < 240; i += 4)
-                    {
-                        total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
-                    }
-                    sum += Vector128.Sum(total);
-                }
-                Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 2400 + o);
+                Unsafe.Add(ref logits, o) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector256.Sum(sum), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));
             }
         }
         else
         {
             for (int o = 0; o < 10; o++)
             {
-                ref float row = ref Unsafe.Add(ref weights, o * 240);
-                float sum = 0f;
-                if (Vector512.IsHardwareAccelerated)
+                ref int row = ref Unsafe.Add(ref rows, o * 64);
+                var sum = Vector128<int>.Zero;
+                for (int i = 0; i < 64; i += 4)
                 {
-                    var t0 = Vector512<float>.Zero;
-                    var t1 = Vector512<float>.Zero;
-                    for (int i = 0; i < 224; i += 32)
-                    {
-                        t0 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)i), Vector512.LoadUnsafe(ref source, (nuint)i), t0);
-                        t1 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)(i + 16)), Vector512.LoadUnsafe(ref source, (nuint)(i + 16)), t1);
-                    }
-                    sum = Vector512.Sum(t0 + t1);
-                    var total = Vector128<float>.Zero;
-                    for (int i = 224; i < 240; i += 4)
-                    {
-                        total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
-                    }
-                    sum += Vector128.Sum(total);
+                    sum = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum, Vector128.LoadUnsafe(ref features, (nuint)i), Vector128.LoadUnsafe(ref row, (nuint)i));
                 }
-                else
-                {
-                    var total = Vector128<float>.Zero;
-                    for (int i = 0; i < 240; i += 4)
-                    {
-                        total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
-                    }
-                    sum += Vector128.Sum(total);
-                }
-                Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 2400 + o);
+                Unsafe.Add(ref logits, o) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector128.Sum(sum), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));
             }
         }
     }
@@ -4176,30 +4142,30 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
-                acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
-                acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
-                acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
-                acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
-                acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
-                acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
-                acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
-                acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc2x2 = Simd.Relu(acc2x2);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+                acc3x2 = Simd.Relu(acc3x2);
+                acc4x0 = Simd.Relu(acc4x0);
+                acc4x1 = Simd.Relu(acc4x1);
+                acc4x2 = Simd.Relu(acc4x2);
+                acc5x0 = Simd.Relu(acc5x0);
+                acc5x1 = Simd.Relu(acc5x1);
+                acc5x2 = Simd.Relu(acc5x2);
+                acc6x0 = Simd.Relu(acc6x0);
+                acc6x1 = Simd.Relu(acc6x1);
+                acc6x2 = Simd.Relu(acc6x2);
+                acc7x0 = Simd.Relu(acc7x0);
+                acc7x1 = Simd.Relu(acc7x1);
+                acc7x2 = Simd.Relu(acc7x2);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
@@ -4313,14 +4279,14 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc4x0 = Simd.Relu(acc4x0);
+                acc5x0 = Simd.Relu(acc5x0);
+                acc6x0 = Simd.Relu(acc6x0);
+                acc7x0 = Simd.Relu(acc7x0);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
@@ -4468,27 +4434,27 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
-                acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
-                acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
-                acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
-                acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
-                acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
-                acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc2x2 = Simd.Relu(acc2x2);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+                acc3x2 = Simd.Relu(acc3x2);
+                acc4x0 = Simd.Relu(acc4x0);
+                acc4x1 = Simd.Relu(acc4x1);
+                acc4x2 = Simd.Relu(acc4x2);
+                acc5x0 = Simd.Relu(acc5x0);
+                acc5x1 = Simd.Relu(acc5x1);
+                acc5x2 = Simd.Relu(acc5x2);
+                acc6x0 = Simd.Relu(acc6x0);
+                acc6x1 = Simd.Relu(acc6x1);
+                acc6x2 = Simd.Relu(acc6x2);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
@@ -4591,13 +4557,13 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc4x0 = Simd.Relu(acc4x0);
+                acc5x0 = Simd.Relu(acc5x0);
+                acc6x0 = Simd.Relu(acc6x0);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
@@ -4679,14 +4645,14 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
-                acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
@@ -4757,12 +4723,12 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
@@ -4858,14 +4824,14 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
@@ -4936,12 +4902,12 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
@@ -5016,14 +4982,14 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                acc0x3 = Vector512.Max(acc0x3, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                acc1x3 = Vector512.Max(acc1x3, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc1x3 = Simd.Relu(acc1x3);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
@@ -5100,14 +5066,14 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                acc0x2 = Vector256.Max(acc0x2, Vector256<float>.Zero);
-                acc0x3 = Vector256.Max(acc0x3, Vector256<float>.Zero);
-                acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                acc1x2 = Vector256.Max(acc1x2, Vector256<float>.Zero);
-                acc1x3 = Vector256.Max(acc1x3, Vector256<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc1x3 = Simd.Relu(acc1x3);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
@@ -5184,14 +5150,14 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                acc0x2 = Vector128.Max(acc0x2, Vector128<float>.Zero);
-                acc0x3 = Vector128.Max(acc0x3, Vector128<float>.Zero);
-                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                acc1x2 = Vector128.Max(acc1x2, Vector128<float>.Zero);
-                acc1x3 = Vector128.Max(acc1x3, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc1x3 = Simd.Relu(acc1x3);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
@@ -5328,26 +5294,26 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                acc0x3 = Vector512.Max(acc0x3, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                acc1x3 = Vector512.Max(acc1x3, Vector512<float>.Zero);
-                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                acc2x3 = Vector512.Max(acc2x3, Vector512<float>.Zero);
-                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
-                acc3x3 = Vector512.Max(acc3x3, Vector512<float>.Zero);
-                acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
-                acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
-                acc4x3 = Vector512.Max(acc4x3, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc1x3 = Simd.Relu(acc1x3);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc2x2 = Simd.Relu(acc2x2);
+                acc2x3 = Simd.Relu(acc2x3);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+                acc3x2 = Simd.Relu(acc3x2);
+                acc3x3 = Simd.Relu(acc3x3);
+                acc4x0 = Simd.Relu(acc4x0);
+                acc4x1 = Simd.Relu(acc4x1);
+                acc4x2 = Simd.Relu(acc4x2);
+                acc4x3 = Simd.Relu(acc4x3);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
@@ -5426,12 +5392,12 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                acc0x2 = Vector256.Max(acc0x2, Vector256<float>.Zero);
-                acc0x3 = Vector256.Max(acc0x3, Vector256<float>.Zero);
-                acc0x4 = Vector256.Max(acc0x4, Vector256<float>.Zero);
-                acc0x5 = Vector256.Max(acc0x5, Vector256<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
+                acc0x4 = Simd.Relu(acc0x4);
+                acc0x5 = Simd.Relu(acc0x5);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
@@ -5476,8 +5442,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
@@ -5538,12 +5504,12 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                acc0x2 = Vector128.Max(acc0x2, Vector128<float>.Zero);
-                acc0x3 = Vector128.Max(acc0x3, Vector128<float>.Zero);
-                acc0x4 = Vector128.Max(acc0x4, Vector128<float>.Zero);
-                acc0x5 = Vector128.Max(acc0x5, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
+                acc0x4 = Simd.Relu(acc0x4);
+                acc0x5 = Simd.Relu(acc0x5);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
@@ -5598,10 +5564,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                acc0x2 = Vector128.Max(acc0x2, Vector128<float>.Zero);
-                acc0x3 = Vector128.Max(acc0x3, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
@@ -5714,22 +5680,22 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                acc0x3 = Vector512.Max(acc0x3, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                acc1x3 = Vector512.Max(acc1x3, Vector512<float>.Zero);
-                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                acc2x3 = Vector512.Max(acc2x3, Vector512<float>.Zero);
-                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
-                acc3x3 = Vector512.Max(acc3x3, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc1x3 = Simd.Relu(acc1x3);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc2x2 = Simd.Relu(acc2x2);
+                acc2x3 = Simd.Relu(acc2x3);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+                acc3x2 = Simd.Relu(acc3x2);
+                acc3x3 = Simd.Relu(acc3x3);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
@@ -5803,10 +5769,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc3x0 = Simd.Relu(acc3x0);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
@@ -5852,8 +5818,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
@@ -5906,10 +5872,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
@@ -5982,10 +5948,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc3x0 = Simd.Relu(acc3x0);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
@@ -6077,6 +6043,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "units.15.dw", "units.15.bn2", 60, 1, packed.AsSpan(Weights_units_15_dw, 600));
         global::ShuffleNetGen.Weights.WeightPacker.Quantize(tensors, "units.15.conv3", packed.AsSpan(Weights_units_15_conv3_quantize, 2));
         global::ShuffleNetGen.Weights.WeightPacker.Int8Pointwise(tensors, "units.15.conv3", "units.15.bn3", 60, 240, 3, 8, packed.AsSpan(Weights_units_15_conv3, 1680));
-        global::ShuffleNetGen.Weights.WeightPacker.Linear(tensors, "fc", 240, 10, packed.AsSpan(Weights_fc, 2410));
+        global::ShuffleNetGen.Weights.WeightPacker.Int8Linear(tensors, "fc", 240, 10, 64, packed.AsSpan(Weights_fc, 660));
     }
 }

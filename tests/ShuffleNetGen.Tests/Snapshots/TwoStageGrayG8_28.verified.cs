@@ -669,7 +669,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                                 acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in2, 1), taps1, 3);
                                 acc = AdvSimd.FusedMultiplyAdd(acc, Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
                         {
@@ -689,7 +689,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                                 acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in2, 1), taps1, 3);
                                 acc = AdvSimd.FusedMultiplyAdd(acc, Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
                         }
                     }
@@ -711,7 +711,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                                 acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
                                 acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
                         {
@@ -729,7 +729,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                                 acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
                                 acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
                         }
                     }
@@ -797,7 +797,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                                 acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in2, 1), taps1, 3);
                                 acc = AdvSimd.FusedMultiplyAdd(acc, Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
                         {
@@ -821,7 +821,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                                 acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in2, 1), taps1, 3);
                                 acc = AdvSimd.FusedMultiplyAdd(acc, Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
                         }
                     }
@@ -847,7 +847,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                                 acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
                                 acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
                         {
@@ -869,7 +869,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                                 acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
                                 acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
                         }
                     }
@@ -931,7 +931,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                                 acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 1), taps1, 0);
                                 acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 2), taps1, 1);
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
                         {
@@ -951,7 +951,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                                 acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 1), taps1, 0);
                                 acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 2), taps1, 1);
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
                         }
                     }
@@ -973,7 +973,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                                 acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
                                 acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                         }
                         {
@@ -991,7 +991,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                                 acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
                                 acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
                             }
-                            acc = Vector128.Max(acc, Vector128<float>.Zero);
+                            acc = Simd.Relu(acc);
                             acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
                         }
                     }
@@ -1093,21 +1093,21 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 68)), acc6);
                     acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 78)), acc7);
                 }
-                acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                acc0 = Simd.Relu(acc0);
                 acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-                acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                acc1 = Simd.Relu(acc1);
                 acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + ox));
-                acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                acc2 = Simd.Relu(acc2);
                 acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + ox));
-                acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                acc3 = Simd.Relu(acc3);
                 acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + ox));
-                acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                acc4 = Simd.Relu(acc4);
                 acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + ox));
-                acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                acc5 = Simd.Relu(acc5);
                 acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + ox));
-                acc6 = Vector512.Max(acc6, Vector512<float>.Zero);
+                acc6 = Simd.Relu(acc6);
                 acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + ox));
-                acc7 = Vector512.Max(acc7, Vector512<float>.Zero);
+                acc7 = Simd.Relu(acc7);
                 acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + ox));
             }
             {
@@ -1180,21 +1180,21 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 68)), acc6);
                     acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 78)), acc7);
                 }
-                acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                acc0 = Simd.Relu(acc0);
                 acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 11));
-                acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                acc1 = Simd.Relu(acc1);
                 acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + 11));
-                acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                acc2 = Simd.Relu(acc2);
                 acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + 11));
-                acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                acc3 = Simd.Relu(acc3);
                 acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + 11));
-                acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                acc4 = Simd.Relu(acc4);
                 acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + 11));
-                acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                acc5 = Simd.Relu(acc5);
                 acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + 11));
-                acc6 = Vector512.Max(acc6, Vector512<float>.Zero);
+                acc6 = Simd.Relu(acc6);
                 acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + 11));
-                acc7 = Vector512.Max(acc7, Vector512<float>.Zero);
+                acc7 = Simd.Relu(acc7);
                 acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + 11));
             }
         }
@@ -1303,21 +1303,21 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 68)), acc6);
                     acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 78)), acc7);
                 }
-                acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                acc0 = Simd.Relu(acc0);
                 acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-                acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                acc1 = Simd.Relu(acc1);
                 acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + ox));
-                acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                acc2 = Simd.Relu(acc2);
                 acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + ox));
-                acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                acc3 = Simd.Relu(acc3);
                 acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + ox));
-                acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                acc4 = Simd.Relu(acc4);
                 acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + ox));
-                acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                acc5 = Simd.Relu(acc5);
                 acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + ox));
-                acc6 = Vector512.Max(acc6, Vector512<float>.Zero);
+                acc6 = Simd.Relu(acc6);
                 acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + ox));
-                acc7 = Vector512.Max(acc7, Vector512<float>.Zero);
+                acc7 = Simd.Relu(acc7);
                 acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + ox));
             }
             {
@@ -1418,21 +1418,21 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 68)), acc6);
                     acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 78)), acc7);
                 }
-                acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                acc0 = Simd.Relu(acc0);
                 acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 11));
-                acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                acc1 = Simd.Relu(acc1);
                 acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + 11));
-                acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                acc2 = Simd.Relu(acc2);
                 acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + 11));
-                acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                acc3 = Simd.Relu(acc3);
                 acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + 11));
-                acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                acc4 = Simd.Relu(acc4);
                 acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + 11));
-                acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                acc5 = Simd.Relu(acc5);
                 acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + 11));
-                acc6 = Vector512.Max(acc6, Vector512<float>.Zero);
+                acc6 = Simd.Relu(acc6);
                 acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + 11));
-                acc7 = Vector512.Max(acc7, Vector512<float>.Zero);
+                acc7 = Simd.Relu(acc7);
                 acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + 11));
             }
         }
@@ -1511,21 +1511,21 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 65)), acc6);
                     acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 75)), acc7);
                 }
-                acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                acc0 = Simd.Relu(acc0);
                 acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-                acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                acc1 = Simd.Relu(acc1);
                 acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + ox));
-                acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                acc2 = Simd.Relu(acc2);
                 acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + ox));
-                acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                acc3 = Simd.Relu(acc3);
                 acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + ox));
-                acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                acc4 = Simd.Relu(acc4);
                 acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + ox));
-                acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                acc5 = Simd.Relu(acc5);
                 acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + ox));
-                acc6 = Vector512.Max(acc6, Vector512<float>.Zero);
+                acc6 = Simd.Relu(acc6);
                 acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + ox));
-                acc7 = Vector512.Max(acc7, Vector512<float>.Zero);
+                acc7 = Simd.Relu(acc7);
                 acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + ox));
             }
             {
@@ -1598,21 +1598,21 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 65)), acc6);
                     acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 75)), acc7);
                 }
-                acc0 = Vector512.Max(acc0, Vector512<float>.Zero);
+                acc0 = Simd.Relu(acc0);
                 acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 11));
-                acc1 = Vector512.Max(acc1, Vector512<float>.Zero);
+                acc1 = Simd.Relu(acc1);
                 acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + 11));
-                acc2 = Vector512.Max(acc2, Vector512<float>.Zero);
+                acc2 = Simd.Relu(acc2);
                 acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + 11));
-                acc3 = Vector512.Max(acc3, Vector512<float>.Zero);
+                acc3 = Simd.Relu(acc3);
                 acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + 11));
-                acc4 = Vector512.Max(acc4, Vector512<float>.Zero);
+                acc4 = Simd.Relu(acc4);
                 acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + 11));
-                acc5 = Vector512.Max(acc5, Vector512<float>.Zero);
+                acc5 = Simd.Relu(acc5);
                 acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + 11));
-                acc6 = Vector512.Max(acc6, Vector512<float>.Zero);
+                acc6 = Simd.Relu(acc6);
                 acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + 11));
-                acc7 = Vector512.Max(acc7, Vector512<float>.Zero);
+                acc7 = Simd.Relu(acc7);
                 acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + 11));
             }
         }
@@ -1654,7 +1654,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                         acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
                     {
@@ -1669,7 +1669,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                         acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
                     }
                 }
@@ -1686,7 +1686,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         acc += Simd.LoadEven(ref in2);
                         acc += Simd.LoadOdd(ref in2);
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
                     {
@@ -1699,7 +1699,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         acc += Simd.LoadEven(ref in2);
                         acc += Simd.LoadOdd(ref in2);
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
                     }
                 }
@@ -1741,7 +1741,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                         acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
                     {
@@ -1761,7 +1761,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                         acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
                     }
                 }
@@ -1782,7 +1782,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         acc += Simd.LoadEven(ref in2);
                         acc += Simd.LoadOdd(ref in2);
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
                     {
@@ -1799,7 +1799,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         acc += Simd.LoadEven(ref in2);
                         acc += Simd.LoadOdd(ref in2);
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
                     }
                 }
@@ -2535,7 +2535,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                         acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
                     }
                     {
@@ -2550,7 +2550,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                         acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
                     }
                 }
@@ -2566,7 +2566,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         acc += Simd.LoadEven(ref in2);
                         acc += Simd.LoadOdd(ref in2);
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
                     }
                     {
@@ -2579,7 +2579,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         acc += Simd.LoadEven(ref in2);
                         acc += Simd.LoadOdd(ref in2);
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
                     }
                 }
@@ -2620,7 +2620,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                         acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
                     }
                     {
@@ -2640,7 +2640,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                         acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
                     }
                 }
@@ -2660,7 +2660,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         acc += Simd.LoadEven(ref in2);
                         acc += Simd.LoadOdd(ref in2);
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
                     }
                     {
@@ -2677,7 +2677,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                         acc += Simd.LoadEven(ref in2);
                         acc += Simd.LoadOdd(ref in2);
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
                     }
                 }
@@ -3663,30 +3663,30 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
-                acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
-                acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
-                acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
-                acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
-                acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
-                acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
-                acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
-                acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc2x2 = Simd.Relu(acc2x2);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+                acc3x2 = Simd.Relu(acc3x2);
+                acc4x0 = Simd.Relu(acc4x0);
+                acc4x1 = Simd.Relu(acc4x1);
+                acc4x2 = Simd.Relu(acc4x2);
+                acc5x0 = Simd.Relu(acc5x0);
+                acc5x1 = Simd.Relu(acc5x1);
+                acc5x2 = Simd.Relu(acc5x2);
+                acc6x0 = Simd.Relu(acc6x0);
+                acc6x1 = Simd.Relu(acc6x1);
+                acc6x2 = Simd.Relu(acc6x2);
+                acc7x0 = Simd.Relu(acc7x0);
+                acc7x1 = Simd.Relu(acc7x1);
+                acc7x2 = Simd.Relu(acc7x2);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
@@ -3784,14 +3784,14 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc4x0 = Simd.Relu(acc4x0);
+                acc5x0 = Simd.Relu(acc5x0);
+                acc6x0 = Simd.Relu(acc6x0);
+                acc7x0 = Simd.Relu(acc7x0);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
@@ -3862,14 +3862,14 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
-                acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
@@ -3955,14 +3955,14 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
@@ -4044,14 +4044,14 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
-                acc6x0 = Vector128.Max(acc6x0, Vector128<float>.Zero);
-                acc7x0 = Vector128.Max(acc7x0, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc4x0 = Simd.Relu(acc4x0);
+                acc5x0 = Simd.Relu(acc5x0);
+                acc6x0 = Simd.Relu(acc6x0);
+                acc7x0 = Simd.Relu(acc7x0);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
@@ -4178,30 +4178,30 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                acc0x3 = Vector512.Max(acc0x3, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                acc1x3 = Vector512.Max(acc1x3, Vector512<float>.Zero);
-                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                acc2x3 = Vector512.Max(acc2x3, Vector512<float>.Zero);
-                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
-                acc3x3 = Vector512.Max(acc3x3, Vector512<float>.Zero);
-                acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
-                acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
-                acc4x3 = Vector512.Max(acc4x3, Vector512<float>.Zero);
-                acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
-                acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
-                acc5x3 = Vector512.Max(acc5x3, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc1x3 = Simd.Relu(acc1x3);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc2x2 = Simd.Relu(acc2x2);
+                acc2x3 = Simd.Relu(acc2x3);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+                acc3x2 = Simd.Relu(acc3x2);
+                acc3x3 = Simd.Relu(acc3x3);
+                acc4x0 = Simd.Relu(acc4x0);
+                acc4x1 = Simd.Relu(acc4x1);
+                acc4x2 = Simd.Relu(acc4x2);
+                acc4x3 = Simd.Relu(acc4x3);
+                acc5x0 = Simd.Relu(acc5x0);
+                acc5x1 = Simd.Relu(acc5x1);
+                acc5x2 = Simd.Relu(acc5x2);
+                acc5x3 = Simd.Relu(acc5x3);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
@@ -4287,12 +4287,12 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                acc4x0 = Vector128.Max(acc4x0, Vector128<float>.Zero);
-                acc5x0 = Vector128.Max(acc5x0, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc4x0 = Simd.Relu(acc4x0);
+                acc5x0 = Simd.Relu(acc5x0);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
@@ -4359,10 +4359,10 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc3x0 = Simd.Relu(acc3x0);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
@@ -4425,14 +4425,14 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                acc0x2 = Vector256.Max(acc0x2, Vector256<float>.Zero);
-                acc0x3 = Vector256.Max(acc0x3, Vector256<float>.Zero);
-                acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                acc1x2 = Vector256.Max(acc1x2, Vector256<float>.Zero);
-                acc1x3 = Vector256.Max(acc1x3, Vector256<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc1x3 = Simd.Relu(acc1x3);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
@@ -4478,8 +4478,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
@@ -4540,14 +4540,14 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                acc0x2 = Vector128.Max(acc0x2, Vector128<float>.Zero);
-                acc0x3 = Vector128.Max(acc0x3, Vector128<float>.Zero);
-                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                acc1x2 = Vector128.Max(acc1x2, Vector128<float>.Zero);
-                acc1x3 = Vector128.Max(acc1x3, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc1x3 = Simd.Relu(acc1x3);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
@@ -4670,30 +4670,30 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                acc0x3 = Vector512.Max(acc0x3, Vector512<float>.Zero);
-                acc0x4 = Vector512.Max(acc0x4, Vector512<float>.Zero);
-                acc0x5 = Vector512.Max(acc0x5, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                acc1x3 = Vector512.Max(acc1x3, Vector512<float>.Zero);
-                acc1x4 = Vector512.Max(acc1x4, Vector512<float>.Zero);
-                acc1x5 = Vector512.Max(acc1x5, Vector512<float>.Zero);
-                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                acc2x3 = Vector512.Max(acc2x3, Vector512<float>.Zero);
-                acc2x4 = Vector512.Max(acc2x4, Vector512<float>.Zero);
-                acc2x5 = Vector512.Max(acc2x5, Vector512<float>.Zero);
-                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
-                acc3x3 = Vector512.Max(acc3x3, Vector512<float>.Zero);
-                acc3x4 = Vector512.Max(acc3x4, Vector512<float>.Zero);
-                acc3x5 = Vector512.Max(acc3x5, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
+                acc0x4 = Simd.Relu(acc0x4);
+                acc0x5 = Simd.Relu(acc0x5);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc1x3 = Simd.Relu(acc1x3);
+                acc1x4 = Simd.Relu(acc1x4);
+                acc1x5 = Simd.Relu(acc1x5);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc2x2 = Simd.Relu(acc2x2);
+                acc2x3 = Simd.Relu(acc2x3);
+                acc2x4 = Simd.Relu(acc2x4);
+                acc2x5 = Simd.Relu(acc2x5);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+                acc3x2 = Simd.Relu(acc3x2);
+                acc3x3 = Simd.Relu(acc3x3);
+                acc3x4 = Simd.Relu(acc3x4);
+                acc3x5 = Simd.Relu(acc3x5);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
@@ -4793,18 +4793,18 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc2x2 = Simd.Relu(acc2x2);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+                acc3x2 = Simd.Relu(acc3x2);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));

@@ -1,0 +1,108 @@
+using System.Collections.Generic;
+using ShuffleNetGen.Generator.Helpers;
+using ShuffleNetGen.Generator.Lowering;
+
+namespace ShuffleNetGen.Generator.Emit;
+
+/// <summary>
+/// The int8 classifier: per class, the int32 dot product of the per-image quantized features (a
+/// <see cref="FeatureQuantizeOp"/>'s slots) with the class's int8 weights, then one fused multiply-add to float with
+/// the feature scale times the class's weight scale, and the bias. Rows are whole Vector512s of slots
+/// (<see cref="LinearOp.RowSlots"/>), so each width's loop covers them with no tail.
+/// </summary>
+/// <remarks>
+/// The float classifier streams four bytes per weight, the largest single tensor of a 1000-class model (3.8 MB at 1x
+/// g = 3), from memory on every image; int8 rows stream a quarter of that, which is where its time goes.
+/// </remarks>
+internal sealed class Int8ClassifierKernel : IKernelEmitter
+{
+    private readonly LinearOp _op;
+    private readonly VectorWidths _widths;
+
+    public Int8ClassifierKernel(LinearOp op, VectorWidths widths)
+    {
+        _op = op;
+        _widths = widths;
+    }
+
+    public const string Prefix = "Int8Linear_";
+
+    public string Name => $"{Prefix}{_op.InFeatures}to{_op.OutFeatures}";
+
+    private int Slots => LinearOp.RowSlots(_op.InFeatures);
+
+    private const string Int8Simd = KernelSyntax.Runtime + ".Kernels.Int8Simd";
+
+    /// <summary>The widths this model has, widest first; Vector128 always (its dot product has a portable fallback).</summary>
+    private IEnumerable<(string Vector, int Lanes)> Widths
+    {
+        get
+        {
+            if ((_widths & VectorWidths.Vector512) != 0) yield return ("Vector512", 16);
+            if ((_widths & VectorWidths.Vector256) != 0) yield return ("Vector256", 8);
+            yield return ("Vector128", 4);
+        }
+    }
+
+    public string PathExpression
+    {
+        get
+        {
+            var text = new System.Text.StringBuilder();
+            foreach (var (vector, lanes) in Widths)
+            {
+                if (vector == "Vector128") text.Append($"\"Vector128, \" + {Int8Simd}.DotPath128");
+                else text.Append($"{RuntimeChecks.Accelerated(vector)} ? \"{vector}, \" + {Int8Simd}.DotPath{lanes * 32} : ");
+            }
+            return text.ToString();
+        }
+    }
+
+    public string CallStatement() => $"{Name}({OperandRefs.Of(_op.Input)}, {OperandRefs.Weights(_op)}, {OperandRefs.Of(_op.Output)});";
+
+    public string? PackStatement =>
+        $"{KernelEmitters.Packer}.Int8Linear(tensors, \"{_op.Name}\", {_op.InFeatures}, {_op.OutFeatures}, {Slots}, {KernelEmitters.PackedSpan(_op)});";
+
+    public IReadOnlyList<SharedDefinition> SharedDefinitions => SharedDefinition.None;
+
+    public void EmitMethods(SourceWriter w)
+    {
+        int classes = _op.OutFeatures;
+        long scales = (long)classes * Slots;
+        w.Line($"/// <summary>Fully connected layer in int8, {_op.InFeatures} features to {classes} logits: {Slots} slots of four int8 weights per class, int32 sums.</summary>");
+        w.Line(KernelSyntax.Optimized);
+        using (w.Open($"private static void {Name}(ref float source, ref float weights, ref float logits)"))
+        {
+            w.Line("ref int features = ref Unsafe.As<float, int>(ref source);");
+            w.Line($"float featureScale = Unsafe.Add(ref source, {Slots});");
+            w.Line("ref int rows = ref Unsafe.As<float, int>(ref weights);");
+            w.Line($"ref float scales = ref Unsafe.Add(ref weights, {scales});");
+            w.Line($"ref float biases = ref Unsafe.Add(ref weights, {scales + classes});");
+            var widths = new List<(string Vector, int Lanes)>(Widths);
+            for (int k = 0; k < widths.Count; k++)
+            {
+                if (widths.Count == 1)
+                {
+                    EmitRows(w, widths[k].Vector, widths[k].Lanes);
+                    break;
+                }
+                string header = k == widths.Count - 1 ? "else" : $"{(k == 0 ? "" : "else ")}if ({RuntimeChecks.Accelerated(widths[k].Vector)})";
+                using (w.Open(header))
+                    EmitRows(w, widths[k].Vector, widths[k].Lanes);
+            }
+        }
+        w.Line();
+    }
+
+    private void EmitRows(SourceWriter w, string vector, int lanes)
+    {
+        using (Loop.Open(w, "o", 0, _op.OutFeatures))
+        {
+            w.Line($"ref int row = ref Unsafe.Add(ref rows, o * {Slots});");
+            w.Line($"var sum = {vector}<int>.Zero;");
+            using (Loop.Open(w, "i", 0, Slots, lanes))
+                w.Line($"sum = {Int8Simd}.DotAdd(sum, {vector}.LoadUnsafe(ref features, (nuint)i), {vector}.LoadUnsafe(ref row, (nuint)i));");
+            w.Line($"Unsafe.Add(ref logits, o) = {Int8Simd}.Dequantize({vector}.Sum(sum), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));");
+        }
+    }
+}
