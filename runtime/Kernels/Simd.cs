@@ -111,6 +111,18 @@ public static class Simd
         return Vector512.Create(LoadOdd256(ref source), LoadOdd256(ref Unsafe.Add(ref source, 16)));
     }
 
+    /// <summary>
+    /// <c>[0, v0, v1, …, v14]</c>: the left taps of a window's first sixteen columns, whose first lies in the zero
+    /// padding, from the taps one column to their right (VALIGND with a zero vector).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ShiftInZero(Vector512<float> v)
+    {
+        if (Avx512F.IsSupported) return Avx512F.AlignRight32(v.AsUInt32(), Vector512<uint>.Zero, 15).AsSingle();
+        // Index 16 is out of range, which Shuffle defines as zero.
+        return Vector512.Shuffle(v, Vector512.Create(16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14));
+    }
+
     // Portable fallback of the 512-bit loads (never reached where Vector512 is accelerated).
     private static Vector256<float> LoadEven256(ref float source) =>
         Vector256.Create(LoadEven(ref source), LoadEven(ref Unsafe.Add(ref source, 8)));

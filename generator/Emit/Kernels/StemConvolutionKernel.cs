@@ -148,10 +148,21 @@ internal sealed class StemConvolutionKernel : WindowKernel
                 EmitRowOffsets(w, rows.Mask, oy);
                 foreach (var cols in Segments(Op.Output.Width, ColumnMask))
                 {
-                    int length = cols.End - cols.Start;
-                    if (cols.Mask != 0b111 || length < WideLanes) continue;
-                    using (Loop.Open(w, "ox", cols.Start, cols.End - WideLanes, WideLanes, inclusive: true))
-                        EmitBlockVector(w, rows.Mask, "ox", channels);
+                    int start = cols.Start;
+                    if (cols.Mask != 0b111 || cols.End - start < WideLanes) continue;
+                    if (LeftEdgeInBlock)
+                    {
+                        // Column 0 joins the first vector: its left tap is the padding's zero, shifted in.
+                        using (w.OpenScope())
+                            EmitBlockVector(w, rows.Mask, "0", channels, leftEdge: true);
+                        start = WideLanes;
+                    }
+                    int length = cols.End - start;
+                    if (length >= WideLanes)
+                    {
+                        using (Loop.Open(w, "ox", start, cols.End - WideLanes, WideLanes, inclusive: true))
+                            EmitBlockVector(w, rows.Mask, "ox", channels);
+                    }
                     if (length % WideLanes != 0)
                     {
                         using (w.OpenScope())
@@ -162,7 +173,22 @@ internal sealed class StemConvolutionKernel : WindowKernel
         }
     }
 
-    private void EmitBlockVector(SourceWriter w, int rowMask, string ox, int channels)
+    /// <summary>
+    /// Whether the blocked interiors also compute output column 0 (whose left taps are padding), so the per-channel
+    /// scalar edge skips it: the left edge is one column and the interior after it spans at least a vector.
+    /// </summary>
+    private bool LeftEdgeInBlock
+    {
+        get
+        {
+            var cols = Segments(Op.Output.Width, ColumnMask);
+            return BlockedInterior && cols.Count >= 2 && cols[0].Mask == 0b110 && cols[0].End == 1 && cols[1].Mask == 0b111 && cols[1].End >= WideLanes;
+        }
+    }
+
+    protected override bool EdgeDoneElsewhere(int start, int mask) => start == 0 && mask == 0b110 && LeftEdgeInBlock;
+
+    private void EmitBlockVector(SourceWriter w, int rowMask, string ox, int channels, bool leftEdge = false)
     {
         int s = Op.Stride;
         for (int j = 0; j < channels; j++)
@@ -171,15 +197,25 @@ internal sealed class StemConvolutionKernel : WindowKernel
         {
             w.Line($"ref float inputPlane = ref Unsafe.Add(ref source, ci * {InPixels});");
             w.Line("ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);");
-            string column = Affine(ox, s, s == 1 ? -1 : 0);
+            // At the left edge the row pointer stays at column 0 (stride 1 would point one before it).
+            string column = leftEdge ? "0" : Affine(ox, s, s == 1 ? -1 : 0);
             for (int ky = 0; ky < 3; ky++)
             {
                 if ((rowMask & (1 << ky)) == 0) continue;
                 w.Line($"ref float in{ky} = ref Unsafe.Add(ref inputPlane, {Loop.Sum($"row{ky}", column)});");
+                // Left-edge taps: centre and right as loads from column 0; the left ones are the column to their
+                // right (stride 1: the centre taps; stride 2: the odd ones) shifted one lane, with the padding's zero.
+                int centre = ky * 3 + 1, right = ky * 3 + 2;
+                if (leftEdge)
+                {
+                    w.Line($"var x{centre} = {(s == 1 ? $"Vector512.LoadUnsafe(ref in{ky})" : TapLoad("Vector512", s, ky, 1))};");
+                    w.Line($"var x{right} = {(s == 1 ? $"Vector512.LoadUnsafe(ref in{ky}, 1)" : TapLoad("Vector512", s, ky, 2))};");
+                    w.Line($"var x{ky * 3} = Simd.ShiftInZero(x{(s == 1 ? centre : right)});");
+                }
                 for (int kx = 0; kx < 3; kx++)
                 {
                     int t = ky * 3 + kx;
-                    w.Line($"var x{t} = {TapLoad("Vector512", s, ky, kx)};");
+                    if (!leftEdge) w.Line($"var x{t} = {TapLoad("Vector512", s, ky, kx)};");
                     for (int j = 0; j < channels; j++)
                         w.Line($"acc{j} = Simd.MulAdd(x{t}, Vector512.Create(Unsafe.Add(ref ciTaps, {j * TapStride + t})), acc{j});");
                 }

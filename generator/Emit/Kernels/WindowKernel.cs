@@ -124,6 +124,9 @@ internal abstract class WindowKernel : IKernelEmitter
         w.Line($"ref float output = ref Unsafe.Add(ref destination, c * {OutPixels});");
     }
 
+    /// <summary>Whether the Vector512 path elsewhere also computes the one-column edge at <paramref name="start"/> (tap mask <paramref name="mask"/>).</summary>
+    protected virtual bool EdgeDoneElsewhere(int start, int mask) => false;
+
     /// <summary>Whether a Vector512 path elsewhere already covers the wide interiors, so rows keep only the narrow one.</summary>
     protected virtual bool WideInteriorsDoneElsewhere => false;
 
@@ -164,6 +167,11 @@ internal abstract class WindowKernel : IKernelEmitter
                 else if (cols.Mask == 0b111 && length >= Lanes)
                 {
                     EmitInterior128WithNeon(w, rowMask, cols.Start, cols.End);
+                }
+                else if (length == 1 && EdgeDoneElsewhere(cols.Start, cols.Mask))
+                {
+                    using (w.Open($"if (!{RuntimeChecks.Vector512Accelerated})"))
+                        EmitScalar(w, rowMask, cols.Mask, cols.Start.ToString());
                 }
                 else if (length == 1)
                 {
