@@ -561,14 +561,14 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         new("Depthwise3x3_s2_120ch_28x28", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Pointwise_g3_120to240_196px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to240_196px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to240_196px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to240_196px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to240_196px_Relu_4x8_V128"),
         new("Pointwise_g3_480to120_196px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128"),
-        new("Depthwise3x3_s1_120ch_14x14", Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
+        new("Depthwise3x3_s1_120ch_14x14", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
         new("Pointwise_g3_120to480_196px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128"),
         new("AvgPool3x3_s2_480ch_14x14_Relu", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
         new("Pointwise_g3_480to240_196px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_480to240_196px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_480to240_196px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128"),
         new("Depthwise3x3_s2_240ch_14x14", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Pointwise_g3_240to480_49px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to480_49px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to480_49px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to480_49px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to480_49px_Relu_4x8_V128"),
         new("Pointwise_g3_960to240_49px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_960to240_49px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_960to240_49px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128"),
-        new("Depthwise3x3_s1_240ch_7x7", "Vector128"),
+        new("Depthwise3x3_s1_240ch_7x7", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : "Vector128"),
         new("Pointwise_g3_240to960_49px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to960_49px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to960_49px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128"),
         new("GlobalAvgPool_960ch_49px", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp" : "Vector128"),
         new("Linear_960to1000", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla, faddp" : "Vector128"),
@@ -794,6 +794,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 int row1 = 0;
                 int row2 = 224;
                 int outRow = 0;
+                if (!Vector512.IsHardwareAccelerated)
                 {
                     float acc = bias;
                     for (int ci = 0; ci < 3; ci++)
@@ -914,6 +915,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 int row1 = (oy * 2) * 224;
                 int row2 = (oy * 2 + 1) * 224;
                 int outRow = oy * 112;
+                if (!Vector512.IsHardwareAccelerated)
                 {
                     float acc = bias;
                     for (int ci = 0; ci < 3; ci++)
@@ -1063,7 +1065,94 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             int row1 = 0;
             int row2 = 224;
             int outRow = 0;
-            for (int ox = 1; ox <= 96; ox += 16)
+            {
+                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
+                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
+                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
+                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
+                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
+                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
+                var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 195));
+                var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 223));
+                for (int ci = 0; ci < 3; ci++)
+                {
+                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 50176);
+                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
+                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1);
+                    var x4 = Simd.LoadEven512(ref in1);
+                    var x5 = Simd.LoadOdd512(ref in1);
+                    var x3 = Simd.ShiftInZero(x5);
+                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
+                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
+                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
+                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
+                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
+                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
+                    acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 171)), acc6);
+                    acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 199)), acc7);
+                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
+                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
+                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
+                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
+                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
+                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
+                    acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 172)), acc6);
+                    acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 200)), acc7);
+                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
+                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
+                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
+                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
+                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
+                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
+                    acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 173)), acc6);
+                    acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 201)), acc7);
+                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2);
+                    var x7 = Simd.LoadEven512(ref in2);
+                    var x8 = Simd.LoadOdd512(ref in2);
+                    var x6 = Simd.ShiftInZero(x8);
+                    acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
+                    acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
+                    acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
+                    acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
+                    acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
+                    acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
+                    acc6 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 174)), acc6);
+                    acc7 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 202)), acc7);
+                    acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
+                    acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
+                    acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
+                    acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
+                    acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
+                    acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
+                    acc6 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 175)), acc6);
+                    acc7 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 203)), acc7);
+                    acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
+                    acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
+                    acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
+                    acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
+                    acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
+                    acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
+                    acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 176)), acc6);
+                    acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 204)), acc7);
+                }
+                acc0 = Simd.Relu(acc0);
+                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 0));
+                acc1 = Simd.Relu(acc1);
+                acc1.StoreUnsafe(ref blockOutput, (nuint)(12544 + outRow + 0));
+                acc2 = Simd.Relu(acc2);
+                acc2.StoreUnsafe(ref blockOutput, (nuint)(25088 + outRow + 0));
+                acc3 = Simd.Relu(acc3);
+                acc3.StoreUnsafe(ref blockOutput, (nuint)(37632 + outRow + 0));
+                acc4 = Simd.Relu(acc4);
+                acc4.StoreUnsafe(ref blockOutput, (nuint)(50176 + outRow + 0));
+                acc5 = Simd.Relu(acc5);
+                acc5.StoreUnsafe(ref blockOutput, (nuint)(62720 + outRow + 0));
+                acc6 = Simd.Relu(acc6);
+                acc6.StoreUnsafe(ref blockOutput, (nuint)(75264 + outRow + 0));
+                acc7 = Simd.Relu(acc7);
+                acc7.StoreUnsafe(ref blockOutput, (nuint)(87808 + outRow + 0));
+            }
+            for (int ox = 16; ox <= 96; ox += 16)
             {
                 var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
                 var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
@@ -1151,6 +1240,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 acc7 = Simd.Relu(acc7);
                 acc7.StoreUnsafe(ref blockOutput, (nuint)(87808 + outRow + ox));
             }
+        }
+        for (int oy = 1; oy < 112; oy++)
+        {
+            int row0 = (oy * 2 - 1) * 224;
+            int row1 = (oy * 2) * 224;
+            int row2 = (oy * 2 + 1) * 224;
+            int outRow = oy * 112;
             {
                 var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
                 var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
@@ -1164,8 +1260,38 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 {
                     ref float inputPlane = ref Unsafe.Add(ref source, ci * 50176);
                     ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 192);
-                    var x3 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
+                    ref float in0 = ref Unsafe.Add(ref inputPlane, row0);
+                    var x1 = Simd.LoadEven512(ref in0);
+                    var x2 = Simd.LoadOdd512(ref in0);
+                    var x0 = Simd.ShiftInZero(x2);
+                    acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
+                    acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc1);
+                    acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc2);
+                    acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 84)), acc3);
+                    acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 112)), acc4);
+                    acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 140)), acc5);
+                    acc6 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 168)), acc6);
+                    acc7 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 196)), acc7);
+                    acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
+                    acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 29)), acc1);
+                    acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc2);
+                    acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 85)), acc3);
+                    acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 113)), acc4);
+                    acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 141)), acc5);
+                    acc6 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 169)), acc6);
+                    acc7 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 197)), acc7);
+                    acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
+                    acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc1);
+                    acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc2);
+                    acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 86)), acc3);
+                    acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 114)), acc4);
+                    acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 142)), acc5);
+                    acc6 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 170)), acc6);
+                    acc7 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 198)), acc7);
+                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1);
+                    var x4 = Simd.LoadEven512(ref in1);
+                    var x5 = Simd.LoadOdd512(ref in1);
+                    var x3 = Simd.ShiftInZero(x5);
                     acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
                     acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
                     acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
@@ -1174,7 +1300,6 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
                     acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 171)), acc6);
                     acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 199)), acc7);
-                    var x4 = Simd.LoadEven512(ref in1);
                     acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
                     acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
                     acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
@@ -1183,7 +1308,6 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
                     acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 172)), acc6);
                     acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 200)), acc7);
-                    var x5 = Simd.LoadOdd512(ref in1);
                     acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
                     acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
                     acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
@@ -1192,8 +1316,10 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
                     acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 173)), acc6);
                     acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 201)), acc7);
-                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 192);
-                    var x6 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
+                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2);
+                    var x7 = Simd.LoadEven512(ref in2);
+                    var x8 = Simd.LoadOdd512(ref in2);
+                    var x6 = Simd.ShiftInZero(x8);
                     acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
                     acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
                     acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
@@ -1202,7 +1328,6 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
                     acc6 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 174)), acc6);
                     acc7 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 202)), acc7);
-                    var x7 = Simd.LoadEven512(ref in2);
                     acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
                     acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
                     acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
@@ -1211,7 +1336,6 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
                     acc6 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 175)), acc6);
                     acc7 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 203)), acc7);
-                    var x8 = Simd.LoadOdd512(ref in2);
                     acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
                     acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
                     acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
@@ -1222,30 +1346,23 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 204)), acc7);
                 }
                 acc0 = Simd.Relu(acc0);
-                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 96));
+                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 0));
                 acc1 = Simd.Relu(acc1);
-                acc1.StoreUnsafe(ref blockOutput, (nuint)(12544 + outRow + 96));
+                acc1.StoreUnsafe(ref blockOutput, (nuint)(12544 + outRow + 0));
                 acc2 = Simd.Relu(acc2);
-                acc2.StoreUnsafe(ref blockOutput, (nuint)(25088 + outRow + 96));
+                acc2.StoreUnsafe(ref blockOutput, (nuint)(25088 + outRow + 0));
                 acc3 = Simd.Relu(acc3);
-                acc3.StoreUnsafe(ref blockOutput, (nuint)(37632 + outRow + 96));
+                acc3.StoreUnsafe(ref blockOutput, (nuint)(37632 + outRow + 0));
                 acc4 = Simd.Relu(acc4);
-                acc4.StoreUnsafe(ref blockOutput, (nuint)(50176 + outRow + 96));
+                acc4.StoreUnsafe(ref blockOutput, (nuint)(50176 + outRow + 0));
                 acc5 = Simd.Relu(acc5);
-                acc5.StoreUnsafe(ref blockOutput, (nuint)(62720 + outRow + 96));
+                acc5.StoreUnsafe(ref blockOutput, (nuint)(62720 + outRow + 0));
                 acc6 = Simd.Relu(acc6);
-                acc6.StoreUnsafe(ref blockOutput, (nuint)(75264 + outRow + 96));
+                acc6.StoreUnsafe(ref blockOutput, (nuint)(75264 + outRow + 0));
                 acc7 = Simd.Relu(acc7);
-                acc7.StoreUnsafe(ref blockOutput, (nuint)(87808 + outRow + 96));
+                acc7.StoreUnsafe(ref blockOutput, (nuint)(87808 + outRow + 0));
             }
-        }
-        for (int oy = 1; oy < 112; oy++)
-        {
-            int row0 = (oy * 2 - 1) * 224;
-            int row1 = (oy * 2) * 224;
-            int row2 = (oy * 2 + 1) * 224;
-            int outRow = oy * 112;
-            for (int ox = 1; ox <= 96; ox += 16)
+            for (int ox = 16; ox <= 96; ox += 16)
             {
                 var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
                 var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
@@ -1360,121 +1477,6 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 acc6.StoreUnsafe(ref blockOutput, (nuint)(75264 + outRow + ox));
                 acc7 = Simd.Relu(acc7);
                 acc7.StoreUnsafe(ref blockOutput, (nuint)(87808 + outRow + ox));
-            }
-            {
-                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
-                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
-                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
-                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
-                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
-                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
-                var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 195));
-                var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 223));
-                for (int ci = 0; ci < 3; ci++)
-                {
-                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 50176);
-                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                    ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 192);
-                    var x0 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2));
-                    acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
-                    acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc1);
-                    acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc2);
-                    acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 84)), acc3);
-                    acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 112)), acc4);
-                    acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 140)), acc5);
-                    acc6 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 168)), acc6);
-                    acc7 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 196)), acc7);
-                    var x1 = Simd.LoadEven512(ref in0);
-                    acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
-                    acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 29)), acc1);
-                    acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc2);
-                    acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 85)), acc3);
-                    acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 113)), acc4);
-                    acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 141)), acc5);
-                    acc6 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 169)), acc6);
-                    acc7 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 197)), acc7);
-                    var x2 = Simd.LoadOdd512(ref in0);
-                    acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
-                    acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc1);
-                    acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc2);
-                    acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 86)), acc3);
-                    acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 114)), acc4);
-                    acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 142)), acc5);
-                    acc6 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 170)), acc6);
-                    acc7 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 198)), acc7);
-                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 192);
-                    var x3 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
-                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
-                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
-                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
-                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
-                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
-                    acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 171)), acc6);
-                    acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 199)), acc7);
-                    var x4 = Simd.LoadEven512(ref in1);
-                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
-                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
-                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
-                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
-                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
-                    acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 172)), acc6);
-                    acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 200)), acc7);
-                    var x5 = Simd.LoadOdd512(ref in1);
-                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
-                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
-                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
-                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
-                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
-                    acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 173)), acc6);
-                    acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 201)), acc7);
-                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 192);
-                    var x6 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
-                    acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                    acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
-                    acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
-                    acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
-                    acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
-                    acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
-                    acc6 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 174)), acc6);
-                    acc7 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 202)), acc7);
-                    var x7 = Simd.LoadEven512(ref in2);
-                    acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                    acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
-                    acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
-                    acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
-                    acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
-                    acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
-                    acc6 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 175)), acc6);
-                    acc7 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 203)), acc7);
-                    var x8 = Simd.LoadOdd512(ref in2);
-                    acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                    acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
-                    acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
-                    acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
-                    acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
-                    acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
-                    acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 176)), acc6);
-                    acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 204)), acc7);
-                }
-                acc0 = Simd.Relu(acc0);
-                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 96));
-                acc1 = Simd.Relu(acc1);
-                acc1.StoreUnsafe(ref blockOutput, (nuint)(12544 + outRow + 96));
-                acc2 = Simd.Relu(acc2);
-                acc2.StoreUnsafe(ref blockOutput, (nuint)(25088 + outRow + 96));
-                acc3 = Simd.Relu(acc3);
-                acc3.StoreUnsafe(ref blockOutput, (nuint)(37632 + outRow + 96));
-                acc4 = Simd.Relu(acc4);
-                acc4.StoreUnsafe(ref blockOutput, (nuint)(50176 + outRow + 96));
-                acc5 = Simd.Relu(acc5);
-                acc5.StoreUnsafe(ref blockOutput, (nuint)(62720 + outRow + 96));
-                acc6 = Simd.Relu(acc6);
-                acc6.StoreUnsafe(ref blockOutput, (nuint)(75264 + outRow + 96));
-                acc7 = Simd.Relu(acc7);
-                acc7.StoreUnsafe(ref blockOutput, (nuint)(87808 + outRow + 96));
             }
         }
     }
@@ -3392,6 +3394,11 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s1_120ch_14x14(ref float source, ref float destination, ref float weights)
     {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Depthwise3x3_s1_120ch_14x14_Flat_V512(ref source, ref destination, ref weights);
+            return;
+        }
         if (Vector256.IsHardwareAccelerated)
         {
             Depthwise3x3_s1_120ch_14x14_PaddedCopy_V256(ref source, ref destination, ref weights);
@@ -3515,6 +3522,233 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row1 + 13) * k4;
                     Unsafe.Add(ref output, outRow + 13) = acc;
                 }
+            }
+        }
+    }
+
+    /// <summary><see cref="Depthwise3x3_s1_120ch_14x14"/> with each 14x14 plane as one row of 196 pixels, Vector512 across row ends.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_120ch_14x14_Flat_V512(ref float source, ref float destination, ref float weights)
+    {
+        Span<float> buffers = stackalloc float[452];
+        ref float first = ref MemoryMarshal.GetReference(buffers);
+        buffers.Slice(0, 15).Clear();
+        buffers.Slice(211, 30).Clear();
+        buffers.Slice(437, 15).Clear();
+        Vector512.LoadUnsafe(ref source, 0).StoreUnsafe(ref first, 15);
+        Vector512.LoadUnsafe(ref source, 16).StoreUnsafe(ref first, 31);
+        Vector512.LoadUnsafe(ref source, 32).StoreUnsafe(ref first, 47);
+        Vector512.LoadUnsafe(ref source, 48).StoreUnsafe(ref first, 63);
+        Vector512.LoadUnsafe(ref source, 64).StoreUnsafe(ref first, 79);
+        Vector512.LoadUnsafe(ref source, 80).StoreUnsafe(ref first, 95);
+        Vector512.LoadUnsafe(ref source, 96).StoreUnsafe(ref first, 111);
+        Vector512.LoadUnsafe(ref source, 112).StoreUnsafe(ref first, 127);
+        Vector512.LoadUnsafe(ref source, 128).StoreUnsafe(ref first, 143);
+        Vector512.LoadUnsafe(ref source, 144).StoreUnsafe(ref first, 159);
+        Vector512.LoadUnsafe(ref source, 160).StoreUnsafe(ref first, 175);
+        Vector512.LoadUnsafe(ref source, 176).StoreUnsafe(ref first, 191);
+        Vector512.LoadUnsafe(ref source, 180).StoreUnsafe(ref first, 195);
+        for (int c = 0; c < 120; c++)
+        {
+            ref float current = ref Unsafe.Add(ref first, (c & 1) * 226);
+            if (c + 1 < 120)
+            {
+                ref float next = ref Unsafe.Add(ref first, ((c + 1) & 1) * 226);
+                ref float nextPlane = ref Unsafe.Add(ref source, (c + 1) * 196);
+                Vector512.LoadUnsafe(ref nextPlane, 0).StoreUnsafe(ref next, 15);
+                Vector512.LoadUnsafe(ref nextPlane, 16).StoreUnsafe(ref next, 31);
+                Vector512.LoadUnsafe(ref nextPlane, 32).StoreUnsafe(ref next, 47);
+                Vector512.LoadUnsafe(ref nextPlane, 48).StoreUnsafe(ref next, 63);
+                Vector512.LoadUnsafe(ref nextPlane, 64).StoreUnsafe(ref next, 79);
+                Vector512.LoadUnsafe(ref nextPlane, 80).StoreUnsafe(ref next, 95);
+                Vector512.LoadUnsafe(ref nextPlane, 96).StoreUnsafe(ref next, 111);
+                Vector512.LoadUnsafe(ref nextPlane, 112).StoreUnsafe(ref next, 127);
+                Vector512.LoadUnsafe(ref nextPlane, 128).StoreUnsafe(ref next, 143);
+                Vector512.LoadUnsafe(ref nextPlane, 144).StoreUnsafe(ref next, 159);
+                Vector512.LoadUnsafe(ref nextPlane, 160).StoreUnsafe(ref next, 175);
+                Vector512.LoadUnsafe(ref nextPlane, 176).StoreUnsafe(ref next, 191);
+                Vector512.LoadUnsafe(ref nextPlane, 180).StoreUnsafe(ref next, 195);
+            }
+            ref float output = ref Unsafe.Add(ref destination, c * 196);
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            var bias = Vector512.Create(Unsafe.Add(ref taps, 9));
+            var k0 = Vector512.Create(Unsafe.Add(ref taps, 0));
+            var k1 = Vector512.Create(Unsafe.Add(ref taps, 1));
+            var k2 = Vector512.Create(Unsafe.Add(ref taps, 2));
+            var k3 = Vector512.Create(Unsafe.Add(ref taps, 3));
+            var k4 = Vector512.Create(Unsafe.Add(ref taps, 4));
+            var k5 = Vector512.Create(Unsafe.Add(ref taps, 5));
+            var k6 = Vector512.Create(Unsafe.Add(ref taps, 6));
+            var k7 = Vector512.Create(Unsafe.Add(ref taps, 7));
+            var k8 = Vector512.Create(Unsafe.Add(ref taps, 8));
+            {
+                var centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 1), k1, bias);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 15), k4, centre);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 29), k7, centre);
+                var left = Vector512.LoadUnsafe(ref current, 0) * k0;
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 14), k3, left);
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 28), k6, left);
+                var right = Vector512.LoadUnsafe(ref current, 2) * k2;
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 16), k5, right);
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 30), k8, right);
+                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, -1).AsSingle()) + (right & Vector512.Create(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, -1, -1).AsSingle());
+                acc.StoreUnsafe(ref output, 0);
+            }
+            {
+                var centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 17), k1, bias);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 31), k4, centre);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 45), k7, centre);
+                var left = Vector512.LoadUnsafe(ref current, 16) * k0;
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 30), k3, left);
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 44), k6, left);
+                var right = Vector512.LoadUnsafe(ref current, 18) * k2;
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 32), k5, right);
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 46), k8, right);
+                var acc = centre + (left & Vector512.Create(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1).AsSingle()) + (right & Vector512.Create(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1).AsSingle());
+                acc.StoreUnsafe(ref output, 16);
+            }
+            {
+                var centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 33), k1, bias);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 47), k4, centre);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 61), k7, centre);
+                var left = Vector512.LoadUnsafe(ref current, 32) * k0;
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 46), k3, left);
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 60), k6, left);
+                var right = Vector512.LoadUnsafe(ref current, 34) * k2;
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 48), k5, right);
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 62), k8, right);
+                var acc = centre + (left & Vector512.Create(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1).AsSingle()) + (right & Vector512.Create(-1, -1, -1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1).AsSingle());
+                acc.StoreUnsafe(ref output, 32);
+            }
+            {
+                var centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 49), k1, bias);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 63), k4, centre);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 77), k7, centre);
+                var left = Vector512.LoadUnsafe(ref current, 48) * k0;
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 62), k3, left);
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 76), k6, left);
+                var right = Vector512.LoadUnsafe(ref current, 50) * k2;
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 64), k5, right);
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 78), k8, right);
+                var acc = centre + (left & Vector512.Create(-1, -1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + (right & Vector512.Create(-1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1, -1).AsSingle());
+                acc.StoreUnsafe(ref output, 48);
+            }
+            {
+                var centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 65), k1, bias);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 79), k4, centre);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 93), k7, centre);
+                var left = Vector512.LoadUnsafe(ref current, 64) * k0;
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 78), k3, left);
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 92), k6, left);
+                var right = Vector512.LoadUnsafe(ref current, 66) * k2;
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 80), k5, right);
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 94), k8, right);
+                var acc = centre + (left & Vector512.Create(-1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + (right & Vector512.Create(-1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1).AsSingle());
+                acc.StoreUnsafe(ref output, 64);
+            }
+            {
+                var centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 81), k1, bias);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 95), k4, centre);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 109), k7, centre);
+                var left = Vector512.LoadUnsafe(ref current, 80) * k0;
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 94), k3, left);
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 108), k6, left);
+                var right = Vector512.LoadUnsafe(ref current, 82) * k2;
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 96), k5, right);
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 110), k8, right);
+                var acc = centre + (left & Vector512.Create(-1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + (right & Vector512.Create(-1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1).AsSingle());
+                acc.StoreUnsafe(ref output, 80);
+            }
+            {
+                var centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 97), k1, bias);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 111), k4, centre);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 125), k7, centre);
+                var left = Vector512.LoadUnsafe(ref current, 96) * k0;
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 110), k3, left);
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 124), k6, left);
+                var right = Vector512.LoadUnsafe(ref current, 98) * k2;
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 112), k5, right);
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 126), k8, right);
+                var acc = centre + (left & Vector512.Create(-1, -1, 0, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + (right & Vector512.Create(-1, 0, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0).AsSingle());
+                acc.StoreUnsafe(ref output, 96);
+            }
+            {
+                var centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 113), k1, bias);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 127), k4, centre);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 141), k7, centre);
+                var left = Vector512.LoadUnsafe(ref current, 112) * k0;
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 126), k3, left);
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 140), k6, left);
+                var right = Vector512.LoadUnsafe(ref current, 114) * k2;
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 128), k5, right);
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 142), k8, right);
+                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, -1).AsSingle()) + (right & Vector512.Create(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, -1, -1).AsSingle());
+                acc.StoreUnsafe(ref output, 112);
+            }
+            {
+                var centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 129), k1, bias);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 143), k4, centre);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 157), k7, centre);
+                var left = Vector512.LoadUnsafe(ref current, 128) * k0;
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 142), k3, left);
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 156), k6, left);
+                var right = Vector512.LoadUnsafe(ref current, 130) * k2;
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 144), k5, right);
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 158), k8, right);
+                var acc = centre + (left & Vector512.Create(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1).AsSingle()) + (right & Vector512.Create(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1).AsSingle());
+                acc.StoreUnsafe(ref output, 128);
+            }
+            {
+                var centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 145), k1, bias);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 159), k4, centre);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 173), k7, centre);
+                var left = Vector512.LoadUnsafe(ref current, 144) * k0;
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 158), k3, left);
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 172), k6, left);
+                var right = Vector512.LoadUnsafe(ref current, 146) * k2;
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 160), k5, right);
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 174), k8, right);
+                var acc = centre + (left & Vector512.Create(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1).AsSingle()) + (right & Vector512.Create(-1, -1, -1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1).AsSingle());
+                acc.StoreUnsafe(ref output, 144);
+            }
+            {
+                var centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 161), k1, bias);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 175), k4, centre);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 189), k7, centre);
+                var left = Vector512.LoadUnsafe(ref current, 160) * k0;
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 174), k3, left);
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 188), k6, left);
+                var right = Vector512.LoadUnsafe(ref current, 162) * k2;
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 176), k5, right);
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 190), k8, right);
+                var acc = centre + (left & Vector512.Create(-1, -1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + (right & Vector512.Create(-1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1, -1).AsSingle());
+                acc.StoreUnsafe(ref output, 160);
+            }
+            {
+                var centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 177), k1, bias);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 191), k4, centre);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 205), k7, centre);
+                var left = Vector512.LoadUnsafe(ref current, 176) * k0;
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 190), k3, left);
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 204), k6, left);
+                var right = Vector512.LoadUnsafe(ref current, 178) * k2;
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 192), k5, right);
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 206), k8, right);
+                var acc = centre + (left & Vector512.Create(-1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + (right & Vector512.Create(-1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1).AsSingle());
+                acc.StoreUnsafe(ref output, 176);
+            }
+            {
+                var centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 181), k1, bias);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 195), k4, centre);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 209), k7, centre);
+                var left = Vector512.LoadUnsafe(ref current, 180) * k0;
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 194), k3, left);
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 208), k6, left);
+                var right = Vector512.LoadUnsafe(ref current, 182) * k2;
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 196), k5, right);
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 210), k8, right);
+                var acc = centre + (left & Vector512.Create(-1, -1, 0, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + (right & Vector512.Create(-1, 0, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0).AsSingle());
+                acc.StoreUnsafe(ref output, 180);
             }
         }
     }
@@ -4254,6 +4488,11 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s1_240ch_7x7(ref float source, ref float destination, ref float weights)
     {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Depthwise3x3_s1_240ch_7x7_Flat_V512(ref source, ref destination, ref weights);
+            return;
+        }
         for (int c = 0; c < 240; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 49);
@@ -4406,6 +4645,98 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc += Unsafe.Add(ref plane, row1 + 6) * k4;
                     Unsafe.Add(ref output, outRow + 6) = acc;
                 }
+            }
+        }
+    }
+
+    /// <summary><see cref="Depthwise3x3_s1_240ch_7x7"/> with each 7x7 plane as one row of 49 pixels, Vector512 across row ends.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_240ch_7x7_Flat_V512(ref float source, ref float destination, ref float weights)
+    {
+        Span<float> buffers = stackalloc float[130];
+        ref float first = ref MemoryMarshal.GetReference(buffers);
+        buffers.Slice(0, 8).Clear();
+        buffers.Slice(57, 16).Clear();
+        buffers.Slice(122, 8).Clear();
+        Vector512.LoadUnsafe(ref source, 0).StoreUnsafe(ref first, 8);
+        Vector512.LoadUnsafe(ref source, 16).StoreUnsafe(ref first, 24);
+        Vector512.LoadUnsafe(ref source, 32).StoreUnsafe(ref first, 40);
+        Vector512.LoadUnsafe(ref source, 33).StoreUnsafe(ref first, 41);
+        for (int c = 0; c < 240; c++)
+        {
+            ref float current = ref Unsafe.Add(ref first, (c & 1) * 65);
+            if (c + 1 < 240)
+            {
+                ref float next = ref Unsafe.Add(ref first, ((c + 1) & 1) * 65);
+                ref float nextPlane = ref Unsafe.Add(ref source, (c + 1) * 49);
+                Vector512.LoadUnsafe(ref nextPlane, 0).StoreUnsafe(ref next, 8);
+                Vector512.LoadUnsafe(ref nextPlane, 16).StoreUnsafe(ref next, 24);
+                Vector512.LoadUnsafe(ref nextPlane, 32).StoreUnsafe(ref next, 40);
+                Vector512.LoadUnsafe(ref nextPlane, 33).StoreUnsafe(ref next, 41);
+            }
+            ref float output = ref Unsafe.Add(ref destination, c * 49);
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            var bias = Vector512.Create(Unsafe.Add(ref taps, 9));
+            var k0 = Vector512.Create(Unsafe.Add(ref taps, 0));
+            var k1 = Vector512.Create(Unsafe.Add(ref taps, 1));
+            var k2 = Vector512.Create(Unsafe.Add(ref taps, 2));
+            var k3 = Vector512.Create(Unsafe.Add(ref taps, 3));
+            var k4 = Vector512.Create(Unsafe.Add(ref taps, 4));
+            var k5 = Vector512.Create(Unsafe.Add(ref taps, 5));
+            var k6 = Vector512.Create(Unsafe.Add(ref taps, 6));
+            var k7 = Vector512.Create(Unsafe.Add(ref taps, 7));
+            var k8 = Vector512.Create(Unsafe.Add(ref taps, 8));
+            {
+                var centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 1), k1, bias);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 8), k4, centre);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 15), k7, centre);
+                var left = Vector512.LoadUnsafe(ref current, 0) * k0;
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 7), k3, left);
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 14), k6, left);
+                var right = Vector512.LoadUnsafe(ref current, 2) * k2;
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 9), k5, right);
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 16), k8, right);
+                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, 0, -1).AsSingle()) + (right & Vector512.Create(-1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, 0, -1, -1).AsSingle());
+                acc.StoreUnsafe(ref output, 0);
+            }
+            {
+                var centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 17), k1, bias);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 24), k4, centre);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 31), k7, centre);
+                var left = Vector512.LoadUnsafe(ref current, 16) * k0;
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 23), k3, left);
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 30), k6, left);
+                var right = Vector512.LoadUnsafe(ref current, 18) * k2;
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 25), k5, right);
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 32), k8, right);
+                var acc = centre + (left & Vector512.Create(-1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1).AsSingle()) + (right & Vector512.Create(-1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1).AsSingle());
+                acc.StoreUnsafe(ref output, 16);
+            }
+            {
+                var centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 33), k1, bias);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 40), k4, centre);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 47), k7, centre);
+                var left = Vector512.LoadUnsafe(ref current, 32) * k0;
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 39), k3, left);
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 46), k6, left);
+                var right = Vector512.LoadUnsafe(ref current, 34) * k2;
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 41), k5, right);
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 48), k8, right);
+                var acc = centre + (left & Vector512.Create(-1, -1, -1, 0, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1).AsSingle()) + (right & Vector512.Create(-1, -1, 0, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1).AsSingle());
+                acc.StoreUnsafe(ref output, 32);
+            }
+            {
+                var centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 34), k1, bias);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 41), k4, centre);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 48), k7, centre);
+                var left = Vector512.LoadUnsafe(ref current, 33) * k0;
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 40), k3, left);
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 47), k6, left);
+                var right = Vector512.LoadUnsafe(ref current, 35) * k2;
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 42), k5, right);
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 49), k8, right);
+                var acc = centre + (left & Vector512.Create(-1, -1, 0, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1).AsSingle()) + (right & Vector512.Create(-1, 0, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, 0).AsSingle());
+                acc.StoreUnsafe(ref output, 33);
             }
         }
     }

@@ -760,7 +760,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         new("Int8Pointwise_g3_15to54_64px_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_15to54_64px_Relu_8x48_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_15to54_64px_Relu_4x16_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_15to54_64px_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_15to54_64px_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Quantize_g3_60ch_64px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
         new("Int8Pointwise_g3_60to15_64px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_8x48_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_4x16_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
-        new("Depthwise3x3_s1_15ch_8x8", Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
+        new("Depthwise3x3_s1_15ch_8x8", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
         new("Int8Pointwise_g3_15to60_64px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_8x48_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_4x16_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("AvgPool3x3_s2_60ch_8x8_Relu", "scalar (no interior of four columns)"),
         new("Int8Pointwise_g3_60to30_64px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_8x48_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_4x16_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
@@ -769,7 +769,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         new("Int8Pointwise_g3_30to60_16px_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_30to60_16px_Relu_8x48_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_30to60_16px_Relu_4x16_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_30to60_16px_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_30to60_16px_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Quantize_g3_120ch_16px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
         new("Int8Pointwise_g3_120to30_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
-        new("Depthwise3x3_s1_30ch_4x4", "scalar (no interior of four columns)"),
+        new("Depthwise3x3_s1_30ch_4x4", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : "scalar (no interior of four columns)"),
         new("Int8Pointwise_g3_30to120_16px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("AvgPool3x3_s2_120ch_4x4_Relu", "scalar (no interior of four columns)"),
         new("Int8Pointwise_g3_120to60_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
@@ -1038,6 +1038,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                 int row1 = 0;
                 int row2 = 64;
                 int outRow = 0;
+                if (!Vector512.IsHardwareAccelerated)
                 {
                     float acc = bias;
                     for (int ci = 0; ci < 3; ci++)
@@ -1158,6 +1159,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                 int row1 = (oy * 2) * 64;
                 int row2 = (oy * 2 + 1) * 64;
                 int outRow = oy * 32;
+                if (!Vector512.IsHardwareAccelerated)
                 {
                     float acc = bias;
                     for (int ci = 0; ci < 3; ci++)
@@ -1308,7 +1310,76 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             int row2 = 64;
             int outRow = 0;
             {
-                const int ox = 1;
+                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
+                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
+                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
+                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
+                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
+                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
+                for (int ci = 0; ci < 3; ci++)
+                {
+                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 4096);
+                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
+                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1);
+                    var x4 = Simd.LoadEven512(ref in1);
+                    var x5 = Simd.LoadOdd512(ref in1);
+                    var x3 = Simd.ShiftInZero(x5);
+                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
+                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
+                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
+                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
+                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
+                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
+                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
+                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
+                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
+                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
+                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
+                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
+                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
+                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
+                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
+                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
+                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
+                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
+                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2);
+                    var x7 = Simd.LoadEven512(ref in2);
+                    var x8 = Simd.LoadOdd512(ref in2);
+                    var x6 = Simd.ShiftInZero(x8);
+                    acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
+                    acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
+                    acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
+                    acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
+                    acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
+                    acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
+                    acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
+                    acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
+                    acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
+                    acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
+                    acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
+                    acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
+                    acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
+                    acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
+                    acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
+                    acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
+                    acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
+                    acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
+                }
+                acc0 = Simd.Relu(acc0);
+                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 0));
+                acc1 = Simd.Relu(acc1);
+                acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + 0));
+                acc2 = Simd.Relu(acc2);
+                acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + 0));
+                acc3 = Simd.Relu(acc3);
+                acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + 0));
+                acc4 = Simd.Relu(acc4);
+                acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + 0));
+                acc5 = Simd.Relu(acc5);
+                acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + 0));
+            }
+            {
+                const int ox = 16;
                 var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
                 var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
                 var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
@@ -1377,6 +1448,13 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                 acc5 = Simd.Relu(acc5);
                 acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + ox));
             }
+        }
+        for (int oy = 1; oy < 32; oy++)
+        {
+            int row0 = (oy * 2 - 1) * 64;
+            int row1 = (oy * 2) * 64;
+            int row2 = (oy * 2 + 1) * 64;
+            int outRow = oy * 32;
             {
                 var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
                 var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
@@ -1388,44 +1466,66 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                 {
                     ref float inputPlane = ref Unsafe.Add(ref source, ci * 4096);
                     ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 32);
-                    var x3 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
+                    ref float in0 = ref Unsafe.Add(ref inputPlane, row0);
+                    var x1 = Simd.LoadEven512(ref in0);
+                    var x2 = Simd.LoadOdd512(ref in0);
+                    var x0 = Simd.ShiftInZero(x2);
+                    acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
+                    acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc1);
+                    acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc2);
+                    acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 84)), acc3);
+                    acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 112)), acc4);
+                    acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 140)), acc5);
+                    acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
+                    acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 29)), acc1);
+                    acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc2);
+                    acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 85)), acc3);
+                    acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 113)), acc4);
+                    acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 141)), acc5);
+                    acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
+                    acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc1);
+                    acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc2);
+                    acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 86)), acc3);
+                    acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 114)), acc4);
+                    acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 142)), acc5);
+                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1);
+                    var x4 = Simd.LoadEven512(ref in1);
+                    var x5 = Simd.LoadOdd512(ref in1);
+                    var x3 = Simd.ShiftInZero(x5);
                     acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
                     acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
                     acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
                     acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
                     acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
                     acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
-                    var x4 = Simd.LoadEven512(ref in1);
                     acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
                     acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
                     acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
                     acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
                     acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
                     acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
-                    var x5 = Simd.LoadOdd512(ref in1);
                     acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
                     acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
                     acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
                     acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
                     acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
                     acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
-                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 32);
-                    var x6 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
+                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2);
+                    var x7 = Simd.LoadEven512(ref in2);
+                    var x8 = Simd.LoadOdd512(ref in2);
+                    var x6 = Simd.ShiftInZero(x8);
                     acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
                     acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
                     acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
                     acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
                     acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
                     acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
-                    var x7 = Simd.LoadEven512(ref in2);
                     acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
                     acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
                     acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
                     acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
                     acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
                     acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
-                    var x8 = Simd.LoadOdd512(ref in2);
                     acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
                     acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
                     acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
@@ -1434,27 +1534,20 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                     acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
                 }
                 acc0 = Simd.Relu(acc0);
-                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 16));
+                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 0));
                 acc1 = Simd.Relu(acc1);
-                acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + 16));
+                acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + 0));
                 acc2 = Simd.Relu(acc2);
-                acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + 16));
+                acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + 0));
                 acc3 = Simd.Relu(acc3);
-                acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + 16));
+                acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + 0));
                 acc4 = Simd.Relu(acc4);
-                acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + 16));
+                acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + 0));
                 acc5 = Simd.Relu(acc5);
-                acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + 16));
+                acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + 0));
             }
-        }
-        for (int oy = 1; oy < 32; oy++)
-        {
-            int row0 = (oy * 2 - 1) * 64;
-            int row1 = (oy * 2) * 64;
-            int row2 = (oy * 2 + 1) * 64;
-            int outRow = oy * 32;
             {
-                const int ox = 1;
+                const int ox = 16;
                 var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
                 var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
                 var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
@@ -1544,97 +1637,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                 acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + ox));
                 acc5 = Simd.Relu(acc5);
                 acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + ox));
-            }
-            {
-                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
-                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
-                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
-                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
-                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
-                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
-                for (int ci = 0; ci < 3; ci++)
-                {
-                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 4096);
-                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                    ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 32);
-                    var x0 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2));
-                    acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
-                    acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc1);
-                    acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc2);
-                    acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 84)), acc3);
-                    acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 112)), acc4);
-                    acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 140)), acc5);
-                    var x1 = Simd.LoadEven512(ref in0);
-                    acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
-                    acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 29)), acc1);
-                    acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc2);
-                    acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 85)), acc3);
-                    acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 113)), acc4);
-                    acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 141)), acc5);
-                    var x2 = Simd.LoadOdd512(ref in0);
-                    acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
-                    acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc1);
-                    acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc2);
-                    acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 86)), acc3);
-                    acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 114)), acc4);
-                    acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 142)), acc5);
-                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 32);
-                    var x3 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
-                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
-                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
-                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
-                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
-                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
-                    var x4 = Simd.LoadEven512(ref in1);
-                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
-                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
-                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
-                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
-                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
-                    var x5 = Simd.LoadOdd512(ref in1);
-                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
-                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
-                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
-                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
-                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
-                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 32);
-                    var x6 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
-                    acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                    acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
-                    acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
-                    acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
-                    acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
-                    acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
-                    var x7 = Simd.LoadEven512(ref in2);
-                    acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                    acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
-                    acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
-                    acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
-                    acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
-                    acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
-                    var x8 = Simd.LoadOdd512(ref in2);
-                    acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                    acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
-                    acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
-                    acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
-                    acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
-                    acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
-                }
-                acc0 = Simd.Relu(acc0);
-                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 16));
-                acc1 = Simd.Relu(acc1);
-                acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + 16));
-                acc2 = Simd.Relu(acc2);
-                acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + 16));
-                acc3 = Simd.Relu(acc3);
-                acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + 16));
-                acc4 = Simd.Relu(acc4);
-                acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + 16));
-                acc5 = Simd.Relu(acc5);
-                acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + 16));
             }
         }
     }
@@ -2444,6 +2446,11 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s1_15ch_8x8(ref float source, ref float destination, ref float weights)
     {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Depthwise3x3_s1_15ch_8x8_Flat_V512(ref source, ref destination, ref weights);
+            return;
+        }
         if (Vector256.IsHardwareAccelerated)
         {
             Depthwise3x3_s1_15ch_8x8_PaddedCopy_V256(ref source, ref destination, ref weights);
@@ -2601,6 +2608,98 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                     acc += Unsafe.Add(ref plane, row1 + 7) * k4;
                     Unsafe.Add(ref output, outRow + 7) = acc;
                 }
+            }
+        }
+    }
+
+    /// <summary><see cref="Depthwise3x3_s1_15ch_8x8"/> with each 8x8 plane as one row of 64 pixels, Vector512 across row ends.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_15ch_8x8_Flat_V512(ref float source, ref float destination, ref float weights)
+    {
+        Span<float> buffers = stackalloc float[164];
+        ref float first = ref MemoryMarshal.GetReference(buffers);
+        buffers.Slice(0, 9).Clear();
+        buffers.Slice(73, 18).Clear();
+        buffers.Slice(155, 9).Clear();
+        Vector512.LoadUnsafe(ref source, 0).StoreUnsafe(ref first, 9);
+        Vector512.LoadUnsafe(ref source, 16).StoreUnsafe(ref first, 25);
+        Vector512.LoadUnsafe(ref source, 32).StoreUnsafe(ref first, 41);
+        Vector512.LoadUnsafe(ref source, 48).StoreUnsafe(ref first, 57);
+        for (int c = 0; c < 15; c++)
+        {
+            ref float current = ref Unsafe.Add(ref first, (c & 1) * 82);
+            if (c + 1 < 15)
+            {
+                ref float next = ref Unsafe.Add(ref first, ((c + 1) & 1) * 82);
+                ref float nextPlane = ref Unsafe.Add(ref source, (c + 1) * 64);
+                Vector512.LoadUnsafe(ref nextPlane, 0).StoreUnsafe(ref next, 9);
+                Vector512.LoadUnsafe(ref nextPlane, 16).StoreUnsafe(ref next, 25);
+                Vector512.LoadUnsafe(ref nextPlane, 32).StoreUnsafe(ref next, 41);
+                Vector512.LoadUnsafe(ref nextPlane, 48).StoreUnsafe(ref next, 57);
+            }
+            ref float output = ref Unsafe.Add(ref destination, c * 64);
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            var bias = Vector512.Create(Unsafe.Add(ref taps, 9));
+            var k0 = Vector512.Create(Unsafe.Add(ref taps, 0));
+            var k1 = Vector512.Create(Unsafe.Add(ref taps, 1));
+            var k2 = Vector512.Create(Unsafe.Add(ref taps, 2));
+            var k3 = Vector512.Create(Unsafe.Add(ref taps, 3));
+            var k4 = Vector512.Create(Unsafe.Add(ref taps, 4));
+            var k5 = Vector512.Create(Unsafe.Add(ref taps, 5));
+            var k6 = Vector512.Create(Unsafe.Add(ref taps, 6));
+            var k7 = Vector512.Create(Unsafe.Add(ref taps, 7));
+            var k8 = Vector512.Create(Unsafe.Add(ref taps, 8));
+            {
+                var centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 1), k1, bias);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 9), k4, centre);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 17), k7, centre);
+                var left = Vector512.LoadUnsafe(ref current, 0) * k0;
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 8), k3, left);
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 16), k6, left);
+                var right = Vector512.LoadUnsafe(ref current, 2) * k2;
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 10), k5, right);
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 18), k8, right);
+                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + (right & Vector512.Create(-1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1, 0).AsSingle());
+                acc.StoreUnsafe(ref output, 0);
+            }
+            {
+                var centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 17), k1, bias);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 25), k4, centre);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 33), k7, centre);
+                var left = Vector512.LoadUnsafe(ref current, 16) * k0;
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 24), k3, left);
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 32), k6, left);
+                var right = Vector512.LoadUnsafe(ref current, 18) * k2;
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 26), k5, right);
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 34), k8, right);
+                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + (right & Vector512.Create(-1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1, 0).AsSingle());
+                acc.StoreUnsafe(ref output, 16);
+            }
+            {
+                var centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 33), k1, bias);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 41), k4, centre);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 49), k7, centre);
+                var left = Vector512.LoadUnsafe(ref current, 32) * k0;
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 40), k3, left);
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 48), k6, left);
+                var right = Vector512.LoadUnsafe(ref current, 34) * k2;
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 42), k5, right);
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 50), k8, right);
+                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + (right & Vector512.Create(-1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1, 0).AsSingle());
+                acc.StoreUnsafe(ref output, 32);
+            }
+            {
+                var centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 49), k1, bias);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 57), k4, centre);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 65), k7, centre);
+                var left = Vector512.LoadUnsafe(ref current, 48) * k0;
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 56), k3, left);
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 64), k6, left);
+                var right = Vector512.LoadUnsafe(ref current, 50) * k2;
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 58), k5, right);
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 66), k8, right);
+                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + (right & Vector512.Create(-1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1, 0).AsSingle());
+                acc.StoreUnsafe(ref output, 48);
             }
         }
     }
@@ -3139,6 +3238,11 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s1_30ch_4x4(ref float source, ref float destination, ref float weights)
     {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Depthwise3x3_s1_30ch_4x4_Flat_V512(ref source, ref destination, ref weights);
+            return;
+        }
         for (int c = 0; c < 30; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 16);
@@ -3250,6 +3354,53 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                     acc += Unsafe.Add(ref plane, row1 + 3) * k4;
                     Unsafe.Add(ref output, outRow + 3) = acc;
                 }
+            }
+        }
+    }
+
+    /// <summary><see cref="Depthwise3x3_s1_30ch_4x4"/> with each 4x4 plane as one row of 16 pixels, Vector512 across row ends.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_30ch_4x4_Flat_V512(ref float source, ref float destination, ref float weights)
+    {
+        Span<float> buffers = stackalloc float[52];
+        ref float first = ref MemoryMarshal.GetReference(buffers);
+        buffers.Slice(0, 5).Clear();
+        buffers.Slice(21, 10).Clear();
+        buffers.Slice(47, 5).Clear();
+        Vector512.LoadUnsafe(ref source, 0).StoreUnsafe(ref first, 5);
+        for (int c = 0; c < 30; c++)
+        {
+            ref float current = ref Unsafe.Add(ref first, (c & 1) * 26);
+            if (c + 1 < 30)
+            {
+                ref float next = ref Unsafe.Add(ref first, ((c + 1) & 1) * 26);
+                ref float nextPlane = ref Unsafe.Add(ref source, (c + 1) * 16);
+                Vector512.LoadUnsafe(ref nextPlane, 0).StoreUnsafe(ref next, 5);
+            }
+            ref float output = ref Unsafe.Add(ref destination, c * 16);
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            var bias = Vector512.Create(Unsafe.Add(ref taps, 9));
+            var k0 = Vector512.Create(Unsafe.Add(ref taps, 0));
+            var k1 = Vector512.Create(Unsafe.Add(ref taps, 1));
+            var k2 = Vector512.Create(Unsafe.Add(ref taps, 2));
+            var k3 = Vector512.Create(Unsafe.Add(ref taps, 3));
+            var k4 = Vector512.Create(Unsafe.Add(ref taps, 4));
+            var k5 = Vector512.Create(Unsafe.Add(ref taps, 5));
+            var k6 = Vector512.Create(Unsafe.Add(ref taps, 6));
+            var k7 = Vector512.Create(Unsafe.Add(ref taps, 7));
+            var k8 = Vector512.Create(Unsafe.Add(ref taps, 8));
+            {
+                var centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 1), k1, bias);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 5), k4, centre);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 9), k7, centre);
+                var left = Vector512.LoadUnsafe(ref current, 0) * k0;
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 4), k3, left);
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 8), k6, left);
+                var right = Vector512.LoadUnsafe(ref current, 2) * k2;
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 6), k5, right);
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 10), k8, right);
+                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, 0, -1, -1, -1, 0, -1, -1, -1, 0, -1, -1, -1).AsSingle()) + (right & Vector512.Create(-1, -1, -1, 0, -1, -1, -1, 0, -1, -1, -1, 0, -1, -1, -1, 0).AsSingle());
+                acc.StoreUnsafe(ref output, 0);
             }
         }
     }
