@@ -123,6 +123,15 @@ public static class Simd
         return Vector512.Shuffle(v, Vector512.Create(16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14));
     }
 
+    /// <summary>Lane i is lane <c>indices[i]</c> of <paramref name="lower"/> (0–15) or of <paramref name="upper"/> (16–31): VPERMT2PS.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Permute(Vector512<float> lower, Vector512<int> indices, Vector512<float> upper)
+    {
+        if (Avx512F.IsSupported) return Avx512F.PermuteVar16x32x2(lower, indices, upper);
+        var within = indices & Vector512.Create(15);
+        return Vector512.ConditionalSelect(Vector512.LessThan(indices, Vector512.Create(16)).AsSingle(), Vector512.Shuffle(lower, within), Vector512.Shuffle(upper, within));
+    }
+
     // Portable fallback of the 512-bit loads (never reached where Vector512 is accelerated).
     private static Vector256<float> LoadEven256(ref float source) =>
         Vector256.Create(LoadEven(ref source), LoadEven(ref Unsafe.Add(ref source, 8)));

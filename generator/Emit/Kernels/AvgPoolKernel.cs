@@ -1,3 +1,4 @@
+using System.Linq;
 using ShuffleNetGen.Generator.Helpers;
 using ShuffleNetGen.Generator.Lowering;
 
@@ -30,4 +31,42 @@ internal sealed class AvgPoolKernel : WindowKernel
         taps.First ? $"float acc = {value};" : $"acc += {value};";
 
     protected override void EmitScalarEpilogue(SourceWriter w) => w.Line("acc *= 1f / 9f;");
+
+    protected override void AddPaths(System.Collections.Generic.List<(string?, string)> paths)
+    {
+        if (RowVectorsApply) paths.Add((RuntimeChecks.Vector512Accelerated, "Vector512, a row per vector"));
+    }
+
+    protected override void EmitVariantDispatch(SourceWriter w)
+    {
+        if (!RowVectorsApply) return;
+        using (w.Open($"if ({RuntimeChecks.Vector512Accelerated})"))
+        {
+            w.Line($"{RowVectorsMethodName}(ref source, ref destination);");
+            w.Line("return;");
+        }
+    }
+
+    /// <summary>The row-vector variant: the three input rows summed first, then the three tap columns permuted out of the sum.</summary>
+    protected override void EmitVariantMethods(SourceWriter w)
+    {
+        if (!RowVectorsApply) return;
+        EmitRowVectorMethod(w, $"<see cref=\"{Name}\"/> with one output row per Vector512.", "", () => { }, rowMask =>
+        {
+            var rows = Enumerable.Range(0, 3).Where(ky => (rowMask & (1 << ky)) != 0).ToList();
+            foreach (int ky in rows) EmitRowVectorLoad(w, "plane", ky);
+            w.Line($"var lo = {string.Join(" + ", rows.Select(ky => $"lo{ky}"))};");
+            w.Line($"var hi = {string.Join(" + ", rows.Select(ky => $"hi{ky}"))};");
+            var terms = new System.Collections.Generic.List<string>();
+            for (int dx = 0; dx < 3; dx++)
+            {
+                var (indices, mask) = TapPermute(dx);
+                string tap = $"Simd.Permute(lo, {indices}, hi)";
+                terms.Add(mask is null ? tap : $"({tap} & {mask})");
+            }
+            w.Line($"var acc = ({string.Join(" + ", terms)}) * Vector512.Create(1f / 9f);");
+            if (Op.Relu) w.Line("acc = Simd.Relu(acc);");
+            EmitRowVectorStore(w, "acc");
+        });
+    }
 }

@@ -56,6 +56,7 @@ internal sealed class DepthwiseKernel : WindowKernel
     protected override void AddPaths(List<(string?, string)> paths)
     {
         if (_flat) paths.Add((RuntimeChecks.Vector512Accelerated, "Vector512 across rows of a copy with zero rows around it"));
+        if (RowVectorsApply) paths.Add((RuntimeChecks.Vector512Accelerated, "Vector512, a row per vector"));
         if (_padded is { } plan) paths.Add((plan.Condition, plan.Vector + " on a zero-padded copy"));
     }
 
@@ -107,6 +108,14 @@ internal sealed class DepthwiseKernel : WindowKernel
 
     protected override void EmitVariantDispatch(SourceWriter w)
     {
+        if (RowVectorsApply)
+        {
+            using (w.Open($"if ({RuntimeChecks.Vector512Accelerated})"))
+            {
+                w.Line($"{RowVectorsMethodName}(ref source, ref destination, ref weights);");
+                w.Line("return;");
+            }
+        }
         if (_flat)
         {
             using (w.Open($"if ({RuntimeChecks.Vector512Accelerated})"))
@@ -134,6 +143,7 @@ internal sealed class DepthwiseKernel : WindowKernel
 
     protected override void EmitVariantMethods(SourceWriter w)
     {
+        if (RowVectorsApply) EmitRowVectorVariant(w);
         if (_flat) EmitFlatVariant(w);
         if (_padded is not { } plan) return;
         var op = Op;
@@ -270,5 +280,35 @@ internal sealed class DepthwiseKernel : WindowKernel
         var lanes = new string[FlatLanes];
         for (int i = 0; i < FlatLanes; i++) lanes[i] = (p0 + i) % width == exclude ? "0" : "-1";
         return $"Vector512.Create({string.Join(", ", lanes)}).AsSingle()";
+    }
+
+    /// <summary>
+    /// The row-vector variant (stride 2): per input row, the three tap columns permuted out of its vectors, each with
+    /// its weight; the left and right columns sum apart from the centre, so one mask per side clears the padding.
+    /// </summary>
+    private void EmitRowVectorVariant(SourceWriter w)
+    {
+        EmitRowVectorMethod(w, $"<see cref=\"{Name}\"/> with one output row per Vector512.", ", ref float weights", () =>
+        {
+            w.Line("ref float taps = ref Unsafe.Add(ref weights, c * 10);");
+            w.Line("var bias = Vector512.Create(Unsafe.Add(ref taps, 9));");
+            for (int t = 0; t < 9; t++) w.Line($"var k{t} = Vector512.Create(Unsafe.Add(ref taps, {t}));");
+        }, rowMask =>
+        {
+            bool first = true;
+            for (int ky = 0; ky < 3; ky++)
+            {
+                if ((rowMask & (1 << ky)) == 0) continue;
+                EmitRowVectorLoad(w, "plane", ky);
+                w.Line(first ? $"var centre = Simd.MulAdd({RowTap(ky, 1)}, k{3 * ky + 1}, bias);" : $"centre = Simd.MulAdd({RowTap(ky, 1)}, k{3 * ky + 1}, centre);");
+                w.Line(first ? $"var left = {RowTap(ky, 0)} * k{3 * ky};" : $"left = Simd.MulAdd({RowTap(ky, 0)}, k{3 * ky}, left);");
+                w.Line(first ? $"var right = {RowTap(ky, 2)} * k{3 * ky + 2};" : $"right = Simd.MulAdd({RowTap(ky, 2)}, k{3 * ky + 2}, right);");
+                first = false;
+            }
+            string Masked(string sum, int dx) => TapPermute(dx).Mask is { } mask ? $"({sum} & {mask})" : sum;
+            w.Line($"var acc = centre + {Masked("left", 0)} + {Masked("right", 2)};");
+            if (Op.Relu) w.Line("acc = Simd.Relu(acc);");
+            EmitRowVectorStore(w, "acc");
+        });
     }
 }

@@ -1,3 +1,4 @@
+using System.Linq;
 using System.Collections.Generic;
 using ShuffleNetGen.Generator.Helpers;
 using ShuffleNetGen.Generator.Lowering;
@@ -185,6 +186,111 @@ internal abstract class WindowKernel : IKernelEmitter
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Stride 2 on small planes (input rows of 8 to 32 columns, output rows of 4 to 16), where Vector512 is
+    /// accelerated: one output row is one vector. An input row is at most two vector loads (<c>lo</c>, <c>hi</c>, the
+    /// second overlapping the first), and each tap column comes out of them by one two-source permute with indices
+    /// fixed here, instead of four-column vectors with de-interleaving loads and scalar edges per row. Output lanes
+    /// 0 … G − 1 are columns 0 … G − 1 and lanes G … 2G − 1 the row's last G columns (G = 8, or 4 for rows under
+    /// eight), stored as two halves, so nothing is written outside the row.
+    /// </summary>
+    protected bool RowVectorsApply =>
+        Op.Stride == 2 && WideInteriors && Op.Input.Width >= 8 && Op.Input.Width <= 32 && Op.Output.Width >= 4 && Op.Output.Width <= 16;
+
+    protected string RowVectorsMethodName => $"{Name}_Rows_V512";
+
+    private int RowStoreLanes => Op.Output.Width >= 8 ? 8 : 4;
+
+    private int OutputColumnOfLane(int lane)
+    {
+        int g = RowStoreLanes;
+        return lane < g ? lane : lane < 2 * g ? Op.Output.Width - g + lane - g : 0;
+    }
+
+    /// <summary><c>lo{ky}</c> and <c>hi{ky}</c>: input row ky (from <c>row{ky}</c>) as one or two vectors.</summary>
+    protected void EmitRowVectorLoad(SourceWriter w, string plane, int ky)
+    {
+        int width = Op.Input.Width;
+        if (width >= 16)
+        {
+            w.Line($"var lo{ky} = Vector512.LoadUnsafe(ref {plane}, (nuint)row{ky});");
+            w.Line($"var hi{ky} = Vector512.LoadUnsafe(ref {plane}, (nuint)(row{ky} + {width - 16}));");
+        }
+        else
+        {
+            w.Line($"var lo{ky} = Vector512.Create(Vector256.LoadUnsafe(ref {plane}, (nuint)row{ky}), Vector256.LoadUnsafe(ref {plane}, (nuint)(row{ky} + {width - 8})));");
+            w.Line($"var hi{ky} = lo{ky};");
+        }
+    }
+
+    /// <summary>
+    /// The permute indices that give each output lane its tap column <paramref name="dx"/> (0 left, 1 centre, 2
+    /// right) from <c>lo</c>/<c>hi</c>, and a mask clearing the lanes whose tap is padding (null when none is).
+    /// </summary>
+    protected (string Indices, string? Mask) TapPermute(int dx)
+    {
+        int width = Op.Input.Width;
+        var indices = new int[16];
+        var inside = new bool[16];
+        bool padding = false;
+        for (int lane = 0; lane < 16; lane++)
+        {
+            int column = 2 * OutputColumnOfLane(lane) - 1 + dx;
+            if (column < 0 || column >= width)
+            {
+                padding = true;
+                continue;
+            }
+            inside[lane] = true;
+            indices[lane] = width >= 16 ? (column < 16 ? column : 16 + column - (width - 16)) : (column < 8 ? column : 8 + column - (width - 8));
+        }
+        string mask = $"Vector512.Create({string.Join(", ", inside.Select(i => i ? "-1" : "0"))}).AsSingle()";
+        return ($"Vector512.Create({string.Join(", ", indices)})", padding ? mask : null);
+    }
+
+    /// <summary>Tap column <paramref name="dx"/> of input row ky for every output lane.</summary>
+    protected string RowTap(int ky, int dx) => $"Simd.Permute(lo{ky}, {TapPermute(dx).Indices}, hi{ky})";
+
+    /// <summary>Stores the row vector <paramref name="acc"/> as its two halves (see <see cref="RowVectorsApply"/>).</summary>
+    protected void EmitRowVectorStore(SourceWriter w, string acc)
+    {
+        int width = Op.Output.Width;
+        if (RowStoreLanes == 8)
+        {
+            w.Line($"{acc}.GetLower().StoreUnsafe(ref output, (nuint)outRow);");
+            w.Line($"{acc}.GetUpper().StoreUnsafe(ref output, (nuint)(outRow + {width - 8}));");
+        }
+        else
+        {
+            w.Line($"{acc}.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);");
+            w.Line($"{acc}.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + {width - 4}));");
+        }
+    }
+
+    /// <summary>The row-vector variant: per channel <paramref name="channelStart"/>, then per output row <paramref name="row"/> (given the row mask).</summary>
+    protected void EmitRowVectorMethod(SourceWriter w, string summary, string parameters, System.Action channelStart, System.Action<int> row)
+    {
+        w.Line($"/// <summary>{summary}</summary>");
+        w.Line(KernelSyntax.Optimized);
+        using (w.Open($"private static void {RowVectorsMethodName}(ref float source, ref float destination{parameters})"))
+        using (Loop.Open(w, "c", 0, Op.Channels))
+        {
+            w.Line($"ref float plane = ref Unsafe.Add(ref source, c * {InPixels});");
+            w.Line($"ref float output = ref Unsafe.Add(ref destination, c * {OutPixels});");
+            channelStart();
+            foreach (var rows in Segments(Op.Output.Height, RowMask))
+            {
+                bool single = rows.Start + 1 == rows.End;
+                using (single ? w.OpenScope() : Loop.Open(w, "oy", rows.Start, rows.End))
+                {
+                    EmitRowOffsets(w, rows.Mask, single ? rows.Start.ToString() : "oy");
+                    row(rows.Mask);
+                }
+            }
+        }
+        w.Line();
     }
 
     /// <summary><c>rowN</c> (start of input row ky) and <c>outRow</c> for output row <paramref name="oy"/> (a literal or <c>oy</c>).</summary>

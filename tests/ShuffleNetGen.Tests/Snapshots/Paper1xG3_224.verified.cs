@@ -556,16 +556,16 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         new("Pointwise_g3_240to60_784px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to60_784px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to60_784px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128"),
         new("Depthwise3x3_s1_60ch_28x28", Vector512.IsHardwareAccelerated ? "Vector512" : "Vector128"),
         new("Pointwise_g3_60to240_784px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_60to240_784px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_60to240_784px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128"),
-        new("AvgPool3x3_s2_240ch_28x28_Relu", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
+        new("AvgPool3x3_s2_240ch_28x28_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
         new("Pointwise_g3_240to120_784px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to120_784px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to120_784px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to120_784px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to120_784px_Shuffle3_Relu_4x8_V128"),
-        new("Depthwise3x3_s2_120ch_28x28", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Depthwise3x3_s2_120ch_28x28", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Pointwise_g3_120to240_196px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to240_196px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to240_196px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to240_196px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to240_196px_Relu_4x8_V128"),
         new("Pointwise_g3_480to120_196px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128"),
         new("Depthwise3x3_s1_120ch_14x14", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
         new("Pointwise_g3_120to480_196px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128"),
-        new("AvgPool3x3_s2_480ch_14x14_Relu", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
+        new("AvgPool3x3_s2_480ch_14x14_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
         new("Pointwise_g3_480to240_196px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_480to240_196px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_480to240_196px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128"),
-        new("Depthwise3x3_s2_240ch_14x14", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Depthwise3x3_s2_240ch_14x14", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Pointwise_g3_240to480_49px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to480_49px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to480_49px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to480_49px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to480_49px_Relu_4x8_V128"),
         new("Pointwise_g3_960to240_49px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_960to240_49px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_960to240_49px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128"),
         new("Depthwise3x3_s1_240ch_7x7", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : "Vector128"),
@@ -2798,6 +2798,11 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AvgPool3x3_s2_240ch_28x28_Relu(ref float source, ref float destination)
     {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            AvgPool3x3_s2_240ch_28x28_Relu_Rows_V512(ref source, ref destination);
+            return;
+        }
         for (int c = 0; c < 240; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 784);
@@ -2983,6 +2988,51 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
+    /// <summary><see cref="AvgPool3x3_s2_240ch_28x28_Relu"/> with one output row per Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AvgPool3x3_s2_240ch_28x28_Relu_Rows_V512(ref float source, ref float destination)
+    {
+        for (int c = 0; c < 240; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * 784);
+            ref float output = ref Unsafe.Add(ref destination, c * 196);
+            {
+                int row1 = 0;
+                int row2 = 28;
+                int outRow = 0;
+                var lo1 = Vector512.LoadUnsafe(ref plane, (nuint)row1);
+                var hi1 = Vector512.LoadUnsafe(ref plane, (nuint)(row1 + 12));
+                var lo2 = Vector512.LoadUnsafe(ref plane, (nuint)row2);
+                var hi2 = Vector512.LoadUnsafe(ref plane, (nuint)(row2 + 12));
+                var lo = lo1 + lo2;
+                var hi = hi1 + hi2;
+                var acc = ((Simd.Permute(lo, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 11, 13, 15, 21, 23, 25, 27, 29), hi) & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + Simd.Permute(lo, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 12, 14, 20, 22, 24, 26, 28, 30), hi) + Simd.Permute(lo, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 13, 15, 21, 23, 25, 27, 29, 31), hi)) * Vector512.Create(1f / 9f);
+                acc = Simd.Relu(acc);
+                acc.GetLower().StoreUnsafe(ref output, (nuint)outRow);
+                acc.GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 6));
+            }
+            for (int oy = 1; oy < 14; oy++)
+            {
+                int row0 = (oy * 2 - 1) * 28;
+                int row1 = (oy * 2) * 28;
+                int row2 = (oy * 2 + 1) * 28;
+                int outRow = oy * 14;
+                var lo0 = Vector512.LoadUnsafe(ref plane, (nuint)row0);
+                var hi0 = Vector512.LoadUnsafe(ref plane, (nuint)(row0 + 12));
+                var lo1 = Vector512.LoadUnsafe(ref plane, (nuint)row1);
+                var hi1 = Vector512.LoadUnsafe(ref plane, (nuint)(row1 + 12));
+                var lo2 = Vector512.LoadUnsafe(ref plane, (nuint)row2);
+                var hi2 = Vector512.LoadUnsafe(ref plane, (nuint)(row2 + 12));
+                var lo = lo0 + lo1 + lo2;
+                var hi = hi0 + hi1 + hi2;
+                var acc = ((Simd.Permute(lo, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 11, 13, 15, 21, 23, 25, 27, 29), hi) & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + Simd.Permute(lo, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 12, 14, 20, 22, 24, 26, 28, 30), hi) + Simd.Permute(lo, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 13, 15, 21, 23, 25, 27, 29, 31), hi)) * Vector512.Create(1f / 9f);
+                acc = Simd.Relu(acc);
+                acc.GetLower().StoreUnsafe(ref output, (nuint)outRow);
+                acc.GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 6));
+            }
+        }
+    }
+
     /// <summary>The literals <see cref="Pointwise_g3_240to120_784px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape : Pointwise_Shape
     {
@@ -3053,6 +3103,11 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s2_120ch_28x28(ref float source, ref float destination, ref float weights)
     {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Depthwise3x3_s2_120ch_28x28_Rows_V512(ref source, ref destination, ref weights);
+            return;
+        }
         for (int c = 0; c < 120; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 784);
@@ -3246,6 +3301,71 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
                     }
                 }
+            }
+        }
+    }
+
+    /// <summary><see cref="Depthwise3x3_s2_120ch_28x28"/> with one output row per Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_120ch_28x28_Rows_V512(ref float source, ref float destination, ref float weights)
+    {
+        for (int c = 0; c < 120; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * 784);
+            ref float output = ref Unsafe.Add(ref destination, c * 196);
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            var bias = Vector512.Create(Unsafe.Add(ref taps, 9));
+            var k0 = Vector512.Create(Unsafe.Add(ref taps, 0));
+            var k1 = Vector512.Create(Unsafe.Add(ref taps, 1));
+            var k2 = Vector512.Create(Unsafe.Add(ref taps, 2));
+            var k3 = Vector512.Create(Unsafe.Add(ref taps, 3));
+            var k4 = Vector512.Create(Unsafe.Add(ref taps, 4));
+            var k5 = Vector512.Create(Unsafe.Add(ref taps, 5));
+            var k6 = Vector512.Create(Unsafe.Add(ref taps, 6));
+            var k7 = Vector512.Create(Unsafe.Add(ref taps, 7));
+            var k8 = Vector512.Create(Unsafe.Add(ref taps, 8));
+            {
+                int row1 = 0;
+                int row2 = 28;
+                int outRow = 0;
+                var lo1 = Vector512.LoadUnsafe(ref plane, (nuint)row1);
+                var hi1 = Vector512.LoadUnsafe(ref plane, (nuint)(row1 + 12));
+                var centre = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 12, 14, 20, 22, 24, 26, 28, 30), hi1), k4, bias);
+                var left = Simd.Permute(lo1, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 11, 13, 15, 21, 23, 25, 27, 29), hi1) * k3;
+                var right = Simd.Permute(lo1, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 13, 15, 21, 23, 25, 27, 29, 31), hi1) * k5;
+                var lo2 = Vector512.LoadUnsafe(ref plane, (nuint)row2);
+                var hi2 = Vector512.LoadUnsafe(ref plane, (nuint)(row2 + 12));
+                centre = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 12, 14, 20, 22, 24, 26, 28, 30), hi2), k7, centre);
+                left = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 11, 13, 15, 21, 23, 25, 27, 29), hi2), k6, left);
+                right = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 13, 15, 21, 23, 25, 27, 29, 31), hi2), k8, right);
+                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + right;
+                acc.GetLower().StoreUnsafe(ref output, (nuint)outRow);
+                acc.GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 6));
+            }
+            for (int oy = 1; oy < 14; oy++)
+            {
+                int row0 = (oy * 2 - 1) * 28;
+                int row1 = (oy * 2) * 28;
+                int row2 = (oy * 2 + 1) * 28;
+                int outRow = oy * 14;
+                var lo0 = Vector512.LoadUnsafe(ref plane, (nuint)row0);
+                var hi0 = Vector512.LoadUnsafe(ref plane, (nuint)(row0 + 12));
+                var centre = Simd.MulAdd(Simd.Permute(lo0, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 12, 14, 20, 22, 24, 26, 28, 30), hi0), k1, bias);
+                var left = Simd.Permute(lo0, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 11, 13, 15, 21, 23, 25, 27, 29), hi0) * k0;
+                var right = Simd.Permute(lo0, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 13, 15, 21, 23, 25, 27, 29, 31), hi0) * k2;
+                var lo1 = Vector512.LoadUnsafe(ref plane, (nuint)row1);
+                var hi1 = Vector512.LoadUnsafe(ref plane, (nuint)(row1 + 12));
+                centre = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 12, 14, 20, 22, 24, 26, 28, 30), hi1), k4, centre);
+                left = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 11, 13, 15, 21, 23, 25, 27, 29), hi1), k3, left);
+                right = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 13, 15, 21, 23, 25, 27, 29, 31), hi1), k5, right);
+                var lo2 = Vector512.LoadUnsafe(ref plane, (nuint)row2);
+                var hi2 = Vector512.LoadUnsafe(ref plane, (nuint)(row2 + 12));
+                centre = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 12, 14, 20, 22, 24, 26, 28, 30), hi2), k7, centre);
+                left = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 11, 13, 15, 21, 23, 25, 27, 29), hi2), k6, left);
+                right = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 13, 15, 21, 23, 25, 27, 29, 31), hi2), k8, right);
+                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + right;
+                acc.GetLower().StoreUnsafe(ref output, (nuint)outRow);
+                acc.GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 6));
             }
         }
     }
@@ -3896,6 +4016,11 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AvgPool3x3_s2_480ch_14x14_Relu(ref float source, ref float destination)
     {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            AvgPool3x3_s2_480ch_14x14_Relu_Rows_V512(ref source, ref destination);
+            return;
+        }
         for (int c = 0; c < 480; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 196);
@@ -4077,6 +4202,51 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
+    /// <summary><see cref="AvgPool3x3_s2_480ch_14x14_Relu"/> with one output row per Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AvgPool3x3_s2_480ch_14x14_Relu_Rows_V512(ref float source, ref float destination)
+    {
+        for (int c = 0; c < 480; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * 196);
+            ref float output = ref Unsafe.Add(ref destination, c * 49);
+            {
+                int row1 = 0;
+                int row2 = 14;
+                int outRow = 0;
+                var lo1 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row1), Vector256.LoadUnsafe(ref plane, (nuint)(row1 + 6)));
+                var hi1 = lo1;
+                var lo2 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row2), Vector256.LoadUnsafe(ref plane, (nuint)(row2 + 6)));
+                var hi2 = lo2;
+                var lo = lo1 + lo2;
+                var hi = hi1 + hi2;
+                var acc = ((Simd.Permute(lo, Vector512.Create(0, 1, 3, 5, 5, 7, 11, 13, 0, 0, 0, 0, 0, 0, 0, 0), hi) & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + Simd.Permute(lo, Vector512.Create(0, 2, 4, 6, 6, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0), hi) + Simd.Permute(lo, Vector512.Create(1, 3, 5, 7, 7, 11, 13, 15, 1, 1, 1, 1, 1, 1, 1, 1), hi)) * Vector512.Create(1f / 9f);
+                acc = Simd.Relu(acc);
+                acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
+                acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 3));
+            }
+            for (int oy = 1; oy < 7; oy++)
+            {
+                int row0 = (oy * 2 - 1) * 14;
+                int row1 = (oy * 2) * 14;
+                int row2 = (oy * 2 + 1) * 14;
+                int outRow = oy * 7;
+                var lo0 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row0), Vector256.LoadUnsafe(ref plane, (nuint)(row0 + 6)));
+                var hi0 = lo0;
+                var lo1 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row1), Vector256.LoadUnsafe(ref plane, (nuint)(row1 + 6)));
+                var hi1 = lo1;
+                var lo2 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row2), Vector256.LoadUnsafe(ref plane, (nuint)(row2 + 6)));
+                var hi2 = lo2;
+                var lo = lo0 + lo1 + lo2;
+                var hi = hi0 + hi1 + hi2;
+                var acc = ((Simd.Permute(lo, Vector512.Create(0, 1, 3, 5, 5, 7, 11, 13, 0, 0, 0, 0, 0, 0, 0, 0), hi) & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + Simd.Permute(lo, Vector512.Create(0, 2, 4, 6, 6, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0), hi) + Simd.Permute(lo, Vector512.Create(1, 3, 5, 7, 7, 11, 13, 15, 1, 1, 1, 1, 1, 1, 1, 1), hi)) * Vector512.Create(1f / 9f);
+                acc = Simd.Relu(acc);
+                acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
+                acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 3));
+            }
+        }
+    }
+
     /// <summary>The literals <see cref="Pointwise_g3_480to240_196px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape : Pointwise_Shape
     {
@@ -4151,6 +4321,11 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s2_240ch_14x14(ref float source, ref float destination, ref float weights)
     {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Depthwise3x3_s2_240ch_14x14_Rows_V512(ref source, ref destination, ref weights);
+            return;
+        }
         for (int c = 0; c < 240; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 196);
@@ -4340,6 +4515,71 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
                     }
                 }
+            }
+        }
+    }
+
+    /// <summary><see cref="Depthwise3x3_s2_240ch_14x14"/> with one output row per Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_240ch_14x14_Rows_V512(ref float source, ref float destination, ref float weights)
+    {
+        for (int c = 0; c < 240; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * 196);
+            ref float output = ref Unsafe.Add(ref destination, c * 49);
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            var bias = Vector512.Create(Unsafe.Add(ref taps, 9));
+            var k0 = Vector512.Create(Unsafe.Add(ref taps, 0));
+            var k1 = Vector512.Create(Unsafe.Add(ref taps, 1));
+            var k2 = Vector512.Create(Unsafe.Add(ref taps, 2));
+            var k3 = Vector512.Create(Unsafe.Add(ref taps, 3));
+            var k4 = Vector512.Create(Unsafe.Add(ref taps, 4));
+            var k5 = Vector512.Create(Unsafe.Add(ref taps, 5));
+            var k6 = Vector512.Create(Unsafe.Add(ref taps, 6));
+            var k7 = Vector512.Create(Unsafe.Add(ref taps, 7));
+            var k8 = Vector512.Create(Unsafe.Add(ref taps, 8));
+            {
+                int row1 = 0;
+                int row2 = 14;
+                int outRow = 0;
+                var lo1 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row1), Vector256.LoadUnsafe(ref plane, (nuint)(row1 + 6)));
+                var hi1 = lo1;
+                var centre = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 2, 4, 6, 6, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0), hi1), k4, bias);
+                var left = Simd.Permute(lo1, Vector512.Create(0, 1, 3, 5, 5, 7, 11, 13, 0, 0, 0, 0, 0, 0, 0, 0), hi1) * k3;
+                var right = Simd.Permute(lo1, Vector512.Create(1, 3, 5, 7, 7, 11, 13, 15, 1, 1, 1, 1, 1, 1, 1, 1), hi1) * k5;
+                var lo2 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row2), Vector256.LoadUnsafe(ref plane, (nuint)(row2 + 6)));
+                var hi2 = lo2;
+                centre = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 2, 4, 6, 6, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k7, centre);
+                left = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 1, 3, 5, 5, 7, 11, 13, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k6, left);
+                right = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(1, 3, 5, 7, 7, 11, 13, 15, 1, 1, 1, 1, 1, 1, 1, 1), hi2), k8, right);
+                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + right;
+                acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
+                acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 3));
+            }
+            for (int oy = 1; oy < 7; oy++)
+            {
+                int row0 = (oy * 2 - 1) * 14;
+                int row1 = (oy * 2) * 14;
+                int row2 = (oy * 2 + 1) * 14;
+                int outRow = oy * 7;
+                var lo0 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row0), Vector256.LoadUnsafe(ref plane, (nuint)(row0 + 6)));
+                var hi0 = lo0;
+                var centre = Simd.MulAdd(Simd.Permute(lo0, Vector512.Create(0, 2, 4, 6, 6, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0), hi0), k1, bias);
+                var left = Simd.Permute(lo0, Vector512.Create(0, 1, 3, 5, 5, 7, 11, 13, 0, 0, 0, 0, 0, 0, 0, 0), hi0) * k0;
+                var right = Simd.Permute(lo0, Vector512.Create(1, 3, 5, 7, 7, 11, 13, 15, 1, 1, 1, 1, 1, 1, 1, 1), hi0) * k2;
+                var lo1 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row1), Vector256.LoadUnsafe(ref plane, (nuint)(row1 + 6)));
+                var hi1 = lo1;
+                centre = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 2, 4, 6, 6, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0), hi1), k4, centre);
+                left = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 1, 3, 5, 5, 7, 11, 13, 0, 0, 0, 0, 0, 0, 0, 0), hi1), k3, left);
+                right = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(1, 3, 5, 7, 7, 11, 13, 15, 1, 1, 1, 1, 1, 1, 1, 1), hi1), k5, right);
+                var lo2 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row2), Vector256.LoadUnsafe(ref plane, (nuint)(row2 + 6)));
+                var hi2 = lo2;
+                centre = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 2, 4, 6, 6, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k7, centre);
+                left = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 1, 3, 5, 5, 7, 11, 13, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k6, left);
+                right = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(1, 3, 5, 7, 7, 11, 13, 15, 1, 1, 1, 1, 1, 1, 1, 1), hi2), k8, right);
+                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + right;
+                acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
+                acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 3));
             }
         }
     }

@@ -549,16 +549,16 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     {
         new("Conv3x3_s2_3to6_64x64_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
         new("MaxPool3x3_s2_6ch_32x32", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
-        new("AvgPool3x3_s2_6ch_16x16_Relu", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
+        new("AvgPool3x3_s2_6ch_16x16_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
         new("Pointwise_g1_6to15_256px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_6to15_256px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_6to15_256px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128"),
-        new("Depthwise3x3_s2_15ch_16x16", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Depthwise3x3_s2_15ch_16x16", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Pointwise_g3_15to54_64px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_15to54_64px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_15to54_64px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_15to54_64px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_15to54_64px_Relu_4x8_V128"),
         new("Pointwise_g3_60to15_64px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_60to15_64px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_60to15_64px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128"),
         new("Depthwise3x3_s1_15ch_8x8", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
         new("Pointwise_g3_15to60_64px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_15to60_64px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_15to60_64px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128"),
-        new("AvgPool3x3_s2_60ch_8x8_Relu", "scalar (no interior of four columns)"),
+        new("AvgPool3x3_s2_60ch_8x8_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
         new("Pointwise_g3_60to30_64px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_60to30_64px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_60to30_64px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128"),
-        new("Depthwise3x3_s2_30ch_8x8", "scalar (no interior of four columns)"),
+        new("Depthwise3x3_s2_30ch_8x8", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
         new("Pointwise_g3_30to60_16px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_30to60_16px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_30to60_16px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_30to60_16px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_30to60_16px_Relu_4x8_V128"),
         new("Pointwise_g3_120to30_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128"),
         new("Depthwise3x3_s1_30ch_4x4", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : "scalar (no interior of four columns)"),
@@ -1570,6 +1570,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AvgPool3x3_s2_6ch_16x16_Relu(ref float source, ref float destination)
     {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            AvgPool3x3_s2_6ch_16x16_Relu_Rows_V512(ref source, ref destination);
+            return;
+        }
         for (int c = 0; c < 6; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 256);
@@ -1751,6 +1756,51 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
+    /// <summary><see cref="AvgPool3x3_s2_6ch_16x16_Relu"/> with one output row per Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AvgPool3x3_s2_6ch_16x16_Relu_Rows_V512(ref float source, ref float destination)
+    {
+        for (int c = 0; c < 6; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * 256);
+            ref float output = ref Unsafe.Add(ref destination, c * 64);
+            {
+                int row1 = 0;
+                int row2 = 16;
+                int outRow = 0;
+                var lo1 = Vector512.LoadUnsafe(ref plane, (nuint)row1);
+                var hi1 = Vector512.LoadUnsafe(ref plane, (nuint)(row1 + 0));
+                var lo2 = Vector512.LoadUnsafe(ref plane, (nuint)row2);
+                var hi2 = Vector512.LoadUnsafe(ref plane, (nuint)(row2 + 0));
+                var lo = lo1 + lo2;
+                var hi = hi1 + hi2;
+                var acc = ((Simd.Permute(lo, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 0, 1, 3, 5, 7, 9, 11, 13), hi) & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + Simd.Permute(lo, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14), hi) + Simd.Permute(lo, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15), hi)) * Vector512.Create(1f / 9f);
+                acc = Simd.Relu(acc);
+                acc.GetLower().StoreUnsafe(ref output, (nuint)outRow);
+                acc.GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 0));
+            }
+            for (int oy = 1; oy < 8; oy++)
+            {
+                int row0 = (oy * 2 - 1) * 16;
+                int row1 = (oy * 2) * 16;
+                int row2 = (oy * 2 + 1) * 16;
+                int outRow = oy * 8;
+                var lo0 = Vector512.LoadUnsafe(ref plane, (nuint)row0);
+                var hi0 = Vector512.LoadUnsafe(ref plane, (nuint)(row0 + 0));
+                var lo1 = Vector512.LoadUnsafe(ref plane, (nuint)row1);
+                var hi1 = Vector512.LoadUnsafe(ref plane, (nuint)(row1 + 0));
+                var lo2 = Vector512.LoadUnsafe(ref plane, (nuint)row2);
+                var hi2 = Vector512.LoadUnsafe(ref plane, (nuint)(row2 + 0));
+                var lo = lo0 + lo1 + lo2;
+                var hi = hi0 + hi1 + hi2;
+                var acc = ((Simd.Permute(lo, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 0, 1, 3, 5, 7, 9, 11, 13), hi) & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + Simd.Permute(lo, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14), hi) + Simd.Permute(lo, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15), hi)) * Vector512.Create(1f / 9f);
+                acc = Simd.Relu(acc);
+                acc.GetLower().StoreUnsafe(ref output, (nuint)outRow);
+                acc.GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 0));
+            }
+        }
+    }
+
     /// <summary>The literals <see cref="Pointwise_g1_6to15_256px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape : Pointwise_Shape
     {
@@ -1836,6 +1886,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s2_15ch_16x16(ref float source, ref float destination, ref float weights)
     {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Depthwise3x3_s2_15ch_16x16_Rows_V512(ref source, ref destination, ref weights);
+            return;
+        }
         for (int c = 0; c < 15; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 256);
@@ -2025,6 +2080,71 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
                     }
                 }
+            }
+        }
+    }
+
+    /// <summary><see cref="Depthwise3x3_s2_15ch_16x16"/> with one output row per Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_15ch_16x16_Rows_V512(ref float source, ref float destination, ref float weights)
+    {
+        for (int c = 0; c < 15; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * 256);
+            ref float output = ref Unsafe.Add(ref destination, c * 64);
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            var bias = Vector512.Create(Unsafe.Add(ref taps, 9));
+            var k0 = Vector512.Create(Unsafe.Add(ref taps, 0));
+            var k1 = Vector512.Create(Unsafe.Add(ref taps, 1));
+            var k2 = Vector512.Create(Unsafe.Add(ref taps, 2));
+            var k3 = Vector512.Create(Unsafe.Add(ref taps, 3));
+            var k4 = Vector512.Create(Unsafe.Add(ref taps, 4));
+            var k5 = Vector512.Create(Unsafe.Add(ref taps, 5));
+            var k6 = Vector512.Create(Unsafe.Add(ref taps, 6));
+            var k7 = Vector512.Create(Unsafe.Add(ref taps, 7));
+            var k8 = Vector512.Create(Unsafe.Add(ref taps, 8));
+            {
+                int row1 = 0;
+                int row2 = 16;
+                int outRow = 0;
+                var lo1 = Vector512.LoadUnsafe(ref plane, (nuint)row1);
+                var hi1 = Vector512.LoadUnsafe(ref plane, (nuint)(row1 + 0));
+                var centre = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14), hi1), k4, bias);
+                var left = Simd.Permute(lo1, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 0, 1, 3, 5, 7, 9, 11, 13), hi1) * k3;
+                var right = Simd.Permute(lo1, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15), hi1) * k5;
+                var lo2 = Vector512.LoadUnsafe(ref plane, (nuint)row2);
+                var hi2 = Vector512.LoadUnsafe(ref plane, (nuint)(row2 + 0));
+                centre = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14), hi2), k7, centre);
+                left = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 0, 1, 3, 5, 7, 9, 11, 13), hi2), k6, left);
+                right = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15), hi2), k8, right);
+                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + right;
+                acc.GetLower().StoreUnsafe(ref output, (nuint)outRow);
+                acc.GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 0));
+            }
+            for (int oy = 1; oy < 8; oy++)
+            {
+                int row0 = (oy * 2 - 1) * 16;
+                int row1 = (oy * 2) * 16;
+                int row2 = (oy * 2 + 1) * 16;
+                int outRow = oy * 8;
+                var lo0 = Vector512.LoadUnsafe(ref plane, (nuint)row0);
+                var hi0 = Vector512.LoadUnsafe(ref plane, (nuint)(row0 + 0));
+                var centre = Simd.MulAdd(Simd.Permute(lo0, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14), hi0), k1, bias);
+                var left = Simd.Permute(lo0, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 0, 1, 3, 5, 7, 9, 11, 13), hi0) * k0;
+                var right = Simd.Permute(lo0, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15), hi0) * k2;
+                var lo1 = Vector512.LoadUnsafe(ref plane, (nuint)row1);
+                var hi1 = Vector512.LoadUnsafe(ref plane, (nuint)(row1 + 0));
+                centre = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14), hi1), k4, centre);
+                left = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 0, 1, 3, 5, 7, 9, 11, 13), hi1), k3, left);
+                right = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15), hi1), k5, right);
+                var lo2 = Vector512.LoadUnsafe(ref plane, (nuint)row2);
+                var hi2 = Vector512.LoadUnsafe(ref plane, (nuint)(row2 + 0));
+                centre = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14), hi2), k7, centre);
+                left = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 0, 1, 3, 5, 7, 9, 11, 13), hi2), k6, left);
+                right = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15), hi2), k8, right);
+                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + right;
+                acc.GetLower().StoreUnsafe(ref output, (nuint)outRow);
+                acc.GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 0));
             }
         }
     }
@@ -2571,6 +2691,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AvgPool3x3_s2_60ch_8x8_Relu(ref float source, ref float destination)
     {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            AvgPool3x3_s2_60ch_8x8_Relu_Rows_V512(ref source, ref destination);
+            return;
+        }
         for (int c = 0; c < 60; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 64);
@@ -2633,6 +2758,51 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow + ox) = acc;
                 }
+            }
+        }
+    }
+
+    /// <summary><see cref="AvgPool3x3_s2_60ch_8x8_Relu"/> with one output row per Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AvgPool3x3_s2_60ch_8x8_Relu_Rows_V512(ref float source, ref float destination)
+    {
+        for (int c = 0; c < 60; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * 64);
+            ref float output = ref Unsafe.Add(ref destination, c * 16);
+            {
+                int row1 = 0;
+                int row2 = 8;
+                int outRow = 0;
+                var lo1 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row1), Vector256.LoadUnsafe(ref plane, (nuint)(row1 + 0)));
+                var hi1 = lo1;
+                var lo2 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row2), Vector256.LoadUnsafe(ref plane, (nuint)(row2 + 0)));
+                var hi2 = lo2;
+                var lo = lo1 + lo2;
+                var hi = hi1 + hi2;
+                var acc = ((Simd.Permute(lo, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi) & Vector512.Create(0, -1, -1, -1, 0, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + Simd.Permute(lo, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi) + Simd.Permute(lo, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi)) * Vector512.Create(1f / 9f);
+                acc = Simd.Relu(acc);
+                acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
+                acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 0));
+            }
+            for (int oy = 1; oy < 4; oy++)
+            {
+                int row0 = (oy * 2 - 1) * 8;
+                int row1 = (oy * 2) * 8;
+                int row2 = (oy * 2 + 1) * 8;
+                int outRow = oy * 4;
+                var lo0 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row0), Vector256.LoadUnsafe(ref plane, (nuint)(row0 + 0)));
+                var hi0 = lo0;
+                var lo1 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row1), Vector256.LoadUnsafe(ref plane, (nuint)(row1 + 0)));
+                var hi1 = lo1;
+                var lo2 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row2), Vector256.LoadUnsafe(ref plane, (nuint)(row2 + 0)));
+                var hi2 = lo2;
+                var lo = lo0 + lo1 + lo2;
+                var hi = hi0 + hi1 + hi2;
+                var acc = ((Simd.Permute(lo, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi) & Vector512.Create(0, -1, -1, -1, 0, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + Simd.Permute(lo, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi) + Simd.Permute(lo, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi)) * Vector512.Create(1f / 9f);
+                acc = Simd.Relu(acc);
+                acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
+                acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 0));
             }
         }
     }
@@ -2719,6 +2889,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s2_30ch_8x8(ref float source, ref float destination, ref float weights)
     {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Depthwise3x3_s2_30ch_8x8_Rows_V512(ref source, ref destination, ref weights);
+            return;
+        }
         for (int c = 0; c < 30; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 64);
@@ -2785,6 +2960,71 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + ox) = acc;
                 }
+            }
+        }
+    }
+
+    /// <summary><see cref="Depthwise3x3_s2_30ch_8x8"/> with one output row per Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_30ch_8x8_Rows_V512(ref float source, ref float destination, ref float weights)
+    {
+        for (int c = 0; c < 30; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * 64);
+            ref float output = ref Unsafe.Add(ref destination, c * 16);
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            var bias = Vector512.Create(Unsafe.Add(ref taps, 9));
+            var k0 = Vector512.Create(Unsafe.Add(ref taps, 0));
+            var k1 = Vector512.Create(Unsafe.Add(ref taps, 1));
+            var k2 = Vector512.Create(Unsafe.Add(ref taps, 2));
+            var k3 = Vector512.Create(Unsafe.Add(ref taps, 3));
+            var k4 = Vector512.Create(Unsafe.Add(ref taps, 4));
+            var k5 = Vector512.Create(Unsafe.Add(ref taps, 5));
+            var k6 = Vector512.Create(Unsafe.Add(ref taps, 6));
+            var k7 = Vector512.Create(Unsafe.Add(ref taps, 7));
+            var k8 = Vector512.Create(Unsafe.Add(ref taps, 8));
+            {
+                int row1 = 0;
+                int row2 = 8;
+                int outRow = 0;
+                var lo1 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row1), Vector256.LoadUnsafe(ref plane, (nuint)(row1 + 0)));
+                var hi1 = lo1;
+                var centre = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi1), k4, bias);
+                var left = Simd.Permute(lo1, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi1) * k3;
+                var right = Simd.Permute(lo1, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi1) * k5;
+                var lo2 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row2), Vector256.LoadUnsafe(ref plane, (nuint)(row2 + 0)));
+                var hi2 = lo2;
+                centre = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k7, centre);
+                left = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k6, left);
+                right = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi2), k8, right);
+                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, 0, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + right;
+                acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
+                acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 0));
+            }
+            for (int oy = 1; oy < 4; oy++)
+            {
+                int row0 = (oy * 2 - 1) * 8;
+                int row1 = (oy * 2) * 8;
+                int row2 = (oy * 2 + 1) * 8;
+                int outRow = oy * 4;
+                var lo0 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row0), Vector256.LoadUnsafe(ref plane, (nuint)(row0 + 0)));
+                var hi0 = lo0;
+                var centre = Simd.MulAdd(Simd.Permute(lo0, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi0), k1, bias);
+                var left = Simd.Permute(lo0, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi0) * k0;
+                var right = Simd.Permute(lo0, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi0) * k2;
+                var lo1 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row1), Vector256.LoadUnsafe(ref plane, (nuint)(row1 + 0)));
+                var hi1 = lo1;
+                centre = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi1), k4, centre);
+                left = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi1), k3, left);
+                right = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi1), k5, right);
+                var lo2 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row2), Vector256.LoadUnsafe(ref plane, (nuint)(row2 + 0)));
+                var hi2 = lo2;
+                centre = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k7, centre);
+                left = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k6, left);
+                right = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi2), k8, right);
+                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, 0, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + right;
+                acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
+                acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 0));
             }
         }
     }
