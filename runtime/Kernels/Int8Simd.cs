@@ -159,6 +159,28 @@ public static class Int8Simd
     public static float Dequantize(int acc, float scale, float bias) => MathF.FusedMultiplyAdd(acc, scale, bias);
 
     /// <summary>
+    /// Byte 0 of lane p of <paramref name="c0"/> … <paramref name="c3"/> as bytes 0 … 3 of lane p: four channels'
+    /// quantized values (two's complement bytes before the zero point is added) as one slot per pixel.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> PackLowBytes(Vector512<int> c0, Vector512<int> c1, Vector512<int> c2, Vector512<int> c3)
+    {
+        if (Avx512Vbmi.IsSupported)
+        {
+            // VPERMT2B thrice: bytes 0 and 1 of each slot from c0/c1, bytes 2 and 3 from c2/c3, then the two halves.
+            var pairs = Vector512.Create((byte)0, 64, 0, 0, 4, 68, 0, 0, 8, 72, 0, 0, 12, 76, 0, 0, 16, 80, 0, 0, 20, 84, 0, 0, 24, 88, 0, 0, 28, 92, 0, 0,
+                32, 96, 0, 0, 36, 100, 0, 0, 40, 104, 0, 0, 44, 108, 0, 0, 48, 112, 0, 0, 52, 116, 0, 0, 56, 120, 0, 0, 60, 124, 0, 0);
+            var low = Avx512Vbmi.PermuteVar64x8x2(c0.AsByte(), pairs, c1.AsByte());
+            var high = Avx512Vbmi.PermuteVar64x8x2(c2.AsByte(), pairs, c3.AsByte());
+            var joined = Vector512.Create((byte)0, 1, 64, 65, 4, 5, 68, 69, 8, 9, 72, 73, 12, 13, 76, 77, 16, 17, 80, 81, 20, 21, 84, 85, 24, 25, 88, 89, 28, 29, 92, 93,
+                32, 33, 96, 97, 36, 37, 100, 101, 40, 41, 104, 105, 44, 45, 108, 109, 48, 49, 112, 113, 52, 53, 116, 117, 56, 57, 120, 121, 60, 61, 124, 125);
+            return Avx512Vbmi.PermuteVar64x8x2(low, joined, high).AsInt32();
+        }
+        var mask = Vector512.Create(0xFF);
+        return (c0 & mask) | Vector512.ShiftLeft(c1 & mask, 8) | Vector512.ShiftLeft(c2 & mask, 16) | Vector512.ShiftLeft(c3, 24);
+    }
+
+    /// <summary>
     /// The classifier's features to 7-bit activations on a scale of their own (per image): each feature becomes
     /// <c>round(clamp(x × (127 / largest), 0, 127))</c> in float, ties to even, four to a 32-bit slot (lowest feature in
     /// the lowest byte), and the slots from the features' end to <paramref name="slotCount"/> are zero. Returns the

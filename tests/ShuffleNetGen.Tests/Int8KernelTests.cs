@@ -265,6 +265,23 @@ public class Int8KernelTests
         }
     }
 
+    /// <summary>PackLowBytes on this process's path (VPERMT2B, or masks and shifts) against byte arithmetic, negative values included.</summary>
+    [Fact]
+    public void PackLowBytesPutsEachPlanesLowByteInItsSlotByte()
+    {
+        var random = new Random(41);
+        for (int round = 0; round < 200; round++)
+        {
+            var planes = Enumerable.Range(0, 4).Select(_ => Enumerable.Range(0, 16).Select(_ => random.Next(-128, 128)).ToArray()).ToArray();
+            var packed = Int8Simd.PackLowBytes(Vector512.Create(planes[0]), Vector512.Create(planes[1]), Vector512.Create(planes[2]), Vector512.Create(planes[3]));
+            for (int p = 0; p < 16; p++)
+            {
+                int expected = (planes[0][p] & 0xFF) | (planes[1][p] & 0xFF) << 8 | (planes[2][p] & 0xFF) << 16 | (planes[3][p] & 0xFF) << 24;
+                Assert.Equal(expected, packed.GetElement(p));
+            }
+        }
+    }
+
     /// <summary>Each width's dot product on this process's path against the plain sum of byte products, at the extremes too.</summary>
     [Fact]
     public void DotAddIsTheExactSumOfByteProductsAtEveryWidth()

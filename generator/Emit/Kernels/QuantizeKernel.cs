@@ -142,9 +142,22 @@ internal sealed class QuantizeKernel : IKernelEmitter
             w.Line($"var low = {V}.Create(-zeroPoint);");
             w.Line($"var high = {V}.Create({Int8Simd}.MaxActivation - zeroPoint);");
             w.Line($"var zero = {V}.Create((int)zeroPoint);");
+            if (V == "Vector512") w.Line($"var zeroBytes = {V}.Create((byte)zeroPoint);");
             using (w.Open($"for (int p = 0; p < TShape.Pixels; p += {lanes})"))
             {
                 w.Line($"int at = Math.Min(p, TShape.Pixels - {lanes});");
+                if (V == "Vector512")
+                {
+                    // Whole slots: four quantized planes packed by byte permutes, then the zero point added to every
+                    // byte at once (each byte ends in 0..127, so no carry crosses a byte).
+                    using (w.Open("if (channels == 4)"))
+                    {
+                        for (int c = 0; c < 4; c++)
+                            w.Line($"var q{c} = {Int8Simd}.Quantize({V}.LoadUnsafe(ref plane, (nuint)({(c == 0 ? "" : $"{c} * TShape.Pixels + ")}at)), inverse, low, high);");
+                        w.Line($"({Int8Simd}.PackLowBytes(q0, q1, q2, q3).AsByte() + zeroBytes).AsInt32().StoreUnsafe(ref slots, (nuint)at);");
+                        w.Line("continue;");
+                    }
+                }
                 w.Line($"var slot = {Int8Simd}.Quantize({V}.LoadUnsafe(ref plane, (nuint)at), inverse, low, high) + zero;");
                 // Whole slots (all but a group's last, at most) unrolled with constant shifts; the loop only for the rest.
                 using (w.Open("if (channels == 4)"))

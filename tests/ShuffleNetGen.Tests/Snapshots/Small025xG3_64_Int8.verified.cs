@@ -4254,9 +4254,19 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         var low = Vector512.Create(-zeroPoint);
         var high = Vector512.Create(global::ShuffleNetGen.Kernels.Int8Simd.MaxActivation - zeroPoint);
         var zero = Vector512.Create((int)zeroPoint);
+        var zeroBytes = Vector512.Create((byte)zeroPoint);
         for (int p = 0; p < TShape.Pixels; p += 16)
         {
             int at = Math.Min(p, TShape.Pixels - 16);
+            if (channels == 4)
+            {
+                var q0 = global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane, (nuint)(at)), inverse, low, high);
+                var q1 = global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane, (nuint)(1 * TShape.Pixels + at)), inverse, low, high);
+                var q2 = global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane, (nuint)(2 * TShape.Pixels + at)), inverse, low, high);
+                var q3 = global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane, (nuint)(3 * TShape.Pixels + at)), inverse, low, high);
+                (global::ShuffleNetGen.Kernels.Int8Simd.PackLowBytes(q0, q1, q2, q3).AsByte() + zeroBytes).AsInt32().StoreUnsafe(ref slots, (nuint)at);
+                continue;
+            }
             var slot = global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane, (nuint)at), inverse, low, high) + zero;
             if (channels == 4)
             {
