@@ -8,7 +8,7 @@ using ShuffleNetGen;
 using ShuffleNetGen.Quantization;
 
 /// <summary>
-/// <c>--int8</c>: calibrates <see cref="FashionNetInt8"/> (the same architecture, 1x1 convolutions in int8) from the float
+/// <c>--int8</c>: calibrates <see cref="FashionNetInt8"/> (the same architecture, 1x1 convolutions and classifier in int8) from the float
 /// weights on training images, then runs it and <see cref="FashionNet"/> over the whole test set and compares them.
 /// </summary>
 internal static class Int8Evaluation
@@ -64,7 +64,7 @@ internal static class Int8Evaluation
         var watch = Stopwatch.StartNew();
         TensorSet calibrated = Int8Calibration.Calibrate(FashionNetInt8.Description, floatWeights, calibrationImages, method);
         Console.WriteLine($"Calibration: {method} on the first {count:N0} training images, {watch.Elapsed.TotalSeconds:F1} s");
-        Console.WriteLine($"{FashionNetInt8.Description.Name}: 1x1 convolutions in int8, packed weights {FashionNetInt8.PackedWeightBytes / 1024.0:F0} KiB "
+        Console.WriteLine($"{FashionNetInt8.Description.Name}: 1x1 convolutions and classifier in int8, packed weights {FashionNetInt8.PackedWeightBytes / 1024.0:F0} KiB "
             + $"(float: {FashionNet.ParameterCount * 4 / 1024.0:F0} KiB), arena {FashionNetInt8.ArenaBytes / 1024.0:F0} KiB");
 
         var fp32 = FashionNet.FromTensors(floatWeights);
