@@ -17,3 +17,14 @@ internal enum VectorWidths
 
     All = Vector128 | Vector256 | Vector512 | AdvSimd,
 }
+
+internal static class VectorWidthsExtensions
+{
+    /// <summary>The vector types of <paramref name="widths"/>, widest first, with their 32-bit lanes; Vector128 always.</summary>
+    public static System.Collections.Generic.IEnumerable<(string Vector, int Lanes)> WidestFirst(this VectorWidths widths)
+    {
+        if ((widths & VectorWidths.Vector512) != 0) yield return ("Vector512", 16);
+        if ((widths & VectorWidths.Vector256) != 0) yield return ("Vector256", 8);
+        yield return ("Vector128", 4);
+    }
+}

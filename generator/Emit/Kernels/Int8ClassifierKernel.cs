@@ -34,15 +34,7 @@ internal sealed class Int8ClassifierKernel : IKernelEmitter
     private const string Int8Simd = KernelSyntax.Runtime + ".Kernels.Int8Simd";
 
     /// <summary>The widths this model has, widest first; Vector128 always (its dot product has a portable fallback).</summary>
-    private IEnumerable<(string Vector, int Lanes)> Widths
-    {
-        get
-        {
-            if ((_widths & VectorWidths.Vector512) != 0) yield return ("Vector512", 16);
-            if ((_widths & VectorWidths.Vector256) != 0) yield return ("Vector256", 8);
-            yield return ("Vector128", 4);
-        }
-    }
+    private IEnumerable<(string Vector, int Lanes)> Widths => _widths.WidestFirst();
 
     public string PathExpression
     {

@@ -45,15 +45,7 @@ internal sealed class QuantizeKernel : IKernelEmitter
     public string CallStatement() => $"{Method}<{ShapeName}>({OperandRefs.Of(_op.Input)}, {OperandRefs.Of(_op.Output)}, {OperandRefs.Weights(_op)});";
 
     /// <summary>The widths this model has, widest first, each with the pixels it needs.</summary>
-    private IEnumerable<(string Vector, int Lanes)> Widths
-    {
-        get
-        {
-            if ((_widths & VectorWidths.Vector512) != 0) yield return ("Vector512", 16);
-            if ((_widths & VectorWidths.Vector256) != 0) yield return ("Vector256", 8);
-            yield return ("Vector128", 4);
-        }
-    }
+    private IEnumerable<(string Vector, int Lanes)> Widths => _widths.WidestFirst();
 
     public string PathExpression
     {

@@ -549,12 +549,12 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     {
         new("Conv3x3_s2_1to12_32x32_Relu", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
         new("MaxPool3x3_s2_12ch_16x16", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
-        new("AvgPool3x3_s2_12ch_8x8_Relu", "scalar (no interior of four columns)"),
+        new("AvgPool3x3_s2_12ch_8x8_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
         new("Pointwise_g1_12to30_64px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_12to30_64px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_12to30_64px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_12to30_64px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g1_12to30_64px_Shuffle3_Relu_4x8_V128"),
-        new("Depthwise3x3_s2_30ch_8x8", "scalar (no interior of four columns)"),
+        new("Depthwise3x3_s2_30ch_8x8", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
         new("Pointwise_g3_30to108_16px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_30to108_16px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_30to108_16px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_30to108_16px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_30to108_16px_Relu_4x8_V128"),
         new("Pointwise_g3_120to30_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128"),
-        new("Depthwise3x3_s1_30ch_4x4", "scalar (no interior of four columns)"),
+        new("Depthwise3x3_s1_30ch_4x4", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : "scalar (no interior of four columns)"),
         new("Pointwise_g3_30to120_16px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128"),
         new("AvgPool3x3_s2_120ch_4x4_Relu", "scalar (no interior of four columns)"),
         new("Pointwise_g3_120to60_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128"),
@@ -830,7 +830,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                             acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
                             acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
                     {
@@ -856,7 +856,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                             acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
                             acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
                     }
                 }
@@ -878,7 +878,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                             acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
                             acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
                     {
@@ -896,7 +896,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                             acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
                             acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
                     }
                 }
@@ -956,7 +956,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                             acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
                             acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
                     {
@@ -989,7 +989,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                             acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
                             acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
                     }
                 }
@@ -1015,7 +1015,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                             acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
                             acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
                     {
@@ -1037,7 +1037,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                             acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
                             acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
                     }
                 }
@@ -1214,6 +1214,11 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AvgPool3x3_s2_12ch_8x8_Relu(ref float source, ref float destination)
     {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            AvgPool3x3_s2_12ch_8x8_Relu_Rows_V512(ref source, ref destination);
+            return;
+        }
         for (int c = 0; c < 12; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 64);
@@ -1276,6 +1281,51 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow + ox) = acc;
                 }
+            }
+        }
+    }
+
+    /// <summary><see cref="AvgPool3x3_s2_12ch_8x8_Relu"/> with one output row per Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AvgPool3x3_s2_12ch_8x8_Relu_Rows_V512(ref float source, ref float destination)
+    {
+        for (int c = 0; c < 12; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * 64);
+            ref float output = ref Unsafe.Add(ref destination, c * 16);
+            {
+                int row1 = 0;
+                int row2 = 8;
+                int outRow = 0;
+                var lo1 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row1), Vector256.LoadUnsafe(ref plane, (nuint)(row1 + 0)));
+                var hi1 = lo1;
+                var lo2 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row2), Vector256.LoadUnsafe(ref plane, (nuint)(row2 + 0)));
+                var hi2 = lo2;
+                var lo = lo1 + lo2;
+                var hi = hi1 + hi2;
+                var acc = ((Simd.Permute(lo, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi) & Vector512.Create(0, -1, -1, -1, 0, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + Simd.Permute(lo, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi) + Simd.Permute(lo, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi)) * Vector512.Create(1f / 9f);
+                acc = Simd.Relu(acc);
+                acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
+                acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 0));
+            }
+            for (int oy = 1; oy < 4; oy++)
+            {
+                int row0 = (oy * 2 - 1) * 8;
+                int row1 = (oy * 2) * 8;
+                int row2 = (oy * 2 + 1) * 8;
+                int outRow = oy * 4;
+                var lo0 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row0), Vector256.LoadUnsafe(ref plane, (nuint)(row0 + 0)));
+                var hi0 = lo0;
+                var lo1 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row1), Vector256.LoadUnsafe(ref plane, (nuint)(row1 + 0)));
+                var hi1 = lo1;
+                var lo2 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row2), Vector256.LoadUnsafe(ref plane, (nuint)(row2 + 0)));
+                var hi2 = lo2;
+                var lo = lo0 + lo1 + lo2;
+                var hi = hi0 + hi1 + hi2;
+                var acc = ((Simd.Permute(lo, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi) & Vector512.Create(0, -1, -1, -1, 0, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + Simd.Permute(lo, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi) + Simd.Permute(lo, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi)) * Vector512.Create(1f / 9f);
+                acc = Simd.Relu(acc);
+                acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
+                acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 0));
             }
         }
     }
@@ -1364,6 +1414,11 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s2_30ch_8x8(ref float source, ref float destination, ref float weights)
     {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Depthwise3x3_s2_30ch_8x8_Rows_V512(ref source, ref destination, ref weights);
+            return;
+        }
         for (int c = 0; c < 30; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 64);
@@ -1430,6 +1485,71 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
                     Unsafe.Add(ref output, outRow + ox) = acc;
                 }
+            }
+        }
+    }
+
+    /// <summary><see cref="Depthwise3x3_s2_30ch_8x8"/> with one output row per Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_30ch_8x8_Rows_V512(ref float source, ref float destination, ref float weights)
+    {
+        for (int c = 0; c < 30; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * 64);
+            ref float output = ref Unsafe.Add(ref destination, c * 16);
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            var bias = Vector512.Create(Unsafe.Add(ref taps, 9));
+            var k0 = Vector512.Create(Unsafe.Add(ref taps, 0));
+            var k1 = Vector512.Create(Unsafe.Add(ref taps, 1));
+            var k2 = Vector512.Create(Unsafe.Add(ref taps, 2));
+            var k3 = Vector512.Create(Unsafe.Add(ref taps, 3));
+            var k4 = Vector512.Create(Unsafe.Add(ref taps, 4));
+            var k5 = Vector512.Create(Unsafe.Add(ref taps, 5));
+            var k6 = Vector512.Create(Unsafe.Add(ref taps, 6));
+            var k7 = Vector512.Create(Unsafe.Add(ref taps, 7));
+            var k8 = Vector512.Create(Unsafe.Add(ref taps, 8));
+            {
+                int row1 = 0;
+                int row2 = 8;
+                int outRow = 0;
+                var lo1 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row1), Vector256.LoadUnsafe(ref plane, (nuint)(row1 + 0)));
+                var hi1 = lo1;
+                var centre = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi1), k4, bias);
+                var left = Simd.Permute(lo1, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi1) * k3;
+                var right = Simd.Permute(lo1, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi1) * k5;
+                var lo2 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row2), Vector256.LoadUnsafe(ref plane, (nuint)(row2 + 0)));
+                var hi2 = lo2;
+                centre = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k7, centre);
+                left = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k6, left);
+                right = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi2), k8, right);
+                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, 0, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + right;
+                acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
+                acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 0));
+            }
+            for (int oy = 1; oy < 4; oy++)
+            {
+                int row0 = (oy * 2 - 1) * 8;
+                int row1 = (oy * 2) * 8;
+                int row2 = (oy * 2 + 1) * 8;
+                int outRow = oy * 4;
+                var lo0 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row0), Vector256.LoadUnsafe(ref plane, (nuint)(row0 + 0)));
+                var hi0 = lo0;
+                var centre = Simd.MulAdd(Simd.Permute(lo0, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi0), k1, bias);
+                var left = Simd.Permute(lo0, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi0) * k0;
+                var right = Simd.Permute(lo0, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi0) * k2;
+                var lo1 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row1), Vector256.LoadUnsafe(ref plane, (nuint)(row1 + 0)));
+                var hi1 = lo1;
+                centre = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi1), k4, centre);
+                left = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi1), k3, left);
+                right = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi1), k5, right);
+                var lo2 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row2), Vector256.LoadUnsafe(ref plane, (nuint)(row2 + 0)));
+                var hi2 = lo2;
+                centre = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k7, centre);
+                left = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k6, left);
+                right = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi2), k8, right);
+                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, 0, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + right;
+                acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
+                acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 0));
             }
         }
     }
@@ -1592,6 +1712,11 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s1_30ch_4x4(ref float source, ref float destination, ref float weights)
     {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Depthwise3x3_s1_30ch_4x4_Flat_V512(ref source, ref destination, ref weights);
+            return;
+        }
         for (int c = 0; c < 30; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 16);
@@ -1703,6 +1828,53 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                     acc += Unsafe.Add(ref plane, row1 + 3) * k4;
                     Unsafe.Add(ref output, outRow + 3) = acc;
                 }
+            }
+        }
+    }
+
+    /// <summary><see cref="Depthwise3x3_s1_30ch_4x4"/> with each 4x4 plane as one row of 16 pixels, Vector512 across row ends.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_30ch_4x4_Flat_V512(ref float source, ref float destination, ref float weights)
+    {
+        Span<float> buffers = stackalloc float[52];
+        ref float first = ref MemoryMarshal.GetReference(buffers);
+        buffers.Slice(0, 5).Clear();
+        buffers.Slice(21, 10).Clear();
+        buffers.Slice(47, 5).Clear();
+        Vector512.LoadUnsafe(ref source, 0).StoreUnsafe(ref first, 5);
+        for (int c = 0; c < 30; c++)
+        {
+            ref float current = ref Unsafe.Add(ref first, (c & 1) * 26);
+            if (c + 1 < 30)
+            {
+                ref float next = ref Unsafe.Add(ref first, ((c + 1) & 1) * 26);
+                ref float nextPlane = ref Unsafe.Add(ref source, (c + 1) * 16);
+                Vector512.LoadUnsafe(ref nextPlane, 0).StoreUnsafe(ref next, 5);
+            }
+            ref float output = ref Unsafe.Add(ref destination, c * 16);
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            var bias = Vector512.Create(Unsafe.Add(ref taps, 9));
+            var k0 = Vector512.Create(Unsafe.Add(ref taps, 0));
+            var k1 = Vector512.Create(Unsafe.Add(ref taps, 1));
+            var k2 = Vector512.Create(Unsafe.Add(ref taps, 2));
+            var k3 = Vector512.Create(Unsafe.Add(ref taps, 3));
+            var k4 = Vector512.Create(Unsafe.Add(ref taps, 4));
+            var k5 = Vector512.Create(Unsafe.Add(ref taps, 5));
+            var k6 = Vector512.Create(Unsafe.Add(ref taps, 6));
+            var k7 = Vector512.Create(Unsafe.Add(ref taps, 7));
+            var k8 = Vector512.Create(Unsafe.Add(ref taps, 8));
+            {
+                var centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 1), k1, bias);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 5), k4, centre);
+                centre = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 9), k7, centre);
+                var left = Vector512.LoadUnsafe(ref current, 0) * k0;
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 4), k3, left);
+                left = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 8), k6, left);
+                var right = Vector512.LoadUnsafe(ref current, 2) * k2;
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 6), k5, right);
+                right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 10), k8, right);
+                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, 0, -1, -1, -1, 0, -1, -1, -1, 0, -1, -1, -1).AsSingle()) + (right & Vector512.Create(-1, -1, -1, 0, -1, -1, -1, 0, -1, -1, -1, 0, -1, -1, -1, 0).AsSingle());
+                acc.StoreUnsafe(ref output, 0);
             }
         }
     }
@@ -2632,30 +2804,30 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
-                acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
-                acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
-                acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
-                acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
-                acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                acc6x1 = Vector512.Max(acc6x1, Vector512<float>.Zero);
-                acc6x2 = Vector512.Max(acc6x2, Vector512<float>.Zero);
-                acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
-                acc7x1 = Vector512.Max(acc7x1, Vector512<float>.Zero);
-                acc7x2 = Vector512.Max(acc7x2, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc2x2 = Simd.Relu(acc2x2);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+                acc3x2 = Simd.Relu(acc3x2);
+                acc4x0 = Simd.Relu(acc4x0);
+                acc4x1 = Simd.Relu(acc4x1);
+                acc4x2 = Simd.Relu(acc4x2);
+                acc5x0 = Simd.Relu(acc5x0);
+                acc5x1 = Simd.Relu(acc5x1);
+                acc5x2 = Simd.Relu(acc5x2);
+                acc6x0 = Simd.Relu(acc6x0);
+                acc6x1 = Simd.Relu(acc6x1);
+                acc6x2 = Simd.Relu(acc6x2);
+                acc7x0 = Simd.Relu(acc7x0);
+                acc7x1 = Simd.Relu(acc7x1);
+                acc7x2 = Simd.Relu(acc7x2);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
@@ -2753,14 +2925,14 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                acc6x0 = Vector512.Max(acc6x0, Vector512<float>.Zero);
-                acc7x0 = Vector512.Max(acc7x0, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc4x0 = Simd.Relu(acc4x0);
+                acc5x0 = Simd.Relu(acc5x0);
+                acc6x0 = Simd.Relu(acc6x0);
+                acc7x0 = Simd.Relu(acc7x0);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
@@ -2887,30 +3059,30 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc0x1 = Vector512.Max(acc0x1, Vector512<float>.Zero);
-                acc0x2 = Vector512.Max(acc0x2, Vector512<float>.Zero);
-                acc0x3 = Vector512.Max(acc0x3, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc1x1 = Vector512.Max(acc1x1, Vector512<float>.Zero);
-                acc1x2 = Vector512.Max(acc1x2, Vector512<float>.Zero);
-                acc1x3 = Vector512.Max(acc1x3, Vector512<float>.Zero);
-                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                acc2x1 = Vector512.Max(acc2x1, Vector512<float>.Zero);
-                acc2x2 = Vector512.Max(acc2x2, Vector512<float>.Zero);
-                acc2x3 = Vector512.Max(acc2x3, Vector512<float>.Zero);
-                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
-                acc3x1 = Vector512.Max(acc3x1, Vector512<float>.Zero);
-                acc3x2 = Vector512.Max(acc3x2, Vector512<float>.Zero);
-                acc3x3 = Vector512.Max(acc3x3, Vector512<float>.Zero);
-                acc4x0 = Vector512.Max(acc4x0, Vector512<float>.Zero);
-                acc4x1 = Vector512.Max(acc4x1, Vector512<float>.Zero);
-                acc4x2 = Vector512.Max(acc4x2, Vector512<float>.Zero);
-                acc4x3 = Vector512.Max(acc4x3, Vector512<float>.Zero);
-                acc5x0 = Vector512.Max(acc5x0, Vector512<float>.Zero);
-                acc5x1 = Vector512.Max(acc5x1, Vector512<float>.Zero);
-                acc5x2 = Vector512.Max(acc5x2, Vector512<float>.Zero);
-                acc5x3 = Vector512.Max(acc5x3, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc1x3 = Simd.Relu(acc1x3);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc2x2 = Simd.Relu(acc2x2);
+                acc2x3 = Simd.Relu(acc2x3);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+                acc3x2 = Simd.Relu(acc3x2);
+                acc3x3 = Simd.Relu(acc3x3);
+                acc4x0 = Simd.Relu(acc4x0);
+                acc4x1 = Simd.Relu(acc4x1);
+                acc4x2 = Simd.Relu(acc4x2);
+                acc4x3 = Simd.Relu(acc4x3);
+                acc5x0 = Simd.Relu(acc5x0);
+                acc5x1 = Simd.Relu(acc5x1);
+                acc5x2 = Simd.Relu(acc5x2);
+                acc5x3 = Simd.Relu(acc5x3);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
@@ -2997,14 +3169,14 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                acc2x0 = Vector256.Max(acc2x0, Vector256<float>.Zero);
-                acc2x1 = Vector256.Max(acc2x1, Vector256<float>.Zero);
-                acc3x0 = Vector256.Max(acc3x0, Vector256<float>.Zero);
-                acc3x1 = Vector256.Max(acc3x1, Vector256<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
@@ -3071,14 +3243,14 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                acc0x2 = Vector256.Max(acc0x2, Vector256<float>.Zero);
-                acc0x3 = Vector256.Max(acc0x3, Vector256<float>.Zero);
-                acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
-                acc1x2 = Vector256.Max(acc1x2, Vector256<float>.Zero);
-                acc1x3 = Vector256.Max(acc1x3, Vector256<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc1x3 = Simd.Relu(acc1x3);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
@@ -3164,14 +3336,14 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
@@ -3238,14 +3410,14 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                acc0x2 = Vector128.Max(acc0x2, Vector128<float>.Zero);
-                acc0x3 = Vector128.Max(acc0x3, Vector128<float>.Zero);
-                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                acc1x2 = Vector128.Max(acc1x2, Vector128<float>.Zero);
-                acc1x3 = Vector128.Max(acc1x3, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc1x3 = Simd.Relu(acc1x3);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
@@ -3303,10 +3475,10 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
-                acc2x0 = Vector512.Max(acc2x0, Vector512<float>.Zero);
-                acc3x0 = Vector512.Max(acc3x0, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc3x0 = Simd.Relu(acc3x0);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
@@ -3348,8 +3520,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector512.Max(acc0x0, Vector512<float>.Zero);
-                acc1x0 = Vector512.Max(acc1x0, Vector512<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
@@ -3396,10 +3568,10 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector256.Max(acc0x0, Vector256<float>.Zero);
-                acc0x1 = Vector256.Max(acc0x1, Vector256<float>.Zero);
-                acc1x0 = Vector256.Max(acc1x0, Vector256<float>.Zero);
-                acc1x1 = Vector256.Max(acc1x1, Vector256<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
@@ -3464,10 +3636,10 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc3x0 = Simd.Relu(acc3x0);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));

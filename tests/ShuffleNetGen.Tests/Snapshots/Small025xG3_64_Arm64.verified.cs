@@ -831,7 +831,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                             acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
                             acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
                     {
@@ -857,7 +857,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                             acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
                             acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
                     }
                 }
@@ -879,7 +879,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                             acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
                             acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
                     {
@@ -897,7 +897,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                             acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
                             acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
                     }
                 }
@@ -957,7 +957,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                             acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
                             acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
                     {
@@ -990,7 +990,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                             acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
                             acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
                     }
                 }
@@ -1016,7 +1016,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                             acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
                             acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                     }
                     {
@@ -1038,7 +1038,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                             acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
                             acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                         }
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
                     }
                 }
@@ -1250,7 +1250,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                         acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
                     }
                     {
@@ -1265,7 +1265,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                         acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
                     }
                 }
@@ -1281,7 +1281,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                         acc += Simd.LoadEven(ref in2);
                         acc += Simd.LoadOdd(ref in2);
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
                     }
                     {
@@ -1294,7 +1294,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                         acc += Simd.LoadEven(ref in2);
                         acc += Simd.LoadOdd(ref in2);
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
                     }
                 }
@@ -1335,7 +1335,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                         acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
                     }
                     {
@@ -1355,7 +1355,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
                         acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
                     }
                 }
@@ -1375,7 +1375,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                         acc += Simd.LoadEven(ref in2);
                         acc += Simd.LoadOdd(ref in2);
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
                     }
                     {
@@ -1392,7 +1392,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                         acc += Simd.LoadEven(ref in2);
                         acc += Simd.LoadOdd(ref in2);
                         acc *= Vector128.Create(1f / 9f);
-                        acc = Vector128.Max(acc, Vector128<float>.Zero);
+                        acc = Simd.Relu(acc);
                         acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
                     }
                 }
@@ -2865,14 +2865,14 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
-                acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
-                acc3x1 = Vector128.Max(acc3x1, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
@@ -2934,12 +2934,12 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                acc2x1 = Vector128.Max(acc2x1, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
@@ -3004,14 +3004,14 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                acc0x2 = Vector128.Max(acc0x2, Vector128<float>.Zero);
-                acc0x3 = Vector128.Max(acc0x3, Vector128<float>.Zero);
-                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                acc1x1 = Vector128.Max(acc1x1, Vector128<float>.Zero);
-                acc1x2 = Vector128.Max(acc1x2, Vector128<float>.Zero);
-                acc1x3 = Vector128.Max(acc1x3, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc1x3 = Simd.Relu(acc1x3);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
@@ -3071,12 +3071,12 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                acc0x2 = Vector128.Max(acc0x2, Vector128<float>.Zero);
-                acc0x3 = Vector128.Max(acc0x3, Vector128<float>.Zero);
-                acc0x4 = Vector128.Max(acc0x4, Vector128<float>.Zero);
-                acc0x5 = Vector128.Max(acc0x5, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
+                acc0x4 = Simd.Relu(acc0x4);
+                acc0x5 = Simd.Relu(acc0x5);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
@@ -3126,10 +3126,10 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc0x1 = Vector128.Max(acc0x1, Vector128<float>.Zero);
-                acc0x2 = Vector128.Max(acc0x2, Vector128<float>.Zero);
-                acc0x3 = Vector128.Max(acc0x3, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
@@ -3194,10 +3194,10 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             if (TShape.Relu)
             {
-                acc0x0 = Vector128.Max(acc0x0, Vector128<float>.Zero);
-                acc1x0 = Vector128.Max(acc1x0, Vector128<float>.Zero);
-                acc2x0 = Vector128.Max(acc2x0, Vector128<float>.Zero);
-                acc3x0 = Vector128.Max(acc3x0, Vector128<float>.Zero);
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc3x0 = Simd.Relu(acc3x0);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
