@@ -1,0 +1,63 @@
+using System.Runtime.Intrinsics;
+using ShuffleNetGen.Kernels;
+using Xunit;
+
+namespace ShuffleNetGen.Tests;
+
+/// <summary>
+/// The vector primitives the window kernels call, on this process's instructions, against their definitions: the
+/// kernels' results rest on these lane by lane, and a wrong lane would only show as a small error in the logits.
+/// </summary>
+public class SimdTests
+{
+    private static readonly float[] Values =
+    {
+        float.NaN, -1f, 2f, -0f, float.PositiveInfinity, float.NegativeInfinity, 0.5f, -3e38f,
+        3e38f, 0f, -float.Epsilon, float.Epsilon, BitConverter.Int32BitsToSingle(unchecked((int)0xFFC00000)), 7f, -7f, 1e-30f,
+    };
+
+    /// <summary>ReLU keeps NaN (either sign, as PyTorch's relu does), clears negatives and keeps the rest, at every width.</summary>
+    [Fact]
+    public void ReluKeepsNaNAndClearsNegativesAtEveryWidth()
+    {
+        var v512 = Simd.Relu(Vector512.Create(Values));
+        var v256 = Simd.Relu(Vector256.Create(Values.AsSpan(0, 8)));
+        var v128 = Simd.Relu(Vector128.Create(Values.AsSpan(0, 4)));
+        for (int i = 0; i < Values.Length; i++)
+        {
+            float x = Values[i];
+            var got = new List<float> { v512.GetElement(i) };
+            if (i < 8) got.Add(v256.GetElement(i));
+            if (i < 4) got.Add(v128.GetElement(i));
+            foreach (float y in got)
+            {
+                if (float.IsNaN(x)) Assert.True(float.IsNaN(y), $"relu(NaN) at lane {i} gave {y}");
+                else Assert.Equal(x > 0 ? x : 0f, y); // 0f == -0f: the sign of a zero is not specified
+            }
+        }
+    }
+
+    [Fact]
+    public void ShiftInZeroMovesEveryLaneUpOneAndStartsWithZero()
+    {
+        var v = Vector512.Create(Enumerable.Range(1, 16).Select(i => (float)i).ToArray());
+        var shifted = Simd.ShiftInZero(v);
+        Assert.Equal(0f, shifted.GetElement(0));
+        for (int i = 1; i < 16; i++) Assert.Equal(v.GetElement(i - 1), shifted.GetElement(i));
+    }
+
+    [Fact]
+    public void PermuteTakesIndicesBelowSixteenFromTheLowerVectorAndTheRestFromTheUpper()
+    {
+        var lower = Vector512.Create(Enumerable.Range(0, 16).Select(i => (float)i).ToArray());
+        var upper = Vector512.Create(Enumerable.Range(100, 16).Select(i => (float)i).ToArray());
+        var random = new Random(5);
+        for (int round = 0; round < 50; round++)
+        {
+            var indices = Enumerable.Range(0, 16).Select(_ => random.Next(0, 32)).ToArray();
+            var permuted = Simd.Permute(lower, Vector512.Create(indices), upper);
+            for (int i = 0; i < 16; i++)
+                Assert.Equal(indices[i] < 16 ? indices[i] : 100 + indices[i] - 16, permuted.GetElement(i));
+        }
+    }
+}
