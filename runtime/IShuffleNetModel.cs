@@ -81,6 +81,12 @@ public sealed record ModelDescription(
     /// the calibration tensors <c>input_scale</c> and <c>input_zero_point</c> in <see cref="WeightLayout"/>.
     /// </summary>
     public Precision Precision { get; init; } = Precision.Float32;
+
+    /// <summary>
+    /// The layers the generated forward pass runs, in order, as the model's family lowered them (empty for a
+    /// description written by hand). The int8 calibration and the ONNX importer follow the network through these.
+    /// </summary>
+    public IReadOnlyList<LayerDescription> Layers { get; init; } = Array.Empty<LayerDescription>();
 }
 
 /// <summary>A generated kernel (named by op, shape and tiling) and the path it runs here, e.g. <c>Vector128, AdvSimd fmaxp+uzp2</c>.</summary>

@@ -35,7 +35,7 @@ internal static class ModelEmitter
         using (w.Open($"{target.Accessibility} partial class {self} : {rt}.IShuffleNetModel<{self}>"))
         {
             EmitConstants(w, self, net, graph);
-            EmitFactories(w, self, rt, graph, options.OnnxAvailable, net.IsInt8);
+            EmitFactories(w, self, rt, graph, options.OnnxAvailable);
             EmitDescription(w, model, graph, rt);
             EmitKernelPaths(w, kernels, rt);
             EmitForward(w, self, graph);
@@ -49,21 +49,13 @@ internal static class ModelEmitter
 
     private static void EmitPlanComment(SourceWriter w, ModelSpec model, NetworkGraph graph, TargetWidths buildTarget)
     {
-        var net = model.Network;
         w.Line("/// <summary>");
-        w.Line($"/// ShuffleNet v1, {net.Groups} group(s), input {net.InputChannels}x{net.InputHeight}x{net.InputWidth}, {net.Classes} classes;");
-        if (net.ShuffleOrder == ChannelShuffleOrder.Official) w.Line("/// channel shuffle in the order of megvii's official code (the inverse of the paper's);");
-        w.Line($"/// stem {net.StemChannels}, stages {string.Join(" / ", net.StageChannels)} with {string.Join(", ", net.StageRepeats)} units.");
+        foreach (var line in graph.Notes.Summary) w.Line("/// " + line);
         w.Line($"/// {graph.MultiplyAdds:N0} multiply-adds, {graph.ParameterCount:N0} parameters.");
         w.Line("/// </summary>");
         w.Line("/// <remarks>");
-        if (net.IsInt8)
-        {
-            w.Line("/// int8: the 1x1 convolutions in integers (7-bit activations, int8 weights with a scale per output channel, int32 sums),");
-            w.Line("/// and the classifier (its features quantized per image, int8 weights with a scale per class); stem, depthwise");
-            w.Line("/// convolutions and pools in float. Each <c>….input_q</c> tensor holds four activations per slot.");
-        }
-        w.Line($"/// Memory plan ({(net.IsInt8 ? "4-byte slots: a float or four int8 activations" : "floats")}): arena {graph.ArenaLength}, no reuse {graph.NaiveActivationLength}, live lower bound {graph.LiveLowerBound}.");
+        foreach (var line in graph.Notes.PrecisionRemarks) w.Line("/// " + line);
+        w.Line($"/// Memory plan ({graph.Notes.ArenaElement}): arena {graph.ArenaLength}, no reuse {graph.NaiveActivationLength}, live lower bound {graph.LiveLowerBound}.");
         w.Line("/// <code>");
         w.Line("/// tensor                     shape           offset     length   live steps");
         foreach (var t in graph.Tensors.Where(t => t.InArena).OrderBy(t => t.FirstStep))
@@ -90,13 +82,10 @@ internal static class ModelEmitter
         w.Line($"public const int Classes = {net.Classes};");
         w.Line("/// <summary>Floats in the activation arena this model allocates once per instance.</summary>");
         w.Line($"public const int ArenaLength = {graph.ArenaLength};");
-        if (net.IsInt8)
-        {
-            w.Line("/// <summary>Bytes of the activation arena: float activations and the packed 7-bit inputs of the 1x1 convolutions, four per slot.</summary>");
-            w.Line($"public const long ArenaBytes = {graph.ArenaLength * 4L};");
-            w.Line("/// <summary>Bytes of the packed weights: int8 for the 1x1 convolutions and the classifier (with a float scale and bias per channel), float elsewhere.</summary>");
-            w.Line($"public const long PackedWeightBytes = {graph.PackedWeightLength * 4L};");
-        }
+        w.Line("/// <summary>Bytes of the activation arena (4 per slot: a float, or an int8 model's four packed activations).</summary>");
+        w.Line($"public const long ArenaBytes = {graph.ArenaLength * 4L};");
+        w.Line("/// <summary>Bytes of the packed weights (4 per slot: a float, or an int8 model's four packed weights).</summary>");
+        w.Line($"public const long PackedWeightBytes = {graph.PackedWeightLength * 4L};");
         w.Line("/// <summary>Floats all activations would need with no reuse.</summary>");
         w.Line($"public const long NaiveActivationLength = {graph.NaiveActivationLength};");
         w.Line("/// <summary>Floats of the largest set of activations alive at one step: no plan can use less.</summary>");
@@ -123,7 +112,7 @@ internal static class ModelEmitter
         w.Line();
     }
 
-    private static void EmitFactories(SourceWriter w, string self, string rt, NetworkGraph graph, bool onnxAvailable, bool isInt8)
+    private static void EmitFactories(SourceWriter w, string self, string rt, NetworkGraph graph, bool onnxAvailable)
     {
         w.Line("/// <summary>Tensors this model reads, in the canonical PyTorch-style layout.</summary>");
         w.Line($"public static global::System.Collections.Generic.IReadOnlyList<{rt}.TensorShape> WeightLayout {{ get; }} = new {rt}.TensorShape[]");
@@ -150,24 +139,15 @@ internal static class ModelEmitter
         if (onnxAvailable)
         {
             w.Line();
-            w.Line("/// <summary>Loads the weights of an ONNX ShuffleNet v1 graph, matched by structure and checked against this model's configuration.</summary>");
+            w.Line($"/// <summary>Loads the weights of an ONNX {graph.Notes.Family} graph, matched by structure and checked against this model's configuration.</summary>");
             w.Line($"public static {self} FromOnnx(string path) => FromTensors({rt}.Onnx.OnnxWeights.Read(path, Description));");
             w.Line();
-            w.Line("/// <summary>Loads the weights of an ONNX ShuffleNet v1 graph from a stream.</summary>");
+            w.Line($"/// <summary>Loads the weights of an ONNX {graph.Notes.Family} graph from a stream.</summary>");
             w.Line($"public static {self} FromOnnx(global::System.IO.Stream stream) => FromTensors({rt}.Onnx.OnnxWeights.Read(stream, Description));");
         }
         w.Line();
-        w.Line("/// <summary>Deterministic pseudo-random weights (same seed, same model on every machine), for tests and benchmarks.</summary>");
-        if (isInt8)
-        {
-            // Random activation scales would quantize everything to 0 or 127: an int8 model calibrates its random weights.
-            w.Line("/// <remarks>int8: the random weights are calibrated on four pseudo-random images of the same seed.</remarks>");
-            w.Line($"public static {self} CreateRandom(int seed) => FromTensors({rt}.Quantization.Int8Calibration.Calibrate(Description, {rt}.Weights.RandomWeights.Create(WeightLayout, seed), {rt}.Weights.RandomWeights.Images(InputLength, 4, seed)));");
-        }
-        else
-        {
-            w.Line($"public static {self} CreateRandom(int seed) => FromTensors({rt}.Weights.RandomWeights.Create(WeightLayout, seed));");
-        }
+        w.Line("/// <summary>Deterministic pseudo-random weights (same seed, same model on every machine), for tests and benchmarks; an int8 model's are calibrated on pseudo-random images of the same seed.</summary>");
+        w.Line($"public static {self} CreateRandom(int seed) => FromTensors({rt}.Weights.RandomWeights.ForModel(Description, seed));");
         w.Line();
         w.Line($"static int {rt}.IShuffleNetModel<{self}>.InputElementCount => InputLength;");
         w.Line($"static int {rt}.IShuffleNetModel<{self}>.ClassCount => Classes;");
@@ -188,11 +168,36 @@ internal static class ModelEmitter
             w.Line($"        new(\"{t.Name}\", {t.Offset}, {t.Length}, {t.FirstStep}, {t.LastStep}),");
         w.Line("    },");
         // Paper order is the record's default, so declarations that do not ask for the official order emit what they always did.
-        var inits = new List<string>();
-        if (net.ShuffleOrder == ChannelShuffleOrder.Official) inits.Add($"ShuffleOrder = {rt}.ShuffleOrder.Official");
-        if (net.IsInt8) inits.Add($"Precision = {rt}.Precision.Int8");
-        w.Line(inits.Count == 0 ? "    WeightLayout);" : $"    WeightLayout) {{ {string.Join(", ", inits)} }};");
+        // Paper order and float are the record's defaults, written only when the declaration differs.
+        w.Line("    WeightLayout)");
+        w.Line("{");
+        if (net.ShuffleOrder != ChannelShuffleOrder.Paper) w.Line($"    ShuffleOrder = {rt}.ShuffleOrder.{net.ShuffleOrder},");
+        if (net.Precision != NumericPrecision.Float32) w.Line($"    Precision = {rt}.Precision.{net.Precision},");
+        w.Line($"    Layers = new {rt}.LayerDescription[]");
+        w.Line("    {");
+        foreach (var op in graph.Ops) w.Line($"        {Layer(op, rt)},");
+        w.Line("    },");
+        w.Line("};");
         w.Line();
+    }
+
+    /// <summary>
+    /// One <c>LayerDescription</c>: what the op says of itself, its operands and its plane maps (null where a map is the
+    /// plain one; a quantized tensor's packed slots are not planes, so its map is not listed).
+    /// </summary>
+    private static string Layer(OpNode op, string rt)
+    {
+        var facts = op.Facts;
+        string Text(string? value) => value is null ? "null" : $"\"{value}\"";
+        string Planes(PlaneMap map, int defaultCount)
+        {
+            if (map.IsContiguous) return map.Start == 0 && map.Count == defaultCount ? "null" : $"{rt}.ChannelPlanes.Contiguous({map.Start}, {map.Count})";
+            if (!map.IsTable) return $"{rt}.ChannelPlanes.Shuffled({map.Start}, {map.Count}, {map.ShuffleGroups}, {(map.OfficialShuffle ? "true" : "false")})";
+            return $"{rt}.ChannelPlanes.Table({string.Join(", ", map.ToArray())})";
+        }
+        return $"new({rt}.LayerKind.{facts.Kind}, \"{op.Name}\", \"{op.Section.Method}\", \"{op.Input.Name}\", {Planes(op.InputPlanes, op.Input.Channels)}, "
+            + $"\"{op.Output.Name}\", {(op.Output.Quantized ? "null" : Planes(op.OutputPlanes, facts.Channels))}, {facts.Channels}, {facts.Groups}, {facts.Stride}, {(facts.Relu ? "true" : "false")}, "
+            + $"{Text(facts.BatchNorm)}, {Text(facts.Residual?.Name)})";
     }
 
     private static void EmitKernelPaths(SourceWriter w, IReadOnlyList<IKernelEmitter> kernels, string rt)
@@ -235,9 +240,8 @@ internal static class ModelEmitter
                 w.Line("ref float image = ref MemoryMarshal.GetReference(input);");
                 w.Line("ref float arena = ref MemoryMarshal.GetArrayDataReference(_sngArena);");
                 w.Line("ref float weights = ref MemoryMarshal.GetArrayDataReference(_sngWeights);");
-                w.Line("Stem(ref image, ref arena, ref weights);");
-                for (int u = 0; u < graph.UnitCount; u++) w.Line($"Unit{u}(ref arena, ref weights);");
-                w.Line("Head(ref arena, ref weights, ref MemoryMarshal.GetReference(logits));");
+                foreach (var section in graph.Sections)
+                    w.Line($"{section.Method}({SectionOperands(graph, section, parameters: false)});");
             }
             using (w.Open("finally"))
             {
@@ -260,17 +264,18 @@ internal static class ModelEmitter
         w.Line();
         w.Line("/// <summary>Benchmark hook, not for inference: runs op <paramref name=\"index\"/> alone on the arena as the last <see cref=\"Forward\"/> left it.</summary>");
         w.Line("[global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]");
-        using (w.Open("public void RunOpForBenchmark(int index, ReadOnlySpan<float> input, Span<float> logits)"))
+        using (w.Open("public void RunOpForBenchmark(int index, ReadOnlySpan<float> input, Span<float> output)"))
         {
-            w.Line("if (input.Length != InputLength || logits.Length != Classes) throw new ArgumentException(\"Input or logits span of the wrong size.\");");
+            w.Line("if (input.Length != InputLength || output.Length != Classes) throw new ArgumentException(\"Input or logits span of the wrong size.\");");
+            // The locals carry the names the call statements use, as the section methods' parameters do.
             w.Line("ref float image = ref MemoryMarshal.GetReference(input);");
             w.Line("ref float arena = ref MemoryMarshal.GetArrayDataReference(_sngArena);");
             w.Line("ref float weights = ref MemoryMarshal.GetArrayDataReference(_sngWeights);");
-            w.Line("ref float logitsRef = ref MemoryMarshal.GetReference(logits);");
+            w.Line("ref float logits = ref MemoryMarshal.GetReference(output);");
             using (w.Open("switch (index)"))
             {
                 for (int i = 0; i < graph.Ops.Count; i++)
-                    w.Line($"case {i}: {kernels[i].CallStatement().Replace("ref logits", "ref logitsRef")} break;");
+                    w.Line($"case {i}: {kernels[i].CallStatement()} break;");
                 w.Line("default: throw new ArgumentOutOfRangeException(nameof(index));");
             }
         }
@@ -279,29 +284,38 @@ internal static class ModelEmitter
 
     private static void EmitStepMethods(SourceWriter w, NetworkGraph graph, IReadOnlyList<IKernelEmitter> kernels)
     {
-        var byUnit = graph.Ops.Select((op, i) => (Op: op, Kernel: kernels[i])).GroupBy(o => o.Op.Unit).ToList();
-        foreach (var group in byUnit)
+        foreach (var section in graph.Sections)
         {
-            int unit = group.Key;
-            string signature = unit switch
-            {
-                -1 => "private static void Stem(ref float image, ref float arena, ref float weights)",
-                -2 => "private static void Head(ref float arena, ref float weights, ref float logits)",
-                _ => $"private static void Unit{unit}(ref float arena, ref float weights)",
-            };
-            if (unit >= 0)
-            {
-                var first = group.First().Op;
-                var output = group.Last().Op.Output;
-                w.Line($"/// <summary>Unit {unit}: {first.Input.Channels}x{first.Input.Height}x{first.Input.Width} to {output.Channels}x{output.Height}x{output.Width}, stride {(group.Any(o => o.Op is WindowOp { Kind: WindowKind.AveragePool }) ? 2 : 1)}.</summary>");
-            }
+            if (section.Summary is not null) w.Line($"/// <summary>{section.Summary}</summary>");
             w.Line("[MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]");
-            using (w.Open(signature))
+            using (w.Open($"private static void {section.Method}({SectionOperands(graph, section, parameters: true)})"))
             {
-                foreach (var step in group) w.Line(step.Kernel.CallStatement());
+                for (int i = 0; i < graph.Ops.Count; i++)
+                    if (graph.Ops[i].Section.Equals(section)) w.Line(kernels[i].CallStatement());
             }
             w.Line();
         }
+    }
+
+    /// <summary>
+    /// A section method's parameters (or, from <c>Forward</c>, its arguments): the image if one of its ops reads it, the
+    /// arena and weights, and the logits if one writes them, named as the call statements name them (<see cref="OperandRefs"/>).
+    /// </summary>
+    private static string SectionOperands(NetworkGraph graph, Section section, bool parameters)
+    {
+        bool image = false, logits = false;
+        foreach (var op in graph.Ops)
+        {
+            if (!op.Section.Equals(section)) continue;
+            image |= op.Reads.Any(t => !t.InArena && t.Name == "input");
+            logits |= op.Output.Name == "logits";
+        }
+        var operands = new List<string>();
+        if (image) operands.Add(parameters ? "ref float image" : "ref image");
+        operands.Add(parameters ? "ref float arena" : "ref arena");
+        operands.Add(parameters ? "ref float weights" : "ref weights");
+        if (logits) operands.Add(parameters ? "ref float logits" : "ref MemoryMarshal.GetReference(logits)");
+        return string.Join(", ", operands);
     }
 
     private static void EmitKernels(SourceWriter w, IReadOnlyList<IKernelEmitter> kernels)

@@ -54,26 +54,35 @@ internal enum WindowKind
 /// <summary>One operation of the forward pass, already fused: batch norm, ReLU and residual live in its epilogue.</summary>
 internal abstract class OpNode
 {
-    protected OpNode(string name, int unit, TensorNode input, TensorNode output, int outputChannelOffset)
+    protected OpNode(string name, Section section, TensorNode input, TensorNode output, PlaneMap? outputPlanes = null)
     {
         Name = name;
-        Unit = unit;
+        Section = section;
         Input = input;
         Output = output;
-        OutputChannelOffset = outputChannelOffset;
+        OutputPlanes = outputPlanes ?? PlaneMap.Contiguous(0, output.Channels);
     }
 
     /// <summary>Weight name prefix in the canonical layout, e.g. <c>units.3.conv1</c>; for pools a descriptive name.</summary>
     public string Name { get; }
 
-    /// <summary>Unit index, or -1 for the stem and -2 for the head.</summary>
-    public int Unit { get; }
+    /// <summary>The generated method this op runs in (the stem, a unit, the head), as the family grouped it.</summary>
+    public Section Section { get; }
 
     public TensorNode Input { get; }
     public TensorNode Output { get; }
 
-    /// <summary>First output channel written: a stride-2 unit's shortcut and branch write disjoint slices of one tensor.</summary>
-    public int OutputChannelOffset { get; }
+    /// <summary>
+    /// Where each channel the op computes is stored in <see cref="Output"/>: a slice (a stride-2 unit's shortcut and
+    /// branch write disjoint slices of one tensor), a slice in channel-shuffled order, or any table of planes.
+    /// </summary>
+    public PlaneMap OutputPlanes { get; }
+
+    /// <summary>Which planes of <see cref="Input"/> the op reads as its input channels, in order: all of them unless a family says otherwise.</summary>
+    public PlaneMap InputPlanes => PlaneMap.Contiguous(0, Input.Channels);
+
+    /// <summary>First output plane of a contiguous <see cref="OutputPlanes"/> (what the window kernels address).</summary>
+    public int OutputChannelOffset => OutputPlanes.ContiguousStart;
 
     public virtual IEnumerable<TensorNode> Reads
     {
@@ -91,13 +100,19 @@ internal abstract class OpNode
 
     /// <summary>The same op over the planned tensors, with its weight offset.</summary>
     public abstract OpNode Placed(Func<TensorNode, TensorNode> planned, long weightOffset);
+
+    /// <summary>What the generated <c>Description.Layers</c> says of this op (the runtime's <c>LayerDescription</c>).</summary>
+    public abstract LayerFacts Facts { get; }
 }
+
+/// <summary>An op as the runtime's <c>LayerDescription</c> states it: its <c>LayerKind</c> by name and its parameters.</summary>
+internal sealed record LayerFacts(string Kind, int Channels, int Groups = 1, int Stride = 1, bool Relu = false, string? BatchNorm = null, TensorNode? Residual = null);
 
 /// <summary>A 3x3, padding-1 window over planes: the stem convolution, depthwise convolutions and both pools.</summary>
 internal sealed class WindowOp : OpNode
 {
-    public WindowOp(string name, int unit, WindowKind kind, TensorNode input, TensorNode output, int outputChannelOffset, int channels, int stride, bool relu, string? batchNorm)
-        : base(name, unit, input, output, outputChannelOffset)
+    public WindowOp(string name, Section section, WindowKind kind, TensorNode input, TensorNode output, PlaneMap? outputPlanes, int channels, int stride, bool relu, string? batchNorm)
+        : base(name, section, input, output, outputPlanes ?? PlaneMap.Contiguous(0, channels))
     {
         Kind = kind;
         Channels = channels;
@@ -113,34 +128,43 @@ internal sealed class WindowOp : OpNode
     public string? BatchNorm { get; }
 
     /// <summary>Input planes each output plane sums over: all of them for the stem, one otherwise.</summary>
-    public int InputPlanes => Kind == WindowKind.Convolution ? Input.Channels : 1;
+    public int PlanesPerOutput => Kind == WindowKind.Convolution ? Input.Channels : 1;
 
     public bool HasWeights => Kind is WindowKind.Convolution or WindowKind.Depthwise;
 
-    public override long PackedWeightLength => HasWeights ? PackedLength(Channels, InputPlanes) : 0;
+    public override long PackedWeightLength => HasWeights ? PackedLength(Channels, PlanesPerOutput) : 0;
 
     /// <summary>Per output channel, a 3x3 kernel over each input plane and the folded batch-norm shift.</summary>
     public static long PackedLength(int channels, int inputPlanes) => (long)channels * (inputPlanes * 9 + 1);
 
-    public override long MultiplyAdds => HasWeights ? (long)Output.Pixels * Channels * InputPlanes * 9 : 0;
+    public override long MultiplyAdds => HasWeights ? (long)Output.Pixels * Channels * PlanesPerOutput * 9 : 0;
+
+    public override LayerFacts Facts => new(Kind switch
+    {
+        WindowKind.Convolution => "Convolution3x3",
+        WindowKind.Depthwise => "Depthwise3x3",
+        WindowKind.MaxPool => "MaxPool3x3",
+        _ => "AveragePool3x3",
+    }, Channels, Stride: Stride, Relu: Relu, BatchNorm: BatchNorm);
 
     public override OpNode Placed(Func<TensorNode, TensorNode> planned, long weightOffset) =>
-        new WindowOp(Name, Unit, Kind, planned(Input), planned(Output), OutputChannelOffset, Channels, Stride, Relu, BatchNorm) { Step = Step, WeightOffset = weightOffset };
+        new WindowOp(Name, Section, Kind, planned(Input), planned(Output), OutputPlanes, Channels, Stride, Relu, BatchNorm) { Step = Step, WeightOffset = weightOffset };
 }
 
-/// <summary>A 1x1 group convolution with batch norm folded in, optional ReLU, residual add and channel shuffle.</summary>
+/// <summary>
+/// A 1x1 group convolution with batch norm folded in, optional ReLU and residual add, storing its channels where
+/// <see cref="OpNode.OutputPlanes"/> says (a channel shuffle after it costs nothing).
+/// </summary>
 internal sealed class PointwiseOp : OpNode
 {
-    public PointwiseOp(string name, int unit, TensorNode input, TensorNode output, int outputChannelOffset, int inChannels, int outChannels,
-        int groups, int shuffleGroups, TensorNode? residual, bool relu, string batchNorm, bool officialShuffle = false, bool int8 = false)
-        : base(name, unit, input, output, outputChannelOffset)
+    public PointwiseOp(string name, Section section, TensorNode input, TensorNode output, PlaneMap? outputPlanes, int inChannels, int outChannels,
+        int groups, TensorNode? residual, bool relu, string batchNorm, bool int8 = false)
+        : base(name, section, input, output, outputPlanes ?? PlaneMap.Contiguous(0, outChannels))
     {
         Int8 = int8;
-        OfficialShuffle = officialShuffle;
         InChannels = inChannels;
         OutChannels = outChannels;
         Groups = groups;
-        ShuffleGroups = shuffleGroups;
         Residual = residual;
         Relu = relu;
         BatchNorm = batchNorm;
@@ -150,17 +174,11 @@ internal sealed class PointwiseOp : OpNode
     public int OutChannels { get; }
     public int Groups { get; }
 
-    /// <summary>
-    /// When above 1, the channel shuffle that follows is folded into where each output plane is stored:
-    /// logical channel i·n + j lands in plane j·g + i.
-    /// </summary>
-    public int ShuffleGroups { get; }
+    /// <summary>Above 1 when <see cref="OpNode.OutputPlanes"/> is a channel shuffle (see <see cref="PlaneMap.ShuffleGroups"/>).</summary>
+    public int ShuffleGroups => OutputPlanes.ShuffleGroups;
 
-    /// <summary>
-    /// The folded shuffle is megvii's official one, the inverse permutation: logical channel i·g + j lands in plane
-    /// j·n + i (n = channels / g).
-    /// </summary>
-    public bool OfficialShuffle { get; }
+    /// <summary>The shuffle is megvii's official one (see <see cref="PlaneMap.OfficialShuffle"/>).</summary>
+    public bool OfficialShuffle => OutputPlanes.OfficialShuffle;
 
     public TensorNode? Residual { get; }
     public bool Relu { get; }
@@ -200,9 +218,11 @@ internal sealed class PointwiseOp : OpNode
 
     public override long MultiplyAdds => (long)Output.Pixels * OutChannels * InPerGroup;
 
+    public override LayerFacts Facts => new("Pointwise", OutChannels, Groups, Relu: Relu, BatchNorm: BatchNorm, Residual: Residual);
+
     public override OpNode Placed(Func<TensorNode, TensorNode> planned, long weightOffset) =>
-        new PointwiseOp(Name, Unit, planned(Input), planned(Output), OutputChannelOffset, InChannels, OutChannels, Groups, ShuffleGroups,
-            Residual is null ? null : planned(Residual), Relu, BatchNorm, OfficialShuffle, Int8) { Step = Step, WeightOffset = weightOffset };
+        new PointwiseOp(Name, Section, planned(Input), planned(Output), OutputPlanes, InChannels, OutChannels, Groups,
+            Residual is null ? null : planned(Residual), Relu, BatchNorm, Int8) { Step = Step, WeightOffset = weightOffset };
 }
 
 /// <summary>
@@ -211,8 +231,8 @@ internal sealed class PointwiseOp : OpNode
 /// </summary>
 internal sealed class QuantizeOp : OpNode
 {
-    public QuantizeOp(string convolution, int unit, TensorNode input, TensorNode output, int groups)
-        : base(convolution + ".quantize", unit, input, output, 0)
+    public QuantizeOp(string convolution, Section section, TensorNode input, TensorNode output, int groups)
+        : base(convolution + ".quantize", section, input, output)
     {
         Convolution = convolution;
         Groups = groups;
@@ -236,22 +256,26 @@ internal sealed class QuantizeOp : OpNode
 
     public override long MultiplyAdds => 0;
 
+    public override LayerFacts Facts => new("Quantize", Input.Channels, Groups);
+
     public override OpNode Placed(Func<TensorNode, TensorNode> planned, long weightOffset) =>
-        new QuantizeOp(Convolution, Unit, planned(Input), planned(Output), Groups) { Step = Step, WeightOffset = weightOffset };
+        new QuantizeOp(Convolution, Section, planned(Input), planned(Output), Groups) { Step = Step, WeightOffset = weightOffset };
 }
 
 /// <summary>Mean over each plane.</summary>
 internal sealed class GlobalPoolOp : OpNode
 {
-    public GlobalPoolOp(TensorNode input, TensorNode output) : base("globalpool", -2, input, output, 0)
+    public GlobalPoolOp(Section section, TensorNode input, TensorNode output) : base("globalpool", section, input, output)
     {
     }
 
     public override long PackedWeightLength => 0;
     public override long MultiplyAdds => 0;
 
+    public override LayerFacts Facts => new("GlobalAveragePool", Input.Channels);
+
     public override OpNode Placed(Func<TensorNode, TensorNode> planned, long weightOffset) =>
-        new GlobalPoolOp(planned(Input), planned(Output)) { Step = Step, WeightOffset = weightOffset };
+        new GlobalPoolOp(Section, planned(Input), planned(Output)) { Step = Step, WeightOffset = weightOffset };
 }
 
 /// <summary>
@@ -262,7 +286,7 @@ internal sealed class GlobalPoolOp : OpNode
 /// </summary>
 internal sealed class FeatureQuantizeOp : OpNode
 {
-    public FeatureQuantizeOp(TensorNode input, TensorNode output) : base("fc.quantize", -2, input, output, 0)
+    public FeatureQuantizeOp(string classifier, Section section, TensorNode input, TensorNode output) : base(classifier + ".quantize", section, input, output)
     {
     }
 
@@ -274,8 +298,10 @@ internal sealed class FeatureQuantizeOp : OpNode
     public override long PackedWeightLength => 0;
     public override long MultiplyAdds => 0;
 
+    public override LayerFacts Facts => new("FeatureQuantize", Features);
+
     public override OpNode Placed(Func<TensorNode, TensorNode> planned, long weightOffset) =>
-        new FeatureQuantizeOp(planned(Input), planned(Output)) { Step = Step, WeightOffset = weightOffset };
+        new FeatureQuantizeOp(Name.Substring(0, Name.Length - ".quantize".Length), Section, planned(Input), planned(Output)) { Step = Step, WeightOffset = weightOffset };
 }
 
 /// <summary>
@@ -284,7 +310,7 @@ internal sealed class FeatureQuantizeOp : OpNode
 /// </summary>
 internal sealed class LinearOp : OpNode
 {
-    public LinearOp(TensorNode input, TensorNode output, int inFeatures, bool int8 = false) : base("fc", -2, input, output, 0)
+    public LinearOp(string name, Section section, TensorNode input, TensorNode output, int inFeatures, bool int8 = false) : base(name, section, input, output)
     {
         InFeatures = inFeatures;
         Int8 = int8;
@@ -311,8 +337,10 @@ internal sealed class LinearOp : OpNode
 
     public override long MultiplyAdds => (long)OutFeatures * InFeatures;
 
+    public override LayerFacts Facts => new("Linear", OutFeatures);
+
     public override OpNode Placed(Func<TensorNode, TensorNode> planned, long weightOffset) =>
-        new LinearOp(planned(Input), planned(Output), InFeatures, Int8) { Step = Step, WeightOffset = weightOffset };
+        new LinearOp(Name, Section, planned(Input), planned(Output), InFeatures, Int8) { Step = Step, WeightOffset = weightOffset };
 }
 
 /// <summary>A PyTorch tensor the model reads, in the canonical layout.</summary>
@@ -325,18 +353,32 @@ internal sealed record WeightTensor(string Name, int[] Shape);
 /// </summary>
 internal sealed class NetworkGraph
 {
-    public NetworkGraph(IReadOnlyList<TensorNode> tensors, IReadOnlyList<OpNode> ops, IReadOnlyList<WeightTensor> weights, int unitCount)
+    public NetworkGraph(IReadOnlyList<TensorNode> tensors, IReadOnlyList<OpNode> ops, IReadOnlyList<WeightTensor> weights, GraphNotes notes)
     {
         Tensors = tensors;
         Ops = ops;
         Weights = weights;
-        UnitCount = unitCount;
+        Notes = notes;
     }
 
     public IReadOnlyList<TensorNode> Tensors { get; }
     public IReadOnlyList<OpNode> Ops { get; }
     public IReadOnlyList<WeightTensor> Weights { get; }
-    public int UnitCount { get; }
+
+    /// <summary>What the lowering says about the network in words, for the generated class's documentation.</summary>
+    public GraphNotes Notes { get; }
+
+    /// <summary>The generated methods, in forward order: each op's <see cref="OpNode.Section"/>, once.</summary>
+    public IReadOnlyList<Section> Sections
+    {
+        get
+        {
+            var sections = new List<Section>();
+            foreach (var op in Ops)
+                if (sections.Count == 0 || !sections[sections.Count - 1].Equals(op.Section)) sections.Add(op.Section);
+            return sections;
+        }
+    }
 
     public long ParameterCount
     {
@@ -383,7 +425,7 @@ internal sealed class NetworkGraph
         }
         var ops = new OpNode[Ops.Count];
         for (int i = 0; i < ops.Length; i++) ops[i] = Ops[i].Placed(t => byTensor[t], weights.Offsets[i]);
-        return new NetworkGraph(tensors, ops, Weights, UnitCount)
+        return new NetworkGraph(tensors, ops, Weights, Notes)
         {
             ArenaLength = arena.ArenaLength,
             NaiveActivationLength = arena.NaiveActivationLength,
@@ -391,4 +433,102 @@ internal sealed class NetworkGraph
             PackedWeightLength = weights.PackedWeightLength,
         };
     }
+}
+
+/// <summary>
+/// A generated method of the forward pass: the family groups its ops into sections (the stem, each unit, the head),
+/// names each and says in words what it maps, so the emitter composes methods without knowing what a unit is.
+/// </summary>
+/// <param name="Method">The method's name, e.g. <c>Unit3</c>.</param>
+/// <param name="Summary">Its doc summary, or null for none.</param>
+internal sealed record Section(string Method, string? Summary);
+
+/// <summary>
+/// The words the lowering puts in the generated class's documentation: the family's name and account of the network,
+/// and what the model's precision changes (its remarks and what an arena slot holds).
+/// </summary>
+internal sealed record GraphNotes(string Family, IReadOnlyList<string> Summary, IReadOnlyList<string> PrecisionRemarks, string ArenaElement);
+
+/// <summary>
+/// Where an op stores (or finds) each of its logical channels among the planes of a tensor: channel i is plane
+/// <c>this[i]</c>. Three forms: a contiguous slice; a slice in channel-shuffled order (what a shuffle after the op
+/// amounts to, folded into the stores); and any table of planes. Kernels address the first two by arithmetic and the
+/// third through a table of literals.
+/// </summary>
+internal sealed class PlaneMap : IEquatable<PlaneMap>
+{
+    private readonly int[]? _table;
+
+    private PlaneMap(int start, int count, int shuffleGroups, bool official, int[]? table)
+    {
+        Start = start;
+        Count = count;
+        ShuffleGroups = shuffleGroups;
+        OfficialShuffle = official;
+        _table = table;
+    }
+
+    /// <summary>Channels i = 0..count-1 in planes start + i.</summary>
+    public static PlaneMap Contiguous(int start, int count) => new(start, count, 1, false, null);
+
+    /// <summary>
+    /// The channel shuffle of <paramref name="groups"/> groups folded into the stores, over planes start..start+count-1:
+    /// the paper's shuffle sends channel i·n + j to plane j·g + i (n = count / g); megvii's official code
+    /// (<paramref name="official"/>) uses the inverse, i·g + j to j·n + i. One group is no shuffle.
+    /// </summary>
+    public static PlaneMap Shuffled(int start, int count, int groups, bool official) =>
+        groups <= 1 ? Contiguous(start, count) : new(start, count, groups, official, null);
+
+    /// <summary>Any placement: channel i in plane <c>planes[i]</c>.</summary>
+    public static PlaneMap Table(int[] planes) => new(-1, planes.Length, 1, false, (int[])planes.Clone());
+
+    /// <summary>First plane of a contiguous or shuffled map; -1 for a table.</summary>
+    public int Start { get; }
+
+    public int Count { get; }
+
+    /// <summary>Above 1 for a shuffled map.</summary>
+    public int ShuffleGroups { get; }
+
+    public bool OfficialShuffle { get; }
+
+    public bool IsContiguous => _table is null && ShuffleGroups == 1;
+
+    public bool IsTable => _table is not null;
+
+    /// <summary>The first plane of a contiguous map, which is all a kernel addressing slices needs.</summary>
+    public int ContiguousStart => IsContiguous ? Start : throw new InvalidOperationException("The plane map is not a contiguous slice.");
+
+    public int this[int channel]
+    {
+        get
+        {
+            if (_table is not null) return _table[channel];
+            if (ShuffleGroups == 1) return Start + channel;
+            int perGroup = Count / ShuffleGroups;
+            return Start + (OfficialShuffle
+                ? channel % ShuffleGroups * perGroup + channel / ShuffleGroups
+                : channel % perGroup * ShuffleGroups + channel / perGroup);
+        }
+    }
+
+    /// <summary>Every plane, in channel order.</summary>
+    public int[] ToArray()
+    {
+        var planes = new int[Count];
+        for (int i = 0; i < planes.Length; i++) planes[i] = this[i];
+        return planes;
+    }
+
+    public bool Equals(PlaneMap? other)
+    {
+        if (other is null || other.Count != Count) return false;
+        for (int i = 0; i < Count; i++)
+            if (this[i] != other[i]) return false;
+        return true;
+    }
+
+    public override bool Equals(object? obj) => Equals(obj as PlaneMap);
+
+    public override int GetHashCode() => Count == 0 ? 0 : Count * 31 + this[0];
 }

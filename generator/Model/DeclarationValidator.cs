@@ -19,12 +19,15 @@ internal static class DeclarationValidator
         var (network, findings) = NetworkResolver.Resolve(settings, syntax);
         if (network is null) return (null, findings);
 
-        // The plan is built in Generate; here the arena is placed only when even every tensor side by side would break
-        // the limit (a declaration of gigabytes of activations), for the exact figure the message gives.
-        var arenaTensors = ModelSizes.ArenaTensors(network);
-        long arena = ArenaPlanner.UpperBound(arenaTensors.Select(t => t.Length)) > int.MaxValue ? ArenaPlanner.Plan(arenaTensors).ArenaLength : 0;
-        long packedWeights = ModelSizes.PackedWeightLength(network);
-        long inputLength = ModelSizes.InputLength(network);
+        // The limits are checked on the lowered graph itself, the one the emitters will read, so no second account of
+        // the family's sizes can drift from it. Lowering is a few hundred small objects; the arena is placed (the costly
+        // pass) only when even every tensor side by side would break the limit, for the exact figure the message gives.
+        var graph = NetworkLowering.Lower(network);
+        long arena = ArenaPlanner.UpperBound(graph.Tensors.Where(t => t.InArena).Select(t => t.Length)) > int.MaxValue
+            ? ArenaPlanner.Plan(graph, TensorLifetimes.Compute(graph)).ArenaLength
+            : 0;
+        long packedWeights = WeightLayout.Assign(graph).PackedWeightLength;
+        long inputLength = graph.Tensors[0].Length;
         if (arena > int.MaxValue)
             findings.Add(new SettingError(Settings.Declaration, DiagnosticDescriptors.ModelTooLarge, new object[] { "The activation arena", arena }));
         else if (packedWeights > int.MaxValue)
@@ -74,7 +77,7 @@ internal static class DeclarationValidator
                     });
                     break;
                 }
-                current = ShuffleNetTopology.StridedSize(current);
+                current = Windows.OutputSize(current, 2);
             }
         }
     }

@@ -10,15 +10,18 @@ namespace ShuffleNetGen.Quantization;
 internal delegate void ActivationObserver(string convolution, ReadOnlySpan<float> values);
 
 /// <summary>
-/// A plain float32 ShuffleNet v1 forward pass over canonical weights, for calibration: it must see the activations the
-/// generated float model computes, and it must run on a <see cref="ModelDescription"/> alone, without the generated
-/// class (the int8 model being calibrated does not exist yet). NCHW arrays, one per tensor; batch norm is folded in
-/// double exactly as the weight packer folds it, so the weights it multiplies by are the generated model's.
+/// A plain float32 forward pass over canonical weights, for calibration: it must see the activations the generated
+/// float model computes, and it must run on a <see cref="ModelDescription"/> alone, without the generated class (the
+/// int8 model being calibrated does not exist yet). It walks <see cref="ModelDescription.Layers"/>, the ops the
+/// family's lowering produced, so it knows no family: each layer kind is computed here once, on NCHW arrays, one per
+/// tensor, reading and writing planes where the layer's plane maps say. Batch norm is folded in double exactly as the
+/// weight packer folds it, so the weights it multiplies by are the generated model's. An int8 description's quantize
+/// layers are seen through: a 1x1 convolution reads the float tensor its quantize layer read.
 /// </summary>
 internal static class FloatForward
 {
     /// <summary>Folds and checks the weights once, for running many images.</summary>
-    /// <exception cref="ArgumentException">The description is not a buildable ShuffleNet.</exception>
+    /// <exception cref="ArgumentException">The description lists no layers, or layers this pass cannot follow.</exception>
     /// <exception cref="WeightFormatException">A tensor is missing or has the wrong shape, or a variance is negative.</exception>
     public static Network Prepare(ModelDescription model, TensorSet weights) => new(model, weights);
 
@@ -26,24 +29,15 @@ internal static class FloatForward
     public static float[] Run(ModelDescription model, TensorSet weights, ReadOnlySpan<float> image, ActivationObserver? observer = null) =>
         Prepare(model, weights).Run(image, observer);
 
-    /// <summary>The 1x1 convolutions in forward order: two per unit.</summary>
+    /// <summary>The 1x1 convolutions in forward order, as the description's layers list them.</summary>
     public static string[] PointwiseConvolutions(ModelDescription model)
     {
         if (model is null) throw new ArgumentNullException(nameof(model));
-        int units = 0;
-        foreach (int r in model.StageRepeats) units = checked(units + r);
-        var names = new string[checked(units * 2)];
-        for (int u = 0; u < units; u++)
-        {
-            names[2 * u] = Conv1(u);
-            names[2 * u + 1] = Conv3(u);
-        }
-        return names;
+        var names = new List<string>();
+        foreach (var layer in model.Layers)
+            if (layer.Kind == LayerKind.Pointwise) names.Add(layer.Name);
+        return names.ToArray();
     }
-
-    private static string Conv1(int unit) => "units." + unit + ".conv1";
-
-    private static string Conv3(int unit) => "units." + unit + ".conv3";
 
     /// <summary>A convolution with batch norm folded in: weights [out, in per group (× 9 taps)], one bias per output channel.</summary>
     private sealed class Folded
@@ -58,84 +52,130 @@ internal static class FloatForward
         public float[] Bias { get; }
     }
 
-    private sealed class Unit
+    /// <summary>A tensor's shape, as the layers that write it imply.</summary>
+    private readonly record struct Shape(int Channels, int Height, int Width)
     {
-        public int Index;
-        public int Stride;
-        public int InChannels;
-        public int OutChannels;
-        public int Bottleneck;
-        public int BranchChannels;
-        public int FirstGroups;
-        public Folded Conv1 = null!;
-        public Folded Depthwise = null!;
-        public Folded Conv3 = null!;
-        public string Conv1Name = "";
-        public string Conv3Name = "";
+        public int Plane => Height * Width;
+    }
+
+    /// <summary>A layer with what it reads resolved (through quantize layers) and its weights folded.</summary>
+    private sealed class Step
+    {
+        public LayerDescription Layer = null!;
+        public string Source = "";
+        public int[] SourcePlanes = Array.Empty<int>();
+        public int[] OutputPlanes = Array.Empty<int>();
+        public Shape In;
+        public Shape Out;  // the plane size; the channel count is the tensor's, once every writer is known
+        public Folded? Conv;
+        public float[]? LinearWeights;
+        public float[]? LinearBias;
     }
 
     internal sealed class Network
     {
         private readonly ModelDescription _model;
-        private readonly int _groups;
-        private readonly bool _officialShuffle;
-        private readonly Folded _stem;
-        private readonly List<Unit> _units = new();
-        private readonly float[] _fcWeights;
-        private readonly float[] _fcBias;
-        private readonly int _features;
+        private readonly List<Step> _steps = new();
+        private readonly Dictionary<string, Shape> _shapes = new(StringComparer.Ordinal);
 
         public Network(ModelDescription model, TensorSet weights)
         {
             if (model is null) throw new ArgumentNullException(nameof(model));
             if (weights is null) throw new ArgumentNullException(nameof(weights));
             _model = model;
-            _groups = model.Groups;
-            _officialShuffle = model.ShuffleOrder == ShuffleOrder.Official;
-            Require(model.Groups >= 1, $"{model.Groups} groups");
             Require(model.InputChannels >= 1 && model.InputHeight >= 1 && model.InputWidth >= 1, $"an input of {model.InputChannels}x{model.InputHeight}x{model.InputWidth}");
+            Require(model.Layers is { Count: > 0 }, "it lists no layers (a generated model's Description does)");
             Require(model.Classes >= 1, $"{model.Classes} classes");
-            Require(model.StemChannels >= 1, $"{model.StemChannels} stem channels");
-            Require(model.StemStride is 1 or 2, $"a stem stride of {model.StemStride}");
-            Require(model.StageChannels is not null && model.StageRepeats is not null && model.StageChannels.Count == model.StageRepeats.Count,
-                "stage widths and repeats of different lengths");
+            _shapes["input"] = new Shape(model.InputChannels, model.InputHeight, model.InputWidth);
 
-            _stem = Fold(weights, "conv1", "bn1", new[] { model.StemChannels, model.InputChannels, 3, 3 });
-            int inChannels = model.StemChannels;
-            for (int s = 0; s < model.StageChannels!.Count; s++)
+            // A quantized tensor stands for the float planes its quantize layer read.
+            var quantized = new Dictionary<string, (string Source, int[] Planes)>(StringComparer.Ordinal);
+            foreach (var layer in model.Layers)
             {
-                int outChannels = model.StageChannels[s];
-                Require(model.StageRepeats![s] >= 0, $"stage {s} repeated {model.StageRepeats[s]} times");
-                for (int r = 0; r < model.StageRepeats[s]; r++)
+                Require(layer is not null, "a null layer");
+                string at = $"layer {Quote(layer!.Name)} ({layer.Kind})";
+                if (layer.Kind is LayerKind.Quantize or LayerKind.FeatureQuantize)
                 {
-                    var u = new Unit
-                    {
-                        Index = _units.Count,
-                        Stride = r == 0 ? 2 : 1,
-                        InChannels = inChannels,
-                        OutChannels = outChannels,
-                        Bottleneck = outChannels / 4,
-                        BranchChannels = r == 0 ? outChannels - inChannels : outChannels,
-                        // The first unit reads the narrow stem output, which is too few channels to split into groups.
-                        FirstGroups = _units.Count == 0 ? 1 : _groups,
-                    };
-                    string at = $"unit {u.Index} ({inChannels} -> {outChannels} channels, {_groups} groups)";
-                    Require(outChannels % 4 == 0 && u.Bottleneck > 0 && u.Bottleneck % _groups == 0, $"{at}: a bottleneck of {outChannels} / 4");
-                    Require(inChannels % u.FirstGroups == 0, $"{at}: an input width not divisible by the groups");
-                    Require(u.BranchChannels > 0 && u.BranchChannels % _groups == 0, $"{at}: a branch width of {u.BranchChannels}");
-                    string p = "units." + u.Index;
-                    u.Conv1Name = Conv1(u.Index);
-                    u.Conv3Name = Conv3(u.Index);
-                    u.Conv1 = Fold(weights, u.Conv1Name, p + ".bn1", new[] { u.Bottleneck, inChannels / u.FirstGroups, 1, 1 });
-                    u.Depthwise = Fold(weights, p + ".dw", p + ".bn2", new[] { u.Bottleneck, 1, 3, 3 });
-                    u.Conv3 = Fold(weights, u.Conv3Name, p + ".bn3", new[] { u.BranchChannels, u.Bottleneck / _groups, 1, 1 });
-                    _units.Add(u);
-                    inChannels = outChannels;
+                    Require(_shapes.ContainsKey(layer.Input), $"{at} reads {Quote(layer.Input)} before any layer writes it");
+                    quantized[layer.Output] = (layer.Input, Planes(layer.InputPlanes, _shapes[layer.Input].Channels));
+                    continue;
                 }
+                var step = new Step { Layer = layer };
+                if (quantized.TryGetValue(layer.Input, out var q))
+                {
+                    step.Source = q.Source;
+                    step.SourcePlanes = q.Planes;
+                }
+                else
+                {
+                    Require(_shapes.ContainsKey(layer.Input), $"{at} reads {Quote(layer.Input)} before any layer writes it");
+                    step.Source = layer.Input;
+                    step.SourcePlanes = Planes(layer.InputPlanes, _shapes[layer.Input].Channels);
+                }
+                var input = _shapes[step.Source];
+                step.In = new Shape(step.SourcePlanes.Length, input.Height, input.Width);
+                foreach (int plane in step.SourcePlanes) Require(plane >= 0 && plane < input.Channels, $"{at} reads plane {plane} of a {input.Channels}-channel tensor");
+                Require(layer.Channels >= 1, $"{at} computes {layer.Channels} channels");
+                step.OutputPlanes = new int[layer.Channels];
+                for (int c = 0; c < layer.Channels; c++) step.OutputPlanes[c] = layer.OutputPlane(c);
+                int stride = layer.Stride;
+                int oh = input.Height, ow = input.Width;
+                switch (layer.Kind)
+                {
+                    case LayerKind.Convolution3x3:
+                    case LayerKind.Depthwise3x3:
+                    case LayerKind.MaxPool3x3:
+                    case LayerKind.AveragePool3x3:
+                        Require(stride is 1 or 2, $"{at} has stride {stride}");
+                        oh = OutSize(input.Height, stride);
+                        ow = OutSize(input.Width, stride);
+                        if (layer.Kind == LayerKind.Convolution3x3)
+                            step.Conv = Fold(weights, layer.Name, layer.BatchNorm, new[] { layer.Channels, step.In.Channels, 3, 3 });
+                        else if (layer.Kind == LayerKind.Depthwise3x3)
+                            step.Conv = Fold(weights, layer.Name, layer.BatchNorm, new[] { layer.Channels, 1, 3, 3 });
+                        if (layer.Kind != LayerKind.Convolution3x3) Require(layer.Channels == step.In.Channels, $"{at} maps {step.In.Channels} planes to {layer.Channels}");
+                        break;
+                    case LayerKind.Pointwise:
+                        Require(layer.Groups >= 1 && step.In.Channels % layer.Groups == 0 && layer.Channels % layer.Groups == 0,
+                            $"{at}: {step.In.Channels} to {layer.Channels} channels in {layer.Groups} groups");
+                        step.Conv = Fold(weights, layer.Name, layer.BatchNorm, new[] { layer.Channels, step.In.Channels / layer.Groups, 1, 1 });
+                        break;
+                    case LayerKind.GlobalAveragePool:
+                        Require(layer.Channels == step.In.Channels, $"{at} maps {step.In.Channels} planes to {layer.Channels}");
+                        oh = ow = 1;
+                        break;
+                    case LayerKind.Linear:
+                        Require(input.Height == 1 && input.Width == 1, $"{at} reads a {input.Height}x{input.Width} map");
+                        step.LinearWeights = Tensor(weights, layer.Name + ".weight", new[] { layer.Channels, step.In.Channels });
+                        step.LinearBias = Tensor(weights, layer.Name + ".bias", new[] { layer.Channels });
+                        break;
+                    default:
+                        Require(false, $"{at} is of a kind this forward pass does not know");
+                        break;
+                }
+                if (layer.Residual is not null)
+                {
+                    Require(_shapes.TryGetValue(layer.Residual, out var residual) && residual.Height == oh && residual.Width == ow && residual.Channels >= layer.Channels,
+                        $"{at} adds {Quote(layer.Residual)}, which does not match its output");
+                }
+                int channels = 0;
+                foreach (int plane in step.OutputPlanes)
+                {
+                    Require(plane >= 0, $"{at} writes plane {plane}");
+                    channels = Math.Max(channels, plane + 1);
+                }
+                if (_shapes.TryGetValue(layer.Output, out var written))
+                {
+                    // A tensor written in slices (a stride-2 unit's concat): every writer must agree on the plane size.
+                    Require(written.Height == oh && written.Width == ow, $"{at} writes {Quote(layer.Output)} as {oh}x{ow}, another layer as {written.Height}x{written.Width}");
+                    channels = Math.Max(channels, written.Channels);
+                }
+                _shapes[layer.Output] = new Shape(channels, oh, ow);
+                step.Out = _shapes[layer.Output];
+                _steps.Add(step);
             }
-            _features = inChannels;
-            _fcWeights = Tensor(weights, "fc.weight", new[] { model.Classes, inChannels });
-            _fcBias = Tensor(weights, "fc.bias", new[] { model.Classes });
+            Require(_steps.Count > 0 && _steps[^1].Layer.Output == "logits" && _steps[^1].Layer.Channels == model.Classes,
+                $"the last layer does not write the {model.Classes} logits");
         }
 
         public int InputLength => _model.InputChannels * _model.InputHeight * _model.InputWidth;
@@ -145,62 +185,103 @@ internal static class FloatForward
         {
             if (image.Length != InputLength)
                 throw new ArgumentException($"The image has {image.Length} values; {_model.Name} expects {_model.InputChannels}x{_model.InputHeight}x{_model.InputWidth} = {InputLength}.", nameof(image));
-            int h = _model.InputHeight, w = _model.InputWidth;
-            var x = Stem(image, _model.InputChannels, h, w, _stem, _model.StemChannels, _model.StemStride, out h, out w);
-            Relu(x);
-            if (_model.StemMaxPool) x = MaxPool3x3Stride2(x, _model.StemChannels, h, w, out h, out w);
-
-            foreach (var u in _units)
+            var tensors = new Dictionary<string, float[]>(StringComparer.Ordinal) { ["input"] = image.ToArray() };
+            foreach (var step in _steps)
             {
-                int plane = h * w;
-                observer?.Invoke(u.Conv1Name, x);
-                var squeezed = new float[u.Bottleneck * plane];
-                Pointwise(x, plane, u.Conv1, u.Bottleneck, u.FirstGroups, squeezed, 0);
-                Relu(squeezed);
-                int shuffleRows = _groups == 1 ? 1 : _officialShuffle ? u.Bottleneck / _groups : _groups;
-                var spatial = Depthwise3x3(squeezed, u.Bottleneck, shuffleRows, h, w, u.Depthwise, u.Stride, out int oh, out int ow);
-                observer?.Invoke(u.Conv3Name, spatial);
-                int outPlane = oh * ow;
-                var output = new float[u.OutChannels * outPlane];
-                if (u.Stride == 1)
+                var layer = step.Layer;
+                var x = tensors[step.Source];
+                if (!tensors.TryGetValue(layer.Output, out var y))
                 {
-                    Pointwise(spatial, outPlane, u.Conv3, u.BranchChannels, _groups, output, 0);
-                    for (int i = 0; i < output.Length; i++) output[i] += x[i];
+                    // Sized for every layer that writes it (a stride-2 unit's shortcut and branch share one tensor).
+                    var shape = _shapes[layer.Output];
+                    tensors[layer.Output] = y = new float[shape.Channels * shape.Plane];
                 }
-                else
+                int inPlane = step.In.Plane, outPlane = step.Out.Plane;
+                switch (layer.Kind)
                 {
-                    // Shortcut channels first, as the concat orders them.
-                    AveragePool3x3Stride2(x, u.InChannels, h, w, output);
-                    Pointwise(spatial, outPlane, u.Conv3, u.BranchChannels, _groups, output, u.InChannels);
+                    case LayerKind.Convolution3x3:
+                        Stem(x, step.SourcePlanes, step.In.Height, step.In.Width, step.Conv!, layer.Stride, y, step.OutputPlanes, step.Out.Height, step.Out.Width);
+                        break;
+                    case LayerKind.Depthwise3x3:
+                        Depthwise3x3(x, step.SourcePlanes, step.In.Height, step.In.Width, step.Conv!, layer.Stride, y, step.OutputPlanes, step.Out.Height, step.Out.Width);
+                        break;
+                    case LayerKind.MaxPool3x3:
+                    case LayerKind.AveragePool3x3:
+                        for (int c = 0; c < layer.Channels; c++)
+                            Pool3x3(x, step.SourcePlanes[c] * inPlane, step.In.Height, step.In.Width, layer.Stride, y, step.OutputPlanes[c] * outPlane,
+                                step.Out.Height, step.Out.Width, layer.Kind == LayerKind.MaxPool3x3);
+                        break;
+                    case LayerKind.Pointwise:
+                        if (observer is not null) observer(layer.Name, Gather(x, step.SourcePlanes, inPlane));
+                        Pointwise(x, Offsets(step.SourcePlanes, inPlane), outPlane, step.Conv!, layer.Channels, layer.Groups, y, Offsets(step.OutputPlanes, outPlane));
+                        break;
+                    case LayerKind.GlobalAveragePool:
+                        for (int c = 0; c < layer.Channels; c++)
+                        {
+                            double sum = 0;
+                            int at = step.SourcePlanes[c] * inPlane;
+                            for (int i = 0; i < inPlane; i++) sum += x[at + i];
+                            y[step.OutputPlanes[c]] = (float)(sum / inPlane);
+                        }
+                        break;
+                    case LayerKind.Linear:
+                        for (int k = 0; k < layer.Channels; k++)
+                        {
+                            double sum = step.LinearBias![k];
+                            for (int c = 0; c < step.In.Channels; c++) sum += (double)step.LinearWeights![k * step.In.Channels + c] * x[step.SourcePlanes[c]];
+                            y[step.OutputPlanes[k]] = (float)sum;
+                        }
+                        break;
                 }
-                Relu(output);
-                x = output;
-                h = oh;
-                w = ow;
+                if (layer.Residual is not null)
+                {
+                    var residual = tensors[layer.Residual];
+                    for (int c = 0; c < layer.Channels; c++)
+                    {
+                        var dst = y.AsSpan(step.OutputPlanes[c] * outPlane, outPlane);
+                        var add = residual.AsSpan(c * outPlane, outPlane);
+                        for (int i = 0; i < dst.Length; i++) dst[i] += add[i];
+                    }
+                }
+                if (layer.Relu)
+                {
+                    foreach (int plane in step.OutputPlanes) Relu(y.AsSpan(plane * outPlane, outPlane));
+                }
             }
-
-            int pixels = h * w;
-            var pooled = new float[_features];
-            for (int c = 0; c < _features; c++)
-            {
-                double sum = 0;
-                for (int i = 0; i < pixels; i++) sum += x[c * pixels + i];
-                pooled[c] = (float)(sum / pixels);
-            }
-            var logits = new float[_model.Classes];
-            for (int k = 0; k < logits.Length; k++)
-            {
-                double sum = _fcBias[k];
-                for (int c = 0; c < _features; c++) sum += (double)_fcWeights[k * _features + c] * pooled[c];
-                logits[k] = (float)sum;
-            }
-            return logits;
+            return tensors["logits"];
         }
     }
 
+    private static int[] Planes(ChannelPlanes? planes, int channels)
+    {
+        var result = new int[planes?.Count ?? channels];
+        for (int i = 0; i < result.Length; i++) result[i] = planes is null ? i : planes[i];
+        return result;
+    }
+
+    private static int[] Offsets(int[] planes, int plane)
+    {
+        var offsets = new int[planes.Length];
+        for (int i = 0; i < offsets.Length; i++) offsets[i] = planes[i] * plane;
+        return offsets;
+    }
+
+    /// <summary>The planes a 1x1 convolution reads, for the observer: the tensor itself when they are all of it, in order.</summary>
+    private static float[] Gather(float[] x, int[] planes, int plane)
+    {
+        bool whole = planes.Length * plane == x.Length;
+        for (int i = 0; whole && i < planes.Length; i++) whole = planes[i] == i;
+        if (whole) return x;
+        var gathered = new float[planes.Length * plane];
+        for (int i = 0; i < planes.Length; i++) Array.Copy(x, planes[i] * plane, gathered, i * plane, plane);
+        return gathered;
+    }
+
+    private static string Quote(string name) => TensorNameText.Quote(name);
+
     private static void Require(bool condition, string what)
     {
-        if (!condition) throw new ArgumentException($"The model description is not a ShuffleNet v1 this forward pass can run: {what}.");
+        if (!condition) throw new ArgumentException($"The model description is not a network this forward pass can run: {what}.");
     }
 
     private static float[] Tensor(TensorSet weights, string name, int[] shape)
@@ -215,13 +296,14 @@ internal static class FloatForward
 
     // The weight packer's folding, so the float weights equal the generated model's and the two forward passes differ
     // only in summation order. The shapes are checked here first, against the architecture, for messages that name them.
-    private static Folded Fold(TensorSet weights, string conv, string batchNorm, int[] shape)
+    private static Folded Fold(TensorSet weights, string conv, string? batchNorm, int[] shape)
     {
+        Require(batchNorm is not null, $"convolution {Quote(conv)} has no batch norm (every convolution of the families has one)");
         int outChannels = shape[0];
         var w = Tensor(weights, conv + ".weight", shape);
         foreach (var field in new[] { ".weight", ".bias", ".running_mean", ".running_var" })
             Tensor(weights, batchNorm + field, new[] { outChannels });
-        var (scale, shift) = WeightPacker.FoldBatchNorm(weights, batchNorm, outChannels);
+        var (scale, shift) = WeightPacker.FoldBatchNorm(weights, batchNorm!, outChannels);
         int perOutput = w.Length / outChannels;
         var folded = new float[w.Length];
         var bias = new float[outChannels];
@@ -253,15 +335,14 @@ internal static class FloatForward
     /// the order of the weights' [out, in, 3, 3] layout. The strided, bounds-checked gather is paid once per tap instead
     /// of once per tap and output channel, and the multiply-adds run in <see cref="Pointwise"/>'s vector loop.
     /// </summary>
-    private static float[] Stem(ReadOnlySpan<float> x, int inChannels, int h, int w, Folded conv, int outChannels, int stride, out int oh, out int ow)
+    private static void Stem(float[] x, int[] inputPlanes, int h, int w, Folded conv, int stride, float[] y, int[] outputPlanes, int oh, int ow)
     {
-        oh = OutSize(h, stride);
-        ow = OutSize(w, stride);
+        int inChannels = inputPlanes.Length;
         int inPlane = h * w, outPlane = oh * ow;
         var columns = new float[inChannels * 9 * outPlane]; // padding taps stay 0
         for (int c = 0; c < inChannels; c++)
         {
-            var src = x.Slice(c * inPlane, inPlane);
+            var src = x.AsSpan(inputPlanes[c] * inPlane, inPlane);
             for (int ky = 0; ky < 3; ky++)
             {
                 var (firstRow, endRow) = TapRange(ky, stride, h, oh);
@@ -278,31 +359,23 @@ internal static class FloatForward
                 }
             }
         }
-        var y = new float[outChannels * outPlane];
-        Pointwise(columns, outPlane, conv, outChannels, 1, y, 0);
-        return y;
+        var rows = new int[inChannels * 9];
+        for (int i = 0; i < rows.Length; i++) rows[i] = i * outPlane;
+        Pointwise(columns, rows, outPlane, conv, outputPlanes.Length, 1, y, Offsets(outputPlanes, outPlane));
     }
 
     /// <summary>
-    /// Depthwise 3x3 convolution, padding 1, plus the folded bias; weights [C, 1, 3, 3]. It reads its input through the
-    /// channel shuffle before it: view the channels as a (<paramref name="shuffleRows"/>, C/rows) matrix and transpose,
-    /// so channel <c>i·(C/rows) + j</c> moves to <c>j·rows + i</c>. The paper's shuffle has rows = groups, megvii's
-    /// official code rows = C/groups, and rows = 1 is no shuffle. The shuffle moves data and computes nothing, so
-    /// reading through it is cheaper than copying the bottleneck into a shuffled array first.
+    /// Depthwise 3x3 convolution, padding 1, plus the folded bias; weights [C, 1, 3, 3]. Channel c reads plane
+    /// <c>inputPlanes[c]</c>: a channel shuffle before it (folded into the previous layer's stores) moves no data here.
     /// </summary>
-    private static float[] Depthwise3x3(float[] x, int channels, int shuffleRows, int h, int w, Folded conv, int stride, out int oh, out int ow)
+    private static void Depthwise3x3(float[] x, int[] inputPlanes, int h, int w, Folded conv, int stride, float[] y, int[] outputPlanes, int oh, int ow)
     {
-        int shuffleColumns = channels / shuffleRows;
-        oh = OutSize(h, stride);
-        ow = OutSize(w, stride);
         int inPlane = h * w, outPlane = oh * ow;
-        var y = new float[channels * outPlane];
-        for (int c = 0; c < channels; c++)
+        for (int c = 0; c < outputPlanes.Length; c++)
         {
-            var dst = y.AsSpan(c * outPlane, outPlane);
+            var dst = y.AsSpan(outputPlanes[c] * outPlane, outPlane);
             dst.Fill(conv.Bias[c]);
-            int source = c % shuffleRows * shuffleColumns + c / shuffleRows;
-            var src = x.AsSpan(source * inPlane, inPlane);
+            var src = x.AsSpan(inputPlanes[c] * inPlane, inPlane);
             for (int ky = 0; ky < 3; ky++)
             {
                 var (firstRow, endRow) = TapRange(ky, stride, h, oh);
@@ -329,16 +402,16 @@ internal static class FloatForward
                 }
             }
         }
-        return y;
     }
 
     /// <summary>
-    /// A 1x1 group convolution plus the folded bias, written to output channels from <paramref name="firstOutput"/> on.
+    /// A 1x1 group convolution plus the folded bias: input channel i starts at <c>x[inputs[i]]</c>, output channel o is
+    /// stored from <c>y[outputs[o]]</c>.
     /// Four output channels at a time, accumulated in registers over a vector of pixels: each input vector loaded feeds
     /// four multiply-adds and no partial sum goes through memory, which is what makes the 1x1 convolutions (nearly all
     /// of the network's work) fast enough to calibrate on a 224x224 model.
     /// </summary>
-    private static void Pointwise(float[] x, int plane, Folded conv, int outChannels, int groups, float[] y, int firstOutput)
+    private static void Pointwise(float[] x, int[] inputs, int plane, Folded conv, int outChannels, int groups, float[] y, int[] outputs)
     {
         int inPerGroup = conv.Weights.Length / outChannels;
         int outPerGroup = outChannels / groups;
@@ -347,17 +420,16 @@ internal static class FloatForward
             int end = (group + 1) * outPerGroup;
             int firstInput = group * inPerGroup;
             int o = group * outPerGroup;
-            for (; o + 4 <= end; o += 4) PointwiseRows4(x, plane, conv, inPerGroup, firstInput, o, y, firstOutput);
-            for (; o < end; o++) PointwiseRow(x, plane, conv, inPerGroup, firstInput, o, y, firstOutput);
+            for (; o + 4 <= end; o += 4) PointwiseRows4(x, inputs, plane, conv, inPerGroup, firstInput, o, y, outputs);
+            for (; o < end; o++) PointwiseRow(x, inputs, plane, conv, inPerGroup, firstInput, o, y, outputs);
         }
     }
 
-    private static void PointwiseRows4(float[] x, int plane, Folded conv, int inPerGroup, int firstInput, int o, float[] y, int firstOutput)
+    private static void PointwiseRows4(float[] x, int[] inputs, int plane, Folded conv, int inPerGroup, int firstInput, int o, float[] y, int[] outputs)
     {
         var w = conv.Weights;
         int w0 = o * inPerGroup, w1 = w0 + inPerGroup, w2 = w1 + inPerGroup, w3 = w2 + inPerGroup;
-        int y0 = (firstOutput + o) * plane, y1 = y0 + plane, y2 = y1 + plane, y3 = y2 + plane;
-        int x0 = firstInput * plane;
+        int y0 = outputs[o], y1 = outputs[o + 1], y2 = outputs[o + 2], y3 = outputs[o + 3];
         int p = 0;
         if (Vector.IsHardwareAccelerated)
         {
@@ -369,9 +441,9 @@ internal static class FloatForward
             for (; p + lanes <= plane; p += lanes)
             {
                 Vector<float> a0 = b0, a1 = b1, a2 = b2, a3 = b3;
-                for (int i = 0, at = x0 + p; i < inPerGroup; i++, at += plane)
+                for (int i = 0; i < inPerGroup; i++)
                 {
-                    var v = new Vector<float>(x, at);
+                    var v = new Vector<float>(x, inputs[firstInput + i] + p);
                     a0 += v * new Vector<float>(w[w0 + i]);
                     a1 += v * new Vector<float>(w[w1 + i]);
                     a2 += v * new Vector<float>(w[w2 + i]);
@@ -386,9 +458,9 @@ internal static class FloatForward
         for (; p < plane; p++)
         {
             float a0 = conv.Bias[o], a1 = conv.Bias[o + 1], a2 = conv.Bias[o + 2], a3 = conv.Bias[o + 3];
-            for (int i = 0, at = x0 + p; i < inPerGroup; i++, at += plane)
+            for (int i = 0; i < inPerGroup; i++)
             {
-                float v = x[at];
+                float v = x[inputs[firstInput + i] + p];
                 a0 += v * w[w0 + i];
                 a1 += v * w[w1 + i];
                 a2 += v * w[w2 + i];
@@ -402,12 +474,12 @@ internal static class FloatForward
     }
 
     /// <summary>One output channel: the remainder of a group whose width is not a multiple of four.</summary>
-    private static void PointwiseRow(float[] x, int plane, Folded conv, int inPerGroup, int firstInput, int o, float[] y, int firstOutput)
+    private static void PointwiseRow(float[] x, int[] inputs, int plane, Folded conv, int inPerGroup, int firstInput, int o, float[] y, int[] outputs)
     {
-        var dst = y.AsSpan((firstOutput + o) * plane, plane);
+        var dst = y.AsSpan(outputs[o], plane);
         dst.Fill(conv.Bias[o]);
         for (int i = 0; i < inPerGroup; i++)
-            MultiplyAdd(dst, x.AsSpan((firstInput + i) * plane, plane), conv.Weights[o * inPerGroup + i]);
+            MultiplyAdd(dst, x.AsSpan(inputs[firstInput + i], plane), conv.Weights[o * inPerGroup + i]);
     }
 
     private static void MultiplyAdd(Span<float> dst, ReadOnlySpan<float> src, float weight)
@@ -424,45 +496,31 @@ internal static class FloatForward
         for (; i < dst.Length; i++) dst[i] += src[i] * weight;
     }
 
-    private static void Relu(float[] x)
+    private static void Relu(Span<float> x)
     {
         for (int i = 0; i < x.Length; i++)
             if (x[i] < 0) x[i] = 0; // NaN passes through, so a bad weight shows up as NaN instead of as a plausible range
     }
 
-    private static float[] MaxPool3x3Stride2(float[] x, int channels, int h, int w, out int oh, out int ow)
+    /// <summary>
+    /// A 3x3 pool, padding 1, of the plane at <paramref name="at"/> into the plane at <paramref name="to"/>. Max: padded
+    /// cells never win. Average: padded zeros count (count_include_pad), so border windows are divided by 9 too, as in
+    /// PyTorch's default.
+    /// </summary>
+    private static void Pool3x3(float[] x, int at, int h, int w, int stride, float[] y, int to, int oh, int ow, bool max)
     {
-        oh = OutSize(h, 2);
-        ow = OutSize(w, 2);
-        var y = new float[channels * oh * ow];
-        for (int c = 0; c < channels; c++)
-            for (int oy = 0; oy < oh; oy++)
-                for (int ox = 0; ox < ow; ox++)
-                {
-                    // Padded cells never win: only cells inside the map are compared.
-                    float best = float.NegativeInfinity;
-                    for (int iy = Math.Max(0, oy * 2 - 1); iy <= Math.Min(h - 1, oy * 2 + 1); iy++)
-                        for (int ix = Math.Max(0, ox * 2 - 1); ix <= Math.Min(w - 1, ox * 2 + 1); ix++)
-                            best = Math.Max(best, x[(c * h + iy) * w + ix]);
-                    y[(c * oh + oy) * ow + ox] = best;
-                }
-        return y;
-    }
-
-    /// <summary>3x3 average pool, stride 2, padding 1, into the first channels of <paramref name="y"/>.</summary>
-    private static void AveragePool3x3Stride2(float[] x, int channels, int h, int w, float[] y)
-    {
-        int oh = OutSize(h, 2), ow = OutSize(w, 2);
-        for (int c = 0; c < channels; c++)
-            for (int oy = 0; oy < oh; oy++)
-                for (int ox = 0; ox < ow; ox++)
-                {
-                    float sum = 0;
-                    for (int iy = Math.Max(0, oy * 2 - 1); iy <= Math.Min(h - 1, oy * 2 + 1); iy++)
-                        for (int ix = Math.Max(0, ox * 2 - 1); ix <= Math.Min(w - 1, ox * 2 + 1); ix++)
-                            sum += x[(c * h + iy) * w + ix];
-                    // Padded zeros count (count_include_pad): border windows are divided by 9 too, as in PyTorch's default.
-                    y[(c * oh + oy) * ow + ox] = sum / 9f;
-                }
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++)
+            {
+                float best = float.NegativeInfinity, sum = 0;
+                for (int iy = Math.Max(0, oy * stride - 1); iy <= Math.Min(h - 1, oy * stride + 1); iy++)
+                    for (int ix = Math.Max(0, ox * stride - 1); ix <= Math.Min(w - 1, ox * stride + 1); ix++)
+                    {
+                        float v = x[at + iy * w + ix];
+                        best = Math.Max(best, v);
+                        sum += v;
+                    }
+                y[to + oy * ow + ox] = max ? best : sum / 9f;
+            }
     }
 }

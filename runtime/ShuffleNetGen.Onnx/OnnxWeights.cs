@@ -123,6 +123,7 @@ public static class OnnxWeights
 
         private readonly ModelProto _proto;
         private readonly ModelDescription _model;
+        private readonly V1Units _network;
         private readonly Dictionary<string, int[]> _layout = new(StringComparer.Ordinal);
         private readonly Dictionary<string, NamedTensor> _tensors = new(StringComparer.Ordinal);
         private readonly List<(string Conv, NodeProto Node, OnnxGraph.ActivationRange? Range)> _inputRanges = new();
@@ -133,6 +134,7 @@ public static class OnnxWeights
         {
             _proto = proto;
             _model = model;
+            _network = V1Units.Of(model);
             foreach (var shape in model.WeightLayout) _layout[shape.Name] = shape.Dimensions;
         }
 
@@ -165,15 +167,15 @@ public static class OnnxWeights
             // Stem.
             var conv = Single(x, "Conv", "the stem 3x3 convolution");
             x = ConvBn(conv, new ConvSpec("the stem convolution", 3, _model.StemStride, 1, _model.InputChannels, _model.StemChannels, h, w),
-                ShuffleNetTopology.StemConvolution, ShuffleNetTopology.StemBatchNorm);
-            h = ShuffleNetTopology.Resize(h, _model.StemStride); w = ShuffleNetTopology.Resize(w, _model.StemStride);
+                _network.Stem.Name, _network.Stem.BatchNorm!);
+            h = V1Units.Size(h, _model.StemStride); w = V1Units.Size(w, _model.StemStride);
             x = Relu(x, "the ReLU after the stem convolution");
             if (_model.StemMaxPool)
             {
                 var pool = Single(x, "MaxPool", "the 3x3 stride-2 max pool after the stem (StemMaxPool = true)");
                 CheckPool(pool, "the stem max pool", padded: true);
                 x = pool.Output[0];
-                h = ShuffleNetTopology.StridedSize(h); w = ShuffleNetTopology.StridedSize(w);
+                h = V1Units.Size(h, 2); w = V1Units.Size(w, 2);
             }
             else
             {
@@ -183,7 +185,7 @@ public static class OnnxWeights
             }
 
             // Units.
-            var units = ShuffleNetTopology.Units(_model.Groups, _model.StemChannels, _model.StageChannels, _model.StageRepeats, h, w);
+            var units = _network.Units;
             foreach (var unit in units) x = Unit(x, unit, units.Count);
 
             var last = units[^1]; // every stage has at least one unit (the declaration's checks)
@@ -536,8 +538,8 @@ public static class OnnxWeights
                 }
             }
             _g.MarkVisited(fc);
-            Put(ShuffleNetTopology.Classifier + ".weight", weight, new[] { classes, width }, fc);
-            Put(ShuffleNetTopology.Classifier + ".bias", bias, new[] { classes }, fc);
+            Put(_network.Classifier + ".weight", weight, new[] { classes, width }, fc);
+            Put(_network.Classifier + ".bias", bias, new[] { classes }, fc);
             return _g.Resolve(output);
         }
 

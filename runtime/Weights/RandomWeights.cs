@@ -9,6 +9,19 @@ namespace ShuffleNetGen.Weights;
 /// </summary>
 public static class RandomWeights
 {
+    /// <summary>
+    /// A generated model's <c>CreateRandom</c>: <see cref="Create"/> over its layout, and for an int8 model those weights
+    /// calibrated on four pseudo-random images of the same seed (random activation scales would quantize nearly
+    /// everything to 0 or 127).
+    /// </summary>
+    public static TensorSet ForModel(ModelDescription model, int seed)
+    {
+        if (model is null) throw new ArgumentNullException(nameof(model));
+        var weights = Create(model.WeightLayout, seed);
+        if (model.Precision != Precision.Int8) return weights;
+        return Quantization.Int8Calibration.Calibrate(model, weights, Images(checked(model.InputChannels * model.InputHeight * model.InputWidth), 4, seed));
+    }
+
     /// <summary>Creates one tensor per layout entry, reproducible from <paramref name="seed"/>.</summary>
     public static TensorSet Create(IReadOnlyList<TensorShape> layout, int seed)
     {

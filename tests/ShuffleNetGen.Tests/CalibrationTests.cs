@@ -80,7 +80,10 @@ public class CalibrationTests
         Assert.True(worst <= LogitTolerance, $"{name}: max relative error {worst:E3}");
     }
 
-    /// <summary>The same weights under the other shuffle order: shows the logits check above can fail, and that FloatForward reads the order.</summary>
+    /// <summary>
+    /// The same weights with the layers' shuffles in the other order: shows the logits check above can fail, and that
+    /// FloatForward follows the layers' plane maps.
+    /// </summary>
     [Fact]
     public void ShuffleOrderChangesTheFloatLogits()
     {
@@ -89,7 +92,11 @@ public class CalibrationTests
         var image = Images(description, 1, 5)[0];
         var expected = new float[description.Classes];
         MegviiG4Official48.FromTensors(weights).Forward(image, expected);
-        var paper = Int8Calibration.ForwardFloat(description with { ShuffleOrder = ShuffleOrder.Paper }, weights, image);
+        var flipped = description.Layers
+            .Select(l => l.OutputPlanes is { ShuffleGroups: > 1 } p ? l with { OutputPlanes = ChannelPlanes.Shuffled(p.Start, p.Count, p.ShuffleGroups, !p.OfficialShuffle) } : l)
+            .ToArray();
+        Assert.Contains(flipped, l => l.OutputPlanes is { ShuffleGroups: > 1, OfficialShuffle: false });
+        var paper = Int8Calibration.ForwardFloat(description with { Layers = flipped }, weights, image);
         double error = RelativeError(paper, expected);
         _output.WriteLine($"paper order on an official-order model: {error:E2}");
         Assert.True(error > 100 * LogitTolerance, $"relative error {error:E3}: the shuffle order made no difference");

@@ -20,6 +20,8 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
 {
     protected PointwiseKernelBase(PointwiseOp op, VectorWidths widths)
     {
+        // The tiles find each output plane by a slice start and the shuffle arithmetic of the shape struct.
+        if (op.OutputPlanes.IsTable) throw new System.NotSupportedException($"{op.Name}: a 1x1 convolution stores its channels in a slice, shuffled or not, not through a plane table.");
         Op = op;
         KernelWidths = Widths(op, widths);
         Neon = (widths & VectorWidths.AdvSimd) != 0;
@@ -89,7 +91,7 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     public string CallStatement()
     {
         var op = Op;
-        return $"{Name}({OperandRefs.Of(op.Input)}, {OperandRefs.Of(op.Output, op.OutputChannelOffset)}, {OperandRefs.Weights(op)}{(op.Residual is null ? "" : ", " + OperandRefs.Of(op.Residual))});";
+        return $"{Name}({OperandRefs.Of(op.Input)}, {OperandRefs.Of(op.Output, op.OutputPlanes.Start)}, {OperandRefs.Weights(op)}{(op.Residual is null ? "" : ", " + OperandRefs.Of(op.Residual))});";
     }
 
     private string Parameters => "ref float source, ref float destination, ref float weights" + (Op.Residual is null ? "" : ", ref float residual");

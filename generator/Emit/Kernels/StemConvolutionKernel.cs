@@ -20,10 +20,10 @@ internal sealed class StemConvolutionKernel : WindowKernel
 
     public const string Prefix = "Conv3x3_";
 
-    public override string Name => $"{Prefix}s{Op.Stride}_{Op.InputPlanes}to{Op.Channels}_{Shape}{(Op.Relu ? "_Relu" : "")}";
+    public override string Name => $"{Prefix}s{Op.Stride}_{Op.PlanesPerOutput}to{Op.Channels}_{Shape}{(Op.Relu ? "_Relu" : "")}";
 
     protected override string Summary =>
-        $"3x3 convolution, stride {Op.Stride}, {Op.InputPlanes} to {Op.Channels} channels on {Shape}, batch norm folded{(Op.Relu ? ", ReLU" : "")}.";
+        $"3x3 convolution, stride {Op.Stride}, {Op.PlanesPerOutput} to {Op.Channels} channels on {Shape}, batch norm folded{(Op.Relu ? ", ReLU" : "")}.";
 
     protected override string? NeonInstructions => Op.Stride == 2 ? "AdvSimd uzp1/uzp2, fmla by element" : "AdvSimd fmla by element";
 
@@ -33,7 +33,7 @@ internal sealed class StemConvolutionKernel : WindowKernel
 
     public override string CallStatement() => WeightedCallStatement();
 
-    private int TapStride => Op.InputPlanes * 9 + 1;
+    private int TapStride => Op.PlanesPerOutput * 9 + 1;
 
     /// <summary>Whether the Vector512 interiors run channel-blocked (all of them do, when there are any).</summary>
     private bool BlockedInterior => WideInteriors && LongestInterior >= WideLanes;
@@ -46,7 +46,7 @@ internal sealed class StemConvolutionKernel : WindowKernel
         w.Line("ref float plane = ref source;");
         w.Line($"ref float output = ref Unsafe.Add(ref destination, c * {OutPixels});");
         w.Line($"ref float taps = ref Unsafe.Add(ref weights, c * {TapStride});");
-        w.Line($"float bias = Unsafe.Add(ref taps, {Op.InputPlanes * 9});");
+        w.Line($"float bias = Unsafe.Add(ref taps, {Op.PlanesPerOutput * 9});");
         w.Line("var biasV = Vector128.Create(bias);");
     }
 
@@ -54,7 +54,7 @@ internal sealed class StemConvolutionKernel : WindowKernel
     {
         w.Line(taps.IsWide ? $"var acc = {taps.V}.Create(bias);" : "var acc = biasV;");
         taps.First = false;
-        using (Loop.Open(w, "ci", 0, Op.InputPlanes))
+        using (Loop.Open(w, "ci", 0, Op.PlanesPerOutput))
         {
             w.Line($"ref float inputPlane = ref Unsafe.Add(ref plane, ci * {InPixels});");
             w.Line("ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);");
@@ -77,7 +77,7 @@ internal sealed class StemConvolutionKernel : WindowKernel
     {
         w.Line("float acc = bias;");
         taps.First = false;
-        using (Loop.Open(w, "ci", 0, Op.InputPlanes))
+        using (Loop.Open(w, "ci", 0, Op.PlanesPerOutput))
         {
             w.Line($"ref float inputPlane = ref Unsafe.Add(ref plane, ci * {InPixels});");
             w.Line("ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);");
@@ -192,8 +192,8 @@ internal sealed class StemConvolutionKernel : WindowKernel
     {
         int s = Op.Stride;
         for (int j = 0; j < channels; j++)
-            w.Line($"var acc{j} = Vector512.Create(Unsafe.Add(ref blockTaps, {j * TapStride + Op.InputPlanes * 9}));");
-        using (Loop.Open(w, "ci", 0, Op.InputPlanes))
+            w.Line($"var acc{j} = Vector512.Create(Unsafe.Add(ref blockTaps, {j * TapStride + Op.PlanesPerOutput * 9}));");
+        using (Loop.Open(w, "ci", 0, Op.PlanesPerOutput))
         {
             w.Line($"ref float inputPlane = ref Unsafe.Add(ref source, ci * {InPixels});");
             w.Line("ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);");

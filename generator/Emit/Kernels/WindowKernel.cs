@@ -526,7 +526,7 @@ internal abstract class WindowKernel : IKernelEmitter
 
     /// <summary>The packing of a 3x3 convolution's weights (taps then folded bias, per output channel).</summary>
     protected string WindowPackStatement =>
-        $"{KernelEmitters.Packer}.Window3x3(tensors, \"{Op.Name}\", \"{Op.BatchNorm}\", {Op.Channels}, {Op.InputPlanes}, {KernelEmitters.PackedSpan(Op)});";
+        $"{KernelEmitters.Packer}.Window3x3(tensors, \"{Op.Name}\", \"{Op.BatchNorm}\", {Op.Channels}, {Op.PlanesPerOutput}, {KernelEmitters.PackedSpan(Op)});";
 
     /// <summary>Convolutions: the call passes the op's packed weights.</summary>
     protected string WeightedCallStatement() =>

@@ -88,6 +88,10 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     public const int Classes = 10;
     /// <summary>Floats in the activation arena this model allocates once per instance.</summary>
     public const int ArenaLength = 4608;
+    /// <summary>Bytes of the activation arena (4 per slot: a float, or an int8 model's four packed activations).</summary>
+    public const long ArenaBytes = 18432;
+    /// <summary>Bytes of the packed weights (4 per slot: a float, or an int8 model's four packed weights).</summary>
+    public const long PackedWeightBytes = 944064;
     /// <summary>Floats all activations would need with no reuse.</summary>
     public const long NaiveActivationLength = 32760;
     /// <summary>Floats of the largest set of activations alive at one step: no plan can use less.</summary>
@@ -477,8 +481,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     /// <summary>Loads F32 safetensors from a stream in the canonical layout.</summary>
     public static TinyNet FromSafetensors(global::System.IO.Stream stream) => FromTensors(global::ShuffleNetGen.Safetensors.Read(stream, Description));
 
-    /// <summary>Deterministic pseudo-random weights (same seed, same model on every machine), for tests and benchmarks.</summary>
-    public static TinyNet CreateRandom(int seed) => FromTensors(global::ShuffleNetGen.Weights.RandomWeights.Create(WeightLayout, seed));
+    /// <summary>Deterministic pseudo-random weights (same seed, same model on every machine), for tests and benchmarks; an int8 model's are calibrated on pseudo-random images of the same seed.</summary>
+    public static TinyNet CreateRandom(int seed) => FromTensors(global::ShuffleNetGen.Weights.RandomWeights.ForModel(Description, seed));
 
     static int global::ShuffleNetGen.IShuffleNetModel<TinyNet>.InputElementCount => InputLength;
     static int global::ShuffleNetGen.IShuffleNetModel<TinyNet>.ClassCount => Classes;
@@ -542,7 +546,67 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             new("units.15.depthwise", 960, 120, 51, 52),
             new("globalpool", 0, 480, 53, 54),
         },
-        WeightLayout);
+        WeightLayout)
+    {
+        Layers = new global::ShuffleNetGen.LayerDescription[]
+        {
+            new(global::ShuffleNetGen.LayerKind.Convolution3x3, "conv1", "Stem", "input", null, "stem", null, 12, 1, 2, true, "bn1", null),
+            new(global::ShuffleNetGen.LayerKind.MaxPool3x3, "maxpool", "Stem", "stem", null, "maxpool", null, 12, 1, 2, false, null, null),
+            new(global::ShuffleNetGen.LayerKind.AveragePool3x3, "units.0.shortcut", "Unit0", "maxpool", null, "units.0.out", null, 12, 1, 2, true, null, null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.0.conv1", "Unit0", "maxpool", null, "units.0.bottleneck", global::ShuffleNetGen.ChannelPlanes.Shuffled(0, 30, 3, false), 30, 1, 1, true, "units.0.bn1", null),
+            new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "units.0.dw", "Unit0", "units.0.bottleneck", null, "units.0.depthwise", null, 30, 1, 2, false, "units.0.bn2", null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.0.conv3", "Unit0", "units.0.depthwise", null, "units.0.out", global::ShuffleNetGen.ChannelPlanes.Contiguous(12, 108), 108, 3, 1, true, "units.0.bn3", null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.1.conv1", "Unit1", "units.0.out", null, "units.1.bottleneck", global::ShuffleNetGen.ChannelPlanes.Shuffled(0, 30, 3, false), 30, 3, 1, true, "units.1.bn1", null),
+            new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "units.1.dw", "Unit1", "units.1.bottleneck", null, "units.1.depthwise", null, 30, 1, 1, false, "units.1.bn2", null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.1.conv3", "Unit1", "units.1.depthwise", null, "units.1.out", null, 120, 3, 1, true, "units.1.bn3", "units.0.out"),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.2.conv1", "Unit2", "units.1.out", null, "units.2.bottleneck", global::ShuffleNetGen.ChannelPlanes.Shuffled(0, 30, 3, false), 30, 3, 1, true, "units.2.bn1", null),
+            new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "units.2.dw", "Unit2", "units.2.bottleneck", null, "units.2.depthwise", null, 30, 1, 1, false, "units.2.bn2", null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.2.conv3", "Unit2", "units.2.depthwise", null, "units.2.out", null, 120, 3, 1, true, "units.2.bn3", "units.1.out"),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.3.conv1", "Unit3", "units.2.out", null, "units.3.bottleneck", global::ShuffleNetGen.ChannelPlanes.Shuffled(0, 30, 3, false), 30, 3, 1, true, "units.3.bn1", null),
+            new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "units.3.dw", "Unit3", "units.3.bottleneck", null, "units.3.depthwise", null, 30, 1, 1, false, "units.3.bn2", null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.3.conv3", "Unit3", "units.3.depthwise", null, "units.3.out", null, 120, 3, 1, true, "units.3.bn3", "units.2.out"),
+            new(global::ShuffleNetGen.LayerKind.AveragePool3x3, "units.4.shortcut", "Unit4", "units.3.out", null, "units.4.out", null, 120, 1, 2, true, null, null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.4.conv1", "Unit4", "units.3.out", null, "units.4.bottleneck", global::ShuffleNetGen.ChannelPlanes.Shuffled(0, 60, 3, false), 60, 3, 1, true, "units.4.bn1", null),
+            new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "units.4.dw", "Unit4", "units.4.bottleneck", null, "units.4.depthwise", null, 60, 1, 2, false, "units.4.bn2", null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.4.conv3", "Unit4", "units.4.depthwise", null, "units.4.out", global::ShuffleNetGen.ChannelPlanes.Contiguous(120, 120), 120, 3, 1, true, "units.4.bn3", null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.5.conv1", "Unit5", "units.4.out", null, "units.5.bottleneck", global::ShuffleNetGen.ChannelPlanes.Shuffled(0, 60, 3, false), 60, 3, 1, true, "units.5.bn1", null),
+            new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "units.5.dw", "Unit5", "units.5.bottleneck", null, "units.5.depthwise", null, 60, 1, 1, false, "units.5.bn2", null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.5.conv3", "Unit5", "units.5.depthwise", null, "units.5.out", null, 240, 3, 1, true, "units.5.bn3", "units.4.out"),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.6.conv1", "Unit6", "units.5.out", null, "units.6.bottleneck", global::ShuffleNetGen.ChannelPlanes.Shuffled(0, 60, 3, false), 60, 3, 1, true, "units.6.bn1", null),
+            new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "units.6.dw", "Unit6", "units.6.bottleneck", null, "units.6.depthwise", null, 60, 1, 1, false, "units.6.bn2", null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.6.conv3", "Unit6", "units.6.depthwise", null, "units.6.out", null, 240, 3, 1, true, "units.6.bn3", "units.5.out"),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.7.conv1", "Unit7", "units.6.out", null, "units.7.bottleneck", global::ShuffleNetGen.ChannelPlanes.Shuffled(0, 60, 3, false), 60, 3, 1, true, "units.7.bn1", null),
+            new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "units.7.dw", "Unit7", "units.7.bottleneck", null, "units.7.depthwise", null, 60, 1, 1, false, "units.7.bn2", null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.7.conv3", "Unit7", "units.7.depthwise", null, "units.7.out", null, 240, 3, 1, true, "units.7.bn3", "units.6.out"),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.8.conv1", "Unit8", "units.7.out", null, "units.8.bottleneck", global::ShuffleNetGen.ChannelPlanes.Shuffled(0, 60, 3, false), 60, 3, 1, true, "units.8.bn1", null),
+            new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "units.8.dw", "Unit8", "units.8.bottleneck", null, "units.8.depthwise", null, 60, 1, 1, false, "units.8.bn2", null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.8.conv3", "Unit8", "units.8.depthwise", null, "units.8.out", null, 240, 3, 1, true, "units.8.bn3", "units.7.out"),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.9.conv1", "Unit9", "units.8.out", null, "units.9.bottleneck", global::ShuffleNetGen.ChannelPlanes.Shuffled(0, 60, 3, false), 60, 3, 1, true, "units.9.bn1", null),
+            new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "units.9.dw", "Unit9", "units.9.bottleneck", null, "units.9.depthwise", null, 60, 1, 1, false, "units.9.bn2", null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.9.conv3", "Unit9", "units.9.depthwise", null, "units.9.out", null, 240, 3, 1, true, "units.9.bn3", "units.8.out"),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.10.conv1", "Unit10", "units.9.out", null, "units.10.bottleneck", global::ShuffleNetGen.ChannelPlanes.Shuffled(0, 60, 3, false), 60, 3, 1, true, "units.10.bn1", null),
+            new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "units.10.dw", "Unit10", "units.10.bottleneck", null, "units.10.depthwise", null, 60, 1, 1, false, "units.10.bn2", null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.10.conv3", "Unit10", "units.10.depthwise", null, "units.10.out", null, 240, 3, 1, true, "units.10.bn3", "units.9.out"),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.11.conv1", "Unit11", "units.10.out", null, "units.11.bottleneck", global::ShuffleNetGen.ChannelPlanes.Shuffled(0, 60, 3, false), 60, 3, 1, true, "units.11.bn1", null),
+            new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "units.11.dw", "Unit11", "units.11.bottleneck", null, "units.11.depthwise", null, 60, 1, 1, false, "units.11.bn2", null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.11.conv3", "Unit11", "units.11.depthwise", null, "units.11.out", null, 240, 3, 1, true, "units.11.bn3", "units.10.out"),
+            new(global::ShuffleNetGen.LayerKind.AveragePool3x3, "units.12.shortcut", "Unit12", "units.11.out", null, "units.12.out", null, 240, 1, 2, true, null, null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.12.conv1", "Unit12", "units.11.out", null, "units.12.bottleneck", global::ShuffleNetGen.ChannelPlanes.Shuffled(0, 120, 3, false), 120, 3, 1, true, "units.12.bn1", null),
+            new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "units.12.dw", "Unit12", "units.12.bottleneck", null, "units.12.depthwise", null, 120, 1, 2, false, "units.12.bn2", null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.12.conv3", "Unit12", "units.12.depthwise", null, "units.12.out", global::ShuffleNetGen.ChannelPlanes.Contiguous(240, 240), 240, 3, 1, true, "units.12.bn3", null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.13.conv1", "Unit13", "units.12.out", null, "units.13.bottleneck", global::ShuffleNetGen.ChannelPlanes.Shuffled(0, 120, 3, false), 120, 3, 1, true, "units.13.bn1", null),
+            new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "units.13.dw", "Unit13", "units.13.bottleneck", null, "units.13.depthwise", null, 120, 1, 1, false, "units.13.bn2", null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.13.conv3", "Unit13", "units.13.depthwise", null, "units.13.out", null, 480, 3, 1, true, "units.13.bn3", "units.12.out"),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.14.conv1", "Unit14", "units.13.out", null, "units.14.bottleneck", global::ShuffleNetGen.ChannelPlanes.Shuffled(0, 120, 3, false), 120, 3, 1, true, "units.14.bn1", null),
+            new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "units.14.dw", "Unit14", "units.14.bottleneck", null, "units.14.depthwise", null, 120, 1, 1, false, "units.14.bn2", null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.14.conv3", "Unit14", "units.14.depthwise", null, "units.14.out", null, 480, 3, 1, true, "units.14.bn3", "units.13.out"),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.15.conv1", "Unit15", "units.14.out", null, "units.15.bottleneck", global::ShuffleNetGen.ChannelPlanes.Shuffled(0, 120, 3, false), 120, 3, 1, true, "units.15.bn1", null),
+            new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "units.15.dw", "Unit15", "units.15.bottleneck", null, "units.15.depthwise", null, 120, 1, 1, false, "units.15.bn2", null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "units.15.conv3", "Unit15", "units.15.depthwise", null, "units.15.out", null, 480, 3, 1, true, "units.15.bn3", "units.14.out"),
+            new(global::ShuffleNetGen.LayerKind.GlobalAveragePool, "globalpool", "Head", "units.15.out", null, "globalpool", null, 480, 1, 1, false, null, null),
+            new(global::ShuffleNetGen.LayerKind.Linear, "fc", "Head", "globalpool", null, "logits", null, 10, 1, 1, false, null, null),
+        },
+    };
 
     /// <summary>Each kernel and the code path it takes on this machine (vector width, AdvSimd where used).</summary>
     public static global::System.Collections.Generic.IReadOnlyList<global::ShuffleNetGen.KernelPath> KernelPaths { get; } = new global::ShuffleNetGen.KernelPath[]
