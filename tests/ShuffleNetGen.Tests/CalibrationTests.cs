@@ -160,7 +160,6 @@ public class CalibrationTests
         Assert.Equal(((float)(5.0 / 127), 0), ActivationQuantization.FromRange(2f, 5f)); // widened down to 0
         Assert.Equal((1f, 0), ActivationQuantization.FromRange(0f, 0f));
         Assert.Equal((1f, 0), ActivationQuantization.FromRange(float.PositiveInfinity, float.NegativeInfinity)); // nothing observed
-        Assert.Equal((1f, 0), ActivationQuantization.FromRange(0f, float.PositiveInfinity));
         Assert.Throws<ArgumentException>(() => ActivationQuantization.FromRange(float.NaN, 1f));
         Assert.Throws<ArgumentException>(() => ActivationQuantization.FromRange(0f, float.NaN));
     }
@@ -308,5 +307,14 @@ public class CalibrationTests
         var e = Assert.Throws<ArgumentException>(() => Int8Calibration.Calibrate(d, weights, images));
         Assert.Contains("Image 1", e.Message);
         Assert.Contains("'units.0.conv1'", e.Message);
+    }
+
+    /// <summary>An infinite bound has no scale; (1, 0) in its place quantized every activation as if nothing were wrong.</summary>
+    [Fact]
+    public void FromRangeRefusesAnInfiniteBound()
+    {
+        Assert.Throws<ArgumentException>(() => ActivationQuantization.FromRange(0f, float.PositiveInfinity));
+        Assert.Throws<ArgumentException>(() => ActivationQuantization.FromRange(float.NegativeInfinity, 1f));
+        Assert.Throws<ArgumentException>(() => ActivationQuantization.FromRange(-3e38f, float.PositiveInfinity));
     }
 }
