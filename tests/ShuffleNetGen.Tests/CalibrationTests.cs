@@ -309,6 +309,27 @@ public class CalibrationTests
         Assert.Contains("'units.0.conv1'", e.Message);
     }
 
+    /// <summary>
+    /// An input scale of 1e38 with the weights 1000 times larger overflows the int8 multiplier (input scale × weight
+    /// scale). The float model loads the same weights, so the batch norm is not the cause; the message named it.
+    /// </summary>
+    [Fact]
+    public void AnInputScaleThatOverflowsTheMultiplierIsNamedNotTheBatchNorm()
+    {
+        var weights = RandomWeights.Create(G3Small64.Description.WeightLayout, 2);
+        var calibrated = Int8Calibration.Calibrate(G3Small64Int8.Description, weights, Images(G3Small64.Description, 2, 4));
+        calibrated["units.1.conv1.input_scale"].Data[0] = 1e38f;
+        var w = calibrated["units.1.conv1.weight"].Data;
+        for (int i = 0; i < w.Length; i++) w[i] *= 1000;
+
+        Assert.NotNull(G3Small64.FromTensors(weights)); // the same (shared) float weights
+        var e = Assert.Throws<WeightFormatException>(() => G3Small64Int8.FromTensors(calibrated));
+        _output.WriteLine(e.Message);
+        Assert.Equal("units.1.conv1.input_scale", e.TensorName);
+        Assert.Contains("'units.1.conv1.input_scale'", e.Message);
+        Assert.DoesNotContain("batch-norm scale", e.Message);
+    }
+
     /// <summary>An infinite bound has no scale; (1, 0) in its place quantized every activation as if nothing were wrong.</summary>
     [Fact]
     public void FromRangeRefusesAnInfiniteBound()
