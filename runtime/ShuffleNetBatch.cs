@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Runtime.ExceptionServices;
 using System.Threading;
 using System.Threading.Tasks;
 
@@ -22,7 +23,10 @@ public static class ShuffleNetBatch
     /// <paramref name="logits"/> not exactly <c>ClassCount</c> floats per image, or <paramref name="logits"/> overlapping
     /// <paramref name="images"/> (the first images' logits would overwrite images not yet read).
     /// </exception>
-    /// <exception cref="InvalidOperationException">A worker is in use by another <see cref="Run{T}"/> still running.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// A worker is in use by another <see cref="Run{T}"/> still running, or is running <see cref="IShuffleNetModel.Forward"/>
+    /// on another thread (the first such failure, whether one worker or several).
+    /// </exception>
     public static void Run<T>(IReadOnlyList<T> workers, ReadOnlyMemory<float> images, Memory<float> logits)
         where T : class, IShuffleNetModel<T>
     {
@@ -94,13 +98,23 @@ public static class ShuffleNetBatch
         }
 
         var next = new StrongBox(-1);
-        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, w =>
+        try
         {
-            var model = workers[w];
-            int i;
-            while ((i = Interlocked.Increment(ref next.Value)) < count)
-                model.Forward(images.Span.Slice(i * inputLength, inputLength), logits.Span.Slice(i * classes, classes));
-        });
+            Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, w =>
+            {
+                var model = workers[w];
+                int i;
+                while ((i = Interlocked.Increment(ref next.Value)) < count)
+                    model.Forward(images.Span.Slice(i * inputLength, inputLength), logits.Span.Slice(i * classes, classes));
+            });
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+        {
+            // Parallel.For wraps what Forward throws (a worker busy in another thread's Forward); one worker runs on
+            // this thread and throws it bare. The same misuse must give the same, documented type either way, so the
+            // first failure is rethrown with its own stack (the others are the same misuse on other workers).
+            ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+        }
     }
 
     private sealed class StrongBox

@@ -228,7 +228,10 @@ def from_range(lo, hi, qmax):
     """ActivationQuantization.FromRange with a configurable top: (float32 scale, int zero point)."""
     lo = min(np.float32(lo), np.float32(0))
     hi = max(np.float32(hi), np.float32(0))
-    if hi == lo or not (np.isfinite(lo) and np.isfinite(hi)):
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        # As FromRange: an infinite range has no scale, and (1, 0) in its place would be written without a word.
+        raise ValueError(f"activation range [{lo}, {hi}] is not finite; an infinite range has no scale")
+    if hi == lo:
         return np.float32(1), 0
     scale = np.float32((float(hi) - float(lo)) / qmax)
     if not (scale > 0 and np.isfinite(scale)):

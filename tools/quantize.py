@@ -227,7 +227,16 @@ def prepare(model, shape, observer="histogram"):
 def calibrate(prepared, images, batch=100):
     with torch.no_grad():
         for i in range(0, images.shape[0], batch):
-            prepared(images[i:i + batch])
+            try:
+                prepared(images[i:i + batch])
+            except RuntimeError as e:
+                # HistogramObserver bins with torch.histc, which fails on ranges near float's limit (a finite 1e38
+                # pixel: "Overflow when unpacking long"); MinMaxObserver gets through and its scale is refused later.
+                # Either way the images are at fault, so a one-line error, not torch's traceback.
+                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise QuantizeError(f"calibration images {i}..{min(i + batch, images.shape[0]) - 1}: the observers failed"
+                                    f" ({first}); an image drives an activation beyond what they can bin"
+                                    f" (largest |pixel| in these images: {float(images[i:i + batch].abs().max()):.3g})")
 
 
 def input_observers(prepared, names):

@@ -28,16 +28,22 @@ public static class ActivationQuantization
     /// <c>Scale = (hi − lo) / 127</c> (computed in double, then rounded to float) with <c>lo = min(min, 0)</c> and
     /// <c>hi = max(max, 0)</c>, and <c>ZeroPoint = round(−lo / Scale)</c> (ties to even) clamped to <c>0..127</c>.
     /// An empty range (only zeros, or <paramref name="min"/> above <paramref name="max"/> as a running min/max starts
-    /// out), an infinite bound, or a range too narrow for a float scale gives <c>(1, 0)</c>.
+    /// out) or a range too narrow for a float scale gives <c>(1, 0)</c>.
     /// </returns>
-    /// <exception cref="ArgumentException"><paramref name="min"/> or <paramref name="max"/> is NaN.</exception>
+    /// <exception cref="ArgumentException">
+    /// <paramref name="min"/> or <paramref name="max"/> is NaN, or the widened range has an infinite bound.
+    /// </exception>
     public static (float Scale, int ZeroPoint) FromRange(float min, float max)
     {
         if (float.IsNaN(min)) throw new ArgumentException("The range's minimum is NaN; an activation that is NaN cannot be quantized.", nameof(min));
         if (float.IsNaN(max)) throw new ArgumentException("The range's maximum is NaN; an activation that is NaN cannot be quantized.", nameof(max));
         float lo = Math.Min(min, 0f);
         float hi = Math.Max(max, 0f);
-        if (hi == lo || !float.IsFinite(lo) || !float.IsFinite(hi)) return (1f, 0);
+        // An infinite range has no scale. It gave (1, 0) once, which quantized every activation as if nothing were
+        // wrong (an ONNX range past float's limit, issue 23); every caller must see it.
+        if (float.IsNegativeInfinity(lo)) throw new ArgumentException("The range's minimum is -Infinity; an infinite range has no scale.", nameof(min));
+        if (float.IsPositiveInfinity(hi)) throw new ArgumentException("The range's maximum is +Infinity; an infinite range has no scale.", nameof(max));
+        if (hi == lo) return (1f, 0);
         // In double: hi − lo can exceed float range, and one rounding (to float at the end) instead of two.
         float scale = (float)(((double)hi - lo) / MaxQuantized);
         // A range of a few subnormals gives a scale of 0, which the kernels would divide by.

@@ -1,5 +1,6 @@
 using System;
 using System.Buffers.Binary;
+using System.Globalization;
 using System.Linq;
 using ShuffleNetGen.Onnx.Protos;
 
@@ -80,14 +81,15 @@ internal sealed partial class OnnxGraph
                 throw Bad(dq, $"its {role} has {scale.Length} scales but {z.Length} zero points; the graph is not valid ONNX");
             zero = z;
         }
+        // Zero would erase the tensor and a negative scale flip its sign: no quantizer writes either, so the file is wrong.
         foreach (float s in scale)
-            if (!float.IsFinite(s)) throw Bad(dq, $"its {role} scale holds {s}; a dequantization scale must be finite");
+            if (!(s > 0) || !float.IsFinite(s)) throw Bad(dq, $"its {role} scale holds {s:R}; a dequantization scale must be positive and finite");
 
         var result = new float[values.Length];
         if (scale.Length == 1 && scaleDims.Length <= 1)
         {
             for (int i = 0; i < values.Length; i++) result[i] = (values[i] - zero[0]) * scale[0];
-            return (result, dims);
+            return (RequireFinite(dq, role, result), dims);
         }
         long axis = Int(dq, "axis", 1);
         if (axis < 0) axis += dims.Length;
@@ -101,7 +103,88 @@ internal sealed partial class OnnxGraph
             int c = i / inner % dims[axis];
             result[i] = (values[i] - zero[c]) * scale[c];
         }
-        return (result, dims);
+        return (RequireFinite(dq, role, result), dims);
+    }
+
+    // A finite scale times an integer can still pass float's range; that infinity is the importer's doing, not the
+    // file's stored value, so it is named here at the node rather than later as if the file held it.
+    private float[] RequireFinite(NodeProto dq, string role, float[] values)
+    {
+        for (int i = 0; i < values.Length; i++)
+            if (!float.IsFinite(values[i]))
+                throw Bad(dq, $"its {role} dequantizes to {values[i]} at index {i}, beyond float range (scale times integer); the scale is far too large");
+        return values;
+    }
+
+    /// <summary>
+    /// Checks every activation QuantizeLinear and DequantizeLinear in the graph, whether or not the model reads its
+    /// range. The walk sees them through like Identity, so without this a pair with a meaningless scale (NaN, zero,
+    /// negative, infinite), a pair whose halves disagree (a rescale the walk would drop), or a QuantizeLinear whose
+    /// integers reach a float operator with no DequantizeLinear between (not valid ONNX) loaded as a sound graph.
+    /// 16-bit and per-axis pairs are valid ONNX and pass here; only an int8 model, which takes the range, refuses them
+    /// (<see cref="QuantizedRange"/>).
+    /// </summary>
+    public void CheckActivationQdq()
+    {
+        foreach (var node in _graph.Node)
+        {
+            if (IsActivationQdq(node))
+            {
+                var (scale, zero, type, hasZero) = QdqParameters(node);
+                if (node.OpType == "DequantizeLinear")
+                {
+                    var quantize = QuantizeFeeding(node);
+                    var (qScale, qZero, qType, qHasZero) = QdqParameters(quantize);
+                    if (!scale.AsSpan().SequenceEqual(qScale) || !zero.AsSpan().SequenceEqual(qZero) || hasZero && qHasZero && type != qType)
+                        throw Bad(node,
+                            $"it dequantizes with scale {OnnxText.List(scale.Select(v => v.ToString("R", CultureInfo.InvariantCulture)))} and zero point {OnnxText.List(zero.Select(v => v.ToString(CultureInfo.InvariantCulture)))} what node {Q(Label(quantize))} quantized with scale {OnnxText.List(qScale.Select(v => v.ToString("R", CultureInfo.InvariantCulture)))} and zero point {OnnxText.List(qZero.Select(v => v.ToString(CultureInfo.InvariantCulture)))}; a QDQ pair must use the same parameters");
+                }
+            }
+            if (node.OpType is "Identity" or "Dropout") continue;
+            for (int i = 0; i < node.Input.Count; i++)
+            {
+                if (i == 0 && node.OpType == "DequantizeLinear" || node.Input[i].Length == 0) continue;
+                if (QuantizeBehind(node.Input[i]) is { } quantize)
+                    throw Bad(node,
+                        $"its input {i} ({Q(node.Input[i])}) is the integer output of QuantizeLinear {Q(Label(quantize))}; a float operator reads quantized activations through a DequantizeLinear, and without one the graph is not valid ONNX");
+            }
+        }
+    }
+
+    /// <summary>The QuantizeLinear whose output <paramref name="value"/> is, through Identity and Dropout, or null.</summary>
+    private NodeProto? QuantizeBehind(string value)
+    {
+        for (int hops = 0; hops <= _producers.Count && _producers.TryGetValue(value, out var producer); hops++)
+        {
+            if (producer.OpType == "QuantizeLinear") return producer;
+            if (producer.OpType is not ("Identity" or "Dropout") || producer.Input.Count == 0) return null;
+            value = producer.Input[0];
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// An activation Q or DQ node's scales (per tensor or per axis), each positive and finite, its zero points (one per
+    /// scale; zeros when absent) and their integer type (UINT8, as ONNX defaults, when absent).
+    /// </summary>
+    private (float[] Scale, long[] Zero, int Type, bool HasZero) QdqParameters(NodeProto node)
+    {
+        if (node.Input.Count < 2 || node.Input[1].Length == 0) throw Bad(node, $"the {node.OpType} has no scale input; the graph is not valid ONNX");
+        var (scale, _) = Floats(node, 1, "scale");
+        if (scale.Length == 0) throw Bad(node, "its scale is empty; the graph is not valid ONNX");
+        foreach (float s in scale)
+            if (!(s > 0) || !float.IsFinite(s))
+                throw Bad(node, $"its scale is {s.ToString("R", CultureInfo.InvariantCulture)}; an activation scale must be positive and finite");
+        if (node.Input.Count > 2 && node.Input[2].Length > 0)
+        {
+            var (zero, type) = Integers(node, 2, "zero point");
+            if (zero.Length != scale.Length)
+                throw Bad(node, scale.Length > 1
+                    ? $"it quantizes per axis with {scale.Length} scales but {zero.Length} zero points; the graph is not valid ONNX"
+                    : $"it has {zero.Length} zero points for one scale; the graph is not valid ONNX");
+            return (scale, zero, type, true);
+        }
+        return (scale, new long[scale.Length], (int)TensorProto.Types.DataType.Uint8, false);
     }
 
     /// <summary>

@@ -155,6 +155,7 @@ public static class OnnxWeights
             if (opset < MinOpset || opset > MaxOpset)
                 throw new OnnxFormatException(null, $"the model uses ONNX opset {opset}; ShuffleNetGen reads opsets {MinOpset} to {MaxOpset}. Re-export with opset_version in that range (e.g. 13).");
             _g = new OnnxGraph(graph, opset);
+            _g.CheckActivationQdq();
             // Weights no node reads would be dropped without a word; a name check, so nothing of theirs is decoded.
             var unread = _g.UnreadInitializers().ToList();
             if (unread.Count > 0)
@@ -601,7 +602,13 @@ public static class OnnxWeights
             }
             foreach (var (name, conv, range) in _inputRanges)
             {
-                var (scale, zeroPoint) = ActivationQuantization.FromRange((float)range!.Value.Low, (float)range.Value.High);
+                // The range is exact in double; as float it can be infinite (a scale of 1e37 over 255 steps), and an
+                // infinite range has no 7-bit scale.
+                float low = (float)range!.Value.Low, high = (float)range.Value.High;
+                if (!float.IsFinite(low) || !float.IsFinite(high))
+                    throw _g.Bad(range.Value.Quantize,
+                        $"it states the range [{range.Value.Low.ToString("R", CultureInfo.InvariantCulture)}, {range.Value.High.ToString("R", CultureInfo.InvariantCulture)}] for the input of {name} (scale times the integer range), beyond float range; ShuffleNetGen's activation scales are float, so this range has no scale");
+                var (scale, zeroPoint) = ActivationQuantization.FromRange(low, high);
                 Put(name + Int8Calibration.InputScaleSuffix, new[] { scale }, new[] { 1 }, range.Value.Quantize);
                 Put(name + Int8Calibration.InputZeroPointSuffix, new float[] { zeroPoint }, new[] { 1 }, range.Value.Quantize);
             }

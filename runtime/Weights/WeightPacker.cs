@@ -189,11 +189,15 @@ public static class WeightPacker
                 {
                     int o = o0 + r;
                     double weightScale = QuantizeChannel(w.AsSpan(o * inPerGroup, inPerGroup), scale[o], q);
-                    float multiplier = Folded(inputScale * weightScale, conv, batchNorm, o);
+                    // The float model folds the same weights (Folded below); only what it would refuse is the batch
+                    // norm's fault. Past that, an overflow here comes from the calibrated input scale.
+                    Folded(weightScale * 127, conv, batchNorm, o);
+                    Folded(shift[o], conv, batchNorm, o);
+                    float multiplier = InputScaled(inputScale * weightScale, conv, inputScale, weightScale, o);
                     long sum = 0;
                     foreach (int v in q) sum += v;
                     packed[at + r] = multiplier;
-                    packed[at + rows + r] = Folded(shift[o] - (double)multiplier * zeroPoint * sum, conv, batchNorm, o);
+                    packed[at + rows + r] = InputScaled(shift[o] - (double)multiplier * zeroPoint * sum, conv, inputScale, weightScale, o);
                     for (int slot = 0; slot < slots; slot++)
                     {
                         int word = 0;
@@ -280,6 +284,20 @@ public static class WeightPacker
         float f = (float)value;
         if (!float.IsFinite(f)) ThrowFoldOverflow(value, conv, batchNorm, channel);
         return f;
+    }
+
+    /// <summary>
+    /// An int8 convolution's multiplier or zero-point term, beyond float range although the folded weights are within
+    /// it (checked first): the input scale is the cause, and the message names it, not the batch norm.
+    /// </summary>
+    private static float InputScaled(double value, string conv, float inputScale, double weightScale, int channel)
+    {
+        float f = (float)value;
+        if (float.IsFinite(f)) return f;
+        string name = conv + Int8Calibration.InputScaleSuffix;
+        throw new WeightFormatException(name,
+            $"Tensor {Quote(name)} is {Text(inputScale)}; times output channel {channel}'s weight scale {Text(weightScale)} (largest folded weight / 127) it gives {Text(value)}, beyond float range, so the int8 convolution has no multiplier. "
+            + "The input scale is far too large for these weights; calibrate again (Int8Calibration.Calibrate) or check the file's scales.");
     }
 
     private static void ThrowFoldOverflow(double value, string conv, string batchNorm, int channel) =>

@@ -85,6 +85,92 @@ public class BatchTests
         Assert.Equal(3, shared.Calls + other.Calls);
     }
 
+    /// <summary>
+    /// A worker already in a Forward that another thread called directly (not through Run) fails its Forward inside
+    /// Run's Parallel.For. Run throws that InvalidOperationException itself, as it does with one worker, not the
+    /// AggregateException Parallel.For wraps it in. Two cases: both workers busy (each image hits a busy worker), and
+    /// one busy beside a free one, which waits in its Forward until the busy one has been tried, so the busy one
+    /// certainly gets an image.
+    /// </summary>
+    [Fact]
+    public void WorkerBusyInAnotherThreadsForwardThrowsInvalidOperationLikeASingleWorker()
+    {
+        var a = new GuardedModel();
+        var b = new GuardedModel();
+        var holders = new[] { a, b }.Select(m => Task.Run(() => m.Forward(new float[1], new float[1]))).ToArray();
+        try
+        {
+            Assert.True(a.Entered.Wait(TimeSpan.FromSeconds(30)) && b.Entered.Wait(TimeSpan.FromSeconds(30)), "the holding threads never reached Forward");
+
+            var single = Assert.Throws<InvalidOperationException>(() => ShuffleNetBatch.Run(new[] { a }, new float[1], new float[1]));
+            Assert.Contains("already running Forward", single.Message);
+
+            var both = Record.Exception(() => ShuffleNetBatch.Run(new[] { a, b }, new float[2], new float[2]));
+            Assert.IsType<InvalidOperationException>(both);
+            Assert.Contains("already running Forward", both.Message);
+
+            var free = new GuardedModel { WaitFor = a.Rejected };
+            a.Rejected.Reset();
+            var mixed = Record.Exception(() => ShuffleNetBatch.Run(new[] { free, a }, new float[2], new float[2]));
+            Assert.True(a.Rejected.IsSet, "the busy worker was never given an image");
+            Assert.IsType<InvalidOperationException>(mixed);
+            Assert.Contains("already running Forward", mixed.Message);
+        }
+        finally
+        {
+            a.Gate.Set();
+            b.Gate.Set();
+#pragma warning disable xUnit1031 // the holders are on the thread pool and their gates are open: no deadlock
+            Assert.True(Task.WaitAll(holders, TimeSpan.FromSeconds(30)));
+#pragma warning restore xUnit1031
+        }
+    }
+
+    /// <summary>
+    /// A model with the generated Forward's guard (one interlocked exchange; a second caller gets
+    /// InvalidOperationException), whose first caller waits until the test opens its gate.
+    /// </summary>
+    private sealed class GuardedModel : IShuffleNetModel<GuardedModel>
+    {
+        private int _busy;
+        public ManualResetEventSlim Entered { get; } = new();
+        public ManualResetEventSlim Gate { get; } = new();
+        public ManualResetEventSlim Rejected { get; } = new();
+        public ManualResetEventSlim? WaitFor { get; init; }
+
+        public void Forward(ReadOnlySpan<float> input, Span<float> logits)
+        {
+            if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
+            {
+                Rejected.Set();
+                throw new InvalidOperationException("This GuardedModel instance is already running Forward on another thread.");
+            }
+            try
+            {
+                if (WaitFor is not null) WaitFor.Wait(TimeSpan.FromSeconds(30));
+                else
+                {
+                    Entered.Set();
+                    Gate.Wait();
+                }
+                logits[0] = input[0];
+            }
+            finally
+            {
+                Volatile.Write(ref _busy, 0);
+            }
+        }
+
+        public static int InputElementCount => 1;
+        public static int ClassCount => 1;
+        public static ModelDescription Description => throw new NotSupportedException();
+        public static IReadOnlyList<KernelPath> KernelPaths => throw new NotSupportedException();
+        public static GuardedModel FromTensors(TensorSet tensors) => throw new NotSupportedException();
+        public static GuardedModel FromSafetensors(string path) => throw new NotSupportedException();
+        public static GuardedModel FromSafetensors(Stream stream) => throw new NotSupportedException();
+        public static GuardedModel CreateRandom(int seed) => throw new NotSupportedException();
+    }
+
     /// <summary>A model whose Forward waits until the test opens its gate.</summary>
     private sealed class GatedModel : IShuffleNetModel<GatedModel>
     {

@@ -167,7 +167,6 @@ public class CalibrationTests
         Assert.Equal(((float)(5.0 / 127), 0), ActivationQuantization.FromRange(2f, 5f)); // widened down to 0
         Assert.Equal((1f, 0), ActivationQuantization.FromRange(0f, 0f));
         Assert.Equal((1f, 0), ActivationQuantization.FromRange(float.PositiveInfinity, float.NegativeInfinity)); // nothing observed
-        Assert.Equal((1f, 0), ActivationQuantization.FromRange(0f, float.PositiveInfinity));
         Assert.Throws<ArgumentException>(() => ActivationQuantization.FromRange(float.NaN, 1f));
         Assert.Throws<ArgumentException>(() => ActivationQuantization.FromRange(0f, float.NaN));
     }
@@ -315,5 +314,98 @@ public class CalibrationTests
         var e = Assert.Throws<ArgumentException>(() => Int8Calibration.Calibrate(d, weights, images));
         Assert.Contains("Image 1", e.Message);
         Assert.Contains("'units.0.conv1'", e.Message);
+    }
+
+    /// <summary>
+    /// The percentile is exact however far the extremes lie from the rest. A corner pixel of 1e6 in every image reaches
+    /// units.0.conv1's input as one value per image (the stem reads the image through one centre tap, in channel 0
+    /// only; every other channel is zero), 1 in 30,720, inside the 0.01% tail: the clip must come down to the
+    /// ordinary values. A histogram of 4096 bins over [0, 1e6] could not go below 1e6 / 4096 = 244, a scale 250 times
+    /// too coarse. Reference: all observed values sorted.
+    /// </summary>
+    [Fact]
+    public void PercentileClipsExtremesManyOrdersAboveTheRestExactly()
+    {
+        var d = G8Gray48x40.Description;
+        var weights = RandomWeights.Create(d.WeightLayout, 6);
+        var stem = weights["conv1.weight"].Data; // [16, 1, 3, 3]
+        Array.Clear(stem);
+        stem[4] = 1; // channel 0, centre tap
+        Array.Fill(weights["bn1.weight"].Data, 1f);
+        Array.Clear(weights["bn1.bias"].Data);
+        Array.Clear(weights["bn1.running_mean"].Data);
+        Array.Fill(weights["bn1.running_var"].Data, 1f);
+        var images = Images(d, 6, 17);
+        foreach (var image in images) image[0] = 1e6f;
+
+        var values = new List<float>();
+        foreach (var image in images)
+            FloatForward.Run(d, weights, image, (conv, v) => { if (conv == "units.0.conv1") values.AddRange(v.ToArray()); });
+        values.Sort();
+        int allowed = (int)(values.Count * 1e-4);
+        int extreme = values.Count(v => v > 1e5f);
+        Assert.True(extreme > 0 && extreme <= allowed, $"{extreme} extreme values of {values.Count}, {allowed} allowed beyond the clip");
+        var expected = ActivationQuantization.FromRange(values[allowed], values[values.Count - 1 - allowed]);
+
+        var calibrated = Int8Calibration.Calibrate(d, weights, images, CalibrationMethod.Percentile);
+        float scale = calibrated["units.0.conv1.input_scale"].Data[0];
+        _output.WriteLine($"clip at {values[values.Count - 1 - allowed]} (max {values[^1]}): expected scale {expected.Scale:R}, got {scale:R}");
+        Assert.Equal(expected.Scale, scale);
+        Assert.Equal(expected.ZeroPoint, calibrated["units.0.conv1.input_zero_point"].Data[0]);
+    }
+
+    /// <summary>
+    /// One image of 32 with a pixel of 1e38 (finite) set every scale near 3e35, and int8 agreed with float on 0 of 32
+    /// images. No choice of range fits both it and the rest, so calibration refuses it by index.
+    /// </summary>
+    [Fact]
+    public void AnImageWildlyOutOfLineWithTheRestIsRefusedByIndex()
+    {
+        var d = G3Small64.Description;
+        var weights = RandomWeights.Create(d.WeightLayout, 1);
+        var images = Images(d, 32, 3);
+        images[5][1000] = 1e38f;
+        foreach (var method in new[] { CalibrationMethod.MinMax, CalibrationMethod.Percentile })
+        {
+            var e = Assert.Throws<ArgumentException>(() => Int8Calibration.Calibrate(d, weights, images, method));
+            _output.WriteLine(e.Message);
+            Assert.Equal("images", e.ParamName);
+            Assert.Contains("Image 5", e.Message);
+            Assert.Contains("median", e.Message);
+        }
+        // Ordinary variation is not out of line: the same images without the pixel, half of them scaled by 10.
+        images[5][1000] = 0.5f;
+        for (int i = 0; i < 16; i++) for (int k = 0; k < images[i].Length; k++) images[i][k] *= 10;
+        Assert.NotNull(Int8Calibration.Calibrate(d, weights, images));
+    }
+
+    /// <summary>
+    /// An input scale of 1e38 with the weights 1000 times larger overflows the int8 multiplier (input scale × weight
+    /// scale). The float model loads the same weights, so the batch norm is not the cause; the message named it.
+    /// </summary>
+    [Fact]
+    public void AnInputScaleThatOverflowsTheMultiplierIsNamedNotTheBatchNorm()
+    {
+        var weights = RandomWeights.Create(G3Small64.Description.WeightLayout, 2);
+        var calibrated = Int8Calibration.Calibrate(G3Small64Int8.Description, weights, Images(G3Small64.Description, 2, 4));
+        calibrated["units.1.conv1.input_scale"].Data[0] = 1e38f;
+        var w = calibrated["units.1.conv1.weight"].Data;
+        for (int i = 0; i < w.Length; i++) w[i] *= 1000;
+
+        Assert.NotNull(G3Small64.FromTensors(weights)); // the same (shared) float weights
+        var e = Assert.Throws<WeightFormatException>(() => G3Small64Int8.FromTensors(calibrated));
+        _output.WriteLine(e.Message);
+        Assert.Equal("units.1.conv1.input_scale", e.TensorName);
+        Assert.Contains("'units.1.conv1.input_scale'", e.Message);
+        Assert.DoesNotContain("batch-norm scale", e.Message);
+    }
+
+    /// <summary>An infinite bound has no scale; (1, 0) in its place quantized every activation as if nothing were wrong.</summary>
+    [Fact]
+    public void FromRangeRefusesAnInfiniteBound()
+    {
+        Assert.Throws<ArgumentException>(() => ActivationQuantization.FromRange(0f, float.PositiveInfinity));
+        Assert.Throws<ArgumentException>(() => ActivationQuantization.FromRange(float.NegativeInfinity, 1f));
+        Assert.Throws<ArgumentException>(() => ActivationQuantization.FromRange(-3e38f, float.PositiveInfinity));
     }
 }

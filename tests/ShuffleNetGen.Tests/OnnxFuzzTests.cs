@@ -389,6 +389,171 @@ public class OnnxFuzzTests
         _ => string.Concat(Enumerable.Range(0, r.Next(1, 50)).Select(_ => (char)r.Next(0, 0x3000))),
     };
 
+    // ------------------------------------------------------------------ QDQ activation parameters
+
+    private static readonly Lazy<byte[]> TorchAoQdqBytes = new(() =>
+        File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Fixtures", "int8", "fashion_torchao_qdq.onnx")));
+
+    private static readonly float[] InterestingScales =
+    {
+        0f, -0f, -1e-3f, float.NaN, float.PositiveInfinity, float.NegativeInfinity, float.Epsilon, 1e-38f, 1e-30f, 1e-3f,
+        1e30f, 1e36f, 2e36f, 1e37f, 3e38f, float.MaxValue,
+    };
+
+    /// <summary>
+    /// The torch.ao QDQ fixture with its activation quantization mutated, 1 to 3 edits a case: a scale set to zero,
+    /// a negative, NaN, an infinity, a subnormal, a huge value or random bits; a zero point set to a random byte or
+    /// given another data type; one half of a pair given parameters of its own (equal or not). A hostile trial found 2
+    /// of 200 such cases loading a range past float as scale 1. Oracle, from the file's own bytes: a load must come
+    /// from a file whose every activation pair is meaningful (scales positive and finite, halves equal), and each 1x1
+    /// input's scale and zero point must cover exactly the range its pair states; a file that is meaningful, 8-bit on
+    /// the 1x1 inputs and within float range must load. Binding may refuse only an input scale.
+    /// </summary>
+    [Fact]
+    public void MutatedActivationScalesAndZeroPointsAreRejectedOrLoadTheRangeTheyState()
+    {
+        int iterations = Math.Max(FuzzSettings.Iterations * 2 / 15, 1); // 200 by default
+        int loaded = 0, rejected = 0, refusedAtBind = 0;
+        var stopwatch = Stopwatch.StartNew();
+        Gen.ULong.Sample(seed =>
+        {
+            var random = new Random(unchecked((int)seed ^ (int)(seed >> 32)));
+            var model = ModelProto.Parser.ParseFrom(TorchAoQdqBytes.Value);
+            for (int k = random.Next(1, 4); k > 0; k--) MutateActivationQdq(model, random);
+            var verdict = QdqVerdict(model);
+            TensorSet tensors;
+            try
+            {
+                tensors = OnnxWeights.Read(new MemoryStream(model.ToByteArray()), FashionNetInt8ForTests.Description);
+            }
+            catch (OnnxFormatException e)
+            {
+                if (e.Message.Length > MaxMessageLength || e.Message.Any(char.IsControl)) Assert.Fail($"case {seed}: message {e.Message[..Math.Min(200, e.Message.Length)]}");
+                if (verdict.MustLoad) Assert.Fail($"case {seed}: a meaningful file within float range was rejected: {e.Message}");
+                rejected++;
+                return;
+            }
+            if (verdict.Problem is { } problem) Assert.Fail($"case {seed}: loaded although {problem}");
+            foreach (var (conv, low, high) in verdict.InputRanges)
+            {
+                float scale = tensors[conv + ".input_scale"].Data[0], zero = tensors[conv + ".input_zero_point"].Data[0];
+                double lo = Math.Min(low, 0), hi = Math.Max(high, 0), width = (hi - lo) / 127;
+                // One rounding to float: relative, or one subnormal step for the tiniest scales.
+                if (!(Math.Abs(scale - width) <= 1e-6 * width + float.Epsilon))
+                    Assert.Fail($"case {seed}: {conv} states [{low:R}, {high:R}], so a scale near {width:R}; it loaded as {scale:R}");
+                double z = Math.Clamp(-lo / scale, 0, 127);
+                if (!(Math.Abs(zero - z) <= 0.5 + 1e-6)) Assert.Fail($"case {seed}: {conv} zero point {zero} for a range whose zero sits at {z:R}");
+            }
+            loaded++;
+            try
+            {
+                FashionNetInt8ForTests.FromTensors(tensors);
+            }
+            catch (WeightFormatException e) when (e.TensorName?.EndsWith(".input_scale", StringComparison.Ordinal) == true)
+            {
+                refusedAtBind++; // a scale so large or small the int8 kernels have no multiplier or inverse for it
+            }
+        }, seed: FuzzSettings.Seed, iter: iterations, threads: 1, print: seed => $"case seed {seed}", writeLine: _output.WriteLine);
+        _output.WriteLine($"QDQ activation fuzz: {iterations} cases in {stopwatch.Elapsed.TotalSeconds:F1} s; {rejected} rejected by the importer, {loaded} loaded ({refusedAtBind} of them refused at bind, naming an input scale)");
+        Assert.True(rejected > iterations / 10 && loaded > iterations / 10, $"{rejected} rejected, {loaded} loaded: the mutations are too tame or too hostile");
+    }
+
+    private static void MutateActivationQdq(ModelProto model, Random r)
+    {
+        var graph = model.Graph;
+        var pairs = graph.Node.Where(n => n.OpType == "QuantizeLinear").ToList();
+        var quantize = pairs[r.Next(pairs.Count)];
+        var dequantize = graph.Node.Single(n => n.OpType == "DequantizeLinear" && n.Input[0] == quantize.Output[0]);
+        var node = r.Next(2) == 0 ? quantize : dequantize;
+        switch (r.Next(5))
+        {
+            case 0: // a scale
+                SetFloat(graph, node.Input[1], r.Next(4) == 0 ? BitConverter.Int32BitsToSingle(r.Next(int.MinValue, int.MaxValue)) : InterestingScales[r.Next(InterestingScales.Length)]);
+                break;
+            case 1: // a zero point
+                Initializer(graph, node.Input[2]).RawData = ByteString.CopyFrom((byte)r.Next(256));
+                break;
+            case 2: // the zero point's type
+            {
+                var zero = Initializer(graph, node.Input[2]);
+                byte b = zero.RawData[0];
+                switch (r.Next(4))
+                {
+                    case 0: zero.DataType = (int)TensorProto.Types.DataType.Int8; break;
+                    case 1: zero.DataType = (int)TensorProto.Types.DataType.Uint16; zero.RawData = ByteString.CopyFrom(b, (byte)0); break;
+                    case 2: zero.DataType = (int)TensorProto.Types.DataType.Int32; zero.RawData = ByteString.CopyFrom(b, (byte)0, (byte)0, (byte)0); break;
+                    default: zero.DataType = r.Next(0, 18); break;
+                }
+                break;
+            }
+            case 3: // one half with parameters of its own: the same values (harmless) or another scale
+            {
+                var scale = Initializer(graph, node.Input[1]).Clone();
+                scale.Name = node.Name + ".own_scale";
+                graph.Initializer.Add(scale);
+                node.Input[1] = scale.Name;
+                if (r.Next(2) == 0) SetFloat(graph, scale.Name, ReadFloat(scale) * (r.Next(2) == 0 ? 2f : 1.0000001f));
+                break;
+            }
+            default: // a bit of a scale
+            {
+                var scale = Initializer(graph, node.Input[1]);
+                var bytes = scale.RawData.ToByteArray();
+                bytes[r.Next(bytes.Length)] ^= (byte)(1 << r.Next(8));
+                scale.RawData = ByteString.CopyFrom(bytes);
+                break;
+            }
+        }
+    }
+
+    private static TensorProto Initializer(GraphProto graph, string name) => graph.Initializer.Single(i => i.Name == name);
+
+    private static float ReadFloat(TensorProto t) => t.RawData.Length == 4 ? BitConverter.ToSingle(t.RawData.Span) : t.FloatData[0];
+
+    private static void SetFloat(GraphProto graph, string name, float value)
+    {
+        var t = Initializer(graph, name);
+        t.FloatData.Clear();
+        t.RawData = ByteString.CopyFrom(BitConverter.GetBytes(value));
+    }
+
+    private sealed record Verdict(string? Problem, bool MustLoad, List<(string Conv, double Low, double High)> InputRanges);
+
+    /// <summary>What the mutated file states, read from its bytes without the importer: every pair's meaning, and the 1x1 inputs' ranges.</summary>
+    private static Verdict QdqVerdict(ModelProto model)
+    {
+        var graph = model.Graph;
+        string? problem = null;
+        bool mustLoad = true;
+        var ranges = new List<(string, double, double)>();
+        foreach (var q in graph.Node.Where(n => n.OpType == "QuantizeLinear"))
+        {
+            var dq = graph.Node.Single(n => n.OpType == "DequantizeLinear" && n.Input[0] == q.Output[0]);
+            float qScale = ReadFloat(Initializer(graph, q.Input[1])), dqScale = ReadFloat(Initializer(graph, dq.Input[1]));
+            var zero = Initializer(graph, q.Input[2]);
+            if (!(qScale > 0) || !float.IsFinite(qScale) || !(dqScale > 0) || !float.IsFinite(dqScale)) problem ??= $"{q.Name} has scales {qScale:R} / {dqScale:R}";
+            else if (qScale != dqScale) problem ??= $"{q.Name}'s halves have scales {qScale:R} and {dqScale:R}";
+            var type = (TensorProto.Types.DataType)zero.DataType;
+            int size = type switch
+            {
+                TensorProto.Types.DataType.Uint8 or TensorProto.Types.DataType.Int8 => 1,
+                TensorProto.Types.DataType.Uint16 => 2,
+                TensorProto.Types.DataType.Int32 => 4,
+                _ => 0,
+            };
+            // Another type, or bytes that do not fit the type: not a zero point the importer can read.
+            if (size == 0 || zero.RawData.Length != size) { mustLoad = false; continue; }
+            long z = type == TensorProto.Types.DataType.Int8 ? (sbyte)zero.RawData[0] : zero.RawData[0]; // the others' upper bytes are 0
+            if (!q.Name.EndsWith(".input.QuantizeLinear", StringComparison.Ordinal)) continue;
+            if (type is not (TensorProto.Types.DataType.Uint8 or TensorProto.Types.DataType.Int8)) { mustLoad = false; continue; } // 16/32-bit: refused for an int8 model
+            var (qmin, qmax) = type == TensorProto.Types.DataType.Uint8 ? (0, 255) : (-128, 127);
+            double low = (qmin - z) * (double)qScale, high = (qmax - z) * (double)qScale;
+            if (!float.IsFinite((float)low) || !float.IsFinite((float)high)) problem ??= $"{q.Name} states [{low:R}, {high:R}], beyond float range";
+            ranges.Add((q.Name[..^".input.QuantizeLinear".Length], low, high));
+        }
+        return new Verdict(problem, mustLoad && problem is null, ranges);
+    }
+
     // ------------------------------------------------------------------ regressions from fuzzing
 
     /// <summary>A graph with <paramref name="length"/> Identity nodes between the stem ReLU and the next node.</summary>

@@ -312,4 +312,145 @@ public class OnnxQdqImportTests
         Assert.Equal("/units.3/conv1/Conv/weight_DQ", e.NodeName);
         Assert.Contains("per-axis", e.Message);
     }
+
+    // ------------------------------------------------------------ hostile activation and weight quantization (issue 23)
+
+    /// <summary>The committed torch.ao QDQ fixture (tools/make_int8_fixtures.py): pairs on every 1x1 input and after every ReLU.</summary>
+    private static ModelProto TorchAoQdq() =>
+        ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Fixtures", "int8", "fashion_torchao_qdq.onnx")));
+
+    private static void SetFloats(ModelProto file, string initializer, params float[] values)
+    {
+        var t = file.Graph.Initializer.Single(i => i.Name == initializer);
+        Assert.Equal((int)TensorProto.Types.DataType.Float, t.DataType);
+        var current = t.RawData.Length > 0 ? t.RawData.Length / 4 : t.FloatData.Count;
+        Assert.Equal(current, values.Length);
+        t.FloatData.Clear();
+        t.RawData = ByteString.CopyFrom(values.SelectMany(BitConverter.GetBytes).ToArray());
+    }
+
+    /// <summary>
+    /// A scale whose stated range ((255 − zp)·scale) is beyond float range: it became +Infinity on its way to
+    /// ActivationQuantization.FromRange, which turned it into scale 1, zero point 0 without a word. 1e36 (a range of
+    /// 2.55e38) still fits, and loads as that range.
+    /// </summary>
+    [Theory]
+    [InlineData(1e37f)]
+    [InlineData(2e36f)]
+    [InlineData(3e38f)]
+    public void ActivationRangeBeyondFloatIsRefusedNamingTheQuantize(float scale)
+    {
+        var file = TorchAoQdq();
+        SetFloats(file, "units.5.conv1.input.scale", scale);
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxFixture.Read(file, FashionNetInt8ForTests.Description));
+        _output.WriteLine(e.Message);
+        Assert.Equal("units.5.conv1.input.QuantizeLinear", e.NodeName);
+        Assert.Contains("units.5.conv1", e.Message);
+        Assert.Contains("beyond float range", e.Message);
+    }
+
+    [Fact]
+    public void ActivationRangeJustWithinFloatLoadsAsThatRange()
+    {
+        var file = TorchAoQdq();
+        var zero = file.Graph.Initializer.Single(i => i.Name == "units.5.conv1.input.zero_point");
+        Assert.Equal((int)TensorProto.Types.DataType.Uint8, zero.DataType);
+        int z = zero.RawData[0];
+        SetFloats(file, "units.5.conv1.input.scale", 1e36f);
+        var tensors = OnnxFixture.Read(file, FashionNetInt8ForTests.Description);
+        // The pair states [−z·s, (255 − z)·s]; widened to include 0 and spread over 127 steps.
+        double low = Math.Min(-z * 1e36, 0), high = Math.Max((255 - z) * 1e36, 0);
+        double expected = (high - low) / 127;
+        float got = tensors["units.5.conv1.input_scale"].Data[0];
+        Assert.True(Math.Abs(got - expected) <= 1e-6 * expected, $"scale {got:R}, expected about {expected:R}");
+    }
+
+    /// <summary>Dequantization scales that are zero or negative made weights and biases of zero or of flipped sign.</summary>
+    [Theory]
+    [InlineData(0f, "weight")]
+    [InlineData(-0.01f, "weight")]
+    [InlineData(0f, "bias")]
+    [InlineData(-0.01f, "bias")]
+    public void WeightOrBiasDequantizeScaleNotPositiveIsRefused(float scale, string role)
+    {
+        var file = TorchAoQdq();
+        string initializer = $"units.2.conv3.{role}_scale";
+        var values = file.Graph.Initializer.Single(i => i.Name == initializer);
+        var current = Enumerable.Range(0, values.RawData.Length / 4).Select(i => BitConverter.ToSingle(values.RawData.Span.Slice(i * 4, 4))).ToArray();
+        current[current.Length / 2] = scale;
+        SetFloats(file, initializer, current);
+        foreach (var description in new[] { FashionNetForTests.Description, FashionNetInt8ForTests.Description })
+        {
+            var e = Assert.Throws<OnnxFormatException>(() => OnnxFixture.Read(file, description));
+            _output.WriteLine(e.Message);
+            Assert.Equal($"units.2.conv3.{role}.DequantizeLinear", e.NodeName);
+            Assert.Contains("positive and finite", e.Message);
+        }
+    }
+
+    /// <summary>
+    /// The pairs after the ReLUs (ONNX Runtime's output quantization) feed no 1x1 input, so no model reads their range;
+    /// they were seen through whatever they held. A scale that is NaN, zero or negative is no quantization at all.
+    /// </summary>
+    [Theory]
+    [InlineData(float.NaN)]
+    [InlineData(0f)]
+    [InlineData(-0.02f)]
+    [InlineData(float.PositiveInfinity)]
+    public void PairAfterReluWithAMeaninglessScaleIsRefused(float scale)
+    {
+        var file = TorchAoQdq();
+        SetFloats(file, "units.3.conv1.output.scale", scale);
+        foreach (var description in new[] { FashionNetForTests.Description, FashionNetInt8ForTests.Description })
+        {
+            var e = Assert.Throws<OnnxFormatException>(() => OnnxFixture.Read(file, description));
+            _output.WriteLine(e.Message);
+            Assert.Equal("units.3.conv1.output.QuantizeLinear", e.NodeName);
+            Assert.Contains("positive and finite", e.Message);
+        }
+    }
+
+    /// <summary>A pair after a ReLU whose halves disagree rescales the activation; a float model would drop that silently.</summary>
+    [Fact]
+    public void PairAfterReluWhoseHalvesDisagreeIsRefusedForAFloatModelToo()
+    {
+        var file = TorchAoQdq();
+        var dq = file.Graph.Node.Single(n => n.Name == "units.3.conv1.output.DequantizeLinear");
+        file.Graph.Initializer.Add(FloatScalar("other_scale", 0.5f));
+        dq.Input[1] = "other_scale";
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxFixture.Read(file, FashionNetForTests.Description));
+        _output.WriteLine(e.Message);
+        Assert.Equal(dq.Name, e.NodeName);
+        Assert.Contains("same parameters", e.Message);
+    }
+
+    /// <summary>
+    /// A QuantizeLinear's output is integers; a Conv cannot read it (the graph is not valid ONNX). The walk saw
+    /// QuantizeLinear through like Identity, so a float model loaded the graph as if the DequantizeLinear were there.
+    /// </summary>
+    [Fact]
+    public void ConvReadingAQuantizeLinearOutputIsRefused()
+    {
+        var file = TorchAoQdq();
+        var dq = file.Graph.Node.Single(n => n.Name == "units.4.conv1.input.DequantizeLinear");
+        var conv = file.Graph.Node.Single(n => n.Input.Count > 0 && n.Input[0] == dq.Output[0]);
+        conv.Input[0] = dq.Input[0];
+        file.Graph.Node.Remove(dq);
+        foreach (var description in new[] { FashionNetForTests.Description, FashionNetInt8ForTests.Description })
+        {
+            var e = Assert.Throws<OnnxFormatException>(() => OnnxFixture.Read(file, description));
+            _output.WriteLine(e.Message);
+            Assert.Equal(conv.Name, e.NodeName);
+            Assert.Contains("units.4.conv1.input.QuantizeLinear", e.Message);
+            Assert.Contains("DequantizeLinear", e.Message);
+        }
+    }
+
+    /// <summary>The unmutated fixture still loads for both models (the checks above refuse only what they should).</summary>
+    [Fact]
+    public void TorchAoQdqFixtureLoadsForTheFloatAndTheInt8Model()
+    {
+        Assert.Equal(FashionNetForTests.Description.WeightLayout.Count, OnnxFixture.Read(TorchAoQdq(), FashionNetForTests.Description).Count);
+        Assert.Equal(FashionNetInt8ForTests.Description.WeightLayout.Count, OnnxFixture.Read(TorchAoQdq(), FashionNetInt8ForTests.Description).Count);
+    }
 }
