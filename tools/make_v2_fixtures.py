@@ -15,6 +15,12 @@ and batch-norm statistics (SplitMix64, `seeded_state_dict`), in eval mode. For e
   NAME.safetensors       (stored cases) the full state_dict with torchvision's names and order, num_batches_tracked
                          included as int64 0, exactly as torch holds it
   NAME.onnx / NAME_dynamic.onnx / NAME_bn.onnx / NAME_opset9.onnx   (stored cases, see ONNX_EXPORTS)
+What torch 1.13 makes of torchvision's v2 (the json lists each file's op counts): x.chunk(2) in a stride-1 unit is
+Shape -> Gather -> Add/Div/Mul -> two Slice at opset >= 11 even with static shapes, a Split at opset 9; the shuffle is
+Reshape [1, 2, C/2, H, W] -> Transpose [0, 2, 1, 3, 4] -> Reshape [1, -1, H, W] with constant shapes, built from
+Shape/Gather/Unsqueeze/Concat with a dynamic batch axis (opset 9 cannot export that: prim::ConstantChunk); the mean is
+ReduceMean over [2, 3]; fc is Gemm. Eval export folds batch norm into conv weight + bias whatever do_constant_folding
+says; only training=PRESERVE keeps BatchNormalization nodes.
 The four `tv_*` cases are torchvision's shufflenet_v2_x0_5 .. x2_0 exactly (stages 4, 8, 4, 1000 classes): 5.5 to
 29.6 MB of weights each, so their weights are not committed; the C# test helper (Fixtures/V2Fixture.cs) rebuilds them
 from the seed and checks both SHA-256 sums before use, and --materialize writes them here.
