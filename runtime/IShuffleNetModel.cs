@@ -87,6 +87,12 @@ public sealed record ModelDescription(
     /// description written by hand). The int8 calibration and the ONNX importer follow the network through these.
     /// </summary>
     public IReadOnlyList<LayerDescription> Layers { get; init; } = Array.Empty<LayerDescription>();
+
+    /// <summary>The family: 1 for ShuffleNet v1, 2 for ShuffleNet v2 (whose <see cref="Groups"/> is 1).</summary>
+    public int Version { get; init; } = 1;
+
+    /// <summary>ShuffleNet v2's <c>conv5</c> width, the 1x1 convolution before the global pool; 0 for v1, which has none.</summary>
+    public int FinalChannels { get; init; }
 }
 
 /// <summary>A generated kernel (named by op, shape and tiling) and the path it runs here, e.g. <c>Vector128, AdvSimd fmaxp+uzp2</c>.</summary>

@@ -173,6 +173,8 @@ internal static class ModelEmitter
         w.Line("{");
         if (net.ShuffleOrder != ChannelShuffleOrder.Paper) w.Line($"    ShuffleOrder = {rt}.ShuffleOrder.{net.ShuffleOrder},");
         if (net.Precision != NumericPrecision.Float32) w.Line($"    Precision = {rt}.Precision.{net.Precision},");
+        if (net.Version != 1) w.Line($"    Version = {net.Version},");
+        if (net.FinalChannels != 0) w.Line($"    FinalChannels = {net.FinalChannels},");
         w.Line($"    Layers = new {rt}.LayerDescription[]");
         w.Line("    {");
         foreach (var op in graph.Ops) w.Line($"        {Layer(op, rt)},");

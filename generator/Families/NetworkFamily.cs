@@ -20,5 +20,5 @@ internal abstract class NetworkFamily
     public abstract IReadOnlyList<string> Lower(NetworkSpec spec, GraphBuilder builder);
 
     /// <summary>The family a resolved declaration belongs to.</summary>
-    public static NetworkFamily Of(NetworkSpec spec) => ShuffleNetV1.ShuffleNetV1Family.Instance;
+    public static NetworkFamily Of(NetworkSpec spec) => spec.Version == 2 ? ShuffleNetV2.ShuffleNetV2Family.Instance : ShuffleNetV1.ShuffleNetV1Family.Instance;
 }

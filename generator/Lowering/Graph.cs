@@ -79,7 +79,16 @@ internal abstract class OpNode
     public PlaneMap OutputPlanes { get; }
 
     /// <summary>Which planes of <see cref="Input"/> the op reads as its input channels, in order: all of them unless a family says otherwise.</summary>
-    public PlaneMap InputPlanes => PlaneMap.Contiguous(0, Input.Channels);
+    public PlaneMap InputPlanes
+    {
+        get => _inputPlanes ?? PlaneMap.Contiguous(0, Input.Channels);
+        init => _inputPlanes = value;
+    }
+
+    private readonly PlaneMap? _inputPlanes;
+
+    /// <summary>Input channels the op reads: <see cref="InputPlanes"/>' count.</summary>
+    public int InputChannels => InputPlanes.Count;
 
     /// <summary>First output plane of a contiguous <see cref="OutputPlanes"/> (what the window kernels address).</summary>
     public int OutputChannelOffset => OutputPlanes.ContiguousStart;
@@ -128,7 +137,7 @@ internal sealed class WindowOp : OpNode
     public string? BatchNorm { get; }
 
     /// <summary>Input planes each output plane sums over: all of them for the stem, one otherwise.</summary>
-    public int PlanesPerOutput => Kind == WindowKind.Convolution ? Input.Channels : 1;
+    public int PlanesPerOutput => Kind == WindowKind.Convolution ? InputChannels : 1;
 
     public bool HasWeights => Kind is WindowKind.Convolution or WindowKind.Depthwise;
 
@@ -148,7 +157,7 @@ internal sealed class WindowOp : OpNode
     }, Channels, Stride: Stride, Relu: Relu, BatchNorm: BatchNorm);
 
     public override OpNode Placed(Func<TensorNode, TensorNode> planned, long weightOffset) =>
-        new WindowOp(Name, Section, Kind, planned(Input), planned(Output), OutputPlanes, Channels, Stride, Relu, BatchNorm) { Step = Step, WeightOffset = weightOffset };
+        new WindowOp(Name, Section, Kind, planned(Input), planned(Output), OutputPlanes, Channels, Stride, Relu, BatchNorm) { Step = Step, WeightOffset = weightOffset, InputPlanes = InputPlanes };
 }
 
 /// <summary>
@@ -222,7 +231,7 @@ internal sealed class PointwiseOp : OpNode
 
     public override OpNode Placed(Func<TensorNode, TensorNode> planned, long weightOffset) =>
         new PointwiseOp(Name, Section, planned(Input), planned(Output), OutputPlanes, InChannels, OutChannels, Groups,
-            Residual is null ? null : planned(Residual), Relu, BatchNorm, Int8) { Step = Step, WeightOffset = weightOffset };
+            Residual is null ? null : planned(Residual), Relu, BatchNorm, Int8) { Step = Step, WeightOffset = weightOffset, InputPlanes = InputPlanes };
 }
 
 /// <summary>
@@ -242,7 +251,7 @@ internal sealed class QuantizeOp : OpNode
     public string Convolution { get; }
 
     public int Groups { get; }
-    public int InPerGroup => Input.Channels / Groups;
+    public int InPerGroup => InputChannels / Groups;
 
     public static int Quads(int channels) => (channels + 3) / 4;
 
@@ -256,10 +265,10 @@ internal sealed class QuantizeOp : OpNode
 
     public override long MultiplyAdds => 0;
 
-    public override LayerFacts Facts => new("Quantize", Input.Channels, Groups);
+    public override LayerFacts Facts => new("Quantize", InputChannels, Groups);
 
     public override OpNode Placed(Func<TensorNode, TensorNode> planned, long weightOffset) =>
-        new QuantizeOp(Convolution, Section, planned(Input), planned(Output), Groups) { Step = Step, WeightOffset = weightOffset };
+        new QuantizeOp(Convolution, Section, planned(Input), planned(Output), Groups) { Step = Step, WeightOffset = weightOffset, InputPlanes = InputPlanes };
 }
 
 /// <summary>Mean over each plane.</summary>

@@ -35,11 +35,14 @@ internal sealed class GraphBuilder
     public TensorNode Tensor(string name, int channels, int height, int width) => Add(new TensorNode(name, channels, height, width, inArena: true));
 
     /// <summary>A 3x3, padding-1 window: a full convolution (the stem), a depthwise convolution, or a pool.</summary>
-    public void Window(WindowKind kind, string name, TensorNode input, TensorNode output, int stride, bool relu, string? batchNorm, PlaneMap? outputPlanes = null)
+    /// <param name="inputPlanes">Which planes of <paramref name="input"/> it reads (null: all, in order); a window maps each to one output plane, except the full convolution.</param>
+    public void Window(WindowKind kind, string name, TensorNode input, TensorNode output, int stride, bool relu, string? batchNorm, PlaneMap? outputPlanes = null,
+        PlaneMap? inputPlanes = null)
     {
-        int channels = kind == WindowKind.Convolution ? output.Channels : input.Channels;
-        Add(new WindowOp(name, Section, kind, input, output, outputPlanes, channels, stride, relu, batchNorm) { Step = Next });
-        if (kind == WindowKind.Convolution) Weight(name + ".weight", channels, input.Channels, 3, 3);
+        inputPlanes ??= PlaneMap.Contiguous(0, input.Channels);
+        int channels = kind == WindowKind.Convolution ? outputPlanes?.Count ?? output.Channels : inputPlanes.Count;
+        Add(new WindowOp(name, Section, kind, input, output, outputPlanes, channels, stride, relu, batchNorm) { Step = Next, InputPlanes = inputPlanes });
+        if (kind == WindowKind.Convolution) Weight(name + ".weight", channels, inputPlanes.Count, 3, 3);
         if (kind == WindowKind.Depthwise) Weight(name + ".weight", channels, 1, 3, 3);
         if (batchNorm is not null) BatchNorm(batchNorm, channels);
     }
@@ -49,18 +52,20 @@ internal sealed class GraphBuilder
     /// batch norm folded, stored where <paramref name="outputPlanes"/> says, with an optional residual add and ReLU.
     /// </summary>
     public void Pointwise(string name, TensorNode input, TensorNode output, int outChannels, int groups, string batchNorm, bool relu,
-        PlaneMap? outputPlanes = null, TensorNode? residual = null)
+        PlaneMap? outputPlanes = null, TensorNode? residual = null, PlaneMap? inputPlanes = null)
     {
-        int inChannels = input.Channels;
+        inputPlanes ??= PlaneMap.Contiguous(0, input.Channels);
+        int inChannels = inputPlanes.Count;
         var source = input;
         if (_int8)
         {
-            // The convolution reads a packed quantized copy of its input, made just before it, with the calibration
-            // tensors that say how.
+            // The convolution reads a packed quantized copy of its input, made just before it (gathering the planes
+            // the convolution reads), with the calibration tensors that say how.
             source = Add(new TensorNode(name + ".input_q", QuantizeOp.PackedChannels(inChannels, groups), input.Height, input.Width, inArena: true, quantized: true));
-            Add(new QuantizeOp(name, Section, input, source, groups) { Step = Next });
+            Add(new QuantizeOp(name, Section, input, source, groups) { Step = Next, InputPlanes = inputPlanes });
+            inputPlanes = PlaneMap.Contiguous(0, source.Channels);
         }
-        Add(new PointwiseOp(name, Section, source, output, outputPlanes, inChannels, outChannels, groups, residual, relu, batchNorm, _int8) { Step = Next });
+        Add(new PointwiseOp(name, Section, source, output, outputPlanes, inChannels, outChannels, groups, residual, relu, batchNorm, _int8) { Step = Next, InputPlanes = inputPlanes });
         Weight(name + ".weight", outChannels, inChannels / groups, 1, 1);
         if (_int8)
         {

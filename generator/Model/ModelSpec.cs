@@ -2,7 +2,11 @@ using ShuffleNetGen.Generator.Helpers;
 
 namespace ShuffleNetGen.Generator.Model;
 
-/// <summary>The settings of one declaration, as written (before widths are derived or checked).</summary>
+/// <summary>
+/// The settings of one declaration, as written (before widths are derived or checked). <see cref="Version"/> picks the
+/// family: 1 for ShuffleNet v1 (<c>[ShuffleNet]</c>), 2 for v2 (<c>[ShuffleNetV2]</c>, <c>"version": 2</c>);
+/// <see cref="FinalChannels"/> is v2's <c>conv5</c> width (0: derived from the scale).
+/// </summary>
 internal sealed record NetworkSettings(
     int Groups,
     double Scale,
@@ -16,7 +20,9 @@ internal sealed record NetworkSettings(
     int StemStride,
     bool StemMaxPool,
     int ShuffleOrder,
-    int Precision = 0)
+    int Precision = 0,
+    int Version = 1,
+    int FinalChannels = 0)
 {
     public static readonly EquatableArray<int> DefaultStages = new(new[] { 4, 8, 4 });
 
@@ -36,7 +42,10 @@ internal enum ChannelShuffleOrder
     Official = 1,
 }
 
-/// <summary>A fully resolved, valid network: every width known and divisible as the units need.</summary>
+/// <summary>
+/// A fully resolved, valid network: every width known and divisible as the units need. <see cref="Version"/> names the
+/// family (<see cref="Families.NetworkFamily.Of"/>); v2 has no groups (1) and its <see cref="FinalChannels"/> is conv5's width.
+/// </summary>
 internal sealed record NetworkSpec(
     int Groups,
     int InputChannels,
@@ -49,7 +58,9 @@ internal sealed record NetworkSpec(
     EquatableArray<int> StageChannels,
     EquatableArray<int> StageRepeats,
     ChannelShuffleOrder ShuffleOrder = ChannelShuffleOrder.Paper,
-    NumericPrecision Precision = NumericPrecision.Float32)
+    NumericPrecision Precision = NumericPrecision.Float32,
+    int Version = 1,
+    int FinalChannels = 0)
 {
     public bool IsInt8 => Precision == NumericPrecision.Int8;
 }
