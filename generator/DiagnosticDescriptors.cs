@@ -200,12 +200,26 @@ internal static class DiagnosticDescriptors
         description: "A model computes in 32-bit floats or, for its 1x1 convolutions, in 8-bit integers with calibrated activation scales.",
         helpLinkUri: HelpBase + "-sng0025");
 
+    public static readonly DiagnosticDescriptor SettingOfOtherVersion = new(
+        "SNG0026", "Setting of the other ShuffleNet version",
+        "{0} is a ShuffleNet v{1} setting; this declaration is ShuffleNet v{2}, which {3}",
+        ArchitectureCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        description: "ShuffleNet v1 and v2 share most settings, but v1's group convolutions, shuffle order and stem options do not exist in v2 (no groups, a fixed stem), and v2's conv5 width does not exist in v1.",
+        helpLinkUri: HelpBase + "-sng0026");
+
+    public static readonly DiagnosticDescriptor UnsupportedVersion = new(
+        "SNG0027", "Unsupported ShuffleNet version",
+        "{0} is not a ShuffleNet version; use 1 (ShuffleNet v1, the default) or 2 (ShuffleNet v2)",
+        ArchitectureCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        description: "A declaration compiles ShuffleNet v1 (Zhang et al., 2017) or ShuffleNet v2 (Ma et al., 2018, as torchvision builds it).",
+        helpLinkUri: HelpBase + "-sng0027");
+
     private static readonly Dictionary<string, DiagnosticDescriptor> s_byId = Index(
         ClassNotPartial, UnsupportedClassShape, UnsupportedGroups, InvalidScale, InvalidStageCount, InvalidRepeat,
         IndivisibleWidth, StageChannelsLength, InvalidInputSize, InvalidClasses, ModelTooLarge, InvalidStemStride,
         InvalidChannels, InputTooSmall, DuplicateModel, JsonSyntax, JsonUnknownProperty, JsonWrongType, JsonMissingName,
         InvalidModelName, JsonDuplicateProperty, InternalError, TooManyFindings, UnsupportedShuffleOrder,
-        UnsupportedPrecision);
+        UnsupportedPrecision, SettingOfOtherVersion, UnsupportedVersion);
 
     public static DiagnosticDescriptor ById(string id) =>
         s_byId.TryGetValue(id, out var d) ? d : throw new ArgumentException("Unknown diagnostic id " + id, nameof(id));

@@ -26,6 +26,8 @@ public sealed class ShuffleNetGenerator : IIncrementalGenerator
 {
     public const string AttributeMetadataName = "ShuffleNetGen.ShuffleNetAttribute";
 
+    public const string V2AttributeMetadataName = "ShuffleNetGen.ShuffleNetV2Attribute";
+
     /// <summary>
     /// MSBuild property (made visible with <c>&lt;CompilerVisibleProperty&gt;</c>) that adds the per-op benchmark hook
     /// to generated models; bench/ShuffleNetGen.Bench sets it.
@@ -41,13 +43,16 @@ public sealed class ShuffleNetGenerator : IIncrementalGenerator
 
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
-        var parsed = context.SyntaxProvider
+        // One stream per family's attribute (Roslyn finds each by its metadata name); from here on they are read alike.
+        IncrementalValuesProvider<ParseResult> Attributes(string metadataName, string trackingName) => context.SyntaxProvider
             .ForAttributeWithMetadataName(
-                AttributeMetadataName,
+                metadataName,
                 // Records are taken too, only to be told they cannot hold a model (SNG0002) instead of being skipped silently.
                 static (node, _) => node is ClassDeclarationSyntax or RecordDeclarationSyntax,
                 static (ctx, ct) => AttributeDeclarationParser.Parse(ctx, ct))
-            .WithTrackingName(TrackingNames.Parsed);
+            .WithTrackingName(trackingName);
+        var parsed = Attributes(AttributeMetadataName, TrackingNames.Parsed);
+        var parsedV2 = Attributes(V2AttributeMetadataName, TrackingNames.ParsedV2);
 
         // The file's text, not the AdditionalText: a host may hand a new AdditionalText object for an unchanged file,
         // and only a comparison of content keeps everything after this stage cached then.
@@ -61,26 +66,30 @@ public sealed class ShuffleNetGenerator : IIncrementalGenerator
         // Diagnostics flow on their own so that a model whose code is unchanged is not re-emitted when only a
         // diagnostic's position moves, and so suppression works as for any compiler diagnostic.
         ReportDiagnostics(context, parsed.Select(static (r, _) => r.Diagnostics).WithTrackingName(TrackingNames.Diagnostics));
+        ReportDiagnostics(context, parsedV2.Select(static (r, _) => r.Diagnostics).WithTrackingName(TrackingNames.DiagnosticsV2));
         ReportDiagnostics(context, jsonParsed.Select(static (r, _) => r.Diagnostics).WithTrackingName(TrackingNames.JsonDiagnostics));
 
         // Two declarations of one class would emit two files defining it. Only names and places are collected here,
         // so an edit that changes a model but not its name re-runs this cheap step and nothing else.
         var duplicates = parsed.Select(static (r, _) => r.Declaration).Collect()
+            .Combine(parsedV2.Select(static (r, _) => r.Declaration).Collect())
             .Combine(jsonParsed.Select(static (r, _) => r.Declaration).Collect())
-            .Select(static (pair, _) => DuplicateCheck.Find(pair.Left.AddRange(pair.Right)))
+            .Select(static (pair, _) => DuplicateCheck.Find(pair.Left.Left.AddRange(pair.Left.Right).AddRange(pair.Right)))
             .WithTrackingName(TrackingNames.Duplicates);
         ReportDiagnostics(context, duplicates.Select(static (d, _) => d.Diagnostics).WithTrackingName(TrackingNames.DuplicateDiagnostics));
         var duplicateNames = duplicates.Select(static (d, _) => d.Names).WithTrackingName(TrackingNames.DuplicateNames);
 
         var attributeModels = parsed.Where(static r => r.Model is not null).Select(static (r, _) => r.Model!).WithTrackingName(TrackingNames.AttributeModels);
+        var attributeModelsV2 = parsedV2.Where(static r => r.Model is not null).Select(static (r, _) => r.Model!).WithTrackingName(TrackingNames.AttributeModelsV2);
         var jsonModels = jsonParsed.Where(static r => r.Model is not null).Select(static (r, _) => r.Model!).WithTrackingName(TrackingNames.JsonModels);
 
         // Collecting and splitting again compares each model with the one at its place last time, so editing one
         // declaration re-emits that model alone.
         var models = attributeModels.Collect()
+            .Combine(attributeModelsV2.Collect())
             .Combine(jsonModels.Collect())
             .Combine(duplicateNames)
-            .SelectMany(static (input, _) => DuplicateCheck.Emittable(input.Left.Left.AddRange(input.Left.Right), input.Right))
+            .SelectMany(static (input, _) => DuplicateCheck.Emittable(input.Left.Left.Left.AddRange(input.Left.Left.Right).AddRange(input.Left.Right), input.Right))
             .WithTrackingName(TrackingNames.Models);
         // FromOnnx is emitted only where the ONNX importer is referenced. The lookup runs on every compilation, but
         // its result is a bool, so models stay cached unless the reference itself comes or goes.
@@ -109,9 +118,10 @@ public sealed class ShuffleNetGenerator : IIncrementalGenerator
         // Declarations that generate no model still get their class's public surface, throwing, so the user sees the
         // declaration's error and not one more at every use of the model.
         var placeholders = parsed.Select(static (r, _) => r.Fallback).Collect()
+            .Combine(parsedV2.Select(static (r, _) => r.Fallback).Collect())
             .Combine(jsonParsed.Select(static (r, _) => r.Fallback).Collect())
             .Combine(duplicates)
-            .SelectMany(static (input, _) => Placeholders.Emittable(input.Left.Left.AddRange(input.Left.Right), input.Right))
+            .SelectMany(static (input, _) => Placeholders.Emittable(input.Left.Left.Left.AddRange(input.Left.Left.Right).AddRange(input.Left.Right), input.Right))
             .WithTrackingName(TrackingNames.Placeholders);
         context.RegisterSourceOutput(placeholders.Combine(emitOptions),
             static (spc, pair) => spc.AddSource(pair.Left.HintName, PlaceholderEmitter.Emit(pair.Left.Target, pair.Left.Failure, Version, pair.Right)));
@@ -177,7 +187,9 @@ public sealed class ShuffleNetGenerator : IIncrementalGenerator
     internal static class TrackingNames
     {
         public const string Parsed = "ShuffleNet.Parsed";
+        public const string ParsedV2 = "ShuffleNet.ParsedV2";
         public const string Diagnostics = "ShuffleNet.Diagnostics";
+        public const string DiagnosticsV2 = "ShuffleNet.DiagnosticsV2";
         public const string JsonFiles = "ShuffleNet.JsonFiles";
         public const string JsonParsed = "ShuffleNet.JsonParsed";
         public const string JsonDiagnostics = "ShuffleNet.JsonDiagnostics";
@@ -185,6 +197,7 @@ public sealed class ShuffleNetGenerator : IIncrementalGenerator
         public const string DuplicateDiagnostics = "ShuffleNet.DuplicateDiagnostics";
         public const string DuplicateNames = "ShuffleNet.DuplicateNames";
         public const string AttributeModels = "ShuffleNet.AttributeModels";
+        public const string AttributeModelsV2 = "ShuffleNet.AttributeModelsV2";
         public const string JsonModels = "ShuffleNet.JsonModels";
         public const string Models = "ShuffleNet.Models";
         public const string OnnxAvailable = "ShuffleNet.OnnxAvailable";
@@ -193,7 +206,7 @@ public sealed class ShuffleNetGenerator : IIncrementalGenerator
         public const string Placeholders = "ShuffleNet.Placeholders";
 
         public static readonly ImmutableArray<string> All = ImmutableArray.Create(
-            Parsed, Diagnostics, JsonFiles, JsonParsed, JsonDiagnostics, Duplicates, DuplicateDiagnostics, DuplicateNames,
-            AttributeModels, JsonModels, Models, OnnxAvailable, BenchmarkHooks, TargetWidths, Placeholders);
+            Parsed, ParsedV2, Diagnostics, DiagnosticsV2, JsonFiles, JsonParsed, JsonDiagnostics, Duplicates, DuplicateDiagnostics, DuplicateNames,
+            AttributeModels, AttributeModelsV2, JsonModels, Models, OnnxAvailable, BenchmarkHooks, TargetWidths, Placeholders);
     }
 }

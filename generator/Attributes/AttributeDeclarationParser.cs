@@ -11,7 +11,7 @@ using ShuffleNetGen.Generator.Model;
 namespace ShuffleNetGen.Generator.Attributes;
 
 /// <summary>
-/// Reads a <c>[ShuffleNet]</c> class into <see cref="DeclaredSettings"/> and where each setting was written, checks
+/// Reads a <c>[ShuffleNet]</c> or <c>[ShuffleNetV2]</c> class into <see cref="DeclaredSettings"/> and where each setting was written, checks
 /// what only a C# class can get wrong (not partial, nested, generic, ...), and leaves the rest to
 /// <see cref="DeclarationBuilder"/>, as the JSON form does.
 /// </summary>
@@ -84,9 +84,11 @@ internal static class AttributeDeclarationParser
         return string.Join(".", parts);
     }
 
+    /// <summary>The settings an attribute states: <c>[ShuffleNet]</c> declares ShuffleNet v1, <c>[ShuffleNetV2]</c> v2.</summary>
     internal static NetworkSettings ReadSettings(AttributeData attribute)
     {
         var s = NetworkSettings.Default;
+        if (attribute.AttributeClass?.ToDisplayString() == ShuffleNetGenerator.V2AttributeMetadataName) s = s with { Version = 2 };
         foreach (var pair in attribute.NamedArguments)
         {
             var value = pair.Value;
@@ -106,6 +108,7 @@ internal static class AttributeDeclarationParser
                 case Settings.StemMaxPool: s = s with { StemMaxPool = value.Value is bool b ? b : s.StemMaxPool }; break;
                 case Settings.ShuffleOrder: s = s with { ShuffleOrder = AsInt(value, s.ShuffleOrder) }; break;
                 case Settings.Precision: s = s with { Precision = AsInt(value, s.Precision) }; break;
+                case Settings.FinalChannels: s = s with { FinalChannels = AsInt(value, 0) }; break;
             }
         }
         return s;

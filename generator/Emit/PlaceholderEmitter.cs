@@ -44,7 +44,8 @@ internal static class PlaceholderEmitter
             foreach (var (type, name) in new[]
             {
                 ("int", "InputChannels"), ("int", "InputHeight"), ("int", "InputWidth"), ("int", "InputLength"), ("int", "Classes"),
-                ("int", "ArenaLength"), ("long", "NaiveActivationLength"), ("int", "LiveLowerBound"), ("long", "ParameterCount"), ("long", "MultiplyAdds"),
+                ("int", "ArenaLength"), ("long", "ArenaBytes"), ("long", "PackedWeightBytes"), ("long", "NaiveActivationLength"), ("int", "LiveLowerBound"),
+                ("long", "ParameterCount"), ("long", "MultiplyAdds"),
             })
             {
                 w.Line($"public const {type} {name} = {ConstantValue};");

@@ -29,8 +29,18 @@ internal static class JsonDeclarationParser
     /// <summary>Top-level properties, in the order the schema documents them.</summary>
     public static readonly string[] RootProperties =
     {
-        "$schema", "name", "namespace", "groups", "scale", "stages", "stageChannels", "stemChannels", "stemStride",
-        "stemMaxPool", "input", "classes", "shuffleOrder", "precision",
+        "$schema", "name", "namespace", "version", "groups", "scale", "stages", "stageChannels", "stemChannels", "stemStride",
+        "stemMaxPool", "finalChannels", "input", "classes", "shuffleOrder", "precision",
+    };
+
+    /// <summary>Settings of one family only, with what the other family has instead (for SNG0026).</summary>
+    private static readonly (string Setting, int Version, string Instead)[] s_familySettings =
+    {
+        (Settings.Groups, 1, "has no group convolutions"),
+        (Settings.ShuffleOrder, 1, "shuffles its two halves in one fixed order"),
+        (Settings.StemStride, 1, "has torchvision's fixed stem (a stride-2 convolution and a max pool)"),
+        (Settings.StemMaxPool, 1, "has torchvision's fixed stem (a stride-2 convolution and a max pool)"),
+        (Settings.FinalChannels, 2, "has no conv5; remove it or declare \"version\": 2"),
     };
 
     /// <summary>The values of <c>"shuffleOrder"</c>, by the attribute's enum value.</summary>
@@ -134,6 +144,12 @@ internal static class JsonDeclarationParser
                         ns = ReadString(property);
                         nsNode = value;
                         break;
+                    case "version":
+                        if (ReadInt(property, "version") is int version) settings = settings with { Version = Written(Settings.Version, value, version) };
+                        break;
+                    case "finalChannels":
+                        if (ReadInt(property, "finalChannels") is int final) settings = settings with { FinalChannels = Written(Settings.FinalChannels, value, final) };
+                        break;
                     case "groups":
                         if (ReadInt(property, "groups") is int groups) settings = settings with { Groups = Written(Settings.Groups, value, groups) };
                         break;
@@ -173,6 +189,18 @@ internal static class JsonDeclarationParser
             if (!nameGiven)
                 Report(DiagnosticDescriptors.JsonMissingName, _root.OpeningSpan, _root.OpeningLineSpan, SuggestedName(_file.Path));
 
+            // A setting of the other family is a mistake of its own, reported where it is written; the family then
+            // resolves without it, so it adds no second finding.
+            if (settings.Version is 1 or 2)
+            {
+                foreach (var (setting, version, instead) in s_familySettings)
+                {
+                    if (version == settings.Version || !_written.TryGetValue(setting, out var node)) continue;
+                    Report(DiagnosticDescriptors.SettingOfOtherVersion, node, "\"" + SettingSyntax.Json.Name(setting) + "\"", version, settings.Version, instead);
+                    settings = WithoutOtherFamily(settings, setting);
+                }
+            }
+
             // A namespace of the wrong type leaves ns null, which must not quietly mean the global namespace.
             bool namesReadable = !(nsNode is not null && ns is null);
             var form = new DeclarationForm(SettingSyntax.Json, "public", IsSealed: false, IsStatic: false,
@@ -181,6 +209,15 @@ internal static class JsonDeclarationParser
             // findings are listed already.
             return DeclarationBuilder.Build(new DeclaredSettings(name, ns, settings), Locations(nameNode, nsNode), form, _sink, countAt: RootBrace);
         }
+
+        private static NetworkSettings WithoutOtherFamily(NetworkSettings s, string setting) => setting switch
+        {
+            Settings.Groups => s with { Groups = NetworkSettings.Default.Groups },
+            Settings.ShuffleOrder => s with { ShuffleOrder = NetworkSettings.Default.ShuffleOrder },
+            Settings.StemStride => s with { StemStride = NetworkSettings.Default.StemStride },
+            Settings.StemMaxPool => s with { StemMaxPool = NetworkSettings.Default.StemMaxPool },
+            _ => s with { FinalChannels = 0 },
+        };
 
         /// <summary>Each setting's value, each list's entries, and the <c>"input"</c> object for a finding about the whole input.</summary>
         private SettingLocations Locations(JsonNode? nameNode, JsonNode? nsNode)

@@ -54,8 +54,9 @@ internal static class DeclarationValidator
         // With n halvings (rounding up), the last step still sees 2 pixels only from 2^(n-1) + 1 pixels on.
         long minimum = (1L << (steps.Count - 1)) + 1;
         var remedies = new List<string>();
-        if (network.StemStride == 2) remedies.Add(syntax.Assignment(Settings.StemStride, "1"));
-        if (network.StemMaxPool) remedies.Add(syntax.Assignment(Settings.StemMaxPool, syntax.Bool(false)));
+        // ShuffleNet v2's stem is fixed (torchvision's), so only its stages can go.
+        if (network.StemStride == 2 && network.Version == 1) remedies.Add(syntax.Assignment(Settings.StemStride, "1"));
+        if (network.StemMaxPool && network.Version == 1) remedies.Add(syntax.Assignment(Settings.StemMaxPool, syntax.Bool(false)));
         if (network.StageRepeats.Count > 1) remedies.Add($"a shorter {syntax.Name(Settings.Stages)}");
         string remedy = remedies.Count switch
         {

@@ -69,16 +69,45 @@ internal static class NetworkResolver
 
     public static (NetworkSpec? Spec, List<SettingError> Errors) Resolve(NetworkSettings s) => Resolve(s, SettingSyntax.Attribute);
 
-    /// <summary>Checks and derives; <paramref name="syntax"/> only changes how messages quote settings.</summary>
-    public static (NetworkSpec? Spec, List<SettingError> Errors) Resolve(NetworkSettings s, SettingSyntax syntax)
+    /// <summary>Checks and derives, by the declaration's family; <paramref name="syntax"/> only changes how messages quote settings.</summary>
+    public static (NetworkSpec? Spec, List<SettingError> Errors) Resolve(NetworkSettings s, SettingSyntax syntax) => s.Version switch
+    {
+        1 => ResolveV1(s, syntax),
+        2 => Families.ShuffleNetV2.ShuffleNetV2Resolver.Resolve(s, syntax),
+        _ => (null, new List<SettingError>
+        {
+            new(Settings.Version, DiagnosticDescriptors.UnsupportedVersion, new object[] { syntax.Assignment(Settings.Version, s.Version.ToString(CultureInfo.InvariantCulture)) }),
+        }),
+    };
+
+    private static (NetworkSpec? Spec, List<SettingError> Errors) ResolveV1(NetworkSettings s, SettingSyntax syntax)
     {
         var errors = new List<SettingError>();
         void Fail(string setting, DiagnosticDescriptor d, params object[] args) => errors.Add(new SettingError(setting, d, args));
-        void FailAt(string setting, int index, DiagnosticDescriptor d, params object[] args) => errors.Add(new SettingError(setting, d, args, index));
         string Set(string setting, long value) => syntax.Assignment(setting, value.ToString(CultureInfo.InvariantCulture));
 
         bool groupsOk = s.Groups is 1 or 2 or 3 or 4 or 8;
         if (!groupsOk) Fail(Settings.Groups, DiagnosticDescriptors.UnsupportedGroups, Set(Settings.Groups, s.Groups));
+        CheckShared(s, syntax, errors);
+        if (s.StemStride is not (1 or 2))
+            Fail(Settings.StemStride, DiagnosticDescriptors.InvalidStemStride, Set(Settings.StemStride, s.StemStride));
+        if (s.ShuffleOrder is not ((int)ChannelShuffleOrder.Paper or (int)ChannelShuffleOrder.Official))
+            Fail(Settings.ShuffleOrder, DiagnosticDescriptors.UnsupportedShuffleOrder,
+                syntax.Assignment(Settings.ShuffleOrder, "(ShuffleOrder)" + s.ShuffleOrder.ToString(CultureInfo.InvariantCulture)), syntax.ShuffleOrders);
+        if (errors.Count > 0) return (null, errors);
+        return DeriveV1(s, errors);
+    }
+
+    /// <summary>
+    /// The checks both families make, in the order findings are reported: scale, stages, explicit widths, input,
+    /// classes, stem width and precision. A family adds its own before and after.
+    /// </summary>
+    internal static void CheckShared(NetworkSettings s, SettingSyntax syntax, List<SettingError> errors)
+    {
+        void Fail(string setting, DiagnosticDescriptor d, params object[] args) => errors.Add(new SettingError(setting, d, args));
+        void FailAt(string setting, int index, DiagnosticDescriptor d, params object[] args) => errors.Add(new SettingError(setting, d, args, index));
+        string Set(string setting, long value) => syntax.Assignment(setting, value.ToString(CultureInfo.InvariantCulture));
+
         if (!(s.Scale > 0 && s.Scale <= MaxScale))
             Fail(Settings.Scale, DiagnosticDescriptors.InvalidScale, syntax.Assignment(Settings.Scale, FormatScale(s.Scale)));
         if (s.Stages.Count < 1 || s.Stages.Count > MaxStages)
@@ -99,8 +128,6 @@ internal static class NetworkResolver
             Fail(Settings.InputWidth, DiagnosticDescriptors.InvalidInputSize, Set(Settings.InputWidth, s.InputWidth), MaxInputSize);
         if (s.Classes < 1 || s.Classes > MaxClasses)
             Fail(Settings.Classes, DiagnosticDescriptors.InvalidClasses, Set(Settings.Classes, s.Classes), MaxClasses);
-        if (s.StemStride is not (1 or 2))
-            Fail(Settings.StemStride, DiagnosticDescriptors.InvalidStemStride, Set(Settings.StemStride, s.StemStride));
         if (s.StemChannels < 0 || s.StemChannels > MaxChannels)
             Fail(Settings.StemChannels, DiagnosticDescriptors.InvalidChannels, Set(Settings.StemChannels, s.StemChannels), 0, MaxChannels);
         for (int i = 0; i < s.StageChannels.Count; i++)
@@ -109,14 +136,15 @@ internal static class NetworkResolver
             if (w < 1 || w > MaxChannels)
                 FailAt(Settings.StageChannels, i, DiagnosticDescriptors.InvalidChannels, $"{syntax.Name(Settings.StageChannels)} entry {w.ToString(CultureInfo.InvariantCulture)} (stage {i + 2})", 1, MaxChannels);
         }
-        if (s.ShuffleOrder is not ((int)ChannelShuffleOrder.Paper or (int)ChannelShuffleOrder.Official))
-            Fail(Settings.ShuffleOrder, DiagnosticDescriptors.UnsupportedShuffleOrder,
-                syntax.Assignment(Settings.ShuffleOrder, "(ShuffleOrder)" + s.ShuffleOrder.ToString(CultureInfo.InvariantCulture)), syntax.ShuffleOrders);
         if (s.Precision is not ((int)NumericPrecision.Float32 or (int)NumericPrecision.Int8))
             Fail(Settings.Precision, DiagnosticDescriptors.UnsupportedPrecision,
                 syntax.Assignment(Settings.Precision, "(Precision)" + s.Precision.ToString(CultureInfo.InvariantCulture)), syntax.Precisions);
-        if (errors.Count > 0) return (null, errors);
+    }
 
+    private static (NetworkSpec? Spec, List<SettingError> Errors) DeriveV1(NetworkSettings s, List<SettingError> errors)
+    {
+        void Fail(string setting, DiagnosticDescriptor d, params object[] args) => errors.Add(new SettingError(setting, d, args));
+        void FailAt(string setting, int index, DiagnosticDescriptor d, params object[] args) => errors.Add(new SettingError(setting, d, args, index));
         int g = s.Groups;
         bool explicitStages = s.StageChannels.Count != 0;
         bool explicitStem = s.StemChannels != 0;
@@ -177,7 +205,7 @@ internal static class NetworkResolver
 
     private static string FormatScale(double scale) => scale.ToString("R", CultureInfo.InvariantCulture);
 
-    private static int[] ToArray(EquatableArray<int> items)
+    internal static int[] ToArray(EquatableArray<int> items)
     {
         var result = new int[items.Count];
         for (int i = 0; i < result.Length; i++) result[i] = items[i];

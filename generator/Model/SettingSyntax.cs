@@ -23,6 +23,8 @@ internal static class Settings
     public const string StemMaxPool = "StemMaxPool";
     public const string ShuffleOrder = "ShuffleOrder";
     public const string Precision = "Precision";
+    public const string FinalChannels = "FinalChannels";
+    public const string Version = "Version";
 
     // Not settings but the names a declaration gives its class, located the same way.
     public const string ClassName = "$className";

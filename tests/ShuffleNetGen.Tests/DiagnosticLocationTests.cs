@@ -100,6 +100,15 @@ public class DiagnosticLocationTests
         Using + $"[ShuffleNet({argument})] public partial class Net;", id, argument, message);
 
     [Theory]
+    [InlineData("Scale = 0", "SNG0004", "Scale = 0 is out of range; use a value greater than 0 and at most 4 (the paper uses 0.25, 0.5, 1, 1.5 and 2)")]
+    [InlineData("Stages = new[] { 4, 8, 4, 4, 4 }", "SNG0005", "Stages has 5 entries; give 1 to 4 stages (the paper uses new[] { 4, 8, 4 })")]
+    [InlineData("StageChannels = new[] { 116, 233, 464 }", "SNG0007", "stage 3 width 233 is odd; every ShuffleNet v2 unit splits its channels into two equal halves, so use an even width")]
+    [InlineData("FinalChannels = -1", "SNG0013", "FinalChannels = -1 is out of range; use 0 to 65536")]
+    [InlineData("InputChannels = 0", "SNG0013", "InputChannels = 0 is out of range; use 1 to 65536")]
+    public void V2SettingErrorsPointAtTheirArgument(string argument, string id, string message) => AssertAttribute(
+        Using + $"[ShuffleNetV2({argument})] public partial class Net;", id, argument, message);
+
+    [Theory]
     [InlineData("Groups = 2, StageChannels = new[] { 300, 600, 1200 }", "StageChannels = new[] { 300, 600, 1200 }",
         "stage 2 width 300 with 2 groups gives a bottleneck of 75 channels, which 2 groups cannot split; use a width divisible by 8")]
     [InlineData("Groups = 3, StemChannels = 24, StageChannels = new[] { 30, 72 }, Stages = new[] { 1, 1 }", "StageChannels = new[] { 30, 72 }",
@@ -191,7 +200,7 @@ public class DiagnosticLocationTests
     [InlineData("{ \"name\": \"Net\", \"stage_channels\": [] }", "\"stage_channels\"", "1:18", "Unknown property \"stage_channels\" in the model declaration; did you mean \"stageChannels\"?")]
     [InlineData("{ \"name\": \"Net\", \"inputHeight\": 32 }", "\"inputHeight\"", "1:18", "Unknown property \"inputHeight\" in the model declaration; write it inside \"input\": { \"height\": ... }")]
     [InlineData("{ \"name\": \"Net\", \"input\": { \"hieght\": 32 } }", "\"hieght\"", "1:29", "Unknown property \"hieght\" in \"input\"; did you mean \"height\"?")]
-    [InlineData("{ \"name\": \"Net\", \"dropout\": 0.1 }", "\"dropout\"", "1:18", "Unknown property \"dropout\" in the model declaration; the known properties are \"$schema\", \"name\", \"namespace\", \"groups\", \"scale\", \"stages\", \"stageChannels\", \"stemChannels\", \"stemStride\", \"stemMaxPool\", \"input\", \"classes\", \"shuffleOrder\", \"precision\"")]
+    [InlineData("{ \"name\": \"Net\", \"dropout\": 0.1 }", "\"dropout\"", "1:18", "Unknown property \"dropout\" in the model declaration; the known properties are \"$schema\", \"name\", \"namespace\", \"version\", \"groups\", \"scale\", \"stages\", \"stageChannels\", \"stemChannels\", \"stemStride\", \"stemMaxPool\", \"finalChannels\", \"input\", \"classes\", \"shuffleOrder\", \"precision\"")]
     public void SNG0017_UnknownPropertySuggestsTheNearest(string json, string located, string position, string message) =>
         AssertJson(json, "SNG0017", located, position, message);
 
@@ -335,6 +344,12 @@ public class DiagnosticLocationTests
     [InlineData("\"shuffleOrder\": \"megvii\"", "\"megvii\"", "1:34", "SNG0024", "\"shuffleOrder\": \"megvii\" is not a shuffle order; use \"paper\" (the default) or \"official\" (megvii's official code)")]
     [InlineData("\"shuffleOrder\": \"Official\"", "\"Official\"", "1:34", "SNG0024", "\"shuffleOrder\": \"Official\" is not a shuffle order; use \"paper\" (the default) or \"official\" (megvii's official code)")]
     [InlineData("\"precision\": \"int4\"", "\"int4\"", "1:31", "SNG0025", "\"precision\": \"int4\" is not a precision; use \"float32\" (the default) or \"int8\"")]
+    [InlineData("\"version\": 2, \"groups\": 3", "3", "1:42", "SNG0026", "\"groups\" is a ShuffleNet v1 setting; this declaration is ShuffleNet v2, which has no group convolutions")]
+    [InlineData("\"version\": 2, \"stemMaxPool\": false", "false", "1:47", "SNG0026", "\"stemMaxPool\" is a ShuffleNet v1 setting; this declaration is ShuffleNet v2, which has torchvision's fixed stem (a stride-2 convolution and a max pool)")]
+    [InlineData("\"finalChannels\": 1024", "1024", "1:35", "SNG0026", "\"finalChannels\" is a ShuffleNet v2 setting; this declaration is ShuffleNet v1, which has no conv5; remove it or declare \"version\": 2")]
+    [InlineData("\"version\": 3", "3", "1:29", "SNG0027", "\"version\": 3 is not a ShuffleNet version; use 1 (ShuffleNet v1, the default) or 2 (ShuffleNet v2)")]
+    [InlineData("\"version\": 2, \"stageChannels\": [116, 233, 464]", "233", "1:55", "SNG0007", "stage 3 width 233 is odd; every ShuffleNet v2 unit splits its channels into two equal halves, so use an even width")]
+    [InlineData("\"version\": 2, \"finalChannels\": -1", "-1", "1:49", "SNG0013", "\"finalChannels\": -1 is out of range; use 0 to 65536")]
     public void JsonSettingErrorsPointAtTheValue(string settings, string located, string position, string id, string message) =>
         AssertJson("{ \"name\": \"Net\", " + settings + " }", id, located, position, message);
 

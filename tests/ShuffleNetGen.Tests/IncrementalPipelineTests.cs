@@ -237,7 +237,10 @@ public class IncrementalPipelineTests
     public void CachedStepOutputsHoldOnlyEquatableValues()
     {
         var (driver, compilation) = FirstRun(new InMemoryAdditionalText("Bad.shufflenet.json", "{ \"name\": \"Bad\", \"groups\": 5 }"));
-        var edited = Replace(compilation, "Model1.cs", ModelB.Replace("Classes = 5", "Classes = 0"));
+        // A v2 declaration too, so the v2 attribute's steps run and are walked.
+        var edited = Replace(compilation, "Model1.cs", ModelB.Replace("Classes = 5", "Classes = 0"))
+            .AddSyntaxTrees(CSharpSyntaxTree.ParseText("using ShuffleNetGen; [ShuffleNetV2(Scale = 0.5, Stages = new[] { 1, 1 }, InputHeight = 32, InputWidth = 32, Classes = 3)] public partial class V2Model;",
+                GeneratorHarness.ParseOptions, path: "V2Model.cs"));
         var result = Result(driver.RunGenerators(edited));
         var outputs = Outputs(result).Where(o => !o.Step.Equals("SourceOutput", StringComparison.Ordinal)).ToList();
         Assert.Equal(ShuffleNetGenerator.TrackingNames.All.Order(StringComparer.Ordinal), outputs.Select(o => o.Step).Distinct().Order(StringComparer.Ordinal));

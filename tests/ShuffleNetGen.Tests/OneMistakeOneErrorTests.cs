@@ -65,6 +65,7 @@ public class OneMistakeOneErrorTests
     {
         ["SNG0002_ClassShapeTheEmitterCannotServe"] = a => new($"SNG0002 {a[0]}", Using + a[0], null, "Net", Hostable: false),
         ["SettingErrorsPointAtTheirArgument"] = a => new($"{a[1]} {a[0]}", Using + $"[ShuffleNet({a[0]})] public partial class Net;", null, "Net", true),
+        ["V2SettingErrorsPointAtTheirArgument"] = a => new($"{a[1]} v2 {a[0]}", Using + $"[ShuffleNetV2({a[0]})] public partial class Net;", null, "Net", true),
         ["SNG0007_IndivisibleWidthSaysWhichStageAndWhatMultiple"] = a => new($"SNG0007 {a[0]}", Using + $"[ShuffleNet({a[0]})] public partial class Net;", null, "Net", true),
         // Unreadable JSON names no class.
         ["SNG0016_MalformedJsonGivesLineAndColumn"] = a => new($"SNG0016 {a[3]}", null, (string)a[0], "Net", false),
