@@ -1,8 +1,11 @@
+using static ShuffleNetGen.Tests.Reference.ReferenceOps;
+
 namespace ShuffleNetGen.Tests.Reference;
 
 // The ground truth for the generator's ShuffleNet v2 models. Like ReferenceShuffleNet (v1) it shares no code with the
 // generator and is written plainly from the network's definition: NCHW loops, double-precision activations and
-// accumulators, batch norm applied as its own step with the running statistics (never folded), no fusion.
+// accumulators, batch norm applied as its own step with the running statistics (never folded), no fusion. The
+// operators are ReferenceOps (shared with the v1 reference); this file is the network below.
 //
 // The definition (Ma et al., 2018, as torchvision.models.ShuffleNetV2 builds it):
 //   stem   conv1: 3x3 conv stride 2 pad 1 (no bias), BN, ReLU; then 3x3 max pool stride 2 pad 1.
@@ -59,34 +62,6 @@ public sealed record ReferenceV2Config(
 /// <summary>Scalar ShuffleNet v2 forward pass over torchvision-named weights.</summary>
 public static class ReferenceShuffleNetV2
 {
-    public const double BatchNormEpsilon = 1e-5;
-
-    private static readonly string[] s_batchNormParts = { "weight", "bias", "running_mean", "running_var" };
-
-    /// <summary>One activation: C×H×W values, row-major.</summary>
-    private sealed class Map
-    {
-        public Map(int c, int h, int w)
-        {
-            C = c;
-            H = h;
-            W = w;
-            Data = new double[c * h * w];
-        }
-
-        public int C { get; }
-        public int H { get; }
-        public int W { get; }
-        public int Plane => H * W;
-        public double[] Data { get; }
-
-        public double this[int c, int y, int x]
-        {
-            get => Data[(c * H + y) * W + x];
-            set => Data[(c * H + y) * W + x] = value;
-        }
-    }
-
     /// <summary>The name of stage <paramref name="index"/> (0-based): torchvision counts from stage2.</summary>
     public static string StageName(int index) => $"stage{index + 2}";
 
@@ -102,7 +77,7 @@ public static class ReferenceShuffleNetV2
         void Conv(string prefix, params int[] shape) => list.Add(($"{prefix}.weight", shape));
         void BatchNorm(string prefix, int channels)
         {
-            foreach (var part in s_batchNormParts) list.Add(($"{prefix}.{part}", new[] { channels }));
+            foreach (var part in BatchNormParts) list.Add(($"{prefix}.{part}", new[] { channels }));
             if (includeBatchCounters) list.Add(($"{prefix}.num_batches_tracked", Array.Empty<int>()));
         }
 
@@ -187,22 +162,8 @@ public static class ReferenceShuffleNetV2
     {
         ArgumentNullException.ThrowIfNull(c);
         ArgumentNullException.ThrowIfNull(weight);
-        ArgumentNullException.ThrowIfNull(input);
-        if (input.Length != c.InputChannels * c.InputHeight * c.InputWidth)
-            throw new ArgumentException($"input has {input.Length} values, expected {c.InputChannels}x{c.InputHeight}x{c.InputWidth}", nameof(input));
-
-        var shapes = WeightShapes(c).ToDictionary(s => s.Name, s => s.Shape);
-        double[] W(string name)
-        {
-            var data = weight(name) ?? throw new ArgumentException($"weight '{name}' is missing");
-            long expected = shapes[name].Aggregate(1L, (a, d) => a * d);
-            if (data.Length != expected)
-                throw new ArgumentException($"weight '{name}' has {data.Length} values, expected [{string.Join(", ", shapes[name])}] = {expected}");
-            return Array.ConvertAll(data, v => (double)v);
-        }
-
-        var x = new Map(c.InputChannels, c.InputHeight, c.InputWidth);
-        for (int i = 0; i < input.Length; i++) x.Data[i] = input[i];
+        var x = Image(input, c.InputChannels, c.InputHeight, c.InputWidth);
+        var W = CheckedWeights(weight, WeightShapes(c));
 
         // Stem.
         x = Conv3x3(x, W("conv1.0.weight"), c.StemChannels, stride: 2);
@@ -241,23 +202,7 @@ public static class ReferenceShuffleNetV2
         Relu(x);
 
         // Global average pool: the mean over H and W, then the classifier.
-        var pooled = new double[x.C];
-        for (int ch = 0; ch < x.C; ch++)
-        {
-            double sum = 0;
-            for (int i = 0; i < x.Plane; i++) sum += x.Data[ch * x.Plane + i];
-            pooled[ch] = sum / x.Plane;
-        }
-        var fcW = W("fc.weight");
-        var fcB = W("fc.bias");
-        var logits = new float[c.Classes];
-        for (int k = 0; k < c.Classes; k++)
-        {
-            double sum = fcB[k];
-            for (int ch = 0; ch < x.C; ch++) sum += fcW[k * x.C + ch] * pooled[ch];
-            logits[k] = (float)sum;
-        }
-        return logits;
+        return Linear(GlobalAveragePool(x), W("fc.weight"), W("fc.bias"), c.Classes);
     }
 
     /// <summary>1x1 conv, BN, ReLU; 3x3 depthwise (stride <paramref name="stride"/>), BN; 1x1 conv, BN, ReLU.</summary>
@@ -288,165 +233,13 @@ public static class ReferenceShuffleNetV2
         Require(c.InputHeight > 0 && c.InputWidth > 0, "the input must have at least one pixel");
     }
 
-    private static void Require(bool condition, string message)
-    {
-        if (!condition) throw new ArgumentException(message);
-    }
-
-    /// <summary>Output size of a 3x3 window with padding 1.</summary>
-    private static int OutSize(int size, int stride) => (size - 1) / stride + 1;
-
-    /// <summary>Full 3x3 convolution, padding 1 with zeros; weights [outC, inC, 3, 3].</summary>
-    private static Map Conv3x3(Map x, double[] w, int outC, int stride)
-    {
-        var y = new Map(outC, OutSize(x.H, stride), OutSize(x.W, stride));
-        for (int o = 0; o < outC; o++)
-            for (int oy = 0; oy < y.H; oy++)
-                for (int ox = 0; ox < y.W; ox++)
-                {
-                    double sum = 0;
-                    for (int i = 0; i < x.C; i++)
-                        for (int ky = 0; ky < 3; ky++)
-                        {
-                            int iy = oy * stride - 1 + ky;
-                            if (iy < 0 || iy >= x.H) continue;
-                            for (int kx = 0; kx < 3; kx++)
-                            {
-                                int ix = ox * stride - 1 + kx;
-                                if (ix < 0 || ix >= x.W) continue;
-                                sum += w[((o * x.C + i) * 3 + ky) * 3 + kx] * x[i, iy, ix];
-                            }
-                        }
-                    y[o, oy, ox] = sum;
-                }
-        return y;
-    }
-
-    /// <summary>Depthwise 3x3 convolution, padding 1 with zeros; weights [C, 1, 3, 3].</summary>
-    private static Map Depthwise3x3(Map x, double[] w, int stride)
-    {
-        var y = new Map(x.C, OutSize(x.H, stride), OutSize(x.W, stride));
-        for (int ch = 0; ch < x.C; ch++)
-            for (int oy = 0; oy < y.H; oy++)
-                for (int ox = 0; ox < y.W; ox++)
-                {
-                    double sum = 0;
-                    for (int ky = 0; ky < 3; ky++)
-                    {
-                        int iy = oy * stride - 1 + ky;
-                        if (iy < 0 || iy >= x.H) continue;
-                        for (int kx = 0; kx < 3; kx++)
-                        {
-                            int ix = ox * stride - 1 + kx;
-                            if (ix < 0 || ix >= x.W) continue;
-                            sum += w[(ch * 3 + ky) * 3 + kx] * x[ch, iy, ix];
-                        }
-                    }
-                    y[ch, oy, ox] = sum;
-                }
-        return y;
-    }
-
-    /// <summary>Dense pointwise convolution, no bias; weights [outC, inC, 1, 1].</summary>
-    private static Map Conv1x1(Map x, double[] w, int outC)
-    {
-        var y = new Map(outC, x.H, x.W);
-        int plane = x.Plane;
-        for (int o = 0; o < outC; o++)
-        {
-            int dst = o * plane;
-            for (int i = 0; i < x.C; i++)
-            {
-                double wi = w[o * x.C + i];
-                int src = i * plane;
-                for (int p = 0; p < plane; p++) y.Data[dst + p] += wi * x.Data[src + p];
-            }
-        }
-        return y;
-    }
-
-    /// <summary>Inference batch norm with running statistics, in place: (x - mean) / sqrt(var + eps) * gamma + beta.</summary>
-    private static void BatchNorm(Map x, Func<string, double[]> W, string prefix)
-    {
-        var gamma = W($"{prefix}.weight");
-        var beta = W($"{prefix}.bias");
-        var mean = W($"{prefix}.running_mean");
-        var variance = W($"{prefix}.running_var");
-        for (int ch = 0; ch < x.C; ch++)
-        {
-            double inv = 1.0 / Math.Sqrt(variance[ch] + BatchNormEpsilon);
-            for (int p = 0; p < x.Plane; p++)
-            {
-                ref double v = ref x.Data[ch * x.Plane + p];
-                v = (v - mean[ch]) * inv * gamma[ch] + beta[ch];
-            }
-        }
-    }
-
-    private static void Relu(Map x)
-    {
-        for (int i = 0; i < x.Data.Length; i++)
-            if (x.Data[i] < 0) x.Data[i] = 0; // NaN stays NaN, as in PyTorch
-    }
-
-    /// <summary>Channels [0, C/2) and [C/2, C).</summary>
-    private static (Map First, Map Second) SplitHalves(Map x)
-    {
-        int half = x.C / 2;
-        var first = new Map(half, x.H, x.W);
-        var second = new Map(x.C - half, x.H, x.W);
-        Array.Copy(x.Data, 0, first.Data, 0, first.Data.Length);
-        Array.Copy(x.Data, first.Data.Length, second.Data, 0, second.Data.Length);
-        return (first, second);
-    }
-
-    /// <summary>Output channel 2i is input channel i, output channel 2i + 1 is input channel C/2 + i.</summary>
+    /// <summary>
+    /// The channel shuffle with 2 groups: the C channels viewed as (2, C/2), transposed and flattened, so output channel
+    /// 2i is input channel i and output channel 2i + 1 is input channel C/2 + i.
+    /// </summary>
     private static Map ShuffleTwoGroups(Map x)
     {
         if (x.C % 2 != 0) throw new InvalidOperationException($"a 2-group shuffle of {x.C} channels");
-        int half = x.C / 2;
-        var y = new Map(x.C, x.H, x.W);
-        for (int i = 0; i < half; i++)
-        {
-            Array.Copy(x.Data, i * x.Plane, y.Data, 2 * i * x.Plane, x.Plane);
-            Array.Copy(x.Data, (half + i) * x.Plane, y.Data, (2 * i + 1) * x.Plane, x.Plane);
-        }
-        return y;
-    }
-
-    /// <summary>3x3 max pool, stride 2, padding 1; padded cells are skipped, never compared.</summary>
-    private static Map MaxPool3x3Stride2(Map x)
-    {
-        var y = new Map(x.C, OutSize(x.H, 2), OutSize(x.W, 2));
-        for (int ch = 0; ch < x.C; ch++)
-            for (int oy = 0; oy < y.H; oy++)
-                for (int ox = 0; ox < y.W; ox++)
-                {
-                    double best = double.NegativeInfinity;
-                    for (int ky = 0; ky < 3; ky++)
-                    {
-                        int iy = oy * 2 - 1 + ky;
-                        if (iy < 0 || iy >= x.H) continue;
-                        for (int kx = 0; kx < 3; kx++)
-                        {
-                            int ix = ox * 2 - 1 + kx;
-                            if (ix < 0 || ix >= x.W) continue;
-                            best = Math.Max(best, x[ch, iy, ix]);
-                        }
-                    }
-                    y[ch, oy, ox] = best;
-                }
-        return y;
-    }
-
-    /// <summary>Channel concatenation, <paramref name="first"/>'s channels first.</summary>
-    private static Map Concat(Map first, Map second)
-    {
-        if (first.H != second.H || first.W != second.W)
-            throw new InvalidOperationException($"concat of {first.H}x{first.W} and {second.H}x{second.W} maps");
-        var y = new Map(first.C + second.C, first.H, first.W);
-        Array.Copy(first.Data, 0, y.Data, 0, first.Data.Length);
-        Array.Copy(second.Data, 0, y.Data, first.Data.Length, second.Data.Length);
-        return y;
+        return TransposeChannels(x, rows: 2);
     }
 }
