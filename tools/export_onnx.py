@@ -1,4 +1,6 @@
-"""Export a ShuffleNet v1 (config JSON + safetensors weights) to ONNX.
+"""Export a ShuffleNet (config JSON + safetensors weights) to ONNX: v1 through tools/shufflenet.py, v2 (a config with
+"version": 2 and final_channels, weights in torchvision's names) through torchvision's own ShuffleNetV2
+(tools/torchvision_v2.py).
 
 Usage: /usr/bin/python3 tools/export_onnx.py --config NAME.json --weights NAME.safetensors --out model.onnx [--opset 13]
 
@@ -23,7 +25,22 @@ def export(config, weights, out_path, opset=13, keep_batch_norm=False):
     """Exports in eval mode. By default the exporter folds each BN into the conv before it; keep_batch_norm=True
     (training=PRESERVE on the eval model) writes separate BatchNormalization nodes instead. ShuffleNetGen's ONNX
     importer (ShuffleNetGen.Onnx) reads both."""
-    model = load_weights(ShuffleNetV1.from_config(config), weights)
+    if config.get("version", 1) == 2:
+        import numpy as np
+        import torchvision_v2
+
+        model = torchvision_v2.build(config)
+        # A file written by ShuffleNetGen's Safetensors.Write holds F32 tensors only: the batch counters torch keeps
+        # (num_batches_tracked, unused in eval mode) are taken from the fresh model.
+        state = torchvision_v2.state_dict_numpy(model)
+        missing = [k for k in state if k not in weights and not k.endswith("num_batches_tracked")]
+        extra = [k for k in weights if k not in state]
+        if missing or extra:
+            raise SystemExit(f"error: the weights do not fit the v2 config: missing {missing[:3]}, unexpected {extra[:3]}")
+        state.update({k: np.asarray(v) for k, v in weights.items()})
+        model = torchvision_v2.load_numpy(model, state)
+    else:
+        model = load_weights(ShuffleNetV1.from_config(config), weights)
     # Eval mode matters twice: BN uses the stored running statistics, and the
     # exporter folds those BNs into the preceding convs (unless keep_batch_norm).
     model.eval()

@@ -221,6 +221,11 @@ internal sealed class Candidate<T> : ICandidate where T : class, IShuffleNetMode
             ["stage_repeats"] = d.StageRepeats, ["input_channels"] = d.InputChannels, ["input_height"] = d.InputHeight,
             ["input_width"] = d.InputWidth, ["classes"] = d.Classes, ["stem_stride"] = d.StemStride, ["stem_max_pool"] = d.StemMaxPool,
         };
+        if (d.Version != 1)
+        {
+            config["version"] = d.Version;
+            config["final_channels"] = d.FinalChannels;
+        }
         string json = JsonSerializer.Serialize(config);
         using var weightsStream = new MemoryStream();
         Safetensors.Write(weightsStream, tensors);
