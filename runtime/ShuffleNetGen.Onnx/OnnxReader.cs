@@ -15,7 +15,7 @@ internal readonly record struct ConvSpec(string What, int Kernel, int Stride, in
 /// QDQ pairs, unread weights), the image input, the readers of a convolution with its batch norm (folded or as a
 /// BatchNormalization node), of pools and reshape targets, the head (global pool, flatten, classifier), the int8
 /// activation ranges, and the end of the walk (nothing left over, every declared tensor found). The per-family
-/// structure matchers (<see cref="V1Structure"/>) walk the graph with these.
+/// structure matchers (<see cref="V1Structure"/>, <see cref="V2Structure"/>) walk the graph with these.
 /// </summary>
 internal sealed class OnnxReader
 {

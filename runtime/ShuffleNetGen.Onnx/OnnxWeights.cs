@@ -7,11 +7,12 @@ using ShuffleNetGen.Onnx.Protos;
 namespace ShuffleNetGen.Onnx;
 
 /// <summary>
-/// Reads the weights of a ShuffleNet v1 from an ONNX model into the canonical tensor layout of a generated model, e.g.
-/// <c>MyNet.FromTensors(OnnxWeights.Read("m.onnx", MyNet.Description))</c>.
+/// Reads the weights of a ShuffleNet v1 or v2 from an ONNX model into the canonical tensor layout of a generated model,
+/// e.g. <c>MyNet.FromTensors(OnnxWeights.Read("m.onnx", MyNet.Description))</c>.
 /// </summary>
 /// <remarks>
-/// <para>The importer walks the graph, not tensor names: from the input it matches the stem (Conv, optional
+/// <para>The importer walks the graph, not tensor names, following the family the description states
+/// (<see cref="ModelDescription.Version"/>). For ShuffleNet v1, from the input it matches the stem (Conv, optional
 /// BatchNormalization, Relu, MaxPool when declared), then each unit (pointwise group Conv, Relu, channel shuffle as
 /// Reshape/Transpose/Reshape, depthwise Conv, pointwise group Conv, and the shortcut: Add for stride 1; for stride 2 a
 /// 3x3 stride-2 AveragePool, either after a Pad (what torch.onnx.export writes) or with pads 1 and
@@ -19,8 +20,18 @@ namespace ShuffleNetGen.Onnx;
 /// AveragePool over the whole map), Flatten/Reshape/Squeeze, and the classifier (Gemm, or MatMul with an optional
 /// Add). Identity and inference Dropout nodes are seen through. Weights may be initializers or Constant nodes, as
 /// raw_data or typed fields.</para>
+/// <para>For ShuffleNet v2 (what torch.onnx.export writes for torchvision's <c>ShuffleNetV2</c>, returned in
+/// torchvision's state_dict names): the stem and max pool; per stride-2 unit two branches reading the whole input
+/// (depthwise Conv, 1x1 Conv, Relu; 1x1 Conv, Relu, depthwise Conv, 1x1 Conv, Relu); per stride-1 unit the split of the
+/// channels (a Split, or two Slices whose bounds torch computes through Shape/Gather/Add/Div/Mul), branch2 on the half
+/// the description names (torchvision's second), and the Concat with the untouched half (or branch1) first; after
+/// every unit the channel shuffle of 2 groups (Reshape to [N, 2, C/2, H, W], Transpose perm [0, 2, 1, 3, 4], Reshape
+/// back, with targets constant or computed through Shape/Gather/Unsqueeze/Concat for a dynamic batch, which must then
+/// hold for every batch size); then conv5 (1x1 Conv, Relu) and the same head as v1. An int8 v2 model does not take
+/// activation scales from QDQ pairs yet: such a file is refused for it, and a float file gives it float weights to
+/// calibrate.</para>
 /// <para>The code: this class reads the file and picks the family's structure matcher by
-/// <see cref="ModelDescription.Version"/> (<see cref="V1Structure"/>); <see cref="OnnxReader"/> is what the matchers
+/// <see cref="ModelDescription.Version"/> (<see cref="V1Structure"/>, <see cref="V2Structure"/>); <see cref="OnnxReader"/> is what the matchers
 /// share (the checks before the walk, the image input, Conv with its batch norm, pools, reshape targets, the head, the
 /// int8 ranges and the end of the walk).</para>
 /// <para>Batch norm may be folded into the convolutions (torch.onnx.export in eval mode) or separate
@@ -91,7 +102,8 @@ public static class OnnxWeights
             return model.Version switch
             {
                 1 => new V1Structure(proto, model).Run(),
-                _ => throw new OnnxFormatException(null, $"the model {model.Name} is ShuffleNet version {model.Version}; ShuffleNetGen imports ONNX files of ShuffleNet v1."),
+                2 => new V2Structure(proto, model).Run(),
+                _ => throw new OnnxFormatException(null, $"the model {model.Name} is ShuffleNet version {model.Version}; ShuffleNetGen imports ONNX files of ShuffleNet v1 and v2."),
             };
         }
         catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or OverflowException or InvalidCastException
