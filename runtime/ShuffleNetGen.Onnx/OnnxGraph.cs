@@ -248,6 +248,33 @@ internal sealed partial class OnnxGraph
         return (DecodeFloats(tensor, user, role), dims);
     }
 
+    /// <summary>
+    /// A small constant integer input (a shape, an index, an axis) with its rank (0 for a scalar), its element count
+    /// checked against <paramref name="maxCount"/> before anything is decoded.
+    /// </summary>
+    public (long[] Values, int Rank) SmallLongs(NodeProto user, int input, string role, int maxCount)
+    {
+        var tensor = ConstantTensor(user, input, role, out var fromAttribute);
+        int rank, count;
+        if (tensor is null)
+        {
+            (rank, count) = fromAttribute!.Type switch
+            {
+                AttributeProto.Types.AttributeType.Int => (0, 1),
+                AttributeProto.Types.AttributeType.Ints => (1, fromAttribute.Ints.Count),
+                _ => throw Bad(user, $"its {role} (input {input}) is a Constant of attribute type {fromAttribute.Type}, not integers"),
+            };
+        }
+        else
+        {
+            rank = tensor.Dims.Count;
+            count = ElementCount(tensor, user, role);
+        }
+        if (count > maxCount || rank > 1)
+            throw Bad(user, $"its {role} (input {input}) is an integer tensor of {count} values and rank {rank}; a shape, index or axis list of at most {maxCount} values is expected");
+        return (Longs(user, input, role), rank);
+    }
+
     /// <summary>A constant input of <paramref name="user"/> as int64 values (shapes, pads, axes).</summary>
     public long[] Longs(NodeProto user, int input, string role)
     {

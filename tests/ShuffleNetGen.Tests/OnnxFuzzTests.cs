@@ -56,7 +56,7 @@ public class OnnxFuzzTests
         public override string ToString() => $"mutation {Kinds[Kind]} of fixture {Fixture}, case seed {Seed}";
     }
 
-    private static readonly string[] Kinds =
+    internal static readonly string[] Kinds =
     {
         "truncate", "byte-flips", "bit-flips", "varint-edit", "splice", "initializer-dims", "initializer-data-type",
         "attribute-edit", "rewire", "reshape-target", "identity-chain", "hostile-names",
@@ -170,7 +170,7 @@ public class OnnxFuzzTests
     private static long Pick(Random r) => r.Next(3) == 0 ? r.NextInt64(long.MinValue, long.MaxValue) : Interesting[r.Next(Interesting.Length)];
 
     /// <summary>The mutated file, and whether the mutation keeps the graph's meaning (so a load must equal the original).</summary>
-    private static (byte[] Bytes, bool Preserving) Mutate(byte[] original, int kind, Random r)
+    internal static (byte[] Bytes, bool Preserving) Mutate(byte[] original, int kind, Random r)
     {
         switch (kind)
         {

@@ -26,7 +26,7 @@ public class V2LoweringTests
 
     public static TheoryData<string> Fixtures => V2Fixture.NameData;
 
-    private static NetworkSpec Spec(ReferenceV2Config c) => new(1, c.InputChannels, c.InputHeight, c.InputWidth, c.Classes, c.StemChannels, 2, true,
+    internal static NetworkSpec Spec(ReferenceV2Config c) => new(1, c.InputChannels, c.InputHeight, c.InputWidth, c.Classes, c.StemChannels, 2, true,
         new EquatableArray<int>(c.StageChannels), new EquatableArray<int>(c.StageRepeats), Version: 2, FinalChannels: c.FinalChannels);
 
     [Theory]
