@@ -489,7 +489,9 @@ public class OnnxFuzzTests
             case 3: // one half with parameters of its own: the same values (harmless) or another scale
             {
                 var scale = Initializer(graph, node.Input[1]).Clone();
-                scale.Name = node.Name + ".own_scale";
+                // Unique per application: the same node can draw this mutation twice, and two initializers of one
+                // name would make the case about the duplicate, not about the parameters.
+                scale.Name = node.Name + ".own_scale" + graph.Initializer.Count;
                 graph.Initializer.Add(scale);
                 node.Input[1] = scale.Name;
                 if (r.Next(2) == 0) SetFloat(graph, scale.Name, ReadFloat(scale) * (r.Next(2) == 0 ? 2f : 1.0000001f));
