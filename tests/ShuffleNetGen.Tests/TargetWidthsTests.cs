@@ -92,6 +92,41 @@ public class TargetWidthsTests
     }
 
     /// <summary>
+    /// browser-wasm (Blazor WebAssembly sets the RuntimeIdentifier for build and publish alike): .NET maps Vector128 to
+    /// WebAssembly SIMD and accelerates no wider vector, so only the portable Vector128 code is emitted, with neither
+    /// the x64 widths nor the ARM64 branches; it compiles, and computes the same logits as the all-widths build here.
+    /// </summary>
+    [Fact]
+    public void BrowserWasmGetsThePortableVector128CodeOnly()
+    {
+        var browser = new Dictionary<string, string> { ["RuntimeIdentifier"] = "browser-wasm" };
+        var (text, _) = Generate(SmallArguments, browser);
+        Assert.Empty(X64Only.Matches(text).Select(m => m.Value).Distinct());
+        Assert.DoesNotMatch(@"\bAdvSimd\.", text); // the file's using alias stays; no branch uses it
+        Assert.Contains("Kernel variants for the build's target only: Vector128.", text, StringComparison.Ordinal);
+
+        var reduced = LoadedModelWith(browser);
+        var full = LoadedModelWith(null);
+        var paths = (IReadOnlyList<KernelPath>)reduced.Type.GetProperty("KernelPaths")!.GetValue(null)!;
+        Assert.NotEmpty(paths);
+        Assert.All(paths, p => Assert.DoesNotMatch("Vector256|Vector512|_V256|_V512|AdvSimd", p.Path));
+        // Vector128 everywhere but the window kernels whose planes have no interior of four columns (scalar there on
+        // every target).
+        Assert.All(paths, p => Assert.Matches(@"^Vector128|_V128$|^scalar \(", p.Path));
+        var tensors = Weights.RandomWeights.Create(full.Model.WeightLayout, seed: 5);
+        var input = new float[full.Model.Constant<int>("InputLength")];
+        var random = new Random(3);
+        for (int i = 0; i < input.Length; i++) input[i] = (float)(random.NextDouble() * 2 - 1);
+        float[] Logits(LoadedModel model)
+        {
+            var logits = new float[model.Constant<int>("Classes")];
+            model.FromTensors(tensors).Forward(input, logits);
+            return logits;
+        }
+        ConsumerProgram.AssertClose(Logits(full.Model), Logits(reduced.Model), "browser-wasm against every width");
+    }
+
+    /// <summary>
     /// <c>dotnet build</c> (and <c>dotnet run</c>) of a project with PublishAot runs under the JIT, which picks the widest
     /// vectors of the machine it runs on: every x64 width stays. Only the ARM64 branches go, which x64 never takes.
     /// </summary>
@@ -109,7 +144,7 @@ public class TargetWidthsTests
     /// <summary>No properties, empty ones, or ones that name no known architecture: the file is the default one.</summary>
     [Theory]
     [InlineData("", "", "", "")]
-    [InlineData("browser-wasm", "", "", "")]
+    [InlineData("linux-riscv64", "", "", "")]
     [InlineData("", "true", "true", "x86-64-v3")]
     public void WithoutANamedTargetTheOutputIsUnchanged(string rid, string publishAot, string publishing, string instructionSet)
     {
@@ -155,7 +190,10 @@ public class TargetWidthsTests
     [InlineData("linux-x64", "true", "true", "avx", true, true, false)] // AVX without AVX2: not classified, all kept
     [InlineData("linux-x64", "true", "true", "x86-64-v4,-avx512f", true, true, false)]
     [InlineData("linux-x86", "true", "true", "", true, true, true)]
-    [InlineData("browser-wasm", null, null, null, true, true, true)]
+    [InlineData("linux-riscv64", null, null, null, true, true, true)]
+    [InlineData("browser-wasm", null, null, null, false, false, false)]
+    [InlineData("browser-wasm", "false", "true", null, false, false, false)]
+    [InlineData("wasi-wasm", null, null, null, false, false, false)]
     public void PropertiesClassifyTheTarget(string? rid, string? publishAot, string? publishing, string? instructionSet, bool vector256, bool vector512, bool advSimd)
     {
         var target = TargetWidths.FromBuild(rid, publishAot, publishing, instructionSet);
