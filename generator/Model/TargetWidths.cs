@@ -47,6 +47,12 @@ internal readonly record struct TargetWidths
     /// <summary>x64 NativeAOT with the default x86-64-v2 baseline (or a list of pre-AVX instruction sets).</summary>
     public static TargetWidths X64Vector128 => new(VectorWidths.AdvSimd | VectorWidths.Vector256 | VectorWidths.Vector512);
 
+    /// <summary>
+    /// WebAssembly (browser-wasm, wasi-wasm): .NET maps Vector128 to WebAssembly SIMD (128-bit, on by default), and
+    /// Vector256/Vector512 are never accelerated there; the AdvSimd branches can never run.
+    /// </summary>
+    public static TargetWidths Wasm => new(VectorWidths.AdvSimd | VectorWidths.Vector256 | VectorWidths.Vector512);
+
     /// <summary>x64 NativeAOT for AVX2 (x86-64-v3) without AVX-512.</summary>
     public static TargetWidths X64Vector256 => new(VectorWidths.AdvSimd | VectorWidths.Vector512);
 
@@ -73,6 +79,8 @@ internal readonly record struct TargetWidths
         {
             case "arm64":
                 return Arm64;
+            case "wasm":
+                return Wasm;
             case "x64":
                 bool aotPublish = IsTrue(publishAot) && IsTrue(isPublishing);
                 return aotPublish ? ForInstructionSet(ilcInstructionSet) : X64;
@@ -125,13 +133,13 @@ internal readonly record struct TargetWidths
         };
     }
 
-    /// <summary>The architecture part of a runtime identifier (linux-arm64, linux-musl-x64, win-x64, arm64, ...), or null.</summary>
+    /// <summary>The architecture part of a runtime identifier (linux-arm64, linux-musl-x64, win-x64, arm64, browser-wasm, ...), or null.</summary>
     private static string? Architecture(string? runtimeIdentifier)
     {
         if (runtimeIdentifier is null) return null;
         foreach (string part in runtimeIdentifier.Trim().ToLowerInvariant().Split('-'))
         {
-            if (part is "arm64" or "x64") return part;
+            if (part is "arm64" or "x64" or "wasm") return part;
         }
         return null;
     }

@@ -92,6 +92,22 @@ public class TargetWidthsTests
     }
 
     /// <summary>
+    /// browser-wasm (Blazor WebAssembly sets the RuntimeIdentifier for build and publish alike): .NET maps Vector128 to
+    /// WebAssembly SIMD and accelerates no wider vector, so only the portable Vector128 code is emitted, with neither
+    /// the x64 widths nor the ARM64 branches: the same file as an x64 NativeAOT publish at the baseline, whose logits
+    /// and kernel report the other tests check. (BrowserSampleTests runs it in Chromium.)
+    /// </summary>
+    [Fact]
+    public void BrowserWasmGetsThePortableVector128CodeOnly()
+    {
+        var (text, _) = Generate(SmallArguments, new Dictionary<string, string> { ["RuntimeIdentifier"] = "browser-wasm" });
+        Assert.Empty(X64Only.Matches(text).Select(m => m.Value).Distinct());
+        Assert.DoesNotMatch(@"\bAdvSimd\.", text); // the file's using alias stays; no branch uses it
+        Assert.Contains("Kernel variants for the build's target only: Vector128.", text, StringComparison.Ordinal);
+        Assert.Equal(Generate(SmallArguments, X64AotPublish("")).Text, text);
+    }
+
+    /// <summary>
     /// <c>dotnet build</c> (and <c>dotnet run</c>) of a project with PublishAot runs under the JIT, which picks the widest
     /// vectors of the machine it runs on: every x64 width stays. Only the ARM64 branches go, which x64 never takes.
     /// </summary>
@@ -109,7 +125,7 @@ public class TargetWidthsTests
     /// <summary>No properties, empty ones, or ones that name no known architecture: the file is the default one.</summary>
     [Theory]
     [InlineData("", "", "", "")]
-    [InlineData("browser-wasm", "", "", "")]
+    [InlineData("linux-riscv64", "", "", "")]
     [InlineData("", "true", "true", "x86-64-v3")]
     public void WithoutANamedTargetTheOutputIsUnchanged(string rid, string publishAot, string publishing, string instructionSet)
     {
@@ -155,7 +171,10 @@ public class TargetWidthsTests
     [InlineData("linux-x64", "true", "true", "avx", true, true, false)] // AVX without AVX2: not classified, all kept
     [InlineData("linux-x64", "true", "true", "x86-64-v4,-avx512f", true, true, false)]
     [InlineData("linux-x86", "true", "true", "", true, true, true)]
-    [InlineData("browser-wasm", null, null, null, true, true, true)]
+    [InlineData("linux-riscv64", null, null, null, true, true, true)]
+    [InlineData("browser-wasm", null, null, null, false, false, false)]
+    [InlineData("browser-wasm", "false", "true", null, false, false, false)]
+    [InlineData("wasi-wasm", null, null, null, false, false, false)]
     public void PropertiesClassifyTheTarget(string? rid, string? publishAot, string? publishing, string? instructionSet, bool vector256, bool vector512, bool advSimd)
     {
         var target = TargetWidths.FromBuild(rid, publishAot, publishing, instructionSet);
