@@ -80,8 +80,11 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
         }
     }
 
-    protected string KernelName(Width width) =>
-        BaseName + $"_{width.Rows}x{TileVectors(width, width.Rows) * width.Lanes}_{width.Suffix}";
+    /// <summary>
+    /// A width's variant, named by its width alone: it calls whichever tiles cover its blocks (a block of four channels
+    /// on Vector512 takes 4 × 96 tiles, a remainder the narrowest vector that covers it), which their own names state.
+    /// </summary>
+    protected string KernelName(Width width) => BaseName + "_" + width.Suffix;
 
     /// <summary>The dispatcher: the method call sites call, which picks a variant.</summary>
     public string Name => BaseName;
@@ -109,19 +112,13 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     {
         var op = Op;
         bool shuffled = op.ShuffleGroups > 1;
-        w.Line($"/// <summary>1x1 convolution{ArithmeticNote}, {op.Groups} group(s), {op.InChannels} to {op.OutChannels} channels over {op.Output.Pixels} pixels, batch norm folded"
+        string summary = ($"1x1 convolution{ArithmeticNote}, {op.Groups} group(s), {op.InChannels} to {op.OutChannels} channels over {op.Output.Pixels} pixels, batch norm folded"
             + (op.Residual is null ? "" : ", plus residual") + (op.Relu ? ", ReLU" : "")
-            + (shuffled ? $"; output stored in {(op.OfficialShuffle ? "official (megvii) " : "")}channel-shuffled order ({op.ShuffleGroups} groups)" : "") + ".</summary>");
-        w.Line(KernelSyntax.Inlined);
-        using (w.Open($"private static void {Name}({Parameters})"))
-        {
-            for (int i = 0; i < KernelWidths.Count; i++)
-            {
-                string call = $"{KernelName(KernelWidths[i])}({Arguments});";
-                w.Line(i == KernelWidths.Count - 1 ? (i == 0 ? call : $"else {call}") : $"{(i == 0 ? "" : "else ")}if ({KernelWidths[i].Condition}) {call}");
-            }
-        }
-        w.Line();
+            + (shuffled ? $"; output stored in {(op.OfficialShuffle ? "official (megvii) " : "")}channel-shuffled order ({op.ShuffleGroups} groups)" : "") + ".");
+        var variants = new List<KernelVariant>();
+        for (int i = 0; i < KernelWidths.Count; i++)
+            variants.Add(new(i == KernelWidths.Count - 1 ? null : KernelWidths[i].Condition, KernelName(KernelWidths[i]), KernelName(KernelWidths[i])));
+        KernelSyntax.EmitDispatcher(w, summary, $"{Name}({Parameters})", Arguments, variants);
     }
 
     public abstract string PathExpression { get; }

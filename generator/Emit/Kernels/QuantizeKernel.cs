@@ -76,7 +76,7 @@ internal sealed class QuantizeKernel : IKernelEmitter
         get
         {
             var shared = new List<SharedDefinition> { new(ShapeInterface, EmitShapeInterface), new(Method, EmitPlanes) };
-            foreach (var (vector, lanes) in Widths) shared.Add(new SharedDefinition(Method + "_" + vector, w => EmitSlots(w, vector, lanes)));
+            foreach (var (vector, lanes) in Widths) shared.Add(new SharedDefinition(SlotsMethod(vector), w => EmitSlots(w, vector, lanes)));
             shared.Add(new SharedDefinition(Method + "_Scalar", EmitScalarSlots));
             return shared;
         }
@@ -115,7 +115,7 @@ internal sealed class QuantizeKernel : IKernelEmitter
                 bool first = true;
                 foreach (var (vector, lanes) in Widths)
                 {
-                    w.Line($"{(first ? "" : "else ")}if ({RuntimeChecks.Accelerated(vector)} && TShape.Pixels >= {lanes}) {Method}_{vector}<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);");
+                    w.Line($"{(first ? "" : "else ")}if ({RuntimeChecks.Accelerated(vector)} && TShape.Pixels >= {lanes}) {SlotsMethod(vector)}<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);");
                     first = false;
                 }
                 w.Line($"else {Method}_Scalar<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);");
@@ -124,11 +124,14 @@ internal sealed class QuantizeKernel : IKernelEmitter
         w.Line();
     }
 
+    /// <summary>A width's slot method, named by its width as every variant is (<c>Quantize_Planes_V512</c>).</summary>
+    private static string SlotsMethod(string vector) => Method + "_" + vector.Replace("Vector", "V");
+
     /// <summary>One vector width: whole vectors, then one vector over the last pixels (recomputing some, identically).</summary>
     private static void EmitSlots(SourceWriter w, string V, int lanes)
     {
         w.Line(KernelSyntax.Inlined);
-        using (w.Open($"private static void {Method}_{V}<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, {ShapeInterface}"))
+        using (w.Open($"private static void {SlotsMethod(V)}<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, {ShapeInterface}"))
         {
             w.Line($"var inverse = {V}.Create(inverseScale);");
             w.Line($"var low = {V}.Create(-zeroPoint);");

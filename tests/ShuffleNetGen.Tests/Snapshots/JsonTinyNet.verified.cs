@@ -614,26 +614,26 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         new("Conv3x3_s2_1to12_32x32_Relu", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
         new("MaxPool3x3_s2_12ch_16x16", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
         new("AvgPool3x3_s2_12ch_8x8_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
-        new("Pointwise_g1_12to30_64px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_12to30_64px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_12to30_64px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_12to30_64px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g1_12to30_64px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g1_12to30_64px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_12to30_64px_Shuffle3_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_12to30_64px_Shuffle3_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_12to30_64px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_12to30_64px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s2_30ch_8x8", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
-        new("Pointwise_g3_30to108_16px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_30to108_16px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_30to108_16px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_30to108_16px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_30to108_16px_Relu_4x8_V128"),
-        new("Pointwise_g3_120to30_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_30to108_16px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_30to108_16px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_30to108_16px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_30to108_16px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_30to108_16px_Relu_V128"),
+        new("Pointwise_g3_120to30_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_120to30_16px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s1_30ch_4x4", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : "scalar (no interior of four columns)"),
-        new("Pointwise_g3_30to120_16px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128"),
+        new("Pointwise_g3_30to120_16px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_30to120_16px_Residual_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_30to120_16px_Residual_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_30to120_16px_Residual_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_30to120_16px_Residual_Relu_V128"),
         new("AvgPool3x3_s2_120ch_4x4_Relu", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_120to60_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_120to60_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_120to60_16px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s2_60ch_4x4", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_60to120_4px_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to120_4px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to120_4px_Relu_4x8_V128"),
-        new("Pointwise_g3_240to60_4px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_60to120_4px_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to120_4px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_60to120_4px_Relu_V128"),
+        new("Pointwise_g3_240to60_4px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to60_4px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_240to60_4px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s1_60ch_2x2", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_60to240_4px_Residual_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128"),
+        new("Pointwise_g3_60to240_4px_Residual_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to240_4px_Residual_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_60to240_4px_Residual_Relu_V128"),
         new("AvgPool3x3_s2_240ch_2x2_Relu", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_240to120_4px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to120_4px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to120_4px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_240to120_4px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to120_4px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_240to120_4px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s2_120ch_2x2", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_120to240_1px_Relu", "Pointwise_g3_120to240_1px_Relu_4x8_V128"),
-        new("Pointwise_g3_480to120_1px_Shuffle3_Relu", "Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_120to240_1px_Relu", "Pointwise_g3_120to240_1px_Relu_V128"),
+        new("Pointwise_g3_480to120_1px_Shuffle3_Relu", "Pointwise_g3_480to120_1px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s1_120ch_1x1", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_120to480_1px_Residual_Relu", "Pointwise_g3_120to480_1px_Residual_Relu_4x8_V128"),
+        new("Pointwise_g3_120to480_1px_Residual_Relu", "Pointwise_g3_120to480_1px_Residual_Relu_V128"),
         new("GlobalAvgPool_480ch_1px", "scalar"),
         new("Linear_480to10", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla, faddp" : "Vector128"),
     };
@@ -1262,13 +1262,13 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g1_12to30_64px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_12to30_64px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_12to30_64px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g1_12to30_64px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_12to30_64px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_12to30_64px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g1_12to30_64px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_12to30_64px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_12to30_64px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         {
             const int k = 0;
@@ -1287,7 +1287,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_12to30_64px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_12to30_64px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         {
             const int k = 0;
@@ -1307,7 +1307,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_12to30_64px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_12to30_64px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         {
             const int k = 0;
@@ -1428,13 +1428,13 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_30to108_16px_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to108_16px_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to108_16px_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_30to108_16px_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to108_16px_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to108_16px_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_30to108_16px_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_30to108_16px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_30to108_16px_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1452,7 +1452,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_30to108_16px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_30to108_16px_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1471,7 +1471,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_30to108_16px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_30to108_16px_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1505,13 +1505,13 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_120to30_16px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_120to30_16px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1529,7 +1529,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1548,7 +1548,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1650,13 +1650,13 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_30to120_16px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref source, ref destination, ref weights, ref residual);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref source, ref destination, ref weights, ref residual);
-        else Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual);
+        else Pointwise_g3_30to120_16px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_30to120_16px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1670,7 +1670,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_30to120_16px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1685,7 +1685,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_30to120_16px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1735,13 +1735,13 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_120to60_16px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to60_16px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to60_16px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_120to60_16px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1759,7 +1759,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1778,7 +1778,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1832,11 +1832,11 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_60to120_4px_Relu(ref float source, ref float destination, ref float weights)
     {
-        Pointwise_g3_60to120_4px_Relu_4x8_V128(ref source, ref destination, ref weights);
+        Pointwise_g3_60to120_4px_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to120_4px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to120_4px_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1866,11 +1866,11 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_240to60_4px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        Pointwise_g3_240to60_4px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to60_4px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1924,11 +1924,11 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_60to240_4px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
     {
-        Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+        Pointwise_g3_60to240_4px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_60to240_4px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1978,11 +1978,11 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_240to120_4px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        Pointwise_g3_240to120_4px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        Pointwise_g3_240to120_4px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to120_4px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to120_4px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2032,11 +2032,11 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_120to240_1px_Relu(ref float source, ref float destination, ref float weights)
     {
-        Pointwise_g3_120to240_1px_Relu_4x8_V128(ref source, ref destination, ref weights);
+        Pointwise_g3_120to240_1px_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to240_1px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to240_1px_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2066,11 +2066,11 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_480to120_1px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        Pointwise_g3_480to120_1px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_480to120_1px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_480to120_1px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2120,11 +2120,11 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_120to480_1px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
     {
-        Pointwise_g3_120to480_1px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+        Pointwise_g3_120to480_1px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to480_1px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_120to480_1px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {

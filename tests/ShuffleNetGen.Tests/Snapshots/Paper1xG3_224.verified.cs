@@ -614,26 +614,26 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         new("Conv3x3_s2_3to24_224x224_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
         new("MaxPool3x3_s2_24ch_112x112", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
         new("AvgPool3x3_s2_24ch_56x56_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
-        new("Pointwise_g1_24to60_3136px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_24to60_3136px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g1_24to60_3136px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_24to60_3136px_Shuffle3_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_24to60_3136px_Shuffle3_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_24to60_3136px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_24to60_3136px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s2_60ch_56x56", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
-        new("Pointwise_g3_60to216_784px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_60to216_784px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_60to216_784px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to216_784px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to216_784px_Relu_4x8_V128"),
-        new("Pointwise_g3_240to60_784px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to60_784px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to60_784px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_60to216_784px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_60to216_784px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_60to216_784px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to216_784px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_60to216_784px_Relu_V128"),
+        new("Pointwise_g3_240to60_784px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to60_784px_Shuffle3_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to60_784px_Shuffle3_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to60_784px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_240to60_784px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s1_60ch_28x28", Vector512.IsHardwareAccelerated ? "Vector512" : "Vector128"),
-        new("Pointwise_g3_60to240_784px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_60to240_784px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_60to240_784px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128"),
+        new("Pointwise_g3_60to240_784px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_60to240_784px_Residual_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_60to240_784px_Residual_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to240_784px_Residual_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_60to240_784px_Residual_Relu_V128"),
         new("AvgPool3x3_s2_240ch_28x28_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
-        new("Pointwise_g3_240to120_784px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to120_784px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to120_784px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to120_784px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to120_784px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_240to120_784px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to120_784px_Shuffle3_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to120_784px_Shuffle3_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to120_784px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_240to120_784px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s2_120ch_28x28", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
-        new("Pointwise_g3_120to240_196px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to240_196px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to240_196px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to240_196px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to240_196px_Relu_4x8_V128"),
-        new("Pointwise_g3_480to120_196px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_120to240_196px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to240_196px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to240_196px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to240_196px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_120to240_196px_Relu_V128"),
+        new("Pointwise_g3_480to120_196px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_480to120_196px_Shuffle3_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_480to120_196px_Shuffle3_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_480to120_196px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_480to120_196px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s1_120ch_14x14", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
-        new("Pointwise_g3_120to480_196px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128"),
+        new("Pointwise_g3_120to480_196px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to480_196px_Residual_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to480_196px_Residual_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to480_196px_Residual_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_120to480_196px_Residual_Relu_V128"),
         new("AvgPool3x3_s2_480ch_14x14_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
-        new("Pointwise_g3_480to240_196px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_480to240_196px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_480to240_196px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_480to240_196px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_480to240_196px_Shuffle3_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_480to240_196px_Shuffle3_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_480to240_196px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_480to240_196px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s2_240ch_14x14", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
-        new("Pointwise_g3_240to480_49px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to480_49px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to480_49px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to480_49px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to480_49px_Relu_4x8_V128"),
-        new("Pointwise_g3_960to240_49px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_960to240_49px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_960to240_49px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_240to480_49px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to480_49px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to480_49px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to480_49px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_240to480_49px_Relu_V128"),
+        new("Pointwise_g3_960to240_49px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_960to240_49px_Shuffle3_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_960to240_49px_Shuffle3_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_960to240_49px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_960to240_49px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s1_240ch_7x7", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : "Vector128"),
-        new("Pointwise_g3_240to960_49px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to960_49px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to960_49px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128"),
+        new("Pointwise_g3_240to960_49px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to960_49px_Residual_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to960_49px_Residual_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to960_49px_Residual_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_240to960_49px_Residual_Relu_V128"),
         new("GlobalAvgPool_960ch_49px", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp" : "Vector128"),
         new("Linear_960to1000", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla, faddp" : "Vector128"),
     };
@@ -1650,13 +1650,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_24to60_3136px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_24to60_3136px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_24to60_3136px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g1_24to60_3136px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         {
             const int k = 0;
@@ -1676,7 +1676,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         {
             const int k = 0;
@@ -1695,7 +1695,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         {
             const int k = 0;
@@ -1751,13 +1751,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_60to216_784px_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to216_784px_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to216_784px_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_60to216_784px_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to216_784px_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to216_784px_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_60to216_784px_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to216_784px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to216_784px_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1772,7 +1772,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to216_784px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to216_784px_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1787,7 +1787,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to216_784px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to216_784px_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1817,13 +1817,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_240to60_784px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_240to60_784px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1843,7 +1843,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1862,7 +1862,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1917,13 +1917,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_60to240_784px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_8x48_V512(ref source, ref destination, ref weights, ref residual);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_4x16_V256(ref source, ref destination, ref weights, ref residual);
-        else Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual);
+        else Pointwise_g3_60to240_784px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to240_784px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_60to240_784px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1938,7 +1938,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to240_784px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_60to240_784px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1953,7 +1953,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_60to240_784px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2050,13 +2050,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_240to120_784px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to120_784px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to120_784px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_240to120_784px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to120_784px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to120_784px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_240to120_784px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2071,7 +2071,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2086,7 +2086,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2203,13 +2203,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_120to240_196px_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to240_196px_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to240_196px_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_120to240_196px_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to240_196px_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to240_196px_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_120to240_196px_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to240_196px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to240_196px_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2224,7 +2224,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to240_196px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to240_196px_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2241,7 +2241,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to240_196px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to240_196px_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2273,13 +2273,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_480to120_196px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_480to120_196px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2294,7 +2294,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2311,7 +2311,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2661,13 +2661,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_120to480_196px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512(ref source, ref destination, ref weights, ref residual);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256(ref source, ref destination, ref weights, ref residual);
-        else Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual);
+        else Pointwise_g3_120to480_196px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_120to480_196px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2682,7 +2682,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_120to480_196px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2699,7 +2699,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_120to480_196px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2798,13 +2798,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_480to240_196px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to240_196px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to240_196px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to240_196px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to240_196px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_480to240_196px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2819,7 +2819,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2836,7 +2836,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2955,13 +2955,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_240to480_49px_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to480_49px_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to480_49px_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_240to480_49px_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to480_49px_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to480_49px_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_240to480_49px_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to480_49px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to480_49px_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2976,7 +2976,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to480_49px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to480_49px_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2993,7 +2993,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to480_49px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to480_49px_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3025,13 +3025,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_960to240_49px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_960to240_49px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_960to240_49px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_960to240_49px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3046,7 +3046,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_960to240_49px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_960to240_49px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3063,7 +3063,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_960to240_49px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3208,13 +3208,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_240to960_49px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_8x48_V512(ref source, ref destination, ref weights, ref residual);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_4x16_V256(ref source, ref destination, ref weights, ref residual);
-        else Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual);
+        else Pointwise_g3_240to960_49px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to960_49px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_240to960_49px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3229,7 +3229,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to960_49px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_240to960_49px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3246,7 +3246,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_240to960_49px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {

@@ -614,26 +614,26 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         new("Conv3x3_s2_3to6_64x64_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
         new("MaxPool3x3_s2_6ch_32x32", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
         new("AvgPool3x3_s2_6ch_16x16_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
-        new("Pointwise_g1_6to15_256px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_6to15_256px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_6to15_256px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g1_6to15_256px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_6to15_256px_Shuffle3_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_6to15_256px_Shuffle3_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_6to15_256px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_6to15_256px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s2_15ch_16x16", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
-        new("Pointwise_g3_15to54_64px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_15to54_64px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_15to54_64px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_15to54_64px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_15to54_64px_Relu_4x8_V128"),
-        new("Pointwise_g3_60to15_64px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_60to15_64px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_60to15_64px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_15to54_64px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_15to54_64px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_15to54_64px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_15to54_64px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_15to54_64px_Relu_V128"),
+        new("Pointwise_g3_60to15_64px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_60to15_64px_Shuffle3_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_60to15_64px_Shuffle3_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to15_64px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_60to15_64px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s1_15ch_8x8", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
-        new("Pointwise_g3_15to60_64px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_15to60_64px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_15to60_64px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128"),
+        new("Pointwise_g3_15to60_64px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_15to60_64px_Residual_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_15to60_64px_Residual_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_15to60_64px_Residual_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_15to60_64px_Residual_Relu_V128"),
         new("AvgPool3x3_s2_60ch_8x8_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
-        new("Pointwise_g3_60to30_64px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_60to30_64px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_60to30_64px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_60to30_64px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_60to30_64px_Shuffle3_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_60to30_64px_Shuffle3_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to30_64px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_60to30_64px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s2_30ch_8x8", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
-        new("Pointwise_g3_30to60_16px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_30to60_16px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_30to60_16px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_30to60_16px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_30to60_16px_Relu_4x8_V128"),
-        new("Pointwise_g3_120to30_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_30to60_16px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_30to60_16px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_30to60_16px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_30to60_16px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_30to60_16px_Relu_V128"),
+        new("Pointwise_g3_120to30_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_120to30_16px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s1_30ch_4x4", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : "scalar (no interior of four columns)"),
-        new("Pointwise_g3_30to120_16px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128"),
+        new("Pointwise_g3_30to120_16px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_30to120_16px_Residual_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_30to120_16px_Residual_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_30to120_16px_Residual_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_30to120_16px_Residual_Relu_V128"),
         new("AvgPool3x3_s2_120ch_4x4_Relu", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_120to60_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_120to60_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_120to60_16px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s2_60ch_4x4", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_60to120_4px_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to120_4px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to120_4px_Relu_4x8_V128"),
-        new("Pointwise_g3_240to60_4px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_60to120_4px_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to120_4px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_60to120_4px_Relu_V128"),
+        new("Pointwise_g3_240to60_4px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to60_4px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_240to60_4px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s1_60ch_2x2", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_60to240_4px_Residual_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128"),
+        new("Pointwise_g3_60to240_4px_Residual_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to240_4px_Residual_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_60to240_4px_Residual_Relu_V128"),
         new("GlobalAvgPool_240ch_4px", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp" : "Vector128"),
         new("Linear_240to10", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla, faddp" : "Vector128"),
     };
@@ -1610,13 +1610,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g1_6to15_256px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_6to15_256px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_6to15_256px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_6to15_256px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_6to15_256px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g1_6to15_256px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_6to15_256px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_6to15_256px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         {
             const int k = 0;
@@ -1636,7 +1636,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_6to15_256px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_6to15_256px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         {
             const int k = 0;
@@ -1656,7 +1656,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_6to15_256px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         {
             const int k = 0;
@@ -1778,13 +1778,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_15to54_64px_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_15to54_64px_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_15to54_64px_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_15to54_64px_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_15to54_64px_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_15to54_64px_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_15to54_64px_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_15to54_64px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_15to54_64px_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1803,7 +1803,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_15to54_64px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_15to54_64px_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1822,7 +1822,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_15to54_64px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_15to54_64px_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1856,13 +1856,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_60to15_64px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to15_64px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to15_64px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to15_64px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to15_64px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_60to15_64px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to15_64px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to15_64px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1875,7 +1875,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to15_64px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to15_64px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1890,7 +1890,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to15_64px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2090,13 +2090,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_15to60_64px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_15to60_64px_Residual_Relu_8x48_V512(ref source, ref destination, ref weights, ref residual);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_15to60_64px_Residual_Relu_4x16_V256(ref source, ref destination, ref weights, ref residual);
-        else Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_15to60_64px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_15to60_64px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual);
+        else Pointwise_g3_15to60_64px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_15to60_64px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_15to60_64px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2115,7 +2115,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_15to60_64px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_15to60_64px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2134,7 +2134,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_15to60_64px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2234,13 +2234,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_60to30_64px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to30_64px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to30_64px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to30_64px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to30_64px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_60to30_64px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to30_64px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to30_64px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2259,7 +2259,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to30_64px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to30_64px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2278,7 +2278,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to30_64px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2398,13 +2398,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_30to60_16px_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to60_16px_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to60_16px_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_30to60_16px_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to60_16px_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to60_16px_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_30to60_16px_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_30to60_16px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_30to60_16px_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2422,7 +2422,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_30to60_16px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_30to60_16px_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2441,7 +2441,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_30to60_16px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_30to60_16px_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2475,13 +2475,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_120to30_16px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_120to30_16px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2499,7 +2499,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2518,7 +2518,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2620,13 +2620,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_30to120_16px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref source, ref destination, ref weights, ref residual);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref source, ref destination, ref weights, ref residual);
-        else Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual);
+        else Pointwise_g3_30to120_16px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_30to120_16px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2640,7 +2640,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_30to120_16px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2655,7 +2655,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_30to120_16px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2705,13 +2705,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_120to60_16px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to60_16px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to60_16px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_120to60_16px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2729,7 +2729,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2748,7 +2748,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2802,11 +2802,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_60to120_4px_Relu(ref float source, ref float destination, ref float weights)
     {
-        Pointwise_g3_60to120_4px_Relu_4x8_V128(ref source, ref destination, ref weights);
+        Pointwise_g3_60to120_4px_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to120_4px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to120_4px_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2836,11 +2836,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_240to60_4px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        Pointwise_g3_240to60_4px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to60_4px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2894,11 +2894,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_60to240_4px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
     {
-        Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+        Pointwise_g3_60to240_4px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_60to240_4px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {

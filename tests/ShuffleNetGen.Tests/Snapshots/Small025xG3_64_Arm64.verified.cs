@@ -615,26 +615,26 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         new("Conv3x3_s2_3to6_64x64_Relu", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
         new("MaxPool3x3_s2_6ch_32x32", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
         new("AvgPool3x3_s2_6ch_16x16_Relu", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
-        new("Pointwise_g1_6to15_256px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g1_6to15_256px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g1_6to15_256px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_6to15_256px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s2_15ch_16x16", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
-        new("Pointwise_g3_15to54_64px_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_15to54_64px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_15to54_64px_Relu_4x8_V128"),
-        new("Pointwise_g3_60to15_64px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_15to54_64px_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_15to54_64px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_15to54_64px_Relu_V128"),
+        new("Pointwise_g3_60to15_64px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to15_64px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_60to15_64px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s1_15ch_8x8", "Vector128"),
-        new("Pointwise_g3_15to60_64px_Residual_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128"),
+        new("Pointwise_g3_15to60_64px_Residual_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_15to60_64px_Residual_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_15to60_64px_Residual_Relu_V128"),
         new("AvgPool3x3_s2_60ch_8x8_Relu", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_60to30_64px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_60to30_64px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to30_64px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_60to30_64px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s2_30ch_8x8", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_30to60_16px_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_30to60_16px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_30to60_16px_Relu_4x8_V128"),
-        new("Pointwise_g3_120to30_16px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_30to60_16px_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_30to60_16px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_30to60_16px_Relu_V128"),
+        new("Pointwise_g3_120to30_16px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_120to30_16px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s1_30ch_4x4", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_30to120_16px_Residual_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128"),
+        new("Pointwise_g3_30to120_16px_Residual_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_30to120_16px_Residual_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_30to120_16px_Residual_Relu_V128"),
         new("AvgPool3x3_s2_120ch_4x4_Relu", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_120to60_16px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_120to60_16px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_120to60_16px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s2_60ch_4x4", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_60to120_4px_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to120_4px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to120_4px_Relu_4x8_V128"),
-        new("Pointwise_g3_240to60_4px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_60to120_4px_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to120_4px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_60to120_4px_Relu_V128"),
+        new("Pointwise_g3_240to60_4px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to60_4px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_240to60_4px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s1_60ch_2x2", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_60to240_4px_Residual_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128"),
+        new("Pointwise_g3_60to240_4px_Residual_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to240_4px_Residual_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_60to240_4px_Residual_Relu_V128"),
         new("GlobalAvgPool_240ch_4px", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp" : "Vector128"),
         new("Linear_240to10", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla, faddp" : "Vector128"),
     };
@@ -1218,11 +1218,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g1_6to15_256px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        Pointwise_g1_6to15_256px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_6to15_256px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         {
             const int k = 0;
@@ -1278,11 +1278,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_15to54_64px_Relu(ref float source, ref float destination, ref float weights)
     {
-        Pointwise_g3_15to54_64px_Relu_4x8_V128(ref source, ref destination, ref weights);
+        Pointwise_g3_15to54_64px_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_15to54_64px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_15to54_64px_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1316,11 +1316,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_60to15_64px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        Pointwise_g3_60to15_64px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to15_64px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1370,11 +1370,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_15to60_64px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
     {
-        Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+        Pointwise_g3_15to60_64px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_15to60_64px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1428,11 +1428,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_60to30_64px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        Pointwise_g3_60to30_64px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to30_64px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1486,11 +1486,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_30to60_16px_Relu(ref float source, ref float destination, ref float weights)
     {
-        Pointwise_g3_30to60_16px_Relu_4x8_V128(ref source, ref destination, ref weights);
+        Pointwise_g3_30to60_16px_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_30to60_16px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_30to60_16px_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1524,11 +1524,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_120to30_16px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        Pointwise_g3_120to30_16px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1582,11 +1582,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_30to120_16px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
     {
-        Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+        Pointwise_g3_30to120_16px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_30to120_16px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1636,11 +1636,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_120to60_16px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        Pointwise_g3_120to60_16px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1694,11 +1694,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_60to120_4px_Relu(ref float source, ref float destination, ref float weights)
     {
-        Pointwise_g3_60to120_4px_Relu_4x8_V128(ref source, ref destination, ref weights);
+        Pointwise_g3_60to120_4px_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to120_4px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to120_4px_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1728,11 +1728,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_240to60_4px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        Pointwise_g3_240to60_4px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to60_4px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -1786,11 +1786,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_60to240_4px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
     {
-        Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+        Pointwise_g3_60to240_4px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_60to240_4px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {

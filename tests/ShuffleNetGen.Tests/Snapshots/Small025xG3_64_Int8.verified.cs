@@ -847,32 +847,32 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         new("MaxPool3x3_s2_6ch_32x32", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
         new("AvgPool3x3_s2_6ch_16x16_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
         new("Quantize_g1_6ch_256px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g1_6to15_256px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_8x48_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_4x16_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g1_6to15_256px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V128, Dp sdot by element" : "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s2_15ch_16x16", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Quantize_g3_15ch_64px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g3_15to54_64px_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_15to54_64px_Relu_8x48_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_15to54_64px_Relu_4x16_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_15to54_64px_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_15to54_64px_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_15to54_64px_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_15to54_64px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_15to54_64px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_15to54_64px_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_15to54_64px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Quantize_g3_60ch_64px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g3_60to15_64px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_8x48_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_4x16_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_60to15_64px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s1_15ch_8x8", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
-        new("Int8Pointwise_g3_15to60_64px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_8x48_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_4x16_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_15to60_64px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_15to60_64px_Residual_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("AvgPool3x3_s2_60ch_8x8_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
-        new("Int8Pointwise_g3_60to30_64px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_8x48_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_4x16_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_60to30_64px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s2_30ch_8x8", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
         new("Quantize_g3_30ch_16px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g3_30to60_16px_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_30to60_16px_Relu_8x48_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_30to60_16px_Relu_4x16_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_30to60_16px_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_30to60_16px_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_30to60_16px_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_30to60_16px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_30to60_16px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_30to60_16px_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_30to60_16px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Quantize_g3_120ch_16px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g3_120to30_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_120to30_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s1_30ch_4x4", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : "scalar (no interior of four columns)"),
-        new("Int8Pointwise_g3_30to120_16px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_30to120_16px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_30to120_16px_Residual_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("AvgPool3x3_s2_120ch_4x4_Relu", "scalar (no interior of four columns)"),
-        new("Int8Pointwise_g3_120to60_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_120to60_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s2_60ch_4x4", "scalar (no interior of four columns)"),
         new("Quantize_g3_60ch_4px", Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g3_60to120_4px_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_60to120_4px_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_60to120_4px_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_60to120_4px_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_60to120_4px_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_60to120_4px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Quantize_g3_240ch_4px", Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g3_240to60_4px_Shuffle3_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_240to60_4px_Shuffle3_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s1_60ch_2x2", "scalar (no interior of four columns)"),
-        new("Int8Pointwise_g3_60to240_4px_Residual_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_60to240_4px_Residual_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_60to240_4px_Residual_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_60to240_4px_Residual_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("GlobalAvgPool_240ch_4px", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp" : "Vector128"),
         new("QuantizeFeatures_240", "scalar"),
         new("Int8Linear_240to10", Vector512.IsHardwareAccelerated ? "Vector512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Vector256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : "Vector128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
@@ -1892,13 +1892,13 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g1_6to15_256px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         {
             const int k = 0;
@@ -1918,7 +1918,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         {
             const int k = 0;
@@ -1938,7 +1938,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         {
             const int k = 0;
@@ -2069,13 +2069,13 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_15to54_64px_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_15to54_64px_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_15to54_64px_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Int8Pointwise_g3_15to54_64px_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_15to54_64px_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_15to54_64px_Relu_V256(ref source, ref destination, ref weights);
+        else Int8Pointwise_g3_15to54_64px_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_15to54_64px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_15to54_64px_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2094,7 +2094,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_15to54_64px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_15to54_64px_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2113,7 +2113,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_15to54_64px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_15to54_64px_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2156,13 +2156,13 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_60to15_64px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2175,7 +2175,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2190,7 +2190,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2391,13 +2391,13 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_15to60_64px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_15to60_64px_Residual_Relu_8x48_V512(ref source, ref destination, ref weights, ref residual);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_15to60_64px_Residual_Relu_4x16_V256(ref source, ref destination, ref weights, ref residual);
-        else Int8Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_15to60_64px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual);
+        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_15to60_64px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual);
+        else Int8Pointwise_g3_15to60_64px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_15to60_64px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Int8Pointwise_g3_15to60_64px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2416,7 +2416,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_15to60_64px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Int8Pointwise_g3_15to60_64px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2435,7 +2435,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Int8Pointwise_g3_15to60_64px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2536,13 +2536,13 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_60to30_64px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2561,7 +2561,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2580,7 +2580,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2709,13 +2709,13 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_30to60_16px_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_30to60_16px_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_30to60_16px_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Int8Pointwise_g3_30to60_16px_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_30to60_16px_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_30to60_16px_Relu_V256(ref source, ref destination, ref weights);
+        else Int8Pointwise_g3_30to60_16px_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_30to60_16px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_30to60_16px_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2733,7 +2733,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_30to60_16px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_30to60_16px_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2752,7 +2752,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_30to60_16px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_30to60_16px_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2795,13 +2795,13 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2819,7 +2819,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2838,7 +2838,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2941,13 +2941,13 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_30to120_16px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref source, ref destination, ref weights, ref residual);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref source, ref destination, ref weights, ref residual);
-        else Int8Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_30to120_16px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual);
+        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_30to120_16px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual);
+        else Int8Pointwise_g3_30to120_16px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Int8Pointwise_g3_30to120_16px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2961,7 +2961,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Int8Pointwise_g3_30to120_16px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2976,7 +2976,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Int8Pointwise_g3_30to120_16px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3027,13 +3027,13 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_120to60_16px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3051,7 +3051,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3070,7 +3070,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3133,11 +3133,11 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_60to120_4px_Relu(ref float source, ref float destination, ref float weights)
     {
-        Int8Pointwise_g3_60to120_4px_Relu_4x8_V128(ref source, ref destination, ref weights);
+        Int8Pointwise_g3_60to120_4px_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_60to120_4px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_60to120_4px_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3176,11 +3176,11 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_240to60_4px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3235,11 +3235,11 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_60to240_4px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
     {
-        Int8Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+        Int8Pointwise_g3_60to240_4px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Int8Pointwise_g3_60to240_4px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3705,16 +3705,16 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                 int channels = Math.Min(4, TShape.InPerGroup - 4 * q);
                 ref float plane = ref Unsafe.Add(ref source, (k * TShape.InPerGroup + 4 * q) * TShape.Pixels);
                 ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));
-                if (Vector512.IsHardwareAccelerated && TShape.Pixels >= 16) Quantize_Planes_Vector512<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);
-                else if (Vector256.IsHardwareAccelerated && TShape.Pixels >= 8) Quantize_Planes_Vector256<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);
-                else if (Vector128.IsHardwareAccelerated && TShape.Pixels >= 4) Quantize_Planes_Vector128<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);
+                if (Vector512.IsHardwareAccelerated && TShape.Pixels >= 16) Quantize_Planes_V512<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);
+                else if (Vector256.IsHardwareAccelerated && TShape.Pixels >= 8) Quantize_Planes_V256<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);
+                else if (Vector128.IsHardwareAccelerated && TShape.Pixels >= 4) Quantize_Planes_V128<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);
                 else Quantize_Planes_Scalar<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_Planes_Vector512<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
+    private static void Quantize_Planes_V512<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
     {
         var inverse = Vector512.Create(inverseScale);
         var low = Vector512.Create(-zeroPoint);
@@ -3752,7 +3752,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_Planes_Vector256<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
+    private static void Quantize_Planes_V256<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
     {
         var inverse = Vector256.Create(inverseScale);
         var low = Vector256.Create(-zeroPoint);
@@ -3780,7 +3780,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_Planes_Vector128<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
+    private static void Quantize_Planes_V128<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
     {
         var inverse = Vector128.Create(inverseScale);
         var low = Vector128.Create(-zeroPoint);

@@ -488,19 +488,19 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     {
         new("Conv3x3_s1_1to16_28x28_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla by element" : "Vector128"),
         new("AvgPool3x3_s2_16ch_28x28_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
-        new("Pointwise_g1_16to48_784px_Shuffle8_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g1_16to48_784px_Shuffle8_Relu_4x8_V128"),
+        new("Pointwise_g1_16to48_784px_Shuffle8_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_16to48_784px_Shuffle8_Relu_V128"),
         new("Depthwise3x3_s2_48ch_28x28", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
-        new("Pointwise_g8_48to176_196px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_48to176_196px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_48to176_196px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_48to176_196px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_48to176_196px_Relu_4x8_V128"),
-        new("Pointwise_g8_192to48_196px_Shuffle8_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128"),
+        new("Pointwise_g8_48to176_196px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_48to176_196px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_48to176_196px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_48to176_196px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g8_48to176_196px_Relu_V128"),
+        new("Pointwise_g8_192to48_196px_Shuffle8_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_V128, AdvSimd fmla by element" : "Pointwise_g8_192to48_196px_Shuffle8_Relu_V128"),
         new("Depthwise3x3_s1_48ch_14x14", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
-        new("Pointwise_g8_48to192_196px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_48to192_196px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_48to192_196px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128"),
+        new("Pointwise_g8_48to192_196px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_48to192_196px_Residual_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_48to192_196px_Residual_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_48to192_196px_Residual_Relu_V128, AdvSimd fmla by element" : "Pointwise_g8_48to192_196px_Residual_Relu_V128"),
         new("AvgPool3x3_s2_192ch_14x14_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
-        new("Pointwise_g8_192to96_196px_Shuffle8_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_192to96_196px_Shuffle8_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_192to96_196px_Shuffle8_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128"),
+        new("Pointwise_g8_192to96_196px_Shuffle8_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_192to96_196px_Shuffle8_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_192to96_196px_Shuffle8_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_192to96_196px_Shuffle8_Relu_V128, AdvSimd fmla by element" : "Pointwise_g8_192to96_196px_Shuffle8_Relu_V128"),
         new("Depthwise3x3_s2_96ch_14x14", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
-        new("Pointwise_g8_96to192_49px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_96to192_49px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_96to192_49px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_96to192_49px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_96to192_49px_Relu_4x8_V128"),
-        new("Pointwise_g8_384to96_49px_Shuffle8_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128"),
+        new("Pointwise_g8_96to192_49px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_96to192_49px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_96to192_49px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_96to192_49px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g8_96to192_49px_Relu_V128"),
+        new("Pointwise_g8_384to96_49px_Shuffle8_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_384to96_49px_Shuffle8_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_384to96_49px_Shuffle8_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_384to96_49px_Shuffle8_Relu_V128, AdvSimd fmla by element" : "Pointwise_g8_384to96_49px_Shuffle8_Relu_V128"),
         new("Depthwise3x3_s1_96ch_7x7", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : "Vector128"),
-        new("Pointwise_g8_96to384_49px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128"),
+        new("Pointwise_g8_96to384_49px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_96to384_49px_Residual_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_96to384_49px_Residual_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_96to384_49px_Residual_Relu_V128, AdvSimd fmla by element" : "Pointwise_g8_96to384_49px_Residual_Relu_V128"),
         new("GlobalAvgPool_384ch_49px", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp" : "Vector128"),
         new("Linear_384to10", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla, faddp" : "Vector128"),
     };
@@ -1917,13 +1917,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g1_16to48_784px_Shuffle8_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_16to48_784px_Shuffle8_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_16to48_784px_Shuffle8_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g1_16to48_784px_Shuffle8_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_16to48_784px_Shuffle8_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_16to48_784px_Shuffle8_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g1_16to48_784px_Shuffle8_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         {
             const int k = 0;
@@ -1938,7 +1938,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         {
             const int k = 0;
@@ -1953,7 +1953,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         {
             const int k = 0;
@@ -2070,13 +2070,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g8_48to176_196px_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_48to176_196px_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_48to176_196px_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g8_48to176_196px_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_48to176_196px_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_48to176_196px_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g8_48to176_196px_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_48to176_196px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_48to176_196px_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -2096,7 +2096,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_48to176_196px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_48to176_196px_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -2120,7 +2120,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_48to176_196px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_48to176_196px_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -2159,13 +2159,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g8_192to48_196px_Shuffle8_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g8_192to48_196px_Shuffle8_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -2179,7 +2179,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -2195,7 +2195,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -2544,13 +2544,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g8_48to192_196px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_8x48_V512(ref source, ref destination, ref weights, ref residual);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_4x16_V256(ref source, ref destination, ref weights, ref residual);
-        else Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual);
+        else Pointwise_g8_48to192_196px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_48to192_196px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g8_48to192_196px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -2565,7 +2565,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_48to192_196px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g8_48to192_196px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -2582,7 +2582,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g8_48to192_196px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -2681,13 +2681,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g8_192to96_196px_Shuffle8_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_192to96_196px_Shuffle8_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_192to96_196px_Shuffle8_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_192to96_196px_Shuffle8_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_192to96_196px_Shuffle8_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g8_192to96_196px_Shuffle8_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -2707,7 +2707,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -2729,7 +2729,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -2853,13 +2853,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g8_96to192_49px_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to192_49px_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to192_49px_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g8_96to192_49px_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to192_49px_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to192_49px_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g8_96to192_49px_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_96to192_49px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_96to192_49px_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -2874,7 +2874,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_96to192_49px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_96to192_49px_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -2891,7 +2891,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_96to192_49px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_96to192_49px_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -2923,13 +2923,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g8_384to96_49px_Shuffle8_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g8_384to96_49px_Shuffle8_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -2949,7 +2949,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -2971,7 +2971,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -3121,13 +3121,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g8_96to384_49px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref source, ref destination, ref weights, ref residual);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref source, ref destination, ref weights, ref residual);
-        else Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual);
+        else Pointwise_g8_96to384_49px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g8_96to384_49px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -3142,7 +3142,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g8_96to384_49px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -3159,7 +3159,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g8_96to384_49px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 8; k++)
         {
