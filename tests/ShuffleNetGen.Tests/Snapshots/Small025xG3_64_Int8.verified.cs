@@ -930,10 +930,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     private static void Unit0(ref float arena, ref float weights)
     {
         AvgPool3x3_s2_6ch_16x16_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_out));
-        Quantize_Planes<Quantize_g1_6ch_256px_Shape>(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_0_conv1_quantize));
+        Quantize_g1_6ch_256px(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_0_conv1_quantize));
         Int8Pointwise_g1_6to15_256px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_0_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref weights, Weights_units_0_conv1));
         Depthwise3x3_s2_15ch_16x16(ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref weights, Weights_units_0_dw));
-        Quantize_Planes<Quantize_g3_15ch_64px_Shape>(ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref arena, Arena_units_0_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_0_conv3_quantize));
+        Quantize_g3_15ch_64px(ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref arena, Arena_units_0_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_0_conv3_quantize));
         Int8Pointwise_g3_15to54_64px_Relu(ref Unsafe.Add(ref arena, Arena_units_0_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_0_out + 6 * 64), ref Unsafe.Add(ref weights, Weights_units_0_conv3));
     }
 
@@ -941,10 +941,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit1(ref float arena, ref float weights)
     {
-        Quantize_Planes<Quantize_g3_60ch_64px_Shape>(ref Unsafe.Add(ref arena, Arena_units_0_out), ref Unsafe.Add(ref arena, Arena_units_1_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_1_conv1_quantize));
+        Quantize_g3_60ch_64px(ref Unsafe.Add(ref arena, Arena_units_0_out), ref Unsafe.Add(ref arena, Arena_units_1_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_1_conv1_quantize));
         Int8Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_1_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref weights, Weights_units_1_conv1));
         Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref weights, Weights_units_1_dw));
-        Quantize_Planes<Quantize_g3_15ch_64px_Shape>(ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref arena, Arena_units_1_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_1_conv3_quantize));
+        Quantize_g3_15ch_64px(ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref arena, Arena_units_1_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_1_conv3_quantize));
         Int8Pointwise_g3_15to60_64px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_1_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref weights, Weights_units_1_conv3), ref Unsafe.Add(ref arena, Arena_units_0_out));
     }
 
@@ -952,10 +952,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit2(ref float arena, ref float weights)
     {
-        Quantize_Planes<Quantize_g3_60ch_64px_Shape>(ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref arena, Arena_units_2_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_2_conv1_quantize));
+        Quantize_g3_60ch_64px(ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref arena, Arena_units_2_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_2_conv1_quantize));
         Int8Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_2_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref weights, Weights_units_2_conv1));
         Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref weights, Weights_units_2_dw));
-        Quantize_Planes<Quantize_g3_15ch_64px_Shape>(ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref arena, Arena_units_2_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_2_conv3_quantize));
+        Quantize_g3_15ch_64px(ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref arena, Arena_units_2_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_2_conv3_quantize));
         Int8Pointwise_g3_15to60_64px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_2_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref weights, Weights_units_2_conv3), ref Unsafe.Add(ref arena, Arena_units_1_out));
     }
 
@@ -963,10 +963,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit3(ref float arena, ref float weights)
     {
-        Quantize_Planes<Quantize_g3_60ch_64px_Shape>(ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref arena, Arena_units_3_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_3_conv1_quantize));
+        Quantize_g3_60ch_64px(ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref arena, Arena_units_3_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_3_conv1_quantize));
         Int8Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_3_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref weights, Weights_units_3_conv1));
         Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref weights, Weights_units_3_dw));
-        Quantize_Planes<Quantize_g3_15ch_64px_Shape>(ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref arena, Arena_units_3_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_3_conv3_quantize));
+        Quantize_g3_15ch_64px(ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref arena, Arena_units_3_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_3_conv3_quantize));
         Int8Pointwise_g3_15to60_64px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_3_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref weights, Weights_units_3_conv3), ref Unsafe.Add(ref arena, Arena_units_2_out));
     }
 
@@ -975,10 +975,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     private static void Unit4(ref float arena, ref float weights)
     {
         AvgPool3x3_s2_60ch_8x8_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_out));
-        Quantize_Planes<Quantize_g3_60ch_64px_Shape>(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_4_conv1_quantize));
+        Quantize_g3_60ch_64px(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_4_conv1_quantize));
         Int8Pointwise_g3_60to30_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_4_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref weights, Weights_units_4_conv1));
         Depthwise3x3_s2_30ch_8x8(ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref weights, Weights_units_4_dw));
-        Quantize_Planes<Quantize_g3_30ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref arena, Arena_units_4_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_4_conv3_quantize));
+        Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref arena, Arena_units_4_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_4_conv3_quantize));
         Int8Pointwise_g3_30to60_16px_Relu(ref Unsafe.Add(ref arena, Arena_units_4_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_4_out + 60 * 16), ref Unsafe.Add(ref weights, Weights_units_4_conv3));
     }
 
@@ -986,10 +986,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit5(ref float arena, ref float weights)
     {
-        Quantize_Planes<Quantize_g3_120ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_4_out), ref Unsafe.Add(ref arena, Arena_units_5_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_5_conv1_quantize));
+        Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_4_out), ref Unsafe.Add(ref arena, Arena_units_5_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_5_conv1_quantize));
         Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_5_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref weights, Weights_units_5_conv1));
         Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref weights, Weights_units_5_dw));
-        Quantize_Planes<Quantize_g3_30ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref arena, Arena_units_5_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_5_conv3_quantize));
+        Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref arena, Arena_units_5_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_5_conv3_quantize));
         Int8Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_5_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref weights, Weights_units_5_conv3), ref Unsafe.Add(ref arena, Arena_units_4_out));
     }
 
@@ -997,10 +997,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit6(ref float arena, ref float weights)
     {
-        Quantize_Planes<Quantize_g3_120ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref arena, Arena_units_6_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_6_conv1_quantize));
+        Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref arena, Arena_units_6_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_6_conv1_quantize));
         Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_6_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref weights, Weights_units_6_conv1));
         Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref weights, Weights_units_6_dw));
-        Quantize_Planes<Quantize_g3_30ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref arena, Arena_units_6_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_6_conv3_quantize));
+        Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref arena, Arena_units_6_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_6_conv3_quantize));
         Int8Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_6_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref weights, Weights_units_6_conv3), ref Unsafe.Add(ref arena, Arena_units_5_out));
     }
 
@@ -1008,10 +1008,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit7(ref float arena, ref float weights)
     {
-        Quantize_Planes<Quantize_g3_120ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref arena, Arena_units_7_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_7_conv1_quantize));
+        Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref arena, Arena_units_7_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_7_conv1_quantize));
         Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_7_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref weights, Weights_units_7_conv1));
         Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref weights, Weights_units_7_dw));
-        Quantize_Planes<Quantize_g3_30ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref arena, Arena_units_7_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_7_conv3_quantize));
+        Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref arena, Arena_units_7_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_7_conv3_quantize));
         Int8Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_7_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref weights, Weights_units_7_conv3), ref Unsafe.Add(ref arena, Arena_units_6_out));
     }
 
@@ -1019,10 +1019,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit8(ref float arena, ref float weights)
     {
-        Quantize_Planes<Quantize_g3_120ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref arena, Arena_units_8_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_8_conv1_quantize));
+        Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref arena, Arena_units_8_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_8_conv1_quantize));
         Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_8_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref weights, Weights_units_8_conv1));
         Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref weights, Weights_units_8_dw));
-        Quantize_Planes<Quantize_g3_30ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref arena, Arena_units_8_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_8_conv3_quantize));
+        Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref arena, Arena_units_8_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_8_conv3_quantize));
         Int8Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_8_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref weights, Weights_units_8_conv3), ref Unsafe.Add(ref arena, Arena_units_7_out));
     }
 
@@ -1030,10 +1030,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit9(ref float arena, ref float weights)
     {
-        Quantize_Planes<Quantize_g3_120ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref arena, Arena_units_9_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_9_conv1_quantize));
+        Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref arena, Arena_units_9_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_9_conv1_quantize));
         Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_9_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref weights, Weights_units_9_conv1));
         Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref weights, Weights_units_9_dw));
-        Quantize_Planes<Quantize_g3_30ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref arena, Arena_units_9_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_9_conv3_quantize));
+        Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref arena, Arena_units_9_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_9_conv3_quantize));
         Int8Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_9_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref weights, Weights_units_9_conv3), ref Unsafe.Add(ref arena, Arena_units_8_out));
     }
 
@@ -1041,10 +1041,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit10(ref float arena, ref float weights)
     {
-        Quantize_Planes<Quantize_g3_120ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref arena, Arena_units_10_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_10_conv1_quantize));
+        Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref arena, Arena_units_10_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_10_conv1_quantize));
         Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_10_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref weights, Weights_units_10_conv1));
         Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref weights, Weights_units_10_dw));
-        Quantize_Planes<Quantize_g3_30ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref arena, Arena_units_10_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_10_conv3_quantize));
+        Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref arena, Arena_units_10_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_10_conv3_quantize));
         Int8Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_10_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref weights, Weights_units_10_conv3), ref Unsafe.Add(ref arena, Arena_units_9_out));
     }
 
@@ -1052,10 +1052,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit11(ref float arena, ref float weights)
     {
-        Quantize_Planes<Quantize_g3_120ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref arena, Arena_units_11_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_11_conv1_quantize));
+        Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref arena, Arena_units_11_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_11_conv1_quantize));
         Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_11_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref weights, Weights_units_11_conv1));
         Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref weights, Weights_units_11_dw));
-        Quantize_Planes<Quantize_g3_30ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref arena, Arena_units_11_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_11_conv3_quantize));
+        Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref arena, Arena_units_11_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_11_conv3_quantize));
         Int8Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_11_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref weights, Weights_units_11_conv3), ref Unsafe.Add(ref arena, Arena_units_10_out));
     }
 
@@ -1064,10 +1064,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     private static void Unit12(ref float arena, ref float weights)
     {
         AvgPool3x3_s2_120ch_4x4_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_out));
-        Quantize_Planes<Quantize_g3_120ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_12_conv1_quantize));
+        Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_12_conv1_quantize));
         Int8Pointwise_g3_120to60_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_12_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref weights, Weights_units_12_conv1));
         Depthwise3x3_s2_60ch_4x4(ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref weights, Weights_units_12_dw));
-        Quantize_Planes<Quantize_g3_60ch_4px_Shape>(ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref arena, Arena_units_12_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_12_conv3_quantize));
+        Quantize_g3_60ch_4px(ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref arena, Arena_units_12_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_12_conv3_quantize));
         Int8Pointwise_g3_60to120_4px_Relu(ref Unsafe.Add(ref arena, Arena_units_12_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_12_out + 120 * 4), ref Unsafe.Add(ref weights, Weights_units_12_conv3));
     }
 
@@ -1075,10 +1075,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit13(ref float arena, ref float weights)
     {
-        Quantize_Planes<Quantize_g3_240ch_4px_Shape>(ref Unsafe.Add(ref arena, Arena_units_12_out), ref Unsafe.Add(ref arena, Arena_units_13_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_13_conv1_quantize));
+        Quantize_g3_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_12_out), ref Unsafe.Add(ref arena, Arena_units_13_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_13_conv1_quantize));
         Int8Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_13_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref weights, Weights_units_13_conv1));
         Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref weights, Weights_units_13_dw));
-        Quantize_Planes<Quantize_g3_60ch_4px_Shape>(ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref arena, Arena_units_13_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_13_conv3_quantize));
+        Quantize_g3_60ch_4px(ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref arena, Arena_units_13_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_13_conv3_quantize));
         Int8Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_13_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref weights, Weights_units_13_conv3), ref Unsafe.Add(ref arena, Arena_units_12_out));
     }
 
@@ -1086,10 +1086,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit14(ref float arena, ref float weights)
     {
-        Quantize_Planes<Quantize_g3_240ch_4px_Shape>(ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref arena, Arena_units_14_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_14_conv1_quantize));
+        Quantize_g3_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref arena, Arena_units_14_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_14_conv1_quantize));
         Int8Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_14_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref weights, Weights_units_14_conv1));
         Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref weights, Weights_units_14_dw));
-        Quantize_Planes<Quantize_g3_60ch_4px_Shape>(ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref arena, Arena_units_14_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_14_conv3_quantize));
+        Quantize_g3_60ch_4px(ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref arena, Arena_units_14_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_14_conv3_quantize));
         Int8Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_14_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref weights, Weights_units_14_conv3), ref Unsafe.Add(ref arena, Arena_units_13_out));
     }
 
@@ -1097,10 +1097,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit15(ref float arena, ref float weights)
     {
-        Quantize_Planes<Quantize_g3_240ch_4px_Shape>(ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref arena, Arena_units_15_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_15_conv1_quantize));
+        Quantize_g3_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref arena, Arena_units_15_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_15_conv1_quantize));
         Int8Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_15_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref weights, Weights_units_15_conv1));
         Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref weights, Weights_units_15_dw));
-        Quantize_Planes<Quantize_g3_60ch_4px_Shape>(ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref arena, Arena_units_15_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_15_conv3_quantize));
+        Quantize_g3_60ch_4px(ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref arena, Arena_units_15_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_15_conv3_quantize));
         Int8Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_15_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref weights, Weights_units_15_conv3), ref Unsafe.Add(ref arena, Arena_units_14_out));
     }
 
@@ -1875,6 +1875,16 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         public static int Pixels => 256;
     }
 
+    /// <summary>Quantizes a 1x1 convolution's input, 6 channels in 1 group(s) of 256 pixels, on the widest vector its planes fill.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Quantize_g1_6ch_256px(ref float source, ref float destination, ref float parameters)
+    {
+        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g1_6ch_256px_Shape>(ref source, ref destination, ref parameters);
+        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g1_6ch_256px_Shape>(ref source, ref destination, ref parameters);
+        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_6ch_256px_Shape>(ref source, ref destination, ref parameters);
+        else Quantize_Planes_Scalar<Quantize_g1_6ch_256px_Shape>(ref source, ref destination, ref parameters);
+    }
+
     /// <summary>The literals <see cref="Int8Pointwise_g1_6to15_256px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape : Int8Pointwise_Shape
     {
@@ -2052,6 +2062,16 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         public static int Pixels => 64;
     }
 
+    /// <summary>Quantizes a 1x1 convolution's input, 15 channels in 3 group(s) of 64 pixels, on the widest vector its planes fill.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Quantize_g3_15ch_64px(ref float source, ref float destination, ref float parameters)
+    {
+        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g3_15ch_64px_Shape>(ref source, ref destination, ref parameters);
+        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g3_15ch_64px_Shape>(ref source, ref destination, ref parameters);
+        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g3_15ch_64px_Shape>(ref source, ref destination, ref parameters);
+        else Quantize_Planes_Scalar<Quantize_g3_15ch_64px_Shape>(ref source, ref destination, ref parameters);
+    }
+
     /// <summary>The literals <see cref="Int8Pointwise_g3_15to54_64px_Relu"/> specializes its tiles on.</summary>
     private readonly struct Int8Pointwise_g3_15to54_64px_Relu_Shape : Int8Pointwise_Shape
     {
@@ -2137,6 +2157,16 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         public static int Groups => 3;
         public static int InPerGroup => 20;
         public static int Pixels => 64;
+    }
+
+    /// <summary>Quantizes a 1x1 convolution's input, 60 channels in 3 group(s) of 64 pixels, on the widest vector its planes fill.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Quantize_g3_60ch_64px(ref float source, ref float destination, ref float parameters)
+    {
+        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g3_60ch_64px_Shape>(ref source, ref destination, ref parameters);
+        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g3_60ch_64px_Shape>(ref source, ref destination, ref parameters);
+        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g3_60ch_64px_Shape>(ref source, ref destination, ref parameters);
+        else Quantize_Planes_Scalar<Quantize_g3_60ch_64px_Shape>(ref source, ref destination, ref parameters);
     }
 
     /// <summary>The literals <see cref="Int8Pointwise_g3_60to15_64px_Shuffle3_Relu"/> specializes its tiles on.</summary>
@@ -2692,6 +2722,16 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         public static int Pixels => 16;
     }
 
+    /// <summary>Quantizes a 1x1 convolution's input, 30 channels in 3 group(s) of 16 pixels, on the widest vector its planes fill.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Quantize_g3_30ch_16px(ref float source, ref float destination, ref float parameters)
+    {
+        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g3_30ch_16px_Shape>(ref source, ref destination, ref parameters);
+        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g3_30ch_16px_Shape>(ref source, ref destination, ref parameters);
+        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g3_30ch_16px_Shape>(ref source, ref destination, ref parameters);
+        else Quantize_Planes_Scalar<Quantize_g3_30ch_16px_Shape>(ref source, ref destination, ref parameters);
+    }
+
     /// <summary>The literals <see cref="Int8Pointwise_g3_30to60_16px_Relu"/> specializes its tiles on.</summary>
     private readonly struct Int8Pointwise_g3_30to60_16px_Relu_Shape : Int8Pointwise_Shape
     {
@@ -2776,6 +2816,16 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         public static int Groups => 3;
         public static int InPerGroup => 40;
         public static int Pixels => 16;
+    }
+
+    /// <summary>Quantizes a 1x1 convolution's input, 120 channels in 3 group(s) of 16 pixels, on the widest vector its planes fill.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Quantize_g3_120ch_16px(ref float source, ref float destination, ref float parameters)
+    {
+        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g3_120ch_16px_Shape>(ref source, ref destination, ref parameters);
+        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g3_120ch_16px_Shape>(ref source, ref destination, ref parameters);
+        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g3_120ch_16px_Shape>(ref source, ref destination, ref parameters);
+        else Quantize_Planes_Scalar<Quantize_g3_120ch_16px_Shape>(ref source, ref destination, ref parameters);
     }
 
     /// <summary>The literals <see cref="Int8Pointwise_g3_120to30_16px_Shuffle3_Relu"/> specializes its tiles on.</summary>
@@ -3116,6 +3166,14 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         public static int Pixels => 4;
     }
 
+    /// <summary>Quantizes a 1x1 convolution's input, 60 channels in 3 group(s) of 4 pixels, on the widest vector its planes fill.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Quantize_g3_60ch_4px(ref float source, ref float destination, ref float parameters)
+    {
+        if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g3_60ch_4px_Shape>(ref source, ref destination, ref parameters);
+        else Quantize_Planes_Scalar<Quantize_g3_60ch_4px_Shape>(ref source, ref destination, ref parameters);
+    }
+
     /// <summary>The literals <see cref="Int8Pointwise_g3_60to120_4px_Relu"/> specializes its tiles on.</summary>
     private readonly struct Int8Pointwise_g3_60to120_4px_Relu_Shape : Int8Pointwise_Shape
     {
@@ -3157,6 +3215,14 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         public static int Groups => 3;
         public static int InPerGroup => 80;
         public static int Pixels => 4;
+    }
+
+    /// <summary>Quantizes a 1x1 convolution's input, 240 channels in 3 group(s) of 4 pixels, on the widest vector its planes fill.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Quantize_g3_240ch_4px(ref float source, ref float destination, ref float parameters)
+    {
+        if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g3_240ch_4px_Shape>(ref source, ref destination, ref parameters);
+        else Quantize_Planes_Scalar<Quantize_g3_240ch_4px_Shape>(ref source, ref destination, ref parameters);
     }
 
     /// <summary>The literals <see cref="Int8Pointwise_g3_240to60_4px_Shuffle3_Relu"/> specializes its tiles on.</summary>
@@ -3254,46 +3320,52 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     /// <summary>Mean of each of 240 planes of 4 pixels.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void GlobalAvgPool_240ch_4px(ref float source, ref float destination)
     {
-        if (AdvSimd.Arm64.IsSupported)
+        if (AdvSimd.Arm64.IsSupported) GlobalAvgPool_240ch_4px_AdvSimd(ref source, ref destination);
+        else GlobalAvgPool_240ch_4px_V128(ref source, ref destination);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GlobalAvgPool_240ch_4px_AdvSimd(ref float source, ref float destination)
+    {
+        for (int c = 0; c < 240; c += 4)
         {
-            for (int c = 0; c < 240; c += 4)
+            ref float row0 = ref Unsafe.Add(ref source, (c) * 4);
+            var sum0 = Vector128<float>.Zero;
+            ref float row1 = ref Unsafe.Add(ref source, (c + 1) * 4);
+            var sum1 = Vector128<float>.Zero;
+            ref float row2 = ref Unsafe.Add(ref source, (c + 2) * 4);
+            var sum2 = Vector128<float>.Zero;
+            ref float row3 = ref Unsafe.Add(ref source, (c + 3) * 4);
+            var sum3 = Vector128<float>.Zero;
             {
-                ref float row0 = ref Unsafe.Add(ref source, (c) * 4);
-                var sum0 = Vector128<float>.Zero;
-                ref float row1 = ref Unsafe.Add(ref source, (c + 1) * 4);
-                var sum1 = Vector128<float>.Zero;
-                ref float row2 = ref Unsafe.Add(ref source, (c + 2) * 4);
-                var sum2 = Vector128<float>.Zero;
-                ref float row3 = ref Unsafe.Add(ref source, (c + 3) * 4);
-                var sum3 = Vector128<float>.Zero;
-                {
-                    const int i = 0;
-                    sum0 = AdvSimd.Add(sum0, Vector128.LoadUnsafe(ref row0, (nuint)i));
-                    sum1 = AdvSimd.Add(sum1, Vector128.LoadUnsafe(ref row1, (nuint)i));
-                    sum2 = AdvSimd.Add(sum2, Vector128.LoadUnsafe(ref row2, (nuint)i));
-                    sum3 = AdvSimd.Add(sum3, Vector128.LoadUnsafe(ref row3, (nuint)i));
-                }
-                var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));
-                (sums / Vector128.Create(4f)).StoreUnsafe(ref destination, (nuint)c);
+                const int i = 0;
+                sum0 = AdvSimd.Add(sum0, Vector128.LoadUnsafe(ref row0, (nuint)i));
+                sum1 = AdvSimd.Add(sum1, Vector128.LoadUnsafe(ref row1, (nuint)i));
+                sum2 = AdvSimd.Add(sum2, Vector128.LoadUnsafe(ref row2, (nuint)i));
+                sum3 = AdvSimd.Add(sum3, Vector128.LoadUnsafe(ref row3, (nuint)i));
             }
+            var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));
+            (sums / Vector128.Create(4f)).StoreUnsafe(ref destination, (nuint)c);
         }
-        else
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GlobalAvgPool_240ch_4px_V128(ref float source, ref float destination)
+    {
+        for (int c = 0; c < 240; c++)
         {
-            for (int c = 0; c < 240; c++)
+            ref float plane = ref Unsafe.Add(ref source, c * 4);
+            float sum = 0f;
+            var total = Vector128<float>.Zero;
             {
-                ref float plane = ref Unsafe.Add(ref source, c * 4);
-                float sum = 0f;
-                var total = Vector128<float>.Zero;
-                {
-                    const int i = 0;
-                    total += Vector128.LoadUnsafe(ref plane, (nuint)i);
-                }
-                sum += Vector128.Sum(total);
-                Unsafe.Add(ref destination, c) = sum / 4f;
+                const int i = 0;
+                total += Vector128.LoadUnsafe(ref plane, (nuint)i);
             }
+            sum += Vector128.Sum(total);
+            Unsafe.Add(ref destination, c) = sum / 4f;
         }
     }
 
@@ -3305,52 +3377,71 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     /// <summary>Fully connected layer in int8, 240 features to 10 logits: 64 slots of four int8 weights per class, int32 sums.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Linear_240to10(ref float source, ref float weights, ref float logits)
+    {
+        if (Vector512.IsHardwareAccelerated) Int8Linear_240to10_V512(ref source, ref weights, ref logits);
+        else if (Vector256.IsHardwareAccelerated) Int8Linear_240to10_V256(ref source, ref weights, ref logits);
+        else Int8Linear_240to10_V128(ref source, ref weights, ref logits);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Linear_240to10_V512(ref float source, ref float weights, ref float logits)
     {
         ref int features = ref Unsafe.As<float, int>(ref source);
         float featureScale = Unsafe.Add(ref source, 64);
         ref int rows = ref Unsafe.As<float, int>(ref weights);
         ref float scales = ref Unsafe.Add(ref weights, 640);
         ref float biases = ref Unsafe.Add(ref weights, 650);
-        if (Vector512.IsHardwareAccelerated)
+        for (int o = 0; o < 10; o++)
         {
-            for (int o = 0; o < 10; o++)
+            ref int row = ref Unsafe.Add(ref rows, o * 64);
+            var sum = Vector512<int>.Zero;
+            for (int i = 0; i < 64; i += 16)
             {
-                ref int row = ref Unsafe.Add(ref rows, o * 64);
-                var sum = Vector512<int>.Zero;
-                for (int i = 0; i < 64; i += 16)
-                {
-                    sum = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum, Vector512.LoadUnsafe(ref features, (nuint)i), Vector512.LoadUnsafe(ref row, (nuint)i));
-                }
-                Unsafe.Add(ref logits, o) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector512.Sum(sum), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));
+                sum = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum, Vector512.LoadUnsafe(ref features, (nuint)i), Vector512.LoadUnsafe(ref row, (nuint)i));
             }
+            Unsafe.Add(ref logits, o) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector512.Sum(sum), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));
         }
-        else if (Vector256.IsHardwareAccelerated)
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Linear_240to10_V256(ref float source, ref float weights, ref float logits)
+    {
+        ref int features = ref Unsafe.As<float, int>(ref source);
+        float featureScale = Unsafe.Add(ref source, 64);
+        ref int rows = ref Unsafe.As<float, int>(ref weights);
+        ref float scales = ref Unsafe.Add(ref weights, 640);
+        ref float biases = ref Unsafe.Add(ref weights, 650);
+        for (int o = 0; o < 10; o++)
         {
-            for (int o = 0; o < 10; o++)
+            ref int row = ref Unsafe.Add(ref rows, o * 64);
+            var sum = Vector256<int>.Zero;
+            for (int i = 0; i < 64; i += 8)
             {
-                ref int row = ref Unsafe.Add(ref rows, o * 64);
-                var sum = Vector256<int>.Zero;
-                for (int i = 0; i < 64; i += 8)
-                {
-                    sum = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum, Vector256.LoadUnsafe(ref features, (nuint)i), Vector256.LoadUnsafe(ref row, (nuint)i));
-                }
-                Unsafe.Add(ref logits, o) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector256.Sum(sum), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));
+                sum = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum, Vector256.LoadUnsafe(ref features, (nuint)i), Vector256.LoadUnsafe(ref row, (nuint)i));
             }
+            Unsafe.Add(ref logits, o) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector256.Sum(sum), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));
         }
-        else
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Linear_240to10_V128(ref float source, ref float weights, ref float logits)
+    {
+        ref int features = ref Unsafe.As<float, int>(ref source);
+        float featureScale = Unsafe.Add(ref source, 64);
+        ref int rows = ref Unsafe.As<float, int>(ref weights);
+        ref float scales = ref Unsafe.Add(ref weights, 640);
+        ref float biases = ref Unsafe.Add(ref weights, 650);
+        for (int o = 0; o < 10; o++)
         {
-            for (int o = 0; o < 10; o++)
+            ref int row = ref Unsafe.Add(ref rows, o * 64);
+            var sum = Vector128<int>.Zero;
+            for (int i = 0; i < 64; i += 4)
             {
-                ref int row = ref Unsafe.Add(ref rows, o * 64);
-                var sum = Vector128<int>.Zero;
-                for (int i = 0; i < 64; i += 4)
-                {
-                    sum = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum, Vector128.LoadUnsafe(ref features, (nuint)i), Vector128.LoadUnsafe(ref row, (nuint)i));
-                }
-                Unsafe.Add(ref logits, o) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector128.Sum(sum), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));
+                sum = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum, Vector128.LoadUnsafe(ref features, (nuint)i), Vector128.LoadUnsafe(ref row, (nuint)i));
             }
+            Unsafe.Add(ref logits, o) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector128.Sum(sum), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));
         }
     }
 
@@ -3689,11 +3780,11 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     /// <summary>
-    /// Packs a convolution's float input as 7-bit activations, four channels of a group per 32-bit slot and pixel;
+    /// Packs a convolution's float input as 7-bit activations, four channels of a group per 32-bit slot and pixel (V512);
     /// <paramref name="parameters"/> holds the inverse scale and the zero point (a whole number, 0 to 127).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Quantize_Planes<TShape>(ref float source, ref float destination, ref float parameters) where TShape : struct, Quantize_Shape
+    private static void Quantize_Planes_V512<TShape>(ref float source, ref float destination, ref float parameters) where TShape : struct, Quantize_Shape
     {
         float inverseScale = parameters;
         float zeroPoint = Unsafe.Add(ref parameters, 1);
@@ -3705,16 +3796,13 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                 int channels = Math.Min(4, TShape.InPerGroup - 4 * q);
                 ref float plane = ref Unsafe.Add(ref source, (k * TShape.InPerGroup + 4 * q) * TShape.Pixels);
                 ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));
-                if (Vector512.IsHardwareAccelerated && TShape.Pixels >= 16) Quantize_Planes_V512<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);
-                else if (Vector256.IsHardwareAccelerated && TShape.Pixels >= 8) Quantize_Planes_V256<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);
-                else if (Vector128.IsHardwareAccelerated && TShape.Pixels >= 4) Quantize_Planes_V128<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);
-                else Quantize_Planes_Scalar<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);
+                Quantize_Slots_V512<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_Planes_V512<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
+    private static void Quantize_Slots_V512<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
     {
         var inverse = Vector512.Create(inverseScale);
         var low = Vector512.Create(-zeroPoint);
@@ -3751,8 +3839,30 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
+    /// <summary>
+    /// Packs a convolution's float input as 7-bit activations, four channels of a group per 32-bit slot and pixel (V256);
+    /// <paramref name="parameters"/> holds the inverse scale and the zero point (a whole number, 0 to 127).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Quantize_Planes_V256<TShape>(ref float source, ref float destination, ref float parameters) where TShape : struct, Quantize_Shape
+    {
+        float inverseScale = parameters;
+        float zeroPoint = Unsafe.Add(ref parameters, 1);
+        int quads = (TShape.InPerGroup + 3) / 4;
+        for (int k = 0; k < TShape.Groups; k++)
+        {
+            for (int q = 0; q < quads; q++)
+            {
+                int channels = Math.Min(4, TShape.InPerGroup - 4 * q);
+                ref float plane = ref Unsafe.Add(ref source, (k * TShape.InPerGroup + 4 * q) * TShape.Pixels);
+                ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));
+                Quantize_Slots_V256<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);
+            }
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_Planes_V256<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
+    private static void Quantize_Slots_V256<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
     {
         var inverse = Vector256.Create(inverseScale);
         var low = Vector256.Create(-zeroPoint);
@@ -3779,8 +3889,30 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
+    /// <summary>
+    /// Packs a convolution's float input as 7-bit activations, four channels of a group per 32-bit slot and pixel (V128);
+    /// <paramref name="parameters"/> holds the inverse scale and the zero point (a whole number, 0 to 127).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Quantize_Planes_V128<TShape>(ref float source, ref float destination, ref float parameters) where TShape : struct, Quantize_Shape
+    {
+        float inverseScale = parameters;
+        float zeroPoint = Unsafe.Add(ref parameters, 1);
+        int quads = (TShape.InPerGroup + 3) / 4;
+        for (int k = 0; k < TShape.Groups; k++)
+        {
+            for (int q = 0; q < quads; q++)
+            {
+                int channels = Math.Min(4, TShape.InPerGroup - 4 * q);
+                ref float plane = ref Unsafe.Add(ref source, (k * TShape.InPerGroup + 4 * q) * TShape.Pixels);
+                ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));
+                Quantize_Slots_V128<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);
+            }
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_Planes_V128<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
+    private static void Quantize_Slots_V128<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
     {
         var inverse = Vector128.Create(inverseScale);
         var low = Vector128.Create(-zeroPoint);
@@ -3807,8 +3939,30 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
+    /// <summary>
+    /// Packs a convolution's float input as 7-bit activations, four channels of a group per 32-bit slot and pixel (one pixel at a time);
+    /// <paramref name="parameters"/> holds the inverse scale and the zero point (a whole number, 0 to 127).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Quantize_Planes_Scalar<TShape>(ref float source, ref float destination, ref float parameters) where TShape : struct, Quantize_Shape
+    {
+        float inverseScale = parameters;
+        float zeroPoint = Unsafe.Add(ref parameters, 1);
+        int quads = (TShape.InPerGroup + 3) / 4;
+        for (int k = 0; k < TShape.Groups; k++)
+        {
+            for (int q = 0; q < quads; q++)
+            {
+                int channels = Math.Min(4, TShape.InPerGroup - 4 * q);
+                ref float plane = ref Unsafe.Add(ref source, (k * TShape.InPerGroup + 4 * q) * TShape.Pixels);
+                ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));
+                Quantize_Slots_Scalar<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);
+            }
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_Planes_Scalar<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
+    private static void Quantize_Slots_Scalar<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
     {
         for (int p = 0; p < TShape.Pixels; p++)
         {
@@ -4606,9 +4760,17 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
-    /// <summary>4 × 8 Vector128 int8 tile, with an SDOT-by-element branch for ARM64; see <see cref="Int8Pointwise_Shape"/>.</summary>
+    /// <summary>4 × 8 Vector128 tile: its Dp body on ARM64, else its broadcast body.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Int8Pointwise_Tile_4x8_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last) where TShape : struct, Int8Pointwise_Shape
+    {
+        if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported) Int8Pointwise_Tile_4x8_V128_Dp<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
+        else Int8Pointwise_Tile_4x8_V128_Broadcast<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
+    }
+
+    /// <summary>4 × 8 Vector128 int8 tile, SDOT by element (ARM64 with Dp); see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_4x8_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_4x8_V128_Dp<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -4632,33 +4794,105 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             {
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var x1 = Vector128.LoadUnsafe(ref x, 4);
-                if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported)
-                {
-                    var w4 = Vector128.LoadUnsafe(ref wk).AsSByte();
-                    sum0x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum0x0, x0.AsSByte(), w4, 0);
-                    sum0x1 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum0x1, x1.AsSByte(), w4, 0);
-                    sum1x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum1x0, x0.AsSByte(), w4, 1);
-                    sum1x1 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum1x1, x1.AsSByte(), w4, 1);
-                    sum2x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum2x0, x0.AsSByte(), w4, 2);
-                    sum2x1 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum2x1, x1.AsSByte(), w4, 2);
-                    sum3x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum3x0, x0.AsSByte(), w4, 3);
-                    sum3x1 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum3x1, x1.AsSByte(), w4, 3);
-                }
-                else
-                {
-                    var w0 = Vector128.Create(wk);
-                    sum0x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x0, x0, w0);
-                    sum0x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x1, x1, w0);
-                    var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                    sum1x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x0, x0, w1);
-                    sum1x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x1, x1, w1);
-                    var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                    sum2x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x0, x0, w2);
-                    sum2x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x1, x1, w2);
-                    var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                    sum3x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x0, x0, w3);
-                    sum3x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x1, x1, w3);
-                }
+                var w4 = Vector128.LoadUnsafe(ref wk).AsSByte();
+                sum0x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum0x0, x0.AsSByte(), w4, 0);
+                sum0x1 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum0x1, x1.AsSByte(), w4, 0);
+                sum1x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum1x0, x0.AsSByte(), w4, 1);
+                sum1x1 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum1x1, x1.AsSByte(), w4, 1);
+                sum2x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum2x0, x0.AsSByte(), w4, 2);
+                sum2x1 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum2x1, x1.AsSByte(), w4, 2);
+                sum3x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum3x0, x0.AsSByte(), w4, 3);
+                sum3x1 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum3x1, x1.AsSByte(), w4, 3);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            var scale0 = Vector128.Create(bias);
+            var shift0 = Vector128.Create(Unsafe.Add(ref bias, blockRows + 0));
+            var acc0x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum0x0, scale0, shift0);
+            var acc0x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum0x1, scale0, shift0);
+            var scale1 = Vector128.Create(Unsafe.Add(ref bias, 1));
+            var shift1 = Vector128.Create(Unsafe.Add(ref bias, blockRows + 1));
+            var acc1x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum1x0, scale1, shift1);
+            var acc1x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum1x1, scale1, shift1);
+            var scale2 = Vector128.Create(Unsafe.Add(ref bias, 2));
+            var shift2 = Vector128.Create(Unsafe.Add(ref bias, blockRows + 2));
+            var acc2x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum2x0, scale2, shift2);
+            var acc2x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum2x1, scale2, shift2);
+            var scale3 = Vector128.Create(Unsafe.Add(ref bias, 3));
+            var shift3 = Vector128.Create(Unsafe.Add(ref bias, blockRows + 3));
+            var acc3x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum3x0, scale3, shift3);
+            var acc3x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum3x1, scale3, shift3);
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector128.LoadUnsafe(ref res, (nuint)(p + 4));
+                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 4));
+                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc2x1 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 4));
+                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc3x1 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 4));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+        }
+    }
+
+    /// <summary>4 × 8 Vector128 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Pointwise_Tile_4x8_V128_Broadcast<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Int8Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 8)
+        {
+            var sum0x0 = Vector128<int>.Zero;
+            var sum0x1 = Vector128<int>.Zero;
+            var sum1x0 = Vector128<int>.Zero;
+            var sum1x1 = Vector128<int>.Zero;
+            var sum2x0 = Vector128<int>.Zero;
+            var sum2x1 = Vector128<int>.Zero;
+            var sum3x0 = Vector128<int>.Zero;
+            var sum3x1 = Vector128<int>.Zero;
+            ref int x = ref Unsafe.As<float, int>(ref Unsafe.Add(ref groupInput, p));
+            ref int wk = ref Unsafe.As<float, int>(ref Unsafe.Add(ref bias, 2 * blockRows));
+            for (int q = 0; q < TShape.Quads; q++)
+            {
+                var x0 = Vector128.LoadUnsafe(ref x);
+                var x1 = Vector128.LoadUnsafe(ref x, 4);
+                var w0 = Vector128.Create(wk);
+                sum0x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x0, x0, w0);
+                sum0x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x1, x1, w0);
+                var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                sum1x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x0, x0, w1);
+                sum1x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x1, x1, w1);
+                var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                sum2x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x0, x0, w2);
+                sum2x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x1, x1, w2);
+                var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                sum3x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x0, x0, w3);
+                sum3x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x1, x1, w3);
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
@@ -6018,9 +6252,17 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
-    /// <summary>4 × 4 Vector128 int8 tile, with an SDOT-by-element branch for ARM64; see <see cref="Int8Pointwise_Shape"/>.</summary>
+    /// <summary>4 × 4 Vector128 tile: its Dp body on ARM64, else its broadcast body.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Int8Pointwise_Tile_4x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last) where TShape : struct, Int8Pointwise_Shape
+    {
+        if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported) Int8Pointwise_Tile_4x4_V128_Dp<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
+        else Int8Pointwise_Tile_4x4_V128_Broadcast<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
+    }
+
+    /// <summary>4 × 4 Vector128 int8 tile, SDOT by element (ARM64 with Dp); see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_4x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_4x4_V128_Dp<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -6039,25 +6281,76 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             for (int q = 0; q < TShape.Quads; q++)
             {
                 var x0 = Vector128.LoadUnsafe(ref x);
-                if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported)
-                {
-                    var w4 = Vector128.LoadUnsafe(ref wk).AsSByte();
-                    sum0x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum0x0, x0.AsSByte(), w4, 0);
-                    sum1x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum1x0, x0.AsSByte(), w4, 1);
-                    sum2x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum2x0, x0.AsSByte(), w4, 2);
-                    sum3x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum3x0, x0.AsSByte(), w4, 3);
-                }
-                else
-                {
-                    var w0 = Vector128.Create(wk);
-                    sum0x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x0, x0, w0);
-                    var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                    sum1x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x0, x0, w1);
-                    var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                    sum2x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x0, x0, w2);
-                    var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                    sum3x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x0, x0, w3);
-                }
+                var w4 = Vector128.LoadUnsafe(ref wk).AsSByte();
+                sum0x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum0x0, x0.AsSByte(), w4, 0);
+                sum1x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum1x0, x0.AsSByte(), w4, 1);
+                sum2x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum2x0, x0.AsSByte(), w4, 2);
+                sum3x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum3x0, x0.AsSByte(), w4, 3);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            var scale0 = Vector128.Create(bias);
+            var shift0 = Vector128.Create(Unsafe.Add(ref bias, blockRows + 0));
+            var acc0x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum0x0, scale0, shift0);
+            var scale1 = Vector128.Create(Unsafe.Add(ref bias, 1));
+            var shift1 = Vector128.Create(Unsafe.Add(ref bias, blockRows + 1));
+            var acc1x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum1x0, scale1, shift1);
+            var scale2 = Vector128.Create(Unsafe.Add(ref bias, 2));
+            var shift2 = Vector128.Create(Unsafe.Add(ref bias, blockRows + 2));
+            var acc2x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum2x0, scale2, shift2);
+            var scale3 = Vector128.Create(Unsafe.Add(ref bias, 3));
+            var shift3 = Vector128.Create(Unsafe.Add(ref bias, blockRows + 3));
+            var acc3x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum3x0, scale3, shift3);
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
+                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc3x0 = Simd.Relu(acc3x0);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+        }
+    }
+
+    /// <summary>4 × 4 Vector128 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Pointwise_Tile_4x4_V128_Broadcast<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Int8Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 4)
+        {
+            var sum0x0 = Vector128<int>.Zero;
+            var sum1x0 = Vector128<int>.Zero;
+            var sum2x0 = Vector128<int>.Zero;
+            var sum3x0 = Vector128<int>.Zero;
+            ref int x = ref Unsafe.As<float, int>(ref Unsafe.Add(ref groupInput, p));
+            ref int wk = ref Unsafe.As<float, int>(ref Unsafe.Add(ref bias, 2 * blockRows));
+            for (int q = 0; q < TShape.Quads; q++)
+            {
+                var x0 = Vector128.LoadUnsafe(ref x);
+                var w0 = Vector128.Create(wk);
+                sum0x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x0, x0, w0);
+                var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                sum1x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x0, x0, w1);
+                var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                sum2x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x0, x0, w2);
+                var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                sum3x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x0, x0, w3);
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
