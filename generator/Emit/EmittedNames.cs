@@ -22,7 +22,7 @@ internal static class EmittedNames
     /// <summary>Every kernel method (dispatcher and variants) starts with its kind's prefix; offset constants with theirs.</summary>
     private static readonly string[] s_kernelPrefixes =
     {
-        StemConvolutionKernel.Prefix, DepthwiseKernel.Prefix, MaxPoolKernel.Prefix, AvgPoolKernel.Prefix,
+        StemConvolutionKernel.Prefix, DepthwiseKernel.Prefix, MaxPoolKernel.Prefix, AvgPoolKernel.Prefix, WindowKernel.ShapePrefix,
         PointwiseKernel.Prefix, Int8PointwiseKernel.Prefix, QuantizeKernel.Prefix, GlobalPoolKernel.Prefix, ClassifierKernel.Prefix, Int8ClassifierKernel.Prefix, FeatureQuantizeKernel.Prefix, OperandRefs.ArenaPrefix, OperandRefs.WeightsPrefix,
     };
 

@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using ShuffleNetGen.Generator.Helpers;
 
 namespace ShuffleNetGen.Generator.Emit;
 
@@ -29,4 +30,40 @@ internal static class KernelSyntax
         }
         throw new System.ArgumentException("The last path must be unconditional.", nameof(paths));
     }
+
+    /// <summary>
+    /// The one way generated code picks a variant: a dispatcher method, inlined into its callers, that calls the first
+    /// variant whose condition holds (the last has none). The conditions are JIT and NativeAOT constants, so each call
+    /// site compiles to one direct call; variant bodies hold no checks of their own on the instruction set.
+    /// </summary>
+    public static void EmitDispatcher(SourceWriter w, string summary, string signature, string arguments, IReadOnlyList<KernelVariant> variants)
+    {
+        w.Line($"/// <summary>{summary}</summary>");
+        w.Line(Inlined);
+        using (w.Open($"private static void {signature}"))
+        {
+            for (int i = 0; i < variants.Count; i++)
+            {
+                string call = $"{variants[i].Method}({arguments});";
+                bool last = i == variants.Count - 1;
+                if (last != (variants[i].Condition is null)) throw new System.ArgumentException("Only the last variant is unconditional.", nameof(variants));
+                w.Line(last ? (i == 0 ? call : $"else {call}") : $"{(i == 0 ? "" : "else ")}if ({variants[i].Condition}) {call}");
+            }
+        }
+        w.Line();
+    }
+
+    /// <summary>The <c>KernelPaths</c> expression of a dispatcher: the label of the variant it picks.</summary>
+    public static string ChoosePath(IReadOnlyList<KernelVariant> variants)
+    {
+        var paths = new List<(string?, string)>();
+        foreach (var v in variants) paths.Add((v.Condition, v.Label));
+        return ChoosePath(paths);
+    }
 }
+
+/// <summary>
+/// A variant a dispatcher can call: the check it is picked under (null for the last, portable one), the method (with its
+/// type arguments, if generic), and what <c>KernelPaths</c> reports when it runs.
+/// </summary>
+internal sealed record KernelVariant(string? Condition, string Method, string Label);

@@ -70,6 +70,9 @@ public class GeneratorRobustnessTests
         _output.WriteLine("diagnostics seen: " + string.Join(", ", tally.Ids.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}×{p.Value}")));
         Assert.True(tally.Generated > iterations / 10, $"only {tally.Generated} of {tally.Cases} cases generated code: the generators are too hostile to test the emitter");
         Assert.True(tally.Rejected > iterations / 10, $"only {tally.Rejected} of {tally.Cases} cases were rejected: the generators are too tame");
+        // The compile check is the point of generating code here: a run that compiled nothing (every output over the
+        // size limit, say) would pass while checking nothing, so the whole budget must have been compiled.
+        Assert.True(tally.Compiled == CompileBudget, $"only {tally.Compiled} of {tally.CompileCandidates} generated outputs under {CompileSizeLimit:N0} characters were compiled, not {CompileBudget}: the compile check did not run");
     }
 
     private static void CheckCase(Case c, Tally tally)
@@ -121,7 +124,7 @@ public class GeneratorRobustnessTests
         // budget lasts. Compile time grows with the emitted size, which the kernel emitters decide, not these tests.
         if (result.GeneratedSources.Sum(g => g.SourceText.Length) > CompileSizeLimit) return;
         int candidate = Interlocked.Increment(ref tally.CompileCandidates);
-        if (candidate > 8 && candidate % 4 != 0) return;
+        if (candidate > CompileBudget && candidate % 4 != 0) return;
         if (Interlocked.Increment(ref tally.Compiled) > CompileBudget)
         {
             Interlocked.Decrement(ref tally.Compiled);

@@ -100,14 +100,8 @@ public class IncrementalPipelineTests
             .Order(StringComparer.Ordinal)
             .ToList();
 
-    [Fact]
-    public void AddingAnUnrelatedFileDoesNoWork()
-    {
-        var (driver, compilation) = FirstRun();
-        Assert.Empty(driver.GetRunResult().Diagnostics);
-        var edited = compilation.AddSyntaxTrees(CSharpSyntaxTree.ParseText("namespace Acme; class Other { }", GeneratorHarness.ParseOptions, path: "Other.cs"));
-        AssertNothingRan(Result(driver.RunGenerators(edited)));
-    }
+    // Adding an unrelated file: IncrementalCostTests.AnUnrelatedEditReusesThePaperModelsSourceWithoutEmittingIt, which
+    // also checks that the tracking saw the first run's work and that the driver hands back the same source text.
 
     [Fact]
     public void ChangingAMethodBodyElsewhereDoesNoWork()

@@ -145,7 +145,6 @@ public class Int8KernelTests
     public void EveryQuantizeKernelMatchesTheReferenceExactly(string model)
     {
         var type = ModelType(model);
-        var planes = type.GetMethod("Quantize_Planes", BindingFlags.NonPublic | BindingFlags.Static)!;
         var shapes = type.GetNestedTypes(BindingFlags.NonPublic).Where(t => QuantizeShapeName.IsMatch(t.Name)).ToList();
         Assert.NotEmpty(shapes);
         var random = new Random(model.Length * 17 + 3);
@@ -159,27 +158,40 @@ public class Int8KernelTests
             // Values well past both ends of the range, so clamping is exercised, and exact ties of the rounding.
             var input = Floats(random, channels * pixels, -6f, 6f);
             for (int i = 0; i < input.Length; i += 7) input[i] = (random.Next(-300, 300) + 0.5f) * scale;
-            var output = new int[groups * slots * pixels];
-            Array.Fill(output, unchecked((int)0xDEADBEEF));
             var parameters = new[] { 1f / scale, zeroPoint };
-            var outFloats = MemoryMarshal.Cast<int, float>(output.AsSpan());
-            planes.MakeGenericMethod(shape).CreateDelegate<QuantizeCall>()(ref input[0], ref outFloats[0], ref parameters[0]);
-
-            for (int k = 0; k < groups; k++)
-                for (int s = 0; s < slots; s++)
-                    for (int p = 0; p < pixels; p++)
-                    {
-                        int expected = 0;
-                        for (int b = 0; b < 4 && 4 * s + b < inPerGroup; b++)
-                        {
-                            float x = input[(k * inPerGroup + 4 * s + b) * pixels + p];
-                            float t = Math.Clamp(x * (1f / scale), -zeroPoint, 127 - zeroPoint);
-                            expected |= ((int)MathF.Round(t, MidpointRounding.ToEven) + zeroPoint) << (8 * b);
-                        }
-                        int got = output[(k * slots + s) * pixels + p];
-                        if (got != expected) Assert.Fail($"{shape.Name}: group {k}, slot {s}, pixel {p}: expected 0x{expected:X8}, kernel wrote 0x{got:X8}");
-                    }
+            // The kernel's dispatcher, then each width's variant it can pick for this plane size, called directly (the
+            // runtime's Int8Simd falls back to software where a width is not accelerated), so every width is checked here.
+            var calls = new List<(string Name, MethodInfo Method)> { (shape.Name[..^"_Shape".Length], type.GetMethod(shape.Name[..^"_Shape".Length], BindingFlags.NonPublic | BindingFlags.Static)!) };
+            foreach (var (suffix, lanes) in new[] { ("V512", 16), ("V256", 8), ("V128", 4), ("Scalar", 1) })
+                if (pixels >= lanes && type.GetMethod("Quantize_Planes_" + suffix, BindingFlags.NonPublic | BindingFlags.Static) is { } variant)
+                    calls.Add(("Quantize_Planes_" + suffix, variant.MakeGenericMethod(shape)));
+            Assert.Equal(5, calls.Count + (pixels < 16 ? 1 : 0) + (pixels < 8 ? 1 : 0) + (pixels < 4 ? 1 : 0));
+            foreach (var (name, method) in calls)
+                CheckQuantized(shape.Name + " " + name, method, input, parameters, groups, inPerGroup, slots, pixels, scale, zeroPoint);
         }
+    }
+
+    private static void CheckQuantized(string what, MethodInfo method, float[] input, float[] parameters, int groups, int inPerGroup, int slots, int pixels, float scale, int zeroPoint)
+    {
+        var output = new int[groups * slots * pixels];
+        Array.Fill(output, unchecked((int)0xDEADBEEF));
+        var outFloats = MemoryMarshal.Cast<int, float>(output.AsSpan());
+        method.CreateDelegate<QuantizeCall>()(ref input[0], ref outFloats[0], ref parameters[0]);
+
+        for (int k = 0; k < groups; k++)
+            for (int s = 0; s < slots; s++)
+                for (int p = 0; p < pixels; p++)
+                {
+                    int expected = 0;
+                    for (int b = 0; b < 4 && 4 * s + b < inPerGroup; b++)
+                    {
+                        float x = input[(k * inPerGroup + 4 * s + b) * pixels + p];
+                        float t = Math.Clamp(x * (1f / scale), -zeroPoint, 127 - zeroPoint);
+                        expected |= ((int)MathF.Round(t, MidpointRounding.ToEven) + zeroPoint) << (8 * b);
+                    }
+                    int got = output[(k * slots + s) * pixels + p];
+                    if (got != expected) Assert.Fail($"{what}: group {k}, slot {s}, pixel {p}: expected 0x{expected:X8}, kernel wrote 0x{got:X8}");
+                }
     }
 
     private delegate void FeatureQuantizeCall(ref float source, ref float destination);

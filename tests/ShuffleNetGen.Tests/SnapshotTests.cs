@@ -25,59 +25,91 @@ public class SnapshotTests
         var (_, diagnostics, run) = GeneratorHarness.Run(source);
         Assert.Empty(diagnostics);
         var generated = Assert.Single(run.Results.Single().GeneratedSources);
+        AssertOneDispatchStyle(generated.SourceText.ToString());
         Snapshot.Verify(name, generated.SourceText.ToString());
     }
 
-    private static readonly Lazy<SyntaxNode> s_paper = new(() =>
+    /// <summary>
+    /// Generated code picks a variant in one way only: a dispatcher line, <c>if (check) Variant(…);</c> or
+    /// <c>else if</c>, that calls it. No kernel, tile or band tests an instruction set inside its body; the only other
+    /// place a check appears is the <c>KernelPaths</c> report, which names what the dispatchers pick.
+    /// </summary>
+    private static void AssertOneDispatchStyle(string source)
     {
-        var (_, diagnostics, run) = GeneratorHarness.Run("""
+        var dispatch = new System.Text.RegularExpressions.Regex(@"^        (else )?if \([A-Za-z0-9_.:]+\) [A-Za-z0-9_]+(<[A-Za-z0-9_]+>)?\(.*\);$");
+        var checks = source.Split('\n').Where(line => line.Contains(".IsSupported", StringComparison.Ordinal) || line.Contains(".IsHardwareAccelerated", StringComparison.Ordinal));
+        Assert.All(checks, line => Assert.True(dispatch.IsMatch(line) || line.StartsWith("        new(\"", StringComparison.Ordinal), "an instruction-set check outside a dispatcher: " + line.Trim()));
+    }
+
+    private static SyntaxNode Paper(string precision)
+    {
+        var (_, diagnostics, run) = GeneratorHarness.Run($$"""
             using ShuffleNetGen;
             namespace Generated;
-            [ShuffleNet(Groups = 3, Scale = 1.0)]
+            [ShuffleNet(Groups = 3, Scale = 1.0{{precision}})]
             public partial class Paper1xG3;
             """);
         Assert.Empty(diagnostics);
         return Assert.Single(run.Results.Single().GeneratedSources).SyntaxTree.GetRoot();
-    });
+    }
+
+    private static readonly Lazy<SyntaxNode> s_paper = new(() => Paper(""));
+
+    private static readonly Lazy<SyntaxNode> s_paperInt8 = new(() => Paper(", Precision = Precision.Int8"));
 
     /// <summary>
-    /// The generator's output for the paper's 1x g=3 model has an ARM64 (AdvSimd) path in at least one kernel of every
-    /// kind, reachable only when the ISA is there, so a change that drops one fails here on x64 and not only under
-    /// emulation. Read from the syntax, not the layout: the path may be a branch inside the kernel, a variant method
-    /// its dispatcher calls, or a shared tile method a variant calls.
+    /// The generator's output for the paper's 1x g=3 model, float and int8, has an ARM64 path in at least one kernel of
+    /// every kind that has one, reachable only when the ISA is there, so a change that drops one fails here on x64 and
+    /// not only under emulation. Read from the syntax, not the layout: the path may be a branch inside a method, a
+    /// variant a dispatcher calls, or a shared method (a tile, a band of rows) a variant calls. The int8 model's quantize,
+    /// feature-quantize and int8 classifier kernels have no such path of their own: they call the runtime's
+    /// <c>ShuffleNetGen.Kernels.Int8Simd</c> (runtime/Kernels/Int8Simd.cs), whose Dp and AdvSimd branches are not generated code.
     /// </summary>
     [Theory]
-    [InlineData("Conv3x3_s2", "AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar")]
-    [InlineData("MaxPool3x3_s2", "AdvSimd.Arm64.MaxPairwise")]
-    [InlineData("Depthwise3x3_s2", "AdvSimd.Arm64.UnzipEven")]
-    [InlineData("AvgPool3x3_s2", "AdvSimd.Arm64.AddPairwise")]
-    [InlineData("Pointwise_g3", "AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar")]
-    [InlineData("GlobalAvgPool", "AdvSimd.Arm64.AddPairwise")]
-    [InlineData("Linear", "AdvSimd.FusedMultiplyAdd")]
-    public void GeneratedSourceHasAnAdvSimdPathInEachKernelKind(string kernelPrefix, string instruction)
+    [InlineData(false, "Conv3x3_s2", "AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar")]
+    [InlineData(false, "MaxPool3x3_s2", "AdvSimd.Arm64.MaxPairwise")]
+    [InlineData(false, "Depthwise3x3_s2", "AdvSimd.Arm64.UnzipEven")]
+    [InlineData(false, "AvgPool3x3_s2", "AdvSimd.Arm64.AddPairwise")]
+    [InlineData(false, "Pointwise_g3", "AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar")]
+    [InlineData(false, "GlobalAvgPool", "AdvSimd.Arm64.AddPairwise")]
+    [InlineData(false, "Linear", "AdvSimd.FusedMultiplyAdd")]
+    [InlineData(true, "Int8Pointwise_g3", "Dp.DotProductBySelectedQuadruplet")]
+    [InlineData(true, "Depthwise3x3_s2", "AdvSimd.Arm64.UnzipEven")]
+    [InlineData(true, "GlobalAvgPool", "AdvSimd.Arm64.AddPairwise")]
+    public void GeneratedSourceHasAnAdvSimdPathInEachKernelKind(bool int8, string kernelPrefix, string instruction)
     {
-        var methods = s_paper.Value.DescendantNodes().OfType<MethodDeclarationSyntax>().ToList();
+        var root = int8 ? s_paperInt8.Value : s_paper.Value;
+        var methods = root.DescendantNodes().OfType<MethodDeclarationSyntax>().ToList();
         var kernels = methods.Where(m => m.Identifier.ValueText.StartsWith(kernelPrefix, StringComparison.Ordinal)).ToList();
         Assert.NotEmpty(kernels);
-        // A kernel's code includes the shared methods it calls (the pointwise register tiles), and theirs.
+        // A kernel's code includes the shared methods it calls (tiles, bands of rows), and theirs.
         var byName = methods.GroupBy(m => m.Identifier.ValueText).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
-        var reached = new HashSet<MethodDeclarationSyntax>(kernels);
-        var pending = new Queue<MethodDeclarationSyntax>(kernels);
+        var reached = Reached(kernels, byName);
+        var uses = reached.SelectMany(k => k.DescendantNodes().OfType<MemberAccessExpressionSyntax>())
+            .Where(a => Names(a, instruction)).ToList();
+        Assert.True(uses.Count > 0, $"no {kernelPrefix}* kernel, nor a method one calls, uses {instruction}");
+
+        // Guarded: inside the taken branch of an AdvSimd (or Dp) IsSupported check, or in a method called, directly or
+        // not, from one.
+        var guardedRegions = root.DescendantNodes().Select(GuardedByArm).OfType<SyntaxNode>().ToList();
+        var calledUnderGuard = Reached(guardedRegions.SelectMany(CalledNames).Distinct().SelectMany(n => byName.GetValueOrDefault(n) ?? []), byName)
+            .Select(m => m.Identifier.ValueText).ToHashSet(StringComparer.Ordinal);
+        Assert.Contains(uses, use =>
+            guardedRegions.Any(r => r.Span.Contains(use.Span)) ||
+            use.FirstAncestorOrSelf<MethodDeclarationSyntax>() is { } method && calledUnderGuard.Contains(method.Identifier.ValueText));
+    }
+
+    /// <summary><paramref name="start"/> and every method they call, transitively.</summary>
+    private static HashSet<MethodDeclarationSyntax> Reached(IEnumerable<MethodDeclarationSyntax> start, Dictionary<string, List<MethodDeclarationSyntax>> byName)
+    {
+        var reached = new HashSet<MethodDeclarationSyntax>(start);
+        var pending = new Queue<MethodDeclarationSyntax>(reached);
         while (pending.Count > 0)
             foreach (string callee in CalledNames(pending.Dequeue()))
                 if (byName.TryGetValue(callee, out var declared))
                     foreach (var method in declared)
                         if (reached.Add(method)) pending.Enqueue(method);
-        var uses = reached.SelectMany(k => k.DescendantNodes().OfType<MemberAccessExpressionSyntax>())
-            .Where(a => Names(a, instruction)).ToList();
-        Assert.True(uses.Count > 0, $"no {kernelPrefix}* kernel, nor a method one calls, uses {instruction}");
-
-        // Guarded: inside the taken branch of an AdvSimd IsSupported check, or in a method called from one.
-        var guardedRegions = s_paper.Value.DescendantNodes().Select(GuardedByAdvSimd).OfType<SyntaxNode>().ToList();
-        var calledUnderGuard = guardedRegions.SelectMany(CalledNames).ToHashSet(StringComparer.Ordinal);
-        Assert.Contains(uses, use =>
-            guardedRegions.Any(r => r.Span.Contains(use.Span)) ||
-            use.FirstAncestorOrSelf<MethodDeclarationSyntax>() is { } method && calledUnderGuard.Contains(method.Identifier.ValueText));
+        return reached;
     }
 
     /// <summary>Names of the methods <paramref name="node"/> calls without qualification (generic ones by their bare name).</summary>
@@ -89,12 +121,12 @@ public class SnapshotTests
     private static bool Names(ExpressionSyntax expression, string name) =>
         expression.ToString() is var text && (text == name || text.EndsWith("." + name, StringComparison.Ordinal));
 
-    /// <summary>What runs only when an <c>AdvSimd.IsSupported</c> or <c>AdvSimd.Arm64.IsSupported</c> condition holds, if <paramref name="node"/> branches on one.</summary>
-    private static SyntaxNode? GuardedByAdvSimd(SyntaxNode node)
+    /// <summary>What runs only when an <c>AdvSimd.IsSupported</c>, <c>AdvSimd.Arm64.IsSupported</c> or <c>Dp.IsSupported</c> (ARM64's SDOT) condition holds, if <paramref name="node"/> branches on one.</summary>
+    private static SyntaxNode? GuardedByArm(SyntaxNode node)
     {
         static bool ChecksAdvSimd(ExpressionSyntax condition) =>
             condition.DescendantNodesAndSelf().OfType<MemberAccessExpressionSyntax>().Any(a =>
-                a.Name.Identifier.ValueText == "IsSupported" && (Names(a.Expression, "AdvSimd") || Names(a.Expression, "AdvSimd.Arm64"))
+                a.Name.Identifier.ValueText == "IsSupported" && (Names(a.Expression, "AdvSimd") || Names(a.Expression, "AdvSimd.Arm64") || Names(a.Expression, "Arm.Dp"))
                 && !a.Ancestors().TakeWhile(n => n != condition.Parent).Any(n => n.IsKind(SyntaxKind.LogicalNotExpression) || n.IsKind(SyntaxKind.LogicalOrExpression)));
         return node switch
         {

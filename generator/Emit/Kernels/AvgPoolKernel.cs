@@ -32,23 +32,21 @@ internal sealed class AvgPoolKernel : WindowKernel
 
     protected override void EmitScalarEpilogue(SourceWriter w) => w.Line("acc *= 1f / 9f;");
 
-    protected override void AddPaths(System.Collections.Generic.List<(string?, string)> paths)
-    {
-        if (RowVectorsApply) paths.Add((RuntimeChecks.Vector512Accelerated, "Vector512, a row per vector"));
-    }
+    protected override string KindPrefix => Prefix;
 
-    protected override void EmitVariantDispatch(SourceWriter w)
+    protected override string VectorAccumulate(VectorTaps taps, string value) => $"acc + {value}";
+
+    protected override string GuardedScalarCombine(string value, string weight) => $"acc += {value};";
+
+    protected override bool WideDoneByOwnVariant => RowVectorsApply;
+
+    protected override void AddOwnVariants(System.Collections.Generic.List<KernelVariant> variants)
     {
-        if (!RowVectorsApply) return;
-        using (w.Open($"if ({RuntimeChecks.Vector512Accelerated})"))
-        {
-            w.Line($"{RowVectorsMethodName}(ref source, ref destination);");
-            w.Line("return;");
-        }
+        if (RowVectorsApply) variants.Add(new(RuntimeChecks.Vector512Accelerated, RowVectorsMethodName, "Vector512, a row per vector"));
     }
 
     /// <summary>The row-vector variant: the three input rows summed first, then the three tap columns permuted out of the sum.</summary>
-    protected override void EmitVariantMethods(SourceWriter w)
+    protected override void EmitOwnVariantMethods(SourceWriter w)
     {
         if (!RowVectorsApply) return;
         EmitRowVectorMethod(w, $"<see cref=\"{Name}\"/> with one output row per Vector512.", "", () => { }, rowMask =>

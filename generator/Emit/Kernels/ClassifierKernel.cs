@@ -25,7 +25,9 @@ internal sealed class ClassifierKernel : IKernelEmitter
 
     private bool Wide => (_widths & VectorWidths.Vector512) != 0;
 
-    public string PathExpression => HeadSums.PathExpression(_op.InFeatures, Wide, Neon, "AdvSimd fmla, faddp");
+    private List<KernelVariant> Variants => HeadSums.Variants(Name, _op.InFeatures, Wide, Neon, "AdvSimd fmla, faddp");
+
+    public string PathExpression => KernelSyntax.ChoosePath(Variants);
 
     public string CallStatement() => $"{Name}({OperandRefs.Of(_op.Input)}, {OperandRefs.Weights(_op)}, {OperandRefs.Of(_op.Output)});";
 
@@ -37,29 +39,24 @@ internal sealed class ClassifierKernel : IKernelEmitter
     {
         int n = _op.InFeatures;
         int outputs = _op.OutFeatures;
-        w.Line($"/// <summary>Fully connected layer, {n} features to {outputs} logits.</summary>");
-        w.Line(KernelSyntax.Optimized);
-        using (w.Open($"private static void {Name}(ref float source, ref float weights, ref float logits)"))
-        {
-            HeadSums.EmitRows(w, "o", outputs, Neon,
-                neonFour: () =>
-                {
-                    HeadSums.EmitNeonFourSums(w, "weights", n, "o", "source", n);
-                    w.Line($"(sums + Vector128.LoadUnsafe(ref weights, (nuint)({(long)n * outputs} + o))).StoreUnsafe(ref logits, (nuint)o);");
-                },
-                portable: (start, end) => EmitRows(w, start, end));
-        }
-        w.Line();
+        HeadSums.EmitKernel(w, $"Fully connected layer, {n} features to {outputs} logits.", Name, "ref float source, ref float weights, ref float logits", "ref source, ref weights, ref logits",
+            Variants, "o", outputs,
+            neonFour: () =>
+            {
+                HeadSums.EmitNeonFourSums(w, "weights", n, "o", "source", n);
+                w.Line($"(sums + Vector128.LoadUnsafe(ref weights, (nuint)({(long)n * outputs} + o))).StoreUnsafe(ref logits, (nuint)o);");
+            },
+            portable: (start, end, wide) => EmitRows(w, start, end, wide));
     }
 
-    private void EmitRows(SourceWriter w, int start, int end)
+    private void EmitRows(SourceWriter w, int start, int end, bool wide)
     {
         if (start == end) return;
         int n = _op.InFeatures;
         using (Loop.Open(w, "o", start, end))
         {
             w.Line($"ref float row = ref Unsafe.Add(ref weights, o * {n});");
-            HeadSums.EmitSum(w, "row", "source", n, Wide);
+            HeadSums.EmitSum(w, "row", "source", n, wide);
             w.Line($"Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, {(long)n * _op.OutFeatures} + o);");
         }
     }

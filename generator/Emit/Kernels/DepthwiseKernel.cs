@@ -53,22 +53,34 @@ internal sealed class DepthwiseKernel : WindowKernel
 
     public override string CallStatement() => WeightedCallStatement();
 
-    protected override void AddPaths(List<(string?, string)> paths)
+    protected override string KindPrefix => Prefix;
+
+    protected override bool WideDoneByOwnVariant => _flat || RowVectorsApply;
+
+    protected override void AddOwnVariants(List<KernelVariant> variants)
     {
-        if (_flat) paths.Add((RuntimeChecks.Vector512Accelerated, "Vector512 across rows of a copy with zero rows around it"));
-        if (RowVectorsApply) paths.Add((RuntimeChecks.Vector512Accelerated, "Vector512, a row per vector"));
-        if (_padded is { } plan) paths.Add((plan.Condition, plan.Vector + " on a zero-padded copy"));
+        if (_flat) variants.Add(new(RuntimeChecks.Vector512Accelerated, FlatMethodName, "Vector512 across rows of a copy with zero rows around it"));
+        if (RowVectorsApply) variants.Add(new(RuntimeChecks.Vector512Accelerated, RowVectorsMethodName, "Vector512, a row per vector"));
+        if (_padded is { } plan) variants.Add(new(plan.Condition, PaddedCopyMethodName(plan), plan.Vector + " on a zero-padded copy"));
     }
 
-    protected override void EmitChannelStart(SourceWriter w)
+    protected override bool FromBias => true;
+
+    protected override void EmitSharedChannelStart(SourceWriter w) => w.Line("ref float taps = ref Unsafe.Add(ref weights, c * 10);");
+
+    protected override string BandParameters => ", ref float taps";
+
+    protected override string BandArguments => ", ref taps";
+
+    /// <summary>Nine broadcast taps stay in registers for the band's rows.</summary>
+    protected override void EmitBandStart(SourceWriter w, Interior interior)
     {
-        base.EmitChannelStart(w);
-        w.Line("ref float taps = ref Unsafe.Add(ref weights, c * 10);");
         w.Line("float bias = Unsafe.Add(ref taps, 9);");
-        w.Line("var biasV = Vector128.Create(bias);");
-        // Nine broadcast taps stay in registers for the whole plane.
-        for (int t = 0; t < 9; t++) w.Line($"float k{t} = Unsafe.Add(ref taps, {t}); var k{t}V = Vector128.Create(k{t});");
+        for (int t = 0; t < 9; t++)
+            w.Line(interior == Interior.Vector512 ? $"float k{t} = Unsafe.Add(ref taps, {t});" : $"float k{t} = Unsafe.Add(ref taps, {t}); var k{t}V = Vector128.Create(k{t});");
     }
+
+    protected override string GuardedScalarCombine(string value, string weight) => $"acc += {value} * {weight};";
 
     protected override string VectorCombine(VectorTaps taps, string value, string weight, int lane) => MultiplyAddTap(taps, value, weight, lane);
 
@@ -106,32 +118,6 @@ internal sealed class DepthwiseKernel : WindowKernel
 
     private string FlatMethodName => $"{Name}_Flat_V512";
 
-    protected override void EmitVariantDispatch(SourceWriter w)
-    {
-        if (RowVectorsApply)
-        {
-            using (w.Open($"if ({RuntimeChecks.Vector512Accelerated})"))
-            {
-                w.Line($"{RowVectorsMethodName}(ref source, ref destination, ref weights);");
-                w.Line("return;");
-            }
-        }
-        if (_flat)
-        {
-            using (w.Open($"if ({RuntimeChecks.Vector512Accelerated})"))
-            {
-                w.Line($"{FlatMethodName}(ref source, ref destination, ref weights);");
-                w.Line("return;");
-            }
-        }
-        if (_padded is not { } plan) return;
-        using (w.Open($"if ({plan.Condition})"))
-        {
-            w.Line($"{PaddedCopyMethodName(plan)}(ref source, ref destination, ref weights);");
-            w.Line("return;");
-        }
-    }
-
     /// <summary>Vector starts covering <paramref name="count"/> columns, the last one overlapping its neighbour when needed.</summary>
     private static List<int> CoveringStarts(int count, int lanes)
     {
@@ -141,7 +127,7 @@ internal sealed class DepthwiseKernel : WindowKernel
         return starts;
     }
 
-    protected override void EmitVariantMethods(SourceWriter w)
+    protected override void EmitOwnVariantMethods(SourceWriter w)
     {
         if (RowVectorsApply) EmitRowVectorVariant(w);
         if (_flat) EmitFlatVariant(w);

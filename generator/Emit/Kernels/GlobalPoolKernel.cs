@@ -28,7 +28,9 @@ internal sealed class GlobalPoolKernel : IKernelEmitter
 
     private bool Wide => (_widths & VectorWidths.Vector512) != 0;
 
-    public string PathExpression => HeadSums.PathExpression(_op.Input.Pixels, Wide, Neon, "AdvSimd faddp");
+    private List<KernelVariant> Variants => HeadSums.Variants(Name, _op.Input.Pixels, Wide, Neon, "AdvSimd faddp");
+
+    public string PathExpression => KernelSyntax.ChoosePath(Variants);
 
     public string CallStatement() => $"{Name}({OperandRefs.Of(_op.Input)}, {OperandRefs.Of(_op.Output)});";
 
@@ -39,29 +41,24 @@ internal sealed class GlobalPoolKernel : IKernelEmitter
     public void EmitMethods(SourceWriter w)
     {
         int pixels = _op.Input.Pixels;
-        w.Line($"/// <summary>Mean of each of {_op.Input.Channels} planes of {pixels} pixels.</summary>");
-        w.Line(KernelSyntax.Optimized);
-        using (w.Open($"private static void {Name}(ref float source, ref float destination)"))
-        {
-            HeadSums.EmitRows(w, "c", _op.Input.Channels, Neon,
-                neonFour: () =>
-                {
-                    HeadSums.EmitNeonFourSums(w, "source", pixels, "c", null, pixels);
-                    w.Line($"(sums / Vector128.Create({pixels}f)).StoreUnsafe(ref destination, (nuint)c);");
-                },
-                portable: (start, end) => EmitChannels(w, start, end));
-        }
-        w.Line();
+        HeadSums.EmitKernel(w, $"Mean of each of {_op.Input.Channels} planes of {pixels} pixels.", Name, "ref float source, ref float destination", "ref source, ref destination",
+            Variants, "c", _op.Input.Channels,
+            neonFour: () =>
+            {
+                HeadSums.EmitNeonFourSums(w, "source", pixels, "c", null, pixels);
+                w.Line($"(sums / Vector128.Create({pixels}f)).StoreUnsafe(ref destination, (nuint)c);");
+            },
+            portable: (start, end, wide) => EmitChannels(w, start, end, wide));
     }
 
-    private void EmitChannels(SourceWriter w, int start, int end)
+    private void EmitChannels(SourceWriter w, int start, int end, bool wide)
     {
         if (start == end) return;
         int pixels = _op.Input.Pixels;
         using (Loop.Open(w, "c", start, end))
         {
             w.Line($"ref float plane = ref Unsafe.Add(ref source, c * {pixels});");
-            HeadSums.EmitSum(w, "plane", null, pixels, Wide);
+            HeadSums.EmitSum(w, "plane", null, pixels, wide);
             w.Line($"Unsafe.Add(ref destination, c) = sum / {pixels}f;");
         }
     }

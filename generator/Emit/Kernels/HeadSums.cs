@@ -15,35 +15,47 @@ internal static class HeadSums
     public const int WideBlock = 32;
 
     /// <summary>
-    /// Rows <c>0 .. count − 1</c> (channels or classes, loop variable <paramref name="index"/>): on ARM64 four at a time
-    /// by <paramref name="neonFour"/> and the remainder by <paramref name="portable"/>; elsewhere all by the latter.
+    /// The variants of a head kernel that sums rows of <paramref name="count"/> elements: Vector512 (two accumulators of
+    /// sixteen, then the portable loop for the rest), AdvSimd (four rows side by side), portable Vector128.
     /// </summary>
-    public static void EmitRows(SourceWriter w, string index, int count, bool neon, System.Action neonFour, System.Action<int, int> portable)
+    public static List<KernelVariant> Variants(string name, int count, bool wide, bool neon, string neonLabel)
     {
-        int neonRows = neon ? count / Lanes * Lanes : 0;
-        if (neonRows == 0)
-        {
-            portable(0, count);
-            return;
-        }
-        using (w.Open($"if ({RuntimeChecks.AdvSimdArm64})"))
-        {
-            using (Loop.Open(w, index, 0, neonRows, Lanes))
-                neonFour();
-            portable(neonRows, count);
-        }
-        using (w.Open("else"))
-            portable(0, count);
+        var variants = new List<KernelVariant>();
+        if (wide && count >= WideBlock) variants.Add(new(RuntimeChecks.Vector512Accelerated, name + "_V512", "Vector512"));
+        if (neon) variants.Add(new(RuntimeChecks.AdvSimdArm64, name + "_AdvSimd", "Vector128, " + neonLabel));
+        variants.Add(new(null, name + "_V128", count >= Lanes ? "Vector128" : "scalar"));
+        return variants;
     }
 
-    /// <summary>The path a sum over <paramref name="count"/> elements takes, as a C# expression.</summary>
-    public static string PathExpression(int count, bool wide, bool neon, string neonLabel)
+    /// <summary>
+    /// The dispatcher and its variants over rows <c>0 .. rows − 1</c> (loop variable <paramref name="index"/>): the
+    /// AdvSimd variant four rows at a time by <paramref name="neonFour"/> and the remainder by
+    /// <paramref name="portable"/>, the others all rows by <paramref name="portable"/> (its last argument: whether the
+    /// sums run on Vector512).
+    /// </summary>
+    public static void EmitKernel(SourceWriter w, string summary, string name, string parameters, string arguments, IReadOnlyList<KernelVariant> variants,
+        string index, int rows, System.Action neonFour, System.Action<int, int, bool> portable)
     {
-        var paths = new List<(string?, string)>();
-        if (wide && count >= WideBlock) paths.Add((RuntimeChecks.Vector512Accelerated, "Vector512"));
-        if (neon) paths.Add((RuntimeChecks.AdvSimdArm64, "Vector128, " + neonLabel));
-        paths.Add((null, count >= Lanes ? "Vector128" : "scalar"));
-        return KernelSyntax.ChoosePath(paths);
+        KernelSyntax.EmitDispatcher(w, summary, $"{name}({parameters})", arguments, variants);
+        foreach (var variant in variants)
+        {
+            w.Line(KernelSyntax.Optimized);
+            using (w.Open($"private static void {variant.Method}({parameters})"))
+            {
+                if (variant.Condition == RuntimeChecks.AdvSimdArm64)
+                {
+                    int neonRows = rows / Lanes * Lanes;
+                    using (Loop.Open(w, index, 0, neonRows, Lanes))
+                        neonFour();
+                    portable(neonRows, rows, false);
+                }
+                else
+                {
+                    portable(0, rows, variant.Condition == RuntimeChecks.Vector512Accelerated);
+                }
+            }
+            w.Line();
+        }
     }
 
     /// <summary>
@@ -80,38 +92,29 @@ internal static class HeadSums
         }
     }
 
-    /// <summary>Sum of <paramref name="a"/>[i] (times <paramref name="b"/>[i] when given) over <paramref name="count"/> elements.</summary>
-    public static void EmitSum(SourceWriter w, string a, string? b, int count, bool wideAllowed)
+    /// <summary>Sum of <paramref name="a"/>[i] (times <paramref name="b"/>[i] when given) over <paramref name="count"/> elements, on Vector512 first when <paramref name="wide"/>.</summary>
+    public static void EmitSum(SourceWriter w, string a, string? b, int count, bool wide)
     {
         w.Line("float sum = 0f;");
-        int wide = wideAllowed ? count / WideBlock : 0;
-        if (wide > 0)
+        int blocks = wide ? count / WideBlock : 0;
+        if (blocks > 0)
         {
             // AVX-512: two 16-lane accumulators (two FMA pipes), then the portable loop below finishes the rest.
-            using (w.Open($"if ({RuntimeChecks.Vector512Accelerated})"))
+            w.Line("var t0 = Vector512<float>.Zero;");
+            w.Line("var t1 = Vector512<float>.Zero;");
+            using (Loop.Open(w, "i", 0, blocks * WideBlock, WideBlock))
             {
-                w.Line("var t0 = Vector512<float>.Zero;");
-                w.Line("var t1 = Vector512<float>.Zero;");
-                using (Loop.Open(w, "i", 0, wide * WideBlock, WideBlock))
+                for (int h = 0; h < 2; h++)
                 {
-                    for (int h = 0; h < 2; h++)
-                    {
-                        string at = h == 0 ? "(nuint)i" : "(nuint)(i + 16)";
-                        w.Line(b is null
-                            ? $"t{h} += Vector512.LoadUnsafe(ref {a}, {at});"
-                            : $"t{h} = Simd.MulAdd(Vector512.LoadUnsafe(ref {a}, {at}), Vector512.LoadUnsafe(ref {b}, {at}), t{h});");
-                    }
+                    string at = h == 0 ? "(nuint)i" : "(nuint)(i + 16)";
+                    w.Line(b is null
+                        ? $"t{h} += Vector512.LoadUnsafe(ref {a}, {at});"
+                        : $"t{h} = Simd.MulAdd(Vector512.LoadUnsafe(ref {a}, {at}), Vector512.LoadUnsafe(ref {b}, {at}), t{h});");
                 }
-                w.Line("sum = Vector512.Sum(t0 + t1);");
-                EmitPortableSum(w, a, b, count, wide * WideBlock);
             }
-            using (w.Open("else"))
-                EmitPortableSum(w, a, b, count, 0);
+            w.Line("sum = Vector512.Sum(t0 + t1);");
         }
-        else
-        {
-            EmitPortableSum(w, a, b, count, 0);
-        }
+        EmitPortableSum(w, a, b, count, blocks * WideBlock);
     }
 
     /// <summary>Adds elements [<paramref name="start"/>, <paramref name="count"/>) to <c>sum</c>.</summary>

@@ -1,3 +1,4 @@
+using System.Linq;
 using System.Collections.Generic;
 using ShuffleNetGen.Generator.Helpers;
 using ShuffleNetGen.Generator.Lowering;
@@ -57,37 +58,34 @@ internal sealed class Int8ClassifierKernel : IKernelEmitter
 
     public IReadOnlyList<SharedDefinition> SharedDefinitions => SharedDefinition.None;
 
+    private const string Parameters = "ref float source, ref float weights, ref float logits";
+
+    private string Method(string vector) => $"{Name}_{vector.Replace("Vector", "V")}";
+
     public void EmitMethods(SourceWriter w)
     {
         int classes = _op.OutFeatures;
-        long scales = (long)classes * Slots;
-        w.Line($"/// <summary>Fully connected layer in int8, {_op.InFeatures} features to {classes} logits: {Slots} slots of four int8 weights per class, int32 sums.</summary>");
-        w.Line(KernelSyntax.Optimized);
-        using (w.Open($"private static void {Name}(ref float source, ref float weights, ref float logits)"))
+        var widths = new List<(string Vector, int Lanes)>(Widths);
+        var variants = widths.Select((width, i) => new KernelVariant(i == widths.Count - 1 ? null : RuntimeChecks.Accelerated(width.Vector), Method(width.Vector), width.Vector)).ToList();
+        KernelSyntax.EmitDispatcher(w, $"Fully connected layer in int8, {_op.InFeatures} features to {classes} logits: {Slots} slots of four int8 weights per class, int32 sums.",
+            Name + "(" + Parameters + ")", "ref source, ref weights, ref logits", variants);
+        foreach (var (vector, lanes) in widths)
         {
-            w.Line("ref int features = ref Unsafe.As<float, int>(ref source);");
-            w.Line($"float featureScale = Unsafe.Add(ref source, {Slots});");
-            w.Line("ref int rows = ref Unsafe.As<float, int>(ref weights);");
-            w.Line($"ref float scales = ref Unsafe.Add(ref weights, {scales});");
-            w.Line($"ref float biases = ref Unsafe.Add(ref weights, {scales + classes});");
-            var widths = new List<(string Vector, int Lanes)>(Widths);
-            for (int k = 0; k < widths.Count; k++)
-            {
-                if (widths.Count == 1)
-                {
-                    EmitRows(w, widths[k].Vector, widths[k].Lanes);
-                    break;
-                }
-                string header = k == widths.Count - 1 ? "else" : $"{(k == 0 ? "" : "else ")}if ({RuntimeChecks.Accelerated(widths[k].Vector)})";
-                using (w.Open(header))
-                    EmitRows(w, widths[k].Vector, widths[k].Lanes);
-            }
+            w.Line(KernelSyntax.Optimized);
+            using (w.Open($"private static void {Method(vector)}({Parameters})"))
+                EmitRows(w, vector, lanes);
+            w.Line();
         }
-        w.Line();
     }
 
     private void EmitRows(SourceWriter w, string vector, int lanes)
     {
+        long scales = (long)_op.OutFeatures * Slots;
+        w.Line("ref int features = ref Unsafe.As<float, int>(ref source);");
+        w.Line($"float featureScale = Unsafe.Add(ref source, {Slots});");
+        w.Line("ref int rows = ref Unsafe.As<float, int>(ref weights);");
+        w.Line($"ref float scales = ref Unsafe.Add(ref weights, {scales});");
+        w.Line($"ref float biases = ref Unsafe.Add(ref weights, {scales + _op.OutFeatures});");
         using (Loop.Open(w, "o", 0, _op.OutFeatures))
         {
             w.Line($"ref int row = ref Unsafe.Add(ref rows, o * {Slots});");

@@ -81,14 +81,16 @@ internal sealed class Int8PointwiseKernel : PointwiseKernelBase
     /// A tile: int32 accumulators from zero take one packed pixel vector per slot of four input channels for all rows
     /// at once; then each becomes a float (sum × scale + bias, fused) and gets the float epilogue.
     /// </summary>
-    protected override void EmitTile(SourceWriter w, Tile tile)
+    protected override (string Check, string Suffix) Arm => ("global::System.Runtime.Intrinsics.Arm.Dp.IsSupported", "Dp");
+
+    protected override void EmitTile(SourceWriter w, Tile tile, string name, bool arm)
     {
         bool scalar = tile.Width is null;
         string V = tile.Width?.Vector ?? "int";
         int lanes = tile.Width?.Lanes ?? 1;
-        w.Line($"/// <summary>{tile.Rows} × {tile.Pixels} {(scalar ? "scalar" : V)} int8 tile{(tile.Neon ? ", with an SDOT-by-element branch for ARM64" : "")}; see <see cref=\"{ShapeInterface}\"/>.</summary>");
+        w.Line($"/// <summary>{tile.Rows} × {tile.Pixels} {(scalar ? "scalar" : V)} int8 tile{(arm ? ", SDOT by element (ARM64 with Dp)" : "")}; see <see cref=\"{ShapeInterface}\"/>.</summary>");
         w.Line(KernelSyntax.Optimized);
-        w.Line($"private static void {TileName(tile)}<TShape>({TileParameters})");
+        w.Line($"private static void {name}<TShape>({TileParameters})");
         w.Line($"    {TileConstraint}");
         using (w.OpenScope())
         {
@@ -111,19 +113,14 @@ internal sealed class Int8PointwiseKernel : PointwiseKernelBase
                     {
                         for (int v = 0; v < tile.Vectors; v++)
                             w.Line(v == 0 ? $"var x0 = {V}.LoadUnsafe(ref x);" : $"var x{v} = {V}.LoadUnsafe(ref x, {v * lanes});");
-                        if (tile.Neon)
+                        if (arm)
                         {
                             // ARM64 with SDOT: one load brings the four channels' weight slots (adjacent in the packed block)
                             // and SDOT by element takes a slot of it, as the float tile's FMLA by element does.
-                            using (w.Open("if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported)"))
-                            {
-                                w.Line("var w4 = Vector128.LoadUnsafe(ref wk).AsSByte();");
-                                for (int i = 0; i < tile.Rows; i++)
-                                    for (int v = 0; v < tile.Vectors; v++)
-                                        w.Line($"sum{i}x{v} = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum{i}x{v}, x{v}.AsSByte(), w4, {i});");
-                            }
-                            using (w.Open("else"))
-                                EmitBroadcastDots(w, tile);
+                            w.Line("var w4 = Vector128.LoadUnsafe(ref wk).AsSByte();");
+                            for (int i = 0; i < tile.Rows; i++)
+                                for (int v = 0; v < tile.Vectors; v++)
+                                    w.Line($"sum{i}x{v} = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum{i}x{v}, x{v}.AsSByte(), w4, {i});");
                         }
                         else
                         {

@@ -22,6 +22,14 @@ internal sealed class MaxPoolKernel : WindowKernel
     protected override string VectorCombine(VectorTaps taps, string value, string weight, int lane) =>
         taps.First ? $"var acc = {value};" : taps.Neon ? $"acc = AdvSimd.Max(acc, {value});" : $"acc = {taps.V}.Max(acc, {value});";
 
+    protected override string KindPrefix => Prefix;
+
+    protected override string VectorAccumulate(VectorTaps taps, string value) => taps.Neon ? $"AdvSimd.Max(acc, {value})" : $"{taps.V}.Max(acc, {value})";
+
+    protected override string GuardedScalarCombine(string value, string weight) => $"acc = MathF.Max(acc, {value});";
+
+    protected override string ScalarIdentity => "float.NegativeInfinity";
+
     protected override string ScalarCombine(ScalarTaps taps, string value, string weight) =>
         taps.First ? $"float acc = {value};" : $"acc = MathF.Max(acc, {value});";
 }

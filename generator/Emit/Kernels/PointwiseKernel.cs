@@ -58,14 +58,16 @@ internal sealed class PointwiseKernel : PointwiseKernelBase
     /// A tile method: accumulators start at the channels' biases, take one pixel vector per input channel of the group
     /// for all rows at once, then get the shape's residual and ReLU and are stored into the channels' planes.
     /// </summary>
-    protected override void EmitTile(SourceWriter w, Tile tile)
+    protected override (string Check, string Suffix) Arm => (RuntimeChecks.AdvSimdArm64, "AdvSimd");
+
+    protected override void EmitTile(SourceWriter w, Tile tile, string name, bool arm)
     {
         bool scalar = tile.Width is null;
         string V = tile.Width?.Vector ?? "float";
         int lanes = tile.Width?.Lanes ?? 1;
-        w.Line($"/// <summary>{tile.Rows} × {tile.Pixels} {(scalar ? "scalar" : V)} tile{(tile.Neon ? ", with an AdvSimd branch for ARM64" : "")}; see <see cref=\"{ShapeInterface}\"/>.</summary>");
+        w.Line($"/// <summary>{tile.Rows} × {tile.Pixels} {(scalar ? "scalar" : V)} tile{(arm ? ", AdvSimd FMLA by element (ARM64)" : "")}; see <see cref=\"{ShapeInterface}\"/>.</summary>");
         w.Line(KernelSyntax.Optimized);
-        w.Line($"private static void {TileName(tile)}<TShape>({TileParameters})");
+        w.Line($"private static void {name}<TShape>({TileParameters})");
         w.Line($"    {TileConstraint}");
         using (w.OpenScope())
         {
@@ -92,19 +94,14 @@ internal sealed class PointwiseKernel : PointwiseKernelBase
                     {
                         for (int v = 0; v < tile.Vectors; v++)
                             w.Line(v == 0 ? $"var x0 = {V}.LoadUnsafe(ref x);" : $"var x{v} = {V}.LoadUnsafe(ref x, {v * lanes});");
-                        if (tile.Neon)
+                        if (arm)
                         {
                             // ARM64: one load brings the four channels' weights (they are adjacent in the packed block) and FMLA by
                             // element multiplies by a lane of it. Replaces four scalar loads + DUP broadcasts of the portable path.
-                            using (w.Open($"if ({RuntimeChecks.AdvSimdArm64})"))
-                            {
-                                w.Line("var w4 = Vector128.LoadUnsafe(ref wk);");
-                                for (int i = 0; i < tile.Rows; i++)
-                                    for (int v = 0; v < tile.Vectors; v++)
-                                        w.Line($"acc{i}x{v} = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc{i}x{v}, x{v}, w4, {i});");
-                            }
-                            using (w.Open("else"))
-                                EmitBroadcastFmas(w, tile);
+                            w.Line("var w4 = Vector128.LoadUnsafe(ref wk);");
+                            for (int i = 0; i < tile.Rows; i++)
+                                for (int v = 0; v < tile.Vectors; v++)
+                                    w.Line($"acc{i}x{v} = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc{i}x{v}, x{v}, w4, {i});");
                         }
                         else
                         {

@@ -80,8 +80,11 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
         }
     }
 
-    protected string KernelName(Width width) =>
-        BaseName + $"_{width.Rows}x{TileVectors(width, width.Rows) * width.Lanes}_{width.Suffix}";
+    /// <summary>
+    /// A width's variant, named by its width alone: it calls whichever tiles cover its blocks (a block of four channels
+    /// on Vector512 takes 4 × 96 tiles, a remainder the narrowest vector that covers it), which their own names state.
+    /// </summary>
+    protected string KernelName(Width width) => BaseName + "_" + width.Suffix;
 
     /// <summary>The dispatcher: the method call sites call, which picks a variant.</summary>
     public string Name => BaseName;
@@ -109,19 +112,13 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     {
         var op = Op;
         bool shuffled = op.ShuffleGroups > 1;
-        w.Line($"/// <summary>1x1 convolution{ArithmeticNote}, {op.Groups} group(s), {op.InChannels} to {op.OutChannels} channels over {op.Output.Pixels} pixels, batch norm folded"
+        string summary = ($"1x1 convolution{ArithmeticNote}, {op.Groups} group(s), {op.InChannels} to {op.OutChannels} channels over {op.Output.Pixels} pixels, batch norm folded"
             + (op.Residual is null ? "" : ", plus residual") + (op.Relu ? ", ReLU" : "")
-            + (shuffled ? $"; output stored in {(op.OfficialShuffle ? "official (megvii) " : "")}channel-shuffled order ({op.ShuffleGroups} groups)" : "") + ".</summary>");
-        w.Line(KernelSyntax.Inlined);
-        using (w.Open($"private static void {Name}({Parameters})"))
-        {
-            for (int i = 0; i < KernelWidths.Count; i++)
-            {
-                string call = $"{KernelName(KernelWidths[i])}({Arguments});";
-                w.Line(i == KernelWidths.Count - 1 ? (i == 0 ? call : $"else {call}") : $"{(i == 0 ? "" : "else ")}if ({KernelWidths[i].Condition}) {call}");
-            }
-        }
-        w.Line();
+            + (shuffled ? $"; output stored in {(op.OfficialShuffle ? "official (megvii) " : "")}channel-shuffled order ({op.ShuffleGroups} groups)" : "") + ".");
+        var variants = new List<KernelVariant>();
+        for (int i = 0; i < KernelWidths.Count; i++)
+            variants.Add(new(i == KernelWidths.Count - 1 ? null : KernelWidths[i].Condition, KernelName(KernelWidths[i]), KernelName(KernelWidths[i])));
+        KernelSyntax.EmitDispatcher(w, summary, $"{Name}({Parameters})", Arguments, variants);
     }
 
     public abstract string PathExpression { get; }
@@ -272,7 +269,7 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
         }
     }
 
-    /// <summary>ARM64 gets its own inner loop where four channels' weights fill one Vector128 (by-element FMLA or SDOT).</summary>
+    /// <summary>ARM64 gets its own body for tiles where four channels' weights fill one Vector128 (by-element FMLA or SDOT).</summary>
     private Tile TileOf(Width width, int rows, int vectors) => new(width, rows, vectors, Neon: Neon && width == V128 && rows == V128.Rows);
 
     /// <summary>The narrowest width, no wider than <paramref name="widest"/>, whose vector holds <paramref name="pixels"/> pixels.</summary>
@@ -309,16 +306,44 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
                 foreach (int blockRows in BlockSizes)
                     foreach (var call in TileCalls(width, blockRows)) tiles.Add(call.Tile);
             }
-            foreach (var tile in tiles) shared.Add(new SharedDefinition(TileName(tile), w => EmitTile(w, tile)));
+            foreach (var tile in tiles) shared.Add(new SharedDefinition(TileName(tile), w => EmitTileDefinition(w, tile)));
             return shared;
         }
+    }
+
+    /// <summary>The check under which the ARM64 four-channel tiles run (<see cref="Tile.Neon"/>), and what their bodies are named with.</summary>
+    protected abstract (string Check, string Suffix) Arm { get; }
+
+    private const string TileArguments = "ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last";
+
+    /// <summary>
+    /// A tile, or for a four-channel Vector128 tile of a model with ARM64 paths, a dispatcher choosing between its two
+    /// bodies: the ARM64 one (one load of the four channels' weights, multiplied by lane) and the broadcast one.
+    /// </summary>
+    private void EmitTileDefinition(SourceWriter w, Tile tile)
+    {
+        string name = TileName(tile);
+        if (!tile.Neon)
+        {
+            EmitTile(w, tile, name, arm: false);
+            return;
+        }
+        var variants = new[]
+        {
+            new KernelVariant(Arm.Check, $"{name}_{Arm.Suffix}<TShape>", Arm.Suffix),
+            new KernelVariant(null, $"{name}_Broadcast<TShape>", "broadcast"),
+        };
+        KernelSyntax.EmitDispatcher(w, $"{tile.Rows} × {tile.Pixels} Vector128 tile: its {Arm.Suffix} body on ARM64, else its broadcast body.",
+            $"{name}<TShape>({TileParameters}) {TileConstraint}", TileArguments, variants);
+        EmitTile(w, tile, $"{name}_{Arm.Suffix}", arm: true);
+        EmitTile(w, tile, $"{name}_Broadcast", arm: false);
     }
 
     /// <summary>Definitions of this kind beyond the common shape interface and plane method (such as its own shape interface).</summary>
     protected virtual IEnumerable<SharedDefinition> KindDefinitions => System.Array.Empty<SharedDefinition>();
 
-    /// <summary>Writes one register tile method.</summary>
-    protected abstract void EmitTile(SourceWriter w, Tile tile);
+    /// <summary>Writes one register tile method named <paramref name="name"/>: with <paramref name="arm"/>, its ARM64 body.</summary>
+    protected abstract void EmitTile(SourceWriter w, Tile tile, string name, bool arm);
 
     /// <summary>The interface every pointwise shape implements: what the plane mapping and the epilogue read.</summary>
     protected const string PointwiseShapeInterface = PointwiseKernel.Prefix + "Shape";

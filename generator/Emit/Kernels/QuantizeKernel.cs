@@ -42,22 +42,25 @@ internal sealed class QuantizeKernel : IKernelEmitter
     public string? PackStatement =>
         $"{KernelEmitters.Packer}.Quantize(tensors, \"{_op.Convolution}\", {KernelEmitters.PackedSpan(_op)});";
 
-    public string CallStatement() => $"{Method}<{ShapeName}>({OperandRefs.Of(_op.Input)}, {OperandRefs.Of(_op.Output)}, {OperandRefs.Weights(_op)});";
+    public string CallStatement() => $"{Name}({OperandRefs.Of(_op.Input)}, {OperandRefs.Of(_op.Output)}, {OperandRefs.Weights(_op)});";
 
     /// <summary>The widths this model has, widest first, each with the pixels it needs.</summary>
     private IEnumerable<(string Vector, int Lanes)> Widths => _widths.WidestFirst();
 
-    public string PathExpression
+    /// <summary>The widths wide enough for this plane, widest first, then the scalar loop.</summary>
+    private List<KernelVariant> Variants
     {
         get
         {
-            var paths = new List<(string?, string)>();
+            var variants = new List<KernelVariant>();
             foreach (var (vector, lanes) in Widths)
-                if (_op.Input.Pixels >= lanes) paths.Add((RuntimeChecks.Accelerated(vector), vector));
-            paths.Add((null, "scalar"));
-            return KernelSyntax.ChoosePath(paths);
+                if (_op.Input.Pixels >= lanes) variants.Add(new(RuntimeChecks.Accelerated(vector), $"{PlanesMethod(Suffix(vector))}<{ShapeName}>", vector));
+            variants.Add(new(null, $"{PlanesMethod("Scalar")}<{ShapeName}>", "scalar"));
+            return variants;
         }
     }
+
+    public string PathExpression => KernelSyntax.ChoosePath(Variants);
 
     public void EmitMethods(SourceWriter w)
     {
@@ -69,15 +72,22 @@ internal sealed class QuantizeKernel : IKernelEmitter
             w.Line($"public static int Pixels => {_op.Input.Pixels};");
         }
         w.Line();
+        KernelSyntax.EmitDispatcher(w, $"Quantizes a 1x1 convolution's input, {_op.Input.Channels} channels in {_op.Groups} group(s) of {_op.Input.Pixels} pixels, on the widest vector its planes fill.",
+            $"{Name}(ref float source, ref float destination, ref float parameters)", "ref source, ref destination, ref parameters", Variants);
     }
 
     public IReadOnlyList<SharedDefinition> SharedDefinitions
     {
         get
         {
-            var shared = new List<SharedDefinition> { new(ShapeInterface, EmitShapeInterface), new(Method, EmitPlanes) };
-            foreach (var (vector, lanes) in Widths) shared.Add(new SharedDefinition(Method + "_" + vector, w => EmitSlots(w, vector, lanes)));
-            shared.Add(new SharedDefinition(Method + "_Scalar", EmitScalarSlots));
+            var shared = new List<SharedDefinition> { new(ShapeInterface, EmitShapeInterface) };
+            foreach (var (vector, lanes) in Widths)
+            {
+                shared.Add(new SharedDefinition(PlanesMethod(Suffix(vector)), w => EmitPlanes(w, Suffix(vector))));
+                shared.Add(new SharedDefinition(SlotsMethod(Suffix(vector)), w => EmitSlots(w, vector, lanes)));
+            }
+            shared.Add(new SharedDefinition(PlanesMethod("Scalar"), w => EmitPlanes(w, "Scalar")));
+            shared.Add(new SharedDefinition(SlotsMethod("Scalar"), EmitScalarSlots));
             return shared;
         }
     }
@@ -94,14 +104,15 @@ internal sealed class QuantizeKernel : IKernelEmitter
         w.Line();
     }
 
-    private void EmitPlanes(SourceWriter w)
+    /// <summary>A width's variant: every group's slots of four channels, each plane by that width's slot method.</summary>
+    private static void EmitPlanes(SourceWriter w, string suffix)
     {
         w.Line("/// <summary>");
-        w.Line("/// Packs a convolution's float input as 7-bit activations, four channels of a group per 32-bit slot and pixel;");
+        w.Line($"/// Packs a convolution's float input as 7-bit activations, four channels of a group per 32-bit slot and pixel ({(suffix == "Scalar" ? "one pixel at a time" : suffix)});");
         w.Line("/// <paramref name=\"parameters\"/> holds the inverse scale and the zero point (a whole number, 0 to 127).");
         w.Line("/// </summary>");
         w.Line(KernelSyntax.Optimized);
-        using (w.Open($"private static void {Method}<TShape>(ref float source, ref float destination, ref float parameters) where TShape : struct, {ShapeInterface}"))
+        using (w.Open($"private static void {PlanesMethod(suffix)}<TShape>(ref float source, ref float destination, ref float parameters) where TShape : struct, {ShapeInterface}"))
         {
             w.Line("float inverseScale = parameters;");
             w.Line("float zeroPoint = Unsafe.Add(ref parameters, 1);");
@@ -112,23 +123,24 @@ internal sealed class QuantizeKernel : IKernelEmitter
                 w.Line("int channels = Math.Min(4, TShape.InPerGroup - 4 * q);");
                 w.Line("ref float plane = ref Unsafe.Add(ref source, (k * TShape.InPerGroup + 4 * q) * TShape.Pixels);");
                 w.Line("ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));");
-                bool first = true;
-                foreach (var (vector, lanes) in Widths)
-                {
-                    w.Line($"{(first ? "" : "else ")}if ({RuntimeChecks.Accelerated(vector)} && TShape.Pixels >= {lanes}) {Method}_{vector}<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);");
-                    first = false;
-                }
-                w.Line($"else {Method}_Scalar<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);");
+                w.Line($"{SlotsMethod(suffix)}<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);");
             }
         }
         w.Line();
     }
 
+    private static string Suffix(string vector) => vector.Replace("Vector", "V");
+
+    private static string PlanesMethod(string suffix) => Method + "_" + suffix;
+
+    /// <summary>A width's slots of one plane group (<c>Quantize_Slots_V512</c>, …), inlined into its planes method.</summary>
+    private static string SlotsMethod(string suffix) => Prefix + "Slots_" + suffix;
+
     /// <summary>One vector width: whole vectors, then one vector over the last pixels (recomputing some, identically).</summary>
     private static void EmitSlots(SourceWriter w, string V, int lanes)
     {
         w.Line(KernelSyntax.Inlined);
-        using (w.Open($"private static void {Method}_{V}<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, {ShapeInterface}"))
+        using (w.Open($"private static void {SlotsMethod(Suffix(V))}<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, {ShapeInterface}"))
         {
             w.Line($"var inverse = {V}.Create(inverseScale);");
             w.Line($"var low = {V}.Create(-zeroPoint);");
@@ -169,7 +181,7 @@ internal sealed class QuantizeKernel : IKernelEmitter
     private static void EmitScalarSlots(SourceWriter w)
     {
         w.Line(KernelSyntax.Inlined);
-        using (w.Open($"private static void {Method}_Scalar<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, {ShapeInterface}"))
+        using (w.Open($"private static void {SlotsMethod("Scalar")}<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, {ShapeInterface}"))
         {
             using (w.Open("for (int p = 0; p < TShape.Pixels; p++)"))
             {

@@ -38,16 +38,28 @@ internal sealed class StemConvolutionKernel : WindowKernel
     /// <summary>Whether the Vector512 interiors run channel-blocked (all of them do, when there are any).</summary>
     private bool BlockedInterior => WideInteriors && LongestInterior >= WideLanes;
 
-    protected override bool WideInteriorsDoneElsewhere => BlockedInterior;
+    /// <summary>One stem per model: its variants split rows and columns at generation time, as methods of its own.</summary>
+    protected override bool SharedBodies => false;
 
-    protected override void EmitChannelStart(SourceWriter w)
+    protected override string KindPrefix => Prefix;
+
+    protected override bool WideDoneByOwnVariant => BlockedInterior;
+
+    protected override string GuardedScalarCombine(string value, string weight) => throw new System.NotSupportedException("The stem has no shared bodies.");
+
+    protected override void AddOwnVariants(List<KernelVariant> variants)
+    {
+        if (BlockedInterior) variants.Add(new(RuntimeChecks.Vector512Accelerated, $"{Name}_V512", "Vector512"));
+    }
+
+    protected override void EmitChannelStart(SourceWriter w, Interior interior)
     {
         // Every output channel reads all input planes.
         w.Line("ref float plane = ref source;");
         w.Line($"ref float output = ref Unsafe.Add(ref destination, c * {OutPixels});");
         w.Line($"ref float taps = ref Unsafe.Add(ref weights, c * {TapStride});");
         w.Line($"float bias = Unsafe.Add(ref taps, {Op.PlanesPerOutput * 9});");
-        w.Line("var biasV = Vector128.Create(bias);");
+        if (interior != Interior.None) w.Line("var biasV = Vector128.Create(bias);");
     }
 
     protected override void EmitVectorTaps(SourceWriter w, VectorTaps taps)
@@ -88,27 +100,24 @@ internal sealed class StemConvolutionKernel : WindowKernel
     protected override string ScalarCombine(ScalarTaps taps, string value, string weight) => MultiplyAddTap(taps, value, weight);
 
     /// <summary>
-    /// The Vector512 interiors, <see cref="ConvolutionBlock"/> output channels at a time (measured on the 224x224 stem:
-    /// per-channel interiors spent most of their time re-loading and re-permuting the same input). Edges and narrow
-    /// interiors stay in the per-channel loop that follows.
+    /// The Vector512 variant: the interiors <see cref="ConvolutionBlock"/> output channels at a time (measured on the
+    /// 224x224 stem: per-channel interiors spent most of their time re-loading and re-permuting the same input), then
+    /// the edges in the per-channel loop.
     /// </summary>
-    protected override void EmitVariantDispatch(SourceWriter w)
+    protected override void EmitLiteralPrologue(SourceWriter w, Interior interior)
     {
-        if (!BlockedInterior) return;
-        using (w.Open($"if ({RuntimeChecks.Vector512Accelerated})"))
-        {
-            int full = Op.Channels / ConvolutionBlock;
-            int tail = Op.Channels % ConvolutionBlock;
-            string Call(int channels, string c0) =>
-                c0 == "0" ? $"{BlockMethodName(channels)}(ref source, ref destination, ref weights);"
-                    : $"{BlockMethodName(channels)}(ref source, ref Unsafe.Add(ref destination, {c0} * {OutPixels}), ref Unsafe.Add(ref weights, {c0} * {TapStride}));";
-            if (full == 1)
-                w.Line(Call(ConvolutionBlock, "0"));
-            else if (full > 1)
-                w.Line($"for (int c0 = 0; c0 < {full * ConvolutionBlock}; c0 += {ConvolutionBlock}) {Call(ConvolutionBlock, "c0")}");
-            if (tail > 0)
-                w.Line(Call(tail, (full * ConvolutionBlock).ToString()));
-        }
+        if (interior != Interior.None) return;
+        int full = Op.Channels / ConvolutionBlock;
+        int tail = Op.Channels % ConvolutionBlock;
+        string Call(int channels, string c0) =>
+            c0 == "0" ? $"{BlockMethodName(channels)}(ref source, ref destination, ref weights);"
+                : $"{BlockMethodName(channels)}(ref source, ref Unsafe.Add(ref destination, {c0} * {OutPixels}), ref Unsafe.Add(ref weights, {c0} * {TapStride}));";
+        if (full == 1)
+            w.Line(Call(ConvolutionBlock, "0"));
+        else if (full > 1)
+            w.Line($"for (int c0 = 0; c0 < {full * ConvolutionBlock}; c0 += {ConvolutionBlock}) {Call(ConvolutionBlock, "c0")}");
+        if (tail > 0)
+            w.Line(Call(tail, (full * ConvolutionBlock).ToString()));
     }
 
     private IEnumerable<int> BlockSizes()
@@ -124,9 +133,13 @@ internal sealed class StemConvolutionKernel : WindowKernel
     /// size (e.g. 8 + 4 for a 12-channel stem) made the 0.5x stem 13x slower (1222 µs against 93 µs as separate
     /// methods), most likely because the method outgrew the JIT's tracked-locals limit.
     /// </summary>
-    protected override void EmitVariantMethods(SourceWriter w)
+    protected override void EmitOwnVariantMethods(SourceWriter w)
     {
         if (!BlockedInterior) return;
+        w.Line(KernelSyntax.Optimized);
+        using (w.Open($"private static void {Name}_V512(ref float source, ref float destination, ref float weights)"))
+            EmitLiteralBody(w, Interior.None);
+        w.Line();
         foreach (int channels in BlockSizes())
         {
             w.Line($"/// <summary>Vector512 interior columns of {channels} output channels of <see cref=\"{Name}\"/>.</summary>");

@@ -7,13 +7,19 @@ namespace ShuffleNetGen.Generator.Emit;
 
 /// <summary>
 /// What the 3x3, padding-1 window kernels share (stem convolution, depthwise convolution, max and average pool): the
-/// access pattern. Rows and columns are split at generation time into edge cases (where some taps fall in the
-/// padding, decided once here, not per pixel at run time) and an interior that runs on Vector128 across four output
-/// columns, or on Vector512 across sixteen where that is accelerated and the interior is wide enough. The edges are
-/// the same code on every machine, so the kernel is one method that picks its interior path inside (by JIT-constant
-/// checks); a variant that is a method of its own is named by its width. Each kind says how its taps combine, what
-/// it keeps per channel, and which variants of its own it adds.
+/// access pattern, and one dispatcher per kernel that picks a variant by the instruction sets the machine has
+/// (<see cref="KernelSyntax.EmitDispatcher"/>). Edge outputs, where some taps fall in the padding, are scalar; the
+/// interior columns run on Vector512 (sixteen columns per vector), on Vector128 with AdvSimd (ARM64), or on portable
+/// Vector128 (four columns), each in a variant of its own.
 /// </summary>
+/// <remarks>
+/// The depthwise and pooling variants are generic methods shared by every kernel of their kind, stride and width
+/// (<c>Depthwise3x3_s2_V512&lt;TShape&gt;</c>, …), specialized through a struct of the plane's literals as the
+/// pointwise tiles are: a plane is a top row (no row above it), the full rows, and a bottom row when its lower taps
+/// are padding, each band of rows a call of one inlined method with those facts as constants. The stem convolution, one
+/// per model, splits its rows and columns at generation time instead. A kind's own variants (row vectors, flat planes,
+/// zero-padded copies, the blocked stem) are methods of the kernel, named by their width.
+/// </remarks>
 internal abstract class WindowKernel : IKernelEmitter
 {
     protected const int Lanes = 4;
@@ -54,84 +60,330 @@ internal abstract class WindowKernel : IKernelEmitter
 
     public virtual string? PackStatement => null;
 
-    public IReadOnlyList<SharedDefinition> SharedDefinitions => SharedDefinition.None;
-
     public virtual string CallStatement() =>
         $"{Name}({OperandRefs.Of(Op.Input)}, {OperandRefs.Of(Op.Output, Op.OutputChannelOffset)});";
 
-    /// <summary>The path this kernel's interiors take, as a C# expression over the conditions they branch on.</summary>
-    public virtual string PathExpression
+    protected virtual string WeightsParameter => "";
+
+    private string Parameters => "ref float source, ref float destination" + WeightsParameter;
+
+    private string Arguments => "ref source, ref destination" + (WeightsParameter.Length == 0 ? "" : ", ref weights");
+
+    /// <summary>How the interior columns of a variant run.</summary>
+    protected enum Interior
+    {
+        /// <summary>Not here: the variant computes them elsewhere (the blocked stem).</summary>
+        None,
+        Vector512,
+        AdvSimd,
+        Vector128,
+    }
+
+    private static string Suffix(Interior interior) => interior switch
+    {
+        Interior.Vector512 => "V512",
+        Interior.AdvSimd => "AdvSimd",
+        _ => "V128",
+    };
+
+    /// <summary>The variants the dispatcher picks from, in its order: the kind's own, then the edge-split ones.</summary>
+    protected IReadOnlyList<KernelVariant> Variants
     {
         get
         {
-            var paths = new List<(string?, string)>();
-            AddPaths(paths);
-            if (WideInteriors && LongestInterior >= WideLanes) paths.Add((RuntimeChecks.Vector512Accelerated, "Vector512"));
-            if (LongestInterior >= Lanes && HasNeonVariant) paths.Add((RuntimeChecks.AdvSimdArm64, "Vector128, " + NeonInstructions));
-            paths.Add((null, LongestInterior >= Lanes ? "Vector128" : "scalar (no interior of four columns)"));
-            return KernelSyntax.ChoosePath(paths);
+            var variants = new List<KernelVariant>();
+            AddOwnVariants(variants);
+            foreach (var (interior, condition, label) in EdgeSplitVariants())
+                variants.Add(new KernelVariant(condition, EdgeSplitMethod(interior), label));
+            return variants;
         }
     }
 
-    /// <summary>Paths of this kind's own variants, checked before the shared ones.</summary>
-    protected virtual void AddPaths(List<(string?, string)> paths)
+    /// <summary>The edge-split variants this kernel has: which interior, under which check, reported how.</summary>
+    private IEnumerable<(Interior, string?, string)> EdgeSplitVariants()
+    {
+        if (WideInteriors && LongestInterior >= WideLanes && !WideDoneByOwnVariant) yield return (Interior.Vector512, RuntimeChecks.Vector512Accelerated, "Vector512");
+        if (LongestInterior >= Lanes && HasNeonVariant) yield return (Interior.AdvSimd, RuntimeChecks.AdvSimdArm64, "Vector128, " + NeonInstructions);
+        yield return (Interior.Vector128, null, LongestInterior >= Lanes ? "Vector128" : "scalar (no interior of four columns)");
+    }
+
+    /// <summary>Whether an own variant covers every machine with Vector512 (so no edge-split Vector512 variant is needed).</summary>
+    protected virtual bool WideDoneByOwnVariant => false;
+
+    /// <summary>The variants of this kind's own, checked before the edge-split ones.</summary>
+    protected virtual void AddOwnVariants(List<KernelVariant> variants)
     {
     }
 
-    protected virtual string WeightsParameter => "";
+    /// <summary>Whether the edge-split variants are the shared generic methods (or, false, methods of this kernel).</summary>
+    protected virtual bool SharedBodies => true;
+
+    /// <summary>What the shared bodies of this kind are named with, e.g. <c>Depthwise3x3_s2_</c>.</summary>
+    protected abstract string KindPrefix { get; }
+
+    private string SharedBody(Interior interior) => $"{KindPrefix}s{Op.Stride}_{Suffix(interior)}";
+
+    private string EdgeSplitMethod(Interior interior) =>
+        SharedBodies ? $"{SharedBody(interior)}<{ShapeName}>" : $"{Name}_{Suffix(interior)}";
+
+    public string PathExpression => KernelSyntax.ChoosePath(Variants);
+
+    /// <summary>The struct whose literals the shared bodies specialize on.</summary>
+    protected string ShapeName => Name + "_Shape";
 
     public void EmitMethods(SourceWriter w)
     {
-        w.Line($"/// <summary>{Summary}</summary>");
-        w.Line(KernelSyntax.Optimized);
-        using (w.Open($"private static void {Name}(ref float source, ref float destination{WeightsParameter})"))
+        if (SharedBodies) EmitShape(w);
+        KernelSyntax.EmitDispatcher(w, Summary, $"{Name}({Parameters})", Arguments, Variants);
+        EmitOwnVariantMethods(w);
+        if (!SharedBodies)
         {
-            EmitVariantDispatch(w);
-            using (Loop.Open(w, "c", 0, Op.Channels))
+            foreach (var (interior, _, _) in EdgeSplitVariants())
             {
-                EmitChannelStart(w);
-                foreach (var rows in Segments(Op.Output.Height, RowMask))
+                w.Line(KernelSyntax.Optimized);
+                using (w.Open($"private static void {Name}_{Suffix(interior)}({Parameters})"))
+                    EmitLiteralBody(w, interior);
+                w.Line();
+            }
+        }
+    }
+
+    /// <summary>This kind's own variant methods.</summary>
+    protected virtual void EmitOwnVariantMethods(SourceWriter w)
+    {
+    }
+
+    public IReadOnlyList<SharedDefinition> SharedDefinitions
+    {
+        get
+        {
+            if (!SharedBodies) return SharedDefinition.None;
+            var shared = new List<SharedDefinition> { new(ShapeInterface, EmitShapeInterface) };
+            foreach (var (interior, _, _) in EdgeSplitVariants())
+            {
+                var body = interior;
+                shared.Add(new SharedDefinition(SharedBody(body), w => EmitSharedBody(w, body)));
+            }
+            return shared;
+        }
+    }
+
+    // ---- The shared generic bodies ----
+
+    /// <summary>The interface every window shape struct implements.</summary>
+    public const string ShapeInterface = ShapePrefix + "Shape";
+
+    /// <summary>What the shape interface is named with; the name checks reserve it.</summary>
+    public const string ShapePrefix = "Window3x3_";
+
+    private static void EmitShapeInterface(SourceWriter w)
+    {
+        w.Line("/// <summary>");
+        w.Line("/// What a 3x3, padding-1 window kernel specializes on: its planes and, of its output, the end of the rows and of the");
+        w.Line("/// columns whose three taps all exist (row 0 and column 0 never have theirs above or left; the row or column at");
+        w.Line("/// that end, if any, is the last and has none below or right). Literals in each kernel's struct, so every bound and");
+        w.Line("/// branch of a shared body is a constant in its machine code.");
+        w.Line("/// </summary>");
+        using (w.Open($"private interface {ShapeInterface}"))
+        {
+            foreach (string member in new[] { "Channels", "InHeight", "InWidth", "OutHeight", "OutWidth", "RowsEnd", "ColumnsEnd" })
+                w.Line($"static abstract int {member} {{ get; }}");
+            w.Line("static abstract bool Relu { get; }");
+        }
+        w.Line();
+    }
+
+    private void EmitShape(SourceWriter w)
+    {
+        w.Line($"/// <summary>The literals <see cref=\"{Name}\"/> specializes its shared bodies on.</summary>");
+        using (w.Open($"private readonly struct {ShapeName} : {ShapeInterface}"))
+        {
+            w.Line($"public static int Channels => {Op.Channels};");
+            w.Line($"public static int InHeight => {Op.Input.Height};");
+            w.Line($"public static int InWidth => {Op.Input.Width};");
+            w.Line($"public static int OutHeight => {Op.Output.Height};");
+            w.Line($"public static int OutWidth => {Op.Output.Width};");
+            w.Line($"public static int RowsEnd => {FullEnd(Op.Output.Height, RowMask)};");
+            w.Line($"public static int ColumnsEnd => {FullEnd(Op.Output.Width, ColumnMask)};");
+            w.Line($"public static bool Relu => {(Op.Relu ? "true" : "false")};");
+        }
+        w.Line();
+    }
+
+    /// <summary>
+    /// The end of the full positions after position 0 (which never has its first tap): only the last position can
+    /// miss its third tap, which the shared bodies rely on, so this checks it.
+    /// </summary>
+    private static int FullEnd(int count, System.Func<int, int> mask)
+    {
+        int end = 1;
+        while (end < count && mask(end) == 0b111) end++;
+        if (end < count - 1 || (end == count - 1 && mask(end) != 0b011)) throw new System.InvalidOperationException("Only the last window position may miss its third tap.");
+        return end;
+    }
+
+    /// <summary>The parameters of this kind's band method beyond the plane, the output and the rows.</summary>
+    protected virtual string BandParameters => "";
+
+    /// <summary>The arguments a shared body passes to its band method, from its channel's locals.</summary>
+    protected virtual string BandArguments => "";
+
+    /// <summary>A shared body's locals for channel <c>c</c> (beyond <c>plane</c> and <c>output</c>).</summary>
+    protected virtual void EmitSharedChannelStart(SourceWriter w)
+    {
+    }
+
+    /// <summary>A band's locals, before its rows: what its taps read.</summary>
+    protected virtual void EmitBandStart(SourceWriter w, Interior interior)
+    {
+    }
+
+    /// <summary>Whether the taps accumulate onto <c>bias</c> (convolutions) or the first tap starts the sum (pools).</summary>
+    protected virtual bool FromBias => false;
+
+    /// <summary>The scalar a pool's sum starts from at an edge, where the first tap may be padding (its identity).</summary>
+    protected virtual string ScalarIdentity => "0f";
+
+    private void EmitSharedBody(SourceWriter w, Interior interior)
+    {
+        string body = SharedBody(interior), band = body + "_Band";
+        string constraint = $"where TShape : struct, {ShapeInterface}";
+        string vector = interior == Interior.Vector512 ? "Vector512" : "Vector128";
+        string interiorNote = interior switch
+        {
+            Interior.Vector512 => "sixteen interior columns per Vector512 (for planes with at least sixteen)",
+            Interior.AdvSimd => "four interior columns per Vector128, with AdvSimd (for planes with at least four)",
+            _ => "four interior columns per Vector128 where there are at least four, else scalar",
+        };
+        w.Line($"/// <summary>{Summary.Split(',')[0]}, stride {Op.Stride}, any <see cref=\"{ShapeInterface}\"/>: {interiorNote}.</summary>");
+        w.Line(KernelSyntax.Optimized);
+        using (w.Open($"private static void {body}<TShape>({Parameters}) {constraint}"))
+        using (w.Open("for (int c = 0; c < TShape.Channels; c++)"))
+        {
+            w.Line("ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));");
+            w.Line("ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));");
+            EmitSharedChannelStart(w);
+            w.Line($"{band}<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1{BandArguments});");
+            w.Line($"{band}<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true{BandArguments});");
+            w.Line($"{band}<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false{BandArguments});");
+        }
+        w.Line();
+
+        int s = Op.Stride;
+        w.Line($"/// <summary>Output rows [first, end) of one plane of <see cref=\"{body}\"/>; <paramref name=\"above\"/> and <paramref name=\"below\"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>");
+        w.Line(KernelSyntax.Inlined);
+        using (w.Open($"private static void {band}<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below{BandParameters}) {constraint}"))
+        {
+            EmitBandStart(w, interior);
+            using (w.Open("for (int oy = first; oy < end; oy++)"))
+            {
+                w.Line($"int row0 = above ? ({Affine("oy", s, -1)}) * TShape.InWidth : 0;");
+                w.Line($"int row1 = {(s == 1 ? "oy" : $"oy * {s}")} * TShape.InWidth;");
+                w.Line($"int row2 = below ? ({Affine("oy", s, 1)}) * TShape.InWidth : 0;");
+                w.Line("int outRow = oy * TShape.OutWidth;");
+                // Scalar columns: 0, and ColumnsEnd when it misses its right tap (ColumnsEnd >= OutWidth - 1, so the step
+                // ends the loop after it); every column when the interior has no vector of four.
+                string step = interior == Interior.Vector128 ? "TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1" : "TShape.ColumnsEnd";
+                using (w.Open($"for (int ox = 0; ox < TShape.OutWidth; ox += {step})"))
+                    EmitGuardedScalar(w);
+                int lanes = interior == Interior.Vector512 ? WideLanes : Lanes;
+                using (interior == Interior.Vector128 ? w.Open("if (TShape.ColumnsEnd > 4)") : default)
+                using (w.Open($"for (int ox = 1; ox < TShape.ColumnsEnd; ox += {lanes})"))
                 {
-                    if (rows.Start + 1 == rows.End)
+                    // The last vector ends at the last interior column, recomputing some of its neighbour's (equal values).
+                    w.Line($"int at = Math.Min(ox, TShape.ColumnsEnd - {lanes});");
+                    var taps = new VectorTaps(this, w, 0b111, "at", interior == Interior.Vector512 ? Wide : Narrow, interior == Interior.AdvSimd)
                     {
-                        EmitRow(w, rows.Mask, oy: rows.Start.ToString());
-                    }
-                    else
-                    {
-                        using (Loop.Open(w, "oy", rows.Start, rows.End))
-                            EmitRow(w, rows.Mask, oy: "oy");
-                    }
+                        RowConditions = new[] { "above", null, "below" },
+                    };
+                    if (FromBias) w.Line($"var acc = {vector}.Create(bias);");
+                    else w.Line($"var acc = {vector}<float>.Zero;");
+                    taps.First = false;
+                    taps.StartsFromFirstTap = !FromBias;
+                    EmitVectorTaps(w, taps);
+                    EmitVectorEpilogue(w, taps.V);
+                    w.Line("if (TShape.Relu) acc = Simd.Relu(acc);");
+                    w.Line($"acc.StoreUnsafe(ref output, (nuint)(outRow + at));");
                 }
             }
         }
         w.Line();
-        EmitVariantMethods(w);
     }
 
-    /// <summary>Before the per-channel loop: calls to this kind's own variant methods.</summary>
-    protected virtual void EmitVariantDispatch(SourceWriter w)
+    /// <summary>One scalar output at <c>ox</c> of a band: each tap checked against the padding (at most two outputs a row).</summary>
+    private void EmitGuardedScalar(SourceWriter w)
+    {
+        int s = Op.Stride;
+        w.Line($"float acc = {(FromBias ? "bias" : ScalarIdentity)};");
+        for (int ky = 0; ky < 3; ky++)
+        {
+            string? row = ky switch { 0 => "above", 2 => "below", _ => null };
+            using (row is null ? default : w.Open($"if ({row})"))
+            {
+                for (int kx = 0; kx < 3; kx++)
+                {
+                    string? column = kx switch { 0 => "ox > 0", 2 => $"{Affine("ox", s, 1)} < TShape.InWidth", _ => null };
+                    string value = $"Unsafe.Add(ref plane, row{ky} + {Affine("ox", s, kx - 1)})";
+                    string statement = GuardedScalarCombine(value, ScalarWeight(ky * 3 + kx, "taps"));
+                    w.Line(column is null ? statement : $"if ({column}) {statement}");
+                }
+            }
+        }
+        EmitScalarEpilogue(w);
+        w.Line("if (TShape.Relu) acc = MathF.Max(acc, 0f);");
+        w.Line("Unsafe.Add(ref output, outRow + ox) = acc;");
+    }
+
+    /// <summary>The statement folding a scalar tap into an <c>acc</c> that is already declared.</summary>
+    protected abstract string GuardedScalarCombine(string value, string weight);
+
+    // ---- The literal (per-kernel) edge-split bodies: the stem ----
+
+    /// <summary>An edge-split variant with this kernel's literals: rows and columns split at generation time.</summary>
+    protected void EmitLiteralBody(SourceWriter w, Interior interior)
+    {
+        EmitLiteralPrologue(w, interior);
+        // The blocked stem may leave no column to the per-channel loop (an even width: its one edge joins the blocks).
+        var columns = Segments(Op.Output.Width, ColumnMask).Where(cols => !DoneElsewhere(cols, interior)).ToList();
+        if (columns.Count == 0) return;
+        using (Loop.Open(w, "c", 0, Op.Channels))
+        {
+            EmitChannelStart(w, interior);
+            foreach (var rows in Segments(Op.Output.Height, RowMask))
+            {
+                if (rows.Start + 1 == rows.End)
+                {
+                    EmitRow(w, rows.Mask, rows.Start.ToString(), interior);
+                }
+                else
+                {
+                    using (Loop.Open(w, "oy", rows.Start, rows.End))
+                        EmitRow(w, rows.Mask, "oy", interior);
+                }
+            }
+        }
+    }
+
+    /// <summary>Before the channel loop of a literal variant (the blocked stem's calls).</summary>
+    protected virtual void EmitLiteralPrologue(SourceWriter w, Interior interior)
     {
     }
 
-    /// <summary>After the kernel: this kind's own variant methods.</summary>
-    protected virtual void EmitVariantMethods(SourceWriter w)
-    {
-    }
-
-    /// <summary>The locals of channel <c>c</c>: at least <c>plane</c> and <c>output</c>.</summary>
-    protected virtual void EmitChannelStart(SourceWriter w)
+    /// <summary>The locals of channel <c>c</c> in a literal variant: at least <c>plane</c> and <c>output</c>.</summary>
+    protected virtual void EmitChannelStart(SourceWriter w, Interior interior)
     {
         w.Line($"ref float plane = ref Unsafe.Add(ref source, c * {InPixels});");
         w.Line($"ref float output = ref Unsafe.Add(ref destination, c * {OutPixels});");
     }
 
-    /// <summary>Whether the Vector512 path elsewhere also computes the one-column edge at <paramref name="start"/> (tap mask <paramref name="mask"/>).</summary>
+    /// <summary>Whether the Vector512 variant computes the one-column edge at <paramref name="start"/> (tap mask <paramref name="mask"/>) elsewhere.</summary>
     protected virtual bool EdgeDoneElsewhere(int start, int mask) => false;
 
-    /// <summary>Whether a Vector512 path elsewhere already covers the wide interiors, so rows keep only the narrow one.</summary>
-    protected virtual bool WideInteriorsDoneElsewhere => false;
+    /// <summary>Whether a column segment is computed by the variant's own interior methods (<see cref="Interior.None"/>).</summary>
+    private bool DoneElsewhere((int Start, int End, int Mask) cols, Interior interior) =>
+        interior == Interior.None && (cols.Mask == 0b111 && cols.End - cols.Start >= Lanes || cols.End - cols.Start == 1 && EdgeDoneElsewhere(cols.Start, cols.Mask));
 
-    private void EmitRow(SourceWriter w, int rowMask, string oy)
+    private void EmitRow(SourceWriter w, int rowMask, string oy, Interior interior)
     {
         bool literal = oy != "oy";
         // A literal row needs its own scope so its locals do not clash with the next row's; a loop body has one.
@@ -142,17 +394,10 @@ internal abstract class WindowKernel : IKernelEmitter
             foreach (var cols in Segments(Op.Output.Width, ColumnMask))
             {
                 int length = cols.End - cols.Start;
-                bool wide = cols.Mask == 0b111 && length >= WideLanes && WideInteriors;
-                if (wide && WideInteriorsDoneElsewhere)
+                if (DoneElsewhere(cols, interior)) continue;
+                if (cols.Mask == 0b111 && length >= Lanes)
                 {
-                    // Done above for all channels at once where Vector512 is accelerated.
-                    using (w.Open($"if (!{RuntimeChecks.Vector512Accelerated})"))
-                        EmitInterior128WithNeon(w, rowMask, cols.Start, cols.End);
-                }
-                else if (wide)
-                {
-                    // AVX-512: sixteen output columns per vector; the Vector128 code below is the portable path.
-                    using (w.Open($"if ({RuntimeChecks.Vector512Accelerated})"))
+                    if (interior == Interior.Vector512 && length >= WideLanes)
                     {
                         using (Loop.Open(w, "ox", cols.Start, cols.End - WideLanes, WideLanes, inclusive: true))
                             EmitVector(w, rowMask, "ox", Wide);
@@ -162,17 +407,10 @@ internal abstract class WindowKernel : IKernelEmitter
                                 EmitVector(w, rowMask, (cols.End - WideLanes).ToString(), Wide);
                         }
                     }
-                    using (w.Open("else"))
-                        EmitInterior128WithNeon(w, rowMask, cols.Start, cols.End);
-                }
-                else if (cols.Mask == 0b111 && length >= Lanes)
-                {
-                    EmitInterior128WithNeon(w, rowMask, cols.Start, cols.End);
-                }
-                else if (length == 1 && EdgeDoneElsewhere(cols.Start, cols.Mask))
-                {
-                    using (w.Open($"if (!{RuntimeChecks.Vector512Accelerated})"))
-                        EmitScalar(w, rowMask, cols.Mask, cols.Start.ToString());
+                    else
+                    {
+                        EmitInterior128(w, rowMask, cols.Start, cols.End, neon: interior == Interior.AdvSimd);
+                    }
                 }
                 else if (length == 1)
                 {
@@ -308,19 +546,6 @@ internal abstract class WindowKernel : IKernelEmitter
         w.Line($"int outRow = {(literal ? (int.Parse(oy) * Op.Output.Width).ToString() : $"oy * {Op.Output.Width}")};");
     }
 
-    private void EmitInterior128WithNeon(SourceWriter w, int rowMask, int start, int end)
-    {
-        if (!HasNeonVariant)
-        {
-            EmitInterior128(w, rowMask, start, end, neon: false);
-            return;
-        }
-        using (w.Open($"if ({RuntimeChecks.AdvSimdArm64})"))
-            EmitInterior128(w, rowMask, start, end, neon: true);
-        using (w.Open("else"))
-            EmitInterior128(w, rowMask, start, end, neon: false);
-    }
-
     /// <summary>Interior columns on Vector128: four columns per vector, the last four recomputed when the count is not a multiple.</summary>
     private void EmitInterior128(SourceWriter w, int rowMask, int start, int end, bool neon)
     {
@@ -370,48 +595,75 @@ internal abstract class WindowKernel : IKernelEmitter
         /// <summary>Whether <c>acc</c> is declared yet: the first tap declares it.</summary>
         public bool First { get; set; } = true;
 
+        /// <summary>
+        /// Per input row, the constant its taps are under (<c>above</c>, <c>below</c>: a shared band's rows), or null
+        /// when they always exist.
+        /// </summary>
+        public string?[] RowConditions { get; set; } = new string?[3];
+
+        /// <summary>
+        /// A pool's shared band: <c>acc</c> is declared, and its first existing tap sets it (row 0's first tap when
+        /// <c>above</c>, else row 1's), so the taps combine in the same order as where rows are split at generation time.
+        /// </summary>
+        public bool StartsFromFirstTap { get; set; }
+
+        private int _ky;
+        private bool _rowFirst;
+
         /// <summary>The taps of one input plane, weighted from <paramref name="tapsRef"/> where the kind has weights.</summary>
         public void Plane(string plane, string tapsRef)
         {
-            int s = _kernel.Op.Stride;
             for (int ky = 0; ky < 3; ky++)
             {
                 if ((_rowMask & (1 << ky)) == 0) continue;
-                if (Neon && s == 2 && _kernel.NeonPairwiseRow(ky) is { } pairwise)
+                _ky = ky;
+                _rowFirst = true;
+                using (RowConditions[ky] is { } condition ? _w.Open($"if ({condition})") : default)
+                    PlaneRow(plane, tapsRef, ky);
+            }
+        }
+
+        private void PlaneRow(string plane, string tapsRef, int ky)
+        {
+            int s = _kernel.Op.Stride;
+            if (Neon && s == 2 && _kernel.NeonPairwiseRow(ky) is { } pairwise)
+            {
+                NeonStride2Row(ky, plane);
+                Combine(pairwise, "");
+                return;
+            }
+            if (Neon && s == 2)
+                NeonStride2Row(ky, plane);
+            else
+                _w.Line($"ref float in{ky} = ref Unsafe.Add(ref {plane}, {Loop.Sum($"row{ky}", _column)});");
+            for (int kx = 0; kx < 3; kx++)
+            {
+                string value = Neon && s == 2
+                    ? kx switch
+                    {
+                        0 => $"left{ky}",
+                        1 => $"AdvSimd.Arm64.UnzipEven(lo{ky}, hi{ky})",
+                        _ => $"AdvSimd.Arm64.UnzipOdd(lo{ky}, hi{ky})",
+                    }
+                    : TapLoad(V, s, ky, kx);
+                int t = ky * 3 + kx;
+                if (Neon && _kernel.NeonTapLane(t) is { } lane)
                 {
-                    NeonStride2Row(ky, plane);
-                    Combine(pairwise, "");
+                    Combine(value, lane.Vector, lane.Lane);
                     continue;
                 }
-                if (Neon && s == 2)
-                    NeonStride2Row(ky, plane);
-                else
-                    _w.Line($"ref float in{ky} = ref Unsafe.Add(ref {plane}, {Loop.Sum($"row{ky}", _column)});");
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    string value = Neon && s == 2
-                        ? kx switch
-                        {
-                            0 => $"left{ky}",
-                            1 => $"AdvSimd.Arm64.UnzipEven(lo{ky}, hi{ky})",
-                            _ => $"AdvSimd.Arm64.UnzipOdd(lo{ky}, hi{ky})",
-                        }
-                        : TapLoad(V, s, ky, kx);
-                    int t = ky * 3 + kx;
-                    if (Neon && _kernel.NeonTapLane(t) is { } lane)
-                    {
-                        Combine(value, lane.Vector, lane.Lane);
-                        continue;
-                    }
-                    Combine(value, _kernel.VectorWeight(this, t, tapsRef));
-                }
+                Combine(value, _kernel.VectorWeight(this, t, tapsRef));
             }
         }
 
         private void Combine(string value, string weight, int lane = -1)
         {
-            _w.Line(_kernel.VectorCombine(this, value, weight, lane));
+            if (StartsFromFirstTap && _rowFirst && _ky < 2)
+                _w.Line(_ky == 0 ? $"acc = {value};" : $"acc = {RowConditions[0]} ? {_kernel.VectorAccumulate(this, value)} : {value};");
+            else
+                _w.Line(_kernel.VectorCombine(this, value, weight, lane));
             First = false;
+            _rowFirst = false;
         }
 
         // Stride 2 on ARM64: the two vectors at 2·ox hold the centre taps in their even lanes and the right taps in
@@ -441,6 +693,9 @@ internal abstract class WindowKernel : IKernelEmitter
 
     /// <summary>The statement folding <paramref name="value"/> (weighted by <paramref name="weight"/>, or its lane <paramref name="lane"/> when at least 0) into <c>acc</c>.</summary>
     protected abstract string VectorCombine(VectorTaps taps, string value, string weight, int lane);
+
+    /// <summary>A pool's <c>acc</c> combined with <paramref name="value"/>, as an expression (kinds whose first tap starts the sum).</summary>
+    protected virtual string VectorAccumulate(VectorTaps taps, string value) => throw new System.NotSupportedException();
 
     /// <summary>The weight of tap <paramref name="t"/> as a vector (unused by unweighted kinds).</summary>
     protected virtual string VectorWeight(VectorTaps taps, int t, string tapsRef) => $"{taps.V}.Create(Unsafe.Add(ref {tapsRef}, {t}))";

@@ -614,26 +614,26 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         new("Conv3x3_s2_3to24_224x224_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
         new("MaxPool3x3_s2_24ch_112x112", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
         new("AvgPool3x3_s2_24ch_56x56_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
-        new("Pointwise_g1_24to60_3136px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_24to60_3136px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g1_24to60_3136px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_24to60_3136px_Shuffle3_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_24to60_3136px_Shuffle3_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_24to60_3136px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_24to60_3136px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s2_60ch_56x56", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
-        new("Pointwise_g3_60to216_784px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_60to216_784px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_60to216_784px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to216_784px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to216_784px_Relu_4x8_V128"),
-        new("Pointwise_g3_240to60_784px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to60_784px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to60_784px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_60to216_784px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_60to216_784px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_60to216_784px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to216_784px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_60to216_784px_Relu_V128"),
+        new("Pointwise_g3_240to60_784px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to60_784px_Shuffle3_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to60_784px_Shuffle3_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to60_784px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_240to60_784px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s1_60ch_28x28", Vector512.IsHardwareAccelerated ? "Vector512" : "Vector128"),
-        new("Pointwise_g3_60to240_784px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_60to240_784px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_60to240_784px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128"),
+        new("Pointwise_g3_60to240_784px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_60to240_784px_Residual_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_60to240_784px_Residual_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to240_784px_Residual_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_60to240_784px_Residual_Relu_V128"),
         new("AvgPool3x3_s2_240ch_28x28_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
-        new("Pointwise_g3_240to120_784px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to120_784px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to120_784px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to120_784px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to120_784px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_240to120_784px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to120_784px_Shuffle3_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to120_784px_Shuffle3_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to120_784px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_240to120_784px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s2_120ch_28x28", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
-        new("Pointwise_g3_120to240_196px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to240_196px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to240_196px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to240_196px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to240_196px_Relu_4x8_V128"),
-        new("Pointwise_g3_480to120_196px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_120to240_196px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to240_196px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to240_196px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to240_196px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_120to240_196px_Relu_V128"),
+        new("Pointwise_g3_480to120_196px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_480to120_196px_Shuffle3_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_480to120_196px_Shuffle3_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_480to120_196px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_480to120_196px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s1_120ch_14x14", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
-        new("Pointwise_g3_120to480_196px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128"),
+        new("Pointwise_g3_120to480_196px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to480_196px_Residual_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to480_196px_Residual_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to480_196px_Residual_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_120to480_196px_Residual_Relu_V128"),
         new("AvgPool3x3_s2_480ch_14x14_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
-        new("Pointwise_g3_480to240_196px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_480to240_196px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_480to240_196px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_480to240_196px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_480to240_196px_Shuffle3_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_480to240_196px_Shuffle3_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_480to240_196px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_480to240_196px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s2_240ch_14x14", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
-        new("Pointwise_g3_240to480_49px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to480_49px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to480_49px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to480_49px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to480_49px_Relu_4x8_V128"),
-        new("Pointwise_g3_960to240_49px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_960to240_49px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_960to240_49px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_240to480_49px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to480_49px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to480_49px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to480_49px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_240to480_49px_Relu_V128"),
+        new("Pointwise_g3_960to240_49px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_960to240_49px_Shuffle3_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_960to240_49px_Shuffle3_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_960to240_49px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_960to240_49px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s1_240ch_7x7", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : "Vector128"),
-        new("Pointwise_g3_240to960_49px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to960_49px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to960_49px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128"),
+        new("Pointwise_g3_240to960_49px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_240to960_49px_Residual_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_240to960_49px_Residual_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to960_49px_Residual_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_240to960_49px_Residual_Relu_V128"),
         new("GlobalAvgPool_960ch_49px", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp" : "Vector128"),
         new("Linear_960to1000", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla, faddp" : "Vector128"),
     };
@@ -840,285 +840,18 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>3x3 convolution, stride 2, 3 to 24 channels on 224x224, batch norm folded, ReLU.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Conv3x3_s2_3to24_224x224_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            for (int c0 = 0; c0 < 24; c0 += 8) Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512(ref source, ref Unsafe.Add(ref destination, c0 * 12544), ref Unsafe.Add(ref weights, c0 * 28));
-        }
-        for (int c = 0; c < 24; c++)
-        {
-            ref float plane = ref source;
-            ref float output = ref Unsafe.Add(ref destination, c * 12544);
-            ref float taps = ref Unsafe.Add(ref weights, c * 28);
-            float bias = Unsafe.Add(ref taps, 27);
-            var biasV = Vector128.Create(bias);
-            {
-                int row1 = 0;
-                int row2 = 224;
-                int outRow = 0;
-                if (!Vector512.IsHardwareAccelerated)
-                {
-                    float acc = bias;
-                    for (int ci = 0; ci < 3; ci++)
-                    {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
-                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
-                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
-                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
-                    }
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (!Vector512.IsHardwareAccelerated)
-                {
-                    if (AdvSimd.Arm64.IsSupported)
-                    {
-                        for (int ox = 1; ox <= 108; ox += 4)
-                        {
-                            var acc = biasV;
-                            for (int ci = 0; ci < 3; ci++)
-                            {
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
-                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                                var lo1 = Vector128.LoadUnsafe(ref in1);
-                                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                                var lo2 = Vector128.LoadUnsafe(ref in2);
-                                var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                                var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
-                                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            var acc = biasV;
-                            for (int ci = 0; ci < 3; ci++)
-                            {
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
-                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 216);
-                                var lo1 = Vector128.LoadUnsafe(ref in1);
-                                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 216);
-                                var lo2 = Vector128.LoadUnsafe(ref in2);
-                                var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                                var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
-                                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 108));
-                        }
-                    }
-                    else
-                    {
-                        for (int ox = 1; ox <= 108; ox += 4)
-                        {
-                            var acc = biasV;
-                            for (int ci = 0; ci < 3; ci++)
-                            {
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            var acc = biasV;
-                            for (int ci = 0; ci < 3; ci++)
-                            {
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 216);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 216);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 108));
-                        }
-                    }
-                }
-            }
-            for (int oy = 1; oy < 112; oy++)
-            {
-                int row0 = (oy * 2 - 1) * 224;
-                int row1 = (oy * 2) * 224;
-                int row2 = (oy * 2 + 1) * 224;
-                int outRow = oy * 112;
-                if (!Vector512.IsHardwareAccelerated)
-                {
-                    float acc = bias;
-                    for (int ci = 0; ci < 3; ci++)
-                    {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        acc += Unsafe.Add(ref inputPlane, row0) * Unsafe.Add(ref planeTaps, 1);
-                        acc += Unsafe.Add(ref inputPlane, row0 + 1) * Unsafe.Add(ref planeTaps, 2);
-                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
-                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
-                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
-                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
-                    }
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (!Vector512.IsHardwareAccelerated)
-                {
-                    if (AdvSimd.Arm64.IsSupported)
-                    {
-                        for (int ox = 1; ox <= 108; ox += 4)
-                        {
-                            var acc = biasV;
-                            for (int ci = 0; ci < 3; ci++)
-                            {
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
-                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
-                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
-                                var lo0 = Vector128.LoadUnsafe(ref in0);
-                                var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                                var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left0, taps0, 0);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), taps0, 1);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), taps0, 2);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                                var lo1 = Vector128.LoadUnsafe(ref in1);
-                                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                                var lo2 = Vector128.LoadUnsafe(ref in2);
-                                var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                                var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
-                                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            var acc = biasV;
-                            for (int ci = 0; ci < 3; ci++)
-                            {
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
-                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
-                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 216);
-                                var lo0 = Vector128.LoadUnsafe(ref in0);
-                                var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                                var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left0, taps0, 0);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), taps0, 1);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), taps0, 2);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 216);
-                                var lo1 = Vector128.LoadUnsafe(ref in1);
-                                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 216);
-                                var lo2 = Vector128.LoadUnsafe(ref in2);
-                                var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                                var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
-                                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 108));
-                        }
-                    }
-                    else
-                    {
-                        for (int ox = 1; ox <= 108; ox += 4)
-                        {
-                            var acc = biasV;
-                            for (int ci = 0; ci < 3; ci++)
-                            {
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            var acc = biasV;
-                            for (int ci = 0; ci < 3; ci++)
-                            {
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 216);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 216);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 216);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 108));
-                        }
-                    }
-                }
-            }
-        }
+        if (Vector512.IsHardwareAccelerated) Conv3x3_s2_3to24_224x224_Relu_V512(ref source, ref destination, ref weights);
+        else if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_3to24_224x224_Relu_AdvSimd(ref source, ref destination, ref weights);
+        else Conv3x3_s2_3to24_224x224_Relu_V128(ref source, ref destination, ref weights);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Conv3x3_s2_3to24_224x224_Relu_V512(ref float source, ref float destination, ref float weights)
+    {
+        for (int c0 = 0; c0 < 24; c0 += 8) Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512(ref source, ref Unsafe.Add(ref destination, c0 * 12544), ref Unsafe.Add(ref weights, c0 * 28));
     }
 
     /// <summary>Vector512 interior columns of 8 output channels of <see cref="Conv3x3_s2_3to24_224x224_Relu"/>.</summary>
@@ -1545,502 +1278,360 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>3x3 max pool, stride 2, 24 channels on 112x112; padded cells never win.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_24ch_112x112(ref float source, ref float destination)
+    private static void Conv3x3_s2_3to24_224x224_Relu_AdvSimd(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 24; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * 12544);
-            ref float output = ref Unsafe.Add(ref destination, c * 3136);
+            ref float plane = ref source;
+            ref float output = ref Unsafe.Add(ref destination, c * 12544);
+            ref float taps = ref Unsafe.Add(ref weights, c * 28);
+            float bias = Unsafe.Add(ref taps, 27);
+            var biasV = Vector128.Create(bias);
             {
                 int row1 = 0;
-                int row2 = 112;
+                int row2 = 224;
                 int outRow = 0;
                 {
-                    float acc = Unsafe.Add(ref plane, row1);
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 1));
+                    float acc = bias;
+                    for (int ci = 0; ci < 3; ci++)
+                    {
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
+                    }
+                    acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow) = acc;
                 }
-                if (Vector512.IsHardwareAccelerated)
+                for (int ox = 1; ox <= 108; ox += 4)
                 {
-                    for (int ox = 1; ox <= 40; ox += 16)
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
                     {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        var acc = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
-                        acc = Vector512.Max(acc, Simd.LoadEven512(ref in1));
-                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref in1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)));
-                        acc = Vector512.Max(acc, Simd.LoadEven512(ref in2));
-                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref in2));
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                     }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 80);
-                        var acc = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
-                        acc = Vector512.Max(acc, Simd.LoadEven512(ref in1));
-                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref in1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 80);
-                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)));
-                        acc = Vector512.Max(acc, Simd.LoadEven512(ref in2));
-                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref in2));
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 40));
-                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                 }
-                else
                 {
-                    if (AdvSimd.Arm64.IsSupported)
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
                     {
-                        for (int ox = 1; ox <= 52; ox += 4)
-                        {
-                            ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                            var lo1 = Vector128.LoadUnsafe(ref in1);
-                            var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                            var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                            var acc = AdvSimd.Max(left1, AdvSimd.Arm64.MaxPairwise(lo1, hi1));
-                            ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                            var lo2 = Vector128.LoadUnsafe(ref in2);
-                            var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                            var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                            acc = AdvSimd.Max(acc, AdvSimd.Max(left2, AdvSimd.Arm64.MaxPairwise(lo2, hi2)));
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            ref float in1 = ref Unsafe.Add(ref plane, row1 + 104);
-                            var lo1 = Vector128.LoadUnsafe(ref in1);
-                            var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                            var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                            var acc = AdvSimd.Max(left1, AdvSimd.Arm64.MaxPairwise(lo1, hi1));
-                            ref float in2 = ref Unsafe.Add(ref plane, row2 + 104);
-                            var lo2 = Vector128.LoadUnsafe(ref in2);
-                            var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                            var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                            acc = AdvSimd.Max(acc, AdvSimd.Max(left2, AdvSimd.Arm64.MaxPairwise(lo2, hi2)));
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 52));
-                        }
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 216);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 216);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                     }
-                    else
-                    {
-                        for (int ox = 1; ox <= 52; ox += 4)
-                        {
-                            ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                            var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                            acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
-                            acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
-                            ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                            acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
-                            acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
-                            acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            ref float in1 = ref Unsafe.Add(ref plane, row1 + 104);
-                            var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                            acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
-                            acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
-                            ref float in2 = ref Unsafe.Add(ref plane, row2 + 104);
-                            acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
-                            acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
-                            acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 52));
-                        }
-                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + 108));
                 }
             }
-            for (int oy = 1; oy < 56; oy++)
+            for (int oy = 1; oy < 112; oy++)
             {
-                int row0 = (oy * 2 - 1) * 112;
-                int row1 = (oy * 2) * 112;
-                int row2 = (oy * 2 + 1) * 112;
-                int outRow = oy * 56;
+                int row0 = (oy * 2 - 1) * 224;
+                int row1 = (oy * 2) * 224;
+                int row2 = (oy * 2 + 1) * 224;
+                int outRow = oy * 112;
                 {
-                    float acc = Unsafe.Add(ref plane, row0);
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 1));
+                    float acc = bias;
+                    for (int ci = 0; ci < 3; ci++)
+                    {
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row0) * Unsafe.Add(ref planeTaps, 1);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 1) * Unsafe.Add(ref planeTaps, 2);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
+                    }
+                    acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow) = acc;
                 }
-                if (Vector512.IsHardwareAccelerated)
+                for (int ox = 1; ox <= 108; ox += 4)
                 {
-                    for (int ox = 1; ox <= 40; ox += 16)
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
                     {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                        var acc = Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2));
-                        acc = Vector512.Max(acc, Simd.LoadEven512(ref in0));
-                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref in0));
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2)));
-                        acc = Vector512.Max(acc, Simd.LoadEven512(ref in1));
-                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref in1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)));
-                        acc = Vector512.Max(acc, Simd.LoadEven512(ref in2));
-                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref in2));
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left0, taps0, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), taps0, 1);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), taps0, 2);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                     }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 80);
-                        var acc = Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2));
-                        acc = Vector512.Max(acc, Simd.LoadEven512(ref in0));
-                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref in0));
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 80);
-                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2)));
-                        acc = Vector512.Max(acc, Simd.LoadEven512(ref in1));
-                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref in1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 80);
-                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)));
-                        acc = Vector512.Max(acc, Simd.LoadEven512(ref in2));
-                        acc = Vector512.Max(acc, Simd.LoadOdd512(ref in2));
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 40));
-                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                 }
-                else
                 {
-                    if (AdvSimd.Arm64.IsSupported)
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
                     {
-                        for (int ox = 1; ox <= 52; ox += 4)
-                        {
-                            ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                            var lo0 = Vector128.LoadUnsafe(ref in0);
-                            var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                            var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                            var acc = AdvSimd.Max(left0, AdvSimd.Arm64.MaxPairwise(lo0, hi0));
-                            ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                            var lo1 = Vector128.LoadUnsafe(ref in1);
-                            var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                            var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                            acc = AdvSimd.Max(acc, AdvSimd.Max(left1, AdvSimd.Arm64.MaxPairwise(lo1, hi1)));
-                            ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                            var lo2 = Vector128.LoadUnsafe(ref in2);
-                            var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                            var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                            acc = AdvSimd.Max(acc, AdvSimd.Max(left2, AdvSimd.Arm64.MaxPairwise(lo2, hi2)));
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            ref float in0 = ref Unsafe.Add(ref plane, row0 + 104);
-                            var lo0 = Vector128.LoadUnsafe(ref in0);
-                            var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                            var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                            var acc = AdvSimd.Max(left0, AdvSimd.Arm64.MaxPairwise(lo0, hi0));
-                            ref float in1 = ref Unsafe.Add(ref plane, row1 + 104);
-                            var lo1 = Vector128.LoadUnsafe(ref in1);
-                            var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                            var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                            acc = AdvSimd.Max(acc, AdvSimd.Max(left1, AdvSimd.Arm64.MaxPairwise(lo1, hi1)));
-                            ref float in2 = ref Unsafe.Add(ref plane, row2 + 104);
-                            var lo2 = Vector128.LoadUnsafe(ref in2);
-                            var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                            var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                            acc = AdvSimd.Max(acc, AdvSimd.Max(left2, AdvSimd.Arm64.MaxPairwise(lo2, hi2)));
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 52));
-                        }
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 216);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left0, taps0, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), taps0, 1);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), taps0, 2);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 216);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 216);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                     }
-                    else
-                    {
-                        for (int ox = 1; ox <= 52; ox += 4)
-                        {
-                            ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                            var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                            acc = Vector128.Max(acc, Simd.LoadEven(ref in0));
-                            acc = Vector128.Max(acc, Simd.LoadOdd(ref in0));
-                            ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                            acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)));
-                            acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
-                            acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
-                            ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                            acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
-                            acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
-                            acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            ref float in0 = ref Unsafe.Add(ref plane, row0 + 104);
-                            var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                            acc = Vector128.Max(acc, Simd.LoadEven(ref in0));
-                            acc = Vector128.Max(acc, Simd.LoadOdd(ref in0));
-                            ref float in1 = ref Unsafe.Add(ref plane, row1 + 104);
-                            acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)));
-                            acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
-                            acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
-                            ref float in2 = ref Unsafe.Add(ref plane, row2 + 104);
-                            acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
-                            acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
-                            acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 52));
-                        }
-                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + 108));
                 }
             }
         }
     }
 
-    /// <summary>3x3 average pool, stride 2, 24 channels on 56x56; always divides by 9 (padding counted), then ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_24ch_56x56_Relu(ref float source, ref float destination)
+    private static void Conv3x3_s2_3to24_224x224_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 24; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * 3136);
-            ref float output = ref Unsafe.Add(ref destination, c * 784);
+            ref float plane = ref source;
+            ref float output = ref Unsafe.Add(ref destination, c * 12544);
+            ref float taps = ref Unsafe.Add(ref weights, c * 28);
+            float bias = Unsafe.Add(ref taps, 27);
+            var biasV = Vector128.Create(bias);
             {
                 int row1 = 0;
-                int row2 = 56;
+                int row2 = 224;
                 int outRow = 0;
                 {
-                    float acc = Unsafe.Add(ref plane, row1);
-                    acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2);
-                    acc += Unsafe.Add(ref plane, row2 + 1);
-                    acc *= 1f / 9f;
+                    float acc = bias;
+                    for (int ci = 0; ci < 3; ci++)
+                    {
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
+                    }
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow) = acc;
                 }
-                if (Vector512.IsHardwareAccelerated)
+                for (int ox = 1; ox <= 108; ox += 4)
                 {
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
                     {
-                        const int ox = 1;
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        var acc = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven512(ref in1);
-                        acc += Simd.LoadOdd512(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        acc += Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven512(ref in2);
-                        acc += Simd.LoadOdd512(ref in2);
-                        acc *= Vector512.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                     }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 24);
-                        var acc = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven512(ref in1);
-                        acc += Simd.LoadOdd512(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 24);
-                        acc += Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven512(ref in2);
-                        acc += Simd.LoadOdd512(ref in2);
-                        acc *= Vector512.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
-                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                 }
-                else
                 {
-                    if (AdvSimd.Arm64.IsSupported)
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
                     {
-                        for (int ox = 1; ox <= 24; ox += 4)
-                        {
-                            ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                            var lo1 = Vector128.LoadUnsafe(ref in1);
-                            var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                            var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                            var acc = AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
-                            ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                            var lo2 = Vector128.LoadUnsafe(ref in2);
-                            var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                            var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                            acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
-                            acc *= Vector128.Create(1f / 9f);
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            ref float in1 = ref Unsafe.Add(ref plane, row1 + 48);
-                            var lo1 = Vector128.LoadUnsafe(ref in1);
-                            var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                            var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                            var acc = AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
-                            ref float in2 = ref Unsafe.Add(ref plane, row2 + 48);
-                            var lo2 = Vector128.LoadUnsafe(ref in2);
-                            var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                            var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                            acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
-                            acc *= Vector128.Create(1f / 9f);
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
-                        }
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 216);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 216);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                     }
-                    else
-                    {
-                        for (int ox = 1; ox <= 24; ox += 4)
-                        {
-                            ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                            var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                            acc += Simd.LoadEven(ref in1);
-                            acc += Simd.LoadOdd(ref in1);
-                            ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                            acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                            acc += Simd.LoadEven(ref in2);
-                            acc += Simd.LoadOdd(ref in2);
-                            acc *= Vector128.Create(1f / 9f);
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            ref float in1 = ref Unsafe.Add(ref plane, row1 + 48);
-                            var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                            acc += Simd.LoadEven(ref in1);
-                            acc += Simd.LoadOdd(ref in1);
-                            ref float in2 = ref Unsafe.Add(ref plane, row2 + 48);
-                            acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                            acc += Simd.LoadEven(ref in2);
-                            acc += Simd.LoadOdd(ref in2);
-                            acc *= Vector128.Create(1f / 9f);
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
-                        }
-                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + 108));
                 }
             }
-            for (int oy = 1; oy < 28; oy++)
+            for (int oy = 1; oy < 112; oy++)
             {
-                int row0 = (oy * 2 - 1) * 56;
-                int row1 = (oy * 2) * 56;
-                int row2 = (oy * 2 + 1) * 56;
-                int outRow = oy * 28;
+                int row0 = (oy * 2 - 1) * 224;
+                int row1 = (oy * 2) * 224;
+                int row2 = (oy * 2 + 1) * 224;
+                int outRow = oy * 112;
                 {
-                    float acc = Unsafe.Add(ref plane, row0);
-                    acc += Unsafe.Add(ref plane, row0 + 1);
-                    acc += Unsafe.Add(ref plane, row1);
-                    acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2);
-                    acc += Unsafe.Add(ref plane, row2 + 1);
-                    acc *= 1f / 9f;
+                    float acc = bias;
+                    for (int ci = 0; ci < 3; ci++)
+                    {
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row0) * Unsafe.Add(ref planeTaps, 1);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 1) * Unsafe.Add(ref planeTaps, 2);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
+                    }
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow) = acc;
                 }
-                if (Vector512.IsHardwareAccelerated)
+                for (int ox = 1; ox <= 108; ox += 4)
                 {
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
                     {
-                        const int ox = 1;
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                        var acc = Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2));
-                        acc += Simd.LoadEven512(ref in0);
-                        acc += Simd.LoadOdd512(ref in0);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        acc += Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven512(ref in1);
-                        acc += Simd.LoadOdd512(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        acc += Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven512(ref in2);
-                        acc += Simd.LoadOdd512(ref in2);
-                        acc *= Vector512.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                     }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 24);
-                        var acc = Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2));
-                        acc += Simd.LoadEven512(ref in0);
-                        acc += Simd.LoadOdd512(ref in0);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 24);
-                        acc += Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven512(ref in1);
-                        acc += Simd.LoadOdd512(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 24);
-                        acc += Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven512(ref in2);
-                        acc += Simd.LoadOdd512(ref in2);
-                        acc *= Vector512.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
-                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                 }
-                else
                 {
-                    if (AdvSimd.Arm64.IsSupported)
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
                     {
-                        for (int ox = 1; ox <= 24; ox += 4)
-                        {
-                            ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                            var lo0 = Vector128.LoadUnsafe(ref in0);
-                            var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                            var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                            var acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
-                            ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                            var lo1 = Vector128.LoadUnsafe(ref in1);
-                            var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                            var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                            acc += AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
-                            ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                            var lo2 = Vector128.LoadUnsafe(ref in2);
-                            var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                            var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                            acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
-                            acc *= Vector128.Create(1f / 9f);
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            ref float in0 = ref Unsafe.Add(ref plane, row0 + 48);
-                            var lo0 = Vector128.LoadUnsafe(ref in0);
-                            var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                            var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                            var acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
-                            ref float in1 = ref Unsafe.Add(ref plane, row1 + 48);
-                            var lo1 = Vector128.LoadUnsafe(ref in1);
-                            var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                            var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                            acc += AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
-                            ref float in2 = ref Unsafe.Add(ref plane, row2 + 48);
-                            var lo2 = Vector128.LoadUnsafe(ref in2);
-                            var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                            var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                            acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
-                            acc *= Vector128.Create(1f / 9f);
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
-                        }
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 50176);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 216);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 216);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 216);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                     }
-                    else
-                    {
-                        for (int ox = 1; ox <= 24; ox += 4)
-                        {
-                            ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                            var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                            acc += Simd.LoadEven(ref in0);
-                            acc += Simd.LoadOdd(ref in0);
-                            ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                            acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                            acc += Simd.LoadEven(ref in1);
-                            acc += Simd.LoadOdd(ref in1);
-                            ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                            acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                            acc += Simd.LoadEven(ref in2);
-                            acc += Simd.LoadOdd(ref in2);
-                            acc *= Vector128.Create(1f / 9f);
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            ref float in0 = ref Unsafe.Add(ref plane, row0 + 48);
-                            var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                            acc += Simd.LoadEven(ref in0);
-                            acc += Simd.LoadOdd(ref in0);
-                            ref float in1 = ref Unsafe.Add(ref plane, row1 + 48);
-                            acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                            acc += Simd.LoadEven(ref in1);
-                            acc += Simd.LoadOdd(ref in1);
-                            ref float in2 = ref Unsafe.Add(ref plane, row2 + 48);
-                            acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                            acc += Simd.LoadEven(ref in2);
-                            acc += Simd.LoadOdd(ref in2);
-                            acc *= Vector128.Create(1f / 9f);
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
-                        }
-                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + 108));
                 }
             }
         }
+    }
+
+    /// <summary>The literals <see cref="MaxPool3x3_s2_24ch_112x112"/> specializes its shared bodies on.</summary>
+    private readonly struct MaxPool3x3_s2_24ch_112x112_Shape : Window3x3_Shape
+    {
+        public static int Channels => 24;
+        public static int InHeight => 112;
+        public static int InWidth => 112;
+        public static int OutHeight => 56;
+        public static int OutWidth => 56;
+        public static int RowsEnd => 56;
+        public static int ColumnsEnd => 56;
+        public static bool Relu => false;
+    }
+
+    /// <summary>3x3 max pool, stride 2, 24 channels on 112x112; padded cells never win.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaxPool3x3_s2_24ch_112x112(ref float source, ref float destination)
+    {
+        if (Vector512.IsHardwareAccelerated) MaxPool3x3_s2_V512<MaxPool3x3_s2_24ch_112x112_Shape>(ref source, ref destination);
+        else if (AdvSimd.Arm64.IsSupported) MaxPool3x3_s2_AdvSimd<MaxPool3x3_s2_24ch_112x112_Shape>(ref source, ref destination);
+        else MaxPool3x3_s2_V128<MaxPool3x3_s2_24ch_112x112_Shape>(ref source, ref destination);
+    }
+
+    /// <summary>The literals <see cref="AvgPool3x3_s2_24ch_56x56_Relu"/> specializes its shared bodies on.</summary>
+    private readonly struct AvgPool3x3_s2_24ch_56x56_Relu_Shape : Window3x3_Shape
+    {
+        public static int Channels => 24;
+        public static int InHeight => 56;
+        public static int InWidth => 56;
+        public static int OutHeight => 28;
+        public static int OutWidth => 28;
+        public static int RowsEnd => 28;
+        public static int ColumnsEnd => 28;
+        public static bool Relu => true;
+    }
+
+    /// <summary>3x3 average pool, stride 2, 24 channels on 56x56; always divides by 9 (padding counted), then ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AvgPool3x3_s2_24ch_56x56_Relu(ref float source, ref float destination)
+    {
+        if (Vector512.IsHardwareAccelerated) AvgPool3x3_s2_V512<AvgPool3x3_s2_24ch_56x56_Relu_Shape>(ref source, ref destination);
+        else if (AdvSimd.Arm64.IsSupported) AvgPool3x3_s2_AdvSimd<AvgPool3x3_s2_24ch_56x56_Relu_Shape>(ref source, ref destination);
+        else AvgPool3x3_s2_V128<AvgPool3x3_s2_24ch_56x56_Relu_Shape>(ref source, ref destination);
     }
 
     /// <summary>The literals <see cref="Pointwise_g1_24to60_3136px_Shuffle3_Relu"/> specializes its tiles on.</summary>
@@ -2059,13 +1650,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_24to60_3136px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_24to60_3136px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_24to60_3136px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g1_24to60_3136px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         {
             const int k = 0;
@@ -2085,7 +1676,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         {
             const int k = 0;
@@ -2104,7 +1695,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         {
             const int k = 0;
@@ -2122,271 +1713,26 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
+    /// <summary>The literals <see cref="Depthwise3x3_s2_60ch_56x56"/> specializes its shared bodies on.</summary>
+    private readonly struct Depthwise3x3_s2_60ch_56x56_Shape : Window3x3_Shape
+    {
+        public static int Channels => 60;
+        public static int InHeight => 56;
+        public static int InWidth => 56;
+        public static int OutHeight => 28;
+        public static int OutWidth => 28;
+        public static int RowsEnd => 28;
+        public static int ColumnsEnd => 28;
+        public static bool Relu => false;
+    }
+
     /// <summary>3x3 depthwise convolution, stride 2, 60 channels on 56x56, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_60ch_56x56(ref float source, ref float destination, ref float weights)
     {
-        for (int c = 0; c < 60; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 3136);
-            ref float output = ref Unsafe.Add(ref destination, c * 784);
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            float bias = Unsafe.Add(ref taps, 9);
-            var biasV = Vector128.Create(bias);
-            float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-            float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-            float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-            float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-            float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-            float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-            float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-            float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-            float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
-            {
-                int row1 = 0;
-                int row2 = 56;
-                int outRow = 0;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    {
-                        const int ox = 1;
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        var acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2)), Vector512.Create(k3), Vector512.Create(bias));
-                        acc = Simd.MulAdd(Simd.LoadEven512(ref in1), Vector512.Create(k4), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd512(ref in1), Vector512.Create(k5), acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)), Vector512.Create(k6), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven512(ref in2), Vector512.Create(k7), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd512(ref in2), Vector512.Create(k8), acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                    }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 24);
-                        var acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2)), Vector512.Create(k3), Vector512.Create(bias));
-                        acc = Simd.MulAdd(Simd.LoadEven512(ref in1), Vector512.Create(k4), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd512(ref in1), Vector512.Create(k5), acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 24);
-                        acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)), Vector512.Create(k6), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven512(ref in2), Vector512.Create(k7), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd512(ref in2), Vector512.Create(k8), acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
-                    }
-                }
-                else
-                {
-                    if (AdvSimd.Arm64.IsSupported)
-                    {
-                        for (int ox = 1; ox <= 24; ox += 4)
-                        {
-                            ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                            var lo1 = Vector128.LoadUnsafe(ref in1);
-                            var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                            var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                            var acc = AdvSimd.FusedMultiplyAdd(biasV, left1, k3V);
-                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
-                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
-                            ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                            var lo2 = Vector128.LoadUnsafe(ref in2);
-                            var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                            var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                            acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
-                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
-                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            ref float in1 = ref Unsafe.Add(ref plane, row1 + 48);
-                            var lo1 = Vector128.LoadUnsafe(ref in1);
-                            var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                            var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                            var acc = AdvSimd.FusedMultiplyAdd(biasV, left1, k3V);
-                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
-                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
-                            ref float in2 = ref Unsafe.Add(ref plane, row2 + 48);
-                            var lo2 = Vector128.LoadUnsafe(ref in2);
-                            var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                            var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                            acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
-                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
-                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
-                        }
-                    }
-                    else
-                    {
-                        for (int ox = 1; ox <= 24; ox += 4)
-                        {
-                            ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                            var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                            ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            ref float in1 = ref Unsafe.Add(ref plane, row1 + 48);
-                            var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                            ref float in2 = ref Unsafe.Add(ref plane, row2 + 48);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
-                        }
-                    }
-                }
-            }
-            for (int oy = 1; oy < 28; oy++)
-            {
-                int row0 = (oy * 2 - 1) * 56;
-                int row1 = (oy * 2) * 56;
-                int row2 = (oy * 2 + 1) * 56;
-                int outRow = oy * 28;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    {
-                        const int ox = 1;
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                        var acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2)), Vector512.Create(k0), Vector512.Create(bias));
-                        acc = Simd.MulAdd(Simd.LoadEven512(ref in0), Vector512.Create(k1), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd512(ref in0), Vector512.Create(k2), acc);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2)), Vector512.Create(k3), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven512(ref in1), Vector512.Create(k4), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd512(ref in1), Vector512.Create(k5), acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)), Vector512.Create(k6), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven512(ref in2), Vector512.Create(k7), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd512(ref in2), Vector512.Create(k8), acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                    }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 24);
-                        var acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2)), Vector512.Create(k0), Vector512.Create(bias));
-                        acc = Simd.MulAdd(Simd.LoadEven512(ref in0), Vector512.Create(k1), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd512(ref in0), Vector512.Create(k2), acc);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 24);
-                        acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2)), Vector512.Create(k3), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven512(ref in1), Vector512.Create(k4), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd512(ref in1), Vector512.Create(k5), acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 24);
-                        acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)), Vector512.Create(k6), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven512(ref in2), Vector512.Create(k7), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd512(ref in2), Vector512.Create(k8), acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
-                    }
-                }
-                else
-                {
-                    if (AdvSimd.Arm64.IsSupported)
-                    {
-                        for (int ox = 1; ox <= 24; ox += 4)
-                        {
-                            ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                            var lo0 = Vector128.LoadUnsafe(ref in0);
-                            var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                            var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                            var acc = AdvSimd.FusedMultiplyAdd(biasV, left0, k0V);
-                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
-                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
-                            ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                            var lo1 = Vector128.LoadUnsafe(ref in1);
-                            var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                            var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                            acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
-                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
-                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
-                            ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                            var lo2 = Vector128.LoadUnsafe(ref in2);
-                            var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                            var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                            acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
-                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
-                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            ref float in0 = ref Unsafe.Add(ref plane, row0 + 48);
-                            var lo0 = Vector128.LoadUnsafe(ref in0);
-                            var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                            var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                            var acc = AdvSimd.FusedMultiplyAdd(biasV, left0, k0V);
-                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
-                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
-                            ref float in1 = ref Unsafe.Add(ref plane, row1 + 48);
-                            var lo1 = Vector128.LoadUnsafe(ref in1);
-                            var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                            var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                            acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
-                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
-                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
-                            ref float in2 = ref Unsafe.Add(ref plane, row2 + 48);
-                            var lo2 = Vector128.LoadUnsafe(ref in2);
-                            var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                            var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                            acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
-                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
-                            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
-                        }
-                    }
-                    else
-                    {
-                        for (int ox = 1; ox <= 24; ox += 4)
-                        {
-                            ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                            var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                            ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                            ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            ref float in0 = ref Unsafe.Add(ref plane, row0 + 48);
-                            var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                            ref float in1 = ref Unsafe.Add(ref plane, row1 + 48);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                            ref float in2 = ref Unsafe.Add(ref plane, row2 + 48);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                            acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                            acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 24));
-                        }
-                    }
-                }
-            }
-        }
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_V512<Depthwise3x3_s2_60ch_56x56_Shape>(ref source, ref destination, ref weights);
+        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_60ch_56x56_Shape>(ref source, ref destination, ref weights);
+        else Depthwise3x3_s2_V128<Depthwise3x3_s2_60ch_56x56_Shape>(ref source, ref destination, ref weights);
     }
 
     /// <summary>The literals <see cref="Pointwise_g3_60to216_784px_Relu"/> specializes its tiles on.</summary>
@@ -2405,13 +1751,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_60to216_784px_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to216_784px_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to216_784px_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_60to216_784px_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to216_784px_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to216_784px_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_60to216_784px_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to216_784px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to216_784px_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2426,7 +1772,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to216_784px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to216_784px_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2441,7 +1787,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to216_784px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to216_784px_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2471,13 +1817,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_240to60_784px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_240to60_784px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2497,7 +1843,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2516,7 +1862,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2534,262 +1880,25 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
+    /// <summary>The literals <see cref="Depthwise3x3_s1_60ch_28x28"/> specializes its shared bodies on.</summary>
+    private readonly struct Depthwise3x3_s1_60ch_28x28_Shape : Window3x3_Shape
+    {
+        public static int Channels => 60;
+        public static int InHeight => 28;
+        public static int InWidth => 28;
+        public static int OutHeight => 28;
+        public static int OutWidth => 28;
+        public static int RowsEnd => 27;
+        public static int ColumnsEnd => 27;
+        public static bool Relu => false;
+    }
+
     /// <summary>3x3 depthwise convolution, stride 1, 60 channels on 28x28, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s1_60ch_28x28(ref float source, ref float destination, ref float weights)
     {
-        for (int c = 0; c < 60; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 784);
-            ref float output = ref Unsafe.Add(ref destination, c * 784);
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            float bias = Unsafe.Add(ref taps, 9);
-            var biasV = Vector128.Create(bias);
-            float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-            float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-            float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-            float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-            float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-            float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-            float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-            float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-            float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
-            {
-                int row1 = 0;
-                int row2 = 28;
-                int outRow = 0;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    {
-                        const int ox = 1;
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox - 1);
-                        var acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1), Vector512.Create(k3), Vector512.Create(bias));
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 1), Vector512.Create(k4), acc);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 2), Vector512.Create(k5), acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox - 1);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2), Vector512.Create(k6), acc);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 1), Vector512.Create(k7), acc);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 2), Vector512.Create(k8), acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                    }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 10);
-                        var acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1), Vector512.Create(k3), Vector512.Create(bias));
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 1), Vector512.Create(k4), acc);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 2), Vector512.Create(k5), acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 10);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2), Vector512.Create(k6), acc);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 1), Vector512.Create(k7), acc);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 2), Vector512.Create(k8), acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 11));
-                    }
-                }
-                else
-                {
-                    for (int ox = 1; ox <= 23; ox += 4)
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox - 1);
-                        var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, biasV);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox - 1);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                    }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 22);
-                        var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, biasV);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 22);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
-                    }
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 26) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 27) * k4;
-                    acc += Unsafe.Add(ref plane, row2 + 26) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + 27) * k7;
-                    Unsafe.Add(ref output, outRow + 27) = acc;
-                }
-            }
-            for (int oy = 1; oy < 27; oy++)
-            {
-                int row0 = (oy - 1) * 28;
-                int row1 = (oy) * 28;
-                int row2 = (oy + 1) * 28;
-                int outRow = oy * 28;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    {
-                        const int ox = 1;
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox - 1);
-                        var acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0), Vector512.Create(k0), Vector512.Create(bias));
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 1), Vector512.Create(k1), acc);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 2), Vector512.Create(k2), acc);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox - 1);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1), Vector512.Create(k3), acc);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 1), Vector512.Create(k4), acc);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 2), Vector512.Create(k5), acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox - 1);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2), Vector512.Create(k6), acc);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 1), Vector512.Create(k7), acc);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 2), Vector512.Create(k8), acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                    }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 10);
-                        var acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0), Vector512.Create(k0), Vector512.Create(bias));
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 1), Vector512.Create(k1), acc);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 2), Vector512.Create(k2), acc);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 10);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1), Vector512.Create(k3), acc);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 1), Vector512.Create(k4), acc);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 2), Vector512.Create(k5), acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 10);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2), Vector512.Create(k6), acc);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 1), Vector512.Create(k7), acc);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 2), Vector512.Create(k8), acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 11));
-                    }
-                }
-                else
-                {
-                    for (int ox = 1; ox <= 23; ox += 4)
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox - 1);
-                        var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox - 1);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox - 1);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                    }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 22);
-                        var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 22);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 22);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
-                    }
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 26) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + 27) * k1;
-                    acc += Unsafe.Add(ref plane, row1 + 26) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 27) * k4;
-                    acc += Unsafe.Add(ref plane, row2 + 26) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + 27) * k7;
-                    Unsafe.Add(ref output, outRow + 27) = acc;
-                }
-            }
-            {
-                int row0 = 728;
-                int row1 = 756;
-                int outRow = 756;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    {
-                        const int ox = 1;
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox - 1);
-                        var acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0), Vector512.Create(k0), Vector512.Create(bias));
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 1), Vector512.Create(k1), acc);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 2), Vector512.Create(k2), acc);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox - 1);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1), Vector512.Create(k3), acc);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 1), Vector512.Create(k4), acc);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 2), Vector512.Create(k5), acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                    }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 10);
-                        var acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0), Vector512.Create(k0), Vector512.Create(bias));
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 1), Vector512.Create(k1), acc);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 2), Vector512.Create(k2), acc);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 10);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1), Vector512.Create(k3), acc);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 1), Vector512.Create(k4), acc);
-                        acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 2), Vector512.Create(k5), acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 11));
-                    }
-                }
-                else
-                {
-                    for (int ox = 1; ox <= 23; ox += 4)
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox - 1);
-                        var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox - 1);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                    }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 22);
-                        var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 22);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
-                    }
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 26) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + 27) * k1;
-                    acc += Unsafe.Add(ref plane, row1 + 26) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 27) * k4;
-                    Unsafe.Add(ref output, outRow + 27) = acc;
-                }
-            }
-        }
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_V512<Depthwise3x3_s1_60ch_28x28_Shape>(ref source, ref destination, ref weights);
+        else Depthwise3x3_s1_V128<Depthwise3x3_s1_60ch_28x28_Shape>(ref source, ref destination, ref weights);
     }
 
     /// <summary>The literals <see cref="Pointwise_g3_60to240_784px_Residual_Relu"/> specializes its tiles on.</summary>
@@ -2808,13 +1917,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_60to240_784px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_8x48_V512(ref source, ref destination, ref weights, ref residual);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_4x16_V256(ref source, ref destination, ref weights, ref residual);
-        else Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual);
+        else Pointwise_g3_60to240_784px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to240_784px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_60to240_784px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2829,7 +1938,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to240_784px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_60to240_784px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2844,7 +1953,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to240_784px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_60to240_784px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2858,198 +1967,26 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
+    /// <summary>The literals <see cref="AvgPool3x3_s2_240ch_28x28_Relu"/> specializes its shared bodies on.</summary>
+    private readonly struct AvgPool3x3_s2_240ch_28x28_Relu_Shape : Window3x3_Shape
+    {
+        public static int Channels => 240;
+        public static int InHeight => 28;
+        public static int InWidth => 28;
+        public static int OutHeight => 14;
+        public static int OutWidth => 14;
+        public static int RowsEnd => 14;
+        public static int ColumnsEnd => 14;
+        public static bool Relu => true;
+    }
+
     /// <summary>3x3 average pool, stride 2, 240 channels on 28x28; always divides by 9 (padding counted), then ReLU.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AvgPool3x3_s2_240ch_28x28_Relu(ref float source, ref float destination)
     {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            AvgPool3x3_s2_240ch_28x28_Relu_Rows_V512(ref source, ref destination);
-            return;
-        }
-        for (int c = 0; c < 240; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 784);
-            ref float output = ref Unsafe.Add(ref destination, c * 196);
-            {
-                int row1 = 0;
-                int row2 = 28;
-                int outRow = 0;
-                {
-                    float acc = Unsafe.Add(ref plane, row1);
-                    acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2);
-                    acc += Unsafe.Add(ref plane, row2 + 1);
-                    acc *= 1f / 9f;
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (AdvSimd.Arm64.IsSupported)
-                {
-                    for (int ox = 1; ox <= 10; ox += 4)
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        var acc = AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                    }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        var acc = AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
-                    }
-                }
-                else
-                {
-                    for (int ox = 1; ox <= 10; ox += 4)
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven(ref in1);
-                        acc += Simd.LoadOdd(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven(ref in2);
-                        acc += Simd.LoadOdd(ref in2);
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                    }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven(ref in1);
-                        acc += Simd.LoadOdd(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven(ref in2);
-                        acc += Simd.LoadOdd(ref in2);
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
-                    }
-                }
-            }
-            for (int oy = 1; oy < 14; oy++)
-            {
-                int row0 = (oy * 2 - 1) * 28;
-                int row1 = (oy * 2) * 28;
-                int row2 = (oy * 2 + 1) * 28;
-                int outRow = oy * 14;
-                {
-                    float acc = Unsafe.Add(ref plane, row0);
-                    acc += Unsafe.Add(ref plane, row0 + 1);
-                    acc += Unsafe.Add(ref plane, row1);
-                    acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2);
-                    acc += Unsafe.Add(ref plane, row2 + 1);
-                    acc *= 1f / 9f;
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (AdvSimd.Arm64.IsSupported)
-                {
-                    for (int ox = 1; ox <= 10; ox += 4)
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        var acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc += AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                    }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 20);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        var acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc += AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
-                    }
-                }
-                else
-                {
-                    for (int ox = 1; ox <= 10; ox += 4)
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                        acc += Simd.LoadEven(ref in0);
-                        acc += Simd.LoadOdd(ref in0);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven(ref in1);
-                        acc += Simd.LoadOdd(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven(ref in2);
-                        acc += Simd.LoadOdd(ref in2);
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                    }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 20);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                        acc += Simd.LoadEven(ref in0);
-                        acc += Simd.LoadOdd(ref in0);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven(ref in1);
-                        acc += Simd.LoadOdd(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven(ref in2);
-                        acc += Simd.LoadOdd(ref in2);
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
-                    }
-                }
-            }
-        }
+        if (Vector512.IsHardwareAccelerated) AvgPool3x3_s2_240ch_28x28_Relu_Rows_V512(ref source, ref destination);
+        else if (AdvSimd.Arm64.IsSupported) AvgPool3x3_s2_AdvSimd<AvgPool3x3_s2_240ch_28x28_Relu_Shape>(ref source, ref destination);
+        else AvgPool3x3_s2_V128<AvgPool3x3_s2_240ch_28x28_Relu_Shape>(ref source, ref destination);
     }
 
     /// <summary><see cref="AvgPool3x3_s2_240ch_28x28_Relu"/> with one output row per Vector512.</summary>
@@ -3113,13 +2050,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_240to120_784px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to120_784px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to120_784px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_240to120_784px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to120_784px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to120_784px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_240to120_784px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3134,7 +2071,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3149,7 +2086,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3163,210 +2100,26 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
+    /// <summary>The literals <see cref="Depthwise3x3_s2_120ch_28x28"/> specializes its shared bodies on.</summary>
+    private readonly struct Depthwise3x3_s2_120ch_28x28_Shape : Window3x3_Shape
+    {
+        public static int Channels => 120;
+        public static int InHeight => 28;
+        public static int InWidth => 28;
+        public static int OutHeight => 14;
+        public static int OutWidth => 14;
+        public static int RowsEnd => 14;
+        public static int ColumnsEnd => 14;
+        public static bool Relu => false;
+    }
+
     /// <summary>3x3 depthwise convolution, stride 2, 120 channels on 28x28, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_120ch_28x28(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Depthwise3x3_s2_120ch_28x28_Rows_V512(ref source, ref destination, ref weights);
-            return;
-        }
-        for (int c = 0; c < 120; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 784);
-            ref float output = ref Unsafe.Add(ref destination, c * 196);
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            float bias = Unsafe.Add(ref taps, 9);
-            var biasV = Vector128.Create(bias);
-            float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-            float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-            float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-            float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-            float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-            float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-            float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-            float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-            float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
-            {
-                int row1 = 0;
-                int row2 = 28;
-                int outRow = 0;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (AdvSimd.Arm64.IsSupported)
-                {
-                    for (int ox = 1; ox <= 10; ox += 4)
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left1, k3V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                    }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left1, k3V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
-                    }
-                }
-                else
-                {
-                    for (int ox = 1; ox <= 10; ox += 4)
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                    }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
-                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
-                    }
-                }
-            }
-            for (int oy = 1; oy < 14; oy++)
-            {
-                int row0 = (oy * 2 - 1) * 28;
-                int row1 = (oy * 2) * 28;
-                int row2 = (oy * 2 + 1) * 28;
-                int outRow = oy * 14;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (AdvSimd.Arm64.IsSupported)
-                {
-                    for (int ox = 1; ox <= 10; ox += 4)
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left0, k0V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                    }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 20);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left0, k0V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
-                    }
-                }
-                else
-                {
-                    for (int ox = 1; ox <= 10; ox += 4)
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                    }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 20);
-                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
-                    }
-                }
-            }
-        }
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_120ch_28x28_Rows_V512(ref source, ref destination, ref weights);
+        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_120ch_28x28_Shape>(ref source, ref destination, ref weights);
+        else Depthwise3x3_s2_V128<Depthwise3x3_s2_120ch_28x28_Shape>(ref source, ref destination, ref weights);
     }
 
     /// <summary><see cref="Depthwise3x3_s2_120ch_28x28"/> with one output row per Vector512.</summary>
@@ -3450,13 +2203,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_120to240_196px_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to240_196px_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to240_196px_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_120to240_196px_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to240_196px_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to240_196px_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_120to240_196px_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to240_196px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to240_196px_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3471,7 +2224,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to240_196px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to240_196px_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3488,7 +2241,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to240_196px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to240_196px_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3520,13 +2273,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_480to120_196px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_480to120_196px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3541,7 +2294,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3558,7 +2311,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3574,140 +2327,26 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
+    /// <summary>The literals <see cref="Depthwise3x3_s1_120ch_14x14"/> specializes its shared bodies on.</summary>
+    private readonly struct Depthwise3x3_s1_120ch_14x14_Shape : Window3x3_Shape
+    {
+        public static int Channels => 120;
+        public static int InHeight => 14;
+        public static int InWidth => 14;
+        public static int OutHeight => 14;
+        public static int OutWidth => 14;
+        public static int RowsEnd => 13;
+        public static int ColumnsEnd => 13;
+        public static bool Relu => false;
+    }
+
     /// <summary>3x3 depthwise convolution, stride 1, 120 channels on 14x14, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s1_120ch_14x14(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Depthwise3x3_s1_120ch_14x14_Flat_V512(ref source, ref destination, ref weights);
-            return;
-        }
-        if (Vector256.IsHardwareAccelerated)
-        {
-            Depthwise3x3_s1_120ch_14x14_PaddedCopy_V256(ref source, ref destination, ref weights);
-            return;
-        }
-        for (int c = 0; c < 120; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 196);
-            ref float output = ref Unsafe.Add(ref destination, c * 196);
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            float bias = Unsafe.Add(ref taps, 9);
-            var biasV = Vector128.Create(bias);
-            float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-            float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-            float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-            float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-            float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-            float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-            float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-            float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-            float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
-            {
-                int row1 = 0;
-                int row2 = 14;
-                int outRow = 0;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                for (int ox = 1; ox <= 9; ox += 4)
-                {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + ox - 1);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + ox - 1);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 12) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 13) * k4;
-                    acc += Unsafe.Add(ref plane, row2 + 12) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + 13) * k7;
-                    Unsafe.Add(ref output, outRow + 13) = acc;
-                }
-            }
-            for (int oy = 1; oy < 13; oy++)
-            {
-                int row0 = (oy - 1) * 14;
-                int row1 = (oy) * 14;
-                int row2 = (oy + 1) * 14;
-                int outRow = oy * 14;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                for (int ox = 1; ox <= 9; ox += 4)
-                {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + ox - 1);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + ox - 1);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + ox - 1);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 12) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + 13) * k1;
-                    acc += Unsafe.Add(ref plane, row1 + 12) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 13) * k4;
-                    acc += Unsafe.Add(ref plane, row2 + 12) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + 13) * k7;
-                    Unsafe.Add(ref output, outRow + 13) = acc;
-                }
-            }
-            {
-                int row0 = 168;
-                int row1 = 182;
-                int outRow = 182;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                for (int ox = 1; ox <= 9; ox += 4)
-                {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + ox - 1);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + ox - 1);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 12) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + 13) * k1;
-                    acc += Unsafe.Add(ref plane, row1 + 12) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 13) * k4;
-                    Unsafe.Add(ref output, outRow + 13) = acc;
-                }
-            }
-        }
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_120ch_14x14_Flat_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_s1_120ch_14x14_PaddedCopy_V256(ref source, ref destination, ref weights);
+        else Depthwise3x3_s1_V128<Depthwise3x3_s1_120ch_14x14_Shape>(ref source, ref destination, ref weights);
     }
 
     /// <summary><see cref="Depthwise3x3_s1_120ch_14x14"/> with each 14x14 plane as one row of 196 pixels, Vector512 across row ends.</summary>
@@ -4022,13 +2661,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_120to480_196px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512(ref source, ref destination, ref weights, ref residual);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256(ref source, ref destination, ref weights, ref residual);
-        else Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual);
+        else Pointwise_g3_120to480_196px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to480_196px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_120to480_196px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -4043,7 +2682,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to480_196px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_120to480_196px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -4060,7 +2699,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to480_196px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_120to480_196px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -4076,194 +2715,26 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
+    /// <summary>The literals <see cref="AvgPool3x3_s2_480ch_14x14_Relu"/> specializes its shared bodies on.</summary>
+    private readonly struct AvgPool3x3_s2_480ch_14x14_Relu_Shape : Window3x3_Shape
+    {
+        public static int Channels => 480;
+        public static int InHeight => 14;
+        public static int InWidth => 14;
+        public static int OutHeight => 7;
+        public static int OutWidth => 7;
+        public static int RowsEnd => 7;
+        public static int ColumnsEnd => 7;
+        public static bool Relu => true;
+    }
+
     /// <summary>3x3 average pool, stride 2, 480 channels on 14x14; always divides by 9 (padding counted), then ReLU.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AvgPool3x3_s2_480ch_14x14_Relu(ref float source, ref float destination)
     {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            AvgPool3x3_s2_480ch_14x14_Relu_Rows_V512(ref source, ref destination);
-            return;
-        }
-        for (int c = 0; c < 480; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 196);
-            ref float output = ref Unsafe.Add(ref destination, c * 49);
-            {
-                int row1 = 0;
-                int row2 = 14;
-                int outRow = 0;
-                {
-                    float acc = Unsafe.Add(ref plane, row1);
-                    acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2);
-                    acc += Unsafe.Add(ref plane, row2 + 1);
-                    acc *= 1f / 9f;
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (AdvSimd.Arm64.IsSupported)
-                {
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        var acc = AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                    }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        var acc = AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
-                    }
-                }
-                else
-                {
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven(ref in1);
-                        acc += Simd.LoadOdd(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven(ref in2);
-                        acc += Simd.LoadOdd(ref in2);
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                    }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven(ref in1);
-                        acc += Simd.LoadOdd(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven(ref in2);
-                        acc += Simd.LoadOdd(ref in2);
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
-                    }
-                }
-            }
-            for (int oy = 1; oy < 7; oy++)
-            {
-                int row0 = (oy * 2 - 1) * 14;
-                int row1 = (oy * 2) * 14;
-                int row2 = (oy * 2 + 1) * 14;
-                int outRow = oy * 7;
-                {
-                    float acc = Unsafe.Add(ref plane, row0);
-                    acc += Unsafe.Add(ref plane, row0 + 1);
-                    acc += Unsafe.Add(ref plane, row1);
-                    acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2);
-                    acc += Unsafe.Add(ref plane, row2 + 1);
-                    acc *= 1f / 9f;
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (AdvSimd.Arm64.IsSupported)
-                {
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        var acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc += AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                    }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 6);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        var acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc += AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
-                    }
-                }
-                else
-                {
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                        acc += Simd.LoadEven(ref in0);
-                        acc += Simd.LoadOdd(ref in0);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven(ref in1);
-                        acc += Simd.LoadOdd(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven(ref in2);
-                        acc += Simd.LoadOdd(ref in2);
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                    }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 6);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                        acc += Simd.LoadEven(ref in0);
-                        acc += Simd.LoadOdd(ref in0);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven(ref in1);
-                        acc += Simd.LoadOdd(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven(ref in2);
-                        acc += Simd.LoadOdd(ref in2);
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
-                    }
-                }
-            }
-        }
+        if (Vector512.IsHardwareAccelerated) AvgPool3x3_s2_480ch_14x14_Relu_Rows_V512(ref source, ref destination);
+        else if (AdvSimd.Arm64.IsSupported) AvgPool3x3_s2_AdvSimd<AvgPool3x3_s2_480ch_14x14_Relu_Shape>(ref source, ref destination);
+        else AvgPool3x3_s2_V128<AvgPool3x3_s2_480ch_14x14_Relu_Shape>(ref source, ref destination);
     }
 
     /// <summary><see cref="AvgPool3x3_s2_480ch_14x14_Relu"/> with one output row per Vector512.</summary>
@@ -4327,13 +2798,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_480to240_196px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to240_196px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to240_196px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to240_196px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to240_196px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_480to240_196px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -4348,7 +2819,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -4365,7 +2836,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -4381,206 +2852,26 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
+    /// <summary>The literals <see cref="Depthwise3x3_s2_240ch_14x14"/> specializes its shared bodies on.</summary>
+    private readonly struct Depthwise3x3_s2_240ch_14x14_Shape : Window3x3_Shape
+    {
+        public static int Channels => 240;
+        public static int InHeight => 14;
+        public static int InWidth => 14;
+        public static int OutHeight => 7;
+        public static int OutWidth => 7;
+        public static int RowsEnd => 7;
+        public static int ColumnsEnd => 7;
+        public static bool Relu => false;
+    }
+
     /// <summary>3x3 depthwise convolution, stride 2, 240 channels on 14x14, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_240ch_14x14(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Depthwise3x3_s2_240ch_14x14_Rows_V512(ref source, ref destination, ref weights);
-            return;
-        }
-        for (int c = 0; c < 240; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 196);
-            ref float output = ref Unsafe.Add(ref destination, c * 49);
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            float bias = Unsafe.Add(ref taps, 9);
-            var biasV = Vector128.Create(bias);
-            float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-            float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-            float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-            float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-            float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-            float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-            float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-            float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-            float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
-            {
-                int row1 = 0;
-                int row2 = 14;
-                int outRow = 0;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (AdvSimd.Arm64.IsSupported)
-                {
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left1, k3V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                    }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left1, k3V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
-                    }
-                }
-                else
-                {
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                    }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
-                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
-                    }
-                }
-            }
-            for (int oy = 1; oy < 7; oy++)
-            {
-                int row0 = (oy * 2 - 1) * 14;
-                int row1 = (oy * 2) * 14;
-                int row2 = (oy * 2 + 1) * 14;
-                int outRow = oy * 7;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (AdvSimd.Arm64.IsSupported)
-                {
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left0, k0V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                    }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 6);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left0, k0V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
-                    }
-                }
-                else
-                {
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
-                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                    }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 6);
-                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
-                    }
-                }
-            }
-        }
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_240ch_14x14_Rows_V512(ref source, ref destination, ref weights);
+        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_240ch_14x14_Shape>(ref source, ref destination, ref weights);
+        else Depthwise3x3_s2_V128<Depthwise3x3_s2_240ch_14x14_Shape>(ref source, ref destination, ref weights);
     }
 
     /// <summary><see cref="Depthwise3x3_s2_240ch_14x14"/> with one output row per Vector512.</summary>
@@ -4664,13 +2955,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_240to480_49px_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to480_49px_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to480_49px_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_240to480_49px_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to480_49px_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to480_49px_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_240to480_49px_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to480_49px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to480_49px_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -4685,7 +2976,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to480_49px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to480_49px_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -4702,7 +2993,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to480_49px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to480_49px_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -4734,13 +3025,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_960to240_49px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_960to240_49px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_960to240_49px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_960to240_49px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -4755,7 +3046,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_960to240_49px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_960to240_49px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -4772,7 +3063,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_960to240_49px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_960to240_49px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -4788,169 +3079,25 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
+    /// <summary>The literals <see cref="Depthwise3x3_s1_240ch_7x7"/> specializes its shared bodies on.</summary>
+    private readonly struct Depthwise3x3_s1_240ch_7x7_Shape : Window3x3_Shape
+    {
+        public static int Channels => 240;
+        public static int InHeight => 7;
+        public static int InWidth => 7;
+        public static int OutHeight => 7;
+        public static int OutWidth => 7;
+        public static int RowsEnd => 6;
+        public static int ColumnsEnd => 6;
+        public static bool Relu => false;
+    }
+
     /// <summary>3x3 depthwise convolution, stride 1, 240 channels on 7x7, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s1_240ch_7x7(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Depthwise3x3_s1_240ch_7x7_Flat_V512(ref source, ref destination, ref weights);
-            return;
-        }
-        for (int c = 0; c < 240; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 49);
-            ref float output = ref Unsafe.Add(ref destination, c * 49);
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            float bias = Unsafe.Add(ref taps, 9);
-            var biasV = Vector128.Create(bias);
-            float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-            float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-            float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-            float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-            float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-            float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-            float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-            float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-            float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
-            {
-                int row1 = 0;
-                int row2 = 7;
-                int outRow = 0;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                }
-                {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 1);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 1);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 2));
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 5) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 6) * k4;
-                    acc += Unsafe.Add(ref plane, row2 + 5) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + 6) * k7;
-                    Unsafe.Add(ref output, outRow + 6) = acc;
-                }
-            }
-            for (int oy = 1; oy < 6; oy++)
-            {
-                int row0 = (oy - 1) * 7;
-                int row1 = (oy) * 7;
-                int row2 = (oy + 1) * 7;
-                int outRow = oy * 7;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                }
-                {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 1);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 1);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 1);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 2));
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 5) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + 6) * k1;
-                    acc += Unsafe.Add(ref plane, row1 + 5) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 6) * k4;
-                    acc += Unsafe.Add(ref plane, row2 + 5) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + 6) * k7;
-                    Unsafe.Add(ref output, outRow + 6) = acc;
-                }
-            }
-            {
-                int row0 = 35;
-                int row1 = 42;
-                int outRow = 42;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                }
-                {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 1);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 1);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 2));
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 5) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + 6) * k1;
-                    acc += Unsafe.Add(ref plane, row1 + 5) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 6) * k4;
-                    Unsafe.Add(ref output, outRow + 6) = acc;
-                }
-            }
-        }
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_240ch_7x7_Flat_V512(ref source, ref destination, ref weights);
+        else Depthwise3x3_s1_V128<Depthwise3x3_s1_240ch_7x7_Shape>(ref source, ref destination, ref weights);
     }
 
     /// <summary><see cref="Depthwise3x3_s1_240ch_7x7"/> with each 7x7 plane as one row of 49 pixels, Vector512 across row ends.</summary>
@@ -5061,13 +3208,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_240to960_49px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_8x48_V512(ref source, ref destination, ref weights, ref residual);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_4x16_V256(ref source, ref destination, ref weights, ref residual);
-        else Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual);
+        else Pointwise_g3_240to960_49px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to960_49px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_240to960_49px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -5082,7 +3229,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to960_49px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_240to960_49px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -5099,7 +3246,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to960_49px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_240to960_49px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -5116,136 +3263,634 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     /// <summary>Mean of each of 960 planes of 49 pixels.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void GlobalAvgPool_960ch_49px(ref float source, ref float destination)
     {
-        if (AdvSimd.Arm64.IsSupported)
+        if (Vector512.IsHardwareAccelerated) GlobalAvgPool_960ch_49px_V512(ref source, ref destination);
+        else if (AdvSimd.Arm64.IsSupported) GlobalAvgPool_960ch_49px_AdvSimd(ref source, ref destination);
+        else GlobalAvgPool_960ch_49px_V128(ref source, ref destination);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GlobalAvgPool_960ch_49px_V512(ref float source, ref float destination)
+    {
+        for (int c = 0; c < 960; c++)
         {
-            for (int c = 0; c < 960; c += 4)
+            ref float plane = ref Unsafe.Add(ref source, c * 49);
+            float sum = 0f;
+            var t0 = Vector512<float>.Zero;
+            var t1 = Vector512<float>.Zero;
             {
-                ref float row0 = ref Unsafe.Add(ref source, (c) * 49);
-                var sum0 = Vector128<float>.Zero;
-                ref float row1 = ref Unsafe.Add(ref source, (c + 1) * 49);
-                var sum1 = Vector128<float>.Zero;
-                ref float row2 = ref Unsafe.Add(ref source, (c + 2) * 49);
-                var sum2 = Vector128<float>.Zero;
-                ref float row3 = ref Unsafe.Add(ref source, (c + 3) * 49);
-                var sum3 = Vector128<float>.Zero;
-                for (int i = 0; i < 48; i += 4)
-                {
-                    sum0 = AdvSimd.Add(sum0, Vector128.LoadUnsafe(ref row0, (nuint)i));
-                    sum1 = AdvSimd.Add(sum1, Vector128.LoadUnsafe(ref row1, (nuint)i));
-                    sum2 = AdvSimd.Add(sum2, Vector128.LoadUnsafe(ref row2, (nuint)i));
-                    sum3 = AdvSimd.Add(sum3, Vector128.LoadUnsafe(ref row3, (nuint)i));
-                }
-                var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));
-                {
-                    const int i = 48;
-                    sums += Vector128.Create(Unsafe.Add(ref row0, i), Unsafe.Add(ref row1, i), Unsafe.Add(ref row2, i), Unsafe.Add(ref row3, i));
-                }
-                (sums / Vector128.Create(49f)).StoreUnsafe(ref destination, (nuint)c);
+                const int i = 0;
+                t0 += Vector512.LoadUnsafe(ref plane, (nuint)i);
+                t1 += Vector512.LoadUnsafe(ref plane, (nuint)(i + 16));
             }
+            sum = Vector512.Sum(t0 + t1);
+            var total = Vector128<float>.Zero;
+            for (int i = 32; i < 48; i += 4)
+            {
+                total += Vector128.LoadUnsafe(ref plane, (nuint)i);
+            }
+            sum += Vector128.Sum(total);
+            {
+                const int i = 48;
+                sum += Unsafe.Add(ref plane, i);
+            }
+            Unsafe.Add(ref destination, c) = sum / 49f;
         }
-        else
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GlobalAvgPool_960ch_49px_AdvSimd(ref float source, ref float destination)
+    {
+        for (int c = 0; c < 960; c += 4)
         {
-            for (int c = 0; c < 960; c++)
+            ref float row0 = ref Unsafe.Add(ref source, (c) * 49);
+            var sum0 = Vector128<float>.Zero;
+            ref float row1 = ref Unsafe.Add(ref source, (c + 1) * 49);
+            var sum1 = Vector128<float>.Zero;
+            ref float row2 = ref Unsafe.Add(ref source, (c + 2) * 49);
+            var sum2 = Vector128<float>.Zero;
+            ref float row3 = ref Unsafe.Add(ref source, (c + 3) * 49);
+            var sum3 = Vector128<float>.Zero;
+            for (int i = 0; i < 48; i += 4)
             {
-                ref float plane = ref Unsafe.Add(ref source, c * 49);
-                float sum = 0f;
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    var t0 = Vector512<float>.Zero;
-                    var t1 = Vector512<float>.Zero;
-                    {
-                        const int i = 0;
-                        t0 += Vector512.LoadUnsafe(ref plane, (nuint)i);
-                        t1 += Vector512.LoadUnsafe(ref plane, (nuint)(i + 16));
-                    }
-                    sum = Vector512.Sum(t0 + t1);
-                    var total = Vector128<float>.Zero;
-                    for (int i = 32; i < 48; i += 4)
-                    {
-                        total += Vector128.LoadUnsafe(ref plane, (nuint)i);
-                    }
-                    sum += Vector128.Sum(total);
-                    {
-                        const int i = 48;
-                        sum += Unsafe.Add(ref plane, i);
-                    }
-                }
-                else
-                {
-                    var total = Vector128<float>.Zero;
-                    for (int i = 0; i < 48; i += 4)
-                    {
-                        total += Vector128.LoadUnsafe(ref plane, (nuint)i);
-                    }
-                    sum += Vector128.Sum(total);
-                    {
-                        const int i = 48;
-                        sum += Unsafe.Add(ref plane, i);
-                    }
-                }
-                Unsafe.Add(ref destination, c) = sum / 49f;
+                sum0 = AdvSimd.Add(sum0, Vector128.LoadUnsafe(ref row0, (nuint)i));
+                sum1 = AdvSimd.Add(sum1, Vector128.LoadUnsafe(ref row1, (nuint)i));
+                sum2 = AdvSimd.Add(sum2, Vector128.LoadUnsafe(ref row2, (nuint)i));
+                sum3 = AdvSimd.Add(sum3, Vector128.LoadUnsafe(ref row3, (nuint)i));
             }
+            var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));
+            {
+                const int i = 48;
+                sums += Vector128.Create(Unsafe.Add(ref row0, i), Unsafe.Add(ref row1, i), Unsafe.Add(ref row2, i), Unsafe.Add(ref row3, i));
+            }
+            (sums / Vector128.Create(49f)).StoreUnsafe(ref destination, (nuint)c);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GlobalAvgPool_960ch_49px_V128(ref float source, ref float destination)
+    {
+        for (int c = 0; c < 960; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * 49);
+            float sum = 0f;
+            var total = Vector128<float>.Zero;
+            for (int i = 0; i < 48; i += 4)
+            {
+                total += Vector128.LoadUnsafe(ref plane, (nuint)i);
+            }
+            sum += Vector128.Sum(total);
+            {
+                const int i = 48;
+                sum += Unsafe.Add(ref plane, i);
+            }
+            Unsafe.Add(ref destination, c) = sum / 49f;
         }
     }
 
     /// <summary>Fully connected layer, 960 features to 1000 logits.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Linear_960to1000(ref float source, ref float weights, ref float logits)
     {
-        if (AdvSimd.Arm64.IsSupported)
+        if (Vector512.IsHardwareAccelerated) Linear_960to1000_V512(ref source, ref weights, ref logits);
+        else if (AdvSimd.Arm64.IsSupported) Linear_960to1000_AdvSimd(ref source, ref weights, ref logits);
+        else Linear_960to1000_V128(ref source, ref weights, ref logits);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Linear_960to1000_V512(ref float source, ref float weights, ref float logits)
+    {
+        for (int o = 0; o < 1000; o++)
         {
-            for (int o = 0; o < 1000; o += 4)
+            ref float row = ref Unsafe.Add(ref weights, o * 960);
+            float sum = 0f;
+            var t0 = Vector512<float>.Zero;
+            var t1 = Vector512<float>.Zero;
+            for (int i = 0; i < 960; i += 32)
             {
-                ref float row0 = ref Unsafe.Add(ref weights, (o) * 960);
-                var sum0 = Vector128<float>.Zero;
-                ref float row1 = ref Unsafe.Add(ref weights, (o + 1) * 960);
-                var sum1 = Vector128<float>.Zero;
-                ref float row2 = ref Unsafe.Add(ref weights, (o + 2) * 960);
-                var sum2 = Vector128<float>.Zero;
-                ref float row3 = ref Unsafe.Add(ref weights, (o + 3) * 960);
-                var sum3 = Vector128<float>.Zero;
-                for (int i = 0; i < 960; i += 4)
+                t0 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)i), Vector512.LoadUnsafe(ref source, (nuint)i), t0);
+                t1 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)(i + 16)), Vector512.LoadUnsafe(ref source, (nuint)(i + 16)), t1);
+            }
+            sum = Vector512.Sum(t0 + t1);
+            Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 960000 + o);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Linear_960to1000_AdvSimd(ref float source, ref float weights, ref float logits)
+    {
+        for (int o = 0; o < 1000; o += 4)
+        {
+            ref float row0 = ref Unsafe.Add(ref weights, (o) * 960);
+            var sum0 = Vector128<float>.Zero;
+            ref float row1 = ref Unsafe.Add(ref weights, (o + 1) * 960);
+            var sum1 = Vector128<float>.Zero;
+            ref float row2 = ref Unsafe.Add(ref weights, (o + 2) * 960);
+            var sum2 = Vector128<float>.Zero;
+            ref float row3 = ref Unsafe.Add(ref weights, (o + 3) * 960);
+            var sum3 = Vector128<float>.Zero;
+            for (int i = 0; i < 960; i += 4)
+            {
+                var x = Vector128.LoadUnsafe(ref source, (nuint)i);
+                sum0 = AdvSimd.FusedMultiplyAdd(sum0, Vector128.LoadUnsafe(ref row0, (nuint)i), x);
+                sum1 = AdvSimd.FusedMultiplyAdd(sum1, Vector128.LoadUnsafe(ref row1, (nuint)i), x);
+                sum2 = AdvSimd.FusedMultiplyAdd(sum2, Vector128.LoadUnsafe(ref row2, (nuint)i), x);
+                sum3 = AdvSimd.FusedMultiplyAdd(sum3, Vector128.LoadUnsafe(ref row3, (nuint)i), x);
+            }
+            var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));
+            (sums + Vector128.LoadUnsafe(ref weights, (nuint)(960000 + o))).StoreUnsafe(ref logits, (nuint)o);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Linear_960to1000_V128(ref float source, ref float weights, ref float logits)
+    {
+        for (int o = 0; o < 1000; o++)
+        {
+            ref float row = ref Unsafe.Add(ref weights, o * 960);
+            float sum = 0f;
+            var total = Vector128<float>.Zero;
+            for (int i = 0; i < 960; i += 4)
+            {
+                total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
+            }
+            sum += Vector128.Sum(total);
+            Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 960000 + o);
+        }
+    }
+
+    /// <summary>
+    /// What a 3x3, padding-1 window kernel specializes on: its planes and, of its output, the end of the rows and of the
+    /// columns whose three taps all exist (row 0 and column 0 never have theirs above or left; the row or column at
+    /// that end, if any, is the last and has none below or right). Literals in each kernel's struct, so every bound and
+    /// branch of a shared body is a constant in its machine code.
+    /// </summary>
+    private interface Window3x3_Shape
+    {
+        static abstract int Channels { get; }
+        static abstract int InHeight { get; }
+        static abstract int InWidth { get; }
+        static abstract int OutHeight { get; }
+        static abstract int OutWidth { get; }
+        static abstract int RowsEnd { get; }
+        static abstract int ColumnsEnd { get; }
+        static abstract bool Relu { get; }
+    }
+
+    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: sixteen interior columns per Vector512 (for planes with at least sixteen).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MaxPool3x3_s2_V512<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            MaxPool3x3_s2_V512_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
+            MaxPool3x3_s2_V512_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
+            MaxPool3x3_s2_V512_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_V512"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaxPool3x3_s2_V512_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    {
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
+            {
+                float acc = float.NegativeInfinity;
+                if (above)
                 {
-                    var x = Vector128.LoadUnsafe(ref source, (nuint)i);
-                    sum0 = AdvSimd.FusedMultiplyAdd(sum0, Vector128.LoadUnsafe(ref row0, (nuint)i), x);
-                    sum1 = AdvSimd.FusedMultiplyAdd(sum1, Vector128.LoadUnsafe(ref row1, (nuint)i), x);
-                    sum2 = AdvSimd.FusedMultiplyAdd(sum2, Vector128.LoadUnsafe(ref row2, (nuint)i), x);
-                    sum3 = AdvSimd.FusedMultiplyAdd(sum3, Vector128.LoadUnsafe(ref row3, (nuint)i), x);
+                    if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2 - 1));
+                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2));
+                    if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2 + 1));
                 }
-                var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));
-                (sums + Vector128.LoadUnsafe(ref weights, (nuint)(960000 + o))).StoreUnsafe(ref logits, (nuint)o);
+                if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2 - 1));
+                acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2));
+                if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2 + 1));
+                if (below)
+                {
+                    if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2 - 1));
+                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2));
+                    if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2 + 1));
+                }
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            for (int ox = 1; ox < TShape.ColumnsEnd; ox += 16)
+            {
+                int at = Math.Min(ox, TShape.ColumnsEnd - 16);
+                var acc = Vector512<float>.Zero;
+                if (above)
+                {
+                    ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                    acc = Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2));
+                    acc = Vector512.Max(acc, Simd.LoadEven512(ref in0));
+                    acc = Vector512.Max(acc, Simd.LoadOdd512(ref in0));
+                }
+                ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                acc = above ? Vector512.Max(acc, Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2))) : Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
+                acc = Vector512.Max(acc, Simd.LoadEven512(ref in1));
+                acc = Vector512.Max(acc, Simd.LoadOdd512(ref in1));
+                if (below)
+                {
+                    ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                    acc = Vector512.Max(acc, Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)));
+                    acc = Vector512.Max(acc, Simd.LoadEven512(ref in2));
+                    acc = Vector512.Max(acc, Simd.LoadOdd512(ref in2));
+                }
+                if (TShape.Relu) acc = Simd.Relu(acc);
+                acc.StoreUnsafe(ref output, (nuint)(outRow + at));
             }
         }
-        else
+    }
+
+    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MaxPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
         {
-            for (int o = 0; o < 1000; o++)
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
+            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
+            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaxPool3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    {
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
             {
-                ref float row = ref Unsafe.Add(ref weights, o * 960);
-                float sum = 0f;
-                if (Vector512.IsHardwareAccelerated)
+                float acc = float.NegativeInfinity;
+                if (above)
                 {
-                    var t0 = Vector512<float>.Zero;
-                    var t1 = Vector512<float>.Zero;
-                    for (int i = 0; i < 960; i += 32)
-                    {
-                        t0 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)i), Vector512.LoadUnsafe(ref source, (nuint)i), t0);
-                        t1 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)(i + 16)), Vector512.LoadUnsafe(ref source, (nuint)(i + 16)), t1);
-                    }
-                    sum = Vector512.Sum(t0 + t1);
+                    if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2 - 1));
+                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2));
+                    if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2 + 1));
                 }
-                else
+                if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2 - 1));
+                acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2));
+                if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2 + 1));
+                if (below)
                 {
-                    var total = Vector128<float>.Zero;
-                    for (int i = 0; i < 960; i += 4)
-                    {
-                        total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
-                    }
-                    sum += Vector128.Sum(total);
+                    if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2 - 1));
+                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2));
+                    if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2 + 1));
                 }
-                Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 960000 + o);
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
+            {
+                int at = Math.Min(ox, TShape.ColumnsEnd - 4);
+                var acc = Vector128<float>.Zero;
+                if (above)
+                {
+                    ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                    var lo0 = Vector128.LoadUnsafe(ref in0);
+                    var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                    var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                    acc = AdvSimd.Max(left0, AdvSimd.Arm64.MaxPairwise(lo0, hi0));
+                }
+                ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                var lo1 = Vector128.LoadUnsafe(ref in1);
+                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                acc = above ? AdvSimd.Max(acc, AdvSimd.Max(left1, AdvSimd.Arm64.MaxPairwise(lo1, hi1))) : AdvSimd.Max(left1, AdvSimd.Arm64.MaxPairwise(lo1, hi1));
+                if (below)
+                {
+                    ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                    var lo2 = Vector128.LoadUnsafe(ref in2);
+                    var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                    var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                    acc = AdvSimd.Max(acc, AdvSimd.Max(left2, AdvSimd.Arm64.MaxPairwise(lo2, hi2)));
+                }
+                if (TShape.Relu) acc = Simd.Relu(acc);
+                acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+            }
+        }
+    }
+
+    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MaxPool3x3_s2_V128<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
+            MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
+            MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaxPool3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    {
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
+            {
+                float acc = float.NegativeInfinity;
+                if (above)
+                {
+                    if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2 - 1));
+                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2));
+                    if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2 + 1));
+                }
+                if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2 - 1));
+                acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2));
+                if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2 + 1));
+                if (below)
+                {
+                    if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2 - 1));
+                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2));
+                    if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2 + 1));
+                }
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            if (TShape.ColumnsEnd > 4)
+            {
+                for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
+                {
+                    int at = Math.Min(ox, TShape.ColumnsEnd - 4);
+                    var acc = Vector128<float>.Zero;
+                    if (above)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                        acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
+                        acc = Vector128.Max(acc, Simd.LoadEven(ref in0));
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in0));
+                    }
+                    ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                    acc = above ? Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2))) : Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                    acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
+                    acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
+                    if (below)
+                    {
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
+                        acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
+                    }
+                    if (TShape.Relu) acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+                }
+            }
+        }
+    }
+
+    /// <summary>3x3 average pool, stride 2, any <see cref="Window3x3_Shape"/>: sixteen interior columns per Vector512 (for planes with at least sixteen).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AvgPool3x3_s2_V512<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            AvgPool3x3_s2_V512_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
+            AvgPool3x3_s2_V512_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
+            AvgPool3x3_s2_V512_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="AvgPool3x3_s2_V512"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AvgPool3x3_s2_V512_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    {
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
+            {
+                float acc = 0f;
+                if (above)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1);
+                    acc += Unsafe.Add(ref plane, row0 + ox * 2);
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1);
+                }
+                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1);
+                acc += Unsafe.Add(ref plane, row1 + ox * 2);
+                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1);
+                if (below)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1);
+                    acc += Unsafe.Add(ref plane, row2 + ox * 2);
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1);
+                }
+                acc *= 1f / 9f;
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            for (int ox = 1; ox < TShape.ColumnsEnd; ox += 16)
+            {
+                int at = Math.Min(ox, TShape.ColumnsEnd - 16);
+                var acc = Vector512<float>.Zero;
+                if (above)
+                {
+                    ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                    acc = Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2));
+                    acc += Simd.LoadEven512(ref in0);
+                    acc += Simd.LoadOdd512(ref in0);
+                }
+                ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                acc = above ? acc + Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2)) : Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
+                acc += Simd.LoadEven512(ref in1);
+                acc += Simd.LoadOdd512(ref in1);
+                if (below)
+                {
+                    ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                    acc += Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
+                    acc += Simd.LoadEven512(ref in2);
+                    acc += Simd.LoadOdd512(ref in2);
+                }
+                acc *= Vector512.Create(1f / 9f);
+                if (TShape.Relu) acc = Simd.Relu(acc);
+                acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+            }
+        }
+    }
+
+    /// <summary>3x3 average pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AvgPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
+            AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
+            AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="AvgPool3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AvgPool3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    {
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
+            {
+                float acc = 0f;
+                if (above)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1);
+                    acc += Unsafe.Add(ref plane, row0 + ox * 2);
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1);
+                }
+                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1);
+                acc += Unsafe.Add(ref plane, row1 + ox * 2);
+                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1);
+                if (below)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1);
+                    acc += Unsafe.Add(ref plane, row2 + ox * 2);
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1);
+                }
+                acc *= 1f / 9f;
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
+            {
+                int at = Math.Min(ox, TShape.ColumnsEnd - 4);
+                var acc = Vector128<float>.Zero;
+                if (above)
+                {
+                    ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                    var lo0 = Vector128.LoadUnsafe(ref in0);
+                    var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                    var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                    acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
+                }
+                ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                var lo1 = Vector128.LoadUnsafe(ref in1);
+                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                acc = above ? acc + AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1)) : AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
+                if (below)
+                {
+                    ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                    var lo2 = Vector128.LoadUnsafe(ref in2);
+                    var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                    var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                    acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
+                }
+                acc *= Vector128.Create(1f / 9f);
+                if (TShape.Relu) acc = Simd.Relu(acc);
+                acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+            }
+        }
+    }
+
+    /// <summary>3x3 average pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AvgPool3x3_s2_V128<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
+            AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
+            AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="AvgPool3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AvgPool3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    {
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
+            {
+                float acc = 0f;
+                if (above)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1);
+                    acc += Unsafe.Add(ref plane, row0 + ox * 2);
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1);
+                }
+                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1);
+                acc += Unsafe.Add(ref plane, row1 + ox * 2);
+                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1);
+                if (below)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1);
+                    acc += Unsafe.Add(ref plane, row2 + ox * 2);
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1);
+                }
+                acc *= 1f / 9f;
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            if (TShape.ColumnsEnd > 4)
+            {
+                for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
+                {
+                    int at = Math.Min(ox, TShape.ColumnsEnd - 4);
+                    var acc = Vector128<float>.Zero;
+                    if (above)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                        acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
+                        acc += Simd.LoadEven(ref in0);
+                        acc += Simd.LoadOdd(ref in0);
+                    }
+                    ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                    acc = above ? acc + Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)) : Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                    acc += Simd.LoadEven(ref in1);
+                    acc += Simd.LoadOdd(ref in1);
+                    if (below)
+                    {
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven(ref in2);
+                        acc += Simd.LoadOdd(ref in2);
+                    }
+                    acc *= Vector128.Create(1f / 9f);
+                    if (TShape.Relu) acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+                }
             }
         }
     }
@@ -5901,9 +4546,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>4 × 8 Vector128 tile, with an AdvSimd branch for ARM64; see <see cref="Pointwise_Shape"/>.</summary>
+    /// <summary>4 × 8 Vector128 tile: its AdvSimd body on ARM64, else its broadcast body.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_Tile_4x8_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last) where TShape : struct, Pointwise_Shape
+    {
+        if (AdvSimd.Arm64.IsSupported) Pointwise_Tile_4x8_V128_AdvSimd<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
+        else Pointwise_Tile_4x8_V128_Broadcast<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
+    }
+
+    /// <summary>4 × 8 Vector128 tile, AdvSimd FMLA by element (ARM64); see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_Tile_4x8_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Pointwise_Tile_4x8_V128_AdvSimd<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -5931,33 +4584,15 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             {
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var x1 = Vector128.LoadUnsafe(ref x, 4);
-                if (AdvSimd.Arm64.IsSupported)
-                {
-                    var w4 = Vector128.LoadUnsafe(ref wk);
-                    acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                    acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                    acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                    acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                    acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                    acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                    acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                    acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                }
-                else
-                {
-                    var w0 = Vector128.Create(wk);
-                    acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                    acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                    var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                    acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                    acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                    var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                    acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                    acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                    var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                    acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                    acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                }
+                var w4 = Vector128.LoadUnsafe(ref wk);
+                acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
@@ -5991,6 +4626,348 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
             acc3x0.StoreUnsafe(ref out3, (nuint)(p));
             acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+        }
+    }
+
+    /// <summary>4 × 8 Vector128 tile; see <see cref="Pointwise_Shape"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_4x8_V128_Broadcast<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 8)
+        {
+            var bias0 = Vector128.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var bias1 = Vector128.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            var bias2 = Vector128.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var acc2x1 = bias2;
+            var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            var acc3x1 = bias3;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector128.LoadUnsafe(ref x);
+                var x1 = Vector128.LoadUnsafe(ref x, 4);
+                var w0 = Vector128.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector128.LoadUnsafe(ref res, (nuint)(p + 4));
+                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 4));
+                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc2x1 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 4));
+                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc3x1 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 4));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: sixteen interior columns per Vector512 (for planes with at least sixteen).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_V512<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s2_V512_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s2_V512_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s2_V512_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V512"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s2_V512_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        float bias = Unsafe.Add(ref taps, 9);
+        float k0 = Unsafe.Add(ref taps, 0);
+        float k1 = Unsafe.Add(ref taps, 1);
+        float k2 = Unsafe.Add(ref taps, 2);
+        float k3 = Unsafe.Add(ref taps, 3);
+        float k4 = Unsafe.Add(ref taps, 4);
+        float k5 = Unsafe.Add(ref taps, 5);
+        float k6 = Unsafe.Add(ref taps, 6);
+        float k7 = Unsafe.Add(ref taps, 7);
+        float k8 = Unsafe.Add(ref taps, 8);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
+            {
+                float acc = bias;
+                if (above)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1) * k0;
+                    acc += Unsafe.Add(ref plane, row0 + ox * 2) * k1;
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1) * k2;
+                }
+                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1) * k3;
+                acc += Unsafe.Add(ref plane, row1 + ox * 2) * k4;
+                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1) * k5;
+                if (below)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1) * k6;
+                    acc += Unsafe.Add(ref plane, row2 + ox * 2) * k7;
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
+                }
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            for (int ox = 1; ox < TShape.ColumnsEnd; ox += 16)
+            {
+                int at = Math.Min(ox, TShape.ColumnsEnd - 16);
+                var acc = Vector512.Create(bias);
+                if (above)
+                {
+                    ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                    acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2)), Vector512.Create(k0), acc);
+                    acc = Simd.MulAdd(Simd.LoadEven512(ref in0), Vector512.Create(k1), acc);
+                    acc = Simd.MulAdd(Simd.LoadOdd512(ref in0), Vector512.Create(k2), acc);
+                }
+                ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2)), Vector512.Create(k3), acc);
+                acc = Simd.MulAdd(Simd.LoadEven512(ref in1), Vector512.Create(k4), acc);
+                acc = Simd.MulAdd(Simd.LoadOdd512(ref in1), Vector512.Create(k5), acc);
+                if (below)
+                {
+                    ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                    acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)), Vector512.Create(k6), acc);
+                    acc = Simd.MulAdd(Simd.LoadEven512(ref in2), Vector512.Create(k7), acc);
+                    acc = Simd.MulAdd(Simd.LoadOdd512(ref in2), Vector512.Create(k8), acc);
+                }
+                if (TShape.Relu) acc = Simd.Relu(acc);
+                acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+            }
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        float bias = Unsafe.Add(ref taps, 9);
+        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
+        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
+        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
+        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
+        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
+        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
+        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
+        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
+        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
+            {
+                float acc = bias;
+                if (above)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1) * k0;
+                    acc += Unsafe.Add(ref plane, row0 + ox * 2) * k1;
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1) * k2;
+                }
+                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1) * k3;
+                acc += Unsafe.Add(ref plane, row1 + ox * 2) * k4;
+                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1) * k5;
+                if (below)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1) * k6;
+                    acc += Unsafe.Add(ref plane, row2 + ox * 2) * k7;
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
+                }
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
+            {
+                int at = Math.Min(ox, TShape.ColumnsEnd - 4);
+                var acc = Vector128.Create(bias);
+                if (above)
+                {
+                    ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                    var lo0 = Vector128.LoadUnsafe(ref in0);
+                    var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                    var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                    acc = AdvSimd.FusedMultiplyAdd(acc, left0, k0V);
+                    acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
+                    acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
+                }
+                ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                var lo1 = Vector128.LoadUnsafe(ref in1);
+                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
+                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
+                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
+                if (below)
+                {
+                    ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                    var lo2 = Vector128.LoadUnsafe(ref in2);
+                    var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                    var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                    acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
+                    acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
+                    acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
+                }
+                if (TShape.Relu) acc = Simd.Relu(acc);
+                acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+            }
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        float bias = Unsafe.Add(ref taps, 9);
+        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
+        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
+        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
+        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
+        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
+        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
+        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
+        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
+        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
+            {
+                float acc = bias;
+                if (above)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1) * k0;
+                    acc += Unsafe.Add(ref plane, row0 + ox * 2) * k1;
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1) * k2;
+                }
+                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1) * k3;
+                acc += Unsafe.Add(ref plane, row1 + ox * 2) * k4;
+                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1) * k5;
+                if (below)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1) * k6;
+                    acc += Unsafe.Add(ref plane, row2 + ox * 2) * k7;
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
+                }
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            if (TShape.ColumnsEnd > 4)
+            {
+                for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
+                {
+                    int at = Math.Min(ox, TShape.ColumnsEnd - 4);
+                    var acc = Vector128.Create(bias);
+                    if (above)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
+                    }
+                    ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
+                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                    if (below)
+                    {
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                    }
+                    if (TShape.Relu) acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+                }
+            }
         }
     }
 
@@ -6048,6 +5025,177 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
             acc2x0.StoreUnsafe(ref out2, (nuint)(p));
             acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: sixteen interior columns per Vector512 (for planes with at least sixteen).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_V512<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s1_V512_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s1_V512_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s1_V512_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s1_V512"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s1_V512_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        float bias = Unsafe.Add(ref taps, 9);
+        float k0 = Unsafe.Add(ref taps, 0);
+        float k1 = Unsafe.Add(ref taps, 1);
+        float k2 = Unsafe.Add(ref taps, 2);
+        float k3 = Unsafe.Add(ref taps, 3);
+        float k4 = Unsafe.Add(ref taps, 4);
+        float k5 = Unsafe.Add(ref taps, 5);
+        float k6 = Unsafe.Add(ref taps, 6);
+        float k7 = Unsafe.Add(ref taps, 7);
+        float k8 = Unsafe.Add(ref taps, 8);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy - 1) * TShape.InWidth : 0;
+            int row1 = oy * TShape.InWidth;
+            int row2 = below ? (oy + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
+            {
+                float acc = bias;
+                if (above)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox - 1) * k0;
+                    acc += Unsafe.Add(ref plane, row0 + ox) * k1;
+                    if (ox + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox + 1) * k2;
+                }
+                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox - 1) * k3;
+                acc += Unsafe.Add(ref plane, row1 + ox) * k4;
+                if (ox + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox + 1) * k5;
+                if (below)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox - 1) * k6;
+                    acc += Unsafe.Add(ref plane, row2 + ox) * k7;
+                    if (ox + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox + 1) * k8;
+                }
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            for (int ox = 1; ox < TShape.ColumnsEnd; ox += 16)
+            {
+                int at = Math.Min(ox, TShape.ColumnsEnd - 16);
+                var acc = Vector512.Create(bias);
+                if (above)
+                {
+                    ref float in0 = ref Unsafe.Add(ref plane, row0 + at - 1);
+                    acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0), Vector512.Create(k0), acc);
+                    acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 1), Vector512.Create(k1), acc);
+                    acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in0, 2), Vector512.Create(k2), acc);
+                }
+                ref float in1 = ref Unsafe.Add(ref plane, row1 + at - 1);
+                acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1), Vector512.Create(k3), acc);
+                acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 1), Vector512.Create(k4), acc);
+                acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in1, 2), Vector512.Create(k5), acc);
+                if (below)
+                {
+                    ref float in2 = ref Unsafe.Add(ref plane, row2 + at - 1);
+                    acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2), Vector512.Create(k6), acc);
+                    acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 1), Vector512.Create(k7), acc);
+                    acc = Simd.MulAdd(Vector512.LoadUnsafe(ref in2, 2), Vector512.Create(k8), acc);
+                }
+                if (TShape.Relu) acc = Simd.Relu(acc);
+                acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+            }
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s1_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s1_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        float bias = Unsafe.Add(ref taps, 9);
+        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
+        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
+        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
+        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
+        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
+        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
+        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
+        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
+        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy - 1) * TShape.InWidth : 0;
+            int row1 = oy * TShape.InWidth;
+            int row2 = below ? (oy + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
+            {
+                float acc = bias;
+                if (above)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox - 1) * k0;
+                    acc += Unsafe.Add(ref plane, row0 + ox) * k1;
+                    if (ox + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox + 1) * k2;
+                }
+                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox - 1) * k3;
+                acc += Unsafe.Add(ref plane, row1 + ox) * k4;
+                if (ox + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox + 1) * k5;
+                if (below)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox - 1) * k6;
+                    acc += Unsafe.Add(ref plane, row2 + ox) * k7;
+                    if (ox + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox + 1) * k8;
+                }
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            if (TShape.ColumnsEnd > 4)
+            {
+                for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
+                {
+                    int at = Math.Min(ox, TShape.ColumnsEnd - 4);
+                    var acc = Vector128.Create(bias);
+                    if (above)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + at - 1);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
+                    }
+                    ref float in1 = ref Unsafe.Add(ref plane, row1 + at - 1);
+                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
+                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
+                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
+                    if (below)
+                    {
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + at - 1);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
+                    }
+                    if (TShape.Relu) acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+                }
+            }
         }
     }
 
@@ -6140,9 +5288,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>4 × 4 Vector128 tile, with an AdvSimd branch for ARM64; see <see cref="Pointwise_Shape"/>.</summary>
+    /// <summary>4 × 4 Vector128 tile: its AdvSimd body on ARM64, else its broadcast body.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_Tile_4x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last) where TShape : struct, Pointwise_Shape
+    {
+        if (AdvSimd.Arm64.IsSupported) Pointwise_Tile_4x4_V128_AdvSimd<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
+        else Pointwise_Tile_4x4_V128_Broadcast<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
+    }
+
+    /// <summary>4 × 4 Vector128 tile, AdvSimd FMLA by element (ARM64); see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_Tile_4x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Pointwise_Tile_4x4_V128_AdvSimd<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -6165,25 +5321,68 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
                 var x0 = Vector128.LoadUnsafe(ref x);
-                if (AdvSimd.Arm64.IsSupported)
-                {
-                    var w4 = Vector128.LoadUnsafe(ref wk);
-                    acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                    acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                    acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                    acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                }
-                else
-                {
-                    var w0 = Vector128.Create(wk);
-                    acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                    var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                    acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                    var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                    acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                    var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                    acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                }
+                var w4 = Vector128.LoadUnsafe(ref wk);
+                acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
+                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc3x0 = Simd.Relu(acc3x0);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+        }
+    }
+
+    /// <summary>4 × 4 Vector128 tile; see <see cref="Pointwise_Shape"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_4x4_V128_Broadcast<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 4)
+        {
+            var bias0 = Vector128.Create(bias);
+            var acc0x0 = bias0;
+            var bias1 = Vector128.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var bias2 = Vector128.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector128.LoadUnsafe(ref x);
+                var w0 = Vector128.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }

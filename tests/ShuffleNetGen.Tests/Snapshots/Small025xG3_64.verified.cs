@@ -614,26 +614,26 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         new("Conv3x3_s2_3to6_64x64_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
         new("MaxPool3x3_s2_6ch_32x32", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
         new("AvgPool3x3_s2_6ch_16x16_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
-        new("Pointwise_g1_6to15_256px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_6to15_256px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_6to15_256px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g1_6to15_256px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_6to15_256px_Shuffle3_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_6to15_256px_Shuffle3_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_6to15_256px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_6to15_256px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s2_15ch_16x16", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
-        new("Pointwise_g3_15to54_64px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_15to54_64px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_15to54_64px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_15to54_64px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_15to54_64px_Relu_4x8_V128"),
-        new("Pointwise_g3_60to15_64px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_60to15_64px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_60to15_64px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_15to54_64px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_15to54_64px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_15to54_64px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_15to54_64px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_15to54_64px_Relu_V128"),
+        new("Pointwise_g3_60to15_64px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_60to15_64px_Shuffle3_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_60to15_64px_Shuffle3_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to15_64px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_60to15_64px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s1_15ch_8x8", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
-        new("Pointwise_g3_15to60_64px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_15to60_64px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_15to60_64px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128"),
+        new("Pointwise_g3_15to60_64px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_15to60_64px_Residual_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_15to60_64px_Residual_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_15to60_64px_Residual_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_15to60_64px_Residual_Relu_V128"),
         new("AvgPool3x3_s2_60ch_8x8_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
-        new("Pointwise_g3_60to30_64px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_60to30_64px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_60to30_64px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_60to30_64px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_60to30_64px_Shuffle3_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_60to30_64px_Shuffle3_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to30_64px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_60to30_64px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s2_30ch_8x8", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
-        new("Pointwise_g3_30to60_16px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_30to60_16px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_30to60_16px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_30to60_16px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_30to60_16px_Relu_4x8_V128"),
-        new("Pointwise_g3_120to30_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_30to60_16px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_30to60_16px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_30to60_16px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_30to60_16px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_30to60_16px_Relu_V128"),
+        new("Pointwise_g3_120to30_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to30_16px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_120to30_16px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s1_30ch_4x4", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : "scalar (no interior of four columns)"),
-        new("Pointwise_g3_30to120_16px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128"),
+        new("Pointwise_g3_30to120_16px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_30to120_16px_Residual_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_30to120_16px_Residual_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_30to120_16px_Residual_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_30to120_16px_Residual_Relu_V128"),
         new("AvgPool3x3_s2_120ch_4x4_Relu", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_120to60_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_120to60_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g3_120to60_16px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_120to60_16px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s2_60ch_4x4", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_60to120_4px_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to120_4px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to120_4px_Relu_4x8_V128"),
-        new("Pointwise_g3_240to60_4px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128"),
+        new("Pointwise_g3_60to120_4px_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to120_4px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_60to120_4px_Relu_V128"),
+        new("Pointwise_g3_240to60_4px_Shuffle3_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_240to60_4px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_240to60_4px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s1_60ch_2x2", "scalar (no interior of four columns)"),
-        new("Pointwise_g3_60to240_4px_Residual_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128"),
+        new("Pointwise_g3_60to240_4px_Residual_Relu", AdvSimd.Arm64.IsSupported ? "Pointwise_g3_60to240_4px_Residual_Relu_V128, AdvSimd fmla by element" : "Pointwise_g3_60to240_4px_Residual_Relu_V128"),
         new("GlobalAvgPool_240ch_4px", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp" : "Vector128"),
         new("Linear_240to10", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla, faddp" : "Vector128"),
     };
@@ -840,285 +840,18 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>3x3 convolution, stride 2, 3 to 6 channels on 64x64, batch norm folded, ReLU.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Conv3x3_s2_3to6_64x64_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V512(ref source, ref destination, ref weights);
-        }
-        for (int c = 0; c < 6; c++)
-        {
-            ref float plane = ref source;
-            ref float output = ref Unsafe.Add(ref destination, c * 1024);
-            ref float taps = ref Unsafe.Add(ref weights, c * 28);
-            float bias = Unsafe.Add(ref taps, 27);
-            var biasV = Vector128.Create(bias);
-            {
-                int row1 = 0;
-                int row2 = 64;
-                int outRow = 0;
-                if (!Vector512.IsHardwareAccelerated)
-                {
-                    float acc = bias;
-                    for (int ci = 0; ci < 3; ci++)
-                    {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
-                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
-                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
-                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
-                    }
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (!Vector512.IsHardwareAccelerated)
-                {
-                    if (AdvSimd.Arm64.IsSupported)
-                    {
-                        for (int ox = 1; ox <= 28; ox += 4)
-                        {
-                            var acc = biasV;
-                            for (int ci = 0; ci < 3; ci++)
-                            {
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
-                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                                var lo1 = Vector128.LoadUnsafe(ref in1);
-                                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                                var lo2 = Vector128.LoadUnsafe(ref in2);
-                                var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                                var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
-                                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            var acc = biasV;
-                            for (int ci = 0; ci < 3; ci++)
-                            {
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
-                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 56);
-                                var lo1 = Vector128.LoadUnsafe(ref in1);
-                                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 56);
-                                var lo2 = Vector128.LoadUnsafe(ref in2);
-                                var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                                var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
-                                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
-                        }
-                    }
-                    else
-                    {
-                        for (int ox = 1; ox <= 28; ox += 4)
-                        {
-                            var acc = biasV;
-                            for (int ci = 0; ci < 3; ci++)
-                            {
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            var acc = biasV;
-                            for (int ci = 0; ci < 3; ci++)
-                            {
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 56);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 56);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
-                        }
-                    }
-                }
-            }
-            for (int oy = 1; oy < 32; oy++)
-            {
-                int row0 = (oy * 2 - 1) * 64;
-                int row1 = (oy * 2) * 64;
-                int row2 = (oy * 2 + 1) * 64;
-                int outRow = oy * 32;
-                if (!Vector512.IsHardwareAccelerated)
-                {
-                    float acc = bias;
-                    for (int ci = 0; ci < 3; ci++)
-                    {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        acc += Unsafe.Add(ref inputPlane, row0) * Unsafe.Add(ref planeTaps, 1);
-                        acc += Unsafe.Add(ref inputPlane, row0 + 1) * Unsafe.Add(ref planeTaps, 2);
-                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
-                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
-                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
-                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
-                    }
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (!Vector512.IsHardwareAccelerated)
-                {
-                    if (AdvSimd.Arm64.IsSupported)
-                    {
-                        for (int ox = 1; ox <= 28; ox += 4)
-                        {
-                            var acc = biasV;
-                            for (int ci = 0; ci < 3; ci++)
-                            {
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
-                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
-                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
-                                var lo0 = Vector128.LoadUnsafe(ref in0);
-                                var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                                var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left0, taps0, 0);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), taps0, 1);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), taps0, 2);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                                var lo1 = Vector128.LoadUnsafe(ref in1);
-                                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                                var lo2 = Vector128.LoadUnsafe(ref in2);
-                                var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                                var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
-                                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            var acc = biasV;
-                            for (int ci = 0; ci < 3; ci++)
-                            {
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
-                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
-                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 56);
-                                var lo0 = Vector128.LoadUnsafe(ref in0);
-                                var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                                var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left0, taps0, 0);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), taps0, 1);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), taps0, 2);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 56);
-                                var lo1 = Vector128.LoadUnsafe(ref in1);
-                                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 56);
-                                var lo2 = Vector128.LoadUnsafe(ref in2);
-                                var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                                var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
-                                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
-                        }
-                    }
-                    else
-                    {
-                        for (int ox = 1; ox <= 28; ox += 4)
-                        {
-                            var acc = biasV;
-                            for (int ci = 0; ci < 3; ci++)
-                            {
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            var acc = biasV;
-                            for (int ci = 0; ci < 3; ci++)
-                            {
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 56);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 56);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 56);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
-                        }
-                    }
-                }
-            }
-        }
+        if (Vector512.IsHardwareAccelerated) Conv3x3_s2_3to6_64x64_Relu_V512(ref source, ref destination, ref weights);
+        else if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_3to6_64x64_Relu_AdvSimd(ref source, ref destination, ref weights);
+        else Conv3x3_s2_3to6_64x64_Relu_V128(ref source, ref destination, ref weights);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Conv3x3_s2_3to6_64x64_Relu_V512(ref float source, ref float destination, ref float weights)
+    {
+        Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V512(ref source, ref destination, ref weights);
     }
 
     /// <summary>Vector512 interior columns of 6 output channels of <see cref="Conv3x3_s2_3to6_64x64_Relu"/>.</summary>
@@ -1461,363 +1194,359 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>3x3 max pool, stride 2, 6 channels on 32x32; padded cells never win.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_6ch_32x32(ref float source, ref float destination)
+    private static void Conv3x3_s2_3to6_64x64_Relu_AdvSimd(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 6; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * 1024);
-            ref float output = ref Unsafe.Add(ref destination, c * 256);
+            ref float plane = ref source;
+            ref float output = ref Unsafe.Add(ref destination, c * 1024);
+            ref float taps = ref Unsafe.Add(ref weights, c * 28);
+            float bias = Unsafe.Add(ref taps, 27);
+            var biasV = Vector128.Create(bias);
             {
                 int row1 = 0;
-                int row2 = 32;
+                int row2 = 64;
                 int outRow = 0;
                 {
-                    float acc = Unsafe.Add(ref plane, row1);
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 1));
+                    float acc = bias;
+                    for (int ci = 0; ci < 3; ci++)
+                    {
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
+                    }
+                    acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow) = acc;
                 }
-                if (AdvSimd.Arm64.IsSupported)
+                for (int ox = 1; ox <= 28; ox += 4)
                 {
-                    for (int ox = 1; ox <= 12; ox += 4)
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
                     {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
                         var lo1 = Vector128.LoadUnsafe(ref in1);
                         var hi1 = Vector128.LoadUnsafe(ref in1, 4);
                         var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        var acc = AdvSimd.Max(left1, AdvSimd.Arm64.MaxPairwise(lo1, hi1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
                         var lo2 = Vector128.LoadUnsafe(ref in2);
                         var hi2 = Vector128.LoadUnsafe(ref in2, 4);
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.Max(acc, AdvSimd.Max(left2, AdvSimd.Arm64.MaxPairwise(lo2, hi2)));
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                     }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 24);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        var acc = AdvSimd.Max(left1, AdvSimd.Arm64.MaxPairwise(lo1, hi1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 24);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.Max(acc, AdvSimd.Max(left2, AdvSimd.Arm64.MaxPairwise(lo2, hi2)));
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
-                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                 }
-                else
                 {
-                    for (int ox = 1; ox <= 12; ox += 4)
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
                     {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 56);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 56);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                     }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 24);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 24);
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
-                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
                 }
             }
-            for (int oy = 1; oy < 16; oy++)
+            for (int oy = 1; oy < 32; oy++)
             {
-                int row0 = (oy * 2 - 1) * 32;
-                int row1 = (oy * 2) * 32;
-                int row2 = (oy * 2 + 1) * 32;
-                int outRow = oy * 16;
+                int row0 = (oy * 2 - 1) * 64;
+                int row1 = (oy * 2) * 64;
+                int row2 = (oy * 2 + 1) * 64;
+                int outRow = oy * 32;
                 {
-                    float acc = Unsafe.Add(ref plane, row0);
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 1));
+                    float acc = bias;
+                    for (int ci = 0; ci < 3; ci++)
+                    {
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row0) * Unsafe.Add(ref planeTaps, 1);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 1) * Unsafe.Add(ref planeTaps, 2);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
+                    }
+                    acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow) = acc;
                 }
-                if (AdvSimd.Arm64.IsSupported)
+                for (int ox = 1; ox <= 28; ox += 4)
                 {
-                    for (int ox = 1; ox <= 12; ox += 4)
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
                     {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
                         var lo0 = Vector128.LoadUnsafe(ref in0);
                         var hi0 = Vector128.LoadUnsafe(ref in0, 4);
                         var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        var acc = AdvSimd.Max(left0, AdvSimd.Arm64.MaxPairwise(lo0, hi0));
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left0, taps0, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), taps0, 1);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), taps0, 2);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
                         var lo1 = Vector128.LoadUnsafe(ref in1);
                         var hi1 = Vector128.LoadUnsafe(ref in1, 4);
                         var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc = AdvSimd.Max(acc, AdvSimd.Max(left1, AdvSimd.Arm64.MaxPairwise(lo1, hi1)));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
                         var lo2 = Vector128.LoadUnsafe(ref in2);
                         var hi2 = Vector128.LoadUnsafe(ref in2, 4);
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.Max(acc, AdvSimd.Max(left2, AdvSimd.Arm64.MaxPairwise(lo2, hi2)));
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                     }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 24);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        var acc = AdvSimd.Max(left0, AdvSimd.Arm64.MaxPairwise(lo0, hi0));
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 24);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc = AdvSimd.Max(acc, AdvSimd.Max(left1, AdvSimd.Arm64.MaxPairwise(lo1, hi1)));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 24);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.Max(acc, AdvSimd.Max(left2, AdvSimd.Arm64.MaxPairwise(lo2, hi2)));
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
-                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                 }
-                else
                 {
-                    for (int ox = 1; ox <= 12; ox += 4)
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
                     {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in0));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in0));
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 56);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left0, taps0, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), taps0, 1);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), taps0, 2);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 56);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 56);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                     }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 24);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in0));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in0));
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 24);
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 24);
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
-                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
                 }
             }
         }
     }
 
-    /// <summary>3x3 average pool, stride 2, 6 channels on 16x16; always divides by 9 (padding counted), then ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_6ch_16x16_Relu(ref float source, ref float destination)
+    private static void Conv3x3_s2_3to6_64x64_Relu_V128(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            AvgPool3x3_s2_6ch_16x16_Relu_Rows_V512(ref source, ref destination);
-            return;
-        }
         for (int c = 0; c < 6; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * 256);
-            ref float output = ref Unsafe.Add(ref destination, c * 64);
+            ref float plane = ref source;
+            ref float output = ref Unsafe.Add(ref destination, c * 1024);
+            ref float taps = ref Unsafe.Add(ref weights, c * 28);
+            float bias = Unsafe.Add(ref taps, 27);
+            var biasV = Vector128.Create(bias);
             {
                 int row1 = 0;
-                int row2 = 16;
+                int row2 = 64;
                 int outRow = 0;
                 {
-                    float acc = Unsafe.Add(ref plane, row1);
-                    acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2);
-                    acc += Unsafe.Add(ref plane, row2 + 1);
-                    acc *= 1f / 9f;
+                    float acc = bias;
+                    for (int ci = 0; ci < 3; ci++)
+                    {
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
+                    }
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow) = acc;
                 }
-                if (AdvSimd.Arm64.IsSupported)
+                for (int ox = 1; ox <= 28; ox += 4)
                 {
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
                     {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        var acc = AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                     }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 8);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        var acc = AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 8);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
-                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                 }
-                else
                 {
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
                     {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven(ref in1);
-                        acc += Simd.LoadOdd(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven(ref in2);
-                        acc += Simd.LoadOdd(ref in2);
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 56);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 56);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                     }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 8);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven(ref in1);
-                        acc += Simd.LoadOdd(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 8);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven(ref in2);
-                        acc += Simd.LoadOdd(ref in2);
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
-                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
                 }
             }
-            for (int oy = 1; oy < 8; oy++)
+            for (int oy = 1; oy < 32; oy++)
             {
-                int row0 = (oy * 2 - 1) * 16;
-                int row1 = (oy * 2) * 16;
-                int row2 = (oy * 2 + 1) * 16;
-                int outRow = oy * 8;
+                int row0 = (oy * 2 - 1) * 64;
+                int row1 = (oy * 2) * 64;
+                int row2 = (oy * 2 + 1) * 64;
+                int outRow = oy * 32;
                 {
-                    float acc = Unsafe.Add(ref plane, row0);
-                    acc += Unsafe.Add(ref plane, row0 + 1);
-                    acc += Unsafe.Add(ref plane, row1);
-                    acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2);
-                    acc += Unsafe.Add(ref plane, row2 + 1);
-                    acc *= 1f / 9f;
+                    float acc = bias;
+                    for (int ci = 0; ci < 3; ci++)
+                    {
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row0) * Unsafe.Add(ref planeTaps, 1);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 1) * Unsafe.Add(ref planeTaps, 2);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
+                    }
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow) = acc;
                 }
-                if (AdvSimd.Arm64.IsSupported)
+                for (int ox = 1; ox <= 28; ox += 4)
                 {
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
                     {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        var acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc += AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                     }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 8);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        var acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 8);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc += AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 8);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
-                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                 }
-                else
                 {
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
                     {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                        acc += Simd.LoadEven(ref in0);
-                        acc += Simd.LoadOdd(ref in0);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven(ref in1);
-                        acc += Simd.LoadOdd(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven(ref in2);
-                        acc += Simd.LoadOdd(ref in2);
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 56);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 56);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 56);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                     }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 8);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                        acc += Simd.LoadEven(ref in0);
-                        acc += Simd.LoadOdd(ref in0);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 8);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven(ref in1);
-                        acc += Simd.LoadOdd(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 8);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven(ref in2);
-                        acc += Simd.LoadOdd(ref in2);
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
-                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
                 }
             }
         }
+    }
+
+    /// <summary>The literals <see cref="MaxPool3x3_s2_6ch_32x32"/> specializes its shared bodies on.</summary>
+    private readonly struct MaxPool3x3_s2_6ch_32x32_Shape : Window3x3_Shape
+    {
+        public static int Channels => 6;
+        public static int InHeight => 32;
+        public static int InWidth => 32;
+        public static int OutHeight => 16;
+        public static int OutWidth => 16;
+        public static int RowsEnd => 16;
+        public static int ColumnsEnd => 16;
+        public static bool Relu => false;
+    }
+
+    /// <summary>3x3 max pool, stride 2, 6 channels on 32x32; padded cells never win.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaxPool3x3_s2_6ch_32x32(ref float source, ref float destination)
+    {
+        if (AdvSimd.Arm64.IsSupported) MaxPool3x3_s2_AdvSimd<MaxPool3x3_s2_6ch_32x32_Shape>(ref source, ref destination);
+        else MaxPool3x3_s2_V128<MaxPool3x3_s2_6ch_32x32_Shape>(ref source, ref destination);
+    }
+
+    /// <summary>The literals <see cref="AvgPool3x3_s2_6ch_16x16_Relu"/> specializes its shared bodies on.</summary>
+    private readonly struct AvgPool3x3_s2_6ch_16x16_Relu_Shape : Window3x3_Shape
+    {
+        public static int Channels => 6;
+        public static int InHeight => 16;
+        public static int InWidth => 16;
+        public static int OutHeight => 8;
+        public static int OutWidth => 8;
+        public static int RowsEnd => 8;
+        public static int ColumnsEnd => 8;
+        public static bool Relu => true;
+    }
+
+    /// <summary>3x3 average pool, stride 2, 6 channels on 16x16; always divides by 9 (padding counted), then ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AvgPool3x3_s2_6ch_16x16_Relu(ref float source, ref float destination)
+    {
+        if (Vector512.IsHardwareAccelerated) AvgPool3x3_s2_6ch_16x16_Relu_Rows_V512(ref source, ref destination);
+        else if (AdvSimd.Arm64.IsSupported) AvgPool3x3_s2_AdvSimd<AvgPool3x3_s2_6ch_16x16_Relu_Shape>(ref source, ref destination);
+        else AvgPool3x3_s2_V128<AvgPool3x3_s2_6ch_16x16_Relu_Shape>(ref source, ref destination);
     }
 
     /// <summary><see cref="AvgPool3x3_s2_6ch_16x16_Relu"/> with one output row per Vector512.</summary>
@@ -1881,13 +1610,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g1_6to15_256px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_6to15_256px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_6to15_256px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_6to15_256px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_6to15_256px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g1_6to15_256px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_6to15_256px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_6to15_256px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         {
             const int k = 0;
@@ -1907,7 +1636,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_6to15_256px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_6to15_256px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         {
             const int k = 0;
@@ -1927,7 +1656,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_6to15_256px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         {
             const int k = 0;
@@ -1946,206 +1675,26 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
+    /// <summary>The literals <see cref="Depthwise3x3_s2_15ch_16x16"/> specializes its shared bodies on.</summary>
+    private readonly struct Depthwise3x3_s2_15ch_16x16_Shape : Window3x3_Shape
+    {
+        public static int Channels => 15;
+        public static int InHeight => 16;
+        public static int InWidth => 16;
+        public static int OutHeight => 8;
+        public static int OutWidth => 8;
+        public static int RowsEnd => 8;
+        public static int ColumnsEnd => 8;
+        public static bool Relu => false;
+    }
+
     /// <summary>3x3 depthwise convolution, stride 2, 15 channels on 16x16, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_15ch_16x16(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Depthwise3x3_s2_15ch_16x16_Rows_V512(ref source, ref destination, ref weights);
-            return;
-        }
-        for (int c = 0; c < 15; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 256);
-            ref float output = ref Unsafe.Add(ref destination, c * 64);
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            float bias = Unsafe.Add(ref taps, 9);
-            var biasV = Vector128.Create(bias);
-            float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-            float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-            float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-            float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-            float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-            float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-            float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-            float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-            float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
-            {
-                int row1 = 0;
-                int row2 = 16;
-                int outRow = 0;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (AdvSimd.Arm64.IsSupported)
-                {
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left1, k3V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                    }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 8);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left1, k3V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 8);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
-                    }
-                }
-                else
-                {
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                    }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 8);
-                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 8);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
-                    }
-                }
-            }
-            for (int oy = 1; oy < 8; oy++)
-            {
-                int row0 = (oy * 2 - 1) * 16;
-                int row1 = (oy * 2) * 16;
-                int row2 = (oy * 2 + 1) * 16;
-                int outRow = oy * 8;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (AdvSimd.Arm64.IsSupported)
-                {
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left0, k0V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                    }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 8);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left0, k0V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 8);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 8);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
-                    }
-                }
-                else
-                {
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
-                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                    }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 8);
-                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 8);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 8);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
-                    }
-                }
-            }
-        }
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_15ch_16x16_Rows_V512(ref source, ref destination, ref weights);
+        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_15ch_16x16_Shape>(ref source, ref destination, ref weights);
+        else Depthwise3x3_s2_V128<Depthwise3x3_s2_15ch_16x16_Shape>(ref source, ref destination, ref weights);
     }
 
     /// <summary><see cref="Depthwise3x3_s2_15ch_16x16"/> with one output row per Vector512.</summary>
@@ -2229,13 +1778,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_15to54_64px_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_15to54_64px_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_15to54_64px_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_15to54_64px_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_15to54_64px_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_15to54_64px_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_15to54_64px_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_15to54_64px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_15to54_64px_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2254,7 +1803,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_15to54_64px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_15to54_64px_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2273,7 +1822,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_15to54_64px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_15to54_64px_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2307,13 +1856,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_60to15_64px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to15_64px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to15_64px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to15_64px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to15_64px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_60to15_64px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to15_64px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to15_64px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2326,7 +1875,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to15_64px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to15_64px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2341,7 +1890,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to15_64px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2355,174 +1904,26 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
+    /// <summary>The literals <see cref="Depthwise3x3_s1_15ch_8x8"/> specializes its shared bodies on.</summary>
+    private readonly struct Depthwise3x3_s1_15ch_8x8_Shape : Window3x3_Shape
+    {
+        public static int Channels => 15;
+        public static int InHeight => 8;
+        public static int InWidth => 8;
+        public static int OutHeight => 8;
+        public static int OutWidth => 8;
+        public static int RowsEnd => 7;
+        public static int ColumnsEnd => 7;
+        public static bool Relu => false;
+    }
+
     /// <summary>3x3 depthwise convolution, stride 1, 15 channels on 8x8, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s1_15ch_8x8(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Depthwise3x3_s1_15ch_8x8_Flat_V512(ref source, ref destination, ref weights);
-            return;
-        }
-        if (Vector256.IsHardwareAccelerated)
-        {
-            Depthwise3x3_s1_15ch_8x8_PaddedCopy_V256(ref source, ref destination, ref weights);
-            return;
-        }
-        for (int c = 0; c < 15; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 64);
-            ref float output = ref Unsafe.Add(ref destination, c * 64);
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            float bias = Unsafe.Add(ref taps, 9);
-            var biasV = Vector128.Create(bias);
-            float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-            float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-            float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-            float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-            float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-            float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-            float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-            float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-            float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
-            {
-                int row1 = 0;
-                int row2 = 8;
-                int outRow = 0;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                }
-                {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 6) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 7) * k4;
-                    acc += Unsafe.Add(ref plane, row2 + 6) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + 7) * k7;
-                    Unsafe.Add(ref output, outRow + 7) = acc;
-                }
-            }
-            for (int oy = 1; oy < 7; oy++)
-            {
-                int row0 = (oy - 1) * 8;
-                int row1 = (oy) * 8;
-                int row2 = (oy + 1) * 8;
-                int outRow = oy * 8;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                }
-                {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 6) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + 7) * k1;
-                    acc += Unsafe.Add(ref plane, row1 + 6) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 7) * k4;
-                    acc += Unsafe.Add(ref plane, row2 + 6) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + 7) * k7;
-                    Unsafe.Add(ref output, outRow + 7) = acc;
-                }
-            }
-            {
-                int row0 = 48;
-                int row1 = 56;
-                int outRow = 56;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                }
-                {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 6) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + 7) * k1;
-                    acc += Unsafe.Add(ref plane, row1 + 6) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 7) * k4;
-                    Unsafe.Add(ref output, outRow + 7) = acc;
-                }
-            }
-        }
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_15ch_8x8_Flat_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_s1_15ch_8x8_PaddedCopy_V256(ref source, ref destination, ref weights);
+        else Depthwise3x3_s1_V128<Depthwise3x3_s1_15ch_8x8_Shape>(ref source, ref destination, ref weights);
     }
 
     /// <summary><see cref="Depthwise3x3_s1_15ch_8x8"/> with each 8x8 plane as one row of 64 pixels, Vector512 across row ends.</summary>
@@ -2689,13 +2090,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_15to60_64px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_15to60_64px_Residual_Relu_8x48_V512(ref source, ref destination, ref weights, ref residual);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_15to60_64px_Residual_Relu_4x16_V256(ref source, ref destination, ref weights, ref residual);
-        else Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_15to60_64px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_15to60_64px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual);
+        else Pointwise_g3_15to60_64px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_15to60_64px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_15to60_64px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2714,7 +2115,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_15to60_64px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_15to60_64px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2733,7 +2134,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_15to60_64px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2751,79 +2152,25 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
+    /// <summary>The literals <see cref="AvgPool3x3_s2_60ch_8x8_Relu"/> specializes its shared bodies on.</summary>
+    private readonly struct AvgPool3x3_s2_60ch_8x8_Relu_Shape : Window3x3_Shape
+    {
+        public static int Channels => 60;
+        public static int InHeight => 8;
+        public static int InWidth => 8;
+        public static int OutHeight => 4;
+        public static int OutWidth => 4;
+        public static int RowsEnd => 4;
+        public static int ColumnsEnd => 4;
+        public static bool Relu => true;
+    }
+
     /// <summary>3x3 average pool, stride 2, 60 channels on 8x8; always divides by 9 (padding counted), then ReLU.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AvgPool3x3_s2_60ch_8x8_Relu(ref float source, ref float destination)
     {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            AvgPool3x3_s2_60ch_8x8_Relu_Rows_V512(ref source, ref destination);
-            return;
-        }
-        for (int c = 0; c < 60; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 64);
-            ref float output = ref Unsafe.Add(ref destination, c * 16);
-            {
-                int row1 = 0;
-                int row2 = 8;
-                int outRow = 0;
-                {
-                    float acc = Unsafe.Add(ref plane, row1);
-                    acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2);
-                    acc += Unsafe.Add(ref plane, row2 + 1);
-                    acc *= 1f / 9f;
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                for (int ox = 1; ox < 4; ox++)
-                {
-                    float acc = Unsafe.Add(ref plane, row1 + ox * 2 - 1);
-                    acc += Unsafe.Add(ref plane, row1 + ox * 2);
-                    acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1);
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1);
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2);
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1);
-                    acc *= 1f / 9f;
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + ox) = acc;
-                }
-            }
-            for (int oy = 1; oy < 4; oy++)
-            {
-                int row0 = (oy * 2 - 1) * 8;
-                int row1 = (oy * 2) * 8;
-                int row2 = (oy * 2 + 1) * 8;
-                int outRow = oy * 4;
-                {
-                    float acc = Unsafe.Add(ref plane, row0);
-                    acc += Unsafe.Add(ref plane, row0 + 1);
-                    acc += Unsafe.Add(ref plane, row1);
-                    acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2);
-                    acc += Unsafe.Add(ref plane, row2 + 1);
-                    acc *= 1f / 9f;
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                for (int ox = 1; ox < 4; ox++)
-                {
-                    float acc = Unsafe.Add(ref plane, row0 + ox * 2 - 1);
-                    acc += Unsafe.Add(ref plane, row0 + ox * 2);
-                    acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1);
-                    acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1);
-                    acc += Unsafe.Add(ref plane, row1 + ox * 2);
-                    acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1);
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1);
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2);
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1);
-                    acc *= 1f / 9f;
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + ox) = acc;
-                }
-            }
-        }
+        if (Vector512.IsHardwareAccelerated) AvgPool3x3_s2_60ch_8x8_Relu_Rows_V512(ref source, ref destination);
+        else AvgPool3x3_s2_V128<AvgPool3x3_s2_60ch_8x8_Relu_Shape>(ref source, ref destination);
     }
 
     /// <summary><see cref="AvgPool3x3_s2_60ch_8x8_Relu"/> with one output row per Vector512.</summary>
@@ -2887,13 +2234,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_60to30_64px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to30_64px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to30_64px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to30_64px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to30_64px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_60to30_64px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to30_64px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to30_64px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2912,7 +2259,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to30_64px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to30_64px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2931,7 +2278,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to30_64px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2949,83 +2296,25 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
+    /// <summary>The literals <see cref="Depthwise3x3_s2_30ch_8x8"/> specializes its shared bodies on.</summary>
+    private readonly struct Depthwise3x3_s2_30ch_8x8_Shape : Window3x3_Shape
+    {
+        public static int Channels => 30;
+        public static int InHeight => 8;
+        public static int InWidth => 8;
+        public static int OutHeight => 4;
+        public static int OutWidth => 4;
+        public static int RowsEnd => 4;
+        public static int ColumnsEnd => 4;
+        public static bool Relu => false;
+    }
+
     /// <summary>3x3 depthwise convolution, stride 2, 30 channels on 8x8, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_30ch_8x8(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Depthwise3x3_s2_30ch_8x8_Rows_V512(ref source, ref destination, ref weights);
-            return;
-        }
-        for (int c = 0; c < 30; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 64);
-            ref float output = ref Unsafe.Add(ref destination, c * 16);
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            float bias = Unsafe.Add(ref taps, 9);
-            var biasV = Vector128.Create(bias);
-            float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-            float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-            float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-            float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-            float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-            float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-            float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-            float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-            float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
-            {
-                int row1 = 0;
-                int row2 = 8;
-                int outRow = 0;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                for (int ox = 1; ox < 4; ox++)
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + ox * 2 - 1) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + ox * 2) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + ox) = acc;
-                }
-            }
-            for (int oy = 1; oy < 4; oy++)
-            {
-                int row0 = (oy * 2 - 1) * 8;
-                int row1 = (oy * 2) * 8;
-                int row2 = (oy * 2 + 1) * 8;
-                int outRow = oy * 4;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                for (int ox = 1; ox < 4; ox++)
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + ox * 2 - 1) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + ox * 2) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + ox * 2) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + ox) = acc;
-                }
-            }
-        }
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_30ch_8x8_Rows_V512(ref source, ref destination, ref weights);
+        else Depthwise3x3_s2_V128<Depthwise3x3_s2_30ch_8x8_Shape>(ref source, ref destination, ref weights);
     }
 
     /// <summary><see cref="Depthwise3x3_s2_30ch_8x8"/> with one output row per Vector512.</summary>
@@ -3109,13 +2398,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_30to60_16px_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to60_16px_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to60_16px_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_30to60_16px_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to60_16px_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to60_16px_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_30to60_16px_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_30to60_16px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_30to60_16px_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3133,7 +2422,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_30to60_16px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_30to60_16px_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3152,7 +2441,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_30to60_16px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_30to60_16px_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3186,13 +2475,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_120to30_16px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to30_16px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_120to30_16px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3210,7 +2499,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3229,7 +2518,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3247,128 +2536,25 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
+    /// <summary>The literals <see cref="Depthwise3x3_s1_30ch_4x4"/> specializes its shared bodies on.</summary>
+    private readonly struct Depthwise3x3_s1_30ch_4x4_Shape : Window3x3_Shape
+    {
+        public static int Channels => 30;
+        public static int InHeight => 4;
+        public static int InWidth => 4;
+        public static int OutHeight => 4;
+        public static int OutWidth => 4;
+        public static int RowsEnd => 3;
+        public static int ColumnsEnd => 3;
+        public static bool Relu => false;
+    }
+
     /// <summary>3x3 depthwise convolution, stride 1, 30 channels on 4x4, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s1_30ch_4x4(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Depthwise3x3_s1_30ch_4x4_Flat_V512(ref source, ref destination, ref weights);
-            return;
-        }
-        for (int c = 0; c < 30; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 16);
-            ref float output = ref Unsafe.Add(ref destination, c * 16);
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            float bias = Unsafe.Add(ref taps, 9);
-            var biasV = Vector128.Create(bias);
-            float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-            float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-            float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-            float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-            float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-            float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-            float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-            float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-            float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
-            {
-                int row1 = 0;
-                int row2 = 4;
-                int outRow = 0;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                for (int ox = 1; ox < 3; ox++)
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + ox - 1) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + ox) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + ox + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + ox - 1) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + ox) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + ox + 1) * k8;
-                    Unsafe.Add(ref output, outRow + ox) = acc;
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 2) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 3) * k4;
-                    acc += Unsafe.Add(ref plane, row2 + 2) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + 3) * k7;
-                    Unsafe.Add(ref output, outRow + 3) = acc;
-                }
-            }
-            for (int oy = 1; oy < 3; oy++)
-            {
-                int row0 = (oy - 1) * 4;
-                int row1 = (oy) * 4;
-                int row2 = (oy + 1) * 4;
-                int outRow = oy * 4;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                for (int ox = 1; ox < 3; ox++)
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + ox - 1) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + ox) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + ox + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + ox - 1) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + ox) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + ox + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + ox - 1) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + ox) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + ox + 1) * k8;
-                    Unsafe.Add(ref output, outRow + ox) = acc;
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 2) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + 3) * k1;
-                    acc += Unsafe.Add(ref plane, row1 + 2) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 3) * k4;
-                    acc += Unsafe.Add(ref plane, row2 + 2) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + 3) * k7;
-                    Unsafe.Add(ref output, outRow + 3) = acc;
-                }
-            }
-            {
-                int row0 = 8;
-                int row1 = 12;
-                int outRow = 12;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                for (int ox = 1; ox < 3; ox++)
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + ox - 1) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + ox) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + ox + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + ox - 1) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + ox) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + ox + 1) * k5;
-                    Unsafe.Add(ref output, outRow + ox) = acc;
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 2) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + 3) * k1;
-                    acc += Unsafe.Add(ref plane, row1 + 2) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 3) * k4;
-                    Unsafe.Add(ref output, outRow + 3) = acc;
-                }
-            }
-        }
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_30ch_4x4_Flat_V512(ref source, ref destination, ref weights);
+        else Depthwise3x3_s1_V128<Depthwise3x3_s1_30ch_4x4_Shape>(ref source, ref destination, ref weights);
     }
 
     /// <summary><see cref="Depthwise3x3_s1_30ch_4x4"/> with each 4x4 plane as one row of 16 pixels, Vector512 across row ends.</summary>
@@ -3434,13 +2620,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_30to120_16px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref source, ref destination, ref weights, ref residual);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref source, ref destination, ref weights, ref residual);
-        else Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_30to120_16px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual);
+        else Pointwise_g3_30to120_16px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_30to120_16px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3454,7 +2640,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_30to120_16px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3469,7 +2655,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_30to120_16px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3483,71 +2669,24 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
+    /// <summary>The literals <see cref="AvgPool3x3_s2_120ch_4x4_Relu"/> specializes its shared bodies on.</summary>
+    private readonly struct AvgPool3x3_s2_120ch_4x4_Relu_Shape : Window3x3_Shape
+    {
+        public static int Channels => 120;
+        public static int InHeight => 4;
+        public static int InWidth => 4;
+        public static int OutHeight => 2;
+        public static int OutWidth => 2;
+        public static int RowsEnd => 2;
+        public static int ColumnsEnd => 2;
+        public static bool Relu => true;
+    }
+
     /// <summary>3x3 average pool, stride 2, 120 channels on 4x4; always divides by 9 (padding counted), then ReLU.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AvgPool3x3_s2_120ch_4x4_Relu(ref float source, ref float destination)
     {
-        for (int c = 0; c < 120; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 16);
-            ref float output = ref Unsafe.Add(ref destination, c * 4);
-            {
-                int row1 = 0;
-                int row2 = 4;
-                int outRow = 0;
-                {
-                    float acc = Unsafe.Add(ref plane, row1);
-                    acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2);
-                    acc += Unsafe.Add(ref plane, row2 + 1);
-                    acc *= 1f / 9f;
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                {
-                    float acc = Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row1 + 2);
-                    acc += Unsafe.Add(ref plane, row1 + 3);
-                    acc += Unsafe.Add(ref plane, row2 + 1);
-                    acc += Unsafe.Add(ref plane, row2 + 2);
-                    acc += Unsafe.Add(ref plane, row2 + 3);
-                    acc *= 1f / 9f;
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 1) = acc;
-                }
-            }
-            {
-                int row0 = 4;
-                int row1 = 8;
-                int row2 = 12;
-                int outRow = 2;
-                {
-                    float acc = Unsafe.Add(ref plane, row0);
-                    acc += Unsafe.Add(ref plane, row0 + 1);
-                    acc += Unsafe.Add(ref plane, row1);
-                    acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2);
-                    acc += Unsafe.Add(ref plane, row2 + 1);
-                    acc *= 1f / 9f;
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                {
-                    float acc = Unsafe.Add(ref plane, row0 + 1);
-                    acc += Unsafe.Add(ref plane, row0 + 2);
-                    acc += Unsafe.Add(ref plane, row0 + 3);
-                    acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row1 + 2);
-                    acc += Unsafe.Add(ref plane, row1 + 3);
-                    acc += Unsafe.Add(ref plane, row2 + 1);
-                    acc += Unsafe.Add(ref plane, row2 + 2);
-                    acc += Unsafe.Add(ref plane, row2 + 3);
-                    acc *= 1f / 9f;
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 1) = acc;
-                }
-            }
-        }
+        AvgPool3x3_s2_V128<AvgPool3x3_s2_120ch_4x4_Relu_Shape>(ref source, ref destination);
     }
 
     /// <summary>The literals <see cref="Pointwise_g3_120to60_16px_Shuffle3_Relu"/> specializes its tiles on.</summary>
@@ -3566,13 +2705,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_120to60_16px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to60_16px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to60_16px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g3_120to60_16px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3590,7 +2729,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3609,7 +2748,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3627,75 +2766,24 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
+    /// <summary>The literals <see cref="Depthwise3x3_s2_60ch_4x4"/> specializes its shared bodies on.</summary>
+    private readonly struct Depthwise3x3_s2_60ch_4x4_Shape : Window3x3_Shape
+    {
+        public static int Channels => 60;
+        public static int InHeight => 4;
+        public static int InWidth => 4;
+        public static int OutHeight => 2;
+        public static int OutWidth => 2;
+        public static int RowsEnd => 2;
+        public static int ColumnsEnd => 2;
+        public static bool Relu => false;
+    }
+
     /// <summary>3x3 depthwise convolution, stride 2, 60 channels on 4x4, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_60ch_4x4(ref float source, ref float destination, ref float weights)
     {
-        for (int c = 0; c < 60; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 16);
-            ref float output = ref Unsafe.Add(ref destination, c * 4);
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            float bias = Unsafe.Add(ref taps, 9);
-            var biasV = Vector128.Create(bias);
-            float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-            float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-            float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-            float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-            float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-            float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-            float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-            float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-            float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
-            {
-                int row1 = 0;
-                int row2 = 4;
-                int outRow = 0;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 1) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 2) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 3) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + 2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 3) * k8;
-                    Unsafe.Add(ref output, outRow + 1) = acc;
-                }
-            }
-            {
-                int row0 = 4;
-                int row1 = 8;
-                int row2 = 12;
-                int outRow = 2;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 1) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + 2) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 3) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 2) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 3) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + 2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 3) * k8;
-                    Unsafe.Add(ref output, outRow + 1) = acc;
-                }
-            }
-        }
+        Depthwise3x3_s2_V128<Depthwise3x3_s2_60ch_4x4_Shape>(ref source, ref destination, ref weights);
     }
 
     /// <summary>The literals <see cref="Pointwise_g3_60to120_4px_Relu"/> specializes its tiles on.</summary>
@@ -3714,11 +2802,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_60to120_4px_Relu(ref float source, ref float destination, ref float weights)
     {
-        Pointwise_g3_60to120_4px_Relu_4x8_V128(ref source, ref destination, ref weights);
+        Pointwise_g3_60to120_4px_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to120_4px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to120_4px_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3748,11 +2836,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_240to60_4px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        Pointwise_g3_240to60_4px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to60_4px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3770,65 +2858,24 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
+    /// <summary>The literals <see cref="Depthwise3x3_s1_60ch_2x2"/> specializes its shared bodies on.</summary>
+    private readonly struct Depthwise3x3_s1_60ch_2x2_Shape : Window3x3_Shape
+    {
+        public static int Channels => 60;
+        public static int InHeight => 2;
+        public static int InWidth => 2;
+        public static int OutHeight => 2;
+        public static int OutWidth => 2;
+        public static int RowsEnd => 1;
+        public static int ColumnsEnd => 1;
+        public static bool Relu => false;
+    }
+
     /// <summary>3x3 depthwise convolution, stride 1, 60 channels on 2x2, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s1_60ch_2x2(ref float source, ref float destination, ref float weights)
     {
-        for (int c = 0; c < 60; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 4);
-            ref float output = ref Unsafe.Add(ref destination, c * 4);
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            float bias = Unsafe.Add(ref taps, 9);
-            var biasV = Vector128.Create(bias);
-            float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-            float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-            float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-            float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-            float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-            float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-            float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-            float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-            float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
-            {
-                int row1 = 0;
-                int row2 = 2;
-                int outRow = 0;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k4;
-                    acc += Unsafe.Add(ref plane, row2) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k7;
-                    Unsafe.Add(ref output, outRow + 1) = acc;
-                }
-            }
-            {
-                int row0 = 0;
-                int row1 = 2;
-                int outRow = 2;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k1;
-                    acc += Unsafe.Add(ref plane, row1) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k4;
-                    Unsafe.Add(ref output, outRow + 1) = acc;
-                }
-            }
-        }
+        Depthwise3x3_s1_V128<Depthwise3x3_s1_60ch_2x2_Shape>(ref source, ref destination, ref weights);
     }
 
     /// <summary>The literals <see cref="Pointwise_g3_60to240_4px_Residual_Relu"/> specializes its tiles on.</summary>
@@ -3847,11 +2894,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g3_60to240_4px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
     {
-        Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+        Pointwise_g3_60to240_4px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_60to240_4px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3866,142 +2913,466 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     /// <summary>Mean of each of 240 planes of 4 pixels.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void GlobalAvgPool_240ch_4px(ref float source, ref float destination)
     {
-        if (AdvSimd.Arm64.IsSupported)
+        if (AdvSimd.Arm64.IsSupported) GlobalAvgPool_240ch_4px_AdvSimd(ref source, ref destination);
+        else GlobalAvgPool_240ch_4px_V128(ref source, ref destination);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GlobalAvgPool_240ch_4px_AdvSimd(ref float source, ref float destination)
+    {
+        for (int c = 0; c < 240; c += 4)
         {
-            for (int c = 0; c < 240; c += 4)
+            ref float row0 = ref Unsafe.Add(ref source, (c) * 4);
+            var sum0 = Vector128<float>.Zero;
+            ref float row1 = ref Unsafe.Add(ref source, (c + 1) * 4);
+            var sum1 = Vector128<float>.Zero;
+            ref float row2 = ref Unsafe.Add(ref source, (c + 2) * 4);
+            var sum2 = Vector128<float>.Zero;
+            ref float row3 = ref Unsafe.Add(ref source, (c + 3) * 4);
+            var sum3 = Vector128<float>.Zero;
             {
-                ref float row0 = ref Unsafe.Add(ref source, (c) * 4);
-                var sum0 = Vector128<float>.Zero;
-                ref float row1 = ref Unsafe.Add(ref source, (c + 1) * 4);
-                var sum1 = Vector128<float>.Zero;
-                ref float row2 = ref Unsafe.Add(ref source, (c + 2) * 4);
-                var sum2 = Vector128<float>.Zero;
-                ref float row3 = ref Unsafe.Add(ref source, (c + 3) * 4);
-                var sum3 = Vector128<float>.Zero;
-                {
-                    const int i = 0;
-                    sum0 = AdvSimd.Add(sum0, Vector128.LoadUnsafe(ref row0, (nuint)i));
-                    sum1 = AdvSimd.Add(sum1, Vector128.LoadUnsafe(ref row1, (nuint)i));
-                    sum2 = AdvSimd.Add(sum2, Vector128.LoadUnsafe(ref row2, (nuint)i));
-                    sum3 = AdvSimd.Add(sum3, Vector128.LoadUnsafe(ref row3, (nuint)i));
-                }
-                var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));
-                (sums / Vector128.Create(4f)).StoreUnsafe(ref destination, (nuint)c);
+                const int i = 0;
+                sum0 = AdvSimd.Add(sum0, Vector128.LoadUnsafe(ref row0, (nuint)i));
+                sum1 = AdvSimd.Add(sum1, Vector128.LoadUnsafe(ref row1, (nuint)i));
+                sum2 = AdvSimd.Add(sum2, Vector128.LoadUnsafe(ref row2, (nuint)i));
+                sum3 = AdvSimd.Add(sum3, Vector128.LoadUnsafe(ref row3, (nuint)i));
             }
+            var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));
+            (sums / Vector128.Create(4f)).StoreUnsafe(ref destination, (nuint)c);
         }
-        else
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GlobalAvgPool_240ch_4px_V128(ref float source, ref float destination)
+    {
+        for (int c = 0; c < 240; c++)
         {
-            for (int c = 0; c < 240; c++)
+            ref float plane = ref Unsafe.Add(ref source, c * 4);
+            float sum = 0f;
+            var total = Vector128<float>.Zero;
             {
-                ref float plane = ref Unsafe.Add(ref source, c * 4);
-                float sum = 0f;
-                var total = Vector128<float>.Zero;
-                {
-                    const int i = 0;
-                    total += Vector128.LoadUnsafe(ref plane, (nuint)i);
-                }
-                sum += Vector128.Sum(total);
-                Unsafe.Add(ref destination, c) = sum / 4f;
+                const int i = 0;
+                total += Vector128.LoadUnsafe(ref plane, (nuint)i);
             }
+            sum += Vector128.Sum(total);
+            Unsafe.Add(ref destination, c) = sum / 4f;
         }
     }
 
     /// <summary>Fully connected layer, 240 features to 10 logits.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Linear_240to10(ref float source, ref float weights, ref float logits)
     {
-        if (AdvSimd.Arm64.IsSupported)
+        if (Vector512.IsHardwareAccelerated) Linear_240to10_V512(ref source, ref weights, ref logits);
+        else if (AdvSimd.Arm64.IsSupported) Linear_240to10_AdvSimd(ref source, ref weights, ref logits);
+        else Linear_240to10_V128(ref source, ref weights, ref logits);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Linear_240to10_V512(ref float source, ref float weights, ref float logits)
+    {
+        for (int o = 0; o < 10; o++)
         {
-            for (int o = 0; o < 8; o += 4)
+            ref float row = ref Unsafe.Add(ref weights, o * 240);
+            float sum = 0f;
+            var t0 = Vector512<float>.Zero;
+            var t1 = Vector512<float>.Zero;
+            for (int i = 0; i < 224; i += 32)
             {
-                ref float row0 = ref Unsafe.Add(ref weights, (o) * 240);
-                var sum0 = Vector128<float>.Zero;
-                ref float row1 = ref Unsafe.Add(ref weights, (o + 1) * 240);
-                var sum1 = Vector128<float>.Zero;
-                ref float row2 = ref Unsafe.Add(ref weights, (o + 2) * 240);
-                var sum2 = Vector128<float>.Zero;
-                ref float row3 = ref Unsafe.Add(ref weights, (o + 3) * 240);
-                var sum3 = Vector128<float>.Zero;
-                for (int i = 0; i < 240; i += 4)
-                {
-                    var x = Vector128.LoadUnsafe(ref source, (nuint)i);
-                    sum0 = AdvSimd.FusedMultiplyAdd(sum0, Vector128.LoadUnsafe(ref row0, (nuint)i), x);
-                    sum1 = AdvSimd.FusedMultiplyAdd(sum1, Vector128.LoadUnsafe(ref row1, (nuint)i), x);
-                    sum2 = AdvSimd.FusedMultiplyAdd(sum2, Vector128.LoadUnsafe(ref row2, (nuint)i), x);
-                    sum3 = AdvSimd.FusedMultiplyAdd(sum3, Vector128.LoadUnsafe(ref row3, (nuint)i), x);
-                }
-                var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));
-                (sums + Vector128.LoadUnsafe(ref weights, (nuint)(2400 + o))).StoreUnsafe(ref logits, (nuint)o);
+                t0 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)i), Vector512.LoadUnsafe(ref source, (nuint)i), t0);
+                t1 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)(i + 16)), Vector512.LoadUnsafe(ref source, (nuint)(i + 16)), t1);
             }
-            for (int o = 8; o < 10; o++)
+            sum = Vector512.Sum(t0 + t1);
+            var total = Vector128<float>.Zero;
+            for (int i = 224; i < 240; i += 4)
             {
-                ref float row = ref Unsafe.Add(ref weights, o * 240);
-                float sum = 0f;
-                if (Vector512.IsHardwareAccelerated)
+                total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
+            }
+            sum += Vector128.Sum(total);
+            Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 2400 + o);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Linear_240to10_AdvSimd(ref float source, ref float weights, ref float logits)
+    {
+        for (int o = 0; o < 8; o += 4)
+        {
+            ref float row0 = ref Unsafe.Add(ref weights, (o) * 240);
+            var sum0 = Vector128<float>.Zero;
+            ref float row1 = ref Unsafe.Add(ref weights, (o + 1) * 240);
+            var sum1 = Vector128<float>.Zero;
+            ref float row2 = ref Unsafe.Add(ref weights, (o + 2) * 240);
+            var sum2 = Vector128<float>.Zero;
+            ref float row3 = ref Unsafe.Add(ref weights, (o + 3) * 240);
+            var sum3 = Vector128<float>.Zero;
+            for (int i = 0; i < 240; i += 4)
+            {
+                var x = Vector128.LoadUnsafe(ref source, (nuint)i);
+                sum0 = AdvSimd.FusedMultiplyAdd(sum0, Vector128.LoadUnsafe(ref row0, (nuint)i), x);
+                sum1 = AdvSimd.FusedMultiplyAdd(sum1, Vector128.LoadUnsafe(ref row1, (nuint)i), x);
+                sum2 = AdvSimd.FusedMultiplyAdd(sum2, Vector128.LoadUnsafe(ref row2, (nuint)i), x);
+                sum3 = AdvSimd.FusedMultiplyAdd(sum3, Vector128.LoadUnsafe(ref row3, (nuint)i), x);
+            }
+            var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));
+            (sums + Vector128.LoadUnsafe(ref weights, (nuint)(2400 + o))).StoreUnsafe(ref logits, (nuint)o);
+        }
+        for (int o = 8; o < 10; o++)
+        {
+            ref float row = ref Unsafe.Add(ref weights, o * 240);
+            float sum = 0f;
+            var total = Vector128<float>.Zero;
+            for (int i = 0; i < 240; i += 4)
+            {
+                total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
+            }
+            sum += Vector128.Sum(total);
+            Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 2400 + o);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Linear_240to10_V128(ref float source, ref float weights, ref float logits)
+    {
+        for (int o = 0; o < 10; o++)
+        {
+            ref float row = ref Unsafe.Add(ref weights, o * 240);
+            float sum = 0f;
+            var total = Vector128<float>.Zero;
+            for (int i = 0; i < 240; i += 4)
+            {
+                total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
+            }
+            sum += Vector128.Sum(total);
+            Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 2400 + o);
+        }
+    }
+
+    /// <summary>
+    /// What a 3x3, padding-1 window kernel specializes on: its planes and, of its output, the end of the rows and of the
+    /// columns whose three taps all exist (row 0 and column 0 never have theirs above or left; the row or column at
+    /// that end, if any, is the last and has none below or right). Literals in each kernel's struct, so every bound and
+    /// branch of a shared body is a constant in its machine code.
+    /// </summary>
+    private interface Window3x3_Shape
+    {
+        static abstract int Channels { get; }
+        static abstract int InHeight { get; }
+        static abstract int InWidth { get; }
+        static abstract int OutHeight { get; }
+        static abstract int OutWidth { get; }
+        static abstract int RowsEnd { get; }
+        static abstract int ColumnsEnd { get; }
+        static abstract bool Relu { get; }
+    }
+
+    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MaxPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
+            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
+            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaxPool3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    {
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
+            {
+                float acc = float.NegativeInfinity;
+                if (above)
                 {
-                    var t0 = Vector512<float>.Zero;
-                    var t1 = Vector512<float>.Zero;
-                    for (int i = 0; i < 224; i += 32)
-                    {
-                        t0 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)i), Vector512.LoadUnsafe(ref source, (nuint)i), t0);
-                        t1 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)(i + 16)), Vector512.LoadUnsafe(ref source, (nuint)(i + 16)), t1);
-                    }
-                    sum = Vector512.Sum(t0 + t1);
-                    var total = Vector128<float>.Zero;
-                    for (int i = 224; i < 240; i += 4)
-                    {
-                        total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
-                    }
-                    sum += Vector128.Sum(total);
+                    if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2 - 1));
+                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2));
+                    if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2 + 1));
                 }
-                else
+                if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2 - 1));
+                acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2));
+                if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2 + 1));
+                if (below)
                 {
-                    var total = Vector128<float>.Zero;
-                    for (int i = 0; i < 240; i += 4)
-                    {
-                        total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
-                    }
-                    sum += Vector128.Sum(total);
+                    if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2 - 1));
+                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2));
+                    if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2 + 1));
                 }
-                Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 2400 + o);
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
+            {
+                int at = Math.Min(ox, TShape.ColumnsEnd - 4);
+                var acc = Vector128<float>.Zero;
+                if (above)
+                {
+                    ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                    var lo0 = Vector128.LoadUnsafe(ref in0);
+                    var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                    var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                    acc = AdvSimd.Max(left0, AdvSimd.Arm64.MaxPairwise(lo0, hi0));
+                }
+                ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                var lo1 = Vector128.LoadUnsafe(ref in1);
+                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                acc = above ? AdvSimd.Max(acc, AdvSimd.Max(left1, AdvSimd.Arm64.MaxPairwise(lo1, hi1))) : AdvSimd.Max(left1, AdvSimd.Arm64.MaxPairwise(lo1, hi1));
+                if (below)
+                {
+                    ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                    var lo2 = Vector128.LoadUnsafe(ref in2);
+                    var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                    var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                    acc = AdvSimd.Max(acc, AdvSimd.Max(left2, AdvSimd.Arm64.MaxPairwise(lo2, hi2)));
+                }
+                if (TShape.Relu) acc = Simd.Relu(acc);
+                acc.StoreUnsafe(ref output, (nuint)(outRow + at));
             }
         }
-        else
+    }
+
+    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MaxPool3x3_s2_V128<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
         {
-            for (int o = 0; o < 10; o++)
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
+            MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
+            MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaxPool3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    {
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
             {
-                ref float row = ref Unsafe.Add(ref weights, o * 240);
-                float sum = 0f;
-                if (Vector512.IsHardwareAccelerated)
+                float acc = float.NegativeInfinity;
+                if (above)
                 {
-                    var t0 = Vector512<float>.Zero;
-                    var t1 = Vector512<float>.Zero;
-                    for (int i = 0; i < 224; i += 32)
-                    {
-                        t0 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)i), Vector512.LoadUnsafe(ref source, (nuint)i), t0);
-                        t1 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)(i + 16)), Vector512.LoadUnsafe(ref source, (nuint)(i + 16)), t1);
-                    }
-                    sum = Vector512.Sum(t0 + t1);
-                    var total = Vector128<float>.Zero;
-                    for (int i = 224; i < 240; i += 4)
-                    {
-                        total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
-                    }
-                    sum += Vector128.Sum(total);
+                    if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2 - 1));
+                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2));
+                    if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2 + 1));
                 }
-                else
+                if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2 - 1));
+                acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2));
+                if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2 + 1));
+                if (below)
                 {
-                    var total = Vector128<float>.Zero;
-                    for (int i = 0; i < 240; i += 4)
-                    {
-                        total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
-                    }
-                    sum += Vector128.Sum(total);
+                    if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2 - 1));
+                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2));
+                    if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2 + 1));
                 }
-                Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 2400 + o);
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            if (TShape.ColumnsEnd > 4)
+            {
+                for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
+                {
+                    int at = Math.Min(ox, TShape.ColumnsEnd - 4);
+                    var acc = Vector128<float>.Zero;
+                    if (above)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                        acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
+                        acc = Vector128.Max(acc, Simd.LoadEven(ref in0));
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in0));
+                    }
+                    ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                    acc = above ? Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2))) : Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                    acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
+                    acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
+                    if (below)
+                    {
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
+                        acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
+                    }
+                    if (TShape.Relu) acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+                }
+            }
+        }
+    }
+
+    /// <summary>3x3 average pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AvgPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
+            AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
+            AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="AvgPool3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AvgPool3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    {
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
+            {
+                float acc = 0f;
+                if (above)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1);
+                    acc += Unsafe.Add(ref plane, row0 + ox * 2);
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1);
+                }
+                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1);
+                acc += Unsafe.Add(ref plane, row1 + ox * 2);
+                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1);
+                if (below)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1);
+                    acc += Unsafe.Add(ref plane, row2 + ox * 2);
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1);
+                }
+                acc *= 1f / 9f;
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
+            {
+                int at = Math.Min(ox, TShape.ColumnsEnd - 4);
+                var acc = Vector128<float>.Zero;
+                if (above)
+                {
+                    ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                    var lo0 = Vector128.LoadUnsafe(ref in0);
+                    var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                    var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                    acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
+                }
+                ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                var lo1 = Vector128.LoadUnsafe(ref in1);
+                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                acc = above ? acc + AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1)) : AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
+                if (below)
+                {
+                    ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                    var lo2 = Vector128.LoadUnsafe(ref in2);
+                    var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                    var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                    acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
+                }
+                acc *= Vector128.Create(1f / 9f);
+                if (TShape.Relu) acc = Simd.Relu(acc);
+                acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+            }
+        }
+    }
+
+    /// <summary>3x3 average pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AvgPool3x3_s2_V128<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
+            AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
+            AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="AvgPool3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AvgPool3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    {
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
+            {
+                float acc = 0f;
+                if (above)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1);
+                    acc += Unsafe.Add(ref plane, row0 + ox * 2);
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1);
+                }
+                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1);
+                acc += Unsafe.Add(ref plane, row1 + ox * 2);
+                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1);
+                if (below)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1);
+                    acc += Unsafe.Add(ref plane, row2 + ox * 2);
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1);
+                }
+                acc *= 1f / 9f;
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            if (TShape.ColumnsEnd > 4)
+            {
+                for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
+                {
+                    int at = Math.Min(ox, TShape.ColumnsEnd - 4);
+                    var acc = Vector128<float>.Zero;
+                    if (above)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                        acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
+                        acc += Simd.LoadEven(ref in0);
+                        acc += Simd.LoadOdd(ref in0);
+                    }
+                    ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                    acc = above ? acc + Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)) : Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                    acc += Simd.LoadEven(ref in1);
+                    acc += Simd.LoadOdd(ref in1);
+                    if (below)
+                    {
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven(ref in2);
+                        acc += Simd.LoadOdd(ref in2);
+                    }
+                    acc *= Vector128.Create(1f / 9f);
+                    if (TShape.Relu) acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+                }
             }
         }
     }
@@ -4674,9 +4045,17 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>4 × 8 Vector128 tile, with an AdvSimd branch for ARM64; see <see cref="Pointwise_Shape"/>.</summary>
+    /// <summary>4 × 8 Vector128 tile: its AdvSimd body on ARM64, else its broadcast body.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_Tile_4x8_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last) where TShape : struct, Pointwise_Shape
+    {
+        if (AdvSimd.Arm64.IsSupported) Pointwise_Tile_4x8_V128_AdvSimd<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
+        else Pointwise_Tile_4x8_V128_Broadcast<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
+    }
+
+    /// <summary>4 × 8 Vector128 tile, AdvSimd FMLA by element (ARM64); see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_Tile_4x8_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Pointwise_Tile_4x8_V128_AdvSimd<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -4704,33 +4083,93 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             {
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var x1 = Vector128.LoadUnsafe(ref x, 4);
-                if (AdvSimd.Arm64.IsSupported)
-                {
-                    var w4 = Vector128.LoadUnsafe(ref wk);
-                    acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                    acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                    acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                    acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                    acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                    acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                    acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                    acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                }
-                else
-                {
-                    var w0 = Vector128.Create(wk);
-                    acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                    acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                    var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                    acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                    acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                    var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                    acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                    acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                    var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                    acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                    acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                }
+                var w4 = Vector128.LoadUnsafe(ref wk);
+                acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector128.LoadUnsafe(ref res, (nuint)(p + 4));
+                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 4));
+                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc2x1 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 4));
+                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc3x1 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 4));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+        }
+    }
+
+    /// <summary>4 × 8 Vector128 tile; see <see cref="Pointwise_Shape"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_4x8_V128_Broadcast<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 8)
+        {
+            var bias0 = Vector128.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var bias1 = Vector128.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            var bias2 = Vector128.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var acc2x1 = bias2;
+            var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            var acc3x1 = bias3;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector128.LoadUnsafe(ref x);
+                var x1 = Vector128.LoadUnsafe(ref x, 4);
+                var w0 = Vector128.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
@@ -4829,6 +4268,186 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
             acc2x0.StoreUnsafe(ref out2, (nuint)(p));
             acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        float bias = Unsafe.Add(ref taps, 9);
+        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
+        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
+        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
+        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
+        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
+        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
+        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
+        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
+        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
+            {
+                float acc = bias;
+                if (above)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1) * k0;
+                    acc += Unsafe.Add(ref plane, row0 + ox * 2) * k1;
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1) * k2;
+                }
+                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1) * k3;
+                acc += Unsafe.Add(ref plane, row1 + ox * 2) * k4;
+                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1) * k5;
+                if (below)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1) * k6;
+                    acc += Unsafe.Add(ref plane, row2 + ox * 2) * k7;
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
+                }
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
+            {
+                int at = Math.Min(ox, TShape.ColumnsEnd - 4);
+                var acc = Vector128.Create(bias);
+                if (above)
+                {
+                    ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                    var lo0 = Vector128.LoadUnsafe(ref in0);
+                    var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                    var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                    acc = AdvSimd.FusedMultiplyAdd(acc, left0, k0V);
+                    acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
+                    acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
+                }
+                ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                var lo1 = Vector128.LoadUnsafe(ref in1);
+                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
+                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
+                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
+                if (below)
+                {
+                    ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                    var lo2 = Vector128.LoadUnsafe(ref in2);
+                    var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                    var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                    acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
+                    acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
+                    acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
+                }
+                if (TShape.Relu) acc = Simd.Relu(acc);
+                acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+            }
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        float bias = Unsafe.Add(ref taps, 9);
+        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
+        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
+        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
+        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
+        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
+        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
+        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
+        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
+        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
+            {
+                float acc = bias;
+                if (above)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1) * k0;
+                    acc += Unsafe.Add(ref plane, row0 + ox * 2) * k1;
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1) * k2;
+                }
+                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1) * k3;
+                acc += Unsafe.Add(ref plane, row1 + ox * 2) * k4;
+                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1) * k5;
+                if (below)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1) * k6;
+                    acc += Unsafe.Add(ref plane, row2 + ox * 2) * k7;
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
+                }
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            if (TShape.ColumnsEnd > 4)
+            {
+                for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
+                {
+                    int at = Math.Min(ox, TShape.ColumnsEnd - 4);
+                    var acc = Vector128.Create(bias);
+                    if (above)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
+                    }
+                    ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
+                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                    if (below)
+                    {
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                    }
+                    if (TShape.Relu) acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+                }
+            }
         }
     }
 
@@ -5413,6 +5032,93 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
+    /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s1_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s1_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        float bias = Unsafe.Add(ref taps, 9);
+        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
+        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
+        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
+        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
+        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
+        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
+        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
+        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
+        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy - 1) * TShape.InWidth : 0;
+            int row1 = oy * TShape.InWidth;
+            int row2 = below ? (oy + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
+            {
+                float acc = bias;
+                if (above)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox - 1) * k0;
+                    acc += Unsafe.Add(ref plane, row0 + ox) * k1;
+                    if (ox + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox + 1) * k2;
+                }
+                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox - 1) * k3;
+                acc += Unsafe.Add(ref plane, row1 + ox) * k4;
+                if (ox + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox + 1) * k5;
+                if (below)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox - 1) * k6;
+                    acc += Unsafe.Add(ref plane, row2 + ox) * k7;
+                    if (ox + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox + 1) * k8;
+                }
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            if (TShape.ColumnsEnd > 4)
+            {
+                for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
+                {
+                    int at = Math.Min(ox, TShape.ColumnsEnd - 4);
+                    var acc = Vector128.Create(bias);
+                    if (above)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + at - 1);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
+                    }
+                    ref float in1 = ref Unsafe.Add(ref plane, row1 + at - 1);
+                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
+                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
+                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
+                    if (below)
+                    {
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + at - 1);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
+                    }
+                    if (TShape.Relu) acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+                }
+            }
+        }
+    }
+
     /// <summary>4 × 64 Vector512 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_4x64_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
@@ -5683,9 +5389,17 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>4 × 4 Vector128 tile, with an AdvSimd branch for ARM64; see <see cref="Pointwise_Shape"/>.</summary>
+    /// <summary>4 × 4 Vector128 tile: its AdvSimd body on ARM64, else its broadcast body.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_Tile_4x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last) where TShape : struct, Pointwise_Shape
+    {
+        if (AdvSimd.Arm64.IsSupported) Pointwise_Tile_4x4_V128_AdvSimd<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
+        else Pointwise_Tile_4x4_V128_Broadcast<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
+    }
+
+    /// <summary>4 × 4 Vector128 tile, AdvSimd FMLA by element (ARM64); see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_Tile_4x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Pointwise_Tile_4x4_V128_AdvSimd<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -5708,25 +5422,68 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
                 var x0 = Vector128.LoadUnsafe(ref x);
-                if (AdvSimd.Arm64.IsSupported)
-                {
-                    var w4 = Vector128.LoadUnsafe(ref wk);
-                    acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                    acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                    acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                    acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                }
-                else
-                {
-                    var w0 = Vector128.Create(wk);
-                    acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                    var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                    acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                    var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                    acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                    var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                    acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                }
+                var w4 = Vector128.LoadUnsafe(ref wk);
+                acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
+                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc3x0 = Simd.Relu(acc3x0);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+        }
+    }
+
+    /// <summary>4 × 4 Vector128 tile; see <see cref="Pointwise_Shape"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_4x4_V128_Broadcast<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 4)
+        {
+            var bias0 = Vector128.Create(bias);
+            var acc0x0 = bias0;
+            var bias1 = Vector128.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var bias2 = Vector128.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector128.LoadUnsafe(ref x);
+                var w0 = Vector128.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }

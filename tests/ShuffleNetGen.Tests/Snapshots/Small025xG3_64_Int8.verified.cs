@@ -847,32 +847,32 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         new("MaxPool3x3_s2_6ch_32x32", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
         new("AvgPool3x3_s2_6ch_16x16_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
         new("Quantize_g1_6ch_256px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g1_6to15_256px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_8x48_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_4x16_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g1_6to15_256px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V128, Dp sdot by element" : "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s2_15ch_16x16", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Quantize_g3_15ch_64px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g3_15to54_64px_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_15to54_64px_Relu_8x48_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_15to54_64px_Relu_4x16_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_15to54_64px_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_15to54_64px_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_15to54_64px_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_15to54_64px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_15to54_64px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_15to54_64px_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_15to54_64px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Quantize_g3_60ch_64px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g3_60to15_64px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_8x48_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_4x16_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_60to15_64px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s1_15ch_8x8", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
-        new("Int8Pointwise_g3_15to60_64px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_8x48_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_4x16_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_15to60_64px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_15to60_64px_Residual_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("AvgPool3x3_s2_60ch_8x8_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
-        new("Int8Pointwise_g3_60to30_64px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_8x48_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_4x16_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_60to30_64px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s2_30ch_8x8", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
         new("Quantize_g3_30ch_16px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g3_30to60_16px_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_30to60_16px_Relu_8x48_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_30to60_16px_Relu_4x16_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_30to60_16px_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_30to60_16px_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_30to60_16px_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_30to60_16px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_30to60_16px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_30to60_16px_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_30to60_16px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Quantize_g3_120ch_16px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g3_120to30_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_120to30_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s1_30ch_4x4", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : "scalar (no interior of four columns)"),
-        new("Int8Pointwise_g3_30to120_16px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_30to120_16px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_30to120_16px_Residual_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("AvgPool3x3_s2_120ch_4x4_Relu", "scalar (no interior of four columns)"),
-        new("Int8Pointwise_g3_120to60_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_120to60_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s2_60ch_4x4", "scalar (no interior of four columns)"),
         new("Quantize_g3_60ch_4px", Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g3_60to120_4px_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_60to120_4px_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_60to120_4px_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_60to120_4px_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_60to120_4px_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_60to120_4px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Quantize_g3_240ch_4px", Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g3_240to60_4px_Shuffle3_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_240to60_4px_Shuffle3_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s1_60ch_2x2", "scalar (no interior of four columns)"),
-        new("Int8Pointwise_g3_60to240_4px_Residual_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128, Dp sdot by element" : "Int8Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_60to240_4px_Residual_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_60to240_4px_Residual_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_60to240_4px_Residual_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("GlobalAvgPool_240ch_4px", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp" : "Vector128"),
         new("QuantizeFeatures_240", "scalar"),
         new("Int8Linear_240to10", Vector512.IsHardwareAccelerated ? "Vector512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Vector256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : "Vector128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
@@ -930,10 +930,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     private static void Unit0(ref float arena, ref float weights)
     {
         AvgPool3x3_s2_6ch_16x16_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_out));
-        Quantize_Planes<Quantize_g1_6ch_256px_Shape>(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_0_conv1_quantize));
+        Quantize_g1_6ch_256px(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_0_conv1_quantize));
         Int8Pointwise_g1_6to15_256px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_0_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref weights, Weights_units_0_conv1));
         Depthwise3x3_s2_15ch_16x16(ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref weights, Weights_units_0_dw));
-        Quantize_Planes<Quantize_g3_15ch_64px_Shape>(ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref arena, Arena_units_0_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_0_conv3_quantize));
+        Quantize_g3_15ch_64px(ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref arena, Arena_units_0_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_0_conv3_quantize));
         Int8Pointwise_g3_15to54_64px_Relu(ref Unsafe.Add(ref arena, Arena_units_0_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_0_out + 6 * 64), ref Unsafe.Add(ref weights, Weights_units_0_conv3));
     }
 
@@ -941,10 +941,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit1(ref float arena, ref float weights)
     {
-        Quantize_Planes<Quantize_g3_60ch_64px_Shape>(ref Unsafe.Add(ref arena, Arena_units_0_out), ref Unsafe.Add(ref arena, Arena_units_1_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_1_conv1_quantize));
+        Quantize_g3_60ch_64px(ref Unsafe.Add(ref arena, Arena_units_0_out), ref Unsafe.Add(ref arena, Arena_units_1_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_1_conv1_quantize));
         Int8Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_1_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref weights, Weights_units_1_conv1));
         Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref weights, Weights_units_1_dw));
-        Quantize_Planes<Quantize_g3_15ch_64px_Shape>(ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref arena, Arena_units_1_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_1_conv3_quantize));
+        Quantize_g3_15ch_64px(ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref arena, Arena_units_1_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_1_conv3_quantize));
         Int8Pointwise_g3_15to60_64px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_1_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref weights, Weights_units_1_conv3), ref Unsafe.Add(ref arena, Arena_units_0_out));
     }
 
@@ -952,10 +952,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit2(ref float arena, ref float weights)
     {
-        Quantize_Planes<Quantize_g3_60ch_64px_Shape>(ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref arena, Arena_units_2_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_2_conv1_quantize));
+        Quantize_g3_60ch_64px(ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref arena, Arena_units_2_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_2_conv1_quantize));
         Int8Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_2_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref weights, Weights_units_2_conv1));
         Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref weights, Weights_units_2_dw));
-        Quantize_Planes<Quantize_g3_15ch_64px_Shape>(ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref arena, Arena_units_2_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_2_conv3_quantize));
+        Quantize_g3_15ch_64px(ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref arena, Arena_units_2_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_2_conv3_quantize));
         Int8Pointwise_g3_15to60_64px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_2_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref weights, Weights_units_2_conv3), ref Unsafe.Add(ref arena, Arena_units_1_out));
     }
 
@@ -963,10 +963,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit3(ref float arena, ref float weights)
     {
-        Quantize_Planes<Quantize_g3_60ch_64px_Shape>(ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref arena, Arena_units_3_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_3_conv1_quantize));
+        Quantize_g3_60ch_64px(ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref arena, Arena_units_3_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_3_conv1_quantize));
         Int8Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_3_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref weights, Weights_units_3_conv1));
         Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref weights, Weights_units_3_dw));
-        Quantize_Planes<Quantize_g3_15ch_64px_Shape>(ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref arena, Arena_units_3_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_3_conv3_quantize));
+        Quantize_g3_15ch_64px(ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref arena, Arena_units_3_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_3_conv3_quantize));
         Int8Pointwise_g3_15to60_64px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_3_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref weights, Weights_units_3_conv3), ref Unsafe.Add(ref arena, Arena_units_2_out));
     }
 
@@ -975,10 +975,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     private static void Unit4(ref float arena, ref float weights)
     {
         AvgPool3x3_s2_60ch_8x8_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_out));
-        Quantize_Planes<Quantize_g3_60ch_64px_Shape>(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_4_conv1_quantize));
+        Quantize_g3_60ch_64px(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_4_conv1_quantize));
         Int8Pointwise_g3_60to30_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_4_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref weights, Weights_units_4_conv1));
         Depthwise3x3_s2_30ch_8x8(ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref weights, Weights_units_4_dw));
-        Quantize_Planes<Quantize_g3_30ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref arena, Arena_units_4_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_4_conv3_quantize));
+        Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref arena, Arena_units_4_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_4_conv3_quantize));
         Int8Pointwise_g3_30to60_16px_Relu(ref Unsafe.Add(ref arena, Arena_units_4_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_4_out + 60 * 16), ref Unsafe.Add(ref weights, Weights_units_4_conv3));
     }
 
@@ -986,10 +986,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit5(ref float arena, ref float weights)
     {
-        Quantize_Planes<Quantize_g3_120ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_4_out), ref Unsafe.Add(ref arena, Arena_units_5_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_5_conv1_quantize));
+        Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_4_out), ref Unsafe.Add(ref arena, Arena_units_5_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_5_conv1_quantize));
         Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_5_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref weights, Weights_units_5_conv1));
         Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref weights, Weights_units_5_dw));
-        Quantize_Planes<Quantize_g3_30ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref arena, Arena_units_5_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_5_conv3_quantize));
+        Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref arena, Arena_units_5_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_5_conv3_quantize));
         Int8Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_5_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref weights, Weights_units_5_conv3), ref Unsafe.Add(ref arena, Arena_units_4_out));
     }
 
@@ -997,10 +997,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit6(ref float arena, ref float weights)
     {
-        Quantize_Planes<Quantize_g3_120ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref arena, Arena_units_6_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_6_conv1_quantize));
+        Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref arena, Arena_units_6_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_6_conv1_quantize));
         Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_6_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref weights, Weights_units_6_conv1));
         Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref weights, Weights_units_6_dw));
-        Quantize_Planes<Quantize_g3_30ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref arena, Arena_units_6_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_6_conv3_quantize));
+        Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref arena, Arena_units_6_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_6_conv3_quantize));
         Int8Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_6_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref weights, Weights_units_6_conv3), ref Unsafe.Add(ref arena, Arena_units_5_out));
     }
 
@@ -1008,10 +1008,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit7(ref float arena, ref float weights)
     {
-        Quantize_Planes<Quantize_g3_120ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref arena, Arena_units_7_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_7_conv1_quantize));
+        Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref arena, Arena_units_7_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_7_conv1_quantize));
         Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_7_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref weights, Weights_units_7_conv1));
         Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref weights, Weights_units_7_dw));
-        Quantize_Planes<Quantize_g3_30ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref arena, Arena_units_7_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_7_conv3_quantize));
+        Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref arena, Arena_units_7_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_7_conv3_quantize));
         Int8Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_7_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref weights, Weights_units_7_conv3), ref Unsafe.Add(ref arena, Arena_units_6_out));
     }
 
@@ -1019,10 +1019,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit8(ref float arena, ref float weights)
     {
-        Quantize_Planes<Quantize_g3_120ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref arena, Arena_units_8_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_8_conv1_quantize));
+        Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref arena, Arena_units_8_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_8_conv1_quantize));
         Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_8_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref weights, Weights_units_8_conv1));
         Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref weights, Weights_units_8_dw));
-        Quantize_Planes<Quantize_g3_30ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref arena, Arena_units_8_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_8_conv3_quantize));
+        Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref arena, Arena_units_8_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_8_conv3_quantize));
         Int8Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_8_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref weights, Weights_units_8_conv3), ref Unsafe.Add(ref arena, Arena_units_7_out));
     }
 
@@ -1030,10 +1030,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit9(ref float arena, ref float weights)
     {
-        Quantize_Planes<Quantize_g3_120ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref arena, Arena_units_9_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_9_conv1_quantize));
+        Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref arena, Arena_units_9_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_9_conv1_quantize));
         Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_9_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref weights, Weights_units_9_conv1));
         Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref weights, Weights_units_9_dw));
-        Quantize_Planes<Quantize_g3_30ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref arena, Arena_units_9_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_9_conv3_quantize));
+        Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref arena, Arena_units_9_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_9_conv3_quantize));
         Int8Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_9_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref weights, Weights_units_9_conv3), ref Unsafe.Add(ref arena, Arena_units_8_out));
     }
 
@@ -1041,10 +1041,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit10(ref float arena, ref float weights)
     {
-        Quantize_Planes<Quantize_g3_120ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref arena, Arena_units_10_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_10_conv1_quantize));
+        Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref arena, Arena_units_10_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_10_conv1_quantize));
         Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_10_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref weights, Weights_units_10_conv1));
         Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref weights, Weights_units_10_dw));
-        Quantize_Planes<Quantize_g3_30ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref arena, Arena_units_10_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_10_conv3_quantize));
+        Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref arena, Arena_units_10_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_10_conv3_quantize));
         Int8Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_10_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref weights, Weights_units_10_conv3), ref Unsafe.Add(ref arena, Arena_units_9_out));
     }
 
@@ -1052,10 +1052,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit11(ref float arena, ref float weights)
     {
-        Quantize_Planes<Quantize_g3_120ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref arena, Arena_units_11_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_11_conv1_quantize));
+        Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref arena, Arena_units_11_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_11_conv1_quantize));
         Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_11_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref weights, Weights_units_11_conv1));
         Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref weights, Weights_units_11_dw));
-        Quantize_Planes<Quantize_g3_30ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref arena, Arena_units_11_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_11_conv3_quantize));
+        Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref arena, Arena_units_11_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_11_conv3_quantize));
         Int8Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_11_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref weights, Weights_units_11_conv3), ref Unsafe.Add(ref arena, Arena_units_10_out));
     }
 
@@ -1064,10 +1064,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     private static void Unit12(ref float arena, ref float weights)
     {
         AvgPool3x3_s2_120ch_4x4_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_out));
-        Quantize_Planes<Quantize_g3_120ch_16px_Shape>(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_12_conv1_quantize));
+        Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_12_conv1_quantize));
         Int8Pointwise_g3_120to60_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_12_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref weights, Weights_units_12_conv1));
         Depthwise3x3_s2_60ch_4x4(ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref weights, Weights_units_12_dw));
-        Quantize_Planes<Quantize_g3_60ch_4px_Shape>(ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref arena, Arena_units_12_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_12_conv3_quantize));
+        Quantize_g3_60ch_4px(ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref arena, Arena_units_12_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_12_conv3_quantize));
         Int8Pointwise_g3_60to120_4px_Relu(ref Unsafe.Add(ref arena, Arena_units_12_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_12_out + 120 * 4), ref Unsafe.Add(ref weights, Weights_units_12_conv3));
     }
 
@@ -1075,10 +1075,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit13(ref float arena, ref float weights)
     {
-        Quantize_Planes<Quantize_g3_240ch_4px_Shape>(ref Unsafe.Add(ref arena, Arena_units_12_out), ref Unsafe.Add(ref arena, Arena_units_13_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_13_conv1_quantize));
+        Quantize_g3_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_12_out), ref Unsafe.Add(ref arena, Arena_units_13_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_13_conv1_quantize));
         Int8Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_13_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref weights, Weights_units_13_conv1));
         Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref weights, Weights_units_13_dw));
-        Quantize_Planes<Quantize_g3_60ch_4px_Shape>(ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref arena, Arena_units_13_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_13_conv3_quantize));
+        Quantize_g3_60ch_4px(ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref arena, Arena_units_13_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_13_conv3_quantize));
         Int8Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_13_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref weights, Weights_units_13_conv3), ref Unsafe.Add(ref arena, Arena_units_12_out));
     }
 
@@ -1086,10 +1086,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit14(ref float arena, ref float weights)
     {
-        Quantize_Planes<Quantize_g3_240ch_4px_Shape>(ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref arena, Arena_units_14_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_14_conv1_quantize));
+        Quantize_g3_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref arena, Arena_units_14_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_14_conv1_quantize));
         Int8Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_14_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref weights, Weights_units_14_conv1));
         Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref weights, Weights_units_14_dw));
-        Quantize_Planes<Quantize_g3_60ch_4px_Shape>(ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref arena, Arena_units_14_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_14_conv3_quantize));
+        Quantize_g3_60ch_4px(ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref arena, Arena_units_14_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_14_conv3_quantize));
         Int8Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_14_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref weights, Weights_units_14_conv3), ref Unsafe.Add(ref arena, Arena_units_13_out));
     }
 
@@ -1097,10 +1097,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit15(ref float arena, ref float weights)
     {
-        Quantize_Planes<Quantize_g3_240ch_4px_Shape>(ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref arena, Arena_units_15_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_15_conv1_quantize));
+        Quantize_g3_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref arena, Arena_units_15_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_15_conv1_quantize));
         Int8Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_15_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref weights, Weights_units_15_conv1));
         Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref weights, Weights_units_15_dw));
-        Quantize_Planes<Quantize_g3_60ch_4px_Shape>(ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref arena, Arena_units_15_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_15_conv3_quantize));
+        Quantize_g3_60ch_4px(ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref arena, Arena_units_15_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_15_conv3_quantize));
         Int8Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_15_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref weights, Weights_units_15_conv3), ref Unsafe.Add(ref arena, Arena_units_14_out));
     }
 
@@ -1113,285 +1113,18 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     /// <summary>3x3 convolution, stride 2, 3 to 6 channels on 64x64, batch norm folded, ReLU.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Conv3x3_s2_3to6_64x64_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V512(ref source, ref destination, ref weights);
-        }
-        for (int c = 0; c < 6; c++)
-        {
-            ref float plane = ref source;
-            ref float output = ref Unsafe.Add(ref destination, c * 1024);
-            ref float taps = ref Unsafe.Add(ref weights, c * 28);
-            float bias = Unsafe.Add(ref taps, 27);
-            var biasV = Vector128.Create(bias);
-            {
-                int row1 = 0;
-                int row2 = 64;
-                int outRow = 0;
-                if (!Vector512.IsHardwareAccelerated)
-                {
-                    float acc = bias;
-                    for (int ci = 0; ci < 3; ci++)
-                    {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
-                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
-                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
-                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
-                    }
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (!Vector512.IsHardwareAccelerated)
-                {
-                    if (AdvSimd.Arm64.IsSupported)
-                    {
-                        for (int ox = 1; ox <= 28; ox += 4)
-                        {
-                            var acc = biasV;
-                            for (int ci = 0; ci < 3; ci++)
-                            {
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
-                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                                var lo1 = Vector128.LoadUnsafe(ref in1);
-                                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                                var lo2 = Vector128.LoadUnsafe(ref in2);
-                                var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                                var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
-                                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            var acc = biasV;
-                            for (int ci = 0; ci < 3; ci++)
-                            {
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
-                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 56);
-                                var lo1 = Vector128.LoadUnsafe(ref in1);
-                                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 56);
-                                var lo2 = Vector128.LoadUnsafe(ref in2);
-                                var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                                var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
-                                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
-                        }
-                    }
-                    else
-                    {
-                        for (int ox = 1; ox <= 28; ox += 4)
-                        {
-                            var acc = biasV;
-                            for (int ci = 0; ci < 3; ci++)
-                            {
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            var acc = biasV;
-                            for (int ci = 0; ci < 3; ci++)
-                            {
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 56);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 56);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
-                        }
-                    }
-                }
-            }
-            for (int oy = 1; oy < 32; oy++)
-            {
-                int row0 = (oy * 2 - 1) * 64;
-                int row1 = (oy * 2) * 64;
-                int row2 = (oy * 2 + 1) * 64;
-                int outRow = oy * 32;
-                if (!Vector512.IsHardwareAccelerated)
-                {
-                    float acc = bias;
-                    for (int ci = 0; ci < 3; ci++)
-                    {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        acc += Unsafe.Add(ref inputPlane, row0) * Unsafe.Add(ref planeTaps, 1);
-                        acc += Unsafe.Add(ref inputPlane, row0 + 1) * Unsafe.Add(ref planeTaps, 2);
-                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
-                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
-                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
-                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
-                    }
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (!Vector512.IsHardwareAccelerated)
-                {
-                    if (AdvSimd.Arm64.IsSupported)
-                    {
-                        for (int ox = 1; ox <= 28; ox += 4)
-                        {
-                            var acc = biasV;
-                            for (int ci = 0; ci < 3; ci++)
-                            {
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
-                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
-                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
-                                var lo0 = Vector128.LoadUnsafe(ref in0);
-                                var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                                var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left0, taps0, 0);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), taps0, 1);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), taps0, 2);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                                var lo1 = Vector128.LoadUnsafe(ref in1);
-                                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                                var lo2 = Vector128.LoadUnsafe(ref in2);
-                                var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                                var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
-                                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            var acc = biasV;
-                            for (int ci = 0; ci < 3; ci++)
-                            {
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
-                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
-                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 56);
-                                var lo0 = Vector128.LoadUnsafe(ref in0);
-                                var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                                var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left0, taps0, 0);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), taps0, 1);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), taps0, 2);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 56);
-                                var lo1 = Vector128.LoadUnsafe(ref in1);
-                                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 56);
-                                var lo2 = Vector128.LoadUnsafe(ref in2);
-                                var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                                var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
-                                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
-                        }
-                    }
-                    else
-                    {
-                        for (int ox = 1; ox <= 28; ox += 4)
-                        {
-                            var acc = biasV;
-                            for (int ci = 0; ci < 3; ci++)
-                            {
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            var acc = biasV;
-                            for (int ci = 0; ci < 3; ci++)
-                            {
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 56);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 56);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 56);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                                acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                                acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
-                        }
-                    }
-                }
-            }
-        }
+        if (Vector512.IsHardwareAccelerated) Conv3x3_s2_3to6_64x64_Relu_V512(ref source, ref destination, ref weights);
+        else if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_3to6_64x64_Relu_AdvSimd(ref source, ref destination, ref weights);
+        else Conv3x3_s2_3to6_64x64_Relu_V128(ref source, ref destination, ref weights);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Conv3x3_s2_3to6_64x64_Relu_V512(ref float source, ref float destination, ref float weights)
+    {
+        Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V512(ref source, ref destination, ref weights);
     }
 
     /// <summary>Vector512 interior columns of 6 output channels of <see cref="Conv3x3_s2_3to6_64x64_Relu"/>.</summary>
@@ -1734,363 +1467,359 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
-    /// <summary>3x3 max pool, stride 2, 6 channels on 32x32; padded cells never win.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_6ch_32x32(ref float source, ref float destination)
+    private static void Conv3x3_s2_3to6_64x64_Relu_AdvSimd(ref float source, ref float destination, ref float weights)
     {
         for (int c = 0; c < 6; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * 1024);
-            ref float output = ref Unsafe.Add(ref destination, c * 256);
+            ref float plane = ref source;
+            ref float output = ref Unsafe.Add(ref destination, c * 1024);
+            ref float taps = ref Unsafe.Add(ref weights, c * 28);
+            float bias = Unsafe.Add(ref taps, 27);
+            var biasV = Vector128.Create(bias);
             {
                 int row1 = 0;
-                int row2 = 32;
+                int row2 = 64;
                 int outRow = 0;
                 {
-                    float acc = Unsafe.Add(ref plane, row1);
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 1));
+                    float acc = bias;
+                    for (int ci = 0; ci < 3; ci++)
+                    {
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
+                    }
+                    acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow) = acc;
                 }
-                if (AdvSimd.Arm64.IsSupported)
+                for (int ox = 1; ox <= 28; ox += 4)
                 {
-                    for (int ox = 1; ox <= 12; ox += 4)
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
                     {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
                         var lo1 = Vector128.LoadUnsafe(ref in1);
                         var hi1 = Vector128.LoadUnsafe(ref in1, 4);
                         var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        var acc = AdvSimd.Max(left1, AdvSimd.Arm64.MaxPairwise(lo1, hi1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
                         var lo2 = Vector128.LoadUnsafe(ref in2);
                         var hi2 = Vector128.LoadUnsafe(ref in2, 4);
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.Max(acc, AdvSimd.Max(left2, AdvSimd.Arm64.MaxPairwise(lo2, hi2)));
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                     }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 24);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        var acc = AdvSimd.Max(left1, AdvSimd.Arm64.MaxPairwise(lo1, hi1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 24);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.Max(acc, AdvSimd.Max(left2, AdvSimd.Arm64.MaxPairwise(lo2, hi2)));
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
-                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                 }
-                else
                 {
-                    for (int ox = 1; ox <= 12; ox += 4)
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
                     {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 56);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 56);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                     }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 24);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 24);
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
-                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
                 }
             }
-            for (int oy = 1; oy < 16; oy++)
+            for (int oy = 1; oy < 32; oy++)
             {
-                int row0 = (oy * 2 - 1) * 32;
-                int row1 = (oy * 2) * 32;
-                int row2 = (oy * 2 + 1) * 32;
-                int outRow = oy * 16;
+                int row0 = (oy * 2 - 1) * 64;
+                int row1 = (oy * 2) * 64;
+                int row2 = (oy * 2 + 1) * 64;
+                int outRow = oy * 32;
                 {
-                    float acc = Unsafe.Add(ref plane, row0);
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + 1));
+                    float acc = bias;
+                    for (int ci = 0; ci < 3; ci++)
+                    {
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row0) * Unsafe.Add(ref planeTaps, 1);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 1) * Unsafe.Add(ref planeTaps, 2);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
+                    }
+                    acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow) = acc;
                 }
-                if (AdvSimd.Arm64.IsSupported)
+                for (int ox = 1; ox <= 28; ox += 4)
                 {
-                    for (int ox = 1; ox <= 12; ox += 4)
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
                     {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
                         var lo0 = Vector128.LoadUnsafe(ref in0);
                         var hi0 = Vector128.LoadUnsafe(ref in0, 4);
                         var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        var acc = AdvSimd.Max(left0, AdvSimd.Arm64.MaxPairwise(lo0, hi0));
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left0, taps0, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), taps0, 1);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), taps0, 2);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
                         var lo1 = Vector128.LoadUnsafe(ref in1);
                         var hi1 = Vector128.LoadUnsafe(ref in1, 4);
                         var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc = AdvSimd.Max(acc, AdvSimd.Max(left1, AdvSimd.Arm64.MaxPairwise(lo1, hi1)));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
                         var lo2 = Vector128.LoadUnsafe(ref in2);
                         var hi2 = Vector128.LoadUnsafe(ref in2, 4);
                         var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.Max(acc, AdvSimd.Max(left2, AdvSimd.Arm64.MaxPairwise(lo2, hi2)));
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                     }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 24);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        var acc = AdvSimd.Max(left0, AdvSimd.Arm64.MaxPairwise(lo0, hi0));
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 24);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc = AdvSimd.Max(acc, AdvSimd.Max(left1, AdvSimd.Arm64.MaxPairwise(lo1, hi1)));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 24);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.Max(acc, AdvSimd.Max(left2, AdvSimd.Arm64.MaxPairwise(lo2, hi2)));
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
-                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                 }
-                else
                 {
-                    for (int ox = 1; ox <= 12; ox += 4)
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
                     {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in0));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in0));
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 56);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left0, taps0, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), taps0, 1);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), taps0, 2);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 56);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 56);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                     }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 24);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in0));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in0));
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 24);
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 24);
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
-                        acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
-                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
-                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
                 }
             }
         }
     }
 
-    /// <summary>3x3 average pool, stride 2, 6 channels on 16x16; always divides by 9 (padding counted), then ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_6ch_16x16_Relu(ref float source, ref float destination)
+    private static void Conv3x3_s2_3to6_64x64_Relu_V128(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            AvgPool3x3_s2_6ch_16x16_Relu_Rows_V512(ref source, ref destination);
-            return;
-        }
         for (int c = 0; c < 6; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * 256);
-            ref float output = ref Unsafe.Add(ref destination, c * 64);
+            ref float plane = ref source;
+            ref float output = ref Unsafe.Add(ref destination, c * 1024);
+            ref float taps = ref Unsafe.Add(ref weights, c * 28);
+            float bias = Unsafe.Add(ref taps, 27);
+            var biasV = Vector128.Create(bias);
             {
                 int row1 = 0;
-                int row2 = 16;
+                int row2 = 64;
                 int outRow = 0;
                 {
-                    float acc = Unsafe.Add(ref plane, row1);
-                    acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2);
-                    acc += Unsafe.Add(ref plane, row2 + 1);
-                    acc *= 1f / 9f;
+                    float acc = bias;
+                    for (int ci = 0; ci < 3; ci++)
+                    {
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
+                    }
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow) = acc;
                 }
-                if (AdvSimd.Arm64.IsSupported)
+                for (int ox = 1; ox <= 28; ox += 4)
                 {
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
                     {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        var acc = AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                     }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 8);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        var acc = AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 8);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
-                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                 }
-                else
                 {
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
                     {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven(ref in1);
-                        acc += Simd.LoadOdd(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven(ref in2);
-                        acc += Simd.LoadOdd(ref in2);
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 56);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 56);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                     }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 8);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven(ref in1);
-                        acc += Simd.LoadOdd(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 8);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven(ref in2);
-                        acc += Simd.LoadOdd(ref in2);
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
-                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
                 }
             }
-            for (int oy = 1; oy < 8; oy++)
+            for (int oy = 1; oy < 32; oy++)
             {
-                int row0 = (oy * 2 - 1) * 16;
-                int row1 = (oy * 2) * 16;
-                int row2 = (oy * 2 + 1) * 16;
-                int outRow = oy * 8;
+                int row0 = (oy * 2 - 1) * 64;
+                int row1 = (oy * 2) * 64;
+                int row2 = (oy * 2 + 1) * 64;
+                int outRow = oy * 32;
                 {
-                    float acc = Unsafe.Add(ref plane, row0);
-                    acc += Unsafe.Add(ref plane, row0 + 1);
-                    acc += Unsafe.Add(ref plane, row1);
-                    acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2);
-                    acc += Unsafe.Add(ref plane, row2 + 1);
-                    acc *= 1f / 9f;
+                    float acc = bias;
+                    for (int ci = 0; ci < 3; ci++)
+                    {
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row0) * Unsafe.Add(ref planeTaps, 1);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 1) * Unsafe.Add(ref planeTaps, 2);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
+                    }
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow) = acc;
                 }
-                if (AdvSimd.Arm64.IsSupported)
+                for (int ox = 1; ox <= 28; ox += 4)
                 {
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
                     {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        var acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc += AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                     }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 8);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        var acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 8);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc += AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 8);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
-                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                 }
-                else
                 {
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
                     {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                        acc += Simd.LoadEven(ref in0);
-                        acc += Simd.LoadOdd(ref in0);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven(ref in1);
-                        acc += Simd.LoadOdd(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven(ref in2);
-                        acc += Simd.LoadOdd(ref in2);
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 4096);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 56);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 56);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 56);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
                     }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 8);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                        acc += Simd.LoadEven(ref in0);
-                        acc += Simd.LoadOdd(ref in0);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 8);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven(ref in1);
-                        acc += Simd.LoadOdd(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 8);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven(ref in2);
-                        acc += Simd.LoadOdd(ref in2);
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
-                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
                 }
             }
         }
+    }
+
+    /// <summary>The literals <see cref="MaxPool3x3_s2_6ch_32x32"/> specializes its shared bodies on.</summary>
+    private readonly struct MaxPool3x3_s2_6ch_32x32_Shape : Window3x3_Shape
+    {
+        public static int Channels => 6;
+        public static int InHeight => 32;
+        public static int InWidth => 32;
+        public static int OutHeight => 16;
+        public static int OutWidth => 16;
+        public static int RowsEnd => 16;
+        public static int ColumnsEnd => 16;
+        public static bool Relu => false;
+    }
+
+    /// <summary>3x3 max pool, stride 2, 6 channels on 32x32; padded cells never win.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaxPool3x3_s2_6ch_32x32(ref float source, ref float destination)
+    {
+        if (AdvSimd.Arm64.IsSupported) MaxPool3x3_s2_AdvSimd<MaxPool3x3_s2_6ch_32x32_Shape>(ref source, ref destination);
+        else MaxPool3x3_s2_V128<MaxPool3x3_s2_6ch_32x32_Shape>(ref source, ref destination);
+    }
+
+    /// <summary>The literals <see cref="AvgPool3x3_s2_6ch_16x16_Relu"/> specializes its shared bodies on.</summary>
+    private readonly struct AvgPool3x3_s2_6ch_16x16_Relu_Shape : Window3x3_Shape
+    {
+        public static int Channels => 6;
+        public static int InHeight => 16;
+        public static int InWidth => 16;
+        public static int OutHeight => 8;
+        public static int OutWidth => 8;
+        public static int RowsEnd => 8;
+        public static int ColumnsEnd => 8;
+        public static bool Relu => true;
+    }
+
+    /// <summary>3x3 average pool, stride 2, 6 channels on 16x16; always divides by 9 (padding counted), then ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AvgPool3x3_s2_6ch_16x16_Relu(ref float source, ref float destination)
+    {
+        if (Vector512.IsHardwareAccelerated) AvgPool3x3_s2_6ch_16x16_Relu_Rows_V512(ref source, ref destination);
+        else if (AdvSimd.Arm64.IsSupported) AvgPool3x3_s2_AdvSimd<AvgPool3x3_s2_6ch_16x16_Relu_Shape>(ref source, ref destination);
+        else AvgPool3x3_s2_V128<AvgPool3x3_s2_6ch_16x16_Relu_Shape>(ref source, ref destination);
     }
 
     /// <summary><see cref="AvgPool3x3_s2_6ch_16x16_Relu"/> with one output row per Vector512.</summary>
@@ -2146,6 +1875,16 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         public static int Pixels => 256;
     }
 
+    /// <summary>Quantizes a 1x1 convolution's input, 6 channels in 1 group(s) of 256 pixels, on the widest vector its planes fill.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Quantize_g1_6ch_256px(ref float source, ref float destination, ref float parameters)
+    {
+        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g1_6ch_256px_Shape>(ref source, ref destination, ref parameters);
+        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g1_6ch_256px_Shape>(ref source, ref destination, ref parameters);
+        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_6ch_256px_Shape>(ref source, ref destination, ref parameters);
+        else Quantize_Planes_Scalar<Quantize_g1_6ch_256px_Shape>(ref source, ref destination, ref parameters);
+    }
+
     /// <summary>The literals <see cref="Int8Pointwise_g1_6to15_256px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape : Int8Pointwise_Shape
     {
@@ -2163,13 +1902,13 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g1_6to15_256px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         {
             const int k = 0;
@@ -2189,7 +1928,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         {
             const int k = 0;
@@ -2209,7 +1948,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         {
             const int k = 0;
@@ -2228,206 +1967,26 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
+    /// <summary>The literals <see cref="Depthwise3x3_s2_15ch_16x16"/> specializes its shared bodies on.</summary>
+    private readonly struct Depthwise3x3_s2_15ch_16x16_Shape : Window3x3_Shape
+    {
+        public static int Channels => 15;
+        public static int InHeight => 16;
+        public static int InWidth => 16;
+        public static int OutHeight => 8;
+        public static int OutWidth => 8;
+        public static int RowsEnd => 8;
+        public static int ColumnsEnd => 8;
+        public static bool Relu => false;
+    }
+
     /// <summary>3x3 depthwise convolution, stride 2, 15 channels on 16x16, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_15ch_16x16(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Depthwise3x3_s2_15ch_16x16_Rows_V512(ref source, ref destination, ref weights);
-            return;
-        }
-        for (int c = 0; c < 15; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 256);
-            ref float output = ref Unsafe.Add(ref destination, c * 64);
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            float bias = Unsafe.Add(ref taps, 9);
-            var biasV = Vector128.Create(bias);
-            float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-            float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-            float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-            float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-            float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-            float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-            float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-            float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-            float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
-            {
-                int row1 = 0;
-                int row2 = 16;
-                int outRow = 0;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (AdvSimd.Arm64.IsSupported)
-                {
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left1, k3V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                    }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 8);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left1, k3V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 8);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
-                    }
-                }
-                else
-                {
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                    }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 8);
-                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 8);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
-                    }
-                }
-            }
-            for (int oy = 1; oy < 8; oy++)
-            {
-                int row0 = (oy * 2 - 1) * 16;
-                int row1 = (oy * 2) * 16;
-                int row2 = (oy * 2 + 1) * 16;
-                int outRow = oy * 8;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (AdvSimd.Arm64.IsSupported)
-                {
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left0, k0V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                    }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 8);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left0, k0V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 8);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 8);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
-                    }
-                }
-                else
-                {
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
-                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                    }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 8);
-                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 8);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 8);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 4));
-                    }
-                }
-            }
-        }
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_15ch_16x16_Rows_V512(ref source, ref destination, ref weights);
+        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_15ch_16x16_Shape>(ref source, ref destination, ref weights);
+        else Depthwise3x3_s2_V128<Depthwise3x3_s2_15ch_16x16_Shape>(ref source, ref destination, ref weights);
     }
 
     /// <summary><see cref="Depthwise3x3_s2_15ch_16x16"/> with one output row per Vector512.</summary>
@@ -2503,6 +2062,16 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         public static int Pixels => 64;
     }
 
+    /// <summary>Quantizes a 1x1 convolution's input, 15 channels in 3 group(s) of 64 pixels, on the widest vector its planes fill.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Quantize_g3_15ch_64px(ref float source, ref float destination, ref float parameters)
+    {
+        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g3_15ch_64px_Shape>(ref source, ref destination, ref parameters);
+        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g3_15ch_64px_Shape>(ref source, ref destination, ref parameters);
+        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g3_15ch_64px_Shape>(ref source, ref destination, ref parameters);
+        else Quantize_Planes_Scalar<Quantize_g3_15ch_64px_Shape>(ref source, ref destination, ref parameters);
+    }
+
     /// <summary>The literals <see cref="Int8Pointwise_g3_15to54_64px_Relu"/> specializes its tiles on.</summary>
     private readonly struct Int8Pointwise_g3_15to54_64px_Relu_Shape : Int8Pointwise_Shape
     {
@@ -2520,13 +2089,13 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_15to54_64px_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_15to54_64px_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_15to54_64px_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Int8Pointwise_g3_15to54_64px_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_15to54_64px_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_15to54_64px_Relu_V256(ref source, ref destination, ref weights);
+        else Int8Pointwise_g3_15to54_64px_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_15to54_64px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_15to54_64px_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2545,7 +2114,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_15to54_64px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_15to54_64px_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2564,7 +2133,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_15to54_64px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_15to54_64px_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2590,6 +2159,16 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         public static int Pixels => 64;
     }
 
+    /// <summary>Quantizes a 1x1 convolution's input, 60 channels in 3 group(s) of 64 pixels, on the widest vector its planes fill.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Quantize_g3_60ch_64px(ref float source, ref float destination, ref float parameters)
+    {
+        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g3_60ch_64px_Shape>(ref source, ref destination, ref parameters);
+        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g3_60ch_64px_Shape>(ref source, ref destination, ref parameters);
+        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g3_60ch_64px_Shape>(ref source, ref destination, ref parameters);
+        else Quantize_Planes_Scalar<Quantize_g3_60ch_64px_Shape>(ref source, ref destination, ref parameters);
+    }
+
     /// <summary>The literals <see cref="Int8Pointwise_g3_60to15_64px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape : Int8Pointwise_Shape
     {
@@ -2607,13 +2186,13 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_60to15_64px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2626,7 +2205,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2641,7 +2220,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -2655,174 +2234,26 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
+    /// <summary>The literals <see cref="Depthwise3x3_s1_15ch_8x8"/> specializes its shared bodies on.</summary>
+    private readonly struct Depthwise3x3_s1_15ch_8x8_Shape : Window3x3_Shape
+    {
+        public static int Channels => 15;
+        public static int InHeight => 8;
+        public static int InWidth => 8;
+        public static int OutHeight => 8;
+        public static int OutWidth => 8;
+        public static int RowsEnd => 7;
+        public static int ColumnsEnd => 7;
+        public static bool Relu => false;
+    }
+
     /// <summary>3x3 depthwise convolution, stride 1, 15 channels on 8x8, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s1_15ch_8x8(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Depthwise3x3_s1_15ch_8x8_Flat_V512(ref source, ref destination, ref weights);
-            return;
-        }
-        if (Vector256.IsHardwareAccelerated)
-        {
-            Depthwise3x3_s1_15ch_8x8_PaddedCopy_V256(ref source, ref destination, ref weights);
-            return;
-        }
-        for (int c = 0; c < 15; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 64);
-            ref float output = ref Unsafe.Add(ref destination, c * 64);
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            float bias = Unsafe.Add(ref taps, 9);
-            var biasV = Vector128.Create(bias);
-            float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-            float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-            float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-            float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-            float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-            float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-            float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-            float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-            float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
-            {
-                int row1 = 0;
-                int row2 = 8;
-                int outRow = 0;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                }
-                {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 6) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 7) * k4;
-                    acc += Unsafe.Add(ref plane, row2 + 6) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + 7) * k7;
-                    Unsafe.Add(ref output, outRow + 7) = acc;
-                }
-            }
-            for (int oy = 1; oy < 7; oy++)
-            {
-                int row0 = (oy - 1) * 8;
-                int row1 = (oy) * 8;
-                int row2 = (oy + 1) * 8;
-                int outRow = oy * 8;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                }
-                {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 6) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + 7) * k1;
-                    acc += Unsafe.Add(ref plane, row1 + 6) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 7) * k4;
-                    acc += Unsafe.Add(ref plane, row2 + 6) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + 7) * k7;
-                    Unsafe.Add(ref output, outRow + 7) = acc;
-                }
-            }
-            {
-                int row0 = 48;
-                int row1 = 56;
-                int outRow = 56;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                }
-                {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 6) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + 7) * k1;
-                    acc += Unsafe.Add(ref plane, row1 + 6) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 7) * k4;
-                    Unsafe.Add(ref output, outRow + 7) = acc;
-                }
-            }
-        }
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_15ch_8x8_Flat_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_s1_15ch_8x8_PaddedCopy_V256(ref source, ref destination, ref weights);
+        else Depthwise3x3_s1_V128<Depthwise3x3_s1_15ch_8x8_Shape>(ref source, ref destination, ref weights);
     }
 
     /// <summary><see cref="Depthwise3x3_s1_15ch_8x8"/> with each 8x8 plane as one row of 64 pixels, Vector512 across row ends.</summary>
@@ -2990,13 +2421,13 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_15to60_64px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_15to60_64px_Residual_Relu_8x48_V512(ref source, ref destination, ref weights, ref residual);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_15to60_64px_Residual_Relu_4x16_V256(ref source, ref destination, ref weights, ref residual);
-        else Int8Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_15to60_64px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual);
+        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_15to60_64px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual);
+        else Int8Pointwise_g3_15to60_64px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_15to60_64px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Int8Pointwise_g3_15to60_64px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3015,7 +2446,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_15to60_64px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Int8Pointwise_g3_15to60_64px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3034,7 +2465,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_15to60_64px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Int8Pointwise_g3_15to60_64px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3052,79 +2483,25 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
+    /// <summary>The literals <see cref="AvgPool3x3_s2_60ch_8x8_Relu"/> specializes its shared bodies on.</summary>
+    private readonly struct AvgPool3x3_s2_60ch_8x8_Relu_Shape : Window3x3_Shape
+    {
+        public static int Channels => 60;
+        public static int InHeight => 8;
+        public static int InWidth => 8;
+        public static int OutHeight => 4;
+        public static int OutWidth => 4;
+        public static int RowsEnd => 4;
+        public static int ColumnsEnd => 4;
+        public static bool Relu => true;
+    }
+
     /// <summary>3x3 average pool, stride 2, 60 channels on 8x8; always divides by 9 (padding counted), then ReLU.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AvgPool3x3_s2_60ch_8x8_Relu(ref float source, ref float destination)
     {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            AvgPool3x3_s2_60ch_8x8_Relu_Rows_V512(ref source, ref destination);
-            return;
-        }
-        for (int c = 0; c < 60; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 64);
-            ref float output = ref Unsafe.Add(ref destination, c * 16);
-            {
-                int row1 = 0;
-                int row2 = 8;
-                int outRow = 0;
-                {
-                    float acc = Unsafe.Add(ref plane, row1);
-                    acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2);
-                    acc += Unsafe.Add(ref plane, row2 + 1);
-                    acc *= 1f / 9f;
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                for (int ox = 1; ox < 4; ox++)
-                {
-                    float acc = Unsafe.Add(ref plane, row1 + ox * 2 - 1);
-                    acc += Unsafe.Add(ref plane, row1 + ox * 2);
-                    acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1);
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1);
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2);
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1);
-                    acc *= 1f / 9f;
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + ox) = acc;
-                }
-            }
-            for (int oy = 1; oy < 4; oy++)
-            {
-                int row0 = (oy * 2 - 1) * 8;
-                int row1 = (oy * 2) * 8;
-                int row2 = (oy * 2 + 1) * 8;
-                int outRow = oy * 4;
-                {
-                    float acc = Unsafe.Add(ref plane, row0);
-                    acc += Unsafe.Add(ref plane, row0 + 1);
-                    acc += Unsafe.Add(ref plane, row1);
-                    acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2);
-                    acc += Unsafe.Add(ref plane, row2 + 1);
-                    acc *= 1f / 9f;
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                for (int ox = 1; ox < 4; ox++)
-                {
-                    float acc = Unsafe.Add(ref plane, row0 + ox * 2 - 1);
-                    acc += Unsafe.Add(ref plane, row0 + ox * 2);
-                    acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1);
-                    acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1);
-                    acc += Unsafe.Add(ref plane, row1 + ox * 2);
-                    acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1);
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1);
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2);
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1);
-                    acc *= 1f / 9f;
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + ox) = acc;
-                }
-            }
-        }
+        if (Vector512.IsHardwareAccelerated) AvgPool3x3_s2_60ch_8x8_Relu_Rows_V512(ref source, ref destination);
+        else AvgPool3x3_s2_V128<AvgPool3x3_s2_60ch_8x8_Relu_Shape>(ref source, ref destination);
     }
 
     /// <summary><see cref="AvgPool3x3_s2_60ch_8x8_Relu"/> with one output row per Vector512.</summary>
@@ -3189,13 +2566,13 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_60to30_64px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3214,7 +2591,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3233,7 +2610,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3251,83 +2628,25 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
+    /// <summary>The literals <see cref="Depthwise3x3_s2_30ch_8x8"/> specializes its shared bodies on.</summary>
+    private readonly struct Depthwise3x3_s2_30ch_8x8_Shape : Window3x3_Shape
+    {
+        public static int Channels => 30;
+        public static int InHeight => 8;
+        public static int InWidth => 8;
+        public static int OutHeight => 4;
+        public static int OutWidth => 4;
+        public static int RowsEnd => 4;
+        public static int ColumnsEnd => 4;
+        public static bool Relu => false;
+    }
+
     /// <summary>3x3 depthwise convolution, stride 2, 30 channels on 8x8, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_30ch_8x8(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Depthwise3x3_s2_30ch_8x8_Rows_V512(ref source, ref destination, ref weights);
-            return;
-        }
-        for (int c = 0; c < 30; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 64);
-            ref float output = ref Unsafe.Add(ref destination, c * 16);
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            float bias = Unsafe.Add(ref taps, 9);
-            var biasV = Vector128.Create(bias);
-            float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-            float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-            float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-            float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-            float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-            float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-            float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-            float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-            float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
-            {
-                int row1 = 0;
-                int row2 = 8;
-                int outRow = 0;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                for (int ox = 1; ox < 4; ox++)
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + ox * 2 - 1) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + ox * 2) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + ox) = acc;
-                }
-            }
-            for (int oy = 1; oy < 4; oy++)
-            {
-                int row0 = (oy * 2 - 1) * 8;
-                int row1 = (oy * 2) * 8;
-                int row2 = (oy * 2 + 1) * 8;
-                int outRow = oy * 4;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                for (int ox = 1; ox < 4; ox++)
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + ox * 2 - 1) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + ox * 2) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + ox * 2) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow + ox) = acc;
-                }
-            }
-        }
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_30ch_8x8_Rows_V512(ref source, ref destination, ref weights);
+        else Depthwise3x3_s2_V128<Depthwise3x3_s2_30ch_8x8_Shape>(ref source, ref destination, ref weights);
     }
 
     /// <summary><see cref="Depthwise3x3_s2_30ch_8x8"/> with one output row per Vector512.</summary>
@@ -3403,6 +2722,16 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         public static int Pixels => 16;
     }
 
+    /// <summary>Quantizes a 1x1 convolution's input, 30 channels in 3 group(s) of 16 pixels, on the widest vector its planes fill.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Quantize_g3_30ch_16px(ref float source, ref float destination, ref float parameters)
+    {
+        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g3_30ch_16px_Shape>(ref source, ref destination, ref parameters);
+        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g3_30ch_16px_Shape>(ref source, ref destination, ref parameters);
+        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g3_30ch_16px_Shape>(ref source, ref destination, ref parameters);
+        else Quantize_Planes_Scalar<Quantize_g3_30ch_16px_Shape>(ref source, ref destination, ref parameters);
+    }
+
     /// <summary>The literals <see cref="Int8Pointwise_g3_30to60_16px_Relu"/> specializes its tiles on.</summary>
     private readonly struct Int8Pointwise_g3_30to60_16px_Relu_Shape : Int8Pointwise_Shape
     {
@@ -3420,13 +2749,13 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_30to60_16px_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_30to60_16px_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_30to60_16px_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Int8Pointwise_g3_30to60_16px_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_30to60_16px_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_30to60_16px_Relu_V256(ref source, ref destination, ref weights);
+        else Int8Pointwise_g3_30to60_16px_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_30to60_16px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_30to60_16px_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3444,7 +2773,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_30to60_16px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_30to60_16px_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3463,7 +2792,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_30to60_16px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_30to60_16px_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3489,6 +2818,16 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         public static int Pixels => 16;
     }
 
+    /// <summary>Quantizes a 1x1 convolution's input, 120 channels in 3 group(s) of 16 pixels, on the widest vector its planes fill.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Quantize_g3_120ch_16px(ref float source, ref float destination, ref float parameters)
+    {
+        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g3_120ch_16px_Shape>(ref source, ref destination, ref parameters);
+        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g3_120ch_16px_Shape>(ref source, ref destination, ref parameters);
+        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g3_120ch_16px_Shape>(ref source, ref destination, ref parameters);
+        else Quantize_Planes_Scalar<Quantize_g3_120ch_16px_Shape>(ref source, ref destination, ref parameters);
+    }
+
     /// <summary>The literals <see cref="Int8Pointwise_g3_120to30_16px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape : Int8Pointwise_Shape
     {
@@ -3506,13 +2845,13 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3530,7 +2869,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3549,7 +2888,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3567,128 +2906,25 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
+    /// <summary>The literals <see cref="Depthwise3x3_s1_30ch_4x4"/> specializes its shared bodies on.</summary>
+    private readonly struct Depthwise3x3_s1_30ch_4x4_Shape : Window3x3_Shape
+    {
+        public static int Channels => 30;
+        public static int InHeight => 4;
+        public static int InWidth => 4;
+        public static int OutHeight => 4;
+        public static int OutWidth => 4;
+        public static int RowsEnd => 3;
+        public static int ColumnsEnd => 3;
+        public static bool Relu => false;
+    }
+
     /// <summary>3x3 depthwise convolution, stride 1, 30 channels on 4x4, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s1_30ch_4x4(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Depthwise3x3_s1_30ch_4x4_Flat_V512(ref source, ref destination, ref weights);
-            return;
-        }
-        for (int c = 0; c < 30; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 16);
-            ref float output = ref Unsafe.Add(ref destination, c * 16);
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            float bias = Unsafe.Add(ref taps, 9);
-            var biasV = Vector128.Create(bias);
-            float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-            float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-            float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-            float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-            float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-            float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-            float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-            float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-            float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
-            {
-                int row1 = 0;
-                int row2 = 4;
-                int outRow = 0;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                for (int ox = 1; ox < 3; ox++)
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + ox - 1) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + ox) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + ox + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + ox - 1) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + ox) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + ox + 1) * k8;
-                    Unsafe.Add(ref output, outRow + ox) = acc;
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 2) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 3) * k4;
-                    acc += Unsafe.Add(ref plane, row2 + 2) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + 3) * k7;
-                    Unsafe.Add(ref output, outRow + 3) = acc;
-                }
-            }
-            for (int oy = 1; oy < 3; oy++)
-            {
-                int row0 = (oy - 1) * 4;
-                int row1 = (oy) * 4;
-                int row2 = (oy + 1) * 4;
-                int outRow = oy * 4;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                for (int ox = 1; ox < 3; ox++)
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + ox - 1) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + ox) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + ox + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + ox - 1) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + ox) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + ox + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + ox - 1) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + ox) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + ox + 1) * k8;
-                    Unsafe.Add(ref output, outRow + ox) = acc;
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 2) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + 3) * k1;
-                    acc += Unsafe.Add(ref plane, row1 + 2) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 3) * k4;
-                    acc += Unsafe.Add(ref plane, row2 + 2) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + 3) * k7;
-                    Unsafe.Add(ref output, outRow + 3) = acc;
-                }
-            }
-            {
-                int row0 = 8;
-                int row1 = 12;
-                int outRow = 12;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                for (int ox = 1; ox < 3; ox++)
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + ox - 1) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + ox) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + ox + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + ox - 1) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + ox) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + ox + 1) * k5;
-                    Unsafe.Add(ref output, outRow + ox) = acc;
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 2) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + 3) * k1;
-                    acc += Unsafe.Add(ref plane, row1 + 2) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 3) * k4;
-                    Unsafe.Add(ref output, outRow + 3) = acc;
-                }
-            }
-        }
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_30ch_4x4_Flat_V512(ref source, ref destination, ref weights);
+        else Depthwise3x3_s1_V128<Depthwise3x3_s1_30ch_4x4_Shape>(ref source, ref destination, ref weights);
     }
 
     /// <summary><see cref="Depthwise3x3_s1_30ch_4x4"/> with each 4x4 plane as one row of 16 pixels, Vector512 across row ends.</summary>
@@ -3755,13 +2991,13 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_30to120_16px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref source, ref destination, ref weights, ref residual);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref source, ref destination, ref weights, ref residual);
-        else Int8Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_30to120_16px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual);
+        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_30to120_16px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual);
+        else Int8Pointwise_g3_30to120_16px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_30to120_16px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Int8Pointwise_g3_30to120_16px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3775,7 +3011,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_30to120_16px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Int8Pointwise_g3_30to120_16px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3790,7 +3026,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_30to120_16px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Int8Pointwise_g3_30to120_16px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3804,71 +3040,24 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
+    /// <summary>The literals <see cref="AvgPool3x3_s2_120ch_4x4_Relu"/> specializes its shared bodies on.</summary>
+    private readonly struct AvgPool3x3_s2_120ch_4x4_Relu_Shape : Window3x3_Shape
+    {
+        public static int Channels => 120;
+        public static int InHeight => 4;
+        public static int InWidth => 4;
+        public static int OutHeight => 2;
+        public static int OutWidth => 2;
+        public static int RowsEnd => 2;
+        public static int ColumnsEnd => 2;
+        public static bool Relu => true;
+    }
+
     /// <summary>3x3 average pool, stride 2, 120 channels on 4x4; always divides by 9 (padding counted), then ReLU.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AvgPool3x3_s2_120ch_4x4_Relu(ref float source, ref float destination)
     {
-        for (int c = 0; c < 120; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 16);
-            ref float output = ref Unsafe.Add(ref destination, c * 4);
-            {
-                int row1 = 0;
-                int row2 = 4;
-                int outRow = 0;
-                {
-                    float acc = Unsafe.Add(ref plane, row1);
-                    acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2);
-                    acc += Unsafe.Add(ref plane, row2 + 1);
-                    acc *= 1f / 9f;
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                {
-                    float acc = Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row1 + 2);
-                    acc += Unsafe.Add(ref plane, row1 + 3);
-                    acc += Unsafe.Add(ref plane, row2 + 1);
-                    acc += Unsafe.Add(ref plane, row2 + 2);
-                    acc += Unsafe.Add(ref plane, row2 + 3);
-                    acc *= 1f / 9f;
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 1) = acc;
-                }
-            }
-            {
-                int row0 = 4;
-                int row1 = 8;
-                int row2 = 12;
-                int outRow = 2;
-                {
-                    float acc = Unsafe.Add(ref plane, row0);
-                    acc += Unsafe.Add(ref plane, row0 + 1);
-                    acc += Unsafe.Add(ref plane, row1);
-                    acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2);
-                    acc += Unsafe.Add(ref plane, row2 + 1);
-                    acc *= 1f / 9f;
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                {
-                    float acc = Unsafe.Add(ref plane, row0 + 1);
-                    acc += Unsafe.Add(ref plane, row0 + 2);
-                    acc += Unsafe.Add(ref plane, row0 + 3);
-                    acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row1 + 2);
-                    acc += Unsafe.Add(ref plane, row1 + 3);
-                    acc += Unsafe.Add(ref plane, row2 + 1);
-                    acc += Unsafe.Add(ref plane, row2 + 2);
-                    acc += Unsafe.Add(ref plane, row2 + 3);
-                    acc *= 1f / 9f;
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow + 1) = acc;
-                }
-            }
-        }
+        AvgPool3x3_s2_V128<AvgPool3x3_s2_120ch_4x4_Relu_Shape>(ref source, ref destination);
     }
 
     /// <summary>The literals <see cref="Int8Pointwise_g3_120to60_16px_Shuffle3_Relu"/> specializes its tiles on.</summary>
@@ -3888,13 +3077,13 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_120to60_16px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
+        else Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3912,7 +3101,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3931,7 +3120,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -3949,75 +3138,24 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
+    /// <summary>The literals <see cref="Depthwise3x3_s2_60ch_4x4"/> specializes its shared bodies on.</summary>
+    private readonly struct Depthwise3x3_s2_60ch_4x4_Shape : Window3x3_Shape
+    {
+        public static int Channels => 60;
+        public static int InHeight => 4;
+        public static int InWidth => 4;
+        public static int OutHeight => 2;
+        public static int OutWidth => 2;
+        public static int RowsEnd => 2;
+        public static int ColumnsEnd => 2;
+        public static bool Relu => false;
+    }
+
     /// <summary>3x3 depthwise convolution, stride 2, 60 channels on 4x4, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_60ch_4x4(ref float source, ref float destination, ref float weights)
     {
-        for (int c = 0; c < 60; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 16);
-            ref float output = ref Unsafe.Add(ref destination, c * 4);
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            float bias = Unsafe.Add(ref taps, 9);
-            var biasV = Vector128.Create(bias);
-            float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-            float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-            float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-            float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-            float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-            float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-            float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-            float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-            float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
-            {
-                int row1 = 0;
-                int row2 = 4;
-                int outRow = 0;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 1) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 2) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 3) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + 2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 3) * k8;
-                    Unsafe.Add(ref output, outRow + 1) = acc;
-                }
-            }
-            {
-                int row0 = 4;
-                int row1 = 8;
-                int row2 = 12;
-                int outRow = 2;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 1) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + 2) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 3) * k2;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 2) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 3) * k5;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + 2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 3) * k8;
-                    Unsafe.Add(ref output, outRow + 1) = acc;
-                }
-            }
-        }
+        Depthwise3x3_s2_V128<Depthwise3x3_s2_60ch_4x4_Shape>(ref source, ref destination, ref weights);
     }
 
     /// <summary>The literals of quantizing 60 channels in 3 group(s) of 4 pixels for <c>units.12.conv3</c>.</summary>
@@ -4026,6 +3164,14 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         public static int Groups => 3;
         public static int InPerGroup => 20;
         public static int Pixels => 4;
+    }
+
+    /// <summary>Quantizes a 1x1 convolution's input, 60 channels in 3 group(s) of 4 pixels, on the widest vector its planes fill.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Quantize_g3_60ch_4px(ref float source, ref float destination, ref float parameters)
+    {
+        if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g3_60ch_4px_Shape>(ref source, ref destination, ref parameters);
+        else Quantize_Planes_Scalar<Quantize_g3_60ch_4px_Shape>(ref source, ref destination, ref parameters);
     }
 
     /// <summary>The literals <see cref="Int8Pointwise_g3_60to120_4px_Relu"/> specializes its tiles on.</summary>
@@ -4045,11 +3191,11 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_60to120_4px_Relu(ref float source, ref float destination, ref float weights)
     {
-        Int8Pointwise_g3_60to120_4px_Relu_4x8_V128(ref source, ref destination, ref weights);
+        Int8Pointwise_g3_60to120_4px_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_60to120_4px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_60to120_4px_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -4071,6 +3217,14 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         public static int Pixels => 4;
     }
 
+    /// <summary>Quantizes a 1x1 convolution's input, 240 channels in 3 group(s) of 4 pixels, on the widest vector its planes fill.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Quantize_g3_240ch_4px(ref float source, ref float destination, ref float parameters)
+    {
+        if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g3_240ch_4px_Shape>(ref source, ref destination, ref parameters);
+        else Quantize_Planes_Scalar<Quantize_g3_240ch_4px_Shape>(ref source, ref destination, ref parameters);
+    }
+
     /// <summary>The literals <see cref="Int8Pointwise_g3_240to60_4px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_Shape : Int8Pointwise_Shape
     {
@@ -4088,11 +3242,11 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_240to60_4px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
     {
-        Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref source, ref destination, ref weights);
+        Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -4110,65 +3264,24 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
+    /// <summary>The literals <see cref="Depthwise3x3_s1_60ch_2x2"/> specializes its shared bodies on.</summary>
+    private readonly struct Depthwise3x3_s1_60ch_2x2_Shape : Window3x3_Shape
+    {
+        public static int Channels => 60;
+        public static int InHeight => 2;
+        public static int InWidth => 2;
+        public static int OutHeight => 2;
+        public static int OutWidth => 2;
+        public static int RowsEnd => 1;
+        public static int ColumnsEnd => 1;
+        public static bool Relu => false;
+    }
+
     /// <summary>3x3 depthwise convolution, stride 1, 60 channels on 2x2, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s1_60ch_2x2(ref float source, ref float destination, ref float weights)
     {
-        for (int c = 0; c < 60; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 4);
-            ref float output = ref Unsafe.Add(ref destination, c * 4);
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            float bias = Unsafe.Add(ref taps, 9);
-            var biasV = Vector128.Create(bias);
-            float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-            float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-            float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-            float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-            float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-            float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-            float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-            float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-            float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
-            {
-                int row1 = 0;
-                int row2 = 2;
-                int outRow = 0;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k4;
-                    acc += Unsafe.Add(ref plane, row2) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k7;
-                    Unsafe.Add(ref output, outRow + 1) = acc;
-                }
-            }
-            {
-                int row0 = 0;
-                int row1 = 2;
-                int outRow = 2;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k1;
-                    acc += Unsafe.Add(ref plane, row1) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k4;
-                    Unsafe.Add(ref output, outRow + 1) = acc;
-                }
-            }
-        }
+        Depthwise3x3_s1_V128<Depthwise3x3_s1_60ch_2x2_Shape>(ref source, ref destination, ref weights);
     }
 
     /// <summary>The literals <see cref="Int8Pointwise_g3_60to240_4px_Residual_Relu"/> specializes its tiles on.</summary>
@@ -4188,11 +3301,11 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_60to240_4px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
     {
-        Int8Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+        Int8Pointwise_g3_60to240_4px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_60to240_4px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Int8Pointwise_g3_60to240_4px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 3; k++)
         {
@@ -4207,46 +3320,52 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     /// <summary>Mean of each of 240 planes of 4 pixels.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void GlobalAvgPool_240ch_4px(ref float source, ref float destination)
     {
-        if (AdvSimd.Arm64.IsSupported)
+        if (AdvSimd.Arm64.IsSupported) GlobalAvgPool_240ch_4px_AdvSimd(ref source, ref destination);
+        else GlobalAvgPool_240ch_4px_V128(ref source, ref destination);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GlobalAvgPool_240ch_4px_AdvSimd(ref float source, ref float destination)
+    {
+        for (int c = 0; c < 240; c += 4)
         {
-            for (int c = 0; c < 240; c += 4)
+            ref float row0 = ref Unsafe.Add(ref source, (c) * 4);
+            var sum0 = Vector128<float>.Zero;
+            ref float row1 = ref Unsafe.Add(ref source, (c + 1) * 4);
+            var sum1 = Vector128<float>.Zero;
+            ref float row2 = ref Unsafe.Add(ref source, (c + 2) * 4);
+            var sum2 = Vector128<float>.Zero;
+            ref float row3 = ref Unsafe.Add(ref source, (c + 3) * 4);
+            var sum3 = Vector128<float>.Zero;
             {
-                ref float row0 = ref Unsafe.Add(ref source, (c) * 4);
-                var sum0 = Vector128<float>.Zero;
-                ref float row1 = ref Unsafe.Add(ref source, (c + 1) * 4);
-                var sum1 = Vector128<float>.Zero;
-                ref float row2 = ref Unsafe.Add(ref source, (c + 2) * 4);
-                var sum2 = Vector128<float>.Zero;
-                ref float row3 = ref Unsafe.Add(ref source, (c + 3) * 4);
-                var sum3 = Vector128<float>.Zero;
-                {
-                    const int i = 0;
-                    sum0 = AdvSimd.Add(sum0, Vector128.LoadUnsafe(ref row0, (nuint)i));
-                    sum1 = AdvSimd.Add(sum1, Vector128.LoadUnsafe(ref row1, (nuint)i));
-                    sum2 = AdvSimd.Add(sum2, Vector128.LoadUnsafe(ref row2, (nuint)i));
-                    sum3 = AdvSimd.Add(sum3, Vector128.LoadUnsafe(ref row3, (nuint)i));
-                }
-                var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));
-                (sums / Vector128.Create(4f)).StoreUnsafe(ref destination, (nuint)c);
+                const int i = 0;
+                sum0 = AdvSimd.Add(sum0, Vector128.LoadUnsafe(ref row0, (nuint)i));
+                sum1 = AdvSimd.Add(sum1, Vector128.LoadUnsafe(ref row1, (nuint)i));
+                sum2 = AdvSimd.Add(sum2, Vector128.LoadUnsafe(ref row2, (nuint)i));
+                sum3 = AdvSimd.Add(sum3, Vector128.LoadUnsafe(ref row3, (nuint)i));
             }
+            var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));
+            (sums / Vector128.Create(4f)).StoreUnsafe(ref destination, (nuint)c);
         }
-        else
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GlobalAvgPool_240ch_4px_V128(ref float source, ref float destination)
+    {
+        for (int c = 0; c < 240; c++)
         {
-            for (int c = 0; c < 240; c++)
+            ref float plane = ref Unsafe.Add(ref source, c * 4);
+            float sum = 0f;
+            var total = Vector128<float>.Zero;
             {
-                ref float plane = ref Unsafe.Add(ref source, c * 4);
-                float sum = 0f;
-                var total = Vector128<float>.Zero;
-                {
-                    const int i = 0;
-                    total += Vector128.LoadUnsafe(ref plane, (nuint)i);
-                }
-                sum += Vector128.Sum(total);
-                Unsafe.Add(ref destination, c) = sum / 4f;
+                const int i = 0;
+                total += Vector128.LoadUnsafe(ref plane, (nuint)i);
             }
+            sum += Vector128.Sum(total);
+            Unsafe.Add(ref destination, c) = sum / 4f;
         }
     }
 
@@ -4258,51 +3377,396 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     /// <summary>Fully connected layer in int8, 240 features to 10 logits: 64 slots of four int8 weights per class, int32 sums.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Linear_240to10(ref float source, ref float weights, ref float logits)
+    {
+        if (Vector512.IsHardwareAccelerated) Int8Linear_240to10_V512(ref source, ref weights, ref logits);
+        else if (Vector256.IsHardwareAccelerated) Int8Linear_240to10_V256(ref source, ref weights, ref logits);
+        else Int8Linear_240to10_V128(ref source, ref weights, ref logits);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Linear_240to10_V512(ref float source, ref float weights, ref float logits)
     {
         ref int features = ref Unsafe.As<float, int>(ref source);
         float featureScale = Unsafe.Add(ref source, 64);
         ref int rows = ref Unsafe.As<float, int>(ref weights);
         ref float scales = ref Unsafe.Add(ref weights, 640);
         ref float biases = ref Unsafe.Add(ref weights, 650);
-        if (Vector512.IsHardwareAccelerated)
+        for (int o = 0; o < 10; o++)
         {
-            for (int o = 0; o < 10; o++)
+            ref int row = ref Unsafe.Add(ref rows, o * 64);
+            var sum = Vector512<int>.Zero;
+            for (int i = 0; i < 64; i += 16)
             {
-                ref int row = ref Unsafe.Add(ref rows, o * 64);
-                var sum = Vector512<int>.Zero;
-                for (int i = 0; i < 64; i += 16)
+                sum = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum, Vector512.LoadUnsafe(ref features, (nuint)i), Vector512.LoadUnsafe(ref row, (nuint)i));
+            }
+            Unsafe.Add(ref logits, o) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector512.Sum(sum), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Linear_240to10_V256(ref float source, ref float weights, ref float logits)
+    {
+        ref int features = ref Unsafe.As<float, int>(ref source);
+        float featureScale = Unsafe.Add(ref source, 64);
+        ref int rows = ref Unsafe.As<float, int>(ref weights);
+        ref float scales = ref Unsafe.Add(ref weights, 640);
+        ref float biases = ref Unsafe.Add(ref weights, 650);
+        for (int o = 0; o < 10; o++)
+        {
+            ref int row = ref Unsafe.Add(ref rows, o * 64);
+            var sum = Vector256<int>.Zero;
+            for (int i = 0; i < 64; i += 8)
+            {
+                sum = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum, Vector256.LoadUnsafe(ref features, (nuint)i), Vector256.LoadUnsafe(ref row, (nuint)i));
+            }
+            Unsafe.Add(ref logits, o) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector256.Sum(sum), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Linear_240to10_V128(ref float source, ref float weights, ref float logits)
+    {
+        ref int features = ref Unsafe.As<float, int>(ref source);
+        float featureScale = Unsafe.Add(ref source, 64);
+        ref int rows = ref Unsafe.As<float, int>(ref weights);
+        ref float scales = ref Unsafe.Add(ref weights, 640);
+        ref float biases = ref Unsafe.Add(ref weights, 650);
+        for (int o = 0; o < 10; o++)
+        {
+            ref int row = ref Unsafe.Add(ref rows, o * 64);
+            var sum = Vector128<int>.Zero;
+            for (int i = 0; i < 64; i += 4)
+            {
+                sum = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum, Vector128.LoadUnsafe(ref features, (nuint)i), Vector128.LoadUnsafe(ref row, (nuint)i));
+            }
+            Unsafe.Add(ref logits, o) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector128.Sum(sum), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));
+        }
+    }
+
+    /// <summary>
+    /// What a 3x3, padding-1 window kernel specializes on: its planes and, of its output, the end of the rows and of the
+    /// columns whose three taps all exist (row 0 and column 0 never have theirs above or left; the row or column at
+    /// that end, if any, is the last and has none below or right). Literals in each kernel's struct, so every bound and
+    /// branch of a shared body is a constant in its machine code.
+    /// </summary>
+    private interface Window3x3_Shape
+    {
+        static abstract int Channels { get; }
+        static abstract int InHeight { get; }
+        static abstract int InWidth { get; }
+        static abstract int OutHeight { get; }
+        static abstract int OutWidth { get; }
+        static abstract int RowsEnd { get; }
+        static abstract int ColumnsEnd { get; }
+        static abstract bool Relu { get; }
+    }
+
+    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MaxPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
+            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
+            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaxPool3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    {
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
+            {
+                float acc = float.NegativeInfinity;
+                if (above)
                 {
-                    sum = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum, Vector512.LoadUnsafe(ref features, (nuint)i), Vector512.LoadUnsafe(ref row, (nuint)i));
+                    if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2 - 1));
+                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2));
+                    if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2 + 1));
                 }
-                Unsafe.Add(ref logits, o) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector512.Sum(sum), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));
+                if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2 - 1));
+                acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2));
+                if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2 + 1));
+                if (below)
+                {
+                    if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2 - 1));
+                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2));
+                    if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2 + 1));
+                }
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
+            {
+                int at = Math.Min(ox, TShape.ColumnsEnd - 4);
+                var acc = Vector128<float>.Zero;
+                if (above)
+                {
+                    ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                    var lo0 = Vector128.LoadUnsafe(ref in0);
+                    var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                    var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                    acc = AdvSimd.Max(left0, AdvSimd.Arm64.MaxPairwise(lo0, hi0));
+                }
+                ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                var lo1 = Vector128.LoadUnsafe(ref in1);
+                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                acc = above ? AdvSimd.Max(acc, AdvSimd.Max(left1, AdvSimd.Arm64.MaxPairwise(lo1, hi1))) : AdvSimd.Max(left1, AdvSimd.Arm64.MaxPairwise(lo1, hi1));
+                if (below)
+                {
+                    ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                    var lo2 = Vector128.LoadUnsafe(ref in2);
+                    var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                    var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                    acc = AdvSimd.Max(acc, AdvSimd.Max(left2, AdvSimd.Arm64.MaxPairwise(lo2, hi2)));
+                }
+                if (TShape.Relu) acc = Simd.Relu(acc);
+                acc.StoreUnsafe(ref output, (nuint)(outRow + at));
             }
         }
-        else if (Vector256.IsHardwareAccelerated)
+    }
+
+    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MaxPool3x3_s2_V128<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
         {
-            for (int o = 0; o < 10; o++)
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
+            MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
+            MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaxPool3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    {
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
             {
-                ref int row = ref Unsafe.Add(ref rows, o * 64);
-                var sum = Vector256<int>.Zero;
-                for (int i = 0; i < 64; i += 8)
+                float acc = float.NegativeInfinity;
+                if (above)
                 {
-                    sum = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum, Vector256.LoadUnsafe(ref features, (nuint)i), Vector256.LoadUnsafe(ref row, (nuint)i));
+                    if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2 - 1));
+                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2));
+                    if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2 + 1));
                 }
-                Unsafe.Add(ref logits, o) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector256.Sum(sum), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));
+                if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2 - 1));
+                acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2));
+                if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2 + 1));
+                if (below)
+                {
+                    if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2 - 1));
+                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2));
+                    if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2 + 1));
+                }
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            if (TShape.ColumnsEnd > 4)
+            {
+                for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
+                {
+                    int at = Math.Min(ox, TShape.ColumnsEnd - 4);
+                    var acc = Vector128<float>.Zero;
+                    if (above)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                        acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
+                        acc = Vector128.Max(acc, Simd.LoadEven(ref in0));
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in0));
+                    }
+                    ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                    acc = above ? Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2))) : Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                    acc = Vector128.Max(acc, Simd.LoadEven(ref in1));
+                    acc = Vector128.Max(acc, Simd.LoadOdd(ref in1));
+                    if (below)
+                    {
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)));
+                        acc = Vector128.Max(acc, Simd.LoadEven(ref in2));
+                        acc = Vector128.Max(acc, Simd.LoadOdd(ref in2));
+                    }
+                    if (TShape.Relu) acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+                }
             }
         }
-        else
+    }
+
+    /// <summary>3x3 average pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AvgPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
         {
-            for (int o = 0; o < 10; o++)
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
+            AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
+            AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="AvgPool3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AvgPool3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    {
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
             {
-                ref int row = ref Unsafe.Add(ref rows, o * 64);
-                var sum = Vector128<int>.Zero;
-                for (int i = 0; i < 64; i += 4)
+                float acc = 0f;
+                if (above)
                 {
-                    sum = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum, Vector128.LoadUnsafe(ref features, (nuint)i), Vector128.LoadUnsafe(ref row, (nuint)i));
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1);
+                    acc += Unsafe.Add(ref plane, row0 + ox * 2);
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1);
                 }
-                Unsafe.Add(ref logits, o) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector128.Sum(sum), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));
+                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1);
+                acc += Unsafe.Add(ref plane, row1 + ox * 2);
+                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1);
+                if (below)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1);
+                    acc += Unsafe.Add(ref plane, row2 + ox * 2);
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1);
+                }
+                acc *= 1f / 9f;
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
+            {
+                int at = Math.Min(ox, TShape.ColumnsEnd - 4);
+                var acc = Vector128<float>.Zero;
+                if (above)
+                {
+                    ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                    var lo0 = Vector128.LoadUnsafe(ref in0);
+                    var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                    var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                    acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
+                }
+                ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                var lo1 = Vector128.LoadUnsafe(ref in1);
+                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                acc = above ? acc + AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1)) : AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
+                if (below)
+                {
+                    ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                    var lo2 = Vector128.LoadUnsafe(ref in2);
+                    var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                    var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                    acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
+                }
+                acc *= Vector128.Create(1f / 9f);
+                if (TShape.Relu) acc = Simd.Relu(acc);
+                acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+            }
+        }
+    }
+
+    /// <summary>3x3 average pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AvgPool3x3_s2_V128<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
+            AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
+            AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="AvgPool3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AvgPool3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    {
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
+            {
+                float acc = 0f;
+                if (above)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1);
+                    acc += Unsafe.Add(ref plane, row0 + ox * 2);
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1);
+                }
+                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1);
+                acc += Unsafe.Add(ref plane, row1 + ox * 2);
+                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1);
+                if (below)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1);
+                    acc += Unsafe.Add(ref plane, row2 + ox * 2);
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1);
+                }
+                acc *= 1f / 9f;
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            if (TShape.ColumnsEnd > 4)
+            {
+                for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
+                {
+                    int at = Math.Min(ox, TShape.ColumnsEnd - 4);
+                    var acc = Vector128<float>.Zero;
+                    if (above)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                        acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
+                        acc += Simd.LoadEven(ref in0);
+                        acc += Simd.LoadOdd(ref in0);
+                    }
+                    ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                    acc = above ? acc + Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)) : Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                    acc += Simd.LoadEven(ref in1);
+                    acc += Simd.LoadOdd(ref in1);
+                    if (below)
+                    {
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven(ref in2);
+                        acc += Simd.LoadOdd(ref in2);
+                    }
+                    acc *= Vector128.Create(1f / 9f);
+                    if (TShape.Relu) acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+                }
             }
         }
     }
@@ -4316,11 +3780,11 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     /// <summary>
-    /// Packs a convolution's float input as 7-bit activations, four channels of a group per 32-bit slot and pixel;
+    /// Packs a convolution's float input as 7-bit activations, four channels of a group per 32-bit slot and pixel (V512);
     /// <paramref name="parameters"/> holds the inverse scale and the zero point (a whole number, 0 to 127).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Quantize_Planes<TShape>(ref float source, ref float destination, ref float parameters) where TShape : struct, Quantize_Shape
+    private static void Quantize_Planes_V512<TShape>(ref float source, ref float destination, ref float parameters) where TShape : struct, Quantize_Shape
     {
         float inverseScale = parameters;
         float zeroPoint = Unsafe.Add(ref parameters, 1);
@@ -4332,16 +3796,13 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                 int channels = Math.Min(4, TShape.InPerGroup - 4 * q);
                 ref float plane = ref Unsafe.Add(ref source, (k * TShape.InPerGroup + 4 * q) * TShape.Pixels);
                 ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));
-                if (Vector512.IsHardwareAccelerated && TShape.Pixels >= 16) Quantize_Planes_Vector512<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);
-                else if (Vector256.IsHardwareAccelerated && TShape.Pixels >= 8) Quantize_Planes_Vector256<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);
-                else if (Vector128.IsHardwareAccelerated && TShape.Pixels >= 4) Quantize_Planes_Vector128<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);
-                else Quantize_Planes_Scalar<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);
+                Quantize_Slots_V512<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_Planes_Vector512<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
+    private static void Quantize_Slots_V512<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
     {
         var inverse = Vector512.Create(inverseScale);
         var low = Vector512.Create(-zeroPoint);
@@ -4378,8 +3839,30 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
+    /// <summary>
+    /// Packs a convolution's float input as 7-bit activations, four channels of a group per 32-bit slot and pixel (V256);
+    /// <paramref name="parameters"/> holds the inverse scale and the zero point (a whole number, 0 to 127).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Quantize_Planes_V256<TShape>(ref float source, ref float destination, ref float parameters) where TShape : struct, Quantize_Shape
+    {
+        float inverseScale = parameters;
+        float zeroPoint = Unsafe.Add(ref parameters, 1);
+        int quads = (TShape.InPerGroup + 3) / 4;
+        for (int k = 0; k < TShape.Groups; k++)
+        {
+            for (int q = 0; q < quads; q++)
+            {
+                int channels = Math.Min(4, TShape.InPerGroup - 4 * q);
+                ref float plane = ref Unsafe.Add(ref source, (k * TShape.InPerGroup + 4 * q) * TShape.Pixels);
+                ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));
+                Quantize_Slots_V256<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);
+            }
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_Planes_Vector256<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
+    private static void Quantize_Slots_V256<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
     {
         var inverse = Vector256.Create(inverseScale);
         var low = Vector256.Create(-zeroPoint);
@@ -4406,8 +3889,30 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
+    /// <summary>
+    /// Packs a convolution's float input as 7-bit activations, four channels of a group per 32-bit slot and pixel (V128);
+    /// <paramref name="parameters"/> holds the inverse scale and the zero point (a whole number, 0 to 127).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Quantize_Planes_V128<TShape>(ref float source, ref float destination, ref float parameters) where TShape : struct, Quantize_Shape
+    {
+        float inverseScale = parameters;
+        float zeroPoint = Unsafe.Add(ref parameters, 1);
+        int quads = (TShape.InPerGroup + 3) / 4;
+        for (int k = 0; k < TShape.Groups; k++)
+        {
+            for (int q = 0; q < quads; q++)
+            {
+                int channels = Math.Min(4, TShape.InPerGroup - 4 * q);
+                ref float plane = ref Unsafe.Add(ref source, (k * TShape.InPerGroup + 4 * q) * TShape.Pixels);
+                ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));
+                Quantize_Slots_V128<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);
+            }
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_Planes_Vector128<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
+    private static void Quantize_Slots_V128<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
     {
         var inverse = Vector128.Create(inverseScale);
         var low = Vector128.Create(-zeroPoint);
@@ -4434,8 +3939,30 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
+    /// <summary>
+    /// Packs a convolution's float input as 7-bit activations, four channels of a group per 32-bit slot and pixel (one pixel at a time);
+    /// <paramref name="parameters"/> holds the inverse scale and the zero point (a whole number, 0 to 127).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Quantize_Planes_Scalar<TShape>(ref float source, ref float destination, ref float parameters) where TShape : struct, Quantize_Shape
+    {
+        float inverseScale = parameters;
+        float zeroPoint = Unsafe.Add(ref parameters, 1);
+        int quads = (TShape.InPerGroup + 3) / 4;
+        for (int k = 0; k < TShape.Groups; k++)
+        {
+            for (int q = 0; q < quads; q++)
+            {
+                int channels = Math.Min(4, TShape.InPerGroup - 4 * q);
+                ref float plane = ref Unsafe.Add(ref source, (k * TShape.InPerGroup + 4 * q) * TShape.Pixels);
+                ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));
+                Quantize_Slots_Scalar<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);
+            }
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_Planes_Scalar<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
+    private static void Quantize_Slots_Scalar<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
     {
         for (int p = 0; p < TShape.Pixels; p++)
         {
@@ -5233,9 +4760,17 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
-    /// <summary>4 × 8 Vector128 int8 tile, with an SDOT-by-element branch for ARM64; see <see cref="Int8Pointwise_Shape"/>.</summary>
+    /// <summary>4 × 8 Vector128 tile: its Dp body on ARM64, else its broadcast body.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Int8Pointwise_Tile_4x8_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last) where TShape : struct, Int8Pointwise_Shape
+    {
+        if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported) Int8Pointwise_Tile_4x8_V128_Dp<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
+        else Int8Pointwise_Tile_4x8_V128_Broadcast<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
+    }
+
+    /// <summary>4 × 8 Vector128 int8 tile, SDOT by element (ARM64 with Dp); see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_4x8_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_4x8_V128_Dp<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -5259,33 +4794,105 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             {
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var x1 = Vector128.LoadUnsafe(ref x, 4);
-                if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported)
-                {
-                    var w4 = Vector128.LoadUnsafe(ref wk).AsSByte();
-                    sum0x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum0x0, x0.AsSByte(), w4, 0);
-                    sum0x1 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum0x1, x1.AsSByte(), w4, 0);
-                    sum1x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum1x0, x0.AsSByte(), w4, 1);
-                    sum1x1 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum1x1, x1.AsSByte(), w4, 1);
-                    sum2x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum2x0, x0.AsSByte(), w4, 2);
-                    sum2x1 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum2x1, x1.AsSByte(), w4, 2);
-                    sum3x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum3x0, x0.AsSByte(), w4, 3);
-                    sum3x1 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum3x1, x1.AsSByte(), w4, 3);
-                }
-                else
-                {
-                    var w0 = Vector128.Create(wk);
-                    sum0x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x0, x0, w0);
-                    sum0x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x1, x1, w0);
-                    var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                    sum1x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x0, x0, w1);
-                    sum1x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x1, x1, w1);
-                    var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                    sum2x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x0, x0, w2);
-                    sum2x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x1, x1, w2);
-                    var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                    sum3x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x0, x0, w3);
-                    sum3x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x1, x1, w3);
-                }
+                var w4 = Vector128.LoadUnsafe(ref wk).AsSByte();
+                sum0x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum0x0, x0.AsSByte(), w4, 0);
+                sum0x1 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum0x1, x1.AsSByte(), w4, 0);
+                sum1x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum1x0, x0.AsSByte(), w4, 1);
+                sum1x1 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum1x1, x1.AsSByte(), w4, 1);
+                sum2x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum2x0, x0.AsSByte(), w4, 2);
+                sum2x1 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum2x1, x1.AsSByte(), w4, 2);
+                sum3x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum3x0, x0.AsSByte(), w4, 3);
+                sum3x1 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum3x1, x1.AsSByte(), w4, 3);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            var scale0 = Vector128.Create(bias);
+            var shift0 = Vector128.Create(Unsafe.Add(ref bias, blockRows + 0));
+            var acc0x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum0x0, scale0, shift0);
+            var acc0x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum0x1, scale0, shift0);
+            var scale1 = Vector128.Create(Unsafe.Add(ref bias, 1));
+            var shift1 = Vector128.Create(Unsafe.Add(ref bias, blockRows + 1));
+            var acc1x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum1x0, scale1, shift1);
+            var acc1x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum1x1, scale1, shift1);
+            var scale2 = Vector128.Create(Unsafe.Add(ref bias, 2));
+            var shift2 = Vector128.Create(Unsafe.Add(ref bias, blockRows + 2));
+            var acc2x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum2x0, scale2, shift2);
+            var acc2x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum2x1, scale2, shift2);
+            var scale3 = Vector128.Create(Unsafe.Add(ref bias, 3));
+            var shift3 = Vector128.Create(Unsafe.Add(ref bias, blockRows + 3));
+            var acc3x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum3x0, scale3, shift3);
+            var acc3x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum3x1, scale3, shift3);
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector128.LoadUnsafe(ref res, (nuint)(p + 4));
+                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 4));
+                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc2x1 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 4));
+                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc3x1 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 4));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+        }
+    }
+
+    /// <summary>4 × 8 Vector128 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Pointwise_Tile_4x8_V128_Broadcast<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Int8Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 8)
+        {
+            var sum0x0 = Vector128<int>.Zero;
+            var sum0x1 = Vector128<int>.Zero;
+            var sum1x0 = Vector128<int>.Zero;
+            var sum1x1 = Vector128<int>.Zero;
+            var sum2x0 = Vector128<int>.Zero;
+            var sum2x1 = Vector128<int>.Zero;
+            var sum3x0 = Vector128<int>.Zero;
+            var sum3x1 = Vector128<int>.Zero;
+            ref int x = ref Unsafe.As<float, int>(ref Unsafe.Add(ref groupInput, p));
+            ref int wk = ref Unsafe.As<float, int>(ref Unsafe.Add(ref bias, 2 * blockRows));
+            for (int q = 0; q < TShape.Quads; q++)
+            {
+                var x0 = Vector128.LoadUnsafe(ref x);
+                var x1 = Vector128.LoadUnsafe(ref x, 4);
+                var w0 = Vector128.Create(wk);
+                sum0x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x0, x0, w0);
+                sum0x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x1, x1, w0);
+                var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                sum1x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x0, x0, w1);
+                sum1x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x1, x1, w1);
+                var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                sum2x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x0, x0, w2);
+                sum2x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x1, x1, w2);
+                var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                sum3x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x0, x0, w3);
+                sum3x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x1, x1, w3);
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
@@ -5409,6 +5016,186 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
             acc2x0.StoreUnsafe(ref out2, (nuint)(p));
             acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        float bias = Unsafe.Add(ref taps, 9);
+        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
+        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
+        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
+        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
+        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
+        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
+        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
+        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
+        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
+            {
+                float acc = bias;
+                if (above)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1) * k0;
+                    acc += Unsafe.Add(ref plane, row0 + ox * 2) * k1;
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1) * k2;
+                }
+                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1) * k3;
+                acc += Unsafe.Add(ref plane, row1 + ox * 2) * k4;
+                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1) * k5;
+                if (below)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1) * k6;
+                    acc += Unsafe.Add(ref plane, row2 + ox * 2) * k7;
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
+                }
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
+            {
+                int at = Math.Min(ox, TShape.ColumnsEnd - 4);
+                var acc = Vector128.Create(bias);
+                if (above)
+                {
+                    ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                    var lo0 = Vector128.LoadUnsafe(ref in0);
+                    var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                    var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                    acc = AdvSimd.FusedMultiplyAdd(acc, left0, k0V);
+                    acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
+                    acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
+                }
+                ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                var lo1 = Vector128.LoadUnsafe(ref in1);
+                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
+                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
+                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
+                if (below)
+                {
+                    ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                    var lo2 = Vector128.LoadUnsafe(ref in2);
+                    var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                    var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                    acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
+                    acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
+                    acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
+                }
+                if (TShape.Relu) acc = Simd.Relu(acc);
+                acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+            }
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        float bias = Unsafe.Add(ref taps, 9);
+        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
+        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
+        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
+        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
+        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
+        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
+        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
+        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
+        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
+            {
+                float acc = bias;
+                if (above)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1) * k0;
+                    acc += Unsafe.Add(ref plane, row0 + ox * 2) * k1;
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1) * k2;
+                }
+                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1) * k3;
+                acc += Unsafe.Add(ref plane, row1 + ox * 2) * k4;
+                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1) * k5;
+                if (below)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1) * k6;
+                    acc += Unsafe.Add(ref plane, row2 + ox * 2) * k7;
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
+                }
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            if (TShape.ColumnsEnd > 4)
+            {
+                for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
+                {
+                    int at = Math.Min(ox, TShape.ColumnsEnd - 4);
+                    var acc = Vector128.Create(bias);
+                    if (above)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
+                    }
+                    ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
+                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                    if (below)
+                    {
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                    }
+                    if (TShape.Relu) acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+                }
+            }
         }
     }
 
@@ -6070,6 +5857,93 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
+    /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s1_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s1_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        float bias = Unsafe.Add(ref taps, 9);
+        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
+        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
+        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
+        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
+        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
+        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
+        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
+        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
+        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy - 1) * TShape.InWidth : 0;
+            int row1 = oy * TShape.InWidth;
+            int row2 = below ? (oy + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
+            {
+                float acc = bias;
+                if (above)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox - 1) * k0;
+                    acc += Unsafe.Add(ref plane, row0 + ox) * k1;
+                    if (ox + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox + 1) * k2;
+                }
+                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox - 1) * k3;
+                acc += Unsafe.Add(ref plane, row1 + ox) * k4;
+                if (ox + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox + 1) * k5;
+                if (below)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox - 1) * k6;
+                    acc += Unsafe.Add(ref plane, row2 + ox) * k7;
+                    if (ox + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox + 1) * k8;
+                }
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            if (TShape.ColumnsEnd > 4)
+            {
+                for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
+                {
+                    int at = Math.Min(ox, TShape.ColumnsEnd - 4);
+                    var acc = Vector128.Create(bias);
+                    if (above)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + at - 1);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
+                    }
+                    ref float in1 = ref Unsafe.Add(ref plane, row1 + at - 1);
+                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
+                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
+                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
+                    if (below)
+                    {
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + at - 1);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
+                    }
+                    if (TShape.Relu) acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+                }
+            }
+        }
+    }
+
     /// <summary>4 × 64 Vector512 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_Tile_4x64_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
@@ -6378,9 +6252,17 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
-    /// <summary>4 × 4 Vector128 int8 tile, with an SDOT-by-element branch for ARM64; see <see cref="Int8Pointwise_Shape"/>.</summary>
+    /// <summary>4 × 4 Vector128 tile: its Dp body on ARM64, else its broadcast body.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Int8Pointwise_Tile_4x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last) where TShape : struct, Int8Pointwise_Shape
+    {
+        if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported) Int8Pointwise_Tile_4x4_V128_Dp<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
+        else Int8Pointwise_Tile_4x4_V128_Broadcast<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
+    }
+
+    /// <summary>4 × 4 Vector128 int8 tile, SDOT by element (ARM64 with Dp); see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_4x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_4x4_V128_Dp<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -6399,25 +6281,76 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             for (int q = 0; q < TShape.Quads; q++)
             {
                 var x0 = Vector128.LoadUnsafe(ref x);
-                if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported)
-                {
-                    var w4 = Vector128.LoadUnsafe(ref wk).AsSByte();
-                    sum0x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum0x0, x0.AsSByte(), w4, 0);
-                    sum1x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum1x0, x0.AsSByte(), w4, 1);
-                    sum2x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum2x0, x0.AsSByte(), w4, 2);
-                    sum3x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum3x0, x0.AsSByte(), w4, 3);
-                }
-                else
-                {
-                    var w0 = Vector128.Create(wk);
-                    sum0x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x0, x0, w0);
-                    var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                    sum1x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x0, x0, w1);
-                    var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                    sum2x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x0, x0, w2);
-                    var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                    sum3x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x0, x0, w3);
-                }
+                var w4 = Vector128.LoadUnsafe(ref wk).AsSByte();
+                sum0x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum0x0, x0.AsSByte(), w4, 0);
+                sum1x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum1x0, x0.AsSByte(), w4, 1);
+                sum2x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum2x0, x0.AsSByte(), w4, 2);
+                sum3x0 = global::System.Runtime.Intrinsics.Arm.Dp.DotProductBySelectedQuadruplet(sum3x0, x0.AsSByte(), w4, 3);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            var scale0 = Vector128.Create(bias);
+            var shift0 = Vector128.Create(Unsafe.Add(ref bias, blockRows + 0));
+            var acc0x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum0x0, scale0, shift0);
+            var scale1 = Vector128.Create(Unsafe.Add(ref bias, 1));
+            var shift1 = Vector128.Create(Unsafe.Add(ref bias, blockRows + 1));
+            var acc1x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum1x0, scale1, shift1);
+            var scale2 = Vector128.Create(Unsafe.Add(ref bias, 2));
+            var shift2 = Vector128.Create(Unsafe.Add(ref bias, blockRows + 2));
+            var acc2x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum2x0, scale2, shift2);
+            var scale3 = Vector128.Create(Unsafe.Add(ref bias, 3));
+            var shift3 = Vector128.Create(Unsafe.Add(ref bias, blockRows + 3));
+            var acc3x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum3x0, scale3, shift3);
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
+                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc3x0 = Simd.Relu(acc3x0);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+        }
+    }
+
+    /// <summary>4 × 4 Vector128 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Pointwise_Tile_4x4_V128_Broadcast<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Int8Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 4)
+        {
+            var sum0x0 = Vector128<int>.Zero;
+            var sum1x0 = Vector128<int>.Zero;
+            var sum2x0 = Vector128<int>.Zero;
+            var sum3x0 = Vector128<int>.Zero;
+            ref int x = ref Unsafe.As<float, int>(ref Unsafe.Add(ref groupInput, p));
+            ref int wk = ref Unsafe.As<float, int>(ref Unsafe.Add(ref bias, 2 * blockRows));
+            for (int q = 0; q < TShape.Quads; q++)
+            {
+                var x0 = Vector128.LoadUnsafe(ref x);
+                var w0 = Vector128.Create(wk);
+                sum0x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x0, x0, w0);
+                var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                sum1x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x0, x0, w1);
+                var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                sum2x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x0, x0, w2);
+                var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                sum3x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x0, x0, w3);
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }

@@ -488,19 +488,19 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     {
         new("Conv3x3_s1_1to16_28x28_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla by element" : "Vector128"),
         new("AvgPool3x3_s2_16ch_28x28_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
-        new("Pointwise_g1_16to48_784px_Shuffle8_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g1_16to48_784px_Shuffle8_Relu_4x8_V128"),
+        new("Pointwise_g1_16to48_784px_Shuffle8_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_16to48_784px_Shuffle8_Relu_V128"),
         new("Depthwise3x3_s2_48ch_28x28", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
-        new("Pointwise_g8_48to176_196px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_48to176_196px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_48to176_196px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_48to176_196px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_48to176_196px_Relu_4x8_V128"),
-        new("Pointwise_g8_192to48_196px_Shuffle8_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128"),
+        new("Pointwise_g8_48to176_196px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_48to176_196px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_48to176_196px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_48to176_196px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g8_48to176_196px_Relu_V128"),
+        new("Pointwise_g8_192to48_196px_Shuffle8_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_V128, AdvSimd fmla by element" : "Pointwise_g8_192to48_196px_Shuffle8_Relu_V128"),
         new("Depthwise3x3_s1_48ch_14x14", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
-        new("Pointwise_g8_48to192_196px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_48to192_196px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_48to192_196px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128"),
+        new("Pointwise_g8_48to192_196px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_48to192_196px_Residual_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_48to192_196px_Residual_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_48to192_196px_Residual_Relu_V128, AdvSimd fmla by element" : "Pointwise_g8_48to192_196px_Residual_Relu_V128"),
         new("AvgPool3x3_s2_192ch_14x14_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
-        new("Pointwise_g8_192to96_196px_Shuffle8_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_192to96_196px_Shuffle8_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_192to96_196px_Shuffle8_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128"),
+        new("Pointwise_g8_192to96_196px_Shuffle8_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_192to96_196px_Shuffle8_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_192to96_196px_Shuffle8_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_192to96_196px_Shuffle8_Relu_V128, AdvSimd fmla by element" : "Pointwise_g8_192to96_196px_Shuffle8_Relu_V128"),
         new("Depthwise3x3_s2_96ch_14x14", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
-        new("Pointwise_g8_96to192_49px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_96to192_49px_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_96to192_49px_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_96to192_49px_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_96to192_49px_Relu_4x8_V128"),
-        new("Pointwise_g8_384to96_49px_Shuffle8_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128"),
+        new("Pointwise_g8_96to192_49px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_96to192_49px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_96to192_49px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_96to192_49px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g8_96to192_49px_Relu_V128"),
+        new("Pointwise_g8_384to96_49px_Shuffle8_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_384to96_49px_Shuffle8_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_384to96_49px_Shuffle8_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_384to96_49px_Shuffle8_Relu_V128, AdvSimd fmla by element" : "Pointwise_g8_384to96_49px_Shuffle8_Relu_V128"),
         new("Depthwise3x3_s1_96ch_7x7", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : "Vector128"),
-        new("Pointwise_g8_96to384_49px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128, AdvSimd fmla by element" : "Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128"),
+        new("Pointwise_g8_96to384_49px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_96to384_49px_Residual_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_96to384_49px_Residual_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_96to384_49px_Residual_Relu_V128, AdvSimd fmla by element" : "Pointwise_g8_96to384_49px_Residual_Relu_V128"),
         new("GlobalAvgPool_384ch_49px", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp" : "Vector128"),
         new("Linear_384to10", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla, faddp" : "Vector128"),
     };
@@ -665,126 +665,28 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>3x3 convolution, stride 1, 1 to 16 channels on 28x28, batch norm folded, ReLU.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Conv3x3_s1_1to16_28x28_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            for (int c0 = 0; c0 < 16; c0 += 8) Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V512(ref source, ref Unsafe.Add(ref destination, c0 * 784), ref Unsafe.Add(ref weights, c0 * 10));
-        }
+        if (Vector512.IsHardwareAccelerated) Conv3x3_s1_1to16_28x28_Relu_V512(ref source, ref destination, ref weights);
+        else if (AdvSimd.Arm64.IsSupported) Conv3x3_s1_1to16_28x28_Relu_AdvSimd(ref source, ref destination, ref weights);
+        else Conv3x3_s1_1to16_28x28_Relu_V128(ref source, ref destination, ref weights);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Conv3x3_s1_1to16_28x28_Relu_V512(ref float source, ref float destination, ref float weights)
+    {
+        for (int c0 = 0; c0 < 16; c0 += 8) Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V512(ref source, ref Unsafe.Add(ref destination, c0 * 784), ref Unsafe.Add(ref weights, c0 * 10));
         for (int c = 0; c < 16; c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 784);
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
             float bias = Unsafe.Add(ref taps, 9);
-            var biasV = Vector128.Create(bias);
             {
                 int row1 = 0;
                 int row2 = 28;
                 int outRow = 0;
-                if (!Vector512.IsHardwareAccelerated)
-                {
-                    float acc = bias;
-                    {
-                        const int ci = 0;
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
-                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
-                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
-                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
-                    }
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (!Vector512.IsHardwareAccelerated)
-                {
-                    if (AdvSimd.Arm64.IsSupported)
-                    {
-                        for (int ox = 1; ox <= 23; ox += 4)
-                        {
-                            var acc = biasV;
-                            {
-                                const int ci = 0;
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
-                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1), taps0, 3);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 1), taps1, 0);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 2), taps1, 1);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox - 1);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in2), taps1, 2);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in2, 1), taps1, 3);
-                                acc = AdvSimd.FusedMultiplyAdd(acc, Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            var acc = biasV;
-                            {
-                                const int ci = 0;
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
-                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 22);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1), taps0, 3);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 1), taps1, 0);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 2), taps1, 1);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 22);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in2), taps1, 2);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in2, 1), taps1, 3);
-                                acc = AdvSimd.FusedMultiplyAdd(acc, Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
-                        }
-                    }
-                    else
-                    {
-                        for (int ox = 1; ox <= 23; ox += 4)
-                        {
-                            var acc = biasV;
-                            {
-                                const int ci = 0;
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox - 1);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            var acc = biasV;
-                            {
-                                const int ci = 0;
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 22);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 22);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
-                        }
-                    }
-                }
                 {
                     float acc = bias;
                     {
@@ -806,126 +708,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 int row1 = (oy) * 28;
                 int row2 = (oy + 1) * 28;
                 int outRow = oy * 28;
-                if (!Vector512.IsHardwareAccelerated)
-                {
-                    float acc = bias;
-                    {
-                        const int ci = 0;
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        acc += Unsafe.Add(ref inputPlane, row0) * Unsafe.Add(ref planeTaps, 1);
-                        acc += Unsafe.Add(ref inputPlane, row0 + 1) * Unsafe.Add(ref planeTaps, 2);
-                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
-                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
-                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
-                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
-                    }
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (!Vector512.IsHardwareAccelerated)
-                {
-                    if (AdvSimd.Arm64.IsSupported)
-                    {
-                        for (int ox = 1; ox <= 23; ox += 4)
-                        {
-                            var acc = biasV;
-                            {
-                                const int ci = 0;
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
-                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
-                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox - 1);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0), taps0, 0);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0, 1), taps0, 1);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0, 2), taps0, 2);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1), taps0, 3);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 1), taps1, 0);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 2), taps1, 1);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox - 1);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in2), taps1, 2);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in2, 1), taps1, 3);
-                                acc = AdvSimd.FusedMultiplyAdd(acc, Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            var acc = biasV;
-                            {
-                                const int ci = 0;
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
-                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
-                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 22);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0), taps0, 0);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0, 1), taps0, 1);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0, 2), taps0, 2);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 22);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1), taps0, 3);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 1), taps1, 0);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 2), taps1, 1);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 22);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in2), taps1, 2);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in2, 1), taps1, 3);
-                                acc = AdvSimd.FusedMultiplyAdd(acc, Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
-                        }
-                    }
-                    else
-                    {
-                        for (int ox = 1; ox <= 23; ox += 4)
-                        {
-                            var acc = biasV;
-                            {
-                                const int ci = 0;
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox - 1);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox - 1);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            var acc = biasV;
-                            {
-                                const int ci = 0;
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 22);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 22);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 22);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
-                        }
-                    }
-                }
                 {
                     float acc = bias;
                     {
@@ -947,108 +729,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 int row0 = 728;
                 int row1 = 756;
                 int outRow = 756;
-                if (!Vector512.IsHardwareAccelerated)
-                {
-                    float acc = bias;
-                    {
-                        const int ci = 0;
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        acc += Unsafe.Add(ref inputPlane, row0) * Unsafe.Add(ref planeTaps, 1);
-                        acc += Unsafe.Add(ref inputPlane, row0 + 1) * Unsafe.Add(ref planeTaps, 2);
-                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
-                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
-                    }
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (!Vector512.IsHardwareAccelerated)
-                {
-                    if (AdvSimd.Arm64.IsSupported)
-                    {
-                        for (int ox = 1; ox <= 23; ox += 4)
-                        {
-                            var acc = biasV;
-                            {
-                                const int ci = 0;
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
-                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
-                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox - 1);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0), taps0, 0);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0, 1), taps0, 1);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0, 2), taps0, 2);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1), taps0, 3);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 1), taps1, 0);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 2), taps1, 1);
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            var acc = biasV;
-                            {
-                                const int ci = 0;
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                var taps0 = Vector128.LoadUnsafe(ref planeTaps);
-                                var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
-                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 22);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0), taps0, 0);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0, 1), taps0, 1);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0, 2), taps0, 2);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 22);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1), taps0, 3);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 1), taps1, 0);
-                                acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 2), taps1, 1);
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
-                        }
-                    }
-                    else
-                    {
-                        for (int ox = 1; ox <= 23; ox += 4)
-                        {
-                            var acc = biasV;
-                            {
-                                const int ci = 0;
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox - 1);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                        }
-                        {
-                            var acc = biasV;
-                            {
-                                const int ci = 0;
-                                ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
-                                ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 22);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                                ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 22);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                                acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                            }
-                            acc = Simd.Relu(acc);
-                            acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
-                        }
-                    }
-                }
                 {
                     float acc = bias;
                     {
@@ -1668,198 +1348,512 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>3x3 average pool, stride 2, 16 channels on 28x28; always divides by 9 (padding counted), then ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_16ch_28x28_Relu(ref float source, ref float destination)
+    private static void Conv3x3_s1_1to16_28x28_Relu_AdvSimd(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            AvgPool3x3_s2_16ch_28x28_Relu_Rows_V512(ref source, ref destination);
-            return;
-        }
         for (int c = 0; c < 16; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * 784);
-            ref float output = ref Unsafe.Add(ref destination, c * 196);
+            ref float plane = ref source;
+            ref float output = ref Unsafe.Add(ref destination, c * 784);
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            float bias = Unsafe.Add(ref taps, 9);
+            var biasV = Vector128.Create(bias);
             {
                 int row1 = 0;
                 int row2 = 28;
                 int outRow = 0;
                 {
-                    float acc = Unsafe.Add(ref plane, row1);
-                    acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2);
-                    acc += Unsafe.Add(ref plane, row2 + 1);
-                    acc *= 1f / 9f;
+                    float acc = bias;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
+                    }
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow) = acc;
                 }
-                if (AdvSimd.Arm64.IsSupported)
+                for (int ox = 1; ox <= 23; ox += 4)
                 {
-                    for (int ox = 1; ox <= 10; ox += 4)
+                    var acc = biasV;
                     {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        var acc = AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1), taps0, 3);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 1), taps1, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 2), taps1, 1);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox - 1);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in2), taps1, 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in2, 1), taps1, 3);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                     }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        var acc = AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
-                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                 }
-                else
                 {
-                    for (int ox = 1; ox <= 10; ox += 4)
+                    var acc = biasV;
                     {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven(ref in1);
-                        acc += Simd.LoadOdd(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven(ref in2);
-                        acc += Simd.LoadOdd(ref in2);
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 22);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1), taps0, 3);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 1), taps1, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 2), taps1, 1);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 22);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in2), taps1, 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in2, 1), taps1, 3);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                     }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
+                }
+                {
+                    float acc = bias;
                     {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven(ref in1);
-                        acc += Simd.LoadOdd(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven(ref in2);
-                        acc += Simd.LoadOdd(ref in2);
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 26) * Unsafe.Add(ref planeTaps, 3);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 27) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 26) * Unsafe.Add(ref planeTaps, 6);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 27) * Unsafe.Add(ref planeTaps, 7);
                     }
+                    acc = MathF.Max(acc, 0f);
+                    Unsafe.Add(ref output, outRow + 27) = acc;
                 }
             }
-            for (int oy = 1; oy < 14; oy++)
+            for (int oy = 1; oy < 27; oy++)
             {
-                int row0 = (oy * 2 - 1) * 28;
-                int row1 = (oy * 2) * 28;
-                int row2 = (oy * 2 + 1) * 28;
-                int outRow = oy * 14;
+                int row0 = (oy - 1) * 28;
+                int row1 = (oy) * 28;
+                int row2 = (oy + 1) * 28;
+                int outRow = oy * 28;
                 {
-                    float acc = Unsafe.Add(ref plane, row0);
-                    acc += Unsafe.Add(ref plane, row0 + 1);
-                    acc += Unsafe.Add(ref plane, row1);
-                    acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2);
-                    acc += Unsafe.Add(ref plane, row2 + 1);
-                    acc *= 1f / 9f;
+                    float acc = bias;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row0) * Unsafe.Add(ref planeTaps, 1);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 1) * Unsafe.Add(ref planeTaps, 2);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
+                    }
                     acc = MathF.Max(acc, 0f);
                     Unsafe.Add(ref output, outRow) = acc;
                 }
-                if (AdvSimd.Arm64.IsSupported)
+                for (int ox = 1; ox <= 23; ox += 4)
                 {
-                    for (int ox = 1; ox <= 10; ox += 4)
+                    var acc = biasV;
                     {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        var acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc += AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox - 1);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0), taps0, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0, 1), taps0, 1);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0, 2), taps0, 2);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1), taps0, 3);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 1), taps1, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 2), taps1, 1);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox - 1);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in2), taps1, 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in2, 1), taps1, 3);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                     }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 20);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        var acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc += AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
-                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
                 }
-                else
                 {
-                    for (int ox = 1; ox <= 10; ox += 4)
+                    var acc = biasV;
                     {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                        acc += Simd.LoadEven(ref in0);
-                        acc += Simd.LoadOdd(ref in0);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven(ref in1);
-                        acc += Simd.LoadOdd(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven(ref in2);
-                        acc += Simd.LoadOdd(ref in2);
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 22);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0), taps0, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0, 1), taps0, 1);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0, 2), taps0, 2);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 22);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1), taps0, 3);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 1), taps1, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 2), taps1, 1);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 22);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in2), taps1, 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in2, 1), taps1, 3);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
                     }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
+                }
+                {
+                    float acc = bias;
                     {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 20);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                        acc += Simd.LoadEven(ref in0);
-                        acc += Simd.LoadOdd(ref in0);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven(ref in1);
-                        acc += Simd.LoadOdd(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven(ref in2);
-                        acc += Simd.LoadOdd(ref in2);
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 26) * Unsafe.Add(ref planeTaps, 0);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 27) * Unsafe.Add(ref planeTaps, 1);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 26) * Unsafe.Add(ref planeTaps, 3);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 27) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 26) * Unsafe.Add(ref planeTaps, 6);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 27) * Unsafe.Add(ref planeTaps, 7);
                     }
+                    acc = MathF.Max(acc, 0f);
+                    Unsafe.Add(ref output, outRow + 27) = acc;
+                }
+            }
+            {
+                int row0 = 728;
+                int row1 = 756;
+                int outRow = 756;
+                {
+                    float acc = bias;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row0) * Unsafe.Add(ref planeTaps, 1);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 1) * Unsafe.Add(ref planeTaps, 2);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
+                    }
+                    acc = MathF.Max(acc, 0f);
+                    Unsafe.Add(ref output, outRow) = acc;
+                }
+                for (int ox = 1; ox <= 23; ox += 4)
+                {
+                    var acc = biasV;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox - 1);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0), taps0, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0, 1), taps0, 1);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0, 2), taps0, 2);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1), taps0, 3);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 1), taps1, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 2), taps1, 1);
+                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                }
+                {
+                    var acc = biasV;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 22);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0), taps0, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0, 1), taps0, 1);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in0, 2), taps0, 2);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 22);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1), taps0, 3);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 1), taps1, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, Vector128.LoadUnsafe(ref in1, 2), taps1, 1);
+                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
+                }
+                {
+                    float acc = bias;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 26) * Unsafe.Add(ref planeTaps, 0);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 27) * Unsafe.Add(ref planeTaps, 1);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 26) * Unsafe.Add(ref planeTaps, 3);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 27) * Unsafe.Add(ref planeTaps, 4);
+                    }
+                    acc = MathF.Max(acc, 0f);
+                    Unsafe.Add(ref output, outRow + 27) = acc;
                 }
             }
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Conv3x3_s1_1to16_28x28_Relu_V128(ref float source, ref float destination, ref float weights)
+    {
+        for (int c = 0; c < 16; c++)
+        {
+            ref float plane = ref source;
+            ref float output = ref Unsafe.Add(ref destination, c * 784);
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            float bias = Unsafe.Add(ref taps, 9);
+            var biasV = Vector128.Create(bias);
+            {
+                int row1 = 0;
+                int row2 = 28;
+                int outRow = 0;
+                {
+                    float acc = bias;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
+                    }
+                    acc = MathF.Max(acc, 0f);
+                    Unsafe.Add(ref output, outRow) = acc;
+                }
+                for (int ox = 1; ox <= 23; ox += 4)
+                {
+                    var acc = biasV;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox - 1);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                }
+                {
+                    var acc = biasV;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 22);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 22);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
+                }
+                {
+                    float acc = bias;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 26) * Unsafe.Add(ref planeTaps, 3);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 27) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 26) * Unsafe.Add(ref planeTaps, 6);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 27) * Unsafe.Add(ref planeTaps, 7);
+                    }
+                    acc = MathF.Max(acc, 0f);
+                    Unsafe.Add(ref output, outRow + 27) = acc;
+                }
+            }
+            for (int oy = 1; oy < 27; oy++)
+            {
+                int row0 = (oy - 1) * 28;
+                int row1 = (oy) * 28;
+                int row2 = (oy + 1) * 28;
+                int outRow = oy * 28;
+                {
+                    float acc = bias;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row0) * Unsafe.Add(ref planeTaps, 1);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 1) * Unsafe.Add(ref planeTaps, 2);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
+                    }
+                    acc = MathF.Max(acc, 0f);
+                    Unsafe.Add(ref output, outRow) = acc;
+                }
+                for (int ox = 1; ox <= 23; ox += 4)
+                {
+                    var acc = biasV;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox - 1);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox - 1);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                }
+                {
+                    var acc = biasV;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 22);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 22);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 22);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
+                }
+                {
+                    float acc = bias;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 26) * Unsafe.Add(ref planeTaps, 0);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 27) * Unsafe.Add(ref planeTaps, 1);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 26) * Unsafe.Add(ref planeTaps, 3);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 27) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 26) * Unsafe.Add(ref planeTaps, 6);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 27) * Unsafe.Add(ref planeTaps, 7);
+                    }
+                    acc = MathF.Max(acc, 0f);
+                    Unsafe.Add(ref output, outRow + 27) = acc;
+                }
+            }
+            {
+                int row0 = 728;
+                int row1 = 756;
+                int outRow = 756;
+                {
+                    float acc = bias;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row0) * Unsafe.Add(ref planeTaps, 1);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 1) * Unsafe.Add(ref planeTaps, 2);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
+                    }
+                    acc = MathF.Max(acc, 0f);
+                    Unsafe.Add(ref output, outRow) = acc;
+                }
+                for (int ox = 1; ox <= 23; ox += 4)
+                {
+                    var acc = biasV;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox - 1);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox - 1);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                }
+                {
+                    var acc = biasV;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 22);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 22);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + 23));
+                }
+                {
+                    float acc = bias;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 26) * Unsafe.Add(ref planeTaps, 0);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 27) * Unsafe.Add(ref planeTaps, 1);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 26) * Unsafe.Add(ref planeTaps, 3);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 27) * Unsafe.Add(ref planeTaps, 4);
+                    }
+                    acc = MathF.Max(acc, 0f);
+                    Unsafe.Add(ref output, outRow + 27) = acc;
+                }
+            }
+        }
+    }
+
+    /// <summary>The literals <see cref="AvgPool3x3_s2_16ch_28x28_Relu"/> specializes its shared bodies on.</summary>
+    private readonly struct AvgPool3x3_s2_16ch_28x28_Relu_Shape : Window3x3_Shape
+    {
+        public static int Channels => 16;
+        public static int InHeight => 28;
+        public static int InWidth => 28;
+        public static int OutHeight => 14;
+        public static int OutWidth => 14;
+        public static int RowsEnd => 14;
+        public static int ColumnsEnd => 14;
+        public static bool Relu => true;
+    }
+
+    /// <summary>3x3 average pool, stride 2, 16 channels on 28x28; always divides by 9 (padding counted), then ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AvgPool3x3_s2_16ch_28x28_Relu(ref float source, ref float destination)
+    {
+        if (Vector512.IsHardwareAccelerated) AvgPool3x3_s2_16ch_28x28_Relu_Rows_V512(ref source, ref destination);
+        else if (AdvSimd.Arm64.IsSupported) AvgPool3x3_s2_AdvSimd<AvgPool3x3_s2_16ch_28x28_Relu_Shape>(ref source, ref destination);
+        else AvgPool3x3_s2_V128<AvgPool3x3_s2_16ch_28x28_Relu_Shape>(ref source, ref destination);
     }
 
     /// <summary><see cref="AvgPool3x3_s2_16ch_28x28_Relu"/> with one output row per Vector512.</summary>
@@ -1923,13 +1917,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g1_16to48_784px_Shuffle8_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_16to48_784px_Shuffle8_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_16to48_784px_Shuffle8_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g1_16to48_784px_Shuffle8_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_16to48_784px_Shuffle8_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_16to48_784px_Shuffle8_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g1_16to48_784px_Shuffle8_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         {
             const int k = 0;
@@ -1944,7 +1938,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         {
             const int k = 0;
@@ -1959,7 +1953,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         {
             const int k = 0;
@@ -1973,210 +1967,26 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
+    /// <summary>The literals <see cref="Depthwise3x3_s2_48ch_28x28"/> specializes its shared bodies on.</summary>
+    private readonly struct Depthwise3x3_s2_48ch_28x28_Shape : Window3x3_Shape
+    {
+        public static int Channels => 48;
+        public static int InHeight => 28;
+        public static int InWidth => 28;
+        public static int OutHeight => 14;
+        public static int OutWidth => 14;
+        public static int RowsEnd => 14;
+        public static int ColumnsEnd => 14;
+        public static bool Relu => false;
+    }
+
     /// <summary>3x3 depthwise convolution, stride 2, 48 channels on 28x28, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_48ch_28x28(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Depthwise3x3_s2_48ch_28x28_Rows_V512(ref source, ref destination, ref weights);
-            return;
-        }
-        for (int c = 0; c < 48; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 784);
-            ref float output = ref Unsafe.Add(ref destination, c * 196);
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            float bias = Unsafe.Add(ref taps, 9);
-            var biasV = Vector128.Create(bias);
-            float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-            float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-            float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-            float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-            float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-            float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-            float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-            float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-            float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
-            {
-                int row1 = 0;
-                int row2 = 28;
-                int outRow = 0;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (AdvSimd.Arm64.IsSupported)
-                {
-                    for (int ox = 1; ox <= 10; ox += 4)
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left1, k3V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                    }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left1, k3V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
-                    }
-                }
-                else
-                {
-                    for (int ox = 1; ox <= 10; ox += 4)
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                    }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
-                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
-                    }
-                }
-            }
-            for (int oy = 1; oy < 14; oy++)
-            {
-                int row0 = (oy * 2 - 1) * 28;
-                int row1 = (oy * 2) * 28;
-                int row2 = (oy * 2 + 1) * 28;
-                int outRow = oy * 14;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (AdvSimd.Arm64.IsSupported)
-                {
-                    for (int ox = 1; ox <= 10; ox += 4)
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left0, k0V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                    }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 20);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left0, k0V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
-                    }
-                }
-                else
-                {
-                    for (int ox = 1; ox <= 10; ox += 4)
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + ox * 2);
-                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                    }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 20);
-                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 20);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 20);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 10));
-                    }
-                }
-            }
-        }
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_48ch_28x28_Rows_V512(ref source, ref destination, ref weights);
+        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_48ch_28x28_Shape>(ref source, ref destination, ref weights);
+        else Depthwise3x3_s2_V128<Depthwise3x3_s2_48ch_28x28_Shape>(ref source, ref destination, ref weights);
     }
 
     /// <summary><see cref="Depthwise3x3_s2_48ch_28x28"/> with one output row per Vector512.</summary>
@@ -2260,13 +2070,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g8_48to176_196px_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_48to176_196px_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_48to176_196px_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g8_48to176_196px_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_48to176_196px_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_48to176_196px_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g8_48to176_196px_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_48to176_196px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_48to176_196px_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -2286,7 +2096,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_48to176_196px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_48to176_196px_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -2310,7 +2120,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_48to176_196px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_48to176_196px_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -2349,13 +2159,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g8_192to48_196px_Shuffle8_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g8_192to48_196px_Shuffle8_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -2369,7 +2179,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -2385,7 +2195,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -2400,140 +2210,26 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
+    /// <summary>The literals <see cref="Depthwise3x3_s1_48ch_14x14"/> specializes its shared bodies on.</summary>
+    private readonly struct Depthwise3x3_s1_48ch_14x14_Shape : Window3x3_Shape
+    {
+        public static int Channels => 48;
+        public static int InHeight => 14;
+        public static int InWidth => 14;
+        public static int OutHeight => 14;
+        public static int OutWidth => 14;
+        public static int RowsEnd => 13;
+        public static int ColumnsEnd => 13;
+        public static bool Relu => false;
+    }
+
     /// <summary>3x3 depthwise convolution, stride 1, 48 channels on 14x14, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s1_48ch_14x14(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Depthwise3x3_s1_48ch_14x14_Flat_V512(ref source, ref destination, ref weights);
-            return;
-        }
-        if (Vector256.IsHardwareAccelerated)
-        {
-            Depthwise3x3_s1_48ch_14x14_PaddedCopy_V256(ref source, ref destination, ref weights);
-            return;
-        }
-        for (int c = 0; c < 48; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 196);
-            ref float output = ref Unsafe.Add(ref destination, c * 196);
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            float bias = Unsafe.Add(ref taps, 9);
-            var biasV = Vector128.Create(bias);
-            float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-            float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-            float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-            float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-            float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-            float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-            float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-            float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-            float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
-            {
-                int row1 = 0;
-                int row2 = 14;
-                int outRow = 0;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                for (int ox = 1; ox <= 9; ox += 4)
-                {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + ox - 1);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + ox - 1);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 12) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 13) * k4;
-                    acc += Unsafe.Add(ref plane, row2 + 12) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + 13) * k7;
-                    Unsafe.Add(ref output, outRow + 13) = acc;
-                }
-            }
-            for (int oy = 1; oy < 13; oy++)
-            {
-                int row0 = (oy - 1) * 14;
-                int row1 = (oy) * 14;
-                int row2 = (oy + 1) * 14;
-                int outRow = oy * 14;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                for (int ox = 1; ox <= 9; ox += 4)
-                {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + ox - 1);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + ox - 1);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + ox - 1);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 12) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + 13) * k1;
-                    acc += Unsafe.Add(ref plane, row1 + 12) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 13) * k4;
-                    acc += Unsafe.Add(ref plane, row2 + 12) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + 13) * k7;
-                    Unsafe.Add(ref output, outRow + 13) = acc;
-                }
-            }
-            {
-                int row0 = 168;
-                int row1 = 182;
-                int outRow = 182;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                for (int ox = 1; ox <= 9; ox += 4)
-                {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + ox - 1);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + ox - 1);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 12) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + 13) * k1;
-                    acc += Unsafe.Add(ref plane, row1 + 12) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 13) * k4;
-                    Unsafe.Add(ref output, outRow + 13) = acc;
-                }
-            }
-        }
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_48ch_14x14_Flat_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_s1_48ch_14x14_PaddedCopy_V256(ref source, ref destination, ref weights);
+        else Depthwise3x3_s1_V128<Depthwise3x3_s1_48ch_14x14_Shape>(ref source, ref destination, ref weights);
     }
 
     /// <summary><see cref="Depthwise3x3_s1_48ch_14x14"/> with each 14x14 plane as one row of 196 pixels, Vector512 across row ends.</summary>
@@ -2848,13 +2544,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g8_48to192_196px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_8x48_V512(ref source, ref destination, ref weights, ref residual);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_4x16_V256(ref source, ref destination, ref weights, ref residual);
-        else Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual);
+        else Pointwise_g8_48to192_196px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_48to192_196px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g8_48to192_196px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -2869,7 +2565,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_48to192_196px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g8_48to192_196px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -2886,7 +2582,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_48to192_196px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g8_48to192_196px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -2902,194 +2598,26 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
+    /// <summary>The literals <see cref="AvgPool3x3_s2_192ch_14x14_Relu"/> specializes its shared bodies on.</summary>
+    private readonly struct AvgPool3x3_s2_192ch_14x14_Relu_Shape : Window3x3_Shape
+    {
+        public static int Channels => 192;
+        public static int InHeight => 14;
+        public static int InWidth => 14;
+        public static int OutHeight => 7;
+        public static int OutWidth => 7;
+        public static int RowsEnd => 7;
+        public static int ColumnsEnd => 7;
+        public static bool Relu => true;
+    }
+
     /// <summary>3x3 average pool, stride 2, 192 channels on 14x14; always divides by 9 (padding counted), then ReLU.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AvgPool3x3_s2_192ch_14x14_Relu(ref float source, ref float destination)
     {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            AvgPool3x3_s2_192ch_14x14_Relu_Rows_V512(ref source, ref destination);
-            return;
-        }
-        for (int c = 0; c < 192; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 196);
-            ref float output = ref Unsafe.Add(ref destination, c * 49);
-            {
-                int row1 = 0;
-                int row2 = 14;
-                int outRow = 0;
-                {
-                    float acc = Unsafe.Add(ref plane, row1);
-                    acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2);
-                    acc += Unsafe.Add(ref plane, row2 + 1);
-                    acc *= 1f / 9f;
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (AdvSimd.Arm64.IsSupported)
-                {
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        var acc = AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                    }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        var acc = AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
-                    }
-                }
-                else
-                {
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven(ref in1);
-                        acc += Simd.LoadOdd(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven(ref in2);
-                        acc += Simd.LoadOdd(ref in2);
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                    }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven(ref in1);
-                        acc += Simd.LoadOdd(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven(ref in2);
-                        acc += Simd.LoadOdd(ref in2);
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
-                    }
-                }
-            }
-            for (int oy = 1; oy < 7; oy++)
-            {
-                int row0 = (oy * 2 - 1) * 14;
-                int row1 = (oy * 2) * 14;
-                int row2 = (oy * 2 + 1) * 14;
-                int outRow = oy * 7;
-                {
-                    float acc = Unsafe.Add(ref plane, row0);
-                    acc += Unsafe.Add(ref plane, row0 + 1);
-                    acc += Unsafe.Add(ref plane, row1);
-                    acc += Unsafe.Add(ref plane, row1 + 1);
-                    acc += Unsafe.Add(ref plane, row2);
-                    acc += Unsafe.Add(ref plane, row2 + 1);
-                    acc *= 1f / 9f;
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (AdvSimd.Arm64.IsSupported)
-                {
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        var acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc += AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                    }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 6);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        var acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc += AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
-                    }
-                }
-                else
-                {
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                        acc += Simd.LoadEven(ref in0);
-                        acc += Simd.LoadOdd(ref in0);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven(ref in1);
-                        acc += Simd.LoadOdd(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven(ref in2);
-                        acc += Simd.LoadOdd(ref in2);
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                    }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 6);
-                        var acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
-                        acc += Simd.LoadEven(ref in0);
-                        acc += Simd.LoadOdd(ref in0);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
-                        acc += Simd.LoadEven(ref in1);
-                        acc += Simd.LoadOdd(ref in1);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
-                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
-                        acc += Simd.LoadEven(ref in2);
-                        acc += Simd.LoadOdd(ref in2);
-                        acc *= Vector128.Create(1f / 9f);
-                        acc = Simd.Relu(acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
-                    }
-                }
-            }
-        }
+        if (Vector512.IsHardwareAccelerated) AvgPool3x3_s2_192ch_14x14_Relu_Rows_V512(ref source, ref destination);
+        else if (AdvSimd.Arm64.IsSupported) AvgPool3x3_s2_AdvSimd<AvgPool3x3_s2_192ch_14x14_Relu_Shape>(ref source, ref destination);
+        else AvgPool3x3_s2_V128<AvgPool3x3_s2_192ch_14x14_Relu_Shape>(ref source, ref destination);
     }
 
     /// <summary><see cref="AvgPool3x3_s2_192ch_14x14_Relu"/> with one output row per Vector512.</summary>
@@ -3153,13 +2681,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g8_192to96_196px_Shuffle8_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_192to96_196px_Shuffle8_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_192to96_196px_Shuffle8_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_192to96_196px_Shuffle8_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_192to96_196px_Shuffle8_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g8_192to96_196px_Shuffle8_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -3179,7 +2707,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -3201,7 +2729,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -3222,206 +2750,26 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
+    /// <summary>The literals <see cref="Depthwise3x3_s2_96ch_14x14"/> specializes its shared bodies on.</summary>
+    private readonly struct Depthwise3x3_s2_96ch_14x14_Shape : Window3x3_Shape
+    {
+        public static int Channels => 96;
+        public static int InHeight => 14;
+        public static int InWidth => 14;
+        public static int OutHeight => 7;
+        public static int OutWidth => 7;
+        public static int RowsEnd => 7;
+        public static int ColumnsEnd => 7;
+        public static bool Relu => false;
+    }
+
     /// <summary>3x3 depthwise convolution, stride 2, 96 channels on 14x14, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_96ch_14x14(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Depthwise3x3_s2_96ch_14x14_Rows_V512(ref source, ref destination, ref weights);
-            return;
-        }
-        for (int c = 0; c < 96; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 196);
-            ref float output = ref Unsafe.Add(ref destination, c * 49);
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            float bias = Unsafe.Add(ref taps, 9);
-            var biasV = Vector128.Create(bias);
-            float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-            float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-            float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-            float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-            float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-            float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-            float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-            float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-            float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
-            {
-                int row1 = 0;
-                int row2 = 14;
-                int outRow = 0;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (AdvSimd.Arm64.IsSupported)
-                {
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left1, k3V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                    }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left1, k3V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
-                    }
-                }
-                else
-                {
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                    }
-                    {
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
-                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, biasV);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
-                    }
-                }
-            }
-            for (int oy = 1; oy < 7; oy++)
-            {
-                int row0 = (oy * 2 - 1) * 14;
-                int row1 = (oy * 2) * 14;
-                int row2 = (oy * 2 + 1) * 14;
-                int outRow = oy * 7;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                if (AdvSimd.Arm64.IsSupported)
-                {
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left0, k0V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                    }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 6);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        var acc = AdvSimd.FusedMultiplyAdd(biasV, left0, k0V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
-                    }
-                }
-                else
-                {
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 2);
-                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                    }
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + 6);
-                        var acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, biasV);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                        ref float in1 = ref Unsafe.Add(ref plane, row1 + 6);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + 6);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                        acc.StoreUnsafe(ref output, (nuint)(outRow + 3));
-                    }
-                }
-            }
-        }
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_96ch_14x14_Rows_V512(ref source, ref destination, ref weights);
+        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_96ch_14x14_Shape>(ref source, ref destination, ref weights);
+        else Depthwise3x3_s2_V128<Depthwise3x3_s2_96ch_14x14_Shape>(ref source, ref destination, ref weights);
     }
 
     /// <summary><see cref="Depthwise3x3_s2_96ch_14x14"/> with one output row per Vector512.</summary>
@@ -3505,13 +2853,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g8_96to192_49px_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to192_49px_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to192_49px_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g8_96to192_49px_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to192_49px_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to192_49px_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g8_96to192_49px_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_96to192_49px_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_96to192_49px_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -3526,7 +2874,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_96to192_49px_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_96to192_49px_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -3543,7 +2891,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_96to192_49px_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_96to192_49px_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -3575,13 +2923,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g8_384to96_49px_Shuffle8_Relu(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref source, ref destination, ref weights);
-        else Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g8_384to96_49px_Shuffle8_Relu_V128(ref source, ref destination, ref weights);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_8x48_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_V512(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -3601,7 +2949,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_4x16_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_V256(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -3623,7 +2971,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_4x8_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_V128(ref float source, ref float destination, ref float weights)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -3644,169 +2992,25 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
+    /// <summary>The literals <see cref="Depthwise3x3_s1_96ch_7x7"/> specializes its shared bodies on.</summary>
+    private readonly struct Depthwise3x3_s1_96ch_7x7_Shape : Window3x3_Shape
+    {
+        public static int Channels => 96;
+        public static int InHeight => 7;
+        public static int InWidth => 7;
+        public static int OutHeight => 7;
+        public static int OutWidth => 7;
+        public static int RowsEnd => 6;
+        public static int ColumnsEnd => 6;
+        public static bool Relu => false;
+    }
+
     /// <summary>3x3 depthwise convolution, stride 1, 96 channels on 7x7, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s1_96ch_7x7(ref float source, ref float destination, ref float weights)
     {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Depthwise3x3_s1_96ch_7x7_Flat_V512(ref source, ref destination, ref weights);
-            return;
-        }
-        for (int c = 0; c < 96; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 49);
-            ref float output = ref Unsafe.Add(ref destination, c * 49);
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            float bias = Unsafe.Add(ref taps, 9);
-            var biasV = Vector128.Create(bias);
-            float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-            float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-            float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-            float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-            float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-            float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-            float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-            float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-            float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
-            {
-                int row1 = 0;
-                int row2 = 7;
-                int outRow = 0;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                }
-                {
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 1);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 1);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 2));
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row1 + 5) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 6) * k4;
-                    acc += Unsafe.Add(ref plane, row2 + 5) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + 6) * k7;
-                    Unsafe.Add(ref output, outRow + 6) = acc;
-                }
-            }
-            for (int oy = 1; oy < 6; oy++)
-            {
-                int row0 = (oy - 1) * 7;
-                int row1 = (oy) * 7;
-                int row2 = (oy + 1) * 7;
-                int outRow = oy * 7;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    acc += Unsafe.Add(ref plane, row2) * k7;
-                    acc += Unsafe.Add(ref plane, row2 + 1) * k8;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                }
-                {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 1);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 1);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + 1);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 2));
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 5) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + 6) * k1;
-                    acc += Unsafe.Add(ref plane, row1 + 5) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 6) * k4;
-                    acc += Unsafe.Add(ref plane, row2 + 5) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + 6) * k7;
-                    Unsafe.Add(ref output, outRow + 6) = acc;
-                }
-            }
-            {
-                int row0 = 35;
-                int row1 = 42;
-                int outRow = 42;
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0) * k1;
-                    acc += Unsafe.Add(ref plane, row0 + 1) * k2;
-                    acc += Unsafe.Add(ref plane, row1) * k4;
-                    acc += Unsafe.Add(ref plane, row1 + 1) * k5;
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 1));
-                }
-                {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + 1);
-                    var acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, biasV);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + 1);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
-                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 2));
-                }
-                {
-                    float acc = bias + Unsafe.Add(ref plane, row0 + 5) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + 6) * k1;
-                    acc += Unsafe.Add(ref plane, row1 + 5) * k3;
-                    acc += Unsafe.Add(ref plane, row1 + 6) * k4;
-                    Unsafe.Add(ref output, outRow + 6) = acc;
-                }
-            }
-        }
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_96ch_7x7_Flat_V512(ref source, ref destination, ref weights);
+        else Depthwise3x3_s1_V128<Depthwise3x3_s1_96ch_7x7_Shape>(ref source, ref destination, ref weights);
     }
 
     /// <summary><see cref="Depthwise3x3_s1_96ch_7x7"/> with each 7x7 plane as one row of 49 pixels, Vector512 across row ends.</summary>
@@ -3917,13 +3121,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_g8_96to384_49px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref source, ref destination, ref weights, ref residual);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref source, ref destination, ref weights, ref residual);
-        else Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref source, ref destination, ref weights, ref residual);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual);
+        else Pointwise_g8_96to384_49px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_96to384_49px_Residual_Relu_8x48_V512(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g8_96to384_49px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -3938,7 +3142,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_96to384_49px_Residual_Relu_4x16_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g8_96to384_49px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -3955,7 +3159,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_96to384_49px_Residual_Relu_4x8_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g8_96to384_49px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
     {
         for (int k = 0; k < 8; k++)
         {
@@ -3972,162 +3176,346 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     /// <summary>Mean of each of 384 planes of 49 pixels.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void GlobalAvgPool_384ch_49px(ref float source, ref float destination)
     {
-        if (AdvSimd.Arm64.IsSupported)
+        if (Vector512.IsHardwareAccelerated) GlobalAvgPool_384ch_49px_V512(ref source, ref destination);
+        else if (AdvSimd.Arm64.IsSupported) GlobalAvgPool_384ch_49px_AdvSimd(ref source, ref destination);
+        else GlobalAvgPool_384ch_49px_V128(ref source, ref destination);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GlobalAvgPool_384ch_49px_V512(ref float source, ref float destination)
+    {
+        for (int c = 0; c < 384; c++)
         {
-            for (int c = 0; c < 384; c += 4)
+            ref float plane = ref Unsafe.Add(ref source, c * 49);
+            float sum = 0f;
+            var t0 = Vector512<float>.Zero;
+            var t1 = Vector512<float>.Zero;
             {
-                ref float row0 = ref Unsafe.Add(ref source, (c) * 49);
-                var sum0 = Vector128<float>.Zero;
-                ref float row1 = ref Unsafe.Add(ref source, (c + 1) * 49);
-                var sum1 = Vector128<float>.Zero;
-                ref float row2 = ref Unsafe.Add(ref source, (c + 2) * 49);
-                var sum2 = Vector128<float>.Zero;
-                ref float row3 = ref Unsafe.Add(ref source, (c + 3) * 49);
-                var sum3 = Vector128<float>.Zero;
-                for (int i = 0; i < 48; i += 4)
-                {
-                    sum0 = AdvSimd.Add(sum0, Vector128.LoadUnsafe(ref row0, (nuint)i));
-                    sum1 = AdvSimd.Add(sum1, Vector128.LoadUnsafe(ref row1, (nuint)i));
-                    sum2 = AdvSimd.Add(sum2, Vector128.LoadUnsafe(ref row2, (nuint)i));
-                    sum3 = AdvSimd.Add(sum3, Vector128.LoadUnsafe(ref row3, (nuint)i));
-                }
-                var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));
-                {
-                    const int i = 48;
-                    sums += Vector128.Create(Unsafe.Add(ref row0, i), Unsafe.Add(ref row1, i), Unsafe.Add(ref row2, i), Unsafe.Add(ref row3, i));
-                }
-                (sums / Vector128.Create(49f)).StoreUnsafe(ref destination, (nuint)c);
+                const int i = 0;
+                t0 += Vector512.LoadUnsafe(ref plane, (nuint)i);
+                t1 += Vector512.LoadUnsafe(ref plane, (nuint)(i + 16));
             }
+            sum = Vector512.Sum(t0 + t1);
+            var total = Vector128<float>.Zero;
+            for (int i = 32; i < 48; i += 4)
+            {
+                total += Vector128.LoadUnsafe(ref plane, (nuint)i);
+            }
+            sum += Vector128.Sum(total);
+            {
+                const int i = 48;
+                sum += Unsafe.Add(ref plane, i);
+            }
+            Unsafe.Add(ref destination, c) = sum / 49f;
         }
-        else
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GlobalAvgPool_384ch_49px_AdvSimd(ref float source, ref float destination)
+    {
+        for (int c = 0; c < 384; c += 4)
         {
-            for (int c = 0; c < 384; c++)
+            ref float row0 = ref Unsafe.Add(ref source, (c) * 49);
+            var sum0 = Vector128<float>.Zero;
+            ref float row1 = ref Unsafe.Add(ref source, (c + 1) * 49);
+            var sum1 = Vector128<float>.Zero;
+            ref float row2 = ref Unsafe.Add(ref source, (c + 2) * 49);
+            var sum2 = Vector128<float>.Zero;
+            ref float row3 = ref Unsafe.Add(ref source, (c + 3) * 49);
+            var sum3 = Vector128<float>.Zero;
+            for (int i = 0; i < 48; i += 4)
             {
-                ref float plane = ref Unsafe.Add(ref source, c * 49);
-                float sum = 0f;
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    var t0 = Vector512<float>.Zero;
-                    var t1 = Vector512<float>.Zero;
-                    {
-                        const int i = 0;
-                        t0 += Vector512.LoadUnsafe(ref plane, (nuint)i);
-                        t1 += Vector512.LoadUnsafe(ref plane, (nuint)(i + 16));
-                    }
-                    sum = Vector512.Sum(t0 + t1);
-                    var total = Vector128<float>.Zero;
-                    for (int i = 32; i < 48; i += 4)
-                    {
-                        total += Vector128.LoadUnsafe(ref plane, (nuint)i);
-                    }
-                    sum += Vector128.Sum(total);
-                    {
-                        const int i = 48;
-                        sum += Unsafe.Add(ref plane, i);
-                    }
-                }
-                else
-                {
-                    var total = Vector128<float>.Zero;
-                    for (int i = 0; i < 48; i += 4)
-                    {
-                        total += Vector128.LoadUnsafe(ref plane, (nuint)i);
-                    }
-                    sum += Vector128.Sum(total);
-                    {
-                        const int i = 48;
-                        sum += Unsafe.Add(ref plane, i);
-                    }
-                }
-                Unsafe.Add(ref destination, c) = sum / 49f;
+                sum0 = AdvSimd.Add(sum0, Vector128.LoadUnsafe(ref row0, (nuint)i));
+                sum1 = AdvSimd.Add(sum1, Vector128.LoadUnsafe(ref row1, (nuint)i));
+                sum2 = AdvSimd.Add(sum2, Vector128.LoadUnsafe(ref row2, (nuint)i));
+                sum3 = AdvSimd.Add(sum3, Vector128.LoadUnsafe(ref row3, (nuint)i));
             }
+            var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));
+            {
+                const int i = 48;
+                sums += Vector128.Create(Unsafe.Add(ref row0, i), Unsafe.Add(ref row1, i), Unsafe.Add(ref row2, i), Unsafe.Add(ref row3, i));
+            }
+            (sums / Vector128.Create(49f)).StoreUnsafe(ref destination, (nuint)c);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GlobalAvgPool_384ch_49px_V128(ref float source, ref float destination)
+    {
+        for (int c = 0; c < 384; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * 49);
+            float sum = 0f;
+            var total = Vector128<float>.Zero;
+            for (int i = 0; i < 48; i += 4)
+            {
+                total += Vector128.LoadUnsafe(ref plane, (nuint)i);
+            }
+            sum += Vector128.Sum(total);
+            {
+                const int i = 48;
+                sum += Unsafe.Add(ref plane, i);
+            }
+            Unsafe.Add(ref destination, c) = sum / 49f;
         }
     }
 
     /// <summary>Fully connected layer, 384 features to 10 logits.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Linear_384to10(ref float source, ref float weights, ref float logits)
     {
-        if (AdvSimd.Arm64.IsSupported)
+        if (Vector512.IsHardwareAccelerated) Linear_384to10_V512(ref source, ref weights, ref logits);
+        else if (AdvSimd.Arm64.IsSupported) Linear_384to10_AdvSimd(ref source, ref weights, ref logits);
+        else Linear_384to10_V128(ref source, ref weights, ref logits);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Linear_384to10_V512(ref float source, ref float weights, ref float logits)
+    {
+        for (int o = 0; o < 10; o++)
         {
-            for (int o = 0; o < 8; o += 4)
+            ref float row = ref Unsafe.Add(ref weights, o * 384);
+            float sum = 0f;
+            var t0 = Vector512<float>.Zero;
+            var t1 = Vector512<float>.Zero;
+            for (int i = 0; i < 384; i += 32)
             {
-                ref float row0 = ref Unsafe.Add(ref weights, (o) * 384);
-                var sum0 = Vector128<float>.Zero;
-                ref float row1 = ref Unsafe.Add(ref weights, (o + 1) * 384);
-                var sum1 = Vector128<float>.Zero;
-                ref float row2 = ref Unsafe.Add(ref weights, (o + 2) * 384);
-                var sum2 = Vector128<float>.Zero;
-                ref float row3 = ref Unsafe.Add(ref weights, (o + 3) * 384);
-                var sum3 = Vector128<float>.Zero;
-                for (int i = 0; i < 384; i += 4)
-                {
-                    var x = Vector128.LoadUnsafe(ref source, (nuint)i);
-                    sum0 = AdvSimd.FusedMultiplyAdd(sum0, Vector128.LoadUnsafe(ref row0, (nuint)i), x);
-                    sum1 = AdvSimd.FusedMultiplyAdd(sum1, Vector128.LoadUnsafe(ref row1, (nuint)i), x);
-                    sum2 = AdvSimd.FusedMultiplyAdd(sum2, Vector128.LoadUnsafe(ref row2, (nuint)i), x);
-                    sum3 = AdvSimd.FusedMultiplyAdd(sum3, Vector128.LoadUnsafe(ref row3, (nuint)i), x);
-                }
-                var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));
-                (sums + Vector128.LoadUnsafe(ref weights, (nuint)(3840 + o))).StoreUnsafe(ref logits, (nuint)o);
+                t0 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)i), Vector512.LoadUnsafe(ref source, (nuint)i), t0);
+                t1 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)(i + 16)), Vector512.LoadUnsafe(ref source, (nuint)(i + 16)), t1);
             }
-            for (int o = 8; o < 10; o++)
+            sum = Vector512.Sum(t0 + t1);
+            Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 3840 + o);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Linear_384to10_AdvSimd(ref float source, ref float weights, ref float logits)
+    {
+        for (int o = 0; o < 8; o += 4)
+        {
+            ref float row0 = ref Unsafe.Add(ref weights, (o) * 384);
+            var sum0 = Vector128<float>.Zero;
+            ref float row1 = ref Unsafe.Add(ref weights, (o + 1) * 384);
+            var sum1 = Vector128<float>.Zero;
+            ref float row2 = ref Unsafe.Add(ref weights, (o + 2) * 384);
+            var sum2 = Vector128<float>.Zero;
+            ref float row3 = ref Unsafe.Add(ref weights, (o + 3) * 384);
+            var sum3 = Vector128<float>.Zero;
+            for (int i = 0; i < 384; i += 4)
             {
-                ref float row = ref Unsafe.Add(ref weights, o * 384);
-                float sum = 0f;
-                if (Vector512.IsHardwareAccelerated)
+                var x = Vector128.LoadUnsafe(ref source, (nuint)i);
+                sum0 = AdvSimd.FusedMultiplyAdd(sum0, Vector128.LoadUnsafe(ref row0, (nuint)i), x);
+                sum1 = AdvSimd.FusedMultiplyAdd(sum1, Vector128.LoadUnsafe(ref row1, (nuint)i), x);
+                sum2 = AdvSimd.FusedMultiplyAdd(sum2, Vector128.LoadUnsafe(ref row2, (nuint)i), x);
+                sum3 = AdvSimd.FusedMultiplyAdd(sum3, Vector128.LoadUnsafe(ref row3, (nuint)i), x);
+            }
+            var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));
+            (sums + Vector128.LoadUnsafe(ref weights, (nuint)(3840 + o))).StoreUnsafe(ref logits, (nuint)o);
+        }
+        for (int o = 8; o < 10; o++)
+        {
+            ref float row = ref Unsafe.Add(ref weights, o * 384);
+            float sum = 0f;
+            var total = Vector128<float>.Zero;
+            for (int i = 0; i < 384; i += 4)
+            {
+                total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
+            }
+            sum += Vector128.Sum(total);
+            Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 3840 + o);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Linear_384to10_V128(ref float source, ref float weights, ref float logits)
+    {
+        for (int o = 0; o < 10; o++)
+        {
+            ref float row = ref Unsafe.Add(ref weights, o * 384);
+            float sum = 0f;
+            var total = Vector128<float>.Zero;
+            for (int i = 0; i < 384; i += 4)
+            {
+                total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
+            }
+            sum += Vector128.Sum(total);
+            Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 3840 + o);
+        }
+    }
+
+    /// <summary>
+    /// What a 3x3, padding-1 window kernel specializes on: its planes and, of its output, the end of the rows and of the
+    /// columns whose three taps all exist (row 0 and column 0 never have theirs above or left; the row or column at
+    /// that end, if any, is the last and has none below or right). Literals in each kernel's struct, so every bound and
+    /// branch of a shared body is a constant in its machine code.
+    /// </summary>
+    private interface Window3x3_Shape
+    {
+        static abstract int Channels { get; }
+        static abstract int InHeight { get; }
+        static abstract int InWidth { get; }
+        static abstract int OutHeight { get; }
+        static abstract int OutWidth { get; }
+        static abstract int RowsEnd { get; }
+        static abstract int ColumnsEnd { get; }
+        static abstract bool Relu { get; }
+    }
+
+    /// <summary>3x3 average pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AvgPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
+            AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
+            AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="AvgPool3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AvgPool3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    {
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
+            {
+                float acc = 0f;
+                if (above)
                 {
-                    var t0 = Vector512<float>.Zero;
-                    var t1 = Vector512<float>.Zero;
-                    for (int i = 0; i < 384; i += 32)
-                    {
-                        t0 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)i), Vector512.LoadUnsafe(ref source, (nuint)i), t0);
-                        t1 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)(i + 16)), Vector512.LoadUnsafe(ref source, (nuint)(i + 16)), t1);
-                    }
-                    sum = Vector512.Sum(t0 + t1);
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1);
+                    acc += Unsafe.Add(ref plane, row0 + ox * 2);
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1);
                 }
-                else
+                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1);
+                acc += Unsafe.Add(ref plane, row1 + ox * 2);
+                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1);
+                if (below)
                 {
-                    var total = Vector128<float>.Zero;
-                    for (int i = 0; i < 384; i += 4)
-                    {
-                        total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
-                    }
-                    sum += Vector128.Sum(total);
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1);
+                    acc += Unsafe.Add(ref plane, row2 + ox * 2);
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1);
                 }
-                Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 3840 + o);
+                acc *= 1f / 9f;
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
+            {
+                int at = Math.Min(ox, TShape.ColumnsEnd - 4);
+                var acc = Vector128<float>.Zero;
+                if (above)
+                {
+                    ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                    var lo0 = Vector128.LoadUnsafe(ref in0);
+                    var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                    var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                    acc = AdvSimd.Add(left0, AdvSimd.Arm64.AddPairwise(lo0, hi0));
+                }
+                ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                var lo1 = Vector128.LoadUnsafe(ref in1);
+                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                acc = above ? acc + AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1)) : AdvSimd.Add(left1, AdvSimd.Arm64.AddPairwise(lo1, hi1));
+                if (below)
+                {
+                    ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                    var lo2 = Vector128.LoadUnsafe(ref in2);
+                    var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                    var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                    acc += AdvSimd.Add(left2, AdvSimd.Arm64.AddPairwise(lo2, hi2));
+                }
+                acc *= Vector128.Create(1f / 9f);
+                if (TShape.Relu) acc = Simd.Relu(acc);
+                acc.StoreUnsafe(ref output, (nuint)(outRow + at));
             }
         }
-        else
+    }
+
+    /// <summary>3x3 average pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AvgPool3x3_s2_V128<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
         {
-            for (int o = 0; o < 10; o++)
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
+            AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
+            AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="AvgPool3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AvgPool3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    {
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
             {
-                ref float row = ref Unsafe.Add(ref weights, o * 384);
-                float sum = 0f;
-                if (Vector512.IsHardwareAccelerated)
+                float acc = 0f;
+                if (above)
                 {
-                    var t0 = Vector512<float>.Zero;
-                    var t1 = Vector512<float>.Zero;
-                    for (int i = 0; i < 384; i += 32)
-                    {
-                        t0 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)i), Vector512.LoadUnsafe(ref source, (nuint)i), t0);
-                        t1 = Simd.MulAdd(Vector512.LoadUnsafe(ref row, (nuint)(i + 16)), Vector512.LoadUnsafe(ref source, (nuint)(i + 16)), t1);
-                    }
-                    sum = Vector512.Sum(t0 + t1);
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1);
+                    acc += Unsafe.Add(ref plane, row0 + ox * 2);
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1);
                 }
-                else
+                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1);
+                acc += Unsafe.Add(ref plane, row1 + ox * 2);
+                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1);
+                if (below)
                 {
-                    var total = Vector128<float>.Zero;
-                    for (int i = 0; i < 384; i += 4)
-                    {
-                        total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
-                    }
-                    sum += Vector128.Sum(total);
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1);
+                    acc += Unsafe.Add(ref plane, row2 + ox * 2);
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1);
                 }
-                Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 3840 + o);
+                acc *= 1f / 9f;
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            if (TShape.ColumnsEnd > 4)
+            {
+                for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
+                {
+                    int at = Math.Min(ox, TShape.ColumnsEnd - 4);
+                    var acc = Vector128<float>.Zero;
+                    if (above)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                        acc = Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2));
+                        acc += Simd.LoadEven(ref in0);
+                        acc += Simd.LoadOdd(ref in0);
+                    }
+                    ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                    acc = above ? acc + Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)) : Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2));
+                    acc += Simd.LoadEven(ref in1);
+                    acc += Simd.LoadOdd(ref in1);
+                    if (below)
+                    {
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                        acc += Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2));
+                        acc += Simd.LoadEven(ref in2);
+                        acc += Simd.LoadOdd(ref in2);
+                    }
+                    acc *= Vector128.Create(1f / 9f);
+                    if (TShape.Relu) acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+                }
             }
         }
     }
@@ -4501,9 +3889,17 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>4 × 8 Vector128 tile, with an AdvSimd branch for ARM64; see <see cref="Pointwise_Shape"/>.</summary>
+    /// <summary>4 × 8 Vector128 tile: its AdvSimd body on ARM64, else its broadcast body.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_Tile_4x8_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last) where TShape : struct, Pointwise_Shape
+    {
+        if (AdvSimd.Arm64.IsSupported) Pointwise_Tile_4x8_V128_AdvSimd<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
+        else Pointwise_Tile_4x8_V128_Broadcast<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
+    }
+
+    /// <summary>4 × 8 Vector128 tile, AdvSimd FMLA by element (ARM64); see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_Tile_4x8_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Pointwise_Tile_4x8_V128_AdvSimd<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -4531,33 +3927,15 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             {
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var x1 = Vector128.LoadUnsafe(ref x, 4);
-                if (AdvSimd.Arm64.IsSupported)
-                {
-                    var w4 = Vector128.LoadUnsafe(ref wk);
-                    acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                    acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
-                    acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                    acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
-                    acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                    acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
-                    acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                    acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                }
-                else
-                {
-                    var w0 = Vector128.Create(wk);
-                    acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                    acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                    var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                    acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                    acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                    var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                    acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                    acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                    var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                    acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                    acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                }
+                var w4 = Vector128.LoadUnsafe(ref wk);
+                acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                acc0x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x1, x1, w4, 0);
+                acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                acc1x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x1, x1, w4, 1);
+                acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
+                acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
@@ -4591,6 +3969,264 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
             acc3x0.StoreUnsafe(ref out3, (nuint)(p));
             acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+        }
+    }
+
+    /// <summary>4 × 8 Vector128 tile; see <see cref="Pointwise_Shape"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_4x8_V128_Broadcast<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 8)
+        {
+            var bias0 = Vector128.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var bias1 = Vector128.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            var bias2 = Vector128.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var acc2x1 = bias2;
+            var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            var acc3x1 = bias3;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector128.LoadUnsafe(ref x);
+                var x1 = Vector128.LoadUnsafe(ref x, 4);
+                var w0 = Vector128.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector128.LoadUnsafe(ref res, (nuint)(p + 4));
+                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 4));
+                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc2x1 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 4));
+                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc3x1 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 4));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        float bias = Unsafe.Add(ref taps, 9);
+        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
+        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
+        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
+        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
+        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
+        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
+        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
+        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
+        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
+            {
+                float acc = bias;
+                if (above)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1) * k0;
+                    acc += Unsafe.Add(ref plane, row0 + ox * 2) * k1;
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1) * k2;
+                }
+                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1) * k3;
+                acc += Unsafe.Add(ref plane, row1 + ox * 2) * k4;
+                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1) * k5;
+                if (below)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1) * k6;
+                    acc += Unsafe.Add(ref plane, row2 + ox * 2) * k7;
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
+                }
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
+            {
+                int at = Math.Min(ox, TShape.ColumnsEnd - 4);
+                var acc = Vector128.Create(bias);
+                if (above)
+                {
+                    ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                    var lo0 = Vector128.LoadUnsafe(ref in0);
+                    var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                    var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                    acc = AdvSimd.FusedMultiplyAdd(acc, left0, k0V);
+                    acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
+                    acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
+                }
+                ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                var lo1 = Vector128.LoadUnsafe(ref in1);
+                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
+                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
+                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
+                if (below)
+                {
+                    ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                    var lo2 = Vector128.LoadUnsafe(ref in2);
+                    var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                    var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                    acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
+                    acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
+                    acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
+                }
+                if (TShape.Relu) acc = Simd.Relu(acc);
+                acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+            }
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        float bias = Unsafe.Add(ref taps, 9);
+        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
+        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
+        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
+        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
+        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
+        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
+        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
+        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
+        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
+            {
+                float acc = bias;
+                if (above)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1) * k0;
+                    acc += Unsafe.Add(ref plane, row0 + ox * 2) * k1;
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1) * k2;
+                }
+                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1) * k3;
+                acc += Unsafe.Add(ref plane, row1 + ox * 2) * k4;
+                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1) * k5;
+                if (below)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1) * k6;
+                    acc += Unsafe.Add(ref plane, row2 + ox * 2) * k7;
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
+                }
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            if (TShape.ColumnsEnd > 4)
+            {
+                for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
+                {
+                    int at = Math.Min(ox, TShape.ColumnsEnd - 4);
+                    var acc = Vector128.Create(bias);
+                    if (above)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
+                    }
+                    ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
+                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                    if (below)
+                    {
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                    }
+                    if (TShape.Relu) acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+                }
+            }
         }
     }
 
@@ -4922,9 +4558,17 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>4 × 4 Vector128 tile, with an AdvSimd branch for ARM64; see <see cref="Pointwise_Shape"/>.</summary>
+    /// <summary>4 × 4 Vector128 tile: its AdvSimd body on ARM64, else its broadcast body.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_Tile_4x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last) where TShape : struct, Pointwise_Shape
+    {
+        if (AdvSimd.Arm64.IsSupported) Pointwise_Tile_4x4_V128_AdvSimd<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
+        else Pointwise_Tile_4x4_V128_Broadcast<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
+    }
+
+    /// <summary>4 × 4 Vector128 tile, AdvSimd FMLA by element (ARM64); see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_Tile_4x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Pointwise_Tile_4x4_V128_AdvSimd<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -4947,25 +4591,68 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
                 var x0 = Vector128.LoadUnsafe(ref x);
-                if (AdvSimd.Arm64.IsSupported)
-                {
-                    var w4 = Vector128.LoadUnsafe(ref wk);
-                    acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
-                    acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
-                    acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
-                    acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                }
-                else
-                {
-                    var w0 = Vector128.Create(wk);
-                    acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                    var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                    acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                    var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                    acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                    var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                    acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                }
+                var w4 = Vector128.LoadUnsafe(ref wk);
+                acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
+                acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
+                acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
+                acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
+                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc3x0 = Simd.Relu(acc3x0);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+        }
+    }
+
+    /// <summary>4 × 4 Vector128 tile; see <see cref="Pointwise_Shape"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_4x4_V128_Broadcast<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 4)
+        {
+            var bias0 = Vector128.Create(bias);
+            var acc0x0 = bias0;
+            var bias1 = Vector128.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var bias2 = Vector128.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                var x0 = Vector128.LoadUnsafe(ref x);
+                var w0 = Vector128.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
@@ -5176,6 +4863,93 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
             acc1x2.StoreUnsafe(ref out1, (nuint)(p + 8));
             acc1x3.StoreUnsafe(ref out1, (nuint)(p + 12));
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s1_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s1_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        float bias = Unsafe.Add(ref taps, 9);
+        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
+        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
+        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
+        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
+        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
+        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
+        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
+        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
+        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy - 1) * TShape.InWidth : 0;
+            int row1 = oy * TShape.InWidth;
+            int row2 = below ? (oy + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
+            {
+                float acc = bias;
+                if (above)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox - 1) * k0;
+                    acc += Unsafe.Add(ref plane, row0 + ox) * k1;
+                    if (ox + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox + 1) * k2;
+                }
+                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox - 1) * k3;
+                acc += Unsafe.Add(ref plane, row1 + ox) * k4;
+                if (ox + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox + 1) * k5;
+                if (below)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox - 1) * k6;
+                    acc += Unsafe.Add(ref plane, row2 + ox) * k7;
+                    if (ox + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox + 1) * k8;
+                }
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            if (TShape.ColumnsEnd > 4)
+            {
+                for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
+                {
+                    int at = Math.Min(ox, TShape.ColumnsEnd - 4);
+                    var acc = Vector128.Create(bias);
+                    if (above)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + at - 1);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0), k0V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 1), k1V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in0, 2), k2V, acc);
+                    }
+                    ref float in1 = ref Unsafe.Add(ref plane, row1 + at - 1);
+                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1), k3V, acc);
+                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 1), k4V, acc);
+                    acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in1, 2), k5V, acc);
+                    if (below)
+                    {
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + at - 1);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2), k6V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 1), k7V, acc);
+                        acc = Simd.MulAdd(Vector128.LoadUnsafe(ref in2, 2), k8V, acc);
+                    }
+                    if (TShape.Relu) acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+                }
+            }
         }
     }
 

@@ -1,0 +1,117 @@
+using System.Reflection;
+using System.Runtime.Intrinsics.Arm;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using ShuffleNetGen.Tests.Infrastructure;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace ShuffleNetGen.Tests;
+
+/// <summary>
+/// Every variant a window or float pointwise kernel's dispatcher can pick computes what its last, portable variant
+/// computes, each called directly rather than through the dispatcher. So the Vector512 and Vector256 variants are run
+/// on every machine, including one whose dispatcher would never pick them (the reference matrix checks only the variant
+/// the machine picks): where Vector512 is not accelerated, the runtime's <c>Simd</c> helpers fall back to software.
+/// AdvSimd variants run only on ARM64.
+/// </summary>
+public class KernelVariantTests
+{
+    private readonly ITestOutputHelper _output;
+
+    public KernelVariantTests(ITestOutputHelper output) => _output = output;
+
+    private delegate void Unweighted(ref float source, ref float destination);
+
+    private delegate void Weighted(ref float source, ref float destination, ref float weights);
+
+    private delegate void WithResidual(ref float source, ref float destination, ref float weights, ref float residual);
+
+    private static readonly string[] s_prefixes = { "Conv3x3_", "Depthwise3x3_", "MaxPool3x3_", "AvgPool3x3_", "Pointwise_" };
+
+    [Theory]
+    [InlineData("Groups = 3, Scale = 1.0")] // the paper's: wide interiors, row vectors, flat planes, the blocked stem
+    [InlineData("Groups = 4, Scale = 0.25, InputChannels = 1, InputHeight = 65, InputWidth = 65, Classes = 10")] // odd planes: bottom rows, right edges
+    [InlineData("Groups = 8, Scale = 0.5, Stages = new[] { 2, 2 }, InputHeight = 7, InputWidth = 9, Classes = 4, StemMaxPool = false")] // planes down to 1x1
+    [InlineData("Groups = 8, Scale = 0.25, InputChannels = 1, InputHeight = 28, InputWidth = 28, Classes = 10, StemStride = 1, StemMaxPool = false")]
+    [InlineData("Groups = 3, Scale = 0.5, InputHeight = 40, InputWidth = 30, Classes = 9")]
+    public void EveryVariantMatchesThePortableOne(string arguments)
+    {
+        var compilation = GeneratorHarness.Generate(skipLocalsInit: false, $"using ShuffleNetGen;\nnamespace Variants;\n[ShuffleNet({arguments})]\npublic partial class Model;");
+        var generated = compilation.SyntaxTrees.Single(t => t.FilePath.EndsWith(".g.cs", StringComparison.Ordinal)).GetRoot();
+        var type = GeneratorHarness.EmitAndLoad(compilation).GetTypes().Single(t => t.Name == "Model");
+        int arena = (int)type.GetField("ArenaLength")!.GetValue(null)! + (int)type.GetField("InputLength")!.GetValue(null)!;
+        int packed = (int)type.GetField("PackedWeightLength", BindingFlags.NonPublic | BindingFlags.Static)!.GetValue(null)!;
+
+        var random = new Random(7);
+        float[] Random(int length) => Enumerable.Range(0, length + 256).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        float[] source = Random(arena), weights = Random(packed), residual = Random(arena);
+
+        int compared = 0;
+        foreach (var (kernel, variants) in Dispatchers(generated))
+        {
+            float[]? expected = null;
+            foreach (var variant in variants.AsEnumerable().Reverse())
+            {
+                if (variant.Method.EndsWith("_AdvSimd", StringComparison.Ordinal) && !AdvSimd.Arm64.IsSupported) continue;
+                var destination = new float[source.Length];
+                Array.Fill(destination, -1234.5f);
+                Run(type, variant, source, destination, weights, residual);
+                if (expected is null)
+                {
+                    expected = destination;
+                    continue;
+                }
+                for (int i = 0; i < expected.Length; i++)
+                {
+                    float tolerance = 1e-5f * (1 + Math.Abs(expected[i]));
+                    Assert.True(Math.Abs(destination[i] - expected[i]) <= tolerance,
+                        $"{kernel}: {variant.Method}<{variant.Shape}> writes {destination[i]} at {i}, the portable variant {expected[i]}");
+                }
+                _output.WriteLine($"{kernel}: {variant.Method}{(variant.Shape is null ? "" : $"<{variant.Shape}>")} matches");
+                compared++;
+            }
+        }
+        Assert.True(compared > 0, "no variant besides the portable ones was compared");
+    }
+
+    private sealed record Variant(string Method, string? Shape, int Arguments);
+
+    /// <summary>Each window and float pointwise dispatcher of the generated file, with the variants it calls in its order.</summary>
+    private static IEnumerable<(string Kernel, List<Variant> Variants)> Dispatchers(SyntaxNode root)
+    {
+        foreach (var method in root.DescendantNodes().OfType<MethodDeclarationSyntax>())
+        {
+            string name = method.Identifier.ValueText;
+            if (!s_prefixes.Any(p => name.StartsWith(p, StringComparison.Ordinal)) || method.TypeParameterList is not null) continue;
+            if (!method.AttributeLists.ToString().Contains("AggressiveInlining", StringComparison.Ordinal)) continue;
+            var variants = method.Body!.DescendantNodes().OfType<InvocationExpressionSyntax>()
+                .Select(i => i.Expression switch
+                {
+                    GenericNameSyntax g => new Variant(g.Identifier.ValueText, g.TypeArgumentList.Arguments.Single().ToString(), i.ArgumentList.Arguments.Count),
+                    IdentifierNameSyntax n => new Variant(n.Identifier.ValueText, null, i.ArgumentList.Arguments.Count),
+                    _ => throw new InvalidOperationException($"{name}: unexpected call {i}"),
+                })
+                .ToList();
+            yield return (name, variants);
+        }
+    }
+
+    private static void Run(Type type, Variant variant, float[] source, float[] destination, float[] weights, float[] residual)
+    {
+        var method = type.GetMethod(variant.Method, BindingFlags.NonPublic | BindingFlags.Static)!;
+        if (variant.Shape is not null) method = method.MakeGenericMethod(type.GetNestedType(variant.Shape, BindingFlags.NonPublic)!);
+        switch (variant.Arguments)
+        {
+            case 2:
+                method.CreateDelegate<Unweighted>()(ref source[0], ref destination[0]);
+                break;
+            case 3:
+                method.CreateDelegate<Weighted>()(ref source[0], ref destination[0], ref weights[0]);
+                break;
+            default:
+                method.CreateDelegate<WithResidual>()(ref source[0], ref destination[0], ref weights[0], ref residual[0]);
+                break;
+        }
+    }
+}
