@@ -104,11 +104,29 @@ internal static class ModelEmitter
         foreach (var op in graph.Ops.Where(o => o.PackedWeightLength > 0))
             w.Line($"private const int {OperandRefs.WeightOffset(op)} = {op.WeightOffset};");
         w.Line();
+        EmitPlaneTables(w, graph);
         w.Line("private readonly float[] _sngArena = new float[ArenaLength];");
         w.Line("private readonly float[] _sngWeights;");
         w.Line("private int _sngBusy; // 1 while a Forward runs: the arena has room for one pass at a time");
         w.Line();
         w.Line($"private {self}(float[] packedWeights) => _sngWeights = packedWeights;");
+        w.Line();
+    }
+
+    /// <summary>
+    /// The plane tables ops read and write through (ShuffleNet v2's halves), each once: static data in the binary, read
+    /// by reference, never allocated.
+    /// </summary>
+    private static void EmitPlaneTables(SourceWriter w, NetworkGraph graph)
+    {
+        var tables = new SortedDictionary<string, PlaneMap>(System.StringComparer.Ordinal);
+        foreach (var op in graph.Ops)
+            foreach (var map in new[] { op.InputPlanes, op.OutputPlanes })
+                if (map.IsTable) tables[OperandRefs.PlaneTable(map)] = map;
+        if (tables.Count == 0) return;
+        w.Line("// Which plane of a tensor holds each channel an op reads or writes, where that is no slice (v2's halves after a shuffle).");
+        foreach (var pair in tables)
+            w.Line($"private static ReadOnlySpan<int> {pair.Key} => new int[] {{ {string.Join(", ", pair.Value.ToArray())} }};");
         w.Line();
     }
 
@@ -195,7 +213,7 @@ internal static class ModelEmitter
         {
             if (map.IsContiguous) return map.Start == 0 && map.Count == defaultCount ? "null" : $"{rt}.ChannelPlanes.Contiguous({map.Start}, {map.Count})";
             if (!map.IsTable) return $"{rt}.ChannelPlanes.Shuffled({map.Start}, {map.Count}, {map.ShuffleGroups}, {(map.OfficialShuffle ? "true" : "false")})";
-            return $"{rt}.ChannelPlanes.Table({string.Join(", ", map.ToArray())})";
+            return $"{rt}.ChannelPlanes.Table({OperandRefs.PlaneTable(map)}.ToArray())";
         }
         return $"new({rt}.LayerKind.{facts.Kind}, \"{op.Name}\", \"{op.Section.Method}\", \"{op.Input.Name}\", {Planes(op.InputPlanes, op.Input.Channels)}, "
             + $"\"{op.Output.Name}\", {(op.Output.Quantized ? "null" : Planes(op.OutputPlanes, facts.Channels))}, {facts.Channels}, {facts.Groups}, {facts.Stride}, {(facts.Relu ? "true" : "false")}, "

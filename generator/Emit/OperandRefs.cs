@@ -22,6 +22,26 @@ internal static class OperandRefs
 
     public static string Weights(OpNode op) => $"ref Unsafe.Add(ref weights, {WeightOffset(op)})";
 
+    /// <summary>Properties holding plane tables start with this; the name checks reserve it.</summary>
+    public const string PlanesPrefix = "Planes_";
+
+    /// <summary>
+    /// The property holding a table-form <see cref="PlaneMap"/>'s planes, named by its content, so ops that read or
+    /// write the same planes (a v2 unit's halves) share one table and the emitter and the kernels agree on the name.
+    /// </summary>
+    public static string PlaneTable(PlaneMap map)
+    {
+        uint hash = 2166136261;
+        foreach (int plane in map.ToArray())
+        {
+            hash = (hash ^ (uint)plane) * 16777619;
+        }
+        return $"{PlanesPrefix}{map.Count}_{hash:x8}";
+    }
+
+    /// <summary>A kernel argument: the first entry of <paramref name="map"/>'s table, as the <c>ref int</c> the kernels index.</summary>
+    public static string PlaneTableRef(PlaneMap map) => $"ref MemoryMarshal.GetReference({PlaneTable(map)})";
+
     /// <summary>The constant naming where <paramref name="t"/> starts in the arena: its name as an identifier.</summary>
     public static string ArenaOffset(TensorNode t) => ArenaPrefix + Identifier(t.Name);
 

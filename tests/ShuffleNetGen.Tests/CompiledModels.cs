@@ -43,4 +43,29 @@ namespace ShuffleNetGen.Tests.Models
 
     [ShuffleNet(Groups = 8, StemChannels = 16, StageChannels = new[] { 64, 128 }, Stages = new[] { 2, 2 }, InputChannels = 1, InputHeight = 48, InputWidth = 40, Classes = 7, StemStride = 1, StemMaxPool = false, ShuffleOrder = ShuffleOrder.Official, Precision = Precision.Int8)]
     internal partial class G8Gray48x40OfficialInt8;
+
+    // ShuffleNet v2: the configurations of tools/make_v2_fixtures.py (torchvision's own ShuffleNetV2), declared as a
+    // user would. Custom widths, odd halves, one input channel, 1, 2 and 4 stages, and torchvision's 0.5x and 1x widths.
+    [ShuffleNetV2(StemChannels = 16, StageChannels = new[] { 32, 64, 128 }, Stages = new[] { 2, 3, 2 }, FinalChannels = 256, InputHeight = 57, InputWidth = 41, Classes = 10)]
+    public partial class V2Custom57x41;
+
+#pragma warning disable SNG0014 // on purpose: the last stride-2 unit sees a 1-pixel-wide map, as torchvision computes it too
+    [ShuffleNetV2(StemChannels = 12, StageChannels = new[] { 20, 44, 92 }, Stages = new[] { 3, 1, 2 }, FinalChannels = 60, InputHeight = 17, InputWidth = 13, Classes = 7)]
+    public partial class V2OddHalves17x13;
+#pragma warning restore SNG0014
+
+    [ShuffleNetV2(StemChannels = 8, StageChannels = new[] { 24, 48 }, Stages = new[] { 2, 2 }, FinalChannels = 64, InputChannels = 1, InputHeight = 40, InputWidth = 36, Classes = 5)]
+    public partial class V2Gray2Stages40x36;
+
+    [ShuffleNetV2(StemChannels = 10, StageChannels = new[] { 16 }, Stages = new[] { 3 }, FinalChannels = 32, InputHeight = 21, InputWidth = 30, Classes = 4)]
+    public partial class V2OneStage21x30;
+
+    [ShuffleNetV2(StemChannels = 12, StageChannels = new[] { 16, 32, 48, 64 }, Stages = new[] { 1, 2, 2, 1 }, FinalChannels = 96, InputHeight = 80, InputWidth = 72, Classes = 6)]
+    public partial class V2FourStages80x72;
+
+    [ShuffleNetV2(Scale = 0.5, InputHeight = 64, InputWidth = 64)]
+    public partial class V2X0_5_64x64;
+
+    [ShuffleNetV2(Scale = 1.0, InputHeight = 56, InputWidth = 40)]
+    public partial class V2X1_0_56x40;
 }

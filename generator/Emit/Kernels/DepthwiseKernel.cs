@@ -19,8 +19,9 @@ internal sealed class DepthwiseKernel : WindowKernel
 
     public DepthwiseKernel(WindowOp op, VectorWidths widths) : base(op, widths)
     {
-        _padded = PaddedCopyPlan(op, widths);
-        _flat = FlatPlaneApplies(op, widths);
+        // A table kernel runs the shared bodies only (see WindowKernel.PlaneTables).
+        _padded = PlaneTables ? null : PaddedCopyPlan(op, widths);
+        _flat = !PlaneTables && FlatPlaneApplies(op, widths);
     }
 
     /// <summary>Pixels of a flat-plane vector (Vector512).</summary>
@@ -40,7 +41,7 @@ internal sealed class DepthwiseKernel : WindowKernel
 
     public const string Prefix = "Depthwise3x3_";
 
-    public override string Name => $"{Prefix}s{Op.Stride}_{Op.Channels}ch_{Shape}{(Op.Relu ? "_Relu" : "")}";
+    public override string Name => $"{Prefix}s{Op.Stride}_{Op.Channels}ch_{Shape}{(Op.Relu ? "_Relu" : "")}{PlanesSuffix}";
 
     protected override string Summary => $"3x3 depthwise convolution, stride {Op.Stride}, {Op.Channels} channels on {Shape}, batch norm folded.";
 

@@ -85,6 +85,8 @@ internal sealed class PointwiseKernel : PointwiseKernelBase
                 w.Line("ref float wk = ref Unsafe.Add(ref bias, blockRows);");
                 using (w.Open("for (int ci = 0; ci < TShape.InPerGroup; ci++)"))
                 {
+                    // A plane table names each input channel's plane; a slice is stepped through (a constant test).
+                    w.Line("if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);");
                     if (scalar)
                     {
                         w.Line("float x0 = x;");

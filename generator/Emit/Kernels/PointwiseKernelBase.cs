@@ -20,8 +20,9 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
 {
     protected PointwiseKernelBase(PointwiseOp op, VectorWidths widths)
     {
-        // The tiles find each output plane by a slice start and the shuffle arithmetic of the shape struct.
-        if (op.OutputPlanes.IsTable) throw new System.NotSupportedException($"{op.Name}: a 1x1 convolution stores its channels in a slice, shuffled or not, not through a plane table.");
+        // A plane table on the input is read by the tiles' channel loop, which steps through the groups' slices.
+        if (op.InputPlanes.IsTable && op.Groups != 1) throw new System.NotSupportedException($"{op.Name}: a grouped 1x1 convolution reads its input as a slice, not through a plane table.");
+        if (!op.InputPlanes.IsContiguous && !op.InputPlanes.IsTable) throw new System.NotSupportedException($"{op.Name}: a 1x1 convolution reads a slice or a plane table, not a shuffled slice.");
         Op = op;
         KernelWidths = Widths(op, widths);
         Neon = (widths & VectorWidths.AdvSimd) != 0;
@@ -76,6 +77,10 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
             if (op.ShuffleGroups > 1) name += op.OfficialShuffle ? $"_OfficialShuffle{op.ShuffleGroups}" : $"_Shuffle{op.ShuffleGroups}";
             if (op.Residual is not null) name += "_Residual";
             if (op.Relu) name += "_Relu";
+            // Tables are literals of the shape struct, so a convolution that reads or writes through them has a kernel
+            // (a dispatcher and a shape; the tiles stay shared) of its own, named by its tables.
+            if (op.InputPlanes.IsTable) name += "_From" + OperandRefs.PlaneTable(op.InputPlanes).Substring(OperandRefs.PlanesPrefix.Length);
+            if (op.OutputPlanes.IsTable) name += "_To" + OperandRefs.PlaneTable(op.OutputPlanes).Substring(OperandRefs.PlanesPrefix.Length);
             return name;
         }
     }
@@ -94,7 +99,7 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     public string CallStatement()
     {
         var op = Op;
-        return $"{Name}({OperandRefs.Of(op.Input)}, {OperandRefs.Of(op.Output, op.OutputPlanes.Start)}, {OperandRefs.Weights(op)}{(op.Residual is null ? "" : ", " + OperandRefs.Of(op.Residual))});";
+        return $"{Name}({OperandRefs.Of(op.Input, op.InputPlanes.IsTable ? 0 : op.InputPlanes.Start)}, {OperandRefs.Of(op.Output, op.OutputPlanes.IsTable ? 0 : op.OutputPlanes.Start)}, {OperandRefs.Weights(op)}{(op.Residual is null ? "" : ", " + OperandRefs.Of(op.Residual))});";
     }
 
     private string Parameters => "ref float source, ref float destination, ref float weights" + (Op.Residual is null ? "" : ", ref float residual");
@@ -152,6 +157,16 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
             w.Line($"public static bool OfficialShuffle => {Bool(op.ShuffleGroups > 1 && op.OfficialShuffle)};");
             w.Line($"public static bool Residual => {Bool(op.Residual is not null)};");
             w.Line($"public static bool Relu => {Bool(op.Relu)};");
+            if (op.InputPlanes.IsTable)
+            {
+                w.Line("public static bool InputTable => true;");
+                w.Line($"public static int InputPlane(int channel) => {OperandRefs.PlaneTable(op.InputPlanes)}[channel];");
+            }
+            if (op.OutputPlanes.IsTable)
+            {
+                w.Line("public static bool OutputTable => true;");
+                w.Line($"public static int OutputPlane(int channel) => {OperandRefs.PlaneTable(op.OutputPlanes)}[channel];");
+            }
             EmitShapeExtras(w);
         }
         w.Line();
@@ -375,16 +390,22 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
             w.Line("static abstract bool OfficialShuffle { get; }");
             w.Line("static abstract bool Residual { get; }");
             w.Line("static abstract bool Relu { get; }");
+            w.Line("// Plane tables (ShuffleNet v2's halves): which plane holds each input or output channel, where that is no slice.");
+            w.Line("static virtual bool InputTable => false;");
+            w.Line("static virtual int InputPlane(int channel) => channel;");
+            w.Line("static virtual bool OutputTable => false;");
+            w.Line("static virtual int OutputPlane(int channel) => channel;");
         }
         w.Line();
     }
 
     private static void EmitPlaneMethod(SourceWriter w)
     {
-        w.Line("/// <summary>The output plane that holds logical channel <paramref name=\"channel\"/>: the channel itself, or where the shape's channel shuffle sends it.</summary>");
+        w.Line("/// <summary>The output plane that holds logical channel <paramref name=\"channel\"/>: the channel itself, where the shape's channel shuffle sends it, or where its plane table says.</summary>");
         w.Line(KernelSyntax.Inlined);
         using (w.Open($"private static int {PlaneMethod}<TShape>(int channel) where TShape : struct, {PointwiseShapeInterface}"))
         {
+            w.Line("if (TShape.OutputTable) return TShape.OutputPlane(channel);");
             w.Line("if (TShape.ShuffleGroups == 1) return channel;");
             w.Line("int perGroup = TShape.OutChannels / TShape.ShuffleGroups;");
             w.Line("// Shuffle on g·n channels: logical channel i·n + j lands in plane j·g + i; the official (megvii) shuffle, its");

@@ -37,6 +37,18 @@ internal abstract class WindowKernel : IKernelEmitter
 
     protected WindowOp Op { get; }
     protected VectorWidths Widths { get; }
+
+    /// <summary>
+    /// Whether the op reads or writes its planes through a table (ShuffleNet v2's halves). Such a kernel runs the
+    /// shared bodies only, which find each channel's plane through the shape struct; the kind's own literal variants
+    /// address planes as slices.
+    /// </summary>
+    protected bool PlaneTables => Op.InputPlanes.IsTable || Op.OutputPlanes.IsTable;
+
+    /// <summary>Appended to a table kernel's name: its tables are literals of its shape struct, so it is a kernel of its own.</summary>
+    protected string PlanesSuffix =>
+        (Op.InputPlanes.IsTable ? "_From" + OperandRefs.PlaneTable(Op.InputPlanes).Substring(OperandRefs.PlanesPrefix.Length) : "")
+        + (Op.OutputPlanes.IsTable ? "_To" + OperandRefs.PlaneTable(Op.OutputPlanes).Substring(OperandRefs.PlanesPrefix.Length) : "");
     protected int InPixels => Op.Input.Pixels;
     protected int OutPixels => Op.Output.Pixels;
     protected string Shape => $"{Op.Input.Height}x{Op.Input.Width}";
@@ -61,7 +73,13 @@ internal abstract class WindowKernel : IKernelEmitter
     public virtual string? PackStatement => null;
 
     public virtual string CallStatement() =>
-        $"{Name}({OperandRefs.Of(Op.Input)}, {OperandRefs.Of(Op.Output, Op.OutputChannelOffset)});";
+        $"{Name}({Source}, {Destination});";
+
+    /// <summary>The source argument: the input's first plane read, or the tensor itself when a table places them.</summary>
+    protected string Source => OperandRefs.Of(Op.Input, Op.InputPlanes.IsTable ? 0 : Op.InputPlanes.Start);
+
+    /// <summary>The destination argument: the output's first plane written, or the tensor itself when a table places them.</summary>
+    protected string Destination => OperandRefs.Of(Op.Output, Op.OutputPlanes.IsTable ? 0 : Op.OutputPlanes.Start);
 
     protected virtual string WeightsParameter => "";
 
@@ -189,6 +207,9 @@ internal abstract class WindowKernel : IKernelEmitter
             foreach (string member in new[] { "Channels", "InHeight", "InWidth", "OutHeight", "OutWidth", "RowsEnd", "ColumnsEnd" })
                 w.Line($"static abstract int {member} {{ get; }}");
             w.Line("static abstract bool Relu { get; }");
+            w.Line("// Plane tables (ShuffleNet v2's halves): which plane holds each input or output channel, where that is no slice.");
+            w.Line("static virtual int InputPlane(int channel) => channel;");
+            w.Line("static virtual int OutputPlane(int channel) => channel;");
         }
         w.Line();
     }
@@ -206,6 +227,8 @@ internal abstract class WindowKernel : IKernelEmitter
             w.Line($"public static int RowsEnd => {FullEnd(Op.Output.Height, RowMask)};");
             w.Line($"public static int ColumnsEnd => {FullEnd(Op.Output.Width, ColumnMask)};");
             w.Line($"public static bool Relu => {(Op.Relu ? "true" : "false")};");
+            if (Op.InputPlanes.IsTable) w.Line($"public static int InputPlane(int channel) => {OperandRefs.PlaneTable(Op.InputPlanes)}[channel];");
+            if (Op.OutputPlanes.IsTable) w.Line($"public static int OutputPlane(int channel) => {OperandRefs.PlaneTable(Op.OutputPlanes)}[channel];");
         }
         w.Line();
     }
@@ -260,8 +283,8 @@ internal abstract class WindowKernel : IKernelEmitter
         using (w.Open($"private static void {body}<TShape>({Parameters}) {constraint}"))
         using (w.Open("for (int c = 0; c < TShape.Channels; c++)"))
         {
-            w.Line("ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));");
-            w.Line("ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));");
+            w.Line("ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));");
+            w.Line("ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));");
             EmitSharedChannelStart(w);
             w.Line($"{band}<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1{BandArguments});");
             w.Line($"{band}<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true{BandArguments});");
@@ -435,7 +458,7 @@ internal abstract class WindowKernel : IKernelEmitter
     /// eight), stored as two halves, so nothing is written outside the row.
     /// </summary>
     protected bool RowVectorsApply =>
-        Op.Stride == 2 && WideInteriors && Op.Input.Width >= 8 && Op.Input.Width <= 32 && Op.Output.Width >= 4 && Op.Output.Width <= 16;
+        !PlaneTables && Op.Stride == 2 && WideInteriors && Op.Input.Width >= 8 && Op.Input.Width <= 32 && Op.Output.Width >= 4 && Op.Output.Width <= 16;
 
     protected string RowVectorsMethodName => $"{Name}_Rows_V512";
 
@@ -785,7 +808,7 @@ internal abstract class WindowKernel : IKernelEmitter
 
     /// <summary>Convolutions: the call passes the op's packed weights.</summary>
     protected string WeightedCallStatement() =>
-        $"{Name}({OperandRefs.Of(Op.Input)}, {OperandRefs.Of(Op.Output, Op.OutputChannelOffset)}, {OperandRefs.Weights(Op)});";
+        $"{Name}({Source}, {Destination}, {OperandRefs.Weights(Op)});";
 
     /// <summary>
     /// The input vector of tap (ky, kx) for the output columns at <c>ox</c>, from <c>in{ky}</c> (input row ky at the

@@ -1,0 +1,56 @@
+using ShuffleNetGen.Tests.Fixtures;
+using ShuffleNetGen.Tests.Infrastructure;
+using ShuffleNetGen.Tests.Models;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace ShuffleNetGen.Tests;
+
+/// <summary>
+/// Generated ShuffleNet v2 models against torchvision's own logits: the fixtures of tools/make_v2_fixtures.py, loaded
+/// from their safetensors files in torchvision's names (num_batches_tracked included, as torch saves it) and, for the
+/// torchvision-width cases whose weights are not committed, from the seeded state dict the fixture rebuilds.
+/// </summary>
+public class GeneratedV2Tests
+{
+    private readonly ITestOutputHelper _output;
+
+    public GeneratedV2Tests(ITestOutputHelper output) => _output = output;
+
+    /// <summary>float32 through the whole network against torchvision's float64: the v1 fixtures' tolerance.</summary>
+    private const double Tolerance = 1e-5;
+
+    public static TheoryData<string> Cases => new()
+    {
+        nameof(V2Custom57x41), nameof(V2OddHalves17x13), nameof(V2Gray2Stages40x36), nameof(V2OneStage21x30), nameof(V2FourStages80x72),
+        nameof(V2X0_5_64x64), nameof(V2X1_0_56x40),
+    };
+
+    private static (string Fixture, Func<TensorSet, IShuffleNetModel> Bind, ModelDescription Description) Model(string name) => name switch
+    {
+        nameof(V2Custom57x41) => ("custom_57x41", t => V2Custom57x41.FromTensors(t), V2Custom57x41.Description),
+        nameof(V2OddHalves17x13) => ("custom_odd_halves_17x13", t => V2OddHalves17x13.FromTensors(t), V2OddHalves17x13.Description),
+        nameof(V2Gray2Stages40x36) => ("gray_2stages_40x36", t => V2Gray2Stages40x36.FromTensors(t), V2Gray2Stages40x36.Description),
+        nameof(V2OneStage21x30) => ("one_stage_21x30", t => V2OneStage21x30.FromTensors(t), V2OneStage21x30.Description),
+        nameof(V2FourStages80x72) => ("four_stages_80x72", t => V2FourStages80x72.FromTensors(t), V2FourStages80x72.Description),
+        nameof(V2X0_5_64x64) => ("tv_x0_5_64x64", t => V2X0_5_64x64.FromTensors(t), V2X0_5_64x64.Description),
+        nameof(V2X1_0_56x40) => ("tv_x1_0_56x40", t => V2X1_0_56x40.FromTensors(t), V2X1_0_56x40.Description),
+        _ => throw new ArgumentException(name),
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void LogitsMatchTorchvision(string name)
+    {
+        var (fixtureName, bind, description) = Model(name);
+        var fixture = V2Fixture.Load(fixtureName);
+        var weights = fixture.Stored ? Safetensors.Read(V2Fixture.PathOf(fixtureName + ".safetensors"), description) : fixture.Weights();
+        var model = bind(weights);
+        var logits = new float[description.Classes];
+        model.Forward(fixture.Input, logits);
+        double scale = fixture.Logits.Max(v => Math.Abs((double)v));
+        double error = logits.Zip(fixture.Logits, (a, b) => Math.Abs((double)a - b)).Max() / scale;
+        _output.WriteLine($"{name} ({fixtureName}): max |generated - torchvision| / max |logit| = {error:E2}");
+        Assert.True(error <= Tolerance, $"{name}: relative error {error:E3}");
+    }
+}
