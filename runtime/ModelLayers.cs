@@ -67,6 +67,9 @@ public sealed class ChannelPlanes
     /// <summary>Channel i in plane <c>planes[i]</c>.</summary>
     public static ChannelPlanes Table(params int[] planes) => new(-1, planes.Length, 1, false, (int[])planes.Clone());
 
+    /// <summary>Channel i in plane <c>planes[i]</c> (a generated model's tables are spans over data in its binary).</summary>
+    public static ChannelPlanes Table(ReadOnlySpan<int> planes) => new(-1, planes.Length, 1, false, planes.ToArray());
+
     /// <summary>The first plane of a contiguous or shuffled map; -1 for a table.</summary>
     public int Start { get; }
 

@@ -13,6 +13,12 @@ internal interface IKernelEmitter
     /// <summary>The method call sites call. Ops of the same shape share it, so it also identifies the kernel.</summary>
     string Name { get; }
 
+    /// <summary>
+    /// The name <c>KernelPaths</c> reports the kernel under: its <see cref="Name"/>, or for kernels that differ only in
+    /// their plane tables (ShuffleNet v2's units), the name of the code they share, reported once.
+    /// </summary>
+    string PathKey { get; }
+
     /// <summary>The <c>KernelPaths</c> entry: a C# expression over the same checks the kernel branches on.</summary>
     string PathExpression { get; }
 

@@ -39,6 +39,23 @@ internal static class OperandRefs
         return $"{PlanesPrefix}{map.Count}_{hash:x8}";
     }
 
+    /// <summary>
+    /// What a kernel reading or writing through tables appends to its name: a hash of its tables' contents, so ops with
+    /// the same tables (a v2 unit's two 1x1 convolutions both read one half and write the other) share the kernel.
+    /// <see cref="ModelEmitter"/> refuses two kernels of one name whose tables differ, so a hash collision fails the
+    /// build (SNG0022) instead of running the wrong tables.
+    /// </summary>
+    public static string TablesSuffix(PlaneMap input, PlaneMap output)
+    {
+        uint hash = 2166136261;
+        foreach (var map in new[] { input, output })
+        {
+            hash = (hash ^ (map.IsTable ? 1u : 0u)) * 16777619;
+            foreach (int plane in map.ToArray()) hash = (hash ^ (uint)plane) * 16777619;
+        }
+        return $"_P{hash:x8}";
+    }
+
     /// <summary>A kernel argument: the first entry of <paramref name="map"/>'s table, as the <c>ref int</c> the kernels index.</summary>
     public static string PlaneTableRef(PlaneMap map) => $"ref MemoryMarshal.GetReference({PlaneTable(map)})";
 
@@ -48,5 +65,5 @@ internal static class OperandRefs
     /// <summary>The constant naming where the packed weights of <paramref name="op"/> start.</summary>
     public static string WeightOffset(OpNode op) => WeightsPrefix + Identifier(op.Name);
 
-    private static string Identifier(string name) => name.Replace('.', '_');
+    public static string Identifier(string name) => name.Replace('.', '_');
 }

@@ -14,12 +14,13 @@ public class SnapshotTests
     [InlineData("Small025xG3_64", "Groups = 3, Scale = 0.25, InputHeight = 64, InputWidth = 64, Classes = 10")]
     [InlineData("Small025xG3_64_Int8", "Groups = 3, Scale = 0.25, InputHeight = 64, InputWidth = 64, Classes = 10, Precision = Precision.Int8")]
     [InlineData("TwoStageGrayG8_28", "Groups = 8, Scale = 0.5, Stages = new[] { 4, 8 }, InputChannels = 1, InputHeight = 28, InputWidth = 28, Classes = 10, StemStride = 1, StemMaxPool = false")]
-    public void GeneratedSourceIsPinned(string name, string arguments)
+    [InlineData("V2X1_0_224", "Scale = 1.0", "ShuffleNetV2")]
+    public void GeneratedSourceIsPinned(string name, string arguments, string attribute = "ShuffleNet")
     {
         string source = $$"""
             using ShuffleNetGen;
             namespace Snapshots;
-            [ShuffleNet({{arguments}})]
+            [{{attribute}}({{arguments}})]
             public partial class {{name}};
             """;
         var (_, diagnostics, run) = GeneratorHarness.Run(source);

@@ -20,6 +20,8 @@ internal sealed class ClassifierKernel : IKernelEmitter
 
     public string Name => $"{Prefix}{_op.InFeatures}to{_op.OutFeatures}";
 
+    public string PathKey => Name;
+
     /// <summary>Four classes at a time need at least four classes and a vector's worth of features.</summary>
     private bool Neon => (_widths & VectorWidths.AdvSimd) != 0 && _op.OutFeatures >= HeadSums.Lanes && _op.InFeatures >= HeadSums.Lanes;
 

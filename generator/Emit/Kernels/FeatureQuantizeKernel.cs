@@ -18,6 +18,8 @@ internal sealed class FeatureQuantizeKernel : IKernelEmitter
 
     public string Name => $"{Prefix}{_op.Features}";
 
+    public string PathKey => Name;
+
     private int Slots => LinearOp.RowSlots(_op.Features);
 
     public string PathExpression => "\"scalar\"";

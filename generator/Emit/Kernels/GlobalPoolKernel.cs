@@ -20,6 +20,8 @@ internal sealed class GlobalPoolKernel : IKernelEmitter
 
     public string Name => $"{Prefix}{_op.Input.Channels}ch_{_op.Input.Pixels}px";
 
+    public string PathKey => Name;
+
     /// <summary>
     /// Four channels at a time need at least four channels and a vector's worth of pixels each; where the Vector512
     /// sum applies (x64), the AdvSimd branch is dead code anyway.

@@ -30,6 +30,8 @@ internal sealed class Int8ClassifierKernel : IKernelEmitter
 
     public string Name => $"{Prefix}{_op.InFeatures}to{_op.OutFeatures}";
 
+    public string PathKey => Name;
+
     private int Slots => LinearOp.RowSlots(_op.InFeatures);
 
     private const string Int8Simd = KernelSyntax.Runtime + ".Kernels.Int8Simd";

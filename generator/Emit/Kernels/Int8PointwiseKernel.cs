@@ -46,18 +46,18 @@ internal sealed class Int8PointwiseKernel : PointwiseKernelBase
             for (int i = 0; i < KernelWidths.Count - 1; i++)
             {
                 var width = KernelWidths[i];
-                text.Append($"{width.Condition} ? \"{KernelName(width)}, \" + {Int8Simd}.DotPath{width.Lanes * 32} : ");
+                text.Append($"{width.Condition} ? \"{VariantLabel(width)}, \" + {Int8Simd}.DotPath{width.Lanes * 32} : ");
             }
             // Planes narrower than a vector run scalar tiles, whatever the core has.
             if (!HasVectorTiles)
             {
-                text.Append($"\"{KernelName(V128)}, scalar\"");
+                text.Append($"\"{VariantLabel(V128)}, scalar\"");
                 return text.ToString();
             }
             // With SDOT, the four-channel sub-blocks take one weight vector and SDOT by element.
             if (Neon && Op.OutPerGroup >= V128.Rows)
-                text.Append($"global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? \"{KernelName(V128)}, Dp sdot by element\" : ");
-            text.Append($"\"{KernelName(V128)}, \" + {Int8Simd}.DotPath128");
+                text.Append($"global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? \"{VariantLabel(V128)}, Dp sdot by element\" : ");
+            text.Append($"\"{VariantLabel(V128)}, \" + {Int8Simd}.DotPath128");
             return text.ToString();
         }
     }

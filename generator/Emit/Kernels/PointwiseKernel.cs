@@ -46,10 +46,10 @@ internal sealed class PointwiseKernel : PointwiseKernelBase
         get
         {
             var paths = new List<(string?, string)>();
-            for (int i = 0; i < KernelWidths.Count - 1; i++) paths.Add((KernelWidths[i].Condition, KernelName(KernelWidths[i])));
+            for (int i = 0; i < KernelWidths.Count - 1; i++) paths.Add((KernelWidths[i].Condition, VariantLabel(KernelWidths[i])));
             // Sub-blocks of four channels exist when a group has at least four output channels.
-            if (Neon && Op.OutPerGroup >= V128.Rows && HasVectorTiles) paths.Add((RuntimeChecks.AdvSimdArm64, KernelName(V128) + ", AdvSimd fmla by element"));
-            paths.Add((null, KernelName(V128)));
+            if (Neon && Op.OutPerGroup >= V128.Rows && HasVectorTiles) paths.Add((RuntimeChecks.AdvSimdArm64, VariantLabel(V128) + ", AdvSimd fmla by element"));
+            paths.Add((null, VariantLabel(V128)));
             return KernelSyntax.ChoosePath(paths);
         }
     }

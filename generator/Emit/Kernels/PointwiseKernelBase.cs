@@ -68,7 +68,8 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     /// <summary>Input slots (planes of the source tensor) per group.</summary>
     protected abstract int InputSlotsPerGroup { get; }
 
-    protected string BaseName
+    /// <summary>The convolution's geometry and epilogue: what its variants' code depends on, tables aside.</summary>
+    private string GeometryName
     {
         get
         {
@@ -77,19 +78,32 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
             if (op.ShuffleGroups > 1) name += op.OfficialShuffle ? $"_OfficialShuffle{op.ShuffleGroups}" : $"_Shuffle{op.ShuffleGroups}";
             if (op.Residual is not null) name += "_Residual";
             if (op.Relu) name += "_Relu";
-            // Tables are literals of the shape struct, so a convolution that reads or writes through them has a kernel
-            // (a dispatcher and a shape; the tiles stay shared) of its own, named by its tables.
-            if (op.InputPlanes.IsTable) name += "_From" + OperandRefs.PlaneTable(op.InputPlanes).Substring(OperandRefs.PlanesPrefix.Length);
-            if (op.OutputPlanes.IsTable) name += "_To" + OperandRefs.PlaneTable(op.OutputPlanes).Substring(OperandRefs.PlanesPrefix.Length);
             return name;
         }
     }
 
     /// <summary>
+    /// Whether the convolution reads or writes through plane tables. The tables are literals of its shape struct, so it
+    /// has a dispatcher and a shape of its own, named by its tables; its width variants are generic over the shape and
+    /// shared by every convolution of its geometry (a v2 stage's units differ only in their tables).
+    /// </summary>
+    private bool TableKernel => Op.InputPlanes.IsTable || Op.OutputPlanes.IsTable;
+
+    protected string BaseName => TableKernel ? GeometryName + OperandRefs.TablesSuffix(Op.InputPlanes, Op.OutputPlanes) : GeometryName;
+
+    public string PathKey => TableKernel ? GeometryName + "_Planes" : Name;
+
+    /// <summary>How <c>KernelPaths</c> names a width's variant (a table kernel's is the shared one of its geometry).</summary>
+    protected string VariantLabel(Width width) => (TableKernel ? GeometryName : BaseName) + "_" + width.Suffix;
+
+    /// <summary>
     /// A width's variant, named by its width alone: it calls whichever tiles cover its blocks (a block of four channels
     /// on Vector512 takes 4 × 96 tiles, a remainder the narrowest vector that covers it), which their own names state.
+    /// A table kernel's variants are the shared generic ones of its geometry.
     /// </summary>
-    protected string KernelName(Width width) => BaseName + "_" + width.Suffix;
+    protected string KernelName(Width width) => TableKernel ? $"{GeometryName}_{width.Suffix}<{ShapeName}>" : BaseName + "_" + width.Suffix;
+
+    private string VariantDefinitionName(Width width) => TableKernel ? $"{GeometryName}_{width.Suffix}<TShape>" : KernelName(width);
 
     /// <summary>The dispatcher: the method call sites call, which picks a variant.</summary>
     public string Name => BaseName;
@@ -138,7 +152,8 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     {
         EmitShape(w);
         EmitDispatcher(w);
-        foreach (var width in KernelWidths) Emit(w, width);
+        if (!TableKernel)
+            foreach (var width in KernelWidths) Emit(w, width);
     }
 
     /// <summary>The struct whose literals the tiles of this convolution specialize on.</summary>
@@ -147,15 +162,15 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     private void EmitShape(SourceWriter w)
     {
         var op = Op;
-        w.Line($"/// <summary>The literals <see cref=\"{Name}\"/> specializes its tiles on.</summary>");
         using (w.Open($"private readonly struct {ShapeName} : {ShapeInterface}"))
         {
             w.Line($"public static int Pixels => {op.Output.Pixels};");
             w.Line($"public static int InPerGroup => {op.InPerGroup};");
             w.Line($"public static int OutChannels => {op.OutChannels};");
-            w.Line($"public static int ShuffleGroups => {System.Math.Max(1, op.ShuffleGroups)};");
-            w.Line($"public static bool OfficialShuffle => {Bool(op.ShuffleGroups > 1 && op.OfficialShuffle)};");
-            w.Line($"public static bool Residual => {Bool(op.Residual is not null)};");
+            // Members left at the interface's defaults (no shuffle, no residual) are not written.
+            if (op.ShuffleGroups > 1) w.Line($"public static int ShuffleGroups => {op.ShuffleGroups};");
+            if (op.ShuffleGroups > 1 && op.OfficialShuffle) w.Line("public static bool OfficialShuffle => true;");
+            if (op.Residual is not null) w.Line("public static bool Residual => true;");
             w.Line($"public static bool Relu => {Bool(op.Relu)};");
             if (op.InputPlanes.IsTable)
             {
@@ -192,7 +207,7 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
 
         // No summary: the name says what the variant is (its dispatcher's summary says what the convolution is).
         w.Line(KernelSyntax.Optimized);
-        using (w.Open($"private static void {KernelName(width)}({Parameters})"))
+        using (w.Open($"private static void {VariantDefinitionName(width)}({Parameters}){(TableKernel ? " " + TileConstraint : "")}"))
         {
             using (Loop.Open(w, "k", 0, op.Groups))
             {
@@ -223,7 +238,7 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
         {
             string constants = call.Row == 0 ? "ref block" : $"ref Unsafe.Add(ref block, {call.Row})";
             string channel = Loop.Sum($"k * {op.OutPerGroup}", j, call.Row.ToString());
-            w.Line($"{TileName(call.Tile)}<{ShapeName}>(ref groupInput, ref destination, {residual}, {constants}, {blockRows}, {channel}, {call.Start}, {call.Last});");
+            w.Line($"{TileName(call.Tile)}<{(TableKernel ? "TShape" : ShapeName)}>(ref groupInput, ref destination, {residual}, {constants}, {blockRows}, {channel}, {call.Start}, {call.Last});");
         }
     }
 
@@ -322,6 +337,14 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
                     foreach (var call in TileCalls(width, blockRows)) tiles.Add(call.Tile);
             }
             foreach (var tile in tiles) shared.Add(new SharedDefinition(TileName(tile), w => EmitTileDefinition(w, tile)));
+            if (TableKernel)
+            {
+                foreach (var width in KernelWidths)
+                {
+                    var variant = width;
+                    shared.Add(new SharedDefinition(VariantDefinitionName(variant), w => Emit(w, variant)));
+                }
+            }
             return shared;
         }
     }
@@ -386,9 +409,9 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
             w.Line("static abstract int Pixels { get; }");
             w.Line("static abstract int InPerGroup { get; }");
             w.Line("static abstract int OutChannels { get; }");
-            w.Line("static abstract int ShuffleGroups { get; }");
-            w.Line("static abstract bool OfficialShuffle { get; }");
-            w.Line("static abstract bool Residual { get; }");
+            w.Line("static virtual int ShuffleGroups => 1;");
+            w.Line("static virtual bool OfficialShuffle => false;");
+            w.Line("static virtual bool Residual => false;");
             w.Line("static abstract bool Relu { get; }");
             w.Line("// Plane tables (ShuffleNet v2's halves): which plane holds each input or output channel, where that is no slice.");
             w.Line("static virtual bool InputTable => false;");

@@ -31,6 +31,8 @@ internal sealed class QuantizeKernel : IKernelEmitter
 
     public string Name => $"{Prefix}g{_op.Groups}_{_op.Input.Channels}ch_{_op.Input.Pixels}px";
 
+    public string PathKey => Name;
+
     private string ShapeName => Name + "_Shape";
 
     private const string ShapeInterface = Prefix + "Shape";

@@ -45,10 +45,13 @@ internal abstract class WindowKernel : IKernelEmitter
     /// </summary>
     protected bool PlaneTables => Op.InputPlanes.IsTable || Op.OutputPlanes.IsTable;
 
-    /// <summary>Appended to a table kernel's name: its tables are literals of its shape struct, so it is a kernel of its own.</summary>
-    protected string PlanesSuffix =>
-        (Op.InputPlanes.IsTable ? "_From" + OperandRefs.PlaneTable(Op.InputPlanes).Substring(OperandRefs.PlanesPrefix.Length) : "")
-        + (Op.OutputPlanes.IsTable ? "_To" + OperandRefs.PlaneTable(Op.OutputPlanes).Substring(OperandRefs.PlanesPrefix.Length) : "");
+    /// <summary>
+    /// Appended to a table kernel's name: its tables are literals of its shape struct, so it is a kernel (a shape and a
+    /// dispatcher; the bodies stay shared) of its own, named by its tables.
+    /// </summary>
+    protected string PlanesSuffix => PlaneTables ? OperandRefs.TablesSuffix(Op.InputPlanes, Op.OutputPlanes) : "";
+
+    public string PathKey => PlaneTables ? Name.Substring(0, Name.Length - PlanesSuffix.Length) + "_Planes" : Name;
     protected int InPixels => Op.Input.Pixels;
     protected int OutPixels => Op.Output.Pixels;
     protected string Shape => $"{Op.Input.Height}x{Op.Input.Width}";
@@ -216,7 +219,6 @@ internal abstract class WindowKernel : IKernelEmitter
 
     private void EmitShape(SourceWriter w)
     {
-        w.Line($"/// <summary>The literals <see cref=\"{Name}\"/> specializes its shared bodies on.</summary>");
         using (w.Open($"private readonly struct {ShapeName} : {ShapeInterface}"))
         {
             w.Line($"public static int Channels => {Op.Channels};");

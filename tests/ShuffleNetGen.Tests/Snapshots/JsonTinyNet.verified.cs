@@ -1159,7 +1159,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>The literals <see cref="MaxPool3x3_s2_12ch_16x16"/> specializes its shared bodies on.</summary>
     private readonly struct MaxPool3x3_s2_12ch_16x16_Shape : Window3x3_Shape
     {
         public static int Channels => 12;
@@ -1180,7 +1179,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         else MaxPool3x3_s2_V128<MaxPool3x3_s2_12ch_16x16_Shape>(ref source, ref destination);
     }
 
-    /// <summary>The literals <see cref="AvgPool3x3_s2_12ch_8x8_Relu"/> specializes its shared bodies on.</summary>
     private readonly struct AvgPool3x3_s2_12ch_8x8_Relu_Shape : Window3x3_Shape
     {
         public static int Channels => 12;
@@ -1246,15 +1244,12 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g1_12to30_64px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g1_12to30_64px_Shuffle3_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 64;
         public static int InPerGroup => 12;
         public static int OutChannels => 30;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -1326,7 +1321,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s2_30ch_8x8"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s2_30ch_8x8_Shape : Window3x3_Shape
     {
         public static int Channels => 30;
@@ -1412,15 +1406,11 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_30to108_16px_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_30to108_16px_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 16;
         public static int InPerGroup => 10;
         public static int OutChannels => 108;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -1489,15 +1479,12 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_120to30_16px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 16;
         public static int InPerGroup => 40;
         public static int OutChannels => 30;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -1566,7 +1553,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s1_30ch_4x4"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s1_30ch_4x4_Shape : Window3x3_Shape
     {
         public static int Channels => 30;
@@ -1634,14 +1620,11 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_30to120_16px_Residual_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_30to120_16px_Residual_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 16;
         public static int InPerGroup => 10;
         public static int OutChannels => 120;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
         public static bool Residual => true;
         public static bool Relu => true;
     }
@@ -1699,7 +1682,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>The literals <see cref="AvgPool3x3_s2_120ch_4x4_Relu"/> specializes its shared bodies on.</summary>
     private readonly struct AvgPool3x3_s2_120ch_4x4_Relu_Shape : Window3x3_Shape
     {
         public static int Channels => 120;
@@ -1719,15 +1701,12 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         AvgPool3x3_s2_V128<AvgPool3x3_s2_120ch_4x4_Relu_Shape>(ref source, ref destination);
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_120to60_16px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 16;
         public static int InPerGroup => 40;
         public static int OutChannels => 60;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -1796,7 +1775,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s2_60ch_4x4"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s2_60ch_4x4_Shape : Window3x3_Shape
     {
         public static int Channels => 60;
@@ -1816,15 +1794,11 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         Depthwise3x3_s2_V128<Depthwise3x3_s2_60ch_4x4_Shape>(ref source, ref destination, ref weights);
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_60to120_4px_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_60to120_4px_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 4;
         public static int InPerGroup => 20;
         public static int OutChannels => 120;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -1850,15 +1824,12 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_240to60_4px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_240to60_4px_Shuffle3_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 4;
         public static int InPerGroup => 80;
         public static int OutChannels => 60;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -1888,7 +1859,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s1_60ch_2x2"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s1_60ch_2x2_Shape : Window3x3_Shape
     {
         public static int Channels => 60;
@@ -1908,14 +1878,11 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         Depthwise3x3_s1_V128<Depthwise3x3_s1_60ch_2x2_Shape>(ref source, ref destination, ref weights);
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_60to240_4px_Residual_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_60to240_4px_Residual_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 4;
         public static int InPerGroup => 20;
         public static int OutChannels => 240;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
         public static bool Residual => true;
         public static bool Relu => true;
     }
@@ -1942,7 +1909,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>The literals <see cref="AvgPool3x3_s2_240ch_2x2_Relu"/> specializes its shared bodies on.</summary>
     private readonly struct AvgPool3x3_s2_240ch_2x2_Relu_Shape : Window3x3_Shape
     {
         public static int Channels => 240;
@@ -1962,15 +1928,12 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         AvgPool3x3_s2_V128<AvgPool3x3_s2_240ch_2x2_Relu_Shape>(ref source, ref destination);
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_240to120_4px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_240to120_4px_Shuffle3_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 4;
         public static int InPerGroup => 80;
         public static int OutChannels => 120;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -1996,7 +1959,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s2_120ch_2x2"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s2_120ch_2x2_Shape : Window3x3_Shape
     {
         public static int Channels => 120;
@@ -2016,15 +1978,11 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         Depthwise3x3_s2_V128<Depthwise3x3_s2_120ch_2x2_Shape>(ref source, ref destination, ref weights);
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_120to240_1px_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_120to240_1px_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 1;
         public static int InPerGroup => 40;
         public static int OutChannels => 240;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -2050,15 +2008,12 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_480to120_1px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_480to120_1px_Shuffle3_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 1;
         public static int InPerGroup => 160;
         public static int OutChannels => 120;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -2084,7 +2039,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s1_120ch_1x1"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s1_120ch_1x1_Shape : Window3x3_Shape
     {
         public static int Channels => 120;
@@ -2104,14 +2058,11 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         Depthwise3x3_s1_V128<Depthwise3x3_s1_120ch_1x1_Shape>(ref source, ref destination, ref weights);
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_120to480_1px_Residual_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_120to480_1px_Residual_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 1;
         public static int InPerGroup => 40;
         public static int OutChannels => 480;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
         public static bool Residual => true;
         public static bool Relu => true;
     }
@@ -2259,6 +2210,9 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         static abstract int RowsEnd { get; }
         static abstract int ColumnsEnd { get; }
         static abstract bool Relu { get; }
+        // Plane tables (ShuffleNet v2's halves): which plane holds each input or output channel, where that is no slice.
+        static virtual int InputPlane(int channel) => channel;
+        static virtual int OutputPlane(int channel) => channel;
     }
 
     /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
@@ -2267,8 +2221,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
             MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
             MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
@@ -2343,8 +2297,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
             MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
             MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
@@ -2419,8 +2373,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
             AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
             AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
@@ -2503,16 +2457,22 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         static abstract int Pixels { get; }
         static abstract int InPerGroup { get; }
         static abstract int OutChannels { get; }
-        static abstract int ShuffleGroups { get; }
-        static abstract bool OfficialShuffle { get; }
-        static abstract bool Residual { get; }
+        static virtual int ShuffleGroups => 1;
+        static virtual bool OfficialShuffle => false;
+        static virtual bool Residual => false;
         static abstract bool Relu { get; }
+        // Plane tables (ShuffleNet v2's halves): which plane holds each input or output channel, where that is no slice.
+        static virtual bool InputTable => false;
+        static virtual int InputPlane(int channel) => channel;
+        static virtual bool OutputTable => false;
+        static virtual int OutputPlane(int channel) => channel;
     }
 
-    /// <summary>The output plane that holds logical channel <paramref name="channel"/>: the channel itself, or where the shape's channel shuffle sends it.</summary>
+    /// <summary>The output plane that holds logical channel <paramref name="channel"/>: the channel itself, where the shape's channel shuffle sends it, or where its plane table says.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Pointwise_Plane<TShape>(int channel) where TShape : struct, Pointwise_Shape
     {
+        if (TShape.OutputTable) return TShape.OutputPlane(channel);
         if (TShape.ShuffleGroups == 1) return channel;
         int perGroup = TShape.OutChannels / TShape.ShuffleGroups;
         // Shuffle on g·n channels: logical channel i·n + j lands in plane j·g + i; the official (megvii) shuffle, its
@@ -2574,6 +2534,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector512.LoadUnsafe(ref x);
                 var x1 = Vector512.LoadUnsafe(ref x, 16);
                 var x2 = Vector512.LoadUnsafe(ref x, 32);
@@ -2729,6 +2690,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector512.LoadUnsafe(ref x);
                 var w0 = Vector512.Create(wk);
                 acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
@@ -2830,6 +2792,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector512.LoadUnsafe(ref x);
                 var x1 = Vector512.LoadUnsafe(ref x, 16);
                 var x2 = Vector512.LoadUnsafe(ref x, 32);
@@ -2976,6 +2939,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector256.LoadUnsafe(ref x);
                 var x1 = Vector256.LoadUnsafe(ref x, 8);
                 var w0 = Vector256.Create(wk);
@@ -3050,6 +3014,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector256.LoadUnsafe(ref x);
                 var x1 = Vector256.LoadUnsafe(ref x, 8);
                 var x2 = Vector256.LoadUnsafe(ref x, 16);
@@ -3136,6 +3101,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var x1 = Vector128.LoadUnsafe(ref x, 4);
                 var w4 = Vector128.LoadUnsafe(ref wk);
@@ -3211,6 +3177,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var x1 = Vector128.LoadUnsafe(ref x, 4);
                 var w0 = Vector128.Create(wk);
@@ -3285,6 +3252,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var x1 = Vector128.LoadUnsafe(ref x, 4);
                 var x2 = Vector128.LoadUnsafe(ref x, 8);
@@ -3341,8 +3309,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
             Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
             Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
@@ -3446,6 +3414,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector512.LoadUnsafe(ref x);
                 var w0 = Vector512.Create(wk);
                 acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
@@ -3497,6 +3466,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector512.LoadUnsafe(ref x);
                 var w0 = Vector512.Create(wk);
                 acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
@@ -3540,6 +3510,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector256.LoadUnsafe(ref x);
                 var x1 = Vector256.LoadUnsafe(ref x, 8);
                 var w0 = Vector256.Create(wk);
@@ -3578,8 +3549,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
             Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
             Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
@@ -3691,6 +3662,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var w4 = Vector128.LoadUnsafe(ref wk);
                 acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
@@ -3745,6 +3717,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var w0 = Vector128.Create(wk);
                 acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
@@ -3798,6 +3771,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 float x0 = x;
                 acc0 += x0 * wk;
                 acc1 += x0 * Unsafe.Add(ref wk, 1);

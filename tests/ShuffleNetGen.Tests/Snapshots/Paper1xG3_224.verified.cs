@@ -1590,7 +1590,6 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>The literals <see cref="MaxPool3x3_s2_24ch_112x112"/> specializes its shared bodies on.</summary>
     private readonly struct MaxPool3x3_s2_24ch_112x112_Shape : Window3x3_Shape
     {
         public static int Channels => 24;
@@ -1612,7 +1611,6 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         else MaxPool3x3_s2_V128<MaxPool3x3_s2_24ch_112x112_Shape>(ref source, ref destination);
     }
 
-    /// <summary>The literals <see cref="AvgPool3x3_s2_24ch_56x56_Relu"/> specializes its shared bodies on.</summary>
     private readonly struct AvgPool3x3_s2_24ch_56x56_Relu_Shape : Window3x3_Shape
     {
         public static int Channels => 24;
@@ -1634,15 +1632,12 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         else AvgPool3x3_s2_V128<AvgPool3x3_s2_24ch_56x56_Relu_Shape>(ref source, ref destination);
     }
 
-    /// <summary>The literals <see cref="Pointwise_g1_24to60_3136px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 3136;
         public static int InPerGroup => 24;
         public static int OutChannels => 60;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -1713,7 +1708,6 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s2_60ch_56x56"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s2_60ch_56x56_Shape : Window3x3_Shape
     {
         public static int Channels => 60;
@@ -1735,15 +1729,11 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         else Depthwise3x3_s2_V128<Depthwise3x3_s2_60ch_56x56_Shape>(ref source, ref destination, ref weights);
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_60to216_784px_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_60to216_784px_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 784;
         public static int InPerGroup => 20;
         public static int OutChannels => 216;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -1801,15 +1791,12 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_240to60_784px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 784;
         public static int InPerGroup => 80;
         public static int OutChannels => 60;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -1880,7 +1867,6 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s1_60ch_28x28"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s1_60ch_28x28_Shape : Window3x3_Shape
     {
         public static int Channels => 60;
@@ -1901,14 +1887,11 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         else Depthwise3x3_s1_V128<Depthwise3x3_s1_60ch_28x28_Shape>(ref source, ref destination, ref weights);
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_60to240_784px_Residual_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_60to240_784px_Residual_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 784;
         public static int InPerGroup => 20;
         public static int OutChannels => 240;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
         public static bool Residual => true;
         public static bool Relu => true;
     }
@@ -1967,7 +1950,6 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>The literals <see cref="AvgPool3x3_s2_240ch_28x28_Relu"/> specializes its shared bodies on.</summary>
     private readonly struct AvgPool3x3_s2_240ch_28x28_Relu_Shape : Window3x3_Shape
     {
         public static int Channels => 240;
@@ -2034,15 +2016,12 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_240to120_784px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 784;
         public static int InPerGroup => 80;
         public static int OutChannels => 120;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -2100,7 +2079,6 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s2_120ch_28x28"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s2_120ch_28x28_Shape : Window3x3_Shape
     {
         public static int Channels => 120;
@@ -2187,15 +2165,11 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_120to240_196px_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_120to240_196px_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 196;
         public static int InPerGroup => 40;
         public static int OutChannels => 240;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -2257,15 +2231,12 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_480to120_196px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 196;
         public static int InPerGroup => 160;
         public static int OutChannels => 120;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -2327,7 +2298,6 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s1_120ch_14x14"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s1_120ch_14x14_Shape : Window3x3_Shape
     {
         public static int Channels => 120;
@@ -2645,14 +2615,11 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_120to480_196px_Residual_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_120to480_196px_Residual_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 196;
         public static int InPerGroup => 40;
         public static int OutChannels => 480;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
         public static bool Residual => true;
         public static bool Relu => true;
     }
@@ -2715,7 +2682,6 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>The literals <see cref="AvgPool3x3_s2_480ch_14x14_Relu"/> specializes its shared bodies on.</summary>
     private readonly struct AvgPool3x3_s2_480ch_14x14_Relu_Shape : Window3x3_Shape
     {
         public static int Channels => 480;
@@ -2782,15 +2748,12 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_480to240_196px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 196;
         public static int InPerGroup => 160;
         public static int OutChannels => 240;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -2852,7 +2815,6 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s2_240ch_14x14"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s2_240ch_14x14_Shape : Window3x3_Shape
     {
         public static int Channels => 240;
@@ -2939,15 +2901,11 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_240to480_49px_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_240to480_49px_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 49;
         public static int InPerGroup => 80;
         public static int OutChannels => 480;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -3009,15 +2967,12 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_960to240_49px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_960to240_49px_Shuffle3_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 49;
         public static int InPerGroup => 320;
         public static int OutChannels => 240;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -3079,7 +3034,6 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s1_240ch_7x7"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s1_240ch_7x7_Shape : Window3x3_Shape
     {
         public static int Channels => 240;
@@ -3192,14 +3146,11 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_240to960_49px_Residual_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_240to960_49px_Residual_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 49;
         public static int InPerGroup => 80;
         public static int OutChannels => 960;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
         public static bool Residual => true;
         public static bool Relu => true;
     }
@@ -3437,6 +3388,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         static abstract int RowsEnd { get; }
         static abstract int ColumnsEnd { get; }
         static abstract bool Relu { get; }
+        // Plane tables (ShuffleNet v2's halves): which plane holds each input or output channel, where that is no slice.
+        static virtual int InputPlane(int channel) => channel;
+        static virtual int OutputPlane(int channel) => channel;
     }
 
     /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: sixteen interior columns per Vector512 (for planes with at least sixteen).</summary>
@@ -3445,8 +3399,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             MaxPool3x3_s2_V512_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
             MaxPool3x3_s2_V512_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
             MaxPool3x3_s2_V512_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
@@ -3518,8 +3472,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
             MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
             MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
@@ -3594,8 +3548,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
             MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
             MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
@@ -3670,8 +3624,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             AvgPool3x3_s2_V512_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
             AvgPool3x3_s2_V512_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
             AvgPool3x3_s2_V512_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
@@ -3745,8 +3699,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
             AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
             AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
@@ -3823,8 +3777,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
             AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
             AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
@@ -3907,16 +3861,22 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         static abstract int Pixels { get; }
         static abstract int InPerGroup { get; }
         static abstract int OutChannels { get; }
-        static abstract int ShuffleGroups { get; }
-        static abstract bool OfficialShuffle { get; }
-        static abstract bool Residual { get; }
+        static virtual int ShuffleGroups => 1;
+        static virtual bool OfficialShuffle => false;
+        static virtual bool Residual => false;
         static abstract bool Relu { get; }
+        // Plane tables (ShuffleNet v2's halves): which plane holds each input or output channel, where that is no slice.
+        static virtual bool InputTable => false;
+        static virtual int InputPlane(int channel) => channel;
+        static virtual bool OutputTable => false;
+        static virtual int OutputPlane(int channel) => channel;
     }
 
-    /// <summary>The output plane that holds logical channel <paramref name="channel"/>: the channel itself, or where the shape's channel shuffle sends it.</summary>
+    /// <summary>The output plane that holds logical channel <paramref name="channel"/>: the channel itself, where the shape's channel shuffle sends it, or where its plane table says.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Pointwise_Plane<TShape>(int channel) where TShape : struct, Pointwise_Shape
     {
+        if (TShape.OutputTable) return TShape.OutputPlane(channel);
         if (TShape.ShuffleGroups == 1) return channel;
         int perGroup = TShape.OutChannels / TShape.ShuffleGroups;
         // Shuffle on g·n channels: logical channel i·n + j lands in plane j·g + i; the official (megvii) shuffle, its
@@ -3978,6 +3938,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector512.LoadUnsafe(ref x);
                 var x1 = Vector512.LoadUnsafe(ref x, 16);
                 var x2 = Vector512.LoadUnsafe(ref x, 32);
@@ -4133,6 +4094,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector512.LoadUnsafe(ref x);
                 var w0 = Vector512.Create(wk);
                 acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
@@ -4230,6 +4192,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector512.LoadUnsafe(ref x);
                 var x1 = Vector512.LoadUnsafe(ref x, 16);
                 var x2 = Vector512.LoadUnsafe(ref x, 32);
@@ -4384,6 +4347,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector512.LoadUnsafe(ref x);
                 var x1 = Vector512.LoadUnsafe(ref x, 16);
                 var x2 = Vector512.LoadUnsafe(ref x, 32);
@@ -4496,6 +4460,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector256.LoadUnsafe(ref x);
                 var x1 = Vector256.LoadUnsafe(ref x, 8);
                 var w0 = Vector256.Create(wk);
@@ -4582,6 +4547,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var x1 = Vector128.LoadUnsafe(ref x, 4);
                 var w4 = Vector128.LoadUnsafe(ref wk);
@@ -4657,6 +4623,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var x1 = Vector128.LoadUnsafe(ref x, 4);
                 var w0 = Vector128.Create(wk);
@@ -4713,8 +4680,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
             Depthwise3x3_s2_V512_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
             Depthwise3x3_s2_V512_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
@@ -4797,8 +4764,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
             Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
             Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
@@ -4890,8 +4857,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
             Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
             Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
@@ -4995,6 +4962,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector512.LoadUnsafe(ref x);
                 var w0 = Vector512.Create(wk);
                 acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
@@ -5034,8 +5002,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
             Depthwise3x3_s1_V512_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
             Depthwise3x3_s1_V512_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
@@ -5118,8 +5086,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
             Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
             Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
@@ -5235,6 +5203,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var w0 = Vector128.Create(wk);
                 acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
@@ -5320,6 +5289,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var w4 = Vector128.LoadUnsafe(ref wk);
                 acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
@@ -5374,6 +5344,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var w0 = Vector128.Create(wk);
                 acc0x0 = Simd.MulAdd(x0, w0, acc0x0);

@@ -1506,7 +1506,6 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="MaxPool3x3_s2_6ch_32x32"/> specializes its shared bodies on.</summary>
     private readonly struct MaxPool3x3_s2_6ch_32x32_Shape : Window3x3_Shape
     {
         public static int Channels => 6;
@@ -1527,7 +1526,6 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         else MaxPool3x3_s2_V128<MaxPool3x3_s2_6ch_32x32_Shape>(ref source, ref destination);
     }
 
-    /// <summary>The literals <see cref="AvgPool3x3_s2_6ch_16x16_Relu"/> specializes its shared bodies on.</summary>
     private readonly struct AvgPool3x3_s2_6ch_16x16_Relu_Shape : Window3x3_Shape
     {
         public static int Channels => 6;
@@ -1594,15 +1592,12 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g1_6to15_256px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 256;
         public static int InPerGroup => 6;
         public static int OutChannels => 15;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -1675,7 +1670,6 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s2_15ch_16x16"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s2_15ch_16x16_Shape : Window3x3_Shape
     {
         public static int Channels => 15;
@@ -1762,15 +1756,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_15to54_64px_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_15to54_64px_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 64;
         public static int InPerGroup => 5;
         public static int OutChannels => 54;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -1840,15 +1830,12 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_60to15_64px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 64;
         public static int InPerGroup => 20;
         public static int OutChannels => 15;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -1904,7 +1891,6 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s1_15ch_8x8"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s1_15ch_8x8_Shape : Window3x3_Shape
     {
         public static int Channels => 15;
@@ -2074,14 +2060,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_15to60_64px_Residual_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_15to60_64px_Residual_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 64;
         public static int InPerGroup => 5;
         public static int OutChannels => 60;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
         public static bool Residual => true;
         public static bool Relu => true;
     }
@@ -2152,7 +2135,6 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="AvgPool3x3_s2_60ch_8x8_Relu"/> specializes its shared bodies on.</summary>
     private readonly struct AvgPool3x3_s2_60ch_8x8_Relu_Shape : Window3x3_Shape
     {
         public static int Channels => 60;
@@ -2218,15 +2200,12 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_60to30_64px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 64;
         public static int InPerGroup => 20;
         public static int OutChannels => 30;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -2296,7 +2275,6 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s2_30ch_8x8"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s2_30ch_8x8_Shape : Window3x3_Shape
     {
         public static int Channels => 30;
@@ -2382,15 +2360,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_30to60_16px_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_30to60_16px_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 16;
         public static int InPerGroup => 10;
         public static int OutChannels => 60;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -2459,15 +2433,12 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_120to30_16px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 16;
         public static int InPerGroup => 40;
         public static int OutChannels => 30;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -2536,7 +2507,6 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s1_30ch_4x4"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s1_30ch_4x4_Shape : Window3x3_Shape
     {
         public static int Channels => 30;
@@ -2604,14 +2574,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_30to120_16px_Residual_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_30to120_16px_Residual_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 16;
         public static int InPerGroup => 10;
         public static int OutChannels => 120;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
         public static bool Residual => true;
         public static bool Relu => true;
     }
@@ -2669,7 +2636,6 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="AvgPool3x3_s2_120ch_4x4_Relu"/> specializes its shared bodies on.</summary>
     private readonly struct AvgPool3x3_s2_120ch_4x4_Relu_Shape : Window3x3_Shape
     {
         public static int Channels => 120;
@@ -2689,15 +2655,12 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         AvgPool3x3_s2_V128<AvgPool3x3_s2_120ch_4x4_Relu_Shape>(ref source, ref destination);
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_120to60_16px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 16;
         public static int InPerGroup => 40;
         public static int OutChannels => 60;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -2766,7 +2729,6 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s2_60ch_4x4"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s2_60ch_4x4_Shape : Window3x3_Shape
     {
         public static int Channels => 60;
@@ -2786,15 +2748,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         Depthwise3x3_s2_V128<Depthwise3x3_s2_60ch_4x4_Shape>(ref source, ref destination, ref weights);
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_60to120_4px_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_60to120_4px_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 4;
         public static int InPerGroup => 20;
         public static int OutChannels => 120;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -2820,15 +2778,12 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_240to60_4px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_240to60_4px_Shuffle3_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 4;
         public static int InPerGroup => 80;
         public static int OutChannels => 60;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -2858,7 +2813,6 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s1_60ch_2x2"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s1_60ch_2x2_Shape : Window3x3_Shape
     {
         public static int Channels => 60;
@@ -2878,14 +2832,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         Depthwise3x3_s1_V128<Depthwise3x3_s1_60ch_2x2_Shape>(ref source, ref destination, ref weights);
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_60to240_4px_Residual_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_60to240_4px_Residual_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 4;
         public static int InPerGroup => 20;
         public static int OutChannels => 240;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
         public static bool Residual => true;
         public static bool Relu => true;
     }
@@ -3067,6 +3018,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         static abstract int RowsEnd { get; }
         static abstract int ColumnsEnd { get; }
         static abstract bool Relu { get; }
+        // Plane tables (ShuffleNet v2's halves): which plane holds each input or output channel, where that is no slice.
+        static virtual int InputPlane(int channel) => channel;
+        static virtual int OutputPlane(int channel) => channel;
     }
 
     /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
@@ -3075,8 +3029,8 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
             MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
             MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
@@ -3151,8 +3105,8 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
             MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
             MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
@@ -3227,8 +3181,8 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
             AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
             AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
@@ -3305,8 +3259,8 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
             AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
             AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
@@ -3389,16 +3343,22 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         static abstract int Pixels { get; }
         static abstract int InPerGroup { get; }
         static abstract int OutChannels { get; }
-        static abstract int ShuffleGroups { get; }
-        static abstract bool OfficialShuffle { get; }
-        static abstract bool Residual { get; }
+        static virtual int ShuffleGroups => 1;
+        static virtual bool OfficialShuffle => false;
+        static virtual bool Residual => false;
         static abstract bool Relu { get; }
+        // Plane tables (ShuffleNet v2's halves): which plane holds each input or output channel, where that is no slice.
+        static virtual bool InputTable => false;
+        static virtual int InputPlane(int channel) => channel;
+        static virtual bool OutputTable => false;
+        static virtual int OutputPlane(int channel) => channel;
     }
 
-    /// <summary>The output plane that holds logical channel <paramref name="channel"/>: the channel itself, or where the shape's channel shuffle sends it.</summary>
+    /// <summary>The output plane that holds logical channel <paramref name="channel"/>: the channel itself, where the shape's channel shuffle sends it, or where its plane table says.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Pointwise_Plane<TShape>(int channel) where TShape : struct, Pointwise_Shape
     {
+        if (TShape.OutputTable) return TShape.OutputPlane(channel);
         if (TShape.ShuffleGroups == 1) return channel;
         int perGroup = TShape.OutChannels / TShape.ShuffleGroups;
         // Shuffle on g·n channels: logical channel i·n + j lands in plane j·g + i; the official (megvii) shuffle, its
@@ -3460,6 +3420,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector512.LoadUnsafe(ref x);
                 var x1 = Vector512.LoadUnsafe(ref x, 16);
                 var x2 = Vector512.LoadUnsafe(ref x, 32);
@@ -3615,6 +3576,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector512.LoadUnsafe(ref x);
                 var w0 = Vector512.Create(wk);
                 acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
@@ -3715,6 +3677,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector512.LoadUnsafe(ref x);
                 var x1 = Vector512.LoadUnsafe(ref x, 16);
                 var x2 = Vector512.LoadUnsafe(ref x, 32);
@@ -3854,6 +3817,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector512.LoadUnsafe(ref x);
                 var w0 = Vector512.Create(wk);
                 acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
@@ -3930,6 +3894,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector256.LoadUnsafe(ref x);
                 var x1 = Vector256.LoadUnsafe(ref x, 8);
                 var w0 = Vector256.Create(wk);
@@ -4004,6 +3969,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector256.LoadUnsafe(ref x);
                 var x1 = Vector256.LoadUnsafe(ref x, 8);
                 var w0 = Vector256.Create(wk);
@@ -4081,6 +4047,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var x1 = Vector128.LoadUnsafe(ref x, 4);
                 var w4 = Vector128.LoadUnsafe(ref wk);
@@ -4156,6 +4123,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var x1 = Vector128.LoadUnsafe(ref x, 4);
                 var w0 = Vector128.Create(wk);
@@ -4230,6 +4198,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var x1 = Vector128.LoadUnsafe(ref x, 4);
                 var w0 = Vector128.Create(wk);
@@ -4277,8 +4246,8 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
             Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
             Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
@@ -4370,8 +4339,8 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
             Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
             Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
@@ -4475,6 +4444,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector512.LoadUnsafe(ref x);
                 var x1 = Vector512.LoadUnsafe(ref x, 16);
                 var x2 = Vector512.LoadUnsafe(ref x, 32);
@@ -4549,6 +4519,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector256.LoadUnsafe(ref x);
                 var x1 = Vector256.LoadUnsafe(ref x, 8);
                 var x2 = Vector256.LoadUnsafe(ref x, 16);
@@ -4623,6 +4594,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var x1 = Vector128.LoadUnsafe(ref x, 4);
                 var x2 = Vector128.LoadUnsafe(ref x, 8);
@@ -4715,6 +4687,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector512.LoadUnsafe(ref x);
                 var x1 = Vector512.LoadUnsafe(ref x, 16);
                 var x2 = Vector512.LoadUnsafe(ref x, 32);
@@ -4836,6 +4809,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector256.LoadUnsafe(ref x);
                 var x1 = Vector256.LoadUnsafe(ref x, 8);
                 var x2 = Vector256.LoadUnsafe(ref x, 16);
@@ -4895,6 +4869,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector256.LoadUnsafe(ref x);
                 var x1 = Vector256.LoadUnsafe(ref x, 8);
                 var w0 = Vector256.Create(wk);
@@ -4938,6 +4913,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var x1 = Vector128.LoadUnsafe(ref x, 4);
                 var x2 = Vector128.LoadUnsafe(ref x, 8);
@@ -4999,6 +4975,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var x1 = Vector128.LoadUnsafe(ref x, 4);
                 var x2 = Vector128.LoadUnsafe(ref x, 8);
@@ -5038,8 +5015,8 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
             Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
             Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
@@ -5155,6 +5132,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector512.LoadUnsafe(ref x);
                 var x1 = Vector512.LoadUnsafe(ref x, 16);
                 var x2 = Vector512.LoadUnsafe(ref x, 32);
@@ -5263,6 +5241,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector512.LoadUnsafe(ref x);
                 var w0 = Vector512.Create(wk);
                 acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
@@ -5314,6 +5293,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector512.LoadUnsafe(ref x);
                 var w0 = Vector512.Create(wk);
                 acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
@@ -5357,6 +5337,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector256.LoadUnsafe(ref x);
                 var x1 = Vector256.LoadUnsafe(ref x, 8);
                 var w0 = Vector256.Create(wk);
@@ -5421,6 +5402,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var w4 = Vector128.LoadUnsafe(ref wk);
                 acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
@@ -5475,6 +5457,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var w0 = Vector128.Create(wk);
                 acc0x0 = Simd.MulAdd(x0, w0, acc0x0);

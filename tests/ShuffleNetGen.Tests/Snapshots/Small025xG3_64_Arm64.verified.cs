@@ -1160,7 +1160,6 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="MaxPool3x3_s2_6ch_32x32"/> specializes its shared bodies on.</summary>
     private readonly struct MaxPool3x3_s2_6ch_32x32_Shape : Window3x3_Shape
     {
         public static int Channels => 6;
@@ -1181,7 +1180,6 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         else MaxPool3x3_s2_V128<MaxPool3x3_s2_6ch_32x32_Shape>(ref source, ref destination);
     }
 
-    /// <summary>The literals <see cref="AvgPool3x3_s2_6ch_16x16_Relu"/> specializes its shared bodies on.</summary>
     private readonly struct AvgPool3x3_s2_6ch_16x16_Relu_Shape : Window3x3_Shape
     {
         public static int Channels => 6;
@@ -1202,15 +1200,12 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         else AvgPool3x3_s2_V128<AvgPool3x3_s2_6ch_16x16_Relu_Shape>(ref source, ref destination);
     }
 
-    /// <summary>The literals <see cref="Pointwise_g1_6to15_256px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 256;
         public static int InPerGroup => 6;
         public static int OutChannels => 15;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -1241,7 +1236,6 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s2_15ch_16x16"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s2_15ch_16x16_Shape : Window3x3_Shape
     {
         public static int Channels => 15;
@@ -1262,15 +1256,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         else Depthwise3x3_s2_V128<Depthwise3x3_s2_15ch_16x16_Shape>(ref source, ref destination, ref weights);
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_15to54_64px_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_15to54_64px_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 64;
         public static int InPerGroup => 5;
         public static int OutChannels => 54;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -1300,15 +1290,12 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_60to15_64px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 64;
         public static int InPerGroup => 20;
         public static int OutChannels => 15;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -1334,7 +1321,6 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s1_15ch_8x8"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s1_15ch_8x8_Shape : Window3x3_Shape
     {
         public static int Channels => 15;
@@ -1354,14 +1340,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         Depthwise3x3_s1_V128<Depthwise3x3_s1_15ch_8x8_Shape>(ref source, ref destination, ref weights);
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_15to60_64px_Residual_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_15to60_64px_Residual_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 64;
         public static int InPerGroup => 5;
         public static int OutChannels => 60;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
         public static bool Residual => true;
         public static bool Relu => true;
     }
@@ -1392,7 +1375,6 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="AvgPool3x3_s2_60ch_8x8_Relu"/> specializes its shared bodies on.</summary>
     private readonly struct AvgPool3x3_s2_60ch_8x8_Relu_Shape : Window3x3_Shape
     {
         public static int Channels => 60;
@@ -1412,15 +1394,12 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         AvgPool3x3_s2_V128<AvgPool3x3_s2_60ch_8x8_Relu_Shape>(ref source, ref destination);
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_60to30_64px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 64;
         public static int InPerGroup => 20;
         public static int OutChannels => 30;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -1450,7 +1429,6 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s2_30ch_8x8"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s2_30ch_8x8_Shape : Window3x3_Shape
     {
         public static int Channels => 30;
@@ -1470,15 +1448,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         Depthwise3x3_s2_V128<Depthwise3x3_s2_30ch_8x8_Shape>(ref source, ref destination, ref weights);
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_30to60_16px_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_30to60_16px_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 16;
         public static int InPerGroup => 10;
         public static int OutChannels => 60;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -1508,15 +1482,12 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_120to30_16px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 16;
         public static int InPerGroup => 40;
         public static int OutChannels => 30;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -1546,7 +1517,6 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s1_30ch_4x4"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s1_30ch_4x4_Shape : Window3x3_Shape
     {
         public static int Channels => 30;
@@ -1566,14 +1536,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         Depthwise3x3_s1_V128<Depthwise3x3_s1_30ch_4x4_Shape>(ref source, ref destination, ref weights);
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_30to120_16px_Residual_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_30to120_16px_Residual_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 16;
         public static int InPerGroup => 10;
         public static int OutChannels => 120;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
         public static bool Residual => true;
         public static bool Relu => true;
     }
@@ -1600,7 +1567,6 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="AvgPool3x3_s2_120ch_4x4_Relu"/> specializes its shared bodies on.</summary>
     private readonly struct AvgPool3x3_s2_120ch_4x4_Relu_Shape : Window3x3_Shape
     {
         public static int Channels => 120;
@@ -1620,15 +1586,12 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         AvgPool3x3_s2_V128<AvgPool3x3_s2_120ch_4x4_Relu_Shape>(ref source, ref destination);
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_120to60_16px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 16;
         public static int InPerGroup => 40;
         public static int OutChannels => 60;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -1658,7 +1621,6 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s2_60ch_4x4"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s2_60ch_4x4_Shape : Window3x3_Shape
     {
         public static int Channels => 60;
@@ -1678,15 +1640,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         Depthwise3x3_s2_V128<Depthwise3x3_s2_60ch_4x4_Shape>(ref source, ref destination, ref weights);
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_60to120_4px_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_60to120_4px_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 4;
         public static int InPerGroup => 20;
         public static int OutChannels => 120;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -1712,15 +1670,12 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_240to60_4px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_240to60_4px_Shuffle3_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 4;
         public static int InPerGroup => 80;
         public static int OutChannels => 60;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -1750,7 +1705,6 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s1_60ch_2x2"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s1_60ch_2x2_Shape : Window3x3_Shape
     {
         public static int Channels => 60;
@@ -1770,14 +1724,11 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         Depthwise3x3_s1_V128<Depthwise3x3_s1_60ch_2x2_Shape>(ref source, ref destination, ref weights);
     }
 
-    /// <summary>The literals <see cref="Pointwise_g3_60to240_4px_Residual_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g3_60to240_4px_Residual_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 4;
         public static int InPerGroup => 20;
         public static int OutChannels => 240;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
         public static bool Residual => true;
         public static bool Relu => true;
     }
@@ -1933,6 +1884,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         static abstract int RowsEnd { get; }
         static abstract int ColumnsEnd { get; }
         static abstract bool Relu { get; }
+        // Plane tables (ShuffleNet v2's halves): which plane holds each input or output channel, where that is no slice.
+        static virtual int InputPlane(int channel) => channel;
+        static virtual int OutputPlane(int channel) => channel;
     }
 
     /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
@@ -1941,8 +1895,8 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
             MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
             MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
@@ -2017,8 +1971,8 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
             MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
             MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
@@ -2093,8 +2047,8 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
             AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
             AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
@@ -2171,8 +2125,8 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
             AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
             AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
@@ -2255,16 +2209,22 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         static abstract int Pixels { get; }
         static abstract int InPerGroup { get; }
         static abstract int OutChannels { get; }
-        static abstract int ShuffleGroups { get; }
-        static abstract bool OfficialShuffle { get; }
-        static abstract bool Residual { get; }
+        static virtual int ShuffleGroups => 1;
+        static virtual bool OfficialShuffle => false;
+        static virtual bool Residual => false;
         static abstract bool Relu { get; }
+        // Plane tables (ShuffleNet v2's halves): which plane holds each input or output channel, where that is no slice.
+        static virtual bool InputTable => false;
+        static virtual int InputPlane(int channel) => channel;
+        static virtual bool OutputTable => false;
+        static virtual int OutputPlane(int channel) => channel;
     }
 
-    /// <summary>The output plane that holds logical channel <paramref name="channel"/>: the channel itself, or where the shape's channel shuffle sends it.</summary>
+    /// <summary>The output plane that holds logical channel <paramref name="channel"/>: the channel itself, where the shape's channel shuffle sends it, or where its plane table says.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Pointwise_Plane<TShape>(int channel) where TShape : struct, Pointwise_Shape
     {
+        if (TShape.OutputTable) return TShape.OutputPlane(channel);
         if (TShape.ShuffleGroups == 1) return channel;
         int perGroup = TShape.OutChannels / TShape.ShuffleGroups;
         // Shuffle on g·n channels: logical channel i·n + j lands in plane j·g + i; the official (megvii) shuffle, its
@@ -2310,6 +2270,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var x1 = Vector128.LoadUnsafe(ref x, 4);
                 var w4 = Vector128.LoadUnsafe(ref wk);
@@ -2385,6 +2346,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var x1 = Vector128.LoadUnsafe(ref x, 4);
                 var w0 = Vector128.Create(wk);
@@ -2459,6 +2421,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var x1 = Vector128.LoadUnsafe(ref x, 4);
                 var w0 = Vector128.Create(wk);
@@ -2506,8 +2469,8 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
             Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
             Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
@@ -2599,8 +2562,8 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
             Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
             Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
@@ -2704,6 +2667,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var x1 = Vector128.LoadUnsafe(ref x, 4);
                 var x2 = Vector128.LoadUnsafe(ref x, 8);
@@ -2774,6 +2738,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var x1 = Vector128.LoadUnsafe(ref x, 4);
                 var x2 = Vector128.LoadUnsafe(ref x, 8);
@@ -2835,6 +2800,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var x1 = Vector128.LoadUnsafe(ref x, 4);
                 var x2 = Vector128.LoadUnsafe(ref x, 8);
@@ -2874,8 +2840,8 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
             Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
             Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
@@ -2987,6 +2953,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var w4 = Vector128.LoadUnsafe(ref wk);
                 acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
@@ -3041,6 +3008,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var w0 = Vector128.Create(wk);
                 acc0x0 = Simd.MulAdd(x0, w0, acc0x0);

@@ -1779,7 +1779,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
-    /// <summary>The literals <see cref="MaxPool3x3_s2_6ch_32x32"/> specializes its shared bodies on.</summary>
     private readonly struct MaxPool3x3_s2_6ch_32x32_Shape : Window3x3_Shape
     {
         public static int Channels => 6;
@@ -1800,7 +1799,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         else MaxPool3x3_s2_V128<MaxPool3x3_s2_6ch_32x32_Shape>(ref source, ref destination);
     }
 
-    /// <summary>The literals <see cref="AvgPool3x3_s2_6ch_16x16_Relu"/> specializes its shared bodies on.</summary>
     private readonly struct AvgPool3x3_s2_6ch_16x16_Relu_Shape : Window3x3_Shape
     {
         public static int Channels => 6;
@@ -1885,15 +1883,12 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         else Quantize_Planes_Scalar<Quantize_g1_6ch_256px_Shape>(ref source, ref destination, ref parameters);
     }
 
-    /// <summary>The literals <see cref="Int8Pointwise_g1_6to15_256px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape : Int8Pointwise_Shape
     {
         public static int Pixels => 256;
         public static int InPerGroup => 6;
         public static int OutChannels => 15;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
         public static int Quads => 2;
     }
@@ -1967,7 +1962,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s2_15ch_16x16"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s2_15ch_16x16_Shape : Window3x3_Shape
     {
         public static int Channels => 15;
@@ -2072,15 +2066,11 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         else Quantize_Planes_Scalar<Quantize_g3_15ch_64px_Shape>(ref source, ref destination, ref parameters);
     }
 
-    /// <summary>The literals <see cref="Int8Pointwise_g3_15to54_64px_Relu"/> specializes its tiles on.</summary>
     private readonly struct Int8Pointwise_g3_15to54_64px_Relu_Shape : Int8Pointwise_Shape
     {
         public static int Pixels => 64;
         public static int InPerGroup => 5;
         public static int OutChannels => 54;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
         public static int Quads => 2;
     }
@@ -2169,15 +2159,12 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         else Quantize_Planes_Scalar<Quantize_g3_60ch_64px_Shape>(ref source, ref destination, ref parameters);
     }
 
-    /// <summary>The literals <see cref="Int8Pointwise_g3_60to15_64px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape : Int8Pointwise_Shape
     {
         public static int Pixels => 64;
         public static int InPerGroup => 20;
         public static int OutChannels => 15;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
         public static int Quads => 5;
     }
@@ -2234,7 +2221,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s1_15ch_8x8"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s1_15ch_8x8_Shape : Window3x3_Shape
     {
         public static int Channels => 15;
@@ -2404,14 +2390,11 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
-    /// <summary>The literals <see cref="Int8Pointwise_g3_15to60_64px_Residual_Relu"/> specializes its tiles on.</summary>
     private readonly struct Int8Pointwise_g3_15to60_64px_Residual_Relu_Shape : Int8Pointwise_Shape
     {
         public static int Pixels => 64;
         public static int InPerGroup => 5;
         public static int OutChannels => 60;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
         public static bool Residual => true;
         public static bool Relu => true;
         public static int Quads => 2;
@@ -2483,7 +2466,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
-    /// <summary>The literals <see cref="AvgPool3x3_s2_60ch_8x8_Relu"/> specializes its shared bodies on.</summary>
     private readonly struct AvgPool3x3_s2_60ch_8x8_Relu_Shape : Window3x3_Shape
     {
         public static int Channels => 60;
@@ -2549,15 +2531,12 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
-    /// <summary>The literals <see cref="Int8Pointwise_g3_60to30_64px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape : Int8Pointwise_Shape
     {
         public static int Pixels => 64;
         public static int InPerGroup => 20;
         public static int OutChannels => 30;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
         public static int Quads => 5;
     }
@@ -2628,7 +2607,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s2_30ch_8x8"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s2_30ch_8x8_Shape : Window3x3_Shape
     {
         public static int Channels => 30;
@@ -2732,15 +2710,11 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         else Quantize_Planes_Scalar<Quantize_g3_30ch_16px_Shape>(ref source, ref destination, ref parameters);
     }
 
-    /// <summary>The literals <see cref="Int8Pointwise_g3_30to60_16px_Relu"/> specializes its tiles on.</summary>
     private readonly struct Int8Pointwise_g3_30to60_16px_Relu_Shape : Int8Pointwise_Shape
     {
         public static int Pixels => 16;
         public static int InPerGroup => 10;
         public static int OutChannels => 60;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
         public static int Quads => 3;
     }
@@ -2828,15 +2802,12 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         else Quantize_Planes_Scalar<Quantize_g3_120ch_16px_Shape>(ref source, ref destination, ref parameters);
     }
 
-    /// <summary>The literals <see cref="Int8Pointwise_g3_120to30_16px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape : Int8Pointwise_Shape
     {
         public static int Pixels => 16;
         public static int InPerGroup => 40;
         public static int OutChannels => 30;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
         public static int Quads => 10;
     }
@@ -2906,7 +2877,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s1_30ch_4x4"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s1_30ch_4x4_Shape : Window3x3_Shape
     {
         public static int Channels => 30;
@@ -2974,14 +2944,11 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
-    /// <summary>The literals <see cref="Int8Pointwise_g3_30to120_16px_Residual_Relu"/> specializes its tiles on.</summary>
     private readonly struct Int8Pointwise_g3_30to120_16px_Residual_Relu_Shape : Int8Pointwise_Shape
     {
         public static int Pixels => 16;
         public static int InPerGroup => 10;
         public static int OutChannels => 120;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
         public static bool Residual => true;
         public static bool Relu => true;
         public static int Quads => 3;
@@ -3040,7 +3007,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
-    /// <summary>The literals <see cref="AvgPool3x3_s2_120ch_4x4_Relu"/> specializes its shared bodies on.</summary>
     private readonly struct AvgPool3x3_s2_120ch_4x4_Relu_Shape : Window3x3_Shape
     {
         public static int Channels => 120;
@@ -3060,15 +3026,12 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         AvgPool3x3_s2_V128<AvgPool3x3_s2_120ch_4x4_Relu_Shape>(ref source, ref destination);
     }
 
-    /// <summary>The literals <see cref="Int8Pointwise_g3_120to60_16px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape : Int8Pointwise_Shape
     {
         public static int Pixels => 16;
         public static int InPerGroup => 40;
         public static int OutChannels => 60;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
         public static int Quads => 10;
     }
@@ -3138,7 +3101,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s2_60ch_4x4"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s2_60ch_4x4_Shape : Window3x3_Shape
     {
         public static int Channels => 60;
@@ -3174,15 +3136,11 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         else Quantize_Planes_Scalar<Quantize_g3_60ch_4px_Shape>(ref source, ref destination, ref parameters);
     }
 
-    /// <summary>The literals <see cref="Int8Pointwise_g3_60to120_4px_Relu"/> specializes its tiles on.</summary>
     private readonly struct Int8Pointwise_g3_60to120_4px_Relu_Shape : Int8Pointwise_Shape
     {
         public static int Pixels => 4;
         public static int InPerGroup => 20;
         public static int OutChannels => 120;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
         public static int Quads => 5;
     }
@@ -3225,15 +3183,12 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         else Quantize_Planes_Scalar<Quantize_g3_240ch_4px_Shape>(ref source, ref destination, ref parameters);
     }
 
-    /// <summary>The literals <see cref="Int8Pointwise_g3_240to60_4px_Shuffle3_Relu"/> specializes its tiles on.</summary>
     private readonly struct Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_Shape : Int8Pointwise_Shape
     {
         public static int Pixels => 4;
         public static int InPerGroup => 80;
         public static int OutChannels => 60;
         public static int ShuffleGroups => 3;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
         public static int Quads => 20;
     }
@@ -3264,7 +3219,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s1_60ch_2x2"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s1_60ch_2x2_Shape : Window3x3_Shape
     {
         public static int Channels => 60;
@@ -3284,14 +3238,11 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         Depthwise3x3_s1_V128<Depthwise3x3_s1_60ch_2x2_Shape>(ref source, ref destination, ref weights);
     }
 
-    /// <summary>The literals <see cref="Int8Pointwise_g3_60to240_4px_Residual_Relu"/> specializes its tiles on.</summary>
     private readonly struct Int8Pointwise_g3_60to240_4px_Residual_Relu_Shape : Int8Pointwise_Shape
     {
         public static int Pixels => 4;
         public static int InPerGroup => 20;
         public static int OutChannels => 240;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
         public static bool Residual => true;
         public static bool Relu => true;
         public static int Quads => 5;
@@ -3461,6 +3412,9 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         static abstract int RowsEnd { get; }
         static abstract int ColumnsEnd { get; }
         static abstract bool Relu { get; }
+        // Plane tables (ShuffleNet v2's halves): which plane holds each input or output channel, where that is no slice.
+        static virtual int InputPlane(int channel) => channel;
+        static virtual int OutputPlane(int channel) => channel;
     }
 
     /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
@@ -3469,8 +3423,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
             MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
             MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
@@ -3545,8 +3499,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
             MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
             MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
@@ -3621,8 +3575,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
             AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
             AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
@@ -3699,8 +3653,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
             AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
             AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
@@ -3987,16 +3941,22 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         static abstract int Pixels { get; }
         static abstract int InPerGroup { get; }
         static abstract int OutChannels { get; }
-        static abstract int ShuffleGroups { get; }
-        static abstract bool OfficialShuffle { get; }
-        static abstract bool Residual { get; }
+        static virtual int ShuffleGroups => 1;
+        static virtual bool OfficialShuffle => false;
+        static virtual bool Residual => false;
         static abstract bool Relu { get; }
+        // Plane tables (ShuffleNet v2's halves): which plane holds each input or output channel, where that is no slice.
+        static virtual bool InputTable => false;
+        static virtual int InputPlane(int channel) => channel;
+        static virtual bool OutputTable => false;
+        static virtual int OutputPlane(int channel) => channel;
     }
 
-    /// <summary>The output plane that holds logical channel <paramref name="channel"/>: the channel itself, or where the shape's channel shuffle sends it.</summary>
+    /// <summary>The output plane that holds logical channel <paramref name="channel"/>: the channel itself, where the shape's channel shuffle sends it, or where its plane table says.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Pointwise_Plane<TShape>(int channel) where TShape : struct, Pointwise_Shape
     {
+        if (TShape.OutputTable) return TShape.OutputPlane(channel);
         if (TShape.ShuffleGroups == 1) return channel;
         int perGroup = TShape.OutChannels / TShape.ShuffleGroups;
         // Shuffle on g·n channels: logical channel i·n + j lands in plane j·g + i; the official (megvii) shuffle, its
@@ -5025,8 +4985,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
             Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
             Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
@@ -5118,8 +5078,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
             Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
             Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
@@ -5863,8 +5823,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
             Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
             Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);

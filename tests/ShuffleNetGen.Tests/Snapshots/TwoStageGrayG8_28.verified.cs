@@ -1834,7 +1834,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>The literals <see cref="AvgPool3x3_s2_16ch_28x28_Relu"/> specializes its shared bodies on.</summary>
     private readonly struct AvgPool3x3_s2_16ch_28x28_Relu_Shape : Window3x3_Shape
     {
         public static int Channels => 16;
@@ -1901,15 +1900,12 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g1_16to48_784px_Shuffle8_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 784;
         public static int InPerGroup => 16;
         public static int OutChannels => 48;
         public static int ShuffleGroups => 8;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -1967,7 +1963,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s2_48ch_28x28"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s2_48ch_28x28_Shape : Window3x3_Shape
     {
         public static int Channels => 48;
@@ -2054,15 +2049,11 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g8_48to176_196px_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g8_48to176_196px_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 196;
         public static int InPerGroup => 6;
         public static int OutChannels => 176;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -2143,15 +2134,12 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g8_192to48_196px_Shuffle8_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 196;
         public static int InPerGroup => 24;
         public static int OutChannels => 48;
         public static int ShuffleGroups => 8;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -2210,7 +2198,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s1_48ch_14x14"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s1_48ch_14x14_Shape : Window3x3_Shape
     {
         public static int Channels => 48;
@@ -2528,14 +2515,11 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g8_48to192_196px_Residual_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g8_48to192_196px_Residual_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 196;
         public static int InPerGroup => 6;
         public static int OutChannels => 192;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
         public static bool Residual => true;
         public static bool Relu => true;
     }
@@ -2598,7 +2582,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>The literals <see cref="AvgPool3x3_s2_192ch_14x14_Relu"/> specializes its shared bodies on.</summary>
     private readonly struct AvgPool3x3_s2_192ch_14x14_Relu_Shape : Window3x3_Shape
     {
         public static int Channels => 192;
@@ -2665,15 +2648,12 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g8_192to96_196px_Shuffle8_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 196;
         public static int InPerGroup => 24;
         public static int OutChannels => 96;
         public static int ShuffleGroups => 8;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -2750,7 +2730,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s2_96ch_14x14"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s2_96ch_14x14_Shape : Window3x3_Shape
     {
         public static int Channels => 96;
@@ -2837,15 +2816,11 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g8_96to192_49px_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g8_96to192_49px_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 49;
         public static int InPerGroup => 12;
         public static int OutChannels => 192;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -2907,15 +2882,12 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g8_384to96_49px_Shuffle8_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 49;
         public static int InPerGroup => 48;
         public static int OutChannels => 96;
         public static int ShuffleGroups => 8;
-        public static bool OfficialShuffle => false;
-        public static bool Residual => false;
         public static bool Relu => true;
     }
 
@@ -2992,7 +2964,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>The literals <see cref="Depthwise3x3_s1_96ch_7x7"/> specializes its shared bodies on.</summary>
     private readonly struct Depthwise3x3_s1_96ch_7x7_Shape : Window3x3_Shape
     {
         public static int Channels => 96;
@@ -3105,14 +3076,11 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>The literals <see cref="Pointwise_g8_96to384_49px_Residual_Relu"/> specializes its tiles on.</summary>
     private readonly struct Pointwise_g8_96to384_49px_Residual_Relu_Shape : Pointwise_Shape
     {
         public static int Pixels => 49;
         public static int InPerGroup => 12;
         public static int OutChannels => 384;
-        public static int ShuffleGroups => 1;
-        public static bool OfficialShuffle => false;
         public static bool Residual => true;
         public static bool Relu => true;
     }
@@ -3362,6 +3330,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         static abstract int RowsEnd { get; }
         static abstract int ColumnsEnd { get; }
         static abstract bool Relu { get; }
+        // Plane tables (ShuffleNet v2's halves): which plane holds each input or output channel, where that is no slice.
+        static virtual int InputPlane(int channel) => channel;
+        static virtual int OutputPlane(int channel) => channel;
     }
 
     /// <summary>3x3 average pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
@@ -3370,8 +3341,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
             AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
             AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
@@ -3448,8 +3419,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
             AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
             AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
@@ -3532,16 +3503,22 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         static abstract int Pixels { get; }
         static abstract int InPerGroup { get; }
         static abstract int OutChannels { get; }
-        static abstract int ShuffleGroups { get; }
-        static abstract bool OfficialShuffle { get; }
-        static abstract bool Residual { get; }
+        static virtual int ShuffleGroups => 1;
+        static virtual bool OfficialShuffle => false;
+        static virtual bool Residual => false;
         static abstract bool Relu { get; }
+        // Plane tables (ShuffleNet v2's halves): which plane holds each input or output channel, where that is no slice.
+        static virtual bool InputTable => false;
+        static virtual int InputPlane(int channel) => channel;
+        static virtual bool OutputTable => false;
+        static virtual int OutputPlane(int channel) => channel;
     }
 
-    /// <summary>The output plane that holds logical channel <paramref name="channel"/>: the channel itself, or where the shape's channel shuffle sends it.</summary>
+    /// <summary>The output plane that holds logical channel <paramref name="channel"/>: the channel itself, where the shape's channel shuffle sends it, or where its plane table says.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Pointwise_Plane<TShape>(int channel) where TShape : struct, Pointwise_Shape
     {
+        if (TShape.OutputTable) return TShape.OutputPlane(channel);
         if (TShape.ShuffleGroups == 1) return channel;
         int perGroup = TShape.OutChannels / TShape.ShuffleGroups;
         // Shuffle on g·n channels: logical channel i·n + j lands in plane j·g + i; the official (megvii) shuffle, its
@@ -3603,6 +3580,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector512.LoadUnsafe(ref x);
                 var x1 = Vector512.LoadUnsafe(ref x, 16);
                 var x2 = Vector512.LoadUnsafe(ref x, 32);
@@ -3758,6 +3736,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector512.LoadUnsafe(ref x);
                 var w0 = Vector512.Create(wk);
                 acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
@@ -3839,6 +3818,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector256.LoadUnsafe(ref x);
                 var x1 = Vector256.LoadUnsafe(ref x, 8);
                 var w0 = Vector256.Create(wk);
@@ -3925,6 +3905,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var x1 = Vector128.LoadUnsafe(ref x, 4);
                 var w4 = Vector128.LoadUnsafe(ref wk);
@@ -4000,6 +3981,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var x1 = Vector128.LoadUnsafe(ref x, 4);
                 var w0 = Vector128.Create(wk);
@@ -4056,8 +4038,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
             Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
             Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
@@ -4149,8 +4131,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
             Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
             Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
@@ -4266,6 +4248,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var w0 = Vector128.Create(wk);
                 acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
@@ -4367,6 +4350,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector512.LoadUnsafe(ref x);
                 var x1 = Vector512.LoadUnsafe(ref x, 16);
                 var x2 = Vector512.LoadUnsafe(ref x, 32);
@@ -4515,6 +4499,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var w0 = Vector128.Create(wk);
                 acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
@@ -4590,6 +4575,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var w4 = Vector128.LoadUnsafe(ref wk);
                 acc0x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0x0, x0, w4, 0);
@@ -4644,6 +4630,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var w0 = Vector128.Create(wk);
                 acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
@@ -4701,6 +4688,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector256.LoadUnsafe(ref x);
                 var x1 = Vector256.LoadUnsafe(ref x, 8);
                 var x2 = Vector256.LoadUnsafe(ref x, 16);
@@ -4769,6 +4757,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var w0 = Vector128.Create(wk);
                 acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
@@ -4816,6 +4805,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector128.LoadUnsafe(ref x);
                 var x1 = Vector128.LoadUnsafe(ref x, 4);
                 var x2 = Vector128.LoadUnsafe(ref x, 8);
@@ -4872,8 +4862,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     {
         for (int c = 0; c < TShape.Channels; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, c * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, c * (TShape.OutHeight * TShape.OutWidth));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
             Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
             Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
@@ -4997,6 +4987,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector512.LoadUnsafe(ref x);
                 var x1 = Vector512.LoadUnsafe(ref x, 16);
                 var x2 = Vector512.LoadUnsafe(ref x, 32);
@@ -5147,6 +5138,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector512.LoadUnsafe(ref x);
                 var x1 = Vector512.LoadUnsafe(ref x, 16);
                 var x2 = Vector512.LoadUnsafe(ref x, 32);
