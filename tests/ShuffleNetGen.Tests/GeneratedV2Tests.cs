@@ -26,6 +26,44 @@ public class GeneratedV2Tests
         nameof(V2X0_5_64x64), nameof(V2X1_0_56x40),
     };
 
+    /// <summary>Every committed ONNX export of a stored fixture (folded, dynamic batch, batch norm kept, opset 9), by model.</summary>
+    public static TheoryData<string, string> OnnxCases
+    {
+        get
+        {
+            var data = new TheoryData<string, string>();
+            foreach (var name in new[] { nameof(V2Custom57x41), nameof(V2OddHalves17x13), nameof(V2Gray2Stages40x36), nameof(V2OneStage21x30), nameof(V2FourStages80x72) })
+                foreach (var file in V2Fixture.Load(Model(name).Fixture).OnnxFiles) data.Add(name, file);
+            return data;
+        }
+    }
+
+    /// <summary>The generated <c>FromOnnx</c> of a v2 model reads torch.onnx.export's graph of torchvision's network.</summary>
+    [Theory]
+    [MemberData(nameof(OnnxCases))]
+    public void FromOnnxMatchesTorchvision(string name, string file)
+    {
+        var (fixtureName, _, description) = Model(name);
+        var fixture = V2Fixture.Load(fixtureName);
+        var model = OnnxModel(name, V2Fixture.PathOf(file));
+        var logits = new float[description.Classes];
+        model.Forward(fixture.Input, logits);
+        double scale = fixture.Logits.Max(v => Math.Abs((double)v));
+        double error = logits.Zip(fixture.Logits, (a, b) => Math.Abs((double)a - b)).Max() / scale;
+        _output.WriteLine($"{name} from {file}: max |generated - torchvision| / max |logit| = {error:E2}");
+        Assert.True(error <= Tolerance, $"{name} from {file}: relative error {error:E3}");
+    }
+
+    private static IShuffleNetModel OnnxModel(string name, string path) => name switch
+    {
+        nameof(V2Custom57x41) => V2Custom57x41.FromOnnx(path),
+        nameof(V2OddHalves17x13) => V2OddHalves17x13.FromOnnx(path),
+        nameof(V2Gray2Stages40x36) => V2Gray2Stages40x36.FromOnnx(path),
+        nameof(V2OneStage21x30) => V2OneStage21x30.FromOnnx(path),
+        nameof(V2FourStages80x72) => V2FourStages80x72.FromOnnx(path),
+        _ => throw new ArgumentException(name),
+    };
+
     private static (string Fixture, Func<TensorSet, IShuffleNetModel> Bind, ModelDescription Description) Model(string name) => name switch
     {
         nameof(V2Custom57x41) => ("custom_57x41", t => V2Custom57x41.FromTensors(t), V2Custom57x41.Description),
