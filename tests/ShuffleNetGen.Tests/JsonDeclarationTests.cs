@@ -84,6 +84,30 @@ public class JsonDeclarationTests
     }
 
     [Fact]
+    public void AVersion2DeclarationIsTheShuffleNetV2AttributesModel()
+    {
+        const string json = """
+            {
+              "name": "Custom", "namespace": "Acme", "version": 2,
+              "stages": [2, 1], "stageChannels": [24, 48], "stemChannels": 8, "finalChannels": 64,
+              "input": { "channels": 1, "height": 40, "width": 36 }, "classes": 5, "precision": "float32"
+            }
+            """;
+        const string attribute = """
+            using ShuffleNetGen;
+            namespace Acme;
+            [ShuffleNetV2(Stages = new[] { 2, 1 }, StageChannels = new[] { 24, 48 }, StemChannels = 8, FinalChannels = 64, InputChannels = 1, InputHeight = 40, InputWidth = 36, Classes = 5)]
+            public partial class Custom;
+            """;
+        string fromJson = GenerateFromJson(json, "Custom.shufflenet.json");
+        Assert.Equal(GenerateFromAttribute(attribute), fromJson);
+        Assert.Contains("ShuffleNet v2", fromJson);
+        // The scale alone gives torchvision's widths, and omitted settings v2's defaults.
+        Assert.Equal(GenerateFromAttribute("using ShuffleNetGen; [ShuffleNetV2(Scale = 0.5, InputHeight = 32, InputWidth = 32)] public partial class Half;"),
+            GenerateFromJson("""{ "name": "Half", "version": 2, "scale": 0.5, "input": { "height": 32, "width": 32 } }""", "Half.shufflenet.json"));
+    }
+
+    [Fact]
     public void OmittedSettingsTakeTheAttributeDefaults()
     {
         const string attribute = "using ShuffleNetGen; [ShuffleNet] public partial class Paper;";
