@@ -35,11 +35,21 @@ internal static class ArenaPlanner
         return plan with { Offsets = offsets };
     }
 
-    /// <summary>Places <paramref name="tensors"/>; offsets are in their order.</summary>
+    /// <summary>
+    /// Places <paramref name="tensors"/>; offsets are in their order. Greedy by size first; where that leaves gaps no
+    /// later tensor fits (a ShuffleNet v2 downsampling unit's large short-lived tensors), placing in order of first use
+    /// can pack tighter, so both are tried and the shorter arena kept (the size order on a tie).
+    /// </summary>
     public static ArenaPlan Plan(IReadOnlyList<ArenaTensor> tensors)
     {
+        var bySize = Place(tensors, Enumerable.Range(0, tensors.Count).OrderByDescending(i => tensors[i].Length).ThenBy(i => tensors[i].Live.First).ToList());
+        var byFirstUse = Place(tensors, Enumerable.Range(0, tensors.Count).OrderBy(i => tensors[i].Live.First).ThenByDescending(i => tensors[i].Length).ToList());
+        return byFirstUse.ArenaLength < bySize.ArenaLength ? byFirstUse : bySize;
+    }
+
+    private static ArenaPlan Place(IReadOnlyList<ArenaTensor> tensors, List<int> order)
+    {
         var offsets = new long[tensors.Count];
-        var order = Enumerable.Range(0, tensors.Count).OrderByDescending(i => tensors[i].Length).ThenBy(i => tensors[i].Live.First).ToList();
         var placed = new List<int>();
         long arenaEnd = 0;
         foreach (int i in order)

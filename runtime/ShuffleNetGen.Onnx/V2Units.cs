@@ -105,14 +105,15 @@ internal sealed class V2Units
         while (!(At(LayerKind.Pointwise) && At(LayerKind.GlobalAveragePool, 1)))
         {
             int width = planes.Length;
-            if (At(LayerKind.Depthwise3x3))
+            if (At(LayerKind.Pointwise) && At(LayerKind.Depthwise3x3, 1) && At(LayerKind.Pointwise, 2) && At(LayerKind.Depthwise3x3, 3))
             {
-                // Stride 2: branch1 = depthwise, 1x1; branch2 = 1x1, depthwise, 1x1; both read the whole input.
-                var b1dw = Next(LayerKind.Depthwise3x3);
-                var b1pw = Next(LayerKind.Pointwise);
+                // Stride 2, in the lowering's order: branch2 = 1x1, depthwise, 1x1, then branch1 = depthwise, 1x1; both
+                // read the whole input.
                 var b2a = Next(LayerKind.Pointwise);
                 var b2dw = Next(LayerKind.Depthwise3x3);
                 var b2b = Next(LayerKind.Pointwise);
+                var b1dw = Next(LayerKind.Depthwise3x3);
+                var b1pw = Next(LayerKind.Pointwise);
                 Reads(b1dw, tensor, planes, "the unit's whole input");
                 Feeds(b1dw, b1pw);
                 Reads(b2a, tensor, planes, "the unit's whole input");
@@ -133,7 +134,7 @@ internal sealed class V2Units
             else
             {
                 // Stride 1: branch2 = 1x1, depthwise, 1x1 on one half; the other half passes.
-                if (stage < 0) throw Wrong("its first unit is not a downsampling unit (branch1's depthwise convolution)");
+                if (stage < 0) throw Wrong("its first unit is not a downsampling unit (with a branch1)");
                 var b2a = Next(LayerKind.Pointwise);
                 var b2dw = Next(LayerKind.Depthwise3x3);
                 var b2b = Next(LayerKind.Pointwise);

@@ -20,8 +20,8 @@ namespace ShuffleNetGen.Generator.Families.ShuffleNetV2;
 /// them). The shuffle after the concat is bookkeeping: output channel 2i is the first half's channel i, 2i+1 the
 /// branch's, and the next unit reads its halves through the planes that bookkeeping names.</item>
 /// <item>A stride-2 unit writes both branches' outputs into the new stage's tensor (branch1 to planes 0..h-1, branch2
-/// to h..2h-1, interleaved by the same bookkeeping); the branches' intermediates at the output size use the planes
-/// from 2h on, and only branch2's first 1x1 output, at the input size, is a tensor of its own.</item>
+/// to h..2h-1, interleaved by the same bookkeeping). branch2 runs first, through two tensors of its own that are dead
+/// before the stage's tensor is alive; branch1's depthwise output uses the planes from 2h on.</item>
 /// </list>
 /// </remarks>
 internal sealed class ShuffleNetV2Family : NetworkFamily
@@ -97,17 +97,19 @@ internal sealed class ShuffleNetV2Family : NetworkFamily
         var scratch = 2 * half;
 
         var input = PlaneMap.Table(x.Planes);
+        // branch2 first: its first 1x1 output, at the input size, is the unit's largest tensor, and it is dead before
+        // the new stage's tensor is alive; its depthwise output is a small tensor of its own for the same reason.
+        var squeezed = b.Tensor(name + ".branch2.0", half, x.Tensor.Height, x.Tensor.Width);
+        b.Pointwise(name + ".branch2.0", x.Tensor, squeezed, half, 1, name + ".branch2.1", relu: true, inputPlanes: input);
+        var spatial = b.Tensor(name + ".branch2.3", half, h, w);
+        b.Window(WindowKind.Depthwise, name + ".branch2.3", squeezed, spatial, 2, relu: false, batchNorm: name + ".branch2.4");
+        b.Pointwise(name + ".branch2.5", spatial, stage, half, 1, name + ".branch2.6", relu: true, PlaneMap.Contiguous(half, half));
+
+        // branch1's depthwise output goes to the planes from 2·half, which the stage's stride-1 units use for their branch.
         b.Window(WindowKind.Depthwise, name + ".branch1.0", x.Tensor, stage, 2, relu: false, batchNorm: name + ".branch1.1",
             PlaneMap.Contiguous(scratch, inChannels), input);
         b.Pointwise(name + ".branch1.2", stage, stage, half, 1, name + ".branch1.3", relu: true,
             PlaneMap.Contiguous(0, half), inputPlanes: PlaneMap.Contiguous(scratch, inChannels));
-
-        var squeezed = b.Tensor(name + ".branch2.0", half, x.Tensor.Height, x.Tensor.Width);
-        b.Pointwise(name + ".branch2.0", x.Tensor, squeezed, half, 1, name + ".branch2.1", relu: true, inputPlanes: input);
-        b.Window(WindowKind.Depthwise, name + ".branch2.3", squeezed, stage, 2, relu: false, batchNorm: name + ".branch2.4",
-            PlaneMap.Contiguous(scratch, half));
-        b.Pointwise(name + ".branch2.5", stage, stage, half, 1, name + ".branch2.6", relu: true,
-            PlaneMap.Contiguous(half, half), inputPlanes: PlaneMap.Contiguous(scratch, half));
 
         return new Channels(stage, Interleave(Range(0, half), Range(half, half)));
     }

@@ -16,17 +16,20 @@ namespace Snapshots;
 /// 144,907,992 multiply-adds, 2,278,604 parameters.
 /// </summary>
 /// <remarks>
-/// Memory plan (floats): arena 393568, no reuse 984552, live lower bound 393568.
+/// Memory plan (floats): arena 376320, no reuse 1064128, live lower bound 376320.
 /// <code>
 /// tensor                     shape           offset     length   live steps
 /// stem                       24x112x112              0    301056   0-1
-/// maxpool                    24x56x56           318304     75264   1-4
-/// stage2                     174x28x28          181888    136416   2-18
-/// stage2.0.branch2.0         58x56x56                0    181888   4-5
-/// stage3                     348x14x14           90944     68208   16-44
-/// stage3.0.branch2.0         116x28x28               0     90944   18-19
-/// stage4                     696x7x7             50176     34104   42-56
-/// stage4.0.branch2.0         232x14x14               0     45472   44-45
+/// maxpool                    24x56x56           301056     75264   1-5
+/// stage2.0.branch2.0         58x56x56                0    181888   2-3
+/// stage2.0.branch2.3         58x28x28           181888     45472   3-4
+/// stage2                     174x28x28               0    136416   4-19
+/// stage3.0.branch2.0         116x28x28          136416     90944   16-17
+/// stage3.0.branch2.3         116x14x14          227360     22736   17-18
+/// stage3                     348x14x14          136416     68208   18-45
+/// stage4.0.branch2.0         232x14x14               0     45472   42-43
+/// stage4.0.branch2.3         232x7x7             84288     11368   43-44
+/// stage4                     696x7x7             50176     34104   44-56
 /// conv5                      1024x7x7                0     50176   56-57
 /// globalpool                 1024x1x1            50176      1024   57-58
 /// </code>
@@ -46,15 +49,15 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     /// <summary>Logits written by <see cref="Forward"/>.</summary>
     public const int Classes = 1000;
     /// <summary>Floats in the activation arena this model allocates once per instance.</summary>
-    public const int ArenaLength = 393568;
+    public const int ArenaLength = 376320;
     /// <summary>Bytes of the activation arena (4 per slot: a float, or an int8 model's four packed activations).</summary>
-    public const long ArenaBytes = 1574272;
+    public const long ArenaBytes = 1505280;
     /// <summary>Bytes of the packed weights (4 per slot: a float, or an int8 model's four packed weights).</summary>
     public const long PackedWeightBytes = 9083776;
     /// <summary>Floats all activations would need with no reuse.</summary>
-    public const long NaiveActivationLength = 984552;
+    public const long NaiveActivationLength = 1064128;
     /// <summary>Floats of the largest set of activations alive at one step: no plan can use less.</summary>
-    public const int LiveLowerBound = 393568;
+    public const int LiveLowerBound = 376320;
     /// <summary>Learned parameters (convolution and classifier weights, batch-norm scales and shifts).</summary>
     public const long ParameterCount = 2278604;
     /// <summary>Multiply-adds of one forward pass (convolutions and classifier).</summary>
@@ -63,23 +66,26 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     // Where each activation starts in the arena (floats; the memory plan above gives lengths and live steps).
     private const int Arena_stem = 0;
-    private const int Arena_maxpool = 318304;
-    private const int Arena_stage2 = 181888;
+    private const int Arena_maxpool = 301056;
     private const int Arena_stage2_0_branch2_0 = 0;
-    private const int Arena_stage3 = 90944;
-    private const int Arena_stage3_0_branch2_0 = 0;
-    private const int Arena_stage4 = 50176;
+    private const int Arena_stage2_0_branch2_3 = 181888;
+    private const int Arena_stage2 = 0;
+    private const int Arena_stage3_0_branch2_0 = 136416;
+    private const int Arena_stage3_0_branch2_3 = 227360;
+    private const int Arena_stage3 = 136416;
     private const int Arena_stage4_0_branch2_0 = 0;
+    private const int Arena_stage4_0_branch2_3 = 84288;
+    private const int Arena_stage4 = 50176;
     private const int Arena_conv5 = 0;
     private const int Arena_globalpool = 50176;
 
     // Where each op's packed weights start in _sngWeights (floats).
     private const int Weights_conv1_0 = 0;
-    private const int Weights_stage2_0_branch1_0 = 672;
-    private const int Weights_stage2_0_branch1_2 = 912;
-    private const int Weights_stage2_0_branch2_0 = 2368;
-    private const int Weights_stage2_0_branch2_3 = 3824;
-    private const int Weights_stage2_0_branch2_5 = 4416;
+    private const int Weights_stage2_0_branch2_0 = 672;
+    private const int Weights_stage2_0_branch2_3 = 2128;
+    private const int Weights_stage2_0_branch2_5 = 2720;
+    private const int Weights_stage2_0_branch1_0 = 6144;
+    private const int Weights_stage2_0_branch1_2 = 6384;
     private const int Weights_stage2_1_branch2_0 = 7840;
     private const int Weights_stage2_1_branch2_3 = 11264;
     private const int Weights_stage2_1_branch2_5 = 11856;
@@ -89,11 +95,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     private const int Weights_stage2_3_branch2_0 = 22720;
     private const int Weights_stage2_3_branch2_3 = 26144;
     private const int Weights_stage2_3_branch2_5 = 26736;
-    private const int Weights_stage3_0_branch1_0 = 30160;
-    private const int Weights_stage3_0_branch1_2 = 31328;
-    private const int Weights_stage3_0_branch2_0 = 44912;
-    private const int Weights_stage3_0_branch2_3 = 58496;
-    private const int Weights_stage3_0_branch2_5 = 59664;
+    private const int Weights_stage3_0_branch2_0 = 30160;
+    private const int Weights_stage3_0_branch2_3 = 43744;
+    private const int Weights_stage3_0_branch2_5 = 44912;
+    private const int Weights_stage3_0_branch1_0 = 58496;
+    private const int Weights_stage3_0_branch1_2 = 59664;
     private const int Weights_stage3_1_branch2_0 = 73248;
     private const int Weights_stage3_1_branch2_3 = 86832;
     private const int Weights_stage3_1_branch2_5 = 88000;
@@ -115,11 +121,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     private const int Weights_stage3_7_branch2_0 = 243264;
     private const int Weights_stage3_7_branch2_3 = 256848;
     private const int Weights_stage3_7_branch2_5 = 258016;
-    private const int Weights_stage4_0_branch1_0 = 271600;
-    private const int Weights_stage4_0_branch1_2 = 273920;
-    private const int Weights_stage4_0_branch2_0 = 327984;
-    private const int Weights_stage4_0_branch2_3 = 382048;
-    private const int Weights_stage4_0_branch2_5 = 384368;
+    private const int Weights_stage4_0_branch2_0 = 271600;
+    private const int Weights_stage4_0_branch2_3 = 325664;
+    private const int Weights_stage4_0_branch2_5 = 327984;
+    private const int Weights_stage4_0_branch1_0 = 382048;
+    private const int Weights_stage4_0_branch1_2 = 384368;
     private const int Weights_stage4_1_branch2_0 = 438432;
     private const int Weights_stage4_1_branch2_3 = 492496;
     private const int Weights_stage4_1_branch2_5 = 494816;
@@ -178,16 +184,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         new("conv1.1.bias", new[] { 24 }),
         new("conv1.1.running_mean", new[] { 24 }),
         new("conv1.1.running_var", new[] { 24 }),
-        new("stage2.0.branch1.0.weight", new[] { 24, 1, 3, 3 }),
-        new("stage2.0.branch1.1.weight", new[] { 24 }),
-        new("stage2.0.branch1.1.bias", new[] { 24 }),
-        new("stage2.0.branch1.1.running_mean", new[] { 24 }),
-        new("stage2.0.branch1.1.running_var", new[] { 24 }),
-        new("stage2.0.branch1.2.weight", new[] { 58, 24, 1, 1 }),
-        new("stage2.0.branch1.3.weight", new[] { 58 }),
-        new("stage2.0.branch1.3.bias", new[] { 58 }),
-        new("stage2.0.branch1.3.running_mean", new[] { 58 }),
-        new("stage2.0.branch1.3.running_var", new[] { 58 }),
         new("stage2.0.branch2.0.weight", new[] { 58, 24, 1, 1 }),
         new("stage2.0.branch2.1.weight", new[] { 58 }),
         new("stage2.0.branch2.1.bias", new[] { 58 }),
@@ -203,6 +199,16 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         new("stage2.0.branch2.6.bias", new[] { 58 }),
         new("stage2.0.branch2.6.running_mean", new[] { 58 }),
         new("stage2.0.branch2.6.running_var", new[] { 58 }),
+        new("stage2.0.branch1.0.weight", new[] { 24, 1, 3, 3 }),
+        new("stage2.0.branch1.1.weight", new[] { 24 }),
+        new("stage2.0.branch1.1.bias", new[] { 24 }),
+        new("stage2.0.branch1.1.running_mean", new[] { 24 }),
+        new("stage2.0.branch1.1.running_var", new[] { 24 }),
+        new("stage2.0.branch1.2.weight", new[] { 58, 24, 1, 1 }),
+        new("stage2.0.branch1.3.weight", new[] { 58 }),
+        new("stage2.0.branch1.3.bias", new[] { 58 }),
+        new("stage2.0.branch1.3.running_mean", new[] { 58 }),
+        new("stage2.0.branch1.3.running_var", new[] { 58 }),
         new("stage2.1.branch2.0.weight", new[] { 58, 58, 1, 1 }),
         new("stage2.1.branch2.1.weight", new[] { 58 }),
         new("stage2.1.branch2.1.bias", new[] { 58 }),
@@ -248,16 +254,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         new("stage2.3.branch2.6.bias", new[] { 58 }),
         new("stage2.3.branch2.6.running_mean", new[] { 58 }),
         new("stage2.3.branch2.6.running_var", new[] { 58 }),
-        new("stage3.0.branch1.0.weight", new[] { 116, 1, 3, 3 }),
-        new("stage3.0.branch1.1.weight", new[] { 116 }),
-        new("stage3.0.branch1.1.bias", new[] { 116 }),
-        new("stage3.0.branch1.1.running_mean", new[] { 116 }),
-        new("stage3.0.branch1.1.running_var", new[] { 116 }),
-        new("stage3.0.branch1.2.weight", new[] { 116, 116, 1, 1 }),
-        new("stage3.0.branch1.3.weight", new[] { 116 }),
-        new("stage3.0.branch1.3.bias", new[] { 116 }),
-        new("stage3.0.branch1.3.running_mean", new[] { 116 }),
-        new("stage3.0.branch1.3.running_var", new[] { 116 }),
         new("stage3.0.branch2.0.weight", new[] { 116, 116, 1, 1 }),
         new("stage3.0.branch2.1.weight", new[] { 116 }),
         new("stage3.0.branch2.1.bias", new[] { 116 }),
@@ -273,6 +269,16 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         new("stage3.0.branch2.6.bias", new[] { 116 }),
         new("stage3.0.branch2.6.running_mean", new[] { 116 }),
         new("stage3.0.branch2.6.running_var", new[] { 116 }),
+        new("stage3.0.branch1.0.weight", new[] { 116, 1, 3, 3 }),
+        new("stage3.0.branch1.1.weight", new[] { 116 }),
+        new("stage3.0.branch1.1.bias", new[] { 116 }),
+        new("stage3.0.branch1.1.running_mean", new[] { 116 }),
+        new("stage3.0.branch1.1.running_var", new[] { 116 }),
+        new("stage3.0.branch1.2.weight", new[] { 116, 116, 1, 1 }),
+        new("stage3.0.branch1.3.weight", new[] { 116 }),
+        new("stage3.0.branch1.3.bias", new[] { 116 }),
+        new("stage3.0.branch1.3.running_mean", new[] { 116 }),
+        new("stage3.0.branch1.3.running_var", new[] { 116 }),
         new("stage3.1.branch2.0.weight", new[] { 116, 116, 1, 1 }),
         new("stage3.1.branch2.1.weight", new[] { 116 }),
         new("stage3.1.branch2.1.bias", new[] { 116 }),
@@ -378,16 +384,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         new("stage3.7.branch2.6.bias", new[] { 116 }),
         new("stage3.7.branch2.6.running_mean", new[] { 116 }),
         new("stage3.7.branch2.6.running_var", new[] { 116 }),
-        new("stage4.0.branch1.0.weight", new[] { 232, 1, 3, 3 }),
-        new("stage4.0.branch1.1.weight", new[] { 232 }),
-        new("stage4.0.branch1.1.bias", new[] { 232 }),
-        new("stage4.0.branch1.1.running_mean", new[] { 232 }),
-        new("stage4.0.branch1.1.running_var", new[] { 232 }),
-        new("stage4.0.branch1.2.weight", new[] { 232, 232, 1, 1 }),
-        new("stage4.0.branch1.3.weight", new[] { 232 }),
-        new("stage4.0.branch1.3.bias", new[] { 232 }),
-        new("stage4.0.branch1.3.running_mean", new[] { 232 }),
-        new("stage4.0.branch1.3.running_var", new[] { 232 }),
         new("stage4.0.branch2.0.weight", new[] { 232, 232, 1, 1 }),
         new("stage4.0.branch2.1.weight", new[] { 232 }),
         new("stage4.0.branch2.1.bias", new[] { 232 }),
@@ -403,6 +399,16 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         new("stage4.0.branch2.6.bias", new[] { 232 }),
         new("stage4.0.branch2.6.running_mean", new[] { 232 }),
         new("stage4.0.branch2.6.running_var", new[] { 232 }),
+        new("stage4.0.branch1.0.weight", new[] { 232, 1, 3, 3 }),
+        new("stage4.0.branch1.1.weight", new[] { 232 }),
+        new("stage4.0.branch1.1.bias", new[] { 232 }),
+        new("stage4.0.branch1.1.running_mean", new[] { 232 }),
+        new("stage4.0.branch1.1.running_var", new[] { 232 }),
+        new("stage4.0.branch1.2.weight", new[] { 232, 232, 1, 1 }),
+        new("stage4.0.branch1.3.weight", new[] { 232 }),
+        new("stage4.0.branch1.3.bias", new[] { 232 }),
+        new("stage4.0.branch1.3.running_mean", new[] { 232 }),
+        new("stage4.0.branch1.3.running_var", new[] { 232 }),
         new("stage4.1.branch2.0.weight", new[] { 232, 232, 1, 1 }),
         new("stage4.1.branch2.1.weight", new[] { 232 }),
         new("stage4.1.branch2.1.bias", new[] { 232 }),
@@ -487,13 +493,16 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         new global::ShuffleNetGen.ArenaSlot[]
         {
             new("stem", 0, 301056, 0, 1),
-            new("maxpool", 318304, 75264, 1, 4),
-            new("stage2", 181888, 136416, 2, 18),
-            new("stage2.0.branch2.0", 0, 181888, 4, 5),
-            new("stage3", 90944, 68208, 16, 44),
-            new("stage3.0.branch2.0", 0, 90944, 18, 19),
-            new("stage4", 50176, 34104, 42, 56),
-            new("stage4.0.branch2.0", 0, 45472, 44, 45),
+            new("maxpool", 301056, 75264, 1, 5),
+            new("stage2", 0, 136416, 4, 19),
+            new("stage2.0.branch2.0", 0, 181888, 2, 3),
+            new("stage2.0.branch2.3", 181888, 45472, 3, 4),
+            new("stage3", 136416, 68208, 18, 45),
+            new("stage3.0.branch2.0", 136416, 90944, 16, 17),
+            new("stage3.0.branch2.3", 227360, 22736, 17, 18),
+            new("stage4", 50176, 34104, 44, 56),
+            new("stage4.0.branch2.0", 0, 45472, 42, 43),
+            new("stage4.0.branch2.3", 84288, 11368, 43, 44),
             new("conv5", 0, 50176, 56, 57),
             new("globalpool", 50176, 1024, 57, 58),
         },
@@ -505,11 +514,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         {
             new(global::ShuffleNetGen.LayerKind.Convolution3x3, "conv1.0", "Stem", "input", null, "stem", null, 24, 1, 2, true, "conv1.1", null),
             new(global::ShuffleNetGen.LayerKind.MaxPool3x3, "maxpool", "Stem", "stem", null, "maxpool", null, 24, 1, 2, false, null, null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "stage2.0.branch2.0", "Unit0", "maxpool", global::ShuffleNetGen.ChannelPlanes.Table(Planes_24_849d51ed), "stage2.0.branch2.0", null, 58, 1, 1, true, "stage2.0.branch2.1", null),
+            new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "stage2.0.branch2.3", "Unit0", "stage2.0.branch2.0", null, "stage2.0.branch2.3", null, 58, 1, 2, false, "stage2.0.branch2.4", null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "stage2.0.branch2.5", "Unit0", "stage2.0.branch2.3", null, "stage2", global::ShuffleNetGen.ChannelPlanes.Contiguous(58, 58), 58, 1, 1, true, "stage2.0.branch2.6", null),
             new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "stage2.0.branch1.0", "Unit0", "maxpool", global::ShuffleNetGen.ChannelPlanes.Table(Planes_24_849d51ed), "stage2", global::ShuffleNetGen.ChannelPlanes.Contiguous(116, 24), 24, 1, 2, false, "stage2.0.branch1.1", null),
             new(global::ShuffleNetGen.LayerKind.Pointwise, "stage2.0.branch1.2", "Unit0", "stage2", global::ShuffleNetGen.ChannelPlanes.Contiguous(116, 24), "stage2", null, 58, 1, 1, true, "stage2.0.branch1.3", null),
-            new(global::ShuffleNetGen.LayerKind.Pointwise, "stage2.0.branch2.0", "Unit0", "maxpool", global::ShuffleNetGen.ChannelPlanes.Table(Planes_24_849d51ed), "stage2.0.branch2.0", null, 58, 1, 1, true, "stage2.0.branch2.1", null),
-            new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "stage2.0.branch2.3", "Unit0", "stage2.0.branch2.0", null, "stage2", global::ShuffleNetGen.ChannelPlanes.Contiguous(116, 58), 58, 1, 2, false, "stage2.0.branch2.4", null),
-            new(global::ShuffleNetGen.LayerKind.Pointwise, "stage2.0.branch2.5", "Unit0", "stage2", global::ShuffleNetGen.ChannelPlanes.Contiguous(116, 58), "stage2", global::ShuffleNetGen.ChannelPlanes.Contiguous(58, 58), 58, 1, 1, true, "stage2.0.branch2.6", null),
             new(global::ShuffleNetGen.LayerKind.Pointwise, "stage2.1.branch2.0", "Unit1", "stage2", global::ShuffleNetGen.ChannelPlanes.Table(Planes_58_1f30d40d), "stage2", global::ShuffleNetGen.ChannelPlanes.Table(Planes_58_8a79a66a), 58, 1, 1, true, "stage2.1.branch2.1", null),
             new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "stage2.1.branch2.3", "Unit1", "stage2", global::ShuffleNetGen.ChannelPlanes.Table(Planes_58_8a79a66a), "stage2", global::ShuffleNetGen.ChannelPlanes.Table(Planes_58_1f30d40d), 58, 1, 1, false, "stage2.1.branch2.4", null),
             new(global::ShuffleNetGen.LayerKind.Pointwise, "stage2.1.branch2.5", "Unit1", "stage2", global::ShuffleNetGen.ChannelPlanes.Table(Planes_58_1f30d40d), "stage2", global::ShuffleNetGen.ChannelPlanes.Table(Planes_58_8a79a66a), 58, 1, 1, true, "stage2.1.branch2.6", null),
@@ -519,11 +528,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             new(global::ShuffleNetGen.LayerKind.Pointwise, "stage2.3.branch2.0", "Unit3", "stage2", global::ShuffleNetGen.ChannelPlanes.Table(Planes_58_5fcb56a6), "stage2", global::ShuffleNetGen.ChannelPlanes.Table(Planes_58_e335bd50), 58, 1, 1, true, "stage2.3.branch2.1", null),
             new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "stage2.3.branch2.3", "Unit3", "stage2", global::ShuffleNetGen.ChannelPlanes.Table(Planes_58_e335bd50), "stage2", global::ShuffleNetGen.ChannelPlanes.Table(Planes_58_5fcb56a6), 58, 1, 1, false, "stage2.3.branch2.4", null),
             new(global::ShuffleNetGen.LayerKind.Pointwise, "stage2.3.branch2.5", "Unit3", "stage2", global::ShuffleNetGen.ChannelPlanes.Table(Planes_58_5fcb56a6), "stage2", global::ShuffleNetGen.ChannelPlanes.Table(Planes_58_e335bd50), 58, 1, 1, true, "stage2.3.branch2.6", null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "stage3.0.branch2.0", "Unit4", "stage2", global::ShuffleNetGen.ChannelPlanes.Table(Planes_116_853d2343), "stage3.0.branch2.0", null, 116, 1, 1, true, "stage3.0.branch2.1", null),
+            new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "stage3.0.branch2.3", "Unit4", "stage3.0.branch2.0", null, "stage3.0.branch2.3", null, 116, 1, 2, false, "stage3.0.branch2.4", null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "stage3.0.branch2.5", "Unit4", "stage3.0.branch2.3", null, "stage3", global::ShuffleNetGen.ChannelPlanes.Contiguous(116, 116), 116, 1, 1, true, "stage3.0.branch2.6", null),
             new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "stage3.0.branch1.0", "Unit4", "stage2", global::ShuffleNetGen.ChannelPlanes.Table(Planes_116_853d2343), "stage3", global::ShuffleNetGen.ChannelPlanes.Contiguous(232, 116), 116, 1, 2, false, "stage3.0.branch1.1", null),
             new(global::ShuffleNetGen.LayerKind.Pointwise, "stage3.0.branch1.2", "Unit4", "stage3", global::ShuffleNetGen.ChannelPlanes.Contiguous(232, 116), "stage3", null, 116, 1, 1, true, "stage3.0.branch1.3", null),
-            new(global::ShuffleNetGen.LayerKind.Pointwise, "stage3.0.branch2.0", "Unit4", "stage2", global::ShuffleNetGen.ChannelPlanes.Table(Planes_116_853d2343), "stage3.0.branch2.0", null, 116, 1, 1, true, "stage3.0.branch2.1", null),
-            new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "stage3.0.branch2.3", "Unit4", "stage3.0.branch2.0", null, "stage3", global::ShuffleNetGen.ChannelPlanes.Contiguous(232, 116), 116, 1, 2, false, "stage3.0.branch2.4", null),
-            new(global::ShuffleNetGen.LayerKind.Pointwise, "stage3.0.branch2.5", "Unit4", "stage3", global::ShuffleNetGen.ChannelPlanes.Contiguous(232, 116), "stage3", global::ShuffleNetGen.ChannelPlanes.Contiguous(116, 116), 116, 1, 1, true, "stage3.0.branch2.6", null),
             new(global::ShuffleNetGen.LayerKind.Pointwise, "stage3.1.branch2.0", "Unit5", "stage3", global::ShuffleNetGen.ChannelPlanes.Table(Planes_116_b8ccc2cb), "stage3", global::ShuffleNetGen.ChannelPlanes.Table(Planes_116_ca116071), 116, 1, 1, true, "stage3.1.branch2.1", null),
             new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "stage3.1.branch2.3", "Unit5", "stage3", global::ShuffleNetGen.ChannelPlanes.Table(Planes_116_ca116071), "stage3", global::ShuffleNetGen.ChannelPlanes.Table(Planes_116_b8ccc2cb), 116, 1, 1, false, "stage3.1.branch2.4", null),
             new(global::ShuffleNetGen.LayerKind.Pointwise, "stage3.1.branch2.5", "Unit5", "stage3", global::ShuffleNetGen.ChannelPlanes.Table(Planes_116_b8ccc2cb), "stage3", global::ShuffleNetGen.ChannelPlanes.Table(Planes_116_ca116071), 116, 1, 1, true, "stage3.1.branch2.6", null),
@@ -545,11 +554,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             new(global::ShuffleNetGen.LayerKind.Pointwise, "stage3.7.branch2.0", "Unit11", "stage3", global::ShuffleNetGen.ChannelPlanes.Table(Planes_116_2e29dd0a), "stage3", global::ShuffleNetGen.ChannelPlanes.Table(Planes_116_c61e3d09), 116, 1, 1, true, "stage3.7.branch2.1", null),
             new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "stage3.7.branch2.3", "Unit11", "stage3", global::ShuffleNetGen.ChannelPlanes.Table(Planes_116_c61e3d09), "stage3", global::ShuffleNetGen.ChannelPlanes.Table(Planes_116_2e29dd0a), 116, 1, 1, false, "stage3.7.branch2.4", null),
             new(global::ShuffleNetGen.LayerKind.Pointwise, "stage3.7.branch2.5", "Unit11", "stage3", global::ShuffleNetGen.ChannelPlanes.Table(Planes_116_2e29dd0a), "stage3", global::ShuffleNetGen.ChannelPlanes.Table(Planes_116_c61e3d09), 116, 1, 1, true, "stage3.7.branch2.6", null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "stage4.0.branch2.0", "Unit12", "stage3", global::ShuffleNetGen.ChannelPlanes.Table(Planes_232_fb06ca82), "stage4.0.branch2.0", null, 232, 1, 1, true, "stage4.0.branch2.1", null),
+            new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "stage4.0.branch2.3", "Unit12", "stage4.0.branch2.0", null, "stage4.0.branch2.3", null, 232, 1, 2, false, "stage4.0.branch2.4", null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "stage4.0.branch2.5", "Unit12", "stage4.0.branch2.3", null, "stage4", global::ShuffleNetGen.ChannelPlanes.Contiguous(232, 232), 232, 1, 1, true, "stage4.0.branch2.6", null),
             new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "stage4.0.branch1.0", "Unit12", "stage3", global::ShuffleNetGen.ChannelPlanes.Table(Planes_232_fb06ca82), "stage4", global::ShuffleNetGen.ChannelPlanes.Contiguous(464, 232), 232, 1, 2, false, "stage4.0.branch1.1", null),
             new(global::ShuffleNetGen.LayerKind.Pointwise, "stage4.0.branch1.2", "Unit12", "stage4", global::ShuffleNetGen.ChannelPlanes.Contiguous(464, 232), "stage4", null, 232, 1, 1, true, "stage4.0.branch1.3", null),
-            new(global::ShuffleNetGen.LayerKind.Pointwise, "stage4.0.branch2.0", "Unit12", "stage3", global::ShuffleNetGen.ChannelPlanes.Table(Planes_232_fb06ca82), "stage4.0.branch2.0", null, 232, 1, 1, true, "stage4.0.branch2.1", null),
-            new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "stage4.0.branch2.3", "Unit12", "stage4.0.branch2.0", null, "stage4", global::ShuffleNetGen.ChannelPlanes.Contiguous(464, 232), 232, 1, 2, false, "stage4.0.branch2.4", null),
-            new(global::ShuffleNetGen.LayerKind.Pointwise, "stage4.0.branch2.5", "Unit12", "stage4", global::ShuffleNetGen.ChannelPlanes.Contiguous(464, 232), "stage4", global::ShuffleNetGen.ChannelPlanes.Contiguous(232, 232), 232, 1, 1, true, "stage4.0.branch2.6", null),
             new(global::ShuffleNetGen.LayerKind.Pointwise, "stage4.1.branch2.0", "Unit13", "stage4", global::ShuffleNetGen.ChannelPlanes.Table(Planes_232_b3e21f25), "stage4", global::ShuffleNetGen.ChannelPlanes.Table(Planes_232_d21e46fd), 232, 1, 1, true, "stage4.1.branch2.1", null),
             new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "stage4.1.branch2.3", "Unit13", "stage4", global::ShuffleNetGen.ChannelPlanes.Table(Planes_232_d21e46fd), "stage4", global::ShuffleNetGen.ChannelPlanes.Table(Planes_232_b3e21f25), 232, 1, 1, false, "stage4.1.branch2.4", null),
             new(global::ShuffleNetGen.LayerKind.Pointwise, "stage4.1.branch2.5", "Unit13", "stage4", global::ShuffleNetGen.ChannelPlanes.Table(Planes_232_b3e21f25), "stage4", global::ShuffleNetGen.ChannelPlanes.Table(Planes_232_d21e46fd), 232, 1, 1, true, "stage4.1.branch2.6", null),
@@ -570,23 +579,23 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     {
         new("Conv3x3_s2_3to24_224x224_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
         new("MaxPool3x3_s2_24ch_112x112", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
-        new("Depthwise3x3_s2_24ch_56x56_Planes", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
-        new("Pointwise_g1_24to58_784px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_24to58_784px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_24to58_784px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_24to58_784px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_24to58_784px_Relu_V128"),
         new("Pointwise_g1_24to58_3136px_Relu_Planes", Vector512.IsHardwareAccelerated ? "Pointwise_g1_24to58_3136px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_24to58_3136px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_24to58_3136px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_24to58_3136px_Relu_V128"),
         new("Depthwise3x3_s2_58ch_56x56", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Pointwise_g1_58to58_784px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_58to58_784px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_58to58_784px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_58to58_784px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_58to58_784px_Relu_V128"),
+        new("Depthwise3x3_s2_24ch_56x56_Planes", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Pointwise_g1_24to58_784px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_24to58_784px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_24to58_784px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_24to58_784px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_24to58_784px_Relu_V128"),
         new("Pointwise_g1_58to58_784px_Relu_Planes", Vector512.IsHardwareAccelerated ? "Pointwise_g1_58to58_784px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_58to58_784px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_58to58_784px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_58to58_784px_Relu_V128"),
         new("Depthwise3x3_s1_58ch_28x28_Planes", Vector512.IsHardwareAccelerated ? "Vector512" : "Vector128"),
-        new("Depthwise3x3_s2_116ch_28x28_Planes", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
-        new("Pointwise_g1_116to116_196px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_116to116_196px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_116to116_196px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_116to116_196px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_116to116_196px_Relu_V128"),
         new("Pointwise_g1_116to116_784px_Relu_Planes", Vector512.IsHardwareAccelerated ? "Pointwise_g1_116to116_784px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_116to116_784px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_116to116_784px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_116to116_784px_Relu_V128"),
         new("Depthwise3x3_s2_116ch_28x28", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Pointwise_g1_116to116_196px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_116to116_196px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_116to116_196px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_116to116_196px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_116to116_196px_Relu_V128"),
+        new("Depthwise3x3_s2_116ch_28x28_Planes", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Pointwise_g1_116to116_196px_Relu_Planes", Vector512.IsHardwareAccelerated ? "Pointwise_g1_116to116_196px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_116to116_196px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_116to116_196px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_116to116_196px_Relu_V128"),
         new("Depthwise3x3_s1_116ch_14x14_Planes", "Vector128"),
-        new("Depthwise3x3_s2_232ch_14x14_Planes", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
-        new("Pointwise_g1_232to232_49px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_232to232_49px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_232to232_49px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_232to232_49px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_232to232_49px_Relu_V128"),
         new("Pointwise_g1_232to232_196px_Relu_Planes", Vector512.IsHardwareAccelerated ? "Pointwise_g1_232to232_196px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_232to232_196px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_232to232_196px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_232to232_196px_Relu_V128"),
         new("Depthwise3x3_s2_232ch_14x14", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Pointwise_g1_232to232_49px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_232to232_49px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_232to232_49px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_232to232_49px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_232to232_49px_Relu_V128"),
+        new("Depthwise3x3_s2_232ch_14x14_Planes", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Pointwise_g1_232to232_49px_Relu_Planes", Vector512.IsHardwareAccelerated ? "Pointwise_g1_232to232_49px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_232to232_49px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_232to232_49px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_232to232_49px_Relu_V128"),
         new("Depthwise3x3_s1_232ch_7x7_Planes", "Vector128"),
         new("Pointwise_g1_464to1024_49px_Relu_Planes", Vector512.IsHardwareAccelerated ? "Pointwise_g1_464to1024_49px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_464to1024_49px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_464to1024_49px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_464to1024_49px_Relu_V128"),
@@ -645,11 +654,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit0(ref float arena, ref float weights)
     {
+        Pointwise_g1_24to58_3136px_Relu_P0f081997(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_0));
+        Depthwise3x3_s2_58ch_56x56(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_3));
+        Pointwise_g1_58to58_784px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage2 + 58 * 784), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5));
         Depthwise3x3_s2_24ch_56x56_P2c6f0fa4(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2 + 116 * 784), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_0));
         Pointwise_g1_24to58_784px_Relu(ref Unsafe.Add(ref arena, Arena_stage2 + 116 * 784), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2));
-        Pointwise_g1_24to58_3136px_Relu_P0f081997(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_0));
-        Depthwise3x3_s2_58ch_56x56(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage2 + 116 * 784), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_3));
-        Pointwise_g1_58to58_784px_Relu(ref Unsafe.Add(ref arena, Arena_stage2 + 116 * 784), ref Unsafe.Add(ref arena, Arena_stage2 + 58 * 784), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5));
     }
 
     /// <summary>Unit 1 (stage2.1): 116x28x28, stride 1.</summary>
@@ -683,11 +692,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit4(ref float arena, ref float weights)
     {
+        Pointwise_g1_116to116_784px_Relu_P3d725b02(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0));
+        Depthwise3x3_s2_116ch_28x28(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_3));
+        Pointwise_g1_116to116_196px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage3 + 116 * 196), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5));
         Depthwise3x3_s2_116ch_28x28_P783caaa2(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3 + 232 * 196), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_0));
         Pointwise_g1_116to116_196px_Relu(ref Unsafe.Add(ref arena, Arena_stage3 + 232 * 196), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2));
-        Pointwise_g1_116to116_784px_Relu_P3d725b02(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0));
-        Depthwise3x3_s2_116ch_28x28(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage3 + 232 * 196), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_3));
-        Pointwise_g1_116to116_196px_Relu(ref Unsafe.Add(ref arena, Arena_stage3 + 232 * 196), ref Unsafe.Add(ref arena, Arena_stage3 + 116 * 196), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5));
     }
 
     /// <summary>Unit 5 (stage3.1): 232x14x14, stride 1.</summary>
@@ -757,11 +766,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit12(ref float arena, ref float weights)
     {
+        Pointwise_g1_232to232_196px_Relu_Pd66521c5(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage4_0_branch2_0));
+        Depthwise3x3_s2_232ch_14x14(ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage4_0_branch2_3));
+        Pointwise_g1_232to232_49px_Relu(ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage4 + 232 * 49), ref Unsafe.Add(ref weights, Weights_stage4_0_branch2_5));
         Depthwise3x3_s2_232ch_14x14_P48fcfd45(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage4 + 464 * 49), ref Unsafe.Add(ref weights, Weights_stage4_0_branch1_0));
         Pointwise_g1_232to232_49px_Relu(ref Unsafe.Add(ref arena, Arena_stage4 + 464 * 49), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_0_branch1_2));
-        Pointwise_g1_232to232_196px_Relu_Pd66521c5(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage4_0_branch2_0));
-        Depthwise3x3_s2_232ch_14x14(ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage4 + 464 * 49), ref Unsafe.Add(ref weights, Weights_stage4_0_branch2_3));
-        Pointwise_g1_232to232_49px_Relu(ref Unsafe.Add(ref arena, Arena_stage4 + 464 * 49), ref Unsafe.Add(ref arena, Arena_stage4 + 232 * 49), ref Unsafe.Add(ref weights, Weights_stage4_0_branch2_5));
     }
 
     /// <summary>Unit 13 (stage4.1): 464x7x7, stride 1.</summary>
@@ -1571,104 +1580,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         else MaxPool3x3_s2_V128<MaxPool3x3_s2_24ch_112x112_Shape>(ref source, ref destination);
     }
 
-    private readonly struct Depthwise3x3_s2_24ch_56x56_P2c6f0fa4_Shape : Window3x3_Shape
-    {
-        public static int Channels => 24;
-        public static int InHeight => 56;
-        public static int InWidth => 56;
-        public static int OutHeight => 28;
-        public static int OutWidth => 28;
-        public static int RowsEnd => 28;
-        public static int ColumnsEnd => 28;
-        public static bool Relu => false;
-        public static int InputPlane(int channel) => Planes_24_849d51ed[channel];
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 2, 24 channels on 56x56, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_24ch_56x56_P2c6f0fa4(ref float source, ref float destination, ref float weights)
-    {
-        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_V512<Depthwise3x3_s2_24ch_56x56_P2c6f0fa4_Shape>(ref source, ref destination, ref weights);
-        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_24ch_56x56_P2c6f0fa4_Shape>(ref source, ref destination, ref weights);
-        else Depthwise3x3_s2_V128<Depthwise3x3_s2_24ch_56x56_P2c6f0fa4_Shape>(ref source, ref destination, ref weights);
-    }
-
-    private readonly struct Pointwise_g1_24to58_784px_Relu_Shape : Pointwise_Shape
-    {
-        public static int Pixels => 784;
-        public static int InPerGroup => 24;
-        public static int OutChannels => 58;
-        public static bool Relu => true;
-    }
-
-    /// <summary>1x1 convolution, 1 group(s), 24 to 58 channels over 784 pixels, batch norm folded, ReLU.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g1_24to58_784px_Relu(ref float source, ref float destination, ref float weights)
-    {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_24to58_784px_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_24to58_784px_Relu_V256(ref source, ref destination, ref weights);
-        else Pointwise_g1_24to58_784px_Relu_V128(ref source, ref destination, ref weights);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_24to58_784px_Relu_V512(ref float source, ref float destination, ref float weights)
-    {
-        {
-            const int k = 0;
-            ref float groupInput = ref Unsafe.Add(ref source, k * 18816);
-            for (int j = 0; j < 56; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
-                Pointwise_Tile_8x48_V512<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 0, 720);
-                Pointwise_Tile_8x16_V512<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 768, 768);
-            }
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 25);
-                Pointwise_Tile_2x96_V512<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 0, 672);
-                Pointwise_Tile_2x16_V512<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 768, 768);
-            }
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_24to58_784px_Relu_V256(ref float source, ref float destination, ref float weights)
-    {
-        {
-            const int k = 0;
-            ref float groupInput = ref Unsafe.Add(ref source, k * 18816);
-            for (int j = 0; j < 56; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 0, 768);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, 0, 768);
-            }
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 25);
-                Pointwise_Tile_2x32_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 0, 736);
-                Pointwise_Tile_2x16_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 768, 768);
-            }
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_24to58_784px_Relu_V128(ref float source, ref float destination, ref float weights)
-    {
-        {
-            const int k = 0;
-            ref float groupInput = ref Unsafe.Add(ref source, k * 18816);
-            for (int j = 0; j < 56; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
-                Pointwise_Tile_4x8_V128<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 0, 776);
-                Pointwise_Tile_4x8_V128<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, 0, 776);
-            }
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 25);
-                Pointwise_Tile_2x16_V128<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 0, 768);
-            }
-        }
-    }
-
     private readonly struct Pointwise_g1_24to58_3136px_Relu_P0f081997_Shape : Pointwise_Shape
     {
         public static int Pixels => 3136;
@@ -1781,6 +1692,104 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 59);
                 Pointwise_Tile_2x16_V128<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 0, 768);
+            }
+        }
+    }
+
+    private readonly struct Depthwise3x3_s2_24ch_56x56_P2c6f0fa4_Shape : Window3x3_Shape
+    {
+        public static int Channels => 24;
+        public static int InHeight => 56;
+        public static int InWidth => 56;
+        public static int OutHeight => 28;
+        public static int OutWidth => 28;
+        public static int RowsEnd => 28;
+        public static int ColumnsEnd => 28;
+        public static bool Relu => false;
+        public static int InputPlane(int channel) => Planes_24_849d51ed[channel];
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 2, 24 channels on 56x56, batch norm folded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s2_24ch_56x56_P2c6f0fa4(ref float source, ref float destination, ref float weights)
+    {
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_V512<Depthwise3x3_s2_24ch_56x56_P2c6f0fa4_Shape>(ref source, ref destination, ref weights);
+        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_24ch_56x56_P2c6f0fa4_Shape>(ref source, ref destination, ref weights);
+        else Depthwise3x3_s2_V128<Depthwise3x3_s2_24ch_56x56_P2c6f0fa4_Shape>(ref source, ref destination, ref weights);
+    }
+
+    private readonly struct Pointwise_g1_24to58_784px_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 784;
+        public static int InPerGroup => 24;
+        public static int OutChannels => 58;
+        public static bool Relu => true;
+    }
+
+    /// <summary>1x1 convolution, 1 group(s), 24 to 58 channels over 784 pixels, batch norm folded, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g1_24to58_784px_Relu(ref float source, ref float destination, ref float weights)
+    {
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_24to58_784px_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_24to58_784px_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g1_24to58_784px_Relu_V128(ref source, ref destination, ref weights);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g1_24to58_784px_Relu_V512(ref float source, ref float destination, ref float weights)
+    {
+        {
+            const int k = 0;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 18816);
+            for (int j = 0; j < 56; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
+                Pointwise_Tile_8x48_V512<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 0, 720);
+                Pointwise_Tile_8x16_V512<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 768, 768);
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 25);
+                Pointwise_Tile_2x96_V512<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 0, 672);
+                Pointwise_Tile_2x16_V512<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 768, 768);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g1_24to58_784px_Relu_V256(ref float source, ref float destination, ref float weights)
+    {
+        {
+            const int k = 0;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 18816);
+            for (int j = 0; j < 56; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
+                Pointwise_Tile_4x16_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 0, 768);
+                Pointwise_Tile_4x16_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, 0, 768);
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 25);
+                Pointwise_Tile_2x32_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 0, 736);
+                Pointwise_Tile_2x16_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 768, 768);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g1_24to58_784px_Relu_V128(ref float source, ref float destination, ref float weights)
+    {
+        {
+            const int k = 0;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 18816);
+            for (int j = 0; j < 56; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
+                Pointwise_Tile_4x8_V128<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 0, 776);
+                Pointwise_Tile_4x8_V128<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, 0, 776);
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 25);
+                Pointwise_Tile_2x16_V128<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 0, 768);
             }
         }
     }
@@ -1914,108 +1923,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         else Depthwise3x3_s1_V128<Depthwise3x3_s1_58ch_28x28_P6613456f_Shape>(ref source, ref destination, ref weights);
     }
 
-    private readonly struct Depthwise3x3_s2_116ch_28x28_P783caaa2_Shape : Window3x3_Shape
-    {
-        public static int Channels => 116;
-        public static int InHeight => 28;
-        public static int InWidth => 28;
-        public static int OutHeight => 14;
-        public static int OutWidth => 14;
-        public static int RowsEnd => 14;
-        public static int ColumnsEnd => 14;
-        public static bool Relu => false;
-        public static int InputPlane(int channel) => Planes_116_853d2343[channel];
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 2, 116 channels on 28x28, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_116ch_28x28_P783caaa2(ref float source, ref float destination, ref float weights)
-    {
-        if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_116ch_28x28_P783caaa2_Shape>(ref source, ref destination, ref weights);
-        else Depthwise3x3_s2_V128<Depthwise3x3_s2_116ch_28x28_P783caaa2_Shape>(ref source, ref destination, ref weights);
-    }
-
-    private readonly struct Pointwise_g1_116to116_196px_Relu_Shape : Pointwise_Shape
-    {
-        public static int Pixels => 196;
-        public static int InPerGroup => 116;
-        public static int OutChannels => 116;
-        public static bool Relu => true;
-    }
-
-    /// <summary>1x1 convolution, 1 group(s), 116 to 116 channels over 196 pixels, batch norm folded, ReLU.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g1_116to116_196px_Relu(ref float source, ref float destination, ref float weights)
-    {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V256(ref source, ref destination, ref weights);
-        else Pointwise_g1_116to116_196px_Relu_V128(ref source, ref destination, ref weights);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_116to116_196px_Relu_V512(ref float source, ref float destination, ref float weights)
-    {
-        {
-            const int k = 0;
-            ref float groupInput = ref Unsafe.Add(ref source, k * 22736);
-            for (int j = 0; j < 112; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
-                Pointwise_Tile_8x48_V512<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 144);
-                Pointwise_Tile_8x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 192, 192);
-            }
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
-                Pointwise_Tile_4x96_V512<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 0, 96);
-                Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 192, 192);
-            }
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_116to116_196px_Relu_V256(ref float source, ref float destination, ref float weights)
-    {
-        {
-            const int k = 0;
-            ref float groupInput = ref Unsafe.Add(ref source, k * 22736);
-            for (int j = 0; j < 112; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 176);
-                Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 192, 192);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 0, 176);
-                Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 192, 192);
-            }
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 0, 176);
-                Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 192, 192);
-            }
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_116to116_196px_Relu_V128(ref float source, ref float destination, ref float weights)
-    {
-        {
-            const int k = 0;
-            ref float groupInput = ref Unsafe.Add(ref source, k * 22736);
-            for (int j = 0; j < 112; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
-                Pointwise_Tile_4x8_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 184);
-                Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 192, 192);
-                Pointwise_Tile_4x8_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 0, 184);
-                Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 192, 192);
-            }
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
-                Pointwise_Tile_4x8_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 0, 184);
-                Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 192, 192);
-            }
-        }
-    }
-
     private readonly struct Pointwise_g1_116to116_784px_Relu_P3d725b02_Shape : Pointwise_Shape
     {
         public static int Pixels => 784;
@@ -2119,6 +2026,108 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 acc.GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 6));
             }
         }
+    }
+
+    private readonly struct Pointwise_g1_116to116_196px_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 196;
+        public static int InPerGroup => 116;
+        public static int OutChannels => 116;
+        public static bool Relu => true;
+    }
+
+    /// <summary>1x1 convolution, 1 group(s), 116 to 116 channels over 196 pixels, batch norm folded, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g1_116to116_196px_Relu(ref float source, ref float destination, ref float weights)
+    {
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g1_116to116_196px_Relu_V128(ref source, ref destination, ref weights);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g1_116to116_196px_Relu_V512(ref float source, ref float destination, ref float weights)
+    {
+        {
+            const int k = 0;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 22736);
+            for (int j = 0; j < 112; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
+                Pointwise_Tile_8x48_V512<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 144);
+                Pointwise_Tile_8x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 192, 192);
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
+                Pointwise_Tile_4x96_V512<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 0, 96);
+                Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 192, 192);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g1_116to116_196px_Relu_V256(ref float source, ref float destination, ref float weights)
+    {
+        {
+            const int k = 0;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 22736);
+            for (int j = 0; j < 112; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
+                Pointwise_Tile_4x16_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 176);
+                Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 192, 192);
+                Pointwise_Tile_4x16_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 0, 176);
+                Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 192, 192);
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
+                Pointwise_Tile_4x16_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 0, 176);
+                Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 192, 192);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g1_116to116_196px_Relu_V128(ref float source, ref float destination, ref float weights)
+    {
+        {
+            const int k = 0;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 22736);
+            for (int j = 0; j < 112; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
+                Pointwise_Tile_4x8_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 184);
+                Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 192, 192);
+                Pointwise_Tile_4x8_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 0, 184);
+                Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 192, 192);
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
+                Pointwise_Tile_4x8_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 0, 184);
+                Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 192, 192);
+            }
+        }
+    }
+
+    private readonly struct Depthwise3x3_s2_116ch_28x28_P783caaa2_Shape : Window3x3_Shape
+    {
+        public static int Channels => 116;
+        public static int InHeight => 28;
+        public static int InWidth => 28;
+        public static int OutHeight => 14;
+        public static int OutWidth => 14;
+        public static int RowsEnd => 14;
+        public static int ColumnsEnd => 14;
+        public static bool Relu => false;
+        public static int InputPlane(int channel) => Planes_116_853d2343[channel];
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 2, 116 channels on 28x28, batch norm folded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s2_116ch_28x28_P783caaa2(ref float source, ref float destination, ref float weights)
+    {
+        if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_116ch_28x28_P783caaa2_Shape>(ref source, ref destination, ref weights);
+        else Depthwise3x3_s2_V128<Depthwise3x3_s2_116ch_28x28_P783caaa2_Shape>(ref source, ref destination, ref weights);
     }
 
     private readonly struct Pointwise_g1_116to116_196px_Relu_Pa6123751_Shape : Pointwise_Shape
@@ -2415,93 +2424,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         Depthwise3x3_s1_V128<Depthwise3x3_s1_116ch_14x14_P7cfcb060_Shape>(ref source, ref destination, ref weights);
     }
 
-    private readonly struct Depthwise3x3_s2_232ch_14x14_P48fcfd45_Shape : Window3x3_Shape
-    {
-        public static int Channels => 232;
-        public static int InHeight => 14;
-        public static int InWidth => 14;
-        public static int OutHeight => 7;
-        public static int OutWidth => 7;
-        public static int RowsEnd => 7;
-        public static int ColumnsEnd => 7;
-        public static bool Relu => false;
-        public static int InputPlane(int channel) => Planes_232_fb06ca82[channel];
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 2, 232 channels on 14x14, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_232ch_14x14_P48fcfd45(ref float source, ref float destination, ref float weights)
-    {
-        if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_232ch_14x14_P48fcfd45_Shape>(ref source, ref destination, ref weights);
-        else Depthwise3x3_s2_V128<Depthwise3x3_s2_232ch_14x14_P48fcfd45_Shape>(ref source, ref destination, ref weights);
-    }
-
-    private readonly struct Pointwise_g1_232to232_49px_Relu_Shape : Pointwise_Shape
-    {
-        public static int Pixels => 49;
-        public static int InPerGroup => 232;
-        public static int OutChannels => 232;
-        public static bool Relu => true;
-    }
-
-    /// <summary>1x1 convolution, 1 group(s), 232 to 232 channels over 49 pixels, batch norm folded, ReLU.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g1_232to232_49px_Relu(ref float source, ref float destination, ref float weights)
-    {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_232to232_49px_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_232to232_49px_Relu_V256(ref source, ref destination, ref weights);
-        else Pointwise_g1_232to232_49px_Relu_V128(ref source, ref destination, ref weights);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_232to232_49px_Relu_V512(ref float source, ref float destination, ref float weights)
-    {
-        {
-            const int k = 0;
-            ref float groupInput = ref Unsafe.Add(ref source, k * 11368);
-            for (int j = 0; j < 232; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
-                Pointwise_Tile_8x48_V512<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 0);
-                Pointwise_Tile_8x4_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 45, 45);
-            }
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_232to232_49px_Relu_V256(ref float source, ref float destination, ref float weights)
-    {
-        {
-            const int k = 0;
-            ref float groupInput = ref Unsafe.Add(ref source, k * 11368);
-            for (int j = 0; j < 232; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 32);
-                Pointwise_Tile_4x4_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 45, 45);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 0, 32);
-                Pointwise_Tile_4x4_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 45, 45);
-            }
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_232to232_49px_Relu_V128(ref float source, ref float destination, ref float weights)
-    {
-        {
-            const int k = 0;
-            ref float groupInput = ref Unsafe.Add(ref source, k * 11368);
-            for (int j = 0; j < 232; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
-                Pointwise_Tile_4x8_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 40);
-                Pointwise_Tile_4x4_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 45, 45);
-                Pointwise_Tile_4x8_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 0, 40);
-                Pointwise_Tile_4x4_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 45, 45);
-            }
-        }
-    }
-
     private readonly struct Pointwise_g1_232to232_196px_Relu_Pd66521c5_Shape : Pointwise_Shape
     {
         public static int Pixels => 196;
@@ -2605,6 +2527,93 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 3));
             }
         }
+    }
+
+    private readonly struct Pointwise_g1_232to232_49px_Relu_Shape : Pointwise_Shape
+    {
+        public static int Pixels => 49;
+        public static int InPerGroup => 232;
+        public static int OutChannels => 232;
+        public static bool Relu => true;
+    }
+
+    /// <summary>1x1 convolution, 1 group(s), 232 to 232 channels over 49 pixels, batch norm folded, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_g1_232to232_49px_Relu(ref float source, ref float destination, ref float weights)
+    {
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_232to232_49px_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_232to232_49px_Relu_V256(ref source, ref destination, ref weights);
+        else Pointwise_g1_232to232_49px_Relu_V128(ref source, ref destination, ref weights);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g1_232to232_49px_Relu_V512(ref float source, ref float destination, ref float weights)
+    {
+        {
+            const int k = 0;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 11368);
+            for (int j = 0; j < 232; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
+                Pointwise_Tile_8x48_V512<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 0);
+                Pointwise_Tile_8x4_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 45, 45);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g1_232to232_49px_Relu_V256(ref float source, ref float destination, ref float weights)
+    {
+        {
+            const int k = 0;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 11368);
+            for (int j = 0; j < 232; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
+                Pointwise_Tile_4x16_V256<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 32);
+                Pointwise_Tile_4x4_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 45, 45);
+                Pointwise_Tile_4x16_V256<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 0, 32);
+                Pointwise_Tile_4x4_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 45, 45);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g1_232to232_49px_Relu_V128(ref float source, ref float destination, ref float weights)
+    {
+        {
+            const int k = 0;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 11368);
+            for (int j = 0; j < 232; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
+                Pointwise_Tile_4x8_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 40);
+                Pointwise_Tile_4x4_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 45, 45);
+                Pointwise_Tile_4x8_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 0, 40);
+                Pointwise_Tile_4x4_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 45, 45);
+            }
+        }
+    }
+
+    private readonly struct Depthwise3x3_s2_232ch_14x14_P48fcfd45_Shape : Window3x3_Shape
+    {
+        public static int Channels => 232;
+        public static int InHeight => 14;
+        public static int InWidth => 14;
+        public static int OutHeight => 7;
+        public static int OutWidth => 7;
+        public static int RowsEnd => 7;
+        public static int ColumnsEnd => 7;
+        public static bool Relu => false;
+        public static int InputPlane(int channel) => Planes_232_fb06ca82[channel];
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 2, 232 channels on 14x14, batch norm folded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s2_232ch_14x14_P48fcfd45(ref float source, ref float destination, ref float weights)
+    {
+        if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_232ch_14x14_P48fcfd45_Shape>(ref source, ref destination, ref weights);
+        else Depthwise3x3_s2_V128<Depthwise3x3_s2_232ch_14x14_P48fcfd45_Shape>(ref source, ref destination, ref weights);
     }
 
     private readonly struct Pointwise_g1_232to232_49px_Relu_P86f1ddff_Shape : Pointwise_Shape
@@ -3157,270 +3166,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
-    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: sixteen interior columns per Vector512 (for planes with at least sixteen).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_V512<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = 0; c < TShape.Channels; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            Depthwise3x3_s2_V512_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
-            Depthwise3x3_s2_V512_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
-            Depthwise3x3_s2_V512_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V512"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_V512_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
-    {
-        float bias = Unsafe.Add(ref taps, 9);
-        float k0 = Unsafe.Add(ref taps, 0);
-        float k1 = Unsafe.Add(ref taps, 1);
-        float k2 = Unsafe.Add(ref taps, 2);
-        float k3 = Unsafe.Add(ref taps, 3);
-        float k4 = Unsafe.Add(ref taps, 4);
-        float k5 = Unsafe.Add(ref taps, 5);
-        float k6 = Unsafe.Add(ref taps, 6);
-        float k7 = Unsafe.Add(ref taps, 7);
-        float k8 = Unsafe.Add(ref taps, 8);
-        for (int oy = first; oy < end; oy++)
-        {
-            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
-            int row1 = oy * 2 * TShape.InWidth;
-            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
-            int outRow = oy * TShape.OutWidth;
-            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
-            {
-                float acc = bias;
-                if (above)
-                {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + ox * 2) * k1;
-                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1) * k2;
-                }
-                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1) * k3;
-                acc += Unsafe.Add(ref plane, row1 + ox * 2) * k4;
-                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1) * k5;
-                if (below)
-                {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2) * k7;
-                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
-                }
-                if (TShape.Relu) acc = MathF.Max(acc, 0f);
-                Unsafe.Add(ref output, outRow + ox) = acc;
-            }
-            for (int ox = 1; ox < TShape.ColumnsEnd; ox += 16)
-            {
-                int at = Math.Min(ox, TShape.ColumnsEnd - 16);
-                var acc = Vector512.Create(bias);
-                if (above)
-                {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
-                    acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2)), Vector512.Create(k0), acc);
-                    acc = Simd.MulAdd(Simd.LoadEven512(ref in0), Vector512.Create(k1), acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd512(ref in0), Vector512.Create(k2), acc);
-                }
-                ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
-                acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2)), Vector512.Create(k3), acc);
-                acc = Simd.MulAdd(Simd.LoadEven512(ref in1), Vector512.Create(k4), acc);
-                acc = Simd.MulAdd(Simd.LoadOdd512(ref in1), Vector512.Create(k5), acc);
-                if (below)
-                {
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
-                    acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)), Vector512.Create(k6), acc);
-                    acc = Simd.MulAdd(Simd.LoadEven512(ref in2), Vector512.Create(k7), acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd512(ref in2), Vector512.Create(k8), acc);
-                }
-                if (TShape.Relu) acc = Simd.Relu(acc);
-                acc.StoreUnsafe(ref output, (nuint)(outRow + at));
-            }
-        }
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = 0; c < TShape.Channels; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
-            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
-            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
-    {
-        float bias = Unsafe.Add(ref taps, 9);
-        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
-        for (int oy = first; oy < end; oy++)
-        {
-            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
-            int row1 = oy * 2 * TShape.InWidth;
-            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
-            int outRow = oy * TShape.OutWidth;
-            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
-            {
-                float acc = bias;
-                if (above)
-                {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + ox * 2) * k1;
-                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1) * k2;
-                }
-                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1) * k3;
-                acc += Unsafe.Add(ref plane, row1 + ox * 2) * k4;
-                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1) * k5;
-                if (below)
-                {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2) * k7;
-                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
-                }
-                if (TShape.Relu) acc = MathF.Max(acc, 0f);
-                Unsafe.Add(ref output, outRow + ox) = acc;
-            }
-            for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
-            {
-                int at = Math.Min(ox, TShape.ColumnsEnd - 4);
-                var acc = Vector128.Create(bias);
-                if (above)
-                {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
-                    var lo0 = Vector128.LoadUnsafe(ref in0);
-                    var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                    var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                    acc = AdvSimd.FusedMultiplyAdd(acc, left0, k0V);
-                    acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
-                    acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
-                }
-                ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
-                var lo1 = Vector128.LoadUnsafe(ref in1);
-                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
-                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
-                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
-                if (below)
-                {
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
-                    var lo2 = Vector128.LoadUnsafe(ref in2);
-                    var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                    var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                    acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
-                    acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
-                    acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
-                }
-                if (TShape.Relu) acc = Simd.Relu(acc);
-                acc.StoreUnsafe(ref output, (nuint)(outRow + at));
-            }
-        }
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = 0; c < TShape.Channels; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
-            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
-            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
-    {
-        float bias = Unsafe.Add(ref taps, 9);
-        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
-        for (int oy = first; oy < end; oy++)
-        {
-            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
-            int row1 = oy * 2 * TShape.InWidth;
-            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
-            int outRow = oy * TShape.OutWidth;
-            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
-            {
-                float acc = bias;
-                if (above)
-                {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + ox * 2) * k1;
-                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1) * k2;
-                }
-                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1) * k3;
-                acc += Unsafe.Add(ref plane, row1 + ox * 2) * k4;
-                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1) * k5;
-                if (below)
-                {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2) * k7;
-                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
-                }
-                if (TShape.Relu) acc = MathF.Max(acc, 0f);
-                Unsafe.Add(ref output, outRow + ox) = acc;
-            }
-            if (TShape.ColumnsEnd > 4)
-            {
-                for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
-                {
-                    int at = Math.Min(ox, TShape.ColumnsEnd - 4);
-                    var acc = Vector128.Create(bias);
-                    if (above)
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                    }
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                    if (below)
-                    {
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                    }
-                    if (TShape.Relu) acc = Simd.Relu(acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + at));
-                }
-            }
-        }
-    }
-
     /// <summary>
     /// What a 1x1 convolution's tiles specialize on. Each convolution answers with literals in a struct of its own, and
     /// the JIT and NativeAOT compile a generic method once per struct argument, so every bound and branch below is a
@@ -3817,45 +3562,78 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
-    /// <summary>2 × 16 Vector512 tile; see <see cref="Pointwise_Shape"/>.</summary>
+    /// <summary>2 × 64 Vector512 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_Tile_2x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Pointwise_Tile_2x64_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
         ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        for (int p = start; p <= last; p += 16)
+        for (int p = start; p <= last; p += 64)
         {
             var bias0 = Vector512.Create(bias);
             var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var acc0x2 = bias0;
+            var acc0x3 = bias0;
             var bias1 = Vector512.Create(Unsafe.Add(ref bias, 1));
             var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            var acc1x2 = bias1;
+            var acc1x3 = bias1;
             ref float x = ref Unsafe.Add(ref groupInput, p);
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
                 if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector512.LoadUnsafe(ref x);
+                var x1 = Vector512.LoadUnsafe(ref x, 16);
+                var x2 = Vector512.LoadUnsafe(ref x, 32);
+                var x3 = Vector512.LoadUnsafe(ref x, 48);
                 var w0 = Vector512.Create(wk);
                 acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
                 var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
                 acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             if (TShape.Residual)
             {
                 acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector512.LoadUnsafe(ref res, (nuint)(p + 16));
+                acc0x2 += Vector512.LoadUnsafe(ref res, (nuint)(p + 32));
+                acc0x3 += Vector512.LoadUnsafe(ref res, (nuint)(p + 48));
                 acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
+                acc1x2 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 32));
+                acc1x3 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 48));
             }
             if (TShape.Relu)
             {
                 acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
                 acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc1x3 = Simd.Relu(acc1x3);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+            acc0x3.StoreUnsafe(ref out0, (nuint)(p + 48));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+            acc1x3.StoreUnsafe(ref out1, (nuint)(p + 48));
         }
     }
 
@@ -4010,59 +3788,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
             acc1x2.StoreUnsafe(ref out1, (nuint)(p + 16));
             acc1x3.StoreUnsafe(ref out1, (nuint)(p + 24));
-        }
-    }
-
-    /// <summary>2 × 16 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_Tile_2x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
-        where TShape : struct, Pointwise_Shape
-    {
-        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
-        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
-        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        for (int p = start; p <= last; p += 16)
-        {
-            var bias0 = Vector256.Create(bias);
-            var acc0x0 = bias0;
-            var acc0x1 = bias0;
-            var bias1 = Vector256.Create(Unsafe.Add(ref bias, 1));
-            var acc1x0 = bias1;
-            var acc1x1 = bias1;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
-            ref float wk = ref Unsafe.Add(ref bias, blockRows);
-            for (int ci = 0; ci < TShape.InPerGroup; ci++)
-            {
-                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
-                var x0 = Vector256.LoadUnsafe(ref x);
-                var x1 = Vector256.LoadUnsafe(ref x, 8);
-                var w0 = Vector256.Create(wk);
-                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
-                wk = ref Unsafe.Add(ref wk, blockRows);
-            }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector256.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
-                acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
         }
     }
 
@@ -4304,81 +4029,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
-    /// <summary>2 × 64 Vector512 tile; see <see cref="Pointwise_Shape"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_Tile_2x64_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
-        where TShape : struct, Pointwise_Shape
-    {
-        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
-        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
-        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        for (int p = start; p <= last; p += 64)
-        {
-            var bias0 = Vector512.Create(bias);
-            var acc0x0 = bias0;
-            var acc0x1 = bias0;
-            var acc0x2 = bias0;
-            var acc0x3 = bias0;
-            var bias1 = Vector512.Create(Unsafe.Add(ref bias, 1));
-            var acc1x0 = bias1;
-            var acc1x1 = bias1;
-            var acc1x2 = bias1;
-            var acc1x3 = bias1;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
-            ref float wk = ref Unsafe.Add(ref bias, blockRows);
-            for (int ci = 0; ci < TShape.InPerGroup; ci++)
-            {
-                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
-                var x0 = Vector512.LoadUnsafe(ref x);
-                var x1 = Vector512.LoadUnsafe(ref x, 16);
-                var x2 = Vector512.LoadUnsafe(ref x, 32);
-                var x3 = Vector512.LoadUnsafe(ref x, 48);
-                var w0 = Vector512.Create(wk);
-                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
-                acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
-                var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
-                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
-                acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
-                wk = ref Unsafe.Add(ref wk, blockRows);
-            }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector512.LoadUnsafe(ref res, (nuint)(p + 16));
-                acc0x2 += Vector512.LoadUnsafe(ref res, (nuint)(p + 32));
-                acc0x3 += Vector512.LoadUnsafe(ref res, (nuint)(p + 48));
-                acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
-                acc1x2 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 32));
-                acc1x3 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 48));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc0x2 = Simd.Relu(acc0x2);
-                acc0x3 = Simd.Relu(acc0x3);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-                acc1x2 = Simd.Relu(acc1x2);
-                acc1x3 = Simd.Relu(acc1x3);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
-            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
-            acc0x3.StoreUnsafe(ref out0, (nuint)(p + 48));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
-            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
-            acc1x3.StoreUnsafe(ref out1, (nuint)(p + 48));
-        }
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_24to58_3136px_Relu_V512<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
     {
@@ -4434,6 +4084,365 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 25);
                 Pointwise_Tile_2x16_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 0, 3120);
             }
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: sixteen interior columns per Vector512 (for planes with at least sixteen).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_V512<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s2_V512_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s2_V512_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s2_V512_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V512"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s2_V512_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        float bias = Unsafe.Add(ref taps, 9);
+        float k0 = Unsafe.Add(ref taps, 0);
+        float k1 = Unsafe.Add(ref taps, 1);
+        float k2 = Unsafe.Add(ref taps, 2);
+        float k3 = Unsafe.Add(ref taps, 3);
+        float k4 = Unsafe.Add(ref taps, 4);
+        float k5 = Unsafe.Add(ref taps, 5);
+        float k6 = Unsafe.Add(ref taps, 6);
+        float k7 = Unsafe.Add(ref taps, 7);
+        float k8 = Unsafe.Add(ref taps, 8);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
+            {
+                float acc = bias;
+                if (above)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1) * k0;
+                    acc += Unsafe.Add(ref plane, row0 + ox * 2) * k1;
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1) * k2;
+                }
+                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1) * k3;
+                acc += Unsafe.Add(ref plane, row1 + ox * 2) * k4;
+                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1) * k5;
+                if (below)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1) * k6;
+                    acc += Unsafe.Add(ref plane, row2 + ox * 2) * k7;
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
+                }
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            for (int ox = 1; ox < TShape.ColumnsEnd; ox += 16)
+            {
+                int at = Math.Min(ox, TShape.ColumnsEnd - 16);
+                var acc = Vector512.Create(bias);
+                if (above)
+                {
+                    ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                    acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2)), Vector512.Create(k0), acc);
+                    acc = Simd.MulAdd(Simd.LoadEven512(ref in0), Vector512.Create(k1), acc);
+                    acc = Simd.MulAdd(Simd.LoadOdd512(ref in0), Vector512.Create(k2), acc);
+                }
+                ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2)), Vector512.Create(k3), acc);
+                acc = Simd.MulAdd(Simd.LoadEven512(ref in1), Vector512.Create(k4), acc);
+                acc = Simd.MulAdd(Simd.LoadOdd512(ref in1), Vector512.Create(k5), acc);
+                if (below)
+                {
+                    ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                    acc = Simd.MulAdd(Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2)), Vector512.Create(k6), acc);
+                    acc = Simd.MulAdd(Simd.LoadEven512(ref in2), Vector512.Create(k7), acc);
+                    acc = Simd.MulAdd(Simd.LoadOdd512(ref in2), Vector512.Create(k8), acc);
+                }
+                if (TShape.Relu) acc = Simd.Relu(acc);
+                acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+            }
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        float bias = Unsafe.Add(ref taps, 9);
+        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
+        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
+        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
+        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
+        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
+        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
+        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
+        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
+        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
+            {
+                float acc = bias;
+                if (above)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1) * k0;
+                    acc += Unsafe.Add(ref plane, row0 + ox * 2) * k1;
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1) * k2;
+                }
+                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1) * k3;
+                acc += Unsafe.Add(ref plane, row1 + ox * 2) * k4;
+                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1) * k5;
+                if (below)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1) * k6;
+                    acc += Unsafe.Add(ref plane, row2 + ox * 2) * k7;
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
+                }
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
+            {
+                int at = Math.Min(ox, TShape.ColumnsEnd - 4);
+                var acc = Vector128.Create(bias);
+                if (above)
+                {
+                    ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                    var lo0 = Vector128.LoadUnsafe(ref in0);
+                    var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                    var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                    acc = AdvSimd.FusedMultiplyAdd(acc, left0, k0V);
+                    acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), k1V);
+                    acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), k2V);
+                }
+                ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                var lo1 = Vector128.LoadUnsafe(ref in1);
+                var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                acc = AdvSimd.FusedMultiplyAdd(acc, left1, k3V);
+                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), k4V);
+                acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), k5V);
+                if (below)
+                {
+                    ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                    var lo2 = Vector128.LoadUnsafe(ref in2);
+                    var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                    var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                    acc = AdvSimd.FusedMultiplyAdd(acc, left2, k6V);
+                    acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), k7V);
+                    acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), k8V);
+                }
+                if (TShape.Relu) acc = Simd.Relu(acc);
+                acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+            }
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = 0; c < TShape.Channels; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        float bias = Unsafe.Add(ref taps, 9);
+        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
+        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
+        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
+        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
+        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
+        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
+        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
+        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
+        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
+            {
+                float acc = bias;
+                if (above)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1) * k0;
+                    acc += Unsafe.Add(ref plane, row0 + ox * 2) * k1;
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1) * k2;
+                }
+                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1) * k3;
+                acc += Unsafe.Add(ref plane, row1 + ox * 2) * k4;
+                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1) * k5;
+                if (below)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1) * k6;
+                    acc += Unsafe.Add(ref plane, row2 + ox * 2) * k7;
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
+                }
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            if (TShape.ColumnsEnd > 4)
+            {
+                for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
+                {
+                    int at = Math.Min(ox, TShape.ColumnsEnd - 4);
+                    var acc = Vector128.Create(bias);
+                    if (above)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
+                    }
+                    ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
+                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                    if (below)
+                    {
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                    }
+                    if (TShape.Relu) acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+                }
+            }
+        }
+    }
+
+    /// <summary>2 × 16 Vector512 tile; see <see cref="Pointwise_Shape"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_2x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 16)
+        {
+            var bias0 = Vector512.Create(bias);
+            var acc0x0 = bias0;
+            var bias1 = Vector512.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
+                var x0 = Vector512.LoadUnsafe(ref x);
+                var w0 = Vector512.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
+                acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+        }
+    }
+
+    /// <summary>2 × 16 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_2x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 16)
+        {
+            var bias0 = Vector256.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var bias1 = Vector256.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
+                var x0 = Vector256.LoadUnsafe(ref x);
+                var x1 = Vector256.LoadUnsafe(ref x, 8);
+                var w0 = Vector256.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector256.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
+                acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
         }
     }
 
@@ -4667,96 +4676,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
-    /// <summary>8 × 4 Vector128 tile; see <see cref="Pointwise_Shape"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_Tile_8x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
-        where TShape : struct, Pointwise_Shape
-    {
-        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
-        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
-        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
-        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
-        ref float out4 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 4) * TShape.Pixels);
-        ref float out5 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 5) * TShape.Pixels);
-        ref float out6 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 6) * TShape.Pixels);
-        ref float out7 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 7) * TShape.Pixels);
-        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        for (int p = start; p <= last; p += 4)
-        {
-            var bias0 = Vector128.Create(bias);
-            var acc0x0 = bias0;
-            var bias1 = Vector128.Create(Unsafe.Add(ref bias, 1));
-            var acc1x0 = bias1;
-            var bias2 = Vector128.Create(Unsafe.Add(ref bias, 2));
-            var acc2x0 = bias2;
-            var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
-            var acc3x0 = bias3;
-            var bias4 = Vector128.Create(Unsafe.Add(ref bias, 4));
-            var acc4x0 = bias4;
-            var bias5 = Vector128.Create(Unsafe.Add(ref bias, 5));
-            var acc5x0 = bias5;
-            var bias6 = Vector128.Create(Unsafe.Add(ref bias, 6));
-            var acc6x0 = bias6;
-            var bias7 = Vector128.Create(Unsafe.Add(ref bias, 7));
-            var acc7x0 = bias7;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
-            ref float wk = ref Unsafe.Add(ref bias, blockRows);
-            for (int ci = 0; ci < TShape.InPerGroup; ci++)
-            {
-                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
-                var x0 = Vector128.LoadUnsafe(ref x);
-                var w0 = Vector128.Create(wk);
-                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                var w4 = Vector128.Create(Unsafe.Add(ref wk, 4));
-                acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                var w5 = Vector128.Create(Unsafe.Add(ref wk, 5));
-                acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                var w6 = Vector128.Create(Unsafe.Add(ref wk, 6));
-                acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                var w7 = Vector128.Create(Unsafe.Add(ref wk, 7));
-                acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
-                wk = ref Unsafe.Add(ref wk, blockRows);
-            }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
-                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-                acc4x0 += Vector128.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p));
-                acc5x0 += Vector128.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p));
-                acc6x0 += Vector128.LoadUnsafe(ref res, (nuint)(6 * TShape.Pixels + p));
-                acc7x0 += Vector128.LoadUnsafe(ref res, (nuint)(7 * TShape.Pixels + p));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc3x0 = Simd.Relu(acc3x0);
-                acc4x0 = Simd.Relu(acc4x0);
-                acc5x0 = Simd.Relu(acc5x0);
-                acc6x0 = Simd.Relu(acc6x0);
-                acc7x0 = Simd.Relu(acc7x0);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-            acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-            acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-            acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-            acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-        }
-    }
-
     /// <summary>4 × 96 Vector512 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_4x96_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
@@ -4920,6 +4839,212 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
+    /// <summary>4 × 16 Vector512 tile; see <see cref="Pointwise_Shape"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_4x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 16)
+        {
+            var bias0 = Vector512.Create(bias);
+            var acc0x0 = bias0;
+            var bias1 = Vector512.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var bias2 = Vector512.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var bias3 = Vector512.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
+                var x0 = Vector512.LoadUnsafe(ref x);
+                var w0 = Vector512.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
+                acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc2x0 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc3x0 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc3x0 = Simd.Relu(acc3x0);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g1_116to116_784px_Relu_V512<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
+    {
+        {
+            const int k = 0;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 90944);
+            for (int j = 0; j < 112; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
+                Pointwise_Tile_8x48_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 720);
+                Pointwise_Tile_8x16_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 768, 768);
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
+                Pointwise_Tile_4x96_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 0, 672);
+                Pointwise_Tile_4x16_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 768, 768);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g1_116to116_784px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
+    {
+        {
+            const int k = 0;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 90944);
+            for (int j = 0; j < 112; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
+                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 768);
+                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 0, 768);
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
+                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 0, 768);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g1_116to116_784px_Relu_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
+    {
+        {
+            const int k = 0;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 90944);
+            for (int j = 0; j < 112; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
+                Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 776);
+                Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 0, 776);
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
+                Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 0, 776);
+            }
+        }
+    }
+
+    /// <summary>8 × 4 Vector128 tile; see <see cref="Pointwise_Shape"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_8x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float out4 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 4) * TShape.Pixels);
+        ref float out5 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 5) * TShape.Pixels);
+        ref float out6 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 6) * TShape.Pixels);
+        ref float out7 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 7) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 4)
+        {
+            var bias0 = Vector128.Create(bias);
+            var acc0x0 = bias0;
+            var bias1 = Vector128.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var bias2 = Vector128.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            var bias4 = Vector128.Create(Unsafe.Add(ref bias, 4));
+            var acc4x0 = bias4;
+            var bias5 = Vector128.Create(Unsafe.Add(ref bias, 5));
+            var acc5x0 = bias5;
+            var bias6 = Vector128.Create(Unsafe.Add(ref bias, 6));
+            var acc6x0 = bias6;
+            var bias7 = Vector128.Create(Unsafe.Add(ref bias, 7));
+            var acc7x0 = bias7;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
+                var x0 = Vector128.LoadUnsafe(ref x);
+                var w0 = Vector128.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
+                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
+                acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                var w4 = Vector128.Create(Unsafe.Add(ref wk, 4));
+                acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
+                var w5 = Vector128.Create(Unsafe.Add(ref wk, 5));
+                acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
+                var w6 = Vector128.Create(Unsafe.Add(ref wk, 6));
+                acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
+                var w7 = Vector128.Create(Unsafe.Add(ref wk, 7));
+                acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
+                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc4x0 += Vector128.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p));
+                acc5x0 += Vector128.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p));
+                acc6x0 += Vector128.LoadUnsafe(ref res, (nuint)(6 * TShape.Pixels + p));
+                acc7x0 += Vector128.LoadUnsafe(ref res, (nuint)(7 * TShape.Pixels + p));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Simd.Relu(acc0x0);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc4x0 = Simd.Relu(acc4x0);
+                acc5x0 = Simd.Relu(acc5x0);
+                acc6x0 = Simd.Relu(acc6x0);
+                acc7x0 = Simd.Relu(acc7x0);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+            acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+            acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+            acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+        }
+    }
+
     /// <summary>4 × 4 Vector128 tile: its AdvSimd body on ARM64, else its broadcast body.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_Tile_4x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last) where TShape : struct, Pointwise_Shape
@@ -5038,122 +5163,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
             acc2x0.StoreUnsafe(ref out2, (nuint)(p));
             acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-        }
-    }
-
-    /// <summary>4 × 16 Vector512 tile; see <see cref="Pointwise_Shape"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_Tile_4x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
-        where TShape : struct, Pointwise_Shape
-    {
-        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
-        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
-        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
-        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
-        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        for (int p = start; p <= last; p += 16)
-        {
-            var bias0 = Vector512.Create(bias);
-            var acc0x0 = bias0;
-            var bias1 = Vector512.Create(Unsafe.Add(ref bias, 1));
-            var acc1x0 = bias1;
-            var bias2 = Vector512.Create(Unsafe.Add(ref bias, 2));
-            var acc2x0 = bias2;
-            var bias3 = Vector512.Create(Unsafe.Add(ref bias, 3));
-            var acc3x0 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
-            ref float wk = ref Unsafe.Add(ref bias, blockRows);
-            for (int ci = 0; ci < TShape.InPerGroup; ci++)
-            {
-                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
-                var x0 = Vector512.LoadUnsafe(ref x);
-                var w0 = Vector512.Create(wk);
-                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
-                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
-                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
-                acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
-                wk = ref Unsafe.Add(ref wk, blockRows);
-            }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
-                acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc2x0 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc3x0 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc3x0 = Simd.Relu(acc3x0);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_116to116_784px_Relu_V512<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
-    {
-        {
-            const int k = 0;
-            ref float groupInput = ref Unsafe.Add(ref source, k * 90944);
-            for (int j = 0; j < 112; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
-                Pointwise_Tile_8x48_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 720);
-                Pointwise_Tile_8x16_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 768, 768);
-            }
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
-                Pointwise_Tile_4x96_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 0, 672);
-                Pointwise_Tile_4x16_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 768, 768);
-            }
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_116to116_784px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
-    {
-        {
-            const int k = 0;
-            ref float groupInput = ref Unsafe.Add(ref source, k * 90944);
-            for (int j = 0; j < 112; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
-                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 768);
-                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 0, 768);
-            }
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
-                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 0, 768);
-            }
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_116to116_784px_Relu_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
-    {
-        {
-            const int k = 0;
-            ref float groupInput = ref Unsafe.Add(ref source, k * 90944);
-            for (int j = 0; j < 112; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
-                Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 776);
-                Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 0, 776);
-            }
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
-                Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 0, 776);
-            }
         }
     }
 
@@ -5371,11 +5380,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     private static void PackWeights(global::ShuffleNetGen.TensorSet tensors, float[] packed)
     {
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "conv1.0", "conv1.1", 24, 3, packed.AsSpan(Weights_conv1_0, 672));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "stage2.0.branch1.0", "stage2.0.branch1.1", 24, 1, packed.AsSpan(Weights_stage2_0_branch1_0, 240));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "stage2.0.branch1.2", "stage2.0.branch1.3", 24, 58, 1, 8, packed.AsSpan(Weights_stage2_0_branch1_2, 1450));
         global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "stage2.0.branch2.0", "stage2.0.branch2.1", 24, 58, 1, 8, packed.AsSpan(Weights_stage2_0_branch2_0, 1450));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "stage2.0.branch2.3", "stage2.0.branch2.4", 58, 1, packed.AsSpan(Weights_stage2_0_branch2_3, 580));
         global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "stage2.0.branch2.5", "stage2.0.branch2.6", 58, 58, 1, 8, packed.AsSpan(Weights_stage2_0_branch2_5, 3422));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "stage2.0.branch1.0", "stage2.0.branch1.1", 24, 1, packed.AsSpan(Weights_stage2_0_branch1_0, 240));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "stage2.0.branch1.2", "stage2.0.branch1.3", 24, 58, 1, 8, packed.AsSpan(Weights_stage2_0_branch1_2, 1450));
         global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "stage2.1.branch2.0", "stage2.1.branch2.1", 58, 58, 1, 8, packed.AsSpan(Weights_stage2_1_branch2_0, 3422));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "stage2.1.branch2.3", "stage2.1.branch2.4", 58, 1, packed.AsSpan(Weights_stage2_1_branch2_3, 580));
         global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "stage2.1.branch2.5", "stage2.1.branch2.6", 58, 58, 1, 8, packed.AsSpan(Weights_stage2_1_branch2_5, 3422));
@@ -5385,11 +5394,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "stage2.3.branch2.0", "stage2.3.branch2.1", 58, 58, 1, 8, packed.AsSpan(Weights_stage2_3_branch2_0, 3422));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "stage2.3.branch2.3", "stage2.3.branch2.4", 58, 1, packed.AsSpan(Weights_stage2_3_branch2_3, 580));
         global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "stage2.3.branch2.5", "stage2.3.branch2.6", 58, 58, 1, 8, packed.AsSpan(Weights_stage2_3_branch2_5, 3422));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "stage3.0.branch1.0", "stage3.0.branch1.1", 116, 1, packed.AsSpan(Weights_stage3_0_branch1_0, 1160));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "stage3.0.branch1.2", "stage3.0.branch1.3", 116, 116, 1, 8, packed.AsSpan(Weights_stage3_0_branch1_2, 13572));
         global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "stage3.0.branch2.0", "stage3.0.branch2.1", 116, 116, 1, 8, packed.AsSpan(Weights_stage3_0_branch2_0, 13572));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "stage3.0.branch2.3", "stage3.0.branch2.4", 116, 1, packed.AsSpan(Weights_stage3_0_branch2_3, 1160));
         global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "stage3.0.branch2.5", "stage3.0.branch2.6", 116, 116, 1, 8, packed.AsSpan(Weights_stage3_0_branch2_5, 13572));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "stage3.0.branch1.0", "stage3.0.branch1.1", 116, 1, packed.AsSpan(Weights_stage3_0_branch1_0, 1160));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "stage3.0.branch1.2", "stage3.0.branch1.3", 116, 116, 1, 8, packed.AsSpan(Weights_stage3_0_branch1_2, 13572));
         global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "stage3.1.branch2.0", "stage3.1.branch2.1", 116, 116, 1, 8, packed.AsSpan(Weights_stage3_1_branch2_0, 13572));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "stage3.1.branch2.3", "stage3.1.branch2.4", 116, 1, packed.AsSpan(Weights_stage3_1_branch2_3, 1160));
         global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "stage3.1.branch2.5", "stage3.1.branch2.6", 116, 116, 1, 8, packed.AsSpan(Weights_stage3_1_branch2_5, 13572));
@@ -5411,11 +5420,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "stage3.7.branch2.0", "stage3.7.branch2.1", 116, 116, 1, 8, packed.AsSpan(Weights_stage3_7_branch2_0, 13572));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "stage3.7.branch2.3", "stage3.7.branch2.4", 116, 1, packed.AsSpan(Weights_stage3_7_branch2_3, 1160));
         global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "stage3.7.branch2.5", "stage3.7.branch2.6", 116, 116, 1, 8, packed.AsSpan(Weights_stage3_7_branch2_5, 13572));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "stage4.0.branch1.0", "stage4.0.branch1.1", 232, 1, packed.AsSpan(Weights_stage4_0_branch1_0, 2320));
-        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "stage4.0.branch1.2", "stage4.0.branch1.3", 232, 232, 1, 8, packed.AsSpan(Weights_stage4_0_branch1_2, 54056));
         global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "stage4.0.branch2.0", "stage4.0.branch2.1", 232, 232, 1, 8, packed.AsSpan(Weights_stage4_0_branch2_0, 54056));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "stage4.0.branch2.3", "stage4.0.branch2.4", 232, 1, packed.AsSpan(Weights_stage4_0_branch2_3, 2320));
         global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "stage4.0.branch2.5", "stage4.0.branch2.6", 232, 232, 1, 8, packed.AsSpan(Weights_stage4_0_branch2_5, 54056));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "stage4.0.branch1.0", "stage4.0.branch1.1", 232, 1, packed.AsSpan(Weights_stage4_0_branch1_0, 2320));
+        global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "stage4.0.branch1.2", "stage4.0.branch1.3", 232, 232, 1, 8, packed.AsSpan(Weights_stage4_0_branch1_2, 54056));
         global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "stage4.1.branch2.0", "stage4.1.branch2.1", 232, 232, 1, 8, packed.AsSpan(Weights_stage4_1_branch2_0, 54056));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "stage4.1.branch2.3", "stage4.1.branch2.4", 232, 1, packed.AsSpan(Weights_stage4_1_branch2_3, 2320));
         global::ShuffleNetGen.Weights.WeightPacker.Pointwise(tensors, "stage4.1.branch2.5", "stage4.1.branch2.6", 232, 232, 1, 8, packed.AsSpan(Weights_stage4_1_branch2_5, 54056));
