@@ -69,6 +69,7 @@ var candidates = new ICandidate[]
     new Candidate<G3Two224>("g3_2x_224"),
     new Candidate<G8One224>("g8_1x_224"),
     new Candidate<G3Quarter64>("g3_0.25x_64"),
+    new Candidate<V2X1_0_224>("v2_x1_0_224"),
 }.Where(c => only is null || c.Name == only || c.Name == only + "_int8" || c.Name == only + "_int8_vs_ort_int8").ToArray();
 
 // Debugging ORT's side (each takes effect for every ORT session of the run):
@@ -138,6 +139,8 @@ var int8 = results.FirstOrDefault(r => r.Name == "g3_1x_224_int8");
 var int8Int8 = results.FirstOrDefault(r => r.Name == "g3_1x_224_int8_vs_ort_int8");
 if (int8.Name is not null) Console.WriteLine($"ratio_int8_vs_onnxruntime_fp32 g3_1x_224 {int8.Ratio:F3}");
 if (int8Int8.Name is not null) Console.WriteLine($"ratio_int8_vs_onnxruntime_int8 g3_1x_224 {int8Int8.Ratio:F3}");
+var v2 = results.FirstOrDefault(r => r.Name == "v2_x1_0_224");
+if (v2.Name is not null) Console.WriteLine($"ratio_vs_onnxruntime v2_x1_0_224 {v2.Ratio:F3}");
 if (main.Name is not null) Console.WriteLine($"ratio_vs_onnxruntime g3_1x_224 {main.Ratio:F3}");
 
 internal readonly record struct Measurement(double SngMedian, double SngP90, double OrtMedian, double OrtP90, double MedianRatio, double MaxAbsDiff, bool Agree, int Pairs);
