@@ -46,12 +46,14 @@ if (args.Contains("--qdq-anchor"))
 if (args.Contains("--ops"))
 {
     // Quick per-op profile of 1x g = 3 (Stopwatch, median of repeats); --bdn --filter *PerOp* for BenchmarkDotNet's.
-    // --ops [config]: 1x g = 3 by default; also g3_0.5x_224.
+    // --ops [config]: 1x g = 3 by default; also g3_0.5x_224, g3_1x_224_int8 and v2_x1_0_224.
     string? opsConfig = args.SkipWhile(a => a != "--ops").Skip(1).FirstOrDefault();
     if (opsConfig == "g3_0.5x_224")
         OpProfile.Run(G3Half224.CreateRandom(2024), G3Half224.InputLength, G3Half224.Classes, G3Half224.BenchmarkOpNames, (m, i, x, l) => m.RunOpForBenchmark(i, x, l));
     else if (opsConfig == "g3_1x_224_int8")
         OpProfile.Run(G3One224Int8.CreateRandom(2024), G3One224Int8.InputLength, G3One224Int8.Classes, G3One224Int8.BenchmarkOpNames, (m, i, x, l) => m.RunOpForBenchmark(i, x, l));
+    else if (opsConfig == "v2_x1_0_224")
+        OpProfile.Run(V2X1_0_224.CreateRandom(2024), V2X1_0_224.InputLength, V2X1_0_224.Classes, V2X1_0_224.BenchmarkOpNames, (m, i, x, l) => m.RunOpForBenchmark(i, x, l));
     else
         OpProfile.Run(G3One224.CreateRandom(2024), G3One224.InputLength, G3One224.Classes, G3One224.BenchmarkOpNames, (m, i, x, l) => m.RunOpForBenchmark(i, x, l));
     return;
