@@ -21,3 +21,7 @@ public partial class G8One224;
 
 [ShuffleNet(Groups = 3, Scale = 0.25, Stages = new[] { 4, 8, 4 }, InputHeight = 64, InputWidth = 64, Classes = 10)]
 public partial class G3Quarter64;
+
+// torchvision's ShuffleNet v2 x1.0 at 224 (its widths 24, 116/232/464, 1024 and stages 4, 8, 4; 1000 classes).
+[ShuffleNetV2(Scale = 1.0)]
+public partial class V2X1_0_224;

@@ -46,12 +46,14 @@ if (args.Contains("--qdq-anchor"))
 if (args.Contains("--ops"))
 {
     // Quick per-op profile of 1x g = 3 (Stopwatch, median of repeats); --bdn --filter *PerOp* for BenchmarkDotNet's.
-    // --ops [config]: 1x g = 3 by default; also g3_0.5x_224.
+    // --ops [config]: 1x g = 3 by default; also g3_0.5x_224, g3_1x_224_int8 and v2_x1_0_224.
     string? opsConfig = args.SkipWhile(a => a != "--ops").Skip(1).FirstOrDefault();
     if (opsConfig == "g3_0.5x_224")
         OpProfile.Run(G3Half224.CreateRandom(2024), G3Half224.InputLength, G3Half224.Classes, G3Half224.BenchmarkOpNames, (m, i, x, l) => m.RunOpForBenchmark(i, x, l));
     else if (opsConfig == "g3_1x_224_int8")
         OpProfile.Run(G3One224Int8.CreateRandom(2024), G3One224Int8.InputLength, G3One224Int8.Classes, G3One224Int8.BenchmarkOpNames, (m, i, x, l) => m.RunOpForBenchmark(i, x, l));
+    else if (opsConfig == "v2_x1_0_224")
+        OpProfile.Run(V2X1_0_224.CreateRandom(2024), V2X1_0_224.InputLength, V2X1_0_224.Classes, V2X1_0_224.BenchmarkOpNames, (m, i, x, l) => m.RunOpForBenchmark(i, x, l));
     else
         OpProfile.Run(G3One224.CreateRandom(2024), G3One224.InputLength, G3One224.Classes, G3One224.BenchmarkOpNames, (m, i, x, l) => m.RunOpForBenchmark(i, x, l));
     return;
@@ -69,6 +71,7 @@ var candidates = new ICandidate[]
     new Candidate<G3Two224>("g3_2x_224"),
     new Candidate<G8One224>("g8_1x_224"),
     new Candidate<G3Quarter64>("g3_0.25x_64"),
+    new Candidate<V2X1_0_224>("v2_x1_0_224"),
 }.Where(c => only is null || c.Name == only || c.Name == only + "_int8" || c.Name == only + "_int8_vs_ort_int8").ToArray();
 
 // Debugging ORT's side (each takes effect for every ORT session of the run):
@@ -138,6 +141,8 @@ var int8 = results.FirstOrDefault(r => r.Name == "g3_1x_224_int8");
 var int8Int8 = results.FirstOrDefault(r => r.Name == "g3_1x_224_int8_vs_ort_int8");
 if (int8.Name is not null) Console.WriteLine($"ratio_int8_vs_onnxruntime_fp32 g3_1x_224 {int8.Ratio:F3}");
 if (int8Int8.Name is not null) Console.WriteLine($"ratio_int8_vs_onnxruntime_int8 g3_1x_224 {int8Int8.Ratio:F3}");
+var v2 = results.FirstOrDefault(r => r.Name == "v2_x1_0_224");
+if (v2.Name is not null) Console.WriteLine($"ratio_vs_onnxruntime v2_x1_0_224 {v2.Ratio:F3}");
 if (main.Name is not null) Console.WriteLine($"ratio_vs_onnxruntime g3_1x_224 {main.Ratio:F3}");
 
 internal readonly record struct Measurement(double SngMedian, double SngP90, double OrtMedian, double OrtP90, double MedianRatio, double MaxAbsDiff, bool Agree, int Pairs);
