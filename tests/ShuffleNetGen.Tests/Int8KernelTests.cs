@@ -18,8 +18,8 @@ namespace ShuffleNetGen.Tests;
 /// <see cref="Int8NarrowerPathTests"/> rerun this class with the wider paths switched off). Each kernel is called directly, through a delegate to the private generated method, on
 /// random packed inputs, so float layers around it cannot blur the comparison. The ShuffleNet v2 models add kernels
 /// with plane tables (a quantize step reading its convolution's input where the shuffles left it, an int8 convolution
-/// storing through one): their tables are read from the kernel's own shape struct, and the planes outside a table must
-/// be left alone.
+/// storing through one): their tables are read from the kernel's own shape struct and must be the ones the model's
+/// <c>Description.Layers</c> states, and the planes outside a table must be left alone.
 /// </summary>
 public class Int8KernelTests
 {
@@ -54,6 +54,26 @@ public class Int8KernelTests
         return Enumerable.Range(0, channels).Select(c => (int)method.Invoke(null, new object[] { c })!).ToArray();
     }
 
+    /// <summary>
+    /// The tables the model's <c>Description.Layers</c> (what the lowering states, and calibration's float pass
+    /// follows) gives layers of <paramref name="kind"/> on their input or output side. The kernels' literals must be
+    /// exactly these: the checks against the kernels' own tables prove the kernels follow their literals, and this
+    /// proves the literals are the network's.
+    /// </summary>
+    private static HashSet<string> LayerTables(Type type, LayerKind kind, bool input)
+    {
+        var description = (ModelDescription)type.GetProperty("Description", BindingFlags.Public | BindingFlags.Static)!.GetValue(null)!;
+        var tables = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var layer in description.Layers.Where(l => l.Kind == kind))
+        {
+            var planes = input ? layer.InputPlanes : layer.OutputPlanes;
+            if (planes is { Start: -1 }) tables.Add(TableText(Enumerable.Range(0, planes.Count).Select(c => planes[c])));
+        }
+        return tables;
+    }
+
+    private static string TableText(IEnumerable<int> planes) => string.Join(",", planes);
+
     private static Type ModelType(string name) => typeof(ShuffleNetGen.Tests.Models.G3Small64Int8).Assembly.GetType("ShuffleNetGen.Tests.Models." + name)!;
 
     private static readonly Regex PointwiseName = new(@"^Int8Pointwise_g(\d+)_(\d+)to(\d+)_(\d+)px(?:_(Official)?Shuffle(\d+))?(_Residual)?(_Relu)?(_P[0-9a-f]{8})?$");
@@ -67,6 +87,7 @@ public class Int8KernelTests
         Assert.NotEmpty(dispatchers);
         var random = new Random(model.Length * 31 + 7);
         int tables = 0;
+        var kernelTables = new HashSet<string>(StringComparer.Ordinal);
         foreach (var method in dispatchers)
         {
             var m = PointwiseName.Match(method.Name);
@@ -84,6 +105,7 @@ public class Int8KernelTests
                 outputTable = PlaneTable(shape, "OutputPlane", outChannels);
                 Assert.NotNull(outputTable);
                 Assert.Equal(outChannels, outputTable!.Distinct().Count());
+                kernelTables.Add(TableText(outputTable));
                 tables++;
             }
             int planes = outputTable is null ? outChannels : Math.Max(outChannels, outputTable.Max() + 1) + 3;
@@ -128,6 +150,7 @@ public class Int8KernelTests
             }
         }
         if (HasPlaneTables(model)) Assert.True(tables > 0, $"{model} has no int8 pointwise kernel storing through a plane table");
+        Assert.Equal(LayerTables(type, LayerKind.Pointwise, input: false).Order(StringComparer.Ordinal), kernelTables.Order(StringComparer.Ordinal));
         _output.WriteLine($"{dispatchers.Count} int8 pointwise kernels of {model} exact ({tables} storing through a plane table); dot product here: 512 {Int8Simd.DotPath512}, 256 {Int8Simd.DotPath256}, 128 {Int8Simd.DotPath128}");
         if (Environment.GetEnvironmentVariable(ReportVariable) is { } report)
             File.WriteAllLines(report, new[] { Vector512.IsHardwareAccelerated ? "512" : Vector256.IsHardwareAccelerated ? "256" : "128", Int8Simd.DotPath256, Int8Simd.DotPath128 });
@@ -189,6 +212,7 @@ public class Int8KernelTests
         Assert.NotEmpty(shapes);
         var random = new Random(model.Length * 17 + 3);
         int tables = 0;
+        var kernelTables = new HashSet<string>(StringComparer.Ordinal);
         foreach (var shape in shapes)
         {
             var m = QuantizeShapeName.Match(shape.Name);
@@ -198,7 +222,11 @@ public class Int8KernelTests
             // tensor; a slice kernel reads planes 0..channels-1 of what the call site passes.
             var inputPlanes = PlaneTable(shape, "InputPlane", channels);
             Assert.Equal(m.Groups[4].Success, inputPlanes is not null);
-            if (inputPlanes is not null) tables++;
+            if (inputPlanes is not null)
+            {
+                kernelTables.Add(TableText(inputPlanes));
+                tables++;
+            }
             inputPlanes ??= Enumerable.Range(0, channels).ToArray();
             int planes = inputPlanes.Max() + 1;
             float scale = 0.02f + (float)random.NextDouble() * 0.05f;
@@ -218,6 +246,7 @@ public class Int8KernelTests
                 CheckQuantized(shape.Name + " " + name, method, input, inputPlanes, parameters, groups, inPerGroup, slots, pixels, scale, zeroPoint);
         }
         if (HasPlaneTables(model)) Assert.True(tables > 0, $"{model} has no quantize kernel reading through a plane table");
+        Assert.Equal(LayerTables(type, LayerKind.Quantize, input: true).Order(StringComparer.Ordinal), kernelTables.Order(StringComparer.Ordinal));
         _output.WriteLine($"{shapes.Count} quantize kernels of {model} exact ({tables} reading through a plane table)");
     }
 
