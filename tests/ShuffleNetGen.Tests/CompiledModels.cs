@@ -68,4 +68,16 @@ namespace ShuffleNetGen.Tests.Models
 
     [ShuffleNetV2(Scale = 1.0, InputHeight = 56, InputWidth = 40)]
     public partial class V2X1_0_56x40;
+
+    // int8 twins of two v2 models (Int8KernelTests, Int8AccuracyTests). Each 1x1 convolution's quantize step reads its
+    // input through a plane table where the shuffles left it, and the stride-1 units' convolutions store through one.
+    // V2Custom57x41 has halves of 16 to 64 channels on planes of 15x11 down to 2x2; V2OddHalves17x13 has halves of 10,
+    // 22 and 46 channels (a last slot of four zero-padded) on planes of 5x4 down to 1x1 (narrower than any vector).
+    [ShuffleNetV2(StemChannels = 16, StageChannels = new[] { 32, 64, 128 }, Stages = new[] { 2, 3, 2 }, FinalChannels = 256, InputHeight = 57, InputWidth = 41, Classes = 10, Precision = Precision.Int8)]
+    public partial class V2Custom57x41Int8;
+
+#pragma warning disable SNG0014 // as V2OddHalves17x13
+    [ShuffleNetV2(StemChannels = 12, StageChannels = new[] { 20, 44, 92 }, Stages = new[] { 3, 1, 2 }, FinalChannels = 60, InputHeight = 17, InputWidth = 13, Classes = 7, Precision = Precision.Int8)]
+    public partial class V2OddHalves17x13Int8;
+#pragma warning restore SNG0014
 }

@@ -16,7 +16,10 @@ namespace ShuffleNetGen.Tests;
 /// quantize kernel and every int8 1x1 convolution of the int8 test models must give the reference's bits exactly, on
 /// whichever dot-product path this process runs (the width children of <see cref="VectorWidthTests"/> and
 /// <see cref="Int8NarrowerPathTests"/> rerun this class with the wider paths switched off). Each kernel is called directly, through a delegate to the private generated method, on
-/// random packed inputs, so float layers around it cannot blur the comparison.
+/// random packed inputs, so float layers around it cannot blur the comparison. The ShuffleNet v2 models add kernels
+/// with plane tables (a quantize step reading its convolution's input where the shuffles left it, an int8 convolution
+/// storing through one): their tables are read from the kernel's own shape struct and must be the ones the model's
+/// <c>Description.Layers</c> states, and the planes outside a table must be left alone.
 /// </summary>
 public class Int8KernelTests
 {
@@ -31,11 +34,49 @@ public class Int8KernelTests
 
     public Int8KernelTests(ITestOutputHelper output) => _output = output;
 
-    public static readonly TheoryData<string> Models = new() { nameof(ShuffleNetGen.Tests.Models.G3Small64Int8), nameof(ShuffleNetGen.Tests.Models.G2Odd33Int8), nameof(ShuffleNetGen.Tests.Models.G8Gray48x40OfficialInt8) };
+    public static readonly TheoryData<string> Models = new()
+    {
+        nameof(ShuffleNetGen.Tests.Models.G3Small64Int8), nameof(ShuffleNetGen.Tests.Models.G2Odd33Int8), nameof(ShuffleNetGen.Tests.Models.G8Gray48x40OfficialInt8),
+        nameof(ShuffleNetGen.Tests.Models.V2Custom57x41Int8), nameof(ShuffleNetGen.Tests.Models.V2OddHalves17x13Int8),
+    };
+
+    /// <summary>The v2 models, whose kernels must include table ones (or the table checks below would check nothing).</summary>
+    private static bool HasPlaneTables(string model) => model.StartsWith("V2", StringComparison.Ordinal);
+
+    /// <summary>
+    /// A table kernel's table, from its shape struct's <c>InputPlane</c> or <c>OutputPlane</c> (the generated literals
+    /// the kernel reads), or null when the shape declares none (the kernel addresses a slice).
+    /// </summary>
+    private static int[]? PlaneTable(Type shape, string member, int channels)
+    {
+        var method = shape.GetMethod(member, BindingFlags.Public | BindingFlags.Static, new[] { typeof(int) });
+        if (method is null || method.DeclaringType != shape) return null;
+        return Enumerable.Range(0, channels).Select(c => (int)method.Invoke(null, new object[] { c })!).ToArray();
+    }
+
+    /// <summary>
+    /// The tables the model's <c>Description.Layers</c> (what the lowering states, and calibration's float pass
+    /// follows) gives layers of <paramref name="kind"/> on their input or output side. The kernels' literals must be
+    /// exactly these: the checks against the kernels' own tables prove the kernels follow their literals, and this
+    /// proves the literals are the network's.
+    /// </summary>
+    private static HashSet<string> LayerTables(Type type, LayerKind kind, bool input)
+    {
+        var description = (ModelDescription)type.GetProperty("Description", BindingFlags.Public | BindingFlags.Static)!.GetValue(null)!;
+        var tables = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var layer in description.Layers.Where(l => l.Kind == kind))
+        {
+            var planes = input ? layer.InputPlanes : layer.OutputPlanes;
+            if (planes is { Start: -1 }) tables.Add(TableText(Enumerable.Range(0, planes.Count).Select(c => planes[c])));
+        }
+        return tables;
+    }
+
+    private static string TableText(IEnumerable<int> planes) => string.Join(",", planes);
 
     private static Type ModelType(string name) => typeof(ShuffleNetGen.Tests.Models.G3Small64Int8).Assembly.GetType("ShuffleNetGen.Tests.Models." + name)!;
 
-    private static readonly Regex PointwiseName = new(@"^Int8Pointwise_g(\d+)_(\d+)to(\d+)_(\d+)px(?:_(Official)?Shuffle(\d+))?(_Residual)?(_Relu)?$");
+    private static readonly Regex PointwiseName = new(@"^Int8Pointwise_g(\d+)_(\d+)to(\d+)_(\d+)px(?:_(Official)?Shuffle(\d+))?(_Residual)?(_Relu)?(_P[0-9a-f]{8})?$");
 
     [Theory]
     [MemberData(nameof(Models))]
@@ -45,6 +86,8 @@ public class Int8KernelTests
         var dispatchers = type.GetMethods(BindingFlags.NonPublic | BindingFlags.Static).Where(m => PointwiseName.IsMatch(m.Name)).ToList();
         Assert.NotEmpty(dispatchers);
         var random = new Random(model.Length * 31 + 7);
+        int tables = 0;
+        var kernelTables = new HashSet<string>(StringComparer.Ordinal);
         foreach (var method in dispatchers)
         {
             var m = PointwiseName.Match(method.Name);
@@ -52,6 +95,20 @@ public class Int8KernelTests
             int shuffle = m.Groups[6].Success ? Int(m.Groups[6]) : 1;
             bool official = m.Groups[5].Success, residual = m.Groups[7].Success, relu = m.Groups[8].Success;
             int inPerGroup = inChannels / groups, outPerGroup = outChannels / groups, slots = (inPerGroup + 3) / 4;
+            // A table kernel's stores go where its shape's OutputPlane says, among the other planes of its tensor (a
+            // v2 stage's), which it must not touch; its input is always its quantize step's packed copy, a slice.
+            int[]? outputTable = null;
+            if (m.Groups[9].Success)
+            {
+                var shape = type.GetNestedType(method.Name + "_Shape", BindingFlags.NonPublic)!;
+                Assert.Null(PlaneTable(shape, "InputPlane", inChannels));
+                outputTable = PlaneTable(shape, "OutputPlane", outChannels);
+                Assert.NotNull(outputTable);
+                Assert.Equal(outChannels, outputTable!.Distinct().Count());
+                kernelTables.Add(TableText(outputTable));
+                tables++;
+            }
+            int planes = outputTable is null ? outChannels : Math.Max(outChannels, outputTable.Max() + 1) + 3;
 
             // Random float weights, batch norm and calibration, packed as the model packs them.
             var tensors = new TensorSet();
@@ -76,7 +133,7 @@ public class Int8KernelTests
                         source[(k * slots + s) * pixels + p] = word;
                     }
             var residualPlanes = Floats(random, outChannels * pixels, -1f, 1f);
-            var destination = new float[outChannels * pixels];
+            var destination = new float[planes * pixels];
             Array.Fill(destination, float.NaN);
 
             var src = MemoryMarshal.Cast<int, float>(source.AsSpan());
@@ -85,28 +142,33 @@ public class Int8KernelTests
             else
                 method.CreateDelegate<PointwiseCall>()(ref src[0], ref destination[0], ref packed[0]);
 
-            var expected = Reference(source, packed, residual ? residualPlanes : null, groups, inPerGroup, outPerGroup, pixels, shuffle, official, relu);
+            var expected = Reference(source, packed, residual ? residualPlanes : null, groups, inPerGroup, outPerGroup, pixels, shuffle, official, relu, outputTable, planes);
             for (int i = 0; i < expected.Length; i++)
             {
                 if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(destination[i]))
                     Assert.Fail($"{method.Name}: plane {i / pixels}, pixel {i % pixels}: expected {expected[i]:R}, kernel wrote {destination[i]:R}");
             }
         }
-        _output.WriteLine($"{dispatchers.Count} int8 pointwise kernels of {model} exact; dot product here: 512 {Int8Simd.DotPath512}, 256 {Int8Simd.DotPath256}, 128 {Int8Simd.DotPath128}");
+        if (HasPlaneTables(model)) Assert.True(tables > 0, $"{model} has no int8 pointwise kernel storing through a plane table");
+        Assert.Equal(LayerTables(type, LayerKind.Pointwise, input: false).Order(StringComparer.Ordinal), kernelTables.Order(StringComparer.Ordinal));
+        _output.WriteLine($"{dispatchers.Count} int8 pointwise kernels of {model} exact ({tables} storing through a plane table); dot product here: 512 {Int8Simd.DotPath512}, 256 {Int8Simd.DotPath256}, 128 {Int8Simd.DotPath128}");
         if (Environment.GetEnvironmentVariable(ReportVariable) is { } report)
             File.WriteAllLines(report, new[] { Vector512.IsHardwareAccelerated ? "512" : Vector256.IsHardwareAccelerated ? "256" : "128", Int8Simd.DotPath256, Int8Simd.DotPath128 });
     }
 
     /// <summary>
     /// Integer sums from the packed bytes, one fused multiply-add to float, residual, ReLU, stored at the shuffled
-    /// plane: the kernels' documented arithmetic, written plainly.
+    /// plane (or the plane its table names; every other plane of the <paramref name="planes"/> keeps its NaN): the
+    /// kernels' documented arithmetic, written plainly.
     /// </summary>
-    private static float[] Reference(int[] source, float[] packed, float[]? residual, int groups, int inPerGroup, int outPerGroup, int pixels, int shuffle, bool official, bool relu)
+    private static float[] Reference(int[] source, float[] packed, float[]? residual, int groups, int inPerGroup, int outPerGroup, int pixels, int shuffle, bool official, bool relu,
+        int[]? outputTable, int planes)
     {
         int slots = (inPerGroup + 3) / 4;
         int outChannels = groups * outPerGroup;
         var words = MemoryMarshal.Cast<float, int>(packed.AsSpan()).ToArray();
-        var output = new float[outChannels * pixels];
+        var output = new float[planes * pixels];
+        Array.Fill(output, float.NaN);
         for (int o = 0; o < outChannels; o++)
         {
             int k = o / outPerGroup, j = o % outPerGroup;
@@ -119,6 +181,7 @@ public class Int8KernelTests
                 int n = outChannels / shuffle;
                 plane = official ? o % shuffle * n + o / shuffle : o % n * shuffle + o / n;
             }
+            if (outputTable is not null) plane = outputTable[o];
             for (int p = 0; p < pixels; p++)
             {
                 int sum = 0;
@@ -138,7 +201,7 @@ public class Int8KernelTests
         return output;
     }
 
-    private static readonly Regex QuantizeShapeName = new(@"^Quantize_g(\d+)_(\d+)ch_(\d+)px_Shape$");
+    private static readonly Regex QuantizeShapeName = new(@"^Quantize_g(\d+)_(\d+)ch_(\d+)px(_P[0-9a-f]{8})?_Shape$");
 
     [Theory]
     [MemberData(nameof(Models))]
@@ -148,15 +211,28 @@ public class Int8KernelTests
         var shapes = type.GetNestedTypes(BindingFlags.NonPublic).Where(t => QuantizeShapeName.IsMatch(t.Name)).ToList();
         Assert.NotEmpty(shapes);
         var random = new Random(model.Length * 17 + 3);
+        int tables = 0;
+        var kernelTables = new HashSet<string>(StringComparer.Ordinal);
         foreach (var shape in shapes)
         {
             var m = QuantizeShapeName.Match(shape.Name);
             int groups = Int(m.Groups[1]), channels = Int(m.Groups[2]), pixels = Int(m.Groups[3]);
             int inPerGroup = channels / groups, slots = (inPerGroup + 3) / 4;
+            // A table kernel reads channel c from the plane its shape's InputPlane names, among other planes of its
+            // tensor; a slice kernel reads planes 0..channels-1 of what the call site passes.
+            var inputPlanes = PlaneTable(shape, "InputPlane", channels);
+            Assert.Equal(m.Groups[4].Success, inputPlanes is not null);
+            if (inputPlanes is not null)
+            {
+                kernelTables.Add(TableText(inputPlanes));
+                tables++;
+            }
+            inputPlanes ??= Enumerable.Range(0, channels).ToArray();
+            int planes = inputPlanes.Max() + 1;
             float scale = 0.02f + (float)random.NextDouble() * 0.05f;
             int zeroPoint = random.Next(0, 128);
             // Values well past both ends of the range, so clamping is exercised, and exact ties of the rounding.
-            var input = Floats(random, channels * pixels, -6f, 6f);
+            var input = Floats(random, planes * pixels, -6f, 6f);
             for (int i = 0; i < input.Length; i += 7) input[i] = (random.Next(-300, 300) + 0.5f) * scale;
             var parameters = new[] { 1f / scale, zeroPoint };
             // The kernel's dispatcher, then each width's variant it can pick for this plane size, called directly (the
@@ -167,11 +243,14 @@ public class Int8KernelTests
                     calls.Add(("Quantize_Planes_" + suffix, variant.MakeGenericMethod(shape)));
             Assert.Equal(5, calls.Count + (pixels < 16 ? 1 : 0) + (pixels < 8 ? 1 : 0) + (pixels < 4 ? 1 : 0));
             foreach (var (name, method) in calls)
-                CheckQuantized(shape.Name + " " + name, method, input, parameters, groups, inPerGroup, slots, pixels, scale, zeroPoint);
+                CheckQuantized(shape.Name + " " + name, method, input, inputPlanes, parameters, groups, inPerGroup, slots, pixels, scale, zeroPoint);
         }
+        if (HasPlaneTables(model)) Assert.True(tables > 0, $"{model} has no quantize kernel reading through a plane table");
+        Assert.Equal(LayerTables(type, LayerKind.Quantize, input: true).Order(StringComparer.Ordinal), kernelTables.Order(StringComparer.Ordinal));
+        _output.WriteLine($"{shapes.Count} quantize kernels of {model} exact ({tables} reading through a plane table)");
     }
 
-    private static void CheckQuantized(string what, MethodInfo method, float[] input, float[] parameters, int groups, int inPerGroup, int slots, int pixels, float scale, int zeroPoint)
+    private static void CheckQuantized(string what, MethodInfo method, float[] input, int[] inputPlanes, float[] parameters, int groups, int inPerGroup, int slots, int pixels, float scale, int zeroPoint)
     {
         var output = new int[groups * slots * pixels];
         Array.Fill(output, unchecked((int)0xDEADBEEF));
@@ -185,7 +264,7 @@ public class Int8KernelTests
                     int expected = 0;
                     for (int b = 0; b < 4 && 4 * s + b < inPerGroup; b++)
                     {
-                        float x = input[(k * inPerGroup + 4 * s + b) * pixels + p];
+                        float x = input[inputPlanes[k * inPerGroup + 4 * s + b] * pixels + p];
                         float t = Math.Clamp(x * (1f / scale), -zeroPoint, 127 - zeroPoint);
                         expected |= ((int)MathF.Round(t, MidpointRounding.ToEven) + zeroPoint) << (8 * b);
                     }

@@ -15,6 +15,7 @@ public class SnapshotTests
     [InlineData("Small025xG3_64_Int8", "Groups = 3, Scale = 0.25, InputHeight = 64, InputWidth = 64, Classes = 10, Precision = Precision.Int8")]
     [InlineData("TwoStageGrayG8_28", "Groups = 8, Scale = 0.5, Stages = new[] { 4, 8 }, InputChannels = 1, InputHeight = 28, InputWidth = 28, Classes = 10, StemStride = 1, StemMaxPool = false")]
     [InlineData("V2X1_0_224", "Scale = 1.0", "ShuffleNetV2")]
+    [InlineData("V2Tiny_Int8", "StemChannels = 8, StageChannels = new[] { 24, 48 }, Stages = new[] { 2, 2 }, FinalChannels = 64, InputHeight = 32, InputWidth = 32, Classes = 10, Precision = Precision.Int8", "ShuffleNetV2")]
     public void GeneratedSourceIsPinned(string name, string arguments, string attribute = "ShuffleNet")
     {
         string source = $$"""

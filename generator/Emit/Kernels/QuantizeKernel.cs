@@ -14,7 +14,11 @@ namespace ShuffleNetGen.Generator.Emit;
 /// <remarks>
 /// One generic method serves every shape (<c>Quantize_Planes&lt;TShape&gt;</c>), specialized through a struct of the
 /// op's literals like the pointwise tiles. Each width computes lanes independently with the same float operations, so
-/// the widths, the overlapping last vector and the scalar tail all give the same bytes.
+/// the widths, the overlapping last vector and the scalar tail all give the same bytes. The convolution's input
+/// channels are a slice of the source tensor (the call site passes its first plane) or, in ShuffleNet v2, a table of
+/// planes (a stride-1 unit's branch reads the second half wherever the shuffles left it): a table is a literal of the
+/// shape struct (<c>InputPlane</c>), so such a kernel has a shape and a dispatcher of its own, named by its table as
+/// the pointwise and window kernels are, and shares the width methods.
 /// </remarks>
 internal sealed class QuantizeKernel : IKernelEmitter
 {
@@ -29,9 +33,16 @@ internal sealed class QuantizeKernel : IKernelEmitter
 
     public const string Prefix = "Quantize_";
 
-    public string Name => $"{Prefix}g{_op.Groups}_{_op.Input.Channels}ch_{_op.Input.Pixels}px";
+    /// <summary>The channels, groups and plane size: what the width methods' code depends on, tables aside.</summary>
+    private string GeometryName => $"{Prefix}g{_op.Groups}_{_op.InputChannels}ch_{_op.Input.Pixels}px";
 
-    public string PathKey => Name;
+    /// <summary>Whether the input channels are read through a plane table (a literal of the shape, so part of the name).</summary>
+    private bool TableKernel => _op.InputPlanes.IsTable;
+
+    public string Name => TableKernel ? GeometryName + OperandRefs.TablesSuffix(_op.InputPlanes, _op.OutputPlanes) : GeometryName;
+
+    /// <summary>Every table kernel of one geometry runs the same width methods, so <c>KernelPaths</c> reports them once.</summary>
+    public string PathKey => TableKernel ? GeometryName + "_Planes" : Name;
 
     private string ShapeName => Name + "_Shape";
 
@@ -44,7 +55,8 @@ internal sealed class QuantizeKernel : IKernelEmitter
     public string? PackStatement =>
         $"{KernelEmitters.Packer}.Quantize(tensors, \"{_op.Convolution}\", {KernelEmitters.PackedSpan(_op)});";
 
-    public string CallStatement() => $"{Name}({OperandRefs.Of(_op.Input)}, {OperandRefs.Of(_op.Output)}, {OperandRefs.Weights(_op)});";
+    public string CallStatement() =>
+        $"{Name}({OperandRefs.Of(_op.Input, _op.InputPlanes.IsTable ? 0 : _op.InputPlanes.ContiguousStart)}, {OperandRefs.Of(_op.Output)}, {OperandRefs.Weights(_op)});";
 
     /// <summary>The widths this model has, widest first, each with the pixels it needs.</summary>
     private IEnumerable<(string Vector, int Lanes)> Widths => _widths.WidestFirst();
@@ -66,15 +78,16 @@ internal sealed class QuantizeKernel : IKernelEmitter
 
     public void EmitMethods(SourceWriter w)
     {
-        w.Line($"/// <summary>The literals of quantizing {_op.Input.Channels} channels in {_op.Groups} group(s) of {_op.Input.Pixels} pixels for <c>{_op.Convolution}</c>.</summary>");
+        w.Line($"/// <summary>The literals of quantizing {_op.InputChannels} channels in {_op.Groups} group(s) of {_op.Input.Pixels} pixels for <c>{_op.Convolution}</c>.</summary>");
         using (w.Open($"private readonly struct {ShapeName} : {ShapeInterface}"))
         {
             w.Line($"public static int Groups => {_op.Groups};");
             w.Line($"public static int InPerGroup => {_op.InPerGroup};");
             w.Line($"public static int Pixels => {_op.Input.Pixels};");
+            if (TableKernel) w.Line($"public static int InputPlane(int channel) => {OperandRefs.PlaneTable(_op.InputPlanes)}[channel];");
         }
         w.Line();
-        KernelSyntax.EmitDispatcher(w, $"Quantizes a 1x1 convolution's input, {_op.Input.Channels} channels in {_op.Groups} group(s) of {_op.Input.Pixels} pixels, on the widest vector its planes fill.",
+        KernelSyntax.EmitDispatcher(w, $"Quantizes a 1x1 convolution's input, {_op.InputChannels} channels in {_op.Groups} group(s) of {_op.Input.Pixels} pixels{(TableKernel ? " read through a plane table" : "")}, on the widest vector its planes fill.",
             $"{Name}(ref float source, ref float destination, ref float parameters)", "ref source, ref destination, ref parameters", Variants);
     }
 
@@ -96,12 +109,14 @@ internal sealed class QuantizeKernel : IKernelEmitter
 
     private static void EmitShapeInterface(SourceWriter w)
     {
-        w.Line("/// <summary>What quantizing a convolution's input specializes on: its groups, channels per group and plane size.</summary>");
+        w.Line("/// <summary>What quantizing a convolution's input specializes on: its groups, channels per group and plane size, and which plane of the source holds each channel.</summary>");
         using (w.Open($"private interface {ShapeInterface}"))
         {
             w.Line("static abstract int Groups { get; }");
             w.Line("static abstract int InPerGroup { get; }");
             w.Line("static abstract int Pixels { get; }");
+            w.Line("// A plane table (ShuffleNet v2's halves) where the channels are no slice of the source.");
+            w.Line("static virtual int InputPlane(int channel) => channel;");
         }
         w.Line();
     }
@@ -123,9 +138,8 @@ internal sealed class QuantizeKernel : IKernelEmitter
             using (w.Open("for (int q = 0; q < quads; q++)"))
             {
                 w.Line("int channels = Math.Min(4, TShape.InPerGroup - 4 * q);");
-                w.Line("ref float plane = ref Unsafe.Add(ref source, (k * TShape.InPerGroup + 4 * q) * TShape.Pixels);");
                 w.Line("ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));");
-                w.Line($"{SlotsMethod(suffix)}<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);");
+                w.Line($"{SlotsMethod(suffix)}<TShape>(ref source, k * TShape.InPerGroup + 4 * q, ref slots, channels, inverseScale, zeroPoint);");
             }
         }
         w.Line();
@@ -138,17 +152,25 @@ internal sealed class QuantizeKernel : IKernelEmitter
     /// <summary>A width's slots of one plane group (<c>Quantize_Slots_V512</c>, …), inlined into its planes method.</summary>
     private static string SlotsMethod(string suffix) => Prefix + "Slots_" + suffix;
 
-    /// <summary>One vector width: whole vectors, then one vector over the last pixels (recomputing some, identically).</summary>
+    /// <summary>
+    /// One vector width: whole vectors, then one vector over the last pixels (recomputing some, identically). The slot's
+    /// channels start at logical channel <c>first</c>; each one's plane is found once, before the pixels, through the
+    /// shape (a slice or its table). A group's last slot may have fewer than four channels; its missing planes repeat
+    /// the first one and are not read.
+    /// </summary>
     private static void EmitSlots(SourceWriter w, string V, int lanes)
     {
         w.Line(KernelSyntax.Inlined);
-        using (w.Open($"private static void {SlotsMethod(Suffix(V))}<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, {ShapeInterface}"))
+        using (w.Open($"private static void {SlotsMethod(Suffix(V))}<TShape>(ref float source, int first, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, {ShapeInterface}"))
         {
             w.Line($"var inverse = {V}.Create(inverseScale);");
             w.Line($"var low = {V}.Create(-zeroPoint);");
             w.Line($"var high = {V}.Create({Int8Simd}.MaxActivation - zeroPoint);");
             w.Line($"var zero = {V}.Create((int)zeroPoint);");
             if (V == "Vector512") w.Line($"var zeroBytes = {V}.Create((byte)zeroPoint);");
+            w.Line("ref float plane0 = ref Unsafe.Add(ref source, TShape.InputPlane(first) * TShape.Pixels);");
+            for (int c = 1; c < 4; c++)
+                w.Line($"ref float plane{c} = ref Unsafe.Add(ref source, TShape.InputPlane(channels > {c} ? first + {c} : first) * TShape.Pixels);");
             using (w.Open($"for (int p = 0; p < TShape.Pixels; p += {lanes})"))
             {
                 w.Line($"int at = Math.Min(p, TShape.Pixels - {lanes});");
@@ -159,21 +181,23 @@ internal sealed class QuantizeKernel : IKernelEmitter
                     using (w.Open("if (channels == 4)"))
                     {
                         for (int c = 0; c < 4; c++)
-                            w.Line($"var q{c} = {Int8Simd}.Quantize({V}.LoadUnsafe(ref plane, (nuint)({(c == 0 ? "" : $"{c} * TShape.Pixels + ")}at)), inverse, low, high);");
+                            w.Line($"var q{c} = {Int8Simd}.Quantize({V}.LoadUnsafe(ref plane{c}, (nuint)at), inverse, low, high);");
                         w.Line($"({Int8Simd}.PackLowBytes(q0, q1, q2, q3).AsByte() + zeroBytes).AsInt32().StoreUnsafe(ref slots, (nuint)at);");
                         w.Line("continue;");
                     }
                 }
-                w.Line($"var slot = {Int8Simd}.Quantize({V}.LoadUnsafe(ref plane, (nuint)at), inverse, low, high) + zero;");
-                // Whole slots (all but a group's last, at most) unrolled with constant shifts; the loop only for the rest.
+                w.Line($"var slot = {Int8Simd}.Quantize({V}.LoadUnsafe(ref plane0, (nuint)at), inverse, low, high) + zero;");
+                // Whole slots (all but a group's last, at most) unrolled; the last one's channels by count.
                 using (w.Open("if (channels == 4)"))
                 {
                     for (int c = 1; c < 4; c++)
-                        w.Line($"slot |= {V}.ShiftLeft({Int8Simd}.Quantize({V}.LoadUnsafe(ref plane, (nuint)({c} * TShape.Pixels + at)), inverse, low, high) + zero, {8 * c});");
+                        w.Line($"slot |= {V}.ShiftLeft({Int8Simd}.Quantize({V}.LoadUnsafe(ref plane{c}, (nuint)at), inverse, low, high) + zero, {8 * c});");
                 }
                 using (w.Open("else"))
-                using (w.Open("for (int c = 1; c < channels; c++)"))
-                    w.Line($"slot |= {V}.ShiftLeft({Int8Simd}.Quantize({V}.LoadUnsafe(ref plane, (nuint)(c * TShape.Pixels + at)), inverse, low, high) + zero, 8 * c);");
+                {
+                    for (int c = 1; c < 3; c++)
+                        w.Line($"if (channels > {c}) slot |= {V}.ShiftLeft({Int8Simd}.Quantize({V}.LoadUnsafe(ref plane{c}, (nuint)at), inverse, low, high) + zero, {8 * c});");
+                }
                 w.Line("slot.StoreUnsafe(ref slots, (nuint)at);");
             }
         }
@@ -183,13 +207,13 @@ internal sealed class QuantizeKernel : IKernelEmitter
     private static void EmitScalarSlots(SourceWriter w)
     {
         w.Line(KernelSyntax.Inlined);
-        using (w.Open($"private static void {SlotsMethod("Scalar")}<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, {ShapeInterface}"))
+        using (w.Open($"private static void {SlotsMethod("Scalar")}<TShape>(ref float source, int first, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, {ShapeInterface}"))
         {
             using (w.Open("for (int p = 0; p < TShape.Pixels; p++)"))
             {
                 w.Line("int slot = 0;");
                 using (w.Open("for (int c = 0; c < channels; c++)"))
-                    w.Line($"slot |= ({Int8Simd}.Quantize(Unsafe.Add(ref plane, c * TShape.Pixels + p), inverseScale, -zeroPoint, {Int8Simd}.MaxActivation - zeroPoint) + (int)zeroPoint) << (8 * c);");
+                    w.Line($"slot |= ({Int8Simd}.Quantize(Unsafe.Add(ref source, TShape.InputPlane(first + c) * TShape.Pixels + p), inverseScale, -zeroPoint, {Int8Simd}.MaxActivation - zeroPoint) + (int)zeroPoint) << (8 * c);");
                 w.Line("Unsafe.Add(ref slots, p) = slot;");
             }
         }

@@ -3725,12 +3725,14 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
-    /// <summary>What quantizing a convolution's input specializes on: its groups, channels per group and plane size.</summary>
+    /// <summary>What quantizing a convolution's input specializes on: its groups, channels per group and plane size, and which plane of the source holds each channel.</summary>
     private interface Quantize_Shape
     {
         static abstract int Groups { get; }
         static abstract int InPerGroup { get; }
         static abstract int Pixels { get; }
+        // A plane table (ShuffleNet v2's halves) where the channels are no slice of the source.
+        static virtual int InputPlane(int channel) => channel;
     }
 
     /// <summary>
@@ -3748,46 +3750,47 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             for (int q = 0; q < quads; q++)
             {
                 int channels = Math.Min(4, TShape.InPerGroup - 4 * q);
-                ref float plane = ref Unsafe.Add(ref source, (k * TShape.InPerGroup + 4 * q) * TShape.Pixels);
                 ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));
-                Quantize_Slots_V512<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);
+                Quantize_Slots_V512<TShape>(ref source, k * TShape.InPerGroup + 4 * q, ref slots, channels, inverseScale, zeroPoint);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_Slots_V512<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
+    private static void Quantize_Slots_V512<TShape>(ref float source, int first, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
     {
         var inverse = Vector512.Create(inverseScale);
         var low = Vector512.Create(-zeroPoint);
         var high = Vector512.Create(global::ShuffleNetGen.Kernels.Int8Simd.MaxActivation - zeroPoint);
         var zero = Vector512.Create((int)zeroPoint);
         var zeroBytes = Vector512.Create((byte)zeroPoint);
+        ref float plane0 = ref Unsafe.Add(ref source, TShape.InputPlane(first) * TShape.Pixels);
+        ref float plane1 = ref Unsafe.Add(ref source, TShape.InputPlane(channels > 1 ? first + 1 : first) * TShape.Pixels);
+        ref float plane2 = ref Unsafe.Add(ref source, TShape.InputPlane(channels > 2 ? first + 2 : first) * TShape.Pixels);
+        ref float plane3 = ref Unsafe.Add(ref source, TShape.InputPlane(channels > 3 ? first + 3 : first) * TShape.Pixels);
         for (int p = 0; p < TShape.Pixels; p += 16)
         {
             int at = Math.Min(p, TShape.Pixels - 16);
             if (channels == 4)
             {
-                var q0 = global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane, (nuint)(at)), inverse, low, high);
-                var q1 = global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane, (nuint)(1 * TShape.Pixels + at)), inverse, low, high);
-                var q2 = global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane, (nuint)(2 * TShape.Pixels + at)), inverse, low, high);
-                var q3 = global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane, (nuint)(3 * TShape.Pixels + at)), inverse, low, high);
+                var q0 = global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane0, (nuint)at), inverse, low, high);
+                var q1 = global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane1, (nuint)at), inverse, low, high);
+                var q2 = global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane2, (nuint)at), inverse, low, high);
+                var q3 = global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane3, (nuint)at), inverse, low, high);
                 (global::ShuffleNetGen.Kernels.Int8Simd.PackLowBytes(q0, q1, q2, q3).AsByte() + zeroBytes).AsInt32().StoreUnsafe(ref slots, (nuint)at);
                 continue;
             }
-            var slot = global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane, (nuint)at), inverse, low, high) + zero;
+            var slot = global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane0, (nuint)at), inverse, low, high) + zero;
             if (channels == 4)
             {
-                slot |= Vector512.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane, (nuint)(1 * TShape.Pixels + at)), inverse, low, high) + zero, 8);
-                slot |= Vector512.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane, (nuint)(2 * TShape.Pixels + at)), inverse, low, high) + zero, 16);
-                slot |= Vector512.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane, (nuint)(3 * TShape.Pixels + at)), inverse, low, high) + zero, 24);
+                slot |= Vector512.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane1, (nuint)at), inverse, low, high) + zero, 8);
+                slot |= Vector512.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane2, (nuint)at), inverse, low, high) + zero, 16);
+                slot |= Vector512.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane3, (nuint)at), inverse, low, high) + zero, 24);
             }
             else
             {
-                for (int c = 1; c < channels; c++)
-                {
-                    slot |= Vector512.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane, (nuint)(c * TShape.Pixels + at)), inverse, low, high) + zero, 8 * c);
-                }
+                if (channels > 1) slot |= Vector512.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane1, (nuint)at), inverse, low, high) + zero, 8);
+                if (channels > 2) slot |= Vector512.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector512.LoadUnsafe(ref plane2, (nuint)at), inverse, low, high) + zero, 16);
             }
             slot.StoreUnsafe(ref slots, (nuint)at);
         }
@@ -3808,36 +3811,37 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             for (int q = 0; q < quads; q++)
             {
                 int channels = Math.Min(4, TShape.InPerGroup - 4 * q);
-                ref float plane = ref Unsafe.Add(ref source, (k * TShape.InPerGroup + 4 * q) * TShape.Pixels);
                 ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));
-                Quantize_Slots_V256<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);
+                Quantize_Slots_V256<TShape>(ref source, k * TShape.InPerGroup + 4 * q, ref slots, channels, inverseScale, zeroPoint);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_Slots_V256<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
+    private static void Quantize_Slots_V256<TShape>(ref float source, int first, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
     {
         var inverse = Vector256.Create(inverseScale);
         var low = Vector256.Create(-zeroPoint);
         var high = Vector256.Create(global::ShuffleNetGen.Kernels.Int8Simd.MaxActivation - zeroPoint);
         var zero = Vector256.Create((int)zeroPoint);
+        ref float plane0 = ref Unsafe.Add(ref source, TShape.InputPlane(first) * TShape.Pixels);
+        ref float plane1 = ref Unsafe.Add(ref source, TShape.InputPlane(channels > 1 ? first + 1 : first) * TShape.Pixels);
+        ref float plane2 = ref Unsafe.Add(ref source, TShape.InputPlane(channels > 2 ? first + 2 : first) * TShape.Pixels);
+        ref float plane3 = ref Unsafe.Add(ref source, TShape.InputPlane(channels > 3 ? first + 3 : first) * TShape.Pixels);
         for (int p = 0; p < TShape.Pixels; p += 8)
         {
             int at = Math.Min(p, TShape.Pixels - 8);
-            var slot = global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector256.LoadUnsafe(ref plane, (nuint)at), inverse, low, high) + zero;
+            var slot = global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector256.LoadUnsafe(ref plane0, (nuint)at), inverse, low, high) + zero;
             if (channels == 4)
             {
-                slot |= Vector256.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector256.LoadUnsafe(ref plane, (nuint)(1 * TShape.Pixels + at)), inverse, low, high) + zero, 8);
-                slot |= Vector256.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector256.LoadUnsafe(ref plane, (nuint)(2 * TShape.Pixels + at)), inverse, low, high) + zero, 16);
-                slot |= Vector256.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector256.LoadUnsafe(ref plane, (nuint)(3 * TShape.Pixels + at)), inverse, low, high) + zero, 24);
+                slot |= Vector256.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector256.LoadUnsafe(ref plane1, (nuint)at), inverse, low, high) + zero, 8);
+                slot |= Vector256.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector256.LoadUnsafe(ref plane2, (nuint)at), inverse, low, high) + zero, 16);
+                slot |= Vector256.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector256.LoadUnsafe(ref plane3, (nuint)at), inverse, low, high) + zero, 24);
             }
             else
             {
-                for (int c = 1; c < channels; c++)
-                {
-                    slot |= Vector256.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector256.LoadUnsafe(ref plane, (nuint)(c * TShape.Pixels + at)), inverse, low, high) + zero, 8 * c);
-                }
+                if (channels > 1) slot |= Vector256.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector256.LoadUnsafe(ref plane1, (nuint)at), inverse, low, high) + zero, 8);
+                if (channels > 2) slot |= Vector256.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector256.LoadUnsafe(ref plane2, (nuint)at), inverse, low, high) + zero, 16);
             }
             slot.StoreUnsafe(ref slots, (nuint)at);
         }
@@ -3858,36 +3862,37 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             for (int q = 0; q < quads; q++)
             {
                 int channels = Math.Min(4, TShape.InPerGroup - 4 * q);
-                ref float plane = ref Unsafe.Add(ref source, (k * TShape.InPerGroup + 4 * q) * TShape.Pixels);
                 ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));
-                Quantize_Slots_V128<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);
+                Quantize_Slots_V128<TShape>(ref source, k * TShape.InPerGroup + 4 * q, ref slots, channels, inverseScale, zeroPoint);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_Slots_V128<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
+    private static void Quantize_Slots_V128<TShape>(ref float source, int first, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
     {
         var inverse = Vector128.Create(inverseScale);
         var low = Vector128.Create(-zeroPoint);
         var high = Vector128.Create(global::ShuffleNetGen.Kernels.Int8Simd.MaxActivation - zeroPoint);
         var zero = Vector128.Create((int)zeroPoint);
+        ref float plane0 = ref Unsafe.Add(ref source, TShape.InputPlane(first) * TShape.Pixels);
+        ref float plane1 = ref Unsafe.Add(ref source, TShape.InputPlane(channels > 1 ? first + 1 : first) * TShape.Pixels);
+        ref float plane2 = ref Unsafe.Add(ref source, TShape.InputPlane(channels > 2 ? first + 2 : first) * TShape.Pixels);
+        ref float plane3 = ref Unsafe.Add(ref source, TShape.InputPlane(channels > 3 ? first + 3 : first) * TShape.Pixels);
         for (int p = 0; p < TShape.Pixels; p += 4)
         {
             int at = Math.Min(p, TShape.Pixels - 4);
-            var slot = global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector128.LoadUnsafe(ref plane, (nuint)at), inverse, low, high) + zero;
+            var slot = global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector128.LoadUnsafe(ref plane0, (nuint)at), inverse, low, high) + zero;
             if (channels == 4)
             {
-                slot |= Vector128.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector128.LoadUnsafe(ref plane, (nuint)(1 * TShape.Pixels + at)), inverse, low, high) + zero, 8);
-                slot |= Vector128.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector128.LoadUnsafe(ref plane, (nuint)(2 * TShape.Pixels + at)), inverse, low, high) + zero, 16);
-                slot |= Vector128.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector128.LoadUnsafe(ref plane, (nuint)(3 * TShape.Pixels + at)), inverse, low, high) + zero, 24);
+                slot |= Vector128.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector128.LoadUnsafe(ref plane1, (nuint)at), inverse, low, high) + zero, 8);
+                slot |= Vector128.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector128.LoadUnsafe(ref plane2, (nuint)at), inverse, low, high) + zero, 16);
+                slot |= Vector128.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector128.LoadUnsafe(ref plane3, (nuint)at), inverse, low, high) + zero, 24);
             }
             else
             {
-                for (int c = 1; c < channels; c++)
-                {
-                    slot |= Vector128.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector128.LoadUnsafe(ref plane, (nuint)(c * TShape.Pixels + at)), inverse, low, high) + zero, 8 * c);
-                }
+                if (channels > 1) slot |= Vector128.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector128.LoadUnsafe(ref plane1, (nuint)at), inverse, low, high) + zero, 8);
+                if (channels > 2) slot |= Vector128.ShiftLeft(global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Vector128.LoadUnsafe(ref plane2, (nuint)at), inverse, low, high) + zero, 16);
             }
             slot.StoreUnsafe(ref slots, (nuint)at);
         }
@@ -3908,22 +3913,21 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             for (int q = 0; q < quads; q++)
             {
                 int channels = Math.Min(4, TShape.InPerGroup - 4 * q);
-                ref float plane = ref Unsafe.Add(ref source, (k * TShape.InPerGroup + 4 * q) * TShape.Pixels);
                 ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));
-                Quantize_Slots_Scalar<TShape>(ref plane, ref slots, channels, inverseScale, zeroPoint);
+                Quantize_Slots_Scalar<TShape>(ref source, k * TShape.InPerGroup + 4 * q, ref slots, channels, inverseScale, zeroPoint);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_Slots_Scalar<TShape>(ref float plane, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
+    private static void Quantize_Slots_Scalar<TShape>(ref float source, int first, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
     {
         for (int p = 0; p < TShape.Pixels; p++)
         {
             int slot = 0;
             for (int c = 0; c < channels; c++)
             {
-                slot |= (global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Unsafe.Add(ref plane, c * TShape.Pixels + p), inverseScale, -zeroPoint, global::ShuffleNetGen.Kernels.Int8Simd.MaxActivation - zeroPoint) + (int)zeroPoint) << (8 * c);
+                slot |= (global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Unsafe.Add(ref source, TShape.InputPlane(first + c) * TShape.Pixels + p), inverseScale, -zeroPoint, global::ShuffleNetGen.Kernels.Int8Simd.MaxActivation - zeroPoint) + (int)zeroPoint) << (8 * c);
             }
             Unsafe.Add(ref slots, p) = slot;
         }
