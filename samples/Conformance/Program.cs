@@ -12,8 +12,9 @@ using ShuffleNetGen.Tests.Reference;
 using ShuffleNetGen.Weights;
 
 // Conformance runner: the reference matrix of tests/ShuffleNetGen.Tests/ReferenceMatrixTests.cs (same cases, weights,
-// inputs and tolerance, from the shared ReferenceCases.cs) run by a NativeAOT-compiled program against the same
-// scalar reference, so that the kernels the target CPU actually selects are the ones checked (linux-arm64 under
+// inputs and tolerance, from the shared ReferenceCases.cs: ShuffleNet v1 and v2 cases) run by a NativeAOT-compiled
+// program against the same scalar references (ReferenceShuffleNet, ReferenceShuffleNetV2), so that the kernels the
+// target CPU actually selects are the ones checked (linux-arm64 under
 // qemu-user in CI: eng/verify-arm64.sh). Usage: Conformance [--require-advsimd] [--int8-only] [--expect-dp|--expect-no-dp]
 // [--compute-reference] [case name ...]; exit code 0 = all conform, 1 = a mismatch, 2 = the case list does not match ReferenceCases.All (or an
 // unknown case), 3 = --require-advsimd given but AdvSimd is not running, or Dp.IsSupported is not what --expect-(no-)dp says.
@@ -186,9 +187,8 @@ static Outcome Run<T>(string name) where T : class, IShuffleNetModel<T>
     double referenceMs = 0;
     if (expected is null)
     {
-        var config = ReferenceConfig.Of(d);
         start = Stopwatch.GetTimestamp();
-        expected = ReferenceShuffleNet.Forward(config, n => weights[n].Data, input);
+        expected = ReferenceCases.ReferenceLogits(d, n => weights[n].Data, input);   // v1's or v2's reference, by d.Version
         referenceMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
     }
 
