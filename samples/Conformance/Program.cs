@@ -49,6 +49,9 @@ var cases = new (string Name, Func<Outcome> Run, IReadOnlyList<KernelPath> Paths
     Check<Case_g3_official_0_5x_64>(Case_g3_official_0_5x_64.CaseName),
     Check<Case_g4_official_1x_48>(Case_g4_official_1x_48.CaseName),
     Check<Case_g8_official_0_5x_64>(Case_g8_official_0_5x_64.CaseName),
+    Check<Case_v2_0_5x_48>(Case_v2_0_5x_48.CaseName),
+    Check<Case_v2_gray_four_stage_33x35>(Case_v2_gray_four_stage_33x35.CaseName),
+    Check<Case_v2_one_stage_51x45>(Case_v2_one_stage_51x45.CaseName),
 };
 
 var int8Cases = new (string Name, Func<Int8Outcome> Run, IReadOnlyList<KernelPath> Paths)[]

@@ -45,10 +45,26 @@ public static class ReferenceCases
         ("g8_official_0.5x_64", "Groups = 8, Scale = 0.5, InputHeight = 64, InputWidth = 64, Classes = 10, ShuffleOrder = ShuffleOrder.Official"),
     };
 
-    /// <summary>Name and <c>[ShuffleNetV2]</c> attribute arguments of each ShuffleNet v2 case, checked against <see cref="ReferenceShuffleNetV2"/>.</summary>
+    /// <summary>
+    /// Name and <c>[ShuffleNetV2]</c> attribute arguments of each ShuffleNet v2 case, checked against
+    /// <see cref="ReferenceShuffleNetV2"/>. Few and small, since every case is a model in the NativeAOT arm64 publish
+    /// and its emulated run: together they reach torchvision's widths and unit counts, the fourth stage (stage5), one
+    /// input channel, odd sizes and odd halves (row tails), a 1x1 plane, one stage, and plane tables wide enough for
+    /// the AdvSimd variants (a stride-2 depthwise with four interior columns, a 1x1 convolution of four rows and pixels).
+    /// </summary>
     public static IReadOnlyList<(string Name, string Arguments)> V2 => s_v2;
 
-    private static readonly (string, string)[] s_v2 = Array.Empty<(string, string)>();
+    private static readonly (string, string)[] s_v2 =
+    {
+        // torchvision's shufflenet_v2_x0_5 (widths 24, 48/96/192, 1024; 4, 8 and 4 units) at 48x48: stage2 at 6x6,
+        // stage3 at 3x3, stage4 at 2x2.
+        ("v2_0.5x_48", "Scale = 0.5, InputHeight = 48, InputWidth = 48, Classes = 10"),
+        // One input channel, four stages, odd halves (7, 11, 23, 47), odd sizes down to a 1x1 plane in stage5 (33 and
+        // 35 pixels: six stride-2 steps end at exactly one pixel, so no step halves a 1-pixel map: no SNG0014).
+        ("v2_gray_four_stage_33x35", "StemChannels = 8, StageChannels = new[] { 14, 22, 46, 94 }, Stages = new[] { 1, 2, 3, 2 }, FinalChannels = 64, InputChannels = 1, InputHeight = 33, InputWidth = 35, Classes = 5"),
+        // One stage on an odd-sized map (13x12 to 7x6), half 11.
+        ("v2_one_stage_51x45", "StemChannels = 12, StageChannels = new[] { 22 }, Stages = new[] { 3 }, FinalChannels = 40, InputHeight = 51, InputWidth = 45, Classes = 7"),
+    };
 
     /// <summary>
     /// Every case: its name, its attribute (<c>ShuffleNet</c> or <c>ShuffleNetV2</c>) and that attribute's arguments;
