@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ARM64 conformance: publishes the conformance runner (samples/Conformance: the reference matrix of
-# ReferenceMatrixTests, compiled in, and a few int8 models) with NativeAOT for linux-arm64 and runs it under qemu-user.
+# ReferenceMatrixTests, compiled in: ShuffleNet v1 and v2 cases, and a few int8 models) with NativeAOT for linux-arm64
+# and runs it under qemu-user.
 # Fails if a publish fails (trim/AOT warnings are errors) or a case does not conform. Emulation checks correctness
 # only; its timings mean nothing. See docs/nativeaot.md. The matrix's expected logits are the scalar reference's,
 # embedded in the runner (samples/Conformance/reference-logits.txt, recomputed and checked by ConformanceCasesTests);
@@ -13,9 +14,9 @@
 #   eng/verify-arm64.sh                              # linux-arm64; outputs under $VERIFY_OUT (default /tmp/shufflenetgen-verify)
 #   VERIFY_RIDS="linux-arm64 linux-x64" eng/verify-arm64.sh   # the same matrix NativeAOT-compiled for linux-x64 too
 #
-# linux-x64 is not in the default (nor in CI) because it costs about as much as arm64 (a 23-model publish) and
-# checks little that the test suite does not: the suite runs this matrix at 512, 256 and 128 bits under the JIT,
-# and PackageTests NativeAOT-publishes and runs a package consumer for linux-x64.
+# linux-x64 is not in the default (nor in CI) because it costs about as much as arm64 (a 29-model publish: 26 matrix
+# cases, 3 int8) and checks little that the test suite does not: the suite runs this matrix at 512, 256 and 128 bits
+# under the JIT, and PackageTests NativeAOT-publishes and runs a package consumer for linux-x64.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1

@@ -8,10 +8,13 @@ namespace Conformance;
 /// <summary>Summaries of the paths the generated kernels report through their <c>KernelPaths</c> property.</summary>
 internal static class KernelPathReport
 {
-    /// <summary>Kernels grouped by family (the name up to its first underscore) and path, with how many share each.</summary>
-    public static IEnumerable<(string Family, string Path, int Count)> ByFamily(IEnumerable<KernelPath> paths) =>
+    /// <summary>
+    /// Kernels grouped by family (the name up to its first underscore) and path, with how many share each. With
+    /// <paramref name="markTables"/>, a plane-table kernel (named …_Planes, ShuffleNet v2's) is its own family, "… tables".
+    /// </summary>
+    public static IEnumerable<(string Family, string Path, int Count)> ByFamily(IEnumerable<KernelPath> paths, bool markTables = false) =>
         paths.DistinctBy(p => p.Kernel)
-            .Select(p => (Family: p.Kernel[..p.Kernel.IndexOf('_')], Path: Generalize(p)))
+            .Select(p => (Family: p.Kernel[..p.Kernel.IndexOf('_')] + (markTables && p.Kernel.EndsWith("_Planes", StringComparison.Ordinal) ? " tables" : ""), Path: Generalize(p)))
             .GroupBy(p => p)
             .OrderBy(g => g.Key.Family, StringComparer.Ordinal).ThenBy(g => g.Key.Path, StringComparer.Ordinal)
             .Select(g => (g.Key.Family, g.Key.Path, g.Count()));

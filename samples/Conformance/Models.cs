@@ -3,8 +3,8 @@ using ShuffleNetGen;
 namespace Conformance;
 
 // The reference matrix (tests/ShuffleNetGen.Tests/ReferenceCases.cs), declared as models: NativeAOT cannot compile a
-// model at run time, so each case is a [ShuffleNet] class whose arguments are the table's, verbatim, in the table's
-// order. tests/ShuffleNetGen.Tests/ConformanceCasesTests.cs parses this file and fails if a case is missing, extra,
+// model at run time, so each case is a [ShuffleNet] (v1) or [ShuffleNetV2] class whose arguments are the table's,
+// verbatim, in the table's order. tests/ShuffleNetGen.Tests/ConformanceCasesTests.cs parses this file and fails if a case is missing, extra,
 // reordered or declared with other arguments; Program.cs checks the names again at startup.
 
 [ShuffleNet(Groups = 1, Scale = 1.0)]
@@ -75,3 +75,14 @@ public partial class Case_g4_official_1x_48 { public const string CaseName = "g4
 
 [ShuffleNet(Groups = 8, Scale = 0.5, InputHeight = 64, InputWidth = 64, Classes = 10, ShuffleOrder = ShuffleOrder.Official)]
 public partial class Case_g8_official_0_5x_64 { public const string CaseName = "g8_official_0.5x_64"; }
+
+// ShuffleNet v2 (ReferenceCases.V2), checked against ReferenceShuffleNetV2.
+
+[ShuffleNetV2(Scale = 0.5, InputHeight = 48, InputWidth = 48, Classes = 10)]
+public partial class Case_v2_0_5x_48 { public const string CaseName = "v2_0.5x_48"; }
+
+[ShuffleNetV2(StemChannels = 8, StageChannels = new[] { 14, 22, 46, 94 }, Stages = new[] { 1, 2, 3, 2 }, FinalChannels = 64, InputChannels = 1, InputHeight = 33, InputWidth = 35, Classes = 5)]
+public partial class Case_v2_gray_four_stage_33x35 { public const string CaseName = "v2_gray_four_stage_33x35"; }
+
+[ShuffleNetV2(StemChannels = 12, StageChannels = new[] { 22 }, Stages = new[] { 3 }, FinalChannels = 40, InputHeight = 51, InputWidth = 45, Classes = 7)]
+public partial class Case_v2_one_stage_51x45 { public const string CaseName = "v2_one_stage_51x45"; }

@@ -12,8 +12,9 @@ using ShuffleNetGen.Tests.Reference;
 using ShuffleNetGen.Weights;
 
 // Conformance runner: the reference matrix of tests/ShuffleNetGen.Tests/ReferenceMatrixTests.cs (same cases, weights,
-// inputs and tolerance, from the shared ReferenceCases.cs) run by a NativeAOT-compiled program against the same
-// scalar reference, so that the kernels the target CPU actually selects are the ones checked (linux-arm64 under
+// inputs and tolerance, from the shared ReferenceCases.cs: ShuffleNet v1 and v2 cases) run by a NativeAOT-compiled
+// program against the same scalar references (ReferenceShuffleNet, ReferenceShuffleNetV2), so that the kernels the
+// target CPU actually selects are the ones checked (linux-arm64 under
 // qemu-user in CI: eng/verify-arm64.sh). Usage: Conformance [--require-advsimd] [--int8-only] [--expect-dp|--expect-no-dp]
 // [--compute-reference] [case name ...]; exit code 0 = all conform, 1 = a mismatch, 2 = the case list does not match ReferenceCases.All (or an
 // unknown case), 3 = --require-advsimd given but AdvSimd is not running, or Dp.IsSupported is not what --expect-(no-)dp says.
@@ -48,6 +49,9 @@ var cases = new (string Name, Func<Outcome> Run, IReadOnlyList<KernelPath> Paths
     Check<Case_g3_official_0_5x_64>(Case_g3_official_0_5x_64.CaseName),
     Check<Case_g4_official_1x_48>(Case_g4_official_1x_48.CaseName),
     Check<Case_g8_official_0_5x_64>(Case_g8_official_0_5x_64.CaseName),
+    Check<Case_v2_0_5x_48>(Case_v2_0_5x_48.CaseName),
+    Check<Case_v2_gray_four_stage_33x35>(Case_v2_gray_four_stage_33x35.CaseName),
+    Check<Case_v2_one_stage_51x45>(Case_v2_one_stage_51x45.CaseName),
 };
 
 var int8Cases = new (string Name, Func<Int8Outcome> Run, IReadOnlyList<KernelPath> Paths)[]
@@ -62,6 +66,9 @@ bool expectDp = args.Contains("--expect-dp"), expectNoDp = args.Contains("--expe
 CommittedReference.ComputeHere = args.Contains("--compute-reference");
 args = args.Where(a => a is not ("--int8-only" or "--expect-dp" or "--expect-no-dp" or "--compute-reference")).ToArray();
 var reported = (int8Only ? int8Cases.SelectMany(c => c.Paths) : cases.SelectMany(c => c.Paths).Concat(int8Cases.SelectMany(c => c.Paths))).ToList();
+// The v2 cases' kernels on their own: their plane-table kernels (named …_Planes: they read and write channels through
+// the plane tables of split, concat and shuffle) exist in no v1 model.
+var v2Reported = int8Only ? new List<KernelPath>() : cases.Where(c => ReferenceCases.V2.Any(v => v.Name == c.Name)).SelectMany(c => c.Paths).ToList();
 
 Console.WriteLine($"ShuffleNetGen conformance: {RuntimeInformation.ProcessArchitecture}, {RuntimeInformation.OSDescription}, "
     + $"{(JitInfo.GetCompiledMethodCount() > 0 ? "JIT" : "NativeAOT")}, .NET {Environment.Version}");
@@ -73,6 +80,12 @@ Console.WriteLine($"  Dp.IsSupported={Dp.IsSupported}  AvxVnni.IsSupported={AvxV
 Console.WriteLine($"Code path per kernel family, as the generated models report it (KernelPaths; count of distinct kernels over {(int8Only ? "the int8 cases" : "all cases")}):");
 foreach (var (family, path, count) in KernelPathReport.ByFamily(reported))
     Console.WriteLine($"  {family,-16} {count,3} x {path}");
+if (v2Reported.Count > 0)
+{
+    Console.WriteLine("Of those, the ShuffleNet v2 cases' kernels (\"tables\": the plane-table kernels only v2 has):");
+    foreach (var (family, path, count) in KernelPathReport.ByFamily(v2Reported, markTables: true))
+        Console.WriteLine($"  {family,-20} {count,3} x {path}");
+}
 Console.WriteLine("Multiply-add inside the portable Vector128 code (runtime/Kernels/Simd.MulAdd): " + KernelPathReport.MulAdd128);
 
 // --require-advsimd (eng/verify-arm64.sh passes it for linux-arm64): fail unless the AdvSimd variants are the ones running,
@@ -88,6 +101,21 @@ if (requireAdvSimd)
         return 3;
     }
     Console.WriteLine($"AdvSimd required and active: {advSimdKernels} kernel paths report AdvSimd instructions.");
+    // And the v2 plane-table kernels take theirs: a 1x1 convolution and a stride-2 depthwise (stride 1 has no AdvSimd
+    // variant, in v1 either). A v2 case too small for them would otherwise leave them unchecked here.
+    if (v2Reported.Count > 0)
+    {
+        bool Neon(KernelPath p, string prefix) =>
+            p.Kernel.StartsWith(prefix, StringComparison.Ordinal) && p.Kernel.EndsWith("_Planes", StringComparison.Ordinal) && p.Path.Contains("AdvSimd", StringComparison.Ordinal);
+        int pointwise = v2Reported.DistinctBy(p => p.Kernel).Count(p => Neon(p, "Pointwise_"));
+        int depthwise = v2Reported.DistinctBy(p => p.Kernel).Count(p => Neon(p, "Depthwise3x3_s2_"));
+        if (pointwise == 0 || depthwise == 0)
+        {
+            Console.WriteLine($"FAIL: --require-advsimd, but of the v2 plane-table kernels {pointwise} 1x1 convolutions and {depthwise} stride-2 depthwise report an AdvSimd path");
+            return 3;
+        }
+        Console.WriteLine($"v2 plane-table kernels on AdvSimd: {pointwise} 1x1 convolutions, {depthwise} stride-2 depthwise.");
+    }
 }
 
 if ((expectDp && !Dp.IsSupported) || (expectNoDp && Dp.IsSupported))
@@ -186,9 +214,8 @@ static Outcome Run<T>(string name) where T : class, IShuffleNetModel<T>
     double referenceMs = 0;
     if (expected is null)
     {
-        var config = ReferenceConfig.Of(d);
         start = Stopwatch.GetTimestamp();
-        expected = ReferenceShuffleNet.Forward(config, n => weights[n].Data, input);
+        expected = ReferenceCases.ReferenceLogits(d, n => weights[n].Data, input);   // v1's or v2's reference, by d.Version
         referenceMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
     }
 

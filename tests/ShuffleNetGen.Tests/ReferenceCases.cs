@@ -1,19 +1,23 @@
+using ShuffleNetGen.Tests.Reference;
+
 namespace ShuffleNetGen.Tests;
 
 /// <summary>
 /// The reference matrix: the configurations every generated model is checked against the scalar reference on, with
 /// the weights, input and tolerance of that check. One table, compiled into two programs: the test suite
 /// (<see cref="ReferenceMatrixTests"/>, which generates and compiles each case in-process) and the NativeAOT
-/// conformance runner (samples/Conformance, which declares each case as a <c>[ShuffleNet]</c> class because NativeAOT
-/// cannot compile at run time; ConformanceCasesTests checks its declarations against this table).
+/// conformance runner (samples/Conformance, which declares each case as a <c>[ShuffleNet]</c> or <c>[ShuffleNetV2]</c>
+/// class because NativeAOT cannot compile at run time; ConformanceCasesTests checks its declarations against this table).
 /// </summary>
 public static class ReferenceCases
 {
     /// <summary>Largest tolerated |generated - reference| over the logits, relative to the largest |reference logit|.</summary>
     public const double Tolerance = 1e-4;
 
-    /// <summary>Name and <c>[ShuffleNet]</c> attribute arguments of each case.</summary>
-    public static readonly IReadOnlyList<(string Name, string Arguments)> All = new (string, string)[]
+    /// <summary>Name and <c>[ShuffleNet]</c> attribute arguments of each ShuffleNet v1 case.</summary>
+    public static IReadOnlyList<(string Name, string Arguments)> V1 => s_v1;
+
+    private static readonly (string, string)[] s_v1 =
     {
         ("g1_1x_224", "Groups = 1, Scale = 1.0"),
         ("g3_1x_224", "Groups = 3, Scale = 1.0"),
@@ -40,6 +44,42 @@ public static class ReferenceCases
         ("g4_official_1x_48", "Groups = 4, Scale = 1.0, InputHeight = 48, InputWidth = 48, Classes = 10, ShuffleOrder = ShuffleOrder.Official"),
         ("g8_official_0.5x_64", "Groups = 8, Scale = 0.5, InputHeight = 64, InputWidth = 64, Classes = 10, ShuffleOrder = ShuffleOrder.Official"),
     };
+
+    /// <summary>
+    /// Name and <c>[ShuffleNetV2]</c> attribute arguments of each ShuffleNet v2 case, checked against
+    /// <see cref="ReferenceShuffleNetV2"/>. Few and small, since every case is a model in the NativeAOT arm64 publish
+    /// and its emulated run: together they reach torchvision's widths and unit counts, the fourth stage (stage5), one
+    /// input channel, odd sizes and odd halves (row tails), a 1x1 plane, one stage, and plane tables wide enough for
+    /// the AdvSimd variants (a stride-2 depthwise with four interior columns, a 1x1 convolution of four rows and pixels).
+    /// </summary>
+    public static IReadOnlyList<(string Name, string Arguments)> V2 => s_v2;
+
+    private static readonly (string, string)[] s_v2 =
+    {
+        // torchvision's shufflenet_v2_x0_5 (widths 24, 48/96/192, 1024; 4, 8 and 4 units) at 48x48: stage2 at 6x6,
+        // stage3 at 3x3, stage4 at 2x2.
+        ("v2_0.5x_48", "Scale = 0.5, InputHeight = 48, InputWidth = 48, Classes = 10"),
+        // One input channel, four stages, odd halves (7, 11, 23, 47), odd sizes down to a 1x1 plane in stage5 (33 and
+        // 35 pixels: six stride-2 steps end at exactly one pixel, so no step halves a 1-pixel map: no SNG0014).
+        ("v2_gray_four_stage_33x35", "StemChannels = 8, StageChannels = new[] { 14, 22, 46, 94 }, Stages = new[] { 1, 2, 3, 2 }, FinalChannels = 64, InputChannels = 1, InputHeight = 33, InputWidth = 35, Classes = 5"),
+        // One stage on an odd-sized map (13x12 to 7x6), half 11.
+        ("v2_one_stage_51x45", "StemChannels = 12, StageChannels = new[] { 22 }, Stages = new[] { 3 }, FinalChannels = 40, InputHeight = 51, InputWidth = 45, Classes = 7"),
+    };
+
+    /// <summary>
+    /// Every case: its name, its attribute (<c>ShuffleNet</c> or <c>ShuffleNetV2</c>) and that attribute's arguments;
+    /// v1's, then v2's. (Declared after the two tables: static initializers run in textual order.)
+    /// </summary>
+    public static IReadOnlyList<(string Name, string Attribute, string Arguments)> All { get; } =
+        V1.Select(c => (c.Name, "ShuffleNet", c.Arguments)).Concat(V2.Select(c => (c.Name, "ShuffleNetV2", c.Arguments))).ToArray();
+
+    /// <summary>
+    /// The scalar reference's logits for a generated model's architecture: <see cref="ReferenceShuffleNetV2"/> for a
+    /// v2 description, <see cref="ReferenceShuffleNet"/> otherwise. <paramref name="weight"/> returns a tensor by name.
+    /// </summary>
+    public static float[] ReferenceLogits(ModelDescription d, Func<string, float[]> weight, float[] input) => d.Version == 2
+        ? ReferenceShuffleNetV2.Forward(ReferenceV2Config.Of(d), weight, input)
+        : ReferenceShuffleNet.Forward(ReferenceConfig.Of(d), weight, input);
 
     /// <summary>Seed of the case's random weights (<c>RandomWeights.Create(layout, seed)</c>).</summary>
     public static int WeightSeed(string name) => name.Length * 7919 + 1;

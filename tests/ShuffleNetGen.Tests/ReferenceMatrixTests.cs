@@ -8,8 +8,8 @@ using Xunit.Abstractions;
 namespace ShuffleNetGen.Tests;
 
 /// <summary>
-/// Generated models against the independent scalar reference, over a matrix of group counts, scales, input shapes,
-/// stage counts and stem variants. Each case is generated, compiled and loaded in-process.
+/// Generated models against the independent scalar references (v1's and v2's), over a matrix of group counts, scales,
+/// input shapes, stage counts and stem variants. Each case is generated, compiled and loaded in-process.
 /// </summary>
 public class ReferenceMatrixTests
 {
@@ -19,20 +19,20 @@ public class ReferenceMatrixTests
 
     public const double Tolerance = ReferenceCases.Tolerance;
 
-    /// <summary>Attribute arguments of each case (<see cref="ReferenceCases.All"/>); the class is always named Model.</summary>
-    public static readonly TheoryData<string, string> Cases = ToTheoryData(ReferenceCases.All);
+    /// <summary>Attribute and its arguments of each case (<see cref="ReferenceCases.All"/>); the class is always named Model.</summary>
+    public static readonly TheoryData<string, string, string> Cases = ToTheoryData(ReferenceCases.All);
 
-    private static TheoryData<string, string> ToTheoryData(IEnumerable<(string Name, string Arguments)> cases)
+    private static TheoryData<string, string, string> ToTheoryData(IEnumerable<(string Name, string Attribute, string Arguments)> cases)
     {
-        var data = new TheoryData<string, string>();
-        foreach (var (name, arguments) in cases) data.Add(name, arguments);
+        var data = new TheoryData<string, string, string>();
+        foreach (var (name, attribute, arguments) in cases) data.Add(name, attribute, arguments);
         return data;
     }
 
-    public static string Source(string arguments) => $$"""
+    public static string Source(string attribute, string arguments) => $$"""
         using ShuffleNetGen;
         namespace Matrix;
-        [ShuffleNet({{arguments}})]
+        [{{attribute}}({{arguments}})]
         public partial class Model;
         """;
 
@@ -43,26 +43,28 @@ public class ReferenceMatrixTests
     /// </summary>
     private static readonly ConcurrentDictionary<string, Lazy<LoadedModel>> s_compiled = new();
 
-    private static LoadedModel Compiled(string name, string arguments) =>
-        s_compiled.GetOrAdd(name, _ => new Lazy<LoadedModel>(() => LoadedModel.CompileShared(Source(arguments), skipLocalsInit: true))).Value;
+    private static LoadedModel Compiled(string name, string attribute, string arguments) =>
+        s_compiled.GetOrAdd(name, _ => new Lazy<LoadedModel>(() => LoadedModel.CompileShared(Source(attribute, arguments), skipLocalsInit: true))).Value;
 
     /// <summary>Compiles every case not compiled yet (in parallel: the cases are independent).</summary>
     private static readonly ConcurrentDictionary<string, Lazy<float[]>> s_references = new();
 
-    /// <summary>The scalar reference's logits for a case, with its weights and input; computed once per process.</summary>
-    internal static float[] ReferenceLogits(string name, string arguments) =>
+    /// <summary>
+    /// The scalar reference's logits for a case (v1's or v2's reference, by the model's family), with its weights and
+    /// input; computed once per process.
+    /// </summary>
+    internal static float[] ReferenceLogits(string name, string attribute, string arguments) =>
         s_references.GetOrAdd(name, _ => new Lazy<float[]>(() =>
         {
-            var compiled = Compiled(name, arguments);
+            var compiled = Compiled(name, attribute, arguments);
             var d = compiled.Description;
             var weights = RandomWeights.Create(compiled.WeightLayout, seed: ReferenceCases.WeightSeed(name));
             var input = ReferenceCases.Input(d.InputChannels * d.InputHeight * d.InputWidth);
-            var config = ReferenceConfig.Of(d);
-            return ReferenceShuffleNet.Forward(config, n => weights[n].Data, input);
+            return ReferenceCases.ReferenceLogits(d, n => weights[n].Data, input);
         })).Value;
 
     internal static void CompileEveryCase() =>
-        Parallel.ForEach(ReferenceCases.All, c => Compiled(c.Name, c.Arguments));
+        Parallel.ForEach(ReferenceCases.All, c => Compiled(c.Name, c.Attribute, c.Arguments));
 
     /// <summary>
     /// Every case is compiled into a module with <c>[module: SkipLocalsInit]</c> and run on a stack dirtied with NaN
@@ -72,9 +74,9 @@ public class ReferenceMatrixTests
     /// </summary>
     [Theory]
     [MemberData(nameof(Cases))]
-    public void LogitsMatchTheScalarReference(string name, string arguments)
+    public void LogitsMatchTheScalarReference(string name, string attribute, string arguments)
     {
-        var compiled = Compiled(name, arguments);
+        var compiled = Compiled(name, attribute, arguments);
         var d = compiled.Description;
         var weights = RandomWeights.Create(compiled.WeightLayout, seed: ReferenceCases.WeightSeed(name));
         var model = compiled.FromTensors(weights);
@@ -85,7 +87,7 @@ public class ReferenceMatrixTests
         DirtyStack();
         model.Forward(input, logits);
 
-        var expected = ReferenceLogits(name, arguments);
+        var expected = ReferenceLogits(name, attribute, arguments);
 
         double scale = expected.Max(v => Math.Abs((double)v));
         double worst = logits.Zip(expected, (a, b) => Math.Abs((double)a - b)).Max() / scale;
@@ -116,9 +118,9 @@ public class ReferenceMatrixTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void MemoryPlanNeverOverlapsLiveTensors(string name, string arguments)
+    public void MemoryPlanNeverOverlapsLiveTensors(string name, string attribute, string arguments)
     {
-        AssertPlanIsSound(Compiled(name, arguments).Description);
+        AssertPlanIsSound(Compiled(name, attribute, arguments).Description);
     }
 
     internal static void AssertPlanIsSound(ModelDescription d)

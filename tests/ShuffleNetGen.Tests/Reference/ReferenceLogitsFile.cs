@@ -15,7 +15,7 @@ namespace ShuffleNetGen.Tests.Reference;
 public static class ReferenceLogitsFile
 {
     public const string Header =
-        "# Logits of the scalar reference (tests/ShuffleNetGen.Tests/Reference/ReferenceShuffleNet.cs) for each case of\n"
+        "# Logits of the scalar reference (tests/ShuffleNetGen.Tests/Reference/ReferenceShuffleNet.cs, ReferenceShuffleNetV2.cs for v2) for each case of\n"
         + "# ReferenceCases.All, with its weights and input. Written by ConformanceCasesTests with VERIFY_ACCEPT=1; checked by it on every run.\n";
 
     public static string Format(IEnumerable<(string Name, float[] Logits)> cases)

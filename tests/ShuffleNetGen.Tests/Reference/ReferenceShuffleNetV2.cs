@@ -35,6 +35,15 @@ public sealed record ReferenceV2Config(
     int InputWidth,
     int Classes)
 {
+    /// <summary>The architecture a generated v2 model declares (<see cref="ModelDescription.Version"/> 2).</summary>
+    /// <exception cref="ArgumentException"><paramref name="d"/> describes another family.</exception>
+    public static ReferenceV2Config Of(ModelDescription d)
+    {
+        ArgumentNullException.ThrowIfNull(d);
+        if (d.Version != 2) throw new ArgumentException($"{d.Name} is a ShuffleNet v{d.Version}, not a v2", nameof(d));
+        return new(d.StemChannels, d.StageChannels.ToArray(), d.StageRepeats.ToArray(), d.FinalChannels, d.InputChannels, d.InputHeight, d.InputWidth, d.Classes);
+    }
+
     /// <summary>torchvision's stage repeats for every width multiplier.</summary>
     public static IReadOnlyList<int> TorchvisionRepeats { get; } = new[] { 4, 8, 4 };
 
