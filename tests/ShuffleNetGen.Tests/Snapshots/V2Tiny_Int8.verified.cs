@@ -19,23 +19,25 @@ namespace Snapshots;
 /// int8: the 1x1 convolutions in integers (7-bit activations, int8 weights with a scale per output channel, int32 sums),
 /// and the classifier (its features quantized per image, int8 weights with a scale per class); stem, depthwise
 /// convolutions and pools in float. Each <c>….input_q</c> tensor holds four activations per slot.
-/// Memory plan (4-byte slots: a float or four int8 activations): arena 2560, no reuse 5457, live lower bound 2560.
+/// Memory plan (4-byte slots: a float or four int8 activations): arena 2560, no reuse 5745, live lower bound 2560.
 /// <code>
 /// tensor                     shape           offset     length   live steps
 /// stem                       8x16x16                 0      2048   0-1
-/// maxpool                    8x8x8                2048       512   1-5
-/// stage2                     36x4x4                768       576   2-18
-/// stage2.0.branch1.2.input_q 2x4x4x4b                0        32   3-4
-/// stage2.0.branch2.0.input_q 2x8x8x4b             1344       128   5-6
-/// stage2.0.branch2.0         12x8x8                  0       768   6-7
-/// stage2.0.branch2.5.input_q 3x4x4x4b                0        48   8-9
-/// stage2.1.branch2.0.input_q 3x4x4x4b                0        48   10-11
-/// stage2.1.branch2.5.input_q 3x4x4x4b                0        48   13-14
-/// stage3                     72x2x2                384       288   15-28
-/// stage3.0.branch1.2.input_q 6x2x2x4b                0        24   16-17
-/// stage3.0.branch2.0.input_q 6x4x4x4b              672        96   18-19
-/// stage3.0.branch2.0         24x4x4                  0       384   19-20
-/// stage3.0.branch2.5.input_q 6x2x2x4b                0        24   21-22
+/// maxpool                    8x8x8                2048       512   1-7
+/// stage2.0.branch2.0.input_q 2x8x8x4b              768       128   2-3
+/// stage2.0.branch2.0         12x8x8                  0       768   3-4
+/// stage2.0.branch2.3         12x4x4                768       192   4-5
+/// stage2.0.branch2.5.input_q 3x4x4x4b              576        48   5-6
+/// stage2                     36x4x4                  0       576   6-20
+/// stage2.0.branch1.2.input_q 2x4x4x4b              576        32   8-9
+/// stage2.1.branch2.0.input_q 3x4x4x4b              576        48   10-11
+/// stage2.1.branch2.5.input_q 3x4x4x4b              576        48   13-14
+/// stage3.0.branch2.0.input_q 6x4x4x4b              960        96   15-16
+/// stage3.0.branch2.0         24x4x4                576       384   16-17
+/// stage3.0.branch2.3         24x2x2                960        96   17-18
+/// stage3.0.branch2.5.input_q 6x2x2x4b              864        24   18-19
+/// stage3                     72x2x2                576       288   19-28
+/// stage3.0.branch1.2.input_q 6x2x2x4b                0        24   21-22
 /// stage3.1.branch2.0.input_q 6x2x2x4b                0        24   23-24
 /// stage3.1.branch2.5.input_q 6x2x2x4b                0        24   26-27
 /// conv5.0.input_q            12x2x2x4b             256        48   28-29
@@ -65,7 +67,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     /// <summary>Bytes of the packed weights (4 per slot: a float, or an int8 model's four packed weights).</summary>
     public const long PackedWeightBytes = 15168;
     /// <summary>Floats all activations would need with no reuse.</summary>
-    public const long NaiveActivationLength = 5457;
+    public const long NaiveActivationLength = 5745;
     /// <summary>Floats of the largest set of activations alive at one step: no plan can use less.</summary>
     public const int LiveLowerBound = 2560;
     /// <summary>Learned parameters (convolution and classifier weights, batch-norm scales and shifts).</summary>
@@ -77,18 +79,20 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     // Where each activation starts in the arena (floats; the memory plan above gives lengths and live steps).
     private const int Arena_stem = 0;
     private const int Arena_maxpool = 2048;
-    private const int Arena_stage2 = 768;
-    private const int Arena_stage2_0_branch1_2_input_q = 0;
-    private const int Arena_stage2_0_branch2_0_input_q = 1344;
+    private const int Arena_stage2_0_branch2_0_input_q = 768;
     private const int Arena_stage2_0_branch2_0 = 0;
-    private const int Arena_stage2_0_branch2_5_input_q = 0;
-    private const int Arena_stage2_1_branch2_0_input_q = 0;
-    private const int Arena_stage2_1_branch2_5_input_q = 0;
-    private const int Arena_stage3 = 384;
+    private const int Arena_stage2_0_branch2_3 = 768;
+    private const int Arena_stage2_0_branch2_5_input_q = 576;
+    private const int Arena_stage2 = 0;
+    private const int Arena_stage2_0_branch1_2_input_q = 576;
+    private const int Arena_stage2_1_branch2_0_input_q = 576;
+    private const int Arena_stage2_1_branch2_5_input_q = 576;
+    private const int Arena_stage3_0_branch2_0_input_q = 960;
+    private const int Arena_stage3_0_branch2_0 = 576;
+    private const int Arena_stage3_0_branch2_3 = 960;
+    private const int Arena_stage3_0_branch2_5_input_q = 864;
+    private const int Arena_stage3 = 576;
     private const int Arena_stage3_0_branch1_2_input_q = 0;
-    private const int Arena_stage3_0_branch2_0_input_q = 672;
-    private const int Arena_stage3_0_branch2_0 = 0;
-    private const int Arena_stage3_0_branch2_5_input_q = 0;
     private const int Arena_stage3_1_branch2_0_input_q = 0;
     private const int Arena_stage3_1_branch2_5_input_q = 0;
     private const int Arena_conv5_0_input_q = 256;
@@ -98,27 +102,27 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     // Where each op's packed weights start in _sngWeights (floats).
     private const int Weights_conv1_0 = 0;
-    private const int Weights_stage2_0_branch1_0 = 224;
-    private const int Weights_stage2_0_branch1_2_quantize = 304;
-    private const int Weights_stage2_0_branch1_2 = 320;
-    private const int Weights_stage2_0_branch2_0_quantize = 368;
-    private const int Weights_stage2_0_branch2_0 = 384;
-    private const int Weights_stage2_0_branch2_3 = 432;
-    private const int Weights_stage2_0_branch2_5_quantize = 560;
-    private const int Weights_stage2_0_branch2_5 = 576;
+    private const int Weights_stage2_0_branch2_0_quantize = 224;
+    private const int Weights_stage2_0_branch2_0 = 240;
+    private const int Weights_stage2_0_branch2_3 = 288;
+    private const int Weights_stage2_0_branch2_5_quantize = 416;
+    private const int Weights_stage2_0_branch2_5 = 432;
+    private const int Weights_stage2_0_branch1_0 = 496;
+    private const int Weights_stage2_0_branch1_2_quantize = 576;
+    private const int Weights_stage2_0_branch1_2 = 592;
     private const int Weights_stage2_1_branch2_0_quantize = 640;
     private const int Weights_stage2_1_branch2_0 = 656;
     private const int Weights_stage2_1_branch2_3 = 720;
     private const int Weights_stage2_1_branch2_5_quantize = 848;
     private const int Weights_stage2_1_branch2_5 = 864;
-    private const int Weights_stage3_0_branch1_0 = 928;
-    private const int Weights_stage3_0_branch1_2_quantize = 1168;
-    private const int Weights_stage3_0_branch1_2 = 1184;
-    private const int Weights_stage3_0_branch2_0_quantize = 1376;
-    private const int Weights_stage3_0_branch2_0 = 1392;
-    private const int Weights_stage3_0_branch2_3 = 1584;
-    private const int Weights_stage3_0_branch2_5_quantize = 1824;
-    private const int Weights_stage3_0_branch2_5 = 1840;
+    private const int Weights_stage3_0_branch2_0_quantize = 928;
+    private const int Weights_stage3_0_branch2_0 = 944;
+    private const int Weights_stage3_0_branch2_3 = 1136;
+    private const int Weights_stage3_0_branch2_5_quantize = 1376;
+    private const int Weights_stage3_0_branch2_5 = 1392;
+    private const int Weights_stage3_0_branch1_0 = 1584;
+    private const int Weights_stage3_0_branch1_2_quantize = 1824;
+    private const int Weights_stage3_0_branch1_2 = 1840;
     private const int Weights_stage3_1_branch2_0_quantize = 2032;
     private const int Weights_stage3_1_branch2_0 = 2048;
     private const int Weights_stage3_1_branch2_3 = 2240;
@@ -151,18 +155,6 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         new("conv1.1.bias", new[] { 8 }),
         new("conv1.1.running_mean", new[] { 8 }),
         new("conv1.1.running_var", new[] { 8 }),
-        new("stage2.0.branch1.0.weight", new[] { 8, 1, 3, 3 }),
-        new("stage2.0.branch1.1.weight", new[] { 8 }),
-        new("stage2.0.branch1.1.bias", new[] { 8 }),
-        new("stage2.0.branch1.1.running_mean", new[] { 8 }),
-        new("stage2.0.branch1.1.running_var", new[] { 8 }),
-        new("stage2.0.branch1.2.weight", new[] { 12, 8, 1, 1 }),
-        new("stage2.0.branch1.2.input_scale", new[] { 1 }),
-        new("stage2.0.branch1.2.input_zero_point", new[] { 1 }),
-        new("stage2.0.branch1.3.weight", new[] { 12 }),
-        new("stage2.0.branch1.3.bias", new[] { 12 }),
-        new("stage2.0.branch1.3.running_mean", new[] { 12 }),
-        new("stage2.0.branch1.3.running_var", new[] { 12 }),
         new("stage2.0.branch2.0.weight", new[] { 12, 8, 1, 1 }),
         new("stage2.0.branch2.0.input_scale", new[] { 1 }),
         new("stage2.0.branch2.0.input_zero_point", new[] { 1 }),
@@ -182,6 +174,18 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         new("stage2.0.branch2.6.bias", new[] { 12 }),
         new("stage2.0.branch2.6.running_mean", new[] { 12 }),
         new("stage2.0.branch2.6.running_var", new[] { 12 }),
+        new("stage2.0.branch1.0.weight", new[] { 8, 1, 3, 3 }),
+        new("stage2.0.branch1.1.weight", new[] { 8 }),
+        new("stage2.0.branch1.1.bias", new[] { 8 }),
+        new("stage2.0.branch1.1.running_mean", new[] { 8 }),
+        new("stage2.0.branch1.1.running_var", new[] { 8 }),
+        new("stage2.0.branch1.2.weight", new[] { 12, 8, 1, 1 }),
+        new("stage2.0.branch1.2.input_scale", new[] { 1 }),
+        new("stage2.0.branch1.2.input_zero_point", new[] { 1 }),
+        new("stage2.0.branch1.3.weight", new[] { 12 }),
+        new("stage2.0.branch1.3.bias", new[] { 12 }),
+        new("stage2.0.branch1.3.running_mean", new[] { 12 }),
+        new("stage2.0.branch1.3.running_var", new[] { 12 }),
         new("stage2.1.branch2.0.weight", new[] { 12, 12, 1, 1 }),
         new("stage2.1.branch2.0.input_scale", new[] { 1 }),
         new("stage2.1.branch2.0.input_zero_point", new[] { 1 }),
@@ -201,18 +205,6 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         new("stage2.1.branch2.6.bias", new[] { 12 }),
         new("stage2.1.branch2.6.running_mean", new[] { 12 }),
         new("stage2.1.branch2.6.running_var", new[] { 12 }),
-        new("stage3.0.branch1.0.weight", new[] { 24, 1, 3, 3 }),
-        new("stage3.0.branch1.1.weight", new[] { 24 }),
-        new("stage3.0.branch1.1.bias", new[] { 24 }),
-        new("stage3.0.branch1.1.running_mean", new[] { 24 }),
-        new("stage3.0.branch1.1.running_var", new[] { 24 }),
-        new("stage3.0.branch1.2.weight", new[] { 24, 24, 1, 1 }),
-        new("stage3.0.branch1.2.input_scale", new[] { 1 }),
-        new("stage3.0.branch1.2.input_zero_point", new[] { 1 }),
-        new("stage3.0.branch1.3.weight", new[] { 24 }),
-        new("stage3.0.branch1.3.bias", new[] { 24 }),
-        new("stage3.0.branch1.3.running_mean", new[] { 24 }),
-        new("stage3.0.branch1.3.running_var", new[] { 24 }),
         new("stage3.0.branch2.0.weight", new[] { 24, 24, 1, 1 }),
         new("stage3.0.branch2.0.input_scale", new[] { 1 }),
         new("stage3.0.branch2.0.input_zero_point", new[] { 1 }),
@@ -232,6 +224,18 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         new("stage3.0.branch2.6.bias", new[] { 24 }),
         new("stage3.0.branch2.6.running_mean", new[] { 24 }),
         new("stage3.0.branch2.6.running_var", new[] { 24 }),
+        new("stage3.0.branch1.0.weight", new[] { 24, 1, 3, 3 }),
+        new("stage3.0.branch1.1.weight", new[] { 24 }),
+        new("stage3.0.branch1.1.bias", new[] { 24 }),
+        new("stage3.0.branch1.1.running_mean", new[] { 24 }),
+        new("stage3.0.branch1.1.running_var", new[] { 24 }),
+        new("stage3.0.branch1.2.weight", new[] { 24, 24, 1, 1 }),
+        new("stage3.0.branch1.2.input_scale", new[] { 1 }),
+        new("stage3.0.branch1.2.input_zero_point", new[] { 1 }),
+        new("stage3.0.branch1.3.weight", new[] { 24 }),
+        new("stage3.0.branch1.3.bias", new[] { 24 }),
+        new("stage3.0.branch1.3.running_mean", new[] { 24 }),
+        new("stage3.0.branch1.3.running_var", new[] { 24 }),
         new("stage3.1.branch2.0.weight", new[] { 24, 24, 1, 1 }),
         new("stage3.1.branch2.0.input_scale", new[] { 1 }),
         new("stage3.1.branch2.0.input_zero_point", new[] { 1 }),
@@ -292,19 +296,21 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         new global::ShuffleNetGen.ArenaSlot[]
         {
             new("stem", 0, 2048, 0, 1),
-            new("maxpool", 2048, 512, 1, 5),
-            new("stage2", 768, 576, 2, 18),
-            new("stage2.0.branch1.2.input_q", 0, 32, 3, 4),
-            new("stage2.0.branch2.0", 0, 768, 6, 7),
-            new("stage2.0.branch2.0.input_q", 1344, 128, 5, 6),
-            new("stage2.0.branch2.5.input_q", 0, 48, 8, 9),
-            new("stage2.1.branch2.0.input_q", 0, 48, 10, 11),
-            new("stage2.1.branch2.5.input_q", 0, 48, 13, 14),
-            new("stage3", 384, 288, 15, 28),
-            new("stage3.0.branch1.2.input_q", 0, 24, 16, 17),
-            new("stage3.0.branch2.0", 0, 384, 19, 20),
-            new("stage3.0.branch2.0.input_q", 672, 96, 18, 19),
-            new("stage3.0.branch2.5.input_q", 0, 24, 21, 22),
+            new("maxpool", 2048, 512, 1, 7),
+            new("stage2", 0, 576, 6, 20),
+            new("stage2.0.branch2.0", 0, 768, 3, 4),
+            new("stage2.0.branch2.0.input_q", 768, 128, 2, 3),
+            new("stage2.0.branch2.3", 768, 192, 4, 5),
+            new("stage2.0.branch2.5.input_q", 576, 48, 5, 6),
+            new("stage2.0.branch1.2.input_q", 576, 32, 8, 9),
+            new("stage2.1.branch2.0.input_q", 576, 48, 10, 11),
+            new("stage2.1.branch2.5.input_q", 576, 48, 13, 14),
+            new("stage3", 576, 288, 19, 28),
+            new("stage3.0.branch2.0", 576, 384, 16, 17),
+            new("stage3.0.branch2.0.input_q", 960, 96, 15, 16),
+            new("stage3.0.branch2.3", 960, 96, 17, 18),
+            new("stage3.0.branch2.5.input_q", 864, 24, 18, 19),
+            new("stage3.0.branch1.2.input_q", 0, 24, 21, 22),
             new("stage3.1.branch2.0.input_q", 0, 24, 23, 24),
             new("stage3.1.branch2.5.input_q", 0, 24, 26, 27),
             new("conv5", 0, 256, 29, 30),
@@ -321,27 +327,27 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         {
             new(global::ShuffleNetGen.LayerKind.Convolution3x3, "conv1.0", "Stem", "input", null, "stem", null, 8, 1, 2, true, "conv1.1", null),
             new(global::ShuffleNetGen.LayerKind.MaxPool3x3, "maxpool", "Stem", "stem", null, "maxpool", null, 8, 1, 2, false, null, null),
+            new(global::ShuffleNetGen.LayerKind.Quantize, "stage2.0.branch2.0.quantize", "Unit0", "maxpool", global::ShuffleNetGen.ChannelPlanes.Table(Planes_8_6bf6a41d), "stage2.0.branch2.0.input_q", null, 8, 1, 1, false, null, null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "stage2.0.branch2.0", "Unit0", "stage2.0.branch2.0.input_q", null, "stage2.0.branch2.0", null, 12, 1, 1, true, "stage2.0.branch2.1", null),
+            new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "stage2.0.branch2.3", "Unit0", "stage2.0.branch2.0", null, "stage2.0.branch2.3", null, 12, 1, 2, false, "stage2.0.branch2.4", null),
+            new(global::ShuffleNetGen.LayerKind.Quantize, "stage2.0.branch2.5.quantize", "Unit0", "stage2.0.branch2.3", null, "stage2.0.branch2.5.input_q", null, 12, 1, 1, false, null, null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "stage2.0.branch2.5", "Unit0", "stage2.0.branch2.5.input_q", null, "stage2", global::ShuffleNetGen.ChannelPlanes.Contiguous(12, 12), 12, 1, 1, true, "stage2.0.branch2.6", null),
             new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "stage2.0.branch1.0", "Unit0", "maxpool", global::ShuffleNetGen.ChannelPlanes.Table(Planes_8_6bf6a41d), "stage2", global::ShuffleNetGen.ChannelPlanes.Contiguous(24, 8), 8, 1, 2, false, "stage2.0.branch1.1", null),
             new(global::ShuffleNetGen.LayerKind.Quantize, "stage2.0.branch1.2.quantize", "Unit0", "stage2", global::ShuffleNetGen.ChannelPlanes.Contiguous(24, 8), "stage2.0.branch1.2.input_q", null, 8, 1, 1, false, null, null),
             new(global::ShuffleNetGen.LayerKind.Pointwise, "stage2.0.branch1.2", "Unit0", "stage2.0.branch1.2.input_q", null, "stage2", null, 12, 1, 1, true, "stage2.0.branch1.3", null),
-            new(global::ShuffleNetGen.LayerKind.Quantize, "stage2.0.branch2.0.quantize", "Unit0", "maxpool", global::ShuffleNetGen.ChannelPlanes.Table(Planes_8_6bf6a41d), "stage2.0.branch2.0.input_q", null, 8, 1, 1, false, null, null),
-            new(global::ShuffleNetGen.LayerKind.Pointwise, "stage2.0.branch2.0", "Unit0", "stage2.0.branch2.0.input_q", null, "stage2.0.branch2.0", null, 12, 1, 1, true, "stage2.0.branch2.1", null),
-            new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "stage2.0.branch2.3", "Unit0", "stage2.0.branch2.0", null, "stage2", global::ShuffleNetGen.ChannelPlanes.Contiguous(24, 12), 12, 1, 2, false, "stage2.0.branch2.4", null),
-            new(global::ShuffleNetGen.LayerKind.Quantize, "stage2.0.branch2.5.quantize", "Unit0", "stage2", global::ShuffleNetGen.ChannelPlanes.Contiguous(24, 12), "stage2.0.branch2.5.input_q", null, 12, 1, 1, false, null, null),
-            new(global::ShuffleNetGen.LayerKind.Pointwise, "stage2.0.branch2.5", "Unit0", "stage2.0.branch2.5.input_q", null, "stage2", global::ShuffleNetGen.ChannelPlanes.Contiguous(12, 12), 12, 1, 1, true, "stage2.0.branch2.6", null),
             new(global::ShuffleNetGen.LayerKind.Quantize, "stage2.1.branch2.0.quantize", "Unit1", "stage2", global::ShuffleNetGen.ChannelPlanes.Table(Planes_12_828c8bcb), "stage2.1.branch2.0.input_q", null, 12, 1, 1, false, null, null),
             new(global::ShuffleNetGen.LayerKind.Pointwise, "stage2.1.branch2.0", "Unit1", "stage2.1.branch2.0.input_q", null, "stage2", global::ShuffleNetGen.ChannelPlanes.Table(Planes_12_76972569), 12, 1, 1, true, "stage2.1.branch2.1", null),
             new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "stage2.1.branch2.3", "Unit1", "stage2", global::ShuffleNetGen.ChannelPlanes.Table(Planes_12_76972569), "stage2", global::ShuffleNetGen.ChannelPlanes.Table(Planes_12_828c8bcb), 12, 1, 1, false, "stage2.1.branch2.4", null),
             new(global::ShuffleNetGen.LayerKind.Quantize, "stage2.1.branch2.5.quantize", "Unit1", "stage2", global::ShuffleNetGen.ChannelPlanes.Table(Planes_12_828c8bcb), "stage2.1.branch2.5.input_q", null, 12, 1, 1, false, null, null),
             new(global::ShuffleNetGen.LayerKind.Pointwise, "stage2.1.branch2.5", "Unit1", "stage2.1.branch2.5.input_q", null, "stage2", global::ShuffleNetGen.ChannelPlanes.Table(Planes_12_76972569), 12, 1, 1, true, "stage2.1.branch2.6", null),
+            new(global::ShuffleNetGen.LayerKind.Quantize, "stage3.0.branch2.0.quantize", "Unit2", "stage2", global::ShuffleNetGen.ChannelPlanes.Table(Planes_24_b0979559), "stage3.0.branch2.0.input_q", null, 24, 1, 1, false, null, null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "stage3.0.branch2.0", "Unit2", "stage3.0.branch2.0.input_q", null, "stage3.0.branch2.0", null, 24, 1, 1, true, "stage3.0.branch2.1", null),
+            new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "stage3.0.branch2.3", "Unit2", "stage3.0.branch2.0", null, "stage3.0.branch2.3", null, 24, 1, 2, false, "stage3.0.branch2.4", null),
+            new(global::ShuffleNetGen.LayerKind.Quantize, "stage3.0.branch2.5.quantize", "Unit2", "stage3.0.branch2.3", null, "stage3.0.branch2.5.input_q", null, 24, 1, 1, false, null, null),
+            new(global::ShuffleNetGen.LayerKind.Pointwise, "stage3.0.branch2.5", "Unit2", "stage3.0.branch2.5.input_q", null, "stage3", global::ShuffleNetGen.ChannelPlanes.Contiguous(24, 24), 24, 1, 1, true, "stage3.0.branch2.6", null),
             new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "stage3.0.branch1.0", "Unit2", "stage2", global::ShuffleNetGen.ChannelPlanes.Table(Planes_24_b0979559), "stage3", global::ShuffleNetGen.ChannelPlanes.Contiguous(48, 24), 24, 1, 2, false, "stage3.0.branch1.1", null),
             new(global::ShuffleNetGen.LayerKind.Quantize, "stage3.0.branch1.2.quantize", "Unit2", "stage3", global::ShuffleNetGen.ChannelPlanes.Contiguous(48, 24), "stage3.0.branch1.2.input_q", null, 24, 1, 1, false, null, null),
             new(global::ShuffleNetGen.LayerKind.Pointwise, "stage3.0.branch1.2", "Unit2", "stage3.0.branch1.2.input_q", null, "stage3", null, 24, 1, 1, true, "stage3.0.branch1.3", null),
-            new(global::ShuffleNetGen.LayerKind.Quantize, "stage3.0.branch2.0.quantize", "Unit2", "stage2", global::ShuffleNetGen.ChannelPlanes.Table(Planes_24_b0979559), "stage3.0.branch2.0.input_q", null, 24, 1, 1, false, null, null),
-            new(global::ShuffleNetGen.LayerKind.Pointwise, "stage3.0.branch2.0", "Unit2", "stage3.0.branch2.0.input_q", null, "stage3.0.branch2.0", null, 24, 1, 1, true, "stage3.0.branch2.1", null),
-            new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "stage3.0.branch2.3", "Unit2", "stage3.0.branch2.0", null, "stage3", global::ShuffleNetGen.ChannelPlanes.Contiguous(48, 24), 24, 1, 2, false, "stage3.0.branch2.4", null),
-            new(global::ShuffleNetGen.LayerKind.Quantize, "stage3.0.branch2.5.quantize", "Unit2", "stage3", global::ShuffleNetGen.ChannelPlanes.Contiguous(48, 24), "stage3.0.branch2.5.input_q", null, 24, 1, 1, false, null, null),
-            new(global::ShuffleNetGen.LayerKind.Pointwise, "stage3.0.branch2.5", "Unit2", "stage3.0.branch2.5.input_q", null, "stage3", global::ShuffleNetGen.ChannelPlanes.Contiguous(24, 24), 24, 1, 1, true, "stage3.0.branch2.6", null),
             new(global::ShuffleNetGen.LayerKind.Quantize, "stage3.1.branch2.0.quantize", "Unit3", "stage3", global::ShuffleNetGen.ChannelPlanes.Table(Planes_24_035b09a5), "stage3.1.branch2.0.input_q", null, 24, 1, 1, false, null, null),
             new(global::ShuffleNetGen.LayerKind.Pointwise, "stage3.1.branch2.0", "Unit3", "stage3.1.branch2.0.input_q", null, "stage3", global::ShuffleNetGen.ChannelPlanes.Table(Planes_24_828c486d), 24, 1, 1, true, "stage3.1.branch2.1", null),
             new(global::ShuffleNetGen.LayerKind.Depthwise3x3, "stage3.1.branch2.3", "Unit3", "stage3", global::ShuffleNetGen.ChannelPlanes.Table(Planes_24_828c486d), "stage3", global::ShuffleNetGen.ChannelPlanes.Table(Planes_24_035b09a5), 24, 1, 1, false, "stage3.1.branch2.4", null),
@@ -360,23 +366,23 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     {
         new("Conv3x3_s2_3to8_32x32_Relu", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
         new("MaxPool3x3_s2_8ch_16x16", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
-        new("Depthwise3x3_s2_8ch_8x8_Planes", "scalar (no interior of four columns)"),
-        new("Quantize_g1_8ch_16px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g1_8to12_16px_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g1_8to12_16px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g1_8to12_16px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g1_8to12_16px_Relu_V128, Dp sdot by element" : "Int8Pointwise_g1_8to12_16px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Quantize_g1_8ch_64px_Planes", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
         new("Int8Pointwise_g1_8to12_64px_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g1_8to12_64px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g1_8to12_64px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g1_8to12_64px_Relu_V128, Dp sdot by element" : "Int8Pointwise_g1_8to12_64px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s2_12ch_8x8", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
         new("Quantize_g1_12ch_16px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
         new("Int8Pointwise_g1_12to12_16px_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g1_12to12_16px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g1_12to12_16px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g1_12to12_16px_Relu_V128, Dp sdot by element" : "Int8Pointwise_g1_12to12_16px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Depthwise3x3_s2_8ch_8x8_Planes", "scalar (no interior of four columns)"),
+        new("Quantize_g1_8ch_16px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
+        new("Int8Pointwise_g1_8to12_16px_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g1_8to12_16px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g1_8to12_16px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g1_8to12_16px_Relu_V128, Dp sdot by element" : "Int8Pointwise_g1_8to12_16px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Quantize_g1_12ch_16px_Planes", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
         new("Int8Pointwise_g1_12to12_16px_Relu_Planes", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g1_12to12_16px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g1_12to12_16px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g1_12to12_16px_Relu_V128, Dp sdot by element" : "Int8Pointwise_g1_12to12_16px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s1_12ch_4x4_Planes", "scalar (no interior of four columns)"),
-        new("Depthwise3x3_s2_24ch_4x4_Planes", "scalar (no interior of four columns)"),
-        new("Quantize_g1_24ch_4px", Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g1_24to24_4px_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g1_24to24_4px_Relu_V128, Dp sdot by element" : "Int8Pointwise_g1_24to24_4px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Quantize_g1_24ch_16px_Planes", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
         new("Int8Pointwise_g1_24to24_16px_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g1_24to24_16px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g1_24to24_16px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g1_24to24_16px_Relu_V128, Dp sdot by element" : "Int8Pointwise_g1_24to24_16px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s2_24ch_4x4", "scalar (no interior of four columns)"),
+        new("Quantize_g1_24ch_4px", Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
+        new("Int8Pointwise_g1_24to24_4px_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g1_24to24_4px_Relu_V128, Dp sdot by element" : "Int8Pointwise_g1_24to24_4px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Depthwise3x3_s2_24ch_4x4_Planes", "scalar (no interior of four columns)"),
         new("Quantize_g1_24ch_4px_Planes", Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
         new("Int8Pointwise_g1_24to24_4px_Relu_Planes", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g1_24to24_4px_Relu_V128, Dp sdot by element" : "Int8Pointwise_g1_24to24_4px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s1_24ch_2x2_Planes", "scalar (no interior of four columns)"),
@@ -426,14 +432,14 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit0(ref float arena, ref float weights)
     {
+        Quantize_g1_8ch_64px_Pd21b07c7(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_0_quantize));
+        Int8Pointwise_g1_8to12_64px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_0));
+        Depthwise3x3_s2_12ch_8x8(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_3));
+        Quantize_g1_12ch_16px(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5_quantize));
+        Int8Pointwise_g1_12to12_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage2 + 12 * 16), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5));
         Depthwise3x3_s2_8ch_8x8_P7973dbc4(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2 + 24 * 16), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_0));
         Quantize_g1_8ch_16px(ref Unsafe.Add(ref arena, Arena_stage2 + 24 * 16), ref Unsafe.Add(ref arena, Arena_stage2_0_branch1_2_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2_quantize));
         Int8Pointwise_g1_8to12_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch1_2_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2));
-        Quantize_g1_8ch_64px_Pd21b07c7(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_0_quantize));
-        Int8Pointwise_g1_8to12_64px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_0));
-        Depthwise3x3_s2_12ch_8x8(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage2 + 24 * 16), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_3));
-        Quantize_g1_12ch_16px(ref Unsafe.Add(ref arena, Arena_stage2 + 24 * 16), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5_quantize));
-        Int8Pointwise_g1_12to12_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage2 + 12 * 16), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5));
     }
 
     /// <summary>Unit 1 (stage2.1): 24x4x4, stride 1.</summary>
@@ -451,14 +457,14 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unit2(ref float arena, ref float weights)
     {
+        Quantize_g1_24ch_16px_P2e4fbbd3(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0_quantize));
+        Int8Pointwise_g1_24to24_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0));
+        Depthwise3x3_s2_24ch_4x4(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_3));
+        Quantize_g1_24ch_4px(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5_quantize));
+        Int8Pointwise_g1_24to24_4px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage3 + 24 * 4), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5));
         Depthwise3x3_s2_24ch_4x4_P554d7a98(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3 + 48 * 4), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_0));
         Quantize_g1_24ch_4px(ref Unsafe.Add(ref arena, Arena_stage3 + 48 * 4), ref Unsafe.Add(ref arena, Arena_stage3_0_branch1_2_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2_quantize));
         Int8Pointwise_g1_24to24_4px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch1_2_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2));
-        Quantize_g1_24ch_16px_P2e4fbbd3(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0_quantize));
-        Int8Pointwise_g1_24to24_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0));
-        Depthwise3x3_s2_24ch_4x4(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage3 + 48 * 4), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_3));
-        Quantize_g1_24ch_4px(ref Unsafe.Add(ref arena, Arena_stage3 + 48 * 4), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5_quantize));
-        Int8Pointwise_g1_24to24_4px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage3 + 24 * 4), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5));
     }
 
     /// <summary>Unit 3 (stage3.1): 48x2x2, stride 1.</summary>
@@ -822,118 +828,6 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         else MaxPool3x3_s2_V128<MaxPool3x3_s2_8ch_16x16_Shape>(ref source, ref destination);
     }
 
-    private readonly struct Depthwise3x3_s2_8ch_8x8_P7973dbc4_Shape : Window3x3_Shape
-    {
-        public static int Channels => 8;
-        public static int InHeight => 8;
-        public static int InWidth => 8;
-        public static int OutHeight => 4;
-        public static int OutWidth => 4;
-        public static int RowsEnd => 4;
-        public static int ColumnsEnd => 4;
-        public static bool Relu => false;
-        public static int InputPlane(int channel) => Planes_8_6bf6a41d[channel];
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 2, 8 channels on 8x8, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_8ch_8x8_P7973dbc4(ref float source, ref float destination, ref float weights)
-    {
-        Depthwise3x3_s2_V128<Depthwise3x3_s2_8ch_8x8_P7973dbc4_Shape>(ref source, ref destination, ref weights);
-    }
-
-    /// <summary>The literals of quantizing 8 channels in 1 group(s) of 16 pixels for <c>stage2.0.branch1.2</c>.</summary>
-    private readonly struct Quantize_g1_8ch_16px_Shape : Quantize_Shape
-    {
-        public static int Groups => 1;
-        public static int InPerGroup => 8;
-        public static int Pixels => 16;
-    }
-
-    /// <summary>Quantizes a 1x1 convolution's input, 8 channels in 1 group(s) of 16 pixels, on the widest vector its planes fill.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_g1_8ch_16px(ref float source, ref float destination, ref float parameters)
-    {
-        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g1_8ch_16px_Shape>(ref source, ref destination, ref parameters);
-        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g1_8ch_16px_Shape>(ref source, ref destination, ref parameters);
-        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_8ch_16px_Shape>(ref source, ref destination, ref parameters);
-        else Quantize_Planes_Scalar<Quantize_g1_8ch_16px_Shape>(ref source, ref destination, ref parameters);
-    }
-
-    private readonly struct Int8Pointwise_g1_8to12_16px_Relu_Shape : Int8Pointwise_Shape
-    {
-        public static int Pixels => 16;
-        public static int InPerGroup => 8;
-        public static int OutChannels => 12;
-        public static bool Relu => true;
-        public static int Quads => 2;
-    }
-
-    /// <summary>1x1 convolution in int8 (packed 7-bit activations × int8 weights, int32 sums), 1 group(s), 8 to 12 channels over 16 pixels, batch norm folded, ReLU.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Int8Pointwise_g1_8to12_16px_Relu(ref float source, ref float destination, ref float weights)
-    {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g1_8to12_16px_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g1_8to12_16px_Relu_V256(ref source, ref destination, ref weights);
-        else Int8Pointwise_g1_8to12_16px_Relu_V128(ref source, ref destination, ref weights);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g1_8to12_16px_Relu_V512(ref float source, ref float destination, ref float weights)
-    {
-        {
-            const int k = 0;
-            ref float groupInput = ref Unsafe.Add(ref source, k * 32);
-            {
-                const int j = 0;
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
-                Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0);
-            }
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 4);
-                Int8Pointwise_Tile_4x16_V512<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 0);
-            }
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g1_8to12_16px_Relu_V256(ref float source, ref float destination, ref float weights)
-    {
-        {
-            const int k = 0;
-            ref float groupInput = ref Unsafe.Add(ref source, k * 32);
-            {
-                const int j = 0;
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 0);
-            }
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 4);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 0);
-            }
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g1_8to12_16px_Relu_V128(ref float source, ref float destination, ref float weights)
-    {
-        {
-            const int k = 0;
-            ref float groupInput = ref Unsafe.Add(ref source, k * 32);
-            {
-                const int j = 0;
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 8);
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 8);
-            }
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 4);
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 8);
-            }
-        }
-    }
-
     /// <summary>The literals of quantizing 8 channels in 1 group(s) of 64 pixels for <c>stage2.0.branch2.0</c>.</summary>
     private readonly struct Quantize_g1_8ch_64px_Pd21b07c7_Shape : Quantize_Shape
     {
@@ -1205,6 +1099,118 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         }
     }
 
+    private readonly struct Depthwise3x3_s2_8ch_8x8_P7973dbc4_Shape : Window3x3_Shape
+    {
+        public static int Channels => 8;
+        public static int InHeight => 8;
+        public static int InWidth => 8;
+        public static int OutHeight => 4;
+        public static int OutWidth => 4;
+        public static int RowsEnd => 4;
+        public static int ColumnsEnd => 4;
+        public static bool Relu => false;
+        public static int InputPlane(int channel) => Planes_8_6bf6a41d[channel];
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 2, 8 channels on 8x8, batch norm folded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s2_8ch_8x8_P7973dbc4(ref float source, ref float destination, ref float weights)
+    {
+        Depthwise3x3_s2_V128<Depthwise3x3_s2_8ch_8x8_P7973dbc4_Shape>(ref source, ref destination, ref weights);
+    }
+
+    /// <summary>The literals of quantizing 8 channels in 1 group(s) of 16 pixels for <c>stage2.0.branch1.2</c>.</summary>
+    private readonly struct Quantize_g1_8ch_16px_Shape : Quantize_Shape
+    {
+        public static int Groups => 1;
+        public static int InPerGroup => 8;
+        public static int Pixels => 16;
+    }
+
+    /// <summary>Quantizes a 1x1 convolution's input, 8 channels in 1 group(s) of 16 pixels, on the widest vector its planes fill.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Quantize_g1_8ch_16px(ref float source, ref float destination, ref float parameters)
+    {
+        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g1_8ch_16px_Shape>(ref source, ref destination, ref parameters);
+        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g1_8ch_16px_Shape>(ref source, ref destination, ref parameters);
+        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_8ch_16px_Shape>(ref source, ref destination, ref parameters);
+        else Quantize_Planes_Scalar<Quantize_g1_8ch_16px_Shape>(ref source, ref destination, ref parameters);
+    }
+
+    private readonly struct Int8Pointwise_g1_8to12_16px_Relu_Shape : Int8Pointwise_Shape
+    {
+        public static int Pixels => 16;
+        public static int InPerGroup => 8;
+        public static int OutChannels => 12;
+        public static bool Relu => true;
+        public static int Quads => 2;
+    }
+
+    /// <summary>1x1 convolution in int8 (packed 7-bit activations × int8 weights, int32 sums), 1 group(s), 8 to 12 channels over 16 pixels, batch norm folded, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Int8Pointwise_g1_8to12_16px_Relu(ref float source, ref float destination, ref float weights)
+    {
+        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g1_8to12_16px_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g1_8to12_16px_Relu_V256(ref source, ref destination, ref weights);
+        else Int8Pointwise_g1_8to12_16px_Relu_V128(ref source, ref destination, ref weights);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Pointwise_g1_8to12_16px_Relu_V512(ref float source, ref float destination, ref float weights)
+    {
+        {
+            const int k = 0;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 32);
+            {
+                const int j = 0;
+                ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
+                Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0);
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 4);
+                Int8Pointwise_Tile_4x16_V512<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 0);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Pointwise_g1_8to12_16px_Relu_V256(ref float source, ref float destination, ref float weights)
+    {
+        {
+            const int k = 0;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 32);
+            {
+                const int j = 0;
+                ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 0);
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 4);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 0);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Pointwise_g1_8to12_16px_Relu_V128(ref float source, ref float destination, ref float weights)
+    {
+        {
+            const int k = 0;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 32);
+            {
+                const int j = 0;
+                ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 8);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 8);
+            }
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 4);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 8);
+            }
+        }
+    }
+
     /// <summary>The literals of quantizing 12 channels in 1 group(s) of 16 pixels for <c>stage2.1.branch2.0</c>.</summary>
     private readonly struct Quantize_g1_12ch_16px_P4f5ba6e5_Shape : Quantize_Shape
     {
@@ -1263,73 +1269,6 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     private static void Depthwise3x3_s1_12ch_4x4_P82806a3d(ref float source, ref float destination, ref float weights)
     {
         Depthwise3x3_s1_V128<Depthwise3x3_s1_12ch_4x4_P82806a3d_Shape>(ref source, ref destination, ref weights);
-    }
-
-    private readonly struct Depthwise3x3_s2_24ch_4x4_P554d7a98_Shape : Window3x3_Shape
-    {
-        public static int Channels => 24;
-        public static int InHeight => 4;
-        public static int InWidth => 4;
-        public static int OutHeight => 2;
-        public static int OutWidth => 2;
-        public static int RowsEnd => 2;
-        public static int ColumnsEnd => 2;
-        public static bool Relu => false;
-        public static int InputPlane(int channel) => Planes_24_b0979559[channel];
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 2, 24 channels on 4x4, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_24ch_4x4_P554d7a98(ref float source, ref float destination, ref float weights)
-    {
-        Depthwise3x3_s2_V128<Depthwise3x3_s2_24ch_4x4_P554d7a98_Shape>(ref source, ref destination, ref weights);
-    }
-
-    /// <summary>The literals of quantizing 24 channels in 1 group(s) of 4 pixels for <c>stage3.0.branch1.2</c>.</summary>
-    private readonly struct Quantize_g1_24ch_4px_Shape : Quantize_Shape
-    {
-        public static int Groups => 1;
-        public static int InPerGroup => 24;
-        public static int Pixels => 4;
-    }
-
-    /// <summary>Quantizes a 1x1 convolution's input, 24 channels in 1 group(s) of 4 pixels, on the widest vector its planes fill.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_g1_24ch_4px(ref float source, ref float destination, ref float parameters)
-    {
-        if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_24ch_4px_Shape>(ref source, ref destination, ref parameters);
-        else Quantize_Planes_Scalar<Quantize_g1_24ch_4px_Shape>(ref source, ref destination, ref parameters);
-    }
-
-    private readonly struct Int8Pointwise_g1_24to24_4px_Relu_Shape : Int8Pointwise_Shape
-    {
-        public static int Pixels => 4;
-        public static int InPerGroup => 24;
-        public static int OutChannels => 24;
-        public static bool Relu => true;
-        public static int Quads => 6;
-    }
-
-    /// <summary>1x1 convolution in int8 (packed 7-bit activations × int8 weights, int32 sums), 1 group(s), 24 to 24 channels over 4 pixels, batch norm folded, ReLU.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Int8Pointwise_g1_24to24_4px_Relu(ref float source, ref float destination, ref float weights)
-    {
-        Int8Pointwise_g1_24to24_4px_Relu_V128(ref source, ref destination, ref weights);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g1_24to24_4px_Relu_V128(ref float source, ref float destination, ref float weights)
-    {
-        {
-            const int k = 0;
-            ref float groupInput = ref Unsafe.Add(ref source, k * 24);
-            for (int j = 0; j < 24; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 8);
-                Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g1_24to24_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0);
-                Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g1_24to24_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 0);
-            }
-        }
     }
 
     /// <summary>The literals of quantizing 24 channels in 1 group(s) of 16 pixels for <c>stage3.0.branch2.0</c>.</summary>
@@ -1430,6 +1369,73 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     private static void Depthwise3x3_s2_24ch_4x4(ref float source, ref float destination, ref float weights)
     {
         Depthwise3x3_s2_V128<Depthwise3x3_s2_24ch_4x4_Shape>(ref source, ref destination, ref weights);
+    }
+
+    /// <summary>The literals of quantizing 24 channels in 1 group(s) of 4 pixels for <c>stage3.0.branch2.5</c>.</summary>
+    private readonly struct Quantize_g1_24ch_4px_Shape : Quantize_Shape
+    {
+        public static int Groups => 1;
+        public static int InPerGroup => 24;
+        public static int Pixels => 4;
+    }
+
+    /// <summary>Quantizes a 1x1 convolution's input, 24 channels in 1 group(s) of 4 pixels, on the widest vector its planes fill.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Quantize_g1_24ch_4px(ref float source, ref float destination, ref float parameters)
+    {
+        if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_24ch_4px_Shape>(ref source, ref destination, ref parameters);
+        else Quantize_Planes_Scalar<Quantize_g1_24ch_4px_Shape>(ref source, ref destination, ref parameters);
+    }
+
+    private readonly struct Int8Pointwise_g1_24to24_4px_Relu_Shape : Int8Pointwise_Shape
+    {
+        public static int Pixels => 4;
+        public static int InPerGroup => 24;
+        public static int OutChannels => 24;
+        public static bool Relu => true;
+        public static int Quads => 6;
+    }
+
+    /// <summary>1x1 convolution in int8 (packed 7-bit activations × int8 weights, int32 sums), 1 group(s), 24 to 24 channels over 4 pixels, batch norm folded, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Int8Pointwise_g1_24to24_4px_Relu(ref float source, ref float destination, ref float weights)
+    {
+        Int8Pointwise_g1_24to24_4px_Relu_V128(ref source, ref destination, ref weights);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Pointwise_g1_24to24_4px_Relu_V128(ref float source, ref float destination, ref float weights)
+    {
+        {
+            const int k = 0;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 24);
+            for (int j = 0; j < 24; j += 8)
+            {
+                ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 8);
+                Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g1_24to24_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0);
+                Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g1_24to24_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 0);
+            }
+        }
+    }
+
+    private readonly struct Depthwise3x3_s2_24ch_4x4_P554d7a98_Shape : Window3x3_Shape
+    {
+        public static int Channels => 24;
+        public static int InHeight => 4;
+        public static int InWidth => 4;
+        public static int OutHeight => 2;
+        public static int OutWidth => 2;
+        public static int RowsEnd => 2;
+        public static int ColumnsEnd => 2;
+        public static bool Relu => false;
+        public static int InputPlane(int channel) => Planes_24_b0979559[channel];
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 2, 24 channels on 4x4, batch norm folded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s2_24ch_4x4_P554d7a98(ref float source, ref float destination, ref float weights)
+    {
+        Depthwise3x3_s2_V128<Depthwise3x3_s2_24ch_4x4_P554d7a98_Shape>(ref source, ref destination, ref weights);
     }
 
     /// <summary>The literals of quantizing 24 channels in 1 group(s) of 4 pixels for <c>stage3.1.branch2.0</c>.</summary>
@@ -1835,93 +1841,6 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         }
     }
 
-    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = 0; c < TShape.Channels; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
-            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
-            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
-    {
-        float bias = Unsafe.Add(ref taps, 9);
-        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
-        for (int oy = first; oy < end; oy++)
-        {
-            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
-            int row1 = oy * 2 * TShape.InWidth;
-            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
-            int outRow = oy * TShape.OutWidth;
-            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
-            {
-                float acc = bias;
-                if (above)
-                {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + ox * 2) * k1;
-                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1) * k2;
-                }
-                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1) * k3;
-                acc += Unsafe.Add(ref plane, row1 + ox * 2) * k4;
-                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1) * k5;
-                if (below)
-                {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2) * k7;
-                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
-                }
-                if (TShape.Relu) acc = MathF.Max(acc, 0f);
-                Unsafe.Add(ref output, outRow + ox) = acc;
-            }
-            if (TShape.ColumnsEnd > 4)
-            {
-                for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
-                {
-                    int at = Math.Min(ox, TShape.ColumnsEnd - 4);
-                    var acc = Vector128.Create(bias);
-                    if (above)
-                    {
-                        ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
-                    }
-                    ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
-                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
-                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
-                    if (below)
-                    {
-                        ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
-                    }
-                    if (TShape.Relu) acc = Simd.Relu(acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + at));
-                }
-            }
-        }
-    }
-
     /// <summary>What quantizing a convolution's input specializes on: its groups, channels per group and plane size, and which plane of the source holds each channel.</summary>
     private interface Quantize_Shape
     {
@@ -2173,6 +2092,209 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         static abstract int Quads { get; }
     }
 
+    /// <summary>8 × 48 Vector512 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Pointwise_Tile_8x48_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Int8Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float out4 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 4) * TShape.Pixels);
+        ref float out5 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 5) * TShape.Pixels);
+        ref float out6 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 6) * TShape.Pixels);
+        ref float out7 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 7) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 48)
+        {
+            var sum0x0 = Vector512<int>.Zero;
+            var sum0x1 = Vector512<int>.Zero;
+            var sum0x2 = Vector512<int>.Zero;
+            var sum1x0 = Vector512<int>.Zero;
+            var sum1x1 = Vector512<int>.Zero;
+            var sum1x2 = Vector512<int>.Zero;
+            var sum2x0 = Vector512<int>.Zero;
+            var sum2x1 = Vector512<int>.Zero;
+            var sum2x2 = Vector512<int>.Zero;
+            var sum3x0 = Vector512<int>.Zero;
+            var sum3x1 = Vector512<int>.Zero;
+            var sum3x2 = Vector512<int>.Zero;
+            var sum4x0 = Vector512<int>.Zero;
+            var sum4x1 = Vector512<int>.Zero;
+            var sum4x2 = Vector512<int>.Zero;
+            var sum5x0 = Vector512<int>.Zero;
+            var sum5x1 = Vector512<int>.Zero;
+            var sum5x2 = Vector512<int>.Zero;
+            var sum6x0 = Vector512<int>.Zero;
+            var sum6x1 = Vector512<int>.Zero;
+            var sum6x2 = Vector512<int>.Zero;
+            var sum7x0 = Vector512<int>.Zero;
+            var sum7x1 = Vector512<int>.Zero;
+            var sum7x2 = Vector512<int>.Zero;
+            ref int x = ref Unsafe.As<float, int>(ref Unsafe.Add(ref groupInput, p));
+            ref int wk = ref Unsafe.As<float, int>(ref Unsafe.Add(ref bias, 2 * blockRows));
+            for (int q = 0; q < TShape.Quads; q++)
+            {
+                var x0 = Vector512.LoadUnsafe(ref x);
+                var x1 = Vector512.LoadUnsafe(ref x, 16);
+                var x2 = Vector512.LoadUnsafe(ref x, 32);
+                var w0 = Vector512.Create(wk);
+                sum0x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x0, x0, w0);
+                sum0x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x1, x1, w0);
+                sum0x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x2, x2, w0);
+                var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
+                sum1x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x0, x0, w1);
+                sum1x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x1, x1, w1);
+                sum1x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x2, x2, w1);
+                var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
+                sum2x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x0, x0, w2);
+                sum2x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x1, x1, w2);
+                sum2x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x2, x2, w2);
+                var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
+                sum3x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x0, x0, w3);
+                sum3x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x1, x1, w3);
+                sum3x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x2, x2, w3);
+                var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
+                sum4x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum4x0, x0, w4);
+                sum4x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum4x1, x1, w4);
+                sum4x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum4x2, x2, w4);
+                var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
+                sum5x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum5x0, x0, w5);
+                sum5x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum5x1, x1, w5);
+                sum5x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum5x2, x2, w5);
+                var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
+                sum6x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum6x0, x0, w6);
+                sum6x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum6x1, x1, w6);
+                sum6x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum6x2, x2, w6);
+                var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
+                sum7x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum7x0, x0, w7);
+                sum7x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum7x1, x1, w7);
+                sum7x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum7x2, x2, w7);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            var scale0 = Vector512.Create(bias);
+            var shift0 = Vector512.Create(Unsafe.Add(ref bias, blockRows + 0));
+            var acc0x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum0x0, scale0, shift0);
+            var acc0x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum0x1, scale0, shift0);
+            var acc0x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum0x2, scale0, shift0);
+            var scale1 = Vector512.Create(Unsafe.Add(ref bias, 1));
+            var shift1 = Vector512.Create(Unsafe.Add(ref bias, blockRows + 1));
+            var acc1x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum1x0, scale1, shift1);
+            var acc1x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum1x1, scale1, shift1);
+            var acc1x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum1x2, scale1, shift1);
+            var scale2 = Vector512.Create(Unsafe.Add(ref bias, 2));
+            var shift2 = Vector512.Create(Unsafe.Add(ref bias, blockRows + 2));
+            var acc2x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum2x0, scale2, shift2);
+            var acc2x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum2x1, scale2, shift2);
+            var acc2x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum2x2, scale2, shift2);
+            var scale3 = Vector512.Create(Unsafe.Add(ref bias, 3));
+            var shift3 = Vector512.Create(Unsafe.Add(ref bias, blockRows + 3));
+            var acc3x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum3x0, scale3, shift3);
+            var acc3x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum3x1, scale3, shift3);
+            var acc3x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum3x2, scale3, shift3);
+            var scale4 = Vector512.Create(Unsafe.Add(ref bias, 4));
+            var shift4 = Vector512.Create(Unsafe.Add(ref bias, blockRows + 4));
+            var acc4x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum4x0, scale4, shift4);
+            var acc4x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum4x1, scale4, shift4);
+            var acc4x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum4x2, scale4, shift4);
+            var scale5 = Vector512.Create(Unsafe.Add(ref bias, 5));
+            var shift5 = Vector512.Create(Unsafe.Add(ref bias, blockRows + 5));
+            var acc5x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum5x0, scale5, shift5);
+            var acc5x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum5x1, scale5, shift5);
+            var acc5x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum5x2, scale5, shift5);
+            var scale6 = Vector512.Create(Unsafe.Add(ref bias, 6));
+            var shift6 = Vector512.Create(Unsafe.Add(ref bias, blockRows + 6));
+            var acc6x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum6x0, scale6, shift6);
+            var acc6x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum6x1, scale6, shift6);
+            var acc6x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum6x2, scale6, shift6);
+            var scale7 = Vector512.Create(Unsafe.Add(ref bias, 7));
+            var shift7 = Vector512.Create(Unsafe.Add(ref bias, blockRows + 7));
+            var acc7x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum7x0, scale7, shift7);
+            var acc7x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum7x1, scale7, shift7);
+            var acc7x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum7x2, scale7, shift7);
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector512.LoadUnsafe(ref res, (nuint)(p + 16));
+                acc0x2 += Vector512.LoadUnsafe(ref res, (nuint)(p + 32));
+                acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
+                acc1x2 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 32));
+                acc2x0 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc2x1 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 16));
+                acc2x2 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 32));
+                acc3x0 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc3x1 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 16));
+                acc3x2 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 32));
+                acc4x0 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p));
+                acc4x1 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p + 16));
+                acc4x2 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p + 32));
+                acc5x0 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p));
+                acc5x1 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p + 16));
+                acc5x2 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p + 32));
+                acc6x0 += Vector512.LoadUnsafe(ref res, (nuint)(6 * TShape.Pixels + p));
+                acc6x1 += Vector512.LoadUnsafe(ref res, (nuint)(6 * TShape.Pixels + p + 16));
+                acc6x2 += Vector512.LoadUnsafe(ref res, (nuint)(6 * TShape.Pixels + p + 32));
+                acc7x0 += Vector512.LoadUnsafe(ref res, (nuint)(7 * TShape.Pixels + p));
+                acc7x1 += Vector512.LoadUnsafe(ref res, (nuint)(7 * TShape.Pixels + p + 16));
+                acc7x2 += Vector512.LoadUnsafe(ref res, (nuint)(7 * TShape.Pixels + p + 32));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc2x2 = Simd.Relu(acc2x2);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+                acc3x2 = Simd.Relu(acc3x2);
+                acc4x0 = Simd.Relu(acc4x0);
+                acc4x1 = Simd.Relu(acc4x1);
+                acc4x2 = Simd.Relu(acc4x2);
+                acc5x0 = Simd.Relu(acc5x0);
+                acc5x1 = Simd.Relu(acc5x1);
+                acc5x2 = Simd.Relu(acc5x2);
+                acc6x0 = Simd.Relu(acc6x0);
+                acc6x1 = Simd.Relu(acc6x1);
+                acc6x2 = Simd.Relu(acc6x2);
+                acc7x0 = Simd.Relu(acc7x0);
+                acc7x1 = Simd.Relu(acc7x1);
+                acc7x2 = Simd.Relu(acc7x2);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+            acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+            acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+            acc4x0.StoreUnsafe(ref out4, (nuint)(p));
+            acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
+            acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
+            acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+            acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
+            acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
+            acc6x0.StoreUnsafe(ref out6, (nuint)(p));
+            acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
+            acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
+            acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+            acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
+            acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+        }
+    }
+
     /// <summary>8 × 16 Vector512 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_Tile_8x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
@@ -2278,9 +2400,9 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         }
     }
 
-    /// <summary>4 × 16 Vector512 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
+    /// <summary>4 × 64 Vector512 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_4x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_4x64_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -2288,58 +2410,133 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
         ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        for (int p = start; p <= last; p += 16)
+        for (int p = start; p <= last; p += 64)
         {
             var sum0x0 = Vector512<int>.Zero;
+            var sum0x1 = Vector512<int>.Zero;
+            var sum0x2 = Vector512<int>.Zero;
+            var sum0x3 = Vector512<int>.Zero;
             var sum1x0 = Vector512<int>.Zero;
+            var sum1x1 = Vector512<int>.Zero;
+            var sum1x2 = Vector512<int>.Zero;
+            var sum1x3 = Vector512<int>.Zero;
             var sum2x0 = Vector512<int>.Zero;
+            var sum2x1 = Vector512<int>.Zero;
+            var sum2x2 = Vector512<int>.Zero;
+            var sum2x3 = Vector512<int>.Zero;
             var sum3x0 = Vector512<int>.Zero;
+            var sum3x1 = Vector512<int>.Zero;
+            var sum3x2 = Vector512<int>.Zero;
+            var sum3x3 = Vector512<int>.Zero;
             ref int x = ref Unsafe.As<float, int>(ref Unsafe.Add(ref groupInput, p));
             ref int wk = ref Unsafe.As<float, int>(ref Unsafe.Add(ref bias, 2 * blockRows));
             for (int q = 0; q < TShape.Quads; q++)
             {
                 var x0 = Vector512.LoadUnsafe(ref x);
+                var x1 = Vector512.LoadUnsafe(ref x, 16);
+                var x2 = Vector512.LoadUnsafe(ref x, 32);
+                var x3 = Vector512.LoadUnsafe(ref x, 48);
                 var w0 = Vector512.Create(wk);
                 sum0x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x0, x0, w0);
+                sum0x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x1, x1, w0);
+                sum0x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x2, x2, w0);
+                sum0x3 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x3, x3, w0);
                 var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
                 sum1x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x0, x0, w1);
+                sum1x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x1, x1, w1);
+                sum1x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x2, x2, w1);
+                sum1x3 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x3, x3, w1);
                 var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
                 sum2x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x0, x0, w2);
+                sum2x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x1, x1, w2);
+                sum2x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x2, x2, w2);
+                sum2x3 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x3, x3, w2);
                 var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
                 sum3x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x0, x0, w3);
+                sum3x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x1, x1, w3);
+                sum3x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x2, x2, w3);
+                sum3x3 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x3, x3, w3);
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             var scale0 = Vector512.Create(bias);
             var shift0 = Vector512.Create(Unsafe.Add(ref bias, blockRows + 0));
             var acc0x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum0x0, scale0, shift0);
+            var acc0x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum0x1, scale0, shift0);
+            var acc0x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum0x2, scale0, shift0);
+            var acc0x3 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum0x3, scale0, shift0);
             var scale1 = Vector512.Create(Unsafe.Add(ref bias, 1));
             var shift1 = Vector512.Create(Unsafe.Add(ref bias, blockRows + 1));
             var acc1x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum1x0, scale1, shift1);
+            var acc1x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum1x1, scale1, shift1);
+            var acc1x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum1x2, scale1, shift1);
+            var acc1x3 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum1x3, scale1, shift1);
             var scale2 = Vector512.Create(Unsafe.Add(ref bias, 2));
             var shift2 = Vector512.Create(Unsafe.Add(ref bias, blockRows + 2));
             var acc2x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum2x0, scale2, shift2);
+            var acc2x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum2x1, scale2, shift2);
+            var acc2x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum2x2, scale2, shift2);
+            var acc2x3 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum2x3, scale2, shift2);
             var scale3 = Vector512.Create(Unsafe.Add(ref bias, 3));
             var shift3 = Vector512.Create(Unsafe.Add(ref bias, blockRows + 3));
             var acc3x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum3x0, scale3, shift3);
+            var acc3x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum3x1, scale3, shift3);
+            var acc3x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum3x2, scale3, shift3);
+            var acc3x3 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum3x3, scale3, shift3);
             if (TShape.Residual)
             {
                 acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector512.LoadUnsafe(ref res, (nuint)(p + 16));
+                acc0x2 += Vector512.LoadUnsafe(ref res, (nuint)(p + 32));
+                acc0x3 += Vector512.LoadUnsafe(ref res, (nuint)(p + 48));
                 acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
+                acc1x2 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 32));
+                acc1x3 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 48));
                 acc2x0 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc2x1 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 16));
+                acc2x2 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 32));
+                acc2x3 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 48));
                 acc3x0 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc3x1 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 16));
+                acc3x2 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 32));
+                acc3x3 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 48));
             }
             if (TShape.Relu)
             {
                 acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
                 acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc1x3 = Simd.Relu(acc1x3);
                 acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc2x2 = Simd.Relu(acc2x2);
+                acc2x3 = Simd.Relu(acc2x3);
                 acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+                acc3x2 = Simd.Relu(acc3x2);
+                acc3x3 = Simd.Relu(acc3x3);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
+            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
+            acc0x3.StoreUnsafe(ref out0, (nuint)(p + 48));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
+            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
+            acc1x3.StoreUnsafe(ref out1, (nuint)(p + 48));
             acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
+            acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
+            acc2x3.StoreUnsafe(ref out2, (nuint)(p + 48));
             acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
+            acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+            acc3x3.StoreUnsafe(ref out3, (nuint)(p + 48));
         }
     }
 
@@ -2618,212 +2815,96 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         }
     }
 
-    /// <summary>8 × 48 Vector512 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
+    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_8x48_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
-        where TShape : struct, Int8Pointwise_Shape
+    private static void Depthwise3x3_s2_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
     {
-        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
-        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
-        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
-        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
-        ref float out4 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 4) * TShape.Pixels);
-        ref float out5 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 5) * TShape.Pixels);
-        ref float out6 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 6) * TShape.Pixels);
-        ref float out7 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 7) * TShape.Pixels);
-        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        for (int p = start; p <= last; p += 48)
+        for (int c = 0; c < TShape.Channels; c++)
         {
-            var sum0x0 = Vector512<int>.Zero;
-            var sum0x1 = Vector512<int>.Zero;
-            var sum0x2 = Vector512<int>.Zero;
-            var sum1x0 = Vector512<int>.Zero;
-            var sum1x1 = Vector512<int>.Zero;
-            var sum1x2 = Vector512<int>.Zero;
-            var sum2x0 = Vector512<int>.Zero;
-            var sum2x1 = Vector512<int>.Zero;
-            var sum2x2 = Vector512<int>.Zero;
-            var sum3x0 = Vector512<int>.Zero;
-            var sum3x1 = Vector512<int>.Zero;
-            var sum3x2 = Vector512<int>.Zero;
-            var sum4x0 = Vector512<int>.Zero;
-            var sum4x1 = Vector512<int>.Zero;
-            var sum4x2 = Vector512<int>.Zero;
-            var sum5x0 = Vector512<int>.Zero;
-            var sum5x1 = Vector512<int>.Zero;
-            var sum5x2 = Vector512<int>.Zero;
-            var sum6x0 = Vector512<int>.Zero;
-            var sum6x1 = Vector512<int>.Zero;
-            var sum6x2 = Vector512<int>.Zero;
-            var sum7x0 = Vector512<int>.Zero;
-            var sum7x1 = Vector512<int>.Zero;
-            var sum7x2 = Vector512<int>.Zero;
-            ref int x = ref Unsafe.As<float, int>(ref Unsafe.Add(ref groupInput, p));
-            ref int wk = ref Unsafe.As<float, int>(ref Unsafe.Add(ref bias, 2 * blockRows));
-            for (int q = 0; q < TShape.Quads; q++)
-            {
-                var x0 = Vector512.LoadUnsafe(ref x);
-                var x1 = Vector512.LoadUnsafe(ref x, 16);
-                var x2 = Vector512.LoadUnsafe(ref x, 32);
-                var w0 = Vector512.Create(wk);
-                sum0x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x0, x0, w0);
-                sum0x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x1, x1, w0);
-                sum0x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x2, x2, w0);
-                var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
-                sum1x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x0, x0, w1);
-                sum1x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x1, x1, w1);
-                sum1x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x2, x2, w1);
-                var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
-                sum2x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x0, x0, w2);
-                sum2x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x1, x1, w2);
-                sum2x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x2, x2, w2);
-                var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
-                sum3x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x0, x0, w3);
-                sum3x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x1, x1, w3);
-                sum3x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x2, x2, w3);
-                var w4 = Vector512.Create(Unsafe.Add(ref wk, 4));
-                sum4x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum4x0, x0, w4);
-                sum4x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum4x1, x1, w4);
-                sum4x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum4x2, x2, w4);
-                var w5 = Vector512.Create(Unsafe.Add(ref wk, 5));
-                sum5x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum5x0, x0, w5);
-                sum5x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum5x1, x1, w5);
-                sum5x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum5x2, x2, w5);
-                var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
-                sum6x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum6x0, x0, w6);
-                sum6x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum6x1, x1, w6);
-                sum6x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum6x2, x2, w6);
-                var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
-                sum7x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum7x0, x0, w7);
-                sum7x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum7x1, x1, w7);
-                sum7x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum7x2, x2, w7);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
-                wk = ref Unsafe.Add(ref wk, blockRows);
-            }
-            var scale0 = Vector512.Create(bias);
-            var shift0 = Vector512.Create(Unsafe.Add(ref bias, blockRows + 0));
-            var acc0x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum0x0, scale0, shift0);
-            var acc0x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum0x1, scale0, shift0);
-            var acc0x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum0x2, scale0, shift0);
-            var scale1 = Vector512.Create(Unsafe.Add(ref bias, 1));
-            var shift1 = Vector512.Create(Unsafe.Add(ref bias, blockRows + 1));
-            var acc1x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum1x0, scale1, shift1);
-            var acc1x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum1x1, scale1, shift1);
-            var acc1x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum1x2, scale1, shift1);
-            var scale2 = Vector512.Create(Unsafe.Add(ref bias, 2));
-            var shift2 = Vector512.Create(Unsafe.Add(ref bias, blockRows + 2));
-            var acc2x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum2x0, scale2, shift2);
-            var acc2x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum2x1, scale2, shift2);
-            var acc2x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum2x2, scale2, shift2);
-            var scale3 = Vector512.Create(Unsafe.Add(ref bias, 3));
-            var shift3 = Vector512.Create(Unsafe.Add(ref bias, blockRows + 3));
-            var acc3x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum3x0, scale3, shift3);
-            var acc3x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum3x1, scale3, shift3);
-            var acc3x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum3x2, scale3, shift3);
-            var scale4 = Vector512.Create(Unsafe.Add(ref bias, 4));
-            var shift4 = Vector512.Create(Unsafe.Add(ref bias, blockRows + 4));
-            var acc4x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum4x0, scale4, shift4);
-            var acc4x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum4x1, scale4, shift4);
-            var acc4x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum4x2, scale4, shift4);
-            var scale5 = Vector512.Create(Unsafe.Add(ref bias, 5));
-            var shift5 = Vector512.Create(Unsafe.Add(ref bias, blockRows + 5));
-            var acc5x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum5x0, scale5, shift5);
-            var acc5x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum5x1, scale5, shift5);
-            var acc5x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum5x2, scale5, shift5);
-            var scale6 = Vector512.Create(Unsafe.Add(ref bias, 6));
-            var shift6 = Vector512.Create(Unsafe.Add(ref bias, blockRows + 6));
-            var acc6x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum6x0, scale6, shift6);
-            var acc6x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum6x1, scale6, shift6);
-            var acc6x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum6x2, scale6, shift6);
-            var scale7 = Vector512.Create(Unsafe.Add(ref bias, 7));
-            var shift7 = Vector512.Create(Unsafe.Add(ref bias, blockRows + 7));
-            var acc7x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum7x0, scale7, shift7);
-            var acc7x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum7x1, scale7, shift7);
-            var acc7x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum7x2, scale7, shift7);
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector512.LoadUnsafe(ref res, (nuint)(p + 16));
-                acc0x2 += Vector512.LoadUnsafe(ref res, (nuint)(p + 32));
-                acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
-                acc1x2 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 32));
-                acc2x0 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc2x1 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 16));
-                acc2x2 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 32));
-                acc3x0 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-                acc3x1 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 16));
-                acc3x2 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 32));
-                acc4x0 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p));
-                acc4x1 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p + 16));
-                acc4x2 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p + 32));
-                acc5x0 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p));
-                acc5x1 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p + 16));
-                acc5x2 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p + 32));
-                acc6x0 += Vector512.LoadUnsafe(ref res, (nuint)(6 * TShape.Pixels + p));
-                acc6x1 += Vector512.LoadUnsafe(ref res, (nuint)(6 * TShape.Pixels + p + 16));
-                acc6x2 += Vector512.LoadUnsafe(ref res, (nuint)(6 * TShape.Pixels + p + 32));
-                acc7x0 += Vector512.LoadUnsafe(ref res, (nuint)(7 * TShape.Pixels + p));
-                acc7x1 += Vector512.LoadUnsafe(ref res, (nuint)(7 * TShape.Pixels + p + 16));
-                acc7x2 += Vector512.LoadUnsafe(ref res, (nuint)(7 * TShape.Pixels + p + 32));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc0x2 = Simd.Relu(acc0x2);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-                acc1x2 = Simd.Relu(acc1x2);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc2x1 = Simd.Relu(acc2x1);
-                acc2x2 = Simd.Relu(acc2x2);
-                acc3x0 = Simd.Relu(acc3x0);
-                acc3x1 = Simd.Relu(acc3x1);
-                acc3x2 = Simd.Relu(acc3x2);
-                acc4x0 = Simd.Relu(acc4x0);
-                acc4x1 = Simd.Relu(acc4x1);
-                acc4x2 = Simd.Relu(acc4x2);
-                acc5x0 = Simd.Relu(acc5x0);
-                acc5x1 = Simd.Relu(acc5x1);
-                acc5x2 = Simd.Relu(acc5x2);
-                acc6x0 = Simd.Relu(acc6x0);
-                acc6x1 = Simd.Relu(acc6x1);
-                acc6x2 = Simd.Relu(acc6x2);
-                acc7x0 = Simd.Relu(acc7x0);
-                acc7x1 = Simd.Relu(acc7x1);
-                acc7x2 = Simd.Relu(acc7x2);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
-            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
-            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
-            acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
-            acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
-            acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-            acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
-            acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
-            acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-            acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
-            acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
-            acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-            acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
-            acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
-            acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-            acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
-            acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
         }
     }
 
-    /// <summary>4 × 64 Vector512 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        float bias = Unsafe.Add(ref taps, 9);
+        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
+        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
+        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
+        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
+        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
+        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
+        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
+        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
+        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
+            {
+                float acc = bias;
+                if (above)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1) * k0;
+                    acc += Unsafe.Add(ref plane, row0 + ox * 2) * k1;
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1) * k2;
+                }
+                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1) * k3;
+                acc += Unsafe.Add(ref plane, row1 + ox * 2) * k4;
+                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1) * k5;
+                if (below)
+                {
+                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1) * k6;
+                    acc += Unsafe.Add(ref plane, row2 + ox * 2) * k7;
+                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
+                }
+                if (TShape.Relu) acc = MathF.Max(acc, 0f);
+                Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+            if (TShape.ColumnsEnd > 4)
+            {
+                for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
+                {
+                    int at = Math.Min(ox, TShape.ColumnsEnd - 4);
+                    var acc = Vector128.Create(bias);
+                    if (above)
+                    {
+                        ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), k0V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), k1V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), k2V, acc);
+                    }
+                    ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                    acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), k3V, acc);
+                    acc = Simd.MulAdd(Simd.LoadEven(ref in1), k4V, acc);
+                    acc = Simd.MulAdd(Simd.LoadOdd(ref in1), k5V, acc);
+                    if (below)
+                    {
+                        ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), k6V, acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), k7V, acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), k8V, acc);
+                    }
+                    if (TShape.Relu) acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+                }
+            }
+        }
+    }
+
+    /// <summary>4 × 16 Vector512 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_4x64_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_4x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -2831,133 +2912,58 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
         ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        for (int p = start; p <= last; p += 64)
+        for (int p = start; p <= last; p += 16)
         {
             var sum0x0 = Vector512<int>.Zero;
-            var sum0x1 = Vector512<int>.Zero;
-            var sum0x2 = Vector512<int>.Zero;
-            var sum0x3 = Vector512<int>.Zero;
             var sum1x0 = Vector512<int>.Zero;
-            var sum1x1 = Vector512<int>.Zero;
-            var sum1x2 = Vector512<int>.Zero;
-            var sum1x3 = Vector512<int>.Zero;
             var sum2x0 = Vector512<int>.Zero;
-            var sum2x1 = Vector512<int>.Zero;
-            var sum2x2 = Vector512<int>.Zero;
-            var sum2x3 = Vector512<int>.Zero;
             var sum3x0 = Vector512<int>.Zero;
-            var sum3x1 = Vector512<int>.Zero;
-            var sum3x2 = Vector512<int>.Zero;
-            var sum3x3 = Vector512<int>.Zero;
             ref int x = ref Unsafe.As<float, int>(ref Unsafe.Add(ref groupInput, p));
             ref int wk = ref Unsafe.As<float, int>(ref Unsafe.Add(ref bias, 2 * blockRows));
             for (int q = 0; q < TShape.Quads; q++)
             {
                 var x0 = Vector512.LoadUnsafe(ref x);
-                var x1 = Vector512.LoadUnsafe(ref x, 16);
-                var x2 = Vector512.LoadUnsafe(ref x, 32);
-                var x3 = Vector512.LoadUnsafe(ref x, 48);
                 var w0 = Vector512.Create(wk);
                 sum0x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x0, x0, w0);
-                sum0x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x1, x1, w0);
-                sum0x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x2, x2, w0);
-                sum0x3 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x3, x3, w0);
                 var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
                 sum1x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x0, x0, w1);
-                sum1x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x1, x1, w1);
-                sum1x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x2, x2, w1);
-                sum1x3 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x3, x3, w1);
                 var w2 = Vector512.Create(Unsafe.Add(ref wk, 2));
                 sum2x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x0, x0, w2);
-                sum2x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x1, x1, w2);
-                sum2x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x2, x2, w2);
-                sum2x3 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x3, x3, w2);
                 var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
                 sum3x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x0, x0, w3);
-                sum3x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x1, x1, w3);
-                sum3x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x2, x2, w3);
-                sum3x3 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x3, x3, w3);
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             var scale0 = Vector512.Create(bias);
             var shift0 = Vector512.Create(Unsafe.Add(ref bias, blockRows + 0));
             var acc0x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum0x0, scale0, shift0);
-            var acc0x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum0x1, scale0, shift0);
-            var acc0x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum0x2, scale0, shift0);
-            var acc0x3 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum0x3, scale0, shift0);
             var scale1 = Vector512.Create(Unsafe.Add(ref bias, 1));
             var shift1 = Vector512.Create(Unsafe.Add(ref bias, blockRows + 1));
             var acc1x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum1x0, scale1, shift1);
-            var acc1x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum1x1, scale1, shift1);
-            var acc1x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum1x2, scale1, shift1);
-            var acc1x3 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum1x3, scale1, shift1);
             var scale2 = Vector512.Create(Unsafe.Add(ref bias, 2));
             var shift2 = Vector512.Create(Unsafe.Add(ref bias, blockRows + 2));
             var acc2x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum2x0, scale2, shift2);
-            var acc2x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum2x1, scale2, shift2);
-            var acc2x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum2x2, scale2, shift2);
-            var acc2x3 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum2x3, scale2, shift2);
             var scale3 = Vector512.Create(Unsafe.Add(ref bias, 3));
             var shift3 = Vector512.Create(Unsafe.Add(ref bias, blockRows + 3));
             var acc3x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum3x0, scale3, shift3);
-            var acc3x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum3x1, scale3, shift3);
-            var acc3x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum3x2, scale3, shift3);
-            var acc3x3 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum3x3, scale3, shift3);
             if (TShape.Residual)
             {
                 acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector512.LoadUnsafe(ref res, (nuint)(p + 16));
-                acc0x2 += Vector512.LoadUnsafe(ref res, (nuint)(p + 32));
-                acc0x3 += Vector512.LoadUnsafe(ref res, (nuint)(p + 48));
                 acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
-                acc1x2 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 32));
-                acc1x3 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 48));
                 acc2x0 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc2x1 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 16));
-                acc2x2 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 32));
-                acc2x3 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 48));
                 acc3x0 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-                acc3x1 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 16));
-                acc3x2 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 32));
-                acc3x3 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 48));
             }
             if (TShape.Relu)
             {
                 acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc0x2 = Simd.Relu(acc0x2);
-                acc0x3 = Simd.Relu(acc0x3);
                 acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-                acc1x2 = Simd.Relu(acc1x2);
-                acc1x3 = Simd.Relu(acc1x3);
                 acc2x0 = Simd.Relu(acc2x0);
-                acc2x1 = Simd.Relu(acc2x1);
-                acc2x2 = Simd.Relu(acc2x2);
-                acc2x3 = Simd.Relu(acc2x3);
                 acc3x0 = Simd.Relu(acc3x0);
-                acc3x1 = Simd.Relu(acc3x1);
-                acc3x2 = Simd.Relu(acc3x2);
-                acc3x3 = Simd.Relu(acc3x3);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
-            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
-            acc0x3.StoreUnsafe(ref out0, (nuint)(p + 48));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
-            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
-            acc1x3.StoreUnsafe(ref out1, (nuint)(p + 48));
             acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
-            acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
-            acc2x3.StoreUnsafe(ref out2, (nuint)(p + 48));
             acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
-            acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
-            acc3x3.StoreUnsafe(ref out3, (nuint)(p + 48));
         }
     }
 
@@ -3257,27 +3263,27 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     private static void PackWeights(global::ShuffleNetGen.TensorSet tensors, float[] packed)
     {
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "conv1.0", "conv1.1", 8, 3, packed.AsSpan(Weights_conv1_0, 224));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "stage2.0.branch1.0", "stage2.0.branch1.1", 8, 1, packed.AsSpan(Weights_stage2_0_branch1_0, 80));
-        global::ShuffleNetGen.Weights.WeightPacker.Quantize(tensors, "stage2.0.branch1.2", packed.AsSpan(Weights_stage2_0_branch1_2_quantize, 2));
-        global::ShuffleNetGen.Weights.WeightPacker.Int8Pointwise(tensors, "stage2.0.branch1.2", "stage2.0.branch1.3", 8, 12, 1, 8, packed.AsSpan(Weights_stage2_0_branch1_2, 48));
         global::ShuffleNetGen.Weights.WeightPacker.Quantize(tensors, "stage2.0.branch2.0", packed.AsSpan(Weights_stage2_0_branch2_0_quantize, 2));
         global::ShuffleNetGen.Weights.WeightPacker.Int8Pointwise(tensors, "stage2.0.branch2.0", "stage2.0.branch2.1", 8, 12, 1, 8, packed.AsSpan(Weights_stage2_0_branch2_0, 48));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "stage2.0.branch2.3", "stage2.0.branch2.4", 12, 1, packed.AsSpan(Weights_stage2_0_branch2_3, 120));
         global::ShuffleNetGen.Weights.WeightPacker.Quantize(tensors, "stage2.0.branch2.5", packed.AsSpan(Weights_stage2_0_branch2_5_quantize, 2));
         global::ShuffleNetGen.Weights.WeightPacker.Int8Pointwise(tensors, "stage2.0.branch2.5", "stage2.0.branch2.6", 12, 12, 1, 8, packed.AsSpan(Weights_stage2_0_branch2_5, 60));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "stage2.0.branch1.0", "stage2.0.branch1.1", 8, 1, packed.AsSpan(Weights_stage2_0_branch1_0, 80));
+        global::ShuffleNetGen.Weights.WeightPacker.Quantize(tensors, "stage2.0.branch1.2", packed.AsSpan(Weights_stage2_0_branch1_2_quantize, 2));
+        global::ShuffleNetGen.Weights.WeightPacker.Int8Pointwise(tensors, "stage2.0.branch1.2", "stage2.0.branch1.3", 8, 12, 1, 8, packed.AsSpan(Weights_stage2_0_branch1_2, 48));
         global::ShuffleNetGen.Weights.WeightPacker.Quantize(tensors, "stage2.1.branch2.0", packed.AsSpan(Weights_stage2_1_branch2_0_quantize, 2));
         global::ShuffleNetGen.Weights.WeightPacker.Int8Pointwise(tensors, "stage2.1.branch2.0", "stage2.1.branch2.1", 12, 12, 1, 8, packed.AsSpan(Weights_stage2_1_branch2_0, 60));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "stage2.1.branch2.3", "stage2.1.branch2.4", 12, 1, packed.AsSpan(Weights_stage2_1_branch2_3, 120));
         global::ShuffleNetGen.Weights.WeightPacker.Quantize(tensors, "stage2.1.branch2.5", packed.AsSpan(Weights_stage2_1_branch2_5_quantize, 2));
         global::ShuffleNetGen.Weights.WeightPacker.Int8Pointwise(tensors, "stage2.1.branch2.5", "stage2.1.branch2.6", 12, 12, 1, 8, packed.AsSpan(Weights_stage2_1_branch2_5, 60));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "stage3.0.branch1.0", "stage3.0.branch1.1", 24, 1, packed.AsSpan(Weights_stage3_0_branch1_0, 240));
-        global::ShuffleNetGen.Weights.WeightPacker.Quantize(tensors, "stage3.0.branch1.2", packed.AsSpan(Weights_stage3_0_branch1_2_quantize, 2));
-        global::ShuffleNetGen.Weights.WeightPacker.Int8Pointwise(tensors, "stage3.0.branch1.2", "stage3.0.branch1.3", 24, 24, 1, 8, packed.AsSpan(Weights_stage3_0_branch1_2, 192));
         global::ShuffleNetGen.Weights.WeightPacker.Quantize(tensors, "stage3.0.branch2.0", packed.AsSpan(Weights_stage3_0_branch2_0_quantize, 2));
         global::ShuffleNetGen.Weights.WeightPacker.Int8Pointwise(tensors, "stage3.0.branch2.0", "stage3.0.branch2.1", 24, 24, 1, 8, packed.AsSpan(Weights_stage3_0_branch2_0, 192));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "stage3.0.branch2.3", "stage3.0.branch2.4", 24, 1, packed.AsSpan(Weights_stage3_0_branch2_3, 240));
         global::ShuffleNetGen.Weights.WeightPacker.Quantize(tensors, "stage3.0.branch2.5", packed.AsSpan(Weights_stage3_0_branch2_5_quantize, 2));
         global::ShuffleNetGen.Weights.WeightPacker.Int8Pointwise(tensors, "stage3.0.branch2.5", "stage3.0.branch2.6", 24, 24, 1, 8, packed.AsSpan(Weights_stage3_0_branch2_5, 192));
+        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "stage3.0.branch1.0", "stage3.0.branch1.1", 24, 1, packed.AsSpan(Weights_stage3_0_branch1_0, 240));
+        global::ShuffleNetGen.Weights.WeightPacker.Quantize(tensors, "stage3.0.branch1.2", packed.AsSpan(Weights_stage3_0_branch1_2_quantize, 2));
+        global::ShuffleNetGen.Weights.WeightPacker.Int8Pointwise(tensors, "stage3.0.branch1.2", "stage3.0.branch1.3", 24, 24, 1, 8, packed.AsSpan(Weights_stage3_0_branch1_2, 192));
         global::ShuffleNetGen.Weights.WeightPacker.Quantize(tensors, "stage3.1.branch2.0", packed.AsSpan(Weights_stage3_1_branch2_0_quantize, 2));
         global::ShuffleNetGen.Weights.WeightPacker.Int8Pointwise(tensors, "stage3.1.branch2.0", "stage3.1.branch2.1", 24, 24, 1, 8, packed.AsSpan(Weights_stage3_1_branch2_0, 192));
         global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "stage3.1.branch2.3", "stage3.1.branch2.4", 24, 1, packed.AsSpan(Weights_stage3_1_branch2_3, 240));
