@@ -53,9 +53,6 @@ public class OnnxV2ImportTests
 
     private static TensorSet Read(ModelProto model, ModelDescription description) => OnnxWeights.Read(new MemoryStream(model.ToByteArray()), description);
 
-    private static double RelativeError(float[] logits, float[] expected) =>
-        logits.Zip(expected, (a, b) => Math.Abs((double)a - b)).Max() / expected.Max(v => Math.Abs((double)v));
-
     [Theory]
     [MemberData(nameof(Files))]
     public void ImportedWeightsGiveTorchvisionsLogits(string file, string fixtureName)
@@ -65,7 +62,7 @@ public class OnnxV2ImportTests
         var weights = OnnxWeights.Read(V2Fixture.PathOf(file), description);
         Assert.Equal(description.WeightLayout.Select(t => t.ToString()), weights.Select(t => $"{t.Name} [{string.Join(", ", t.Shape)}]"));
         var logits = Int8Calibration.ForwardFloat(description, weights, fixture.Input);
-        double error = RelativeError(logits, fixture.Logits);
+        double error = Logits.RelativeError(logits, fixture.Logits);
         _output.WriteLine($"{file}: max |imported - torchvision| / max |logit| = {error:E2}");
         Assert.True(error <= 1e-5, $"{file}: relative error {error:E3}");
     }

@@ -37,8 +37,7 @@ public class V2LoweringTests
         var spec = Spec(fixture.Config);
         var description = LoweredDescription.Of(spec, ModelPipeline.Build(spec));
         var logits = Int8Calibration.ForwardFloat(description, fixture.Weights(), fixture.Input);
-        double scale = fixture.Logits.Max(v => Math.Abs((double)v));
-        double error = logits.Zip(fixture.Logits, (a, b) => Math.Abs((double)a - b)).Max() / scale;
+        double error = Logits.RelativeError(logits, fixture.Logits);
         _output.WriteLine($"{name}: max |layers - torchvision| / max |logit| = {error:E2}");
         Assert.True(error <= 1e-5, $"{name}: relative error {error:E3}");
     }

@@ -3,6 +3,18 @@ namespace ShuffleNetGen.Tests.Infrastructure;
 /// <summary>How two logit vectors compare: the tests that bound quantization error all ask the same two questions.</summary>
 public static class Logits
 {
+    /// <summary>The largest difference from <paramref name="expected"/>, relative to its largest magnitude, in double.</summary>
+    public static double RelativeError(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected)
+    {
+        double worst = 0, scale = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            worst = Math.Max(worst, Math.Abs((double)actual[i] - expected[i]));
+            scale = Math.Max(scale, Math.Abs((double)expected[i]));
+        }
+        return worst / scale;
+    }
+
     /// <summary>The index of the largest logit (the first, on ties).</summary>
     public static int ArgMax(ReadOnlySpan<float> values)
     {
