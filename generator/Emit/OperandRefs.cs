@@ -56,9 +56,6 @@ internal static class OperandRefs
         return $"_P{hash:x8}";
     }
 
-    /// <summary>A kernel argument: the first entry of <paramref name="map"/>'s table, as the <c>ref int</c> the kernels index.</summary>
-    public static string PlaneTableRef(PlaneMap map) => $"ref MemoryMarshal.GetReference({PlaneTable(map)})";
-
     /// <summary>The constant naming where <paramref name="t"/> starts in the arena: its name as an identifier.</summary>
     public static string ArenaOffset(TensorNode t) => ArenaPrefix + Identifier(t.Name);
 

@@ -90,8 +90,6 @@ internal abstract class OpNode
     /// <summary>Input channels the op reads: <see cref="InputPlanes"/>' count.</summary>
     public int InputChannels => InputPlanes.Count;
 
-    /// <summary>First output plane of a contiguous <see cref="OutputPlanes"/> (what the window kernels address).</summary>
-    public int OutputChannelOffset => OutputPlanes.ContiguousStart;
 
     public virtual IEnumerable<TensorNode> Reads
     {
