@@ -37,14 +37,20 @@ internal static class ArenaPlanner
 
     /// <summary>
     /// Places <paramref name="tensors"/>; offsets are in their order. Greedy by size first; where that leaves gaps no
-    /// later tensor fits (a ShuffleNet v2 downsampling unit's large short-lived tensors), placing in order of first use
-    /// can pack tighter, so both are tried and the shorter arena kept (the size order on a tie).
+    /// later tensor fits (a ShuffleNet v2 downsampling unit's large short-lived tensors), another order can pack
+    /// tighter (ShuffleNet v2 1.5x at 224: 445,312 floats by size, 420,224, its live bound, by another), so four orders
+    /// are tried (size, first use, size × lifetime, last use) and the shortest arena kept, the size order on a tie.
     /// </summary>
     public static ArenaPlan Plan(IReadOnlyList<ArenaTensor> tensors)
     {
         var bySize = Place(tensors, Enumerable.Range(0, tensors.Count).OrderByDescending(i => tensors[i].Length).ThenBy(i => tensors[i].Live.First).ToList());
         var byFirstUse = Place(tensors, Enumerable.Range(0, tensors.Count).OrderBy(i => tensors[i].Live.First).ThenByDescending(i => tensors[i].Length).ToList());
-        return byFirstUse.ArenaLength < bySize.ArenaLength ? byFirstUse : bySize;
+        var byArea = Place(tensors, Enumerable.Range(0, tensors.Count).OrderByDescending(i => tensors[i].Length * (tensors[i].Live.Last - tensors[i].Live.First + 1)).ThenBy(i => tensors[i].Live.First).ToList());
+        var byLastUse = Place(tensors, Enumerable.Range(0, tensors.Count).OrderByDescending(i => tensors[i].Live.Last).ThenByDescending(i => tensors[i].Length).ToList());
+        var best = bySize;
+        foreach (var plan in new[] { byFirstUse, byArea, byLastUse })
+            if (plan.ArenaLength < best.ArenaLength) best = plan;
+        return best;
     }
 
     private static ArenaPlan Place(IReadOnlyList<ArenaTensor> tensors, List<int> order)

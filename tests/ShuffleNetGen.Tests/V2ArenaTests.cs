@@ -20,21 +20,20 @@ public class V2ArenaTests
 
     public V2ArenaTests(ITestOutputHelper output) => _output = output;
 
-    public static TheoryData<string, double, int, int, int[]?, int[]?, int, long> Configurations => new()
+    public static TheoryData<string, double, int, int, int[]?, int[]?, int> Configurations => new()
     {
-        { "x0.5 224", 0.5, 224, 224, null, null, 0, 0 },
-        { "x1.0 224", 1.0, 224, 224, null, null, 0, 0 },
-        // Known gap: the greedy planner leaves 25,088 floats (6 %) of fragmentation here, whichever of its orders it takes.
-        { "x1.5 224", 1.5, 224, 224, null, null, 0, 25_088 },
-        { "x2.0 224", 2.0, 224, 224, null, null, 0, 0 },
-        { "custom 57x41", 1.0, 57, 41, new[] { 32, 64, 128 }, new[] { 2, 3, 2 }, 16, 0 },
-        { "odd halves 17x13", 1.0, 17, 13, new[] { 20, 44, 92 }, new[] { 3, 1, 2 }, 12, 0 },
-        { "four stages 80x72", 1.0, 80, 72, new[] { 16, 32, 48, 64 }, new[] { 1, 2, 2, 1 }, 12, 0 },
+        { "x0.5 224", 0.5, 224, 224, null, null, 0 },
+        { "x1.0 224", 1.0, 224, 224, null, null, 0 },
+        { "x1.5 224", 1.5, 224, 224, null, null, 0 },
+        { "x2.0 224", 2.0, 224, 224, null, null, 0 },
+        { "custom 57x41", 1.0, 57, 41, new[] { 32, 64, 128 }, new[] { 2, 3, 2 }, 16 },
+        { "odd halves 17x13", 1.0, 17, 13, new[] { 20, 44, 92 }, new[] { 3, 1, 2 }, 12 },
+        { "four stages 80x72", 1.0, 80, 72, new[] { 16, 32, 48, 64 }, new[] { 1, 2, 2, 1 }, 12 },
     };
 
     [Theory]
     [MemberData(nameof(Configurations))]
-    public void TheArenaIsAtMostThePlanesAliveAtOnce(string name, double scale, int height, int width, int[]? stages, int[]? repeats, int stem, long knownSlack)
+    public void TheArenaIsAtMostThePlanesAliveAtOnce(string name, double scale, int height, int width, int[]? stages, int[]? repeats, int stem)
     {
         var config = stages is null ? ReferenceV2Config.ForScale(scale, height, width)
             : new ReferenceV2Config(stem, stages, repeats!, 64, 3, height, width, 10);
@@ -45,7 +44,7 @@ public class V2ArenaTests
         var peaks = StrideOnePeaks(graph);
         _output.WriteLine($"{name}: ArenaLength {graph.ArenaLength}, planes-alive bound {bound} (at {graph.Ops[peakStep].Name}), planner's per-tensor bound {graph.LiveLowerBound}; "
             + $"stride-1 unit peaks (planes): {string.Join(", ", peaks.Select(p => $"{p.Stage} {p.Planes} of width {p.Width}"))}");
-        Assert.True(graph.ArenaLength <= bound + knownSlack, $"{name}: arena {graph.ArenaLength} > bound {bound} + known slack {knownSlack}");
+        Assert.True(graph.ArenaLength <= bound, $"{name}: arena {graph.ArenaLength} > bound {bound}");
         // A stride-1 unit holds its two halves and its branch's output: 1.5 widths, where the stage's input is at most
         // half its width (torchvision's widths); a wider input keeps room for branch1's depthwise output.
         Assert.All(peaks, p => Assert.Equal(p.Width * 3 / 2 + Math.Max(0, p.StageInput - p.Width / 2), p.Planes));
