@@ -43,17 +43,34 @@ internal static class ArenaPlanner
     /// </summary>
     public static ArenaPlan Plan(IReadOnlyList<ArenaTensor> tensors)
     {
-        var bySize = Place(tensors, Enumerable.Range(0, tensors.Count).OrderByDescending(i => tensors[i].Length).ThenBy(i => tensors[i].Live.First).ToList());
-        var byFirstUse = Place(tensors, Enumerable.Range(0, tensors.Count).OrderBy(i => tensors[i].Live.First).ThenByDescending(i => tensors[i].Length).ToList());
-        var byArea = Place(tensors, Enumerable.Range(0, tensors.Count).OrderByDescending(i => tensors[i].Length * (tensors[i].Live.Last - tensors[i].Live.First + 1)).ThenBy(i => tensors[i].Live.First).ToList());
-        var byLastUse = Place(tensors, Enumerable.Range(0, tensors.Count).OrderByDescending(i => tensors[i].Live.Last).ThenByDescending(i => tensors[i].Length).ToList());
-        var best = bySize;
-        foreach (var plan in new[] { byFirstUse, byArea, byLastUse })
-            if (plan.ArenaLength < best.ArenaLength) best = plan;
-        return best;
+        var indices = Enumerable.Range(0, tensors.Count);
+        var orders = new[]
+        {
+            indices.OrderByDescending(i => tensors[i].Length).ThenBy(i => tensors[i].Live.First),
+            indices.OrderBy(i => tensors[i].Live.First).ThenByDescending(i => tensors[i].Length),
+            indices.OrderByDescending(i => tensors[i].Length * (tensors[i].Live.Last - tensors[i].Live.First + 1)).ThenBy(i => tensors[i].Live.First),
+            indices.OrderByDescending(i => tensors[i].Live.Last).ThenByDescending(i => tensors[i].Length),
+        };
+        var best = Place(tensors, orders[0]);
+        foreach (var order in orders.Skip(1))
+        {
+            var placement = Place(tensors, order);
+            if (placement.End < best.End) best = placement;
+        }
+
+        // The figures that do not depend on the placement, once.
+        long lowerBound = 0;
+        int lastStep = tensors.Count == 0 ? -1 : tensors.Max(t => t.Live.Last);
+        for (int step = 0; step <= lastStep; step++)
+        {
+            long live = tensors.Where(t => t.Live.First <= step && step <= t.Live.Last).Sum(t => t.Length);
+            if (live > lowerBound) lowerBound = live;
+        }
+        return new ArenaPlan(best.Offsets, best.End, tensors.Sum(t => t.Length), lowerBound);
     }
 
-    private static ArenaPlan Place(IReadOnlyList<ArenaTensor> tensors, List<int> order)
+    /// <summary>Each tensor, in <paramref name="order"/>, at the lowest aligned offset clear of the placed tensors alive with it.</summary>
+    private static (long[] Offsets, long End) Place(IReadOnlyList<ArenaTensor> tensors, IEnumerable<int> order)
     {
         var offsets = new long[tensors.Count];
         var placed = new List<int>();
@@ -73,15 +90,7 @@ internal static class ArenaPlanner
             placed.Add(i);
             if (offset + tensor.Length > arenaEnd) arenaEnd = offset + tensor.Length;
         }
-
-        long lowerBound = 0;
-        int lastStep = tensors.Count == 0 ? -1 : tensors.Max(t => t.Live.Last);
-        for (int step = 0; step <= lastStep; step++)
-        {
-            long live = tensors.Where(t => t.Live.First <= step && step <= t.Live.Last).Sum(t => t.Length);
-            if (live > lowerBound) lowerBound = live;
-        }
-        return new ArenaPlan(offsets, arenaEnd, tensors.Sum(t => t.Length), lowerBound);
+        return (offsets, arenaEnd);
     }
 
     /// <summary>
