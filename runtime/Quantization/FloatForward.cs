@@ -66,7 +66,12 @@ internal static class FloatForward
         public int[] SourcePlanes = Array.Empty<int>();
         public int[] OutputPlanes = Array.Empty<int>();
         public Shape In;
-        public Shape Out;  // the plane size; the channel count is the tensor's, once every writer is known
+
+        /// <summary>The output tensor's shape, with every layer that writes it known (a stride-2 unit's concat has two).</summary>
+        public Shape Out;
+
+        /// <summary>A 1x1 convolution's plane starts in its source and output arrays, computed once for every image.</summary>
+        public int[]? SourceOffsets, OutputOffsets;
         public Folded? Conv;
         public float[]? LinearWeights;
         public float[]? LinearBias;
@@ -171,8 +176,14 @@ internal static class FloatForward
                     channels = Math.Max(channels, written.Channels);
                 }
                 _shapes[layer.Output] = new Shape(channels, oh, ow);
-                step.Out = _shapes[layer.Output];
                 _steps.Add(step);
+            }
+            foreach (var step in _steps)
+            {
+                step.Out = _shapes[step.Layer.Output];
+                if (step.Layer.Kind != LayerKind.Pointwise) continue;
+                step.SourceOffsets = Offsets(step.SourcePlanes, step.In.Plane);
+                step.OutputOffsets = Offsets(step.OutputPlanes, step.Out.Plane);
             }
             Require(_steps.Count > 0 && _steps[^1].Layer.Output == "logits" && _steps[^1].Layer.Channels == model.Classes,
                 $"the last layer does not write the {model.Classes} logits");
@@ -191,11 +202,7 @@ internal static class FloatForward
                 var layer = step.Layer;
                 var x = tensors[step.Source];
                 if (!tensors.TryGetValue(layer.Output, out var y))
-                {
-                    // Sized for every layer that writes it (a stride-2 unit's shortcut and branch share one tensor).
-                    var shape = _shapes[layer.Output];
-                    tensors[layer.Output] = y = new float[shape.Channels * shape.Plane];
-                }
+                    tensors[layer.Output] = y = new float[step.Out.Channels * step.Out.Plane];
                 int inPlane = step.In.Plane, outPlane = step.Out.Plane;
                 switch (layer.Kind)
                 {
@@ -213,7 +220,7 @@ internal static class FloatForward
                         break;
                     case LayerKind.Pointwise:
                         if (observer is not null) observer(layer.Name, Gather(x, step.SourcePlanes, inPlane));
-                        Pointwise(x, Offsets(step.SourcePlanes, inPlane), outPlane, step.Conv!, layer.Channels, layer.Groups, y, Offsets(step.OutputPlanes, outPlane));
+                        Pointwise(x, step.SourceOffsets!, outPlane, step.Conv!, layer.Channels, layer.Groups, y, step.OutputOffsets!);
                         break;
                     case LayerKind.GlobalAveragePool:
                         for (int c = 0; c < layer.Channels; c++)
