@@ -64,10 +64,7 @@ internal sealed class ShuffleNetV2Family : NetworkFamily
     }
 
     /// <summary>A unit's output: the tensor of its stage and which of its planes holds each logical channel.</summary>
-    private sealed record Channels(TensorNode Tensor, int[] Planes)
-    {
-        public PlaneMap Map(int start, int count) => PlaneMap.Table(Planes.Skip(start).Take(count).ToArray());
-    }
+    private sealed record Channels(TensorNode Tensor, int[] Planes);
 
     /// <summary>Output channel 2i is <paramref name="first"/>[i], 2i+1 is <paramref name="second"/>[i]: the concat, then a shuffle of 2 groups.</summary>
     private static int[] Interleave(int[] first, int[] second)
