@@ -60,9 +60,6 @@ internal sealed class OnnxReader
     /// <summary>The graph, indexed for the walk.</summary>
     public OnnxGraph G => _g;
 
-    /// <summary>The declared model.</summary>
-    public ModelDescription Model => _model;
-
     /// <summary>The graph input's batch size when it is a number (<see cref="BatchIsStatic"/>), else 1.</summary>
     public int Batch => _batch;
 
@@ -197,7 +194,6 @@ internal sealed class OnnxReader
     /// <summary>The global pool, the flatten and the classifier <paramref name="classifier"/> after <paramref name="x"/>, a <paramref name="width"/>-channel <paramref name="h"/>x<paramref name="w"/> map; returns the logits.</summary>
     public string Head(string x, int width, int h, int w, string classifier)
     {
-        var consumers = _g.ConsumersOf(x);
         var pool = Single(x, "GlobalAveragePool", "the global average pool after the last unit (GlobalAveragePool, ReduceMean over H and W, or AveragePool over the whole map)",
             "ReduceMean", "AveragePool");
         bool keptDims = true;

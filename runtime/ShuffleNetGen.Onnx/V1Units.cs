@@ -11,16 +11,14 @@ namespace ShuffleNetGen.Onnx;
 /// </summary>
 internal sealed class V1Units
 {
-    private V1Units(LayerDescription stem, bool maxPool, List<UnitShape> units, string classifier)
+    private V1Units(LayerDescription stem, List<UnitShape> units, string classifier)
     {
         Stem = stem;
-        StemMaxPool = maxPool;
         Units = units;
         Classifier = classifier;
     }
 
     public LayerDescription Stem { get; }
-    public bool StemMaxPool { get; }
     public IReadOnlyList<UnitShape> Units { get; }
     public string Classifier { get; }
 
@@ -41,8 +39,7 @@ internal sealed class V1Units
 
         var stem = Next(LayerKind.Convolution3x3);
         int h = Size(model.InputHeight, stem.Stride), w = Size(model.InputWidth, stem.Stride), channels = stem.Channels;
-        bool maxPool = At(LayerKind.MaxPool3x3);
-        if (maxPool)
+        if (At(LayerKind.MaxPool3x3))
         {
             Next(LayerKind.MaxPool3x3);
             h = Size(h, 2);
@@ -79,7 +76,7 @@ internal sealed class V1Units
         var fc = Next(LayerKind.Linear);
         if (units.Count == 0)
             throw new ArgumentException($"The description of {model.Name} does not list a ShuffleNet v1's layers: it has no units.", nameof(model));
-        return new V1Units(stem, maxPool, units, fc.Name);
+        return new V1Units(stem, units, fc.Name);
     }
 
     /// <summary>A 3x3, padding-1 window's output size.</summary>

@@ -20,14 +20,12 @@ namespace ShuffleNetGen.Onnx;
 /// </remarks>
 internal sealed class V2Units
 {
-    private V2Units(LayerDescription stem, LayerDescription? maxPool, List<V2UnitShape> units, LayerDescription conv5, int height, int width, string classifier)
+    private V2Units(LayerDescription stem, LayerDescription? maxPool, List<V2UnitShape> units, LayerDescription conv5, string classifier)
     {
         Stem = stem;
         MaxPool = maxPool;
         Units = units;
         Conv5 = conv5;
-        FinalHeight = height;
-        FinalWidth = width;
         Classifier = classifier;
     }
 
@@ -38,8 +36,6 @@ internal sealed class V2Units
     /// <summary>The 1x1 convolution after the last unit (<c>conv5.0</c>, batch norm <c>conv5.1</c>, ReLU).</summary>
     public LayerDescription Conv5 { get; }
 
-    public int FinalHeight { get; }
-    public int FinalWidth { get; }
     public string Classifier { get; }
 
     /// <exception cref="ArgumentException">The description's layers are not a ShuffleNet v2's.</exception>
@@ -163,7 +159,7 @@ internal sealed class V2Units
         var fc = Next(LayerKind.Linear);
         if (i != layers.Count) throw Wrong($"{layers[i].Layer.Name} follows the classifier");
         if (units.Count == 0) throw Wrong("it has no units");
-        return new V2Units(stem, maxPool, units, conv5.Layer, h, w, fc.Layer.Name);
+        return new V2Units(stem, maxPool, units, conv5.Layer, fc.Layer.Name);
     }
 
     private static int[] OutputPlanes(LayerDescription layer) => Enumerable.Range(0, layer.Channels).Select(layer.OutputPlane).ToArray();
@@ -223,7 +219,4 @@ internal sealed record V2UnitShape(
     public bool Downsamples => Branch1Depthwise is not null;
     public int OutHeight => V1Units.Size(InHeight, Stride);
     public int OutWidth => V1Units.Size(InWidth, Stride);
-
-    /// <summary>Channels branch2 computes (and, at stride 2, branch1).</summary>
-    public int BranchChannels => Branch2Last.Channels;
 }
