@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using ShuffleNetGen.Onnx.Protos;
+using ShuffleNetGen.Quantization;
 
 namespace ShuffleNetGen.Onnx;
 
@@ -40,14 +41,14 @@ internal sealed class V1Structure
         var conv = _r.Single(x, "Conv", "the stem 3x3 convolution");
         x = _r.ConvBn(conv, new ConvSpec("the stem convolution", 3, _model.StemStride, 1, _model.InputChannels, _model.StemChannels, h, w),
             _network.Stem.Name, _network.Stem.BatchNorm!);
-        h = V1Units.Size(h, _model.StemStride); w = V1Units.Size(w, _model.StemStride);
+        h = FloatForward.OutSize(h, _model.StemStride); w = FloatForward.OutSize(w, _model.StemStride);
         x = _r.Relu(x, "the ReLU after the stem convolution");
         if (_model.StemMaxPool)
         {
             var pool = _r.Single(x, "MaxPool", "the 3x3 stride-2 max pool after the stem (StemMaxPool = true)");
             _r.CheckPool(pool, "the stem max pool", padded: true);
             x = pool.Output[0];
-            h = V1Units.Size(h, 2); w = V1Units.Size(w, 2);
+            h = FloatForward.OutSize(h, 2); w = FloatForward.OutSize(w, 2);
         }
         else
         {

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using ShuffleNetGen.Quantization;
 
 namespace ShuffleNetGen.Onnx;
 
@@ -38,12 +39,12 @@ internal sealed class V1Units
         bool At(LayerKind kind) => i < layers.Count && layers[i].Kind == kind;
 
         var stem = Next(LayerKind.Convolution3x3);
-        int h = Size(model.InputHeight, stem.Stride), w = Size(model.InputWidth, stem.Stride), channels = stem.Channels;
+        int h = FloatForward.OutSize(model.InputHeight, stem.Stride), w = FloatForward.OutSize(model.InputWidth, stem.Stride), channels = stem.Channels;
         if (At(LayerKind.MaxPool3x3))
         {
             Next(LayerKind.MaxPool3x3);
-            h = Size(h, 2);
-            w = Size(w, 2);
+            h = FloatForward.OutSize(h, 2);
+            w = FloatForward.OutSize(w, 2);
         }
 
         var units = new List<UnitShape>();
@@ -78,9 +79,6 @@ internal sealed class V1Units
             throw new ArgumentException($"The description of {model.Name} does not list a ShuffleNet v1's layers: it has no units.", nameof(model));
         return new V1Units(stem, units, fc.Name);
     }
-
-    /// <summary>A 3x3, padding-1 window's output size.</summary>
-    public static int Size(int size, int stride) => (size - 1) / stride + 1;
 }
 
 /// <summary>One ShuffleNet v1 unit as the description lists it: 1x1 group conv (+ shuffle), 3x3 depthwise, 1x1 group conv, joined with its shortcut.</summary>
@@ -104,8 +102,8 @@ internal sealed record UnitShape(
     string SecondBatchNorm)
 {
     public bool Downsamples => Stride == 2;
-    public int OutHeight => V1Units.Size(InHeight, Stride);
-    public int OutWidth => V1Units.Size(InWidth, Stride);
+    public int OutHeight => FloatForward.OutSize(InHeight, Stride);
+    public int OutWidth => FloatForward.OutSize(InWidth, Stride);
 
     /// <summary>What the second pointwise conv writes: the channels the shortcut leaves at stride 2, all of them at stride 1.</summary>
     public int BranchChannels => Downsamples ? OutChannels - InChannels : OutChannels;

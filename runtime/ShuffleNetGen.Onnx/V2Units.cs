@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using ShuffleNetGen.Quantization;
 
 namespace ShuffleNetGen.Onnx;
 
@@ -81,7 +82,7 @@ internal sealed class V2Units
             Reads(to, from.Layer.Output, OutputPlanes(from.Layer), $"the output of {from.Layer.Name}");
 
         var stem = Next(LayerKind.Convolution3x3).Layer;
-        int h = V1Units.Size(model.InputHeight, stem.Stride), w = V1Units.Size(model.InputWidth, stem.Stride);
+        int h = FloatForward.OutSize(model.InputHeight, stem.Stride), w = FloatForward.OutSize(model.InputWidth, stem.Stride);
         tensor = stem.Output;
         planes = OutputPlanes(stem);
         LayerDescription? maxPool = null;
@@ -90,8 +91,8 @@ internal sealed class V2Units
             var pool = Next(LayerKind.MaxPool3x3);
             Reads(pool, tensor, planes, "the stem's output");
             maxPool = pool.Layer;
-            h = V1Units.Size(h, pool.Layer.Stride);
-            w = V1Units.Size(w, pool.Layer.Stride);
+            h = FloatForward.OutSize(h, pool.Layer.Stride);
+            w = FloatForward.OutSize(w, pool.Layer.Stride);
             tensor = pool.Layer.Output;
             planes = OutputPlanes(pool.Layer);
         }
@@ -217,6 +218,6 @@ internal sealed record V2UnitShape(
     ChannelRange Pass)
 {
     public bool Downsamples => Branch1Depthwise is not null;
-    public int OutHeight => V1Units.Size(InHeight, Stride);
-    public int OutWidth => V1Units.Size(InWidth, Stride);
+    public int OutHeight => FloatForward.OutSize(InHeight, Stride);
+    public int OutWidth => FloatForward.OutSize(InWidth, Stride);
 }
