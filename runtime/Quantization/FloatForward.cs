@@ -322,7 +322,8 @@ internal static class FloatForward
         return new Folded(folded, bias);
     }
 
-    private static int OutSize(int size, int stride) => (size - 1) / stride + 1;
+    /// <summary>A 3x3, padding-1 window's output size (also what the ONNX importer checks a graph's sizes with).</summary>
+    internal static int OutSize(int size, int stride) => (size - 1) / stride + 1;
 
     /// <summary>
     /// The output positions whose 3x3 window (padding 1) puts tap <paramref name="k"/> inside the input:

@@ -199,8 +199,8 @@ internal sealed partial class OnnxGraph
             if (node.OpType == "DequantizeLinear")
             {
                 var quantize = QuantizeFeeding(node);
-                var (scale, zero, type) = PairParameters(quantize, "QuantizeLinear");
-                var (dqScale, dqZero, dqType) = PairParameters(node, "DequantizeLinear");
+                var (scale, zero, type) = PairParameters(quantize);
+                var (dqScale, dqZero, dqType) = PairParameters(node);
                 if (scale != dqScale || zero != dqZero || type != dqType)
                     throw Bad(node,
                         $"it dequantizes with scale {dqScale:R} and zero point {dqZero} ({DataTypeName(dqType)}) what node {Q(Label(quantize))} quantized with scale {scale:R} and zero point {zero} ({DataTypeName(type)}); a QDQ pair must use the same parameters");
@@ -225,23 +225,19 @@ internal sealed partial class OnnxGraph
         throw Bad(dequantize, $"it dequantizes {Q(value)}, which no QuantizeLinear produces; ShuffleNetGen reads activations quantized by QuantizeLinear → DequantizeLinear pairs");
     }
 
-    /// <summary>A Q or DQ node's per-tensor scale, zero point and integer type (UINT8 when it has no zero point, as ONNX defaults).</summary>
-    private (float Scale, long Zero, int Type) PairParameters(NodeProto node, string op)
+    /// <summary>
+    /// A Q or DQ node's parameters as <see cref="QdqParameters"/> reads and checks them, for a per-tensor pair only; the
+    /// integer type without a zero point is output_dtype's, else UINT8, as ONNX defaults.
+    /// </summary>
+    private (float Scale, long Zero, int Type) PairParameters(NodeProto node)
     {
-        if (node.Input.Count < 2 || node.Input[1].Length == 0) throw Bad(node, $"the {op} has no scale input; the graph is not valid ONNX");
-        var (scale, scaleDims) = Floats(node, 1, "scale");
+        var (scale, zero, type, hasZero) = QdqParameters(node);
+        var scaleDims = ConstantDims(node, 1, "scale");
         if (scale.Length != 1 || scaleDims.Length > 1)
             throw Bad(node, $"it quantizes an activation per axis (scales {OnnxText.Dims(scaleDims)}); ShuffleNetGen's int8 kernels take one scale per activation tensor");
-        if (!(scale[0] > 0) || !float.IsFinite(scale[0]))
-            throw Bad(node, $"its scale is {scale[0]:R}; an activation scale must be positive and finite");
-        if (node.Input.Count > 2 && node.Input[2].Length > 0)
-        {
-            var (zero, type) = Integers(node, 2, "zero point");
-            if (zero.Length != 1) throw Bad(node, $"it has {zero.Length} zero points for one scale; the graph is not valid ONNX");
-            return (scale[0], zero[0], type);
-        }
+        if (hasZero) return (scale[0], zero[0], type);
         long outputType = Int(node, "output_dtype", 0);
-        return (scale[0], 0, outputType != 0 ? (int)outputType : (int)TensorProto.Types.DataType.Uint8);
+        return (scale[0], 0, outputType != 0 ? (int)outputType : type);
     }
 
     /// <summary>A stored integer tensor (INT8, UINT8, INT16, UINT16 or INT32, as quantized weights, biases and zero points are) with its type.</summary>

@@ -60,9 +60,6 @@ internal sealed class OnnxReader
     /// <summary>The graph, indexed for the walk.</summary>
     public OnnxGraph G => _g;
 
-    /// <summary>The declared model.</summary>
-    public ModelDescription Model => _model;
-
     /// <summary>The graph input's batch size when it is a number (<see cref="BatchIsStatic"/>), else 1.</summary>
     public int Batch => _batch;
 
@@ -154,50 +151,14 @@ internal sealed class OnnxReader
             throw _g.Bad(pool, "its Indices output is used; ShuffleNetGen imports inference graphs");
     }
 
-    /// <summary>A Reshape's target shape, with 0 (copy, unless allowzero) and -1 (infer) resolved against the input shape.</summary>
-    public long[] ReshapeTarget(NodeProto reshape, long[] inputShape)
-    {
-        long[] target = _g.Longs(reshape, 1, "target shape");
-        bool allowZero = _g.Int(reshape, "allowzero", 0) != 0;
-        var result = new long[target.Length];
-        // The input shape comes from the declaration (batch, channels, H, W), so its product cannot overflow.
-        long known = 1, total = inputShape.Aggregate(1L, (a, b) => checked(a * b));
-        int infer = -1;
-        for (int i = 0; i < target.Length; i++)
-        {
-            long d = target[i];
-            if (d == 0 && !allowZero)
-            {
-                if (i >= inputShape.Length) throw _g.Bad(reshape, $"its target shape copies dimension {i} (0), which the input {OnnxText.Dims(inputShape)} does not have");
-                d = inputShape[i];
-            }
-            if (d == -1)
-            {
-                if (infer >= 0) throw _g.Bad(reshape, "its target shape has two -1 entries");
-                infer = i;
-                continue;
-            }
-            if (d < 0) throw _g.Bad(reshape, $"its target shape has dimension {d}");
-            result[i] = d;
-            // Checked: a product that wraps around (e.g. 8 · (2^61 + 2) = 16 mod 2^64) would pass for a plausible shape.
-            if (!OnnxGraph.TryMultiply(known, d, out known))
-                throw _g.Bad(reshape, $"its target shape {OnnxText.Dims(target)} has more elements than a 64-bit count holds; the input has shape {OnnxText.Dims(inputShape)}");
-        }
-        if (infer >= 0)
-        {
-            if (known == 0 || total % known != 0) throw _g.Bad(reshape, $"its target shape {OnnxText.Dims(target)} does not fit an input of shape {OnnxText.Dims(inputShape)}");
-            result[infer] = total / known;
-        }
-        else if (known != total)
-            throw _g.Bad(reshape, $"its target shape {OnnxText.Dims(target)} does not fit an input of shape {OnnxText.Dims(inputShape)}");
-        _g.MarkVisited(reshape);
-        return result;
-    }
+    /// <summary>A Reshape's constant target shape, with 0 (copy, unless allowzero) and -1 (infer) resolved against the input shape (<see cref="ShapeValues.Resolve"/>).</summary>
+    public long[] ReshapeTarget(NodeProto reshape, long[] inputShape) =>
+        ShapeValues.Resolve(_g, reshape, _g.Longs(reshape, 1, "target shape").Select(ShapeDim.Of).ToArray(), inputShape.Select(ShapeDim.Of).ToArray())
+            .Select(d => d.Value).ToArray();
 
     /// <summary>The global pool, the flatten and the classifier <paramref name="classifier"/> after <paramref name="x"/>, a <paramref name="width"/>-channel <paramref name="h"/>x<paramref name="w"/> map; returns the logits.</summary>
     public string Head(string x, int width, int h, int w, string classifier)
     {
-        var consumers = _g.ConsumersOf(x);
         var pool = Single(x, "GlobalAveragePool", "the global average pool after the last unit (GlobalAveragePool, ReduceMean over H and W, or AveragePool over the whole map)",
             "ReduceMean", "AveragePool");
         bool keptDims = true;

@@ -181,10 +181,16 @@ internal sealed class ShapeValues
     /// <paramref name="input"/>; the batch symbol counts as a factor of its own, so a -1 can stand for a product of
     /// numbers only.
     /// </summary>
-    public ShapeDim[] ReshapeTarget(NodeProto reshape, ShapeDim[] input)
+    public ShapeDim[] ReshapeTarget(NodeProto reshape, ShapeDim[] input) => Resolve(_g, reshape, Evaluate(reshape, 1, "target shape"), input);
+
+    /// <summary>
+    /// <paramref name="target"/>, the target of <paramref name="reshape"/> however it was read (evaluated here, or a
+    /// constant as <see cref="OnnxReader.ReshapeTarget"/> reads it), with 0 and -1 resolved against
+    /// <paramref name="input"/>; marks the Reshape visited.
+    /// </summary>
+    public static ShapeDim[] Resolve(OnnxGraph g, NodeProto reshape, ShapeDim[] target, ShapeDim[] input)
     {
-        var target = Evaluate(reshape, 1, "target shape");
-        bool allowZero = _g.Int(reshape, "allowzero", 0) != 0;
+        bool allowZero = g.Int(reshape, "allowzero", 0) != 0;
         var result = new ShapeDim[target.Length];
         int infer = -1, batches = 0;
         long known = 1;
@@ -193,34 +199,34 @@ internal sealed class ShapeValues
             var d = target[i];
             if (!d.IsBatch && d.Value == 0 && !allowZero)
             {
-                if (i >= input.Length) throw _g.Bad(reshape, $"its target shape copies dimension {i} (0), which the input {ShapeDim.Text(input)} does not have");
+                if (i >= input.Length) throw g.Bad(reshape, $"its target shape copies dimension {i} (0), which the input {ShapeDim.Text(input)} does not have");
                 d = input[i];
             }
             if (!d.IsBatch && d.Value == -1)
             {
-                if (infer >= 0) throw _g.Bad(reshape, "its target shape has two -1 entries");
+                if (infer >= 0) throw g.Bad(reshape, "its target shape has two -1 entries");
                 infer = i;
                 continue;
             }
-            if (!d.IsBatch && d.Value < 0) throw _g.Bad(reshape, $"its target shape has dimension {d}");
+            if (!d.IsBatch && d.Value < 0) throw g.Bad(reshape, $"its target shape has dimension {d}");
             result[i] = d;
             if (d.IsBatch) batches++;
             else if (!OnnxGraph.TryMultiply(known, d.Value, out known))
-                throw _g.Bad(reshape, $"its target shape {ShapeDim.Text(target)} has more elements than a 64-bit count holds; the input has shape {ShapeDim.Text(input)}");
+                throw g.Bad(reshape, $"its target shape {ShapeDim.Text(target)} has more elements than a 64-bit count holds; the input has shape {ShapeDim.Text(input)}");
         }
         // The input's shape comes from the declaration, so its product cannot overflow.
         long total = input.Where(d => !d.IsBatch).Aggregate(1L, (a, b) => checked(a * b.Value));
         int inputBatches = input.Count(d => d.IsBatch);
         if (batches != inputBatches)
-            throw _g.Bad(reshape, $"its target shape {ShapeDim.Text(target)} does not keep the batch size N of its input {ShapeDim.Text(input)} (a dynamic axis) as one entry");
+            throw g.Bad(reshape, $"its target shape {ShapeDim.Text(target)} does not keep the batch size N of its input {ShapeDim.Text(input)} (a dynamic axis) as one entry");
         if (infer >= 0)
         {
-            if (known == 0 || total % known != 0) throw _g.Bad(reshape, $"its target shape {ShapeDim.Text(target)} does not fit an input of shape {ShapeDim.Text(input)}");
+            if (known == 0 || total % known != 0) throw g.Bad(reshape, $"its target shape {ShapeDim.Text(target)} does not fit an input of shape {ShapeDim.Text(input)}");
             result[infer] = ShapeDim.Of(total / known);
         }
         else if (known != total)
-            throw _g.Bad(reshape, $"its target shape {ShapeDim.Text(target)} does not fit an input of shape {ShapeDim.Text(input)}");
-        _g.MarkVisited(reshape);
+            throw g.Bad(reshape, $"its target shape {ShapeDim.Text(target)} does not fit an input of shape {ShapeDim.Text(input)}");
+        g.MarkVisited(reshape);
         return result;
     }
 }

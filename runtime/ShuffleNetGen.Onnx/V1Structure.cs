@@ -1,7 +1,7 @@
 using System;
-using System.Collections.Generic;
 using System.Linq;
 using ShuffleNetGen.Onnx.Protos;
+using ShuffleNetGen.Quantization;
 
 namespace ShuffleNetGen.Onnx;
 
@@ -41,14 +41,14 @@ internal sealed class V1Structure
         var conv = _r.Single(x, "Conv", "the stem 3x3 convolution");
         x = _r.ConvBn(conv, new ConvSpec("the stem convolution", 3, _model.StemStride, 1, _model.InputChannels, _model.StemChannels, h, w),
             _network.Stem.Name, _network.Stem.BatchNorm!);
-        h = V1Units.Size(h, _model.StemStride); w = V1Units.Size(w, _model.StemStride);
+        h = FloatForward.OutSize(h, _model.StemStride); w = FloatForward.OutSize(w, _model.StemStride);
         x = _r.Relu(x, "the ReLU after the stem convolution");
         if (_model.StemMaxPool)
         {
             var pool = _r.Single(x, "MaxPool", "the 3x3 stride-2 max pool after the stem (StemMaxPool = true)");
             _r.CheckPool(pool, "the stem max pool", padded: true);
             x = pool.Output[0];
-            h = V1Units.Size(h, 2); w = V1Units.Size(w, 2);
+            h = FloatForward.OutSize(h, 2); w = FloatForward.OutSize(w, 2);
         }
         else
         {
@@ -59,7 +59,7 @@ internal sealed class V1Structure
 
         // Units.
         var units = _network.Units;
-        foreach (var unit in units) x = Unit(x, unit, units.Count);
+        foreach (var unit in units) x = Unit(x, unit);
 
         var last = units[^1]; // every stage has at least one unit (the declaration's checks)
         var head = _g.ConsumersOf(x);
@@ -69,14 +69,14 @@ internal sealed class V1Structure
         return _r.Finish(x, "ShuffleNet v1");
     }
 
-    private string Unit(string x, UnitShape unit, int totalUnits)
+    private string Unit(string x, UnitShape unit)
     {
         int stride = unit.Stride;
         string where = $"unit {unit.Index} (stage {unit.Stage + 2}, {(unit.Downsamples ? "its first, stride 2" : $"unit {unit.Repeat + 1} of {_model.StageRepeats[unit.Stage]}")})";
         var consumers = _g.ConsumersOf(x);
         var head = consumers.FirstOrDefault(c => c.Node.OpType is "GlobalAveragePool" or "ReduceMean");
         if (head.Node is not null)
-            throw _g.Bad(head.Node, $"{Expects} {totalUnits} units (stages {OnnxText.Dims(_model.StageRepeats)}), but the graph reaches the global pool after {unit.Index}");
+            throw _g.Bad(head.Node, $"{Expects} {_network.Units.Count} units (stages {OnnxText.Dims(_model.StageRepeats)}), but the graph reaches the global pool after {unit.Index}");
         if (consumers.Count == 2 && consumers.All(c => c.Node.OpType == "Conv" && c.Input == 0))
             throw _g.Bad(consumers[0].Node,
                 $"this node and {Q(_g.Label(consumers[1].Node))} (Conv) both read the input of {where}, as the two branches of a ShuffleNet v2 downsampling unit do; {Expects} a ShuffleNet v1 unit there (its first pointwise Conv and its {(stride == 2 ? "AveragePool shortcut" : "residual Add")}). The file holds a ShuffleNet v2: declare the model with [ShuffleNetV2(...)] or \"version\": 2");

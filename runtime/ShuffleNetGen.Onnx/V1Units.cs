@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using ShuffleNetGen.Quantization;
 
 namespace ShuffleNetGen.Onnx;
 
@@ -11,16 +12,14 @@ namespace ShuffleNetGen.Onnx;
 /// </summary>
 internal sealed class V1Units
 {
-    private V1Units(LayerDescription stem, bool maxPool, List<UnitShape> units, string classifier)
+    private V1Units(LayerDescription stem, List<UnitShape> units, string classifier)
     {
         Stem = stem;
-        StemMaxPool = maxPool;
         Units = units;
         Classifier = classifier;
     }
 
     public LayerDescription Stem { get; }
-    public bool StemMaxPool { get; }
     public IReadOnlyList<UnitShape> Units { get; }
     public string Classifier { get; }
 
@@ -40,13 +39,12 @@ internal sealed class V1Units
         bool At(LayerKind kind) => i < layers.Count && layers[i].Kind == kind;
 
         var stem = Next(LayerKind.Convolution3x3);
-        int h = Size(model.InputHeight, stem.Stride), w = Size(model.InputWidth, stem.Stride), channels = stem.Channels;
-        bool maxPool = At(LayerKind.MaxPool3x3);
-        if (maxPool)
+        int h = FloatForward.OutSize(model.InputHeight, stem.Stride), w = FloatForward.OutSize(model.InputWidth, stem.Stride), channels = stem.Channels;
+        if (At(LayerKind.MaxPool3x3))
         {
             Next(LayerKind.MaxPool3x3);
-            h = Size(h, 2);
-            w = Size(w, 2);
+            h = FloatForward.OutSize(h, 2);
+            w = FloatForward.OutSize(w, 2);
         }
 
         var units = new List<UnitShape>();
@@ -79,11 +77,8 @@ internal sealed class V1Units
         var fc = Next(LayerKind.Linear);
         if (units.Count == 0)
             throw new ArgumentException($"The description of {model.Name} does not list a ShuffleNet v1's layers: it has no units.", nameof(model));
-        return new V1Units(stem, maxPool, units, fc.Name);
+        return new V1Units(stem, units, fc.Name);
     }
-
-    /// <summary>A 3x3, padding-1 window's output size.</summary>
-    public static int Size(int size, int stride) => (size - 1) / stride + 1;
 }
 
 /// <summary>One ShuffleNet v1 unit as the description lists it: 1x1 group conv (+ shuffle), 3x3 depthwise, 1x1 group conv, joined with its shortcut.</summary>
@@ -107,8 +102,8 @@ internal sealed record UnitShape(
     string SecondBatchNorm)
 {
     public bool Downsamples => Stride == 2;
-    public int OutHeight => V1Units.Size(InHeight, Stride);
-    public int OutWidth => V1Units.Size(InWidth, Stride);
+    public int OutHeight => FloatForward.OutSize(InHeight, Stride);
+    public int OutWidth => FloatForward.OutSize(InWidth, Stride);
 
     /// <summary>What the second pointwise conv writes: the channels the shortcut leaves at stride 2, all of them at stride 1.</summary>
     public int BranchChannels => Downsamples ? OutChannels - InChannels : OutChannels;

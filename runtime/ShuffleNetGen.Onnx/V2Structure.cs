@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using ShuffleNetGen.Onnx.Protos;
+using ShuffleNetGen.Quantization;
 
 namespace ShuffleNetGen.Onnx;
 
@@ -54,16 +55,16 @@ internal sealed class V2Structure
         var stem = _network.Stem;
         var conv = _r.Single(x, "Conv", $"the stem 3x3 convolution ({stem.Name})");
         x = _r.ConvBn(conv, new ConvSpec($"the stem convolution ({stem.Name})", 3, stem.Stride, 1, _model.InputChannels, stem.Channels, h, w), stem.Name, stem.BatchNorm!);
-        h = V1Units.Size(h, stem.Stride);
-        w = V1Units.Size(w, stem.Stride);
+        h = FloatForward.OutSize(h, stem.Stride);
+        w = FloatForward.OutSize(w, stem.Stride);
         x = _r.Relu(x, $"the ReLU after the stem convolution ({stem.Name})");
         if (_network.MaxPool is { } maxPool)
         {
             var pool = _r.Single(x, "MaxPool", "the 3x3 stride-2 max pool after the stem");
             _r.CheckPool(pool, "the stem max pool", padded: true);
             x = _g.Resolve(pool.Output[0]);
-            h = V1Units.Size(h, maxPool.Stride);
-            w = V1Units.Size(w, maxPool.Stride);
+            h = FloatForward.OutSize(h, maxPool.Stride);
+            w = FloatForward.OutSize(w, maxPool.Stride);
         }
         else
         {

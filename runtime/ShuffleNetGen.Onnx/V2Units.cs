@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using ShuffleNetGen.Quantization;
 
 namespace ShuffleNetGen.Onnx;
 
@@ -20,14 +21,12 @@ namespace ShuffleNetGen.Onnx;
 /// </remarks>
 internal sealed class V2Units
 {
-    private V2Units(LayerDescription stem, LayerDescription? maxPool, List<V2UnitShape> units, LayerDescription conv5, int height, int width, string classifier)
+    private V2Units(LayerDescription stem, LayerDescription? maxPool, List<V2UnitShape> units, LayerDescription conv5, string classifier)
     {
         Stem = stem;
         MaxPool = maxPool;
         Units = units;
         Conv5 = conv5;
-        FinalHeight = height;
-        FinalWidth = width;
         Classifier = classifier;
     }
 
@@ -38,8 +37,6 @@ internal sealed class V2Units
     /// <summary>The 1x1 convolution after the last unit (<c>conv5.0</c>, batch norm <c>conv5.1</c>, ReLU).</summary>
     public LayerDescription Conv5 { get; }
 
-    public int FinalHeight { get; }
-    public int FinalWidth { get; }
     public string Classifier { get; }
 
     /// <exception cref="ArgumentException">The description's layers are not a ShuffleNet v2's.</exception>
@@ -85,7 +82,7 @@ internal sealed class V2Units
             Reads(to, from.Layer.Output, OutputPlanes(from.Layer), $"the output of {from.Layer.Name}");
 
         var stem = Next(LayerKind.Convolution3x3).Layer;
-        int h = V1Units.Size(model.InputHeight, stem.Stride), w = V1Units.Size(model.InputWidth, stem.Stride);
+        int h = FloatForward.OutSize(model.InputHeight, stem.Stride), w = FloatForward.OutSize(model.InputWidth, stem.Stride);
         tensor = stem.Output;
         planes = OutputPlanes(stem);
         LayerDescription? maxPool = null;
@@ -94,8 +91,8 @@ internal sealed class V2Units
             var pool = Next(LayerKind.MaxPool3x3);
             Reads(pool, tensor, planes, "the stem's output");
             maxPool = pool.Layer;
-            h = V1Units.Size(h, pool.Layer.Stride);
-            w = V1Units.Size(w, pool.Layer.Stride);
+            h = FloatForward.OutSize(h, pool.Layer.Stride);
+            w = FloatForward.OutSize(w, pool.Layer.Stride);
             tensor = pool.Layer.Output;
             planes = OutputPlanes(pool.Layer);
         }
@@ -163,7 +160,7 @@ internal sealed class V2Units
         var fc = Next(LayerKind.Linear);
         if (i != layers.Count) throw Wrong($"{layers[i].Layer.Name} follows the classifier");
         if (units.Count == 0) throw Wrong("it has no units");
-        return new V2Units(stem, maxPool, units, conv5.Layer, h, w, fc.Layer.Name);
+        return new V2Units(stem, maxPool, units, conv5.Layer, fc.Layer.Name);
     }
 
     private static int[] OutputPlanes(LayerDescription layer) => Enumerable.Range(0, layer.Channels).Select(layer.OutputPlane).ToArray();
@@ -221,9 +218,6 @@ internal sealed record V2UnitShape(
     ChannelRange Pass)
 {
     public bool Downsamples => Branch1Depthwise is not null;
-    public int OutHeight => V1Units.Size(InHeight, Stride);
-    public int OutWidth => V1Units.Size(InWidth, Stride);
-
-    /// <summary>Channels branch2 computes (and, at stride 2, branch1).</summary>
-    public int BranchChannels => Branch2Last.Channels;
+    public int OutHeight => FloatForward.OutSize(InHeight, Stride);
+    public int OutWidth => FloatForward.OutSize(InWidth, Stride);
 }

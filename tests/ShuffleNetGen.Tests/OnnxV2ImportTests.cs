@@ -51,8 +51,6 @@ public class OnnxV2ImportTests
 
     private static ModelProto Parse(string file) => ModelProto.Parser.ParseFrom(File.ReadAllBytes(V2Fixture.PathOf(file)));
 
-    private static TensorSet Read(ModelProto model, ModelDescription description) => OnnxWeights.Read(new MemoryStream(model.ToByteArray()), description);
-
     [Theory]
     [MemberData(nameof(Files))]
     public void ImportedWeightsGiveTorchvisionsLogits(string file, string fixtureName)
@@ -227,7 +225,7 @@ public class OnnxV2ImportTests
         Assert.Equal(split.Output[1], conv.Input[0]);
         conv.Input[0] = split.Output[0];
         concat.Input[0] = split.Output[1];
-        var e = Assert.Throws<OnnxFormatException>(() => Read(model, Describe(CustomConfig)));
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxFixture.Read(model, Describe(CustomConfig)));
         _output.WriteLine(e.Message);
         Assert.Equal(conv.Name, e.NodeName);
         Assert.Contains("expects branch2 of unit 1 (stage2.1, unit 2 of 2 of stage 2, stride 1) to read the second half of the split (channels 16..31)", e.Message);
@@ -240,7 +238,7 @@ public class OnnxV2ImportTests
         var model = Parse("custom_57x41.onnx");
         var concat = model.Graph.Node.Single(n => n.Name == "/stage3/stage3.0/Concat");
         (concat.Input[0], concat.Input[1]) = (concat.Input[1], concat.Input[0]);
-        var e = Assert.Throws<OnnxFormatException>(() => Read(model, Describe(CustomConfig)));
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxFixture.Read(model, Describe(CustomConfig)));
         _output.WriteLine(e.Message);
         Assert.Equal(concat.Name, e.NodeName);
         Assert.Contains("to put branch1 (stage3.0.branch1.2) first, then branch2 (stage3.0.branch2.5)", e.Message);
@@ -254,7 +252,7 @@ public class OnnxV2ImportTests
         var constant = model.Graph.Node.Single(n => n.Output[0] == reshape.Input[1]);
         var target = constant.Attribute.Single(a => a.Name == "value").T;
         target.RawData = ByteString.CopyFrom(new long[] { 1, 4, 8, 8, 6 }.SelectMany(BitConverter.GetBytes).ToArray());
-        var e = Assert.Throws<OnnxFormatException>(() => Read(model, Describe(CustomConfig)));
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxFixture.Read(model, Describe(CustomConfig)));
         _output.WriteLine(e.Message);
         Assert.Equal(reshape.Name, e.NodeName);
         Assert.Contains("Reshape of [1, 32, 8, 6] to [1, 2, 16, 8, 6], 2 groups; the graph reshapes to [1, 4, 8, 8, 6], 4 groups", e.Message);
@@ -268,7 +266,7 @@ public class OnnxV2ImportTests
         var perm = transpose.Attribute.Single(a => a.Name == "perm");
         perm.Ints.Clear();
         perm.Ints.Add(new long[] { 0, 1, 2, 4, 3 });
-        var e = Assert.Throws<OnnxFormatException>(() => Read(model, Describe(CustomConfig)));
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxFixture.Read(model, Describe(CustomConfig)));
         _output.WriteLine(e.Message);
         Assert.Equal(transpose.Name, e.NodeName);
         Assert.Contains("perm [0, 2, 1, 3, 4]", e.Message);
@@ -287,7 +285,7 @@ public class OnnxV2ImportTests
             Attribute = { new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = new TensorProto { DataType = (int)TensorProto.Types.DataType.Int64, Dims = { 5 }, Int64Data = { 1, 2, 16, 8, 6 } } } },
         });
         reshape.Input[1] = "literal_target_output";
-        var e = Assert.Throws<OnnxFormatException>(() => Read(model, Describe(CustomConfig)));
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxFixture.Read(model, Describe(CustomConfig)));
         _output.WriteLine(e.Message);
         Assert.Equal(reshape.Name, e.NodeName);
         Assert.Contains("does not keep the batch size N of its input [N, 32, 8, 6]", e.Message);
@@ -327,7 +325,7 @@ public class OnnxV2ImportTests
     [Fact]
     public void AnInt8ModelRefusesActivationQdqPairs()
     {
-        var e = Assert.Throws<OnnxFormatException>(() => Read(WithQdqBeforeConv5(), CustomInt8));
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxFixture.Read(WithQdqBeforeConv5(), CustomInt8));
         _output.WriteLine(e.Message);
         Assert.Equal("conv5.input.QuantizeLinear", e.NodeName);
         Assert.Contains("it quantizes the input of conv5.0", e.Message);
@@ -340,7 +338,7 @@ public class OnnxV2ImportTests
     {
         var description = Describe(CustomConfig);
         var plain = OnnxWeights.Read(V2Fixture.PathOf(Custom + ".onnx"), description);
-        var tensors = Read(WithQdqBeforeConv5(), description);
+        var tensors = OnnxFixture.Read(WithQdqBeforeConv5(), description);
         foreach (var t in plain) Assert.Equal(t.Data, tensors[t.Name].Data);
     }
 
