@@ -20,6 +20,12 @@ internal static class OperandRefs
         return $"ref Unsafe.Add(ref arena, {ArenaOffset(t)}{slice})";
     }
 
+    /// <summary>
+    /// The tensor's planes as an op's map places them: a slice's (or a shuffled slice's) first plane, the kernel's shape
+    /// holding the rest; the tensor itself for a table, whose entries are planes of the whole tensor.
+    /// </summary>
+    public static string Of(TensorNode t, PlaneMap planes) => Of(t, planes.IsTable ? 0 : planes.Start);
+
     public static string Weights(OpNode op) => $"ref Unsafe.Add(ref weights, {WeightOffset(op)})";
 
     /// <summary>Properties holding plane tables start with this; the name checks reserve it.</summary>

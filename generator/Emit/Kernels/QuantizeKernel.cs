@@ -37,12 +37,12 @@ internal sealed class QuantizeKernel : IKernelEmitter
     private string GeometryName => $"{Prefix}g{_op.Groups}_{_op.InputChannels}ch_{_op.Input.Pixels}px";
 
     /// <summary>Whether the input channels are read through a plane table (a literal of the shape, so part of the name).</summary>
-    private bool TableKernel => _op.InputPlanes.IsTable;
+    private bool TableKernel => TableKernels.Applies(_op.InputPlanes, _op.OutputPlanes);
 
-    public string Name => TableKernel ? GeometryName + OperandRefs.TablesSuffix(_op.InputPlanes, _op.OutputPlanes) : GeometryName;
+    public string Name => TableKernels.Name(GeometryName, _op.InputPlanes, _op.OutputPlanes);
 
     /// <summary>Every table kernel of one geometry runs the same width methods, so <c>KernelPaths</c> reports them once.</summary>
-    public string PathKey => TableKernel ? GeometryName + "_Planes" : Name;
+    public string PathKey => TableKernels.PathKey(GeometryName, _op.InputPlanes, _op.OutputPlanes);
 
     private string ShapeName => Name + "_Shape";
 
@@ -84,7 +84,7 @@ internal sealed class QuantizeKernel : IKernelEmitter
             w.Line($"public static int Groups => {_op.Groups};");
             w.Line($"public static int InPerGroup => {_op.InPerGroup};");
             w.Line($"public static int Pixels => {_op.Input.Pixels};");
-            if (TableKernel) w.Line($"public static int InputPlane(int channel) => {OperandRefs.PlaneTable(_op.InputPlanes)}[channel];");
+            TableKernels.EmitShapeMembers(w, _op.InputPlanes, _op.OutputPlanes, flags: false);
         }
         w.Line();
         KernelSyntax.EmitDispatcher(w, $"Quantizes a 1x1 convolution's input, {_op.InputChannels} channels in {_op.Groups} group(s) of {_op.Input.Pixels} pixels{(TableKernel ? " read through a plane table" : "")}, on the widest vector its planes fill.",
