@@ -168,9 +168,7 @@ internal sealed class QuantizeKernel : IKernelEmitter
             w.Line($"var high = {V}.Create({Int8Simd}.MaxActivation - zeroPoint);");
             w.Line($"var zero = {V}.Create((int)zeroPoint);");
             if (V == "Vector512") w.Line($"var zeroBytes = {V}.Create((byte)zeroPoint);");
-            w.Line("ref float plane0 = ref Unsafe.Add(ref source, TShape.InputPlane(first) * TShape.Pixels);");
-            for (int c = 1; c < 4; c++)
-                w.Line($"ref float plane{c} = ref Unsafe.Add(ref source, TShape.InputPlane(channels > {c} ? first + {c} : first) * TShape.Pixels);");
+            EmitSlotPlanes(w);
             using (w.Open($"for (int p = 0; p < TShape.Pixels; p += {lanes})"))
             {
                 w.Line($"int at = Math.Min(p, TShape.Pixels - {lanes});");
@@ -209,14 +207,29 @@ internal sealed class QuantizeKernel : IKernelEmitter
         w.Line(KernelSyntax.Inlined);
         using (w.Open($"private static void {SlotsMethod("Scalar")}<TShape>(ref float source, int first, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, {ShapeInterface}"))
         {
+            // The planes are found once, as the vector widths find them, not per pixel and channel.
+            EmitSlotPlanes(w);
             using (w.Open("for (int p = 0; p < TShape.Pixels; p++)"))
             {
-                w.Line("int slot = 0;");
-                using (w.Open("for (int c = 0; c < channels; c++)"))
-                    w.Line($"slot |= ({Int8Simd}.Quantize(Unsafe.Add(ref source, TShape.InputPlane(first + c) * TShape.Pixels + p), inverseScale, -zeroPoint, {Int8Simd}.MaxActivation - zeroPoint) + (int)zeroPoint) << (8 * c);");
+                for (int c = 0; c < 4; c++)
+                {
+                    string value = $"{Int8Simd}.Quantize(Unsafe.Add(ref plane{c}, p), inverseScale, -zeroPoint, {Int8Simd}.MaxActivation - zeroPoint) + (int)zeroPoint";
+                    w.Line(c == 0 ? $"int slot = {value};" : $"if (channels > {c}) slot |= ({value}) << {8 * c};");
+                }
                 w.Line("Unsafe.Add(ref slots, p) = slot;");
             }
         }
         w.Line();
+    }
+
+    /// <summary>
+    /// The planes of a slot's channels (<c>plane0</c> … <c>plane3</c>), from logical channel <c>first</c>, each found
+    /// through the shape (a slice or its table) before the pixel loop; a missing channel's repeats the first and is not read.
+    /// </summary>
+    private static void EmitSlotPlanes(SourceWriter w)
+    {
+        w.Line("ref float plane0 = ref Unsafe.Add(ref source, TShape.InputPlane(first) * TShape.Pixels);");
+        for (int c = 1; c < 4; c++)
+            w.Line($"ref float plane{c} = ref Unsafe.Add(ref source, TShape.InputPlane(channels > {c} ? first + {c} : first) * TShape.Pixels);");
     }
 }
