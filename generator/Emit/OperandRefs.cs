@@ -20,6 +20,12 @@ internal static class OperandRefs
         return $"ref Unsafe.Add(ref arena, {ArenaOffset(t)}{slice})";
     }
 
+    /// <summary>
+    /// The tensor's planes as an op's map places them: a slice's (or a shuffled slice's) first plane, the kernel's shape
+    /// holding the rest; the tensor itself for a table, whose entries are planes of the whole tensor.
+    /// </summary>
+    public static string Of(TensorNode t, PlaneMap planes) => Of(t, planes.IsTable ? 0 : planes.Start);
+
     public static string Weights(OpNode op) => $"ref Unsafe.Add(ref weights, {WeightOffset(op)})";
 
     /// <summary>Properties holding plane tables start with this; the name checks reserve it.</summary>
@@ -29,15 +35,7 @@ internal static class OperandRefs
     /// The property holding a table-form <see cref="PlaneMap"/>'s planes, named by its content, so ops that read or
     /// write the same planes (a v2 unit's halves) share one table and the emitter and the kernels agree on the name.
     /// </summary>
-    public static string PlaneTable(PlaneMap map)
-    {
-        uint hash = 2166136261;
-        foreach (int plane in map.ToArray())
-        {
-            hash = (hash ^ (uint)plane) * 16777619;
-        }
-        return $"{PlanesPrefix}{map.Count}_{hash:x8}";
-    }
+    public static string PlaneTable(PlaneMap map) => $"{PlanesPrefix}{map.Count}_{Hash(FnvBasis, map):x8}";
 
     /// <summary>
     /// What a kernel reading or writing through tables appends to its name: a hash of its tables' contents, so ops with
@@ -47,13 +45,22 @@ internal static class OperandRefs
     /// </summary>
     public static string TablesSuffix(PlaneMap input, PlaneMap output)
     {
-        uint hash = 2166136261;
+        uint hash = FnvBasis;
         foreach (var map in new[] { input, output })
-        {
-            hash = (hash ^ (map.IsTable ? 1u : 0u)) * 16777619;
-            foreach (int plane in map.ToArray()) hash = (hash ^ (uint)plane) * 16777619;
-        }
+            hash = Hash(Fnv(hash, map.IsTable ? 1u : 0u), map);
         return $"_P{hash:x8}";
+    }
+
+    private const uint FnvBasis = 2166136261;
+
+    /// <summary>One FNV-1a step (a 32-bit value at a time), the hash both table names use.</summary>
+    private static uint Fnv(uint hash, uint value) => (hash ^ value) * 16777619;
+
+    /// <summary><paramref name="hash"/> continued over the planes of <paramref name="map"/>, in channel order.</summary>
+    private static uint Hash(uint hash, PlaneMap map)
+    {
+        foreach (int plane in map.ToArray()) hash = Fnv(hash, (uint)plane);
+        return hash;
     }
 
     /// <summary>The constant naming where <paramref name="t"/> starts in the arena: its name as an identifier.</summary>
@@ -62,5 +69,5 @@ internal static class OperandRefs
     /// <summary>The constant naming where the packed weights of <paramref name="op"/> start.</summary>
     public static string WeightOffset(OpNode op) => WeightsPrefix + Identifier(op.Name);
 
-    public static string Identifier(string name) => name.Replace('.', '_');
+    private static string Identifier(string name) => name.Replace('.', '_');
 }

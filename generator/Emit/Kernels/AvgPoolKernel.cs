@@ -13,7 +13,7 @@ internal sealed class AvgPoolKernel : WindowKernel
 
     public const string Prefix = "AvgPool3x3_";
 
-    public override string Name => $"{Prefix}s{Op.Stride}_{Op.Channels}ch_{Shape}{(Op.Relu ? "_Relu" : "")}{PlanesSuffix}";
+    protected override string GeometryName => $"{Prefix}s{Op.Stride}_{Op.Channels}ch_{Shape}{(Op.Relu ? "_Relu" : "")}";
 
     protected override string Summary =>
         $"3x3 average pool, stride {Op.Stride}, {Op.Channels} channels on {Shape}; always divides by 9 (padding counted){(Op.Relu ? ", then ReLU" : "")}.";

@@ -41,7 +41,7 @@ internal sealed class DepthwiseKernel : WindowKernel
 
     public const string Prefix = "Depthwise3x3_";
 
-    public override string Name => $"{Prefix}s{Op.Stride}_{Op.Channels}ch_{Shape}{(Op.Relu ? "_Relu" : "")}{PlanesSuffix}";
+    protected override string GeometryName => $"{Prefix}s{Op.Stride}_{Op.Channels}ch_{Shape}{(Op.Relu ? "_Relu" : "")}";
 
     protected override string Summary => $"3x3 depthwise convolution, stride {Op.Stride}, {Op.Channels} channels on {Shape}, batch norm folded.";
 

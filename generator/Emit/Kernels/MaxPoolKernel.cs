@@ -11,7 +11,7 @@ internal sealed class MaxPoolKernel : WindowKernel
 
     public const string Prefix = "MaxPool3x3_";
 
-    public override string Name => $"{Prefix}s{Op.Stride}_{Op.Channels}ch_{Shape}{PlanesSuffix}";
+    protected override string GeometryName => $"{Prefix}s{Op.Stride}_{Op.Channels}ch_{Shape}";
 
     protected override string Summary => $"3x3 max pool, stride {Op.Stride}, {Op.Channels} channels on {Shape}; padded cells never win.";
 

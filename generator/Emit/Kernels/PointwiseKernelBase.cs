@@ -87,11 +87,11 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     /// has a dispatcher and a shape of its own, named by its tables; its width variants are generic over the shape and
     /// shared by every convolution of its geometry (a v2 stage's units differ only in their tables).
     /// </summary>
-    private bool TableKernel => Op.InputPlanes.IsTable || Op.OutputPlanes.IsTable;
+    private bool TableKernel => TableKernels.Applies(Op.InputPlanes, Op.OutputPlanes);
 
-    protected string BaseName => TableKernel ? GeometryName + OperandRefs.TablesSuffix(Op.InputPlanes, Op.OutputPlanes) : GeometryName;
+    protected string BaseName => TableKernels.Name(GeometryName, Op.InputPlanes, Op.OutputPlanes);
 
-    public string PathKey => TableKernel ? GeometryName + "_Planes" : Name;
+    public string PathKey => TableKernels.PathKey(GeometryName, Op.InputPlanes, Op.OutputPlanes);
 
     /// <summary>How <c>KernelPaths</c> names a width's variant (a table kernel's is the shared one of its geometry).</summary>
     protected string VariantLabel(Width width) => (TableKernel ? GeometryName : BaseName) + "_" + width.Suffix;
@@ -113,7 +113,7 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     public string CallStatement()
     {
         var op = Op;
-        return $"{Name}({OperandRefs.Of(op.Input, op.InputPlanes.IsTable ? 0 : op.InputPlanes.Start)}, {OperandRefs.Of(op.Output, op.OutputPlanes.IsTable ? 0 : op.OutputPlanes.Start)}, {OperandRefs.Weights(op)}{(op.Residual is null ? "" : ", " + OperandRefs.Of(op.Residual))});";
+        return $"{Name}({OperandRefs.Of(op.Input, op.InputPlanes)}, {OperandRefs.Of(op.Output, op.OutputPlanes)}, {OperandRefs.Weights(op)}{(op.Residual is null ? "" : ", " + OperandRefs.Of(op.Residual))});";
     }
 
     private string Parameters => "ref float source, ref float destination, ref float weights" + (Op.Residual is null ? "" : ", ref float residual");
@@ -172,16 +172,7 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
             if (op.ShuffleGroups > 1 && op.OfficialShuffle) w.Line("public static bool OfficialShuffle => true;");
             if (op.Residual is not null) w.Line("public static bool Residual => true;");
             w.Line($"public static bool Relu => {Bool(op.Relu)};");
-            if (op.InputPlanes.IsTable)
-            {
-                w.Line("public static bool InputTable => true;");
-                w.Line($"public static int InputPlane(int channel) => {OperandRefs.PlaneTable(op.InputPlanes)}[channel];");
-            }
-            if (op.OutputPlanes.IsTable)
-            {
-                w.Line("public static bool OutputTable => true;");
-                w.Line($"public static int OutputPlane(int channel) => {OperandRefs.PlaneTable(op.OutputPlanes)}[channel];");
-            }
+            TableKernels.EmitShapeMembers(w, op.InputPlanes, op.OutputPlanes, flags: true);
             EmitShapeExtras(w);
         }
         w.Line();

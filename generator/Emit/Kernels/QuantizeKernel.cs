@@ -37,12 +37,12 @@ internal sealed class QuantizeKernel : IKernelEmitter
     private string GeometryName => $"{Prefix}g{_op.Groups}_{_op.InputChannels}ch_{_op.Input.Pixels}px";
 
     /// <summary>Whether the input channels are read through a plane table (a literal of the shape, so part of the name).</summary>
-    private bool TableKernel => _op.InputPlanes.IsTable;
+    private bool TableKernel => TableKernels.Applies(_op.InputPlanes, _op.OutputPlanes);
 
-    public string Name => TableKernel ? GeometryName + OperandRefs.TablesSuffix(_op.InputPlanes, _op.OutputPlanes) : GeometryName;
+    public string Name => TableKernels.Name(GeometryName, _op.InputPlanes, _op.OutputPlanes);
 
     /// <summary>Every table kernel of one geometry runs the same width methods, so <c>KernelPaths</c> reports them once.</summary>
-    public string PathKey => TableKernel ? GeometryName + "_Planes" : Name;
+    public string PathKey => TableKernels.PathKey(GeometryName, _op.InputPlanes, _op.OutputPlanes);
 
     private string ShapeName => Name + "_Shape";
 
@@ -84,7 +84,7 @@ internal sealed class QuantizeKernel : IKernelEmitter
             w.Line($"public static int Groups => {_op.Groups};");
             w.Line($"public static int InPerGroup => {_op.InPerGroup};");
             w.Line($"public static int Pixels => {_op.Input.Pixels};");
-            if (TableKernel) w.Line($"public static int InputPlane(int channel) => {OperandRefs.PlaneTable(_op.InputPlanes)}[channel];");
+            TableKernels.EmitShapeMembers(w, _op.InputPlanes, _op.OutputPlanes, flags: false);
         }
         w.Line();
         KernelSyntax.EmitDispatcher(w, $"Quantizes a 1x1 convolution's input, {_op.InputChannels} channels in {_op.Groups} group(s) of {_op.Input.Pixels} pixels{(TableKernel ? " read through a plane table" : "")}, on the widest vector its planes fill.",
@@ -168,9 +168,7 @@ internal sealed class QuantizeKernel : IKernelEmitter
             w.Line($"var high = {V}.Create({Int8Simd}.MaxActivation - zeroPoint);");
             w.Line($"var zero = {V}.Create((int)zeroPoint);");
             if (V == "Vector512") w.Line($"var zeroBytes = {V}.Create((byte)zeroPoint);");
-            w.Line("ref float plane0 = ref Unsafe.Add(ref source, TShape.InputPlane(first) * TShape.Pixels);");
-            for (int c = 1; c < 4; c++)
-                w.Line($"ref float plane{c} = ref Unsafe.Add(ref source, TShape.InputPlane(channels > {c} ? first + {c} : first) * TShape.Pixels);");
+            EmitSlotPlanes(w);
             using (w.Open($"for (int p = 0; p < TShape.Pixels; p += {lanes})"))
             {
                 w.Line($"int at = Math.Min(p, TShape.Pixels - {lanes});");
@@ -209,14 +207,29 @@ internal sealed class QuantizeKernel : IKernelEmitter
         w.Line(KernelSyntax.Inlined);
         using (w.Open($"private static void {SlotsMethod("Scalar")}<TShape>(ref float source, int first, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, {ShapeInterface}"))
         {
+            // The planes are found once, as the vector widths find them, not per pixel and channel.
+            EmitSlotPlanes(w);
             using (w.Open("for (int p = 0; p < TShape.Pixels; p++)"))
             {
-                w.Line("int slot = 0;");
-                using (w.Open("for (int c = 0; c < channels; c++)"))
-                    w.Line($"slot |= ({Int8Simd}.Quantize(Unsafe.Add(ref source, TShape.InputPlane(first + c) * TShape.Pixels + p), inverseScale, -zeroPoint, {Int8Simd}.MaxActivation - zeroPoint) + (int)zeroPoint) << (8 * c);");
+                for (int c = 0; c < 4; c++)
+                {
+                    string value = $"{Int8Simd}.Quantize(Unsafe.Add(ref plane{c}, p), inverseScale, -zeroPoint, {Int8Simd}.MaxActivation - zeroPoint) + (int)zeroPoint";
+                    w.Line(c == 0 ? $"int slot = {value};" : $"if (channels > {c}) slot |= ({value}) << {8 * c};");
+                }
                 w.Line("Unsafe.Add(ref slots, p) = slot;");
             }
         }
         w.Line();
+    }
+
+    /// <summary>
+    /// The planes of a slot's channels (<c>plane0</c> … <c>plane3</c>), from logical channel <c>first</c>, each found
+    /// through the shape (a slice or its table) before the pixel loop; a missing channel's repeats the first and is not read.
+    /// </summary>
+    private static void EmitSlotPlanes(SourceWriter w)
+    {
+        w.Line("ref float plane0 = ref Unsafe.Add(ref source, TShape.InputPlane(first) * TShape.Pixels);");
+        for (int c = 1; c < 4; c++)
+            w.Line($"ref float plane{c} = ref Unsafe.Add(ref source, TShape.InputPlane(channels > {c} ? first + {c} : first) * TShape.Pixels);");
     }
 }

@@ -43,15 +43,17 @@ internal abstract class WindowKernel : IKernelEmitter
     /// shared bodies only, which find each channel's plane through the shape struct; the kind's own literal variants
     /// address planes as slices.
     /// </summary>
-    protected bool PlaneTables => Op.InputPlanes.IsTable || Op.OutputPlanes.IsTable;
+    protected bool PlaneTables => TableKernels.Applies(Op.InputPlanes, Op.OutputPlanes);
 
     /// <summary>
-    /// Appended to a table kernel's name: its tables are literals of its shape struct, so it is a kernel (a shape and a
-    /// dispatcher; the bodies stay shared) of its own, named by its tables.
+    /// The kernel's geometry, what its kind names it by; a table kernel's name adds its tables (its tables are literals
+    /// of its shape struct, so it is a kernel, a shape and a dispatcher, of its own; the bodies stay shared).
     /// </summary>
-    protected string PlanesSuffix => PlaneTables ? OperandRefs.TablesSuffix(Op.InputPlanes, Op.OutputPlanes) : "";
+    protected abstract string GeometryName { get; }
 
-    public string PathKey => PlaneTables ? Name.Substring(0, Name.Length - PlanesSuffix.Length) + "_Planes" : Name;
+    public string Name => TableKernels.Name(GeometryName, Op.InputPlanes, Op.OutputPlanes);
+
+    public string PathKey => TableKernels.PathKey(GeometryName, Op.InputPlanes, Op.OutputPlanes);
     protected int InPixels => Op.Input.Pixels;
     protected int OutPixels => Op.Output.Pixels;
     protected string Shape => $"{Op.Input.Height}x{Op.Input.Width}";
@@ -62,7 +64,6 @@ internal abstract class WindowKernel : IKernelEmitter
     /// <summary>Whether interiors of sixteen columns get a Vector512 path.</summary>
     protected bool WideInteriors => (Widths & VectorWidths.Vector512) != 0;
 
-    public abstract string Name { get; }
 
     /// <summary>The kernel's doc summary.</summary>
     protected abstract string Summary { get; }
@@ -79,10 +80,10 @@ internal abstract class WindowKernel : IKernelEmitter
         $"{Name}({Source}, {Destination});";
 
     /// <summary>The source argument: the input's first plane read, or the tensor itself when a table places them.</summary>
-    protected string Source => OperandRefs.Of(Op.Input, Op.InputPlanes.IsTable ? 0 : Op.InputPlanes.Start);
+    protected string Source => OperandRefs.Of(Op.Input, Op.InputPlanes);
 
     /// <summary>The destination argument: the output's first plane written, or the tensor itself when a table places them.</summary>
-    protected string Destination => OperandRefs.Of(Op.Output, Op.OutputPlanes.IsTable ? 0 : Op.OutputPlanes.Start);
+    protected string Destination => OperandRefs.Of(Op.Output, Op.OutputPlanes);
 
     protected virtual string WeightsParameter => "";
 
@@ -229,8 +230,7 @@ internal abstract class WindowKernel : IKernelEmitter
             w.Line($"public static int RowsEnd => {FullEnd(Op.Output.Height, RowMask)};");
             w.Line($"public static int ColumnsEnd => {FullEnd(Op.Output.Width, ColumnMask)};");
             w.Line($"public static bool Relu => {(Op.Relu ? "true" : "false")};");
-            if (Op.InputPlanes.IsTable) w.Line($"public static int InputPlane(int channel) => {OperandRefs.PlaneTable(Op.InputPlanes)}[channel];");
-            if (Op.OutputPlanes.IsTable) w.Line($"public static int OutputPlane(int channel) => {OperandRefs.PlaneTable(Op.OutputPlanes)}[channel];");
+            TableKernels.EmitShapeMembers(w, Op.InputPlanes, Op.OutputPlanes, flags: false);
         }
         w.Line();
     }

@@ -3922,13 +3922,16 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Quantize_Slots_Scalar<TShape>(ref float source, int first, ref int slots, int channels, float inverseScale, float zeroPoint) where TShape : struct, Quantize_Shape
     {
+        ref float plane0 = ref Unsafe.Add(ref source, TShape.InputPlane(first) * TShape.Pixels);
+        ref float plane1 = ref Unsafe.Add(ref source, TShape.InputPlane(channels > 1 ? first + 1 : first) * TShape.Pixels);
+        ref float plane2 = ref Unsafe.Add(ref source, TShape.InputPlane(channels > 2 ? first + 2 : first) * TShape.Pixels);
+        ref float plane3 = ref Unsafe.Add(ref source, TShape.InputPlane(channels > 3 ? first + 3 : first) * TShape.Pixels);
         for (int p = 0; p < TShape.Pixels; p++)
         {
-            int slot = 0;
-            for (int c = 0; c < channels; c++)
-            {
-                slot |= (global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Unsafe.Add(ref source, TShape.InputPlane(first + c) * TShape.Pixels + p), inverseScale, -zeroPoint, global::ShuffleNetGen.Kernels.Int8Simd.MaxActivation - zeroPoint) + (int)zeroPoint) << (8 * c);
-            }
+            int slot = global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Unsafe.Add(ref plane0, p), inverseScale, -zeroPoint, global::ShuffleNetGen.Kernels.Int8Simd.MaxActivation - zeroPoint) + (int)zeroPoint;
+            if (channels > 1) slot |= (global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Unsafe.Add(ref plane1, p), inverseScale, -zeroPoint, global::ShuffleNetGen.Kernels.Int8Simd.MaxActivation - zeroPoint) + (int)zeroPoint) << 8;
+            if (channels > 2) slot |= (global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Unsafe.Add(ref plane2, p), inverseScale, -zeroPoint, global::ShuffleNetGen.Kernels.Int8Simd.MaxActivation - zeroPoint) + (int)zeroPoint) << 16;
+            if (channels > 3) slot |= (global::ShuffleNetGen.Kernels.Int8Simd.Quantize(Unsafe.Add(ref plane3, p), inverseScale, -zeroPoint, global::ShuffleNetGen.Kernels.Int8Simd.MaxActivation - zeroPoint) + (int)zeroPoint) << 24;
             Unsafe.Add(ref slots, p) = slot;
         }
     }
