@@ -23,7 +23,7 @@ internal static class EmittedNames
     private static readonly string[] s_kernelPrefixes =
     {
         StemConvolutionKernel.Prefix, DepthwiseKernel.Prefix, MaxPoolKernel.Prefix, AvgPoolKernel.Prefix, WindowKernel.ShapePrefix,
-        PointwiseKernel.Prefix, Int8PointwiseKernel.Prefix, QuantizeKernel.Prefix, GlobalPoolKernel.Prefix, ClassifierKernel.Prefix, Int8ClassifierKernel.Prefix, FeatureQuantizeKernel.Prefix, OperandRefs.ArenaPrefix, OperandRefs.WeightsPrefix,
+        PointwiseKernel.Prefix, Int8PointwiseKernel.Prefix, QuantizeKernel.Prefix, GlobalPoolKernel.Prefix, ClassifierKernel.Prefix, Int8ClassifierKernel.Prefix, FeatureQuantizeKernel.Prefix, OperandRefs.ArenaPrefix, OperandRefs.WeightsPrefix, OperandRefs.PlanesPrefix,
     };
 
     /// <summary>Type parameters of the generated generic methods: C# refuses one named like the class that declares it (CS0694).</summary>

@@ -236,6 +236,7 @@ public class DiagnosticLocationTests
     [InlineData("Tiny-Net", "it is not a C# identifier; use letters, digits and '_', not starting with a digit")]
     [InlineData("Ne\u200Bt", "it contains the invisible formatting character U+200B; remove it")]
     [InlineData("Forward", "the generated class declares a member of that name, and a member cannot share its class's name; choose another name")]
+    [InlineData("Planes_58_1f30d40d", "the generated class declares a member of that name, and a member cannot share its class's name; choose another name")]
     [InlineData("Vector128", "the generated code refers to 'Vector128' by its simple name, which a class of that name would hide; choose another name")]
     [InlineData("ShuffleNetGen", "a class 'ShuffleNetGen' in the global namespace hides the ShuffleNetGen namespace, which the attribute and every generated file refer to (even global::ShuffleNetGen then names the class); put the class in a namespace or choose another name")]
     public void SNG0020_InvalidJsonClassName(string name, string reason) =>
