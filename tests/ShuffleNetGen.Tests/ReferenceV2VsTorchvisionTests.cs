@@ -125,14 +125,22 @@ public class ReferenceV2VsTorchvisionTests
         Assert.Equal(f.DataSha256, V2Fixture.DataSha256Of(tensors));
     }
 
+    /// <summary>
+    /// torchvision's multiply-adds of shufflenet_v2_x*() at 3x224x224, by width multiplier: tools/make_v2_fixtures.py
+    /// --count-macs, forward hooks on Conv2d and Linear. <see cref="V2LoweringTests"/> checks the lowering against them too.
+    /// </summary>
+    public static TheoryData<double, long> TorchvisionMultiplyAddsAt224 => new()
+    {
+        { 0.5, 40_476_448L },
+        { 1.0, 144_907_992L },
+        { 1.5, 295_759_392L },
+        { 2.0, 583_253_464L },
+    };
+
     [Theory]
-    [InlineData(0.5, 40_476_448L)]
-    [InlineData(1.0, 144_907_992L)]
-    [InlineData(1.5, 295_759_392L)]
-    [InlineData(2.0, 583_253_464L)]
+    [MemberData(nameof(TorchvisionMultiplyAddsAt224))]
     public void MultiplyAddsMatchTorchvisionAt224(double scale, long torchvision)
     {
-        // tools/make_v2_fixtures.py --count-macs: forward hooks on Conv2d and Linear of shufflenet_v2_x*() at 3x224x224.
         Assert.Equal(torchvision, ReferenceShuffleNetV2.MultiplyAdds(ReferenceV2Config.ForScale(scale)));
     }
 
