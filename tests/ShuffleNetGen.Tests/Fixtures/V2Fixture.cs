@@ -73,18 +73,12 @@ public sealed record V2Fixture(
         var weights = root.GetProperty("weights");
         var onnx = root.GetProperty("onnx").EnumerateObject().Select(p => p.Name).ToArray();
 
-        var io = Safetensors.Read(PathOf(name + ".io.safetensors"));
-        var input = io["input"];
-        var logits = io["logits"];
-        var expectedInput = new[] { config.InputChannels, config.InputHeight, config.InputWidth };
-        if (!input.Shape.SequenceEqual(expectedInput))
-            throw new InvalidDataException($"{name}: input has shape {input.ShapeText}, json says [{string.Join(", ", expectedInput)}]");
-        if (!logits.Shape.SequenceEqual(new[] { config.Classes }))
-            throw new InvalidDataException($"{name}: logits have shape {logits.ShapeText}, json says [{config.Classes}]");
+        var (input, logits) = PyTorchFixture.ReadInputAndLogits(PathOf(name + ".io.safetensors"), name,
+            config.InputChannels, config.InputHeight, config.InputWidth, config.Classes);
 
         return new V2Fixture(name, config, scale, root.GetProperty("covers").GetString() ?? "", weights.GetProperty("seed").GetInt32(),
             weights.GetProperty("stored").GetBoolean(), weights.GetProperty("layout_sha256").GetString()!, weights.GetProperty("data_sha256").GetString()!,
-            onnx, input.Data, logits.Data);
+            onnx, input, logits);
     }
 
     /// <summary>
