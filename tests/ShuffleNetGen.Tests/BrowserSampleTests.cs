@@ -186,7 +186,7 @@ public class BrowserSampleTests
                 {
                     var (predicted, logits) = browserFloat[i];
                     float[] want = desktop[i];
-                    worst = Math.Max(worst, want.Zip(logits, (a, b) => Math.Abs((double)a - b)).Max() / want.Max(v => Math.Abs((double)v)));
+                    worst = Math.Max(worst, Logits.RelativeError(logits, want));
                     if (predicted == labels[i]) correct++;
                     if (predicted == Logits.ArgMax(want)) { agree++; continue; }
                     var top = want.OrderByDescending(v => v).Take(2).ToArray();
