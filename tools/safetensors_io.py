@@ -32,16 +32,39 @@ _WRITABLE = {"F32": np.dtype("<f4")}
 
 def save(tensors, path, metadata=None):
     """Write `tensors` (name -> array-like) as F32, in the dict's iteration order."""
-    header = {}
-    blobs = []
-    offset = 0
+    arrays = {}
     for name, value in tensors.items():
         arr = np.ascontiguousarray(np.asarray(value, dtype=_WRITABLE["F32"]))
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"tensor {name!r} contains non-finite values")
-        data = arr.tobytes(order="C")
+        arrays[name] = ("F32", arr)
+    _write(arrays, path, metadata)
+
+
+def save_state_dict(tensors, path):
+    """Write a PyTorch state_dict (name -> numpy array) keeping each tensor's dtype: F32, or I64 for the int64
+    batch counters (num_batches_tracked) torch keeps in every BatchNorm's state_dict. Same layout as `save`."""
+    names = {np.dtype("float32"): "F32", np.dtype("int64"): "I64"}
+    arrays = {}
+    for name, value in tensors.items():
+        arr = np.asarray(value)
+        if arr.dtype not in names:
+            raise ValueError(f"tensor {name!r} has dtype {arr.dtype}; save_state_dict writes float32 and int64 only")
+        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+            raise ValueError(f"tensor {name!r} contains non-finite values")
+        arrays[name] = (names[arr.dtype], arr)
+    _write(arrays, path)
+
+
+def _write(arrays, path, metadata=None):
+    """The file for `arrays` (name -> (dtype name, numpy array)), little-endian, C order, in iteration order."""
+    header = {}
+    blobs = []
+    offset = 0
+    for name, (dtype, arr) in arrays.items():
+        data = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes(order="C")
         header[name] = {
-            "dtype": "F32",
+            "dtype": dtype,
             "shape": [int(d) for d in arr.shape],
             "data_offsets": [offset, offset + len(data)],
         }
@@ -52,32 +75,6 @@ def save(tensors, path, metadata=None):
 
     header_bytes = json.dumps(header, separators=(",", ":")).encode("utf-8")
     # Padding keeps the data section 8-byte aligned so readers can map it directly.
-    header_bytes += b" " * (-len(header_bytes) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(header_bytes)))
-        f.write(header_bytes)
-        for data in blobs:
-            f.write(data)
-
-
-def save_state_dict(tensors, path):
-    """Write a PyTorch state_dict (name -> numpy array) keeping each tensor's dtype: F32, or I64 for the int64
-    batch counters (num_batches_tracked) torch keeps in every BatchNorm's state_dict. Same layout as `save`."""
-    names = {np.dtype("float32"): "F32", np.dtype("int64"): "I64"}
-    header = {}
-    blobs = []
-    offset = 0
-    for name, value in tensors.items():
-        arr = np.asarray(value)
-        if arr.dtype not in names:
-            raise ValueError(f"tensor {name!r} has dtype {arr.dtype}; save_state_dict writes float32 and int64 only")
-        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-            raise ValueError(f"tensor {name!r} contains non-finite values")
-        data = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes(order="C")
-        header[name] = {"dtype": names[arr.dtype], "shape": [int(d) for d in arr.shape], "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    header_bytes = json.dumps(header, separators=(",", ":")).encode("utf-8")
     header_bytes += b" " * (-len(header_bytes) % 8)
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(header_bytes)))

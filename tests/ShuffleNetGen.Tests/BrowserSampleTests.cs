@@ -68,7 +68,7 @@ public class BrowserSampleTests
             // property, so the referenced projects are not evaluated differently).
             var watch = Stopwatch.StartNew();
             string publish = Path.Combine(work, "publish");
-            var environment = new Dictionary<string, string?>(SdkEnvironment);
+            var environment = new Dictionary<string, string?>(ConsumerProgram.SdkEnvironment);
             if (rounds == 1) environment["CompressionEnabled"] = "false";
             var (code, stdout, stderr) = ProcessRunner.Run("dotnet",
                 new[] { "publish", Repository.File("samples/Browser/ShuffleNetGen.Browser.csproj"), "-c", "Release", "-o", publish },
@@ -186,7 +186,7 @@ public class BrowserSampleTests
                 {
                     var (predicted, logits) = browserFloat[i];
                     float[] want = desktop[i];
-                    worst = Math.Max(worst, want.Zip(logits, (a, b) => Math.Abs((double)a - b)).Max() / want.Max(v => Math.Abs((double)v)));
+                    worst = Math.Max(worst, Logits.RelativeError(logits, want));
                     if (predicted == labels[i]) correct++;
                     if (predicted == Logits.ArgMax(want)) { agree++; continue; }
                     var top = want.OrderByDescending(v => v).Take(2).ToArray();
@@ -313,15 +313,6 @@ public class BrowserSampleTests
     }
 
     private static readonly Regex SelfTestLine = new(@"^selftest images (\d+) accuracy ([01]\.\d{4}) images_per_second (\S+)$");
-
-    private static readonly Dictionary<string, string?> SdkEnvironment = new()
-    {
-        ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
-        ["DOTNET_NOLOGO"] = "1",
-        ["MSBuildExtensionsPath"] = null,
-        ["MSBUILD_EXE_PATH"] = null,
-        ["MSBuildSDKsPath"] = null,
-    };
 
     private static string FindChromium()
     {

@@ -1,4 +1,3 @@
-using ShuffleNetGen.Generator.Helpers;
 using ShuffleNetGen.Generator.Lowering;
 using ShuffleNetGen.Generator.Model;
 using ShuffleNetGen.Generator.Passes;
@@ -37,9 +36,7 @@ public class V2ArenaTests
     {
         var config = stages is null ? ReferenceV2Config.ForScale(scale, height, width)
             : new ReferenceV2Config(stem, stages, repeats!, 64, 3, height, width, 10);
-        var spec = new NetworkSpec(1, config.InputChannels, config.InputHeight, config.InputWidth, config.Classes, config.StemChannels, 2, true,
-            new EquatableArray<int>(config.StageChannels), new EquatableArray<int>(config.StageRepeats), Version: 2, FinalChannels: config.FinalChannels);
-        var graph = ModelPipeline.Build(spec);
+        var graph = ModelPipeline.Build(V2LoweringTests.Spec(config));
         long bound = PlanesAliveBound(graph, out int peakStep);
         var peaks = StrideOnePeaks(graph);
         _output.WriteLine($"{name}: ArenaLength {graph.ArenaLength}, planes-alive bound {bound} (at {graph.Ops[peakStep].Name}), planner's per-tensor bound {graph.LiveLowerBound}; "

@@ -56,17 +56,26 @@ public sealed record PyTorchFixture(string Name, ReferenceConfig Config, TensorS
             });
 
         var weights = Safetensors.Read(PathOf(".safetensors"));
-        var io = Safetensors.Read(PathOf(".io.safetensors"));
+        var (input, logits) = ReadInputAndLogits(PathOf(".io.safetensors"), name, config.InputChannels, config.InputHeight, config.InputWidth, config.Classes);
+        return new PyTorchFixture(name, config, weights, input, logits);
+    }
+
+    /// <summary>
+    /// A fixture's <c>NAME.io.safetensors</c> (this one's, and <see cref="V2Fixture"/>'s): the <c>input</c> image and the
+    /// <c>logits</c> the framework computed, checked against the shapes the fixture's json gives.
+    /// </summary>
+    internal static (float[] Input, float[] Logits) ReadInputAndLogits(string path, string name, int channels, int height, int width, int classes)
+    {
+        var io = Safetensors.Read(path);
         var input = io["input"];
         var logits = io["logits"];
 
         // A fixture that disagrees with its own json would make every downstream failure misleading.
-        var expectedInput = new[] { config.InputChannels, config.InputHeight, config.InputWidth };
+        var expectedInput = new[] { channels, height, width };
         if (!input.Shape.SequenceEqual(expectedInput))
             throw new InvalidDataException($"{name}: input has shape {input.ShapeText}, json says [{string.Join(", ", expectedInput)}]");
-        if (!logits.Shape.SequenceEqual(new[] { config.Classes }))
-            throw new InvalidDataException($"{name}: logits have shape {logits.ShapeText}, json says [{config.Classes}]");
-
-        return new PyTorchFixture(name, config, weights, input.Data, logits.Data);
+        if (!logits.Shape.SequenceEqual(new[] { classes }))
+            throw new InvalidDataException($"{name}: logits have shape {logits.ShapeText}, json says [{classes}]");
+        return (input.Data, logits.Data);
     }
 }

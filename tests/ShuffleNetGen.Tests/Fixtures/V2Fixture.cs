@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using ShuffleNetGen.Tests.Infrastructure;
 using ShuffleNetGen.Tests.Reference;
 using Xunit;
 
@@ -72,18 +73,12 @@ public sealed record V2Fixture(
         var weights = root.GetProperty("weights");
         var onnx = root.GetProperty("onnx").EnumerateObject().Select(p => p.Name).ToArray();
 
-        var io = Safetensors.Read(PathOf(name + ".io.safetensors"));
-        var input = io["input"];
-        var logits = io["logits"];
-        var expectedInput = new[] { config.InputChannels, config.InputHeight, config.InputWidth };
-        if (!input.Shape.SequenceEqual(expectedInput))
-            throw new InvalidDataException($"{name}: input has shape {input.ShapeText}, json says [{string.Join(", ", expectedInput)}]");
-        if (!logits.Shape.SequenceEqual(new[] { config.Classes }))
-            throw new InvalidDataException($"{name}: logits have shape {logits.ShapeText}, json says [{config.Classes}]");
+        var (input, logits) = PyTorchFixture.ReadInputAndLogits(PathOf(name + ".io.safetensors"), name,
+            config.InputChannels, config.InputHeight, config.InputWidth, config.Classes);
 
         return new V2Fixture(name, config, scale, root.GetProperty("covers").GetString() ?? "", weights.GetProperty("seed").GetInt32(),
             weights.GetProperty("stored").GetBoolean(), weights.GetProperty("layout_sha256").GetString()!, weights.GetProperty("data_sha256").GetString()!,
-            onnx, input.Data, logits.Data);
+            onnx, input, logits);
     }
 
     /// <summary>
@@ -225,7 +220,7 @@ public sealed record V2Fixture(
     /// <summary>The header of a safetensors file as (name, dtype, shape) in header order, read with System.Text.Json.</summary>
     public static IReadOnlyList<(string Name, string DType, int[] Shape)> ReadHeader(string path)
     {
-        var (header, _) = ReadRaw(path);
+        var (header, _) = SafetensorsFiles.Split(File.ReadAllBytes(path));
         using var doc = JsonDocument.Parse(header);
         return doc.RootElement.EnumerateObject().Where(p => p.Name != "__metadata__")
             .Select(p => (p.Name, p.Value.GetProperty("dtype").GetString()!, p.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt32()).ToArray()))
@@ -235,15 +230,8 @@ public sealed record V2Fixture(
     /// <summary>SHA-256 of a safetensors file's data section: equals the data hash when the tensors lie in order.</summary>
     public static string DataSectionSha256(string path)
     {
-        var (_, data) = ReadRaw(path);
+        var (_, data) = SafetensorsFiles.Split(File.ReadAllBytes(path));
         return Convert.ToHexStringLower(SHA256.HashData(data));
-    }
-
-    private static (byte[] Header, byte[] Data) ReadRaw(string path)
-    {
-        var bytes = File.ReadAllBytes(path);
-        long n = (long)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
-        return (bytes.AsSpan(8, (int)n).ToArray(), bytes.AsSpan(8 + (int)n).ToArray());
     }
 
     /// <summary>Writes F32 and I64 tensors as safetensors, in order, header padded with spaces to 8 bytes (as tools/safetensors_io.py).</summary>

@@ -18,8 +18,11 @@ internal static class ConsumerProgram
     public static string[] Arguments =>
         new[] { OnnxFixture.Path("g8_gray_48x40.onnx"), Path.Combine(PyTorchFixture.FixtureDirectory, "g8_gray_48x40.io.safetensors") };
 
-    /// <summary>The consumer must see neither the repository's build files nor the test host's MSBuild state.</summary>
-    private static readonly Dictionary<string, string?> Environment = new()
+    /// <summary>
+    /// The consumer must see neither the repository's build files nor the test host's MSBuild state: the environment of
+    /// every SDK the tests start as a child (BrowserSampleTests' publish too).
+    /// </summary>
+    public static IReadOnlyDictionary<string, string?> SdkEnvironment { get; } = new Dictionary<string, string?>
     {
         ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
         ["DOTNET_NOLOGO"] = "1",
@@ -31,7 +34,7 @@ internal static class ConsumerProgram
     /// <summary>Runs <paramref name="fileName"/> in <paramref name="directory"/>; fails with its output unless it exits with 0.</summary>
     public static string Run(string directory, string fileName, params string[] arguments)
     {
-        var (exitCode, stdout, stderr) = ProcessRunner.Run(fileName, arguments, directory, Environment);
+        var (exitCode, stdout, stderr) = ProcessRunner.Run(fileName, arguments, directory, SdkEnvironment);
         Assert.True(exitCode == 0, $"{fileName} {string.Join(' ', arguments)} failed ({exitCode}):\n{stdout}\n{stderr}");
         return stdout;
     }
