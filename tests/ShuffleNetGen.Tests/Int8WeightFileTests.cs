@@ -1,5 +1,6 @@
 using System.Text;
 using ShuffleNetGen.Quantization;
+using ShuffleNetGen.Tests.Infrastructure;
 using ShuffleNetGen.Tests.Models;
 using ShuffleNetGen.Weights;
 using Xunit;
@@ -81,6 +82,27 @@ public class Int8WeightFileTests
         for (int i = 0; i < expected.Length; i++)
             Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
                 $"element {i}: {expected[i]:R} from the calibrated tensors, {actual[i]:R} from the file");
+    }
+
+    /// <summary>
+    /// tools/quantize.py's output (the trained Fashion-MNIST weights plus torch.ao's activation scales, the fixture of
+    /// tools/make_int8_fixtures.py) converts through the same writer, to the same packed weights, at under a third of
+    /// the size: the depthwise and head layers that stay F32 are a larger share of this small model.
+    /// </summary>
+    [Fact]
+    public void QuantizeScriptOutputConvertsToAFileOfTheSamePackedWeights()
+    {
+        var calibrated = Safetensors.Read(Repository.File("samples/FashionMnist/fashion_shufflenet.safetensors"));
+        foreach (var t in Safetensors.Read(Path.Combine(AppContext.BaseDirectory, "Fixtures", "int8", "fashion_torchao.calibration.safetensors"))) calibrated.Add(t);
+        var floatFile = new MemoryStream();
+        Safetensors.Write(floatFile, calibrated);
+        var int8File = new MemoryStream();
+        Safetensors.Write(int8File, calibrated, FashionNetInt8ForTests.Description);
+        _output.WriteLine($"Fashion-MNIST int8: calibrated F32 file {floatFile.Length} bytes, int8 file {int8File.Length} bytes ({(double)int8File.Length / floatFile.Length:F3}x)");
+        Assert.True(int8File.Length * 3 < floatFile.Length, $"int8 file {int8File.Length} bytes against {floatFile.Length} for float");
+
+        int8File.Position = 0;
+        AssertBitwiseEqual(PackedWeights(FashionNetInt8ForTests.FromTensors(calibrated)), PackedWeights(FashionNetInt8ForTests.FromSafetensors(int8File)));
     }
 
     [Fact]
