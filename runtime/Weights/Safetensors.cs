@@ -309,9 +309,27 @@ public static class Safetensors
     {
         var list = new List<NamedTensor>(tensors);
         var metadata = tensors is TensorSet set ? set.Metadata : null;
+        // Whatever Write produces, Read accepts: so no format version Read refuses, and no I8 outside the format.
+        bool int8File = false;
+        if (metadata is not null)
+        {
+            try
+            {
+                Quantization.Int8WeightFile.CheckVersion(metadata);
+            }
+            catch (WeightFormatException e)
+            {
+                throw new ArgumentException($"The tensor set's Metadata would be refused on reading: {e.Message}", nameof(tensors));
+            }
+            int8File = Quantization.Int8WeightFile.IsInFormat(metadata);
+        }
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var t in list)
         {
+            if (t is { DType: TensorDType.I8 } && !int8File)
+                throw new ArgumentException(
+                    $"Tensor {Quote(t.Name)} is I8, which is read only in an int8 weight file: the set's Metadata must name the format ({Quote(Quantization.Int8WeightFile.FormatKey)}: {Quote(Quantization.Int8WeightFile.FormatName)}); Int8WeightFile.Fold gives such a set.",
+                    nameof(tensors));
             if (t is null) throw new ArgumentException("The tensor list contains null.", nameof(tensors));
             // The reader takes this key for the metadata block, so the tensor would vanish on the way back.
             if (t.Name == MetadataKey) throw new ArgumentException($"Tensor name {Quote(t.Name)} is reserved for metadata.", nameof(tensors));

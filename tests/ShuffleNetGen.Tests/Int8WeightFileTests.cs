@@ -129,7 +129,7 @@ public class Int8WeightFileTests
     [InlineData("1.0")]
     public void AFileOfAnotherVersionIsRefusedNamingBothVersions(string version)
     {
-        var stream = WithMetadata(m => m["shufflenetgen.format_version"] = version);
+        var stream = PatchedHeader(h => h.Replace("\"shufflenetgen.format_version\":\"1\"", $"\"shufflenetgen.format_version\":\"{version}\""));
         var e = Assert.Throws<WeightFormatException>(() => G3Small64Int8.FromSafetensors(stream));
         Assert.Contains($"version '{version}'", e.Message);
         Assert.Contains("reads version 1 only", e.Message);
@@ -138,9 +138,9 @@ public class Int8WeightFileTests
     [Fact]
     public void AFileWithoutAVersionOrOfAnotherFormatIsRefused()
     {
-        var e = Assert.Throws<WeightFormatException>(() => G3Small64Int8.FromSafetensors(WithMetadata(m => m.Remove("shufflenetgen.format_version"))));
+        var e = Assert.Throws<WeightFormatException>(() => G3Small64Int8.FromSafetensors(PatchedHeader(h => h.Replace(",\"shufflenetgen.format_version\":\"1\"", ""))));
         Assert.Contains("without 'shufflenetgen.format_version'; expected version 1", e.Message);
-        e = Assert.Throws<WeightFormatException>(() => G3Small64Int8.FromSafetensors(WithMetadata(m => m["shufflenetgen.format"] = "int4")));
+        e = Assert.Throws<WeightFormatException>(() => G3Small64Int8.FromSafetensors(PatchedHeader(h => h.Replace("\"shufflenetgen.format\":\"int8\"", "\"shufflenetgen.format\":\"int4\""))));
         Assert.Contains("'int4'", e.Message);
         Assert.Contains("reads 'int8'", e.Message);
     }
@@ -148,11 +148,8 @@ public class Int8WeightFileTests
     [Fact]
     public void AVersionWrittenAsANumberIsRefusedNotIgnored()
     {
-        var bytes = WithMetadata(_ => { }).ToArray();
-        string text = Encoding.UTF8.GetString(bytes);
-        string patched = text.Replace("\"shufflenetgen.format_version\":\"1\"", "\"shufflenetgen.format_version\":  2");
-        Assert.NotEqual(text, patched);
-        var e = Assert.Throws<WeightFormatException>(() => G3Small64Int8.FromSafetensors(new MemoryStream(Encoding.UTF8.GetBytes(patched))));
+        var stream = PatchedHeader(h => h.Replace("\"shufflenetgen.format_version\":\"1\"", "\"shufflenetgen.format_version\":2"));
+        var e = Assert.Throws<WeightFormatException>(() => G3Small64Int8.FromSafetensors(stream));
         Assert.Contains("'shufflenetgen.format_version' is 2", e.Message);
     }
 
@@ -221,16 +218,31 @@ public class Int8WeightFileTests
     [Fact]
     public void I8TensorsWithoutTheFormatsMetadataAreRefused()
     {
-        var stream = WithMetadata(m => m.Clear());
+        // The key renamed, same length: a file with I8 tensors whose metadata says nothing about them.
+        var stream = PatchedHeader(h => h.Replace("\"shufflenetgen.format\":", "\"shufflenetgen.formax\":"));
         var e = Assert.Throws<WeightFormatException>(() => G3Small64Int8.FromSafetensors(stream));
         Assert.Equal("units.0.conv1.weight", e.TensorName);
         Assert.Contains("which ShuffleNetGen reads only in an int8 weight file", e.Message);
     }
 
     [Fact]
+    public void TheWriterRefusesWhatTheReaderWouldRefuse()
+    {
+        var unknownVersion = Folded();
+        unknownVersion.Metadata["shufflenetgen.format_version"] = "2";
+        var e = Assert.Throws<ArgumentException>(() => Safetensors.Write(new MemoryStream(), unknownVersion));
+        Assert.Contains("version '2'", e.Message);
+
+        var noFormat = Folded();
+        noFormat.Metadata.Clear();
+        e = Assert.Throws<ArgumentException>(() => Safetensors.Write(new MemoryStream(), noFormat));
+        Assert.Contains("Tensor 'units.0.conv1.weight' is I8, which is read only in an int8 weight file", e.Message);
+    }
+
+    [Fact]
     public void AFloatModelRefusesAnInt8File()
     {
-        var e = Assert.Throws<WeightFormatException>(() => G3Small64.FromSafetensors(WithMetadata(_ => { })));
+        var e = Assert.Throws<WeightFormatException>(() => G3Small64.FromSafetensors(Int8File()));
         Assert.Contains("G3Small64 is a float model, but the weights are an int8 weight file", e.Message);
     }
 
@@ -239,7 +251,7 @@ public class Int8WeightFileTests
     {
         // The format is a property of the tensor set, never of the model: the same model class binds both forms.
         var calibrated = RandomWeights.ForModel(G3Small64Int8.Description, 9);
-        G3Small64Int8.FromSafetensors(WithMetadata(_ => { }));
+        G3Small64Int8.FromSafetensors(Int8File());
         var image = RandomWeights.Images(G3Small64Int8.InputLength, 1, 1)[0];
         var a = new float[G3Small64Int8.Classes];
         var b = new float[G3Small64Int8.Classes];
@@ -253,15 +265,33 @@ public class Int8WeightFileTests
 
     private static TensorSet Folded() => Int8WeightFile.Fold(G3Small64Int8.Description, RandomWeights.ForModel(G3Small64Int8.Description, 4));
 
-    /// <summary>The int8 file of a random model, its metadata edited, through the plain writer (which checks nothing about the format).</summary>
-    private static MemoryStream WithMetadata(Action<IDictionary<string, string>> edit)
+    private static MemoryStream Int8File()
     {
         var set = Folded();
-        edit(set.Metadata);
         var stream = new MemoryStream();
         Safetensors.Write(stream, set);
         stream.Position = 0;
         return stream;
+    }
+
+    /// <summary>
+    /// The int8 file of a random model with its JSON header edited as text (the writer refuses to write such files).
+    /// The data offsets count from the data section, so only the length prefix and the padding change.
+    /// </summary>
+    private static MemoryStream PatchedHeader(Func<string, string> edit)
+    {
+        var file = Int8File().ToArray();
+        int length = (int)BitConverter.ToUInt64(file, 0);
+        string header = Encoding.UTF8.GetString(file, 8, length);
+        string patched = edit(header).TrimEnd();
+        Assert.NotEqual(header.TrimEnd(), patched);
+        var json = Encoding.UTF8.GetBytes(patched.PadRight((patched.Length + 7) & ~7));
+        var result = new MemoryStream();
+        result.Write(BitConverter.GetBytes((ulong)json.Length));
+        result.Write(json);
+        result.Write(file, 8 + length, file.Length - 8 - length);
+        result.Position = 0;
+        return result;
     }
 
     /// <summary>
