@@ -24,6 +24,9 @@ What it does
   5. Writes OUT: every float tensor of W as loaded (same order; calibration tensors already in W are replaced), then
      for each 1x1 conv in forward order `{conv}.input_scale` and `{conv}.input_zero_point` (F32, shape [1], the zero
      point an integer stored as float), the order Int8Calibration.Calibrate + Safetensors.Write give in C#.
+     The int8 weight file (I8 weights, batch norm folded, docs/int8.md) is written from OUT in C#, where the loader's
+     folding and rounding live: `samples/FashionMnist -- --write-int8 OUT INT8_OUT` for the Fashion-MNIST model, or
+     Safetensors.Write(path, Safetensors.Read(OUT, Net.Description), Net.Description) for any declared model.
   6. `convert_fx` gives torch's quantized model (engine --engine). With --io-images (a safetensors file with an
      `input` tensor, or a single tensor, [N, C, H, W]) and --io-out it writes `input`, `torch_int8_logits` (the
      converted model) and `float_logits` (the float model) for those images.

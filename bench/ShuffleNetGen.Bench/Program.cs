@@ -36,6 +36,13 @@ if (args.Contains("--int8-accuracy"))
     return;
 }
 
+if (args.Contains("--int8-file-size"))
+{
+    // The int8 model's calibrated F32 file against its int8 weight file (docs/int8.md, "Weights at rest").
+    Int8FileSize.Run(2024);
+    return;
+}
+
 if (args.Contains("--qdq-anchor"))
 {
     // The torch.ao route's QDQ fixture run by ONNX Runtime and by ShuffleNetGen (OnnxWeights.Read) side by side.

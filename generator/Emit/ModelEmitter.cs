@@ -36,7 +36,7 @@ internal static class ModelEmitter
         using (w.Open($"{target.Accessibility} partial class {self} : {rt}.IShuffleNetModel<{self}>"))
         {
             EmitConstants(w, self, net, graph);
-            EmitFactories(w, self, rt, graph, options.OnnxAvailable);
+            EmitFactories(w, self, rt, graph, net.IsInt8, options.OnnxAvailable);
             EmitDescription(w, model, graph, rt);
             EmitKernelPaths(w, kernels, rt);
             EmitForward(w, self, graph);
@@ -131,7 +131,7 @@ internal static class ModelEmitter
         w.Line();
     }
 
-    private static void EmitFactories(SourceWriter w, string self, string rt, NetworkGraph graph, bool onnxAvailable)
+    private static void EmitFactories(SourceWriter w, string self, string rt, NetworkGraph graph, bool int8, bool onnxAvailable)
     {
         w.Line("/// <summary>Tensors this model reads, in the canonical PyTorch-style layout.</summary>");
         w.Line($"public static global::System.Collections.Generic.IReadOnlyList<{rt}.TensorShape> WeightLayout {{ get; }} = new {rt}.TensorShape[]");
@@ -144,16 +144,20 @@ internal static class ModelEmitter
         w.Line($"/// <exception cref=\"{rt}.WeightFormatException\">A tensor is missing, unexpected or mis-shaped; the message names it.</exception>");
         using (w.Open($"public static {self} FromTensors({rt}.TensorSet tensors)"))
         {
-            w.Line($"{rt}.Weights.WeightPacker.Validate(tensors, WeightLayout, \"{self}\");");
+            w.Line($"{rt}.Weights.WeightPacker.Validate(tensors, Description);");
             w.Line("var packed = new float[PackedWeightLength];");
             w.Line("PackWeights(tensors, packed);");
             w.Line($"return new {self}(packed);");
         }
         w.Line();
-        w.Line("/// <summary>Loads an F32 safetensors file in the canonical layout.</summary>");
+        w.Line(int8
+            ? "/// <summary>Loads a safetensors file: calibrated F32 weights in the canonical layout, or this model's int8 weight file (docs/int8.md).</summary>"
+            : "/// <summary>Loads an F32 safetensors file in the canonical layout.</summary>");
         w.Line($"public static {self} FromSafetensors(string path) => FromTensors({rt}.Safetensors.Read(path, Description));");
         w.Line();
-        w.Line("/// <summary>Loads F32 safetensors from a stream in the canonical layout.</summary>");
+        w.Line(int8
+            ? "/// <summary>Loads safetensors from a stream: calibrated F32 weights in the canonical layout, or this model's int8 weight file.</summary>"
+            : "/// <summary>Loads F32 safetensors from a stream in the canonical layout.</summary>");
         w.Line($"public static {self} FromSafetensors(global::System.IO.Stream stream) => FromTensors({rt}.Safetensors.Read(stream, Description));");
         if (onnxAvailable)
         {

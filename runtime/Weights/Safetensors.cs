@@ -11,8 +11,9 @@ using System.Text.Unicode;
 namespace ShuffleNetGen;
 
 /// <summary>
-/// Reads and writes the safetensors format (F32 tensors only): an 8-byte little-endian header length, a UTF-8 JSON
-/// header mapping tensor names to dtype, shape and byte range, then the raw little-endian data.
+/// Reads and writes the safetensors format: an 8-byte little-endian header length, a UTF-8 JSON header mapping tensor
+/// names to dtype, shape and byte range, then the raw little-endian data. Tensors are F32, except in an int8 model's
+/// weight file (<see cref="Quantization.Int8WeightFile"/>), whose metadata names its format and which holds I8 tensors too.
 /// </summary>
 /// <remarks>
 /// Reading validates everything before trusting it: any malformed, truncated or inconsistent input raises a
@@ -106,13 +107,32 @@ public static class Safetensors
             throw new WeightFormatException(null,
                 $"header length is {headerLength} bytes but the input holds only {header.Length} bytes after the 8-byte length");
 
-        List<Entry> entries = ParseHeader(header);
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        List<Entry> entries = ParseHeader(header, metadata);
+        Quantization.Int8WeightFile.CheckVersion(metadata);
+        bool int8File = Quantization.Int8WeightFile.IsInFormat(metadata);
+        foreach (var e in entries)
+        {
+            // An I8 tensor means something only in the format that defines it; elsewhere it would be bound as floats.
+            if (e.DType == "I8" && !e.Ignored && !int8File)
+                throw new WeightFormatException(e.Name,
+                    $"tensor {Quote(e.Name)} has dtype \"I8\", which ShuffleNetGen reads only in an int8 weight file (__metadata__ {Quote(Quantization.Int8WeightFile.FormatKey)}: {Quote(Quantization.Int8WeightFile.FormatName)}, docs/int8.md)");
+        }
         if (model is not null)
         {
             // Everything the model can reject is decided here, from the header, before a single tensor is allocated.
-            var found = new List<(string, int[])>(entries.Count);
-            foreach (var e in entries) if (!e.Ignored) found.Add((e.Name, e.Shape));
-            Weights.WeightPacker.ValidateShapes(found, model.WeightLayout, model.Name);
+            if (int8File)
+            {
+                var found = new List<(string, int[], TensorDType)>(entries.Count);
+                foreach (var e in entries) if (!e.Ignored) found.Add((e.Name, e.Shape, e.TensorDType));
+                Quantization.Int8WeightFile.ValidateHeader(found, model);
+            }
+            else
+            {
+                var found = new List<(string, int[])>(entries.Count);
+                foreach (var e in entries) if (!e.Ignored) found.Add((e.Name, e.Shape));
+                Weights.WeightPacker.ValidateShapes(found, model.WeightLayout, model.Name);
+            }
         }
 
         // Sorted by position: the overlap and hole checks and sequential stream reading need it.
@@ -168,10 +188,14 @@ public static class Safetensors
             var data = new float[e.ElementCount];
             try
             {
-                for (int i = 0; i < data.Length; i += ReadChunkFloats)
+                if (e.TensorDType == TensorDType.I8) ReadI8(stream, data);
+                else
                 {
-                    var chunk = data.AsSpan(i, Math.Min(ReadChunkFloats, data.Length - i));
-                    stream.ReadExactly(MemoryMarshal.AsBytes(chunk));
+                    for (int i = 0; i < data.Length; i += ReadChunkFloats)
+                    {
+                        var chunk = data.AsSpan(i, Math.Min(ReadChunkFloats, data.Length - i));
+                        stream.ReadExactly(MemoryMarshal.AsBytes(chunk));
+                    }
                 }
             }
             catch (EndOfStreamException)
@@ -180,7 +204,7 @@ public static class Safetensors
                 throw new WeightFormatException(e.Name,
                     $"tensor {Quote(e.Name)} needs bytes [{e.Begin}, {e.End}) of the data section but the stream ended early");
             }
-            if (!BitConverter.IsLittleEndian)
+            if (!BitConverter.IsLittleEndian && e.TensorDType == TensorDType.F32)
             {
                 var asInts = MemoryMarshal.Cast<float, int>(data.AsSpan());
                 BinaryPrimitives.ReverseEndianness(asInts, asInts);
@@ -190,15 +214,28 @@ public static class Safetensors
 
         // Header order, so a read-write round trip preserves the file's order.
         var set = new TensorSet();
+        foreach (var pair in metadata) set.Metadata[pair.Key] = pair.Value;
         foreach (var e in entries)
         {
-            if (tensors[e.Index] is { } data) set.Add(new NamedTensor(e.Name, e.Shape, data));
+            if (tensors[e.Index] is { } data) set.Add(new NamedTensor(e.Name, e.Shape, data, e.TensorDType));
         }
         return set;
     }
 
+    private static void ReadI8(Stream stream, float[] data)
+    {
+        var bytes = new byte[Math.Min(data.Length, ReadChunkFloats)];
+        for (int i = 0; i < data.Length; i += bytes.Length)
+        {
+            int count = Math.Min(bytes.Length, data.Length - i);
+            stream.ReadExactly(bytes, 0, count);
+            for (int k = 0; k < count; k++) data[i + k] = (sbyte)bytes[k];
+        }
+    }
+
     /// <summary>
-    /// Writes tensors to a safetensors file, in the given order, as F32. The tensors are enumerated once and checked
+    /// Writes tensors to a safetensors file, in the given order, each as its <see cref="NamedTensor.DType"/> (F32 unless
+    /// built as I8), with a <see cref="TensorSet"/>'s <see cref="TensorSet.Metadata"/> as <c>__metadata__</c>. The tensors are enumerated once and checked
     /// before anything is written; the data goes to a temporary file in the same directory that then replaces
     /// <paramref name="path"/>, so a failure never leaves a partly written or emptied file behind.
     /// </summary>
@@ -231,6 +268,29 @@ public static class Safetensors
     }
 
     /// <summary>
+    /// Writes weights in <paramref name="model"/>'s form at rest: for an int8 model, calibrated float weights become its
+    /// int8 weight file (<see cref="Quantization.Int8WeightFile.Fold"/>: quantized weights as I8, batch norm folded,
+    /// about a quarter of the float file), which <c>FromSafetensors</c> loads to the same packed weights; a float
+    /// model's weights are checked and written as F32. Atomic, as <see cref="Write(string, IEnumerable{NamedTensor})"/>.
+    /// </summary>
+    /// <exception cref="WeightFormatException">The tensors do not fit the model; the message names the tensor.</exception>
+    /// <exception cref="IOException">The file cannot be written.</exception>
+    public static void Write(string path, TensorSet tensors, ModelDescription model) => Write(path, AtRest(tensors, model));
+
+    /// <summary>Writes weights in <paramref name="model"/>'s form at rest to a stream; see <see cref="Write(string, TensorSet, ModelDescription)"/>.</summary>
+    /// <exception cref="WeightFormatException">The tensors do not fit the model; the message names the tensor.</exception>
+    public static void Write(Stream stream, TensorSet tensors, ModelDescription model) => Write(stream, AtRest(tensors, model));
+
+    private static TensorSet AtRest(TensorSet tensors, ModelDescription model)
+    {
+        if (tensors is null) throw new ArgumentNullException(nameof(tensors));
+        if (model is null) throw new ArgumentNullException(nameof(model));
+        if (model.Precision == Precision.Int8) return Quantization.Int8WeightFile.Fold(model, tensors);
+        Weights.WeightPacker.Validate(tensors, model);
+        return tensors;
+    }
+
+    /// <summary>
     /// Writes tensors as safetensors to a stream, contiguous and in the given order, with the header padded with
     /// spaces to a multiple of 8 bytes so the data section stays aligned. Nothing is written unless every tensor is valid.
     /// </summary>
@@ -248,9 +308,28 @@ public static class Safetensors
     private static (List<NamedTensor> List, byte[] Header) Prepare(IEnumerable<NamedTensor> tensors)
     {
         var list = new List<NamedTensor>(tensors);
+        var metadata = tensors is TensorSet set ? set.Metadata : null;
+        // Whatever Write produces, Read accepts: so no format version Read refuses, and no I8 outside the format.
+        bool int8File = false;
+        if (metadata is not null)
+        {
+            try
+            {
+                Quantization.Int8WeightFile.CheckVersion(metadata);
+            }
+            catch (WeightFormatException e)
+            {
+                throw new ArgumentException($"The tensor set's Metadata would be refused on reading: {e.Message}", nameof(tensors));
+            }
+            int8File = Quantization.Int8WeightFile.IsInFormat(metadata);
+        }
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var t in list)
         {
+            if (t is { DType: TensorDType.I8 } && !int8File)
+                throw new ArgumentException(
+                    $"Tensor {Quote(t.Name)} is I8, which is read only in an int8 weight file: the set's Metadata must name the format ({Quote(Quantization.Int8WeightFile.FormatKey)}: {Quote(Quantization.Int8WeightFile.FormatName)}); Int8WeightFile.Fold gives such a set.",
+                    nameof(tensors));
             if (t is null) throw new ArgumentException("The tensor list contains null.", nameof(tensors));
             // The reader takes this key for the metadata block, so the tensor would vanish on the way back.
             if (t.Name == MetadataKey) throw new ArgumentException($"Tensor name {Quote(t.Name)} is reserved for metadata.", nameof(tensors));
@@ -264,12 +343,23 @@ public static class Safetensors
         using (var w = new Utf8JsonWriter(json, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             w.WriteStartObject();
+            if (metadata is { Count: > 0 })
+            {
+                w.WriteStartObject(MetadataKey);
+                foreach (var pair in metadata)
+                {
+                    if (pair.Key is null || pair.Value is null || !IsValidText(pair.Key) || !IsValidText(pair.Value))
+                        throw new ArgumentException($"Metadata entry {Quote(pair.Key)} is not valid UTF-16 text.", nameof(tensors));
+                    w.WriteString(pair.Key, pair.Value);
+                }
+                w.WriteEndObject();
+            }
             long offset = 0;
             foreach (var t in list)
             {
-                long bytes = (long)t.Data.Length * sizeof(float);
+                long bytes = (long)t.Data.Length * (t.DType == TensorDType.I8 ? 1 : sizeof(float));
                 w.WriteStartObject(t.Name);
-                w.WriteString("dtype", "F32");
+                w.WriteString("dtype", t.DType == TensorDType.I8 ? "I8" : "F32");
                 w.WriteStartArray("shape");
                 foreach (int d in t.Shape) w.WriteNumberValue(d);
                 w.WriteEndArray();
@@ -297,8 +387,21 @@ public static class Safetensors
     {
         stream.Write(header);
         float[]? swapped = BitConverter.IsLittleEndian ? null : new float[ReadChunkFloats];
+        byte[]? bytes = null;
         foreach (var t in list)
         {
+            if (t.DType == TensorDType.I8)
+            {
+                // The constructor checked every value is a whole number in -128..127.
+                bytes ??= new byte[ReadChunkFloats];
+                for (int i = 0; i < t.Data.Length; i += bytes.Length)
+                {
+                    int count = Math.Min(bytes.Length, t.Data.Length - i);
+                    for (int k = 0; k < count; k++) bytes[k] = (byte)(sbyte)t.Data[i + k];
+                    stream.Write(bytes, 0, count);
+                }
+                continue;
+            }
             for (int i = 0; i < t.Data.Length; i += ReadChunkFloats)
             {
                 var chunk = new ReadOnlySpan<float>(t.Data, i, Math.Min(ReadChunkFloats, t.Data.Length - i));
@@ -343,6 +446,7 @@ public static class Safetensors
         public int Index { get; }
         public string Name { get; }
         public string? DType { get; set; }
+        public TensorDType TensorDType => DType == "I8" ? TensorDType.I8 : TensorDType.F32;
         public int[] Shape { get; set; } = Array.Empty<int>();
         public bool HasShape { get; set; }
         public bool HasOffsets { get; set; }
@@ -354,7 +458,7 @@ public static class Safetensors
         public string ShapeText => NamedTensor.FormatShape(Shape);
     }
 
-    private static List<Entry> ParseHeader(byte[] header)
+    private static List<Entry> ParseHeader(byte[] header, Dictionary<string, string> metadata)
     {
         if (!Utf8.IsValid(header))
             throw new WeightFormatException(null, "the header is not valid UTF-8 JSON");
@@ -374,7 +478,7 @@ public static class Safetensors
                 Next(ref reader);
                 if (name == MetadataKey)
                 {
-                    reader.Skip();
+                    ReadMetadata(ref reader, metadata);
                     continue;
                 }
                 if (!names.Add(name))
@@ -404,6 +508,30 @@ public static class Safetensors
             throw new WeightFormatException(null, $"the header is not valid JSON: {TensorNameText.Bounded(WithoutPosition(e.Message))} (at byte {e.BytePositionInLine} of line {e.LineNumber + 1})");
         }
         return entries;
+    }
+
+    /// <summary>
+    /// The format makes metadata a map of strings. A value of another kind is skipped, unless its key is one of
+    /// ShuffleNetGen's own: a version written as a number must not make a file look like float weights.
+    /// </summary>
+    private static void ReadMetadata(ref Utf8JsonReader reader, Dictionary<string, string> metadata)
+    {
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            reader.Skip();
+            return;
+        }
+        while (true)
+        {
+            Next(ref reader);
+            if (reader.TokenType == JsonTokenType.EndObject) break;
+            string key = GetString(ref reader);
+            Next(ref reader);
+            if (reader.TokenType == JsonTokenType.String) metadata[key] = GetString(ref reader);
+            else if (key == Quantization.Int8WeightFile.FormatKey || key == Quantization.Int8WeightFile.VersionKey)
+                throw new WeightFormatException(null, $"__metadata__ {Quote(key)} is {Describe(ref reader)}; safetensors metadata values are strings");
+            else reader.Skip();
+        }
     }
 
     private static void ParseEntry(ref Utf8JsonReader reader, Entry entry)
@@ -494,8 +622,8 @@ public static class Safetensors
         if (e.DType is null) throw new WeightFormatException(name, $"tensor {Quote(name)} has no dtype; expected \"dtype\": \"F32\"");
         if (!e.HasShape) throw new WeightFormatException(name, $"tensor {Quote(name)} has no shape");
         if (!e.HasOffsets) throw new WeightFormatException(name, $"tensor {Quote(name)} has no data_offsets");
-        if (e.DType != "F32")
-            throw new WeightFormatException(name, $"tensor {Quote(name)} has dtype {Quote(e.DType)}; ShuffleNetGen reads F32 only");
+        if (e.DType != "F32" && e.DType != "I8")
+            throw new WeightFormatException(name, $"tensor {Quote(name)} has dtype {Quote(e.DType)}; ShuffleNetGen reads F32 only, and I8 in an int8 weight file");
 
         // The largest array .NET allocates: beyond it the allocation itself would fail with OutOfMemoryException.
         long count = NamedTensor.ElementCountWithinArrayLimit(e.Shape);
@@ -508,10 +636,10 @@ public static class Safetensors
             throw new WeightFormatException(name,
                 $"tensor {Quote(name)} has data_offsets [{e.Begin}, {e.End}): the end is before the begin");
         ulong span = e.End - e.Begin;
-        ulong expected = (ulong)count * sizeof(float);
+        ulong expected = (ulong)count * (e.DType == "I8" ? 1u : sizeof(float));
         if (span != expected)
             throw new WeightFormatException(name,
-                $"tensor {Quote(name)} has shape {e.ShapeText}, {count} F32 values needing {expected} bytes, but data_offsets [{e.Begin}, {e.End}) span {span} bytes");
+                $"tensor {Quote(name)} has shape {e.ShapeText}, {count} {e.DType} values needing {expected} bytes, but data_offsets [{e.Begin}, {e.End}) span {span} bytes");
     }
 
     private static void CheckOverlaps(List<Entry> byOffset)

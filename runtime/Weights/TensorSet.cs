@@ -5,11 +5,29 @@ using System.IO;
 
 namespace ShuffleNetGen;
 
-/// <summary>A named float tensor, row-major (PyTorch order).</summary>
+/// <summary>How a tensor is stored in a weights file.</summary>
+public enum TensorDType
+{
+    /// <summary>32-bit IEEE float (safetensors <c>F32</c>).</summary>
+    F32,
+
+    /// <summary>Signed 8-bit integer (safetensors <c>I8</c>): an int8 model's quantized weights at rest (docs/int8.md).</summary>
+    I8,
+}
+
+/// <summary>A named tensor, row-major (PyTorch order). Its values are floats in memory whatever its <see cref="DType"/>.</summary>
 public sealed class NamedTensor
 {
-    /// <summary>Creates a tensor; <paramref name="data"/> must hold exactly the product of <paramref name="shape"/> floats.</summary>
-    public NamedTensor(string name, int[] shape, float[] data)
+    /// <summary>Creates an F32 tensor; <paramref name="data"/> must hold exactly the product of <paramref name="shape"/> floats.</summary>
+    public NamedTensor(string name, int[] shape, float[] data) : this(name, shape, data, TensorDType.F32)
+    {
+    }
+
+    /// <summary>
+    /// Creates a tensor stored as <paramref name="dtype"/>. For <see cref="TensorDType.I8"/> every value must be a whole
+    /// number from -128 to 127, so that writing it as bytes loses nothing.
+    /// </summary>
+    public NamedTensor(string name, int[] shape, float[] data, TensorDType dtype)
     {
         if (name is null) throw new ArgumentNullException(nameof(name));
         if (shape is null) throw new ArgumentNullException(nameof(shape));
@@ -25,9 +43,23 @@ public sealed class NamedTensor
             string elements = count < 0 ? $"more than {Array.MaxLength} elements" : $"{count} elements";
             throw new ArgumentException($"Tensor {TensorNameText.Quote(name)} has shape {NamedTensor.FormatShape(shape)} ({elements}) but {data.Length} values.", nameof(data));
         }
+        if (dtype == TensorDType.I8)
+        {
+            for (int i = 0; i < data.Length; i++)
+            {
+                float v = data[i];
+                if (!(v >= sbyte.MinValue && v <= sbyte.MaxValue) || v != MathF.Floor(v))
+                    throw new ArgumentException($"Tensor {TensorNameText.Quote(name)} is I8 but holds {v.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} at flat index {i}; an I8 value is a whole number from -128 to 127.", nameof(data));
+            }
+        }
+        else if (dtype != TensorDType.F32)
+        {
+            throw new ArgumentOutOfRangeException(nameof(dtype));
+        }
         Name = name;
         Shape = shape;
         Data = data;
+        DType = dtype;
     }
 
     /// <summary>Tensor name, e.g. <c>units.3.conv1.weight</c>.</summary>
@@ -38,6 +70,9 @@ public sealed class NamedTensor
 
     /// <summary>Values, row-major.</summary>
     public float[] Data { get; }
+
+    /// <summary>How the tensor is stored in a file: F32, or I8 for an int8 model's quantized weights.</summary>
+    public TensorDType DType { get; }
 
     /// <summary>Shape as written in PyTorch, e.g. <c>[240, 80, 1, 1]</c>; beyond 16 dimensions the rest is elided.</summary>
     public string ShapeText => FormatShape(Shape);
@@ -77,6 +112,12 @@ public sealed class TensorSet : IEnumerable<NamedTensor>
 
     /// <summary>Number of tensors.</summary>
     public int Count => _inOrder.Count;
+
+    /// <summary>
+    /// The safetensors <c>__metadata__</c> strings, read from and written to the file. An int8 weight file names its
+    /// format and version here (<see cref="Quantization.Int8WeightFile"/>); other keys are kept as they are.
+    /// </summary>
+    public IDictionary<string, string> Metadata { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
 
     /// <summary>Adds a tensor; a second tensor with the same name is an error.</summary>
     public void Add(NamedTensor tensor)

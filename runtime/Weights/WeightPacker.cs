@@ -27,11 +27,32 @@ public static class WeightPacker
         var found = new List<(string, int[])>(tensors.Count);
         foreach (var t in tensors) found.Add((t.Name, t.Shape));
         ValidateShapes(found, layout, modelName);
-        foreach (var shape in layout) RequireFinite(tensors[shape.Name], modelName);
+        foreach (var shape in layout)
+        {
+            var tensor = tensors[shape.Name];
+            // An I8 tensor outside an int8 weight file would be bound as if its integers were float weights.
+            if (tensor.DType != TensorDType.F32)
+                throw new WeightFormatException(shape.Name,
+                    $"{modelName}: tensor {Quote(shape.Name)} is {tensor.DType}; float weights are F32, and I8 tensors belong to an int8 weight file, whose metadata names its format (docs/int8.md).");
+            RequireFinite(tensor, modelName);
+        }
     }
 
     /// <summary>
-    /// The name and shape half of <see cref="Validate"/>, on names and shapes alone so that a loader can run it on a
+    /// A generated model's check of the tensors it binds: an int8 weight file (<see cref="Int8WeightFile"/>) against the
+    /// model's int8 layout, any other set as <see cref="Validate(TensorSet, IReadOnlyList{TensorShape}, string)"/>.
+    /// </summary>
+    /// <exception cref="WeightFormatException">A tensor is missing, unexpected, mis-shaped, of the wrong dtype or holds a value the model cannot use.</exception>
+    public static void Validate(TensorSet tensors, ModelDescription model)
+    {
+        if (tensors is null) throw new ArgumentNullException(nameof(tensors));
+        if (model is null) throw new ArgumentNullException(nameof(model));
+        if (Int8WeightFile.IsInFormat(tensors)) Int8WeightFile.Validate(tensors, model);
+        else Validate(tensors, model.WeightLayout, model.Name);
+    }
+
+    /// <summary>
+    /// The name and shape half of <see cref="Validate(TensorSet, IReadOnlyList{TensorShape}, string)"/>, on names and shapes alone so that a loader can run it on a
     /// file's header before allocating any data. Names in <paramref name="found"/> are distinct.
     /// </summary>
     internal static void ValidateShapes(IReadOnlyList<(string Name, int[] Shape)> found, IReadOnlyList<TensorShape> layout, string modelName)
@@ -66,7 +87,7 @@ public static class WeightPacker
     /// <summary>PyTorch's <c>*.num_batches_tracked</c>: training bookkeeping a state_dict carries, never a weight.</summary>
     internal static bool IsBatchCounter(string name) => name.EndsWith(".num_batches_tracked", StringComparison.Ordinal);
 
-    private static void RequireFinite(NamedTensor tensor, string modelName)
+    internal static void RequireFinite(NamedTensor tensor, string modelName)
     {
         var data = tensor.Data;
         for (int i = 0; i < data.Length; i++)
@@ -90,7 +111,7 @@ public static class WeightPacker
         return " (element " + NamedTensor.FormatShape(at) + ")";
     }
 
-    private static string Text(double value) =>
+    internal static string Text(double value) =>
         double.IsNaN(value) ? "NaN" : double.IsPositiveInfinity(value) ? "+Infinity" : double.IsNegativeInfinity(value) ? "-Infinity"
         : value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
 
@@ -98,20 +119,40 @@ public static class WeightPacker
 
     /// <summary>
     /// A 3x3 convolution (stem: every input plane; depthwise: one) with batch norm folded in. Layout per output
-    /// channel: <c>inputPlanes × 9</c> taps (plane-major, row-major taps), then the bias.
+    /// channel: <c>inputPlanes × 9</c> taps (plane-major, row-major taps), then the bias. From an int8 weight file the
+    /// folded weights and bias are read as they are (<see cref="FoldWindow3x3"/> wrote them).
     /// </summary>
     public static void Window3x3(TensorSet tensors, string conv, string batchNorm, int outChannels, int inputPlanes, Span<float> packed)
     {
-        var w = tensors[conv + ".weight"].Data;
         int taps = checked(inputPlanes * 9);
         int stride = checked(taps + 1);
-        Require(w.Length == checked(outChannels * taps) && packed.Length == checked(outChannels * stride), conv);
-        var (scale, shift) = FoldBatchNorm(tensors, batchNorm, outChannels);
+        Require(packed.Length == checked(outChannels * stride), conv);
+        var (w, bias) = Int8WeightFile.IsInFormat(tensors)
+            ? (tensors[conv + ".weight"].Data, tensors[conv + ".bias"].Data)
+            : FoldWindow3x3(tensors, conv, batchNorm, outChannels, inputPlanes);
+        Require(w.Length == checked(outChannels * taps) && bias.Length == outChannels, conv);
         for (int c = 0; c < outChannels; c++)
         {
-            for (int i = 0; i < taps; i++) packed[c * stride + i] = Folded(w[c * taps + i] * scale[c], conv, batchNorm, c);
-            packed[c * stride + taps] = Folded(shift[c], conv, batchNorm, c);
+            w.AsSpan(c * taps, taps).CopyTo(packed.Slice(c * stride, taps));
+            packed[c * stride + taps] = bias[c];
         }
+    }
+
+    /// <summary>A 3x3 convolution's weights with batch norm folded in (in double, then rounded to float), and its bias.</summary>
+    internal static (float[] Weights, float[] Bias) FoldWindow3x3(TensorSet tensors, string conv, string batchNorm, int outChannels, int inputPlanes)
+    {
+        var w = tensors[conv + ".weight"].Data;
+        int taps = checked(inputPlanes * 9);
+        Require(w.Length == checked(outChannels * taps), conv);
+        var (scale, shift) = FoldBatchNorm(tensors, batchNorm, outChannels);
+        var weights = new float[w.Length];
+        var bias = new float[outChannels];
+        for (int c = 0; c < outChannels; c++)
+        {
+            for (int i = 0; i < taps; i++) weights[c * taps + i] = Folded(w[c * taps + i] * scale[c], conv, batchNorm, c);
+            bias[c] = Folded(shift[c], conv, batchNorm, c);
+        }
+        return (weights, bias);
     }
 
     /// <summary>
@@ -158,26 +199,27 @@ public static class WeightPacker
     }
 
     /// <summary>
-    /// An int8 1x1 group convolution. Batch norm is folded into the float weights in double, which are then quantized
-    /// symmetrically per output channel: <c>q = round(w / s)</c>, ties to even, <c>s = max|w| / 127</c>, so q is in
-    /// -127..127 and never -128. The output is <c>sum × m + b</c> with <c>m = input_scale × s</c> and <c>b</c> the
-    /// folded shift less the zero point's share (<c>m × zeroPoint × Σq</c>).
+    /// An int8 1x1 group convolution. Its weights come quantized from <see cref="QuantizePointwise"/>, or from an int8
+    /// weight file that holds exactly what that method computes. The output is <c>sum × m + b</c> with
+    /// <c>m = input_scale × s</c> (s the channel's weight scale) and <c>b</c> the folded bias less the zero point's
+    /// share (<c>m × zeroPoint × Σq</c>), both computed in double from the float values and rounded once.
     /// Blocks as <see cref="Pointwise"/>'s, with four input channels per slot: a block of r rows starting at output
     /// channel o sits at <c>o × (2 + slots)</c> and holds r scales m, r biases b, then per slot of four input channels
     /// the r rows' four weights as bytes of one 32-bit slot (lowest channel in the lowest byte; missing channels zero).
     /// </summary>
     public static void Int8Pointwise(TensorSet tensors, string conv, string batchNorm, int inChannels, int outChannels, int groups, int blockRows, Span<float> packed)
     {
-        var w = tensors[conv + ".weight"].Data;
         if (groups <= 0 || blockRows <= 0 || inChannels % groups != 0 || outChannels % groups != 0) Require(false, conv);
         int inPerGroup = inChannels / groups;
         int outPerGroup = outChannels / groups;
         int slots = (inPerGroup + 3) / 4;
-        Require(w.Length == checked(outChannels * inPerGroup) && packed.Length == checked(outChannels * (2 + slots)), conv);
+        Require(packed.Length == checked(outChannels * (2 + slots)), conv);
         var (inputScale, zeroPoint) = ActivationParameters(tensors, conv);
-        var (scale, shift) = FoldBatchNorm(tensors, batchNorm, outChannels);
+        var (q, weightScales, biases) = Int8WeightFile.IsInFormat(tensors)
+            ? (tensors[conv + ".weight"].Data, tensors[conv + Int8WeightFile.WeightScaleSuffix].Data, tensors[conv + ".bias"].Data)
+            : QuantizePointwise(tensors, conv, batchNorm, outChannels, inPerGroup);
+        Require(q.Length == checked(outChannels * inPerGroup) && weightScales.Length == outChannels && biases.Length == outChannels, conv);
         var words = System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>(packed);
-        var q = new int[inPerGroup];
         for (int k = 0; k < groups; k++)
         {
             for (int j0 = 0; j0 < outPerGroup; j0 += blockRows)
@@ -188,20 +230,17 @@ public static class WeightPacker
                 for (int r = 0; r < rows; r++)
                 {
                     int o = o0 + r;
-                    double weightScale = QuantizeChannel(w.AsSpan(o * inPerGroup, inPerGroup), scale[o], q);
-                    // The float model folds the same weights (Folded below); only what it would refuse is the batch
-                    // norm's fault. Past that, an overflow here comes from the calibrated input scale.
-                    Folded(weightScale * 127, conv, batchNorm, o);
-                    Folded(shift[o], conv, batchNorm, o);
+                    var row = q.AsSpan(o * inPerGroup, inPerGroup);
+                    double weightScale = weightScales[o];
                     float multiplier = InputScaled(inputScale * weightScale, conv, inputScale, weightScale, o);
                     long sum = 0;
-                    foreach (int v in q) sum += v;
+                    foreach (float v in row) sum += (int)v;
                     packed[at + r] = multiplier;
-                    packed[at + rows + r] = InputScaled(shift[o] - (double)multiplier * zeroPoint * sum, conv, inputScale, weightScale, o);
+                    packed[at + rows + r] = InputScaled(biases[o] - (double)multiplier * zeroPoint * sum, conv, inputScale, weightScale, o);
                     for (int slot = 0; slot < slots; slot++)
                     {
                         int word = 0;
-                        for (int b = 0; b < 4 && 4 * slot + b < inPerGroup; b++) word |= (q[4 * slot + b] & 0xFF) << (8 * b);
+                        for (int b = 0; b < 4 && 4 * slot + b < inPerGroup; b++) word |= ((int)row[4 * slot + b] & 0xFF) << (8 * b);
                         words[at + 2 * rows + slot * rows + r] = word;
                     }
                 }
@@ -209,20 +248,72 @@ public static class WeightPacker
         }
     }
 
-    /// <summary>One output channel's folded weights to int8 in <paramref name="q"/>; returns the channel's weight scale.</summary>
-    private static double QuantizeChannel(ReadOnlySpan<float> weights, double batchNormScale, int[] q)
+    /// <summary>
+    /// A 1x1 convolution's int8 weights, as an int8 weight file stores them. Batch norm is folded into the float
+    /// weights in double, which are then quantized symmetrically per output channel: <c>q = round(w / s)</c>, ties to
+    /// even, <c>s = max|w| / 127</c>, so q is in -127..127 and never -128. The weight scale s and the folded bias are
+    /// then rounded to float: the packer derives the multiplier and bias from those floats, so a file holding them
+    /// gives the same packed weights bit for bit.
+    /// </summary>
+    /// <returns>q (row-major [out, inPerGroup], whole numbers), the weight scale and the folded bias per output channel.</returns>
+    internal static (float[] Q, float[] WeightScale, float[] Bias) QuantizePointwise(TensorSet tensors, string conv, string batchNorm, int outChannels, int inPerGroup)
+    {
+        var w = tensors[conv + ".weight"].Data;
+        Require(w.Length == checked(outChannels * inPerGroup), conv);
+        var (scale, shift) = FoldBatchNorm(tensors, batchNorm, outChannels);
+        var q = new float[w.Length];
+        var weightScales = new float[outChannels];
+        var biases = new float[outChannels];
+        for (int o = 0; o < outChannels; o++)
+        {
+            var row = w.AsSpan(o * inPerGroup, inPerGroup);
+            // The float model folds the same weights (Folded below); only what it would refuse is the batch norm's fault.
+            Folded(Largest(row, scale[o]), conv, batchNorm, o);
+            weightScales[o] = QuantizeChannel(row, scale[o], q.AsSpan(o * inPerGroup, inPerGroup));
+            biases[o] = Folded(shift[o], conv, batchNorm, o);
+        }
+        return (q, weightScales, biases);
+    }
+
+    /// <summary>
+    /// The classifier's int8 weights, as an int8 weight file stores them: each class's row quantized on a scale of its
+    /// own (symmetric, largest magnitude to 127), the scale rounded to float.
+    /// </summary>
+    internal static (float[] Q, float[] WeightScale) QuantizeLinear(TensorSet tensors, string name, int inFeatures, int outFeatures)
+    {
+        var w = tensors[name + ".weight"].Data;
+        Require(inFeatures > 0 && w.Length == checked(inFeatures * outFeatures), name);
+        var q = new float[w.Length];
+        var weightScales = new float[outFeatures];
+        for (int o = 0; o < outFeatures; o++)
+            weightScales[o] = QuantizeChannel(w.AsSpan(o * inFeatures, inFeatures), 1, q.AsSpan(o * inFeatures, inFeatures));
+        return (q, weightScales);
+    }
+
+    private static double Largest(ReadOnlySpan<float> weights, double batchNormScale)
     {
         double largest = 0;
         foreach (float v in weights) largest = Math.Max(largest, Math.Abs(v * batchNormScale));
-        if (largest == 0)
+        return largest;
+    }
+
+    /// <summary>
+    /// One output channel's folded weights to int8 in <paramref name="q"/>; returns the channel's weight scale as a
+    /// float. A channel whose scale would round to float zero (weights below 127 × float's smallest subnormal) is all
+    /// zero with scale 1, as an all-zero channel: no float multiplier could carry it.
+    /// </summary>
+    private static float QuantizeChannel(ReadOnlySpan<float> weights, double batchNormScale, Span<float> q)
+    {
+        double largest = Largest(weights, batchNormScale);
+        double weightScale = largest / 127;
+        if (largest == 0 || (float)weightScale == 0)
         {
-            Array.Clear(q);
+            q.Clear();
             return 1;
         }
-        double weightScale = largest / 127;
         for (int i = 0; i < weights.Length; i++)
-            q[i] = (int)Math.Clamp(Math.Round(weights[i] * batchNormScale / weightScale, MidpointRounding.ToEven), -127, 127);
-        return weightScale;
+            q[i] = (float)Math.Clamp(Math.Round(weights[i] * batchNormScale / weightScale, MidpointRounding.ToEven), -127, 127);
+        return (float)weightScale;
     }
 
     /// <summary>A convolution's calibrated input scale and zero point, checked: a bad value would quantize every activation wrongly.</summary>
@@ -251,26 +342,27 @@ public static class WeightPacker
     }
 
     /// <summary>
-    /// The int8 classifier: each class's weights to int8 on a scale of its own (symmetric, largest magnitude to 127),
-    /// four to a 32-bit slot, <paramref name="rowSlots"/> slots per class (zero past the features); then the classes'
-    /// scales, then their biases.
+    /// The int8 classifier: each class's weights to int8 on a scale of its own (<see cref="QuantizeLinear"/>, or as an
+    /// int8 weight file holds them), four to a 32-bit slot, <paramref name="rowSlots"/> slots per class (zero past the
+    /// features); then the classes' scales, then their biases.
     /// </summary>
     public static void Int8Linear(TensorSet tensors, string name, int inFeatures, int outFeatures, int rowSlots, Span<float> packed)
     {
-        var w = tensors[name + ".weight"].Data;
         var b = tensors[name + ".bias"].Data;
-        Require(inFeatures > 0 && rowSlots >= (inFeatures + 3) / 4 && w.Length == checked(inFeatures * outFeatures) && b.Length == outFeatures
+        Require(inFeatures > 0 && rowSlots >= (inFeatures + 3) / 4 && b.Length == outFeatures
             && packed.Length == checked(outFeatures * (rowSlots + 2)), name);
+        var (q, weightScales) = Int8WeightFile.IsInFormat(tensors)
+            ? (tensors[name + ".weight"].Data, tensors[name + Int8WeightFile.WeightScaleSuffix].Data)
+            : QuantizeLinear(tensors, name, inFeatures, outFeatures);
+        Require(q.Length == checked(inFeatures * outFeatures) && weightScales.Length == outFeatures, name);
         var words = System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>(packed);
         int scales = outFeatures * rowSlots;
-        var q = new int[inFeatures];
         for (int o = 0; o < outFeatures; o++)
         {
-            double weightScale = QuantizeChannel(w.AsSpan(o * inFeatures, inFeatures), 1, q);
             var row = words.Slice(o * rowSlots, rowSlots);
             row.Clear();
-            for (int i = 0; i < inFeatures; i++) row[i >> 2] |= (q[i] & 0xFF) << (8 * (i & 3));
-            packed[scales + o] = (float)weightScale; // largest / 127 of finite floats: finite
+            for (int i = 0; i < inFeatures; i++) row[i >> 2] |= ((int)q[o * inFeatures + i] & 0xFF) << (8 * (i & 3));
+            packed[scales + o] = weightScales[o];
             packed[scales + outFeatures + o] = b[o];
         }
     }

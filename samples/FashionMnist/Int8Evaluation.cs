@@ -67,8 +67,15 @@ internal static class Int8Evaluation
         Console.WriteLine($"{FashionNetInt8.Description.Name}: 1x1 convolutions and classifier in int8, packed weights {FashionNetInt8.PackedWeightBytes / 1024.0:F0} KiB "
             + $"(float: {FashionNet.ParameterCount * 4 / 1024.0:F0} KiB), arena {FashionNetInt8.ArenaBytes / 1024.0:F0} KiB");
 
+        // The int8 model is bound from its int8 weight file, the form it ships in; the calibrated tensors bind a
+        // second instance only to check that the file changes no logit.
+        var (int8FromFile, floatFileBytes, int8FileBytes) = ThroughInt8File(calibrated);
+        Console.WriteLine($"Weights at rest: calibrated F32 file {floatFileBytes:N0} bytes, int8 weight file {int8FileBytes:N0} bytes ({(double)int8FileBytes / floatFileBytes:F3}x)");
+        int identical = CountIdenticalLogits(int8FromFile, FashionNetInt8.FromTensors(calibrated), testInputs);
+        Console.WriteLine($"Logits from the int8 file and from the calibrated tensors: bit-identical on {identical}/{testInputs.Length} test images");
+
         var fp32 = FashionNet.FromTensors(floatWeights);
-        var int8 = FashionNetInt8.FromTensors(calibrated);
+        var int8 = int8FromFile;
         int n = testInputs.Length;
         var (floatPredictions, floatSeconds) = Classify(fp32, testInputs, FashionNet.Classes);
         var (int8Predictions, int8Seconds) = Classify(int8, testInputs, FashionNetInt8.Classes);
@@ -91,6 +98,63 @@ internal static class Int8Evaluation
             $"int8_accuracy {(double)int8Correct / n:F4} float_accuracy {(double)floatCorrect / n:F4} agreement {(double)agree / n:F4}"));
         return 0;
     }
+
+    /// <summary>
+    /// <c>--write-int8 CALIBRATED OUT</c>: the int8 weight file of calibrated F32 weights for <see cref="FashionNetInt8"/>,
+    /// from <c>tools/quantize.py</c> or <c>Int8Calibration.Calibrate</c>. The conversion is the library's
+    /// (<c>Safetensors.Write</c> with the model's description), so the file binds to the same packed weights.
+    /// </summary>
+    public static int WriteInt8File(string calibratedPath, string outputPath)
+    {
+        TensorSet calibrated;
+        try
+        {
+            calibrated = Safetensors.Read(calibratedPath, FashionNetInt8.Description);
+            Safetensors.Write(outputPath, calibrated, FashionNetInt8.Description);
+        }
+        catch (WeightFormatException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return 1;
+        }
+        long before = new FileInfo(calibratedPath).Length, after = new FileInfo(outputPath).Length;
+        Console.WriteLine($"{outputPath}: int8 weight file of {FashionNetInt8.Description.Name}, {after:N0} bytes ({before:N0} in {calibratedPath}, {(double)after / before:F3}x)");
+        return 0;
+    }
+
+    private static (FashionNetInt8 Model, long FloatBytes, long Int8Bytes) ThroughInt8File(TensorSet calibrated)
+    {
+        string directory = Directory.CreateTempSubdirectory("fashion-int8-").FullName;
+        try
+        {
+            string floatPath = Path.Combine(directory, "calibrated.safetensors");
+            string int8Path = Path.Combine(directory, "int8.safetensors");
+            Safetensors.Write(floatPath, calibrated);
+            Safetensors.Write(int8Path, calibrated, FashionNetInt8.Description);
+            return (FashionNetInt8.FromSafetensors(int8Path), new FileInfo(floatPath).Length, new FileInfo(int8Path).Length);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static int CountIdenticalLogits(IShuffleNetModel a, IShuffleNetModel b, float[][] inputs)
+    {
+        var x = new float[FashionNetInt8.Classes];
+        var y = new float[FashionNetInt8.Classes];
+        int identical = 0;
+        foreach (var input in inputs)
+        {
+            a.Forward(input, x);
+            b.Forward(input, y);
+            if (BitwiseEqual(x, y)) identical++;
+        }
+        return identical;
+    }
+
+    private static bool BitwiseEqual(float[] x, float[] y) =>
+        System.Runtime.InteropServices.MemoryMarshal.AsBytes(x.AsSpan()).SequenceEqual(System.Runtime.InteropServices.MemoryMarshal.AsBytes(y.AsSpan()));
 
     /// <summary>Predicted classes for every input, and the seconds one timed single-threaded pass took (after a warm-up).</summary>
     private static (int[] Predictions, double Seconds) Classify(IShuffleNetModel model, float[][] inputs, int classes)

@@ -13,6 +13,18 @@ using ShuffleNetGen.Quantization;
 // ShuffleNetGen. Usage: dotnet run -c Release --project samples/FashionMnist [-- [--weights W.safetensors|W.onnx] [DATA_DIR [GRID.png]]]
 // With --int8 [--calibration minmax|percentile] [--calibration-images N] it instead calibrates the int8 twin
 // (FashionNetInt8) on training images and compares it with the float model on the test set (Int8Evaluation.cs).
+// With --write-int8 CALIBRATED OUT it converts calibrated F32 weights (tools/quantize.py's output) to the int8 weight file.
+
+int writeInt8 = Array.IndexOf(args, "--write-int8");
+if (writeInt8 >= 0)
+{
+    if (args.Length != 3 || writeInt8 != 0)
+    {
+        Console.Error.WriteLine("--write-int8 takes the calibrated F32 file and the int8 file to write, and nothing else.");
+        return 2;
+    }
+    return Int8Evaluation.WriteInt8File(args[1], args[2]);
+}
 
 string weightsPath = Path.Combine(AppContext.BaseDirectory, "fashion_shufflenet.safetensors");
 int weightsFlag = Array.IndexOf(args, "--weights");

@@ -469,7 +469,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
     /// <exception cref="global::ShuffleNetGen.WeightFormatException">A tensor is missing, unexpected or mis-shaped; the message names it.</exception>
     public static TinyNet FromTensors(global::ShuffleNetGen.TensorSet tensors)
     {
-        global::ShuffleNetGen.Weights.WeightPacker.Validate(tensors, WeightLayout, "TinyNet");
+        global::ShuffleNetGen.Weights.WeightPacker.Validate(tensors, Description);
         var packed = new float[PackedWeightLength];
         PackWeights(tensors, packed);
         return new TinyNet(packed);

@@ -469,7 +469,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     /// <exception cref="global::ShuffleNetGen.WeightFormatException">A tensor is missing, unexpected or mis-shaped; the message names it.</exception>
     public static Paper1xG3_224 FromTensors(global::ShuffleNetGen.TensorSet tensors)
     {
-        global::ShuffleNetGen.Weights.WeightPacker.Validate(tensors, WeightLayout, "Paper1xG3_224");
+        global::ShuffleNetGen.Weights.WeightPacker.Validate(tensors, Description);
         var packed = new float[PackedWeightLength];
         PackWeights(tensors, packed);
         return new Paper1xG3_224(packed);

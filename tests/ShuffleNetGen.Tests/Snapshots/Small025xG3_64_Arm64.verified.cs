@@ -470,7 +470,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     /// <exception cref="global::ShuffleNetGen.WeightFormatException">A tensor is missing, unexpected or mis-shaped; the message names it.</exception>
     public static Small025xG3_64 FromTensors(global::ShuffleNetGen.TensorSet tensors)
     {
-        global::ShuffleNetGen.Weights.WeightPacker.Validate(tensors, WeightLayout, "Small025xG3_64");
+        global::ShuffleNetGen.Weights.WeightPacker.Validate(tensors, Description);
         var packed = new float[PackedWeightLength];
         PackWeights(tensors, packed);
         return new Small025xG3_64(packed);

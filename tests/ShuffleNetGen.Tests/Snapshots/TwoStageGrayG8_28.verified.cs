@@ -371,7 +371,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     /// <exception cref="global::ShuffleNetGen.WeightFormatException">A tensor is missing, unexpected or mis-shaped; the message names it.</exception>
     public static TwoStageGrayG8_28 FromTensors(global::ShuffleNetGen.TensorSet tensors)
     {
-        global::ShuffleNetGen.Weights.WeightPacker.Validate(tensors, WeightLayout, "TwoStageGrayG8_28");
+        global::ShuffleNetGen.Weights.WeightPacker.Validate(tensors, Description);
         var packed = new float[PackedWeightLength];
         PackWeights(tensors, packed);
         return new TwoStageGrayG8_28(packed);

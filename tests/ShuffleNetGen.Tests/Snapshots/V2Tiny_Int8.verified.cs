@@ -270,16 +270,16 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     /// <exception cref="global::ShuffleNetGen.WeightFormatException">A tensor is missing, unexpected or mis-shaped; the message names it.</exception>
     public static V2Tiny_Int8 FromTensors(global::ShuffleNetGen.TensorSet tensors)
     {
-        global::ShuffleNetGen.Weights.WeightPacker.Validate(tensors, WeightLayout, "V2Tiny_Int8");
+        global::ShuffleNetGen.Weights.WeightPacker.Validate(tensors, Description);
         var packed = new float[PackedWeightLength];
         PackWeights(tensors, packed);
         return new V2Tiny_Int8(packed);
     }
 
-    /// <summary>Loads an F32 safetensors file in the canonical layout.</summary>
+    /// <summary>Loads a safetensors file: calibrated F32 weights in the canonical layout, or this model's int8 weight file (docs/int8.md).</summary>
     public static V2Tiny_Int8 FromSafetensors(string path) => FromTensors(global::ShuffleNetGen.Safetensors.Read(path, Description));
 
-    /// <summary>Loads F32 safetensors from a stream in the canonical layout.</summary>
+    /// <summary>Loads safetensors from a stream: calibrated F32 weights in the canonical layout, or this model's int8 weight file.</summary>
     public static V2Tiny_Int8 FromSafetensors(global::System.IO.Stream stream) => FromTensors(global::ShuffleNetGen.Safetensors.Read(stream, Description));
 
     /// <summary>Deterministic pseudo-random weights (same seed, same model on every machine), for tests and benchmarks; an int8 model's are calibrated on pseudo-random images of the same seed.</summary>

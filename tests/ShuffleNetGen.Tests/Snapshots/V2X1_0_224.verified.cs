@@ -467,7 +467,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     /// <exception cref="global::ShuffleNetGen.WeightFormatException">A tensor is missing, unexpected or mis-shaped; the message names it.</exception>
     public static V2X1_0_224 FromTensors(global::ShuffleNetGen.TensorSet tensors)
     {
-        global::ShuffleNetGen.Weights.WeightPacker.Validate(tensors, WeightLayout, "V2X1_0_224");
+        global::ShuffleNetGen.Weights.WeightPacker.Validate(tensors, Description);
         var packed = new float[PackedWeightLength];
         PackWeights(tensors, packed);
         return new V2X1_0_224(packed);
