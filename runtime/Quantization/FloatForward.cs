@@ -87,6 +87,12 @@ internal static class FloatForward
         {
             if (model is null) throw new ArgumentNullException(nameof(model));
             if (weights is null) throw new ArgumentNullException(nameof(weights));
+            // An int8 file has no batch norm and stores its 1x1 weights as I8: read as float weights it would fail on
+            // a "missing" tensor that names the symptom, not the cause.
+            if (Int8WeightFile.IsInFormat(weights))
+                throw new ArgumentException(
+                    $"These weights are an int8 weight file ({Int8WeightFile.FormatKey} = {Int8WeightFile.FormatName}): batch norm is folded and the 1x1 weights are I8, so they cannot be run or calibrated in float. Use the float (or F32 calibrated) weights the int8 file was written from.",
+                    nameof(weights));
             _model = model;
             Require(model.InputChannels >= 1 && model.InputHeight >= 1 && model.InputWidth >= 1, $"an input of {model.InputChannels}x{model.InputHeight}x{model.InputWidth}");
             Require(model.Layers is { Count: > 0 }, "it lists no layers (a generated model's Description does)");

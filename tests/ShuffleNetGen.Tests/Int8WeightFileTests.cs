@@ -123,6 +123,18 @@ public class Int8WeightFileTests
         Assert.Equal(layout.Select(l => l.Shape.Name), folded.Select(t => t.Name));
     }
 
+    [Fact]
+    public void CalibratingOrRunningAnInt8FileInFloatIsRefusedNamingTheFormat()
+    {
+        var description = G3Small64Int8.Description;
+        var image = new float[G3Small64Int8.InputLength];
+        var calibrate = Assert.Throws<ArgumentException>(() => Int8Calibration.Calibrate(description, Folded(), new[] { image }));
+        Assert.Contains("int8 weight file", calibrate.Message);
+        Assert.Contains("float", calibrate.Message);
+        var forward = Assert.Throws<ArgumentException>(() => Int8Calibration.ForwardFloat(description, Folded(), image));
+        Assert.Contains("int8 weight file", forward.Message);
+    }
+
     [Theory]
     [InlineData("2")]
     [InlineData("0")]
