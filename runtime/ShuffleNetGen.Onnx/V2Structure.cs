@@ -17,9 +17,11 @@ namespace ShuffleNetGen.Onnx;
 /// widths, strides and which half a branch reads come from the description's layers (<see cref="V2Units"/>).
 /// </summary>
 /// <remarks>
-/// Int8: the QDQ activation ranges of a ShuffleNet v2 are not read yet. A model declared <c>Precision.Int8</c> reading
-/// a file with QuantizeLinear/DequantizeLinear on a 1x1 convolution's input is refused, naming the pair; a float file
-/// gives it float weights for <c>Int8Calibration.Calibrate</c>. A float model reads a QDQ file's dequantized weights.
+/// Int8: a model declared <c>Precision.Int8</c> takes each 1x1 convolution's activation range (branch1's and branch2's
+/// 1x1 convolutions and conv5) from the QuantizeLinear/DequantizeLinear pair on its input, as v1 does: the pair sits
+/// between the convolution and what it reads (the unit's input, a half of the split, the depthwise output), because
+/// the int8 kernel quantizes exactly that input. A float file gives it float weights for
+/// <c>Int8Calibration.Calibrate</c>. A float model reads a QDQ file's dequantized weights.
 /// </remarks>
 internal sealed class V2Structure
 {
@@ -190,17 +192,9 @@ internal sealed class V2Structure
     /// <summary>A 1x1 Conv with its batch norm and the ReLU after it.</summary>
     private string Pointwise(NodeProto conv, LayerDescription layer, int inChannels, int h, int w, string what)
     {
-        RefuseActivationQdq(conv, layer.Name);
+        _r.ReadInputRange(conv, layer.Name);
         string y = _r.ConvBn(conv, new ConvSpec(what, 1, 1, layer.Groups, inChannels, layer.Channels, h, w), layer.Name, layer.BatchNorm!);
         return _r.Relu(y, $"the ReLU after {what}");
-    }
-
-    private void RefuseActivationQdq(NodeProto conv, string name)
-    {
-        if (_model.Precision != Precision.Int8) return;
-        if (_g.QuantizedRange(conv, 0) is { } range)
-            throw _g.Bad(range.Quantize,
-                $"it quantizes the input of {name}; the model {_model.Name} is a ShuffleNet v2 declared Precision.Int8, and ShuffleNetGen does not take a ShuffleNet v2's activation scales from QDQ pairs yet. Import the float ONNX file and calibrate with Int8Calibration.Calibrate");
     }
 
     private bool IsWindow(NodeProto conv)
