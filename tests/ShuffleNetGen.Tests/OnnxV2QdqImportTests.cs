@@ -119,6 +119,15 @@ public class OnnxV2QdqImportTests
 
     private static NodeProto Node(ModelProto file, string name) => file.Graph.Node.Single(n => n.Name == name);
 
+    /// <summary>Keeps the nodes in topological order, as ONNX requires: the pair, with the Constants of its scale and zero point, before <paramref name="reader"/>.</summary>
+    private static void MovePairBefore(ModelProto file, NodeProto q, NodeProto dq, NodeProto reader)
+    {
+        var moved = new[] { q.Input[1], q.Input[2] }.Select(v => file.Graph.Node.Single(n => n.Output.Contains(v))).Append(q).Append(dq).ToList();
+        foreach (var node in moved) file.Graph.Node.Remove(node);
+        int at = file.Graph.Node.IndexOf(reader);
+        foreach (var node in Enumerable.Reverse(moved)) file.Graph.Node.Insert(at, node);
+    }
+
     private static string ScaleOf(ModelProto file, string pair) => Node(file, pair + "QuantizeLinear").Input[1];
 
     [Theory]
@@ -212,6 +221,25 @@ public class OnnxV2QdqImportTests
     }
 
     /// <summary>
+    /// A stride-2 unit's one pair on its input serving both branches (ONNX Runtime's quantizer shares a pair among a
+    /// tensor's readers): branch2's first 1x1 takes its range; branch1's depthwise convolution stays float here.
+    /// </summary>
+    [Fact]
+    public void PairSharedByAStrideTwoUnitsBranchesGivesBranch2ItsRange()
+    {
+        var file = Qdq();
+        var dq = Node(file, "/stage3/stage3.0/branch2/branch2.0/DequantizeLinear");
+        var depthwise = Node(file, "/stage3/stage3.0/branch1/branch1.0/Conv");
+        Assert.Equal(Node(file, "/stage3/stage3.0/branch2/branch2.0/QuantizeLinear").Input[0], depthwise.Input[0]);
+        var q = Node(file, "/stage3/stage3.0/branch2/branch2.0/QuantizeLinear");
+        depthwise.Input[0] = dq.Output[0];
+        MovePairBefore(file, q, dq, depthwise);
+        var shared = OnnxFixture.Read(file, V2Custom57x41Int8.Description);
+        var original = OnnxWeights.Read(FixturePath(Name + "_qdq.onnx"), V2Custom57x41Int8.Description);
+        foreach (var t in original) Assert.Equal(t.Data, shared[t.Name].Data);
+    }
+
+    /// <summary>
     /// One pair on a stride-1 unit's input, before the split (the untouched half is quantized too, in the file): branch2
     /// reads its half through that pair, so its first 1x1 takes that range, as a stride-2 unit's branch2 does from a pair
     /// it shares with branch1's depthwise convolution. Before, the int8 model refused the file as partly quantized.
@@ -231,10 +259,7 @@ public class OnnxV2QdqImportTests
         q.Input[0] = unitInput;
         foreach (var slice in slices) slice.Input[0] = dq.Output[0];
         conv.Input[0] = half;
-        file.Graph.Node.Remove(q);
-        file.Graph.Node.Remove(dq);
-        file.Graph.Node.Insert(file.Graph.Node.IndexOf(slices[0]), dq);
-        file.Graph.Node.Insert(file.Graph.Node.IndexOf(dq), q);
+        MovePairBefore(file, q, dq, slices[0]);
 
         var moved = OnnxFixture.Read(file, V2Custom57x41Int8.Description);
         var original = OnnxWeights.Read(FixturePath(Name + "_qdq.onnx"), V2Custom57x41Int8.Description);
