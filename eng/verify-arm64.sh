@@ -14,8 +14,8 @@
 #   eng/verify-arm64.sh                              # linux-arm64; outputs under $VERIFY_OUT (default /tmp/shufflenetgen-verify)
 #   VERIFY_RIDS="linux-arm64 linux-x64" eng/verify-arm64.sh   # the same matrix NativeAOT-compiled for linux-x64 too
 #
-# linux-x64 is not in the default (nor in CI) because it costs about as much as arm64 (a 29-model publish: 26 matrix
-# cases, 3 int8) and checks little that the test suite does not: the suite runs this matrix at 512, 256 and 128 bits
+# linux-x64 is not in the default (nor in CI) because it costs about as much as arm64 (a 30-model publish: 26 matrix
+# cases, 4 int8) and checks little that the test suite does not: the suite runs this matrix at 512, 256 and 128 bits
 # under the JIT, and PackageTests NativeAOT-publishes and runs a package consumer for linux-x64.
 set -euo pipefail
 cd "$(dirname "$0")/.."

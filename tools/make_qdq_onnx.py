@@ -75,7 +75,9 @@ ROUND_TRIP_ULPS = 2  # how far the 1x1 input scale read back from the file may b
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# A small numpy interpreter for the ops export_onnx.py emits (plus the Q/DQ this script adds, for the self-check).
+# A small numpy interpreter for the ops export_onnx.py emits (plus the Q/DQ this script adds, for the self-check), and
+# for those torch.onnx.export writes for torchvision's ShuffleNetV2 (Shape/Gather/Div/Mul/Slice for x.chunk, ReduceMean),
+# which make_int8_fixtures.py runs on its v2 QDQ fixture as the expected output.
 
 
 def _attrs(node):
@@ -174,6 +176,36 @@ def _run_node(node, ins):
             return [(total / (kernel[0] * kernel[1])).astype(np.float32)]
         count = sum(_pool_windows(np.ones_like(ins[0][:1, :1]), kernel, strides, pads, 0.0))
         return [(total / count).astype(np.float32)]
+    if op == "Shape":
+        return [np.array(ins[0].shape, dtype=np.int64)]
+    if op == "Gather":
+        return [np.take(ins[0], ins[1], axis=a.get("axis", 0))]
+    if op == "Unsqueeze":
+        axes = [int(v) for v in (ins[1] if len(ins) > 1 else a["axes"])]
+        y = ins[0]
+        for axis in sorted(v % (y.ndim + len(axes)) for v in axes):
+            y = np.expand_dims(y, axis)
+        return [y]
+    if op in ("Mul", "Div", "Sub"):
+        x, y = ins
+        if op == "Mul":
+            return [x * y]
+        if op == "Sub":
+            return [x - y]
+        # ONNX Div on integers truncates (torch exports the chunk sizes as int64 Div)
+        return [np.trunc(x / y).astype(x.dtype) if np.issubdtype(x.dtype, np.integer) else x / y]
+    if op == "Slice":
+        data = ins[0]
+        starts, ends = ins[1], ins[2]
+        axes = ins[3] if len(ins) > 3 and ins[3] is not None else np.arange(len(starts))
+        steps = ins[4] if len(ins) > 4 and ins[4] is not None else np.ones(len(starts), dtype=np.int64)
+        index = [slice(None)] * data.ndim
+        for start, end, axis, step in zip(starts, ends, axes, steps):
+            index[int(axis)] = slice(int(start), int(min(end, np.iinfo(np.int64).max)), int(step))
+        return [data[tuple(index)]]
+    if op == "ReduceMean":
+        axes = tuple(int(v) for v in (a["axes"] if "axes" in a else ins[1]))
+        return [ins[0].mean(axis=axes, keepdims=bool(a.get("keepdims", 1)), dtype=np.float64).astype(np.float32)]
     if op == "GlobalAveragePool":
         return [ins[0].mean(axis=(2, 3), keepdims=True, dtype=np.float64).astype(np.float32)]
     if op == "Flatten":

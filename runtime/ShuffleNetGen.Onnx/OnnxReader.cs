@@ -292,9 +292,12 @@ internal sealed class OnnxReader
 
     // Only an int8 model uses the ranges; a float model reads the same file as its dequantized weights, whatever
     // activation quantization it states.
-    public void ReadInputRange(NodeProto conv, string convName)
+    // A pair on the way into input 0 of `before` (a split that only selects channels) is taken when the convolution's
+    // own input has none.
+    public void ReadInputRange(NodeProto conv, string convName, NodeProto? before = null)
     {
-        if (_model.Precision == Precision.Int8) _inputRanges.Add((convName, conv, _g.QuantizedRange(conv, 0)));
+        if (_model.Precision == Precision.Int8)
+            _inputRanges.Add((convName, conv, _g.QuantizedRange(conv, 0) ?? (before is null ? null : _g.QuantizedRange(before, 0))));
     }
 
     private static bool IsActivationScale(string name) =>

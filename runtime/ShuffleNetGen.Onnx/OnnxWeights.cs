@@ -27,9 +27,7 @@ namespace ShuffleNetGen.Onnx;
 /// the description names (torchvision's second), and the Concat with the untouched half (or branch1) first; after
 /// every unit the channel shuffle of 2 groups (Reshape to [N, 2, C/2, H, W], Transpose perm [0, 2, 1, 3, 4], Reshape
 /// back, with targets constant or computed through Shape/Gather/Unsqueeze/Concat for a dynamic batch, which must then
-/// hold for every batch size); then conv5 (1x1 Conv, Relu) and the same head as v1. An int8 v2 model does not take
-/// activation scales from QDQ pairs yet: such a file is refused for it, and a float file gives it float weights to
-/// calibrate.</para>
+/// hold for every batch size); then conv5 (1x1 Conv, Relu) and the same head as v1.</para>
 /// <para>The code: this class reads the file and picks the family's structure matcher by
 /// <see cref="ModelDescription.Version"/> (<see cref="V1Structure"/>, <see cref="V2Structure"/>); <see cref="OnnxReader"/> is what the matchers
 /// share (the checks before the walk, the image input, Conv with its batch norm, pools, reshape targets, the head, the

@@ -17,9 +17,11 @@ namespace ShuffleNetGen.Onnx;
 /// widths, strides and which half a branch reads come from the description's layers (<see cref="V2Units"/>).
 /// </summary>
 /// <remarks>
-/// Int8: the QDQ activation ranges of a ShuffleNet v2 are not read yet. A model declared <c>Precision.Int8</c> reading
-/// a file with QuantizeLinear/DequantizeLinear on a 1x1 convolution's input is refused, naming the pair; a float file
-/// gives it float weights for <c>Int8Calibration.Calibrate</c>. A float model reads a QDQ file's dequantized weights.
+/// Int8: a model declared <c>Precision.Int8</c> takes each 1x1 convolution's activation range (branch1's and branch2's
+/// 1x1 convolutions and conv5) from the QuantizeLinear/DequantizeLinear pair on its input, as v1 does: the pair sits
+/// between the convolution and what it reads (the unit's input, a half of the split, the depthwise output), because
+/// the int8 kernel quantizes exactly that input; for a half of the split, a pair before the split serves too. A float file gives it float weights for
+/// <c>Int8Calibration.Calibrate</c>. A float model reads a QDQ file's dequantized weights.
 /// </remarks>
 internal sealed class V2Structure
 {
@@ -174,33 +176,34 @@ internal sealed class V2Structure
         return Join(b1, b2, u, where, $"branch1 ({b1pw.Name})", $"branch2 ({u.Branch2Last.Name})");
     }
 
-    /// <summary>branch2 from its first 1x1 Conv: 1x1 + ReLU, depthwise, 1x1 + ReLU.</summary>
-    private string Branch2(NodeProto conv, V2UnitShape u, int inChannels, string where)
+    /// <summary>
+    /// branch2 from its first 1x1 Conv: 1x1 + ReLU, depthwise, 1x1 + ReLU. <paramref name="split"/> is a stride-1
+    /// unit's Split or Slice, whose input may carry the pair for the first 1x1's input (see <see cref="Pointwise"/>).
+    /// </summary>
+    private string Branch2(NodeProto conv, V2UnitShape u, int inChannels, string where, NodeProto? split = null)
     {
         var first = u.Branch2First;
         var dw = u.Branch2Depthwise;
         var last = u.Branch2Last;
-        string y = Pointwise(conv, first, inChannels, u.InHeight, u.InWidth, $"branch2's first 1x1 convolution ({first.Name}) of {where}");
+        string y = Pointwise(conv, first, inChannels, u.InHeight, u.InWidth, $"branch2's first 1x1 convolution ({first.Name}) of {where}", split);
         var node = _r.Single(y, "Conv", $"branch2's depthwise 3x3 convolution ({dw.Name}) of {where}");
         y = _r.ConvBn(node, new ConvSpec($"branch2's depthwise convolution ({dw.Name}) of {where}", 3, u.Stride, dw.Channels, first.Channels, dw.Channels, u.InHeight, u.InWidth), dw.Name, dw.BatchNorm!);
         node = _r.Single(y, "Conv", $"branch2's last 1x1 convolution ({last.Name}) of {where} (no ReLU after the depthwise convolution)");
         return Pointwise(node, last, dw.Channels, u.OutHeight, u.OutWidth, $"branch2's last 1x1 convolution ({last.Name}) of {where}");
     }
 
-    /// <summary>A 1x1 Conv with its batch norm and the ReLU after it.</summary>
-    private string Pointwise(NodeProto conv, LayerDescription layer, int inChannels, int h, int w, string what)
+    /// <summary>
+    /// A 1x1 Conv with its batch norm and the ReLU after it. An int8 model takes the activation range from the pair on
+    /// its input; for branch2's first 1x1 of a stride-1 unit, failing that, from a pair before the split
+    /// (<paramref name="split"/>'s input): that pair quantizes the whole unit input, and so the half this convolution
+    /// reads, with that range. The untouched half stays float here, as a stride-2 unit's depthwise convolution does
+    /// when one pair on the unit input serves it and branch2.
+    /// </summary>
+    private string Pointwise(NodeProto conv, LayerDescription layer, int inChannels, int h, int w, string what, NodeProto? split = null)
     {
-        RefuseActivationQdq(conv, layer.Name);
+        _r.ReadInputRange(conv, layer.Name, split);
         string y = _r.ConvBn(conv, new ConvSpec(what, 1, 1, layer.Groups, inChannels, layer.Channels, h, w), layer.Name, layer.BatchNorm!);
         return _r.Relu(y, $"the ReLU after {what}");
-    }
-
-    private void RefuseActivationQdq(NodeProto conv, string name)
-    {
-        if (_model.Precision != Precision.Int8) return;
-        if (_g.QuantizedRange(conv, 0) is { } range)
-            throw _g.Bad(range.Quantize,
-                $"it quantizes the input of {name}; the model {_model.Name} is a ShuffleNet v2 declared Precision.Int8, and ShuffleNetGen does not take a ShuffleNet v2's activation scales from QDQ pairs yet. Import the float ONNX file and calibrate with Int8Calibration.Calibrate");
     }
 
     private bool IsWindow(NodeProto conv)
@@ -277,7 +280,7 @@ internal sealed class V2Structure
                 ? _g.Bad(branchReaders[0].Node, $"{Expects} branch2's first 1x1 Conv ({u.Branch2First.Name}) of {where} to read the {half} half of the split ({u.BranchInput}, {Q(branchIn.Value)}); the graph has {OnnxText.Op(branchReaders[0].Node.OpType)}")
                 : new OnnxFormatException(branchIn.Value, $"value {Q(branchIn.Value)}, the {half} half of the split of {where} ({u.BranchInput}), feeds {branchReaders.Count} nodes{(branchReaders.Count == 0 ? "" : $" ({_r.Describe(branchReaders)})")}; {Expects} only branch2's first 1x1 Conv ({u.Branch2First.Name}).");
         _g.MarkVisited(branchReaders[0].Node);
-        string b = Branch2(branchReaders[0].Node, u, u.BranchInput.Count, where);
+        string b = Branch2(branchReaders[0].Node, u, u.BranchInput.Count, where, branchIn.Node);
         return Join(passIn.Value, b, u, where, $"the untouched half ({u.Pass})", $"branch2 ({u.Branch2Last.Name})");
     }
 

@@ -15,8 +15,12 @@ internal static class Int8Check
 
     /// <summary>
     /// Lowest accepted centred cosine between int8 and reference logits, on every input. Measured (x64 JIT and arm64
-    /// NativeAOT under qemu alike): 0.99963 to 0.99998, so quantization noise is 1 − cos ≈ 2e-5..4e-4; this allows
-    /// about five times the worst. A wrong scale, zero point, weight byte, slot or shuffle moves logits far more.
+    /// NativeAOT under qemu alike): 0.99963 to 0.99998 for the v1 cases, so quantization noise is 1 − cos ≈
+    /// 2e-5..4e-4; this allows about five times the worst. The v2 case is noisier, 0.998458 on arm64 with and without
+    /// SDOT (its branches run two quantized 1x1 convolutions in series, and conv5 a third), so it has
+    /// about 1.3 times its noise here: the run is deterministic (the hashes must match), and a change that makes v2's
+    /// int8 noticeably worse should stop this step. A wrong scale, zero point, weight byte, slot or shuffle moves
+    /// logits far more.
     /// </summary>
     public const double MinCosine = 0.998;
 
@@ -33,7 +37,6 @@ internal static class Int8Check
 
         var inputs = new List<float[]> { ReferenceCases.Input(length) };
         inputs.AddRange(RandomWeights.Images(length, Inputs - 1, seed: 2));
-        var config = ReferenceConfig.Of(d);
 
         ulong hash = 0xCBF29CE484222325UL; // FNV-1a 64 over the little-endian bytes of every logit, input after input
         int agree = 0;
@@ -47,7 +50,7 @@ internal static class Int8Check
             model.Forward(input, logits);
             generatedMs += Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             start = Stopwatch.GetTimestamp();
-            var expected = ReferenceShuffleNet.Forward(config, n => weights[n].Data, input);
+            var expected = ReferenceCases.ReferenceLogits(d, n => weights[n].Data, input);   // v1's or v2's reference, by d.Version
             referenceMs += Stopwatch.GetElapsedTime(start).TotalMilliseconds;
 
             foreach (float v in logits)

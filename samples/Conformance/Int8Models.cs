@@ -21,3 +21,10 @@ public partial class Int8_g2_odd_33 { public const string CaseName = "int8_g2_od
 [ShuffleNet(Groups = 8, Scale = 0.5, Stages = new[] { 2, 4, 2 }, InputChannels = 1, InputHeight = 40, InputWidth = 40, Classes = 10,
     ShuffleOrder = ShuffleOrder.Official, Precision = Precision.Int8)]
 public partial class Int8_g8_official_0_5x_40_gray { public const string CaseName = "int8_g8_official_0.5x_40_gray"; }
+
+// ShuffleNet v2 (torchvision's): the quantize steps read a half of the split or the unit's input through the unit's
+// plane tables; halves of 12, 22 and 46 channels (slots of four with padding bytes) on 5x4, 3x2 and 2x1 planes after
+// a 9x7 max pool, and conv5 reading 92 channels.
+[ShuffleNetV2(StemChannels = 12, StageChannels = new[] { 24, 44, 92 }, Stages = new[] { 2, 2, 2 }, FinalChannels = 64, InputHeight = 35, InputWidth = 27,
+    Classes = 9, Precision = Precision.Int8)]
+public partial class Int8_v2_35x27 { public const string CaseName = "int8_v2_35x27"; }

@@ -1,5 +1,6 @@
 using ShuffleNetGen;
 using ShuffleNetGen.Quantization;
+using ShuffleNetGen.Tests;
 using ShuffleNetGen.Tests.Reference;
 using ShuffleNetGen.Weights;
 
@@ -13,8 +14,8 @@ namespace Conformance;
 /// pass uses <c>Vector&lt;float&gt;</c>, whose width (and so the order of additions) differs between the two.
 /// </summary>
 /// <remarks>
-/// The pass is the scalar reference's (tests/ShuffleNetGen.Tests/Reference/ReferenceShuffleNet.cs), which reports each
-/// 1x1 convolution's input to the observer given here.
+/// The pass is the scalar reference's (tests/ShuffleNetGen.Tests/Reference/ReferenceShuffleNet.cs, or
+/// ReferenceShuffleNetV2.cs for a v2 model), which reports each 1x1 convolution's input to the observer given here.
 /// </remarks>
 internal static class Int8Ranges
 {
@@ -35,8 +36,7 @@ internal static class Int8Ranges
             min[conv] = lo;
             max[conv] = hi;
         }
-        var config = ReferenceConfig.Of(d);
-        foreach (var image in images) ReferenceShuffleNet.Forward(config, n => floatWeights[n].Data, image, Observe);
+        foreach (var image in images) ReferenceCases.ReferenceLogits(d, n => floatWeights[n].Data, image, Observe);
 
         var convolutions = Int8Calibration.PointwiseConvolutions(d);
         if (!convolutions.OrderBy(n => n, StringComparer.Ordinal).SequenceEqual(min.Keys.OrderBy(n => n, StringComparer.Ordinal)))

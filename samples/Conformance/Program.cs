@@ -59,6 +59,7 @@ var int8Cases = new (string Name, Func<Int8Outcome> Run, IReadOnlyList<KernelPat
     CheckInt8<Int8_g3_0_25x_64>(Int8_g3_0_25x_64.CaseName),
     CheckInt8<Int8_g2_odd_33>(Int8_g2_odd_33.CaseName),
     CheckInt8<Int8_g8_official_0_5x_40_gray>(Int8_g8_official_0_5x_40_gray.CaseName),
+    CheckInt8<Int8_v2_35x27>(Int8_v2_35x27.CaseName),
 };
 
 bool int8Only = args.Contains("--int8-only");

@@ -7,20 +7,36 @@ namespace ShuffleNetGen.Tests;
 public class BatchTests
 {
     [Fact]
-    public void BatchOnTwoWorkersEqualsForwardPerImage()
+    public void BatchOnTwoWorkersEqualsForwardPerImage() => BatchEqualsForwardPerImage<G3Small64>(workers: 2, count: 13);
+
+    /// <summary>
+    /// A ShuffleNet v2 keeps more of its unit in the arena between steps (the split's halves, the plane tables of the
+    /// shuffle), so a worker that carried anything from one image to the next would show here; three workers over
+    /// seven images give each worker a different run of images than one instance sees.
+    /// </summary>
+    [Fact]
+    public void BatchOfAShuffleNetV2OnThreeWorkersEqualsForwardPerImage() => BatchEqualsForwardPerImage<V2Custom57x41>(workers: 3, count: 7);
+
+    /// <summary>The int8 v2 model adds its quantized slots to the arena (each 1x1 input, the classifier's features).</summary>
+    [Fact]
+    public void BatchOfAnInt8ShuffleNetV2EqualsForwardPerImage() => BatchEqualsForwardPerImage<V2Custom57x41Int8>(workers: 2, count: 5);
+
+    private static void BatchEqualsForwardPerImage<T>(int workers, int count) where T : class, IShuffleNetModel<T>
     {
-        const int count = 13;
+        int length = T.InputElementCount, classes = T.ClassCount;
         var random = new Random(5);
-        var images = new float[count * G3Small64.InputLength];
+        var images = new float[count * length];
         for (int i = 0; i < images.Length; i++) images[i] = (float)(random.NextDouble() * 2 - 1);
 
-        var expected = new float[count * G3Small64.Classes];
-        var single = G3Small64.CreateRandom(11);
+        var expected = new float[count * classes];
+        var single = T.CreateRandom(11);
         for (int i = 0; i < count; i++)
-            single.Forward(images.AsSpan(i * G3Small64.InputLength, G3Small64.InputLength), expected.AsSpan(i * G3Small64.Classes, G3Small64.Classes));
+            single.Forward(images.AsSpan(i * length, length), expected.AsSpan(i * classes, classes));
+        Assert.All(expected, v => Assert.True(float.IsFinite(v)));
+        Assert.NotEqual(expected.AsSpan(0, classes).ToArray(), expected.AsSpan(classes, classes).ToArray());
 
-        var logits = new float[count * G3Small64.Classes];
-        ShuffleNetBatch.Run(new[] { G3Small64.CreateRandom(11), G3Small64.CreateRandom(11) }, images, logits);
+        var logits = new float[count * classes];
+        ShuffleNetBatch.Run(Enumerable.Range(0, workers).Select(_ => T.CreateRandom(11)).ToArray(), images, logits);
         Assert.Equal(expected, logits);
     }
 

@@ -217,7 +217,7 @@ public class PackageTests : IClassFixture<PackageTests.PackedConsumer>
             var tiny = ConsumerProgram.Logits(output, "json TinyNet");
             if (exactTinyNet) Assert.Equal(expected, tiny);
             else ConsumerProgram.AssertClose(expected, tiny, "TinyNet");
-            ConsumerProgram.AssertOnnxModelMatchesPyTorch(output);
+            ConsumerProgram.AssertOnnxModelsMatchPyTorch(output);
         }
 
         private float[] TinyNetInProcess()

@@ -75,11 +75,12 @@ public static class ReferenceCases
 
     /// <summary>
     /// The scalar reference's logits for a generated model's architecture: <see cref="ReferenceShuffleNetV2"/> for a
-    /// v2 description, <see cref="ReferenceShuffleNet"/> otherwise. <paramref name="weight"/> returns a tensor by name.
+    /// v2 description, <see cref="ReferenceShuffleNet"/> otherwise. <paramref name="weight"/> returns a tensor by name;
+    /// <paramref name="observePointwiseInput"/>, if given, sees each 1x1 convolution's input by layer name.
     /// </summary>
-    public static float[] ReferenceLogits(ModelDescription d, Func<string, float[]> weight, float[] input) => d.Version == 2
-        ? ReferenceShuffleNetV2.Forward(ReferenceV2Config.Of(d), weight, input)
-        : ReferenceShuffleNet.Forward(ReferenceConfig.Of(d), weight, input);
+    public static float[] ReferenceLogits(ModelDescription d, Func<string, float[]> weight, float[] input, Action<string, double[]>? observePointwiseInput = null) => d.Version == 2
+        ? ReferenceShuffleNetV2.Forward(ReferenceV2Config.Of(d), weight, input, observePointwiseInput)
+        : ReferenceShuffleNet.Forward(ReferenceConfig.Of(d), weight, input, observePointwiseInput);
 
     /// <summary>Seed of the case's random weights (<c>RandomWeights.Create(layout, seed)</c>).</summary>
     public static int WeightSeed(string name) => name.Length * 7919 + 1;

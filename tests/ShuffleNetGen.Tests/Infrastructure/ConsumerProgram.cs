@@ -14,9 +14,18 @@ internal static class ConsumerProgram
 {
     public static string SourcePath => Repository.File("tests/PackageConsumer/Program.cs");
 
-    /// <summary>What the program takes: an ONNX export of the G8Gray48x40 fixture, and the fixture's input.</summary>
+    private const string V2FixtureName = "gray_2stages_40x36";
+
+    /// <summary>
+    /// What the program takes: an ONNX export of the G8Gray48x40 fixture and the fixture's input, then the same for
+    /// the v2 fixture V2FixtureName (torchvision's ShuffleNetV2).
+    /// </summary>
     public static string[] Arguments =>
-        new[] { OnnxFixture.Path("g8_gray_48x40.onnx"), Path.Combine(PyTorchFixture.FixtureDirectory, "g8_gray_48x40.io.safetensors") };
+        new[]
+        {
+            OnnxFixture.Path("g8_gray_48x40.onnx"), Path.Combine(PyTorchFixture.FixtureDirectory, "g8_gray_48x40.io.safetensors"),
+            V2Fixture.PathOf(V2FixtureName + ".onnx"), V2Fixture.PathOf(V2FixtureName + ".io.safetensors"),
+        };
 
     /// <summary>
     /// The consumer must see neither the repository's build files nor the test host's MSBuild state: the environment of
@@ -61,7 +70,15 @@ internal static class ConsumerProgram
 
     private static readonly Lazy<PyTorchFixture> s_onnxFixture = new(() => PyTorchFixture.Load("g8_gray_48x40"));
 
-    /// <summary>The attribute model the program loads through <c>FromOnnx</c> gives PyTorch's logits.</summary>
-    public static void AssertOnnxModelMatchesPyTorch(string output) =>
+    private static readonly Lazy<V2Fixture> s_v2Fixture = new(() => V2Fixture.Load(V2FixtureName));
+
+    /// <summary>
+    /// The attribute models the program loads through <c>FromOnnx</c> give PyTorch's logits: the v1 model the
+    /// fixture's, the v2 model torchvision's.
+    /// </summary>
+    public static void AssertOnnxModelsMatchPyTorch(string output)
+    {
         AssertClose(s_onnxFixture.Value.Logits, Logits(output, "onnx G8Gray48x40"), "G8Gray48x40 from ONNX against PyTorch");
+        AssertClose(s_v2Fixture.Value.Logits, Logits(output, "onnx V2Gray2Stages40x36"), "V2Gray2Stages40x36 from ONNX against torchvision");
+    }
 }

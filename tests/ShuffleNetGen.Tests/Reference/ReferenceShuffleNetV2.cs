@@ -166,8 +166,11 @@ public static class ReferenceShuffleNetV2
     /// <summary>
     /// Runs the network on one C×H×W image. <paramref name="weight"/> returns the raw row-major tensor for a
     /// torchvision name (see <see cref="WeightShapes"/>); <c>num_batches_tracked</c> is never asked for.
+    /// <paramref name="observePointwiseInput"/>, if given, sees the input of every 1x1 convolution (<c>branch1.2</c>,
+    /// <c>branch2.0</c>, <c>branch2.5</c>, <c>conv5.0</c>) before it runs, as v1's reference does for the conformance
+    /// runner's int8 calibration.
     /// </summary>
-    public static float[] Forward(ReferenceV2Config c, Func<string, float[]> weight, float[] input)
+    public static float[] Forward(ReferenceV2Config c, Func<string, float[]> weight, float[] input, Action<string, double[]>? observePointwiseInput = null)
     {
         ArgumentNullException.ThrowIfNull(c);
         ArgumentNullException.ThrowIfNull(weight);
@@ -191,21 +194,23 @@ public static class ReferenceShuffleNetV2
                 {
                     var b1 = Depthwise3x3(x, W($"{p}.branch1.0.weight"), stride: 2);
                     BatchNorm(b1, W, $"{p}.branch1.1");
+                    observePointwiseInput?.Invoke($"{p}.branch1.2", b1.Data);
                     b1 = Conv1x1(b1, W($"{p}.branch1.2.weight"), half);
                     BatchNorm(b1, W, $"{p}.branch1.3");
                     Relu(b1);
-                    var b2 = Branch2(x, W, p, half, stride: 2);
+                    var b2 = Branch2(x, W, p, half, stride: 2, observePointwiseInput);
                     joined = Concat(b1, b2);
                 }
                 else
                 {
                     var (first, second) = SplitHalves(x);
-                    joined = Concat(first, Branch2(second, W, p, half, stride: 1));
+                    joined = Concat(first, Branch2(second, W, p, half, stride: 1, observePointwiseInput));
                 }
                 x = ShuffleTwoGroups(joined);
             }
         }
 
+        observePointwiseInput?.Invoke("conv5.0", x.Data);
         x = Conv1x1(x, W("conv5.0.weight"), c.FinalChannels);
         BatchNorm(x, W, "conv5.1");
         Relu(x);
@@ -215,13 +220,15 @@ public static class ReferenceShuffleNetV2
     }
 
     /// <summary>1x1 conv, BN, ReLU; 3x3 depthwise (stride <paramref name="stride"/>), BN; 1x1 conv, BN, ReLU.</summary>
-    private static Map Branch2(Map x, Func<string, double[]> W, string p, int half, int stride)
+    private static Map Branch2(Map x, Func<string, double[]> W, string p, int half, int stride, Action<string, double[]>? observePointwiseInput)
     {
+        observePointwiseInput?.Invoke($"{p}.branch2.0", x.Data);
         var b = Conv1x1(x, W($"{p}.branch2.0.weight"), half);
         BatchNorm(b, W, $"{p}.branch2.1");
         Relu(b);
         b = Depthwise3x3(b, W($"{p}.branch2.3.weight"), stride);
         BatchNorm(b, W, $"{p}.branch2.4");
+        observePointwiseInput?.Invoke($"{p}.branch2.5", b.Data);
         b = Conv1x1(b, W($"{p}.branch2.5.weight"), half);
         BatchNorm(b, W, $"{p}.branch2.6");
         Relu(b);
