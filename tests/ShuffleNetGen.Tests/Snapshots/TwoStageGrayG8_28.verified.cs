@@ -486,7 +486,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     /// <summary>Each kernel and the code path it takes on this machine (vector width, AdvSimd where used).</summary>
     public static global::System.Collections.Generic.IReadOnlyList<global::ShuffleNetGen.KernelPath> KernelPaths { get; } = new global::ShuffleNetGen.KernelPath[]
     {
-        new("Conv3x3_s1_1to16_28x28_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla by element" : "Vector128"),
+        new("Conv3x3_s1_1to16_28x28_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla by element" : "Vector128"),
         new("AvgPool3x3_s2_16ch_28x28_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
         new("Pointwise_g1_16to48_784px_Shuffle8_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_16to48_784px_Shuffle8_Relu_V128"),
         new("Depthwise3x3_s2_48ch_28x28", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
@@ -669,6 +669,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     private static void Conv3x3_s1_1to16_28x28_Relu(ref float source, ref float destination, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Conv3x3_s1_1to16_28x28_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Conv3x3_s1_1to16_28x28_Relu_V256(ref source, ref destination, ref weights);
         else if (AdvSimd.Arm64.IsSupported) Conv3x3_s1_1to16_28x28_Relu_AdvSimd(ref source, ref destination, ref weights);
         else Conv3x3_s1_1to16_28x28_Relu_V128(ref source, ref destination, ref weights);
     }
@@ -755,180 +756,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             int row1 = 0;
             int row2 = 28;
             int outRow = 0;
-            {
-                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 9));
-                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 19));
-                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 29));
-                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 39));
-                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 49));
-                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 59));
-                var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 69));
-                var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 79));
-                {
-                    const int ci = 0;
-                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
-                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1);
-                    var x4 = Vector512.LoadUnsafe(ref in1);
-                    var x5 = Vector512.LoadUnsafe(ref in1, 1);
-                    var x3 = Simd.ShiftInZero(x4);
-                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 13)), acc1);
-                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 23)), acc2);
-                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc3);
-                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 43)), acc4);
-                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 53)), acc5);
-                    acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc6);
-                    acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 73)), acc7);
-                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 14)), acc1);
-                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 24)), acc2);
-                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc3);
-                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 44)), acc4);
-                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 54)), acc5);
-                    acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc6);
-                    acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 74)), acc7);
-                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 15)), acc1);
-                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 25)), acc2);
-                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc3);
-                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 45)), acc4);
-                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 55)), acc5);
-                    acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 65)), acc6);
-                    acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 75)), acc7);
-                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2);
-                    var x7 = Vector512.LoadUnsafe(ref in2);
-                    var x8 = Vector512.LoadUnsafe(ref in2, 1);
-                    var x6 = Simd.ShiftInZero(x7);
-                    acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                    acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 16)), acc1);
-                    acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 26)), acc2);
-                    acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc3);
-                    acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 46)), acc4);
-                    acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc5);
-                    acc6 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 66)), acc6);
-                    acc7 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 76)), acc7);
-                    acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                    acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 17)), acc1);
-                    acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 27)), acc2);
-                    acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 37)), acc3);
-                    acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 47)), acc4);
-                    acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc5);
-                    acc6 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 67)), acc6);
-                    acc7 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 77)), acc7);
-                    acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                    acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 18)), acc1);
-                    acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc2);
-                    acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 38)), acc3);
-                    acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 48)), acc4);
-                    acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc5);
-                    acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 68)), acc6);
-                    acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 78)), acc7);
-                }
-                acc0 = Simd.Relu(acc0);
-                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 0));
-                acc1 = Simd.Relu(acc1);
-                acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + 0));
-                acc2 = Simd.Relu(acc2);
-                acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + 0));
-                acc3 = Simd.Relu(acc3);
-                acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + 0));
-                acc4 = Simd.Relu(acc4);
-                acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + 0));
-                acc5 = Simd.Relu(acc5);
-                acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + 0));
-                acc6 = Simd.Relu(acc6);
-                acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + 0));
-                acc7 = Simd.Relu(acc7);
-                acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + 0));
-            }
-            {
-                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 9));
-                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 19));
-                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 29));
-                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 39));
-                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 49));
-                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 59));
-                var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 69));
-                var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 79));
-                {
-                    const int ci = 0;
-                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
-                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 10);
-                    var x3 = Vector512.LoadUnsafe(ref in1);
-                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 13)), acc1);
-                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 23)), acc2);
-                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc3);
-                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 43)), acc4);
-                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 53)), acc5);
-                    acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc6);
-                    acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 73)), acc7);
-                    var x4 = Vector512.LoadUnsafe(ref in1, 1);
-                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 14)), acc1);
-                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 24)), acc2);
-                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc3);
-                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 44)), acc4);
-                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 54)), acc5);
-                    acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc6);
-                    acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 74)), acc7);
-                    var x5 = Vector512.LoadUnsafe(ref in1, 2);
-                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 15)), acc1);
-                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 25)), acc2);
-                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc3);
-                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 45)), acc4);
-                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 55)), acc5);
-                    acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 65)), acc6);
-                    acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 75)), acc7);
-                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 10);
-                    var x6 = Vector512.LoadUnsafe(ref in2);
-                    acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                    acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 16)), acc1);
-                    acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 26)), acc2);
-                    acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc3);
-                    acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 46)), acc4);
-                    acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc5);
-                    acc6 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 66)), acc6);
-                    acc7 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 76)), acc7);
-                    var x7 = Vector512.LoadUnsafe(ref in2, 1);
-                    acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                    acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 17)), acc1);
-                    acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 27)), acc2);
-                    acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 37)), acc3);
-                    acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 47)), acc4);
-                    acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc5);
-                    acc6 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 67)), acc6);
-                    acc7 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 77)), acc7);
-                    var x8 = Vector512.LoadUnsafe(ref in2, 2);
-                    acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                    acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 18)), acc1);
-                    acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc2);
-                    acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 38)), acc3);
-                    acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 48)), acc4);
-                    acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc5);
-                    acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 68)), acc6);
-                    acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 78)), acc7);
-                }
-                acc0 = Simd.Relu(acc0);
-                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 11));
-                acc1 = Simd.Relu(acc1);
-                acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + 11));
-                acc2 = Simd.Relu(acc2);
-                acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + 11));
-                acc3 = Simd.Relu(acc3);
-                acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + 11));
-                acc4 = Simd.Relu(acc4);
-                acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + 11));
-                acc5 = Simd.Relu(acc5);
-                acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + 11));
-                acc6 = Simd.Relu(acc6);
-                acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + 11));
-                acc7 = Simd.Relu(acc7);
-                acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + 11));
-            }
+            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
+            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 11, false, true, false);
         }
         for (int oy = 1; oy < 27; oy++)
         {
@@ -936,416 +765,381 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             int row1 = (oy) * 28;
             int row2 = (oy + 1) * 28;
             int outRow = oy * 28;
-            {
-                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 9));
-                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 19));
-                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 29));
-                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 39));
-                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 49));
-                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 59));
-                var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 69));
-                var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 79));
-                {
-                    const int ci = 0;
-                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
-                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                    ref float in0 = ref Unsafe.Add(ref inputPlane, row0);
-                    var x1 = Vector512.LoadUnsafe(ref in0);
-                    var x2 = Vector512.LoadUnsafe(ref in0, 1);
-                    var x0 = Simd.ShiftInZero(x1);
-                    acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
-                    acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 10)), acc1);
-                    acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 20)), acc2);
-                    acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc3);
-                    acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 40)), acc4);
-                    acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 50)), acc5);
-                    acc6 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc6);
-                    acc7 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 70)), acc7);
-                    acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
-                    acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 11)), acc1);
-                    acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 21)), acc2);
-                    acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc3);
-                    acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 41)), acc4);
-                    acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 51)), acc5);
-                    acc6 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc6);
-                    acc7 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 71)), acc7);
-                    acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
-                    acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 12)), acc1);
-                    acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 22)), acc2);
-                    acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc3);
-                    acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 42)), acc4);
-                    acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 52)), acc5);
-                    acc6 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc6);
-                    acc7 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 72)), acc7);
-                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1);
-                    var x4 = Vector512.LoadUnsafe(ref in1);
-                    var x5 = Vector512.LoadUnsafe(ref in1, 1);
-                    var x3 = Simd.ShiftInZero(x4);
-                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 13)), acc1);
-                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 23)), acc2);
-                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc3);
-                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 43)), acc4);
-                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 53)), acc5);
-                    acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc6);
-                    acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 73)), acc7);
-                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 14)), acc1);
-                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 24)), acc2);
-                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc3);
-                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 44)), acc4);
-                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 54)), acc5);
-                    acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc6);
-                    acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 74)), acc7);
-                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 15)), acc1);
-                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 25)), acc2);
-                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc3);
-                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 45)), acc4);
-                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 55)), acc5);
-                    acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 65)), acc6);
-                    acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 75)), acc7);
-                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2);
-                    var x7 = Vector512.LoadUnsafe(ref in2);
-                    var x8 = Vector512.LoadUnsafe(ref in2, 1);
-                    var x6 = Simd.ShiftInZero(x7);
-                    acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                    acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 16)), acc1);
-                    acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 26)), acc2);
-                    acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc3);
-                    acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 46)), acc4);
-                    acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc5);
-                    acc6 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 66)), acc6);
-                    acc7 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 76)), acc7);
-                    acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                    acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 17)), acc1);
-                    acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 27)), acc2);
-                    acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 37)), acc3);
-                    acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 47)), acc4);
-                    acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc5);
-                    acc6 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 67)), acc6);
-                    acc7 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 77)), acc7);
-                    acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                    acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 18)), acc1);
-                    acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc2);
-                    acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 38)), acc3);
-                    acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 48)), acc4);
-                    acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc5);
-                    acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 68)), acc6);
-                    acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 78)), acc7);
-                }
-                acc0 = Simd.Relu(acc0);
-                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 0));
-                acc1 = Simd.Relu(acc1);
-                acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + 0));
-                acc2 = Simd.Relu(acc2);
-                acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + 0));
-                acc3 = Simd.Relu(acc3);
-                acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + 0));
-                acc4 = Simd.Relu(acc4);
-                acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + 0));
-                acc5 = Simd.Relu(acc5);
-                acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + 0));
-                acc6 = Simd.Relu(acc6);
-                acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + 0));
-                acc7 = Simd.Relu(acc7);
-                acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + 0));
-            }
-            {
-                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 9));
-                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 19));
-                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 29));
-                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 39));
-                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 49));
-                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 59));
-                var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 69));
-                var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 79));
-                {
-                    const int ci = 0;
-                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
-                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                    ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 10);
-                    var x0 = Vector512.LoadUnsafe(ref in0);
-                    acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
-                    acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 10)), acc1);
-                    acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 20)), acc2);
-                    acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc3);
-                    acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 40)), acc4);
-                    acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 50)), acc5);
-                    acc6 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc6);
-                    acc7 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 70)), acc7);
-                    var x1 = Vector512.LoadUnsafe(ref in0, 1);
-                    acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
-                    acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 11)), acc1);
-                    acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 21)), acc2);
-                    acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc3);
-                    acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 41)), acc4);
-                    acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 51)), acc5);
-                    acc6 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc6);
-                    acc7 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 71)), acc7);
-                    var x2 = Vector512.LoadUnsafe(ref in0, 2);
-                    acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
-                    acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 12)), acc1);
-                    acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 22)), acc2);
-                    acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc3);
-                    acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 42)), acc4);
-                    acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 52)), acc5);
-                    acc6 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc6);
-                    acc7 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 72)), acc7);
-                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 10);
-                    var x3 = Vector512.LoadUnsafe(ref in1);
-                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 13)), acc1);
-                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 23)), acc2);
-                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc3);
-                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 43)), acc4);
-                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 53)), acc5);
-                    acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc6);
-                    acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 73)), acc7);
-                    var x4 = Vector512.LoadUnsafe(ref in1, 1);
-                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 14)), acc1);
-                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 24)), acc2);
-                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc3);
-                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 44)), acc4);
-                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 54)), acc5);
-                    acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc6);
-                    acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 74)), acc7);
-                    var x5 = Vector512.LoadUnsafe(ref in1, 2);
-                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 15)), acc1);
-                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 25)), acc2);
-                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc3);
-                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 45)), acc4);
-                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 55)), acc5);
-                    acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 65)), acc6);
-                    acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 75)), acc7);
-                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 10);
-                    var x6 = Vector512.LoadUnsafe(ref in2);
-                    acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                    acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 16)), acc1);
-                    acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 26)), acc2);
-                    acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc3);
-                    acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 46)), acc4);
-                    acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc5);
-                    acc6 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 66)), acc6);
-                    acc7 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 76)), acc7);
-                    var x7 = Vector512.LoadUnsafe(ref in2, 1);
-                    acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                    acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 17)), acc1);
-                    acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 27)), acc2);
-                    acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 37)), acc3);
-                    acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 47)), acc4);
-                    acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc5);
-                    acc6 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 67)), acc6);
-                    acc7 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 77)), acc7);
-                    var x8 = Vector512.LoadUnsafe(ref in2, 2);
-                    acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                    acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 18)), acc1);
-                    acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc2);
-                    acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 38)), acc3);
-                    acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 48)), acc4);
-                    acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc5);
-                    acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 68)), acc6);
-                    acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 78)), acc7);
-                }
-                acc0 = Simd.Relu(acc0);
-                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 11));
-                acc1 = Simd.Relu(acc1);
-                acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + 11));
-                acc2 = Simd.Relu(acc2);
-                acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + 11));
-                acc3 = Simd.Relu(acc3);
-                acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + 11));
-                acc4 = Simd.Relu(acc4);
-                acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + 11));
-                acc5 = Simd.Relu(acc5);
-                acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + 11));
-                acc6 = Simd.Relu(acc6);
-                acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + 11));
-                acc7 = Simd.Relu(acc7);
-                acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + 11));
-            }
+            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
+            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 11, true, true, false);
         }
         {
             int row0 = 728;
             int row1 = 756;
             int outRow = 756;
+            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, 0, outRow, 0, true, false, true);
+            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, 0, outRow, 11, true, false, false);
+        }
+    }
+
+    /// <summary>One vector of output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V512"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
+    {
+        var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 9));
+        var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 19));
+        var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 29));
+        var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 39));
+        var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 49));
+        var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 59));
+        var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 69));
+        var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 79));
+        {
+            const int ci = 0;
+            ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
+            ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
+            if (above)
             {
-                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 9));
-                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 19));
-                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 29));
-                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 39));
-                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 49));
-                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 59));
-                var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 69));
-                var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 79));
-                {
-                    const int ci = 0;
-                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
-                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                    ref float in0 = ref Unsafe.Add(ref inputPlane, row0);
-                    var x1 = Vector512.LoadUnsafe(ref in0);
-                    var x2 = Vector512.LoadUnsafe(ref in0, 1);
-                    var x0 = Simd.ShiftInZero(x1);
-                    acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
-                    acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 10)), acc1);
-                    acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 20)), acc2);
-                    acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc3);
-                    acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 40)), acc4);
-                    acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 50)), acc5);
-                    acc6 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc6);
-                    acc7 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 70)), acc7);
-                    acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
-                    acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 11)), acc1);
-                    acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 21)), acc2);
-                    acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc3);
-                    acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 41)), acc4);
-                    acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 51)), acc5);
-                    acc6 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc6);
-                    acc7 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 71)), acc7);
-                    acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
-                    acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 12)), acc1);
-                    acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 22)), acc2);
-                    acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc3);
-                    acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 42)), acc4);
-                    acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 52)), acc5);
-                    acc6 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc6);
-                    acc7 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 72)), acc7);
-                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1);
-                    var x4 = Vector512.LoadUnsafe(ref in1);
-                    var x5 = Vector512.LoadUnsafe(ref in1, 1);
-                    var x3 = Simd.ShiftInZero(x4);
-                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 13)), acc1);
-                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 23)), acc2);
-                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc3);
-                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 43)), acc4);
-                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 53)), acc5);
-                    acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc6);
-                    acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 73)), acc7);
-                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 14)), acc1);
-                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 24)), acc2);
-                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc3);
-                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 44)), acc4);
-                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 54)), acc5);
-                    acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc6);
-                    acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 74)), acc7);
-                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 15)), acc1);
-                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 25)), acc2);
-                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc3);
-                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 45)), acc4);
-                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 55)), acc5);
-                    acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 65)), acc6);
-                    acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 75)), acc7);
-                }
-                acc0 = Simd.Relu(acc0);
-                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 0));
-                acc1 = Simd.Relu(acc1);
-                acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + 0));
-                acc2 = Simd.Relu(acc2);
-                acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + 0));
-                acc3 = Simd.Relu(acc3);
-                acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + 0));
-                acc4 = Simd.Relu(acc4);
-                acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + 0));
-                acc5 = Simd.Relu(acc5);
-                acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + 0));
-                acc6 = Simd.Relu(acc6);
-                acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + 0));
-                acc7 = Simd.Relu(acc7);
-                acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + 0));
+                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox);
+                var x1 = Vector512.LoadUnsafe(ref in0);
+                var x2 = Vector512.LoadUnsafe(ref in0, 1);
+                var x0 = leftEdge ? Simd.ShiftInZero(x1) : Vector512.LoadUnsafe(ref Unsafe.Subtract(ref in0, 1));
+                acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
+                acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 10)), acc1);
+                acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 20)), acc2);
+                acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc3);
+                acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 40)), acc4);
+                acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 50)), acc5);
+                acc6 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc6);
+                acc7 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 70)), acc7);
+                acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
+                acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 11)), acc1);
+                acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 21)), acc2);
+                acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc3);
+                acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 41)), acc4);
+                acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 51)), acc5);
+                acc6 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc6);
+                acc7 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 71)), acc7);
+                acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
+                acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 12)), acc1);
+                acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 22)), acc2);
+                acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc3);
+                acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 42)), acc4);
+                acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 52)), acc5);
+                acc6 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc6);
+                acc7 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 72)), acc7);
             }
+            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox);
+            var x4 = Vector512.LoadUnsafe(ref in1);
+            var x5 = Vector512.LoadUnsafe(ref in1, 1);
+            var x3 = leftEdge ? Simd.ShiftInZero(x4) : Vector512.LoadUnsafe(ref Unsafe.Subtract(ref in1, 1));
+            acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
+            acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 13)), acc1);
+            acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 23)), acc2);
+            acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc3);
+            acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 43)), acc4);
+            acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 53)), acc5);
+            acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc6);
+            acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 73)), acc7);
+            acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
+            acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 14)), acc1);
+            acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 24)), acc2);
+            acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc3);
+            acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 44)), acc4);
+            acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 54)), acc5);
+            acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc6);
+            acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 74)), acc7);
+            acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
+            acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 15)), acc1);
+            acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 25)), acc2);
+            acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc3);
+            acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 45)), acc4);
+            acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 55)), acc5);
+            acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 65)), acc6);
+            acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 75)), acc7);
+            if (below)
             {
-                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 9));
-                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 19));
-                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 29));
-                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 39));
-                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 49));
-                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 59));
-                var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 69));
-                var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 79));
-                {
-                    const int ci = 0;
-                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
-                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                    ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 10);
-                    var x0 = Vector512.LoadUnsafe(ref in0);
-                    acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
-                    acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 10)), acc1);
-                    acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 20)), acc2);
-                    acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc3);
-                    acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 40)), acc4);
-                    acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 50)), acc5);
-                    acc6 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc6);
-                    acc7 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 70)), acc7);
-                    var x1 = Vector512.LoadUnsafe(ref in0, 1);
-                    acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
-                    acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 11)), acc1);
-                    acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 21)), acc2);
-                    acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc3);
-                    acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 41)), acc4);
-                    acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 51)), acc5);
-                    acc6 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc6);
-                    acc7 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 71)), acc7);
-                    var x2 = Vector512.LoadUnsafe(ref in0, 2);
-                    acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
-                    acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 12)), acc1);
-                    acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 22)), acc2);
-                    acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc3);
-                    acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 42)), acc4);
-                    acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 52)), acc5);
-                    acc6 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc6);
-                    acc7 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 72)), acc7);
-                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 10);
-                    var x3 = Vector512.LoadUnsafe(ref in1);
-                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 13)), acc1);
-                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 23)), acc2);
-                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc3);
-                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 43)), acc4);
-                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 53)), acc5);
-                    acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc6);
-                    acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 73)), acc7);
-                    var x4 = Vector512.LoadUnsafe(ref in1, 1);
-                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 14)), acc1);
-                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 24)), acc2);
-                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc3);
-                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 44)), acc4);
-                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 54)), acc5);
-                    acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc6);
-                    acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 74)), acc7);
-                    var x5 = Vector512.LoadUnsafe(ref in1, 2);
-                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 15)), acc1);
-                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 25)), acc2);
-                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc3);
-                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 45)), acc4);
-                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 55)), acc5);
-                    acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 65)), acc6);
-                    acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 75)), acc7);
-                }
-                acc0 = Simd.Relu(acc0);
-                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 11));
-                acc1 = Simd.Relu(acc1);
-                acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + 11));
-                acc2 = Simd.Relu(acc2);
-                acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + 11));
-                acc3 = Simd.Relu(acc3);
-                acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + 11));
-                acc4 = Simd.Relu(acc4);
-                acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + 11));
-                acc5 = Simd.Relu(acc5);
-                acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + 11));
-                acc6 = Simd.Relu(acc6);
-                acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + 11));
-                acc7 = Simd.Relu(acc7);
-                acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + 11));
+                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox);
+                var x7 = Vector512.LoadUnsafe(ref in2);
+                var x8 = Vector512.LoadUnsafe(ref in2, 1);
+                var x6 = leftEdge ? Simd.ShiftInZero(x7) : Vector512.LoadUnsafe(ref Unsafe.Subtract(ref in2, 1));
+                acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
+                acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 16)), acc1);
+                acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 26)), acc2);
+                acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc3);
+                acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 46)), acc4);
+                acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc5);
+                acc6 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 66)), acc6);
+                acc7 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 76)), acc7);
+                acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
+                acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 17)), acc1);
+                acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 27)), acc2);
+                acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 37)), acc3);
+                acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 47)), acc4);
+                acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc5);
+                acc6 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 67)), acc6);
+                acc7 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 77)), acc7);
+                acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
+                acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 18)), acc1);
+                acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc2);
+                acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 38)), acc3);
+                acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 48)), acc4);
+                acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc5);
+                acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 68)), acc6);
+                acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 78)), acc7);
             }
         }
+        acc0 = Simd.Relu(acc0);
+        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
+        acc1 = Simd.Relu(acc1);
+        acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + ox));
+        acc2 = Simd.Relu(acc2);
+        acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + ox));
+        acc3 = Simd.Relu(acc3);
+        acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + ox));
+        acc4 = Simd.Relu(acc4);
+        acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + ox));
+        acc5 = Simd.Relu(acc5);
+        acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + ox));
+        acc6 = Simd.Relu(acc6);
+        acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + ox));
+        acc7 = Simd.Relu(acc7);
+        acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + ox));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Conv3x3_s1_1to16_28x28_Relu_V256(ref float source, ref float destination, ref float weights)
+    {
+        for (int c0 = 0; c0 < 16; c0 += 8) Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V256(ref source, ref Unsafe.Add(ref destination, c0 * 784), ref Unsafe.Add(ref weights, c0 * 10));
+        for (int c = 0; c < 16; c++)
+        {
+            ref float plane = ref source;
+            ref float output = ref Unsafe.Add(ref destination, c * 784);
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            float bias = Unsafe.Add(ref taps, 9);
+            {
+                int row1 = 0;
+                int row2 = 28;
+                int outRow = 0;
+                {
+                    float acc = bias;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 26) * Unsafe.Add(ref planeTaps, 3);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 27) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 26) * Unsafe.Add(ref planeTaps, 6);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 27) * Unsafe.Add(ref planeTaps, 7);
+                    }
+                    acc = MathF.Max(acc, 0f);
+                    Unsafe.Add(ref output, outRow + 27) = acc;
+                }
+            }
+            for (int oy = 1; oy < 27; oy++)
+            {
+                int row0 = (oy - 1) * 28;
+                int row1 = (oy) * 28;
+                int row2 = (oy + 1) * 28;
+                int outRow = oy * 28;
+                {
+                    float acc = bias;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 26) * Unsafe.Add(ref planeTaps, 0);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 27) * Unsafe.Add(ref planeTaps, 1);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 26) * Unsafe.Add(ref planeTaps, 3);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 27) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 26) * Unsafe.Add(ref planeTaps, 6);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 27) * Unsafe.Add(ref planeTaps, 7);
+                    }
+                    acc = MathF.Max(acc, 0f);
+                    Unsafe.Add(ref output, outRow + 27) = acc;
+                }
+            }
+            {
+                int row0 = 728;
+                int row1 = 756;
+                int outRow = 756;
+                {
+                    float acc = bias;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 26) * Unsafe.Add(ref planeTaps, 0);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 27) * Unsafe.Add(ref planeTaps, 1);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 26) * Unsafe.Add(ref planeTaps, 3);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 27) * Unsafe.Add(ref planeTaps, 4);
+                    }
+                    acc = MathF.Max(acc, 0f);
+                    Unsafe.Add(ref output, outRow + 27) = acc;
+                }
+            }
+        }
+    }
+
+    /// <summary>Vector256 interior columns of 8 output channels of <see cref="Conv3x3_s1_1to16_28x28_Relu"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V256(ref float source, ref float blockOutput, ref float blockTaps)
+    {
+        {
+            int row1 = 0;
+            int row2 = 28;
+            int outRow = 0;
+            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
+            for (int ox = 8; ox <= 19; ox += 8)
+            {
+                Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
+            }
+            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 19, false, true, false);
+        }
+        for (int oy = 1; oy < 27; oy++)
+        {
+            int row0 = (oy - 1) * 28;
+            int row1 = (oy) * 28;
+            int row2 = (oy + 1) * 28;
+            int outRow = oy * 28;
+            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
+            for (int ox = 8; ox <= 19; ox += 8)
+            {
+                Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, ox, true, true, false);
+            }
+            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 19, true, true, false);
+        }
+        {
+            int row0 = 728;
+            int row1 = 756;
+            int outRow = 756;
+            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, 0, outRow, 0, true, false, true);
+            for (int ox = 8; ox <= 19; ox += 8)
+            {
+                Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, 0, outRow, ox, true, false, false);
+            }
+            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, 0, outRow, 19, true, false, false);
+        }
+    }
+
+    /// <summary>One vector of output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V256"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
+    {
+        var acc0 = Vector256.Create(Unsafe.Add(ref blockTaps, 9));
+        var acc1 = Vector256.Create(Unsafe.Add(ref blockTaps, 19));
+        var acc2 = Vector256.Create(Unsafe.Add(ref blockTaps, 29));
+        var acc3 = Vector256.Create(Unsafe.Add(ref blockTaps, 39));
+        var acc4 = Vector256.Create(Unsafe.Add(ref blockTaps, 49));
+        var acc5 = Vector256.Create(Unsafe.Add(ref blockTaps, 59));
+        var acc6 = Vector256.Create(Unsafe.Add(ref blockTaps, 69));
+        var acc7 = Vector256.Create(Unsafe.Add(ref blockTaps, 79));
+        {
+            const int ci = 0;
+            ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
+            ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
+            if (above)
+            {
+                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox);
+                var x1 = Vector256.LoadUnsafe(ref in0);
+                var x2 = Vector256.LoadUnsafe(ref in0, 1);
+                var x0 = leftEdge ? Simd.ShiftInZero(x1) : Vector256.LoadUnsafe(ref Unsafe.Subtract(ref in0, 1));
+                acc0 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
+                acc1 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 10)), acc1);
+                acc2 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 20)), acc2);
+                acc3 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 30)), acc3);
+                acc4 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 40)), acc4);
+                acc5 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 50)), acc5);
+                acc6 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 60)), acc6);
+                acc7 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 70)), acc7);
+                acc0 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
+                acc1 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 11)), acc1);
+                acc2 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 21)), acc2);
+                acc3 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 31)), acc3);
+                acc4 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 41)), acc4);
+                acc5 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 51)), acc5);
+                acc6 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 61)), acc6);
+                acc7 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 71)), acc7);
+                acc0 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
+                acc1 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 12)), acc1);
+                acc2 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 22)), acc2);
+                acc3 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 32)), acc3);
+                acc4 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 42)), acc4);
+                acc5 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 52)), acc5);
+                acc6 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 62)), acc6);
+                acc7 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 72)), acc7);
+            }
+            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox);
+            var x4 = Vector256.LoadUnsafe(ref in1);
+            var x5 = Vector256.LoadUnsafe(ref in1, 1);
+            var x3 = leftEdge ? Simd.ShiftInZero(x4) : Vector256.LoadUnsafe(ref Unsafe.Subtract(ref in1, 1));
+            acc0 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
+            acc1 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 13)), acc1);
+            acc2 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 23)), acc2);
+            acc3 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 33)), acc3);
+            acc4 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 43)), acc4);
+            acc5 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 53)), acc5);
+            acc6 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 63)), acc6);
+            acc7 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 73)), acc7);
+            acc0 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
+            acc1 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 14)), acc1);
+            acc2 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 24)), acc2);
+            acc3 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 34)), acc3);
+            acc4 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 44)), acc4);
+            acc5 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 54)), acc5);
+            acc6 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 64)), acc6);
+            acc7 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 74)), acc7);
+            acc0 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
+            acc1 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 15)), acc1);
+            acc2 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 25)), acc2);
+            acc3 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 35)), acc3);
+            acc4 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 45)), acc4);
+            acc5 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 55)), acc5);
+            acc6 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 65)), acc6);
+            acc7 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 75)), acc7);
+            if (below)
+            {
+                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox);
+                var x7 = Vector256.LoadUnsafe(ref in2);
+                var x8 = Vector256.LoadUnsafe(ref in2, 1);
+                var x6 = leftEdge ? Simd.ShiftInZero(x7) : Vector256.LoadUnsafe(ref Unsafe.Subtract(ref in2, 1));
+                acc0 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
+                acc1 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 16)), acc1);
+                acc2 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 26)), acc2);
+                acc3 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 36)), acc3);
+                acc4 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 46)), acc4);
+                acc5 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 56)), acc5);
+                acc6 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 66)), acc6);
+                acc7 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 76)), acc7);
+                acc0 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
+                acc1 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 17)), acc1);
+                acc2 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 27)), acc2);
+                acc3 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 37)), acc3);
+                acc4 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 47)), acc4);
+                acc5 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 57)), acc5);
+                acc6 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 67)), acc6);
+                acc7 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 77)), acc7);
+                acc0 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
+                acc1 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 18)), acc1);
+                acc2 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 28)), acc2);
+                acc3 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 38)), acc3);
+                acc4 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 48)), acc4);
+                acc5 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 58)), acc5);
+                acc6 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 68)), acc6);
+                acc7 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 78)), acc7);
+            }
+        }
+        acc0 = Simd.Relu(acc0);
+        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
+        acc1 = Simd.Relu(acc1);
+        acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + ox));
+        acc2 = Simd.Relu(acc2);
+        acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + ox));
+        acc3 = Simd.Relu(acc3);
+        acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + ox));
+        acc4 = Simd.Relu(acc4);
+        acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + ox));
+        acc5 = Simd.Relu(acc5);
+        acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + ox));
+        acc6 = Simd.Relu(acc6);
+        acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + ox));
+        acc7 = Simd.Relu(acc7);
+        acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + ox));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
