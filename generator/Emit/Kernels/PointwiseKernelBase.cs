@@ -146,7 +146,16 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     protected bool HasVectorTiles => Op.Output.Pixels >= V128.Lanes;
 
     /// <summary>Pixel vectors per tile for a sub-block of <paramref name="rows"/> channels: as many as the accumulators allow.</summary>
-    private static int TileVectors(Width width, int rows) => System.Math.Max(1, System.Math.Min(6, width.Accumulators / rows));
+    private int TileVectors(Width width, int rows) => System.Math.Max(1, System.Math.Min(6, AccumulatorBudget(width) / rows));
+
+    /// <summary>The accumulator registers a tile of this kind may hold on <paramref name="width"/> (its default: the width's).</summary>
+    protected virtual int AccumulatorBudget(Width width) => width.Accumulators;
+
+    /// <summary>
+    /// Whether the vector recomputed over a plane's end runs once for all of a packed block's channels on
+    /// <paramref name="width"/>, instead of once per sub-block of the width's rows.
+    /// </summary>
+    protected virtual bool WholeBlockTail(Width width) => false;
 
     public void EmitMethods(SourceWriter w)
     {
@@ -255,6 +264,9 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     private IEnumerable<TileCall> TileCalls(Width width, int blockRows)
     {
         int pixels = Op.Output.Pixels;
+        // Sub-blocks of equal rows end their full tiles at the same pixel, so their tails can be one tile.
+        bool wholeBlockTail = WholeBlockTail(width) && blockRows > width.Rows && blockRows % width.Rows == 0 && pixels >= width.Lanes;
+        TileCall? blockTail = null;
         for (int r0 = 0; r0 < blockRows; r0 += width.Rows)
         {
             int rows = System.Math.Min(width.Rows, blockRows - r0);
@@ -280,7 +292,10 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
                     // The narrowest vector that covers the remainder does it (7x7 planes: 49 = 3·16 + 1, where a
                     // Vector512 tail would compute 16 pixels for one; a Vector128 tail computes 4).
                     var tailWidth = NarrowestCovering(pixels - done, width);
-                    yield return new TileCall(TileOf(tailWidth, rows, 1), r0, pixels - tailWidth.Lanes, pixels - tailWidth.Lanes);
+                    if (wholeBlockTail)
+                        blockTail = new TileCall(TileOf(tailWidth, blockRows, 1), 0, pixels - tailWidth.Lanes, pixels - tailWidth.Lanes);
+                    else
+                        yield return new TileCall(TileOf(tailWidth, rows, 1), r0, pixels - tailWidth.Lanes, pixels - tailWidth.Lanes);
                 }
                 else
                 {
@@ -288,6 +303,7 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
                 }
             }
         }
+        if (blockTail is not null) yield return blockTail;
     }
 
     /// <summary>ARM64 gets its own body for tiles where four channels' weights fill one Vector128 (by-element FMLA or SDOT).</summary>

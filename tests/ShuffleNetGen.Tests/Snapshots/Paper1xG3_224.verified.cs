@@ -1568,12 +1568,15 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 56; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 60 + j) * 25);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 60 + j, 0, 3120);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 60 + j + 4, 0, 3120);
+                Pointwise_Tile_4x24_V256<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 60 + j, 0, 3096);
+                Pointwise_Tile_4x16_V256<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 60 + j, 3120, 3120);
+                Pointwise_Tile_4x24_V256<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 60 + j + 4, 0, 3096);
+                Pointwise_Tile_4x16_V256<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 60 + j + 4, 3120, 3120);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 60 + 56) * 25);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 60 + 56, 0, 3120);
+                Pointwise_Tile_4x24_V256<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 60 + 56, 0, 3096);
+                Pointwise_Tile_4x16_V256<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 60 + 56, 3120, 3120);
             }
         }
     }
@@ -1659,8 +1662,10 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 72; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 72 + j) * 21);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 72 + j, 0, 768);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 72 + j + 4, 0, 768);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 72 + j, 0, 744);
+                Pointwise_Tile_4x16_V256<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 72 + j, 768, 768);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 72 + j + 4, 0, 744);
+                Pointwise_Tile_4x16_V256<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 72 + j + 4, 768, 768);
             }
         }
     }
@@ -1727,12 +1732,15 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 768);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 768);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 744);
+                Pointwise_Tile_4x16_V256<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 768, 768);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 744);
+                Pointwise_Tile_4x16_V256<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 768, 768);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 81);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + 16, 0, 768);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + 16, 0, 744);
+                Pointwise_Tile_4x16_V256<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + 16, 768, 768);
             }
         }
     }
@@ -1818,8 +1826,10 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 21);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 80 + j, 0, 768);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 768);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 80 + j, 0, 744);
+                Pointwise_Tile_4x16_V256<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 80 + j, 768, 768);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 744);
+                Pointwise_Tile_4x16_V256<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 768, 768);
             }
         }
     }
@@ -1947,8 +1957,10 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 81);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 768);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 768);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 744);
+                Pointwise_Tile_4x16_V256<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 768, 768);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 744);
+                Pointwise_Tile_4x16_V256<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 768, 768);
             }
         }
     }
@@ -2095,10 +2107,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 41);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_120to240_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 0, 176);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_120to240_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 192, 192);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_120to240_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 176);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_120to240_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 192, 192);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_120to240_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 0, 168);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_120to240_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 168);
+                Pointwise_Tile_8x4_V128<Pointwise_g3_120to240_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 192, 192);
             }
         }
     }
@@ -2162,10 +2173,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 161);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 176);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 192, 192);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 176);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 192, 192);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 168);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 168);
+                Pointwise_Tile_8x4_V128<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 192, 192);
             }
         }
     }
@@ -2546,10 +2556,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 160; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 160 + j) * 41);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_120to480_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 160 + j, 0, 176);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_120to480_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 160 + j, 192, 192);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_120to480_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 160 + j + 4, 0, 176);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_120to480_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 160 + j + 4, 192, 192);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_120to480_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 160 + j, 0, 168);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_120to480_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 160 + j + 4, 0, 168);
+                Pointwise_Tile_8x4_V128<Pointwise_g3_120to480_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 160 + j, 192, 192);
             }
         }
     }
@@ -2679,10 +2688,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 161);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 0, 176);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 192, 192);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 176);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 192, 192);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 0, 168);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 168);
+                Pointwise_Tile_8x4_V128<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 192, 192);
             }
         }
     }
@@ -2831,10 +2839,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 160; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 160 + j) * 81);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_240to480_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 160 + j, 0, 32);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_240to480_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 160 + j, 45, 45);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_240to480_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 160 + j + 4, 0, 32);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_240to480_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 160 + j + 4, 45, 45);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_240to480_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 160 + j, 0, 24);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_240to480_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 160 + j + 4, 0, 24);
+                Pointwise_Tile_8x4_V128<Pointwise_g3_240to480_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 160 + j, 45, 45);
             }
         }
     }
@@ -2898,10 +2905,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 321);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_960to240_49px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 0, 32);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_960to240_49px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 45, 45);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_960to240_49px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 32);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_960to240_49px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 45, 45);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_960to240_49px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 0, 24);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_960to240_49px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 24);
+                Pointwise_Tile_8x4_V128<Pointwise_g3_960to240_49px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 45, 45);
             }
         }
     }
@@ -3077,10 +3083,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             for (int j = 0; j < 320; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 320 + j) * 81);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_240to960_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 320 + j, 0, 32);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_240to960_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 320 + j, 45, 45);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_240to960_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 320 + j + 4, 0, 32);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_240to960_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 320 + j + 4, 45, 45);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_240to960_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 320 + j, 0, 24);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_240to960_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 320 + j + 4, 0, 24);
+                Pointwise_Tile_8x4_V128<Pointwise_g3_240to960_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 320 + j, 45, 45);
             }
         }
     }
@@ -4318,6 +4323,106 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
             acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
             acc3x3.StoreUnsafe(ref out3, (nuint)(p + 48));
+        }
+    }
+
+    /// <summary>4 × 24 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_4x24_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 24)
+        {
+            var bias0 = Vector256.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var acc0x2 = bias0;
+            var bias1 = Vector256.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            var acc1x2 = bias1;
+            var bias2 = Vector256.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var acc2x1 = bias2;
+            var acc2x2 = bias2;
+            var bias3 = Vector256.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            var acc3x1 = bias3;
+            var acc3x2 = bias3;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
+                var x0 = Vector256.LoadUnsafe(ref x);
+                var x1 = Vector256.LoadUnsafe(ref x, 8);
+                var x2 = Vector256.LoadUnsafe(ref x, 16);
+                var w0 = Vector256.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector256.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
+                acc0x2 += Vector256.LoadUnsafe(ref res, (nuint)(p + 16));
+                acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
+                acc1x2 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
+                acc2x0 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc2x1 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 8));
+                acc2x2 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 16));
+                acc3x0 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc3x1 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 8));
+                acc3x2 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 16));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc2x2 = Simd.Relu(acc2x2);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+                acc3x2 = Simd.Relu(acc3x2);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 16));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 16));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+            acc2x2.StoreUnsafe(ref out2, (nuint)(p + 16));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+            acc3x2.StoreUnsafe(ref out3, (nuint)(p + 16));
         }
     }
 
