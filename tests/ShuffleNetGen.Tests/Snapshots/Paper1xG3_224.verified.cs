@@ -1562,20 +1562,34 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
+        for (int p0 = 0; p0 < 3120; p0 += 48)
+        {
+            {
+                const int k = 0;
+                ref float groupInput = ref Unsafe.Add(ref source, k * 75264);
+                for (int j = 0; j < 56; j += 8)
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 60 + j) * 25);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 60 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 60 + j + 4, p0, p0 + 24);
+                }
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 60 + 56) * 25);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 60 + 56, p0, p0 + 24);
+                }
+            }
+        }
         {
             const int k = 0;
             ref float groupInput = ref Unsafe.Add(ref source, k * 75264);
             for (int j = 0; j < 56; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 60 + j) * 25);
-                Pointwise_Tile_4x24_V256<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 60 + j, 0, 3096);
                 Pointwise_Tile_4x16_V256<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 60 + j, 3120, 3120);
-                Pointwise_Tile_4x24_V256<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 60 + j + 4, 0, 3096);
                 Pointwise_Tile_4x16_V256<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 60 + j + 4, 3120, 3120);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 60 + 56) * 25);
-                Pointwise_Tile_4x24_V256<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 60 + 56, 0, 3096);
                 Pointwise_Tile_4x16_V256<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 60 + 56, 3120, 3120);
             }
         }
@@ -1656,15 +1670,26 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to216_784px_Relu_V256(ref float source, ref float destination, ref float weights)
     {
+        for (int p0 = 0; p0 < 768; p0 += 48)
+        {
+            for (int k = 0; k < 3; k++)
+            {
+                ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
+                for (int j = 0; j < 72; j += 8)
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 72 + j) * 21);
+                    Pointwise_Tile_4x24_V256<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 72 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 72 + j + 4, p0, p0 + 24);
+                }
+            }
+        }
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
             for (int j = 0; j < 72; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 72 + j) * 21);
-                Pointwise_Tile_4x24_V256<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 72 + j, 0, 744);
                 Pointwise_Tile_4x16_V256<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 72 + j, 768, 768);
-                Pointwise_Tile_4x24_V256<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 72 + j + 4, 0, 744);
                 Pointwise_Tile_4x16_V256<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 72 + j + 4, 768, 768);
             }
         }
@@ -1726,20 +1751,34 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
+        for (int p0 = 0; p0 < 768; p0 += 48)
+        {
+            for (int k = 0; k < 3; k++)
+            {
+                ref float groupInput = ref Unsafe.Add(ref source, k * 62720);
+                for (int j = 0; j < 16; j += 8)
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
+                    Pointwise_Tile_4x24_V256<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, p0, p0 + 24);
+                }
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 81);
+                    Pointwise_Tile_4x24_V256<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + 16, p0, p0 + 24);
+                }
+            }
+        }
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 62720);
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
-                Pointwise_Tile_4x24_V256<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 744);
                 Pointwise_Tile_4x16_V256<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 768, 768);
-                Pointwise_Tile_4x24_V256<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 744);
                 Pointwise_Tile_4x16_V256<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 768, 768);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 81);
-                Pointwise_Tile_4x24_V256<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + 16, 0, 744);
                 Pointwise_Tile_4x16_V256<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + 16, 768, 768);
             }
         }
@@ -1820,15 +1859,26 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to240_784px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
+        for (int p0 = 0; p0 < 768; p0 += 48)
+        {
+            for (int k = 0; k < 3; k++)
+            {
+                ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
+                for (int j = 0; j < 80; j += 8)
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 21);
+                    Pointwise_Tile_4x24_V256<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 80 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, p0, p0 + 24);
+                }
+            }
+        }
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
             for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 21);
-                Pointwise_Tile_4x24_V256<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 80 + j, 0, 744);
                 Pointwise_Tile_4x16_V256<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 80 + j, 768, 768);
-                Pointwise_Tile_4x24_V256<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 744);
                 Pointwise_Tile_4x16_V256<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 768, 768);
             }
         }
@@ -1951,15 +2001,26 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
+        for (int p0 = 0; p0 < 768; p0 += 48)
+        {
+            for (int k = 0; k < 3; k++)
+            {
+                ref float groupInput = ref Unsafe.Add(ref source, k * 62720);
+                for (int j = 0; j < 40; j += 8)
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 81);
+                    Pointwise_Tile_4x24_V256<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, p0, p0 + 24);
+                }
+            }
+        }
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 62720);
             for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 81);
-                Pointwise_Tile_4x24_V256<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 744);
                 Pointwise_Tile_4x16_V256<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 768, 768);
-                Pointwise_Tile_4x24_V256<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 744);
                 Pointwise_Tile_4x16_V256<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 768, 768);
             }
         }
@@ -2167,14 +2228,25 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
+        for (int p0 = 0; p0 < 192; p0 += 48)
+        {
+            for (int k = 0; k < 3; k++)
+            {
+                ref float groupInput = ref Unsafe.Add(ref source, k * 31360);
+                for (int j = 0; j < 40; j += 8)
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 161);
+                    Pointwise_Tile_4x24_V256<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, p0, p0 + 24);
+                }
+            }
+        }
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 31360);
             for (int j = 0; j < 40; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 161);
-                Pointwise_Tile_4x24_V256<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 168);
-                Pointwise_Tile_4x24_V256<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 168);
                 Pointwise_Tile_8x4_V128<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 192, 192);
             }
         }
@@ -2682,14 +2754,25 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
     {
+        for (int p0 = 0; p0 < 192; p0 += 48)
+        {
+            for (int k = 0; k < 3; k++)
+            {
+                ref float groupInput = ref Unsafe.Add(ref source, k * 31360);
+                for (int j = 0; j < 80; j += 8)
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 161);
+                    Pointwise_Tile_4x24_V256<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, p0, p0 + 24);
+                }
+            }
+        }
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 31360);
             for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 161);
-                Pointwise_Tile_4x24_V256<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 0, 168);
-                Pointwise_Tile_4x24_V256<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 168);
                 Pointwise_Tile_8x4_V128<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 192, 192);
             }
         }

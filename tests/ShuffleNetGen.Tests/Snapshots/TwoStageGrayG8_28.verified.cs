@@ -1730,15 +1730,26 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_V256(ref float source, ref float destination, ref float weights)
     {
+        for (int p0 = 0; p0 < 768; p0 += 48)
+        {
+            {
+                const int k = 0;
+                ref float groupInput = ref Unsafe.Add(ref source, k * 12544);
+                for (int j = 0; j < 48; j += 8)
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 17);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 48 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 48 + j + 4, p0, p0 + 24);
+                }
+            }
+        }
         {
             const int k = 0;
             ref float groupInput = ref Unsafe.Add(ref source, k * 12544);
             for (int j = 0; j < 48; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 17);
-                Pointwise_Tile_4x24_V256<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 48 + j, 0, 744);
                 Pointwise_Tile_4x16_V256<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 48 + j, 768, 768);
-                Pointwise_Tile_4x24_V256<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 48 + j + 4, 0, 744);
                 Pointwise_Tile_4x16_V256<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 48 + j + 4, 768, 768);
             }
         }

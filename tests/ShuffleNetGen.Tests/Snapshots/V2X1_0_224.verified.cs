@@ -1549,20 +1549,34 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_58to58_784px_Relu_V256(ref float source, ref float destination, ref float weights)
     {
+        for (int p0 = 0; p0 < 768; p0 += 48)
+        {
+            {
+                const int k = 0;
+                ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
+                for (int j = 0; j < 56; j += 8)
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 59);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, p0, p0 + 24);
+                }
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 59);
+                    Pointwise_Tile_2x48_V256<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, p0, p0);
+                }
+            }
+        }
         {
             const int k = 0;
             ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
             for (int j = 0; j < 56; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 59);
-                Pointwise_Tile_4x24_V256<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 0, 744);
                 Pointwise_Tile_4x16_V256<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 768, 768);
-                Pointwise_Tile_4x24_V256<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, 0, 744);
                 Pointwise_Tile_4x16_V256<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, 768, 768);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 59);
-                Pointwise_Tile_2x48_V256<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 0, 720);
                 Pointwise_Tile_2x16_V256<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 768, 768);
             }
         }
@@ -1649,20 +1663,34 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_24to58_784px_Relu_V256(ref float source, ref float destination, ref float weights)
     {
+        for (int p0 = 0; p0 < 768; p0 += 48)
+        {
+            {
+                const int k = 0;
+                ref float groupInput = ref Unsafe.Add(ref source, k * 18816);
+                for (int j = 0; j < 56; j += 8)
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, p0, p0 + 24);
+                }
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 25);
+                    Pointwise_Tile_2x48_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, p0, p0);
+                }
+            }
+        }
         {
             const int k = 0;
             ref float groupInput = ref Unsafe.Add(ref source, k * 18816);
             for (int j = 0; j < 56; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
-                Pointwise_Tile_4x24_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 0, 744);
                 Pointwise_Tile_4x16_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 768, 768);
-                Pointwise_Tile_4x24_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, 0, 744);
                 Pointwise_Tile_4x16_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, 768, 768);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 25);
-                Pointwise_Tile_2x48_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 0, 720);
                 Pointwise_Tile_2x16_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 768, 768);
             }
         }
@@ -1961,19 +1989,33 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_116to116_196px_Relu_V256(ref float source, ref float destination, ref float weights)
     {
+        for (int p0 = 0; p0 < 192; p0 += 48)
+        {
+            {
+                const int k = 0;
+                ref float groupInput = ref Unsafe.Add(ref source, k * 22736);
+                for (int j = 0; j < 112; j += 8)
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, p0, p0 + 24);
+                }
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, p0, p0 + 24);
+                }
+            }
+        }
         {
             const int k = 0;
             ref float groupInput = ref Unsafe.Add(ref source, k * 22736);
             for (int j = 0; j < 112; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
-                Pointwise_Tile_4x24_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 168);
-                Pointwise_Tile_4x24_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 0, 168);
                 Pointwise_Tile_8x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 192, 192);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
-                Pointwise_Tile_4x24_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 0, 168);
                 Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 192, 192);
             }
         }
@@ -4118,20 +4160,34 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_24to58_3136px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
     {
+        for (int p0 = 0; p0 < 3120; p0 += 48)
+        {
+            {
+                const int k = 0;
+                ref float groupInput = ref Unsafe.Add(ref source, k * 75264);
+                for (int j = 0; j < 56; j += 8)
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, p0, p0 + 24);
+                }
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 25);
+                    Pointwise_Tile_2x48_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, p0, p0);
+                }
+            }
+        }
         {
             const int k = 0;
             ref float groupInput = ref Unsafe.Add(ref source, k * 75264);
             for (int j = 0; j < 56; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
-                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 0, 3096);
                 Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 3120, 3120);
-                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, 0, 3096);
                 Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, 3120, 3120);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 25);
-                Pointwise_Tile_2x48_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 0, 3072);
                 Pointwise_Tile_2x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 3120, 3120);
             }
         }
@@ -4485,20 +4541,34 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_58to58_784px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
     {
+        for (int p0 = 0; p0 < 768; p0 += 48)
+        {
+            {
+                const int k = 0;
+                ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
+                for (int j = 0; j < 56; j += 8)
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 59);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, p0, p0 + 24);
+                }
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 59);
+                    Pointwise_Tile_2x48_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, p0, p0);
+                }
+            }
+        }
         {
             const int k = 0;
             ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
             for (int j = 0; j < 56; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 59);
-                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 0, 744);
                 Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 768, 768);
-                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, 0, 744);
                 Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, 768, 768);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 59);
-                Pointwise_Tile_2x48_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 0, 720);
                 Pointwise_Tile_2x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 768, 768);
             }
         }
@@ -4938,20 +5008,34 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_116to116_784px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
     {
+        for (int p0 = 0; p0 < 768; p0 += 48)
+        {
+            {
+                const int k = 0;
+                ref float groupInput = ref Unsafe.Add(ref source, k * 90944);
+                for (int j = 0; j < 112; j += 8)
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, p0, p0 + 24);
+                }
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, p0, p0 + 24);
+                }
+            }
+        }
         {
             const int k = 0;
             ref float groupInput = ref Unsafe.Add(ref source, k * 90944);
             for (int j = 0; j < 112; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
-                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 744);
                 Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 768, 768);
-                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 0, 744);
                 Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 768, 768);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
-                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 0, 744);
                 Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 768, 768);
             }
         }
@@ -5210,19 +5294,33 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_116to116_196px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
     {
+        for (int p0 = 0; p0 < 192; p0 += 48)
+        {
+            {
+                const int k = 0;
+                ref float groupInput = ref Unsafe.Add(ref source, k * 22736);
+                for (int j = 0; j < 112; j += 8)
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, p0, p0 + 24);
+                }
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, p0, p0 + 24);
+                }
+            }
+        }
         {
             const int k = 0;
             ref float groupInput = ref Unsafe.Add(ref source, k * 22736);
             for (int j = 0; j < 112; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
-                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 168);
-                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 0, 168);
                 Pointwise_Tile_8x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 192, 192);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
-                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 0, 168);
                 Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 192, 192);
             }
         }
@@ -5268,14 +5366,25 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_232to232_196px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
     {
+        for (int p0 = 0; p0 < 192; p0 += 48)
+        {
+            {
+                const int k = 0;
+                ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
+                for (int j = 0; j < 232; j += 8)
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, p0, p0 + 24);
+                }
+            }
+        }
         {
             const int k = 0;
             ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
             for (int j = 0; j < 232; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
-                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 168);
-                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 0, 168);
                 Pointwise_Tile_8x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 192, 192);
             }
         }
