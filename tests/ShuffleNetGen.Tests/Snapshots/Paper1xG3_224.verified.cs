@@ -1859,26 +1859,15 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to240_784px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual)
     {
-        for (int p0 = 0; p0 < 768; p0 += 48)
-        {
-            for (int k = 0; k < 3; k++)
-            {
-                ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
-                for (int j = 0; j < 80; j += 8)
-                {
-                    ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 21);
-                    Pointwise_Tile_4x24_V256<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 80 + j, p0, p0 + 24);
-                    Pointwise_Tile_4x24_V256<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, p0, p0 + 24);
-                }
-            }
-        }
         for (int k = 0; k < 3; k++)
         {
             ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
             for (int j = 0; j < 80; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 21);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 80 + j, 0, 744);
                 Pointwise_Tile_4x16_V256<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 80 + j, 768, 768);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 744);
                 Pointwise_Tile_4x16_V256<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 768, 768);
             }
         }
