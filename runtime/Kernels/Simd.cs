@@ -132,10 +132,33 @@ public static class Simd
         return Vector512.ConditionalSelect(Vector512.LessThan(indices, Vector512.Create(16)).AsSingle(), Vector512.Shuffle(lower, within), Vector512.Shuffle(upper, within));
     }
 
-    // Portable fallback of the 512-bit loads (never reached where Vector512 is accelerated).
-    private static Vector256<float> LoadEven256(ref float source) =>
-        Vector256.Create(LoadEven(ref source), LoadEven(ref Unsafe.Add(ref source, 8)));
+    // SHUFPS picks within each 128-bit half, so its result holds the pairs (0, 2), (8, 10), (4, 6), (12, 14); VPERMPD
+    // puts the 64-bit pairs back in order. Two full-width loads and two shuffles instead of four half-width loads.
 
-    private static Vector256<float> LoadOdd256(ref float source) =>
-        Vector256.Create(LoadOdd(ref source), LoadOdd(ref Unsafe.Add(ref source, 8)));
+    /// <summary>Elements 0, 2, …, 14 of the 16 floats at <paramref name="source"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> LoadEven256(ref float source)
+    {
+        if (Avx2.IsSupported)
+            return Avx2.Permute4x64(Avx.Shuffle(Vector256.LoadUnsafe(ref source), Vector256.LoadUnsafe(ref source, 8), 0b10_00_10_00).AsDouble(), 0b11_01_10_00).AsSingle();
+        return Vector256.Create(LoadEven(ref source), LoadEven(ref Unsafe.Add(ref source, 8)));
+    }
+
+    /// <summary>Elements 1, 3, …, 15 of the 16 floats at <paramref name="source"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> LoadOdd256(ref float source)
+    {
+        if (Avx2.IsSupported)
+            return Avx2.Permute4x64(Avx.Shuffle(Vector256.LoadUnsafe(ref source), Vector256.LoadUnsafe(ref source, 8), 0b11_01_11_01).AsDouble(), 0b11_01_10_00).AsSingle();
+        return Vector256.Create(LoadOdd(ref source), LoadOdd(ref Unsafe.Add(ref source, 8)));
+    }
+
+    /// <summary><c>[0, v0, v1, …, v6]</c>: the left taps of a window's first eight columns (see the Vector512 overload).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> ShiftInZero(Vector256<float> v)
+    {
+        if (Avx2.IsSupported) return Avx.Blend(Avx2.PermuteVar8x32(v, Vector256.Create(0, 0, 1, 2, 3, 4, 5, 6)), Vector256<float>.Zero, 0b1);
+        // Index 8 is out of range, which Shuffle defines as zero.
+        return Vector256.Shuffle(v, Vector256.Create(8, 0, 1, 2, 3, 4, 5, 6));
+    }
 }

@@ -47,6 +47,38 @@ public class SimdTests
     }
 
     [Fact]
+    public void ShiftInZeroOnEightLanesMovesEveryLaneUpOneAndStartsWithZero()
+    {
+        var v = Vector256.Create(Enumerable.Range(1, 8).Select(i => (float)i).ToArray());
+        var shifted = Simd.ShiftInZero(v);
+        Assert.Equal(0f, shifted.GetElement(0));
+        for (int i = 1; i < 8; i++) Assert.Equal(v.GetElement(i - 1), shifted.GetElement(i));
+    }
+
+    /// <summary>The stride-2 de-interleaving loads at every width: lane i is element 2i (even) or 2i + 1 (odd).</summary>
+    [Fact]
+    public void EvenAndOddLoadsTakeAlternateElementsAtEveryWidth()
+    {
+        float[] data = Enumerable.Range(0, 40).Select(i => i * 1.5f - 7f).ToArray();
+        for (int offset = 0; offset < 8; offset++)
+        {
+            ref float at = ref data[offset];
+            var even128 = Simd.LoadEven(ref at);
+            var odd128 = Simd.LoadOdd(ref at);
+            var even256 = Simd.LoadEven256(ref at);
+            var odd256 = Simd.LoadOdd256(ref at);
+            var even512 = Simd.LoadEven512(ref at);
+            var odd512 = Simd.LoadOdd512(ref at);
+            for (int i = 0; i < 16; i++)
+            {
+                if (i < 4) Assert.Equal((data[offset + 2 * i], data[offset + 2 * i + 1]), (even128.GetElement(i), odd128.GetElement(i)));
+                if (i < 8) Assert.Equal((data[offset + 2 * i], data[offset + 2 * i + 1]), (even256.GetElement(i), odd256.GetElement(i)));
+                Assert.Equal((data[offset + 2 * i], data[offset + 2 * i + 1]), (even512.GetElement(i), odd512.GetElement(i)));
+            }
+        }
+    }
+
+    [Fact]
     public void PermuteTakesIndicesBelowSixteenFromTheLowerVectorAndTheRestFromTheUpper()
     {
         var lower = Vector512.Create(Enumerable.Range(0, 16).Select(i => (float)i).ToArray());

@@ -62,6 +62,9 @@ public class VectorWidthTests
         }
         bool anyWideWindow = paths.Any(p => !p.Kernel.StartsWith("Pointwise_", StringComparison.Ordinal) && p.Path == "Vector512");
         Assert.Equal(WidestBits == 512, anyWideWindow);
+        // The stem runs channel-blocked at the widest accelerated width of 256 bits or more, not on Vector128.
+        var stem = Assert.Single(paths, p => p.Kernel.StartsWith("Conv3x3_", StringComparison.Ordinal));
+        Assert.Equal(WidestBits switch { 512 => "Vector512", 256 => "Vector256", _ => "Vector128" }, stem.Path);
 
         if (Environment.GetEnvironmentVariable(ReportVariable) is { } report)
             File.WriteAllLines(report, checkedVariants.Prepend(WidestBits.ToString(CultureInfo.InvariantCulture)));

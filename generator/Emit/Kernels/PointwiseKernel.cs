@@ -12,7 +12,7 @@ namespace ShuffleNetGen.Generator.Emit;
 /// costs nothing.
 /// </summary>
 /// <remarks>
-/// Variants: <c>_V512</c> (AVX-512's 32 registers: 8 channels × 3 vectors of 16 pixels), <c>_V256</c> (4 × 2 × 8) and
+/// Variants: <c>_V512</c> (AVX-512's 32 registers: 8 channels × 3 vectors of 16 pixels), <c>_V256</c> (4 × 3 × 8) and
 /// the portable <c>_V128</c> (4 × 2 × 4; on ARM64 with <c>AdvSimd</c>, one vector of four channels' weights and FMA by
 /// lane). A dispatcher named by the convolution alone picks one with <c>Vector512/256.IsHardwareAccelerated</c>, which
 /// the JIT and NativeAOT fold to constants. All read one packed layout (blocks of <see cref="PointwiseKernelBase.BlockRows"/> channels); narrower variants walk a
@@ -59,6 +59,29 @@ internal sealed class PointwiseKernel : PointwiseKernelBase
     /// for all rows at once, then get the shape's residual and ReLU and are stored into the channels' planes.
     /// </summary>
     protected override (string Check, string Suffix) Arm => (RuntimeChecks.AdvSimdArm64, "AdvSimd");
+
+    /// <summary>
+    /// Vector256 tiles of 4 × 3 vectors: twelve accumulators, three input vectors and one broadcast fill AVX2's sixteen
+    /// registers. 4 × 2 left eight FMA chains for two FMA pipes of four cycles' latency, no slack for the loads (v2 x1.0
+    /// 224 on a Zen 3 EPYC: conv5, 464 to 1024 channels on 49 pixels, 1042 to 786 µs; the 116-channel convolutions on
+    /// 196 pixels 76 to 66 µs).
+    /// </summary>
+    protected override int AccumulatorBudget(Width width) => width == V256 ? 12 : base.AccumulatorBudget(width);
+
+    /// <summary>
+    /// On Vector256 the tail vector runs for the block's eight channels at once: for four it is four dependent FMA
+    /// chains, latency-bound, a quarter of a 7x7 plane's time for one pixel of 49 (same machine: conv5 786 to 703 µs,
+    /// the 232-channel convolutions on 49 pixels 86 to 78 µs).
+    /// </summary>
+    protected override bool WholeBlockTail(Width width) => width == V256;
+
+    /// <summary>
+    /// On Vector256, chunks of 48 pixels (two 4 × 24 tiles) where a group's input is over L1's 32 KB (v2 x1.0 224, Zen 3
+    /// EPYC: 116 to 116 channels on 784 pixels 345 to 290 µs, 58 to 58 on 784 pixels 64 to 59 µs; chunks sized to fit
+    /// 24 KB of input measured no better). Not with a residual: 1x g=3's 60 to 240 ones on 784 pixels went from 102 to
+    /// 108 µs chunked (100 unchunked, alternated with the chunked build).
+    /// </summary>
+    protected override int PixelChunk(Width width) => width == V256 && Op.Residual is null && Op.InPerGroup * Op.Output.Pixels * sizeof(float) > 32 * 1024 ? 48 : 0;
 
     protected override void EmitTile(SourceWriter w, Tile tile, string name, bool arm)
     {

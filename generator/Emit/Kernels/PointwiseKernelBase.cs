@@ -146,7 +146,16 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     protected bool HasVectorTiles => Op.Output.Pixels >= V128.Lanes;
 
     /// <summary>Pixel vectors per tile for a sub-block of <paramref name="rows"/> channels: as many as the accumulators allow.</summary>
-    private static int TileVectors(Width width, int rows) => System.Math.Max(1, System.Math.Min(6, width.Accumulators / rows));
+    private int TileVectors(Width width, int rows) => System.Math.Max(1, System.Math.Min(6, AccumulatorBudget(width) / rows));
+
+    /// <summary>The accumulator registers a tile of this kind may hold on <paramref name="width"/> (its default: the width's).</summary>
+    protected virtual int AccumulatorBudget(Width width) => width.Accumulators;
+
+    /// <summary>
+    /// Whether the vector recomputed over a plane's end runs once for all of a packed block's channels on
+    /// <paramref name="width"/>, instead of once per sub-block of the width's rows.
+    /// </summary>
+    protected virtual bool WholeBlockTail(Width width) => false;
 
     public void EmitMethods(SourceWriter w)
     {
@@ -200,32 +209,49 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
         w.Line(KernelSyntax.Optimized);
         using (w.Open($"private static void {VariantDefinitionName(width)}({Parameters}){(TableKernel ? " " + TileConstraint : "")}"))
         {
-            using (Loop.Open(w, "k", 0, op.Groups))
+            int chunk = PixelChunkOf(width);
+            int chunked = chunk == 0 ? 0 : pixels / chunk * chunk;
+            if (chunk > 0)
             {
-                w.Line($"ref float groupInput = ref Unsafe.Add(ref source, k * {InputSlotsPerGroup * pixels});");
-                int fullBlocks = outPerGroup / BlockRows;
-                if (fullBlocks > 0)
-                {
-                    using (Loop.Open(w, "j", 0, fullBlocks * BlockRows, BlockRows))
-                        EmitBlock(w, width, BlockRows, "j");
-                }
-                if (TailRows > 0)
-                {
-                    using (w.OpenScope())
-                        EmitBlock(w, width, TailRows, (fullBlocks * BlockRows).ToString());
-                }
+                // Every channel of a chunk of pixels before the next chunk: the chunk's input stays in L1 while each
+                // block's tiles read it, instead of every block streaming the whole input from L2.
+                using (Loop.Open(w, "p0", 0, chunked, chunk))
+                    EmitGroups(w, blockRows => ChunkCalls(width, blockRows, chunk));
             }
+            if (chunked < pixels)
+                EmitGroups(w, blockRows => TileCalls(width, blockRows, chunked));
         }
         w.Line();
     }
 
+    /// <summary>The groups and their packed blocks, each block's tiles from <paramref name="calls"/>.</summary>
+    private void EmitGroups(SourceWriter w, System.Func<int, IEnumerable<TileCall>> calls)
+    {
+        var op = Op;
+        using (Loop.Open(w, "k", 0, op.Groups))
+        {
+            w.Line($"ref float groupInput = ref Unsafe.Add(ref source, k * {InputSlotsPerGroup * op.Output.Pixels});");
+            int fullBlocks = op.OutPerGroup / BlockRows;
+            if (fullBlocks > 0)
+            {
+                using (Loop.Open(w, "j", 0, fullBlocks * BlockRows, BlockRows))
+                    EmitBlock(w, BlockRows, "j", calls(BlockRows));
+            }
+            if (TailRows > 0)
+            {
+                using (w.OpenScope())
+                    EmitBlock(w, TailRows, (fullBlocks * BlockRows).ToString(), calls(TailRows));
+            }
+        }
+    }
+
     /// <summary>One packed block of <paramref name="blockRows"/> channels starting at channel <paramref name="j"/> of group <c>k</c>.</summary>
-    private void EmitBlock(SourceWriter w, Width width, int blockRows, string j)
+    private void EmitBlock(SourceWriter w, int blockRows, string j, IEnumerable<TileCall> calls)
     {
         var op = Op;
         w.Line($"ref float block = ref Unsafe.Add(ref weights, ({Loop.Sum($"k * {op.OutPerGroup}", j)}) * {op.ChannelStride});");
         string residual = op.Residual is null ? "ref Unsafe.NullRef<float>()" : "ref residual";
-        foreach (var call in TileCalls(width, blockRows))
+        foreach (var call in calls)
         {
             string constants = call.Row == 0 ? "ref block" : $"ref Unsafe.Add(ref block, {call.Row})";
             string channel = Loop.Sum($"k * {op.OutPerGroup}", j, call.Row.ToString());
@@ -245,32 +271,63 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     protected string TileName(Tile tile) => $"{KindPrefix}Tile_{tile.Rows}x{tile.Pixels}_{(tile.Width is null ? "Scalar" : tile.Width.Suffix)}";
 
     /// <summary>A tile run over pixels <see cref="Start"/>, <see cref="Start"/> + its pixels, …, <see cref="Last"/>, for the block's channels from <see cref="Row"/>.</summary>
-    private sealed record TileCall(Tile Tile, int Row, int Start, int Last);
+    private sealed record TileCall(Tile Tile, int Row, string Start, string Last);
+
+    /// <summary>
+    /// Pixels per chunk when this kind walks <paramref name="width"/>'s pixels in chunks (0: it does not). A chunk is
+    /// worth it where a group's input outgrows L1: each block's tiles then read it from L2 again.
+    /// </summary>
+    protected virtual int PixelChunk(Width width) => 0;
+
+    /// <summary><see cref="PixelChunk"/> where every block's full tiles divide it and there are two chunks or more, else 0.</summary>
+    private int PixelChunkOf(Width width)
+    {
+        int chunk = PixelChunk(width);
+        if (chunk == 0 || Op.Output.Pixels < 2 * chunk) return 0;
+        foreach (int blockRows in BlockSizes)
+            foreach (var call in ChunkCalls(width, blockRows, chunk))
+                if (chunk % call.Tile.Pixels != 0) return 0;
+        return chunk;
+    }
+
+    /// <summary>The full tiles of a block over the chunk of <paramref name="chunk"/> pixels from <c>p0</c>.</summary>
+    private IEnumerable<TileCall> ChunkCalls(Width width, int blockRows, int chunk)
+    {
+        for (int r0 = 0; r0 < blockRows; r0 += width.Rows)
+        {
+            int rows = System.Math.Min(width.Rows, blockRows - r0);
+            var tile = TileOf(width, rows, TileVectors(width, rows));
+            yield return new TileCall(tile, r0, "p0", chunk == tile.Pixels ? "p0" : $"p0 + {chunk - tile.Pixels}");
+        }
+    }
 
     /// <summary>
     /// The tiles that cover a packed block of <paramref name="blockRows"/> channels: per sub-block of the width's
     /// register rows, full tiles, then fewer vectors for what is left, then one vector recomputed over the end
     /// (overlapping lanes get the same values, so no scalar tail), or single pixels where a plane is narrower than a vector.
     /// </summary>
-    private IEnumerable<TileCall> TileCalls(Width width, int blockRows)
+    private IEnumerable<TileCall> TileCalls(Width width, int blockRows, int from = 0)
     {
         int pixels = Op.Output.Pixels;
+        // Sub-blocks of equal rows end their full tiles at the same pixel, so their tails can be one tile.
+        bool wholeBlockTail = WholeBlockTail(width) && blockRows > width.Rows && blockRows % width.Rows == 0 && pixels >= width.Lanes;
+        TileCall? blockTail = null;
         for (int r0 = 0; r0 < blockRows; r0 += width.Rows)
         {
             int rows = System.Math.Min(width.Rows, blockRows - r0);
             int lanes = width.Lanes;
             int tileVectors = TileVectors(width, rows);
             int tile = tileVectors * lanes;
-            int done = 0;
-            if (pixels >= tile)
+            int done = from;
+            if (pixels - from >= tile)
             {
-                yield return new TileCall(TileOf(width, rows, tileVectors), r0, 0, (pixels / tile - 1) * tile);
-                done = pixels / tile * tile;
+                yield return new TileCall(TileOf(width, rows, tileVectors), r0, from.ToString(), (from + ((pixels - from) / tile - 1) * tile).ToString());
+                done = from + (pixels - from) / tile * tile;
             }
             int rest = (pixels - done) / lanes;
             if (rest > 0)
             {
-                yield return new TileCall(TileOf(width, rows, rest), r0, done, done);
+                yield return new TileCall(TileOf(width, rows, rest), r0, done.ToString(), done.ToString());
                 done += rest * lanes;
             }
             if (done < pixels)
@@ -280,14 +337,19 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
                     // The narrowest vector that covers the remainder does it (7x7 planes: 49 = 3·16 + 1, where a
                     // Vector512 tail would compute 16 pixels for one; a Vector128 tail computes 4).
                     var tailWidth = NarrowestCovering(pixels - done, width);
-                    yield return new TileCall(TileOf(tailWidth, rows, 1), r0, pixels - tailWidth.Lanes, pixels - tailWidth.Lanes);
+                    string at = (pixels - tailWidth.Lanes).ToString();
+                    if (wholeBlockTail)
+                        blockTail = new TileCall(TileOf(tailWidth, blockRows, 1), 0, at, at);
+                    else
+                        yield return new TileCall(TileOf(tailWidth, rows, 1), r0, at, at);
                 }
                 else
                 {
-                    yield return new TileCall(new Tile(null, rows, 1, Neon: false), r0, done, pixels - 1);
+                    yield return new TileCall(new Tile(null, rows, 1, Neon: false), r0, done.ToString(), (pixels - 1).ToString());
                 }
             }
         }
+        if (blockTail is not null) yield return blockTail;
     }
 
     /// <summary>ARM64 gets its own body for tiles where four channels' weights fill one Vector128 (by-element FMLA or SDOT).</summary>
@@ -324,6 +386,7 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
             var tiles = new HashSet<Tile>();
             foreach (var width in KernelWidths)
             {
+                // The chunks' full tiles are those of an unchunked walk, whose tail tiles a chunked one's end repeats.
                 foreach (int blockRows in BlockSizes)
                     foreach (var call in TileCalls(width, blockRows)) tiles.Add(call.Tile);
             }

@@ -5,19 +5,33 @@ using ShuffleNetGen.Generator.Lowering;
 namespace ShuffleNetGen.Generator.Emit;
 
 /// <summary>
-/// The stem's full 3x3 convolution over every input plane. Where Vector512 is accelerated its wide interiors run
-/// channel-blocked in methods of their own: a full convolution reads the same input taps for every output channel,
-/// so one de-interleaved load feeds <see cref="ConvolutionBlock"/> FMAs instead of one.
+/// The stem's full 3x3 convolution over every input plane. Where Vector512 or Vector256 is accelerated its interiors run
+/// channel-blocked in methods of their own: a full convolution reads the same input taps for every output channel, so
+/// one de-interleaved load feeds <see cref="ConvolutionBlock"/> FMAs instead of one.
 /// </summary>
 internal sealed class StemConvolutionKernel : WindowKernel
 {
     /// <summary>Output channels a blocked convolution interior computes per loaded input vector.</summary>
     private const int ConvolutionBlock = 8;
 
+    /// <summary>A vector type the interiors run channel-blocked on.</summary>
+    private sealed record BlockWidth(string Vector, int Lanes, string Suffix);
+
+    private static readonly BlockWidth Block512 = new("Vector512", WideLanes, "V512");
+    private static readonly BlockWidth Block256 = new("Vector256", 8, "V256");
+
     public StemConvolutionKernel(WindowOp op, VectorWidths widths) : base(op, widths)
     {
+        // Both widths block the same interiors (at least sixteen columns), so they leave the same edges to the
+        // per-channel loop; on a narrower interior the stem is too small for blocking to matter.
+        var blocks = new List<BlockWidth>();
+        if (LongestInterior >= WideLanes)
+        {
+            if (WideInteriors) blocks.Add(Block512);
+            if ((widths & VectorWidths.Vector256) != 0) blocks.Add(Block256);
+        }
+        BlockWidths = blocks;
     }
-
     public const string Prefix = "Conv3x3_";
 
     protected override string GeometryName => $"{Prefix}s{Op.Stride}_{Op.PlanesPerOutput}to{Op.Channels}_{Shape}{(Op.Relu ? "_Relu" : "")}";
@@ -35,21 +49,21 @@ internal sealed class StemConvolutionKernel : WindowKernel
 
     private int TapStride => Op.PlanesPerOutput * 9 + 1;
 
-    /// <summary>Whether the Vector512 interiors run channel-blocked (all of them do, when there are any).</summary>
-    private bool BlockedInterior => WideInteriors && LongestInterior >= WideLanes;
+    /// <summary>The widths whose interiors run channel-blocked, widest first, each an own variant of the kernel.</summary>
+    private List<BlockWidth> BlockWidths { get; }
 
     /// <summary>One stem per model: its variants split rows and columns at generation time, as methods of its own.</summary>
     protected override bool SharedBodies => false;
 
     protected override string KindPrefix => Prefix;
 
-    protected override bool WideDoneByOwnVariant => BlockedInterior;
+    protected override bool WideDoneByOwnVariant => BlockWidths.Contains(Block512);
 
     protected override string GuardedScalarCombine(string value, string weight) => throw new System.NotSupportedException("The stem has no shared bodies.");
 
     protected override void AddOwnVariants(List<KernelVariant> variants)
     {
-        if (BlockedInterior) variants.Add(new(RuntimeChecks.Vector512Accelerated, $"{Name}_V512", "Vector512"));
+        foreach (var block in BlockWidths) variants.Add(new(RuntimeChecks.Accelerated(block.Vector), $"{Name}_{block.Suffix}", block.Vector));
     }
 
     protected override void EmitChannelStart(SourceWriter w, Interior interior)
@@ -100,18 +114,17 @@ internal sealed class StemConvolutionKernel : WindowKernel
     protected override string ScalarCombine(ScalarTaps taps, string value, string weight) => MultiplyAddTap(taps, value, weight);
 
     /// <summary>
-    /// The Vector512 variant: the interiors <see cref="ConvolutionBlock"/> output channels at a time (measured on the
+    /// A blocked variant: the interiors <see cref="ConvolutionBlock"/> output channels at a time (measured on the
     /// 224x224 stem: per-channel interiors spent most of their time re-loading and re-permuting the same input), then
     /// the edges in the per-channel loop.
     /// </summary>
-    protected override void EmitLiteralPrologue(SourceWriter w, Interior interior)
+    private void EmitBlockCalls(SourceWriter w, BlockWidth block)
     {
-        if (interior != Interior.None) return;
         int full = Op.Channels / ConvolutionBlock;
         int tail = Op.Channels % ConvolutionBlock;
         string Call(int channels, string c0) =>
-            c0 == "0" ? $"{BlockMethodName(channels)}(ref source, ref destination, ref weights);"
-                : $"{BlockMethodName(channels)}(ref source, ref Unsafe.Add(ref destination, {c0} * {OutPixels}), ref Unsafe.Add(ref weights, {c0} * {TapStride}));";
+            c0 == "0" ? $"{InteriorMethodName(block, channels)}(ref source, ref destination, ref weights);"
+                : $"{InteriorMethodName(block, channels)}(ref source, ref Unsafe.Add(ref destination, {c0} * {OutPixels}), ref Unsafe.Add(ref weights, {c0} * {TapStride}));";
         if (full == 1)
             w.Line(Call(ConvolutionBlock, "0"));
         else if (full > 1)
@@ -126,32 +139,41 @@ internal sealed class StemConvolutionKernel : WindowKernel
         if (Op.Channels % ConvolutionBlock != 0) yield return Op.Channels % ConvolutionBlock;
     }
 
-    private string BlockMethodName(int channels) => $"{Name}_Interior{channels}ch_V512";
+    private string InteriorMethodName(BlockWidth block, int channels) => $"{Name}_Interior{channels}ch_{block.Suffix}";
+
+    private string VectorMethodName(BlockWidth block, int channels) => $"{Name}_Vector{channels}ch_{block.Suffix}";
 
     /// <summary>
-    /// The Vector512 interiors of each block size, as methods of their own: inlined into the kernel, a second block
-    /// size (e.g. 8 + 4 for a 12-channel stem) made the 0.5x stem 13x slower (1222 µs against 93 µs as separate
-    /// methods), most likely because the method outgrew the JIT's tracked-locals limit.
+    /// Each blocked variant, and its interiors of each block size as methods of their own: inlined into the kernel, a
+    /// second block size (e.g. 8 + 4 for a 12-channel stem) made the 0.5x stem 13x slower (1222 µs against 93 µs as
+    /// separate methods), most likely because the method outgrew the JIT's tracked-locals limit.
     /// </summary>
     protected override void EmitOwnVariantMethods(SourceWriter w)
     {
-        if (!BlockedInterior) return;
-        w.Line(KernelSyntax.Optimized);
-        using (w.Open($"private static void {Name}_V512(ref float source, ref float destination, ref float weights)"))
-            EmitLiteralBody(w, Interior.None);
-        w.Line();
-        foreach (int channels in BlockSizes())
+        foreach (var block in BlockWidths)
         {
-            w.Line($"/// <summary>Vector512 interior columns of {channels} output channels of <see cref=\"{Name}\"/>.</summary>");
             w.Line(KernelSyntax.Optimized);
-            using (w.Open($"private static void {BlockMethodName(channels)}(ref float source, ref float blockOutput, ref float blockTaps)"))
-                EmitBlock(w, channels);
+            using (w.Open($"private static void {Name}_{block.Suffix}(ref float source, ref float destination, ref float weights)"))
+            {
+                EmitBlockCalls(w, block);
+                EmitLiteralBody(w, Interior.None);
+            }
             w.Line();
+            foreach (int channels in BlockSizes())
+            {
+                w.Line($"/// <summary>{block.Vector} interior columns of {channels} output channels of <see cref=\"{Name}\"/>.</summary>");
+                w.Line(KernelSyntax.Optimized);
+                using (w.Open($"private static void {InteriorMethodName(block, channels)}(ref float source, ref float blockOutput, ref float blockTaps)"))
+                    EmitBlock(w, block, channels);
+                w.Line();
+                EmitBlockVectorMethod(w, block, channels);
+            }
         }
     }
 
-    private void EmitBlock(SourceWriter w, int channels)
+    private void EmitBlock(SourceWriter w, BlockWidth block, int channels)
     {
+        int lanes = block.Lanes;
         foreach (var rows in Segments(Op.Output.Height, RowMask))
         {
             bool single = rows.Start + 1 == rows.End;
@@ -159,28 +181,31 @@ internal sealed class StemConvolutionKernel : WindowKernel
             {
                 string oy = single ? rows.Start.ToString() : "oy";
                 EmitRowOffsets(w, rows.Mask, oy);
+                string Call(string ox, bool leftEdge)
+                {
+                    string Row(int ky) => (rows.Mask & (1 << ky)) == 0 ? "0" : $"row{ky}";
+                    string Flag(bool value) => value ? "true" : "false";
+                    return $"{VectorMethodName(block, channels)}(ref source, ref blockOutput, ref blockTaps, {Row(0)}, {Row(1)}, {Row(2)}, outRow, {ox}, "
+                        + $"{Flag((rows.Mask & 1) != 0)}, {Flag((rows.Mask & 4) != 0)}, {Flag(leftEdge)});";
+                }
                 foreach (var cols in Segments(Op.Output.Width, ColumnMask))
                 {
                     int start = cols.Start;
-                    if (cols.Mask != 0b111 || cols.End - start < WideLanes) continue;
+                    if (cols.Mask != 0b111 || cols.End - start < lanes) continue;
                     if (LeftEdgeInBlock)
                     {
                         // Column 0 joins the first vector: its left tap is the padding's zero, shifted in.
-                        using (w.OpenScope())
-                            EmitBlockVector(w, rows.Mask, "0", channels, leftEdge: true);
-                        start = WideLanes;
+                        w.Line(Call("0", leftEdge: true));
+                        start = lanes;
                     }
                     int length = cols.End - start;
-                    if (length >= WideLanes)
+                    if (length >= lanes)
                     {
-                        using (Loop.Open(w, "ox", start, cols.End - WideLanes, WideLanes, inclusive: true))
-                            EmitBlockVector(w, rows.Mask, "ox", channels);
+                        using (Loop.Open(w, "ox", start, cols.End - lanes, lanes, inclusive: true))
+                            w.Line(Call("ox", leftEdge: false));
                     }
-                    if (length % WideLanes != 0)
-                    {
-                        using (w.OpenScope())
-                            EmitBlockVector(w, rows.Mask, (cols.End - WideLanes).ToString(), channels);
-                    }
+                    if (length % lanes != 0)
+                        w.Line(Call((cols.End - lanes).ToString(), leftEdge: false));
                 }
             }
         }
@@ -195,49 +220,58 @@ internal sealed class StemConvolutionKernel : WindowKernel
         get
         {
             var cols = Segments(Op.Output.Width, ColumnMask);
-            return BlockedInterior && cols.Count >= 2 && cols[0].Mask == 0b110 && cols[0].End == 1 && cols[1].Mask == 0b111 && cols[1].End >= WideLanes;
+            return BlockWidths.Count > 0 && cols.Count >= 2 && cols[0].Mask == 0b110 && cols[0].End == 1 && cols[1].Mask == 0b111 && cols[1].End >= WideLanes;
         }
     }
 
     protected override bool EdgeDoneElsewhere(int start, int mask) => start == 0 && mask == 0b110 && LeftEdgeInBlock;
 
-    private void EmitBlockVector(SourceWriter w, int rowMask, string ox, int channels, bool leftEdge = false)
+    /// <summary>
+    /// One vector of output columns for a block of channels: the interior methods call it at every row and column
+    /// with the row's taps and the left edge as constants, and it is inlined there, so each call site compiles to the
+    /// straight-line code of its case while the source is written once per width and block size.
+    /// </summary>
+    private void EmitBlockVectorMethod(SourceWriter w, BlockWidth block, int channels)
     {
         int s = Op.Stride;
-        for (int j = 0; j < channels; j++)
-            w.Line($"var acc{j} = Vector512.Create(Unsafe.Add(ref blockTaps, {j * TapStride + Op.PlanesPerOutput * 9}));");
-        using (Loop.Open(w, "ci", 0, Op.PlanesPerOutput))
+        string V = block.Vector;
+        w.Line($"/// <summary>One vector of output columns, from <paramref name=\"ox\"/>, of an output row of <see cref=\"{InteriorMethodName(block, channels)}\"/>: input rows <paramref name=\"row0\"/> (when <paramref name=\"above\"/>), <paramref name=\"row1\"/> and <paramref name=\"row2\"/> (when <paramref name=\"below\"/>); at the <paramref name=\"leftEdge\"/> the left taps of column 0 are the padding.</summary>");
+        w.Line(KernelSyntax.Inlined);
+        using (w.Open($"private static void {VectorMethodName(block, channels)}(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)"))
         {
-            w.Line($"ref float inputPlane = ref Unsafe.Add(ref source, ci * {InPixels});");
-            w.Line("ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);");
-            // At the left edge the row pointer stays at column 0 (stride 1 would point one before it).
-            string column = leftEdge ? "0" : Affine(ox, s, s == 1 ? -1 : 0);
-            for (int ky = 0; ky < 3; ky++)
+            for (int j = 0; j < channels; j++)
+                w.Line($"var acc{j} = {V}.Create(Unsafe.Add(ref blockTaps, {j * TapStride + Op.PlanesPerOutput * 9}));");
+            using (Loop.Open(w, "ci", 0, Op.PlanesPerOutput))
             {
-                if ((rowMask & (1 << ky)) == 0) continue;
-                w.Line($"ref float in{ky} = ref Unsafe.Add(ref inputPlane, {Loop.Sum($"row{ky}", column)});");
-                // Left-edge taps: centre and right as loads from column 0; the left ones are the column to their
-                // right (stride 1: the centre taps; stride 2: the odd ones) shifted one lane, with the padding's zero.
-                int centre = ky * 3 + 1, right = ky * 3 + 2;
-                if (leftEdge)
+                w.Line($"ref float inputPlane = ref Unsafe.Add(ref source, ci * {InPixels});");
+                w.Line("ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);");
+                for (int ky = 0; ky < 3; ky++)
                 {
-                    w.Line($"var x{centre} = {(s == 1 ? $"Vector512.LoadUnsafe(ref in{ky})" : TapLoad("Vector512", s, ky, 1))};");
-                    w.Line($"var x{right} = {(s == 1 ? $"Vector512.LoadUnsafe(ref in{ky}, 1)" : TapLoad("Vector512", s, ky, 2))};");
-                    w.Line($"var x{ky * 3} = Simd.ShiftInZero(x{(s == 1 ? centre : right)});");
-                }
-                for (int kx = 0; kx < 3; kx++)
-                {
-                    int t = ky * 3 + kx;
-                    if (!leftEdge) w.Line($"var x{t} = {TapLoad("Vector512", s, ky, kx)};");
-                    for (int j = 0; j < channels; j++)
-                        w.Line($"acc{j} = Simd.MulAdd(x{t}, Vector512.Create(Unsafe.Add(ref ciTaps, {j * TapStride + t})), acc{j});");
+                    string? condition = ky switch { 0 => "above", 2 => "below", _ => null };
+                    using (condition is null ? default : w.Open($"if ({condition})"))
+                    {
+                        // in{ky} is the centre tap of the first column. The left taps load from one input column before
+                        // it (stride 1) or two (stride 2, their odd lanes), except at the left edge, where that is the
+                        // padding: they are the column to their right (stride 1: the centre taps; stride 2: the right
+                        // ones) shifted one lane, with the padding's zero.
+                        w.Line($"ref float in{ky} = ref Unsafe.Add(ref inputPlane, row{ky} + {(s == 1 ? "ox" : $"ox * {s}")});");
+                        int left = ky * 3, centre = left + 1, right = left + 2;
+                        w.Line($"var x{centre} = {(s == 1 ? $"{V}.LoadUnsafe(ref in{ky})" : $"Simd.LoadEven{block.Lanes * 32}(ref in{ky})")};");
+                        w.Line($"var x{right} = {(s == 1 ? $"{V}.LoadUnsafe(ref in{ky}, 1)" : $"Simd.LoadOdd{block.Lanes * 32}(ref in{ky})")};");
+                        string before = s == 1 ? $"{V}.LoadUnsafe(ref Unsafe.Subtract(ref in{ky}, 1))" : $"Simd.LoadOdd{block.Lanes * 32}(ref Unsafe.Subtract(ref in{ky}, 2))";
+                        w.Line($"var x{left} = leftEdge ? Simd.ShiftInZero(x{(s == 1 ? centre : right)}) : {before};");
+                        for (int t = left; t <= right; t++)
+                            for (int j = 0; j < channels; j++)
+                                w.Line($"acc{j} = Simd.MulAdd(x{t}, {V}.Create(Unsafe.Add(ref ciTaps, {j * TapStride + t})), acc{j});");
+                    }
                 }
             }
+            for (int j = 0; j < channels; j++)
+            {
+                if (Op.Relu) w.Line($"acc{j} = Simd.Relu(acc{j});");
+                w.Line($"acc{j}.StoreUnsafe(ref blockOutput, (nuint)({(j == 0 ? "" : $"{j * OutPixels} + ")}outRow + ox));");
+            }
         }
-        for (int j = 0; j < channels; j++)
-        {
-            if (Op.Relu) w.Line($"acc{j} = Simd.Relu(acc{j});");
-            w.Line($"acc{j}.StoreUnsafe(ref blockOutput, (nuint)({(j == 0 ? "" : $"{j * OutPixels} + ")}outRow + {ox}));");
-        }
+        w.Line();
     }
 }

@@ -367,7 +367,6 @@ internal abstract class WindowKernel : IKernelEmitter
     /// <summary>An edge-split variant with this kernel's literals: rows and columns split at generation time.</summary>
     protected void EmitLiteralBody(SourceWriter w, Interior interior)
     {
-        EmitLiteralPrologue(w, interior);
         // The blocked stem may leave no column to the per-channel loop (an even width: its one edge joins the blocks).
         var columns = Segments(Op.Output.Width, ColumnMask).Where(cols => !DoneElsewhere(cols, interior)).ToList();
         if (columns.Count == 0) return;
@@ -387,11 +386,6 @@ internal abstract class WindowKernel : IKernelEmitter
                 }
             }
         }
-    }
-
-    /// <summary>Before the channel loop of a literal variant (the blocked stem's calls).</summary>
-    protected virtual void EmitLiteralPrologue(SourceWriter w, Interior interior)
-    {
     }
 
     /// <summary>The locals of channel <c>c</c> in a literal variant: at least <c>plane</c> and <c>output</c>.</summary>

@@ -1290,13 +1290,17 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             for (int j = 0; j < 24; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 30 + j) * 13);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_12to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 30 + j, 0, 48);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_12to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 30 + j + 4, 0, 48);
+                Pointwise_Tile_4x24_V256<Pointwise_g1_12to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 30 + j, 0, 24);
+                Pointwise_Tile_4x16_V256<Pointwise_g1_12to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 30 + j, 48, 48);
+                Pointwise_Tile_4x24_V256<Pointwise_g1_12to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 30 + j + 4, 0, 24);
+                Pointwise_Tile_4x16_V256<Pointwise_g1_12to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 30 + j + 4, 48, 48);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 30 + 24) * 13);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_12to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 30 + 24, 0, 48);
-                Pointwise_Tile_2x32_V256<Pointwise_g1_12to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 30 + 24 + 4, 0, 32);
+                Pointwise_Tile_4x24_V256<Pointwise_g1_12to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 30 + 24, 0, 24);
+                Pointwise_Tile_4x16_V256<Pointwise_g1_12to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 30 + 24, 48, 48);
+                Pointwise_Tile_2x48_V256<Pointwise_g1_12to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 30 + 24 + 4, 0, 0);
+                Pointwise_Tile_2x16_V256<Pointwise_g1_12to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 30 + 24 + 4, 48, 48);
             }
         }
     }
@@ -2911,6 +2915,106 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
+    /// <summary>4 × 24 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_4x24_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 24)
+        {
+            var bias0 = Vector256.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var acc0x2 = bias0;
+            var bias1 = Vector256.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            var acc1x2 = bias1;
+            var bias2 = Vector256.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var acc2x1 = bias2;
+            var acc2x2 = bias2;
+            var bias3 = Vector256.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            var acc3x1 = bias3;
+            var acc3x2 = bias3;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
+                var x0 = Vector256.LoadUnsafe(ref x);
+                var x1 = Vector256.LoadUnsafe(ref x, 8);
+                var x2 = Vector256.LoadUnsafe(ref x, 16);
+                var w0 = Vector256.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector256.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
+                acc0x2 += Vector256.LoadUnsafe(ref res, (nuint)(p + 16));
+                acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
+                acc1x2 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
+                acc2x0 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc2x1 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 8));
+                acc2x2 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 16));
+                acc3x0 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc3x1 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 8));
+                acc3x2 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 16));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc2x2 = Simd.Relu(acc2x2);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+                acc3x2 = Simd.Relu(acc3x2);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 16));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 16));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+            acc2x2.StoreUnsafe(ref out2, (nuint)(p + 16));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+            acc3x2.StoreUnsafe(ref out3, (nuint)(p + 16));
+        }
+    }
+
     /// <summary>4 × 16 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_4x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
@@ -2990,26 +3094,30 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
         }
     }
 
-    /// <summary>2 × 32 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
+    /// <summary>2 × 48 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_Tile_2x32_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Pointwise_Tile_2x48_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
         ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        for (int p = start; p <= last; p += 32)
+        for (int p = start; p <= last; p += 48)
         {
             var bias0 = Vector256.Create(bias);
             var acc0x0 = bias0;
             var acc0x1 = bias0;
             var acc0x2 = bias0;
             var acc0x3 = bias0;
+            var acc0x4 = bias0;
+            var acc0x5 = bias0;
             var bias1 = Vector256.Create(Unsafe.Add(ref bias, 1));
             var acc1x0 = bias1;
             var acc1x1 = bias1;
             var acc1x2 = bias1;
             var acc1x3 = bias1;
+            var acc1x4 = bias1;
+            var acc1x5 = bias1;
             ref float x = ref Unsafe.Add(ref groupInput, p);
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
@@ -3019,16 +3127,22 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 var x1 = Vector256.LoadUnsafe(ref x, 8);
                 var x2 = Vector256.LoadUnsafe(ref x, 16);
                 var x3 = Vector256.LoadUnsafe(ref x, 24);
+                var x4 = Vector256.LoadUnsafe(ref x, 32);
+                var x5 = Vector256.LoadUnsafe(ref x, 40);
                 var w0 = Vector256.Create(wk);
                 acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
                 acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
                 acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
                 acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
+                acc0x4 = Simd.MulAdd(x4, w0, acc0x4);
+                acc0x5 = Simd.MulAdd(x5, w0, acc0x5);
                 var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
                 acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
                 acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
                 acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
                 acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
+                acc1x4 = Simd.MulAdd(x4, w1, acc1x4);
+                acc1x5 = Simd.MulAdd(x5, w1, acc1x5);
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
@@ -3038,10 +3152,14 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
                 acc0x2 += Vector256.LoadUnsafe(ref res, (nuint)(p + 16));
                 acc0x3 += Vector256.LoadUnsafe(ref res, (nuint)(p + 24));
+                acc0x4 += Vector256.LoadUnsafe(ref res, (nuint)(p + 32));
+                acc0x5 += Vector256.LoadUnsafe(ref res, (nuint)(p + 40));
                 acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
                 acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
                 acc1x2 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
                 acc1x3 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 24));
+                acc1x4 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 32));
+                acc1x5 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 40));
             }
             if (TShape.Relu)
             {
@@ -3049,19 +3167,80 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
                 acc0x1 = Simd.Relu(acc0x1);
                 acc0x2 = Simd.Relu(acc0x2);
                 acc0x3 = Simd.Relu(acc0x3);
+                acc0x4 = Simd.Relu(acc0x4);
+                acc0x5 = Simd.Relu(acc0x5);
                 acc1x0 = Simd.Relu(acc1x0);
                 acc1x1 = Simd.Relu(acc1x1);
                 acc1x2 = Simd.Relu(acc1x2);
                 acc1x3 = Simd.Relu(acc1x3);
+                acc1x4 = Simd.Relu(acc1x4);
+                acc1x5 = Simd.Relu(acc1x5);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
             acc0x2.StoreUnsafe(ref out0, (nuint)(p + 16));
             acc0x3.StoreUnsafe(ref out0, (nuint)(p + 24));
+            acc0x4.StoreUnsafe(ref out0, (nuint)(p + 32));
+            acc0x5.StoreUnsafe(ref out0, (nuint)(p + 40));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
             acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
             acc1x2.StoreUnsafe(ref out1, (nuint)(p + 16));
             acc1x3.StoreUnsafe(ref out1, (nuint)(p + 24));
+            acc1x4.StoreUnsafe(ref out1, (nuint)(p + 32));
+            acc1x5.StoreUnsafe(ref out1, (nuint)(p + 40));
+        }
+    }
+
+    /// <summary>2 × 16 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_2x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 16)
+        {
+            var bias0 = Vector256.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var bias1 = Vector256.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
+                var x0 = Vector256.LoadUnsafe(ref x);
+                var x1 = Vector256.LoadUnsafe(ref x, 8);
+                var w0 = Vector256.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector256.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
+                acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
         }
     }
 
@@ -3487,59 +3666,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-        }
-    }
-
-    /// <summary>2 × 16 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_Tile_2x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
-        where TShape : struct, Pointwise_Shape
-    {
-        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
-        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
-        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        for (int p = start; p <= last; p += 16)
-        {
-            var bias0 = Vector256.Create(bias);
-            var acc0x0 = bias0;
-            var acc0x1 = bias0;
-            var bias1 = Vector256.Create(Unsafe.Add(ref bias, 1));
-            var acc1x0 = bias1;
-            var acc1x1 = bias1;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
-            ref float wk = ref Unsafe.Add(ref bias, blockRows);
-            for (int ci = 0; ci < TShape.InPerGroup; ci++)
-            {
-                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
-                var x0 = Vector256.LoadUnsafe(ref x);
-                var x1 = Vector256.LoadUnsafe(ref x, 8);
-                var w0 = Vector256.Create(wk);
-                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
-                wk = ref Unsafe.Add(ref wk, blockRows);
-            }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector256.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
-                acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
         }
     }
 

@@ -611,7 +611,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     /// <summary>Each kernel and the code path it takes on this machine (vector width, AdvSimd where used).</summary>
     public static global::System.Collections.Generic.IReadOnlyList<global::ShuffleNetGen.KernelPath> KernelPaths { get; } = new global::ShuffleNetGen.KernelPath[]
     {
-        new("Conv3x3_s2_3to6_64x64_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
+        new("Conv3x3_s2_3to6_64x64_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
         new("MaxPool3x3_s2_6ch_32x32", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
         new("AvgPool3x3_s2_6ch_16x16_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
         new("Pointwise_g1_6to15_256px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_6to15_256px_Shuffle3_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_6to15_256px_Shuffle3_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_6to15_256px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_6to15_256px_Shuffle3_Relu_V128"),
@@ -844,6 +844,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     private static void Conv3x3_s2_3to6_64x64_Relu(ref float source, ref float destination, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Conv3x3_s2_3to6_64x64_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Conv3x3_s2_3to6_64x64_Relu_V256(ref source, ref destination, ref weights);
         else if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_3to6_64x64_Relu_AdvSimd(ref source, ref destination, ref weights);
         else Conv3x3_s2_3to6_64x64_Relu_V128(ref source, ref destination, ref weights);
     }
@@ -862,144 +863,10 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             int row1 = 0;
             int row2 = 64;
             int outRow = 0;
-            {
-                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
-                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
-                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
-                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
-                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
-                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
-                for (int ci = 0; ci < 3; ci++)
-                {
-                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 4096);
-                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1);
-                    var x4 = Simd.LoadEven512(ref in1);
-                    var x5 = Simd.LoadOdd512(ref in1);
-                    var x3 = Simd.ShiftInZero(x5);
-                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
-                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
-                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
-                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
-                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
-                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
-                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
-                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
-                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
-                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
-                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
-                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
-                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
-                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
-                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
-                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2);
-                    var x7 = Simd.LoadEven512(ref in2);
-                    var x8 = Simd.LoadOdd512(ref in2);
-                    var x6 = Simd.ShiftInZero(x8);
-                    acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                    acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
-                    acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
-                    acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
-                    acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
-                    acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
-                    acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                    acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
-                    acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
-                    acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
-                    acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
-                    acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
-                    acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                    acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
-                    acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
-                    acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
-                    acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
-                    acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
-                }
-                acc0 = Simd.Relu(acc0);
-                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 0));
-                acc1 = Simd.Relu(acc1);
-                acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + 0));
-                acc2 = Simd.Relu(acc2);
-                acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + 0));
-                acc3 = Simd.Relu(acc3);
-                acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + 0));
-                acc4 = Simd.Relu(acc4);
-                acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + 0));
-                acc5 = Simd.Relu(acc5);
-                acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + 0));
-            }
+            Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
             {
                 const int ox = 16;
-                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
-                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
-                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
-                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
-                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
-                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
-                for (int ci = 0; ci < 3; ci++)
-                {
-                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 4096);
-                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                    var x3 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
-                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
-                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
-                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
-                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
-                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
-                    var x4 = Simd.LoadEven512(ref in1);
-                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
-                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
-                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
-                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
-                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
-                    var x5 = Simd.LoadOdd512(ref in1);
-                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
-                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
-                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
-                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
-                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
-                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                    var x6 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
-                    acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                    acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
-                    acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
-                    acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
-                    acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
-                    acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
-                    var x7 = Simd.LoadEven512(ref in2);
-                    acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                    acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
-                    acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
-                    acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
-                    acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
-                    acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
-                    var x8 = Simd.LoadOdd512(ref in2);
-                    acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                    acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
-                    acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
-                    acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
-                    acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
-                    acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
-                }
-                acc0 = Simd.Relu(acc0);
-                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-                acc1 = Simd.Relu(acc1);
-                acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + ox));
-                acc2 = Simd.Relu(acc2);
-                acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + ox));
-                acc3 = Simd.Relu(acc3);
-                acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + ox));
-                acc4 = Simd.Relu(acc4);
-                acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + ox));
-                acc5 = Simd.Relu(acc5);
-                acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + ox));
+                Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
             }
         }
         for (int oy = 1; oy < 32; oy++)
@@ -1008,190 +875,248 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             int row1 = (oy * 2) * 64;
             int row2 = (oy * 2 + 1) * 64;
             int outRow = oy * 32;
-            {
-                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
-                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
-                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
-                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
-                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
-                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
-                for (int ci = 0; ci < 3; ci++)
-                {
-                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 4096);
-                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                    ref float in0 = ref Unsafe.Add(ref inputPlane, row0);
-                    var x1 = Simd.LoadEven512(ref in0);
-                    var x2 = Simd.LoadOdd512(ref in0);
-                    var x0 = Simd.ShiftInZero(x2);
-                    acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
-                    acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc1);
-                    acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc2);
-                    acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 84)), acc3);
-                    acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 112)), acc4);
-                    acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 140)), acc5);
-                    acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
-                    acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 29)), acc1);
-                    acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc2);
-                    acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 85)), acc3);
-                    acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 113)), acc4);
-                    acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 141)), acc5);
-                    acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
-                    acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc1);
-                    acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc2);
-                    acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 86)), acc3);
-                    acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 114)), acc4);
-                    acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 142)), acc5);
-                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1);
-                    var x4 = Simd.LoadEven512(ref in1);
-                    var x5 = Simd.LoadOdd512(ref in1);
-                    var x3 = Simd.ShiftInZero(x5);
-                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
-                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
-                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
-                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
-                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
-                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
-                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
-                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
-                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
-                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
-                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
-                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
-                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
-                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
-                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
-                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2);
-                    var x7 = Simd.LoadEven512(ref in2);
-                    var x8 = Simd.LoadOdd512(ref in2);
-                    var x6 = Simd.ShiftInZero(x8);
-                    acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                    acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
-                    acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
-                    acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
-                    acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
-                    acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
-                    acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                    acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
-                    acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
-                    acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
-                    acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
-                    acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
-                    acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                    acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
-                    acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
-                    acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
-                    acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
-                    acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
-                }
-                acc0 = Simd.Relu(acc0);
-                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 0));
-                acc1 = Simd.Relu(acc1);
-                acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + 0));
-                acc2 = Simd.Relu(acc2);
-                acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + 0));
-                acc3 = Simd.Relu(acc3);
-                acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + 0));
-                acc4 = Simd.Relu(acc4);
-                acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + 0));
-                acc5 = Simd.Relu(acc5);
-                acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + 0));
-            }
+            Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
             {
                 const int ox = 16;
-                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
-                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
-                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
-                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
-                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
-                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
-                for (int ci = 0; ci < 3; ci++)
-                {
-                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 4096);
-                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                    ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
-                    var x0 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2));
-                    acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
-                    acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc1);
-                    acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc2);
-                    acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 84)), acc3);
-                    acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 112)), acc4);
-                    acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 140)), acc5);
-                    var x1 = Simd.LoadEven512(ref in0);
-                    acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
-                    acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 29)), acc1);
-                    acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc2);
-                    acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 85)), acc3);
-                    acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 113)), acc4);
-                    acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 141)), acc5);
-                    var x2 = Simd.LoadOdd512(ref in0);
-                    acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
-                    acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc1);
-                    acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc2);
-                    acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 86)), acc3);
-                    acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 114)), acc4);
-                    acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 142)), acc5);
-                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                    var x3 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
-                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
-                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
-                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
-                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
-                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
-                    var x4 = Simd.LoadEven512(ref in1);
-                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
-                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
-                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
-                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
-                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
-                    var x5 = Simd.LoadOdd512(ref in1);
-                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
-                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
-                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
-                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
-                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
-                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                    var x6 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
-                    acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                    acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
-                    acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
-                    acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
-                    acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
-                    acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
-                    var x7 = Simd.LoadEven512(ref in2);
-                    acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                    acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
-                    acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
-                    acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
-                    acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
-                    acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
-                    var x8 = Simd.LoadOdd512(ref in2);
-                    acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                    acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
-                    acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
-                    acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
-                    acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
-                    acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
-                }
-                acc0 = Simd.Relu(acc0);
-                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-                acc1 = Simd.Relu(acc1);
-                acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + ox));
-                acc2 = Simd.Relu(acc2);
-                acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + ox));
-                acc3 = Simd.Relu(acc3);
-                acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + ox));
-                acc4 = Simd.Relu(acc4);
-                acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + ox));
-                acc5 = Simd.Relu(acc5);
-                acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + ox));
+                Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, ox, true, true, false);
             }
         }
+    }
+
+    /// <summary>One vector of output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V512"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V512(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
+    {
+        var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
+        var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
+        var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
+        var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
+        var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
+        var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
+        for (int ci = 0; ci < 3; ci++)
+        {
+            ref float inputPlane = ref Unsafe.Add(ref source, ci * 4096);
+            ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
+            if (above)
+            {
+                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
+                var x1 = Simd.LoadEven512(ref in0);
+                var x2 = Simd.LoadOdd512(ref in0);
+                var x0 = leftEdge ? Simd.ShiftInZero(x2) : Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2));
+                acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
+                acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc1);
+                acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc2);
+                acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 84)), acc3);
+                acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 112)), acc4);
+                acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 140)), acc5);
+                acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
+                acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 29)), acc1);
+                acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc2);
+                acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 85)), acc3);
+                acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 113)), acc4);
+                acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 141)), acc5);
+                acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
+                acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc1);
+                acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc2);
+                acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 86)), acc3);
+                acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 114)), acc4);
+                acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 142)), acc5);
+            }
+            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+            var x4 = Simd.LoadEven512(ref in1);
+            var x5 = Simd.LoadOdd512(ref in1);
+            var x3 = leftEdge ? Simd.ShiftInZero(x5) : Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
+            acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
+            acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
+            acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
+            acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
+            acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
+            acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
+            acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
+            acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
+            acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
+            acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
+            acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
+            acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
+            acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
+            acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
+            acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
+            acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
+            acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
+            acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
+            if (below)
+            {
+                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                var x7 = Simd.LoadEven512(ref in2);
+                var x8 = Simd.LoadOdd512(ref in2);
+                var x6 = leftEdge ? Simd.ShiftInZero(x8) : Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
+                acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
+                acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
+                acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
+                acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
+                acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
+                acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
+                acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
+                acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
+                acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
+                acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
+                acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
+                acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
+                acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
+                acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
+                acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
+                acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
+                acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
+                acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
+            }
+        }
+        acc0 = Simd.Relu(acc0);
+        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
+        acc1 = Simd.Relu(acc1);
+        acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + ox));
+        acc2 = Simd.Relu(acc2);
+        acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + ox));
+        acc3 = Simd.Relu(acc3);
+        acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + ox));
+        acc4 = Simd.Relu(acc4);
+        acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + ox));
+        acc5 = Simd.Relu(acc5);
+        acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + ox));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Conv3x3_s2_3to6_64x64_Relu_V256(ref float source, ref float destination, ref float weights)
+    {
+        Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V256(ref source, ref destination, ref weights);
+    }
+
+    /// <summary>Vector256 interior columns of 6 output channels of <see cref="Conv3x3_s2_3to6_64x64_Relu"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V256(ref float source, ref float blockOutput, ref float blockTaps)
+    {
+        {
+            int row1 = 0;
+            int row2 = 64;
+            int outRow = 0;
+            Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
+            for (int ox = 8; ox <= 24; ox += 8)
+            {
+                Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
+            }
+        }
+        for (int oy = 1; oy < 32; oy++)
+        {
+            int row0 = (oy * 2 - 1) * 64;
+            int row1 = (oy * 2) * 64;
+            int row2 = (oy * 2 + 1) * 64;
+            int outRow = oy * 32;
+            Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
+            for (int ox = 8; ox <= 24; ox += 8)
+            {
+                Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, ox, true, true, false);
+            }
+        }
+    }
+
+    /// <summary>One vector of output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V256"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V256(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
+    {
+        var acc0 = Vector256.Create(Unsafe.Add(ref blockTaps, 27));
+        var acc1 = Vector256.Create(Unsafe.Add(ref blockTaps, 55));
+        var acc2 = Vector256.Create(Unsafe.Add(ref blockTaps, 83));
+        var acc3 = Vector256.Create(Unsafe.Add(ref blockTaps, 111));
+        var acc4 = Vector256.Create(Unsafe.Add(ref blockTaps, 139));
+        var acc5 = Vector256.Create(Unsafe.Add(ref blockTaps, 167));
+        for (int ci = 0; ci < 3; ci++)
+        {
+            ref float inputPlane = ref Unsafe.Add(ref source, ci * 4096);
+            ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
+            if (above)
+            {
+                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
+                var x1 = Simd.LoadEven256(ref in0);
+                var x2 = Simd.LoadOdd256(ref in0);
+                var x0 = leftEdge ? Simd.ShiftInZero(x2) : Simd.LoadOdd256(ref Unsafe.Subtract(ref in0, 2));
+                acc0 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
+                acc1 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 28)), acc1);
+                acc2 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 56)), acc2);
+                acc3 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 84)), acc3);
+                acc4 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 112)), acc4);
+                acc5 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 140)), acc5);
+                acc0 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
+                acc1 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 29)), acc1);
+                acc2 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 57)), acc2);
+                acc3 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 85)), acc3);
+                acc4 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 113)), acc4);
+                acc5 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 141)), acc5);
+                acc0 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
+                acc1 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 30)), acc1);
+                acc2 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 58)), acc2);
+                acc3 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 86)), acc3);
+                acc4 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 114)), acc4);
+                acc5 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 142)), acc5);
+            }
+            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+            var x4 = Simd.LoadEven256(ref in1);
+            var x5 = Simd.LoadOdd256(ref in1);
+            var x3 = leftEdge ? Simd.ShiftInZero(x5) : Simd.LoadOdd256(ref Unsafe.Subtract(ref in1, 2));
+            acc0 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
+            acc1 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
+            acc2 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
+            acc3 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
+            acc4 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
+            acc5 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
+            acc0 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
+            acc1 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
+            acc2 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
+            acc3 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
+            acc4 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
+            acc5 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
+            acc0 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
+            acc1 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
+            acc2 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
+            acc3 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
+            acc4 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
+            acc5 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
+            if (below)
+            {
+                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                var x7 = Simd.LoadEven256(ref in2);
+                var x8 = Simd.LoadOdd256(ref in2);
+                var x6 = leftEdge ? Simd.ShiftInZero(x8) : Simd.LoadOdd256(ref Unsafe.Subtract(ref in2, 2));
+                acc0 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
+                acc1 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
+                acc2 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
+                acc3 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
+                acc4 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
+                acc5 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
+                acc0 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
+                acc1 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
+                acc2 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
+                acc3 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
+                acc4 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
+                acc5 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
+                acc0 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
+                acc1 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
+                acc2 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
+                acc3 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
+                acc4 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
+                acc5 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
+            }
+        }
+        acc0 = Simd.Relu(acc0);
+        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
+        acc1 = Simd.Relu(acc1);
+        acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + ox));
+        acc2 = Simd.Relu(acc2);
+        acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + ox));
+        acc3 = Simd.Relu(acc3);
+        acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + ox));
+        acc4 = Simd.Relu(acc4);
+        acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + ox));
+        acc5 = Simd.Relu(acc5);
+        acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + ox));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -1639,13 +1564,16 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             {
                 const int j = 0;
                 ref float block = ref Unsafe.Add(ref weights, (k * 15 + j) * 7);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 15 + j, 0, 240);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 15 + j + 4, 0, 240);
+                Pointwise_Tile_4x24_V256<Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 15 + j, 0, 216);
+                Pointwise_Tile_4x16_V256<Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 15 + j, 240, 240);
+                Pointwise_Tile_4x24_V256<Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 15 + j + 4, 0, 216);
+                Pointwise_Tile_4x16_V256<Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 15 + j + 4, 240, 240);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 15 + 8) * 7);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 7, k * 15 + 8, 0, 240);
-                Pointwise_Tile_3x16_V256<Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 7, k * 15 + 8 + 4, 0, 240);
+                Pointwise_Tile_4x24_V256<Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 7, k * 15 + 8, 0, 216);
+                Pointwise_Tile_4x16_V256<Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 7, k * 15 + 8, 240, 240);
+                Pointwise_Tile_3x32_V256<Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 7, k * 15 + 8 + 4, 0, 224);
             }
         }
     }
@@ -1801,12 +1729,15 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 18 + j) * 6);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 18 + j, 0, 48);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 18 + j + 4, 0, 48);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 18 + j, 0, 24);
+                Pointwise_Tile_4x16_V256<Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 18 + j, 48, 48);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 18 + j + 4, 0, 24);
+                Pointwise_Tile_4x16_V256<Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 18 + j + 4, 48, 48);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 18 + 16) * 6);
-                Pointwise_Tile_2x32_V256<Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 18 + 16, 0, 32);
+                Pointwise_Tile_2x48_V256<Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 18 + 16, 0, 0);
+                Pointwise_Tile_2x16_V256<Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 18 + 16, 48, 48);
             }
         }
     }
@@ -1869,7 +1800,8 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             ref float groupInput = ref Unsafe.Add(ref source, k * 1280);
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 5) * 21);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 5, k * 5, 0, 48);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 5, k * 5, 0, 24);
+                Pointwise_Tile_4x16_V256<Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 5, k * 5, 48, 48);
                 Pointwise_Tile_1x48_V256<Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 5, k * 5 + 4, 0, 0);
                 Pointwise_Tile_1x16_V256<Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 5, k * 5 + 4, 48, 48);
             }
@@ -2106,12 +2038,15 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 6);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 20 + j, 0, 48);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 48);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 20 + j, 0, 24);
+                Pointwise_Tile_4x16_V256<Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 20 + j, 48, 48);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 24);
+                Pointwise_Tile_4x16_V256<Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 48, 48);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 6);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 4, k * 20 + 16, 0, 48);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 4, k * 20 + 16, 0, 24);
+                Pointwise_Tile_4x16_V256<Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 4, k * 20 + 16, 48, 48);
             }
         }
     }
@@ -2246,12 +2181,15 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             {
                 const int j = 0;
                 ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 21);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 0, 48);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 10 + j + 4, 0, 48);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 0, 24);
+                Pointwise_Tile_4x16_V256<Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 48, 48);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 10 + j + 4, 0, 24);
+                Pointwise_Tile_4x16_V256<Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 10 + j + 4, 48, 48);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 10 + 8) * 21);
-                Pointwise_Tile_2x32_V256<Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + 8, 0, 32);
+                Pointwise_Tile_2x48_V256<Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + 8, 0, 0);
+                Pointwise_Tile_2x16_V256<Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + 8, 48, 48);
             }
         }
     }
@@ -3866,6 +3804,106 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
+    /// <summary>4 × 24 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_4x24_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 24)
+        {
+            var bias0 = Vector256.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var acc0x2 = bias0;
+            var bias1 = Vector256.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            var acc1x2 = bias1;
+            var bias2 = Vector256.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var acc2x1 = bias2;
+            var acc2x2 = bias2;
+            var bias3 = Vector256.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            var acc3x1 = bias3;
+            var acc3x2 = bias3;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
+                var x0 = Vector256.LoadUnsafe(ref x);
+                var x1 = Vector256.LoadUnsafe(ref x, 8);
+                var x2 = Vector256.LoadUnsafe(ref x, 16);
+                var w0 = Vector256.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector256.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
+                acc0x2 += Vector256.LoadUnsafe(ref res, (nuint)(p + 16));
+                acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
+                acc1x2 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
+                acc2x0 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc2x1 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 8));
+                acc2x2 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 16));
+                acc3x0 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc3x1 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 8));
+                acc3x2 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 16));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc2x2 = Simd.Relu(acc2x2);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+                acc3x2 = Simd.Relu(acc3x2);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 16));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 16));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+            acc2x2.StoreUnsafe(ref out2, (nuint)(p + 16));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+            acc3x2.StoreUnsafe(ref out3, (nuint)(p + 16));
+        }
+    }
+
     /// <summary>4 × 16 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_4x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
@@ -3945,26 +3983,32 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>3 × 16 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
+    /// <summary>3 × 32 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_Tile_3x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Pointwise_Tile_3x32_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
         ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
         ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        for (int p = start; p <= last; p += 16)
+        for (int p = start; p <= last; p += 32)
         {
             var bias0 = Vector256.Create(bias);
             var acc0x0 = bias0;
             var acc0x1 = bias0;
+            var acc0x2 = bias0;
+            var acc0x3 = bias0;
             var bias1 = Vector256.Create(Unsafe.Add(ref bias, 1));
             var acc1x0 = bias1;
             var acc1x1 = bias1;
+            var acc1x2 = bias1;
+            var acc1x3 = bias1;
             var bias2 = Vector256.Create(Unsafe.Add(ref bias, 2));
             var acc2x0 = bias2;
             var acc2x1 = bias2;
+            var acc2x2 = bias2;
+            var acc2x3 = bias2;
             ref float x = ref Unsafe.Add(ref groupInput, p);
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
@@ -3972,15 +4016,23 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector256.LoadUnsafe(ref x);
                 var x1 = Vector256.LoadUnsafe(ref x, 8);
+                var x2 = Vector256.LoadUnsafe(ref x, 16);
+                var x3 = Vector256.LoadUnsafe(ref x, 24);
                 var w0 = Vector256.Create(wk);
                 acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
                 acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
                 var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
                 acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
                 acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
                 var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
                 acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
                 acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                acc2x3 = Simd.MulAdd(x3, w2, acc2x3);
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
@@ -3988,26 +4040,44 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             {
                 acc0x0 += Vector256.LoadUnsafe(ref res, (nuint)(p));
                 acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
+                acc0x2 += Vector256.LoadUnsafe(ref res, (nuint)(p + 16));
+                acc0x3 += Vector256.LoadUnsafe(ref res, (nuint)(p + 24));
                 acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
                 acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
+                acc1x2 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
+                acc1x3 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 24));
                 acc2x0 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
                 acc2x1 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 8));
+                acc2x2 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 16));
+                acc2x3 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 24));
             }
             if (TShape.Relu)
             {
                 acc0x0 = Simd.Relu(acc0x0);
                 acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc0x3 = Simd.Relu(acc0x3);
                 acc1x0 = Simd.Relu(acc1x0);
                 acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc1x3 = Simd.Relu(acc1x3);
                 acc2x0 = Simd.Relu(acc2x0);
                 acc2x1 = Simd.Relu(acc2x1);
+                acc2x2 = Simd.Relu(acc2x2);
+                acc2x3 = Simd.Relu(acc2x3);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 16));
+            acc0x3.StoreUnsafe(ref out0, (nuint)(p + 24));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
             acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 16));
+            acc1x3.StoreUnsafe(ref out1, (nuint)(p + 24));
             acc2x0.StoreUnsafe(ref out2, (nuint)(p));
             acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+            acc2x2.StoreUnsafe(ref out2, (nuint)(p + 16));
+            acc2x3.StoreUnsafe(ref out2, (nuint)(p + 24));
         }
     }
 
@@ -4495,26 +4565,30 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>2 × 32 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
+    /// <summary>2 × 48 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_Tile_2x32_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Pointwise_Tile_2x48_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
         ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        for (int p = start; p <= last; p += 32)
+        for (int p = start; p <= last; p += 48)
         {
             var bias0 = Vector256.Create(bias);
             var acc0x0 = bias0;
             var acc0x1 = bias0;
             var acc0x2 = bias0;
             var acc0x3 = bias0;
+            var acc0x4 = bias0;
+            var acc0x5 = bias0;
             var bias1 = Vector256.Create(Unsafe.Add(ref bias, 1));
             var acc1x0 = bias1;
             var acc1x1 = bias1;
             var acc1x2 = bias1;
             var acc1x3 = bias1;
+            var acc1x4 = bias1;
+            var acc1x5 = bias1;
             ref float x = ref Unsafe.Add(ref groupInput, p);
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
@@ -4524,16 +4598,22 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 var x1 = Vector256.LoadUnsafe(ref x, 8);
                 var x2 = Vector256.LoadUnsafe(ref x, 16);
                 var x3 = Vector256.LoadUnsafe(ref x, 24);
+                var x4 = Vector256.LoadUnsafe(ref x, 32);
+                var x5 = Vector256.LoadUnsafe(ref x, 40);
                 var w0 = Vector256.Create(wk);
                 acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
                 acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
                 acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
                 acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
+                acc0x4 = Simd.MulAdd(x4, w0, acc0x4);
+                acc0x5 = Simd.MulAdd(x5, w0, acc0x5);
                 var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
                 acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
                 acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
                 acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
                 acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
+                acc1x4 = Simd.MulAdd(x4, w1, acc1x4);
+                acc1x5 = Simd.MulAdd(x5, w1, acc1x5);
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
@@ -4543,10 +4623,14 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
                 acc0x2 += Vector256.LoadUnsafe(ref res, (nuint)(p + 16));
                 acc0x3 += Vector256.LoadUnsafe(ref res, (nuint)(p + 24));
+                acc0x4 += Vector256.LoadUnsafe(ref res, (nuint)(p + 32));
+                acc0x5 += Vector256.LoadUnsafe(ref res, (nuint)(p + 40));
                 acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
                 acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
                 acc1x2 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
                 acc1x3 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 24));
+                acc1x4 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 32));
+                acc1x5 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 40));
             }
             if (TShape.Relu)
             {
@@ -4554,19 +4638,80 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 acc0x1 = Simd.Relu(acc0x1);
                 acc0x2 = Simd.Relu(acc0x2);
                 acc0x3 = Simd.Relu(acc0x3);
+                acc0x4 = Simd.Relu(acc0x4);
+                acc0x5 = Simd.Relu(acc0x5);
                 acc1x0 = Simd.Relu(acc1x0);
                 acc1x1 = Simd.Relu(acc1x1);
                 acc1x2 = Simd.Relu(acc1x2);
                 acc1x3 = Simd.Relu(acc1x3);
+                acc1x4 = Simd.Relu(acc1x4);
+                acc1x5 = Simd.Relu(acc1x5);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
             acc0x2.StoreUnsafe(ref out0, (nuint)(p + 16));
             acc0x3.StoreUnsafe(ref out0, (nuint)(p + 24));
+            acc0x4.StoreUnsafe(ref out0, (nuint)(p + 32));
+            acc0x5.StoreUnsafe(ref out0, (nuint)(p + 40));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
             acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
             acc1x2.StoreUnsafe(ref out1, (nuint)(p + 16));
             acc1x3.StoreUnsafe(ref out1, (nuint)(p + 24));
+            acc1x4.StoreUnsafe(ref out1, (nuint)(p + 32));
+            acc1x5.StoreUnsafe(ref out1, (nuint)(p + 40));
+        }
+    }
+
+    /// <summary>2 × 16 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_2x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 16)
+        {
+            var bias0 = Vector256.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var bias1 = Vector256.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
+                var x0 = Vector256.LoadUnsafe(ref x);
+                var x1 = Vector256.LoadUnsafe(ref x, 8);
+                var w0 = Vector256.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector256.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
+                acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
         }
     }
 
@@ -5314,59 +5459,6 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-        }
-    }
-
-    /// <summary>2 × 16 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_Tile_2x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
-        where TShape : struct, Pointwise_Shape
-    {
-        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
-        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
-        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        for (int p = start; p <= last; p += 16)
-        {
-            var bias0 = Vector256.Create(bias);
-            var acc0x0 = bias0;
-            var acc0x1 = bias0;
-            var bias1 = Vector256.Create(Unsafe.Add(ref bias, 1));
-            var acc1x0 = bias1;
-            var acc1x1 = bias1;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
-            ref float wk = ref Unsafe.Add(ref bias, blockRows);
-            for (int ci = 0; ci < TShape.InPerGroup; ci++)
-            {
-                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
-                var x0 = Vector256.LoadUnsafe(ref x);
-                var x1 = Vector256.LoadUnsafe(ref x, 8);
-                var w0 = Vector256.Create(wk);
-                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
-                wk = ref Unsafe.Add(ref wk, blockRows);
-            }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector256.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
-                acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
         }
     }
 

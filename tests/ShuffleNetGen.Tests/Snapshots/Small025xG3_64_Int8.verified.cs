@@ -843,7 +843,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     /// <summary>Each kernel and the code path it takes on this machine (vector width, AdvSimd where used).</summary>
     public static global::System.Collections.Generic.IReadOnlyList<global::ShuffleNetGen.KernelPath> KernelPaths { get; } = new global::ShuffleNetGen.KernelPath[]
     {
-        new("Conv3x3_s2_3to6_64x64_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
+        new("Conv3x3_s2_3to6_64x64_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
         new("MaxPool3x3_s2_6ch_32x32", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
         new("AvgPool3x3_s2_6ch_16x16_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
         new("Quantize_g1_6ch_256px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
@@ -1117,6 +1117,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     private static void Conv3x3_s2_3to6_64x64_Relu(ref float source, ref float destination, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Conv3x3_s2_3to6_64x64_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Conv3x3_s2_3to6_64x64_Relu_V256(ref source, ref destination, ref weights);
         else if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_3to6_64x64_Relu_AdvSimd(ref source, ref destination, ref weights);
         else Conv3x3_s2_3to6_64x64_Relu_V128(ref source, ref destination, ref weights);
     }
@@ -1135,144 +1136,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             int row1 = 0;
             int row2 = 64;
             int outRow = 0;
-            {
-                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
-                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
-                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
-                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
-                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
-                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
-                for (int ci = 0; ci < 3; ci++)
-                {
-                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 4096);
-                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1);
-                    var x4 = Simd.LoadEven512(ref in1);
-                    var x5 = Simd.LoadOdd512(ref in1);
-                    var x3 = Simd.ShiftInZero(x5);
-                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
-                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
-                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
-                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
-                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
-                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
-                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
-                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
-                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
-                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
-                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
-                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
-                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
-                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
-                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
-                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2);
-                    var x7 = Simd.LoadEven512(ref in2);
-                    var x8 = Simd.LoadOdd512(ref in2);
-                    var x6 = Simd.ShiftInZero(x8);
-                    acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                    acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
-                    acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
-                    acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
-                    acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
-                    acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
-                    acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                    acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
-                    acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
-                    acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
-                    acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
-                    acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
-                    acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                    acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
-                    acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
-                    acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
-                    acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
-                    acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
-                }
-                acc0 = Simd.Relu(acc0);
-                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 0));
-                acc1 = Simd.Relu(acc1);
-                acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + 0));
-                acc2 = Simd.Relu(acc2);
-                acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + 0));
-                acc3 = Simd.Relu(acc3);
-                acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + 0));
-                acc4 = Simd.Relu(acc4);
-                acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + 0));
-                acc5 = Simd.Relu(acc5);
-                acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + 0));
-            }
+            Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
             {
                 const int ox = 16;
-                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
-                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
-                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
-                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
-                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
-                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
-                for (int ci = 0; ci < 3; ci++)
-                {
-                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 4096);
-                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                    var x3 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
-                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
-                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
-                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
-                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
-                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
-                    var x4 = Simd.LoadEven512(ref in1);
-                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
-                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
-                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
-                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
-                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
-                    var x5 = Simd.LoadOdd512(ref in1);
-                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
-                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
-                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
-                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
-                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
-                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                    var x6 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
-                    acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                    acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
-                    acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
-                    acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
-                    acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
-                    acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
-                    var x7 = Simd.LoadEven512(ref in2);
-                    acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                    acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
-                    acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
-                    acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
-                    acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
-                    acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
-                    var x8 = Simd.LoadOdd512(ref in2);
-                    acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                    acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
-                    acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
-                    acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
-                    acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
-                    acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
-                }
-                acc0 = Simd.Relu(acc0);
-                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-                acc1 = Simd.Relu(acc1);
-                acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + ox));
-                acc2 = Simd.Relu(acc2);
-                acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + ox));
-                acc3 = Simd.Relu(acc3);
-                acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + ox));
-                acc4 = Simd.Relu(acc4);
-                acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + ox));
-                acc5 = Simd.Relu(acc5);
-                acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + ox));
+                Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
             }
         }
         for (int oy = 1; oy < 32; oy++)
@@ -1281,190 +1148,248 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             int row1 = (oy * 2) * 64;
             int row2 = (oy * 2 + 1) * 64;
             int outRow = oy * 32;
-            {
-                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
-                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
-                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
-                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
-                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
-                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
-                for (int ci = 0; ci < 3; ci++)
-                {
-                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 4096);
-                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                    ref float in0 = ref Unsafe.Add(ref inputPlane, row0);
-                    var x1 = Simd.LoadEven512(ref in0);
-                    var x2 = Simd.LoadOdd512(ref in0);
-                    var x0 = Simd.ShiftInZero(x2);
-                    acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
-                    acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc1);
-                    acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc2);
-                    acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 84)), acc3);
-                    acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 112)), acc4);
-                    acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 140)), acc5);
-                    acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
-                    acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 29)), acc1);
-                    acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc2);
-                    acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 85)), acc3);
-                    acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 113)), acc4);
-                    acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 141)), acc5);
-                    acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
-                    acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc1);
-                    acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc2);
-                    acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 86)), acc3);
-                    acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 114)), acc4);
-                    acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 142)), acc5);
-                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1);
-                    var x4 = Simd.LoadEven512(ref in1);
-                    var x5 = Simd.LoadOdd512(ref in1);
-                    var x3 = Simd.ShiftInZero(x5);
-                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
-                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
-                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
-                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
-                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
-                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
-                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
-                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
-                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
-                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
-                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
-                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
-                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
-                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
-                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
-                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2);
-                    var x7 = Simd.LoadEven512(ref in2);
-                    var x8 = Simd.LoadOdd512(ref in2);
-                    var x6 = Simd.ShiftInZero(x8);
-                    acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                    acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
-                    acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
-                    acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
-                    acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
-                    acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
-                    acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                    acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
-                    acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
-                    acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
-                    acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
-                    acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
-                    acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                    acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
-                    acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
-                    acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
-                    acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
-                    acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
-                }
-                acc0 = Simd.Relu(acc0);
-                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 0));
-                acc1 = Simd.Relu(acc1);
-                acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + 0));
-                acc2 = Simd.Relu(acc2);
-                acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + 0));
-                acc3 = Simd.Relu(acc3);
-                acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + 0));
-                acc4 = Simd.Relu(acc4);
-                acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + 0));
-                acc5 = Simd.Relu(acc5);
-                acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + 0));
-            }
+            Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
             {
                 const int ox = 16;
-                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
-                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
-                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
-                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
-                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
-                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
-                for (int ci = 0; ci < 3; ci++)
-                {
-                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 4096);
-                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                    ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
-                    var x0 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2));
-                    acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
-                    acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc1);
-                    acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc2);
-                    acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 84)), acc3);
-                    acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 112)), acc4);
-                    acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 140)), acc5);
-                    var x1 = Simd.LoadEven512(ref in0);
-                    acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
-                    acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 29)), acc1);
-                    acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc2);
-                    acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 85)), acc3);
-                    acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 113)), acc4);
-                    acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 141)), acc5);
-                    var x2 = Simd.LoadOdd512(ref in0);
-                    acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
-                    acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc1);
-                    acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc2);
-                    acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 86)), acc3);
-                    acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 114)), acc4);
-                    acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 142)), acc5);
-                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                    var x3 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
-                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
-                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
-                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
-                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
-                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
-                    var x4 = Simd.LoadEven512(ref in1);
-                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
-                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
-                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
-                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
-                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
-                    var x5 = Simd.LoadOdd512(ref in1);
-                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
-                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
-                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
-                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
-                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
-                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                    var x6 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
-                    acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                    acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
-                    acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
-                    acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
-                    acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
-                    acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
-                    var x7 = Simd.LoadEven512(ref in2);
-                    acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                    acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
-                    acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
-                    acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
-                    acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
-                    acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
-                    var x8 = Simd.LoadOdd512(ref in2);
-                    acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                    acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
-                    acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
-                    acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
-                    acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
-                    acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
-                }
-                acc0 = Simd.Relu(acc0);
-                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-                acc1 = Simd.Relu(acc1);
-                acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + ox));
-                acc2 = Simd.Relu(acc2);
-                acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + ox));
-                acc3 = Simd.Relu(acc3);
-                acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + ox));
-                acc4 = Simd.Relu(acc4);
-                acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + ox));
-                acc5 = Simd.Relu(acc5);
-                acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + ox));
+                Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, ox, true, true, false);
             }
         }
+    }
+
+    /// <summary>One vector of output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V512"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V512(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
+    {
+        var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
+        var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
+        var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
+        var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
+        var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
+        var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
+        for (int ci = 0; ci < 3; ci++)
+        {
+            ref float inputPlane = ref Unsafe.Add(ref source, ci * 4096);
+            ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
+            if (above)
+            {
+                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
+                var x1 = Simd.LoadEven512(ref in0);
+                var x2 = Simd.LoadOdd512(ref in0);
+                var x0 = leftEdge ? Simd.ShiftInZero(x2) : Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2));
+                acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
+                acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc1);
+                acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc2);
+                acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 84)), acc3);
+                acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 112)), acc4);
+                acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 140)), acc5);
+                acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
+                acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 29)), acc1);
+                acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc2);
+                acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 85)), acc3);
+                acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 113)), acc4);
+                acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 141)), acc5);
+                acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
+                acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc1);
+                acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc2);
+                acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 86)), acc3);
+                acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 114)), acc4);
+                acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 142)), acc5);
+            }
+            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+            var x4 = Simd.LoadEven512(ref in1);
+            var x5 = Simd.LoadOdd512(ref in1);
+            var x3 = leftEdge ? Simd.ShiftInZero(x5) : Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
+            acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
+            acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
+            acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
+            acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
+            acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
+            acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
+            acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
+            acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
+            acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
+            acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
+            acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
+            acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
+            acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
+            acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
+            acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
+            acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
+            acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
+            acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
+            if (below)
+            {
+                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                var x7 = Simd.LoadEven512(ref in2);
+                var x8 = Simd.LoadOdd512(ref in2);
+                var x6 = leftEdge ? Simd.ShiftInZero(x8) : Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
+                acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
+                acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
+                acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
+                acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
+                acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
+                acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
+                acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
+                acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
+                acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
+                acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
+                acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
+                acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
+                acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
+                acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
+                acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
+                acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
+                acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
+                acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
+            }
+        }
+        acc0 = Simd.Relu(acc0);
+        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
+        acc1 = Simd.Relu(acc1);
+        acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + ox));
+        acc2 = Simd.Relu(acc2);
+        acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + ox));
+        acc3 = Simd.Relu(acc3);
+        acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + ox));
+        acc4 = Simd.Relu(acc4);
+        acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + ox));
+        acc5 = Simd.Relu(acc5);
+        acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + ox));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Conv3x3_s2_3to6_64x64_Relu_V256(ref float source, ref float destination, ref float weights)
+    {
+        Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V256(ref source, ref destination, ref weights);
+    }
+
+    /// <summary>Vector256 interior columns of 6 output channels of <see cref="Conv3x3_s2_3to6_64x64_Relu"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V256(ref float source, ref float blockOutput, ref float blockTaps)
+    {
+        {
+            int row1 = 0;
+            int row2 = 64;
+            int outRow = 0;
+            Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
+            for (int ox = 8; ox <= 24; ox += 8)
+            {
+                Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
+            }
+        }
+        for (int oy = 1; oy < 32; oy++)
+        {
+            int row0 = (oy * 2 - 1) * 64;
+            int row1 = (oy * 2) * 64;
+            int row2 = (oy * 2 + 1) * 64;
+            int outRow = oy * 32;
+            Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
+            for (int ox = 8; ox <= 24; ox += 8)
+            {
+                Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, ox, true, true, false);
+            }
+        }
+    }
+
+    /// <summary>One vector of output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V256"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V256(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
+    {
+        var acc0 = Vector256.Create(Unsafe.Add(ref blockTaps, 27));
+        var acc1 = Vector256.Create(Unsafe.Add(ref blockTaps, 55));
+        var acc2 = Vector256.Create(Unsafe.Add(ref blockTaps, 83));
+        var acc3 = Vector256.Create(Unsafe.Add(ref blockTaps, 111));
+        var acc4 = Vector256.Create(Unsafe.Add(ref blockTaps, 139));
+        var acc5 = Vector256.Create(Unsafe.Add(ref blockTaps, 167));
+        for (int ci = 0; ci < 3; ci++)
+        {
+            ref float inputPlane = ref Unsafe.Add(ref source, ci * 4096);
+            ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
+            if (above)
+            {
+                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
+                var x1 = Simd.LoadEven256(ref in0);
+                var x2 = Simd.LoadOdd256(ref in0);
+                var x0 = leftEdge ? Simd.ShiftInZero(x2) : Simd.LoadOdd256(ref Unsafe.Subtract(ref in0, 2));
+                acc0 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
+                acc1 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 28)), acc1);
+                acc2 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 56)), acc2);
+                acc3 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 84)), acc3);
+                acc4 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 112)), acc4);
+                acc5 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 140)), acc5);
+                acc0 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
+                acc1 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 29)), acc1);
+                acc2 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 57)), acc2);
+                acc3 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 85)), acc3);
+                acc4 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 113)), acc4);
+                acc5 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 141)), acc5);
+                acc0 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
+                acc1 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 30)), acc1);
+                acc2 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 58)), acc2);
+                acc3 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 86)), acc3);
+                acc4 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 114)), acc4);
+                acc5 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 142)), acc5);
+            }
+            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+            var x4 = Simd.LoadEven256(ref in1);
+            var x5 = Simd.LoadOdd256(ref in1);
+            var x3 = leftEdge ? Simd.ShiftInZero(x5) : Simd.LoadOdd256(ref Unsafe.Subtract(ref in1, 2));
+            acc0 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
+            acc1 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
+            acc2 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
+            acc3 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
+            acc4 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
+            acc5 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
+            acc0 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
+            acc1 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
+            acc2 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
+            acc3 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
+            acc4 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
+            acc5 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
+            acc0 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
+            acc1 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
+            acc2 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
+            acc3 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
+            acc4 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
+            acc5 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
+            if (below)
+            {
+                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                var x7 = Simd.LoadEven256(ref in2);
+                var x8 = Simd.LoadOdd256(ref in2);
+                var x6 = leftEdge ? Simd.ShiftInZero(x8) : Simd.LoadOdd256(ref Unsafe.Subtract(ref in2, 2));
+                acc0 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
+                acc1 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
+                acc2 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
+                acc3 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
+                acc4 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
+                acc5 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
+                acc0 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
+                acc1 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
+                acc2 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
+                acc3 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
+                acc4 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
+                acc5 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
+                acc0 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
+                acc1 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
+                acc2 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
+                acc3 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
+                acc4 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
+                acc5 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
+            }
+        }
+        acc0 = Simd.Relu(acc0);
+        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
+        acc1 = Simd.Relu(acc1);
+        acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + ox));
+        acc2 = Simd.Relu(acc2);
+        acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + ox));
+        acc3 = Simd.Relu(acc3);
+        acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + ox));
+        acc4 = Simd.Relu(acc4);
+        acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + ox));
+        acc5 = Simd.Relu(acc5);
+        acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + ox));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -486,7 +486,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     /// <summary>Each kernel and the code path it takes on this machine (vector width, AdvSimd where used).</summary>
     public static global::System.Collections.Generic.IReadOnlyList<global::ShuffleNetGen.KernelPath> KernelPaths { get; } = new global::ShuffleNetGen.KernelPath[]
     {
-        new("Conv3x3_s1_1to16_28x28_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla by element" : "Vector128"),
+        new("Conv3x3_s1_1to16_28x28_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla by element" : "Vector128"),
         new("AvgPool3x3_s2_16ch_28x28_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
         new("Pointwise_g1_16to48_784px_Shuffle8_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_16to48_784px_Shuffle8_Relu_V128"),
         new("Depthwise3x3_s2_48ch_28x28", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
@@ -669,6 +669,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     private static void Conv3x3_s1_1to16_28x28_Relu(ref float source, ref float destination, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Conv3x3_s1_1to16_28x28_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Conv3x3_s1_1to16_28x28_Relu_V256(ref source, ref destination, ref weights);
         else if (AdvSimd.Arm64.IsSupported) Conv3x3_s1_1to16_28x28_Relu_AdvSimd(ref source, ref destination, ref weights);
         else Conv3x3_s1_1to16_28x28_Relu_V128(ref source, ref destination, ref weights);
     }
@@ -755,180 +756,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             int row1 = 0;
             int row2 = 28;
             int outRow = 0;
-            {
-                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 9));
-                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 19));
-                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 29));
-                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 39));
-                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 49));
-                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 59));
-                var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 69));
-                var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 79));
-                {
-                    const int ci = 0;
-                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
-                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1);
-                    var x4 = Vector512.LoadUnsafe(ref in1);
-                    var x5 = Vector512.LoadUnsafe(ref in1, 1);
-                    var x3 = Simd.ShiftInZero(x4);
-                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 13)), acc1);
-                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 23)), acc2);
-                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc3);
-                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 43)), acc4);
-                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 53)), acc5);
-                    acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc6);
-                    acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 73)), acc7);
-                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 14)), acc1);
-                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 24)), acc2);
-                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc3);
-                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 44)), acc4);
-                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 54)), acc5);
-                    acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc6);
-                    acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 74)), acc7);
-                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 15)), acc1);
-                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 25)), acc2);
-                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc3);
-                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 45)), acc4);
-                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 55)), acc5);
-                    acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 65)), acc6);
-                    acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 75)), acc7);
-                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2);
-                    var x7 = Vector512.LoadUnsafe(ref in2);
-                    var x8 = Vector512.LoadUnsafe(ref in2, 1);
-                    var x6 = Simd.ShiftInZero(x7);
-                    acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                    acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 16)), acc1);
-                    acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 26)), acc2);
-                    acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc3);
-                    acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 46)), acc4);
-                    acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc5);
-                    acc6 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 66)), acc6);
-                    acc7 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 76)), acc7);
-                    acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                    acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 17)), acc1);
-                    acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 27)), acc2);
-                    acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 37)), acc3);
-                    acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 47)), acc4);
-                    acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc5);
-                    acc6 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 67)), acc6);
-                    acc7 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 77)), acc7);
-                    acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                    acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 18)), acc1);
-                    acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc2);
-                    acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 38)), acc3);
-                    acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 48)), acc4);
-                    acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc5);
-                    acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 68)), acc6);
-                    acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 78)), acc7);
-                }
-                acc0 = Simd.Relu(acc0);
-                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 0));
-                acc1 = Simd.Relu(acc1);
-                acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + 0));
-                acc2 = Simd.Relu(acc2);
-                acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + 0));
-                acc3 = Simd.Relu(acc3);
-                acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + 0));
-                acc4 = Simd.Relu(acc4);
-                acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + 0));
-                acc5 = Simd.Relu(acc5);
-                acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + 0));
-                acc6 = Simd.Relu(acc6);
-                acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + 0));
-                acc7 = Simd.Relu(acc7);
-                acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + 0));
-            }
-            {
-                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 9));
-                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 19));
-                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 29));
-                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 39));
-                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 49));
-                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 59));
-                var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 69));
-                var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 79));
-                {
-                    const int ci = 0;
-                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
-                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 10);
-                    var x3 = Vector512.LoadUnsafe(ref in1);
-                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 13)), acc1);
-                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 23)), acc2);
-                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc3);
-                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 43)), acc4);
-                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 53)), acc5);
-                    acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc6);
-                    acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 73)), acc7);
-                    var x4 = Vector512.LoadUnsafe(ref in1, 1);
-                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 14)), acc1);
-                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 24)), acc2);
-                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc3);
-                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 44)), acc4);
-                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 54)), acc5);
-                    acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc6);
-                    acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 74)), acc7);
-                    var x5 = Vector512.LoadUnsafe(ref in1, 2);
-                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 15)), acc1);
-                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 25)), acc2);
-                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc3);
-                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 45)), acc4);
-                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 55)), acc5);
-                    acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 65)), acc6);
-                    acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 75)), acc7);
-                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 10);
-                    var x6 = Vector512.LoadUnsafe(ref in2);
-                    acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                    acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 16)), acc1);
-                    acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 26)), acc2);
-                    acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc3);
-                    acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 46)), acc4);
-                    acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc5);
-                    acc6 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 66)), acc6);
-                    acc7 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 76)), acc7);
-                    var x7 = Vector512.LoadUnsafe(ref in2, 1);
-                    acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                    acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 17)), acc1);
-                    acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 27)), acc2);
-                    acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 37)), acc3);
-                    acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 47)), acc4);
-                    acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc5);
-                    acc6 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 67)), acc6);
-                    acc7 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 77)), acc7);
-                    var x8 = Vector512.LoadUnsafe(ref in2, 2);
-                    acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                    acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 18)), acc1);
-                    acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc2);
-                    acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 38)), acc3);
-                    acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 48)), acc4);
-                    acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc5);
-                    acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 68)), acc6);
-                    acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 78)), acc7);
-                }
-                acc0 = Simd.Relu(acc0);
-                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 11));
-                acc1 = Simd.Relu(acc1);
-                acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + 11));
-                acc2 = Simd.Relu(acc2);
-                acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + 11));
-                acc3 = Simd.Relu(acc3);
-                acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + 11));
-                acc4 = Simd.Relu(acc4);
-                acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + 11));
-                acc5 = Simd.Relu(acc5);
-                acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + 11));
-                acc6 = Simd.Relu(acc6);
-                acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + 11));
-                acc7 = Simd.Relu(acc7);
-                acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + 11));
-            }
+            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
+            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 11, false, true, false);
         }
         for (int oy = 1; oy < 27; oy++)
         {
@@ -936,416 +765,381 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             int row1 = (oy) * 28;
             int row2 = (oy + 1) * 28;
             int outRow = oy * 28;
-            {
-                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 9));
-                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 19));
-                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 29));
-                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 39));
-                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 49));
-                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 59));
-                var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 69));
-                var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 79));
-                {
-                    const int ci = 0;
-                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
-                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                    ref float in0 = ref Unsafe.Add(ref inputPlane, row0);
-                    var x1 = Vector512.LoadUnsafe(ref in0);
-                    var x2 = Vector512.LoadUnsafe(ref in0, 1);
-                    var x0 = Simd.ShiftInZero(x1);
-                    acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
-                    acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 10)), acc1);
-                    acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 20)), acc2);
-                    acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc3);
-                    acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 40)), acc4);
-                    acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 50)), acc5);
-                    acc6 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc6);
-                    acc7 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 70)), acc7);
-                    acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
-                    acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 11)), acc1);
-                    acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 21)), acc2);
-                    acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc3);
-                    acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 41)), acc4);
-                    acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 51)), acc5);
-                    acc6 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc6);
-                    acc7 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 71)), acc7);
-                    acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
-                    acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 12)), acc1);
-                    acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 22)), acc2);
-                    acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc3);
-                    acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 42)), acc4);
-                    acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 52)), acc5);
-                    acc6 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc6);
-                    acc7 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 72)), acc7);
-                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1);
-                    var x4 = Vector512.LoadUnsafe(ref in1);
-                    var x5 = Vector512.LoadUnsafe(ref in1, 1);
-                    var x3 = Simd.ShiftInZero(x4);
-                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 13)), acc1);
-                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 23)), acc2);
-                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc3);
-                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 43)), acc4);
-                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 53)), acc5);
-                    acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc6);
-                    acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 73)), acc7);
-                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 14)), acc1);
-                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 24)), acc2);
-                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc3);
-                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 44)), acc4);
-                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 54)), acc5);
-                    acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc6);
-                    acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 74)), acc7);
-                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 15)), acc1);
-                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 25)), acc2);
-                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc3);
-                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 45)), acc4);
-                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 55)), acc5);
-                    acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 65)), acc6);
-                    acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 75)), acc7);
-                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2);
-                    var x7 = Vector512.LoadUnsafe(ref in2);
-                    var x8 = Vector512.LoadUnsafe(ref in2, 1);
-                    var x6 = Simd.ShiftInZero(x7);
-                    acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                    acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 16)), acc1);
-                    acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 26)), acc2);
-                    acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc3);
-                    acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 46)), acc4);
-                    acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc5);
-                    acc6 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 66)), acc6);
-                    acc7 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 76)), acc7);
-                    acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                    acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 17)), acc1);
-                    acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 27)), acc2);
-                    acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 37)), acc3);
-                    acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 47)), acc4);
-                    acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc5);
-                    acc6 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 67)), acc6);
-                    acc7 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 77)), acc7);
-                    acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                    acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 18)), acc1);
-                    acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc2);
-                    acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 38)), acc3);
-                    acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 48)), acc4);
-                    acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc5);
-                    acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 68)), acc6);
-                    acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 78)), acc7);
-                }
-                acc0 = Simd.Relu(acc0);
-                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 0));
-                acc1 = Simd.Relu(acc1);
-                acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + 0));
-                acc2 = Simd.Relu(acc2);
-                acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + 0));
-                acc3 = Simd.Relu(acc3);
-                acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + 0));
-                acc4 = Simd.Relu(acc4);
-                acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + 0));
-                acc5 = Simd.Relu(acc5);
-                acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + 0));
-                acc6 = Simd.Relu(acc6);
-                acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + 0));
-                acc7 = Simd.Relu(acc7);
-                acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + 0));
-            }
-            {
-                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 9));
-                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 19));
-                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 29));
-                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 39));
-                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 49));
-                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 59));
-                var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 69));
-                var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 79));
-                {
-                    const int ci = 0;
-                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
-                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                    ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 10);
-                    var x0 = Vector512.LoadUnsafe(ref in0);
-                    acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
-                    acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 10)), acc1);
-                    acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 20)), acc2);
-                    acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc3);
-                    acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 40)), acc4);
-                    acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 50)), acc5);
-                    acc6 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc6);
-                    acc7 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 70)), acc7);
-                    var x1 = Vector512.LoadUnsafe(ref in0, 1);
-                    acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
-                    acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 11)), acc1);
-                    acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 21)), acc2);
-                    acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc3);
-                    acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 41)), acc4);
-                    acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 51)), acc5);
-                    acc6 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc6);
-                    acc7 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 71)), acc7);
-                    var x2 = Vector512.LoadUnsafe(ref in0, 2);
-                    acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
-                    acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 12)), acc1);
-                    acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 22)), acc2);
-                    acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc3);
-                    acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 42)), acc4);
-                    acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 52)), acc5);
-                    acc6 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc6);
-                    acc7 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 72)), acc7);
-                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 10);
-                    var x3 = Vector512.LoadUnsafe(ref in1);
-                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 13)), acc1);
-                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 23)), acc2);
-                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc3);
-                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 43)), acc4);
-                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 53)), acc5);
-                    acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc6);
-                    acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 73)), acc7);
-                    var x4 = Vector512.LoadUnsafe(ref in1, 1);
-                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 14)), acc1);
-                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 24)), acc2);
-                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc3);
-                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 44)), acc4);
-                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 54)), acc5);
-                    acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc6);
-                    acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 74)), acc7);
-                    var x5 = Vector512.LoadUnsafe(ref in1, 2);
-                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 15)), acc1);
-                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 25)), acc2);
-                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc3);
-                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 45)), acc4);
-                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 55)), acc5);
-                    acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 65)), acc6);
-                    acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 75)), acc7);
-                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 10);
-                    var x6 = Vector512.LoadUnsafe(ref in2);
-                    acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                    acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 16)), acc1);
-                    acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 26)), acc2);
-                    acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc3);
-                    acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 46)), acc4);
-                    acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc5);
-                    acc6 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 66)), acc6);
-                    acc7 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 76)), acc7);
-                    var x7 = Vector512.LoadUnsafe(ref in2, 1);
-                    acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                    acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 17)), acc1);
-                    acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 27)), acc2);
-                    acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 37)), acc3);
-                    acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 47)), acc4);
-                    acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc5);
-                    acc6 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 67)), acc6);
-                    acc7 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 77)), acc7);
-                    var x8 = Vector512.LoadUnsafe(ref in2, 2);
-                    acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                    acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 18)), acc1);
-                    acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc2);
-                    acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 38)), acc3);
-                    acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 48)), acc4);
-                    acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc5);
-                    acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 68)), acc6);
-                    acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 78)), acc7);
-                }
-                acc0 = Simd.Relu(acc0);
-                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 11));
-                acc1 = Simd.Relu(acc1);
-                acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + 11));
-                acc2 = Simd.Relu(acc2);
-                acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + 11));
-                acc3 = Simd.Relu(acc3);
-                acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + 11));
-                acc4 = Simd.Relu(acc4);
-                acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + 11));
-                acc5 = Simd.Relu(acc5);
-                acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + 11));
-                acc6 = Simd.Relu(acc6);
-                acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + 11));
-                acc7 = Simd.Relu(acc7);
-                acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + 11));
-            }
+            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
+            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 11, true, true, false);
         }
         {
             int row0 = 728;
             int row1 = 756;
             int outRow = 756;
+            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, 0, outRow, 0, true, false, true);
+            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, 0, outRow, 11, true, false, false);
+        }
+    }
+
+    /// <summary>One vector of output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V512"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
+    {
+        var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 9));
+        var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 19));
+        var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 29));
+        var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 39));
+        var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 49));
+        var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 59));
+        var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 69));
+        var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 79));
+        {
+            const int ci = 0;
+            ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
+            ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
+            if (above)
             {
-                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 9));
-                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 19));
-                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 29));
-                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 39));
-                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 49));
-                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 59));
-                var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 69));
-                var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 79));
-                {
-                    const int ci = 0;
-                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
-                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                    ref float in0 = ref Unsafe.Add(ref inputPlane, row0);
-                    var x1 = Vector512.LoadUnsafe(ref in0);
-                    var x2 = Vector512.LoadUnsafe(ref in0, 1);
-                    var x0 = Simd.ShiftInZero(x1);
-                    acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
-                    acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 10)), acc1);
-                    acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 20)), acc2);
-                    acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc3);
-                    acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 40)), acc4);
-                    acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 50)), acc5);
-                    acc6 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc6);
-                    acc7 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 70)), acc7);
-                    acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
-                    acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 11)), acc1);
-                    acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 21)), acc2);
-                    acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc3);
-                    acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 41)), acc4);
-                    acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 51)), acc5);
-                    acc6 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc6);
-                    acc7 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 71)), acc7);
-                    acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
-                    acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 12)), acc1);
-                    acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 22)), acc2);
-                    acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc3);
-                    acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 42)), acc4);
-                    acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 52)), acc5);
-                    acc6 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc6);
-                    acc7 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 72)), acc7);
-                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1);
-                    var x4 = Vector512.LoadUnsafe(ref in1);
-                    var x5 = Vector512.LoadUnsafe(ref in1, 1);
-                    var x3 = Simd.ShiftInZero(x4);
-                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 13)), acc1);
-                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 23)), acc2);
-                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc3);
-                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 43)), acc4);
-                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 53)), acc5);
-                    acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc6);
-                    acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 73)), acc7);
-                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 14)), acc1);
-                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 24)), acc2);
-                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc3);
-                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 44)), acc4);
-                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 54)), acc5);
-                    acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc6);
-                    acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 74)), acc7);
-                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 15)), acc1);
-                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 25)), acc2);
-                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc3);
-                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 45)), acc4);
-                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 55)), acc5);
-                    acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 65)), acc6);
-                    acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 75)), acc7);
-                }
-                acc0 = Simd.Relu(acc0);
-                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 0));
-                acc1 = Simd.Relu(acc1);
-                acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + 0));
-                acc2 = Simd.Relu(acc2);
-                acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + 0));
-                acc3 = Simd.Relu(acc3);
-                acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + 0));
-                acc4 = Simd.Relu(acc4);
-                acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + 0));
-                acc5 = Simd.Relu(acc5);
-                acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + 0));
-                acc6 = Simd.Relu(acc6);
-                acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + 0));
-                acc7 = Simd.Relu(acc7);
-                acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + 0));
+                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox);
+                var x1 = Vector512.LoadUnsafe(ref in0);
+                var x2 = Vector512.LoadUnsafe(ref in0, 1);
+                var x0 = leftEdge ? Simd.ShiftInZero(x1) : Vector512.LoadUnsafe(ref Unsafe.Subtract(ref in0, 1));
+                acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
+                acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 10)), acc1);
+                acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 20)), acc2);
+                acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc3);
+                acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 40)), acc4);
+                acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 50)), acc5);
+                acc6 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc6);
+                acc7 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 70)), acc7);
+                acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
+                acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 11)), acc1);
+                acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 21)), acc2);
+                acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc3);
+                acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 41)), acc4);
+                acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 51)), acc5);
+                acc6 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc6);
+                acc7 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 71)), acc7);
+                acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
+                acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 12)), acc1);
+                acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 22)), acc2);
+                acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc3);
+                acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 42)), acc4);
+                acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 52)), acc5);
+                acc6 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc6);
+                acc7 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 72)), acc7);
             }
+            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox);
+            var x4 = Vector512.LoadUnsafe(ref in1);
+            var x5 = Vector512.LoadUnsafe(ref in1, 1);
+            var x3 = leftEdge ? Simd.ShiftInZero(x4) : Vector512.LoadUnsafe(ref Unsafe.Subtract(ref in1, 1));
+            acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
+            acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 13)), acc1);
+            acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 23)), acc2);
+            acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc3);
+            acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 43)), acc4);
+            acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 53)), acc5);
+            acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc6);
+            acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 73)), acc7);
+            acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
+            acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 14)), acc1);
+            acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 24)), acc2);
+            acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc3);
+            acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 44)), acc4);
+            acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 54)), acc5);
+            acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc6);
+            acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 74)), acc7);
+            acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
+            acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 15)), acc1);
+            acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 25)), acc2);
+            acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc3);
+            acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 45)), acc4);
+            acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 55)), acc5);
+            acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 65)), acc6);
+            acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 75)), acc7);
+            if (below)
             {
-                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 9));
-                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 19));
-                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 29));
-                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 39));
-                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 49));
-                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 59));
-                var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 69));
-                var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 79));
-                {
-                    const int ci = 0;
-                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
-                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                    ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 10);
-                    var x0 = Vector512.LoadUnsafe(ref in0);
-                    acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
-                    acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 10)), acc1);
-                    acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 20)), acc2);
-                    acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc3);
-                    acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 40)), acc4);
-                    acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 50)), acc5);
-                    acc6 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc6);
-                    acc7 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 70)), acc7);
-                    var x1 = Vector512.LoadUnsafe(ref in0, 1);
-                    acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
-                    acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 11)), acc1);
-                    acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 21)), acc2);
-                    acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc3);
-                    acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 41)), acc4);
-                    acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 51)), acc5);
-                    acc6 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc6);
-                    acc7 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 71)), acc7);
-                    var x2 = Vector512.LoadUnsafe(ref in0, 2);
-                    acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
-                    acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 12)), acc1);
-                    acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 22)), acc2);
-                    acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc3);
-                    acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 42)), acc4);
-                    acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 52)), acc5);
-                    acc6 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc6);
-                    acc7 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 72)), acc7);
-                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 10);
-                    var x3 = Vector512.LoadUnsafe(ref in1);
-                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 13)), acc1);
-                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 23)), acc2);
-                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc3);
-                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 43)), acc4);
-                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 53)), acc5);
-                    acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc6);
-                    acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 73)), acc7);
-                    var x4 = Vector512.LoadUnsafe(ref in1, 1);
-                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 14)), acc1);
-                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 24)), acc2);
-                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc3);
-                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 44)), acc4);
-                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 54)), acc5);
-                    acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc6);
-                    acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 74)), acc7);
-                    var x5 = Vector512.LoadUnsafe(ref in1, 2);
-                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 15)), acc1);
-                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 25)), acc2);
-                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc3);
-                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 45)), acc4);
-                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 55)), acc5);
-                    acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 65)), acc6);
-                    acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 75)), acc7);
-                }
-                acc0 = Simd.Relu(acc0);
-                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 11));
-                acc1 = Simd.Relu(acc1);
-                acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + 11));
-                acc2 = Simd.Relu(acc2);
-                acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + 11));
-                acc3 = Simd.Relu(acc3);
-                acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + 11));
-                acc4 = Simd.Relu(acc4);
-                acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + 11));
-                acc5 = Simd.Relu(acc5);
-                acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + 11));
-                acc6 = Simd.Relu(acc6);
-                acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + 11));
-                acc7 = Simd.Relu(acc7);
-                acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + 11));
+                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox);
+                var x7 = Vector512.LoadUnsafe(ref in2);
+                var x8 = Vector512.LoadUnsafe(ref in2, 1);
+                var x6 = leftEdge ? Simd.ShiftInZero(x7) : Vector512.LoadUnsafe(ref Unsafe.Subtract(ref in2, 1));
+                acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
+                acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 16)), acc1);
+                acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 26)), acc2);
+                acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc3);
+                acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 46)), acc4);
+                acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc5);
+                acc6 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 66)), acc6);
+                acc7 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 76)), acc7);
+                acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
+                acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 17)), acc1);
+                acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 27)), acc2);
+                acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 37)), acc3);
+                acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 47)), acc4);
+                acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc5);
+                acc6 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 67)), acc6);
+                acc7 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 77)), acc7);
+                acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
+                acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 18)), acc1);
+                acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc2);
+                acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 38)), acc3);
+                acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 48)), acc4);
+                acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc5);
+                acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 68)), acc6);
+                acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 78)), acc7);
             }
         }
+        acc0 = Simd.Relu(acc0);
+        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
+        acc1 = Simd.Relu(acc1);
+        acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + ox));
+        acc2 = Simd.Relu(acc2);
+        acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + ox));
+        acc3 = Simd.Relu(acc3);
+        acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + ox));
+        acc4 = Simd.Relu(acc4);
+        acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + ox));
+        acc5 = Simd.Relu(acc5);
+        acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + ox));
+        acc6 = Simd.Relu(acc6);
+        acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + ox));
+        acc7 = Simd.Relu(acc7);
+        acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + ox));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Conv3x3_s1_1to16_28x28_Relu_V256(ref float source, ref float destination, ref float weights)
+    {
+        for (int c0 = 0; c0 < 16; c0 += 8) Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V256(ref source, ref Unsafe.Add(ref destination, c0 * 784), ref Unsafe.Add(ref weights, c0 * 10));
+        for (int c = 0; c < 16; c++)
+        {
+            ref float plane = ref source;
+            ref float output = ref Unsafe.Add(ref destination, c * 784);
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            float bias = Unsafe.Add(ref taps, 9);
+            {
+                int row1 = 0;
+                int row2 = 28;
+                int outRow = 0;
+                {
+                    float acc = bias;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 26) * Unsafe.Add(ref planeTaps, 3);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 27) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 26) * Unsafe.Add(ref planeTaps, 6);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 27) * Unsafe.Add(ref planeTaps, 7);
+                    }
+                    acc = MathF.Max(acc, 0f);
+                    Unsafe.Add(ref output, outRow + 27) = acc;
+                }
+            }
+            for (int oy = 1; oy < 27; oy++)
+            {
+                int row0 = (oy - 1) * 28;
+                int row1 = (oy) * 28;
+                int row2 = (oy + 1) * 28;
+                int outRow = oy * 28;
+                {
+                    float acc = bias;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 26) * Unsafe.Add(ref planeTaps, 0);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 27) * Unsafe.Add(ref planeTaps, 1);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 26) * Unsafe.Add(ref planeTaps, 3);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 27) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 26) * Unsafe.Add(ref planeTaps, 6);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 27) * Unsafe.Add(ref planeTaps, 7);
+                    }
+                    acc = MathF.Max(acc, 0f);
+                    Unsafe.Add(ref output, outRow + 27) = acc;
+                }
+            }
+            {
+                int row0 = 728;
+                int row1 = 756;
+                int outRow = 756;
+                {
+                    float acc = bias;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 784);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 26) * Unsafe.Add(ref planeTaps, 0);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 27) * Unsafe.Add(ref planeTaps, 1);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 26) * Unsafe.Add(ref planeTaps, 3);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 27) * Unsafe.Add(ref planeTaps, 4);
+                    }
+                    acc = MathF.Max(acc, 0f);
+                    Unsafe.Add(ref output, outRow + 27) = acc;
+                }
+            }
+        }
+    }
+
+    /// <summary>Vector256 interior columns of 8 output channels of <see cref="Conv3x3_s1_1to16_28x28_Relu"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V256(ref float source, ref float blockOutput, ref float blockTaps)
+    {
+        {
+            int row1 = 0;
+            int row2 = 28;
+            int outRow = 0;
+            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
+            for (int ox = 8; ox <= 19; ox += 8)
+            {
+                Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
+            }
+            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 19, false, true, false);
+        }
+        for (int oy = 1; oy < 27; oy++)
+        {
+            int row0 = (oy - 1) * 28;
+            int row1 = (oy) * 28;
+            int row2 = (oy + 1) * 28;
+            int outRow = oy * 28;
+            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
+            for (int ox = 8; ox <= 19; ox += 8)
+            {
+                Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, ox, true, true, false);
+            }
+            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 19, true, true, false);
+        }
+        {
+            int row0 = 728;
+            int row1 = 756;
+            int outRow = 756;
+            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, 0, outRow, 0, true, false, true);
+            for (int ox = 8; ox <= 19; ox += 8)
+            {
+                Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, 0, outRow, ox, true, false, false);
+            }
+            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, 0, outRow, 19, true, false, false);
+        }
+    }
+
+    /// <summary>One vector of output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V256"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
+    {
+        var acc0 = Vector256.Create(Unsafe.Add(ref blockTaps, 9));
+        var acc1 = Vector256.Create(Unsafe.Add(ref blockTaps, 19));
+        var acc2 = Vector256.Create(Unsafe.Add(ref blockTaps, 29));
+        var acc3 = Vector256.Create(Unsafe.Add(ref blockTaps, 39));
+        var acc4 = Vector256.Create(Unsafe.Add(ref blockTaps, 49));
+        var acc5 = Vector256.Create(Unsafe.Add(ref blockTaps, 59));
+        var acc6 = Vector256.Create(Unsafe.Add(ref blockTaps, 69));
+        var acc7 = Vector256.Create(Unsafe.Add(ref blockTaps, 79));
+        {
+            const int ci = 0;
+            ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
+            ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
+            if (above)
+            {
+                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox);
+                var x1 = Vector256.LoadUnsafe(ref in0);
+                var x2 = Vector256.LoadUnsafe(ref in0, 1);
+                var x0 = leftEdge ? Simd.ShiftInZero(x1) : Vector256.LoadUnsafe(ref Unsafe.Subtract(ref in0, 1));
+                acc0 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
+                acc1 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 10)), acc1);
+                acc2 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 20)), acc2);
+                acc3 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 30)), acc3);
+                acc4 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 40)), acc4);
+                acc5 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 50)), acc5);
+                acc6 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 60)), acc6);
+                acc7 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 70)), acc7);
+                acc0 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
+                acc1 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 11)), acc1);
+                acc2 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 21)), acc2);
+                acc3 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 31)), acc3);
+                acc4 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 41)), acc4);
+                acc5 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 51)), acc5);
+                acc6 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 61)), acc6);
+                acc7 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 71)), acc7);
+                acc0 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
+                acc1 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 12)), acc1);
+                acc2 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 22)), acc2);
+                acc3 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 32)), acc3);
+                acc4 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 42)), acc4);
+                acc5 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 52)), acc5);
+                acc6 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 62)), acc6);
+                acc7 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 72)), acc7);
+            }
+            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox);
+            var x4 = Vector256.LoadUnsafe(ref in1);
+            var x5 = Vector256.LoadUnsafe(ref in1, 1);
+            var x3 = leftEdge ? Simd.ShiftInZero(x4) : Vector256.LoadUnsafe(ref Unsafe.Subtract(ref in1, 1));
+            acc0 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
+            acc1 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 13)), acc1);
+            acc2 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 23)), acc2);
+            acc3 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 33)), acc3);
+            acc4 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 43)), acc4);
+            acc5 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 53)), acc5);
+            acc6 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 63)), acc6);
+            acc7 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 73)), acc7);
+            acc0 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
+            acc1 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 14)), acc1);
+            acc2 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 24)), acc2);
+            acc3 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 34)), acc3);
+            acc4 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 44)), acc4);
+            acc5 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 54)), acc5);
+            acc6 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 64)), acc6);
+            acc7 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 74)), acc7);
+            acc0 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
+            acc1 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 15)), acc1);
+            acc2 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 25)), acc2);
+            acc3 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 35)), acc3);
+            acc4 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 45)), acc4);
+            acc5 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 55)), acc5);
+            acc6 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 65)), acc6);
+            acc7 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 75)), acc7);
+            if (below)
+            {
+                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox);
+                var x7 = Vector256.LoadUnsafe(ref in2);
+                var x8 = Vector256.LoadUnsafe(ref in2, 1);
+                var x6 = leftEdge ? Simd.ShiftInZero(x7) : Vector256.LoadUnsafe(ref Unsafe.Subtract(ref in2, 1));
+                acc0 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
+                acc1 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 16)), acc1);
+                acc2 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 26)), acc2);
+                acc3 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 36)), acc3);
+                acc4 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 46)), acc4);
+                acc5 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 56)), acc5);
+                acc6 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 66)), acc6);
+                acc7 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 76)), acc7);
+                acc0 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
+                acc1 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 17)), acc1);
+                acc2 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 27)), acc2);
+                acc3 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 37)), acc3);
+                acc4 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 47)), acc4);
+                acc5 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 57)), acc5);
+                acc6 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 67)), acc6);
+                acc7 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 77)), acc7);
+                acc0 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
+                acc1 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 18)), acc1);
+                acc2 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 28)), acc2);
+                acc3 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 38)), acc3);
+                acc4 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 48)), acc4);
+                acc5 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 58)), acc5);
+                acc6 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 68)), acc6);
+                acc7 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 78)), acc7);
+            }
+        }
+        acc0 = Simd.Relu(acc0);
+        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
+        acc1 = Simd.Relu(acc1);
+        acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + ox));
+        acc2 = Simd.Relu(acc2);
+        acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + ox));
+        acc3 = Simd.Relu(acc3);
+        acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + ox));
+        acc4 = Simd.Relu(acc4);
+        acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + ox));
+        acc5 = Simd.Relu(acc5);
+        acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + ox));
+        acc6 = Simd.Relu(acc6);
+        acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + ox));
+        acc7 = Simd.Relu(acc7);
+        acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + ox));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -1936,14 +1730,27 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_V256(ref float source, ref float destination, ref float weights)
     {
+        for (int p0 = 0; p0 < 768; p0 += 48)
+        {
+            {
+                const int k = 0;
+                ref float groupInput = ref Unsafe.Add(ref source, k * 12544);
+                for (int j = 0; j < 48; j += 8)
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 17);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 48 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 48 + j + 4, p0, p0 + 24);
+                }
+            }
+        }
         {
             const int k = 0;
             ref float groupInput = ref Unsafe.Add(ref source, k * 12544);
             for (int j = 0; j < 48; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 17);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 48 + j, 0, 768);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 48 + j + 4, 0, 768);
+                Pointwise_Tile_4x16_V256<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 48 + j, 768, 768);
+                Pointwise_Tile_4x16_V256<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 48 + j + 4, 768, 768);
             }
         }
     }
@@ -2095,16 +1902,15 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 16; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 22 + j) * 7);
-                Pointwise_Tile_4x16_V256<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 22 + j, 0, 176);
-                Pointwise_Tile_4x4_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 22 + j, 192, 192);
-                Pointwise_Tile_4x16_V256<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 22 + j + 4, 0, 176);
-                Pointwise_Tile_4x4_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 22 + j + 4, 192, 192);
+                Pointwise_Tile_4x24_V256<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 22 + j, 0, 168);
+                Pointwise_Tile_4x24_V256<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 22 + j + 4, 0, 168);
+                Pointwise_Tile_8x4_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 22 + j, 192, 192);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 22 + 16) * 7);
-                Pointwise_Tile_4x16_V256<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 22 + 16, 0, 176);
+                Pointwise_Tile_4x24_V256<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 22 + 16, 0, 168);
                 Pointwise_Tile_4x4_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 22 + 16, 192, 192);
-                Pointwise_Tile_2x32_V256<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 22 + 16 + 4, 0, 160);
+                Pointwise_Tile_2x48_V256<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 22 + 16 + 4, 0, 144);
                 Pointwise_Tile_2x4_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 22 + 16 + 4, 192, 192);
             }
         }
@@ -2174,9 +1980,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             ref float groupInput = ref Unsafe.Add(ref source, k * 4704);
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 6) * 25);
-                Pointwise_Tile_4x16_V256<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 6, 0, 176);
+                Pointwise_Tile_4x24_V256<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 6, 0, 168);
                 Pointwise_Tile_4x4_V128<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 6, 192, 192);
-                Pointwise_Tile_2x32_V256<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 6 + 4, 0, 160);
+                Pointwise_Tile_2x48_V256<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 6 + 4, 0, 144);
                 Pointwise_Tile_2x4_V128<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 6 + 4, 192, 192);
             }
         }
@@ -2557,10 +2363,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 24; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 7);
-                Pointwise_Tile_4x16_V256<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 24 + j, 0, 176);
-                Pointwise_Tile_4x4_V128<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 24 + j, 192, 192);
-                Pointwise_Tile_4x16_V256<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 176);
-                Pointwise_Tile_4x4_V128<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 192, 192);
+                Pointwise_Tile_4x24_V256<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 24 + j, 0, 168);
+                Pointwise_Tile_4x24_V256<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 168);
+                Pointwise_Tile_8x4_V128<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 24 + j, 192, 192);
             }
         }
     }
@@ -2695,14 +2500,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             {
                 const int j = 0;
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 25);
-                Pointwise_Tile_4x16_V256<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 176);
-                Pointwise_Tile_4x4_V128<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 192, 192);
-                Pointwise_Tile_4x16_V256<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 176);
-                Pointwise_Tile_4x4_V128<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 192, 192);
+                Pointwise_Tile_4x24_V256<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 168);
+                Pointwise_Tile_4x24_V256<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 168);
+                Pointwise_Tile_8x4_V128<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 192, 192);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 25);
-                Pointwise_Tile_4x16_V256<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 176);
+                Pointwise_Tile_4x24_V256<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 168);
                 Pointwise_Tile_4x4_V128<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 192, 192);
             }
         }
@@ -2857,10 +2661,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 24; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 13);
-                Pointwise_Tile_4x16_V256<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 32);
-                Pointwise_Tile_4x4_V128<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 45, 45);
-                Pointwise_Tile_4x16_V256<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 32);
-                Pointwise_Tile_4x4_V128<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 45, 45);
+                Pointwise_Tile_4x24_V256<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 24);
+                Pointwise_Tile_4x24_V256<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 24);
+                Pointwise_Tile_8x4_V128<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 45, 45);
             }
         }
     }
@@ -2929,14 +2732,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             {
                 const int j = 0;
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 49);
-                Pointwise_Tile_4x16_V256<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 32);
-                Pointwise_Tile_4x4_V128<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 45, 45);
-                Pointwise_Tile_4x16_V256<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 32);
-                Pointwise_Tile_4x4_V128<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 45, 45);
+                Pointwise_Tile_4x24_V256<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 24);
+                Pointwise_Tile_4x24_V256<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 24);
+                Pointwise_Tile_8x4_V128<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 45, 45);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 49);
-                Pointwise_Tile_4x16_V256<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 32);
+                Pointwise_Tile_4x24_V256<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 24);
                 Pointwise_Tile_4x4_V128<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 45, 45);
             }
         }
@@ -3118,10 +2920,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             for (int j = 0; j < 48; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 13);
-                Pointwise_Tile_4x16_V256<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 48 + j, 0, 32);
-                Pointwise_Tile_4x4_V128<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 48 + j, 45, 45);
-                Pointwise_Tile_4x16_V256<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 48 + j + 4, 0, 32);
-                Pointwise_Tile_4x4_V128<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 48 + j + 4, 45, 45);
+                Pointwise_Tile_4x24_V256<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 48 + j, 0, 24);
+                Pointwise_Tile_4x24_V256<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 48 + j + 4, 0, 24);
+                Pointwise_Tile_8x4_V128<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 48 + j, 45, 45);
             }
         }
     }
@@ -3787,6 +3588,106 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             acc5x0.StoreUnsafe(ref out5, (nuint)(p));
             acc6x0.StoreUnsafe(ref out6, (nuint)(p));
             acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+        }
+    }
+
+    /// <summary>4 × 24 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_4x24_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 24)
+        {
+            var bias0 = Vector256.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var acc0x2 = bias0;
+            var bias1 = Vector256.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            var acc1x2 = bias1;
+            var bias2 = Vector256.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var acc2x1 = bias2;
+            var acc2x2 = bias2;
+            var bias3 = Vector256.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            var acc3x1 = bias3;
+            var acc3x2 = bias3;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
+                var x0 = Vector256.LoadUnsafe(ref x);
+                var x1 = Vector256.LoadUnsafe(ref x, 8);
+                var x2 = Vector256.LoadUnsafe(ref x, 16);
+                var w0 = Vector256.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector256.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
+                acc0x2 += Vector256.LoadUnsafe(ref res, (nuint)(p + 16));
+                acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
+                acc1x2 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
+                acc2x0 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc2x1 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 8));
+                acc2x2 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 16));
+                acc3x0 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc3x1 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 8));
+                acc3x2 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 16));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc2x2 = Simd.Relu(acc2x2);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+                acc3x2 = Simd.Relu(acc3x2);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 16));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 16));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+            acc2x2.StoreUnsafe(ref out2, (nuint)(p + 16));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+            acc3x2.StoreUnsafe(ref out3, (nuint)(p + 16));
         }
     }
 
@@ -4664,26 +4565,30 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>2 × 32 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
+    /// <summary>2 × 48 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_Tile_2x32_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Pointwise_Tile_2x48_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
         ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        for (int p = start; p <= last; p += 32)
+        for (int p = start; p <= last; p += 48)
         {
             var bias0 = Vector256.Create(bias);
             var acc0x0 = bias0;
             var acc0x1 = bias0;
             var acc0x2 = bias0;
             var acc0x3 = bias0;
+            var acc0x4 = bias0;
+            var acc0x5 = bias0;
             var bias1 = Vector256.Create(Unsafe.Add(ref bias, 1));
             var acc1x0 = bias1;
             var acc1x1 = bias1;
             var acc1x2 = bias1;
             var acc1x3 = bias1;
+            var acc1x4 = bias1;
+            var acc1x5 = bias1;
             ref float x = ref Unsafe.Add(ref groupInput, p);
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
@@ -4693,16 +4598,22 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 var x1 = Vector256.LoadUnsafe(ref x, 8);
                 var x2 = Vector256.LoadUnsafe(ref x, 16);
                 var x3 = Vector256.LoadUnsafe(ref x, 24);
+                var x4 = Vector256.LoadUnsafe(ref x, 32);
+                var x5 = Vector256.LoadUnsafe(ref x, 40);
                 var w0 = Vector256.Create(wk);
                 acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
                 acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
                 acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
                 acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
+                acc0x4 = Simd.MulAdd(x4, w0, acc0x4);
+                acc0x5 = Simd.MulAdd(x5, w0, acc0x5);
                 var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
                 acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
                 acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
                 acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
                 acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
+                acc1x4 = Simd.MulAdd(x4, w1, acc1x4);
+                acc1x5 = Simd.MulAdd(x5, w1, acc1x5);
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
@@ -4712,10 +4623,14 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
                 acc0x2 += Vector256.LoadUnsafe(ref res, (nuint)(p + 16));
                 acc0x3 += Vector256.LoadUnsafe(ref res, (nuint)(p + 24));
+                acc0x4 += Vector256.LoadUnsafe(ref res, (nuint)(p + 32));
+                acc0x5 += Vector256.LoadUnsafe(ref res, (nuint)(p + 40));
                 acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
                 acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
                 acc1x2 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
                 acc1x3 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 24));
+                acc1x4 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 32));
+                acc1x5 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 40));
             }
             if (TShape.Relu)
             {
@@ -4723,19 +4638,27 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 acc0x1 = Simd.Relu(acc0x1);
                 acc0x2 = Simd.Relu(acc0x2);
                 acc0x3 = Simd.Relu(acc0x3);
+                acc0x4 = Simd.Relu(acc0x4);
+                acc0x5 = Simd.Relu(acc0x5);
                 acc1x0 = Simd.Relu(acc1x0);
                 acc1x1 = Simd.Relu(acc1x1);
                 acc1x2 = Simd.Relu(acc1x2);
                 acc1x3 = Simd.Relu(acc1x3);
+                acc1x4 = Simd.Relu(acc1x4);
+                acc1x5 = Simd.Relu(acc1x5);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
             acc0x2.StoreUnsafe(ref out0, (nuint)(p + 16));
             acc0x3.StoreUnsafe(ref out0, (nuint)(p + 24));
+            acc0x4.StoreUnsafe(ref out0, (nuint)(p + 32));
+            acc0x5.StoreUnsafe(ref out0, (nuint)(p + 40));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
             acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
             acc1x2.StoreUnsafe(ref out1, (nuint)(p + 16));
             acc1x3.StoreUnsafe(ref out1, (nuint)(p + 24));
+            acc1x4.StoreUnsafe(ref out1, (nuint)(p + 32));
+            acc1x5.StoreUnsafe(ref out1, (nuint)(p + 40));
         }
     }
 

@@ -577,7 +577,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     /// <summary>Each kernel and the code path it takes on this machine (vector width, AdvSimd where used).</summary>
     public static global::System.Collections.Generic.IReadOnlyList<global::ShuffleNetGen.KernelPath> KernelPaths { get; } = new global::ShuffleNetGen.KernelPath[]
     {
-        new("Conv3x3_s2_3to24_224x224_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
+        new("Conv3x3_s2_3to24_224x224_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
         new("MaxPool3x3_s2_24ch_112x112", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
         new("Pointwise_g1_24to58_3136px_Relu_Planes", Vector512.IsHardwareAccelerated ? "Pointwise_g1_24to58_3136px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_24to58_3136px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_24to58_3136px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_24to58_3136px_Relu_V128"),
         new("Depthwise3x3_s2_58ch_56x56", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
@@ -813,6 +813,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     private static void Conv3x3_s2_3to24_224x224_Relu(ref float source, ref float destination, ref float weights)
     {
         if (Vector512.IsHardwareAccelerated) Conv3x3_s2_3to24_224x224_Relu_V512(ref source, ref destination, ref weights);
+        else if (Vector256.IsHardwareAccelerated) Conv3x3_s2_3to24_224x224_Relu_V256(ref source, ref destination, ref weights);
         else if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_3to24_224x224_Relu_AdvSimd(ref source, ref destination, ref weights);
         else Conv3x3_s2_3to24_224x224_Relu_V128(ref source, ref destination, ref weights);
     }
@@ -831,180 +832,10 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             int row1 = 0;
             int row2 = 224;
             int outRow = 0;
-            {
-                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
-                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
-                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
-                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
-                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
-                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
-                var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 195));
-                var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 223));
-                for (int ci = 0; ci < 3; ci++)
-                {
-                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 50176);
-                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1);
-                    var x4 = Simd.LoadEven512(ref in1);
-                    var x5 = Simd.LoadOdd512(ref in1);
-                    var x3 = Simd.ShiftInZero(x5);
-                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
-                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
-                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
-                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
-                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
-                    acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 171)), acc6);
-                    acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 199)), acc7);
-                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
-                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
-                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
-                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
-                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
-                    acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 172)), acc6);
-                    acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 200)), acc7);
-                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
-                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
-                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
-                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
-                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
-                    acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 173)), acc6);
-                    acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 201)), acc7);
-                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2);
-                    var x7 = Simd.LoadEven512(ref in2);
-                    var x8 = Simd.LoadOdd512(ref in2);
-                    var x6 = Simd.ShiftInZero(x8);
-                    acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                    acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
-                    acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
-                    acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
-                    acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
-                    acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
-                    acc6 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 174)), acc6);
-                    acc7 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 202)), acc7);
-                    acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                    acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
-                    acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
-                    acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
-                    acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
-                    acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
-                    acc6 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 175)), acc6);
-                    acc7 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 203)), acc7);
-                    acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                    acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
-                    acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
-                    acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
-                    acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
-                    acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
-                    acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 176)), acc6);
-                    acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 204)), acc7);
-                }
-                acc0 = Simd.Relu(acc0);
-                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 0));
-                acc1 = Simd.Relu(acc1);
-                acc1.StoreUnsafe(ref blockOutput, (nuint)(12544 + outRow + 0));
-                acc2 = Simd.Relu(acc2);
-                acc2.StoreUnsafe(ref blockOutput, (nuint)(25088 + outRow + 0));
-                acc3 = Simd.Relu(acc3);
-                acc3.StoreUnsafe(ref blockOutput, (nuint)(37632 + outRow + 0));
-                acc4 = Simd.Relu(acc4);
-                acc4.StoreUnsafe(ref blockOutput, (nuint)(50176 + outRow + 0));
-                acc5 = Simd.Relu(acc5);
-                acc5.StoreUnsafe(ref blockOutput, (nuint)(62720 + outRow + 0));
-                acc6 = Simd.Relu(acc6);
-                acc6.StoreUnsafe(ref blockOutput, (nuint)(75264 + outRow + 0));
-                acc7 = Simd.Relu(acc7);
-                acc7.StoreUnsafe(ref blockOutput, (nuint)(87808 + outRow + 0));
-            }
+            Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
             for (int ox = 16; ox <= 96; ox += 16)
             {
-                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
-                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
-                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
-                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
-                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
-                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
-                var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 195));
-                var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 223));
-                for (int ci = 0; ci < 3; ci++)
-                {
-                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 50176);
-                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                    var x3 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
-                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
-                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
-                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
-                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
-                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
-                    acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 171)), acc6);
-                    acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 199)), acc7);
-                    var x4 = Simd.LoadEven512(ref in1);
-                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
-                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
-                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
-                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
-                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
-                    acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 172)), acc6);
-                    acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 200)), acc7);
-                    var x5 = Simd.LoadOdd512(ref in1);
-                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
-                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
-                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
-                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
-                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
-                    acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 173)), acc6);
-                    acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 201)), acc7);
-                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                    var x6 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
-                    acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                    acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
-                    acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
-                    acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
-                    acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
-                    acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
-                    acc6 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 174)), acc6);
-                    acc7 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 202)), acc7);
-                    var x7 = Simd.LoadEven512(ref in2);
-                    acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                    acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
-                    acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
-                    acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
-                    acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
-                    acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
-                    acc6 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 175)), acc6);
-                    acc7 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 203)), acc7);
-                    var x8 = Simd.LoadOdd512(ref in2);
-                    acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                    acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
-                    acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
-                    acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
-                    acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
-                    acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
-                    acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 176)), acc6);
-                    acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 204)), acc7);
-                }
-                acc0 = Simd.Relu(acc0);
-                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-                acc1 = Simd.Relu(acc1);
-                acc1.StoreUnsafe(ref blockOutput, (nuint)(12544 + outRow + ox));
-                acc2 = Simd.Relu(acc2);
-                acc2.StoreUnsafe(ref blockOutput, (nuint)(25088 + outRow + ox));
-                acc3 = Simd.Relu(acc3);
-                acc3.StoreUnsafe(ref blockOutput, (nuint)(37632 + outRow + ox));
-                acc4 = Simd.Relu(acc4);
-                acc4.StoreUnsafe(ref blockOutput, (nuint)(50176 + outRow + ox));
-                acc5 = Simd.Relu(acc5);
-                acc5.StoreUnsafe(ref blockOutput, (nuint)(62720 + outRow + ox));
-                acc6 = Simd.Relu(acc6);
-                acc6.StoreUnsafe(ref blockOutput, (nuint)(75264 + outRow + ox));
-                acc7 = Simd.Relu(acc7);
-                acc7.StoreUnsafe(ref blockOutput, (nuint)(87808 + outRow + ox));
+                Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
             }
         }
         for (int oy = 1; oy < 112; oy++)
@@ -1013,238 +844,296 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             int row1 = (oy * 2) * 224;
             int row2 = (oy * 2 + 1) * 224;
             int outRow = oy * 112;
-            {
-                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
-                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
-                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
-                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
-                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
-                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
-                var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 195));
-                var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 223));
-                for (int ci = 0; ci < 3; ci++)
-                {
-                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 50176);
-                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                    ref float in0 = ref Unsafe.Add(ref inputPlane, row0);
-                    var x1 = Simd.LoadEven512(ref in0);
-                    var x2 = Simd.LoadOdd512(ref in0);
-                    var x0 = Simd.ShiftInZero(x2);
-                    acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
-                    acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc1);
-                    acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc2);
-                    acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 84)), acc3);
-                    acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 112)), acc4);
-                    acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 140)), acc5);
-                    acc6 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 168)), acc6);
-                    acc7 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 196)), acc7);
-                    acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
-                    acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 29)), acc1);
-                    acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc2);
-                    acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 85)), acc3);
-                    acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 113)), acc4);
-                    acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 141)), acc5);
-                    acc6 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 169)), acc6);
-                    acc7 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 197)), acc7);
-                    acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
-                    acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc1);
-                    acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc2);
-                    acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 86)), acc3);
-                    acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 114)), acc4);
-                    acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 142)), acc5);
-                    acc6 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 170)), acc6);
-                    acc7 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 198)), acc7);
-                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1);
-                    var x4 = Simd.LoadEven512(ref in1);
-                    var x5 = Simd.LoadOdd512(ref in1);
-                    var x3 = Simd.ShiftInZero(x5);
-                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
-                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
-                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
-                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
-                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
-                    acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 171)), acc6);
-                    acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 199)), acc7);
-                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
-                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
-                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
-                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
-                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
-                    acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 172)), acc6);
-                    acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 200)), acc7);
-                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
-                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
-                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
-                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
-                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
-                    acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 173)), acc6);
-                    acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 201)), acc7);
-                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2);
-                    var x7 = Simd.LoadEven512(ref in2);
-                    var x8 = Simd.LoadOdd512(ref in2);
-                    var x6 = Simd.ShiftInZero(x8);
-                    acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                    acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
-                    acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
-                    acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
-                    acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
-                    acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
-                    acc6 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 174)), acc6);
-                    acc7 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 202)), acc7);
-                    acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                    acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
-                    acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
-                    acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
-                    acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
-                    acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
-                    acc6 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 175)), acc6);
-                    acc7 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 203)), acc7);
-                    acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                    acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
-                    acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
-                    acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
-                    acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
-                    acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
-                    acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 176)), acc6);
-                    acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 204)), acc7);
-                }
-                acc0 = Simd.Relu(acc0);
-                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + 0));
-                acc1 = Simd.Relu(acc1);
-                acc1.StoreUnsafe(ref blockOutput, (nuint)(12544 + outRow + 0));
-                acc2 = Simd.Relu(acc2);
-                acc2.StoreUnsafe(ref blockOutput, (nuint)(25088 + outRow + 0));
-                acc3 = Simd.Relu(acc3);
-                acc3.StoreUnsafe(ref blockOutput, (nuint)(37632 + outRow + 0));
-                acc4 = Simd.Relu(acc4);
-                acc4.StoreUnsafe(ref blockOutput, (nuint)(50176 + outRow + 0));
-                acc5 = Simd.Relu(acc5);
-                acc5.StoreUnsafe(ref blockOutput, (nuint)(62720 + outRow + 0));
-                acc6 = Simd.Relu(acc6);
-                acc6.StoreUnsafe(ref blockOutput, (nuint)(75264 + outRow + 0));
-                acc7 = Simd.Relu(acc7);
-                acc7.StoreUnsafe(ref blockOutput, (nuint)(87808 + outRow + 0));
-            }
+            Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
             for (int ox = 16; ox <= 96; ox += 16)
             {
-                var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
-                var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
-                var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
-                var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
-                var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
-                var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
-                var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 195));
-                var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 223));
-                for (int ci = 0; ci < 3; ci++)
-                {
-                    ref float inputPlane = ref Unsafe.Add(ref source, ci * 50176);
-                    ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-                    ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
-                    var x0 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2));
-                    acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
-                    acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc1);
-                    acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc2);
-                    acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 84)), acc3);
-                    acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 112)), acc4);
-                    acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 140)), acc5);
-                    acc6 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 168)), acc6);
-                    acc7 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 196)), acc7);
-                    var x1 = Simd.LoadEven512(ref in0);
-                    acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
-                    acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 29)), acc1);
-                    acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc2);
-                    acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 85)), acc3);
-                    acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 113)), acc4);
-                    acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 141)), acc5);
-                    acc6 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 169)), acc6);
-                    acc7 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 197)), acc7);
-                    var x2 = Simd.LoadOdd512(ref in0);
-                    acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
-                    acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc1);
-                    acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc2);
-                    acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 86)), acc3);
-                    acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 114)), acc4);
-                    acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 142)), acc5);
-                    acc6 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 170)), acc6);
-                    acc7 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 198)), acc7);
-                    ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                    var x3 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
-                    acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-                    acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
-                    acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
-                    acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
-                    acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
-                    acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
-                    acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 171)), acc6);
-                    acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 199)), acc7);
-                    var x4 = Simd.LoadEven512(ref in1);
-                    acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-                    acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
-                    acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
-                    acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
-                    acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
-                    acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
-                    acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 172)), acc6);
-                    acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 200)), acc7);
-                    var x5 = Simd.LoadOdd512(ref in1);
-                    acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-                    acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
-                    acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
-                    acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
-                    acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
-                    acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
-                    acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 173)), acc6);
-                    acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 201)), acc7);
-                    ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                    var x6 = Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
-                    acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                    acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
-                    acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
-                    acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
-                    acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
-                    acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
-                    acc6 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 174)), acc6);
-                    acc7 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 202)), acc7);
-                    var x7 = Simd.LoadEven512(ref in2);
-                    acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                    acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
-                    acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
-                    acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
-                    acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
-                    acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
-                    acc6 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 175)), acc6);
-                    acc7 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 203)), acc7);
-                    var x8 = Simd.LoadOdd512(ref in2);
-                    acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                    acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
-                    acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
-                    acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
-                    acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
-                    acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
-                    acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 176)), acc6);
-                    acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 204)), acc7);
-                }
-                acc0 = Simd.Relu(acc0);
-                acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-                acc1 = Simd.Relu(acc1);
-                acc1.StoreUnsafe(ref blockOutput, (nuint)(12544 + outRow + ox));
-                acc2 = Simd.Relu(acc2);
-                acc2.StoreUnsafe(ref blockOutput, (nuint)(25088 + outRow + ox));
-                acc3 = Simd.Relu(acc3);
-                acc3.StoreUnsafe(ref blockOutput, (nuint)(37632 + outRow + ox));
-                acc4 = Simd.Relu(acc4);
-                acc4.StoreUnsafe(ref blockOutput, (nuint)(50176 + outRow + ox));
-                acc5 = Simd.Relu(acc5);
-                acc5.StoreUnsafe(ref blockOutput, (nuint)(62720 + outRow + ox));
-                acc6 = Simd.Relu(acc6);
-                acc6.StoreUnsafe(ref blockOutput, (nuint)(75264 + outRow + ox));
-                acc7 = Simd.Relu(acc7);
-                acc7.StoreUnsafe(ref blockOutput, (nuint)(87808 + outRow + ox));
+                Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, ox, true, true, false);
             }
         }
+    }
+
+    /// <summary>One vector of output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V512(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
+    {
+        var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
+        var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
+        var acc2 = Vector512.Create(Unsafe.Add(ref blockTaps, 83));
+        var acc3 = Vector512.Create(Unsafe.Add(ref blockTaps, 111));
+        var acc4 = Vector512.Create(Unsafe.Add(ref blockTaps, 139));
+        var acc5 = Vector512.Create(Unsafe.Add(ref blockTaps, 167));
+        var acc6 = Vector512.Create(Unsafe.Add(ref blockTaps, 195));
+        var acc7 = Vector512.Create(Unsafe.Add(ref blockTaps, 223));
+        for (int ci = 0; ci < 3; ci++)
+        {
+            ref float inputPlane = ref Unsafe.Add(ref source, ci * 50176);
+            ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
+            if (above)
+            {
+                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
+                var x1 = Simd.LoadEven512(ref in0);
+                var x2 = Simd.LoadOdd512(ref in0);
+                var x0 = leftEdge ? Simd.ShiftInZero(x2) : Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2));
+                acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
+                acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc1);
+                acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc2);
+                acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 84)), acc3);
+                acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 112)), acc4);
+                acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 140)), acc5);
+                acc6 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 168)), acc6);
+                acc7 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 196)), acc7);
+                acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
+                acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 29)), acc1);
+                acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc2);
+                acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 85)), acc3);
+                acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 113)), acc4);
+                acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 141)), acc5);
+                acc6 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 169)), acc6);
+                acc7 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 197)), acc7);
+                acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
+                acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc1);
+                acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc2);
+                acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 86)), acc3);
+                acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 114)), acc4);
+                acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 142)), acc5);
+                acc6 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 170)), acc6);
+                acc7 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 198)), acc7);
+            }
+            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+            var x4 = Simd.LoadEven512(ref in1);
+            var x5 = Simd.LoadOdd512(ref in1);
+            var x3 = leftEdge ? Simd.ShiftInZero(x5) : Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
+            acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
+            acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
+            acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
+            acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
+            acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
+            acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
+            acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 171)), acc6);
+            acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 199)), acc7);
+            acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
+            acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
+            acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
+            acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
+            acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
+            acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
+            acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 172)), acc6);
+            acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 200)), acc7);
+            acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
+            acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
+            acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
+            acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
+            acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
+            acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
+            acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 173)), acc6);
+            acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 201)), acc7);
+            if (below)
+            {
+                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                var x7 = Simd.LoadEven512(ref in2);
+                var x8 = Simd.LoadOdd512(ref in2);
+                var x6 = leftEdge ? Simd.ShiftInZero(x8) : Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
+                acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
+                acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
+                acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
+                acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
+                acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
+                acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
+                acc6 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 174)), acc6);
+                acc7 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 202)), acc7);
+                acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
+                acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
+                acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
+                acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
+                acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
+                acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
+                acc6 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 175)), acc6);
+                acc7 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 203)), acc7);
+                acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
+                acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
+                acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
+                acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
+                acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
+                acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
+                acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 176)), acc6);
+                acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 204)), acc7);
+            }
+        }
+        acc0 = Simd.Relu(acc0);
+        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
+        acc1 = Simd.Relu(acc1);
+        acc1.StoreUnsafe(ref blockOutput, (nuint)(12544 + outRow + ox));
+        acc2 = Simd.Relu(acc2);
+        acc2.StoreUnsafe(ref blockOutput, (nuint)(25088 + outRow + ox));
+        acc3 = Simd.Relu(acc3);
+        acc3.StoreUnsafe(ref blockOutput, (nuint)(37632 + outRow + ox));
+        acc4 = Simd.Relu(acc4);
+        acc4.StoreUnsafe(ref blockOutput, (nuint)(50176 + outRow + ox));
+        acc5 = Simd.Relu(acc5);
+        acc5.StoreUnsafe(ref blockOutput, (nuint)(62720 + outRow + ox));
+        acc6 = Simd.Relu(acc6);
+        acc6.StoreUnsafe(ref blockOutput, (nuint)(75264 + outRow + ox));
+        acc7 = Simd.Relu(acc7);
+        acc7.StoreUnsafe(ref blockOutput, (nuint)(87808 + outRow + ox));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Conv3x3_s2_3to24_224x224_Relu_V256(ref float source, ref float destination, ref float weights)
+    {
+        for (int c0 = 0; c0 < 24; c0 += 8) Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V256(ref source, ref Unsafe.Add(ref destination, c0 * 12544), ref Unsafe.Add(ref weights, c0 * 28));
+    }
+
+    /// <summary>Vector256 interior columns of 8 output channels of <see cref="Conv3x3_s2_3to24_224x224_Relu"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V256(ref float source, ref float blockOutput, ref float blockTaps)
+    {
+        {
+            int row1 = 0;
+            int row2 = 224;
+            int outRow = 0;
+            Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
+            for (int ox = 8; ox <= 104; ox += 8)
+            {
+                Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
+            }
+        }
+        for (int oy = 1; oy < 112; oy++)
+        {
+            int row0 = (oy * 2 - 1) * 224;
+            int row1 = (oy * 2) * 224;
+            int row2 = (oy * 2 + 1) * 224;
+            int outRow = oy * 112;
+            Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
+            for (int ox = 8; ox <= 104; ox += 8)
+            {
+                Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, ox, true, true, false);
+            }
+        }
+    }
+
+    /// <summary>One vector of output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V256"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V256(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
+    {
+        var acc0 = Vector256.Create(Unsafe.Add(ref blockTaps, 27));
+        var acc1 = Vector256.Create(Unsafe.Add(ref blockTaps, 55));
+        var acc2 = Vector256.Create(Unsafe.Add(ref blockTaps, 83));
+        var acc3 = Vector256.Create(Unsafe.Add(ref blockTaps, 111));
+        var acc4 = Vector256.Create(Unsafe.Add(ref blockTaps, 139));
+        var acc5 = Vector256.Create(Unsafe.Add(ref blockTaps, 167));
+        var acc6 = Vector256.Create(Unsafe.Add(ref blockTaps, 195));
+        var acc7 = Vector256.Create(Unsafe.Add(ref blockTaps, 223));
+        for (int ci = 0; ci < 3; ci++)
+        {
+            ref float inputPlane = ref Unsafe.Add(ref source, ci * 50176);
+            ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
+            if (above)
+            {
+                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
+                var x1 = Simd.LoadEven256(ref in0);
+                var x2 = Simd.LoadOdd256(ref in0);
+                var x0 = leftEdge ? Simd.ShiftInZero(x2) : Simd.LoadOdd256(ref Unsafe.Subtract(ref in0, 2));
+                acc0 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
+                acc1 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 28)), acc1);
+                acc2 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 56)), acc2);
+                acc3 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 84)), acc3);
+                acc4 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 112)), acc4);
+                acc5 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 140)), acc5);
+                acc6 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 168)), acc6);
+                acc7 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 196)), acc7);
+                acc0 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
+                acc1 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 29)), acc1);
+                acc2 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 57)), acc2);
+                acc3 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 85)), acc3);
+                acc4 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 113)), acc4);
+                acc5 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 141)), acc5);
+                acc6 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 169)), acc6);
+                acc7 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 197)), acc7);
+                acc0 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
+                acc1 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 30)), acc1);
+                acc2 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 58)), acc2);
+                acc3 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 86)), acc3);
+                acc4 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 114)), acc4);
+                acc5 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 142)), acc5);
+                acc6 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 170)), acc6);
+                acc7 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 198)), acc7);
+            }
+            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+            var x4 = Simd.LoadEven256(ref in1);
+            var x5 = Simd.LoadOdd256(ref in1);
+            var x3 = leftEdge ? Simd.ShiftInZero(x5) : Simd.LoadOdd256(ref Unsafe.Subtract(ref in1, 2));
+            acc0 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
+            acc1 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
+            acc2 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
+            acc3 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
+            acc4 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
+            acc5 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
+            acc6 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 171)), acc6);
+            acc7 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 199)), acc7);
+            acc0 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
+            acc1 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
+            acc2 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
+            acc3 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
+            acc4 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
+            acc5 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
+            acc6 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 172)), acc6);
+            acc7 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 200)), acc7);
+            acc0 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
+            acc1 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
+            acc2 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
+            acc3 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
+            acc4 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
+            acc5 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
+            acc6 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 173)), acc6);
+            acc7 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 201)), acc7);
+            if (below)
+            {
+                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                var x7 = Simd.LoadEven256(ref in2);
+                var x8 = Simd.LoadOdd256(ref in2);
+                var x6 = leftEdge ? Simd.ShiftInZero(x8) : Simd.LoadOdd256(ref Unsafe.Subtract(ref in2, 2));
+                acc0 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
+                acc1 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
+                acc2 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
+                acc3 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
+                acc4 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
+                acc5 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
+                acc6 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 174)), acc6);
+                acc7 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 202)), acc7);
+                acc0 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
+                acc1 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
+                acc2 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
+                acc3 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
+                acc4 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
+                acc5 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
+                acc6 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 175)), acc6);
+                acc7 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 203)), acc7);
+                acc0 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
+                acc1 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
+                acc2 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
+                acc3 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
+                acc4 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
+                acc5 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
+                acc6 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 176)), acc6);
+                acc7 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 204)), acc7);
+            }
+        }
+        acc0 = Simd.Relu(acc0);
+        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
+        acc1 = Simd.Relu(acc1);
+        acc1.StoreUnsafe(ref blockOutput, (nuint)(12544 + outRow + ox));
+        acc2 = Simd.Relu(acc2);
+        acc2.StoreUnsafe(ref blockOutput, (nuint)(25088 + outRow + ox));
+        acc3 = Simd.Relu(acc3);
+        acc3.StoreUnsafe(ref blockOutput, (nuint)(37632 + outRow + ox));
+        acc4 = Simd.Relu(acc4);
+        acc4.StoreUnsafe(ref blockOutput, (nuint)(50176 + outRow + ox));
+        acc5 = Simd.Relu(acc5);
+        acc5.StoreUnsafe(ref blockOutput, (nuint)(62720 + outRow + ox));
+        acc6 = Simd.Relu(acc6);
+        acc6.StoreUnsafe(ref blockOutput, (nuint)(75264 + outRow + ox));
+        acc7 = Simd.Relu(acc7);
+        acc7.StoreUnsafe(ref blockOutput, (nuint)(87808 + outRow + ox));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -1660,18 +1549,34 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_58to58_784px_Relu_V256(ref float source, ref float destination, ref float weights)
     {
+        for (int p0 = 0; p0 < 768; p0 += 48)
+        {
+            {
+                const int k = 0;
+                ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
+                for (int j = 0; j < 56; j += 8)
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 59);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, p0, p0 + 24);
+                }
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 59);
+                    Pointwise_Tile_2x48_V256<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, p0, p0);
+                }
+            }
+        }
         {
             const int k = 0;
             ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
             for (int j = 0; j < 56; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 59);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 0, 768);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, 0, 768);
+                Pointwise_Tile_4x16_V256<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 768, 768);
+                Pointwise_Tile_4x16_V256<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, 768, 768);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 59);
-                Pointwise_Tile_2x32_V256<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 0, 736);
                 Pointwise_Tile_2x16_V256<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 768, 768);
             }
         }
@@ -1758,18 +1663,34 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_24to58_784px_Relu_V256(ref float source, ref float destination, ref float weights)
     {
+        for (int p0 = 0; p0 < 768; p0 += 48)
+        {
+            {
+                const int k = 0;
+                ref float groupInput = ref Unsafe.Add(ref source, k * 18816);
+                for (int j = 0; j < 56; j += 8)
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, p0, p0 + 24);
+                }
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 25);
+                    Pointwise_Tile_2x48_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, p0, p0);
+                }
+            }
+        }
         {
             const int k = 0;
             ref float groupInput = ref Unsafe.Add(ref source, k * 18816);
             for (int j = 0; j < 56; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 0, 768);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, 0, 768);
+                Pointwise_Tile_4x16_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 768, 768);
+                Pointwise_Tile_4x16_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, 768, 768);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 25);
-                Pointwise_Tile_2x32_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 0, 736);
                 Pointwise_Tile_2x16_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 768, 768);
             }
         }
@@ -2068,20 +1989,33 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_116to116_196px_Relu_V256(ref float source, ref float destination, ref float weights)
     {
+        for (int p0 = 0; p0 < 192; p0 += 48)
+        {
+            {
+                const int k = 0;
+                ref float groupInput = ref Unsafe.Add(ref source, k * 22736);
+                for (int j = 0; j < 112; j += 8)
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, p0, p0 + 24);
+                }
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, p0, p0 + 24);
+                }
+            }
+        }
         {
             const int k = 0;
             ref float groupInput = ref Unsafe.Add(ref source, k * 22736);
             for (int j = 0; j < 112; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 176);
-                Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 192, 192);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 0, 176);
-                Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 192, 192);
+                Pointwise_Tile_8x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 192, 192);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 0, 176);
                 Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 192, 192);
             }
         }
@@ -2570,10 +2504,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             for (int j = 0; j < 232; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 32);
-                Pointwise_Tile_4x4_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 45, 45);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 0, 32);
-                Pointwise_Tile_4x4_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 45, 45);
+                Pointwise_Tile_4x24_V256<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 24);
+                Pointwise_Tile_4x24_V256<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 0, 24);
+                Pointwise_Tile_8x4_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 45, 45);
             }
         }
     }
@@ -3637,6 +3570,106 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
+    /// <summary>4 × 24 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_4x24_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 24)
+        {
+            var bias0 = Vector256.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var acc0x2 = bias0;
+            var bias1 = Vector256.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            var acc1x2 = bias1;
+            var bias2 = Vector256.Create(Unsafe.Add(ref bias, 2));
+            var acc2x0 = bias2;
+            var acc2x1 = bias2;
+            var acc2x2 = bias2;
+            var bias3 = Vector256.Create(Unsafe.Add(ref bias, 3));
+            var acc3x0 = bias3;
+            var acc3x1 = bias3;
+            var acc3x2 = bias3;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
+                var x0 = Vector256.LoadUnsafe(ref x);
+                var x1 = Vector256.LoadUnsafe(ref x, 8);
+                var x2 = Vector256.LoadUnsafe(ref x, 16);
+                var w0 = Vector256.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
+                var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
+                var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
+                acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
+                acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
+                var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
+                acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
+                acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector256.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
+                acc0x2 += Vector256.LoadUnsafe(ref res, (nuint)(p + 16));
+                acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
+                acc1x2 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
+                acc2x0 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc2x1 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 8));
+                acc2x2 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 16));
+                acc3x0 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc3x1 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 8));
+                acc3x2 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 16));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc2x2 = Simd.Relu(acc2x2);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+                acc3x2 = Simd.Relu(acc3x2);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 16));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 16));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+            acc2x2.StoreUnsafe(ref out2, (nuint)(p + 16));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+            acc3x2.StoreUnsafe(ref out3, (nuint)(p + 16));
+        }
+    }
+
     /// <summary>4 × 16 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_4x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
@@ -3716,26 +3749,30 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
-    /// <summary>2 × 32 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
+    /// <summary>2 × 48 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_Tile_2x32_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Pointwise_Tile_2x48_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
         where TShape : struct, Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
         ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        for (int p = start; p <= last; p += 32)
+        for (int p = start; p <= last; p += 48)
         {
             var bias0 = Vector256.Create(bias);
             var acc0x0 = bias0;
             var acc0x1 = bias0;
             var acc0x2 = bias0;
             var acc0x3 = bias0;
+            var acc0x4 = bias0;
+            var acc0x5 = bias0;
             var bias1 = Vector256.Create(Unsafe.Add(ref bias, 1));
             var acc1x0 = bias1;
             var acc1x1 = bias1;
             var acc1x2 = bias1;
             var acc1x3 = bias1;
+            var acc1x4 = bias1;
+            var acc1x5 = bias1;
             ref float x = ref Unsafe.Add(ref groupInput, p);
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
@@ -3745,16 +3782,22 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 var x1 = Vector256.LoadUnsafe(ref x, 8);
                 var x2 = Vector256.LoadUnsafe(ref x, 16);
                 var x3 = Vector256.LoadUnsafe(ref x, 24);
+                var x4 = Vector256.LoadUnsafe(ref x, 32);
+                var x5 = Vector256.LoadUnsafe(ref x, 40);
                 var w0 = Vector256.Create(wk);
                 acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
                 acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
                 acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
                 acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
+                acc0x4 = Simd.MulAdd(x4, w0, acc0x4);
+                acc0x5 = Simd.MulAdd(x5, w0, acc0x5);
                 var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
                 acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
                 acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
                 acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
                 acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
+                acc1x4 = Simd.MulAdd(x4, w1, acc1x4);
+                acc1x5 = Simd.MulAdd(x5, w1, acc1x5);
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
@@ -3764,10 +3807,14 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
                 acc0x2 += Vector256.LoadUnsafe(ref res, (nuint)(p + 16));
                 acc0x3 += Vector256.LoadUnsafe(ref res, (nuint)(p + 24));
+                acc0x4 += Vector256.LoadUnsafe(ref res, (nuint)(p + 32));
+                acc0x5 += Vector256.LoadUnsafe(ref res, (nuint)(p + 40));
                 acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
                 acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
                 acc1x2 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
                 acc1x3 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 24));
+                acc1x4 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 32));
+                acc1x5 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 40));
             }
             if (TShape.Relu)
             {
@@ -3775,19 +3822,80 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 acc0x1 = Simd.Relu(acc0x1);
                 acc0x2 = Simd.Relu(acc0x2);
                 acc0x3 = Simd.Relu(acc0x3);
+                acc0x4 = Simd.Relu(acc0x4);
+                acc0x5 = Simd.Relu(acc0x5);
                 acc1x0 = Simd.Relu(acc1x0);
                 acc1x1 = Simd.Relu(acc1x1);
                 acc1x2 = Simd.Relu(acc1x2);
                 acc1x3 = Simd.Relu(acc1x3);
+                acc1x4 = Simd.Relu(acc1x4);
+                acc1x5 = Simd.Relu(acc1x5);
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
             acc0x2.StoreUnsafe(ref out0, (nuint)(p + 16));
             acc0x3.StoreUnsafe(ref out0, (nuint)(p + 24));
+            acc0x4.StoreUnsafe(ref out0, (nuint)(p + 32));
+            acc0x5.StoreUnsafe(ref out0, (nuint)(p + 40));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
             acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
             acc1x2.StoreUnsafe(ref out1, (nuint)(p + 16));
             acc1x3.StoreUnsafe(ref out1, (nuint)(p + 24));
+            acc1x4.StoreUnsafe(ref out1, (nuint)(p + 32));
+            acc1x5.StoreUnsafe(ref out1, (nuint)(p + 40));
+        }
+    }
+
+    /// <summary>2 × 16 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_Tile_2x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 16)
+        {
+            var bias0 = Vector256.Create(bias);
+            var acc0x0 = bias0;
+            var acc0x1 = bias0;
+            var bias1 = Vector256.Create(Unsafe.Add(ref bias, 1));
+            var acc1x0 = bias1;
+            var acc1x1 = bias1;
+            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float wk = ref Unsafe.Add(ref bias, blockRows);
+            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
+                var x0 = Vector256.LoadUnsafe(ref x);
+                var x1 = Vector256.LoadUnsafe(ref x, 8);
+                var w0 = Vector256.Create(wk);
+                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
+                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
+                var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
+                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector256.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
+                acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
         }
     }
 
@@ -4052,18 +4160,35 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_24to58_3136px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
     {
+        for (int p0 = 0; p0 < 3120; p0 += 48)
+        {
+            {
+                const int k = 0;
+                ref float groupInput = ref Unsafe.Add(ref source, k * 75264);
+                for (int j = 0; j < 56; j += 8)
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, p0, p0 + 24);
+                }
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 25);
+                    Pointwise_Tile_2x48_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, p0, p0);
+                }
+            }
+        }
         {
             const int k = 0;
             ref float groupInput = ref Unsafe.Add(ref source, k * 75264);
             for (int j = 0; j < 56; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
-                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 0, 3120);
-                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, 0, 3120);
+                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 3120, 3120);
+                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, 3120, 3120);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 25);
-                Pointwise_Tile_2x32_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 0, 3104);
+                Pointwise_Tile_2x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 3120, 3120);
             }
         }
     }
@@ -4393,59 +4518,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
-    /// <summary>2 × 16 Vector256 tile; see <see cref="Pointwise_Shape"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_Tile_2x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
-        where TShape : struct, Pointwise_Shape
-    {
-        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
-        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
-        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        for (int p = start; p <= last; p += 16)
-        {
-            var bias0 = Vector256.Create(bias);
-            var acc0x0 = bias0;
-            var acc0x1 = bias0;
-            var bias1 = Vector256.Create(Unsafe.Add(ref bias, 1));
-            var acc1x0 = bias1;
-            var acc1x1 = bias1;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
-            ref float wk = ref Unsafe.Add(ref bias, blockRows);
-            for (int ci = 0; ci < TShape.InPerGroup; ci++)
-            {
-                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
-                var x0 = Vector256.LoadUnsafe(ref x);
-                var x1 = Vector256.LoadUnsafe(ref x, 8);
-                var w0 = Vector256.Create(wk);
-                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
-                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
-                wk = ref Unsafe.Add(ref wk, blockRows);
-            }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector256.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
-                acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
-        }
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_58to58_784px_Relu_V512<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
     {
@@ -4469,18 +4541,34 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_58to58_784px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
     {
+        for (int p0 = 0; p0 < 768; p0 += 48)
+        {
+            {
+                const int k = 0;
+                ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
+                for (int j = 0; j < 56; j += 8)
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 59);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, p0, p0 + 24);
+                }
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 59);
+                    Pointwise_Tile_2x48_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, p0, p0);
+                }
+            }
+        }
         {
             const int k = 0;
             ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
             for (int j = 0; j < 56; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 59);
-                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 0, 768);
-                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, 0, 768);
+                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 768, 768);
+                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, 768, 768);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 59);
-                Pointwise_Tile_2x32_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 0, 736);
                 Pointwise_Tile_2x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 768, 768);
             }
         }
@@ -4920,18 +5008,35 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_116to116_784px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
     {
+        for (int p0 = 0; p0 < 768; p0 += 48)
+        {
+            {
+                const int k = 0;
+                ref float groupInput = ref Unsafe.Add(ref source, k * 90944);
+                for (int j = 0; j < 112; j += 8)
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, p0, p0 + 24);
+                }
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, p0, p0 + 24);
+                }
+            }
+        }
         {
             const int k = 0;
             ref float groupInput = ref Unsafe.Add(ref source, k * 90944);
             for (int j = 0; j < 112; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
-                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 768);
-                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 0, 768);
+                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 768, 768);
+                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 768, 768);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
-                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 0, 768);
+                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 768, 768);
             }
         }
     }
@@ -5189,20 +5294,33 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_116to116_196px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
     {
+        for (int p0 = 0; p0 < 192; p0 += 48)
+        {
+            {
+                const int k = 0;
+                ref float groupInput = ref Unsafe.Add(ref source, k * 22736);
+                for (int j = 0; j < 112; j += 8)
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, p0, p0 + 24);
+                }
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, p0, p0 + 24);
+                }
+            }
+        }
         {
             const int k = 0;
             ref float groupInput = ref Unsafe.Add(ref source, k * 22736);
             for (int j = 0; j < 112; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
-                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 176);
-                Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 192, 192);
-                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 0, 176);
-                Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 192, 192);
+                Pointwise_Tile_8x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 192, 192);
             }
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
-                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 0, 176);
                 Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 192, 192);
             }
         }
@@ -5248,16 +5366,26 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_232to232_196px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
     {
+        for (int p0 = 0; p0 < 192; p0 += 48)
+        {
+            {
+                const int k = 0;
+                ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
+                for (int j = 0; j < 232; j += 8)
+                {
+                    ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, p0, p0 + 24);
+                }
+            }
+        }
         {
             const int k = 0;
             ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
             for (int j = 0; j < 232; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
-                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 176);
-                Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 192, 192);
-                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 0, 176);
-                Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 192, 192);
+                Pointwise_Tile_8x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 192, 192);
             }
         }
     }
@@ -5303,10 +5431,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             for (int j = 0; j < 232; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
-                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 32);
-                Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 45, 45);
-                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 0, 32);
-                Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 45, 45);
+                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 24);
+                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 0, 24);
+                Pointwise_Tile_8x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 45, 45);
             }
         }
     }
@@ -5352,10 +5479,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             for (int j = 0; j < 1024; j += 8)
             {
                 ref float block = ref Unsafe.Add(ref weights, (k * 1024 + j) * 465);
-                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 1024 + j, 0, 32);
-                Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 1024 + j, 45, 45);
-                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 1024 + j + 4, 0, 32);
-                Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 1024 + j + 4, 45, 45);
+                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 1024 + j, 0, 24);
+                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 1024 + j + 4, 0, 24);
+                Pointwise_Tile_8x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 1024 + j, 45, 45);
             }
         }
     }
