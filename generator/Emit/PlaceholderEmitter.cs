@@ -69,6 +69,7 @@ internal static class PlaceholderEmitter
             w.Line($"public static {rt}.ModelDescription Description {throws}");
             w.Line($"public static global::System.Collections.Generic.IReadOnlyList<{rt}.KernelPath> KernelPaths {throws}");
             w.Line($"public void Forward(global::System.ReadOnlySpan<float> input, global::System.Span<float> logits) {throws}");
+            w.Line($"public void Forward(global::System.ReadOnlySpan<float> input, global::System.Span<float> logits, {rt}.ShuffleNetTeam team) {throws}");
             if (options.BenchmarkHooks)
             {
                 w.Line("[global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]");

@@ -113,12 +113,18 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     public string CallStatement()
     {
         var op = Op;
-        return $"{Name}({OperandRefs.Of(op.Input, op.InputPlanes)}, {OperandRefs.Of(op.Output, op.OutputPlanes)}, {OperandRefs.Weights(op)}{(op.Residual is null ? "" : ", " + OperandRefs.Of(op.Residual))});";
+        return $"{Name}({OperandRefs.Of(op.Input, op.InputPlanes)}, {OperandRefs.Of(op.Output, op.OutputPlanes)}, {OperandRefs.Weights(op)}{(op.Residual is null ? "" : ", " + OperandRefs.Of(op.Residual))}, {WorkRange.Arguments});";
     }
 
-    private string Parameters => "ref float source, ref float destination, ref float weights" + (Op.Residual is null ? "" : ", ref float residual");
+    /// <summary>The packed blocks a group holds: the full ones, then the tail block, if any.</summary>
+    private int BlocksPerGroup => Op.OutPerGroup / BlockRows + (TailRows > 0 ? 1 : 0);
 
-    private string Arguments => "ref source, ref destination, ref weights" + (Op.Residual is null ? "" : ", ref residual");
+    /// <summary>The convolution's work items: its packed blocks, group by group, each an independent set of output channels.</summary>
+    public int WorkItems => Op.Groups * BlocksPerGroup;
+
+    private string Parameters => "ref float source, ref float destination, ref float weights" + (Op.Residual is null ? "" : ", ref float residual") + ", " + WorkRange.Parameters;
+
+    private string Arguments => "ref source, ref destination, ref weights" + (Op.Residual is null ? "" : ", ref residual") + ", " + WorkRange.Arguments;
 
     /// <summary>What the dispatcher's summary says the convolution computes in, e.g. <c>, in int8</c>.</summary>
     protected virtual string ArithmeticNote => "";
@@ -200,30 +206,39 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
         w.Line(KernelSyntax.Optimized);
         using (w.Open($"private static void {VariantDefinitionName(width)}({Parameters}){(TableKernel ? " " + TileConstraint : "")}"))
         {
-            using (Loop.Open(w, "k", 0, op.Groups))
+            // Packed blocks [start, stop), group by group: a team's thread runs a contiguous range of them.
+            using (w.Open($"for (int {WorkRange.Item} = {WorkRange.Start}; {WorkRange.Item} < {WorkRange.Stop}; {WorkRange.Item}++)"))
             {
+                int blocks = BlocksPerGroup;
+                w.Line(op.Groups == 1 ? "const int k = 0;" : $"int k = {WorkRange.Item} / {blocks};");
+                w.Line(op.Groups == 1 ? $"int j = {WorkRange.Item} * {BlockRows};" : $"int j = {WorkRange.Item} % {blocks} * {BlockRows};");
                 w.Line($"ref float groupInput = ref Unsafe.Add(ref source, k * {InputSlotsPerGroup * pixels});");
                 int fullBlocks = outPerGroup / BlockRows;
-                if (fullBlocks > 0)
+                EmitBlockStart(w, "j");
+                if (fullBlocks > 0 && TailRows > 0)
                 {
-                    using (Loop.Open(w, "j", 0, fullBlocks * BlockRows, BlockRows))
-                        EmitBlock(w, width, BlockRows, "j");
+                    using (w.Open($"if (j < {fullBlocks * BlockRows})"))
+                        EmitTiles(w, width, BlockRows, "j");
+                    using (w.Open("else"))
+                        EmitTiles(w, width, TailRows, "j");
                 }
-                if (TailRows > 0)
+                else
                 {
-                    using (w.OpenScope())
-                        EmitBlock(w, width, TailRows, (fullBlocks * BlockRows).ToString());
+                    EmitTiles(w, width, fullBlocks > 0 ? BlockRows : TailRows, "j");
                 }
             }
         }
         w.Line();
     }
 
-    /// <summary>One packed block of <paramref name="blockRows"/> channels starting at channel <paramref name="j"/> of group <c>k</c>.</summary>
-    private void EmitBlock(SourceWriter w, Width width, int blockRows, string j)
+    /// <summary><c>block</c>: the packed weights of the block starting at channel <paramref name="j"/> of group <c>k</c>.</summary>
+    private void EmitBlockStart(SourceWriter w, string j) =>
+        w.Line($"ref float block = ref Unsafe.Add(ref weights, ({Loop.Sum($"k * {Op.OutPerGroup}", j)}) * {Op.ChannelStride});");
+
+    /// <summary>The tiles of one packed block of <paramref name="blockRows"/> channels starting at channel <paramref name="j"/> of group <c>k</c>.</summary>
+    private void EmitTiles(SourceWriter w, Width width, int blockRows, string j)
     {
         var op = Op;
-        w.Line($"ref float block = ref Unsafe.Add(ref weights, ({Loop.Sum($"k * {op.OutPerGroup}", j)}) * {op.ChannelStride});");
         string residual = op.Residual is null ? "ref Unsafe.NullRef<float>()" : "ref residual";
         foreach (var call in TileCalls(width, blockRows))
         {

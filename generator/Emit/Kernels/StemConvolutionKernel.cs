@@ -38,6 +38,9 @@ internal sealed class StemConvolutionKernel : WindowKernel
     /// <summary>Whether the Vector512 interiors run channel-blocked (all of them do, when there are any).</summary>
     private bool BlockedInterior => WideInteriors && LongestInterior >= WideLanes;
 
+    /// <summary>Not split by a team yet: the calling thread runs the stem alone.</summary>
+    protected override bool SplitsChannels => false;
+
     /// <summary>One stem per model: its variants split rows and columns at generation time, as methods of its own.</summary>
     protected override bool SharedBodies => false;
 

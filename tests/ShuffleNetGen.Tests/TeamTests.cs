@@ -1,0 +1,257 @@
+using System.Diagnostics;
+using ShuffleNetGen.Tests.Infrastructure;
+using ShuffleNetGen.Tests.Models;
+using ShuffleNetGen.Weights;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace ShuffleNetGen.Tests;
+
+/// <summary>
+/// <see cref="ShuffleNetTeam"/>: a team's pass gives the one-thread pass's logits bit for bit at 1 to 4 threads, over
+/// the whole reference matrix (v1 and v2, float) and the compiled v2 and int8 models; it allocates nothing; an idle team
+/// uses no CPU; misuse fails loudly.
+/// </summary>
+public class TeamTests
+{
+    private readonly ITestOutputHelper _output;
+
+    public TeamTests(ITestOutputHelper output) => _output = output;
+
+    private static readonly int[] s_threadCounts = { 1, 2, 3, 4 };
+
+    /// <summary>Bit patterns, so a -0 against a +0 or two different NaNs count as a difference.</summary>
+    private static int[] Bits(float[] logits) => logits.Select(BitConverter.SingleToInt32Bits).ToArray();
+
+    /// <summary>The one-thread logits, then each team size's, twice each (the second pass reuses the plan and the arena).</summary>
+    private void AssertBitIdentical(string name, IShuffleNetModel model, float[] input, int classes)
+    {
+        var expected = new float[classes];
+        model.Forward(input, expected);
+        Assert.Contains(expected, v => v != 0f);
+        int splitOps = 0;
+        foreach (int threads in s_threadCounts)
+        {
+            using var team = new ShuffleNetTeam(threads);
+            for (int pass = 0; pass < 2; pass++)
+            {
+                var logits = new float[classes];
+                model.Forward(input, logits, team);
+                if (!Bits(expected).SequenceEqual(Bits(logits)))
+                    Assert.Fail($"{name}, {threads} threads, pass {pass}: first differing logit {Enumerable.Range(0, classes).First(i => Bits(expected)[i] != Bits(logits)[i])}");
+            }
+            if (threads == 2) splitOps = SplitOps((IShuffleNetTeamModel)model, threads);
+        }
+        _output.WriteLine($"{name}: bit-identical at 1-4 threads; {splitOps} ops split at 2 threads");
+    }
+
+    private static int SplitOps(IShuffleNetTeamModel model, int threads)
+    {
+        var plan = new TeamPlan(model.TeamWorkItems, model.TeamCosts, threads);
+        return plan.Split.Count(s => s);
+    }
+
+    [Theory]
+    [MemberData(nameof(ReferenceMatrixTests.Cases), MemberType = typeof(ReferenceMatrixTests))]
+    public void ReferenceMatrixLogitsAreBitIdenticalAtEveryThreadCount(string name, string attribute, string arguments)
+    {
+        var compiled = ReferenceMatrixTests.Compiled(name, attribute, arguments);
+        var d = compiled.Description;
+        var model = compiled.FromTensors(RandomWeights.Create(compiled.WeightLayout, seed: ReferenceCases.WeightSeed(name)));
+        AssertBitIdentical(name, model, ReferenceCases.Input(d.InputChannels * d.InputHeight * d.InputWidth), d.Classes);
+    }
+
+    public static TheoryData<string> CompiledCases => new()
+    {
+        nameof(Paper1xG3), nameof(V2X1_0_56x40), nameof(V2Custom57x41), nameof(V2OddHalves17x13), nameof(V2FourStages80x72), nameof(V2X0_5_64x64),
+        nameof(G3Small64Int8), nameof(G2Odd33Int8), nameof(G8Gray48x40OfficialInt8), nameof(V2Custom57x41Int8), nameof(V2OddHalves17x13Int8),
+    };
+
+    private static (IShuffleNetModel Model, int InputLength, int Classes) Create(string name) => name switch
+    {
+        nameof(Paper1xG3) => Of<Paper1xG3>(),
+        nameof(V2X1_0_56x40) => Of<V2X1_0_56x40>(),
+        nameof(V2Custom57x41) => Of<V2Custom57x41>(),
+        nameof(V2OddHalves17x13) => Of<V2OddHalves17x13>(),
+        nameof(V2FourStages80x72) => Of<V2FourStages80x72>(),
+        nameof(V2X0_5_64x64) => Of<V2X0_5_64x64>(),
+        nameof(G3Small64Int8) => Of<G3Small64Int8>(),
+        nameof(G2Odd33Int8) => Of<G2Odd33Int8>(),
+        nameof(G8Gray48x40OfficialInt8) => Of<G8Gray48x40OfficialInt8>(),
+        nameof(V2Custom57x41Int8) => Of<V2Custom57x41Int8>(),
+        nameof(V2OddHalves17x13Int8) => Of<V2OddHalves17x13Int8>(),
+        _ => throw new ArgumentException(name),
+    };
+
+    private static (IShuffleNetModel, int, int) Of<T>() where T : class, IShuffleNetModel<T> => (T.CreateRandom(7), T.InputElementCount, T.ClassCount);
+
+    /// <summary>The compiled v2 models (torchvision's widths among them) and every int8 model, v1 and v2.</summary>
+    [Theory]
+    [MemberData(nameof(CompiledCases))]
+    public void CompiledV2AndInt8LogitsAreBitIdenticalAtEveryThreadCount(string name)
+    {
+        var (model, inputLength, classes) = Create(name);
+        AssertBitIdentical(name, model, ReferenceCases.Input(inputLength), classes);
+    }
+
+    /// <summary>
+    /// Measured with the process-wide counter: the per-thread one would not see the workers allocate. It also sees the
+    /// runtime's and the test runner's own threads (measured: 0 to 336 bytes per window around the one-thread
+    /// <c>Forward</c> too), so the least of ten windows of 100 passes is compared with what one object per pass would
+    /// take (100 × 24 bytes), next to the one-thread pass's least as a control.
+    /// </summary>
+    [Fact]
+    public void ATeamPassAllocatesNothingOnAnyThread()
+    {
+        var model = V2X1_0_56x40.CreateRandom(3);
+        var input = ReferenceCases.Input(V2X1_0_56x40.InputLength);
+        var logits = new float[V2X1_0_56x40.Classes];
+        using var team = new ShuffleNetTeam(2);
+        long Least(Action pass)
+        {
+            // Past tiered compilation's rejits first: they allocate on the workers for the first few hundred passes.
+            for (int i = 0; i < 1000; i++) pass();
+            long least = long.MaxValue;
+            for (int window = 0; window < 10; window++)
+            {
+                long before = GC.GetTotalAllocatedBytes(precise: true);
+                for (int i = 0; i < 100; i++) pass();
+                least = Math.Min(least, GC.GetTotalAllocatedBytes(precise: true) - before);
+            }
+            return least;
+        }
+        long control = Least(() => model.Forward(input, logits));
+        long teamBytes = Least(() => model.Forward(input, logits, team));
+        _output.WriteLine($"100 passes, least of 10 windows, whole process: {teamBytes} bytes with a 2-thread team, {control} bytes with the one-thread Forward");
+        Assert.True(teamBytes < 100 * 24, $"{teamBytes} bytes in 100 team passes: something allocates per pass");
+    }
+
+    /// <summary>Workers spin briefly after a pass, then block: over a second of idleness the process uses next to no CPU.</summary>
+    [Fact]
+    public void AnIdleTeamUsesNoCpu()
+    {
+        var model = V2X1_0_56x40.CreateRandom(3);
+        var input = ReferenceCases.Input(V2X1_0_56x40.InputLength);
+        var logits = new float[V2X1_0_56x40.Classes];
+        using var team = new ShuffleNetTeam(4);
+        model.Forward(input, logits, team);
+        Thread.Sleep(ShuffleNetTeam.SpinBeforeBlocking * 20);
+        var process = Process.GetCurrentProcess();
+        process.Refresh();
+        var cpuBefore = process.TotalProcessorTime;
+        var wall = Stopwatch.StartNew();
+        Thread.Sleep(1000);
+        process.Refresh();
+        double cpuMs = (process.TotalProcessorTime - cpuBefore).TotalMilliseconds;
+        _output.WriteLine($"idle 4-thread team: {cpuMs:F1} ms of CPU over {wall.ElapsedMilliseconds} ms (the whole test process)");
+        // The whole process is measured (other tests may run in parallel), so the bound is loose: a worker that kept
+        // spinning would use about 1000 ms per worker.
+        Assert.True(cpuMs < 300, $"{cpuMs:F0} ms of CPU in one idle second");
+    }
+
+    [Fact]
+    public void ATeamRefusesASecondConcurrentPass()
+    {
+        using var team = new ShuffleNetTeam(2);
+        using var entered = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var blocking = new GatedModel(entered, release);
+        var first = Task.Run(() => team.RunForward(blocking, new float[1], new float[1]));
+        Assert.True(entered.Wait(TimeSpan.FromSeconds(30)), "the first pass never started");
+        var error = Assert.Throws<InvalidOperationException>(() => team.RunForward(new GatedModel(null, null), new float[1], new float[1]));
+        Assert.Contains("already running", error.Message);
+        release.Set();
+        first.Wait(TimeSpan.FromSeconds(30));
+        Assert.True(first.IsCompletedSuccessfully);
+        // Free again once the pass returned.
+        team.RunForward(new GatedModel(null, null), new float[1], new float[1]);
+    }
+
+    [Fact]
+    public void AKernelFailureOnAWorkerReachesTheCaller()
+    {
+        using var team = new ShuffleNetTeam(3);
+        var error = Assert.Throws<InvalidOperationException>(() => team.RunForward(new ThrowingModel(rankToFail: 2), new float[1], new float[1]));
+        Assert.Equal("part 2 failed", error.Message);
+        // The team still works afterwards: every thread met every barrier.
+        team.RunForward(new GatedModel(null, null), new float[1], new float[1]);
+    }
+
+    [Fact]
+    public void ADisposedTeamRefusesPassesAndSizesAreChecked()
+    {
+        var model = V2OddHalves17x13.CreateRandom(1);
+        var team = new ShuffleNetTeam(2);
+        team.Dispose();
+        team.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => model.Forward(new float[V2OddHalves17x13.InputLength], new float[V2OddHalves17x13.Classes], team));
+        Assert.Throws<ArgumentNullException>(() => model.Forward(new float[V2OddHalves17x13.InputLength], new float[V2OddHalves17x13.Classes], null!));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ShuffleNetTeam(0));
+        using var live = new ShuffleNetTeam(2);
+        Assert.Throws<ArgumentException>(() => model.Forward(new float[V2OddHalves17x13.InputLength - 1], new float[V2OddHalves17x13.Classes], live));
+        // The model's own guard still holds after a refused call.
+        model.Forward(new float[V2OddHalves17x13.InputLength], new float[V2OddHalves17x13.Classes], live);
+    }
+
+    /// <summary>
+    /// Each op's split for N threads covers its items exactly once, in order, and an op is split only where each
+    /// thread gets at least the threshold's share; a barrier sits wherever a split op meets another op.
+    /// </summary>
+    [Fact]
+    public void PlansCoverEveryItemOnceAndPutBarriersAroundSplitOps()
+    {
+        var model = (IShuffleNetTeamModel)Paper1xG3.CreateRandom(1);
+        foreach (int threads in new[] { 1, 2, 3, 4, 7 })
+        {
+            var plan = new TeamPlan(model.TeamWorkItems, model.TeamCosts, threads);
+            for (int op = 0; op < plan.Ops; op++)
+            {
+                int row = op * (threads + 1);
+                Assert.Equal(0, plan.Bounds[row]);
+                Assert.Equal(model.TeamWorkItems[op], plan.Bounds[row + threads]);
+                for (int r = 0; r < threads; r++) Assert.True(plan.Bounds[row + r] <= plan.Bounds[row + r + 1]);
+                if (!plan.Split[op]) Assert.Equal(model.TeamWorkItems[op], plan.Bounds[row + 1]);
+                bool neighbourSplit = plan.Split[op] || op > 0 && plan.Split[op - 1];
+                Assert.Equal(op > 0 && neighbourSplit, plan.BarrierBefore[op]);
+            }
+            Assert.Equal(threads > 1, plan.Split.Any(s => s));
+            _output.WriteLine($"{threads} threads: {plan.Split.Count(s => s)} of {plan.Ops} ops split, {plan.BarrierBefore.Count(b => b)} barriers");
+        }
+    }
+
+    /// <summary>A stand-in with two items in one op, each thread's step blocking until released (or not, without gates).</summary>
+    private sealed class GatedModel : IShuffleNetTeamModel
+    {
+        private readonly ManualResetEventSlim? _entered;
+        private readonly ManualResetEventSlim? _release;
+
+        public GatedModel(ManualResetEventSlim? entered, ManualResetEventSlim? release) => (_entered, _release) = (entered, release);
+
+        public ReadOnlySpan<int> TeamWorkItems => new[] { 4 };
+
+        public ReadOnlySpan<int> TeamCosts => new[] { 1_000_000 };
+
+        public void RunTeamStep(int op, int start, int stop, ref float image, ref float logits)
+        {
+            _entered?.Set();
+            _release?.Wait();
+        }
+    }
+
+    /// <summary>Three split ops; the thread whose part starts at item <c>rankToFail</c> of the second one throws.</summary>
+    private sealed class ThrowingModel : IShuffleNetTeamModel
+    {
+        private readonly int _rankToFail;
+
+        public ThrowingModel(int rankToFail) => _rankToFail = rankToFail;
+
+        public ReadOnlySpan<int> TeamWorkItems => new[] { 3, 3, 3 };
+
+        public ReadOnlySpan<int> TeamCosts => new[] { 1_000_000, 1_000_000, 1_000_000 };
+
+        public void RunTeamStep(int op, int start, int stop, ref float image, ref float logits)
+        {
+            if (op == 1 && start == _rankToFail) throw new InvalidOperationException($"part {start} failed");
+        }
+    }
+}
