@@ -39,7 +39,7 @@ public sealed class ShuffleNetTeam : IDisposable
 
     /// <summary>
     /// Ops with fewer thousands of multiply-adds (or, for pools, window reads) than this per thread run on the calling
-    /// thread alone: a barrier costs about a microsecond, which their share of the work would not repay.
+    /// thread alone: handing an op to the others costs about a microsecond, which their share of the work would not repay.
     /// </summary>
     internal const int MinCostPerThread = 16;
 
@@ -57,8 +57,9 @@ public sealed class ShuffleNetTeam : IDisposable
     private ExceptionDispatchInfo? _failure;
 
     private PaddedCounter _job;
-    private PaddedCounter _arrived;
-    private PaddedCounter _phase;
+    private PaddedLong _completed;
+    private long[] _claimed = Array.Empty<long>();
+    private long[] _finished = Array.Empty<long>();
     private int _sleepers;
     private int _busy;
     private volatile bool _disposed;
@@ -98,9 +99,9 @@ public sealed class ShuffleNetTeam : IDisposable
         Run(model, plan, input, logits, op, op + 1);
     }
 
-    /// <summary>Whether op <paramref name="op"/> of <typeparamref name="TModel"/> is split across this team's threads (false: the caller runs it alone).</summary>
+    /// <summary>Benchmark hook: whether this team splits op <paramref name="op"/> of <paramref name="model"/> (false: the caller runs it alone). Computes a plan: not for a hot path.</summary>
     [EditorBrowsable(EditorBrowsableState.Never)]
-    public bool Splits<TModel>(TModel model, int op) where TModel : class, IShuffleNetTeamModel => TeamPlans<TModel>.For(model, ThreadCount).Split[op];
+    public bool SplitsOp(IShuffleNetTeamModel model, int op) => new TeamPlan(model.TeamWorkItems, model.TeamCosts, ThreadCount).Split[op];
 
     private unsafe void Run(IShuffleNetTeamModel model, TeamPlan plan, ReadOnlySpan<float> input, Span<float> logits, int firstOp, int endOp)
     {
@@ -109,17 +110,35 @@ public sealed class ShuffleNetTeam : IDisposable
             throw new InvalidOperationException("This ShuffleNetTeam is already running a Forward pass; a team runs one pass at a time. Give each concurrent caller its own team.");
         try
         {
-            // Pinned for the whole pass: the workers address the caller's spans through these pointers, and the pass
-            // (its last barrier included) ends before the fixed scope does.
+            // Pinned for the whole pass: the workers address the caller's spans through these pointers, and every part
+            // of the pass has finished before the fixed scope ends.
             fixed (float* image = input)
             fixed (float* output = logits)
             {
                 if (endOp < 0) endOp = plan.Ops;
                 if (_workers.Length == 0)
                 {
-                    RunPart(model, plan, 0, firstOp, endOp, ref *image, ref *output);
+                    for (int op = firstOp; op < endOp; op++)
+                        for (int part = 0; part < plan.Parts[op]; part++)
+                            model.RunTeamStep(op, plan.Start(op, part), plan.Start(op, part + 1), ref *image, ref *output);
                     return;
                 }
+                // A new pass: its number tags every counter, so a worker still finishing the last pass's loop can
+                // claim nothing of this one.
+                int pass = _job.Value + 1;
+                long tag = (long)pass << 32;
+                if (_claimed.Length < plan.Ops)
+                {
+                    // Once per larger model: the counters live as long as the team.
+                    _claimed = new long[plan.Ops];
+                    _finished = new long[plan.Ops];
+                }
+                for (int op = firstOp; op < endOp; op++)
+                {
+                    _claimed[op] = tag;
+                    _finished[op] = tag;
+                }
+                _completed.Value = tag | (uint)firstOp;
                 _model = model;
                 _plan = plan;
                 _image = (nint)image;
@@ -127,14 +146,13 @@ public sealed class ShuffleNetTeam : IDisposable
                 _firstOp = firstOp;
                 _endOp = endOp;
                 _failure = null;
-                Interlocked.Increment(ref _job.Value);
+                Interlocked.Exchange(ref _job.Value, pass);
                 if (Volatile.Read(ref _sleepers) > 0)
                 {
                     lock (_gate) Monitor.PulseAll(_gate);
                 }
-                RunPart(model, plan, 0, firstOp, endOp, ref *image, ref *output);
-                // The join: no worker touches the spans after this.
-                Arrive();
+                RunParts(model, plan, pass, caller: true, firstOp, endOp, ref *image, ref *output);
+                // Every part has finished (the last op's completion says so): no worker touches the spans after this.
                 _model = null;
                 _failure?.Throw();
             }
@@ -146,28 +164,74 @@ public sealed class ShuffleNetTeam : IDisposable
     }
 
     /// <summary>
-    /// One thread's share of ops [firstOp, endOp): its part of each op, a barrier wherever the plan puts one. A part that
-    /// throws is recorded and the thread runs no further part, but it keeps meeting the others at the barriers, so the
-    /// pass ends and the caller rethrows instead of every thread waiting forever.
+    /// One thread's work in pass <paramref name="pass"/>: for each op in order, once every op before it has completed,
+    /// it claims parts of the op until none is left, runs them, and counts them finished; whoever finishes an op's last
+    /// part marks the op completed. The caller also runs the ops that are not split, and returns only once the last op
+    /// has completed. No thread waits for another to arrive anywhere: a worker the system has not scheduled yet leaves
+    /// its parts to the others, so a pass only waits for parts that are running. A part that throws is recorded and
+    /// still counted, so the pass ends and the caller rethrows.
     /// </summary>
-    private void RunPart(IShuffleNetTeamModel model, TeamPlan plan, int rank, int firstOp, int endOp, ref float image, ref float logits)
+    private void RunParts(IShuffleNetTeamModel model, TeamPlan plan, int pass, bool caller, int firstOp, int endOp, ref float image, ref float logits)
     {
-        int stride = plan.Threads + 1;
-        bool failed = false;
+        long tag = (long)pass << 32;
         for (int op = firstOp; op < endOp; op++)
         {
-            if (op > firstOp && plan.BarrierBefore[op]) Arrive();
-            int start = plan.Bounds[op * stride + rank], stop = plan.Bounds[op * stride + rank + 1];
-            if (start >= stop || failed) continue;
-            try
+            if (!plan.Split[op] && !caller) continue;
+            if (!WaitForCompleted(tag, op)) return;
+            if (!plan.Split[op])
             {
-                model.RunTeamStep(op, start, stop, ref image, ref logits);
+                Execute(model, op, 0, plan.Start(op, 1), ref image, ref logits);
+                Volatile.Write(ref _completed.Value, tag | (uint)(op + 1));
+                continue;
             }
-            catch (Exception e)
+            int parts = plan.Parts[op];
+            while (true)
             {
-                failed = true;
-                Interlocked.CompareExchange(ref _failure, ExceptionDispatchInfo.Capture(e), null);
+                int part = Claim(ref _claimed[op], tag, parts);
+                if (part < 0) break;
+                Execute(model, op, plan.Start(op, part), plan.Start(op, part + 1), ref image, ref logits);
+                if ((int)Interlocked.Increment(ref _finished[op]) == parts) Volatile.Write(ref _completed.Value, tag | (uint)(op + 1));
             }
+        }
+        if (caller) WaitForCompleted(tag, endOp);
+    }
+
+    private void Execute(IShuffleNetTeamModel model, int op, int start, int stop, ref float image, ref float logits)
+    {
+        try
+        {
+            model.RunTeamStep(op, start, stop, ref image, ref logits);
+        }
+        catch (Exception e)
+        {
+            Interlocked.CompareExchange(ref _failure, ExceptionDispatchInfo.Capture(e), null);
+        }
+    }
+
+    /// <summary>The next unclaimed part of an op in this pass, or −1 when all are claimed or the pass is over.</summary>
+    private static int Claim(ref long claimed, long tag, int parts)
+    {
+        while (true)
+        {
+            long seen = Volatile.Read(ref claimed);
+            if ((seen & ~0xFFFF_FFFFL) != tag || (int)seen >= parts) return -1;
+            if (Interlocked.CompareExchange(ref claimed, seen + 1, seen) == seen) return (int)seen;
+        }
+    }
+
+    /// <summary>Waits until ops before <paramref name="op"/> have completed in this pass; false if the pass is over.</summary>
+    private bool WaitForCompleted(long tag, int op)
+    {
+        int spins = 0;
+        while (true)
+        {
+            long completed = Volatile.Read(ref _completed.Value);
+            if ((completed & ~0xFFFF_FFFFL) != tag) return false;
+            if ((int)completed >= op) return true;
+            // Spin while the part being waited for is likely running; yield once it is long, so an oversubscribed
+            // machine can run whoever holds it.
+            if (++spins < 2048) Thread.SpinWait(4);
+            else Thread.Yield();
         }
     }
 
@@ -177,14 +241,16 @@ public sealed class ShuffleNetTeam : IDisposable
         while (true)
         {
             if (!WaitForJob(ref seen)) return;
-            var model = _model!;
-            var plan = _plan!;
+            var model = _model;
+            var plan = _plan;
             int firstOp = _firstOp, endOp = _endOp;
+            nint image = _image, logits = _logits;
+            // The pass may already be over (the caller ran every part): its tag then no longer matches anything.
+            if (model is null || plan is null) continue;
             unsafe
             {
-                RunPart(model, plan, rank, firstOp, endOp, ref *(float*)_image, ref *(float*)_logits);
+                RunParts(model, plan, seen, caller: false, firstOp, endOp, ref *(float*)image, ref *(float*)logits);
             }
-            Arrive();
         }
     }
 
@@ -214,25 +280,6 @@ public sealed class ShuffleNetTeam : IDisposable
         return true;
     }
 
-    /// <summary>A sense-reversing barrier of all <see cref="ThreadCount"/> threads: the last to arrive opens the next phase.</summary>
-    private void Arrive()
-    {
-        int phase = Volatile.Read(ref _phase.Value);
-        if (Interlocked.Increment(ref _arrived.Value) == ThreadCount)
-        {
-            _arrived.Value = 0;
-            Volatile.Write(ref _phase.Value, phase + 1);
-            return;
-        }
-        int spins = 0;
-        while (Volatile.Read(ref _phase.Value) == phase)
-        {
-            // Spin while the others are likely running; yield once it is long, so an oversubscribed machine can run them.
-            if (++spins < 4096) Thread.SpinWait(4);
-            else Thread.Yield();
-        }
-    }
-
     /// <summary>Stops and joins the workers. A team in a pass cannot be disposed.</summary>
     /// <exception cref="InvalidOperationException">A <c>Forward</c> pass is running on this team.</exception>
     public void Dispose()
@@ -245,52 +292,67 @@ public sealed class ShuffleNetTeam : IDisposable
         foreach (var worker in _workers) worker.Join();
     }
 
-    /// <summary>A counter on a cache line of its own: the threads spin on these, and false sharing would slow every barrier.</summary>
+    /// <summary>A counter on a cache line of its own: the threads spin on these, and false sharing would slow every op.</summary>
     [StructLayout(LayoutKind.Explicit, Size = 128)]
     private struct PaddedCounter
     {
         [FieldOffset(64)] public int Value;
     }
+
+    /// <summary>The pass's tag (high half) and the ops completed in it (low half), on a cache line of its own.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 128)]
+    private struct PaddedLong
+    {
+        [FieldOffset(64)] public long Value;
+    }
 }
 
 /// <summary>
-/// How a pass splits a model's ops over N threads: for each op, the bounds of each thread's contiguous range of work
-/// items, whether it is split, and whether a barrier precedes it.
+/// How a pass splits a model's ops for a team of N threads: whether each op is split, into how many parts, and the
+/// bounds of each part's contiguous range of work items. Parts outnumber threads (up to <see cref="PartsPerThread"/>
+/// each), so a thread that starts late, or a core that is busy with something else, leaves parts to the others.
 /// </summary>
 internal sealed class TeamPlan
 {
+    public const int PartsPerThread = 4;
+
     public TeamPlan(ReadOnlySpan<int> workItems, ReadOnlySpan<int> costs, int threads)
     {
         if (workItems.Length != costs.Length) throw new ArgumentException("One cost per op is needed.", nameof(costs));
         Threads = threads;
         Ops = workItems.Length;
-        Bounds = new int[Ops * (threads + 1)];
         Split = new bool[Ops];
-        BarrierBefore = new bool[Ops];
+        Parts = new int[Ops];
+        _offsets = new int[Ops];
+        int total = 0;
         for (int op = 0; op < Ops; op++)
         {
             int items = workItems[op];
-            int parts = Math.Min(threads, items);
-            Split[op] = parts > 1 && costs[op] / parts >= ShuffleNetTeam.MinCostPerThread;
-            int row = op * (threads + 1);
-            for (int r = 0; r <= threads; r++)
-                Bounds[row + r] = Split[op] ? (r >= parts ? items : (int)((long)items * r / parts)) : (r == 0 ? 0 : items);
-            // Split ops read what every thread wrote before them, and whoever runs the next op reads what they wrote; a
-            // run of ops on the calling thread alone needs no barrier inside it.
-            BarrierBefore[op] = op > 0 && (Split[op] || Split[op - 1]);
+            Split[op] = threads > 1 && items > 1 && costs[op] / Math.Min(threads, items) >= ShuffleNetTeam.MinCostPerThread;
+            Parts[op] = Split[op] ? Math.Min(items, threads * PartsPerThread) : 1;
+            _offsets[op] = total;
+            total += Parts[op] + 1;
         }
+        _bounds = new int[total];
+        for (int op = 0; op < Ops; op++)
+            for (int part = 0; part <= Parts[op]; part++)
+                _bounds[_offsets[op] + part] = (int)((long)workItems[op] * part / Parts[op]);
     }
+
+    private readonly int[] _offsets;
+    private readonly int[] _bounds;
 
     public int Threads { get; }
 
     public int Ops { get; }
 
-    /// <summary>Per op, <see cref="Threads"/> + 1 bounds: thread r runs items [Bounds[r], Bounds[r + 1]).</summary>
-    public int[] Bounds { get; }
-
+    /// <summary>Whether the op is split (false: the calling thread runs it whole, as one part).</summary>
     public bool[] Split { get; }
 
-    public bool[] BarrierBefore { get; }
+    public int[] Parts { get; }
+
+    /// <summary>The first item of part <paramref name="part"/> of <paramref name="op"/>; part <c>Parts[op]</c> gives the end.</summary>
+    public int Start(int op, int part) => _bounds[_offsets[op] + part];
 }
 
 /// <summary>The plans of one model type, one per thread count, each computed once.</summary>

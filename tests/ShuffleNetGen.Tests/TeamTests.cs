@@ -94,6 +94,123 @@ public class TeamTests
         AssertBitIdentical(name, model, ReferenceCases.Input(inputLength), classes);
     }
 
+    [Fact]
+    public void ATeamRefusesASecondConcurrentPass()
+    {
+        using var team = new ShuffleNetTeam(2);
+        using var entered = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var blocking = new GatedModel(entered, release);
+        var first = Task.Run(() => team.RunForward(blocking, new float[1], new float[1]));
+        Assert.True(entered.Wait(TimeSpan.FromSeconds(30)), "the first pass never started");
+        var error = Assert.Throws<InvalidOperationException>(() => team.RunForward(new GatedModel(null, null), new float[1], new float[1]));
+        Assert.Contains("already running", error.Message);
+        release.Set();
+        first.Wait(TimeSpan.FromSeconds(30));
+        Assert.True(first.IsCompletedSuccessfully);
+        // Free again once the pass returned.
+        team.RunForward(new GatedModel(null, null), new float[1], new float[1]);
+    }
+
+    [Fact]
+    public void AKernelFailureOnAnyThreadReachesTheCaller()
+    {
+        using var team = new ShuffleNetTeam(3);
+        var error = Assert.Throws<InvalidOperationException>(() => team.RunForward(new ThrowingModel(rankToFail: 2), new float[1], new float[1]));
+        Assert.Equal("part 2 failed", error.Message);
+        // The team still works afterwards: the failed part was counted, so the pass completed.
+        team.RunForward(new GatedModel(null, null), new float[1], new float[1]);
+    }
+
+    [Fact]
+    public void ADisposedTeamRefusesPassesAndSizesAreChecked()
+    {
+        var model = V2OddHalves17x13.CreateRandom(1);
+        var team = new ShuffleNetTeam(2);
+        team.Dispose();
+        team.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => model.Forward(new float[V2OddHalves17x13.InputLength], new float[V2OddHalves17x13.Classes], team));
+        Assert.Throws<ArgumentNullException>(() => model.Forward(new float[V2OddHalves17x13.InputLength], new float[V2OddHalves17x13.Classes], null!));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ShuffleNetTeam(0));
+        using var live = new ShuffleNetTeam(2);
+        Assert.Throws<ArgumentException>(() => model.Forward(new float[V2OddHalves17x13.InputLength - 1], new float[V2OddHalves17x13.Classes], live));
+        // The model's own guard still holds after a refused call.
+        model.Forward(new float[V2OddHalves17x13.InputLength], new float[V2OddHalves17x13.Classes], live);
+    }
+
+    /// <summary>
+    /// Each op's parts for N threads cover its items exactly once, in order; an op is split only where each thread gets at
+    /// least the threshold's share, into at most <see cref="TeamPlan.PartsPerThread"/> parts per thread.
+    /// </summary>
+    [Fact]
+    public void PlansCoverEveryItemOnceInOrder()
+    {
+        var model = (IShuffleNetTeamModel)Paper1xG3.CreateRandom(1);
+        foreach (int threads in new[] { 1, 2, 3, 4, 7 })
+        {
+            var plan = new TeamPlan(model.TeamWorkItems, model.TeamCosts, threads);
+            for (int op = 0; op < plan.Ops; op++)
+            {
+                int items = model.TeamWorkItems[op];
+                Assert.Equal(0, plan.Start(op, 0));
+                Assert.Equal(items, plan.Start(op, plan.Parts[op]));
+                for (int part = 0; part < plan.Parts[op]; part++) Assert.True(plan.Start(op, part) < plan.Start(op, part + 1), $"op {op}: empty part {part}");
+                Assert.Equal(plan.Split[op] ? Math.Min(items, threads * TeamPlan.PartsPerThread) : 1, plan.Parts[op]);
+                Assert.Equal(threads > 1 && items > 1 && model.TeamCosts[op] / Math.Min(threads, items) >= ShuffleNetTeam.MinCostPerThread, plan.Split[op]);
+            }
+            Assert.Equal(threads > 1, plan.Split.Any(s => s));
+            _output.WriteLine($"{threads} threads: {plan.Split.Count(s => s)} of {plan.Ops} ops split");
+        }
+    }
+
+    /// <summary>A stand-in with two items in one op, each thread's step blocking until released (or not, without gates).</summary>
+    private sealed class GatedModel : IShuffleNetTeamModel
+    {
+        private readonly ManualResetEventSlim? _entered;
+        private readonly ManualResetEventSlim? _release;
+
+        public GatedModel(ManualResetEventSlim? entered, ManualResetEventSlim? release) => (_entered, _release) = (entered, release);
+
+        public ReadOnlySpan<int> TeamWorkItems => new[] { 4 };
+
+        public ReadOnlySpan<int> TeamCosts => new[] { 1_000_000 };
+
+        public void RunTeamStep(int op, int start, int stop, ref float image, ref float logits)
+        {
+            _entered?.Set();
+            _release?.Wait();
+        }
+    }
+
+    /// <summary>Three split ops of three one-item parts; whichever thread runs item <c>rankToFail</c> of the second one throws.</summary>
+    private sealed class ThrowingModel : IShuffleNetTeamModel
+    {
+        private readonly int _rankToFail;
+
+        public ThrowingModel(int rankToFail) => _rankToFail = rankToFail;
+
+        public ReadOnlySpan<int> TeamWorkItems => new[] { 3, 3, 3 };
+
+        public ReadOnlySpan<int> TeamCosts => new[] { 1_000_000, 1_000_000, 1_000_000 };
+
+        public void RunTeamStep(int op, int start, int stop, ref float image, ref float logits)
+        {
+            if (op == 1 && start == _rankToFail) throw new InvalidOperationException($"part {start} failed");
+        }
+    }
+}
+
+/// <summary>
+/// The team's measurements of the whole process (allocated bytes, CPU time), in a collection that runs alone: other
+/// test classes running in parallel would allocate and compute into the same counters.
+/// </summary>
+[Collection(nameof(TeamProcessMeasurements))]
+public class TeamProcessMeasurements
+{
+    private readonly ITestOutputHelper _output;
+
+    public TeamProcessMeasurements(ITestOutputHelper output) => _output = output;
+
     /// <summary>
     /// Measured with the process-wide counter: the per-thread one would not see the workers allocate. It also sees the
     /// runtime's and the test runner's own threads (measured: 0 to 336 bytes per window around the one-thread
@@ -143,115 +260,15 @@ public class TeamTests
         Thread.Sleep(1000);
         process.Refresh();
         double cpuMs = (process.TotalProcessorTime - cpuBefore).TotalMilliseconds;
-        _output.WriteLine($"idle 4-thread team: {cpuMs:F1} ms of CPU over {wall.ElapsedMilliseconds} ms (the whole test process)");
-        // The whole process is measured (other tests may run in parallel), so the bound is loose: a worker that kept
+        _output.WriteLine($"idle 4-thread team: {cpuMs:F1} ms of CPU over {wall.ElapsedMilliseconds} ms (the whole test process, no other test running)");
+        // The whole process is measured (the runtime's own threads included), so the bound is loose: a worker that kept
         // spinning would use about 1000 ms per worker.
         Assert.True(cpuMs < 300, $"{cpuMs:F0} ms of CPU in one idle second");
     }
 
-    [Fact]
-    public void ATeamRefusesASecondConcurrentPass()
-    {
-        using var team = new ShuffleNetTeam(2);
-        using var entered = new ManualResetEventSlim();
-        using var release = new ManualResetEventSlim();
-        var blocking = new GatedModel(entered, release);
-        var first = Task.Run(() => team.RunForward(blocking, new float[1], new float[1]));
-        Assert.True(entered.Wait(TimeSpan.FromSeconds(30)), "the first pass never started");
-        var error = Assert.Throws<InvalidOperationException>(() => team.RunForward(new GatedModel(null, null), new float[1], new float[1]));
-        Assert.Contains("already running", error.Message);
-        release.Set();
-        first.Wait(TimeSpan.FromSeconds(30));
-        Assert.True(first.IsCompletedSuccessfully);
-        // Free again once the pass returned.
-        team.RunForward(new GatedModel(null, null), new float[1], new float[1]);
-    }
+}
 
-    [Fact]
-    public void AKernelFailureOnAWorkerReachesTheCaller()
-    {
-        using var team = new ShuffleNetTeam(3);
-        var error = Assert.Throws<InvalidOperationException>(() => team.RunForward(new ThrowingModel(rankToFail: 2), new float[1], new float[1]));
-        Assert.Equal("part 2 failed", error.Message);
-        // The team still works afterwards: every thread met every barrier.
-        team.RunForward(new GatedModel(null, null), new float[1], new float[1]);
-    }
-
-    [Fact]
-    public void ADisposedTeamRefusesPassesAndSizesAreChecked()
-    {
-        var model = V2OddHalves17x13.CreateRandom(1);
-        var team = new ShuffleNetTeam(2);
-        team.Dispose();
-        team.Dispose();
-        Assert.Throws<ObjectDisposedException>(() => model.Forward(new float[V2OddHalves17x13.InputLength], new float[V2OddHalves17x13.Classes], team));
-        Assert.Throws<ArgumentNullException>(() => model.Forward(new float[V2OddHalves17x13.InputLength], new float[V2OddHalves17x13.Classes], null!));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new ShuffleNetTeam(0));
-        using var live = new ShuffleNetTeam(2);
-        Assert.Throws<ArgumentException>(() => model.Forward(new float[V2OddHalves17x13.InputLength - 1], new float[V2OddHalves17x13.Classes], live));
-        // The model's own guard still holds after a refused call.
-        model.Forward(new float[V2OddHalves17x13.InputLength], new float[V2OddHalves17x13.Classes], live);
-    }
-
-    /// <summary>
-    /// Each op's split for N threads covers its items exactly once, in order, and an op is split only where each
-    /// thread gets at least the threshold's share; a barrier sits wherever a split op meets another op.
-    /// </summary>
-    [Fact]
-    public void PlansCoverEveryItemOnceAndPutBarriersAroundSplitOps()
-    {
-        var model = (IShuffleNetTeamModel)Paper1xG3.CreateRandom(1);
-        foreach (int threads in new[] { 1, 2, 3, 4, 7 })
-        {
-            var plan = new TeamPlan(model.TeamWorkItems, model.TeamCosts, threads);
-            for (int op = 0; op < plan.Ops; op++)
-            {
-                int row = op * (threads + 1);
-                Assert.Equal(0, plan.Bounds[row]);
-                Assert.Equal(model.TeamWorkItems[op], plan.Bounds[row + threads]);
-                for (int r = 0; r < threads; r++) Assert.True(plan.Bounds[row + r] <= plan.Bounds[row + r + 1]);
-                if (!plan.Split[op]) Assert.Equal(model.TeamWorkItems[op], plan.Bounds[row + 1]);
-                bool neighbourSplit = plan.Split[op] || op > 0 && plan.Split[op - 1];
-                Assert.Equal(op > 0 && neighbourSplit, plan.BarrierBefore[op]);
-            }
-            Assert.Equal(threads > 1, plan.Split.Any(s => s));
-            _output.WriteLine($"{threads} threads: {plan.Split.Count(s => s)} of {plan.Ops} ops split, {plan.BarrierBefore.Count(b => b)} barriers");
-        }
-    }
-
-    /// <summary>A stand-in with two items in one op, each thread's step blocking until released (or not, without gates).</summary>
-    private sealed class GatedModel : IShuffleNetTeamModel
-    {
-        private readonly ManualResetEventSlim? _entered;
-        private readonly ManualResetEventSlim? _release;
-
-        public GatedModel(ManualResetEventSlim? entered, ManualResetEventSlim? release) => (_entered, _release) = (entered, release);
-
-        public ReadOnlySpan<int> TeamWorkItems => new[] { 4 };
-
-        public ReadOnlySpan<int> TeamCosts => new[] { 1_000_000 };
-
-        public void RunTeamStep(int op, int start, int stop, ref float image, ref float logits)
-        {
-            _entered?.Set();
-            _release?.Wait();
-        }
-    }
-
-    /// <summary>Three split ops; the thread whose part starts at item <c>rankToFail</c> of the second one throws.</summary>
-    private sealed class ThrowingModel : IShuffleNetTeamModel
-    {
-        private readonly int _rankToFail;
-
-        public ThrowingModel(int rankToFail) => _rankToFail = rankToFail;
-
-        public ReadOnlySpan<int> TeamWorkItems => new[] { 3, 3, 3 };
-
-        public ReadOnlySpan<int> TeamCosts => new[] { 1_000_000, 1_000_000, 1_000_000 };
-
-        public void RunTeamStep(int op, int start, int stop, ref float image, ref float logits)
-        {
-            if (op == 1 && start == _rankToFail) throw new InvalidOperationException($"part {start} failed");
-        }
-    }
+[CollectionDefinition(nameof(TeamProcessMeasurements), DisableParallelization = true)]
+public class TeamProcessMeasurementsCollection
+{
 }
