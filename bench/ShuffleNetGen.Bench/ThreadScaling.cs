@@ -6,12 +6,17 @@ namespace ShuffleNetGen.Bench;
 /// <summary>
 /// One image on several threads: ShuffleNetGen with one thread and with a <see cref="ShuffleNetTeam"/>, ONNX Runtime
 /// with intra_op_num_threads 1 and N, and <see cref="ShuffleNetBatch"/> with 1 and N workers (how much N threads can
-/// give on this host at all), all alternated in one loop so that the machine's load hits each alike.
+/// give on this host at all), all alternated in one loop so that the machine's load hits each alike, with a pause
+/// before each so that no contender's spinning threads run into the next: each one image arrives to idle threads, as a
+/// camera's frames do.
 /// </summary>
 internal static class ThreadScaling
 {
     /// <summary>Images per batch round: enough for N workers to stay busy, few enough for a round to stay short.</summary>
     private const int BatchImages = 8;
+
+    /// <summary>Between two contenders: longer than a team's spin (1 ms) and ORT's, so each starts with its threads idle.</summary>
+    private const int PauseMs = 5;
 
     public static void Run<T>(string name, string repo, string cache, bool quick, int threads) where T : class, IShuffleNetModel<T>, IShuffleNetTeamModel
     {
@@ -50,6 +55,10 @@ internal static class ThreadScaling
         {
             for (int i = 0; i < contenders.Length; i++)
             {
+                // Idle threads of the previous contender (ORT's intra-op pool, a team's workers) spin for a while after
+                // a run; without a pause they would take the second core from the next contender (measured: the team's
+                // 2-thread pass went from 1.58x to 1.0x the one-thread pass when it ran right after ORT's 2-thread run).
+                Thread.Sleep(PauseMs);
                 long t0 = Stopwatch.GetTimestamp();
                 contenders[i].Run();
                 times[i].Add((Stopwatch.GetTimestamp() - t0) * 1e3 / Stopwatch.Frequency / contenders[i].Images);

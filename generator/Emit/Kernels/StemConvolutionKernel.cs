@@ -38,8 +38,8 @@ internal sealed class StemConvolutionKernel : WindowKernel
     /// <summary>Whether the Vector512 interiors run channel-blocked (all of them do, when there are any).</summary>
     private bool BlockedInterior => WideInteriors && LongestInterior >= WideLanes;
 
-    /// <summary>Not split by a team yet: the calling thread runs the stem alone.</summary>
-    protected override bool SplitsChannels => false;
+    /// <summary>A team splits the stem by output channels, by blocks of them where the Vector512 interiors compute a block at once.</summary>
+    protected override int ChannelsPerItem => BlockedInterior ? ConvolutionBlock : 1;
 
     /// <summary>One stem per model: its variants split rows and columns at generation time, as methods of its own.</summary>
     protected override bool SharedBodies => false;
@@ -115,12 +115,11 @@ internal sealed class StemConvolutionKernel : WindowKernel
         string Call(int channels, string c0) =>
             c0 == "0" ? $"{BlockMethodName(channels)}(ref source, ref destination, ref weights);"
                 : $"{BlockMethodName(channels)}(ref source, ref Unsafe.Add(ref destination, {c0} * {OutPixels}), ref Unsafe.Add(ref weights, {c0} * {TapStride}));";
-        if (full == 1)
-            w.Line(Call(ConvolutionBlock, "0"));
-        else if (full > 1)
-            w.Line($"for (int c0 = 0; c0 < {full * ConvolutionBlock}; c0 += {ConvolutionBlock}) {Call(ConvolutionBlock, "c0")}");
+        // Work items are blocks: the full ones of [part.Start, part.Stop), then the tail block if the part ends with it.
+        if (full > 0)
+            w.Line($"for (int c0 = part.Start * {ConvolutionBlock}; c0 < Math.Min(part.Stop, {full}) * {ConvolutionBlock}; c0 += {ConvolutionBlock}) {Call(ConvolutionBlock, "c0")}");
         if (tail > 0)
-            w.Line(Call(tail, (full * ConvolutionBlock).ToString()));
+            w.Line($"if (part.Stop > {full}) {Call(tail, (full * ConvolutionBlock).ToString())}");
     }
 
     private IEnumerable<int> BlockSizes()
@@ -140,7 +139,7 @@ internal sealed class StemConvolutionKernel : WindowKernel
     {
         if (!BlockedInterior) return;
         w.Line(KernelSyntax.Optimized);
-        using (w.Open($"private static void {Name}_V512(ref float source, ref float destination, ref float weights)"))
+        using (w.Open($"private static void {Name}_V512(ref float source, ref float destination, ref float weights{RangeParameters})"))
             EmitLiteralBody(w, Interior.None);
         w.Line();
         foreach (int channels in BlockSizes())

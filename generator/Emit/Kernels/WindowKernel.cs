@@ -82,7 +82,14 @@ internal abstract class WindowKernel : IKernelEmitter
     /// <summary>Whether a team splits this kernel over its channels (each output channel reads its own planes only).</summary>
     protected virtual bool SplitsChannels => true;
 
-    public int WorkItems => SplitsChannels ? Op.Channels : 1;
+    public int WorkItems => SplitsChannels ? (Op.Channels + ChannelsPerItem - 1) / ChannelsPerItem : 1;
+
+    /// <summary>Output channels per work item: 1, or a kind's block of channels computed together (the blocked stem).</summary>
+    protected virtual int ChannelsPerItem => 1;
+
+    /// <summary>The loop over the channels of items [part.Start, part.Stop).</summary>
+    protected string ItemChannelLoop => ChannelsPerItem == 1 ? WorkRange.ChannelLoop
+        : $"for (int c = part.Start * {ChannelsPerItem}; c < Math.Min(part.Stop * {ChannelsPerItem}, {Op.Channels}); c++)";
 
     /// <summary>The range parameters of the dispatcher and every variant, where the kernel is split.</summary>
     protected string RangeParameters => SplitsChannels ? ", " + WorkRange.Parameters : "";
@@ -381,7 +388,7 @@ internal abstract class WindowKernel : IKernelEmitter
         // The blocked stem may leave no column to the per-channel loop (an even width: its one edge joins the blocks).
         var columns = Segments(Op.Output.Width, ColumnMask).Where(cols => !DoneElsewhere(cols, interior)).ToList();
         if (columns.Count == 0) return;
-        using (Loop.Open(w, "c", 0, Op.Channels))
+        using (SplitsChannels ? w.Open(ItemChannelLoop) : Loop.Open(w, "c", 0, Op.Channels))
         {
             EmitChannelStart(w, interior);
             foreach (var rows in Segments(Op.Output.Height, RowMask))

@@ -684,7 +684,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 1, 24, 24, 8, 60, 27, 9, 60, 30, 9, 60, 30, 9, 60, 30, 240, 15, 120, 30, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 480, 30, 240, 60, 30, 240, 120, 30, 240, 120, 30, 240, 120, 1, 1 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 3, 24, 24, 8, 60, 27, 9, 60, 30, 9, 60, 30, 9, 60, 30, 240, 15, 120, 30, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 480, 30, 240, 60, 30, 240, 120, 30, 240, 120, 30, 240, 120, 1, 1 };
     private static ReadOnlySpan<int> WorkCosts => new int[] { 8129, 678, 1694, 4516, 424, 3387, 3764, 424, 3764, 3764, 424, 3764, 3764, 424, 3764, 847, 7527, 212, 1882, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 424, 7527, 106, 1882, 3764, 106, 3764, 3764, 106, 3764, 3764, 106, 3764, 9, 960 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
@@ -698,7 +698,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         switch (op)
         {
             // Stem
-            case 0: Conv3x3_s2_3to24_224x224_Relu(ref image, ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref weights, Weights_conv1)); return;
+            case 0: Conv3x3_s2_3to24_224x224_Relu(ref image, ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref weights, Weights_conv1), part); return;
             case 1: MaxPool3x3_s2_24ch_112x112(ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref arena, Arena_maxpool), part); return;
             // Unit0
             case 2: AvgPool3x3_s2_24ch_56x56_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_out), part); return;
@@ -775,17 +775,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 convolution, stride 2, 3 to 24 channels on 224x224, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Conv3x3_s2_3to24_224x224_Relu(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_3to24_224x224_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Conv3x3_s2_3to24_224x224_Relu_V512(ref source, ref destination, ref weights);
-        else if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_3to24_224x224_Relu_AdvSimd(ref source, ref destination, ref weights);
-        else Conv3x3_s2_3to24_224x224_Relu_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Conv3x3_s2_3to24_224x224_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_3to24_224x224_Relu_AdvSimd(ref source, ref destination, ref weights, part);
+        else Conv3x3_s2_3to24_224x224_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_V512(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_3to24_224x224_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c0 = 0; c0 < 24; c0 += 8) Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512(ref source, ref Unsafe.Add(ref destination, c0 * 12544), ref Unsafe.Add(ref weights, c0 * 28));
+        for (int c0 = part.Start * 8; c0 < Math.Min(part.Stop, 3) * 8; c0 += 8) Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512(ref source, ref Unsafe.Add(ref destination, c0 * 12544), ref Unsafe.Add(ref weights, c0 * 28));
     }
 
     /// <summary>Vector512 interior columns of 8 output channels of <see cref="Conv3x3_s2_3to24_224x224_Relu"/>.</summary>
@@ -1213,9 +1213,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_AdvSimd(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_3to24_224x224_Relu_AdvSimd(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = 0; c < 24; c++)
+        for (int c = part.Start * 8; c < Math.Min(part.Stop * 8, 24); c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 12544);
@@ -1388,9 +1388,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_3to24_224x224_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = 0; c < 24; c++)
+        for (int c = part.Start * 8; c < Math.Min(part.Stop * 8, 24); c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 12544);

@@ -938,7 +938,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         switch (op)
         {
             // Stem
-            case 0: Conv3x3_s2_3to6_64x64_Relu(ref image, ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref weights, Weights_conv1)); return;
+            case 0: Conv3x3_s2_3to6_64x64_Relu(ref image, ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref weights, Weights_conv1), part); return;
             case 1: MaxPool3x3_s2_6ch_32x32(ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref arena, Arena_maxpool), part); return;
             // Unit0
             case 2: AvgPool3x3_s2_6ch_16x16_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_out), part); return;
@@ -1048,17 +1048,17 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
 
     /// <summary>3x3 convolution, stride 2, 3 to 6 channels on 64x64, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Conv3x3_s2_3to6_64x64_Relu(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_3to6_64x64_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Conv3x3_s2_3to6_64x64_Relu_V512(ref source, ref destination, ref weights);
-        else if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_3to6_64x64_Relu_AdvSimd(ref source, ref destination, ref weights);
-        else Conv3x3_s2_3to6_64x64_Relu_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Conv3x3_s2_3to6_64x64_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_3to6_64x64_Relu_AdvSimd(ref source, ref destination, ref weights, part);
+        else Conv3x3_s2_3to6_64x64_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to6_64x64_Relu_V512(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_3to6_64x64_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V512(ref source, ref destination, ref weights);
+        if (part.Stop > 0) Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V512(ref source, ref destination, ref weights);
     }
 
     /// <summary>Vector512 interior columns of 6 output channels of <see cref="Conv3x3_s2_3to6_64x64_Relu"/>.</summary>
@@ -1402,9 +1402,9 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to6_64x64_Relu_AdvSimd(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_3to6_64x64_Relu_AdvSimd(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = 0; c < 6; c++)
+        for (int c = part.Start * 8; c < Math.Min(part.Stop * 8, 6); c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 1024);
@@ -1577,9 +1577,9 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to6_64x64_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_3to6_64x64_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = 0; c < 6; c++)
+        for (int c = part.Start * 8; c < Math.Min(part.Stop * 8, 6); c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 1024);

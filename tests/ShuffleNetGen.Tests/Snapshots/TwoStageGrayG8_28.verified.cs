@@ -551,7 +551,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 1, 16, 6, 48, 24, 8, 48, 24, 8, 48, 24, 8, 48, 24, 192, 16, 96, 24, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 1, 1 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 2, 16, 6, 48, 24, 8, 48, 24, 8, 48, 24, 8, 48, 24, 192, 16, 96, 24, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 1, 1 };
     private static ReadOnlySpan<int> WorkCosts => new int[] { 113, 339, 603, 85, 207, 226, 85, 226, 226, 85, 226, 226, 85, 226, 170, 452, 43, 113, 226, 43, 226, 226, 43, 226, 226, 43, 226, 226, 43, 226, 226, 43, 226, 226, 43, 226, 226, 43, 226, 4, 4 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
@@ -565,7 +565,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         switch (op)
         {
             // Stem
-            case 0: Conv3x3_s1_1to16_28x28_Relu(ref image, ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref weights, Weights_conv1)); return;
+            case 0: Conv3x3_s1_1to16_28x28_Relu(ref image, ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref weights, Weights_conv1), part); return;
             // Unit0
             case 1: AvgPool3x3_s2_16ch_28x28_Relu(ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref arena, Arena_units_0_out), part); return;
             case 2: Pointwise_g1_16to48_784px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref weights, Weights_units_0_conv1), part); return;
@@ -624,18 +624,18 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>3x3 convolution, stride 1, 1 to 16 channels on 28x28, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Conv3x3_s1_1to16_28x28_Relu(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s1_1to16_28x28_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Conv3x3_s1_1to16_28x28_Relu_V512(ref source, ref destination, ref weights);
-        else if (AdvSimd.Arm64.IsSupported) Conv3x3_s1_1to16_28x28_Relu_AdvSimd(ref source, ref destination, ref weights);
-        else Conv3x3_s1_1to16_28x28_Relu_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Conv3x3_s1_1to16_28x28_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (AdvSimd.Arm64.IsSupported) Conv3x3_s1_1to16_28x28_Relu_AdvSimd(ref source, ref destination, ref weights, part);
+        else Conv3x3_s1_1to16_28x28_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s1_1to16_28x28_Relu_V512(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s1_1to16_28x28_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c0 = 0; c0 < 16; c0 += 8) Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V512(ref source, ref Unsafe.Add(ref destination, c0 * 784), ref Unsafe.Add(ref weights, c0 * 10));
-        for (int c = 0; c < 16; c++)
+        for (int c0 = part.Start * 8; c0 < Math.Min(part.Stop, 2) * 8; c0 += 8) Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V512(ref source, ref Unsafe.Add(ref destination, c0 * 784), ref Unsafe.Add(ref weights, c0 * 10));
+        for (int c = part.Start * 8; c < Math.Min(part.Stop * 8, 16); c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 784);
@@ -1307,9 +1307,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s1_1to16_28x28_Relu_AdvSimd(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s1_1to16_28x28_Relu_AdvSimd(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = 0; c < 16; c++)
+        for (int c = part.Start * 8; c < Math.Min(part.Stop * 8, 16); c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 784);
@@ -1556,9 +1556,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s1_1to16_28x28_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s1_1to16_28x28_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = 0; c < 16; c++)
+        for (int c = part.Start * 8; c < Math.Min(part.Stop * 8, 16); c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 784);

@@ -439,7 +439,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 1, 8, 1, 2, 12, 1, 2, 8, 1, 2, 1, 2, 12, 1, 2, 1, 3, 24, 1, 3, 24, 1, 3, 1, 3, 24, 1, 3, 1, 8, 1, 1, 1 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 8, 8, 1, 2, 12, 1, 2, 8, 1, 2, 1, 2, 12, 1, 2, 1, 3, 24, 1, 3, 24, 1, 3, 1, 3, 24, 1, 3, 1, 8, 1, 1, 1 };
     private static ReadOnlySpan<int> WorkCosts => new int[] { 56, 5, 2, 7, 2, 1, 3, 2, 1, 2, 1, 3, 2, 1, 3, 1, 10, 1, 1, 3, 1, 1, 3, 1, 3, 1, 1, 3, 1, 13, 1, 1, 1 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
@@ -453,7 +453,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         switch (op)
         {
             // Stem
-            case 0: Conv3x3_s2_3to8_32x32_Relu(ref image, ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref weights, Weights_conv1_0)); return;
+            case 0: Conv3x3_s2_3to8_32x32_Relu(ref image, ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref weights, Weights_conv1_0), part); return;
             case 1: MaxPool3x3_s2_8ch_16x16(ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref arena, Arena_maxpool), part); return;
             // Unit0
             case 2: Quantize_g1_8ch_64px_Pd21b07c7(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_0_quantize)); return;
@@ -496,16 +496,16 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>3x3 convolution, stride 2, 3 to 8 channels on 32x32, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Conv3x3_s2_3to8_32x32_Relu(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_3to8_32x32_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_3to8_32x32_Relu_AdvSimd(ref source, ref destination, ref weights);
-        else Conv3x3_s2_3to8_32x32_Relu_V128(ref source, ref destination, ref weights);
+        if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_3to8_32x32_Relu_AdvSimd(ref source, ref destination, ref weights, part);
+        else Conv3x3_s2_3to8_32x32_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to8_32x32_Relu_AdvSimd(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_3to8_32x32_Relu_AdvSimd(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = 0; c < 8; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 256);
@@ -678,9 +678,9 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to8_32x32_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_3to8_32x32_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = 0; c < 8; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 256);
